@@ -1,0 +1,31 @@
+"""swapadmin's backend library: the swap contract and its plugins. No Django here."""
+
+from .base import PAGE_SIZE, Parameter, SwapBackend, aligned_buffer
+from .errors import (
+    ActiveAreaError,
+    BackendError,
+    BusyError,
+    HeaderError,
+    KernelError,
+    UnsafeError,
+    ValidationError,
+)
+from .policy import Policy
+from .registry import get_backend_class, registry
+
+__all__ = [
+    "PAGE_SIZE",
+    "ActiveAreaError",
+    "BackendError",
+    "BusyError",
+    "HeaderError",
+    "KernelError",
+    "Parameter",
+    "Policy",
+    "SwapBackend",
+    "UnsafeError",
+    "ValidationError",
+    "aligned_buffer",
+    "get_backend_class",
+    "registry",
+]

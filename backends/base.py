@@ -1,0 +1,425 @@
+"""The swap backend contract, after Peter Zijlstra's ``->swapfile``/``->swap_out``/``->swap_in``.
+
+The kernel patch (``shared/seed``) lets swap live on storage that is not a plain block
+device: ``swapfile(mapping, 1)`` at swapon tells the address space that the VM now relies
+on it (pin the block map, reserve memory), ``swapfile(mapping, 0)`` at swapoff releases
+that, and ``swap_out``/``swap_in`` move single pages. A swapadmin plugin is the same idea
+one level up: ``swapfile(True)`` makes the backing store ready and verified so that
+``swapon`` may rely on it, ``swapfile(False)`` releases what enabling took, and
+``swap_out(slot, page)``/``swap_in(slot)`` move one page at ``slot * PAGE_SIZE``.
+
+Slot 0 is the swap header: ``mkswap`` is ``swap_out(0, header)``.
+
+Page I/O here is O_DIRECT from page-aligned buffers, so what jobs measure and verify is the
+device, never the page cache. Writes refuse an area that is active in ``/proc/swaps``: its
+pages hold live process memory.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Final, Literal
+
+from .errors import ActiveAreaError, BackendError, KernelError, ValidationError
+from .policy import Policy
+
+PAGE_SIZE: Final[int] = os.sysconf("SC_PAGE_SIZE")
+
+ParamType = Literal["str", "int", "bool", "choice", "bytes"]
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One parameter a plugin takes; forms and the API schema are generated from these."""
+
+    name: str
+    label: str
+    type: ParamType = "str"
+    required: bool = False
+    default: Any = None
+    help: str = ""
+    choices: tuple[str, ...] = ()
+    minimum: int | None = None
+    maximum: int | None = None
+    max_length: int | None = None
+
+    def clean(self, value: Any) -> Any:
+        """Coerce ``value`` to the parameter's type or raise ValidationError naming the field."""
+        if value is None or value == "":
+            if self.required:
+                raise ValidationError(f"{self.label} is required", field=self.name)
+            return self.default
+        try:
+            cleaned = self._coerce(value)
+        except (TypeError, ValueError):
+            raise ValidationError(
+                f"{self.label}: {value!r} is not a valid {self.type}", field=self.name
+            ) from None
+        self._check_bounds(cleaned)
+        return cleaned
+
+    def _coerce(self, value: Any) -> Any:
+        if self.type in ("int", "bytes"):
+            if isinstance(value, bool):
+                raise TypeError("a boolean is not a number")
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError("not a whole number")
+            return int(value)
+        if self.type == "bool":
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, str) and value.lower() in ("true", "1", "yes", "on"):
+                return True
+            if isinstance(value, str) and value.lower() in ("false", "0", "no", "off"):
+                return False
+            raise ValueError("not a boolean")
+        if not isinstance(value, str):
+            raise TypeError("not a string")
+        return value
+
+    def _check_bounds(self, value: Any) -> None:
+        if self.choices and value not in self.choices:
+            raise ValidationError(
+                f"{self.label}: {value!r} is not one of {', '.join(self.choices)}", field=self.name
+            )
+        if self.minimum is not None and value < self.minimum:
+            raise ValidationError(f"{self.label} must be at least {self.minimum}", field=self.name)
+        if self.maximum is not None and value > self.maximum:
+            raise ValidationError(f"{self.label} must be at most {self.maximum}", field=self.name)
+        if self.max_length is not None and len(value) > self.max_length:
+            raise ValidationError(
+                f"{self.label} must be at most {self.max_length} characters", field=self.name
+            )
+        if isinstance(value, str) and "\x00" in value:
+            raise ValidationError(f"{self.label} must not contain a NUL byte", field=self.name)
+
+    def schema(self) -> dict[str, Any]:
+        """A JSON Schema fragment, for the API's ``plugins/`` endpoint and generated forms."""
+        json_type = {"str": "string", "choice": "string", "int": "integer", "bytes": "integer"}
+        out: dict[str, Any] = {
+            "type": json_type.get(self.type, "boolean"),
+            "title": self.label,
+            "description": self.help,
+        }
+        if self.choices:
+            out["enum"] = list(self.choices)
+        if self.default is not None:
+            out["default"] = self.default
+        if self.minimum is not None:
+            out["minimum"] = self.minimum
+        if self.maximum is not None:
+            out["maximum"] = self.maximum
+        if self.max_length is not None:
+            out["maxLength"] = self.max_length
+        return out
+
+
+def aligned_buffer(pages: int) -> mmap.mmap:
+    """A zeroed, page-aligned buffer of ``pages`` pages: O_DIRECT needs the alignment."""
+    return mmap.mmap(-1, max(1, pages) * PAGE_SIZE)
+
+
+@dataclass
+class _Io:
+    fd: int
+    writable: bool
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class SwapBackend(ABC):
+    """A kind of swap backing store. Subclasses set the class attributes and the abstract parts.
+
+    An instance describes one area: its cleaned ``params``, the asked ``size_bytes`` (None for
+    kinds whose size is the device's), the host's ``policy`` and ``state``, a JSON-serialisable
+    dict that ``swapfile(True)`` fills with what a later process needs to find the area again
+    (the loop or zram device it attached). The job layer stores ``state`` after each call and
+    passes it back, so an instance may be rebuilt in another process at any time.
+
+    Guarantees every subclass keeps:
+    - ``swapfile(True)`` is idempotent: on a ready store it verifies and changes nothing.
+    - ``swapfile(False)`` releases only what enabling took, and succeeds when it is already
+      released. It never releases an area that is active in /proc/swaps.
+    - Nothing is changed when a refusal is raised: checks come before the first write.
+    - Host-side checks are made again here even if the caller already made them: a worker
+      never trusts the message that asked it.
+    """
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+    description: ClassVar[str] = ""
+    parameters: ClassVar[tuple[Parameter, ...]] = ()
+    #: False for kinds whose size is the device's own (block devices).
+    takes_size: ClassVar[bool] = True
+    #: True when ``resize(new_size_bytes)`` is implemented (file, loop, zram).
+    resizable: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        params: Mapping[str, Any],
+        *,
+        size_bytes: int | None = None,
+        policy: Policy | None = None,
+        force: bool = False,
+        state: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.policy = policy or Policy.from_env()
+        self.params = self.clean_params(params, self.policy)
+        self.size_bytes = self.clean_size(size_bytes)
+        self.force = force
+        self.state: dict[str, Any] = dict(state or {})
+        self._io: _Io | None = None
+        self._io_lock = threading.Lock()
+
+    # ---- validation (pure: runs in the web process too, which is not on the host) ----
+
+    @classmethod
+    def clean_params(cls, params: Mapping[str, Any], policy: Policy) -> dict[str, Any]:
+        known = {p.name for p in cls.parameters}
+        unknown = sorted(set(params) - known)
+        if unknown:
+            raise ValidationError(
+                f"{cls.label} takes no parameter {unknown[0]!r} (it takes: "
+                f"{', '.join(sorted(known)) or 'none'})",
+                field=unknown[0],
+            )
+        cleaned = {p.name: p.clean(params.get(p.name)) for p in cls.parameters}
+        return cls.validate_params(cleaned, policy)
+
+    @classmethod
+    def validate_params(cls, params: dict[str, Any], policy: Policy) -> dict[str, Any]:
+        """Checks across parameters, and lexical policy checks; override and call super."""
+        return params
+
+    @classmethod
+    def clean_size(cls, size_bytes: int | None) -> int | None:
+        if not cls.takes_size:
+            if size_bytes not in (None, 0):
+                raise ValidationError(
+                    f"a {cls.label} takes its size from the device; leave the size empty",
+                    field="size_bytes",
+                )
+            return None
+        if size_bytes is None:
+            raise ValidationError(f"a {cls.label} needs a size", field="size_bytes")
+        if isinstance(size_bytes, bool) or not isinstance(size_bytes, int):
+            raise ValidationError("size must be a whole number of bytes", field="size_bytes")
+        if size_bytes % PAGE_SIZE:
+            raise ValidationError(
+                f"size must be a multiple of the page size ({PAGE_SIZE} bytes)", field="size_bytes"
+            )
+        if size_bytes < 10 * PAGE_SIZE:
+            raise ValidationError(
+                f"size must be at least 10 pages ({10 * PAGE_SIZE} bytes), as mkswap requires",
+                field="size_bytes",
+            )
+        return size_bytes
+
+    # ---- the contract ----
+
+    @property
+    @abstractmethod
+    def swap_path(self) -> str:
+        """The path ``swapon`` takes and ``/proc/swaps`` shows (a loop or zram device once
+        enabled). Raises BackendError when the store is not prepared and has no path yet."""
+
+    @abstractmethod
+    def swapfile(self, enable: bool) -> None:
+        """Prepare (True) or release (False) the backing store; see the class docstring."""
+
+    @abstractmethod
+    def capacity_bytes(self) -> int:
+        """The size of the prepared store in bytes, read from the host (not the request)."""
+
+    def describe(self) -> dict[str, Any]:
+        """What the UI and the API show; subclasses add what is particular to their kind."""
+        try:
+            path: str | None = self.swap_path
+        except BackendError:
+            path = None
+        return {
+            "kind": self.name,
+            "label": self.label,
+            "swap_path": path,
+            "size_bytes": self.size_bytes,
+            "page_size": PAGE_SIZE,
+            "params": dict(self.params),
+            "state": dict(self.state),
+        }
+
+    def resize(self, new_size_bytes: int) -> None:
+        """Grow or shrink the inactive store to ``new_size_bytes`` (then mkswap it again)."""
+        raise ValidationError(f"a {self.label} cannot be resized", field="size_bytes")
+
+    # ---- page I/O ----
+
+    @property
+    def size_pages(self) -> int:
+        return self.capacity_bytes() // PAGE_SIZE
+
+    def is_active(self) -> bool:
+        from . import kernel
+
+        try:
+            path = self.swap_path
+        except BackendError:
+            return False
+        return kernel.is_active(path)
+
+    def io_path(self) -> str:
+        """The path page I/O opens; the swap path unless a kind says otherwise."""
+        return self.swap_path
+
+    def open_flags(self, writable: bool) -> int:
+        flags = (os.O_RDWR if writable else os.O_RDONLY) | os.O_DIRECT | os.O_CLOEXEC
+        return flags
+
+    def _fd(self, writable: bool) -> int:
+        with self._io_lock:
+            if self._io is not None and (self._io.writable or not writable):
+                return self._io.fd
+            if writable and self.is_active():
+                raise ActiveAreaError(
+                    f"{self.swap_path} is active in /proc/swaps: its pages hold live process "
+                    "memory, so swapadmin will not write to it. Deactivate it first."
+                )
+            path = self.io_path()
+            try:
+                fd = os.open(path, self.open_flags(writable))
+            except OSError as e:
+                raise KernelError(
+                    f"cannot open {path} for {'writing' if writable else 'reading'}: "
+                    f"{e.strerror}",
+                    errno=e.errno,
+                ) from e
+            if self._io is not None:
+                os.close(self._io.fd)
+            self._io = _Io(fd, writable)
+            return fd
+
+    def close(self) -> None:
+        with self._io_lock:
+            if self._io is not None:
+                os.close(self._io.fd)
+                self._io = None
+
+    def __enter__(self) -> SwapBackend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _check_slots(self, slots: Sequence[int]) -> None:
+        limit = self.size_pages
+        for s in slots:
+            if not 0 <= s < limit:
+                raise ValidationError(f"slot {s} is outside the area (0..{limit - 1})")
+
+    def swap_out(self, slot: int, page: bytes | bytearray | memoryview | mmap.mmap) -> None:
+        """Write one page at ``slot * PAGE_SIZE``."""
+        if len(page) != PAGE_SIZE:
+            raise ValidationError(f"a page is {PAGE_SIZE} bytes, not {len(page)}")
+        self.swap_out_many([slot], page)
+
+    def swap_in(self, slot: int) -> bytes:
+        """Read one page back."""
+        return bytes(self.swap_in_many([slot]))
+
+    def swap_out_many(
+        self, slots: Sequence[int], data: bytes | bytearray | memoryview | mmap.mmap
+    ) -> None:
+        """Write ``len(slots)`` pages from ``data``, page i to ``slots[i]``. Runs of consecutive
+        slots become one ``pwritev``. ``data`` should be page-aligned (``aligned_buffer``);
+        an unaligned buffer is copied first."""
+        if len(data) != len(slots) * PAGE_SIZE:
+            raise ValidationError(f"{len(slots)} slots need {len(slots) * PAGE_SIZE} bytes")
+        self._check_slots(slots)
+        fd = self._fd(writable=True)
+        view = _aligned_view(data)
+        for start, first, count in _runs(slots):
+            chunk = view[first * PAGE_SIZE : (first + count) * PAGE_SIZE]
+            _pwritev_all(fd, chunk, start * PAGE_SIZE, self.io_path())
+
+    def swap_in_many(
+        self, slots: Sequence[int], into: memoryview | mmap.mmap | None = None
+    ) -> memoryview:
+        """Read ``len(slots)`` pages, page i from ``slots[i]``, into ``into`` (page-aligned,
+        at least that long) or a fresh aligned buffer. Returns a view of exactly those bytes."""
+        self._check_slots(slots)
+        fd = self._fd(writable=False)
+        buf = memoryview(into if into is not None else aligned_buffer(len(slots)))
+        for start, first, count in _runs(slots):
+            chunk = buf[first * PAGE_SIZE : (first + count) * PAGE_SIZE]
+            _preadv_all(fd, chunk, start * PAGE_SIZE, self.io_path())
+        return buf[: len(slots) * PAGE_SIZE]
+
+
+def _runs(slots: Sequence[int]) -> list[tuple[int, int, int]]:
+    """Split ``slots`` into runs of consecutive slots: (first slot, index in slots, length)."""
+    runs: list[tuple[int, int, int]] = []
+    i = 0
+    n = len(slots)
+    while i < n:
+        j = i + 1
+        while j < n and slots[j] == slots[j - 1] + 1:
+            j += 1
+        runs.append((slots[i], i, j - i))
+        i = j
+    return runs
+
+
+def _aligned_view(data: bytes | bytearray | memoryview | mmap.mmap) -> memoryview:
+    if isinstance(data, mmap.mmap):
+        return memoryview(data)
+    view = memoryview(data)
+    # An mmap-backed memoryview is page-aligned; anything else is copied into one that is.
+    if isinstance(view.obj, mmap.mmap) and _address_aligned(view):
+        return view
+    buf = aligned_buffer(len(view) // PAGE_SIZE)
+    buf[: len(view)] = view.tobytes()
+    return memoryview(buf)
+
+
+def _address_aligned(view: memoryview) -> bool:
+    import ctypes
+
+    if view.readonly:
+        return False
+    addr = ctypes.addressof(ctypes.c_char.from_buffer(view))
+    return addr % PAGE_SIZE == 0
+
+
+def _pwritev_all(fd: int, chunk: memoryview, offset: int, path: str) -> None:
+    done = 0
+    while done < len(chunk):
+        try:
+            n = os.pwritev(fd, [chunk[done:]], offset + done)
+        except OSError as e:
+            raise KernelError(
+                f"write to {path} at byte {offset + done} failed: {e.strerror}",
+                errno=e.errno,
+                retryable=False,
+            ) from e
+        if n <= 0:
+            raise KernelError(f"write to {path} at byte {offset + done} wrote nothing")
+        done += n
+
+
+def _preadv_all(fd: int, chunk: memoryview, offset: int, path: str) -> None:
+    done = 0
+    while done < len(chunk):
+        try:
+            n = os.preadv(fd, [chunk[done:]], offset + done)
+        except OSError as e:
+            raise KernelError(
+                f"read from {path} at byte {offset + done} failed: {e.strerror}",
+                errno=e.errno,
+                retryable=False,
+            ) from e
+        if n == 0:
+            raise KernelError(f"read from {path} at byte {offset + done}: unexpected end of area")
+        done += n

@@ -1,0 +1,65 @@
+"""The one error family for everything below Django.
+
+Every message is written for the sysadmin who will read it in a job log: it says what is
+wrong and, where there is one, what to do about it. ``retryable`` tells the job layer
+whether trying the same thing again later can succeed (a busy device) or not (a path
+outside the swap roots).
+"""
+
+from __future__ import annotations
+
+
+class BackendError(Exception):
+    """A backend operation failed; the message is for humans, the flags for the job layer."""
+
+    retryable: bool = False
+
+    def __init__(
+        self, message: str, *, retryable: bool | None = None, field: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if retryable is not None:
+            self.retryable = retryable
+        # The parameter the error is about, so forms and the API can show it beside the field.
+        self.field = field
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ValidationError(BackendError):
+    """Bad input: a parameter that can never work as given. Nothing was changed."""
+
+
+class UnsafeError(BackendError):
+    """The safety policy refuses: doing this could destroy data or take down the host."""
+
+
+class ActiveAreaError(UnsafeError):
+    """The area is active in /proc/swaps: its pages hold live process memory."""
+
+
+class BusyError(BackendError):
+    """Something else holds the resource right now; the same request may succeed later."""
+
+    retryable = True
+
+
+class KernelError(BackendError):
+    """A system call failed; ``errno`` is kept for callers that branch on it."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        errno: int | None = None,
+        retryable: bool | None = None,
+        field: str | None = None,
+    ) -> None:
+        super().__init__(message, retryable=retryable, field=field)
+        self.errno = errno
+
+
+class HeaderError(BackendError):
+    """Page 0 is not a swap header we can read (no SWAPSPACE2 magic, or inconsistent)."""

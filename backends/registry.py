@@ -1,0 +1,105 @@
+"""The registry of backend kinds.
+
+Built-in kinds register through the ``swapadmin.backends`` entry-point group exactly as a
+third-party package would, so the path a plugin author takes is the path we test every
+day. Once loaded the registry is frozen: a kind that appeared in the middle of a run could
+serve one job and not the next.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from importlib.metadata import entry_points
+
+from .base import SwapBackend
+from .errors import ValidationError
+
+log = logging.getLogger(__name__)
+GROUP = "swapadmin.backends"
+
+
+class RegistryFrozen(RuntimeError):
+    pass
+
+
+class Registry:
+    def __init__(self) -> None:
+        self._kinds: dict[str, type[SwapBackend]] = {}
+        self._frozen = False
+        self._lock = threading.Lock()
+
+    def register(self, cls: type[SwapBackend]) -> type[SwapBackend]:
+        with self._lock:
+            if self._frozen:
+                raise RegistryFrozen(f"cannot register {cls.name!r}: the registry is frozen")
+            _check_plugin(cls)
+            other = self._kinds.get(cls.name)
+            if other is not None and other is not cls:
+                raise ValueError(f"backend kind {cls.name!r} is registered twice ({other}, {cls})")
+            self._kinds[cls.name] = cls
+        return cls
+
+    def load_entry_points(self) -> None:
+        for ep in entry_points(group=GROUP):
+            try:
+                cls = ep.load()
+            except Exception:
+                # One broken third-party package must not take the built-in kinds down.
+                log.exception("could not load swap backend plugin %s", ep.value)
+                continue
+            if ep.name != getattr(cls, "name", None):
+                log.error("entry point %s names %s, whose name is %r: skipped", ep.name, cls, cls)
+                continue
+            self.register(cls)
+
+    def freeze(self) -> None:
+        self._frozen = True
+
+    @property
+    def frozen(self) -> bool:
+        return self._frozen
+
+    def get(self, name: str) -> type[SwapBackend]:
+        try:
+            return self._kinds[name]
+        except KeyError:
+            known = ", ".join(sorted(self._kinds)) or "none"
+            raise ValidationError(
+                f"unknown backend kind {name!r} (installed kinds: {known})", field="kind"
+            ) from None
+
+    def __iter__(self) -> Iterator[type[SwapBackend]]:
+        return iter(sorted(self._kinds.values(), key=lambda c: c.name))
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._kinds
+
+
+def _check_plugin(cls: object) -> None:
+    if not (isinstance(cls, type) and issubclass(cls, SwapBackend)):
+        raise TypeError(f"{cls!r} is not a SwapBackend subclass")
+    for attr in ("name", "label"):
+        if not isinstance(getattr(cls, attr, None), str) or not getattr(cls, attr):
+            raise TypeError(f"{cls.__name__} must set a non-empty class attribute {attr!r}")
+
+
+_registry: Registry | None = None
+_registry_lock = threading.Lock()
+
+
+def registry() -> Registry:
+    """The process-wide registry, loaded from entry points on first use and then frozen."""
+    global _registry
+    with _registry_lock:
+        if _registry is None:
+            reg = Registry()
+            reg.load_entry_points()
+            reg.freeze()
+            _registry = reg
+        return _registry
+
+
+def get_backend_class(name: str) -> type[SwapBackend]:
+    return registry().get(name)
