@@ -1,0 +1,305 @@
+"""The registry: hosts, their swap backends, the jobs that change them, and the audit trail.
+
+The kernel is the source of truth for what is active. A Backend row holds what the user
+asked for (``desired_state`` and the parameters), what the host's worker last saw
+(``observed_*``), and the plugin's ``state`` (the loop or zram device it attached), which
+the worker hands back to the plugin so any worker process can pick the area up again.
+
+Public UUIDs (``uuid``) are used in every URL and API payload; integer keys stay inside.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class Host(models.Model):
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=255, unique=True)
+    kernel_release = models.CharField(max_length=255, blank=True)
+    page_size = models.PositiveIntegerField(default=4096)
+    mem_total_bytes = models.BigIntegerField(default=0)
+    #: The swap roots the worker is configured with, so the web side can refuse a path
+    #: outside them before a job is queued (the worker checks again with its own setting).
+    swap_roots = models.JSONField(default=list, blank=True)
+    last_heartbeat = models.DateTimeField(null=True, blank=True)
+    worker_version = models.CharField(max_length=64, blank=True)
+    #: The latest snapshot from the host's worker: meminfo, rates, PSI, tunables, the swap
+    #: areas it found that swapadmin does not manage, and the top swap users. Kept on the row so
+    #: the overview renders from one query however many samples there are.
+    observed = models.JSONField(default=dict, blank=True)
+    observed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def queue(self) -> str:
+        return f"host.{self.name}"
+
+    @property
+    def online(self) -> bool:
+        if self.last_heartbeat is None:
+            return False
+        limit = timedelta(seconds=settings.SWAPADMIN_OFFLINE_AFTER_SECONDS)
+        return timezone.now() - self.last_heartbeat < limit
+
+
+class Backend(models.Model):
+    class Desired(models.TextChoices):
+        ACTIVE = "active"
+        INACTIVE = "inactive"
+        ABSENT = "absent"
+
+    class Observed(models.TextChoices):
+        UNKNOWN = "unknown"  # not yet seen by the worker
+        ABSENT = "absent"  # no backing store on the host
+        READY = "ready"  # prepared and formatted, not in /proc/swaps
+        ACTIVE = "active"  # in /proc/swaps
+        ERROR = "error"  # the worker could not make sense of it; see observed_error
+
+    class Discard(models.TextChoices):
+        NONE = "", "no discard"
+        BOTH = "both", "discard at swapon and on freed pages"
+        ONCE = "once", "discard the whole area once at swapon"
+        PAGES = "pages", "discard freed pages"
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    host = models.ForeignKey(Host, on_delete=models.CASCADE, related_name="backends")
+    kind = models.CharField(max_length=64)
+    name = models.CharField(max_length=100)
+    params = models.JSONField(default=dict, blank=True)
+    size_bytes = models.BigIntegerField(null=True, blank=True)
+    priority = models.IntegerField(null=True, blank=True)
+    discard = models.CharField(max_length=8, choices=Discard.choices, default="", blank=True)
+    label = models.CharField(max_length=16, blank=True)
+    swap_uuid = models.UUIDField(null=True, blank=True)
+    persist = models.BooleanField(default=False)
+    auto_repair = models.BooleanField(default=False)
+    #: Adopted areas were found on the host (discover), not created by swapadmin: destroying
+    #: one releases it from management but never deletes its file or device.
+    adopted = models.BooleanField(default=False)
+
+    desired_state = models.CharField(
+        max_length=16, choices=Desired.choices, default=Desired.INACTIVE
+    )
+    observed_state = models.CharField(
+        max_length=16, choices=Observed.choices, default=Observed.UNKNOWN
+    )
+    observed_error = models.TextField(blank=True)
+    observed_at = models.DateTimeField(null=True, blank=True)
+    used_bytes = models.BigIntegerField(default=0)
+    active_priority = models.IntegerField(null=True, blank=True)
+
+    #: The plugin's own state (``SwapBackend.state``): e.g. the loop or zram device.
+    state = models.JSONField(default=dict, blank=True)
+    #: The plugin's ``describe()`` and the last header read, as the worker last saw them.
+    info = models.JSONField(default=dict, blank=True)
+    header = models.JSONField(default=dict, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+
+    class Meta:
+        ordering = ["host__name", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["host", "name"], name="backend_name_unique_per_host")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.host.name}/{self.name}"
+
+    @property
+    def swap_path(self) -> str | None:
+        """The path in /proc/swaps, as the worker last described it."""
+        path = self.info.get("swap_path") if isinstance(self.info, dict) else None
+        return path or self.params.get("path") or self.params.get("device")
+
+    @property
+    def used_fraction(self) -> float:
+        size = self.info.get("size_bytes") or self.size_bytes or 0
+        return self.used_bytes / size if size else 0.0
+
+
+class Job(models.Model):
+    """The one truth about every job: pages and the API read this row, never Celery's."""
+
+    class Kind(models.TextChoices):
+        PROVISION = "provision"
+        ACTIVATE = "activate"
+        DEACTIVATE = "deactivate"
+        DESTROY = "destroy"
+        RESIZE = "resize"
+        SCAN = "scan"
+        BENCHMARK = "benchmark"
+        BURN_IN = "burn_in"
+        DISCOVER = "discover"
+        PERSIST = "persist"
+        TUNE = "tune"
+        CHECK = "check"
+
+    class State(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    class Via(models.TextChoices):
+        PAGE = "page"
+        API = "api"
+        SCHEDULE = "schedule"
+        SYSTEM = "system"
+
+    FINISHED = (State.SUCCEEDED, State.FAILED, State.CANCELLED)
+    LIVE = (State.QUEUED, State.RUNNING)
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    host = models.ForeignKey(Host, on_delete=models.CASCADE, related_name="jobs")
+    backend = models.ForeignKey(
+        Backend, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
+    )
+    #: Kept when the backend row is gone (a destroyed backend's jobs stay readable).
+    backend_name = models.CharField(max_length=100, blank=True)
+    params = models.JSONField(default=dict, blank=True)
+    state = models.CharField(
+        max_length=16, choices=State.choices, default=State.QUEUED, db_index=True
+    )
+    progress = models.PositiveSmallIntegerField(default=0)
+    progress_message = models.CharField(max_length=255, blank=True)
+    log = models.TextField(blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    #: Why a queued job has not started (host offline, broker unreachable).
+    waiting_reason = models.CharField(max_length=255, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    via = models.CharField(max_length=16, choices=Via.choices, default=Via.SYSTEM)
+    queued_at = models.DateTimeField(default=timezone.now, db_index=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    dispatch_attempts = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    #: The worker that claimed the job (Celery hostname) and its process id, so a sweep can
+    #: tell a job whose worker died from one still running.
+    worker = models.CharField(max_length=255, blank=True)
+    worker_pid = models.IntegerField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-queued_at"]
+        indexes = [
+            models.Index(fields=["backend", "state"]),
+            models.Index(fields=["host", "state"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.backend_name or self.host.name} ({self.state})"
+
+    @property
+    def finished(self) -> bool:
+        return self.state in self.FINISHED
+
+    @property
+    def duration(self) -> timedelta | None:
+        if self.started_at is None:
+            return None
+        return (self.finished_at or timezone.now()) - self.started_at
+
+
+class AuditEvent(models.Model):
+    """Who did what to which object, from where, with what outcome: written for every change."""
+
+    class Outcome(models.TextChoices):
+        OK = "ok"
+        QUEUED = "queued"
+        REFUSED = "refused"
+        FAILED = "failed"
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    #: The username, or "schedule"/"system"; kept when the user is deleted.
+    actor_name = models.CharField(max_length=150)
+    via = models.CharField(max_length=16, choices=Job.Via.choices)
+    action = models.CharField(max_length=64)
+    object_type = models.CharField(max_length=32)
+    object_uuid = models.UUIDField(null=True, blank=True)
+    object_repr = models.CharField(max_length=255)
+    host = models.ForeignKey(Host, null=True, blank=True, on_delete=models.SET_NULL)
+    source_ip = models.GenericIPAddressField(null=True, blank=True)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_name} {self.action} {self.object_repr}"
+
+
+class Sample(models.Model):
+    """One reading of a host's memory and swap, taken by its worker.
+
+    Raw samples are rolled up into minute and hour averages and then deleted
+    (core.retention), so a year of samples from hundreds of hosts stays bounded.
+    """
+
+    class Resolution(models.TextChoices):
+        RAW = "raw"
+        MINUTE = "1m"
+        HOUR = "1h"
+
+    host = models.ForeignKey(Host, on_delete=models.CASCADE, related_name="samples")
+    at = models.DateTimeField()
+    resolution = models.CharField(max_length=4, choices=Resolution.choices, default=Resolution.RAW)
+    mem_total = models.BigIntegerField(default=0)
+    mem_available = models.BigIntegerField(default=0)
+    swap_total = models.BigIntegerField(default=0)
+    swap_free = models.BigIntegerField(default=0)
+    swap_cached = models.BigIntegerField(default=0)
+    #: Pages per second, from the pswpin/pswpout counters' difference to the previous sample.
+    pswpin_rate = models.FloatField(default=0)
+    pswpout_rate = models.FloatField(default=0)
+    psi_some_avg10 = models.FloatField(default=0)
+    psi_full_avg10 = models.FloatField(default=0)
+    #: Used bytes per managed backend, by backend UUID (str).
+    backends = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["host", "resolution", "at"])]
+
+    @property
+    def swap_used(self) -> int:
+        return self.swap_total - self.swap_free
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "at": self.at.isoformat(),
+            "swap_used": self.swap_used,
+            "swap_total": self.swap_total,
+            "mem_available": self.mem_available,
+            "pswpin_rate": self.pswpin_rate,
+            "pswpout_rate": self.pswpout_rate,
+            "psi_some_avg10": self.psi_some_avg10,
+        }

@@ -1,0 +1,425 @@
+"""The request side of every change: validate, record, dispatch.
+
+Pages, the API and the health checks all come through here, so a rule (a conflict, a role,
+the typed confirmation for force) is written once. A request becomes a ``Job`` row
+committed to the database first; only then (``transaction.on_commit``) is the task sent
+to the host's queue. If the broker is down the row stays queued with the reason, and the
+sweep sends it again later: nothing accepted is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import timedelta
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from backends import BackendError, Policy, registry
+from swapadmin.celery import app as celery_app
+
+from .models import AuditEvent, Backend, Host, Job
+
+log = logging.getLogger(__name__)
+
+RUN_JOB_TASK = "swapadmin.core.run_job"
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+MAX_PRIORITY = 32767
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who asks: a user through a page or the API, or the scheduler/system."""
+
+    user: AbstractBaseUser | None
+    via: str
+    ip: str | None = None
+
+    @property
+    def name(self) -> str:
+        if self.user is not None:
+            return str(self.user.get_username())
+        return self.via
+
+    @classmethod
+    def schedule(cls) -> Actor:
+        return cls(None, Job.Via.SCHEDULE)
+
+    @classmethod
+    def system(cls) -> Actor:
+        return cls(None, Job.Via.SYSTEM)
+
+
+class InvalidRequest(Exception):
+    """Bad input; ``errors`` maps each field to its messages. Nothing was changed."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))
+        self.errors = errors
+
+    @classmethod
+    def one(cls, field_name: str, message: str) -> InvalidRequest:
+        return cls({field_name: [message]})
+
+
+@dataclass
+class Conflict(Exception):
+    """The backend is busy with another job; ``job`` is the one holding it."""
+
+    job: Job
+    message: str = field(default="")
+
+    def __post_init__(self) -> None:
+        self.message = (
+            f"{self.job.backend_name or 'the backend'} is busy: {self.job.kind} job "
+            f"{self.job.uuid} is {self.job.state}"
+        )
+        super().__init__(self.message)
+
+
+def policy_for(host: Host) -> Policy:
+    """The host's policy as its worker reported it; the worker re-checks with its own."""
+    if host.swap_roots:
+        return Policy(swap_roots=tuple(Path(r) for r in host.swap_roots))
+    return Policy()
+
+
+# ---- auditing ----
+
+
+def audit(
+    actor: Actor,
+    action: str,
+    obj: Host | Backend | Job | None,
+    outcome: str,
+    detail: dict[str, Any] | None = None,
+) -> AuditEvent:
+    host = None
+    if isinstance(obj, Host):
+        host = obj
+    elif obj is not None:
+        host = obj.host
+    return AuditEvent.objects.create(
+        actor=actor.user,
+        actor_name=actor.name,
+        via=actor.via,
+        action=action,
+        object_type=type(obj).__name__.lower() if obj is not None else "",
+        object_uuid=getattr(obj, "uuid", None),
+        object_repr=str(obj)[:255] if obj is not None else "",
+        host=host,
+        source_ip=actor.ip,
+        outcome=outcome,
+        detail=detail or {},
+    )
+
+
+# ---- validation ----
+
+
+def _check_force(force: bool, confirm: str, name: str) -> None:
+    if force and confirm != name:
+        raise InvalidRequest.one(
+            "confirm", f"force needs the backend's name typed exactly as confirmation ({name!r})"
+        )
+
+
+def _clean_priority(priority: Any) -> int | None:
+    if priority in (None, ""):
+        return None
+    if isinstance(priority, bool) or not isinstance(priority, int):
+        try:
+            priority = int(priority)
+        except (TypeError, ValueError):
+            raise InvalidRequest.one("priority", "priority must be a whole number") from None
+    if not 0 <= priority <= MAX_PRIORITY:
+        raise InvalidRequest.one("priority", f"priority must be from 0 to {MAX_PRIORITY}")
+    return int(priority)
+
+
+def _clean_label(label: str) -> str:
+    if len(label.encode()) > 16:
+        raise InvalidRequest.one("label", "a swap label is at most 16 bytes")
+    if "\x00" in label:
+        raise InvalidRequest.one("label", "a swap label must not contain a NUL byte")
+    return label
+
+
+def _clean_discard(discard: str | None) -> str:
+    discard = discard or ""
+    if discard not in Backend.Discard.values:
+        choices = ", ".join(v for v in Backend.Discard.values if v)
+        raise InvalidRequest.one("discard", f"discard must be empty or one of {choices}")
+    return discard
+
+
+def _backend_error(e: BackendError, default_field: str) -> InvalidRequest:
+    return InvalidRequest.one(e.field or default_field, e.message)
+
+
+def validate_backend(
+    host: Host, kind: str, name: str, size_bytes: int | None, params: dict[str, Any]
+) -> tuple[dict[str, Any], int | None]:
+    """The plugin's own validation (pure, lexical), as the web side can do it."""
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise InvalidRequest.one(
+            "name",
+            "a name is 1 to 100 letters, digits, '.', '_' or '-', starting with one "
+            "of the first two",
+        )
+    try:
+        cls = registry().get(kind)
+    except BackendError as e:
+        raise _backend_error(e, "kind") from None
+    if not isinstance(params, dict):
+        raise InvalidRequest.one("params", "params must be an object")
+    try:
+        cleaned = cls.clean_params(params, policy_for(host))
+        size = cls.clean_size(size_bytes)
+    except BackendError as e:
+        raise _backend_error(e, "params") from None
+    if Backend.objects.filter(host=host, name=name).exists():
+        raise InvalidRequest.one("name", f"{host.name} already has a backend named {name!r}")
+    return cleaned, size
+
+
+# ---- creating jobs ----
+
+
+def live_job_for(backend: Backend) -> Job | None:
+    return (
+        backend.jobs.filter(state__in=Job.LIVE)
+        .exclude(kind=Job.Kind.CHECK)
+        .order_by("queued_at")
+        .first()
+    )
+
+
+def _new_job(
+    host: Host,
+    kind: str,
+    actor: Actor,
+    *,
+    backend: Backend | None = None,
+    params: dict[str, Any] | None = None,
+) -> Job:
+    job = Job.objects.create(
+        kind=kind,
+        host=host,
+        backend=backend,
+        backend_name=backend.name if backend else "",
+        params=params or {},
+        requested_by=actor.user,
+        via=actor.via,
+    )
+    if not host.online:
+        Job.objects.filter(pk=job.pk).update(
+            waiting_reason=f"host {host.name} is offline; the job runs when its worker is back"
+        )
+    transaction.on_commit(lambda: dispatch(job.pk))
+    return job
+
+
+def create_backend(
+    *,
+    host: Host,
+    kind: str,
+    name: str,
+    size_bytes: int | None,
+    actor: Actor,
+    params: dict[str, Any] | None = None,
+    priority: Any = None,
+    discard: str | None = "",
+    label: str = "",
+    persist: bool = False,
+    auto_repair: bool = False,
+    force: bool = False,
+    confirm: str = "",
+) -> Job:
+    """Register a backend and queue its provision job (prepare the store and mkswap)."""
+    params = params or {}
+    cleaned, size = validate_backend(host, kind, name, size_bytes, params)
+    prio = _clean_priority(priority)
+    disc = _clean_discard(discard)
+    lab = _clean_label(label or "")
+    _check_force(force, confirm, name)
+    with transaction.atomic():
+        backend = Backend.objects.create(
+            host=host,
+            kind=kind,
+            name=name,
+            params=cleaned,
+            size_bytes=size,
+            priority=prio,
+            discard=disc,
+            label=lab,
+            persist=persist,
+            auto_repair=auto_repair,
+            desired_state=Backend.Desired.INACTIVE,
+            created_by=actor.user,
+        )
+        job = _new_job(host, Job.Kind.PROVISION, actor, backend=backend, params={"force": force})
+        audit(actor, "create", backend, "queued", {"job": str(job.uuid), "kind": kind})
+    return job
+
+
+#: What each action does to the desired state, for drift detection.
+DESIRED_AFTER = {
+    Job.Kind.ACTIVATE: Backend.Desired.ACTIVE,
+    Job.Kind.DEACTIVATE: Backend.Desired.INACTIVE,
+    Job.Kind.DESTROY: Backend.Desired.ABSENT,
+}
+
+
+def _clean_action_params(backend: Backend, kind: str, params: dict[str, Any]) -> dict[str, Any]:
+    p = dict(params)
+    force = bool(p.get("force", False))
+    if kind in (Job.Kind.DEACTIVATE, Job.Kind.DESTROY):
+        _check_force(force, str(p.get("confirm", "")), backend.name)
+        return {"force": force}
+    if kind == Job.Kind.SCAN:
+        patterns = _int_in(p.get("patterns", 4), "patterns", 1, 4)
+        return {"patterns": patterns}
+    if kind == Job.Kind.BENCHMARK:
+        return {"seconds": _int_in(p.get("seconds", 5), "seconds", 1, 120)}
+    if kind == Job.Kind.BURN_IN:
+        return {
+            "seconds": _int_in(p.get("seconds", 30), "seconds", 1, 3600),
+            "memory_limit_bytes": _int_in(
+                p.get("memory_limit_bytes", 64 << 20), "memory_limit_bytes", 16 << 20, 1 << 40
+            ),
+            "hog_bytes": _int_in(p.get("hog_bytes", 160 << 20), "hog_bytes", 16 << 20, 1 << 40),
+        }
+    if kind == Job.Kind.RESIZE:
+        cls = registry().get(backend.kind)
+        if not cls.resizable:
+            raise InvalidRequest.one("size_bytes", f"a {cls.label} cannot be resized")
+        try:
+            size = cls.clean_size(p.get("size_bytes"))
+        except BackendError as e:
+            raise _backend_error(e, "size_bytes") from None
+        return {"size_bytes": size}
+    if kind == Job.Kind.PERSIST:
+        if not isinstance(p.get("persist", True), bool):
+            raise InvalidRequest.one("persist", "persist must be true or false")
+        return {"persist": p.get("persist", True)}
+    if kind == Job.Kind.ACTIVATE:
+        out: dict[str, Any] = {}
+        if "priority" in p:
+            out["priority"] = _clean_priority(p["priority"])
+        return out
+    return {}
+
+
+def _int_in(value: Any, name: str, low: int, high: int) -> int:
+    if isinstance(value, bool):
+        raise InvalidRequest.one(name, f"{name} must be a whole number")
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise InvalidRequest.one(name, f"{name} must be a whole number") from None
+    if not low <= number <= high:
+        raise InvalidRequest.one(name, f"{name} must be from {low} to {high}")
+    return number
+
+
+def request_action(
+    backend: Backend, kind: str, actor: Actor, params: dict[str, Any] | None = None
+) -> Job:
+    """Queue ``kind`` on ``backend``; raises Conflict while another job holds it."""
+    if kind not in Job.Kind.values or kind in (Job.Kind.DISCOVER, Job.Kind.TUNE):
+        raise InvalidRequest.one("kind", f"{kind!r} is not an action on a backend")
+    cleaned = _clean_action_params(backend, kind, params or {})
+    with transaction.atomic():
+        # Lock the row so two requests cannot both see the backend free (PostgreSQL; SQLite
+        # serialises writers anyway, and the worker's claim is the last line of defence).
+        locked = Backend.objects.select_for_update().get(pk=backend.pk)
+        if kind != Job.Kind.CHECK:
+            holder = live_job_for(locked)
+            if holder is not None:
+                audit(actor, kind, locked, "refused", {"busy_with": str(holder.uuid)})
+                raise Conflict(holder)
+        updates: dict[str, Any] = {}
+        if kind in DESIRED_AFTER:
+            updates["desired_state"] = DESIRED_AFTER[kind]
+        if kind == Job.Kind.PERSIST:
+            updates["persist"] = cleaned["persist"]
+        if kind == Job.Kind.ACTIVATE and "priority" in cleaned:
+            updates["priority"] = cleaned["priority"]
+        if updates:
+            Backend.objects.filter(pk=locked.pk).update(**updates, updated_at=timezone.now())
+        job = _new_job(locked.host, kind, actor, backend=locked, params=cleaned)
+        audit(actor, kind, locked, "queued", {"job": str(job.uuid), "params": cleaned})
+    return job
+
+
+def request_host_job(
+    host: Host, kind: str, actor: Actor, params: dict[str, Any] | None = None
+) -> Job:
+    """Queue a host-wide job: ``discover`` (adopt areas found on the host) or ``tune``."""
+    if kind not in (Job.Kind.DISCOVER, Job.Kind.TUNE):
+        raise InvalidRequest.one("kind", f"{kind!r} is not a host job")
+    with transaction.atomic():
+        holder = host.jobs.filter(kind=kind, state__in=Job.LIVE).first()
+        if holder is not None:
+            raise Conflict(holder)
+        job = _new_job(host, kind, actor, params=params or {})
+        audit(actor, kind, host, "queued", {"job": str(job.uuid), "params": params or {}})
+    return job
+
+
+def cancel_job(job: Job, actor: Actor) -> bool:
+    """Cancel a job that has not started; a running one is asked to stop at its next check."""
+    now = timezone.now()
+    cancelled = Job.objects.filter(pk=job.pk, state=Job.State.QUEUED).update(
+        state=Job.State.CANCELLED, finished_at=now, progress_message="cancelled before it started"
+    )
+    if not cancelled:
+        Job.objects.filter(pk=job.pk, state=Job.State.RUNNING).update(cancel_requested=True)
+    job.refresh_from_db()
+    audit(actor, "cancel", job, "ok" if cancelled else "queued", {"state": job.state})
+    return bool(cancelled)
+
+
+# ---- dispatch ----
+
+
+def dispatch(job_pk: int) -> bool:
+    """Send the job to its host's queue. On a broker failure the row stays queued with the
+    reason, and ``resend_undispatched`` tries again later."""
+    job = Job.objects.select_related("host").filter(pk=job_pk, state=Job.State.QUEUED).first()
+    if job is None:
+        return False
+    try:
+        celery_app.send_task(RUN_JOB_TASK, args=[job.pk], queue=job.host.queue, retry=False)
+    except Exception as e:  # kombu raises many types for an unreachable broker
+        log.warning("job %s not sent to %s: %s", job.uuid, job.host.queue, e)
+        Job.objects.filter(pk=job.pk).update(
+            dispatch_attempts=job.dispatch_attempts + 1,
+            waiting_reason=f"the broker is unreachable ({type(e).__name__}); "
+            "the job will be sent when it is back",
+        )
+        return False
+    reason = "" if job.host.online else job.waiting_reason
+    Job.objects.filter(pk=job.pk).update(
+        dispatched_at=timezone.now(),
+        dispatch_attempts=job.dispatch_attempts + 1,
+        waiting_reason=reason,
+    )
+    return True
+
+
+def resend_undispatched(older_than_seconds: float = 5.0) -> int:
+    """Send again every queued job that never reached the broker. Safe to repeat: a worker
+    claims a job with a conditional update, so a duplicate message runs nothing twice."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    pending = Job.objects.filter(state=Job.State.QUEUED, queued_at__lt=cutoff).filter(
+        Q(dispatched_at__isnull=True)
+    )
+    return sum(dispatch(pk) for pk in pending.values_list("pk", flat=True))
