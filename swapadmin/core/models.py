@@ -289,6 +289,9 @@ class Sample(models.Model):
         ordering = ["-at"]
         indexes = [models.Index(fields=["host", "resolution", "at"])]
 
+    def __str__(self) -> str:
+        return f"{self.host_id} {self.resolution} {self.at:%Y-%m-%d %H:%M:%S}"
+
     @property
     def swap_used(self) -> int:
         return self.swap_total - self.swap_free

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import timedelta
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
