@@ -1,1 +1,1 @@
-pytest_plugins = ["tests.fixtures.host"]
+pytest_plugins = ["tests.fixtures.host", "tests.fixtures.people", "tests.fixtures.workers"]
