@@ -9,9 +9,12 @@ input is refused before a job is queued.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+
+from .errors import UnsafeError, ValidationError
 
 DEFAULT_SWAP_ROOTS = "/var/lib/swapadmin/swap"
 
@@ -34,3 +37,137 @@ class Policy:
                 raise ValueError(f"SWAPADMIN_SWAP_ROOTS: {str(r)!r} is not an absolute path")
         margin = int(env.get("SWAPADMIN_SWAPOFF_MARGIN_BYTES", str(cls.swapoff_margin_bytes)))
         return cls(swap_roots=roots, swapoff_margin_bytes=margin)
+
+
+# ---- lexical checks (pure: the web process runs them too) ----
+
+#: Filesystems whose swap-file support the kernel has (bmap or iomap swap_activate) and we test.
+SWAP_FILESYSTEMS = frozenset({"ext4", "xfs", "btrfs", "f2fs"})
+
+
+def check_swap_path(path: str, policy: Policy, *, field: str = "path") -> str:
+    """Return ``path`` if it is absolute, normalised, free of ``..``, and strictly inside one
+    of the policy's swap roots; raise ValidationError naming the problem otherwise."""
+    if not path.startswith("/"):
+        raise ValidationError(f"{path!r} is not an absolute path", field=field)
+    if ".." in path.split("/"):
+        raise ValidationError(f"{path!r} contains a '..' component", field=field)
+    if "\n" in path:
+        raise ValidationError("the path must not contain a newline", field=field)
+    if path.startswith("//") or os.path.normpath(path) != path:
+        raise ValidationError(
+            f"{path!r} is not normalised (write it as {os.path.normpath(path)!r})", field=field
+        )
+    pure = PurePosixPath(path)
+    roots = [PurePosixPath(os.path.normpath(r)) for r in policy.swap_roots]
+    if pure in roots:
+        raise ValidationError(
+            f"{path} is a swap root itself; name a file inside it, e.g. {path}/swap0",
+            field=field,
+        )
+    if not any(pure.is_relative_to(r) for r in roots):
+        allowed = ":".join(str(r) for r in roots)
+        raise ValidationError(
+            f"{path} is outside the swap roots ({allowed}); choose a path inside one, or add "
+            "its directory to SWAPADMIN_SWAP_ROOTS on the host",
+            field=field,
+        )
+    return path
+
+
+# ---- host checks (the worker runs these again before it touches anything) ----
+
+
+def check_no_symlinks(path: str) -> None:
+    """Raise UnsafeError if any existing component of ``path`` is a symlink or a non-directory
+    parent: a link could point swap (root-owned, written by the kernel) anywhere."""
+    current = PurePosixPath("/")
+    parts = PurePosixPath(path).parts[1:]
+    for i, part in enumerate(parts):
+        current = current / part
+        try:
+            st = os.lstat(current)
+        except FileNotFoundError:
+            return
+        if stat.S_ISLNK(st.st_mode):
+            raise UnsafeError(
+                f"{current} is a symbolic link; swapadmin refuses symlinks anywhere in a swap "
+                f"file's path ({path}). Use the real path instead."
+            )
+        if i < len(parts) - 1 and not stat.S_ISDIR(st.st_mode):
+            raise UnsafeError(f"{current} is not a directory, so {path} cannot be created")
+
+
+def nearest_existing(path: str) -> Path:
+    """``path`` itself or its closest ancestor that exists."""
+    p = Path(path)
+    while not p.exists():
+        p = p.parent
+    return p
+
+
+def check_swap_filesystem(path: str) -> str:
+    """Return the name of the filesystem that holds (or will hold) ``path``; raise UnsafeError
+    when the kernel cannot swap to a file there, instead of letting swapon fail with EINVAL."""
+    from . import devices
+
+    name = devices.fs_name(devices.fs_magic(nearest_existing(path)))
+    if name not in SWAP_FILESYSTEMS:
+        raise UnsafeError(
+            f"{path} would be on {name}, where the kernel cannot swap to a file (it needs a "
+            f"filesystem that maps file blocks to disk: {', '.join(sorted(SWAP_FILESYSTEMS))}). "
+            "Choose a swap root on one of those."
+        )
+    return name
+
+
+def check_free_space(directory: str | Path, needed_bytes: int) -> None:
+    """Raise UnsafeError unless ``needed_bytes`` fit on the filesystem of ``directory`` while
+    1% of it stays free: a full root filesystem takes services down."""
+    st = os.statvfs(nearest_existing(str(directory)))
+    free = st.f_bavail * st.f_frsize
+    reserve = st.f_blocks * st.f_frsize // 100
+    if needed_bytes + reserve > free:
+        raise UnsafeError(
+            f"not enough free space in {directory}: the swap file needs {needed_bytes} bytes, "
+            f"{free} are free and swapadmin keeps {reserve} (1% of the filesystem) in reserve. "
+            "Free some space or choose a smaller size."
+        )
+
+
+def check_block_device(path: str, *, force: bool = False) -> tuple[int, int]:
+    """Return the (major, minor) of ``path`` after checking that it may become swap: a block
+    device that is not, nor has a partition that is, mounted; that nothing is stacked on
+    (dm, md); that does not hold ``/``; and that holds no filesystem, RAID or partition-table
+    signature unless ``force`` (a swap signature is fine). ``force`` never overrides the
+    first three. Raises ValidationError or UnsafeError; changes nothing."""
+    from . import devices
+
+    dev = devices.block_devnum(path)
+    name = devices.kernel_name(dev)
+    if dev in devices.root_devices():
+        raise UnsafeError(f"{path} ({name}) holds the root filesystem; it can never be swap")
+    where = devices.mount_points(dev)
+    if where:
+        raise UnsafeError(
+            f"{path} ({name}) or one of its partitions is mounted at {', '.join(where)}; "
+            "unmount it first (force does not override this)"
+        )
+    stacked = devices.holders(dev)
+    if stacked:
+        raise UnsafeError(
+            f"{path} ({name}) is in use by {', '.join(stacked)} (device-mapper, RAID or LVM); "
+            "remove that first (force does not override this)"
+        )
+    if not force:
+        found = [s for s in devices.signatures(path) if s.type != "swap"]
+        if found:
+            what = ", ".join(
+                f"{s.type}" + (f" labelled {s.label!r}" if s.label else "") + f" at {s.offset:#x}"
+                for s in found
+            )
+            raise UnsafeError(
+                f"{path} ({name}) holds data: {what}. Making it swap destroys that; confirm "
+                "with force if that is what you want."
+            )
+    return dev

@@ -1,0 +1,270 @@
+"""Read-only facts about block devices and filesystems on this host.
+
+Nothing here writes: these helpers answer the questions the safety checks in
+``backends.policy`` ask (how big is it, is it mounted, who holds it, what is on it, which
+device holds ``/``) from the kernel's own sources: ioctls, ``/proc/self/mountinfo`` and
+``/sys/dev/block``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import fcntl
+import json
+import os
+import stat
+import struct
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from .errors import BackendError, KernelError, ValidationError
+
+DevNum = tuple[int, int]
+
+BLKGETSIZE64: Final = 0x80081272
+
+#: statfs f_type magics (include/uapi/linux/magic.h) for the names in our messages.
+FS_MAGIC: Final[dict[int, str]] = {
+    0xEF53: "ext4",
+    0x58465342: "xfs",
+    0x9123683E: "btrfs",
+    0xF2F52010: "f2fs",
+    0x01021994: "tmpfs",
+    0x858458F6: "ramfs",
+    0x794C7630: "overlayfs",
+    0x6969: "nfs",
+    0xFF534D42: "cifs",
+    0xFE534D42: "smb2",
+    0x65735546: "fuse",
+    0x73717368: "squashfs",
+    0x2FC12FC1: "zfs",
+    0x4D44: "vfat",
+    0x5346544E: "ntfs",
+    0x9FA0: "proc",
+    0x62656572: "sysfs",
+    0x1373: "devfs",
+    0x01021997: "9p",
+    0x00C36400: "ceph",
+    0x47504653: "gpfs",
+    0x0BD00BD0: "lustre",
+    0x6E736673: "nsfs",
+}
+
+
+def device_size(path: str) -> int:
+    """The size in bytes of the block device at ``path`` (BLKGETSIZE64)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as e:
+        raise KernelError(f"cannot open {path}: {e.strerror}", errno=e.errno) from e
+    try:
+        buf = fcntl.ioctl(fd, BLKGETSIZE64, b"\0" * 8)
+    except OSError as e:
+        raise KernelError(f"cannot read the size of {path}: {e.strerror}", errno=e.errno) from e
+    finally:
+        os.close(fd)
+    return int(struct.unpack("=Q", buf)[0])
+
+
+def block_devnum(path: str) -> DevNum:
+    """(major, minor) of the block device node at ``path``; ValidationError if it is not one."""
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise ValidationError(f"{path}: {e.strerror}", field="device") from e
+    if not stat.S_ISBLK(st.st_mode):
+        raise ValidationError(f"{path} is not a block device", field="device")
+    return os.major(st.st_rdev), os.minor(st.st_rdev)
+
+
+def sysfs_dir(dev: DevNum) -> Path:
+    """The device's directory in sysfs (resolved, so ``..`` reaches a partition's disk)."""
+    return Path(f"/sys/dev/block/{dev[0]}:{dev[1]}").resolve()
+
+
+def kernel_name(dev: DevNum) -> str:
+    """The kernel's name for the device (``sda1``, ``loop3``, ``dm-0``)."""
+    return sysfs_dir(dev).name
+
+
+def _devnum_of_sysfs(d: Path) -> DevNum:
+    major, minor = (d / "dev").read_text().strip().split(":")
+    return int(major), int(minor)
+
+
+def parent_disk(dev: DevNum) -> DevNum | None:
+    """The whole disk a partition belongs to, or None when ``dev`` is a whole disk."""
+    d = sysfs_dir(dev)
+    if not (d / "partition").exists():
+        return None
+    return _devnum_of_sysfs(d.parent)
+
+
+def partitions(dev: DevNum) -> list[DevNum]:
+    """The partitions of a whole disk (empty for a partition or an unpartitioned disk)."""
+    d = sysfs_dir(dev)
+    return [_devnum_of_sysfs(p) for p in sorted(d.iterdir()) if (p / "partition").exists()]
+
+
+def holders(dev: DevNum) -> list[str]:
+    """Kernel names of the devices stacked on ``dev`` or on any of its partitions (dm, md)."""
+    names: list[str] = []
+    for d in [dev, *partitions(dev)]:
+        hdir = sysfs_dir(d) / "holders"
+        if hdir.is_dir():
+            names += sorted(h.name for h in hdir.iterdir())
+    return names
+
+
+def slaves(dev: DevNum) -> list[DevNum]:
+    """The devices ``dev`` is stacked on (a dm or md device's members); empty otherwise."""
+    sdir = sysfs_dir(dev) / "slaves"
+    if not sdir.is_dir():
+        return []
+    return [_devnum_of_sysfs(s.resolve()) for s in sorted(sdir.iterdir())]
+
+
+@dataclass(frozen=True)
+class Mount:
+    devnum: DevNum
+    mount_point: str
+    fstype: str
+    source: str
+
+
+def _unescape(field: str) -> str:
+    # mountinfo escapes space, tab, newline and backslash as octal.
+    for code, char in (("\\040", " "), ("\\011", "\t"), ("\\012", "\n"), ("\\134", "\\")):
+        field = field.replace(code, char)
+    return field
+
+
+def mounts() -> list[Mount]:
+    """Every mount this process can see, from /proc/self/mountinfo."""
+    out: list[Mount] = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            sep = fields.index("-")
+            major, minor = fields[2].split(":")
+            out.append(
+                Mount(
+                    devnum=(int(major), int(minor)),
+                    mount_point=_unescape(fields[4]),
+                    fstype=fields[sep + 1],
+                    source=_unescape(fields[sep + 2]),
+                )
+            )
+    return out
+
+
+def mount_points(dev: DevNum) -> list[str]:
+    """Where ``dev`` or any of its partitions is mounted (empty when it is not)."""
+    ours = {dev, *partitions(dev)}
+    return [m.mount_point for m in mounts() if m.devnum in ours]
+
+
+def root_devices() -> set[DevNum]:
+    """The block devices that hold ``/``: its device, that device's disk, and, for a dm or md
+    root, every member below it and their disks. Empty when ``/`` is on no block device."""
+    root = next((m for m in reversed(mounts()) if m.mount_point == "/"), None)
+    if root is None:
+        return set()
+    start: set[DevNum] = set()
+    if root.source.startswith("/dev/"):
+        # btrfs reports an anonymous device number in mountinfo; the source names the node.
+        with contextlib.suppress(BackendError):
+            start.add(block_devnum(root.source))
+    if Path(f"/sys/dev/block/{root.devnum[0]}:{root.devnum[1]}").exists():
+        start.add(root.devnum)
+    return _with_lower_devices(start)
+
+
+def _with_lower_devices(start: set[DevNum]) -> set[DevNum]:
+    seen: set[DevNum] = set()
+    todo = list(start)
+    while todo:
+        dev = todo.pop()
+        if dev in seen:
+            continue
+        seen.add(dev)
+        parent = parent_disk(dev)
+        if parent is not None:
+            todo.append(parent)
+        todo += slaves(dev)
+    return seen
+
+
+@dataclass(frozen=True)
+class Signature:
+    type: str
+    offset: int
+    label: str
+    uuid: str
+
+
+def signatures(path: str) -> list[Signature]:
+    """Every filesystem, RAID, swap and partition-table signature on ``path``, as ``wipefs``
+    lists them (read-only: listing never erases)."""
+    cmd = ["wipefs", "--json", "--output", "OFFSET,TYPE,UUID,LABEL", path]
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=60)
+    except FileNotFoundError as e:
+        raise BackendError(
+            "wipefs is not installed: install util-linux to let swapadmin check a device "
+            "for existing data"
+        ) from e
+    if done.returncode != 0:
+        raise KernelError(f"wipefs could not read {path}: {done.stderr.strip()}")
+    if not done.stdout.strip():
+        return []
+    rows = json.loads(done.stdout).get("signatures", [])
+    return [
+        Signature(
+            type=r.get("type") or "",
+            offset=int(str(r.get("offset") or "0"), 0),
+            label=r.get("label") or "",
+            uuid=r.get("uuid") or "",
+        )
+        for r in rows
+    ]
+
+
+class _StatFs(ctypes.Structure):
+    _fields_ = [
+        ("f_type", ctypes.c_long),
+        ("f_bsize", ctypes.c_long),
+        ("f_blocks", ctypes.c_ulong),
+        ("f_bfree", ctypes.c_ulong),
+        ("f_bavail", ctypes.c_ulong),
+        ("f_files", ctypes.c_ulong),
+        ("f_ffree", ctypes.c_ulong),
+        ("f_fsid", ctypes.c_int * 2),
+        ("f_namelen", ctypes.c_long),
+        ("f_frsize", ctypes.c_long),
+        ("f_flags", ctypes.c_long),
+        ("f_spare", ctypes.c_long * 4),
+    ]
+
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+_libc.statfs.argtypes = [ctypes.c_char_p, ctypes.POINTER(_StatFs)]
+_libc.statfs.restype = ctypes.c_int
+
+
+def fs_magic(path: str | os.PathLike[str]) -> int:
+    """The statfs f_type of the filesystem holding ``path``."""
+    buf = _StatFs()
+    if _libc.statfs(os.fsencode(path), ctypes.byref(buf)) != 0:
+        err = ctypes.get_errno()
+        raise KernelError(f"statfs {path}: {os.strerror(err)}", errno=err)
+    return int(buf.f_type) & 0xFFFFFFFF
+
+
+def fs_name(magic: int) -> str:
+    """A readable name for a statfs magic (the hex value when we do not know it)."""
+    return FS_MAGIC.get(magic, f"unknown filesystem (magic {magic:#x})")
