@@ -55,8 +55,9 @@ def test_it_refuses_the_job_the_host_policy_forbids(scratch: Path) -> None:
     # The web process may have accepted it under another policy; the worker checks again.
     allowed = scratch / "allowed"
     allowed.mkdir()
-    backend = FileBackend({"path": str(allowed / "swap0")}, size_bytes=SIZE,
-                          policy=Policy(swap_roots=(allowed,)))
+    backend = FileBackend(
+        {"path": str(allowed / "swap0")}, size_bytes=SIZE, policy=Policy(swap_roots=(allowed,))
+    )
     backend.policy = Policy(swap_roots=(scratch / "elsewhere",))
     with pytest.raises(ValidationError, match="outside the swap roots"):
         backend.swapfile(True)

@@ -34,8 +34,9 @@ def test_it_provisions_a_file_that_swapon_accepts(scratch: Path, fstype: str) ->
         root = mnt / "swap"
         root.mkdir(mode=0o700)
         path = root / "swap0"
-        backend = FileBackend({"path": str(path)}, size_bytes=SIZE,
-                              policy=Policy(swap_roots=(root,)))
+        backend = FileBackend(
+            {"path": str(path)}, size_bytes=SIZE, policy=Policy(swap_roots=(root,))
+        )
 
         backend.swapfile(True)
 
