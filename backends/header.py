@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import stat
 import struct
 import subprocess
 import uuid as uuid_mod
@@ -243,6 +244,7 @@ def mkswap(
         label=label,
     )
     _check_enough_good_pages(hdr)
+    _check_badpages_allowed(backend, hdr)
     build_header(hdr)  # validates before anything is read or written
     signatures = list_signatures(backend.io_path())
     keep_boot = any(s.usage == "partition-table" for s in signatures)
@@ -262,6 +264,7 @@ def set_badpages(backend: SwapBackend, badpages: Sequence[int]) -> SwapHeader:
     old = parse_header(page, PAGE_SIZE)
     new = dataclasses.replace(old, badpages=tuple(badpages))
     _check_enough_good_pages(new)
+    _check_badpages_allowed(backend, new)
     build_header(dataclasses.replace(new, label=""))  # validates the list
     patched = bytearray(page)
     struct.pack_into("=I", patched, _INFO_OFFSET + 8, new.nr_badpages)
@@ -290,6 +293,24 @@ def _check_enough_good_pages(hdr: SwapHeader) -> None:
         raise ValidationError(
             f"{hdr.nr_badpages} bad pages leave fewer than {MIN_PAGES} good pages in an area "
             f"of {hdr.size_pages}: the device is not usable as swap",
+            field="badpages",
+        )
+
+
+def _check_badpages_allowed(backend: SwapBackend, hdr: SwapHeader) -> None:
+    # read_swap_header() in mm/swapfile.c rejects any bad-page list on a regular file
+    # (swapon fails with a bare EINVAL), so such a header would only look usable.
+    if not hdr.badpages:
+        return
+    path = backend.io_path()
+    try:
+        regular = stat.S_ISREG(os.stat(path).st_mode)
+    except OSError as e:
+        raise KernelError(f"cannot stat {path}: {e.strerror}", errno=e.errno) from e
+    if regular:
+        raise ValidationError(
+            f"{path} is a regular file, and the kernel refuses to swap on a file whose header "
+            "lists bad pages; a file with bad pages should be recreated elsewhere, not marked",
             field="badpages",
         )
 
