@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno as errno_mod
+import logging
 import os
 import re
 import select
@@ -70,10 +71,12 @@ def parse_swaps(text: str) -> list[SwapArea]:
     """Parse /proc/swaps text. The header line is skipped; a malformed line raises
     KernelError, because a reader that silently drops an area would let us write to it."""
     areas: list[SwapArea] = []
-    for line in text.splitlines()[1:]:
-        if not line.strip():
+    # Split only on what the kernel writes: a path may hold other Unicode line breaks or
+    # spaces (U+0085, U+2028...), which str.splitlines() and str.split() would cut at.
+    for line in text.split("\n")[1:]:
+        if not line.strip(" \t"):
             continue
-        fields = line.split()
+        fields = re.split(r"[ \t]+", line.strip(" \t"))
         if len(fields) != 5:
             raise KernelError(f"unexpected line in /proc/swaps: {line!r}")
         raw, kind, size, used, prio = fields
@@ -320,26 +323,43 @@ def _swapoff_reason(err: int) -> str:
 _OOM_ADJ: Final = "/proc/self/oom_score_adj"
 _oom_lock = threading.Lock()
 _oom_users = 0
-_oom_saved = ""
+_oom_saved: str | None = None
+log = logging.getLogger(__name__)
 
 
 @contextlib.contextmanager
 def _oom_protected() -> Iterator[None]:
+    """Run the body with oom_score_adj at -1000 where the process may set it (it needs
+    CAP_SYS_RESOURCE); without it, the swapoff still runs, as util-linux's does."""
     # oom_score_adj is per process: threads doing swapoffs at once share one saved value,
     # set by the first to enter and restored by the last to leave.
     global _oom_users, _oom_saved
     with _oom_lock:
         if _oom_users == 0:
-            _oom_saved = Path(_OOM_ADJ).read_text().strip()
-            Path(_OOM_ADJ).write_text("-1000")
+            _oom_saved = _shield_from_oom()
         _oom_users += 1
     try:
         yield
     finally:
         with _oom_lock:
             _oom_users -= 1
-            if _oom_users == 0:
+            if _oom_users == 0 and _oom_saved is not None:
                 Path(_OOM_ADJ).write_text(_oom_saved)
+                _oom_saved = None
+
+
+def _shield_from_oom() -> str | None:
+    """Set oom_score_adj to -1000; the old value to restore, or None if it was not changed."""
+    saved = Path(_OOM_ADJ).read_text().strip()
+    try:
+        Path(_OOM_ADJ).write_text("-1000")
+    except PermissionError:
+        log.warning(
+            "cannot set oom_score_adj to -1000 (no CAP_SYS_RESOURCE): the OOM killer may "
+            "pick this process during swapoff"
+        )
+        return None
+    return saved
 
 
 # ---------------------------------------------------------------- watching /proc/swaps
