@@ -1,0 +1,245 @@
+"""Compressed swap in RAM: a zram device of our own.
+
+Each area gets a fresh device from ``/sys/class/zram-control/hot_add`` and gives it back
+with ``reset`` and ``hot_remove``, so swapadmin never reconfigures a zram device that a
+distribution's zram-generator or an administrator set up: only the device named in our
+``state`` is ever written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import re
+from pathlib import Path
+from typing import Any, ClassVar, Final
+
+from .. import kernel
+from ..base import Parameter, SwapBackend
+from ..errors import ActiveAreaError, BackendError, KernelError, UnsafeError, ValidationError
+from ..policy import Policy
+
+ZRAM_CONTROL: Final = Path("/sys/class/zram-control")
+_ALGORITHM = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+
+
+def algorithms(name: str) -> tuple[list[str], str | None]:
+    """The algorithms ``/sys/block/<name>/comp_algorithm`` lists, and the selected one."""
+    text = (Path("/sys/block") / name / "comp_algorithm").read_text()
+    names = [w.strip("[]") for w in text.split()]
+    current = next((w.strip("[]") for w in text.split() if w.startswith("[")), None)
+    return names, current
+
+
+def _write(name: str, attr: str, value: str | int) -> None:
+    path = Path("/sys/block") / name / attr
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    except OSError as e:
+        raise KernelError(f"cannot open {path}: {e.strerror}", errno=e.errno) from e
+    try:
+        os.write(fd, str(value).encode())
+    except OSError as e:
+        raise KernelError(f"writing {value!r} to {path} failed: {e.strerror}", errno=e.errno) from e
+    finally:
+        os.close(fd)
+
+
+def _read_int(name: str, attr: str) -> int:
+    return int((Path("/sys/block") / name / attr).read_text().split()[0])
+
+
+class ZramBackend(SwapBackend):
+    """A zram device of ``size_bytes`` (uncompressed) that this backend hot_added.
+    ``state = {"device": "/dev/zramN"}`` once enabled."""
+
+    name: ClassVar[str] = "zram"
+    label: ClassVar[str] = "zram (compressed RAM)"
+    description: ClassVar[str] = (
+        "Swap compressed in RAM on a zram device of its own; fast, and costs memory."
+    )
+    parameters: ClassVar[tuple[Parameter, ...]] = (
+        Parameter(
+            "algorithm",
+            "Compression algorithm",
+            max_length=32,
+            help="One the host's kernel lists in /sys/block/zram*/comp_algorithm (lz4, zstd, "
+            "lzo-rle...); empty keeps the kernel's default.",
+        ),
+        Parameter(
+            "mem_limit_bytes",
+            "Memory limit (bytes)",
+            type="bytes",
+            minimum=0,
+            help="Most RAM the compressed pages may take; empty or 0 for no limit.",
+        ),
+    )
+    resizable: ClassVar[bool] = True
+
+    @classmethod
+    def validate_params(cls, params: dict[str, Any], policy: Policy) -> dict[str, Any]:
+        params = super().validate_params(params, policy)
+        algorithm = params.get("algorithm")
+        if algorithm and not _ALGORITHM.fullmatch(algorithm):
+            raise ValidationError(
+                f"{algorithm!r} is not a compression algorithm name (lowercase letters, digits, "
+                "'-' or '_', like lz4 or lzo-rle)",
+                field="algorithm",
+            )
+        return params
+
+    @property
+    def device(self) -> str | None:
+        dev = self.state.get("device")
+        return str(dev) if dev else None
+
+    @property
+    def swap_path(self) -> str:
+        if self.device is None:
+            raise BackendError("this zram area has no device yet; enable it")
+        return self.device
+
+    def _name(self) -> str | None:
+        """``zramN`` of our device, or None (and the state forgotten) when it is gone."""
+        if self.device is None:
+            return None
+        name = kernel.zram_name(self.device)
+        if not (Path("/sys/block") / name).is_dir():
+            self.state.pop("device", None)
+            return None
+        return name
+
+    # ---- enable / disable ----
+
+    def swapfile(self, enable: bool) -> None:
+        """On True: our device exists with ``size_bytes``, the asked algorithm and memory
+        limit; an enabled one is verified, not reconfigured. On False: our device is reset
+        and hot_removed, unless active; a device already gone is fine."""
+        if enable:
+            self._enable()
+        else:
+            self._disable()
+
+    def _enable(self) -> None:
+        name = self._name()
+        if name is not None and _read_int(name, "disksize") > 0:
+            self._verify(name)
+            return
+        if name is None:
+            name = self._hot_add()
+        try:
+            self._configure(name, self._size())
+        except BaseException:
+            self._remove(name)
+            raise
+
+    def _size(self) -> int:
+        assert self.size_bytes is not None
+        return self.size_bytes
+
+    def _hot_add(self) -> str:
+        try:
+            number = int((ZRAM_CONTROL / "hot_add").read_text())
+        except FileNotFoundError:
+            raise KernelError(
+                "zram is not available: load it with 'modprobe zram' (no /sys/class/zram-control)"
+            ) from None
+        except OSError as e:
+            raise KernelError(f"cannot add a zram device: {e.strerror}", errno=e.errno) from e
+        # Recorded at once, so a crash from here on leaves a device we know to remove.
+        self.state["device"] = f"/dev/zram{number}"
+        return f"zram{number}"
+
+    def _configure(self, name: str, size: int) -> None:
+        algorithm = self.params.get("algorithm")
+        if algorithm:
+            listed, _ = algorithms(name)
+            if algorithm not in listed:
+                raise ValidationError(
+                    f"this host's zram does not offer {algorithm!r}; it offers {', '.join(listed)}",
+                    field="algorithm",
+                )
+            _write(name, "comp_algorithm", algorithm)
+        if self.params.get("mem_limit_bytes"):
+            _write(name, "mem_limit", self.params["mem_limit_bytes"])
+        _write(name, "disksize", size)
+
+    def _verify(self, name: str) -> None:
+        size = _read_int(name, "disksize")
+        if size != self.size_bytes:
+            raise UnsafeError(
+                f"/dev/{name} holds {size} bytes, not the {self.size_bytes} asked; resize it "
+                "instead of enabling it again"
+            )
+        algorithm = self.params.get("algorithm")
+        current = algorithms(name)[1]
+        if algorithm and current != algorithm:
+            raise UnsafeError(
+                f"/dev/{name} compresses with {current}, not {algorithm}; disable and enable "
+                "it again to change the algorithm"
+            )
+
+    def _disable(self) -> None:
+        name = self._name()
+        if name is None:
+            return
+        if self.is_active():
+            raise ActiveAreaError(
+                f"/dev/{name} is active in /proc/swaps; deactivate it before removing it"
+            )
+        self._remove(name)
+
+    def _remove(self, name: str) -> None:
+        _write(name, "reset", 1)
+        try:
+            (ZRAM_CONTROL / "hot_remove").write_text(name.removeprefix("zram"))
+        except OSError as e:
+            if e.errno != errno.ENODEV:
+                raise KernelError(
+                    f"/dev/{name} was reset but not removed: {e.strerror}", errno=e.errno
+                ) from e
+        self.state.pop("device", None)
+
+    def resize(self, new_size_bytes: int) -> None:
+        """Reset our inactive device and configure it again at ``new_size_bytes``: its
+        contents are lost, as they are at every swapoff."""
+        size = self.clean_size(new_size_bytes)
+        assert size is not None
+        name = self._name()
+        if name is None:
+            raise BackendError("this zram area has no device; enable it first")
+        if self.is_active():
+            raise ActiveAreaError(f"/dev/{name} is active in /proc/swaps; deactivate it first")
+        _write(name, "reset", 1)
+        self._configure(name, size)
+        self.size_bytes = size
+
+    # ---- what the host shows ----
+
+    def capacity_bytes(self) -> int:
+        name = self._name()
+        if name is None:
+            raise BackendError("this zram area has no device; enable it first")
+        return _read_int(name, "disksize")
+
+    def describe(self) -> dict[str, Any]:
+        out = super().describe()
+        name = self._name()
+        out["device"] = self.device
+        if name is None:
+            return out
+        with contextlib.suppress(OSError, BackendError):
+            listed, current = algorithms(name)
+            stat = kernel.zram_mm_stat(f"/dev/{name}")
+            out.update(
+                algorithm=current,
+                algorithms=listed,
+                disksize_bytes=_read_int(name, "disksize"),
+                mem_limit_bytes=stat.mem_limit,
+                orig_data_size=stat.orig_data_size,
+                compr_data_size=stat.compr_data_size,
+                mem_used_total=stat.mem_used_total,
+                compression_ratio=round(stat.compression_ratio, 3),
+            )
+        return out

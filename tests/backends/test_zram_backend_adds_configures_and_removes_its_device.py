@@ -1,0 +1,89 @@
+"""The zram kind hot_adds a device of its own, configures it, swaps on it, and gives it
+back with reset + hot_remove; never while active."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from backends import kernel
+from backends.errors import ActiveAreaError, UnsafeError
+from backends.plugins.zram import ZramBackend, algorithms
+from backends.policy import Policy
+from tests.fixtures.host import all_zram, needs_root, run
+
+MiB = 1024 * 1024
+
+
+def _sys(dev: str, attr: str) -> str:
+    return (Path("/sys/block") / Path(dev).name / attr).read_text().strip()
+
+
+@needs_root
+@pytest.mark.usefixtures("zram_cleanup")
+def test_it_swaps_on_a_fresh_device(policy: Policy) -> None:
+    before = all_zram()
+    backend = ZramBackend(
+        {"algorithm": "lz4", "mem_limit_bytes": 16 * MiB}, size_bytes=32 * MiB, policy=policy
+    )
+    backend.swapfile(True)
+    dev = backend.state["device"]
+    assert dev not in before and all_zram() == before | {dev}
+    assert int(_sys(dev, "disksize")) == 32 * MiB == backend.capacity_bytes()
+    assert algorithms(Path(dev).name)[1] == "lz4"
+
+    run("mkswap", "-q", dev)
+    kernel.swapon(dev)
+    try:
+        info = backend.describe()
+        assert info["algorithm"] == "lz4" and info["mem_limit_bytes"] == 16 * MiB
+        assert info["orig_data_size"] >= 0 and "compression_ratio" in info
+        with pytest.raises(ActiveAreaError, match=f"{dev} is active in /proc/swaps"):
+            backend.swapfile(False)
+        with pytest.raises(ActiveAreaError, match="deactivate it first"):
+            backend.resize(64 * MiB)
+        assert kernel.is_active(dev) and int(_sys(dev, "disksize")) == 32 * MiB
+        backend.swapfile(True)  # verifies, changes nothing
+    finally:
+        run("swapoff", dev)
+
+    backend.resize(64 * MiB)
+    assert backend.capacity_bytes() == 64 * MiB and algorithms(Path(dev).name)[1] == "lz4"
+
+    backend.swapfile(False)
+    assert all_zram() == before and backend.state == {}
+    backend.swapfile(False)  # already gone is fine
+
+
+@needs_root
+@pytest.mark.usefixtures("zram_cleanup")
+def test_it_shows_the_compression_ratio(policy: Policy) -> None:
+    backend = ZramBackend({}, size_bytes=8 * MiB, policy=policy)
+    backend.swapfile(True)
+    try:
+        page = (b"swapadmin " * 410)[:4096]
+        for slot in range(1, 257):
+            backend.swap_out(slot, page)
+        backend.close()
+        info = backend.describe()
+        assert info["orig_data_size"] >= 256 * 4096 // 2
+        assert info["compr_data_size"] < info["orig_data_size"]
+        assert info["compression_ratio"] > 2
+    finally:
+        backend.close()
+        backend.swapfile(False)
+
+
+@needs_root
+@pytest.mark.usefixtures("zram_cleanup")
+def test_it_refuses_to_enable_a_device_of_another_size(policy: Policy) -> None:
+    backend = ZramBackend({}, size_bytes=8 * MiB, policy=policy)
+    backend.swapfile(True)
+    try:
+        other = ZramBackend({}, size_bytes=16 * MiB, policy=policy, state=backend.state)
+        with pytest.raises(UnsafeError, match=f"holds {8 * MiB} bytes, not the {16 * MiB}"):
+            other.swapfile(True)
+        assert backend.capacity_bytes() == 8 * MiB
+    finally:
+        backend.swapfile(False)
