@@ -99,7 +99,7 @@ def swap_areas() -> list[SwapArea]:
         return parse_swaps(f.read())
 
 
-def _identity(path: str) -> tuple[str, int, int] | None:
+def path_identity(path: str) -> tuple[str, int, int] | None:
     """What makes two spellings of a path the same area: the device number for a block
     device, (device, inode) for anything else; None when the path cannot be stat'ed."""
     try:
@@ -118,14 +118,14 @@ def _normal(path: str) -> str:
 def find_area(path: str) -> SwapArea | None:
     """The active area that ``path`` names, by identity (same device or inode, so
     /dev/disk/by-uuid links and other spellings match) or by the string itself."""
-    want_id = _identity(path)
+    want_id = path_identity(path)
     want = _normal(path)
     for area in swap_areas():
         spellings = {area.path, area.path + _DELETED} if area.deleted else {area.path}
         if want in {_normal(s) for s in spellings}:
             return area
         # A deleted file's old path may now be another file: never match it by identity.
-        if want_id is not None and not area.deleted and _identity(area.path) == want_id:
+        if want_id is not None and not area.deleted and path_identity(area.path) == want_id:
             return area
     return None
 

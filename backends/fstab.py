@@ -1,0 +1,367 @@
+"""Keep a swap area's line in fstab, touching nothing else in the file.
+
+fstab belongs to the sysadmin: every line that is not the area's own (comments, spacing,
+order, other mounts, a missing final newline) is written back byte for byte. The new file
+is written beside the old one, fsynced and renamed over it, so a crash leaves either the
+old file or the new one, never half of each. Writers take an flock on the directory (the
+file itself is replaced, so a lock on it would not exclude the next writer).
+
+A ``label`` is kept as a ``# swapadmin: <label>`` comment on the line just above the
+entry, so a sysadmin reading fstab knows which area swapadmin manages there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import re
+import stat
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from .errors import KernelError, ValidationError
+from .kernel import DISCARD_FLAGS, MAX_PRIORITY, path_identity
+
+MARKER: Final = "# swapadmin: "
+_TAGS: Final = {
+    "UUID": "/dev/disk/by-uuid/",
+    "LABEL": "/dev/disk/by-label/",
+    "PARTUUID": "/dev/disk/by-partuuid/",
+    "PARTLABEL": "/dev/disk/by-partlabel/",
+    "ID": "/dev/disk/by-id/",
+}
+# Options that say how swap is used; ensure_entry owns them, every other option is kept.
+_OWNED: Final = re.compile(r"^(sw|defaults|noauto|pri=.*|discard(=.*)?)$")
+
+
+@dataclass(frozen=True)
+class FstabEntry:
+    """One swap line of fstab, with its escapes (``\\040``) undone."""
+
+    spec: str
+    file: str
+    vfstype: str
+    options: tuple[str, ...]
+    freq: int
+    passno: int
+    #: 1-based line number in the file as read.
+    line_no: int
+
+    @property
+    def priority(self) -> int | None:
+        for opt in self.options:
+            if opt.startswith("pri="):
+                with contextlib.suppress(ValueError):
+                    return int(opt[4:])
+        return None
+
+    @property
+    def discard(self) -> str | None:
+        """None, or the discard policy as swapon takes it: both, once or pages."""
+        for opt in self.options:
+            if opt == "discard":
+                return "both"
+            if opt.startswith("discard="):
+                return opt[len("discard=") :]
+        return None
+
+
+# ---------------------------------------------------------------- reading
+
+
+def entries(fstab: Path) -> list[FstabEntry]:
+    """The swap entries of ``fstab``, in file order; none when the file does not exist."""
+    lines, _ = _read_lines(fstab)
+    found = (_parse(line, i + 1) for i, line in enumerate(lines))
+    return [e for e in found if e is not None and e.vfstype == "swap"]
+
+
+def find_entry(fstab: Path, spec: str) -> FstabEntry | None:
+    """The first swap entry naming the same area as ``spec``, however it is spelled."""
+    _check_spec(spec)
+    return next((e for e in entries(fstab) if same_area(e.spec, spec)), None)
+
+
+def _parse(line: str, line_no: int) -> FstabEntry | None:
+    body = line.strip(" \t")
+    if not body or body.startswith("#"):
+        return None
+    fields = re.split(r"[ \t]+", body)
+    if len(fields) < 3:
+        return None
+    opts = fields[3] if len(fields) > 3 else "defaults"
+    return FstabEntry(
+        spec=_unescape(fields[0]),
+        file=_unescape(fields[1]),
+        vfstype=fields[2],
+        options=tuple(o for o in opts.split(",") if o),
+        freq=_int_or_zero(fields, 4),
+        passno=_int_or_zero(fields, 5),
+        line_no=line_no,
+    )
+
+
+def _int_or_zero(fields: list[str], i: int) -> int:
+    try:
+        return int(fields[i])
+    except (IndexError, ValueError):
+        return 0
+
+
+def _unescape(field: str) -> str:
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+
+
+def _escape(field: str) -> str:
+    return "".join(f"\\{ord(c):03o}" if c in " \t\n\\" else c for c in field)
+
+
+def same_area(a: str, b: str) -> bool:
+    """True when two fstab specs name the same area: the same text once normalised, or
+    the same block device or file once tags (UUID=, LABEL=...) are resolved on this host."""
+    if _normal(a) == _normal(b):
+        return True
+    ida, idb = path_identity(_resolve(a)), path_identity(_resolve(b))
+    return ida is not None and ida == idb
+
+
+def _normal(spec: str) -> str:
+    tag, sep, value = spec.partition("=")
+    if sep and tag.upper() in _TAGS:
+        return f"{tag.upper()}={value.strip(chr(34) + chr(39))}"
+    return os.path.normpath(spec)
+
+
+def _resolve(spec: str) -> str:
+    tag, sep, value = spec.partition("=")
+    if sep and tag.upper() in _TAGS:
+        return _TAGS[tag.upper()] + value.strip("\"'")
+    return spec
+
+
+# ---------------------------------------------------------------- writing
+
+
+def ensure_entry(
+    fstab: Path,
+    spec: str,
+    *,
+    priority: int | None,
+    discard: str | None,
+    label: str | None = None,
+) -> bool:
+    """Make ``fstab`` hold exactly one swap line for ``spec``'s area, with these options
+    (``sw``, ``pri=N``, ``discard``/``discard=once|pages``; other options such as
+    ``nofail`` on an existing line are kept, ``noauto`` is dropped). Lines for the same
+    area under other spellings are merged into the first. Returns True if the file changed;
+    an entry that already says this is left byte for byte."""
+    _check_spec(spec)
+    _check_options(priority, discard, label)
+    with _locked(fstab) as real:
+        lines, trailing = _read_lines(real)
+        new = _with_entry(lines, spec, priority, discard, label)
+        return _save(real, lines, trailing, new)
+
+
+def remove_entry(fstab: Path, spec: str) -> bool:
+    """Remove every swap line for ``spec``'s area (and swapadmin's label comment above it).
+    Returns True if the file changed; a missing file or entry is not an error."""
+    _check_spec(spec)
+    with _locked(fstab) as real:
+        if not real.exists():
+            return False
+        lines, trailing = _read_lines(real)
+        kept = _without(lines, _matches(lines, spec))
+        return _save(real, lines, trailing, kept)
+
+
+def _with_entry(
+    lines: list[str], spec: str, priority: int | None, discard: str | None, label: str | None
+) -> list[str]:
+    hits = _matches(lines, spec)
+    if not hits:
+        marker = [MARKER + label] if label else []
+        return [*lines, *marker, _render(spec, "none", ["sw"], priority, discard)]
+    first = hits[0]
+    entry = _parse(lines[first], first + 1)
+    assert entry is not None  # _matches only returns parsed swap lines
+    out = list(lines)
+    if (entry.spec, entry.priority, entry.discard) != (spec, priority, discard) or (
+        "noauto" in entry.options
+    ):
+        kept = [o for o in entry.options if not _OWNED.match(o)]
+        out[first] = _render(spec, entry.file, ["sw", *kept], priority, discard)
+    out = _set_marker(out, first, label)
+    # The marker edit may shift lines by one: find the other spellings again.
+    rest = _matches(out, spec)[1:]
+    return _without(out, rest)
+
+
+def _set_marker(lines: list[str], at: int, label: str | None) -> list[str]:
+    has = at > 0 and lines[at - 1].startswith(MARKER)
+    if label is None:
+        return lines[: at - 1] + lines[at:] if has else lines
+    line = MARKER + label
+    if has:
+        return lines[: at - 1] + [line] + lines[at:]
+    return lines[:at] + [line] + lines[at:]
+
+
+def _matches(lines: list[str], spec: str) -> list[int]:
+    out = []
+    for i, line in enumerate(lines):
+        e = _parse(line, i + 1)
+        if e is not None and e.vfstype == "swap" and same_area(e.spec, spec):
+            out.append(i)
+    return out
+
+
+def _without(lines: list[str], drop: list[int]) -> list[str]:
+    gone = set(drop)
+    # swapadmin's own label comment goes with the line it labels.
+    gone |= {i - 1 for i in drop if i > 0 and lines[i - 1].startswith(MARKER)}
+    return [line for i, line in enumerate(lines) if i not in gone]
+
+
+def _render(spec: str, file: str, opts: list[str], priority: int | None, d: str | None) -> str:
+    opts = list(opts)
+    if priority is not None:
+        opts.append(f"pri={priority}")
+    if d is not None:
+        opts.append("discard" if d == "both" else f"discard={d}")
+    return f"{_escape(spec)}\t{_escape(file)}\tswap\t{','.join(opts)}\t0\t0"
+
+
+# ---------------------------------------------------------------- validation
+
+
+def _check_spec(spec: str) -> None:
+    if not isinstance(spec, str) or not spec:
+        raise ValidationError("an fstab source (a path or UUID=...) is required", field="spec")
+    if "\x00" in spec or "\n" in spec:
+        raise ValidationError("an fstab source must not hold a NUL or newline", field="spec")
+    tag, sep, value = spec.partition("=")
+    if sep and tag.upper() in _TAGS:
+        if not value.strip("\"'"):
+            raise ValidationError(f"{tag}= needs a value", field="spec")
+        return
+    if not spec.startswith("/"):
+        raise ValidationError(
+            f"{spec!r} is neither an absolute path nor one of {', '.join(t + '=' for t in _TAGS)}",
+            field="spec",
+        )
+
+
+def _check_options(priority: int | None, discard: str | None, label: str | None) -> None:
+    if priority is not None and (
+        isinstance(priority, bool)
+        or not isinstance(priority, int)
+        or not 0 <= priority <= MAX_PRIORITY
+    ):
+        raise ValidationError(
+            f"swap priority must be a whole number from 0 to {MAX_PRIORITY}, not {priority!r}",
+            field="priority",
+        )
+    if discard is not None and discard not in DISCARD_FLAGS:
+        raise ValidationError(
+            f"discard must be one of {', '.join(DISCARD_FLAGS)} (or empty), not {discard!r}",
+            field="discard",
+        )
+    if label is not None and (
+        not label or len(label) > 64 or not label.isprintable() or label != label.strip()
+    ):
+        raise ValidationError(
+            "an fstab label comment must be 1 to 64 printable characters, without "
+            "leading or trailing spaces",
+            field="label",
+        )
+
+
+# ---------------------------------------------------------------- the file
+
+
+def _read_lines(path: Path) -> tuple[list[str], bool]:
+    """The file's lines without their newlines, and whether the last one had one. Bytes
+    that are not UTF-8 survive the round trip (surrogateescape)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return [], True
+    except OSError as e:
+        raise KernelError(f"cannot read {path}: {e.strerror}", errno=e.errno) from e
+    # Split on "\n" only: mount(8) does, and other line breaks may sit inside a field.
+    lines = data.decode("utf-8", "surrogateescape").split("\n")
+    trailing = lines[-1] == ""
+    if trailing:
+        lines.pop()
+    return lines, trailing
+
+
+@contextlib.contextmanager
+def _locked(fstab: Path) -> Iterator[Path]:
+    """Hold the directory's flock; yields the real path (fstab may be a symlink, and the
+    link must stay a link: the file it points to is the one replaced)."""
+    real = Path(os.path.realpath(fstab))
+    try:
+        fd = os.open(real.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as e:
+        raise KernelError(f"cannot open {real.parent}: {e.strerror}", errno=e.errno) from e
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield real
+    finally:
+        os.close(fd)
+
+
+def _save(path: Path, old: list[str], old_trailing: bool, new: list[str]) -> bool:
+    if new == old:
+        return False
+    # A file that lacked its final newline keeps lacking it while its last line is the same;
+    # a line we wrote or moved to the end gets one.
+    trailing = old_trailing or not old or not new or new[-1] != old[-1]
+    end = "\n" if trailing and new else ""
+    data = "\n".join(new).encode("utf-8", "surrogateescape") + end.encode()
+    _write_atomic(path, data)
+    return True
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data``: same mode and owner, fsynced, renamed, dir fsynced."""
+    try:
+        like: os.stat_result | None = os.stat(path)
+    except FileNotFoundError:
+        like = None
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".swapadmin")
+    except OSError as e:
+        raise KernelError(f"cannot write beside {path}: {e.strerror}", errno=e.errno) from e
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fchmod(f.fileno(), stat.S_IMODE(like.st_mode) if like else 0o644)
+            if like is not None:
+                os.fchown(f.fileno(), like.st_uid, like.st_gid)
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise KernelError(f"cannot write {path}: {e.strerror}", errno=e.errno) from e
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    except OSError as e:
+        if e.errno != errno.EINVAL:  # some filesystems cannot fsync a directory
+            raise
+    finally:
+        os.close(fd)
