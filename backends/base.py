@@ -292,8 +292,7 @@ class SwapBackend(ABC):
                 fd = os.open(path, self.open_flags(writable))
             except OSError as e:
                 raise KernelError(
-                    f"cannot open {path} for {'writing' if writable else 'reading'}: "
-                    f"{e.strerror}",
+                    f"cannot open {path} for {'writing' if writable else 'reading'}: {e.strerror}",
                     errno=e.errno,
                 ) from e
             if self._io is not None:
