@@ -87,3 +87,13 @@ def test_it_refuses_a_file_with_holes(swap_root: Path) -> None:
 def test_it_refuses_a_malformed_uuid_before_touching_anything(swap_root: Path) -> None:
     area = allocated(swap_root / "area")
     refused_unchanged(area, [str(area), "--uuid", "not-a-uuid"], "is not a UUID")
+
+
+def test_it_formats_a_block_device_holding_a_filesystem_only_when_forced(loop_device: str) -> None:
+    device = Path(loop_device)
+    run("mkfs.ext4", "-q", "-F", loop_device)
+    refused_unchanged(device, [loop_device, "--label", "disk"], "holds data: ext4")
+    done = cli("mkswap", loop_device, "--label", "disk", "--force")
+    assert done.returncode == 0, done.stderr
+    probed = blkid(device)
+    assert (probed["TYPE"], probed["LABEL"]) == ("swap", "disk")
