@@ -1,0 +1,497 @@
+"""One function per job kind, run by the JobRunner on the backend's host.
+
+A handler gets a ``JobContext`` whose plugin was rebuilt from the row with the host's own
+policy; it does the kernel work through ``backends/``, reports steps, and returns the job's
+result (JSON). A ``BackendError`` it lets through becomes the job's error message.
+Operations that find the kernel already where the user wants it (activating an active area,
+deactivating an inactive one) succeed without touching the kernel.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import uuid as uuid_mod
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from backends import BackendError, SwapBackend, ValidationError, header, kernel, registry
+
+from .models import Backend, Job
+from .runner import Cancelled, Handler, JobContext
+
+# ---- helpers ----
+
+
+def _swap_uuid(ctx: JobContext) -> uuid_mod.UUID | None:
+    assert ctx.backend is not None
+    value = ctx.backend.swap_uuid
+    if value is None:
+        return None
+    return value if isinstance(value, uuid_mod.UUID) else uuid_mod.UUID(str(value))
+
+
+def _mkswap(ctx: JobContext, plugin: SwapBackend) -> dict[str, Any]:
+    """Format the area keeping the backend's label and UUID; store the header on the row."""
+    assert ctx.backend is not None
+    hdr = header.mkswap(plugin, label=ctx.backend.label, uuid=_swap_uuid(ctx))
+    data = hdr.to_dict()
+    ctx.save_backend(header=data, swap_uuid=hdr.uuid)
+    return data
+
+
+def _header_or_none(plugin: SwapBackend) -> dict[str, Any] | None:
+    try:
+        return header.read_header(plugin).to_dict()
+    except BackendError:
+        return None
+
+
+def _info(plugin: SwapBackend) -> dict[str, Any]:
+    try:
+        return plugin.describe()
+    except (BackendError, OSError) as e:
+        return {"error": str(e)}
+
+
+def _swap_path(plugin: SwapBackend) -> str | None:
+    try:
+        return plugin.swap_path
+    except BackendError:
+        return None
+
+
+def _active_area(plugin: SwapBackend) -> kernel.SwapArea | None:
+    path = _swap_path(plugin)
+    return kernel.find_area(path) if path else None
+
+
+def _swapon(ctx: JobContext, plugin: SwapBackend) -> None:
+    assert ctx.backend is not None
+    kernel.swapon(
+        plugin.swap_path, priority=ctx.backend.priority, discard=ctx.backend.discard or None
+    )
+
+
+def _swapoff(ctx: JobContext, plugin: SwapBackend) -> None:
+    force = bool(ctx.job.params.get("force", False))
+    if force:
+        ctx.log("forced: swapadmin does not check that the area's pages fit in RAM")
+    kernel.swapoff(plugin.swap_path, policy=ctx.policy, force=force)
+
+
+def _refuse_active(plugin: SwapBackend, doing: str) -> None:
+    if _active_area(plugin) is not None:
+        raise BackendError(
+            f"{plugin.swap_path} is active in /proc/swaps, and {doing} writes to every page of "
+            "it; deactivate it first"
+        )
+
+
+# ---- backend jobs ----
+
+
+def provision(ctx: JobContext) -> dict[str, Any]:
+    """Prepare the backing store (``swapfile(True)``) and write the swap header."""
+    plugin = ctx.require_plugin()
+    ctx.step(5, "preparing the backing store")
+    plugin.swapfile(True)
+    ctx.save_backend()  # keep what enabling attached (loop, zram) before anything can fail
+    ctx.check_cancel()
+    if _active_area(plugin) is not None:
+        ctx.step(60, f"{plugin.swap_path} is already active: its header is left as it is")
+        data = header.read_header(plugin).to_dict()
+        ctx.save_backend(header=data)
+    else:
+        ctx.step(60, f"writing the swap header on {plugin.swap_path}")
+        data = _mkswap(ctx, plugin)
+    info = _info(plugin)
+    ctx.save_backend(info=info)
+    return {"header": data, "info": info}
+
+
+def activate(ctx: JobContext) -> dict[str, Any]:
+    """swapon with the backend's priority and discard policy."""
+    plugin = ctx.require_plugin()
+    assert ctx.backend is not None
+    area = _active_area(plugin)
+    if area is not None:
+        ctx.log(f"{area.path} is already active (priority {area.priority}): nothing to do")
+        return {"already_active": True, "priority": area.priority}
+    ctx.step(10, "checking the backing store")
+    plugin.swapfile(True)
+    ctx.save_backend()
+    if _header_or_none(plugin) is None:
+        # A zram device comes back empty after a reboot; a file keeps its header.
+        ctx.step(40, f"{plugin.swap_path} has no swap header: writing one")
+        _mkswap(ctx, plugin)
+    ctx.step(70, f"swapon {plugin.swap_path}")
+    plugin.close()
+    _swapon(ctx, plugin)
+    area = _active_area(plugin)
+    ctx.save_backend(info=_info(plugin))
+    return {"already_active": False, "priority": area.priority if area else None}
+
+
+def deactivate(ctx: JobContext) -> dict[str, Any]:
+    """swapoff, refused when the area's pages would not fit in RAM (unless forced)."""
+    plugin = ctx.require_plugin()
+    area = _active_area(plugin)
+    if area is None:
+        ctx.log("the area is not active: nothing to do")
+        return {"already_inactive": True}
+    ctx.step(10, f"swapoff {area.path} ({area.used_bytes} bytes in use)")
+    _swapoff(ctx, plugin)
+    return {"already_inactive": False, "moved_bytes": area.used_bytes}
+
+
+def destroy(ctx: JobContext) -> dict[str, Any]:
+    """Deactivate if needed, release the store, remove the file (never an adopted one),
+    drop the fstab line, and delete the Backend row (its jobs keep ``backend_name``)."""
+    plugin = ctx.require_plugin()
+    backend = ctx.backend
+    assert backend is not None
+    result: dict[str, Any] = {"adopted": backend.adopted}
+    if _active_area(plugin) is not None:
+        ctx.step(10, f"swapoff {plugin.swap_path}")
+        _swapoff(ctx, plugin)
+        result["deactivated"] = True
+    ctx.check_cancel()
+    spec = _fstab_spec(backend, plugin)
+    if backend.adopted:
+        ctx.step(50, "adopted area: its file or device is left on the host")
+    else:
+        ctx.step(40, "releasing the backing store")
+        plugin.swapfile(False)
+        ctx.save_backend()
+        remove = getattr(plugin, "remove", None)
+        if callable(remove):
+            ctx.step(60, f"removing {getattr(plugin, 'file_path', plugin.swap_path)}")
+            remove()
+            result["removed"] = True
+    if spec is not None:
+        from backends import fstab
+
+        if fstab.remove_entry(settings.SWAPADMIN_FSTAB, spec):
+            ctx.log(f"removed {spec} from {settings.SWAPADMIN_FSTAB}")
+            result["fstab_removed"] = True
+    ctx.step(90, "forgetting the backend")
+    with transaction.atomic():
+        Job.objects.filter(backend=backend).update(backend_name=backend.name)
+        backend.delete()
+    ctx.backend_deleted = True
+    return result
+
+
+def resize(ctx: JobContext) -> dict[str, Any]:
+    """swapoff if active, resize, mkswap keeping label and UUID, swapon again if it was."""
+    plugin = ctx.require_plugin()
+    assert ctx.backend is not None
+    new_size = int(ctx.job.params["size_bytes"])
+    old_size = ctx.backend.size_bytes
+    was_active = _active_area(plugin) is not None
+    if was_active:
+        ctx.step(10, f"swapoff {plugin.swap_path} to resize it")
+        _swapoff(ctx, plugin)
+    ctx.check_cancel()
+    ctx.step(40, f"resizing from {old_size} to {new_size} bytes")
+    plugin.close()
+    plugin.resize(new_size)
+    ctx.save_backend(size_bytes=new_size)
+    ctx.step(70, "writing the swap header again (same label and UUID)")
+    data = _mkswap(ctx, plugin)
+    if was_active:
+        ctx.step(85, f"swapon {plugin.swap_path}")
+        plugin.close()
+        _swapon(ctx, plugin)
+    ctx.save_backend(info=_info(plugin))
+    return {"old_size_bytes": old_size, "size_bytes": new_size, "header": data}
+
+
+def scan(ctx: JobContext) -> dict[str, Any]:
+    """Write and read back test patterns on every page; refused while active."""
+    plugin = ctx.require_plugin()
+    _refuse_active(plugin, "a scan")
+    from backends import pageio
+
+    ctx.step(2, "scanning every page")
+    res = pageio.scan(
+        plugin,
+        patterns=int(ctx.job.params.get("patterns", 4)),
+        progress=ctx.progress_cb(2, 95, "scanning"),
+        cancel=ctx.cancelled,
+    )
+    result = {"scan": res.to_dict()}
+    ctx.step(96, "writing the swap header again (same label and UUID)")
+    result["header"] = _rewrite_header(ctx, plugin, res.to_dict())
+    if ctx.cancelled():
+        raise Cancelled()
+    return result
+
+
+def _rewrite_header(ctx: JobContext, plugin: SwapBackend, scan: dict[str, Any]) -> dict[str, Any]:
+    assert ctx.backend is not None
+    bad = scan.get("bad_slots") or scan.get("badpages") or ()
+    hdr = header.mkswap(
+        plugin, label=ctx.backend.label, uuid=_swap_uuid(ctx), badpages=[s for s in bad if s]
+    )
+    data = hdr.to_dict()
+    ctx.save_backend(header=data, swap_uuid=hdr.uuid)
+    return data
+
+
+def benchmark(ctx: JobContext) -> dict[str, Any]:
+    """Measure page throughput and latency; refused while active."""
+    plugin = ctx.require_plugin()
+    _refuse_active(plugin, "a benchmark")
+    from backends import pageio
+
+    seconds = float(ctx.job.params.get("seconds", 5))
+    ctx.step(2, f"benchmarking for {seconds:.0f} s")
+    res = pageio.benchmark(plugin, seconds=seconds, progress=ctx.progress_cb(2, 95, "benchmark"))
+    ctx.step(96, "writing the swap header again (same label and UUID)")
+    data = _rewrite_header(ctx, plugin, {})
+    return {"benchmark": res.to_dict(), "header": data}
+
+
+def burn_in(ctx: JobContext) -> dict[str, Any]:
+    """Make the kernel really swap to this area: a memory hog in a memory cgroup."""
+    from backends import burnin
+
+    plugin = ctx.require_plugin()
+    if _active_area(plugin) is None:
+        raise BackendError(
+            "a burn-in makes the kernel swap to this area, so the area must be active; "
+            "activate it first"
+        )
+    p = ctx.job.params
+    ctx.step(2, "starting the memory hog in a memory cgroup")
+    res = burnin.burn_in(
+        plugin,
+        memory_limit_bytes=int(p.get("memory_limit_bytes", 64 << 20)),
+        hog_bytes=int(p.get("hog_bytes", 160 << 20)),
+        seconds=float(p.get("seconds", 30)),
+        progress=ctx.progress_cb(2, 98, "burn-in"),
+    )
+    return {"burn_in": res.to_dict()}
+
+
+def persist(ctx: JobContext) -> dict[str, Any]:
+    """Add (or remove) the area's line in the fstab, keeping every other line as it was."""
+    from backends import fstab
+
+    plugin = ctx.require_plugin()
+    backend = ctx.backend
+    assert backend is not None
+    keep = bool(ctx.job.params.get("persist", True))
+    path = settings.SWAPADMIN_FSTAB
+    spec = _fstab_spec(backend, plugin)
+    if spec is None:
+        raise ValidationError(
+            f"a {plugin.label} does not survive a reboot under the same name, so it cannot be "
+            "kept in the fstab"
+        )
+    if keep:
+        changed = fstab.ensure_entry(
+            path,
+            spec,
+            priority=backend.priority,
+            discard=backend.discard or None,
+            label=backend.label or None,
+        )
+        ctx.log(f"{'added' if changed else 'kept'} {spec} in {path}")
+    else:
+        changed = fstab.remove_entry(path, spec)
+        ctx.log(f"removed {spec} from {path}" if changed else f"{path} has no line for {spec}")
+    return {"fstab": str(path), "spec": spec, "persist": keep, "changed": changed}
+
+
+def _fstab_spec(backend: Backend, plugin: SwapBackend) -> str | None:
+    """What the fstab names the area by: a file's path, a block device's UUID; None for
+    kinds whose device does not exist at boot (loop, zram)."""
+    if backend.kind == "file":
+        return str(backend.params["path"])
+    if backend.kind == "block":
+        if backend.swap_uuid:
+            return f"UUID={backend.swap_uuid}"
+        return str(backend.params["device"])
+    return None
+
+
+def check(ctx: JobContext) -> dict[str, Any]:
+    """The health app runs the checks: ``swapadmin.health.checks.run_backend_check(job)``."""
+    try:
+        checks = importlib.import_module("swapadmin.health.checks")
+    except ImportError:
+        checks = None
+    run_check = getattr(checks, "run_backend_check", None)
+    if run_check is None:
+        raise ValidationError("health checks are not installed on this worker")
+    out = run_check(ctx.job)
+    return out if isinstance(out, dict) else {"check": out}
+
+
+# ---- host jobs ----
+
+
+def discover(ctx: JobContext) -> dict[str, Any]:
+    """Adopt swap areas active on the host or listed in its fstab that no backend covers."""
+    host = ctx.job.host
+    ctx.step(5, "reading /proc/swaps and the fstab")
+    covered = _covered_paths(host.pk)
+    found: dict[str, kernel.SwapArea | None] = {a.path: a for a in kernel.swap_areas()}
+    for spec in _fstab_swaps():
+        found.setdefault(spec, None)
+    adopted: list[dict[str, Any]] = []
+    skipped: list[dict[str, str]] = []
+    for path, area in found.items():
+        real = os.path.realpath(path)
+        if path in covered or real in covered:
+            continue
+        try:
+            adopted.append(_adopt(ctx, path, area))
+        except BackendError as e:
+            skipped.append({"path": path, "reason": e.message})
+            ctx.log(f"not adopted {path}: {e.message}")
+    ctx.progress(95, f"adopted {len(adopted)} area(s)", force=True)
+    return {"adopted": adopted, "skipped": skipped}
+
+
+def _covered_paths(host_pk: int) -> set[str]:
+    out: set[str] = set()
+    for b in Backend.objects.filter(host_id=host_pk):
+        for p in (b.swap_path, b.params.get("path"), b.params.get("device")):
+            if p:
+                out.add(p)
+                out.add(os.path.realpath(p))
+    return out
+
+
+def _fstab_swaps() -> list[str]:
+    path = settings.SWAPADMIN_FSTAB
+    if not os.path.exists(path):
+        return []
+    try:
+        from backends import fstab
+
+        return [str(e.spec) for e in fstab.entries(path) if getattr(e, "fstype", "swap") == "swap"]
+    except ImportError:
+        return []
+
+
+def _kind_for(path: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """The plugin kind, params and state that describe an existing area."""
+    name = os.path.basename(path)
+    if name.startswith("loop") and path.startswith("/dev/"):
+        backing = f"/sys/block/{name}/loop/backing_file"
+        try:
+            with open(backing) as f:
+                file_path = f.read().strip()
+        except OSError:
+            raise BackendError(f"{path} is a loop device without a backing file") from None
+        return "loop", {"path": file_path}, {"device": path}
+    if name.startswith("zram") and path.startswith("/dev/"):
+        return "zram", {}, {"device": path}
+    if path.startswith("/dev/"):
+        return "block", {"device": path}, {}
+    return "file", {"path": path}, {}
+
+
+def _adopt(ctx: JobContext, path: str, area: kernel.SwapArea | None) -> dict[str, Any]:
+    host = ctx.job.host
+    if path.startswith(("UUID=", "LABEL=", "PARTUUID=", "PARTLABEL=")):
+        raise BackendError(f"{path} names a device by tag; activate it, then discover again")
+    kind, params, state = _kind_for(path)
+    cls = registry().get(kind)
+    size = _existing_size(kind, path, params)
+    plugin = cls(params, size_bytes=size, policy=ctx.policy, state=state)
+    actual = plugin.capacity_bytes() if cls.takes_size else None
+    hdr = _header_or_none(plugin)
+    plugin.close()
+    name = _free_name(host.pk, os.path.basename(path))
+    backend = Backend.objects.create(
+        host=host,
+        kind=kind,
+        name=name,
+        params=plugin.params,
+        size_bytes=actual,
+        priority=area.priority if area and area.priority >= 0 else None,
+        label=(hdr or {}).get("label", "") or "",
+        swap_uuid=(hdr or {}).get("uuid") or None,
+        adopted=True,
+        persist=False,
+        desired_state=Backend.Desired.ACTIVE if area else Backend.Desired.INACTIVE,
+        observed_state=Backend.Observed.ACTIVE if area else Backend.Observed.READY,
+        observed_at=timezone.now(),
+        used_bytes=area.used_bytes if area else 0,
+        active_priority=area.priority if area else None,
+        state=dict(plugin.state),
+        info=_info(plugin),
+        header=hdr or {},
+    )
+    ctx.log(f"adopted {path} as {kind} backend {name!r}")
+    from .services import Actor, audit
+
+    audit(Actor.system(), "adopt", backend, "ok", {"path": path, "job": str(ctx.job.uuid)})
+    return {"path": path, "kind": kind, "name": name, "uuid": str(backend.uuid)}
+
+
+def _existing_size(kind: str, path: str, params: dict[str, Any]) -> int | None:
+    """The size of an area that exists already, read from the host."""
+    try:
+        if kind == "file":
+            return os.path.getsize(path)
+        if kind == "loop":
+            return os.path.getsize(params["path"])
+        if kind == "zram":
+            with open(f"/sys/block/{os.path.basename(path)}/disksize") as f:
+                return int(f.read().strip())
+    except OSError as e:
+        raise BackendError(f"cannot read the size of {path}: {e.strerror}") from None
+    return None
+
+
+def _free_name(host_pk: int, base: str) -> str:
+    base = "".join(c if c.isalnum() or c in "._-" else "-" for c in base).lstrip("._-") or "swap"
+    name = base[:90]
+    n = 2
+    while Backend.objects.filter(host_id=host_pk, name=name).exists():
+        name = f"{base[:90]}-{n}"
+        n += 1
+    return name
+
+
+def tune(ctx: JobContext) -> dict[str, Any]:
+    """Set vm.swappiness, vm.page-cluster and zswap; keep them in the sysctl file if asked."""
+    from backends import tunables
+
+    params = dict(ctx.job.params)
+    keep = bool(params.pop("persist", False))
+    ctx.step(10, f"setting {', '.join(sorted(params)) or 'nothing'}")
+    before = tunables.read_tunables().to_dict()
+    after = tunables.apply_tunables(params)
+    result: dict[str, Any] = {"before": before, "after": after.to_dict()}
+    if keep:
+        tunables.persist_tunables(settings.SWAPADMIN_SYSCTL_FILE, after)
+        ctx.log(f"kept in {settings.SWAPADMIN_SYSCTL_FILE}")
+        result["persisted_to"] = str(settings.SWAPADMIN_SYSCTL_FILE)
+    return result
+
+
+HANDLERS: dict[str, Handler] = {
+    Job.Kind.PROVISION: provision,
+    Job.Kind.ACTIVATE: activate,
+    Job.Kind.DEACTIVATE: deactivate,
+    Job.Kind.DESTROY: destroy,
+    Job.Kind.RESIZE: resize,
+    Job.Kind.SCAN: scan,
+    Job.Kind.BENCHMARK: benchmark,
+    Job.Kind.BURN_IN: burn_in,
+    Job.Kind.PERSIST: persist,
+    Job.Kind.CHECK: check,
+    Job.Kind.DISCOVER: discover,
+    Job.Kind.TUNE: tune,
+}

@@ -1,0 +1,357 @@
+"""The JobRunner: one job's life on its host's worker, from claim to finished row.
+
+A message only names a job; everything else is read again here. The runner reloads the row,
+refuses a job for another host, takes the backend's lock (a file lock under the data
+directory, held by this process only), claims the row with a conditional UPDATE, rebuilds
+the plugin from the row with the host's own policy (so a path edited in the database
+outside the swap roots is refused here too), runs the handler, and writes progress, log,
+result and the finished state. The backend's observed state is refreshed from the kernel
+after every job, whatever happened.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Exists, F, OuterRef, Value
+from django.db.models.functions import Concat
+from django.utils import timezone
+
+from backends import BackendError, Policy, SwapBackend, registry
+
+from .models import Backend, Job
+from .sampler import observe_backend
+
+log = logging.getLogger(__name__)
+
+#: How often progress and the cancel flag go to and come from the database, at most.
+THROTTLE_SECONDS = 0.5
+#: A retryable error is tried again this many times, after 5, 10, 20 seconds.
+MAX_RETRIES = 3
+RETRY_BASE_SECONDS = 5.0
+#: A job whose backend is locked by another job here is sent again after this delay.
+BUSY_DELAY_SECONDS = 2.0
+
+
+class Cancelled(Exception):
+    """The user asked to cancel; raised between steps or after pageio stopped early."""
+
+
+class Busy(Exception):
+    """Another job holds the backend on this host; the job stays queued and is sent again."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class Outcome:
+    """What ``run`` did, for the task (which schedules a retry or a resend)."""
+
+    state: str
+    retry_in: float | None = None
+    attempt: int = 0
+    detail: str = ""
+
+
+@dataclass
+class JobContext:
+    """What a handler gets: the claimed job, its backend row and plugin, and the means to
+    report progress, log lines and notice a cancel request."""
+
+    job: Job
+    backend: Backend | None
+    policy: Policy
+    plugin: SwapBackend | None = None
+    _last_progress: float = 0.0
+    _last_cancel_check: float = 0.0
+    _cancelled: bool = False
+    #: Set by a handler that deleted the backend row (destroy), so nothing is written to it.
+    backend_deleted: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    # ---- progress and log ----
+
+    def progress(self, percent: float, message: str = "", *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_progress < THROTTLE_SECONDS:
+            return
+        self._last_progress = now
+        pct = max(0, min(100, int(percent)))
+        fields: dict[str, Any] = {"progress": pct, "heartbeat_at": timezone.now()}
+        if message:
+            fields["progress_message"] = message[:255]
+        Job.objects.filter(pk=self.job.pk).update(**fields)
+
+    def log(self, message: str) -> None:
+        line = f"{timezone.now():%H:%M:%S} {message}\n"
+        log.info("job %s: %s", self.job.uuid, message)
+        Job.objects.filter(pk=self.job.pk).update(log=Concat(F("log"), Value(line)))
+
+    def step(self, percent: float, message: str) -> None:
+        """A named step: checks for a cancel request, logs and reports it."""
+        self.check_cancel()
+        self.log(message)
+        self.progress(percent, message, force=True)
+
+    # ---- cancel ----
+
+    def cancelled(self) -> bool:
+        """True once the user asked to cancel; pageio's ``cancel`` callback."""
+        if self._cancelled:
+            return True
+        now = time.monotonic()
+        if now - self._last_cancel_check >= THROTTLE_SECONDS:
+            self._last_cancel_check = now
+            self._cancelled = Job.objects.filter(pk=self.job.pk, cancel_requested=True).exists()
+        return self._cancelled
+
+    def check_cancel(self) -> None:
+        self._last_cancel_check = 0.0
+        if self.cancelled():
+            raise Cancelled()
+
+    def progress_cb(self, low: float, high: float, message: str) -> Callable[[int, int], None]:
+        """A ``progress(done, total)`` callback for pageio mapping onto low..high percent."""
+
+        def report(done: int, total: int) -> None:
+            frac = done / total if total else 1.0
+            self.progress(low + (high - low) * frac, f"{message}: {done}/{total}")
+
+        return report
+
+    # ---- the backend ----
+
+    def save_backend(self, **fields: Any) -> None:
+        """Write fields to the backend row (and the in-memory copy), keeping plugin state."""
+        if self.backend is None or self.backend_deleted:
+            return
+        if self.plugin is not None:
+            fields.setdefault("state", dict(self.plugin.state))
+        for k, v in fields.items():
+            setattr(self.backend, k, v)
+        Backend.objects.filter(pk=self.backend.pk).update(**fields, updated_at=timezone.now())
+
+    def require_plugin(self) -> SwapBackend:
+        if self.plugin is None:
+            raise BackendError("this job needs a backend, and it has none")
+        return self.plugin
+
+
+Handler = Callable[[JobContext], dict[str, Any] | None]
+
+
+def build_plugin(backend: Backend, policy: Policy, *, force: bool = False) -> SwapBackend:
+    """The plugin for ``backend``, built from the row with the host's policy. The
+    constructor validates the parameters again: a tampered row is refused here."""
+    cls = registry().get(backend.kind)
+    return cls(
+        backend.params,
+        size_bytes=backend.size_bytes,
+        policy=policy,
+        force=force,
+        state=backend.state,
+    )
+
+
+# ---- locking ----
+
+
+def lock_dir() -> Path:
+    d = Path(settings.DATA_DIR) / "locks"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+@contextmanager
+def exclusive(name: str) -> Iterator[None]:
+    """A host-local lock held by this process (flock: released if the process dies)."""
+    path = lock_dir() / f"{name}.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise Busy(f"another job holds the lock {name} on this host") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def lock_name(job: Job) -> str:
+    if job.backend_id is not None:
+        return f"backend-{job.backend_id}"
+    return f"host-{job.host_id}-{job.kind}"
+
+
+# ---- claim ----
+
+
+def claim(job: Job, worker: str) -> bool:
+    """queued -> running, only if no other job of the same backend is running. The row
+    count says whether this worker won; a duplicate message finds the job taken."""
+    now = timezone.now()
+    qs = Job.objects.filter(pk=job.pk, state=Job.State.QUEUED, cancel_requested=False)
+    if job.backend_id is not None:
+        other = Job.objects.filter(backend_id=job.backend_id, state=Job.State.RUNNING).exclude(
+            pk=OuterRef("pk")
+        )
+        qs = qs.filter(~Exists(other))
+    return bool(
+        qs.update(
+            state=Job.State.RUNNING,
+            worker=worker[:255],
+            worker_pid=os.getpid(),
+            started_at=now,
+            heartbeat_at=now,
+            waiting_reason="",
+            progress=0,
+            progress_message="started",
+        )
+    )
+
+
+# ---- running ----
+
+
+def run(job_pk: int, *, worker: str, attempt: int = 0) -> Outcome:
+    """Run job ``job_pk`` on this host, if it is still queued and is this host's."""
+    job = Job.objects.select_related("host").filter(pk=job_pk).first()
+    if job is None:
+        return Outcome("gone")
+    if job.host.name != settings.SWAPADMIN_HOST:
+        log.error(
+            "job %s is for host %s, but this worker is %s: refused",
+            job.uuid,
+            job.host.name,
+            settings.SWAPADMIN_HOST,
+        )
+        return Outcome("wrong-host", detail=job.host.name)
+    if job.state != Job.State.QUEUED:
+        return Outcome(job.state)
+    if job.cancel_requested:
+        Job.objects.filter(pk=job.pk, state=Job.State.QUEUED).update(
+            state=Job.State.CANCELLED, finished_at=timezone.now()
+        )
+        return Outcome(Job.State.CANCELLED)
+    try:
+        with exclusive(lock_name(job)):
+            if not claim(job, worker):
+                job.refresh_from_db()
+                if job.state == Job.State.QUEUED:
+                    holder = (
+                        Job.objects.filter(backend_id=job.backend_id, state=Job.State.RUNNING)
+                        .exclude(pk=job.pk)
+                        .first()
+                    )
+                    raise Busy(f"waiting for {holder.kind} job {holder.uuid}" if holder else "")
+                return Outcome(job.state)
+            job.refresh_from_db()
+            return _run_claimed(job, attempt)
+    except Busy as e:
+        Job.objects.filter(pk=job.pk, state=Job.State.QUEUED).update(
+            waiting_reason=(e.reason or "the backend is busy")[:255]
+        )
+        return Outcome("busy", retry_in=BUSY_DELAY_SECONDS, attempt=attempt)
+
+
+def _run_claimed(job: Job, attempt: int) -> Outcome:
+    from .handlers import HANDLERS
+
+    ctx = JobContext(job=job, backend=None, policy=Policy.from_env())
+    try:
+        handler = HANDLERS.get(job.kind)
+        if handler is None:
+            raise BackendError(f"this worker does not know how to run a {job.kind!r} job")
+        if attempt:
+            ctx.log(f"attempt {attempt + 1} of {MAX_RETRIES + 1}")
+        if job.backend_id is not None:
+            ctx.backend = Backend.objects.filter(pk=job.backend_id).first()
+            if ctx.backend is None:
+                raise BackendError("the backend was deleted before the job started")
+            ctx.plugin = build_plugin(
+                ctx.backend, ctx.policy, force=bool(job.params.get("force", False))
+            )
+        result = handler(ctx) or {}
+        if ctx.cancelled():
+            raise Cancelled()
+        _finish(ctx, Job.State.SUCCEEDED, result=result)
+        return Outcome(Job.State.SUCCEEDED)
+    except Cancelled:
+        ctx.log("cancelled at the user's request")
+        _finish(ctx, Job.State.CANCELLED, message="cancelled")
+        return Outcome(Job.State.CANCELLED)
+    except BackendError as e:
+        if e.retryable and attempt < MAX_RETRIES:
+            delay = RETRY_BASE_SECONDS * 2**attempt
+            ctx.log(f"{e.message} (will try again in {delay:.0f} s)")
+            _requeue(ctx, f"retrying in {delay:.0f} s after: {e.message}")
+            return Outcome(Job.State.QUEUED, retry_in=delay, attempt=attempt + 1)
+        ctx.log(f"failed: {e.message}")
+        _finish(ctx, Job.State.FAILED, error=e.message)
+        return Outcome(Job.State.FAILED, detail=e.message)
+    except Exception as e:
+        # The traceback goes to the worker's log; the row gets a sentence.
+        log.exception("job %s (%s) crashed", job.uuid, job.kind)
+        message = f"internal error in the worker: {type(e).__name__}: {e}"
+        ctx.log(f"failed: {message} (the traceback is in the worker's log)")
+        _finish(ctx, Job.State.FAILED, error=message)
+        return Outcome(Job.State.FAILED, detail=message)
+    finally:
+        _refresh(ctx)
+        if ctx.plugin is not None:
+            ctx.plugin.close()
+
+
+def _refresh(ctx: JobContext) -> None:
+    if ctx.backend is None or ctx.backend_deleted:
+        return
+    try:
+        with transaction.atomic():
+            if ctx.plugin is not None:
+                Backend.objects.filter(pk=ctx.backend.pk).update(state=dict(ctx.plugin.state))
+            observe_backend(ctx.backend, ctx.plugin)
+    except Exception:
+        log.exception("could not refresh the observed state of backend %s", ctx.backend.pk)
+
+
+def _finish(
+    ctx: JobContext,
+    state: str,
+    *,
+    result: dict[str, Any] | None = None,
+    error: str = "",
+    message: str = "",
+) -> None:
+    fields: dict[str, Any] = {"state": state, "finished_at": timezone.now(), "error": error}
+    if result is not None:
+        fields["result"] = result
+    if state == Job.State.SUCCEEDED:
+        fields.update(progress=100, progress_message=message or "done")
+    else:
+        fields["progress_message"] = (message or error or state)[:255]
+    Job.objects.filter(pk=ctx.job.pk, state=Job.State.RUNNING).update(**fields)
+
+
+def _requeue(ctx: JobContext, reason: str) -> None:
+    Job.objects.filter(pk=ctx.job.pk, state=Job.State.RUNNING).update(
+        state=Job.State.QUEUED,
+        waiting_reason=reason[:255],
+        progress_message="waiting to retry",
+        worker="",
+        worker_pid=None,
+    )

@@ -1,0 +1,257 @@
+"""The host's live state: what the worker sees of its kernel, written to the database.
+
+A ``Sampler`` thread in each worker takes a reading every ``SWAPADMIN_SAMPLE_SECONDS``
+(or ``SWAPADMIN_HEARTBEAT_SECONDS`` if shorter) and at once when /proc/swaps changes (the
+kernel wakes a poll on it at every swapon and swapoff), so an area someone deactivated by
+hand shows as such within a second. Each reading is a ``Sample`` row, the Host's
+``observed`` snapshot and heartbeat, and every managed backend's observed state.
+
+``observe_backend`` is the thorough version for one backend, run after every job: it asks
+the plugin (is the store there, does it hold a swap header) instead of only /proc/swaps.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+from dataclasses import asdict
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections
+from django.utils import timezone
+
+from backends import BackendError, SwapBackend, kernel
+
+from .models import Backend, Host, Job, Sample
+
+log = logging.getLogger(__name__)
+
+
+# ---- one backend, thoroughly (after a job, when settling a dead worker's job) ----
+
+
+def observe_backend(backend: Backend, plugin: SwapBackend | None = None) -> str:
+    """Refresh ``backend``'s observed state from the kernel and the plugin; returns it."""
+    from backends import header
+
+    fields: dict[str, Any] = {"observed_at": timezone.now(), "observed_error": ""}
+    if plugin is None:
+        from .runner import build_plugin
+
+        try:
+            plugin = build_plugin(backend, _policy())
+        except BackendError as e:
+            fields.update(observed_state=Backend.Observed.ERROR, observed_error=e.message)
+            Backend.objects.filter(pk=backend.pk).update(**fields)
+            return Backend.Observed.ERROR
+    try:
+        path: str | None = plugin.swap_path
+    except BackendError:
+        path = None
+    area = kernel.find_area(path) if path else None
+    with contextlib.suppress(Exception):
+        fields["info"] = plugin.describe()
+    if area is not None:
+        fields.update(
+            observed_state=Backend.Observed.ACTIVE,
+            used_bytes=area.used_bytes,
+            active_priority=area.priority,
+        )
+        with contextlib.suppress(BackendError, OSError):
+            fields["header"] = header.read_header(plugin).to_dict()
+    else:
+        fields.update(used_bytes=0, active_priority=None)
+        try:
+            plugin.capacity_bytes()
+        except (BackendError, OSError):
+            fields["observed_state"] = Backend.Observed.ABSENT
+        else:
+            try:
+                fields["header"] = header.read_header(plugin).to_dict()
+                fields["observed_state"] = Backend.Observed.READY
+            except (BackendError, OSError) as e:
+                fields["observed_state"] = Backend.Observed.ERROR
+                fields["observed_error"] = (
+                    f"no usable swap header: {getattr(e, 'message', e)}. Provision it again."
+                )
+        finally:
+            plugin.close()
+    Backend.objects.filter(pk=backend.pk).update(**fields)
+    for k, v in fields.items():
+        setattr(backend, k, v)
+    return str(fields["observed_state"])
+
+
+def _policy() -> Any:
+    from backends import Policy
+
+    return Policy.from_env()
+
+
+# ---- the whole host, cheaply (every sample) ----
+
+
+def _tunables() -> dict[str, Any]:
+    try:
+        from backends import tunables
+    except ImportError:
+        return {}
+    try:
+        return dict(tunables.read_tunables().to_dict())
+    except Exception as e:  # a missing zswap directory must not stop sampling
+        return {"error": str(e)}
+
+
+def _zram_stats(paths: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for p in paths:
+        if os.path.basename(p).startswith("zram"):
+            with contextlib.suppress(BackendError, OSError):
+                st = kernel.zram_mm_stat(p)
+                out[p] = {**asdict(st), "compression_ratio": st.compression_ratio}
+    return out
+
+
+class Reading:
+    """The previous counters, to turn pswpin/pswpout into rates."""
+
+    def __init__(self) -> None:
+        self.at: float | None = None
+        self.pswpin = 0
+        self.pswpout = 0
+
+
+def take_sample(host: Host, previous: Reading) -> Sample:
+    """Read the host once and write a Sample, the Host snapshot and the backends' state."""
+    now = timezone.now()
+    mono = time.monotonic()
+    mem = kernel.meminfo()
+    vm = kernel.vmstat()
+    psi = kernel.psi_memory()
+    areas = kernel.swap_areas()
+    rate_in = rate_out = 0.0
+    if previous.at is not None and mono > previous.at:
+        elapsed = mono - previous.at
+        rate_in = max(0, vm["pswpin"] - previous.pswpin) / elapsed
+        rate_out = max(0, vm["pswpout"] - previous.pswpout) / elapsed
+    previous.at, previous.pswpin, previous.pswpout = mono, vm["pswpin"], vm["pswpout"]
+
+    by_backend: dict[str, int] = {}
+    managed: set[str] = set()
+    busy = set(
+        Job.objects.filter(host=host, state=Job.State.RUNNING)
+        .exclude(backend=None)
+        .values_list("backend_id", flat=True)
+    )
+    for backend in Backend.objects.filter(host=host):
+        area = _match(backend, areas)
+        if area is not None:
+            managed.add(area.path)
+            by_backend[str(backend.uuid)] = area.used_bytes
+        if backend.pk in busy:
+            continue  # the job refreshes it thoroughly when it ends
+        _update_backend(backend, area, now)
+
+    snapshot = {
+        "meminfo": asdict(mem),
+        "rates": {"pswpin": rate_in, "pswpout": rate_out},
+        "vmstat": {"pswpin": vm["pswpin"], "pswpout": vm["pswpout"]},
+        "psi": asdict(psi) if psi else None,
+        "tunables": _tunables(),
+        "areas": [asdict(a) for a in areas],
+        "unmanaged": [asdict(a) for a in areas if a.path not in managed],
+        "zram": _zram_stats([a.path for a in areas]),
+        "top": [asdict(p) for p in kernel.top_swap_processes(10)],
+        "heartbeat": now.isoformat(),
+    }
+    Host.objects.filter(pk=host.pk).update(observed=snapshot, observed_at=now, last_heartbeat=now)
+    return Sample.objects.create(
+        host=host,
+        at=now,
+        mem_total=mem.mem_total,
+        mem_available=mem.mem_available,
+        swap_total=mem.swap_total,
+        swap_free=mem.swap_free,
+        swap_cached=mem.swap_cached,
+        pswpin_rate=rate_in,
+        pswpout_rate=rate_out,
+        psi_some_avg10=psi.some_avg10 if psi else 0.0,
+        psi_full_avg10=psi.full_avg10 if psi else 0.0,
+        backends=by_backend,
+    )
+
+
+def _match(backend: Backend, areas: list[kernel.SwapArea]) -> kernel.SwapArea | None:
+    path = backend.swap_path
+    if not path:
+        return None
+    real = os.path.realpath(path)
+    for area in areas:
+        if area.path in (path, real):
+            return area
+    return None
+
+
+def _update_backend(backend: Backend, area: kernel.SwapArea | None, now: Any) -> None:
+    fields: dict[str, Any] = {"observed_at": now}
+    if area is not None:
+        fields.update(
+            observed_state=Backend.Observed.ACTIVE,
+            observed_error="",
+            used_bytes=area.used_bytes,
+            active_priority=area.priority,
+        )
+    else:
+        fields.update(used_bytes=0, active_priority=None)
+        path = backend.swap_path
+        if not path or not os.path.exists(path):
+            fields["observed_state"] = Backend.Observed.ABSENT
+        elif backend.observed_state in (
+            Backend.Observed.ACTIVE,
+            Backend.Observed.ABSENT,
+            Backend.Observed.UNKNOWN,
+        ):
+            # Deactivated (or recreated) outside swapadmin: the store is there, not in use.
+            fields["observed_state"] = Backend.Observed.READY
+    Backend.objects.filter(pk=backend.pk).update(**fields)
+
+
+class Sampler(threading.Thread):
+    """Samples the host until ``stop()``; also heartbeats and settles dead workers' jobs."""
+
+    def __init__(self, host_name: str, worker_name: str) -> None:
+        super().__init__(name="swapadmin-sampler", daemon=True)
+        self.host_name = host_name
+        self.worker_name = worker_name
+        self._stop_event = threading.Event()
+        self.period = min(settings.SWAPADMIN_SAMPLE_SECONDS, settings.SWAPADMIN_HEARTBEAT_SECONDS)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+
+    def run(self) -> None:
+        from .worker import settle_orphans
+
+        previous = Reading()
+        watcher = kernel.SwapsWatcher()
+        try:
+            while not self._stop_event.is_set():
+                close_old_connections()
+                try:
+                    host = Host.objects.get(name=self.host_name)
+                    settle_orphans(host)
+                    take_sample(host, previous)
+                except Exception:
+                    log.exception("sampling %s failed", self.host_name)
+                # Wake early on a swapon/swapoff anywhere on the host.
+                deadline = time.monotonic() + self.period
+                while not self._stop_event.is_set():
+                    left = deadline - time.monotonic()
+                    if left <= 0 or watcher.wait(min(left, 1.0)):
+                        break
+        finally:
+            watcher.close()
