@@ -326,11 +326,11 @@ def _save(path: Path, old: list[str], old_trailing: bool, new: list[str]) -> boo
     trailing = old_trailing or not old or not new or new[-1] != old[-1]
     end = "\n" if trailing and new else ""
     data = "\n".join(new).encode("utf-8", "surrogateescape") + end.encode()
-    _write_atomic(path, data)
+    write_atomic(path, data)
     return True
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data``: same mode and owner, fsynced, renamed, dir fsynced."""
     try:
         like: os.stat_result | None = os.stat(path)
