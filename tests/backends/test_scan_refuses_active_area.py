@@ -1,0 +1,37 @@
+"""A scan of an area active in /proc/swaps is refused before a byte is written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from backends import header, kernel, pageio
+from backends.errors import ActiveAreaError
+from backends.plugins.file import FileBackend
+from backends.policy import Policy
+from tests.fixtures.host import needs_root
+
+SIZE = 32 * 1024 * 1024
+
+
+@needs_root
+def test_it_refuses_and_leaves_the_area_active_and_its_header_unchanged(
+    swap_root: Path, policy: Policy
+) -> None:
+    path = swap_root / "active.swap"
+    backend = FileBackend({"path": str(path)}, size_bytes=SIZE, policy=policy)
+    backend.swapfile(True)
+    header.mkswap(backend, label="busy")
+    before = path.read_bytes()[:4096]
+    kernel.swapon(str(path), priority=100)
+    try:
+        with pytest.raises(ActiveAreaError, match="swapoff"):
+            pageio.scan(backend)
+        assert kernel.is_active(str(path))
+        with open(path, "rb") as f:
+            assert f.read(4096) == before
+    finally:
+        backend.close()
+        kernel.swapoff(str(path), policy=policy, force=True)
+    assert header.read_header(backend).label == "busy"
