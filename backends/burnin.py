@@ -1,0 +1,305 @@
+"""Burn-in: make the kernel really swap to an active area, under a memory cgroup's limit.
+
+A child process (the hog) joins a fresh memory cgroup v1 whose hard limit is far below
+what it touches, so the kernel must push its pages out to swap and fault them back in.
+The hog writes pages whose content it can predict, and checks every page it reads back,
+so a burn-in also proves that what went out to this area came back unchanged.
+
+Host safety: the hog's size is its own, bounded, and checked against the area's free
+space and the memory limit against MemAvailable before anything starts; the cgroup caps
+the hog's RAM (and RAM plus swap where the kernel accounts swap), so the host never feels
+it. The hog is killed and the cgroup removed on every exit path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from . import kernel
+from .base import SwapBackend
+from .errors import BackendError, KernelError, UnsafeError, ValidationError
+
+ProgressFn = Callable[[int, int], None]
+
+CGROUP_ROOT: Final = Path("/sys/fs/cgroup/memory")
+CGROUP_PREFIX: Final = "swapadmin-burnin-"
+#: The memory limit may take at most this share of MemAvailable.
+MAX_AVAILABLE_SHARE: Final = 0.5
+MIN_LIMIT_BYTES: Final = 16 * 1024 * 1024
+MAX_SECONDS: Final = 24 * 3600
+SAMPLE_INTERVAL: Final = 0.25
+#: How long past its deadline the hog may take to finish a pass and report.
+GRACE_SECONDS: Final = 30.0
+
+# The hog: waits for "go" on stdin (sent once it is inside the cgroup), then rewrites every
+# page each pass with content that depends on (page, pass), checking the previous pass's
+# content first: mixed incompressible noise, byte patterns and mostly-zero pages.
+HOG: Final = r"""
+import mmap, os, sys, time, json
+size, seconds = int(sys.argv[1]), float(sys.argv[2])
+with open("/proc/self/oom_score_adj", "w") as f:
+    f.write("1000")
+sys.stdin.readline()
+P = 4096
+noise = os.urandom(1 << 20)
+patterns = [bytes([b]) * P for b in range(256)]
+def content(i, p):
+    kind = i % 4
+    if kind < 2:
+        at = (i * 4099 + p * 131) % (len(noise) - P)
+        return noise[at:at + P]
+    if kind == 2:
+        return patterns[(i + p) & 0xFF]
+    return (i * 1000003 + p).to_bytes(8, "little") + bytes(P - 8)
+n = size // P
+buf = mmap.mmap(-1, n * P)
+deadline = time.monotonic() + seconds
+passes = checked = corrupt = 0
+while time.monotonic() < deadline:
+    for i in range(n):
+        off = i * P
+        if passes:
+            checked += 1
+            if buf[off:off + P] != content(i, passes - 1):
+                corrupt += 1
+        buf[off:off + P] = content(i, passes)
+        if i % 256 == 0 and time.monotonic() >= deadline:
+            break
+    else:
+        passes += 1
+        continue
+    break
+print(json.dumps({"passes": passes, "pages_checked": checked, "corrupt_pages": corrupt}))
+"""
+
+
+@dataclass(frozen=True)
+class BurnInResult:
+    """What the kernel did with the area while the hog ran (vmstat counters are pages,
+    host-wide deltas; ``peak_used_bytes`` is this area's own)."""
+
+    pswpin: int
+    pswpout: int
+    peak_used_bytes: int
+    seconds: float
+    oom_kills: int
+    failcnt: int
+    passes: int
+    pages_checked: int
+    corrupt_pages: int
+    #: The cgroup the hog ran in (removed by the time this is returned).
+    cgroup: str
+
+    @property
+    def healthy(self) -> bool:
+        """The area took pages, gave back what it took unchanged, and nothing was killed."""
+        return self.peak_used_bytes > 0 and self.corrupt_pages == 0 and self.oom_kills == 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "healthy": self.healthy}
+
+
+def burn_in(
+    backend: SwapBackend,
+    *,
+    memory_limit_bytes: int,
+    hog_bytes: int,
+    seconds: float,
+    progress: ProgressFn | None = None,
+) -> BurnInResult:
+    """Run a hog of ``hog_bytes`` for ``seconds`` in a memory cgroup limited to
+    ``memory_limit_bytes`` with swappiness 100, so the kernel swaps to the (active) area.
+
+    Guarantees: refuses, before starting anything, an inactive area, a hog larger than the
+    area's free space plus the limit (it would be OOM-killed), and a limit above half of
+    MemAvailable. On every exit path the hog is killed and reaped and the cgroup removed.
+    ``progress(ms_done, ms_total)`` is called about four times a second.
+    """
+    _check_args(memory_limit_bytes, hog_bytes, seconds)
+    area = _active_area(backend)
+    _check_fits(area, memory_limit_bytes, hog_bytes)
+    with _cgroup(memory_limit_bytes, hog_bytes) as cg:
+        before = kernel.vmstat()
+        started = time.monotonic()
+        with _hog(cg, hog_bytes, seconds) as child:
+            peak = _watch(child, backend.swap_path, seconds, progress)
+            report = _report(child)
+        after = kernel.vmstat()
+        oom_kills, failcnt = _oom_counts(cg)
+    return BurnInResult(
+        pswpin=after.get("pswpin", 0) - before.get("pswpin", 0),
+        pswpout=after.get("pswpout", 0) - before.get("pswpout", 0),
+        peak_used_bytes=peak,
+        seconds=round(time.monotonic() - started, 3),
+        oom_kills=oom_kills,
+        failcnt=failcnt,
+        passes=int(report.get("passes", 0)),
+        pages_checked=int(report.get("pages_checked", 0)),
+        corrupt_pages=int(report.get("corrupt_pages", 0)),
+        cgroup=str(cg),
+    )
+
+
+def _check_args(memory_limit_bytes: int, hog_bytes: int, seconds: float) -> None:
+    if memory_limit_bytes < MIN_LIMIT_BYTES:
+        raise ValidationError(
+            f"the memory limit must be at least {MIN_LIMIT_BYTES >> 20} MiB, so the hog "
+            "itself can start",
+            field="memory_limit_bytes",
+        )
+    if hog_bytes <= 0:
+        raise ValidationError("the hog size must be positive", field="hog_bytes")
+    if not 0 < seconds <= MAX_SECONDS:
+        raise ValidationError(
+            f"a burn-in runs for more than 0 and at most {MAX_SECONDS} seconds", field="seconds"
+        )
+
+
+def _active_area(backend: SwapBackend) -> kernel.SwapArea:
+    area = kernel.find_area(backend.swap_path)
+    if area is None:
+        raise ValidationError(
+            f"{backend.swap_path} is not active in /proc/swaps: a burn-in needs the kernel to "
+            "swap to it. Activate it first (with a high priority, so the kernel prefers it)."
+        )
+    return area
+
+
+def _check_fits(area: kernel.SwapArea, limit: int, hog: int) -> None:
+    free = area.size_bytes - area.used_bytes
+    if hog > free + limit:
+        raise UnsafeError(
+            f"a hog of {hog >> 20} MiB needs more than the area's free {free >> 20} MiB plus "
+            f"the {limit >> 20} MiB limit: it would be OOM-killed. Use a smaller hog.",
+            field="hog_bytes",
+        )
+    available = kernel.meminfo().mem_available
+    if limit > available * MAX_AVAILABLE_SHARE:
+        raise UnsafeError(
+            f"a memory limit of {limit >> 20} MiB is more than {MAX_AVAILABLE_SHARE:.0%} of "
+            f"the host's available {available >> 20} MiB; the burn-in could starve the host. "
+            "Use a smaller limit.",
+            field="memory_limit_bytes",
+        )
+
+
+@contextlib.contextmanager
+def _cgroup(limit: int, hog: int) -> Iterator[Path]:
+    """A fresh memory cgroup with the limit and swappiness 100, removed on exit."""
+    if not (CGROUP_ROOT / "memory.limit_in_bytes").exists():
+        raise BackendError(
+            f"no memory cgroup v1 hierarchy at {CGROUP_ROOT}: a burn-in needs one to limit "
+            "the hog's RAM (mount it, or boot with systemd.unified_cgroup_hierarchy=0)"
+        )
+    cg = CGROUP_ROOT / f"{CGROUP_PREFIX}{secrets.token_hex(4)}"
+    try:
+        cg.mkdir()
+    except OSError as e:
+        raise KernelError(f"cannot create cgroup {cg}: {e.strerror}", errno=e.errno) from e
+    try:
+        _set(cg, "memory.swappiness", 100)
+        _set(cg, "memory.limit_in_bytes", limit)
+        if (cg / "memory.memsw.limit_in_bytes").exists():
+            # RAM plus swap: a second bound, should the hog ever outgrow its own size.
+            _set(cg, "memory.memsw.limit_in_bytes", limit + hog + MIN_LIMIT_BYTES)
+        yield cg
+    finally:
+        _remove_cgroup(cg)
+
+
+def _set(cg: Path, name: str, value: int) -> None:
+    try:
+        (cg / name).write_text(str(value))
+    except OSError as e:
+        raise KernelError(f"cannot set {cg / name} to {value}: {e.strerror}", errno=e.errno) from e
+
+
+def _remove_cgroup(cg: Path) -> None:
+    # rmdir fails with EBUSY for a moment after the last task exits; it is removed once
+    # the kernel has finished tearing the task down.
+    for _ in range(100):
+        try:
+            cg.rmdir()
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            time.sleep(0.05)
+    cg.rmdir()
+
+
+@contextlib.contextmanager
+def _hog(cg: Path, hog_bytes: int, seconds: float) -> Iterator[subprocess.Popen[str]]:
+    """The hog, moved into ``cg`` before it allocates; killed and reaped on exit."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", HOG, str(hog_bytes), str(seconds)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        close_fds=True,
+    )
+    try:
+        _set(cg, "cgroup.procs", child.pid)
+        assert child.stdin is not None
+        child.stdin.write("go\n")
+        child.stdin.close()
+        yield child
+    finally:
+        if child.poll() is None:
+            child.kill()
+        child.wait()
+
+
+def _watch(
+    child: subprocess.Popen[str], path: str, seconds: float, progress: ProgressFn | None
+) -> int:
+    """Sample the area's use until the hog exits (or overstays); returns the peak bytes."""
+    started = time.monotonic()
+    total_ms = int(seconds * 1000)
+    peak = 0
+    while child.poll() is None and time.monotonic() - started < seconds + GRACE_SECONDS:
+        area = kernel.find_area(path)
+        peak = max(peak, area.used_bytes if area else 0)
+        if progress is not None:
+            progress(min(total_ms, int((time.monotonic() - started) * 1000)), total_ms)
+        time.sleep(SAMPLE_INTERVAL)
+    area = kernel.find_area(path)
+    peak = max(peak, area.used_bytes if area else 0)
+    if progress is not None:
+        progress(total_ms, total_ms)
+    return peak
+
+
+def _report(child: subprocess.Popen[str]) -> dict[str, Any]:
+    """The hog's own account (passes, pages checked, corrupt pages); empty if it was killed."""
+    if child.poll() is None or child.returncode != 0 or child.stdout is None:
+        return {}
+    try:
+        out: dict[str, Any] = json.loads(child.stdout.read() or "{}")
+    except ValueError:
+        return {}
+    return out
+
+
+def _oom_counts(cg: Path) -> tuple[int, int]:
+    """(OOM kills in the cgroup, times the limit was hit)."""
+    kills = 0
+    with contextlib.suppress(OSError):
+        for line in (cg / "memory.oom_control").read_text().splitlines():
+            key, _, value = line.partition(" ")
+            if key == "oom_kill":
+                kills = int(value)
+    failcnt = 0
+    with contextlib.suppress(OSError, ValueError):
+        failcnt = int((cg / "memory.failcnt").read_text())
+    return kills, failcnt
