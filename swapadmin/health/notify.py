@@ -1,0 +1,184 @@
+"""Notifications of health events: a JSON POST to each webhook and a mail to each address.
+
+Targets are the settings (SWAPADMIN_WEBHOOK_URL, SWAPADMIN_ALERT_EMAILS) plus the enabled
+``AlertChannel`` rows from the admin. One task delivers one event to every target and is
+retried with exponential back-off while some target fails; a target that answered is never
+sent the event again, so a retry only repeats what failed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.error
+import urllib.request
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.utils import timezone
+
+from .models import AlertChannel, HealthEvent
+from .probes import setting
+
+log = logging.getLogger(__name__)
+
+NOTIFY_TASK = "swapadmin.health.notify_event"
+
+
+class DeliveryError(Exception):
+    pass
+
+
+def targets() -> list[str]:
+    """Every target as ``webhook:<url>`` or ``email:<address>``, each once."""
+    found: list[str] = []
+    if settings.SWAPADMIN_WEBHOOK_URL:
+        found.append(f"webhook:{settings.SWAPADMIN_WEBHOOK_URL}")
+    found += [f"email:{a}" for a in settings.SWAPADMIN_ALERT_EMAILS]
+    for kind, target in AlertChannel.objects.filter(enabled=True).values_list("kind", "target"):
+        found.append(f"{kind}:{target}")
+    return list(dict.fromkeys(found))
+
+
+def payload(event: HealthEvent) -> dict[str, Any]:
+    """The JSON body a webhook receives."""
+    backend = event.backend
+    return {
+        "event": str(event.uuid),
+        "kind": event.kind,
+        "at": event.at.isoformat(),
+        "host": event.host.name,
+        "host_uuid": str(event.host.uuid),
+        "backend": event.backend_name or None,
+        "backend_uuid": str(backend.uuid) if backend else None,
+        "from": event.from_status,
+        "to": event.to_status,
+        "message": event.message,
+        "findings": event.result.findings if event.result else [],
+    }
+
+
+def post_webhook(url: str, body: dict[str, Any]) -> None:
+    timeout = setting("SWAPADMIN_WEBHOOK_TIMEOUT_SECONDS", 10.0)
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", "User-Agent": "swapadmin"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            response.read()
+    except urllib.error.HTTPError as e:
+        raise DeliveryError(f"{url} answered {e.code} {e.reason}") from None
+    except (urllib.error.URLError, OSError) as e:
+        reason = getattr(e, "reason", e)
+        raise DeliveryError(f"{url} could not be reached: {reason}") from None
+
+
+def email_body(event: HealthEvent) -> str:
+    lines = [
+        f"{event.subject}",
+        "",
+        f"Host: {event.host.name}",
+    ]
+    if event.backend_name:
+        lines.append(f"Backend: {event.backend_name}")
+    lines += [
+        f"Status: {event.from_status} -> {event.to_status}",
+        f"At: {event.at:%Y-%m-%d %H:%M:%S %Z}",
+        "",
+    ]
+    lines.append(event.message)
+    if event.result:
+        lines += ["", "Findings:"]
+        lines += [f"  [{f['status']}] {f['check']}: {f['message']}" for f in event.result.findings]
+    return "\n".join(lines) + "\n"
+
+
+def send_one(event: HealthEvent, target: str) -> None:
+    kind, _, where = target.partition(":")
+    if kind == AlertChannel.Kind.WEBHOOK:
+        post_webhook(where, payload(event))
+    elif kind == AlertChannel.Kind.EMAIL:
+        try:
+            send_mail(event.subject, email_body(event), None, [where], fail_silently=False)
+        except Exception as e:  # SMTP and backend errors have no common base class
+            raise DeliveryError(f"mail to {where} failed: {e}") from None
+    else:
+        raise DeliveryError(f"unknown channel kind {kind!r}")
+
+
+def deliver(event_id: int, *, final: bool = False) -> list[str]:
+    """Send the event to every target that has not had it; returns the targets that failed.
+    With ``final`` (the last retry) a failure marks the event failed rather than pending."""
+    event = (
+        HealthEvent.objects.select_related("host", "backend", "result").filter(pk=event_id).first()
+    )
+    if event is None:
+        return []
+    state: dict[str, Any] = dict(event.deliveries or {})
+    failed: list[str] = []
+    all_targets = targets()
+    for target in all_targets:
+        entry = dict(state.get(target) or {"state": "pending", "attempts": 0})
+        if entry["state"] == "delivered":
+            continue
+        entry["attempts"] += 1
+        entry["at"] = timezone.now().isoformat()
+        try:
+            send_one(event, target)
+        except DeliveryError as e:
+            entry.update(state="failed" if final else "pending", error=str(e))
+            failed.append(target)
+            log.warning("event %s not delivered to %s: %s", event.uuid, target, e)
+        else:
+            entry.update(state="delivered", error="")
+        state[target] = entry
+    fields: dict[str, Any] = {
+        "deliveries": state,
+        "delivery_attempts": event.delivery_attempts + 1,
+    }
+    if not all_targets:
+        fields["delivery"] = HealthEvent.Delivery.NONE
+    elif not failed:
+        fields["delivery"] = HealthEvent.Delivery.DELIVERED
+        fields["notified_at"] = timezone.now()
+    else:
+        fields["delivery"] = HealthEvent.Delivery.FAILED if final else HealthEvent.Delivery.PENDING
+    HealthEvent.objects.filter(pk=event.pk).update(**fields)
+    return failed
+
+
+def retry_delay(retries: int) -> float:
+    """Seconds before retry number ``retries + 1``: base, 2 x base, 4 x base, ..."""
+    base = setting("SWAPADMIN_WEBHOOK_RETRY_SECONDS", 10.0)
+    cap = setting("SWAPADMIN_WEBHOOK_RETRY_MAX_SECONDS", 1800.0)
+    return float(min(cap, base * 2**retries))
+
+
+def queue_notification(event_id: int) -> None:
+    """Send the notify task to the control queue; if the broker is down the event stays
+    pending and the offline sweep sends it again (``resend_pending``)."""
+    from swapadmin.celery import app
+
+    try:
+        app.send_task(NOTIFY_TASK, args=[event_id], queue="control", retry=False)
+    except Exception as e:  # kombu raises many types for an unreachable broker
+        log.warning("health event %s not queued for notification: %s", event_id, e)
+
+
+def resend_pending(older_than_seconds: float = 600.0) -> int:
+    """Queue again events still pending long after they were raised (a lost message)."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    ids = list(
+        HealthEvent.objects.filter(
+            delivery=HealthEvent.Delivery.PENDING, at__lt=cutoff, delivery_attempts=0
+        ).values_list("pk", flat=True)
+    )
+    for pk in ids:
+        transaction.on_commit(lambda pk=pk: queue_notification(pk))
+    return len(ids)

@@ -1,0 +1,641 @@
+"""What a health check looks at on the host: each probe reads the machine and returns findings.
+
+These run on the host's worker (as root), never in the web process. They read only: the
+header through the plugin's ``swap_in(0)``, ``stat`` and ``statvfs``, /proc, /sys, the fstab
+file and the kernel log. A probe that cannot look says so in a finding rather than raising,
+so one unreadable thing never hides the others.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import re
+import stat
+import subprocess
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from backends import BackendError, SwapBackend, kernel
+from swapadmin.core.models import Backend, Host
+from swapadmin.env import envfloat
+
+from .models import Status
+
+
+def setting(name: str, default: float) -> float:
+    """A threshold: the Django setting if there is one (tests override it), else the
+    environment (the worker's own), else the default."""
+    if hasattr(settings, name):
+        return float(getattr(settings, name))
+    return envfloat(name, default)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    used_warn: float = 0.80  # fraction of an area in use
+    used_fail: float = 0.95
+    fs_free_warn: float = 0.10  # fraction of the swap file's filesystem still free
+    fs_free_fail: float = 0.02
+    psi_some_warn: float = 10.0  # % of the last 10 s some task stalled on memory
+    psi_full_warn: float = 2.0  # % of the last 10 s every task stalled on memory
+    psi_full_fail: float = 10.0
+    swapin_warn: float = 1000.0  # pages/s swapped in
+    zram_ratio_warn: float = 1.5  # compression below this, once enough is stored
+    zram_ratio_min_bytes: float = 16 << 20
+    zram_limit_warn: float = 0.90  # fraction of the zram memory limit in use
+    zram_limit_fail: float = 0.98
+    io_error_window: float = 3600.0  # seconds of kernel log that count
+    host_check_seconds: float = 30.0  # a host-level result this young serves the next check
+
+    @classmethod
+    def from_settings(cls) -> Thresholds:
+        names = cls.__dataclass_fields__
+        return cls(**{n: setting(f"SWAPADMIN_HEALTH_{n.upper()}", getattr(cls, n)) for n in names})
+
+
+@dataclass
+class Finding:
+    check: str
+    status: str
+    message: str
+    value: Any = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "check": self.check,
+            "status": self.status,
+            "message": self.message,
+            "value": self.value,
+        }
+
+
+def ok(check: str, message: str, value: Any = None) -> Finding:
+    return Finding(check, Status.OK, message, value)
+
+
+def warn(check: str, message: str, value: Any = None) -> Finding:
+    return Finding(check, Status.WARN, message, value)
+
+
+def fail(check: str, message: str, value: Any = None) -> Finding:
+    return Finding(check, Status.FAIL, message, value)
+
+
+def graded(
+    check: str, value: float, warn_at: float, fail_at: float, message: str, *, above: bool = True
+) -> Finding:
+    """ok/warn/fail for ``value`` against two thresholds (``above``: higher is worse)."""
+    worse = (lambda t: value >= t) if above else (lambda t: value <= t)
+    if worse(fail_at):
+        return fail(check, message, value)
+    if worse(warn_at):
+        return warn(check, message, value)
+    return ok(check, message, value)
+
+
+def _mib(n: float) -> str:
+    return f"{n / 2**20:.1f} MiB"
+
+
+# ---- one backend ----
+
+
+#: Kinds whose store exists only while the area is enabled (swapfile(False) removes it).
+EPHEMERAL_DEVICES = {"loop", "zram"}
+
+
+@dataclass
+class Target:
+    """One backend as the probes see it: the row, the plugin (None if it cannot be built),
+    the path /proc/swaps would show, and the active area if there is one."""
+
+    backend: Backend
+    plugin: SwapBackend | None
+    swap_path: str | None
+    area: kernel.SwapArea | None
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def file_path(self) -> str | None:
+        path = self.backend.params.get("path")
+        return str(path) if path else None
+
+    @property
+    def device(self) -> str | None:
+        if self.swap_path and self.swap_path.startswith("/dev/"):
+            return self.swap_path
+        return None
+
+
+def target_for(backend: Backend, plugin: SwapBackend | None, plugin_error: str) -> Target:
+    swap_path: str | None = None
+    if plugin is not None:
+        try:
+            swap_path = plugin.swap_path
+        except BackendError:
+            swap_path = None  # a loop or zram device not attached: the area cannot be active
+    else:
+        swap_path = backend.swap_path
+    area = kernel.find_area(swap_path) if swap_path else None
+    t = Target(backend, plugin, swap_path, area)
+    if plugin is None:
+        t.findings.append(fail("plugin", f"cannot load the {backend.kind} plugin: {plugin_error}"))
+    return t
+
+
+def check_store(t: Target) -> list[Finding]:
+    """The file or device exists, is root's, and only root can read it: swap holds memory."""
+    out: list[Finding] = []
+    if t.file_path:
+        out.append(_check_node(t.file_path, "file", exact_mode=True))
+    device = t.device
+    if (
+        device
+        and device != t.file_path
+        and (os.path.exists(device) or t.backend.kind not in EPHEMERAL_DEVICES)
+    ):
+        out.append(_check_node(device, "device", exact_mode=False))
+    if not out:
+        out.append(ok("store", "no file or device to look at while the area is released"))
+    return out
+
+
+def _check_node(path: str, what: str, *, exact_mode: bool) -> Finding:
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return fail("store", f"the swap {what} {path} does not exist", path)
+    except OSError as e:
+        return fail("store", f"cannot stat {path}: {e.strerror}", path)
+    mode = stat.S_IMODE(st.st_mode)
+    value = {"path": path, "uid": st.st_uid, "mode": f"{mode:04o}"}
+    if stat.S_ISLNK(st.st_mode):
+        return fail("store", f"{path} is a symbolic link; swap must be the real path", value)
+    problems = []
+    if st.st_uid != 0:
+        problems.append(f"owned by uid {st.st_uid}, not root")
+    # A file must be 0600 (mkswap and swapon warn otherwise); a device node is usually
+    # 0660 root:disk, so only access for others is a problem there.
+    if exact_mode and mode & 0o077:
+        problems.append(f"mode {mode:04o}, not 0600")
+    if not exact_mode and mode & 0o006:
+        problems.append(f"mode {mode:04o} lets every user read or write it")
+    if problems:
+        fix = f"chown root:root {path}; chmod {'600' if exact_mode else 'o-rw'} {path}"
+        return fail(
+            "store",
+            f"{path} is {' and '.join(problems)}: whoever can read swap reads process "
+            f"memory. Fix with: {fix}",
+            value,
+        )
+    return ok("store", f"{path} exists, owned by root, mode {mode:04o}", value)
+
+
+def check_free_space(t: Target, th: Thresholds) -> list[Finding]:
+    if not t.file_path or not os.path.exists(t.file_path):
+        return []
+    try:
+        vfs = os.statvfs(os.path.dirname(t.file_path))
+    except OSError as e:
+        return [warn("free_space", f"cannot statvfs the swap file's filesystem: {e.strerror}")]
+    total = vfs.f_blocks * vfs.f_frsize
+    free = vfs.f_bavail * vfs.f_frsize
+    fraction = free / total if total else 0.0
+    f = graded(
+        "free_space",
+        fraction,
+        th.fs_free_warn,
+        th.fs_free_fail,
+        f"{_mib(free)} free of {_mib(total)} ({fraction:.0%}) on the swap file's filesystem",
+        above=False,
+    )
+    f.value = {"free_bytes": free, "total_bytes": total, "free_fraction": round(fraction, 4)}
+    return [f]
+
+
+def check_header(t: Target) -> list[Finding]:
+    """Page 0 read through the plugin (read-only, safe while active): a SWAPSPACE2 header
+    whose label and UUID are the ones swapadmin wrote."""
+    from backends import header
+
+    if t.plugin is None:
+        return []
+    try:
+        t.plugin.capacity_bytes()
+    except (BackendError, OSError):
+        return []  # no store: check_store reports it, or it is released by design
+    try:
+        hdr = header.read_header(t.plugin)
+    except BackendError as e:
+        return [fail("header", f"the swap header is damaged: {e.message}")]
+    except OSError as e:
+        return [fail("header", f"cannot read the swap header: {e.strerror}")]
+    finally:
+        t.plugin.close()
+    value = {"label": hdr.label, "uuid": str(hdr.uuid), "badpages": hdr.nr_badpages}
+    b = t.backend
+    if hdr.label != b.label:
+        return [
+            fail(
+                "header",
+                f"the swap label is {hdr.label!r}, not {b.label!r}: someone ran mkswap "
+                "on this area outside swapadmin",
+                value,
+            )
+        ]
+    if b.swap_uuid is not None and hdr.uuid != b.swap_uuid:
+        return [
+            fail(
+                "header",
+                f"the swap UUID is {hdr.uuid}, not {b.swap_uuid}: the area was formatted "
+                "again outside swapadmin",
+                value,
+            )
+        ]
+    bad = f", {hdr.nr_badpages} bad pages" if hdr.nr_badpages else ""
+    return [ok("header", f"swap header intact (label {hdr.label!r}, UUID {hdr.uuid}{bad})", value)]
+
+
+def check_drift(t: Target) -> list[Finding]:
+    """Active or not, and at which priority, as the user asked. ``value["repair"]`` names
+    the job that restores it, for auto-repair."""
+    b = t.backend
+    active = t.area is not None
+    value: dict[str, Any] = {
+        "desired": b.desired_state,
+        "observed": "active" if active else "inactive",
+    }
+    if b.desired_state == Backend.Desired.ACTIVE and not active:
+        value["repair"] = "activate"
+        return [
+            fail(
+                "drift",
+                f"{t.swap_path or b.name} should be active but is not in /proc/swaps",
+                value,
+            )
+        ]
+    if b.desired_state != Backend.Desired.ACTIVE and active:
+        if b.desired_state == Backend.Desired.INACTIVE:
+            value["repair"] = "deactivate"
+        return [warn("drift", f"{t.swap_path} is active but should be {b.desired_state}", value)]
+    if active and b.priority is not None and t.area is not None and t.area.priority != b.priority:
+        value.update(priority=t.area.priority, desired_priority=b.priority)
+        return [
+            warn(
+                "drift",
+                f"{t.swap_path} is active at priority {t.area.priority}, not {b.priority}; "
+                "deactivate and activate it to apply the priority",
+                value,
+            )
+        ]
+    return [ok("drift", f"{b.desired_state}, as desired", value)]
+
+
+def check_used(t: Target, th: Thresholds) -> list[Finding]:
+    if t.area is None or not t.area.size_bytes:
+        return []
+    a = t.area
+    fraction = a.used_bytes / a.size_bytes
+    f = graded(
+        "used",
+        fraction,
+        th.used_warn,
+        th.used_fail,
+        f"{_mib(a.used_bytes)} of {_mib(a.size_bytes)} in use ({fraction:.0%})",
+    )
+    f.value = {
+        "used_bytes": a.used_bytes,
+        "size_bytes": a.size_bytes,
+        "fraction": round(fraction, 4),
+    }
+    return [f]
+
+
+def check_zram(t: Target, th: Thresholds) -> list[Finding]:
+    dev = t.device
+    if not dev or not os.path.basename(dev).startswith("zram") or not os.path.exists(dev):
+        return []
+    try:
+        st = kernel.zram_mm_stat(dev)
+    except BackendError as e:
+        return [warn("zram", f"cannot read {dev}'s mm_stat: {e.message}")]
+    out: list[Finding] = []
+    ratio = st.compression_ratio
+    if st.orig_data_size >= th.zram_ratio_min_bytes and ratio < th.zram_ratio_warn:
+        out.append(
+            warn(
+                "zram_ratio",
+                f"{dev} compresses only {ratio:.2f}:1; the memory it saves may not be worth "
+                "the CPU (try another compressor)",
+                round(ratio, 3),
+            )
+        )
+    else:
+        out.append(ok("zram_ratio", f"{dev} compression {ratio:.2f}:1", round(ratio, 3)))
+    if st.mem_limit:
+        fraction = st.mem_used_total / st.mem_limit
+        out.append(
+            graded(
+                "zram_limit",
+                fraction,
+                th.zram_limit_warn,
+                th.zram_limit_fail,
+                f"{dev} uses {_mib(st.mem_used_total)} of its {_mib(st.mem_limit)} memory "
+                f"limit ({fraction:.0%}); at the limit, writes to it fail",
+            )
+        )
+        out[-1].value = {"mem_used_total": st.mem_used_total, "mem_limit": st.mem_limit}
+    return out
+
+
+def check_fstab(t: Target, fstab: Path) -> list[Finding]:
+    """A persisted area has its fstab line, and an unpersisted one has none."""
+    b = t.backend
+    try:
+        text = fstab.read_text()
+    except FileNotFoundError:
+        text = ""
+    except OSError as e:
+        return [warn("fstab", f"cannot read {fstab}: {e.strerror}")]
+    specs = _specs(t)
+    lines = [ln for ln in _swap_lines(text) if ln[0] in specs or _same_node(ln[0], specs)]
+    value: dict[str, Any] = {
+        "fstab": str(fstab),
+        "persist": b.persist,
+        "lines": [" ".join(x) for x in lines],
+    }
+    if b.persist and not lines:
+        value["repair"] = "persist"
+        return [
+            warn(
+                "fstab",
+                f"{b.name} should be in {fstab} but has no line there: it will not come back "
+                "after a reboot",
+                value,
+            )
+        ]
+    if not b.persist and lines:
+        value["repair"] = "persist"
+        return [
+            warn("fstab", f"{b.name} is not meant to persist, yet {fstab} has a line for it", value)
+        ]
+    if not b.persist:
+        return []
+    return [ok("fstab", f"{fstab} has its line", value)]
+
+
+def _specs(t: Target) -> set[str]:
+    b = t.backend
+    specs = {p for p in (t.swap_path, t.file_path) if p}
+    if b.swap_uuid:
+        specs.add(f"UUID={b.swap_uuid}")
+    if b.label:
+        specs.add(f"LABEL={b.label}")
+    return specs
+
+
+def _swap_lines(text: str) -> list[list[str]]:
+    out = []
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) >= 3 and not fields[0].startswith("#") and fields[2] == "swap":
+            fields[0] = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[0])
+            out.append(fields)
+    return out
+
+
+def _same_node(spec: str, specs: set[str]) -> bool:
+    if not spec.startswith("/"):
+        return False
+    return any(
+        p.startswith("/") and kernel._identity(p) == kernel._identity(spec) is not None
+        for p in specs
+    )
+
+
+# ---- kernel I/O errors ----
+
+
+_IO_ERROR = re.compile(r"error", re.IGNORECASE)
+
+
+def block_names(t: Target) -> tuple[set[str], set[str]]:
+    """The kernel's names for the devices under this area (``loop3``, ``vda1`` and its disk
+    ``vda``) and their ``major:minor``, as kernel log lines spell them."""
+    names: set[str] = set()
+    numbers: set[str] = set()
+    paths = [p for p in (t.device, t.file_path) if p]
+    for p in paths:
+        try:
+            st = os.stat(p)
+        except OSError:
+            continue
+        dev = st.st_rdev if stat.S_ISBLK(st.st_mode) else st.st_dev
+        majmin = f"{os.major(dev)}:{os.minor(dev)}"
+        sys_path = Path(f"/sys/dev/block/{majmin}")
+        if not sys_path.exists():
+            continue  # btrfs and tmpfs files sit on anonymous devices
+        real = sys_path.resolve()
+        names.add(real.name)
+        numbers.add(majmin)
+        if (real / "partition").exists():
+            names.add(real.parent.name)
+    return names, numbers
+
+
+@dataclass(frozen=True)
+class LogLine:
+    usec: int  # microseconds since boot
+    text: str
+
+
+def read_kmsg() -> list[LogLine] | None:
+    """Every record in the kernel ring buffer (/dev/kmsg, non-blocking), or ``dmesg``'s
+    output; None when neither can be read (not root and kernel.dmesg_restrict=1)."""
+    try:
+        fd = os.open("/dev/kmsg", os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return _read_dmesg()
+    lines: list[LogLine] = []
+    try:
+        while True:
+            try:
+                rec = os.read(fd, 8192)
+            except BlockingIOError:
+                break
+            except OSError as e:
+                if e.errno == errno.EPIPE:
+                    continue  # overwritten while we read: the next read resumes
+                break
+            head, _, msg = rec.decode("utf-8", "replace").partition(";")
+            parts = head.split(",")
+            with contextlib.suppress(ValueError, IndexError):
+                lines.append(LogLine(int(parts[2]), msg.split("\n", 1)[0]))
+    finally:
+        os.close(fd)
+    return lines
+
+
+def _read_dmesg() -> list[LogLine] | None:
+    try:
+        proc = subprocess.run(
+            ["dmesg", "--kernel", "--notime", "--raw", "--time-format", "raw"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if proc.returncode != 0:
+        return None
+    out = []
+    for line in proc.stdout.splitlines():
+        m = re.match(r"(?:<\d+>)?\[\s*(\d+)\.(\d+)\]\s?(.*)", line)
+        if m:
+            out.append(
+                LogLine(int(m.group(1)) * 1_000_000 + int(m.group(2)[:6].ljust(6, "0")), m.group(3))
+            )
+    return out
+
+
+def boot_usec(when: datetime) -> int:
+    """``when`` in the kernel log's clock (microseconds since boot)."""
+    ago = (timezone.now() - when).total_seconds()
+    return int((time.clock_gettime(time.CLOCK_MONOTONIC) - ago) * 1_000_000)
+
+
+def check_io_errors(t: Target, th: Thresholds, log: list[LogLine] | None) -> list[Finding]:
+    if log is None:
+        return [
+            ok(
+                "io_errors",
+                "the kernel log is not readable here (the worker is not root, or "
+                "kernel.dmesg_restrict=1)",
+            )
+        ]
+    names, numbers = block_names(t)
+    if not names:
+        return []
+    since = max(t.backend.created_at, timezone.now() - _seconds(th.io_error_window))
+    cutoff = boot_usec(since)
+    alt = "|".join(map(re.escape, sorted(names)))
+    pattern = rf"\b(?:dev|device)\s+\(?({alt})\b|\(({alt})\)"
+    if numbers:
+        # mm/page_io.c: "Write-error on swap-device (7:1:1234)"
+        pattern += r"|\((" + "|".join(map(re.escape, sorted(numbers))) + r"):"
+    dev_re = re.compile(pattern)
+    hits = [
+        ln.text
+        for ln in log
+        if ln.usec >= cutoff and _IO_ERROR.search(ln.text) and dev_re.search(ln.text)
+    ]
+    devices = ", ".join(sorted(names))
+    if hits:
+        return [
+            fail(
+                "io_errors",
+                f"{len(hits)} kernel I/O error(s) on {devices} in the last "
+                f"{int(th.io_error_window // 60)} minutes; latest: {hits[-1]}",
+                {"count": len(hits), "devices": sorted(names), "latest": hits[-5:]},
+            )
+        ]
+    return [
+        ok(
+            "io_errors",
+            f"no kernel I/O errors on {devices}",
+            {"count": 0, "devices": sorted(names)},
+        )
+    ]
+
+
+def _seconds(n: float) -> Any:
+    from datetime import timedelta
+
+    return timedelta(seconds=n)
+
+
+# ---- the host ----
+
+
+def swapin_rate(host: Host, window: float = 0.5) -> float:
+    """Pages swapped in per second: the sampler's rate when it is fresh, else measured now."""
+    limit = 3 * max(settings.SWAPADMIN_SAMPLE_SECONDS, 1.0)
+    rates = (host.observed or {}).get("rates") or {}
+    rate = rates.get("pswpin", rates.get("pswpin_rate"))
+    if (
+        rate is not None
+        and host.observed_at
+        and (timezone.now() - host.observed_at).total_seconds() < limit
+    ):
+        return float(rate)
+    start, t0 = kernel.vmstat().get("pswpin", 0), time.monotonic()
+    time.sleep(window)
+    return max(0, kernel.vmstat().get("pswpin", 0) - start) / (time.monotonic() - t0)
+
+
+def check_pressure(host: Host, th: Thresholds) -> list[Finding]:
+    """Thrashing: memory stalls (PSI) and how fast pages come back from swap."""
+    out: list[Finding] = []
+    rate = swapin_rate(host)
+    psi = kernel.psi_memory()
+    if rate >= th.swapin_warn:
+        out.append(warn("swapin_rate", f"{rate:.0f} pages/s are being swapped in", round(rate, 1)))
+    else:
+        out.append(ok("swapin_rate", f"{rate:.0f} pages/s swapped in", round(rate, 1)))
+    if psi is None:
+        out.append(ok("psi", "this kernel does not report memory pressure (no PSI)"))
+        return out
+    value = {
+        "some_avg10": psi.some_avg10,
+        "full_avg10": psi.full_avg10,
+        "some_avg60": psi.some_avg60,
+    }
+    if psi.full_avg10 >= th.psi_full_fail or (
+        psi.full_avg10 >= th.psi_full_warn and rate >= th.swapin_warn
+    ):
+        out.append(
+            fail(
+                "psi",
+                f"thrashing: every task stalled on memory {psi.full_avg10:.1f}% of the last "
+                f"10 s while {rate:.0f} pages/s came back from swap",
+                value,
+            )
+        )
+    elif psi.full_avg10 >= th.psi_full_warn or psi.some_avg10 >= th.psi_some_warn:
+        out.append(
+            warn(
+                "psi",
+                f"memory pressure: some tasks stalled {psi.some_avg10:.1f}% and all tasks "
+                f"{psi.full_avg10:.1f}% of the last 10 s",
+                value,
+            )
+        )
+    else:
+        out.append(ok("psi", f"memory pressure {psi.some_avg10:.1f}% (some, 10 s)", value))
+    return out
+
+
+def check_host_swap(th: Thresholds) -> list[Finding]:
+    mem = kernel.meminfo()
+    if not mem.swap_total:
+        return [ok("swap_used", "no swap is active on the host", 0.0)]
+    used = mem.swap_total - mem.swap_free
+    fraction = used / mem.swap_total
+    f = graded(
+        "swap_used",
+        fraction,
+        th.used_warn,
+        th.used_fail,
+        f"{_mib(used)} of {_mib(mem.swap_total)} swap in use on the host ({fraction:.0%})",
+    )
+    f.value = round(fraction, 4)
+    return [f]

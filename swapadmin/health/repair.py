@@ -1,0 +1,88 @@
+"""Drift repair: a backend with ``auto_repair`` that a check finds out of its desired state
+gets the job that restores it (activate, deactivate, persist), queued as the schedule.
+
+Back-off: each repair queued without the drift going away doubles the wait before the
+next one (``SWAPADMIN_HEALTH_REPAIR_BASE_SECONDS``, up to ``..._REPAIR_MAX_SECONDS``), and
+none is queued while the previous one is still live, so an area that cannot be activated
+(a broken disk, a full swap table) is retried a few times an hour, not every minute. The
+first check that finds no drift resets the count.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from swapadmin.core.models import Backend, Job
+from swapadmin.core.services import Actor, Conflict, InvalidRequest, request_action
+
+from .models import BackendHealth
+from .probes import setting
+
+log = logging.getLogger(__name__)
+
+#: When several drifts are found, the area's state comes first; persist follows next time.
+ORDER = ("activate", "deactivate", "persist")
+
+
+def repair_delay(attempts: int) -> timedelta:
+    """The wait after the ``attempts``-th repair (1, 2, ...) before another may be queued."""
+    base = setting("SWAPADMIN_HEALTH_REPAIR_BASE_SECONDS", 60.0)
+    cap = setting("SWAPADMIN_HEALTH_REPAIR_MAX_SECONDS", 3600.0)
+    return timedelta(seconds=min(cap, base * 2 ** max(0, attempts - 1)))
+
+
+def wanted_repairs(findings: list[dict[str, Any]]) -> list[str]:
+    found = {
+        f["value"]["repair"]
+        for f in findings
+        if f["status"] != "ok" and isinstance(f.get("value"), dict) and f["value"].get("repair")
+    }
+    return [kind for kind in ORDER if kind in found]
+
+
+def maybe_repair(backend: Backend, findings: list[dict[str, Any]]) -> Job | None:
+    """Queue the repair ``findings`` call for, if the backend wants it and the back-off
+    allows; returns the job queued, or None."""
+    wanted = wanted_repairs(findings)
+    with transaction.atomic():
+        BackendHealth.objects.get_or_create(backend=backend)
+        health = (
+            BackendHealth.objects.select_for_update(of=("self",))
+            .select_related("last_repair_job")
+            .get(backend=backend)
+        )
+        if not wanted:
+            if health.repair_attempts or health.next_repair_at:
+                health.repair_attempts = 0
+                health.next_repair_at = None
+                health.save(update_fields=["repair_attempts", "next_repair_at"])
+            return None
+        backend.refresh_from_db(fields=["auto_repair", "persist", "desired_state"])
+        if not backend.auto_repair:
+            return None
+        now = timezone.now()
+        if health.next_repair_at is not None and now < health.next_repair_at:
+            return None
+        previous = health.last_repair_job
+        if previous is not None and previous.state in Job.LIVE:
+            return None
+        kind = wanted[0]
+        params = {"persist": backend.persist} if kind == "persist" else {}
+        try:
+            job = request_action(backend, kind, Actor.schedule(), params)
+        except Conflict:
+            return None  # someone else's job holds the backend; look again next check
+        except InvalidRequest as e:
+            log.warning("cannot repair %s with %s: %s", backend, kind, e)
+            return None
+        health.repair_attempts += 1
+        health.next_repair_at = now + repair_delay(health.repair_attempts)
+        health.last_repair_job = job
+        health.save(update_fields=["repair_attempts", "next_repair_at", "last_repair_job"])
+        log.info("drift on %s: queued %s (attempt %d)", backend, kind, health.repair_attempts)
+        return job

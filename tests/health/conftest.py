@@ -1,0 +1,186 @@
+"""Fixtures for health tests: real swap areas, backend rows that describe them, check jobs,
+and a memory hog in a memory cgroup that makes the kernel really swap to our area.
+
+Everything is made under the test's own scratch directory or cgroup and taken down on
+every path (the scratch fixture swaps off and detaches anything under it afterwards).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import suppress
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from backends import Policy, header, kernel, registry
+from swapadmin.core.models import Backend, Host, Job
+
+MiB = 1 << 20
+CGROUP_ROOT = Path("/sys/fs/cgroup/memory")
+
+
+def provision_file(path: Path, size: int, *, label: str = "", swap_uuid: uuid.UUID) -> None:
+    """Make a swap file the way a provision job does: the file plugin, then mkswap."""
+    plugin = registry().get("file")({"path": str(path)}, size_bytes=size, policy=Policy.from_env())
+    try:
+        plugin.swapfile(True)
+        header.mkswap(plugin, label=label, uuid=swap_uuid)
+    finally:
+        plugin.close()
+
+
+MakeBackend = Callable[..., Backend]
+
+
+@pytest.fixture
+def make_file_backend(host_row: Host, swap_root: Path) -> MakeBackend:
+    """A real, formatted swap file in the test's swap root and the Backend row for it."""
+
+    def make(
+        name: str = "swap0",
+        *,
+        size: int = 32 * MiB,
+        desired: str = Backend.Desired.INACTIVE,
+        priority: int | None = 32767,
+        label: str = "healthtest",
+        **fields: Any,
+    ) -> Backend:
+        path = swap_root / name
+        swap_uuid = uuid.uuid4()
+        provision_file(path, size, label=label, swap_uuid=swap_uuid)
+        return Backend.objects.create(
+            host=host_row,
+            kind="file",
+            name=name,
+            params={"path": str(path)},
+            size_bytes=size,
+            priority=priority,
+            label=label,
+            swap_uuid=swap_uuid,
+            desired_state=desired,
+            observed_state=Backend.Observed.READY,
+            **fields,
+        )
+
+    return make
+
+
+def check_job(backend: Backend) -> Job:
+    """A check job row as the worker would hand it over (claimed, running)."""
+    return Job.objects.create(
+        kind=Job.Kind.CHECK,
+        host=backend.host,
+        backend=backend,
+        backend_name=backend.name,
+        state=Job.State.RUNNING,
+        via=Job.Via.SCHEDULE,
+    )
+
+
+def swapon(backend: Backend) -> None:
+    kernel.swapon(backend.params["path"], priority=backend.priority)
+
+
+def swapoff_by_hand(path: str) -> None:
+    subprocess.run(["swapoff", path], check=True, capture_output=True)
+
+
+def findings_by_check(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {f["check"]: f for f in result["findings"]}
+
+
+# ---- memory pressure, for real ----
+
+
+HOG = r"""
+import os, sys, time
+size, thrash = int(sys.argv[1]), sys.argv[2] == "1"
+page = 4096
+buf = bytearray(size)
+for off in range(0, size, page):
+    buf[off:off + 64] = os.urandom(64)
+print("ready", flush=True)
+while True:
+    if thrash:
+        for off in range(0, size, page):
+            buf[off] = (buf[off] + 1) & 255
+    else:
+        time.sleep(0.5)
+"""
+
+
+class MemoryHog:
+    """A child process holding ``size`` bytes in a memory cgroup limited to ``limit``: the
+    kernel must swap the difference out (to the highest-priority area), and with ``thrash``
+    the child keeps touching every page, so pages keep coming back in."""
+
+    def __init__(self, cgroup: Path, size: int, limit: int, thrash: bool) -> None:
+        self.cgroup = cgroup
+        cgroup.mkdir()
+        (cgroup / "memory.limit_in_bytes").write_text(str(limit))
+        procs = str(cgroup / "cgroup.procs")
+
+        def enter_cgroup() -> None:
+            with open(procs, "w") as f:
+                f.write(str(os.getpid()))
+
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", HOG, str(size), "1" if thrash else "0"],
+            stdout=subprocess.PIPE,
+            text=True,
+            preexec_fn=enter_cgroup,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        assert line.strip() == "ready", f"memory hog did not start: {line!r}"
+
+    def stop(self) -> None:
+        with suppress(ProcessLookupError):
+            self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=30)
+        for _ in range(50):
+            try:
+                self.cgroup.rmdir()
+                return
+            except FileNotFoundError:
+                return
+            except OSError:
+                time.sleep(0.1)
+
+
+@pytest.fixture
+def memory_hog() -> Iterator[Callable[..., MemoryHog]]:
+    if not CGROUP_ROOT.is_dir():
+        pytest.skip("needs the cgroup v1 memory controller at /sys/fs/cgroup/memory")
+    hogs: list[MemoryHog] = []
+
+    def start(size: int, limit: int, *, thrash: bool = False) -> MemoryHog:
+        cgroup = CGROUP_ROOT / f"swapadmin-health-{uuid.uuid4().hex[:8]}"
+        hog = MemoryHog(cgroup, size, limit, thrash)
+        hogs.append(hog)
+        return hog
+
+    try:
+        yield start
+    finally:
+        for hog in hogs:
+            hog.stop()
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.2)
