@@ -1,0 +1,53 @@
+"""List filters. Related objects are named by their public UUID, as everywhere in the API."""
+
+from __future__ import annotations
+
+import django_filters as filters
+
+from swapadmin.core.models import AuditEvent, Backend, Host, Job
+
+
+class HostFilter(filters.FilterSet):
+    name = filters.CharFilter(help_text="exact host name")
+    name__contains = filters.CharFilter(field_name="name", lookup_expr="icontains")
+
+    class Meta:
+        model = Host
+        fields = ["name"]
+
+
+class BackendFilter(filters.FilterSet):
+    host = filters.UUIDFilter(field_name="host__uuid", help_text="the host's id")
+    host_name = filters.CharFilter(field_name="host__name")
+    kind = filters.CharFilter()
+    name = filters.CharFilter()
+    observed_state = filters.ChoiceFilter(choices=Backend.Observed.choices)
+    desired_state = filters.ChoiceFilter(choices=Backend.Desired.choices)
+
+    class Meta:
+        model = Backend
+        fields = ["host", "host_name", "kind", "name", "observed_state", "desired_state"]
+
+
+class JobFilter(filters.FilterSet):
+    state = filters.MultipleChoiceFilter(choices=Job.State.choices)
+    kind = filters.MultipleChoiceFilter(choices=Job.Kind.choices)
+    backend = filters.UUIDFilter(field_name="backend__uuid", help_text="the backend's id")
+    host = filters.UUIDFilter(field_name="host__uuid", help_text="the host's id")
+
+    class Meta:
+        model = Job
+        fields = ["state", "kind", "backend", "host"]
+
+
+class AuditEventFilter(filters.FilterSet):
+    action = filters.CharFilter()
+    actor = filters.CharFilter(field_name="actor_name", help_text="a username, or schedule")
+    outcome = filters.ChoiceFilter(choices=AuditEvent.Outcome.choices)
+    object_id = filters.UUIDFilter(field_name="object_uuid")
+    host = filters.UUIDFilter(field_name="host__uuid")
+    since = filters.IsoDateTimeFilter(field_name="at", lookup_expr="gte")
+
+    class Meta:
+        model = AuditEvent
+        fields = ["action", "actor", "outcome", "object_id", "host", "since"]

@@ -1,0 +1,307 @@
+"""Small serializers: public UUIDs as ``id``, ISO 8601 times, sizes in bytes.
+
+Read serializers are plain ModelSerializers. Write serializers only check types and bounds;
+the rules (names, plugin parameters, swap roots, force and its confirmation) live in
+swapadmin.core.services, shared with the pages.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from swapadmin.core.models import AuditEvent, Backend, Host, Job
+from swapadmin.core.services import MAX_PRIORITY
+
+#: The largest size PostgreSQL's bigint holds; larger numbers are refused as input errors.
+MAX_BYTES = 2**63 - 1
+
+
+class HostSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="uuid", read_only=True)
+    url = serializers.HyperlinkedIdentityField(view_name="api:host-detail", lookup_field="uuid")
+    online = serializers.BooleanField(read_only=True)
+    observed = serializers.JSONField(read_only=True)
+
+    class Meta:
+        model = Host
+        fields = [
+            "id",
+            "url",
+            "name",
+            "online",
+            "kernel_release",
+            "page_size",
+            "mem_total_bytes",
+            "swap_roots",
+            "worker_version",
+            "last_heartbeat",
+            "observed",
+            "observed_at",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class BackendSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="uuid", read_only=True)
+    url = serializers.HyperlinkedIdentityField(view_name="api:backend-detail", lookup_field="uuid")
+    host = serializers.UUIDField(source="host.uuid", read_only=True)
+    host_name = serializers.CharField(source="host.name", read_only=True)
+    swap_path = serializers.CharField(read_only=True, allow_null=True)
+    params = serializers.JSONField(read_only=True)
+
+    class Meta:
+        model = Backend
+        fields = [
+            "id",
+            "url",
+            "host",
+            "host_name",
+            "kind",
+            "name",
+            "params",
+            "swap_path",
+            "size_bytes",
+            "used_bytes",
+            "priority",
+            "active_priority",
+            "discard",
+            "label",
+            "swap_uuid",
+            "persist",
+            "adopted",
+            "desired_state",
+            "observed_state",
+            "observed_error",
+            "observed_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class BackendParamsSerializer(serializers.Serializer):
+    """The plugin's own parameters; which apply depends on ``kind`` (see ``plugins/``)."""
+
+    path = serializers.CharField(required=False, help_text="file and loop: the swap file")
+    device = serializers.CharField(required=False, help_text="block: the device node")
+    algorithm = serializers.CharField(required=False, help_text="zram: compression algorithm")
+    mem_limit_bytes = serializers.IntegerField(
+        required=False, min_value=0, max_value=MAX_BYTES, help_text="zram: memory limit"
+    )
+
+
+class ParamsField(serializers.DictField):
+    """A free-form object: plugins validate their own keys, and third-party kinds add more."""
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            self.fail("not_a_dict", input_type=type(data).__name__)
+        return dict(data)
+
+
+@extend_schema_field(BackendParamsSerializer)
+class BackendParamsField(ParamsField):
+    pass
+
+
+class BackendCreateSerializer(serializers.Serializer):
+    host = serializers.UUIDField(help_text="the host's id")
+    kind = serializers.CharField(max_length=64, help_text="a plugin name, see plugins/")
+    name = serializers.CharField(max_length=100)
+    size_bytes = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=MAX_BYTES
+    )
+    priority = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=MAX_PRIORITY
+    )
+    discard = serializers.ChoiceField(
+        choices=Backend.Discard.choices, required=False, allow_blank=True, default=""
+    )
+    label = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=16, trim_whitespace=False
+    )
+    persist = serializers.BooleanField(required=False, default=False)
+    force = serializers.BooleanField(
+        required=False, default=False, help_text="format a device that holds a signature"
+    )
+    confirm = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        trim_whitespace=False,
+        help_text="with force: the backend's name, typed again",
+    )
+    params = BackendParamsField(required=False, default=dict)
+
+    def validate_host(self, value: Any) -> Host:
+        host = Host.objects.filter(uuid=value).first()
+        if host is None:
+            raise serializers.ValidationError(f"no host has the id {value}")
+        return host
+
+
+class ForceSerializer(serializers.Serializer):
+    force = serializers.BooleanField(
+        required=False, default=False, help_text="swapoff even beyond the RAM check"
+    )
+    confirm = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        trim_whitespace=False,
+        help_text="with force: the backend's name, typed again",
+    )
+
+
+class ActivateSerializer(serializers.Serializer):
+    priority = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=MAX_PRIORITY
+    )
+
+
+class ScanSerializer(serializers.Serializer):
+    patterns = serializers.IntegerField(required=False, min_value=1, max_value=4)
+
+
+class BenchmarkSerializer(serializers.Serializer):
+    seconds = serializers.IntegerField(required=False, min_value=1, max_value=120)
+
+
+class BurnInSerializer(serializers.Serializer):
+    seconds = serializers.IntegerField(required=False, min_value=1, max_value=3600)
+    memory_limit_bytes = serializers.IntegerField(
+        required=False, min_value=16 << 20, max_value=1 << 40
+    )
+    hog_bytes = serializers.IntegerField(required=False, min_value=16 << 20, max_value=1 << 40)
+
+
+class ResizeSerializer(serializers.Serializer):
+    size_bytes = serializers.IntegerField(min_value=0, max_value=MAX_BYTES)
+
+
+class PersistSerializer(serializers.Serializer):
+    persist = serializers.BooleanField(
+        required=False, default=True, help_text="true: keep in fstab; false: remove"
+    )
+
+
+class EmptySerializer(serializers.Serializer):
+    pass
+
+
+class TuneSerializer(serializers.Serializer):
+    swappiness = serializers.IntegerField(required=False, min_value=0, max_value=200)
+    page_cluster = serializers.IntegerField(required=False, min_value=0, max_value=31)
+    zswap_enabled = serializers.BooleanField(required=False)
+    zswap_compressor = serializers.RegexField(
+        r"^[a-z0-9_-]{1,32}$", required=False, help_text="e.g. lz4, zstd, lzo-rle"
+    )
+    zswap_max_pool_percent = serializers.IntegerField(required=False, min_value=1, max_value=100)
+    persist = serializers.BooleanField(
+        required=False, default=False, help_text="also keep the values in the sysctl.d file"
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not set(attrs) - {"persist"}:
+            raise serializers.ValidationError("name at least one tunable to set")
+        return attrs
+
+
+class JobSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="uuid", read_only=True)
+    url = serializers.HyperlinkedIdentityField(view_name="api:job-detail", lookup_field="uuid")
+    host = serializers.UUIDField(source="host.uuid", read_only=True)
+    host_name = serializers.CharField(source="host.name", read_only=True)
+    backend = serializers.UUIDField(source="backend.uuid", read_only=True, allow_null=True)
+    requested_by = serializers.CharField(
+        source="requested_by.username", read_only=True, allow_null=True
+    )
+    params = serializers.JSONField(read_only=True)
+    result = serializers.JSONField(read_only=True)
+    duration_seconds = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Job
+        fields = [
+            "id",
+            "url",
+            "kind",
+            "state",
+            "host",
+            "host_name",
+            "backend",
+            "backend_name",
+            "params",
+            "progress",
+            "progress_message",
+            "waiting_reason",
+            "cancel_requested",
+            "log",
+            "result",
+            "error",
+            "requested_by",
+            "via",
+            "queued_at",
+            "dispatched_at",
+            "started_at",
+            "finished_at",
+            "duration_seconds",
+            "worker",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.DOUBLE)
+    def get_duration_seconds(self, job: Job) -> float | None:
+        d = job.duration
+        return None if d is None else d.total_seconds()
+
+
+class ConflictSerializer(serializers.Serializer):
+    """409: the backend is busy; ``job`` is the one holding it."""
+
+    detail = serializers.CharField()
+    job = JobSerializer()
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+class AuditEventSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="uuid", read_only=True)
+    actor = serializers.CharField(source="actor_name", read_only=True)
+    object_id = serializers.UUIDField(source="object_uuid", read_only=True, allow_null=True)
+    host = serializers.UUIDField(source="host.uuid", read_only=True, allow_null=True)
+    detail = serializers.JSONField(read_only=True)
+
+    class Meta:
+        model = AuditEvent
+        fields = [
+            "id",
+            "at",
+            "actor",
+            "via",
+            "action",
+            "object_type",
+            "object_id",
+            "object_repr",
+            "host",
+            "source_ip",
+            "outcome",
+            "detail",
+        ]
+        read_only_fields = fields
+
+
+class PluginSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    label = serializers.CharField()
+    description = serializers.CharField()
+    takes_size = serializers.BooleanField()
+    resizable = serializers.BooleanField()
+    parameters = serializers.JSONField(help_text="a JSON Schema object for params")

@@ -1,0 +1,324 @@
+"""The v1 viewsets. Each change goes through swapadmin.core.services, like the pages' do.
+
+A change that queues a job answers 202 with the job (``GET jobs/{id}/`` follows it), 409 with
+the job that holds the backend, or 400 with messages per field. Nothing is changed on a 400.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.parsers import JSONParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from backends import BackendError, registry
+from swapadmin.core import services
+from swapadmin.core.models import AuditEvent, Backend, Host, Job
+
+from . import filters
+from .permissions import RolePermission, actor_for, require
+from .serializers import (
+    ActivateSerializer,
+    AuditEventSerializer,
+    BackendCreateSerializer,
+    BackendSerializer,
+    BenchmarkSerializer,
+    BurnInSerializer,
+    ConflictSerializer,
+    EmptySerializer,
+    ErrorSerializer,
+    ForceSerializer,
+    HostSerializer,
+    JobSerializer,
+    PersistSerializer,
+    PluginSerializer,
+    ResizeSerializer,
+    ScanSerializer,
+    TuneSerializer,
+)
+
+ERRORS = {
+    400: OpenApiResponse(OpenApiTypes.OBJECT, description="invalid: messages per field"),
+    403: OpenApiResponse(ErrorSerializer, description="the caller's role does not allow it"),
+    404: OpenApiResponse(ErrorSerializer, description="no such object"),
+}
+QUEUED = {
+    202: OpenApiResponse(JobSerializer, description="queued: the job, to follow at its url"),
+    409: OpenApiResponse(ConflictSerializer, description="busy: the job holding the backend"),
+    **ERRORS,
+}
+
+
+def queued(job: Job, request: Request) -> Response:
+    job = Job.objects.select_related("host", "backend", "requested_by").get(pk=job.pk)
+    body = JobSerializer(job, context={"request": request}).data
+    return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
+
+
+def conflict(e: services.Conflict, request: Request) -> Response:
+    job = JobSerializer(e.job, context={"request": request}).data
+    return Response({"detail": e.message, "job": job}, status=status.HTTP_409_CONFLICT)
+
+
+def invalid(e: services.InvalidRequest, top_level: set[str] | None = None) -> ValidationError:
+    """The services' field errors as a DRF 400. Errors about a plugin parameter (any field
+    that is not a top-level one) go under ``params``, where the caller put the value."""
+    if top_level is None:
+        return ValidationError(e.errors)
+    body: dict[str, Any] = {}
+    for name, messages in e.errors.items():
+        if name in top_level:
+            body[name] = messages
+        else:
+            body.setdefault("params", {})[name] = messages
+    return ValidationError(body)
+
+
+class JsonOnly:
+    """Bodies are JSON: ``params`` is an object, which form encodings cannot carry."""
+
+    parser_classes = [JSONParser]
+
+
+class HostViewSet(JsonOnly, viewsets.ReadOnlyModelViewSet):
+    queryset = Host.objects.all()
+    serializer_class = HostSerializer
+    lookup_field = "uuid"
+    permission_classes = [RolePermission]
+    filterset_class = filters.HostFilter
+    ordering_fields = ["name", "last_heartbeat", "created_at"]
+    role_actions = {"discover": "discover", "tune": "tune"}
+
+    @extend_schema(request=EmptySerializer, responses=QUEUED)
+    @action(detail=True, methods=["post"])
+    def discover(self, request: Request, uuid: str) -> Response:
+        """Adopt the swap areas active on the host or listed in its fstab."""
+        return self._host_job(request, "discover", {})
+
+    @extend_schema(request=TuneSerializer, responses=QUEUED)
+    @action(detail=True, methods=["post"])
+    def tune(self, request: Request, uuid: str) -> Response:
+        """Set vm.swappiness, vm.page-cluster and zswap; optionally keep them in sysctl.d."""
+        data = TuneSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return self._host_job(request, "tune", dict(data.validated_data))
+
+    def _host_job(self, request: Request, kind: str, params: dict[str, Any]) -> Response:
+        host = self.get_object()
+        try:
+            job = services.request_host_job(host, kind, actor_for(request), params)
+        except services.Conflict as e:
+            return conflict(e, request)
+        except services.InvalidRequest as e:
+            raise invalid(e) from None
+        return queued(job, request)
+
+
+#: Backend actions: URL name -> (job kind, body serializer).
+BACKEND_ACTIONS: dict[str, tuple[str, type[serializers.Serializer]]] = {
+    "activate": ("activate", ActivateSerializer),
+    "deactivate": ("deactivate", ForceSerializer),
+    "scan": ("scan", ScanSerializer),
+    "benchmark": ("benchmark", BenchmarkSerializer),
+    "burn-in": ("burn_in", BurnInSerializer),
+    "resize": ("resize", ResizeSerializer),
+    "persist": ("persist", PersistSerializer),
+    "check": ("check", EmptySerializer),
+}
+
+
+class BackendViewSet(
+    JsonOnly,
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.ReadOnlyModelViewSet,
+):
+    queryset = Backend.objects.select_related("host")
+    serializer_class = BackendSerializer
+    lookup_field = "uuid"
+    permission_classes = [RolePermission]
+    filterset_class = filters.BackendFilter
+    ordering_fields = ["name", "kind", "size_bytes", "used_bytes", "priority", "created_at"]
+    role_actions = {
+        "create": "create",
+        "destroy": "destroy",
+        **{url.replace("-", "_"): kind for url, (kind, _) in BACKEND_ACTIONS.items()},
+    }
+
+    @extend_schema(request=BackendCreateSerializer, responses=QUEUED)
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Register a backend and queue its provision job (prepare the store, then mkswap)."""
+        data = BackendCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = {"size_bytes": None, **data.validated_data}
+        try:
+            job = services.create_backend(actor=actor_for(request), **fields)
+        except services.InvalidRequest as e:
+            raise invalid(e, set(BackendCreateSerializer().fields)) from None
+        return queued(job, request)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("force", bool, description="swapoff even beyond the RAM check"),
+            OpenApiParameter("confirm", str, description="with force: the backend's name"),
+        ],
+        responses=QUEUED,
+    )
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Queue the destroy job: deactivate if needed, release the store, remove the file."""
+        source = request.query_params if "force" in request.query_params else request.data
+        return self._act(request, "destroy", ForceSerializer, source)
+
+    def _act(
+        self,
+        request: Request,
+        kind: str,
+        serializer: type[serializers.Serializer],
+        source: Any = None,
+    ) -> Response:
+        backend = self.get_object()
+        data = serializer(data=request.data if source is None else source)
+        data.is_valid(raise_exception=True)
+        params = dict(data.validated_data)
+        if params.get("force"):
+            require(request, "force", backend)
+        try:
+            job = services.request_action(backend, kind, actor_for(request), params)
+        except services.Conflict as e:
+            return conflict(e, request)
+        except services.InvalidRequest as e:
+            raise invalid(e) from None
+        return queued(job, request)
+
+    @extend_schema(request=ActivateSerializer, responses=QUEUED)
+    @action(detail=True, methods=["post"])
+    def activate(self, request: Request, uuid: str) -> Response:
+        """swapon, with the backend's priority (or the one given) and discard policy."""
+        return self._act(request, "activate", ActivateSerializer)
+
+    @extend_schema(request=ForceSerializer, responses=QUEUED)
+    @action(detail=True, methods=["post"])
+    def deactivate(self, request: Request, uuid: str) -> Response:
+        """swapoff, refused when the RAM left could not take the area's pages (unless forced)."""
+        return self._act(request, "deactivate", ForceSerializer)
+
+    @extend_schema(request=ScanSerializer, responses=QUEUED)
+    @action(detail=True, methods=["post"])
+    def scan(self, request: Request, uuid: str) -> Response:
+        """Write and read back test patterns over an inactive area; bad pages are recorded."""
+        return self._act(request, "scan", ScanSerializer)
+
+    @extend_schema(request=BenchmarkSerializer, responses=QUEUED)
+    @action(detail=True, methods=["post"])
+    def benchmark(self, request: Request, uuid: str) -> Response:
+        """Measure page-in and page-out throughput and latency of an inactive area."""
+        return self._act(request, "benchmark", BenchmarkSerializer)
+
+    @extend_schema(request=BurnInSerializer, responses=QUEUED)
+    @action(detail=True, methods=["post"], url_path="burn-in")
+    def burn_in(self, request: Request, uuid: str) -> Response:
+        """Make the kernel really swap to this area with a memory hog in a limited cgroup."""
+        return self._act(request, "burn_in", BurnInSerializer)
+
+    @extend_schema(request=ResizeSerializer, responses=QUEUED)
+    @action(detail=True, methods=["post"])
+    def resize(self, request: Request, uuid: str) -> Response:
+        """Grow or shrink a file or zram area, keeping its label and UUID."""
+        return self._act(request, "resize", ResizeSerializer)
+
+    @extend_schema(request=PersistSerializer, responses=QUEUED)
+    @action(detail=True, methods=["post"])
+    def persist(self, request: Request, uuid: str) -> Response:
+        """Add (true) or remove (false) the area's fstab line."""
+        return self._act(request, "persist", PersistSerializer)
+
+    @extend_schema(request=EmptySerializer, responses=QUEUED)
+    @action(detail=True, methods=["post"])
+    def check(self, request: Request, uuid: str) -> Response:
+        """Run the backend's health check now."""
+        return self._act(request, "check", EmptySerializer)
+
+
+class JobViewSet(JsonOnly, viewsets.ReadOnlyModelViewSet):
+    queryset = Job.objects.select_related("host", "backend", "requested_by")
+    serializer_class = JobSerializer
+    lookup_field = "uuid"
+    permission_classes = [RolePermission]
+    filterset_class = filters.JobFilter
+    ordering_fields = ["queued_at", "started_at", "finished_at", "state", "kind"]
+    role_actions = {"cancel": "cancel"}
+
+    @extend_schema(
+        request=EmptySerializer,
+        responses={
+            200: OpenApiResponse(JobSerializer, description="cancelled before it started"),
+            202: OpenApiResponse(JobSerializer, description="running: asked to stop"),
+            409: OpenApiResponse(ConflictSerializer, description="already finished"),
+            **ERRORS,
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, uuid: str) -> Response:
+        """Cancel a queued job; a running one is asked to stop at its next check."""
+        job = self.get_object()
+        if job.finished:
+            body = {"detail": f"the job already {job.state}", "job": self._data(job)}
+            return Response(body, status=status.HTTP_409_CONFLICT)
+        cancelled = services.cancel_job(job, actor_for(request))
+        code = status.HTTP_200_OK if cancelled else status.HTTP_202_ACCEPTED
+        return Response(self._data(self.get_object()), status=code)
+
+    def _data(self, job: Job) -> dict[str, Any]:
+        return JobSerializer(job, context={"request": self.request}).data
+
+
+class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = AuditEvent.objects.select_related("host")
+    serializer_class = AuditEventSerializer
+    lookup_field = "uuid"
+    permission_classes = [RolePermission]
+    filterset_class = filters.AuditEventFilter
+    ordering_fields = ["at", "action", "actor_name"]
+
+
+def plugin_data(cls: Any) -> dict[str, Any]:
+    return {
+        "name": cls.name,
+        "label": cls.label,
+        "description": cls.description,
+        "takes_size": cls.takes_size,
+        "resizable": cls.resizable,
+        "parameters": {
+            "type": "object",
+            "properties": {p.name: p.schema() for p in cls.parameters},
+            "required": [p.name for p in cls.parameters if p.required],
+            "additionalProperties": False,
+        },
+    }
+
+
+class PluginViewSet(viewsets.ViewSet):
+    """The installed backend kinds, with a JSON Schema for each one's ``params``."""
+
+    permission_classes = [RolePermission]
+    lookup_field = "name"
+    lookup_value_regex = "[^/]+"
+    serializer_class = PluginSerializer
+
+    @extend_schema(responses=PluginSerializer(many=True))
+    def list(self, request: Request) -> Response:
+        return Response([plugin_data(cls) for cls in registry()])
+
+    @extend_schema(responses={200: PluginSerializer, 404: ERRORS[404]})
+    def retrieve(self, request: Request, name: str) -> Response:
+        try:
+            cls = registry().get(name)
+        except BackendError as e:
+            raise NotFound(e.message) from None
+        return Response(plugin_data(cls))
