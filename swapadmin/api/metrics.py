@@ -15,14 +15,17 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
 from swapadmin.core import roles
 from swapadmin.core.models import Backend, Host, Job
+from swapadmin.health.models import BackendHealth
+from swapadmin.health.models import Status as HealthStatus
 
 
 def _number(value: Any) -> float | None:
@@ -49,6 +52,7 @@ class RegistryCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         yield from self._hosts()
         yield from self._backends()
+        yield self._health()
         yield self._jobs()
 
     def _hosts(self) -> Iterator[Metric]:
@@ -109,6 +113,20 @@ class RegistryCollector(Collector):
             active.add_metric(key, 1.0 if b.observed_state == Backend.Observed.ACTIVE else 0.0)
         yield from (size, used, priority, active)
 
+    def _health(self) -> Metric:
+        # One series per status, 1 for the current one (the StateSet convention), so an
+        # alert is `swapadmin_backend_health_status{status="fail"} == 1`.
+        health = GaugeMetricFamily(
+            "swapadmin_backend_health_status",
+            "1 for the backend's current health status (unknown, ok, warn, fail), else 0",
+            labels=["host", "backend", "status"],
+        )
+        rows = BackendHealth.objects.values_list("backend__host__name", "backend__name", "status")
+        for host, backend, current in rows:
+            for status in HealthStatus.values:
+                health.add_metric([host, backend, status], 1.0 if status == current else 0.0)
+        return health
+
     def _jobs(self) -> Metric:
         jobs = GaugeMetricFamily("swapadmin_jobs", "jobs by state", labels=["state"])
         counts = dict(Job.objects.values_list("state").annotate(n=Count("id")).order_by())
@@ -156,4 +174,6 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
             return response
         if not roles.can(user, "view"):
             return HttpResponse("reading metrics needs the viewer role\n", status=403)
-    return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)
+    # Prometheus says in Accept which format it parses (the classic text one, or OpenMetrics).
+    encoder, content_type = choose_encoder(request.META.get("HTTP_ACCEPT", ""))
+    return HttpResponse(encoder(REGISTRY), content_type=content_type)

@@ -196,7 +196,7 @@ class EmptySerializer(serializers.Serializer):
 
 class TuneSerializer(serializers.Serializer):
     swappiness = serializers.IntegerField(required=False, min_value=0, max_value=200)
-    page_cluster = serializers.IntegerField(required=False, min_value=0, max_value=31)
+    page_cluster = serializers.IntegerField(required=False, min_value=0, max_value=10)
     zswap_enabled = serializers.BooleanField(required=False)
     zswap_compressor = serializers.RegexField(
         r"^[a-z0-9_-]{1,32}$", required=False, help_text="e.g. lz4, zstd, lzo-rle"

@@ -61,7 +61,10 @@ def queued(job: Job, request: Request) -> Response:
     return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
 
 
-def conflict(e: services.Conflict, request: Request) -> Response:
+def conflict(e: services.Conflict, request: Request, kind: str, obj: Host | Backend) -> Response:
+    # services.request_action writes its "refused" row inside the transaction that the
+    # Conflict rolls back (and request_host_job writes none), so the refusal is audited here.
+    services.audit(actor_for(request), kind, obj, "refused", {"busy_with": str(e.job.uuid)})
     job = JobSerializer(e.job, context={"request": request}).data
     return Response({"detail": e.message, "job": job}, status=status.HTTP_409_CONFLICT)
 
@@ -114,7 +117,7 @@ class HostViewSet(JsonOnly, viewsets.ReadOnlyModelViewSet):
         try:
             job = services.request_host_job(host, kind, actor_for(request), params)
         except services.Conflict as e:
-            return conflict(e, request)
+            return conflict(e, request, kind, host)
         except services.InvalidRequest as e:
             raise invalid(e) from None
         return queued(job, request)
@@ -191,7 +194,7 @@ class BackendViewSet(
         try:
             job = services.request_action(backend, kind, actor_for(request), params)
         except services.Conflict as e:
-            return conflict(e, request)
+            return conflict(e, request, kind, backend)
         except services.InvalidRequest as e:
             raise invalid(e) from None
         return queued(job, request)

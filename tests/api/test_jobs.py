@@ -1,0 +1,110 @@
+"""jobs/: read, filter, follow; POST jobs/{id}/cancel/ cancels a queued job, asks a running
+one to stop, and refuses a finished one with 409."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+from django.contrib.auth.models import User
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from swapadmin.core.models import AuditEvent, Backend, Host, Job
+
+
+def new_job(backend: Backend, kind: str = "scan", state: str = "queued") -> Job:
+    return Job.objects.create(
+        kind=kind, host=backend.host, backend=backend, backend_name=backend.name, state=state
+    )
+
+
+def test_it_shows_a_job_with_iso_times(
+    victor: User, backend: Backend, as_user: Callable[..., APIClient]
+) -> None:
+    job = new_job(backend)
+    Job.objects.filter(pk=job.pk).update(
+        state="succeeded", started_at=timezone.now(), finished_at=timezone.now(),
+        result={"bad_pages": []}, log="wrote 4 patterns\n",
+    )  # fmt: skip
+    r = as_user(victor).get(f"/api/v1/jobs/{job.uuid}/")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["id"] == str(job.uuid)
+    assert body["backend"] == str(backend.uuid)
+    assert body["host"] == str(backend.host.uuid)
+    assert body["result"] == {"bad_pages": []}
+    assert body["queued_at"].endswith("Z") and "T" in body["queued_at"]
+    assert body["duration_seconds"] >= 0
+
+
+def test_it_filters_by_state_kind_backend_and_host(
+    victor: User, make_backend: Callable[..., Backend], as_user: Callable[..., APIClient]
+) -> None:
+    a, b = make_backend("a"), make_backend("b")
+    scan_a = new_job(a, "scan")
+    new_job(a, "activate", "succeeded")
+    new_job(b, "scan", "failed")
+    client = as_user(victor)
+
+    def ids(query: str) -> set[str]:
+        r = client.get(f"/api/v1/jobs/?{query}")
+        assert r.status_code == 200, r.content
+        return {j["id"] for j in r.json()["results"]}
+
+    assert ids("state=queued") == {str(scan_a.uuid)}
+    assert len(ids("state=succeeded&state=failed")) == 2
+    assert len(ids("kind=scan")) == 2
+    assert len(ids(f"backend={a.uuid}")) == 2
+    assert ids(f"backend={a.uuid}&kind=scan") == {str(scan_a.uuid)}
+    assert len(ids(f"host={a.host.uuid}")) == 3
+    assert ids(f"host={uuid.uuid4()}") == set()
+    assert client.get("/api/v1/jobs/?state=sleeping").status_code == 400
+
+
+def test_cancel_a_queued_job(
+    oscar: User, backend: Backend, as_user: Callable[..., APIClient]
+) -> None:
+    job = new_job(backend)
+    r = as_user(oscar).post(f"/api/v1/jobs/{job.uuid}/cancel/")
+    assert r.status_code == 200
+    assert r.json()["state"] == "cancelled"
+    job.refresh_from_db()
+    assert job.state == "cancelled"
+    event = AuditEvent.objects.get(action="cancel")
+    assert (event.outcome, event.actor_name, event.object_uuid) == ("ok", "oscar", job.uuid)
+
+
+def test_cancel_asks_a_running_job_to_stop(
+    oscar: User, backend: Backend, as_user: Callable[..., APIClient]
+) -> None:
+    job = new_job(backend, state="running")
+    r = as_user(oscar).post(f"/api/v1/jobs/{job.uuid}/cancel/")
+    assert r.status_code == 202
+    assert r.json()["state"] == "running"
+    assert r.json()["cancel_requested"] is True
+
+
+def test_cancel_a_finished_job_is_409(
+    oscar: User, backend: Backend, as_user: Callable[..., APIClient]
+) -> None:
+    job = new_job(backend, state="succeeded")
+    r = as_user(oscar).post(f"/api/v1/jobs/{job.uuid}/cancel/")
+    assert r.status_code == 409
+    assert r.json()["job"]["state"] == "succeeded"
+    assert "already succeeded" in r.json()["detail"]
+
+
+def test_cancel_a_missing_job_is_404(oscar: User, as_user: Callable[..., APIClient]) -> None:
+    assert as_user(oscar).post(f"/api/v1/jobs/{uuid.uuid4()}/cancel/").status_code == 404
+
+
+def test_jobs_of_a_removed_backend_stay_readable(
+    victor: User, host_row: Host, backend: Backend, as_user: Callable[..., APIClient]
+) -> None:
+    job = new_job(backend, "destroy", "succeeded")
+    backend.delete()
+    r = as_user(victor).get(f"/api/v1/jobs/{job.uuid}/")
+    assert r.status_code == 200
+    assert r.json()["backend"] is None
+    assert r.json()["backend_name"] == "swap0"
