@@ -1,1 +1,6 @@
-pytest_plugins = ["tests.fixtures.host", "tests.fixtures.people", "tests.fixtures.workers"]
+pytest_plugins = [
+    "tests.fixtures.host",
+    "tests.fixtures.people",
+    "tests.fixtures.workers",
+    "tests.fixtures.faulty",
+]
