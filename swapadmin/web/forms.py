@@ -1,0 +1,154 @@
+"""Forms built from what the plugins declare; the rules themselves live in core.services.
+
+These forms only turn text into types and say so beside the field. Everything that decides
+whether a request is allowed (names, sizes, paths under the swap roots, force and its typed
+confirmation) is checked by ``services``, whose ``InvalidRequest`` errors are put back on
+the fields here (``add_service_errors``), so the page and the API refuse the same things.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from backends import SwapBackend
+from backends.base import Parameter
+from swapadmin.core.models import Backend, Host
+from swapadmin.core.services import MAX_PRIORITY, InvalidRequest
+
+MIB = 1024 * 1024
+PARAM_PREFIX = "param_"
+
+
+def param_field(p: Parameter) -> forms.Field:
+    common: dict[str, Any] = {
+        "label": p.label,
+        "required": p.required,
+        "help_text": p.help,
+        "initial": p.default,
+    }
+    if p.type == "bool":
+        common["required"] = False
+        return forms.BooleanField(**common)
+    if p.choices:
+        choices = [(c, c) for c in p.choices]
+        if not p.required:
+            choices.insert(0, ("", "(default)"))
+        return forms.ChoiceField(choices=choices, **common)
+    if p.type in ("int", "bytes"):
+        return forms.IntegerField(min_value=p.minimum, max_value=p.maximum, **common)
+    return forms.CharField(max_length=p.max_length, strip=True, **common)
+
+
+class NewBackendForm(forms.Form):
+    """One form per plugin kind: the fields every backend has, then the kind's parameters."""
+
+    host = forms.ModelChoiceField(
+        queryset=Host.objects.all(), to_field_name="uuid", empty_label=None
+    )
+    kind = forms.CharField(widget=forms.HiddenInput)
+    name = forms.CharField(
+        max_length=100,
+        help_text="Letters, digits, '.', '_' or '-'; unique on the host.",
+    )
+    size_mib = forms.IntegerField(
+        label="Size (MiB)", min_value=1, required=False, help_text="1 GiB is 1024 MiB."
+    )
+    priority = forms.IntegerField(
+        min_value=0,
+        max_value=MAX_PRIORITY,
+        required=False,
+        help_text="Higher is used first; empty lets the kernel choose.",
+    )
+    discard = forms.ChoiceField(choices=Backend.Discard.choices, required=False)
+    label = forms.CharField(
+        max_length=16, required=False, help_text="Swap label, at most 16 bytes."
+    )
+    persist = forms.BooleanField(
+        required=False,
+        label="Keep across reboots (add it to fstab when activated)",
+    )
+
+    def __init__(self, *args: Any, plugin: type[SwapBackend], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.plugin = plugin
+        self.fields["kind"].initial = plugin.name
+        if not plugin.takes_size:
+            del self.fields["size_mib"]
+        else:
+            self.fields["size_mib"].required = True
+        for p in plugin.parameters:
+            self.fields[PARAM_PREFIX + p.name] = param_field(p)
+
+    def param_fields(self) -> list[forms.BoundField]:
+        return [self[n] for n in self.fields if n.startswith(PARAM_PREFIX)]
+
+    def base_fields_bound(self) -> list[forms.BoundField]:
+        names = ("name", "size_mib", "priority", "discard", "label", "persist")
+        return [self[n] for n in names if n in self.fields]
+
+    def request_kwargs(self) -> dict[str, Any]:
+        """What ``services.create_backend`` takes, from cleaned data."""
+        d = self.cleaned_data
+        params = {
+            n.removeprefix(PARAM_PREFIX): v
+            for n, v in d.items()
+            if n.startswith(PARAM_PREFIX) and v not in (None, "")
+        }
+        size = d.get("size_mib")
+        return {
+            "host": d["host"],
+            "kind": self.plugin.name,
+            "name": d["name"],
+            "size_bytes": size * MIB if size else None,
+            "params": params,
+            "priority": d.get("priority"),
+            "discard": d.get("discard") or "",
+            "label": d.get("label") or "",
+            "persist": bool(d.get("persist")),
+        }
+
+    def add_service_errors(self, error: InvalidRequest) -> None:
+        """Put each service error beside its field; unknown fields become form errors."""
+        for key, messages in error.errors.items():
+            name = {"size_bytes": "size_mib"}.get(key, key)
+            if name not in self.fields and PARAM_PREFIX + name in self.fields:
+                name = PARAM_PREFIX + name
+            for message in messages:
+                self.add_error(name if name in self.fields else None, message)
+
+
+class ConfirmForm(forms.Form):
+    """Force, and the backend's name typed to allow it (checked again by services)."""
+
+    force = forms.BooleanField(required=False, label="Force: skip the safety checks")
+    confirm = forms.CharField(required=False, label="Backend name, typed to allow force")
+
+
+class ResizeForm(forms.Form):
+    size_mib = forms.IntegerField(label="New size (MiB)", min_value=1)
+
+
+class TuneForm(forms.Form):
+    swappiness = forms.IntegerField(
+        label="vm.swappiness",
+        min_value=0,
+        max_value=200,
+        help_text="0 to 200: how readily the kernel swaps rather than drops page cache.",
+    )
+    page_cluster = forms.IntegerField(
+        label="vm.page-cluster",
+        min_value=0,
+        max_value=10,
+        required=False,
+        help_text="Pages read at once on swap-in, as a power of two (3 is 8 pages).",
+    )
+    zswap_enabled = forms.BooleanField(label="zswap enabled", required=False)
+    zswap_compressor = forms.CharField(label="zswap compressor", max_length=32, required=False)
+    zswap_max_pool_percent = forms.IntegerField(
+        label="zswap max pool (% of RAM)", min_value=1, max_value=100, required=False
+    )
+    persist = forms.BooleanField(
+        label="Keep across reboots (write the sysctl.d file)", required=False
+    )

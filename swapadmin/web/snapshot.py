@@ -1,0 +1,84 @@
+"""A host as the pages show it: its worker's latest snapshot (``Host.observed``), read once.
+
+The sampler owns the snapshot's shape; this is the one place the pages read it, so a
+renamed key is fixed here and nowhere else. A host whose worker has not reported yet reads
+as zeros with ``known`` False, never as an error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from swapadmin.core.models import Host
+
+
+def _num(source: dict[str, Any], *keys: str) -> float:
+    for key in keys:
+        value = source.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    return 0.0
+
+
+def _dict(source: dict[str, Any], key: str) -> dict[str, Any]:
+    value = source.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _list(source: dict[str, Any], *keys: str) -> list[dict[str, Any]]:
+    for key in keys:
+        value = source.get(key)
+        if isinstance(value, list):
+            return [v for v in value if isinstance(v, dict)]
+    return []
+
+
+@dataclass
+class Snapshot:
+    known: bool
+    mem_total: int = 0
+    mem_available: int = 0
+    swap_total: int = 0
+    swap_free: int = 0
+    swap_cached: int = 0
+    pswpin_rate: float = 0.0
+    pswpout_rate: float = 0.0
+    psi_some_avg10: float = 0.0
+    psi_full_avg10: float = 0.0
+    tunables: dict[str, Any] = field(default_factory=dict)
+    unmanaged: list[dict[str, Any]] = field(default_factory=list)
+    top: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def swap_used(self) -> int:
+        return max(0, self.swap_total - self.swap_free)
+
+    @property
+    def zswap(self) -> dict[str, Any]:
+        value = self.tunables.get("zswap")
+        return value if isinstance(value, dict) else {}
+
+
+def snapshot(host: Host) -> Snapshot:
+    obs = host.observed if isinstance(host.observed, dict) else {}
+    if not obs:
+        return Snapshot(known=False, mem_total=host.mem_total_bytes)
+    mem = _dict(obs, "meminfo") or obs
+    rates = _dict(obs, "rates") or obs
+    psi = _dict(obs, "psi") or obs
+    return Snapshot(
+        known=True,
+        mem_total=int(_num(mem, "mem_total", "MemTotal") or host.mem_total_bytes),
+        mem_available=int(_num(mem, "mem_available", "MemAvailable")),
+        swap_total=int(_num(mem, "swap_total", "SwapTotal")),
+        swap_free=int(_num(mem, "swap_free", "SwapFree")),
+        swap_cached=int(_num(mem, "swap_cached", "SwapCached")),
+        pswpin_rate=_num(rates, "pswpin_rate", "pswpin"),
+        pswpout_rate=_num(rates, "pswpout_rate", "pswpout"),
+        psi_some_avg10=_num(psi, "psi_some_avg10", "some_avg10"),
+        psi_full_avg10=_num(psi, "psi_full_avg10", "full_avg10"),
+        tunables=_dict(obs, "tunables"),
+        unmanaged=_list(obs, "unmanaged", "unmanaged_areas"),
+        top=_list(obs, "top", "top_processes", "top_swap"),
+    )

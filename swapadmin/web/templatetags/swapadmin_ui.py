@@ -1,0 +1,81 @@
+"""Small formatting helpers the pages share: sizes in IEC units, rates, shares, roles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+from swapadmin.core import roles
+
+register = template.Library()
+
+_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
+
+
+@register.filter
+def iec(value: Any) -> str:
+    """1536 -> "1.5 KiB": swap sizes are powers of two, so IEC units read exactly."""
+    try:
+        n = float(value)
+    except (TypeError, ValueError):
+        return "—"
+    unit = 0
+    while abs(n) >= 1024 and unit < len(_UNITS) - 1:
+        n /= 1024
+        unit += 1
+    if unit == 0:
+        return f"{int(n)} B"
+    return f"{n:.1f} {_UNITS[unit]}" if abs(n) < 100 else f"{n:.0f} {_UNITS[unit]}"
+
+
+@register.filter
+def share(part: Any, whole: Any) -> int:
+    """Whole percent of ``part`` in ``whole``, 0 when there is no whole."""
+    try:
+        p, w = float(part), float(whole)
+    except (TypeError, ValueError):
+        return 0
+    if w <= 0:
+        return 0
+    return max(0, min(100, round(100 * p / w)))
+
+
+@register.filter
+def rate(value: Any) -> str:
+    """Pages per second, the unit of pswpin/pswpout."""
+    try:
+        n = float(value)
+    except (TypeError, ValueError):
+        return "—"
+    if n < 10:
+        return f"{n:.1f}/s"
+    return f"{n:,.0f}/s"
+
+
+@register.filter
+def can(user: AbstractBaseUser | AnonymousUser | None, action: str) -> bool:
+    return roles.can(user, action)
+
+
+@register.filter
+def get(mapping: Any, key: str) -> Any:
+    if isinstance(mapping, dict):
+        return mapping.get(key)
+    return None
+
+
+@register.filter
+def control(field: Any) -> str:
+    """Render a bound field's widget tied to its help and errors for screen readers."""
+    ids = []
+    if field.help_text:
+        ids.append(f"{field.auto_id}_helptext")
+    attrs: dict[str, str] = {}
+    if field.errors:
+        ids.append(f"{field.auto_id}_error")
+        attrs["aria-invalid"] = "true"
+    if ids:
+        attrs["aria-describedby"] = " ".join(ids)
+    return field.as_widget(attrs=attrs)  # type: ignore[no-any-return]

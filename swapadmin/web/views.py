@@ -1,0 +1,729 @@
+"""The dashboard's pages. Each view renders its whole page, or one of its partials when htmx
+asks (the partial named by the element that asked, ``HX-Target``), so a live region is
+redrawn by the same code and template that drew it first.
+
+Polling: pages showing kernel state (overview, host, backend) poll every 2 s, 1 s while a
+job is running there, because the kernel can change without swapadmin (a `swapon` by hand)
+and must show within 2 s. Job pages poll only while a job is live, and answer the last poll
+with HTTP 286, which tells htmx to stop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any
+from uuid import UUID
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ObjectDoesNotExist
+from django.core.paginator import Paginator
+from django.db.models import Prefetch, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+
+from backends import BackendError, SwapBackend, registry
+from swapadmin.core import roles, services
+from swapadmin.core.models import AuditEvent, Backend, Host, Job
+from swapadmin.health.models import CheckResult, HealthEvent, Status
+
+from . import charts
+from .forms import MIB, ConfirmForm, NewBackendForm, ResizeForm, TuneForm
+from .snapshot import Snapshot, snapshot
+from .templatetags.swapadmin_ui import iec
+
+#: HTTP 286: htmx stops polling the element that received it (and still swaps it).
+STOP_POLLING = 286
+
+View = Callable[..., HttpResponse]
+
+
+# ---- plumbing ----
+
+
+def viewer_required(view: View) -> View:
+    """Logged in and holding at least the viewer role; an account with no role gets 403."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not roles.can(request.user, "view"):
+            return render(request, "403.html", {"needed": "viewer"}, status=403)
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def actor(request: HttpRequest) -> services.Actor:
+    # REMOTE_ADDR only: X-Forwarded-For is whatever the caller wants it to be.
+    return services.Actor(request.user, Job.Via.PAGE, request.META.get("REMOTE_ADDR") or None)
+
+
+def refuse(request: HttpRequest, action: str, obj: Host | Backend | Job | None) -> HttpResponse:
+    """The server's own refusal, whatever the page showed: audited, 403."""
+    needed = roles.ACTIONS[action].name.lower()
+    services.audit(actor(request), action, obj, "refused", {"reason": f"needs the {needed} role"})
+    message = f"{action.replace('_', ' ')} needs the {needed} role"
+    if request.htmx:
+        return flash(request, message, "error", status=403)
+    return render(request, "403.html", {"needed": needed, "message": message}, status=403)
+
+
+def page(
+    request: HttpRequest,
+    template: str,
+    context: dict[str, Any],
+    partials: Iterable[str] = ("live",),
+    *,
+    status: int = 200,
+) -> HttpResponse:
+    """The whole page, or for htmx the partial whose element asked (default: the first)."""
+    if request.htmx and not request.htmx.boosted:
+        allowed = list(partials)
+        target = request.htmx.target or ""
+        name = target if target in allowed else allowed[0]
+        return render(request, f"{template}#{name}", context, status=status)
+    return render(request, template, context, status=status)
+
+
+def flash(
+    request: HttpRequest, message: str, level: str = "info", *, status: int = 200, oob: bool = False
+) -> HttpResponse:
+    """The message line under the header; ``HX-Trigger`` makes live regions redraw now."""
+    response = render(
+        request, "flash.html", {"flash": message, "level": level, "oob": oob}, status=status
+    )
+    response["HX-Trigger"] = "swapadmin:changed"
+    return response
+
+
+def next_url(request: HttpRequest, default: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        return target
+    return default
+
+
+def health_of(obj: Host | Backend) -> Any:
+    try:
+        return obj.health
+    except ObjectDoesNotExist:
+        return None
+
+
+def live_jobs_by_backend(jobs: Iterable[Job]) -> dict[int, Job]:
+    """The job holding each backend (the oldest live one), as services.live_job_for picks it."""
+    out: dict[int, Job] = {}
+    for job in sorted(jobs, key=lambda j: j.queued_at):
+        if job.backend_id and job.kind != Job.Kind.CHECK:
+            out.setdefault(job.backend_id, job)
+    return out
+
+
+def visible_backends(qs: QuerySet[Backend]) -> QuerySet[Backend]:
+    """Destroyed backends stay as rows for history but are not listed."""
+    return qs.exclude(desired_state=Backend.Desired.ABSENT, observed_state=Backend.Observed.ABSENT)
+
+
+# ---- overview ----
+
+
+def _alerts(host: Host, backends: Iterable[Backend]) -> list[dict[str, str]]:
+    out = []
+    hh = health_of(host)
+    if hh is not None and hh.status in (Status.WARN, Status.FAIL):
+        out.append({"status": hh.status, "what": host.name, "summary": hh.summary})
+    for b in backends:
+        bh = health_of(b)
+        if bh is not None and bh.status in (Status.WARN, Status.FAIL):
+            out.append({"status": bh.status, "what": b.name, "summary": bh.summary})
+    if not host.online:
+        out.insert(0, {"status": Status.FAIL, "what": host.name, "summary": "worker offline"})
+    return out
+
+
+@require_GET
+@viewer_required
+def overview(request: HttpRequest) -> HttpResponse:
+    hosts = Host.objects.select_related("health").prefetch_related(
+        Prefetch("backends", queryset=visible_backends(Backend.objects.select_related("health")))
+    )
+    rows = []
+    totals = {
+        "hosts": 0,
+        "online": 0,
+        "swap_total": 0,
+        "swap_used": 0,
+        "pswpin": 0.0,
+        "pswpout": 0.0,
+        "backends": 0,
+        "active": 0,
+        "alerts": 0,
+    }
+    for host in hosts:
+        snap = snapshot(host)
+        backends = list(host.backends.all())
+        alerts = _alerts(host, backends)
+        rows.append(
+            {
+                "host": host,
+                "snap": snap,
+                "backends": backends,
+                "alerts": alerts,
+                "active": sum(b.observed_state == Backend.Observed.ACTIVE for b in backends),
+            }
+        )
+        totals["hosts"] += 1
+        totals["online"] += host.online
+        totals["swap_total"] += snap.swap_total
+        totals["swap_used"] += snap.swap_used
+        totals["pswpin"] += snap.pswpin_rate
+        totals["pswpout"] += snap.pswpout_rate
+        totals["backends"] += len(backends)
+        totals["active"] += rows[-1]["active"]
+        totals["alerts"] += len(alerts)
+    live = Job.objects.filter(state__in=Job.LIVE).count()
+    return page(request, "overview.html", {"rows": rows, "totals": totals, "live_jobs": live})
+
+
+# ---- host ----
+
+
+def _chart_context(host: Host, range_key: str) -> dict[str, Any]:
+    rng = charts.RANGES.get(range_key) or charts.RANGES["hour"]
+    memory, rates = charts.host_series(host, rng)
+    end = timezone.now()
+    start = end - rng.span
+    return {
+        "range": rng,
+        "ranges": charts.RANGES.values(),
+        "memory_svg": charts.svg(
+            memory, start, end, title=f"Memory and swap, {rng.label}", unit="bytes"
+        ),
+        "rates_svg": charts.svg(
+            rates, start, end, title=f"Swap-in and swap-out, {rng.label}", unit="pages"
+        ),
+        "memory_series": memory,
+        "rate_series": rates,
+    }
+
+
+def _tune_initial(snap: Snapshot) -> dict[str, Any]:
+    t, z = snap.tunables, snap.zswap
+    return {
+        "swappiness": t.get("swappiness", t.get("vm.swappiness")),
+        "page_cluster": t.get("page_cluster", t.get("vm.page-cluster")),
+        "zswap_enabled": bool(z.get("enabled")),
+        "zswap_compressor": z.get("compressor", ""),
+        "zswap_max_pool_percent": z.get("max_pool_percent"),
+    }
+
+
+def _host_context(request: HttpRequest, host: Host) -> dict[str, Any]:
+    snap = snapshot(host)
+    backends = list(visible_backends(host.backends.select_related("health")).order_by("name"))
+    live = list(Job.objects.filter(host=host, state__in=Job.LIVE))
+    holders = live_jobs_by_backend(live)
+    for b in backends:
+        b.live_job = holders.get(b.pk)  # type: ignore[attr-defined]
+        b.actions = offered_actions(b)  # type: ignore[attr-defined]
+    host_jobs = {j.kind: j for j in live if j.backend_id is None}
+    return {
+        "host": host,
+        "snap": snap,
+        "backends": backends,
+        "alerts": _alerts(host, backends),
+        "recent_jobs": Job.objects.filter(host=host).select_related("requested_by")[:8],
+        "discover_job": host_jobs.get(Job.Kind.DISCOVER),
+        "tune_job": host_jobs.get(Job.Kind.TUNE),
+        "poll": "1s" if live else "2s",
+    }
+
+
+@require_GET
+@viewer_required
+def host_detail(request: HttpRequest, code: UUID) -> HttpResponse:
+    host = get_object_or_404(Host.objects.select_related("health"), uuid=code)
+    context = _host_context(request, host)
+    if not request.htmx or request.htmx.target == "charts":
+        context.update(_chart_context(host, request.GET.get("range", "hour")))
+    if not request.htmx or request.htmx.target == "tune":
+        context["tune_form"] = TuneForm(initial=_tune_initial(context["snap"]))
+    return page(request, "host.html", context, ("live", "charts", "tune"))
+
+
+@require_POST
+@viewer_required
+def host_tune(request: HttpRequest, code: UUID) -> HttpResponse:
+    host = get_object_or_404(Host, uuid=code)
+    if not roles.can(request.user, "tune"):
+        return refuse(request, "tune", host)
+    form = TuneForm(request.POST)
+    context = {"host": host, "tune_form": form}
+    if not form.is_valid():
+        return page(
+            request, "host.html", {**_host_context(request, host), **context}, ("tune",), status=422
+        )
+    d = form.cleaned_data
+    params: dict[str, Any] = {"swappiness": d["swappiness"], "persist": d["persist"]}
+    if d.get("page_cluster") is not None:
+        params["page_cluster"] = d["page_cluster"]
+    zswap: dict[str, Any] = {"enabled": d["zswap_enabled"]}
+    if d.get("zswap_compressor"):
+        zswap["compressor"] = d["zswap_compressor"]
+    if d.get("zswap_max_pool_percent") is not None:
+        zswap["max_pool_percent"] = d["zswap_max_pool_percent"]
+    params["zswap"] = zswap
+    try:
+        job = services.request_host_job(host, Job.Kind.TUNE, actor(request), params)
+    except services.Conflict as e:
+        return _busy(request, e, host_url(host))
+    except services.InvalidRequest as e:
+        for key, msgs in e.errors.items():
+            for m in msgs:
+                form.add_error(key if key in form.fields else None, m)
+        return page(
+            request, "host.html", {**_host_context(request, host), **context}, ("tune",), status=422
+        )
+    return _queued(request, job, host_url(host), partial=("host.html", "tune", context))
+
+
+@require_POST
+@viewer_required
+def host_discover(request: HttpRequest, code: UUID) -> HttpResponse:
+    host = get_object_or_404(Host, uuid=code)
+    if not roles.can(request.user, "discover"):
+        return refuse(request, "discover", host)
+    path = request.POST.get("path", "")
+    params = {"paths": [path]} if path else {}
+    try:
+        job = services.request_host_job(host, Job.Kind.DISCOVER, actor(request), params)
+    except services.Conflict as e:
+        return _busy(request, e, host_url(host))
+    except services.InvalidRequest as e:
+        return _invalid(request, e, host_url(host))
+    return _queued(request, job, host_url(host))
+
+
+def host_url(host: Host) -> str:
+    return reverse("host", args=[host.uuid])
+
+
+# ---- backend ----
+
+
+def _plugin(kind: str) -> type[SwapBackend] | None:
+    try:
+        return registry().get(kind)
+    except BackendError:
+        return None
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A plugin class as templates see it: templates call callables, and a class is one."""
+
+    name: str
+    label: str
+    description: str
+    resizable: bool
+    takes_size: bool
+
+    @classmethod
+    def of(cls, plugin: type[SwapBackend] | None) -> Kind | None:
+        if plugin is None:
+            return None
+        return cls(
+            plugin.name, plugin.label, plugin.description, plugin.resizable, plugin.takes_size
+        )
+
+
+ACTION_LABELS = {
+    "activate": "Activate",
+    "deactivate": "Deactivate",
+    "scan": "Scan",
+    "benchmark": "Benchmark",
+    "burn_in": "Burn-in",
+    "check": "Check",
+    "provision": "Provision",
+}
+
+
+def offered_actions(backend: Backend) -> list[tuple[str, str]]:
+    """The one-click actions a backend offers in its observed state (destroy has its own
+    page). The worker has the last word; this only hides what cannot work now."""
+    active = backend.observed_state == Backend.Observed.ACTIVE
+    absent = backend.observed_state == Backend.Observed.ABSENT
+    if absent:
+        names = ["provision"] if backend.desired_state != Backend.Desired.ABSENT else []
+    elif active:
+        names = ["deactivate", "burn_in"]
+    else:
+        names = ["activate", "scan", "benchmark"]
+    return [(n, ACTION_LABELS[n]) for n in [*names, "check"]]
+
+
+def _backend_context(request: HttpRequest, backend: Backend) -> dict[str, Any]:
+    jobs = list(backend.jobs.select_related("requested_by")[:15])
+    live = [j for j in jobs if j.state in Job.LIVE]
+    backend.live_job = live_jobs_by_backend(live).get(backend.pk)  # type: ignore[attr-defined]
+    plugin = _plugin(backend.kind)
+    return {
+        "backend": backend,
+        "host": backend.host,
+        "plugin": Kind.of(plugin),
+        "health": health_of(backend),
+        "jobs": jobs,
+        "actions": offered_actions(backend),
+        "poll": "1s" if live else "2s",
+    }
+
+
+@require_GET
+@viewer_required
+def backend_detail(request: HttpRequest, code: UUID) -> HttpResponse:
+    backend = get_object_or_404(
+        Backend.objects.select_related("host", "health", "created_by"), uuid=code
+    )
+    context = _backend_context(request, backend)
+    if not request.htmx:
+        context["checks"] = CheckResult.objects.filter(backend=backend)[:20]
+        context["events"] = HealthEvent.objects.filter(backend=backend)[:20]
+        rng = charts.RANGES.get(request.GET.get("range", "hour")) or charts.RANGES["hour"]
+        end = timezone.now()
+        context["range"] = rng
+        context["ranges"] = charts.RANGES.values()
+        context["used_svg"] = charts.svg(
+            charts.backend_series(backend.host, str(backend.uuid), rng),
+            end - rng.span,
+            end,
+            title=f"Swap used on {backend.name}, {rng.label}",
+            unit="bytes",
+        )
+        context["resize_form"] = ResizeForm(
+            initial={"size_mib": (backend.size_bytes or 0) // MIB or None}
+        )
+    return page(request, "backend.html", context, ("live",))
+
+
+BACKEND_ACTIONS = {
+    "activate",
+    "deactivate",
+    "scan",
+    "benchmark",
+    "burn_in",
+    "check",
+    "destroy",
+    "resize",
+    "persist",
+    "provision",
+}
+#: Actions that lose something: they go through a page that says what.
+CONFIRMED = {"destroy"}
+
+
+@require_POST
+@viewer_required
+def backend_action(request: HttpRequest, code: UUID, action: str) -> HttpResponse:
+    backend = get_object_or_404(Backend.objects.select_related("host"), uuid=code)
+    if action not in BACKEND_ACTIONS:
+        return HttpResponse(status=404)
+    if not roles.can(request.user, action):
+        return refuse(request, action, backend)
+    force = request.POST.get("force") in ("on", "true", "1")
+    if force and not roles.can(request.user, "force"):
+        return refuse(request, "force", backend)
+    back = next_url(request, reverse("backend", args=[backend.uuid]))
+    params: dict[str, Any] = {}
+    if action in ("deactivate", "destroy"):
+        params = {"force": force, "confirm": request.POST.get("confirm", "")}
+    elif action == "resize":
+        form = ResizeForm(request.POST)
+        if not form.is_valid():
+            return _invalid(
+                request, services.InvalidRequest({k: list(v) for k, v in form.errors.items()}), back
+            )
+        params = {"size_bytes": form.cleaned_data["size_mib"] * MIB}
+    elif action == "persist":
+        params = {"persist": request.POST.get("persist") == "true"}
+    elif action == "activate" and request.POST.get("priority", "") != "":
+        params = {"priority": request.POST["priority"]}
+    kind = Job.Kind.PROVISION if action == "provision" else action
+    try:
+        job = services.request_action(backend, kind, actor(request), params)
+    except services.Conflict as e:
+        return _busy(request, e, back)
+    except services.InvalidRequest as e:
+        if action in CONFIRMED or force:
+            return _confirm_page(request, backend, action, ConfirmForm(request.POST), e)
+        return _invalid(request, e, back)
+    if action == "destroy":
+        back = host_url(backend.host)
+    return _queued(request, job, back)
+
+
+def _what_is_lost(backend: Backend, action: str) -> list[str]:
+    """In plain words, what ``action`` on ``backend`` loses, for its confirmation page."""
+    path = backend.swap_path or backend.name
+    out = []
+    if action == "destroy":
+        if backend.observed_state == Backend.Observed.ACTIVE:
+            out.append(
+                f"It is active: the kernel first moves the pages swapped to it "
+                f"({_size(backend.used_bytes)}) back into RAM, and refuses if they do not fit."
+            )
+        if backend.adopted:
+            out.append(f"swapadmin stops managing {path}; the {backend.kind} itself is kept.")
+        elif backend.kind == "file":
+            out.append(f"The swap file {path} ({_size(backend.size_bytes)}) is deleted.")
+        elif backend.kind == "zram":
+            out.append(f"The zram device {path} is reset and removed, and its contents lost.")
+        elif backend.kind == "loop":
+            out.append(f"The loop device {path} is detached and its backing file removed.")
+        else:
+            out.append(f"{path} is released; its swap signature is no longer managed.")
+        if backend.persist:
+            out.append("Its fstab line is removed.")
+        out.append("Its jobs and audit trail are kept.")
+    if action == "deactivate":
+        out.append(
+            f"The kernel moves the {_size(backend.used_bytes)} swapped to {path} back into RAM."
+        )
+    return out
+
+
+def _size(n: int | None) -> str:
+    return iec(n or 0)
+
+
+def _confirm_page(
+    request: HttpRequest,
+    backend: Backend,
+    action: str,
+    form: ConfirmForm,
+    error: services.InvalidRequest | None = None,
+) -> HttpResponse:
+    if error is not None:
+        for key, msgs in error.errors.items():
+            for m in msgs:
+                form.add_error(key if key in form.fields else None, m)
+    context = {
+        "backend": backend,
+        "host": backend.host,
+        "action": action,
+        "form": form,
+        "lost": _what_is_lost(backend, action),
+        "may_force": roles.can(request.user, "force"),
+    }
+    return render(request, "confirm.html", context, status=422 if error else 200)
+
+
+@require_GET
+@viewer_required
+def backend_confirm(request: HttpRequest, code: UUID, action: str) -> HttpResponse:
+    backend = get_object_or_404(Backend.objects.select_related("host"), uuid=code)
+    if action not in ("destroy", "deactivate"):
+        return HttpResponse(status=404)
+    if not roles.can(request.user, action):
+        return refuse(request, action, backend)
+    return _confirm_page(request, backend, action, ConfirmForm())
+
+
+# ---- new backend ----
+
+
+@viewer_required
+def backend_new(request: HttpRequest) -> HttpResponse:
+    if not roles.can(request.user, "create"):
+        return refuse(request, "create", None)
+    data = request.POST if request.method == "POST" else request.GET
+    kinds = list(registry())
+    # A swap file is what most hosts want, so it is the kind the form opens with.
+    plugin = _plugin(data.get("kind", "")) or _plugin("file") or (kinds[0] if kinds else None)
+    if plugin is None:
+        return render(request, "backend_new.html", {"kinds": []}, status=503)
+    hosts = list(Host.objects.all())
+    host = next((h for h in hosts if str(h.uuid) == data.get("host")), hosts[0] if hosts else None)
+    context: dict[str, Any] = {
+        "kinds": [Kind.of(k) for k in kinds],
+        "plugin": Kind.of(plugin),
+        "hosts": hosts,
+        "host": host,
+    }
+    if request.method != "POST":
+        initial = {"host": host.uuid if host else None, "kind": plugin.name}
+        if plugin.name == "file" and host and host.swap_roots:
+            initial["param_path"] = host.swap_roots[0].rstrip("/") + "/"
+        context["form"] = NewBackendForm(initial=initial, plugin=plugin)
+        return page(request, "backend_new.html", context, ("form",))
+    form = NewBackendForm(request.POST, plugin=plugin)
+    context["form"] = form
+    step = request.POST.get("step", "review")
+    if step == "edit":
+        # Back from the summary to the form, with what was typed.
+        return page(request, "backend_new.html", context, ("form",))
+    if not form.is_valid():
+        return page(request, "backend_new.html", context, ("form",), status=422)
+    kwargs = form.request_kwargs()
+    try:
+        services.validate_backend(
+            kwargs["host"], plugin.name, kwargs["name"], kwargs["size_bytes"], kwargs["params"]
+        )
+        if step == "create":
+            job = services.create_backend(**kwargs, actor=actor(request))
+        else:
+            context["summary"] = creation_summary(plugin, kwargs)
+            return page(request, "backend_new.html", context, ("form",))
+    except services.InvalidRequest as e:
+        form.add_service_errors(e)
+        return page(request, "backend_new.html", context, ("form",), status=422)
+    assert job.backend is not None
+    messages.success(request, f"{job.backend.name}: provisioning queued (job {job.uuid}).")
+    target = reverse("backend", args=[job.backend.uuid])
+    if request.htmx:
+        response = HttpResponse(status=204)
+        response["HX-Location"] = target
+        return response
+    return redirect(target)
+
+
+def creation_summary(plugin: type[SwapBackend], kw: dict[str, Any]) -> list[str]:
+    """What creating this backend will do, step by step, in the words a sysadmin uses."""
+    host: Host = kw["host"]
+    size = _size(kw["size_bytes"]) if kw["size_bytes"] else "the device's size"
+    params = kw["params"]
+    where = params.get("path") or params.get("device") or ""
+    steps = [f"On {host.name}, register a {plugin.label.lower()} named “{kw['name']}”."]
+    if plugin.name == "file":
+        steps.append(
+            f"Create {where} ({size}), allocate every block (no holes, checked with FIEMAP), "
+            "owned by root with mode 0600. Refused if the file exists with other content, "
+            "is outside the host's swap roots, or the filesystem lacks the space."
+        )
+    elif plugin.name == "zram":
+        steps.append(f"Create a compressed RAM device of {size}; nothing on disk.")
+    elif plugin.name == "loop":
+        steps.append(f"Create a backing file of {size} at {where} and attach a loop device.")
+    elif plugin.name == "block":
+        steps.append(f"Use the whole device {where}: anything on it is overwritten.")
+    else:
+        steps.append(f"Prepare the store ({size}) as the {plugin.label} plugin does.")
+    label = f" with label “{kw['label']}”" if kw["label"] else ""
+    steps.append(f"Write a swap signature (mkswap){label}.")
+    steps.append(
+        "It stays inactive: nothing changes in the kernel until you activate it"
+        + (f", then at priority {kw['priority']}" if kw["priority"] is not None else "")
+        + "."
+    )
+    if kw["persist"]:
+        steps.append("When activated, an fstab line keeps it across reboots.")
+    return steps
+
+
+# ---- jobs and audit ----
+
+
+@require_GET
+@viewer_required
+def job_list(request: HttpRequest) -> HttpResponse:
+    jobs = list(Job.objects.select_related("host", "backend", "requested_by")[:100])
+    live = any(j.state in Job.LIVE for j in jobs)
+    context = {"jobs": jobs, "poll": "1s" if live else None}
+    status = STOP_POLLING if request.htmx and not live else 200
+    return page(request, "jobs.html", context, ("live",), status=status)
+
+
+@require_GET
+@viewer_required
+def job_detail(request: HttpRequest, code: UUID) -> HttpResponse:
+    job = get_object_or_404(
+        Job.objects.select_related("host", "backend", "requested_by"), uuid=code
+    )
+    live = job.state in Job.LIVE
+    context = {"job": job, "poll": "1s" if live else None}
+    status = STOP_POLLING if request.htmx and not live else 200
+    return page(request, "job.html", context, ("live",), status=status)
+
+
+@require_POST
+@viewer_required
+def job_cancel(request: HttpRequest, code: UUID) -> HttpResponse:
+    job = get_object_or_404(Job.objects.select_related("host"), uuid=code)
+    if not roles.can(request.user, "cancel"):
+        return refuse(request, "cancel", job)
+    cancelled = services.cancel_job(job, actor(request))
+    message = (
+        f"{job.kind} job cancelled."
+        if cancelled
+        else f"{job.kind} job asked to stop at its next check."
+    )
+    back = next_url(request, reverse("job", args=[job.uuid]))
+    if request.htmx:
+        return flash(request, message)
+    messages.info(request, message)
+    return HttpResponseRedirect(back)
+
+
+@require_GET
+@viewer_required
+def audit_log(request: HttpRequest) -> HttpResponse:
+    events = AuditEvent.objects.select_related("host")
+    pages = Paginator(events, 50)
+    context = {"page": pages.get_page(request.GET.get("page"))}
+    return page(request, "audit.html", context, ("table",))
+
+
+# ---- answers to actions ----
+
+
+def _queued(
+    request: HttpRequest,
+    job: Job,
+    back: str,
+    partial: tuple[str, str, dict[str, Any]] | None = None,
+) -> HttpResponse:
+    what = job.backend_name or job.host.name
+    message = f"{job.kind.replace('_', ' ')} {what}: queued"
+    if job.waiting_reason:
+        message += f" ({job.waiting_reason})"
+    if request.htmx:
+        if partial is not None:
+            template, name, context = partial
+            response = render(request, f"{template}#{name}", context)
+            response.write(
+                render(
+                    request,
+                    "flash.html",
+                    {"flash": message, "level": "info", "oob": True, "job": job},
+                ).content
+            )
+            response["HX-Trigger"] = "swapadmin:changed"
+            return response
+        response = render(request, "flash.html", {"flash": message, "level": "info", "job": job})
+        response["HX-Trigger"] = "swapadmin:changed"
+        return response
+    messages.info(request, message)
+    return HttpResponseRedirect(back)
+
+
+def _busy(request: HttpRequest, e: services.Conflict, back: str) -> HttpResponse:
+    message = f"busy: {e.job.kind} job {e.job.uuid} is {e.job.state}"
+    if request.htmx:
+        response = flash(request, message, "error", status=409)
+        return response
+    messages.error(request, message)
+    return HttpResponseRedirect(back)
+
+
+def _invalid(request: HttpRequest, e: services.InvalidRequest, back: str) -> HttpResponse:
+    message = "; ".join(" ".join(v) for v in e.errors.values())
+    if request.htmx:
+        return flash(request, message, "error", status=422)
+    messages.error(request, message)
+    return HttpResponseRedirect(back)

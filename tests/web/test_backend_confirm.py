@@ -1,0 +1,51 @@
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.urls import reverse
+
+from swapadmin.core.models import Backend, Job
+
+
+def url(b: Backend, action: str = "destroy") -> str:
+    return reverse("backend-confirm", args=[b.uuid, action])
+
+
+def test_it_names_what_will_be_lost(as_user: Any, alice: User, backend: Backend) -> None:
+    r = as_user(alice).get(url(backend))
+    assert r.status_code == 200
+    body = r.content.decode()
+    assert f"The swap file {backend.params['path']} (256 MiB) is deleted." in body
+    assert 'id="id_confirm"' in body  # force, with the name typed
+    assert not Job.objects.exists()
+
+
+def test_an_active_backend_says_its_pages_go_back_to_ram(
+    as_user: Any, alice: User, backend: Backend
+) -> None:
+    Backend.objects.filter(pk=backend.pk).update(observed_state="active", used_bytes=3 << 20)
+    body = as_user(alice).get(url(backend)).content.decode()
+    assert "(3.0 MiB) back into RAM" in body
+
+
+def test_an_adopted_area_is_only_released(as_user: Any, alice: User, backend: Backend) -> None:
+    Backend.objects.filter(pk=backend.pk).update(adopted=True)
+    body = as_user(alice).get(url(backend)).content.decode()
+    assert "stops managing" in body and "is deleted" not in body
+
+
+def test_it_requires_the_admin_role(as_user: Any, oscar: User, backend: Backend) -> None:
+    assert as_user(oscar).get(url(backend)).status_code == 403
+
+
+def test_an_operator_may_deactivate_but_not_force(
+    as_user: Any, oscar: User, backend: Backend
+) -> None:
+    body = as_user(oscar).get(url(backend, "deactivate")).content.decode()
+    assert "back into RAM" in body
+    assert 'id="id_confirm"' not in body
+    r = as_user(oscar).post(
+        reverse("backend-action", args=[backend.uuid, "deactivate"]),
+        {"force": "on", "confirm": "swap1"},
+    )
+    assert r.status_code == 403
+    assert not Job.objects.exists()

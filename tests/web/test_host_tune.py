@@ -1,0 +1,63 @@
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.urls import reverse
+
+from swapadmin.core.models import AuditEvent, Host, Job
+
+from .conftest import htmx
+
+GOOD = {
+    "swappiness": "30",
+    "page_cluster": "0",
+    "zswap_enabled": "on",
+    "zswap_compressor": "zstd",
+    "zswap_max_pool_percent": "25",
+    "persist": "",
+}
+
+
+def url(host: Host) -> str:
+    return reverse("host-tune", args=[host.uuid])
+
+
+def test_it_queues_a_tune_job(as_user: Any, alice: User, observed_host: Host) -> None:
+    r = as_user(alice).post(url(observed_host), GOOD, headers=htmx("tune"))
+    assert r.status_code == 200
+    job = Job.objects.get(kind="tune")
+    assert job.params == {
+        "swappiness": 30,
+        "page_cluster": 0,
+        "persist": False,
+        "zswap": {"enabled": True, "compressor": "zstd", "max_pool_percent": 25},
+    }
+    body = r.content.decode()
+    assert body.lstrip().startswith('<section id="tune"')
+    assert 'id="flash" class="flash" role="status" aria-live="polite" hx-swap-oob="true"' in body
+    assert r["HX-Trigger"] == "swapadmin:changed"
+
+
+def test_it_shows_errors_beside_the_field(as_user: Any, alice: User, observed_host: Host) -> None:
+    r = as_user(alice).post(url(observed_host), {**GOOD, "swappiness": "250"}, headers=htmx("tune"))
+    assert r.status_code == 422
+    body = r.content.decode()
+    assert 'aria-invalid="true"' in body
+    assert 'id="id_swappiness_error"' in body
+    assert "less than or equal to 200" in body
+    assert not Job.objects.exists()
+
+
+def test_it_requires_the_admin_role(as_user: Any, oscar: User, observed_host: Host) -> None:
+    r = as_user(oscar).post(url(observed_host), GOOD)
+    assert r.status_code == 403
+    assert not Job.objects.exists()
+    assert AuditEvent.objects.get(action="tune").outcome == "refused"
+
+
+def test_it_says_busy_while_a_tune_job_is_live(
+    as_user: Any, alice: User, observed_host: Host
+) -> None:
+    held = Job.objects.create(kind="tune", host=observed_host, state="running")
+    r = as_user(alice).post(url(observed_host), GOOD, headers=htmx("tune"))
+    assert r.status_code == 409
+    assert f"busy: tune job {held.uuid} is running" in r.content.decode()
