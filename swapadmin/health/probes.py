@@ -16,7 +16,7 @@ import stat
 import subprocess
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -229,9 +229,11 @@ def check_header(t: Target) -> list[Finding]:
     if t.plugin is None:
         return []
     try:
-        t.plugin.capacity_bytes()
-    except (BackendError, OSError):
-        return []  # no store: check_store reports it, or it is released by design
+        io_path = t.plugin.io_path()
+    except BackendError:
+        return []  # a loop or zram device released by design while inactive
+    if not os.path.lexists(io_path):
+        return []  # no store: check_store reports it
     try:
         hdr = header.read_header(t.plugin)
     except BackendError as e:
@@ -513,6 +515,20 @@ def boot_usec(when: datetime) -> int:
     return int((time.clock_gettime(time.CLOCK_MONOTONIC) - ago) * 1_000_000)
 
 
+def device_pattern(names: set[str], numbers: set[str]) -> re.Pattern[str]:
+    """How kernel messages name these devices: "dev loop3,", "(device vda1)", "XFS (loop0)",
+    and mm/page_io.c's "Write-error on swap-device (7:3:1234)"."""
+    alt = "|".join(map(re.escape, sorted(names)))
+    pattern = rf"\b(?:dev|device)\s+\(?({alt})\b|\(({alt})\)"
+    if numbers:
+        pattern += r"|\((" + "|".join(map(re.escape, sorted(numbers))) + r"):"
+    return re.compile(pattern)
+
+
+def is_io_error(text: str, devices: re.Pattern[str]) -> bool:
+    return bool(_IO_ERROR.search(text) and devices.search(text))
+
+
 def check_io_errors(t: Target, th: Thresholds, log: list[LogLine] | None) -> list[Finding]:
     if log is None:
         return [
@@ -525,19 +541,10 @@ def check_io_errors(t: Target, th: Thresholds, log: list[LogLine] | None) -> lis
     names, numbers = block_names(t)
     if not names:
         return []
-    since = max(t.backend.created_at, timezone.now() - _seconds(th.io_error_window))
+    since = max(t.backend.created_at, timezone.now() - timedelta(seconds=th.io_error_window))
     cutoff = boot_usec(since)
-    alt = "|".join(map(re.escape, sorted(names)))
-    pattern = rf"\b(?:dev|device)\s+\(?({alt})\b|\(({alt})\)"
-    if numbers:
-        # mm/page_io.c: "Write-error on swap-device (7:1:1234)"
-        pattern += r"|\((" + "|".join(map(re.escape, sorted(numbers))) + r"):"
-    dev_re = re.compile(pattern)
-    hits = [
-        ln.text
-        for ln in log
-        if ln.usec >= cutoff and _IO_ERROR.search(ln.text) and dev_re.search(ln.text)
-    ]
+    pattern = device_pattern(names, numbers)
+    hits = [ln.text for ln in log if ln.usec >= cutoff and is_io_error(ln.text, pattern)]
     devices = ", ".join(sorted(names))
     if hits:
         return [
@@ -555,12 +562,6 @@ def check_io_errors(t: Target, th: Thresholds, log: list[LogLine] | None) -> lis
             {"count": 0, "devices": sorted(names)},
         )
     ]
-
-
-def _seconds(n: float) -> Any:
-    from datetime import timedelta
-
-    return timedelta(seconds=n)
 
 
 # ---- the host ----
