@@ -169,7 +169,7 @@ def destroy(ctx: JobContext) -> dict[str, Any]:
         ctx.save_backend()
         remove = getattr(plugin, "remove", None)
         if callable(remove):
-            ctx.step(60, f"removing {getattr(plugin, 'file_path', plugin.swap_path)}")
+            ctx.step(60, f"removing {getattr(plugin, 'file_path', None) or _swap_path(plugin)}")
             remove()
             result["removed"] = True
     if spec is not None:
@@ -212,49 +212,45 @@ def resize(ctx: JobContext) -> dict[str, Any]:
 
 
 def scan(ctx: JobContext) -> dict[str, Any]:
-    """Write and read back test patterns on every page; refused while active."""
+    """Write and read back test patterns on every page but the header, and record the pages
+    that fail as the header's bad pages (pageio); refused while active."""
     plugin = ctx.require_plugin()
     _refuse_active(plugin, "a scan")
     from backends import pageio
 
     ctx.step(2, "scanning every page")
-    res = pageio.scan(
-        plugin,
-        patterns=int(ctx.job.params.get("patterns", 4)),
-        progress=ctx.progress_cb(2, 95, "scanning"),
-        cancel=ctx.cancelled,
-    )
-    result = {"scan": res.to_dict()}
-    ctx.step(96, "writing the swap header again (same label and UUID)")
-    result["header"] = _rewrite_header(ctx, plugin, res.to_dict())
-    if ctx.cancelled():
-        raise Cancelled()
-    return result
+    try:
+        res = pageio.scan(
+            plugin,
+            patterns=int(ctx.job.params.get("patterns", 4)),
+            progress=ctx.progress_cb(2, 98, "scanning"),
+            cancel=ctx.cancelled,
+        )
+    except pageio.ScanCancelled as e:
+        ctx.log(e.message)
+        raise Cancelled() from None
+    found = res.to_dict()
+    ctx.log(f"scan done: {len(res.bad_pages)} bad page(s) of {res.pages}")
+    return {"scan": found, "header": _store_header(ctx, plugin)}
 
 
-def _rewrite_header(ctx: JobContext, plugin: SwapBackend, scan: dict[str, Any]) -> dict[str, Any]:
-    assert ctx.backend is not None
-    bad = scan.get("bad_slots") or scan.get("badpages") or ()
-    hdr = header.mkswap(
-        plugin, label=ctx.backend.label, uuid=_swap_uuid(ctx), badpages=[s for s in bad if s]
-    )
-    data = hdr.to_dict()
-    ctx.save_backend(header=data, swap_uuid=hdr.uuid)
+def _store_header(ctx: JobContext, plugin: SwapBackend) -> dict[str, Any] | None:
+    data = _header_or_none(plugin)
+    if data is not None:
+        ctx.save_backend(header=data)
     return data
 
 
 def benchmark(ctx: JobContext) -> dict[str, Any]:
-    """Measure page throughput and latency; refused while active."""
+    """Measure page throughput and latency (pageio keeps the header); refused while active."""
     plugin = ctx.require_plugin()
     _refuse_active(plugin, "a benchmark")
     from backends import pageio
 
     seconds = float(ctx.job.params.get("seconds", 5))
     ctx.step(2, f"benchmarking for {seconds:.0f} s")
-    res = pageio.benchmark(plugin, seconds=seconds, progress=ctx.progress_cb(2, 95, "benchmark"))
-    ctx.step(96, "writing the swap header again (same label and UUID)")
-    data = _rewrite_header(ctx, plugin, {})
-    return {"benchmark": res.to_dict(), "header": data}
+    res = pageio.benchmark(plugin, seconds=seconds, progress=ctx.progress_cb(2, 98, "benchmark"))
+    return {"benchmark": res.to_dict(), "header": _store_header(ctx, plugin)}
 
 
 def burn_in(ctx: JobContext) -> dict[str, Any]:
@@ -374,12 +370,9 @@ def _fstab_swaps() -> list[str]:
     path = settings.SWAPADMIN_FSTAB
     if not os.path.exists(path):
         return []
-    try:
-        from backends import fstab
+    from backends import fstab
 
-        return [str(e.spec) for e in fstab.entries(path) if getattr(e, "fstype", "swap") == "swap"]
-    except ImportError:
-        return []
+    return [e.spec for e in fstab.entries(path)]
 
 
 def _kind_for(path: str) -> tuple[str, dict[str, Any], dict[str, Any]]:

@@ -270,9 +270,26 @@ def run(job_pk: int, *, worker: str, attempt: int = 0) -> Outcome:
 
 
 def _run_claimed(job: Job, attempt: int) -> Outcome:
+    ctx = JobContext(job=job, backend=None, policy=Policy.from_env())
+    try:
+        outcome, fields = _run_handler(ctx, attempt)
+    finally:
+        # Observed state first, finished state second: whoever sees the job done sees the
+        # backend as the job left it.
+        _refresh(ctx)
+        if ctx.plugin is not None:
+            ctx.plugin.close()
+    if outcome.state == Job.State.QUEUED:
+        _requeue(ctx, fields["reason"])
+    else:
+        _finish(ctx, outcome.state, **fields)
+    return outcome
+
+
+def _run_handler(ctx: JobContext, attempt: int) -> tuple[Outcome, dict[str, Any]]:
     from .handlers import HANDLERS
 
-    ctx = JobContext(job=job, backend=None, policy=Policy.from_env())
+    job = ctx.job
     try:
         handler = HANDLERS.get(job.kind)
         if handler is None:
@@ -289,32 +306,26 @@ def _run_claimed(job: Job, attempt: int) -> Outcome:
         result = handler(ctx) or {}
         if ctx.cancelled():
             raise Cancelled()
-        _finish(ctx, Job.State.SUCCEEDED, result=result)
-        return Outcome(Job.State.SUCCEEDED)
+        return Outcome(Job.State.SUCCEEDED), {"result": result}
     except Cancelled:
         ctx.log("cancelled at the user's request")
-        _finish(ctx, Job.State.CANCELLED, message="cancelled")
-        return Outcome(Job.State.CANCELLED)
+        return Outcome(Job.State.CANCELLED), {"message": "cancelled"}
     except BackendError as e:
         if e.retryable and attempt < MAX_RETRIES:
             delay = RETRY_BASE_SECONDS * 2**attempt
             ctx.log(f"{e.message} (will try again in {delay:.0f} s)")
-            _requeue(ctx, f"retrying in {delay:.0f} s after: {e.message}")
-            return Outcome(Job.State.QUEUED, retry_in=delay, attempt=attempt + 1)
+            reason = f"retrying in {delay:.0f} s after: {e.message}"
+            return Outcome(Job.State.QUEUED, retry_in=delay, attempt=attempt + 1), {
+                "reason": reason
+            }
         ctx.log(f"failed: {e.message}")
-        _finish(ctx, Job.State.FAILED, error=e.message)
-        return Outcome(Job.State.FAILED, detail=e.message)
+        return Outcome(Job.State.FAILED, detail=e.message), {"error": e.message}
     except Exception as e:
         # The traceback goes to the worker's log; the row gets a sentence.
         log.exception("job %s (%s) crashed", job.uuid, job.kind)
         message = f"internal error in the worker: {type(e).__name__}: {e}"
         ctx.log(f"failed: {message} (the traceback is in the worker's log)")
-        _finish(ctx, Job.State.FAILED, error=message)
-        return Outcome(Job.State.FAILED, detail=message)
-    finally:
-        _refresh(ctx)
-        if ctx.plugin is not None:
-            ctx.plugin.close()
+        return Outcome(Job.State.FAILED, detail=message), {"error": message}
 
 
 def _refresh(ctx: JobContext) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections
+from django.db.models import Q
 from django.utils import timezone
 
 from backends import BackendError, SwapBackend, kernel
@@ -65,25 +66,33 @@ def observe_backend(backend: Backend, plugin: SwapBackend | None = None) -> str:
             fields["header"] = header.read_header(plugin).to_dict()
     else:
         fields.update(used_bytes=0, active_priority=None)
-        try:
-            plugin.capacity_bytes()
-        except (BackendError, OSError):
-            fields["observed_state"] = Backend.Observed.ABSENT
-        else:
-            try:
-                fields["header"] = header.read_header(plugin).to_dict()
-                fields["observed_state"] = Backend.Observed.READY
-            except (BackendError, OSError) as e:
-                fields["observed_state"] = Backend.Observed.ERROR
-                fields["observed_error"] = (
-                    f"no usable swap header: {getattr(e, 'message', e)}. Provision it again."
-                )
-        finally:
-            plugin.close()
+        fields["observed_state"] = _inactive_state(plugin, path, fields)
+        plugin.close()
     Backend.objects.filter(pk=backend.pk).update(**fields)
     for k, v in fields.items():
         setattr(backend, k, v)
     return str(fields["observed_state"])
+
+
+def _inactive_state(plugin: SwapBackend, path: str | None, fields: dict[str, Any]) -> str:
+    from backends import header
+
+    try:
+        plugin.capacity_bytes()
+    except (BackendError, OSError):
+        return Backend.Observed.ABSENT
+    if path is None:
+        # The store is there but not attached (a loop file after a reboot): activating
+        # attaches it again.
+        return Backend.Observed.READY
+    try:
+        fields["header"] = header.read_header(plugin).to_dict()
+    except (BackendError, OSError) as e:
+        fields["observed_error"] = (
+            f"no usable swap header: {getattr(e, 'message', e)}. Provision it again."
+        )
+        return Backend.Observed.ERROR
+    return Backend.Observed.READY
 
 
 def _policy() -> Any:
@@ -217,7 +226,9 @@ def _update_backend(backend: Backend, area: kernel.SwapArea | None, now: Any) ->
         ):
             # Deactivated (or recreated) outside swapadmin: the store is there, not in use.
             fields["observed_state"] = Backend.Observed.READY
-    Backend.objects.filter(pk=backend.pk).update(**fields)
+    # A job that ended after this reading wrote a fresher observation: keep that one.
+    fresher = Q(observed_at__isnull=True) | Q(observed_at__lt=now)
+    Backend.objects.filter(fresher, pk=backend.pk).update(**fields)
 
 
 class Sampler(threading.Thread):
