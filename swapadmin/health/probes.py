@@ -358,40 +358,45 @@ def check_zram(t: Target, th: Thresholds) -> list[Finding]:
     return out
 
 
-def check_fstab(t: Target, fstab: Path) -> list[Finding]:
+def check_fstab(t: Target, fstab_path: Path) -> list[Finding]:
     """A persisted area has its fstab line, and an unpersisted one has none."""
+    from backends import fstab
+
     b = t.backend
     try:
-        text = fstab.read_text()
-    except FileNotFoundError:
-        text = ""
-    except OSError as e:
-        return [warn("fstab", f"cannot read {fstab}: {e.strerror}")]
+        swap_lines = fstab.entries(fstab_path)
+    except (BackendError, OSError) as e:
+        return [warn("fstab", f"cannot read {fstab_path}: {e}")]
     specs = _specs(t)
-    lines = [ln for ln in _swap_lines(text) if ln[0] in specs or _same_node(ln[0], specs)]
+    lines = [e for e in swap_lines if any(fstab.same_area(e.spec, s) for s in specs)]
     value: dict[str, Any] = {
-        "fstab": str(fstab),
+        "fstab": str(fstab_path),
         "persist": b.persist,
-        "lines": [" ".join(x) for x in lines],
+        "lines": [e.line_no for e in lines],
     }
     if b.persist and not lines:
         value["repair"] = "persist"
         return [
             warn(
                 "fstab",
-                f"{b.name} should be in {fstab} but has no line there: it will not come back "
-                "after a reboot",
+                f"{b.name} should be in {fstab_path} but has no line there: it will not "
+                "come back after a reboot",
                 value,
             )
         ]
     if not b.persist and lines:
         value["repair"] = "persist"
         return [
-            warn("fstab", f"{b.name} is not meant to persist, yet {fstab} has a line for it", value)
+            warn(
+                "fstab",
+                f"{b.name} is not meant to persist, yet {fstab_path} has a line for it "
+                f"(line {lines[0].line_no})",
+                value,
+            )
         ]
     if not b.persist:
         return []
-    return [ok("fstab", f"{fstab} has its line", value)]
+    return [ok("fstab", f"{fstab_path} has its line (line {lines[0].line_no})", value)]
 
 
 def _specs(t: Target) -> set[str]:
@@ -402,25 +407,6 @@ def _specs(t: Target) -> set[str]:
     if b.label:
         specs.add(f"LABEL={b.label}")
     return specs
-
-
-def _swap_lines(text: str) -> list[list[str]]:
-    out = []
-    for line in text.splitlines():
-        fields = line.split()
-        if len(fields) >= 3 and not fields[0].startswith("#") and fields[2] == "swap":
-            fields[0] = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[0])
-            out.append(fields)
-    return out
-
-
-def _same_node(spec: str, specs: set[str]) -> bool:
-    if not spec.startswith("/"):
-        return False
-    return any(
-        p.startswith("/") and kernel._identity(p) == kernel._identity(spec) is not None
-        for p in specs
-    )
 
 
 # ---- kernel I/O errors ----
