@@ -152,3 +152,9 @@ class TuneForm(forms.Form):
     persist = forms.BooleanField(
         label="Keep across reboots (write the sysctl.d file)", required=False
     )
+
+    def __init__(self, *args: Any, zswap: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not zswap:
+            for name in [n for n in self.fields if n.startswith("zswap_")]:
+                del self.fields[name]

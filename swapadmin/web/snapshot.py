@@ -1,8 +1,8 @@
 """A host as the pages show it: its worker's latest snapshot (``Host.observed``), read once.
 
-The sampler owns the snapshot's shape; this is the one place the pages read it, so a
-renamed key is fixed here and nowhere else. A host whose worker has not reported yet reads
-as zeros with ``known`` False, never as an error.
+The sampler (core.sampler.take_sample) owns the snapshot's shape; this is the one place the
+pages read it, so a renamed key is fixed here and nowhere else. A host whose worker has not
+reported yet reads as zeros with ``known`` False, never as an error.
 """
 
 from __future__ import annotations
@@ -56,29 +56,34 @@ class Snapshot:
 
     @property
     def zswap(self) -> dict[str, Any]:
-        value = self.tunables.get("zswap")
-        return value if isinstance(value, dict) else {}
+        """zswap's settings, or {} when the kernel has none (its fields are None then)."""
+        t = self.tunables
+        if t.get("zswap_enabled") is None:
+            return {}
+        return {
+            "enabled": bool(t.get("zswap_enabled")),
+            "compressor": t.get("zswap_compressor"),
+            "max_pool_percent": t.get("zswap_max_pool_percent"),
+        }
 
 
 def snapshot(host: Host) -> Snapshot:
     obs = host.observed if isinstance(host.observed, dict) else {}
     if not obs:
         return Snapshot(known=False, mem_total=host.mem_total_bytes)
-    mem = _dict(obs, "meminfo") or obs
-    rates = _dict(obs, "rates") or obs
-    psi = _dict(obs, "psi") or obs
+    mem, rates, psi = _dict(obs, "meminfo"), _dict(obs, "rates"), _dict(obs, "psi")
     return Snapshot(
         known=True,
-        mem_total=int(_num(mem, "mem_total", "MemTotal") or host.mem_total_bytes),
-        mem_available=int(_num(mem, "mem_available", "MemAvailable")),
-        swap_total=int(_num(mem, "swap_total", "SwapTotal")),
-        swap_free=int(_num(mem, "swap_free", "SwapFree")),
-        swap_cached=int(_num(mem, "swap_cached", "SwapCached")),
-        pswpin_rate=_num(rates, "pswpin_rate", "pswpin"),
-        pswpout_rate=_num(rates, "pswpout_rate", "pswpout"),
-        psi_some_avg10=_num(psi, "psi_some_avg10", "some_avg10"),
-        psi_full_avg10=_num(psi, "psi_full_avg10", "full_avg10"),
+        mem_total=int(_num(mem, "mem_total") or host.mem_total_bytes),
+        mem_available=int(_num(mem, "mem_available")),
+        swap_total=int(_num(mem, "swap_total")),
+        swap_free=int(_num(mem, "swap_free")),
+        swap_cached=int(_num(mem, "swap_cached")),
+        pswpin_rate=_num(rates, "pswpin"),
+        pswpout_rate=_num(rates, "pswpout"),
+        psi_some_avg10=_num(psi, "some_avg10"),
+        psi_full_avg10=_num(psi, "full_avg10"),
         tunables=_dict(obs, "tunables"),
-        unmanaged=_list(obs, "unmanaged", "unmanaged_areas"),
-        top=_list(obs, "top", "top_processes", "top_swap"),
+        unmanaged=_list(obs, "unmanaged"),
+        top=_list(obs, "top"),
     )

@@ -215,14 +215,8 @@ def _chart_context(host: Host, range_key: str) -> dict[str, Any]:
 
 
 def _tune_initial(snap: Snapshot) -> dict[str, Any]:
-    t, z = snap.tunables, snap.zswap
-    return {
-        "swappiness": t.get("swappiness", t.get("vm.swappiness")),
-        "page_cluster": t.get("page_cluster", t.get("vm.page-cluster")),
-        "zswap_enabled": bool(z.get("enabled")),
-        "zswap_compressor": z.get("compressor", ""),
-        "zswap_max_pool_percent": z.get("max_pool_percent"),
-    }
+    t = snap.tunables
+    return {name: t.get(name) for name in TuneForm.base_fields if name != "persist"}
 
 
 def _host_context(request: HttpRequest, host: Host) -> dict[str, Any]:
@@ -254,7 +248,8 @@ def host_detail(request: HttpRequest, code: UUID) -> HttpResponse:
     if not request.htmx or request.htmx.target == "charts":
         context.update(_chart_context(host, request.GET.get("range", "hour")))
     if not request.htmx or request.htmx.target == "tune":
-        context["tune_form"] = TuneForm(initial=_tune_initial(context["snap"]))
+        snap = context["snap"]
+        context["tune_form"] = TuneForm(initial=_tune_initial(snap), zswap=bool(snap.zswap))
     return page(request, "host.html", context, ("live", "charts", "tune"))
 
 
@@ -264,22 +259,17 @@ def host_tune(request: HttpRequest, code: UUID) -> HttpResponse:
     host = get_object_or_404(Host, uuid=code)
     if not roles.can(request.user, "tune"):
         return refuse(request, "tune", host)
-    form = TuneForm(request.POST)
-    context = {"host": host, "tune_form": form}
+    snap = snapshot(host)
+    form = TuneForm(request.POST, zswap=bool(snap.zswap))
+    context = {"host": host, "tune_form": form, "snap": snap}
     if not form.is_valid():
         return page(
             request, "host.html", {**_host_context(request, host), **context}, ("tune",), status=422
         )
-    d = form.cleaned_data
-    params: dict[str, Any] = {"swappiness": d["swappiness"], "persist": d["persist"]}
-    if d.get("page_cluster") is not None:
-        params["page_cluster"] = d["page_cluster"]
-    zswap: dict[str, Any] = {"enabled": d["zswap_enabled"]}
-    if d.get("zswap_compressor"):
-        zswap["compressor"] = d["zswap_compressor"]
-    if d.get("zswap_max_pool_percent") is not None:
-        zswap["max_pool_percent"] = d["zswap_max_pool_percent"]
-    params["zswap"] = zswap
+    # The names backends.tunables takes; zswap fields only on a kernel that has zswap.
+    params = {k: v for k, v in form.cleaned_data.items() if v is not None and v != ""}
+    if not snap.zswap:
+        params = {k: v for k, v in params.items() if not k.startswith("zswap_")}
     try:
         job = services.request_host_job(host, Job.Kind.TUNE, actor(request), params)
     except services.Conflict as e:
@@ -300,10 +290,8 @@ def host_discover(request: HttpRequest, code: UUID) -> HttpResponse:
     host = get_object_or_404(Host, uuid=code)
     if not roles.can(request.user, "discover"):
         return refuse(request, "discover", host)
-    path = request.POST.get("path", "")
-    params = {"paths": [path]} if path else {}
     try:
-        job = services.request_host_job(host, Job.Kind.DISCOVER, actor(request), params)
+        job = services.request_host_job(host, Job.Kind.DISCOVER, actor(request))
     except services.Conflict as e:
         return _busy(request, e, host_url(host))
     except services.InvalidRequest as e:

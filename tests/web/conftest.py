@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from backends import kernel, tunables
 from swapadmin.core.models import Backend, Host, Job, Sample
 
 HTMX = {"HX-Request": "true"}
@@ -34,31 +36,31 @@ def as_user(client: Client) -> Any:
     return login
 
 
+# A snapshot shaped as core.sampler.take_sample writes it, built from the same dataclasses,
+# so a change to their fields shows up here.
 OBSERVED = {
-    "meminfo": {
-        "mem_total": 8 << 30,
-        "mem_available": 5 << 30,
-        "swap_total": 2 << 30,
-        "swap_free": (2 << 30) - (512 << 20),
-        "swap_cached": 16 << 20,
-    },
-    "rates": {"pswpin_rate": 12.5, "pswpout_rate": 40.0},
-    "psi": {"some_avg10": 3.25, "full_avg10": 0.5},
-    "tunables": {
-        "swappiness": 60,
-        "page_cluster": 3,
-        "zswap": {"enabled": True, "compressor": "lzo", "max_pool_percent": 20},
-    },
-    "unmanaged": [
-        {
-            "path": "/dev/vdb2",
-            "type": "partition",
-            "size_bytes": 1 << 30,
-            "used_bytes": 100 << 20,
-            "priority": -2,
-        }
-    ],
-    "top": [{"pid": 4242, "name": "postgres", "swap_bytes": 300 << 20}],
+    "meminfo": asdict(
+        kernel.MemInfo(
+            mem_total=8 << 30,
+            mem_available=5 << 30,
+            swap_total=2 << 30,
+            swap_free=(2 << 30) - (512 << 20),
+            swap_cached=16 << 20,
+        )
+    ),
+    "rates": {"pswpin": 12.5, "pswpout": 40.0},
+    "psi": asdict(kernel.Psi(3.25, 2.0, 1.0, 1000, 0.5, 0.2, 0.1, 100)),
+    "tunables": asdict(
+        tunables.Tunables(
+            swappiness=60,
+            page_cluster=3,
+            zswap_enabled=True,
+            zswap_compressor="lzo",
+            zswap_max_pool_percent=20,
+        )
+    ),
+    "unmanaged": [asdict(kernel.SwapArea("/dev/vdb2", "partition", 1 << 30, 100 << 20, -2))],
+    "top": [asdict(kernel.ProcSwap(4242, "postgres", 300 << 20))],
 }
 
 

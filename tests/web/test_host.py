@@ -40,7 +40,7 @@ def test_a_viewer_sees_no_buttons(
     body = as_user(victor).get(url(observed_host)).content.decode()
     assert f'id="activate-{backend.uuid}"' not in body
     assert f'id="destroy-{backend.uuid}"' not in body
-    assert 'id="adopt-1"' not in body
+    assert 'id="adopt"' not in body
     assert 'id="tune-submit"' not in body
 
 
@@ -51,7 +51,7 @@ def test_an_operator_sees_operator_buttons_only(
     assert f'id="activate-{backend.uuid}"' in body
     assert f'id="scan-{backend.uuid}"' in body
     assert f'id="destroy-{backend.uuid}"' not in body
-    assert 'id="adopt-1"' not in body
+    assert 'id="adopt"' not in body
     assert 'id="tune-submit"' not in body
 
 
@@ -61,7 +61,7 @@ def test_an_admin_sees_every_button(
     body = as_user(alice).get(url(observed_host)).content.decode()
     assert f'id="activate-{backend.uuid}"' in body
     assert f'id="destroy-{backend.uuid}"' in body
-    assert 'id="adopt-1"' in body
+    assert 'id="adopt"' in body
     assert 'id="tune-submit"' in body
 
 
@@ -122,3 +122,19 @@ def test_a_host_without_a_snapshot_still_renders(
     r = as_user(victor).get(url(host_row))
     assert r.status_code == 200
     assert "None: every active swap area" in r.content.decode()
+
+
+def test_it_renders_a_real_sample_of_this_machine(
+    as_user: Any, victor: User, host_row: Host
+) -> None:
+    from swapadmin.core.sampler import Reading, take_sample
+    from swapadmin.web.templatetags.swapadmin_ui import iec
+
+    take_sample(host_row, Reading())
+    host_row.refresh_from_db()
+    mem = host_row.observed["meminfo"]
+    body = as_user(victor).get(url(host_row)).content.decode()
+    used = mem["swap_total"] - mem["swap_free"]
+    assert f"{iec(used)} / {iec(mem['swap_total'])}" in body
+    assert f"of {iec(mem['mem_total'])}" in body
+    assert f"<code>vm.swappiness</code> {host_row.observed['tunables']['swappiness']}" in body

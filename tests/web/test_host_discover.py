@@ -16,7 +16,7 @@ def test_adopt_queues_a_discover_job(as_user: Any, alice: User, observed_host: H
     r = as_user(alice).post(url(observed_host), {"path": "/dev/vdb2"}, headers=HTMX)
     assert r.status_code == 200
     job = Job.objects.get(kind="discover", host=observed_host)
-    assert job.params == {"paths": ["/dev/vdb2"]}
+    assert job.params == {}
     assert "discover testhost: queued" in r.content.decode()
 
 

@@ -25,11 +25,14 @@ def test_it_queues_a_tune_job(as_user: Any, alice: User, observed_host: Host) ->
     r = as_user(alice).post(url(observed_host), GOOD, headers=htmx("tune"))
     assert r.status_code == 200
     job = Job.objects.get(kind="tune")
+    # The names backends.tunables.apply_tunables takes, and persist for the job.
     assert job.params == {
         "swappiness": 30,
         "page_cluster": 0,
+        "zswap_enabled": True,
+        "zswap_compressor": "zstd",
+        "zswap_max_pool_percent": 25,
         "persist": False,
-        "zswap": {"enabled": True, "compressor": "zstd", "max_pool_percent": 25},
     }
     body = r.content.decode()
     assert body.lstrip().startswith('<section id="tune"')
@@ -61,3 +64,20 @@ def test_it_says_busy_while_a_tune_job_is_live(
     r = as_user(alice).post(url(observed_host), GOOD, headers=htmx("tune"))
     assert r.status_code == 409
     assert f"busy: tune job {held.uuid} is running" in r.content.decode()
+
+
+def test_without_zswap_it_offers_and_sends_no_zswap_fields(
+    as_user: Any, alice: User, observed_host: Host
+) -> None:
+    observed_host.observed["tunables"].update(
+        zswap_enabled=None, zswap_compressor=None, zswap_max_pool_percent=None
+    )
+    observed_host.save()
+    page = as_user(alice).get(reverse("host", args=[observed_host.uuid])).content.decode()
+    assert "this kernel has no zswap" in page and 'name="zswap_enabled"' not in page
+    as_user(alice).post(url(observed_host), GOOD, headers=htmx("tune"))
+    assert Job.objects.get(kind="tune").params == {
+        "swappiness": 30,
+        "page_cluster": 0,
+        "persist": False,
+    }
