@@ -7,14 +7,17 @@ every path (the scratch fixture swaps off and detaches anything under it afterwa
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import suppress
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -184,3 +187,54 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(0.2)
+
+
+# ---- a webhook receiver ----
+
+
+class Hook:
+    """A webhook receiver on 127.0.0.1 answering each POST with the next status in
+    ``answers`` (the last one repeats), recording every body it got."""
+
+    def __init__(self, answers: list[int]) -> None:
+        self.answers = answers
+        self.bodies: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
+        self.times: list[float] = []
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers["Content-Length"])
+                hook.bodies.append(json.loads(self.rfile.read(length)))
+                hook.headers.append(dict(self.headers))
+                hook.times.append(time.monotonic())
+                code = hook.answers[min(len(hook.bodies), len(hook.answers)) - 1]
+                self.send_response(code)
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def hook_factory() -> Iterator:
+    hooks: list[Hook] = []
+
+    def make(answers: list[int]) -> Hook:
+        hooks.append(Hook(answers))
+        return hooks[-1]
+
+    yield make
+    for h in hooks:
+        h.close()

@@ -3,11 +3,6 @@ it fails, and mail through Django's email backend (the locmem outbox)."""
 
 from __future__ import annotations
 
-import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 from django.core import mail
 
@@ -16,52 +11,6 @@ from swapadmin.health.models import AlertChannel, HealthEvent
 from swapadmin.health.tasks import notify_event
 
 pytestmark = pytest.mark.django_db
-
-
-class Hook:
-    """A webhook receiver on 127.0.0.1 answering each POST with the next status in
-    ``answers`` (the last one repeats), recording every body it got."""
-
-    def __init__(self, answers: list[int]) -> None:
-        self.answers = answers
-        self.bodies: list[dict] = []
-        self.headers: list[dict] = []
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers["Content-Length"])
-                hook.bodies.append(json.loads(self.rfile.read(length)))
-                hook.headers.append(dict(self.headers))
-                code = hook.answers[min(len(hook.bodies), len(hook.answers)) - 1]
-                self.send_response(code)
-                self.end_headers()
-                self.wfile.write(b"{}")
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def hook_factory() -> Iterator:
-    hooks: list[Hook] = []
-
-    def make(answers: list[int]) -> Hook:
-        hooks.append(Hook(answers))
-        return hooks[-1]
-
-    yield make
-    for h in hooks:
-        h.close()
 
 
 @pytest.fixture
