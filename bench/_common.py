@@ -1,0 +1,54 @@
+"""What the bench scripts share: a 1 GiB swap file under /var/tmp, removed afterwards."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import statistics
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from backends import header
+from backends.plugins.file import FileBackend
+from backends.policy import Policy
+
+GiB = 1024 * 1024 * 1024
+
+
+@contextlib.contextmanager
+def swap_file(size: int = GiB) -> Iterator[FileBackend]:
+    """A mkswapped, fully written file of ``size`` on /var/tmp (written once, so no read is
+    answered from an unwritten extent without reaching the disk)."""
+    root = Path(tempfile.mkdtemp(prefix="swapadmin-bench-", dir="/var/tmp"))
+    root.chmod(0o700)
+    try:
+        path = root / "bench.swap"
+        backend = FileBackend({"path": str(path)}, size_bytes=size, policy=Policy((root,)))
+        backend.swapfile(True)
+        subprocess.run(
+            ["dd", "if=/dev/zero", f"of={path}", "bs=1M", f"count={size >> 20}",
+             "oflag=direct", "conv=notrunc", "status=none"],
+            check=True,
+        )  # fmt: skip
+        header.mkswap(backend, label="bench")
+        yield backend
+        backend.close()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def table(rows: list[tuple[str, float, float]], unit_fmt: str = "{:,.0f}") -> str:
+    """metric | swapadmin | other | ratio, as a Markdown table."""
+    out = ["| metric | swapadmin | reference | ratio |", "| --- | ---: | ---: | ---: |"]
+    for name, ours, theirs in rows:
+        ratio = ours / theirs if theirs else float("nan")
+        out.append(
+            f"| {name} | {unit_fmt.format(ours)} | {unit_fmt.format(theirs)} | {ratio:.2f} |"
+        )
+    return "\n".join(out)

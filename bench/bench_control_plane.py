@@ -1,0 +1,462 @@
+"""The control plane's cost, on the production shape on loopback (bench/load_stack.py):
+
+1. an API request to an area active in /proc/swaps, against the bare
+   `fallocate && chmod 600 && mkswap && swapon` sequence for the same size;
+2. a swapon/swapoff made by hand to the moment the API shows it;
+3. overview page and API list latency with 500 hosts, 8 backends each and 7 days of samples
+   at the resolutions retention keeps, with the SQL queries per page at 50 and 500 hosts;
+4. the rate of samples the sampler's storing function sustains on PostgreSQL.
+
+Medians of RUNS runs; the two sides of a comparison alternate, so a noisy neighbour hurts both.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import httpx  # noqa: E402
+
+from bench.load_stack import (  # noqa: E402
+    bench_database,
+    celery_worker,
+    gunicorn,
+    machine,
+    median,
+    percentile,
+    services_env,
+    setup_django,
+    swap_root,
+)
+
+RUNS = 5
+AREA_BYTES = 512 << 20
+POLL = 0.02  # seconds between a client's GETs while it waits
+HOSTS = (50, 500)
+BACKENDS_PER_HOST = 8
+PAGE_REQUESTS = 30  # per page and fleet size, after one warm-up
+INGEST_SECONDS = 20.0
+
+
+def wait(predicate: Any, timeout: float = 60.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(POLL)
+    raise RuntimeError(f"timed out after {timeout} s waiting for {what}")
+
+
+def in_proc_swaps(path: str) -> bool:
+    with open("/proc/swaps") as f:
+        return any(line.split()[0] == path for line in f.readlines()[1:])
+
+
+class SwapsWatch(threading.Thread):
+    """The moment ``path`` first appears in /proc/swaps, polled every millisecond."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(daemon=True)
+        self.path, self.seen_at, self.done = path, 0.0, threading.Event()
+
+    def run(self) -> None:
+        deadline = time.monotonic() + 120
+        while not self.done.is_set() and time.monotonic() < deadline:
+            if in_proc_swaps(self.path):
+                self.seen_at = time.monotonic()
+                return
+            time.sleep(0.001)
+
+
+def api_client(url: str) -> httpx.Client:
+    from django.contrib.auth.models import Group, User
+    from rest_framework.authtoken.models import Token
+
+    user, _ = User.objects.get_or_create(username="bench-admin")
+    user.groups.add(Group.objects.get_or_create(name="admin")[0])
+    token, _ = Token.objects.get_or_create(user=user)
+    return httpx.Client(base_url=f"{url}/api/v1", timeout=30,
+                        headers={"Authorization": f"Token {token.key}"})  # fmt: skip
+
+
+def follow(api: httpx.Client, job: dict[str, Any]) -> dict[str, Any]:
+    """GET the job until it is finished, as a client of the API does."""
+    while True:
+        body = api.get(f"/jobs/{job['id']}/").json()
+        if body["state"] in ("succeeded", "failed", "cancelled"):
+            if body["state"] != "succeeded":
+                raise RuntimeError(f"{body['kind']} {body['state']}: {body['error']}")
+            return body
+        time.sleep(POLL)
+
+
+# ---- 1. API request to an active area vs the bare commands ----
+
+
+def through_api(api: httpx.Client, host: str, root: Path, i: int) -> tuple[float, float, str]:
+    """(ms to the area in /proc/swaps, ms until the client sees the job done, backend id)."""
+    path = str(root / f"api{i}.swap")
+    watch = SwapsWatch(path)
+    watch.start()
+    t0 = time.monotonic()
+    r = api.post("/backends/", json={"host": host, "kind": "file", "name": f"api{i}",
+                                     "size_bytes": AREA_BYTES, "params": {"path": path}})  # fmt: skip
+    r.raise_for_status()
+    follow(api, r.json())
+    backend = r.json()["backend"]
+    r = api.post(f"/backends/{backend}/activate/", json={})
+    r.raise_for_status()
+    follow(api, r.json())
+    t_done = time.monotonic()
+    watch.join()
+    return (watch.seen_at - t0) * 1000, (t_done - t0) * 1000, backend
+
+
+def bare(root: Path, i: int) -> float:
+    path = root / f"bare{i}.swap"
+    t0 = time.monotonic()
+    subprocess.run(
+        f"fallocate -l {AREA_BYTES} {path} && chmod 600 {path} && mkswap -q {path} >/dev/null"
+        f" && swapon {path}",
+        shell=True, check=True,
+    )  # fmt: skip
+    took = (time.monotonic() - t0) * 1000
+    subprocess.run(["swapoff", str(path)], check=True)
+    path.unlink()
+    return took
+
+
+def bench_request_to_active(api: httpx.Client, host: str, root: Path) -> str:
+    ours_active, ours_done, theirs = [], [], []
+    for i in range(RUNS):
+        active, done, backend = through_api(api, host, root, i)
+        ours_active.append(active)
+        ours_done.append(done)
+        theirs.append(bare(root, i))
+        r = api.delete(f"/backends/{backend}/")
+        r.raise_for_status()
+        follow(api, r.json())  # destroy: swapoff and remove the file (not timed)
+        print(f"run {i}: API {active:.0f} ms to /proc/swaps, {done:.0f} ms to job done; "
+              f"bare {theirs[-1]:.0f} ms", flush=True)  # fmt: skip
+    base = median(theirs)
+    return "\n".join([
+        f"POST backends/ (file, {AREA_BYTES >> 20} MiB) + provision job, POST activate + job, "
+        f"client polling jobs/ every {POLL * 1000:.0f} ms; medians of {RUNS} runs",
+        "| path | ms | overhead over bare, ms |",
+        "| --- | ---: | ---: |",
+        f"| bare fallocate && chmod 600 && mkswap && swapon | {base:.0f} | |",
+        f"| API: request to area in /proc/swaps | {median(ours_active):.0f} "
+        f"| {median(ours_active) - base:.0f} |",
+        f"| API: request to activate job seen succeeded | {median(ours_done):.0f} "
+        f"| {median(ours_done) - base:.0f} |",
+    ])  # fmt: skip
+
+
+# ---- 2. a change by hand to the API ----
+
+
+def bench_hand_change(api: httpx.Client, host: str, root: Path) -> str:
+    path = str(root / "hand.swap")
+    r = api.post("/backends/", json={"host": host, "kind": "file", "name": "hand",
+                                     "size_bytes": 64 << 20, "params": {"path": path}})  # fmt: skip
+    r.raise_for_status()
+    follow(api, r.json())
+    backend = r.json()["backend"]
+    follow(api, api.post(f"/backends/{backend}/activate/", json={}).json())
+    off, on, unmanaged = [], [], []
+
+    def state() -> str:
+        return str(api.get(f"/backends/{backend}/").json()["observed_state"])
+
+    def shows(area: str, present: bool) -> bool:
+        obs = api.get(f"/hosts/{host}/").json()["observed"]
+        return any(a["path"] == area for a in obs.get("unmanaged", [])) == present
+
+    extra = root / "unmanaged.swap"
+    subprocess.run(f"fallocate -l 64M {extra} && chmod 600 {extra} && mkswap -q {extra} "
+                   ">/dev/null", shell=True, check=True)  # fmt: skip
+    for _ in range(RUNS):
+        time.sleep(1.0)  # not in step with the sampler's period
+        subprocess.run(["swapoff", path], check=True)
+        t0 = time.monotonic()
+        wait(lambda: state() == "ready", what="backends/ to show the swapoff")
+        off.append((time.monotonic() - t0) * 1000)
+        time.sleep(1.0)
+        subprocess.run(["swapon", path], check=True)
+        t0 = time.monotonic()
+        wait(lambda: state() == "active", what="backends/ to show the swapon")
+        on.append((time.monotonic() - t0) * 1000)
+        time.sleep(1.0)
+        subprocess.run(["swapon", str(extra)], check=True)
+        t0 = time.monotonic()
+        wait(lambda: shows(str(extra), True), what="hosts/ to show an unmanaged area")
+        unmanaged.append((time.monotonic() - t0) * 1000)
+        subprocess.run(["swapoff", str(extra)], check=True)
+        wait(lambda: shows(str(extra), False), what="hosts/ to drop the unmanaged area")
+    follow(api, api.delete(f"/backends/{backend}/").json())
+    return "\n".join([
+        f"a swapoff/swapon run by hand to the first GET that shows it (GET every "
+        f"{POLL * 1000:.0f} ms; sampler period 5 s, woken by /proc/swaps); {RUNS} runs",
+        "| change by hand | median ms | max ms |",
+        "| --- | ---: | ---: |",
+        f"| swapoff of a managed area, GET backends/{{id}}/ shows ready | {median(off):.0f} "
+        f"| {max(off):.0f} |",
+        f"| swapon of a managed area, GET backends/{{id}}/ shows active | {median(on):.0f} "
+        f"| {max(on):.0f} |",
+        f"| swapon of an unmanaged file, GET hosts/{{id}}/ lists it | {median(unmanaged):.0f} "
+        f"| {max(unmanaged):.0f} |",
+    ])  # fmt: skip
+
+
+# ---- 3. pages with 500 hosts ----
+
+
+def observed(i: int) -> dict[str, Any]:
+    """A worker's snapshot as take_sample writes it, sized like a real one (ten top users)."""
+    gib = 1 << 30
+    return {
+        "meminfo": {"mem_total": 16 * gib, "mem_available": 9 * gib, "swap_total": 8 * gib,
+                    "swap_free": 6 * gib, "swap_cached": 64 << 20},
+        "rates": {"pswpin": float(i % 7), "pswpout": float(i % 11)},
+        "vmstat": {"pswpin": 1000 * i, "pswpout": 2000 * i},
+        "psi": {"some_avg10": 1.5, "some_avg60": 1.0, "some_avg300": 0.5,
+                "full_avg10": 0.2, "full_avg60": 0.1, "full_avg300": 0.0},
+        "tunables": {"swappiness": 60, "page_cluster": 3, "zswap_enabled": False},
+        "areas": [], "unmanaged": [], "zram": {},
+        "top": [{"pid": 1000 + p, "name": f"proc{p}", "swap_bytes": p << 20} for p in range(10)],
+    }  # fmt: skip
+
+
+def seed_fleet(count: int) -> float:
+    """Grow the fleet to ``count`` hosts; returns the seconds it took."""
+    from django.utils import timezone
+
+    from swapadmin.core.models import Backend, Host, Sample
+    from swapadmin.health.models import BackendHealth, HostHealth
+
+    t0 = time.monotonic()
+    now = timezone.now()
+    have = Host.objects.filter(name__startswith="sim-").count()
+    hosts = Host.objects.bulk_create(
+        Host(name=f"sim-{i:04d}", kernel_release="6.1.0", mem_total_bytes=16 << 30,
+             swap_roots=["/var/lib/swapadmin/swap"], last_heartbeat=now,
+             observed=observed(i), observed_at=now)
+        for i in range(have, count)
+    )  # fmt: skip
+    HostHealth.objects.bulk_create(
+        HostHealth(host=h, status="warn" if i % 10 == 0 else "ok", summary="PSI some 30%")
+        for i, h in enumerate(hosts)
+    )
+    backends = Backend.objects.bulk_create(
+        Backend(host=h, kind="file", name=f"swap{j}", size_bytes=1 << 30, used_bytes=j << 20,
+                params={"path": f"/var/lib/swapadmin/swap/swap{j}"},
+                observed_state="active" if j % 2 else "ready", observed_at=now)
+        for h in hosts for j in range(BACKENDS_PER_HOST)
+    )  # fmt: skip
+    BackendHealth.objects.bulk_create(
+        BackendHealth(backend=b, status="fail" if i % 50 == 0 else "ok", summary="bad pages")
+        for i, b in enumerate(backends)
+    )
+    for h in hosts:
+        Sample.objects.bulk_create(samples_for(h, now), batch_size=5000)
+    return time.monotonic() - t0
+
+
+def samples_for(host: Any, now: Any) -> list[Any]:
+    """7 days as retention leaves them: raw every 5 s for 2 h, 1m for 2 days, 1h beyond."""
+    from swapadmin.core.models import Sample
+
+    def row(at: Any, resolution: str, k: int) -> Any:
+        return Sample(host=host, at=at, resolution=resolution, mem_total=16 << 30,
+                      mem_available=(9 << 30) + k, swap_total=8 << 30, swap_free=(6 << 30) - k,
+                      pswpin_rate=k % 13, pswpout_rate=k % 17, psi_some_avg10=1.0,
+                      backends={f"b{j}": j << 20 for j in range(BACKENDS_PER_HOST)})  # fmt: skip
+
+    rows = [row(now - timedelta(seconds=5 * k), "raw", k) for k in range(2 * 3600 // 5)]
+    rows += [row(now - timedelta(minutes=k + 1), "1m", k) for k in range(2 * 24 * 60)]
+    rows += [row(now - timedelta(hours=k + 1), "1h", k) for k in range(7 * 24)]
+    return rows
+
+
+def measure_page(client: Any, url: str, headers: dict[str, str]) -> tuple[list[float], int]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.get(url, headers=headers)  # warm: templates, session, content types
+    with CaptureQueriesContext(connection) as ctx:
+        r = client.get(url, headers=headers)
+    assert r.status_code == 200, (url, r.status_code)
+    times = []
+    for _ in range(PAGE_REQUESTS):
+        t0 = time.perf_counter()
+        r = client.get(url, headers=headers)
+        times.append((time.perf_counter() - t0) * 1000)
+        assert r.status_code == 200
+    return times, len(ctx.captured_queries)
+
+
+def bench_pages() -> str:
+    from django.contrib.auth.models import Group, User
+    from django.test import Client
+    from rest_framework.authtoken.models import Token
+
+    from swapadmin.core.models import Host, Sample
+
+    viewer, _ = User.objects.get_or_create(username="bench-viewer")
+    viewer.groups.add(Group.objects.get_or_create(name="viewer")[0])
+    page = Client()
+    page.force_login(viewer)
+    token, _ = Token.objects.get_or_create(user=viewer)
+    api = Client(HTTP_AUTHORIZATION=f"Token {token.key}")
+    htmx = {"HX-Request": "true", "HX-Target": "live"}
+    pages = [
+        ("overview page (full)", page, "/", {}),
+        ("overview partial (htmx poll)", page, "/", htmx),
+        ("API hosts/ (default page of 50)", api, "/api/v1/hosts/", {}),
+        ("API hosts/?limit=500", api, "/api/v1/hosts/?limit=500", {}),
+        ("API backends/ (default page of 50)", api, "/api/v1/backends/", {}),
+        ("API backends/?limit=4000", api, "/api/v1/backends/?limit=4000", {}),
+        ("host page, week chart", page, None, {}),
+    ]
+    results: dict[tuple[str, int], tuple[list[float], int]] = {}
+    for count in HOSTS:
+        took = seed_fleet(count)
+        print(f"fleet of {count} hosts seeded in {took:.0f} s "
+              f"({Sample.objects.count():,} samples)", flush=True)  # fmt: skip
+        host = Host.objects.get(name="sim-0000")
+        for name, client, url, headers in pages:
+            url = url or f"/hosts/{host.uuid}/?range=week"
+            results[(name, count)] = measure_page(client, url, headers)
+    small, large = HOSTS
+    lines = [
+        f"{BACKENDS_PER_HOST} backends per host, 7 days of samples per host (raw 2 h every 5 s, "
+        f"1m for 2 days, 1h beyond: {len(samples_for(None, _now())):,} rows a host, "
+        f"{Sample.objects.count():,} in all); Django test client in-process on PostgreSQL, "
+        f"{PAGE_REQUESTS} requests after one warm-up",
+        f"| page | p50 ms at {large} | p95 ms at {large} | p50 ms at {small} "
+        f"| queries at {small} | queries at {large} |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, *_ in pages:
+        t_large, q_large = results[(name, large)]
+        t_small, q_small = results[(name, small)]
+        lines.append(
+            f"| {name} | {median(t_large):.0f} | {percentile(t_large, 95):.0f} "
+            f"| {median(t_small):.0f} | {q_small} | {q_large} |"
+        )
+    return "\n".join(lines)
+
+
+def _now() -> Any:
+    from django.utils import timezone
+
+    return timezone.now()
+
+
+# ---- 4. ingestion ----
+
+
+def _ingest(host_ids: list[int], seconds: float, out: Any) -> None:
+    from django.db import connections
+
+    from swapadmin.core.models import Host
+    from swapadmin.core.sampler import Reading, take_sample
+
+    connections.close_all()  # a forked child opens its own connection
+    hosts = list(Host.objects.filter(pk__in=host_ids))
+    readings = {h.pk: Reading() for h in hosts}
+    done = 0
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for h in hosts:
+            take_sample(h, readings[h.pk])
+            done += 1
+            if time.monotonic() >= deadline:
+                break
+    out.put(done)
+
+
+def _kernel_reads_per_second(seconds: float = 5.0) -> float:
+    """The part of take_sample that reads this host's kernel, without the database."""
+    from backends import kernel
+    from swapadmin.core.sampler import _tunables
+
+    done = 0
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        kernel.meminfo(), kernel.vmstat(), kernel.psi_memory(), kernel.swap_areas()
+        kernel.top_swap_processes(10), _tunables()
+        done += 1
+    return done / seconds
+
+
+def bench_ingestion() -> str:
+    from django.db import connections
+
+    from swapadmin.core.models import Host
+
+    ids = list(Host.objects.filter(name__startswith="sim-").values_list("pk", flat=True))
+    connections.close_all()
+    ctx = multiprocessing.get_context("fork")
+    lines = [
+        f"core.sampler.take_sample (the worker's real reading and storing: 1 Sample insert, the "
+        f"Host snapshot update, {BACKENDS_PER_HOST} backend updates, the running-jobs query) "
+        f"round-robin over {len(ids)} hosts for {INGEST_SECONDS:.0f} s",
+        "| writers | samples/s | hosts at one sample per 5 s |",
+        "| --- | ---: | ---: |",
+    ]
+    for writers in (1, 4):
+        out = ctx.Queue()
+        share = [ids[i::writers] for i in range(writers)]
+        procs = [ctx.Process(target=_ingest, args=(s, INGEST_SECONDS, out)) for s in share]
+        for p in procs:
+            p.start()
+        total = sum(out.get(timeout=INGEST_SECONDS + 120) for _ in procs)
+        for p in procs:
+            p.join(timeout=30)
+        rate = total / INGEST_SECONDS
+        lines.append(f"| {writers} | {rate:,.0f} | {rate * 5:,.0f} |")
+        print(f"ingestion, {writers} writers: {rate:,.0f} samples/s", flush=True)
+    reads = _kernel_reads_per_second()
+    lines.append(f"\n(the kernel reads alone, no database: {reads:,.0f} a second in one process)")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    env = services_env()
+    print(f"machine: {machine()}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="swapadmin-bench-cp-") as tmp, \
+            bench_database(env["DATABASE_URL"]) as db_url:  # fmt: skip
+        logdir = Path(tmp)
+        (logdir / "data").mkdir()
+        env = {**env, "DATABASE_URL": db_url, "SWAPADMIN_DATA_DIR": str(logdir / "data")}
+        setup_django(env)
+        sections = []
+        with swap_root() as root, gunicorn(env, logdir) as url, \
+                celery_worker(env, root, logdir) as worker:  # fmt: skip
+            from swapadmin.core.models import Host
+
+            host = str(Host.objects.get(name=worker.name).uuid)
+            with api_client(url) as api:
+                sections.append(("1. API request to an active area, against the bare commands",
+                                 bench_request_to_active(api, host, root)))  # fmt: skip
+                sections.append(("2. a change by hand to the API",
+                                 bench_hand_change(api, host, root)))  # fmt: skip
+        sections.append(("3. pages and API lists with a large fleet", bench_pages()))
+        sections.append(("4. sample ingestion on PostgreSQL", bench_ingestion()))
+    for title, body in sections:
+        print(f"\n{title}\n{body}")
+
+
+if __name__ == "__main__":
+    main()
