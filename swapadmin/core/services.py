@@ -355,22 +355,27 @@ def request_action(
         if updates:
             Backend.objects.filter(pk=locked.pk).update(**updates, updated_at=timezone.now())
         job = _new_job(locked.host, kind, actor, backend=locked, params=cleaned)
-        audit(actor, kind, locked, "queued", {"job": str(job.uuid), "params": cleaned})
+        # A scheduled check changes nothing and runs once a minute per backend: auditing it
+        # would bury the changes the audit log exists to show.
+        if not (kind == Job.Kind.CHECK and actor.via == Job.Via.SCHEDULE):
+            audit(actor, kind, locked, "queued", {"job": str(job.uuid), "params": cleaned})
     return job
 
 
 def request_host_job(
     host: Host, kind: str, actor: Actor, params: dict[str, Any] | None = None
 ) -> Job:
-    """Queue a host-wide job: ``discover`` (adopt areas found on the host) or ``tune``."""
-    if kind not in (Job.Kind.DISCOVER, Job.Kind.TUNE):
+    """Queue a host-wide job: ``discover`` (adopt areas found on the host), ``tune``, or a
+    host-level ``check`` (memory pressure on a host with no backends)."""
+    if kind not in (Job.Kind.DISCOVER, Job.Kind.TUNE, Job.Kind.CHECK):
         raise InvalidRequest.one("kind", f"{kind!r} is not a host job")
     with transaction.atomic():
         holder = host.jobs.filter(kind=kind, state__in=Job.LIVE).first()
         if holder is not None:
             raise Conflict(holder)
         job = _new_job(host, kind, actor, params=params or {})
-        audit(actor, kind, host, "queued", {"job": str(job.uuid), "params": params or {}})
+        if not (kind == Job.Kind.CHECK and actor.via == Job.Via.SCHEDULE):
+            audit(actor, kind, host, "queued", {"job": str(job.uuid), "params": params or {}})
     return job
 
 
