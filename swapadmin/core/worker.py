@@ -115,14 +115,14 @@ def settle_orphans(host: Any) -> int:
             f"the worker running it stopped (pid {job.worker_pid} on {job.worker or 'unknown'} "
             "is gone); the backend's state was read again from the kernel"
         )
-        if fail_orphan(job, reason):
-            settled += 1
-            backend = Backend.objects.filter(pk=job.backend_id).first()
-            if backend is not None:
-                try:
-                    observe_backend(backend)
-                except Exception:
-                    log.exception("could not refresh backend %s", backend.pk)
+        # Observed state first, so whoever sees the job failed sees the backend settled.
+        backend = Backend.objects.filter(pk=job.backend_id).first()
+        if backend is not None:
+            try:
+                observe_backend(backend)
+            except Exception:
+                log.exception("could not refresh backend %s", backend.pk)
+        settled += fail_orphan(job, reason)
     if alive:
         Job.objects.filter(pk__in=alive).update(heartbeat_at=timezone.now())
     return settled
