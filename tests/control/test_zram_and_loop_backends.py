@@ -44,7 +44,7 @@ def test_a_zram_backend_lives_and_goes(worker, alice, zram_cleanup):
     run(backend, Job.Kind.ACTIVATE, actor, worker)
     area = kernel.find_area(device)
     assert area is not None and area.priority == 100
-    assert backend.observed_state == Backend.Observed.ACTIVE, (backend.__dict__, worker.log())
+    assert backend.observed_state == Backend.Observed.ACTIVE
 
     run(backend, Job.Kind.DEACTIVATE, actor, worker)
     assert not kernel.is_active(device)
