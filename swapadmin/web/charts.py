@@ -20,7 +20,7 @@ from swapadmin.core.models import Host, Sample
 from .templatetags.swapadmin_ui import iec, rate
 
 POINTS = 240
-WIDTH, HEIGHT = 720, 180
+WIDTH, HEIGHT = 900, 200
 LEFT, RIGHT, TOP, BOTTOM = 64, 12, 12, 24
 
 
@@ -120,17 +120,21 @@ def backend_series(host: Host, backend_uuid: str, rng: Range) -> list[Series]:
     return [Series("used", "s-used", bucketed(rows, used, start, end))]
 
 
-def _nice_max(value: float) -> float:
-    """A round axis top at or above ``value`` (1, 2 or 5 times a power of ten, or of 1024)."""
+def _nice_max(value: float, base: int = 10) -> float:
+    """A round axis top at or above ``value``: 1, 2 or 5 times a power of ten, in units of
+    a power of ``base`` (1024 for bytes, so the axis reads 2 GiB rather than 2.1 GiB)."""
     if value <= 0:
         return 1.0
+    unit = 1.0
+    while base > 10 and unit * base <= value:
+        unit *= base
     step = 1.0
-    while step * 10 <= value:
+    while step * 10 <= value / unit:
         step *= 10
     for mult in (1, 2, 5, 10):
-        if step * mult >= value:
-            return step * mult
-    return step * 10
+        if step * mult * unit >= value:
+            return step * mult * unit
+    return step * 10 * unit
 
 
 def svg(
@@ -144,7 +148,8 @@ def svg(
     """An accessible line chart: role=img with a summary, a <title>, axis labels."""
     fmt = iec if unit == "bytes" else rate
     top = max((v for s in series for _, v in s.points), default=0.0)
-    ymax = _nice_max(top * 1.05) if unit != "bytes" else max(top * 1.1, 1.0)
+    ymax = _nice_max(top, 1024 if unit == "bytes" else 10)
+    empty = not any(s.points for s in series)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     span = (end - start).total_seconds() or 1.0
 
@@ -164,9 +169,12 @@ def svg(
         y = TOP + plot_h * (1 - frac)
         parts.append(
             f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>'
-            f'<text class="axis" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">'
-            f"{escape(fmt(ymax * frac))}</text>"
         )
+        if not empty:
+            parts.append(
+                f'<text class="axis" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">'
+                f"{escape(fmt(ymax * frac))}</text>"
+            )
     local_start, local_end = timezone.localtime(start), timezone.localtime(end)
     label_fmt = "%H:%M" if span <= 86400 else "%a %d %b"
     parts.append(
@@ -190,7 +198,7 @@ def svg(
             else:
                 d = " ".join(f"{x},{y}" for x, y in seg)
                 parts.append(f'<polyline class="line {s.css}" points="{d}"/>')
-    if not any(s.points for s in series):
+    if empty:
         parts.append(
             f'<text class="axis" x="{WIDTH / 2}" y="{HEIGHT / 2}" text-anchor="middle">'
             "no samples in this range yet</text>"

@@ -2,10 +2,10 @@
 asks (the partial named by the element that asked, ``HX-Target``), so a live region is
 redrawn by the same code and template that drew it first.
 
-Polling: pages showing kernel state (overview, host, backend) poll every 2 s, 1 s while a
-job is running there, because the kernel can change without swapadmin (a `swapon` by hand)
-and must show within 2 s. Job pages poll only while a job is live, and answer the last poll
-with HTTP 286, which tells htmx to stop.
+Polling: pages showing kernel state (overview, host, backend) poll every second, always:
+the kernel can change without swapadmin (a `swapon` by hand), the sampler writes that at
+once, and the page must show it within 2 s. Job pages poll only while a job is live, and
+answer the last poll with HTTP 286, which tells htmx to stop.
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ from .templatetags.swapadmin_ui import iec
 
 #: HTTP 286: htmx stops polling the element that received it (and still swaps it).
 STOP_POLLING = 286
+#: How often pages of kernel state redraw: the sampler's write plus one period stays in 2 s.
+STATE_POLL = "1s"
 
 View = Callable[..., HttpResponse]
 
@@ -83,12 +85,11 @@ def page(
     *,
     status: int = 200,
 ) -> HttpResponse:
-    """The whole page, or for htmx the partial whose element asked (default: the first)."""
-    if request.htmx and not request.htmx.boosted:
-        allowed = list(partials)
-        target = request.htmx.target or ""
-        name = target if target in allowed else allowed[0]
-        return render(request, f"{template}#{name}", context, status=status)
+    """The whole page, or for htmx the partial named like the element that asked for it
+    (``HX-Target``); an htmx request for anything else gets the whole page."""
+    target = request.htmx.target if request.htmx else None
+    if target and target in partials:
+        return render(request, f"{template}#{target}", context, status=status)
     return render(request, template, context, status=status)
 
 
@@ -189,7 +190,8 @@ def overview(request: HttpRequest) -> HttpResponse:
         totals["active"] += rows[-1]["active"]
         totals["alerts"] += len(alerts)
     live = Job.objects.filter(state__in=Job.LIVE).count()
-    return page(request, "overview.html", {"rows": rows, "totals": totals, "live_jobs": live})
+    context = {"rows": rows, "totals": totals, "live_jobs": live, "poll": STATE_POLL}
+    return page(request, "overview.html", context)
 
 
 # ---- host ----
@@ -236,7 +238,7 @@ def _host_context(request: HttpRequest, host: Host) -> dict[str, Any]:
         "recent_jobs": Job.objects.filter(host=host).select_related("requested_by")[:8],
         "discover_job": host_jobs.get(Job.Kind.DISCOVER),
         "tune_job": host_jobs.get(Job.Kind.TUNE),
-        "poll": "1s" if live else "2s",
+        "poll": STATE_POLL,
     }
 
 
@@ -245,9 +247,10 @@ def _host_context(request: HttpRequest, host: Host) -> dict[str, Any]:
 def host_detail(request: HttpRequest, code: UUID) -> HttpResponse:
     host = get_object_or_404(Host.objects.select_related("health"), uuid=code)
     context = _host_context(request, host)
-    if not request.htmx or request.htmx.target == "charts":
+    target = request.htmx.target if request.htmx else None
+    if target in (None, "charts"):
         context.update(_chart_context(host, request.GET.get("range", "hour")))
-    if not request.htmx or request.htmx.target == "tune":
+    if target in (None, "tune"):
         snap = context["snap"]
         context["tune_form"] = TuneForm(initial=_tune_initial(snap), zswap=bool(snap.zswap))
     return page(request, "host.html", context, ("live", "charts", "tune"))
@@ -369,7 +372,7 @@ def _backend_context(request: HttpRequest, backend: Backend) -> dict[str, Any]:
         "health": health_of(backend),
         "jobs": jobs,
         "actions": offered_actions(backend),
-        "poll": "1s" if live else "2s",
+        "poll": STATE_POLL,
     }
 
 
@@ -380,7 +383,7 @@ def backend_detail(request: HttpRequest, code: UUID) -> HttpResponse:
         Backend.objects.select_related("host", "health", "created_by"), uuid=code
     )
     context = _backend_context(request, backend)
-    if not request.htmx:
+    if not (request.htmx and request.htmx.target == "live"):
         context["checks"] = CheckResult.objects.filter(backend=backend)[:20]
         context["events"] = HealthEvent.objects.filter(backend=backend)[:20]
         rng = charts.RANGES.get(request.GET.get("range", "hour")) or charts.RANGES["hour"]
@@ -549,15 +552,15 @@ def backend_new(request: HttpRequest) -> HttpResponse:
         if plugin.name == "file" and host and host.swap_roots:
             initial["param_path"] = host.swap_roots[0].rstrip("/") + "/"
         context["form"] = NewBackendForm(initial=initial, plugin=plugin)
-        return page(request, "backend_new.html", context, ("form",))
+        return page(request, "backend_new.html", context, ("new-form",))
     form = NewBackendForm(request.POST, plugin=plugin)
     context["form"] = form
     step = request.POST.get("step", "review")
     if step == "edit":
         # Back from the summary to the form, with what was typed.
-        return page(request, "backend_new.html", context, ("form",))
+        return page(request, "backend_new.html", context, ("new-form",))
     if not form.is_valid():
-        return page(request, "backend_new.html", context, ("form",), status=422)
+        return page(request, "backend_new.html", context, ("new-form",), status=422)
     kwargs = form.request_kwargs()
     try:
         services.validate_backend(
@@ -567,16 +570,16 @@ def backend_new(request: HttpRequest) -> HttpResponse:
             job = services.create_backend(**kwargs, actor=actor(request))
         else:
             context["summary"] = creation_summary(plugin, kwargs)
-            return page(request, "backend_new.html", context, ("form",))
+            return page(request, "backend_new.html", context, ("new-form",))
     except services.InvalidRequest as e:
         form.add_service_errors(e)
-        return page(request, "backend_new.html", context, ("form",), status=422)
+        return page(request, "backend_new.html", context, ("new-form",), status=422)
     assert job.backend is not None
     messages.success(request, f"{job.backend.name}: provisioning queued (job {job.uuid}).")
     target = reverse("backend", args=[job.backend.uuid])
     if request.htmx:
         response = HttpResponse(status=204)
-        response["HX-Location"] = target
+        response["HX-Redirect"] = target
         return response
     return redirect(target)
 

@@ -79,7 +79,7 @@ def test_with_htmx_create_sends_the_browser_to_the_backend(
         URL, {**fields(host_row, swap_root), "step": "create"}, headers=htmx("new-form")
     )
     assert r.status_code == 204
-    assert r["HX-Location"] == reverse("backend", args=[Backend.objects.get().uuid])
+    assert r["HX-Redirect"] == reverse("backend", args=[Backend.objects.get().uuid])
 
 
 def test_a_path_outside_the_swap_roots_is_refused_beside_the_field(

@@ -52,3 +52,10 @@ def test_an_empty_range_says_so(host_row: Host) -> None:
         unit="bytes",
     )
     assert "no samples in this range" in svg and "<polyline" not in svg
+
+
+def test_the_byte_axis_tops_at_a_round_iec_value() -> None:
+    assert charts._nice_max(2.1 * (1 << 30), 1024) == 5 * (1 << 30)
+    assert charts._nice_max(1.9 * (1 << 30), 1024) == 2 * (1 << 30)
+    assert charts._nice_max(300 * (1 << 20), 1024) == 500 * (1 << 20)
+    assert charts._nice_max(3.2, 10) == 5

@@ -86,11 +86,11 @@ def test_its_live_partial(
     body = r.content.decode()
     assert body.lstrip().startswith('<section id="live"')
     assert 'data-backend="swap1"' in body
-    assert 'hx-trigger="every 2s' in body
+    assert 'hx-trigger="every 1s, swapadmin:changed from:body"' in body
     assert "charts" not in body and "<html" not in body
 
 
-def test_it_polls_faster_while_a_job_runs(
+def test_it_shows_the_running_job_in_the_row(
     as_user: Any, victor: User, observed_host: Host, running_job: Job
 ) -> None:
     body = as_user(victor).get(url(observed_host), headers=htmx("live")).content.decode()

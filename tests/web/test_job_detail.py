@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from swapadmin.core.models import AuditEvent, Job
 
-from .conftest import HTMX
+from .conftest import HTMX, htmx
 
 
 def url(job: Job) -> str:
@@ -27,7 +27,7 @@ def test_it_stops_polling_once_finished(as_user: Any, victor: User, running_job:
     Job.objects.filter(pk=running_job.pk).update(
         state="failed", error="scan: page 7 read back wrong", finished_at=timezone.now()
     )
-    r = as_user(victor).get(url(running_job), headers=HTMX)
+    r = as_user(victor).get(url(running_job), headers=htmx("live"))
     assert r.status_code == 286
     body = r.content.decode()
     assert "scan: page 7 read back wrong" in body and "hx-trigger" not in body

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from swapadmin.core.models import Job
 
-from .conftest import HTMX
+from .conftest import htmx
 
 URL = reverse("jobs")
 
@@ -28,7 +28,7 @@ def test_it_refuses_an_account_without_a_role(as_user: Any, nora: User) -> None:
 
 
 def test_it_polls_while_a_job_is_live(as_user: Any, victor: User, running_job: Job) -> None:
-    r = as_user(victor).get(URL, headers=HTMX)
+    r = as_user(victor).get(URL, headers=htmx("live"))
     assert r.status_code == 200
     body = r.content.decode()
     assert body.lstrip().startswith('<section id="live"')
@@ -41,7 +41,7 @@ def test_it_stops_polling_when_nothing_is_live(
     Job.objects.filter(pk=running_job.pk).update(
         state="succeeded", progress=100, finished_at=timezone.now()
     )
-    r = as_user(victor).get(URL, headers=HTMX)
+    r = as_user(victor).get(URL, headers=htmx("live"))
     assert r.status_code == 286
     body = r.content.decode()
     assert "hx-trigger" not in body

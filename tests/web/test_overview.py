@@ -8,7 +8,7 @@ from django.utils import timezone
 from swapadmin.core.models import Backend, Host
 from swapadmin.health.models import BackendHealth, HostHealth
 
-from .conftest import HTMX
+from .conftest import htmx
 
 
 @pytest.mark.parametrize("who", ["alice", "oscar", "victor"])
@@ -23,7 +23,7 @@ def test_it_works_for_every_role(
     assert "512 MiB / 2.0 GiB" in body  # swap used of total
     assert "12/s / 40/s" in body  # swap-in / swap-out
     assert "3.3%" in body  # PSI some avg10
-    assert 'hx-trigger="every 2s' in body
+    assert 'hx-trigger="every 1s, swapadmin:changed from:body"' in body
 
 
 def test_it_refuses_an_account_without_a_role(as_user: Any, nora: User) -> None:
@@ -33,7 +33,7 @@ def test_it_refuses_an_account_without_a_role(as_user: Any, nora: User) -> None:
 def test_its_htmx_partial_is_the_live_region_only(
     as_user: Any, victor: User, observed_host: Host
 ) -> None:
-    r = as_user(victor).get(reverse("overview"), headers=HTMX)
+    r = as_user(victor).get(reverse("overview"), headers=htmx("live"))
     body = r.content.decode()
     assert r.status_code == 200
     assert body.lstrip().startswith('<section id="live"')
@@ -73,3 +73,11 @@ def test_new_backend_button_only_for_admins(
 ) -> None:
     assert 'id="new-backend"' in as_user(alice).get(reverse("overview")).content.decode()
     assert 'id="new-backend"' not in as_user(oscar).get(reverse("overview")).content.decode()
+
+
+def test_an_htmx_request_for_another_target_gets_the_whole_page(
+    as_user: Any, victor: User, observed_host: Host
+) -> None:
+    # htmx swapping a whole body (a boosted link, a redirect) must not get a fragment.
+    r = as_user(victor).get(reverse("overview"), headers=htmx("main"))
+    assert "<html" in r.content.decode()
