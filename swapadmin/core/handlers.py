@@ -110,7 +110,22 @@ def provision(ctx: JobContext) -> dict[str, Any]:
         data = _mkswap(ctx, plugin)
     info = _info(plugin)
     ctx.save_backend(info=info)
-    return {"header": data, "info": info}
+    result: dict[str, Any] = {"header": data, "info": info}
+    spec = _fstab_spec(ctx.backend, plugin) if ctx.backend and ctx.backend.persist else None
+    if spec is not None:
+        assert ctx.backend is not None
+        from backends import fstab
+
+        fstab.ensure_entry(
+            settings.SWAPADMIN_FSTAB,
+            spec,
+            priority=ctx.backend.priority,
+            discard=ctx.backend.discard or None,
+            label=ctx.backend.label or None,
+        )
+        ctx.log(f"kept {spec} in {settings.SWAPADMIN_FSTAB}")
+        result["fstab"] = str(settings.SWAPADMIN_FSTAB)
+    return result
 
 
 def activate(ctx: JobContext) -> dict[str, Any]:
