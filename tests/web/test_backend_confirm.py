@@ -49,3 +49,22 @@ def test_an_operator_may_deactivate_but_not_force(
     )
     assert r.status_code == 403
     assert not Job.objects.exists()
+
+
+def test_force_deactivate_is_offered_to_admins_only(
+    as_user: Any, alice: User, oscar: User, backend: Backend
+) -> None:
+    Backend.objects.filter(pk=backend.pk).update(observed_state="active")
+    page = reverse("host", args=[backend.host.uuid])
+    assert f'id="force-deactivate-{backend.uuid}"' in as_user(alice).get(page).content.decode()
+    assert f'id="force-deactivate-{backend.uuid}"' not in as_user(oscar).get(page).content.decode()
+
+
+def test_force_deactivate_with_the_name_typed(as_user: Any, alice: User, backend: Backend) -> None:
+    Backend.objects.filter(pk=backend.pk).update(observed_state="active")
+    r = as_user(alice).post(
+        reverse("backend-action", args=[backend.uuid, "deactivate"]),
+        {"force": "on", "confirm": "swap1"},
+    )
+    assert r.status_code == 302
+    assert Job.objects.get(backend=backend).params == {"force": True}

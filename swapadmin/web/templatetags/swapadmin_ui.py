@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django import template
@@ -79,3 +80,9 @@ def control(field: Any) -> str:
     if ids:
         attrs["aria-describedby"] = " ".join(ids)
     return field.as_widget(attrs=attrs)  # type: ignore[no-any-return]
+
+
+@register.filter
+def as_json(value: Any) -> str:
+    """A job's result as JSON (what the API returns), not Python's repr."""
+    return json.dumps(value, sort_keys=True, default=str)
