@@ -27,13 +27,13 @@ start_postgres() {
     # A cluster of our own, so the machine's default one (if any) is never touched.
     pg_createcluster "$pg_version" "$pg_cluster" -p "$pg_port" -- --auth-local=trust --auth-host=scram-sha-256 >/dev/null
   fi
-  pg_ctlcluster "$pg_version" "$pg_cluster" start 2>/dev/null || true
+  pg_ctlcluster "$pg_version" "$pg_cluster" start >/dev/null 2>&1 || true
   for _ in $(seq 100); do pg_isready -q -h 127.0.0.1 -p "$pg_port" && break; sleep 0.1; done
   # CREATEDB: pytest-django creates and drops its own test database.
   su postgres -c "psql -q -p $pg_port -tAc \"SELECT 1 FROM pg_roles WHERE rolname='swapadmin'\"" | grep -q 1 ||
     su postgres -c "psql -q -p $pg_port -c \"CREATE ROLE swapadmin LOGIN CREATEDB PASSWORD 'swapadmin'\"" >/dev/null
   su postgres -c "psql -q -p $pg_port -tAc \"SELECT 1 FROM pg_database WHERE datname='swapadmin'\"" | grep -q 1 ||
-    su postgres -c "createdb -p $pg_port -O swapadmin swapadmin"
+    su postgres -c "createdb -p $pg_port -O swapadmin swapadmin" >/dev/null
   echo "export DATABASE_URL=postgres://swapadmin:swapadmin@127.0.0.1:$pg_port/swapadmin"
 }
 
