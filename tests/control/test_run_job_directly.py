@@ -1,0 +1,135 @@
+"""The run_job task and the JobRunner, called directly in this process (no broker)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+from django.utils import timezone
+
+from backends import kernel
+from swapadmin.core import runner, tasks
+from swapadmin.core.models import Backend, Job
+from tests.fixtures.host import needs_root
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("on_testhost")]
+
+MiB = 1 << 20
+
+
+def backend_on(host, path, **kw) -> Backend:
+    return Backend.objects.create(
+        host=host, kind="file", name=os.path.basename(path), params={"path": str(path)},
+        size_bytes=16 * MiB, **kw,
+    )  # fmt: skip
+
+
+def job_for(backend, kind, **params) -> Job:
+    return Job.objects.create(
+        kind=kind, host=backend.host, backend=backend, backend_name=backend.name, params=params
+    )
+
+
+def run(job: Job) -> Job:
+    tasks.run_job(job.pk)
+    job.refresh_from_db()
+    return job
+
+
+def test_it_returns_quietly_when_the_job_is_gone():
+    assert tasks.run_job(987654321) == "gone"
+
+
+def test_it_leaves_a_finished_job_alone(host_row, swap_root):
+    job = job_for(backend_on(host_row, swap_root / "s"), Job.Kind.PROVISION)
+    Job.objects.filter(pk=job.pk).update(state=Job.State.SUCCEEDED)
+    assert tasks.run_job(job.pk) == Job.State.SUCCEEDED
+    assert not (swap_root / "s").exists()
+
+
+def test_it_refuses_a_job_for_another_host(host_row, swap_root, settings):
+    settings.SWAPADMIN_HOST = "someone-else"
+    job = job_for(backend_on(host_row, swap_root / "s"), Job.Kind.PROVISION)
+    assert runner.run(job.pk, worker="w@x").state == "wrong-host"
+    job.refresh_from_db()
+    assert job.state == Job.State.QUEUED and job.started_at is None
+    assert not (swap_root / "s").exists()
+
+
+def test_a_second_job_on_a_busy_backend_waits(host_row, swap_root):
+    backend = backend_on(host_row, swap_root / "s")
+    first = job_for(backend, Job.Kind.SCAN)
+    Job.objects.filter(pk=first.pk).update(state=Job.State.RUNNING, worker_pid=os.getpid())
+    second = job_for(backend, Job.Kind.ACTIVATE)
+    outcome = runner.run(second.pk, worker="w@x")
+    assert outcome.state == "busy" and outcome.retry_in
+    second.refresh_from_db()
+    assert second.state == Job.State.QUEUED
+    assert str(first.uuid) in second.waiting_reason
+
+
+def test_a_path_tampered_outside_the_swap_roots_is_refused(host_row, swap_root, scratch):
+    outside = scratch / "outside"
+    job = job_for(backend_on(host_row, outside), Job.Kind.PROVISION)
+    job = run(job)
+    assert job.state == Job.State.FAILED
+    assert "outside the swap roots" in job.error
+    assert "Traceback" not in job.error and "Traceback" not in job.log
+    assert not outside.exists()
+
+
+def test_a_job_cancelled_before_it_starts_does_nothing(host_row, swap_root):
+    job = job_for(backend_on(host_row, swap_root / "s"), Job.Kind.PROVISION)
+    Job.objects.filter(pk=job.pk).update(cancel_requested=True)
+    assert run(job).state == Job.State.CANCELLED
+    assert not (swap_root / "s").exists()
+
+
+def test_an_unknown_kind_fails_with_a_sentence(host_row, swap_root):
+    job = job_for(backend_on(host_row, swap_root / "s"), "defragment")
+    job = run(job)
+    assert job.state == Job.State.FAILED
+    assert job.error == "this worker does not know how to run a 'defragment' job"
+
+
+@needs_root
+def test_activate_and_deactivate_are_idempotent(host_row, swap_root):
+    path = swap_root / "s"
+    backend = backend_on(host_row, path, priority=11, label="unit")
+    assert run(job_for(backend, Job.Kind.PROVISION)).state == Job.State.SUCCEEDED
+    first = run(job_for(backend, Job.Kind.ACTIVATE))
+    assert first.result == {"already_active": False, "priority": 11}
+    assert kernel.find_area(str(path)).priority == 11
+    again = run(job_for(backend, Job.Kind.ACTIVATE))
+    assert again.state == Job.State.SUCCEEDED and again.result["already_active"] is True
+    assert "nothing to do" in again.log
+
+    off = run(job_for(backend, Job.Kind.DEACTIVATE))
+    assert off.state == Job.State.SUCCEEDED and not kernel.is_active(str(path))
+    off_again = run(job_for(backend, Job.Kind.DEACTIVATE))
+    assert off_again.result == {"already_inactive": True}
+    backend.refresh_from_db()
+    assert backend.observed_state == Backend.Observed.READY
+
+
+@needs_root
+def test_a_retryable_refusal_goes_back_to_the_queue(host_row, swap_root, monkeypatch):
+    path = swap_root / "s"
+    backend = backend_on(host_row, path)
+    assert run(job_for(backend, Job.Kind.PROVISION)).state == Job.State.SUCCEEDED
+    subprocess.run(["swapon", str(path)], check=True)
+    # A margin no host has: the swapoff RAM check refuses, and says it may work later.
+    monkeypatch.setenv("SWAPADMIN_SWAPOFF_MARGIN_BYTES", str(1 << 50))
+    job = job_for(backend, Job.Kind.DEACTIVATE)
+    outcome = runner.run(job.pk, worker="w@x")
+    assert outcome.state == Job.State.QUEUED
+    assert (outcome.retry_in, outcome.attempt) == (runner.RETRY_BASE_SECONDS, 1)
+    job.refresh_from_db()
+    assert job.state == Job.State.QUEUED and job.waiting_reason.startswith("retrying in 5 s")
+    assert kernel.is_active(str(path))
+    # The last attempt fails for good, with the policy's message.
+    outcome = runner.run(job.pk, worker="w@x", attempt=runner.MAX_RETRIES)
+    job.refresh_from_db()
+    assert job.state == Job.State.FAILED and "SWAPADMIN_SWAPOFF_MARGIN_BYTES" in job.error
+    assert job.finished_at <= timezone.now()
