@@ -2,9 +2,31 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 import django_filters as filters
+from django.db.models import QuerySet
+from rest_framework.exceptions import ValidationError
 
 from swapadmin.core.models import AuditEvent, Backend, Host, Job
+
+
+class UtcDateTimeFilter(filters.IsoDateTimeFilter):
+    """ISO 8601 with any offset Python accepts (up to +-23:59), asked of the database in
+    UTC: PostgreSQL refuses offsets beyond +-15:59, which would otherwise be a 500."""
+
+    def __init__(self, *args: Any, param: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.param = param  # the query parameter, for the error message
+
+    def filter(self, qs: QuerySet[Any], value: datetime | None) -> QuerySet[Any]:
+        if value is not None:
+            try:
+                value = value.astimezone(UTC)
+            except OverflowError:
+                raise ValidationError({self.param: ["the time is out of range"]}) from None
+        return super().filter(qs, value)
 
 
 class HostFilter(filters.FilterSet):
@@ -46,7 +68,7 @@ class AuditEventFilter(filters.FilterSet):
     outcome = filters.ChoiceFilter(choices=AuditEvent.Outcome.choices)
     object_id = filters.UUIDFilter(field_name="object_uuid")
     host = filters.UUIDFilter(field_name="host__uuid")
-    since = filters.IsoDateTimeFilter(field_name="at", lookup_expr="gte")
+    since = UtcDateTimeFilter(field_name="at", lookup_expr="gte", param="since")
 
     class Meta:
         model = AuditEvent

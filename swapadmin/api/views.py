@@ -58,7 +58,7 @@ QUEUED = {
 def queued(job: Job, request: Request) -> Response:
     job = Job.objects.select_related("host", "backend", "requested_by").get(pk=job.pk)
     body = JobSerializer(job, context={"request": request}).data
-    return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
+    return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": str(body["url"])})
 
 
 def conflict(e: services.Conflict, request: Request, kind: str, obj: Host | Backend) -> Response:
@@ -83,13 +83,15 @@ def invalid(e: services.InvalidRequest, top_level: set[str] | None = None) -> Va
     return ValidationError(body)
 
 
-class JsonOnly:
-    """Bodies are JSON: ``params`` is an object, which form encodings cannot carry."""
+class ApiDefaults:
+    """Bodies are JSON (``params`` is an object, which form encodings cannot carry). Any id
+    in a URL reaches the view, so a malformed one is DRF's JSON 404, not Django's HTML one."""
 
     parser_classes = [JSONParser]
+    lookup_value_regex = "[^/]+"
 
 
-class HostViewSet(JsonOnly, viewsets.ReadOnlyModelViewSet):
+class HostViewSet(ApiDefaults, viewsets.ReadOnlyModelViewSet):
     queryset = Host.objects.all()
     serializer_class = HostSerializer
     lookup_field = "uuid"
@@ -137,7 +139,7 @@ BACKEND_ACTIONS: dict[str, tuple[str, type[serializers.Serializer]]] = {
 
 
 class BackendViewSet(
-    JsonOnly,
+    ApiDefaults,
     mixins.CreateModelMixin,
     mixins.DestroyModelMixin,
     viewsets.ReadOnlyModelViewSet,
@@ -248,7 +250,7 @@ class BackendViewSet(
         return self._act(request, "check", EmptySerializer)
 
 
-class JobViewSet(JsonOnly, viewsets.ReadOnlyModelViewSet):
+class JobViewSet(ApiDefaults, viewsets.ReadOnlyModelViewSet):
     queryset = Job.objects.select_related("host", "backend", "requested_by")
     serializer_class = JobSerializer
     lookup_field = "uuid"
@@ -281,7 +283,7 @@ class JobViewSet(JsonOnly, viewsets.ReadOnlyModelViewSet):
         return JobSerializer(job, context={"request": self.request}).data
 
 
-class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
+class AuditEventViewSet(ApiDefaults, viewsets.ReadOnlyModelViewSet):
     queryset = AuditEvent.objects.select_related("host")
     serializer_class = AuditEventSerializer
     lookup_field = "uuid"

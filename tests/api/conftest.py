@@ -1,17 +1,25 @@
-"""API test helpers: a client per persona, authenticated with a real DRF token."""
+"""API test helpers: a client per persona with a real DRF token, and a real API server."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from django.contrib.auth.models import User
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from swapadmin.core.models import Backend, Host, Job
+from tests.fixtures.workers import redis_url, test_database_url
 
 PAGE = 4096
 
@@ -66,3 +74,51 @@ def backend(make_backend: Callable[..., Backend]) -> Backend:
 
 def jobs_of(backend: Backend) -> list[Job]:
     return list(Job.objects.filter(backend=backend).order_by("queued_at"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def api_server(transactional_db: None, scratch: Path) -> Iterator[str]:
+    """gunicorn serving swapadmin on loopback over the test database; its base URL.
+
+    A separate process, as in production: it sees only committed rows, and its database
+    connections end with it, before pytest-django drops the test database."""
+    port = free_port()
+    env = dict(os.environ, DATABASE_URL=test_database_url(), REDIS_URL=redis_url())
+    env.update(SWAPADMIN_DATA_DIR=str(scratch / "web"), DJANGO_SETTINGS_MODULE="swapadmin.settings")
+    log = scratch / "gunicorn.log"
+    gunicorn = str(Path(sys.executable).parent / "gunicorn")
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [gunicorn, "swapadmin.wsgi", "-b", f"127.0.0.1:{port}", "-w", "2", "--timeout", "60"],
+            env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if requests.get(f"{url}/healthz", timeout=10).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"gunicorn did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.1)
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        # A 5xx anywhere in the run is in here with its traceback.
+        tail = log.read_text(errors="replace")
+        if "Traceback" in tail:
+            print(tail[-6000:])

@@ -34,3 +34,13 @@ def test_changes_and_refusals_are_in_the_trail(
     assert client.get("/api/v1/audit/?outcome=refused").json()["count"] == 2
     one = client.get(f"/api/v1/audit/{rows[0]['id']}/")
     assert one.json()["action"] == "scan"
+
+
+def test_since_takes_any_iso_offset(victor: User, as_user: Callable[..., APIClient]) -> None:
+    client = as_user(victor)
+    # +19:00 is valid ISO 8601 and Python, beyond what PostgreSQL accepts as an offset.
+    assert client.get("/api/v1/audit/?since=2000-01-01T00:00:00%2B19:00").status_code == 200
+    r = client.get("/api/v1/audit/?since=0001-01-01T00:00:00%2B19:00")
+    assert r.status_code == 400
+    assert "out of range" in r.json()["since"][0]
+    assert client.get("/api/v1/audit/?since=yesterday").status_code == 400

@@ -1,0 +1,163 @@
+"""A schemathesis run against /api/schema/ on a real server on loopback, with an admin token.
+
+Every operation gets generated requests (a bounded number); no answer may be a 5xx, and
+every documented answer must match the schema. Then the answers that random ids cannot reach
+(200 on an object, 202 with a job, 409 with the holder) are checked against the schema too.
+
+Host safety: the Host row's swap roots are the test's own, its name is unique (so its queue
+is one nobody consumes) and no worker runs here, so an accepted job only stays queued.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+import schemathesis
+from django.contrib.auth.models import User
+from django.utils import timezone
+from hypothesis import HealthCheck, settings
+from rest_framework.authtoken.models import Token
+from schemathesis.checks import not_a_server_error
+from schemathesis.runner import events
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+)
+
+from swapadmin.core.models import Backend, Host
+
+from .conftest import PAGE
+
+CHECKS = (
+    not_a_server_error,
+    response_schema_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+)
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Token {token}"}
+
+
+@pytest.fixture
+def schema_host(transactional_db: None, swap_root: Path) -> Any:
+    host = Host.objects.create(
+        name=f"schema-{uuid.uuid4().hex[:8]}",
+        swap_roots=[str(swap_root)],
+        last_heartbeat=timezone.now(),
+    )
+    yield host
+    url = os.environ.get("REDIS_URL")
+    if url:  # what the server dispatched for this host goes with it
+        redis.Redis.from_url(url, socket_timeout=2).delete(host.queue)
+
+
+def test_generated_requests_get_no_5xx_and_match_the_schema(
+    api_server: str, alice: User, schema_host: Host, swap_root: Path
+) -> None:
+    token = Token.objects.create(user=alice).key
+    Backend.objects.create(
+        host=schema_host, kind="file", name="fuzzed", size_bytes=64 * PAGE,
+        params={"path": str(swap_root / "fuzzed")},
+    )  # fmt: skip
+    schema = schemathesis.from_uri(f"{api_server}/api/schema/", base_url=api_server)
+    runner = schemathesis.runner.from_schema(
+        schema,
+        checks=CHECKS,
+        headers=auth(token),
+        # The token is sent on every request; generated Authorization or Cookie values would
+        # only test gunicorn's header parser (it answers malformed ones with its own 400).
+        generation_config=schemathesis.GenerationConfig(with_security_parameters=False),
+        hypothesis_settings=settings(
+            max_examples=20,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        ),
+        request_timeout=10_000,
+    )
+    problems: list[str] = []
+    operations = 0
+    for event in runner.execute():
+        if isinstance(event, events.AfterExecution):
+            operations += 1
+            result = event.result
+            for check in result.checks:
+                if check.value.name == "failure":
+                    where = (
+                        f"{check.request.method} {check.request.uri} -> "
+                        f"{check.response.status_code if check.response else '?'} "
+                        f"{check.response.headers.get('Content-Type') if check.response else ''}"
+                    )
+                    problems.append(
+                        f"{result.verbose_name}: {check.name}: {check.message} [{where}]"
+                    )
+            for error in result.errors:
+                problems.append(f"{result.verbose_name}: error: {error.exception}")
+        elif isinstance(event, events.InternalError):
+            problems.append(f"schemathesis: {event.message}: {event.exception}")
+    assert operations >= 20, f"only {operations} operations ran"
+    if problems:
+        pytest.fail("\n".join(sorted(set(problems))[:40]), pytrace=False)
+    # Nothing the run sent could make real swap: at most rows, and files only by a worker.
+    assert list(swap_root.iterdir()) == []
+
+
+def test_real_answers_match_the_schema(
+    api_server: str, alice: User, schema_host: Host, swap_root: Path
+) -> None:
+    token = Token.objects.create(user=alice).key
+    headers = auth(token)
+    schema = schemathesis.from_uri(f"{api_server}/api/schema/", base_url=api_server)
+    backend = Backend.objects.create(
+        host=schema_host, kind="file", name="real", size_bytes=64 * PAGE,
+        params={"path": str(swap_root / "real")},
+    )  # fmt: skip
+    seen: list[tuple[str, int]] = []
+
+    def call(path: str, method: str, status: int, **kw: Any) -> Any:
+        case = schema[path][method].make_case(**kw)
+        response = case.call(headers=headers)
+        assert response.status_code == status, (path, response.text)
+        case.validate_response(response, checks=CHECKS)
+        seen.append((f"{method} {path}", status))
+        return response.json()
+
+    b = {"uuid": str(backend.uuid)}
+    h = {"uuid": str(schema_host.uuid)}
+    created = call("/api/v1/backends/", "POST", 202, body={
+        "host": str(schema_host.uuid), "kind": "file", "name": "made", "size_bytes": 64 * PAGE,
+        "params": {"path": str(swap_root / "made")},
+    })  # fmt: skip
+    call("/api/v1/backends/", "POST", 400, body={"host": str(schema_host.uuid), "kind": "x",
+                                                 "name": "y"})  # fmt: skip
+    job = call("/api/v1/backends/{uuid}/scan/", "POST", 202, path_parameters=b, body={})
+    call("/api/v1/backends/{uuid}/activate/", "POST", 409, path_parameters=b, body={})
+    call("/api/v1/backends/{uuid}/check/", "POST", 202, path_parameters=b)
+    call("/api/v1/jobs/{uuid}/", "GET", 200, path_parameters={"uuid": job["id"]})
+    call("/api/v1/jobs/{uuid}/cancel/", "POST", 200, path_parameters={"uuid": job["id"]})
+    call("/api/v1/jobs/{uuid}/cancel/", "POST", 409, path_parameters={"uuid": job["id"]})
+    call("/api/v1/backends/{uuid}/", "DELETE", 409, path_parameters={"uuid": created["backend"]})
+    call("/api/v1/backends/{uuid}/", "DELETE", 202, path_parameters=b)
+    call("/api/v1/backends/{uuid}/", "GET", 200, path_parameters=b)
+    call("/api/v1/backends/", "GET", 200)
+    call("/api/v1/hosts/{uuid}/", "GET", 200, path_parameters=h)
+    call("/api/v1/hosts/{uuid}/tune/", "POST", 202, path_parameters=h, body={"swappiness": 10})
+    call("/api/v1/hosts/{uuid}/discover/", "POST", 202, path_parameters=h)
+    call("/api/v1/hosts/{uuid}/discover/", "POST", 409, path_parameters=h)
+    call("/api/v1/jobs/", "GET", 200)
+    events_ = call("/api/v1/audit/", "GET", 200)
+    call("/api/v1/audit/{uuid}/", "GET", 200, path_parameters={"uuid": events_["results"][0]["id"]})
+    call("/api/v1/plugins/", "GET", 200)
+    call("/api/v1/plugins/{name}/", "GET", 200, path_parameters={"name": "file"})
+    call("/api/v1/plugins/{name}/", "GET", 404, path_parameters={"name": "tape"})
+    assert {code for _, code in seen} == {200, 202, 400, 404, 409}
+    assert list(swap_root.iterdir()) == []
