@@ -193,6 +193,10 @@ def exclusive(name: str) -> Iterator[None]:
 
 
 def lock_name(job: Job) -> str:
+    if job.kind == Job.Kind.CHECK:
+        # Checks only read, and skip an area another job is changing (health.checks): they
+        # neither wait for nor hold up the backend's other jobs.
+        return f"check-{job.backend_id or job.host_id}"
     if job.backend_id is not None:
         return f"backend-{job.backend_id}"
     return f"host-{job.host_id}-{job.kind}"
@@ -206,9 +210,11 @@ def claim(job: Job, worker: str) -> bool:
     count says whether this worker won; a duplicate message finds the job taken."""
     now = timezone.now()
     qs = Job.objects.filter(pk=job.pk, state=Job.State.QUEUED, cancel_requested=False)
-    if job.backend_id is not None:
-        other = Job.objects.filter(backend_id=job.backend_id, state=Job.State.RUNNING).exclude(
-            pk=OuterRef("pk")
+    if job.backend_id is not None and job.kind != Job.Kind.CHECK:
+        other = (
+            Job.objects.filter(backend_id=job.backend_id, state=Job.State.RUNNING)
+            .exclude(kind=Job.Kind.CHECK)
+            .exclude(pk=OuterRef("pk"))
         )
         qs = qs.filter(~Exists(other))
     return bool(
@@ -255,6 +261,7 @@ def run(job_pk: int, *, worker: str, attempt: int = 0) -> Outcome:
                 if job.state == Job.State.QUEUED:
                     holder = (
                         Job.objects.filter(backend_id=job.backend_id, state=Job.State.RUNNING)
+                        .exclude(kind=Job.Kind.CHECK)
                         .exclude(pk=job.pk)
                         .first()
                     )

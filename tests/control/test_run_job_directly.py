@@ -133,3 +133,15 @@ def test_a_retryable_refusal_goes_back_to_the_queue(host_row, swap_root, monkeyp
     job.refresh_from_db()
     assert job.state == Job.State.FAILED and "SWAPADMIN_SWAPOFF_MARGIN_BYTES" in job.error
     assert job.finished_at <= timezone.now()
+
+
+def test_checks_neither_wait_for_nor_hold_up_other_jobs(host_row, swap_root):
+    backend = backend_on(host_row, swap_root / "s")
+    scan = job_for(backend, Job.Kind.SCAN)
+    assert runner.claim(scan, "w@x")
+    check = job_for(backend, Job.Kind.CHECK)
+    assert runner.claim(check, "w@x")  # the scan runs, the check runs beside it
+    Job.objects.filter(pk=scan.pk).update(state=Job.State.SUCCEEDED)
+    activate = job_for(backend, Job.Kind.ACTIVATE)
+    assert runner.claim(activate, "w@x")  # the running check does not hold it up
+    assert not runner.claim(job_for(backend, Job.Kind.DEACTIVATE), "w@x")  # activate does
