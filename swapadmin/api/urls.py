@@ -4,7 +4,18 @@ from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from swapadmin.health.api import BackendHealthViewSet, HealthEventViewSet
+
 from . import metrics, views
+
+
+class HealthViewSet(views.ApiDefaults, BackendHealthViewSet):
+    pass
+
+
+class HealthEventsViewSet(views.ApiDefaults, HealthEventViewSet):
+    pass
+
 
 app_name = "api"
 
@@ -14,6 +25,8 @@ router.register("backends", views.BackendViewSet, basename="backend")
 router.register("jobs", views.JobViewSet, basename="job")
 router.register("audit", views.AuditEventViewSet, basename="audit")
 router.register("plugins", views.PluginViewSet, basename="plugin")
+router.register("health", HealthViewSet, basename="health")
+router.register("health-events", HealthEventsViewSet, basename="health-event")
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("v1/", include(router.urls)),

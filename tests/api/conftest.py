@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -82,16 +83,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def api_server(transactional_db: None, scratch: Path) -> Iterator[str]:
-    """gunicorn serving swapadmin on loopback over the test database; its base URL.
+@contextlib.contextmanager
+def running_api_server(workdir: Path, **env_overrides: str) -> Iterator[str]:
+    """gunicorn serving swapadmin on loopback over the test database; yields its base URL.
 
     A separate process, as in production: it sees only committed rows, and its database
     connections end with it, before pytest-django drops the test database."""
     port = free_port()
     env = dict(os.environ, DATABASE_URL=test_database_url(), REDIS_URL=redis_url())
-    env.update(SWAPADMIN_DATA_DIR=str(scratch / "web"), DJANGO_SETTINGS_MODULE="swapadmin.settings")
-    log = scratch / "gunicorn.log"
+    env.update(SWAPADMIN_DATA_DIR=str(workdir / "web"), DJANGO_SETTINGS_MODULE="swapadmin.settings")
+    env.update(env_overrides)
+    log = workdir / f"gunicorn-{port}.log"
     gunicorn = str(Path(sys.executable).parent / "gunicorn")
     with open(log, "wb") as out:
         proc = subprocess.Popen(
@@ -119,6 +121,12 @@ def api_server(transactional_db: None, scratch: Path) -> Iterator[str]:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         # A 5xx anywhere in the run is in here with its traceback.
-        tail = log.read_text(errors="replace")
-        if "Traceback" in tail:
-            print(tail[-6000:])
+        text = log.read_text(errors="replace")
+        if "Traceback" in text:
+            print(text[-6000:])
+
+
+@pytest.fixture
+def api_server(transactional_db: None, scratch: Path) -> Iterator[str]:
+    with running_api_server(scratch) as url:
+        yield url

@@ -14,6 +14,7 @@ from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
 from swapadmin.core.models import AuditEvent, Backend, Host, Job
+from swapadmin.health.models import BackendHealth, HealthEvent
 
 from .conftest import PAGE
 
@@ -32,6 +33,10 @@ READS = [
     "/api/v1/audit/{event}/",
     "/api/v1/plugins/",
     "/api/v1/plugins/file/",
+    "/api/v1/health/",
+    "/api/v1/health/{backend}/",
+    "/api/v1/health-events/",
+    "/api/v1/health-events/{health_event}/",
 ]
 
 # (method, url, body, least role, success status, audited action)
@@ -62,7 +67,12 @@ def objects(
     event = AuditEvent.objects.create(
         actor_name="schedule", via="schedule", action="sample", object_repr="x", outcome="ok"
     )
-    return {"host": host_row.uuid, "backend": backend.uuid, "job": job.uuid, "event": event.uuid}
+    BackendHealth.objects.create(backend=backend, status="ok")
+    change = HealthEvent.objects.create(
+        kind="status", host=host_row, backend=backend, from_status="unknown", to_status="ok"
+    )
+    return {"host": host_row.uuid, "backend": backend.uuid, "job": job.uuid,
+            "event": event.uuid, "health_event": change.uuid}  # fmt: skip
 
 
 def body_for(body: dict[str, Any], host_row: Host, swap_root: Path) -> dict[str, Any]:
