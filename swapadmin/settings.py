@@ -144,14 +144,16 @@ if REDIS_URL:
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 3600}
 else:
     # The embedded broker: kombu's filesystem transport, a directory of message files.
-    for sub in ("out", "processed"):
+    for sub in ("out", "processed", "control"):
         (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "out"),
         "data_folder_out": str(BROKER_DIR / "out"),
-        "data_folder_processed": str(BROKER_DIR / "processed"),
+        "processed_folder": str(BROKER_DIR / "processed"),
         "store_processed": False,
+        # The exchange table; kombu's default is "control" relative to the working directory.
+        "control_folder": str(BROKER_DIR / "control"),
     }
 # Job state lives in our own Job model (swapadmin.core), never in a result backend.
 CELERY_RESULT_BACKEND = None
