@@ -72,6 +72,7 @@ class BackendSerializer(serializers.ModelSerializer):
             "label",
             "swap_uuid",
             "persist",
+            "auto_repair",
             "adopted",
             "desired_state",
             "observed_state",
@@ -125,6 +126,11 @@ class BackendCreateSerializer(serializers.Serializer):
         required=False, allow_blank=True, default="", max_length=16, trim_whitespace=False
     )
     persist = serializers.BooleanField(required=False, default=False)
+    auto_repair = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="let health checks bring it back to its desired state",
+    )
     force = serializers.BooleanField(
         required=False, default=False, help_text="format a device that holds a signature"
     )

@@ -26,6 +26,7 @@ def body(host_row: Host, swap_root: Path) -> dict[str, Any]:
         "priority": 5,
         "discard": "pages",
         "label": "api-made",
+        "auto_repair": True,
         "params": {"path": str(swap_root / "swap0")},
     }
 
@@ -46,6 +47,7 @@ def test_it_queues_the_provision_job(
         64 * PAGE, 5, "pages", "api-made",
     )  # fmt: skip
     assert backend.params == {"path": str(swap_root / "swap0")}
+    assert backend.auto_repair is True
     event = AuditEvent.objects.get(action="create")
     assert (event.actor_name, event.via, event.outcome) == ("alice", "api", "queued")
     assert event.object_uuid == backend.uuid
