@@ -62,9 +62,6 @@ def queued(job: Job, request: Request) -> Response:
 
 
 def conflict(e: services.Conflict, request: Request, kind: str, obj: Host | Backend) -> Response:
-    # services.request_action writes its "refused" row inside the transaction that the
-    # Conflict rolls back (and request_host_job writes none), so the refusal is audited here.
-    services.audit(actor_for(request), kind, obj, "refused", {"busy_with": str(e.job.uuid)})
     job = JobSerializer(e.job, context={"request": request}).data
     return Response({"detail": e.message, "job": job}, status=status.HTTP_409_CONFLICT)
 

@@ -336,6 +336,15 @@ def request_action(
     if kind not in Job.Kind.values or kind in (Job.Kind.DISCOVER, Job.Kind.TUNE):
         raise InvalidRequest.one("kind", f"{kind!r} is not an action on a backend")
     cleaned = _clean_action_params(backend, kind, params or {})
+    try:
+        return _queue_action(backend, kind, actor, cleaned)
+    except Conflict as e:
+        # Audited outside the transaction the conflict rolled back, so the refusal is kept.
+        audit(actor, kind, backend, "refused", {"busy_with": str(e.job.uuid)})
+        raise
+
+
+def _queue_action(backend: Backend, kind: str, actor: Actor, cleaned: dict[str, Any]) -> Job:
     with transaction.atomic():
         # Lock the row so two requests cannot both see the backend free (PostgreSQL; SQLite
         # serialises writers anyway, and the worker's claim is the last line of defence).
@@ -343,7 +352,6 @@ def request_action(
         if kind != Job.Kind.CHECK:
             holder = live_job_for(locked)
             if holder is not None:
-                audit(actor, kind, locked, "refused", {"busy_with": str(holder.uuid)})
                 raise Conflict(holder)
         updates: dict[str, Any] = {}
         if kind in DESIRED_AFTER:
@@ -369,10 +377,11 @@ def request_host_job(
     host-level ``check`` (memory pressure on a host with no backends)."""
     if kind not in (Job.Kind.DISCOVER, Job.Kind.TUNE, Job.Kind.CHECK):
         raise InvalidRequest.one("kind", f"{kind!r} is not a host job")
+    holder = host.jobs.filter(kind=kind, state__in=Job.LIVE).first()
+    if holder is not None:
+        audit(actor, kind, host, "refused", {"busy_with": str(holder.uuid)})
+        raise Conflict(holder)
     with transaction.atomic():
-        holder = host.jobs.filter(kind=kind, state__in=Job.LIVE).first()
-        if holder is not None:
-            raise Conflict(holder)
         job = _new_job(host, kind, actor, params=params or {})
         if not (kind == Job.Kind.CHECK and actor.via == Job.Via.SCHEDULE):
             audit(actor, kind, host, "queued", {"job": str(job.uuid), "params": params or {}})
