@@ -11,12 +11,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn
 
@@ -251,6 +253,11 @@ def _backend(path: str, *, force: bool = False, writes: bool = False) -> SwapBac
         from .plugins import for_path
     except ImportError as e:
         raise BackendError(f"this installation cannot open a path as a swap area: {e}") from e
+    if not writes and os.path.isfile(path) and not os.path.islink(path):
+        # Reading a header needs no permission to write there: `inspect /swapfile` works
+        # for any swap file, while every command that writes keeps to the swap roots.
+        parent = Path(os.path.abspath(path)).parent
+        policy = Policy(swap_roots=(*policy.swap_roots, parent))
     backend = for_path(path, policy, force=force)
     if writes:
         backend.swapfile(True)
