@@ -199,6 +199,16 @@ class EmptySerializer(serializers.Serializer):
     pass
 
 
+class DiscoverSerializer(serializers.Serializer):
+    paths = serializers.ListField(
+        child=serializers.CharField(max_length=4096),
+        required=False,
+        max_length=64,
+        help_text="Adopt only these areas, as /proc/swaps or the fstab names them; "
+        "leave out to adopt every unmanaged one.",
+    )
+
+
 class TuneSerializer(serializers.Serializer):
     swappiness = serializers.IntegerField(required=False, min_value=0, max_value=200)
     page_cluster = serializers.IntegerField(required=False, min_value=0, max_value=10)

@@ -31,6 +31,7 @@ from .serializers import (
     BenchmarkSerializer,
     BurnInSerializer,
     ConflictSerializer,
+    DiscoverSerializer,
     EmptySerializer,
     ErrorSerializer,
     ForceSerializer,
@@ -97,11 +98,14 @@ class HostViewSet(ApiDefaults, viewsets.ReadOnlyModelViewSet):
     ordering_fields = ["name", "last_heartbeat", "created_at"]
     role_actions = {"discover": "discover", "tune": "tune"}
 
-    @extend_schema(request=EmptySerializer, responses=QUEUED)
+    @extend_schema(request=DiscoverSerializer, responses=QUEUED)
     @action(detail=True, methods=["post"])
     def discover(self, request: Request, uuid: str) -> Response:
-        """Adopt the swap areas active on the host or listed in its fstab."""
-        return self._host_job(request, "discover", {})
+        """Adopt the swap areas active on the host or listed in its fstab (all of them, or
+        only ``paths``)."""
+        data = DiscoverSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return self._host_job(request, "discover", dict(data.validated_data))
 
     @extend_schema(request=TuneSerializer, responses=QUEUED)
     @action(detail=True, methods=["post"])

@@ -349,7 +349,8 @@ def check(ctx: JobContext) -> dict[str, Any]:
 
 
 def discover(ctx: JobContext) -> dict[str, Any]:
-    """Adopt swap areas active on the host or listed in its fstab that no backend covers."""
+    """Adopt swap areas active on the host or listed in its fstab that no backend covers;
+    with ``paths`` in the job's params, only those."""
     host = ctx.job.host
     ctx.step(5, "reading /proc/swaps and the fstab")
     covered = _covered_paths(host.pk)
@@ -358,6 +359,12 @@ def discover(ctx: JobContext) -> dict[str, Any]:
         found.setdefault(spec, None)
     adopted: list[dict[str, Any]] = []
     skipped: list[dict[str, str]] = []
+    wanted = ctx.job.params.get("paths")
+    if wanted:
+        for path in sorted(set(wanted) - set(found)):
+            skipped.append({"path": path, "reason": "not active and not in the fstab"})
+            ctx.log(f"not adopted {path}: not active and not in the fstab")
+        found = {p: a for p, a in found.items() if p in wanted}
     for path, area in found.items():
         real = os.path.realpath(path)
         if path in covered or real in covered:

@@ -377,6 +377,8 @@ def request_host_job(
     host-level ``check`` (memory pressure on a host with no backends)."""
     if kind not in (Job.Kind.DISCOVER, Job.Kind.TUNE, Job.Kind.CHECK):
         raise InvalidRequest.one("kind", f"{kind!r} is not a host job")
+    if kind == Job.Kind.DISCOVER:
+        params = _clean_discover_params(params or {})
     holder = host.jobs.filter(kind=kind, state__in=Job.LIVE).first()
     if holder is not None:
         audit(actor, kind, host, "refused", {"busy_with": str(holder.uuid)})
@@ -386,6 +388,26 @@ def request_host_job(
         if not (kind == Job.Kind.CHECK and actor.via == Job.Via.SCHEDULE):
             audit(actor, kind, host, "queued", {"job": str(job.uuid), "params": params or {}})
     return job
+
+
+MAX_ADOPT_PATHS = 64
+
+
+def _clean_discover_params(params: dict[str, Any]) -> dict[str, Any]:
+    """``paths``: adopt only these areas (as /proc/swaps or the fstab names them); none: all."""
+    paths = params.get("paths")
+    if paths in (None, []):
+        return {}
+    if not isinstance(paths, list) or len(paths) > MAX_ADOPT_PATHS:
+        raise InvalidRequest.one("paths", f"paths must be a list of at most {MAX_ADOPT_PATHS}")
+    for p in paths:
+        if not isinstance(p, str) or not p or len(p) > 4096:
+            raise InvalidRequest.one("paths", "each path is a non-empty string")
+        if "\x00" in p or "\n" in p:
+            raise InvalidRequest.one("paths", f"{p!r} contains a NUL byte or a newline")
+        if not (p.startswith("/") or p.startswith(("UUID=", "LABEL=", "PARTUUID="))):
+            raise InvalidRequest.one("paths", f"{p!r} is neither an absolute path nor UUID=/LABEL=")
+    return {"paths": sorted(set(paths))}
 
 
 def cancel_job(job: Job, actor: Actor) -> bool:

@@ -294,7 +294,9 @@ def host_discover(request: HttpRequest, code: UUID) -> HttpResponse:
     if not roles.can(request.user, "discover"):
         return refuse(request, "discover", host)
     try:
-        job = services.request_host_job(host, Job.Kind.DISCOVER, actor(request))
+        paths = request.POST.getlist("path")
+        params = {"paths": paths} if paths else {}
+        job = services.request_host_job(host, Job.Kind.DISCOVER, actor(request), params)
     except services.Conflict as e:
         return _busy(request, e, host_url(host))
     except services.InvalidRequest as e:

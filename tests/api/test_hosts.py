@@ -44,6 +44,21 @@ def test_discover_queues_a_host_job(
     assert AuditEvent.objects.filter(action="discover", outcome="refused").count() == 1
 
 
+def test_discover_takes_the_paths_to_adopt(
+    alice: User, host_row: Host, as_user: Callable[..., APIClient]
+) -> None:
+    client = as_user(alice)
+    url = f"/api/v1/hosts/{host_row.uuid}/discover/"
+    bad = client.post(url, {"paths": ["relative/swapfile"]}, format="json")
+    assert bad.status_code == 400
+    assert "neither an absolute path" in bad.json()["paths"][0]
+    assert not Job.objects.exists()
+    paths = ["/swapfile", "UUID=0a3407de-014b-458b-b5c1-848e92a327a3"]
+    r = client.post(url, {"paths": paths}, format="json")
+    assert r.status_code == 202
+    assert Job.objects.get().params == {"paths": paths}
+
+
 def test_tune_passes_only_the_given_tunables(
     alice: User, host_row: Host, as_user: Callable[..., APIClient]
 ) -> None:

@@ -55,3 +55,28 @@ def test_it_adopts_an_area_activated_by_hand_and_one_in_the_fstab(worker, alice)
     assert not kernel.is_active(str(active))
     assert active.exists()  # adopted: released from management, never deleted
     assert not Backend.objects.filter(pk=b.pk).exists()
+
+
+def test_it_adopts_only_the_paths_it_is_given(worker, alice):
+    actor = Actor(alice, Job.Via.PAGE)
+    wanted, other = worker.swap_root / "wanted", worker.swap_root / "other"
+    for area in (wanted, other):
+        swap_file_by_hand(area, area.name)
+    try:
+        for area in (wanted, other):
+            subprocess.run(["swapon", str(area)], check=True)
+        missing = str(worker.swap_root / "missing")
+        job = services.request_host_job(
+            worker.host, Job.Kind.DISCOVER, actor, {"paths": [str(wanted), missing]}
+        )
+        job = wait_for_job(job, 60, worker=worker)
+        assert job.state == Job.State.SUCCEEDED, job.error
+        assert [a["path"] for a in job.result["adopted"]] == [str(wanted)]
+        assert job.result["skipped"] == [
+            {"path": missing, "reason": "not active and not in the fstab"}
+        ]
+        assert Backend.objects.filter(host=worker.host, params__path=str(wanted)).exists()
+        assert not Backend.objects.filter(host=worker.host, params__path=str(other)).exists()
+    finally:
+        for area in (wanted, other):
+            subprocess.run(["swapoff", str(area)], check=False, capture_output=True)
