@@ -12,6 +12,7 @@ Medians of RUNS runs; the two sides of a comparison alternate, so a noisy neighb
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import subprocess
 import sys
@@ -45,6 +46,8 @@ HOSTS = (50, 500)
 BACKENDS_PER_HOST = 8
 PAGE_REQUESTS = 30  # per page and fleet size, after one warm-up
 INGEST_SECONDS = 20.0
+INGEST_WRITERS = (1, 4, 16)
+SEED_WRITERS = 2
 
 
 def wait(predicate: Any, timeout: float = 60.0, what: str = "condition") -> Any:
@@ -109,8 +112,9 @@ def through_api(api: httpx.Client, host: str, root: Path, i: int) -> tuple[float
     watch = SwapsWatch(path)
     watch.start()
     t0 = time.monotonic()
-    r = api.post("/backends/", json={"host": host, "kind": "file", "name": f"api{i}",
-                                     "size_bytes": AREA_BYTES, "params": {"path": path}})  # fmt: skip
+    body = {"host": host, "kind": "file", "name": f"api{i}", "size_bytes": AREA_BYTES,
+            "params": {"path": path}}  # fmt: skip
+    r = api.post("/backends/", json=body)
     r.raise_for_status()
     follow(api, r.json())
     backend = r.json()["backend"]
@@ -241,7 +245,7 @@ def seed_fleet(count: int) -> float:
     """Grow the fleet to ``count`` hosts; returns the seconds it took."""
     from django.utils import timezone
 
-    from swapadmin.core.models import Backend, Host, Sample
+    from swapadmin.core.models import Backend, Host
     from swapadmin.health.models import BackendHealth, HostHealth
 
     t0 = time.monotonic()
@@ -267,9 +271,45 @@ def seed_fleet(count: int) -> float:
         BackendHealth(backend=b, status="fail" if i % 50 == 0 else "ok", summary="bad pages")
         for i, b in enumerate(backends)
     )
-    for h in hosts:
-        Sample.objects.bulk_create(samples_for(h, now), batch_size=5000)
+    ids = [h.pk for h in hosts]
+    run_in_processes(_seed_samples, [(ids[i::SEED_WRITERS], now) for i in range(SEED_WRITERS)])
     return time.monotonic() - t0
+
+
+def _seed_samples(host_ids: list[int], now: Any) -> int:
+    from swapadmin.core.models import Host, Sample
+
+    for h in Host.objects.filter(pk__in=host_ids):
+        Sample.objects.bulk_create(samples_for(h, now), batch_size=5000)
+    return len(host_ids)
+
+
+def _child(target: Any, args: tuple[Any, ...], out: Any) -> None:
+    from django.db import connections
+
+    connections.close_all()  # never share the parent's socket
+    out.put(target(*args))
+
+
+def run_in_processes(
+    target: Any, shares: list[tuple[Any, ...]], timeout: float = 1800
+) -> list[Any]:
+    """``target(*share)`` in one forked process per share; their return values."""
+    from django.db import connections
+
+    connections.close_all()
+    ctx = multiprocessing.get_context("fork")
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_child, args=(target, share, out)) for share in shares]
+    for p in procs:
+        p.start()
+    try:
+        return [out.get(timeout=timeout) for _ in procs]
+    finally:
+        for p in procs:
+            p.join(timeout=30)
+            if p.is_alive():
+                p.kill()
 
 
 def samples_for(host: Any, now: Any) -> list[Any]:
@@ -295,6 +335,7 @@ def measure_page(client: Any, url: str, headers: dict[str, str]) -> tuple[list[f
     client.get(url, headers=headers)  # warm: templates, session, content types
     with CaptureQueriesContext(connection) as ctx:
         r = client.get(url, headers=headers)
+    queries = len(ctx.captured_queries)  # now: the next request clears the connection's log
     assert r.status_code == 200, (url, r.status_code)
     times = []
     for _ in range(PAGE_REQUESTS):
@@ -302,7 +343,7 @@ def measure_page(client: Any, url: str, headers: dict[str, str]) -> tuple[list[f
         r = client.get(url, headers=headers)
         times.append((time.perf_counter() - t0) * 1000)
         assert r.status_code == 200
-    return times, len(ctx.captured_queries)
+    return times, queries
 
 
 def bench_pages() -> str:
@@ -366,24 +407,27 @@ def _now() -> Any:
 # ---- 4. ingestion ----
 
 
-def _ingest(host_ids: list[int], seconds: float, out: Any) -> None:
-    from django.db import connections
+def _ingest(host_ids: list[int], seconds: float, atomic: bool) -> int:
+    from django.db import transaction
 
     from swapadmin.core.models import Host
     from swapadmin.core.sampler import Reading, take_sample
 
-    connections.close_all()  # a forked child opens its own connection
     hosts = list(Host.objects.filter(pk__in=host_ids))
     readings = {h.pk: Reading() for h in hosts}
     done = 0
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         for h in hosts:
-            take_sample(h, readings[h.pk])
+            if atomic:
+                with transaction.atomic():
+                    take_sample(h, readings[h.pk])
+            else:
+                take_sample(h, readings[h.pk])
             done += 1
             if time.monotonic() >= deadline:
                 break
-    out.put(done)
+    return done
 
 
 def _kernel_reads_per_second(seconds: float = 5.0) -> float:
@@ -401,38 +445,35 @@ def _kernel_reads_per_second(seconds: float = 5.0) -> float:
 
 
 def bench_ingestion() -> str:
-    from django.db import connections
-
     from swapadmin.core.models import Host
 
     ids = list(Host.objects.filter(name__startswith="sim-").values_list("pk", flat=True))
-    connections.close_all()
-    ctx = multiprocessing.get_context("fork")
     lines = [
         f"core.sampler.take_sample (the worker's real reading and storing: 1 Sample insert, the "
         f"Host snapshot update, {BACKENDS_PER_HOST} backend updates, the running-jobs query) "
-        f"round-robin over {len(ids)} hosts for {INGEST_SECONDS:.0f} s",
-        "| writers | samples/s | hosts at one sample per 5 s |",
-        "| --- | ---: | ---: |",
+        f"round-robin over {len(ids)} hosts for {INGEST_SECONDS:.0f} s; one writer process "
+        "stands for one host's worker",
+        "| writers | as it is: samples/s | hosts at 1 per 5 s | in one transaction: samples/s "
+        "| hosts at 1 per 5 s |",
+        "| --- | ---: | ---: | ---: | ---: |",
     ]
-    for writers in (1, 4):
-        out = ctx.Queue()
-        share = [ids[i::writers] for i in range(writers)]
-        procs = [ctx.Process(target=_ingest, args=(s, INGEST_SECONDS, out)) for s in share]
-        for p in procs:
-            p.start()
-        total = sum(out.get(timeout=INGEST_SECONDS + 120) for _ in procs)
-        for p in procs:
-            p.join(timeout=30)
-        rate = total / INGEST_SECONDS
-        lines.append(f"| {writers} | {rate:,.0f} | {rate * 5:,.0f} |")
-        print(f"ingestion, {writers} writers: {rate:,.0f} samples/s", flush=True)
+    for writers in INGEST_WRITERS:
+        rates = []
+        for atomic in (False, True):
+            shares = [(ids[i::writers], INGEST_SECONDS, atomic) for i in range(writers)]
+            rates.append(sum(run_in_processes(_ingest, shares)) / INGEST_SECONDS)
+        lines.append(f"| {writers} | {rates[0]:,.0f} | {rates[0] * 5:,.0f} "
+                     f"| {rates[1]:,.0f} | {rates[1] * 5:,.0f} |")  # fmt: skip
+        print(f"ingestion, {writers} writers: {rates[0]:,.0f} samples/s, "
+              f"{rates[1]:,.0f} in a transaction", flush=True)  # fmt: skip
     reads = _kernel_reads_per_second()
-    lines.append(f"\n(the kernel reads alone, no database: {reads:,.0f} a second in one process)")
+    lines.append(f"\nThe kernel reads alone (no database) run {reads:,.0f} times a second in "
+                 "one process.")  # fmt: skip
     return "\n".join(lines)
 
 
 def main() -> None:
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     env = services_env()
     print(f"machine: {machine()}", flush=True)
     with tempfile.TemporaryDirectory(prefix="swapadmin-bench-cp-") as tmp, \

@@ -115,7 +115,9 @@ def gunicorn(env: dict[str, str], logdir: Path, workers: int = 3) -> Iterator[st
                 if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
                     break
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"gunicorn did not start: {(logdir / 'gunicorn.log').read_text()}")
+                raise RuntimeError(
+                    f"gunicorn did not start: {(logdir / 'gunicorn.log').read_text()}"
+                )
             time.sleep(0.1)
         yield url
     finally:
