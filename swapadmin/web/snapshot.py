@@ -10,7 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db.models import QuerySet
+from django.db.models.fields.json import KeyTransform
+
 from swapadmin.core.models import Host
+
+#: The parts of ``Host.observed`` a page about the whole fleet reads. The rest (every area,
+#: the processes holding swap, tunables, zram) is most of a snapshot and only the host page
+#: shows it; parsing it for 500 hosts on every poll is wasted.
+SUMMARY_KEYS = ("meminfo", "rates", "psi", "unmanaged")
 
 
 def _num(source: dict[str, Any], *keys: str) -> float:
@@ -67,8 +75,23 @@ class Snapshot:
         }
 
 
+def summaries(hosts: QuerySet[Host]) -> QuerySet[Host]:
+    """``hosts`` reading only SUMMARY_KEYS of their snapshot from the database; snapshot()
+    of such a host has those parts and empty tunables and process list."""
+    parts = {f"observed_{key}": KeyTransform(key, "observed") for key in SUMMARY_KEYS}
+    return hosts.defer("observed").annotate(**parts)
+
+
+def _observed(host: Host) -> dict[str, Any]:
+    if "observed" in host.get_deferred_fields():
+        # Read through summaries(): touching host.observed would cost a query per host.
+        parts = {key: getattr(host, f"observed_{key}", None) for key in SUMMARY_KEYS}
+        return {key: value for key, value in parts.items() if value is not None}
+    return host.observed if isinstance(host.observed, dict) else {}
+
+
 def snapshot(host: Host) -> Snapshot:
-    obs = host.observed if isinstance(host.observed, dict) else {}
+    obs = _observed(host)
     if not obs:
         return Snapshot(known=False, mem_total=host.mem_total_bytes)
     mem, rates, psi = _dict(obs, "meminfo"), _dict(obs, "rates"), _dict(obs, "psi")

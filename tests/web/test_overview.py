@@ -81,3 +81,42 @@ def test_an_htmx_request_for_another_target_gets_the_whole_page(
     # htmx swapping a whole body (a boosted link, a redirect) must not get a fragment.
     r = as_user(victor).get(reverse("overview"), headers=htmx("main"))
     assert "<html" in r.content.decode()
+
+
+def test_its_live_region_is_drawn_once_for_the_polls_of_a_moment(
+    as_user: Any, victor: User, observed_host: Host, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from swapadmin.web import views
+
+    monkeypatch.setattr(views, "LIVE_CACHE_SECONDS", 60)
+    client = as_user(victor)
+    first = client.get(reverse("overview"), headers=htmx("live")).content.decode()
+    Host.objects.create(name="newcomer", observed=observed_host.observed)
+    again = client.get(reverse("overview"), headers=htmx("live")).content.decode()
+    assert again == first
+    assert 'data-host="newcomer"' not in again
+    # The whole page is drawn for each request: it holds the user's own buttons.
+    assert 'data-host="newcomer"' in client.get(reverse("overview")).content.decode()
+    monkeypatch.setattr(views, "_live_cache", (0.0, b"expired"))
+    assert (
+        'data-host="newcomer"'
+        in client.get(reverse("overview"), headers=htmx("live")).content.decode()
+    )
+
+
+def test_it_counts_backends_and_alerts_per_host(
+    as_user: Any, victor: User, observed_host: Host, backend: Backend
+) -> None:
+    Backend.objects.create(
+        host=observed_host, kind="file", name="swap2", params={"path": "/var/swap/s2"},
+        observed_state="active",
+    )  # fmt: skip
+    Backend.objects.create(
+        host=observed_host, kind="file", name="gone", params={"path": "/var/swap/gone"},
+        desired_state="absent", observed_state="absent",
+    )  # fmt: skip
+    BackendHealth.objects.create(backend=backend, status="ok", summary="fine")
+    body = as_user(victor).get(reverse("overview")).content.decode()
+    assert "1 of 2 backends active" in body  # a destroyed backend is not counted
+    assert "fine" not in body
+    assert "1 not managed" in body
