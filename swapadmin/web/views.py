@@ -37,7 +37,7 @@ from swapadmin.health.models import CheckResult, HealthEvent, Status
 from . import charts
 from .forms import MIB, ConfirmForm, NewBackendForm, ResizeForm, TuneForm
 from .snapshot import Snapshot, snapshot, summaries
-from .templatetags.swapadmin_ui import iec
+from .templatetags.swapadmin_ui import can, iec
 
 #: HTTP 286: htmx stops polling the element that received it (and still swaps it).
 STOP_POLLING = 286
@@ -56,7 +56,7 @@ def viewer_required(view: View) -> View:
     @login_required
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not roles.can(request.user, "view"):
+        if not can(request.user, "view"):
             return render(request, "403.html", {"needed": "viewer"}, status=403)
         return view(request, *args, **kwargs)
 
@@ -297,7 +297,7 @@ def host_detail(request: HttpRequest, code: UUID) -> HttpResponse:
 @viewer_required
 def host_tune(request: HttpRequest, code: UUID) -> HttpResponse:
     host = get_object_or_404(Host, uuid=code)
-    if not roles.can(request.user, "tune"):
+    if not can(request.user, "tune"):
         return refuse(request, "tune", host)
     snap = snapshot(host)
     form = TuneForm(request.POST, zswap=bool(snap.zswap))
@@ -328,7 +328,7 @@ def host_tune(request: HttpRequest, code: UUID) -> HttpResponse:
 @viewer_required
 def host_discover(request: HttpRequest, code: UUID) -> HttpResponse:
     host = get_object_or_404(Host, uuid=code)
-    if not roles.can(request.user, "discover"):
+    if not can(request.user, "discover"):
         return refuse(request, "discover", host)
     try:
         paths = request.POST.getlist("path")
@@ -464,10 +464,10 @@ def backend_action(request: HttpRequest, code: UUID, action: str) -> HttpRespons
     backend = get_object_or_404(Backend.objects.select_related("host"), uuid=code)
     if action not in BACKEND_ACTIONS:
         return HttpResponse(status=404)
-    if not roles.can(request.user, action):
+    if not can(request.user, action):
         return refuse(request, action, backend)
     force = request.POST.get("force") in ("on", "true", "1")
-    if force and not roles.can(request.user, "force"):
+    if force and not can(request.user, "force"):
         return refuse(request, "force", backend)
     back = next_url(request, reverse("backend", args=[backend.uuid]))
     params: dict[str, Any] = {}
@@ -549,7 +549,7 @@ def _confirm_page(
         "action": action,
         "form": form,
         "lost": _what_is_lost(backend, action),
-        "may_force": roles.can(request.user, "force"),
+        "may_force": can(request.user, "force"),
     }
     return render(request, "confirm.html", context, status=422 if error else 200)
 
@@ -560,7 +560,7 @@ def backend_confirm(request: HttpRequest, code: UUID, action: str) -> HttpRespon
     backend = get_object_or_404(Backend.objects.select_related("host"), uuid=code)
     if action not in ("destroy", "deactivate"):
         return HttpResponse(status=404)
-    if not roles.can(request.user, action):
+    if not can(request.user, action):
         return refuse(request, action, backend)
     return _confirm_page(request, backend, action, ConfirmForm())
 
@@ -570,7 +570,7 @@ def backend_confirm(request: HttpRequest, code: UUID, action: str) -> HttpRespon
 
 @viewer_required
 def backend_new(request: HttpRequest) -> HttpResponse:
-    if not roles.can(request.user, "create"):
+    if not can(request.user, "create"):
         return refuse(request, "create", None)
     data = request.POST if request.method == "POST" else request.GET
     kinds = list(registry())
@@ -685,7 +685,7 @@ def job_detail(request: HttpRequest, code: UUID) -> HttpResponse:
 @viewer_required
 def job_cancel(request: HttpRequest, code: UUID) -> HttpResponse:
     job = get_object_or_404(Job.objects.select_related("host"), uuid=code)
-    if not roles.can(request.user, "cancel"):
+    if not can(request.user, "cancel"):
         return refuse(request, "cancel", job)
     cancelled = services.cancel_job(job, actor(request))
     message = (

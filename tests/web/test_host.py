@@ -138,3 +138,19 @@ def test_it_renders_a_real_sample_of_this_machine(
     assert f"{iec(used)} / {iec(mem['swap_total'])}" in body
     assert f"of {iec(mem['mem_total'])}" in body
     assert f"<code>vm.swappiness</code> {host_row.observed['tunables']['swappiness']}" in body
+
+
+def test_it_reads_the_users_role_once(
+    as_user: Any, oscar: User, observed_host: Host, backend: Backend
+) -> None:
+    # Each button asks whether the user may use it: a query on the groups for each was 42 of
+    # the page's 51 queries.
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = as_user(oscar)
+    client.get(url(observed_host))
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(url(observed_host)).status_code == 200
+    groups = [q for q in ctx.captured_queries if '"auth_user_groups"' in q["sql"]]
+    assert len(groups) == 1

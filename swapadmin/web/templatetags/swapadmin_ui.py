@@ -74,9 +74,22 @@ def rate(value: Any) -> str:
     return f"{n:,.0f}/s"
 
 
+def role_of(user: AbstractBaseUser | AnonymousUser | None) -> roles.Role:
+    """The user's role, read from the database once per user object. The request's user is
+    loaded afresh for every request, and a page asks for each button it might draw (the host
+    page some forty times), each ask a query on the user's groups otherwise."""
+    if user is None:
+        return roles.Role.NONE
+    role: roles.Role | None = getattr(user, "_swapadmin_role", None)
+    if role is None:
+        role = roles.role_of(user)
+        user._swapadmin_role = role  # type: ignore[union-attr]
+    return role
+
+
 @register.filter
 def can(user: AbstractBaseUser | AnonymousUser | None, action: str) -> bool:
-    return roles.can(user, action)
+    return role_of(user) >= roles.ACTIONS[action]
 
 
 @register.filter
