@@ -21,8 +21,8 @@ from dataclasses import asdict
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections
-from django.db.models import Q
+from django.db import close_old_connections, transaction
+from django.db.models import Case, Q, Value, When
 from django.utils import timezone
 
 from backends import BackendError, SwapBackend, kernel
@@ -148,50 +148,67 @@ def take_sample(host: Host, previous: Reading) -> Sample:
         rate_in = max(0, vm["pswpin"] - previous.pswpin) / elapsed
         rate_out = max(0, vm["pswpout"] - previous.pswpout) / elapsed
     previous.at, previous.pswpin, previous.pswpout = mono, vm["pswpin"], vm["pswpout"]
+    # Every kernel read before the transaction: reading each process's VmSwap is slow, and
+    # the backend rows stay locked from their update to the commit.
+    tunables = _tunables()
+    zram = _zram_stats([a.path for a in areas])
+    top = [asdict(p) for p in kernel.top_swap_processes(10)]
 
-    by_backend: dict[str, int] = {}
-    managed: set[str] = set()
-    busy = set(
-        Job.objects.filter(host=host, state=Job.State.RUNNING)
-        .exclude(backend=None)
-        .values_list("backend_id", flat=True)
-    )
-    for backend in Backend.objects.filter(host=host):
-        area = _match(backend, areas)
-        if area is not None:
-            managed.add(area.path)
-            by_backend[str(backend.uuid)] = area.used_bytes
-        if backend.pk in busy:
-            continue  # the job refreshes it thoroughly when it ends
-        _update_backend(backend, area, now)
+    # One commit a sample, not one per statement: a dozen commits capped a database at
+    # 16 samples a second (docs/BENCHMARKS-control-plane.md, table 4).
+    with transaction.atomic():
+        by_backend: dict[str, int] = {}
+        managed: set[str] = set()
+        observations: dict[int, dict[str, Any]] = {}
+        busy = set(
+            Job.objects.filter(host=host, state=Job.State.RUNNING)
+            .exclude(backend=None)
+            .values_list("backend_id", flat=True)
+        )
+        backends = (
+            Backend.objects.filter(host=host)
+            .order_by()
+            .only("uuid", "info", "params", "observed_state")
+        )
+        for backend in backends:
+            area = _match(backend, areas)
+            if area is not None:
+                managed.add(area.path)
+                by_backend[str(backend.uuid)] = area.used_bytes
+            if backend.pk in busy:
+                continue  # the job refreshes it thoroughly when it ends
+            observations[backend.pk] = _observation(backend, area, now)
+        _write_observations(observations, now)
 
-    snapshot = {
-        "meminfo": asdict(mem),
-        "rates": {"pswpin": rate_in, "pswpout": rate_out},
-        "vmstat": {"pswpin": vm["pswpin"], "pswpout": vm["pswpout"]},
-        "psi": asdict(psi) if psi else None,
-        "tunables": _tunables(),
-        "areas": [asdict(a) for a in areas],
-        "unmanaged": [asdict(a) for a in areas if a.path not in managed],
-        "zram": _zram_stats([a.path for a in areas]),
-        "top": [asdict(p) for p in kernel.top_swap_processes(10)],
-        "heartbeat": now.isoformat(),
-    }
-    Host.objects.filter(pk=host.pk).update(observed=snapshot, observed_at=now, last_heartbeat=now)
-    return Sample.objects.create(
-        host=host,
-        at=now,
-        mem_total=mem.mem_total,
-        mem_available=mem.mem_available,
-        swap_total=mem.swap_total,
-        swap_free=mem.swap_free,
-        swap_cached=mem.swap_cached,
-        pswpin_rate=rate_in,
-        pswpout_rate=rate_out,
-        psi_some_avg10=psi.some_avg10 if psi else 0.0,
-        psi_full_avg10=psi.full_avg10 if psi else 0.0,
-        backends=by_backend,
-    )
+        snapshot = {
+            "meminfo": asdict(mem),
+            "rates": {"pswpin": rate_in, "pswpout": rate_out},
+            "vmstat": {"pswpin": vm["pswpin"], "pswpout": vm["pswpout"]},
+            "psi": asdict(psi) if psi else None,
+            "tunables": tunables,
+            "areas": [asdict(a) for a in areas],
+            "unmanaged": [asdict(a) for a in areas if a.path not in managed],
+            "zram": zram,
+            "top": top,
+            "heartbeat": now.isoformat(),
+        }
+        Host.objects.filter(pk=host.pk).update(
+            observed=snapshot, observed_at=now, last_heartbeat=now
+        )
+        return Sample.objects.create(
+            host=host,
+            at=now,
+            mem_total=mem.mem_total,
+            mem_available=mem.mem_available,
+            swap_total=mem.swap_total,
+            swap_free=mem.swap_free,
+            swap_cached=mem.swap_cached,
+            pswpin_rate=rate_in,
+            pswpout_rate=rate_out,
+            psi_some_avg10=psi.some_avg10 if psi else 0.0,
+            psi_full_avg10=psi.full_avg10 if psi else 0.0,
+            backends=by_backend,
+        )
 
 
 def _match(backend: Backend, areas: list[kernel.SwapArea]) -> kernel.SwapArea | None:
@@ -205,7 +222,8 @@ def _match(backend: Backend, areas: list[kernel.SwapArea]) -> kernel.SwapArea | 
     return None
 
 
-def _update_backend(backend: Backend, area: kernel.SwapArea | None, now: Any) -> None:
+def _observation(backend: Backend, area: kernel.SwapArea | None, now: Any) -> dict[str, Any]:
+    """The fields this reading says about ``backend``; a state it cannot tell is left out."""
     fields: dict[str, Any] = {"observed_at": now}
     if area is not None:
         fields.update(
@@ -226,9 +244,31 @@ def _update_backend(backend: Backend, area: kernel.SwapArea | None, now: Any) ->
         ):
             # Deactivated (or recreated) outside swapadmin: the store is there, not in use.
             fields["observed_state"] = Backend.Observed.READY
-    # A job that ended after this reading wrote a fresher observation: keep that one.
+    return fields
+
+
+def _write_observations(observations: dict[int, dict[str, Any]], now: Any) -> None:
+    """One UPDATE for each set of fields written (active, gone, unchanged), each row taking
+    its own values by a CASE on its key, instead of an UPDATE per backend."""
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for pk, fields in observations.items():
+        groups.setdefault(tuple(sorted(fields)), []).append(pk)
+    # A job that ended after this reading wrote a fresher observation: keep that one. The
+    # condition is in the UPDATE, so it holds row by row, against a job committing meanwhile.
     fresher = Q(observed_at__isnull=True) | Q(observed_at__lt=now)
-    Backend.objects.filter(fresher, pk=backend.pk).update(**fields)
+    for names, pks in groups.items():
+        values: dict[str, Any] = {}
+        for name in names:
+            per_row = {pk: observations[pk][name] for pk in pks}
+            if len(set(per_row.values())) == 1:
+                values[name] = per_row[pks[0]]
+            else:
+                field = Backend._meta.get_field(name)
+                whens = [
+                    When(pk=pk, then=Value(v, output_field=field)) for pk, v in per_row.items()
+                ]
+                values[name] = Case(*whens, output_field=field)
+        Backend.objects.filter(fresher, pk__in=pks).update(**values)
 
 
 class Sampler(threading.Thread):
