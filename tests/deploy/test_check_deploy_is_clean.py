@@ -25,7 +25,8 @@ PRODUCTION = {
 
 
 def check_deploy(tmp_path: Path, **overrides: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **PRODUCTION, "SWAPADMIN_DATA_DIR": str(tmp_path), **overrides}
+    inherited = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    env = {**inherited, **PRODUCTION, "SWAPADMIN_DATA_DIR": str(tmp_path), **overrides}
     return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,

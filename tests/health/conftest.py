@@ -42,6 +42,22 @@ def provision_file(path: Path, size: int, *, label: str = "", swap_uuid: uuid.UU
 
 MakeBackend = Callable[..., Backend]
 
+#: Thresholds no ambient reading reaches. Memory pressure is machine-wide: a burn-in test
+#: that ran seconds earlier leaves PSI raised for a while, which must not decide a test about
+#: something else. Tests about pressure set their own thresholds over these.
+CALM = {
+    "SWAPADMIN_HEALTH_PSI_SOME_WARN": 100.0,
+    "SWAPADMIN_HEALTH_PSI_FULL_WARN": 100.0,
+    "SWAPADMIN_HEALTH_PSI_FULL_FAIL": 100.0,
+    "SWAPADMIN_HEALTH_SWAPIN_WARN": 1e12,
+}
+
+
+@pytest.fixture(autouse=True)
+def calm_pressure_thresholds(settings: Any) -> None:
+    for name, value in CALM.items():
+        setattr(settings, name, value)
+
 
 @pytest.fixture
 def make_file_backend(host_row: Host, swap_root: Path) -> MakeBackend:

@@ -15,7 +15,7 @@ from swapadmin.health.models import BackendHealth, HealthEvent
 from tests.fixtures.host import needs_root
 from tests.fixtures.workers import wait_for_job, wait_until
 
-from .conftest import MiB, swapoff_by_hand
+from .conftest import CALM, MiB, swapoff_by_hand
 
 pytestmark = [needs_root, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -23,7 +23,11 @@ pytestmark = [needs_root, pytest.mark.e2e, pytest.mark.django_db(transaction=Tru
 def test_drift_is_found_repaired_and_notified(start_worker, alice, hook_factory):
     hook = hook_factory([500, 200, 200])
     worker = start_worker(
-        env={"SWAPADMIN_WEBHOOK_URL": hook.url, "SWAPADMIN_WEBHOOK_RETRY_SECONDS": "2"}
+        env={
+            "SWAPADMIN_WEBHOOK_URL": hook.url,
+            "SWAPADMIN_WEBHOOK_RETRY_SECONDS": "2",
+            **{name: str(value) for name, value in CALM.items()},
+        }
     )
     actor = Actor(alice, Job.Via.API)
     path = worker.swap_root / "drifty"
