@@ -142,11 +142,34 @@ def refresh_all_backends(host: Any) -> None:
             log.exception("could not refresh backend %s", backend.pk)
 
 
+def restore_persisted_zswap() -> dict[str, object]:
+    """Apply the zswap values a ``tune`` job kept in the sysctl file. systemd-sysctl applies
+    the vm.* lines at boot, but nothing else knows the zswap line (module parameters are not
+    sysctls), so the worker keeps the file's promise here. The vm.* values are left alone:
+    re-applying them would undo a change a sysadmin made by hand since."""
+    from backends import BackendError, tunables
+
+    zswap = {
+        k: v
+        for k, v in tunables.read_persisted(settings.SWAPADMIN_SYSCTL_FILE).items()
+        if k.startswith("zswap.")
+    }
+    if zswap:
+        try:
+            tunables.apply_tunables(zswap)
+        except BackendError as e:
+            log.warning("could not restore zswap from %s: %s", settings.SWAPADMIN_SYSCTL_FILE, e)
+            return {}
+        log.info("restored zswap from %s: %s", settings.SWAPADMIN_SYSCTL_FILE, zswap)
+    return zswap
+
+
 def start_host_agent(worker_name: str) -> Any:
     """Everything a worker does once at start; returns the running sampler."""
     from .sampler import Sampler
     from .services import resend_undispatched
 
+    restore_persisted_zswap()
     host = register_host()
     settled = settle_orphans(host)
     if settled:
