@@ -1,0 +1,81 @@
+"""A worker killed with SIGKILL in the middle of a provision: after ``swapfile(True)`` made
+the file, before ``mkswap`` wrote its header. The next worker of the host fails the job with
+the reason, reads the backend again from the disk (a file without a swap header: an error
+that says to provision it again), and provisioning again completes the same backend."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from backends import kernel
+from swapadmin.core import services
+from swapadmin.core.models import Backend, Job
+from swapadmin.core.services import Actor
+from tests.faults.pause import RowLock, queue_with_row_locked
+from tests.fixtures.host import needs_root
+from tests.fixtures.workers import wait_for_job, wait_until
+
+pytestmark = [needs_root, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+MiB = 1 << 20
+SIZE = 32 * MiB
+
+
+def has_swap_signature(path: os.PathLike[str]) -> bool:
+    with open(path, "rb") as f:
+        f.seek(4096 - 10)
+        return f.read(10) == b"SWAPSPACE2"
+
+
+def test_the_job_fails_with_the_reason_and_the_backend_can_be_provisioned_again(
+    start_worker, alice
+):
+    actor = Actor(alice, Job.Via.API)
+    first = start_worker()
+    path = first.swap_root / "s0"
+    lock = RowLock()
+    try:
+        job = queue_with_row_locked(
+            lock, "s0", first.name,
+            lambda: services.create_backend(
+                host=first.host, kind="file", name="s0", size_bytes=SIZE, actor=actor,
+                params={"path": str(path)}, label="killed",
+            ),
+        )  # fmt: skip
+        wait_for_job(job, 30, until=(Job.State.RUNNING,), worker=first)
+        # The file is made; the worker now waits on the row, before mkswap.
+        wait_until(lambda: path.exists() and path.stat().st_size == SIZE, 30, "the swap file")
+        time.sleep(0.5)
+        assert not has_swap_signature(path)
+        first.kill()
+    finally:
+        lock.release()
+
+    assert not first.alive()
+    assert Job.objects.get(pk=job.pk).state == Job.State.RUNNING  # nobody has noticed yet
+
+    second = start_worker(name=first.name)
+    job = wait_for_job(job, 30, worker=second)
+    assert job.state == Job.State.FAILED
+    assert f"pid {first.pid}" in job.error and "stopped" in job.error
+    assert "Traceback" not in job.error
+    backend = Backend.objects.get(name="s0")
+    assert backend.observed_state == Backend.Observed.ERROR
+    assert "no usable swap header" in backend.observed_error
+    assert not kernel.is_active(str(path))
+
+    # Nothing accepted is lost: the same backend is provisioned again, from the file it has.
+    again = services.request_action(backend, Job.Kind.PROVISION, actor)
+    again = wait_for_job(again, 30, worker=second)
+    assert again.state == Job.State.SUCCEEDED, again.error
+    backend.refresh_from_db()
+    assert backend.observed_state == Backend.Observed.READY
+    assert backend.header["label"] == "killed"
+    assert has_swap_signature(path)
+
+    gone = wait_for_job(services.request_action(backend, Job.Kind.DESTROY, actor), 30)
+    assert gone.state == Job.State.SUCCEEDED, gone.error
+    assert not path.exists()
