@@ -67,7 +67,9 @@ def test_generated_requests_get_no_5xx_and_match_the_schema(
         host=schema_host, kind="file", name="fuzzed", size_bytes=64 * PAGE,
         params={"path": str(swap_root / "fuzzed")},
     )  # fmt: skip
-    schema = schemathesis.from_uri(f"{api_server}/api/schema/", base_url=api_server)
+    schema = schemathesis.from_uri(
+        f"{api_server}/api/schema/", base_url=api_server, headers=auth(token)
+    )
     runner = schemathesis.runner.from_schema(
         schema,
         checks=CHECKS,
@@ -116,7 +118,9 @@ def test_real_answers_match_the_schema(
 ) -> None:
     token = Token.objects.create(user=alice).key
     headers = auth(token)
-    schema = schemathesis.from_uri(f"{api_server}/api/schema/", base_url=api_server)
+    schema = schemathesis.from_uri(
+        f"{api_server}/api/schema/", base_url=api_server, headers=auth(token)
+    )
     backend = Backend.objects.create(
         host=schema_host, kind="file", name="real", size_bytes=64 * PAGE,
         params={"path": str(swap_root / "real")},

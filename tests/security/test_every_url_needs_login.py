@@ -15,9 +15,6 @@ from django.urls.resolvers import RoutePattern, _route_to_regex
 
 #: Logging in, logging out (of nobody) and the liveness probe need no login.
 OPEN = {"healthz", "login", "admin:login", "logout", "admin:logout"}
-#: Open today, though issue 7 wants every endpoint but login and /healthz behind login:
-#: drf-spectacular serves with AllowAny unless SPECTACULAR_SETTINGS["SERVE_PERMISSIONS"].
-KNOWN_OPEN = {"api:schema", "api:docs"}
 ANONYMOUS = {"REMOTE_ADDR": "192.0.2.50"}
 VALUES = {"format": "json", "action": "activate", "app_label": "core", "model_name": "host"}
 
@@ -65,9 +62,6 @@ def test_the_walk_covers_the_routes_we_know():
 
 
 def marked(url: str, name: str) -> object:
-    if name in KNOWN_OPEN:
-        reason = "served to anyone: set SPECTACULAR_SETTINGS['SERVE_PERMISSIONS']"
-        return pytest.param(url, name, id=name, marks=pytest.mark.xfail(strict=True, reason=reason))
     return pytest.param(url, name, id=name)
 
 
