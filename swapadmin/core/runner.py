@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Exists, F, OuterRef, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
@@ -41,6 +41,45 @@ MAX_RETRIES = 3
 RETRY_BASE_SECONDS = 5.0
 #: A job whose backend is locked by another job here is sent again after this delay.
 BUSY_DELAY_SECONDS = 2.0
+#: How long the runner keeps trying to record a job's end while the database is away (a
+#: PostgreSQL restart): a job that ran must not stay "running" for want of one UPDATE.
+DB_OUTAGE_SECONDS = 120.0
+DB_ERRORS = (OperationalError, InterfaceError)
+
+
+def _drop_dead_connection() -> None:
+    """After a connection error, let Django open a new connection on the next query (it
+    never does by itself inside a request-less worker). Not inside an atomic block, whose
+    owner must see the error and roll back."""
+    if not connection.in_atomic_block:
+        connection.close()
+
+
+def best_effort(write: Callable[[], Any], what: str) -> Any:
+    """Progress, log lines and cancel checks: worth one try, never worth failing a job."""
+    try:
+        return write()
+    except DB_ERRORS as e:
+        _drop_dead_connection()
+        log.warning("could not write %s to the database: %s", what, e)
+        return None
+
+
+def persistent(write: Callable[[], Any], what: str) -> Any:
+    """A write the job's outcome depends on: retried, on a fresh connection each time, for
+    up to DB_OUTAGE_SECONDS."""
+    deadline = time.monotonic() + DB_OUTAGE_SECONDS
+    delay = 0.5
+    while True:
+        try:
+            return write()
+        except DB_ERRORS as e:
+            _drop_dead_connection()
+            if time.monotonic() >= deadline:
+                raise
+            log.warning("database unreachable while %s (%s); again in %.1f s", what, e, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 10.0)
 
 
 class Cancelled(Exception):
@@ -92,12 +131,15 @@ class JobContext:
         fields: dict[str, Any] = {"progress": pct, "heartbeat_at": timezone.now()}
         if message:
             fields["progress_message"] = message[:255]
-        Job.objects.filter(pk=self.job.pk).update(**fields)
+        best_effort(lambda: Job.objects.filter(pk=self.job.pk).update(**fields), "progress")
 
     def log(self, message: str) -> None:
         line = f"{timezone.now():%H:%M:%S} {message}\n"
         log.info("job %s: %s", self.job.uuid, message)
-        Job.objects.filter(pk=self.job.pk).update(log=Concat(F("log"), Value(line)))
+        best_effort(
+            lambda: Job.objects.filter(pk=self.job.pk).update(log=Concat(F("log"), Value(line))),
+            "a log line",
+        )
 
     def step(self, percent: float, message: str) -> None:
         """A named step: checks for a cancel request, logs and reports it."""
@@ -114,7 +156,11 @@ class JobContext:
         now = time.monotonic()
         if now - self._last_cancel_check >= THROTTLE_SECONDS:
             self._last_cancel_check = now
-            self._cancelled = Job.objects.filter(pk=self.job.pk, cancel_requested=True).exists()
+            asked = best_effort(
+                lambda: Job.objects.filter(pk=self.job.pk, cancel_requested=True).exists(),
+                "a cancel check",
+            )
+            self._cancelled = bool(asked)
         return self._cancelled
 
     def check_cancel(self) -> None:
@@ -287,9 +333,9 @@ def _run_claimed(job: Job, attempt: int) -> Outcome:
         if ctx.plugin is not None:
             ctx.plugin.close()
     if outcome.state == Job.State.QUEUED:
-        _requeue(ctx, fields["reason"])
+        persistent(lambda: _requeue(ctx, fields["reason"]), "requeueing the job")
     else:
-        _finish(ctx, outcome.state, **fields)
+        persistent(lambda: _finish(ctx, outcome.state, **fields), "recording the job's end")
     return outcome
 
 
@@ -338,11 +384,18 @@ def _run_handler(ctx: JobContext, attempt: int) -> tuple[Outcome, dict[str, Any]
 def _refresh(ctx: JobContext) -> None:
     if ctx.backend is None or ctx.backend_deleted:
         return
-    try:
+    backend, plugin = ctx.backend, ctx.plugin
+
+    def write() -> None:
         with transaction.atomic():
-            if ctx.plugin is not None:
-                Backend.objects.filter(pk=ctx.backend.pk).update(state=dict(ctx.plugin.state))
-            observe_backend(ctx.backend, ctx.plugin)
+            if plugin is not None:
+                Backend.objects.filter(pk=backend.pk).update(state=dict(plugin.state))
+            observe_backend(backend, plugin)
+
+    try:
+        # The plugin's state names the loop or zram device the job attached: losing it to
+        # a database restart would orphan the device, so this write is retried too.
+        persistent(write, "recording the backend's state")
     except Exception:
         log.exception("could not refresh the observed state of backend %s", ctx.backend.pk)
 

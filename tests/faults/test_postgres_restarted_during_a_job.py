@@ -1,15 +1,12 @@
 """PostgreSQL restarted (``pg_ctlcluster restart -m fast``: every session terminated) while
 a worker runs a job, on a cluster of the test's own.
 
-What happens today, stated as it is: the worker itself survives and reconnects (its sampler
-heartbeats again and its next job runs), but the job that was running when the connection
-died never records its end. Its first write after the restart fails, the runner's error
-path writes through the same dead connection and fails too, and the row stays ``running``.
-The sweep never fails it either: the worker's process is alive, so its sampler keeps the
-job's heartbeat fresh. The backend stays busy (every action a 409) until the worker process
-is restarted, whose start fails the job with the reason. Nothing is lost for good, but the
-job's outcome is, and the backend is stuck meanwhile. If this test fails because the job
-finished on its own, the runner was fixed: state the new behaviour here.
+The worker survives and reconnects (its sampler heartbeats again and its next job runs),
+and the job that was running when the connection died still records its end: progress and
+log writes are best effort and drop the dead connection, and the writes a job's outcome
+depends on (the backend's state, the finished row) are retried on a fresh connection until
+the database is back (runner.persistent). So the backend is never left held by a job that
+ended long ago.
 """
 
 from __future__ import annotations
@@ -19,7 +16,7 @@ import time
 import pytest
 from django.utils import timezone
 
-from swapadmin.core import services, tasks
+from swapadmin.core import services
 from swapadmin.core.models import Backend, Host, Job
 from swapadmin.core.services import Actor
 from tests.faults.own_servers import django_on, own_postgres, reconnecting
@@ -32,7 +29,7 @@ MiB = 1 << 20
 BENCH_SECONDS = 4
 
 
-def test_the_worker_reconnects_and_the_sweep_fails_the_interrupted_job(start_worker, settings):
+def test_the_worker_reconnects_and_the_interrupted_job_records_its_end(start_worker):
     actor = Actor(None, Job.Via.API)
     with own_postgres() as pg, django_on(pg):
         w = start_worker()
@@ -68,33 +65,13 @@ def test_the_worker_reconnects_and_the_sweep_fails_the_interrupted_job(start_wor
             )  # fmt: skip
             assert wait_for_job(other, 30, worker=w).state == Job.State.SUCCEEDED
 
-            # The benchmark ended long ago, but its row never heard of it.
-            time.sleep(max(0.0, BENCH_SECONDS + 1 - (timezone.now() - restarted).seconds))
-            job.refresh_from_db()
-            assert job.state == Job.State.RUNNING
-            assert job.error == "" and job.progress < 100
-            assert "OperationalError" in w.log()  # the lost write, in the worker's log
-
-            # The sweep does not end it: the worker's process is alive, so its sampler keeps
-            # the job's heartbeat fresh (worker.settle_orphans) however stale the limit.
-            settings.SWAPADMIN_OFFLINE_AFTER_SECONDS = 2.0
-            time.sleep(2.5)
-            assert tasks.sweep()["failed"] == 0
-            job.refresh_from_db()
-            assert job.state == Job.State.RUNNING
-            # Meanwhile the backend is held: every action is refused as busy with that job.
-            with pytest.raises(services.Conflict) as busy:
-                services.request_action(backend, Job.Kind.SCAN, actor)
-            assert busy.value.job.pk == job.pk
-
-            # Only a new worker process ends it: failed, with the reason.
-            old_pid = w.pid
-            w.stop()
-            w = start_worker(name=w.name)
-            job = wait_for_job(job, 30, worker=w)
-            assert job.state == Job.State.FAILED
-            assert f"pid {old_pid}" in job.error and "is gone" in job.error
-            backend.refresh_from_db()
-            assert backend.observed_state == Backend.Observed.READY
+            # The benchmark ran through the restart and its row says how it ended.
+            job = reconnecting(lambda: wait_for_job(job, BENCH_SECONDS + 30, worker=w))
+            assert job.state == Job.State.SUCCEEDED, (job.state, job.error)
+            assert job.result["benchmark"]["rand_read_iops"] > 0
+            assert "database" in w.log()  # the lost write was noticed, and retried
+            # The backend is free again: the next action is accepted.
+            scan = services.request_action(backend, Job.Kind.SCAN, actor)
+            assert wait_for_job(scan, 60, worker=w).state == Job.State.SUCCEEDED
         finally:
             w.stop()
