@@ -205,6 +205,10 @@ def resize(ctx: JobContext) -> dict[str, Any]:
     """swapoff if active, resize, mkswap keeping label and UUID, swapon again if it was."""
     plugin = ctx.require_plugin()
     assert ctx.backend is not None
+    if ctx.backend.adopted:
+        # Checked again here: a queued job must not reset a zram device or truncate a file
+        # that swapadmin did not create.
+        raise ValidationError("an adopted area is left as it is, never resized")
     new_size = int(ctx.job.params["size_bytes"])
     old_size = ctx.backend.size_bytes
     was_active = _active_area(plugin) is not None

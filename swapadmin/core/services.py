@@ -297,6 +297,12 @@ def _clean_action_params(backend: Backend, kind: str, params: dict[str, Any]) ->
             "hog_bytes": _int_in(p.get("hog_bytes", 160 << 20), "hog_bytes", 16 << 20, 1 << 40),
         }
     if kind == Job.Kind.RESIZE:
+        if backend.adopted:
+            raise InvalidRequest.one(
+                "size_bytes",
+                f"{backend.name} was adopted, not created by swapadmin: its file or device "
+                "is left as it is, never resized",
+            )
         cls = registry().get(backend.kind)
         if not cls.resizable:
             raise InvalidRequest.one("size_bytes", f"a {cls.label} cannot be resized")

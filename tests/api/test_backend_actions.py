@@ -188,3 +188,17 @@ def test_lists_filter_and_order(
     assert [b["name"] for b in r.json()["results"]] == ["b1"]
     assert client.get(f"/api/v1/backends/?host={uuid.uuid4()}").json()["count"] == 0
     assert client.get("/api/v1/backends/?observed_state=bogus").status_code == 400
+
+
+def test_resize_of_an_adopted_area_is_refused(
+    alice: User, make_backend: Callable[..., Backend], as_user: Callable[..., APIClient]
+) -> None:
+    adopted = make_backend(
+        "zram0", kind="zram", params={}, state={"device": "/dev/zram0"}, adopted=True
+    )
+    r = as_user(alice).post(
+        f"/api/v1/backends/{adopted.uuid}/resize/", {"size_bytes": 128 * PAGE}, format="json"
+    )
+    assert r.status_code == 400, r.content
+    assert any("adopted" in m for m in r.json()["size_bytes"]), r.json()
+    assert jobs_of(adopted) == []
