@@ -276,7 +276,10 @@ class SwapBackend(ABC):
 
     def open_flags(self, writable: bool) -> int:
         flags = (os.O_RDWR if writable else os.O_RDONLY) | os.O_DIRECT | os.O_CLOEXEC
-        return flags
+        # On a block device (block, loop, zram) O_EXCL makes the kernel refuse our write
+        # open while swapon or a mount holds it, and a swapon while we write: the active
+        # check alone leaves a window. Linux ignores O_EXCL on a file opened without O_CREAT.
+        return flags | (os.O_EXCL if writable else 0)
 
     def _fd(self, writable: bool) -> int:
         with self._io_lock:

@@ -54,10 +54,6 @@ class BlockBackend(SwapBackend):
         # /proc/swaps shows the node the kernel opened, not a /dev/disk/by-* link to it.
         return os.path.realpath(str(self.params["device"]))
 
-    def open_flags(self, writable: bool) -> int:
-        # With O_EXCL the kernel itself refuses our writes once swapon or a mount holds it.
-        return super().open_flags(writable) | (os.O_EXCL if writable else 0)
-
     def swapfile(self, enable: bool) -> None:
         """On True: raises unless the device may be swap (see ``check_block_device``); an
         area already active is accepted as it is. Changes nothing either way."""

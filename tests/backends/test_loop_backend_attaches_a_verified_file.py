@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from backends import kernel
-from backends.errors import ActiveAreaError
+from backends.base import PAGE_SIZE
+from backends.errors import ActiveAreaError, KernelError
 from backends.plugins.loop import LoopBackend
 from backends.policy import Policy
 from tests.fixtures.host import attached_loops, needs_root, run
@@ -88,4 +89,25 @@ def test_it_resizes_the_attached_device(swap_root: Path, policy: Policy) -> None
         assert backend.capacity_bytes() == 16 * MiB
         assert int(run("blockdev", "--getsize64", backend.swap_path).stdout) == 16 * MiB
     finally:
+        backend.swapfile(False)
+
+
+@needs_root
+def test_no_swapon_while_it_writes_to_the_device(swap_root: Path, policy: Policy) -> None:
+    # The active check runs when the write descriptor is opened; holding the device
+    # exclusively keeps a swapon by hand from slipping in during a long scan or benchmark.
+    backend = _loop(swap_root, policy)
+    backend.swapfile(True)
+    dev = backend.swap_path
+    try:
+        run("mkswap", "-q", dev)
+        backend.swap_out(1, bytes(PAGE_SIZE))
+        with pytest.raises(KernelError):
+            kernel.swapon(dev)
+        assert not kernel.is_active(dev)
+        backend.close()
+    finally:
+        if kernel.is_active(dev):
+            run("swapoff", dev)
+        backend.close()
         backend.swapfile(False)
