@@ -175,6 +175,24 @@ class SwapBackend(ABC):
         self._io: _Io | None = None
         self._io_lock = threading.Lock()
 
+    @classmethod
+    def kind_info(cls) -> dict[str, Any]:
+        """The kind as ``plugins/`` in the API and ``list-kinds`` show it, its parameters as
+        one JSON Schema object (forms are generated from the same ``Parameter`` list)."""
+        return {
+            "name": cls.name,
+            "label": cls.label,
+            "description": cls.description,
+            "takes_size": cls.takes_size,
+            "resizable": cls.resizable,
+            "parameters": {
+                "type": "object",
+                "properties": {p.name: p.schema() for p in cls.parameters},
+                "required": [p.name for p in cls.parameters if p.required],
+                "additionalProperties": False,
+            },
+        }
+
     # ---- validation (pure: runs in the web process too, which is not on the host) ----
 
     @classmethod

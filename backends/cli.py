@@ -209,7 +209,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
 def cmd_list_kinds(args: argparse.Namespace) -> int:
     from .registry import registry
 
-    kinds = [_kind(cls) for cls in registry()]
+    kinds = [cls.kind_info() for cls in registry()]
     if args.json:
         _print_json(kinds)
         return 0
@@ -217,22 +217,10 @@ def cmd_list_kinds(args: argparse.Namespace) -> int:
         print(f"{kind['name']}: {kind['label']}" + (" (resizable)" if kind["resizable"] else ""))
         if kind["description"]:
             print(f"    {kind['description']}")
-        for name, schema in kind["parameters"].items():
-            required = ", required" if name in kind["required"] else ""
+        for name, schema in kind["parameters"]["properties"].items():
+            required = ", required" if name in kind["parameters"]["required"] else ""
             print(f"    --{name} ({schema['type']}{required}): {schema['title']}")
     return 0
-
-
-def _kind(cls: type[SwapBackend]) -> dict[str, Any]:
-    return {
-        "name": cls.name,
-        "label": cls.label,
-        "description": cls.description,
-        "takes_size": cls.takes_size,
-        "resizable": cls.resizable,
-        "parameters": {p.name: p.schema() for p in cls.parameters},
-        "required": [p.name for p in cls.parameters if p.required],
-    }
 
 
 # ---- helpers ----

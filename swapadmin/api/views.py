@@ -293,22 +293,6 @@ class AuditEventViewSet(ApiDefaults, viewsets.ReadOnlyModelViewSet):
     ordering_fields = ["at", "action", "actor_name"]
 
 
-def plugin_data(cls: Any) -> dict[str, Any]:
-    return {
-        "name": cls.name,
-        "label": cls.label,
-        "description": cls.description,
-        "takes_size": cls.takes_size,
-        "resizable": cls.resizable,
-        "parameters": {
-            "type": "object",
-            "properties": {p.name: p.schema() for p in cls.parameters},
-            "required": [p.name for p in cls.parameters if p.required],
-            "additionalProperties": False,
-        },
-    }
-
-
 class PluginViewSet(viewsets.ViewSet):
     """The installed backend kinds, with a JSON Schema for each one's ``params``."""
 
@@ -319,7 +303,7 @@ class PluginViewSet(viewsets.ViewSet):
 
     @extend_schema(responses=PluginSerializer(many=True))
     def list(self, request: Request) -> Response:
-        return Response([plugin_data(cls) for cls in registry()])
+        return Response([cls.kind_info() for cls in registry()])
 
     @extend_schema(responses={200: PluginSerializer, 404: ERRORS[404]})
     def retrieve(self, request: Request, name: str) -> Response:
@@ -327,4 +311,4 @@ class PluginViewSet(viewsets.ViewSet):
             cls = registry().get(name)
         except BackendError as e:
             raise NotFound(e.message) from None
-        return Response(plugin_data(cls))
+        return Response(cls.kind_info())

@@ -37,8 +37,9 @@ def test_it_lists_every_registered_kind_with_its_parameters() -> None:
     for cls in registry():
         kind = kinds[cls.name]
         assert kind["label"] == cls.label
-        assert kind["parameters"] == {p.name: p.schema() for p in cls.parameters}
-        assert kind["required"] == [p.name for p in cls.parameters if p.required]
+        assert kind == cls.kind_info()  # the same description as the API's plugins/
+        assert kind["parameters"]["properties"] == {p.name: p.schema() for p in cls.parameters}
+        assert kind["parameters"]["required"] == [p.name for p in cls.parameters if p.required]
 
 
 def test_it_names_each_kind_for_a_person() -> None:
