@@ -3,7 +3,9 @@
 Each area gets a fresh device from ``/sys/class/zram-control/hot_add`` and gives it back
 with ``reset`` and ``hot_remove``, so swapadmin never reconfigures a zram device that a
 distribution's zram-generator or an administrator set up: only the device named in our
-``state`` is ever written.
+``state`` is ever written, and only during the boot that recorded it. zram devices do not
+survive a reboot, so after one the recorded number may name someone else's device (the
+generator's /dev/zram0); the state keeps the host's boot id to tell.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from ..errors import ActiveAreaError, BackendError, KernelError, UnsafeError, Va
 from ..policy import Policy
 
 ZRAM_CONTROL: Final = Path("/sys/class/zram-control")
+BOOT_ID: Final = Path("/proc/sys/kernel/random/boot_id")
 _ALGORITHM = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 
 
@@ -30,6 +33,14 @@ def algorithms(name: str) -> tuple[list[str], str | None]:
     names = [w.strip("[]") for w in text.split()]
     current = next((w.strip("[]") for w in text.split() if w.startswith("[")), None)
     return names, current
+
+
+def boot_id() -> str:
+    """This boot's random id: it changes at every reboot, which zram devices do not outlive."""
+    try:
+        return BOOT_ID.read_text().strip()
+    except OSError as e:
+        raise KernelError(f"cannot read {BOOT_ID}: {e.strerror}", errno=e.errno) from e
 
 
 def _write(name: str, attr: str, value: str | int) -> None:
@@ -52,7 +63,8 @@ def _read_int(name: str, attr: str) -> int:
 
 class ZramBackend(SwapBackend):
     """A zram device of ``size_bytes`` (uncompressed) that this backend hot_added.
-    ``state = {"device": "/dev/zramN"}`` once enabled."""
+    ``state = {"device": "/dev/zramN", "boot_id": ...}`` once enabled; a device recorded
+    during another boot (or without a boot id) is not ours: it is forgotten, never touched."""
 
     name: ClassVar[str] = "zram"
     label: ClassVar[str] = "zram (compressed RAM)"
@@ -91,8 +103,11 @@ class ZramBackend(SwapBackend):
 
     @property
     def device(self) -> str | None:
+        """Our device, or None when there is none or it was recorded during another boot."""
         dev = self.state.get("device")
-        return str(dev) if dev else None
+        if not dev or self.state.get("boot_id") != boot_id():
+            return None
+        return str(dev)
 
     @property
     def swap_path(self) -> str:
@@ -101,14 +116,18 @@ class ZramBackend(SwapBackend):
         return self.device
 
     def _name(self) -> str | None:
-        """``zramN`` of our device, or None (and the state forgotten) when it is gone."""
-        if self.device is None:
-            return None
-        name = kernel.zram_name(self.device)
-        if not (Path("/sys/block") / name).is_dir():
-            self.state.pop("device", None)
+        """``zramN`` of our device, or None (and the state forgotten) when it is gone or
+        was recorded during another boot: the number may now be someone else's device."""
+        dev = self.device
+        name = kernel.zram_name(dev) if dev else None
+        if name is None or not (Path("/sys/block") / name).is_dir():
+            self._forget()
             return None
         return name
+
+    def _forget(self) -> None:
+        self.state.pop("device", None)
+        self.state.pop("boot_id", None)
 
     # ---- enable / disable ----
 
@@ -139,6 +158,7 @@ class ZramBackend(SwapBackend):
         return self.size_bytes
 
     def _hot_add(self) -> str:
+        current = boot_id()  # read first: a device must never be recorded without it
         try:
             number = int((ZRAM_CONTROL / "hot_add").read_text())
         except FileNotFoundError:
@@ -148,7 +168,7 @@ class ZramBackend(SwapBackend):
         except OSError as e:
             raise KernelError(f"cannot add a zram device: {e.strerror}", errno=e.errno) from e
         # Recorded at once, so a crash from here on leaves a device we know to remove.
-        self.state["device"] = f"/dev/zram{number}"
+        self.state.update(device=f"/dev/zram{number}", boot_id=current)
         return f"zram{number}"
 
     def _configure(self, name: str, size: int) -> None:
@@ -199,7 +219,7 @@ class ZramBackend(SwapBackend):
                 raise KernelError(
                     f"/dev/{name} was reset but not removed: {e.strerror}", errno=e.errno
                 ) from e
-        self.state.pop("device", None)
+        self._forget()
 
     def resize(self, new_size_bytes: int) -> None:
         """Reset our inactive device and configure it again at ``new_size_bytes``: its

@@ -136,6 +136,13 @@ def activate(ctx: JobContext) -> dict[str, Any]:
     if area is not None:
         ctx.log(f"{area.path} is already active (priority {area.priority}): nothing to do")
         return {"already_active": True, "priority": area.priority}
+    if ctx.backend.adopted and _swap_path(plugin) is None:
+        # An adopted zram device did not outlive a reboot: enabling would hot_add one of our
+        # own, which destroy then leaves behind as it leaves every adopted store.
+        raise ValidationError(
+            f"{ctx.backend.name} was adopted and its device is gone from the host (zram devices "
+            "do not outlive a reboot); destroy (release) it and create a backend of your own"
+        )
     ctx.step(10, "checking the backing store")
     plugin.swapfile(True)
     ctx.save_backend()
@@ -413,7 +420,10 @@ def _kind_for(path: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
             raise BackendError(f"{path} is a loop device without a backing file") from None
         return "loop", {"path": file_path}, {"device": path}
     if name.startswith("zram") and path.startswith("/dev/"):
-        return "zram", {}, {"device": path}
+        from backends.plugins import zram
+
+        # The number names this device only until the next reboot, as for our own devices.
+        return "zram", {}, {"device": path, "boot_id": zram.boot_id()}
     if path.startswith("/dev/"):
         return "block", {"device": path}, {}
     return "file", {"path": path}, {}

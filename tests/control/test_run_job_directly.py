@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import subprocess
+import uuid
+from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -11,7 +13,7 @@ from django.utils import timezone
 from backends import kernel
 from swapadmin.core import runner, tasks
 from swapadmin.core.models import Backend, Job
-from tests.fixtures.host import needs_root
+from tests.fixtures.host import all_zram, needs_root
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("on_testhost")]
 
@@ -145,3 +147,47 @@ def test_checks_neither_wait_for_nor_hold_up_other_jobs(host_row, swap_root):
     activate = job_for(backend, Job.Kind.ACTIVATE)
     assert runner.claim(activate, "w@x")  # the running check does not hold it up
     assert not runner.claim(job_for(backend, Job.Kind.DEACTIVATE), "w@x")  # activate does
+
+
+def someone_elses_zram(size: int) -> str:
+    """A zram device hot_added here as a distribution's zram-generator would, swapping."""
+    dev = f"/dev/zram{int(Path('/sys/class/zram-control/hot_add').read_text())}"
+    Path(f"/sys/block/{Path(dev).name}/disksize").write_text(str(size))
+    subprocess.run(["mkswap", "-q", dev], check=True)
+    return dev
+
+
+def zram_backend(host, device, **kw) -> Backend:
+    # Recorded during another boot: the number may now name someone else's device.
+    state = {"device": device, "boot_id": str(uuid.uuid4())}
+    return Backend.objects.create(
+        host=host, kind="zram", name="z", params={}, size_bytes=8 * MiB, state=state, **kw
+    )
+
+
+@needs_root
+@pytest.mark.usefixtures("zram_cleanup")
+def test_destroy_leaves_a_zram_device_of_another_boot_alone(host_row):
+    theirs = someone_elses_zram(8 * MiB)
+    subprocess.run(["swapon", theirs], check=True)
+    try:
+        backend = zram_backend(host_row, theirs)
+        job = run(job_for(backend, Job.Kind.DESTROY))
+        assert job.state == Job.State.SUCCEEDED, job.error
+        assert not Backend.objects.filter(pk=backend.pk).exists()
+        assert theirs in all_zram() and kernel.is_active(theirs)
+    finally:
+        subprocess.run(["swapoff", theirs], check=False)
+
+
+@needs_root
+@pytest.mark.usefixtures("zram_cleanup")
+def test_an_adopted_zram_device_gone_with_a_reboot_is_not_made_again(host_row):
+    theirs = someone_elses_zram(8 * MiB)
+    before = all_zram()
+    backend = zram_backend(host_row, theirs, adopted=True)
+    job = run(job_for(backend, Job.Kind.ACTIVATE))
+    assert job.state == Job.State.FAILED
+    assert "destroy (release) it" in job.error
+    # Neither theirs swapped on nor a device of ours hot_added for an area we did not make.
+    assert all_zram() == before and not kernel.is_active(theirs)
