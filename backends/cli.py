@@ -100,7 +100,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--label", "-L", default="", help="at most 16 bytes of UTF-8")
     p.add_argument("--uuid", "-U", type=_uuid, default=None, help="default: a random UUID")
     p.add_argument(
-        "--force", action="store_true", help="format a block device that holds other data"
+        "--force",
+        action="store_true",
+        help="format a block device that holds other data, or a file under a swap root that "
+        "swapadmin did not make and that is not swap yet",
     )
     p.add_argument("--json", action="store_true")
     p.set_defaults(command=cmd_mkswap)

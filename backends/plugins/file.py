@@ -5,12 +5,20 @@ disk directly, bypassing the filesystem. So the file must have every block alloc
 holes), must never move (no copy-on-write, no shared extents, no compression, no inline
 data), and, being written with kernel privileges, must be reachable only by root. This
 module makes such a file and proves it with FIEMAP before swapon is asked to trust it.
+
+A path under a swap root may already hold a file swapadmin never made: a database someone
+put there, another tool's swap file. So every file this module creates carries a mark (the
+``trusted.swapadmin`` extended attribute, which only root can set), and an existing file is
+formatted only when it carries the mark or already is a swap area, and deleted only when it
+carries the mark.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
+import logging
 import os
 import stat
 import struct
@@ -22,6 +30,7 @@ from typing import Any, ClassVar, Final
 from .. import devices
 from ..base import PAGE_SIZE, Parameter, SwapBackend
 from ..errors import ActiveAreaError, BackendError, KernelError, UnsafeError
+from ..header import MAGIC
 from ..policy import (
     Policy,
     check_free_space,
@@ -52,6 +61,14 @@ FIEMAP_BAD_FLAGS: Final[dict[int, str]] = {
 _FIEMAP_HEAD = struct.Struct("=QQIIII")
 _FIEMAP_EXTENT = struct.Struct("=QQQQQIIII")
 _EXTENTS_PER_CALL = 256
+
+#: Set on every file this module creates. The trusted namespace is root's alone (reading or
+#: writing it needs CAP_SYS_ADMIN), so a user cannot forge the mark, and ext4, xfs and btrfs
+#: all keep it.
+MARK_NAME: Final = "trusted.swapadmin"
+MARK_VALUE: Final = b"swapadmin"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -130,6 +147,40 @@ def is_nocow(fd: int) -> bool:
     return bool(flags & FS_NOCOW_FL)
 
 
+def set_mark(fd: int, path: str) -> None:
+    """Mark the open file as made by swapadmin; refuse a filesystem that cannot keep marks."""
+    try:
+        os.setxattr(fd, MARK_NAME, MARK_VALUE)
+    except OSError as e:
+        if e.errno in (errno.ENOTSUP, errno.EOPNOTSUPP):
+            raise UnsafeError(
+                f"cannot mark {path} as made by swapadmin: its filesystem does not support "
+                f"extended attributes ({MARK_NAME}). Without the mark swapadmin could not tell "
+                "its swap files from other files later; use a swap root on ext4, xfs or btrfs."
+            ) from e
+        raise KernelError(
+            f"cannot mark {path} as made by swapadmin ({MARK_NAME}): {e.strerror}", errno=e.errno
+        ) from e
+
+
+def has_mark(fd: int) -> bool:
+    try:
+        return os.getxattr(fd, MARK_NAME) == MARK_VALUE
+    except OSError as e:
+        if e.errno in (errno.ENODATA, errno.ENOTSUP, errno.EOPNOTSUPP):
+            return False
+        raise KernelError(f"cannot read {MARK_NAME}: {e.strerror}", errno=e.errno) from e
+
+
+def holds_swap_signature(fd: int) -> bool:
+    """True when page 0 ends with the SWAPSPACE2 magic: the file already is a swap area."""
+    try:
+        tail = os.pread(fd, len(MAGIC), PAGE_SIZE - len(MAGIC))
+    except OSError as e:
+        raise KernelError(f"cannot read page 0: {e.strerror}", errno=e.errno) from e
+    return tail == MAGIC
+
+
 def _allocate(fd: int, path: str, size: int) -> None:
     try:
         os.posix_fallocate(fd, 0, size)
@@ -190,6 +241,10 @@ class FileBackend(SwapBackend):
         check_no_symlinks(path)
         fstype = check_swap_filesystem(path)
         if os.path.lexists(path):
+            # Whose file it is comes first: a sysadmin's data file is refused as that, not
+            # for a mode or size they should then "fix".
+            self._check_regular(path)
+            self._check_provenance(path)
             self._check_ownership(path)
             self._check_size(path)
             self.verify_extents()
@@ -209,6 +264,9 @@ class FileBackend(SwapBackend):
     def _create(self, path: str, size: int, *, btrfs: bool) -> None:
         with _opened(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL) as fd:
             try:
+                # Marked first, so that a file left by a crash at any later step is still
+                # known as ours when provisioning runs again.
+                set_mark(fd, path)
                 os.fchown(fd, 0, 0)
                 os.fchmod(fd, 0o600)
                 if btrfs:
@@ -220,10 +278,14 @@ class FileBackend(SwapBackend):
                 os.unlink(path)
                 raise
 
-    def _check_ownership(self, path: str) -> None:
-        st = os.lstat(path)
-        if not stat.S_ISREG(st.st_mode):
+    @staticmethod
+    def _check_regular(path: str) -> None:
+        if not stat.S_ISREG(os.lstat(path).st_mode):
             raise UnsafeError(f"{path} exists and is not a regular file; swapadmin leaves it be")
+
+    def _check_ownership(self, path: str) -> None:
+        self._check_regular(path)
+        st = os.lstat(path)
         problems = []
         if st.st_uid != 0:
             problems.append(f"owned by uid {st.st_uid}, not root")
@@ -234,6 +296,20 @@ class FileBackend(SwapBackend):
                 f"{path} exists but is {' and '.join(problems)}: anyone who can read swap "
                 f"reads process memory. Fix with: chown root:root {path}; chmod 600 {path}"
             )
+
+    def _check_provenance(self, path: str) -> None:
+        """Refuse an existing file that may hold someone's data: accepted are a file swapadmin
+        made (marked; a crash may have stopped it before mkswap) and one that already is a
+        swap area (formatting it again loses nothing), or any file when forced."""
+        if self.force:
+            return
+        with _opened(path, os.O_RDONLY) as fd:
+            if has_mark(fd) or holds_swap_signature(fd):
+                return
+        raise UnsafeError(
+            f"{path} exists and swapadmin did not make it: it may hold data. Choose another "
+            "path, or remove it yourself."
+        )
 
     def _check_size(self, path: str) -> None:
         actual = os.lstat(path).st_size
@@ -274,14 +350,31 @@ class FileBackend(SwapBackend):
                 f"{self.swap_path} is active in /proc/swaps; deactivate it before you {doing}"
             )
 
-    def remove(self) -> None:
-        """Delete the swap file; a missing file is already removed. Refuses while active."""
+    def remove(self) -> bool:
+        """Delete the swap file if swapadmin made it (marked); returns whether the file is
+        gone, a missing one included. Refuses while active.
+
+        A file swapadmin did not make (one that already was swap when it was taken over, or
+        one made before files were marked) is left on the host and False returned: it may
+        belong to someone else, and refusing instead would leave a backend that can never
+        be destroyed."""
         path = self.file_path
         check_swap_path(path, self.policy)
         check_no_symlinks(path)
         self._refuse_if_active("remove it")
+        try:
+            with _opened(path, os.O_RDONLY) as fd:
+                ours = has_mark(fd)
+        except KernelError as e:
+            if e.errno == errno.ENOENT:
+                return True
+            raise
+        if not ours:
+            log.warning("left %s on the host: swapadmin did not make it (no %s)", path, MARK_NAME)
+            return False
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
+        return True
 
     def resize(self, new_size_bytes: int) -> None:
         """Grow (fallocate) or shrink (truncate) the inactive file to ``new_size_bytes`` and
@@ -293,6 +386,8 @@ class FileBackend(SwapBackend):
         self._refuse_if_active("resize it")
         if not os.path.lexists(path):
             raise BackendError(f"{path} does not exist; enable it first")
+        self._check_regular(path)
+        self._check_provenance(path)
         self._check_ownership(path)
         old_size = os.lstat(path).st_size
         if new_size > old_size:

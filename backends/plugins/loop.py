@@ -160,13 +160,13 @@ class LoopBackend(FileBackend):
 
     # ---- the file's life beyond enable ----
 
-    def remove(self) -> None:
-        """Delete the file; refuses while a loop device still holds it."""
+    def remove(self) -> bool:
+        """Delete the file as the file kind does; refuses while a loop device still holds it."""
         if self.device is not None and self._backs_our_file(self.device):
             raise ActiveAreaError(
                 f"{self.file_path} is still attached to {self.device}; disable it first"
             )
-        super().remove()
+        return super().remove()
 
     def resize(self, new_size_bytes: int) -> None:
         """Resize the inactive file and, when attached, tell the loop device its new size."""

@@ -511,11 +511,17 @@ def _what_is_lost(backend: Backend, action: str) -> list[str]:
         if backend.adopted:
             out.append(f"swapadmin stops managing {path}; the {backend.kind} itself is kept.")
         elif backend.kind == "file":
-            out.append(f"The swap file {path} ({_size(backend.size_bytes)}) is deleted.")
+            out.append(
+                f"The swap file {path} ({_size(backend.size_bytes)}) is deleted. "
+                "A file that was already swap before swapadmin used it is left on the host."
+            )
         elif backend.kind == "zram":
             out.append(f"The zram device {path} is reset and removed, and its contents lost.")
         elif backend.kind == "loop":
-            out.append(f"The loop device {path} is detached and its backing file removed.")
+            out.append(
+                f"The loop device {path} is detached and its backing file removed, if swapadmin "
+                "made that file."
+            )
         else:
             out.append(f"{path} is released; its swap signature is no longer managed.")
         if backend.persist:
@@ -633,13 +639,17 @@ def creation_summary(plugin: type[SwapBackend], kw: dict[str, Any]) -> list[str]
     if plugin.name == "file":
         steps.append(
             f"Create {where} ({size}), allocate every block (no holes, checked with FIEMAP), "
-            "owned by root with mode 0600. Refused if the file exists with other content, "
-            "is outside the host's swap roots, or the filesystem lacks the space."
+            "owned by root with mode 0600, marked as made by swapadmin. A file already there is "
+            "used only if swapadmin made it or it already is swap; any other file is refused "
+            "and left as it is. Refused too outside the host's swap roots, or without the space."
         )
     elif plugin.name == "zram":
         steps.append(f"Create a compressed RAM device of {size}; nothing on disk.")
     elif plugin.name == "loop":
-        steps.append(f"Create a backing file of {size} at {where} and attach a loop device.")
+        steps.append(
+            f"Create a backing file of {size} at {where} (a file already there only if "
+            "swapadmin made it or it already is swap) and attach a loop device."
+        )
     elif plugin.name == "block":
         steps.append(f"Use the whole device {where}: anything on it is overwritten.")
     else:

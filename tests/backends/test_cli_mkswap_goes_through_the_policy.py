@@ -1,6 +1,8 @@
 """``python -m backends mkswap`` formats what the policy allows, in a way util-linux and the
 kernel accept, and refuses everything else with exit status 2, one line, and the target
-unchanged byte for byte."""
+unchanged byte for byte. A file under a swap root that swapadmin did not make and that is
+not swap yet may hold data: it is formatted only with --force, and --force overrides only
+that, never the ownership, hole or active checks."""
 
 from __future__ import annotations
 
@@ -33,7 +35,8 @@ def refused_unchanged(target: Path, args: list[str], needle: str) -> None:
 def test_it_formats_what_blkid_swaplabel_and_swapon_accept(swap_root: Path) -> None:
     area = allocated(swap_root / "ours")
     u = uuid.uuid4()
-    done = cli("mkswap", str(area), "--label", "from-cli", "--uuid", str(u), "--json")
+    # The operator's own file, fallocated by hand: formatting it is what --force says.
+    done = cli("mkswap", str(area), "--label", "from-cli", "--uuid", str(u), "--json", "--force")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["uuid"] == str(u)
     probed = blkid(area)
@@ -41,6 +44,21 @@ def test_it_formats_what_blkid_swaplabel_and_swapon_accept(swap_root: Path) -> N
     assert run("swaplabel", str(area)).stdout.split() == ["LABEL:", "from-cli", "UUID:", str(u)]
     run("swapon", str(area))
     run("swapoff", str(area))
+
+
+def test_it_refuses_a_file_it_did_not_make_unless_forced(swap_root: Path) -> None:
+    area = allocated(swap_root / "data")
+    with open(area, "r+b") as f:
+        f.write(b"precious rows " * 1000)
+    refused_unchanged(area, [str(area)], "swapadmin did not make it: it may hold data")
+
+
+def test_it_formats_an_existing_swap_area_again_without_force(swap_root: Path) -> None:
+    area = allocated(swap_root / "theirs")
+    run("mkswap", "-q", "-L", "old", str(area))
+    done = cli("mkswap", str(area), "--label", "new")
+    assert done.returncode == 0, done.stderr
+    assert blkid(area)["LABEL"] == "new"
 
 
 def test_it_refuses_a_path_outside_the_swap_roots(swap_root: Path) -> None:
@@ -67,13 +85,13 @@ def test_it_refuses_an_active_area(swap_root: Path) -> None:
 
 def test_it_refuses_a_label_longer_than_sixteen_bytes(swap_root: Path) -> None:
     area = allocated(swap_root / "area")
-    refused_unchanged(area, [str(area), "--label", "x" * 17], "at most 16")
+    refused_unchanged(area, [str(area), "--force", "--label", "x" * 17], "at most 16")
 
 
 def test_it_refuses_a_world_readable_file(swap_root: Path) -> None:
     area = allocated(swap_root / "open")
     area.chmod(0o644)
-    refused_unchanged(area, [str(area)], "chmod 600")
+    refused_unchanged(area, [str(area), "--force"], "chmod 600")
 
 
 def test_it_refuses_a_file_with_holes(swap_root: Path) -> None:
@@ -81,7 +99,7 @@ def test_it_refuses_a_file_with_holes(swap_root: Path) -> None:
     fd = os.open(area, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
     os.ftruncate(fd, 2560 * 4096)
     os.close(fd)
-    refused_unchanged(area, [str(area)], "hole")
+    refused_unchanged(area, [str(area), "--force"], "hole")
 
 
 def test_it_refuses_a_malformed_uuid_before_touching_anything(swap_root: Path) -> None:

@@ -1,5 +1,6 @@
-"""An existing file is verified, never trusted: wrong owner or mode, wrong size, holes,
-shared extents or a missing NOCOW are each refused by name, and the file is left as it was."""
+"""An existing file is verified, never trusted, even one swapadmin made (marked) and someone
+changed since: wrong owner or mode, wrong size, holes, shared extents or a missing NOCOW are
+each refused by name, and the file is left as it was."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from backends.errors import UnsafeError
-from backends.plugins.file import FileBackend
+from backends.plugins.file import MARK_NAME, MARK_VALUE, FileBackend
 from backends.policy import Policy
 from tests.fixtures.host import mounted_image, needs_root, run
 
@@ -22,10 +23,15 @@ def _digest(path: Path) -> tuple[str, int, int]:
     return hashlib.sha256(path.read_bytes()).hexdigest(), st.st_mode, st.st_blocks
 
 
+def _marked(path: Path) -> Path:
+    os.setxattr(path, MARK_NAME, MARK_VALUE)
+    return path
+
+
 def _written(path: Path, size: int = SIZE) -> Path:
     path.write_bytes(b"\xa5" * size)
     os.chmod(path, 0o600)
-    return path
+    return _marked(path)
 
 
 @needs_root
@@ -74,6 +80,7 @@ def test_it_refuses_a_sparse_file(swap_root: Path, policy: Policy) -> None:
         f.write(b"x" * 4096)
         f.truncate(SIZE)
     os.chmod(path, 0o600)
+    _marked(path)
     before = _digest(path)
     backend = FileBackend({"path": str(path)}, size_bytes=SIZE, policy=policy)
     with pytest.raises(UnsafeError, match=f"has a hole at bytes 4096..{SIZE}"):
@@ -88,6 +95,7 @@ def test_it_refuses_a_reflinked_copy(scratch: Path) -> None:
         path = mnt / "swap0"
         run("cp", "--reflink=always", str(original), str(path))
         os.chmod(path, 0o600)
+        _marked(path)
         before = _digest(path)
         backend = FileBackend(
             {"path": str(path)}, size_bytes=SIZE, policy=Policy(swap_roots=(mnt,))
@@ -104,6 +112,7 @@ def test_it_refuses_a_btrfs_file_without_nocow(scratch: Path) -> None:
         with open(path, "wb") as f:
             os.posix_fallocate(f.fileno(), 0, SIZE)
         os.chmod(path, 0o600)
+        _marked(path)
         backend = FileBackend(
             {"path": str(path)}, size_bytes=SIZE, policy=Policy(swap_roots=(mnt,))
         )
