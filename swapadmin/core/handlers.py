@@ -83,6 +83,16 @@ def _swapoff(ctx: JobContext, plugin: SwapBackend) -> None:
     kernel.swapoff(plugin.swap_path, policy=ctx.policy, force=force)
 
 
+def _refuse_adopted(ctx: JobContext) -> None:
+    assert ctx.backend is not None
+    if ctx.backend.adopted:
+        # Checked again here: a queued job must not overwrite the pages of a file or device
+        # that swapadmin did not make. A burn-in is fine: the kernel writes it, as swap.
+        from .services import adopted_refusal
+
+        raise ValidationError(adopted_refusal(ctx.backend.name, ctx.job.kind))
+
+
 def _refuse_active(plugin: SwapBackend, doing: str) -> None:
     if _active_area(plugin) is not None:
         raise BackendError(
@@ -241,6 +251,7 @@ def scan(ctx: JobContext) -> dict[str, Any]:
     """Write and read back test patterns on every page but the header, and record the pages
     that fail as the header's bad pages (pageio); refused while active."""
     plugin = ctx.require_plugin()
+    _refuse_adopted(ctx)
     _refuse_active(plugin, "a scan")
     from backends import pageio
 
@@ -270,6 +281,7 @@ def _store_header(ctx: JobContext, plugin: SwapBackend) -> dict[str, Any] | None
 def benchmark(ctx: JobContext) -> dict[str, Any]:
     """Measure page throughput and latency (pageio keeps the header); refused while active."""
     plugin = ctx.require_plugin()
+    _refuse_adopted(ctx)
     _refuse_active(plugin, "a benchmark")
     from backends import pageio
 

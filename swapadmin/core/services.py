@@ -277,12 +277,23 @@ DESIRED_AFTER = {
 }
 
 
+def adopted_refusal(name: str, kind: str) -> str:
+    """Why a scan or benchmark is refused on an adopted area: the worker says it again."""
+    doing = "scanning" if kind == Job.Kind.SCAN else "a benchmark"
+    return (
+        f"{name} was adopted, not made by swapadmin: {doing} writes every page but the "
+        "header of it; destroy (release) it and create a backend of your own"
+    )
+
+
 def _clean_action_params(backend: Backend, kind: str, params: dict[str, Any]) -> dict[str, Any]:
     p = dict(params)
     force = bool(p.get("force", False))
     if kind in (Job.Kind.DEACTIVATE, Job.Kind.DESTROY):
         _check_force(force, str(p.get("confirm", "")), backend.name)
         return {"force": force}
+    if kind in (Job.Kind.SCAN, Job.Kind.BENCHMARK) and backend.adopted:
+        raise InvalidRequest.one("kind", adopted_refusal(backend.name, kind))
     if kind == Job.Kind.SCAN:
         patterns = _int_in(p.get("patterns", 4), "patterns", 1, 4)
         return {"patterns": patterns}

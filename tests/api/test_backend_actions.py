@@ -202,3 +202,31 @@ def test_resize_of_an_adopted_area_is_refused(
     assert r.status_code == 400, r.content
     assert any("adopted" in m for m in r.json()["size_bytes"]), r.json()
     assert jobs_of(adopted) == []
+
+
+@pytest.mark.parametrize("action", ["scan", "benchmark"])
+def test_scan_and_benchmark_of_an_adopted_area_are_refused(
+    action: str,
+    alice: User,
+    make_backend: Callable[..., Backend],
+    as_user: Callable[..., APIClient],
+) -> None:
+    adopted = make_backend(
+        "zram0", kind="zram", params={}, state={"device": "/dev/zram0"}, adopted=True
+    )
+    r = as_user(alice).post(f"/api/v1/backends/{adopted.uuid}/{action}/", {}, format="json")
+    assert r.status_code == 400, r.content
+    [message] = r.json()["kind"]
+    assert "was adopted, not made by swapadmin" in message and "destroy (release)" in message
+    assert jobs_of(adopted) == []
+
+
+def test_a_burn_in_of_an_adopted_area_is_queued(
+    alice: User, make_backend: Callable[..., Backend], as_user: Callable[..., APIClient]
+) -> None:
+    # The kernel writes the area, as swap: what adopting it is for.
+    adopted = make_backend(
+        "zram0", kind="zram", params={}, state={"device": "/dev/zram0"}, adopted=True
+    )
+    r = as_user(alice).post(f"/api/v1/backends/{adopted.uuid}/burn-in/", {}, format="json")
+    assert r.status_code == 202, r.content

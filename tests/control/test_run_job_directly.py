@@ -191,3 +191,17 @@ def test_an_adopted_zram_device_gone_with_a_reboot_is_not_made_again(host_row):
     assert "destroy (release) it" in job.error
     # Neither theirs swapped on nor a device of ours hot_added for an area we did not make.
     assert all_zram() == before and not kernel.is_active(theirs)
+
+
+@pytest.mark.parametrize("kind", [Job.Kind.SCAN, Job.Kind.BENCHMARK])
+def test_a_queued_scan_or_benchmark_of_an_adopted_area_is_refused(host_row, swap_root, kind):
+    path = swap_root / "theirs"
+    path.write_bytes(os.urandom(16 * MiB))
+    path.chmod(0o600)
+    subprocess.run(["mkswap", "-q", str(path)], check=True)  # a swap area someone else made
+    content = path.read_bytes()
+    backend = backend_on(host_row, path, adopted=True)
+    job = run(job_for(backend, kind))
+    assert job.state == Job.State.FAILED
+    assert "was adopted, not made by swapadmin" in job.error
+    assert path.read_bytes() == content

@@ -154,3 +154,13 @@ def test_it_reads_the_users_role_once(
         assert client.get(url(observed_host)).status_code == 200
     groups = [q for q in ctx.captured_queries if '"auth_user_groups"' in q["sql"]]
     assert len(groups) == 1
+
+
+def test_an_adopted_area_offers_no_scan_or_benchmark(
+    as_user: Any, alice: User, observed_host: Host, backend: Backend
+) -> None:
+    Backend.objects.filter(pk=backend.pk).update(adopted=True)
+    body = as_user(alice).get(url(observed_host)).content.decode()
+    assert f'id="activate-{backend.uuid}"' in body
+    assert f'id="scan-{backend.uuid}"' not in body
+    assert f'id="benchmark-{backend.uuid}"' not in body
