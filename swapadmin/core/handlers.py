@@ -201,9 +201,12 @@ def destroy(ctx: JobContext) -> dict[str, Any]:
         ctx.save_backend()
         remove = getattr(plugin, "remove", None)
         if callable(remove):
-            ctx.step(60, f"removing {getattr(plugin, 'file_path', None) or _swap_path(plugin)}")
-            remove()
-            result["removed"] = True
+            what = getattr(plugin, "file_path", None) or _swap_path(plugin)
+            ctx.step(60, f"removing {what}")
+            # remove() keeps a file swapadmin did not make (and says False): report that.
+            result["removed"] = remove() is not False
+            if not result["removed"]:
+                ctx.log(f"left {what} on the host: swapadmin did not make it")
     if spec is not None:
         from backends import fstab
 
