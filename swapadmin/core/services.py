@@ -396,14 +396,25 @@ def request_host_job(
         raise InvalidRequest.one("kind", f"{kind!r} is not a host job")
     if kind == Job.Kind.DISCOVER:
         params = _clean_discover_params(params or {})
-    holder = host.jobs.filter(kind=kind, state__in=Job.LIVE).first()
-    if holder is not None:
-        audit(actor, kind, host, "refused", {"busy_with": str(holder.uuid)})
-        raise Conflict(holder)
+    try:
+        return _queue_host_job(host, kind, actor, params or {})
+    except Conflict as e:
+        # Audited outside the transaction the conflict rolled back, so the refusal is kept.
+        audit(actor, kind, host, "refused", {"busy_with": str(e.job.uuid)})
+        raise
+
+
+def _queue_host_job(host: Host, kind: str, actor: Actor, params: dict[str, Any]) -> Job:
     with transaction.atomic():
-        job = _new_job(host, kind, actor, params=params or {})
+        # The host row's lock makes the check and the insert one step: two discover or tune
+        # requests at once cannot both be queued.
+        Host.objects.select_for_update().filter(pk=host.pk).first()
+        holder = host.jobs.filter(kind=kind, state__in=Job.LIVE).first()
+        if holder is not None:
+            raise Conflict(holder)
+        job = _new_job(host, kind, actor, params=params)
         if not (kind == Job.Kind.CHECK and actor.via == Job.Via.SCHEDULE):
-            audit(actor, kind, host, "queued", {"job": str(job.uuid), "params": params or {}})
+            audit(actor, kind, host, "queued", {"job": str(job.uuid), "params": params})
     return job
 
 
