@@ -290,6 +290,10 @@ def host_detail(request: HttpRequest, code: UUID) -> HttpResponse:
     if target in (None, "tune"):
         snap = context["snap"]
         context["tune_form"] = TuneForm(initial=_tune_initial(snap), zswap=bool(snap.zswap))
+    if target is None:
+        # Whole page only: the host's own events (offline, back online, its health) and its
+        # backends', newest first; the polled partial does not carry them.
+        context["events"] = HealthEvent.objects.filter(host=host).select_related("backend")[:20]
     return page(request, "host.html", context, ("live", "charts", "tune"))
 
 
