@@ -109,6 +109,17 @@ class BackendParamsField(ParamsField):
     pass
 
 
+def confirm_field() -> serializers.CharField:
+    """The typed confirmation that every forced action needs (services._check_force)."""
+    return serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        trim_whitespace=False,
+        help_text="with force: the backend's name, typed again",
+    )
+
+
 class BackendCreateSerializer(serializers.Serializer):
     host = serializers.UUIDField(help_text="the host's id")
     kind = serializers.CharField(max_length=64, help_text="a plugin name, see plugins/")
@@ -134,13 +145,7 @@ class BackendCreateSerializer(serializers.Serializer):
     force = serializers.BooleanField(
         required=False, default=False, help_text="format a device that holds a signature"
     )
-    confirm = serializers.CharField(
-        required=False,
-        allow_blank=True,
-        default="",
-        trim_whitespace=False,
-        help_text="with force: the backend's name, typed again",
-    )
+    confirm = confirm_field()
     params = BackendParamsField(required=False, default=dict)
 
     def validate_host(self, value: Any) -> Host:
@@ -154,13 +159,7 @@ class ForceSerializer(serializers.Serializer):
     force = serializers.BooleanField(
         required=False, default=False, help_text="swapoff even beyond the RAM check"
     )
-    confirm = serializers.CharField(
-        required=False,
-        allow_blank=True,
-        default="",
-        trim_whitespace=False,
-        help_text="with force: the backend's name, typed again",
-    )
+    confirm = confirm_field()
 
 
 class ActivateSerializer(serializers.Serializer):
