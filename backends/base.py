@@ -13,20 +13,28 @@ Slot 0 is the swap header: ``mkswap`` is ``swap_out(0, header)``.
 Page I/O here is O_DIRECT from page-aligned buffers, so what jobs measure and verify is the
 device, never the page cache. Writes refuse an area that is active in ``/proc/swaps``: its
 pages hold live process memory.
+
+Every write lands on a store proven to be this backend's own, on the descriptor it is
+written through (``open_store``, ``check_identity``, ``prove``): a store this backend
+formatted carries its mark or recorded identity and the swap UUID it wrote; a store not
+yet formatted is written only by the provision job that took it (``take_store``).
 """
 
 from __future__ import annotations
 
 import mmap
 import os
+import stat
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar, Final, Literal
 
-from .errors import ActiveAreaError, BackendError, KernelError, ValidationError
+from . import store as store_mod
+from .errors import ActiveAreaError, BackendError, KernelError, NotOursError, ValidationError
 from .policy import Policy
+from .store import Store
 
 PAGE_SIZE: Final[int] = os.sysconf("SC_PAGE_SIZE")
 
@@ -124,13 +132,6 @@ def aligned_buffer(pages: int) -> mmap.mmap:
     return mmap.mmap(-1, max(1, pages) * PAGE_SIZE)
 
 
-@dataclass
-class _Io:
-    fd: int
-    writable: bool
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
 class SwapBackend(ABC):
     """A kind of swap backing store. Subclasses set the class attributes and the abstract parts.
 
@@ -166,13 +167,29 @@ class SwapBackend(ABC):
         policy: Policy | None = None,
         force: bool = False,
         state: Mapping[str, Any] | None = None,
+        provisioning: bool = False,
+        owner: str | None = None,
     ) -> None:
         self.policy = policy or Policy.from_env()
         self.params = self.clean_params(params, self.policy)
         self.size_bytes = self.clean_size(size_bytes)
-        self.force = force
-        self.state: dict[str, Any] = dict(state or {})
-        self._io: _Io | None = None
+        #: Overwrite what a store holds at its first provision (a filesystem, a file
+        #: swapadmin did not make). Only ever honoured with ``provisioning``.
+        self.force = force and provisioning
+        #: Only a provision may take a store that is not yet this backend's: every other
+        #: caller finds the store proven ours (``prove``) or writes nothing.
+        self.provisioning = provisioning
+        #: Who owns the stores this instance takes: the control plane passes the backend's
+        #: public id, which the kinds write into their mark (a file's xattr). None for the
+        #: operator's command line, which acts on the path the operator names.
+        self.owner = owner
+        self.state: dict[str, Any] = _copy_state(state)
+        #: Called with each store opened for writing, after its proof and before the first
+        #: byte: the control plane checks there that no other backend names the same bytes.
+        self.on_store: Callable[[Store], None] | None = None
+        self._store: Store | None = None
+        self._active_checked = False
+        self._taken = False
         self._io_lock = threading.Lock()
 
     @classmethod
@@ -299,33 +316,213 @@ class SwapBackend(ABC):
         # check alone leaves a window. Linux ignores O_EXCL on a file opened without O_CREAT.
         return flags | (os.O_EXCL if writable else 0)
 
+    # ---- whose store it is ----
+
+    @property
+    def record(self) -> dict[str, Any]:
+        """What this backend recorded of its store when it took it (``state["store"]``):
+        the kind's identity of it and, once formatted, the swap ``uuid`` it wrote."""
+        rec = self.state.get("store")
+        return dict(rec) if isinstance(rec, dict) else {}
+
+    def update_record(self, **fields: Any) -> None:
+        self.state["store"] = {**self.record, **fields}
+
+    def open_store(self, writable: bool) -> Store:
+        """Open the store for page I/O and name its bytes; no path is opened again after.
+        Kinds override this to reach their store safely (a walk from the swap root, the
+        loop device and its backing file). The default opens ``io_path()``."""
+        path = self.io_path()
+        try:
+            fd = os.open(path, self.open_flags(writable))
+        except OSError as e:
+            raise KernelError(
+                f"cannot open {path} for {'writing' if writable else 'reading'}: {e.strerror}",
+                errno=e.errno,
+            ) from e
+        st = os.fstat(fd)
+        key = f"blk:{st.st_rdev}" if stat.S_ISBLK(st.st_mode) else store_mod.file_identity(st)
+        return Store(fd, writable, path, key)
+
+    def check_identity(self, store: Store) -> None:
+        """Raise NotOursError when the open store is not the one recorded (the kind's own
+        proof: a file's mark, a device's WWN, serial, partition and disk sequence). The
+        default has nothing of its own to compare; ``prove`` still asks for the swap UUID."""
+        return None
+
+    def identity(self, store: Store) -> dict[str, Any]:
+        """What to record of a store when taking it, for ``check_identity`` to compare."""
+        return {"key": store.key}
+
+    def has_identity(self) -> bool:
+        """Whether the record holds the kind's identity of the store (``identity``): without
+        it, a swap UUID alone proves nothing (it is no secret: blkid prints it)."""
+        return bool(self.record.get("key"))
+
+    def _require_identity(self, store: Store) -> None:
+        if not self.has_identity():
+            raise NotOursError(
+                f"{store.path}: this backend has no record of its store's identity (it never "
+                "took one), so nothing proves the store is its own; provision it again"
+            )
+
+    def prove(self, store: Store) -> None:
+        """Raise unless ``store`` may be written by this backend now, changing nothing: it
+        is not active in /proc/swaps, it is the recorded store (``check_identity``), and it
+        either still holds the swap header with the UUID this backend wrote or was taken by
+        this very provision (``take_store``) and not yet formatted."""
+        self._refuse_active(store)
+        self.check_identity(store)
+        if self.record.get("adopted"):
+            raise NotOursError(
+                f"{store.path} was adopted, not made by swapadmin: it is activated and "
+                "deactivated, never written"
+            )
+        if self._taken:
+            return
+        want = self.record.get("uuid")
+        if not want:
+            raise NotOursError(
+                f"{store.path} was never formatted by this backend (its provision did not "
+                "complete), so swapadmin writes nothing to it; provision the backend again"
+            )
+        self._require_identity(store)
+        self.check_swap_uuid(store)
+
+    @staticmethod
+    def _refuse_active(store: Store) -> None:
+        active = store_mod.active_path(store.fd)
+        if active is not None:
+            raise ActiveAreaError(
+                f"{active} is active in /proc/swaps: its pages hold live process memory, so "
+                "swapadmin will not write to it. Deactivate it first."
+            )
+
+    def check_swap_uuid(self, store: Store) -> None:
+        """Raise NotOursError unless page 0 holds a swap header with the recorded UUID."""
+        want = self.record.get("uuid")
+        found = store_mod.header_uuid(store.fd, PAGE_SIZE)
+        if want and found is not None and str(found) == want:
+            return
+        held = store_mod.describe_contents(store.fd, PAGE_SIZE)
+        raise NotOursError(
+            f"the store now at {store.path} is not this backend's: it holds {held}, not the "
+            f"swap area with UUID {want or '(none recorded)'} that swapadmin wrote. Nothing "
+            "was written."
+        )
+
+    def take_store(self, store: Store, *, created: bool = False) -> None:
+        """Make ``store`` this backend's own: called by a kind's ``swapfile(True)`` during a
+        provision, once its checks of what the store holds have passed (or ``force``), or
+        for a store it has just ``created`` (a zram device added after a reboot), which
+        held nothing. The identity is recorded, the store kept open for the writes."""
+        if not (self.provisioning or created):
+            raise NotOursError(
+                f"{store.path} is not yet this backend's store, and only a provision may make it so"
+            )
+        self.claim(store)
+        ident = self.identity(store)
+        if self.record.get("uuid") and not self._formatted_here(store):
+            ident["uuid"] = None  # it will be formatted again; until then the old one is void
+        self.update_record(**ident)
+        self._taken = True
+        self._keep(store)
+
+    def claim(self, store: Store) -> None:
+        """Ask the control plane (``on_store``) whether another backend names these bytes
+        already; a kind calls it before it changes anything of a store it takes (a mark)."""
+        if self.on_store is not None:
+            self.on_store(store)
+
+    def _formatted_here(self, store: Store) -> bool:
+        want = self.record.get("uuid")
+        found = store_mod.header_uuid(store.fd, PAGE_SIZE)
+        return bool(want) and found is not None and str(found) == want
+
+    def adopt_store(self) -> None:
+        """Record the store as it is now, for an area found on the host and adopted: never
+        written by swapadmin, only activated and deactivated, and only while it is still
+        this store with this swap UUID."""
+        store = self.open_store(False)
+        try:
+            found = store_mod.header_uuid(store.fd, PAGE_SIZE)
+            self.update_record(
+                **self.identity(store), uuid=str(found) if found else None, adopted=True
+            )
+        finally:
+            store.close()
+
+    def note_formatted(self, swap_uuid: str) -> None:
+        """Record the UUID of the swap header just written: from now on it is the proof."""
+        self.update_record(uuid=swap_uuid)
+
+    def open_for_swapon(self) -> Store:
+        """A read-only descriptor on the store, proven to be this backend's formatted area,
+        for ``kernel.swapon(..., fd=)``: the kernel then opens exactly this file or device
+        through ``/proc/self/fd``, not whatever the path names by then."""
+        self.close()
+        store = self.open_store(False)
+        try:
+            self.check_identity(store)
+            if not self.record.get("uuid"):
+                raise NotOursError(
+                    f"{store.path} was never formatted by this backend, so swapadmin will not "
+                    "hand it to the kernel as swap; provision the backend first"
+                )
+            self._require_identity(store)
+            self.check_swap_uuid(store)
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    def verify(self) -> None:
+        """Raise NotOursError when the store at the path is not this backend's formatted
+        area (read-only: for health checks and before handing the area to the kernel)."""
+        self.open_for_swapon().close()
+
+    def descriptor(self, writable: bool) -> int:
+        """The proven descriptor page I/O goes through (opened and proven on first use)."""
+        return self._fd(writable)
+
     def _fd(self, writable: bool) -> int:
         with self._io_lock:
-            if self._io is not None and (self._io.writable or not writable):
-                return self._io.fd
-            if writable and self.is_active():
-                raise ActiveAreaError(
-                    f"{self.swap_path} is active in /proc/swaps: its pages hold live process "
-                    "memory, so swapadmin will not write to it. Deactivate it first."
-                )
-            path = self.io_path()
+            if self._store is not None and (self._store.writable or not writable):
+                if writable and not self._active_checked:
+                    # A store kept by take_store was not through prove(): its first write
+                    # still must not land on an active area.
+                    self._refuse_active(self._store)
+                    self._active_checked = True
+                return self._store.fd
+            store = self.open_store(writable)
             try:
-                fd = os.open(path, self.open_flags(writable))
-            except OSError as e:
-                raise KernelError(
-                    f"cannot open {path} for {'writing' if writable else 'reading'}: {e.strerror}",
-                    errno=e.errno,
-                ) from e
-            if self._io is not None:
-                os.close(self._io.fd)
-            self._io = _Io(fd, writable)
-            return fd
+                if writable:
+                    self.prove(store)
+                    self.claim(store)
+                else:
+                    self.check_identity(store)
+            except BaseException:
+                store.close()
+                raise
+            self._replace(store)
+            self._active_checked = writable
+            return store.fd
+
+    def _keep(self, store: Store) -> None:
+        with self._io_lock:
+            self._replace(store)
+            self._active_checked = False
+
+    def _replace(self, store: Store) -> None:
+        if self._store is not None and self._store is not store:
+            self._store.close()
+        self._store = store
 
     def close(self) -> None:
         with self._io_lock:
-            if self._io is not None:
-                os.close(self._io.fd)
-                self._io = None
+            if self._store is not None:
+                self._store.close()
+                self._store = None
 
     def __enter__(self) -> SwapBackend:
         return self
@@ -376,6 +573,14 @@ class SwapBackend(ABC):
             chunk = buf[first * PAGE_SIZE : (first + count) * PAGE_SIZE]
             _preadv_all(fd, chunk, start * PAGE_SIZE, self.io_path())
         return buf[: len(slots) * PAGE_SIZE]
+
+
+def _copy_state(state: Mapping[str, Any] | None) -> dict[str, Any]:
+    # The store record is a nested dict: a plugin must never share it with the caller.
+    out = dict(state or {})
+    if isinstance(out.get("store"), dict):
+        out["store"] = dict(out["store"])
+    return out
 
 
 def _runs(slots: Sequence[int]) -> list[tuple[int, int, int]]:

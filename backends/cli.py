@@ -231,9 +231,11 @@ def cmd_list_kinds(args: argparse.Namespace) -> int:
 
 def _backend(path: str, *, force: bool = False, writes: bool = False) -> SwapBackend:
     """The backend ``backends.plugins.for_path`` makes of PATH under this host's policy.
-    For a command that ``writes``, the plugin's own checks (``swapfile(True)``: swap roots,
-    symlinks, ownership, holes; mounted or data-holding devices) have passed, and they
-    change nothing on a store that already exists."""
+    For a command that ``writes``, the plugin has taken the store the way a provision does
+    (``swapfile(True)``: swap roots, symlinks, ownership, holes; mounted or data-holding
+    devices; a file that another swapadmin backend owns), so only a store that already is
+    swap, or one forced with ``--force`` (mkswap), is ever written; the checks change
+    nothing on a store that already exists."""
     try:
         policy = Policy.from_env()
     except ValueError as e:
@@ -249,7 +251,7 @@ def _backend(path: str, *, force: bool = False, writes: bool = False) -> SwapBac
         # for any swap file, while every command that writes keeps to the swap roots.
         parent = Path(os.path.abspath(path)).parent
         policy = Policy(swap_roots=(*policy.swap_roots, parent))
-    backend = for_path(path, policy, force=force)
+    backend = for_path(path, policy, force=force, provisioning=writes)
     if writes:
         backend.swapfile(True)
     return backend

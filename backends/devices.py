@@ -62,11 +62,17 @@ def device_size(path: str) -> int:
     except OSError as e:
         raise KernelError(f"cannot open {path}: {e.strerror}", errno=e.errno) from e
     try:
+        return device_size_fd(fd, path)
+    finally:
+        os.close(fd)
+
+
+def device_size_fd(fd: int, path: str) -> int:
+    """The size in bytes of the block device open on ``fd`` (BLKGETSIZE64)."""
+    try:
         buf = fcntl.ioctl(fd, BLKGETSIZE64, b"\0" * 8)
     except OSError as e:
         raise KernelError(f"cannot read the size of {path}: {e.strerror}", errno=e.errno) from e
-    finally:
-        os.close(fd)
     return int(struct.unpack("=Q", buf)[0])
 
 
@@ -254,6 +260,8 @@ class _StatFs(ctypes.Structure):
 _libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
 _libc.statfs.argtypes = [ctypes.c_char_p, ctypes.POINTER(_StatFs)]
 _libc.statfs.restype = ctypes.c_int
+_libc.fstatfs.argtypes = [ctypes.c_int, ctypes.POINTER(_StatFs)]
+_libc.fstatfs.restype = ctypes.c_int
 
 
 def fs_magic(path: str | os.PathLike[str]) -> int:
@@ -262,6 +270,15 @@ def fs_magic(path: str | os.PathLike[str]) -> int:
     if _libc.statfs(os.fsencode(path), ctypes.byref(buf)) != 0:
         err = ctypes.get_errno()
         raise KernelError(f"statfs {path}: {os.strerror(err)}", errno=err)
+    return int(buf.f_type) & 0xFFFFFFFF
+
+
+def fs_magic_fd(fd: int) -> int:
+    """The statfs f_type of the filesystem holding the open ``fd`` (an O_PATH one too)."""
+    buf = _StatFs()
+    if _libc.fstatfs(fd, ctypes.byref(buf)) != 0:
+        err = ctypes.get_errno()
+        raise KernelError(f"fstatfs: {os.strerror(err)}", errno=err)
     return int(buf.f_type) & 0xFFFFFFFF
 
 

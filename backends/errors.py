@@ -36,6 +36,11 @@ class UnsafeError(BackendError):
     """The safety policy refuses: doing this could destroy data or take down the host."""
 
 
+class NotOursError(UnsafeError):
+    """The store at the backend's path is not the one this backend made or was given: its
+    mark, identity or swap UUID is not the recorded one. Nothing was written."""
+
+
 class ActiveAreaError(UnsafeError):
     """The area is active in /proc/swaps: its pages hold live process memory."""
 

@@ -234,6 +234,7 @@ def mkswap(
     0..1023 are kept only when they hold a partition table. Filesystem, RAID and other
     signatures inside the area are zeroed, so blkid sees only the swap area afterwards.
     """
+    fd = backend.descriptor(True)  # the store is proven this backend's before anything
     pages = _usable_pages(backend)
     hdr = SwapHeader(
         version=1,
@@ -246,13 +247,14 @@ def mkswap(
     _check_enough_good_pages(hdr)
     _check_badpages_allowed(backend, hdr)
     build_header(hdr)  # validates before anything is read or written
-    signatures = list_signatures(backend.io_path())
+    signatures = list_signatures(fd)
     keep_boot = any(s.usage == "partition-table" for s in signatures)
     page0 = backend.swap_in(0)
     boot = bytearray(page0[:BOOTBITS]) if keep_boot else None
     _wipe(backend, [s for s in signatures if s.usage != "partition-table"], pages, boot)
     backend.swap_out(0, build_header(hdr, bytes(boot) if boot is not None else None))
-    _sync(backend.io_path())
+    _sync(fd, backend.io_path())
+    backend.note_formatted(str(hdr.uuid))
     return hdr
 
 
@@ -272,7 +274,7 @@ def set_badpages(backend: SwapBackend, badpages: Sequence[int]) -> SwapHeader:
     patched[_BADPAGES_OFFSET:table_end] = bytes(table_end - _BADPAGES_OFFSET)
     struct.pack_into(f"={new.nr_badpages}I", patched, _BADPAGES_OFFSET, *new.badpages)
     backend.swap_out(0, bytes(patched))
-    _sync(backend.io_path())
+    _sync(backend.descriptor(True), backend.io_path())
     return new
 
 
@@ -303,11 +305,7 @@ def _check_badpages_allowed(backend: SwapBackend, hdr: SwapHeader) -> None:
     if not hdr.badpages:
         return
     path = backend.io_path()
-    try:
-        regular = stat.S_ISREG(os.stat(path).st_mode)
-    except OSError as e:
-        raise KernelError(f"cannot stat {path}: {e.strerror}", errno=e.errno) from e
-    if regular:
+    if stat.S_ISREG(os.fstat(backend.descriptor(False)).st_mode):
         raise ValidationError(
             f"{path} is a regular file, and the kernel refuses to swap on a file whose header "
             "lists bad pages; a file with bad pages should be recreated elsewhere, not marked",
@@ -328,18 +326,23 @@ class Signature:
     usage: str
 
 
-def list_signatures(path: str) -> list[Signature]:
-    """Every signature libblkid sees on ``path`` (``wipefs --no-act``: reads only)."""
-    argv = ["wipefs", "--no-act", "--json", "--output", "OFFSET,LENGTH,TYPE,USAGE", path]
+def list_signatures(where: str | int) -> list[Signature]:
+    """Every signature libblkid sees on a path, or on an open descriptor (``wipefs
+    --no-act`` on ``/dev/fd/N``: the very store, not a name looked up again; reads only)."""
+    fds: tuple[int, ...] = (where,) if isinstance(where, int) else ()
+    target = f"/dev/fd/{where}" if isinstance(where, int) else where
+    argv = ["wipefs", "--no-act", "--json", "--output", "OFFSET,LENGTH,TYPE,USAGE", target]
     try:
-        proc = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=60)
+        proc = subprocess.run(
+            argv, capture_output=True, text=True, check=False, timeout=60, pass_fds=fds
+        )
     except FileNotFoundError:
         raise KernelError(
             "wipefs is not installed; install util-linux (Debian: apt-get install util-linux)"
         ) from None
     if proc.returncode != 0:
         reason = proc.stderr.strip().splitlines()[-1:] or ["no output"]
-        raise KernelError(f"wipefs could not probe {path}: {reason[0]}")
+        raise KernelError(f"wipefs could not probe {target}: {reason[0]}")
     if not proc.stdout.strip():
         return []  # wipefs prints nothing at all when there is no signature
     return [
@@ -370,16 +373,10 @@ def _wipe(
             backend.swap_out(slot, bytes(page))
 
 
-def _sync(path: str) -> None:
+def _sync(fd: int, path: str) -> None:
     # O_DIRECT bypasses the page cache but not the device's cache or the file's metadata;
     # util-linux fsyncs before swapon for the same reason.
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError as e:
-        raise KernelError(f"cannot open {path} to sync it: {e.strerror}", errno=e.errno) from e
     try:
         os.fsync(fd)
     except OSError as e:
         raise KernelError(f"fsync of {path} failed: {e.strerror}", errno=e.errno) from e
-    finally:
-        os.close(fd)

@@ -177,11 +177,18 @@ def swap_flags(priority: int | None, discard: str | None) -> int:
     return flags
 
 
-def swapon(path: str, *, priority: int | None = None, discard: str | None = None) -> None:
-    """Activate ``path`` as swap through swapon(2). Bad input raises ValidationError before
+def swapon(
+    path: str, *, priority: int | None = None, discard: str | None = None, fd: int | None = None
+) -> None:
+    """Activate ``path`` as swap through swapon(2). With ``fd`` (a descriptor open on the
+    store, proven to be the right one) the kernel is handed ``/proc/self/fd/N``, which
+    opens exactly that file or device: a name swapped meanwhile cannot redirect it;
+    ``path`` then only names the area in messages. Bad input raises ValidationError before
     the call; a refusal by the kernel raises KernelError with its errno and the likely
     reason, retryable only for EBUSY, ENOMEM and EAGAIN."""
     raw = _check_path(path)
+    if fd is not None:
+        raw = f"/proc/self/fd/{fd}".encode()
     flags = swap_flags(priority, discard)
     if _libc.swapon(raw, flags) == 0:
         return

@@ -630,43 +630,23 @@ class _AioEngine:
         depth: int,
         seconds: float,
     ) -> _Samples:
-        # The backend's own descriptor may hold O_EXCL (block devices): give it up first.
-        self.backend.close()
-        if write:
-            refuse_if_active(self.backend, "benchmark")
+        # The backend's own proven descriptor: the requests go to the store that was proven
+        # this backend's, not to whatever its path names by now.
+        fd = self.backend.descriptor(write)
         loops = max(1, min(os.cpu_count() or 1, depth, 4))
         shares = [depth // loops + (1 if i < depth % loops else 0) for i in range(loops)]
         samples = _Samples()
 
         path = self.backend.io_path()
 
-        def one(fd: int, share: int) -> None:
+        def one(share: int) -> None:
             with _AioContext(share) as ctx:
                 got = _AioLoop(ctx, fd, write, run_pages, share, path).run(next_slot, seconds)
             samples.merge(got.ops, got.latencies_ns)
 
-        # One descriptor for all loops: a second O_EXCL open of a block device would fail.
-        with self._open(write) as fd, ThreadPoolExecutor(loops, thread_name_prefix="aio") as pool:
-            _wait_all([pool.submit(one, fd, share) for share in shares])
+        with ThreadPoolExecutor(loops, thread_name_prefix="aio") as pool:
+            _wait_all([pool.submit(one, share) for share in shares])
         return samples
-
-    def _open(self, write: bool) -> _Fd:
-        path = self.backend.io_path()
-        try:
-            return _Fd(os.open(path, self.backend.open_flags(write)))
-        except OSError as e:
-            raise KernelError(f"cannot open {path}: {e.strerror}", errno=e.errno) from e
-
-
-class _Fd:
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-
-    def __enter__(self) -> int:
-        return self.fd
-
-    def __exit__(self, *exc: object) -> None:
-        os.close(self.fd)
 
 
 class _AioContext:

@@ -13,6 +13,7 @@ import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from .errors import UnsafeError, ValidationError
 
@@ -106,12 +107,14 @@ def nearest_existing(path: str) -> Path:
     return p
 
 
-def check_swap_filesystem(path: str) -> str:
-    """Return the name of the filesystem that holds (or will hold) ``path``; raise UnsafeError
-    when the kernel cannot swap to a file there, instead of letting swapon fail with EINVAL."""
+def check_swap_filesystem(path: str, fd: int | None = None) -> str:
+    """Return the name of the filesystem that holds (or will hold) ``path``, read from the
+    open directory ``fd`` when given; raise UnsafeError when the kernel cannot swap to a
+    file there, instead of letting swapon fail with EINVAL."""
     from . import devices
 
-    name = devices.fs_name(devices.fs_magic(nearest_existing(path)))
+    magic = devices.fs_magic_fd(fd) if fd is not None else devices.fs_magic(nearest_existing(path))
+    name = devices.fs_name(magic)
     if name not in SWAP_FILESYSTEMS:
         raise UnsafeError(
             f"{path} would be on {name}, where the kernel cannot swap to a file (it needs a "
@@ -121,29 +124,29 @@ def check_swap_filesystem(path: str) -> str:
     return name
 
 
-def check_free_space(directory: str | Path, needed_bytes: int) -> None:
-    """Raise UnsafeError unless ``needed_bytes`` fit on the filesystem of ``directory`` while
-    1% of it stays free: a full root filesystem takes services down."""
-    st = os.statvfs(nearest_existing(str(directory)))
+def check_free_space(where: str | Path | int, needed_bytes: int, path: str = "") -> None:
+    """Raise UnsafeError unless ``needed_bytes`` fit on the filesystem of ``where`` (a
+    directory, or an open descriptor on it) while 1% of it stays free: a full root
+    filesystem takes services down."""
+    at = where if isinstance(where, int) else nearest_existing(str(where))
+    st = os.statvfs(at)
     free = st.f_bavail * st.f_frsize
     reserve = st.f_blocks * st.f_frsize // 100
+    shown = os.path.dirname(path) if path else str(where)
     if needed_bytes + reserve > free:
         raise UnsafeError(
-            f"not enough free space in {directory}: the swap file needs {needed_bytes} bytes, "
+            f"not enough free space in {shown}: the swap file needs {needed_bytes} bytes, "
             f"{free} are free and swapadmin keeps {reserve} (1% of the filesystem) in reserve. "
             "Free some space or choose a smaller size."
         )
 
 
-def check_block_device(path: str, *, force: bool = False) -> tuple[int, int]:
-    """Return the (major, minor) of ``path`` after checking that it may become swap: a block
-    device that is not, nor has a partition that is, mounted; that nothing is stacked on
-    (dm, md); that does not hold ``/``; and that holds no filesystem, RAID or partition-table
-    signature unless ``force`` (a swap signature is fine). ``force`` never overrides the
-    first three. Raises ValidationError or UnsafeError; changes nothing."""
+def check_block_device_free(path: str, dev: tuple[int, int]) -> None:
+    """Raise UnsafeError when the block device ``dev`` (named ``path`` in messages) is, or
+    has a partition that is, mounted; has something stacked on it (dm, md); or holds ``/``.
+    Force never overrides these. Reads only, and opens nothing."""
     from . import devices
 
-    dev = devices.block_devnum(path)
     name = devices.kernel_name(dev)
     if dev in devices.root_devices():
         raise UnsafeError(f"{path} ({name}) holds the root filesystem; it can never be swap")
@@ -159,15 +162,20 @@ def check_block_device(path: str, *, force: bool = False) -> tuple[int, int]:
             f"{path} ({name}) is in use by {', '.join(stacked)} (device-mapper, RAID or LVM); "
             "remove that first (force does not override this)"
         )
-    if not force:
-        found = [s for s in devices.signatures(path) if s.type != "swap"]
-        if found:
-            what = ", ".join(
-                f"{s.type}" + (f" labelled {s.label!r}" if s.label else "") + f" at {s.offset:#x}"
-                for s in found
-            )
-            raise UnsafeError(
-                f"{path} ({name}) holds data: {what}. Making it swap destroys that; confirm "
-                "with force if that is what you want."
-            )
-    return dev
+
+
+def check_block_device_empty(path: str, dev: tuple[int, int], signatures: list[Any]) -> None:
+    """Raise UnsafeError when ``signatures`` (read from the device) show a filesystem, RAID
+    or partition table: making it swap destroys that. A swap signature is fine."""
+    from . import devices
+
+    found = [s for s in signatures if s.type != "swap"]
+    if found:
+        what = ", ".join(
+            f"{s.type}" + (f" labelled {s.label!r}" if s.label else "") + f" at {s.offset:#x}"
+            for s in found
+        )
+        raise UnsafeError(
+            f"{path} ({devices.kernel_name(dev)}) holds data: {what}. Making it swap destroys "
+            "that; confirm with force if that is what you want."
+        )

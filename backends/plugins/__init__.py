@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+from typing import Any
 
 from ..base import SwapBackend
 from ..errors import ValidationError
@@ -14,11 +15,15 @@ from .file import FileBackend
 __all__ = ["for_path"]
 
 
-def for_path(path: str, policy: Policy, force: bool = False) -> SwapBackend:
+def for_path(
+    path: str, policy: Policy, force: bool = False, *, provisioning: bool = False
+) -> SwapBackend:
     """The backend for an existing ``path``: a regular file under the swap roots becomes a
     FileBackend sized from the file, a block device (or a /dev/disk/by-* link to one) a
     BlockBackend; anything else raises ValidationError saying what it is. Touches nothing:
-    the host checks run when the caller enables or writes."""
+    the host checks run when the caller enables or writes (with ``provisioning``, enabling
+    takes the store when those checks allow it)."""
+    kw: dict[str, Any] = {"force": force, "provisioning": provisioning}
     if ".." in path.split("/"):
         raise ValidationError(f"{path!r} contains a '..' component", field="path")
     path = os.path.abspath(path)
@@ -30,15 +35,15 @@ def for_path(path: str, policy: Policy, force: bool = False) -> SwapBackend:
         real = os.path.realpath(path)
         # udev's /dev/disk/by-* links are how sysadmins name disks; links to files are not.
         if real.startswith("/dev/") and _is_block(real):
-            return BlockBackend({"device": real}, policy=policy, force=force)
+            return BlockBackend({"device": real}, policy=policy, **kw)
         raise ValidationError(
             f"{path} is a symbolic link to {real}; give the real path of a swap file",
             field="path",
         )
     if stat.S_ISREG(st.st_mode):
-        return FileBackend({"path": path}, size_bytes=st.st_size, policy=policy, force=force)
+        return FileBackend({"path": path}, size_bytes=st.st_size, policy=policy, **kw)
     if stat.S_ISBLK(st.st_mode):
-        return BlockBackend({"device": path}, policy=policy, force=force)
+        return BlockBackend({"device": path}, policy=policy, **kw)
     raise ValidationError(
         f"{path} is {_kind(st.st_mode)}; swapadmin works on regular files under the swap "
         "roots and on block devices",

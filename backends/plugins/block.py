@@ -9,13 +9,26 @@ lets an operator overwrite a filesystem they have decided to lose.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import stat
 from typing import Any, ClassVar
 
 from .. import devices
+from .. import store as store_mod
 from ..base import Parameter, SwapBackend
-from ..errors import BackendError, BusyError, ValidationError
-from ..policy import Policy, check_block_device
+from ..errors import BackendError, BusyError, KernelError, NotOursError, ValidationError
+from ..policy import Policy, check_block_device_empty, check_block_device_free
+from ..store import Store
+
+
+def _signatures(fd: int) -> list[devices.Signature]:
+    return [
+        devices.Signature(
+            type=s["type"], offset=int(s["offset"] or "0", 0), label=s["label"], uuid=s["uuid"]
+        )
+        for s in store_mod.signatures(fd)
+    ]
 
 
 class BlockBackend(SwapBackend):
@@ -54,30 +67,105 @@ class BlockBackend(SwapBackend):
         # /proc/swaps shows the node the kernel opened, not a /dev/disk/by-* link to it.
         return os.path.realpath(str(self.params["device"]))
 
+    # ---- the open store: identity read from sysfs of the number the descriptor names ----
+
+    def open_store(self, writable: bool) -> Store:
+        """The device, opened only once the path proves to name a block device: it is first
+        opened with O_PATH (which runs no driver), so a character device such as a watchdog
+        is never opened for real; then that very node is opened for I/O. A write refuses a
+        mounted device before the exclusive open would merely say busy."""
+        path = self.swap_path
+        try:
+            pfd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+        except OSError as e:
+            raise ValidationError(f"{path}: {e.strerror}", field="device") from e
+        try:
+            st = os.fstat(pfd)
+            if not stat.S_ISBLK(st.st_mode):
+                raise ValidationError(f"{path} is not a block device", field="device")
+            dev = os.major(st.st_rdev), os.minor(st.st_rdev)
+            if writable:
+                check_block_device_free(path, dev)
+            try:
+                fd = os.open(f"/proc/self/fd/{pfd}", self.open_flags(writable))
+            except OSError as e:
+                if writable and e.errno == errno.EBUSY:
+                    raise BusyError(
+                        f"{path} is held open exclusively by another user (swap, LVM, RAID or "
+                        f"a running tool): {e.strerror}. Find it with: lsof {path}"
+                    ) from e
+                raise KernelError(f"cannot open {path}: {e.strerror}", errno=e.errno) from e
+        finally:
+            os.close(pfd)
+        try:
+            if os.fstat(fd).st_rdev != st.st_rdev:
+                raise NotOursError(f"{path} changed while it was being opened; try again")
+            ident = store_mod.device_identity(fd)
+        except BaseException:
+            os.close(fd)
+            raise
+        return Store(fd, writable, path, ident["key"], tuple(ident["overlaps"]), info=ident)
+
+    def check_identity(self, store: Store) -> None:
+        recorded = {k: v for k, v in self.record.items() if k not in ("uuid", "key")}
+        if not recorded:
+            return
+        problems = store_mod.identity_problems(recorded, store.info)
+        if problems:
+            raise NotOursError(
+                f"the device now at {store.path} is not this backend's: {'; '.join(problems)}. "
+                "Nothing was written."
+            )
+
+    def has_identity(self) -> bool:
+        return "size_sectors" in self.record and "devnum" in self.record
+
+    def identity(self, store: Store) -> dict[str, Any]:
+        keep = {k: v for k, v in store.info.items() if k != "name"}
+        return {**keep, "key": store.key}
+
+    # ---- enable / disable ----
+
     def swapfile(self, enable: bool) -> None:
-        """On True: raises unless the device may be swap (see ``check_block_device``); an
-        area already active is accepted as it is. Changes nothing either way."""
+        """On True, in a provision: the device may become swap (``check_block_device_*``: not
+        mounted, held, the root's, nor holding data unless forced; a swap area is fine) and
+        is taken, its identity recorded and, when an earlier attempt recorded one, compared:
+        force applies to the device it was given for, not to whatever the path names now.
+        Outside a provision: the device proves to be this backend's formatted area.
+        Changes nothing either way."""
         if not enable:
             return
-        path = self.swap_path
-        check_block_device(path, force=self.force)
-        if not self.is_active():
-            self._check_not_held(path)
+        if not self.provisioning:
+            self.verify()
+            return
+        from .. import kernel
 
-    @staticmethod
-    def _check_not_held(path: str) -> None:
-        """An exclusive open fails while anything (a mount in another namespace, a running
-        mkfs, LVM) holds the device: the kernel's own answer to 'is anyone using it?'."""
+        # An area already active (someone's swap, taken over) cannot be opened exclusively;
+        # it is only ever read until it is deactivated.
+        active = self.is_active()
+        store = self.open_store(writable=not active)
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_EXCL | os.O_CLOEXEC)
-        except OSError as e:
-            raise BusyError(
-                f"{path} is held open exclusively by another user (a mount, LVM, RAID or a "
-                f"running tool): {e.strerror}. Find it with: lsof {path}; fuser -vm {path}"
-            ) from e
-        os.close(fd)
+            if self.record:
+                self.check_identity(store)
+            else:
+                # Recorded before any refusal, so that a forced retry is bound to this device.
+                self.update_record(**self.identity(store), uuid=None)
+            st = os.fstat(store.fd)
+            dev = os.major(st.st_rdev), os.minor(st.st_rdev)
+            check_block_device_free(store.path, dev)
+            if not self.force:
+                check_block_device_empty(store.path, dev, _signatures(store.fd))
+            if active and store_mod.active_path(store.fd) is None and kernel.is_active(store.path):
+                raise NotOursError(f"{store.path} changed while it was being checked")
+            self.take_store(store)
+        except BaseException:
+            store.close()
+            raise
 
     def capacity_bytes(self) -> int:
+        if self._store is not None:
+            return devices.device_size_fd(self._store.fd, self._store.path)
+        devices.block_devnum(self.swap_path)  # a block device, or refused before any open
         return devices.device_size(self.swap_path)
 
     def describe(self) -> dict[str, Any]:

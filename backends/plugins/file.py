@@ -27,17 +27,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Final
 
-from .. import devices
+from .. import devices, safepath
+from .. import store as store_mod
 from ..base import PAGE_SIZE, Parameter, SwapBackend
-from ..errors import ActiveAreaError, BackendError, KernelError, UnsafeError
-from ..header import MAGIC
-from ..policy import (
-    Policy,
-    check_free_space,
-    check_no_symlinks,
-    check_swap_filesystem,
-    check_swap_path,
+from ..errors import (
+    ActiveAreaError,
+    BackendError,
+    BusyError,
+    KernelError,
+    NotOursError,
+    UnsafeError,
 )
+from ..header import MAGIC
+from ..policy import Policy, check_free_space, check_swap_filesystem, check_swap_path
+from ..store import Store
 
 FS_IOC_GETFLAGS: Final = 0x80086601
 FS_IOC_SETFLAGS: Final = 0x40086602
@@ -62,11 +65,29 @@ _FIEMAP_HEAD = struct.Struct("=QQIIII")
 _FIEMAP_EXTENT = struct.Struct("=QQQQQIIII")
 _EXTENTS_PER_CALL = 256
 
-#: Set on every file this module creates. The trusted namespace is root's alone (reading or
+#: Set on every file this module takes. The trusted namespace is root's alone (reading or
 #: writing it needs CAP_SYS_ADMIN), so a user cannot forge the mark, and ext4, xfs and btrfs
-#: all keep it.
+#: all keep it. Its value says how the file became swapadmin's and which backend owns it:
+#: ``swapadmin:made:<owner>`` for a file swapadmin created (destroy deletes it),
+#: ``swapadmin:given:<owner>`` for an existing one it was explicitly given (destroy leaves
+#: it, without the mark). A bare ``swapadmin`` is a mark from before marks named owners.
 MARK_NAME: Final = "trusted.swapadmin"
-MARK_VALUE: Final = b"swapadmin"
+MARK_PREFIX: Final = b"swapadmin"
+MADE: Final = "made"
+GIVEN: Final = "given"
+
+
+@dataclass(frozen=True)
+class Mark:
+    how: str
+    owner: str
+
+    def describe(self) -> str:
+        if not self.owner:
+            return "the mark of a swapadmin from before marks named their backend"
+        verb = "made by" if self.how == MADE else "given to"
+        return f"the mark of a file {verb} another swapadmin backend ({self.owner})"
+
 
 log = logging.getLogger(__name__)
 
@@ -147,38 +168,60 @@ def is_nocow(fd: int) -> bool:
     return bool(flags & FS_NOCOW_FL)
 
 
-def set_mark(fd: int, path: str) -> None:
-    """Mark the open file as made by swapadmin; refuse a filesystem that cannot keep marks."""
+def set_mark(fd: int, path: str, how: str = MADE, owner: str = "") -> None:
+    """Mark the open file as swapadmin's; refuse a filesystem that cannot keep marks."""
+    value = MARK_PREFIX + (f":{how}:{owner}".encode() if owner else b"")
     try:
-        os.setxattr(fd, MARK_NAME, MARK_VALUE)
+        os.setxattr(fd, MARK_NAME, value)
     except OSError as e:
         if e.errno in (errno.ENOTSUP, errno.EOPNOTSUPP):
             raise UnsafeError(
-                f"cannot mark {path} as made by swapadmin: its filesystem does not support "
+                f"cannot mark {path} as swapadmin's: its filesystem does not support "
                 f"extended attributes ({MARK_NAME}). Without the mark swapadmin could not tell "
                 "its swap files from other files later; use a swap root on ext4, xfs or btrfs."
             ) from e
         raise KernelError(
-            f"cannot mark {path} as made by swapadmin ({MARK_NAME}): {e.strerror}", errno=e.errno
+            f"cannot mark {path} as swapadmin's ({MARK_NAME}): {e.strerror}", errno=e.errno
         ) from e
 
 
-def has_mark(fd: int) -> bool:
+def read_mark(fd: int) -> Mark | None:
+    """The swapadmin mark on the open file, or None when it has none."""
     try:
-        return os.getxattr(fd, MARK_NAME) == MARK_VALUE
+        value = os.getxattr(fd, MARK_NAME)
     except OSError as e:
         if e.errno in (errno.ENODATA, errno.ENOTSUP, errno.EOPNOTSUPP):
-            return False
+            return None
         raise KernelError(f"cannot read {MARK_NAME}: {e.strerror}", errno=e.errno) from e
+    if value == MARK_PREFIX:
+        return Mark(MADE, "")
+    parts = value.split(b":", 2)
+    if (
+        len(parts) != 3
+        or parts[0] != MARK_PREFIX
+        or parts[1].decode(errors="replace")
+        not in (
+            MADE,
+            GIVEN,
+        )
+    ):
+        return None
+    return Mark(parts[1].decode(), parts[2].decode(errors="replace"))
+
+
+def remove_mark(fd: int) -> None:
+    with contextlib.suppress(OSError):
+        os.removexattr(fd, MARK_NAME)
+
+
+def has_mark(fd: int) -> bool:
+    return read_mark(fd) is not None
 
 
 def holds_swap_signature(fd: int) -> bool:
     """True when page 0 ends with the SWAPSPACE2 magic: the file already is a swap area."""
-    try:
-        tail = os.pread(fd, len(MAGIC), PAGE_SIZE - len(MAGIC))
-    except OSError as e:
-        raise KernelError(f"cannot read page 0: {e.strerror}", errno=e.errno) from e
-    return tail == MAGIC
+    page = store_mod.read_page0(fd, PAGE_SIZE)
+    return page[PAGE_SIZE - len(MAGIC) : PAGE_SIZE] == MAGIC
 
 
 def _allocate(fd: int, path: str, size: int) -> None:
@@ -191,9 +234,18 @@ def _allocate(fd: int, path: str, size: int) -> None:
         ) from e
 
 
+def _lock(fd: int, path: str) -> None:
+    """Hold the file's own lock while it is written: keyed on the inode, so no other
+    spelling (a hard link, a bind mount) of the same file gets it too."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise BusyError(f"{path} is being written by another swapadmin job right now") from None
+
+
 class FileBackend(SwapBackend):
     """A swap file: ``path`` strictly inside a swap root, created 0600 root-owned and fully
-    allocated. ``state`` stays empty: the path is all a later process needs."""
+    allocated. The store record holds the owner written into its mark and its inode."""
 
     name: ClassVar[str] = "file"
     label: ClassVar[str] = "Swap file"
@@ -226,66 +278,217 @@ class FileBackend(SwapBackend):
     def swap_path(self) -> str:
         return self.file_path
 
+    # ---- the open file: reached by a walk from the swap root, proven on its descriptor ----
+
+    def _open_file(self, flags: int) -> Store:
+        path = self.file_path
+        check_swap_path(path, self.policy)
+        try:
+            try:
+                parent, fd = safepath.open_beneath(path, self.policy.swap_roots, flags)
+            except FileNotFoundError:
+                raise BackendError(f"{path} does not exist; provision it first") from None
+            parent.close()
+            st = os.fstat(fd)
+        except UnsafeError as e:
+            if self.record.get("owner") or self.record.get("key"):
+                # It had a store: the name now leads somewhere else.
+                raise NotOursError(
+                    f"{path} no longer names this backend's file: {e.message}"
+                ) from e
+            raise
+        return Store(fd, bool(flags & os.O_RDWR), path, store_mod.file_identity(st))
+
+    def open_store(self, writable: bool) -> Store:
+        store = self._open_file(self.open_flags(writable))
+        if writable:
+            try:
+                _lock(store.fd, store.path)
+            except BaseException:
+                store.close()
+                raise
+        return store
+
+    def check_identity(self, store: Store) -> None:
+        self._check_file(store.fd, store.path)
+
+    def _check_file(self, fd: int, path: str) -> None:
+        """The file is this backend's: its mark names this backend as owner (a file taken
+        before marks named owners, or adopted, is known by its inode instead), and it has
+        one name only, so no other spelling can be another backend's store."""
+        rec = self.record
+        st = os.fstat(fd)
+        if st.st_nlink != 1:
+            raise NotOursError(
+                f"{path} has {st.st_nlink} names (hard links): another name may be another "
+                "backend's or a user's, so swapadmin will not write to it. Remove the other "
+                "links."
+            )
+        owner = rec.get("owner")
+        if owner:
+            mark = read_mark(fd)
+            if mark is None or mark.owner != owner:
+                found = "no swapadmin mark" if mark is None else mark.describe()
+                raise NotOursError(
+                    f"the file now at {path} is not this backend's: it carries {found}, not "
+                    "this backend's mark (it was replaced, or belongs to someone else). "
+                    "Nothing was written."
+                )
+        elif rec.get("key") and rec["key"] != store_mod.file_identity(st):
+            raise NotOursError(
+                f"the file now at {path} is not this backend's: it is another file (inode "
+                f"{st.st_ino}) than the one recorded. Nothing was written."
+            )
+
+    def has_identity(self) -> bool:
+        rec = self.record
+        return bool(rec.get("owner") or rec.get("key"))
+
+    def identity(self, store: Store) -> dict[str, Any]:
+        mark = read_mark(store.fd)
+        return {"key": store.key, "owner": mark.owner if mark else None}
+
     # ---- enable / disable ----
 
     def swapfile(self, enable: bool) -> None:
         """On True: afterwards the file exists, is a regular 0600 root-owned file of
-        ``size_bytes`` with every block allocated, unshared, and NOCOW on btrfs; an existing
-        file is verified, never rewritten. On False: nothing to release (see ``remove``)."""
+        ``size_bytes`` with every block allocated, unshared, and NOCOW on btrfs, and it is
+        this backend's. A provision creates it, or takes an existing file it may take; any
+        other caller only verifies it (ours, formatted by us). On False: nothing to release
+        (see ``remove``)."""
         if enable:
             self.provision_file()
 
     def provision_file(self) -> None:
+        if not self.provisioning:
+            self._verify_file()
+            return
         path = self.file_path
         check_swap_path(path, self.policy)
-        check_no_symlinks(path)
-        fstype = check_swap_filesystem(path)
-        if os.path.lexists(path):
-            # Whose file it is comes first: a sysadmin's data file is refused as that, not
-            # for a mode or size they should then "fix".
-            self._check_regular(path)
-            self._check_provenance(path)
-            self._check_ownership(path)
-            self._check_size(path)
-            self.verify_extents()
-            return
-        assert self.size_bytes is not None
-        check_free_space(os.path.dirname(path), self.size_bytes)
-        self._ensure_parent(path)
-        self._create(path, self.size_bytes, btrfs=fstype == "btrfs")
-
-    def _ensure_parent(self, path: str) -> None:
-        # The swap root may be missing on a fresh host; make it, and only within the root.
-        parent = os.path.dirname(path)
-        if not os.path.isdir(parent):
-            os.makedirs(parent, mode=0o700, exist_ok=True)
-            check_no_symlinks(path)
-
-    def _create(self, path: str, size: int, *, btrfs: bool) -> None:
-        with _opened(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL) as fd:
+        with safepath.open_parent(path, self.policy.swap_roots, create=True) as parent:
+            fstype = check_swap_filesystem(path, parent.dirfd)
             try:
-                # Marked first, so that a file left by a crash at any later step is still
-                # known as ours when provisioning runs again.
-                set_mark(fd, path)
-                os.fchown(fd, 0, 0)
-                os.fchmod(fd, 0o600)
-                if btrfs:
-                    set_nocow(fd, path)
-                _allocate(fd, path, size)
-                self._raise_on_extent_problems(fd, path, size)
+                fd = safepath.open_regular(parent, self.open_flags(True))
+            except FileNotFoundError:
+                self._create(parent, path, btrfs=fstype == "btrfs")
+                return
+            store = Store(fd, True, path, store_mod.file_identity(os.fstat(fd)))
+            try:
+                self._take_existing(store)
             except BaseException:
-                # We made it, so a refusal leaves nothing behind.
-                os.unlink(path)
+                store.close()
                 raise
 
-    @staticmethod
-    def _check_regular(path: str) -> None:
-        if not stat.S_ISREG(os.lstat(path).st_mode):
-            raise UnsafeError(f"{path} exists and is not a regular file; swapadmin leaves it be")
+    def _verify_file(self) -> None:
+        """Activate's check: the file proves to be this backend's formatted area (through
+        the file itself, which a loop device may not serve yet), and is still fit to be
+        swap (owner, mode, size, extents)."""
+        store = self._open_file(os.O_RDONLY)
+        try:
+            self._check_file(store.fd, store.path)
+            if not self.record.get("uuid"):
+                raise NotOursError(
+                    f"{store.path} was never formatted by this backend (its provision did not "
+                    "complete); provision the backend again"
+                )
+            self._require_identity(store)
+            self.check_swap_uuid(store)
+            self._check_fit(store)
+        finally:
+            store.close()
 
-    def _check_ownership(self, path: str) -> None:
-        self._check_regular(path)
-        st = os.lstat(path)
+    def _check_fit(self, store: Store) -> None:
+        self._check_ownership(store.fd, store.path)
+        self._check_size(store.fd, store.path)
+        self._raise_on_extent_problems(store.fd, store.path, os.fstat(store.fd).st_size)
+
+    def _create(self, parent: safepath.Beneath, path: str, *, btrfs: bool) -> None:
+        assert self.size_bytes is not None
+        check_free_space(parent.dirfd, self.size_bytes, path)
+        flags = self.open_flags(True) | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        try:
+            fd = os.open(parent.name, flags, 0o600, dir_fd=parent.dirfd)
+        except OSError as e:
+            raise _open_error(path, e) from e
+        store = Store(fd, True, path, store_mod.file_identity(os.fstat(fd)))
+        try:
+            _lock(fd, path)
+            # Marked first, so that a file left by a crash at any later step is still
+            # known as this backend's when provisioning runs again.
+            set_mark(fd, path, MADE, self.owner or "")
+            os.fchown(fd, 0, 0)
+            os.fchmod(fd, 0o600)
+            if btrfs:
+                set_nocow(fd, path)
+            _allocate(fd, path, self.size_bytes)
+            self._raise_on_extent_problems(fd, path, self.size_bytes)
+            self.take_store(store)
+        except BaseException:
+            # We made it, so a refusal leaves nothing behind: unlink the name only if it
+            # still is this very file.
+            with contextlib.suppress(OSError):
+                if (
+                    store_mod.file_identity(
+                        os.stat(parent.name, dir_fd=parent.dirfd, follow_symlinks=False)
+                    )
+                    == store.key
+                ):
+                    os.unlink(parent.name, dir_fd=parent.dirfd)
+            store.close()
+            raise
+
+    def _take_existing(self, store: Store) -> None:
+        """An existing file under the root becomes this backend's store only when it is
+        already this backend's (a crash before mkswap, a provision run again), or it is a
+        swap area (formatting it again loses nothing), or with ``force``. Whose file it is
+        comes first: a sysadmin's data file is refused as that, not for a mode or size they
+        should then "fix". Nothing is changed before every check has passed."""
+        fd, path = store.fd, store.path
+        _lock(fd, path)
+        mark = read_mark(fd)
+        ours = mark is not None and bool(self.owner) and mark.owner == self.owner
+        # A file a swapadmin made before marks named their backend is made, not given.
+        made_before_owners = mark is not None and not mark.owner and mark.how == MADE
+        if ours:
+            self._check_not_reused(store)
+        elif mark is not None and mark.owner and not self.force:
+            raise NotOursError(
+                f"{path} exists and carries {mark.describe()}: one file serves one backend. "
+                "Destroy that backend, or choose another path."
+            )
+        elif not self.force and mark is None and not holds_swap_signature(fd):
+            raise UnsafeError(
+                f"{path} exists and swapadmin did not make it: it may hold data. Choose "
+                "another path, or remove it yourself."
+            )
+        if os.fstat(fd).st_nlink != 1:
+            self._check_file(fd, path)  # raises, naming the links
+        self._check_fit(store)
+        if not ours and self.owner:
+            self.claim(store)  # before the mark changes: it may be another backend's file
+            set_mark(fd, path, MADE if made_before_owners else GIVEN, self.owner)
+        self.take_store(store)
+
+    def _check_not_reused(self, store: Store) -> None:
+        """A file this backend formatted once and that no longer holds its swap header was
+        written by someone since (a filesystem image, a database): it is formatted again
+        only when forced."""
+        want = self.record.get("uuid")
+        if not want or self.force:
+            return
+        found = store_mod.header_uuid(store.fd, PAGE_SIZE)
+        if found is not None and str(found) == want:
+            return
+        held = store_mod.describe_contents(store.fd, PAGE_SIZE)
+        raise NotOursError(
+            f"{store.path} carries this backend's mark but no longer holds the swap area it "
+            f"wrote (UUID {want}): it holds {held}. Someone may have reused it; provision "
+            "again with force to format it anyway."
+        )
+
+    @staticmethod
+    def _check_ownership(fd: int, path: str) -> None:
+        st = os.fstat(fd)
         problems = []
         if st.st_uid != 0:
             problems.append(f"owned by uid {st.st_uid}, not root")
@@ -297,22 +500,8 @@ class FileBackend(SwapBackend):
                 f"reads process memory. Fix with: chown root:root {path}; chmod 600 {path}"
             )
 
-    def _check_provenance(self, path: str) -> None:
-        """Refuse an existing file that may hold someone's data: accepted are a file swapadmin
-        made (marked; a crash may have stopped it before mkswap) and one that already is a
-        swap area (formatting it again loses nothing), or any file when forced."""
-        if self.force:
-            return
-        with _opened(path, os.O_RDONLY) as fd:
-            if has_mark(fd) or holds_swap_signature(fd):
-                return
-        raise UnsafeError(
-            f"{path} exists and swapadmin did not make it: it may hold data. Choose another "
-            "path, or remove it yourself."
-        )
-
-    def _check_size(self, path: str) -> None:
-        actual = os.lstat(path).st_size
+    def _check_size(self, fd: int, path: str) -> None:
+        actual = os.fstat(fd).st_size
         if self.size_bytes is not None and actual != self.size_bytes:
             raise UnsafeError(
                 f"{path} exists with {actual} bytes, not the {self.size_bytes} asked; resize "
@@ -321,14 +510,16 @@ class FileBackend(SwapBackend):
 
     def verify_extents(self) -> None:
         """Raise UnsafeError naming every problem FIEMAP shows in the file; changes nothing."""
-        path = self.file_path
-        with _opened(path, os.O_RDONLY) as fd:
-            self._raise_on_extent_problems(fd, path, os.fstat(fd).st_size)
+        store = self._open_file(os.O_RDONLY)
+        try:
+            self._raise_on_extent_problems(store.fd, store.path, os.fstat(store.fd).st_size)
+        finally:
+            store.close()
 
     @staticmethod
     def _raise_on_extent_problems(fd: int, path: str, size: int) -> None:
         problems = extent_problems(fiemap(fd), size)
-        if devices.fs_name(devices.fs_magic(path)) == "btrfs" and not is_nocow(fd):
+        if devices.fs_name(devices.fs_magic_fd(fd)) == "btrfs" and not is_nocow(fd):
             problems.append("is not NOCOW on btrfs (chattr +C must be set while it is empty)")
         if problems:
             raise UnsafeError(
@@ -351,59 +542,79 @@ class FileBackend(SwapBackend):
             )
 
     def remove(self) -> bool:
-        """Delete the swap file if swapadmin made it (marked); returns whether the file is
-        gone, a missing one included. Refuses while active.
+        """Delete the swap file if this backend made it (its mark says made, by this
+        backend); returns whether the file is gone, a missing one included. Refuses while
+        active.
 
-        A file swapadmin did not make (one that already was swap when it was taken over, or
-        one made before files were marked) is left on the host and False returned: it may
-        belong to someone else, and refusing instead would leave a backend that can never
-        be destroyed."""
+        Any other file is left on the host and False returned: one this backend was given
+        loses the mark (it is a plain file again), anything else is not touched at all. It
+        may belong to someone else, and refusing instead would leave a backend that can
+        never be destroyed."""
         path = self.file_path
         check_swap_path(path, self.policy)
-        check_no_symlinks(path)
-        self._refuse_if_active("remove it")
+        # Whose file it is comes first: an active area at the path that is not this
+        # backend's is not a reason to refuse; this backend's own active file is refused on
+        # its descriptor (``_remove_open``).
         try:
-            with _opened(path, os.O_RDONLY) as fd:
-                ours = has_mark(fd)
-        except KernelError as e:
-            if e.errno == errno.ENOENT:
+            parent = safepath.open_parent(path, self.policy.swap_roots)
+        except FileNotFoundError:
+            return True
+        with parent:
+            try:
+                fd = safepath.open_regular(parent, os.O_RDONLY)
+            except FileNotFoundError:
                 return True
-            raise
-        if not ours:
-            log.warning("left %s on the host: swapadmin did not make it (no %s)", path, MARK_NAME)
+            except UnsafeError as e:
+                # A link or a device where the file was: not this backend's to remove.
+                log.warning("left %s on the host: %s", path, e.message)
+                return False
+            try:
+                return self._remove_open(parent, fd, path)
+            finally:
+                os.close(fd)
+
+    def _remove_open(self, parent: safepath.Beneath, fd: int, path: str) -> bool:
+        mark = read_mark(fd)
+        if mark is None or not self.owner or mark.owner != self.owner:
+            log.warning("left %s on the host: it is not this backend's (%s)", path, mark)
             return False
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
+        if store_mod.active_path(fd) is not None:
+            raise ActiveAreaError(
+                f"{path} is active in /proc/swaps; deactivate it before you remove it"
+            )
+        _lock(fd, path)
+        if mark.how != MADE:
+            remove_mark(fd)
+            log.warning("left %s on the host: it was given to swapadmin, not made by it", path)
+            return False
+        os.unlink(parent.name, dir_fd=parent.dirfd)
         return True
 
     def resize(self, new_size_bytes: int) -> None:
         """Grow (fallocate) or shrink (truncate) the inactive file to ``new_size_bytes`` and
-        verify it again; the header is stale afterwards, so mkswap it before swapon."""
+        verify it again, all through the proven descriptor; the header is stale afterwards,
+        so mkswap it before swapon."""
         new_size = self.clean_size(new_size_bytes)
         assert new_size is not None
-        path = self.file_path
-        check_no_symlinks(path)
         self._refuse_if_active("resize it")
-        if not os.path.lexists(path):
-            raise BackendError(f"{path} does not exist; enable it first")
-        self._check_regular(path)
-        self._check_provenance(path)
-        self._check_ownership(path)
-        old_size = os.lstat(path).st_size
+        fd = self.descriptor(True)
+        path = self.file_path
+        self._check_ownership(fd, path)
+        old_size = os.fstat(fd).st_size
         if new_size > old_size:
-            check_free_space(os.path.dirname(path), new_size - old_size)
-        with _opened(path, os.O_WRONLY) as fd:
-            if new_size > old_size:
-                _allocate(fd, path, new_size)
-            else:
-                os.ftruncate(fd, new_size)
-                os.fsync(fd)
-            self._raise_on_extent_problems(fd, path, new_size)
+            check_free_space(fd, new_size - old_size, path)
+            _allocate(fd, path, new_size)
+        else:
+            os.ftruncate(fd, new_size)
+            os.fsync(fd)
+        self._raise_on_extent_problems(fd, path, new_size)
         self.size_bytes = new_size
 
     # ---- what the host shows ----
 
     def capacity_bytes(self) -> int:
+        if self._store is not None:
+            return os.fstat(self._store.fd).st_size
         try:
             return os.lstat(self.file_path).st_size
         except FileNotFoundError:
@@ -431,3 +642,14 @@ class FileBackend(SwapBackend):
                 problems=extent_problems(extents, os.fstat(fd).st_size),
             )
         return info
+
+
+def _open_error(path: str, e: OSError) -> BackendError:
+    if e.errno == errno.ELOOP:
+        return UnsafeError(
+            f"{path} is a symbolic link; swapadmin refuses symlinks anywhere in a swap "
+            "file's path. Use the real path instead."
+        )
+    if e.errno == errno.EEXIST:
+        return BusyError(f"{path} was created by someone else just now; try again")
+    return KernelError(f"cannot open {path}: {e.strerror}", errno=e.errno)

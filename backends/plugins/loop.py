@@ -13,21 +13,23 @@ import contextlib
 import errno
 import fcntl
 import os
+import stat
 import struct
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar, Final
 
 from .. import devices
+from .. import store as store_mod
 from ..base import PAGE_SIZE
-from ..errors import ActiveAreaError, BackendError, BusyError, KernelError
-from .file import FileBackend
+from ..errors import ActiveAreaError, BackendError, BusyError, KernelError, NotOursError
+from ..store import Store
+from .file import FileBackend, _lock
 
 LOOP_CTL_GET_FREE: Final = 0x4C82
 LOOP_CONFIGURE: Final = 0x4C0A
 LOOP_CLR_FD: Final = 0x4C01
 LOOP_SET_CAPACITY: Final = 0x4C07
-LOOP_GET_STATUS64: Final = 0x4C05
 LO_FLAGS_DIRECT_IO: Final = 16
 LO_NAME_SIZE: Final = 64
 
@@ -61,52 +63,127 @@ class LoopBackend(FileBackend):
             raise BackendError(f"{self.file_path} is not attached to a loop device; enable it")
         return self.device
 
+    # ---- the open store: the loop device, proven by the file it serves ----
+
+    def open_store(self, writable: bool) -> Store:
+        """The loop device, opened with the backing file that proves it: the file through
+        the walk from the swap root (locked while written), the device by its path."""
+        file_store = self._open_file(os.O_RDONLY)
+        try:
+            if writable:
+                _lock(file_store.fd, file_store.path)
+            dev = self.swap_path
+            try:
+                fd = os.open(dev, self.open_flags(writable) | os.O_NOFOLLOW)
+            except OSError as e:
+                raise KernelError(f"cannot open {dev}: {e.strerror}", errno=e.errno) from e
+        except BaseException:
+            file_store.close()
+            raise
+        return Store(fd, writable, dev, file_store.key, held=[file_store.fd])
+
+    def check_identity(self, store: Store) -> None:
+        backing = store.held[0]
+        self._check_file(backing, self.file_path)
+        self._check_serves(store.fd, store.path, backing)
+
+    def _check_serves(self, dev_fd: int, dev: str, file_fd: int) -> None:
+        """The open loop device is attached to the open backing file (same inode)."""
+        st = os.fstat(dev_fd)
+        want = os.fstat(file_fd)
+        if not stat.S_ISBLK(st.st_mode) or os.major(st.st_rdev) != store_mod.LOOP_MAJOR:
+            raise NotOursError(f"{dev} is not a loop device any more. Nothing was written.")
+        backing = store_mod.loop_backing(dev_fd)
+        if backing != (want.st_dev, want.st_ino):
+            found = "no file" if backing is None else f"another file (device, inode {backing})"
+            raise NotOursError(
+                f"the loop device now at {dev} is not this backend's: it serves {found}, not "
+                f"{self.file_path}. Nothing was written."
+            )
+
     # ---- enable / disable ----
 
     def swapfile(self, enable: bool) -> None:
-        """On True: the file is provisioned and verified as the file kind does, and attached
-        to exactly one loop device, recorded in ``state``; a device already backed by our
-        file is reused. On False: the device is detached and forgotten, unless active."""
+        """On True: the file is provisioned (or, outside a provision, verified) as the file
+        kind does, and attached to exactly one loop device, recorded in ``state``; a device
+        already backed by our file is reused. On False: the device is detached and
+        forgotten, unless active."""
         if enable:
             self.provision_file()
             self._attach()
         else:
             self._detach()
 
+    def _backing_store(self) -> Store:
+        """The backing file, proven this backend's: the store a provision just took, or
+        the file opened again and checked on its descriptor."""
+        if self._store is not None and self._store.path == self.file_path:
+            return self._store
+        store = self._open_file(os.O_RDONLY)
+        try:
+            self._check_file(store.fd, store.path)
+        except BaseException:
+            store.close()
+            raise
+        return store
+
     def _attach(self) -> None:
-        dev = self.device if self.device and self._backs_our_file(self.device) else None
-        # After a crash between attaching and storing state, the device is found again.
-        dev = dev or self._find_our_device()
-        if dev is None:
-            dev = self._configure_free_device()
-        self.state["device"] = dev
+        backing = self._backing_store()
+        try:
+            dev = self.device if self.device and self._backs(self.device, backing.fd) else None
+            # After a crash between attaching and storing state, the device is found again.
+            dev = dev or self._find_our_device(backing.fd)
+            if dev is None:
+                dev = self._configure_free_device(backing.fd)
+            self.state["device"] = dev
+        finally:
+            # Page I/O goes through the device from now on: the next descriptor is the
+            # device's, proven by this file again.
+            if backing is self._store:
+                self.close()
+            else:
+                backing.close()
 
     def _detach(self) -> None:
         dev = self.device
         if dev is None:
             return
-        if not self._backs_our_file(dev):
-            # Detached already, perhaps reused since by someone else: not ours to touch.
+        try:
+            backing = self._backing_store()
+        except BackendError:
+            # The file is gone or not ours: neither is whatever that device serves now.
             self.state.pop("device", None)
             return
-        if self.is_active():
-            raise ActiveAreaError(
-                f"{dev} is active in /proc/swaps; deactivate it before detaching the loop device"
-            )
-        with _opened_device(dev) as fd:
-            try:
-                fcntl.ioctl(fd, LOOP_CLR_FD)
-            except OSError as e:
-                if e.errno != errno.ENXIO:  # ENXIO: nothing attached any more
-                    raise KernelError(f"cannot detach {dev}: {e.strerror}", errno=e.errno) from e
+        try:
+            if not self._backs(dev, backing.fd):
+                # Detached already, perhaps reused since by someone else: not ours to touch.
+                self.state.pop("device", None)
+                return
+            if self.is_active():
+                raise ActiveAreaError(
+                    f"{dev} is active in /proc/swaps; deactivate it before detaching the loop "
+                    "device"
+                )
+            with _opened_device(dev) as fd:
+                self._check_serves(fd, dev, backing.fd)
+                try:
+                    fcntl.ioctl(fd, LOOP_CLR_FD)
+                except OSError as e:
+                    if e.errno != errno.ENXIO:  # ENXIO: nothing attached any more
+                        raise KernelError(
+                            f"cannot detach {dev}: {e.strerror}", errno=e.errno
+                        ) from e
+        finally:
+            if backing is not self._store:
+                backing.close()
         self.state.pop("device", None)
 
-    def _configure_free_device(self) -> str:
+    def _configure_free_device(self, backing: int) -> str:
         for _ in range(_ATTACH_ATTEMPTS):
             number = _get_free_loop()
             dev = f"/dev/loop{number}"
             try:
-                self._configure(dev)
+                self._configure(dev, backing)
             except BusyError:
                 continue  # another process took it between GET_FREE and CONFIGURE
             return dev
@@ -115,14 +192,18 @@ class LoopBackend(FileBackend):
             "(others are attaching at the same time); try again"
         )
 
-    def _configure(self, dev: str) -> None:
+    def _configure(self, dev: str, backing: int) -> None:
+        """Attach the proven backing descriptor itself: the device serves the very file
+        that was checked, whatever its path names meanwhile."""
         path = self.file_path
         name = os.fsencode(path)[: LO_NAME_SIZE - 1]
         info = _LOOP_INFO64.pack(0, 0, 0, 0, 0, 0, 0, 0, LO_FLAGS_DIRECT_IO, name, b"", b"", 0, 0)
-        backing = os.open(path, os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW)
+        rw = os.open(f"/proc/self/fd/{backing}", os.O_RDWR | os.O_CLOEXEC)
         try:
+            if os.fstat(rw).st_ino != os.fstat(backing).st_ino:
+                raise NotOursError(f"{path} changed while it was being attached")
             with _opened_device(dev) as fd:
-                config = _LOOP_CONFIG.pack(backing, PAGE_SIZE, info)
+                config = _LOOP_CONFIG.pack(rw, PAGE_SIZE, info)
                 try:
                     fcntl.ioctl(fd, LOOP_CONFIGURE, config)
                 except OSError as e:
@@ -132,47 +213,72 @@ class LoopBackend(FileBackend):
                         f"cannot attach {path} to {dev}: {e.strerror}", errno=e.errno
                     ) from e
         finally:
-            os.close(backing)
+            os.close(rw)
 
     # ---- which loop device is ours ----
 
-    def _backs_our_file(self, dev: str) -> bool:
-        """True when ``dev`` is a loop device attached to this very file (same inode)."""
+    @staticmethod
+    def _backs(dev: str, backing: int) -> bool:
+        """True when ``dev`` is a loop device attached to the open file (same inode)."""
         try:
-            want = os.stat(self.file_path)
+            want = os.fstat(backing)
             with _opened_device(dev, os.O_RDONLY) as fd:
-                raw = fcntl.ioctl(fd, LOOP_GET_STATUS64, bytes(_LOOP_INFO64.size))
+                return store_mod.loop_backing(fd) == (want.st_dev, want.st_ino)
         except (OSError, BackendError):
             return False
-        device, inode = _LOOP_INFO64.unpack(raw)[:2]
-        return (device, inode) == (want.st_dev, want.st_ino)
 
-    def _find_our_device(self) -> str | None:
+    def _find_our_device(self, backing: int) -> str | None:
         # sysfs names the backing file, so only devices that name ours are opened to confirm.
-        for backing in sorted(Path("/sys/block").glob("loop*/loop/backing_file")):
+        for name in sorted(Path("/sys/block").glob("loop*/loop/backing_file")):
             with contextlib.suppress(OSError):
-                if backing.read_text().strip() != self.file_path:
+                if name.read_text().strip() != self.file_path:
                     continue
-                dev = "/dev/" + backing.parent.parent.name
-                if self._backs_our_file(dev):
+                dev = "/dev/" + name.parent.parent.name
+                if self._backs(dev, backing):
                     return dev
         return None
+
+    def _attached(self) -> bool:
+        dev = self.device
+        if dev is None:
+            return False
+        try:
+            backing = self._open_file(os.O_RDONLY)
+        except BackendError:
+            return False
+        try:
+            return self._backs(dev, backing.fd)
+        finally:
+            backing.close()
 
     # ---- the file's life beyond enable ----
 
     def remove(self) -> bool:
         """Delete the file as the file kind does; refuses while a loop device still holds it."""
-        if self.device is not None and self._backs_our_file(self.device):
+        if self._attached():
             raise ActiveAreaError(
                 f"{self.file_path} is still attached to {self.device}; disable it first"
             )
         return super().remove()
 
     def resize(self, new_size_bytes: int) -> None:
-        """Resize the inactive file and, when attached, tell the loop device its new size."""
-        super().resize(new_size_bytes)
+        """Resize the inactive file through its own proven descriptor and, when attached,
+        tell the loop device its new size."""
+        if self._store is not None and self._store.path != self.file_path:
+            self.close()
+        store = self._open_file(self.open_flags(True))
+        try:
+            _lock(store.fd, store.path)
+            self._check_file(store.fd, store.path)
+            if not self._taken:
+                self._require_identity(store)
+                self.check_swap_uuid(store)
+            self._keep(store)
+            FileBackend.resize(self, new_size_bytes)
+        finally:
+            self.close()
         dev = self.device
-        if dev is not None and self._backs_our_file(dev):
+        if dev is not None and self._attached():
             with _opened_device(dev) as fd:
                 try:
                     fcntl.ioctl(fd, LOOP_SET_CAPACITY)
@@ -187,15 +293,18 @@ class LoopBackend(FileBackend):
         return self.swap_path
 
     def capacity_bytes(self) -> int:
-        if self.device is not None and self._backs_our_file(self.device):
+        if self._store is not None and self._store.path == self.file_path:
+            return os.fstat(self._store.fd).st_size
+        if self._attached():
+            assert self.device is not None
             return devices.device_size(self.device)
-        return super().capacity_bytes()
+        return FileBackend.capacity_bytes(self)
 
     def describe(self) -> dict[str, Any]:
         out = super().describe()
         dev = self.device
         out["device"] = dev
-        out["attached"] = dev is not None and self._backs_our_file(dev)
+        out["attached"] = self._attached()
         if out["attached"] and dev is not None:
             sysfs = Path("/sys/block") / Path(dev).name
             with contextlib.suppress(OSError):

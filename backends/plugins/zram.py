@@ -14,16 +14,24 @@ import contextlib
 import errno
 import os
 import re
+import stat
 from pathlib import Path
 from typing import Any, ClassVar, Final
 
 from .. import kernel
 from ..base import Parameter, SwapBackend
-from ..errors import ActiveAreaError, BackendError, KernelError, UnsafeError, ValidationError
+from ..errors import (
+    ActiveAreaError,
+    BackendError,
+    KernelError,
+    NotOursError,
+    UnsafeError,
+    ValidationError,
+)
 from ..policy import Policy
+from ..store import Store, boot_id
 
 ZRAM_CONTROL: Final = Path("/sys/class/zram-control")
-BOOT_ID: Final = Path("/proc/sys/kernel/random/boot_id")
 _ALGORITHM = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 
 
@@ -35,12 +43,11 @@ def algorithms(name: str) -> tuple[list[str], str | None]:
     return names, current
 
 
-def boot_id() -> str:
-    """This boot's random id: it changes at every reboot, which zram devices do not outlive."""
+def _read_text(path: Path) -> str:
     try:
-        return BOOT_ID.read_text().strip()
-    except OSError as e:
-        raise KernelError(f"cannot read {BOOT_ID}: {e.strerror}", errno=e.errno) from e
+        return path.read_text().strip()
+    except OSError:
+        return ""
 
 
 def _write(name: str, attr: str, value: str | int) -> None:
@@ -128,29 +135,116 @@ class ZramBackend(SwapBackend):
     def _forget(self) -> None:
         self.state.pop("device", None)
         self.state.pop("boot_id", None)
+        rec = self.record
+        for k in ("devnum", "diskseq", "boot_id", "key"):
+            rec.pop(k, None)
+        rec.pop("uuid", None)
+        self.state["store"] = rec
+
+    # ---- the open store: our device, by number and disk sequence within this boot ----
+
+    def open_store(self, writable: bool) -> Store:
+        dev = self.swap_path
+        try:
+            fd = os.open(dev, self.open_flags(writable) | os.O_NOFOLLOW)
+        except OSError as e:
+            raise KernelError(f"cannot open {dev}: {e.strerror}", errno=e.errno) from e
+        try:
+            info = self._identity_of(fd, dev)
+        except BaseException:
+            os.close(fd)
+            raise
+        return Store(fd, writable, dev, info["key"], info=info)
+
+    @staticmethod
+    def _identity_of(fd: int, dev: str) -> dict[str, Any]:
+        st = os.fstat(fd)
+        if not stat.S_ISBLK(st.st_mode):
+            raise NotOursError(f"{dev} is not a block device any more. Nothing was written.")
+        number = f"{os.major(st.st_rdev)}:{os.minor(st.st_rdev)}"
+        sys_dir = Path(f"/sys/dev/block/{number}").resolve()
+        if not sys_dir.name.startswith("zram"):
+            raise NotOursError(f"{dev} is {sys_dir.name}, not a zram device. Nothing was written.")
+        current = boot_id()
+        diskseq = _read_text(sys_dir / "diskseq")
+        return {
+            "devnum": number,
+            "diskseq": diskseq,
+            "boot_id": current,
+            "key": f"zram:{current}:{diskseq or number}",
+        }
+
+    def check_identity(self, store: Store) -> None:
+        rec = self.record
+        if not rec.get("devnum"):
+            return
+        found = store.info
+        problems = [
+            f"its {what} is {found.get(k) or 'none'}, not {rec[k]}"
+            for k, what in (
+                ("boot_id", "boot"),
+                ("devnum", "device number"),
+                ("diskseq", "disk sequence number (it was removed and added again)"),
+            )
+            if rec.get(k) and rec.get(k) != found.get(k)
+        ]
+        if problems:
+            raise NotOursError(
+                f"the zram device now at {store.path} is not this backend's: "
+                f"{'; '.join(problems)}. Nothing was written."
+            )
+
+    def has_identity(self) -> bool:
+        return bool(self.record.get("devnum"))
+
+    def identity(self, store: Store) -> dict[str, Any]:
+        return dict(store.info)
 
     # ---- enable / disable ----
 
     def swapfile(self, enable: bool) -> None:
         """On True: our device exists with ``size_bytes``, the asked algorithm and memory
-        limit; an enabled one is verified, not reconfigured. On False: our device is reset
-        and hot_removed, unless active; a device already gone is fine."""
+        limit; an enabled one is verified, not reconfigured: by identity and, outside a
+        provision, our swap UUID. A device added here (the first provision, or after a
+        reboot took the last one) is this backend's from the start. On False: our device
+        is reset and hot_removed, unless active; a device already gone is fine."""
         if enable:
             self._enable()
         else:
             self._disable()
 
     def _enable(self) -> None:
-        name = self._name()
+        name = self._owned_name()
         if name is not None and _read_int(name, "disksize") > 0:
             self._verify(name)
+            if self.provisioning:
+                store = self.open_store(writable=False)
+                try:
+                    self.check_identity(store)
+                    self.take_store(store)
+                except BaseException:
+                    store.close()
+                    raise
+            else:
+                self.verify()
             return
+        created = name is None
         if name is None:
             name = self._hot_add()
+        elif not self.provisioning:
+            # Ours by number in this boot, but never configured: only a provision sets it up.
+            raise NotOursError(f"/dev/{name} was never set up by this backend; provision it again")
         try:
             self._configure(name, self._size())
+            store = self.open_store(writable=False)
+            try:
+                self.take_store(store, created=created)
+            except BaseException:
+                store.close()
+                raise
         except BaseException:
-            self._remove(name)
+            if created:
+                self._remove(name)
             raise
 
     def _size(self) -> int:
@@ -200,8 +294,23 @@ class ZramBackend(SwapBackend):
                 "it again to change the algorithm"
             )
 
-    def _disable(self) -> None:
+    def _owned_name(self) -> str | None:
+        """Our device's name once its descriptor proves it is ours (number and disk sequence
+        in this boot). The descriptor is closed before returning: the kernel refuses a
+        reset while the device is open, so a reset follows the proof, by this number."""
         name = self._name()
+        if name is None:
+            return None
+        self.close()
+        store = self.open_store(writable=False)
+        try:
+            self.check_identity(store)
+        finally:
+            store.close()
+        return name
+
+    def _disable(self) -> None:
+        name = self._owned_name()
         if name is None:
             return
         if self.is_active():
@@ -211,6 +320,7 @@ class ZramBackend(SwapBackend):
         self._remove(name)
 
     def _remove(self, name: str) -> None:
+        self.close()
         _write(name, "reset", 1)
         try:
             (ZRAM_CONTROL / "hot_remove").write_text(name.removeprefix("zram"))
@@ -223,7 +333,8 @@ class ZramBackend(SwapBackend):
 
     def resize(self, new_size_bytes: int) -> None:
         """Reset our inactive device and configure it again at ``new_size_bytes``: its
-        contents are lost, as they are at every swapoff."""
+        contents are lost, as they are at every swapoff. The device proves to be this
+        backend's formatted area first."""
         size = self.clean_size(new_size_bytes)
         assert size is not None
         name = self._name()
@@ -231,9 +342,19 @@ class ZramBackend(SwapBackend):
             raise BackendError("this zram area has no device; enable it first")
         if self.is_active():
             raise ActiveAreaError(f"/dev/{name} is active in /proc/swaps; deactivate it first")
+        if not self._taken:
+            self.verify()
+        self.close()
         _write(name, "reset", 1)
         self._configure(name, size)
         self.size_bytes = size
+        # Reset, it holds nothing: this backend's again from scratch, to be formatted.
+        store = self.open_store(writable=False)
+        try:
+            self.take_store(store, created=True)
+        except BaseException:
+            store.close()
+            raise
 
     # ---- what the host shows ----
 

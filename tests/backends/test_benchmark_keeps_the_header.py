@@ -12,6 +12,7 @@ from backends.base import PAGE_SIZE
 from backends.plugins.file import FileBackend
 from backends.policy import Policy
 from tests.fixtures.host import needs_root
+from tests.fixtures.stores import provisioned, rebuilt
 
 SIZE = 64 * 1024 * 1024
 KEYS = (
@@ -32,20 +33,20 @@ class OwnIoFileBackend(FileBackend):
 
 
 @pytest.fixture
-def path(swap_root: Path, policy: Policy) -> str:
+def made(swap_root: Path, policy: Policy) -> FileBackend:
+    """The provision's plugin, after it took and formatted the file."""
     p = str(swap_root / "bench.swap")
-    b = FileBackend({"path": p}, size_bytes=SIZE, policy=policy)
-    b.swapfile(True)
-    header.mkswap(b, label="bench")
+    with provisioned("file", {"path": p}, size=SIZE, policy=policy, label="bench") as b:
+        assert isinstance(b, FileBackend)
     with open(p, "r+b") as f:  # written once, so reads reach the disk
         f.seek(PAGE_SIZE)
         f.write(b"\x5a" * (SIZE - PAGE_SIZE))
-    return p
+    return b
 
 
 @needs_root
-def test_it_reports_every_phase_and_keeps_page_0(path: str, policy: Policy) -> None:
-    backend = FileBackend({"path": path}, size_bytes=SIZE, policy=policy)
+def test_it_reports_every_phase_and_keeps_page_0(made: FileBackend) -> None:
+    backend = rebuilt(made)  # the benchmark job, later
     before = backend.swap_in(0)
     calls: list[tuple[int, int]] = []
 
@@ -62,8 +63,10 @@ def test_it_reports_every_phase_and_keeps_page_0(path: str, policy: Policy) -> N
 
 
 @needs_root
-def test_it_uses_the_plugins_own_io_when_it_has_one(path: str, policy: Policy) -> None:
-    backend = OwnIoFileBackend({"path": path}, size_bytes=SIZE, policy=policy)
+def test_it_uses_the_plugins_own_io_when_it_has_one(made: FileBackend) -> None:
+    backend = OwnIoFileBackend(
+        made.params, size_bytes=SIZE, policy=made.policy, state=made.state, owner=made.owner
+    )
     out = pageio.benchmark(backend, seconds=1, queue_depth=4)
     assert out.engine == "threads"
     assert out.rand_read.ops > 0 and out.rand_write.ops > 0

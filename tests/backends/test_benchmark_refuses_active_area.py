@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from backends import header, kernel, pageio
+from backends import kernel, pageio
 from backends.errors import ActiveAreaError
 from backends.plugins.file import FileBackend
 from backends.policy import Policy
 from tests.fixtures.host import needs_root
+from tests.fixtures.stores import provisioned, rebuilt
 
 SIZE = 32 * 1024 * 1024
 
@@ -18,11 +19,17 @@ SIZE = 32 * 1024 * 1024
 @needs_root
 def test_it_refuses_and_the_area_stays_active(swap_root: Path, policy: Policy) -> None:
     path = swap_root / "active.swap"
-    backend = FileBackend({"path": str(path)}, size_bytes=SIZE, policy=policy)
-    backend.swapfile(True)
-    header.mkswap(backend, label="live")
+    with provisioned("file", {"path": str(path)}, size=SIZE, policy=policy, label="live") as made:
+        pass
     before = path.read_bytes()[:4096]
-    kernel.swapon(str(path), priority=100)
+    # The job that runs it is a later one, whose plugin proves the file is its own.
+    backend = rebuilt(made)
+    assert isinstance(backend, FileBackend)
+    store = backend.open_for_swapon()
+    try:
+        kernel.swapon(str(path), priority=100, fd=store.fd)
+    finally:
+        store.close()
     try:
         with pytest.raises(ActiveAreaError, match="is active in /proc/swaps"):
             pageio.benchmark(backend, seconds=1)

@@ -1,4 +1,4 @@
-"""The block kind refuses a device that something else uses: mounted (itself or a
+"""A provision of the block kind refuses a device that something else uses: mounted (itself or a
 partition), with a dm device stacked on it, or holding /. force overrides none of these,
 and each refusal leaves the device exactly as it was."""
 
@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import uuid
 from pathlib import Path
 
 import pytest
 
 from backends.base import PAGE_SIZE
-from backends.errors import BusyError, KernelError, UnsafeError, ValidationError
+from backends.errors import BusyError, UnsafeError, ValidationError
 from backends.plugins.block import BlockBackend
 from backends.policy import Policy
 from tests.fixtures.host import needs_root, run
@@ -20,6 +21,13 @@ from tests.fixtures.host import needs_root, run
 def _digest(dev: str) -> str:
     with open(dev, "rb") as f:
         return hashlib.sha256(f.read(4 * 1024 * 1024)).hexdigest()
+
+
+def _provision(dev: str, policy: Policy, *, force: bool = False) -> BlockBackend:
+    """The plugin of a provision job for a new backend on ``dev``."""
+    return BlockBackend(
+        {"device": dev}, policy=policy, force=force, provisioning=True, owner=str(uuid.uuid4())
+    )
 
 
 def _mounted(dev: str, where: Path) -> bool:
@@ -36,13 +44,16 @@ def test_it_refuses_a_mounted_device(
     mnt.mkdir()
     run("mount", loop_device, str(mnt))
     try:
-        backend = BlockBackend({"device": loop_device}, policy=policy, force=force)
+        backend = _provision(loop_device, policy, force=force)
         with pytest.raises(UnsafeError, match=f"is mounted at {mnt}; unmount it first"):
             backend.swapfile(True)
-        # Page I/O opens O_EXCL, so the kernel refuses a write under the mounted filesystem.
-        with pytest.raises(KernelError, match="Device or resource busy"):
+        before = _digest(loop_device)
+        # A page write looks at the device's mounts before it opens it (and would open it
+        # O_EXCL, which the kernel refuses under a mounted filesystem anyway).
+        with pytest.raises(UnsafeError, match=f"is mounted at {mnt}"):
             backend.swap_out(1, b"\0" * PAGE_SIZE)
         assert _mounted(loop_device, mnt)
+        assert _digest(loop_device) == before
     finally:
         run("umount", str(mnt))
 
@@ -60,7 +71,7 @@ def test_it_refuses_a_disk_whose_partition_is_mounted(
         mnt.mkdir()
         run("mount", part, str(mnt))
         try:
-            backend = BlockBackend({"device": loop_device}, policy=policy, force=True)
+            backend = _provision(loop_device, policy, force=True)
             with pytest.raises(UnsafeError, match=f"or one of its partitions is mounted at {mnt}"):
                 backend.swapfile(True)
         finally:
@@ -79,7 +90,7 @@ def test_it_refuses_a_device_under_device_mapper(loop_device: str, policy: Polic
     run("dmsetup", "create", name, "--table", f"0 {sectors} linear {loop_device} 0")
     try:
         before = _digest(loop_device)
-        backend = BlockBackend({"device": loop_device}, policy=policy, force=True)
+        backend = _provision(loop_device, policy, force=True)
         with pytest.raises(UnsafeError, match=r"is in use by dm-\d+ .*force does not override"):
             backend.swapfile(True)
         assert _digest(loop_device) == before
@@ -97,7 +108,7 @@ def test_it_refuses_the_device_holding_root(policy: Policy) -> None:
     )
     if not root_source.startswith("/dev/"):
         pytest.skip(f"/ is on {root_source}, not a block device")
-    backend = BlockBackend({"device": root_source}, policy=policy, force=True)
+    backend = _provision(root_source, policy, force=True)
     with pytest.raises(UnsafeError, match="holds the root filesystem; it can never be swap"):
         backend.swapfile(True)
 
@@ -105,7 +116,7 @@ def test_it_refuses_the_device_holding_root(policy: Policy) -> None:
 @needs_root
 def test_it_refuses_what_is_not_a_block_device(scratch: Path, policy: Policy) -> None:
     (scratch / "file").write_bytes(b"x")
-    backend = BlockBackend({"device": "/dev/null"}, policy=policy)
+    backend = _provision("/dev/null", policy)
     with pytest.raises(ValidationError, match="/dev/null is not a block device"):
         backend.swapfile(True)
 
@@ -127,10 +138,11 @@ def test_it_refuses_a_device_held_exclusively(loop_device: str, policy: Policy) 
     # What a mount in another namespace or a running mkfs looks like from here.
     holder = os.open(loop_device, os.O_RDONLY | os.O_EXCL)
     try:
-        backend = BlockBackend({"device": loop_device}, policy=policy, force=True)
+        backend = _provision(loop_device, policy, force=True)
         with pytest.raises(BusyError, match="held open exclusively by another user") as e:
             backend.swapfile(True)
         assert e.value.retryable
     finally:
         os.close(holder)
-    BlockBackend({"device": loop_device}, policy=policy, force=True).swapfile(True)
+    with _provision(loop_device, policy, force=True) as backend:
+        backend.swapfile(True)

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from backends import burnin, header, kernel
+from backends import burnin, kernel
 from backends.errors import UnsafeError, ValidationError
 from backends.plugins.file import FileBackend
 from backends.policy import Policy
 from tests.fixtures.host import needs_root
+from tests.fixtures.stores import provisioned, rebuilt
 
 MiB = 1024 * 1024
 AREA = 256 * MiB
@@ -25,17 +26,23 @@ needs_cgroup_v1 = pytest.mark.skipif(
 
 @pytest.fixture
 def backend(swap_root: Path, policy: Policy) -> FileBackend:
-    b = FileBackend({"path": str(swap_root / "burn.swap")}, size_bytes=AREA, policy=policy)
-    b.swapfile(True)
-    header.mkswap(b, label="burn")
-    b.close()
+    """The plugin of the burn-in job, built later from what the provision saved."""
+    path = str(swap_root / "burn.swap")
+    with provisioned("file", {"path": path}, size=AREA, policy=policy, label="burn") as made:
+        pass
+    b = rebuilt(made)
+    assert isinstance(b, FileBackend)
     return b
 
 
 @pytest.fixture
 def active(backend: FileBackend, policy: Policy) -> Iterator[FileBackend]:
     # Above any area the host already has, so the kernel picks this one.
-    kernel.swapon(backend.swap_path, priority=32000)
+    store = backend.open_for_swapon()
+    try:
+        kernel.swapon(backend.swap_path, priority=32000, fd=store.fd)
+    finally:
+        store.close()
     try:
         yield backend
     finally:

@@ -1,14 +1,19 @@
 """A file that already is a swap area (util-linux mkswap, another tool's swap file) is
-accepted at the path though swapadmin did not make it: formatting it again loses nothing.
-It does not become swapadmin's: it is not marked."""
+accepted at the path by a provision though swapadmin did not make it: formatting it again
+loses nothing. A backend records it as given to it (the mark names the backend, and says
+given, so destroying the backend never deletes it); the operator's command line, which has
+no backend, leaves it unmarked."""
 
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 
+import pytest
+
 from backends import header
-from backends.plugins.file import MARK_NAME, FileBackend
+from backends.plugins.file import GIVEN, MARK_NAME, FileBackend, Mark, read_mark
 from backends.policy import Policy
 from tests.fixtures.host import needs_root, run
 
@@ -16,7 +21,10 @@ SIZE = 4 * 1024 * 1024
 
 
 @needs_root
-def test_it_accepts_a_file_util_linux_formatted(swap_root: Path, policy: Policy) -> None:
+@pytest.mark.parametrize("owner", [str(uuid.uuid4()), None], ids=["a backend", "no owner"])
+def test_it_accepts_a_file_util_linux_formatted(
+    swap_root: Path, policy: Policy, owner: str | None
+) -> None:
     path = swap_root / "swap0"
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
     try:
@@ -24,11 +32,20 @@ def test_it_accepts_a_file_util_linux_formatted(swap_root: Path, policy: Policy)
     finally:
         os.close(fd)
     run("mkswap", "-q", "-L", "theirs", str(path))
+    inode = path.stat().st_ino
 
-    with FileBackend({"path": str(path)}, size_bytes=SIZE, policy=policy) as backend:
+    with FileBackend(
+        {"path": str(path)}, size_bytes=SIZE, policy=policy, provisioning=True, owner=owner
+    ) as backend:
         backend.swapfile(True)
         assert header.read_header(backend).label == "theirs"
-        header.mkswap(backend, label="ours")
+        hdr = header.mkswap(backend, label="ours")
         assert header.read_header(backend).label == "ours"
+        assert backend.record["uuid"] == str(hdr.uuid)
 
-    assert MARK_NAME not in os.listxattr(path)
+    assert path.stat().st_ino == inode
+    if owner is None:
+        assert MARK_NAME not in os.listxattr(path)
+    else:
+        with open(path, "rb") as f:
+            assert read_mark(f.fileno()) == Mark(GIVEN, owner)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import pytest
@@ -36,7 +37,13 @@ def _mount_overlay(scratch: Path) -> Path:
 def test_it_refuses_and_creates_nothing(scratch: Path, fstype: str, mount: object) -> None:
     root = mount(scratch)  # type: ignore[operator]
     path = root / "swap0"
-    backend = FileBackend({"path": str(path)}, size_bytes=SIZE, policy=Policy(swap_roots=(root,)))
+    backend = FileBackend(
+        {"path": str(path)},
+        size_bytes=SIZE,
+        policy=Policy(swap_roots=(root,)),
+        provisioning=True,
+        owner=str(uuid.uuid4()),
+    )
     with pytest.raises(
         UnsafeError, match=f"{path} would be on {fstype}, where the kernel cannot swap to a file"
     ):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import os
+import uuid
 from pathlib import Path
 from typing import NoReturn
 
@@ -29,7 +30,13 @@ def test_it_refuses_and_removes_the_new_file(
 
     monkeypatch.setattr(os, "setxattr", no_xattrs)
     path = swap_root / "swap0"
-    backend = FileBackend({"path": str(path)}, size_bytes=SIZE, policy=policy)
+    backend = FileBackend(
+        {"path": str(path)},
+        size_bytes=SIZE,
+        policy=policy,
+        provisioning=True,
+        owner=str(uuid.uuid4()),
+    )
     with pytest.raises(UnsafeError, match="does not support extended attributes"):
         backend.swapfile(True)
     assert not path.exists()

@@ -56,7 +56,11 @@ def test_it_refuses_the_job_the_host_policy_forbids(scratch: Path) -> None:
     allowed = scratch / "allowed"
     allowed.mkdir()
     backend = FileBackend(
-        {"path": str(allowed / "swap0")}, size_bytes=SIZE, policy=Policy(swap_roots=(allowed,))
+        {"path": str(allowed / "swap0")},
+        size_bytes=SIZE,
+        policy=Policy(swap_roots=(allowed,)),
+        provisioning=True,
+        owner="b-1",
     )
     backend.policy = Policy(swap_roots=(scratch / "elsewhere",))
     with pytest.raises(ValidationError, match="outside the swap roots"):

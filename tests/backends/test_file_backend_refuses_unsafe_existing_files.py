@@ -1,21 +1,24 @@
-"""An existing file is verified, never trusted, even one swapadmin made (marked) and someone
-changed since: wrong owner or mode, wrong size, holes, shared extents or a missing NOCOW are
-each refused by name, and the file is left as it was."""
+"""An existing file is verified, never trusted, even one this backend made (its mark names
+this backend) and someone changed since: wrong owner or mode, wrong size, holes, shared
+extents or a missing NOCOW are each refused by name, and the file is left as it was."""
 
 from __future__ import annotations
 
 import hashlib
 import os
+import uuid
 from pathlib import Path
 
 import pytest
 
 from backends.errors import UnsafeError
-from backends.plugins.file import MARK_NAME, MARK_VALUE, FileBackend
+from backends.plugins.file import FileBackend
 from backends.policy import Policy
 from tests.fixtures.host import mounted_image, needs_root, run
+from tests.fixtures.stores import mark
 
 SIZE = 4 * 1024 * 1024
+OWNER = str(uuid.uuid4())
 
 
 def _digest(path: Path) -> tuple[str, int, int]:
@@ -24,8 +27,15 @@ def _digest(path: Path) -> tuple[str, int, int]:
 
 
 def _marked(path: Path) -> Path:
-    os.setxattr(path, MARK_NAME, MARK_VALUE)
+    mark(path, OWNER)
     return path
+
+
+def _provision(path: Path, policy: Policy) -> FileBackend:
+    """The backend whose mark the file carries, provisioning again."""
+    return FileBackend(
+        {"path": str(path)}, size_bytes=SIZE, policy=policy, provisioning=True, owner=OWNER
+    )
 
 
 def _written(path: Path, size: int = SIZE) -> Path:
@@ -39,7 +49,7 @@ def test_it_refuses_a_file_others_can_read(swap_root: Path, policy: Policy) -> N
     path = _written(swap_root / "swap0")
     os.chmod(path, 0o644)
     before = _digest(path)
-    backend = FileBackend({"path": str(path)}, size_bytes=SIZE, policy=policy)
+    backend = _provision(path, policy)
     with pytest.raises(UnsafeError, match="mode 644, not 600.*chmod 600"):
         backend.swapfile(True)
     assert _digest(path) == before
@@ -49,7 +59,7 @@ def test_it_refuses_a_file_others_can_read(swap_root: Path, policy: Policy) -> N
 def test_it_refuses_a_file_not_owned_by_root(swap_root: Path, policy: Policy) -> None:
     path = _written(swap_root / "swap0")
     os.chown(path, 1000, 1000)
-    backend = FileBackend({"path": str(path)}, size_bytes=SIZE, policy=policy)
+    backend = _provision(path, policy)
     with pytest.raises(UnsafeError, match="owned by uid 1000, not root"):
         backend.swapfile(True)
     assert path.stat().st_uid == 1000
@@ -59,7 +69,7 @@ def test_it_refuses_a_file_not_owned_by_root(swap_root: Path, policy: Policy) ->
 def test_it_refuses_a_file_of_another_size(swap_root: Path, policy: Policy) -> None:
     path = _written(swap_root / "swap0", SIZE // 2)
     before = _digest(path)
-    backend = FileBackend({"path": str(path)}, size_bytes=SIZE, policy=policy)
+    backend = _provision(path, policy)
     with pytest.raises(UnsafeError, match=f"exists with {SIZE // 2} bytes, not the {SIZE}"):
         backend.swapfile(True)
     assert _digest(path) == before
@@ -68,7 +78,7 @@ def test_it_refuses_a_file_of_another_size(swap_root: Path, policy: Policy) -> N
 @needs_root
 def test_it_refuses_a_directory(swap_root: Path, policy: Policy) -> None:
     (swap_root / "swap0").mkdir()
-    backend = FileBackend({"path": str(swap_root / "swap0")}, size_bytes=SIZE, policy=policy)
+    backend = _provision(swap_root / "swap0", policy)
     with pytest.raises(UnsafeError, match="not a regular file"):
         backend.swapfile(True)
 
@@ -82,7 +92,7 @@ def test_it_refuses_a_sparse_file(swap_root: Path, policy: Policy) -> None:
     os.chmod(path, 0o600)
     _marked(path)
     before = _digest(path)
-    backend = FileBackend({"path": str(path)}, size_bytes=SIZE, policy=policy)
+    backend = _provision(path, policy)
     with pytest.raises(UnsafeError, match=f"has a hole at bytes 4096..{SIZE}"):
         backend.swapfile(True)
     assert _digest(path) == before
@@ -97,9 +107,7 @@ def test_it_refuses_a_reflinked_copy(scratch: Path) -> None:
         os.chmod(path, 0o600)
         _marked(path)
         before = _digest(path)
-        backend = FileBackend(
-            {"path": str(path)}, size_bytes=SIZE, policy=Policy(swap_roots=(mnt,))
-        )
+        backend = _provision(path, Policy(swap_roots=(mnt,)))
         with pytest.raises(UnsafeError, match="shares extents with another file"):
             backend.swapfile(True)
         assert _digest(path) == before
@@ -113,9 +121,7 @@ def test_it_refuses_a_btrfs_file_without_nocow(scratch: Path) -> None:
             os.posix_fallocate(f.fileno(), 0, SIZE)
         os.chmod(path, 0o600)
         _marked(path)
-        backend = FileBackend(
-            {"path": str(path)}, size_bytes=SIZE, policy=Policy(swap_roots=(mnt,))
-        )
+        backend = _provision(path, Policy(swap_roots=(mnt,)))
         with pytest.raises(UnsafeError, match=r"is not NOCOW on btrfs \(chattr \+C"):
             backend.swapfile(True)
         assert path.stat().st_size == SIZE

@@ -1,5 +1,6 @@
 """remove() and resize() refuse an active swap file and leave it active and unchanged;
-inactive, they delete, grow and shrink it, and the result is verified again."""
+inactive, they delete, grow and shrink it, and the result is verified again. The file is
+provisioned by one plugin and removed or resized by a later job's, rebuilt from the state."""
 
 from __future__ import annotations
 
@@ -8,27 +9,39 @@ from pathlib import Path
 
 import pytest
 
-from backends import kernel
+from backends import header, kernel
 from backends.errors import ActiveAreaError, BackendError, ValidationError
 from backends.plugins.file import FileBackend
 from backends.policy import Policy
 from tests.fixtures.host import needs_root, run
+from tests.fixtures.stores import provisioned, rebuilt
 
 MiB = 1024 * 1024
 
 
 def _made(swap_root: Path, policy: Policy, size: int = 4 * MiB) -> FileBackend:
-    backend = FileBackend({"path": str(swap_root / "swap0")}, size_bytes=size, policy=policy)
-    backend.swapfile(True)
-    run("mkswap", "-q", backend.swap_path)
+    """Provisioned and formatted; returns the plugin of a later job on it."""
+    path = str(swap_root / "swap0")
+    with provisioned("file", {"path": path}, size=size, policy=policy) as made:
+        pass
+    backend = rebuilt(made)
+    assert isinstance(backend, FileBackend)
     return backend
+
+
+def _swapon(backend: FileBackend) -> None:
+    store = backend.open_for_swapon()
+    try:
+        kernel.swapon(backend.swap_path, fd=store.fd)
+    finally:
+        store.close()
 
 
 @needs_root
 def test_it_refuses_while_active(swap_root: Path, policy: Policy) -> None:
     backend = _made(swap_root, policy)
     path = Path(backend.swap_path)
-    kernel.swapon(str(path))
+    _swapon(backend)
     try:
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         with pytest.raises(
@@ -61,9 +74,10 @@ def test_it_grows_and_shrinks(swap_root: Path, policy: Policy, new_size: int) ->
     backend.resize(new_size)
     assert backend.capacity_bytes() == new_size == backend.size_bytes
     assert backend.describe()["problems"] == []
-    backend.swapfile(True)  # the file now matches the asked size
-    run("mkswap", "-q", backend.swap_path)
-    kernel.swapon(backend.swap_path)
+    header.mkswap(backend)  # the header is stale after a resize
+    backend.close()
+    backend.swapfile(True)  # the file now matches the asked size, and is proven ours
+    _swapon(backend)
     run("swapoff", backend.swap_path)
 
 

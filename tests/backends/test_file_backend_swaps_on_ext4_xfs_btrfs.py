@@ -1,4 +1,5 @@
-"""A swap file made by the file kind is accepted by the real kernel on each filesystem."""
+"""A swap file made and formatted by the file kind's provision is accepted by the real kernel
+on each filesystem, activated through the descriptor it was proven on."""
 
 from __future__ import annotations
 
@@ -6,15 +7,17 @@ import fcntl
 import os
 import stat
 import struct
+import uuid
 from pathlib import Path
 
 import pytest
 
-from backends import kernel
+from backends import header, kernel
 from backends.base import PAGE_SIZE
 from backends.plugins.file import FS_IOC_GETFLAGS, FS_NOCOW_FL, FileBackend
 from backends.policy import Policy
 from tests.fixtures.host import mounted_image, needs_root, run
+from tests.fixtures.stores import rebuilt
 
 SIZE = 32 * 1024 * 1024
 
@@ -35,7 +38,11 @@ def test_it_provisions_a_file_that_swapon_accepts(scratch: Path, fstype: str) ->
         root.mkdir(mode=0o700)
         path = root / "swap0"
         backend = FileBackend(
-            {"path": str(path)}, size_bytes=SIZE, policy=Policy(swap_roots=(root,))
+            {"path": str(path)},
+            size_bytes=SIZE,
+            policy=Policy(swap_roots=(root,)),
+            provisioning=True,
+            owner=str(uuid.uuid4()),
         )
 
         backend.swapfile(True)
@@ -51,14 +58,25 @@ def test_it_provisions_a_file_that_swapon_accepts(scratch: Path, fstype: str) ->
         assert info["size_pages"] == SIZE // PAGE_SIZE
         assert backend.capacity_bytes() == SIZE
 
-        run("mkswap", "-q", str(path))
-        kernel.swapon(str(path))
+        header.mkswap(backend)
+        backend.close()
+        later = rebuilt(backend)  # the activate job
+        assert isinstance(later, FileBackend)
+        backend = later
+        store = backend.open_for_swapon()
+        try:
+            kernel.swapon(str(path), fd=store.fd)
+        finally:
+            store.close()
         try:
             assert kernel.is_active(str(path)) and backend.is_active()
             assert str(path) in Path("/proc/swaps").read_text()
+            before = os.stat(path)
             # Enabling again while active verifies and changes nothing.
             backend.swapfile(True)
             assert describe_while_active(backend) >= 1
+            after = os.stat(path)
+            assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
         finally:
             run("swapoff", str(path))
         assert not kernel.is_active(str(path))

@@ -11,7 +11,13 @@ from pathlib import Path
 import pytest
 
 from backends.base import PAGE_SIZE
-from backends.errors import ActiveAreaError, BackendError, HeaderError, ValidationError
+from backends.errors import (
+    ActiveAreaError,
+    BackendError,
+    HeaderError,
+    NotOursError,
+    ValidationError,
+)
 from backends.header import mkswap, read_header, set_badpages
 from tests.backends.test_header_roundtrips_with_util_linux import plain, swap_file
 from tests.fixtures.host import needs_root, run
@@ -111,3 +117,16 @@ def test_it_refuses_to_set_bad_pages_out_of_range(loop_device: str) -> None:
     run("mkswap", loop_device)
     with plain(Path(loop_device)) as backend:
         refused(loop_device, lambda: set_badpages(backend, [0]), ValidationError, "bad page 0")
+
+
+def test_it_refuses_an_area_it_never_took(swap_root: Path) -> None:
+    # Not a provision, and no swap UUID of its own recorded: the area is not proven ours,
+    # even when it already is a swap area (util-linux's).
+    path = swap_file(swap_root)
+    run("mkswap", "-L", "theirs", str(path))
+    with plain(path, take=False) as backend:
+        refused(path, lambda: mkswap(backend), NotOursError, "never formatted by this backend")
+        refused(
+            path, lambda: set_badpages(backend, []), NotOursError, "never formatted by this backend"
+        )
+        assert read_header(backend).label == "theirs"

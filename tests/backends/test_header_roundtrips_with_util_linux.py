@@ -20,8 +20,10 @@ pytestmark = [pytest.mark.root, needs_root]
 
 
 class PlainFile(SwapBackend):
-    """An existing file, used as it is: enough of a plugin to drive the header through the
-    real contract (O_DIRECT page I/O, the active-area refusal) while the plugins land."""
+    """An existing file or device, used as it is: enough of a plugin to drive the header
+    through the real contract (O_DIRECT page I/O, the proof of the store, the active-area
+    refusal) while the plugins land. A provision takes the store as it is, as the block
+    kind does: read-only while it is active, so every write still goes through ``prove``."""
 
     name: ClassVar[str] = "plain-test-file"
     label: ClassVar[str] = "plain test file"
@@ -33,7 +35,14 @@ class PlainFile(SwapBackend):
         return str(self.params["path"])
 
     def swapfile(self, enable: bool) -> None:
-        pass
+        if not (enable and self.provisioning):
+            return
+        store = self.open_store(writable=not self.is_active())
+        try:
+            self.take_store(store)
+        except BaseException:
+            store.close()
+            raise
 
     def capacity_bytes(self) -> int:
         # Seeking to the end sizes a block device as well as a file (st_size is 0 for one).
@@ -55,8 +64,12 @@ def swap_file(where: Path, pages: int = 2560, name: str = "area") -> Path:
     return path
 
 
-def plain(path: Path) -> PlainFile:
-    return PlainFile({"path": str(path)})
+def plain(path: Path, *, take: bool = True) -> PlainFile:
+    """The plugin on ``path``: by default as a provision leaves it, having taken the store
+    (so its header may be written); with ``take=False`` as any other job, which may read."""
+    backend = PlainFile({"path": str(path)}, provisioning=take, owner=str(uuid.uuid4()))
+    backend.swapfile(True)
+    return backend
 
 
 @pytest.fixture
@@ -123,7 +136,7 @@ def test_it_writes_bad_pages_the_kernel_leaves_out(loop_device: str) -> None:
 def test_it_reads_exactly_what_util_linux_mkswap_writes(area: Path) -> None:
     u = uuid.uuid4()
     run("mkswap", "-L", "theirs", "-U", str(u), str(area))
-    with plain(area) as backend:
+    with plain(area, take=False) as backend:
         hdr = read_header(backend)
     assert hdr.to_dict() == {
         "version": 1,
@@ -141,7 +154,7 @@ def test_it_reads_a_header_while_the_area_is_active(area: Path) -> None:
     run("mkswap", "-L", "live", "-U", str(u), str(area))
     run("swapon", str(area))
     try:
-        with plain(area) as backend:
+        with plain(area, take=False) as backend:
             hdr = read_header(backend)
         assert (hdr.label, hdr.uuid) == ("live", u)
         assert kernel.is_active(str(area))
@@ -172,5 +185,5 @@ def test_it_sets_bad_pages_on_a_util_linux_area_keeping_its_identity(loop_device
 
 def read_page0(path: str) -> bytes:
     # O_DIRECT, so what the device holds is compared, not a stale cached copy.
-    with plain(Path(path)) as backend:
+    with plain(Path(path), take=False) as backend:
         return backend.swap_in(0)

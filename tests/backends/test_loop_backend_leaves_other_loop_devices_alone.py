@@ -3,6 +3,7 @@ never detached nor reused."""
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 from backends.plugins.loop import LoopBackend
@@ -25,10 +26,19 @@ def test_it_forgets_a_foreign_device(loop_device: str, swap_root: Path, policy: 
     assert backend.state == {}
     assert attached_loops()[loop_device] == foreign_backing
 
-    backend.state = {"device": loop_device}
+    # Its provision, with the stale device still in the state.
+    backend = LoopBackend(
+        {"path": str(swap_root / "swap0")},
+        size_bytes=8 * MiB,
+        policy=policy,
+        state={"device": loop_device},
+        provisioning=True,
+        owner=str(uuid.uuid4()),
+    )
     backend.swapfile(True)
     try:
         assert backend.state["device"] != loop_device
         assert attached_loops()[loop_device] == foreign_backing
     finally:
         backend.swapfile(False)
+    assert attached_loops()[loop_device] == foreign_backing

@@ -27,9 +27,12 @@ def test_it_makes_a_file_backend_sized_from_the_file(swap_root: Path, policy: Po
 
 @needs_root
 def test_it_makes_a_block_backend(loop_device: str, policy: Policy) -> None:
-    backend = for_path(loop_device, policy, force=True)
-    assert isinstance(backend, BlockBackend) and backend.force
+    backend = for_path(loop_device, policy, force=True, provisioning=True)
+    assert isinstance(backend, BlockBackend) and backend.force and backend.provisioning
     assert backend.capacity_bytes() == 64 * MiB
+    # Force is a provision's alone: any other caller gets a plugin that cannot take.
+    other = for_path(loop_device, policy, force=True)
+    assert isinstance(other, BlockBackend) and not other.force and not other.provisioning
 
 
 @needs_root

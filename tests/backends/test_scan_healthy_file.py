@@ -1,8 +1,12 @@
-"""A scan of a healthy swap file finds no bad pages, keeps the header and really writes."""
+"""A scan of a healthy swap file finds no bad pages, keeps the header and really writes.
+
+The provision takes and formats the file; the scan is a later job's, whose plugin is
+rebuilt from the saved state and writes only once the file proves to be the one formatted."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,14 +17,26 @@ from backends.errors import HeaderError
 from backends.plugins.file import FileBackend
 from backends.policy import Policy
 from tests.fixtures.host import needs_root
+from tests.fixtures.stores import provisioned, rebuilt
 
 SIZE = 64 * 1024 * 1024
 
 
 @pytest.fixture
-def backend(swap_root: Path, policy: Policy) -> FileBackend:
-    b = FileBackend({"path": str(swap_root / "scan.swap")}, size_bytes=SIZE, policy=policy)
-    b.swapfile(True)
+def backend(swap_root: Path, policy: Policy) -> Iterator[FileBackend]:
+    """The provision's plugin: it took the file; each test formats it as it needs."""
+    path = str(swap_root / "scan.swap")
+    b = provisioned("file", {"path": path}, size=SIZE, policy=policy, mkswap=False)
+    assert isinstance(b, FileBackend)
+    with b:
+        yield b
+
+
+def later(backend: FileBackend) -> FileBackend:
+    """The scan job's plugin, rebuilt from what the provision saved."""
+    backend.close()
+    b = rebuilt(backend)
+    assert isinstance(b, FileBackend)
     return b
 
 
@@ -30,12 +46,13 @@ def test_it_finds_no_bad_pages_and_keeps_label_and_uuid(backend: FileBackend) ->
     header.mkswap(backend, label="scanned", uuid=wanted)
     calls: list[tuple[int, int]] = []
 
-    result = pageio.scan(backend, progress=lambda done, total: calls.append((done, total)))
+    job = later(backend)
+    result = pageio.scan(job, progress=lambda done, total: calls.append((done, total)))
 
     assert result.bad_pages == []
     assert result.pages == SIZE // PAGE_SIZE
     assert result.bytes_written == result.bytes_read == (result.pages - 1) * 4 * PAGE_SIZE
-    hdr = header.read_header(backend)
+    hdr = header.read_header(job)
     assert (hdr.label, hdr.uuid, hdr.badpages) == ("scanned", wanted, ())
     total = (result.pages - 1) * 4 * 2
     assert calls[-1] == (total, total)
@@ -46,7 +63,8 @@ def test_it_finds_no_bad_pages_and_keeps_label_and_uuid(backend: FileBackend) ->
 @needs_root
 def test_it_leaves_the_last_pattern_in_every_data_page(backend: FileBackend) -> None:
     header.mkswap(backend)
-    pageio.scan(backend, patterns=2)  # 0xaa then 0x55
+    with later(backend) as job:
+        pageio.scan(job, patterns=2)  # 0xaa then 0x55
     with open(backend.swap_path, "rb") as f:
         data = f.read()
     assert data[PAGE_SIZE:] == b"\x55" * (SIZE - PAGE_SIZE)
@@ -57,9 +75,10 @@ def test_it_stops_when_cancelled_without_touching_the_header(backend: FileBacken
     header.mkswap(backend, label="cancel")
     before = backend.swap_in(0)
     polls = iter([False, False, True])
-    with pytest.raises(pageio.ScanCancelled, match="header was not changed"):
-        pageio.scan(backend, cancel=lambda: next(polls, True))
-    assert backend.swap_in(0) == before
+    with later(backend) as job:
+        with pytest.raises(pageio.ScanCancelled, match="header was not changed"):
+            pageio.scan(job, cancel=lambda: next(polls, True))
+        assert job.swap_in(0) == before
 
 
 @needs_root
@@ -75,5 +94,5 @@ def test_it_refuses_an_area_without_a_header_before_writing(backend: FileBackend
 @needs_root
 def test_it_rejects_more_patterns_than_it_has(backend: FileBackend) -> None:
     header.mkswap(backend)
-    with pytest.raises(pageio.ValidationError, match="1 to 4 patterns"):
-        pageio.scan(backend, patterns=5)
+    with later(backend) as job, pytest.raises(pageio.ValidationError, match="1 to 4 patterns"):
+        pageio.scan(job, patterns=5)

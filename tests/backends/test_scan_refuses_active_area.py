@@ -11,6 +11,7 @@ from backends.errors import ActiveAreaError
 from backends.plugins.file import FileBackend
 from backends.policy import Policy
 from tests.fixtures.host import needs_root
+from tests.fixtures.stores import provisioned, rebuilt
 
 SIZE = 32 * 1024 * 1024
 
@@ -20,11 +21,17 @@ def test_it_refuses_and_leaves_the_area_active_and_its_header_unchanged(
     swap_root: Path, policy: Policy
 ) -> None:
     path = swap_root / "active.swap"
-    backend = FileBackend({"path": str(path)}, size_bytes=SIZE, policy=policy)
-    backend.swapfile(True)
-    header.mkswap(backend, label="busy")
+    with provisioned("file", {"path": str(path)}, size=SIZE, policy=policy, label="busy") as made:
+        pass
     before = path.read_bytes()[:4096]
-    kernel.swapon(str(path), priority=100)
+    # The job that runs it is a later one, whose plugin proves the file is its own.
+    backend = rebuilt(made)
+    assert isinstance(backend, FileBackend)
+    store = backend.open_for_swapon()
+    try:
+        kernel.swapon(str(path), priority=100, fd=store.fd)
+    finally:
+        store.close()
     try:
         with pytest.raises(ActiveAreaError, match="swapoff"):
             pageio.scan(backend)

@@ -1,0 +1,270 @@
+"""The open store: one descriptor for every check and every byte written.
+
+A backend proves that a store is its own on the descriptor it then writes through (see
+``SwapBackend.prove``); nothing is opened again by path between the proof and the write.
+This module holds that descriptor (``Store``) and the read-only facts a proof needs from
+it: page 0, what else a store holds when it is not ours (for the refusal's sentence), the
+area it is in ``/proc/swaps``, and a block device's identity from ``/sys/dev/block``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import stat
+import struct
+import subprocess
+import uuid as uuid_mod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from .errors import KernelError
+
+BOOT_ID: Final = Path("/proc/sys/kernel/random/boot_id")
+LOOP_MAJOR: Final = 7
+LOOP_GET_STATUS64: Final = 0x4C05
+# struct loop_info64: lo_device and lo_inode come first.
+_LOOP_HEAD = struct.Struct("=QQ")
+_LOOP_INFO64_SIZE: Final = 232
+
+
+@dataclass
+class Store:
+    """A store opened and proven by a backend. ``fd`` is the descriptor all page I/O goes
+    through; ``key`` names the bytes (two backends must never share one; see
+    ``store_keys``); ``held`` are other descriptors kept open for as long as this one (a
+    loop device's backing file, whose lock guards the bytes)."""
+
+    fd: int
+    writable: bool
+    path: str
+    key: str
+    overlaps: tuple[str, ...] = ()
+    held: list[int] = field(default_factory=list)
+    #: What the kind read of the store when opening it (a device's identity).
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def close(self) -> None:
+        for fd in [self.fd, *self.held]:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self.fd = -1
+        self.held = []
+
+
+def boot_id() -> str:
+    """This boot's random id: device numbers and loop or zram devices do not outlive it."""
+    try:
+        return BOOT_ID.read_text().strip()
+    except OSError as e:
+        raise KernelError(f"cannot read {BOOT_ID}: {e.strerror}", errno=e.errno) from e
+
+
+def read_page0(fd: int, page_size: int) -> bytes:
+    """Page 0 through ``fd``, into an aligned buffer (``fd`` may be O_DIRECT)."""
+    import mmap
+
+    buf = mmap.mmap(-1, page_size)
+    try:
+        n = os.preadv(fd, [buf], 0)
+    except OSError as e:
+        raise KernelError(f"cannot read page 0: {e.strerror}", errno=e.errno) from e
+    return bytes(buf[:n])
+
+
+def fd_path(fd: int) -> str:
+    """A path that opens exactly the file ``fd`` is open on, for a tool run with ``fd``
+    passed down (``/dev/fd/N`` is the same open file, not a lookup of a name again)."""
+    return f"/dev/fd/{fd}"
+
+
+def signatures(fd: int) -> list[dict[str, str]]:
+    """What libblkid recognises on the open store (``wipefs --no-act`` on ``/dev/fd/N``,
+    which reads only): each signature's type, usage, label and UUID."""
+    argv = [
+        "wipefs", "--no-act", "--json", "--output", "OFFSET,TYPE,USAGE,LABEL,UUID", fd_path(fd),
+    ]  # fmt: skip
+    try:
+        done = subprocess.run(
+            argv, capture_output=True, text=True, check=False, timeout=60, pass_fds=(fd,)
+        )
+    except FileNotFoundError:
+        raise KernelError(
+            "wipefs is not installed; install util-linux (Debian: apt-get install util-linux)"
+        ) from None
+    if done.returncode != 0 or not done.stdout.strip():
+        return []
+    rows = json.loads(done.stdout).get("signatures", [])
+    return [
+        {k: str(r.get(k) or "") for k in ("offset", "type", "usage", "label", "uuid")} for r in rows
+    ]
+
+
+def describe_contents(fd: int, page_size: int) -> str:
+    """What the store holds, in words, for a refusal: 'a swap area with UUID ...', 'ext4
+    labelled "data"', or that nothing known is there."""
+    from .errors import HeaderError
+    from .header import parse_header
+
+    try:
+        hdr = parse_header(read_page0(fd, page_size), page_size)
+    except (HeaderError, KernelError):
+        hdr = None
+    if hdr is not None:
+        label = f" labelled {hdr.label!r}" if hdr.label else ""
+        return f"a swap area with UUID {hdr.uuid}{label}"
+    found = [s for s in signatures(fd) if s["type"] != "swap"]
+    if found:
+        return ", ".join(
+            s["type"] + (f" labelled {s['label']!r}" if s["label"] else "") for s in found
+        )
+    return "no swap header and no signature libblkid knows"
+
+
+def header_uuid(fd: int, page_size: int) -> uuid_mod.UUID | None:
+    """The UUID of the swap header on the store, or None when page 0 is not a header."""
+    from .errors import HeaderError
+    from .header import parse_header
+
+    try:
+        return parse_header(read_page0(fd, page_size), page_size).uuid
+    except (HeaderError, KernelError):
+        return None
+
+
+def file_identity(st: os.stat_result) -> str:
+    return f"file:{st.st_dev}:{st.st_ino}"
+
+
+def active_path(fd: int) -> str | None:
+    """The /proc/swaps path of the area the open store is, or None when it is not active:
+    matched by device number or inode, so no spelling of a path can hide it."""
+    from . import kernel
+
+    st = os.fstat(fd)
+    if stat.S_ISBLK(st.st_mode):
+        want: tuple[str, int, int] = ("blk", st.st_rdev, 0)
+    else:
+        want = ("file", st.st_dev, st.st_ino)
+    # An unlinked active swap file has no name left to match; the kernel refuses writes
+    # to any active swap file's inode (ETXTBSY), so that case cannot lose data either.
+    for area in kernel.swap_areas():
+        if not area.deleted and kernel.path_identity(area.path) == want:
+            return area.path
+    return None
+
+
+# ---- block devices: who a device is, from sysfs of the number the descriptor names ----
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return ""
+
+
+def loop_backing(fd: int) -> tuple[int, int] | None:
+    """(st_dev, st_ino) of the file a loop device's open descriptor is attached to."""
+    try:
+        raw = fcntl.ioctl(fd, LOOP_GET_STATUS64, bytes(_LOOP_INFO64_SIZE))
+    except OSError:
+        return None
+    dev, ino = _LOOP_HEAD.unpack_from(raw)
+    return int(dev), int(ino)
+
+
+def device_identity(fd: int) -> dict[str, Any]:
+    """Who the block device open on ``fd`` is, read from ``/sys/dev/block/MAJ:MIN`` of the
+    number the descriptor names (never from a path): number, size, disk sequence number
+    (changes whenever the medium does, a loop device re-attached included), the disk's WWN
+    and serial, the partition's number and start, a loop disk's backing file; and the
+    ``key`` and ``overlaps`` that say which bytes it covers."""
+    st = os.fstat(fd)
+    if not stat.S_ISBLK(st.st_mode):
+        raise KernelError("not a block device")
+    major, minor = os.major(st.st_rdev), os.minor(st.st_rdev)
+    sys_dir = Path(f"/sys/dev/block/{major}:{minor}").resolve()
+    part = (sys_dir / "partition").exists()
+    disk = sys_dir.parent if part else sys_dir
+    ident: dict[str, Any] = {
+        "devnum": f"{major}:{minor}",
+        "name": sys_dir.name,
+        "boot_id": boot_id(),
+        "size_sectors": int(_read(sys_dir / "size") or 0),
+        "diskseq": _read(disk / "diskseq"),
+    }
+    for attr in ("wwid", "serial"):
+        value = _read(disk / attr) or _read(disk / "device" / attr)
+        if value:
+            ident[attr] = value
+    if part:
+        ident["partition"] = int(_read(sys_dir / "partition") or 0)
+        ident["start_sector"] = int(_read(sys_dir / "start") or 0)
+    backing = _disk_loop_backing(fd, disk, part, major)
+    if backing is not None:
+        ident["loop_backing"] = list(backing)
+    ident["key"], ident["overlaps"] = _device_keys(ident, disk, part)
+    return ident
+
+
+def _disk_loop_backing(fd: int, disk: Path, part: bool, major: int) -> tuple[int, int] | None:
+    disk_major = int(_read(disk / "dev").split(":")[0] or 0)
+    if disk_major != LOOP_MAJOR:
+        return None
+    if not part:
+        return loop_backing(fd)
+    try:
+        dfd = os.open(f"/dev/{disk.name}", os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        return loop_backing(dfd)
+    finally:
+        os.close(dfd)
+
+
+def _disk_key(ident: dict[str, Any], disk: Path) -> str:
+    # A stable name first, so a reboot that renumbers disks keeps the key; a loop disk is
+    # its backing file, so a loop backend and a block backend on its device are one store.
+    if ident.get("wwid"):
+        return f"blk:wwid:{ident['wwid']}"
+    if ident.get("serial"):
+        return f"blk:serial:{ident['serial']}"
+    if ident.get("loop_backing"):
+        dev, ino = ident["loop_backing"]
+        return f"file:{dev}:{ino}"
+    return f"blk:{_read(disk / 'dev')}"
+
+
+def _device_keys(ident: dict[str, Any], disk: Path, part: bool) -> tuple[str, list[str]]:
+    disk_key = _disk_key(ident, disk)
+    if part:
+        return f"{disk_key}:part{ident['partition']}", [disk_key]
+    parts = sorted(p for p in disk.iterdir() if (p / "partition").exists())
+    return disk_key, [f"{disk_key}:part{_read(p / 'partition')}" for p in parts]
+
+
+def identity_problems(recorded: dict[str, Any], found: dict[str, Any]) -> list[str]:
+    """How the device found differs from the one recorded at provision; empty when it is
+    the same device. Numbers and disk sequence only count within one boot."""
+    problems: list[str] = []
+
+    def differs(key: str, what: str) -> None:
+        if key in recorded and recorded.get(key) != found.get(key):
+            problems.append(f"its {what} is {found.get(key) or 'none'}, not {recorded[key]}")
+
+    differs("wwid", "WWN")
+    differs("serial", "serial number")
+    differs("partition", "partition number")
+    differs("start_sector", "first sector")
+    differs("size_sectors", "size in sectors")
+    differs("loop_backing", "backing file (device, inode)")
+    if recorded.get("boot_id") == found.get("boot_id"):
+        differs("devnum", "device number")
+        if recorded.get("diskseq"):
+            differs("diskseq", "disk sequence number (the medium was replaced or re-attached)")
+    return problems
