@@ -176,6 +176,10 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # ---- swapadmin ----
 SWAPADMIN_HOST = envstr("SWAPADMIN_HOST") or socket.gethostname()
+#: What identifies this machine (a container's worker mounts the host's file here).
+SWAPADMIN_MACHINE_ID_FILE = Path(
+    envstr("SWAPADMIN_MACHINE_ID_FILE", "/etc/machine-id") or "/etc/machine-id"
+)
 SWAPADMIN_FSTAB = Path(envstr("SWAPADMIN_FSTAB", "/etc/fstab") or "/etc/fstab")
 SWAPADMIN_SYSCTL_FILE = Path(
     envstr("SWAPADMIN_SYSCTL_FILE", "/etc/sysctl.d/90-swapadmin.conf") or ""

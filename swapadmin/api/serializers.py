@@ -162,6 +162,15 @@ class ForceSerializer(serializers.Serializer):
     confirm = confirm_field()
 
 
+class ProvisionSerializer(serializers.Serializer):
+    force = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="overwrite what the store holds (a filesystem, a file swapadmin did not make)",
+    )
+    confirm = confirm_field()
+
+
 class ActivateSerializer(serializers.Serializer):
     priority = serializers.IntegerField(
         required=False, allow_null=True, min_value=0, max_value=MAX_PRIORITY
@@ -276,10 +285,11 @@ class JobSerializer(serializers.ModelSerializer):
 
 
 class ConflictSerializer(serializers.Serializer):
-    """409: the backend is busy; ``job`` is the one holding it."""
+    """409: the backend is busy (``job`` is the one holding it), or it cannot do this at all
+    for now (``job`` is null and ``detail`` says why)."""
 
     detail = serializers.CharField()
-    job = JobSerializer()
+    job = JobSerializer(allow_null=True)
 
 
 class ErrorSerializer(serializers.Serializer):

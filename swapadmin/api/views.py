@@ -39,6 +39,7 @@ from .serializers import (
     JobSerializer,
     PersistSerializer,
     PluginSerializer,
+    ProvisionSerializer,
     ResizeSerializer,
     ScanSerializer,
     TuneSerializer,
@@ -51,7 +52,11 @@ ERRORS = {
 }
 QUEUED = {
     202: OpenApiResponse(JobSerializer, description="queued: the job, to follow at its url"),
-    409: OpenApiResponse(ConflictSerializer, description="busy: the job holding the backend"),
+    409: OpenApiResponse(
+        ConflictSerializer,
+        description="refused for now: busy (``job`` is the one holding the backend), or the "
+        "backend's store was never proven swapadmin's (``job`` is null; ``detail`` says why)",
+    ),
     **ERRORS,
 }
 
@@ -65,6 +70,10 @@ def queued(job: Job, request: Request) -> Response:
 def conflict(e: services.Conflict, request: Request, kind: str, obj: Host | Backend) -> Response:
     job = JobSerializer(e.job, context={"request": request}).data
     return Response({"detail": e.message, "job": job}, status=status.HTTP_409_CONFLICT)
+
+
+def not_ready(e: services.NotReady) -> Response:
+    return Response({"detail": e.message, "job": None}, status=status.HTTP_409_CONFLICT)
 
 
 def invalid(e: services.InvalidRequest, top_level: set[str] | None = None) -> ValidationError:
@@ -128,6 +137,7 @@ class HostViewSet(ApiDefaults, viewsets.ReadOnlyModelViewSet):
 
 #: Backend actions: URL name -> (job kind, body serializer).
 BACKEND_ACTIONS: dict[str, tuple[str, type[serializers.Serializer]]] = {
+    "provision": ("provision", ProvisionSerializer),
     "activate": ("activate", ActivateSerializer),
     "deactivate": ("deactivate", ForceSerializer),
     "scan": ("scan", ScanSerializer),
@@ -198,9 +208,19 @@ class BackendViewSet(
             job = services.request_action(backend, kind, actor_for(request), params)
         except services.Conflict as e:
             return conflict(e, request, kind, backend)
+        except services.NotReady as e:
+            return not_ready(e)
         except services.InvalidRequest as e:
             raise invalid(e) from None
         return queued(job, request)
+
+    @extend_schema(request=ProvisionSerializer, responses=QUEUED)
+    @action(detail=True, methods=["post"])
+    def provision(self, request: Request, uuid: str) -> Response:
+        """Provision again: take the store and write the swap header. For a backend whose
+        first provision was refused; ``force`` (with the name typed) overwrites what the
+        store holds, and applies to the device the first attempt found."""
+        return self._act(request, "provision", ProvisionSerializer)
 
     @extend_schema(request=ActivateSerializer, responses=QUEUED)
     @action(detail=True, methods=["post"])

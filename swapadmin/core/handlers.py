@@ -12,6 +12,8 @@ from __future__ import annotations
 import importlib
 import os
 import uuid as uuid_mod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
@@ -20,6 +22,7 @@ from django.utils import timezone
 
 from backends import BackendError, SwapBackend, ValidationError, header, kernel, registry
 
+from . import runner
 from .models import Backend, Job
 from .runner import Cancelled, Handler, JobContext
 
@@ -35,7 +38,8 @@ def _swap_uuid(ctx: JobContext) -> uuid_mod.UUID | None:
 
 
 def _mkswap(ctx: JobContext, plugin: SwapBackend) -> dict[str, Any]:
-    """Format the area keeping the backend's label and UUID; store the header on the row."""
+    """Format the area keeping the backend's label and UUID; store the header on the row.
+    The plugin proves the store its own on the descriptor it writes through."""
     assert ctx.backend is not None
     hdr = header.mkswap(plugin, label=ctx.backend.label, uuid=_swap_uuid(ctx))
     data = hdr.to_dict()
@@ -70,17 +74,47 @@ def _active_area(plugin: SwapBackend) -> kernel.SwapArea | None:
 
 
 def _swapon(ctx: JobContext, plugin: SwapBackend) -> None:
+    """swapon through a descriptor proven to be this backend's formatted area, so the
+    kernel opens exactly that store (not whatever the path names by then)."""
     assert ctx.backend is not None
-    kernel.swapon(
-        plugin.swap_path, priority=ctx.backend.priority, discard=ctx.backend.discard or None
-    )
+    store = plugin.open_for_swapon()
+    try:
+        kernel.swapon(
+            plugin.swap_path,
+            priority=ctx.backend.priority,
+            discard=ctx.backend.discard or None,
+            fd=store.fd,
+        )
+    finally:
+        store.close()
+
+
+@contextmanager
+def host_memory(ctx: JobContext, doing: str) -> Iterator[None]:
+    """One swapoff or burn-in at a time on this host: each one's RAM check holds only while
+    no other one moves pages in or out. The check is made again under the lock."""
+
+    def waiting() -> None:
+        ctx.log(f"waiting for another swapoff or burn-in on this host before {doing}")
+
+    with runner.exclusive_wait(
+        runner.HOST_MEMORY_LOCK,
+        why="another swapoff or burn-in on this host",
+        timeout=runner.HOST_MEMORY_WAIT_SECONDS,
+        on_wait=waiting,
+    ):
+        yield
 
 
 def _swapoff(ctx: JobContext, plugin: SwapBackend) -> None:
+    """swapoff of this backend's own area (proven by reading its header, which is fine on
+    an active area), under the host's memory lock, the RAM check made under it."""
     force = bool(ctx.job.params.get("force", False))
-    if force:
-        ctx.log("forced: swapadmin does not check that the area's pages fit in RAM")
-    kernel.swapoff(plugin.swap_path, policy=ctx.policy, force=force)
+    plugin.verify()
+    with host_memory(ctx, f"swapoff {plugin.swap_path}"):
+        if force:
+            ctx.log("forced: swapadmin does not check that the area's pages fit in RAM")
+        kernel.swapoff(plugin.swap_path, policy=ctx.policy, force=force)
 
 
 def _refuse_adopted(ctx: JobContext) -> None:
@@ -105,33 +139,38 @@ def _refuse_active(plugin: SwapBackend, doing: str) -> None:
 
 
 def provision(ctx: JobContext) -> dict[str, Any]:
-    """Prepare the backing store (``swapfile(True)``) and write the swap header."""
+    """Take the backing store (``swapfile(True)``: it is created, or an existing one passes
+    the kind's checks, or force) and write the swap header; from then on the store is the
+    backend's, proven by its mark or identity and the swap UUID written here."""
     plugin = ctx.require_plugin()
+    backend = ctx.backend
+    assert backend is not None
     ctx.step(5, "preparing the backing store")
     plugin.swapfile(True)
-    ctx.save_backend()  # keep what enabling attached (loop, zram) before anything can fail
+    ctx.save_backend()  # keep what enabling took and attached before anything can fail
     ctx.check_cancel()
     if _active_area(plugin) is not None:
         ctx.step(60, f"{plugin.swap_path} is already active: its header is left as it is")
-        data = header.read_header(plugin).to_dict()
-        ctx.save_backend(header=data)
+        hdr = header.read_header(plugin)
+        plugin.note_formatted(str(hdr.uuid))
+        data = hdr.to_dict()
+        ctx.save_backend(header=data, swap_uuid=hdr.uuid)
     else:
         ctx.step(60, f"writing the swap header on {plugin.swap_path}")
         data = _mkswap(ctx, plugin)
     info = _info(plugin)
-    ctx.save_backend(info=info)
+    ctx.save_backend(info=info, provisioned_at=timezone.now())
     result: dict[str, Any] = {"header": data, "info": info}
-    spec = _fstab_spec(ctx.backend, plugin) if ctx.backend and ctx.backend.persist else None
+    spec = _fstab_spec(backend, plugin) if backend.persist else None
     if spec is not None:
-        assert ctx.backend is not None
         from backends import fstab
 
         fstab.ensure_entry(
             settings.SWAPADMIN_FSTAB,
             spec,
-            priority=ctx.backend.priority,
-            discard=ctx.backend.discard or None,
-            label=ctx.backend.label or None,
+            priority=backend.priority,
+            discard=backend.discard or None,
+            label=backend.label or None,
         )
         ctx.log(f"kept {spec} in {settings.SWAPADMIN_FSTAB}")
         result["fstab"] = str(settings.SWAPADMIN_FSTAB)
@@ -144,6 +183,7 @@ def activate(ctx: JobContext) -> dict[str, Any]:
     assert ctx.backend is not None
     area = _active_area(plugin)
     if area is not None:
+        plugin.verify()  # the area active at the path is this backend's, not a renamed one
         ctx.log(f"{area.path} is already active (priority {area.priority}): nothing to do")
         return {"already_active": True, "priority": area.priority}
     if ctx.backend.adopted and _swap_path(plugin) is None:
@@ -157,7 +197,8 @@ def activate(ctx: JobContext) -> dict[str, Any]:
     plugin.swapfile(True)
     ctx.save_backend()
     if _header_or_none(plugin) is None:
-        # A zram device comes back empty after a reboot; a file keeps its header.
+        # A zram device comes back empty after a reboot (and was just added, so it is ours);
+        # any other store without our header is refused by the plugin's proof.
         ctx.step(40, f"{plugin.swap_path} has no swap header: writing one")
         _mkswap(ctx, plugin)
     ctx.step(70, f"swapon {plugin.swap_path}")
@@ -182,17 +223,23 @@ def deactivate(ctx: JobContext) -> dict[str, Any]:
 
 def destroy(ctx: JobContext) -> dict[str, Any]:
     """Deactivate if needed, release the store, remove the file (never an adopted one),
-    drop the fstab line, and delete the Backend row (its jobs keep ``backend_name``)."""
+    drop the fstab line, and delete the Backend row (its jobs keep ``backend_name``).
+    Only what proves to be this backend's is touched: a backend whose provision never
+    completed, or whose path now names another store, loses its row and nothing else."""
     plugin = ctx.require_plugin()
     backend = ctx.backend
     assert backend is not None
     result: dict[str, Any] = {"adopted": backend.adopted}
+    ours = _proven(ctx, plugin)
     if _active_area(plugin) is not None:
-        ctx.step(10, f"swapoff {plugin.swap_path}")
-        _swapoff(ctx, plugin)
-        result["deactivated"] = True
+        if ours:
+            ctx.step(10, f"swapoff {plugin.swap_path}")
+            _swapoff(ctx, plugin)
+            result["deactivated"] = True
+        else:
+            ctx.log(f"{plugin.swap_path} is active but not this backend's: left as it is")
     ctx.check_cancel()
-    spec = _fstab_spec(backend, plugin)
+    spec = _fstab_spec(backend, plugin) if backend.provisioned_at is not None else None
     if backend.adopted:
         ctx.step(50, "adopted area: its file or device is left on the host")
     else:
@@ -203,10 +250,10 @@ def destroy(ctx: JobContext) -> dict[str, Any]:
         if callable(remove):
             what = getattr(plugin, "file_path", None) or _swap_path(plugin)
             ctx.step(60, f"removing {what}")
-            # remove() keeps a file swapadmin did not make (and says False): report that.
+            # remove() keeps a file this backend did not make (and says False): report that.
             result["removed"] = remove() is not False
             if not result["removed"]:
-                ctx.log(f"left {what} on the host: swapadmin did not make it")
+                ctx.log(f"left {what} on the host: this backend did not make it")
     if spec is not None:
         from backends import fstab
 
@@ -219,6 +266,21 @@ def destroy(ctx: JobContext) -> dict[str, Any]:
         backend.delete()
     ctx.backend_deleted = True
     return result
+
+
+def _proven(ctx: JobContext, plugin: SwapBackend) -> bool:
+    """Whether the store at the path proves to be this backend's formatted area; the
+    reason is logged when it does not."""
+    assert ctx.backend is not None
+    if ctx.backend.provisioned_at is None:
+        ctx.log("never provisioned: only what proves to be this backend's is released")
+        return False
+    try:
+        plugin.verify()
+    except BackendError as e:
+        ctx.log(f"not this backend's store: {e.message}")
+        return False
+    return True
 
 
 def resize(ctx: JobContext) -> dict[str, Any]:
@@ -304,15 +366,17 @@ def burn_in(ctx: JobContext) -> dict[str, Any]:
             "a burn-in makes the kernel swap to this area, so the area must be active; "
             "activate it first"
         )
+    plugin.verify()  # the kernel will write this area's pages: it must be ours
     p = ctx.job.params
-    ctx.step(2, "starting the memory hog in a memory cgroup")
-    res = burnin.burn_in(
-        plugin,
-        memory_limit_bytes=int(p.get("memory_limit_bytes", 64 << 20)),
-        hog_bytes=int(p.get("hog_bytes", 160 << 20)),
-        seconds=float(p.get("seconds", 30)),
-        progress=ctx.progress_cb(2, 98, "burn-in"),
-    )
+    with host_memory(ctx, "the burn-in"):
+        ctx.step(2, "starting the memory hog in a memory cgroup")
+        res = burnin.burn_in(
+            plugin,
+            memory_limit_bytes=int(p.get("memory_limit_bytes", 64 << 20)),
+            hog_bytes=int(p.get("hog_bytes", 160 << 20)),
+            seconds=float(p.get("seconds", 30)),
+            progress=ctx.progress_cb(2, 98, "burn-in"),
+        )
     return {"burn_in": res.to_dict()}
 
 
@@ -454,8 +518,14 @@ def _adopt(ctx: JobContext, path: str, area: kernel.SwapArea | None) -> dict[str
     plugin = cls(params, size_bytes=size, policy=ctx.policy, state=state)
     actual = plugin.capacity_bytes() if cls.takes_size else None
     hdr = _header_or_none(plugin)
+    # What it is now is what it must stay: swapon and swapoff of it check this record.
+    plugin.adopt_store()
     plugin.close()
     name = _free_name(host.pk, os.path.basename(path))
+    key = plugin.record.get("key")
+    twin = Backend.objects.filter(host=host, store_key=key).first() if key else None
+    if twin is not None:
+        raise BackendError(f"it is the store of backend {twin.name!r} already")
     backend = Backend.objects.create(
         host=host,
         kind=kind,
@@ -466,6 +536,8 @@ def _adopt(ctx: JobContext, path: str, area: kernel.SwapArea | None) -> dict[str
         label=(hdr or {}).get("label", "") or "",
         swap_uuid=(hdr or {}).get("uuid") or None,
         adopted=True,
+        provisioned_at=timezone.now(),
+        store_key=key,
         persist=False,
         desired_state=Backend.Desired.ACTIVE if area else Backend.Desired.INACTIVE,
         observed_state=Backend.Observed.ACTIVE if area else Backend.Observed.READY,

@@ -30,6 +30,11 @@ class Host(models.Model):
     swap_roots = models.JSONField(default=list, blank=True)
     last_heartbeat = models.DateTimeField(null=True, blank=True)
     worker_version = models.CharField(max_length=64, blank=True)
+    #: ``/etc/machine-id`` of the machine whose worker registered this host: a host is a
+    #: machine, not a hostname, so a clone or another machine with the same name is refused.
+    machine_id = models.CharField(max_length=64, blank=True)
+    #: The kernel's boot id when the worker last started: devices do not outlive a boot.
+    boot_id = models.CharField(max_length=64, blank=True)
     #: The latest snapshot from the host's worker: meminfo, rates, PSI, tunables, the swap
     #: areas it found that swapadmin does not manage, and the top swap users. Kept on the row so
     #: the overview renders from one query however many samples there are.
@@ -67,6 +72,9 @@ class Backend(models.Model):
         READY = "ready"  # prepared and formatted, not in /proc/swaps
         ACTIVE = "active"  # in /proc/swaps
         ERROR = "error"  # the worker could not make sense of it; see observed_error
+        #: The store now at the path is not this backend's (another device after a reboot,
+        #: a file replaced); nothing is written to it. See observed_error.
+        FOREIGN = "foreign"
 
     class Discard(models.TextChoices):
         NONE = "", "no discard"
@@ -89,6 +97,14 @@ class Backend(models.Model):
     #: Adopted areas were found on the host (discover), not created by swapadmin: destroying
     #: one releases it from management but never deletes its file or device.
     adopted = models.BooleanField(default=False)
+    #: When the store became this backend's: its provision completed (or it was adopted).
+    #: Until then nothing but provision, destroy and checks may touch it.
+    provisioned_at = models.DateTimeField(null=True, blank=True)
+    #: What bytes the store is, as the worker read them from the open store (a file's
+    #: device and inode, a disk's WWN or serial and partition, a zram device): one store
+    #: serves one backend per host, whatever path or link names it. NULL until the worker
+    #: has opened the store: NULLs never collide in the unique constraint, "" would.
+    store_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
 
     desired_state = models.CharField(
         max_length=16, choices=Desired.choices, default=Desired.INACTIVE
@@ -116,7 +132,10 @@ class Backend(models.Model):
     class Meta:
         ordering = ["host__name", "name"]
         constraints = [
-            models.UniqueConstraint(fields=["host", "name"], name="backend_name_unique_per_host")
+            models.UniqueConstraint(fields=["host", "name"], name="backend_name_unique_per_host"),
+            models.UniqueConstraint(
+                fields=["host", "store_key"], name="backend_store_unique_per_host"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -127,6 +146,10 @@ class Backend(models.Model):
         """The path in /proc/swaps, as the worker last described it."""
         path = self.info.get("swap_path") if isinstance(self.info, dict) else None
         return path or self.params.get("path") or self.params.get("device")
+
+    @property
+    def provisioned(self) -> bool:
+        return self.provisioned_at is not None
 
     @property
     def used_fraction(self) -> float:

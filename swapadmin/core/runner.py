@@ -22,14 +22,16 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import Exists, F, OuterRef, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
 from backends import BackendError, Policy, SwapBackend, registry
+from backends.errors import NotOursError
+from backends.store import Store
 
-from .models import Backend, Job
+from .models import Backend, Host, Job
 from .sampler import observe_backend
 
 log = logging.getLogger(__name__)
@@ -198,17 +200,95 @@ class JobContext:
 Handler = Callable[[JobContext], dict[str, Any] | None]
 
 
-def build_plugin(backend: Backend, policy: Policy, *, force: bool = False) -> SwapBackend:
+def build_plugin(
+    backend: Backend, policy: Policy, *, provisioning: bool = False, force: bool = False
+) -> SwapBackend:
     """The plugin for ``backend``, built from the row with the host's policy. The
-    constructor validates the parameters again: a tampered row is refused here."""
+    constructor validates the parameters again: a tampered row is refused here. Only a
+    provision may take a store that is not yet the backend's, and only a provision's force
+    overwrites what a store holds; every other job writes to a store proven ours or not at
+    all. The owner is the backend's public id, which a file's mark carries."""
     cls = registry().get(backend.kind)
     return cls(
         backend.params,
         size_bytes=backend.size_bytes,
         policy=policy,
-        force=force,
+        force=force and provisioning,
         state=backend.state,
+        provisioning=provisioning,
+        owner=str(backend.uuid),
     )
+
+
+def claim_store(backend: Backend, store: Store) -> None:
+    """One store, one backend: refuse (NotOursError) when another backend of this host
+    already names the same bytes or bytes that overlap them (a partition and its disk, a
+    loop device and its backing file), and record the key on this backend. Called by the
+    plugin with each store it opens for writing, after its proof and before any byte."""
+
+    def clash(other: Backend) -> bool:
+        rec = other.state.get("store") if isinstance(other.state, dict) else None
+        theirs = set((rec or {}).get("overlaps") or [])
+        return bool(
+            other.store_key
+            and (
+                other.store_key == store.key
+                or other.store_key in store.overlaps
+                or store.key in theirs
+            )
+        )
+
+    def write() -> None:
+        with transaction.atomic():
+            # The host row's lock makes the check and the write one step for this host.
+            Host.objects.select_for_update().filter(pk=backend.host_id).first()
+            others = Backend.objects.filter(host_id=backend.host_id).exclude(pk=backend.pk)
+            for other in others.only("name", "store_key", "state"):
+                if clash(other):
+                    raise NotOursError(
+                        f"{store.path} is the store of backend {other.name!r} on this host "
+                        "already (the same bytes by another name, or bytes that overlap "
+                        "them): one store serves one backend. Nothing was written."
+                    )
+            Backend.objects.filter(pk=backend.pk).update(store_key=store.key)
+
+    try:
+        persistent(write, "recording the backend's store")
+    except IntegrityError:
+        raise NotOursError(
+            f"{store.path} is the store of another backend on this host already: one store "
+            "serves one backend. Nothing was written."
+        ) from None
+    backend.store_key = store.key
+
+
+# ---- machines ----
+
+
+def machine_id() -> str:
+    """This machine's ``/etc/machine-id``: what a host is, whatever it is called."""
+    try:
+        return Path(settings.SWAPADMIN_MACHINE_ID_FILE).read_text().strip()
+    except OSError:
+        return ""
+
+
+def check_machine(host: Host) -> None:
+    """Refuse (HostIdentityError) to act as ``host`` on another machine than the one that
+    registered it: a cloned VM, or two machines sharing a hostname."""
+    mine = machine_id()
+    if host.machine_id and mine and host.machine_id != mine:
+        raise HostIdentityError(
+            f"host {host.name} was registered by the machine with id {host.machine_id}, but "
+            f"this machine's id (/etc/machine-id) is {mine}: a cloned VM or another machine "
+            f"with the same name. Give this worker another SWAPADMIN_HOST, or, if this "
+            f"machine replaces the old one, let an admin run: manage.py forget-machine "
+            f"{host.name}"
+        )
+
+
+class HostIdentityError(Exception):
+    """This worker is not on the machine that its host row belongs to."""
 
 
 # ---- locking ----
@@ -236,6 +316,45 @@ def exclusive(name: str) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+@contextmanager
+def exclusive_wait(
+    name: str, *, why: str, timeout: float, on_wait: Callable[[], None] | None = None
+) -> Iterator[None]:
+    """A host-local lock like ``exclusive``, but waited for (up to ``timeout`` seconds,
+    calling ``on_wait`` once when it has to wait): for what must happen one at a time on a
+    host but may happen soon, such as swapoffs that each need RAM."""
+    path = lock_dir() / f"{name}.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        deadline = time.monotonic() + timeout
+        waited = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise BackendError(
+                        f"waited {timeout:.0f} s for {why}; try again later", retryable=True
+                    ) from None
+                if not waited and on_wait is not None:
+                    on_wait()
+                waited = True
+                time.sleep(0.2)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+#: Every swapoff and burn-in on a host takes this lock: each one's RAM check is only true
+#: while no other one is pulling pages back into RAM or pushing them out.
+HOST_MEMORY_LOCK = "host-memory"
+HOST_MEMORY_WAIT_SECONDS = 600.0
 
 
 def lock_name(job: Job) -> str:
@@ -293,6 +412,11 @@ def run(job_pk: int, *, worker: str, attempt: int = 0) -> Outcome:
             settings.SWAPADMIN_HOST,
         )
         return Outcome("wrong-host", detail=job.host.name)
+    try:
+        check_machine(job.host)
+    except HostIdentityError as e:
+        log.error("job %s refused: %s", job.uuid, e)
+        return Outcome("wrong-machine", detail=str(e))
     if job.state != Job.State.QUEUED:
         return Outcome(job.state)
     if job.cancel_requested:
@@ -353,9 +477,15 @@ def _run_handler(ctx: JobContext, attempt: int) -> tuple[Outcome, dict[str, Any]
             ctx.backend = Backend.objects.filter(pk=job.backend_id).first()
             if ctx.backend is None:
                 raise BackendError("the backend was deleted before the job started")
+            check_not_provisioned(job, ctx.backend)
             ctx.plugin = build_plugin(
-                ctx.backend, ctx.policy, force=bool(job.params.get("force", False))
+                ctx.backend,
+                ctx.policy,
+                provisioning=job.kind == Job.Kind.PROVISION,
+                force=bool(job.params.get("force", False)),
             )
+            backend = ctx.backend
+            ctx.plugin.on_store = lambda store: claim_store(backend, store)
         result = handler(ctx) or {}
         if ctx.cancelled():
             raise Cancelled()
@@ -379,6 +509,20 @@ def _run_handler(ctx: JobContext, attempt: int) -> tuple[Outcome, dict[str, Any]
         message = f"internal error in the worker: {type(e).__name__}: {e}"
         ctx.log(f"failed: {message} (the traceback is in the worker's log)")
         return Outcome(Job.State.FAILED, detail=message), {"error": message}
+
+
+#: What a backend whose store was never proven ours may still do.
+UNPROVISIONED_JOBS = frozenset({Job.Kind.PROVISION, Job.Kind.DESTROY, Job.Kind.CHECK})
+
+
+def check_not_provisioned(job: Job, backend: Backend) -> None:
+    """The request side refuses these already; the worker says it again (the plugin's own
+    proof would refuse the write too: this names the reason first)."""
+    if backend.provisioned_at is None and job.kind not in UNPROVISIONED_JOBS:
+        raise NotOursError(
+            f"{backend.name} was never provisioned (its store was never proven to be "
+            f"swapadmin's), so a {job.kind} job is refused; provision it again, or destroy it"
+        )
 
 
 def _refresh(ctx: JobContext) -> None:

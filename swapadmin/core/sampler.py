@@ -26,6 +26,7 @@ from django.db.models import Case, Q, Value, When
 from django.utils import timezone
 
 from backends import BackendError, SwapBackend, kernel
+from backends.errors import NotOursError
 
 from .models import Backend, Host, Job, Sample
 
@@ -49,6 +50,20 @@ def observe_backend(backend: Backend, plugin: SwapBackend | None = None) -> str:
             fields.update(observed_state=Backend.Observed.ERROR, observed_error=e.message)
             Backend.objects.filter(pk=backend.pk).update(**fields)
             return Backend.Observed.ERROR
+    foreign = _foreign(backend, plugin)
+    if foreign is not None:
+        # Whatever is at the path now is not ours: none of its state is this backend's.
+        fields.update(
+            observed_state=Backend.Observed.FOREIGN,
+            observed_error=foreign,
+            used_bytes=0,
+            active_priority=None,
+        )
+        plugin.close()
+        Backend.objects.filter(pk=backend.pk).update(**fields)
+        for k, v in fields.items():
+            setattr(backend, k, v)
+        return Backend.Observed.FOREIGN
     try:
         path: str | None = plugin.swap_path
     except BackendError:
@@ -72,6 +87,21 @@ def observe_backend(backend: Backend, plugin: SwapBackend | None = None) -> str:
     for k, v in fields.items():
         setattr(backend, k, v)
     return str(fields["observed_state"])
+
+
+def _foreign(backend: Backend, plugin: SwapBackend) -> str | None:
+    """Why the store at a provisioned backend's path is not its own (another device after a
+    reboot, a file replaced, a loop device re-pointed), or None when it is, or when there is
+    no store there to judge."""
+    if backend.provisioned_at is None:
+        return None
+    try:
+        plugin.verify()
+    except NotOursError as e:
+        return e.message
+    except (BackendError, OSError):
+        return None
+    return None
 
 
 def _inactive_state(plugin: SwapBackend, path: str | None, fields: dict[str, Any]) -> str:
@@ -171,6 +201,10 @@ def take_sample(host: Host, previous: Reading) -> Sample:
             .only("uuid", "info", "params", "observed_state")
         )
         for backend in backends:
+            if backend.observed_state == Backend.Observed.FOREIGN:
+                # Only a thorough look (after a job, at a check) clears that verdict; the
+                # area at its path is someone else's, so it is listed as unmanaged.
+                continue
             area = _match(backend, areas)
             if area is not None:
                 managed.add(area.path)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -81,6 +82,43 @@ class Conflict(Exception):
             f"{self.job.uuid} is {self.job.state}"
         )
         super().__init__(self.message)
+
+
+class NotReady(Exception):
+    """The backend cannot do this now, for a reason no job holds (409 with the reason):
+    its store was never proven to be swapadmin's."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+#: What a backend whose provision never completed may still do: be provisioned again,
+#: destroyed (which then removes only the row), and checked (read-only).
+UNPROVISIONED_ACTIONS = frozenset({Job.Kind.PROVISION, Job.Kind.DESTROY, Job.Kind.CHECK})
+
+
+def not_provisioned_reason(backend: Backend, kind: str) -> str:
+    """Why ``kind`` is refused on a backend whose store was never proven ours, with what
+    its last provision said."""
+    last = (
+        backend.jobs.filter(kind=Job.Kind.PROVISION).order_by("-queued_at").first()
+        if backend.pk
+        else None
+    )
+    if last is None:
+        why = "it was never provisioned"
+    elif last.state in Job.LIVE:
+        why = f"its provision job {last.uuid} is {last.state}"
+    else:
+        why = f"its provision job {last.uuid} {last.state}" + (
+            f": {last.error}" if last.error else ""
+        )
+    return (
+        f"{backend.name} has no store proven to be swapadmin's ({why}), so a {kind} is "
+        "refused: it could write to someone else's data. Provision it again (with force if "
+        "what is there may be destroyed), or destroy it, which then removes only the row."
+    )
 
 
 def policy_for(host: Host) -> Policy:
@@ -186,7 +224,28 @@ def validate_backend(
         raise _backend_error(e, "params") from None
     if Backend.objects.filter(host=host, name=name).exists():
         raise InvalidRequest.one("name", f"{host.name} already has a backend named {name!r}")
+    _check_store_unclaimed(host, cleaned)
     return cleaned, size
+
+
+#: The parameters that name a store's path, by which two backends can be seen to name the
+#: same one before a job runs (the worker then compares what the paths really are).
+STORE_PARAMS = ("path", "device")
+
+
+def _check_store_unclaimed(host: Host, params: dict[str, Any]) -> None:
+    """One store, one backend: refuse a path another backend of the host names already,
+    written the same way. Other spellings (links, bind mounts, a partition and its disk)
+    are only known on the host; its worker refuses those before writing."""
+    for name in STORE_PARAMS:
+        value = params.get(name)
+        if not isinstance(value, str) or not value:
+            continue
+        for other in Backend.objects.filter(host=host).only("name", "params"):
+            if value in (other.params.get("path"), other.params.get("device")):
+                raise InvalidRequest.one(
+                    name, f"{value} is the store of backend {other.name!r} on {host.name}"
+                )
 
 
 # ---- creating jobs ----
@@ -254,6 +313,8 @@ def create_backend(
             host=host,
             kind=kind,
             name=name,
+            # Chosen now, so the header the worker writes is known before it is written.
+            swap_uuid=uuid.uuid4(),
             params=cleaned,
             size_bytes=size,
             priority=prio,
@@ -289,7 +350,7 @@ def adopted_refusal(name: str, kind: str) -> str:
 def _clean_action_params(backend: Backend, kind: str, params: dict[str, Any]) -> dict[str, Any]:
     p = dict(params)
     force = bool(p.get("force", False))
-    if kind in (Job.Kind.DEACTIVATE, Job.Kind.DESTROY):
+    if kind in (Job.Kind.DEACTIVATE, Job.Kind.DESTROY, Job.Kind.PROVISION):
         _check_force(force, str(p.get("confirm", "")), backend.name)
         return {"force": force}
     if kind in (Job.Kind.SCAN, Job.Kind.BENCHMARK) and backend.adopted:
@@ -352,6 +413,10 @@ def request_action(
     """Queue ``kind`` on ``backend``; raises Conflict while another job holds it."""
     if kind not in Job.Kind.values or kind in (Job.Kind.DISCOVER, Job.Kind.TUNE):
         raise InvalidRequest.one("kind", f"{kind!r} is not an action on a backend")
+    if backend.provisioned_at is None and kind not in UNPROVISIONED_ACTIONS:
+        reason = not_provisioned_reason(backend, kind)
+        audit(actor, kind, backend, "refused", {"reason": reason})
+        raise NotReady(reason)
     cleaned = _clean_action_params(backend, kind, params or {})
     try:
         return _queue_action(backend, kind, actor, cleaned)

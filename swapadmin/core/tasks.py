@@ -32,7 +32,12 @@ def run_job(self: Any, job_id: int, attempt: int = 0) -> str:
     """Run job ``job_id`` if it is still queued and belongs to this worker's host."""
     worker = getattr(self.request, "hostname", None) or f"direct@{settings.SWAPADMIN_HOST}"
     outcome = runner.run(int(job_id), worker=worker, attempt=int(attempt))
-    if outcome.state == "wrong-host":
+    if outcome.state == "wrong-machine":
+        # Leave it queued for the host's own machine; the sweep sends it again.
+        Job.objects.filter(pk=int(job_id), state=Job.State.QUEUED).update(
+            dispatched_at=None, waiting_reason=outcome.detail[:255]
+        )
+    elif outcome.state == "wrong-host":
         from .services import dispatch
 
         dispatch(int(job_id))  # send it where it belongs (a no-op unless still queued)

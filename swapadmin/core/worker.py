@@ -18,11 +18,14 @@ from typing import Any
 
 from celery import signals
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 log = logging.getLogger(__name__)
 
 _sampler: Any = None
+#: The exit status of a worker refused as another machine's host (EX_CONFIG, sysexits.h).
+EX_WRONG_MACHINE = 78
 
 
 def host_queue() -> str:
@@ -35,29 +38,42 @@ def _add_host_queue(sender: str, instance: Any, **kwargs: Any) -> None:
 
 
 def register_host() -> Any:
-    """Create or refresh this host's row from what its kernel says."""
+    """Create or refresh this host's row from what its kernel says. A row registered by
+    another machine (its machine id differs) is refused: HostIdentityError."""
     from importlib.metadata import PackageNotFoundError, version
 
     from backends import Policy, kernel
+    from backends.store import boot_id
 
     from .models import Host
+    from .runner import check_machine, machine_id
 
     try:
         worker_version = version("swapadmin")
     except PackageNotFoundError:
         worker_version = ""
     now = timezone.now()
-    host, _ = Host.objects.update_or_create(
-        name=settings.SWAPADMIN_HOST,
-        defaults={
-            "kernel_release": kernel.kernel_release(),
-            "page_size": kernel.page_size(),
-            "mem_total_bytes": kernel.mem_total(),
-            "swap_roots": [str(r) for r in Policy.from_env().swap_roots],
-            "worker_version": worker_version,
-            "last_heartbeat": now,
-        },
-    )
+    fields = {
+        "kernel_release": kernel.kernel_release(),
+        "page_size": kernel.page_size(),
+        "mem_total_bytes": kernel.mem_total(),
+        "swap_roots": [str(r) for r in Policy.from_env().swap_roots],
+        "worker_version": worker_version,
+        "boot_id": boot_id(),
+        "last_heartbeat": now,
+    }
+    mine = machine_id()
+    with transaction.atomic():
+        host, created = Host.objects.select_for_update().get_or_create(
+            name=settings.SWAPADMIN_HOST, defaults={**fields, "machine_id": mine}
+        )
+        if not created:
+            check_machine(host)
+            if not host.machine_id:
+                fields["machine_id"] = mine
+            Host.objects.filter(pk=host.pk).update(**fields)
+            for k, v in fields.items():
+                setattr(host, k, v)
     return host
 
 
@@ -186,8 +202,14 @@ def start_host_agent(worker_name: str) -> Any:
 def _on_worker_ready(sender: Any = None, **kwargs: Any) -> None:
     global _sampler
     name = getattr(sender, "hostname", None) or f"worker@{settings.SWAPADMIN_HOST}"
+    from .runner import HostIdentityError
+
     try:
         _sampler = start_host_agent(name)
+    except HostIdentityError as e:
+        # Not this machine's host: serving its queue could run its jobs on the wrong disks.
+        log.critical("refusing to start: %s", e)
+        raise SystemExit(EX_WRONG_MACHINE) from None
     except Exception:
         log.exception("the worker could not register host %s", settings.SWAPADMIN_HOST)
         raise

@@ -16,7 +16,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from backends import BackendError, Policy, SwapBackend, registry
+from backends import BackendError, Policy, SwapBackend
+from swapadmin.core import runner
 from swapadmin.core.models import Backend, Host, Job
 from swapadmin.core.services import live_job_for
 
@@ -82,13 +83,7 @@ def _result_dict(result: CheckResult) -> dict[str, Any]:
 
 def build_plugin(backend: Backend) -> tuple[SwapBackend | None, str]:
     try:
-        cls = registry().get(backend.kind)
-        plugin = cls(
-            backend.params,
-            size_bytes=backend.size_bytes,
-            policy=Policy.from_env(),
-            state=backend.state,
-        )
+        plugin = runner.build_plugin(backend, Policy.from_env())
     except BackendError as e:
         return None, e.message
     return plugin, ""
@@ -101,10 +96,18 @@ def backend_findings(backend: Backend, th: Thresholds | None = None) -> list[Fin
     t = probes.target_for(backend, plugin, error)
     try:
         findings = list(t.findings)
+        identity = probes.check_identity(t)
+        findings += identity
         findings += probes.check_store(t)
         findings += probes.check_free_space(t, th)
         findings += probes.check_header(t)
-        findings += probes.check_drift(t)
+        drift = probes.check_drift(t)
+        if any(f.status == Status.FAIL for f in identity):
+            # Repairing drift would activate someone else's store: report it, repair nothing.
+            for f in drift:
+                if isinstance(f.value, dict):
+                    f.value.pop("repair", None)
+        findings += drift
         findings += probes.check_used(t, th)
         findings += probes.check_zram(t, th)
         findings += probes.check_fstab(t, settings.SWAPADMIN_FSTAB)

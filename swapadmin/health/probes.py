@@ -24,6 +24,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from backends import BackendError, SwapBackend, kernel
+from backends.errors import NotOursError
 from swapadmin.core.models import Backend, Host
 from swapadmin.env import envfloat
 
@@ -197,6 +198,34 @@ def _check_node(path: str, what: str, *, exact_mode: bool) -> Finding:
             value,
         )
     return ok("store", f"{path} exists, owned by root, mode {mode:04o}", value)
+
+
+def check_identity(t: Target) -> list[Finding]:
+    """The store at the path is this backend's own: its mark or recorded identity (a disk's
+    WWN and partition, a loop device's backing file, a zram device of this boot) and the
+    swap UUID swapadmin wrote. After a reboot or a hotplug, /dev/sdb1 may be another disk."""
+    b = t.backend
+    if t.plugin is None:
+        return []
+    if b.provisioned_at is None:
+        return [
+            warn(
+                "identity",
+                f"{b.name} was never provisioned: its store is not proven to be swapadmin's, "
+                "so nothing is written to it; provision it again or destroy it",
+            )
+        ]
+    try:
+        t.plugin.verify()
+    except NotOursError as e:
+        return [fail("identity", e.message, {"path": t.swap_path})]
+    except BackendError:
+        return []  # no store there now: check_store says so
+    except OSError as e:
+        return [warn("identity", f"cannot read the store to prove it is ours: {e.strerror}")]
+    finally:
+        t.plugin.close()
+    return [ok("identity", "the store at the path is this backend's (identity and swap UUID)")]
 
 
 def check_free_space(t: Target, th: Thresholds) -> list[Finding]:

@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from swapadmin.core.models import Backend, Job
-from swapadmin.core.services import Actor, Conflict, InvalidRequest, request_action
+from swapadmin.core.services import Actor, Conflict, InvalidRequest, NotReady, request_action
 
 from .models import BackendHealth
 from .probes import setting
@@ -77,6 +77,8 @@ def maybe_repair(backend: Backend, findings: list[dict[str, Any]]) -> Job | None
             job = request_action(backend, kind, Actor.schedule(), params)
         except Conflict:
             return None  # someone else's job holds the backend; look again next check
+        except NotReady:
+            return None  # its store was never proven ours: nothing to repair until then
         except InvalidRequest as e:
             log.warning("cannot repair %s with %s: %s", backend, kind, e)
             return None

@@ -394,7 +394,10 @@ def offered_actions(backend: Backend) -> list[tuple[str, str]]:
     page). The worker has the last word; this only hides what cannot work now."""
     active = backend.observed_state == Backend.Observed.ACTIVE
     absent = backend.observed_state == Backend.Observed.ABSENT
-    if absent:
+    if backend.provisioned_at is None:
+        # Its store was never proven ours: nothing but provision (and destroy) may touch it.
+        names = ["provision"] if backend.desired_state != Backend.Desired.ABSENT else []
+    elif absent:
         names = ["provision"] if backend.desired_state != Backend.Desired.ABSENT else []
     elif active:
         names = ["deactivate", "burn_in"]
@@ -475,7 +478,7 @@ def backend_action(request: HttpRequest, code: UUID, action: str) -> HttpRespons
         return refuse(request, "force", backend)
     back = next_url(request, reverse("backend", args=[backend.uuid]))
     params: dict[str, Any] = {}
-    if action in ("deactivate", "destroy"):
+    if action in ("deactivate", "destroy", "provision"):
         params = {"force": force, "confirm": request.POST.get("confirm", "")}
     elif action == "resize":
         form = ResizeForm(request.POST)
@@ -493,6 +496,8 @@ def backend_action(request: HttpRequest, code: UUID, action: str) -> HttpRespons
         job = services.request_action(backend, kind, actor(request), params)
     except services.Conflict as e:
         return _busy(request, e, back)
+    except services.NotReady as e:
+        return _refused(request, e.message, back)
     except services.InvalidRequest as e:
         if action in CONFIRMED or force:
             return _confirm_page(request, backend, action, ConfirmForm(request.POST), e)
@@ -535,6 +540,12 @@ def _what_is_lost(backend: Backend, action: str) -> list[str]:
         out.append(
             f"The kernel moves the {_size(backend.used_bytes)} swapped to {path} back into RAM."
         )
+    if action == "provision":
+        out.append(
+            f"Nothing, unless you force it. Forced, whatever {path} holds now (a filesystem, "
+            "a file swapadmin did not make) is overwritten with a swap area. The worker says "
+            "what it found there in the last provision's log."
+        )
     return out
 
 
@@ -568,7 +579,7 @@ def _confirm_page(
 @viewer_required
 def backend_confirm(request: HttpRequest, code: UUID, action: str) -> HttpResponse:
     backend = get_object_or_404(Backend.objects.select_related("host"), uuid=code)
-    if action not in ("destroy", "deactivate"):
+    if action not in ("destroy", "deactivate", "provision"):
         return HttpResponse(status=404)
     if not can(request.user, action):
         return refuse(request, action, backend)
@@ -757,10 +768,12 @@ def _queued(
 
 
 def _busy(request: HttpRequest, e: services.Conflict, back: str) -> HttpResponse:
-    message = f"busy: {e.job.kind} job {e.job.uuid} is {e.job.state}"
+    return _refused(request, f"busy: {e.job.kind} job {e.job.uuid} is {e.job.state}", back)
+
+
+def _refused(request: HttpRequest, message: str, back: str) -> HttpResponse:
     if request.htmx:
-        response = flash(request, message, "error", status=409)
-        return response
+        return flash(request, message, "error", status=409)
     messages.error(request, message)
     return HttpResponseRedirect(back)
 

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import requests
 from django.contrib.auth.models import User
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -61,6 +62,7 @@ def make_backend(host_row: Host, swap_root: Path) -> Callable[..., Backend]:
             "params": {"path": str(swap_root / name)},
             "size_bytes": 64 * PAGE,
             "observed_state": Backend.Observed.READY,
+            "provisioned_at": timezone.now(),
         }
         defaults.update(fields)
         return Backend.objects.create(**defaults)

@@ -123,7 +123,7 @@ def test_real_answers_match_the_schema(
     )
     backend = Backend.objects.create(
         host=schema_host, kind="file", name="real", size_bytes=64 * PAGE,
-        params={"path": str(swap_root / "real")},
+        params={"path": str(swap_root / "real")}, provisioned_at=timezone.now(),
     )  # fmt: skip
     seen: list[tuple[str, int]] = []
 
@@ -149,6 +149,10 @@ def test_real_answers_match_the_schema(
     call("/api/v1/jobs/{uuid}/", "GET", 200, path_parameters={"uuid": job["id"]})
     call("/api/v1/jobs/{uuid}/cancel/", "POST", 200, path_parameters={"uuid": job["id"]})
     call("/api/v1/jobs/{uuid}/cancel/", "POST", 409, path_parameters={"uuid": job["id"]})
+    # Never provisioned: a 409 whose ``job`` is null and whose detail says why.
+    refused = call("/api/v1/backends/{uuid}/scan/", "POST", 409,
+                   path_parameters={"uuid": created["backend"]}, body={})  # fmt: skip
+    assert refused["job"] is None and "no store proven" in refused["detail"]
     call("/api/v1/backends/{uuid}/", "DELETE", 409, path_parameters={"uuid": created["backend"]})
     call("/api/v1/backends/{uuid}/", "DELETE", 202, path_parameters=b)
     call("/api/v1/backends/{uuid}/", "GET", 200, path_parameters=b)

@@ -7,12 +7,16 @@ when the database was tampered with"; it lives here only."""
 
 from __future__ import annotations
 
+import hashlib
 import os
+import subprocess
 import time
+import uuid
 from pathlib import Path
 
 import pytest
 import redis
+from django.utils import timezone
 
 from swapadmin.celery import app
 from swapadmin.core import services
@@ -27,16 +31,24 @@ pytestmark = [needs_root, pytest.mark.e2e, pytest.mark.django_db(transaction=Tru
 MiB = 1 << 20
 
 
-def forge(host: Host, kind: str, *, job_kind: str = Job.Kind.PROVISION, **params) -> Job:
+def forge(
+    host: Host, kind: str, *, job_kind: str = Job.Kind.PROVISION, fields: dict | None = None,
+    **params,
+) -> Job:  # fmt: skip
     """A Backend and a queued Job written straight into the database, as someone with write
-    access to it could, bypassing every check of the web side; then its message sent."""
+    access to it could, bypassing every check of the web side (``fields``: more columns of
+    the row, such as a forged ``state`` or ``provisioned_at``); then its message sent."""
     backend = Backend.objects.create(
         host=host, kind=kind, name=f"forged-{time.monotonic_ns()}", params=params,
-        size_bytes=16 * MiB if kind == "file" else None,
+        size_bytes=16 * MiB if kind == "file" else None, **(fields or {}),
     )  # fmt: skip
     job = Job.objects.create(kind=job_kind, host=host, backend=backend, backend_name=backend.name)
     app.send_task(RUN_JOB_TASK, args=[job.pk], queue=host.queue)
     return job
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def test_the_worker_refuses_forged_and_tampered_requests(start_worker, alice, scratch):
@@ -97,6 +109,44 @@ def test_the_worker_refuses_forged_and_tampered_requests(start_worker, alice, sc
     )  # fmt: skip
     assert wait_for_job(job, 30, worker=w).state == Job.State.SUCCEEDED
     real = Backend.objects.get(name="real")
+    real_path = w.swap_root / "real"
+    real_content = digest(real_path)
+
+    # Rows forged to name that backend's file, marked provisioned so the worker takes up a
+    # scan (which writes every page): each is refused before the first byte, by the file's
+    # own proof or by the one-store-one-backend rule, whatever the forger copied.
+    forged_scans = {
+        # Nothing recorded: the file was never formatted by this backend.
+        "no-record": {},
+        # Its owner made up: the file's mark names the real backend.
+        "other-owner": {"store": {"owner": str(uuid.uuid4()), "uuid": str(real.swap_uuid)}},
+        # The swap UUID copied from the real row (the database shows it): no secret, so
+        # without the store's identity recorded it proves nothing.
+        "copied-uuid": {"store": {"uuid": str(real.swap_uuid)}},
+    }
+    refusals = {
+        "no-record": f"{real_path} was never formatted by this backend",
+        "other-owner": (
+            f"the file now at {real_path} is not this backend's: it carries the mark of a "
+            f"file made by another swapadmin backend ({real.uuid})"
+        ),
+        "copied-uuid": (
+            f"{real_path}: this backend has no record of its store's identity (it never took "
+            "one), so nothing proves the store is its own"
+        ),
+    }
+    for name, state in forged_scans.items():
+        job = forge(
+            host, "file", job_kind=Job.Kind.SCAN, path=str(real_path),
+            fields={"state": state, "provisioned_at": timezone.now()},
+        )  # fmt: skip
+        job = wait_for_job(job, 30, worker=w)
+        assert job.state == Job.State.FAILED, name
+        assert refusals[name] in job.error, (name, job.error)
+        assert "Traceback" not in job.error and "internal error" not in job.error, job.error
+        assert digest(real_path) == real_content, name
+    assert Backend.objects.get(pk=real.pk).store_key == real.store_key  # and keeps its store
+
     Backend.objects.filter(pk=real.pk).update(params={"path": str(victim)})
     job = wait_for_job(services.request_action(real, Job.Kind.DESTROY, actor), 30, worker=w)
     assert job.state == Job.State.FAILED and "outside the swap roots" in job.error, job.error
@@ -109,9 +159,45 @@ def test_the_worker_refuses_forged_and_tampered_requests(start_worker, alice, sc
     assert not (w.swap_root / "foreign").exists()
     assert not Path("/etc/swapadmin-forged").exists()
     assert sorted(os.listdir("/etc")) == etc_before
-    (w.swap_root / "real").unlink()
+    real_path.unlink()
     assert disk_state(*watched) == before
     wait_until(lambda: "refused" in w.log(), 5, "the worker to log the refusal")
     assert f"is for host {other.name}" in w.log()
     # The refused job was sent on to its own host's queue, which no worker here consumes.
     redis.Redis.from_url(redis_url()).delete(other.queue)
+
+
+@pytest.mark.parametrize("kind", ["file", "block"])
+def test_a_forged_record_without_an_identity_proves_nothing(start_worker, loop_device, kind):
+    """A row forged to name a swap area no backend ever took (made by hand, unmanaged),
+    marked provisioned, with a store record holding only that area's swap UUID (blkid shows
+    it; so did the job results of a backend that once adopted it): no mark, no inode, no
+    device identity. A proof needs the recorded identity *and* the swap UUID, so the
+    worker's scan is refused and not one byte of the area changes."""
+    w = start_worker()
+    if kind == "file":
+        store = w.swap_root / "handmade"
+        subprocess.run(["fallocate", "-l", "16M", str(store)], check=True)
+        store.chmod(0o600)
+        params = {"path": str(store)}
+    else:
+        store = Path(loop_device)
+        params = {"device": loop_device}
+    subprocess.run(["mkswap", "-q", str(store)], check=True)
+    swap_uuid = subprocess.run(
+        ["blkid", "-s", "UUID", "-o", "value", str(store)], capture_output=True, text=True,
+        check=True,
+    ).stdout.strip()  # fmt: skip
+    before = digest(store)
+
+    job = forge(
+        w.host, kind, job_kind=Job.Kind.SCAN,
+        fields={"state": {"store": {"uuid": swap_uuid}}, "provisioned_at": timezone.now()},
+        **params,
+    )  # fmt: skip
+    job = wait_for_job(job, 60, worker=w)
+
+    assert job.state == Job.State.FAILED, job.result
+    assert "no record of its store's identity" in job.error, job.error
+    assert "Traceback" not in job.error and "internal error" not in job.error, job.error
+    assert digest(store) == before

@@ -1,17 +1,35 @@
-"""Destroy deletes the swap files swapadmin made, and leaves on the host (saying so) one that
-was already a swap file when a backend took it over."""
+"""Destroy deletes the swap files its backend made, and leaves on the host (saying so) one
+that was already a swap file when the backend took it over (without the backend's mark, a
+plain file again), one another backend made, and whatever is at the path of a backend whose
+provision never completed."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 
 import pytest
 
-from swapadmin.core.models import Job
+from backends.plugins.file import MARK_NAME
+from swapadmin.core.models import Backend, Job
 from tests.control.test_run_job_directly import backend_on, job_for, run
 from tests.fixtures.host import needs_root
 
 pytestmark = [needs_root, pytest.mark.django_db, pytest.mark.usefixtures("on_testhost")]
+
+
+def mark(path) -> bytes | None:
+    try:
+        return os.getxattr(path, MARK_NAME)
+    except OSError:
+        return None
+
+
+def swap_file_by_hand(path, label: str) -> bytes:
+    subprocess.run(["fallocate", "-l", "16M", str(path)], check=True)
+    path.chmod(0o600)
+    subprocess.run(["mkswap", "-L", label, str(path)], check=True, capture_output=True)
+    return path.read_bytes()
 
 
 def test_it_deletes_a_file_it_made(host_row, swap_root):
@@ -19,6 +37,7 @@ def test_it_deletes_a_file_it_made(host_row, swap_root):
     backend = backend_on(host_row, path)
     assert run(job_for(backend, Job.Kind.PROVISION)).state == Job.State.SUCCEEDED
     assert path.exists()
+    assert mark(path) == f"swapadmin:made:{backend.uuid}".encode()
     job = run(job_for(backend, Job.Kind.DESTROY))
     assert job.state == Job.State.SUCCEEDED, job.error
     assert job.result["removed"] is True
@@ -27,15 +46,56 @@ def test_it_deletes_a_file_it_made(host_row, swap_root):
 
 def test_it_leaves_a_swap_file_it_took_over(host_row, swap_root):
     path = swap_root / "theirs"
-    subprocess.run(["fallocate", "-l", "16M", str(path)], check=True)
-    path.chmod(0o600)
-    subprocess.run(["mkswap", "-L", "theirs", str(path)], check=True, capture_output=True)
+    swap_file_by_hand(path, "theirs")
     backend = backend_on(host_row, path)
     assert run(job_for(backend, Job.Kind.PROVISION)).state == Job.State.SUCCEEDED
+    assert mark(path) == f"swapadmin:given:{backend.uuid}".encode()
 
     job = run(job_for(backend, Job.Kind.DESTROY))
 
     assert job.state == Job.State.SUCCEEDED, job.error
     assert job.result["removed"] is False
-    assert "left " in job.log and "swapadmin did not make it" in job.log
+    assert f"left {path} on the host: this backend did not make it" in job.log
     assert path.exists()
+    assert mark(path) is None  # given back as a plain file: no backend's mark left on it
+    assert not Backend.objects.filter(pk=backend.pk).exists()
+
+
+def test_it_leaves_a_file_another_backend_made(host_row, swap_root):
+    path = swap_root / "mine"
+    mine = backend_on(host_row, path)
+    assert run(job_for(mine, Job.Kind.PROVISION)).state == Job.State.SUCCEEDED
+    content = path.read_bytes()
+    # Another backend, provisioned on a file of its own, whose row is then edited in the
+    # database to name the first one's file (the request side refuses a path in use).
+    other = backend_on(host_row, swap_root / "other")
+    assert run(job_for(other, Job.Kind.PROVISION)).state == Job.State.SUCCEEDED
+    Backend.objects.filter(pk=other.pk).update(params={"path": str(path)})
+
+    job = run(job_for(other, Job.Kind.DESTROY))
+
+    assert job.state == Job.State.SUCCEEDED, job.error
+    assert job.result["removed"] is False
+    assert (
+        f"not this backend's store: the file now at {path} is not this backend's: it carries "
+        f"the mark of a file made by another swapadmin backend ({mine.uuid})"
+    ) in job.log
+    assert path.read_bytes() == content
+    assert mark(path) == f"swapadmin:made:{mine.uuid}".encode()
+    assert not Backend.objects.filter(pk=other.pk).exists()
+    assert Backend.objects.filter(pk=mine.pk).exists()
+
+
+def test_a_backend_never_provisioned_loses_only_its_row(host_row, swap_root):
+    path = swap_root / "theirs"
+    content = swap_file_by_hand(path, "theirs")
+    backend = backend_on(host_row, path)  # its provision never ran
+
+    job = run(job_for(backend, Job.Kind.DESTROY))
+
+    assert job.state == Job.State.SUCCEEDED, job.error
+    assert job.result["removed"] is False
+    assert "never provisioned: only what proves to be this backend's is released" in job.log
+    assert path.read_bytes() == content
+    assert mark(path) is None
+    assert not Backend.objects.filter(pk=backend.pk).exists()

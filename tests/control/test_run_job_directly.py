@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from backends import kernel
@@ -158,11 +159,26 @@ def someone_elses_zram(size: int) -> str:
 
 
 def zram_backend(host, device, **kw) -> Backend:
-    # Recorded during another boot: the number may now name someone else's device.
-    state = {"device": device, "boot_id": str(uuid.uuid4())}
+    """The row of a zram backend provisioned (or adopted) during another boot, as it stands
+    now: its state and store record name the device by a number and boot id that may now
+    be someone else's device."""
+    other_boot = str(uuid.uuid4())
+    swap_uuid = uuid.uuid4()
+    st = os.stat(device)
+    record = {
+        "devnum": f"{os.major(st.st_rdev)}:{os.minor(st.st_rdev)}",
+        "diskseq": "1",
+        "boot_id": other_boot,
+        "key": f"zram:{other_boot}:1",
+        "uuid": str(swap_uuid),
+    }
+    if kw.get("adopted"):
+        record["adopted"] = True
+    state = {"device": device, "boot_id": other_boot, "store": record}
     return Backend.objects.create(
-        host=host, kind="zram", name="z", params={}, size_bytes=8 * MiB, state=state, **kw
-    )
+        host=host, kind="zram", name="z", params={}, size_bytes=8 * MiB, state=state,
+        swap_uuid=swap_uuid, store_key=record["key"], provisioned_at=timezone.now(), **kw,
+    )  # fmt: skip
 
 
 @needs_root
@@ -193,6 +209,22 @@ def test_an_adopted_zram_device_gone_with_a_reboot_is_not_made_again(host_row):
     assert all_zram() == before and not kernel.is_active(theirs)
 
 
+def adopt(host, path: Path) -> Backend:
+    """Adopt ``path`` the way a discover job does (listed in the host's fstab, here the
+    test's own): the row it makes is provisioned and records the store as it found it."""
+    with open(settings.SWAPADMIN_FSTAB, "a") as f:
+        f.write(f"{path} none swap sw 0 0\n")
+    job = Job.objects.create(kind=Job.Kind.DISCOVER, host=host, params={"paths": [str(path)]})
+    job = run(job)
+    assert job.state == Job.State.SUCCEEDED, job.error
+    assert [a["path"] for a in job.result["adopted"]] == [str(path)], job.result
+    backend = Backend.objects.get(host=host, params__path=str(path))
+    assert backend.adopted and backend.provisioned_at is not None
+    assert backend.state["store"]["adopted"] is True
+    return backend
+
+
+@needs_root
 @pytest.mark.parametrize("kind", [Job.Kind.SCAN, Job.Kind.BENCHMARK])
 def test_a_queued_scan_or_benchmark_of_an_adopted_area_is_refused(host_row, swap_root, kind):
     path = swap_root / "theirs"
@@ -200,8 +232,32 @@ def test_a_queued_scan_or_benchmark_of_an_adopted_area_is_refused(host_row, swap
     path.chmod(0o600)
     subprocess.run(["mkswap", "-q", str(path)], check=True)  # a swap area someone else made
     content = path.read_bytes()
-    backend = backend_on(host_row, path, adopted=True)
+    backend = adopt(host_row, path)
+    # Queued straight into the database: the request side would refuse it already.
     job = run(job_for(backend, kind))
     assert job.state == Job.State.FAILED
     assert "was adopted, not made by swapadmin" in job.error
     assert path.read_bytes() == content
+
+
+@needs_root
+@pytest.mark.parametrize("kind", [Job.Kind.ACTIVATE, Job.Kind.SCAN, Job.Kind.RESIZE])
+def test_a_backend_never_provisioned_gets_no_other_job(host_row, swap_root, kind):
+    # A swap area someone else made at the path of a backend whose provision never ran.
+    path = swap_root / "theirs"
+    path.write_bytes(os.urandom(16 * MiB))
+    path.chmod(0o600)
+    subprocess.run(["mkswap", "-q", str(path)], check=True)
+    content = path.read_bytes()
+    backend = backend_on(host_row, path)
+    params = {"size_bytes": 24 * MiB} if kind == Job.Kind.RESIZE else {}
+    job = run(job_for(backend, kind, **params))
+    assert job.state == Job.State.FAILED
+    assert job.error == (
+        f"theirs was never provisioned (its store was never proven to be swapadmin's), so a "
+        f"{kind} job is refused; provision it again, or destroy it"
+    )
+    assert not kernel.is_active(str(path))
+    assert path.read_bytes() == content
+    backend.refresh_from_db()
+    assert backend.provisioned_at is None and backend.store_key is None

@@ -4,6 +4,7 @@ read from /proc/swaps, including an area swapon'd by hand."""
 from __future__ import annotations
 
 import subprocess
+import uuid
 
 import pytest
 
@@ -11,6 +12,7 @@ from swapadmin.core.models import Backend, Host, Sample
 from swapadmin.core.sampler import Reading, take_sample
 from swapadmin.core.worker import register_host
 from tests.fixtures.host import needs_root
+from tests.fixtures.stores import provisioned, row_fields
 
 pytestmark = [needs_root, pytest.mark.django_db, pytest.mark.usefixtures("on_testhost")]
 
@@ -23,14 +25,17 @@ def test_it_registers_the_host_from_its_kernel(swap_root):
     assert host.online
 
 
-def test_a_sample_sees_an_area_activated_by_hand(host_row, swap_root):
+def test_a_sample_sees_an_area_activated_by_hand(host_row, swap_root, policy):
+    # A backend's own area (made as its provision makes it), activated outside swapadmin.
     path = swap_root / "hand"
-    subprocess.run(["fallocate", "-l", "16M", str(path)], check=True)
-    path.chmod(0o600)
-    subprocess.run(["mkswap", str(path)], check=True, capture_output=True)
+    row_uuid = uuid.uuid4()
+    with provisioned(
+        "file", {"path": str(path)}, size=16 << 20, policy=policy, owner=str(row_uuid)
+    ) as plugin:
+        made = row_fields(plugin)
     backend = Backend.objects.create(
-        host=host_row, kind="file", name="hand", params={"path": str(path)},
-        size_bytes=16 << 20, observed_state=Backend.Observed.READY,
+        uuid=row_uuid, host=host_row, kind="file", name="hand", params={"path": str(path)},
+        size_bytes=16 << 20, observed_state=Backend.Observed.READY, **made,
     )  # fmt: skip
     previous = Reading()
     take_sample(host_row, previous)

@@ -3,9 +3,10 @@ loop-mounted image, too small from the start, or filled by another writer while 
 is allocating. Either way the job fails with a sentence that names the shortage, no partial
 file stays behind, the backend reads as absent, and it provisions once there is room.
 
-To fill the disk *during* the allocation every time, strace delays the worker's
-``fallocate`` system call (it still runs, for real, three seconds late) while the test
-writes a filler file over every free block; the ENOSPC the worker then gets is the kernel's.
+To fill the disk *during* the allocation every time, strace holds the worker's ``fallocate``
+system call at its entry (a delay injected, cut short when strace detaches) while the test
+writes a filler file over every free block; once the disk is full strace lets go, the call
+runs for real, and the ENOSPC the worker then gets is the kernel's.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import os
 import shutil
 import signal
 import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
@@ -49,22 +51,26 @@ def fill(directory: Path) -> Path:
     return filler
 
 
+#: How long strace holds a fallocate at most: far longer than any test, as the hold ends when
+#: strace detaches (when the test has filled the disk), not when this runs out.
+HOLD_USEC = 600 * 1_000_000
+
+
 @contextlib.contextmanager
-def fallocate_delayed(pid: int, seconds: float):
-    """Every fallocate of process ``pid`` enters ``seconds`` late (strace fault injection of
-    a delay only: the call itself and its result are the kernel's)."""
-    usec = str(int(seconds * 1_000_000))
+def fallocate_held(pid: int):
+    """Every fallocate of process ``pid`` is held at its entry until the block ends (strace
+    fault injection of a delay, cut short when strace detaches): the call itself and its
+    result are the kernel's."""
     tracer = subprocess.Popen(
         ["strace", "-qq", "-o", "/dev/null", "-p", str(pid), "-e", "trace=fallocate",
-         "-e", f"inject=fallocate:delay_enter={usec}"],
+         "-e", f"inject=fallocate:delay_enter={HOLD_USEC}"],
         stderr=subprocess.PIPE,
     )  # fmt: skip
     try:
-        # strace attaches before it reads the first event; give it that moment.
         wait_until(lambda: _traced(pid), 10, f"strace to attach to {pid}")
         yield
     finally:
-        tracer.send_signal(signal.SIGINT)  # detaches, leaving the worker running
+        tracer.send_signal(signal.SIGINT)  # detaches, releasing the held call
         with contextlib.suppress(subprocess.TimeoutExpired):
             tracer.wait(timeout=10)
         if tracer.poll() is None:
@@ -75,6 +81,16 @@ def fallocate_delayed(pid: int, seconds: float):
 def _traced(pid: int) -> bool:
     with open(f"/proc/{pid}/status") as f:
         return any(line.startswith("TracerPid:") and line.split()[1] != "0" for line in f)
+
+
+def held_in_fallocate(pid: int, length: int) -> bool:
+    """True while ``pid`` is stopped by its tracer at the entry of a system call whose
+    fourth argument is ``length``: fallocate(fd, mode, offset, len) of the swap file."""
+    with open(f"/proc/{pid}/status") as f:
+        stopped = any(line.startswith("State:") and line.split()[1] == "t" for line in f)
+    with open(f"/proc/{pid}/syscall") as f:
+        args = f.read().split()
+    return stopped and len(args) > 4 and int(args[4], 16) == length
 
 
 def test_a_swap_root_too_small_fails_the_job_and_leaves_nothing(start_worker, alice, scratch):
@@ -102,15 +118,20 @@ def test_a_disk_filled_during_the_allocation_fails_cleanly(start_worker, alice, 
     with mounted_image(scratch, "ext4", size_mb=64) as mnt:
         w = start_worker(swap_root=mnt)
         path = mnt / "s0"
-        with fallocate_delayed(w.pid, 3.0):
+        with fallocate_held(w.pid):
             job = services.create_backend(
                 host=w.host, kind="file", name="s0", size_bytes=24 * MiB, actor=actor,
                 params={"path": str(path)},
             )  # fmt: skip
-            # The worker passed its free-space check and made the file; its fallocate waits.
-            wait_until(path.exists, 20, "the worker to create the file")
+            chosen_uuid = Backend.objects.get(name="s0").swap_uuid
+            assert chosen_uuid is not None
+            # The worker passed its free-space check, made the file, and is held at the
+            # entry of its fallocate; the test fills the disk meanwhile.
+            wait_until(lambda: held_in_fallocate(w.pid, 24 * MiB), 20, "the worker's fallocate")
+            assert path.exists()
             filler = fill(mnt)
-            job = wait_for_job(job, 30, worker=w)
+        # strace detached: the fallocate runs now, on a full filesystem.
+        job = wait_for_job(job, 30, worker=w)
         assert job.state == Job.State.FAILED
         assert f"cannot allocate {24 * MiB} bytes for {path}" in job.error
         assert "No space left on device" in job.error
@@ -118,13 +139,23 @@ def test_a_disk_filled_during_the_allocation_fails_cleanly(start_worker, alice, 
         assert not path.exists()  # the partial file was removed
         backend = Backend.objects.get(name="s0")
         assert backend.observed_state == Backend.Observed.ABSENT
-        assert backend.header == {} and backend.swap_uuid is None
+        # Nothing was taken or formatted: no header, no store, not provisioned. The swap
+        # UUID is the one chosen when the backend was created, for the header to come.
+        assert backend.header == {} and backend.swap_uuid == chosen_uuid
+        assert backend.provisioned_at is None and backend.store_key is None
+        assert not backend.state.get("store")
+        # Only provision, destroy and check are accepted until a provision completes.
+        with pytest.raises(services.NotReady, match="no store proven to be swapadmin's"):
+            services.request_action(backend, Job.Kind.ACTIVATE, actor)
 
-        # Once there is room, the same backend provisions.
+        # Once there is room, the same backend provisions, with the UUID chosen at creation.
         filler.unlink()
         job = wait_for_job(services.request_action(backend, Job.Kind.PROVISION, actor), 30)
         assert job.state == Job.State.SUCCEEDED, job.error
         assert path.stat().st_size == 24 * MiB
+        backend.refresh_from_db()
+        assert backend.provisioned_at is not None and backend.store_key
+        assert backend.swap_uuid == chosen_uuid == uuid.UUID(backend.header["uuid"])
         job = wait_for_job(services.request_action(backend, Job.Kind.DESTROY, actor), 30)
         assert job.state == Job.State.SUCCEEDED, job.error
         w.stop()

@@ -7,7 +7,6 @@ import errno
 import mmap
 import os
 import signal
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pytest
 from backends.base import PAGE_SIZE
 from tests.fixtures.faulty import faulty_device, page_spec
 from tests.fixtures.host import attached_loops, mounts_under, needs_root
+from tests.fixtures.workers import wait_until
 
 PAGES = 1024
 BAD = {100, 101, 102, 103, 700, PAGES - 1}
@@ -110,11 +110,22 @@ def _faultyfs_pid(dev: str) -> int:
     raise AssertionError(f"no faultyfs process serves {backing}")
 
 
+def _dead(pid: int) -> bool:
+    """True once ``pid`` has exited (a zombie, or gone): its files are closed."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[-1].split()[0] in (b"Z", b"X")
+    except FileNotFoundError:
+        return True
+
+
 @needs_root
 def test_it_leaves_nothing_behind_when_faultyfs_dies(scratch: Path) -> None:
     with faulty_device(scratch, PAGES * PAGE_SIZE, {5}) as dev:
-        os.kill(_faultyfs_pid(dev), signal.SIGKILL)
-        time.sleep(0.2)
+        pid = _faultyfs_pid(dev)
+        os.kill(pid, signal.SIGKILL)
+        # Dead (a zombie until the fixture reaps it): its /dev/fuse is closed by then.
+        wait_until(lambda: _dead(pid), 10, f"faultyfs ({pid}) to die")
         # A dead server is a dead disk: every page fails now, none hangs.
         assert _io(dev, 6, write=False) != 0
     assert dev not in attached_loops()

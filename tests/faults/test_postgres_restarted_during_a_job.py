@@ -11,8 +11,6 @@ ended long ago.
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from django.utils import timezone
 
@@ -44,7 +42,11 @@ def test_the_worker_reconnects_and_the_interrupted_job_records_its_end(start_wor
                 backend, Job.Kind.BENCHMARK, actor, {"seconds": BENCH_SECONDS}
             )
             wait_for_job(job, 30, until=(Job.State.RUNNING,), worker=w)
-            time.sleep(1)
+            # The benchmark is in its I/O loop (it reports its progress from there).
+            wait_until(
+                lambda: Job.objects.get(pk=job.pk).progress_message.startswith("benchmark:"),
+                30, "the benchmark's first progress report",
+            )  # fmt: skip
             pg.restart()
             restarted = timezone.now()
 

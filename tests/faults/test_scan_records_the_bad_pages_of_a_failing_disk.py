@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from backends import header, kernel, pageio
+from backends import SwapBackend, header, kernel, pageio
 from backends.base import PAGE_SIZE
-from backends.plugins.block import BlockBackend
 from backends.policy import Policy
 from tests.fixtures.faulty import faulty_device
 from tests.fixtures.host import needs_root, run
+from tests.fixtures.stores import provisioned, rebuilt
 
 PAGES = 2048
 # A run inside one scan batch (256 pages), one across a batch boundary, one alone, the last.
@@ -22,10 +22,15 @@ BAD = [100, 101, 102, 103, 255, 256, 257, 700, PAGES - 1]
 LABEL_UUID = uuid.UUID("0f0f0f0f-1111-4222-8333-444455556666")
 
 
-def _scanned(dev: str, policy: Policy) -> tuple[BlockBackend, pageio.ScanResult]:
-    backend = BlockBackend({"device": dev}, policy=policy)
-    backend.swapfile(True)  # a fresh, empty device holds no signature: no force needed
-    header.mkswap(backend, label="faulty", uuid=LABEL_UUID)
+def _scanned(dev: str, policy: Policy) -> tuple[SwapBackend, pageio.ScanResult]:
+    """Provision the device as a provision job does (a fresh, empty device holds no
+    signature: no force needed), then scan it with the plugin a later scan job builds,
+    which writes only to the store it proves to be its own."""
+    with provisioned(
+        "block", {"device": dev}, size=None, policy=policy, label="faulty", swap_uuid=LABEL_UUID
+    ) as made:
+        assert made.record["uuid"] == str(LABEL_UUID)
+    backend = rebuilt(made)
     return backend, pageio.scan(backend)
 
 

@@ -1,20 +1,21 @@
-"""A worker killed with SIGKILL in the middle of a provision: after ``swapfile(True)`` made
-the file, before ``mkswap`` wrote its header. The next worker of the host fails the job with
-the reason, reads the backend again from the disk (a file without a swap header: an error
-that says to provision it again), and provisioning again completes the same backend."""
+"""A worker killed with SIGKILL in the middle of a provision: after ``swapfile(True)`` made,
+marked and allocated the file, while the worker records it as the backend's store and before
+``mkswap`` wrote its header. The next worker of the host fails the job with the reason, reads
+the backend again from the disk (a file without a swap header: an error that says to
+provision it again), and provisioning again completes the same backend."""
 
 from __future__ import annotations
 
 import os
-import time
 
 import pytest
 
 from backends import kernel
+from backends.plugins.file import MARK_NAME
 from swapadmin.core import services
 from swapadmin.core.models import Backend, Job
 from swapadmin.core.services import Actor
-from tests.faults.pause import RowLock, queue_with_row_locked
+from tests.faults.pause import RowLock, blocked_on, queue_with_row_locked
 from tests.fixtures.host import needs_root
 from tests.fixtures.workers import wait_for_job, wait_until
 
@@ -45,10 +46,16 @@ def test_the_job_fails_with_the_reason_and_the_backend_can_be_provisioned_again(
                 params={"path": str(path)}, label="killed",
             ),
         )  # fmt: skip
+        backend = Backend.objects.get(name="s0")
         wait_for_job(job, 30, until=(Job.State.RUNNING,), worker=first)
-        # The file is made; the worker now waits on the row, before mkswap.
-        wait_until(lambda: path.exists() and path.stat().st_size == SIZE, 30, "the swap file")
-        time.sleep(0.5)
+        # The file is made, marked and allocated; the worker now waits on the row to record
+        # it as the backend's store (runner.claim_store), before mkswap.
+        wait_until(
+            lambda: blocked_on(lock, 'UPDATE "core_backend" SET "store_key"'), 30,
+            "the worker to record its store",
+        )  # fmt: skip
+        assert path.stat().st_size == SIZE
+        assert os.getxattr(path, MARK_NAME) == f"swapadmin:made:{backend.uuid}".encode()
         assert not has_swap_signature(path)
         first.kill()
     finally:
@@ -65,6 +72,7 @@ def test_the_job_fails_with_the_reason_and_the_backend_can_be_provisioned_again(
     backend = Backend.objects.get(name="s0")
     assert backend.observed_state == Backend.Observed.ERROR
     assert "no usable swap header" in backend.observed_error
+    assert backend.provisioned_at is None  # only provision, destroy and check until then
     assert not kernel.is_active(str(path))
 
     # Nothing accepted is lost: the same backend is provisioned again, from the file it has.
@@ -74,6 +82,8 @@ def test_the_job_fails_with_the_reason_and_the_backend_can_be_provisioned_again(
     backend.refresh_from_db()
     assert backend.observed_state == Backend.Observed.READY
     assert backend.header["label"] == "killed"
+    assert backend.header["uuid"] == str(backend.swap_uuid)  # the one chosen at creation
+    assert backend.provisioned_at is not None
     assert has_swap_signature(path)
 
     gone = wait_for_job(services.request_action(backend, Job.Kind.DESTROY, actor), 30)

@@ -6,9 +6,10 @@ asking for the resize again finishes it."""
 
 from __future__ import annotations
 
-import time
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from backends import header, kernel
 from backends.plugins.file import FileBackend
@@ -16,7 +17,7 @@ from backends.policy import Policy
 from swapadmin.core import services, tasks
 from swapadmin.core.models import Backend, Job
 from swapadmin.core.services import Actor
-from tests.faults.pause import RowLock, queue_with_row_locked
+from tests.faults.pause import RowLock, blocked_on, queue_with_row_locked
 from tests.fixtures.host import needs_root
 from tests.fixtures.workers import wait_for_job, wait_until
 
@@ -24,6 +25,10 @@ pytestmark = [needs_root, pytest.mark.e2e, pytest.mark.django_db(transaction=Tru
 
 MiB = 1 << 20
 OLD, NEW = 16 * MiB, 24 * MiB
+#: The statements the worker is stopped at: recording the store it is about to write
+#: (``runner.claim_store``), and logging the step after the resize (mkswap).
+RECORD_STORE = 'UPDATE "core_backend" SET "store_key"'
+LOG_STEP = 'UPDATE "core_job" SET "log"'
 
 
 def last_page(path, swap_root) -> int:
@@ -47,25 +52,41 @@ def test_the_sweep_fails_the_job_and_a_second_resize_finishes_it(start_worker, a
     assert job.state == Job.State.SUCCEEDED, job.error
     assert kernel.is_active(str(path))
 
-    lock = RowLock()
+    backend_lock, job_lock = RowLock(), RowLock()
     try:
         job = queue_with_row_locked(
-            lock, "r0", first.name,
+            backend_lock, "r0", first.name,
             lambda: services.request_action(backend, Job.Kind.RESIZE, actor, {"size_bytes": NEW}),
         )  # fmt: skip
-        # swapoff done and the file grown; the worker now waits on the row, before mkswap.
-        wait_until(lambda: path.stat().st_size == NEW, 30, "the file to grow")
-        time.sleep(0.5)
+        # swapoff done; before the first byte the worker records the store it opened, and
+        # waits on the row: the file is not grown yet.
+        wait_until(
+            lambda: blocked_on(backend_lock, RECORD_STORE), 30, "the worker to record its store"
+        )
+        assert not kernel.is_active(str(path))
+        assert path.stat().st_size == OLD
+        # With the job's row held, the backend's is let go: the worker grows the file,
+        # records the new size and waits to log its next step, before mkswap.
+        job_lock.take_job(job.pk)
+        backend_lock.release()
+        wait_until(lambda: blocked_on(job_lock, LOG_STEP), 30, "the worker to log its next step")
+        assert path.stat().st_size == NEW
         assert not kernel.is_active(str(path))
         assert last_page(path, first.swap_root) == OLD // 4096 - 1
         first.kill()
     finally:
-        lock.release()
+        job_lock.release()
+        backend_lock.release()
 
     # The sweep (django-celery-beat runs it every SWAPADMIN_SWEEP_SECONDS) notices the
-    # heartbeat has stopped; here it runs at once, with a one-second limit.
+    # heartbeat has stopped; here it runs as soon as the last one is a second old.
     settings.SWAPADMIN_OFFLINE_AFTER_SECONDS = 1.0
-    time.sleep(1.5)
+    wait_until(
+        lambda: Job.objects.filter(
+            pk=job.pk, heartbeat_at__lt=timezone.now() - timedelta(seconds=1)
+        ).exists(),
+        10, "the killed worker's heartbeat to go stale",
+    )  # fmt: skip
     assert tasks.sweep()["failed"] == 1
     job.refresh_from_db()
     assert job.state == Job.State.FAILED

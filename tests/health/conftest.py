@@ -23,19 +23,30 @@ from typing import Any
 
 import pytest
 
-from backends import Policy, header, kernel, registry
+from backends import Policy, kernel
 from swapadmin.core.models import Backend, Host, Job
+from tests.fixtures.stores import provisioned, row_fields
 
 MiB = 1 << 20
 CGROUP_ROOT = Path("/sys/fs/cgroup/memory")
 
 
-def provision_file(path: Path, size: int, *, label: str = "", swap_uuid: uuid.UUID) -> None:
-    """Make a swap file the way a provision job does: the file plugin, then mkswap."""
-    plugin = registry().get("file")({"path": str(path)}, size_bytes=size, policy=Policy.from_env())
+def provision_file(
+    path: Path, size: int, *, owner: uuid.UUID, label: str = "", swap_uuid: uuid.UUID
+) -> dict[str, Any]:
+    """Make a swap file the way a provision job of backend ``owner`` does (the file plugin
+    taking the store, then mkswap) and return the Backend columns that backend then has."""
+    plugin = provisioned(
+        "file",
+        {"path": str(path)},
+        size=size,
+        policy=Policy.from_env(),
+        owner=str(owner),
+        label=label,
+        swap_uuid=swap_uuid,
+    )
     try:
-        plugin.swapfile(True)
-        header.mkswap(plugin, label=label, uuid=swap_uuid)
+        return row_fields(plugin)
     finally:
         plugin.close()
 
@@ -61,7 +72,9 @@ def calm_pressure_thresholds(settings: Any) -> None:
 
 @pytest.fixture
 def make_file_backend(host_row: Host, swap_root: Path) -> MakeBackend:
-    """A real, formatted swap file in the test's swap root and the Backend row for it."""
+    """A real, formatted swap file in the test's swap root and the row of the backend whose
+    provision made it: the file's mark names the row's uuid, and the row carries the state,
+    swap UUID, store key and ``provisioned_at`` that provision left."""
 
     def make(
         name: str = "swap0",
@@ -73,9 +86,12 @@ def make_file_backend(host_row: Host, swap_root: Path) -> MakeBackend:
         **fields: Any,
     ) -> Backend:
         path = swap_root / name
-        swap_uuid = uuid.uuid4()
-        provision_file(path, size, label=label, swap_uuid=swap_uuid)
+        row_uuid = uuid.uuid4()
+        provisioned_fields = provision_file(
+            path, size, owner=row_uuid, label=label, swap_uuid=uuid.uuid4()
+        )
         return Backend.objects.create(
+            uuid=row_uuid,
             host=host_row,
             kind="file",
             name=name,
@@ -83,10 +99,9 @@ def make_file_backend(host_row: Host, swap_root: Path) -> MakeBackend:
             size_bytes=size,
             priority=priority,
             label=label,
-            swap_uuid=swap_uuid,
             desired_state=desired,
             observed_state=Backend.Observed.READY,
-            **fields,
+            **{**provisioned_fields, **fields},
         )
 
     return make

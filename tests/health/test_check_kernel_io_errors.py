@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from backends import Policy, header, registry
+from backends import Policy
 from swapadmin.core.models import Backend
 from swapadmin.health import probes
 from swapadmin.health.checks import run_backend_check
 from tests.fixtures.host import mounted_image
+from tests.fixtures.stores import provisioned, row_fields
 
 from .conftest import MiB, check_job, findings_by_check
 
@@ -28,23 +29,26 @@ def loop_area_on_xfs(scratch: Path, host_row, monkeypatch):
         root.mkdir(mode=0o700)
         monkeypatch.setenv("SWAPADMIN_SWAP_ROOTS", str(root))
         path = root / "area"
-        plugin = registry().get("loop")(
-            {"path": str(path)}, size_bytes=16 * MiB, policy=Policy.from_env()
+        row_uuid = uuid.uuid4()
+        plugin = provisioned(
+            "loop",
+            {"path": str(path)},
+            size=16 * MiB,
+            policy=Policy.from_env(),
+            owner=str(row_uuid),
+            label="onxfs",
         )
-        swap_uuid = uuid.uuid4()
         try:
-            plugin.swapfile(True)
-            header.mkswap(plugin, label="onxfs", uuid=swap_uuid)
             plugin.close()
             backend = Backend.objects.create(
+                uuid=row_uuid,
                 host=host_row,
                 kind="loop",
                 name="onxfs",
                 params={"path": str(path)},
                 size_bytes=16 * MiB,
                 label="onxfs",
-                swap_uuid=swap_uuid,
-                state=plugin.state,
+                **row_fields(plugin),
             )
             yield backend, mnt
         finally:
@@ -61,6 +65,8 @@ def test_a_healthy_device_has_no_errors(loop_area_on_xfs):
     assert io["status"] == "ok"
     device = Path(backend.state["device"]).name
     assert device in io["value"]["devices"]
+    # The loop device serves the file this backend's provision made and formatted.
+    assert findings_by_check(result)["identity"]["status"] == "ok"
     assert result["status"] == "ok"
 
 
@@ -82,6 +88,8 @@ def test_it_reports_io_errors_of_a_dying_disk(loop_area_on_xfs):
     assert found["io_errors"]["value"]["count"] >= 1
     assert Path(device).name in found["io_errors"]["message"]
     assert found["header"]["status"] == "fail"  # page 0 cannot be read either
+    # Nothing can be read to prove whose the store is: never reported as proven.
+    assert found.get("identity", {}).get("status") != "ok"
     assert result["status"] == "fail"
 
 

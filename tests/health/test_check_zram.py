@@ -3,11 +3,15 @@ memory hog's pages are stored in it; a zram area released while inactive is not 
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
-from backends import Policy, header, kernel, registry
+from backends import Policy, kernel
 from swapadmin.core.models import Backend
 from swapadmin.health.checks import run_backend_check
+from tests.fixtures.host import all_zram
+from tests.fixtures.stores import provisioned, row_fields
 
 from .conftest import MiB, check_job, findings_by_check, wait_for
 
@@ -17,13 +21,21 @@ pytestmark = [pytest.mark.root, pytest.mark.django_db]
 @pytest.fixture
 def zram_area(host_row, zram_cleanup):
     params = {"mem_limit_bytes": 64 * MiB}
-    plugin = registry().get("zram")(params, size_bytes=128 * MiB, policy=Policy.from_env())
+    row_uuid = uuid.uuid4()
+    # zram_cleanup resets and removes the device if anything below fails.
+    plugin = provisioned(
+        "zram",
+        params,
+        size=128 * MiB,
+        policy=Policy.from_env(),
+        owner=str(row_uuid),
+        label="zramtest",
+    )
     try:
-        plugin.swapfile(True)
-        hdr = header.mkswap(plugin, label="zramtest")
         plugin.close()
         kernel.swapon(plugin.swap_path, priority=32767)
         yield Backend.objects.create(
+            uuid=row_uuid,
             host=host_row,
             kind="zram",
             name="zramtest",
@@ -31,9 +43,8 @@ def zram_area(host_row, zram_cleanup):
             size_bytes=128 * MiB,
             priority=32767,
             label="zramtest",
-            swap_uuid=hdr.uuid,
-            state=dict(plugin.state),
             desired_state=Backend.Desired.ACTIVE,
+            **row_fields(plugin),
         )
     finally:
         if plugin.device and kernel.is_active(plugin.device):
@@ -72,13 +83,26 @@ def test_ratio_and_limit_from_the_live_device(zram_area, memory_hog, settings):
 
 
 def test_a_released_zram_area_is_not_reported_missing(host_row, zram_cleanup):
+    # Provisioned, then released while inactive: its device is reset and removed, and the
+    # row keeps what the provision gave it and the state the release left.
+    row_uuid = uuid.uuid4()
+    with provisioned(
+        "zram", {"mem_limit_bytes": 0}, size=16 * MiB, policy=Policy.from_env(),
+        owner=str(row_uuid),
+    ) as plugin:  # fmt: skip
+        made = row_fields(plugin)
+        device = plugin.swap_path
+        plugin.swapfile(False)
+    assert device not in all_zram()
     backend = Backend.objects.create(
+        uuid=row_uuid,
         host=host_row,
         kind="zram",
         name="idle",
         params={"mem_limit_bytes": 0},
         size_bytes=16 * MiB,
         desired_state=Backend.Desired.INACTIVE,
+        **{**made, "state": dict(plugin.state)},
     )
     result = run_backend_check(check_job(backend))
     found = findings_by_check(result)

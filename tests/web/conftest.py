@@ -96,6 +96,7 @@ def backend(host_row: Host, swap_root: Path) -> Backend:
         size_bytes=256 << 20,
         priority=10,
         observed_state=Backend.Observed.READY,
+        provisioned_at=timezone.now(),
         header={
             "version": 1,
             "page_size": 4096,
