@@ -9,7 +9,6 @@ input is refused before a job is queued.
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -77,26 +76,6 @@ def check_swap_path(path: str, policy: Policy, *, field: str = "path") -> str:
 
 
 # ---- host checks (the worker runs these again before it touches anything) ----
-
-
-def check_no_symlinks(path: str) -> None:
-    """Raise UnsafeError if any existing component of ``path`` is a symlink or a non-directory
-    parent: a link could point swap (root-owned, written by the kernel) anywhere."""
-    current = PurePosixPath("/")
-    parts = PurePosixPath(path).parts[1:]
-    for i, part in enumerate(parts):
-        current = current / part
-        try:
-            st = os.lstat(current)
-        except FileNotFoundError:
-            return
-        if stat.S_ISLNK(st.st_mode):
-            raise UnsafeError(
-                f"{current} is a symbolic link; swapadmin refuses symlinks anywhere in a swap "
-                f"file's path ({path}). Use the real path instead."
-            )
-        if i < len(parts) - 1 and not stat.S_ISDIR(st.st_mode):
-            raise UnsafeError(f"{current} is not a directory, so {path} cannot be created")
 
 
 def nearest_existing(path: str) -> Path:
