@@ -187,6 +187,10 @@ class SwapBackend(ABC):
         #: Called with each store opened for writing, after its proof and before the first
         #: byte: the control plane checks there that no other backend names the same bytes.
         self.on_store: Callable[[Store], None] | None = None
+        #: Called with ``state`` whenever a kind made something on the host that only this
+        #: state can find again (a zram device added, a loop device attached): the control
+        #: plane saves it at once, so a crash right after never leaks it.
+        self.on_state: Callable[[dict[str, Any]], None] | None = None
         self._store: Store | None = None
         self._active_checked = False
         self._taken = False
@@ -350,6 +354,12 @@ class SwapBackend(ABC):
         default has nothing of its own to compare; ``prove`` still asks for the swap UUID."""
         return None
 
+    def check_exclusive(self, store: Store) -> None:
+        """Raise NotOursError when something else can reach the store's bytes right now,
+        before a write (a loop device serving a file that is not this backend's own). The
+        default knows of nothing."""
+        return None
+
     def identity(self, store: Store) -> dict[str, Any]:
         """What to record of a store when taking it, for ``check_identity`` to compare."""
         return {"key": store.key}
@@ -373,6 +383,7 @@ class SwapBackend(ABC):
         this very provision (``take_store``) and not yet formatted."""
         self._refuse_active(store)
         self.check_identity(store)
+        self.check_exclusive(store)
         if self.record.get("adopted"):
             raise NotOursError(
                 f"{store.path} was adopted, not made by swapadmin: it is activated and "
@@ -428,6 +439,11 @@ class SwapBackend(ABC):
         self._taken = True
         self._keep(store)
 
+    def save_state(self) -> None:
+        """Hand ``state`` to ``on_state`` now (see there)."""
+        if self.on_state is not None:
+            self.on_state(dict(self.state))
+
     def claim(self, store: Store) -> None:
         """Ask the control plane (``on_store``) whether another backend names these bytes
         already; a kind calls it before it changes anything of a store it takes (a mark)."""
@@ -471,6 +487,9 @@ class SwapBackend(ABC):
                 )
             self._require_identity(store)
             self.check_swap_uuid(store)
+            # Handed to the kernel, its pages hold process memory: no other name may reach
+            # them (a loop device someone attached to the file).
+            self.check_exclusive(store)
         except BaseException:
             store.close()
             raise
@@ -490,8 +509,9 @@ class SwapBackend(ABC):
             if self._store is not None and (self._store.writable or not writable):
                 if writable and not self._active_checked:
                     # A store kept by take_store was not through prove(): its first write
-                    # still must not land on an active area.
+                    # still must not land on an active area, nor on bytes another user has.
                     self._refuse_active(self._store)
+                    self.check_exclusive(self._store)
                     self._active_checked = True
                 return self._store.fd
             store = self.open_store(writable)

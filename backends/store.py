@@ -151,10 +151,58 @@ def active_path(fd: int) -> str | None:
         want = ("file", st.st_dev, st.st_ino)
     # An unlinked active swap file has no name left to match; the kernel refuses writes
     # to any active swap file's inode (ETXTBSY), so that case cannot lose data either.
-    for area in kernel.swap_areas():
-        if not area.deleted and kernel.path_identity(area.path) == want:
+    areas = [a for a in kernel.swap_areas() if not a.deleted]
+    for area in areas:
+        if kernel.path_identity(area.path) == want:
             return area.path
+    if want[0] == "file":
+        # A file can be active as swap behind a loop device too, whose pages it holds.
+        active_loops = {a.path for a in areas if a.path.startswith("/dev/loop")}
+        for dev in loops_serving(st):
+            if dev in active_loops:
+                return dev
     return None
+
+
+def loops_serving(st: os.stat_result) -> list[str]:
+    """Every loop device attached to the file ``st`` describes (same device and inode),
+    whatever name it was attached by."""
+    out = []
+    for backing in sorted(Path("/sys/block").glob("loop*/loop/backing_file")):
+        dev = "/dev/" + backing.parent.parent.name
+        try:
+            fd = os.open(dev, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+        except OSError:
+            continue
+        try:
+            if loop_backing(fd) == (st.st_dev, st.st_ino):
+                out.append(dev)
+        finally:
+            os.close(fd)
+    return out
+
+
+def open_loop_backing(loop_fd: int) -> int | None:
+    """A read-only descriptor on the very file the open loop device (or a partition of
+    one) serves, found by the name sysfs gives and checked by device and inode; None when
+    it cannot be told. Opening reads nothing and runs no driver's I/O."""
+    st = os.fstat(loop_fd)
+    sys_dir = Path(f"/sys/dev/block/{os.major(st.st_rdev)}:{os.minor(st.st_rdev)}").resolve()
+    part = (sys_dir / "partition").exists()
+    disk = sys_dir.parent if part else sys_dir
+    backing = _disk_loop_backing(loop_fd, disk, part, os.major(st.st_rdev))
+    name = _read(disk / "loop" / "backing_file")
+    if backing is None or not name:
+        return None
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    got = os.fstat(fd)
+    if (got.st_dev, got.st_ino) != backing:
+        os.close(fd)
+        return None
+    return fd
 
 
 # ---- block devices: who a device is, from sysfs of the number the descriptor names ----
@@ -207,8 +255,26 @@ def device_identity(fd: int) -> dict[str, Any]:
     backing = _disk_loop_backing(fd, disk, part, major)
     if backing is not None:
         ident["loop_backing"] = list(backing)
+        under = _block_under_loop(disk, backing)
+        if under is not None:
+            ident["loop_over_device"] = under
     ident["key"], ident["overlaps"] = _device_keys(ident, disk, part)
     return ident
+
+
+def _block_under_loop(disk: Path, backing: tuple[int, int]) -> str | None:
+    """When a loop disk serves a block device (not a file), that device's number: the loop
+    device is then only another name for its bytes. '?' when what it serves cannot be told."""
+    name = _read(disk / "loop" / "backing_file")
+    try:
+        st = os.stat(name) if name else None
+    except OSError:
+        st = None
+    if st is None or (st.st_dev, st.st_ino) != backing:
+        return "?"
+    if stat.S_ISBLK(st.st_mode):
+        return f"{os.major(st.st_rdev)}:{os.minor(st.st_rdev)}"
+    return None
 
 
 def _disk_loop_backing(fd: int, disk: Path, part: bool, major: int) -> tuple[int, int] | None:

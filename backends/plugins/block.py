@@ -17,7 +17,14 @@ from typing import Any, ClassVar
 from .. import devices
 from .. import store as store_mod
 from ..base import Parameter, SwapBackend
-from ..errors import BackendError, BusyError, KernelError, NotOursError, ValidationError
+from ..errors import (
+    BackendError,
+    BusyError,
+    KernelError,
+    NotOursError,
+    UnsafeError,
+    ValidationError,
+)
 from ..policy import Policy, check_block_device_empty, check_block_device_free
 from ..store import Store
 
@@ -117,6 +124,37 @@ class BlockBackend(SwapBackend):
                 "Nothing was written."
             )
 
+    def check_exclusive(self, store: Store) -> None:
+        """A loop device is only another name for what it serves: a block device (whose
+        own checks, mounts first, it would bypass) or a file another backend owns."""
+        under = store.info.get("loop_over_device")
+        if under:
+            raise NotOursError(
+                f"{store.path} is a loop device over the block device {under}: swapadmin does "
+                "not write a device through another name; use that device itself"
+            )
+        if store.info.get("loop_backing"):
+            self._check_backing_file(store)
+
+    def _check_backing_file(self, store: Store) -> None:
+        from .file import read_mark
+
+        fd = store_mod.open_loop_backing(store.fd)
+        if fd is None:
+            raise NotOursError(
+                f"{store.path} is a loop device whose backing file cannot be found again; "
+                "swapadmin will not write to what it serves"
+            )
+        try:
+            mark = read_mark(fd)
+        finally:
+            os.close(fd)
+        if mark is not None and mark.owner and mark.owner != self.owner:
+            raise NotOursError(
+                f"{store.path} serves the swap file of swapadmin backend {mark.owner}: one "
+                "store serves one backend. Nothing was written."
+            )
+
     def has_identity(self) -> bool:
         return "size_sectors" in self.record and "devnum" in self.record
 
@@ -153,8 +191,19 @@ class BlockBackend(SwapBackend):
             st = os.fstat(store.fd)
             dev = os.major(st.st_rdev), os.minor(st.st_rdev)
             check_block_device_free(store.path, dev)
+            self.check_exclusive(store)
             if not self.force:
-                check_block_device_empty(store.path, dev, _signatures(store.fd))
+                found = _signatures(store.fd)
+                check_block_device_empty(store.path, dev, found)
+                ours = self._formatted_here(store)
+                if self.owner and not ours and any(s.type == "swap" for s in found):
+                    # Someone's swap area: formatting it again changes its UUID, which the
+                    # system using it (an fstab, a resume= parameter) may name.
+                    raise UnsafeError(
+                        f"{store.path} holds a swap area that swapadmin did not make: "
+                        "provisioning formats it again (a new UUID). Adopt it to manage it "
+                        "as it is, or confirm with force."
+                    )
             if active and store_mod.active_path(store.fd) is None and kernel.is_active(store.path):
                 raise NotOursError(f"{store.path} changed while it was being checked")
             self.take_store(store)

@@ -22,6 +22,7 @@ import logging
 import os
 import stat
 import struct
+import uuid as uuid_mod
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -313,9 +314,9 @@ class FileBackend(SwapBackend):
         self._check_file(store.fd, store.path)
 
     def _check_file(self, fd: int, path: str) -> None:
-        """The file is this backend's: its mark names this backend as owner (a file taken
-        before marks named owners, or adopted, is known by its inode instead), and it has
-        one name only, so no other spelling can be another backend's store."""
+        """The file is this backend's: its mark names this backend as owner (an adopted
+        file, never written, is known by its inode instead), and it has one name only, so
+        no other spelling can be another backend's store."""
         rec = self.record
         st = os.fstat(fd)
         if st.st_nlink != 1:
@@ -325,6 +326,12 @@ class FileBackend(SwapBackend):
                 "links."
             )
         owner = rec.get("owner")
+        if owner and self.owner and owner != self.owner:
+            # The record was copied from another backend's row: it proves nothing here.
+            raise NotOursError(
+                f"{path}: the record of this backend's store names another backend "
+                f"({owner}) as its owner. Nothing was written."
+            )
         if owner:
             mark = read_mark(fd)
             if mark is None or mark.owner != owner:
@@ -340,9 +347,30 @@ class FileBackend(SwapBackend):
                 f"{st.st_ino}) than the one recorded. Nothing was written."
             )
 
+    def check_exclusive(self, store: Store) -> None:
+        self._check_no_loop(store.fd, store.path, mine=self._own_loop_device())
+
+    def _own_loop_device(self) -> str | None:
+        """The loop device this backend itself serves its file through (the loop kind)."""
+        return None
+
+    @staticmethod
+    def _check_no_loop(fd: int, path: str, mine: str | None) -> None:
+        """No loop device but ``mine`` serves the file: through one, anyone may swap on it
+        or mount it at any moment, whatever is checked here."""
+        others = [d for d in store_mod.loops_serving(os.fstat(fd)) if d != mine]
+        if others:
+            raise NotOursError(
+                f"{path} is attached to {', '.join(others)}: its bytes are reachable through "
+                f"that loop device too, so swapadmin will not write to it. Detach it first "
+                f"(losetup -d {others[0]})."
+            )
+
     def has_identity(self) -> bool:
         rec = self.record
-        return bool(rec.get("owner") or rec.get("key"))
+        # An inode alone identifies only an adopted file (never written): a written one is
+        # proven by its mark naming this backend.
+        return bool(rec.get("owner") or (rec.get("adopted") and rec.get("key")))
 
     def identity(self, store: Store) -> dict[str, Any]:
         mark = read_mark(store.fd)
@@ -393,6 +421,7 @@ class FileBackend(SwapBackend):
                 )
             self._require_identity(store)
             self.check_swap_uuid(store)
+            self._check_no_loop(store.fd, store.path, mine=self._own_loop_device())
             self._check_fit(store)
         finally:
             store.close()
@@ -403,18 +432,23 @@ class FileBackend(SwapBackend):
         self._raise_on_extent_problems(store.fd, store.path, os.fstat(store.fd).st_size)
 
     def _create(self, parent: safepath.Beneath, path: str, *, btrfs: bool) -> None:
+        """Make the file unnamed (O_TMPFILE), mark, own, allocate and check it, and only then
+        give it its name: a crash at any step leaves nothing behind, and a name someone
+        took meanwhile is never replaced."""
         assert self.size_bytes is not None
         check_free_space(parent.dirfd, self.size_bytes, path)
-        flags = self.open_flags(True) | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
         try:
-            fd = os.open(parent.name, flags, 0o600, dir_fd=parent.dirfd)
+            fd = os.open(
+                # Not O_EXCL: with O_TMPFILE it would forbid giving the file its name.
+                ".", os.O_TMPFILE | os.O_RDWR | os.O_DIRECT | os.O_CLOEXEC, 0o600,
+                dir_fd=parent.dirfd,
+            )  # fmt: skip
         except OSError as e:
-            raise _open_error(path, e) from e
+            raise KernelError(
+                f"cannot create a file in {os.path.dirname(path)}: {e.strerror}", errno=e.errno
+            ) from e
         store = Store(fd, True, path, store_mod.file_identity(os.fstat(fd)))
         try:
-            _lock(fd, path)
-            # Marked first, so that a file left by a crash at any later step is still
-            # known as this backend's when provisioning runs again.
             set_mark(fd, path, MADE, self.owner or "")
             os.fchown(fd, 0, 0)
             os.fchmod(fd, 0o600)
@@ -422,18 +456,22 @@ class FileBackend(SwapBackend):
                 set_nocow(fd, path)
             _allocate(fd, path, self.size_bytes)
             self._raise_on_extent_problems(fd, path, self.size_bytes)
+            self.claim(store)
+            try:
+                os.link(f"/proc/self/fd/{fd}", parent.name, dst_dir_fd=parent.dirfd)
+            except FileExistsError:
+                raise BusyError(f"{path} was created by someone else just now; try again") from None
+            # The unnamed file's descriptor keeps its anonymous name ("#inode (deleted)" in
+            # /proc/swaps and a loop device's backing_file): go on with one by the new name.
+            named = safepath.open_regular(parent, self.open_flags(True))
+            if store_mod.file_identity(os.fstat(named)) != store.key:
+                os.close(named)
+                raise NotOursError(f"{path} was replaced just after it was created")
+            os.close(fd)
+            store.fd = named
+            _lock(named, path)
             self.take_store(store)
         except BaseException:
-            # We made it, so a refusal leaves nothing behind: unlink the name only if it
-            # still is this very file.
-            with contextlib.suppress(OSError):
-                if (
-                    store_mod.file_identity(
-                        os.stat(parent.name, dir_fd=parent.dirfd, follow_symlinks=False)
-                    )
-                    == store.key
-                ):
-                    os.unlink(parent.name, dir_fd=parent.dirfd)
             store.close()
             raise
 
@@ -461,13 +499,36 @@ class FileBackend(SwapBackend):
                 f"{path} exists and swapadmin did not make it: it may hold data. Choose "
                 "another path, or remove it yourself."
             )
+        elif not self.force and mark is None and self.owner:
+            # Someone's swap file: formatting it again changes its UUID, which whatever uses
+            # it may name. Manage it as it is (discover, adopt) or confirm with force.
+            raise UnsafeError(
+                f"{path} is an existing swap area that swapadmin did not make: provisioning "
+                "formats it again (a new UUID). Adopt it to manage it as it is, or confirm "
+                "with force."
+            )
         if os.fstat(fd).st_nlink != 1:
             self._check_file(fd, path)  # raises, naming the links
+        self._check_no_loop(fd, path, mine=self._own_loop_device())
+        if ours and not self.record.get("uuid"):
+            self._finish_allocation(store)
         self._check_fit(store)
         if not ours and self.owner:
             self.claim(store)  # before the mark changes: it may be another backend's file
             set_mark(fd, path, MADE if made_before_owners else GIVEN, self.owner)
         self.take_store(store)
+
+    def _finish_allocation(self, store: Store) -> None:
+        """A file of this backend that was never formatted (made before files were made
+        unnamed first): bring it to the size asked, so provisioning again completes it."""
+        assert self.size_bytes is not None
+        size = os.fstat(store.fd).st_size
+        if size < self.size_bytes:
+            check_free_space(store.fd, self.size_bytes - size, store.path)
+            _allocate(store.fd, store.path, self.size_bytes)
+        elif size > self.size_bytes:
+            os.ftruncate(store.fd, self.size_bytes)
+            os.fsync(store.fd)
 
     def _check_not_reused(self, store: Store) -> None:
         """A file this backend formatted once and that no longer holds its swap header was
@@ -583,11 +644,12 @@ class FileBackend(SwapBackend):
                 f"{path} is active in /proc/swaps; deactivate it before you remove it"
             )
         _lock(fd, path)
+        self._check_no_loop(fd, path, mine=None)
         if mark.how != MADE:
             remove_mark(fd)
             log.warning("left %s on the host: it was given to swapadmin, not made by it", path)
             return False
-        os.unlink(parent.name, dir_fd=parent.dirfd)
+        _unlink_if_same(parent, fd, path)
         return True
 
     def resize(self, new_size_bytes: int) -> None:
@@ -596,6 +658,8 @@ class FileBackend(SwapBackend):
         so mkswap it before swapon."""
         new_size = self.clean_size(new_size_bytes)
         assert new_size is not None
+        if self.record.get("adopted"):
+            raise NotOursError(f"{self.file_path} was adopted: it is left as it is, never resized")
         self._refuse_if_active("resize it")
         fd = self.descriptor(True)
         path = self.file_path
@@ -642,6 +706,18 @@ class FileBackend(SwapBackend):
                 problems=extent_problems(extents, os.fstat(fd).st_size),
             )
         return info
+
+
+def _unlink_if_same(parent: safepath.Beneath, fd: int, path: str) -> None:
+    """Remove the name only if it still is the file checked on ``fd``: the name is first
+    moved aside (atomically), the file under it compared, then unlinked, or put back."""
+    aside = f".{parent.name}.swapadmin-removing-{uuid_mod.uuid4().hex}"
+    os.rename(parent.name, aside, src_dir_fd=parent.dirfd, dst_dir_fd=parent.dirfd)
+    st = os.stat(aside, dir_fd=parent.dirfd, follow_symlinks=False)
+    if store_mod.file_identity(st) != store_mod.file_identity(os.fstat(fd)):
+        os.rename(aside, parent.name, src_dir_fd=parent.dirfd, dst_dir_fd=parent.dirfd)
+        raise NotOursError(f"{path} was replaced while it was being removed; it was left")
+    os.unlink(aside, dir_fd=parent.dirfd)
 
 
 def _open_error(path: str, e: OSError) -> BackendError:

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar, Final
 
-from .. import devices
+from .. import devices, kernel
 from .. import store as store_mod
 from ..base import PAGE_SIZE
 from ..errors import ActiveAreaError, BackendError, BusyError, KernelError, NotOursError
@@ -87,6 +87,23 @@ class LoopBackend(FileBackend):
         self._check_file(backing, self.file_path)
         self._check_serves(store.fd, store.path, backing)
 
+    def check_exclusive(self, store: Store) -> None:
+        if store.held:
+            self._check_no_loop(store.held[0], self.file_path, mine=store.path)
+        else:  # the backing file itself, kept by a provision before it is attached
+            self._check_no_loop(store.fd, store.path, mine=self._own_loop_device())
+
+    def _own_loop_device(self) -> str | None:
+        """Our recorded device, or, when a crash lost the record, the one sysfs says serves
+        our file by name (``_attach`` then confirms it by inode and reuses it)."""
+        if self.device:
+            return self.device
+        for name in sorted(Path("/sys/block").glob("loop*/loop/backing_file")):
+            with contextlib.suppress(OSError):
+                if name.read_text().strip() == self.file_path:
+                    return "/dev/" + name.parent.parent.name
+        return None
+
     def _check_serves(self, dev_fd: int, dev: str, file_fd: int) -> None:
         """The open loop device is attached to the open backing file (same inode)."""
         st = os.fstat(dev_fd)
@@ -136,6 +153,7 @@ class LoopBackend(FileBackend):
             if dev is None:
                 dev = self._configure_free_device(backing.fd)
             self.state["device"] = dev
+            self.save_state()  # a crash from here on must not leave it unknown
         finally:
             # Page I/O goes through the device from now on: the next descriptor is the
             # device's, proven by this file again.
@@ -145,8 +163,9 @@ class LoopBackend(FileBackend):
                 backing.close()
 
     def _detach(self) -> None:
-        dev = self.device
-        if dev is None:
+        if self.record.get("adopted"):
+            # Someone else attached it: released from management, never detached.
+            self.state.pop("device", None)
             return
         try:
             backing = self._backing_store()
@@ -154,12 +173,21 @@ class LoopBackend(FileBackend):
             # The file is gone or not ours: neither is whatever that device serves now.
             self.state.pop("device", None)
             return
+        # The recorded device, or, when a crash lost the record, whichever serves our file.
+        dev = self.device
+        if dev is None or not self._backs(dev, backing.fd):
+            serving = store_mod.loops_serving(os.fstat(backing.fd))
+            dev = serving[0] if serving else dev
+        if dev is None:
+            if backing is not self._store:
+                backing.close()
+            return
         try:
             if not self._backs(dev, backing.fd):
                 # Detached already, perhaps reused since by someone else: not ours to touch.
                 self.state.pop("device", None)
                 return
-            if self.is_active():
+            if kernel.is_active(dev):
                 raise ActiveAreaError(
                     f"{dev} is active in /proc/swaps; deactivate it before detaching the loop "
                     "device"
@@ -264,6 +292,8 @@ class LoopBackend(FileBackend):
     def resize(self, new_size_bytes: int) -> None:
         """Resize the inactive file through its own proven descriptor and, when attached,
         tell the loop device its new size."""
+        if self.record.get("adopted"):
+            raise NotOursError(f"{self.file_path} was adopted: it is left as it is, never resized")
         if self._store is not None and self._store.path != self.file_path:
             self.close()
         store = self._open_file(self.open_flags(True))

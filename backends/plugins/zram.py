@@ -261,9 +261,22 @@ class ZramBackend(SwapBackend):
             ) from None
         except OSError as e:
             raise KernelError(f"cannot add a zram device: {e.strerror}", errno=e.errno) from e
-        # Recorded at once, so a crash from here on leaves a device we know to remove.
-        self.state.update(device=f"/dev/zram{number}", boot_id=current)
-        return f"zram{number}"
+        # Recorded at once, and saved, so a crash from here on leaves a device we know to
+        # remove, by number and disk sequence number (which no later device shares).
+        name = f"zram{number}"
+        sys_dir = Path("/sys/block") / name
+        devnum = _read_text(sys_dir / "dev")
+        diskseq = _read_text(sys_dir / "diskseq")
+        self.state.update(device=f"/dev/{name}", boot_id=current)
+        self.update_record(
+            devnum=devnum,
+            diskseq=diskseq,
+            boot_id=current,
+            key=f"zram:{current}:{diskseq or devnum}",
+            uuid=None,
+        )
+        self.save_state()
+        return name
 
     def _configure(self, name: str, size: int) -> None:
         algorithm = self.params.get("algorithm")
@@ -301,6 +314,11 @@ class ZramBackend(SwapBackend):
         name = self._name()
         if name is None:
             return None
+        if not self.record.get("devnum"):
+            # Named by the state alone (an edited row, or one from before devices were
+            # recorded): nothing proves it is ours. Forget it, never touch it.
+            self._forget()
+            return None
         self.close()
         store = self.open_store(writable=False)
         try:
@@ -310,7 +328,15 @@ class ZramBackend(SwapBackend):
         return name
 
     def _disable(self) -> None:
-        name = self._owned_name()
+        if self.record.get("adopted"):
+            self._forget()  # someone else's device: released, never reset
+            return
+        try:
+            name = self._owned_name()
+        except NotOursError:
+            # The number is someone else's device now: ours is gone already.
+            self._forget()
+            return
         if name is None:
             return
         if self.is_active():
@@ -337,7 +363,9 @@ class ZramBackend(SwapBackend):
         backend's formatted area first."""
         size = self.clean_size(new_size_bytes)
         assert size is not None
-        name = self._name()
+        if self.record.get("adopted"):
+            raise NotOursError("an adopted zram device is left as it is, never reset or resized")
+        name = self._owned_name()
         if name is None:
             raise BackendError("this zram area has no device; enable it first")
         if self.is_active():

@@ -77,10 +77,18 @@ def test_it_accepts_a_filesystem_with_force(loop_device: str, policy: Policy) ->
 
 
 @needs_root
-def test_it_accepts_an_existing_swap_area(loop_device: str, policy: Policy) -> None:
+def test_it_takes_an_existing_swap_area_only_when_forced(loop_device: str, policy: Policy) -> None:
+    """Someone's swap area: formatting it again changes its UUID, which whatever uses it
+    (an fstab line, resume=) may name; adopting manages it as it is."""
     run("mkswap", "-q", loop_device)
     before = _digest(loop_device)
-    with _provision(loop_device, policy) as backend:
+    with (
+        _provision(loop_device, policy) as backend,
+        pytest.raises(UnsafeError, match="holds a swap area that swapadmin did not make"),
+    ):
+        backend.swapfile(True)
+    assert _digest(loop_device) == before
+    with _provision(loop_device, policy, force=True) as backend:
         backend.swapfile(True)
     assert _digest(loop_device) == before
     assert backend.record["key"]

@@ -26,6 +26,9 @@ def _digest(path: Path) -> tuple[str, int, int]:
     return hashlib.sha256(path.read_bytes()).hexdigest(), st.st_mode, st.st_blocks
 
 
+SWAP_UUID = uuid.UUID("5a2a0000-0000-4000-8000-000000000001")
+
+
 def _marked(path: Path) -> Path:
     mark(path, OWNER)
     return path
@@ -66,13 +69,27 @@ def test_it_refuses_a_file_not_owned_by_root(swap_root: Path, policy: Policy) ->
 
 
 @needs_root
-def test_it_refuses_a_file_of_another_size(swap_root: Path, policy: Policy) -> None:
+def test_it_refuses_a_formatted_file_of_another_size(swap_root: Path, policy: Policy) -> None:
     path = _written(swap_root / "swap0", SIZE // 2)
+    run("mkswap", "-q", "-U", str(SWAP_UUID), str(path))
     before = _digest(path)
-    backend = _provision(path, policy)
+    backend = FileBackend(
+        {"path": str(path)}, size_bytes=SIZE, policy=policy, provisioning=True, owner=OWNER,
+        state={"store": {"owner": OWNER, "uuid": str(SWAP_UUID)}},
+    )  # fmt: skip
     with pytest.raises(UnsafeError, match=f"exists with {SIZE // 2} bytes, not the {SIZE}"):
         backend.swapfile(True)
     assert _digest(path) == before
+
+
+@needs_root
+def test_it_completes_its_own_file_never_formatted(swap_root: Path, policy: Policy) -> None:
+    """A file of this backend's that a crash left short (before files were made unnamed
+    first) is brought to its size when provisioning runs again, not refused."""
+    path = _written(swap_root / "swap0", SIZE // 2)
+    with _provision(path, policy) as backend:
+        backend.swapfile(True)
+        assert path.stat().st_size == SIZE
 
 
 @needs_root

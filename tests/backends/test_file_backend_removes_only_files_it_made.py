@@ -54,8 +54,9 @@ def test_it_leaves_a_file_it_was_given(
         policy=policy,
         provisioning=True,
         owner=str(uuid.uuid4()),
+        force=True,  # someone's swap file: taken only when forced
     )
-    backend.swapfile(True)  # accepted: it already is swap
+    backend.swapfile(True)
     backend.swapfile(False)
     backend.close()
 
