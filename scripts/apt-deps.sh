@@ -8,6 +8,7 @@ packages=(
   e2fsprogs xfsprogs btrfs-progs   # swap files on ext4, xfs and btrfs images
   util-linux fdisk kmod            # mkswap, swapon, blkid, losetup, sfdisk, modprobe
   strace                           # a fault test delays one real fallocate to fill the disk meanwhile
+  faketime                         # a worker whose clock is 60 s behind the database, for real
   fuse3 libfuse3-dev               # a FUSE file that returns EIO on chosen pages (fault tests)
 )
 missing=()

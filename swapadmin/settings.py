@@ -94,13 +94,26 @@ DATABASE_URL = envstr("DATABASE_URL")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
 else:
+    # The web server, the worker (its pool and its sampler thread) and beat share one SQLite
+    # file, so its locking is the embedded default's concurrency control:
+    # - IMMEDIATE: a transaction takes the write lock as it begins, where SQLite can wait
+    #   for it. A deferred one that reads and then writes is refused at once ("database is
+    #   locked", no busy wait is possible there) when another process wrote in between:
+    #   that lost the worker's registration on one start in four.
+    # - timeout: how long a writer waits for the lock (SQLite's busy timeout), bounded and
+    #   under gunicorn's 30 s request timeout; the worker retries its own writes beyond it.
+    # - WAL: readers never wait for the writer, nor it for them. synchronous=NORMAL is WAL's
+    #   safe setting: a commit is not fsynced (a power cut may lose the last ones, never
+    #   corrupt the file), which keeps each writer's turn short.
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": DATA_DIR / "swapadmin.sqlite3",
-            # The web server, the worker and beat share one SQLite file: wait for the lock
-            # rather than fail, and use WAL so readers never block the writer.
-            "OPTIONS": {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"},
+            "OPTIONS": {
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+            },
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -163,6 +176,10 @@ CELERY_TASK_TRACK_STARTED = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Remote control (shutdown, pool changes, rate limits sent over the broker) is off: anyone who
+# can publish on the broker could otherwise stop every host's worker. Health checks ask the
+# database instead (manage.py worker-alive).
+CELERY_WORKER_ENABLE_REMOTE_CONTROL = envbool("SWAPADMIN_WORKER_REMOTE_CONTROL", "False")
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_DEFAULT_QUEUE = "control"
@@ -188,6 +205,17 @@ SWAPADMIN_SAMPLE_SECONDS = envfloat("SWAPADMIN_SAMPLE_SECONDS", 5.0)
 SWAPADMIN_HEARTBEAT_SECONDS = envfloat("SWAPADMIN_HEARTBEAT_SECONDS", 10.0)
 SWAPADMIN_OFFLINE_AFTER_SECONDS = envfloat("SWAPADMIN_OFFLINE_AFTER_SECONDS", 45.0)
 SWAPADMIN_SWEEP_SECONDS = envfloat("SWAPADMIN_SWEEP_SECONDS", 30.0)
+#: How often a worker process says it still runs its jobs, and after how long without a
+#: word (database clock) a running job is failed.
+SWAPADMIN_JOB_HEARTBEAT_SECONDS = envfloat("SWAPADMIN_JOB_HEARTBEAT_SECONDS", 5.0)
+SWAPADMIN_JOB_STALE_SECONDS = envfloat("SWAPADMIN_JOB_STALE_SECONDS", 60.0)
+#: How long a worker has to confirm a cancel of a running job before it is failed anyway.
+SWAPADMIN_CANCEL_GRACE_SECONDS = envfloat("SWAPADMIN_CANCEL_GRACE_SECONDS", 120.0)
+#: A queued job whose message was due this long ago and was not taken is sent again.
+SWAPADMIN_RESEND_AFTER_SECONDS = envfloat("SWAPADMIN_RESEND_AFTER_SECONDS", 60.0)
+#: How long a worker retries recording a job's end while the database is away, before the
+#: job's heartbeat thread takes over (it writes it when the database is back).
+SWAPADMIN_DB_OUTAGE_SECONDS = envfloat("SWAPADMIN_DB_OUTAGE_SECONDS", 120.0)
 SWAPADMIN_ADMIN_PASSWORD = envstr("SWAPADMIN_ADMIN_PASSWORD")
 SWAPADMIN_METRICS_ALLOWED_IPS = envlist("SWAPADMIN_METRICS_ALLOWED_IPS", "127.0.0.1,::1")
 SWAPADMIN_WEBHOOK_URL = envstr("SWAPADMIN_WEBHOOK_URL")
@@ -202,12 +230,13 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "swapadmin.api.schema.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
-        "rest_framework.filters.OrderingFilter",
+        "swapadmin.api.filters.OrderingFilter",
     ],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    # limit 1 to 1000 (default 50), offset within SQL's range: anything else is a 400.
+    "DEFAULT_PAGINATION_CLASS": "swapadmin.api.pagination.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 50,
 }
 SPECTACULAR_SETTINGS = {

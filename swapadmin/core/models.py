@@ -97,6 +97,9 @@ class Backend(models.Model):
     #: Adopted areas were found on the host (discover), not created by swapadmin: destroying
     #: one releases it from management but never deletes its file or device.
     adopted = models.BooleanField(default=False)
+    #: Set when a job on it ended without its worker's word (killed, cancel unconfirmed):
+    #: the next job reads the backend again from the kernel before it starts.
+    reread_before_next_job = models.BooleanField(default=False)
     #: When the store became this backend's: its provision completed (or it was adopted).
     #: Until then nothing but provision, destroy and checks may touch it.
     provisioned_at = models.DateTimeField(null=True, blank=True)
@@ -220,11 +223,18 @@ class Job(models.Model):
     dispatch_attempts = models.PositiveIntegerField(default=0)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    #: The worker that claimed the job (Celery hostname) and its process id, so a sweep can
-    #: tell a job whose worker died from one still running.
+    #: The worker that claimed the job (Celery hostname), its process id and its host's boot
+    #: id: shown to people, and the boot id tells a job of a host that rebooted since.
     worker = models.CharField(max_length=255, blank=True)
     worker_pid = models.IntegerField(null=True, blank=True)
+    boot_id = models.CharField(max_length=64, blank=True)
+    #: The worker process's own word that it still runs the job, in the database's clock
+    #: (never the host's): a job without it for SWAPADMIN_JOB_STALE_SECONDS is failed.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    #: Retries made so far: kept here, so no message can set how many are left.
+    attempt = models.PositiveSmallIntegerField(default=0)
+    #: When someone asked a running job to stop (the worker confirms by ending it).
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-queued_at"]

@@ -24,13 +24,14 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import Exists, F, OuterRef, Value
-from django.db.models.functions import Concat
+from django.db.models.functions import Concat, Now
 from django.utils import timezone
 
 from backends import BackendError, Policy, SwapBackend, registry
 from backends.errors import NotOursError
-from backends.store import Store
+from backends.store import Store, boot_id
 
+from .liveness import REGISTRY
 from .models import Backend, Host, Job
 from .sampler import observe_backend
 
@@ -43,9 +44,6 @@ MAX_RETRIES = 3
 RETRY_BASE_SECONDS = 5.0
 #: A job whose backend is locked by another job here is sent again after this delay.
 BUSY_DELAY_SECONDS = 2.0
-#: How long the runner keeps trying to record a job's end while the database is away (a
-#: PostgreSQL restart): a job that ran must not stay "running" for want of one UPDATE.
-DB_OUTAGE_SECONDS = 120.0
 DB_ERRORS = (OperationalError, InterfaceError)
 
 
@@ -69,8 +67,9 @@ def best_effort(write: Callable[[], Any], what: str) -> Any:
 
 def persistent(write: Callable[[], Any], what: str) -> Any:
     """A write the job's outcome depends on: retried, on a fresh connection each time, for
-    up to DB_OUTAGE_SECONDS."""
-    deadline = time.monotonic() + DB_OUTAGE_SECONDS
+    up to SWAPADMIN_DB_OUTAGE_SECONDS (a PostgreSQL restart); the caller decides what
+    happens after (the job's end goes to the heartbeat thread, core/liveness.py)."""
+    deadline = time.monotonic() + settings.SWAPADMIN_DB_OUTAGE_SECONDS
     delay = 0.5
     while True:
         try:
@@ -130,7 +129,7 @@ class JobContext:
             return
         self._last_progress = now
         pct = max(0, min(100, int(percent)))
-        fields: dict[str, Any] = {"progress": pct, "heartbeat_at": timezone.now()}
+        fields: dict[str, Any] = {"progress": pct, "heartbeat_at": Now()}
         if message:
             fields["progress_message"] = message[:255]
         best_effort(lambda: Job.objects.filter(pk=self.job.pk).update(**fields), "progress")
@@ -189,7 +188,24 @@ class JobContext:
             fields.setdefault("state", dict(self.plugin.state))
         for k, v in fields.items():
             setattr(self.backend, k, v)
-        Backend.objects.filter(pk=self.backend.pk).update(**fields, updated_at=timezone.now())
+        pk = self.backend.pk
+        self.record(
+            lambda: Backend.objects.filter(pk=pk).update(**fields, updated_at=timezone.now()),
+            "the backend's fields",
+        )
+
+    def record(self, write: Callable[[], Any], what: str) -> None:
+        """A write the job's outcome depends on: retried while the database is away (up to
+        SWAPADMIN_DB_OUTAGE_SECONDS), then kept, in order with the job's other kept writes,
+        by this process's heartbeat thread until the database takes it (core/liveness.py).
+        The job goes on: what it did on the host is done, and will be recorded."""
+        if REGISTRY.has_pending(self.job.pk):
+            REGISTRY.defer(self.job.pk, write, what)
+            return
+        try:
+            persistent(write, what)
+        except DB_ERRORS:
+            REGISTRY.defer(self.job.pk, write, what)
 
     def require_plugin(self) -> SwapBackend:
         if self.plugin is None:
@@ -220,6 +236,16 @@ def build_plugin(
     )
 
 
+def save_state(ctx: JobContext, backend: Backend, state: dict[str, Any]) -> None:
+    """The plugin made something only its state can find again (a zram device, a loop
+    device): saved now (or kept through a database outage), so no crash leaks it."""
+    backend.state = state
+    ctx.record(
+        lambda: Backend.objects.filter(pk=backend.pk).update(state=state),
+        "what the job made on the host",
+    )
+
+
 def claim_store(backend: Backend, store: Store) -> None:
     """One store, one backend: refuse (NotOursError) when another backend of this host
     already names the same bytes or bytes that overlap them (a partition and its disk, a
@@ -240,13 +266,21 @@ def claim_store(backend: Backend, store: Store) -> None:
 
     def write() -> None:
         with transaction.atomic():
-            # The host row's lock makes the check and the write one step for this host.
-            Host.objects.select_for_update().filter(pk=backend.host_id).first()
-            others = Backend.objects.filter(host_id=backend.host_id).exclude(pk=backend.pk)
+            # The machine's host rows locked (in one order) make the check and the write one
+            # step: every name a machine is known by shares its disks.
+            host = Host.objects.get(pk=backend.host_id)
+            hosts = (
+                Host.objects.filter(machine_id=host.machine_id)
+                if host.machine_id
+                else Host.objects.filter(pk=host.pk)
+            )
+            locked = list(hosts.select_for_update().order_by("pk").values_list("pk", flat=True))
+            others = Backend.objects.filter(host_id__in=locked).exclude(pk=backend.pk)
             for other in others.only("name", "store_key", "state"):
                 if clash(other):
+                    where = "this host" if other.host_id == backend.host_id else "this machine"
                     raise NotOursError(
-                        f"{store.path} is the store of backend {other.name!r} on this host "
+                        f"{store.path} is the store of backend {other.name!r} on {where} "
                         "already (the same bytes by another name, or bytes that overlap "
                         "them): one store serves one backend. Nothing was written."
                     )
@@ -259,6 +293,13 @@ def claim_store(backend: Backend, store: Store) -> None:
             f"{store.path} is the store of another backend on this host already: one store "
             "serves one backend. Nothing was written."
         ) from None
+    except DB_ERRORS as e:
+        # Without the database no one can say the store is not another backend's.
+        raise BackendError(
+            f"the database is unreachable ({type(e).__name__}), so {store.path} cannot be "
+            "checked against the other backends; nothing was written",
+            retryable=True,
+        ) from e
     backend.store_key = store.key
 
 
@@ -277,10 +318,11 @@ def check_machine(host: Host) -> None:
     """Refuse (HostIdentityError) to act as ``host`` on another machine than the one that
     registered it: a cloned VM, or two machines sharing a hostname."""
     mine = machine_id()
-    if host.machine_id and mine and host.machine_id != mine:
+    if host.machine_id and host.machine_id != mine:
         raise HostIdentityError(
             f"host {host.name} was registered by the machine with id {host.machine_id}, but "
-            f"this machine's id (/etc/machine-id) is {mine}: a cloned VM or another machine "
+            f"this machine's id ({settings.SWAPADMIN_MACHINE_ID_FILE}) is "
+            f"{mine or 'missing or empty'}: a cloned VM or another machine "
             f"with the same name. Give this worker another SWAPADMIN_HOST, or, if this "
             f"machine replaces the old one, let an admin run: manage.py forget-machine "
             f"{host.name}"
@@ -372,8 +414,9 @@ def lock_name(job: Job) -> str:
 
 def claim(job: Job, worker: str) -> bool:
     """queued -> running, only if no other job of the same backend is running. The row
-    count says whether this worker won; a duplicate message finds the job taken."""
-    now = timezone.now()
+    count says whether this worker won; a duplicate message finds the job taken. The
+    times are the database's, and the boot id says which boot of the host runs it."""
+    now = Now()
     qs = Job.objects.filter(pk=job.pk, state=Job.State.QUEUED, cancel_requested=False)
     if job.backend_id is not None and job.kind != Job.Kind.CHECK:
         other = (
@@ -387,6 +430,7 @@ def claim(job: Job, worker: str) -> bool:
             state=Job.State.RUNNING,
             worker=worker[:255],
             worker_pid=os.getpid(),
+            boot_id=boot_id(),
             started_at=now,
             heartbeat_at=now,
             waiting_reason="",
@@ -399,8 +443,9 @@ def claim(job: Job, worker: str) -> bool:
 # ---- running ----
 
 
-def run(job_pk: int, *, worker: str, attempt: int = 0) -> Outcome:
-    """Run job ``job_pk`` on this host, if it is still queued and is this host's."""
+def run(job_pk: int, *, worker: str) -> Outcome:
+    """Run job ``job_pk`` on this host, if it is still queued and is this host's. How many
+    attempts were made is the row's to say (``Job.attempt``), never a message's."""
     job = Job.objects.select_related("host").filter(pk=job_pk).first()
     if job is None:
         return Outcome("gone")
@@ -437,13 +482,17 @@ def run(job_pk: int, *, worker: str, attempt: int = 0) -> Outcome:
                     )
                     raise Busy(f"waiting for {holder.kind} job {holder.uuid}" if holder else "")
                 return Outcome(job.state)
-            job.refresh_from_db()
-            return _run_claimed(job, attempt)
+            REGISTRY.add(job.pk)
+            try:
+                job.refresh_from_db()
+                return _run_claimed(job, job.attempt)
+            finally:
+                REGISTRY.remove(job.pk)
     except Busy as e:
         Job.objects.filter(pk=job.pk, state=Job.State.QUEUED).update(
             waiting_reason=(e.reason or "the backend is busy")[:255]
         )
-        return Outcome("busy", retry_in=BUSY_DELAY_SECONDS, attempt=attempt)
+        return Outcome("busy", retry_in=BUSY_DELAY_SECONDS, attempt=job.attempt)
 
 
 def _run_claimed(job: Job, attempt: int) -> Outcome:
@@ -456,10 +505,12 @@ def _run_claimed(job: Job, attempt: int) -> Outcome:
         _refresh(ctx)
         if ctx.plugin is not None:
             ctx.plugin.close()
+    # Away for longer than the runner waits, the database gets the job's end later from
+    # the heartbeat thread (ctx.record): the job is never left running.
     if outcome.state == Job.State.QUEUED:
-        persistent(lambda: _requeue(ctx, fields["reason"]), "requeueing the job")
+        ctx.record(lambda: _requeue(ctx, fields["reason"], outcome.attempt), "requeueing the job")
     else:
-        persistent(lambda: _finish(ctx, outcome.state, **fields), "recording the job's end")
+        ctx.record(lambda: _finish(ctx, outcome.state, **fields), "the job's end")
     return outcome
 
 
@@ -477,6 +528,8 @@ def _run_handler(ctx: JobContext, attempt: int) -> tuple[Outcome, dict[str, Any]
             ctx.backend = Backend.objects.filter(pk=job.backend_id).first()
             if ctx.backend is None:
                 raise BackendError("the backend was deleted before the job started")
+            if ctx.backend.reread_before_next_job:
+                _reread(ctx.backend)
             check_not_provisioned(job, ctx.backend)
             ctx.plugin = build_plugin(
                 ctx.backend,
@@ -486,6 +539,7 @@ def _run_handler(ctx: JobContext, attempt: int) -> tuple[Outcome, dict[str, Any]
             )
             backend = ctx.backend
             ctx.plugin.on_store = lambda store: claim_store(backend, store)
+            ctx.plugin.on_state = lambda state: save_state(ctx, backend, state)
         result = handler(ctx) or {}
         if ctx.cancelled():
             raise Cancelled()
@@ -525,21 +579,32 @@ def check_not_provisioned(job: Job, backend: Backend) -> None:
         )
 
 
+def _reread(backend: Backend) -> None:
+    """A job on this backend ended without its worker's word: what the row says of the
+    kernel may be what that job left half done. Read it again before going on."""
+    observe_backend(backend)
+    Backend.objects.filter(pk=backend.pk).update(reread_before_next_job=False)
+    backend.refresh_from_db()
+
+
 def _refresh(ctx: JobContext) -> None:
     if ctx.backend is None or ctx.backend_deleted:
         return
     backend, plugin = ctx.backend, ctx.plugin
+    # A check runs beside the backend's other jobs and only reads: the state it read when
+    # it started may be older than theirs, and must never overwrite it.
+    keep_state = plugin is not None and ctx.job.kind != Job.Kind.CHECK
 
     def write() -> None:
         with transaction.atomic():
-            if plugin is not None:
+            if keep_state and plugin is not None:
                 Backend.objects.filter(pk=backend.pk).update(state=dict(plugin.state))
             observe_backend(backend, plugin)
 
     try:
         # The plugin's state names the loop or zram device the job attached: losing it to
-        # a database restart would orphan the device, so this write is retried too.
-        persistent(write, "recording the backend's state")
+        # a database restart would orphan the device, so this write is kept too.
+        ctx.record(write, "the backend's state")
     except Exception:
         log.exception("could not refresh the observed state of backend %s", ctx.backend.pk)
 
@@ -552,7 +617,7 @@ def _finish(
     error: str = "",
     message: str = "",
 ) -> None:
-    fields: dict[str, Any] = {"state": state, "finished_at": timezone.now(), "error": error}
+    fields: dict[str, Any] = {"state": state, "finished_at": Now(), "error": error}
     if result is not None:
         fields["result"] = result
     if state == Job.State.SUCCEEDED:
@@ -562,11 +627,13 @@ def _finish(
     Job.objects.filter(pk=ctx.job.pk, state=Job.State.RUNNING).update(**fields)
 
 
-def _requeue(ctx: JobContext, reason: str) -> None:
+def _requeue(ctx: JobContext, reason: str, attempt: int) -> None:
     Job.objects.filter(pk=ctx.job.pk, state=Job.State.RUNNING).update(
         state=Job.State.QUEUED,
+        attempt=attempt,
         waiting_reason=reason[:255],
         progress_message="waiting to retry",
         worker="",
         worker_pid=None,
+        boot_id="",
     )

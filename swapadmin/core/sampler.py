@@ -23,6 +23,7 @@ from typing import Any
 from django.conf import settings
 from django.db import close_old_connections, transaction
 from django.db.models import Case, Q, Value, When
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from backends import BackendError, SwapBackend, kernel
@@ -226,8 +227,10 @@ def take_sample(host: Host, previous: Reading) -> Sample:
             "top": top,
             "heartbeat": now.isoformat(),
         }
+        # The heartbeat in the database's clock: a host whose own clock is off is not
+        # offline for it.
         Host.objects.filter(pk=host.pk).update(
-            observed=snapshot, observed_at=now, last_heartbeat=now
+            observed=snapshot, observed_at=now, last_heartbeat=Now()
         )
         return Sample.objects.create(
             host=host,
@@ -319,10 +322,17 @@ class Sampler(threading.Thread):
         self._stop_event.set()
 
     def run(self) -> None:
+        from django.db import DatabaseError, connection
+
         from .worker import settle_orphans
 
         previous = Reading()
         watcher = kernel.SwapsWatcher()
+        # While sampling fails (the database busy past its lock timeout, or away), wait
+        # longer each time, but short enough to heartbeat again well before the host is
+        # shown offline; say so once per reason and once when it works again, not per try.
+        longest = max(self.period, settings.SWAPADMIN_OFFLINE_AFTER_SECONDS / 3)
+        failures, failing_since, said = 0, 0.0, ""
         try:
             while not self._stop_event.is_set():
                 close_old_connections()
@@ -330,13 +340,33 @@ class Sampler(threading.Thread):
                     host = Host.objects.get(name=self.host_name)
                     settle_orphans(host)
                     take_sample(host, previous)
-                except Exception:
-                    log.exception("sampling %s failed", self.host_name)
-                # Wake early on a swapon/swapoff anywhere on the host.
-                deadline = time.monotonic() + self.period
+                except Exception as e:
+                    if not connection.in_atomic_block:
+                        connection.close()  # the next try on a fresh connection
+                    if not failures:
+                        failing_since = time.monotonic()
+                    failures += 1
+                    why = f"{type(e).__name__}: {e}"
+                    if why != said:
+                        log.warning(
+                            "sampling %s failed, trying again with waits up to %.0f s: %s",
+                            self.host_name, longest, why,
+                            exc_info=not isinstance(e, DatabaseError),
+                        )  # fmt: skip
+                        said = why
+                else:
+                    if failures:
+                        log.warning(
+                            "sampling %s works again, after %d failed tries over %.0f s",
+                            self.host_name, failures, time.monotonic() - failing_since,
+                        )  # fmt: skip
+                    failures, said = 0, ""
+                wait = min(self.period * 2 ** min(failures, 10), longest)
+                deadline = time.monotonic() + wait
                 while not self._stop_event.is_set():
                     left = deadline - time.monotonic()
-                    if left <= 0 or watcher.wait(min(left, 1.0)):
+                    # Wake early on a swapon/swapoff anywhere on the host, unless backing off.
+                    if left <= 0 or (watcher.wait(min(left, 1.0)) and not failures):
                         break
         finally:
             watcher.close()

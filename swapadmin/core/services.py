@@ -17,9 +17,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import DateTimeField, ExpressionWrapper, Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from backends import BackendError, Policy, registry
@@ -510,7 +512,9 @@ def cancel_job(job: Job, actor: Actor) -> bool:
         state=Job.State.CANCELLED, finished_at=now, progress_message="cancelled before it started"
     )
     if not cancelled:
-        Job.objects.filter(pk=job.pk, state=Job.State.RUNNING).update(cancel_requested=True)
+        Job.objects.filter(pk=job.pk, state=Job.State.RUNNING, cancel_requested=False).update(
+            cancel_requested=True, cancel_requested_at=Now()
+        )
     job.refresh_from_db()
     audit(actor, "cancel", job, "ok" if cancelled else "queued", {"state": job.state})
     return bool(cancelled)
@@ -537,7 +541,7 @@ def dispatch(job_pk: int) -> bool:
         return False
     reason = "" if job.host.online else job.waiting_reason
     Job.objects.filter(pk=job.pk).update(
-        dispatched_at=timezone.now(),
+        dispatched_at=Now(),
         dispatch_attempts=job.dispatch_attempts + 1,
         waiting_reason=reason,
     )
@@ -552,3 +556,27 @@ def resend_undispatched(older_than_seconds: float = 5.0) -> int:
         Q(dispatched_at__isnull=True)
     )
     return sum(dispatch(pk) for pk in pending.values_list("pk", flat=True))
+
+
+def resend_lost(after_seconds: float | None = None) -> int:
+    """Send again every queued job whose message was due ``after_seconds`` ago (default
+    SWAPADMIN_RESEND_AFTER_SECONDS) on a host that is online, and was not taken: a queue
+    purged, a broker restarted without persistence, a database error before the claim.
+    The claim (a conditional UPDATE) makes a duplicate message harmless."""
+    after = settings.SWAPADMIN_RESEND_AFTER_SECONDS if after_seconds is None else after_seconds
+    due = ExpressionWrapper(Now() - timedelta(seconds=after), output_field=DateTimeField())
+    online = ExpressionWrapper(
+        Now() - timedelta(seconds=settings.SWAPADMIN_OFFLINE_AFTER_SECONDS),
+        output_field=DateTimeField(),
+    )
+    lost = Job.objects.filter(
+        state=Job.State.QUEUED,
+        cancel_requested=False,
+        dispatched_at__lt=due,
+        host__last_heartbeat__gte=online,
+    )
+    resent = 0
+    for pk in lost.values_list("pk", flat=True):
+        log.warning("job %s: its message was not taken in %.0f s; sending it again", pk, after)
+        resent += dispatch(pk)
+    return resent

@@ -13,8 +13,7 @@ from typing import Any
 
 from celery import shared_task
 from django.conf import settings
-from django.db.models import Q
-from django.utils import timezone
+from django.db.models.functions import Now
 
 from . import runner
 from . import worker as _worker  # noqa: F401  (connects the worker's signal handlers)
@@ -28,10 +27,12 @@ RETENTION = "swapadmin.core.retention"
 
 
 @shared_task(name=RUN_JOB, bind=True, acks_late=True, ignore_result=True)
-def run_job(self: Any, job_id: int, attempt: int = 0) -> str:
-    """Run job ``job_id`` if it is still queued and belongs to this worker's host."""
+def run_job(self: Any, job_id: int, *ignored: Any, **also_ignored: Any) -> str:
+    """Run job ``job_id`` if it is still queued and belongs to this worker's host. The
+    message names the job and nothing else: anything more in it (an attempt count, once
+    part of the message) is ignored, the row says it."""
     worker = getattr(self.request, "hostname", None) or f"direct@{settings.SWAPADMIN_HOST}"
-    outcome = runner.run(int(job_id), worker=worker, attempt=int(attempt))
+    outcome = runner.run(int(job_id), worker=worker)
     if outcome.state == "wrong-machine":
         # Leave it queued for the host's own machine; the sweep sends it again.
         Job.objects.filter(pk=int(job_id), state=Job.State.QUEUED).update(
@@ -42,44 +43,38 @@ def run_job(self: Any, job_id: int, attempt: int = 0) -> str:
 
         dispatch(int(job_id))  # send it where it belongs (a no-op unless still queued)
     elif outcome.retry_in is not None:
-        _send_again(int(job_id), outcome.attempt, outcome.retry_in)
+        _send_again(int(job_id), outcome.retry_in)
     return str(outcome.state)
 
 
-def _send_again(job_id: int, attempt: int, countdown: float) -> None:
+def _send_again(job_id: int, countdown: float) -> None:
     job = Job.objects.select_related("host").filter(pk=job_id, state=Job.State.QUEUED).first()
     if job is None:
         return
     try:
-        run_job.apply_async(
-            args=[job_id], kwargs={"attempt": attempt}, queue=job.host.queue, countdown=countdown
-        )
+        run_job.apply_async(args=[job_id], queue=job.host.queue, countdown=countdown)
     except Exception as e:
         # The broker went away: leave it to the sweep, which sends undispatched jobs.
         log.warning("could not send job %s again: %s", job.uuid, e)
         Job.objects.filter(pk=job_id, state=Job.State.QUEUED).update(dispatched_at=None)
+        return
+    # When the message is due: a queued job long past it had its message lost.
+    Job.objects.filter(pk=job_id, state=Job.State.QUEUED).update(
+        dispatched_at=Now() + timedelta(seconds=countdown)
+    )
 
 
 @shared_task(name=SWEEP, ignore_result=True)
 def sweep() -> dict[str, int]:
-    """Fail jobs whose worker stopped heartbeating, send again what never reached the broker,
-    and say why jobs of offline hosts wait."""
-    from .services import resend_undispatched
-    from .worker import fail_orphan
+    """Fail running jobs whose worker stopped saying it runs them, and cancels no worker
+    confirmed; send again what never reached the broker or whose message was lost; say
+    why jobs of offline hosts wait."""
+    from .services import resend_lost, resend_undispatched
+    from .worker import fail_stale, fail_unconfirmed_cancels
 
-    now = timezone.now()
-    stale = now - timedelta(seconds=settings.SWAPADMIN_OFFLINE_AFTER_SECONDS)
-    orphans = Job.objects.filter(state=Job.State.RUNNING).filter(
-        Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True, started_at__lt=stale)
-    )
-    failed = 0
-    for job in orphans:
-        reason = (
-            f"the worker running it stopped (pid {job.worker_pid} on {job.worker or 'unknown'} "
-            f"sent no heartbeat for {settings.SWAPADMIN_OFFLINE_AFTER_SECONDS:.0f} s)"
-        )
-        failed += fail_orphan(job, reason)
-    resent = resend_undispatched()
+    failed = fail_stale(Job.objects.all())
+    failed += fail_unconfirmed_cancels()
+    resent = resend_undispatched() + resend_lost()
     offline = 0
     for host in Host.objects.all():
         if host.online:

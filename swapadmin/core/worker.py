@@ -19,6 +19,7 @@ from typing import Any
 from celery import signals
 from django.conf import settings
 from django.db import transaction
+from django.db.models.functions import Now
 from django.utils import timezone
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,6 @@ def register_host() -> Any:
         worker_version = version("swapadmin")
     except PackageNotFoundError:
         worker_version = ""
-    now = timezone.now()
     fields = {
         "kernel_release": kernel.kernel_release(),
         "page_size": kernel.page_size(),
@@ -60,7 +60,8 @@ def register_host() -> Any:
         "swap_roots": [str(r) for r in Policy.from_env().swap_roots],
         "worker_version": worker_version,
         "boot_id": boot_id(),
-        "last_heartbeat": now,
+        # The database's clock, as every heartbeat: a host whose clock is off is not offline.
+        "last_heartbeat": Now(),
     }
     mine = machine_id()
     with transaction.atomic():
@@ -72,75 +73,148 @@ def register_host() -> Any:
             if not host.machine_id:
                 fields["machine_id"] = mine
             Host.objects.filter(pk=host.pk).update(**fields)
-            for k, v in fields.items():
-                setattr(host, k, v)
+    host.refresh_from_db()  # the heartbeat is the database's value, not an expression
     return host
 
 
-def pid_alive(pid: int | None) -> bool:
-    """True when ``pid`` is a live swapadmin/celery process on this machine (a reused pid of
-    another program does not count)."""
-    if not pid:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            if f.read().rsplit(b")", 1)[-1].split()[0] == b"Z":
-                return False
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            cmdline = f.read()
-    except (OSError, IndexError):
-        return False
-    return any(w in cmdline for w in (b"celery", b"swapadmin", b"manage.py", b"pytest"))
+# ---- jobs whose worker is gone (see core/liveness.py) ----
 
 
-def fail_orphan(job: Any, reason: str) -> bool:
-    """Mark a running job failed because its worker is gone; True if this call did it."""
-    from django.db.models import F, Value
-    from django.db.models.functions import Concat
+def _ago(seconds: float) -> Any:
+    """``now - seconds`` in the database's clock, for comparing its own timestamps."""
+    from datetime import timedelta
 
-    from .models import Job
+    from django.db.models import DateTimeField, ExpressionWrapper
+    from django.db.models.functions import Now
 
-    done = Job.objects.filter(pk=job.pk, state=Job.State.RUNNING, worker_pid=job.worker_pid)
-    now = timezone.now()
-    line = f"{now:%H:%M:%S} failed: {reason}\n"
-    changed = done.update(
+    return ExpressionWrapper(Now() - timedelta(seconds=seconds), output_field=DateTimeField())
+
+
+def database_up_for() -> float | None:
+    """Seconds since the database server started (PostgreSQL), None where it cannot say."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT EXTRACT(EPOCH FROM now() - pg_postmaster_start_time())")
+        return float(cursor.fetchone()[0])
+
+
+def fail_job(job: Any, reason: str, only_if: Any, *, reread: bool = True) -> bool:
+    """running -> failed with ``reason`` if the row still matches ``only_if`` (so a job
+    that spoke up meanwhile is left alone); with ``reread``, its backend is read again from
+    the kernel before its next job. True if this call failed it."""
+    from django.db.models import F, Q, Value
+    from django.db.models.functions import Concat, Now
+
+    from .models import Backend, Job
+
+    line = f"{timezone.now():%H:%M:%S} failed: {reason}\n"
+    changed = Job.objects.filter(Q(pk=job.pk, state=Job.State.RUNNING) & only_if).update(
         state=Job.State.FAILED,
-        finished_at=now,
+        finished_at=Now(),
         error=reason,
         progress_message=reason[:255],
         log=Concat(F("log"), Value(line)),
     )
+    if changed and reread and job.backend_id is not None:
+        Backend.objects.filter(pk=job.backend_id).update(reread_before_next_job=True)
     if changed:
         log.warning("job %s: %s", job.uuid, reason)
     return bool(changed)
 
 
+def fail_stale(jobs: Any, before: Any = None) -> int:
+    """Fail the running jobs among ``jobs`` whose worker has not said it runs them for
+    SWAPADMIN_JOB_STALE_SECONDS, by the database's clock. Right after the database itself
+    restarted, nobody could say anything: wait one window before judging. ``before(job)``,
+    on the host, reads the job's backend again first (instead of flagging it)."""
+    from django.db.models import Q
+
+    from .models import Job
+
+    window = settings.SWAPADMIN_JOB_STALE_SECONDS
+    up = database_up_for()
+    if up is not None and up < window:
+        return 0
+    silent = Q(heartbeat_at__lt=_ago(window)) | Q(
+        heartbeat_at__isnull=True, started_at__lt=_ago(window)
+    )
+    failed = 0
+    for job in jobs.filter(state=Job.State.RUNNING).filter(silent):
+        reason = (
+            f"the worker running it stopped (pid {job.worker_pid} on {job.worker or 'unknown'}): "
+            f"no heartbeat from it for more than {window:.0f} s (killed, its host down, or cut "
+            "off from the database); the backend is read again from the kernel before its next "
+            "job"
+        )
+        if before is not None:
+            before(job)
+        failed += fail_job(job, reason, silent, reread=before is None)
+    return failed
+
+
+def fail_unconfirmed_cancels() -> int:
+    """Fail running jobs someone asked to cancel whose worker did not end them within
+    SWAPADMIN_CANCEL_GRACE_SECONDS: the backend is freed for its next job, which reads it
+    again from the kernel first (and still waits for the host's lock on the backend, if
+    that worker is in fact still in a system call)."""
+    from django.db.models import Q
+
+    from .models import Job
+
+    grace = settings.SWAPADMIN_CANCEL_GRACE_SECONDS
+    unconfirmed = Q(cancel_requested=True, cancel_requested_at__lt=_ago(grace))
+    failed = 0
+    for job in Job.objects.filter(state=Job.State.RUNNING).filter(unconfirmed):
+        reason = (
+            f"cancelled: its worker did not confirm within {grace:.0f} s, so the job is failed "
+            "and the backend freed; it is read again from the kernel before its next job"
+        )
+        failed += fail_job(job, reason, unconfirmed)
+    return failed
+
+
 def settle_orphans(host: Any) -> int:
-    """On the host itself: fail running jobs whose process is gone and refresh their
-    backends from the kernel; keep the heartbeat of those still running."""
+    """On the host itself (at start, then with every sample): fail its running jobs that
+    were claimed during another boot (the host rebooted: nothing of them runs) or whose
+    worker fell silent, and read their backends again from the kernel right away."""
+    from django.db.models import Q
+
+    from backends.store import boot_id
+
     from .models import Backend, Job
     from .sampler import observe_backend
 
-    settled = 0
-    alive: list[int] = []
-    for job in Job.objects.filter(host=host, state=Job.State.RUNNING):
-        if pid_alive(job.worker_pid):
-            alive.append(job.pk)
-            continue
-        reason = (
-            f"the worker running it stopped (pid {job.worker_pid} on {job.worker or 'unknown'} "
-            "is gone); the backend's state was read again from the kernel"
-        )
-        # Observed state first, so whoever sees the job failed sees the backend settled.
+    def reread(job: Any) -> None:
+        # The backend first, so whoever sees the job failed sees the backend settled.
         backend = Backend.objects.filter(pk=job.backend_id).first()
-        if backend is not None:
-            try:
-                observe_backend(backend)
-            except Exception:
-                log.exception("could not refresh backend %s", backend.pk)
-        settled += fail_orphan(job, reason)
-    if alive:
-        Job.objects.filter(pk__in=alive).update(heartbeat_at=timezone.now())
+        if backend is None:
+            return
+        try:
+            observe_backend(backend)
+        except Exception:
+            log.exception("could not refresh backend %s", backend.pk)
+
+    mine = boot_id()
+    running = Job.objects.filter(host=host, state=Job.State.RUNNING)
+    settled = 0
+    for job in running.exclude(boot_id__in=("", mine)):
+        reason = (
+            f"its host rebooted while it ran (claimed in boot {job.boot_id}, this is boot "
+            f"{mine}); the backend's state was read again from the kernel"
+        )
+        reread(job)
+        settled += fail_job(job, reason, Q(boot_id=job.boot_id), reread=False)
+    settled += fail_stale(Job.objects.filter(host=host), before=reread)
+    # Failed by a sweep elsewhere: read here, on the host, as soon as this worker can.
+    for backend in Backend.objects.filter(host=host, reread_before_next_job=True):
+        try:
+            observe_backend(backend)
+            Backend.objects.filter(pk=backend.pk).update(reread_before_next_job=False)
+        except Exception:
+            log.exception("could not refresh backend %s", backend.pk)
     return settled
 
 
@@ -180,18 +254,56 @@ def restore_persisted_zswap() -> dict[str, object]:
     return zswap
 
 
-def start_host_agent(worker_name: str) -> Any:
-    """Everything a worker does once at start; returns the running sampler."""
+def start_host_agent(worker_name: str, retry_max_seconds: float = 30.0) -> Any:
+    """Everything a worker does once at start; returns the running sampler.
+
+    Until the database lets it register the host (busy past its lock timeout, or away),
+    it says why and tries again, the wait doubling up to ``retry_max_seconds``: a worker
+    that started in a bad moment must not serve its queue without its host, nor give up on
+    it. Every step is safe to repeat. A host that another machine registered is refused at
+    once (HostIdentityError); a warm or cold shutdown ends the wait."""
+    import time
+
+    from celery.worker import state
+    from django.db import DatabaseError, connection
+
+    from .runner import HostIdentityError
     from .sampler import Sampler
     from .services import resend_undispatched
 
     restore_persisted_zswap()
-    host = register_host()
-    settled = settle_orphans(host)
-    if settled:
-        log.warning("settled %d job(s) left running by a stopped worker of %s", settled, host)
-    refresh_all_backends(host)
-    resend_undispatched(older_than_seconds=0)
+    delay, since, said = 1.0, time.monotonic(), ""
+    while True:
+        try:
+            host = register_host()
+            settled = settle_orphans(host)
+            if settled:
+                log.warning(
+                    "settled %d job(s) left running by a stopped worker of %s", settled, host
+                )
+            refresh_all_backends(host)
+            resend_undispatched(older_than_seconds=0)
+            break
+        except HostIdentityError:
+            raise
+        except Exception as e:
+            if not connection.in_atomic_block:
+                connection.close()  # the next try on a fresh connection
+            why = f"{type(e).__name__}: {e}"
+            if why != said:  # once per reason, not once per try
+                log.warning(
+                    "cannot register host %s yet (%.0f s so far), trying again with waits "
+                    "up to %.0f s: %s", settings.SWAPADMIN_HOST, time.monotonic() - since,
+                    retry_max_seconds, why, exc_info=not isinstance(e, DatabaseError),
+                )  # fmt: skip
+                said = why
+            deadline = time.monotonic() + delay
+            while time.monotonic() < deadline:
+                state.maybe_shutdown()
+                time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+            delay = min(delay * 2, retry_max_seconds)
+    if said:
+        log.warning("registered host %s after waiting %.0f s", host.name, time.monotonic() - since)
     sampler = Sampler(host.name, worker_name)
     sampler.start()
     log.info("swapadmin worker for host %s is ready (queue %s)", host.name, host.queue)
@@ -211,7 +323,8 @@ def _on_worker_ready(sender: Any = None, **kwargs: Any) -> None:
         log.critical("refusing to start: %s", e)
         raise SystemExit(EX_WRONG_MACHINE) from None
     except Exception:
-        log.exception("the worker could not register host %s", settings.SWAPADMIN_HOST)
+        # start_host_agent waits out the database; what is left is a bug, not a busy moment.
+        log.exception("the worker could not start the agent of host %s", settings.SWAPADMIN_HOST)
         raise
 
 

@@ -118,7 +118,7 @@ def test_the_worker_refuses_forged_and_tampered_requests(start_worker, alice, sc
     forged_scans = {
         # Nothing recorded: the file was never formatted by this backend.
         "no-record": {},
-        # Its owner made up: the file's mark names the real backend.
+        # Its owner made up: it is not the forged backend's own id, so it proves nothing.
         "other-owner": {"store": {"owner": str(uuid.uuid4()), "uuid": str(real.swap_uuid)}},
         # The swap UUID copied from the real row (the database shows it): no secret, so
         # without the store's identity recorded it proves nothing.
@@ -126,10 +126,7 @@ def test_the_worker_refuses_forged_and_tampered_requests(start_worker, alice, sc
     }
     refusals = {
         "no-record": f"{real_path} was never formatted by this backend",
-        "other-owner": (
-            f"the file now at {real_path} is not this backend's: it carries the mark of a "
-            f"file made by another swapadmin backend ({real.uuid})"
-        ),
+        "other-owner": (f"{real_path}: the record of this backend's store names another backend"),
         "copied-uuid": (
             f"{real_path}: this backend has no record of its store's identity (it never took "
             "one), so nothing proves the store is its own"

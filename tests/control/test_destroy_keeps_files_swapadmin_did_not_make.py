@@ -48,7 +48,15 @@ def test_it_leaves_a_swap_file_it_took_over(host_row, swap_root):
     path = swap_root / "theirs"
     swap_file_by_hand(path, "theirs")
     backend = backend_on(host_row, path)
-    assert run(job_for(backend, Job.Kind.PROVISION)).state == Job.State.SUCCEEDED
+    # Someone's swap file: taken only with force (the request side needs the typed name).
+    refused = run(job_for(backend, Job.Kind.PROVISION))
+    assert refused.state == Job.State.FAILED and "confirm with force" in refused.error
+    assert mark(path) is None
+    taken = Job.objects.create(
+        kind=Job.Kind.PROVISION, host=host_row, backend=backend, backend_name=backend.name,
+        params={"force": True},
+    )  # fmt: skip
+    assert run(taken).state == Job.State.SUCCEEDED
     assert mark(path) == f"swapadmin:given:{backend.uuid}".encode()
 
     job = run(job_for(backend, Job.Kind.DESTROY))

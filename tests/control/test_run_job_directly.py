@@ -130,9 +130,11 @@ def test_a_retryable_refusal_goes_back_to_the_queue(host_row, swap_root, monkeyp
     assert (outcome.retry_in, outcome.attempt) == (runner.RETRY_BASE_SECONDS, 1)
     job.refresh_from_db()
     assert job.state == Job.State.QUEUED and job.waiting_reason.startswith("retrying in 5 s")
+    assert job.attempt == 1  # counted in the row: no message can set it
     assert kernel.is_active(str(path))
     # The last attempt fails for good, with the policy's message.
-    outcome = runner.run(job.pk, worker="w@x", attempt=runner.MAX_RETRIES)
+    Job.objects.filter(pk=job.pk).update(attempt=runner.MAX_RETRIES)
+    outcome = runner.run(job.pk, worker="w@x")
     job.refresh_from_db()
     assert job.state == Job.State.FAILED and "SWAPADMIN_SWAPOFF_MARGIN_BYTES" in job.error
     assert job.finished_at <= timezone.now()

@@ -70,6 +70,9 @@ def test_each_app_command_exists_in_the_project(compose: dict[str, Any]) -> None
         assert argv[:3] == ["celery", "-A", "swapadmin"], argv
         assert argv[3] == name
     assert importlib.import_module("swapadmin.celery").app.main == "swapadmin"
+    worker_check = compose["services"]["worker"]["healthcheck"]["test"]
+    assert worker_check[1:] == ["python", "manage.py", "worker-alive"]
+    assert "worker-alive" in commands
     beat_check = compose["services"]["beat"]["healthcheck"]["test"]
     assert beat_check[1:4] == ["python", "manage.py", "shell"] and "shell" in commands
     assert "migrate" in commands

@@ -100,6 +100,13 @@ class OwnPostgres:
         run("pg_ctlcluster", pg_version(), self.name, "restart", "-m", "fast")
         wait_port(self.port)
 
+    def stop(self) -> None:
+        run("pg_ctlcluster", pg_version(), self.name, "stop", "-m", "fast")
+
+    def start(self) -> None:
+        run("pg_ctlcluster", pg_version(), self.name, "start")
+        wait_port(self.port)
+
     def settings(self, base: dict[str, object]) -> dict[str, object]:
         return {**base, "HOST": "127.0.0.1", "PORT": str(self.port), "NAME": "swapadmin",
                 "USER": "swapadmin", "PASSWORD": "swapadmin"}  # fmt: skip

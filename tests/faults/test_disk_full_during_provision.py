@@ -125,10 +125,11 @@ def test_a_disk_filled_during_the_allocation_fails_cleanly(start_worker, alice, 
             )  # fmt: skip
             chosen_uuid = Backend.objects.get(name="s0").swap_uuid
             assert chosen_uuid is not None
-            # The worker passed its free-space check, made the file, and is held at the
-            # entry of its fallocate; the test fills the disk meanwhile.
+            # The worker passed its free-space check, made the file (unnamed until it is
+            # complete: O_TMPFILE), and is held at the entry of its fallocate; the test fills
+            # the disk meanwhile.
             wait_until(lambda: held_in_fallocate(w.pid, 24 * MiB), 20, "the worker's fallocate")
-            assert path.exists()
+            assert not path.exists()
             filler = fill(mnt)
         # strace detached: the fallocate runs now, on a full filesystem.
         job = wait_for_job(job, 30, worker=w)
@@ -136,7 +137,7 @@ def test_a_disk_filled_during_the_allocation_fails_cleanly(start_worker, alice, 
         assert f"cannot allocate {24 * MiB} bytes for {path}" in job.error
         assert "No space left on device" in job.error
         assert "Traceback" not in job.error
-        assert not path.exists()  # the partial file was removed
+        assert not path.exists()  # the unfinished file was never named: nothing to remove
         backend = Backend.objects.get(name="s0")
         assert backend.observed_state == Backend.Observed.ABSENT
         # Nothing was taken or formatted: no header, no store, not provisioned. The swap

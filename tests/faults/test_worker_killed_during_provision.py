@@ -37,7 +37,7 @@ def test_the_job_fails_with_the_reason_and_the_backend_can_be_provisioned_again(
     actor = Actor(alice, Job.Via.API)
     first = start_worker()
     path = first.swap_root / "s0"
-    lock = RowLock()
+    lock, job_lock = RowLock(), RowLock()
     try:
         job = queue_with_row_locked(
             lock, "s0", first.name,
@@ -48,17 +48,27 @@ def test_the_job_fails_with_the_reason_and_the_backend_can_be_provisioned_again(
         )  # fmt: skip
         backend = Backend.objects.get(name="s0")
         wait_for_job(job, 30, until=(Job.State.RUNNING,), worker=first)
-        # The file is made, marked and allocated; the worker now waits on the row to record
-        # it as the backend's store (runner.claim_store), before mkswap.
+        # The file is made, marked and allocated, still unnamed (O_TMPFILE); the worker
+        # waits on the row to record it as the backend's store (runner.claim_store).
         wait_until(
             lambda: blocked_on(lock, 'UPDATE "core_backend" SET "store_key"'), 30,
             "the worker to record its store",
+        )  # fmt: skip
+        assert not path.exists()  # a crash here would leave nothing behind
+        # With the job's row held, the backend's let go: the file gets its name, and the
+        # worker waits to log its next step, before mkswap.
+        job_lock.take_job(job.pk)
+        lock.release()
+        wait_until(
+            lambda: blocked_on(job_lock, 'UPDATE "core_job" SET "log"'), 30,
+            "the worker to log its next step",
         )  # fmt: skip
         assert path.stat().st_size == SIZE
         assert os.getxattr(path, MARK_NAME) == f"swapadmin:made:{backend.uuid}".encode()
         assert not has_swap_signature(path)
         first.kill()
     finally:
+        job_lock.release()
         lock.release()
 
     assert not first.alive()

@@ -87,6 +87,7 @@ def test_the_sweep_fails_the_job_and_a_second_resize_finishes_it(start_worker, a
         ).exists(),
         10, "the killed worker's heartbeat to go stale",
     )  # fmt: skip
+    settings.SWAPADMIN_JOB_STALE_SECONDS = 1
     assert tasks.sweep()["failed"] == 1
     job.refresh_from_db()
     assert job.state == Job.State.FAILED
