@@ -370,7 +370,8 @@ def bench_pages() -> str:
         ("API hosts/ (default page of 50)", api, "/api/v1/hosts/", {}),
         ("API hosts/?limit=500", api, "/api/v1/hosts/?limit=500", {}),
         ("API backends/ (default page of 50)", api, "/api/v1/backends/", {}),
-        ("API backends/?limit=4000", api, "/api/v1/backends/?limit=4000", {}),
+        # At most 1000 a page (swapadmin/api/pagination.py): the fleet's 4000 take 4 pages.
+        ("API backends/?limit=1000", api, "/api/v1/backends/?limit=1000", {}),
         ("host page, week chart", page, None, {}),
     ]
     results: dict[tuple[str, int], tuple[list[float], int]] = {}

@@ -7,7 +7,10 @@ from typing import Any
 
 import django_filters as filters
 from django.db.models import QuerySet
+from rest_framework import filters as drf_filters
 from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.views import APIView
 
 from swapadmin.core.models import AuditEvent, Backend, Host, Job
 
@@ -27,6 +30,42 @@ class UtcDateTimeFilter(filters.IsoDateTimeFilter):
             except OverflowError:
                 raise ValidationError({self.param: ["the time is out of range"]}) from None
         return super().filter(qs, value)
+
+
+class OrderingFilter(drf_filters.OrderingFilter):
+    """DRF's, but a term that names no sortable field answers 400 instead of being dropped:
+    a typo must not quietly give another order. The schema lists the terms it takes."""
+
+    def remove_invalid_fields(
+        self, queryset: QuerySet[Any], fields: list[str], view: APIView, request: Request
+    ) -> list[str]:
+        terms = [term for term in fields if term]
+        valid = self._terms(queryset, view, request)
+        unknown = [term for term in terms if term not in valid]
+        if unknown:
+            message = f"cannot order by {', '.join(unknown)}: use {', '.join(valid)}"
+            raise ValidationError({self.ordering_param: [message]})
+        return terms
+
+    def _terms(self, queryset: QuerySet[Any], view: APIView, request: Request | None) -> list[str]:
+        names = [name for name, _ in self.get_valid_fields(queryset, view, {"request": request})]
+        return [term for name in names for term in (name, f"-{name}")]
+
+    def get_schema_operation_parameters(self, view: APIView) -> list[dict[str, Any]]:
+        queryset = view.get_queryset()  # type: ignore[attr-defined]
+        terms = self._terms(queryset, view, getattr(view, "request", None))
+        return [
+            {
+                "name": self.ordering_param,
+                "required": False,
+                "in": "query",
+                "description": "sort by these fields, comma-separated; `-field` sorts "
+                "descending; any other term answers 400",
+                "style": "form",
+                "explode": False,
+                "schema": {"type": "array", "items": {"type": "string", "enum": terms}},
+            }
+        ]
 
 
 class HostFilter(filters.FilterSet):

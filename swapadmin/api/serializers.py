@@ -296,6 +296,11 @@ class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
 
 
+class FieldErrorsSerializer(serializers.Serializer):
+    """400: messages per field. Only a name for the schema (swapadmin.api.schema maps it): the
+    keys are the request's own fields and parameters, which no fixed record can list."""
+
+
 class AuditEventSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="uuid", read_only=True)
     actor = serializers.CharField(source="actor_name", read_only=True)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -33,7 +32,6 @@ from .serializers import (
     ConflictSerializer,
     DiscoverSerializer,
     EmptySerializer,
-    ErrorSerializer,
     ForceSerializer,
     HostSerializer,
     JobSerializer,
@@ -45,20 +43,22 @@ from .serializers import (
     TuneSerializer,
 )
 
-ERRORS = {
-    400: OpenApiResponse(OpenApiTypes.OBJECT, description="invalid: messages per field"),
-    403: OpenApiResponse(ErrorSerializer, description="the caller's role does not allow it"),
-    404: OpenApiResponse(ErrorSerializer, description="no such object"),
+# The answers every view gives (400, 401, 403, 404, ...) are added by .schema.AutoSchema.
+QUEUED = {202: OpenApiResponse(JobSerializer, description="queued: the job, to follow at its url")}
+HOST_BUSY = {
+    409: OpenApiResponse(
+        ConflictSerializer,
+        description="refused for now: ``job`` is a job of the same kind, queued or running",
+    )
 }
-QUEUED = {
-    202: OpenApiResponse(JobSerializer, description="queued: the job, to follow at its url"),
+BACKEND_BUSY = {
     409: OpenApiResponse(
         ConflictSerializer,
         description="refused for now: busy (``job`` is the one holding the backend), or the "
         "backend's store was never proven swapadmin's (``job`` is null; ``detail`` says why)",
-    ),
-    **ERRORS,
+    )
 }
+ACTED = {**QUEUED, **BACKEND_BUSY}
 
 
 def queued(job: Job, request: Request) -> Response:
@@ -107,7 +107,7 @@ class HostViewSet(ApiDefaults, viewsets.ReadOnlyModelViewSet):
     ordering_fields = ["name", "last_heartbeat", "created_at"]
     role_actions = {"discover": "discover", "tune": "tune"}
 
-    @extend_schema(request=DiscoverSerializer, responses=QUEUED)
+    @extend_schema(request=DiscoverSerializer, responses={**QUEUED, **HOST_BUSY})
     @action(detail=True, methods=["post"])
     def discover(self, request: Request, uuid: str) -> Response:
         """Adopt the swap areas active on the host or listed in its fstab (all of them, or
@@ -116,7 +116,7 @@ class HostViewSet(ApiDefaults, viewsets.ReadOnlyModelViewSet):
         data.is_valid(raise_exception=True)
         return self._host_job(request, "discover", dict(data.validated_data))
 
-    @extend_schema(request=TuneSerializer, responses=QUEUED)
+    @extend_schema(request=TuneSerializer, responses={**QUEUED, **HOST_BUSY})
     @action(detail=True, methods=["post"])
     def tune(self, request: Request, uuid: str) -> Response:
         """Set vm.swappiness, vm.page-cluster and zswap; optionally keep them in sysctl.d."""
@@ -184,7 +184,7 @@ class BackendViewSet(
             OpenApiParameter("force", bool, description="swapoff even beyond the RAM check"),
             OpenApiParameter("confirm", str, description="with force: the backend's name"),
         ],
-        responses=QUEUED,
+        responses=ACTED,
     )
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Queue the destroy job: deactivate if needed, release the store, remove the file."""
@@ -214,7 +214,7 @@ class BackendViewSet(
             raise invalid(e) from None
         return queued(job, request)
 
-    @extend_schema(request=ProvisionSerializer, responses=QUEUED)
+    @extend_schema(request=ProvisionSerializer, responses=ACTED)
     @action(detail=True, methods=["post"])
     def provision(self, request: Request, uuid: str) -> Response:
         """Provision again: take the store and write the swap header. For a backend whose
@@ -222,48 +222,49 @@ class BackendViewSet(
         store holds, and applies to the device the first attempt found."""
         return self._act(request, "provision", ProvisionSerializer)
 
-    @extend_schema(request=ActivateSerializer, responses=QUEUED)
+    @extend_schema(request=ActivateSerializer, responses=ACTED)
     @action(detail=True, methods=["post"])
     def activate(self, request: Request, uuid: str) -> Response:
         """swapon, with the backend's priority (or the one given) and discard policy."""
         return self._act(request, "activate", ActivateSerializer)
 
-    @extend_schema(request=ForceSerializer, responses=QUEUED)
+    @extend_schema(request=ForceSerializer, responses=ACTED)
     @action(detail=True, methods=["post"])
     def deactivate(self, request: Request, uuid: str) -> Response:
         """swapoff, refused when the RAM left could not take the area's pages (unless forced)."""
         return self._act(request, "deactivate", ForceSerializer)
 
-    @extend_schema(request=ScanSerializer, responses=QUEUED)
+    @extend_schema(request=ScanSerializer, responses=ACTED)
     @action(detail=True, methods=["post"])
     def scan(self, request: Request, uuid: str) -> Response:
         """Write and read back test patterns over an inactive area; bad pages are recorded."""
         return self._act(request, "scan", ScanSerializer)
 
-    @extend_schema(request=BenchmarkSerializer, responses=QUEUED)
+    @extend_schema(request=BenchmarkSerializer, responses=ACTED)
     @action(detail=True, methods=["post"])
     def benchmark(self, request: Request, uuid: str) -> Response:
         """Measure page-in and page-out throughput and latency of an inactive area."""
         return self._act(request, "benchmark", BenchmarkSerializer)
 
-    @extend_schema(request=BurnInSerializer, responses=QUEUED)
+    @extend_schema(request=BurnInSerializer, responses=ACTED)
     @action(detail=True, methods=["post"], url_path="burn-in")
     def burn_in(self, request: Request, uuid: str) -> Response:
         """Make the kernel really swap to this area with a memory hog in a limited cgroup."""
         return self._act(request, "burn_in", BurnInSerializer)
 
-    @extend_schema(request=ResizeSerializer, responses=QUEUED)
+    @extend_schema(request=ResizeSerializer, responses=ACTED)
     @action(detail=True, methods=["post"])
     def resize(self, request: Request, uuid: str) -> Response:
         """Grow or shrink a file or zram area, keeping its label and UUID."""
         return self._act(request, "resize", ResizeSerializer)
 
-    @extend_schema(request=PersistSerializer, responses=QUEUED)
+    @extend_schema(request=PersistSerializer, responses=ACTED)
     @action(detail=True, methods=["post"])
     def persist(self, request: Request, uuid: str) -> Response:
         """Add (true) or remove (false) the area's fstab line."""
         return self._act(request, "persist", PersistSerializer)
 
+    # No 409: a check reads, so it runs alongside whatever job holds the backend.
     @extend_schema(request=EmptySerializer, responses=QUEUED)
     @action(detail=True, methods=["post"])
     def check(self, request: Request, uuid: str) -> Response:
@@ -286,7 +287,6 @@ class JobViewSet(ApiDefaults, viewsets.ReadOnlyModelViewSet):
             200: OpenApiResponse(JobSerializer, description="cancelled before it started"),
             202: OpenApiResponse(JobSerializer, description="running: asked to stop"),
             409: OpenApiResponse(ConflictSerializer, description="already finished"),
-            **ERRORS,
         },
     )
     @action(detail=True, methods=["post"])
@@ -325,7 +325,7 @@ class PluginViewSet(viewsets.ViewSet):
     def list(self, request: Request) -> Response:
         return Response([cls.kind_info() for cls in registry()])
 
-    @extend_schema(responses={200: PluginSerializer, 404: ERRORS[404]})
+    @extend_schema(responses=PluginSerializer)
     def retrieve(self, request: Request, name: str) -> Response:
         try:
             cls = registry().get(name)

@@ -132,3 +132,76 @@ def running_api_server(workdir: Path, **env_overrides: str) -> Iterator[str]:
 def api_server(transactional_db: None, scratch: Path) -> Iterator[str]:
     with running_api_server(scratch) as url:
         yield url
+
+
+class ApiSession(requests.Session):
+    """Requests to one API server with an admin's token; methods take a path, not a URL."""
+
+    def __init__(self, base: str, token: str) -> None:
+        super().__init__()
+        self.base = base
+        self.headers["Authorization"] = f"Token {token}"
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("timeout", 30)
+        path = url.decode() if isinstance(url, bytes) else url
+        return super().request(method, self.base + path, *args, **kwargs)
+
+
+#: An admin with a token and three hosts, in a fresh database; prints the token.
+SEED_SQLITE = """
+from django.contrib.auth.models import User
+from rest_framework.authtoken.models import Token
+from swapadmin.core.models import Host
+user = User.objects.create_superuser("alice", "alice@example.com", "unused")
+for name in ("h0", "h1", "h2"):
+    Host.objects.create(name=name)
+print("TOKEN=" + Token.objects.create(user=user).key)
+"""
+
+
+@contextlib.contextmanager
+def running_sqlite_api_server(workdir: Path) -> Iterator[tuple[str, str]]:
+    """gunicorn over a fresh, migrated SQLite file (the embedded default `make run` uses),
+    seeded with SEED_SQLITE; yields its base URL and the admin's token."""
+    data = workdir / "sqlite"
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DATABASE_URL_FILE")}
+    env.update(SWAPADMIN_DATA_DIR=str(data), DJANGO_SETTINGS_MODULE="swapadmin.settings")
+    manage = [sys.executable, str(Path(__file__).resolve().parents[2] / "manage.py")]
+    for command in (["migrate", "-v0"], ["shell", "-v0", "-c", SEED_SQLITE]):
+        done = subprocess.run(
+            [*manage, *command], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, f"{command[0]} failed:\n{done.stdout}\n{done.stderr}"
+    token = done.stdout.rsplit("TOKEN=", 1)[1].strip()
+    with running_api_server(workdir, DATABASE_URL="", SWAPADMIN_DATA_DIR=str(data)) as url:
+        yield url, token
+
+
+@pytest.fixture(scope="session")
+def sqlite_api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiSession]:
+    """One for the session: tests that use it only read."""
+    with running_sqlite_api_server(tmp_path_factory.mktemp("sqlite-api")) as (url, token):
+        yield ApiSession(url, token)
+
+
+class InProcessApi:
+    """The ApiSession interface over DRF's test client, in this process's database."""
+
+    def __init__(self, client: APIClient) -> None:
+        self.client = client
+
+    def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        return self.client.get(path, data=params)
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def api(request: pytest.FixtureRequest, db: None, alice: User) -> ApiSession | InProcessApi:
+    """The API on each database swapadmin supports, as an admin, over three hosts: in
+    process on the test database (PostgreSQL), and over HTTP on SQLite. Read only: the
+    SQLite one is the session's."""
+    if request.param == "sqlite":
+        return request.getfixturevalue("sqlite_api_server")  # type: ignore[no-any-return]
+    for name in ("h0", "h1", "h2"):
+        Host.objects.create(name=name)
+    return InProcessApi(client_with_token(alice))

@@ -1,8 +1,10 @@
 """A schemathesis run against /api/schema/ on a real server on loopback, with an admin token.
 
-Every operation gets generated requests (a bounded number); no answer may be a 5xx, and
-every documented answer must match the schema. Then the answers that random ids cannot reach
-(200 on an object, 202 with a job, 409 with the holder) are checked against the schema too.
+Every operation gets generated requests, valid and invalid (a bounded number); no answer may
+be a 5xx, every answer's status code must be one the schema documents, and its body and
+headers must match what the schema says for that code. Then the answers that random ids and
+an admin's token cannot reach (200 on an object, 202 with a job, 409 with the holder; 401,
+403, 406 and 415 on every operation that can give them) are checked against the schema too.
 
 Host safety: the Host row's swap roots are the test's own, its name is unique (so its queue
 is one nobody consumes) and no worker runs here, so an accepted job only stays queued.
@@ -22,20 +24,25 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 from hypothesis import HealthCheck, settings
 from rest_framework.authtoken.models import Token
+from schemathesis import DataGenerationMethod
 from schemathesis.checks import not_a_server_error
+from schemathesis.models import APIOperation
 from schemathesis.runner import events
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_headers_conformance,
     response_schema_conformance,
+    status_code_conformance,
 )
 
-from swapadmin.core.models import Backend, Host
+from swapadmin.core import services
+from swapadmin.core.models import Backend, Host, Job
 
 from .conftest import PAGE
 
 CHECKS = (
     not_a_server_error,
+    status_code_conformance,
     response_schema_conformance,
     content_type_conformance,
     response_headers_conformance,
@@ -44,6 +51,12 @@ CHECKS = (
 
 def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Token {token}"}
+
+
+def load_schema(api_server: str, token: str, **options: Any) -> Any:
+    return schemathesis.from_uri(
+        f"{api_server}/api/schema/", base_url=api_server, headers=auth(token), **options
+    )
 
 
 @pytest.fixture
@@ -67,9 +80,8 @@ def test_generated_requests_get_no_5xx_and_match_the_schema(
         host=schema_host, kind="file", name="fuzzed", size_bytes=64 * PAGE,
         params={"path": str(swap_root / "fuzzed")},
     )  # fmt: skip
-    schema = schemathesis.from_uri(
-        f"{api_server}/api/schema/", base_url=api_server, headers=auth(token)
-    )
+    # Invalid data too: a bad filter value, limit or id must be an answer the schema names.
+    schema = load_schema(api_server, token, data_generation_methods=list(DataGenerationMethod))
     runner = schemathesis.runner.from_schema(
         schema,
         checks=CHECKS,
@@ -88,11 +100,14 @@ def test_generated_requests_get_no_5xx_and_match_the_schema(
     )
     problems: list[str] = []
     operations = 0
+    codes: set[int] = set()
     for event in runner.execute():
         if isinstance(event, events.AfterExecution):
             operations += 1
             result = event.result
             for check in result.checks:
+                if check.response is not None:
+                    codes.add(check.response.status_code)
                 if check.value.name == "failure":
                     where = (
                         f"{check.request.method} {check.request.uri} -> "
@@ -109,6 +124,7 @@ def test_generated_requests_get_no_5xx_and_match_the_schema(
     assert operations >= 20, f"only {operations} operations ran"
     if problems:
         pytest.fail("\n".join(sorted(set(problems))[:40]), pytrace=False)
+    assert codes >= {200, 400, 404}, f"the run never reached a refusal: {sorted(codes)}"
     # Nothing the run sent could make real swap: at most rows, and files only by a worker.
     assert list(swap_root.iterdir()) == []
 
@@ -118,9 +134,7 @@ def test_real_answers_match_the_schema(
 ) -> None:
     token = Token.objects.create(user=alice).key
     headers = auth(token)
-    schema = schemathesis.from_uri(
-        f"{api_server}/api/schema/", base_url=api_server, headers=auth(token)
-    )
+    schema = load_schema(api_server, token)
     backend = Backend.objects.create(
         host=schema_host, kind="file", name="real", size_bytes=64 * PAGE,
         params={"path": str(swap_root / "real")}, provisioned_at=timezone.now(),
@@ -168,4 +182,77 @@ def test_real_answers_match_the_schema(
     call("/api/v1/plugins/{name}/", "GET", 200, path_parameters={"name": "file"})
     call("/api/v1/plugins/{name}/", "GET", 404, path_parameters={"name": "tape"})
     assert {code for _, code in seen} == {200, 202, 400, 404, 409}
+    assert list(swap_root.iterdir()) == []
+
+
+#: Bodies that pass validation, for the operations that check their body before the object.
+VALID_BODIES = {
+    "/api/v1/hosts/{uuid}/tune/": {"swappiness": 10},
+    "/api/v1/backends/{uuid}/resize/": {"size_bytes": 128 * PAGE},
+}
+#: The one change that reads no body: a form body cannot be refused there.
+READS_NO_BODY = {"/api/v1/jobs/{uuid}/cancel/"}
+
+
+def test_every_operation_documents_its_refusals(
+    api_server: str,
+    alice: User,
+    victor: User,
+    nora: User,
+    schema_host: Host,
+    swap_root: Path,
+) -> None:
+    """401 (no token, a bad one), 403 (no role; a viewer changing anything), 404 (an unknown
+    or malformed id), 406 (an Accept the API cannot write) and 415 (a body that is not JSON),
+    on every operation that can give them: documented, with the body the schema says."""
+    token = {u.username: Token.objects.create(user=u).key for u in (alice, victor, nora)}
+    backend = Backend.objects.create(
+        host=schema_host, kind="file", name="kept", size_bytes=64 * PAGE,
+        params={"path": str(swap_root / "kept")}, provisioned_at=timezone.now(),
+    )  # fmt: skip
+    job = services.request_action(backend, "scan", services.Actor(alice, Job.Via.API, None))
+    real = {"hosts": schema_host.uuid, "backends": backend.uuid, "jobs": job.uuid}
+    jobs_before = Job.objects.count()
+    schema = load_schema(api_server, token["alice"])
+    problems: list[str] = []
+    seen: set[int] = set()
+
+    def expect(
+        op: APIOperation, status: int, headers: dict[str, str], ids: dict[str, str], **kw: Any
+    ) -> None:
+        body = VALID_BODIES.get(op.path)
+        case = op.make_case(path_parameters=ids, **({} if body is None else {"body": body}))
+        response = case.call(headers=headers, **kw)
+        where = f"{op.verbose_name} {headers.get('Accept', '')} -> {response.status_code}"
+        if response.status_code != status:
+            problems.append(f"{where}, not {status}: {response.text[:200]}")
+            return
+        seen.add(status)
+        try:
+            case.validate_response(response, checks=CHECKS)
+        except AssertionError as e:
+            problems.append(f"{where}: {e}")
+
+    for op in [result.ok() for result in schema.get_all_operations()]:
+        names = [p.name for p in op.path_parameters]
+        collection = op.path.split("/")[3]
+        ids = {n: str(real.get(collection, "file" if n == "name" else uuid.uuid4())) for n in names}
+        changes = op.method.upper() != "GET"
+        expect(op, 401, {}, ids)
+        expect(op, 401, auth("0" * 40), ids)
+        expect(op, 403, auth(token["nora"]), ids)
+        if changes:
+            expect(op, 403, auth(token["victor"]), ids)
+        expect(op, 406, {**auth(token["alice"]), "Accept": "application/xml"}, ids)
+        for unknown in ("not-an-id", str(uuid.uuid4())) if names else ():
+            expect(op, 404, auth(token["alice"]), {n: unknown for n in names})
+        if changes and op.path not in READS_NO_BODY:
+            form = {**auth(token["alice"]), "Content-Type": "application/x-www-form-urlencoded"}
+            expect(op, 415, form, ids, data="force=true")
+
+    if problems:
+        pytest.fail("\n".join(problems[:40]), pytrace=False)
+    assert seen == {401, 403, 404, 406, 415}
+    # Every one was refused before it changed anything.
+    assert Job.objects.count() == jobs_before
     assert list(swap_root.iterdir()) == []
