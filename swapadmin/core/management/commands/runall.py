@@ -2,10 +2,13 @@
 
 Migrates, creates the admin on first start (printing the login once), then runs the web
 server (gunicorn on 127.0.0.1:$PORT), this host's worker and beat as child processes.
-SIGINT and SIGTERM are passed on to all three; when one of them exits, the others are
-stopped and runall exits with its status. With no DATABASE_URL or REDIS_URL the settings
-choose SQLite and kombu's filesystem broker under SWAPADMIN_DATA_DIR, so nothing else is
-needed.
+A child that exits is started again (what it left in its process group killed first),
+after a wait that doubles while it keeps dying soon after its start: one crash never
+takes the rest down. SIGINT and SIGTERM stop all three and runall exits 0. A worker
+refused as another machine's host (exit status EX_CONFIG) would only be refused again:
+runall stops everything and exits with that status. With no DATABASE_URL or REDIS_URL the
+settings choose SQLite and kombu's filesystem broker under SWAPADMIN_DATA_DIR, so nothing
+else is needed.
 """
 
 from __future__ import annotations
@@ -25,6 +28,11 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
 STOP_GRACE_SECONDS = 10.0
+#: The wait before a child that exited is started again: doubled each time it dies again
+#: within RESTART_STABLE_SECONDS of its start, up to RESTART_MAX_SECONDS.
+RESTART_FIRST_SECONDS = 1.0
+RESTART_MAX_SECONDS = 30.0
+RESTART_STABLE_SECONDS = 60.0
 
 
 class Command(BaseCommand):
@@ -64,33 +72,71 @@ class Command(BaseCommand):
 
 
 def supervise(children: dict[str, list[str]], cwd: Path) -> int:
-    """Run the children until one exits or a signal comes; stop the rest; return a status."""
+    """Run the children until SIGINT or SIGTERM, starting again any that exits; then stop
+    them all. Returns 0, or EX_CONFIG when a child refused its configuration."""
     procs: dict[str, subprocess.Popen[bytes]] = {}
     stopping: list[int] = []
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stopping.append(signum)
 
+    def start(name: str) -> None:
+        # Own process groups: a terminal's Ctrl-C reaches runall alone, which then stops
+        # each child once and in order.
+        procs[name] = subprocess.Popen(children[name], cwd=cwd, start_new_session=True)
+        started[name] = time.monotonic()
+
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    started: dict[str, float] = {}
+    waits = dict.fromkeys(children, RESTART_FIRST_SECONDS)
+    due: dict[str, float] = {}  # a child that exited -> when to start it again
     try:
-        for name, argv in children.items():
-            # Own process groups: a terminal's Ctrl-C reaches runall alone, which then
-            # stops each child once and in order.
-            procs[name] = subprocess.Popen(argv, cwd=cwd, start_new_session=True)
-        status = 0
+        for name in children:
+            start(name)
         while not stopping:
-            for name, proc in procs.items():
+            now = time.monotonic()
+            for name, proc in list(procs.items()):
                 code = proc.poll()
-                if code is not None:
-                    sys.stderr.write(f"runall: {name} exited with status {code}; stopping\n")
-                    status = code or 1
-                    stopping.append(0)
-                    break
+                if code is None:
+                    continue
+                # What it left behind (a dead worker's pool processes, gunicorn's workers)
+                # goes with it before anything takes its place.
+                _signal_group(proc, signal.SIGKILL)
+                del procs[name]
+                if code == os.EX_CONFIG:
+                    _say(f"{name} refused its configuration (exit status {code}); stopping")
+                    return code
+                lived = now - started[name]
+                if lived >= RESTART_STABLE_SECONDS:
+                    waits[name] = RESTART_FIRST_SECONDS
+                wait = waits[name]
+                waits[name] = min(wait * 2, RESTART_MAX_SECONDS)
+                due[name] = now + wait
+                _say(
+                    f"{name} {_exit_reason(code)} after {lived:.0f} s; "
+                    f"starting it again in {wait:.0f} s"
+                )
+            for name, when in list(due.items()):
+                if now >= when and not stopping:
+                    del due[name]
+                    start(name)
+                    _say(f"{name} started again (pid {procs[name].pid})")
             time.sleep(0.2)
-        return status
+        return 0
     finally:
         _stop_all(procs)
+
+
+def _say(line: str) -> None:
+    sys.stderr.write(f"runall: {line}\n")
+    sys.stderr.flush()
+
+
+def _exit_reason(code: int) -> str:
+    if code < 0:
+        return f"was killed by {signal.Signals(-code).name}"
+    return f"exited with status {code}"
 
 
 def _stop_all(procs: dict[str, subprocess.Popen[bytes]]) -> None:
