@@ -1,5 +1,6 @@
-"""Cancelling a running scan: the worker stops at its next check, the job says cancelled,
-the header is unchanged and the backend is free for the next job."""
+"""Cancelling a running scan, asked while the scan is held between two runs of pages
+(tests/faults/pause.py): the worker stops at its next check, the job says cancelled, the
+header is unchanged and the backend is free for the next job."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import pytest
 
 from swapadmin.core import services
 from swapadmin.core.models import Backend, Job
+from swapadmin.core.runner import THROTTLE_SECONDS
 from swapadmin.core.services import Actor
+from tests.faults.pause import JobGate, hold_scan_between_chunks, in_another_thread
 from tests.fixtures.host import needs_root
-from tests.fixtures.workers import wait_for_job, wait_until
+from tests.fixtures.workers import wait_for_job
 
 pytestmark = [needs_root, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -22,14 +25,20 @@ def test_a_running_scan_stops_when_cancelled(worker, alice):
     )  # fmt: skip
     assert wait_for_job(job, 60, worker=worker).state == Job.State.SUCCEEDED
     backend = Backend.objects.get(name="c")
-    scan = services.request_action(backend, Job.Kind.SCAN, actor, {"patterns": 4})
-    wait_until(
-        lambda: Job.objects.filter(pk=scan.pk, state=Job.State.RUNNING, progress__gte=3).exists(),
-        30,
-        "the scan to be under way",
-    )
-    assert services.cancel_job(scan, actor) is False  # running: asked, not yet done
-    scan = wait_for_job(scan, 30, worker=worker)
+    answers: list[bool] = []
+    with JobGate(lambda job: job.kind == Job.Kind.SCAN and job.backend_id == backend.pk) as gate:
+        in_another_thread(
+            lambda: services.request_action(backend, Job.Kind.SCAN, actor, {"patterns": 4})
+        )
+        held = hold_scan_between_chunks(gate)
+        assert held.state == Job.State.RUNNING
+        # The cancel is in the row from the moment the scan goes on. The runner checks for
+        # one at most THROTTLE_SECONDS apart, and once more after the handler; with each
+        # later write held that long, a check sees it before the job can end, however fast
+        # the rest of the scan is.
+        gate.let_through(committing=lambda: answers.append(services.cancel_job(held, actor)))
+        scan = gate.run_out(each_at_least=THROTTLE_SECONDS)
+    assert answers == [False]  # running: asked, not yet done
     assert scan.state == Job.State.CANCELLED, scan.error
     assert scan.progress < 100
     backend.refresh_from_db()

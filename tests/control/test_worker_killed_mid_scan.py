@@ -1,5 +1,6 @@
-"""A worker killed with SIGKILL in the middle of a scan: the job is marked failed with the
-reason, and the backend's state is read again from the kernel."""
+"""A worker killed with SIGKILL in the middle of a scan (held between two runs of pages,
+tests/faults/pause.py): the job is marked failed with the reason, and the backend's state
+is read again from the kernel."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import pytest
 from swapadmin.core import services
 from swapadmin.core.models import Backend, Job
 from swapadmin.core.services import Actor
+from tests.faults.pause import JobGate, hold_scan_between_chunks, in_another_thread
 from tests.fixtures.host import needs_root
-from tests.fixtures.workers import wait_for_job, wait_until
+from tests.fixtures.workers import wait_for_job
 
 pytestmark = [needs_root, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -29,22 +31,21 @@ def test_a_killed_workers_job_fails_and_its_backend_settles(start_worker, alice)
     # Something the settling must correct: the row claims the area is active.
     Backend.objects.filter(pk=backend.pk).update(observed_state=Backend.Observed.ACTIVE)
 
-    scan = services.request_action(backend, Job.Kind.SCAN, actor, {"patterns": 4})
-    wait_until(
-        lambda: Job.objects.filter(pk=scan.pk, state=Job.State.RUNNING, progress__gte=3).exists(),
-        30,
-        "the scan to be under way",
-    )
-    pid = Job.objects.get(pk=scan.pk).worker_pid
-    assert pid == first.pid
-    first.kill(signal.SIGKILL)
+    with JobGate(lambda job: job.kind == Job.Kind.SCAN and job.backend_id == backend.pk) as gate:
+        in_another_thread(
+            lambda: services.request_action(backend, Job.Kind.SCAN, actor, {"patterns": 4})
+        )
+        scan = hold_scan_between_chunks(gate)
+        pid = scan.worker_pid
+        assert pid == first.pid
+        first.kill(signal.SIGKILL)
     assert Job.objects.get(pk=scan.pk).state == Job.State.RUNNING  # nobody has noticed yet
 
     # The host's next worker settles what the dead one left.
     second = start_worker(name=first.name)
     scan = wait_for_job(scan, 20, worker=second)
     assert scan.state == Job.State.FAILED
-    assert f"the worker running it stopped (pid {pid}" in scan.error
+    assert f"pid {pid}" in scan.error and "stopped" in scan.error
     assert scan.finished_at is not None
     backend.refresh_from_db()
     assert backend.observed_state == Backend.Observed.READY, second.log()

@@ -1,4 +1,4 @@
-"""Stopping a worker at a known point of a job, with the database's own row locks.
+"""Stopping a worker at a known point of a job, with the database's own locks.
 
 A worker writes to its backend's row between the kernel steps of a job (``claim_store``
 records the store it opened before the first byte is written to it, ``save_backend`` after
@@ -12,17 +12,35 @@ knows who waits for whom (``pg_blocking_pids``).
 The lock must be taken before the job's message reaches the worker:
 ``queue_with_row_locked`` registers it as an ``on_commit`` callback ahead of the dispatch
 that services register in the same transaction, and Django runs the callbacks in order.
+
+``JobGate`` stops a job at every write to its row (its claim, log lines, progress reports,
+its end) from before its dispatch, and lets those writes through one at a time: a test walks
+the job from one report to the next and looks at what it reported at each, at the test's
+pace rather than the disk's. A row lock cannot do that stepping: a writer that was waiting
+for it makes a new version of the row, so the next holder's ``FOR UPDATE`` has to find that
+version and can lose its turn to the writer's next statement. The gate holds the jobs
+table's SHARE lock instead, which every UPDATE of it waits for, and which PostgreSQL grants
+strictly in the order asked: the next holder asks behind the waiting writes, before the
+current one lets go, and whatever the worker writes next waits behind it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 from django.db import connection, transaction
+from django.db.models.signals import post_save
 
-from tests.fixtures.workers import test_database_url
+from swapadmin.core.models import Job
+from swapadmin.core.runner import THROTTLE_SECONDS
+from tests.fixtures.workers import test_database_url, wait_until
 
 
 class RowLock:
@@ -82,3 +100,265 @@ def queue_with_row_locked(lock: RowLock, backend_name: str, host_name: str, queu
     with transaction.atomic():
         transaction.on_commit(lambda: lock.take(backend_name, host_name))
         return queue()
+
+
+#: How a progress report (``JobContext.progress``) starts, in ``pg_stat_activity``.
+PROGRESS = 'UPDATE "core_job" SET "progress"'
+#: The scan's step before its first page (``handlers.scan``).
+SCAN_STEP = "scanning every page"
+
+
+@dataclass(frozen=True)
+class Waiter:
+    """A session waiting to write to the jobs table: its pid, statement, and who it waits
+    for."""
+
+    pid: int
+    query: str
+    blockers: tuple[int, ...]
+
+
+class _Holder:
+    """A transaction in a thread of its own (Django's connections are per thread) holding the
+    jobs table's SHARE lock, and running what the test asks inside it (``run``)."""
+
+    def __init__(self) -> None:
+        self.pid = 0
+        self.error: BaseException | None = None
+        self._commands: queue.Queue[Callable[[], Any] | None] = queue.Queue()
+        self._started = threading.Event()
+        self._held = threading.Event()
+        self._thread = threading.Thread(target=self._hold, name="job-gate", daemon=True)
+        self._thread.start()
+        assert self._started.wait(30) and self.pid, f"the gate's connection: {self.error}"
+
+    def _hold(self) -> None:
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                self.pid = cursor.fetchone()[0]
+                self._started.set()
+                cursor.execute("LOCK TABLE core_job IN SHARE MODE")
+                self._held.set()
+                while (command := self._commands.get()) is not None:
+                    command()
+        except BaseException as e:  # a cancelled wait (give_up), or a lost connection
+            self.error = e
+        finally:
+            self._started.set()
+            connection.close()
+
+    def held(self, timeout: float) -> bool:
+        return self._held.wait(timeout)
+
+    def run(self, fn: Callable[[], Any]) -> None:
+        """``fn()`` inside the held transaction: what it writes is seen when the lock goes."""
+        done = threading.Event()
+        failed: list[BaseException] = []
+
+        def command() -> None:
+            try:
+                with transaction.atomic():  # a savepoint: an error leaves the lock held
+                    fn()
+            except Exception as e:  # raised again in the caller's thread
+                failed.append(e)
+            finally:
+                done.set()
+
+        self._commands.put(command)
+        assert done.wait(60), f"the gate's transaction is gone: {self.error}"
+        if failed:
+            raise failed[0]
+
+    def release(self) -> None:
+        if self._thread.is_alive():
+            self._commands.put(None)
+            self._thread.join(30)
+
+    def give_up(self) -> None:
+        """Stop waiting for the lock (the holder was queued but is not wanted), or let it go
+        if it has it already."""
+        if self._thread.is_alive() and not self._held.is_set():
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_cancel_backend(%s)", [self.pid])
+        self.release()
+
+
+class JobGate:
+    """The next job ``match`` accepts, stopped at every write to its row from its creation on
+    (before its message is sent) until the test lets that write through. Writes to other
+    jobs wait too: nothing else may run while the gate is closed. Use as a context manager;
+    leaving it opens the gate for good."""
+
+    def __init__(self, match: Callable[[Job], bool]) -> None:
+        self.match = match
+        self.job_pk: int | None = None
+        #: When the write found by ``hold_at`` was found, by the monotonic clock.
+        self.held_since = 0.0
+        self._holder: _Holder | None = None
+        self._closed = threading.Event()
+        self._uid = f"job-gate-{id(self)}"
+
+    def __enter__(self) -> JobGate:
+        post_save.connect(self._created, sender=Job, weak=False, dispatch_uid=self._uid)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        post_save.disconnect(sender=Job, dispatch_uid=self._uid)
+        self.open()
+
+    def _created(self, sender: Any, instance: Job, created: bool, **kwargs: Any) -> None:
+        # Called inside the transaction that creates the job (a request's, or the test's):
+        # the gate closes on commit, before the dispatch services register after the row.
+        if created and self.job_pk is None and self.match(instance):
+            self.job_pk = instance.pk
+            transaction.on_commit(self._close)
+
+    def _close(self) -> None:
+        holder = _Holder()
+        assert holder.held(30), f"the gate's lock: {holder.error}"
+        self._holder = holder
+        self._closed.set()
+
+    @property
+    def job(self) -> Job:
+        """The job's row as committed (what pages and the API show)."""
+        assert self.job_pk is not None, "no job went through the gate"
+        return Job.objects.get(pk=self.job_pk)
+
+    def open(self) -> None:
+        """Let everything through, now and later."""
+        if self._holder is not None:
+            self._holder.release()
+            self._holder = None
+
+    # ---- who waits ----
+
+    def waiting(self) -> list[Waiter]:
+        """The sessions waiting for the gate: for its lock, or in the queue behind another
+        waiter."""
+        if self._holder is None:
+            return []
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "WITH RECURSIVE waiter(pid) AS ("
+                " SELECT pid FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))"
+                " UNION SELECT a.pid FROM pg_stat_activity a"
+                " JOIN waiter w ON w.pid = ANY(pg_blocking_pids(a.pid)))"
+                " SELECT a.pid, a.query, pg_blocking_pids(a.pid)"
+                " FROM pg_stat_activity a JOIN waiter USING (pid)",
+                [self._holder.pid],
+            )
+            return [Waiter(pid, query.lstrip(), tuple(b)) for pid, query, b in cursor.fetchall()]
+
+    def _wait_for_a_waiter(self, timeout: float) -> list[Waiter]:
+        def what() -> str:
+            if self.job_pk is None:
+                return "the gate's job to be created"
+            job = self.job
+            return (
+                f"a write to {job.kind} job {job.uuid} ({job.state}, {job.progress}% "
+                f"{job.progress_message!r}); its log:\n{job.log}"
+            )
+
+        if not self._closed.wait(timeout):
+            raise AssertionError(f"timed out after {timeout} s waiting for {what()}")
+        try:
+            return wait_until(self.waiting, timeout, "a waiter")
+        except AssertionError:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what()}") from None
+
+    # ---- stepping ----
+
+    def let_through(
+        self, *, at_least: float = 0.0, only: set[int] | None = None,
+        committing: Callable[[], Any] | None = None,
+    ) -> bool:  # fmt: skip
+        """Let the writes waiting now go on, and stop whatever comes after them, once the
+        write found by ``hold_at`` has waited ``at_least`` seconds. ``committing()`` runs in
+        the gate's transaction: what it writes is seen from the moment the writers go on.
+        With ``only`` (pids), let nothing through and return False if another session came
+        to wait ahead meanwhile."""
+        holder = self._holder
+        assert holder is not None, "the gate is open"
+        remaining = self.held_since + at_least - time.monotonic()
+        if remaining > 0:
+            time.sleep(remaining)  # a hold of a known length, not a wait for an outcome
+        if committing is not None:
+            holder.run(committing)
+        successor = _Holder()
+        try:
+            # Queued behind whoever waits now: it gets the lock right after them, and
+            # whatever comes later waits behind it.
+            wait_until(lambda: self._blocked(successor.pid), 30, "the gate's next lock to queue")
+            if only is not None:
+                ahead = {
+                    w.pid for w in self.waiting()
+                    if w.pid != successor.pid and successor.pid not in w.blockers
+                }  # fmt: skip
+                if not ahead <= only:
+                    successor.give_up()
+                    return False
+            holder.release()
+            assert successor.held(30), f"the gate's next lock: {successor.error}"
+        except BaseException:
+            successor.give_up()
+            raise
+        self._holder = successor
+        return True
+
+    def _blocked(self, pid: int) -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT cardinality(pg_blocking_pids(%s)) > 0", [pid])
+            return bool(cursor.fetchone()[0])
+
+    def hold_at(
+        self, statement: str, until: Callable[[Job], bool] = lambda job: True,
+        *, timeout: float = 60.0,
+    ) -> Job:  # fmt: skip
+        """Let the job's writes through one at a time until one starting with ``statement``
+        waits while the committed row satisfies ``until``; return that row."""
+        while True:
+            waiting = self._wait_for_a_waiter(timeout)
+            job = self.job
+            if any(w.query.startswith(statement) for w in waiting) and until(job):
+                self.held_since = time.monotonic()
+                return job
+            self.let_through(only={w.pid for w in waiting})
+
+    def run_out(self, *, each_at_least: float, timeout: float = 60.0) -> Job:
+        """Let the job's writes through one at a time, each held ``each_at_least`` seconds,
+        until its row says it ended; return that row."""
+        while not (job := self.job).finished:
+            self._wait_for_a_waiter(timeout)
+            self.held_since = time.monotonic()
+            self.let_through(at_least=each_at_least)
+        return job
+
+
+def in_another_thread(fn: Callable[[], Any]) -> threading.Thread:
+    """Call ``fn()`` in a thread with a database connection of its own, closed at the end:
+    a request queueing a gated job writes to its row when it dispatches it, and so waits at
+    the gate while the test goes on to let it through. An error shows as pytest's unhandled
+    thread exception warning, and the gate then never sees its job."""
+
+    def run() -> None:
+        try:
+            fn()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run, name="job-gate-request", daemon=True)
+    thread.start()
+    return thread
+
+
+def hold_scan_between_chunks(gate: JobGate) -> Job:
+    """Stop the gate's scan at its first progress report from the page loop: a run of pages
+    written, the report not yet in the row, which still says the step before (``SCAN_STEP``,
+    2 %). The runner writes one report per ``THROTTLE_SECONDS`` at most, timed from the
+    step's own: holding the step that long makes the first run report, whatever the disk's
+    speed."""
+    gate.hold_at(PROGRESS, lambda job: SCAN_STEP in job.log and job.progress_message != SCAN_STEP)
+    gate.let_through(at_least=THROTTLE_SECONDS)
+    return gate.hold_at(PROGRESS, lambda job: job.progress_message == SCAN_STEP)

@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import subprocess
-import time
 import uuid
 from pathlib import Path
 
@@ -66,22 +65,28 @@ def beat(scratch: Path):
 
 def test_a_changed_interval_takes_effect_without_restarting_beat(beat):
     queue = f"beat-test-{uuid.uuid4().hex[:8]}"
+    marker = f"{queue}-marker"
     client = redis.Redis.from_url(redis_url())
-    # Only our probe runs, and it goes to a queue no worker reads: we count what beat sends.
+    # Only our probe and a marker run, to queues no worker reads: we count what beat sends.
     PeriodicTask.objects.update(enabled=False)
     hourly, _ = IntervalSchedule.objects.get_or_create(every=1, period=IntervalSchedule.HOURS)
+    every_second, _ = IntervalSchedule.objects.get_or_create(
+        every=1, period=IntervalSchedule.SECONDS
+    )
     task = PeriodicTask.objects.create(
         name="probe: health checks", task=CHECKS_TASK, interval=hourly, queue=queue
+    )
+    PeriodicTask.objects.create(
+        name="probe: marker", task=CHECKS_TASK, interval=every_second, queue=marker
     )
     try:
         proc = beat()
         wait_until(lambda: "beat: Starting" in beat.log(), 30, "beat to start")
-        time.sleep(3)  # beat ticks every second (--max-interval 1); hourly: nothing due
+        # Hourly: nothing due. Beat sends entries in the order they fall due, and the
+        # marker's second send falls due seconds in: a probe due by then would go first.
+        wait_until(lambda: client.llen(marker) >= 2, 30, f"beat to tick; log:\n{beat.log()}")
         assert client.llen(queue) == 0, beat.log()
 
-        every_second, _ = IntervalSchedule.objects.get_or_create(
-            every=1, period=IntervalSchedule.SECONDS
-        )
         task.interval = every_second
         task.save()  # the same save the admin's change form makes
 
@@ -90,4 +95,4 @@ def test_a_changed_interval_takes_effect_without_restarting_beat(beat):
         message = json.loads(client.lindex(queue, 0))
         assert message["headers"]["task"] == CHECKS_TASK
     finally:
-        client.delete(queue)
+        client.delete(queue, marker)
