@@ -12,6 +12,7 @@ import hashlib
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -97,3 +98,15 @@ def worker_waits_at_store_claim() -> bool:
             'AND query LIKE \'UPDATE "core_backend" SET "store_key"%%\''
         ).fetchone()
     return bool(row and row[0])
+
+
+@pytest.fixture
+def start_worker(start_worker: Callable[..., Any]) -> Callable[..., Any]:
+    """Workers here run the pool production runs (prefork, two processes, as
+    docker-compose.yml), not -P solo: the proofs must hold with jobs side by side."""
+
+    def start(**options: Any) -> Any:
+        options.setdefault("pool", "prefork")
+        return start_worker(**options)
+
+    return start
