@@ -25,6 +25,7 @@ import pytest
 from swapadmin.core import services
 from swapadmin.core.models import Backend, Job
 from swapadmin.core.services import Actor
+from tests.faults.conftest import pool_children
 from tests.fixtures.host import mounted_image, needs_root
 from tests.fixtures.workers import wait_for_job, wait_until
 
@@ -57,17 +58,18 @@ HOLD_USEC = 600 * 1_000_000
 
 
 @contextlib.contextmanager
-def fallocate_held(pid: int):
-    """Every fallocate of process ``pid`` is held at its entry until the block ends (strace
-    fault injection of a delay, cut short when strace detaches): the call itself and its
-    result are the kernel's."""
+def fallocate_held(pids: list[int]):
+    """Every fallocate of the processes ``pids`` (a worker's pool) is held at its entry
+    until the block ends (strace fault injection of a delay, cut short when strace
+    detaches): the call itself and its result are the kernel's."""
+    attach = [arg for pid in pids for arg in ("-p", str(pid))]
     tracer = subprocess.Popen(
-        ["strace", "-qq", "-o", "/dev/null", "-p", str(pid), "-e", "trace=fallocate",
+        ["strace", "-qq", "-o", "/dev/null", *attach, "-e", "trace=fallocate",
          "-e", f"inject=fallocate:delay_enter={HOLD_USEC}"],
         stderr=subprocess.PIPE,
     )  # fmt: skip
     try:
-        wait_until(lambda: _traced(pid), 10, f"strace to attach to {pid}")
+        wait_until(lambda: all(_traced(p) for p in pids), 10, f"strace to attach to {pids}")
         yield
     finally:
         tracer.send_signal(signal.SIGINT)  # detaches, releasing the held call
@@ -118,7 +120,8 @@ def test_a_disk_filled_during_the_allocation_fails_cleanly(start_worker, alice, 
     with mounted_image(scratch, "ext4", size_mb=64) as mnt:
         w = start_worker(swap_root=mnt)
         path = mnt / "s0"
-        with fallocate_held(w.pid):
+        pool = pool_children(w.pid)
+        with fallocate_held(pool):
             job = services.create_backend(
                 host=w.host, kind="file", name="s0", size_bytes=24 * MiB, actor=actor,
                 params={"path": str(path)},
@@ -128,7 +131,10 @@ def test_a_disk_filled_during_the_allocation_fails_cleanly(start_worker, alice, 
             # The worker passed its free-space check, made the file (unnamed until it is
             # complete: O_TMPFILE), and is held at the entry of its fallocate; the test fills
             # the disk meanwhile.
-            wait_until(lambda: held_in_fallocate(w.pid, 24 * MiB), 20, "the worker's fallocate")
+            wait_until(
+                lambda: any(held_in_fallocate(p, 24 * MiB) for p in pool), 20,
+                "the worker's fallocate",
+            )  # fmt: skip
             assert not path.exists()
             filler = fill(mnt)
         # strace detached: the fallocate runs now, on a full filesystem.
