@@ -25,7 +25,12 @@ def swap_file(size: int = GiB) -> Iterator[FileBackend]:
     root.chmod(0o700)
     try:
         path = root / "bench.swap"
-        backend = FileBackend({"path": str(path)}, size_bytes=size, policy=Policy((root,)))
+        # Taken as a provision takes it (the bench is its owner): the reference tools then
+        # write over it between runs, which only the plugin that took it may do after them.
+        backend = FileBackend(
+            {"path": str(path)}, size_bytes=size, policy=Policy((root,)), provisioning=True,
+            owner="bench",
+        )  # fmt: skip
         backend.swapfile(True)
         subprocess.run(
             ["dd", "if=/dev/zero", f"of={path}", "bs=1M", f"count={size >> 20}",
