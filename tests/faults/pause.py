@@ -362,3 +362,25 @@ def hold_scan_between_chunks(gate: JobGate) -> Job:
     gate.hold_at(PROGRESS, lambda job: SCAN_STEP in job.log and job.progress_message != SCAN_STEP)
     gate.let_through(at_least=THROTTLE_SECONDS)
     return gate.hold_at(PROGRESS, lambda job: job.progress_message == SCAN_STEP)
+
+
+def a_scan_held_in_a_pool_child(gate: JobGate, worker: Any, actor: Any, name: str) -> Job:
+    """Provision a 64 MiB file backend ``name`` on ``worker`` (a prefork pool), ask for a
+    scan of it and hold that scan between two chunks of pages; return the held row, whose
+    ``worker_pid`` is the pool child running it (never the worker's main process)."""
+    from swapadmin.core import services
+    from swapadmin.core.models import Backend
+    from tests.fixtures.workers import wait_for_job
+
+    job = services.create_backend(
+        host=worker.host, kind="file", name=name, size_bytes=64 << 20, actor=actor,
+        params={"path": str(worker.swap_root / name)},
+    )  # fmt: skip
+    assert wait_for_job(job, 60, worker=worker).state == Job.State.SUCCEEDED
+    backend = Backend.objects.get(name=name, host=worker.host)
+    in_another_thread(
+        lambda: services.request_action(backend, Job.Kind.SCAN, actor, {"patterns": 4})
+    )
+    held = hold_scan_between_chunks(gate)
+    assert held.worker_pid and held.worker_pid != worker.pid
+    return held

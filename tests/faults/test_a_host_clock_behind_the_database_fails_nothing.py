@@ -6,44 +6,33 @@ them fresh: the job is not failed, the host is online, and the job ends as it sh
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
 
 from swapadmin.core import services, tasks
 from swapadmin.core.models import Backend, Host, Job
 from swapadmin.core.services import Actor
+from tests.fixtures.clock import clock_off_by
 from tests.fixtures.host import needs_root
 from tests.fixtures.workers import wait_for_job, wait_until
 
 pytestmark = [needs_root, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 MiB = 1 << 20
-LIBFAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
-
-
-def behind(seconds: int) -> dict[str, str]:
-    if not LIBFAKETIME.exists():
-        pytest.fail("libfaketime is missing: make deps installs Debian's faketime")
-    return {
-        "LD_PRELOAD": str(LIBFAKETIME),
-        "FAKETIME": f"-{seconds}s",
-        # Only the wall clock is off, as on a host whose NTP is broken.
-        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
-    }
 
 
 def test_a_job_of_a_host_60_s_behind_is_not_failed(start_worker, alice, settings):
     assert shutil.which("faketime"), "faketime is missing: make deps installs it"
     settings.SWAPADMIN_JOB_STALE_SECONDS = 10
     actor = Actor(alice, Job.Via.API)
-    w = start_worker(env=behind(60))
+    w = start_worker(env=clock_off_by(-60))
     assert "2026" in w.log() or w.alive()
     job = services.create_backend(
         host=w.host, kind="file", name="c0", size_bytes=32 * MiB, actor=actor,
         params={"path": str(w.swap_root / "c0")},
     )  # fmt: skip
-    assert wait_for_job(job, 60, worker=w).state == Job.State.SUCCEEDED
+    made = wait_for_job(job, 60, worker=w)
+    assert made.state == Job.State.SUCCEEDED, made.error
     backend = Backend.objects.get(name="c0", host=w.host)
     bench = services.request_action(backend, Job.Kind.BENCHMARK, actor, {"seconds": 4})
     wait_until(

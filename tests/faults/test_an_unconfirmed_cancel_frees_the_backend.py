@@ -14,33 +14,22 @@ import pytest
 from swapadmin.core import services, tasks
 from swapadmin.core.models import Backend, Job
 from swapadmin.core.services import Actor
-from tests.faults.pause import JobGate, hold_scan_between_chunks, in_another_thread
+from tests.faults.pause import JobGate, a_scan_held_in_a_pool_child
 from tests.fixtures.host import needs_root
 from tests.fixtures.workers import wait_for_job, wait_until
 
 pytestmark = [needs_root, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-MiB = 1 << 20
 
 
 def test_the_job_is_failed_and_the_next_one_runs_after_a_fresh_look(start_worker, alice, settings):
     settings.SWAPADMIN_CANCEL_GRACE_SECONDS = 0
     actor = Actor(alice, Job.Via.API)
     w = start_worker(pool="prefork")
-    job = services.create_backend(
-        host=w.host, kind="file", name="x0", size_bytes=64 * MiB, actor=actor,
-        params={"path": str(w.swap_root / "x0")},
-    )  # fmt: skip
-    assert wait_for_job(job, 60, worker=w).state == Job.State.SUCCEEDED
-    backend = Backend.objects.get(name="x0", host=w.host)
     with JobGate(lambda j: j.kind == Job.Kind.SCAN) as gate:
-        in_another_thread(
-            lambda: services.request_action(backend, Job.Kind.SCAN, actor, {"patterns": 4})
-        )
-        child = hold_scan_between_chunks(gate).worker_pid
-        assert child and child != w.pid
+        child = a_scan_held_in_a_pool_child(gate, w, actor, "x0").worker_pid
         os.kill(child, signal.SIGSTOP)
     scan = gate.job
+    backend = Backend.objects.get(pk=scan.backend_id)
     try:
         services.cancel_job(scan, actor)
         wait_until(lambda: tasks.sweep()["failed"] == 1, 30, "the sweep to fail the scan")
