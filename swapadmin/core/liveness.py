@@ -23,10 +23,16 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import InterfaceError, OperationalError, connection
 from django.db.models.functions import Now
 
 log = logging.getLogger(__name__)
+
+
+#: What says the database cannot be reached now (a write to try again later), as opposed to
+#: a write the database refuses (given up, logged): Django's InterfaceError is no
+#: DatabaseError, and a closed connection raises it.
+UNREACHABLE = (OperationalError, InterfaceError)
 
 
 class Registry:
@@ -38,6 +44,8 @@ class Registry:
         self._pending: dict[int, list[tuple[Callable[[], Any], str]]] = {}
         self._pid = 0
         self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
 
     # ---- what the runner says ----
 
@@ -77,18 +85,44 @@ class Registry:
             self._pid = os.getpid()
             self._jobs.clear()
             self._pending.clear()
-            threading.Thread(target=self._run, name="swapadmin-job-heartbeat", daemon=True).start()
+            self._stopping.clear()
+            self._thread = threading.Thread(
+                target=self._run, name="swapadmin-job-heartbeat", daemon=True
+            )
+            self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """End the thread after its current tick, its database connection closed (a process
+        that goes on without jobs, such as a test's)."""
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        self._pid = 0
 
     def _run(self) -> None:
+        try:
+            self._beat_until_stopped()
+        finally:
+            connection.close()
+
+    def _beat_until_stopped(self) -> None:
         period = settings.SWAPADMIN_JOB_HEARTBEAT_SECONDS
-        while True:
+        while not self._stopping.is_set():
             try:
                 self.beat()
                 delay = period
-            except DatabaseError as e:
+            except UNREACHABLE as e:
                 # The database is away: say so once a tick, try again soon (the sooner the
                 # heartbeat is back, the less a sweep can mistake a live job for a dead one).
                 log.warning("job heartbeat: database unreachable (%s)", e)
+                connection.close()
+                delay = min(period, 1.0)
+            except Exception:
+                # Nothing may end this thread: without it every job of this process would
+                # look dead to the sweep. Say what happened and beat again next tick.
+                log.exception("job heartbeat: unexpected error; trying again")
                 connection.close()
                 delay = min(period, 1.0)
             self._wake.wait(delay)
@@ -114,7 +148,7 @@ class Registry:
                     write, what = queue[0]
                 try:
                     write()
-                except DatabaseError:
+                except UNREACHABLE:
                     raise
                 except Exception:
                     log.exception("job %s: %s could not be written; given up", pk, what)

@@ -39,6 +39,14 @@ log = logging.getLogger(__name__)
 
 def observe_backend(backend: Backend, plugin: SwapBackend | None = None) -> str:
     """Refresh ``backend``'s observed state from the kernel and the plugin; returns it."""
+    return write_observation(backend, read_observation(backend, plugin))
+
+
+def read_observation(backend: Backend, plugin: SwapBackend | None = None) -> dict[str, Any]:
+    """What the kernel and the plugin say of ``backend`` now, as the row's fields. Reads the
+    store (its proof, the header, extents): may be slow on a failing disk, so it is never
+    called inside a transaction, where it would hold every other writer (SQLite has one
+    write lock for the whole database)."""
     from backends import header
 
     fields: dict[str, Any] = {"observed_at": timezone.now(), "observed_error": ""}
@@ -49,8 +57,7 @@ def observe_backend(backend: Backend, plugin: SwapBackend | None = None) -> str:
             plugin = build_plugin(backend, _policy())
         except BackendError as e:
             fields.update(observed_state=Backend.Observed.ERROR, observed_error=e.message)
-            Backend.objects.filter(pk=backend.pk).update(**fields)
-            return Backend.Observed.ERROR
+            return fields
     foreign = _foreign(backend, plugin)
     if foreign is not None:
         # Whatever is at the path now is not ours: none of its state is this backend's.
@@ -61,10 +68,7 @@ def observe_backend(backend: Backend, plugin: SwapBackend | None = None) -> str:
             active_priority=None,
         )
         plugin.close()
-        Backend.objects.filter(pk=backend.pk).update(**fields)
-        for k, v in fields.items():
-            setattr(backend, k, v)
-        return Backend.Observed.FOREIGN
+        return fields
     try:
         path: str | None = plugin.swap_path
     except BackendError:
@@ -84,6 +88,12 @@ def observe_backend(backend: Backend, plugin: SwapBackend | None = None) -> str:
         fields.update(used_bytes=0, active_priority=None)
         fields["observed_state"] = _inactive_state(plugin, path, fields)
         plugin.close()
+    return fields
+
+
+def write_observation(backend: Backend, fields: dict[str, Any]) -> str:
+    """Write what ``read_observation`` found to the row and to ``backend``; returns the
+    observed state."""
     Backend.objects.filter(pk=backend.pk).update(**fields)
     for k, v in fields.items():
         setattr(backend, k, v)
