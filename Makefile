@@ -4,12 +4,16 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
+# Debian's own Python where there is one: `make run` starts web and beat as an unprivileged
+# account, which must be able to run the venv's interpreter (a pyenv under /root is root's
+# alone). Elsewhere, the python3 on PATH.
+PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || command -v python3)
 export SWAPADMIN_DATA_DIR ?= $(CURDIR)/var
 
 .PHONY: run test bench lint typecheck deps venv services services-stop clean
 
 $(STAMP): pyproject.toml
-	test -x $(PY) || python3 -m venv $(VENV)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -e '.[dev]'
 	touch $(STAMP)
@@ -20,8 +24,15 @@ venv: $(STAMP)
 deps:
 	bash scripts/apt-deps.sh
 
+# As root, the web server and beat run as SWAPADMIN_RUN_AS (a system account `swapadmin`,
+# made here if missing); only the worker stays root. umask 077: every file made is 0600.
+SWAPADMIN_RUN_AS ?= swapadmin
 run: deps venv
-	$(PY) manage.py runall
+	@if [ "$$(id -u)" = 0 ] && [ "$(SWAPADMIN_RUN_AS)" = swapadmin ] && ! getent passwd swapadmin >/dev/null; then \
+		useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin \
+			--user-group swapadmin && echo "made the system account swapadmin (web and beat run as it)"; \
+	fi
+	umask 077 && SWAPADMIN_RUN_AS=$(SWAPADMIN_RUN_AS) $(PY) manage.py runall
 
 test: deps venv
 	bash scripts/test.sh

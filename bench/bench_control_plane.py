@@ -84,13 +84,14 @@ class SwapsWatch(threading.Thread):
 
 def api_client(url: str) -> httpx.Client:
     from django.contrib.auth.models import Group, User
-    from rest_framework.authtoken.models import Token
+
+    from swapadmin.accounts.models import ApiToken
 
     user, _ = User.objects.get_or_create(username="bench-admin")
     user.groups.add(Group.objects.get_or_create(name="admin")[0])
-    token, _ = Token.objects.get_or_create(user=user)
+    _, token = ApiToken.objects.create(user, expiry=timedelta(days=1), name="bench")
     return httpx.Client(base_url=f"{url}/api/v1", timeout=30,
-                        headers={"Authorization": f"Token {token.key}"})  # fmt: skip
+                        headers={"Authorization": f"Token {token}"})  # fmt: skip
 
 
 def follow(api: httpx.Client, job: dict[str, Any]) -> dict[str, Any]:
@@ -350,8 +351,8 @@ def measure_page(client: Any, url: str, headers: dict[str, str]) -> tuple[list[f
 def bench_pages() -> str:
     from django.contrib.auth.models import Group, User
     from django.test import Client
-    from rest_framework.authtoken.models import Token
 
+    from swapadmin.accounts.models import ApiToken
     from swapadmin.core.models import Host, Sample
     from swapadmin.web import views
 
@@ -360,8 +361,8 @@ def bench_pages() -> str:
     viewer.groups.add(Group.objects.get_or_create(name="viewer")[0])
     page = Client()
     page.force_login(viewer)
-    token, _ = Token.objects.get_or_create(user=viewer)
-    api = Client(HTTP_AUTHORIZATION=f"Token {token.key}")
+    _, token = ApiToken.objects.create(viewer, expiry=timedelta(days=1), name="bench")
+    api = Client(HTTP_AUTHORIZATION=f"Token {token}")
     htmx = {"HX-Request": "true", "HX-Target": "live"}
     pages = [
         ("overview page (full)", page, "/", {}),

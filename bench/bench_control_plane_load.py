@@ -19,6 +19,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -100,7 +101,8 @@ def credentials(count: int) -> tuple[list[str], str]:
     """``count`` logged-in sessions of a viewer (as many browsers), and an operator's token."""
     from django.contrib.auth.models import Group, User
     from django.test import Client
-    from rest_framework.authtoken.models import Token
+
+    from swapadmin.accounts.models import ApiToken
 
     viewer, _ = User.objects.get_or_create(username="load-viewer")
     viewer.groups.add(Group.objects.get_or_create(name="viewer")[0])
@@ -111,7 +113,7 @@ def credentials(count: int) -> tuple[list[str], str]:
         sessions.append(c.cookies["sessionid"].value)
     operator, _ = User.objects.get_or_create(username="load-operator")
     operator.groups.add(Group.objects.get_or_create(name="operator")[0])
-    return sessions, Token.objects.get_or_create(user=operator)[0].key
+    return sessions, ApiToken.objects.create(operator, expiry=timedelta(days=1), name="bench")[1]
 
 
 def run_load(base: str, host_uuid: str) -> dict[str, Tally]:

@@ -173,12 +173,12 @@ def make_run(name: str, where: Path, root: Path, extra: dict[str, str]) -> Itera
     try:
         wait(lambda: httpx.get(f"{base}/healthz", timeout=2).status_code == 200, 120, "web", proc)
         made = subprocess.run(
-            [sys.executable, "manage.py", "drf_create_token", "admin"], cwd=REPO, env=env,
-            capture_output=True, text=True, timeout=120, check=True,
+            [sys.executable, "manage.py", "create-token", "admin", "--days", "1"], cwd=REPO,
+            env=env, capture_output=True, text=True, timeout=120, check=True,
         ).stdout  # fmt: skip
-        token = re.search(r"token (\w+) for user", made)
+        token = made.strip()
         assert token, made
-        headers = {"Authorization": f"Token {token.group(1)}"}
+        headers = {"Authorization": f"Token {token}"}
 
         def online() -> str | None:
             hosts = httpx.get(f"{base}/api/v1/hosts/", headers=headers, timeout=10).json()
@@ -187,7 +187,7 @@ def make_run(name: str, where: Path, root: Path, extra: dict[str, str]) -> Itera
             )
 
         host_id = wait(online, 120, "host online", proc)
-        yield Stack(name, base, token.group(1), host_id, log)
+        yield Stack(name, base, token, host_id, log)
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)

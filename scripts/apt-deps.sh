@@ -2,6 +2,7 @@
 # Installs the Debian packages swapadmin's tools and tests need, only when one is missing.
 set -euo pipefail
 packages=(
+  python3 python3-venv python3-dev # Debian's Python for the venv: runnable by make run's account
   redis-server postgresql          # the real services the suite talks to
   chromium                         # browser tests (Playwright drives /usr/bin/chromium)
   fio                              # benchmarks: the reference for page I/O

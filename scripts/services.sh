@@ -32,6 +32,8 @@ start_postgres() {
   # CREATEDB: pytest-django creates and drops its own test database.
   su postgres -c "psql -q -p $pg_port -tAc \"SELECT 1 FROM pg_roles WHERE rolname='swapadmin'\"" | grep -q 1 ||
     su postgres -c "psql -q -p $pg_port -c \"CREATE ROLE swapadmin LOGIN CREATEDB PASSWORD 'swapadmin'\"" >/dev/null
+  # CREATEROLE: enroll-host makes a login role per host (tests/security enrol hosts A and B).
+  su postgres -c "psql -q -p $pg_port -c \"ALTER ROLE swapadmin CREATEROLE\"" >/dev/null
   su postgres -c "psql -q -p $pg_port -tAc \"SELECT 1 FROM pg_database WHERE datname='swapadmin'\"" | grep -q 1 ||
     su postgres -c "createdb -p $pg_port -O swapadmin swapadmin" >/dev/null
   echo "export DATABASE_URL=postgres://swapadmin:swapadmin@127.0.0.1:$pg_port/swapadmin"

@@ -9,15 +9,21 @@ from __future__ import annotations
 
 import secrets
 import socket
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 
-from swapadmin.env import envbool, envfloat, envint, envlist, envstr
+from swapadmin.core.clientip import trusted_proxies_setting
+from swapadmin.env import SettingError, envbool, envfloat, envint, envlist, envstr
+from swapadmin.health.webhook import url_problem
+from swapadmin.secretfiles import read_or_create_secret
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(envstr("SWAPADMIN_DATA_DIR", str(BASE_DIR / "var")) or "var").resolve()
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+# 0700: it holds the key, the SQLite database (sessions, token digests) and the embedded
+# broker's messages. An existing directory is tightened by `make run` (runall).
+DATA_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 
 def _secret_key() -> str:
@@ -26,11 +32,9 @@ def _secret_key() -> str:
     configured = envstr("SECRET_KEY")
     if configured:
         return configured
-    path = DATA_DIR / "secret_key"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
-    return path.read_text().strip()
+    # 0600 from its first byte; of two processes starting together, both get the same key.
+    key = read_or_create_secret(DATA_DIR / "secret_key", lambda: secrets.token_urlsafe(50).encode())
+    return key.decode().strip()
 
 
 SECRET_KEY = _secret_key()
@@ -39,7 +43,8 @@ ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The admin site that lets in the admin role only (is_staff alone is not enough).
+    "swapadmin.core.adminconfig.RoleAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -49,7 +54,8 @@ INSTALLED_APPS = [
     "template_partials",
     "django_htmx",
     "rest_framework",
-    "rest_framework.authtoken",
+    # API tokens: knox keeps a digest and an expiry, never the secret (swapadmin.accounts).
+    "knox",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -58,6 +64,10 @@ INSTALLED_APPS = [
     "swapadmin.health",
     "swapadmin.api",
     "swapadmin.web",
+    "swapadmin.accounts",
+    # Per-host database roles and broker users (manage.py enroll-host).
+    "swapadmin.enroll",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -70,6 +80,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a refused login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "swapadmin.urls"
@@ -125,6 +137,45 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "overview"
 LOGOUT_REDIRECT_URL = "login"
 
+# ---- logins, sessions and API tokens (swapadmin.accounts) ----
+# django-axes first: it refuses a locked-out user name before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+#: Wrong passwords for one user name from one address before that pair is locked out...
+AXES_FAILURE_LIMIT = envint("SWAPADMIN_LOGIN_FAILURE_LIMIT", 5)
+#: ...for this long (a right password is refused too meanwhile); then it may try again.
+AXES_COOLOFF_TIME = timedelta(minutes=envint("SWAPADMIN_LOGIN_COOLOFF_MINUTES", 15))
+# User name and address together: a guesser cannot lock a real admin out from elsewhere,
+# and one address guessing many names is still held to the limit for each.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "swapadmin.accounts.throttle.client_ip"
+AXES_LOCKOUT_CALLABLE = "swapadmin.accounts.throttle.locked_out"
+# No start-up banner on every manage.py command; failed logins and lock-outs are still logged.
+AXES_VERBOSE = False
+# A session lasts one working day from sign-in, then asks for the password again; closing
+# the browser ends it sooner. A fixed age rather than an idle timeout: a dashboard left open
+# polls every second and would never go idle. The server stores the expiry when the session
+# is saved (at sign-in; not on every request, SESSION_SAVE_EVERY_REQUEST is off) and refuses
+# it after that whatever the cookie says; the cookie itself has no Max-Age.
+SESSION_COOKIE_AGE = envint("SWAPADMIN_SESSION_SECONDS", 12 * 3600)
+SESSION_EXPIRE_AT_BROWSER_CLOSE = envbool("SWAPADMIN_SESSION_ENDS_WITH_BROWSER", "True")
+SESSION_SAVE_EVERY_REQUEST = False
+SESSION_COOKIE_HTTPONLY = True
+KNOX_TOKEN_MODEL = "accounts.ApiToken"
+# knox's own AuthToken is swapped out for that one, but knox's migrations would still make
+# its unused table, whose key to auth_user no flush of the database knows to empty.
+MIGRATION_MODULES = {"knox": None}
+REST_KNOX = {
+    # Every token is made with an explicit expiry (swapadmin.accounts.tokens); this is only
+    # knox's fallback for a token made without one.
+    "TOKEN_TTL": timedelta(days=30),
+    "AUTH_HEADER_PREFIX": "Token",
+    "AUTO_REFRESH": False,
+}
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -153,9 +204,23 @@ X_FRAME_OPTIONS = "DENY"
 # ---- Celery: every setting under the CELERY_ namespace (swapadmin/celery.py) ----
 REDIS_URL = envstr("REDIS_URL")
 BROKER_DIR = DATA_DIR / "broker"
+#: What a worker started with these settings consumes: "host" (host.<SWAPADMIN_HOST>, what an
+#: enrolled host's worker.env says), "control" (the control plane's tasks: sweep, checks'
+#: fan-out, retention, notifications) or both (one machine: `make run`, the default).
+SWAPADMIN_WORKER_QUEUES = envlist("SWAPADMIN_WORKER_QUEUES", "control,host")
+if not SWAPADMIN_WORKER_QUEUES or set(SWAPADMIN_WORKER_QUEUES) - {"control", "host"}:
+    raise SettingError(
+        f"SWAPADMIN_WORKER_QUEUES={','.join(SWAPADMIN_WORKER_QUEUES)!r}: give control, host, "
+        "or control,host"
+    )
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 3600}
+    if "control" not in SWAPADMIN_WORKER_QUEUES:
+        # A host's broker user reaches its own queue only (enroll/broker.py); ack emulation
+        # keeps every queue's in-flight messages in one shared hash, so it is off here. A
+        # message whose worker dies is then lost, and the sweep sends its job again.
+        CELERY_BROKER_TRANSPORT_OPTIONS["ack_emulation"] = False
 else:
     # The embedded broker: kombu's filesystem transport, a directory of message files.
     for sub in ("out", "processed", "control"):
@@ -198,6 +263,28 @@ SWAPADMIN_MACHINE_ID_FILE = Path(
     envstr("SWAPADMIN_MACHINE_ID_FILE", "/etc/machine-id") or "/etc/machine-id"
 )
 SWAPADMIN_FSTAB = Path(envstr("SWAPADMIN_FSTAB", "/etc/fstab") or "/etc/fstab")
+
+
+def _job_signing_key() -> str:
+    # Where jobs are created (web, beat), the Ed25519 key that signs each job's specification
+    # (core/signing.py): SWAPADMIN_SIGNING_KEY_FILE (or the PEM inline). A fleet's hosts get
+    # only SWAPADMIN_VERIFY_KEY. With no database configured (`make run`: web, worker and
+    # beat on one machine) a key is generated once in the data directory, as SECRET_KEY is.
+    configured = envstr("SWAPADMIN_SIGNING_KEY")
+    if configured or DATABASE_URL:
+        return configured or ""
+    from swapadmin.core.signing import KEY_FILE_NAME, new_private_key_pem
+
+    return read_or_create_secret(DATA_DIR / KEY_FILE_NAME, new_private_key_pem).decode().strip()
+
+
+SWAPADMIN_SIGNING_KEY = _job_signing_key()
+#: The public key workers verify job signatures with: a file, a PEM, or the base64 line
+#: `manage.py signing-key --public` prints. Unset: the public half of SWAPADMIN_SIGNING_KEY.
+SWAPADMIN_VERIFY_KEY = envstr("SWAPADMIN_VERIFY_KEY") or ""
+#: How long a signed job stays valid: long enough for a queued job to wait out a worker
+#: that is down for a day; the sweep's resends do not renew it (queue it again).
+SWAPADMIN_JOB_SIGNATURE_TTL_SECONDS = envfloat("SWAPADMIN_JOB_SIGNATURE_TTL_SECONDS", 86400.0)
 SWAPADMIN_SYSCTL_FILE = Path(
     envstr("SWAPADMIN_SYSCTL_FILE", "/etc/sysctl.d/90-swapadmin.conf") or ""
 )
@@ -218,7 +305,16 @@ SWAPADMIN_RESEND_AFTER_SECONDS = envfloat("SWAPADMIN_RESEND_AFTER_SECONDS", 60.0
 SWAPADMIN_DB_OUTAGE_SECONDS = envfloat("SWAPADMIN_DB_OUTAGE_SECONDS", 120.0)
 SWAPADMIN_ADMIN_PASSWORD = envstr("SWAPADMIN_ADMIN_PASSWORD")
 SWAPADMIN_METRICS_ALLOWED_IPS = envlist("SWAPADMIN_METRICS_ALLOWED_IPS", "127.0.0.1,::1")
-SWAPADMIN_WEBHOOK_URL = envstr("SWAPADMIN_WEBHOOK_URL")
+#: Reverse proxies (addresses or networks) whose X-Forwarded-For names the client, for
+#: /metrics and the audit trail; from any other peer the header is ignored. None by default.
+SWAPADMIN_TRUSTED_PROXIES = trusted_proxies_setting(
+    "SWAPADMIN_TRUSTED_PROXIES", envlist("SWAPADMIN_TRUSTED_PROXIES", "")
+)
+SWAPADMIN_WEBHOOK_URL = envstr("SWAPADMIN_WEBHOOK_URL") or None
+if SWAPADMIN_WEBHOOK_URL and (_why := url_problem(SWAPADMIN_WEBHOOK_URL)):
+    raise SettingError(f"SWAPADMIN_WEBHOOK_URL: {_why}")
+#: Webhooks are sent by a child process running as this user, never as root.
+SWAPADMIN_WEBHOOK_USER = envstr("SWAPADMIN_WEBHOOK_USER", "nobody") or "nobody"
 SWAPADMIN_ALERT_EMAILS = envlist("SWAPADMIN_ALERT_EMAILS", "")
 
 EMAIL_BACKEND = envstr("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
@@ -226,7 +322,7 @@ DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "swapadmin@localhost")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "swapadmin.accounts.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -16,5 +16,6 @@ urlpatterns = [
     path("api/", include("swapadmin.api.urls")),
     path("", include(metrics_urlpatterns)),
     path("health/", include("swapadmin.health.urls")),
+    path("tokens/", include("swapadmin.accounts.urls")),
     path("", include("swapadmin.web.urls")),
 ]

@@ -3,4 +3,5 @@ pytest_plugins = [
     "tests.fixtures.people",
     "tests.fixtures.workers",
     "tests.fixtures.faulty",
+    "tests.fixtures.signing",
 ]

@@ -19,10 +19,11 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
-from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
+from swapadmin.accounts.auth import TokenAuthentication
 from swapadmin.core import roles
+from swapadmin.core.clientip import client_ip
 from swapadmin.core.models import Backend, Host, Job
 from swapadmin.health.models import BackendHealth
 from swapadmin.health.models import Status as HealthStatus
@@ -139,7 +140,9 @@ REGISTRY = CollectorRegistry(auto_describe=False)
 REGISTRY.register(RegistryCollector())
 
 
-def _allowed_address(addr: str) -> bool:
+def _allowed_address(addr: str | None) -> bool:
+    if addr is None:
+        return False
     try:
         ip = ipaddress.ip_address(addr)
     except ValueError:
@@ -166,7 +169,8 @@ def _user(request: HttpRequest) -> Any:
 
 
 def metrics_view(request: HttpRequest) -> HttpResponse:
-    if not _allowed_address(request.META.get("REMOTE_ADDR", "")):
+    # The client as a trusted proxy names it: a forged X-Forwarded-For opens nothing.
+    if not _allowed_address(client_ip(request.META)):
         user = _user(request)
         if user is None:
             response = HttpResponse("authentication needed: send an API token\n", status=401)

@@ -16,12 +16,13 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from swapadmin.core import roles, services
+from swapadmin.core.clientip import client_ip
 from swapadmin.core.models import Job
 
 
 def actor_for(request: Request) -> services.Actor:
-    # REMOTE_ADDR only: X-Forwarded-For is whatever the caller wants it to be.
-    return services.Actor(request.user, Job.Via.API, request.META.get("REMOTE_ADDR") or None)
+    # X-Forwarded-For only from SWAPADMIN_TRUSTED_PROXIES: anyone else's is their own words.
+    return services.Actor(request.user, Job.Via.API, client_ip(request.META))
 
 
 def refuse(request: Request, action: str, obj: Any = None) -> PermissionDenied:

@@ -4,6 +4,7 @@ from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from swapadmin.accounts.api import TokenViewSet
 from swapadmin.health.api import BackendHealthViewSet, HealthEventViewSet
 
 from . import metrics, views
@@ -25,6 +26,7 @@ router.register("backends", views.BackendViewSet, basename="backend")
 router.register("jobs", views.JobViewSet, basename="job")
 router.register("audit", views.AuditEventViewSet, basename="audit")
 router.register("plugins", views.PluginViewSet, basename="plugin")
+router.register("tokens", TokenViewSet, basename="token")
 router.register("health", HealthViewSet, basename="health")
 router.register("health-events", HealthEventsViewSet, basename="health-event")
 

@@ -32,6 +32,7 @@ from .serializers import (
     ConflictSerializer,
     DiscoverSerializer,
     EmptySerializer,
+    ErrorSerializer,
     ForceSerializer,
     HostSerializer,
     JobSerializer,
@@ -42,6 +43,15 @@ from .serializers import (
     ScanSerializer,
     TuneSerializer,
 )
+
+
+class RevokedSerializer(serializers.Serializer):
+    host = serializers.UUIDField()
+    revoked = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="the database roles revoked; empty when the host had no live credential",
+    )
+
 
 # The answers every view gives (400, 401, 403, 404, ...) are added by .schema.AutoSchema.
 QUEUED = {202: OpenApiResponse(JobSerializer, description="queued: the job, to follow at its url")}
@@ -105,7 +115,8 @@ class HostViewSet(ApiDefaults, viewsets.ReadOnlyModelViewSet):
     permission_classes = [RolePermission]
     filterset_class = filters.HostFilter
     ordering_fields = ["name", "last_heartbeat", "created_at"]
-    role_actions = {"discover": "discover", "tune": "tune"}
+    # Revoking a host's credentials is the admin's, as destroying and forgetting are.
+    role_actions = {"discover": "discover", "tune": "tune", "revoke": "destroy"}
 
     @extend_schema(request=DiscoverSerializer, responses={**QUEUED, **HOST_BUSY})
     @action(detail=True, methods=["post"])
@@ -123,6 +134,28 @@ class HostViewSet(ApiDefaults, viewsets.ReadOnlyModelViewSet):
         data = TuneSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         return self._host_job(request, "tune", dict(data.validated_data))
+
+    @extend_schema(
+        request=EmptySerializer,
+        responses={
+            200: OpenApiResponse(RevokedSerializer, description="cut off: its roles revoked"),
+            409: OpenApiResponse(ErrorSerializer, description="cannot revoke here (why)"),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def revoke(self, request: Request, uuid: str) -> Response:
+        """Cut an enrolled host off now: its database role may no longer log in and its
+        sessions end, its broker user is switched off and its connections closed."""
+        from swapadmin.enroll.services import EnrolError
+        from swapadmin.enroll.services import revoke as revoke_host
+
+        host = self.get_object()
+        EmptySerializer(data=request.data).is_valid(raise_exception=True)  # JSON, or 415
+        try:
+            revoked = revoke_host(host, actor_for(request))
+        except EnrolError as e:
+            return Response({"detail": str(e)}, status=status.HTTP_409_CONFLICT)
+        return Response({"host": host.uuid, "revoked": revoked})
 
     def _host_job(self, request: Request, kind: str, params: dict[str, Any]) -> Response:
         host = self.get_object()

@@ -102,6 +102,7 @@ def host_memory(ctx: JobContext, doing: str) -> Iterator[None]:
         why="another swapoff or burn-in on this host",
         timeout=runner.HOST_MEMORY_WAIT_SECONDS,
         on_wait=waiting,
+        check=ctx.stop_if_cancelled,
     ):
         yield
 

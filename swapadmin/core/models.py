@@ -19,6 +19,23 @@ from django.db import models
 from django.utils import timezone
 
 
+def db_ago(seconds: float) -> Any:
+    """``now - seconds`` in the database's clock, for comparing the timestamps it wrote
+    (heartbeats are written with ``Now()``): a process whose own clock is off judges no one
+    by it."""
+    from django.db.models.functions import Now
+
+    return models.ExpressionWrapper(
+        Now() - timedelta(seconds=seconds), output_field=models.DateTimeField()
+    )
+
+
+class HostQuerySet(models.QuerySet["Host"]):
+    def online(self) -> HostQuerySet:
+        """Hosts heard from within SWAPADMIN_OFFLINE_AFTER_SECONDS, by the database's clock."""
+        return self.filter(last_heartbeat__gt=db_ago(settings.SWAPADMIN_OFFLINE_AFTER_SECONDS))
+
+
 class Host(models.Model):
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(max_length=255, unique=True)
@@ -41,6 +58,8 @@ class Host(models.Model):
     observed = models.JSONField(default=dict, blank=True)
     observed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = HostQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -235,6 +254,11 @@ class Job(models.Model):
     attempt = models.PositiveSmallIntegerField(default=0)
     #: When someone asked a running job to stop (the worker confirms by ending it).
     cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    #: What the control plane authorised, as canonical JSON, and its Ed25519 signature
+    #: (core/signing.py): the worker runs the job only if both verify and the rows it
+    #: reloads still say the same. Empty: created where no signing key is, and refused.
+    signed_spec = models.TextField(blank=True)
+    signature = models.CharField(max_length=128, blank=True)
 
     class Meta:
         ordering = ["-queued_at"]

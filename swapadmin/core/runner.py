@@ -23,7 +23,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
-from django.db.models import Exists, F, OuterRef, Value
+from django.db.models import Exists, F, OuterRef, Q, Value
 from django.db.models.functions import Concat, Now
 from django.utils import timezone
 
@@ -31,9 +31,10 @@ from backends import BackendError, Policy, SwapBackend, registry
 from backends.errors import NotOursError
 from backends.store import Store, boot_id
 
+from . import finished, signing
 from .liveness import REGISTRY
 from .models import Backend, Host, Job
-from .sampler import observe_backend
+from .sampler import observe_backend, read_observation, write_observation
 
 log = logging.getLogger(__name__)
 
@@ -151,14 +152,17 @@ class JobContext:
     # ---- cancel ----
 
     def cancelled(self) -> bool:
-        """True once the user asked to cancel; pageio's ``cancel`` callback."""
+        """True once the user asked to cancel, or once the job's row no longer says it runs
+        (the sweep failed it: its backend is already free for the next job, so going on
+        would act behind everyone's back); pageio's ``cancel`` callback."""
         if self._cancelled:
             return True
         now = time.monotonic()
         if now - self._last_cancel_check >= THROTTLE_SECONDS:
             self._last_cancel_check = now
+            stop = Q(cancel_requested=True) | ~Q(state=Job.State.RUNNING)
             asked = best_effort(
-                lambda: Job.objects.filter(pk=self.job.pk, cancel_requested=True).exists(),
+                lambda: Job.objects.filter(stop, pk=self.job.pk).exists(),
                 "a cancel check",
             )
             self._cancelled = bool(asked)
@@ -166,6 +170,12 @@ class JobContext:
 
     def check_cancel(self) -> None:
         self._last_cancel_check = 0.0
+        if self.cancelled():
+            raise Cancelled()
+
+    def stop_if_cancelled(self) -> None:
+        """``check_cancel`` at the pace of ``cancelled`` (one query per THROTTLE_SECONDS at
+        most): for loops that wait."""
         if self.cancelled():
             raise Cancelled()
 
@@ -336,17 +346,25 @@ class HostIdentityError(Exception):
 # ---- locking ----
 
 
-def lock_dir() -> Path:
+def open_lock(name: str) -> int:
+    """The lock file ``name`` under DATA_DIR/locks, opened by this (root) worker. Under
+    `make run` that directory belongs to the unprivileged account web and beat run as: a
+    link planted there must not make root create or open a file elsewhere, so neither the
+    directory nor the file is followed if it is a symbolic link."""
     d = Path(settings.DATA_DIR) / "locks"
-    d.mkdir(parents=True, exist_ok=True)
-    return d
+    d.mkdir(mode=0o700, parents=True, exist_ok=True)
+    dfd = os.open(d, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+        return os.open(f"{name}.lock", flags, 0o600, dir_fd=dfd)
+    finally:
+        os.close(dfd)
 
 
 @contextmanager
 def exclusive(name: str) -> Iterator[None]:
     """A host-local lock held by this process (flock: released if the process dies)."""
-    path = lock_dir() / f"{name}.lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    fd = open_lock(name)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -362,13 +380,19 @@ def exclusive(name: str) -> Iterator[None]:
 
 @contextmanager
 def exclusive_wait(
-    name: str, *, why: str, timeout: float, on_wait: Callable[[], None] | None = None
+    name: str,
+    *,
+    why: str,
+    timeout: float,
+    on_wait: Callable[[], None] | None = None,
+    check: Callable[[], None] | None = None,
 ) -> Iterator[None]:
     """A host-local lock like ``exclusive``, but waited for (up to ``timeout`` seconds,
     calling ``on_wait`` once when it has to wait): for what must happen one at a time on a
-    host but may happen soon, such as swapoffs that each need RAM."""
-    path = lock_dir() / f"{name}.lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    host but may happen soon, such as swapoffs that each need RAM. ``check`` is called
+    while waiting and once the lock is taken: it raises to give up (a cancel asked
+    meanwhile), so a wait never ends in an action nobody wants any more."""
+    fd = open_lock(name)
     try:
         deadline = time.monotonic() + timeout
         waited = False
@@ -384,8 +408,12 @@ def exclusive_wait(
                 if not waited and on_wait is not None:
                     on_wait()
                 waited = True
+                if check is not None:
+                    check()
                 time.sleep(0.2)
         try:
+            if check is not None:
+                check()
             yield
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
@@ -505,6 +533,10 @@ def _run_claimed(job: Job, attempt: int) -> Outcome:
         _refresh(ctx)
         if ctx.plugin is not None:
             ctx.plugin.close()
+    if outcome.state != Job.State.QUEUED:
+        # Before the database hears of it: this host runs the job no more, whatever its row
+        # says later (core/finished.py).
+        finished.record(str(ctx.job.uuid), ctx.job.signed_spec)
     # Away for longer than the runner waits, the database gets the job's end later from
     # the heartbeat thread (ctx.record): the job is never left running.
     if outcome.state == Job.State.QUEUED:
@@ -530,6 +562,15 @@ def _run_handler(ctx: JobContext, attempt: int) -> tuple[Outcome, dict[str, Any]
                 raise BackendError("the backend was deleted before the job started")
             if ctx.backend.reread_before_next_job:
                 _reread(ctx.backend)
+            job.backend = ctx.backend
+        # The rows this job runs on, as loaded now (the job's own reloaded by the claim),
+        # once more against its signature, whatever the job: the gate in tasks.run_job ran
+        # before the claim, on rows read a moment earlier.
+        try:
+            signing.verify_here(job)
+        except signing.Unauthorised as e:
+            raise NotOursError(e.message) from None
+        if ctx.backend is not None:
             check_not_provisioned(job, ctx.backend)
             ctx.plugin = build_plugin(
                 ctx.backend,
@@ -545,7 +586,15 @@ def _run_handler(ctx: JobContext, attempt: int) -> tuple[Outcome, dict[str, Any]
             raise Cancelled()
         return Outcome(Job.State.SUCCEEDED), {"result": result}
     except Cancelled:
-        ctx.log("cancelled at the user's request")
+        failed_meanwhile = best_effort(
+            lambda: Job.objects.filter(pk=job.pk).exclude(state=Job.State.RUNNING).exists(),
+            "the job's state",
+        )
+        ctx.log(
+            "stopped here, nothing more done: the job was failed meanwhile"
+            if failed_meanwhile
+            else "cancelled at the user's request"
+        )
         return Outcome(Job.State.CANCELLED), {"message": "cancelled"}
     except BackendError as e:
         if e.retryable and attempt < MAX_RETRIES:
@@ -596,10 +645,13 @@ def _refresh(ctx: JobContext) -> None:
     keep_state = plugin is not None and ctx.job.kind != Job.Kind.CHECK
 
     def write() -> None:
+        # The store is read first, outside the transaction: a slow read must not hold the
+        # database's write lock (SQLite's is the whole database's) or the row's.
+        fields = read_observation(backend, plugin)
         with transaction.atomic():
             if keep_state and plugin is not None:
                 Backend.objects.filter(pk=backend.pk).update(state=dict(plugin.state))
-            observe_backend(backend, plugin)
+            write_observation(backend, fields)
 
     try:
         # The plugin's state names the loop or zram device the job attached: losing it to

@@ -20,13 +20,14 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import DateTimeField, ExpressionWrapper, Q
+from django.db.models import DateTimeField, Exists, ExpressionWrapper, OuterRef, Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
 from backends import BackendError, Policy, registry
 from swapadmin.celery import app as celery_app
 
+from . import signing
 from .models import AuditEvent, Backend, Host, Job
 
 log = logging.getLogger(__name__)
@@ -283,6 +284,9 @@ def _new_job(
         Job.objects.filter(pk=job.pk).update(
             waiting_reason=f"host {host.name} is offline; the job runs when its worker is back"
         )
+    # Every job, of every kind, is created here and signed here, as its rows now stand (the
+    # caller's transaction holds them): the worker runs only what verifies and still matches.
+    signing.sign_job(job.pk)
     transaction.on_commit(lambda: dispatch(job.pk))
     return job
 
@@ -569,12 +573,15 @@ def resend_lost(after_seconds: float | None = None) -> int:
         Now() - timedelta(seconds=settings.SWAPADMIN_OFFLINE_AFTER_SECONDS),
         output_field=DateTimeField(),
     )
+    # A message behind a busy pool (a long burn-in) is not lost: while the host runs
+    # something, its queued jobs may be waiting their turn, so nothing is sent twice then.
+    busy = Job.objects.filter(host=OuterRef("host"), state=Job.State.RUNNING)
     lost = Job.objects.filter(
         state=Job.State.QUEUED,
         cancel_requested=False,
         dispatched_at__lt=due,
         host__last_heartbeat__gte=online,
-    )
+    ).exclude(Exists(busy))
     resent = 0
     for pk in lost.values_list("pk", flat=True):
         log.warning("job %s: its message was not taken in %.0f s; sending it again", pk, after)

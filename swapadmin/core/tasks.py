@@ -15,7 +15,7 @@ from celery import shared_task
 from django.conf import settings
 from django.db.models.functions import Now
 
-from . import runner
+from . import runner, signing
 from . import worker as _worker  # noqa: F401  (connects the worker's signal handlers)
 from .models import Host, Job
 
@@ -32,6 +32,10 @@ def run_job(self: Any, job_id: int, *ignored: Any, **also_ignored: Any) -> str:
     message names the job and nothing else: anything more in it (an attempt count, once
     part of the message) is ignored, the row says it."""
     worker = getattr(self.request, "hostname", None) or f"direct@{settings.SWAPADMIN_HOST}"
+    # Before the claim, a lock or a handler: only what the control plane signed, as the
+    # rows still say it, runs here (core/signing.py); anything else is failed with why.
+    if signing.refuse_unauthorised(int(job_id)):
+        return "refused"
     outcome = runner.run(int(job_id), worker=worker)
     if outcome.state == "wrong-machine":
         # Leave it queued for the host's own machine; the sweep sends it again.
@@ -76,8 +80,10 @@ def sweep() -> dict[str, int]:
     failed += fail_unconfirmed_cancels()
     resent = resend_undispatched() + resend_lost()
     offline = 0
+    # By the database's clock, as heartbeats are written: this worker's own may be off.
+    online = set(Host.objects.online().values_list("pk", flat=True))
     for host in Host.objects.all():
-        if host.online:
+        if host.pk in online:
             continue
         offline += 1
         Job.objects.filter(host=host, state=Job.State.QUEUED, waiting_reason="").update(

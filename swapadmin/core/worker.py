@@ -1,7 +1,8 @@
 """The worker as the host's agent: Celery signal handlers run by `celery -A swapadmin worker`.
 
 - ``celeryd_after_setup``: consume ``host.<SWAPADMIN_HOST>`` besides the default ``control``
-  queue, so a plain ``celery -A swapadmin worker`` serves its host (no ``-Q`` to forget).
+  queue, so a plain ``celery -A swapadmin worker`` serves its host (no ``-Q`` to forget);
+  SWAPADMIN_WORKER_QUEUES=host (an enrolled host) or =control (the control plane) keeps one.
 - ``worker_ready``: register or refresh the Host row, settle jobs left running by a worker
   of this host that died, refresh every backend's observed state from the kernel, send
   again jobs that never reached the broker, and start the sampler thread.
@@ -35,7 +36,36 @@ def host_queue() -> str:
 
 @signals.celeryd_after_setup.connect
 def _add_host_queue(sender: str, instance: Any, **kwargs: Any) -> None:
-    instance.app.amqp.queues.select_add(host_queue())
+    # SWAPADMIN_WORKER_QUEUES: an enrolled host's worker serves its own queue only (its
+    # broker user reaches no other), the control plane's worker the control queue only.
+    from kombu import Exchange, Queue
+
+    queues = instance.app.amqp.queues
+    if "control" in settings.SWAPADMIN_WORKER_QUEUES:
+        if "host" in settings.SWAPADMIN_WORKER_QUEUES:
+            queues.select_add(host_queue())  # as runall's prepare_shared_state declares it
+        return
+    # A host's worker alone: its queue bound to an exchange of its own name, the one the
+    # control plane publishes to (a bare name binds it in the control exchange's table,
+    # which a host's broker user must not write: it could route control's messages to
+    # itself, or drop their route).
+    name = host_queue()
+    queues.select_add(Queue(name, Exchange(name, type="direct"), routing_key=name))
+    queues.deselect([settings.CELERY_TASK_DEFAULT_QUEUE])
+
+
+def serves_a_host() -> bool:
+    return "host" in settings.SWAPADMIN_WORKER_QUEUES
+
+
+@signals.worker_init.connect
+def _only_the_host_queue(sender: Any = None, **kwargs: Any) -> None:
+    # A host's broker user reaches its queue's keys and nothing else: no pub/sub channel.
+    # Heartbeat events, gossip and mingle publish on broadcast channels (and read other
+    # workers' words), so an enrolled host's worker starts without them, whatever the
+    # command line says; liveness is the database's word anyway (manage.py worker-alive).
+    if "control" not in settings.SWAPADMIN_WORKER_QUEUES and sender is not None:
+        sender.options.update(without_heartbeat=True, without_gossip=True, without_mingle=True)
 
 
 def register_host() -> Any:
@@ -81,13 +111,9 @@ def register_host() -> Any:
 
 
 def _ago(seconds: float) -> Any:
-    """``now - seconds`` in the database's clock, for comparing its own timestamps."""
-    from datetime import timedelta
+    from .models import db_ago
 
-    from django.db.models import DateTimeField, ExpressionWrapper
-    from django.db.models.functions import Now
-
-    return ExpressionWrapper(Now() - timedelta(seconds=seconds), output_field=DateTimeField())
+    return db_ago(seconds)
 
 
 def database_up_for() -> float | None:
@@ -313,6 +339,8 @@ def start_host_agent(worker_name: str, retry_max_seconds: float = 30.0) -> Any:
 @signals.worker_ready.connect
 def _on_worker_ready(sender: Any = None, **kwargs: Any) -> None:
     global _sampler
+    if not serves_a_host():
+        return  # the control plane's worker: no host, no sampler
     name = getattr(sender, "hostname", None) or f"worker@{settings.SWAPADMIN_HOST}"
     from .runner import HostIdentityError
 

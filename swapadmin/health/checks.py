@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from backends import BackendError, Policy, SwapBackend
-from swapadmin.core import runner
+from swapadmin.core import runner, signing
 from swapadmin.core.models import Backend, Host, Job
 from swapadmin.core.services import live_job_for
 
@@ -47,7 +47,10 @@ def run_backend_check(job: Job) -> dict[str, Any]:
             findings = backend_findings(backend, th)
             result = record_result(host, backend, job, findings)
         out.update(_result_dict(result))
-        if holder is None:
+        if holder is None and signing.signing_key() is not None:
+            # Where jobs can be signed (one machine: `make run`), the repair is queued at
+            # once; a fleet host's worker holds no signing key, and the control plane queues
+            # it from this result at its next round (tasks.repair_drifted).
             from .repair import maybe_repair
 
             repair = maybe_repair(backend, result.findings)

@@ -3,15 +3,15 @@
 Targets are the settings (SWAPADMIN_WEBHOOK_URL, SWAPADMIN_ALERT_EMAILS) plus the enabled
 ``AlertChannel`` rows from the admin. One task delivers one event to every target and is
 retried with exponential back-off while some target fails; a target that answered is never
-sent the event again, so a retry only repeats what failed.
+sent the event again, so a retry only repeats what failed. Webhooks are http or https
+only and are posted by an unprivileged child process (``webhook``), since this task runs
+in a root worker.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import urllib.error
-import urllib.request
 from datetime import timedelta
 from typing import Any
 
@@ -20,6 +20,7 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
+from . import webhook
 from .models import AlertChannel, HealthEvent
 from .probes import setting
 
@@ -62,21 +63,15 @@ def payload(event: HealthEvent) -> dict[str, Any]:
 
 
 def post_webhook(url: str, body: dict[str, Any]) -> None:
+    """POST the event from an unprivileged child process (see ``webhook``): this process may
+    be a root worker holding the database's password."""
     timeout = setting("SWAPADMIN_WEBHOOK_TIMEOUT_SECONDS", 10.0)
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json", "User-Agent": "swapadmin"},
-        method="POST",
-    )
+    user = getattr(settings, "SWAPADMIN_WEBHOOK_USER", None) or "nobody"
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-            response.read()
-    except urllib.error.HTTPError as e:
-        raise DeliveryError(f"{url} answered {e.code} {e.reason}") from None
-    except (urllib.error.URLError, OSError) as e:
-        reason = getattr(e, "reason", e)
-        raise DeliveryError(f"{url} could not be reached: {reason}") from None
+        sent = webhook.send(url, json.dumps(body).encode(), timeout, user)
+    except webhook.WebhookError as e:
+        raise DeliveryError(str(e)) from None
+    log.info("webhook %s answered %d (sent as uid %d)", url, sent.status, sent.uid)
 
 
 def email_body(event: HealthEvent) -> str:

@@ -19,7 +19,7 @@ from swapadmin.core.services import Actor, Conflict, InvalidRequest, request_act
 
 from . import notify
 from .checks import raise_event
-from .models import CheckResult, HealthEvent, HostHealth
+from .models import BackendHealth, CheckResult, HealthEvent, HostHealth
 from .probes import setting
 from .schedule import CHECKS_TASK, OFFLINE_TASK
 
@@ -39,6 +39,7 @@ def schedule_checks() -> int:
         .exclude(pk__in=pending)
         .select_related("host")
     )
+    repair_drifted()
     queued = 0
     for backend in backends:
         try:
@@ -51,13 +52,37 @@ def schedule_checks() -> int:
     return queued
 
 
+def repair_drifted() -> int:
+    """Queue the repairs the latest checks call for, as the control plane, which alone can
+    sign them: a fleet host's worker records what it found and queues nothing. Where the
+    check could queue it at once (`make run`), this finds it queued already, or within its
+    back-off, and adds nothing. Returns how many were queued."""
+    from .repair import maybe_repair, wanted_repairs
+
+    queued = 0
+    latest = (
+        BackendHealth.objects.filter(backend__auto_repair=True)
+        .exclude(last_result=None)
+        .select_related("backend__host", "last_result", "last_repair_job")
+    )
+    for health in latest:
+        result, repair = health.last_result, health.last_repair_job
+        if result is None:
+            continue
+        if repair is not None and (repair.finished_at is None or result.at < repair.finished_at):
+            continue  # its repair runs, or ran after the check: the next check says more
+        findings = result.findings
+        # Also when nothing is wanted any more but a back-off is still counted: it is reset.
+        if wanted_repairs(findings) or health.repair_attempts or health.next_repair_at:
+            queued += maybe_repair(health.backend, findings) is not None
+    return queued
+
+
 def prune_results() -> int:
     """Delete results older than SWAPADMIN_HEALTH_RETENTION_DAYS, except the current ones."""
     days = setting("SWAPADMIN_HEALTH_RETENTION_DAYS", 14.0)
     old = CheckResult.objects.filter(at__lt=timezone.now() - timedelta(days=days))
     old = old.exclude(pk__in=HostHealth.objects.exclude(last_result=None).values("last_result"))
-    from .models import BackendHealth
-
     old = old.exclude(pk__in=BackendHealth.objects.exclude(last_result=None).values("last_result"))
     deleted, _ = old.delete()
     return deleted
@@ -68,8 +93,10 @@ def mark_offline_hosts() -> int:
     """Raise an event for each host that went offline (no heartbeat for
     SWAPADMIN_OFFLINE_AFTER_SECONDS) or came back since the last sweep; returns how many."""
     raised = 0
+    # By the database's clock, as heartbeats are written: this worker's own may be off.
+    online_now = set(Host.objects.online().values_list("pk", flat=True))
     for host in Host.objects.all():
-        online = host.online
+        online = host.pk in online_now
         with transaction.atomic():
             HostHealth.objects.get_or_create(host=host)
             health = HostHealth.objects.select_for_update().get(host=host)

@@ -14,6 +14,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("hosts/<uuid:code>/", views.host_detail, name="host"),
     path("hosts/<uuid:code>/tune/", views.host_tune, name="host-tune"),
     path("hosts/<uuid:code>/discover/", views.host_discover, name="host-discover"),
+    path("hosts/<uuid:code>/forget/", views.host_forget, name="host-forget"),
+    path("hosts/<uuid:code>/revoke/", views.host_revoke, name="host-revoke"),
     path("backends/new/", views.backend_new, name="backend-new"),
     path("backends/<uuid:code>/", views.backend_detail, name="backend"),
     path(

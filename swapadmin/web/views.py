@@ -30,7 +30,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from backends import BackendError, SwapBackend, registry
-from swapadmin.core import roles, services
+from swapadmin.core import forget, roles, services
+from swapadmin.core.clientip import client_ip
 from swapadmin.core.models import AuditEvent, Backend, Host, Job
 from swapadmin.health.models import CheckResult, HealthEvent, Status
 
@@ -64,8 +65,8 @@ def viewer_required(view: View) -> View:
 
 
 def actor(request: HttpRequest) -> services.Actor:
-    # REMOTE_ADDR only: X-Forwarded-For is whatever the caller wants it to be.
-    return services.Actor(request.user, Job.Via.PAGE, request.META.get("REMOTE_ADDR") or None)
+    # X-Forwarded-For only from SWAPADMIN_TRUSTED_PROXIES: anyone else's is their own words.
+    return services.Actor(request.user, Job.Via.PAGE, client_ip(request.META))
 
 
 def refuse(request: HttpRequest, action: str, obj: Host | Backend | Job | None) -> HttpResponse:
@@ -343,6 +344,54 @@ def host_discover(request: HttpRequest, code: UUID) -> HttpResponse:
     except services.InvalidRequest as e:
         return _invalid(request, e, host_url(host))
     return _queued(request, job, host_url(host))
+
+
+@require_POST
+@viewer_required
+def host_forget(request: HttpRequest, code: UUID) -> HttpResponse:
+    """Forget a host with nothing left on it (core.forget says what that means)."""
+    host = get_object_or_404(Host, uuid=code)
+    if not can(request.user, "destroy"):
+        reason = "needs the admin role"
+        services.audit(actor(request), forget.ACTION, host, "refused", {"reason": reason})
+        message = f"forgetting a host {reason}"
+        return render(request, "403.html", {"needed": "admin", "message": message}, status=403)
+    try:
+        forget.forget_host(host, actor(request))
+    except forget.CannotForget as e:
+        return _refused(request, e.message, host_url(host))
+    messages.info(
+        request,
+        f"{host.name} forgotten: its jobs, samples and health are gone; the audit trail keeps "
+        "who did it. A worker started with that name registers it again.",
+    )
+    return HttpResponseRedirect(reverse("overview"))
+
+
+@require_POST
+@viewer_required
+def host_revoke(request: HttpRequest, code: UUID) -> HttpResponse:
+    """Cut an enrolled host off now (enroll.services.revoke says what that does)."""
+    from swapadmin.enroll.services import EnrolError, revoke
+
+    host = get_object_or_404(Host, uuid=code)
+    if not can(request.user, "destroy"):
+        reason = "needs the admin role"
+        services.audit(actor(request), "revoke", host, "refused", {"reason": reason})
+        message = f"revoking a host's credentials {reason}"
+        return render(request, "403.html", {"needed": "admin", "message": message}, status=403)
+    try:
+        revoked = revoke(host, actor(request))
+    except EnrolError as e:
+        return _refused(request, str(e), host_url(host))
+    if not revoked:
+        return _refused(request, f"{host.name} has no live credential to revoke", host_url(host))
+    messages.info(
+        request,
+        f"{host.name} cut off: its database role and broker user are revoked and its sessions "
+        "ended. Enrol it again (manage.py enroll-host) for new credentials.",
+    )
+    return HttpResponseRedirect(host_url(host))
 
 
 def host_url(host: Host) -> str:

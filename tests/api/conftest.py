@@ -1,4 +1,4 @@
-"""API test helpers: a client per persona with a real DRF token, and a real API server."""
+"""API test helpers: a client per persona with a real API token, and a real API server."""
 
 from __future__ import annotations
 
@@ -17,10 +17,10 @@ import pytest
 import requests
 from django.contrib.auth.models import User
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from swapadmin.core.models import Backend, Host, Job
+from tests.fixtures.tokens import token_for
 from tests.fixtures.workers import redis_url, test_database_url
 
 PAGE = 4096
@@ -35,8 +35,7 @@ def fast_passwords(settings: Any) -> None:
 def client_with_token(user: User | None) -> APIClient:
     client = APIClient(REMOTE_ADDR="192.0.2.7")
     if user is not None:
-        token, _ = Token.objects.get_or_create(user=user)
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(user)}")
     return client
 
 
@@ -151,12 +150,13 @@ class ApiSession(requests.Session):
 #: An admin with a token and three hosts, in a fresh database; prints the token.
 SEED_SQLITE = """
 from django.contrib.auth.models import User
-from rest_framework.authtoken.models import Token
+from datetime import timedelta
+from swapadmin.accounts.models import ApiToken
 from swapadmin.core.models import Host
 user = User.objects.create_superuser("alice", "alice@example.com", "unused")
 for name in ("h0", "h1", "h2"):
     Host.objects.create(name=name)
-print("TOKEN=" + Token.objects.create(user=user).key)
+print("TOKEN=" + ApiToken.objects.create(user, expiry=timedelta(days=1), name="seed")[1])
 """
 
 

@@ -1,4 +1,4 @@
-"""Tokens made with `manage.py drf_create_token` and browser sessions both authenticate;
+"""Tokens made with `manage.py create-token` and browser sessions both authenticate;
 a bad token is a 401 that says how to authenticate, never a 403."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import io
 
 from django.contrib.auth.models import User
 from django.core.management import call_command
-from django.test import Client
+from django.test import Client, RequestFactory
 from rest_framework.test import APIClient
 
 from swapadmin.core.models import Backend
@@ -16,8 +16,8 @@ from tests.fixtures.people import PASSWORD
 
 def test_a_token_from_the_management_command_works(victor: User) -> None:
     out = io.StringIO()
-    call_command("drf_create_token", "victor", stdout=out)
-    key = out.getvalue().split()[2]
+    call_command("create-token", "victor", "--name", "cron", "--days", "7", stdout=out)
+    key = out.getvalue().strip()
     client = APIClient(HTTP_AUTHORIZATION=f"Token {key}")
     assert client.get("/api/v1/hosts/").status_code == 200
 
@@ -31,7 +31,10 @@ def test_a_wrong_token_is_401(db: None) -> None:
 
 def test_a_session_reads_and_needs_csrf_to_change(oscar: User, backend: Backend) -> None:
     client = Client(enforce_csrf_checks=True)
-    assert client.login(username="oscar", password=PASSWORD)
+    # Login throttling (django-axes) needs the request a login comes in.
+    assert client.login(
+        request=RequestFactory().post("/login/"), username="oscar", password=PASSWORD
+    )
     assert client.get("/api/v1/backends/").status_code == 200
     r = client.post(f"/api/v1/backends/{backend.uuid}/scan/", {}, content_type="application/json")
     assert r.status_code == 403

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import requests
 from django.contrib.auth.models import User
-from rest_framework.authtoken.models import Token
 
 from swapadmin.core.models import Backend, Job
+from tests.fixtures.tokens import token_for
 
 from .conftest import free_port, running_api_server
 
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_an_action_is_accepted_and_stays_queued(
     alice: User, backend: Backend, scratch: Path
 ) -> None:
-    token = Token.objects.create(user=alice).key
+    token = token_for(alice)
     dead = f"redis://127.0.0.1:{free_port()}/0"
     with running_api_server(scratch, REDIS_URL=dead) as url:
         r = requests.post(

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 import requests
 from django.contrib.auth.models import User
-from rest_framework.authtoken.models import Token
 
 from tests.fixtures.host import active_swaps, needs_root
+from tests.fixtures.tokens import token_for
 from tests.fixtures.workers import WorkerProcess
 
 pytestmark = [needs_root, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -58,7 +58,7 @@ class Script:
 def test_a_script_drives_a_file_backend_through_its_life(
     api_server: str, worker: WorkerProcess, alice: User, swap_root: Path
 ) -> None:
-    script = Script(api_server, Token.objects.create(user=alice).key, worker)
+    script = Script(api_server, token_for(alice), worker)
     host = script.call("GET", f"/api/v1/hosts/?name={worker.name}", 200)["results"][0]
     assert host["online"] is True
     path = swap_root / "http0"

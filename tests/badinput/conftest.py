@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
+
+from tests.fixtures.tokens import token_for
 
 
 @pytest.fixture(autouse=True)
@@ -19,8 +20,7 @@ def fast_passwords(settings: Any) -> None:
 @pytest.fixture
 def admin_api(alice: Any) -> APIClient:
     client = APIClient(REMOTE_ADDR="192.0.2.9")
-    token, _ = Token.objects.get_or_create(user=alice)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(alice)}")
     return client
 
 

@@ -19,7 +19,7 @@ import redis
 from django.utils import timezone
 
 from swapadmin.celery import app
-from swapadmin.core import services
+from swapadmin.core import services, signing
 from swapadmin.core.models import Backend, Host, Job
 from swapadmin.core.services import RUN_JOB_TASK, Actor
 from tests.badinput.conftest import disk_state
@@ -43,6 +43,10 @@ def forge(
         size_bytes=16 * MiB if kind == "file" else None, **(fields or {}),
     )  # fmt: skip
     job = Job.objects.create(kind=job_kind, host=host, backend=backend, backend_name=backend.name)
+    # Signed over the forged rows, as if the control plane had been fooled into it: what is
+    # shown here is the worker's own checks behind the signature (an unsigned row is refused
+    # before them: tests/security/test_a_forged_job_is_refused_by_the_worker.py).
+    signing.sign_job(job.pk)
     app.send_task(RUN_JOB_TASK, args=[job.pk], queue=host.queue)
     return job
 

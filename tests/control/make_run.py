@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 
+from tests.fixtures.signing import KEY_ENV
 from tests.fixtures.workers import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
@@ -101,10 +102,9 @@ class Run:
 
     def token(self) -> str:
         """An API token of the admin that runall created."""
-        done = self.manage("drf_create_token", "admin")
-        found = re.search(r"token (\w+) for user", done.stdout)
-        assert found, done.stdout + done.stderr
-        return found.group(1)
+        done = self.manage("create-token", "admin", "--name", "make-run test", "--days", "1")
+        assert done.returncode == 0 and done.stdout.strip(), done.stdout + done.stderr
+        return done.stdout.strip()
 
     def api(self, token: str) -> httpx.Client:
         return httpx.Client(
@@ -181,6 +181,8 @@ def make_run(
     host = f"embedded-{port}-{os.getpid()}"
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env.pop("SWAPADMIN_ADMIN_PASSWORD", None)
+    for name in KEY_ENV:  # make run signs with the key it makes in its data directory
+        env.pop(name, None)
     env.update(
         SWAPADMIN_DATA_DIR=str(where / "data"),
         SWAPADMIN_HOST=host,

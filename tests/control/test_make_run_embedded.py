@@ -9,7 +9,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -20,7 +19,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.control.make_run import free_port, processes_with
 from tests.fixtures.host import needs_root
+from tests.fixtures.signing import KEY_ENV
 from tests.fixtures.workers import wait_until
 
 pytestmark = [needs_root, pytest.mark.e2e]
@@ -49,25 +50,6 @@ JOB_SCRIPT = textwrap.dedent(
     print("RESULT " + json.dumps({"state": job.state, "error": job.error, "worker": job.worker}))
     """
 )
-
-
-def processes_with(marker: str) -> list[int]:
-    """Processes whose environment holds ``marker`` (runall's children carry its env)."""
-    found = []
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                if marker.encode() in (d / "environ").read_bytes().split(b"\0"):
-                    found.append(int(d.name))
-            except OSError:
-                continue
-    return found
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_http(url: str, timeout: float = 60) -> str:
@@ -105,6 +87,8 @@ def test_make_run_with_no_configuration(scratch):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env.pop("SWAPADMIN_ADMIN_PASSWORD", None)
+    for name in KEY_ENV:  # make run signs with the key it makes in its data directory
+        env.pop(name, None)
     env.update(
         SWAPADMIN_DATA_DIR=str(scratch / "data"),
         SWAPADMIN_HOST=f"embedded-{port}",

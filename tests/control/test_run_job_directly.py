@@ -12,7 +12,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from backends import kernel
-from swapadmin.core import runner, tasks
+from swapadmin.core import runner, signing, tasks
 from swapadmin.core.models import Backend, Job
 from tests.fixtures.host import all_zram, needs_root
 
@@ -29,9 +29,14 @@ def backend_on(host, path, **kw) -> Backend:
 
 
 def job_for(backend, kind, **params) -> Job:
-    return Job.objects.create(
+    job = Job.objects.create(
         kind=kind, host=backend.host, backend=backend, backend_name=backend.name, params=params
     )
+    # These tests speak of the worker's own checks of a job the control plane authorised:
+    # the rows are signed as they stand (tests/security refuses the unsigned and altered).
+    signing.sign_job(job.pk)
+    job.refresh_from_db()
+    return job
 
 
 def run(job: Job) -> Job:
@@ -217,6 +222,7 @@ def adopt(host, path: Path) -> Backend:
     with open(settings.SWAPADMIN_FSTAB, "a") as f:
         f.write(f"{path} none swap sw 0 0\n")
     job = Job.objects.create(kind=Job.Kind.DISCOVER, host=host, params={"paths": [str(path)]})
+    signing.sign_job(job.pk)
     job = run(job)
     assert job.state == Job.State.SUCCEEDED, job.error
     assert [a["path"] for a in job.result["adopted"]] == [str(path)], job.result

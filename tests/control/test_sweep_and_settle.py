@@ -13,7 +13,7 @@ import pytest
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from swapadmin.core import runner, services, tasks
+from swapadmin.core import runner, services, signing, tasks
 from swapadmin.core.models import Backend, Host, Job
 from swapadmin.core.services import Actor
 from swapadmin.core.worker import settle_orphans
@@ -126,6 +126,7 @@ def test_the_sweep_says_why_queued_jobs_of_an_offline_host_wait(host_row):
 
 def test_the_attempt_count_is_the_rows_not_the_messages(host_row):
     job = Job.objects.create(kind=Job.Kind.TUNE, host=host_row, attempt=2)
+    signing.sign_job(job.pk)
     tasks.run_job.run(job.pk, attempt=0)  # a message claiming a first attempt
     job.refresh_from_db()
     assert job.state == Job.State.SUCCEEDED, job.error

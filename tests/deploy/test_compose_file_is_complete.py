@@ -1,4 +1,4 @@
-"""docker-compose.yml names the five services with health checks, and every command it runs
+"""docker-compose.yml names the six services with health checks, and every command it runs
 exists in this project (no engine runs here, so the file is checked, not started)."""
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ def compose() -> dict[str, Any]:
     return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 
 
-def test_it_has_the_five_services_with_health_checks(compose: dict[str, Any]) -> None:
+def test_it_has_the_six_services_with_health_checks(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    assert set(services) == {"web", "worker", "beat", "broker", "db"}
+    assert set(services) == {"web", "control", "worker", "beat", "broker", "db"}
     for name, service in services.items():
         assert "healthcheck" in service, f"{name} has no health check"
         assert service["healthcheck"]["test"], name
@@ -41,8 +41,11 @@ def test_it_runs_the_web_unprivileged_and_the_worker_as_the_host_agent(
 
 
 def test_it_protects_redis_with_a_password(compose: dict[str, Any]) -> None:
-    broker = compose["services"]["broker"]
-    assert "--requirepass" in broker["command"]
+    broker = " ".join(compose["services"]["broker"]["command"])
+    # Users are kept in an ACL file (hosts' users); its default user gets the password.
+    assert "--aclfile" in broker
+    assert 'echo "user default on >$$REDIS_PASSWORD ~* &* +@all"' in broker
+    assert "nopass" not in broker
     assert compose["x-app"]["environment"]["REDIS_URL"].startswith("redis://:${REDIS_PASSWORD")
 
 
@@ -65,10 +68,10 @@ def test_each_app_command_exists_in_the_project(compose: dict[str, Any]) -> None
     target = web.split("gunicorn ", 1)[1].split()[0]
     module, attr = target.split(":")
     assert callable(getattr(importlib.import_module(module), attr))
-    for name in ("worker", "beat"):
+    for name, role in (("worker", "worker"), ("control", "worker"), ("beat", "beat")):
         argv = _argv(compose["services"][name]["command"])
         assert argv[:3] == ["celery", "-A", "swapadmin"], argv
-        assert argv[3] == name
+        assert argv[3] == role
     assert importlib.import_module("swapadmin.celery").app.main == "swapadmin"
     worker_check = compose["services"]["worker"]["healthcheck"]["test"]
     assert worker_check[1:] == ["python", "manage.py", "worker-alive"]

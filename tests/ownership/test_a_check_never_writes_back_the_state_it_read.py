@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from swapadmin.core import runner
+from swapadmin.core import runner, signing
 from swapadmin.core.handlers import HANDLERS
 from swapadmin.core.models import Backend, Job
 
@@ -57,6 +57,7 @@ def _run_with_a_job_beside(monkeypatch, backend: Backend, kind: str) -> Job:
 
     monkeypatch.setitem(HANDLERS, kind, beside)
     job = Job.objects.create(kind=kind, host=backend.host, backend=backend, backend_name="s0")
+    signing.sign_job(job.pk)  # as the control plane does when it queues one
     runner.run(job.pk, worker="w@here")
     assert seen == [{}], "the handler did not run"
     job.refresh_from_db()

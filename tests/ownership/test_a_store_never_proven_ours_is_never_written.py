@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from swapadmin.core import services
+from swapadmin.core import services, signing
 from swapadmin.core.models import Backend, Job
 from swapadmin.core.services import Actor
 from swapadmin.health.checks import run_backend_check
@@ -45,6 +45,8 @@ def refused_everywhere(backend: Backend, actor: Actor, worker, unchanged) -> Non
             kind=kind, host=backend.host, backend=backend, backend_name=backend.name,
             params=params,
         )  # fmt: skip
+        # As if the request side had let it through: the worker's own refusal is the point.
+        signing.sign_job(job.pk)
         services.dispatch(job.pk)
         job = wait_for_job(job, 60, worker=worker)
         assert job.state == Job.State.FAILED, (kind, job.log)

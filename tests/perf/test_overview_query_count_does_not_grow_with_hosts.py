@@ -13,11 +13,11 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
 from swapadmin.core.models import Backend, Host, Job
 from swapadmin.health.models import BackendHealth, HostHealth
 from swapadmin.web import views
+from tests.fixtures.tokens import token_for
 
 BACKENDS_PER_HOST = 3
 OBSERVED = {
@@ -82,8 +82,7 @@ def page_client(client: Client, victor: User) -> Client:
 
 @pytest.fixture
 def api_client(victor: User) -> Client:
-    token, _ = Token.objects.get_or_create(user=victor)
-    return Client(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return Client(HTTP_AUTHORIZATION=f"Token {token_for(victor)}")
 
 
 def test_the_overview_page_does_not_grow(page_client: Client) -> None:

@@ -1,0 +1,81 @@
+"""Forgetting a host: its row goes, with its jobs, samples and health, and the audit trail
+keeps the event (``AuditEvent.host`` is SET_NULL; its name and uuid stay in the event).
+
+Only a host with nothing left to lose: no backend other than destroyed ones (a backend's
+swap area leaves through its destroy job, which releases or deletes it on the machine;
+deleting the row would leave it there unmanaged), no live job, and no worker still
+reporting (it would register the host again at its next start). The checks and the delete
+happen under a lock on the host's row, which a backend or job being inserted for it needs
+too (PostgreSQL's FOR KEY SHARE for the foreign key; SQLite takes the whole database).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+
+from .models import Backend, Host, Job
+from .services import Actor, audit
+
+ACTION = "forget-host"
+
+
+class CannotForget(Exception):
+    """The host still holds something; the message says what and what to do."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _remaining_backends(host: Host) -> list[str]:
+    destroyed = Backend.objects.filter(
+        desired_state=Backend.Desired.ABSENT, observed_state=Backend.Observed.ABSENT
+    )
+    return list(
+        host.backends.exclude(pk__in=destroyed.values("pk"))
+        .order_by("name")
+        .values_list("name", flat=True)
+    )
+
+
+def why_not(host: Host) -> str | None:
+    """Why ``host`` cannot be forgotten now, or None."""
+    names = _remaining_backends(host)
+    if names:
+        listed = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        return (
+            f"{host.name} still has {len(names)} backend{'s' if len(names) > 1 else ''} "
+            f"({listed}): destroy them first, so that their swap areas are released on the "
+            "machine rather than left there unmanaged"
+        )
+    live = Job.objects.filter(host=host, state__in=Job.LIVE).order_by("queued_at").first()
+    if live is not None:
+        return f"{host.name} has a live {live.kind} job ({live.uuid}, {live.state}): wait for it"
+    if host.online:
+        return (
+            f"{host.name}'s worker is still reporting: stop it first, or it registers the host "
+            "again at its next start"
+        )
+    return None
+
+
+def forget_host(host: Host, actor: Actor) -> None:
+    """Delete the host's row, audited; CannotForget (also audited) while it holds anything."""
+    with transaction.atomic():
+        locked = Host.objects.select_for_update().filter(pk=host.pk).first()
+        if locked is None:
+            raise CannotForget(f"{host.name} is already gone")
+        reason = why_not(locked)
+        if reason is None:
+            detail: dict[str, Any] = {
+                "machine_id": locked.machine_id,
+                "destroyed_backends_removed": locked.backends.count(),
+                "jobs_removed": Job.objects.filter(host=locked).count(),
+            }
+            audit(actor, ACTION, locked, "ok", detail)
+            locked.delete()
+            return
+    audit(actor, ACTION, host, "refused", {"reason": reason})
+    raise CannotForget(reason)

@@ -1,0 +1,203 @@
+"""Enrolling and revoking a host: its own database role and broker user, and its worker.env.
+
+Run by the control plane with the owner's credentials (it creates roles: CREATEROLE).
+``enroll`` creates the Host row if needed, a LOGIN role with a random password and the
+grants of ``rls.GRANTS`` (row-level security limits them to the host's rows), a Redis ACL
+user limited to the host's queue (``broker``), and records both in a HostCredential: the
+policies look the role's hosts up there. ``revoke`` cuts a host off at once: its
+credential is marked revoked first (from that statement on, its role matches no row, even
+in a session still open), then the role loses LOGIN and its sessions are terminated, and
+the broker user is switched off and its connections killed.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models.functions import Now
+
+from swapadmin.core import signing
+from swapadmin.core.models import Host
+from swapadmin.core.services import Actor, audit
+
+from . import broker, rls
+from .models import HostCredential
+
+log = logging.getLogger(__name__)
+
+
+class EnrolError(Exception):
+    """Enrolment or revocation refused; the message says why. Nothing was changed."""
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    host: Host
+    credential: HostCredential
+    env: dict[str, str]
+
+    def worker_env(self) -> str:
+        lines = [
+            f"# worker.env of host {self.host.name}: its own database role "
+            f"({self.credential.pg_role}) and broker user; keep it 0600 on that host.",
+            *(f"{k}={v}" for k, v in self.env.items()),
+        ]
+        return "\n".join(lines) + "\n"
+
+
+def redis_client(url: str | None = None) -> Any:
+    import redis
+
+    url = url or settings.REDIS_URL
+    if not url:
+        raise EnrolError("enrolment needs the Redis broker (REDIS_URL): `make run` has none")
+    return redis.Redis.from_url(url, socket_timeout=5)
+
+
+def _check_ready(name: str) -> None:
+    if connection.vendor != "postgresql":
+        raise EnrolError(
+            "enrolment needs PostgreSQL (DATABASE_URL): per-host roles and row-level security "
+            f"do not exist on {connection.vendor}; `make run` is one machine and needs none"
+        )
+    if not broker.HOST_NAME.fullmatch(name):
+        raise EnrolError(
+            f"host name {name!r} cannot be enrolled: use letters, digits, '.', '_' and '-' "
+            "(starting with a letter or digit), at most 200 characters"
+        )
+
+
+def _q(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def _with_userinfo(url: str, user: str, password: str, host: str | None) -> str:
+    parts = urlsplit(url)
+    address = host or parts.hostname or "localhost"
+    if ":" in address and not address.startswith("["):
+        address = f"[{address}]"  # an IPv6 literal
+    if parts.port:
+        address = f"{address}:{parts.port}"
+    netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{address}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def _database_url(role: str, password: str, host: str | None) -> str:
+    s = connection.settings_dict
+    base = f"postgres://{s.get('HOST') or 'localhost'}:{s.get('PORT') or 5432}/{s['NAME']}"
+    return _with_userinfo(base, role, password, host)
+
+
+def _verify_key() -> str:
+    try:
+        return signing.public_key_line(signing.verify_key())
+    except signing.Unauthorised as e:
+        raise EnrolError(f"no key for the host's worker to verify jobs with: {e.message}") from None
+
+
+def _create_role(role: str, password: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE ROLE {_q(role)} LOGIN NOINHERIT PASSWORD %s", [password])
+        # The owner becomes a member, so that revoke may terminate the role's sessions and
+        # a later DROP OWNED may clean up (PostgreSQL asks for membership in both cases).
+        cursor.execute(f"GRANT {_q(role)} TO CURRENT_USER")
+        cursor.execute(
+            f"GRANT CONNECT ON DATABASE {_q(connection.settings_dict['NAME'])} TO {_q(role)}"
+        )
+        cursor.execute(f"GRANT USAGE ON SCHEMA public TO {_q(role)}")
+        cursor.execute(f"GRANT EXECUTE ON FUNCTION {rls.HOSTS_FUNCTION} TO {_q(role)}")
+        for table, privileges in rls.GRANTS.items():
+            cursor.execute(f"GRANT {', '.join(privileges)} ON {table} TO {_q(role)}")
+            if "INSERT" in privileges:
+                cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
+                sequence = cursor.fetchone()[0]
+                if sequence:
+                    cursor.execute(f"GRANT USAGE ON SEQUENCE {sequence} TO {_q(role)}")
+
+
+def enroll(
+    name: str,
+    actor: Actor,
+    *,
+    broker_url: str | None = None,
+    database_host: str | None = None,
+    broker_host: str | None = None,
+) -> Enrolment:
+    """Enrol host ``name``: returns its credential and the worker.env it needs. Refused
+    (EnrolError, nothing changed) off PostgreSQL, for a name a queue key cannot hold, and
+    for a host with a live credential (revoke that first)."""
+    _check_ready(name)
+    verify = _verify_key()
+    client = redis_client(broker_url)
+    token = secrets.token_hex(6)
+    role = user = f"swapadmin_host_{token}"
+    db_password, broker_password = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    with transaction.atomic():
+        host, _ = Host.objects.get_or_create(name=name)
+        if HostCredential.objects.filter(host=host, revoked_at=None).exists():
+            raise EnrolError(
+                f"host {name} is enrolled already: `manage.py revoke-host {name}` first, "
+                "then enrol it again for new credentials"
+            )
+        _create_role(role, db_password)
+        credential = HostCredential.objects.create(host=host, pg_role=role, redis_user=user)
+        # Last, so a broker that refuses leaves no role behind (the transaction rolls back).
+        if not broker.set_host_user(client, user, broker_password, host.queue):
+            log.warning(
+                "the broker has no ACL file: host %s's broker user lives in its memory only "
+                "and is gone after a restart (docker-compose.yml's broker keeps one)",
+                name,
+            )
+        audit(actor, "enroll", host, "ok", {"pg_role": role, "redis_user": user})
+    redis_url = broker_url or settings.REDIS_URL
+    env = {
+        "SWAPADMIN_HOST": name,
+        "DATABASE_URL": _database_url(role, db_password, database_host),
+        "REDIS_URL": _with_userinfo(redis_url, user, broker_password, broker_host),
+        # Only its own queue: the control queue's tasks are the control plane's.
+        "SWAPADMIN_WORKER_QUEUES": "host",
+        "SWAPADMIN_VERIFY_KEY": verify,
+    }
+    log.info("enrolled host %s as role %s", name, role)
+    return Enrolment(host, credential, env)
+
+
+def revoke(host: Host, actor: Actor, *, broker_url: str | None = None) -> list[str]:
+    """Cut ``host`` off now; returns the roles revoked (empty: it had no live credential,
+    and nothing changed)."""
+    if not HostCredential.objects.filter(host=host, revoked_at=None).exists():
+        return []
+    if connection.vendor != "postgresql":
+        raise EnrolError(f"revocation needs PostgreSQL; this database is {connection.vendor}")
+    client = redis_client(broker_url)
+    revoked: list[str] = []
+    with transaction.atomic():
+        live = list(HostCredential.objects.select_for_update().filter(host=host, revoked_at=None))
+        for credential in live:
+            # First: from this statement on the role matches no row, open session or not.
+            HostCredential.objects.filter(pk=credential.pk).update(revoked_at=Now())
+            with connection.cursor() as cursor:
+                cursor.execute(f"ALTER ROLE {_q(credential.pg_role)} NOLOGIN")
+            revoked.append(credential.pg_role)
+        if revoked:
+            audit(actor, "revoke", host, "ok", {"pg_roles": revoked})
+    # After the commit, so a session killed now cannot be one the revocation waited on.
+    for credential in live:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = %s",
+                [credential.pg_role],
+            )
+        killed = broker.disable_user(client, credential.redis_user)
+        log.warning(
+            "revoked host %s: role %s may no longer log in, its sessions ended; broker user "
+            "%s off (%d connection(s) closed)", host.name, credential.pg_role,
+            credential.redis_user, killed,
+        )  # fmt: skip
+    return revoked
