@@ -50,6 +50,12 @@ def why_not(host: Host) -> str | None:
             f"({listed}): destroy them first, so that their swap areas are released on the "
             "machine rather than left there unmanaged"
         )
+    if host.credentials.filter(revoked_at=None).exists():
+        # Its role could still log in, matching no row: a door left open for nothing.
+        return (
+            f"{host.name} still holds enrolled credentials: revoke them first (revoke-host, "
+            "or the Revoke button), which also ends its open sessions"
+        )
     live = Job.objects.filter(host=host, state__in=Job.LIVE).order_by("queued_at").first()
     if live is not None:
         return f"{host.name} has a live {live.kind} job ({live.uuid}, {live.state}): wait for it"

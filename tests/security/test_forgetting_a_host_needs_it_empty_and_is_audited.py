@@ -8,6 +8,7 @@ import pytest
 from django.utils import timezone
 
 from swapadmin.core.models import AuditEvent, Backend, Host, Job, Sample
+from swapadmin.enroll.models import HostCredential
 
 pytestmark = pytest.mark.django_db
 
@@ -94,6 +95,20 @@ def test_a_host_with_a_live_job_is_refused(client, alice, gone_quiet):
     assert Host.objects.filter(pk=gone_quiet.pk).exists()
     [event] = audits(gone_quiet)
     assert event.outcome == "refused" and str(job.uuid) in event.detail["reason"]
+
+
+def test_a_host_still_enrolled_is_refused(client, alice, gone_quiet):
+    """Its role could still log in after the host's rows are gone: revoke it first."""
+    HostCredential.objects.create(
+        host=gone_quiet, pg_role="swapadmin_host_testhost", redis_user="host-testhost"
+    )
+    client.force_login(alice)
+
+    forget(client, gone_quiet)
+
+    assert Host.objects.filter(pk=gone_quiet.pk).exists()
+    [event] = audits(gone_quiet)
+    assert event.outcome == "refused" and "revoke them first" in event.detail["reason"]
 
 
 @pytest.mark.parametrize("persona", ["oscar", "victor"])
