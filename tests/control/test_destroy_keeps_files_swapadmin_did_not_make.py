@@ -52,11 +52,8 @@ def test_it_leaves_a_swap_file_it_took_over(host_row, swap_root):
     refused = run(job_for(backend, Job.Kind.PROVISION))
     assert refused.state == Job.State.FAILED and "confirm with force" in refused.error
     assert mark(path) is None
-    taken = Job.objects.create(
-        kind=Job.Kind.PROVISION, host=host_row, backend=backend, backend_name=backend.name,
-        params={"force": True},
-    )  # fmt: skip
-    assert run(taken).state == Job.State.SUCCEEDED
+    taken = run(job_for(backend, Job.Kind.PROVISION, force=True))
+    assert taken.state == Job.State.SUCCEEDED, taken.error
     assert mark(path) == f"swapadmin:given:{backend.uuid}".encode()
 
     job = run(job_for(backend, Job.Kind.DESTROY))
