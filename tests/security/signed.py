@@ -19,7 +19,10 @@ from swapadmin.core.models import Job
 from tests.fixtures.signing import VERIFY_ONLY
 from tests.ownership.conftest import MiB, digest, ext4_image, fsck_clean
 
-__all__ = ["VERIFY_ONLY", "MiB", "Disk", "attackers_signature", "host_worker", "refused"]
+__all__ = [
+    "VERIFY_ONLY", "MiB", "Disk", "attackers_signature", "host_worker", "refused",
+    "signed_forced_provision",
+]  # fmt: skip
 
 
 def host_worker(start_worker: Any, **options: Any) -> Any:
@@ -58,3 +61,18 @@ def refused(job: Job) -> bool:
         and job.worker == ""
         and "refused, nothing was done" in job.error
     )
+
+
+def signed_forced_provision(worker: Any, backend: Any) -> Job:
+    """A forced provision of ``backend`` as the control plane authorises it (signed as
+    ``_new_job`` signs), sent to ``worker`` and waited for; returns its row at the end."""
+    from swapadmin.core import services
+    from tests.fixtures.workers import wait_for_job
+
+    job = Job.objects.create(
+        kind=Job.Kind.PROVISION, host=worker.host, backend=backend, backend_name=backend.name,
+        params={"force": True},
+    )  # fmt: skip
+    assert signing.sign_job(job.pk)
+    services.dispatch(job.pk)
+    return wait_for_job(job, 60, worker=worker)

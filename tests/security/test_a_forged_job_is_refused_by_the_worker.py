@@ -11,13 +11,13 @@ import uuid
 
 import pytest
 
-from swapadmin.core import services, signing
+from swapadmin.core import services
 from swapadmin.core.models import Backend, Job
 from tests.fixtures.host import needs_root
 from tests.fixtures.workers import wait_for_job
 from tests.ownership.conftest import fsck_clean, loops  # noqa: F401  (a fixture)
 
-from .signed import Disk, attackers_signature, host_worker, refused
+from .signed import Disk, attackers_signature, host_worker, refused, signed_forced_provision
 
 pytestmark = [needs_root, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -59,12 +59,6 @@ def test_it_is_refused_and_the_disk_is_untouched(start_worker, scratch, loops): 
     assert (backend.store_key, backend.state) == (None, {})
 
     # The control plane's signature over the same rows is obeyed: force formats the disk.
-    job = Job.objects.create(
-        kind=Job.Kind.PROVISION, host=worker.host, backend=backend, backend_name="victim",
-        params={"force": True},
-    )  # fmt: skip
-    assert signing.sign_job(job.pk)
-    services.dispatch(job.pk)
-    job = wait_for_job(job, 60, worker=worker)
+    job = signed_forced_provision(worker, backend)
     assert job.state == Job.State.SUCCEEDED, job.error
     assert not fsck_clean(disk.image)

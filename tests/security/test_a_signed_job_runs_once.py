@@ -14,13 +14,13 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from swapadmin.core import services, signing
+from swapadmin.core import services
 from swapadmin.core.models import Backend, Job
 from tests.fixtures.host import needs_root
 from tests.fixtures.workers import wait_for_job
 from tests.ownership.conftest import digest, fsck_clean, loops  # noqa: F401  (a fixture)
 
-from .signed import Disk, host_worker
+from .signed import Disk, host_worker, signed_forced_provision
 
 pytestmark = [needs_root, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -31,13 +31,7 @@ def provisioned_then_given_back(worker, scratch, loops) -> tuple[Job, Disk]:  # 
         host=worker.host, kind="block", name="victim", params={"device": disk.device},
         swap_uuid=uuid.uuid4(),
     )  # fmt: skip
-    job = Job.objects.create(
-        kind=Job.Kind.PROVISION, host=worker.host, backend=backend, backend_name="victim",
-        params={"force": True},
-    )  # fmt: skip
-    assert signing.sign_job(job.pk)
-    services.dispatch(job.pk)
-    job = wait_for_job(job, 60, worker=worker)
+    job = signed_forced_provision(worker, backend)
     assert job.state == Job.State.SUCCEEDED, job.error
     # The admin gives the disk back to a filesystem.
     subprocess.run(["mkfs.ext4", "-q", "-F", "-L", "again", str(disk.image)], check=True)

@@ -11,36 +11,15 @@ from __future__ import annotations
 import logging
 import os
 import pwd
-from collections.abc import Iterator
 
 import pytest
 
-from swapadmin.core.models import Backend
-from swapadmin.health.models import HealthEvent
 from swapadmin.health.tasks import notify_event
-
-from .hookserver import HookServer
 
 pytestmark = pytest.mark.django_db
 
 #: What a worker's environment holds that a webhook sender must not.
 SECRETS = {"SECRET_KEY", "DATABASE_URL", "REDIS_URL"}
-
-
-@pytest.fixture
-def hook() -> Iterator[HookServer]:
-    server = HookServer()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def event(host_row) -> HealthEvent:
-    backend = Backend.objects.create(host=host_row, kind="file", name="swap0", params={})
-    return HealthEvent.objects.create(
-        host=host_row, backend=backend, backend_name="swap0",
-        from_status="ok", to_status="fail", message="not active",
-    )  # fmt: skip
 
 
 @pytest.fixture

@@ -10,28 +10,18 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from swapadmin.core.models import AuditEvent, Backend
+from swapadmin.core.models import AuditEvent
 from swapadmin.health import notify, webhook
-from swapadmin.health.models import AlertChannel, HealthEvent
-
-from .hookserver import HookServer
+from swapadmin.health.models import AlertChannel
 
 pytestmark = pytest.mark.django_db
 
 ROOT = Path(__file__).resolve().parents[2]
 NOT_HTTP = ["file:///etc/passwd", "ftp://example.com/x", "gopher://example.com/", "data:,x"]
-
-
-@pytest.fixture
-def hook() -> Iterator[HookServer]:
-    server = HookServer()
-    yield server
-    server.close()
 
 
 @pytest.fixture
@@ -41,15 +31,6 @@ def quiet(settings):
     settings.SWAPADMIN_WEBHOOK_MAX_RETRIES = 0
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     return settings
-
-
-@pytest.fixture
-def event(host_row) -> HealthEvent:
-    backend = Backend.objects.create(host=host_row, kind="file", name="swap0", params={})
-    return HealthEvent.objects.create(
-        host=host_row, backend=backend, backend_name="swap0",
-        from_status="ok", to_status="fail", message="not active",
-    )  # fmt: skip
 
 
 def start_with(**env: str) -> subprocess.CompletedProcess[str]:
