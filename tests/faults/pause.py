@@ -84,13 +84,30 @@ class RowLock:
 def blocked_on(lock: RowLock, statement: str) -> bool:
     """True when another session (the worker) is waiting for the row ``lock`` holds, in a
     statement that starts with ``statement`` (such as ``UPDATE "core_backend" SET
-    "store_key"``): the worker has reached that write and goes no further."""
+    "store_key"``): the worker has reached that write and goes no further. Waiting behind
+    another waiter for the same row counts too (PostgreSQL then names that waiter, not the
+    holder, as what blocks it)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT query FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
+            "WITH RECURSIVE waiter(pid) AS ("
+            " SELECT pid FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))"
+            " UNION SELECT a.pid FROM pg_stat_activity a"
+            " JOIN waiter w ON w.pid = ANY(pg_blocking_pids(a.pid)))"
+            " SELECT a.query FROM pg_stat_activity a JOIN waiter USING (pid)",
             [lock.pid],
         )
         return any(query.lstrip().startswith(statement) for (query,) in cursor.fetchall())
+
+
+def waiting_on(lock: RowLock) -> list[str]:
+    """What every session waiting (directly) for ``lock`` is running: for a failure's
+    message."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT left(query, 160) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
+            [lock.pid],
+        )
+        return [q for (q,) in cursor.fetchall()]
 
 
 def queue_with_row_locked(lock: RowLock, backend_name: str, host_name: str, queue: Any) -> Any:

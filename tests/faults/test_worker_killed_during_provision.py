@@ -15,7 +15,7 @@ from backends.plugins.file import MARK_NAME
 from swapadmin.core import services
 from swapadmin.core.models import Backend, Job
 from swapadmin.core.services import Actor
-from tests.faults.pause import RowLock, blocked_on, queue_with_row_locked
+from tests.faults.pause import RowLock, blocked_on, queue_with_row_locked, waiting_on
 from tests.fixtures.host import needs_root
 from tests.fixtures.workers import wait_for_job, wait_until
 
@@ -50,10 +50,18 @@ def test_the_job_fails_with_the_reason_and_the_backend_can_be_provisioned_again(
         wait_for_job(job, 30, until=(Job.State.RUNNING,), worker=first)
         # The file is made, marked and allocated, still unnamed (O_TMPFILE); the worker
         # waits on the row to record it as the backend's store (runner.claim_store).
-        wait_until(
-            lambda: blocked_on(lock, 'UPDATE "core_backend" SET "store_key"'), 30,
-            "the worker to record its store",
-        )  # fmt: skip
+        try:
+            wait_until(
+                lambda: blocked_on(lock, 'UPDATE "core_backend" SET "store_key"'), 30,
+                "the worker to record its store",
+            )  # fmt: skip
+        except AssertionError as e:
+            waiting = waiting_on(lock)
+            log = Job.objects.get(pk=job.pk).log
+            raise AssertionError(
+                f"{e}; waiting on the row: {waiting}; job log:\n{log}\n"
+                f"worker log:\n{first.log()[-3000:]}"
+            ) from None
         assert not path.exists()  # a crash here would leave nothing behind
         # With the job's row held, the backend's let go: the file gets its name, and the
         # worker waits to log its next step, before mkswap.
