@@ -158,35 +158,47 @@ class MemoryHog:
 
     def __init__(self, cgroup: Path, size: int, limit: int, thrash: bool) -> None:
         self.cgroup = cgroup
+        self.proc: subprocess.Popen[str] | None = None
         cgroup.mkdir()
-        (cgroup / "memory.limit_in_bytes").write_text(str(limit))
-        procs = str(cgroup / "cgroup.procs")
+        try:
+            (cgroup / "memory.limit_in_bytes").write_text(str(limit))
+            procs = str(cgroup / "cgroup.procs")
 
-        def enter_cgroup() -> None:
-            with open(procs, "w") as f:
-                f.write(str(os.getpid()))
+            def enter_cgroup() -> None:
+                with open(procs, "w") as f:
+                    f.write(str(os.getpid()))
 
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", HOG, str(size), "1" if thrash else "0"],
-            stdout=subprocess.PIPE,
-            text=True,
-            preexec_fn=enter_cgroup,
-        )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        assert line.strip() == "ready", f"memory hog did not start: {line!r}"
+            self.proc = subprocess.Popen(
+                [sys.executable, "-c", HOG, str(size), "1" if thrash else "0"],
+                stdout=subprocess.PIPE,
+                text=True,
+                preexec_fn=enter_cgroup,
+            )
+            assert self.proc.stdout is not None
+            line = self.proc.stdout.readline()
+            assert line.strip() == "ready", f"memory hog did not start: {line!r}"
+        except BaseException:
+            # Not yet in the fixture's list: the cgroup would be left behind.
+            self.stop()
+            raise
 
     def stop(self) -> None:
-        with suppress(ProcessLookupError):
-            self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=30)
-        for _ in range(50):
+        if self.proc is not None:
+            with suppress(ProcessLookupError):
+                self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=30)
+        # The kernel lets a cgroup go once its last task is reaped and its pages are
+        # uncharged; say so if it never does, instead of leaving it quietly.
+        deadline = time.monotonic() + 30
+        while True:
             try:
                 self.cgroup.rmdir()
                 return
             except FileNotFoundError:
                 return
             except OSError:
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"could not remove {self.cgroup}") from None
                 time.sleep(0.1)
 
 
