@@ -110,12 +110,6 @@ def register_host() -> Any:
 # ---- jobs whose worker is gone (see core/liveness.py) ----
 
 
-def _ago(seconds: float) -> Any:
-    from .models import db_ago
-
-    return db_ago(seconds)
-
-
 def database_up_for() -> float | None:
     """Seconds since the database server started (PostgreSQL), None where it cannot say."""
     from django.db import connection
@@ -158,14 +152,14 @@ def fail_stale(jobs: Any, before: Any = None) -> int:
     on the host, reads the job's backend again first (instead of flagging it)."""
     from django.db.models import Q
 
-    from .models import Job
+    from .models import Job, db_ago
 
     window = settings.SWAPADMIN_JOB_STALE_SECONDS
     up = database_up_for()
     if up is not None and up < window:
         return 0
-    silent = Q(heartbeat_at__lt=_ago(window)) | Q(
-        heartbeat_at__isnull=True, started_at__lt=_ago(window)
+    silent = Q(heartbeat_at__lt=db_ago(window)) | Q(
+        heartbeat_at__isnull=True, started_at__lt=db_ago(window)
     )
     failed = 0
     for job in jobs.filter(state=Job.State.RUNNING).filter(silent):
@@ -188,10 +182,10 @@ def fail_unconfirmed_cancels() -> int:
     that worker is in fact still in a system call)."""
     from django.db.models import Q
 
-    from .models import Job
+    from .models import Job, db_ago
 
     grace = settings.SWAPADMIN_CANCEL_GRACE_SECONDS
-    unconfirmed = Q(cancel_requested=True, cancel_requested_at__lt=_ago(grace))
+    unconfirmed = Q(cancel_requested=True, cancel_requested_at__lt=db_ago(grace))
     failed = 0
     for job in Job.objects.filter(state=Job.State.RUNNING).filter(unconfirmed):
         reason = (
