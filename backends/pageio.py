@@ -138,7 +138,14 @@ def refuse_if_active(backend: SwapBackend, doing: str) -> None:
 
 
 class _Progress:
-    """Rate-limits a progress callback, and guarantees a final call at (total, total)."""
+    """Rate-limits a progress callback, and guarantees a final call at (total, total).
+
+    The scan's threads only ``count``; the callback runs on the caller's thread, in
+    ``report`` (between runs) and ``finish``. A callback is the job's, and writes to the
+    database: called from a pool thread it would open a connection in every thread of every
+    scan (never closed, since the threads end without Django knowing), and two threads'
+    reports could land out of order.
+    """
 
     def __init__(self, callback: ProgressFn | None, total: int) -> None:
         self.callback = callback
@@ -147,13 +154,16 @@ class _Progress:
         self._last = 0.0
         self._lock = threading.Lock()
 
-    def add(self, n: int) -> None:
+    def count(self, n: int) -> None:
         with self._lock:
             self.done += n
-            now = time.monotonic()
-            if self.callback is None or now - self._last < PROGRESS_INTERVAL:
-                return
-            self._last = now
+
+    def report(self) -> None:
+        now = time.monotonic()
+        if self.callback is None or now - self._last < PROGRESS_INTERVAL:
+            return
+        self._last = now
+        with self._lock:
             done = min(self.done, self.total)
         self.callback(done, self.total)
 
@@ -231,15 +241,15 @@ def _scan_pattern(
 
     def write(slots: range) -> None:
         bad.update(_write_run(backend, slots, memoryview(pattern)[: len(slots) * PAGE_SIZE]))
-        tracker.add(len(slots))
+        tracker.count(len(slots))
 
     def verify(slots: range) -> None:
         with buffers.take() as buf:
             bad.update(_verify_run(backend, slots, buf, expected))
-        tracker.add(len(slots))
+        tracker.count(len(slots))
 
-    _run_all(pool, write, runs, backend, cancel)
-    _run_all(pool, verify, runs, backend, cancel)
+    _run_all(pool, write, runs, backend, cancel, tracker)
+    _run_all(pool, verify, runs, backend, cancel, tracker)
 
 
 def _run_all(
@@ -248,9 +258,11 @@ def _run_all(
     runs: Sequence[range],
     backend: SwapBackend,
     cancel: CancelFn | None,
+    tracker: _Progress,
 ) -> None:
     """Apply ``fn`` to every run with at most 2 * SCAN_DEPTH queued, so a cancel is seen
-    quickly and memory stays bounded; re-raises the first worker failure."""
+    quickly and memory stays bounded; re-raises the first worker failure. Progress is
+    reported from here, the caller's thread, as runs complete."""
     pending: list[Future[None]] = []
     for slots in runs:
         if cancel is not None and cancel():
@@ -263,7 +275,9 @@ def _run_all(
         pending.append(pool.submit(fn, slots))
         if len(pending) >= 2 * SCAN_DEPTH:
             pending.pop(0).result()
+            tracker.report()
     _wait_all(pending)
+    tracker.report()
 
 
 def _wait_all(pending: list[Future[None]]) -> None:
