@@ -215,6 +215,9 @@ class JobGate:
         self._holder: _Holder | None = None
         self._closed = threading.Event()
         self._uid = f"job-gate-{id(self)}"
+        #: What the gate saw and did, for a failure's message: a gate that lets a job run
+        #: past it unseen must say how (it did once, in CI, and left nothing else to read).
+        self.trace: list[str] = []
 
     def __enter__(self) -> JobGate:
         post_save.connect(self._created, sender=Job, weak=False, dispatch_uid=self._uid)
@@ -231,9 +234,13 @@ class JobGate:
             self.job_pk = instance.pk
             transaction.on_commit(self._close)
 
+    def _note(self, what: str) -> None:
+        self.trace.append(f"{time.monotonic():.3f} {what}")
+
     def _close(self) -> None:
         holder = _Holder()
         assert holder.held(30), f"the gate's lock: {holder.error}"
+        self._note(f"closed: job {self.job_pk}, holder {holder.pid}")
         self._holder = holder
         self._closed.set()
 
@@ -275,7 +282,7 @@ class JobGate:
             job = self.job
             return (
                 f"a write to {job.kind} job {job.uuid} ({job.state}, {job.progress}% "
-                f"{job.progress_message!r}); its log:\n{job.log}"
+                f"{job.progress_message!r}); its log:\n{job.log}\n{self._state()}"
             )
 
         if not self._closed.wait(timeout):
@@ -284,6 +291,25 @@ class JobGate:
             return wait_until(self.waiting, timeout, "a waiter")
         except AssertionError:
             raise AssertionError(f"timed out after {timeout} s waiting for {what()}") from None
+
+    def _state(self) -> str:
+        """The holder's thread and lock as they are now, and the gate's trace."""
+        holder = self._holder
+        if holder is None:
+            now = "no holder (the gate is open)"
+        else:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT mode, granted FROM pg_locks WHERE pid = %s AND relation = "
+                    "'core_job'::regclass",
+                    [holder.pid],
+                )
+                locks = cursor.fetchall()
+            now = (
+                f"holder {holder.pid}: thread alive {holder._thread.is_alive()}, error "
+                f"{holder.error!r}, its locks on core_job {locks}"
+            )
+        return "the gate: " + now + "\n" + "\n".join(self.trace[-60:])
 
     # ---- stepping ----
 
@@ -314,6 +340,7 @@ class JobGate:
                     if w.pid != successor.pid and successor.pid not in w.blockers
                 }  # fmt: skip
                 if not ahead <= only:
+                    self._note(f"not let through: {sorted(ahead - only)} came to wait ahead")
                     successor.give_up()
                     return False
             holder.release()
@@ -321,6 +348,7 @@ class JobGate:
         except BaseException:
             successor.give_up()
             raise
+        self._note(f"let through: holder {holder.pid} -> {successor.pid}")
         self._holder = successor
         return True
 
@@ -338,7 +366,13 @@ class JobGate:
         while True:
             waiting = self._wait_for_a_waiter(timeout)
             job = self.job
-            if any(w.query.startswith(statement) for w in waiting) and until(job):
+            found = any(w.query.startswith(statement) for w in waiting) and until(job)
+            self._note(
+                f"{'held' if found else 'seen'}: {job.state} {job.progress}% "
+                f"{job.progress_message!r}, log ends {job.log[-40:]!r}; waiting "
+                + "; ".join(f"{w.pid} {w.query[:48]!r} behind {list(w.blockers)}" for w in waiting)
+            )
+            if found:
                 self.held_since = time.monotonic()
                 return job
             self.let_through(only={w.pid for w in waiting})
