@@ -17,6 +17,7 @@ import dj_database_url
 from swapadmin.core.clientip import trusted_proxies_setting
 from swapadmin.env import SettingError, envbool, envfloat, envint, envlist, envstr
 from swapadmin.health.webhook import url_problem
+from swapadmin.mailsettings import email_settings
 from swapadmin.secretfiles import read_or_create_secret
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -317,8 +318,19 @@ if SWAPADMIN_WEBHOOK_URL and (_why := url_problem(SWAPADMIN_WEBHOOK_URL)):
 SWAPADMIN_WEBHOOK_USER = envstr("SWAPADMIN_WEBHOOK_USER", "nobody") or "nobody"
 SWAPADMIN_ALERT_EMAILS = envlist("SWAPADMIN_ALERT_EMAILS", "")
 
-EMAIL_BACKEND = envstr("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
-DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "swapadmin@localhost")
+# Alerts by mail: EMAIL_URL and/or EMAIL_HOST, EMAIL_PORT... (swapadmin/mailsettings.py).
+# An SMTP host alone selects the SMTP backend; nothing configured prints mail to the console.
+_mail = email_settings()
+EMAIL_BACKEND = _mail["EMAIL_BACKEND"]
+EMAIL_HOST = _mail["EMAIL_HOST"]
+EMAIL_PORT = _mail["EMAIL_PORT"]
+EMAIL_HOST_USER = _mail["EMAIL_HOST_USER"]
+EMAIL_HOST_PASSWORD = _mail["EMAIL_HOST_PASSWORD"]
+EMAIL_USE_TLS = _mail["EMAIL_USE_TLS"]
+EMAIL_USE_SSL = _mail["EMAIL_USE_SSL"]
+EMAIL_TIMEOUT = _mail["EMAIL_TIMEOUT"]
+EMAIL_FILE_PATH = _mail["EMAIL_FILE_PATH"]
+DEFAULT_FROM_EMAIL = _mail["DEFAULT_FROM_EMAIL"]
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

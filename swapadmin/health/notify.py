@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import logging
+import smtplib
+import ssl
 from datetime import timedelta
 from typing import Any
 
@@ -102,9 +104,34 @@ def send_one(event: HealthEvent, target: str) -> None:
         try:
             send_mail(event.subject, email_body(event), None, [where], fail_silently=False)
         except Exception as e:  # SMTP and backend errors have no common base class
-            raise DeliveryError(f"mail to {where} failed: {e}") from None
+            raise DeliveryError(f"mail to {where} failed: {mail_problem(e)}") from None
     else:
         raise DeliveryError(f"unknown channel kind {kind!r}")
+
+
+def mail_problem(e: Exception) -> str:
+    """What went wrong with the mail server, in words a sysadmin can act on (smtplib's own
+    messages are a dict's repr or a bare errno)."""
+    if isinstance(e, smtplib.SMTPRecipientsRefused):
+        code, reply = next(iter(e.recipients.values()))
+        return f"the mail server refused the recipient: {code} {_text(reply)}"
+    if isinstance(e, smtplib.SMTPResponseException):  # sender, data, authentication
+        return f"the mail server answered {e.smtp_code} {_text(e.smtp_error)}"
+    if isinstance(e, smtplib.SMTPServerDisconnected):
+        return f"the mail server closed the connection ({e})"
+    if isinstance(e, ssl.SSLError):
+        return f"TLS with the mail server {_server()} failed: {e}"
+    if isinstance(e, OSError):  # refused, unreachable, timed out, unknown host
+        return f"the mail server {_server()} could not be reached: {e.strerror or e}"
+    return str(e) or type(e).__name__
+
+
+def _server() -> str:
+    return f"{settings.EMAIL_HOST}:{settings.EMAIL_PORT}"
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode(errors="replace") if isinstance(reply, bytes) else reply
 
 
 def deliver(event_id: int, *, final: bool = False) -> list[str]:
