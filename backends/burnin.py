@@ -1,7 +1,8 @@
 """Burn-in: make the kernel really swap to an active area, under a memory cgroup's limit.
 
-A child process (the hog) joins a fresh memory cgroup v1 whose hard limit is far below
-what it touches, so the kernel must push its pages out to swap and fault them back in.
+A child process (the hog) joins a fresh memory cgroup (v1, or v2 where that is what the
+host has: see cgroups.py) whose hard limit is far below what it touches, so the kernel must
+push its pages out to swap and fault them back in.
 The hog writes pages whose content it can predict, and checks every page it reads back,
 so a burn-in also proves that what went out to this area came back unchanged.
 
@@ -24,12 +25,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from . import kernel
+from . import cgroups, kernel
 from .base import SwapBackend
-from .errors import BackendError, KernelError, UnsafeError, ValidationError
+from .errors import UnsafeError, ValidationError
 
 ProgressFn = Callable[[int, int], None]
 
+#: Where distributions mount the v1 memory hierarchy; the one used is read from mountinfo.
 CGROUP_ROOT: Final = Path("/sys/fs/cgroup/memory")
 CGROUP_PREFIX: Final = "swapadmin-burnin-"
 #: The memory limit may take at most this share of MemAvailable.
@@ -92,12 +94,18 @@ class BurnInResult:
     peak_used_bytes: int
     seconds: float
     oom_kills: int
+    #: Times the RAM limit was hit (v1 memory.failcnt, v2 ``max`` in memory.events).
     failcnt: int
     passes: int
     pages_checked: int
     corrupt_pages: int
     #: The cgroup the hog ran in (removed by the time this is returned).
     cgroup: str
+    #: 1 or 2: the cgroup version the hog ran under.
+    cgroup_version: int
+    #: The most swap charged to the hog's cgroup (None where the kernel does not account
+    #: swap per cgroup): the swap the hog itself really used, unlike the host-wide counters.
+    cgroup_swap_peak_bytes: int | None
 
     @property
     def healthy(self) -> bool:
@@ -115,9 +123,11 @@ def burn_in(
     hog_bytes: int,
     seconds: float,
     progress: ProgressFn | None = None,
+    hierarchy: cgroups.Hierarchy | None = None,
 ) -> BurnInResult:
     """Run a hog of ``hog_bytes`` for ``seconds`` in a memory cgroup limited to
-    ``memory_limit_bytes`` with swappiness 100, so the kernel swaps to the (active) area.
+    ``memory_limit_bytes``, so the kernel swaps to the (active) area. The cgroup is made in
+    ``hierarchy``, by default the one the host has (``cgroups.find_hierarchy``).
 
     Guarantees: refuses, before starting anything, an inactive area, a hog larger than the
     area's free space plus the limit (it would be OOM-killed), and a limit above half of
@@ -127,25 +137,33 @@ def burn_in(
     _check_args(memory_limit_bytes, hog_bytes, seconds)
     area = _active_area(backend)
     _check_fits(area, memory_limit_bytes, hog_bytes)
-    with _cgroup(memory_limit_bytes, hog_bytes) as cg:
+    hierarchy = cgroups.find_hierarchy() if hierarchy is None else hierarchy
+    name = f"{CGROUP_PREFIX}{secrets.token_hex(4)}"
+    # Swap: the hog's own size and some slack, a second bound should it ever outgrow it.
+    swap = hog_bytes + MIN_LIMIT_BYTES
+    with hierarchy.memory_cgroup(name, ram=memory_limit_bytes, swap=swap) as cg:
         before = kernel.vmstat()
         started = time.monotonic()
         with _hog(cg, hog_bytes, seconds) as child:
-            peak = _watch(child, backend.swap_path, seconds, progress)
+            peak, swap_peak = _watch(child, cg, backend.swap_path, seconds, progress)
             report = _report(child)
         after = kernel.vmstat()
-        oom_kills, failcnt = _oom_counts(cg)
+        use = cg.use()
+    if use.swap_peak_bytes is not None:
+        swap_peak = max(swap_peak or 0, use.swap_peak_bytes)
     return BurnInResult(
         pswpin=after.get("pswpin", 0) - before.get("pswpin", 0),
         pswpout=after.get("pswpout", 0) - before.get("pswpout", 0),
         peak_used_bytes=peak,
         seconds=round(time.monotonic() - started, 3),
-        oom_kills=oom_kills,
-        failcnt=failcnt,
+        oom_kills=use.oom_kills,
+        failcnt=use.limit_hits,
         passes=int(report.get("passes", 0)),
         pages_checked=int(report.get("pages_checked", 0)),
         corrupt_pages=int(report.get("corrupt_pages", 0)),
         cgroup=str(cg),
+        cgroup_version=cg.version,
+        cgroup_swap_peak_bytes=swap_peak,
     )
 
 
@@ -193,52 +211,9 @@ def _check_fits(area: kernel.SwapArea, limit: int, hog: int) -> None:
 
 
 @contextlib.contextmanager
-def _cgroup(limit: int, hog: int) -> Iterator[Path]:
-    """A fresh memory cgroup with the limit and swappiness 100, removed on exit."""
-    if not (CGROUP_ROOT / "memory.limit_in_bytes").exists():
-        raise BackendError(
-            f"no memory cgroup v1 hierarchy at {CGROUP_ROOT}: a burn-in needs one to limit "
-            "the hog's RAM (mount it, or boot with systemd.unified_cgroup_hierarchy=0)"
-        )
-    cg = CGROUP_ROOT / f"{CGROUP_PREFIX}{secrets.token_hex(4)}"
-    try:
-        cg.mkdir()
-    except OSError as e:
-        raise KernelError(f"cannot create cgroup {cg}: {e.strerror}", errno=e.errno) from e
-    try:
-        _set(cg, "memory.swappiness", 100)
-        _set(cg, "memory.limit_in_bytes", limit)
-        if (cg / "memory.memsw.limit_in_bytes").exists():
-            # RAM plus swap: a second bound, should the hog ever outgrow its own size.
-            _set(cg, "memory.memsw.limit_in_bytes", limit + hog + MIN_LIMIT_BYTES)
-        yield cg
-    finally:
-        _remove_cgroup(cg)
-
-
-def _set(cg: Path, name: str, value: int) -> None:
-    try:
-        (cg / name).write_text(str(value))
-    except OSError as e:
-        raise KernelError(f"cannot set {cg / name} to {value}: {e.strerror}", errno=e.errno) from e
-
-
-def _remove_cgroup(cg: Path) -> None:
-    # rmdir fails with EBUSY for a moment after the last task exits; it is removed once
-    # the kernel has finished tearing the task down.
-    for _ in range(100):
-        try:
-            cg.rmdir()
-            return
-        except FileNotFoundError:
-            return
-        except OSError:
-            time.sleep(0.05)
-    cg.rmdir()
-
-
-@contextlib.contextmanager
-def _hog(cg: Path, hog_bytes: int, seconds: float) -> Iterator[subprocess.Popen[str]]:
+def _hog(
+    cg: cgroups.MemoryCgroup, hog_bytes: int, seconds: float
+) -> Iterator[subprocess.Popen[str]]:
     """The hog, moved into ``cg`` before it allocates; killed and reaped on exit."""
     child = subprocess.Popen(
         [sys.executable, "-c", HOG, str(hog_bytes), str(seconds)],
@@ -249,7 +224,7 @@ def _hog(cg: Path, hog_bytes: int, seconds: float) -> Iterator[subprocess.Popen[
         close_fds=True,
     )
     try:
-        _set(cg, "cgroup.procs", child.pid)
+        cg.enter(child.pid)
         assert child.stdin is not None
         child.stdin.write("go\n")
         child.stdin.close()
@@ -261,15 +236,24 @@ def _hog(cg: Path, hog_bytes: int, seconds: float) -> Iterator[subprocess.Popen[
 
 
 def _watch(
-    child: subprocess.Popen[str], path: str, seconds: float, progress: ProgressFn | None
-) -> int:
-    """Sample the area's use until the hog exits (or overstays); returns the peak bytes."""
+    child: subprocess.Popen[str],
+    cg: cgroups.MemoryCgroup,
+    path: str,
+    seconds: float,
+    progress: ProgressFn | None,
+) -> tuple[int, int | None]:
+    """Sample the area's use and the cgroup's swap until the hog exits (or overstays);
+    returns both peaks in bytes (the cgroup's None where the kernel does not account it)."""
     started = time.monotonic()
     total_ms = int(seconds * 1000)
     peak = 0
+    swap_peak: int | None = None
     while child.poll() is None and time.monotonic() - started < seconds + GRACE_SECONDS:
         area = kernel.find_area(path)
         peak = max(peak, area.used_bytes if area else 0)
+        swapped = cg.use().swap_bytes
+        if swapped is not None:
+            swap_peak = max(swap_peak or 0, swapped)
         if progress is not None:
             progress(min(total_ms, int((time.monotonic() - started) * 1000)), total_ms)
         time.sleep(SAMPLE_INTERVAL)
@@ -277,7 +261,7 @@ def _watch(
     peak = max(peak, area.used_bytes if area else 0)
     if progress is not None:
         progress(total_ms, total_ms)
-    return peak
+    return peak, swap_peak
 
 
 def _report(child: subprocess.Popen[str]) -> dict[str, Any]:
@@ -289,17 +273,3 @@ def _report(child: subprocess.Popen[str]) -> dict[str, Any]:
     except ValueError:
         return {}
     return out
-
-
-def _oom_counts(cg: Path) -> tuple[int, int]:
-    """(OOM kills in the cgroup, times the limit was hit)."""
-    kills = 0
-    with contextlib.suppress(OSError):
-        for line in (cg / "memory.oom_control").read_text().splitlines():
-            key, _, value = line.partition(" ")
-            if key == "oom_kill":
-                kills = int(value)
-    failcnt = 0
-    with contextlib.suppress(OSError, ValueError):
-        failcnt = int((cg / "memory.failcnt").read_text())
-    return kills, failcnt

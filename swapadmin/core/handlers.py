@@ -370,13 +370,22 @@ def burn_in(ctx: JobContext) -> dict[str, Any]:
     plugin.verify()  # the kernel will write this area's pages: it must be ours
     p = ctx.job.params
     with host_memory(ctx, "the burn-in"):
-        ctx.step(2, "starting the memory hog in a memory cgroup")
+        from backends import cgroups
+
+        # v1 where the host binds memory to a v1 hierarchy, else v2: the log says which.
+        hierarchy = cgroups.find_hierarchy()
+        ctx.step(
+            2,
+            f"starting the memory hog in a cgroup v{hierarchy.version} memory cgroup "
+            f"under {hierarchy.parent}",
+        )
         res = burnin.burn_in(
             plugin,
             memory_limit_bytes=int(p.get("memory_limit_bytes", 64 << 20)),
             hog_bytes=int(p.get("hog_bytes", 160 << 20)),
             seconds=float(p.get("seconds", 30)),
             progress=ctx.progress_cb(2, 98, "burn-in"),
+            hierarchy=hierarchy,
         )
     return {"burn_in": res.to_dict()}
 
