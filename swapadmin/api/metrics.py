@@ -4,6 +4,11 @@ A custom collector reads the database at scrape time: the web process never read
 its own machine (a host's numbers are what its worker last stored). Readable with an API
 token (any role) or from the addresses in SWAPADMIN_METRICS_ALLOWED_IPS (an address or a
 network per entry), so a Prometheus on the same machine or network needs no secret.
+
+Per host (label ``host``): workers online, memory and swap, swap-in/out counters, memory PSI
+and zram per device, named as node_exporter names the same figures, with a
+``swapadmin_host_`` prefix, so dashboards and alerts written for node_exporter translate
+(docs/grafana-swapadmin.json uses them). Then the backends' gauges, health and jobs.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count
+from django.db.models import BooleanField, Case, Count, OuterRef, Subquery, Value, When
 from django.http import HttpRequest, HttpResponse
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -24,9 +29,41 @@ from rest_framework.exceptions import AuthenticationFailed
 from swapadmin.accounts.auth import TokenAuthentication
 from swapadmin.core import roles
 from swapadmin.core.clientip import client_ip
-from swapadmin.core.models import Backend, Host, Job
+from swapadmin.core.models import Backend, Host, Job, Sample, db_ago
 from swapadmin.health.models import BackendHealth
 from swapadmin.health.models import Status as HealthStatus
+
+#: Sample column, metric name (swapadmin_host_<name>_bytes), meminfo field, help. Named as
+#: node_exporter names them, without its ``memory_`` before Swap: node_memory_SwapTotal_bytes
+#: is swapadmin_host_swap_total_bytes, node_memory_MemAvailable_bytes is
+#: swapadmin_host_memory_available_bytes; the same bytes.
+MEMINFO = (
+    ("mem_total", "memory_total", "MemTotal", "memory the kernel manages"),
+    ("mem_available", "memory_available", "MemAvailable", "memory available to programs"),
+    ("swap_total", "swap_total", "SwapTotal", "swap space of the active areas"),
+    ("swap_free", "swap_free", "SwapFree", "swap space not in use"),
+    ("swap_cached", "swap_cached", "SwapCached", "swapped pages also in memory"),
+)
+
+#: mm_stat column, metric name (swapadmin_host_zram_<name>_bytes), help.
+ZRAM = (
+    ("orig_data_size", "original", "data stored in the device, uncompressed"),
+    ("compr_data_size", "compressed", "data stored in the device, compressed"),
+    ("mem_used_total", "memory_used", "memory the device takes, overhead included"),
+)
+
+#: (host name, its worker's vmstat, PSI and zram snapshot), as Host.observed holds them.
+Snapshot = tuple[str, Any, Any, Any]
+
+
+def _online_now() -> Case:
+    """Online as Host.objects.online() judges it, in the database's clock, per row."""
+    recent = db_ago(settings.SWAPADMIN_OFFLINE_AFTER_SECONDS)
+    return Case(
+        When(last_heartbeat__gt=recent, then=Value(True)),
+        default=Value(False),
+        output_field=BooleanField(),
+    )
 
 
 def _number(value: Any) -> float | None:
@@ -57,30 +94,145 @@ class RegistryCollector(Collector):
         yield self._jobs()
 
     def _hosts(self) -> Iterator[Metric]:
+        # Two queries for every host family, however many hosts: this one, and the latest
+        # samples'. The figures a Sample has no column for (counters, PSI's 60 and 300 s
+        # averages and totals, zram) come from Host.observed, which the sampler writes in
+        # the same transaction as the Sample, from the same reading; only its keys the
+        # families need are read, not the areas and top swap users it also holds.
+        rows = Host.objects.annotate(is_online=_online_now()).values_list(
+            "pk", "name", "is_online", "observed__vmstat", "observed__psi", "observed__zram"
+        )
         online = GaugeMetricFamily(
             "swapadmin_host_online",
-            "1 when the host's worker sent a recent heartbeat",
+            "1 when the host's worker sent a recent heartbeat, else 0",
             labels=["host"],
         )
+        names: dict[int, str] = {}
+        snapshots: list[Snapshot] = []
+        count = 0
+        for pk, name, is_online, vmstat, psi, zram in rows:
+            count += 1
+            online.add_metric([name], 1.0 if is_online else 0.0)
+            # An offline host's readings are left out, not sent with their old values:
+            # Prometheus stamps every value with the scrape's time, so a reading from an
+            # hour ago would show as the host's state now, for as long as it stays away.
+            # Left out, its series end (Prometheus marks them stale) and
+            # swapadmin_host_online{host} == 0 says why.
+            if is_online:
+                names[pk] = name
+                snapshots.append((name, vmstat, psi, zram))
+        yield online
+        yield GaugeMetricFamily(
+            "swapadmin_hosts_online",
+            "hosts whose worker sent a recent heartbeat",
+            value=float(len(names)),
+        )
+        yield GaugeMetricFamily("swapadmin_hosts", "hosts registered", value=float(count))
+        yield from self._memory(names)
+        yield from self._swapping(snapshots)
+        yield from self._pressure(snapshots)
+        yield from self._zram(snapshots)
+
+    def _memory(self, names: dict[int, str]) -> Iterator[Metric]:
+        """node_exporter's meminfo figures, from the latest raw sample of each of ``names``
+        (the hosts found online above, by key: not judged again, so both queries agree)."""
+        families = {
+            column: GaugeMetricFamily(
+                f"swapadmin_host_{metric}_bytes", f"{help} ({field} of /proc/meminfo)",
+                labels=["host"],
+            )
+            for column, metric, field, help in MEMINFO
+        }  # fmt: skip
+        latest = (
+            Sample.objects.filter(host=OuterRef("pk"), resolution=Sample.Resolution.RAW)
+            .order_by("-at")
+            .values("pk")[:1]
+        )
+        ids = Host.objects.filter(pk__in=list(names)).annotate(s=Subquery(latest)).values("s")
+        columns = list(families)
+        for host_id, *values in Sample.objects.filter(pk__in=ids).values_list("host_id", *columns):
+            for column, value in zip(columns, values, strict=True):
+                families[column].add_metric([names[host_id]], float(value))
+        yield from families.values()
+
+    def _swapping(self, snapshots: list[Snapshot]) -> Iterator[Metric]:
+        # Counters, as node_exporter's node_vmstat_pswpin/pswpout: Prometheus's rate() makes
+        # them per second over whatever window a panel asks, which a stored rate cannot.
         swap_in = CounterMetricFamily(
             "swapadmin_host_swap_in_pages",
-            "pages swapped in since the host booted (pswpin)",
+            "pages swapped in since the host booted (pswpin of /proc/vmstat)",
             labels=["host"],
         )
         swap_out = CounterMetricFamily(
             "swapadmin_host_swap_out_pages",
-            "pages swapped out since the host booted (pswpout)",
+            "pages swapped out since the host booted (pswpout of /proc/vmstat)",
             labels=["host"],
         )
-        for host in Host.objects.only("name", "last_heartbeat", "observed"):
-            online.add_metric([host.name], 1.0 if host.online else 0.0)
-            pswpin = host_counter(host.observed, "pswpin")
+        for name, vmstat, _, _ in snapshots:
+            pswpin = host_counter(vmstat, "pswpin")
             if pswpin is not None:
-                swap_in.add_metric([host.name], pswpin)
-            pswpout = host_counter(host.observed, "pswpout")
+                swap_in.add_metric([name], pswpin)
+            pswpout = host_counter(vmstat, "pswpout")
             if pswpout is not None:
-                swap_out.add_metric([host.name], pswpout)
-        yield from (online, swap_in, swap_out)
+                swap_out.add_metric([name], pswpout)
+        yield from (swap_in, swap_out)
+
+    def _pressure(self, snapshots: list[Snapshot]) -> Iterator[Metric]:
+        # node_exporter's names for the totals; the kernel's averages as ratios (0 to 1, the
+        # Prometheus unit), one series per window, so a panel picks 10s, 60s or 300s.
+        waiting = CounterMetricFamily(
+            "swapadmin_host_pressure_memory_waiting_seconds",
+            "time some task stalled on memory (the some total of /proc/pressure/memory)",
+            labels=["host"],
+        )
+        stalled = CounterMetricFamily(
+            "swapadmin_host_pressure_memory_stalled_seconds",
+            "time all tasks stalled on memory (the full total of /proc/pressure/memory)",
+            labels=["host"],
+        )
+        some = GaugeMetricFamily(
+            "swapadmin_host_pressure_memory_some_ratio",
+            "share of the window some task stalled on memory (PSI some avg10/60/300)",
+            labels=["host", "window"],
+        )
+        full = GaugeMetricFamily(
+            "swapadmin_host_pressure_memory_full_ratio",
+            "share of the window all tasks stalled on memory (PSI full avg10/60/300)",
+            labels=["host", "window"],
+        )
+        for name, _, psi, _ in snapshots:
+            if not isinstance(psi, dict):
+                continue  # a kernel without PSI (CONFIG_PSI off or psi=0)
+            for family, total in ((waiting, "some_total"), (stalled, "full_total")):
+                value = _number(psi.get(total))
+                if value is not None:
+                    family.add_metric([name], value / 1e6)  # microseconds
+            for family, line in ((some, "some"), (full, "full")):
+                for window in ("10", "60", "300"):
+                    value = _number(psi.get(f"{line}_avg{window}"))
+                    if value is not None:
+                        family.add_metric([name, f"{window}s"], value / 100)
+        yield from (waiting, stalled, some, full)
+
+    def _zram(self, snapshots: list[Snapshot]) -> Iterator[Metric]:
+        # No node_exporter collector reads zram: the names say what mm_stat's columns are.
+        labels = ["host", "device"]
+        families = {
+            column: GaugeMetricFamily(f"swapadmin_host_zram_{metric}_bytes", help, labels=labels)
+            for column, metric, help in ZRAM
+        }
+        for name, _, _, zram in snapshots:
+            if not isinstance(zram, dict):
+                continue
+            for path, stat in sorted(zram.items()):
+                if not isinstance(stat, dict):
+                    continue
+                device = path.rsplit("/", 1)[-1]
+                for column, family in families.items():
+                    value = _number(stat.get(column))
+                    if value is not None:
+                        family.add_metric([name, device], value)
+        yield from families.values()
 
     def _backends(self) -> Iterator[Metric]:
         labels = ["host", "backend", "kind"]
