@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from .errors import KernelError, ValidationError
+from .errors import BackendError, KernelError, ValidationError
 from .kernel import DISCARD_FLAGS, MAX_PRIORITY, path_identity
 
 MARKER: Final = "# swapadmin: "
@@ -138,10 +138,33 @@ def _normal(spec: str) -> str:
 
 
 def _resolve(spec: str) -> str:
-    tag, sep, value = spec.partition("=")
-    if sep and tag.upper() in _TAGS:
-        return _TAGS[tag.upper()] + value.strip("\"'")
-    return spec
+    """The path ``spec`` leads to, by libblkid's rules (``names.resolve``); the udev link
+    it would be when nothing on the host answers to it (then it matches nothing)."""
+    from . import names
+
+    try:
+        return names.resolve(spec).path
+    except (names.Unresolved, BackendError):
+        tag, sep, value = spec.partition("=")
+        if sep and tag.upper() in _TAGS:
+            return _TAGS[tag.upper()] + value.strip("\"'")
+        return spec
+
+
+def resolve_entries(fstab: Path) -> list[tuple[FstabEntry, str | None, str]]:
+    """Each swap entry of ``fstab`` with the real path its source names on this host (tags
+    resolved as findfs does, symlinks followed), or None and the reason it names nothing."""
+    from . import names
+
+    out: list[tuple[FstabEntry, str | None, str]] = []
+    for e in entries(fstab):
+        try:
+            found = names.resolve(e.spec)
+        except names.Unresolved as u:
+            out.append((e, None, u.reason))
+            continue
+        out.append((e, found.path, found.how))
+    return out
 
 
 # ---------------------------------------------------------------- writing

@@ -68,6 +68,73 @@ def _read_int(name: str, attr: str) -> int:
     return int((Path("/sys/block") / name / attr).read_text().split()[0])
 
 
+#: Where a distribution says it sets zram swap up at boot: zram-generator (systemd's
+#: zram-swap: a generated ``systemd-zram-setup@zramN.service`` and its config) and
+#: Debian's zram-tools. Only read, to tell the sysadmin who recreates an adopted device.
+_GENERATOR_UNIT_DIRS: Final = (
+    "/run/systemd/generator",
+    "/etc/systemd/system",
+    "/usr/lib/systemd/system",
+    "/lib/systemd/system",
+)
+_GENERATOR_CONFIGS: Final = (
+    "/etc/systemd/zram-generator.conf",
+    "/usr/lib/systemd/zram-generator.conf",
+    "/usr/local/lib/systemd/zram-generator.conf",
+)
+_ZRAM_TOOLS_CONFIG: Final = "/etc/default/zramswap"
+
+
+def managed_by(name: str) -> str:
+    """Who sets up ``zramN`` at boot, as far as the host says."""
+    unit = f"systemd-zram-setup@{name}.service"
+    for d in _GENERATOR_UNIT_DIRS:
+        if (Path(d) / unit).exists():
+            return f"zram-generator ({unit})"
+    if any(Path(c).exists() for c in _GENERATOR_CONFIGS):
+        return "zram-generator"
+    if Path(_ZRAM_TOOLS_CONFIG).exists():
+        return "zram-tools (zramswap)"
+    return "set up outside swapadmin"
+
+
+def distro_signature(name: str) -> dict[str, Any]:
+    """What a zram device set up outside swapadmin is, whatever the boot: its name, size
+    and algorithm, which the distribution sets the same at every boot, and who does it."""
+    return {
+        "name": name,
+        "disksize": _read_int(name, "disksize"),
+        "algorithm": algorithms(name)[1],
+        "managed_by": managed_by(name),
+    }
+
+
+def _distro_device_now(name: str, sig: dict[str, Any]) -> dict[str, Any] | None:
+    """The identity (device number, disk sequence, boot, key) and swap UUID of ``zramN``
+    now, if it matches ``sig`` and holds a swap header; None otherwise. Read-only."""
+    from ..base import PAGE_SIZE
+    from ..store import header_uuid
+
+    try:
+        if _read_int(name, "disksize") != sig.get("disksize") or not sig.get("disksize"):
+            return None
+        if algorithms(name)[1] != sig.get("algorithm"):
+            return None
+        fd = os.open(f"/dev/{name}", os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except (OSError, ValueError):
+        return None
+    try:
+        ident = ZramBackend._identity_of(fd, f"/dev/{name}")
+        found = header_uuid(fd, PAGE_SIZE)
+    except BackendError:
+        return None
+    finally:
+        os.close(fd)
+    if found is None:
+        return None
+    return {**ident, "uuid": str(found)}
+
+
 class ZramBackend(SwapBackend):
     """A zram device of ``size_bytes`` (uncompressed) that this backend hot_added.
     ``state = {"device": "/dev/zramN", "boot_id": ...}`` once enabled; a device recorded
@@ -108,9 +175,14 @@ class ZramBackend(SwapBackend):
             )
         return params
 
+    #: Whether this instance has looked for its distribution's device of this boot.
+    _followed: bool = False
+
     @property
     def device(self) -> str | None:
         """Our device, or None when there is none or it was recorded during another boot."""
+        if self.state.get("boot_id") != boot_id():
+            self.follow_distro_device()
         dev = self.state.get("device")
         if not dev or self.state.get("boot_id") != boot_id():
             return None
@@ -121,6 +193,38 @@ class ZramBackend(SwapBackend):
         if self.device is None:
             raise BackendError("this zram area has no device yet; enable it")
         return self.device
+
+    def follow_distro_device(self) -> None:
+        """An adopted distribution device (``state["distro"]``) is recreated at every boot
+        by zram-generator or zram-tools: same number, size and algorithm, a fresh swap
+        header. The device there now that matches that signature and holds a swap header is
+        this backend's store again, recorded afresh (boot, disk sequence, swap UUID), so
+        the backend survives the reboot instead of reading as gone. It stays adopted: it is
+        swapped on and off, never written.
+
+        Reading the header opens the device for a moment, and a reset (the distribution's
+        own, ``systemctl restart systemd-zram-setup@zramN``) fails with EBUSY meanwhile: so
+        it is read once per instance, when a job opens the store or the boot has changed,
+        never from ``describe`` in the sampler's every round."""
+        if self._followed:
+            return
+        self._followed = True
+        sig = self.state.get("distro")
+        if not isinstance(sig, dict) or not self.record.get("adopted"):
+            return
+        name = sig.get("name")
+        if not isinstance(name, str) or not re.fullmatch(r"zram[0-9]+", name):
+            return
+        found = _distro_device_now(name, sig)
+        if found is None:
+            return
+        rec = self.record
+        same = all(rec.get(k) == found[k] for k in ("boot_id", "diskseq", "devnum", "uuid"))
+        if same and self.state.get("boot_id") == found["boot_id"]:
+            return
+        self.state.update(device=f"/dev/{name}", boot_id=found["boot_id"])
+        self.update_record(**found)
+        self.save_state()
 
     def _name(self) -> str | None:
         """``zramN`` of our device, or None (and the state forgotten) when it is gone or
@@ -144,6 +248,7 @@ class ZramBackend(SwapBackend):
     # ---- the open store: our device, by number and disk sequence within this boot ----
 
     def open_store(self, writable: bool) -> Store:
+        self.follow_distro_device()
         dev = self.swap_path
         try:
             fd = os.open(dev, self.open_flags(writable) | os.O_NOFOLLOW)

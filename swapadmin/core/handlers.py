@@ -20,7 +20,15 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from backends import BackendError, SwapBackend, ValidationError, header, kernel, registry
+from backends import (
+    BackendError,
+    Policy,
+    SwapBackend,
+    ValidationError,
+    header,
+    kernel,
+    registry,
+)
 
 from . import runner
 from .models import Backend, Job
@@ -41,6 +49,7 @@ def _mkswap(ctx: JobContext, plugin: SwapBackend) -> dict[str, Any]:
     """Format the area keeping the backend's label and UUID; store the header on the row.
     The plugin proves the store its own on the descriptor it writes through."""
     assert ctx.backend is not None
+    _refuse_adopted(ctx, "mkswap writes a new swap header on it")
     hdr = header.mkswap(plugin, label=ctx.backend.label, uuid=_swap_uuid(ctx))
     data = hdr.to_dict()
     ctx.save_backend(header=data, swap_uuid=hdr.uuid)
@@ -118,14 +127,24 @@ def _swapoff(ctx: JobContext, plugin: SwapBackend) -> None:
         kernel.swapoff(plugin.swap_path, policy=ctx.policy, force=force)
 
 
-def _refuse_adopted(ctx: JobContext) -> None:
+def _refuse_adopted(ctx: JobContext, doing: str | None = None) -> None:
+    """Every job that would write an adopted area's bytes (scan, benchmark, resize, a
+    mkswap) stops here, before anything is opened for writing; the plugins' ``prove``
+    refuses such a write again on the descriptor. A burn-in is fine: the kernel writes
+    it, as swap; swapon, swapoff, priority and persist write none of its bytes."""
     assert ctx.backend is not None
-    if ctx.backend.adopted:
+    if not ctx.backend.adopted:
+        return
+    if doing is None:
         # Checked again here: a queued job must not overwrite the pages of a file or device
-        # that swapadmin did not make. A burn-in is fine: the kernel writes it, as swap.
+        # that swapadmin did not make.
         from .services import adopted_refusal
 
         raise ValidationError(adopted_refusal(ctx.backend.name, ctx.job.kind))
+    raise ValidationError(
+        f"{ctx.backend.name} was adopted, not made by swapadmin: {doing}, and an adopted "
+        "area's bytes are never written. Nothing was written."
+    )
 
 
 def _refuse_active(plugin: SwapBackend, doing: str) -> None:
@@ -198,6 +217,8 @@ def activate(ctx: JobContext) -> dict[str, Any]:
     plugin.swapfile(True)
     ctx.save_backend()
     if _header_or_none(plugin) is None:
+        # An adopted area is swapped on as it is (auto-repair too): never formatted.
+        _refuse_adopted(ctx, f"{plugin.swap_path} has no swap header and would need mkswap")
         # A zram device comes back empty after a reboot (and was just added, so it is ours);
         # any other store without our header is refused by the plugin's proof.
         ctx.step(40, f"{plugin.swap_path} has no swap header: writing one")
@@ -241,6 +262,10 @@ def destroy(ctx: JobContext) -> dict[str, Any]:
             ctx.log(f"{plugin.swap_path} is active but not this backend's: left as it is")
     ctx.check_cancel()
     spec = _fstab_spec(backend, plugin) if backend.provisioned_at is not None else None
+    if backend.adopted and spec is not None:
+        # The sysadmin's own line: released with the area, as the host had it.
+        ctx.log(f"adopted area: its line in {settings.SWAPADMIN_FSTAB} is left as it is")
+        spec = None
     if backend.adopted:
         ctx.step(50, "adopted area: its file or device is left on the host")
     else:
@@ -288,10 +313,9 @@ def resize(ctx: JobContext) -> dict[str, Any]:
     """swapoff if active, resize, mkswap keeping label and UUID, swapon again if it was."""
     plugin = ctx.require_plugin()
     assert ctx.backend is not None
-    if ctx.backend.adopted:
-        # Checked again here: a queued job must not reset a zram device or truncate a file
-        # that swapadmin did not create.
-        raise ValidationError("an adopted area is left as it is, never resized")
+    # Checked again here: a queued job must not reset a zram device or truncate a file
+    # that swapadmin did not create.
+    _refuse_adopted(ctx, "a resize truncates or resets it and writes a new header")
     new_size = int(ctx.job.params["size_bytes"])
     old_size = ctx.backend.size_bytes
     was_active = _active_area(plugin) is not None
@@ -449,33 +473,79 @@ def check(ctx: JobContext) -> dict[str, Any]:
 
 
 def discover(ctx: JobContext) -> dict[str, Any]:
-    """Adopt swap areas active on the host or listed in its fstab that no backend covers;
-    with ``paths`` in the job's params, only those."""
+    """Adopt swap areas active on the host or listed in its fstab that no backend covers,
+    wherever they live and however fstab names them (``UUID=``, ``LABEL=``... resolved as
+    findfs does); with ``paths`` in the job's params, only those (a path or an fstab
+    source). A distribution's zram device adopted before is followed to the device its
+    distribution recreated at boot."""
     host = ctx.job.host
     ctx.step(5, "reading /proc/swaps and the fstab")
+    followed = _follow_adopted_zram(ctx)
     covered = _covered_paths(host.pk)
-    found: dict[str, kernel.SwapArea | None] = {a.path: a for a in kernel.swap_areas()}
-    for spec in _fstab_swaps():
-        found.setdefault(spec, None)
+    found: dict[str, kernel.SwapArea | None] = {
+        a.path: a for a in kernel.swap_areas() if not a.deleted
+    }
+    named: dict[str, str] = {}  # real path -> the fstab source that names it
+    unresolved: dict[str, str] = {}  # fstab source -> why it names nothing here
+    for entry, real, how in _fstab_swaps():
+        if real is None:
+            unresolved[entry.spec] = how
+            continue
+        if real != entry.spec:
+            ctx.log(f"fstab line {entry.line_no}: {entry.spec} is {real} ({how})")
+        found.setdefault(real, None)
+        named.setdefault(real, entry.spec)
     adopted: list[dict[str, Any]] = []
     skipped: list[dict[str, str]] = []
     wanted = ctx.job.params.get("paths")
     if wanted:
-        for path in sorted(set(wanted) - set(found)):
+        known = set(found) | set(named.values()) | set(unresolved)
+        for path in sorted(set(wanted) - known):
             skipped.append({"path": path, "reason": "not active and not in the fstab"})
             ctx.log(f"not adopted {path}: not active and not in the fstab")
-        found = {p: a for p, a in found.items() if p in wanted}
+        found = {p: a for p, a in found.items() if p in wanted or named.get(p) in wanted}
+        unresolved = {s: why for s, why in unresolved.items() if s in wanted}
+    for spec, why in unresolved.items():
+        skipped.append({"path": spec, "reason": why})
+        ctx.log(f"not adopted {spec}: {why}")
     for path, area in found.items():
         real = os.path.realpath(path)
         if path in covered or real in covered:
             continue
         try:
-            adopted.append(_adopt(ctx, path, area))
+            adopted.append(_adopt(ctx, real, area, named.get(path)))
         except BackendError as e:
             skipped.append({"path": path, "reason": e.message})
             ctx.log(f"not adopted {path}: {e.message}")
     ctx.progress(95, f"adopted {len(adopted)} area(s)", force=True)
-    return {"adopted": adopted, "skipped": skipped}
+    return {"adopted": adopted, "skipped": skipped, "followed": followed}
+
+
+def _follow_adopted_zram(ctx: JobContext) -> list[dict[str, str]]:
+    """Adopted distribution zram devices recreated since they were recorded (a reboot):
+    the plugin finds the device by its signature; the row gets its new identity."""
+    out: list[dict[str, str]] = []
+    for b in Backend.objects.filter(host=ctx.job.host, kind="zram", adopted=True):
+        if not isinstance(b.state, dict) or "distro" not in b.state:
+            continue
+        before = b.state.get("store")
+        plugin = runner.build_plugin(b, ctx.policy)
+        follow = getattr(plugin, "follow_distro_device", None)
+        if callable(follow):
+            follow()
+        dev = _swap_path(plugin)
+        if dev is None or plugin.state.get("store") == before:
+            continue
+        Backend.objects.filter(pk=b.pk).update(
+            state=plugin.state,
+            store_key=plugin.record.get("key"),
+            swap_uuid=plugin.record.get("uuid"),
+            header=_header_or_none(plugin) or {},
+            info=_info(plugin),
+        )
+        ctx.log(f"{b.name}: {dev} was set up again by its distribution; it is the same backend")
+        out.append({"name": b.name, "device": dev})
+    return out
 
 
 def _covered_paths(host_pk: int) -> set[str]:
@@ -488,17 +558,22 @@ def _covered_paths(host_pk: int) -> set[str]:
     return out
 
 
-def _fstab_swaps() -> list[str]:
+def _fstab_swaps() -> list[tuple[Any, str | None, str]]:
+    """Each swap line of the host's fstab, with the real path it names (or None and why)."""
     path = settings.SWAPADMIN_FSTAB
     if not os.path.exists(path):
         return []
     from backends import fstab
 
-    return [e.spec for e in fstab.entries(path)]
+    return fstab.resolve_entries(path)
 
 
-def _kind_for(path: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
-    """The plugin kind, params and state that describe an existing area."""
+def _kind_for(
+    path: str, policy: Policy, *, active: bool
+) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """The plugin kind, params and state that describe an existing area at the real path
+    ``path``. A file (or a loop device's backing file) outside the swap roots is adopted
+    only when it already is swap; its directory is then recorded as its own swap root."""
     name = os.path.basename(path)
     if name.startswith("loop") and path.startswith("/dev/"):
         backing = f"/sys/block/{name}/loop/backing_file"
@@ -507,25 +582,49 @@ def _kind_for(path: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
                 file_path = f.read().strip()
         except OSError:
             raise BackendError(f"{path} is a loop device without a backing file") from None
-        return "loop", {"path": file_path}, {"device": path}
+        loop_state = {"device": path, **_root_state(file_path, policy, active=active)}
+        return "loop", {"path": file_path}, loop_state
     if name.startswith("zram") and path.startswith("/dev/"):
+        from backends import names
         from backends.plugins import zram
+        from backends.store import boot_id
 
-        # The number names this device only until the next reboot, as for our own devices.
-        return "zram", {}, {"device": path, "boot_id": zram.boot_id()}
+        # Recognised by what it is: set up outside swapadmin (a distribution's generator),
+        # recreated alike at every boot, so keyed by name, size and algorithm, not number.
+        state: dict[str, Any] = {"device": path, "boot_id": boot_id()}
+        if active or names.is_swap_area(path):
+            state["distro"] = zram.distro_signature(name)
+        return "zram", {}, state
     if path.startswith("/dev/"):
         return "block", {"device": path}, {}
-    return "file", {"path": path}, {}
+    return "file", {"path": path}, _root_state(path, policy, active=active)
 
 
-def _adopt(ctx: JobContext, path: str, area: kernel.SwapArea | None) -> dict[str, Any]:
+def _root_state(file_path: str, policy: Policy, *, active: bool) -> dict[str, Any]:
+    from backends import adoption
+
+    root = adoption.root_for(file_path, policy)
+    if root is None:
+        return {}
+    adoption.check_adoptable(file_path, active=active)
+    return {adoption.ROOT_KEY: root}
+
+
+def _adopt(
+    ctx: JobContext, path: str, area: kernel.SwapArea | None, spec: str | None = None
+) -> dict[str, Any]:
+    """Record the area at the real path ``path`` as an adopted backend; ``spec`` is how the
+    fstab names it, if it does (the backend then persists, under that same name)."""
+    from backends import adoption
+
     host = ctx.job.host
-    if path.startswith(("UUID=", "LABEL=", "PARTUUID=", "PARTLABEL=")):
-        raise BackendError(f"{path} names a device by tag; activate it, then discover again")
-    kind, params, state = _kind_for(path)
+    kind, params, state = _kind_for(path, ctx.policy, active=area is not None)
+    if spec is not None and spec != path:
+        state["fstab_spec"] = spec
     cls = registry().get(kind)
     size = _existing_size(kind, path, params)
-    plugin = cls(params, size_bytes=size, policy=ctx.policy, state=state)
+    policy = adoption.policy_for(ctx.policy, params, state)
+    plugin = cls(params, size_bytes=size, policy=policy, state=state)
     actual = plugin.capacity_bytes() if cls.takes_size else None
     hdr = _header_or_none(plugin)
     # What it is now is what it must stay: swapon and swapoff of it check this record.
@@ -548,7 +647,9 @@ def _adopt(ctx: JobContext, path: str, area: kernel.SwapArea | None) -> dict[str
         adopted=True,
         provisioned_at=timezone.now(),
         store_key=key,
-        persist=False,
+        # Already in the fstab: kept there (a health check would otherwise call the
+        # sysadmin's own line drift).
+        persist=spec is not None,
         desired_state=Backend.Desired.ACTIVE if area else Backend.Desired.INACTIVE,
         observed_state=Backend.Observed.ACTIVE if area else Backend.Observed.READY,
         observed_at=timezone.now(),
@@ -558,11 +659,15 @@ def _adopt(ctx: JobContext, path: str, area: kernel.SwapArea | None) -> dict[str
         info=_info(plugin),
         header=hdr or {},
     )
-    ctx.log(f"adopted {path} as {kind} backend {name!r}")
+    where = f" (fstab names it {spec})" if spec and spec != path else ""
+    ctx.log(f"adopted {path}{where} as {kind} backend {name!r}")
     from .services import Actor, audit
 
     audit(Actor.system(), "adopt", backend, "ok", {"path": path, "job": str(ctx.job.uuid)})
-    return {"path": path, "kind": kind, "name": name, "uuid": str(backend.uuid)}
+    out = {"path": path, "kind": kind, "name": name, "uuid": str(backend.uuid)}
+    if spec is not None and spec != path:
+        out["fstab_spec"] = spec
+    return out
 
 
 def _existing_size(kind: str, path: str, params: dict[str, Any]) -> int | None:

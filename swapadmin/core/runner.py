@@ -235,6 +235,11 @@ def build_plugin(
     overwrites what a store holds; every other job writes to a store proven ours or not at
     all. The owner is the backend's public id, which a file's mark carries."""
     cls = registry().get(backend.kind)
+    if backend.adopted:
+        # An adopted file outside the swap roots is walked to from its own directory.
+        from backends import adoption
+
+        policy = adoption.policy_for(policy, backend.params, backend.state)
     return cls(
         backend.params,
         size_bytes=backend.size_bytes,

@@ -504,8 +504,10 @@ def _clean_discover_params(params: dict[str, Any]) -> dict[str, Any]:
             raise InvalidRequest.one("paths", "each path is a non-empty string")
         if "\x00" in p or "\n" in p:
             raise InvalidRequest.one("paths", f"{p!r} contains a NUL byte or a newline")
-        if not (p.startswith("/") or p.startswith(("UUID=", "LABEL=", "PARTUUID="))):
-            raise InvalidRequest.one("paths", f"{p!r} is neither an absolute path nor UUID=/LABEL=")
+        if not (p.startswith("/") or p.startswith(("UUID=", "LABEL=", "PARTUUID=", "PARTLABEL="))):
+            raise InvalidRequest.one(
+                "paths", f"{p!r} is neither an absolute path nor UUID=/LABEL=/PARTUUID=/PARTLABEL="
+            )
     return {"paths": sorted(set(paths))}
 
 

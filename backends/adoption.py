@@ -1,0 +1,88 @@
+"""Adopting a swap area that already is one, wherever it lives.
+
+The swap roots say where swapadmin may *create* swap files. A sysadmin's existing area
+(the usual ``/swapfile``) lives where they put it, and adopting it writes nothing: it is
+swapped on and off, never formatted, scanned, resized or removed (the store record says
+``adopted``, and ``SwapBackend.prove`` refuses every write to such a store). So an area
+outside the roots may be adopted, on two conditions that keep "adopt" from becoming a
+way to hand any file to the kernel:
+
+- it already is swap: active in /proc/swaps, or its page 0 holds a SWAPSPACE2 header;
+- it is named by its real path (a symlink is followed here, once, and the real path
+  recorded; the file kinds refuse a link on every later open).
+
+The adopted file's own directory then serves as its swap root (``adopted_root`` in the
+backend's state), for that backend alone: the same walk from ``/`` with the same checks
+on every directory (root-owned, writable by no one else) proves the file on each job.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Mapping
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from .errors import UnsafeError, ValidationError
+from .names import is_swap_area
+from .policy import Policy
+
+#: The state key naming the directory that serves an adopted file as its swap root.
+ROOT_KEY = "adopted_root"
+
+
+def inside_roots(path: str, policy: Policy) -> bool:
+    pure = PurePosixPath(path)
+    return any(
+        pure != PurePosixPath(os.path.normpath(str(r)))
+        and pure.is_relative_to(PurePosixPath(os.path.normpath(str(r))))
+        for r in policy.swap_roots
+    )
+
+
+def check_adoptable(path: str, *, active: bool) -> None:
+    """Raise unless the area at the real path ``path`` may be adopted outside the swap
+    roots: a regular file or block device, not reached through a symlink, that is active
+    as swap or holds a swap header. Reads page 0 at most; writes nothing."""
+    if os.path.realpath(path) != os.path.normpath(path):
+        raise UnsafeError(
+            f"{path} goes through a symbolic link (to {os.path.realpath(path)}); "
+            "adopt the real path"
+        )
+    try:
+        st = os.lstat(path)
+    except OSError as e:
+        raise ValidationError(f"{path}: {e.strerror}", field="path") from None
+    if not (stat.S_ISREG(st.st_mode) or stat.S_ISBLK(st.st_mode)):
+        raise UnsafeError(f"{path} is neither a regular file nor a block device")
+    if not active and not is_swap_area(path):
+        raise UnsafeError(
+            f"{path} is outside the swap roots and is not a swap area (not active in "
+            "/proc/swaps, no SWAPSPACE2 header): swapadmin adopts only what already is swap "
+            "there, never an arbitrary file"
+        )
+
+
+def root_for(file_path: str, policy: Policy) -> str | None:
+    """The directory to record as the adopted file's own swap root, or None when the file
+    lies inside the host's roots already."""
+    if inside_roots(file_path, policy):
+        return None
+    return os.path.dirname(file_path)
+
+
+def policy_for(policy: Policy, params: Mapping[str, Any], state: Mapping[str, Any]) -> Policy:
+    """The host's policy, plus the adopted file's directory as a swap root when the state
+    records one. Only the directory that holds ``params["path"]`` itself counts: an edited
+    state cannot widen the roots anywhere else."""
+    root = state.get(ROOT_KEY)
+    path = params.get("path")
+    if not isinstance(root, str) or not isinstance(path, str) or not root.startswith("/"):
+        return policy
+    if os.path.dirname(path) != os.path.normpath(root):
+        return policy
+    return Policy(
+        swap_roots=(*policy.swap_roots, Path(root)),
+        swapoff_margin_bytes=policy.swapoff_margin_bytes,
+    )
