@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import secrets
 import subprocess
 import sys
@@ -46,8 +47,13 @@ GRACE_SECONDS: Final = 30.0
 # page each pass with content that depends on (page, pass), checking the previous pass's
 # content first: mixed incompressible noise, byte patterns and mostly-zero pages.
 HOG: Final = r"""
-import mmap, os, sys, time, json
-size, seconds = int(sys.argv[1]), float(sys.argv[2])
+import ctypes, mmap, os, signal, sys, time, json
+size, seconds, worker = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
+# Die with the worker (PR_SET_PDEATHSIG): SIGKILLed, it cannot kill the hog, which would
+# otherwise run on for up to a day. Had the worker died already, the signal never comes.
+ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
+if os.getppid() != worker:
+    sys.exit(1)
 with open("/proc/self/oom_score_adj", "w") as f:
     f.write("1000")
 sys.stdin.readline()
@@ -131,14 +137,19 @@ def burn_in(
 
     Guarantees: refuses, before starting anything, an inactive area, a hog larger than the
     area's free space plus the limit (it would be OOM-killed), and a limit above half of
-    MemAvailable. On every exit path the hog is killed and reaped and the cgroup removed.
+    MemAvailable or of what the limits of the cgroup it runs under leave. On every exit
+    path the hog is killed and reaped and the cgroup removed; should the worker itself be
+    SIGKILLed, the hog dies with it and the next burn-in removes the cgroup it left.
     ``progress(ms_done, ms_total)`` is called about four times a second.
     """
     _check_args(memory_limit_bytes, hog_bytes, seconds)
     area = _active_area(backend)
-    _check_fits(area, memory_limit_bytes, hog_bytes)
     hierarchy = cgroups.find_hierarchy() if hierarchy is None else hierarchy
-    name = f"{CGROUP_PREFIX}{secrets.token_hex(4)}"
+    _check_fits(area, memory_limit_bytes, hog_bytes, hierarchy.headroom())
+    # A burn-in whose worker was SIGKILLed left its cgroup (and the hog, had it outlived
+    # the worker): taken down now, before a new one is made next to it.
+    hierarchy.remove_orphans(CGROUP_PREFIX)
+    name = cgroups.owned_name(CGROUP_PREFIX, secrets.token_hex(4))
     # Swap: the hog's own size and some slack, a second bound should it ever outgrow it.
     swap = hog_bytes + MIN_LIMIT_BYTES
     with hierarchy.memory_cgroup(name, ram=memory_limit_bytes, swap=swap) as cg:
@@ -192,7 +203,7 @@ def _active_area(backend: SwapBackend) -> kernel.SwapArea:
     return area
 
 
-def _check_fits(area: kernel.SwapArea, limit: int, hog: int) -> None:
+def _check_fits(area: kernel.SwapArea, limit: int, hog: int, headroom: int | None) -> None:
     free = area.size_bytes - area.used_bytes
     if hog > free + limit:
         raise UnsafeError(
@@ -208,6 +219,17 @@ def _check_fits(area: kernel.SwapArea, limit: int, hog: int) -> None:
             "Use a smaller limit.",
             field="memory_limit_bytes",
         )
+    # The hog's cgroup is charged against its parents' limits too (a container's, a
+    # systemd slice's): near one of those, reclaim and the OOM killer would hit whatever
+    # else runs under it (the worker, the database) long before the host ran short.
+    if headroom is not None and limit > headroom * MAX_AVAILABLE_SHARE:
+        raise UnsafeError(
+            f"a memory limit of {limit >> 20} MiB is more than {MAX_AVAILABLE_SHARE:.0%} of "
+            f"the {headroom >> 20} MiB the memory limits of the cgroup the burn-in runs "
+            "under still leave; the burn-in could starve what else runs there. Use a "
+            "smaller limit.",
+            field="memory_limit_bytes",
+        )
 
 
 @contextlib.contextmanager
@@ -216,7 +238,7 @@ def _hog(
 ) -> Iterator[subprocess.Popen[str]]:
     """The hog, moved into ``cg`` before it allocates; killed and reaped on exit."""
     child = subprocess.Popen(
-        [sys.executable, "-c", HOG, str(hog_bytes), str(seconds)],
+        [sys.executable, "-c", HOG, str(hog_bytes), str(seconds), str(os.getpid())],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,

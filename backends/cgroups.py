@@ -15,15 +15,18 @@ memory counters and removes itself) with a v1 and a v2 implementation:
 
 Which one: v1 where a v1 hierarchy holds the memory controller (a controller bound to a v1
 hierarchy is never available in v2), otherwise v2. Both are found in /proc/self/mountinfo,
-never at a guessed path. Nothing here touches a cgroup it did not create, except enabling
-the memory controller for the children of the v2 parent when it is not enabled yet (the
-kernel's only way to give a child ``memory.max``); it is left enabled, as systemd has it.
+never at a guessed path, a mount of the whole hierarchy before a mount of one cgroup.
+Nothing here touches a cgroup it did not create, except enabling the memory controller for
+the children of the v2 parent when it is not enabled yet (the kernel's only way to give a
+child ``memory.max``); it is left enabled, as systemd has it. ``remove_orphans`` removes
+cgroups a process of this program made, proven dead by the pid and start time in the name.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import os
 import re
 import select
@@ -50,6 +53,10 @@ class Mount:
     point: Path
     fstype: str
     super_options: tuple[str, ...]
+    #: The cgroup of the hierarchy shown at ``point``: ``/`` for a mount of the hierarchy's
+    #: root, a path for a bind mount of one cgroup (a container's), ``/..`` and the like
+    #: for a mount made in another cgroup namespace.
+    root: str = "/"
 
 
 def _unescape(field: str) -> str:
@@ -71,8 +78,24 @@ def parse_mountinfo(text: str) -> list[Mount]:
         fstype = fields[sep + 1]
         if fstype not in ("cgroup", "cgroup2"):
             continue
-        found.append(Mount(Path(_unescape(fields[4])), fstype, tuple(fields[sep + 3].split(","))))
+        found.append(
+            Mount(
+                Path(_unescape(fields[4])),
+                fstype,
+                tuple(fields[sep + 3].split(",")),
+                root=_unescape(fields[3]),
+            )
+        )
     return found
+
+
+def _whole_first(mounts: list[Mount]) -> list[Mount]:
+    # A mount of some cgroup other than the root (a container's cgroup bind-mounted into
+    # its rootfs, a mount from another cgroup namespace) would put the burn-in's cgroup
+    # inside a cgroup someone else made, under that one's limits. The whole hierarchy is
+    # taken where this namespace has it; a lone bind mount only where it is all there is
+    # (inside a container, whose own cgroup it is).
+    return sorted(mounts, key=lambda m: m.root != "/")
 
 
 def cgroup_mounts() -> list[Mount]:
@@ -80,15 +103,15 @@ def cgroup_mounts() -> list[Mount]:
 
 
 def v1_memory_mount(mounts: list[Mount]) -> Path | None:
-    for m in mounts:
+    for m in _whole_first(mounts):
         if m.fstype == "cgroup" and MEMORY in m.super_options:
             return m.point
     return None
 
 
 def v2_mount(mounts: list[Mount]) -> Path | None:
-    # Every cgroup2 mount in a namespace shows the same one hierarchy: any will do.
-    for m in mounts:
+    # There is one cgroup2 hierarchy, but a mount may show only part of it.
+    for m in _whole_first(mounts):
         if m.fstype == "cgroup2":
             return m.point
     return None
@@ -153,6 +176,18 @@ class MemoryCgroup(ABC):
         except FileNotFoundError:
             return []
 
+    def kill_each(self, deadline: float) -> None:
+        """SIGKILL every task in the cgroup, reading the list again until it is empty (or
+        ``deadline``, a time.monotonic() value, passes): a task that forks between the read
+        and the kill escapes one pass, and would keep the cgroup busy for ever."""
+        while (pids := self.pids()) and time.monotonic() < deadline:
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            # Killed tasks stay listed until the kernel has torn them down: let it run, without
+            # spinning a CPU should one be stuck (D state) until the deadline.
+            time.sleep(0.001)
+
     @abstractmethod
     def use(self) -> MemoryUse: ...
 
@@ -161,6 +196,43 @@ class MemoryCgroup(ABC):
 
     def __str__(self) -> str:
         return str(self.path)
+
+
+# ---- whose cgroup it is ----
+
+
+def _start_time(pid: int) -> int | None:
+    """When ``pid`` started, in clock ticks since boot (proc(5) stat field 22), or None if
+    there is no such process: with the pid, it names one process for as long as the host
+    runs, where a pid alone may have been reused."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    # The command name (field 2) may hold spaces and parentheses: count after the last ')'.
+    return int(stat.rsplit(")", 1)[1].split()[19])
+
+
+def _pid_namespace() -> int:
+    return os.stat("/proc/self/ns/pid").st_ino
+
+
+def owned_name(prefix: str, token: str) -> str:
+    """A cgroup name saying which process made it: ``prefix``, this process's pid
+    namespace, pid and start time, then ``token``. A worker killed before it could remove
+    its cgroup leaves one that ``Hierarchy.remove_orphans`` can prove is nobody's."""
+    pid = os.getpid()
+    return f"{prefix}{_pid_namespace()}-{pid}-{_start_time(pid)}-{token}"
+
+
+def _owner_is_gone(prefix: str, name: str) -> bool:
+    m = re.fullmatch(rf"{re.escape(prefix)}(\d+)-(\d+)-(\d+)-[0-9a-z]+", name)
+    if m is None:
+        return False  # not a name owned_name makes: not provably ours, left alone
+    ns, pid, started = (int(g) for g in m.groups())
+    if ns != _pid_namespace():
+        return False  # made by a process this one cannot see: maybe alive, left alone
+    return _start_time(pid) != started
 
 
 class Hierarchy(ABC):
@@ -179,6 +251,24 @@ class Hierarchy(ABC):
 
     @abstractmethod
     def _setup(self, cg: Path, *, ram: int, swap: int) -> MemoryCgroup: ...
+
+    def remove_orphans(self, prefix: str) -> list[Path]:
+        """Kill the tasks of, and remove, the cgroups named by ``owned_name(prefix, ...)``
+        whose maker has died (SIGKILLed, OOM-killed, the host's hard time limit) before it
+        could remove them. Cgroups of a live maker, in another pid namespace or not named
+        that way are not touched. Returns the ones removed."""
+        removed = []
+        for child in sorted(self.parent.glob(f"{glob.escape(prefix)}*")):
+            if child.is_dir() and not child.is_symlink() and _owner_is_gone(prefix, child.name):
+                self._wrap(child).remove()
+                removed.append(child)
+        return removed
+
+    @abstractmethod
+    def headroom(self) -> int | None:
+        """The bytes the parent's own memory limits (and its ancestors' in this mount)
+        still leave to a new child, or None where none is set: inside a container, less
+        than the host's MemAvailable."""
 
     @contextlib.contextmanager
     def memory_cgroup(self, name: str, *, ram: int, swap: int) -> Iterator[MemoryCgroup]:
@@ -225,13 +315,12 @@ class V1Cgroup(MemoryCgroup):
         )
 
     def remove(self, timeout: float = REMOVE_TIMEOUT) -> None:
-        for pid in self.pids():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        # v1 has no populated event: rmdir fails with EBUSY until the kernel has finished
-        # tearing the last task down, so it is retried.
+        # v1 has no populated event and no cgroup.kill: rmdir fails with EBUSY until the
+        # kernel has finished tearing the last task down, so it is retried, killing again
+        # first (a task forked meanwhile is one more to kill).
         deadline = time.monotonic() + timeout
         while True:
+            self.kill_each(deadline)
             try:
                 self.path.rmdir()
                 return
@@ -256,6 +345,10 @@ class V1Hierarchy(Hierarchy):
 
     def _wrap(self, path: Path) -> MemoryCgroup:
         return V1Cgroup(path)
+
+    def headroom(self) -> int | None:
+        # The root's limit reads as PAGE_COUNTER_MAX pages, far above any RAM: no limit.
+        return _least_headroom(self.parent, "memory.limit_in_bytes", "memory.usage_in_bytes")
 
     def _setup(self, cg: Path, *, ram: int, swap: int) -> MemoryCgroup:
         _write(cg / "memory.swappiness", "100")
@@ -293,8 +386,9 @@ class V2Cgroup(MemoryCgroup):
     def remove(self, timeout: float = REMOVE_TIMEOUT) -> None:
         if not self.path.exists():
             return
-        self.kill()
-        self.wait_unpopulated(timeout)
+        deadline = time.monotonic() + timeout
+        self.kill(deadline)
+        self.wait_unpopulated(max(0.0, deadline - time.monotonic()))
         try:
             self.path.rmdir()
         except FileNotFoundError:
@@ -304,14 +398,12 @@ class V2Cgroup(MemoryCgroup):
                 f"cannot remove cgroup {self.path}: {e.strerror}", errno=e.errno
             ) from e
 
-    def kill(self) -> None:
+    def kill(self, deadline: float) -> None:
         """SIGKILL every task in the cgroup, including ones forked while it is done."""
         if (self.path / "cgroup.kill").exists():  # 5.14+: atomic against forks
             _write(self.path / "cgroup.kill", "1")
             return
-        for pid in self.pids():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        self.kill_each(deadline)
 
     def wait_unpopulated(self, timeout: float) -> None:
         """Until ``populated 0`` in cgroup.events: the kernel notifies a change of that file
@@ -366,6 +458,22 @@ def enable_controller(parent: Path, name: str) -> None:
         ) from e
 
 
+def _least_headroom(cg: Path, limit_file: str, usage_file: str) -> int | None:
+    """min(limit - usage) over ``cg`` and the ancestors that have ``limit_file``; a child's
+    charges count against every one of them."""
+    least: int | None = None
+    while (cg / limit_file).exists():
+        limit = _read_int(cg / limit_file)  # None for v2's "max"
+        usage = _read_int(cg / usage_file)
+        if limit is not None and usage is not None:
+            left = max(0, limit - usage)
+            least = left if least is None else min(least, left)
+        if cg.parent == cg:
+            break
+        cg = cg.parent
+    return least
+
+
 def vm_swappiness() -> int:
     return int(Path("/proc/sys/vm/swappiness").read_text())
 
@@ -400,6 +508,10 @@ class V2Hierarchy(Hierarchy):
 
     def _wrap(self, path: Path) -> MemoryCgroup:
         return V2Cgroup(path)
+
+    def headroom(self) -> int | None:
+        # The root has no memory.max: the walk stops there.
+        return _least_headroom(self.parent, "memory.max", "memory.current")
 
     def _setup(self, cg: Path, *, ram: int, swap: int) -> MemoryCgroup:
         _write(cg / "memory.max", str(ram))
