@@ -304,6 +304,21 @@ SWAPADMIN_RESEND_AFTER_SECONDS = envfloat("SWAPADMIN_RESEND_AFTER_SECONDS", 60.0
 #: How long a worker retries recording a job's end while the database is away, before the
 #: job's heartbeat thread takes over (it writes it when the database is back).
 SWAPADMIN_DB_OUTAGE_SECONDS = envfloat("SWAPADMIN_DB_OUTAGE_SECONDS", 120.0)
+#: Retention, in days (the retention task, every 5 minutes; 0 keeps rows for ever):
+#: finished jobs (the latest of each kind per backend is kept whatever its age), audit
+#: events, delivered or given-up health events, and check results (the current ones kept).
+SWAPADMIN_JOB_RETENTION_DAYS = envfloat("SWAPADMIN_JOB_RETENTION_DAYS", 90.0)
+SWAPADMIN_AUDIT_RETENTION_DAYS = envfloat("SWAPADMIN_AUDIT_RETENTION_DAYS", 400.0)
+SWAPADMIN_HEALTH_EVENT_RETENTION_DAYS = envfloat("SWAPADMIN_HEALTH_EVENT_RETENTION_DAYS", 90.0)
+SWAPADMIN_HEALTH_RETENTION_DAYS = envfloat("SWAPADMIN_HEALTH_RETENTION_DAYS", 14.0)
+for _name in (
+    "SWAPADMIN_JOB_RETENTION_DAYS",
+    "SWAPADMIN_AUDIT_RETENTION_DAYS",
+    "SWAPADMIN_HEALTH_EVENT_RETENTION_DAYS",
+    "SWAPADMIN_HEALTH_RETENTION_DAYS",
+):
+    if globals()[_name] < 0:
+        raise SettingError(f"{_name} must be 0 (keep for ever) or a number of days, not negative")
 SWAPADMIN_ADMIN_PASSWORD = envstr("SWAPADMIN_ADMIN_PASSWORD")
 SWAPADMIN_METRICS_ALLOWED_IPS = envlist("SWAPADMIN_METRICS_ALLOWED_IPS", "127.0.0.1,::1")
 #: Reverse proxies (addresses or networks) whose X-Forwarded-For names the client, for

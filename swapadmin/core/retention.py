@@ -1,21 +1,45 @@
-"""Sample retention: raw readings become minute averages, minutes become hours, and old rows go.
+"""Retention: every table that grows with time is bounded here (the ``retention`` task).
 
-Raw samples are kept 2 hours, minute averages 2 days, hour averages 400 days, so a year of
+Samples: raw readings become minute averages, minutes become hours, and old rows go. Raw
+samples are kept 2 hours, minute averages 2 days, hour averages 400 days, so a year of
 samples from 500 hosts stays bounded (about 5,000 rows per host). Only complete buckets
 after the host's last rolled-up one are averaged, so running this again changes nothing.
+
+Jobs and audit events: finished jobs older than SWAPADMIN_JOB_RETENTION_DAYS (90) and audit
+events older than SWAPADMIN_AUDIT_RETENTION_DAYS (400) go; 0 keeps them for ever. A queued
+or running job is never deleted, whatever its age, and the latest finished job of each
+kind of each backend (and of each host-wide kind) is kept: it is what the backend's page
+shows of its last scan, benchmark or burn-in, and what a repair's back-off looks at. Rows
+pointing at a job (a check result, a backend's last repair) have it set to null by the
+delete (``on_delete=SET_NULL``). Deletes go in batches, each its own short transaction, so
+a first run over years of rows never holds a table for minutes; running again deletes
+nothing more.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from collections import defaultdict
+from collections.abc import Set
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
-from django.db.models import Max
+from django.conf import settings
+from django.db import models, transaction
+from django.db.models import Max, Q
 from django.utils import timezone
 
-from .models import Host, Sample
+from .models import AuditEvent, Host, Job, Sample
+
+log = logging.getLogger(__name__)
+
+#: Rows deleted per transaction.
+BATCH = 1000
+#: Seconds one table's deletes may take in one run: the four tables stay under the task's
+#: 5 minutes, so runs never overlap; a backlog (the first run after an upgrade) is worked
+#: off run by run.
+TABLE_SECONDS = 60.0
 
 RAW_KEEP = timedelta(hours=2)
 MINUTE_KEEP = timedelta(days=2)
@@ -90,3 +114,69 @@ def roll_up(now: datetime | None = None) -> dict[str, int]:
     ):
         deleted += Sample.objects.filter(resolution=resolution, at__lt=now - keep).delete()[0]
     return {"minute_rows": made["1m"], "hour_rows": made["1h"], "deleted": deleted}
+
+
+def delete_in_batches(
+    rows: models.QuerySet[Any], batch: int | None = None, keep: Set[int] = frozenset()
+) -> int:
+    """Delete ``rows`` (but not the primary keys in ``keep``) ``batch`` at a time, each
+    batch its own transaction, walking the table once in key order; returns how many of
+    ``rows``' model went (rows of other models that cascade are not counted). Stops after
+    TABLE_SECONDS; what is left goes next run."""
+    batch = batch or BATCH
+    label = rows.model._meta.label
+    deleted, after = 0, None
+    deadline = time.monotonic() + TABLE_SECONDS
+    while time.monotonic() < deadline:
+        page = rows if after is None else rows.filter(pk__gt=after)
+        with transaction.atomic():
+            pks = list(page.order_by("pk").values_list("pk", flat=True)[:batch])
+            if not pks:
+                return deleted
+            after = pks[-1]
+            doomed = [pk for pk in pks if pk not in keep]
+            if doomed:
+                # Only the keys loaded: the collector needs no log or result to delete a row.
+                _, per_model = rows.model.objects.filter(pk__in=doomed).only("pk").delete()
+                deleted += per_model.get(label, 0)
+        if len(pks) < batch:
+            return deleted
+    log.info("retention: %d %s row(s) deleted, the rest next run", deleted, label)
+    return deleted
+
+
+def _older_than(days: float, now: datetime) -> datetime | None:
+    """The cut-off of a retention of ``days``; None for 0 (kept for ever)."""
+    return now - timedelta(days=days) if days > 0 else None
+
+
+def prune_jobs(now: datetime | None = None, batch: int | None = None) -> int:
+    """Delete finished jobs older than SWAPADMIN_JOB_RETENTION_DAYS, by when they finished
+    (when they were queued, for one that never recorded it), except the latest finished
+    job of each (host, backend, kind), the last queued (ids grow as jobs are queued);
+    returns how many."""
+    cutoff = _older_than(settings.SWAPADMIN_JOB_RETENTION_DAYS, now or timezone.now())
+    if cutoff is None:
+        return 0
+    finished = Job.objects.filter(state__in=Job.FINISHED)
+    # Read once (one row per host, backend and kind: bounded by the fleet, not by time), so
+    # each batch does not group the whole table again. A job that finishes meanwhile only
+    # makes an older one deletable, at the next run.
+    latest = set(
+        finished.order_by()
+        .values("host_id", "backend_id", "kind")
+        .annotate(latest=Max("pk"))
+        .values_list("latest", flat=True)
+    )
+    old = finished.filter(
+        Q(finished_at__lt=cutoff) | Q(finished_at__isnull=True, queued_at__lt=cutoff)
+    )
+    return delete_in_batches(old, batch, keep=latest)
+
+
+def prune_audit(now: datetime | None = None, batch: int | None = None) -> int:
+    """Delete audit events older than SWAPADMIN_AUDIT_RETENTION_DAYS; returns how many."""
+    cutoff = _older_than(settings.SWAPADMIN_AUDIT_RETENTION_DAYS, now or timezone.now())
+    if cutoff is None:
+        return 0
+    return delete_in_batches(AuditEvent.objects.filter(at__lt=cutoff), batch)

@@ -94,6 +94,14 @@ def sweep() -> dict[str, int]:
 
 @shared_task(name=RETENTION, ignore_result=True)
 def retention() -> dict[str, int]:
-    from .retention import roll_up
+    """Samples rolled up, and old jobs, audit events, health events and check results
+    deleted (core/retention.py, health.tasks.prune)."""
+    from swapadmin.health.tasks import prune as prune_health
 
-    return roll_up()
+    from .retention import prune_audit, prune_jobs, roll_up
+
+    done = roll_up()
+    done["jobs"] = prune_jobs()
+    done["audit_events"] = prune_audit()
+    done.update(prune_health())
+    return done

@@ -1,9 +1,15 @@
-"""A check job, on the host's worker: run the probes, store the results, update the current
+"""Checks, on the host's worker: run the probes, store the results, update the current
 health, raise an event on a change of status, and queue a drift repair when asked to.
 
-``run_backend_check(job)`` is what the worker calls for a job of kind ``check``; what it
-returns becomes ``job.result``. A backend check also stores a host-level result (memory
-pressure, swap-in rate, total swap use), because those belong to the host, not one area.
+Two ways in. ``run_round(host)`` is the scheduled round (``tasks.check_host``, one message
+per host a minute): every backend of the host and the host itself, with no Job row, so a
+fleet's checks leave results, not millions of jobs. ``run_backend_check(job)`` is a check
+someone asked for (the page's or the API's "check now"), a job of kind ``check`` whose
+return value becomes ``job.result``. A backend check also stores a host-level result
+(memory pressure, swap-in rate, total swap use), because those belong to the host.
+
+Either way a check only reads: it opens stores read-only, never writes one, never swaps on
+or off, never edits the fstab. What it finds wanting is done by a signed job (a repair).
 """
 
 from __future__ import annotations
@@ -35,35 +41,72 @@ def run_backend_check(job: Job) -> dict[str, Any]:
     host = job.host
     out: dict[str, Any] = {}
     if job.backend is not None:
-        backend = job.backend
-        holder = live_job_for(backend)
-        if holder is not None:
-            # A job is changing the area right now: what we would see is a moment of it.
-            finding = probes.ok(
-                "busy", f"skipped: {holder.kind} job {holder.uuid} is {holder.state}"
-            )
-            result = record_result(host, backend, job, [finding], update_health=False)
-        else:
-            findings = backend_findings(backend, th)
-            result = record_result(host, backend, job, findings)
+        result, repair = check_backend(host, job.backend, th, job)
         out.update(_result_dict(result))
-        if holder is None and signing.signing_key() is not None:
-            # Where jobs can be signed (one machine: `make run`), the repair is queued at
-            # once; a fleet host's worker holds no signing key, and the control plane queues
-            # it from this result at its next round (tasks.repair_drifted).
-            from .repair import maybe_repair
-
-            repair = maybe_repair(backend, result.findings)
-            if repair is not None:
-                out["repair_job"] = str(repair.uuid)
+        if repair is not None:
+            out["repair_job"] = str(repair.uuid)
     host_result = None if job.backend is None else recent_host_result(host, th)
     if host_result is None:
-        host_findings = probes.check_host_swap(th) + probes.check_pressure(host, th)
-        host_result = record_result(host, None, job, host_findings)
+        host_result = check_host_level(host, th, job)
     out["host"] = _result_dict(host_result)
     if job.backend is None:
         out.update(_result_dict(host_result))
     return out
+
+
+def run_round(host: Host) -> dict[str, str]:
+    """The scheduled round on ``host``'s own worker: every backend of the host (rows of this
+    host only, the caller having proven the host is this machine), then the host itself.
+    Returns each result's status by backend uuid, and the host's under "host".
+
+    No signature is needed, unlike a job's: a round only reads (see the module's
+    docstring), and the plugin is rebuilt from the row with this worker's own policy, so a
+    row edited to point outside the swap roots is refused here as in a job. It must stay
+    that way: anything that acts on the host belongs in a signed job, never in a round."""
+    th = Thresholds.from_settings()
+    statuses: dict[str, str] = {}
+    backends = (
+        Backend.objects.filter(host=host)
+        .exclude(desired_state=Backend.Desired.ABSENT)
+        .select_related("host")
+        .order_by("pk")
+    )
+    for backend in backends:
+        try:
+            result, _ = check_backend(host, backend, th, None)
+        except Exception:
+            # One area's broken check (a bug, a database hiccup) must not cost the others
+            # theirs: said in the worker's log, tried again next round.
+            log.exception("the check of %s failed", backend)
+            continue
+        statuses[str(backend.uuid)] = result.status
+    statuses["host"] = check_host_level(host, th, None).status
+    return statuses
+
+
+def check_backend(
+    host: Host, backend: Backend, th: Thresholds, job: Job | None
+) -> tuple[CheckResult, Job | None]:
+    """Probe one backend and record the result; returns it and the repair queued, if any."""
+    holder = live_job_for(backend)
+    if holder is not None:
+        # A job is changing the area right now: what we would see is a moment of it.
+        finding = probes.ok("busy", f"skipped: {holder.kind} job {holder.uuid} is {holder.state}")
+        return record_result(host, backend, job, [finding], update_health=False), None
+    result = record_result(host, backend, job, backend_findings(backend, th))
+    if signing.signing_key() is None:
+        # A fleet host's worker holds no signing key: the control plane queues the repair
+        # from this result at its next round (tasks.repair_drifted).
+        return result, None
+    # Where jobs can be signed (one machine: `make run`), the repair is queued at once.
+    from .repair import maybe_repair
+
+    return result, maybe_repair(backend, result.findings)
+
+
+def check_host_level(host: Host, th: Thresholds, job: Job | None) -> CheckResult:
+    findings = probes.check_host_swap(th) + probes.check_pressure(host, th)
+    return record_result(host, None, job, findings)
 
 
 def recent_host_result(host: Host, th: Thresholds) -> CheckResult | None:

@@ -108,6 +108,11 @@ class HostHealth(models.Model):
     #: Online as the offline sweep last saw it (None before its first look), so a change
     #: raises one event rather than one per sweep.
     online = models.BooleanField(null=True, blank=True)
+    #: When the control plane asked the host's worker for a round of checks that has not
+    #: started yet (None: none pending). The worker claims the round by clearing it, so a
+    #: duplicate message runs nothing, and beat asks no second round while one is pending:
+    #: a worker that comes back finds one round waiting, not one per minute it was away.
+    round_requested_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name_plural = "host health"

@@ -8,6 +8,8 @@ from typing import Any
 
 CHECKS_TASK = "swapadmin.health.schedule_checks"
 OFFLINE_TASK = "swapadmin.health.mark_offline_hosts"
+#: Sent by CHECKS_TASK to each host's own queue (``host.<name>``): that host's round.
+HOST_ROUND_TASK = "swapadmin.health.check_host"
 
 #: name -> (task, every, period, description)
 DEFAULTS: dict[str, tuple[str, int, str, str]] = {
@@ -15,7 +17,7 @@ DEFAULTS: dict[str, tuple[str, int, str, str]] = {
         CHECKS_TASK,
         1,
         "minutes",
-        "Queue a check job for every backend of every online host.",
+        "Ask every online host's worker for a round of checks of its backends (no job rows).",
     ),
     "health: mark hosts offline": (
         OFFLINE_TASK,

@@ -1,6 +1,7 @@
-"""The health app's Celery tasks, all on the ``control`` queue (the web side's worker):
-the scheduled fan-out of checks, the offline sweep and event notification. The checks
-themselves run on each host's worker as jobs of kind ``check`` (``checks.run_backend_check``).
+"""The health app's Celery tasks. On the ``control`` queue (the web side's worker): the
+minute's fan-out of rounds and the control plane's drift repairs, the offline sweep and
+event notification. On each host's own queue: ``check_host``, that host's round of checks,
+run by its worker (``checks.run_round``), which leaves results and no Job row.
 """
 
 from __future__ import annotations
@@ -12,44 +13,91 @@ from typing import Any
 from celery import shared_task
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
-from swapadmin.core.models import Backend, Host, Job
-from swapadmin.core.services import Actor, Conflict, InvalidRequest, request_action
+from swapadmin.core.models import Host, Job, db_ago
+from swapadmin.core.retention import delete_in_batches
 
 from . import notify
 from .checks import raise_event
 from .models import BackendHealth, CheckResult, HealthEvent, HostHealth
 from .probes import setting
-from .schedule import CHECKS_TASK, OFFLINE_TASK
+from .schedule import CHECKS_TASK, HOST_ROUND_TASK, OFFLINE_TASK
 
 log = logging.getLogger(__name__)
 
 
 @shared_task(name=CHECKS_TASK, ignore_result=True)
 def schedule_checks() -> int:
-    """Queue a check for every backend of every online host; returns how many. A backend
-    whose previous check has not run yet gets no second one (an offline or slow worker
-    must not come back to a pile of identical checks)."""
-    cutoff = timezone.now() - timedelta(seconds=settings.SWAPADMIN_OFFLINE_AFTER_SECONDS)
-    pending = Job.objects.filter(kind=Job.Kind.CHECK, state__in=Job.LIVE).values("backend_id")
-    backends = (
-        Backend.objects.filter(host__last_heartbeat__gte=cutoff)
-        .exclude(desired_state=Backend.Desired.ABSENT)
-        .exclude(pk__in=pending)
-        .select_related("host")
-    )
+    """Ask every online host's worker for a round of checks (one message naming the host,
+    no Job row) and queue the repairs the latest results call for; returns how many rounds
+    were asked. A host whose previous round has not started gets no second one: a slow or
+    stopped worker must not come back to a pile of identical rounds. A round pending for
+    SWAPADMIN_RESEND_AFTER_SECONDS on a host that is online and runs no job had its
+    message lost (a broker restart): it is asked again, and the claim in ``check_host``
+    makes a duplicate message harmless."""
     repair_drifted()
-    queued = 0
-    for backend in backends:
-        try:
-            request_action(backend, Job.Kind.CHECK, Actor.schedule())
-        except (Conflict, InvalidRequest) as e:
-            log.warning("no check queued for %s: %s", backend, e)
-            continue
-        queued += 1
-    prune_results()
-    return queued
+    running = Job.objects.filter(host=OuterRef("host"), state=Job.State.RUNNING)
+    # While the host runs a job, its round may just be waiting behind it (a solo pool).
+    lost = Q(round_requested_at__lt=db_ago(settings.SWAPADMIN_RESEND_AFTER_SECONDS)) & ~Exists(
+        running
+    )
+    asked = 0
+    for host in Host.objects.online().order_by("pk"):
+        HostHealth.objects.get_or_create(host=host)
+        with transaction.atomic():
+            # By the database's clock, like heartbeats; the conditional UPDATE decides.
+            due = HostHealth.objects.filter(host=host).filter(Q(round_requested_at=None) | lost)
+            if not due.update(round_requested_at=Now()):
+                continue
+            transaction.on_commit(lambda pk=host.pk, queue=host.queue: send_round(pk, queue))
+        asked += 1
+    return asked
+
+
+def send_round(host_id: int, queue: str) -> bool:
+    """Send a host its round. On a broker failure the round is no longer pending, so the
+    next minute asks again (there is no row to keep it, and none is needed)."""
+    from swapadmin.celery import app
+
+    try:
+        app.send_task(HOST_ROUND_TASK, args=[host_id], queue=queue, retry=False)
+    except Exception as e:  # kombu raises many types for an unreachable broker
+        log.warning("no round of checks sent to %s: %s", queue, e)
+        HostHealth.objects.filter(host_id=host_id).update(round_requested_at=None)
+        return False
+    return True
+
+
+@shared_task(name=HOST_ROUND_TASK, ignore_result=True)
+def check_host(host_id: int, *ignored: Any, **also_ignored: Any) -> str:
+    """On the host's worker: run the round beat asked for, if this worker is that host's
+    (its name and this machine's id, as the runner checks a job's) and the round is still
+    pending. The message names the host and nothing else: the backends are this host's
+    rows, read again here. Returns what happened, for the log."""
+    from swapadmin.core.runner import HostIdentityError, check_machine
+
+    from .checks import run_round
+
+    host = Host.objects.filter(pk=int(host_id)).first()
+    if host is None:
+        return "gone"  # deleted, or (an enrolled host's role) another host's row
+    if host.name != settings.SWAPADMIN_HOST:
+        log.error("a round for host %s reached %s: refused", host.name, settings.SWAPADMIN_HOST)
+        return "wrong-host"
+    try:
+        check_machine(host)
+    except HostIdentityError as e:
+        log.error("round refused: %s", e)
+        return "wrong-machine"
+    # The claim: one round per request, however many messages ask for it.
+    claimed = HostHealth.objects.filter(host=host).exclude(round_requested_at=None)
+    if not claimed.update(round_requested_at=None):
+        return "nothing pending"
+    statuses = run_round(host)
+    return f"checked {len(statuses) - 1} backend(s), host {statuses['host']}"
 
 
 def repair_drifted() -> int:
@@ -78,14 +126,38 @@ def repair_drifted() -> int:
     return queued
 
 
-def prune_results() -> int:
-    """Delete results older than SWAPADMIN_HEALTH_RETENTION_DAYS, except the current ones."""
+def prune_results(batch: int | None = None) -> int:
+    """Delete check results older than SWAPADMIN_HEALTH_RETENTION_DAYS (0: never), except
+    the current ones (a backend's or host's health points at them) and those an event
+    still kept names (what the event was about); returns how many."""
     days = setting("SWAPADMIN_HEALTH_RETENTION_DAYS", 14.0)
+    if days <= 0:
+        return 0
     old = CheckResult.objects.filter(at__lt=timezone.now() - timedelta(days=days))
     old = old.exclude(pk__in=HostHealth.objects.exclude(last_result=None).values("last_result"))
     old = old.exclude(pk__in=BackendHealth.objects.exclude(last_result=None).values("last_result"))
-    deleted, _ = old.delete()
-    return deleted
+    old = old.exclude(pk__in=HealthEvent.objects.exclude(result=None).values("result"))
+    return delete_in_batches(old, batch)
+
+
+def prune_events(batch: int | None = None) -> int:
+    """Delete events older than SWAPADMIN_HEALTH_EVENT_RETENTION_DAYS (0: never) that are
+    settled: delivered, given up on, or never to be sent. A pending one is kept until its
+    delivery ends, whatever its age; returns how many."""
+    days = setting("SWAPADMIN_HEALTH_EVENT_RETENTION_DAYS", 90.0)
+    if days <= 0:
+        return 0
+    old = HealthEvent.objects.filter(at__lt=timezone.now() - timedelta(days=days)).exclude(
+        delivery=HealthEvent.Delivery.PENDING
+    )
+    return delete_in_batches(old, batch)
+
+
+def prune(batch: int | None = None) -> dict[str, int]:
+    """The health app's part of the retention task (core.tasks.retention). Events first:
+    a result an old event named may then go in the same run."""
+    events = prune_events(batch)
+    return {"health_events": events, "check_results": prune_results(batch)}
 
 
 @shared_task(name=OFFLINE_TASK, ignore_result=True)

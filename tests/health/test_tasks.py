@@ -1,4 +1,5 @@
-"""The beat tasks: the fan-out of checks to every online host, and the offline sweep."""
+"""The beat tasks: the fan-out of rounds of checks to every online host (no Job rows), the
+round's claim on the host's worker, and the offline sweep."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from django.utils import timezone
 
 from swapadmin.core.models import Backend, Host, Job
 from swapadmin.health.models import CheckResult, HealthEvent, HostHealth
-from swapadmin.health.tasks import mark_offline_hosts, prune_results, schedule_checks
+from swapadmin.health.tasks import check_host, mark_offline_hosts, prune_results, schedule_checks
 
 pytestmark = pytest.mark.django_db
 
@@ -23,28 +24,71 @@ def backend(h: Host, name: str, desired: str = "inactive") -> Backend:
     return Backend.objects.create(host=h, kind="file", name=name, desired_state=desired)
 
 
-def test_it_queues_a_check_for_each_backend_of_each_online_host():
+def test_it_asks_each_online_host_for_one_round_and_makes_no_job(
+    django_capture_on_commit_callbacks,
+):
     up, down = host("up", seconds_ago=1), host("down", seconds_ago=3600)
-    a, b = backend(up, "a", "active"), backend(up, "b")
+    host("bare", seconds_ago=1)  # no backend: its round checks the host itself
+    backend(up, "a", "active"), backend(up, "b")
     backend(down, "c")
-    backend(up, "gone", "absent")
 
-    assert schedule_checks() == 2
+    with django_capture_on_commit_callbacks() as sent:
+        assert schedule_checks() == 2  # one message per host, whatever its backends
 
-    jobs = Job.objects.filter(kind="check")
-    assert sorted(j.backend_name for j in jobs) == ["a", "b"]
-    assert {j.via for j in jobs} == {"schedule"}
-    assert {j.host.queue for j in jobs} == {"host.up"}
-    assert {j.backend_id for j in jobs} == {a.pk, b.pk}
+    assert len(sent) == 2
+    assert not Job.objects.exists()
+    pending = HostHealth.objects.exclude(round_requested_at=None)
+    assert set(pending.values_list("host__name", flat=True)) == {"up", "bare"}
+    assert not HostHealth.objects.filter(host=down).exclude(round_requested_at=None).exists()
 
 
-def test_it_does_not_pile_checks_on_a_backend_whose_last_one_has_not_run():
+def test_it_does_not_pile_rounds_on_a_host_whose_last_one_has_not_started(
+    django_capture_on_commit_callbacks,
+):
     up = host("up", seconds_ago=1)
     backend(up, "a")
+    with django_capture_on_commit_callbacks() as sent:
+        assert schedule_checks() == 1
+        assert schedule_checks() == 0
+    assert len(sent) == 1
+    # The worker claims the round (check_host): the next minute asks for the next one.
+    HostHealth.objects.filter(host=up).update(round_requested_at=None)
     assert schedule_checks() == 1
-    assert schedule_checks() == 0
-    Job.objects.filter(kind="check").update(state=Job.State.SUCCEEDED)
+
+
+def test_a_round_pending_too_long_on_an_idle_host_is_asked_again(settings):
+    settings.SWAPADMIN_RESEND_AFTER_SECONDS = 60
+    up = host("up", seconds_ago=1)
     assert schedule_checks() == 1
+    HostHealth.objects.filter(host=up).update(
+        round_requested_at=timezone.now() - timedelta(seconds=120)
+    )
+    running = Job.objects.create(kind="scan", host=up, state=Job.State.RUNNING)
+    assert schedule_checks() == 0  # it may be waiting behind that job
+    Job.objects.filter(pk=running.pk).update(state=Job.State.SUCCEEDED)
+    assert schedule_checks() == 1  # idle and still not taken: its message was lost
+
+
+def test_a_round_runs_once_however_many_messages_ask_for_it(settings):
+    up = host("up", seconds_ago=1)
+    settings.SWAPADMIN_HOST = "up"
+    assert check_host(up.pk) == "nothing pending"
+    schedule_checks()
+    assert check_host(up.pk).startswith("checked 0 backend(s), host ")
+    assert check_host(up.pk) == "nothing pending"
+    result = CheckResult.objects.get(host=up)  # the host-level one, from the round
+    assert (result.backend, result.job) == (None, None)
+    assert HostHealth.objects.get(host=up).last_result == result
+    assert not Job.objects.exists()
+
+
+def test_a_round_for_another_host_is_refused(settings):
+    up = host("up", seconds_ago=1)
+    settings.SWAPADMIN_HOST = "somewhere-else"
+    schedule_checks()
+    assert check_host(up.pk) == "wrong-host"
+    assert not CheckResult.objects.exists()
+    assert HostHealth.objects.get(host=up).round_requested_at is not None  # still pending
 
 
 def test_it_prunes_old_results_but_keeps_the_current_ones(settings):
