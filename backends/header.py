@@ -35,7 +35,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from .base import PAGE_SIZE, SwapBackend
-from .errors import HeaderError, KernelError, ValidationError
+from .errors import ActiveAreaError, HeaderError, KernelError, NotOursError, ValidationError
+from .store import active_path
 
 MAGIC: Final = b"SWAPSPACE2"
 #: The pre-2.2 format; the kernel no longer reads it, but naming it helps the operator.
@@ -50,6 +51,8 @@ MAX_PAGES: Final = 2**32
 # version, last_page, nr_badpages, uuid, volume_name
 _INFO = struct.Struct("=III16s16s")
 _INFO_OFFSET: Final = BOOTBITS
+# After version, last_page, nr_badpages (4 bytes each) and the 16-byte uuid.
+_LABEL_OFFSET: Final = BOOTBITS + 12 + 16
 # 1024 bootbits + 128 u32 (3 counters, 4 for the uuid, 4 for the label, 117 padding)
 _BADPAGES_OFFSET: Final = BOOTBITS + 128 * 4
 _MIN_PAGE_SIZE: Final = _BADPAGES_OFFSET + len(MAGIC)
@@ -276,6 +279,39 @@ def set_badpages(backend: SwapBackend, badpages: Sequence[int]) -> SwapHeader:
     backend.swap_out(0, bytes(patched))
     _sync(backend.descriptor(True), backend.io_path())
     return new
+
+
+def set_label(backend: SwapBackend, label: str) -> SwapHeader:
+    """Rewrite the label of ``backend``'s swap header in place; every other byte of page 0
+    (bootbits, version, last_page, the bad pages, the UUID) stays as it was.
+
+    The label is checked before anything is opened. The writable descriptor is opened and
+    proven here, just before the write (not active in /proc/swaps, the recorded store, the
+    swap UUID this backend wrote), and page 0 is read and written back through that very
+    descriptor, so no name looked up again can swap the store in between. An adopted area
+    is refused by the proof: swapadmin never writes a store it did not make."""
+    raw = _label_bytes(label).ljust(LABEL_BYTES, b"\0")
+    # A descriptor opened earlier was proven then; the proof must hold now.
+    backend.close()
+    fd = backend.descriptor(True)
+    page = backend.swap_in(0)
+    old = parse_header(page, PAGE_SIZE)
+    want = backend.record.get("uuid")
+    if str(old.uuid) != want:
+        raise NotOursError(
+            f"{backend.io_path()} holds the swap area with UUID {old.uuid}, not {want} that "
+            "this backend wrote; nothing was written"
+        )
+    patched = bytearray(page)
+    patched[_LABEL_OFFSET : _LABEL_OFFSET + LABEL_BYTES] = raw
+    if active_path(fd) is not None:  # a swapon since the proof: its pages are live memory
+        raise ActiveAreaError(
+            f"{backend.io_path()} became active in /proc/swaps; its label is only rewritten "
+            "on an inactive area. Nothing was written."
+        )
+    backend.swap_out(0, bytes(patched))
+    _sync(fd, backend.io_path())
+    return dataclasses.replace(old, label=label)
 
 
 def _usable_pages(backend: SwapBackend) -> int:

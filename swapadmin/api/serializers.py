@@ -155,6 +155,38 @@ class BackendCreateSerializer(serializers.Serializer):
         return host
 
 
+class BackendEditSerializer(serializers.Serializer):
+    """PATCH: any of these; a field not listed is refused by name (core/edits.py checks it)."""
+
+    label = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=16,
+        trim_whitespace=False,
+        help_text="the swap header's label (at most 16 bytes), rewritten in place; only on an "
+        "inactive area swapadmin made",
+    )
+    priority = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=-1,
+        max_value=MAX_PRIORITY,
+        help_text="-1 or null: the kernel's choice",
+    )
+    discard = serializers.ChoiceField(
+        choices=Backend.Discard.choices, required=False, allow_blank=True
+    )
+    persist = serializers.BooleanField(required=False, help_text="keep the area in the fstab")
+    auto_repair = serializers.BooleanField(required=False)
+    apply = serializers.ChoiceField(
+        choices=["now", "next_activation"],
+        required=False,
+        default="next_activation",
+        help_text="new priority or discard on an active area: now (swapoff with the RAM "
+        "check, then swapon) or at its next activation",
+    )
+
+
 class ForceSerializer(serializers.Serializer):
     force = serializers.BooleanField(
         required=False, default=False, help_text="swapoff even beyond the RAM check"
@@ -334,3 +366,98 @@ class PluginSerializer(serializers.Serializer):
     takes_size = serializers.BooleanField()
     resizable = serializers.BooleanField()
     parameters = serializers.JSONField(help_text="a JSON Schema object for params")
+
+
+# ---- history: a range of stored samples at a step (swapadmin.core.history) ----
+
+
+class InstantField(serializers.DateTimeField):
+    """ISO 8601 (UTC without an offset), or Unix seconds as Prometheus and Grafana send them.
+    Documented as a date-time: generated clients send that."""
+
+    default_error_messages = {
+        "invalid": "not a time: use ISO 8601 (2026-01-31T12:00:00Z) or Unix seconds",
+    }
+
+    def to_internal_value(self, value: Any) -> Any:
+        text = str(value).strip()
+        if text.replace(".", "", 1).lstrip("-").isdigit():
+            from datetime import UTC, datetime
+
+            try:
+                return datetime.fromtimestamp(float(text), tz=UTC)
+            except (OverflowError, OSError, ValueError):
+                self.fail("overflow")
+        return super().to_internal_value(value)
+
+
+class HistoryQuerySerializer(serializers.Serializer):
+    since = InstantField(
+        required=False,
+        help_text="start of the range, included (ISO 8601, or Unix seconds); default: an "
+        "hour before until",
+    )
+    until = InstantField(
+        required=False,
+        help_text="end of the range, excluded (ISO 8601, or Unix seconds); default: now",
+    )
+    step = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=366 * 86400,
+        help_text="seconds a point averages; default: the range in about 240 points. At "
+        "most 11000 points a range",
+    )
+
+
+# Each serializes a dict: ``window`` (core.history.Window), ``resolution``, ``points``, and
+# the host or backend.
+class HistorySerializer(serializers.Serializer):
+    since = serializers.DateTimeField(source="window.since")
+    until = serializers.DateTimeField(source="window.until")
+    step = serializers.SerializerMethodField(help_text="seconds each point averages")
+    resolution = serializers.ChoiceField(
+        choices=[("raw", "raw readings"), ("1m", "minute averages"), ("1h", "hour averages")],
+        help_text="the stored samples read: the coarsest no coarser than the step that is "
+        "still kept for the range, then finer rows newer than the last coarse one",
+    )
+
+    def get_step(self, obj: dict[str, Any]) -> int:
+        return int(obj["window"].step.total_seconds())
+
+
+class HostPointSerializer(serializers.Serializer):
+    at = serializers.DateTimeField(help_text="start of the step")
+    mem_total = serializers.IntegerField(help_text="bytes (MemTotal)")
+    mem_available = serializers.IntegerField(help_text="bytes (MemAvailable)")
+    swap_total = serializers.IntegerField(help_text="bytes (SwapTotal)")
+    swap_free = serializers.IntegerField(help_text="bytes (SwapFree)")
+    swap_used = serializers.IntegerField(help_text="bytes (SwapTotal - SwapFree)")
+    swap_cached = serializers.IntegerField(help_text="bytes (SwapCached)")
+    pswpin_rate = serializers.FloatField(help_text="pages swapped in per second")
+    pswpout_rate = serializers.FloatField(help_text="pages swapped out per second")
+    psi_some_avg10 = serializers.FloatField(help_text="memory PSI some avg10, percent")
+    psi_full_avg10 = serializers.FloatField(help_text="memory PSI full avg10, percent")
+
+
+class BackendPointSerializer(serializers.Serializer):
+    at = serializers.DateTimeField(help_text="start of the step")
+    used_bytes = serializers.IntegerField(help_text="bytes of the area in use")
+
+
+class HostHistorySerializer(HistorySerializer):
+    host = serializers.UUIDField(source="host.uuid")
+    points = HostPointSerializer(
+        many=True,
+        help_text="the mean of each step that had readings, oldest first; no point for a "
+        "step without one",
+    )
+
+
+class BackendHistorySerializer(HistorySerializer):
+    backend = serializers.UUIDField(source="backend.uuid")
+    host = serializers.UUIDField(source="backend.host.uuid")
+    points = BackendPointSerializer(
+        many=True,
+        help_text="the mean of each step in which the area was active, oldest first",
+    )

@@ -17,7 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from backends import BackendError, registry
-from swapadmin.core import services
+from swapadmin.core import edits, history, services
 from swapadmin.core.models import AuditEvent, Backend, Host, Job
 
 from . import filters
@@ -26,6 +26,8 @@ from .serializers import (
     ActivateSerializer,
     AuditEventSerializer,
     BackendCreateSerializer,
+    BackendEditSerializer,
+    BackendHistorySerializer,
     BackendSerializer,
     BenchmarkSerializer,
     BurnInSerializer,
@@ -34,6 +36,8 @@ from .serializers import (
     EmptySerializer,
     ErrorSerializer,
     ForceSerializer,
+    HistoryQuerySerializer,
+    HostHistorySerializer,
     HostSerializer,
     JobSerializer,
     PersistSerializer,
@@ -84,6 +88,17 @@ def conflict(e: services.Conflict, request: Request, kind: str, obj: Host | Back
 
 def not_ready(e: services.NotReady) -> Response:
     return Response({"detail": e.message, "job": None}, status=status.HTTP_409_CONFLICT)
+
+
+def history_window(request: Request) -> history.Window:
+    """The range and step of a history request; a 400 naming the parameter otherwise."""
+    query = HistoryQuerySerializer(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    asked = query.validated_data
+    try:
+        return history.window(asked.get("since"), asked.get("until"), asked.get("step"))
+    except history.BadRange as e:
+        raise ValidationError({e.param: [e.message]}) from None
 
 
 def invalid(e: services.InvalidRequest, top_level: set[str] | None = None) -> ValidationError:
@@ -157,6 +172,15 @@ class HostViewSet(ApiDefaults, viewsets.ReadOnlyModelViewSet):
             return Response({"detail": str(e)}, status=status.HTTP_409_CONFLICT)
         return Response({"host": host.uuid, "revoked": revoked})
 
+    @extend_schema(parameters=[HistoryQuerySerializer], responses=HostHistorySerializer)
+    @action(detail=True, methods=["get"])
+    def history(self, request: Request, uuid: str) -> Response:
+        """Memory, swap, swap-in/out rates and memory PSI over a range, averaged at a step,
+        from the stored samples (raw, minute or hour rows, whichever covers the range)."""
+        host = self.get_object()
+        found = history.host_history(host, history_window(request))
+        return Response(HostHistorySerializer({"host": host, **vars(found)}).data)
+
     def _host_job(self, request: Request, kind: str, params: dict[str, Any]) -> Response:
         host = self.get_object()
         try:
@@ -197,6 +221,8 @@ class BackendViewSet(
     role_actions = {
         "create": "create",
         "destroy": "destroy",
+        # Changing what a backend is (its label, swapon options, fstab line) is the admin's.
+        "partial_update": "settings",
         **{url.replace("-", "_"): kind for url, (kind, _) in BACKEND_ACTIONS.items()},
     }
 
@@ -211,6 +237,33 @@ class BackendViewSet(
         except services.InvalidRequest as e:
             raise invalid(e, set(BackendCreateSerializer().fields)) from None
         return queued(job, request)
+
+    @extend_schema(
+        request=BackendEditSerializer,
+        responses={
+            200: OpenApiResponse(BackendSerializer, description="saved: nothing on the host"),
+            **ACTED,
+        },
+    )
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Edit a backend: label (rewritten in the header of an inactive area), priority and
+        discard (on an active area now, or at its next activation: ``apply``), persist,
+        auto_repair. 202 with the job when the host changes; 200 with the backend when only
+        the database does. A field that cannot be edited is refused by name."""
+        backend = self.get_object()
+        if not isinstance(request.data, dict):
+            raise ValidationError({"fields": ["the body must be a JSON object"]})
+        try:
+            done = edits.edit_backend(backend, actor_for(request), request.data)
+        except services.Conflict as e:
+            return conflict(e, request, "edit", backend)
+        except services.NotReady as e:
+            return not_ready(e)
+        except services.InvalidRequest as e:
+            raise invalid(e) from None
+        if done.job is not None:
+            return queued(done.job, request)
+        return Response(BackendSerializer(done.backend, context={"request": request}).data)
 
     @extend_schema(
         parameters=[
@@ -303,6 +356,15 @@ class BackendViewSet(
     def check(self, request: Request, uuid: str) -> Response:
         """Run the backend's health check now."""
         return self._act(request, "check", EmptySerializer)
+
+    @extend_schema(parameters=[HistoryQuerySerializer], responses=BackendHistorySerializer)
+    @action(detail=True, methods=["get"])
+    def history(self, request: Request, uuid: str) -> Response:
+        """Bytes of the area in use over a range, averaged at a step, from its host's stored
+        samples (a step in which the area was never active has no point)."""
+        backend = self.get_object()
+        found = history.backend_history(backend, history_window(request))
+        return Response(BackendHistorySerializer({"backend": backend, **vars(found)}).data)
 
 
 class JobViewSet(ApiDefaults, viewsets.ReadOnlyModelViewSet):

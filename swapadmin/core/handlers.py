@@ -444,9 +444,128 @@ def persist(ctx: JobContext) -> dict[str, Any]:
     return {"fstab": str(path), "spec": spec, "persist": keep, "changed": changed}
 
 
+def edit(ctx: JobContext) -> dict[str, Any]:
+    """Apply an edit (core/edits.py) from the job's signed params: rewrite the header's
+    label on an inactive area swapadmin made; apply new swapon options to an active area
+    now (swapoff with the RAM check, swapon again) or leave them for the next activation;
+    keep the fstab line in step. Every refusal comes before the first change."""
+    plugin = ctx.require_plugin()
+    backend = ctx.backend
+    assert backend is not None
+    p = ctx.job.params
+    area = _active_area(plugin)
+    if "label" in p:
+        if backend.adopted:
+            raise ValidationError(
+                f"{backend.name} was adopted, not made by swapadmin: its header is never "
+                "written, so its label is left as it is. Nothing was written."
+            )
+        if area is not None:
+            raise BackendError(
+                f"{area.path} is active in /proc/swaps, and its label is rewritten only on an "
+                "inactive area; deactivate it first. Nothing was written."
+            )
+    keep = bool(p.get("persist", backend.persist))
+    spec = _fstab_spec(backend, plugin)
+    if p.get("persist") and spec is None:
+        raise ValidationError(
+            f"a {plugin.label} does not survive a reboot under the same name, so it cannot be "
+            "kept in the fstab. Nothing was changed."
+        )
+    if spec is not None and keep:
+        _check_edit_fstab_options(ctx)
+    result: dict[str, Any] = {}
+    if "label" in p:
+        ctx.step(10, f"rewriting the label of {plugin.swap_path} as {p['label']!r}")
+        hdr = header.set_label(plugin, str(p["label"]))
+        plugin.close()
+        data = hdr.to_dict()
+        ctx.save_backend(label=hdr.label, header=data)
+        result["header"] = data
+    if "priority" in p or "discard" in p:
+        result.update(_edit_swapon_options(ctx, plugin, area))
+    if spec is not None and (keep or "persist" in p):
+        result.update(_edit_fstab(ctx, spec, keep))
+    return result
+
+
+def _edit_swapon_options(
+    ctx: JobContext, plugin: SwapBackend, area: kernel.SwapArea | None
+) -> dict[str, Any]:
+    p = ctx.job.params
+    priority = p.get("priority")
+    discard = p.get("discard") or None
+    if area is None or p.get("apply") != "now":
+        when = "at the next activation" if area is not None else "when it is activated"
+        ctx.log(f"priority {priority if priority is not None else 'auto'} recorded: used {when}")
+        return {"applied": False, "priority": priority}
+    ctx.step(20, f"swapoff {area.path} to apply priority {priority} ({area.used_bytes} bytes)")
+    _swapoff(ctx, plugin)
+    # No cancel check from here: the area was active, and it is made active again.
+    ctx.log(f"swapon {plugin.swap_path} at priority {priority if priority is not None else 'auto'}")
+    ctx.progress(70, f"swapon {plugin.swap_path}", force=True)
+    plugin.close()
+    store = plugin.open_for_swapon()
+    try:
+        kernel.swapon(plugin.swap_path, priority=priority, discard=discard, fd=store.fd)
+    finally:
+        store.close()
+    now = _active_area(plugin)
+    ctx.save_backend(info=_info(plugin))
+    return {"applied": True, "priority": now.priority if now else None}
+
+
+def _check_edit_fstab_options(ctx: JobContext) -> None:
+    """What the fstab line will say, checked as ``fstab.ensure_entry`` checks it but before
+    the header or the kernel is touched: the job's params are trusted no more than any
+    input, and a label the fstab comment cannot hold (a newline) must not be found out
+    only after the header already holds it."""
+    from backends import fstab
+
+    backend = ctx.backend
+    assert backend is not None
+    p = ctx.job.params
+    label = p.get("label", backend.label)
+    try:
+        fstab._check_options(
+            p.get("priority", backend.priority),
+            p.get("discard", backend.discard) or None,
+            label if not isinstance(label, str) else (label or None),
+        )
+    except ValidationError as e:
+        raise ValidationError(f"{e.message}. Nothing was written.", field=e.field) from None
+
+
+def _edit_fstab(ctx: JobContext, spec: str, keep: bool) -> dict[str, Any]:
+    from backends import fstab
+
+    backend = ctx.backend
+    assert backend is not None
+    path = settings.SWAPADMIN_FSTAB
+    p = ctx.job.params
+    if not keep:
+        changed = fstab.remove_entry(path, spec)
+        ctx.log(f"removed {spec} from {path}" if changed else f"{path} has no line for {spec}")
+        return {"fstab": str(path), "persist": False, "fstab_changed": changed}
+    changed = fstab.ensure_entry(
+        path,
+        spec,
+        priority=p.get("priority", backend.priority),
+        discard=p.get("discard", backend.discard) or None,
+        label=backend.label or None,
+    )
+    ctx.log(f"{'updated' if changed else 'kept'} {spec} in {path}")
+    return {"fstab": str(path), "persist": True, "fstab_changed": changed}
+
+
 def _fstab_spec(backend: Backend, plugin: SwapBackend) -> str | None:
     """What the fstab names the area by: a file's path, a block device's UUID; None for
-    kinds whose device does not exist at boot (loop, zram)."""
+    kinds whose device does not exist at boot (loop, zram). An adopted area keeps the name
+    the sysadmin's own fstab line gives it (``UUID=...``), so that line is kept, not
+    rewritten under another spelling."""
+    adopted_spec = backend.state.get("fstab_spec") if isinstance(backend.state, dict) else None
+    if backend.adopted and isinstance(adopted_spec, str) and adopted_spec:
+        return adopted_spec
     if backend.kind == "file":
         return str(backend.params["path"])
     if backend.kind == "block":
@@ -725,4 +844,5 @@ HANDLERS: dict[str, Handler] = {
     Job.Kind.CHECK: check,
     Job.Kind.DISCOVER: discover,
     Job.Kind.TUNE: tune,
+    Job.Kind.EDIT: edit,
 }

@@ -195,6 +195,9 @@ class Job(models.Model):
         PERSIST = "persist"
         TUNE = "tune"
         CHECK = "check"
+        #: Change a backend after creation: its header's label, its swapon options (now, or
+        #: at the next activation), its fstab line.
+        EDIT = "edit"
 
     class State(models.TextChoices):
         QUEUED = "queued"

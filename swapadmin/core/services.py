@@ -419,6 +419,9 @@ def request_action(
     """Queue ``kind`` on ``backend``; raises Conflict while another job holds it."""
     if kind not in Job.Kind.values or kind in (Job.Kind.DISCOVER, Job.Kind.TUNE):
         raise InvalidRequest.one("kind", f"{kind!r} is not an action on a backend")
+    if kind == Job.Kind.EDIT:
+        # An edit's params are its changes, validated and recorded by core.edits only.
+        raise InvalidRequest.one("kind", "an edit is asked with edits.edit_backend (PATCH)")
     if backend.provisioned_at is None and kind not in UNPROVISIONED_ACTIONS:
         reason = not_provisioned_reason(backend, kind)
         audit(actor, kind, backend, "refused", {"reason": reason})
