@@ -17,8 +17,10 @@ import ssl
 from datetime import timedelta
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.core.mail import send_mail
+from django.core.mail import get_connection, send_mail
+from django.core.mail.backends.base import BaseEmailBackend
 from django.db import transaction
 from django.utils import timezone
 
@@ -96,15 +98,73 @@ def email_body(event: HealthEvent) -> str:
     return "\n".join(lines) + "\n"
 
 
-def send_one(event: HealthEvent, target: str) -> None:
+def one_line(text: str) -> str:
+    """``text`` fit for a header: a CR or LF in a host's or backend's name makes Django
+    refuse the whole message (BadHeaderError), so the alert would never be sent."""
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
+
+
+class Mailer:
+    """One connection to the mail server for a round's mails. A server that is down or
+    stops answering fails the round's remaining mails with its error at once: each would
+    otherwise wait EMAIL_TIMEOUT again, and the task holds the control worker meanwhile.
+    A refusal (of one recipient) only ends the connection, the next mail gets a new one."""
+
+    def __init__(self) -> None:
+        self.connection: BaseEmailBackend | None = None
+        self.down: str | None = None
+
+    def send(self, subject: str, body: str, to: str) -> None:
+        if self.down is not None:
+            raise DeliveryError(f"mail to {to} failed: {self.down} (not tried again this round)")
+        try:
+            if self.connection is None:
+                connection = get_connection(fail_silently=False)
+                connection.open()
+                self.connection = connection
+            send_mail(one_line(subject), body, None, [to], fail_silently=False,
+                      connection=self.connection)  # fmt: skip
+        except SoftTimeLimitExceeded:  # the task's time is up: stop, not the next address
+            self.close()
+            raise
+        except Exception as e:  # SMTP and backend errors have no common base class
+            problem = mail_problem(e)
+            self.close()
+            if server_gone(e):
+                self.down = problem
+            raise DeliveryError(f"mail to {to} failed: {problem}") from None
+
+    def close(self) -> None:
+        connection, self.connection = self.connection, None
+        if connection is None:
+            return
+        smtp = getattr(connection, "connection", None)
+        try:
+            connection.close()
+        except Exception:  # QUIT unanswered: Django forgets the socket without closing it
+            if smtp is not None:
+                smtp.close()
+
+
+def server_gone(e: Exception) -> bool:
+    """Whether ``e`` says the server cannot be talked to (not reached, timed out, TLS
+    failed, hung up) rather than that it refused this one mail."""
+    refusals = (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused)
+    return isinstance(e, OSError) and not isinstance(e, refusals)
+
+
+def send_one(event: HealthEvent, target: str, mailer: Mailer | None = None) -> None:
     kind, _, where = target.partition(":")
     if kind == AlertChannel.Kind.WEBHOOK:
         post_webhook(where, payload(event))
     elif kind == AlertChannel.Kind.EMAIL:
+        mine = mailer is None
+        mailer = mailer or Mailer()
         try:
-            send_mail(event.subject, email_body(event), None, [where], fail_silently=False)
-        except Exception as e:  # SMTP and backend errors have no common base class
-            raise DeliveryError(f"mail to {where} failed: {mail_problem(e)}") from None
+            mailer.send(event.subject, email_body(event), where)
+        finally:
+            if mine:
+                mailer.close()
     else:
         raise DeliveryError(f"unknown channel kind {kind!r}")
 
@@ -145,21 +205,35 @@ def deliver(event_id: int, *, final: bool = False) -> list[str]:
     state: dict[str, Any] = dict(event.deliveries or {})
     failed: list[str] = []
     all_targets = targets()
-    for target in all_targets:
-        entry = dict(state.get(target) or {"state": "pending", "attempts": 0})
-        if entry["state"] == "delivered":
-            continue
-        entry["attempts"] += 1
-        entry["at"] = timezone.now().isoformat()
-        try:
-            send_one(event, target)
-        except DeliveryError as e:
-            entry.update(state="failed" if final else "pending", error=str(e))
-            failed.append(target)
-            log.warning("event %s not delivered to %s: %s", event.uuid, target, e)
-        else:
-            entry.update(state="delivered", error="")
-        state[target] = entry
+    mailer = Mailer()
+    try:
+        for target in all_targets:
+            entry = dict(state.get(target) or {"state": "pending", "attempts": 0})
+            if entry["state"] == "delivered":
+                continue
+            entry["attempts"] += 1
+            entry["at"] = timezone.now().isoformat()
+            try:
+                send_one(event, target, mailer)
+            except SoftTimeLimitExceeded:
+                raise
+            except Exception as e:  # a bug for one target must not lose the others' results
+                if not isinstance(e, DeliveryError):
+                    log.exception("event %s: sending to %s failed", event.uuid, target)
+                    e = DeliveryError(f"{type(e).__name__}: {e}")
+                entry.update(state="failed" if final else "pending", error=str(e))
+                failed.append(target)
+                log.warning("event %s not delivered to %s: %s", event.uuid, target, e)
+            else:
+                entry.update(state="delivered", error="")
+            state[target] = entry
+            # Written at once, not at the end of the round: a worker killed (or a server
+            # hanging past the task's time limit) at a later target must not leave the
+            # retry to mail again those who had it. Autocommit: no transaction is held
+            # open while the next target's server is talked to.
+            HealthEvent.objects.filter(pk=event.pk).update(deliveries=state)
+    finally:
+        mailer.close()
     fields: dict[str, Any] = {
         "deliveries": state,
         "delivery_attempts": event.delivery_attempts + 1,
