@@ -40,6 +40,8 @@ def _secret_key() -> str:
 
 SECRET_KEY = _secret_key()
 DEBUG = envbool("DEBUG", "False")
+# Error pages and mails hide connection URLs too: they carry passwords (swapadmin/reporting.py).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "swapadmin.reporting.HideUrlsFilter"
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")
 
