@@ -499,18 +499,59 @@ def _edit_swapon_options(
         when = "at the next activation" if area is not None else "when it is activated"
         ctx.log(f"priority {priority if priority is not None else 'auto'} recorded: used {when}")
         return {"applied": False, "priority": priority}
+    from backends import store as store_mod
+
     ctx.step(20, f"swapoff {area.path} to apply priority {priority} ({area.used_bytes} bytes)")
-    _swapoff(ctx, plugin)
-    # No cancel check from here: the area was active, and it is made active again.
-    ctx.log(f"swapon {plugin.swap_path} at priority {priority if priority is not None else 'auto'}")
-    ctx.progress(70, f"swapon {plugin.swap_path}", force=True)
     plugin.close()
+    # One descriptor, proven to be this backend's formatted area, carries both the swapoff
+    # and the swapon: the swapoff may wait long for the host's memory lock, and the path
+    # named again after that wait may lead to another area by then (its swap root renamed,
+    # a link put in its place), which must be neither turned off nor taken for this one.
     store = plugin.open_for_swapon()
     try:
-        kernel.swapon(plugin.swap_path, priority=priority, discard=discard, fd=store.fd)
+        handle = f"/proc/self/fd/{store.fd}"
+        with host_memory(ctx, f"swapoff {area.path}"):
+            if store_mod.active_path(store.fd) is None:
+                ctx.log(f"{plugin.swap_path} is no longer active: priority {priority} recorded")
+                return {"applied": False, "priority": priority}
+            try:
+                # The RAM check is made here, under the lock, on this very area.
+                kernel.swapoff(handle, policy=ctx.policy)
+            except BackendError as e:
+                e.message = e.message.replace(handle, area.path)
+                e.args = (e.message,)
+                raise
+        # No cancel check from here: the area was active, and it is made active again.
+        shown = priority if priority is not None else "auto"
+        ctx.log(f"swapon {plugin.swap_path} at priority {shown}")
+        ctx.progress(70, f"swapon {plugin.swap_path}", force=True)
+        try:
+            # Proven again on the same descriptor before the kernel takes it: nothing else
+            # may have come to reach its bytes while it was off (a loop device attached).
+            plugin.check_identity(store)
+            plugin.check_swap_uuid(store)
+            plugin.check_exclusive(store)
+            kernel.swapon(plugin.swap_path, priority=priority, discard=discard, fd=store.fd)
+        except BackendError as e:
+            # The area is off now, by this job: say so, and do not let a retry run the job
+            # again, which would find it inactive and only record the priority, "succeeding".
+            ctx.log(f"swapon {plugin.swap_path} failed after its swapoff: {e.message}")
+            back = store_mod.active_path(store.fd)
+            state = (
+                f"It was activated meanwhile by someone else, as {back}, at the priority they chose"
+                if back is not None
+                else "It is inactive now; activate it once that is fixed"
+            )
+            raise BackendError(
+                f"{area.path} was swapped off to apply the new priority but could not be "
+                f"swapped on again: {e.message} {state} (the new priority is recorded).",
+                retryable=False,
+                field=e.field,
+            ) from None
+        now_path = store_mod.active_path(store.fd)
     finally:
         store.close()
-    now = _active_area(plugin)
+    now = kernel.find_area(now_path) if now_path else None
     ctx.save_backend(info=_info(plugin))
     return {"applied": True, "priority": now.priority if now else None}
 

@@ -1,0 +1,96 @@
+"""A priority applied now to an active file backend, through a real worker: the swapoff
+succeeds, but by the time of the swapon again a loop device reaches the file (attached
+while the job waited for the host's memory lock, here held by the test), so swapadmin
+rightly will not hand it to the kernel. The job fails once, not retried into a "success"
+(a retry finds the area inactive and would only record the priority), and its error says
+that the area was swapped off and is inactive now; the row says so too. Before, the error
+was the bare loop-device refusal, which spoke of a write and never said the area was off."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from backends import kernel
+from swapadmin.core import edits, services
+from swapadmin.core.models import Backend, Job
+from swapadmin.core.services import Actor
+from tests.fixtures.host import needs_root
+from tests.fixtures.workers import WorkerProcess, wait_for_job, wait_until
+
+pytestmark = [needs_root, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+@contextmanager
+def memory_lock_held(data_dir: Path) -> Iterator[None]:
+    """The host's memory lock, as another job's long swapoff would hold it."""
+    locks = data_dir / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    fd = os.open(locks / "host-memory.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+@contextmanager
+def loop_attached(path: Path) -> Iterator[str]:
+    dev = subprocess.run(
+        ["losetup", "-r", "-f", "--show", str(path)], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    try:
+        yield dev
+    finally:
+        subprocess.run(["losetup", "-d", dev], check=True)
+
+
+def test_the_failed_swapon_is_reported_as_an_area_left_off(worker: WorkerProcess, alice) -> None:
+    actor = Actor(alice, Job.Via.API)
+    path = worker.swap_root / "off0"
+    job = services.create_backend(
+        host=worker.host, kind="file", name="off0", size_bytes=16 << 20, actor=actor,
+        params={"path": str(path)}, priority=5,
+    )  # fmt: skip
+    assert wait_for_job(job, 60, worker=worker).state == Job.State.SUCCEEDED, job.log
+    backend = Backend.objects.get(pk=job.backend_id)
+    on = wait_for_job(services.request_action(backend, "activate", actor), 60, worker=worker)
+    assert on.state == Job.State.SUCCEEDED, on.log
+    backend.refresh_from_db()
+    try:
+        with memory_lock_held(worker.data_dir):
+            done = edits.edit_backend(backend, actor, {"priority": 9, "apply": "now"})
+            assert done.job is not None
+            wait_until(
+                lambda: "waiting for another swapoff" in Job.objects.get(pk=done.job.pk).log,
+                60, "the edit to wait for the memory lock",
+            )  # fmt: skip
+            loop = loop_attached(path)
+            dev = loop.__enter__()
+        try:
+            job = wait_for_job(done.job, 60, worker=worker)
+        finally:
+            loop.__exit__(None, None, None)
+        assert job.state == Job.State.FAILED, job.log
+        assert job.attempt == 0, job.log  # failed once, not requeued
+        assert kernel.find_area(str(path)) is None
+        assert dev in job.error
+        assert "swapped off" in job.error and "inactive now" in job.error, job.error
+        backend.refresh_from_db()
+        assert backend.observed_state != Backend.Observed.ACTIVE
+        # With the loop device gone, the area is activated again, at the new priority.
+        on = wait_for_job(services.request_action(backend, "activate", actor), 60, worker=worker)
+        assert on.state == Job.State.SUCCEEDED, on.log
+        area = kernel.find_area(str(path))
+        assert area is not None and area.priority == 9
+    finally:
+        if kernel.find_area(str(path)) is not None:
+            off = services.request_action(backend, "deactivate", actor)
+            assert wait_for_job(off, 60, worker=worker).state == Job.State.SUCCEEDED
