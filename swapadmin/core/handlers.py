@@ -29,6 +29,7 @@ from backends import (
     kernel,
     registry,
 )
+from backends.store import Store
 
 from . import runner
 from .models import Backend, Job
@@ -117,14 +118,34 @@ def host_memory(ctx: JobContext, doing: str) -> Iterator[None]:
 
 
 def _swapoff(ctx: JobContext, plugin: SwapBackend) -> None:
-    """swapoff of this backend's own area (proven by reading its header, which is fine on
-    an active area), under the host's memory lock, the RAM check made under it."""
+    """swapoff of this backend's own area, under the host's memory lock, the RAM check made
+    under it. The area is named to the kernel through a descriptor proven to be it (its
+    header read, which is fine on an active area): the wait for the lock may be long, and
+    the path named again after it may lead to another area by then (its swap root renamed,
+    a link put in its place), which must not be turned off."""
     force = bool(ctx.job.params.get("force", False))
-    plugin.verify()
-    with host_memory(ctx, f"swapoff {plugin.swap_path}"):
-        if force:
-            ctx.log("forced: swapadmin does not check that the area's pages fit in RAM")
-        kernel.swapoff(plugin.swap_path, policy=ctx.policy, force=force)
+    store = plugin.open_for_swapon()
+    try:
+        with host_memory(ctx, f"swapoff {plugin.swap_path}"):
+            if force:
+                ctx.log("forced: swapadmin does not check that the area's pages fit in RAM")
+            swapoff_store(ctx, plugin, store, force=force)
+    finally:
+        store.close()
+
+
+def swapoff_store(
+    ctx: JobContext, plugin: SwapBackend, store: Store, *, force: bool = False
+) -> None:
+    """``kernel.swapoff`` of the area open as ``store`` (through ``/proc/self/fd``, so the
+    kernel finds exactly that file or device), its errors naming the backend's path."""
+    handle = f"/proc/self/fd/{store.fd}"
+    try:
+        kernel.swapoff(handle, policy=ctx.policy, force=force)
+    except BackendError as e:
+        e.message = e.message.replace(handle, plugin.swap_path)
+        e.args = (e.message,)
+        raise
 
 
 def _refuse_adopted(ctx: JobContext, doing: str | None = None) -> None:
@@ -509,18 +530,12 @@ def _edit_swapon_options(
     # a link put in its place), which must be neither turned off nor taken for this one.
     store = plugin.open_for_swapon()
     try:
-        handle = f"/proc/self/fd/{store.fd}"
         with host_memory(ctx, f"swapoff {area.path}"):
             if store_mod.active_path(store.fd) is None:
                 ctx.log(f"{plugin.swap_path} is no longer active: priority {priority} recorded")
                 return {"applied": False, "priority": priority}
-            try:
-                # The RAM check is made here, under the lock, on this very area.
-                kernel.swapoff(handle, policy=ctx.policy)
-            except BackendError as e:
-                e.message = e.message.replace(handle, area.path)
-                e.args = (e.message,)
-                raise
+            # The RAM check is made here, under the lock, on this very area.
+            swapoff_store(ctx, plugin, store)
         # No cancel check from here: the area was active, and it is made active again.
         shown = priority if priority is not None else "auto"
         ctx.log(f"swapon {plugin.swap_path} at priority {shown}")

@@ -9,12 +9,7 @@ the wait and turned off the other area, the sysadmin's, while this backend's sta
 
 from __future__ import annotations
 
-import fcntl
 import os
-import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 
@@ -23,51 +18,15 @@ from swapadmin.core import edits, services
 from swapadmin.core.models import Backend, Job
 from swapadmin.core.services import Actor
 from tests.fixtures.host import needs_root
+from tests.fixtures.swapoff_race import (
+    active_inodes,
+    identity,
+    memory_lock_held,
+    someone_elses_swap,
+)
 from tests.fixtures.workers import WorkerProcess, wait_for_job, wait_until
 
 pytestmark = [needs_root, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-@contextmanager
-def memory_lock_held(data_dir: Path) -> Iterator[None]:
-    """The host's memory lock, as another job's long swapoff would hold it."""
-    locks = data_dir / "locks"
-    locks.mkdir(parents=True, exist_ok=True)
-    fd = os.open(locks / "host-memory.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
-
-
-@contextmanager
-def someone_elses_swap(path: Path) -> Iterator[None]:
-    """A swap area made and activated by hand, as a sysadmin's own would be."""
-    with open(path, "wb") as f:
-        os.posix_fallocate(f.fileno(), 0, 16 << 20)  # swapon refuses a file with holes
-    os.chmod(path, 0o600)
-    subprocess.run(["mkswap", str(path)], check=True, capture_output=True)
-    subprocess.run(["swapon", "-p", "1", str(path)], check=True)
-    try:
-        yield
-    finally:
-        subprocess.run(["swapoff", str(path)], capture_output=True)
-        path.unlink(missing_ok=True)
-
-
-def identity(path: Path) -> tuple[int, int]:
-    st = path.stat()
-    return st.st_dev, st.st_ino
-
-
-def active_inodes() -> dict[tuple[int, int], int]:
-    out = {}
-    for area in kernel.swap_areas():
-        if not area.deleted and area.path.startswith("/") and os.path.exists(area.path):
-            out[identity(Path(area.path))] = area.priority
-    return out
 
 
 def test_the_edit_moves_its_own_area_and_leaves_the_other_on(worker: WorkerProcess, alice) -> None:
