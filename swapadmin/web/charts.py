@@ -4,6 +4,11 @@ Raw samples are rolled up into minute and hour rows and then deleted, so a range
 coarse rows it is drawn at, plus any finer rows newer than the last roll-up (the recent
 minutes not rolled up yet), and averages them into at most ``POINTS`` buckets. No
 JavaScript: the chart is in the page, so it prints, scales and needs no chart library.
+
+The chart extends as samples arrive: its section is a partial that htmx fetches again
+every ``Range.poll`` (the sampler's period for the last hour, a minute for longer ranges,
+whose buckets fill slowly), and swaps in whole; an SVG of at most POINTS points a series
+is a few kilobytes, less than diffing it would cost.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from html import escape
 
+from django.conf import settings
 from django.utils import timezone
 
 from swapadmin.core.models import Host, Sample
@@ -30,6 +36,15 @@ class Range:
     label: str
     span: timedelta
     resolution: str
+
+    @property
+    def poll(self) -> str:
+        """How often an open chart of this range is drawn again (htmx's every-N-s): a new
+        sample can move its last point every sample period, but a point of a long range
+        is a bucket of minutes, and redrawing it each few seconds would show nothing new."""
+        bucket = self.span.total_seconds() / POINTS
+        seconds = max(float(settings.SWAPADMIN_SAMPLE_SECONDS), min(60.0, bucket / 3))
+        return f"{seconds:g}s"
 
 
 RANGES = {

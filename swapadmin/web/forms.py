@@ -69,6 +69,20 @@ class NewBackendForm(forms.Form):
         required=False,
         label="Keep across reboots (add it to fstab when activated)",
     )
+    auto_repair = forms.BooleanField(
+        required=False,
+        label="Auto-repair: let health checks bring it back to its desired state",
+    )
+    force = forms.BooleanField(
+        required=False,
+        label="Force: overwrite what the store holds (a filesystem, a file swapadmin did not make)",
+    )
+    confirm = forms.CharField(
+        required=False,
+        strip=False,
+        label="Backend name, typed to allow force",
+        help_text="With force only: the name above, typed again.",
+    )
 
     def __init__(self, *args: Any, plugin: type[SwapBackend], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -85,7 +99,7 @@ class NewBackendForm(forms.Form):
         return [self[n] for n in self.fields if n.startswith(PARAM_PREFIX)]
 
     def base_fields_bound(self) -> list[forms.BoundField]:
-        names = ("name", "size_mib", "priority", "discard", "label", "persist")
+        names = ("name", "size_mib", "priority", "discard", "label", "persist", "auto_repair")
         return [self[n] for n in names if n in self.fields]
 
     def request_kwargs(self) -> dict[str, Any]:
@@ -107,6 +121,9 @@ class NewBackendForm(forms.Form):
             "discard": d.get("discard") or "",
             "label": d.get("label") or "",
             "persist": bool(d.get("persist")),
+            "auto_repair": bool(d.get("auto_repair")),
+            "force": bool(d.get("force")),
+            "confirm": d.get("confirm") or "",
         }
 
     def add_service_errors(self, error: InvalidRequest) -> None:
@@ -124,6 +141,106 @@ class ConfirmForm(forms.Form):
 
     force = forms.BooleanField(required=False, label="Force: skip the safety checks")
     confirm = forms.CharField(required=False, label="Backend name, typed to allow force")
+
+
+class EditBackendForm(forms.Form):
+    """What ``core.edits`` takes; the rules (active areas, adopted ones) are its own."""
+
+    label = forms.CharField(
+        required=False, strip=False, help_text="Swap label, at most 16 bytes; inactive areas only."
+    )
+    priority = forms.IntegerField(
+        min_value=-1,
+        max_value=MAX_PRIORITY,
+        required=False,
+        help_text="Higher is used first; empty or -1 lets the kernel choose.",
+    )
+    discard = forms.ChoiceField(choices=Backend.Discard.choices, required=False)
+    apply = forms.ChoiceField(
+        label="On an active area, apply a new priority or discard",
+        choices=[
+            ("next_activation", "at its next activation"),
+            ("now", "now: swapoff (if its pages fit in RAM), then swapon"),
+        ],
+        initial="next_activation",
+        widget=forms.RadioSelect,
+    )
+    persist = forms.BooleanField(required=False, label="Keep across reboots (fstab)")
+    auto_repair = forms.BooleanField(
+        required=False, label="Auto-repair: let health checks bring it back to its desired state"
+    )
+
+    FIELDS = ("label", "priority", "discard", "persist", "auto_repair")
+
+    def changes(self, backend: Backend) -> dict[str, Any]:
+        """The fields that differ from ``backend``, and ``apply``: what ``edit_backend``
+        takes. An untouched field is left out, so an adopted area's label is never asked."""
+        d = self.cleaned_data
+        values = {
+            "label": d.get("label") or "",
+            "priority": d.get("priority"),
+            "discard": d.get("discard") or "",
+            "persist": bool(d.get("persist")),
+            "auto_repair": bool(d.get("auto_repair")),
+        }
+        if values["priority"] == -1:
+            values["priority"] = None
+        out: dict[str, Any] = {k: v for k, v in values.items() if getattr(backend, k) != v}
+        out["apply"] = d.get("apply") or "next_activation"
+        return out
+
+    def add_service_errors(self, error: InvalidRequest) -> None:
+        for key, messages in error.errors.items():
+            for message in messages:
+                self.add_error(key if key in self.fields else None, message)
+
+
+class ScanForm(forms.Form):
+    patterns = forms.IntegerField(
+        min_value=1, max_value=4, initial=4, help_text="Test patterns per page, 1 to 4."
+    )
+
+
+class BenchmarkForm(forms.Form):
+    seconds = forms.IntegerField(
+        label="Seconds", min_value=1, max_value=120, initial=5, help_text="1 to 120."
+    )
+
+
+class BurnInForm(forms.Form):
+    seconds = forms.IntegerField(
+        label="Seconds", min_value=1, max_value=3600, initial=30, help_text="1 to 3600."
+    )
+    memory_limit_mib = forms.IntegerField(
+        label="Memory limit (MiB)",
+        min_value=16,
+        max_value=1 << 20,
+        initial=64,
+        help_text="The hog's cgroup may hold this much in RAM; the rest is swapped.",
+    )
+    hog_mib = forms.IntegerField(
+        label="Hog size (MiB)",
+        min_value=16,
+        max_value=1 << 20,
+        initial=160,
+        help_text="Memory the hog touches; above the limit, it swaps.",
+    )
+
+    def params(self) -> dict[str, Any]:
+        d = self.cleaned_data
+        return {
+            "seconds": d["seconds"],
+            "memory_limit_bytes": d["memory_limit_mib"] * MIB,
+            "hog_bytes": d["hog_mib"] * MIB,
+        }
+
+
+#: The settings form of each test action, by action name.
+TEST_FORMS: dict[str, type[forms.Form]] = {
+    "scan": ScanForm,
+    "benchmark": BenchmarkForm,
+    "burn_in": BurnInForm,
+}
 
 
 class ResizeForm(forms.Form):

@@ -7,13 +7,15 @@ reported yet reads as zeros with ``known`` False, never as an error.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.db.models import QuerySet
 from django.db.models.fields.json import KeyTransform
 
-from swapadmin.core.models import Host
+from swapadmin.core.models import Backend, Host
 
 #: The parts of ``Host.observed`` a page about the whole fleet reads. The rest (every area,
 #: the processes holding swap, tunables, zram) is most of a snapshot and only the host page
@@ -42,6 +44,38 @@ def _list(source: dict[str, Any], *keys: str) -> list[dict[str, Any]]:
     return []
 
 
+@dataclass(frozen=True)
+class Zram:
+    """One zram device's mm_stat as the latest sample read it. Sizes in bytes; the kernel
+    counts same-filled pages (all zeros, say) in pages and stores them in no memory at all,
+    so they are shown as a count and as the bytes they stand for."""
+
+    device: str
+    orig_data_size: int
+    compr_data_size: int
+    mem_used_total: int
+    mem_limit: int
+    same_pages: int
+    same_bytes: int
+    compression_ratio: float
+    #: The managed backend on this device, for the host page's rows (None: not managed).
+    backend: Backend | None = None
+
+
+def _zram(path: str, stat: dict[str, Any], page_size: int) -> Zram:
+    same = int(_num(stat, "same_pages"))
+    return Zram(
+        device=path,
+        orig_data_size=int(_num(stat, "orig_data_size")),
+        compr_data_size=int(_num(stat, "compr_data_size")),
+        mem_used_total=int(_num(stat, "mem_used_total")),
+        mem_limit=int(_num(stat, "mem_limit")),
+        same_pages=same,
+        same_bytes=same * page_size,
+        compression_ratio=_num(stat, "compression_ratio"),
+    )
+
+
 @dataclass
 class Snapshot:
     known: bool
@@ -57,6 +91,8 @@ class Snapshot:
     tunables: dict[str, Any] = field(default_factory=dict)
     unmanaged: list[dict[str, Any]] = field(default_factory=list)
     top: list[dict[str, Any]] = field(default_factory=list)
+    #: zram devices in use as swap, by device name (zram1): the sampler reads only those.
+    zram: dict[str, Zram] = field(default_factory=dict)
 
     @property
     def swap_used(self) -> int:
@@ -109,4 +145,23 @@ def snapshot(host: Host) -> Snapshot:
         tunables=_dict(obs, "tunables"),
         unmanaged=_list(obs, "unmanaged"),
         top=_list(obs, "top"),
+        zram={
+            os.path.basename(path): _zram(path, stat, host.page_size or 4096)
+            for path, stat in _dict(obs, "zram").items()
+            if isinstance(stat, dict)
+        },
     )
+
+
+def zram_of(snap: Snapshot, backend: Backend) -> Zram | None:
+    """``backend``'s device as the latest sample read it; None for another kind, or a zram
+    area not in use as swap (the sampler reads only active ones)."""
+    if backend.kind != "zram" or not backend.swap_path:
+        return None
+    found = snap.zram.get(os.path.basename(backend.swap_path))
+    return None if found is None else replace(found, backend=backend)
+
+
+def zram_rows(snap: Snapshot, backends: Iterable[Backend]) -> list[Zram]:
+    """The host page's zram figures: one row per zram backend in use as swap."""
+    return [z for b in backends if (z := zram_of(snap, b)) is not None]

@@ -23,6 +23,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
         views.backend_confirm,
         name="backend-confirm",
     ),
+    # Before the actions' pattern, which would take "edit" for an action's name.
+    path("backends/<uuid:code>/edit/", views.backend_edit, name="backend-edit"),
     path("backends/<uuid:code>/<slug:action>/", views.backend_action, name="backend-action"),
     path("jobs/", views.job_list, name="jobs"),
     path("jobs/<uuid:code>/", views.job_detail, name="job"),

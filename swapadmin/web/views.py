@@ -30,14 +30,23 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from backends import BackendError, SwapBackend, registry
-from swapadmin.core import forget, roles, services
+from swapadmin.core import edits, forget, roles, services
 from swapadmin.core.clientip import client_ip
 from swapadmin.core.models import AuditEvent, Backend, Host, Job
 from swapadmin.health.models import CheckResult, HealthEvent, Status
 
 from . import charts
-from .forms import MIB, ConfirmForm, NewBackendForm, ResizeForm, TuneForm
-from .snapshot import Snapshot, snapshot, summaries
+from .forms import (
+    MIB,
+    TEST_FORMS,
+    ConfirmForm,
+    EditBackendForm,
+    NewBackendForm,
+    ResizeForm,
+    TuneForm,
+)
+from .results import readable
+from .snapshot import Snapshot, snapshot, summaries, zram_rows
 from .templatetags.swapadmin_ui import can, iec
 
 #: HTTP 286: htmx stops polling the element that received it (and still swaps it).
@@ -276,6 +285,7 @@ def _host_context(request: HttpRequest, host: Host) -> dict[str, Any]:
         "recent_jobs": Job.objects.filter(host=host).select_related("requested_by")[:8],
         "discover_job": host_jobs.get(Job.Kind.DISCOVER),
         "tune_job": host_jobs.get(Job.Kind.TUNE),
+        "zram": zram_rows(snap, backends),
         "poll": STATE_POLL,
     }
 
@@ -467,6 +477,7 @@ def _backend_context(request: HttpRequest, backend: Backend) -> dict[str, Any]:
         "health": health_of(backend),
         "jobs": jobs,
         "actions": offered_actions(backend),
+        "zram": zram_rows(snapshot(backend.host), [backend]),
         "poll": STATE_POLL,
     }
 
@@ -495,7 +506,8 @@ def backend_detail(request: HttpRequest, code: UUID) -> HttpResponse:
         context["resize_form"] = ResizeForm(
             initial={"size_mib": (backend.size_bytes or 0) // MIB or None}
         )
-    return page(request, "backend.html", context, ("live",))
+        context["test_forms"] = test_forms(backend)
+    return page(request, "backend.html", context, ("live", "chart"))
 
 
 BACKEND_ACTIONS = {
@@ -540,6 +552,13 @@ def backend_action(request: HttpRequest, code: UUID, action: str) -> HttpRespons
         params = {"persist": request.POST.get("persist") == "true"}
     elif action == "activate" and request.POST.get("priority", "") != "":
         params = {"priority": request.POST["priority"]}
+    elif action in TEST_FORMS and set(request.POST) & set(TEST_FORMS[action].base_fields):
+        # The settings form under the actions; the one-click buttons send none (defaults).
+        settings_form = TEST_FORMS[action](request.POST)
+        if not settings_form.is_valid():
+            errors = {k: list(v) for k, v in settings_form.errors.items()}
+            return _invalid(request, services.InvalidRequest(errors), back)
+        params = getattr(settings_form, "params", lambda: dict(settings_form.cleaned_data))()
     kind = Job.Kind.PROVISION if action == "provision" else action
     try:
         job = services.request_action(backend, kind, actor(request), params)
@@ -554,6 +573,21 @@ def backend_action(request: HttpRequest, code: UUID, action: str) -> HttpRespons
     if action == "destroy":
         back = host_url(backend.host)
     return _queued(request, job, back)
+
+
+#: What each test's settings form says it does, beside its button.
+TEST_LABELS = {
+    "scan": ("Scan", "Writes and reads back patterns on every page of an inactive area."),
+    "benchmark": ("Benchmark", "Measures page throughput and latency of an inactive area."),
+    "burn_in": ("Burn-in", "Makes the kernel swap to an active area, under a memory limit."),
+}
+
+
+def test_forms(backend: Backend) -> list[tuple[str, str, str, Any]]:
+    """The scan, benchmark and burn-in settings forms a backend can use: (action, label,
+    what it does, form). Scans and benchmarks write every page: never on adopted areas."""
+    names = ["burn_in"] if backend.adopted else ["scan", "benchmark", "burn_in"]
+    return [(n, *TEST_LABELS[n], TEST_FORMS[n](auto_id=f"id_{n}_%s")) for n in names]
 
 
 def _what_is_lost(backend: Backend, action: str) -> list[str]:
@@ -671,10 +705,14 @@ def backend_new(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return page(request, "backend_new.html", context, ("new-form",), status=422)
     kwargs = form.request_kwargs()
+    if kwargs["force"] and not can(request.user, "force"):
+        return refuse(request, "force", None)
     try:
         services.validate_backend(
             kwargs["host"], plugin.name, kwargs["name"], kwargs["size_bytes"], kwargs["params"]
         )
+        # Refused at the review already, not only when creating.
+        services._check_force(kwargs["force"], kwargs["confirm"], kwargs["name"])
         if step == "create":
             job = services.create_backend(**kwargs, actor=actor(request))
         else:
@@ -727,7 +765,78 @@ def creation_summary(plugin: type[SwapBackend], kw: dict[str, Any]) -> list[str]
     )
     if kw["persist"]:
         steps.append("When activated, an fstab line keeps it across reboots.")
+    if kw.get("auto_repair"):
+        steps.append("Health checks bring it back to its desired state when it drifts.")
+    if kw.get("force"):
+        steps.append(
+            f"Forced: whatever {where or 'the store'} holds now (a filesystem, a file swapadmin "
+            "did not make) is overwritten with a swap area."
+        )
     return steps
+
+
+# ---- edit a backend ----
+
+
+def _edit_initial(backend: Backend) -> dict[str, Any]:
+    return {
+        "label": backend.label,
+        "priority": backend.priority,
+        "discard": backend.discard,
+        "persist": backend.persist,
+        "auto_repair": backend.auto_repair,
+        "apply": edits.APPLY_LATER,
+    }
+
+
+@viewer_required
+def backend_edit(request: HttpRequest, code: UUID) -> HttpResponse:
+    """The edit page (core/edits.py): label, priority and discard (now or at the next
+    activation), persist, auto-repair. A change on the host is a job; the page says which."""
+    backend = get_object_or_404(Backend.objects.select_related("host"), uuid=code)
+    if not can(request.user, "settings"):
+        return refuse(request, "settings", backend)
+    context: dict[str, Any] = {
+        "backend": backend,
+        "host": backend.host,
+        "plugin": Kind.of(_plugin(backend.kind)),
+        "live_job": services.live_job_for(backend),
+    }
+    if request.method != "POST":
+        context["form"] = EditBackendForm(initial=_edit_initial(backend))
+        return page(request, "backend_edit.html", context, ("edit-form",))
+    form = EditBackendForm(request.POST)
+    context["form"] = form
+    if not form.is_valid():
+        return page(request, "backend_edit.html", context, ("edit-form",), status=422)
+    back = reverse("backend", args=[backend.uuid])
+    changes = form.changes(backend)
+    try:
+        if set(changes) == {"apply"}:
+            done = edits.Edit(backend, None, {})  # the form as it was: nothing to ask
+        else:
+            done = edits.edit_backend(backend, actor(request), changes)
+    except services.InvalidRequest as e:
+        form.add_service_errors(e)
+        return page(request, "backend_edit.html", context, ("edit-form",), status=422)
+    except services.Conflict as e:
+        form.add_error(None, f"busy: {e.job.kind} job {e.job.uuid} is {e.job.state}; try again")
+        return page(request, "backend_edit.html", context, ("edit-form",), status=409)
+    except services.NotReady as e:
+        form.add_error(None, e.message)
+        return page(request, "backend_edit.html", context, ("edit-form",), status=409)
+    if done.job is not None:
+        message = f"{backend.name}: {done.job.kind} queued (job {done.job.uuid})."
+    elif done.changes:
+        message = f"{backend.name}: saved ({', '.join(sorted(done.changes))})."
+    else:
+        message = f"{backend.name}: nothing changed."
+    messages.success(request, message)
+    if request.htmx:
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = back
+        return response
+    return redirect(back)
 
 
 # ---- jobs and audit ----
@@ -750,7 +859,7 @@ def job_detail(request: HttpRequest, code: UUID) -> HttpResponse:
         Job.objects.select_related("host", "backend", "requested_by"), uuid=code
     )
     live = job.state in Job.LIVE
-    context = {"job": job, "poll": "1s" if live else None}
+    context = {"job": job, "poll": "1s" if live else None, "result": readable(job)}
     status = STOP_POLLING if request.htmx and not live else 200
     return page(request, "job.html", context, ("live",), status=status)
 
