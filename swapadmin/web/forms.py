@@ -172,9 +172,19 @@ class EditBackendForm(forms.Form):
 
     FIELDS = ("label", "priority", "discard", "persist", "auto_repair")
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Each field carries the value the page showed (Django's hidden initial): a form
+        # opened before someone else's change must not send that change back undone.
+        for name in self.FIELDS:
+            self.fields[name].show_hidden_initial = True
+
     def changes(self, backend: Backend) -> dict[str, Any]:
-        """The fields that differ from ``backend``, and ``apply``: what ``edit_backend``
-        takes. An untouched field is left out, so an adopted area's label is never asked."""
+        """The fields the user changed from what the page showed them and that differ from
+        ``backend`` now, and ``apply``: what ``edit_backend`` takes. An untouched field is
+        left out, so an adopted area's label is never asked, and a field someone else
+        changed meanwhile keeps their value. A post without the shown values (no page)
+        is compared with the row."""
         d = self.cleaned_data
         values = {
             "label": d.get("label") or "",
@@ -185,7 +195,14 @@ class EditBackendForm(forms.Form):
         }
         if values["priority"] == -1:
             values["priority"] = None
-        out: dict[str, Any] = {k: v for k, v in values.items() if getattr(backend, k) != v}
+        touched = set(self.changed_data)
+        out: dict[str, Any] = {}
+        for name, value in values.items():
+            shown = self[name].html_initial_name in self.data
+            if shown and name not in touched:
+                continue
+            if getattr(backend, name) != value:
+                out[name] = value
         out["apply"] = d.get("apply") or "next_activation"
         return out
 

@@ -111,7 +111,12 @@ def control(field: Any) -> str:
         attrs["aria-invalid"] = "true"
     if ids:
         attrs["aria-describedby"] = " ".join(ids)
-    return field.as_widget(attrs=attrs)  # type: ignore[no-any-return]
+    html = field.as_widget(attrs=attrs)
+    if field.field.show_hidden_initial:
+        # What the page showed, sent back beside the value (as Django's own rendering of
+        # such a field does): the form tells the user's changes from someone else's.
+        html += field.as_hidden(only_initial=True)
+    return html  # type: ignore[no-any-return]
 
 
 @register.filter
