@@ -88,6 +88,11 @@ def read_observation(backend: Backend, plugin: SwapBackend | None = None) -> dic
         fields.update(used_bytes=0, active_priority=None)
         fields["observed_state"] = _inactive_state(plugin, path, fields)
         plugin.close()
+    if isinstance(fields.get("header"), dict) and "label" in fields["header"]:
+        # The header holds the label: an edit whose worker died between writing it and
+        # saving the row must not leave the row's old label, which a later mkswap (resize)
+        # would write back.
+        fields["label"] = fields["header"]["label"]
     return fields
 
 
