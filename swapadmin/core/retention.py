@@ -122,32 +122,47 @@ def delete_in_batches(
     """Delete ``rows`` (but not the primary keys in ``keep``) ``batch`` at a time, each
     batch its own transaction, walking the table once in key order; returns how many of
     ``rows``' model went (rows of other models that cascade are not counted). Stops after
-    TABLE_SECONDS; what is left goes next run."""
+    TABLE_SECONDS; what is left goes next run.
+
+    Each page of keys is found outside the transaction: the search may walk much of the
+    table (the young rows, on every run), and under SQLite (`make run`, IMMEDIATE
+    transactions) a transaction holds the one write lock from its start, which the
+    worker's job updates would wait for. The delete then applies ``rows``' conditions
+    again, so a row that stopped matching in between (no longer finished, named by an
+    event) stays."""
     batch = batch or BATCH
     label = rows.model._meta.label
     deleted, after = 0, None
     deadline = time.monotonic() + TABLE_SECONDS
     while time.monotonic() < deadline:
         page = rows if after is None else rows.filter(pk__gt=after)
-        with transaction.atomic():
-            pks = list(page.order_by("pk").values_list("pk", flat=True)[:batch])
-            if not pks:
-                return deleted
-            after = pks[-1]
-            doomed = [pk for pk in pks if pk not in keep]
-            if doomed:
+        pks = list(page.order_by("pk").values_list("pk", flat=True)[:batch])
+        if not pks:
+            return deleted
+        after = pks[-1]
+        doomed = [pk for pk in pks if pk not in keep]
+        if doomed:
+            with transaction.atomic():
                 # Only the keys loaded: the collector needs no log or result to delete a row.
-                _, per_model = rows.model.objects.filter(pk__in=doomed).only("pk").delete()
-                deleted += per_model.get(label, 0)
+                _, per_model = rows.filter(pk__in=doomed).only("pk").delete()
+            deleted += per_model.get(label, 0)
         if len(pks) < batch:
             return deleted
     log.info("retention: %d %s row(s) deleted, the rest next run", deleted, label)
     return deleted
 
 
-def _older_than(days: float, now: datetime) -> datetime | None:
-    """The cut-off of a retention of ``days``; None for 0 (kept for ever)."""
-    return now - timedelta(days=days) if days > 0 else None
+def older_than(days: float, now: datetime) -> datetime | None:
+    """The cut-off of a retention of ``days``; None for 0 (kept for ever), and for a
+    retention longer than the calendar reaches (1e7 days, inf: an admin's "for ever"),
+    which ``timedelta`` cannot hold: nothing is that old, and the run must not fail on
+    it, or the tables after this one would never be pruned."""
+    if not days > 0:  # 0, and NaN, which compares false both ways
+        return None
+    try:
+        return now - timedelta(days=days)
+    except OverflowError:
+        return None
 
 
 def prune_jobs(now: datetime | None = None, batch: int | None = None) -> int:
@@ -155,7 +170,7 @@ def prune_jobs(now: datetime | None = None, batch: int | None = None) -> int:
     (when they were queued, for one that never recorded it), except the latest finished
     job of each (host, backend, kind), the last queued (ids grow as jobs are queued);
     returns how many."""
-    cutoff = _older_than(settings.SWAPADMIN_JOB_RETENTION_DAYS, now or timezone.now())
+    cutoff = older_than(settings.SWAPADMIN_JOB_RETENTION_DAYS, now or timezone.now())
     if cutoff is None:
         return 0
     finished = Job.objects.filter(state__in=Job.FINISHED)
@@ -176,7 +191,7 @@ def prune_jobs(now: datetime | None = None, batch: int | None = None) -> int:
 
 def prune_audit(now: datetime | None = None, batch: int | None = None) -> int:
     """Delete audit events older than SWAPADMIN_AUDIT_RETENTION_DAYS; returns how many."""
-    cutoff = _older_than(settings.SWAPADMIN_AUDIT_RETENTION_DAYS, now or timezone.now())
+    cutoff = older_than(settings.SWAPADMIN_AUDIT_RETENTION_DAYS, now or timezone.now())
     if cutoff is None:
         return 0
     return delete_in_batches(AuditEvent.objects.filter(at__lt=cutoff), batch)

@@ -15,11 +15,14 @@ or off, never edits the fstab. What it finds wanting is done by a signed job (a 
 from __future__ import annotations
 
 import logging
+import os
+import stat
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from backends import BackendError, Policy, SwapBackend
@@ -87,13 +90,27 @@ def run_round(host: Host) -> dict[str, str]:
 def check_backend(
     host: Host, backend: Backend, th: Thresholds, job: Job | None
 ) -> tuple[CheckResult, Job | None]:
-    """Probe one backend and record the result; returns it and the repair queued, if any."""
+    """Probe one backend and record the result; returns it and the repair queued, if any.
+
+    A round holds no lock a job waits for, so a job may be asked for, run and finish while
+    the probes look (a deactivate swaps off in a moment). What they saw is then a moment of
+    that job, judged against what the user asked before it: recorded as a verdict it would
+    say "should be active" and have the control plane's repair undo the user's deactivate.
+    So the row is read afresh first, the newest job noted, and the verdict is kept only if,
+    with the row locked (a request waits for the lock), no job came and the row still asks
+    for what the probes were judged against."""
+    backend.refresh_from_db()
+    seen = _newest_job(backend)
     holder = live_job_for(backend)
     if holder is not None:
         # A job is changing the area right now: what we would see is a moment of it.
-        finding = probes.ok("busy", f"skipped: {holder.kind} job {holder.uuid} is {holder.state}")
-        return record_result(host, backend, job, [finding], update_health=False), None
-    result = record_result(host, backend, job, backend_findings(backend, th))
+        return _busy(host, backend, job, f"{holder.kind} job {holder.uuid} is {holder.state}"), None
+    findings = backend_findings(backend, th)
+    with transaction.atomic():
+        moved = _moved_since(backend, seen)
+        if moved:
+            return _busy(host, backend, job, moved), None
+        result = record_result(host, backend, job, findings)
     if signing.signing_key() is None:
         # A fleet host's worker holds no signing key: the control plane queues the repair
         # from this result at its next round (tasks.repair_drifted).
@@ -102,6 +119,44 @@ def check_backend(
     from .repair import maybe_repair
 
     return result, maybe_repair(backend, result.findings)
+
+
+#: The row's columns a verdict is judged against (check_drift, check_fstab, ...).
+_ASKED = ("desired_state", "persist", "priority", "params", "state", "swap_uuid", "label")
+
+
+def _newest_job(backend: Backend) -> int:
+    """The id of the newest job (not a check) of ``backend``; 0 for none."""
+    jobs = Job.objects.filter(backend_id=backend.pk).exclude(kind=Job.Kind.CHECK)
+    return jobs.aggregate(newest=Max("pk"))["newest"] or 0
+
+
+def _moved_since(backend: Backend, seen: int) -> str:
+    """Why the probes of ``backend`` are no verdict (a job queued since ``seen`` or live,
+    or the row changed under them), or "" when they are. Call in a transaction: the row is
+    locked, so a request waits until the result is recorded."""
+    if not Backend.objects.filter(pk=backend.pk).exists():
+        return "the backend was deleted meanwhile"
+    # The health row first, then the backend's: the order maybe_repair takes them in (a
+    # repair queued by the control plane meanwhile must not deadlock with this).
+    BackendHealth.objects.get_or_create(backend=backend)
+    BackendHealth.objects.select_for_update().filter(backend=backend).first()
+    row = Backend.objects.select_for_update().filter(pk=backend.pk).values(*_ASKED).get()
+    jobs = Job.objects.filter(backend_id=backend.pk).exclude(kind=Job.Kind.CHECK)
+    newer = jobs.filter(Q(pk__gt=seen) | Q(state__in=Job.LIVE)).order_by("pk").first()
+    if newer is not None:
+        return f"{newer.kind} job {newer.uuid} ran while it was looked at ({newer.state})"
+    changed = [name for name in _ASKED if row[name] != getattr(backend, name)]
+    if changed:
+        return f"its {', '.join(changed)} changed while it was looked at"
+    return ""
+
+
+def _busy(host: Host, backend: Backend, job: Job | None, why: str) -> CheckResult:
+    """A result saying the look was a moment of a change: stored (the page shows it), but
+    no verdict: the backend's health, events and repairs wait for the next look."""
+    finding = probes.ok("busy", f"skipped: {why}")
+    return record_result(host, backend, job, [finding], update_health=False)
 
 
 def check_host_level(host: Host, th: Thresholds, job: Job | None) -> CheckResult:
@@ -128,11 +183,36 @@ def _result_dict(result: CheckResult) -> dict[str, Any]:
 
 
 def build_plugin(backend: Backend) -> tuple[SwapBackend | None, str]:
+    problem = _not_a_device(backend)
+    if problem:
+        return None, problem
     try:
         plugin = runner.build_plugin(backend, Policy.from_env())
     except BackendError as e:
         return None, e.message
     return plugin, ""
+
+
+def _not_a_device(backend: Backend) -> str:
+    """Why the device a loop or zram row names (``state["device"]``, opened by the probes
+    with a plain open) must not be opened, or "". The row is not signed in a round, and
+    opening a node runs its driver: a watchdog armed, a FIFO that blocks this worker for
+    good. Only a block device, or nothing (a loop device detached), is looked at."""
+    state = backend.state if isinstance(backend.state, dict) else {}
+    if "device" not in state or state["device"] is None:
+        return ""
+    dev = state["device"]
+    if not isinstance(dev, str) or not dev.startswith("/dev/"):
+        return f"its recorded device {dev!r} is not a path under /dev/; nothing was opened"
+    try:
+        st = os.lstat(dev)
+    except FileNotFoundError:
+        return ""
+    except OSError as e:
+        return f"cannot stat its recorded device {dev}: {e.strerror}; nothing was opened"
+    if not stat.S_ISBLK(st.st_mode):
+        return f"its recorded device {dev} is not a block device; nothing was opened"
+    return ""
 
 
 def backend_findings(backend: Backend, th: Thresholds | None = None) -> list[Finding]:

@@ -7,7 +7,6 @@ run by its worker (``checks.run_round``), which leaves results and no Job row.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from typing import Any
 
 from celery import shared_task
@@ -18,7 +17,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from swapadmin.core.models import Host, Job, db_ago
-from swapadmin.core.retention import delete_in_batches
+from swapadmin.core.retention import delete_in_batches, older_than
 
 from . import notify
 from .checks import raise_event
@@ -120,20 +119,37 @@ def repair_drifted() -> int:
         if repair is not None and (repair.finished_at is None or result.at < repair.finished_at):
             continue  # its repair runs, or ran after the check: the next check says more
         findings = result.findings
+        if asked_otherwise(findings, health.backend):
+            continue  # the user asked for something else since: the next check says more
         # Also when nothing is wanted any more but a back-off is still counted: it is reset.
         if wanted_repairs(findings) or health.repair_attempts or health.next_repair_at:
             queued += maybe_repair(health.backend, findings) is not None
     return queued
 
 
+def asked_otherwise(findings: list[dict[str, Any]], backend: Any) -> bool:
+    """Whether ``findings`` were judged against another wish than ``backend``'s row holds
+    now: a check found "should be active", then the user deactivated it. Repairing from
+    that result would undo what the user just did."""
+    for f in findings:
+        value = f.get("value") if isinstance(f, dict) else None
+        if not isinstance(value, dict) or not value.get("repair"):
+            continue
+        if f.get("check") == "drift" and value.get("desired") != backend.desired_state:
+            return True
+        if f.get("check") == "fstab" and value.get("persist") != backend.persist:
+            return True
+    return False
+
+
 def prune_results(batch: int | None = None) -> int:
     """Delete check results older than SWAPADMIN_HEALTH_RETENTION_DAYS (0: never), except
     the current ones (a backend's or host's health points at them) and those an event
     still kept names (what the event was about); returns how many."""
-    days = setting("SWAPADMIN_HEALTH_RETENTION_DAYS", 14.0)
-    if days <= 0:
+    cutoff = older_than(setting("SWAPADMIN_HEALTH_RETENTION_DAYS", 14.0), timezone.now())
+    if cutoff is None:
         return 0
-    old = CheckResult.objects.filter(at__lt=timezone.now() - timedelta(days=days))
+    old = CheckResult.objects.filter(at__lt=cutoff)
     old = old.exclude(pk__in=HostHealth.objects.exclude(last_result=None).values("last_result"))
     old = old.exclude(pk__in=BackendHealth.objects.exclude(last_result=None).values("last_result"))
     old = old.exclude(pk__in=HealthEvent.objects.exclude(result=None).values("result"))
@@ -144,12 +160,10 @@ def prune_events(batch: int | None = None) -> int:
     """Delete events older than SWAPADMIN_HEALTH_EVENT_RETENTION_DAYS (0: never) that are
     settled: delivered, given up on, or never to be sent. A pending one is kept until its
     delivery ends, whatever its age; returns how many."""
-    days = setting("SWAPADMIN_HEALTH_EVENT_RETENTION_DAYS", 90.0)
-    if days <= 0:
+    cutoff = older_than(setting("SWAPADMIN_HEALTH_EVENT_RETENTION_DAYS", 90.0), timezone.now())
+    if cutoff is None:
         return 0
-    old = HealthEvent.objects.filter(at__lt=timezone.now() - timedelta(days=days)).exclude(
-        delivery=HealthEvent.Delivery.PENDING
-    )
+    old = HealthEvent.objects.filter(at__lt=cutoff).exclude(delivery=HealthEvent.Delivery.PENDING)
     return delete_in_batches(old, batch)
 
 
