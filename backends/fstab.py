@@ -153,18 +153,51 @@ def _resolve(spec: str) -> str:
 
 def resolve_entries(fstab: Path) -> list[tuple[FstabEntry, str | None, str]]:
     """Each swap entry of ``fstab`` with the real path its source names on this host (tags
-    resolved as findfs does, symlinks followed), or None and the reason it names nothing."""
-    from . import names
+    resolved as findfs does, symlinks followed), or None and the reason it names nothing
+    swapadmin may take: nothing at all, several areas at once, a probe that did not answer
+    (that line alone is skipped), or something that is not swap (a ``UUID=`` copied from
+    a filesystem's line names that filesystem: swapon would refuse it at boot, and
+    adopting it would make a filesystem's device a swap backend)."""
+    from . import kernel, names
 
     out: list[tuple[FstabEntry, str | None, str]] = []
+    active = {a.path for a in kernel.swap_areas()}
     for e in entries(fstab):
         try:
             found = names.resolve(e.spec)
         except names.Unresolved as u:
             out.append((e, None, u.reason))
             continue
+        except BackendError as err:
+            out.append((e, None, f"could not be resolved: {err.message}"))
+            continue
+        # A device (or a FIFO...) is judged here; a regular file by discover, which knows
+        # whether it lies inside the swap roots.
+        judged_here = found.path not in active and not _regular(found.path)
+        if judged_here and not names.is_swap_area(found.path):
+            out.append((e, None, f"{found.path} ({found.how}) {_not_swap(found.path)}"))
+            continue
         out.append((e, found.path, found.how))
     return out
+
+
+def _regular(path: str) -> bool:
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _not_swap(path: str) -> str:
+    """Why ``path`` is not taken as swap, naming what wipefs finds on a block device."""
+    from . import devices
+
+    held = ""
+    with contextlib.suppress(BackendError, OSError, ValueError):
+        if stat.S_ISBLK(os.lstat(path).st_mode):
+            held = ", ".join(sorted({s.type for s in devices.signatures(path) if s.type}))
+    what = f"it holds {held}" if held else "no swap header"
+    return f"is not a swap area (not active in /proc/swaps, {what}): only swap is adopted"
 
 
 # ---------------------------------------------------------------- writing

@@ -15,6 +15,7 @@ the tag (read-only, never a write).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import stat
@@ -58,31 +59,42 @@ class Unresolved(Exception):
 
 def split_tag(spec: str) -> tuple[str, str] | None:
     """``("UUID", "1234-...")`` for a tag source (quotes stripped, as libmount does), None
-    for a path. Tag names are case-sensitive in libblkid; fstab writers use upper case."""
+    for a path. Tag names are case-sensitive in libblkid and libmount: ``uuid=...`` is no
+    tag to findfs or swapon (it names nothing at boot), so it is none here either."""
     tag, sep, value = spec.partition("=")
-    if not sep or tag.upper() not in TAG_LINKS:
+    if not sep or tag not in TAG_LINKS:
         return None
-    return tag.upper(), value.strip("\"'")
+    return tag, value.strip("\"'")
 
 
 def resolve(spec: str) -> Resolved:
     """The real path ``spec`` names: a tag by libblkid's rules (udev link, then a probe),
     then by the headers of active swap files; a path through its symlinks (a udev
-    ``/dev/disk/by-*`` link, or a link to a file). Raises Unresolved saying why not."""
+    ``/dev/disk/by-*`` link, or a link to a file). Raises Unresolved saying why not,
+    and when the tag names more than one area: which of them findfs or swapon picks
+    depends on udev's and the cache's order, which a reboot may change."""
     tagged = split_tag(spec)
     if tagged is None:
         return _resolve_path(spec)
     tag, value = tagged
     if not value:
         raise Unresolved(spec, f"{tag}= has no value")
-    for find, how in (
-        (_by_udev_link, "udev link"),
-        (_by_blkid, "blkid"),
-        (_by_active_swap_file, "the header of an active swap file"),
-    ):
-        found = find(tag, value)
-        if found is not None:
-            return Resolved(spec, found, how)
+    link = _by_udev_link(tag, value)
+    devices = _by_blkid(tag, value)
+    found = list(dict.fromkeys([*([link] if link else []), *devices]))
+    how = "udev link" if link else "blkid"
+    if not found:
+        found, how = _by_active_swap_files(tag, value), "the header of an active swap file"
+    if len(found) > 1:
+        raise Unresolved(
+            spec,
+            f"{tag} {value!r} names {len(found)} areas on this host ({', '.join(found)}): "
+            "findfs and swapon pick one of them by udev's and blkid's order, which may "
+            f"change at the next boot, so swapadmin takes it for neither; give each its own {tag} "
+            "(swaplabel) or name it by path",
+        )
+    if found:
+        return Resolved(spec, found[0], how)
     files = " or an active swap file's header" if tag in _HEADER_TAGS else ""
     raise Unresolved(
         spec,
@@ -93,10 +105,19 @@ def resolve(spec: str) -> Resolved:
 
 def _resolve_path(spec: str) -> Resolved:
     if not spec.startswith("/"):
+        tag = spec.partition("=")[0]
+        if tag.upper() in TAG_LINKS:
+            raise Unresolved(
+                spec,
+                f"{tag}= is not a tag to findfs or swapon, which know only {tag.upper()}= "
+                "(tag names are case-sensitive): this line names nothing at boot",
+            )
         raise Unresolved(spec, "neither an absolute path nor a UUID=/LABEL=/PARTUUID= tag")
     real = os.path.realpath(spec)
     if not os.path.lexists(spec):
         raise Unresolved(spec, "does not exist on this host")
+    if not os.path.lexists(real):
+        raise Unresolved(spec, f"is a symbolic link to {real}, which does not exist")
     how = "path" if real == os.path.normpath(spec) else f"symbolic link to {real}"
     return Resolved(spec, real, how)
 
@@ -124,26 +145,44 @@ def _by_udev_link(tag: str, value: str) -> str | None:
     return real if _is_block(real) else None
 
 
-def _by_blkid(tag: str, value: str) -> str | None:
+def _by_blkid(tag: str, value: str) -> list[str]:
+    """Every block device blkid finds with ``tag=value`` (not just the first: two devices
+    with one label must be told apart, not guessed between)."""
     blkid = shutil.which("blkid") or "/sbin/blkid"
     # -c /dev/null: probe now instead of trusting /run/blkid/blkid.tab, which may name a
     # device that was detached (or miss one attached a moment ago).
-    cmd = [blkid, "-c", "/dev/null", "-l", "-o", "device", "-t", f"{tag}={value}"]
+    cmd = [blkid, "-c", "/dev/null", "-o", "device", "-t", f"{tag}={value}"]
     try:
-        out = subprocess.run(
-            cmd, capture_output=True, text=True, timeout=_BLKID_TIMEOUT, check=False
+        proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, close_fds=True
         )
     except FileNotFoundError:
-        return None  # no util-linux: the udev links and the headers still count
-    except subprocess.TimeoutExpired as e:
-        raise KernelError(f"blkid did not answer within {_BLKID_TIMEOUT:.0f} s") from e
-    device = out.stdout.strip().splitlines()[0] if out.returncode == 0 and out.stdout else ""
-    return os.path.realpath(device) if device and _is_block(device) else None
+        return []  # no util-linux: the udev links and the headers still count
+    try:
+        stdout, _ = proc.communicate(timeout=_BLKID_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        # Not subprocess.run's unbounded wait after the kill: a probe stuck in the kernel
+        # on a dead device (state D) outlives SIGKILL until the I/O ends, and the job must
+        # not wait with it. Python reaps it later, once it does end.
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=2)
+        if proc.stdout is not None:
+            proc.stdout.close()
+        raise KernelError(
+            f"blkid did not answer within {_BLKID_TIMEOUT:.0f} s (a device that does not "
+            "answer reads?)"
+        ) from None
+    if proc.returncode != 0:
+        return []
+    devices = (d.strip() for d in stdout.splitlines())
+    return list(dict.fromkeys(os.path.realpath(d) for d in devices if d and _is_block(d)))
 
 
-def _by_active_swap_file(tag: str, value: str) -> str | None:
+def _by_active_swap_files(tag: str, value: str) -> list[str]:
     if tag not in _HEADER_TAGS:
-        return None
+        return []
+    out = []
     for area in kernel.swap_areas():
         if area.type != "file":
             continue
@@ -152,8 +191,8 @@ def _by_active_swap_file(tag: str, value: str) -> str | None:
             continue
         got = str(hdr[0]) if tag == "UUID" else hdr[1]
         if (got.lower() == value.lower()) if tag == "UUID" else (got == value):
-            return area.path
-    return None
+            out.append(area.path)
+    return out
 
 
 def read_swap_header(path: str) -> tuple[str, str] | None:
@@ -163,8 +202,14 @@ def read_swap_header(path: str) -> tuple[str, str] | None:
     from .header import parse_header
     from .store import read_page0
 
+    # What the name is comes first: opening a FIFO would wait for a writer for ever, and
+    # opening a character device runs its driver (a tape rewinds). O_NONBLOCK as well, for
+    # a name swapped for a FIFO between the two.
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        mode = os.lstat(path).st_mode
+        if not (stat.S_ISREG(mode) or stat.S_ISBLK(mode)):
+            return None
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
     except OSError:
         return None
     try:
