@@ -111,11 +111,14 @@ def check_backend(
         if moved:
             return _busy(host, backend, job, moved), None
         result = record_result(host, backend, job, findings)
-    if signing.signing_key() is None:
-        # A fleet host's worker holds no signing key: the control plane queues the repair
-        # from this result at its next round (tasks.repair_drifted).
+    if job is None or signing.signing_key() is None:
+        # A scheduled round is an unsigned message and acts on nothing, even where this
+        # process could sign (one machine: `make run`); a fleet host's worker holds no key.
+        # The control plane queues the repair from this result (tasks.repair_drifted, run
+        # each minute before the rounds are sent).
         return result, None
-    # Where jobs can be signed (one machine: `make run`), the repair is queued at once.
+    # A check someone asked for is a signed job: where jobs can be signed, its repair is
+    # queued at once.
     from .repair import maybe_repair
 
     return result, maybe_repair(backend, result.findings)

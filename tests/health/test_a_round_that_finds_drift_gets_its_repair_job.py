@@ -1,8 +1,8 @@
 """A round has no job to hang a repair on, and needs none: what it finds is recorded, and
 a drifted backend with auto-repair still gets its repair, a signed job. On a fleet host
 (the worker holds only the public key) the control plane queues it from the round's
-result; on one machine (`make run`, the worker holds the key) the worker queues it at
-once, and the control plane's look finds it queued and adds none."""
+result; on one machine (`make run`, the worker holds the key) too: a round is an unsigned
+message, and the worker queues nothing on its word even where it could sign."""
 
 from __future__ import annotations
 
@@ -43,6 +43,7 @@ def test_a_drifted_backend_gets_one_signed_repair(start_worker, alice, keys):
     drift = next(f for f in result.findings if f["check"] == "drift")
     assert (result.job, drift["status"], drift["value"]["repair"]) == (None, "fail", "activate")
     assert BackendHealth.objects.get(backend=backend).status == "fail"
+    assert not Job.objects.filter(backend=backend, kind="activate", via="schedule").exists()
 
     repair_drifted()  # the control plane's look, as at its next round
     repair_drifted()
