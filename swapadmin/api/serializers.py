@@ -461,3 +461,45 @@ class BackendHistorySerializer(HistorySerializer):
         many=True,
         help_text="the mean of each step in which the area was active, oldest first",
     )
+
+
+class DynamicSwapDecisionSerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    action = serializers.CharField()
+    backend = serializers.CharField(source="backend_name")
+    reason = serializers.CharField()
+    job = serializers.UUIDField(source="job.uuid", allow_null=True, default=None)
+
+
+class DynamicSwapSerializer(serializers.Serializer):
+    """A host's dynamic swap policy. Reading shows its latest verdict, the files it owns
+    and its recent decisions; a PATCH changes any of the writable fields, the rules
+    (swapadmin.core.dynamic.update_policy) checked on the whole."""
+
+    enabled = serializers.BooleanField(required=False)
+    min_free_bytes = serializers.IntegerField(min_value=0, max_value=MAX_BYTES, required=False)
+    psi_some_above = serializers.FloatField(
+        min_value=0, max_value=100, allow_null=True, required=False
+    )
+    file_size_bytes = serializers.IntegerField(min_value=0, max_value=MAX_BYTES, required=False)
+    max_files = serializers.IntegerField(min_value=1, max_value=64, required=False)
+    max_total_bytes = serializers.IntegerField(min_value=0, max_value=MAX_BYTES, required=False)
+    unused_for_seconds = serializers.FloatField(min_value=0, max_value=1e9, required=False)
+    cooldown_seconds = serializers.FloatField(min_value=0, max_value=1e9, required=False)
+    priority = serializers.IntegerField(
+        min_value=0, max_value=MAX_PRIORITY, allow_null=True, required=False
+    )
+    status = serializers.CharField(read_only=True)
+    decided_at = serializers.DateTimeField(read_only=True)
+    files = serializers.SerializerMethodField()
+    decisions = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_files(self, policy: Any) -> list[str]:
+        return sorted(policy.files.values_list("name", flat=True))
+
+    @extend_schema_field(DynamicSwapDecisionSerializer(many=True))
+    def get_decisions(self, policy: Any) -> list[dict[str, Any]]:
+        from swapadmin.core.dynamic import decisions
+
+        return DynamicSwapDecisionSerializer(decisions(policy), many=True).data

@@ -33,6 +33,7 @@ from .serializers import (
     BurnInSerializer,
     ConflictSerializer,
     DiscoverSerializer,
+    DynamicSwapSerializer,
     EmptySerializer,
     ErrorSerializer,
     ForceSerializer,
@@ -131,7 +132,13 @@ class HostViewSet(ApiDefaults, viewsets.ReadOnlyModelViewSet):
     filterset_class = filters.HostFilter
     ordering_fields = ["name", "last_heartbeat", "created_at"]
     # Revoking a host's credentials is the admin's, as destroying and forgetting are.
-    role_actions = {"discover": "discover", "tune": "tune", "revoke": "destroy"}
+    role_actions = {
+        "discover": "discover",
+        "tune": "tune",
+        "revoke": "destroy",
+        # It adds and deletes swap files on its own: the admin's, like creating them.
+        "dynamic_swap": "settings",
+    }
 
     @extend_schema(request=DiscoverSerializer, responses={**QUEUED, **HOST_BUSY})
     @action(detail=True, methods=["post"])
@@ -171,6 +178,23 @@ class HostViewSet(ApiDefaults, viewsets.ReadOnlyModelViewSet):
         except EnrolError as e:
             return Response({"detail": str(e)}, status=status.HTTP_409_CONFLICT)
         return Response({"host": host.uuid, "revoked": revoked})
+
+    @extend_schema(request=DynamicSwapSerializer, responses=DynamicSwapSerializer)
+    @action(detail=True, methods=["get", "patch"], url_path="dynamic-swap")
+    def dynamic_swap(self, request: Request, uuid: str) -> Response:
+        """The host's dynamic swap policy (off by default), its files and latest decisions;
+        PATCH any of its fields. Nothing is saved on a 400."""
+        from swapadmin.core import dynamic
+
+        host = self.get_object()
+        if request.method == "PATCH":
+            data = DynamicSwapSerializer(data=request.data, partial=True)
+            data.is_valid(raise_exception=True)
+            try:
+                dynamic.update_policy(host, dict(data.validated_data), actor_for(request))
+            except services.InvalidRequest as e:
+                raise invalid(e) from None
+        return Response(DynamicSwapSerializer(dynamic.policy_for(host)).data)
 
     @extend_schema(parameters=[HistoryQuerySerializer], responses=HostHistorySerializer)
     @action(detail=True, methods=["get"])

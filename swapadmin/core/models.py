@@ -150,6 +150,15 @@ class Backend(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
+    #: The host's dynamic swap policy, when it added this file and still owns it: only
+    #: then may it remove it. Cleared when a person changes the backend (it is theirs then).
+    dynamic_policy = models.ForeignKey(
+        "DynamicSwapPolicy",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="files",
+    )
 
     class Meta:
         ordering = ["host__name", "name"]
@@ -366,3 +375,59 @@ class Sample(models.Model):
             "pswpout_rate": self.pswpout_rate,
             "psi_some_avg10": self.psi_some_avg10,
         }
+
+
+class DynamicSwapPolicy(models.Model):
+    """A host's dynamic swap (off by default): keep free swap above ``min_free_bytes`` (and
+    memory pressure below ``psi_some_above``) by adding files of ``file_size_bytes`` in the
+    host's first swap root, up to ``max_files`` and ``max_total_bytes``; remove those unused
+    for ``unused_for_seconds``. Decided by the control plane (core/dynamic.py), done by the
+    same signed jobs as any backend's."""
+
+    host = models.OneToOneField(Host, on_delete=models.CASCADE, related_name="dynamic_swap")
+    enabled = models.BooleanField(default=False)
+    min_free_bytes = models.BigIntegerField(default=256 << 20)
+    psi_some_above = models.FloatField(null=True, blank=True)
+    file_size_bytes = models.BigIntegerField(default=512 << 20)
+    max_files = models.PositiveSmallIntegerField(default=4)
+    max_total_bytes = models.BigIntegerField(default=2 << 30)
+    unused_for_seconds = models.FloatField(default=600.0)
+    cooldown_seconds = models.FloatField(default=120.0)
+    #: The swapon priority of its files; None: the kernel's (below every area given one).
+    priority = models.IntegerField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    #: The latest round's verdict, acted on or not ("free swap 300 MiB is enough"), and when.
+    status = models.TextField(blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"dynamic swap of {self.host.name}"
+
+
+class DynamicSwapDecision(models.Model):
+    """What the policy did (or did not) and why: the host page shows the latest ones.
+    A round that decides the same "nothing" as the one before leaves no new row."""
+
+    class Action(models.TextChoices):
+        ADD = "add"
+        ACTIVATE = "activate"
+        REMOVE = "remove"
+        DESTROY = "destroy"
+        REFUSED = "refused"
+        RELEASED = "released"
+        NONE = "none"
+
+    policy = models.ForeignKey(
+        DynamicSwapPolicy, on_delete=models.CASCADE, related_name="decisions"
+    )
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    action = models.CharField(max_length=16, choices=Action.choices)
+    backend_name = models.CharField(max_length=100, blank=True)
+    reason = models.TextField()
+    job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.action} {self.backend_name}"

@@ -25,6 +25,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from backends import BackendError, Policy, registry
+from backends.dynamic import RESERVED_PREFIX
 from swapadmin.celery import app as celery_app
 
 from . import signing
@@ -205,14 +206,27 @@ def _backend_error(e: BackendError, default_field: str) -> InvalidRequest:
 
 
 def validate_backend(
-    host: Host, kind: str, name: str, size_bytes: int | None, params: dict[str, Any]
+    host: Host,
+    kind: str,
+    name: str,
+    size_bytes: int | None,
+    params: dict[str, Any],
+    *,
+    dynamic: bool = False,
 ) -> tuple[dict[str, Any], int | None]:
-    """The plugin's own validation (pure, lexical), as the web side can do it."""
+    """The plugin's own validation (pure, lexical), as the web side can do it. Names
+    starting with ``dyn-`` are the dynamic swap policy's (``dynamic``) and no one else's."""
     if not isinstance(name, str) or not NAME_RE.match(name):
         raise InvalidRequest.one(
             "name",
             "a name is 1 to 100 letters, digits, '.', '_' or '-', starting with one "
             "of the first two",
+        )
+    if name.lower().startswith(RESERVED_PREFIX) and not dynamic:
+        raise InvalidRequest.one(
+            "name",
+            f"names starting with {RESERVED_PREFIX!r} are reserved for the files dynamic swap "
+            "adds; choose another name",
         )
     try:
         cls = registry().get(kind)
@@ -306,10 +320,13 @@ def create_backend(
     auto_repair: bool = False,
     force: bool = False,
     confirm: str = "",
+    dynamic_policy: Any = None,
 ) -> Job:
-    """Register a backend and queue its provision job (prepare the store and mkswap)."""
+    """Register a backend and queue its provision job (prepare the store and mkswap).
+    ``dynamic_policy``: the host's DynamicSwapPolicy adding one of its ``dyn-`` files."""
     params = params or {}
-    cleaned, size = validate_backend(host, kind, name, size_bytes, params)
+    dynamic = dynamic_policy is not None
+    cleaned, size = validate_backend(host, kind, name, size_bytes, params, dynamic=dynamic)
     prio = _clean_priority(priority)
     disc = _clean_discard(discard)
     lab = _clean_label(label or "")
@@ -330,6 +347,7 @@ def create_backend(
             auto_repair=auto_repair,
             desired_state=Backend.Desired.INACTIVE,
             created_by=actor.user,
+            dynamic_policy=dynamic_policy,
         )
         job = _new_job(host, Job.Kind.PROVISION, actor, backend=backend, params={"force": force})
         audit(actor, "create", backend, "queued", {"job": str(job.uuid), "kind": kind})

@@ -38,6 +38,7 @@ def schedule_checks() -> int:
     message lost (a broker restart): it is asked again, and the claim in ``check_host``
     makes a duplicate message harmless."""
     repair_drifted()
+    _dynamic_swap()
     running = Job.objects.filter(host=OuterRef("host"), state=Job.State.RUNNING)
     # While the host runs a job, its round may just be waiting behind it (a solo pool).
     lost = Q(round_requested_at__lt=db_ago(settings.SWAPADMIN_RESEND_AFTER_SECONDS)) & ~Exists(
@@ -54,6 +55,18 @@ def schedule_checks() -> int:
             transaction.on_commit(lambda pk=host.pk, queue=host.queue: send_round(pk, queue))
         asked += 1
     return asked
+
+
+def _dynamic_swap() -> None:
+    """Each enabled dynamic swap policy's round (core/dynamic.py), decided here on the
+    control plane like the repairs: hosts never decide to write. A failure there must not
+    cost every host its round of checks."""
+    from swapadmin.core import dynamic
+
+    try:
+        dynamic.run_all()
+    except Exception:
+        log.exception("dynamic swap: the round failed")
 
 
 def send_round(host_id: int, queue: str) -> bool:

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, path
 
-from . import views
+from . import dynamic, views
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path(
@@ -16,6 +16,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("hosts/<uuid:code>/discover/", views.host_discover, name="host-discover"),
     path("hosts/<uuid:code>/forget/", views.host_forget, name="host-forget"),
     path("hosts/<uuid:code>/revoke/", views.host_revoke, name="host-revoke"),
+    path("hosts/<uuid:code>/dynamic-swap/", dynamic.host_dynamic_swap, name="host-dynamic-swap"),
     path("backends/new/", views.backend_new, name="backend-new"),
     path("backends/<uuid:code>/", views.backend_detail, name="backend"),
     path(

@@ -35,7 +35,7 @@ from swapadmin.core.clientip import client_ip
 from swapadmin.core.models import AuditEvent, Backend, Host, Job
 from swapadmin.health.models import CheckResult, HealthEvent, Status
 
-from . import charts
+from . import charts, dynamic
 from .forms import (
     MIB,
     TEST_FORMS,
@@ -305,6 +305,7 @@ def host_detail(request: HttpRequest, code: UUID) -> HttpResponse:
         # Whole page only: the host's own events (offline, back online, its health) and its
         # backends', newest first; the polled partial does not carry them.
         context["events"] = HealthEvent.objects.filter(host=host).select_related("backend")[:20]
+        context.update(dynamic.context(host))
     return page(request, "host.html", context, ("live", "charts", "tune"))
 
 

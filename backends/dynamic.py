@@ -1,0 +1,230 @@
+"""Dynamic swap's decision, as swapspace and systemd-swap's swapfc make it, but as a pure
+function: the control plane calls it with what it knows (the policy, the host's latest
+reading, the files the policy added) and turns its answer into the same signed provision,
+activate, deactivate and destroy jobs any backend gets. Nothing here reads the machine or
+the database, so every rule (limits, cool-down, hysteresis) is tested without either.
+
+One decision at a time per host: add one file, remove one file, or nothing, always with
+the reason, which the host page shows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+#: Names the policy gives its files: a user's backend can never be called this, so the
+#: policy's files and a user's never collide (``swapadmin.core.services`` refuses it).
+RESERVED_PREFIX = "dyn-"
+
+
+class Action(StrEnum):
+    ADD = "add"
+    REMOVE = "remove"
+    NONE = "none"
+
+
+@dataclass(frozen=True)
+class Rules:
+    """A host's policy, as the decision needs it."""
+
+    #: Keep at least this much swap free; below it a file is added.
+    min_free_bytes: int
+    #: Add a file when memory PSI ``some`` avg10 (percent) reaches this; None: PSI is ignored.
+    psi_some_above: float | None
+    file_size_bytes: int
+    max_files: int
+    max_total_bytes: int
+    #: A file holding no page for this long may be removed.
+    unused_for_seconds: float
+    #: No new action sooner than this after the previous one.
+    cooldown_seconds: float
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The host's latest sample."""
+
+    swap_total: int
+    swap_free: int
+    psi_some_avg10: float
+    #: How old the sample is, by the database's clock.
+    age_seconds: float
+
+
+@dataclass(frozen=True)
+class File:
+    """A file the policy added and still owns."""
+
+    name: str
+    size_bytes: int
+    used_bytes: int
+    active: bool
+    #: Seconds since a page was last seen in it (or since it was added, if never).
+    idle_seconds: float
+
+
+class Held(StrEnum):
+    """Why nothing is done, for the caller to tell a lasting state from a passing one."""
+
+    NO_SAMPLE = "no-sample"
+    STALE = "stale"
+    WAITING = "waiting"
+    COOLDOWN = "cooldown"
+    LIMIT = "limit"
+    ENOUGH = "enough"
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: Action
+    reason: str
+    #: The file to remove (REMOVE) or the name for the new one (ADD).
+    name: str = ""
+    #: With NONE: which rule held the policy back.
+    held: Held | None = None
+
+
+@dataclass(frozen=True)
+class Situation:
+    """What else the decision must know of the host."""
+
+    #: A job of one of the policy's files is queued or running (what it is, for the reason).
+    in_flight: str = ""
+    #: Seconds since the policy's last add or remove, None if it never acted.
+    since_last_action: float | None = None
+    #: A reading older than this is stale: the host is not heard from, nothing is decided.
+    stale_after_seconds: float = 45.0
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2**20:.0f} MiB"
+
+
+def next_name(taken: set[str]) -> str:
+    """The first free ``dyn-<n>``."""
+    n = 1
+    while f"{RESERVED_PREFIX}{n}" in taken:
+        n += 1
+    return f"{RESERVED_PREFIX}{n}"
+
+
+def short_of_swap(rules: Rules, reading: Reading) -> str:
+    """Why swap must be added now, or "" if it need not."""
+    if reading.swap_free < rules.min_free_bytes:
+        return f"free swap {_mib(reading.swap_free)} is below {_mib(rules.min_free_bytes)}"
+    if rules.psi_some_above is not None and reading.psi_some_avg10 >= rules.psi_some_above:
+        return (
+            f"memory pressure (PSI some avg10) {reading.psi_some_avg10:.1f}% reached "
+            f"{rules.psi_some_above:.1f}%"
+        )
+    return ""
+
+
+def decide(
+    rules: Rules, reading: Reading | None, files: list[File], situation: Situation, *,
+    taken_names: set[str] | None = None,
+) -> Decision:  # fmt: skip
+    """Add one file, remove one, or nothing, with the reason.
+
+    Hysteresis: a file is removed only while swap is not short, and only if free swap after
+    its removal stays at least half a file above the threshold, so the removal itself can
+    never call for an add; an add is never followed by the removal of a file still in use
+    or used within ``unused_for_seconds``. The cool-down spaces actions, and one action in
+    flight holds every other.
+    """
+    if reading is None:
+        return Decision(Action.NONE, "no sample from the host yet", held=Held.NO_SAMPLE)
+    if reading.age_seconds > situation.stale_after_seconds:
+        return Decision(
+            Action.NONE,
+            f"the latest sample is {reading.age_seconds:.0f} s old: the host is not heard "
+            "from, nothing is decided for it",
+            held=Held.STALE,
+        )
+    if situation.in_flight:
+        return Decision(Action.NONE, f"waiting for {situation.in_flight}", held=Held.WAITING)
+    if situation.since_last_action is not None and (
+        situation.since_last_action < rules.cooldown_seconds
+    ):
+        left = rules.cooldown_seconds - situation.since_last_action
+        return Decision(Action.NONE, f"cooling down ({left:.0f} s left)", held=Held.COOLDOWN)
+    short = short_of_swap(rules, reading)
+    if short:
+        return _add(rules, files, short, taken_names or {f.name for f in files})
+    return _remove(rules, reading, files)
+
+
+def _add(rules: Rules, files: list[File], short: str, taken: set[str]) -> Decision:
+    if len(files) >= rules.max_files:
+        return Decision(
+            Action.NONE,
+            f"{short}, but the limit of {rules.max_files} file(s) is reached",
+            held=Held.LIMIT,
+        )
+    total = sum(f.size_bytes for f in files)
+    if total + rules.file_size_bytes > rules.max_total_bytes:
+        return Decision(
+            Action.NONE,
+            f"{short}, but another {_mib(rules.file_size_bytes)} would pass the limit of "
+            f"{_mib(rules.max_total_bytes)} ({_mib(total)} added so far)",
+            held=Held.LIMIT,
+        )
+    name = next_name(taken)
+    return Decision(Action.ADD, f"{short}: adding {name} ({_mib(rules.file_size_bytes)})", name)
+
+
+def _remove(rules: Rules, reading: Reading, files: list[File]) -> Decision:
+    floor = rules.min_free_bytes + rules.file_size_bytes // 2
+    # The newest first (the highest number): the oldest file stays longest, as swapspace does.
+    for f in sorted(files, key=lambda f: (len(f.name), f.name), reverse=True):
+        if f.used_bytes > 0 or f.idle_seconds < rules.unused_for_seconds:
+            continue
+        freed = f.size_bytes - f.used_bytes if f.active else 0
+        # An inactive file holds no free swap: removing it changes nothing the rule sees.
+        if f.active and reading.swap_free - freed < floor:
+            continue
+        why = (
+            f"{f.name} held no page for {f.idle_seconds:.0f} s"
+            if f.active
+            else (f"{f.name} is not active")
+        )
+        return Decision(
+            Action.REMOVE,
+            f"{why} and free swap stays {_mib(reading.swap_free - freed)} without it: removing it",
+            f.name,
+        )
+    if files:
+        return Decision(
+            Action.NONE,
+            f"free swap {_mib(reading.swap_free)} is enough; no file of the policy may go yet "
+            f"(one goes when unused for {rules.unused_for_seconds:.0f} s and free swap stays "
+            f"above {_mib(floor)} without it)",
+            held=Held.ENOUGH,
+        )
+    return Decision(Action.NONE, f"free swap {_mib(reading.swap_free)} is enough", held=Held.ENOUGH)
+
+
+#: Bounds a policy's numbers must keep, with the reason a person reads when one is off.
+MIN_FILE_BYTES = 16 << 20
+MAX_FILES = 64
+
+
+def problems(rules: Rules) -> dict[str, str]:
+    """What is wrong with ``rules``, by field name; empty when they can be used."""
+    out: dict[str, str] = {}
+    if rules.min_free_bytes < 0:
+        out["min_free_bytes"] = "free swap to keep must be 0 or more bytes"
+    if rules.psi_some_above is not None and not 0 < rules.psi_some_above <= 100:
+        out["psi_some_above"] = "a PSI threshold is a percentage above 0 and at most 100"
+    if rules.file_size_bytes < MIN_FILE_BYTES:
+        out["file_size_bytes"] = f"a file is at least {_mib(MIN_FILE_BYTES)}"
+    if not 1 <= rules.max_files <= MAX_FILES:
+        out["max_files"] = f"the number of files is from 1 to {MAX_FILES}"
+    if rules.max_total_bytes < rules.file_size_bytes:
+        out["max_total_bytes"] = "the total limit must hold at least one file"
+    if rules.unused_for_seconds < 0:
+        out["unused_for_seconds"] = "the unused window is 0 or more seconds"
+    if rules.cooldown_seconds < 0:
+        out["cooldown_seconds"] = "the cool-down is 0 or more seconds"
+    return out

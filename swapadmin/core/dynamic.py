@@ -1,0 +1,373 @@
+"""Dynamic swap on the control plane: each minute (``health.tasks.schedule_checks``) every
+enabled policy of an online host gets one round here. The round reads the host's latest
+sample (by the database's clock; a stale one decides nothing), finishes what an earlier
+decision started (activate a file its provision made; destroy one its deactivate emptied),
+then asks ``backends.dynamic.decide`` and does what it says with the same signed, audited
+jobs as any backend (``services.create_backend`` / ``request_action``, actor "system").
+
+A file the policy added stays the policy's until a person asks a job on it (page or API):
+then it is theirs, the policy forgets it and never removes it. A swapoff the RAM check
+refuses is recorded and tried again after the cool-down, never forced.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models.functions import Now
+
+from backends import dynamic
+from backends.dynamic import Action, Decision, Held
+
+from . import services
+from .models import AuditEvent, Backend, DynamicSwapDecision, DynamicSwapPolicy, Host, Job, Sample
+
+log = logging.getLogger(__name__)
+
+#: Decisions kept per policy: the page shows the latest ones, the audit log keeps all jobs.
+KEEP_DECISIONS = 50
+#: What a person does to a backend that makes it theirs.
+PERSON = (Job.Via.PAGE, Job.Via.API)
+#: Decisions that count as acting, for the cool-down.
+ACTING = (
+    DynamicSwapDecision.Action.ADD,
+    DynamicSwapDecision.Action.REMOVE,
+    DynamicSwapDecision.Action.REFUSED,
+)
+
+D = DynamicSwapDecision.Action
+
+
+def rules_of(policy: DynamicSwapPolicy) -> dynamic.Rules:
+    return dynamic.Rules(
+        min_free_bytes=policy.min_free_bytes,
+        psi_some_above=policy.psi_some_above,
+        file_size_bytes=policy.file_size_bytes,
+        max_files=policy.max_files,
+        max_total_bytes=policy.max_total_bytes,
+        unused_for_seconds=policy.unused_for_seconds,
+        cooldown_seconds=policy.cooldown_seconds,
+    )
+
+
+def db_now(host: Host) -> datetime:
+    """The database's clock, the one heartbeats are written in."""
+    return Host.objects.filter(pk=host.pk).annotate(n=Now()).values_list("n", flat=True).get()
+
+
+def latest_reading(host: Host, now: datetime) -> dynamic.Reading | None:
+    sample = (
+        Sample.objects.filter(host=host, resolution=Sample.Resolution.RAW)
+        .order_by("-at")
+        .only("at", "swap_total", "swap_free", "psi_some_avg10")
+        .first()
+    )
+    if sample is None:
+        return None
+    return dynamic.Reading(
+        swap_total=sample.swap_total,
+        swap_free=sample.swap_free,
+        psi_some_avg10=sample.psi_some_avg10,
+        age_seconds=(now - sample.at).total_seconds(),
+    )
+
+
+def _idle_seconds(backend: Backend, now: datetime, window: float) -> float:
+    """Seconds since a page was last seen in ``backend``: 0 while it holds one; otherwise
+    since the latest sample (within ``window``) that saw one, or since it was activated."""
+    if backend.used_bytes > 0:
+        return 0.0
+    activated = (
+        backend.jobs.filter(kind=Job.Kind.ACTIVATE, state=Job.State.SUCCEEDED)
+        .order_by("-finished_at")
+        .values_list("finished_at", flat=True)
+        .first()
+    ) or backend.created_at
+    since = activated
+    key = str(backend.uuid)
+    recent = Sample.objects.filter(
+        host_id=backend.host_id,
+        resolution=Sample.Resolution.RAW,
+        at__gte=max(activated, now - timedelta(seconds=window)),
+    ).order_by("-at")
+    for at, used in recent.values_list("at", "backends").iterator():
+        if isinstance(used, dict) and (used.get(key) or 0) > 0:
+            since = max(since, at)
+            break
+    return max(0.0, (now - since).total_seconds())
+
+
+def _file(backend: Backend, now: datetime, window: float) -> dynamic.File:
+    return dynamic.File(
+        name=backend.name,
+        size_bytes=backend.size_bytes or 0,
+        used_bytes=backend.used_bytes,
+        active=backend.observed_state == Backend.Observed.ACTIVE,
+        idle_seconds=_idle_seconds(backend, now, window),
+    )
+
+
+def _record(
+    policy: DynamicSwapPolicy,
+    now: datetime,
+    action: str,
+    reason: str,
+    *,
+    name: str = "",
+    job: Job | None = None,
+) -> DynamicSwapDecision:
+    row = DynamicSwapDecision.objects.create(
+        policy=policy, at=now, action=action, backend_name=name, reason=reason, job=job
+    )
+    old = policy.decisions.order_by("-at", "-pk").values_list("pk", flat=True)[KEEP_DECISIONS:]
+    DynamicSwapDecision.objects.filter(pk__in=list(old)).delete()
+    return row
+
+
+def _status(policy: DynamicSwapPolicy, now: datetime, reason: str) -> None:
+    DynamicSwapPolicy.objects.filter(pk=policy.pk).update(status=reason, decided_at=now)
+    policy.status, policy.decided_at = reason, now
+
+
+def _last_job(backend: Backend) -> Job | None:
+    return backend.jobs.exclude(kind=Job.Kind.CHECK).order_by("-queued_at", "-pk").first()
+
+
+def _release_touched(policy: DynamicSwapPolicy, now: datetime) -> None:
+    """A file a person changed or asked a job on (the audit trail says so: an edit saved
+    without a job too) is theirs from then on. Reading it (a check) changes nothing."""
+    for backend in policy.files.all():
+        touched = (
+            AuditEvent.objects.filter(object_uuid=backend.uuid, via__in=PERSON)
+            .exclude(action=Job.Kind.CHECK)
+            .exclude(outcome=AuditEvent.Outcome.REFUSED)
+            .order_by("-at")
+            .first()
+        )
+        if touched is None:
+            continue
+        Backend.objects.filter(pk=backend.pk).update(dynamic_policy=None)
+        _record(
+            policy,
+            now,
+            D.RELEASED,
+            f"{touched.actor_name} asked {touched.action} of {backend.name}: it is theirs now, "
+            "the policy no longer counts or removes it",
+            name=backend.name,
+        )
+
+
+def _follow_up(policy: DynamicSwapPolicy, now: datetime) -> bool:
+    """Take the next step of what an earlier decision started; True if a job was queued or
+    one still runs (the round then decides nothing new)."""
+    actor = services.Actor.system()
+    for backend in policy.files.select_related("host"):
+        last = _last_job(backend)
+        if last is None:
+            continue
+        if last.state in Job.LIVE:
+            return True
+        ok = last.state == Job.State.SUCCEEDED
+        kind = last.kind
+        if kind == Job.Kind.PROVISION and ok and backend.observed_state != Backend.Observed.ACTIVE:
+            job = services.request_action(backend, Job.Kind.ACTIVATE, actor)
+            _record(policy, now, D.ACTIVATE, f"{backend.name} is provisioned: activating it",
+                    name=backend.name, job=job)  # fmt: skip
+            return True
+        if kind in (Job.Kind.PROVISION, Job.Kind.ACTIVATE) and not ok:
+            job = services.request_action(backend, Job.Kind.DESTROY, actor)
+            _record(policy, now, D.DESTROY,
+                    f"the {kind} of {backend.name} {last.state} ({last.error or 'no error'}): "
+                    "removing what it left", name=backend.name, job=job)  # fmt: skip
+            return True
+        if kind == Job.Kind.DEACTIVATE and ok:
+            job = services.request_action(backend, Job.Kind.DESTROY, actor)
+            _record(policy, now, D.DESTROY, f"{backend.name} is swapped off: deleting its file",
+                    name=backend.name, job=job)  # fmt: skip
+            return True
+        refused = kind == Job.Kind.DEACTIVATE and not ok
+        if refused and not policy.decisions.filter(job=last, action=D.REFUSED).exists():
+            # The area keeps its pages and stays on: it is wanted active until a later
+            # round finds RAM for them. Never forced.
+            Backend.objects.filter(pk=backend.pk).update(desired_state=Backend.Desired.ACTIVE)
+            why = (
+                f"swapoff of {backend.name} refused, it stays active and is tried again "
+                f"after the cool-down: {last.error}"
+            )
+            _record(policy, now, D.REFUSED, why, name=backend.name, job=last)
+    return False
+
+
+def _in_flight(policy: DynamicSwapPolicy) -> str:
+    job = (
+        Job.objects.filter(backend__dynamic_policy=policy, state__in=Job.LIVE)
+        .exclude(kind=Job.Kind.CHECK)
+        .order_by("queued_at")
+        .first()
+    )
+    return f"the {job.kind} job of {job.backend_name} ({job.state})" if job else ""
+
+
+def _since_last_action(policy: DynamicSwapPolicy, now: datetime) -> float | None:
+    last = policy.decisions.filter(action__in=ACTING).order_by("-at").first()
+    return None if last is None else (now - last.at).total_seconds()
+
+
+def run_policy(policy: DynamicSwapPolicy) -> Decision:
+    """One round of ``policy``: the decision, acted on. Serialised per policy by its row's
+    lock, so two rounds at once cannot both add."""
+    with transaction.atomic():
+        policy = (
+            DynamicSwapPolicy.objects.select_for_update().select_related("host").get(pk=policy.pk)
+        )
+        host = policy.host
+        now = db_now(host)
+        reading = latest_reading(host, now)
+        stale_after = settings.SWAPADMIN_OFFLINE_AFTER_SECONDS
+        busy = ""
+        if reading is not None and reading.age_seconds <= stale_after:
+            # Nothing is queued for a host not heard from: it decides nothing, and finishes
+            # nothing either.
+            _release_touched(policy, now)
+            if _follow_up(policy, now):
+                busy = _in_flight(policy) or "the step just queued"
+        situation = dynamic.Situation(
+            in_flight=busy,
+            # After the follow-ups: a refusal just recorded starts a cool-down too.
+            since_last_action=_since_last_action(policy, now),
+            stale_after_seconds=stale_after,
+        )
+        files = list(policy.files.all())
+        window = policy.unused_for_seconds
+        decision = dynamic.decide(
+            rules_of(policy),
+            reading,
+            [_file(b, now, window) for b in files],
+            situation,
+            taken_names=set(
+                Backend.objects.filter(
+                    host=host, name__startswith=dynamic.RESERVED_PREFIX
+                ).values_list("name", flat=True)
+            ),
+        )
+        _act(policy, now, decision, {b.name: b for b in files})
+        _status(policy, now, decision.reason)
+    return decision
+
+
+def _act(
+    policy: DynamicSwapPolicy, now: datetime, decision: Decision, files: dict[str, Backend]
+) -> None:
+    actor = services.Actor.system()
+    if decision.action == Action.ADD:
+        job = _add(policy, decision.name, actor)
+        _record(policy, now, D.ADD, decision.reason, name=decision.name, job=job)
+    elif decision.action == Action.REMOVE:
+        backend = files[decision.name]
+        kind = (
+            Job.Kind.DEACTIVATE
+            if backend.observed_state == Backend.Observed.ACTIVE
+            else Job.Kind.DESTROY
+        )
+        job = services.request_action(backend, kind, actor)
+        _record(policy, now, D.REMOVE, decision.reason, name=decision.name, job=job)
+    elif decision.held == Held.LIMIT:
+        # A lasting state worth its row, once: not one per minute while it lasts.
+        latest = policy.decisions.order_by("-at", "-pk").first()
+        if latest is None or latest.action != D.NONE:
+            _record(policy, now, D.NONE, decision.reason)
+
+
+def _add(policy: DynamicSwapPolicy, name: str, actor: services.Actor) -> Job:
+    host = policy.host
+    if not host.swap_roots:
+        raise services.InvalidRequest.one("swap_roots", f"{host.name} reports no swap root")
+    path = Path(host.swap_roots[0]) / name
+    return services.create_backend(
+        host=host,
+        kind="file",
+        name=name,
+        size_bytes=policy.file_size_bytes,
+        actor=actor,
+        params={"path": str(path)},
+        priority=policy.priority,
+        label=name[:16],
+        dynamic_policy=policy,
+    )
+
+
+def run_all() -> int:
+    """A round for every enabled policy of an online host; returns how many acted. One
+    policy's failure (a bad swap root, a conflict) is logged and recorded, and the others
+    still get their round."""
+    acted = 0
+    policies = DynamicSwapPolicy.objects.filter(
+        enabled=True, host__in=Host.objects.online()
+    ).order_by("pk")
+    for policy in policies:
+        try:
+            decision = run_policy(policy)
+        except (services.InvalidRequest, services.Conflict, services.NotReady) as e:
+            log.warning("dynamic swap of host %s: %s", policy.host_id, e)
+            with transaction.atomic():
+                now = db_now(policy.host)
+                _status(policy, now, f"could not act: {e}")
+            continue
+        acted += decision.action != Action.NONE
+    return acted
+
+
+# ---- editing a policy (the page and the API) ----
+
+FIELDS = (
+    "enabled",
+    "min_free_bytes",
+    "psi_some_above",
+    "file_size_bytes",
+    "max_files",
+    "max_total_bytes",
+    "unused_for_seconds",
+    "cooldown_seconds",
+    "priority",
+)
+
+
+def policy_for(host: Host) -> DynamicSwapPolicy:
+    """The host's policy; a fresh host has one, off, with the defaults."""
+    policy, _ = DynamicSwapPolicy.objects.get_or_create(host=host)
+    return policy
+
+
+def update_policy(host: Host, changes: dict[str, Any], actor: services.Actor) -> DynamicSwapPolicy:
+    """Apply ``changes`` (already typed by the form or serializer) after the rules check
+    them together; InvalidRequest names the field and nothing is saved. Audited."""
+    unknown = set(changes) - set(FIELDS)
+    if unknown:
+        raise services.InvalidRequest.one(sorted(unknown)[0], "not a field of the policy")
+    with transaction.atomic():
+        policy = DynamicSwapPolicy.objects.select_for_update().get(pk=policy_for(host).pk)
+        before = {f: getattr(policy, f) for f in FIELDS}
+        for name, value in changes.items():
+            setattr(policy, name, value)
+        wrong = dynamic.problems(rules_of(policy))
+        if policy.priority is not None and not 0 <= policy.priority <= services.MAX_PRIORITY:
+            wrong["priority"] = f"priority must be from 0 to {services.MAX_PRIORITY}"
+        if policy.enabled and not host.swap_roots:
+            wrong["enabled"] = f"{host.name} reports no swap root to put files in"
+        if wrong:
+            raise services.InvalidRequest({k: [v] for k, v in wrong.items()})
+        policy.save()
+        changed = {
+            f: [before[f], getattr(policy, f)] for f in FIELDS if before[f] != getattr(policy, f)
+        }
+        services.audit(actor, "dynamic_swap", host, "ok", {"changed": changed})
+    return policy
+
+
+def decisions(policy: DynamicSwapPolicy, limit: int = 10) -> list[DynamicSwapDecision]:
+    return list(policy.decisions.select_related("job").order_by("-at", "-pk")[:limit])
