@@ -334,6 +334,11 @@ if SWAPADMIN_WEBHOOK_URL and (_why := url_problem(SWAPADMIN_WEBHOOK_URL)):
 #: Webhooks are sent by a child process running as this user, never as root.
 SWAPADMIN_WEBHOOK_USER = envstr("SWAPADMIN_WEBHOOK_USER", "nobody") or "nobody"
 SWAPADMIN_ALERT_EMAILS = envlist("SWAPADMIN_ALERT_EMAILS", "")
+#: How long one delivery round of an event (every webhook and address) may take before it
+#: stops and is tried again later.
+SWAPADMIN_NOTIFY_TIME_LIMIT_SECONDS = envfloat("SWAPADMIN_NOTIFY_TIME_LIMIT_SECONDS", 300.0)
+if not 1 <= SWAPADMIN_NOTIFY_TIME_LIMIT_SECONDS <= 86400:
+    raise SettingError("SWAPADMIN_NOTIFY_TIME_LIMIT_SECONDS must be from 1 to 86400 seconds")
 
 # Alerts by mail: EMAIL_URL and/or EMAIL_HOST, EMAIL_PORT... (swapadmin/mailsettings.py).
 # An SMTP host alone selects the SMTP backend; nothing configured prints mail to the console.

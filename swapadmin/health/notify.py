@@ -216,6 +216,14 @@ def deliver(event_id: int, *, final: bool = False) -> list[str]:
             try:
                 send_one(event, target, mailer)
             except SoftTimeLimitExceeded:
+                # The round's time ran out talking to this target (a server that trickles
+                # its answer resets every read's timeout): recorded, and the task retries.
+                entry.update(
+                    state="failed" if final else "pending",
+                    error="the delivery round ran out of its time limit talking to it",
+                )
+                state[target] = entry
+                HealthEvent.objects.filter(pk=event.pk).update(deliveries=state)
                 raise
             except Exception as e:  # a bug for one target must not lose the others' results
                 if not isinstance(e, DeliveryError):

@@ -10,6 +10,7 @@ import logging
 from typing import Any
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
@@ -227,11 +228,25 @@ def mark_offline_hosts() -> int:
     return raised
 
 
-@shared_task(name=notify.NOTIFY_TASK, bind=True, ignore_result=True, max_retries=None)
+@shared_task(
+    name=notify.NOTIFY_TASK,
+    bind=True,
+    ignore_result=True,
+    max_retries=None,
+    # EMAIL_TIMEOUT bounds each read, not a conversation: a server that trickles its
+    # answer a byte at a time would hold a control worker's slot for ever without these.
+    soft_time_limit=settings.SWAPADMIN_NOTIFY_TIME_LIMIT_SECONDS,
+    time_limit=settings.SWAPADMIN_NOTIFY_TIME_LIMIT_SECONDS + 30,
+)
 def notify_event(self: Any, event_id: int) -> None:
-    """Deliver an event; retried with exponential back-off while a target fails."""
+    """Deliver an event; retried with exponential back-off while a target fails or the
+    round runs out of time."""
     limit = int(setting("SWAPADMIN_WEBHOOK_MAX_RETRIES", 8))
     final = self.request.retries >= limit
-    failed = notify.deliver(event_id, final=final)
+    try:
+        failed = notify.deliver(event_id, final=final)
+    except SoftTimeLimitExceeded:
+        log.warning("event %s: the delivery round ran out of time; tried again later", event_id)
+        failed = ["(time limit)"]
     if failed and not final:
         raise self.retry(countdown=notify.retry_delay(self.request.retries))
