@@ -319,8 +319,8 @@ for _name in (
     "SWAPADMIN_HEALTH_EVENT_RETENTION_DAYS",
     "SWAPADMIN_HEALTH_RETENTION_DAYS",
 ):
-    if globals()[_name] < 0:
-        raise SettingError(f"{_name} must be 0 (keep for ever) or a number of days, not negative")
+    if not globals()[_name] >= 0:  # NaN too
+        raise SettingError(f"{_name} must be 0 (keep for ever) or a number of days")
 SWAPADMIN_ADMIN_PASSWORD = envstr("SWAPADMIN_ADMIN_PASSWORD")
 SWAPADMIN_METRICS_ALLOWED_IPS = envlist("SWAPADMIN_METRICS_ALLOWED_IPS", "127.0.0.1,::1")
 #: Reverse proxies (addresses or networks) whose X-Forwarded-For names the client, for
