@@ -6,6 +6,10 @@ distribution's zram-generator or an administrator set up: only the device named 
 ``state`` is ever written, and only during the boot that recorded it. zram devices do not
 survive a reboot, so after one the recorded number may name someone else's device (the
 generator's /dev/zram0); the state keeps the host's boot id to tell.
+
+The boot id is the kernel's (``/proc/sys/kernel/random/boot_id``). A test that simulates a
+reboot points ``SWAPADMIN_BOOT_ID_FILE`` in the worker's own environment at a file of its
+own: an environment only root sets when it starts the process, which no row can reach.
 """
 
 from __future__ import annotations
@@ -29,10 +33,74 @@ from ..errors import (
     ValidationError,
 )
 from ..policy import Policy
-from ..store import Store, boot_id
+from ..store import Store
+from ..store import boot_id as kernel_boot_id
 
 ZRAM_CONTROL: Final = Path("/sys/class/zram-control")
+#: The environment variable naming another file to read the boot id from (tests only).
+BOOT_ID_FILE_ENV: Final = "SWAPADMIN_BOOT_ID_FILE"
 _ALGORITHM = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+
+
+def boot_id() -> str:
+    """This boot's id, as zram devices are recorded in: the kernel's, or the file
+    ``SWAPADMIN_BOOT_ID_FILE`` names in this process's environment (a simulated reboot)."""
+    path = os.environ.get(BOOT_ID_FILE_ENV)
+    if not path:
+        return kernel_boot_id()
+    try:
+        return Path(path).read_text().strip()
+    except OSError as e:
+        raise KernelError(f"cannot read {path} ({BOOT_ID_FILE_ENV}): {e.strerror}") from e
+
+
+def zram_major() -> int | None:
+    """The zram driver's block major from /proc/devices, or None when it is not loaded."""
+    try:
+        text = Path("/proc/devices").read_text()
+    except OSError:
+        return None
+    _, _, blocks = text.partition("Block devices:")
+    for line in blocks.splitlines():
+        fields = line.split()
+        if len(fields) == 2 and fields[1] == "zram" and fields[0].isdigit():
+            return int(fields[0])
+    return None
+
+
+def open_zram_node(dev: str, flags: int) -> int:
+    """``dev`` opened with ``flags`` only once it proves to be a zram block device: looked
+    at first through an O_PATH descriptor, which runs no driver, so a FIFO (which would
+    block the worker for good) or a character device (a watchdog, armed by an open) that a
+    row names is never opened for real. That very node is then opened for I/O."""
+    try:
+        pfd = os.open(dev, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as e:
+        raise KernelError(f"cannot open {dev}: {e.strerror}", errno=e.errno) from e
+    try:
+        st = os.fstat(pfd)
+        major = zram_major()
+        if not stat.S_ISBLK(st.st_mode):
+            raise NotOursError(
+                f"{dev} is not a block device, so not a zram device: it was not opened. "
+                "Nothing was written."
+            )
+        if major is None or os.major(st.st_rdev) != major:
+            raise NotOursError(
+                f"{dev} is a block device of major {os.major(st.st_rdev)}, not a zram device "
+                f"(zram's major is {major if major is not None else 'unknown: zram is not loaded'}"
+                "): it was not opened. Nothing was written."
+            )
+        try:
+            fd = os.open(f"/proc/self/fd/{pfd}", flags | os.O_CLOEXEC)
+        except OSError as e:
+            raise KernelError(f"cannot open {dev}: {e.strerror}", errno=e.errno) from e
+    finally:
+        os.close(pfd)
+    if os.fstat(fd).st_rdev != st.st_rdev:
+        os.close(fd)
+        raise NotOursError(f"{dev} changed while it was being opened; try again")
+    return fd
 
 
 def algorithms(name: str) -> tuple[list[str], str | None]:
@@ -120,8 +188,8 @@ def _distro_device_now(name: str, sig: dict[str, Any]) -> dict[str, Any] | None:
             return None
         if algorithms(name)[1] != sig.get("algorithm"):
             return None
-        fd = os.open(f"/dev/{name}", os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except (OSError, ValueError):
+        fd = open_zram_node(f"/dev/{name}", os.O_RDONLY)
+    except (OSError, ValueError, BackendError):
         return None
     try:
         ident = ZramBackend._identity_of(fd, f"/dev/{name}")
@@ -202,6 +270,12 @@ class ZramBackend(SwapBackend):
         the backend survives the reboot instead of reading as gone. It stays adopted: it is
         swapped on and off, never written.
 
+        Only after a reboot: the boot this process reads (``boot_id``, the kernel's) must
+        differ from every boot the state recorded the device in. Within the recorded boot
+        a device reset and set up again, however alike, is someone's new device, and the
+        recorded identity refuses it. The fields relied on (``distro``, ``boot_id``, the
+        recorded identity) are covered by a job's signature.
+
         Reading the header opens the device for a moment, and a reset (the distribution's
         own, ``systemctl restart systemd-zram-setup@zramN``) fails with EBUSY meanwhile: so
         it is read once per instance, when a job opens the store or the boot has changed,
@@ -215,12 +289,11 @@ class ZramBackend(SwapBackend):
         name = sig.get("name")
         if not isinstance(name, str) or not re.fullmatch(r"zram[0-9]+", name):
             return
+        recorded = {self.record.get("boot_id"), self.state.get("boot_id")} - {None, ""}
+        if not recorded or boot_id() in recorded:
+            return  # the boot it was recorded in (or none recorded): never followed
         found = _distro_device_now(name, sig)
-        if found is None:
-            return
-        rec = self.record
-        same = all(rec.get(k) == found[k] for k in ("boot_id", "diskseq", "devnum", "uuid"))
-        if same and self.state.get("boot_id") == found["boot_id"]:
+        if found is None or found["boot_id"] in recorded:
             return
         self.state.update(device=f"/dev/{name}", boot_id=found["boot_id"])
         self.update_record(**found)
@@ -240,9 +313,13 @@ class ZramBackend(SwapBackend):
         self.state.pop("device", None)
         self.state.pop("boot_id", None)
         rec = self.record
-        for k in ("devnum", "diskseq", "boot_id", "key"):
+        for k in ("devnum", "diskseq", "key"):
             rec.pop(k, None)
         rec.pop("uuid", None)
+        if not self.state.get("distro"):
+            rec.pop("boot_id", None)
+        # An adopted distribution device keeps the boot it was last known in: only a later
+        # boot's device may be followed (follow_distro_device).
         self.state["store"] = rec
 
     # ---- the open store: our device, by number and disk sequence within this boot ----
@@ -250,10 +327,7 @@ class ZramBackend(SwapBackend):
     def open_store(self, writable: bool) -> Store:
         self.follow_distro_device()
         dev = self.swap_path
-        try:
-            fd = os.open(dev, self.open_flags(writable) | os.O_NOFOLLOW)
-        except OSError as e:
-            raise KernelError(f"cannot open {dev}: {e.strerror}", errno=e.errno) from e
+        fd = open_zram_node(dev, self.open_flags(writable))
         try:
             info = self._identity_of(fd, dev)
         except BaseException:

@@ -282,11 +282,15 @@ def destroy(ctx: JobContext) -> dict[str, Any]:
         else:
             ctx.log(f"{plugin.swap_path} is active but not this backend's: left as it is")
     ctx.check_cancel()
-    spec = _fstab_spec(backend, plugin) if backend.provisioned_at is not None else None
-    if backend.adopted and spec is not None:
-        # The sysadmin's own line: released with the area, as the host had it.
+    # An adopted area's line (the sysadmin's own) is released with the area, as the host had
+    # it: never looked up, so a line that no longer names the area stops no release.
+    spec = (
+        _fstab_spec(backend, plugin)
+        if backend.provisioned_at is not None and not backend.adopted
+        else None
+    )
+    if backend.adopted and backend.persist:
         ctx.log(f"adopted area: its line in {settings.SWAPADMIN_FSTAB} is left as it is")
-        spec = None
     if backend.adopted:
         ctx.step(50, "adopted area: its file or device is left on the host")
     else:
@@ -618,9 +622,23 @@ def _fstab_spec(backend: Backend, plugin: SwapBackend) -> str | None:
     """What the fstab names the area by: a file's path, a block device's UUID; None for
     kinds whose device does not exist at boot (loop, zram). An adopted area keeps the name
     the sysadmin's own fstab line gives it (``UUID=...``), so that line is kept, not
-    rewritten under another spelling."""
+    rewritten under another spelling, once it proves to name this very area: a line that
+    names another area (a row's state edited, or the area changed since it was adopted)
+    would have persist add a swap line for it, or remove that area's own line."""
     adopted_spec = backend.state.get("fstab_spec") if isinstance(backend.state, dict) else None
     if backend.adopted and isinstance(adopted_spec, str) and adopted_spec:
+        from backends import fstab
+
+        try:
+            own: str | None = plugin.swap_path
+        except BackendError:
+            own = None
+        if own is None or not fstab.same_area(adopted_spec, own):
+            raise ValidationError(
+                f"the fstab line recorded for {backend.name} names {adopted_spec}, which is "
+                f"not its area {own or '(no device now)'}: the fstab is left as it is. "
+                "Discover the area again to record its line. Nothing was changed."
+            )
         return adopted_spec
     if backend.kind == "file":
         return str(backend.params["path"])

@@ -54,6 +54,16 @@ log = logging.getLogger(__name__)
 VERSION = 1
 #: Where ``make run`` keeps its generated key, under the data directory.
 KEY_FILE_NAME = "job-signing-key.pem"
+#: The keys of a backend's state a job acts on, besides the recorded identity
+#: (``state["store"]``): the loop or zram device it opens, swaps on and off and resets; the
+#: boot that device was recorded in, and a distribution zram device's signature (size,
+#: algorithm, name), which decide whether a device is followed after a reboot; the name an
+#: adopted area's own fstab line gives it, which persist, edit and destroy write or remove;
+#: the directory an adopted file outside the swap roots is opened under. No process writes
+#: these between signing and running but the backend's own jobs (one at a time) and a
+#: discover following a rebooted zram device; the sampler and health rounds never write
+#: ``state``. Keys a row does not have are signed as null.
+SIGNED_STATE_KEYS = ("device", "boot_id", "distro", "fstab_spec", "adopted_root")
 
 
 class Unauthorised(Exception):
@@ -195,6 +205,10 @@ def _backend_spec(backend: Any) -> dict[str, Any]:
             "store": state.get("store"),
             "adopted": backend.adopted,
             "provisioned": backend.provisioned_at is not None,
+            # What else of the state decides what the worker opens, swaps on or off, or
+            # writes. Beside the others, not nested: a job signed before these were (none
+            # of them in its text) still matches a row that has none of them either.
+            **{k: state.get(k) for k in SIGNED_STATE_KEYS},
         },
     }
 

@@ -2,11 +2,17 @@
 disksize, mkswap, swapon) is adopted by a real discover job as what it is; reset and set
 up again with the same parameters, as a reboot recreates it (a new swap UUID, a new
 identity), it is still the same backend: discover follows it instead of adopting it
-twice, and it is swapped off and on as the one backend."""
+twice, and it is swapped off and on as the one backend.
+
+The reboot is simulated: the worker reads its boot id from a file of the test's own
+(``SWAPADMIN_BOOT_ID_FILE`` in its environment), holding the kernel's until the "reboot"
+writes a new one. Within one boot a device set up again is never followed
+(tests/backends/test_a_zram_device_set_up_again_in_the_same_boot_is_not_followed.py)."""
 
 from __future__ import annotations
 
 import subprocess
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +23,7 @@ from swapadmin.core import services
 from swapadmin.core.models import Backend, Job
 from swapadmin.core.services import Actor
 from tests.fixtures.host import needs_root, reset_zram
-from tests.fixtures.workers import wait_for_job
+from tests.fixtures.workers import WorkerProcess, wait_for_job
 
 pytestmark = [needs_root, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -45,6 +51,19 @@ def set_up_like_zram_generator(name: str, algorithm: str) -> str:
 
 
 @pytest.fixture
+def boot_id_file(tmp_path: Path) -> Path:
+    """Where the worker reads its boot id: the kernel's, until a simulated reboot."""
+    path = tmp_path / "boot_id"
+    path.write_text(Path("/proc/sys/kernel/random/boot_id").read_text())
+    return path
+
+
+@pytest.fixture
+def worker(start_worker, boot_id_file: Path) -> WorkerProcess:
+    return start_worker(env={"SWAPADMIN_BOOT_ID_FILE": str(boot_id_file)})
+
+
+@pytest.fixture
 def distro_zram(worker) -> Iterator[str]:
     """A zram device of the test's own, hot_added; swapped off, reset and removed after.
     It is also named in the worker's fstab: another test run's clean-up on this machine
@@ -60,7 +79,9 @@ def distro_zram(worker) -> Iterator[str]:
         reset_zram(f"/dev/{name}")
 
 
-def test_it_is_adopted_and_is_the_same_backend_after_a_reboot(worker, alice, distro_zram):
+def test_it_is_adopted_and_is_the_same_backend_after_a_reboot(
+    worker, alice, distro_zram, boot_id_file
+):
     actor = Actor(alice, Job.Via.API)
     dev = f"/dev/{distro_zram}"
     algorithm = algorithm_for(distro_zram)
@@ -79,8 +100,9 @@ def test_it_is_adopted_and_is_the_same_backend_after_a_reboot(worker, alice, dis
     sig = b.state["distro"]
     assert (sig["name"], sig["disksize"], sig["algorithm"]) == (distro_zram, SIZE, algorithm)
 
-    # The "reboot": the device is set up again from scratch by its distribution.
-    # (check=False: another test run's clean-up may have swapped it off already.)
+    # The "reboot": a new boot id, and the device set up again from scratch by its
+    # distribution. (check=False: another test run's clean-up may have swapped it off.)
+    boot_id_file.write_text(f"{uuid.uuid4()}\n")
     subprocess.run(["swapoff", dev], check=False, capture_output=True)
     Path(f"/sys/block/{distro_zram}/reset").write_text("1")
     second_uuid = set_up_like_zram_generator(distro_zram, algorithm)
