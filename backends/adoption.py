@@ -11,6 +11,12 @@ way to hand any file to the kernel:
 - it is named by its real path (a symlink is followed here, once, and the real path
   recorded; the file kinds refuse a link on every later open).
 
+Wherever an area lives, inside the roots or not, a file or a device: one that is not active
+is adopted only if it already holds a swap signature (``check_is_swap``), and a swap file
+only if it has one name (``check_one_name``), as activating it requires: a file with
+several names cannot be proven to be only this backend's, so one adopted that way could
+never be swapped on again once off, and auto-repair would fail on it for good.
+
 The adopted file's own directory then serves as its swap root (``adopted_root`` in the
 backend's state), for that backend alone: the same walk from ``/`` with the same checks
 on every directory (root-owned, writable by no one else) proves the file on each job.
@@ -24,7 +30,7 @@ from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .errors import UnsafeError, ValidationError
+from .errors import BackendError, UnsafeError, ValidationError
 from .names import is_swap_area
 from .policy import Policy
 
@@ -61,6 +67,50 @@ def check_adoptable(path: str, *, active: bool) -> None:
             f"{path} is outside the swap roots and is not a swap area (not active in "
             "/proc/swaps, no SWAPSPACE2 header): swapadmin adopts only what already is swap "
             "there, never an arbitrary file"
+        )
+
+
+def check_is_swap(path: str, *, active: bool) -> None:
+    """Raise unless the area at ``path`` is swap: active in /proc/swaps, or holding a
+    SWAPSPACE2 header in its page 0 (read-only, through ``header.parse_header``; blkid's
+    TYPE=swap is that same signature). Anything else named in fstab as swap (a device
+    holding a filesystem, an empty file) is not adopted: swapon refuses it at boot, and
+    adopting it would hand it to the kernel as swap."""
+    if active or is_swap_area(path):
+        return
+    raise UnsafeError(
+        f"{path} is not a swap area (not active in /proc/swaps, no SWAPSPACE2 header"
+        f"{_held_by(path)}): only swap is adopted. Nothing was written."
+    )
+
+
+def _held_by(path: str) -> str:
+    """What wipefs finds on a block device (", it holds ext4"), else an empty string."""
+    from . import devices
+
+    try:
+        if not stat.S_ISBLK(os.lstat(path).st_mode):
+            return ""
+        held = sorted({s.type for s in devices.signatures(path) if s.type})
+    except (BackendError, OSError, ValueError):
+        return ""
+    return f"; it holds {', '.join(held)}" if held else ""
+
+
+def check_one_name(path: str) -> None:
+    """Raise unless the file at ``path`` has one name: activation refuses a file with
+    several (``FileBackend._check_file``: another name may be another backend's or a
+    user's), so adopting one would make a backend that can never be swapped on again."""
+    try:
+        st = os.lstat(path)
+    except OSError as e:
+        raise ValidationError(f"{path}: {e.strerror}", field="path") from None
+    if stat.S_ISREG(st.st_mode) and st.st_nlink != 1:
+        raise UnsafeError(
+            f"{path} has {st.st_nlink} names (hard links): a file with several names cannot "
+            "be proven to be only this backend's, so swapadmin would refuse to swap it on "
+            "again once off. Remove the other links (find / -xdev -samefile "
+            f"{path}) and discover again. Nothing was written."
         )
 
 

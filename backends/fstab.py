@@ -19,22 +19,22 @@ import os
 import re
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
 from .errors import BackendError, KernelError, ValidationError
 from .kernel import DISCARD_FLAGS, MAX_PRIORITY, path_identity
+from .names import TAG_LINKS
 
 MARKER: Final = "# swapadmin: "
-_TAGS: Final = {
-    "UUID": "/dev/disk/by-uuid/",
-    "LABEL": "/dev/disk/by-label/",
-    "PARTUUID": "/dev/disk/by-partuuid/",
-    "PARTLABEL": "/dev/disk/by-partlabel/",
-    "ID": "/dev/disk/by-id/",
-}
+#: The tags an fstab source may use: exactly those names.py resolves (libblkid's, spelled
+#: as libblkid spells them: ``uuid=`` or ``ID=`` name nothing to findfs or swapon).
+_TAGS: Final = {tag: link + "/" for tag, link in TAG_LINKS.items()}
+#: The options ``ensure_entry(as_written=...)`` may be asked to change on a line kept as
+#: the sysadmin wrote it.
+CHANGEABLE: Final = ("priority", "discard")
 # Options that say how swap is used; ensure_entry owns them, every other option is kept.
 _OWNED: Final = re.compile(r"^(sw|defaults|noauto|pri=.*|discard(=.*)?)$")
 
@@ -132,8 +132,10 @@ def same_area(a: str, b: str) -> bool:
 
 def _normal(spec: str) -> str:
     tag, sep, value = spec.partition("=")
-    if sep and tag.upper() in _TAGS:
-        return f"{tag.upper()}={value.strip(chr(34) + chr(39))}"
+    if sep and tag in _TAGS:
+        value = value.strip(chr(34) + chr(39))
+        # libblkid's UUID match ignores case (udev links it lower-cased); a label's does not.
+        return f"{tag}={value.lower() if tag == 'UUID' else value}"
     return os.path.normpath(spec)
 
 
@@ -146,9 +148,47 @@ def _resolve(spec: str) -> str:
         return names.resolve(spec).path
     except (names.Unresolved, BackendError):
         tag, sep, value = spec.partition("=")
-        if sep and tag.upper() in _TAGS:
-            return _TAGS[tag.upper()] + value.strip("\"'")
+        if sep and tag in _TAGS:
+            return _TAGS[tag] + value.strip("\"'")
         return spec
+
+
+@dataclass(frozen=True)
+class Named:
+    """A swap line and the identity (``kernel.path_identity``) of what its source leads to
+    on this host; None when it leads nowhere now."""
+
+    entry: FstabEntry
+    identity: tuple[str, int, int] | None
+
+
+def named_areas(fstab: Path) -> list[Named]:
+    """Each swap line of ``fstab`` with what it names, each distinct source resolved once:
+    udev's ``/dev/disk/by-*`` link when there is one, a blkid probe only for a tag udev
+    links nowhere. For looks made often (the health checks): matching a backend against
+    these is a comparison, where ``same_area`` per line and per name probed every device
+    for each tag, each time."""
+    from . import names
+
+    seen: dict[str, tuple[str, int, int] | None] = {}
+    out = []
+    for e in entries(fstab):
+        if e.spec not in seen:
+            try:
+                seen[e.spec] = path_identity(names.resolve(e.spec, every=False).path)
+            except (names.Unresolved, BackendError):
+                seen[e.spec] = None
+        out.append(Named(e, seen[e.spec]))
+    return out
+
+
+def names_one_of(named: Named, specs: Collection[str], identities: Collection[object]) -> bool:
+    """True when the line names one of ``specs`` as written (tags compared as findfs would
+    take them) or leads to one of ``identities`` on this host. Nothing is resolved here."""
+    normal = {_normal(s) for s in specs}
+    if _normal(named.entry.spec) in normal:
+        return True
+    return named.identity is not None and named.identity in identities
 
 
 def resolve_entries(fstab: Path) -> list[tuple[FstabEntry, str | None, str]]:
@@ -210,18 +250,76 @@ def ensure_entry(
     priority: int | None,
     discard: str | None,
     label: str | None = None,
+    as_written: Collection[str] | None = None,
 ) -> bool:
     """Make ``fstab`` hold exactly one swap line for ``spec``'s area, with these options
     (``sw``, ``pri=N``, ``discard``/``discard=once|pages``; other options such as
     ``nofail`` on an existing line are kept, ``noauto`` is dropped). Lines for the same
     area under other spellings are merged into the first. Returns True if the file changed;
-    an entry that already says this is left byte for byte."""
+    an entry that already says this is left byte for byte.
+
+    With ``as_written`` (an adopted area's line, which is the sysadmin's), an existing line
+    is kept as they wrote it: its spelling, ``noauto``, every option and the spacing stay,
+    no comment is added, no other line is merged; only the options named in
+    ``as_written`` (of ``CHANGEABLE``) are set to ``priority``/``discard``, the change the
+    user asked for. Without a line, one is written as usual."""
     _check_spec(spec)
     _check_options(priority, discard, label)
+    if as_written is not None and not set(as_written) <= set(CHANGEABLE):
+        raise ValidationError(
+            f"only {', '.join(CHANGEABLE)} can be changed on a line kept as written, "
+            f"not {', '.join(sorted(set(as_written) - set(CHANGEABLE)))}",
+            field="as_written",
+        )
     with _locked(fstab) as real:
         lines, trailing = _read_lines(real)
-        new = _with_entry(lines, spec, priority, discard, label)
+        hits = _matches(lines, spec)
+        if as_written is not None and hits:
+            change = {"priority": priority, "discard": discard}
+            new = _as_written(lines, hits[0], {k: change[k] for k in as_written})
+        else:
+            new = _with_entry(lines, spec, priority, discard, label)
         return _save(real, lines, trailing, new)
+
+
+def _as_written(lines: list[str], at: int, change: dict[str, int | str | None]) -> list[str]:
+    """``lines`` with only the options in ``change`` set on line ``at``, in place: every
+    other byte of the line (spacing, the other options, their order) as it was."""
+    entry = _parse(lines[at], at + 1)
+    assert entry is not None  # _matches only returns parsed swap lines
+    opts = list(entry.options)
+    if "priority" in change and change["priority"] != entry.priority:
+        at_pri = [i for i, o in enumerate(opts) if o.startswith("pri=")]
+        new_pri = [] if change["priority"] is None else [f"pri={change['priority']}"]
+        opts = _replace(opts, at_pri, new_pri)
+    if "discard" in change and change["discard"] != entry.discard:
+        at_discard = [i for i, o in enumerate(opts) if o == "discard" or o.startswith("discard=")]
+        d = change["discard"]
+        new_discard = [] if d is None else ["discard" if d == "both" else f"discard={d}"]
+        opts = _replace(opts, at_discard, new_discard)
+    if opts == list(entry.options):
+        return lines
+    # Split keeping the separators, so only the options field is rewritten.
+    lead = lines[at][: len(lines[at]) - len(lines[at].lstrip(" \t"))]
+    parts = re.split(r"([ \t]+)", lines[at][len(lead) :])
+    text = ",".join(opts) or "defaults"
+    if len(parts) > 6:  # spec, sep, file, sep, type, sep, options...
+        parts[6] = text
+    else:
+        parts[len(parts) :] = ["\t", text]
+    out = list(lines)
+    out[at] = lead + "".join(parts)
+    return out
+
+
+def _replace(opts: list[str], where: list[int], new: list[str]) -> list[str]:
+    """``opts`` with the options at ``where`` replaced by ``new``, put where the first of
+    them was (or appended)."""
+    if not where:
+        return [*opts, *new]
+    kept = [o for i, o in enumerate(opts) if i not in where[1:]]
+    first = where[0]
+    return kept[:first] + new + kept[first + 1 :]
 
 
 def remove_entry(fstab: Path, spec: str) -> bool:
@@ -302,10 +400,16 @@ def _check_spec(spec: str) -> None:
     if "\x00" in spec or "\n" in spec:
         raise ValidationError("an fstab source must not hold a NUL or newline", field="spec")
     tag, sep, value = spec.partition("=")
-    if sep and tag.upper() in _TAGS:
+    if sep and tag in _TAGS:
         if not value.strip("\"'"):
             raise ValidationError(f"{tag}= needs a value", field="spec")
         return
+    if sep and tag.upper() in _TAGS:
+        raise ValidationError(
+            f"{tag}= is not a tag to findfs or swapon, which know only {tag.upper()}= (tag "
+            "names are case-sensitive): such a line would name nothing at boot",
+            field="spec",
+        )
     if not spec.startswith("/"):
         raise ValidationError(
             f"{spec!r} is neither an absolute path nor one of {', '.join(t + '=' for t in _TAGS)}",

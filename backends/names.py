@@ -67,12 +67,18 @@ def split_tag(spec: str) -> tuple[str, str] | None:
     return tag, value.strip("\"'")
 
 
-def resolve(spec: str) -> Resolved:
+def resolve(spec: str, *, every: bool = True) -> Resolved:
     """The real path ``spec`` names: a tag by libblkid's rules (udev link, then a probe),
     then by the headers of active swap files; a path through its symlinks (a udev
     ``/dev/disk/by-*`` link, or a link to a file). Raises Unresolved saying why not,
     and when the tag names more than one area: which of them findfs or swapon picks
-    depends on udev's and the cache's order, which a reboot may change."""
+    depends on udev's and the cache's order, which a reboot may change.
+
+    ``every=False`` takes udev's link when there is one, as libblkid itself does, without
+    probing: a probe opens every block device on the host (a distribution's zram reset
+    fails with EBUSY while it runs), which a look made every minute must not do. Only
+    adopting needs ``every`` (a tag two devices share must be found out, and udev links
+    only one of them)."""
     tagged = split_tag(spec)
     if tagged is None:
         return _resolve_path(spec)
@@ -80,6 +86,8 @@ def resolve(spec: str) -> Resolved:
     if not value:
         raise Unresolved(spec, f"{tag}= has no value")
     link = _by_udev_link(tag, value)
+    if link is not None and not every:
+        return Resolved(spec, link, "udev link")
     devices = _by_blkid(tag, value)
     found = list(dict.fromkeys([*([link] if link else []), *devices]))
     how = "udev link" if link else "blkid"

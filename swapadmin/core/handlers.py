@@ -461,6 +461,9 @@ def persist(ctx: JobContext) -> dict[str, Any]:
             priority=backend.priority,
             discard=backend.discard or None,
             label=backend.label or None,
+            # An adopted area's line is the sysadmin's: kept as written (noauto, its
+            # options, its spelling); only a missing line is written.
+            as_written=() if backend.adopted else None,
         )
         ctx.log(f"{'added' if changed else 'kept'} {spec} in {path}")
     else:
@@ -613,6 +616,8 @@ def _edit_fstab(ctx: JobContext, spec: str, keep: bool) -> dict[str, Any]:
         priority=p.get("priority", backend.priority),
         discard=p.get("discard", backend.discard) or None,
         label=backend.label or None,
+        # An adopted area's line changes only in what this edit asked for.
+        as_written=[k for k in fstab.CHANGEABLE if k in p] if backend.adopted else None,
     )
     ctx.log(f"{'updated' if changed else 'kept'} {spec} in {path}")
     return {"fstab": str(path), "persist": True, "fstab_changed": changed}
@@ -679,6 +684,7 @@ def discover(ctx: JobContext) -> dict[str, Any]:
         a.path: a for a in kernel.swap_areas() if not a.deleted
     }
     named: dict[str, str] = {}  # real path -> the fstab source that names it
+    lines: dict[str, Any] = {}  # real path -> that fstab line (its priority and discard)
     unresolved: dict[str, str] = {}  # fstab source -> why it names nothing here
     for entry, real, how in _fstab_swaps():
         if real is None:
@@ -688,6 +694,7 @@ def discover(ctx: JobContext) -> dict[str, Any]:
             ctx.log(f"fstab line {entry.line_no}: {entry.spec} is {real} ({how})")
         found.setdefault(real, None)
         named.setdefault(real, entry.spec)
+        lines.setdefault(real, entry)
     adopted: list[dict[str, Any]] = []
     skipped: list[dict[str, str]] = []
     wanted = ctx.job.params.get("paths")
@@ -706,7 +713,7 @@ def discover(ctx: JobContext) -> dict[str, Any]:
         if path in covered or real in covered:
             continue
         try:
-            adopted.append(_adopt(ctx, real, area, named.get(path)))
+            adopted.append(_adopt(ctx, real, area, named.get(path), lines.get(path)))
         except BackendError as e:
             skipped.append({"path": path, "reason": e.message})
             ctx.log(f"not adopted {path}: {e.message}")
@@ -766,8 +773,15 @@ def _kind_for(
 ) -> tuple[str, dict[str, Any], dict[str, Any]]:
     """The plugin kind, params and state that describe an existing area at the real path
     ``path``. A file (or a loop device's backing file) outside the swap roots is adopted
-    only when it already is swap; its directory is then recorded as its own swap root."""
+    only when it already is swap; its directory is then recorded as its own swap root.
+    Any area, inside the roots or not, file or device, is adopted only if it is swap
+    (active, or a swap signature on it), and a file only with a single name, as its
+    activation will require."""
+    from backends import adoption
+
     name = os.path.basename(path)
+    if path.startswith("/dev/"):
+        adoption.check_is_swap(path, active=active)
     if name.startswith("loop") and path.startswith("/dev/"):
         backing = f"/sys/block/{name}/loop/backing_file"
         try:
@@ -790,7 +804,10 @@ def _kind_for(
         return "zram", {}, state
     if path.startswith("/dev/"):
         return "block", {"device": path}, {}
-    return "file", {"path": path}, _root_state(path, policy, active=active)
+    adoption.check_one_name(path)
+    file_state = _root_state(path, policy, active=active)  # outside the roots: says so
+    adoption.check_is_swap(path, active=active)
+    return "file", {"path": path}, file_state
 
 
 def _root_state(file_path: str, policy: Policy, *, active: bool) -> dict[str, Any]:
@@ -804,10 +821,16 @@ def _root_state(file_path: str, policy: Policy, *, active: bool) -> dict[str, An
 
 
 def _adopt(
-    ctx: JobContext, path: str, area: kernel.SwapArea | None, spec: str | None = None
+    ctx: JobContext,
+    path: str,
+    area: kernel.SwapArea | None,
+    spec: str | None = None,
+    line: Any = None,
 ) -> dict[str, Any]:
     """Record the area at the real path ``path`` as an adopted backend; ``spec`` is how the
-    fstab names it, if it does (the backend then persists, under that same name)."""
+    fstab names it, if it does (the backend then persists, under that same name), and
+    ``line`` that fstab line: its ``pri=`` and ``discard`` are the backend's, so swapadmin
+    activates it as a boot would and never finds cause to rewrite the line."""
     from backends import adoption
 
     host = ctx.job.host
@@ -834,7 +857,8 @@ def _adopt(
         name=name,
         params=plugin.params,
         size_bytes=actual,
-        priority=area.priority if area and area.priority >= 0 else None,
+        priority=_adopted_priority(area, line),
+        discard=_adopted_discard(line),
         label=(hdr or {}).get("label", "") or "",
         swap_uuid=(hdr or {}).get("uuid") or None,
         adopted=True,
@@ -861,6 +885,21 @@ def _adopt(
     if spec is not None and spec != path:
         out["fstab_spec"] = spec
     return out
+
+
+def _adopted_priority(area: kernel.SwapArea | None, line: Any) -> int | None:
+    """The priority to activate an adopted area at: its fstab line's ``pri=``, which a boot
+    uses; else the one it is active at, unless the kernel chose it (negative)."""
+    if line is not None and line.priority is not None and 0 <= line.priority <= kernel.MAX_PRIORITY:
+        return int(line.priority)
+    return area.priority if area and area.priority >= 0 else None
+
+
+def _adopted_discard(line: Any) -> str:
+    """The discard policy its fstab line gives an adopted area ("" for none, or for a value
+    swapon would not take either)."""
+    d = line.discard if line is not None else None
+    return d if d in kernel.DISCARD_FLAGS else ""
 
 
 def _existing_size(kind: str, path: str, params: dict[str, Any]) -> int | None:

@@ -24,6 +24,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from backends import BackendError, SwapBackend, kernel
+from backends import fstab as fstab_mod
 from backends.errors import NotOursError
 from swapadmin.core.models import Backend, Host
 from swapadmin.env import envfloat
@@ -387,17 +388,22 @@ def check_zram(t: Target, th: Thresholds) -> list[Finding]:
     return out
 
 
-def check_fstab(t: Target, fstab_path: Path) -> list[Finding]:
-    """A persisted area has its fstab line, and an unpersisted one has none."""
-    from backends import fstab
-
+def check_fstab(
+    t: Target, fstab_path: Path, named: list[fstab_mod.Named] | None = None
+) -> list[Finding]:
+    """A persisted area has its fstab line, and an unpersisted one has none. ``named`` is
+    the fstab as resolved once for a round of checks (``fstab_lines``), which every backend's
+    check of the round may share; without it, the round's cached reading is used."""
     b = t.backend
     try:
-        swap_lines = fstab.entries(fstab_path)
+        lines_named = named if named is not None else fstab_lines(fstab_path)
     except (BackendError, OSError) as e:
         return [warn("fstab", f"cannot read {fstab_path}: {e}")]
     specs = _specs(t)
-    lines = [e for e in swap_lines if any(fstab.same_area(e.spec, s) for s in specs)]
+    # The area's own identities by stat alone: the row's tags are compared as written,
+    # never probed for (a probe per tag per backend per round opened every device).
+    ids = {i for i in (kernel.path_identity(p) for p in (t.swap_path, t.file_path) if p) if i}
+    lines = [n.entry for n in lines_named if fstab_mod.names_one_of(n, specs, ids)]
     value: dict[str, Any] = {
         "fstab": str(fstab_path),
         "persist": b.persist,
@@ -426,6 +432,36 @@ def check_fstab(t: Target, fstab_path: Path) -> list[Finding]:
     if not b.persist:
         return []
     return [ok("fstab", f"{fstab_path} has its line (line {lines[0].line_no})", value)]
+
+
+#: How long one resolution of the fstab serves: the checks of a host's backends come
+#: together once a minute, so each round resolves the fstab's tags once.
+FSTAB_ROUND_SECONDS = 20.0
+_fstab_cache: dict[str, tuple[float, tuple[object, ...], list[fstab_mod.Named]]] = {}
+
+
+def fstab_lines(fstab_path: Path) -> list[fstab_mod.Named]:
+    """The fstab's swap lines and what each names, resolved once per round of checks. A
+    reading is reused for ``FSTAB_ROUND_SECONDS`` while nothing it depends on changed: the
+    file (inode, size, times), the block devices the host has, the active swap areas."""
+    key = str(fstab_path)
+    try:
+        st = os.stat(fstab_path)
+        file_sig: tuple[object, ...] = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    except FileNotFoundError:
+        file_sig = ("absent",)
+    try:
+        devices = tuple(sorted(os.listdir("/sys/class/block")))
+    except OSError:
+        devices = ()
+    sig = (file_sig, devices, tuple(sorted(a.path for a in kernel.swap_areas())))
+    now = time.monotonic()
+    hit = _fstab_cache.get(key)
+    if hit is not None and hit[1] == sig and now - hit[0] < FSTAB_ROUND_SECONDS:
+        return hit[2]
+    named = fstab_mod.named_areas(fstab_path)
+    _fstab_cache[key] = (now, sig, named)
+    return named
 
 
 def _specs(t: Target) -> set[str]:
