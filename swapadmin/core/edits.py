@@ -230,7 +230,12 @@ def _job_for(
         params["label"] = changed["label"]
     if options:
         # Both options, as they are to be: the worker applies them from the signed params.
-        params.update(priority=backend.priority, discard=backend.discard, apply=apply)
+        # Which of them this edit changes is said too: an adopted area's fstab line (the
+        # sysadmin's) changes only in those, whatever the row holds for the other.
+        params.update(
+            priority=backend.priority, discard=backend.discard, apply=apply,
+            options=sorted(options),
+        )  # fmt: skip
     if "persist" in changed:
         params["persist"] = changed["persist"]
     return _new_job(backend.host, Job.Kind.EDIT, actor, backend=backend, params=params)

@@ -617,7 +617,9 @@ def _edit_fstab(ctx: JobContext, spec: str, keep: bool) -> dict[str, Any]:
         discard=p.get("discard", backend.discard) or None,
         label=backend.label or None,
         # An adopted area's line changes only in what this edit asked for.
-        as_written=[k for k in fstab.CHANGEABLE if k in p] if backend.adopted else None,
+        as_written=[k for k in fstab.CHANGEABLE if k in p.get("options", p)]
+        if backend.adopted
+        else None,
     )
     ctx.log(f"{'updated' if changed else 'kept'} {spec} in {path}")
     return {"fstab": str(path), "persist": True, "fstab_changed": changed}

@@ -152,7 +152,7 @@ def test_priority_applied_now_on_an_active_area_is_an_edit_job(
     assert r.status_code == 202, r.content
     (job,) = jobs_of(backend)
     assert job.kind == Job.Kind.EDIT
-    assert job.params == {"priority": 12, "discard": "", "apply": "now"}
+    assert job.params == {"priority": 12, "discard": "", "apply": "now", "options": ["priority"]}
 
 
 def test_priority_for_the_next_activation_of_an_active_area_needs_no_job(
