@@ -10,6 +10,7 @@ the reason, which the host page shows.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -67,6 +68,7 @@ class File:
 class Held(StrEnum):
     """Why nothing is done, for the caller to tell a lasting state from a passing one."""
 
+    OFF = "off"
     NO_SAMPLE = "no-sample"
     STALE = "stale"
     WAITING = "waiting"
@@ -95,6 +97,25 @@ class Situation:
     since_last_action: float | None = None
     #: A reading older than this is stale: the host is not heard from, nothing is decided.
     stale_after_seconds: float = 45.0
+    #: Why no file may be added yet though swap is short (the latest adds failed: see
+    #: ``retry_after``), "" if one may. Removing an unused file is still allowed.
+    adds_held: str = ""
+
+
+#: The longest wait between two tries of an add that keeps failing (a full disk, a missing
+#: swap root): a retry an hour costs a provision and a destroy, not a stream of them.
+MAX_RETRY_SECONDS = 3600.0
+
+
+def retry_after(failures: int, cooldown_seconds: float) -> float:
+    """Seconds to wait after the latest of ``failures`` adds that failed in a row before
+    trying another: the cool-down (at least a round's minute), doubled for each failure, up
+    to ``MAX_RETRY_SECONDS``. Without it a provision that always fails is retried every
+    round for ever, each try a file created and destroyed, jobs and audit rows."""
+    if failures <= 0:
+        return 0.0
+    base = max(cooldown_seconds, 60.0)
+    return min(base * 2.0 ** min(failures, 32), MAX_RETRY_SECONDS)
 
 
 def _mib(n: int) -> str:
@@ -150,6 +171,8 @@ def decide(
         left = rules.cooldown_seconds - situation.since_last_action
         return Decision(Action.NONE, f"cooling down ({left:.0f} s left)", held=Held.COOLDOWN)
     short = short_of_swap(rules, reading)
+    if short and situation.adds_held:
+        return Decision(Action.NONE, f"{short}, but {situation.adds_held}", held=Held.COOLDOWN)
     if short:
         return _add(rules, files, short, taken_names or {f.name for f in files})
     return _remove(rules, reading, files)
@@ -208,11 +231,21 @@ def _remove(rules: Rules, reading: Reading, files: list[File]) -> Decision:
 #: Bounds a policy's numbers must keep, with the reason a person reads when one is off.
 MIN_FILE_BYTES = 16 << 20
 MAX_FILES = 64
+#: What the database's integer holds: a larger number is refused by name, not a crash.
+MAX_BYTES = 2**63 - 1
+MAX_SECONDS = 1e9
 
 
 def problems(rules: Rules) -> dict[str, str]:
     """What is wrong with ``rules``, by field name; empty when they can be used."""
     out: dict[str, str] = {}
+    for name in ("min_free_bytes", "file_size_bytes", "max_total_bytes"):
+        if getattr(rules, name) > MAX_BYTES:
+            out[name] = f"at most {MAX_BYTES} bytes (8 EiB)"
+    for name in ("unused_for_seconds", "cooldown_seconds"):
+        value = getattr(rules, name)
+        if not math.isfinite(value) or value > MAX_SECONDS:
+            out[name] = f"a number of seconds from 0 to {MAX_SECONDS:.0f}"
     if rules.min_free_bytes < 0:
         out["min_free_bytes"] = "free swap to keep must be 0 or more bytes"
     if rules.psi_some_above is not None and not 0 < rules.psi_some_above <= 100:
@@ -223,8 +256,8 @@ def problems(rules: Rules) -> dict[str, str]:
         out["max_files"] = f"the number of files is from 1 to {MAX_FILES}"
     if rules.max_total_bytes < rules.file_size_bytes:
         out["max_total_bytes"] = "the total limit must hold at least one file"
-    if rules.unused_for_seconds < 0:
+    if rules.unused_for_seconds < 0 and "unused_for_seconds" not in out:
         out["unused_for_seconds"] = "the unused window is 0 or more seconds"
-    if rules.cooldown_seconds < 0:
+    if rules.cooldown_seconds < 0 and "cooldown_seconds" not in out:
         out["cooldown_seconds"] = "the cool-down is 0 or more seconds"
     return out

@@ -60,26 +60,82 @@ def db_now(host: Host) -> datetime:
     return Host.objects.filter(pk=host.pk).annotate(n=Now()).values_list("n", flat=True).get()
 
 
-def latest_reading(host: Host, now: datetime) -> dynamic.Reading | None:
-    sample = (
-        Sample.objects.filter(host=host, resolution=Sample.Resolution.RAW)
-        .order_by("-at")
-        .only("at", "swap_total", "swap_free", "psi_some_avg10")
-        .first()
-    )
+def _sample_clock_skew(host: Host) -> timedelta:
+    """The database's clock minus the host's, as its latest sample showed them: the sampler
+    writes the sample's ``at`` and ``Host.observed_at`` in the host's clock, and the
+    heartbeat in the database's, in one transaction. Zero when it never sampled."""
+    if host.last_heartbeat is None or host.observed_at is None:
+        return timedelta(0)
+    return host.last_heartbeat - host.observed_at
+
+
+def latest_sample(host: Host) -> tuple[Sample, datetime] | None:
+    """The host's latest raw sample and when it was taken by the database's clock, at the
+    earliest it can have been. ``at`` is the host's clock: a sample from before the host's
+    clock was set back (by NTP) carries a time later than every new one, so no sample later
+    than the latest observation is taken for the latest; and of the two readings of its time
+    (as written, and corrected by the skew the heartbeat shows) the older one counts, so
+    neither a host clock ahead nor a heartbeat without a sample makes an old sample fresh."""
+    samples = Sample.objects.filter(host=host, resolution=Sample.Resolution.RAW)
+    if host.observed_at is not None:
+        samples = samples.filter(at__lte=host.observed_at)
+    sample = samples.order_by("-at").only("at", "swap_total", "swap_free", "psi_some_avg10").first()
     if sample is None:
         return None
+    return sample, min(sample.at, sample.at + _sample_clock_skew(host))
+
+
+def latest_reading(host: Host, now: datetime) -> dynamic.Reading | None:
+    found = latest_sample(host)
+    if found is None:
+        return None
+    sample, taken = found
     return dynamic.Reading(
         swap_total=sample.swap_total,
         swap_free=sample.swap_free,
         psi_some_avg10=sample.psi_some_avg10,
-        age_seconds=(now - sample.at).total_seconds(),
+        age_seconds=(now - taken).total_seconds(),
     )
+
+
+def _step_after_sample(host: Host) -> str:
+    """What finished on the host after its latest sample was taken ("" if nothing did): a
+    job that changed its swap (an activation the policy asked, a person's swapoff) makes
+    that sample's free swap a figure of the past, and deciding from it adds a second file
+    for a shortage the first already met, or removes a second file the first removal's
+    figure still counted. The worker samples again at once (it wakes on /proc/swaps)."""
+    found = latest_sample(host)
+    if found is None:
+        return ""
+    _, taken = found
+    job = (
+        Job.objects.filter(host=host, finished_at__gte=taken)
+        .exclude(kind=Job.Kind.CHECK)
+        .order_by("-finished_at")
+        .first()
+    )
+    if job is None:
+        return ""
+    what = f"the {job.kind} of {job.backend_name}" if job.backend_name else f"the {job.kind}"
+    return f"a sample taken after {what} finished"
+
+
+#: How long a sample of each resolution stands for: a minute's or an hour's average is
+#: dated at its start, and a page it saw may have been there until its end.
+SPANS = {
+    Sample.Resolution.RAW: timedelta(0),
+    Sample.Resolution.MINUTE: timedelta(minutes=1),
+    Sample.Resolution.HOUR: timedelta(hours=1),
+}
 
 
 def _idle_seconds(backend: Backend, now: datetime, window: float) -> float:
     """Seconds since a page was last seen in ``backend``: 0 while it holds one; otherwise
-    since the latest sample (within ``window``) that saw one, or since it was activated."""
+    since the latest sample (within ``window``) that saw one, or since it was activated.
+    Raw samples are kept two hours (core/retention.py): a longer window is read in the
+    minute and hour averages too, else a file used three hours ago looked unused for as long
+    as it had been active and went before its window. One query per resolution, the
+    database finding the sample (the raw ones were each read and parsed here, every round)."""
     if backend.used_bytes > 0:
         return 0.0
     activated = (
@@ -89,16 +145,19 @@ def _idle_seconds(backend: Backend, now: datetime, window: float) -> float:
         .first()
     ) or backend.created_at
     since = activated
-    key = str(backend.uuid)
-    recent = Sample.objects.filter(
-        host_id=backend.host_id,
-        resolution=Sample.Resolution.RAW,
-        at__gte=max(activated, now - timedelta(seconds=window)),
-    ).order_by("-at")
-    for at, used in recent.values_list("at", "backends").iterator():
-        if isinstance(used, dict) and (used.get(key) or 0) > 0:
-            since = max(since, at)
-            break
+    start = max(activated, now - timedelta(seconds=window))
+    used = {f"backends__{backend.uuid}__gt": 0}
+    for resolution, span in SPANS.items():
+        seen = (
+            Sample.objects.filter(
+                host_id=backend.host_id, resolution=resolution, at__gte=start - span, **used
+            )
+            .order_by("-at")
+            .values_list("at", flat=True)
+            .first()
+        )
+        if seen is not None:
+            since = max(since, seen + span)
     return max(0.0, (now - since).total_seconds())
 
 
@@ -218,6 +277,69 @@ def _since_last_action(policy: DynamicSwapPolicy, now: datetime) -> float | None
     return None if last is None else (now - last.at).total_seconds()
 
 
+def _failed_add(policy: DynamicSwapPolicy, add: DynamicSwapDecision) -> str:
+    """Why the file ``add`` made never came into use (its provision or its activation
+    failed or was cancelled), or "" if it did or is still on its way."""
+    steps = [add.job]
+    activation = (
+        policy.decisions.filter(action=D.ACTIVATE, backend_name=add.backend_name, at__gte=add.at)
+        .select_related("job")
+        .order_by("at", "pk")
+        .first()
+    )
+    if activation is not None:
+        steps.append(activation.job)
+    for job in steps:
+        if job is not None and job.state in (Job.State.FAILED, Job.State.CANCELLED):
+            return f"the {job.kind} of {job.backend_name} {job.state}: {job.error or 'no error'}"
+    return ""
+
+
+def _failed_adds(policy: DynamicSwapPolicy) -> list[tuple[DynamicSwapDecision, str]]:
+    """The latest adds that failed in a row, newest first, each with why."""
+    out = []
+    for add in policy.decisions.filter(action=D.ADD).select_related("job")[:10]:
+        failed = _failed_add(policy, add)
+        if not failed:
+            break
+        out.append((add, failed))
+    return out
+
+
+def _adds_held(policy: DynamicSwapPolicy, now: datetime) -> str:
+    """Why no file may be added yet: the latest adds failed in a row (a full disk, a swap
+    root gone), and the wait ``dynamic.retry_after`` sets since the latest has not passed."""
+    failed = _failed_adds(policy)
+    if not failed:
+        return ""
+    latest, why = failed[0]
+    wait = dynamic.retry_after(len(failed), policy.cooldown_seconds)
+    left = wait - (now - latest.at).total_seconds()
+    if left <= 0:
+        return ""
+    return f"the latest {len(failed)} add(s) failed ({why[:300]}): trying again in {left:.0f} s"
+
+
+def _taken_names(host: Host) -> set[str]:
+    """Names a new file may not have: every backend's on the host that starts with ``dyn-``,
+    and the file name of every backend's path in the swap root the policy uses. A person may
+    not name a backend ``dyn-1`` but may put their file at ``<root>/dyn-1``: the policy's
+    dyn-1 then failed its provision on that file (which is not its own, so nothing was lost)
+    at every try, for ever, and never added swap again."""
+    taken = set(
+        Backend.objects.filter(host=host, name__startswith=dynamic.RESERVED_PREFIX).values_list(
+            "name", flat=True
+        )
+    )
+    if host.swap_roots:
+        root = Path(host.swap_roots[0])
+        for params in Backend.objects.filter(host=host).values_list("params", flat=True):
+            path = params.get("path") if isinstance(params, dict) else None
+            if isinstance(path, str) and Path(path).parent == root:
+                taken.add(Path(path).name)
+    return taken
+
+
 def run_policy(policy: DynamicSwapPolicy) -> Decision:
     """One round of ``policy``: the decision, acted on. Serialised per policy by its row's
     lock, so two rounds at once cannot both add."""
@@ -225,6 +347,10 @@ def run_policy(policy: DynamicSwapPolicy) -> Decision:
         policy = (
             DynamicSwapPolicy.objects.select_for_update().select_related("host").get(pk=policy.pk)
         )
+        if not policy.enabled:
+            # Read again under the lock: turned off while this round waited for it (the
+            # list of enabled policies is read before), it must not act any more.
+            return Decision(Action.NONE, "dynamic swap is off", held=Held.OFF)
         host = policy.host
         now = db_now(host)
         reading = latest_reading(host, now)
@@ -236,11 +362,14 @@ def run_policy(policy: DynamicSwapPolicy) -> Decision:
             _release_touched(policy, now)
             if _follow_up(policy, now):
                 busy = _in_flight(policy) or "the step just queued"
+            else:
+                busy = _step_after_sample(host)
         situation = dynamic.Situation(
             in_flight=busy,
             # After the follow-ups: a refusal just recorded starts a cool-down too.
             since_last_action=_since_last_action(policy, now),
             stale_after_seconds=stale_after,
+            adds_held=_adds_held(policy, now),
         )
         files = list(policy.files.all())
         window = policy.unused_for_seconds
@@ -249,11 +378,10 @@ def run_policy(policy: DynamicSwapPolicy) -> Decision:
             reading,
             [_file(b, now, window) for b in files],
             situation,
-            taken_names=set(
-                Backend.objects.filter(
-                    host=host, name__startswith=dynamic.RESERVED_PREFIX
-                ).values_list("name", flat=True)
-            ),
+            # The names of the adds that just failed too: a file no backend holds may sit at
+            # <root>/dyn-1 (made by hand, or kept by a destroy because it was not the
+            # policy's); the next try takes another name rather than fail on it for ever.
+            taken_names=_taken_names(host) | {a.backend_name for a, _ in _failed_adds(policy)},
         )
         _act(policy, now, decision, {b.name: b for b in files})
         _status(policy, now, decision.reason)

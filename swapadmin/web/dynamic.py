@@ -12,10 +12,14 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from backends.dynamic import MAX_BYTES, MAX_SECONDS
 from swapadmin.core import dynamic, services
 from swapadmin.core.models import DynamicSwapPolicy, Host
 
 MIB = 1 << 20
+#: The largest size the database holds, in the form's MiB: a larger one is named as wrong
+#: (it used to overflow the bigint column on save, a 500).
+MAX_MIB = MAX_BYTES // MIB
 #: Form fields in MiB and the policy's fields in bytes they stand for.
 IN_MIB = {"min_free_mib": "min_free_bytes", "file_size_mib": "file_size_bytes",
           "max_total_mib": "max_total_bytes"}  # fmt: skip
@@ -23,18 +27,28 @@ IN_MIB = {"min_free_mib": "min_free_bytes", "file_size_mib": "file_size_bytes",
 
 class DynamicSwapForm(forms.Form):
     enabled = forms.BooleanField(required=False, label="Add and remove swap files on its own")
-    min_free_mib = forms.IntegerField(min_value=0, label="Keep free swap above (MiB)")
+    min_free_mib = forms.IntegerField(
+        min_value=0, max_value=MAX_MIB, label="Keep free swap above (MiB)"
+    )
     psi_some_above = forms.FloatField(
         min_value=0.1,
         max_value=100,
         required=False,
         label="Or add when memory PSI some avg10 reaches (%)",
     )
-    file_size_mib = forms.IntegerField(min_value=16, label="Size of each file (MiB)")
+    file_size_mib = forms.IntegerField(
+        min_value=16, max_value=MAX_MIB, label="Size of each file (MiB)"
+    )
     max_files = forms.IntegerField(min_value=1, max_value=64, label="At most this many files")
-    max_total_mib = forms.IntegerField(min_value=16, label="At most this much in all (MiB)")
-    unused_for_seconds = forms.FloatField(min_value=0, label="Remove a file unused for (s)")
-    cooldown_seconds = forms.FloatField(min_value=0, label="Wait between actions (s)")
+    max_total_mib = forms.IntegerField(
+        min_value=16, max_value=MAX_MIB, label="At most this much in all (MiB)"
+    )
+    unused_for_seconds = forms.FloatField(
+        min_value=0, max_value=MAX_SECONDS, label="Remove a file unused for (s)"
+    )
+    cooldown_seconds = forms.FloatField(
+        min_value=0, max_value=MAX_SECONDS, label="Wait between actions (s)"
+    )
     priority = forms.IntegerField(
         min_value=0, max_value=services.MAX_PRIORITY, required=False, label="Swap priority"
     )
