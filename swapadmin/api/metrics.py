@@ -14,11 +14,13 @@ and zram per device, named as node_exporter names the same figures, with a
 from __future__ import annotations
 
 import ipaddress
+import math
+import re
 from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
-from django.db.models import BooleanField, Case, Count, OuterRef, Subquery, Value, When
+from django.db.models import BooleanField, Case, Count, Value, When
 from django.http import HttpRequest, HttpResponse
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -29,11 +31,11 @@ from rest_framework.exceptions import AuthenticationFailed
 from swapadmin.accounts.auth import TokenAuthentication
 from swapadmin.core import roles
 from swapadmin.core.clientip import client_ip
-from swapadmin.core.models import Backend, Host, Job, Sample, db_ago
+from swapadmin.core.models import Backend, Host, Job, db_ago
 from swapadmin.health.models import BackendHealth
 from swapadmin.health.models import Status as HealthStatus
 
-#: Sample column, metric name (swapadmin_host_<name>_bytes), meminfo field, help. Named as
+#: Snapshot meminfo key, metric name (swapadmin_host_<name>_bytes), meminfo field, help. Named as
 #: node_exporter names them, without its ``memory_`` before Swap: node_memory_SwapTotal_bytes
 #: is swapadmin_host_swap_total_bytes, node_memory_MemAvailable_bytes is
 #: swapadmin_host_memory_available_bytes; the same bytes.
@@ -52,8 +54,16 @@ ZRAM = (
     ("mem_used_total", "memory_used", "memory the device takes, overhead included"),
 )
 
-#: (host name, its worker's vmstat, PSI and zram snapshot), as Host.observed holds them.
-Snapshot = tuple[str, Any, Any, Any]
+#: A zram device's name as the kernel gives it (zram0, zram12). Host.observed is written by the
+#: host's worker, another machine: a key of any other shape (markup, a path that names no zram
+#: device, a second spelling of one already read) would become a series of its own.
+ZRAM_DEVICE = re.compile(r"zram\d{1,6}", re.ASCII)
+#: zram devices exported per host at most: a label value each, so a worker listing thousands
+#: would add thousands of series to every scrape. The sampler reads only those in use as swap.
+MAX_ZRAM_DEVICES = 64
+
+#: (host name, its worker's meminfo, vmstat, PSI and zram snapshot), as Host.observed holds them.
+Snapshot = tuple[str, Any, Any, Any, Any]
 
 
 def _online_now() -> Case:
@@ -67,9 +77,20 @@ def _online_now() -> Case:
 
 
 def _number(value: Any) -> float | None:
+    """A finite number from a worker's JSON, else None. PostgreSQL's jsonb keeps any number
+    (1e400 comes back as a 401-digit int, which float() refuses): one host's odd reading
+    is left out, not a 500 for the whole fleet's scrape."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _device_number(item: tuple[str, Any]) -> int:
+    return int(item[0].removeprefix("zram"))
 
 
 def host_counter(observed: Any, *names: str) -> float | None:
@@ -94,23 +115,25 @@ class RegistryCollector(Collector):
         yield self._jobs()
 
     def _hosts(self) -> Iterator[Metric]:
-        # Two queries for every host family, however many hosts: this one, and the latest
-        # samples'. The figures a Sample has no column for (counters, PSI's 60 and 300 s
-        # averages and totals, zram) come from Host.observed, which the sampler writes in
-        # the same transaction as the Sample, from the same reading; only its keys the
-        # families need are read, not the areas and top swap users it also holds.
+        # One query for every host family, however many hosts. Every figure comes from
+        # Host.observed, the latest reading the sampler wrote (with its Sample, in one
+        # transaction): one reading for all families of a host. Not "the Sample with the
+        # latest at": ``at`` is the host's clock, and a sample from before NTP set it back
+        # stays later than every new one, so its figures would be exported as the host's
+        # state now until the clock catches up (never deleted by retention meanwhile).
+        # Only the keys the families need are read, not the areas and top swap users.
         rows = Host.objects.annotate(is_online=_online_now()).values_list(
-            "pk", "name", "is_online", "observed__vmstat", "observed__psi", "observed__zram"
-        )
+            "name", "is_online",
+            "observed__meminfo", "observed__vmstat", "observed__psi", "observed__zram",
+        )  # fmt: skip
         online = GaugeMetricFamily(
             "swapadmin_host_online",
             "1 when the host's worker sent a recent heartbeat, else 0",
             labels=["host"],
         )
-        names: dict[int, str] = {}
         snapshots: list[Snapshot] = []
         count = 0
-        for pk, name, is_online, vmstat, psi, zram in rows:
+        for name, is_online, meminfo, vmstat, psi, zram in rows:
             count += 1
             online.add_metric([name], 1.0 if is_online else 0.0)
             # An offline host's readings are left out, not sent with their old values:
@@ -119,23 +142,21 @@ class RegistryCollector(Collector):
             # Left out, its series end (Prometheus marks them stale) and
             # swapadmin_host_online{host} == 0 says why.
             if is_online:
-                names[pk] = name
-                snapshots.append((name, vmstat, psi, zram))
+                snapshots.append((name, meminfo, vmstat, psi, zram))
         yield online
         yield GaugeMetricFamily(
             "swapadmin_hosts_online",
             "hosts whose worker sent a recent heartbeat",
-            value=float(len(names)),
+            value=float(len(snapshots)),
         )
         yield GaugeMetricFamily("swapadmin_hosts", "hosts registered", value=float(count))
-        yield from self._memory(names)
+        yield from self._memory(snapshots)
         yield from self._swapping(snapshots)
         yield from self._pressure(snapshots)
         yield from self._zram(snapshots)
 
-    def _memory(self, names: dict[int, str]) -> Iterator[Metric]:
-        """node_exporter's meminfo figures, from the latest raw sample of each of ``names``
-        (the hosts found online above, by key: not judged again, so both queries agree)."""
+    def _memory(self, snapshots: list[Snapshot]) -> Iterator[Metric]:
+        """node_exporter's meminfo figures, from each online host's latest reading."""
         families = {
             column: GaugeMetricFamily(
                 f"swapadmin_host_{metric}_bytes", f"{help} ({field} of /proc/meminfo)",
@@ -143,16 +164,13 @@ class RegistryCollector(Collector):
             )
             for column, metric, field, help in MEMINFO
         }  # fmt: skip
-        latest = (
-            Sample.objects.filter(host=OuterRef("pk"), resolution=Sample.Resolution.RAW)
-            .order_by("-at")
-            .values("pk")[:1]
-        )
-        ids = Host.objects.filter(pk__in=list(names)).annotate(s=Subquery(latest)).values("s")
-        columns = list(families)
-        for host_id, *values in Sample.objects.filter(pk__in=ids).values_list("host_id", *columns):
-            for column, value in zip(columns, values, strict=True):
-                families[column].add_metric([names[host_id]], float(value))
+        for name, meminfo, _, _, _ in snapshots:
+            if not isinstance(meminfo, dict):
+                continue
+            for key, family in families.items():
+                value = _number(meminfo.get(key))
+                if value is not None:
+                    family.add_metric([name], value)
         yield from families.values()
 
     def _swapping(self, snapshots: list[Snapshot]) -> Iterator[Metric]:
@@ -168,7 +186,7 @@ class RegistryCollector(Collector):
             "pages swapped out since the host booted (pswpout of /proc/vmstat)",
             labels=["host"],
         )
-        for name, vmstat, _, _ in snapshots:
+        for name, _, vmstat, _, _ in snapshots:
             pswpin = host_counter(vmstat, "pswpin")
             if pswpin is not None:
                 swap_in.add_metric([name], pswpin)
@@ -200,7 +218,7 @@ class RegistryCollector(Collector):
             "share of the window all tasks stalled on memory (PSI full avg10/60/300)",
             labels=["host", "window"],
         )
-        for name, _, psi, _ in snapshots:
+        for name, _, _, psi, _ in snapshots:
             if not isinstance(psi, dict):
                 continue  # a kernel without PSI (CONFIG_PSI off or psi=0)
             for family, total in ((waiting, "some_total"), (stalled, "full_total")):
@@ -221,13 +239,17 @@ class RegistryCollector(Collector):
             column: GaugeMetricFamily(f"swapadmin_host_zram_{metric}_bytes", help, labels=labels)
             for column, metric, help in ZRAM
         }
-        for name, _, _, zram in snapshots:
+        for name, _, _, _, zram in snapshots:
             if not isinstance(zram, dict):
                 continue
+            devices: dict[str, dict[str, Any]] = {}
             for path, stat in sorted(zram.items()):
-                if not isinstance(stat, dict):
-                    continue
                 device = path.rsplit("/", 1)[-1]
+                if not isinstance(stat, dict) or not ZRAM_DEVICE.fullmatch(device):
+                    continue
+                # /dev/zram0 and zram0 are one device: one series, or Prometheus drops both.
+                devices.setdefault(device, stat)
+            for device, stat in sorted(devices.items(), key=_device_number)[:MAX_ZRAM_DEVICES]:
                 for column, family in families.items():
                     value = _number(stat.get(column))
                     if value is not None:
@@ -256,7 +278,9 @@ class RegistryCollector(Collector):
         )  # fmt: skip
         for b in rows:
             key = [b.host.name, b.name, b.kind]
-            area_size = _number((b.info or {}).get("size_bytes")) or _number(b.size_bytes)
+            # Backend.info is what the host's worker last read: a dict, unless it wrote junk.
+            info = b.info if isinstance(b.info, dict) else {}
+            area_size = _number(info.get("size_bytes")) or _number(b.size_bytes)
             if area_size is not None:
                 size.add_metric(key, area_size)
             used.add_metric(key, float(b.used_bytes))

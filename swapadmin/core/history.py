@@ -205,8 +205,23 @@ def backend_history(backend: Backend, win: Window, now: datetime | None = None) 
 
 def _used(found: list[tuple[Any, ...]], key: str) -> Iterable[tuple[datetime, dict[str, float]]]:
     for at, backends in found:
-        value = (backends or {}).get(key)
+        # has_key also matches a list holding the key as a string: only a dict has figures.
+        value = backends.get(key) if isinstance(backends, dict) else None
         if isinstance(value, dict):  # an older shape kept the figure under a key
             value = value.get("used_bytes")
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            yield at, {"used_bytes": float(value)}
+        used = _finite(value)
+        if used is not None:
+            yield at, {"used_bytes": used}
+
+
+def _finite(value: Any) -> float | None:
+    """A finite number, else None. The sampler is another machine's code, and jsonb keeps
+    numbers float() refuses (1e400 comes back as a 401-digit int): one odd row is left
+    out, not a 500 for the whole range."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None

@@ -13,10 +13,12 @@ is a few kilobytes, less than diffing it would cost.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from html import escape
+from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
@@ -124,15 +126,28 @@ def host_series(host: Host, rng: Range) -> tuple[list[Series], list[Series]]:
 def backend_series(host: Host, backend_uuid: str, rng: Range) -> list[Series]:
     end = timezone.now()
     start = end - rng.span
-    rows = [s for s in samples_for(host, rng, end) if backend_uuid in (s.backends or {})]
 
-    def used(s: Sample) -> float:
-        value = (s.backends or {}).get(backend_uuid, 0)
-        if isinstance(value, dict):
-            value = value.get("used_bytes", 0)
-        return float(value or 0)
+    # Sample.backends is written by the host's sampler, another machine: a row whose figure
+    # is no finite number (a string, 1e400) is left out, not a 500 for the backend's page.
+    def used(s: Sample) -> float | None:
+        value = s.backends.get(backend_uuid) if isinstance(s.backends, dict) else None
+        if isinstance(value, dict):  # an older shape kept the figure under a key
+            value = value.get("used_bytes")
+        return finite(value)
 
-    return [Series("used", "s-used", bucketed(rows, used, start, end))]
+    rows = [s for s in samples_for(host, rng, end) if used(s) is not None]
+    return [Series("used", "s-used", bucketed(rows, lambda s: used(s) or 0.0, start, end))]
+
+
+def finite(value: Any) -> float | None:
+    """``value`` as a finite number, else None (jsonb keeps numbers float() refuses)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _nice_max(value: float, base: int = 10) -> float:

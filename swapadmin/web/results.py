@@ -11,6 +11,7 @@ missing, a number as a string) is shown as far as it goes, never an error page.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,18 +64,30 @@ class Readable:
     json: str = ""
 
 
-def _int(source: dict[str, Any], key: str) -> int:
-    try:
-        return int(source.get(key) or 0)
-    except (TypeError, ValueError):
-        return 0
+# The worker is another machine, and jsonb keeps any number: 1e400 comes back as a 401-digit
+# int, which float() and iec() refuse, and "nan" or "inf" as a string converts. Each reads
+# such a figure as 0 (or "—"), so the page shows the rest and the JSON shows what was sent.
 
 
 def _float(source: dict[str, Any], key: str) -> float:
     try:
-        return float(source.get(key) or 0)
-    except (TypeError, ValueError):
+        value = float(source.get(key) or 0)
+    except (TypeError, ValueError, OverflowError):
         return 0.0
+    return value if math.isfinite(value) else 0.0
+
+
+def _int(source: dict[str, Any], key: str) -> int:
+    value = source.get(key)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if abs(value) < 2**63 else 0  # no disk holds more; a bigint's range
+    return int(_float(source, key))
+
+
+def _size(value: Any) -> str:
+    """Bytes in IEC units; "—" for anything that is no finite number of bytes."""
+    number = _float({"v": value}, "v")
+    return iec(number) if number or value == 0 else "—"
 
 
 def _dict(source: dict[str, Any], key: str) -> dict[str, Any]:
@@ -88,7 +101,8 @@ def _seconds(value: float) -> str:
 
 def scan(found: dict[str, Any]) -> Readable:
     raw = found.get("bad_pages")
-    bad = [int(p) for p in raw if isinstance(p, int)] if isinstance(raw, list) else []
+    listed = raw if isinstance(raw, list) else []
+    bad = [p for p in listed if isinstance(p, int) and not isinstance(p, bool) and 0 <= p < 2**63]
     pages, patterns = _int(found, "pages"), _int(found, "patterns")
     if bad:
         verdict = Verdict(
@@ -108,8 +122,8 @@ def scan(found: dict[str, Any]) -> Readable:
         facts=[
             ("Pages", f"{pages:,} (the header's page included)"),
             ("Patterns", str(patterns)),
-            ("Written", iec(_int(found, "bytes_written"))),
-            ("Read back", iec(_int(found, "bytes_read"))),
+            ("Written", _size(_int(found, "bytes_written"))),
+            ("Read back", _size(_int(found, "bytes_read"))),
             ("Took", _seconds(_float(found, "seconds"))),
         ],
         bad_pages=bad[:BAD_PAGES_SHOWN],
@@ -141,7 +155,7 @@ def benchmark(res: dict[str, Any]) -> Readable:
         facts=[
             ("I/O engine", str(res.get("engine") or "?")),
             ("Queue depth", str(_int(res, "queue_depth"))),
-            ("Random request size", iec(_int(res, "block_bytes"))),
+            ("Random request size", _size(_int(res, "block_bytes"))),
         ],
         tables=[table],
     )
@@ -165,11 +179,11 @@ def burn_in(res: dict[str, Any]) -> Readable:
     else:
         verdict = Verdict(
             "ok",
-            f"Healthy: the kernel swapped up to {iec(peak)} to this area and read every page "
+            f"Healthy: the kernel swapped up to {_size(peak)} to this area and read every page "
             "back unchanged; nothing was OOM-killed.",
         )
     facts = [
-        ("Swap used at most", iec(peak)),
+        ("Swap used at most", _size(peak)),
         ("Pages swapped out / in", f"{_int(res, 'pswpout'):,} / {_int(res, 'pswpin'):,}"),
         ("OOM kills", str(ooms)),
         ("Memory limit hits", f"{_int(res, 'failcnt'):,}"),
@@ -178,7 +192,7 @@ def burn_in(res: dict[str, Any]) -> Readable:
         ("Took", _seconds(_float(res, "seconds"))),
     ]
     if res.get("cgroup_swap_peak_bytes") is not None:
-        facts.insert(1, ("Swap charged to the hog at most", iec(res["cgroup_swap_peak_bytes"])))
+        facts.insert(1, ("Swap charged to the hog at most", _size(res["cgroup_swap_peak_bytes"])))
     if res.get("cgroup"):
         version = f" (cgroup v{res['cgroup_version']})" if res.get("cgroup_version") else ""
         facts.append(("Memory cgroup", f"{res['cgroup']}{version}"))
@@ -211,7 +225,7 @@ def _figure(key: str, value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, int) and key.endswith("bytes"):
-        return str(iec(value))
+        return _size(value)
     return str(value)
 
 

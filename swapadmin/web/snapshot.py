@@ -7,6 +7,7 @@ reported yet reads as zeros with ``known`` False, never as an error.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -24,10 +25,18 @@ SUMMARY_KEYS = ("meminfo", "rates", "psi", "unmanaged")
 
 
 def _num(source: dict[str, Any], *keys: str) -> float:
+    """The first of ``keys`` holding a finite number. The worker is another machine and jsonb
+    keeps any number (1e400 comes back as a 401-digit int, which float() refuses): one odd
+    figure reads as 0, not a 500 for the overview of the whole fleet."""
     for key in keys:
         value = source.get(key)
         if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
+            try:
+                number = float(value)
+            except OverflowError:
+                continue
+            if math.isfinite(number):
+                return number
     return 0.0
 
 
