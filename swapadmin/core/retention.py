@@ -88,8 +88,11 @@ def _average(host: Host, resolution: str, at: datetime, group: list[Sample]) -> 
         values[name] = round(mean) if name in INTEGERS else mean
     per_backend: dict[str, list[int]] = defaultdict(list)
     for s in group:
-        for key, used in (s.backends or {}).items():
-            per_backend[key].append(int(used))
+        # A worker (another machine) wrote these: a value that is no whole number of bytes
+        # is left out, or one host's odd row would stop the roll-up, and its deletes, for all.
+        for key, used in (s.backends if isinstance(s.backends, dict) else {}).items():
+            if isinstance(used, int) and not isinstance(used, bool) and 0 <= used < 1 << 63:
+                per_backend[key].append(used)
     backends = {k: round(sum(v) / len(v)) for k, v in per_backend.items()}
     return Sample(host=host, at=at, resolution=resolution, backends=backends, **values)
 
