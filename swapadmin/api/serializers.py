@@ -7,6 +7,7 @@ swapadmin.core.services, shared with the pages.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
@@ -381,7 +382,9 @@ class InstantField(serializers.DateTimeField):
 
     def to_internal_value(self, value: Any) -> Any:
         text = str(value).strip()
-        if text.replace(".", "", 1).lstrip("-").isdigit():
+        # ASCII digits only: str.isdigit and float() also take Arabic-Indic or full-width
+        # digits, and "since=٣" would mean 1970.
+        if re.fullmatch(r"-?(\d+\.?\d*|\.\d+)", text, re.ASCII):
             from datetime import UTC, datetime
 
             try:

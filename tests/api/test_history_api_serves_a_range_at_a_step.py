@@ -296,3 +296,12 @@ def test_its_answers_are_the_ones_the_openapi_schema_documents(
             case.validate_response(response, checks=CHECKS)
             if status == 200:
                 assert response.json()["points"], path  # a point's shape is checked too
+
+
+def test_digits_other_than_ascii_are_no_unix_seconds(
+    stored: Stored, victor: User, as_user: Callable[..., APIClient]
+) -> None:
+    """str.isdigit takes Arabic-Indic and full-width digits: since=٣ meant 1970."""
+    for odd in ("٣", "３"):
+        r = as_user(victor).get(f"/api/v1/hosts/{stored.host.uuid}/history/", {"since": odd})
+        assert r.status_code == 400 and "since" in r.json(), (odd, r.content)
