@@ -6,49 +6,100 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('core', '0006_job_kind_edit'),
+        ("core", "0006_job_kind_edit"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='DynamicSwapPolicy',
+            name="DynamicSwapPolicy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('enabled', models.BooleanField(default=False)),
-                ('min_free_bytes', models.BigIntegerField(default=268435456)),
-                ('psi_some_above', models.FloatField(blank=True, null=True)),
-                ('file_size_bytes', models.BigIntegerField(default=536870912)),
-                ('max_files', models.PositiveSmallIntegerField(default=4)),
-                ('max_total_bytes', models.BigIntegerField(default=2147483648)),
-                ('unused_for_seconds', models.FloatField(default=600.0)),
-                ('cooldown_seconds', models.FloatField(default=120.0)),
-                ('priority', models.IntegerField(blank=True, null=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('status', models.TextField(blank=True)),
-                ('decided_at', models.DateTimeField(blank=True, null=True)),
-                ('host', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='dynamic_swap', to='core.host')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("enabled", models.BooleanField(default=False)),
+                ("min_free_bytes", models.BigIntegerField(default=268435456)),
+                ("psi_some_above", models.FloatField(blank=True, null=True)),
+                ("file_size_bytes", models.BigIntegerField(default=536870912)),
+                ("max_files", models.PositiveSmallIntegerField(default=4)),
+                ("max_total_bytes", models.BigIntegerField(default=2147483648)),
+                ("unused_for_seconds", models.FloatField(default=600.0)),
+                ("cooldown_seconds", models.FloatField(default=120.0)),
+                ("priority", models.IntegerField(blank=True, null=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("status", models.TextField(blank=True)),
+                ("decided_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "host",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="dynamic_swap",
+                        to="core.host",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='DynamicSwapDecision',
+            name="DynamicSwapDecision",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('action', models.CharField(choices=[('add', 'Add'), ('activate', 'Activate'), ('remove', 'Remove'), ('destroy', 'Destroy'), ('refused', 'Refused'), ('released', 'Released'), ('none', 'None')], max_length=16)),
-                ('backend_name', models.CharField(blank=True, max_length=100)),
-                ('reason', models.TextField()),
-                ('job', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='core.job')),
-                ('policy', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='decisions', to='core.dynamicswappolicy')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("add", "Add"),
+                            ("activate", "Activate"),
+                            ("remove", "Remove"),
+                            ("destroy", "Destroy"),
+                            ("refused", "Refused"),
+                            ("released", "Released"),
+                            ("none", "None"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("backend_name", models.CharField(blank=True, max_length=100)),
+                ("reason", models.TextField()),
+                (
+                    "job",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to="core.job",
+                    ),
+                ),
+                (
+                    "policy",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="decisions",
+                        to="core.dynamicswappolicy",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-at', '-pk'],
+                "ordering": ["-at", "-pk"],
             },
         ),
         migrations.AddField(
-            model_name='backend',
-            name='dynamic_policy',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='files', to='core.dynamicswappolicy'),
+            model_name="backend",
+            name="dynamic_policy",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="files",
+                to="core.dynamicswappolicy",
+            ),
         ),
     ]
