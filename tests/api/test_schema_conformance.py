@@ -72,6 +72,19 @@ def schema_host(transactional_db: None, swap_root: Path) -> Any:
         redis.Redis.from_url(url, socket_timeout=2).delete(host.queue)
 
 
+def too_long_for_gunicorn(check: Any) -> bool:
+    """A generated query string can outgrow the request line gunicorn reads (4094 bytes):
+    gunicorn answers 414 itself, before Django or the schema are involved, as any server in
+    front of an API would. Every other status is the API's and must be in the schema."""
+    response = check.response
+    return (
+        response is not None
+        and response.status_code == 414
+        and len(check.request.uri) > 4000
+        and check.name == "status_code_conformance"
+    )
+
+
 def test_generated_requests_get_no_5xx_and_match_the_schema(
     api_server: str, alice: User, schema_host: Host, swap_root: Path
 ) -> None:
@@ -108,7 +121,7 @@ def test_generated_requests_get_no_5xx_and_match_the_schema(
             for check in result.checks:
                 if check.response is not None:
                     codes.add(check.response.status_code)
-                if check.value.name == "failure":
+                if check.value.name == "failure" and not too_long_for_gunicorn(check):
                     where = (
                         f"{check.request.method} {check.request.uri} -> "
                         f"{check.response.status_code if check.response else '?'} "

@@ -44,7 +44,7 @@ def example(regex: str) -> str:
                                     ("code", "uuid") else "1")  # fmt: skip
 
     url = re.sub(r"\(\?P<(\w+)>((?:[^()]|\([^()]*\))*)\)", fill, regex)
-    url = re.sub(r"\\Z|\$|\^", "", url).replace("/?", "/").replace("\\.", ".")
+    url = re.sub(r"\\Z|\$|\^", "", url).replace("/?", "/").replace("\\.", ".").replace("\\-", "-")
     url = re.sub(r"\(\?:[^)]*\)\??", "", url)
     return "/" + url
 
