@@ -3,7 +3,8 @@
 Nothing here writes: these helpers answer the questions the safety checks in
 ``backends.policy`` ask (how big is it, is it mounted, who holds it, what is on it, which
 device holds ``/``) from the kernel's own sources: ioctls, ``/proc/self/mountinfo`` and
-``/sys/dev/block``.
+``/sys/dev/block``. ``open_block_node`` is the one door through which a plugin opens a
+device node a row names, once the node has proved to be the kind it expects.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from .errors import BackendError, KernelError, ValidationError
+from .errors import BackendError, KernelError, NotOursError, ValidationError
 
 DevNum = tuple[int, int]
 
@@ -74,6 +75,42 @@ def device_size_fd(fd: int, path: str) -> int:
     except OSError as e:
         raise KernelError(f"cannot read the size of {path}: {e.strerror}", errno=e.errno) from e
     return int(struct.unpack("=Q", buf)[0])
+
+
+def open_block_node(dev: str, flags: int, *, major: int | None, kind: str) -> int:
+    """``dev`` opened with ``flags`` only once it proves to be a ``kind`` device (a block
+    device of ``major``; None when the driver is not loaded, so nothing qualifies): looked
+    at first through an O_PATH descriptor, which runs no driver, so a FIFO (which would
+    block the worker for good) or a character device (a watchdog, armed by an open) that a
+    row names is never opened for real. That very node is then opened for I/O, and must
+    still be the same device once open (a node swapped in between is refused)."""
+    try:
+        pfd = os.open(dev, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as e:
+        raise KernelError(f"cannot open {dev}: {e.strerror}", errno=e.errno) from e
+    try:
+        st = os.fstat(pfd)
+        if not stat.S_ISBLK(st.st_mode):
+            raise NotOursError(
+                f"{dev} is not a block device, so not a {kind} device: it was not opened. "
+                "Nothing was written."
+            )
+        if major is None or os.major(st.st_rdev) != major:
+            expected = major if major is not None else f"unknown: {kind} is not loaded"
+            raise NotOursError(
+                f"{dev} is a block device of major {os.major(st.st_rdev)}, not a {kind} device "
+                f"({kind}'s major is {expected}): it was not opened. Nothing was written."
+            )
+        try:
+            fd = os.open(f"/proc/self/fd/{pfd}", flags | os.O_CLOEXEC)
+        except OSError as e:
+            raise KernelError(f"cannot open {dev}: {e.strerror}", errno=e.errno) from e
+    finally:
+        os.close(pfd)
+    if os.fstat(fd).st_rdev != st.st_rdev:
+        os.close(fd)
+        raise NotOursError(f"{dev} changed while it was being opened; try again")
+    return fd
 
 
 def block_devnum(path: str) -> DevNum:

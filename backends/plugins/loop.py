@@ -358,36 +358,8 @@ def _get_free_loop() -> int:
 
 def open_loop_node(dev: str, flags: int) -> int:
     """``dev`` opened with ``flags`` only once it proves to be a loop device (a block
-    device of major 7): looked at first through an O_PATH descriptor, which runs no driver,
-    so a FIFO (which would block the worker for good) or a character device (a watchdog,
-    armed by an open) that a row names is never opened for real. That very node is then
-    opened for I/O."""
-    try:
-        pfd = os.open(dev, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError as e:
-        raise KernelError(f"cannot open {dev}: {e.strerror}", errno=e.errno) from e
-    try:
-        st = os.fstat(pfd)
-        if not stat.S_ISBLK(st.st_mode) or os.major(st.st_rdev) != store_mod.LOOP_MAJOR:
-            what = (
-                f"a block device of major {os.major(st.st_rdev)}"
-                if stat.S_ISBLK(st.st_mode)
-                else "not a block device"
-            )
-            raise NotOursError(
-                f"{dev} is {what}, not a loop device (major {store_mod.LOOP_MAJOR}): it was "
-                "not opened. Nothing was written."
-            )
-        try:
-            fd = os.open(f"/proc/self/fd/{pfd}", flags | os.O_CLOEXEC)
-        except OSError as e:
-            raise KernelError(f"cannot open {dev}: {e.strerror}", errno=e.errno) from e
-    finally:
-        os.close(pfd)
-    if os.fstat(fd).st_rdev != st.st_rdev:
-        os.close(fd)
-        raise NotOursError(f"{dev} changed while it was being opened; try again")
-    return fd
+    device of major 7); see ``devices.open_block_node``."""
+    return devices.open_block_node(dev, flags, major=store_mod.LOOP_MAJOR, kind="loop")
 
 
 @contextlib.contextmanager

@@ -22,7 +22,7 @@ import stat
 from pathlib import Path
 from typing import Any, ClassVar, Final
 
-from .. import kernel
+from .. import devices, kernel
 from ..base import Parameter, SwapBackend
 from ..errors import (
     ActiveAreaError,
@@ -69,38 +69,9 @@ def zram_major() -> int | None:
 
 
 def open_zram_node(dev: str, flags: int) -> int:
-    """``dev`` opened with ``flags`` only once it proves to be a zram block device: looked
-    at first through an O_PATH descriptor, which runs no driver, so a FIFO (which would
-    block the worker for good) or a character device (a watchdog, armed by an open) that a
-    row names is never opened for real. That very node is then opened for I/O."""
-    try:
-        pfd = os.open(dev, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError as e:
-        raise KernelError(f"cannot open {dev}: {e.strerror}", errno=e.errno) from e
-    try:
-        st = os.fstat(pfd)
-        major = zram_major()
-        if not stat.S_ISBLK(st.st_mode):
-            raise NotOursError(
-                f"{dev} is not a block device, so not a zram device: it was not opened. "
-                "Nothing was written."
-            )
-        if major is None or os.major(st.st_rdev) != major:
-            raise NotOursError(
-                f"{dev} is a block device of major {os.major(st.st_rdev)}, not a zram device "
-                f"(zram's major is {major if major is not None else 'unknown: zram is not loaded'}"
-                "): it was not opened. Nothing was written."
-            )
-        try:
-            fd = os.open(f"/proc/self/fd/{pfd}", flags | os.O_CLOEXEC)
-        except OSError as e:
-            raise KernelError(f"cannot open {dev}: {e.strerror}", errno=e.errno) from e
-    finally:
-        os.close(pfd)
-    if os.fstat(fd).st_rdev != st.st_rdev:
-        os.close(fd)
-        raise NotOursError(f"{dev} changed while it was being opened; try again")
-    return fd
+    """``dev`` opened with ``flags`` only once it proves to be a zram block device (of the
+    major /proc/devices gives the loaded driver); see ``devices.open_block_node``."""
+    return devices.open_block_node(dev, flags, major=zram_major(), kind="zram")
 
 
 def algorithms(name: str) -> tuple[list[str], str | None]:

@@ -14,7 +14,6 @@ and zram per device, named as node_exporter names the same figures, with a
 from __future__ import annotations
 
 import ipaddress
-import math
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -32,6 +31,7 @@ from swapadmin.accounts.auth import TokenAuthentication
 from swapadmin.core import roles
 from swapadmin.core.clientip import client_ip
 from swapadmin.core.models import Backend, Host, Job, db_ago
+from swapadmin.core.readings import finite
 from swapadmin.health.models import BackendHealth
 from swapadmin.health.models import Status as HealthStatus
 
@@ -76,19 +76,6 @@ def _online_now() -> Case:
     )
 
 
-def _number(value: Any) -> float | None:
-    """A finite number from a worker's JSON, else None. PostgreSQL's jsonb keeps any number
-    (1e400 comes back as a 401-digit int, which float() refuses): one host's odd reading
-    is left out, not a 500 for the whole fleet's scrape."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:
-        return None
-    return number if math.isfinite(number) else None
-
-
 def _device_number(item: tuple[str, Any]) -> int:
     return int(item[0].removeprefix("zram"))
 
@@ -101,7 +88,7 @@ def host_counter(observed: Any, *names: str) -> float | None:
     for where in (observed, observed.get("vmstat")):
         if isinstance(where, dict):
             for name in names:
-                value = _number(where.get(name))
+                value = finite(where.get(name))
                 if value is not None:
                     return value
     return None
@@ -168,7 +155,7 @@ class RegistryCollector(Collector):
             if not isinstance(meminfo, dict):
                 continue
             for key, family in families.items():
-                value = _number(meminfo.get(key))
+                value = finite(meminfo.get(key))
                 if value is not None:
                     family.add_metric([name], value)
         yield from families.values()
@@ -222,12 +209,12 @@ class RegistryCollector(Collector):
             if not isinstance(psi, dict):
                 continue  # a kernel without PSI (CONFIG_PSI off or psi=0)
             for family, total in ((waiting, "some_total"), (stalled, "full_total")):
-                value = _number(psi.get(total))
+                value = finite(psi.get(total))
                 if value is not None:
                     family.add_metric([name], value / 1e6)  # microseconds
             for family, line in ((some, "some"), (full, "full")):
                 for window in ("10", "60", "300"):
-                    value = _number(psi.get(f"{line}_avg{window}"))
+                    value = finite(psi.get(f"{line}_avg{window}"))
                     if value is not None:
                         family.add_metric([name, f"{window}s"], value / 100)
         yield from (waiting, stalled, some, full)
@@ -251,7 +238,7 @@ class RegistryCollector(Collector):
                 devices.setdefault(device, stat)
             for device, stat in sorted(devices.items(), key=_device_number)[:MAX_ZRAM_DEVICES]:
                 for column, family in families.items():
-                    value = _number(stat.get(column))
+                    value = finite(stat.get(column))
                     if value is not None:
                         family.add_metric([name, device], value)
         yield from families.values()
@@ -280,7 +267,7 @@ class RegistryCollector(Collector):
             key = [b.host.name, b.name, b.kind]
             # Backend.info is what the host's worker last read: a dict, unless it wrote junk.
             info = b.info if isinstance(b.info, dict) else {}
-            area_size = _number(info.get("size_bytes")) or _number(b.size_bytes)
+            area_size = finite(info.get("size_bytes")) or finite(b.size_bytes)
             if area_size is not None:
                 size.add_metric(key, area_size)
             used.add_metric(key, float(b.used_bytes))

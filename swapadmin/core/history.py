@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from . import retention
 from .models import Backend, Host, Sample
+from .readings import finite
 
 #: At most this many points in one answer (Prometheus's own limit for a range query).
 MAX_POINTS = 11_000
@@ -209,19 +210,6 @@ def _used(found: list[tuple[Any, ...]], key: str) -> Iterable[tuple[datetime, di
         value = backends.get(key) if isinstance(backends, dict) else None
         if isinstance(value, dict):  # an older shape kept the figure under a key
             value = value.get("used_bytes")
-        used = _finite(value)
+        used = finite(value)
         if used is not None:
             yield at, {"used_bytes": used}
-
-
-def _finite(value: Any) -> float | None:
-    """A finite number, else None. The sampler is another machine's code, and jsonb keeps
-    numbers float() refuses (1e400 comes back as a 401-digit int): one odd row is left
-    out, not a 500 for the whole range."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:
-        return None
-    return number if math.isfinite(number) else None

@@ -13,17 +13,16 @@ is a few kilobytes, less than diffing it would cost.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from html import escape
-from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
 
 from swapadmin.core.models import Host, Sample
+from swapadmin.core.readings import finite
 
 from .templatetags.swapadmin_ui import iec, rate
 
@@ -137,17 +136,6 @@ def backend_series(host: Host, backend_uuid: str, rng: Range) -> list[Series]:
 
     rows = [s for s in samples_for(host, rng, end) if used(s) is not None]
     return [Series("used", "s-used", bucketed(rows, lambda s: used(s) or 0.0, start, end))]
-
-
-def finite(value: Any) -> float | None:
-    """``value`` as a finite number, else None (jsonb keeps numbers float() refuses)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:
-        return None
-    return number if math.isfinite(number) else None
 
 
 def _nice_max(value: float, base: int = 10) -> float:

@@ -7,7 +7,6 @@ reported yet reads as zeros with ``known`` False, never as an error.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -17,6 +16,7 @@ from django.db.models import QuerySet
 from django.db.models.fields.json import KeyTransform
 
 from swapadmin.core.models import Backend, Host
+from swapadmin.core.readings import finite
 
 #: The parts of ``Host.observed`` a page about the whole fleet reads. The rest (every area,
 #: the processes holding swap, tunables, zram) is most of a snapshot and only the host page
@@ -29,14 +29,9 @@ def _num(source: dict[str, Any], *keys: str) -> float:
     keeps any number (1e400 comes back as a 401-digit int, which float() refuses): one odd
     figure reads as 0, not a 500 for the overview of the whole fleet."""
     for key in keys:
-        value = source.get(key)
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            try:
-                number = float(value)
-            except OverflowError:
-                continue
-            if math.isfinite(number):
-                return number
+        number = finite(source.get(key))
+        if number is not None:
+            return number
     return 0.0
 
 

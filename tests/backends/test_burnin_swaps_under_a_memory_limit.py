@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,42 +10,20 @@ import pytest
 from backends import burnin, kernel
 from backends.errors import UnsafeError, ValidationError
 from backends.plugins.file import FileBackend
-from backends.policy import Policy
+from tests.fixtures import burn_in
 from tests.fixtures.host import needs_root
-from tests.fixtures.stores import provisioned, rebuilt
 
 MiB = 1024 * 1024
-AREA = 256 * MiB
+AREA = burn_in.AREA
+
+# The active area every test here swaps to, as the cgroup v2 tests' conftest has it.
+backend = burn_in.backend
+active = burn_in.active
 
 needs_cgroup_v1 = pytest.mark.skipif(
     not (burnin.CGROUP_ROOT / "memory.limit_in_bytes").exists(),
     reason="no memory cgroup v1 hierarchy at /sys/fs/cgroup/memory",
 )
-
-
-@pytest.fixture
-def backend(swap_root: Path, policy: Policy) -> FileBackend:
-    """The plugin of the burn-in job, built later from what the provision saved."""
-    path = str(swap_root / "burn.swap")
-    with provisioned("file", {"path": path}, size=AREA, policy=policy, label="burn") as made:
-        pass
-    b = rebuilt(made)
-    assert isinstance(b, FileBackend)
-    return b
-
-
-@pytest.fixture
-def active(backend: FileBackend, policy: Policy) -> Iterator[FileBackend]:
-    # Above any area the host already has, so the kernel picks this one.
-    store = backend.open_for_swapon()
-    try:
-        kernel.swapon(backend.swap_path, priority=32000, fd=store.fd)
-    finally:
-        store.close()
-    try:
-        yield backend
-    finally:
-        kernel.swapoff(backend.swap_path, policy=policy, force=True)
 
 
 def ours() -> set[Path]:

@@ -97,7 +97,7 @@ def test_loop_refuses_a_fifo_or_a_character_device(fifo, swap_root, policy, writ
         backend = loop_naming(dev, swap_root, policy)
         error = outcome_within(lambda b=backend: b.open_store(writable), fifo)
         assert isinstance(error, NotOursError), error
-        assert f"{dev} is not a block device, not a loop device (major 7)" in error.message
+        assert f"{dev} is not a block device, so not a loop device: it was not" in error.message
         # What the sampler asks (is it attached?) opens nothing either.
         assert outcome_within(lambda b=backend: b.describe(), fifo) is None
         assert backend.describe()["attached"] is False

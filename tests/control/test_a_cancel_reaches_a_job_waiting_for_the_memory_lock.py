@@ -6,12 +6,6 @@ job's process swapped the area off anyway once the lock was free, recorded nowhe
 
 from __future__ import annotations
 
-import fcntl
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
-
 import pytest
 
 from backends import kernel
@@ -19,25 +13,12 @@ from swapadmin.core import services, tasks
 from swapadmin.core.models import Backend, Job
 from swapadmin.core.services import Actor
 from tests.fixtures.host import needs_root
+from tests.fixtures.swapoff_race import memory_lock_held
 from tests.fixtures.workers import wait_for_job, wait_until
 
 pytestmark = [needs_root, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 STOPPED = ("cancelled at the user's request", "stopped here, nothing more done")
-
-
-@contextmanager
-def memory_lock_held(data_dir: Path) -> Iterator[None]:
-    """The host's memory lock, as another job's long swapoff would hold it."""
-    locks = data_dir / "locks"
-    locks.mkdir(parents=True, exist_ok=True)
-    fd = os.open(locks / "host-memory.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
 
 
 def an_active_file(w, actor: Actor, name: str) -> Backend:

@@ -8,8 +8,6 @@ was the bare loop-device refusal, which spoke of a write and never said the area
 
 from __future__ import annotations
 
-import fcntl
-import os
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,23 +20,10 @@ from swapadmin.core import edits, services
 from swapadmin.core.models import Backend, Job
 from swapadmin.core.services import Actor
 from tests.fixtures.host import needs_root
+from tests.fixtures.swapoff_race import memory_lock_held
 from tests.fixtures.workers import WorkerProcess, wait_for_job, wait_until
 
 pytestmark = [needs_root, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-@contextmanager
-def memory_lock_held(data_dir: Path) -> Iterator[None]:
-    """The host's memory lock, as another job's long swapoff would hold it."""
-    locks = data_dir / "locks"
-    locks.mkdir(parents=True, exist_ok=True)
-    fd = os.open(locks / "host-memory.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
 
 
 @contextmanager

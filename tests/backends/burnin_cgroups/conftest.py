@@ -1,5 +1,6 @@
 """Fixtures for the cgroup v2 path, on the real kernel: a cgroup2 hierarchy the test mounts
-in its own directory, a parent cgroup of the test's own in it, and an active swap area.
+in its own directory, a parent cgroup of the test's own in it, and an active swap area
+(``tests.fixtures.burn_in``, shared with the cgroup v1 tests).
 
 cgroup2 is one hierarchy per cgroup namespace: the mount shows the same tree as any other
 cgroup2 mount on the host, so the test works only inside the parent it made, and takes it
@@ -19,13 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from backends import cgroups, kernel
-from backends.plugins.file import FileBackend
-from backends.policy import Policy
-from tests.fixtures.stores import provisioned, rebuilt
-
-MiB = 1 << 20
-AREA = 256 * MiB
+from backends import cgroups
+from tests.fixtures.burn_in import active, backend  # noqa: F401  (the fixtures)
 
 
 @pytest.fixture
@@ -73,27 +69,3 @@ def take_down(top: Path) -> None:
 
 def has_memory_on_v2(parent: Path) -> bool:
     return cgroups.MEMORY in cgroups.controllers(parent)
-
-
-@pytest.fixture
-def backend(swap_root: Path, policy: Policy) -> FileBackend:
-    path = str(swap_root / "burn.swap")
-    with provisioned("file", {"path": path}, size=AREA, policy=policy, label="burn") as made:
-        pass
-    b = rebuilt(made)
-    assert isinstance(b, FileBackend)
-    return b
-
-
-@pytest.fixture
-def active(backend: FileBackend, policy: Policy) -> Iterator[FileBackend]:
-    # Above any area the host already has, so the kernel picks this one.
-    store = backend.open_for_swapon()
-    try:
-        kernel.swapon(backend.swap_path, priority=32000, fd=store.fd)
-    finally:
-        store.close()
-    try:
-        yield backend
-    finally:
-        kernel.swapoff(backend.swap_path, policy=policy, force=True)
