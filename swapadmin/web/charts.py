@@ -1,8 +1,9 @@
 """Memory and swap charts drawn on the server as SVG, from the stored samples.
 
-Raw samples are rolled up into minute and hour rows and then deleted, so a range reads the
-coarse rows it is drawn at, plus any finer rows newer than the last roll-up (the recent
-minutes not rolled up yet), and averages them into at most ``POINTS`` buckets. No
+A chart reads its range through core.history, as the history API does: the same choice of
+resolution (the coarsest no coarser than the chart's step, coarser still where the finer
+rows are already deleted, plus the recent rows not rolled up yet) and the same averaging
+into ``POINTS`` steps, so a chart and the API's answer for the same range agree. No
 JavaScript: the chart is in the page, so it prints, scales and needs no chart library.
 
 The chart extends as samples arrive: its section is a partial that htmx fetches again
@@ -13,7 +14,7 @@ is a few kilobytes, less than diffing it would cost.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from html import escape
@@ -21,8 +22,8 @@ from html import escape
 from django.conf import settings
 from django.utils import timezone
 
-from swapadmin.core.models import Host, Sample
-from swapadmin.core.readings import finite
+from swapadmin.core import history
+from swapadmin.core.models import Backend, Host
 
 from .templatetags.swapadmin_ui import iec, rate
 
@@ -36,30 +37,35 @@ class Range:
     key: str
     label: str
     span: timedelta
-    resolution: str
+
+    @property
+    def step(self) -> timedelta:
+        """One chart point: the span over POINTS (15 s, 6 min, 42 min: whole seconds, as
+        core.history takes them)."""
+        return self.span / POINTS
 
     @property
     def poll(self) -> str:
         """How often an open chart of this range is drawn again (htmx's every-N-s): a new
         sample can move its last point every sample period, but a point of a long range
         is a bucket of minutes, and redrawing it each few seconds would show nothing new."""
-        bucket = self.span.total_seconds() / POINTS
+        bucket = self.step.total_seconds()
         seconds = max(float(settings.SWAPADMIN_SAMPLE_SECONDS), min(60.0, bucket / 3))
         return f"{seconds:g}s"
+
+    def window(self, now: datetime | None = None) -> history.Window:
+        """The range ending ``now``, at one step per chart point."""
+        now = now or timezone.now()
+        return history.window(now - self.span, now, int(self.step.total_seconds()), now)
 
 
 RANGES = {
     r.key: r
     for r in (
-        Range("hour", "last hour", timedelta(hours=1), Sample.Resolution.RAW),
-        Range("day", "last day", timedelta(days=1), Sample.Resolution.MINUTE),
-        Range("week", "last week", timedelta(days=7), Sample.Resolution.HOUR),
+        Range("hour", "last hour", timedelta(hours=1)),
+        Range("day", "last day", timedelta(days=1)),
+        Range("week", "last week", timedelta(days=7)),
     )
-}
-_FINER = {
-    Sample.Resolution.RAW: (),
-    Sample.Resolution.MINUTE: (Sample.Resolution.RAW,),
-    Sample.Resolution.HOUR: (Sample.Resolution.MINUTE, Sample.Resolution.RAW),
 }
 
 
@@ -70,72 +76,35 @@ class Series:
     points: list[tuple[datetime, float]]
 
 
-def samples_for(host: Host, rng: Range, now: datetime | None = None) -> list[Sample]:
-    """The samples that draw ``rng``: its own resolution, then finer rows newer than those."""
-    now = now or timezone.now()
-    start = now - rng.span
-    base = Sample.objects.filter(host=host, at__gte=start, at__lte=now).order_by("at")
-    rows = list(base.filter(resolution=rng.resolution))
-    covered = rows[-1].at if rows else start
-    for finer in _FINER[rng.resolution]:
-        newer = list(base.filter(resolution=finer, at__gt=covered))
-        rows += newer
-        if newer:
-            covered = newer[-1].at
-    rows.sort(key=lambda s: s.at)
-    return rows
+def _series(found: history.History, label: str, css: str, name: str) -> Series:
+    # history dates a point by its step's start; the chart draws the mean at the step's
+    # middle, where the readings it averages are centred.
+    half = found.window.step / 2
+    return Series(label, css, [(p["at"] + half, p[name]) for p in found.points if name in p])
 
 
-def bucketed(
-    samples: Sequence[Sample], value: Callable[[Sample], float], start: datetime, end: datetime
-) -> list[tuple[datetime, float]]:
-    """Average ``value`` over at most POINTS equal time buckets; empty buckets are gaps."""
-    if not samples:
-        return []
-    width = (end - start) / POINTS
-    sums: dict[int, tuple[float, int]] = {}
-    for s in samples:
-        i = min(POINTS - 1, max(0, int((s.at - start) / width)))
-        total, count = sums.get(i, (0.0, 0))
-        sums[i] = (total + value(s), count + 1)
-    return [(start + width * (i + 0.5), t / c) for i, (t, c) in sorted(sums.items())]
-
-
-def host_series(host: Host, rng: Range) -> tuple[list[Series], list[Series]]:
+def host_series(
+    host: Host, rng: Range, now: datetime | None = None
+) -> tuple[list[Series], list[Series]]:
     """(memory and swap in bytes, swap-in/out in pages per second) for ``rng``."""
-    end = timezone.now()
-    start = end - rng.span
-    rows = samples_for(host, rng, end)
-
-    def pts(f: Callable[[Sample], float]) -> list[tuple[datetime, float]]:
-        return bucketed(rows, f, start, end)
-
+    found = history.host_history(host, rng.window(now), now)
     memory = [
-        Series("swap total", "s-total", pts(lambda s: s.swap_total)),
-        Series("swap used", "s-used", pts(lambda s: s.swap_used)),
-        Series("memory available", "s-avail", pts(lambda s: s.mem_available)),
+        _series(found, "swap total", "s-total", "swap_total"),
+        _series(found, "swap used", "s-used", "swap_used"),
+        _series(found, "memory available", "s-avail", "mem_available"),
     ]
     rates = [
-        Series("swap-in", "s-in", pts(lambda s: s.pswpin_rate)),
-        Series("swap-out", "s-out", pts(lambda s: s.pswpout_rate)),
+        _series(found, "swap-in", "s-in", "pswpin_rate"),
+        _series(found, "swap-out", "s-out", "pswpout_rate"),
     ]
     return memory, rates
 
 
-def backend_series(host: Host, backend_uuid: str, rng: Range) -> list[Series]:
-    end = timezone.now()
-    start = end - rng.span
-
-    # Sample.backends is written by the host's sampler, another machine: a row whose figure
-    # is no finite number (a string, 1e400) is left out, not a 500 for the backend's page.
-    def used(s: Sample) -> float | None:
-        value = s.backends.get(backend_uuid) if isinstance(s.backends, dict) else None
-        if isinstance(value, dict):  # an older shape kept the figure under a key
-            value = value.get("used_bytes")
-        return finite(value)
-
-    rows = [s for s in samples_for(host, rng, end) if used(s) is not None]
-    return [Series("used", "s-used", bucketed(rows, lambda s: used(s) or 0.0, start, end))]
+def backend_series(backend: Backend, rng: Range, now: datetime | None = None) -> list[Series]:
+    """Bytes of ``backend`` in use over ``rng``; history leaves out figures that are no
+    finite number (Sample.backends is written by the sampler, another machine)."""
+    found = history.backend_history(backend, rng.window(now), now)
+    return [_series(found, "used", "s-used", "used_bytes")]
 
 
 def _nice_max(value: float, base: int = 10) -> float:

@@ -498,7 +498,7 @@ def backend_detail(request: HttpRequest, code: UUID) -> HttpResponse:
         context["range"] = rng
         context["ranges"] = charts.RANGES.values()
         context["used_svg"] = charts.svg(
-            charts.backend_series(backend.host, str(backend.uuid), rng),
+            charts.backend_series(backend, rng),
             end - rng.span,
             end,
             title=f"Swap used on {backend.name}, {rng.label}",

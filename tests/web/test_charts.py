@@ -1,9 +1,10 @@
-"""The chart helpers read the right resolution and draw what they read."""
+"""The charts read their range through core.history and draw what they read."""
 
 from datetime import timedelta
 
 from django.utils import timezone
 
+from swapadmin.core import history
 from swapadmin.core.models import Host, Sample
 from swapadmin.web import charts
 
@@ -17,9 +18,11 @@ def test_a_range_reads_its_resolution_and_finer_rows_after_it(host_row: Host) ->
     Sample.objects.create(host=host_row, at=now - timedelta(minutes=30), resolution="1m")
     Sample.objects.create(host=host_row, at=now - timedelta(hours=3), resolution="1m")
     Sample.objects.create(host=host_row, at=now - timedelta(seconds=5), resolution="raw")
-    rows = charts.samples_for(host_row, charts.RANGES["week"], now)
+    win = charts.RANGES["week"].window(now)
+    resolution = history.resolution_for(win, now)
+    rows = history.rows(host_row, resolution, win, ("resolution",))
     # Three hour rows, the minute row after them (not the older one), the raw row after that.
-    assert [r.resolution for r in rows] == ["1h", "1h", "1h", "1m", "raw"]
+    assert [r[1] for r in rows] == ["1h", "1h", "1h", "1m", "raw"]
 
 
 def test_bucketing_averages_and_bounds_the_points(host_row: Host) -> None:
@@ -59,3 +62,15 @@ def test_the_byte_axis_tops_at_a_round_iec_value() -> None:
     assert charts._nice_max(1.9 * (1 << 30), 1024) == 2 * (1 << 30)
     assert charts._nice_max(300 * (1 << 20), 1024) == 500 * (1 << 20)
     assert charts._nice_max(3.2, 10) == 5
+
+
+def test_a_chart_draws_the_averages_the_history_api_serves(host_row: Host) -> None:
+    make_samples(host_row, 50, timedelta(seconds=5), Sample.Resolution.RAW)
+    now = timezone.now()
+    memory, rates = charts.host_series(host_row, charts.RANGES["hour"], now)
+    served = history.host_history(host_row, history.window(now - timedelta(hours=1), now, 15))
+    # Same steps, same means: the chart only moves each point to its step's middle.
+    half = timedelta(seconds=15) / 2
+    assert memory[1].points == [(p["at"] + half, p["swap_used"]) for p in served.points]
+    assert rates[0].points == [(p["at"] + half, p["pswpin_rate"]) for p in served.points]
+    assert len(served.points) > 1
