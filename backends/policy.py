@@ -103,20 +103,27 @@ def check_swap_filesystem(path: str, fd: int | None = None) -> str:
     return name
 
 
-def check_free_space(where: str | Path | int, needed_bytes: int, path: str = "") -> None:
+def check_free_space(
+    where: str | Path | int,
+    needed_bytes: int,
+    path: str = "",
+    *,
+    reserve_percent: float = 1.0,
+    why: str = "",
+) -> None:
     """Raise UnsafeError unless ``needed_bytes`` fit on the filesystem of ``where`` (a
-    directory, or an open descriptor on it) while 1% of it stays free: a full root
-    filesystem takes services down."""
+    directory, or an open descriptor on it) while ``reserve_percent`` of it stays free: a
+    full root filesystem takes services down."""
     at = where if isinstance(where, int) else nearest_existing(str(where))
     st = os.statvfs(at)
     free = st.f_bavail * st.f_frsize
-    reserve = st.f_blocks * st.f_frsize // 100
+    reserve = int(st.f_blocks * st.f_frsize * reserve_percent / 100)
     shown = os.path.dirname(path) if path else str(where)
     if needed_bytes + reserve > free:
         raise UnsafeError(
             f"not enough free space in {shown}: the swap file needs {needed_bytes} bytes, "
-            f"{free} are free and swapadmin keeps {reserve} (1% of the filesystem) in reserve. "
-            "Free some space or choose a smaller size."
+            f"{free} are free and swapadmin keeps {reserve} ({reserve_percent:g}% of the "
+            f"filesystem{why}) in reserve. Free some space or choose a smaller size."
         )
 
 

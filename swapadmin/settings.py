@@ -306,6 +306,11 @@ SWAPADMIN_RESEND_AFTER_SECONDS = envfloat("SWAPADMIN_RESEND_AFTER_SECONDS", 60.0
 #: How long a worker retries recording a job's end while the database is away, before the
 #: job's heartbeat thread takes over (it writes it when the database is back).
 SWAPADMIN_DB_OUTAGE_SECONDS = envfloat("SWAPADMIN_DB_OUTAGE_SECONDS", 120.0)
+#: The share of a swap root's filesystem a file the dynamic swap policy adds must leave free
+#: (a person's provision keeps 1%).
+SWAPADMIN_DYNAMIC_KEEP_FREE_PERCENT = envfloat("SWAPADMIN_DYNAMIC_KEEP_FREE_PERCENT", 10.0)
+if not 1 <= SWAPADMIN_DYNAMIC_KEEP_FREE_PERCENT <= 90:
+    raise SettingError("SWAPADMIN_DYNAMIC_KEEP_FREE_PERCENT must be from 1 to 90")
 #: Retention, in days (the retention task, every 5 minutes; 0 keeps rows for ever):
 #: finished jobs (the latest of each kind per backend is kept whatever its age), audit
 #: events, delivered or given-up health events, and check results (the current ones kept).

@@ -186,6 +186,8 @@ def provision(ctx: JobContext) -> dict[str, Any]:
     plugin = ctx.require_plugin()
     backend = ctx.backend
     assert backend is not None
+    if backend.dynamic_policy_id is not None:
+        _keep_room_beside_a_dynamic_file(backend)
     ctx.step(5, "preparing the backing store")
     plugin.swapfile(True)
     ctx.save_backend()  # keep what enabling took and attached before anything can fail
@@ -216,6 +218,23 @@ def provision(ctx: JobContext) -> dict[str, Any]:
         ctx.log(f"kept {spec} in {settings.SWAPADMIN_FSTAB}")
         result["fstab"] = str(settings.SWAPADMIN_FSTAB)
     return result
+
+
+def _keep_room_beside_a_dynamic_file(backend: Backend) -> None:
+    """A file the dynamic swap policy adds is made with no one asking at that moment, often
+    under memory pressure at night: it must leave its filesystem (often the root's) far
+    more room than the 1% a person's provision keeps. Read-only: the provision's own proof
+    and space check on the descriptor still come after."""
+    from backends.policy import check_free_space
+
+    path = str(backend.params.get("path") or "")
+    if not path:
+        return
+    check_free_space(
+        os.path.dirname(path), backend.size_bytes, path,
+        reserve_percent=settings.SWAPADMIN_DYNAMIC_KEEP_FREE_PERCENT,
+        why=", kept free beside the dynamic swap policy's files",
+    )  # fmt: skip
 
 
 def activate(ctx: JobContext) -> dict[str, Any]:
