@@ -270,7 +270,13 @@ def queue_notification(event_id: int) -> None:
     from swapadmin.celery import app
 
     try:
-        app.send_task(NOTIFY_TASK, args=[event_id], queue="control", retry=False)
+        # No time limit travels with the message: the control worker that delivers runs it
+        # under its own SWAPADMIN_NOTIFY_TIME_LIMIT_SECONDS. Celery would otherwise put this
+        # process's limits (a host worker's, the web's) in the message, over the worker's.
+        app.send_task(
+            NOTIFY_TASK, args=[event_id], queue="control", retry=False,
+            time_limit=None, soft_time_limit=None,
+        )  # fmt: skip
     except Exception as e:  # kombu raises many types for an unreachable broker
         log.warning("health event %s not queued for notification: %s", event_id, e)
 

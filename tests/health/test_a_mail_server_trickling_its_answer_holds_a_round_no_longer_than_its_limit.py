@@ -5,7 +5,11 @@ EMAIL_TIMEOUT bounds each read, and every byte resets it: a server trickling its
 kept the control worker's notify task (and its pool slot) for as long as it liked. The task
 now has a time limit (SWAPADMIN_NOTIFY_TIME_LIMIT_SECONDS): when it runs out the target is
 recorded as pending with why, the connection is dropped, and the event is tried again later.
-The server here never finishes a line, so the only way the record appears is the limit."""
+The server here never finishes a line, so the only way the record appears is the limit.
+
+The task is registered in this process too (as it is in a web or host process that raises
+events): Celery then put this process's limit (the default 300 s) into the message, over the
+delivering worker's own. The limit is the delivering worker's alone now."""
 
 from __future__ import annotations
 
@@ -16,7 +20,9 @@ from contextlib import contextmanager
 
 import pytest
 
+from swapadmin.celery import app
 from swapadmin.health import notify
+from swapadmin.health import tasks as _registers_notify_event  # noqa: F401
 from swapadmin.health.models import HealthEvent
 from tests.faults.own_servers import celery_sends_to, own_redis
 from tests.fixtures.workers import wait_until
@@ -69,6 +75,9 @@ def trickling_server() -> Iterator[tuple[int, threading.Event]]:
 
 
 def test_the_round_stops_at_its_limit_and_says_why(start_worker, scratch, host_row) -> None:
+    # Registered in this process, as in every process that raises events (and in the suite
+    # once any test has finalized the app): its limits are this process's, 300 s.
+    assert app.tasks[notify.NOTIFY_TASK].soft_time_limit == 300
     event = HealthEvent.objects.create(
         host=host_row, backend_name="swap0", from_status="ok", to_status="warn", message="91%"
     )
