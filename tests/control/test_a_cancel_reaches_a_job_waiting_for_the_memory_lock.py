@@ -54,7 +54,8 @@ def test_the_cancelled_deactivate_never_swaps_off(start_worker, alice, settings,
             lambda: any(s in Job.objects.get(pk=off.pk).log for s in STOPPED),
             60, "the waiting job to stop",
         )  # fmt: skip
-        ended = Job.objects.get(pk=off.pk)
+        # Its end is written just after that line: waited for, the lock still held.
+        ended = wait_for_job(off, 60, worker=w)
         assert ended.finished and ended.state in (Job.State.CANCELLED, Job.State.FAILED)
         assert kernel.find_area(path) is not None
     # The lock is free: the next job on the backend runs (it waits for the backend's lock

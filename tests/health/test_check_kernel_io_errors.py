@@ -16,6 +16,7 @@ from swapadmin.health import probes
 from swapadmin.health.checks import run_backend_check
 from tests.fixtures.host import mounted_image
 from tests.fixtures.stores import provisioned, row_fields
+from tests.fixtures.workers import wait_until
 
 from .conftest import MiB, check_job, findings_by_check
 
@@ -74,12 +75,25 @@ def test_it_reports_io_errors_of_a_dying_disk(loop_area_on_xfs):
     backend, mnt = loop_area_on_xfs
     device = backend.state["device"]
     subprocess.run(["xfs_io", "-x", "-c", "shutdown", str(mnt)], check=True)
-    read = subprocess.run(
-        ["dd", f"if={device}", "of=/dev/null", "bs=4096", "count=1", "iflag=direct"],
-        capture_output=True,
-        text=True,
-    )
-    assert read.returncode != 0 and "Input/output error" in read.stderr
+    name = Path(device).name
+    pattern = probes.device_pattern({name}, set())
+    since = probes.boot_usec(backend.created_at)
+
+    def logged() -> bool:
+        # The kernel rate-limits its I/O error lines (a burst of 10 every 5 s for the whole
+        # machine): after other tests' failing disks the first read may go unlogged, so the
+        # read is made again until the kernel's line about this device is in the log.
+        read = subprocess.run(
+            ["dd", f"if={device}", "of=/dev/null", "bs=4096", "count=1", "iflag=direct"],
+            capture_output=True,
+            text=True,
+        )
+        assert read.returncode != 0 and "Input/output error" in read.stderr
+        lines = probes.read_kmsg() or []
+        # Only lines since this backend was made: the loop device's number was used before.
+        return any(ln.usec >= since and probes.is_io_error(ln.text, pattern) for ln in lines)
+
+    wait_until(logged, 30, f"the kernel to log an I/O error on {name}")
 
     result = run_backend_check(check_job(backend))
 
