@@ -19,6 +19,7 @@ import errno
 import os
 import re
 import stat
+import time
 from pathlib import Path
 from typing import Any, ClassVar, Final
 
@@ -87,6 +88,26 @@ def _read_text(path: Path) -> str:
         return path.read_text().strip()
     except OSError:
         return ""
+
+
+#: How long a hot_remove waits for the device to be let go (seconds).
+HOT_REMOVE_WAIT: Final = 10.0
+
+
+def hot_remove(name: str) -> None:
+    """hot_remove zram device ``name`` (``zramN``), tried again while it is busy: resetting
+    it sends a change event, and udev's probe of the device (blkid) holds it open for a
+    moment; removed then, it answered EBUSY and was left behind. Another error, or still
+    busy after HOT_REMOVE_WAIT, is raised."""
+    deadline = time.monotonic() + HOT_REMOVE_WAIT
+    while True:
+        try:
+            (ZRAM_CONTROL / "hot_remove").write_text(name.removeprefix("zram"))
+            return
+        except OSError as e:
+            if e.errno != errno.EBUSY or time.monotonic() >= deadline:
+                raise
+        time.sleep(0.05)  # the prober's own pace; the loop ends when the kernel lets go
 
 
 def _write(name: str, attr: str, value: str | int) -> None:
@@ -499,7 +520,7 @@ class ZramBackend(SwapBackend):
         self.close()
         _write(name, "reset", 1)
         try:
-            (ZRAM_CONTROL / "hot_remove").write_text(name.removeprefix("zram"))
+            hot_remove(name)
         except OSError as e:
             if e.errno != errno.ENODEV:
                 raise KernelError(
