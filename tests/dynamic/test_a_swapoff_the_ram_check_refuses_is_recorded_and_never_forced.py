@@ -35,15 +35,20 @@ def test_the_refusal_is_kept_and_retried_unforced(start_worker, alice):
     path = str(w.swap_root / "dyn-1")
     assert kernel.is_active(path)
 
-    # The user adds swap of their own: the policy's file is not needed any more.
+    # The user adds swap of their own: the policy's file is not needed any more. Theirs is
+    # first in the kernel's order: a page the kernel swaps out on its own (kswapd trims anon
+    # memory once the page cache fills RAM, as it does late in a long suite) lands there,
+    # not in dyn-1, which a single page would keep from ever being unused.
     actor = services.Actor(alice, "api")
     job = services.create_backend(
         host=host, kind="file", name="mine", size_bytes=128 * MiB, actor=actor,
-        params={"path": str(w.swap_root / "mine")},
+        params={"path": str(w.swap_root / "mine")}, priority=10,
     )  # fmt: skip
     assert wait_for_job(job, 60, worker=w).state == Job.State.SUCCEEDED
     mine = Backend.objects.get(host=host, name="mine")
     assert wait_for_job(services.request_action(mine, "activate", actor), 60).state == "succeeded"
+    areas = {a.path: a.priority for a in kernel.swap_areas()}
+    assert areas[str(w.swap_root / "mine")] > areas[path], areas
 
     fresh_sample(host, timezone.now(), w)
     remove = round_(policy, w, timeout=120)  # the worker retries the refusal, then fails it
