@@ -38,27 +38,60 @@ while time.time() < end:
         os._exit(0)
 """
 
+# Starts the chains and reaps every task of theirs as it exits. Each chain task exits as
+# soon as it has forked; left to PID 1, the dead ones wait to be reaped, and one CI machine's
+# PID 1 fell so far behind that they held every free pid: fork failed with EAGAIN, for the
+# chains and for anything else on the machine. This process is their subreaper (prctl
+# PR_SET_CHILD_SUBREAPER), so they come back to it; it stays outside the cgroup (each chain
+# moves itself in before exec) and exits once no task of theirs is left.
+REAPER = r"""
+import ctypes, os, subprocess, sys
+procs, chains, chain = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+if ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) != 0:
+    sys.exit(f"prctl(PR_SET_CHILD_SUBREAPER): {os.strerror(ctypes.get_errno())}")
+def enter():
+    with open(procs, "w") as f:
+        f.write("0")
+for _ in range(chains):
+    c = subprocess.Popen([sys.executable, "-c", chain], stdout=subprocess.PIPE, text=True,
+                         preexec_fn=enter)
+    if c.stdout.readline().strip() != "forking":
+        sys.exit("a chain did not start")
+print("forking", flush=True)
+while True:
+    try:
+        os.wait()
+    except ChildProcessError:
+        break
+"""
+
+
+V1_NAME = "swapadmin-test"
+
 
 @pytest.fixture
 def v1_named(tmp_path: Path) -> Iterator[Path]:
     point = tmp_path / "cgroup-v1"
     point.mkdir()
-    name = f"swapadmin-test-{secrets.token_hex(4)}"
+    # One name for every run: the kernel keeps a named v1 hierarchy after its last umount
+    # (seen here on 6.18: it stays in /proc/self/cgroup for good, even if nothing was ever
+    # made in it), so a name per run left one more hierarchy behind each time. Runs at once
+    # share it and keep apart by the leaf's name.
     done = subprocess.run(
-        ["mount", "-t", "cgroup", "-o", f"none,name={name}", name, str(point)],
+        ["mount", "-t", "cgroup", "-o", f"none,name={V1_NAME}", V1_NAME, str(point)],
         capture_output=True,
         text=True,
     )
     if done.returncode != 0:
         point.rmdir()
         pytest.skip(f"the kernel refuses a cgroup v1 mount here: {done.stderr.strip()}")
+    leaf = point / f"leaf-{secrets.token_hex(4)}"
     try:
-        leaf = point / "leaf"
         leaf.mkdir()
         yield leaf
     finally:
         with contextlib.suppress(FileNotFoundError):
-            take_down_v1(point / "leaf")
+            take_down_v1(leaf)
         subprocess.run(["umount", str(point)], check=True)
         point.rmdir()
 
@@ -66,36 +99,46 @@ def v1_named(tmp_path: Path) -> Iterator[Path]:
 CHAINS = 20
 
 
-def _start_chains(leaf: Path, cg: cgroups.MemoryCgroup) -> None:
-    for _ in range(CHAINS):
-        chain = subprocess.Popen(
-            [sys.executable, "-c", CHAIN],
-            stdout=subprocess.PIPE,
-            text=True,
-            preexec_fn=lambda: (leaf / "cgroup.procs").write_text("0"),
-        )
-        assert chain.stdout is not None
-        assert chain.stdout.readline().strip() == "forking"
-        chain.wait(timeout=10)  # the first one exits at once, leaving its children running
-    assert cg.pids(), "the chains are running in the cgroup"
+@contextlib.contextmanager
+def _chains(leaf: Path, cg: cgroups.MemoryCgroup) -> Iterator[subprocess.Popen[str]]:
+    reaper = subprocess.Popen(
+        [sys.executable, "-c", REAPER, str(leaf / "cgroup.procs"), str(CHAINS), CHAIN],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert reaper.stdout is not None
+        assert reaper.stdout.readline().strip() == "forking", "the chains did not start"
+        assert cg.pids(), "the chains are running in the cgroup"
+        yield reaper
+    finally:
+        # On a failure the fixture's take-down kills the chains after this; the reaper
+        # then finds no task left and exits by itself.
+        assert reaper.stdout is not None
+        reaper.stdout.close()
+
+
+def _reaped(reaper: subprocess.Popen[str]) -> None:
+    """Every task of the chains is gone: the reaper has nothing left to wait for."""
+    assert reaper.wait(timeout=30) == 0
 
 
 def test_v1_removal_kills_a_forking_chain_and_removes_the_cgroup(v1_named: Path) -> None:
     cg = cgroups.V1Cgroup(v1_named)
-    _start_chains(v1_named, cg)
+    with _chains(v1_named, cg) as reaper:
+        cg.remove(timeout=10)
 
-    cg.remove(timeout=10)
-
-    assert not v1_named.exists()
+        assert not v1_named.exists()
+        _reaped(reaper)
 
 
 def test_killing_each_task_in_turn_empties_a_v2_cgroup_too(cgroup2_parent: Path) -> None:
     leaf = cgroup2_parent / "leaf"
     leaf.mkdir()
     cg = cgroups.V2Cgroup(leaf)
-    _start_chains(leaf, cg)
+    with _chains(leaf, cg) as reaper:
+        cg.kill_each(time.monotonic() + 10)
 
-    cg.kill_each(time.monotonic() + 10)
-
-    cg.wait_unpopulated(timeout=10)
-    assert not cg.populated()
+        cg.wait_unpopulated(timeout=10)
+        assert not cg.populated()
+        _reaped(reaper)
