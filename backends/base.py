@@ -192,6 +192,8 @@ class SwapBackend(ABC):
         #: plane saves it at once, so a crash right after never leaks it.
         self.on_state: Callable[[dict[str, Any]], None] | None = None
         self._store: Store | None = None
+        #: Stores replaced by a later one (read-only by writable), closed with the backend.
+        self._retired: list[Store] = []
         self._active_checked = False
         self._taken = False
         self._io_lock = threading.Lock()
@@ -535,14 +537,21 @@ class SwapBackend(ABC):
 
     def _replace(self, store: Store) -> None:
         if self._store is not None and self._store is not store:
-            self._store.close()
+            # Kept open until close(): another thread may hold its descriptor between _fd()
+            # and its I/O, or be in an fstat of it. Closed now, that thread got EBADF (a scan
+            # failed so, hiding the refusal that was its real outcome), or worse, the same
+            # number given meanwhile to another file, and its write would land there.
+            self._retired.append(self._store)
         self._store = store
 
     def close(self) -> None:
+        """Close every descriptor this backend opened. Only once no thread does its I/O:
+        the page I/O pools are joined before their job closes the backend."""
         with self._io_lock:
-            if self._store is not None:
-                self._store.close()
-                self._store = None
+            for store in [*self._retired, *([self._store] if self._store is not None else [])]:
+                store.close()
+            self._retired = []
+            self._store = None
 
     def __enter__(self) -> SwapBackend:
         return self

@@ -212,8 +212,9 @@ class BlockBackend(SwapBackend):
             raise
 
     def capacity_bytes(self) -> int:
-        if self._store is not None:
-            return devices.device_size_fd(self._store.fd, self._store.path)
+        store = self._store  # once: another thread may replace it meanwhile
+        if store is not None:
+            return devices.device_size_fd(store.fd, store.path)
         devices.block_devnum(self.swap_path)  # a block device, or refused before any open
         return devices.device_size(self.swap_path)
 

@@ -677,8 +677,9 @@ class FileBackend(SwapBackend):
     # ---- what the host shows ----
 
     def capacity_bytes(self) -> int:
-        if self._store is not None:
-            return os.fstat(self._store.fd).st_size
+        store = self._store  # once: another thread may replace it meanwhile
+        if store is not None:
+            return os.fstat(store.fd).st_size
         try:
             return os.lstat(self.file_path).st_size
         except FileNotFoundError:

@@ -320,8 +320,9 @@ class LoopBackend(FileBackend):
         return self.swap_path
 
     def capacity_bytes(self) -> int:
-        if self._store is not None and self._store.path == self.file_path:
-            return os.fstat(self._store.fd).st_size
+        store = self._store  # once: another thread may replace it meanwhile
+        if store is not None and store.path == self.file_path:
+            return os.fstat(store.fd).st_size
         if self._attached():
             assert self.device is not None
             return devices.device_size(self.device)
