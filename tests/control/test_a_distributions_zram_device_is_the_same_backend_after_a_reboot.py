@@ -59,24 +59,33 @@ def boot_id_file(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def worker(start_worker, boot_id_file: Path) -> WorkerProcess:
-    return start_worker(env={"SWAPADMIN_BOOT_ID_FILE": str(boot_id_file)})
-
-
-@pytest.fixture
-def distro_zram(worker) -> Iterator[str]:
-    """A zram device of the test's own, hot_added; swapped off, reset and removed after.
-    It is also named in the worker's fstab: another test run's clean-up on this machine
-    may swap off any zram device it did not see at its start, and discover must still
-    find this one then (it holds a swap header either way)."""
+def distro_zram_device() -> Iterator[str]:
+    """A zram device of the test's own, hot_added; swapped off, reset and removed after the
+    test's worker has stopped (the worker fixture asks for this one first): a worker still
+    running when it went could swap the device on again, the adopted backend being wanted
+    active, and the removal then found it busy and left it behind."""
     number = int(Path("/sys/class/zram-control/hot_add").read_text())
     name = f"zram{number}"
     try:
-        with worker.fstab.open("a") as f:
-            f.write(f"/dev/{name} none swap sw,noauto 0 0\n")
         yield name
     finally:
         reset_zram(f"/dev/{name}")
+
+
+@pytest.fixture
+def worker(distro_zram_device: str, start_worker, boot_id_file: Path) -> WorkerProcess:
+    """The device is also named in the worker's fstab: another test run's clean-up on this
+    machine may swap off any zram device it did not see at its start, and discover must
+    still find this one then (it holds a swap header either way)."""
+    w = start_worker(env={"SWAPADMIN_BOOT_ID_FILE": str(boot_id_file)})
+    with w.fstab.open("a") as f:
+        f.write(f"/dev/{distro_zram_device} none swap sw,noauto 0 0\n")
+    return w
+
+
+@pytest.fixture
+def distro_zram(worker: WorkerProcess, distro_zram_device: str) -> str:
+    return distro_zram_device
 
 
 def test_it_is_adopted_and_is_the_same_backend_after_a_reboot(

@@ -22,6 +22,7 @@ from tests.control.test_a_distributions_zram_device_is_the_same_backend_after_a_
     algorithm_for,
     boot_id_file,
     distro_zram,
+    distro_zram_device,
     set_up_like_zram_generator,
     worker,
 )
