@@ -11,7 +11,9 @@ every chain is killed, every time; they cannot show the escape itself on demand.
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets
+import signal
 import subprocess
 import sys
 import time
@@ -26,10 +28,13 @@ from tests.fixtures.host import needs_root
 
 pytestmark = needs_root
 
-# Forks a child and exits, over and over: one task alive at a time, a new pid every few
-# hundred microseconds. It stops by itself after a minute, should a test leak it.
+# Moves itself into the cgroup (argv[1]), then forks a child and exits, over and over: one
+# task alive at a time, a new pid every few hundred microseconds. It stops by itself after a
+# minute, should a test leak it.
 CHAIN = r"""
 import os, sys, time
+with open(sys.argv[1], "w") as f:
+    f.write("0")
 end = time.time() + 60
 print("forking", flush=True)
 os.close(1)
@@ -42,27 +47,32 @@ while time.time() < end:
 # soon as it has forked; left to PID 1, the dead ones wait to be reaped, and one CI machine's
 # PID 1 fell so far behind that they held every free pid: fork failed with EAGAIN, for the
 # chains and for anything else on the machine. This process is their subreaper (prctl
-# PR_SET_CHILD_SUBREAPER), so they come back to it; it stays outside the cgroup (each chain
-# moves itself in before exec) and exits once no task of theirs is left.
+# PR_SET_CHILD_SUBREAPER), so they come back to it, and it reaps from before the first chain
+# starts (a thread), not only once all are running. It stays outside the cgroup and exits
+# once no task of theirs is left.
 REAPER = r"""
-import ctypes, os, subprocess, sys
+import ctypes, os, subprocess, sys, threading
 procs, chains, chain = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 if ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) != 0:
     sys.exit(f"prctl(PR_SET_CHILD_SUBREAPER): {os.strerror(ctypes.get_errno())}")
-def enter():
-    with open(procs, "w") as f:
-        f.write("0")
+started = threading.Event()
+def reap():
+    while True:
+        try:
+            os.wait()
+        except ChildProcessError:
+            if started.is_set():
+                return
+            started.wait(0.01)  # before the first chain: nothing to wait for yet
+reaper = threading.Thread(target=reap)
+reaper.start()
 for _ in range(chains):
-    c = subprocess.Popen([sys.executable, "-c", chain], stdout=subprocess.PIPE, text=True,
-                         preexec_fn=enter)
+    c = subprocess.Popen([sys.executable, "-c", chain, procs], stdout=subprocess.PIPE, text=True)
     if c.stdout.readline().strip() != "forking":
         sys.exit("a chain did not start")
+started.set()
 print("forking", flush=True)
-while True:
-    try:
-        os.wait()
-    except ChildProcessError:
-        break
+reaper.join()
 """
 
 
@@ -112,10 +122,21 @@ def _chains(leaf: Path, cg: cgroups.MemoryCgroup) -> Iterator[subprocess.Popen[s
         assert cg.pids(), "the chains are running in the cgroup"
         yield reaper
     finally:
-        # On a failure the fixture's take-down kills the chains after this; the reaper
-        # then finds no task left and exits by itself.
+        if reaper.poll() is None and leaf.exists():  # a failure before the chains died
+            _kill_all(leaf)
+        reaper.wait(timeout=30)
         assert reaper.stdout is not None
         reaper.stdout.close()
+
+
+def _kill_all(leaf: Path) -> None:
+    """SIGKILL what the cgroup lists until it lists nothing (a chain forks meanwhile)."""
+    deadline = time.monotonic() + 30
+    while pids := (leaf / "cgroup.procs").read_text().split():
+        assert time.monotonic() < deadline, f"{leaf} keeps its tasks"
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), signal.SIGKILL)
 
 
 def _reaped(reaper: subprocess.Popen[str]) -> None:
