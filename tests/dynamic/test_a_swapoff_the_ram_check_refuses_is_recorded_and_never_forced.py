@@ -28,17 +28,10 @@ def test_the_refusal_is_kept_and_retried_unforced(start_worker, alice):
         host, enabled=True, min_free_bytes=32 * MiB, file_size_bytes=64 * MiB, max_files=1,
         max_total_bytes=64 * MiB, unused_for_seconds=0, cooldown_seconds=0,
     )  # fmt: skip
-    # No swap at all: one file is added and activated.
-    fresh_sample(host, timezone.now(), w)
-    assert round_(policy, w).action == Action.ADD
-    round_(policy, w)
-    path = str(w.swap_root / "dyn-1")
-    assert kernel.is_active(path)
-
-    # The user adds swap of their own: the policy's file is not needed any more. Theirs is
-    # first in the kernel's order: a page the kernel swaps out on its own (kswapd trims anon
-    # memory once the page cache fills RAM, as it does late in a long suite) lands there,
-    # not in dyn-1, which a single page would keep from ever being unused.
+    # The user's own swap, made now and swapped on at once after dyn-1, at a higher
+    # priority: a page the kernel swaps out on its own (kswapd trims anon memory once the
+    # page cache fills RAM, as it does late in a long suite) lands there, not in dyn-1, which
+    # a single page would keep from ever being unused.
     actor = services.Actor(alice, "api")
     job = services.create_backend(
         host=host, kind="file", name="mine", size_bytes=128 * MiB, actor=actor,
@@ -46,6 +39,15 @@ def test_the_refusal_is_kept_and_retried_unforced(start_worker, alice):
     )  # fmt: skip
     assert wait_for_job(job, 60, worker=w).state == Job.State.SUCCEEDED
     mine = Backend.objects.get(host=host, name="mine")
+
+    # No swap at all (theirs is not on yet): one file is added and activated.
+    fresh_sample(host, timezone.now(), w)
+    assert round_(policy, w).action == Action.ADD
+    round_(policy, w)
+    path = str(w.swap_root / "dyn-1")
+    assert kernel.is_active(path)
+
+    # The user swaps theirs on: the policy's file is not needed any more.
     assert wait_for_job(services.request_action(mine, "activate", actor), 60).state == "succeeded"
     areas = {a.path: a.priority for a in kernel.swap_areas()}
     assert areas[str(w.swap_root / "mine")] > areas[path], areas
