@@ -66,12 +66,15 @@ def reap():
             started.wait(0.01)  # before the first chain: nothing to wait for yet
 reaper = threading.Thread(target=reap)
 reaper.start()
-for _ in range(chains):
-    c = subprocess.Popen([sys.executable, "-c", chain, procs], stdout=subprocess.PIPE, text=True)
-    if c.stdout.readline().strip() != "forking":
-        sys.exit("a chain did not start")
-started.set()
-print("forking", flush=True)
+try:
+    for _ in range(chains):
+        c = subprocess.Popen([sys.executable, "-c", chain, procs], stdout=subprocess.PIPE,
+                             text=True)
+        if c.stdout.readline().strip() != "forking":
+            sys.exit("a chain did not start")
+    print("forking", flush=True)
+finally:
+    started.set()  # else a failed start left the thread waiting for it, and us for ever
 reaper.join()
 """
 
@@ -124,7 +127,11 @@ def _chains(leaf: Path, cg: cgroups.MemoryCgroup) -> Iterator[subprocess.Popen[s
     finally:
         if reaper.poll() is None and leaf.exists():  # a failure before the chains died
             _kill_all(leaf)
-        reaper.wait(timeout=30)
+        try:
+            reaper.wait(timeout=90)  # the chains end by themselves within a minute
+        except subprocess.TimeoutExpired:
+            reaper.kill()
+            reaper.wait()
         assert reaper.stdout is not None
         reaper.stdout.close()
 
