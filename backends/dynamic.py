@@ -18,6 +18,19 @@ from enum import StrEnum
 #: policy's files and a user's never collide (``swapadmin.core.services`` refuses it).
 RESERVED_PREFIX = "dyn-"
 
+#: The most a file may hold and still count as unused. A few pages stay in an area no one
+#: uses: an idle daemon's page that kswapd moved there, or the swap-cache copy of a page whose
+#: process exited while it was locked (the kernel frees those only under memory pressure or
+#: at swapoff). Requiring none kept such a file for ever, which neither swapspace nor swapfc
+#: does; the deactivate job's swapoff brings them back into RAM, within the RAM check.
+STRAY_MAX_BYTES = 4 << 20
+
+
+def stray_bytes(size_bytes: int) -> int:
+    """What a file of ``size_bytes`` may hold and still count as unused: a sixteenth of it,
+    at most ``STRAY_MAX_BYTES``."""
+    return min(STRAY_MAX_BYTES, max(0, size_bytes) // 16)
+
 
 class Action(StrEnum):
     ADD = "add"
@@ -36,7 +49,7 @@ class Rules:
     file_size_bytes: int
     max_files: int
     max_total_bytes: int
-    #: A file holding no page for this long may be removed.
+    #: A file holding no more than its stray pages (``stray_bytes``) this long may be removed.
     unused_for_seconds: float
     #: No new action sooner than this after the previous one.
     cooldown_seconds: float
@@ -61,7 +74,8 @@ class File:
     size_bytes: int
     used_bytes: int
     active: bool
-    #: Seconds since a page was last seen in it (or since it was added, if never).
+    #: Seconds since it was last seen holding more than its stray pages (or since it was
+    #: activated, if never).
     idle_seconds: float
 
 
@@ -120,6 +134,10 @@ def retry_after(failures: int, cooldown_seconds: float) -> float:
 
 def _mib(n: int) -> str:
     return f"{n / 2**20:.0f} MiB"
+
+
+def _kib(n: int) -> str:
+    return f"{n / 2**10:.0f} KiB"
 
 
 def next_name(taken: set[str]) -> str:
@@ -201,17 +219,24 @@ def _remove(rules: Rules, reading: Reading, files: list[File]) -> Decision:
     floor = rules.min_free_bytes + rules.file_size_bytes // 2
     # The newest first (the highest number): the oldest file stays longest, as swapspace does.
     for f in sorted(files, key=lambda f: (len(f.name), f.name), reverse=True):
-        if f.used_bytes > 0 or f.idle_seconds < rules.unused_for_seconds:
+        stray = stray_bytes(f.size_bytes)
+        if f.used_bytes > stray or f.idle_seconds < rules.unused_for_seconds:
             continue
-        freed = f.size_bytes - f.used_bytes if f.active else 0
+        # Its free space goes, and its stray pages come back into RAM at the swapoff: count
+        # the whole file, so the pages cannot leave free swap short once they are out again.
+        freed = f.size_bytes if f.active else 0
         # An inactive file holds no free swap: removing it changes nothing the rule sees.
         if f.active and reading.swap_free - freed < floor:
             continue
-        why = (
-            f"{f.name} held no page for {f.idle_seconds:.0f} s"
-            if f.active
-            else (f"{f.name} is not active")
-        )
+        if not f.active:
+            why = f"{f.name} is not active"
+        elif f.used_bytes == 0:
+            why = f"{f.name} held no page for {f.idle_seconds:.0f} s"
+        else:
+            why = (
+                f"{f.name} held no more than stray pages ({_kib(f.used_bytes)} now, "
+                f"{_kib(stray)} at most) for {f.idle_seconds:.0f} s"
+            )
         return Decision(
             Action.REMOVE,
             f"{why} and free swap stays {_mib(reading.swap_free - freed)} without it: removing it",
@@ -221,8 +246,8 @@ def _remove(rules: Rules, reading: Reading, files: list[File]) -> Decision:
         return Decision(
             Action.NONE,
             f"free swap {_mib(reading.swap_free)} is enough; no file of the policy may go yet "
-            f"(one goes when unused for {rules.unused_for_seconds:.0f} s and free swap stays "
-            f"above {_mib(floor)} without it)",
+            f"(one goes when unused, stray pages aside, for {rules.unused_for_seconds:.0f} s "
+            f"and free swap stays above {_mib(floor)} without it)",
             held=Held.ENOUGH,
         )
     return Decision(Action.NONE, f"free swap {_mib(reading.swap_free)} is enough", held=Held.ENOUGH)

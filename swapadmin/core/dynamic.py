@@ -130,13 +130,15 @@ SPANS = {
 
 
 def _idle_seconds(backend: Backend, now: datetime, window: float) -> float:
-    """Seconds since a page was last seen in ``backend``: 0 while it holds one; otherwise
-    since the latest sample (within ``window``) that saw one, or since it was activated.
+    """Seconds since ``backend`` was last seen holding more than its stray pages
+    (``dynamic.stray_bytes``): 0 while it does; otherwise since the latest sample (within
+    ``window``) that saw it so, or since it was activated.
     Raw samples are kept two hours (core/retention.py): a longer window is read in the
     minute and hour averages too, else a file used three hours ago looked unused for as long
     as it had been active and went before its window. One query per resolution, the
     database finding the sample (the raw ones were each read and parsed here, every round)."""
-    if backend.used_bytes > 0:
+    stray = dynamic.stray_bytes(backend.size_bytes or 0)
+    if backend.used_bytes > stray:
         return 0.0
     activated = (
         backend.jobs.filter(kind=Job.Kind.ACTIVATE, state=Job.State.SUCCEEDED)
@@ -146,7 +148,7 @@ def _idle_seconds(backend: Backend, now: datetime, window: float) -> float:
     ) or backend.created_at
     since = activated
     start = max(activated, now - timedelta(seconds=window))
-    used = {f"backends__{backend.uuid}__gt": 0}
+    used = {f"backends__{backend.uuid}__gt": stray}
     for resolution, span in SPANS.items():
         seen = (
             Sample.objects.filter(

@@ -51,15 +51,20 @@ def live_jobs(host: Host) -> bool:
     return Job.objects.filter(host=host, state__in=Job.LIVE).exclude(kind=Job.Kind.CHECK).exists()
 
 
-def wait(predicate: Callable[[], Any], timeout: float, what: str, w: WorkerProcess) -> Any:
+def wait(
+    predicate: Callable[[], Any], timeout: float, what: str, w: WorkerProcess,
+    also: Callable[[], Any] | None = None,
+) -> Any:  # fmt: skip
+    """``predicate``'s first true value; on timeout, what ``also`` says then, and the log."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() > deadline:
+            seen = f" (last seen: {also()!r})" if also is not None else ""
             raise AssertionError(
-                f"timed out after {timeout}s waiting for {what}\n{w.log()[-3000:]}"
+                f"timed out after {timeout}s waiting for {what}{seen}\n{w.log()[-3000:]}"
             )
         time.sleep(0.1)
 

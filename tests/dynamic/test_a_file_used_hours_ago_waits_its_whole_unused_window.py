@@ -18,6 +18,8 @@ pytestmark = pytest.mark.django_db
 
 MiB = 1 << 20
 HOUR = timedelta(hours=1)
+#: More than a 64 MiB file's stray pages (4 MiB): a sample that saw the file in use.
+USED = 5 * MiB
 
 
 @pytest.fixture
@@ -46,7 +48,7 @@ def test_a_minute_average_three_hours_ago_keeps_it(host_row, setup):
     policy, dyn1, now = setup
     Sample.objects.create(
         host=host_row, at=now - 3 * HOUR, resolution=Sample.Resolution.MINUTE,
-        backends={str(dyn1.uuid): 4096},
+        backends={str(dyn1.uuid): USED},
     )  # fmt: skip
     decision = dynamic.run_policy(policy)
     assert decision.action == Action.NONE and decision.held == Held.ENOUGH, decision.reason
@@ -55,10 +57,10 @@ def test_a_minute_average_three_hours_ago_keeps_it(host_row, setup):
 
 def test_an_hour_bucket_counts_to_its_end(host_row, setup):
     policy, dyn1, now = setup
-    # The hour that ended 5 h 30 min ago saw a page: 5.5 h < 6 h, it stays.
+    # The hour that ended 5 h 30 min ago saw it in use: 5.5 h < 6 h, it stays.
     Sample.objects.create(
         host=host_row, at=now - 6.5 * HOUR, resolution=Sample.Resolution.HOUR,
-        backends={str(dyn1.uuid): 512},
+        backends={str(dyn1.uuid): USED},
     )  # fmt: skip
     assert dynamic.run_policy(policy).held == Held.ENOUGH
 
@@ -67,6 +69,16 @@ def test_unused_for_the_whole_window_it_goes(host_row, setup):
     policy, dyn1, now = setup
     Sample.objects.create(
         host=host_row, at=now - 7 * HOUR, resolution=Sample.Resolution.MINUTE,
+        backends={str(dyn1.uuid): USED},
+    )  # fmt: skip
+    decision = dynamic.run_policy(policy)
+    assert decision.action == Action.REMOVE and decision.name == "dyn-1", decision.reason
+
+
+def test_a_sample_that_saw_only_stray_pages_does_not_keep_it(host_row, setup):
+    policy, dyn1, now = setup
+    Sample.objects.create(
+        host=host_row, at=now - 3 * HOUR, resolution=Sample.Resolution.MINUTE,
         backends={str(dyn1.uuid): 4096},
     )  # fmt: skip
     decision = dynamic.run_policy(policy)

@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from backends import kernel
-from backends.dynamic import Action, Held
+from backends.dynamic import Action, Held, stray_bytes
 from swapadmin.core import services
 from swapadmin.core.models import AuditEvent, Backend, DynamicSwapDecision, Job
 from tests.fixtures.host import needs_root
@@ -99,12 +99,19 @@ def test_files_are_added_up_to_the_limit_and_removed_when_unused(worker, alice, 
     assert not (worker.swap_root / "dyn-3").exists()
     assert DynamicSwapDecision.objects.filter(policy=policy, action="none").count() == 1
 
-    # The hog gone, its pages leave swap; with the unused window at 0 s the files may go.
+    # The hog gone, its pages leave swap; with the unused window at 0 s the files may go. A
+    # few pages may stay (CI saw it late in a suite): a swap-cache copy the kernel could not
+    # free as the hog died, or a page kswapd moved there. The policy counts those as unused.
     for hog in hogs:
         hog.stop()
+
+    def held() -> dict[str, int]:
+        return dict(policy.files.values_list("name", "used_bytes"))
+
     wait(
-        lambda: not Backend.objects.filter(dynamic_policy=policy, used_bytes__gt=0).exists(),
-        20, "the policy's files to hold no page", worker,
+        lambda: all(used <= stray_bytes(64 * MiB) for used in held().values()),
+        20, "the policy's files to hold no more than stray pages", worker,
+        also=held,
     )  # fmt: skip
     make_policy(host, unused_for_seconds=0)
     removed, reasons = [], []

@@ -13,6 +13,7 @@ from backends.dynamic import (
     decide,
     next_name,
     problems,
+    stray_bytes,
 )
 
 MiB = 1 << 20
@@ -98,8 +99,20 @@ def test_an_unused_file_is_removed_newest_first():
 
 
 def test_a_file_in_use_or_used_lately_stays():
-    d = decide(RULES, reading(200), [dyn(1, used=4096), dyn(2, idle=59)], CALM)
+    # 4 MiB and a page: more than a 64 MiB file's stray pages.
+    d = decide(RULES, reading(200), [dyn(1, used=4 * MiB + 4096), dyn(2, idle=59)], CALM)
     assert d.action == Action.NONE and d.held == Held.ENOUGH
+
+
+def test_stray_pages_do_not_keep_a_file():
+    # A daemon's page kswapd put there, or a dead process's swap-cache copy: the file still
+    # goes, saying what it held, and its whole size counts against free swap.
+    d = decide(RULES, reading(200), [dyn(1, used=4096)], CALM)
+    assert d.action == Action.REMOVE and d.name == "dyn-1", d.reason
+    assert "stray pages (4 KiB now, 4096 KiB at most)" in d.reason
+    assert "free swap stays 136 MiB without it" in d.reason
+    assert stray_bytes(64 * MiB) == 4 * MiB and stray_bytes(16 * MiB) == 1 * MiB
+    assert stray_bytes(1 << 40) == 4 * MiB and stray_bytes(0) == 0
 
 
 def test_hysteresis_a_removal_never_calls_for_an_add():
