@@ -168,9 +168,9 @@ def decide(
 
     Hysteresis: a file is removed only while swap is not short, and only if free swap after
     its removal stays at least half a file above the threshold, so the removal itself can
-    never call for an add; an add is never followed by the removal of a file still in use
-    or used within ``unused_for_seconds``. The cool-down spaces actions, and one action in
-    flight holds every other.
+    never call for an add; an add is never followed by the removal of a file that holds, or
+    held within ``unused_for_seconds``, more than its stray pages (``stray_bytes``). The
+    cool-down spaces actions, and one action in flight holds every other.
     """
     if reading is None:
         return Decision(Action.NONE, "no sample from the host yet", held=Held.NO_SAMPLE)
@@ -228,15 +228,13 @@ def _remove(rules: Rules, reading: Reading, files: list[File]) -> Decision:
         # An inactive file holds no free swap: removing it changes nothing the rule sees.
         if f.active and reading.swap_free - freed < floor:
             continue
-        if not f.active:
-            why = f"{f.name} is not active"
-        elif f.used_bytes == 0:
-            why = f"{f.name} held no page for {f.idle_seconds:.0f} s"
-        else:
-            why = (
-                f"{f.name} held no more than stray pages ({_kib(f.used_bytes)} now, "
-                f"{_kib(stray)} at most) for {f.idle_seconds:.0f} s"
-            )
+        # Not "no page": the idle time counts from the last reading above the stray bound.
+        why = (
+            f"{f.name} held no more than stray pages ({_kib(stray)} at most, "
+            f"{_kib(f.used_bytes)} now) for {f.idle_seconds:.0f} s"
+            if f.active
+            else f"{f.name} is not active"
+        )
         return Decision(
             Action.REMOVE,
             f"{why} and free swap stays {_mib(reading.swap_free - freed)} without it: removing it",

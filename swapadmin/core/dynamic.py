@@ -19,6 +19,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.db.models.functions import Now
 
 from backends import dynamic
@@ -134,8 +135,8 @@ def _idle_seconds(backend: Backend, now: datetime, window: float) -> float:
     (``dynamic.stray_bytes``): 0 while it does; otherwise since the latest sample (within
     ``window``) that saw it so, or since it was activated.
     Raw samples are kept two hours (core/retention.py): a longer window is read in the
-    minute and hour averages too, else a file used three hours ago looked unused for as long
-    as it had been active and went before its window. One query per resolution, the
+    minute and hour roll-ups too (their peaks), else a file used three hours ago looked unused
+    for as long as it had been active and went before its window. One query per resolution, the
     database finding the sample (the raw ones were each read and parsed here, every round)."""
     stray = dynamic.stray_bytes(backend.size_bytes or 0)
     if backend.used_bytes > stray:
@@ -148,12 +149,10 @@ def _idle_seconds(backend: Backend, now: datetime, window: float) -> float:
     ) or backend.created_at
     since = activated
     start = max(activated, now - timedelta(seconds=window))
-    used = {f"backends__{backend.uuid}__gt": stray}
     for resolution, span in SPANS.items():
         seen = (
-            Sample.objects.filter(
-                host_id=backend.host_id, resolution=resolution, at__gte=start - span, **used
-            )
+            Sample.objects.filter(_held_more_than(str(backend.uuid), stray, resolution))
+            .filter(host_id=backend.host_id, resolution=resolution, at__gte=start - span)
             .order_by("-at")
             .values_list("at", flat=True)
             .first()
@@ -161,6 +160,17 @@ def _idle_seconds(backend: Backend, now: datetime, window: float) -> float:
         if seen is not None:
             since = max(since, seen + span)
     return max(0.0, (now - since).total_seconds())
+
+
+def _held_more_than(key: str, stray: int, resolution: str) -> Q:
+    """Samples that saw the backend ``key`` hold more than ``stray`` bytes: a reading's own
+    figure, a roll-up's peak (its average would hide a burst). A roll-up made before peaks
+    were kept has only its average: any page in it counts, as it did then."""
+    if resolution == Sample.Resolution.RAW:
+        return Q(**{f"backends__{key}__gt": stray})
+    return Q(**{f"backends_peak__{key}__gt": stray}) | Q(
+        backends_peak__isnull=True, **{f"backends__{key}__gt": 0}
+    )
 
 
 def _file(backend: Backend, now: datetime, window: float) -> dynamic.File:

@@ -351,8 +351,12 @@ class Sample(models.Model):
     pswpout_rate = models.FloatField(default=0)
     psi_some_avg10 = models.FloatField(default=0)
     psi_full_avg10 = models.FloatField(default=0)
-    #: Used bytes per managed backend, by backend UUID (str).
+    #: Used bytes per managed backend, by backend UUID (str); in a roll-up, their average.
     backends = models.JSONField(default=dict, blank=True)
+    #: In a roll-up, the most each backend held in its bucket: an average hides a burst (40
+    #: MiB for one 5 s reading is 3 MiB over a minute), and dynamic swap must not take a
+    #: burst for stray pages. None in a raw reading, and in roll-ups made before it was kept.
+    backends_peak = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["-at"]

@@ -87,14 +87,32 @@ def _average(host: Host, resolution: str, at: datetime, group: list[Sample]) -> 
         mean = sum(getattr(s, name) for s in group) / n
         values[name] = round(mean) if name in INTEGERS else mean
     per_backend: dict[str, list[int]] = defaultdict(list)
+    peaks: dict[str, int] = {}
     for s in group:
-        # A worker (another machine) wrote these: a value that is no whole number of bytes
-        # is left out, or one host's odd row would stop the roll-up, and its deletes, for all.
-        for key, used in (s.backends if isinstance(s.backends, dict) else {}).items():
-            if isinstance(used, int) and not isinstance(used, bool) and 0 <= used < 1 << 63:
-                per_backend[key].append(used)
+        for key, used in _bytes_by_key(s.backends).items():
+            per_backend[key].append(used)
+        # A minute's peak is its readings' most; an hour's, its minutes' peaks' most (a minute
+        # rolled up before peaks were kept has only its average, the best there is).
+        for key, used in _bytes_by_key(
+            s.backends if s.backends_peak is None else s.backends_peak
+        ).items():
+            peaks[key] = max(peaks.get(key, 0), used)
     backends = {k: round(sum(v) / len(v)) for k, v in per_backend.items()}
-    return Sample(host=host, at=at, resolution=resolution, backends=backends, **values)
+    return Sample(
+        host=host, at=at, resolution=resolution, backends=backends, backends_peak=peaks, **values
+    )
+
+
+def _bytes_by_key(values: Any) -> dict[str, int]:
+    """A worker (another machine) wrote these: a value that is no whole number of bytes is
+    left out, or one host's odd row would stop the roll-up, and its deletes, for all."""
+    if not isinstance(values, dict):
+        return {}
+    return {
+        key: used
+        for key, used in values.items()
+        if isinstance(used, int) and not isinstance(used, bool) and 0 <= used < 1 << 63
+    }
 
 
 def roll_up(now: datetime | None = None) -> dict[str, int]:

@@ -53,3 +53,24 @@ def test_old_minutes_and_hours_expire(host_row):
     assert Sample.objects.filter(pk=kept.pk).exists()
     # The expired minute was averaged into its hour first.
     assert Sample.objects.filter(resolution="1h", at=minute.at.replace(second=0)).exists()
+
+
+def test_a_roll_up_keeps_each_backends_peak_beside_its_average(host_row):
+    start = NOW - timedelta(hours=3)  # 09:00:30
+    for i in range(4):  # 09:00:30, 09:00:45 / 09:01:00, 09:01:15
+        raw(host_row, start + timedelta(seconds=15 * i), swap_free=100, used=[0, 40, 4, 0][i])
+    # A minute rolled up before peaks were kept (before the readings): only its average,
+    # which is all its hour can use.
+    Sample.objects.create(
+        host=host_row, at=datetime(2026, 3, 1, 8, 30, tzinfo=UTC), resolution="1m",
+        backends={"b": 7},
+    )  # fmt: skip
+    roll_up(NOW)
+    minutes = Sample.objects.filter(host=host_row, resolution="1m").order_by("at")
+    assert [(m.at.strftime("%H:%M"), m.backends, m.backends_peak) for m in minutes] == [
+        ("08:30", {"b": 7}, None),
+        ("09:00", {"b": 20}, {"b": 40}),
+        ("09:01", {"b": 2}, {"b": 4}),
+    ]
+    hours = Sample.objects.filter(host=host_row, resolution="1h").order_by("at")
+    assert [(h.at.hour, h.backends_peak) for h in hours] == [(8, {"b": 7}), (9, {"b": 40})]
