@@ -216,6 +216,10 @@ if not SWAPADMIN_WORKER_QUEUES or set(SWAPADMIN_WORKER_QUEUES) - {"control", "ho
         f"SWAPADMIN_WORKER_QUEUES={','.join(SWAPADMIN_WORKER_QUEUES)!r}: give control, host, "
         "or control,host"
     )
+#: Set in an enrolled host's worker.env: its broker user reaches its own queue only, so it
+#: leaves health events' notification to the control plane's sweep (health/notify.py)
+#: instead of publishing to the control queue, a refusal the broker would log every time.
+SWAPADMIN_BROKER_OWN_QUEUE_ONLY = envbool("SWAPADMIN_BROKER_OWN_QUEUE_ONLY", "False")
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 3600}

@@ -162,6 +162,8 @@ def enroll(
         "REDIS_URL": _with_userinfo(redis_url, user, broker_password, broker_host),
         # Only its own queue: the control queue's tasks are the control plane's.
         "SWAPADMIN_WORKER_QUEUES": "host",
+        # Its broker user may not publish to the control queue: events go by the sweep.
+        "SWAPADMIN_BROKER_OWN_QUEUE_ONLY": "True",
         "SWAPADMIN_VERIFY_KEY": verify,
     }
     log.info("enrolled host %s as role %s", name, role)

@@ -266,8 +266,17 @@ def retry_delay(retries: int) -> float:
 
 def queue_notification(event_id: int) -> None:
     """Send the notify task to the control queue; if the broker is down the event stays
-    pending and the offline sweep sends it again (``resend_pending``)."""
+    pending and the offline sweep sends it again (``resend_pending``). An enrolled host's
+    worker may not publish there: its events wait for that sweep."""
     from swapadmin.celery import app
+
+    if settings.SWAPADMIN_BROKER_OWN_QUEUE_ONLY:
+        log.info(
+            "health event %s: left for the control plane, whose sweep sends it within %.0f s "
+            "(this host's broker user reaches its own queue only)",
+            event_id, RESEND_AFTER_SECONDS,
+        )  # fmt: skip
+        return
 
     try:
         # No time limit travels with the message: the control worker that delivers runs it
@@ -281,7 +290,12 @@ def queue_notification(event_id: int) -> None:
         log.warning("health event %s not queued for notification: %s", event_id, e)
 
 
-def resend_pending(older_than_seconds: float = 600.0) -> int:
+#: How long an event waits before the sweep queues it again: its first message may still be
+#: in the control queue's backlog, and a second one would deliver it twice.
+RESEND_AFTER_SECONDS = 600.0
+
+
+def resend_pending(older_than_seconds: float = RESEND_AFTER_SECONDS) -> int:
     """Queue again events still pending long after they were raised (a lost message)."""
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
     ids = list(

@@ -45,8 +45,9 @@ def test_it_prints_the_hosts_own_credentials(enrolled: Enrolled, settings) -> No
     credential = HostCredential.objects.get(host__name="db7")
     assert set(env) == {
         "SWAPADMIN_HOST", "DATABASE_URL", "REDIS_URL", "SWAPADMIN_WORKER_QUEUES",
-        "SWAPADMIN_VERIFY_KEY",
+        "SWAPADMIN_BROKER_OWN_QUEUE_ONLY", "SWAPADMIN_VERIFY_KEY",
     }  # fmt: skip
+    assert env["SWAPADMIN_BROKER_OWN_QUEUE_ONLY"] == "True"
     assert env["SWAPADMIN_HOST"] == "db7"
     assert env["SWAPADMIN_WORKER_QUEUES"] == "host"
     assert env["SWAPADMIN_VERIFY_KEY"] == PUBLIC_KEY
