@@ -87,20 +87,32 @@ def _average(host: Host, resolution: str, at: datetime, group: list[Sample]) -> 
         mean = sum(getattr(s, name) for s in group) / n
         values[name] = round(mean) if name in INTEGERS else mean
     per_backend: dict[str, list[int]] = defaultdict(list)
-    peaks: dict[str, int] = {}
     for s in group:
         for key, used in _bytes_by_key(s.backends).items():
             per_backend[key].append(used)
-        # A minute's peak is its readings' most; an hour's, its minutes' peaks' most (a minute
-        # rolled up before peaks were kept has only its average, the best there is).
-        for key, used in _bytes_by_key(
-            s.backends if s.backends_peak is None else s.backends_peak
-        ).items():
-            peaks[key] = max(peaks.get(key, 0), used)
     backends = {k: round(sum(v) / len(v)) for k, v in per_backend.items()}
     return Sample(
-        host=host, at=at, resolution=resolution, backends=backends, backends_peak=peaks, **values
-    )
+        host=host, at=at, resolution=resolution, backends=backends, backends_peak=_peaks(group),
+        **values,
+    )  # fmt: skip
+
+
+def _peaks(group: list[Sample]) -> dict[str, int] | None:
+    """The most each backend held in ``group``: a minute's, from its readings' own figures
+    (a ``backends_peak`` a host wrote on its raw row is not believed); an hour's, from its
+    minutes' peaks. None if a minute was rolled up before peaks were kept: its average is
+    no peak, and the hour must say it has none rather than pass the average off as one."""
+    peaks: dict[str, int] = {}
+    for s in group:
+        if s.resolution == Sample.Resolution.RAW:
+            values = s.backends
+        elif s.backends_peak is None:
+            return None
+        else:
+            values = s.backends_peak
+        for key, used in _bytes_by_key(values).items():
+            peaks[key] = max(peaks.get(key, 0), used)
+    return peaks
 
 
 def _bytes_by_key(values: Any) -> dict[str, int]:
