@@ -220,6 +220,12 @@ if not SWAPADMIN_WORKER_QUEUES or set(SWAPADMIN_WORKER_QUEUES) - {"control", "ho
 #: leaves health events' notification to the control plane's sweep (health/notify.py)
 #: instead of publishing to the control queue, a refusal the broker would log every time.
 SWAPADMIN_BROKER_OWN_QUEUE_ONLY = envbool("SWAPADMIN_BROKER_OWN_QUEUE_ONLY", "False")
+if SWAPADMIN_BROKER_OWN_QUEUE_ONLY and "control" in SWAPADMIN_WORKER_QUEUES:
+    # The control plane's sweep would then send no event at all, silently.
+    raise SettingError(
+        "SWAPADMIN_BROKER_OWN_QUEUE_ONLY=True is for an enrolled host's worker "
+        "(SWAPADMIN_WORKER_QUEUES=host): the control plane must publish health events"
+    )
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 3600}

@@ -272,7 +272,7 @@ def queue_notification(event_id: int) -> None:
 
     if settings.SWAPADMIN_BROKER_OWN_QUEUE_ONLY:
         log.info(
-            "health event %s: left for the control plane, whose sweep sends it within %.0f s "
+            "health event %s: left for the control plane, whose sweep sends it after %.0f s "
             "(this host's broker user reaches its own queue only)",
             event_id, RESEND_AFTER_SECONDS,
         )  # fmt: skip
