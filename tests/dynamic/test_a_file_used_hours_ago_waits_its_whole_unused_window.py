@@ -22,9 +22,17 @@ HOUR = timedelta(hours=1)
 USED = 5 * MiB
 
 
-def rolled(backend: Backend, *, average: int, peak: int) -> dict:
-    """A roll-up's per-backend figures, as core/retention.py writes them."""
-    return {"backends": {str(backend.uuid): average}, "backends_peak": {str(backend.uuid): peak}}
+def rolled(
+    backend: Backend, ago: timedelta, *, average: int, peak: int | None,
+    resolution: str = Sample.Resolution.MINUTE,
+) -> Sample:  # fmt: skip
+    """A roll-up as core/retention.py writes it, ``ago`` before now; ``peak`` None: one made
+    before peaks were kept."""
+    key = str(backend.uuid)
+    return Sample.objects.create(
+        host_id=backend.host_id, at=timezone.now() - ago, resolution=resolution,
+        backends={key: average}, backends_peak=None if peak is None else {key: peak},
+    )  # fmt: skip
 
 
 @pytest.fixture
@@ -51,10 +59,7 @@ def setup(host_row):
 
 def test_a_minute_average_three_hours_ago_keeps_it(host_row, setup):
     policy, dyn1, now = setup
-    Sample.objects.create(
-        host=host_row, at=now - 3 * HOUR, resolution=Sample.Resolution.MINUTE,
-        **rolled(dyn1, average=USED, peak=USED),
-    )  # fmt: skip
+    rolled(dyn1, 3 * HOUR, average=USED, peak=USED)
     decision = dynamic.run_policy(policy)
     assert decision.action == Action.NONE and decision.held == Held.ENOUGH, decision.reason
     assert not Job.objects.filter(kind__in=["deactivate", "destroy"]).exists()
@@ -63,29 +68,20 @@ def test_a_minute_average_three_hours_ago_keeps_it(host_row, setup):
 def test_an_hour_bucket_counts_to_its_end(host_row, setup):
     policy, dyn1, now = setup
     # The hour that ended 5 h 30 min ago saw it in use: 5.5 h < 6 h, it stays.
-    Sample.objects.create(
-        host=host_row, at=now - 6.5 * HOUR, resolution=Sample.Resolution.HOUR,
-        **rolled(dyn1, average=USED, peak=USED),
-    )  # fmt: skip
+    rolled(dyn1, 6.5 * HOUR, average=USED, peak=USED, resolution=Sample.Resolution.HOUR)
     assert dynamic.run_policy(policy).held == Held.ENOUGH
 
 
 def test_unused_for_the_whole_window_it_goes(host_row, setup):
     policy, dyn1, now = setup
-    Sample.objects.create(
-        host=host_row, at=now - 7 * HOUR, resolution=Sample.Resolution.MINUTE,
-        **rolled(dyn1, average=USED, peak=USED),
-    )  # fmt: skip
+    rolled(dyn1, 7 * HOUR, average=USED, peak=USED)
     decision = dynamic.run_policy(policy)
     assert decision.action == Action.REMOVE and decision.name == "dyn-1", decision.reason
 
 
 def test_a_roll_up_that_saw_only_stray_pages_does_not_keep_it(host_row, setup):
     policy, dyn1, now = setup
-    Sample.objects.create(
-        host=host_row, at=now - 3 * HOUR, resolution=Sample.Resolution.MINUTE,
-        **rolled(dyn1, average=4096, peak=8192),
-    )  # fmt: skip
+    rolled(dyn1, 3 * HOUR, average=4096, peak=8192)
     decision = dynamic.run_policy(policy)
     assert decision.action == Action.REMOVE and decision.name == "dyn-1", decision.reason
 
@@ -94,18 +90,12 @@ def test_a_burst_its_minute_average_hides_keeps_it(host_row, setup):
     # 40 MiB for one reading of twelve: a 3 MiB average, under the 4 MiB stray bound; the
     # peak says what it was.
     policy, dyn1, now = setup
-    Sample.objects.create(
-        host=host_row, at=now - 3 * HOUR, resolution=Sample.Resolution.MINUTE,
-        **rolled(dyn1, average=40 * MiB // 12, peak=40 * MiB),
-    )  # fmt: skip
+    rolled(dyn1, 3 * HOUR, average=40 * MiB // 12, peak=40 * MiB)
     assert dynamic.run_policy(policy).held == Held.ENOUGH
 
 
 def test_a_roll_up_made_before_peaks_were_kept_counts_any_page(host_row, setup):
     # No peak: its average is all there is, and any page in it keeps the file, as before.
     policy, dyn1, now = setup
-    Sample.objects.create(
-        host=host_row, at=now - 3 * HOUR, resolution=Sample.Resolution.MINUTE,
-        backends={str(dyn1.uuid): 4096},
-    )  # fmt: skip
+    rolled(dyn1, 3 * HOUR, average=4096, peak=None)
     assert dynamic.run_policy(policy).held == Held.ENOUGH
