@@ -148,6 +148,11 @@ class BackendCreateSerializer(serializers.Serializer):
     )
     confirm = confirm_field()
     params = BackendParamsField(required=False, default=dict)
+    activate = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="swapon once provisioned, in the same job (one request, one job to follow)",
+    )
 
     def validate_host(self, value: Any) -> Host:
         host = Host.objects.filter(uuid=value).first()

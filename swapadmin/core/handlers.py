@@ -179,6 +179,10 @@ def _refuse_active(plugin: SwapBackend, doing: str) -> None:
 # ---- backend jobs ----
 
 
+#: Where on a provision's progress bar its activation starts, when it was asked for.
+ACTIVATE_FROM = 80.0
+
+
 def provision(ctx: JobContext) -> dict[str, Any]:
     """Take the backing store (``swapfile(True)``: it is created, or an existing one passes
     the kind's checks, or force) and write the swap header; from then on the store is the
@@ -186,6 +190,8 @@ def provision(ctx: JobContext) -> dict[str, Any]:
     plugin = ctx.require_plugin()
     backend = ctx.backend
     assert backend is not None
+    if ctx.job.params.get("activate") is True:
+        ctx.span = (0.0, ACTIVATE_FROM)
     if backend.dynamic_policy_id is not None:
         _keep_room_beside_a_dynamic_file(backend)
     ctx.step(5, "preparing the backing store")
@@ -217,6 +223,21 @@ def provision(ctx: JobContext) -> dict[str, Any]:
         )
         ctx.log(f"kept {spec} in {settings.SWAPADMIN_FSTAB}")
         result["fstab"] = str(settings.SWAPADMIN_FSTAB)
+    if ctx.job.params.get("activate") is True:
+        # Created with "activate" (services.create_backend): the activation runs here, in
+        # the same job and under the same lock, through activate's own checks (the store
+        # proven again, never formatted twice), so the user waits for one job, not two.
+        ctx.span = (ACTIVATE_FROM, 100.0)
+        plugin.close()  # activate takes the store again, as an activate job would
+        try:
+            result["activate"] = activate(ctx)
+        except BackendError as e:
+            # Never tried again as a whole: the provision is done and its signature was
+            # for a store not yet provisioned, so a second attempt would be refused for
+            # that, hiding why the swapon failed. The backend stays ready; activate it.
+            raise BackendError(
+                f"provisioned, but not activated: {e.message}", retryable=False, field=e.field
+            ) from e
     return result
 
 

@@ -118,6 +118,9 @@ class JobContext:
     _last_progress: float = 0.0
     _last_cancel_check: float = 0.0
     _cancelled: bool = False
+    #: The part of the bar this handler's 0-100 % fills: a provision that goes on to
+    #: activate (handlers.provision) reports each half within its own span.
+    span: tuple[float, float] = (0.0, 100.0)
     #: Set by a handler that deleted the backend row (destroy), so nothing is written to it.
     backend_deleted: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
@@ -129,25 +132,32 @@ class JobContext:
         if not force and now - self._last_progress < THROTTLE_SECONDS:
             return
         self._last_progress = now
-        pct = max(0, min(100, int(percent)))
+        fields = self._progress_fields(percent, message)
+        best_effort(lambda: Job.objects.filter(pk=self.job.pk).update(**fields), "progress")
+
+    def _progress_fields(self, percent: float, message: str) -> dict[str, Any]:
+        low, high = self.span
+        pct = max(0, min(100, int(low + (high - low) * percent / 100)))
         fields: dict[str, Any] = {"progress": pct, "heartbeat_at": Now()}
         if message:
             fields["progress_message"] = message[:255]
-        best_effort(lambda: Job.objects.filter(pk=self.job.pk).update(**fields), "progress")
+        return fields
+
+    def _log_line(self, message: str) -> Concat:
+        log.info("job %s: %s", self.job.uuid, message)
+        return Concat(F("log"), Value(f"{timezone.now():%H:%M:%S} {message}\n"))
 
     def log(self, message: str) -> None:
-        line = f"{timezone.now():%H:%M:%S} {message}\n"
-        log.info("job %s: %s", self.job.uuid, message)
-        best_effort(
-            lambda: Job.objects.filter(pk=self.job.pk).update(log=Concat(F("log"), Value(line))),
-            "a log line",
-        )
+        line = self._log_line(message)
+        best_effort(lambda: Job.objects.filter(pk=self.job.pk).update(log=line), "a log line")
 
     def step(self, percent: float, message: str) -> None:
-        """A named step: checks for a cancel request, logs and reports it."""
+        """A named step: checks for a cancel request, then logs and reports it in one write
+        (a job is a handful of steps, and each write is a round trip the user waits for)."""
         self.check_cancel()
-        self.log(message)
-        self.progress(percent, message, force=True)
+        self._last_progress = time.monotonic()
+        fields = {**self._progress_fields(percent, message), "log": self._log_line(message)}
+        best_effort(lambda: Job.objects.filter(pk=self.job.pk).update(**fields), "a step")
 
     # ---- cancel ----
 

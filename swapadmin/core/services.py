@@ -321,9 +321,12 @@ def create_backend(
     force: bool = False,
     confirm: str = "",
     dynamic_policy: Any = None,
+    activate: bool = False,
 ) -> Job:
     """Register a backend and queue its provision job (prepare the store and mkswap).
-    ``dynamic_policy``: the host's DynamicSwapPolicy adding one of its ``dyn-`` files."""
+    ``dynamic_policy``: the host's DynamicSwapPolicy adding one of its ``dyn-`` files.
+    ``activate``: the same job goes on to swapon (handlers.provision), so the backend is
+    desired active from the start, as an activate request makes it."""
     params = params or {}
     dynamic = dynamic_policy is not None
     cleaned, size = validate_backend(host, kind, name, size_bytes, params, dynamic=dynamic)
@@ -345,12 +348,16 @@ def create_backend(
             label=lab,
             persist=persist,
             auto_repair=auto_repair,
-            desired_state=Backend.Desired.INACTIVE,
+            desired_state=Backend.Desired.ACTIVE if activate else Backend.Desired.INACTIVE,
             created_by=actor.user,
             dynamic_policy=dynamic_policy,
         )
-        job = _new_job(host, Job.Kind.PROVISION, actor, backend=backend, params={"force": force})
-        audit(actor, "create", backend, "queued", {"job": str(job.uuid), "kind": kind})
+        job_params: dict[str, Any] = {"force": force}
+        if activate:
+            job_params["activate"] = True
+        job = _new_job(host, Job.Kind.PROVISION, actor, backend=backend, params=job_params)
+        detail = {"job": str(job.uuid), "kind": kind, **({"activate": True} if activate else {})}
+        audit(actor, "create", backend, "queued", detail)
     return job
 
 

@@ -73,6 +73,10 @@ class NewBackendForm(forms.Form):
         required=False,
         label="Auto-repair: let health checks bring it back to its desired state",
     )
+    activate = forms.BooleanField(
+        required=False,
+        label="Activate it once provisioned (swapon, in the same job)",
+    )
     force = forms.BooleanField(
         required=False,
         label="Force: overwrite what the store holds (a filesystem, a file swapadmin did not make)",
@@ -99,7 +103,10 @@ class NewBackendForm(forms.Form):
         return [self[n] for n in self.fields if n.startswith(PARAM_PREFIX)]
 
     def base_fields_bound(self) -> list[forms.BoundField]:
-        names = ("name", "size_mib", "priority", "discard", "label", "persist", "auto_repair")
+        names = (
+            "name", "size_mib", "priority", "discard", "label", "persist", "auto_repair",
+            "activate",
+        )  # fmt: skip
         return [self[n] for n in names if n in self.fields]
 
     def request_kwargs(self) -> dict[str, Any]:
@@ -122,6 +129,7 @@ class NewBackendForm(forms.Form):
             "label": d.get("label") or "",
             "persist": bool(d.get("persist")),
             "auto_repair": bool(d.get("auto_repair")),
+            "activate": bool(d.get("activate")),
             "force": bool(d.get("force")),
             "confirm": d.get("confirm") or "",
         }

@@ -723,7 +723,8 @@ def backend_new(request: HttpRequest) -> HttpResponse:
         form.add_service_errors(e)
         return page(request, "backend_new.html", context, ("new-form",), status=422)
     assert job.backend is not None
-    messages.success(request, f"{job.backend.name}: provisioning queued (job {job.uuid}).")
+    doing = "provisioning and activation" if kwargs["activate"] else "provisioning"
+    messages.success(request, f"{job.backend.name}: {doing} queued (job {job.uuid}).")
     target = reverse("backend", args=[job.backend.uuid])
     if request.htmx:
         response = HttpResponse(status=204)
@@ -759,11 +760,15 @@ def creation_summary(plugin: type[SwapBackend], kw: dict[str, Any]) -> list[str]
         steps.append(f"Prepare the store ({size}) as the {plugin.label} plugin does.")
     label = f" with label “{kw['label']}”" if kw["label"] else ""
     steps.append(f"Write a swap signature (mkswap){label}.")
-    steps.append(
-        "It stays inactive: nothing changes in the kernel until you activate it"
-        + (f", then at priority {kw['priority']}" if kw["priority"] is not None else "")
-        + "."
-    )
+    at = f" at priority {kw['priority']}" if kw["priority"] is not None else ""
+    if kw.get("activate"):
+        steps.append(f"Then activate it (swapon){at}, in the same job: the kernel uses it.")
+    else:
+        steps.append(
+            "It stays inactive: nothing changes in the kernel until you activate it"
+            + (f", then{at}" if at else "")
+            + "."
+        )
     if kw["persist"]:
         steps.append("When activated, an fstab line keeps it across reboots.")
     if kw.get("auto_repair"):

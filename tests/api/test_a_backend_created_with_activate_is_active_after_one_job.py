@@ -1,0 +1,124 @@
+"""``"activate": true`` on create: one request and one job take a store from nothing to an area
+in /proc/swaps, through the same checks as a provision followed by an activate, against a
+real worker (and gunicorn for the script's view). A provision that refuses the store
+activates nothing."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import User
+
+from backends import kernel
+from swapadmin.core import services
+from swapadmin.core.models import AuditEvent, Backend, Job
+from swapadmin.core.services import Actor
+from tests.api.test_file_backend_over_http import Script, swaps
+from tests.fixtures.host import attached_loops, needs_root
+from tests.fixtures.tokens import token_for
+from tests.fixtures.workers import WorkerProcess, wait_for_job
+
+pytestmark = [needs_root, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+MiB = 1 << 20
+
+
+def test_a_script_gets_an_active_area_from_one_request(
+    api_server: str, worker: WorkerProcess, alice: User, swap_root: Path
+) -> None:
+    script = Script(api_server, token_for(alice), worker)
+    host = script.call("GET", f"/api/v1/hosts/?name={worker.name}", 200)["results"][0]
+    path = swap_root / "now0"
+
+    created = script.call("POST", "/api/v1/backends/", 202, json={
+        "host": host["id"], "kind": "file", "name": "now0", "size_bytes": 16 * MiB,
+        "priority": 23, "params": {"path": str(path)}, "activate": True,
+    })  # fmt: skip
+    assert created["kind"] == "provision"
+    assert created["params"] == {"force": False, "activate": True}
+    done = script.follow(created)
+    assert swaps().get(str(path)) == 23
+    assert done["progress"] == 100
+    assert done["result"]["activate"] == {"already_active": False, "priority": 23}
+    assert "swapon" in done["log"], done["log"]
+    backend = script.call("GET", f"/api/v1/backends/{created['backend']}/", 200)
+    assert (backend["observed_state"], backend["desired_state"]) == ("active", "active")
+    # One job: nothing else was queued for the backend.
+    jobs = Job.objects.filter(backend__uuid=created["backend"])
+    assert list(jobs.values_list("kind", flat=True)) == ["provision"]
+    event = AuditEvent.objects.get(action="create", object_uuid=created["backend"])
+    assert event.detail["activate"] is True
+
+    script.follow(script.call("DELETE", f"/api/v1/backends/{created['backend']}/", 202))
+    assert str(path) not in swaps() and not path.exists()
+
+
+def test_without_activate_the_area_stays_off(
+    api_server: str, worker: WorkerProcess, alice: User, swap_root: Path
+) -> None:
+    script = Script(api_server, token_for(alice), worker)
+    host = script.call("GET", f"/api/v1/hosts/?name={worker.name}", 200)["results"][0]
+    path = swap_root / "later0"
+    created = script.call("POST", "/api/v1/backends/", 202, json={
+        "host": host["id"], "kind": "file", "name": "later0", "size_bytes": 16 * MiB,
+        "params": {"path": str(path)},
+    })  # fmt: skip
+    assert created["params"] == {"force": False}
+    done = script.follow(created)
+    assert "activate" not in done["result"]
+    assert str(path) not in swaps()
+    backend = script.call("GET", f"/api/v1/backends/{created['backend']}/", 200)
+    assert (backend["observed_state"], backend["desired_state"]) == ("ready", "inactive")
+
+
+@pytest.mark.parametrize("kind", ["loop", "zram"])
+def test_a_loop_or_zram_backend_is_made_once_and_swapped_on(
+    kind: str, worker: WorkerProcess, alice: User, zram_cleanup: None
+) -> None:
+    """The store is enabled twice in the one job (provision, then activate's own proof): it
+    must be the same device, not a second loop or zram device left behind."""
+    loops_before = set(attached_loops())
+    zram_before = {d for d in os.listdir("/sys/block") if d.startswith("zram")}
+    params = {"path": str(worker.swap_root / "now.img")} if kind == "loop" else {}
+    job = services.create_backend(
+        host=worker.host, kind=kind, name=f"{kind}-now", size_bytes=16 * MiB,
+        actor=Actor(alice, Job.Via.API), params=params, priority=5, activate=True,
+    )  # fmt: skip
+    job = wait_for_job(job, 60, worker=worker)
+    assert job.state == Job.State.SUCCEEDED, f"{job.error}\n{job.log}"
+    backend = Backend.objects.get(name=f"{kind}-now")
+    device = backend.state["device"]
+    area = kernel.find_area(device)
+    assert area is not None and area.priority == 5
+    if kind == "loop":
+        assert set(attached_loops()) - loops_before == {device}
+    else:
+        made = {d for d in os.listdir("/sys/block") if d.startswith("zram")} - zram_before
+        assert made == {os.path.basename(device)}
+
+    job = wait_for_job(
+        services.request_action(backend, Job.Kind.DESTROY, Actor(alice, Job.Via.API), {}),
+        60, worker=worker,
+    )  # fmt: skip
+    assert job.state == Job.State.SUCCEEDED, job.error
+    assert not kernel.is_active(device)
+
+
+def test_a_refused_store_is_neither_formatted_nor_swapped_on(
+    worker: WorkerProcess, alice: User
+) -> None:
+    path = worker.swap_root / "theirs.dat"
+    data = (b"someone's data\n" * 70000)[: 1 * MiB]
+    path.write_bytes(data)
+    os.chmod(path, 0o600)
+    job = services.create_backend(
+        host=worker.host, kind="file", name="theirs", size_bytes=len(data),
+        actor=Actor(alice, Job.Via.API), params={"path": str(path)}, activate=True,
+    )  # fmt: skip
+    job = wait_for_job(job, 60, worker=worker)
+    assert job.state == Job.State.FAILED
+    assert "swapon" not in job.log
+    assert path.read_bytes() == data
+    assert str(path) not in swaps()
