@@ -163,6 +163,19 @@ def make_run(name: str, where: Path, root: Path, extra: dict[str, str]) -> Itera
         **extra,
     )
     (where / "fstab").write_text("# bench fstab\n")
+    if "DATABASE_URL" in extra:
+        # With a database configured, runall generates no job-signing key (settings.py): the
+        # stack gets one of its own, as docker-compose's secret gives the control plane one.
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        key = where / "job-signing-key.pem"
+        key.touch(mode=0o600)
+        key.write_bytes(Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ))  # fmt: skip
+        env["SWAPADMIN_SIGNING_KEY_FILE"] = str(key)
     log = where / "runall.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
