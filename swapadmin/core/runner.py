@@ -156,7 +156,7 @@ class JobContext:
         (a job is a handful of steps, and each write is a round trip the user waits for)."""
         self.check_cancel()
         self._last_progress = time.monotonic()
-        fields = {**self._progress_fields(percent, message), "log": self._log_line(message)}
+        fields = {"log": self._log_line(message), **self._progress_fields(percent, message)}
         best_effort(lambda: Job.objects.filter(pk=self.job.pk).update(**fields), "a step")
 
     # ---- cancel ----

@@ -121,6 +121,8 @@ def queue_with_row_locked(lock: RowLock, backend_name: str, host_name: str, queu
 
 #: How a progress report (``JobContext.progress``) starts, in ``pg_stat_activity``.
 PROGRESS = 'UPDATE "core_job" SET "progress"'
+#: How a step (``JobContext.step``: a log line and its progress in one write) starts.
+LOG = 'UPDATE "core_job" SET "log"'
 #: The scan's step before its first page (``handlers.scan``).
 SCAN_STEP = "scanning every page"
 
@@ -409,8 +411,9 @@ def hold_scan_between_chunks(gate: JobGate) -> Job:
     written, the report not yet in the row, which still says the step before (``SCAN_STEP``,
     2 %). The runner writes one report per ``THROTTLE_SECONDS`` at most, timed from the
     step's own: holding the step that long makes the first run report, whatever the disk's
-    speed."""
-    gate.hold_at(PROGRESS, lambda job: SCAN_STEP in job.log and job.progress_message != SCAN_STEP)
+    speed. The step is one write, its log line with its progress (``LOG``), and the job's
+    first after the claim."""
+    gate.hold_at(LOG, lambda job: job.state == Job.State.RUNNING and SCAN_STEP not in job.log)
     gate.let_through(at_least=THROTTLE_SECONDS)
     return gate.hold_at(PROGRESS, lambda job: job.progress_message == SCAN_STEP)
 
