@@ -224,21 +224,32 @@ def provision(ctx: JobContext) -> dict[str, Any]:
         ctx.log(f"kept {spec} in {settings.SWAPADMIN_FSTAB}")
         result["fstab"] = str(settings.SWAPADMIN_FSTAB)
     if ctx.job.params.get("activate") is True:
-        # Created with "activate" (services.create_backend): the activation runs here, in
-        # the same job and under the same lock, through activate's own checks (the store
-        # proven again, never formatted twice), so the user waits for one job, not two.
-        ctx.span = (ACTIVATE_FROM, 100.0)
-        plugin.close()  # activate takes the store again, as an activate job would
-        try:
-            result["activate"] = activate(ctx)
-        except BackendError as e:
-            # Never tried again as a whole: the provision is done and its signature was
-            # for a store not yet provisioned, so a second attempt would be refused for
-            # that, hiding why the swapon failed. The backend stays ready; activate it.
-            raise BackendError(
-                f"provisioned, but not activated: {e.message}", retryable=False, field=e.field
-            ) from e
+        result["activate"] = _activate_after_provision(ctx, plugin)
     return result
+
+
+def _activate_after_provision(ctx: JobContext, provisioned: SwapBackend) -> dict[str, Any]:
+    """Created with "activate" (services.create_backend): the activation runs in the same
+    job and under the same lock, so the user waits for one job, not two. It gets a plugin
+    of its own, built as an activate job builds it (not provisioning, never forced): the
+    store is verified as this backend's, swap UUID and all, not taken again."""
+    assert ctx.backend is not None
+    ctx.span = (ACTIVATE_FROM, 100.0)
+    provisioned.close()
+    runner.attach_plugin(ctx, provisioning=False, force=False)
+    try:
+        done = activate(ctx)
+    except BackendError as e:
+        # Never tried again as a whole: the provision is done and its signature was for a
+        # store not yet provisioned, so a second attempt would be refused for that, hiding
+        # why the swapon failed. The backend stays ready and desired inactive.
+        raise BackendError(
+            f"provisioned, but not activated: {e.message}", retryable=False, field=e.field
+        ) from e
+    # Desired active only now that it is: a create whose provision or swapon failed, or was
+    # cancelled, leaves nothing for drift checks and auto-repair to turn on behind the user.
+    ctx.save_backend(desired_state=Backend.Desired.ACTIVE)
+    return done
 
 
 def _keep_room_beside_a_dynamic_file(backend: Backend) -> None:

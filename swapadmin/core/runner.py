@@ -152,12 +152,20 @@ class JobContext:
         best_effort(lambda: Job.objects.filter(pk=self.job.pk).update(log=line), "a log line")
 
     def step(self, percent: float, message: str) -> None:
-        """A named step: checks for a cancel request, then logs and reports it in one write
-        (a job is a handful of steps, and each write is a round trip the user waits for)."""
-        self.check_cancel()
-        self._last_progress = time.monotonic()
+        """A named step: logs and reports it, and checks for a cancel request, in one write
+        that only a running job's row not asked to cancel takes (a job is a handful of
+        steps, and each round trip is one its user waits for). No row taken: cancelled, as
+        ``check_cancel`` would say; the database away: going on, as it would too."""
+        if self._cancelled:
+            raise Cancelled()
+        self._last_progress = self._last_cancel_check = time.monotonic()
         fields = {"log": self._log_line(message), **self._progress_fields(percent, message)}
-        best_effort(lambda: Job.objects.filter(pk=self.job.pk).update(**fields), "a step")
+        running = Job.objects.filter(
+            pk=self.job.pk, state=Job.State.RUNNING, cancel_requested=False
+        )
+        if best_effort(lambda: running.update(**fields), "a step") == 0:
+            self._cancelled = True
+            raise Cancelled()
 
     # ---- cancel ----
 
@@ -259,6 +267,18 @@ def build_plugin(
         provisioning=provisioning,
         owner=str(backend.uuid),
     )
+
+
+def attach_plugin(ctx: JobContext, *, provisioning: bool, force: bool) -> SwapBackend:
+    """Build the job's plugin from its backend row as it stands, its store claims and state
+    going to the rows (``claim_store``, ``save_state``); the caller closed any earlier one."""
+    backend = ctx.backend
+    assert backend is not None
+    plugin = build_plugin(backend, ctx.policy, provisioning=provisioning, force=force)
+    plugin.on_store = lambda store: claim_store(backend, store)
+    plugin.on_state = lambda state: save_state(ctx, backend, state)
+    ctx.plugin = plugin
+    return plugin
 
 
 def save_state(ctx: JobContext, backend: Backend, state: dict[str, Any]) -> None:
@@ -587,15 +607,11 @@ def _run_handler(ctx: JobContext, attempt: int) -> tuple[Outcome, dict[str, Any]
             raise NotOursError(e.message) from None
         if ctx.backend is not None:
             check_not_provisioned(job, ctx.backend)
-            ctx.plugin = build_plugin(
-                ctx.backend,
-                ctx.policy,
+            attach_plugin(
+                ctx,
                 provisioning=job.kind == Job.Kind.PROVISION,
                 force=bool(job.params.get("force", False)),
             )
-            backend = ctx.backend
-            ctx.plugin.on_store = lambda store: claim_store(backend, store)
-            ctx.plugin.on_state = lambda state: save_state(ctx, backend, state)
         result = handler(ctx) or {}
         if ctx.cancelled():
             raise Cancelled()

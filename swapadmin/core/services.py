@@ -325,8 +325,8 @@ def create_backend(
 ) -> Job:
     """Register a backend and queue its provision job (prepare the store and mkswap).
     ``dynamic_policy``: the host's DynamicSwapPolicy adding one of its ``dyn-`` files.
-    ``activate``: the same job goes on to swapon (handlers.provision), so the backend is
-    desired active from the start, as an activate request makes it."""
+    ``activate``: the same job goes on to swapon (handlers.provision), which makes the
+    backend desired active once the area is on, and only then."""
     params = params or {}
     dynamic = dynamic_policy is not None
     cleaned, size = validate_backend(host, kind, name, size_bytes, params, dynamic=dynamic)
@@ -348,7 +348,7 @@ def create_backend(
             label=lab,
             persist=persist,
             auto_repair=auto_repair,
-            desired_state=Backend.Desired.ACTIVE if activate else Backend.Desired.INACTIVE,
+            desired_state=Backend.Desired.INACTIVE,
             created_by=actor.user,
             dynamic_policy=dynamic_policy,
         )

@@ -15,6 +15,7 @@ from backends import kernel
 from swapadmin.core import services
 from swapadmin.core.models import AuditEvent, Backend, Job
 from swapadmin.core.services import Actor
+from swapadmin.health.tasks import repair_drifted
 from tests.api.test_file_backend_over_http import Script, swaps
 from tests.fixtures.host import attached_loops, needs_root
 from tests.fixtures.tokens import token_for
@@ -106,19 +107,31 @@ def test_a_loop_or_zram_backend_is_made_once_and_swapped_on(
     assert not kernel.is_active(device)
 
 
-def test_a_refused_store_is_neither_formatted_nor_swapped_on(
+def test_a_refused_store_is_neither_formatted_nor_swapped_on_nor_repaired(
     worker: WorkerProcess, alice: User
 ) -> None:
+    """The provision refuses a file it did not make: nothing is written, nothing swapped on,
+    and the backend, desired inactive, gives auto-repair nothing to turn on later."""
     path = worker.swap_root / "theirs.dat"
     data = (b"someone's data\n" * 70000)[: 1 * MiB]
     path.write_bytes(data)
     os.chmod(path, 0o600)
+    actor = Actor(alice, Job.Via.API)
     job = services.create_backend(
-        host=worker.host, kind="file", name="theirs", size_bytes=len(data),
-        actor=Actor(alice, Job.Via.API), params={"path": str(path)}, activate=True,
+        host=worker.host, kind="file", name="theirs", size_bytes=len(data), actor=actor,
+        params={"path": str(path)}, activate=True, auto_repair=True,
     )  # fmt: skip
     job = wait_for_job(job, 60, worker=worker)
     assert job.state == Job.State.FAILED
     assert "swapon" not in job.log
     assert path.read_bytes() == data
     assert str(path) not in swaps()
+    backend = Backend.objects.get(name="theirs")
+    assert backend.desired_state == Backend.Desired.INACTIVE
+
+    check = wait_for_job(services.request_action(backend, Job.Kind.CHECK, actor), 60,
+                         worker=worker)  # fmt: skip
+    assert check.state == Job.State.SUCCEEDED, check.error
+    assert repair_drifted() == 0
+    assert not Job.objects.filter(backend=backend, kind=Job.Kind.ACTIVATE).exists()
+    assert not AuditEvent.objects.filter(object_uuid=backend.uuid, action="activate").exists()
