@@ -398,8 +398,9 @@ REST_FRAMEWORK = {
         "django_filters.rest_framework.DjangoFilterBackend",
         "swapadmin.api.filters.OrderingFilter",
     ],
-    # limit 1 to 1000 (default 50), offset within SQL's range: anything else is a 400.
-    "DEFAULT_PAGINATION_CLASS": "swapadmin.api.pagination.BoundedLimitOffsetPagination",
+    # limit 1 to 1000 (default 50), offset within SQL's range, or a cursor with page_size 1
+    # to 1000 for walking a whole list: anything else is a 400 (swapadmin/api/pagination.py).
+    "DEFAULT_PAGINATION_CLASS": "swapadmin.api.pagination.ListPagination",
     "PAGE_SIZE": 50,
 }
 SPECTACULAR_SETTINGS = {

@@ -1,6 +1,11 @@
-"""Limit/offset pagination whose numbers are checked before they reach SQL.
+"""Pagination for every list: limit/offset by default, a cursor to walk a whole list.
 
-DRF's own falls back to the default on a value it cannot read and passes any integer on to
+A page's cost must not grow with the fleet. Limit/offset's does (OFFSET reads the rows it
+skips, and the count reads them all), so it is bounded (1000 rows a page) and kept for the
+callers that have it; a client that reads a whole list follows cursors (``ListPagination``
+says why that is the split a mature API makes).
+
+DRF's limit/offset falls back to the default on a value it cannot read and passes any integer on to
 LIMIT and OFFSET: ``limit=53363792554639622144`` was a 500 (SQLite: "datatype mismatch";
 PostgreSQL: "bigint out of range"). Here a value outside the documented range, or not a
 plain decimal number, answers 400 naming the parameter, as a bad filter value does: a caller
@@ -10,12 +15,21 @@ asking for 5000 rows and silently given 1000 has a bug it cannot see.
 from __future__ import annotations
 
 import re
+from base64 import b64decode
 from typing import Any
+from urllib.parse import parse_qs
 
 from django.db.models import QuerySet
 from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.pagination import (
+    BasePagination,
+    Cursor,
+    CursorPagination,
+    LimitOffsetPagination,
+)
 from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 #: The most rows one page holds; follow ``next`` for more.
@@ -25,6 +39,12 @@ MAX_LIMIT = 1000
 MAX_OFFSET = 2**63 - 1 - MAX_LIMIT
 
 _DECIMAL = re.compile(r"[0-9]{1,32}")  # int() would also take "1_000", " 7" and "٣"
+
+LIMIT_PARAM = LimitOffsetPagination.limit_query_param
+OFFSET_PARAM = LimitOffsetPagination.offset_query_param
+CURSOR_PARAM = CursorPagination.cursor_query_param
+PAGE_SIZE_PARAM = "page_size"
+ORDERING_PARAM = api_settings.ORDERING_PARAM
 
 
 class BoundedLimitOffsetPagination(LimitOffsetPagination):
@@ -86,5 +106,157 @@ class BoundedLimitOffsetPagination(LimitOffsetPagination):
                 "description": "rows to skip; past the last row the page is empty; above "
                 f"{MAX_OFFSET} (what SQL's OFFSET takes), or not a whole number, answers 400",
                 "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0},
+            },
+        ]
+
+
+#: The most rows one cursor page holds, as for ``limit``: a walk of a large list is many
+#: pages, each of a bounded time (docs/BENCHMARKS-control-plane.md, table 3).
+MAX_PAGE_SIZE = MAX_LIMIT
+#: The largest key a cursor may point at: SQL's bigint, so a forged cursor is a 400, not a 500.
+_MAX_KEY = 2**63 - 1
+
+
+class BoundedCursorPagination(CursorPagination):
+    """DRF's cursor paging on the primary key, with every value checked as limit's are.
+
+    The key is unique, indexed and only grows: each page is one indexed range scan whatever
+    the fleet's size or the page's depth, and a row created during a walk has a key above
+    every row the walk has passed, so it is met once, at the end, never twice or in between.
+    Any other order (a name, a size) is not unique: DRF would page through ties by offset,
+    which an insert shifts, so ``ordering`` with a cursor is refused rather than half kept.
+    """
+
+    ordering = ("pk",)
+    page_size_query_param = "page_size"
+    max_page_size = MAX_PAGE_SIZE
+    template = None
+
+    def get_page_size(self, request: Request) -> int:
+        raw = request.query_params.get(self.page_size_query_param, "")
+        if raw == "":
+            return int(self.page_size)
+        if not _DECIMAL.fullmatch(raw) or not 1 <= int(raw) <= MAX_PAGE_SIZE:
+            name = self.page_size_query_param
+            raise ValidationError(
+                {name: [f"{name} must be a whole number from 1 to {MAX_PAGE_SIZE}"]}
+            )
+        return int(raw)
+
+    def get_ordering(self, request: Request, queryset: QuerySet[Any], view: Any) -> tuple[str, ...]:
+        if request.query_params.get(ORDERING_PARAM, ""):
+            raise ValidationError({ORDERING_PARAM: [
+                "ordering cannot be combined with a cursor: a cursor walks the rows in the "
+                "order they were created; sort what you fetched, or page with limit and offset"
+            ]})  # fmt: skip
+        return self.ordering
+
+    def decode_cursor(self, request: Request) -> Cursor | None:
+        raw = request.query_params.get(self.cursor_query_param, "")
+        if raw == "":
+            return None  # the first page, as with no cursor at all
+        cursor = super().decode_cursor(request) if _issued(raw) else None
+        if cursor is None:
+            name = self.cursor_query_param
+            raise ValidationError({name: [
+                f"{name} is not one this API gave: start without it, then follow next"
+            ]})  # fmt: skip
+        return cursor
+
+
+def _issued(raw: str) -> bool:
+    """Whether ``raw`` has the shape of a cursor BoundedCursorPagination gives: strict base64
+    of ``p`` (a key in bigint's range) and ``r=1`` at most. DRF's decoder skips characters
+    that are not base64 and ignores unknown keys, so ``%%%`` would be the first page, and
+    passes a key of any text on to SQL (a 500)."""
+    try:
+        text = b64decode(raw, validate=True).decode("ascii")
+    except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
+        return False
+    tokens = parse_qs(text, keep_blank_values=True)
+    if not set(tokens) <= {"p", "r"} or any(len(v) != 1 for v in tokens.values()):
+        return False
+    # Keys are unique, so the cursors this API gives never carry an offset ("o").
+    position = tokens.get("p", ["0"])[0]
+    reverse = tokens.get("r", ["1"])[0]
+    return reverse == "1" and bool(_DECIMAL.fullmatch(position)) and int(position) <= _MAX_KEY
+
+
+class ListPagination(BasePagination):
+    """Limit/offset by default, cursor paging when the request names ``cursor`` or
+    ``page_size``: cursors added beside the paging callers already have, as Slack's Web API
+    did when its lists outgrew offsets, rather than a break of every existing client.
+
+    Limit/offset stays the default because callers use it today and it gives a ``count``;
+    but its cost grows with the fleet: OFFSET reads and
+    drops every skipped row, the count reads them all, and an insert during a walk shifts
+    every later page, so a row is met twice or never. A cursor page costs the same on page 1
+    and page 400 and a walk meets every row exactly once, so it is what a client that reads
+    a whole list (an inventory sync, an exporter) should use: ``?page_size=1000``, then
+    follow ``next`` until it is null. Cursor answers have no ``count``: counting is the cost
+    cursors exist to avoid. Mixing the two styles in one request is a 400 naming both.
+    """
+
+    def __init__(self) -> None:
+        self.offsets = BoundedLimitOffsetPagination()
+        self.cursors = BoundedCursorPagination()
+        self.active: BasePagination = self.offsets
+
+    def paginate_queryset(
+        self, queryset: QuerySet[Any], request: Request, view: APIView | None = None
+    ) -> list[Any] | None:
+        params = request.query_params
+        cursor_names = [n for n in (CURSOR_PARAM, PAGE_SIZE_PARAM) if n in params]
+        offset_names = [n for n in (LIMIT_PARAM, OFFSET_PARAM) if params.get(n, "")]
+        if cursor_names and offset_names:
+            message = (
+                f"{' and '.join(cursor_names)} (cursor paging) cannot be combined with "
+                f"{' and '.join(offset_names)} (limit/offset paging): use one"
+            )
+            raise ValidationError({name: [message] for name in cursor_names + offset_names})
+        self.active = self.cursors if cursor_names else self.offsets
+        return self.active.paginate_queryset(queryset, request, view)
+
+    def get_paginated_response(self, data: Any) -> Response:
+        return self.active.get_paginated_response(data)
+
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        body = self.offsets.get_paginated_response_schema(schema)
+        body["required"] = ["results"]
+        body["properties"]["count"]["description"] = (
+            "rows matching the filters; limit/offset paging only (a cursor page has none)"
+        )
+        for link in ("next", "previous"):
+            body["properties"][link]["description"] = (
+                f"the {link} page's URL, in this page's style; null when there is none"
+            )
+        return body
+
+    def get_schema_operation_parameters(self, view: APIView) -> list[dict[str, Any]]:
+        return [
+            *self.offsets.get_schema_operation_parameters(view),
+            {
+                "name": CURSOR_PARAM,
+                "required": False,
+                "in": "query",
+                "description": "cursor paging: the position a `next` or `previous` link "
+                "carries (empty, or with `page_size` alone, for the first page). Pages walk "
+                "rows in the order they were created and cost the same at any depth; a walk "
+                "meets every row once, those created during it at its end. Not with "
+                "`limit`, `offset` or `ordering`; one this API did not give answers 400",
+                "schema": {"type": "string"},
+            },
+            {
+                "name": PAGE_SIZE_PARAM,
+                "required": False,
+                "in": "query",
+                "description": f"cursor paging: rows per page, 1 to {MAX_PAGE_SIZE} (default "
+                f"{self.cursors.page_size}); out of range, or not a whole number, answers 400",
+                "schema": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": MAX_PAGE_SIZE,
+                    "default": self.cursors.page_size,
+                },
             },
         ]

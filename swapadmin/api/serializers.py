@@ -20,9 +20,28 @@ from swapadmin.core.services import MAX_PRIORITY
 MAX_BYTES = 2**63 - 1
 
 
+class DetailUrlField(serializers.HyperlinkedIdentityField):
+    """The object's absolute URL, as HyperlinkedIdentityField gives it, from one reverse()
+    per request instead of one per row: resolving the URLconf was a third of the time of a
+    page of 1000 backends. The id is put into the URL the first reverse() made."""
+
+    #: A value the lookup's pattern takes that no reverse() escapes and no URL holds.
+    PLACEHOLDER = "swapadminlookupplaceholder"
+
+    def get_url(self, obj: Any, view_name: str, request: Any, format: Any) -> str | None:
+        if getattr(obj, "pk", None) in (None, ""):
+            return None
+        key = (id(request), format)
+        if getattr(self, "_template", (None, ""))[0] != key:
+            kwargs = {self.lookup_url_kwarg: self.PLACEHOLDER}
+            url = self.reverse(view_name, kwargs=kwargs, request=request, format=format)
+            self._template = (key, url)
+        return self._template[1].replace(self.PLACEHOLDER, str(getattr(obj, self.lookup_field)))
+
+
 class HostSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="uuid", read_only=True)
-    url = serializers.HyperlinkedIdentityField(view_name="api:host-detail", lookup_field="uuid")
+    url = DetailUrlField(view_name="api:host-detail", lookup_field="uuid")
     online = serializers.BooleanField(read_only=True)
     observed = serializers.JSONField(read_only=True)
 
@@ -48,7 +67,7 @@ class HostSerializer(serializers.ModelSerializer):
 
 class BackendSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="uuid", read_only=True)
-    url = serializers.HyperlinkedIdentityField(view_name="api:backend-detail", lookup_field="uuid")
+    url = DetailUrlField(view_name="api:backend-detail", lookup_field="uuid")
     host = serializers.UUIDField(source="host.uuid", read_only=True)
     host_name = serializers.CharField(source="host.name", read_only=True)
     swap_path = serializers.CharField(read_only=True, allow_null=True)
@@ -275,7 +294,7 @@ class TuneSerializer(serializers.Serializer):
 
 class JobSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="uuid", read_only=True)
-    url = serializers.HyperlinkedIdentityField(view_name="api:job-detail", lookup_field="uuid")
+    url = DetailUrlField(view_name="api:job-detail", lookup_field="uuid")
     host = serializers.UUIDField(source="host.uuid", read_only=True)
     host_name = serializers.CharField(source="host.name", read_only=True)
     backend = serializers.UUIDField(source="backend.uuid", read_only=True, allow_null=True)
