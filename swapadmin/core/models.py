@@ -30,6 +30,76 @@ def db_ago(seconds: float) -> Any:
     )
 
 
+#: The largest figure a bigint column holds: a worker's odd reading above it is stored as 0.
+_BIGINT_MAX = (1 << 63) - 1
+
+
+class SnapshotFigure(models.Func):
+    """One figure of ``Host.observed`` (``part``.``key``, e.g. meminfo.swap_total) as a plain
+    number the database computes, for a generated column. Anything but a JSON number from 0
+    to the bigint's maximum (a string, 1e400, a negative) reads as 0, as the pages read it
+    (core.readings): the worker is another machine, and its odd figure must not fail the
+    write of its sample."""
+
+    def __init__(self, part: str, key: str, *, integer: bool = True) -> None:
+        if not (part.isidentifier() and key.isidentifier()):
+            raise ValueError(f"not a snapshot key: {part}.{key}")
+        self.part, self.key, self.integer = part, key, integer
+        output = models.BigIntegerField() if integer else models.FloatField()
+        super().__init__(models.F("observed"), output_field=output)
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, Any]:
+        col, params = compiler.compile(self.source_expressions[0])
+        node = f"({col} -> '{self.part}' -> '{self.key}')"
+        number = f"({col} -> '{self.part}' ->> '{self.key}')::numeric"
+        cast = "bigint" if self.integer else "double precision"
+        # Nested CASEs: the only order of evaluation PostgreSQL promises, so a string is
+        # never cast and a huge number never narrowed.
+        sql = (
+            f"CASE WHEN jsonb_typeof({node}) = 'number' THEN CASE WHEN {number} BETWEEN 0 AND "
+            f"{_BIGINT_MAX} THEN {number}::{cast} ELSE 0 END ELSE 0 END"
+        )
+        return sql, params
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, Any]:
+        col, params = compiler.compile(self.source_expressions[0])
+        path = f"'$.{self.part}.{self.key}'"
+        cast = "INTEGER" if self.integer else "REAL"
+        sql = (
+            f"CASE WHEN json_type({col}, {path}) IN ('integer', 'real') THEN CASE WHEN "
+            f"json_extract({col}, {path}) BETWEEN 0 AND {_BIGINT_MAX} THEN "
+            f"CAST(json_extract({col}, {path}) AS {cast}) ELSE 0 END ELSE 0 END"
+        )
+        return sql, params
+
+
+class SwapUsed(models.Func):
+    """meminfo's swap_total less swap_free, never below 0, as SnapshotFigure reads them."""
+
+    output_field = models.BigIntegerField()
+
+    def __init__(self) -> None:
+        super().__init__(
+            SnapshotFigure("meminfo", "swap_total"), SnapshotFigure("meminfo", "swap_free")
+        )
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, Any]:
+        return self.as_sql(
+            compiler, connection, template="GREATEST(0, %(expressions)s)", arg_joiner=" - "
+        )
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, Any]:
+        return self.as_sql(
+            compiler, connection, template="MAX(0, %(expressions)s)", arg_joiner=" - "
+        )
+
+
+def _snapshot_column(expression: models.Func) -> models.GeneratedField:
+    return models.GeneratedField(
+        expression=expression, output_field=expression.output_field, db_persist=True
+    )
+
+
 class HostQuerySet(models.QuerySet["Host"]):
     def online(self) -> HostQuerySet:
         """Hosts heard from within SWAPADMIN_OFFLINE_AFTER_SECONDS, by the database's clock."""
@@ -58,6 +128,16 @@ class Host(models.Model):
     observed = models.JSONField(default=dict, blank=True)
     observed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    #: ``observed``'s figures as columns the database computes from it on every write (the
+    #: sampler's raw SQL, bulk_create and the ORM alike), so the overview sorts, filters and
+    #: adds up a fleet over narrow columns instead of reading every host's jsonb (kilobytes
+    #: each, most of the page's time at 5,000 hosts).
+    snap_mem_total = _snapshot_column(SnapshotFigure("meminfo", "mem_total"))
+    snap_mem_available = _snapshot_column(SnapshotFigure("meminfo", "mem_available"))
+    snap_swap_total = _snapshot_column(SnapshotFigure("meminfo", "swap_total"))
+    snap_swap_used = _snapshot_column(SwapUsed())
+    snap_pswpin_rate = _snapshot_column(SnapshotFigure("rates", "pswpin", integer=False))
+    snap_pswpout_rate = _snapshot_column(SnapshotFigure("rates", "pswpout", integer=False))
 
     objects = HostQuerySet.as_manager()
 
@@ -338,7 +418,9 @@ class Sample(models.Model):
         MINUTE = "1m"
         HOUR = "1h"
 
-    host = models.ForeignKey(Host, on_delete=models.CASCADE, related_name="samples")
+    #: No index of its own: (host, resolution, at) below leads with the host, and every
+    #: sample would pay for a second one.
+    host = models.ForeignKey(Host, on_delete=models.CASCADE, related_name="samples", db_index=False)
     at = models.DateTimeField()
     resolution = models.CharField(max_length=4, choices=Resolution.choices, default=Resolution.RAW)
     mem_total = models.BigIntegerField(default=0)
@@ -360,7 +442,16 @@ class Sample(models.Model):
 
     class Meta:
         ordering = ["-at"]
-        indexes = [models.Index(fields=["host", "resolution", "at"])]
+        indexes = [
+            # A host's chart, and its roll-ups.
+            models.Index(fields=["host", "resolution", "at"]),
+            # Retention's deletes (a resolution's rows older than its keep time, every 5
+            # minutes, every host at once), which would read the whole table without it: a
+            # year of 5,000 hosts is tens of millions of rows. Not BRIN: the raw rows older
+            # than 2 hours lie among every roll-up older than 2 hours, so ranges of blocks
+            # by time cannot tell them apart (docs/BENCHMARKS-control-plane.md, table 4).
+            models.Index(fields=["resolution", "at"], name="core_sample_resolution_at"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.host_id} {self.resolution} {self.at:%Y-%m-%d %H:%M:%S}"
