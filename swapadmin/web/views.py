@@ -35,7 +35,7 @@ from swapadmin.core.clientip import client_ip
 from swapadmin.core.models import AuditEvent, Backend, Host, Job
 from swapadmin.health.models import CheckResult, HealthEvent, Status
 
-from . import charts, dynamic
+from . import charts, dynamic, fleet
 from .forms import (
     MIB,
     TEST_FORMS,
@@ -161,18 +161,39 @@ def _alerts(host: Host, backend_health: Iterable[tuple[str, str, str]]) -> list[
     return out
 
 
-#: How long one rendering of the overview's live region answers every dashboard's poll (per
-#: process). The region holds nothing per user, and at 500 hosts it takes a good part of a
-#: second to draw; 50 open dashboards polling every second would otherwise each pay that. Well
-#: under the 2 s bound: a change shows at most one poll (1 s) plus this later.
+#: How long one rendering of the overview's live region answers every dashboard's poll of
+#: the same query (per process). The region holds nothing per user; 50 open dashboards
+#: polling every second would otherwise each draw it. Well under the 2 s bound: a change
+#: shows at most one poll (1 s) plus this later.
 LIVE_CACHE_SECONDS = 0.5
-_live_cache: tuple[float, bytes] | None = None
+#: Drawn live regions by query string: (expiry, body). Kept to a few queries, so a crawler
+#: walking every page cannot grow a process's memory.
+LIVE_CACHE_QUERIES = 64
+_live_cache: dict[str, tuple[float, bytes]] | None = None
 
 
-def _overview_context() -> dict[str, Any]:
-    # Counts and the unhealthy backends only, not 8 backend rows a host: the overview shows
-    # no backend, and building 4,000 model instances a poll was most of its time.
-    visible = visible_backends(Backend.objects.all()).order_by()
+def _cached_live(key: str) -> bytes | None:
+    cache = _live_cache if isinstance(_live_cache, dict) else {}
+    hit = cache.get(key)
+    return hit[1] if hit is not None and time.monotonic() < hit[0] else None
+
+
+def _keep_live(key: str, body: bytes) -> None:
+    global _live_cache
+    cache = _live_cache if isinstance(_live_cache, dict) else {}
+    if len(cache) >= LIVE_CACHE_QUERIES:
+        cache = {}
+    cache[key] = (time.monotonic() + LIVE_CACHE_SECONDS, body)
+    _live_cache = cache
+
+
+def _overview_context(query: fleet.Query) -> dict[str, Any]:
+    # One page of hosts, and for those only their backend counts and unhealthy backends:
+    # every query below is bounded by PAGE_SIZE, or is one of fleet.totals()'s aggregates.
+    found = fleet.page_of(query)
+    hosts = list(summaries(found.hosts.select_related("health")))
+    ids = [h.pk for h in hosts]
+    visible = visible_backends(Backend.objects.filter(host_id__in=ids)).order_by()
     counts = {
         c["host_id"]: c
         for c in visible.values("host_id").annotate(
@@ -187,53 +208,43 @@ def _overview_context() -> dict[str, Any]:
     ):
         unhealthy.setdefault(host_id, []).append(tuple(alert))  # type: ignore[arg-type]
     rows = []
-    totals = {
-        "hosts": 0,
-        "online": 0,
-        "swap_total": 0,
-        "swap_used": 0,
-        "pswpin": 0.0,
-        "pswpout": 0.0,
-        "backends": 0,
-        "active": 0,
-        "alerts": 0,
-    }
-    for host in summaries(Host.objects.select_related("health")):
-        snap = snapshot(host)
+    for host in hosts:
         count = counts.get(host.pk, {"n": 0, "active": 0})
-        alerts = _alerts(host, unhealthy.get(host.pk, ()))
         rows.append(
             {
                 "host": host,
-                "snap": snap,
+                "snap": snapshot(host),
                 "backend_count": count["n"],
-                "alerts": alerts,
+                "alerts": _alerts(host, unhealthy.get(host.pk, ())),
                 "active": count["active"],
             }
         )
-        totals["hosts"] += 1
-        totals["online"] += host.online
-        totals["swap_total"] += snap.swap_total
-        totals["swap_used"] += snap.swap_used
-        totals["pswpin"] += snap.pswpin_rate
-        totals["pswpout"] += snap.pswpout_rate
-        totals["backends"] += count["n"]
-        totals["active"] += count["active"]
-        totals["alerts"] += len(alerts)
     live = Job.objects.filter(state__in=Job.LIVE).count()
-    return {"rows": rows, "totals": totals, "live_jobs": live, "poll": STATE_POLL}
+    return {
+        "rows": rows,
+        "totals": fleet.totals(),
+        "live_jobs": live,
+        "poll": STATE_POLL,
+        "query": query,
+        "found": found,
+        "page_links": found.links(query),
+        "states": fleet.STATES,
+        "healths": fleet.HEALTHS,
+        "kinds": fleet.kinds(),
+    }
 
 
 @require_GET
 @viewer_required
 def overview(request: HttpRequest) -> HttpResponse:
-    global _live_cache
+    query = fleet.parse(request.GET)
     polled = bool(request.htmx and request.htmx.target == "live")
-    if polled and _live_cache is not None and time.monotonic() < _live_cache[0]:
-        return HttpResponse(_live_cache[1])
-    response = page(request, "overview.html", _overview_context())
+    key = query.params()
+    if polled and (body := _cached_live(key)) is not None:
+        return HttpResponse(body)
+    response = page(request, "overview.html", _overview_context(query))
     if polled and LIVE_CACHE_SECONDS > 0:
-        _live_cache = (time.monotonic() + LIVE_CACHE_SECONDS, response.content)
+        _keep_live(key, response.content)
     return response
 
 
