@@ -13,16 +13,17 @@ the plugin (is the store there, does it hold a swap header) instead of only /pro
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import threading
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
-from django.db.models import Case, Q, Value, When
+from django.db import DEFAULT_DB_ALIAS, close_old_connections, connections, models, transaction
 from django.db.models.functions import Now
 from django.utils import timezone
 
@@ -180,9 +181,30 @@ class Reading:
         self.pswpout = 0
 
 
-def take_sample(host: Host, previous: Reading) -> Sample:
-    """Read the host once and write a Sample, the Host snapshot and the backends' state."""
-    now = timezone.now()
+@dataclass(frozen=True)
+class HostReading:
+    """Everything one sample stores, read from the host's kernel at ``at``, and nothing read
+    from the database: ``store_sample`` writes it. Kept apart so the reading (slow: every
+    process's VmSwap) never runs while row locks are held, and so a recorded reading can be
+    stored again for a synthetic host (bench/bench_control_plane.py, table 4) through the
+    very path the worker takes."""
+
+    at: datetime
+    meminfo: kernel.MemInfo
+    psi: kernel.Psi | None
+    areas: list[kernel.SwapArea]
+    #: Pages per second since the previous reading: (pswpin, pswpout).
+    rates: tuple[float, float] = (0.0, 0.0)
+    #: The kernel's counters themselves: (pswpin, pswpout).
+    counters: tuple[int, int] = (0, 0)
+    tunables: dict[str, Any] = field(default_factory=dict)
+    zram: dict[str, Any] = field(default_factory=dict)
+    top: list[dict[str, Any]] = field(default_factory=list)
+
+
+def read_host(previous: Reading) -> HostReading:
+    """Read this host's kernel once; ``previous`` turns the swap counters into rates."""
+    at = timezone.now()
     mono = time.monotonic()
     mem = kernel.meminfo()
     vm = kernel.vmstat()
@@ -194,60 +216,53 @@ def take_sample(host: Host, previous: Reading) -> Sample:
         rate_in = max(0, vm["pswpin"] - previous.pswpin) / elapsed
         rate_out = max(0, vm["pswpout"] - previous.pswpout) / elapsed
     previous.at, previous.pswpin, previous.pswpout = mono, vm["pswpin"], vm["pswpout"]
+    return HostReading(
+        at=at, meminfo=mem, psi=psi, areas=areas, rates=(rate_in, rate_out),
+        counters=(vm["pswpin"], vm["pswpout"]), tunables=_tunables(),
+        zram=_zram_stats([a.path for a in areas]),
+        top=[asdict(p) for p in kernel.top_swap_processes(10)],
+    )  # fmt: skip
+
+
+def take_sample(host: Host, previous: Reading) -> Sample:
+    """Read the host once and write a Sample, the Host snapshot and the backends' state."""
     # Every kernel read before the transaction: reading each process's VmSwap is slow, and
     # the backend rows stay locked from their update to the commit.
-    tunables = _tunables()
-    zram = _zram_stats([a.path for a in areas])
-    top = [asdict(p) for p in kernel.top_swap_processes(10)]
+    return store_sample(host, read_host(previous))
 
-    # One commit a sample, not one per statement: a dozen commits capped a database at
-    # 16 samples a second (docs/BENCHMARKS-control-plane.md, table 4).
-    with transaction.atomic():
+
+def store_sample(host: Host, reading: HostReading) -> Sample:
+    """Write ``reading`` as ``host``'s Sample, its Host snapshot and heartbeat, and its
+    backends' observed state, all or nothing.
+
+    Two round trips on PostgreSQL: one query reads the backends (and which a job holds),
+    one statement writes everything, atomic as any statement. A transaction around them
+    would add two more (BEGIN, COMMIT) and guard nothing: under READ COMMITTED a job may
+    start or end between the read and the write either way, and the write's own condition
+    (a fresher observation is kept) is what stops a sample undoing a job's. SQLite (one
+    machine, `make run`) keeps one IMMEDIATE transaction around both, which does hold the
+    job back. Figures: docs/BENCHMARKS-control-plane.md, table 4."""
+    db = connections[DEFAULT_DB_ALIAS]  # once: each use of the proxy looks it up
+    now = reading.at
+    on_postgresql = db.vendor == "postgresql"
+    with contextlib.nullcontext() if on_postgresql else transaction.atomic():
         by_backend: dict[str, int] = {}
         managed: set[str] = set()
         observations: dict[int, dict[str, Any]] = {}
-        busy = set(
-            Job.objects.filter(host=host, state=Job.State.RUNNING)
-            .exclude(backend=None)
-            .values_list("backend_id", flat=True)
-        )
-        backends = (
-            Backend.objects.filter(host=host)
-            .order_by()
-            .only("uuid", "info", "params", "observed_state")
-        )
-        for backend in backends:
+        for backend, busy in _backends_of(host):
             if backend.observed_state == Backend.Observed.FOREIGN:
                 # Only a thorough look (after a job, at a check) clears that verdict; the
                 # area at its path is someone else's, so it is listed as unmanaged.
                 continue
-            area = _match(backend, areas)
+            area = _match(backend, reading.areas)
             if area is not None:
                 managed.add(area.path)
                 by_backend[str(backend.uuid)] = area.used_bytes
-            if backend.pk in busy:
+            if busy:
                 continue  # the job refreshes it thoroughly when it ends
             observations[backend.pk] = _observation(backend, area, now)
-        _write_observations(observations, now)
-
-        snapshot = {
-            "meminfo": asdict(mem),
-            "rates": {"pswpin": rate_in, "pswpout": rate_out},
-            "vmstat": {"pswpin": vm["pswpin"], "pswpout": vm["pswpout"]},
-            "psi": asdict(psi) if psi else None,
-            "tunables": tunables,
-            "areas": [asdict(a) for a in areas],
-            "unmanaged": [asdict(a) for a in areas if a.path not in managed],
-            "zram": zram,
-            "top": top,
-            "heartbeat": now.isoformat(),
-        }
-        # The heartbeat in the database's clock: a host whose own clock is off is not
-        # offline for it.
-        Host.objects.filter(pk=host.pk).update(
-            observed=snapshot, observed_at=now, last_heartbeat=Now()
-        )
-        return Sample.objects.create(
+        mem, psi = reading.meminfo, reading.psi
+        sample = Sample(
             host=host,
             at=now,
             mem_total=mem.mem_total,
@@ -255,21 +270,175 @@ def take_sample(host: Host, previous: Reading) -> Sample:
             swap_total=mem.swap_total,
             swap_free=mem.swap_free,
             swap_cached=mem.swap_cached,
-            pswpin_rate=rate_in,
-            pswpout_rate=rate_out,
+            pswpin_rate=reading.rates[0],
+            pswpout_rate=reading.rates[1],
             psi_some_avg10=psi.some_avg10 if psi else 0.0,
             psi_full_avg10=psi.full_avg10 if psi else 0.0,
             backends=by_backend,
         )
+        snapshot = _snapshot(reading, managed)
+        if on_postgresql:
+            _write_in_one_statement(host, observations, snapshot, sample)
+        else:
+            _write_observations(observations, now)
+            # The heartbeat in the database's clock: a host whose own clock is off is not
+            # offline for it.
+            Host.objects.filter(pk=host.pk).update(
+                observed=snapshot, observed_at=now, last_heartbeat=Now()
+            )
+            sample.save(force_insert=True)
+        return sample
+
+
+def _write_in_one_statement(
+    host: Host, observations: dict[int, dict[str, Any]], snapshot: dict[str, Any], sample: Sample
+) -> None:
+    """PostgreSQL: the backends' observations, the Host's snapshot and heartbeat (in the
+    database's clock, STATEMENT_TIMESTAMP(), which Django's Now() writes there: a host
+    whose clock is off is not offline for it) and the Sample row, as data-modifying WITHs
+    of the Sample's INSERT.
+
+    Committed asynchronously (synchronous_commit off, for this statement's transaction
+    only, which is the caller's if it holds one; the Sampler holds none): the commit
+    returns before its WAL reaches the disk, within wal_writer_delay (200 ms). A crash of
+    the database may lose the last fraction of a second of samples, which the next reading
+    (5 s on) replaces; it reorders nothing, and a job's own commit (synchronous) flushes
+    every sample committed before it. On a busy disk, waiting for the flush was the larger
+    part of a sample's time."""
+    db = connections[DEFAULT_DB_ALIAS]  # once: each use of the proxy looks it up
+    q = db.ops.quote_name
+    hosts, samples = Host._meta, Sample._meta
+    observed, observed_at = hosts.get_field("observed"), hosts.get_field("observed_at")
+    fields = [f for f in samples.concrete_fields if not (f.primary_key or f.generated)]
+    ctes = ["c AS (SELECT set_config('synchronous_commit', 'off', true))"]
+    params: list[Any] = []
+    if observations:
+        values, update, update_params = _observations_update(observations, sample.at)
+        ctes += [values, f"b AS ({update})"]
+        params += update_params
+    ctes.append(
+        f"h AS (UPDATE {q(hosts.db_table)} SET {q(observed.column)} = %s, "
+        f"{q(observed_at.column)} = %s, {q(hosts.get_field('last_heartbeat').column)} = "
+        f"STATEMENT_TIMESTAMP() WHERE {q(hosts.pk.column)} = %s)"
+    )
+    params += [
+        observed.get_db_prep_save(snapshot, db),
+        observed_at.get_db_prep_save(sample.at, db),
+        host.pk,
+    ]
+    # INSERT ... SELECT FROM c: a WITH that only reads runs if something reads it.
+    sql = (
+        f"WITH {', '.join(ctes)} INSERT INTO {q(samples.db_table)} "
+        f"({', '.join(q(f.column) for f in fields)}) SELECT {', '.join(['%s'] * len(fields))} "
+        f"FROM c RETURNING {q(samples.pk.column)}"
+    )
+    params += [f.get_db_prep_save(getattr(sample, f.attname), db) for f in fields]
+    sample.pk = _execute(sql, params)[0][0]
+    sample._state.adding, sample._state.db = False, db.alias
+
+
+def _execute(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    """Run one of the sampler's statements; its rows. On PostgreSQL through a cursor that
+    binds on the server (Django's binds on the client) and prepares what it runs: each
+    worker parses and plans its few statement shapes once per connection, not at every
+    sample. Wrapped as Django wraps its own cursors (query logging, execute wrappers,
+    Django's errors)."""
+    db = connections[DEFAULT_DB_ALIAS]  # once: each use of the proxy looks it up
+    if db.vendor == "postgresql":
+        db.ensure_connection()
+        raw = _prepared_cursor()(db.connection)
+        cursor = db.make_debug_cursor(raw) if db.queries_logged else db.make_cursor(raw)
+    else:
+        cursor = db.cursor()
+    with cursor:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
+
+
+@functools.cache
+def _prepared_cursor() -> type:
+    """A psycopg cursor that prepares every statement it runs (Django turns psycopg's own
+    preparing off, and its cursor wrapper passes no ``prepare``); psycopg keeps the last
+    100 per connection."""
+    import psycopg
+
+    class PreparedCursor(psycopg.Cursor):  # type: ignore[type-arg]
+        def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+            return super().execute(query, params, **{**kwargs, "prepare": True})
+
+    return PreparedCursor
+
+
+_BACKEND_COLUMNS = ("id", "uuid", "observed_state", "info", "params")
+
+
+def _backends_of(host: Host) -> list[tuple[Backend, bool]]:
+    """``host``'s backends, each with whether a job runs on it, in one query. In SQL, not
+    the ORM: building the querysets took longer than running them, and this runs for every
+    sample of every host. Only the fields the sample needs are loaded."""
+    db = connections[DEFAULT_DB_ALIAS]  # once: each use of the proxy looks it up
+    q = db.ops.quote_name
+    backend, job = Backend._meta, Job._meta
+    # In the model's order: Model.from_db takes the values so.
+    fields = [f for f in backend.concrete_fields if f.attname in _BACKEND_COLUMNS]
+    job_col = {name: q(job.get_field(name).column) for name in ("host", "backend", "state")}
+    sql = (
+        f"SELECT {', '.join('b.' + q(f.column) for f in fields)}, EXISTS (SELECT 1 FROM "
+        f"{q(job.db_table)} j WHERE j.{job_col['backend']} = b.{q(backend.pk.column)} AND "
+        f"j.{job_col['host']} = %s AND j.{job_col['state']} = %s) FROM {q(backend.db_table)} b "
+        f"WHERE b.{q(backend.get_field('host').column)} = %s"
+    )
+    rows = _execute(sql, [host.pk, Job.State.RUNNING, host.pk])
+    converters = [_converter(f, db) for f in fields]
+    names = [f.attname for f in fields]
+    out = []
+    for row in rows:
+        values = [convert(v) for convert, v in zip(converters, row[:-1], strict=True)]
+        out.append((Backend.from_db(db.alias, names, values), bool(row[-1])))
+    return out
+
+
+def _converter(field: models.Field[Any, Any], db: Any) -> Any:
+    """Turns ``field``'s column as the driver returns it into the model's value (a JSON
+    text into a dict, SQLite's hex text into a UUID)."""
+    if isinstance(field, models.JSONField):
+        return lambda v: field.from_db_value(v, None, db)
+    if isinstance(field, models.UUIDField):
+        return field.to_python
+    return lambda v: v
+
+
+def _snapshot(reading: HostReading, managed: set[str]) -> dict[str, Any]:
+    """The Host's ``observed``: its shape is read by swapadmin/web/snapshot.py."""
+    areas = reading.areas
+    return {
+        "meminfo": asdict(reading.meminfo),
+        "rates": {"pswpin": reading.rates[0], "pswpout": reading.rates[1]},
+        "vmstat": {"pswpin": reading.counters[0], "pswpout": reading.counters[1]},
+        "psi": asdict(reading.psi) if reading.psi else None,
+        "tunables": reading.tunables,
+        "areas": [asdict(a) for a in areas],
+        "unmanaged": [asdict(a) for a in areas if a.path not in managed],
+        "zram": reading.zram,
+        "top": reading.top,
+        "heartbeat": reading.at.isoformat(),
+    }
 
 
 def _match(backend: Backend, areas: list[kernel.SwapArea]) -> kernel.SwapArea | None:
     path = backend.swap_path
     if not path:
         return None
-    real = os.path.realpath(path)
     for area in areas:
-        if area.path in (path, real):
+        if area.path == path:
+            return area
+    # /proc/swaps shows the resolved path: a backend's path through a link (by-id names)
+    # needs resolving, which stats each part of it, so only when the path itself is not there.
+    real = os.path.realpath(path)
+    if real == path:
+        return None
+    for area in areas:
+        if area.path == real:
             return area
     return None
 
@@ -300,27 +469,71 @@ def _observation(backend: Backend, area: kernel.SwapArea | None, now: Any) -> di
 
 
 def _write_observations(observations: dict[int, dict[str, Any]], now: Any) -> None:
-    """One UPDATE for each set of fields written (active, gone, unchanged), each row taking
-    its own values by a CASE on its key, instead of an UPDATE per backend."""
-    groups: dict[tuple[str, ...], list[int]] = {}
-    for pk, fields in observations.items():
-        groups.setdefault(tuple(sorted(fields)), []).append(pk)
+    """Write each backend's observation (``observations``, by key) in one UPDATE."""
+    db = connections[DEFAULT_DB_ALIAS]  # once: each use of the proxy looks it up
+    if observations:
+        values, update, params = _observations_update(observations, now)
+        with db.cursor() as cursor:
+            cursor.execute(f"WITH {values} {update}", params)
+
+
+def _observations_update(
+    observations: dict[int, dict[str, Any]], now: Any
+) -> tuple[str, str, list[Any]]:
+    """All of a reading's backends in one UPDATE, each row taking its own values from a
+    VALUES list joined on its key (UPDATE ... FROM: PostgreSQL, SQLite 3.33+), as the WITH
+    that names the list, the UPDATE, and their parameters. A field some rows leave out (a
+    state the reading cannot tell) keeps the row's value, by a flag per row. One statement,
+    not one per backend, nor an ORM CASE per field, whose building cost more than the
+    database's work."""
+    db = connections[DEFAULT_DB_ALIAS]  # once: each use of the proxy looks it up
+    names = sorted({name for fields in observations.values() for name in fields})
+    given_by_all = {n for n in names if all(n in f for f in observations.values())}
+    q = db.ops.quote_name
+    table = q(Backend._meta.db_table)
+    columns, casts, sets = ["pk_"], [_cast(Backend._meta.pk, db)], []
+    fields = {name: Backend._meta.get_field(name) for name in names}
+    for i, name in enumerate(names):
+        column = q(fields[name].column)  # type: ignore[union-attr]
+        value = f"v.f{i}"
+        if name not in given_by_all:
+            columns.append(f"has{i}")
+            casts.append(_cast(_FLAG, db))
+            value = f"CASE WHEN v.has{i} THEN v.f{i} ELSE {table}.{column} END"
+        columns.append(f"f{i}")
+        casts.append(_cast(fields[name], db))  # type: ignore[arg-type]
+        sets.append(f"{column} = {value}")
+    params: list[Any] = []
+    for pk, given in observations.items():
+        params.append(pk)
+        for name in names:
+            if name not in given_by_all:
+                params.append(name in given)
+            params.append(fields[name].get_db_prep_save(given.get(name), db))  # type: ignore[union-attr]
+    observed_at = Backend._meta.get_field("observed_at")
+    at, key = q(observed_at.column), q(Backend._meta.pk.column)
+    row = "(" + ", ".join(casts) + ")"
+    values = f"v({', '.join(columns)}) AS (VALUES {', '.join([row] * len(observations))})"
     # A job that ended after this reading wrote a fresher observation: keep that one. The
     # condition is in the UPDATE, so it holds row by row, against a job committing meanwhile.
-    fresher = Q(observed_at__isnull=True) | Q(observed_at__lt=now)
-    for names, pks in groups.items():
-        values: dict[str, Any] = {}
-        for name in names:
-            per_row = {pk: observations[pk][name] for pk in pks}
-            if len(set(per_row.values())) == 1:
-                values[name] = per_row[pks[0]]
-            else:
-                field = Backend._meta.get_field(name)
-                whens = [
-                    When(pk=pk, then=Value(v, output_field=field)) for pk, v in per_row.items()
-                ]
-                values[name] = Case(*whens, output_field=field)
-        Backend.objects.filter(fresher, pk__in=pks).update(**values)
+    update = (
+        f"UPDATE {table} SET {', '.join(sets)} FROM v WHERE {table}.{key} = v.pk_ "
+        f"AND ({table}.{at} IS NULL OR {table}.{at} < %s)"
+    )
+    params.append(observed_at.get_db_prep_save(now, db))
+    return values, update, params
+
+
+_FLAG = models.BooleanField()
+
+
+def _cast(field: models.Field[Any, Any], db: Any) -> str:
+    """A VALUES placeholder typed as ``field``'s column: PostgreSQL types a VALUES list by
+    its literals, and a NULL or a string there is not yet a bigint or a timestamp. SQLite
+    needs none (and its CAST to DATETIME would keep only the year)."""
+    if db.vendor != "postgresql":
+        return "%s"
+    return f"CAST(%s AS {field.cast_db_type(db)})"
 
 
 class Sampler(threading.Thread):
