@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import logging
 import multiprocessing
+import os
 import subprocess
 import sys
 import tempfile
@@ -44,10 +45,19 @@ RUNS = 5
 AREA_BYTES = 512 << 20
 POLL = 0.02  # seconds between a client's GETs while it waits
 HOSTS = (50, 500)
+#: The overview rows are measured once more at this size; its hosts past SAMPLED_HOSTS get no
+#: sample history (22 M more rows would take most of an hour to seed, and the overview reads
+#: no sample: it draws from Host rows and their generated snap_* columns).
+OVERVIEW_HOSTS = 5000
+SAMPLED_HOSTS = 500
 BACKENDS_PER_HOST = 8
 PAGE_REQUESTS = 30  # per page and fleet size, after one warm-up
-INGEST_SECONDS = 20.0
-INGEST_WRITERS = (1, 4, 16)
+INGEST_SECONDS = 15.0
+INGEST_WRITERS = (1, 2, 4, 8)
+READING_WRITERS = (1, 4)  # take_sample, reading this VM's kernel each time, as before
+INGEST_HOSTS = 5000  # the issue's goal: 5,000 hosts every 5 s is 1,000 samples/s
+YEAR_HOSTS = 20
+SYNTHETIC_ROOT = "/var/lib/swapadmin/swap"  # never made here: only paths in rows
 SEED_WRITERS = 2
 
 
@@ -273,7 +283,7 @@ def seed_fleet(count: int) -> float:
         BackendHealth(backend=b, status="fail" if i % 50 == 0 else "ok", summary="bad pages")
         for i, b in enumerate(backends)
     )
-    ids = [h.pk for h in hosts]
+    ids = [h.pk for i, h in enumerate(hosts, have) if i < SAMPLED_HOSTS]
     run_in_processes(_seed_samples, [(ids[i::SEED_WRITERS], now) for i in range(SEED_WRITERS)])
     return time.monotonic() - t0
 
@@ -368,11 +378,14 @@ def bench_pages() -> str:
         ("overview page (full)", page, "/", {}),
         ("overview partial (htmx poll)", page, "/", htmx),
         ("overview partial, 0.5 s shared cache on", page, "/", htmx),
+        ("overview page 3, sorted by health", page, "/?sort=health&page=3", {}),
+        ("overview partial, searched, sorted by swap", page, "/?q=sim-00&sort=swap", htmx),
         ("API hosts/ (default page of 50)", api, "/api/v1/hosts/", {}),
         ("API hosts/?limit=500", api, "/api/v1/hosts/?limit=500", {}),
         ("API backends/ (default page of 50)", api, "/api/v1/backends/", {}),
         # At most 1000 a page (swapadmin/api/pagination.py): the fleet's 4000 take 4 pages.
         ("API backends/?limit=1000", api, "/api/v1/backends/?limit=1000", {}),
+        ("API backends/?page_size=1000 (cursor)", api, "/api/v1/backends/?page_size=1000", {}),
         ("host page, week chart", page, None, {}),
     ]
     results: dict[tuple[str, int], tuple[list[float], int]] = {}
@@ -389,6 +402,9 @@ def bench_pages() -> str:
             views._live_cache = None
             results[(name, count)] = measure_page(client, url, headers)
         views.LIVE_CACHE_SECONDS = live_cache
+        if count == HOSTS[-1]:
+            walk = measure_cursor_walk(api)
+    overview = measure_overview_at(OVERVIEW_HOSTS, [p for p in pages if "overview" in p[0]])
     small, large = HOSTS
     lines = [
         f"{BACKENDS_PER_HOST} backends per host, 7 days of samples per host (raw 2 h every 5 s, "
@@ -406,7 +422,71 @@ def bench_pages() -> str:
             f"| {name} | {median(t_large):.0f} | {percentile(t_large, 95):.0f} "
             f"| {median(t_small):.0f} | {q_small} | {q_large} |"
         )
-    return "\n".join(lines)
+    return "\n".join([*lines, "", *walk, "", *overview])
+
+
+WALKS = 10  # full walks of every backend by cursor, after one warm-up
+
+
+def measure_cursor_walk(api: Any, page_size: int = 1000) -> list[str]:
+    """Every backend of the fleet read by cursor pages (``?page_size=``, then each ``next``),
+    as an inventory sync reads them: the time of each page, and of each whole walk."""
+    from swapadmin.core.models import Backend
+
+    total = Backend.objects.count()
+
+    def one_walk() -> tuple[list[float], float]:
+        url: str | None = f"/api/v1/backends/?page_size={page_size}"
+        pages, seen = [], set()
+        t_walk = time.perf_counter()
+        while url:
+            t0 = time.perf_counter()
+            r = api.get(url)
+            pages.append((time.perf_counter() - t0) * 1000)
+            assert r.status_code == 200, (url, r.status_code)
+            body = r.json()
+            seen.update(row["id"] for row in body["results"])
+            url = body["next"]
+        assert len(seen) == total, (len(seen), total)  # every backend, once
+        return pages, (time.perf_counter() - t_walk) * 1000
+
+    one_walk()  # warm
+    per_page: list[float] = []
+    walks: list[float] = []
+    for _ in range(WALKS):
+        pages, whole = one_walk()
+        per_page += pages
+        walks.append(whole)
+    return [
+        f"a walk of all {total:,} backends by cursor, {page_size} a page "
+        f"({len(per_page) // WALKS} pages), {WALKS} walks after one warm-up",
+        "| cursor walk | p50 ms | p95 ms |",
+        "| --- | ---: | ---: |",
+        f"| one page of {page_size} | {median(per_page):.0f} | {percentile(per_page, 95):.0f} |",
+        f"| the whole walk | {median(walks):.0f} | {percentile(walks, 95):.0f} |",
+    ]
+
+
+def measure_overview_at(count: int, pages: list[Any]) -> list[str]:
+    """The overview rows at ``count`` hosts (sample history for the first SAMPLED_HOSTS)."""
+    from swapadmin.web import views
+
+    took = seed_fleet(count)
+    print(f"fleet of {count} hosts seeded in {took:.0f} s", flush=True)
+    live_cache = views.LIVE_CACHE_SECONDS
+    lines = [
+        f"overview at {count} hosts ({BACKENDS_PER_HOST * count:,} backends; samples for the "
+        f"first {SAMPLED_HOSTS} only, which the overview does not read)",
+        "| page | p50 ms | p95 ms | queries |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for name, client, url, headers in pages:
+        views.LIVE_CACHE_SECONDS = live_cache if "cache on" in name else 0
+        views._live_cache = None
+        times, queries = measure_page(client, url, headers)
+        lines.append(f"| {name} | {median(times):.0f} | {percentile(times, 95):.0f} | {queries} |")
+    views.LIVE_CACHE_SECONDS = live_cache
+    return lines
 
 
 def _now() -> Any:
@@ -418,57 +498,212 @@ def _now() -> Any:
 # ---- 4. ingestion ----
 
 
-def _ingest(host_ids: list[int], seconds: float) -> int:
+def seed_ingest_hosts(count: int) -> list[int]:
+    """``count`` synthetic hosts with their backends, as registered workers leave them (no
+    sample history: table 3 measures the pages over one); their keys."""
+    from django.utils import timezone
+
+    from swapadmin.core.models import Backend, Host
+
+    now = timezone.now()
+    hosts = Host.objects.bulk_create(
+        Host(name=f"ingest-{i:04d}", kernel_release="6.1.0", mem_total_bytes=16 << 30,
+             swap_roots=[SYNTHETIC_ROOT], last_heartbeat=now, observed=observed(i),
+             observed_at=now)
+        for i in range(count)
+    )  # fmt: skip
+    Backend.objects.bulk_create(
+        Backend(host=h, kind="file", name=f"swap{j}", size_bytes=1 << 30,
+                params={"path": f"{SYNTHETIC_ROOT}/swap{j}"}, observed_state="ready",
+                observed_at=now)
+        for h in hosts for j in range(BACKENDS_PER_HOST)
+    )  # fmt: skip
+    return [h.pk for h in hosts]
+
+
+def recorded_reading(base: Any, i: int) -> Any:
+    """This machine's reading ``base`` as synthetic host ``i`` would have taken it: its odd
+    backends active in /proc/swaps, each with its own use."""
+    from dataclasses import replace
+
+    from backends.kernel import SwapArea
+
+    areas = [SwapArea(path=f"{SYNTHETIC_ROOT}/swap{j}", type="file", size_bytes=1 << 30,
+                      used_bytes=((i + j) % 97) << 20, priority=-2 - j)
+             for j in range(1, BACKENDS_PER_HOST, 2)]  # fmt: skip
+    return replace(base, areas=areas)
+
+
+def _store_recorded(host_ids: list[int], seconds: float) -> tuple[int, float, float]:
+    """The worker's own storing (core.sampler.store_sample), round-robin over ``host_ids``,
+    each storing a reading recorded once, stamped with the time it is stored."""
+    from dataclasses import replace
+
+    from django.utils import timezone
+
+    from swapadmin.core.models import Host
+    from swapadmin.core.sampler import Reading, read_host, store_sample
+
+    base = read_host(Reading())
+    hosts = list(Host.objects.filter(pk__in=host_ids).order_by("pk"))
+    recorded = {h.pk: recorded_reading(base, i) for i, h in enumerate(hosts)}
+    return _timed(lambda h: store_sample(h, replace(recorded[h.pk], at=timezone.now())), hosts,
+                  seconds)  # fmt: skip
+
+
+def _ingest(host_ids: list[int], seconds: float) -> tuple[int, float, float]:
+    """The worker's reading and storing (core.sampler.take_sample): each reads this VM."""
     from swapadmin.core.models import Host
     from swapadmin.core.sampler import Reading, take_sample
 
     hosts = list(Host.objects.filter(pk__in=host_ids))
     readings = {h.pk: Reading() for h in hosts}
-    done = 0
+    return _timed(lambda h: take_sample(h, readings[h.pk]), hosts, seconds)
+
+
+def _timed(one: Any, hosts: list[Any], seconds: float) -> tuple[int, float, float]:
+    """``one(host)`` round-robin over ``hosts`` for ``seconds``: (samples, CPU seconds of
+    this process, CPU seconds of its PostgreSQL backend, read from /proc: same machine)."""
+    from django.db import connection
+
+    with connection.cursor() as c:
+        c.execute("SELECT pg_backend_pid()")
+        server = Path(f"/proc/{c.fetchone()[0]}/stat")
+
+    def server_cpu() -> float:
+        fields = server.read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    done, cpu0, server0 = 0, time.process_time(), server_cpu()
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         for h in hosts:
-            take_sample(h, readings[h.pk])
+            one(h)
             done += 1
             if time.monotonic() >= deadline:
                 break
-    return done
+    return done, time.process_time() - cpu0, server_cpu() - server0
 
 
 def _kernel_reads_per_second(seconds: float = 5.0) -> float:
     """The part of take_sample that reads this host's kernel, without the database."""
-    from backends import kernel
-    from swapadmin.core.sampler import _tunables
+    from swapadmin.core.sampler import Reading, read_host
 
+    previous = Reading()
     done = 0
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        kernel.meminfo(), kernel.vmstat(), kernel.psi_memory(), kernel.swap_areas()
-        kernel.top_swap_processes(10), _tunables()
+        read_host(previous)
         done += 1
     return done / seconds
 
 
-def bench_ingestion() -> str:
-    from swapadmin.core.models import Host
+def _rate(target: Any, ids: list[int], writers: int) -> tuple[float, float, float]:
+    """(samples/s, writer CPU ms a sample, PostgreSQL backend CPU ms a sample)."""
+    shares = [(ids[i::writers], INGEST_SECONDS) for i in range(writers)]
+    done, client, server = (sum(x) for x in zip(*run_in_processes(target, shares), strict=True))
+    return done / INGEST_SECONDS, 1000 * client / done, 1000 * server / done
 
-    ids = list(Host.objects.filter(name__startswith="sim-").values_list("pk", flat=True))
+
+def year_of_samples(host: Any, now: Any, backends: list[str]) -> list[Any]:
+    """A host's rows as retention keeps them a year on and beyond: raw every 5 s for 2 h,
+    1m for 2 days, 1h for 400 days; the roll-ups with their peaks, keyed by backend UUID."""
+    from swapadmin.core.models import Sample
+    from swapadmin.core.retention import HOUR_KEEP, MINUTE_KEEP, RAW_KEEP
+
+    def row(at: Any, resolution: str, k: int) -> Any:
+        used = {b: ((k + j) % 97) << 20 for j, b in enumerate(backends)}
+        return Sample(host=host, at=at, resolution=resolution, mem_total=16 << 30,
+                      mem_available=(9 << 30) + k * 4096, swap_total=8 << 30,
+                      swap_free=(6 << 30) - k * 4096, swap_cached=k * 4096,
+                      pswpin_rate=(k % 13) / 3, pswpout_rate=(k % 17) / 7,
+                      psi_some_avg10=(k % 11) / 4, psi_full_avg10=(k % 5) / 8, backends=used,
+                      backends_peak=None if resolution == "raw" else used)  # fmt: skip
+
+    raw, minute, hour = (int(keep / step) for keep, step in (
+        (RAW_KEEP, timedelta(seconds=5)), (MINUTE_KEEP, timedelta(minutes=1)),
+        (HOUR_KEEP, timedelta(hours=1))))  # fmt: skip
+    rows = [row(now - timedelta(seconds=5 * k), "raw", k) for k in range(raw)]
+    rows += [row(now - timedelta(minutes=k + 1), "1m", k) for k in range(minute)]
+    rows += [row(now - timedelta(hours=k + 1), "1h", k) for k in range(hour)]
+    return rows
+
+
+def bench_sample_table_size() -> str:
+    """The Sample table's bytes per host: YEAR_HOSTS hosts' rows as retention keeps them,
+    measured as the growth of pg_total_relation_size (heap, TOAST, every index)."""
+    import uuid
+
+    from django.db import connection
+    from django.utils import timezone
+
+    from swapadmin.core.models import Host, Sample
+
+    def sizes() -> tuple[int, int, int]:
+        with connection.cursor() as c:
+            c.execute("VACUUM ANALYZE core_sample")
+            c.execute("SELECT pg_total_relation_size('core_sample'), "
+                      "pg_table_size('core_sample'), pg_indexes_size('core_sample')")  # fmt: skip
+            return c.fetchone()  # type: ignore[return-value]
+
+    before = sizes()
+    now = timezone.now()
+    rows = 0
+    for i in range(YEAR_HOSTS):
+        host = Host.objects.create(name=f"year-{i:02d}", kernel_release="6.1.0")
+        backends = [str(uuid.uuid4()) for _ in range(BACKENDS_PER_HOST)]
+        rows += len(Sample.objects.bulk_create(year_of_samples(host, now, backends), 5000))
+    after = sizes()
+    total, heap, indexes = (a - b for a, b in zip(after, before, strict=True))
+    with connection.cursor() as c:
+        c.execute("SELECT indexrelid::regclass::text, pg_relation_size(indexrelid) "
+                  "FROM pg_index WHERE indrelid = 'core_sample'::regclass ORDER BY 1")  # fmt: skip
+        per_index = ", ".join(f"{name} {size / (1 << 20):.1f} MiB" for name, size in c.fetchall())
+    per_host = total / YEAR_HOSTS
+    return "\n".join([
+        f"{YEAR_HOSTS} hosts x {rows // YEAR_HOSTS:,} rows (raw 2 h every 5 s, 1m 2 days, 1h "
+        f"400 days, {BACKENDS_PER_HOST} backends keyed by UUID), bulk-inserted, VACUUM "
+        "ANALYZE, growth of pg_total_relation_size('core_sample')",
+        "| per host | heap + TOAST | indexes | total | bytes a row | at 5,000 hosts |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        f"| a year on | {heap / YEAR_HOSTS / (1 << 20):.2f} MiB "
+        f"| {indexes / YEAR_HOSTS / (1 << 20):.2f} MiB | {per_host / (1 << 20):.2f} MiB "
+        f"| {total / rows:.0f} | {per_host * 5000 / (1 << 30):.1f} GiB |",
+        f"\nIndexes of the whole table after the run: {per_index}.",
+    ])  # fmt: skip
+
+
+def bench_ingestion() -> str:
+    ids = seed_ingest_hosts(INGEST_HOSTS)
     lines = [
-        f"core.sampler.take_sample (the worker's real reading and storing, in one transaction: "
-        f"1 Sample insert, the Host snapshot update, the {BACKENDS_PER_HOST} backends in one "
-        f"UPDATE per field set, the running-jobs query) round-robin over {len(ids)} hosts for "
-        f"{INGEST_SECONDS:.0f} s; one writer process stands for one host's worker",
-        "| writers | samples/s | hosts at 1 per 5 s |",
-        "| --- | ---: | ---: |",
+        f"core.sampler.store_sample (the worker's storing: one query reads the host's "
+        f"{BACKENDS_PER_HOST} backends and which a job holds, one statement writes their "
+        f"observations, the Host snapshot and heartbeat and the Sample) round-robin over "
+        f"{len(ids):,} synthetic hosts for {INGEST_SECONDS:.0f} s each, storing a reading "
+        "recorded once per host (4 of 8 backends active) and stamped when stored: no kernel "
+        "read in the loop. The reading-included rows call take_sample, which also reads this VM's "
+        "kernel each time, as the figures before did",
+        "| writers | path | samples/s | hosts at 1 per 5 s | writer CPU ms a sample "
+        "| PostgreSQL CPU ms a sample | samples/s the 2 CPUs would give |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for writers in INGEST_WRITERS:
-        shares = [(ids[i::writers], INGEST_SECONDS) for i in range(writers)]
-        rate = sum(run_in_processes(_ingest, shares)) / INGEST_SECONDS
-        lines.append(f"| {writers} | {rate:,.0f} | {rate * 5:,.0f} |")
-        print(f"ingestion, {writers} writers: {rate:,.0f} samples/s", flush=True)
+    paths = [
+        (_store_recorded, "recorded reading stored", INGEST_WRITERS),
+        (_ingest, "read + stored (take_sample)", READING_WRITERS),
+    ]
+    for target, name, counts in paths:
+        for writers in counts:
+            rate, client, server = _rate(target, ids, writers)
+            bound = os.cpu_count() * 1000 / (client + server)  # type: ignore[operator]
+            lines.append(f"| {writers} | {name} | {rate:,.0f} | {rate * 5:,.0f} | {client:.2f} "
+                         f"| {server:.2f} | {bound:,.0f} |")  # fmt: skip
+            print(f"ingestion, {name}, {writers} writers: {rate:,.0f} samples/s", flush=True)
     reads = _kernel_reads_per_second()
-    lines.append(f"\nThe kernel reads alone (no database) run {reads:,.0f} times a second in "
-                 "one process.")  # fmt: skip
+    lines.append(f"\nThe kernel reads alone (read_host, no database) run {reads:,.0f} times "
+                 "a second in one process. CPU ms are each writer's own and its PostgreSQL "
+                 "backend's (/proc/<pid>/stat), per sample stored; the last column is "
+                 "what this VM's CPUs would store with nothing else running.")  # fmt: skip
+    lines.append("\n" + bench_sample_table_size())
     return "\n".join(lines)
 
 
@@ -506,8 +741,6 @@ def main() -> None:
         if "3" in tables:
             sections.append(("3. pages and API lists with a large fleet", bench_pages()))
         if "4" in tables:
-            if "3" not in tables:
-                seed_fleet(HOSTS[-1])
             sections.append(("4. sample ingestion on PostgreSQL", bench_ingestion()))
     for title, body in sections:
         print(f"\n{title}\n{body}")
