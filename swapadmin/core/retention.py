@@ -2,8 +2,9 @@
 
 Samples: raw readings become minute averages, minutes become hours, and old rows go. Raw
 samples are kept 2 hours, minute averages 2 days, hour averages 400 days, so a year of
-samples from 500 hosts stays bounded (about 5,000 rows per host). Only complete buckets
-after the host's last rolled-up one are averaged, so running this again changes nothing.
+samples stays bounded (about 14,000 rows per host: 1,440 raw, 2,880 minutes, 9,600 hours).
+Only complete buckets after the host's last rolled-up one are averaged, so running this again
+changes nothing.
 
 Jobs and audit events: finished jobs older than SWAPADMIN_JOB_RETENTION_DAYS (90) and audit
 events older than SWAPADMIN_AUDIT_RETENTION_DAYS (400) go; 0 keeps them for ever. A queued

@@ -13,7 +13,6 @@ the plugin (is the store there, does it hold a swap header) instead of only /pro
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import os
 import threading
@@ -298,19 +297,24 @@ def _write_in_one_statement(
     whose clock is off is not offline for it) and the Sample row, as data-modifying WITHs
     of the Sample's INSERT.
 
-    Committed asynchronously (synchronous_commit off, for this statement's transaction
-    only, which is the caller's if it holds one; the Sampler holds none): the commit
-    returns before its WAL reaches the disk, within wal_writer_delay (200 ms). A crash of
-    the database may lose the last fraction of a second of samples, which the next reading
-    (5 s on) replaces; it reorders nothing, and a job's own commit (synchronous) flushes
-    every sample committed before it. On a busy disk, waiting for the flush was the larger
-    part of a sample's time."""
+    Committed asynchronously (synchronous_commit off, for this statement's own transaction:
+    the Sampler holds none; inside a caller's transaction it is left on, so that no other
+    write of the caller's commits that way): the commit returns before its WAL reaches the
+    disk, within three wal_writer_delay (600 ms by default). A crash of the database may
+    lose the last fraction of a second of samples, which the next reading (5 s on)
+    replaces; it reorders nothing, and a job's own commit (synchronous) flushes every
+    sample committed before it. On a busy disk, waiting for the flush was the larger part
+    of a sample's time."""
     db = connections[DEFAULT_DB_ALIAS]  # once: each use of the proxy looks it up
     q = db.ops.quote_name
     hosts, samples = Host._meta, Sample._meta
     observed, observed_at = hosts.get_field("observed"), hosts.get_field("observed_at")
     fields = [f for f in samples.concrete_fields if not (f.primary_key or f.generated)]
-    ctes = ["c AS (SELECT set_config('synchronous_commit', 'off', true))"]
+    ctes = [
+        "c AS (SELECT 1)"
+        if db.in_atomic_block
+        else "c AS (SELECT set_config('synchronous_commit', 'off', true))"
+    ]
     params: list[Any] = []
     if observations:
         values, update, update_params = _observations_update(observations, sample.at)
@@ -338,35 +342,12 @@ def _write_in_one_statement(
 
 
 def _execute(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
-    """Run one of the sampler's statements; its rows. On PostgreSQL through a cursor that
-    binds on the server (Django's binds on the client) and prepares what it runs: each
-    worker parses and plans its few statement shapes once per connection, not at every
-    sample. Wrapped as Django wraps its own cursors (query logging, execute wrappers,
-    Django's errors)."""
-    db = connections[DEFAULT_DB_ALIAS]  # once: each use of the proxy looks it up
-    if db.vendor == "postgresql":
-        db.ensure_connection()
-        raw = _prepared_cursor()(db.connection)
-        cursor = db.make_debug_cursor(raw) if db.queries_logged else db.make_cursor(raw)
-    else:
-        cursor = db.cursor()
-    with cursor:
+    """Run one of the sampler's statements through Django's own cursor (its health check,
+    query logging, execute wrappers and errors); its rows. Nothing is prepared: Django's
+    connections turn psycopg's preparing off, and the gain was the round trips saved."""
+    with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
         cursor.execute(sql, params)
         return list(cursor.fetchall())
-
-
-@functools.cache
-def _prepared_cursor() -> type:
-    """A psycopg cursor that prepares every statement it runs (Django turns psycopg's own
-    preparing off, and its cursor wrapper passes no ``prepare``); psycopg keeps the last
-    100 per connection."""
-    import psycopg
-
-    class PreparedCursor(psycopg.Cursor):  # type: ignore[type-arg]
-        def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
-            return super().execute(query, params, **{**kwargs, "prepare": True})
-
-    return PreparedCursor
 
 
 _BACKEND_COLUMNS = ("id", "uuid", "observed_state", "info", "params")

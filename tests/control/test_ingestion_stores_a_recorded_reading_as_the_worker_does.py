@@ -47,7 +47,8 @@ def area(name: str, used: int, priority: int) -> SwapArea:
 def test_it_writes_the_sample_the_snapshot_and_the_heartbeat(host_row):
     Host.objects.filter(pk=host_row.pk).update(last_heartbeat=timezone.now() - timedelta(days=1))
     on = backend(host_row, "on")
-    at = timezone.now()
+    # Read a day ago by the host's clock: the heartbeat is the database's clock all the same.
+    at = timezone.now() - timedelta(days=1)
     stranger = SwapArea(path="/elsewhere/swapfile", type="file", size_bytes=GIB,
                         used_bytes=0, priority=-2)  # fmt: skip
 
