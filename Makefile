@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || command -v python3)
 export SWAPADMIN_DATA_DIR ?= $(CURDIR)/var
 
-.PHONY: run test bench lint typecheck deps venv services services-stop clean
+.PHONY: run test bench bench-quick lint typecheck deps venv services services-stop clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ test: deps venv
 
 bench: deps venv
 	bash scripts/bench.sh
+
+# Issue 14's table in under five minutes: fewer, shorter runs (bench/quick.py says which rows).
+bench-quick: deps venv
+	$(PY) bench/quick.py
 
 lint: venv
 	$(VENV)/bin/ruff check .

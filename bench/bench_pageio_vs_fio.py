@@ -12,7 +12,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from backends import pageio  # noqa: E402
-from bench._common import median, swap_file, table  # noqa: E402
+from bench._common import GiB, median, swap_file, table  # noqa: E402
 
 RUNS = 3
 SECONDS = 5  # per phase, both tools
@@ -32,11 +32,15 @@ def fio(path: str, rw: str, bs: str, depth: int) -> dict[str, float]:
     return {"iops": side["iops"], "mb_s": side["bw_bytes"] / 1e6}
 
 
-def main() -> None:
+def measure(
+    runs: int = RUNS, size: int = GiB
+) -> tuple[dict[str, list[float]], dict[str, list[float]], str]:
+    """(swapadmin's figures, fio's, swapadmin's engine) over ``runs`` alternating runs on
+    one written file of ``size``; make bench-quick asks for fewer and shorter ones."""
     ours: dict[str, list[float]] = {}
     theirs: dict[str, list[float]] = {}
     engine = ""
-    with swap_file() as backend:
+    with swap_file(size) as backend:
         path = backend.swap_path
 
         def run_ours() -> dict[str, float]:
@@ -60,7 +64,7 @@ def main() -> None:
                 "seq_write_mb_s": seq_write,
             }
 
-        for i in range(RUNS):
+        for i in range(runs):
             # Whoever goes first alternates, so a load that rises or falls during a run
             # favours neither tool.
             if i % 2 == 0:
@@ -73,6 +77,11 @@ def main() -> None:
             print(f"run: swapadmin {r['rand_read_iops']:.0f}/{r['rand_write_iops']:.0f} "
                   f"fio {f['rand_read_iops']:.0f}/{f['rand_write_iops']:.0f} "
                   f"(rand read/write IOPS)", flush=True)  # fmt: skip
+    return ours, theirs, engine
+
+
+def main() -> None:
+    ours, theirs, engine = measure()
     print(f"\npage I/O vs fio (libaio, --direct=1), 1 GiB file, medians of {RUNS} runs, "
           f"random 4 KiB at depth {QD}, sequential 1 MiB at depth {pageio.SEQ_DEPTH}; "
           f"swapadmin's engine: {engine}")  # fmt: skip
