@@ -18,14 +18,7 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q -e '.[dev]'
 	touch $(STAMP)
 
-# The page I/O benchmark's AIO loop in C (backends/native): Python cannot keep up with fio
-# at 4 KiB. Without a compiler the benchmark keeps its slower Python engine.
-NATIVE := backends/native/aioloop.so
-$(NATIVE): backends/native/aioloop.c
-	$(CC) -O2 -Wall -Wextra -shared -fPIC -o $@.tmp $< && mv $@.tmp $@ \
-		|| echo "no C compiler: the benchmark uses its Python AIO engine" >&2
-
-venv: $(STAMP) $(NATIVE)
+venv: $(STAMP)
 
 # Debian packages the tools and tests use (as root; skipped when all present).
 deps:

@@ -13,12 +13,9 @@ Speed comes from overlap, never from the page cache (the contract's I/O is O_DIR
   ``psync`` engine with 32 jobs near half of what ``libaio`` reaches, because every
   synchronous request pays a sleep and a wake-up. So when a backend does its I/O the
   contract's way (it does not override ``swap_in_many``/``swap_out_many``), the
-  benchmark submits the same requests (same descriptor, same open flags, same offsets)
-  through Linux native AIO, ``queue_depth`` in flight, as fio does: from the C loop in
-  ``backends/native`` (built by ``make``), else from Python. Python's per-request cost
-  held it to 0.74-0.86x fio at 4 KiB on 2 CPUs; the C loop, one request per io_submit
-  like fio, keeps up. A backend with its own I/O gets a pool of ``queue_depth`` threads
-  over its methods: the contract's path, whatever it costs.
+  benchmark submits the same requests (same path, same open flags, same offsets)
+  through Linux native AIO, ``queue_depth`` in flight from one thread, as fio does. A
+  backend with its own I/O gets a pool of ``queue_depth`` threads over its methods.
 """
 
 from __future__ import annotations
@@ -38,7 +35,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final, Protocol
 
-from . import header, native
+from . import header
 from .base import PAGE_SIZE, SwapBackend, aligned_buffer
 from .errors import ActiveAreaError, BackendError, KernelError, ValidationError
 
@@ -397,13 +394,10 @@ def _record_badpages(backend: SwapBackend, bad: list[int]) -> None:
 
 @dataclass
 class _Samples:
-    """What one phase's workers gathered: each latency (Python engines), or a histogram
-    of them (the C loop, ``native.bucket_ns`` per bucket) and the loop's own I/O time."""
+    """What one phase's workers gathered."""
 
     ops: int = 0
     latencies_ns: list[int] = field(default_factory=list)
-    histogram: tuple[int, ...] = ()
-    seconds: float | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def merge(self, ops: int, latencies_ns: list[int]) -> None:
@@ -411,46 +405,19 @@ class _Samples:
             self.ops += ops
             self.latencies_ns.extend(latencies_ns)
 
-    def percentile_us(self, q: float) -> float:
-        if self.histogram:
-            return _histogram_percentile(self.histogram, q) / 1000
-        lat = sorted(self.latencies_ns)
-        return lat[min(len(lat) - 1, int(q * len(lat)))] / 1000 if lat else 0.0
-
-
-def _histogram_percentile(histogram: Sequence[int], q: float) -> float:
-    """The value (ns) below which a fraction ``q`` of the counted latencies fall, taken
-    the way a sorted list is indexed above (the int(q * n)-th, from 0)."""
-    rank = int(q * sum(histogram))
-    seen = 0
-    for index, count in enumerate(histogram):
-        seen += count
-        if seen > rank:
-            return native.bucket_ns(index)
-    return 0.0
-
-
-@dataclass(frozen=True)
-class _Pattern:
-    """Where a phase's requests go: ``runs`` runs of ``run`` pages from slot 1 (never the
-    header), in order and wrapping, or uniformly at random, aligned to ``run``."""
-
-    sequential: bool
-    runs: int
-    run: int
-
-    @classmethod
-    def over(cls, pages: int, run: int, *, sequential: bool) -> _Pattern:
-        return cls(sequential=sequential, runs=(pages - 1) // run, run=run)
-
-    def slots(self) -> Callable[[], int]:
-        return _sequential(self.runs, self.run) if self.sequential else _random(self.runs, self.run)
-
 
 class _Engine(Protocol):
     name: str
 
-    def run(self, *, write: bool, pattern: _Pattern, depth: int, seconds: float) -> _Samples: ...
+    def run(
+        self,
+        *,
+        write: bool,
+        next_slot: Callable[[], int],
+        run_pages: int,
+        depth: int,
+        seconds: float,
+    ) -> _Samples: ...
 
 
 def benchmark(
@@ -481,19 +448,22 @@ def benchmark(
     total_ms = int(seconds * 1000)
     results: list[PhaseResult] = []
     try:
-        sequential = _Pattern.over(pages, SEQ_RUN_PAGES, sequential=True)
-        scattered = _Pattern.over(pages, block_pages, sequential=False)
         plan = (
-            (True, sequential, SEQ_DEPTH),
-            (False, sequential, SEQ_DEPTH),
-            (True, scattered, queue_depth),
-            (False, scattered, queue_depth),
+            (True, _sequential(pages, SEQ_RUN_PAGES), SEQ_RUN_PAGES, SEQ_DEPTH),
+            (False, _sequential(pages, SEQ_RUN_PAGES), SEQ_RUN_PAGES, SEQ_DEPTH),
+            (True, _random(pages, block_pages), block_pages, queue_depth),
+            (False, _random(pages, block_pages), block_pages, queue_depth),
         )
-        for i, (write, pattern, depth) in enumerate(plan):
+        for i, (write, next_slot, run_pages, depth) in enumerate(plan):
             started = time.monotonic()
-            samples = engine.run(write=write, pattern=pattern, depth=depth, seconds=phase_seconds)
-            elapsed = time.monotonic() - started
-            results.append(_summarise(samples, pattern.run, samples.seconds or elapsed))
+            samples = engine.run(
+                write=write,
+                next_slot=next_slot,
+                run_pages=run_pages,
+                depth=depth,
+                seconds=phase_seconds,
+            )
+            results.append(_summarise(samples, run_pages, time.monotonic() - started))
             if progress is not None:
                 progress(min(total_ms, int((i + 1) * phase_seconds * 1000)), total_ms)
     finally:
@@ -525,25 +495,32 @@ def _check_bench_args(
         )
 
 
-def _sequential(runs: int, run: int) -> Callable[[], int]:
+def _sequential(pages: int, run: int) -> Callable[[], int]:
     """Consecutive runs from slot 1, wrapping; thread-safe (itertools.count is atomic)."""
+    runs = (pages - 1) // run
     counter = itertools.count()
     return lambda: 1 + (next(counter) % runs) * run
 
 
-def _random(runs: int, run: int) -> Callable[[], int]:
+def _random(pages: int, run: int) -> Callable[[], int]:
     """Uniform run starts in 1..pages-run, aligned to ``run`` as fio aligns to --bs."""
+    runs = (pages - 1) // run
     rnd = random.Random()
     return lambda: 1 + rnd.randrange(runs) * run
 
 
 def _summarise(samples: _Samples, run_pages: int, seconds: float) -> PhaseResult:
+    lat = sorted(samples.latencies_ns)
+
+    def pct(q: float) -> float:
+        return lat[min(len(lat) - 1, int(q * len(lat)))] / 1000 if lat else 0.0
+
     return PhaseResult(
         ops=samples.ops,
         bytes=samples.ops * run_pages * PAGE_SIZE,
         seconds=seconds,
-        p50_us=samples.percentile_us(0.50),
-        p99_us=samples.percentile_us(0.99),
+        p50_us=pct(0.50),
+        p99_us=pct(0.99),
     )
 
 
@@ -554,15 +531,11 @@ def _restore_page0(backend: SwapBackend, page0: bytes) -> None:
 
 def _engine_for(backend: SwapBackend) -> _Engine:
     """Native AIO when the backend's I/O is the contract's own (so the requests are the
-    same ones): the C loop when ``make`` built it, else Python's. The thread pool over
-    the plugin's own methods otherwise: an override is the plugin's I/O, and is what gets
-    measured."""
+    same ones), the thread pool over its methods otherwise."""
     own_io = (
         type(backend).swap_in_many is SwapBackend.swap_in_many
         and type(backend).swap_out_many is SwapBackend.swap_out_many
     )
-    if own_io and native.LOOP is not None:
-        return _NativeAioEngine(backend, native.LOOP)
     if own_io and _AIO_SYSCALLS is not None:
         return _AioEngine(backend)
     return _ThreadEngine(backend)
@@ -576,10 +549,17 @@ class _ThreadEngine:
     def __init__(self, backend: SwapBackend) -> None:
         self.backend = backend
 
-    def run(self, *, write: bool, pattern: _Pattern, depth: int, seconds: float) -> _Samples:
+    def run(
+        self,
+        *,
+        write: bool,
+        next_slot: Callable[[], int],
+        run_pages: int,
+        depth: int,
+        seconds: float,
+    ) -> _Samples:
         samples = _Samples()
         deadline = time.monotonic() + seconds
-        next_slot, run_pages = pattern.slots(), pattern.run
         data = _random_pages(run_pages)
         with ThreadPoolExecutor(depth, thread_name_prefix="bench") as pool:
             futures = [
@@ -645,68 +625,25 @@ def _sys(number: int, *args: Any) -> int:
     return ret
 
 
-class _NativeAioEngine:
-    """The C loop (``backends/native``): the whole phase in one call, without the GIL,
-    on the backend's own proven descriptor."""
+class _AioEngine:
+    """Keeps ``depth`` requests in flight, resubmitting each as it completes. The depth is
+    split over one submitting thread per CPU: ctypes drops the GIL inside io_submit, whose
+    kernel side is most of the cost, so a second thread prepares while the first submits."""
 
     name = "linux-aio"
-
-    def __init__(self, backend: SwapBackend, loop: native.AioLoop) -> None:
-        self.backend = backend
-        self.loop = loop
-
-    def run(self, *, write: bool, pattern: _Pattern, depth: int, seconds: float) -> _Samples:
-        # The backend's own proven descriptor: the requests go to the store that was proven
-        # this backend's, not to whatever its path names by now.
-        fd = self.backend.descriptor(write)
-        data = _random_pages(pattern.run * depth)
-        buffers = (ctypes.c_char * len(data)).from_buffer(data)
-        try:
-            got = self.loop.run(
-                fd=fd, write=write, sequential=pattern.sequential, first=1, runs=pattern.runs,
-                run_pages=pattern.run, page_size=PAGE_SIZE, depth=depth, seconds=seconds,
-                buffers=buffers,
-            )  # fmt: skip
-        finally:
-            del buffers  # the mmap cannot be released while ctypes holds a view of it
-        if got.error:
-            raise _native_failure(got, self.backend.io_path(), pattern.run * PAGE_SIZE, depth)
-        return _Samples(ops=got.ops, histogram=got.histogram, seconds=got.elapsed_ns / 1e9)
-
-
-def _native_failure(got: native.LoopResult, path: str, nbytes: int, depth: int) -> KernelError:
-    if got.error == errno_mod.EIO and got.fail_res < 0:
-        return KernelError(
-            f"I/O on {path} at byte {got.fail_offset} failed: {os.strerror(-got.fail_res)}",
-            errno=-got.fail_res,
-        )
-    if got.error == errno_mod.EIO and got.fail_offset:
-        return KernelError(
-            f"short I/O on {path} at byte {got.fail_offset}: {got.fail_res} of {nbytes}"
-        )
-    if got.ops == 0 and got.error == errno_mod.EAGAIN:
-        return KernelError(
-            f"io_setup({depth}) failed: {os.strerror(got.error)}; raise fs.aio-max-nr or "
-            "lower the queue depth",
-            errno=got.error,
-            retryable=True,
-        )
-    return KernelError(f"native AIO on {path} failed: {os.strerror(got.error)}", errno=got.error)
-
-
-class _AioEngine:
-    """Python's AIO loop, where the C one was not built. Keeps ``depth`` requests in flight,
-    resubmitting each as it completes. The depth is split over one submitting thread per
-    CPU: ctypes drops the GIL inside io_submit, whose kernel side is most of the cost, so a
-    second thread prepares while the first submits."""
-
-    name = "linux-aio-python"
 
     def __init__(self, backend: SwapBackend) -> None:
         self.backend = backend
 
-    def run(self, *, write: bool, pattern: _Pattern, depth: int, seconds: float) -> _Samples:
-        next_slot, run_pages = pattern.slots(), pattern.run
+    def run(
+        self,
+        *,
+        write: bool,
+        next_slot: Callable[[], int],
+        run_pages: int,
+        depth: int,
+        seconds: float,
+    ) -> _Samples:
         # The backend's own proven descriptor: the requests go to the store that was proven
         # this backend's, not to whatever its path names by now.
         fd = self.backend.descriptor(write)

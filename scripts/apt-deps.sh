@@ -6,7 +6,6 @@ packages=(
   redis-server postgresql          # the real services the suite talks to
   chromium                         # browser tests (Playwright drives /usr/bin/chromium)
   fio                              # benchmarks: the reference for page I/O
-  gcc libc6-dev                    # make builds the benchmark's AIO loop (backends/native)
   e2fsprogs xfsprogs btrfs-progs   # swap files on ext4, xfs and btrfs images
   util-linux fdisk kmod            # mkswap, swapon, blkid, losetup, sfdisk, modprobe
   strace                           # a fault test delays one real fallocate to fill the disk meanwhile
