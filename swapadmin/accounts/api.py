@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from swapadmin.api.pagination import OffsetPagination
 from swapadmin.api.permissions import actor_for
 from swapadmin.api.views import ApiDefaults
 from swapadmin.core import roles, services
@@ -82,6 +83,9 @@ class TokenViewSet(
     lookup_field = "code"
     lookup_url_kwarg = "uuid"
     filter_backends: list[Any] = []
+    # A token's key is its secret's digest: a cursor would carry it into URLs and logs.
+    # The list is a person's few tokens (an admin's, everyone's): limit/offset is enough.
+    pagination_class = OffsetPagination
 
     def get_queryset(self) -> QuerySet[ApiToken]:
         return tokens.visible_to(self.request.user)

@@ -19,7 +19,8 @@ from base64 import b64decode
 from typing import Any
 from urllib.parse import parse_qs
 
-from django.db.models import QuerySet
+from django.core.exceptions import ImproperlyConfigured
+from django.db.models import IntegerField, QuerySet
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import (
     BasePagination,
@@ -121,10 +122,20 @@ class BoundedCursorPagination(CursorPagination):
     """DRF's cursor paging on the primary key, with every value checked as limit's are.
 
     The key is unique, indexed and only grows: each page is one indexed range scan whatever
-    the fleet's size or the page's depth, and a row created during a walk has a key above
-    every row the walk has passed, so it is met once, at the end, never twice or in between.
+    the fleet's size or the page's depth, and no row is met twice. Every row committed
+    before the walk began is met exactly once. A row committed during the walk is met at
+    its end, with one exception on PostgreSQL: keys are taken from the sequence when a
+    transaction inserts, not when it commits, so a transaction that took key 100 and
+    commits after another's 101 was committed and walked past leaves row 100 behind the
+    walk, never met by it (SQLite has one writer at a time, so its keys commit in order).
+    A walk is at-least-once for the rows that existed when it began; a client that must
+    not miss later rows walks again.
     Any other order (a name, a size) is not unique: DRF would page through ties by offset,
     which an insert shifts, so ``ordering`` with a cursor is refused rather than half kept.
+
+    Only for a model whose key is an integer: the key is what a cursor carries, so a text
+    key (a token's digest) would be written into URLs and logs, and cursors check for a
+    number. Such a list pages with ``OffsetPagination``.
     """
 
     ordering = ("pk",)
@@ -142,6 +153,18 @@ class BoundedCursorPagination(CursorPagination):
                 {name: [f"{name} must be a whole number from 1 to {MAX_PAGE_SIZE}"]}
             )
         return int(raw)
+
+    def paginate_queryset(
+        self, queryset: QuerySet[Any], request: Request, view: APIView | None = None
+    ) -> list[Any] | None:
+        pk = queryset.model._meta.pk
+        if not isinstance(pk, IntegerField):  # AutoField and BigAutoField are ones
+            # A programming error, not the caller's: a 500 naming the fix, never a leak.
+            raise ImproperlyConfigured(
+                f"{queryset.model.__name__}'s key is not an integer: cursors would carry it "
+                "into URLs; page this list with OffsetPagination"
+            )
+        return super().paginate_queryset(queryset, request, view)
 
     def get_ordering(self, request: Request, queryset: QuerySet[Any], view: Any) -> tuple[str, ...]:
         if request.query_params.get(ORDERING_PARAM, ""):
@@ -182,6 +205,21 @@ def _issued(raw: str) -> bool:
     return reverse == "1" and bool(_DECIMAL.fullmatch(position)) and int(position) <= _MAX_KEY
 
 
+class OffsetPagination(BoundedLimitOffsetPagination):
+    """Limit/offset only, for a list whose key cannot be a cursor's (the tokens': their key
+    is the secret's digest). ``cursor`` or ``page_size`` answers 400 saying so, rather than
+    being ignored and the caller's walk silently paged another way."""
+
+    def paginate_queryset(
+        self, queryset: QuerySet[Any], request: Request, view: APIView | None = None
+    ) -> list[Any] | None:
+        names = [n for n in (CURSOR_PARAM, PAGE_SIZE_PARAM) if n in request.query_params]
+        if names:
+            message = "this list pages with limit and offset only"
+            raise ValidationError({name: [message] for name in names})
+        return super().paginate_queryset(queryset, request, view)
+
+
 class ListPagination(BasePagination):
     """Limit/offset by default, cursor paging when the request names ``cursor`` or
     ``page_size``: cursors added beside the paging callers already have, as Slack's Web API
@@ -191,7 +229,8 @@ class ListPagination(BasePagination):
     but its cost grows with the fleet: OFFSET reads and
     drops every skipped row, the count reads them all, and an insert during a walk shifts
     every later page, so a row is met twice or never. A cursor page costs the same on page 1
-    and page 400 and a walk meets every row exactly once, so it is what a client that reads
+    and page 400 and a walk meets every row that existed when it began exactly once (see
+    BoundedCursorPagination for rows committed during it), so it is what a client that reads
     a whole list (an inventory sync, an exporter) should use: ``?page_size=1000``, then
     follow ``next`` until it is null. Cursor answers have no ``count``: counting is the cost
     cursors exist to avoid. Mixing the two styles in one request is a 400 naming both.
@@ -242,7 +281,10 @@ class ListPagination(BasePagination):
                 "description": "cursor paging: the position a `next` or `previous` link "
                 "carries (empty, or with `page_size` alone, for the first page). Pages walk "
                 "rows in the order they were created and cost the same at any depth; a walk "
-                "meets every row once, those created during it at its end. Not with "
+                "meets every row that existed when it began exactly once, and those created "
+                "during it at its end, except that on PostgreSQL a row committed during the "
+                "walk with a key below the walk's position is not met (walk again for those). "
+                "Not with "
                 "`limit`, `offset` or `ordering`; one this API did not give answers 400",
                 "schema": {"type": "string"},
             },

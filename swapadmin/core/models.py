@@ -52,12 +52,14 @@ class SnapshotFigure(models.Func):
         col, params = compiler.compile(self.source_expressions[0])
         node = f"({col} -> '{self.part}' -> '{self.key}')"
         number = f"({col} -> '{self.part}' ->> '{self.key}')::numeric"
-        cast = "bigint" if self.integer else "double precision"
+        # trunc: numeric to bigint rounds (1.5 would be 2), SQLite's CAST truncates (1):
+        # one figure, the same integer on both.
+        value = f"trunc({number})::bigint" if self.integer else f"{number}::double precision"
         # Nested CASEs: the only order of evaluation PostgreSQL promises, so a string is
         # never cast and a huge number never narrowed.
         sql = (
             f"CASE WHEN jsonb_typeof({node}) = 'number' THEN CASE WHEN {number} BETWEEN 0 AND "
-            f"{_BIGINT_MAX} THEN {number}::{cast} ELSE 0 END ELSE 0 END"
+            f"{_BIGINT_MAX} THEN {value} ELSE 0 END ELSE 0 END"
         )
         return sql, params
 
@@ -418,9 +420,11 @@ class Sample(models.Model):
         MINUTE = "1m"
         HOUR = "1h"
 
-    #: No index of its own: (host, resolution, at) below leads with the host, and every
-    #: sample would pay for a second one.
-    host = models.ForeignKey(Host, on_delete=models.CASCADE, related_name="samples", db_index=False)
+    #: Its own index stays, though (host, resolution, at) below leads with the host: dropping
+    #: it made Django drop and re-add the foreign key, validating every sample under an
+    #: exclusive lock on core_host and core_sample (on SQLite, a copy of the table), which
+    #: would stop a running fleet for the whole upgrade.
+    host = models.ForeignKey(Host, on_delete=models.CASCADE, related_name="samples")
     at = models.DateTimeField()
     resolution = models.CharField(max_length=4, choices=Resolution.choices, default=Resolution.RAW)
     mem_total = models.BigIntegerField(default=0)

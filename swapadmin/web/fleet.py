@@ -17,8 +17,8 @@ from django.db.models import (
     BooleanField,
     Case,
     Count,
-    ExpressionWrapper,
     F,
+    FloatField,
     IntegerField,
     Q,
     QuerySet,
@@ -26,6 +26,7 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.functions import Cast
 from django.http import QueryDict
 
 from backends import registry
@@ -123,6 +124,10 @@ def _choice(get: QueryDict, key: str, choices: dict[str, str], what: str, out: Q
 def parse(get: QueryDict) -> Query:
     out = Query()
     q = get.get("q", "").strip()
+    if "\x00" in q:
+        # PostgreSQL's text cannot hold NUL (the query would fail), and no name or label has one.
+        out.problems.append("the search holds a NUL character, which no name has: not searched")
+        q = ""
     if len(q) > MAX_SEARCH:
         out.problems.append(f"the search is longer than {MAX_SEARCH} characters: cut to that")
         q = q[:MAX_SEARCH]
@@ -160,9 +165,17 @@ def _online() -> Q:
     return Q(last_heartbeat__gt=db_ago(settings.SWAPADMIN_OFFLINE_AFTER_SECONDS))
 
 
+def _is_online() -> Case:
+    """True or False, never NULL: a host never heard from (no heartbeat) is offline. A bare
+    comparison is NULL for it, which PostgreSQL sorts after every true (SQLite before)."""
+    return Case(
+        When(_online(), then=Value(True)), default=Value(False), output_field=BooleanField()
+    )
+
+
 def hosts(query: Query) -> QuerySet[Host]:
     """The hosts ``query`` asks for, in its order (not yet cut to a page)."""
-    qs = Host.objects.annotate(is_online=ExpressionWrapper(_online(), output_field=BooleanField()))
+    qs = Host.objects.annotate(is_online=_is_online())
     if query.q:
         # A name or a label anywhere in it: the table is for finding a host among thousands.
         qs = qs.filter(Q(name__icontains=query.q) | _with_backends(label__icontains=query.q))
@@ -187,6 +200,10 @@ def hosts(query: Query) -> QuerySet[Host]:
     return qs.order_by(*SORTS[query.sort][1])
 
 
+def _sum_bytes(column: str) -> Sum:
+    return Sum(Cast(column, FloatField()), default=0.0)
+
+
 def totals() -> dict[str, Any]:
     """The whole fleet's figures, whatever the table shows.
 
@@ -198,15 +215,20 @@ def totals() -> dict[str, Any]:
     test machine (bench table 3, docs/BENCHMARKS-control-plane.md), where reading each host's
     snapshot took most of the old page's 212 ms at 500 hosts. No update to lose: each write
     touches only its own host's row.
-    Two queries whatever the fleet's size."""
+    Two queries whatever the fleet's size, but each reads every host row and every visible
+    backend: the overview shares one result per LIVE_CACHE_SECONDS (views._fleet_totals),
+    so with dashboards open the fleet is still scanned once per 0.5 s per process.
+    Byte figures are summed as floats: a host may report up to bigint's maximum, and two
+    such overflow SQLite's integer SUM() (an error for every viewer); a float sum never
+    fails, and is exact to the byte up to 8 PiB."""
     bad = (Status.WARN, Status.FAIL)
     figures = Host.objects.order_by().aggregate(
         hosts=Count("pk"),
         unhealthy_hosts=Count("pk", filter=Q(health__status__in=bad)),
         online=Count("pk", filter=_online()),
-        mem_total=Sum("snap_mem_total", default=0),
-        swap_total=Sum("snap_swap_total", default=0),
-        swap_used=Sum("snap_swap_used", default=0),
+        mem_total=_sum_bytes("snap_mem_total"),
+        swap_total=_sum_bytes("snap_swap_total"),
+        swap_used=_sum_bytes("snap_swap_used"),
         pswpin=Sum("snap_pswpin_rate", default=0.0),
         pswpout=Sum("snap_pswpout_rate", default=0.0),
     )
@@ -221,6 +243,8 @@ def totals() -> dict[str, Any]:
     ):
         by_state[state] = n
         unhealthy_backends += unhealthy
+    for name in ("mem_total", "swap_total", "swap_used"):
+        figures[name] = int(figures[name])
     offline = figures["hosts"] - figures["online"]
     return {
         **figures,

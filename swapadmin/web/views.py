@@ -162,14 +162,19 @@ def _alerts(host: Host, backend_health: Iterable[tuple[str, str, str]]) -> list[
 
 
 #: How long one rendering of the overview's live region answers every dashboard's poll of
-#: the same query (per process). The region holds nothing per user; 50 open dashboards
-#: polling every second would otherwise each draw it. Well under the 2 s bound: a change
-#: shows at most one poll (1 s) plus this later.
+#: the same query, and one computation of the fleet's totals answers every drawing whatever
+#: its query (per process). The region holds nothing per user; 50 open dashboards polling
+#: every second would otherwise each draw it. Well under the 2 s bound: a change shows at
+#: most one poll (1 s) plus this later.
 LIVE_CACHE_SECONDS = 0.5
 #: Drawn live regions by query string: (expiry, body). Kept to a few queries, so a crawler
-#: walking every page cannot grow a process's memory.
+#: walking every page cannot grow a process's memory; past that the oldest goes, so one
+#: viewer cycling through searches costs the others only the entries it pushes out.
 LIVE_CACHE_QUERIES = 64
 _live_cache: dict[str, tuple[float, bytes]] | None = None
+#: fleet.totals() as last computed: (when, figures). The same for every query, so 50
+#: dashboards on 50 different pages or searches share one computation.
+_totals_cache: tuple[float, dict[str, Any]] | None = None
 
 
 def _cached_live(key: str) -> bytes | None:
@@ -181,10 +186,29 @@ def _cached_live(key: str) -> bytes | None:
 def _keep_live(key: str, body: bytes) -> None:
     global _live_cache
     cache = _live_cache if isinstance(_live_cache, dict) else {}
+    now = time.monotonic()
+    cache.pop(key, None)  # re-inserted below: the newest
     if len(cache) >= LIVE_CACHE_QUERIES:
-        cache = {}
-    cache[key] = (time.monotonic() + LIVE_CACHE_SECONDS, body)
+        cache = {k: v for k, v in cache.items() if v[0] > now}  # the expired go first
+    while len(cache) >= LIVE_CACHE_QUERIES:
+        del cache[next(iter(cache))]  # then the oldest (a dict keeps insertion order)
+    cache[key] = (now + LIVE_CACHE_SECONDS, body)
     _live_cache = cache
+
+
+def _fleet_totals() -> dict[str, Any]:
+    """fleet.totals(), computed at most once per LIVE_CACHE_SECONDS in this process whatever
+    the query asked for. It still scans the fleet (every host row, every visible backend)
+    each time it is computed: with dashboards open that is once per 0.5 s per process, not
+    once per drawing."""
+    global _totals_cache
+    now = time.monotonic()
+    hit = _totals_cache
+    if hit is not None and LIVE_CACHE_SECONDS > 0 and 0 <= now - hit[0] < LIVE_CACHE_SECONDS:
+        return hit[1]
+    figures = fleet.totals()
+    _totals_cache = (now, figures)
+    return figures
 
 
 def _overview_context(query: fleet.Query) -> dict[str, Any]:
@@ -222,7 +246,7 @@ def _overview_context(query: fleet.Query) -> dict[str, Any]:
     live = Job.objects.filter(state__in=Job.LIVE).count()
     return {
         "rows": rows,
-        "totals": fleet.totals(),
+        "totals": _fleet_totals(),
         "live_jobs": live,
         "poll": STATE_POLL,
         "query": query,

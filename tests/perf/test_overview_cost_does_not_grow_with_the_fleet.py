@@ -1,14 +1,13 @@
 """The overview page and its live region cost the same at 500 hosts as at 50: the same SQL
-queries, the same number of host rows drawn (a page of 50), and about the same time. Only the
-fleet's totals read every host, as one aggregate over narrow columns (web/fleet.totals).
+queries and the same number of host rows drawn (a page of 50). Only the fleet's totals read
+every host, as one aggregate over narrow columns (web/fleet.totals).
 
-The time guard is loose on purpose (this machine is shared): before paging, 500 hosts took
-about ten times as long as 50 to draw; a page that grows with the fleet fails it."""
+No time is asserted: a test must not depend on the machine's speed. The times are
+bench's (docs/BENCHMARKS-control-plane.md, table 3)."""
 
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 
 import pytest
@@ -78,16 +77,6 @@ def draw(client: Client, headers: dict[str, str], params: dict[str, str]) -> tup
     return len(ctx.captured_queries), len(re.findall(r'<tr data-host="', r.content.decode()))
 
 
-def seconds(client: Client, headers: dict[str, str], params: dict[str, str]) -> float:
-    """The quickest of a few drawings: what the page costs, less what a busy neighbour took."""
-    times = []
-    for _ in range(7):
-        t0 = time.perf_counter()
-        client.get(reverse("overview"), params, headers=headers)
-        times.append(time.perf_counter() - t0)
-    return min(times)
-
-
 @pytest.fixture
 def viewer(client: Client, victor: User) -> Client:
     client.force_login(victor)
@@ -105,13 +94,3 @@ def test_the_same_queries_and_rows_at_50_and_500_hosts(
     large = draw(viewer, headers, params)
     assert small == large
     assert large[1] == PAGE_SIZE
-
-
-def test_the_time_does_not_grow_with_the_fleet(viewer: Client) -> None:
-    grow_fleet_to(50)
-    small = {i: seconds(viewer, *case) for i, case in enumerate(CASES)}
-    grow_fleet_to(500)
-    large = {i: seconds(viewer, *case) for i, case in enumerate(CASES)}
-    for i, case in enumerate(CASES):
-        # Ten times the hosts: a page drawn per host would take several times as long.
-        assert large[i] < 2 * small[i] + 0.02, (case, small[i], large[i])
