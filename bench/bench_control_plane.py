@@ -19,7 +19,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -29,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx  # noqa: E402
 
+from bench import bench_request_to_swapon as to_swapon  # noqa: E402
 from bench.load_stack import (  # noqa: E402
     bench_database,
     celery_worker,
@@ -71,27 +71,6 @@ def wait(predicate: Any, timeout: float = 60.0, what: str = "condition") -> Any:
     raise RuntimeError(f"timed out after {timeout} s waiting for {what}")
 
 
-def in_proc_swaps(path: str) -> bool:
-    with open("/proc/swaps") as f:
-        return any(line.split()[0] == path for line in f.readlines()[1:])
-
-
-class SwapsWatch(threading.Thread):
-    """The moment ``path`` first appears in /proc/swaps, polled every millisecond."""
-
-    def __init__(self, path: str) -> None:
-        super().__init__(daemon=True)
-        self.path, self.seen_at, self.done = path, 0.0, threading.Event()
-
-    def run(self) -> None:
-        deadline = time.monotonic() + 120
-        while not self.done.is_set() and time.monotonic() < deadline:
-            if in_proc_swaps(self.path):
-                self.seen_at = time.monotonic()
-                return
-            time.sleep(0.001)
-
-
 def api_client(url: str) -> httpx.Client:
     from django.contrib.auth.models import Group, User
 
@@ -105,51 +84,20 @@ def api_client(url: str) -> httpx.Client:
 
 
 def follow(api: httpx.Client, job: dict[str, Any]) -> dict[str, Any]:
-    """GET the job until it is finished, as a client of the API does."""
-    while True:
-        body = api.get(f"/jobs/{job['id']}/").json()
-        if body["state"] in ("succeeded", "failed", "cancelled"):
-            if body["state"] != "succeeded":
-                raise RuntimeError(f"{body['kind']} {body['state']}: {body['error']}")
-            return body
-        time.sleep(POLL)
+    return to_swapon.follow(api, job, POLL)
 
 
 # ---- 1. API request to an active area vs the bare commands ----
 
 
 def through_api(api: httpx.Client, host: str, root: Path, i: int) -> tuple[float, float, str]:
-    """(ms to the area in /proc/swaps, ms until the client sees the job done, backend id)."""
-    path = str(root / f"api{i}.swap")
-    watch = SwapsWatch(path)
-    watch.start()
-    t0 = time.monotonic()
-    body = {"host": host, "kind": "file", "name": f"api{i}", "size_bytes": AREA_BYTES,
-            "params": {"path": path}}  # fmt: skip
-    r = api.post("/backends/", json=body)
-    r.raise_for_status()
-    follow(api, r.json())
-    backend = r.json()["backend"]
-    r = api.post(f"/backends/{backend}/activate/", json={})
-    r.raise_for_status()
-    follow(api, r.json())
-    t_done = time.monotonic()
-    watch.join()
-    return (watch.seen_at - t0) * 1000, (t_done - t0) * 1000, backend
+    """Create, then activate (two requests): bench_request_to_swapon's, at this table's size
+    and poll."""
+    return to_swapon.through_api(api, host, root, f"api{i}", False, size=AREA_BYTES, poll=POLL)
 
 
 def bare(root: Path, i: int) -> float:
-    path = root / f"bare{i}.swap"
-    t0 = time.monotonic()
-    subprocess.run(
-        f"fallocate -l {AREA_BYTES} {path} && chmod 600 {path} && mkswap -q {path} >/dev/null"
-        f" && swapon {path}",
-        shell=True, check=True,
-    )  # fmt: skip
-    took = (time.monotonic() - t0) * 1000
-    subprocess.run(["swapoff", str(path)], check=True)
-    path.unlink()
-    return took
+    return to_swapon.bare(root, i, AREA_BYTES)
 
 
 def bench_request_to_active(api: httpx.Client, host: str, root: Path) -> str:

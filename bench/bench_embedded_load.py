@@ -445,6 +445,24 @@ def redis_db(url: str) -> Iterator[str]:
         client.flushdb()
 
 
+def enter_stack(name: str, es: contextlib.ExitStack) -> tuple[Stack, Path, Path]:
+    """`make run` as stack ``name`` (sqlite, or postgres with a database and a Redis number
+    of its own), with its data directory and swap root under /var/tmp, all undone by
+    ``es``: (the running stack, its swap root, its directory)."""
+    where = Path(es.enter_context(
+        tempfile.TemporaryDirectory(prefix=f"swapadmin-bench-{name}-", dir="/var/tmp")
+    ))  # fmt: skip
+    root = es.enter_context(swap_root())
+    extra: dict[str, str] = {}
+    if name == "postgres":
+        services = services_env()
+        extra["DATABASE_URL"] = es.enter_context(own_database(services["DATABASE_URL"]))
+        extra["REDIS_URL"] = es.enter_context(redis_db(services["REDIS_URL"]))
+    elif name != "sqlite":
+        raise SystemExit(f"unknown stack {name!r}: sqlite or postgres")
+    return es.enter_context(make_run(name, where, root, extra)), root, where
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--examples", type=int, default=EXAMPLES)
@@ -461,22 +479,11 @@ def main() -> None:
     )
     results: dict[str, dict[str, Any]] = {}
     for name in args.stacks.split(","):
+        label = {"sqlite": "SQLite + filesystem broker", "postgres": "PostgreSQL + Redis"}
+        print(f"\n== {label.get(name, name)}", flush=True)
         with contextlib.ExitStack() as stack:
-            where = Path(stack.enter_context(
-                tempfile.TemporaryDirectory(prefix=f"swapadmin-bench-{name}-", dir="/var/tmp")
-            ))  # fmt: skip
-            root = stack.enter_context(swap_root())
-            extra: dict[str, str] = {}
-            if name == "postgres":
-                services = services_env()
-                extra["DATABASE_URL"] = stack.enter_context(own_database(services["DATABASE_URL"]))
-                extra["REDIS_URL"] = stack.enter_context(redis_db(services["REDIS_URL"]))
-            elif name != "sqlite":
-                raise SystemExit(f"unknown stack {name!r}: sqlite or postgres")
-            label = {"sqlite": "SQLite + filesystem broker", "postgres": "PostgreSQL + Redis"}
-            print(f"\n== {label[name]}", flush=True)
+            run, root, where = enter_stack(name, stack)
             try:
-                run = stack.enter_context(make_run(name, where, root, extra))
                 results[label[name]] = measure(run, args.examples, root)
             finally:
                 if args.logs:

@@ -24,7 +24,6 @@ import contextlib
 import logging
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -34,8 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx  # noqa: E402
 
-from bench.bench_embedded_load import make_run, own_database, redis_db  # noqa: E402
-from bench.load_stack import machine, median, services_env, swap_root  # noqa: E402
+from bench.bench_embedded_load import enter_stack  # noqa: E402
+from bench.load_stack import machine, median  # noqa: E402
 
 RUNS = 5
 AREA_BYTES = 256 << 20
@@ -54,18 +53,18 @@ class SwapsWatch(threading.Thread):
 
     def __init__(self, path: str) -> None:
         super().__init__(daemon=True)
-        self.path, self.seen_at = path, 0.0
+        self.path, self.seen_at, self.done = path, 0.0, threading.Event()
 
     def run(self) -> None:
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
+        while not self.done.is_set() and time.monotonic() < deadline:
             if in_proc_swaps(self.path):
                 self.seen_at = time.monotonic()
                 return
             time.sleep(0.001)
 
 
-def follow(api: httpx.Client, job: dict[str, Any]) -> dict[str, Any]:
+def follow(api: httpx.Client, job: dict[str, Any], poll: float = POLL) -> dict[str, Any]:
     """GET the job until it has ended, as a client of the API does."""
     while True:
         body = api.get(f"/jobs/{job['id']}/").json()
@@ -73,27 +72,30 @@ def follow(api: httpx.Client, job: dict[str, Any]) -> dict[str, Any]:
             if body["state"] != "succeeded":
                 raise RuntimeError(f"{body['kind']} {body['state']}: {body['error']}")
             return body
-        time.sleep(POLL)
+        time.sleep(poll)
 
 
-def through_api(api: httpx.Client, host: str, root: Path, name: str, one: bool) -> tuple:
+def through_api(
+    api: httpx.Client, host: str, root: Path, name: str, one: bool, *,
+    size: int = AREA_BYTES, poll: float = POLL,
+) -> tuple[float, float, str]:  # fmt: skip
     """(ms to the area in /proc/swaps, ms to the client seeing it done, backend id)."""
     path = str(root / f"{name}.swap")
     watch = SwapsWatch(path)
     watch.start()
     body: dict[str, Any] = {"host": host, "kind": "file", "name": name,
-                            "size_bytes": AREA_BYTES, "params": {"path": path}}  # fmt: skip
+                            "size_bytes": size, "params": {"path": path}}  # fmt: skip
     t0 = time.monotonic()
     if one:
         body["activate"] = True
     r = api.post("/backends/", json=body)
     r.raise_for_status()
     backend = r.json()["backend"]
-    follow(api, r.json())
+    follow(api, r.json(), poll)
     if not one:
         r = api.post(f"/backends/{backend}/activate/", json={})
         r.raise_for_status()
-        follow(api, r.json())
+        follow(api, r.json(), poll)
     t_done = time.monotonic()
     watch.join()
     if not watch.seen_at:
@@ -101,11 +103,11 @@ def through_api(api: httpx.Client, host: str, root: Path, name: str, one: bool) 
     return (watch.seen_at - t0) * 1000, (t_done - t0) * 1000, backend
 
 
-def bare(root: Path, i: int) -> float:
+def bare(root: Path, i: int, size: int = AREA_BYTES) -> float:
     path = root / f"bare{i}.swap"
     t0 = time.monotonic()
     subprocess.run(
-        f"fallocate -l {AREA_BYTES} {path} && chmod 600 {path} && mkswap -q {path} >/dev/null"
+        f"fallocate -l {size} {path} && chmod 600 {path} && mkswap -q {path} >/dev/null"
         f" && swapon {path}",
         shell=True, check=True,
     )  # fmt: skip
@@ -171,18 +173,9 @@ def main() -> None:
     for name in args.stacks.split(","):
         if name not in LABELS:
             raise SystemExit(f"unknown stack {name!r}: sqlite or postgres")
+        print(f"\n== {LABELS[name]}", flush=True)
         with contextlib.ExitStack() as stack:
-            where = Path(stack.enter_context(
-                tempfile.TemporaryDirectory(prefix=f"swapadmin-bench-{name}-", dir="/var/tmp")
-            ))  # fmt: skip
-            root = stack.enter_context(swap_root())
-            extra: dict[str, str] = {}
-            if name == "postgres":
-                services = services_env()
-                extra["DATABASE_URL"] = stack.enter_context(own_database(services["DATABASE_URL"]))
-                extra["REDIS_URL"] = stack.enter_context(redis_db(services["REDIS_URL"]))
-            print(f"\n== {LABELS[name]}", flush=True)
-            run = stack.enter_context(make_run(name, where, root, extra))
+            run, root, _ = enter_stack(name, stack)
             results[LABELS[name]] = measure(
                 run.base, run.token, run.host_id, root, args.runs, not args.two_requests_only
             )

@@ -28,7 +28,7 @@ from bench import bench_control_plane as cp  # noqa: E402
 from bench import bench_pageio_vs_fio as vs_fio  # noqa: E402
 from bench import bench_request_to_swapon as to_swapon  # noqa: E402
 from bench import bench_scan_vs_badblocks as vs_badblocks  # noqa: E402
-from bench.bench_embedded_load import make_run, own_database, redis_db  # noqa: E402
+from bench.bench_embedded_load import enter_stack  # noqa: E402
 from bench.load_stack import (  # noqa: E402
     bench_database,
     machine,
@@ -36,7 +36,6 @@ from bench.load_stack import (  # noqa: E402
     percentile,
     services_env,
     setup_django,
-    swap_root,
 )
 
 MiB = 1 << 20
@@ -47,16 +46,7 @@ def request_rows() -> list[Row]:
     rows: list[Row] = []
     for stack, goal in (("sqlite", 150), ("postgres", 50)):
         with contextlib.ExitStack() as es:
-            where = Path(es.enter_context(
-                tempfile.TemporaryDirectory(prefix=f"swapadmin-quick-{stack}-", dir="/var/tmp")
-            ))  # fmt: skip
-            root = es.enter_context(swap_root())
-            extra: dict[str, str] = {}
-            if stack == "postgres":
-                env = services_env()
-                extra["DATABASE_URL"] = es.enter_context(own_database(env["DATABASE_URL"]))
-                extra["REDIS_URL"] = es.enter_context(redis_db(env["REDIS_URL"]))
-            run = es.enter_context(make_run(stack, where, root, extra))
+            run, root, _ = enter_stack(stack, es)
             got = to_swapon.measure(run.base, run.token, run.host_id, root, 3, True)
         label = to_swapon.LABELS[stack]
         for mode, what in (("one", "1 request"), ("two", "2 requests")):
