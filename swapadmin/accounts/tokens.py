@@ -42,7 +42,7 @@ def is_admin(user: Any) -> bool:
 
 def visible_to(user: Any) -> QuerySet[ApiToken]:
     """An admin sees every token (to revoke a leaked one of anyone's); others their own."""
-    tokens = ApiToken.objects.select_related("user", "parent").order_by("-created")
+    tokens = ApiToken.objects.select_related("user", "parent").order_by("-created", "digest")
     return tokens if is_admin(user) else tokens.filter(user=user)
 
 

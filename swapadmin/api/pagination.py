@@ -122,14 +122,14 @@ class BoundedCursorPagination(CursorPagination):
     """DRF's cursor paging on the primary key, with every value checked as limit's are.
 
     The key is unique, indexed and only grows: each page is one indexed range scan whatever
-    the fleet's size or the page's depth, and no row is met twice. Every row committed
-    before the walk began is met exactly once. A row committed during the walk is met at
+    the fleet's size or the page's depth, and no row is met twice. Every row that exists
+    from the walk's start to its end and keeps matching the filters is met (a row deleted or
+    changed out of the filters meanwhile may not be). A row committed during the walk is met at
     its end, with one exception on PostgreSQL: keys are taken from the sequence when a
     transaction inserts, not when it commits, so a transaction that took key 100 and
     commits after another's 101 was committed and walked past leaves row 100 behind the
     walk, never met by it (SQLite has one writer at a time, so its keys commit in order).
-    A walk is at-least-once for the rows that existed when it began; a client that must
-    not miss later rows walks again.
+    A client that must not miss later rows walks again.
     Any other order (a name, a size) is not unique: DRF would page through ties by offset,
     which an insert shifts, so ``ordering`` with a cursor is refused rather than half kept.
 
@@ -229,7 +229,8 @@ class ListPagination(BasePagination):
     but its cost grows with the fleet: OFFSET reads and
     drops every skipped row, the count reads them all, and an insert during a walk shifts
     every later page, so a row is met twice or never. A cursor page costs the same on page 1
-    and page 400 and a walk meets every row that existed when it began exactly once (see
+    and page 400 and a walk meets at most once every row, and every row that exists throughout
+    it and keeps matching the filters (see
     BoundedCursorPagination for rows committed during it), so it is what a client that reads
     a whole list (an inventory sync, an exporter) should use: ``?page_size=1000``, then
     follow ``next`` until it is null. Cursor answers have no ``count``: counting is the cost
@@ -281,9 +282,10 @@ class ListPagination(BasePagination):
                 "description": "cursor paging: the position a `next` or `previous` link "
                 "carries (empty, or with `page_size` alone, for the first page). Pages walk "
                 "rows in the order they were created and cost the same at any depth; a walk "
-                "meets every row that existed when it began exactly once, and those created "
-                "during it at its end, except that on PostgreSQL a row committed during the "
-                "walk with a key below the walk's position is not met (walk again for those). "
+                "meets no row twice, every row that exists throughout it and keeps matching "
+                "the filters, and those created during it at its end, except that on "
+                "PostgreSQL a row committed during the walk with a key below the walk's "
+                "position is not met (walk again for those). "
                 "Not with "
                 "`limit`, `offset` or `ordering`; one this API did not give answers 400",
                 "schema": {"type": "string"},

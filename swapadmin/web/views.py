@@ -164,8 +164,9 @@ def _alerts(host: Host, backend_health: Iterable[tuple[str, str, str]]) -> list[
 #: How long one rendering of the overview's live region answers every dashboard's poll of
 #: the same query, and one computation of the fleet's totals answers every drawing whatever
 #: its query (per process). The region holds nothing per user; 50 open dashboards polling
-#: every second would otherwise each draw it. Well under the 2 s bound: a change shows at
-#: most one poll (1 s) plus this later.
+#: every second would otherwise each draw it. A change to a host's row shows at most one
+#: poll (1 s) plus this later; the totals, cached apart, up to this once more (2 s, the
+#: bound's edge).
 LIVE_CACHE_SECONDS = 0.5
 #: Drawn live regions by query string: (expiry, body). Kept to a few queries, so a crawler
 #: walking every page cannot grow a process's memory; past that the oldest goes, so one
@@ -185,12 +186,14 @@ def _cached_live(key: str) -> bytes | None:
 
 def _keep_live(key: str, body: bytes) -> None:
     global _live_cache
-    cache = _live_cache if isinstance(_live_cache, dict) else {}
+    # A copy, changed and then put in place whole: a threaded server's other requests may be
+    # reading the one in place.
+    cache = dict(_live_cache) if isinstance(_live_cache, dict) else {}
     now = time.monotonic()
     cache.pop(key, None)  # re-inserted below: the newest
     if len(cache) >= LIVE_CACHE_QUERIES:
         cache = {k: v for k, v in cache.items() if v[0] > now}  # the expired go first
-    while len(cache) >= LIVE_CACHE_QUERIES:
+    while cache and len(cache) >= LIVE_CACHE_QUERIES:
         del cache[next(iter(cache))]  # then the oldest (a dict keeps insertion order)
     cache[key] = (now + LIVE_CACHE_SECONDS, body)
     _live_cache = cache
@@ -207,7 +210,9 @@ def _fleet_totals() -> dict[str, Any]:
     if hit is not None and LIVE_CACHE_SECONDS > 0 and 0 <= now - hit[0] < LIVE_CACHE_SECONDS:
         return hit[1]
     figures = fleet.totals()
-    _totals_cache = (now, figures)
+    # Stamped when done: a computation as long as the window would otherwise be stale at
+    # once, and every drawing would compute it again, just when the fleet is largest.
+    _totals_cache = (time.monotonic(), figures)
     return figures
 
 
