@@ -99,7 +99,9 @@ def test_a_killed_worker_is_started_again_and_shown_down_meanwhile(scratch: Path
         assert path.stat().st_size == 16 << 20
 
         # Nothing else was restarted, and runall is still running.
-        assert (run.child("web"), run.child("beat"), run.child("worker")) == (web, beat, again)
+        assert (run.child("web"), run.child("beat"), run.child("worker")) == (web, beat, again), (
+            run.tail()
+        )
         assert run.proc.poll() is None
         output = run.output()
     assert output.count("started again") == 1, run.tail()
