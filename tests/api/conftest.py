@@ -195,8 +195,22 @@ class InProcessApi:
         return self.client.get(path, data=params)
 
 
+#: The ``api`` fixture's type: one per database.
+Api = ApiSession | InProcessApi
+
+#: Every list the API pages by cursor as well as by limit and offset.
+CURSOR_LISTS = [
+    "/api/v1/hosts/",
+    "/api/v1/backends/",
+    "/api/v1/jobs/",
+    "/api/v1/audit/",
+    "/api/v1/health/",
+    "/api/v1/health-events/",
+]
+
+
 @pytest.fixture(params=["postgresql", "sqlite"])
-def api(request: pytest.FixtureRequest, db: None, alice: User) -> ApiSession | InProcessApi:
+def api(request: pytest.FixtureRequest, db: None, alice: User) -> Api:
     """The API on each database swapadmin supports, as an admin, over three hosts: in
     process on the test database (PostgreSQL), and over HTTP on SQLite. Read only: the
     SQLite one is the session's."""

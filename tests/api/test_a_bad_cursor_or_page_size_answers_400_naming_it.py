@@ -12,18 +12,8 @@ import pytest
 
 from swapadmin.api.pagination import MAX_PAGE_SIZE
 
-from .conftest import ApiSession, InProcessApi
-
-Api = ApiSession | InProcessApi
-
-LISTS = [
-    "/api/v1/hosts/",
-    "/api/v1/backends/",
-    "/api/v1/jobs/",
-    "/api/v1/audit/",
-    "/api/v1/health/",
-    "/api/v1/health-events/",
-]
+from .conftest import CURSOR_LISTS as LISTS
+from .conftest import Api
 
 
 def forged(text: str) -> str:

@@ -4,9 +4,7 @@ are not UUIDs) answer 400 naming the filter, or 200 when they are merely unmatch
 
 from __future__ import annotations
 
-from .conftest import ApiSession, InProcessApi
-
-Api = ApiSession | InProcessApi  # the `api` fixture: one per database
+from .conftest import Api
 
 HUGE = "53363792554639622144"
 

@@ -8,19 +8,9 @@ import pytest
 
 from swapadmin.api.pagination import MAX_LIMIT, MAX_OFFSET
 
-from .conftest import ApiSession, InProcessApi
+from .conftest import CURSOR_LISTS, Api
 
-Api = ApiSession | InProcessApi  # the `api` fixture: one per database
-
-LISTS = [
-    "/api/v1/hosts/",
-    "/api/v1/backends/",
-    "/api/v1/jobs/",
-    "/api/v1/audit/",
-    "/api/v1/health/",
-    "/api/v1/health-events/",
-    "/api/v1/tokens/",  # limit/offset only (its key is a digest: no cursor)
-]
+LISTS = [*CURSOR_LISTS, "/api/v1/tokens/"]  # tokens: limit/offset only (the key is a digest)
 
 BAD_VALUES = {
     "limit": [

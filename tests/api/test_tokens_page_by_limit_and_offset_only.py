@@ -14,9 +14,8 @@ from swapadmin.accounts.models import ApiToken
 from swapadmin.api.pagination import BoundedCursorPagination, ListPagination
 from swapadmin.core.models import Host
 
-from .conftest import ApiSession, InProcessApi
+from .conftest import Api, InProcessApi
 
-Api = ApiSession | InProcessApi  # the `api` fixture: one per database
 TOKENS = "/api/v1/tokens/"
 REFUSAL = ["this list pages with limit and offset only"]
 
