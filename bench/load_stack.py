@@ -60,8 +60,12 @@ def bench_database(admin_url: str) -> Iterator[str]:
 
         connections.close_all()
         with psycopg.connect(admin_url, autocommit=True) as conn:
+            # Only the bench user's own sessions: terminating another's (a superuser's
+            # autovacuum worker) is refused and left the database behind. DROP DATABASE
+            # stops autovacuum workers itself.
             conn.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = %s AND usename = current_user",
                 (name,),
             )
             conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
