@@ -626,7 +626,8 @@ def bench_ingestion() -> str:
     lines = [
         f"core.sampler.store_sample (the worker's storing: one query reads the host's "
         f"{BACKENDS_PER_HOST} backends and which a job holds, one statement writes their "
-        f"observations, the Host snapshot and heartbeat and the Sample) round-robin over "
+        f"observations, the Host snapshot and heartbeat and the Sample, both prepared once "
+        f"per connection) round-robin over "
         f"{len(ids):,} synthetic hosts for {INGEST_SECONDS:.0f} s each, storing a reading "
         "recorded once per host (4 of 8 backends active) and stamped when stored: no kernel "
         "read in the loop. The reading-included rows call take_sample, which also reads this VM's "

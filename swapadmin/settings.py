@@ -320,6 +320,10 @@ SWAPADMIN_SYSCTL_FILE = Path(
     envstr("SWAPADMIN_SYSCTL_FILE", "/etc/sysctl.d/90-swapadmin.conf") or ""
 )
 SWAPADMIN_SAMPLE_SECONDS = envfloat("SWAPADMIN_SAMPLE_SECONDS", 5.0)
+#: PostgreSQL: the sampler prepares its two statements once per connection (core/sampler.py),
+#: half its CPU a sample. False for a PgBouncer in transaction mode older than 1.21 or
+#: without max_prepared_statements, which cannot carry prepared statements.
+SWAPADMIN_SAMPLER_PREPARES = envbool("SWAPADMIN_SAMPLER_PREPARES", "True")
 SWAPADMIN_HEARTBEAT_SECONDS = envfloat("SWAPADMIN_HEARTBEAT_SECONDS", 10.0)
 SWAPADMIN_OFFLINE_AFTER_SECONDS = envfloat("SWAPADMIN_OFFLINE_AFTER_SECONDS", 45.0)
 SWAPADMIN_SWEEP_SECONDS = envfloat("SWAPADMIN_SWEEP_SECONDS", 30.0)
