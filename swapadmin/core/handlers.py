@@ -46,14 +46,19 @@ def _swap_uuid(ctx: JobContext) -> uuid_mod.UUID | None:
     return value if isinstance(value, uuid_mod.UUID) else uuid_mod.UUID(str(value))
 
 
-def _mkswap(ctx: JobContext, plugin: SwapBackend) -> dict[str, Any]:
+def _mkswap(ctx: JobContext, plugin: SwapBackend, *, provisioned: bool = False) -> dict[str, Any]:
     """Format the area keeping the backend's label and UUID; store the header on the row.
-    The plugin proves the store its own on the descriptor it writes through."""
+    The plugin proves the store its own on the descriptor it writes through. ``provisioned``
+    (a provision's own mkswap): the row also says the area is provisioned, in the same write,
+    so no moment has the header recorded without the rest."""
     assert ctx.backend is not None
     _refuse_adopted(ctx, "mkswap writes a new swap header on it")
     hdr = header.mkswap(plugin, label=ctx.backend.label, uuid=_swap_uuid(ctx))
     data = hdr.to_dict()
-    ctx.save_backend(header=data, swap_uuid=hdr.uuid)
+    fields: dict[str, Any] = {"header": data, "swap_uuid": hdr.uuid}
+    if provisioned:
+        fields.update(info=_info(plugin), provisioned_at=timezone.now())
+    ctx.save_backend(**fields)
     return data
 
 
@@ -197,18 +202,18 @@ def provision(ctx: JobContext) -> dict[str, Any]:
     ctx.step(5, "preparing the backing store")
     plugin.swapfile(True)
     ctx.save_backend()  # keep what enabling took and attached before anything can fail
-    ctx.check_cancel()
+    # Each branch's step checks for a cancel request before the header is read or written.
     if _active_area(plugin) is not None:
         ctx.step(60, f"{plugin.swap_path} is already active: its header is left as it is")
         hdr = header.read_header(plugin)
         plugin.note_formatted(str(hdr.uuid))
         data = hdr.to_dict()
-        ctx.save_backend(header=data, swap_uuid=hdr.uuid)
+        info = _info(plugin)
+        ctx.save_backend(header=data, swap_uuid=hdr.uuid, info=info, provisioned_at=timezone.now())
     else:
         ctx.step(60, f"writing the swap header on {plugin.swap_path}")
-        data = _mkswap(ctx, plugin)
-    info = _info(plugin)
-    ctx.save_backend(info=info, provisioned_at=timezone.now())
+        data = _mkswap(ctx, plugin, provisioned=True)
+        info = backend.info
     result: dict[str, Any] = {"header": data, "info": info}
     spec = _fstab_spec(backend, plugin) if backend.persist else None
     if spec is not None:
@@ -238,7 +243,7 @@ def _activate_after_provision(ctx: JobContext, provisioned: SwapBackend) -> dict
     provisioned.close()
     runner.attach_plugin(ctx, provisioning=False, force=False)
     try:
-        done = activate(ctx)
+        done = activate(ctx, continuing=True)
     except BackendError as e:
         # Never tried again as a whole: the provision is done and its signature was for a
         # store not yet provisioned, so a second attempt would be refused for that, hiding
@@ -269,8 +274,9 @@ def _keep_room_beside_a_dynamic_file(backend: Backend) -> None:
     )  # fmt: skip
 
 
-def activate(ctx: JobContext) -> dict[str, Any]:
-    """swapon with the backend's priority and discard policy."""
+def activate(ctx: JobContext, *, continuing: bool = False) -> dict[str, Any]:
+    """swapon with the backend's priority and discard policy. ``continuing``: the same job's
+    provision has just written its last step (and checked for a cancel)."""
     plugin = ctx.require_plugin()
     assert ctx.backend is not None
     area = _active_area(plugin)
@@ -285,7 +291,11 @@ def activate(ctx: JobContext) -> dict[str, Any]:
             f"{ctx.backend.name} was adopted and its device is gone from the host (zram devices "
             "do not outlive a reboot); destroy (release) it and create a backend of your own"
         )
-    ctx.step(10, "checking the backing store")
+    if continuing:
+        # Moments after the provision's last step: the line goes with the next step's write.
+        ctx.note("checking the backing store")
+    else:
+        ctx.step(10, "checking the backing store")
     plugin.swapfile(True)
     ctx.save_backend()
     if _header_or_none(plugin) is None:

@@ -11,6 +11,7 @@ after every job, whatever happened.
 
 from __future__ import annotations
 
+import copy
 import fcntl
 import logging
 import os
@@ -123,6 +124,10 @@ class JobContext:
     span: tuple[float, float] = (0.0, 100.0)
     #: Set by a handler that deleted the backend row (destroy), so nothing is written to it.
     backend_deleted: bool = False
+    #: The stores this job has claimed for its backend (``claim_store``), by key and overlaps.
+    claimed: set[tuple[str, frozenset[str]]] = field(default_factory=set)
+    #: Log lines (timestamped) waiting for the next write to the job's row (``note``).
+    _notes: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
     # ---- progress and log ----
@@ -145,7 +150,16 @@ class JobContext:
 
     def _log_line(self, message: str) -> Concat:
         log.info("job %s: %s", self.job.uuid, message)
-        return Concat(F("log"), Value(f"{timezone.now():%H:%M:%S} {message}\n"))
+        lines = "".join(self._notes) + f"{timezone.now():%H:%M:%S} {message}\n"
+        self._notes.clear()
+        return Concat(F("log"), Value(lines))
+
+    def note(self, message: str) -> None:
+        """A log line that goes to the row with the job's next log line or step, in the same
+        write: for a step that follows another of the same job within moments, whose own
+        write (its progress, its cancel check) would tell the user nothing more."""
+        log.info("job %s: %s", self.job.uuid, message)
+        self._notes.append(f"{timezone.now():%H:%M:%S} {message}\n")
 
     def log(self, message: str) -> None:
         line = self._log_line(message)
@@ -213,7 +227,14 @@ class JobContext:
         if self.backend is None or self.backend_deleted:
             return
         if self.plugin is not None:
-            fields.setdefault("state", dict(self.plugin.state))
+            # A copy of its own, nested records too: the comparison below must never be
+            # with a dict the plugin has changed since.
+            fields.setdefault("state", copy.deepcopy(self.plugin.state))
+        if fields.keys() == {"state"} and fields["state"] == self.backend.state:
+            # The row holds this state already as this job last wrote it: a write would
+            # change nothing the job knows of. (A discover beside it may rewrite an adopted
+            # zram backend's state; this job's older copy is then better not written.)
+            return
         for k, v in fields.items():
             setattr(self.backend, k, v)
         pk = self.backend.pk
@@ -275,7 +296,7 @@ def attach_plugin(ctx: JobContext, *, provisioning: bool, force: bool) -> SwapBa
     backend = ctx.backend
     assert backend is not None
     plugin = build_plugin(backend, ctx.policy, provisioning=provisioning, force=force)
-    plugin.on_store = lambda store: claim_store(backend, store)
+    plugin.on_store = lambda store: claim_once(ctx, backend, store)
     plugin.on_state = lambda state: save_state(ctx, backend, state)
     ctx.plugin = plugin
     return plugin
@@ -284,11 +305,25 @@ def attach_plugin(ctx: JobContext, *, provisioning: bool, force: bool) -> SwapBa
 def save_state(ctx: JobContext, backend: Backend, state: dict[str, Any]) -> None:
     """The plugin made something only its state can find again (a zram device, a loop
     device): saved now (or kept through a database outage), so no crash leaks it."""
+    state = copy.deepcopy(state)
     backend.state = state
     ctx.record(
         lambda: Backend.objects.filter(pk=backend.pk).update(state=state),
         "what the job made on the host",
     )
+
+
+def claim_once(ctx: JobContext, backend: Backend, store: Store) -> None:
+    """``claim_store``, once per store in a job. A file made by a provision is claimed before
+    it gets its name and again when it is taken: the second time the same bytes (key and
+    overlaps) are already recorded as this backend's, under the machine's lock, by this job
+    a moment ago, and every other backend's claim since was checked against that record, so
+    a second transaction over every backend of the machine proves nothing more."""
+    seen = (store.key, frozenset(store.overlaps))
+    if seen in ctx.claimed and backend.store_key == store.key:
+        return
+    claim_store(backend, store)
+    ctx.claimed.add(seen)
 
 
 def claim_store(backend: Backend, store: Store) -> None:
@@ -547,7 +582,16 @@ def run(job_pk: int, *, worker: str) -> Outcome:
                 return Outcome(job.state)
             REGISTRY.add(job.pk)
             try:
-                job.refresh_from_db()
+                # The rows the job runs on, as the claim left them, in one round trip: the
+                # job, its host and its backend (with the backend's host, which its signed
+                # specification names).
+                # The database's clock is read in the same query, for the signature's age:
+                # not the row's started_at, which another machine could have rewritten.
+                job = (
+                    Job.objects.select_related("host", "backend__host")
+                    .annotate(db_now=Now())
+                    .get(pk=job.pk)
+                )
                 return _run_claimed(job, job.attempt)
             finally:
                 REGISTRY.remove(job.pk)
@@ -592,17 +636,18 @@ def _run_handler(ctx: JobContext, attempt: int) -> tuple[Outcome, dict[str, Any]
         if attempt:
             ctx.log(f"attempt {attempt + 1} of {MAX_RETRIES + 1}")
         if job.backend_id is not None:
-            ctx.backend = Backend.objects.filter(pk=job.backend_id).first()
-            if ctx.backend is None:
+            # Loaded with the job after the claim (``run``); a backend deleted before that
+            # left the job none (SET_NULL), which its signature no longer matches.
+            ctx.backend = job.backend
+            if ctx.backend is None:  # only with foreign keys bypassed (raw SQL on SQLite)
                 raise BackendError("the backend was deleted before the job started")
             if ctx.backend.reread_before_next_job:
                 _reread(ctx.backend)
-            job.backend = ctx.backend
         # The rows this job runs on, as loaded now (the job's own reloaded by the claim),
         # once more against its signature, whatever the job: the gate in tasks.run_job ran
         # before the claim, on rows read a moment earlier.
         try:
-            signing.verify_here(job)
+            signing.verify_here(job, db_now=getattr(job, "db_now", None))
         except signing.Unauthorised as e:
             raise NotOursError(e.message) from None
         if ctx.backend is not None:

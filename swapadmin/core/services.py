@@ -20,7 +20,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import DateTimeField, Exists, ExpressionWrapper, OuterRef, Q
+from django.db.models import DateTimeField, Exists, ExpressionWrapper, F, OuterRef, Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
@@ -239,9 +239,11 @@ def validate_backend(
         size = cls.clean_size(size_bytes)
     except BackendError as e:
         raise _backend_error(e, "params") from None
-    if Backend.objects.filter(host=host, name=name).exists():
+    # The host's backends read once, for both checks (a round trip the user waits for).
+    others = list(Backend.objects.filter(host=host).only("name", "params"))
+    if any(other.name == name for other in others):
         raise InvalidRequest.one("name", f"{host.name} already has a backend named {name!r}")
-    _check_store_unclaimed(host, cleaned)
+    _check_store_unclaimed(host, cleaned, others)
     return cleaned, size
 
 
@@ -250,15 +252,16 @@ def validate_backend(
 STORE_PARAMS = ("path", "device")
 
 
-def _check_store_unclaimed(host: Host, params: dict[str, Any]) -> None:
-    """One store, one backend: refuse a path another backend of the host names already,
-    written the same way. Other spellings (links, bind mounts, a partition and its disk)
-    are only known on the host; its worker refuses those before writing."""
+def _check_store_unclaimed(host: Host, params: dict[str, Any], others: list[Backend]) -> None:
+    """One store, one backend: refuse a path another backend of the host (``others``, all of
+    them) names already, written the same way. Other spellings (links, bind mounts, a
+    partition and its disk) are only known on the host; its worker refuses those before
+    writing."""
     for name in STORE_PARAMS:
         value = params.get(name)
         if not isinstance(value, str) or not value:
             continue
-        for other in Backend.objects.filter(host=host).only("name", "params"):
+        for other in others:
             if value in (other.params.get("path"), other.params.get("device")):
                 raise InvalidRequest.one(
                     name, f"{value} is the store of backend {other.name!r} on {host.name}"
@@ -285,7 +288,7 @@ def _new_job(
     backend: Backend | None = None,
     params: dict[str, Any] | None = None,
 ) -> Job:
-    job = Job.objects.create(
+    job = Job(
         kind=kind,
         host=host,
         backend=backend,
@@ -295,13 +298,15 @@ def _new_job(
         via=actor.via,
     )
     if not host.online:
-        Job.objects.filter(pk=job.pk).update(
-            waiting_reason=f"host {host.name} is offline; the job runs when its worker is back"
-        )
+        job.waiting_reason = f"host {host.name} is offline; the job runs when its worker is back"
+    job.save(force_insert=True)
     # Every job, of every kind, is created here and signed here, as its rows now stand (the
     # caller's transaction holds them): the worker runs only what verifies and still matches.
+    # Signed from the rows read back, not from the objects in hand: those may be older than
+    # the rows (a host re-registered since the caller read it), and what is signed must be
+    # what the worker will read.
     signing.sign_job(job.pk)
-    transaction.on_commit(lambda: dispatch(job.pk))
+    transaction.on_commit(lambda: dispatch(job.pk, job))
     return job
 
 
@@ -557,10 +562,15 @@ def cancel_job(job: Job, actor: Actor) -> bool:
 # ---- dispatch ----
 
 
-def dispatch(job_pk: int) -> bool:
+def dispatch(job_pk: int, new: Job | None = None) -> bool:
     """Send the job to its host's queue. On a broker failure the row stays queued with the
-    reason, and ``resend_undispatched`` tries again later."""
-    job = Job.objects.select_related("host").filter(pk=job_pk, state=Job.State.QUEUED).first()
+    reason, and ``resend_undispatched`` tries again later. ``new``: the job this process has
+    just committed (``_new_job``'s on_commit), sent without reading it back, one round trip
+    sooner. A sweep or a cancel may reach it in the moment since; sending it then is
+    harmless, as a duplicate send is: the worker claims only a queued job."""
+    job = new
+    if job is None:
+        job = Job.objects.select_related("host").filter(pk=job_pk, state=Job.State.QUEUED).first()
     if job is None:
         return False
     try:
@@ -568,7 +578,7 @@ def dispatch(job_pk: int) -> bool:
     except Exception as e:  # kombu raises many types for an unreachable broker
         log.warning("job %s not sent to %s: %s", job.uuid, job.host.queue, e)
         Job.objects.filter(pk=job.pk).update(
-            dispatch_attempts=job.dispatch_attempts + 1,
+            dispatch_attempts=F("dispatch_attempts") + 1,
             waiting_reason=f"the broker is unreachable ({type(e).__name__}); "
             "the job will be sent when it is back",
         )
@@ -576,7 +586,7 @@ def dispatch(job_pk: int) -> bool:
     reason = "" if job.host.online else job.waiting_reason
     Job.objects.filter(pk=job.pk).update(
         dispatched_at=Now(),
-        dispatch_attempts=job.dispatch_attempts + 1,
+        dispatch_attempts=F("dispatch_attempts") + 1,
         waiting_reason=reason,
     )
     return True

@@ -335,15 +335,17 @@ def _short(value: Any) -> str:
     return text if len(text) <= 120 else text[:117] + "..."
 
 
-def verify_here(job: Job) -> None:
-    """``verify`` for this worker's host and machine, by the database's clock."""
+def verify_here(job: Job, db_now: datetime | None = None) -> None:
+    """``verify`` for this worker's host and machine, by the database's clock: ``db_now``
+    when the caller has just read it (Now() in the query that loaded ``job``), else asked."""
     from django.conf import settings
     from django.db.models.functions import Now
 
     from .models import Job
     from .runner import machine_id
 
-    db_now = Job.objects.filter(pk=job.pk).annotate(now=Now()).values_list("now", flat=True)[0]
+    if db_now is None:
+        db_now = Job.objects.filter(pk=job.pk).annotate(now=Now()).values_list("now", flat=True)[0]
     verify(job, host_name=settings.SWAPADMIN_HOST, machine_id=machine_id(), db_now=db_now)
     if finished.ran_here(str(job.uuid)):
         raise Unauthorised(
