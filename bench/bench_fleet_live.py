@@ -3,7 +3,7 @@ through the real path, while a reader opens the pages and API lists a user opens
 
 What a host's worker sends, and how (core/sampler.py, core/worker.py, core/liveness.py):
 - every ``min(SWAPADMIN_SAMPLE_SECONDS, SWAPADMIN_HEARTBEAT_SECONDS)`` its Sampler thread
-  gets its Host row, settles dead jobs (``settle_orphans``) and stores a reading
+  gets its Host row, settles dead jobs if it has any (``host_settled``) and stores a reading
   (``store_sample``): the Sample, the Host snapshot and heartbeat (``last_heartbeat``, the
   host's only heartbeat) and its backends' observed state, straight to the database as the
   host's own PostgreSQL role (``enroll``: row-level security keys on it);
@@ -14,7 +14,7 @@ What a host's worker sends, and how (core/sampler.py, core/worker.py, core/liven
 So each synthetic host here is a database role of its own, made by enroll's own role-making
 function with its grants, and a ``HostCredential`` row (the policies read it); every tick runs
 the Sampler's loop body under that role (``SET ROLE``): ``close_old_connections``, the Host
-row, ``settle_orphans``, ``store_sample`` of a reading recorded once per host
+row and what settles (``host_settled``), ``store_sample`` of a reading recorded once per host
 (bench_control_plane.py's ``recorded_reading``, table 4's), stamped when stored. Host ``i`` of
 N is due at ``start + i/N * period`` and every period after. A few writer processes carry the
 hosts, not one connection per host: PostgreSQL here allows 100 connections, and 5,000 hosts
@@ -168,15 +168,11 @@ def _sample_as_host(name: str, role: str, reading: Any) -> None:
     from django.db import close_old_connections
     from django.utils import timezone
 
-    from swapadmin.core.models import Host
-    from swapadmin.core.sampler import store_sample
-    from swapadmin.core.worker import settle_orphans
+    from swapadmin.core.sampler import host_settled, store_sample
 
     close_old_connections()  # the Sampler's: CONN_MAX_AGE, health checks
     _set_role(role)
-    host = Host.objects.get(name=name)
-    settle_orphans(host)
-    store_sample(host, replace(reading, at=timezone.now()))
+    store_sample(host_settled(name), replace(reading, at=timezone.now()))
 
 
 def _write(
@@ -348,7 +344,7 @@ def report(
     lines = [
         f"{args.hosts:,} synthetic hosts (8 backends each, 4 active), each due every "
         f"{period:g} s, carried by {args.writers} writer processes for {args.seconds:g} s; "
-        "each sample the Sampler's loop body as the host's own role (Host row, settle_orphans, "
+        "each sample the Sampler's loop body as the host's own role (host_settled, "
         f"store_sample). One reader, {args.pause:g} s between requests, gunicorn with "
         f"{GUNICORN_WORKERS} sync workers, PostgreSQL and Redis on the same 2 CPUs.",
         "",

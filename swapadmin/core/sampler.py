@@ -34,6 +34,7 @@ from django.db import (
     models,
     transaction,
 )
+from django.db.models import Exists, OuterRef
 from django.db.models.functions import Now
 from django.utils import timezone
 
@@ -646,6 +647,22 @@ def _cast(field: models.Field[Any, Any], db: Any) -> str:
     return f"CAST(%s AS {field.cast_db_type(db)})"
 
 
+def host_settled(name: str) -> Host:
+    """Host ``name``'s row for a turn of the sampler, its dead workers' jobs settled first
+    (``settle_orphans``). That looks only at the host's running jobs and the backends flagged
+    to be read again: when it has neither (nearly every turn), the host's row says so in the
+    same query, and the four queries of settling, every few seconds for every host of the
+    fleet, are not made (bench_fleet_live.py)."""
+    from .worker import settle_orphans
+
+    running = Job.objects.filter(host=OuterRef("pk"), state=Job.State.RUNNING)
+    flagged = Backend.objects.filter(host=OuterRef("pk"), reread_before_next_job=True)
+    host = Host.objects.annotate(running=Exists(running), flagged=Exists(flagged)).get(name=name)
+    if host.running or host.flagged:
+        settle_orphans(host)
+    return host
+
+
 class Sampler(threading.Thread):
     """Samples the host until ``stop()``; also heartbeats and settles dead workers' jobs."""
 
@@ -662,8 +679,6 @@ class Sampler(threading.Thread):
     def run(self) -> None:
         from django.db import DatabaseError, connection
 
-        from .worker import settle_orphans
-
         previous = Reading()
         watcher = kernel.SwapsWatcher()
         # While sampling fails (the database busy past its lock timeout, or away), wait
@@ -675,9 +690,7 @@ class Sampler(threading.Thread):
             while not self._stop_event.is_set():
                 close_old_connections()
                 try:
-                    host = Host.objects.get(name=self.host_name)
-                    settle_orphans(host)
-                    take_sample(host, previous)
+                    take_sample(host_settled(self.host_name), previous)
                 except Exception as e:
                     if not connection.in_atomic_block:
                         connection.close()  # the next try on a fresh connection
