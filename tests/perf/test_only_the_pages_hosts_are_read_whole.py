@@ -9,7 +9,6 @@ id, whichever sort, filter or page; no time is asserted."""
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -21,21 +20,12 @@ from django.utils import timezone
 
 from swapadmin.core.models import Backend, Host
 from swapadmin.health.models import BackendHealth
-from swapadmin.web import views
 from swapadmin.web.fleet import PAGE_SIZE
 
 OBSERVED = {"meminfo": {"mem_total": 8 << 30, "swap_total": 2 << 30, "swap_free": 1 << 30}}
 
 
-@pytest.fixture(autouse=True)
-def no_live_cache(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(views, "_live_cache", None)
-    monkeypatch.setattr(views, "LIVE_CACHE_SECONDS", 0)
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+pytestmark = pytest.mark.usefixtures("no_live_cache", "fast_passwords")
 
 
 @pytest.fixture

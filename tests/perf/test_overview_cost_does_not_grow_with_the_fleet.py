@@ -8,7 +8,6 @@ bench's (docs/BENCHMARKS-control-plane.md, table 3)."""
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -20,7 +19,6 @@ from django.utils import timezone
 
 from swapadmin.core.models import Backend, Host
 from swapadmin.health.models import BackendHealth, HostHealth
-from swapadmin.web import views
 from swapadmin.web.fleet import PAGE_SIZE
 
 BACKENDS_PER_HOST = 4
@@ -40,15 +38,7 @@ CASES = (
 )
 
 
-@pytest.fixture(autouse=True)
-def no_live_cache(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(views, "_live_cache", None)
-    monkeypatch.setattr(views, "LIVE_CACHE_SECONDS", 0)
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+pytestmark = pytest.mark.usefixtures("no_live_cache", "fast_passwords")
 
 
 def grow_fleet_to(count: int) -> None:
