@@ -502,6 +502,17 @@ class SwapBackend(ABC):
         area (read-only: for health checks and before handing the area to the kernel)."""
         self.open_for_swapon().close()
 
+    def take_blank(self) -> bool:
+        """True, once, when the store kept open is one this instance made empty
+        (``Store.blank``) and nothing has been written through it since; the flag is gone
+        after: a second mkswap of the same instance looks for signatures again."""
+        with self._io_lock:
+            blank = self._store is not None and self._store.blank
+            if blank:
+                assert self._store is not None
+                self._store.blank = False
+            return blank
+
     def descriptor(self, writable: bool) -> int:
         """The proven descriptor page I/O goes through (opened and proven on first use)."""
         return self._fd(writable)
@@ -509,6 +520,8 @@ class SwapBackend(ABC):
     def _fd(self, writable: bool) -> int:
         with self._io_lock:
             if self._store is not None and (self._store.writable or not writable):
+                if writable:
+                    self._store.blank = False  # written through from now on
                 if writable and not self._active_checked:
                     # A store kept by take_store was not through prove(): its first write
                     # still must not land on an active area, nor on bytes another user has.

@@ -237,6 +237,8 @@ def mkswap(
     0..1023 are kept only when they hold a partition table. Filesystem, RAID and other
     signatures inside the area are zeroed, so blkid sees only the swap area afterwards.
     """
+    # Before the descriptor is asked for writing, which ends the store's blankness.
+    blank = backend.take_blank()
     fd = backend.descriptor(True)  # the store is proven this backend's before anything
     pages = _usable_pages(backend)
     hdr = SwapHeader(
@@ -250,7 +252,8 @@ def mkswap(
     _check_enough_good_pages(hdr)
     _check_badpages_allowed(backend, hdr)
     build_header(hdr)  # validates before anything is read or written
-    signatures = list_signatures(fd)
+    # A file made empty by this very provision holds nothing for wipefs to find.
+    signatures = [] if blank else list_signatures(fd)
     keep_boot = any(s.usage == "partition-table" for s in signatures)
     page0 = backend.swap_in(0)
     boot = bytearray(page0[:BOOTBITS]) if keep_boot else None

@@ -46,6 +46,13 @@ class Store:
     held: list[int] = field(default_factory=list)
     #: What the kind read of the store when opening it (a device's identity).
     info: dict[str, Any] = field(default_factory=dict)
+    #: Made by this process and allocated empty before it had a name anyone could open (a
+    #: file created unnamed, O_TMPFILE), and not yet written through: it holds no signature,
+    #: so the first mkswap need not look for one to wipe (a wipefs process, several
+    #: milliseconds of a request the user waits on). Cleared by the first write through it
+    #: and by that mkswap. Root writing to it by its name meanwhile is not seen, as it would
+    #: not be between wipefs's look and the wipe either.
+    blank: bool = False
 
     def close(self) -> None:
         for fd in [self.fd, *self.held]:

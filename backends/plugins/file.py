@@ -456,6 +456,8 @@ class FileBackend(SwapBackend):
                 set_nocow(fd, path)
             _allocate(fd, path, self.size_bytes)
             self._raise_on_extent_problems(fd, path, self.size_bytes)
+            # Unnamed until the link below, and fallocated: zeros, which nothing else wrote.
+            store.blank = True
             self.claim(store)
             try:
                 os.link(f"/proc/self/fd/{fd}", parent.name, dst_dir_fd=parent.dirfd)
