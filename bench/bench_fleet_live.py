@@ -67,6 +67,7 @@ from bench.load_stack import (  # noqa: E402
     services_env,
     setup_django,
 )
+from swapadmin.enroll.rls import hosts_group  # noqa: E402
 
 HOSTS = 5000
 SECONDS = 60.0
@@ -87,10 +88,11 @@ def role_prefix() -> str:
 
 
 @contextlib.contextmanager
-def dropped_roles(admin_url: str, prefix: str) -> Iterator[None]:
-    """Every role whose name starts with ``prefix`` is dropped on the way out (roles belong
-    to the server, not the scratch database: they outlive its DROP). Enter before the
-    database: its grants there are gone with it, and only then may the roles go."""
+def dropped_roles(admin_url: str, prefix: str, database: str) -> Iterator[None]:
+    """Every role whose name starts with ``prefix``, and ``database``'s hosts group, is
+    dropped on the way out (roles belong to the server, not the scratch database: they
+    outlive its DROP). Enter before the database: its grants there are gone with it, and
+    only then may the roles go."""
     import psycopg
 
     names: list[str] = []
@@ -100,6 +102,10 @@ def dropped_roles(admin_url: str, prefix: str) -> Iterator[None]:
         with psycopg.connect(admin_url, autocommit=True) as conn:
             names = [r[0] for r in conn.execute(
                 "SELECT rolname FROM pg_roles WHERE starts_with(rolname, %s)", (prefix,)
+            )]  # fmt: skip
+            # Last: the hosts' group (enroll.rls), made by the first enrolment.
+            names += [r[0] for r in conn.execute(
+                "SELECT rolname FROM pg_roles WHERE rolname = %s", (hosts_group(database),)
             )]  # fmt: skip
             for name in names:
                 conn.execute(f'DROP ROLE IF EXISTS "{name}"')
@@ -398,7 +404,7 @@ def main() -> None:
     print(f"machine: {machine()}; load average {os.getloadavg()[0]:.1f} at the start",
           flush=True)  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="swapadmin-bench-live-") as tmp, \
-            dropped_roles(env["DATABASE_URL"], role_prefix()), \
+            dropped_roles(env["DATABASE_URL"], role_prefix(), f"swapadmin_bench_{os.getpid()}"), \
             dropped_database(env["DATABASE_URL"]), \
             bench_database(env["DATABASE_URL"]) as db_url:  # fmt: skip
         env = {**env, "DATABASE_URL": db_url, "SWAPADMIN_DATA_DIR": tmp}

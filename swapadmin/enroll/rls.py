@@ -12,6 +12,8 @@ are the control plane's; the worker sends no notification itself, see docs/DEPLO
 
 from __future__ import annotations
 
+import hashlib
+
 #: The Host columns a worker refreshes (register_host, the sampler's heartbeat): never its
 #: name or uuid, which name it to the control plane and to its queue.
 HOST_COLUMNS = (
@@ -34,3 +36,10 @@ GRANTS: dict[str, tuple[str, ...]] = {
 
 #: The function every policy calls (migration 0002).
 HOSTS_FUNCTION = "enroll_hosts_of(text)"
+
+
+def hosts_group(database: str) -> str:
+    """The NOLOGIN role that holds ``GRANTS`` for every host role of ``database``. Roles are
+    the cluster's, grants the database's: the name is the database's own, so that a host
+    role of one swapadmin database is given nothing in another one of the same cluster."""
+    return f"swapadmin_hosts_{hashlib.sha256(database.encode()).hexdigest()[:12]}"

@@ -1,8 +1,9 @@
 """Enrolling and revoking a host: its own database role and broker user, and its worker.env.
 
 Run by the control plane with the owner's credentials (it creates roles: CREATEROLE).
-``enroll`` creates the Host row if needed, a LOGIN role with a random password and the
-grants of ``rls.GRANTS`` (row-level security limits them to the host's rows), a Redis ACL
+``enroll`` creates the Host row if needed, a LOGIN role with a random password, member of
+the database's hosts group that holds the grants of ``rls.GRANTS`` (row-level security
+limits them to the host's rows), a Redis ACL
 user limited to the host's queue (``broker``), and records both in a HostCredential: the
 policies look the role's hosts up there. ``revoke`` cuts a host off at once: its
 credential is marked revoked first (from that statement on, its role matches no row, even
@@ -101,24 +102,75 @@ def _verify_key() -> str:
         raise EnrolError(f"no key for the host's worker to verify jobs with: {e.message}") from None
 
 
+#: pg_advisory_xact_lock key of enrolment: two enrolments may not both make the group.
+_ENROL_LOCK = 0x5357_4150_454E_524C  # "SWAPENRL"
+
+
+def _ensure_group(cursor: Any) -> str:
+    """The hosts' group role, made on first use, with the grants of ``rls.GRANTS`` made
+    again each time (a no-op when held, and how an upgrade's new grant reaches every host).
+
+    Why a group, not grants of each host role's own: every GRANT adds the grantee to the
+    table's ACL, which PostgreSQL keeps whole in the table's catalog row, reads on each
+    privilege check and rewrites on each grant. Per host, enrolling the n-th host cost in
+    proportion to n (13-21 s for the 1,000th in bench_fleet_live) and every table's
+    catalog row grew with the fleet. With the group each ACL has one entry for all hosts."""
+    group = rls.hosts_group(connection.settings_dict["NAME"])
+    q = _q(group)
+    cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_ENROL_LOCK])
+    cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [group])
+    if cursor.fetchone() is None:
+        cursor.execute(f"CREATE ROLE {q} NOLOGIN NOINHERIT")
+        # As for a host role: the owner's membership lets a DROP OWNED clean up after it.
+        cursor.execute(f"GRANT {q} TO CURRENT_USER")
+    cursor.execute(f"GRANT CONNECT ON DATABASE {_q(connection.settings_dict['NAME'])} TO {q}")
+    cursor.execute(f"GRANT USAGE ON SCHEMA public TO {q}")
+    cursor.execute(f"GRANT EXECUTE ON FUNCTION {rls.HOSTS_FUNCTION} TO {q}")
+    for table, privileges in rls.GRANTS.items():
+        cursor.execute(f"GRANT {', '.join(privileges)} ON {table} TO {q}")
+        if "INSERT" in privileges:
+            cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
+            sequence = cursor.fetchone()[0]
+            if sequence:
+                cursor.execute(f"GRANT USAGE ON SEQUENCE {sequence} TO {q}")
+    _join_earlier_roles(cursor, group)
+    return group
+
+
+def _join_earlier_roles(cursor: Any, group: str) -> None:
+    """Host roles enrolled before the group existed had grants of their own: they join the
+    group and lose those, so the ACLs shrink to one entry. Only roles a credential of this
+    database names, and that exist (a role dropped by hand is left to its credential)."""
+    cursor.execute(
+        "SELECT DISTINCT c.pg_role FROM enroll_hostcredential c "
+        "JOIN pg_roles r ON r.rolname = c.pg_role "
+        "WHERE NOT pg_has_role(c.pg_role, %s, 'MEMBER')",
+        [group],
+    )
+    for (role,) in cursor.fetchall():
+        q = _q(role)
+        cursor.execute(f"GRANT {_q(group)} TO {q}")
+        cursor.execute(f"ALTER ROLE {q} INHERIT")
+        for table in rls.GRANTS:
+            cursor.execute(f"REVOKE ALL ON {table} FROM {q}")
+        cursor.execute(f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {q}")
+        cursor.execute(f"REVOKE ALL ON FUNCTION {rls.HOSTS_FUNCTION} FROM {q}")
+        cursor.execute(f"REVOKE ALL ON SCHEMA public FROM {q}")
+        cursor.execute(f"REVOKE ALL ON DATABASE {_q(connection.settings_dict['NAME'])} FROM {q}")
+        log.info("host role %s now takes its grants from %s", role, group)
+
+
 def _create_role(role: str, password: str) -> None:
     with connection.cursor() as cursor:
-        cursor.execute(f"CREATE ROLE {_q(role)} LOGIN NOINHERIT PASSWORD %s", [password])
+        group = _ensure_group(cursor)
+        # INHERIT: the role acts with its group's grants as itself, so current_user, which
+        # the row-level security policies key on, stays the host's own role.
+        cursor.execute(
+            f"CREATE ROLE {_q(role)} LOGIN INHERIT PASSWORD %s IN ROLE {_q(group)}", [password]
+        )
         # The owner becomes a member, so that revoke may terminate the role's sessions and
         # a later DROP OWNED may clean up (PostgreSQL asks for membership in both cases).
         cursor.execute(f"GRANT {_q(role)} TO CURRENT_USER")
-        cursor.execute(
-            f"GRANT CONNECT ON DATABASE {_q(connection.settings_dict['NAME'])} TO {_q(role)}"
-        )
-        cursor.execute(f"GRANT USAGE ON SCHEMA public TO {_q(role)}")
-        cursor.execute(f"GRANT EXECUTE ON FUNCTION {rls.HOSTS_FUNCTION} TO {_q(role)}")
-        for table, privileges in rls.GRANTS.items():
-            cursor.execute(f"GRANT {', '.join(privileges)} ON {table} TO {_q(role)}")
-            if "INSERT" in privileges:
-                cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
-                sequence = cursor.fetchone()[0]
-                if sequence:
-                    cursor.execute(f"GRANT USAGE ON SEQUENCE {sequence} TO {_q(role)}")
 
 
 def enroll(

@@ -25,6 +25,7 @@ from django.db import connection
 
 from swapadmin.core.services import Actor
 from swapadmin.enroll import services
+from swapadmin.enroll.rls import hosts_group
 from swapadmin.enroll.services import Enrolment
 from tests.faults.own_servers import OwnRedis, own_redis
 
@@ -80,4 +81,5 @@ def enrolled(transactional_db: None, scratch: Path) -> Iterator[Enrolled]:
         try:
             yield e
         finally:
-            drop_roles(e.roles)
+            # The hosts' group last: enrolment makes it when it is missing.
+            drop_roles([*e.roles, hosts_group(connection.settings_dict["NAME"])])

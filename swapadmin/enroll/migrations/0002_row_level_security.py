@@ -5,8 +5,9 @@ worker touches gets RLS and one policy for every command: the row's host must be
 ``enroll_hosts_of(current_user)`` returns, that is one a live HostCredential names for the
 role. The table owner (web, beat, the control worker) is not subject to RLS (it is not
 FORCEd), so nothing changes for it. A role with no live credential matches nothing: the
-default is to deny. Which commands a host role may run at all is granted per role at
-enrolment (``enroll.rls.GRANTS``); without a grant a table is closed whatever its policy.
+default is to deny. Which commands a host role may run at all is granted at enrolment,
+through the database's hosts group (``enroll.rls.GRANTS``); without a grant a table is
+closed whatever its policy.
 """
 
 from django.db import migrations

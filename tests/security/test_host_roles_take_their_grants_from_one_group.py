@@ -1,0 +1,116 @@
+"""Every host role of a database takes its grants from one group role, so a table's ACL
+holds one entry for the whole fleet however many hosts are enrolled: per-role grants made
+the n-th enrolment cost in proportion to n (13-21 s for the 1,000th host). A role enrolled
+before the group existed joins it at the next enrolment and loses its grants of its own.
+Row-level security still keys on the host's own role: a host that becomes the group sees
+no row at all."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import psycopg
+import pytest
+from django.db import connection
+from psycopg import errors
+
+from swapadmin.core.models import Host
+from swapadmin.enroll import rls
+from swapadmin.enroll.models import HostCredential
+
+from .enrolled import Enrolled, enrolled  # noqa: F401  (a fixture)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def group() -> str:
+    return rls.hosts_group(connection.settings_dict["NAME"])
+
+
+def grantees(table: str) -> set[str]:
+    """Every role named in ``table``'s ACL and in its columns' ACLs."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT DISTINCT g.rolname FROM ("
+            "  SELECT (aclexplode(relacl)).grantee FROM pg_class WHERE oid = %s::regclass"
+            "  UNION ALL SELECT (aclexplode(attacl)).grantee FROM pg_attribute"
+            "  WHERE attrelid = %s::regclass AND attacl IS NOT NULL"
+            ") a JOIN pg_roles g ON g.oid = a.grantee",
+            [table, table],
+        )
+        return {r[0] for r in cursor.fetchall()}
+
+
+def test_three_hosts_add_one_entry_to_each_tables_acl(enrolled: Enrolled) -> None:  # noqa: F811
+    a = enrolled.host()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_user")
+        owner = cursor.fetchone()[0]
+    after_one = {table: grantees(table) for table in rls.GRANTS}
+    b, c = enrolled.host(), enrolled.host()
+
+    for table in rls.GRANTS:
+        assert grantees(table) == after_one[table] == {owner, group()}, table
+    for host in (a, b, c):
+        role = host.credential.pg_role
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT rolinherit, rolcanlogin, pg_has_role(rolname, %s, 'USAGE') "
+                "FROM pg_roles WHERE rolname = %s",
+                [group(), role],
+            )
+            assert cursor.fetchone() == (True, True, True), role
+        with enrolled.pg(host) as db:
+            assert db.execute("SELECT id FROM core_host").fetchall() == [(host.host.pk,)]
+
+
+def test_a_host_that_becomes_the_group_sees_no_row(enrolled: Enrolled) -> None:  # noqa: F811
+    a = enrolled.host()
+    with enrolled.pg(a) as db:
+        db.execute(f'SET ROLE "{group()}"')
+        assert db.execute("SELECT count(*) FROM core_host").fetchone() == (0,)
+        with pytest.raises(errors.InsufficientPrivilege, match="row-level security"):
+            db.execute(
+                "INSERT INTO core_sample (host_id, at, resolution, mem_total, mem_available, "
+                "swap_total, swap_free, swap_cached, pswpin_rate, pswpout_rate, psi_some_avg10, "
+                "psi_full_avg10, backends) "
+                "VALUES (%s, now(), 'raw', 0, 0, 0, 0, 0, 0, 0, 0, 0, '{}')",
+                [a.host.pk],
+            )
+
+
+def _enrol_the_old_way(name: str) -> tuple[Host, str, str]:
+    """What enrolment made before the group: a NOINHERIT role with grants of its own."""
+    host = Host.objects.create(name=name)
+    role, password = f"swapadmin_host_{uuid.uuid4().hex[:12]}", uuid.uuid4().hex
+    q = connection.ops.quote_name(role)
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE ROLE {q} LOGIN NOINHERIT PASSWORD %s", [password])
+        cursor.execute(f"GRANT {q} TO CURRENT_USER")
+        cursor.execute(f"GRANT CONNECT ON DATABASE {connection.settings_dict['NAME']} TO {q}")
+        cursor.execute(f"GRANT USAGE ON SCHEMA public TO {q}")
+        cursor.execute(f"GRANT EXECUTE ON FUNCTION {rls.HOSTS_FUNCTION} TO {q}")
+        for table, privileges in rls.GRANTS.items():
+            cursor.execute(f"GRANT {', '.join(privileges)} ON {table} TO {q}")
+    HostCredential.objects.create(host=host, pg_role=role, redis_user=role)
+    return host, role, password
+
+
+def test_a_role_enrolled_before_the_group_joins_it(enrolled: Enrolled) -> None:  # noqa: F811
+    host, role, password = _enrol_the_old_way(f"old-{uuid.uuid4().hex[:8]}")
+    enrolled.roles.append(role)
+    assert role in grantees("core_backend")
+
+    enrolled.host()  # the next enrolment
+
+    for table in rls.GRANTS:
+        assert role not in grantees(table), table
+    s = connection.settings_dict
+    url = f"postgresql://{role}:{password}@{s['HOST'] or 'localhost'}:{s['PORT']}/{s['NAME']}"
+    db: Any
+    with psycopg.connect(url, autocommit=True, connect_timeout=5) as db:
+        assert db.execute("SELECT id FROM core_host").fetchall() == [(host.pk,)]
+        db.execute("UPDATE core_host SET last_heartbeat = now()")
+        with pytest.raises(errors.InsufficientPrivilege):
+            db.execute("UPDATE core_host SET name = 'taken'")
