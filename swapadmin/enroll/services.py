@@ -107,56 +107,112 @@ _ENROL_LOCK = 0x5357_4150_454E_524C  # "SWAPENRL"
 
 
 def _ensure_group(cursor: Any) -> str:
-    """The hosts' group role, made on first use, with the grants of ``rls.GRANTS`` made
-    again each time (a no-op when held, and how an upgrade's new grant reaches every host).
+    """The hosts' group role, made on first use, its table grants made again from
+    ``rls.GRANTS`` each time (revoked and granted: what a release adds or drops reaches
+    every host at the next enrolment; one ACL entry, so cheap).
 
     Why a group, not grants of each host role's own: every GRANT adds the grantee to the
     table's ACL, which PostgreSQL keeps whole in the table's catalog row, reads on each
     privilege check and rewrites on each grant. Per host, enrolling the n-th host cost in
-    proportion to n (13-21 s for the 1,000th in bench_fleet_live) and every table's
-    catalog row grew with the fleet. With the group each ACL has one entry for all hosts."""
-    group = rls.hosts_group(connection.settings_dict["NAME"])
+    proportion to n (13-21 s for the first 1,000 hosts in bench_fleet_live, against 10 s
+    now) and every table's catalog row grew with the fleet."""
+    database = connection.settings_dict["NAME"]
+    group = rls.hosts_group(database)
     q = _q(group)
     cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_ENROL_LOCK])
     cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [group])
-    if cursor.fetchone() is None:
+    made = cursor.fetchone() is None
+    if made:
         cursor.execute(f"CREATE ROLE {q} NOLOGIN NOINHERIT")
-        # As for a host role: the owner's membership lets a DROP OWNED clean up after it.
-        cursor.execute(f"GRANT {q} TO CURRENT_USER")
-    cursor.execute(f"GRANT CONNECT ON DATABASE {_q(connection.settings_dict['NAME'])} TO {q}")
-    cursor.execute(f"GRANT USAGE ON SCHEMA public TO {q}")
-    cursor.execute(f"GRANT EXECUTE ON FUNCTION {rls.HOSTS_FUNCTION} TO {q}")
+        # The owner's membership lets a DROP OWNED clean up after it, as for a host role;
+        # ADMIN so that it may add members on PostgreSQL 16 and later too.
+        cursor.execute(f"GRANT {q} TO CURRENT_USER WITH ADMIN OPTION")
+    _grant_reach(cursor, group, database)
+    # What it holds on any table goes first, then what GRANTS says now is granted: REVOKE
+    # ALL on a table takes its column privileges too (UPDATE (columns)).
+    for table in _tables_granted_to(cursor, group):
+        cursor.execute(f"REVOKE ALL ON {table} FROM {q}")
     for table, privileges in rls.GRANTS.items():
         cursor.execute(f"GRANT {', '.join(privileges)} ON {table} TO {q}")
-        if "INSERT" in privileges:
-            cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
-            sequence = cursor.fetchone()[0]
-            if sequence:
-                cursor.execute(f"GRANT USAGE ON SEQUENCE {sequence} TO {q}")
-    _join_earlier_roles(cursor, group)
+    for sequence in _sequences():
+        cursor.execute(f"GRANT USAGE ON SEQUENCE {sequence} TO {q}")
+    if made:
+        # Once, not at every enrolment: a role made since is a member from its CREATE ROLE.
+        _join_earlier_roles(cursor, group)
     return group
 
 
-def _join_earlier_roles(cursor: Any, group: str) -> None:
-    """Host roles enrolled before the group existed had grants of their own: they join the
-    group and lose those, so the ACLs shrink to one entry. Only roles a credential of this
-    database names, and that exist (a role dropped by hand is left to its credential)."""
+def _grant_reach(cursor: Any, group: str, database: str) -> None:
+    """CONNECT, the schema and the policies' function: granted only when missing. Granting
+    USAGE on ``public`` again is not free: its owner is pg_database_owner, and PostgreSQL
+    looks for a grantor among the owner's roles, one per enrolled host (19 ms at 2,000
+    hosts, 87 ms at 4,600, when it was granted at every enrolment)."""
     cursor.execute(
-        "SELECT DISTINCT c.pg_role FROM enroll_hostcredential c "
+        "SELECT has_database_privilege(%s, %s, 'CONNECT'), "
+        "has_schema_privilege(%s, 'public', 'USAGE'), "
+        "has_function_privilege(%s, %s, 'EXECUTE')",
+        [group, database, group, group, rls.HOSTS_FUNCTION],
+    )
+    connect, usage, execute = cursor.fetchone()
+    q = _q(group)
+    if not connect:
+        cursor.execute(f"GRANT CONNECT ON DATABASE {_q(database)} TO {q}")
+    if not usage:
+        cursor.execute(f"GRANT USAGE ON SCHEMA public TO {q}")
+    if not execute:
+        cursor.execute(f"GRANT EXECUTE ON FUNCTION {rls.HOSTS_FUNCTION} TO {q}")
+
+
+def _tables_granted_to(cursor: Any, role: str) -> list[str]:
+    """The tables of ``public`` on which ``role`` holds anything, or on any of whose columns."""
+    cursor.execute(
+        "SELECT c.oid::regclass::text FROM pg_class c "
+        "WHERE c.relkind IN ('r', 'p') AND c.relnamespace = 'public'::regnamespace AND ("
+        "  EXISTS (SELECT 1 FROM aclexplode(c.relacl) x WHERE x.grantee = %s::regrole)"
+        "  OR EXISTS (SELECT 1 FROM pg_attribute a, aclexplode(a.attacl) y"
+        "    WHERE a.attrelid = c.oid AND a.attacl IS NOT NULL AND y.grantee = %s::regrole))",
+        [_q(role), _q(role)],
+    )
+    return [r[0] for r in cursor.fetchall()]
+
+
+def _sequences() -> list[str]:
+    """The id sequences of the tables a host inserts into (its INSERTs draw from them)."""
+    found = []
+    with connection.cursor() as cursor:
+        for table, privileges in rls.GRANTS.items():
+            if "INSERT" in privileges:
+                cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
+                sequence = cursor.fetchone()[0]
+                if sequence:
+                    found.append(sequence)
+    return found
+
+
+def _join_earlier_roles(cursor: Any, group: str) -> None:
+    """Host roles enrolled before the group existed (or while a group dropped by hand was
+    missing) join it and lose their table and sequence grants of their own, so those ACLs
+    shrink to one entry. Only roles a credential of this database names and that exist:
+    a role dropped by hand is left to its credential. Their CONNECT, schema and function
+    grants stay: no ACL read per query grows by them, and revoking on ``public`` costs in
+    proportion to the fleet for each role (``_grant_reach``)."""
+    cursor.execute(
+        "SELECT DISTINCT r.rolname FROM enroll_hostcredential c "
         "JOIN pg_roles r ON r.rolname = c.pg_role "
-        "WHERE NOT pg_has_role(c.pg_role, %s, 'MEMBER')",
+        "WHERE NOT pg_has_role(r.oid, %s::name, 'MEMBER')",
         [group],
     )
+    sequences = _sequences()
     for (role,) in cursor.fetchall():
         q = _q(role)
-        cursor.execute(f"GRANT {_q(group)} TO {q}")
+        # INHERIT first: from PostgreSQL 16 a membership keeps the INHERIT its member had
+        # when it was granted, and one granted to a NOINHERIT role passes on nothing.
         cursor.execute(f"ALTER ROLE {q} INHERIT")
+        cursor.execute(f"GRANT {_q(group)} TO {q}")
         for table in rls.GRANTS:
             cursor.execute(f"REVOKE ALL ON {table} FROM {q}")
-        cursor.execute(f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {q}")
-        cursor.execute(f"REVOKE ALL ON FUNCTION {rls.HOSTS_FUNCTION} FROM {q}")
-        cursor.execute(f"REVOKE ALL ON SCHEMA public FROM {q}")
-        cursor.execute(f"REVOKE ALL ON DATABASE {_q(connection.settings_dict['NAME'])} FROM {q}")
+        for sequence in sequences:
+            cursor.execute(f"REVOKE ALL ON SEQUENCE {sequence} FROM {q}")
         log.info("host role %s now takes its grants from %s", role, group)
 
 
