@@ -187,6 +187,8 @@ class SwapBackend(ABC):
         #: Called with each store opened for writing, after its proof and before the first
         #: byte: the control plane checks there that no other backend names the same bytes.
         self.on_store: Callable[[Store], None] | None = None
+        #: The bytes ``on_store`` has accepted for this instance (``claim``).
+        self._claimed: set[tuple[str, frozenset[str]]] = set()
         #: Called with ``state`` whenever a kind made something on the host that only this
         #: state can find again (a zram device added, a loop device attached): the control
         #: plane saves it at once, so a crash right after never leaks it.
@@ -448,9 +450,20 @@ class SwapBackend(ABC):
 
     def claim(self, store: Store) -> None:
         """Ask the control plane (``on_store``) whether another backend names these bytes
-        already; a kind calls it before it changes anything of a store it takes (a mark)."""
-        if self.on_store is not None:
-            self.on_store(store)
+        already; a kind calls it before it changes anything of a store it takes (a mark).
+
+        Once per bytes (key and overlaps) for this instance: a file made by a provision is
+        claimed before it gets its name and again when it is taken. The second time, the
+        control plane has recorded the same bytes as this backend's a moment ago, under the
+        machine's lock, and checked every other backend's claim since against that record;
+        asking again (a transaction over every backend of the machine) proves nothing more."""
+        if self.on_store is None:
+            return
+        seen = (store.key, frozenset(store.overlaps))
+        if seen in self._claimed:
+            return
+        self.on_store(store)
+        self._claimed.add(seen)
 
     def _formatted_here(self, store: Store) -> bool:
         want = self.record.get("uuid")

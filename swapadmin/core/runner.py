@@ -124,8 +124,6 @@ class JobContext:
     span: tuple[float, float] = (0.0, 100.0)
     #: Set by a handler that deleted the backend row (destroy), so nothing is written to it.
     backend_deleted: bool = False
-    #: The stores this job has claimed for its backend (``claim_store``), by key and overlaps.
-    claimed: set[tuple[str, frozenset[str]]] = field(default_factory=set)
     #: Log lines (timestamped) waiting for the next write to the job's row (``note``).
     _notes: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
@@ -296,7 +294,7 @@ def attach_plugin(ctx: JobContext, *, provisioning: bool, force: bool) -> SwapBa
     backend = ctx.backend
     assert backend is not None
     plugin = build_plugin(backend, ctx.policy, provisioning=provisioning, force=force)
-    plugin.on_store = lambda store: claim_once(ctx, backend, store)
+    plugin.on_store = lambda store: claim_store(backend, store)
     plugin.on_state = lambda state: save_state(ctx, backend, state)
     ctx.plugin = plugin
     return plugin
@@ -311,19 +309,6 @@ def save_state(ctx: JobContext, backend: Backend, state: dict[str, Any]) -> None
         lambda: Backend.objects.filter(pk=backend.pk).update(state=state),
         "what the job made on the host",
     )
-
-
-def claim_once(ctx: JobContext, backend: Backend, store: Store) -> None:
-    """``claim_store``, once per store in a job. A file made by a provision is claimed before
-    it gets its name and again when it is taken: the second time the same bytes (key and
-    overlaps) are already recorded as this backend's, under the machine's lock, by this job
-    a moment ago, and every other backend's claim since was checked against that record, so
-    a second transaction over every backend of the machine proves nothing more."""
-    seen = (store.key, frozenset(store.overlaps))
-    if seen in ctx.claimed and backend.store_key == store.key:
-        return
-    claim_store(backend, store)
-    ctx.claimed.add(seen)
 
 
 def claim_store(backend: Backend, store: Store) -> None:
@@ -647,7 +632,7 @@ def _run_handler(ctx: JobContext, attempt: int) -> tuple[Outcome, dict[str, Any]
         # once more against its signature, whatever the job: the gate in tasks.run_job ran
         # before the claim, on rows read a moment earlier.
         try:
-            signing.verify_here(job, db_now=getattr(job, "db_now", None))
+            signing.verify_here(job, db_now=job.db_now)
         except signing.Unauthorised as e:
             raise NotOursError(e.message) from None
         if ctx.backend is not None:
