@@ -1,3 +1,13 @@
+"""What every test shares: the fixture modules, and the test database's end."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
 pytest_plugins = [
     "tests.fixtures.host",
     "tests.fixtures.people",
@@ -5,3 +15,38 @@ pytest_plugins = [
     "tests.fixtures.faulty",
     "tests.fixtures.signing",
 ]
+
+#: How long the run's end waits for the test database's other sessions to end.
+SESSIONS_END_TIMEOUT = 30.0
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """pytest-django's, and at the run's end the test database's other sessions ended first:
+    a worker process killed by a test can leave its server session behind it for a moment,
+    and DROP DATABASE then fails ("being accessed by other users"), a warning only, leaving
+    the database on the server for good (a hundred of them, over a few days of runs). The
+    database is this run's own (its name carries the run's pid: fixtures.workers)."""
+    yield
+    with django_db_blocker.unblock():
+        _end_other_sessions()
+
+
+def _end_other_sessions() -> None:
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    others = (
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND pid <> pg_backend_pid() AND usename = current_user"
+    )
+    deadline = time.monotonic() + SESSIONS_END_TIMEOUT
+    with connection.cursor() as cursor:
+        cursor.execute(others.replace("count(*)", "count(pg_terminate_backend(pid))"))
+        while True:  # pg_terminate_backend only signals: wait for the sessions to be gone
+            cursor.execute(others)
+            if cursor.fetchone()[0] == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+    connection.close()
