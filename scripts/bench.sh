@@ -11,8 +11,9 @@ for script in bench/bench_*.py; do
     echo
     echo "== $script"
     args=()
-    # The live fleet at 1,000 hosts: enrolling 5,000 host roles alone takes over ten minutes
-    # (docs/BENCHMARKS-control-plane.md, "The live fleet"); `make bench-live` runs the 5,000.
+    # The live fleet at 1,000 hosts, which these 2 CPUs can simulate at the real rate; 5,000
+    # saturate them with the simulated hosts' own CPU (docs/BENCHMARKS-control-plane.md, "The
+    # live fleet"); `make bench-live` runs the 5,000.
     [ "$script" = bench/bench_fleet_live.py ] && args=(--hosts 1000 --seconds 40)
     "$PY" "$script" "${args[@]}"
 done
