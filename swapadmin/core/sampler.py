@@ -291,7 +291,7 @@ def store_sample(host: Host, reading: HostReading) -> Sample:
         if on_postgresql:
             _write_in_one_statement(host, observations, snapshot, sample)
         else:
-            _write_observations(observations, now)
+            _write_observations(host.pk, observations, now)
             # The heartbeat in the database's clock: a host whose own clock is off is not
             # offline for it.
             Host.objects.filter(pk=host.pk).update(
@@ -340,42 +340,21 @@ def _write_in_one_statement(
 @functools.cache
 def _statement(in_transaction: bool) -> tuple[str, list[models.Field[Any, Any]]]:
     """The one statement of ``_write_in_one_statement``, and the Sample fields it inserts,
-    in the order of its last parameters. Built once: its text never changes.
-
-    A backend's observation is a JSON row (``_observation_rows``); a state or an error
-    the reading cannot tell is null there and keeps the row's value (both columns are NOT
-    NULL, so null means nothing else). A job that ended after this reading wrote a fresher
-    observation: the UPDATE's WHERE keeps that one, row by row, against a job committing
-    meanwhile."""
+    in the order of its last parameters. Built once: its text never changes. The backends'
+    part is ``_observations_update``, the one SQLite runs alone."""
     db = connections[DEFAULT_DB_ALIAS]
     q = db.ops.quote_name
-    hosts, backends, samples = Host._meta, Backend._meta, Sample._meta
+    hosts, samples = Host._meta, Sample._meta
 
     def col(meta: Any, name: str) -> str:
         return q(meta.get_field(name).column)
 
-    table = q(backends.db_table)
     fields = [f for f in samples.concrete_fields if not (f.primary_key or f.generated)]
     commit = (
         "SELECT 1" if in_transaction else "SELECT set_config('synchronous_commit', 'off', true)"
     )
     sql = (
-        f"WITH c AS ({commit}), "
-        f"v AS (SELECT * FROM json_to_recordset(%s::json) AS v(pk bigint, state text, "
-        f"used bigint, priority integer, error text)), "
-        f"b AS (UPDATE {table} SET {col(backends, 'observed_at')} = %s, "
-        f"{col(backends, 'used_bytes')} = v.used, "
-        f"{col(backends, 'active_priority')} = v.priority, "
-        f"{col(backends, 'observed_state')} = COALESCE(v.state, "
-        f"{table}.{col(backends, 'observed_state')}), "
-        f"{col(backends, 'observed_error')} = COALESCE(v.error, "
-        f"{table}.{col(backends, 'observed_error')}) "
-        # The host's own rows by its index: a fleet's whole table is never read (the
-        # planner takes the JSON for 100 rows), and no sample writes another host's.
-        f"FROM v WHERE {table}.{col(backends, 'host')} = %s "
-        f"AND {table}.{q(backends.pk.column)} = v.pk AND "
-        f"({table}.{col(backends, 'observed_at')} IS NULL OR "
-        f"{table}.{col(backends, 'observed_at')} < %s)), "
+        f"WITH c AS ({commit}), {_observations_named(db)}, b AS ({_observations_update(db)}), "
         f"h AS (UPDATE {q(hosts.db_table)} SET {col(hosts, 'observed')} = %s, "
         f"{col(hosts, 'observed_at')} = %s, {col(hosts, 'last_heartbeat')} = "
         f"STATEMENT_TIMESTAMP() WHERE {q(hosts.pk.column)} = %s) "
@@ -579,72 +558,58 @@ def _observation(backend: Backend, area: kernel.SwapArea | None, now: Any) -> di
     return fields
 
 
-def _write_observations(observations: dict[int, dict[str, Any]], now: Any) -> None:
-    """Write each backend's observation (``observations``, by key) in one UPDATE."""
-    db = connections[DEFAULT_DB_ALIAS]  # once: each use of the proxy looks it up
+def _write_observations(host_pk: int, observations: dict[int, dict[str, Any]], now: Any) -> None:
+    """Write each of host ``host_pk``'s backends' observation (``observations``, by key) in
+    one UPDATE: SQLite's path (`make run`), the same UPDATE as PostgreSQL's one statement."""
     if observations:
-        values, update, params = _observations_update(observations, now)
+        db = connections[DEFAULT_DB_ALIAS]  # once: each use of the proxy looks it up
+        at = Backend._meta.get_field("observed_at").get_db_prep_save(now, db)
+        params = [json.dumps(_observation_rows(observations)), at, host_pk, at]
         with db.cursor() as cursor:
-            cursor.execute(f"WITH {values} {update}", params)
+            cursor.execute(f"WITH {_observations_named(db)} {_observations_update(db)}", params)
 
 
-def _observations_update(
-    observations: dict[int, dict[str, Any]], now: Any
-) -> tuple[str, str, list[Any]]:
-    """All of a reading's backends in one UPDATE, each row taking its own values from a
-    VALUES list joined on its key (UPDATE ... FROM: PostgreSQL, SQLite 3.33+), as the WITH
-    that names the list, the UPDATE, and their parameters. A field some rows leave out (a
-    state the reading cannot tell) keeps the row's value, by a flag per row. One statement,
-    not one per backend, nor an ORM CASE per field, whose building cost more than the
-    database's work."""
-    db = connections[DEFAULT_DB_ALIAS]  # once: each use of the proxy looks it up
-    names = sorted({name for fields in observations.values() for name in fields})
-    given_by_all = {n for n in names if all(n in f for f in observations.values())}
-    q = db.ops.quote_name
-    table = q(Backend._meta.db_table)
-    columns, casts, sets = ["pk_"], [_cast(Backend._meta.pk, db)], []
-    fields = {name: Backend._meta.get_field(name) for name in names}
-    for i, name in enumerate(names):
-        column = q(fields[name].column)  # type: ignore[union-attr]
-        value = f"v.f{i}"
-        if name not in given_by_all:
-            columns.append(f"has{i}")
-            casts.append(_cast(_FLAG, db))
-            value = f"CASE WHEN v.has{i} THEN v.f{i} ELSE {table}.{column} END"
-        columns.append(f"f{i}")
-        casts.append(_cast(fields[name], db))  # type: ignore[arg-type]
-        sets.append(f"{column} = {value}")
-    params: list[Any] = []
-    for pk, given in observations.items():
-        params.append(pk)
-        for name in names:
-            if name not in given_by_all:
-                params.append(name in given)
-            params.append(fields[name].get_db_prep_save(given.get(name), db))  # type: ignore[union-attr]
-    observed_at = Backend._meta.get_field("observed_at")
-    at, key = q(observed_at.column), q(Backend._meta.pk.column)
-    row = "(" + ", ".join(casts) + ")"
-    values = f"v({', '.join(columns)}) AS (VALUES {', '.join([row] * len(observations))})"
-    # A job that ended after this reading wrote a fresher observation: keep that one. The
-    # condition is in the UPDATE, so it holds row by row, against a job committing meanwhile.
-    update = (
-        f"UPDATE {table} SET {', '.join(sets)} FROM v WHERE {table}.{key} = v.pk_ "
-        f"AND ({table}.{at} IS NULL OR {table}.{at} < %s)"
+def _observations_named(db: Any) -> str:
+    """The WITH item ``v``: a reading's backend observations, from one JSON parameter (the
+    rows of ``_observation_rows``), as rows of (pk, state, used, priority, error). One
+    parameter whatever the number of backends, so the statement's text never changes."""
+    if db.vendor == "postgresql":
+        return (
+            "v AS (SELECT * FROM json_to_recordset(%s::json) AS v(pk bigint, state text, "
+            "used bigint, priority integer, error text))"
+        )
+    columns = ", ".join(
+        f"json_extract(value, '$.{name}') AS {name}"
+        for name in ("pk", "state", "used", "priority", "error")
     )
-    params.append(observed_at.get_db_prep_save(now, db))
-    return values, update, params
+    return f"v AS (SELECT {columns} FROM json_each(%s))"
 
 
-_FLAG = models.BooleanField()
+def _observations_update(db: Any) -> str:
+    """The UPDATE that writes ``v`` (``_observations_named``) to the backends; its
+    parameters: the observations' observed_at, the host's key, and the reading's time again.
 
+    A state or an error the reading cannot tell is null in ``v`` and keeps the row's value
+    (both columns are NOT NULL, so null means nothing else). A job that ended after this
+    reading wrote a fresher observation: the WHERE keeps that one, row by row, against a job
+    committing meanwhile. UPDATE ... FROM: PostgreSQL, and SQLite from 3.33."""
+    q = db.ops.quote_name
+    backends = Backend._meta
+    table = q(backends.db_table)
 
-def _cast(field: models.Field[Any, Any], db: Any) -> str:
-    """A VALUES placeholder typed as ``field``'s column: PostgreSQL types a VALUES list by
-    its literals, and a NULL or a string there is not yet a bigint or a timestamp. SQLite
-    needs none (and its CAST to DATETIME would keep only the year)."""
-    if db.vendor != "postgresql":
-        return "%s"
-    return f"CAST(%s AS {field.cast_db_type(db)})"
+    def col(name: str) -> str:
+        return q(backends.get_field(name).column)
+
+    return (
+        f"UPDATE {table} SET {col('observed_at')} = %s, {col('used_bytes')} = v.used, "
+        f"{col('active_priority')} = v.priority, "
+        f"{col('observed_state')} = COALESCE(v.state, {table}.{col('observed_state')}), "
+        f"{col('observed_error')} = COALESCE(v.error, {table}.{col('observed_error')}) "
+        # The host's own rows by its index: a fleet's whole table is never read (the
+        # planner takes the JSON for 100 rows), and no sample writes another host's.
+        f"FROM v WHERE {table}.{col('host')} = %s AND {table}.{q(backends.pk.column)} = v.pk "
+        f"AND ({table}.{col('observed_at')} IS NULL OR {table}.{col('observed_at')} < %s)"
+    )
 
 
 def host_settled(name: str) -> Host:
