@@ -31,9 +31,10 @@ from backends import (
 )
 from backends.store import Store
 
-from . import runner
+from .context import Cancelled, Handler, JobContext
+from .locks import HOST_MEMORY_LOCK, HOST_MEMORY_WAIT_SECONDS, exclusive_wait
 from .models import Backend, Job
-from .runner import Cancelled, Handler, JobContext
+from .plugins import attach_plugin, build_plugin
 
 # ---- helpers ----
 
@@ -112,10 +113,10 @@ def host_memory(ctx: JobContext, doing: str) -> Iterator[None]:
     def waiting() -> None:
         ctx.log(f"waiting for another swapoff or burn-in on this host before {doing}")
 
-    with runner.exclusive_wait(
-        runner.HOST_MEMORY_LOCK,
+    with exclusive_wait(
+        HOST_MEMORY_LOCK,
         why="another swapoff or burn-in on this host",
-        timeout=runner.HOST_MEMORY_WAIT_SECONDS,
+        timeout=HOST_MEMORY_WAIT_SECONDS,
         on_wait=waiting,
         check=ctx.stop_if_cancelled,
     ):
@@ -241,7 +242,7 @@ def _activate_after_provision(ctx: JobContext, provisioned: SwapBackend) -> dict
     assert ctx.backend is not None
     ctx.span = (ACTIVATE_FROM, 100.0)
     provisioned.close()
-    runner.attach_plugin(ctx, provisioning=False, force=False)
+    attach_plugin(ctx, provisioning=False, force=False)
     try:
         done = activate(ctx, continuing=True)
     except BackendError as e:
@@ -792,7 +793,7 @@ def _follow_adopted_zram(ctx: JobContext) -> list[dict[str, str]]:
         if not isinstance(b.state, dict) or "distro" not in b.state:
             continue
         before = b.state.get("store")
-        plugin = runner.build_plugin(b, ctx.policy)
+        plugin = build_plugin(b, ctx.policy)
         follow = getattr(plugin, "follow_distro_device", None)
         if callable(follow):
             follow()

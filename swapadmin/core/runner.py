@@ -11,361 +11,43 @@ after every job, whatever happened.
 
 from __future__ import annotations
 
-import copy
-import fcntl
 import logging
 import os
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
-from django.db.models import Exists, F, OuterRef, Q, Value
-from django.db.models.functions import Concat, Now
+from django.db import transaction
+from django.db.models import Exists, OuterRef
+from django.db.models.functions import Now
 from django.utils import timezone
 
-from backends import BackendError, Policy, SwapBackend, registry
+from backends import BackendError, Policy
 from backends.errors import NotOursError
-from backends.store import Store, boot_id
+from backends.store import boot_id
 
 from . import finished, signing
+from .context import (
+    Busy,
+    Cancelled,
+    JobContext,
+    Outcome,
+    best_effort,
+)
+from .handlers import HANDLERS
 from .liveness import REGISTRY
+from .locks import exclusive
 from .models import Backend, Host, Job
+from .plugins import attach_plugin
 from .sampler import observe_backend, read_observation, write_observation
 
 log = logging.getLogger(__name__)
 
-#: How often progress and the cancel flag go to and come from the database, at most.
-THROTTLE_SECONDS = 0.5
 #: A retryable error is tried again this many times, after 5, 10, 20 seconds.
 MAX_RETRIES = 3
 RETRY_BASE_SECONDS = 5.0
 #: A job whose backend is locked by another job here is sent again after this delay.
 BUSY_DELAY_SECONDS = 2.0
-DB_ERRORS = (OperationalError, InterfaceError)
-
-
-def _drop_dead_connection() -> None:
-    """After a connection error, let Django open a new connection on the next query (it
-    never does by itself inside a request-less worker). Not inside an atomic block, whose
-    owner must see the error and roll back."""
-    if not connection.in_atomic_block:
-        connection.close()
-
-
-def best_effort(write: Callable[[], Any], what: str) -> Any:
-    """Progress, log lines and cancel checks: worth one try, never worth failing a job."""
-    try:
-        return write()
-    except DB_ERRORS as e:
-        _drop_dead_connection()
-        log.warning("could not write %s to the database: %s", what, e)
-        return None
-
-
-def persistent(write: Callable[[], Any], what: str) -> Any:
-    """A write the job's outcome depends on: retried, on a fresh connection each time, for
-    up to SWAPADMIN_DB_OUTAGE_SECONDS (a PostgreSQL restart); the caller decides what
-    happens after (the job's end goes to the heartbeat thread, core/liveness.py)."""
-    deadline = time.monotonic() + settings.SWAPADMIN_DB_OUTAGE_SECONDS
-    delay = 0.5
-    while True:
-        try:
-            return write()
-        except DB_ERRORS as e:
-            _drop_dead_connection()
-            if time.monotonic() >= deadline:
-                raise
-            log.warning("database unreachable while %s (%s); again in %.1f s", what, e, delay)
-            time.sleep(delay)
-            delay = min(delay * 2, 10.0)
-
-
-class Cancelled(Exception):
-    """The user asked to cancel; raised between steps or after pageio stopped early."""
-
-
-class Busy(Exception):
-    """Another job holds the backend on this host; the job stays queued and is sent again."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-@dataclass
-class Outcome:
-    """What ``run`` did, for the task (which schedules a retry or a resend)."""
-
-    state: str
-    retry_in: float | None = None
-    attempt: int = 0
-    detail: str = ""
-
-
-@dataclass
-class JobContext:
-    """What a handler gets: the claimed job, its backend row and plugin, and the means to
-    report progress, log lines and notice a cancel request."""
-
-    job: Job
-    backend: Backend | None
-    policy: Policy
-    plugin: SwapBackend | None = None
-    _last_progress: float = 0.0
-    _last_cancel_check: float = 0.0
-    _cancelled: bool = False
-    #: The part of the bar this handler's 0-100 % fills: a provision that goes on to
-    #: activate (handlers.provision) reports each half within its own span.
-    span: tuple[float, float] = (0.0, 100.0)
-    #: Set by a handler that deleted the backend row (destroy), so nothing is written to it.
-    backend_deleted: bool = False
-    #: Log lines (timestamped) waiting for the next write to the job's row (``note``).
-    _notes: list[str] = field(default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    # ---- progress and log ----
-
-    def progress(self, percent: float, message: str = "", *, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._last_progress < THROTTLE_SECONDS:
-            return
-        self._last_progress = now
-        fields = self._progress_fields(percent, message)
-        best_effort(lambda: Job.objects.filter(pk=self.job.pk).update(**fields), "progress")
-
-    def _progress_fields(self, percent: float, message: str) -> dict[str, Any]:
-        low, high = self.span
-        pct = max(0, min(100, int(low + (high - low) * percent / 100)))
-        fields: dict[str, Any] = {"progress": pct, "heartbeat_at": Now()}
-        if message:
-            fields["progress_message"] = message[:255]
-        return fields
-
-    def _log_line(self, message: str) -> Concat:
-        log.info("job %s: %s", self.job.uuid, message)
-        lines = "".join(self._notes) + f"{timezone.now():%H:%M:%S} {message}\n"
-        self._notes.clear()
-        return Concat(F("log"), Value(lines))
-
-    def note(self, message: str) -> None:
-        """A log line that goes to the row with the job's next log line or step, in the same
-        write: for a step that follows another of the same job within moments, whose own
-        write (its progress, its cancel check) would tell the user nothing more."""
-        log.info("job %s: %s", self.job.uuid, message)
-        self._notes.append(f"{timezone.now():%H:%M:%S} {message}\n")
-
-    def log(self, message: str) -> None:
-        line = self._log_line(message)
-        best_effort(lambda: Job.objects.filter(pk=self.job.pk).update(log=line), "a log line")
-
-    def step(self, percent: float, message: str) -> None:
-        """A named step: logs and reports it, and checks for a cancel request, in one write
-        that only a running job's row not asked to cancel takes (a job is a handful of
-        steps, and each round trip is one its user waits for). No row taken: cancelled, as
-        ``check_cancel`` would say; the database away: going on, as it would too."""
-        if self._cancelled:
-            raise Cancelled()
-        self._last_progress = self._last_cancel_check = time.monotonic()
-        fields = {"log": self._log_line(message), **self._progress_fields(percent, message)}
-        running = Job.objects.filter(
-            pk=self.job.pk, state=Job.State.RUNNING, cancel_requested=False
-        )
-        if best_effort(lambda: running.update(**fields), "a step") == 0:
-            self._cancelled = True
-            raise Cancelled()
-
-    # ---- cancel ----
-
-    def cancelled(self) -> bool:
-        """True once the user asked to cancel, or once the job's row no longer says it runs
-        (the sweep failed it: its backend is already free for the next job, so going on
-        would act behind everyone's back); pageio's ``cancel`` callback."""
-        if self._cancelled:
-            return True
-        now = time.monotonic()
-        if now - self._last_cancel_check >= THROTTLE_SECONDS:
-            self._last_cancel_check = now
-            stop = Q(cancel_requested=True) | ~Q(state=Job.State.RUNNING)
-            asked = best_effort(
-                lambda: Job.objects.filter(stop, pk=self.job.pk).exists(),
-                "a cancel check",
-            )
-            self._cancelled = bool(asked)
-        return self._cancelled
-
-    def check_cancel(self) -> None:
-        self._last_cancel_check = 0.0
-        if self.cancelled():
-            raise Cancelled()
-
-    def stop_if_cancelled(self) -> None:
-        """``check_cancel`` at the pace of ``cancelled`` (one query per THROTTLE_SECONDS at
-        most): for loops that wait."""
-        if self.cancelled():
-            raise Cancelled()
-
-    def progress_cb(self, low: float, high: float, message: str) -> Callable[[int, int], None]:
-        """A ``progress(done, total)`` callback for pageio mapping onto low..high percent."""
-
-        def report(done: int, total: int) -> None:
-            frac = done / total if total else 1.0
-            self.progress(low + (high - low) * frac, f"{message}: {done}/{total}")
-
-        return report
-
-    # ---- the backend ----
-
-    def save_backend(self, **fields: Any) -> None:
-        """Write fields to the backend row (and the in-memory copy), keeping plugin state."""
-        if self.backend is None or self.backend_deleted:
-            return
-        if self.plugin is not None:
-            # A copy of its own, nested records too: the comparison below must never be
-            # with a dict the plugin has changed since.
-            fields.setdefault("state", copy.deepcopy(self.plugin.state))
-        if fields.keys() == {"state"} and fields["state"] == self.backend.state:
-            # The row holds this state already as this job last wrote it: a write would
-            # change nothing the job knows of. (A discover beside it may rewrite an adopted
-            # zram backend's state; this job's older copy is then better not written.)
-            return
-        for k, v in fields.items():
-            setattr(self.backend, k, v)
-        pk = self.backend.pk
-        self.record(
-            lambda: Backend.objects.filter(pk=pk).update(**fields, updated_at=timezone.now()),
-            "the backend's fields",
-        )
-
-    def record(self, write: Callable[[], Any], what: str) -> None:
-        """A write the job's outcome depends on: retried while the database is away (up to
-        SWAPADMIN_DB_OUTAGE_SECONDS), then kept, in order with the job's other kept writes,
-        by this process's heartbeat thread until the database takes it (core/liveness.py).
-        The job goes on: what it did on the host is done, and will be recorded."""
-        if REGISTRY.has_pending(self.job.pk):
-            REGISTRY.defer(self.job.pk, write, what)
-            return
-        try:
-            persistent(write, what)
-        except DB_ERRORS:
-            REGISTRY.defer(self.job.pk, write, what)
-
-    def require_plugin(self) -> SwapBackend:
-        if self.plugin is None:
-            raise BackendError("this job needs a backend, and it has none")
-        return self.plugin
-
-
-Handler = Callable[[JobContext], dict[str, Any] | None]
-
-
-def build_plugin(
-    backend: Backend, policy: Policy, *, provisioning: bool = False, force: bool = False
-) -> SwapBackend:
-    """The plugin for ``backend``, built from the row with the host's policy. The
-    constructor validates the parameters again: a tampered row is refused here. Only a
-    provision may take a store that is not yet the backend's, and only a provision's force
-    overwrites what a store holds; every other job writes to a store proven ours or not at
-    all. The owner is the backend's public id, which a file's mark carries."""
-    cls = registry().get(backend.kind)
-    if backend.adopted:
-        # An adopted file outside the swap roots is walked to from its own directory.
-        from backends import adoption
-
-        policy = adoption.policy_for(policy, backend.params, backend.state)
-    return cls(
-        backend.params,
-        size_bytes=backend.size_bytes,
-        policy=policy,
-        force=force and provisioning,
-        state=backend.state,
-        provisioning=provisioning,
-        owner=str(backend.uuid),
-    )
-
-
-def attach_plugin(ctx: JobContext, *, provisioning: bool, force: bool) -> SwapBackend:
-    """Build the job's plugin from its backend row as it stands, its store claims and state
-    going to the rows (``claim_store``, ``save_state``); the caller closed any earlier one."""
-    backend = ctx.backend
-    assert backend is not None
-    plugin = build_plugin(backend, ctx.policy, provisioning=provisioning, force=force)
-    plugin.on_store = lambda store: claim_store(backend, store)
-    plugin.on_state = lambda state: save_state(ctx, backend, state)
-    ctx.plugin = plugin
-    return plugin
-
-
-def save_state(ctx: JobContext, backend: Backend, state: dict[str, Any]) -> None:
-    """The plugin made something only its state can find again (a zram device, a loop
-    device): saved now (or kept through a database outage), so no crash leaks it."""
-    state = copy.deepcopy(state)
-    backend.state = state
-    ctx.record(
-        lambda: Backend.objects.filter(pk=backend.pk).update(state=state),
-        "what the job made on the host",
-    )
-
-
-def claim_store(backend: Backend, store: Store) -> None:
-    """One store, one backend: refuse (NotOursError) when another backend of this host
-    already names the same bytes or bytes that overlap them (a partition and its disk, a
-    loop device and its backing file), and record the key on this backend. Called by the
-    plugin with each store it opens for writing, after its proof and before any byte."""
-
-    def clash(other: Backend) -> bool:
-        rec = other.state.get("store") if isinstance(other.state, dict) else None
-        theirs = set((rec or {}).get("overlaps") or [])
-        return bool(
-            other.store_key
-            and (
-                other.store_key == store.key
-                or other.store_key in store.overlaps
-                or store.key in theirs
-            )
-        )
-
-    def write() -> None:
-        with transaction.atomic():
-            # The machine's host rows locked (in one order) make the check and the write one
-            # step: every name a machine is known by shares its disks.
-            host = Host.objects.get(pk=backend.host_id)
-            hosts = (
-                Host.objects.filter(machine_id=host.machine_id)
-                if host.machine_id
-                else Host.objects.filter(pk=host.pk)
-            )
-            locked = list(hosts.select_for_update().order_by("pk").values_list("pk", flat=True))
-            others = Backend.objects.filter(host_id__in=locked).exclude(pk=backend.pk)
-            for other in others.only("name", "store_key", "state"):
-                if clash(other):
-                    where = "this host" if other.host_id == backend.host_id else "this machine"
-                    raise NotOursError(
-                        f"{store.path} is the store of backend {other.name!r} on {where} "
-                        "already (the same bytes by another name, or bytes that overlap "
-                        "them): one store serves one backend. Nothing was written."
-                    )
-            Backend.objects.filter(pk=backend.pk).update(store_key=store.key)
-
-    try:
-        persistent(write, "recording the backend's store")
-    except IntegrityError:
-        raise NotOursError(
-            f"{store.path} is the store of another backend on this host already: one store "
-            "serves one backend. Nothing was written."
-        ) from None
-    except DB_ERRORS as e:
-        # Without the database no one can say the store is not another backend's.
-        raise BackendError(
-            f"the database is unreachable ({type(e).__name__}), so {store.path} cannot be "
-            "checked against the other backends; nothing was written",
-            retryable=True,
-        ) from e
-    backend.store_key = store.key
 
 
 # ---- machines ----
@@ -396,90 +78,6 @@ def check_machine(host: Host) -> None:
 
 class HostIdentityError(Exception):
     """This worker is not on the machine that its host row belongs to."""
-
-
-# ---- locking ----
-
-
-def open_lock(name: str) -> int:
-    """The lock file ``name`` under DATA_DIR/locks, opened by this (root) worker. Under
-    `make run` that directory belongs to the unprivileged account web and beat run as: a
-    link planted there must not make root create or open a file elsewhere, so neither the
-    directory nor the file is followed if it is a symbolic link."""
-    d = Path(settings.DATA_DIR) / "locks"
-    d.mkdir(mode=0o700, parents=True, exist_ok=True)
-    dfd = os.open(d, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    try:
-        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
-        return os.open(f"{name}.lock", flags, 0o600, dir_fd=dfd)
-    finally:
-        os.close(dfd)
-
-
-@contextmanager
-def exclusive(name: str) -> Iterator[None]:
-    """A host-local lock held by this process (flock: released if the process dies)."""
-    fd = open_lock(name)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise Busy(f"another job holds the lock {name} on this host") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
-
-
-@contextmanager
-def exclusive_wait(
-    name: str,
-    *,
-    why: str,
-    timeout: float,
-    on_wait: Callable[[], None] | None = None,
-    check: Callable[[], None] | None = None,
-) -> Iterator[None]:
-    """A host-local lock like ``exclusive``, but waited for (up to ``timeout`` seconds,
-    calling ``on_wait`` once when it has to wait): for what must happen one at a time on a
-    host but may happen soon, such as swapoffs that each need RAM. ``check`` is called
-    while waiting and once the lock is taken: it raises to give up (a cancel asked
-    meanwhile), so a wait never ends in an action nobody wants any more."""
-    fd = open_lock(name)
-    try:
-        deadline = time.monotonic() + timeout
-        waited = False
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise BackendError(
-                        f"waited {timeout:.0f} s for {why}; try again later", retryable=True
-                    ) from None
-                if not waited and on_wait is not None:
-                    on_wait()
-                waited = True
-                if check is not None:
-                    check()
-                time.sleep(0.2)
-        try:
-            if check is not None:
-                check()
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
-
-
-#: Every swapoff and burn-in on a host takes this lock: each one's RAM check is only true
-#: while no other one is pulling pages back into RAM or pushing them out.
-HOST_MEMORY_LOCK = "host-memory"
-HOST_MEMORY_WAIT_SECONDS = 600.0
 
 
 def lock_name(job: Job) -> str:
@@ -611,7 +209,6 @@ def _run_claimed(job: Job, attempt: int) -> Outcome:
 
 
 def _run_handler(ctx: JobContext, attempt: int) -> tuple[Outcome, dict[str, Any]]:
-    from .handlers import HANDLERS
 
     job = ctx.job
     try:

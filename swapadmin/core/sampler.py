@@ -42,6 +42,7 @@ from backends import BackendError, SwapBackend, kernel
 from backends.errors import NotOursError
 
 from .models import Backend, Host, Job, Sample
+from .plugins import build_plugin
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +64,6 @@ def read_observation(backend: Backend, plugin: SwapBackend | None = None) -> dic
 
     fields: dict[str, Any] = {"observed_at": timezone.now(), "observed_error": ""}
     if plugin is None:
-        from .runner import build_plugin
-
         try:
             plugin = build_plugin(backend, _policy())
         except BackendError as e:

@@ -26,7 +26,7 @@ from django.db.models import Max, Q
 from django.utils import timezone
 
 from backends import BackendError, Policy, SwapBackend
-from swapadmin.core import runner, signing
+from swapadmin.core import plugins, signing
 from swapadmin.core.models import Backend, Host, Job
 from swapadmin.core.services import live_job_for
 
@@ -190,7 +190,7 @@ def build_plugin(backend: Backend) -> tuple[SwapBackend | None, str]:
     if problem:
         return None, problem
     try:
-        plugin = runner.build_plugin(backend, Policy.from_env())
+        plugin = plugins.build_plugin(backend, Policy.from_env())
     except BackendError as e:
         return None, e.message
     return plugin, ""

@@ -15,7 +15,7 @@ import pytest
 from backends import kernel
 from backends.errors import BackendError
 from backends.policy import Policy
-from swapadmin.core import runner, services
+from swapadmin.core import plugins, services
 from swapadmin.core.models import Backend, Job
 from swapadmin.core.services import Actor
 from tests.control.test_a_distributions_zram_device_is_the_same_backend_after_a_reboot import (  # noqa: F401, E501  (fixtures)
@@ -57,7 +57,7 @@ def test_it_is_not_followed_within_the_boot(worker, alice, distro_zram):  # noqa
     subprocess.run(["swapoff", dev], check=True)
 
     # The plugin as a job builds it: following finds nothing to follow.
-    plugin = runner.build_plugin(b, Policy.from_env())
+    plugin = plugins.build_plugin(b, Policy.from_env())
     plugin.follow_distro_device()  # type: ignore[attr-defined]
     assert plugin.state == recorded
     plugin.close()
@@ -88,7 +88,7 @@ def test_a_row_naming_no_recorded_boot_is_not_followed(worker, alice, distro_zra
     state = {k: v for k, v in b.state.items() if k != "boot_id"} | {"store": store}
     Backend.objects.filter(pk=b.pk).update(state=state)
     b.refresh_from_db()
-    plugin = runner.build_plugin(b, Policy.from_env())
+    plugin = plugins.build_plugin(b, Policy.from_env())
     plugin.follow_distro_device()  # type: ignore[attr-defined]
     assert plugin.state == state
     with pytest.raises(BackendError):

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from swapadmin.core import services
+from swapadmin.core.context import THROTTLE_SECONDS
 from swapadmin.core.models import Backend, Job
-from swapadmin.core.runner import THROTTLE_SECONDS
 from swapadmin.core.services import Actor
 from tests.faults.pause import JobGate, hold_scan_between_chunks, in_another_thread
 from tests.fixtures.host import needs_root

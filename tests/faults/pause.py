@@ -38,8 +38,8 @@ import psycopg
 from django.db import connection, transaction
 from django.db.models.signals import post_save
 
+from swapadmin.core.context import THROTTLE_SECONDS
 from swapadmin.core.models import Job
-from swapadmin.core.runner import THROTTLE_SECONDS
 from tests.fixtures.workers import test_database_url, wait_until
 
 

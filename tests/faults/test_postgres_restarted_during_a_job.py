@@ -5,7 +5,7 @@ The worker survives and reconnects (its sampler heartbeats again and its next jo
 and the job that was running when the connection died still records its end: progress and
 log writes are best effort and drop the dead connection, and the writes a job's outcome
 depends on (the backend's state, the finished row) are retried on a fresh connection until
-the database is back (runner.persistent). So the backend is never left held by a job that
+the database is back (context.persistent). So the backend is never left held by a job that
 ended long ago.
 """
 

@@ -49,7 +49,7 @@ def test_the_job_fails_with_the_reason_and_the_backend_can_be_provisioned_again(
         backend = Backend.objects.get(name="s0")
         wait_for_job(job, 30, until=(Job.State.RUNNING,), worker=first)
         # The file is made, marked and allocated, still unnamed (O_TMPFILE); the worker
-        # waits on the row to record it as the backend's store (runner.claim_store).
+        # waits on the row to record it as the backend's store (plugins.claim_store).
         try:
             wait_until(
                 lambda: blocked_on(lock, 'UPDATE "core_backend" SET "store_key"'), 30,

@@ -26,7 +26,7 @@ pytestmark = [needs_root, pytest.mark.e2e, pytest.mark.django_db(transaction=Tru
 MiB = 1 << 20
 OLD, NEW = 16 * MiB, 24 * MiB
 #: The statements the worker is stopped at: recording the store it is about to write
-#: (``runner.claim_store``), and logging the step after the resize (mkswap).
+#: (``plugins.claim_store``), and logging the step after the resize (mkswap).
 RECORD_STORE = 'UPDATE "core_backend" SET "store_key"'
 LOG_STEP = 'UPDATE "core_job" SET "log"'
 

@@ -90,7 +90,7 @@ def detach(dev: str) -> None:
 
 def worker_waits_at_store_claim() -> bool:
     """True once a worker waits on a row lock while recording the store it has just opened
-    and proven (``runner.claim_store``): after the proof, before the first byte. With the
+    and proven (``plugins.claim_store``): after the proof, before the first byte. With the
     backend's row held by ``tests.faults.pause.RowLock``, that is where it stops."""
     with psycopg.connect(test_database_url(), autocommit=True) as c:
         row = c.execute(

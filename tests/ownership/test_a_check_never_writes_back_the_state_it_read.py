@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from swapadmin.core import runner, signing
+from swapadmin.core import context, runner, signing
 from swapadmin.core.handlers import HANDLERS
 from swapadmin.core.models import Backend, Job
 
@@ -46,11 +46,11 @@ def _backend(host, swap_root: Path) -> Backend:
 
 def _run_with_a_job_beside(monkeypatch, backend: Backend, kind: str) -> Job:
     """Run a ``kind`` job whose handler, halfway, sees another job save ``NEWER`` on the
-    row (the UPDATE ``runner.save_state`` makes), then goes on as it would."""
+    row (the UPDATE ``plugins.save_state`` makes), then goes on as it would."""
     handler = HANDLERS[kind]
     seen: list[dict] = []
 
-    def beside(ctx: runner.JobContext):
+    def beside(ctx: context.JobContext):
         seen.append(dict(ctx.plugin.state))  # what the job's plugin was built with
         Backend.objects.filter(pk=backend.pk).update(state=dict(NEWER))
         return handler(ctx)

@@ -6,7 +6,7 @@ state the moment it added the device, so the row names it (by number and disk se
 and destroying the backend, with the host's next worker, removes it.
 
 The backend's row is locked from before the job is dispatched. The worker's first write to
-it is that state (``runner.save_state``): it is let through, and the row locked again right
+it is that state (``plugins.save_state``): it is let through, and the row locked again right
 behind it, so the worker stops at its next write, the store claim."""
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from swapadmin.core import runner
+from swapadmin.core import locks
 
 
 @pytest.fixture
@@ -25,7 +25,7 @@ def test_a_lock_file_that_is_a_link_is_refused(data_dir: Path, tmp_path: Path) -
     target.parent.mkdir()
     (data_dir / "locks").mkdir()
     (data_dir / "locks" / "host-memory.lock").symlink_to(target)
-    with pytest.raises(OSError) as e, runner.exclusive("host-memory"):
+    with pytest.raises(OSError) as e, locks.exclusive("host-memory"):
         pass
     assert e.value.errno == errno.ELOOP
     assert not target.exists()
@@ -35,15 +35,15 @@ def test_a_locks_directory_that_is_a_link_is_refused(data_dir: Path, tmp_path: P
     elsewhere = tmp_path / "etc"
     elsewhere.mkdir()
     (data_dir / "locks").symlink_to(elsewhere)
-    with pytest.raises(OSError) as e, runner.exclusive("host-memory"):
+    with pytest.raises(OSError) as e, locks.exclusive("host-memory"):
         pass
     assert e.value.errno in (errno.ELOOP, errno.ENOTDIR)
     assert list(elsewhere.iterdir()) == []
 
 
 def test_a_plain_lock_is_taken_and_made_0600(data_dir: Path) -> None:
-    with runner.exclusive("host-memory"):
+    with locks.exclusive("host-memory"):
         made = data_dir / "locks" / "host-memory.lock"
         assert made.stat().st_mode & 0o777 == 0o600
-    with runner.exclusive("host-memory"):  # and taken again once let go
+    with locks.exclusive("host-memory"):  # and taken again once let go
         pass

@@ -1,0 +1,121 @@
+"""A job's plugin, built from its backend row: the one place a row becomes a plugin
+(``build_plugin``: the runner, the sampler, the handlers and health's checks), and the
+control plane's side of the contract's callbacks, a store claimed (``claim_store``) and a
+state saved (``save_state``)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from backends import BackendError, Policy, SwapBackend, adoption, registry
+from backends.errors import NotOursError
+from backends.store import Store
+
+from .context import DB_ERRORS, JobContext, persistent
+from .models import Backend, Host
+
+
+def build_plugin(
+    backend: Backend, policy: Policy, *, provisioning: bool = False, force: bool = False
+) -> SwapBackend:
+    """The plugin for ``backend``, built from the row with the host's policy. The
+    constructor validates the parameters again: a tampered row is refused here. Only a
+    provision may take a store that is not yet the backend's, and only a provision's force
+    overwrites what a store holds; every other job writes to a store proven ours or not at
+    all. The owner is the backend's public id, which a file's mark carries."""
+    cls = registry().get(backend.kind)
+    if backend.adopted:
+        # An adopted file outside the swap roots is walked to from its own directory.
+        policy = adoption.policy_for(policy, backend.params, backend.state)
+    return cls(
+        backend.params,
+        size_bytes=backend.size_bytes,
+        policy=policy,
+        force=force and provisioning,
+        state=backend.state,
+        provisioning=provisioning,
+        owner=str(backend.uuid),
+    )
+
+
+def attach_plugin(ctx: JobContext, *, provisioning: bool, force: bool) -> SwapBackend:
+    """Build the job's plugin from its backend row as it stands, its store claims and state
+    going to the rows (``claim_store``, ``save_state``); the caller closed any earlier one."""
+    backend = ctx.backend
+    assert backend is not None
+    plugin = build_plugin(backend, ctx.policy, provisioning=provisioning, force=force)
+    plugin.on_store = lambda store: claim_store(backend, store)
+    plugin.on_state = lambda state: save_state(ctx, backend, state)
+    ctx.plugin = plugin
+    return plugin
+
+
+def save_state(ctx: JobContext, backend: Backend, state: dict[str, Any]) -> None:
+    """The plugin made something only its state can find again (a zram device, a loop
+    device): saved now (or kept through a database outage), so no crash leaks it."""
+    state = copy.deepcopy(state)
+    backend.state = state
+    ctx.record(
+        lambda: Backend.objects.filter(pk=backend.pk).update(state=state),
+        "what the job made on the host",
+    )
+
+
+def claim_store(backend: Backend, store: Store) -> None:
+    """One store, one backend: refuse (NotOursError) when another backend of this host
+    already names the same bytes or bytes that overlap them (a partition and its disk, a
+    loop device and its backing file), and record the key on this backend. Called by the
+    plugin with each store it opens for writing, after its proof and before any byte."""
+
+    def clash(other: Backend) -> bool:
+        rec = other.state.get("store") if isinstance(other.state, dict) else None
+        theirs = set((rec or {}).get("overlaps") or [])
+        return bool(
+            other.store_key
+            and (
+                other.store_key == store.key
+                or other.store_key in store.overlaps
+                or store.key in theirs
+            )
+        )
+
+    def write() -> None:
+        with transaction.atomic():
+            # The machine's host rows locked (in one order) make the check and the write one
+            # step: every name a machine is known by shares its disks.
+            host = Host.objects.get(pk=backend.host_id)
+            hosts = (
+                Host.objects.filter(machine_id=host.machine_id)
+                if host.machine_id
+                else Host.objects.filter(pk=host.pk)
+            )
+            locked = list(hosts.select_for_update().order_by("pk").values_list("pk", flat=True))
+            others = Backend.objects.filter(host_id__in=locked).exclude(pk=backend.pk)
+            for other in others.only("name", "store_key", "state"):
+                if clash(other):
+                    where = "this host" if other.host_id == backend.host_id else "this machine"
+                    raise NotOursError(
+                        f"{store.path} is the store of backend {other.name!r} on {where} "
+                        "already (the same bytes by another name, or bytes that overlap "
+                        "them): one store serves one backend. Nothing was written."
+                    )
+            Backend.objects.filter(pk=backend.pk).update(store_key=store.key)
+
+    try:
+        persistent(write, "recording the backend's store")
+    except IntegrityError:
+        raise NotOursError(
+            f"{store.path} is the store of another backend on this host already: one store "
+            "serves one backend. Nothing was written."
+        ) from None
+    except DB_ERRORS as e:
+        # Without the database no one can say the store is not another backend's.
+        raise BackendError(
+            f"the database is unreachable ({type(e).__name__}), so {store.path} cannot be "
+            "checked against the other backends; nothing was written",
+            retryable=True,
+        ) from e
+    backend.store_key = store.key
