@@ -8,22 +8,16 @@ a ``manage.py shell`` over a migrated SQLite file, rolled back after each case."
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from swapadmin.core.models import Backend, Host
 from swapadmin.core.sampler import _write_observations
-from tests.web.test_overview_is_the_same_on_both_databases_whatever_hosts_report import (
-    manage,
-    sqlite_env,
-)
+from tests.fixtures.both_databases import case_runner, sqlite_data  # noqa: F401  (a fixture)
 
 BIGINT_MAX = 2**63 - 1
 
@@ -82,39 +76,10 @@ CASES: dict[str, Callable[[], dict[str, Any]]] = {
                             each_backend_gets_its_own_values)
 }  # fmt: skip
 
-#: Runs one case in a transaction it rolls back, and prints what it returned.
-SCRIPT = """
-import json
-from django.db import transaction
-from tests.control.{module} import CASES
-with transaction.atomic():
-    result = CASES[{case!r}]()
-    transaction.set_rollback(True)
-print("RESULT=" + json.dumps(result))
-"""
-
-
-@pytest.fixture(scope="module")
-def sqlite_data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    env = sqlite_env(tmp_path_factory.mktemp("observations-sqlite") / "data")
-    manage(env, "migrate", "-v0")
-    yield env
-
 
 @pytest.fixture(params=["postgresql", "sqlite"])
 def run(request: pytest.FixtureRequest) -> Callable[[str], dict[str, Any]]:
-    if request.param == "sqlite":
-        env = request.getfixturevalue("sqlite_data")
-        module = Path(__file__).stem
-
-        def on_sqlite(case: str) -> dict[str, Any]:
-            out = manage(env, "shell", "-v0", "-c", SCRIPT.format(module=module, case=case))
-            return dict(json.loads(out.rsplit("RESULT=", 1)[1]))
-
-        return on_sqlite
-    if connection.vendor != "postgresql":
-        pytest.skip("the test database is not PostgreSQL (DATABASE_URL unset)")
-    return lambda case: json.loads(json.dumps(CASES[case]()))
+    return case_runner(request, __name__, CASES)
 
 
 def test_a_job_observation_newer_than_the_reading_is_kept(run: Any) -> None:

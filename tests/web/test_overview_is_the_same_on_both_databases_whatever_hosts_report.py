@@ -10,27 +10,21 @@ a ``manage.py shell`` over a migrated SQLite file, rolled back after each case."
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
-from django.db import connection
 from django.http import QueryDict
 from django.urls import reverse
 from django.utils import timezone
 
 from swapadmin.core.models import Host
 from swapadmin.web import fleet
+from tests.fixtures.both_databases import case_runner, sqlite_data  # noqa: F401  (a fixture)
 
 BIGINT_MAX = 2**63 - 1
-MANAGE = Path(__file__).resolve().parents[2] / "manage.py"
 
 
 def snapshot(**meminfo: Any) -> dict[str, Any]:
@@ -89,57 +83,10 @@ CASES: dict[str, Callable[[], dict[str, Any]]] = {
     f.__name__: f for f in (huge_hosts, fractional_figure, never_heard_from, nul_search)
 }
 
-#: Runs one case in a transaction it rolls back, and prints what it returned.
-SCRIPT = """
-import json
-from django.db import transaction
-from tests.web.{module} import CASES
-with transaction.atomic():
-    result = CASES[{case!r}]()
-    transaction.set_rollback(True)
-print("RESULT=" + json.dumps(result))
-"""
-
-
-def sqlite_env(data: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DATABASE_URL_FILE")}
-    env.update(SWAPADMIN_DATA_DIR=str(data), DJANGO_SETTINGS_MODULE="swapadmin.settings")
-    return env
-
-
-def manage(env: dict[str, str], *command: str) -> str:
-    done = subprocess.run(
-        [sys.executable, str(MANAGE), *command],
-        env=env, cwd=MANAGE.parent, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert done.returncode == 0, f"{command[0]} failed:\n{done.stdout}\n{done.stderr}"
-    return done.stdout
-
-
-@pytest.fixture(scope="module")
-def sqlite_data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """A SQLite database migrated from scratch, for this module's cases."""
-    env = sqlite_env(tmp_path_factory.mktemp("overview-sqlite") / "data")
-    manage(env, "migrate", "-v0")
-    yield env
-
 
 @pytest.fixture(params=["postgresql", "sqlite"])
 def run(request: pytest.FixtureRequest) -> Callable[[str], dict[str, Any]]:
-    """Runs a case on one database and gives what it returned, as JSON would."""
-    if request.param == "sqlite":
-        env = request.getfixturevalue("sqlite_data")
-        module = Path(__file__).stem
-
-        def on_sqlite(case: str) -> dict[str, Any]:
-            out = manage(env, "shell", "-v0", "-c", SCRIPT.format(module=module, case=case))
-            return dict(json.loads(out.rsplit("RESULT=", 1)[1]))
-
-        return on_sqlite
-    request.getfixturevalue("db")
-    if connection.vendor != "postgresql":
-        pytest.skip("the test database is not PostgreSQL (DATABASE_URL unset)")
-    return lambda case: json.loads(json.dumps(CASES[case]()))
+    return case_runner(request, __name__, CASES)
 
 
 def test_two_huge_hosts_add_up(run: Callable[[str], dict[str, Any]]) -> None:
