@@ -107,51 +107,55 @@ _ENROL_LOCK = 0x5357_4150_454E_524C  # "SWAPENRL"
 
 
 def _ensure_group(cursor: Any) -> str:
-    """The hosts' group role, made on first use, its table grants made again from
-    ``rls.GRANTS`` each time (revoked and granted: what a release adds or drops reaches
-    every host at the next enrolment; one ACL entry, so cheap).
+    """The hosts' group role, made on first use, its grants made again from ``rls.GRANTS``
+    each time (revoked and granted: what a release adds or drops reaches every host at the
+    next enrolment; one ACL entry, so cheap), and any host role that does not take its
+    grants from it (enrolled before it, or by an older release) brought in.
 
     Why a group, not grants of each host role's own: every GRANT adds the grantee to the
     table's ACL, which PostgreSQL keeps whole in the table's catalog row, reads on each
     privilege check and rewrites on each grant. Per host, enrolling the n-th host cost in
     proportion to n (13-21 s for the first 1,000 hosts in bench_fleet_live, against 10 s
     now) and every table's catalog row grew with the fleet."""
-    database = connection.settings_dict["NAME"]
+    cursor.execute("SELECT current_database()")
+    database = cursor.fetchone()[0]  # the server's name for it, whatever a pooler calls it
     group = rls.hosts_group(database)
     q = _q(group)
     cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_ENROL_LOCK])
     cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [group])
-    made = cursor.fetchone() is None
-    if made:
+    if cursor.fetchone() is None:
         cursor.execute(f"CREATE ROLE {q} NOLOGIN NOINHERIT")
         # The owner's membership lets a DROP OWNED clean up after it, as for a host role;
         # ADMIN so that it may add members on PostgreSQL 16 and later too.
         cursor.execute(f"GRANT {q} TO CURRENT_USER WITH ADMIN OPTION")
     _grant_reach(cursor, group, database)
-    # What it holds on any table goes first, then what GRANTS says now is granted: REVOKE
+    # What it holds on any relation goes first, then what GRANTS says now is granted: REVOKE
     # ALL on a table takes its column privileges too (UPDATE (columns)).
-    for table in _tables_granted_to(cursor, group):
-        cursor.execute(f"REVOKE ALL ON {table} FROM {q}")
+    for name, is_sequence in _relations_granted_to(cursor, group):
+        cursor.execute(f"REVOKE ALL ON {'SEQUENCE ' if is_sequence else ''}{name} FROM {q}")
     for table, privileges in rls.GRANTS.items():
         cursor.execute(f"GRANT {', '.join(privileges)} ON {table} TO {q}")
     for sequence in _sequences():
         cursor.execute(f"GRANT USAGE ON SEQUENCE {sequence} TO {q}")
-    if made:
-        # Once, not at every enrolment: a role made since is a member from its CREATE ROLE.
-        _join_earlier_roles(cursor, group)
+    _join_earlier_roles(cursor, group)
     return group
 
 
 def _grant_reach(cursor: Any, group: str, database: str) -> None:
-    """CONNECT, the schema and the policies' function: granted only when missing. Granting
-    USAGE on ``public`` again is not free: its owner is pg_database_owner, and PostgreSQL
-    looks for a grantor among the owner's roles, one per enrolled host (19 ms at 2,000
-    hosts, 87 ms at 4,600, when it was granted at every enrolment)."""
+    """CONNECT, the schema and the policies' function: granted only when the group holds no
+    entry of its own (one it holds through PUBLIC would be gone with a DBA's REVOKE ... FROM
+    PUBLIC). Granting USAGE on ``public`` again is not free: its owner is
+    pg_database_owner, and PostgreSQL looks for a grantor among the owner's roles, one per
+    enrolled host (19 ms at 2,000 hosts, 87 ms at 4,600, when it was granted each time)."""
     cursor.execute(
-        "SELECT has_database_privilege(%s, %s, 'CONNECT'), "
-        "has_schema_privilege(%s, 'public', 'USAGE'), "
-        "has_function_privilege(%s, %s, 'EXECUTE')",
-        [group, database, group, group, rls.HOSTS_FUNCTION],
+        "SELECT EXISTS (SELECT 1 FROM pg_database d, aclexplode(d.datacl) x "
+        "  WHERE d.datname = %s AND x.grantee = %s::regrole AND x.privilege_type = 'CONNECT'), "
+        "EXISTS (SELECT 1 FROM pg_namespace n, aclexplode(n.nspacl) x "
+        "  WHERE n.nspname = 'public' AND x.grantee = %s::regrole AND x.privilege_type = 'USAGE'), "
+        "EXISTS (SELECT 1 FROM pg_proc p, aclexplode(p.proacl) x "
+        "  WHERE p.oid = %s::regprocedure AND x.grantee = %s::regrole "
+        "  AND x.privilege_type = 'EXECUTE')",
+        [database, _q(group), _q(group), rls.HOSTS_FUNCTION, _q(group)],
     )
     connect, usage, execute = cursor.fetchone()
     q = _q(group)
@@ -163,17 +167,19 @@ def _grant_reach(cursor: Any, group: str, database: str) -> None:
         cursor.execute(f"GRANT EXECUTE ON FUNCTION {rls.HOSTS_FUNCTION} TO {q}")
 
 
-def _tables_granted_to(cursor: Any, role: str) -> list[str]:
-    """The tables of ``public`` on which ``role`` holds anything, or on any of whose columns."""
+def _relations_granted_to(cursor: Any, role: str) -> list[tuple[str, bool]]:
+    """The relations of ``public`` (tables, views, sequences) on which ``role`` holds
+    anything, or on any of whose columns, each with whether it is a sequence."""
     cursor.execute(
-        "SELECT c.oid::regclass::text FROM pg_class c "
-        "WHERE c.relkind IN ('r', 'p') AND c.relnamespace = 'public'::regnamespace AND ("
+        "SELECT c.oid::regclass::text, c.relkind = 'S' FROM pg_class c "
+        "WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') "
+        "AND c.relnamespace = 'public'::regnamespace AND ("
         "  EXISTS (SELECT 1 FROM aclexplode(c.relacl) x WHERE x.grantee = %s::regrole)"
         "  OR EXISTS (SELECT 1 FROM pg_attribute a, aclexplode(a.attacl) y"
         "    WHERE a.attrelid = c.oid AND a.attacl IS NOT NULL AND y.grantee = %s::regrole))",
         [_q(role), _q(role)],
     )
-    return [r[0] for r in cursor.fetchall()]
+    return [(name, bool(is_sequence)) for name, is_sequence in cursor.fetchall()]
 
 
 def _sequences() -> list[str]:
@@ -189,26 +195,44 @@ def _sequences() -> list[str]:
     return found
 
 
-def _join_earlier_roles(cursor: Any, group: str) -> None:
-    """Host roles enrolled before the group existed (or while a group dropped by hand was
-    missing) join it and lose their table and sequence grants of their own, so those ACLs
-    shrink to one entry. Only roles a credential of this database names and that exist:
-    a role dropped by hand is left to its credential. Their CONNECT, schema and function
-    grants stay: no ACL read per query grows by them, and revoking on ``public`` costs in
-    proportion to the fleet for each role (``_grant_reach``)."""
+def _outside_roles(cursor: Any, group: str) -> list[str]:
+    """Host roles (a credential of this database names them, and they exist) that do not
+    take their grants from the group: not an inheriting member of it, or still holding a
+    grant of their own on a table of ``rls.GRANTS``. Joins over the catalogs, no function
+    per role: a few milliseconds at 5,000 hosts, asked at every enrolment."""
+    cursor.execute("SHOW server_version_num")
+    # From PostgreSQL 16 each membership carries its own INHERIT option.
+    inherits = " AND m.inherit_option" if int(cursor.fetchone()[0]) >= 160000 else ""
     cursor.execute(
-        "SELECT DISTINCT r.rolname FROM enroll_hostcredential c "
-        "JOIN pg_roles r ON r.rolname = c.pg_role "
-        "WHERE NOT pg_has_role(r.oid, %s::name, 'MEMBER')",
-        [group],
+        "SELECT r.rolname FROM enroll_hostcredential c JOIN pg_roles r ON r.rolname = c.pg_role "
+        "WHERE NOT r.rolinherit OR NOT EXISTS (SELECT 1 FROM pg_auth_members m "
+        f"  WHERE m.member = r.oid AND m.roleid = %s::regrole{inherits}) "
+        "UNION SELECT r.rolname FROM pg_class t CROSS JOIN LATERAL aclexplode(t.relacl) x "
+        "JOIN pg_roles r ON r.oid = x.grantee "
+        "JOIN enroll_hostcredential c ON c.pg_role = r.rolname "
+        "WHERE t.oid = ANY(%s::regclass[])",
+        [_q(group), list(rls.GRANTS)],
     )
-    sequences = _sequences()
-    for (role,) in cursor.fetchall():
+    return [r[0] for r in cursor.fetchall()]
+
+
+def _join_earlier_roles(cursor: Any, group: str) -> None:
+    """Host roles that do not take their grants from the group (``_outside_roles``: made
+    before it, by an older release, or while a group dropped by hand was missing) join it
+    and lose their table and sequence grants of their own, so those ACLs shrink to one
+    entry. A role dropped by hand is left to its credential. Their CONNECT, schema and
+    function grants stay: no ACL read per query grows by them, and revoking on ``public``
+    costs in proportion to the fleet for each role (``_grant_reach``)."""
+    roles = _outside_roles(cursor, group)
+    sequences = _sequences() if roles else []
+    for role in roles:
         q = _q(role)
         # INHERIT first: from PostgreSQL 16 a membership keeps the INHERIT its member had
         # when it was granted, and one granted to a NOINHERIT role passes on nothing.
         cursor.execute(f"ALTER ROLE {q} INHERIT")
-        cursor.execute(f"GRANT {_q(group)} TO {q}")
+        cursor.execute("SHOW server_version_num")
+        inherit = " WITH INHERIT TRUE" if int(cursor.fetchone()[0]) >= 160000 else ""
+        cursor.execute(f"GRANT {_q(group)} TO {q}{inherit}")
         for table in rls.GRANTS:
             cursor.execute(f"REVOKE ALL ON {table} FROM {q}")
         for sequence in sequences:

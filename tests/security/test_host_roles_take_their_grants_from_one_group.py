@@ -53,6 +53,25 @@ def insert_a_sample(db: psycopg.Connection[Any], host_id: int) -> None:
     )
 
 
+def own_entries(catalog: str, acl: str, where: str) -> set[str]:
+    """The privileges the group holds in its own name (not through PUBLIC) on one object."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT x.privilege_type FROM {catalog} o, aclexplode(o.{acl}) x "
+            f"WHERE {where} AND x.grantee = %s::regrole",
+            [f'"{group()}"'],
+        )
+        return {r[0] for r in cursor.fetchall()}
+
+
+def test_the_group_holds_its_reach_in_its_own_name(enrolled: Enrolled) -> None:  # noqa: F811
+    """A database's CONNECT and the schema's USAGE also come through PUBLIC by default; a
+    DBA who revokes those from PUBLIC must not cut the fleet off."""
+    enrolled.host()
+    assert own_entries("pg_database", "datacl", "o.datname = current_database()") == {"CONNECT"}
+    assert own_entries("pg_namespace", "nspacl", "o.nspname = 'public'") == {"USAGE"}
+
+
 def test_three_hosts_add_one_entry_to_each_tables_acl(enrolled: Enrolled) -> None:  # noqa: F811
     a = enrolled.host()
     with connection.cursor() as cursor:
@@ -142,6 +161,24 @@ def test_a_role_enrolled_before_the_group_joins_it(enrolled: Enrolled) -> None: 
             db.execute("UPDATE core_host SET name = 'taken'")
 
 
+def test_a_role_an_older_release_made_after_the_group_joins_it(
+    enrolled: Enrolled,  # noqa: F811
+) -> None:
+    enrolled.host()  # the group is there
+    host, role, password = _enrol_the_old_way(f"late-{uuid.uuid4().hex[:8]}", enrolled)
+    assert role in grantees("core_backend")
+
+    enrolled.host()
+
+    assert role not in grantees("core_backend")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT rolinherit, pg_has_role(rolname, %s, 'USAGE') FROM pg_roles WHERE rolname = %s",
+            [group(), role],
+        )
+        assert cursor.fetchone() == (True, True)
+
+
 def test_a_grant_a_release_drops_is_gone_at_the_next_enrolment(
     enrolled: Enrolled,  # noqa: F811
     monkeypatch: pytest.MonkeyPatch,
@@ -155,6 +192,7 @@ def test_a_grant_a_release_drops_is_gone_at_the_next_enrolment(
     b = enrolled.host()
 
     assert group() not in grantees("health_healthevent")
+    assert group() not in sequence_grantees("health_healthevent_id_seq")
     with enrolled.pg(b) as db:
         with pytest.raises(errors.InsufficientPrivilege):
             db.execute("SELECT count(*) FROM health_healthevent")
