@@ -187,8 +187,8 @@ class SwapBackend(ABC):
         #: Called with each store opened for writing, after its proof and before the first
         #: byte: the control plane checks there that no other backend names the same bytes.
         self.on_store: Callable[[Store], None] | None = None
-        #: The bytes ``on_store`` has accepted for this instance (``claim``).
-        self._claimed: set[tuple[str, frozenset[str]]] = set()
+        #: The bytes ``on_store`` last accepted for this instance (``claim``).
+        self._claimed: tuple[str, frozenset[str]] | None = None
         #: Called with ``state`` whenever a kind made something on the host that only this
         #: state can find again (a zram device added, a loop device attached): the control
         #: plane saves it at once, so a crash right after never leaks it.
@@ -460,10 +460,13 @@ class SwapBackend(ABC):
         if self.on_store is None:
             return
         seen = (store.key, frozenset(store.overlaps))
-        if seen in self._claimed:
+        if seen == self._claimed:
             return
+        # Cleared first: a refused claim, or a claim of other bytes, leaves nothing to skip
+        # by (claims of A, then B, then A again ask three times: the record names B).
+        self._claimed = None
         self.on_store(store)
-        self._claimed.add(seen)
+        self._claimed = seen
 
     def _formatted_here(self, store: Store) -> bool:
         want = self.record.get("uuid")
@@ -578,6 +581,7 @@ class SwapBackend(ABC):
                 store.close()
             self._retired = []
             self._store = None
+            self._claimed = None  # a store opened again after this is claimed again
 
     def __enter__(self) -> SwapBackend:
         return self

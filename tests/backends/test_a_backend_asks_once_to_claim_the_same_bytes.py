@@ -1,8 +1,9 @@
 """A backend asks the control plane (``on_store``) whether other backends name its bytes
 once per bytes: a file a provision makes is claimed before it is named and again when it is
 taken, and the second question (a transaction over every backend of the machine) proved
-nothing the first had not. A refused claim is not remembered: asked again, the control
-plane is asked again, and other bytes are always asked about."""
+nothing the first had not. Only the bytes last accepted are skipped: a refused claim is not
+remembered, other bytes are always asked about, bytes claimed before others are asked about
+again, and a closed backend claims again whatever it opens next."""
 
 from __future__ import annotations
 
@@ -70,5 +71,9 @@ def test_other_bytes_are_asked_about(swap_root: Path, policy: Policy) -> None:
         for store in (a_store("dev:1"), a_store("dev:2"), a_store("dev:1", ("disk:1",))):
             backend.claim(store)
             backend.claim(store)
+        backend.claim(a_store("dev:2"))  # back to bytes claimed before, not last
+        backend.close()
+        backend.claim(a_store("dev:2"))  # closed: whatever it opens next is claimed again
     # The same key with other overlaps (a device now seen inside a disk) is other bytes.
-    assert asked == [("dev:1", ()), ("dev:2", ()), ("dev:1", ("disk:1",))]
+    assert asked == [("dev:1", ()), ("dev:2", ()), ("dev:1", ("disk:1",)), ("dev:2", ()),
+                     ("dev:2", ())]  # fmt: skip
