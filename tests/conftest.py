@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -37,16 +38,29 @@ def _end_other_sessions() -> None:
 
     if connection.vendor != "postgresql":
         return
-    others = (
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-        "AND pid <> pg_backend_pid() AND usename = current_user"
-    )
-    deadline = time.monotonic() + SESSIONS_END_TIMEOUT
     with connection.cursor() as cursor:
+        cursor.execute("SELECT current_database()")
+        if not cursor.fetchone()[0].startswith("test_"):
+            return  # not a test database: nothing of it is this run's to end
+        # Every session of a role this one may signal (its own, the enrolled hosts' roles it
+        # is a member of); a superuser's would refuse the signal, so it is not asked.
+        others = (
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND pg_has_role(current_user, usesysid, 'USAGE')"
+        )
         cursor.execute(others.replace("count(*)", "count(pg_terminate_backend(pid))"))
+        deadline = time.monotonic() + SESSIONS_END_TIMEOUT
         while True:  # pg_terminate_backend only signals: wait for the sessions to be gone
             cursor.execute(others)
-            if cursor.fetchone()[0] == 0 or time.monotonic() > deadline:
+            left = cursor.fetchone()[0]
+            if left == 0:
+                break
+            if time.monotonic() > deadline:
+                warnings.warn(
+                    f"{left} session(s) still on the test database after "
+                    f"{SESSIONS_END_TIMEOUT:.0f} s: it may be left on the server",
+                    stacklevel=1,
+                )
                 break
             time.sleep(0.05)
     connection.close()

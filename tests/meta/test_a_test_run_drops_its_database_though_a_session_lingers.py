@@ -5,44 +5,18 @@ database stayed on the server for good; a few days of runs had left over a hundr
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 from django.db import connection
 
 REPO = Path(__file__).resolve().parents[2]
-
-INNER = """
-import subprocess, sys
-from pathlib import Path
-
-import psycopg
-import pytest
-from django.db import connection
-
-from tests.fixtures.workers import test_database_url as database_url
-
-
-@pytest.mark.django_db
-def test_leaves_a_session_behind():
-    out = Path({out!r})
-    (out / "database").write_text(connection.settings_dict["NAME"])
-    # A process of its own, holding a session on the test database, still there at the end.
-    holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import psycopg, sys, time; c = psycopg.connect(sys.argv[1]); "
-         "c.execute('SELECT 1'); print('connected', flush=True); time.sleep(3600)",
-         database_url()],
-        stdout=subprocess.PIPE, text=True, start_new_session=True,
-    )
-    (out / "holder").write_text(str(holder.pid))
-    assert holder.stdout.readline().strip() == "connected"
-"""
+INNER = Path(__file__).with_name("inner_run_leaves_a_session.py")
 
 
 def database_exists(name: str) -> bool:
@@ -55,27 +29,19 @@ def database_exists(name: str) -> bool:
 def test_the_run_ends_the_session_and_drops_its_database(tmp_path: Path) -> None:
     if connection.vendor != "postgresql":
         pytest.skip("the test database is dropped by pytest-django itself on SQLite")
-    inner = tmp_path / "inner"
-    inner.mkdir()
-    # Under tests/ for its conftest; not named test_*, so that no other run collects it.
-    module = REPO / "tests" / "meta" / f"inner_run_{os.getpid()}_{tmp_path.name}.py"
-    module.write_text(textwrap.dedent(INNER.format(out=str(tmp_path))))
     holder = None
     try:
         run = subprocess.run(
             [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider",
-             str(module)],
+             str(INNER)],
             cwd=REPO, capture_output=True, text=True, timeout=240,
+            env={**os.environ, "INNER_RUN_OUT": str(tmp_path)},
         )  # fmt: skip
         holder = int((tmp_path / "holder").read_text())
         assert run.returncode == 0 and "1 passed" in run.stdout, run.stdout + run.stderr
         assert "being accessed by other users" not in run.stdout + run.stderr
         assert not database_exists((tmp_path / "database").read_text())
     finally:
-        module.unlink(missing_ok=True)
-        if holder is not None:
-            try:
+        if holder is not None:  # gone with its parent already (PR_SET_PDEATHSIG); if not:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(holder, signal.SIGKILL)
-                os.waitpid(holder, 0)
-            except (ProcessLookupError, ChildProcessError):
-                pass
