@@ -577,10 +577,13 @@ def _observations_named(db: Any) -> str:
             "v AS (SELECT * FROM json_to_recordset(%s::json) AS v(pk bigint, state text, "
             "used bigint, priority integer, error text))"
         )
+    # Typed as PostgreSQL's are: a number past a 64-bit integer would come out a REAL, and
+    # be stored so, where PostgreSQL's bigint refuses it.
     columns = ", ".join(
-        f"json_extract(value, '$.{name}') AS {name}"
-        for name in ("pk", "state", "used", "priority", "error")
-    )
+        f"CAST(json_extract(value, '$.{name}') AS {kind}) AS {name}"
+        for name, kind in (("pk", "INTEGER"), ("state", "TEXT"), ("used", "INTEGER"),
+                           ("priority", "INTEGER"), ("error", "TEXT"))
+    )  # fmt: skip
     return f"v AS (SELECT {columns} FROM json_each(%s))"
 
 
