@@ -45,7 +45,7 @@ bench-quick: deps venv
 	$(PY) bench/quick.py
 
 # 5,000 synthetic hosts sampling through the real path for a minute while pages are read
-# (bench/bench_fleet_live.py; enrolling their 5,000 roles takes about a minute and a half
+# (bench/bench_fleet_live.py; enrolling their 5,000 roles takes about two minutes
 # here: ARGS="--hosts 1000 --seconds 40" for the size `make bench` runs).
 bench-live: deps venv
 	$(PY) bench/bench_fleet_live.py $(ARGS)
