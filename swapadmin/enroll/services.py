@@ -184,15 +184,14 @@ def _relations_granted_to(cursor: Any, role: str) -> list[tuple[str, bool]]:
 
 def _sequences() -> list[str]:
     """The id sequences of the tables a host inserts into (its INSERTs draw from them)."""
-    found = []
+    tables = [t for t, privileges in rls.GRANTS.items() if "INSERT" in privileges]
     with connection.cursor() as cursor:
-        for table, privileges in rls.GRANTS.items():
-            if "INSERT" in privileges:
-                cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
-                sequence = cursor.fetchone()[0]
-                if sequence:
-                    found.append(sequence)
-    return found
+        cursor.execute(
+            "SELECT s FROM unnest(%s::text[]) WITH ORDINALITY AS t(name, i), "
+            "pg_get_serial_sequence(t.name, 'id') AS s WHERE s IS NOT NULL ORDER BY t.i",
+            [tables],
+        )
+        return [r[0] for r in cursor.fetchall()]
 
 
 def _outside_roles(cursor: Any, group: str) -> list[str]:
@@ -200,9 +199,8 @@ def _outside_roles(cursor: Any, group: str) -> list[str]:
     take their grants from the group: not an inheriting member of it, or still holding a
     grant of their own on a table of ``rls.GRANTS``. Joins over the catalogs, no function
     per role: a few milliseconds at 5,000 hosts, asked at every enrolment."""
-    cursor.execute("SHOW server_version_num")
     # From PostgreSQL 16 each membership carries its own INHERIT option.
-    inherits = " AND m.inherit_option" if int(cursor.fetchone()[0]) >= 160000 else ""
+    inherits = " AND m.inherit_option" if connection.pg_version >= 160000 else ""
     cursor.execute(
         "SELECT r.rolname FROM enroll_hostcredential c JOIN pg_roles r ON r.rolname = c.pg_role "
         "WHERE NOT r.rolinherit OR NOT EXISTS (SELECT 1 FROM pg_auth_members m "
@@ -225,13 +223,12 @@ def _join_earlier_roles(cursor: Any, group: str) -> None:
     costs in proportion to the fleet for each role (``_grant_reach``)."""
     roles = _outside_roles(cursor, group)
     sequences = _sequences() if roles else []
+    inherit = " WITH INHERIT TRUE" if connection.pg_version >= 160000 else ""
     for role in roles:
         q = _q(role)
         # INHERIT first: from PostgreSQL 16 a membership keeps the INHERIT its member had
         # when it was granted, and one granted to a NOINHERIT role passes on nothing.
         cursor.execute(f"ALTER ROLE {q} INHERIT")
-        cursor.execute("SHOW server_version_num")
-        inherit = " WITH INHERIT TRUE" if int(cursor.fetchone()[0]) >= 160000 else ""
         cursor.execute(f"GRANT {_q(group)} TO {q}{inherit}")
         for table in rls.GRANTS:
             cursor.execute(f"REVOKE ALL ON {table} FROM {q}")
