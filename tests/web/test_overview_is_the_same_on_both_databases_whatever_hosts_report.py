@@ -24,6 +24,10 @@ from swapadmin.core.models import Host
 from swapadmin.web import fleet
 from tests.fixtures.both_databases import case_runner, sqlite_data  # noqa: F401  (a fixture)
 
+# The PostgreSQL cases reach the database through case_runner, which asks for ``db`` only
+# inside the test; marking the module sets the test database up first whatever runs before.
+pytestmark = pytest.mark.django_db
+
 BIGINT_MAX = 2**63 - 1
 
 
