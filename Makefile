@@ -12,7 +12,7 @@ export SWAPADMIN_DATA_DIR ?= $(CURDIR)/var
 
 .PHONY: run test bench bench-quick bench-live lint typecheck deps venv services services-stop clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py backends/_aioloop.c
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -e '.[dev]'

@@ -404,6 +404,24 @@ class SwapBackend(ABC):
         self._require_identity(store)
         self.check_swap_uuid(store)
 
+    def recheck_store(self) -> None:
+        """Raise unless the store page I/O holds open is still inactive in /proc/swaps and
+        still this backend's alone (``check_exclusive``); on the path when none is open. For
+        a long writer (scan, benchmark) to ask again as it goes: a loop device can be
+        attached over a file, and swapped on, while the file is written, which neither
+        O_EXCL nor the kernel's own swap-file guard stops."""
+        with self._io_lock:
+            store = self._store
+        if store is None:
+            if self.is_active():
+                raise ActiveAreaError(
+                    f"{self.swap_path} is active in /proc/swaps: its pages hold live process "
+                    "memory, so swapadmin will not write to it. Deactivate it first."
+                )
+            return
+        self._refuse_active(store)
+        self.check_exclusive(store)
+
     @staticmethod
     def _refuse_active(store: Store) -> None:
         active = store_mod.active_path(store.fd)

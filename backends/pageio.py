@@ -13,13 +13,20 @@ Speed comes from overlap, never from the page cache (the contract's I/O is O_DIR
   ``psync`` engine with 32 jobs near half of what ``libaio`` reaches, because every
   synchronous request pays a sleep and a wake-up. So when a backend does its I/O the
   contract's way (it does not override ``swap_in_many``/``swap_out_many``), the
-  benchmark submits the same requests (same path, same open flags, same offsets)
-  through Linux native AIO, ``queue_depth`` in flight from one thread, as fio does. A
-  backend with its own I/O gets a pool of ``queue_depth`` threads over its methods.
+  benchmark submits the same requests (same descriptor, same offsets) through Linux
+  native AIO, ``queue_depth`` in flight from one thread, one request per ``io_submit``, as
+  fio does. That loop is C (``backends/_aioloop.c``, built when the package is installed):
+  the same loop in Python spends the interpreter's few microseconds per request and reaches
+  only 0.8x fio. A backend with its own I/O gets a pool of ``queue_depth`` threads over its
+  methods.
+- Both work in slices of at most ``SLICE_SECONDS``: before each, they ask ``cancel`` and
+  look again at the open store (``SwapBackend.recheck_store``): a loop device can be
+  attached over a file, and swapped on, while the file is written, which O_EXCL cannot stop.
 """
 
 from __future__ import annotations
 
+import array
 import ctypes
 import errno as errno_mod
 import itertools
@@ -31,13 +38,18 @@ import struct
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final, Protocol
 
 from . import header
 from .base import PAGE_SIZE, SwapBackend, aligned_buffer
 from .errors import ActiveAreaError, BackendError, KernelError, ValidationError
+
+try:
+    from . import _aioloop
+except ImportError:  # run from a tree never installed (`make` installs it): the Python loop
+    _aioloop = None  # type: ignore[assignment]
 
 ProgressFn = Callable[[int, int], None]
 CancelFn = Callable[[], bool]
@@ -51,14 +63,19 @@ SCAN_DEPTH: Final = 4
 #: Sequential benchmark phases move 1 MiB per request with this many in flight.
 SEQ_RUN_PAGES: Final = 256
 SEQ_DEPTH: Final = 4
+#: The benchmark and the scan look again at the open store this often (the benchmark asks
+#: ``cancel`` too): the longest a write can go on to an area that became active, or reachable
+#: through a loop device, behind the store's back.
+SLICE_SECONDS: Final = 0.1
 #: Callbacks for progress come at most this often (seconds), plus once at the end.
 PROGRESS_INTERVAL: Final = 0.25
 #: The errnos a medium failure shows as; anything else is not the page's fault.
 MEDIUM_ERRNOS: Final = frozenset({errno_mod.EIO, errno_mod.EILSEQ, errno_mod.ENODATA})
 
 
-class ScanCancelled(BackendError):
-    """The caller's ``cancel`` said stop. The header was not changed."""
+class PageIOCancelled(BackendError):
+    """The caller's ``cancel`` said stop (a scan or a benchmark). The header was not
+    changed."""
 
 
 @dataclass(frozen=True)
@@ -188,8 +205,9 @@ def scan(
     (EIO) is a bad page, not a failure of the scan.
 
     Guarantees: an active area, or one without a readable swap header, is refused before a
-    byte is written; slot 0 is written only by the final ``header.set_badpages``; a
-    cancelled scan (``cancel()`` true, polled between runs) raises ScanCancelled with the
+    byte is written, and the scan stops within SLICE_SECONDS of the store becoming active or
+    reachable through a loop device; slot 0 is written only by the final ``header.set_badpages``; a
+    cancelled scan (``cancel()`` true, polled between runs) raises PageIOCancelled with the
     header unchanged. The contents of the other pages are destroyed, as with mkswap -c.
     ``progress(done, total)`` counts page transfers (each page is written and read once per
     pattern), is called at most a few times a second, and last with done == total.
@@ -262,12 +280,21 @@ def _run_all(
 ) -> None:
     """Apply ``fn`` to every run with at most 2 * SCAN_DEPTH queued, so a cancel is seen
     quickly and memory stays bounded; re-raises the first worker failure. Progress is
-    reported from here, the caller's thread, as runs complete."""
+    reported from here, the caller's thread, as runs complete, and the open store is looked
+    at again (``SwapBackend.recheck_store``) before the first run and every SLICE_SECONDS."""
     pending: list[Future[None]] = []
+    rechecked: float | None = None  # each pass begins with a look
     for slots in runs:
+        if rechecked is None or time.monotonic() - rechecked >= SLICE_SECONDS:
+            try:
+                backend.recheck_store()
+            except BaseException:
+                wait(pending)  # their buffers stay theirs until they are done
+                raise
+            rechecked = time.monotonic()
         if cancel is not None and cancel():
             _wait_all(pending)
-            raise ScanCancelled(
+            raise PageIOCancelled(
                 f"scan of {backend.swap_path} cancelled at slot {slots.start}: the header "
                 "was not changed; the other pages hold test patterns (harmless while the "
                 "area is inactive; run the scan again or mkswap before using it)"
@@ -410,14 +437,40 @@ class _Engine(Protocol):
     name: str
 
     def run(
-        self,
-        *,
-        write: bool,
-        next_slot: Callable[[], int],
-        run_pages: int,
-        depth: int,
-        seconds: float,
-    ) -> _Samples: ...
+        self, *, write: bool, pattern: _Pattern, depth: int, seconds: float, check: CheckFn
+    ) -> _Samples:
+        """Keep ``depth`` requests of the pattern in flight for ``seconds``, calling
+        ``check`` on the caller's thread before the first and at least every SLICE_SECONDS
+        after; when it raises, stop and let it through once nothing is in flight."""
+        ...
+
+
+CheckFn = Callable[[], None]
+
+
+@dataclass(frozen=True)
+class _Pattern:
+    """Where requests start: slot 1 + k * run_pages for k in [0, runs), k counting up and
+    wrapping (sequential), or drawn uniformly (random, aligned to the request size as fio
+    aligns to --bs). Slot 0, the header, is never in it."""
+
+    random: bool
+    run_pages: int
+    runs: int
+
+    @classmethod
+    def over(cls, pages: int, run_pages: int, *, random: bool) -> _Pattern:
+        return cls(random, run_pages, (pages - 1) // run_pages)
+
+    def slots(self) -> Callable[[], int]:
+        """Request starts for the Python engines; thread-safe (itertools.count is atomic, and
+        random.Random's randrange holds the GIL)."""
+        run, runs = self.run_pages, self.runs
+        if self.random:
+            rnd = random.Random()
+            return lambda: 1 + rnd.randrange(runs) * run
+        counter = itertools.count()
+        return lambda: 1 + (next(counter) % runs) * run
 
 
 def benchmark(
@@ -427,43 +480,45 @@ def benchmark(
     block_pages: int = 1,
     queue_depth: int = 32,
     progress: ProgressFn | None = None,
+    cancel: CancelFn | None = None,
 ) -> BenchResult:
     """Measure sequential write and read (1 MiB requests, SEQ_DEPTH in flight), then random
     write and read of ``block_pages`` pages per request with ``queue_depth`` in flight, each
     phase for a quarter of ``seconds``. Latency is per request, submission to completion.
 
-    Guarantees: an active area is refused before a byte is touched; slot 0 is never written,
-    and page 0 is read first and written back at the end if it differs (so a swap header
-    survives whatever happened). The other pages are overwritten with random data. Reads of
-    pages never written (a fresh sparse or unwritten-extent file) may not reach the device,
-    so benchmark an area that has been written once (mkswap does not; a scan does).
-    ``progress(ms_done, ms_total)`` reports elapsed time.
+    Guarantees: an active area is refused before a byte is touched, and again every
+    SLICE_SECONDS on the open store (so an area swapped on meanwhile, through a loop device
+    over the file, stops the benchmark within a slice); slot 0 is never written, and page 0
+    is read first and written back at the end if it differs (so a swap header survives
+    whatever happened). The other pages are overwritten with random data. Reads of pages
+    never written (a fresh sparse or unwritten-extent file) may not reach the device, so
+    benchmark an area that has been written once (mkswap does not; a scan does).
+    ``progress(ms_done, ms_total)`` reports elapsed time; ``cancel()`` true, polled between
+    slices, raises PageIOCancelled.
     """
     _check_bench_args(backend, seconds, block_pages, queue_depth)
     refuse_if_active(backend, "benchmark")
     pages = backend.size_pages
     page0 = bytes(backend.swap_in_many([0]))
     engine = _engine_for(backend)
+    check = _between_slices(backend, cancel)
     phase_seconds = seconds / 4
     total_ms = int(seconds * 1000)
     results: list[PhaseResult] = []
     try:
         plan = (
-            (True, _sequential(pages, SEQ_RUN_PAGES), SEQ_RUN_PAGES, SEQ_DEPTH),
-            (False, _sequential(pages, SEQ_RUN_PAGES), SEQ_RUN_PAGES, SEQ_DEPTH),
-            (True, _random(pages, block_pages), block_pages, queue_depth),
-            (False, _random(pages, block_pages), block_pages, queue_depth),
+            (True, _Pattern.over(pages, SEQ_RUN_PAGES, random=False), SEQ_DEPTH),
+            (False, _Pattern.over(pages, SEQ_RUN_PAGES, random=False), SEQ_DEPTH),
+            (True, _Pattern.over(pages, block_pages, random=True), queue_depth),
+            (False, _Pattern.over(pages, block_pages, random=True), queue_depth),
         )
-        for i, (write, next_slot, run_pages, depth) in enumerate(plan):
+        for i, (write, pattern, depth) in enumerate(plan):
             started = time.monotonic()
             samples = engine.run(
-                write=write,
-                next_slot=next_slot,
-                run_pages=run_pages,
-                depth=depth,
-                seconds=phase_seconds,
+                write=write, pattern=pattern, depth=depth, seconds=phase_seconds, check=check
             )
-            results.append(_summarise(samples, run_pages, time.monotonic() - started))
+            elapsed = time.monotonic() - started
+            results.append(_summarise(samples, pattern.run_pages, elapsed))
             if progress is not None:
                 progress(min(total_ms, int((i + 1) * phase_seconds * 1000)), total_ms)
     finally:
@@ -477,6 +532,18 @@ def benchmark(
         queue_depth=queue_depth,
         block_pages=block_pages,
     )
+
+
+def _between_slices(backend: SwapBackend, cancel: CancelFn | None) -> CheckFn:
+    def check() -> None:
+        if cancel is not None and cancel():
+            raise PageIOCancelled(
+                f"benchmark of {backend.swap_path} cancelled: the header was not changed; "
+                "the other pages hold random data (harmless while the area is inactive)"
+            )
+        backend.recheck_store()
+
+    return check
 
 
 def _check_bench_args(
@@ -493,20 +560,6 @@ def _check_bench_args(
             f"a benchmark needs at least {1 + SEQ_RUN_PAGES} pages "
             f"({(1 + SEQ_RUN_PAGES) * PAGE_SIZE} bytes); this area has {backend.size_pages}"
         )
-
-
-def _sequential(pages: int, run: int) -> Callable[[], int]:
-    """Consecutive runs from slot 1, wrapping; thread-safe (itertools.count is atomic)."""
-    runs = (pages - 1) // run
-    counter = itertools.count()
-    return lambda: 1 + (next(counter) % runs) * run
-
-
-def _random(pages: int, run: int) -> Callable[[], int]:
-    """Uniform run starts in 1..pages-run, aligned to ``run`` as fio aligns to --bs."""
-    runs = (pages - 1) // run
-    rnd = random.Random()
-    return lambda: 1 + rnd.randrange(runs) * run
 
 
 def _summarise(samples: _Samples, run_pages: int, seconds: float) -> PhaseResult:
@@ -531,14 +584,32 @@ def _restore_page0(backend: SwapBackend, page0: bytes) -> None:
 
 def _engine_for(backend: SwapBackend) -> _Engine:
     """Native AIO when the backend's I/O is the contract's own (so the requests are the
-    same ones), the thread pool over its methods otherwise."""
+    same ones): the C loop, or the Python one in a tree never installed; the thread pool
+    over its methods otherwise."""
     own_io = (
         type(backend).swap_in_many is SwapBackend.swap_in_many
         and type(backend).swap_out_many is SwapBackend.swap_out_many
     )
     if own_io and _AIO_SYSCALLS is not None:
-        return _AioEngine(backend)
+        return _CEngine(backend) if _aioloop is not None else _AioEngine(backend)
     return _ThreadEngine(backend)
+
+
+def _supervise(pending: list[Future[None]], stop: threading.Event, check: CheckFn) -> None:
+    """Wait for the workers, calling ``check`` between slices on this, the caller's, thread
+    (it may ask the database, whose connections are per thread); when it raises, tell the
+    workers to stop, wait for them, and raise it. Re-raises the first worker failure."""
+    try:
+        while wait(pending, timeout=SLICE_SECONDS, return_when=FIRST_EXCEPTION).not_done:
+            if any(f.done() and f.exception() is not None for f in pending):
+                break
+            check()
+    except BaseException:
+        stop.set()
+        wait(pending)
+        raise
+    stop.set()
+    _wait_all(pending)
 
 
 class _ThreadEngine:
@@ -550,23 +621,29 @@ class _ThreadEngine:
         self.backend = backend
 
     def run(
-        self,
-        *,
-        write: bool,
-        next_slot: Callable[[], int],
-        run_pages: int,
-        depth: int,
-        seconds: float,
+        self, *, write: bool, pattern: _Pattern, depth: int, seconds: float, check: CheckFn
     ) -> _Samples:
         samples = _Samples()
         deadline = time.monotonic() + seconds
-        data = _random_pages(run_pages)
+        data = _random_pages(pattern.run_pages)
+        next_slot = pattern.slots()
+        stop = threading.Event()
+        check()
         with ThreadPoolExecutor(depth, thread_name_prefix="bench") as pool:
             futures = [
-                pool.submit(self._worker, write, next_slot, run_pages, deadline, data, samples)
+                pool.submit(
+                    self._worker,
+                    write,
+                    next_slot,
+                    pattern.run_pages,
+                    deadline,
+                    stop,
+                    data,
+                    samples,
+                )  # fmt: skip
                 for _ in range(depth)
             ]
-            _wait_all(futures)
+            _supervise(futures, stop, check)
         return samples
 
     def _worker(
@@ -575,13 +652,14 @@ class _ThreadEngine:
         next_slot: Callable[[], int],
         run_pages: int,
         deadline: float,
+        stop: threading.Event,
         data: mmap.mmap,
         samples: _Samples,
     ) -> None:
         buf = memoryview(data) if write else memoryview(aligned_buffer(run_pages))
         latencies: list[int] = []
         clock = time.perf_counter_ns
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not stop.is_set():
             first = next_slot()
             slots = range(first, first + run_pages)
             t0 = clock()
@@ -625,41 +703,99 @@ def _sys(number: int, *args: Any) -> int:
     return ret
 
 
-class _AioEngine:
-    """Keeps ``depth`` requests in flight, resubmitting each as it completes. The depth is
-    split over one submitting thread per CPU: ctypes drops the GIL inside io_submit, whose
-    kernel side is most of the cost, so a second thread prepares while the first submits."""
+class _CEngine:
+    """The C loop (backends/_aioloop.c): ``depth`` requests in flight from this thread, one
+    ``io_submit`` each, as fio's libaio engine does, run a slice at a time with the GIL
+    released; ``check`` runs before each slice, when nothing is in flight."""
 
     name = "linux-aio"
+
+    #: Latencies one slice can hold: 0.1 s at 650k requests a second, several times what a
+    #: virtio disk gives. A slice that fills it ends early, and the next begins.
+    LATENCY_SLOTS: Final = 1 << 16
 
     def __init__(self, backend: SwapBackend) -> None:
         self.backend = backend
 
     def run(
-        self,
-        *,
-        write: bool,
-        next_slot: Callable[[], int],
-        run_pages: int,
-        depth: int,
-        seconds: float,
+        self, *, write: bool, pattern: _Pattern, depth: int, seconds: float, check: CheckFn
     ) -> _Samples:
+        assert _aioloop is not None
         # The backend's own proven descriptor: the requests go to the store that was proven
         # this backend's, not to whatever its path names by now.
+        fd = self.backend.descriptor(write)
+        path = self.backend.io_path()
+        nbytes = pattern.run_pages * PAGE_SIZE
+        data = _random_pages(pattern.run_pages * depth)
+        latencies = array.array("Q", bytes(8 * self.LATENCY_SLOTS))
+        # xorshift's state must not be 0; the sequential counter starts at the first run.
+        state = int.from_bytes(os.urandom(8), "little") | 1 if pattern.random else 0
+        samples = _Samples()
+        deadline = time.monotonic() + seconds
+        with _AioContext(depth) as ctx:
+            while (left := deadline - time.monotonic()) > 0:
+                check()
+                ops, state, status, err, offset = _aioloop.run(
+                    ctx=ctx.handle.value, fd=fd, write=write, data=data, nbytes=nbytes,
+                    first=1, runs=pattern.runs, run_pages=pattern.run_pages,
+                    random=pattern.random, depth=depth,
+                    slice_ns=int(min(left, SLICE_SECONDS) * 1e9), latencies=latencies,
+                    state=state,
+                )  # fmt: skip
+                samples.ops += ops
+                samples.latencies_ns.extend(latencies[:ops])
+                if status == _C_SUBMIT_FAILED:
+                    raise KernelError(f"io_submit on {path} failed: {os.strerror(err)}", errno=err)
+                if status == _C_IO_FAILED:
+                    raise _io_failure(path, offset, err, nbytes)
+        return samples
+
+
+# _aioloop.run's status: io_submit or io_getevents failed (err is the errno), or a request
+# did (err is its result).
+_C_SUBMIT_FAILED: Final = 1
+_C_IO_FAILED: Final = 2
+
+
+def _io_failure(path: str, offset: int, res: int, nbytes: int) -> KernelError:
+    if res < 0:
+        return KernelError(
+            f"I/O on {path} at byte {offset} failed: {os.strerror(-res)}", errno=-res
+        )
+    return KernelError(f"short I/O on {path} at byte {offset}: {res} of {nbytes}")
+
+
+class _AioEngine:
+    """The same loop in Python, for a tree never installed (no C loop built): keeps
+    ``depth`` requests in flight, resubmitting each as it completes. The depth is split over
+    one submitting thread per CPU: ctypes drops the GIL inside io_submit, whose kernel side
+    is most of the cost, so a second thread prepares while the first submits."""
+
+    name = "linux-aio-python"
+
+    def __init__(self, backend: SwapBackend) -> None:
+        self.backend = backend
+
+    def run(
+        self, *, write: bool, pattern: _Pattern, depth: int, seconds: float, check: CheckFn
+    ) -> _Samples:
         fd = self.backend.descriptor(write)
         loops = max(1, min(os.cpu_count() or 1, depth, 4))
         shares = [depth // loops + (1 if i < depth % loops else 0) for i in range(loops)]
         samples = _Samples()
-
         path = self.backend.io_path()
+        next_slot = pattern.slots()
+        stop = threading.Event()
 
         def one(share: int) -> None:
             with _AioContext(share) as ctx:
-                got = _AioLoop(ctx, fd, write, run_pages, share, path).run(next_slot, seconds)
+                loop = _AioLoop(ctx, fd, write, pattern.run_pages, share, path)
+                got = loop.run(next_slot, seconds, stop)
             samples.merge(got.ops, got.latencies_ns)
 
+        check()
         with ThreadPoolExecutor(loops, thread_name_prefix="aio") as pool:
-            _wait_all([pool.submit(one, share) for share in shares])
+            _supervise([pool.submit(one, share) for share in shares], stop, check)
         return samples
 
 
@@ -713,7 +849,7 @@ class _AioLoop:
                 i, 0, 0, opcode, 0, fd, base + i * self.nbytes, self.nbytes, 0, 0, 0, 0,
             )  # fmt: skip
 
-    def run(self, next_slot: Callable[[], int], seconds: float) -> _Samples:
+    def run(self, next_slot: Callable[[], int], seconds: float, stop: threading.Event) -> _Samples:
         submitted = [0] * self.depth
         latencies: list[int] = []
         clock = time.perf_counter_ns
@@ -726,7 +862,7 @@ class _AioLoop:
         inflight = 0
         while True:
             now = clock()
-            if now < deadline:
+            if now < deadline and not stop.is_set():
                 for k, i in enumerate(ready):
                     set_offset(iocb_mem, i * size + _IOCB_OFFSET_AT, next_slot() * PAGE_SIZE)
                     set_ptr(ptr_mem, k * 8, iocb_addr + i * size)
@@ -769,8 +905,4 @@ class _AioLoop:
 
     def _fail(self, i: int, res: int) -> None:
         offset = _IOCB.unpack_from(self.iocb_mem, i * _IOCB.size)[8]
-        if res < 0:
-            raise KernelError(
-                f"I/O on {self.path} at byte {offset} failed: {os.strerror(-res)}", errno=-res
-            )
-        raise KernelError(f"short I/O on {self.path} at byte {offset}: {res} of {self.nbytes}")
+        raise _io_failure(self.path, offset, res, self.nbytes)

@@ -11,6 +11,7 @@ packages=(
   strace                           # a fault test delays one real fallocate to fill the disk meanwhile
   faketime                         # a worker whose clock is 60 s behind the database, for real
   fuse3 libfuse3-dev               # a FUSE file that returns EIO on chosen pages (fault tests)
+  gcc libc6-dev                    # the install compiles the benchmark's C loop (backends/_aioloop.c)
 )
 missing=()
 for p in "${packages[@]}"; do

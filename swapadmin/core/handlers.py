@@ -440,7 +440,7 @@ def scan(ctx: JobContext) -> dict[str, Any]:
             progress=ctx.progress_cb(2, 98, "scanning"),
             cancel=ctx.cancelled,
         )
-    except pageio.ScanCancelled as e:
+    except pageio.PageIOCancelled as e:
         ctx.log(e.message)
         raise Cancelled() from None
     found = res.to_dict()
@@ -464,7 +464,16 @@ def benchmark(ctx: JobContext) -> dict[str, Any]:
 
     seconds = float(ctx.job.params.get("seconds", 5))
     ctx.step(2, f"benchmarking for {seconds:.0f} s")
-    res = pageio.benchmark(plugin, seconds=seconds, progress=ctx.progress_cb(2, 98, "benchmark"))
+    try:
+        res = pageio.benchmark(
+            plugin,
+            seconds=seconds,
+            progress=ctx.progress_cb(2, 98, "benchmark"),
+            cancel=ctx.cancelled,
+        )
+    except pageio.PageIOCancelled as e:
+        ctx.log(e.message)
+        raise Cancelled() from None
     return {"benchmark": res.to_dict(), "header": _store_header(ctx, plugin)}
 
 

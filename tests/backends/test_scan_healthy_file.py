@@ -76,7 +76,7 @@ def test_it_stops_when_cancelled_without_touching_the_header(backend: FileBacken
     before = backend.swap_in(0)
     polls = iter([False, False, True])
     with later(backend) as job:
-        with pytest.raises(pageio.ScanCancelled, match="header was not changed"):
+        with pytest.raises(pageio.PageIOCancelled, match="header was not changed"):
             pageio.scan(job, cancel=lambda: next(polls, True))
         assert job.swap_in(0) == before
 

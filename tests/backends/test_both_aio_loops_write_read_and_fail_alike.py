@@ -1,0 +1,204 @@
+"""The benchmark's two native AIO loops, the C one that an installed tree runs and the Python
+one a tree never installed falls back to, do the same thing: a write phase lands on the
+pages of its pattern and on no other (never the header), a read phase counts what it read,
+``check`` runs before the first request (so a check that refuses means nothing was written),
+and a store cut short under them is an error naming the path and the byte. The C loop itself
+refuses arguments that would let it write outside its buffers."""
+
+from __future__ import annotations
+
+import array
+import errno
+import mmap
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from backends import pageio
+from backends.base import PAGE_SIZE
+from backends.errors import KernelError
+from backends.plugins.file import FileBackend
+from backends.policy import Policy
+from tests.fixtures.host import needs_root
+from tests.fixtures.stores import provisioned, rebuilt
+
+SIZE = 4 * 1024 * 1024
+PAGES = SIZE // PAGE_SIZE
+ENGINES = [pageio._CEngine, pageio._AioEngine]
+
+
+class Refused(Exception):
+    pass
+
+
+@pytest.fixture
+def backend(swap_root: Path, policy: Policy) -> Iterator[FileBackend]:
+    """A later job's plugin for a provisioned file: it proves the file before writing."""
+    path = str(swap_root / "loops.swap")
+    with provisioned("file", {"path": path}, size=SIZE, policy=policy, label="loops") as made:
+        pass
+    plugin = rebuilt(made)
+    assert isinstance(plugin, FileBackend)
+    try:
+        yield plugin
+    finally:
+        plugin.close()
+        plugin.swapfile(False)
+
+
+def pages_of(path: str) -> list[bytes]:
+    with open(path, "rb") as f:
+        data = f.read()
+    return [data[i : i + PAGE_SIZE] for i in range(0, len(data), PAGE_SIZE)]
+
+
+@needs_root
+def test_an_installed_tree_benchmarks_with_the_c_loop(backend: FileBackend) -> None:
+    assert pageio._aioloop is not None, "make installs the package, which builds the C loop"
+    assert pageio.benchmark(backend, seconds=0.4).engine == "linux-aio"
+
+
+@needs_root
+@pytest.mark.parametrize("engine", ENGINES, ids=lambda e: e.name)
+def test_a_sequential_write_lands_on_its_pages_and_no_other(
+    backend: FileBackend, engine: type[pageio._Engine]
+) -> None:
+    before = pages_of(backend.swap_path)
+    checks: list[int] = []
+    got = engine(backend).run(  # type: ignore[call-arg]
+        write=True,
+        pattern=pageio._Pattern.over(PAGES, 1, random=False),
+        depth=8,
+        seconds=0.3,
+        check=lambda: checks.append(1),
+    )
+    after = pages_of(backend.swap_path)
+    changed = {i for i in range(PAGES) if after[i] != before[i]}
+    # Slots from 1 up, wrapping past the last: every page the ops reached, and only those.
+    assert got.ops >= 1 and checks
+    assert changed == set(range(1, 1 + min(got.ops, PAGES - 1)))
+    assert after[0] == before[0]
+    assert len(got.latencies_ns) == got.ops and min(got.latencies_ns) > 0
+
+
+@needs_root
+@pytest.mark.parametrize("engine", ENGINES, ids=lambda e: e.name)
+def test_a_random_read_counts_what_it_read(
+    backend: FileBackend, engine: type[pageio._Engine]
+) -> None:
+    before = pages_of(backend.swap_path)
+    got = engine(backend).run(  # type: ignore[call-arg]
+        write=False,
+        pattern=pageio._Pattern.over(PAGES, 2, random=True),
+        depth=4,
+        seconds=0.2,
+        check=lambda: None,
+    )
+    assert got.ops >= 1 and len(got.latencies_ns) == got.ops
+    assert pages_of(backend.swap_path) == before
+
+
+@needs_root
+@pytest.mark.parametrize("engine", ENGINES, ids=lambda e: e.name)
+def test_a_check_that_refuses_comes_before_any_write(
+    backend: FileBackend, engine: type[pageio._Engine]
+) -> None:
+    before = pages_of(backend.swap_path)
+
+    def refuse() -> None:
+        raise Refused()
+
+    with pytest.raises(Refused):
+        engine(backend).run(  # type: ignore[call-arg]
+            write=True,
+            pattern=pageio._Pattern.over(PAGES, 1, random=True),
+            depth=8,
+            seconds=5,
+            check=refuse,
+        )
+    assert pages_of(backend.swap_path) == before
+
+
+@needs_root
+@pytest.mark.parametrize("engine", ENGINES, ids=lambda e: e.name)
+def test_a_store_cut_short_is_an_error_naming_path_and_byte(
+    backend: FileBackend, engine: type[pageio._Engine]
+) -> None:
+    backend.descriptor(False)  # opened and proven while whole
+    os.truncate(backend.swap_path, 0)
+    with pytest.raises(KernelError, match=rf"short I/O on {backend.swap_path} at byte \d+"):
+        engine(backend).run(  # type: ignore[call-arg]
+            write=False,
+            pattern=pageio._Pattern.over(PAGES, 1, random=False),
+            depth=4,
+            seconds=5,
+            check=lambda: None,
+        )
+
+
+@pytest.fixture
+def scratch_file(tmp_path: Path) -> Iterator[int]:
+    """A read-only descriptor on a 1 MiB file of its own."""
+    path = tmp_path / "f"
+    path.write_bytes(b"\0" * (1 << 20))
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def c_run(ctx: pageio._AioContext, fd: int, **over: object) -> tuple[int, int, int, int, int]:
+    assert pageio._aioloop is not None
+    depth = over.get("depth", 4)
+    assert isinstance(depth, int)
+    kw: dict[str, object] = {
+        "ctx": ctx.handle.value, "fd": fd, "write": False,
+        "data": mmap.mmap(-1, max(1, depth) * 4096),
+        "nbytes": 4096, "first": 1, "runs": 255, "run_pages": 1, "random": False,
+        "depth": depth, "slice_ns": 50_000_000, "latencies": array.array("Q", [0] * 64),
+        "state": 0,
+    }  # fmt: skip
+    kw.update(over)
+    return pageio._aioloop.run(**kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("over", "named"),
+    [
+        ({"depth": 0}, "depth must be 1 to 256"),
+        ({"depth": 257}, "depth must be 1 to 256"),
+        ({"data": mmap.mmap(-1, 4096)}, "data must hold depth requests"),
+        ({"nbytes": 8192}, "nbytes must be run_pages whole pages"),
+        ({"first": 0}, "first past slot 0"),
+        ({"runs": 0}, "runs must be at least 1"),
+        ({"latencies": array.array("Q", [0])}, "at least depth of them"),
+        ({"latencies": array.array("I", [0] * 64)}, "8-byte items"),
+    ],
+)
+def test_the_c_loop_refuses_what_would_reach_past_its_buffers(
+    scratch_file: int, over: dict[str, object], named: str
+) -> None:
+    with pageio._AioContext(4) as ctx, pytest.raises(ValueError, match=named):
+        c_run(ctx, scratch_file, **over)
+
+
+def test_the_c_loop_reports_a_refused_submit_with_its_errno(scratch_file: int) -> None:
+    with pageio._AioContext(4) as ctx:
+        ops, _state, status, err, _offset = c_run(ctx, scratch_file, write=True)
+    assert (ops, status, err) == (0, pageio._C_SUBMIT_FAILED, errno.EBADF)
+
+
+def test_the_c_loop_reports_a_short_read_with_its_offset(scratch_file: int) -> None:
+    # Runs from slot 1 of a 256-page file onwards, 300 of them: the 256th request reads past
+    # the end and gets 0 bytes; every request before it is whole. The slice is long enough
+    # never to end first: the failure ends it.
+    with pageio._AioContext(1) as ctx:
+        ops, state, status, err, offset = c_run(
+            ctx, scratch_file, depth=1, runs=300, slice_ns=600 * 10**9,
+            latencies=array.array("Q", [0] * 1024),
+        )  # fmt: skip
+    assert (status, err, offset) == (pageio._C_IO_FAILED, 0, 256 * 4096)
+    assert ops == 255 and state == 256
