@@ -10,10 +10,11 @@ COPY swapadmin swapadmin
 COPY templates templates
 COPY static static
 COPY setup.py manage.py ./
-# The benchmark's C loop (backends/_aioloop.c) is compiled by the install; the compiler goes
+# The benchmark's C loop (backends/_aioloop.c) is compiled by the install, in place (-e):
+# the processes run from /app, whose backends/ must be the one holding it. The compiler goes
 # again in the same layer.
 RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
-    && pip install --no-cache-dir . \
+    && pip install --no-cache-dir -e . \
     && apt-get purge -y --auto-remove gcc libc6-dev && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home /app swapadmin \
     && mkdir -p /data && chown swapadmin /data

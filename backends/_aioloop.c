@@ -17,6 +17,7 @@
 #include <Python.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/aio_abi.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -28,12 +29,18 @@
 #define PAGE 4096
 #define MAX_DEPTH 256
 
-enum status { DONE = 0, SUBMIT_FAILED = 1, IO_FAILED = 2 };
+enum status { DONE = 0, SUBMIT_FAILED = 1, IO_FAILED = 2, LEASE_BROKEN = 3 };
+
+/* The largest area the loop accepts, in pages (2^48 pages: 1 EiB): bounds every product
+ * below far inside a long long. */
+#define MAX_PAGES (1LL << 48)
+#define MAX_RUN_PAGES 65536
 
 struct slice {
     /* in */
     aio_context_t ctx;
     int fd;
+    int lease_fd;     /* a descriptor holding a write lease on the store, or -1 */
     int write;
     char *data;       /* depth buffers of nbytes each, aligned for O_DIRECT */
     long long nbytes; /* bytes per request */
@@ -120,6 +127,12 @@ static void submit(struct loop *l, int i, uint64_t t) {
     struct slice *s = l->s;
     if (s->status != DONE || t >= l->deadline || s->ops + l->inflight >= s->lat_cap)
         return;
+    /* Another open of the file breaks the lease, and waits until it is released: while it
+     * holds, no one else has the file open, and once broken nothing more is submitted. */
+    if (s->lease_fd >= 0 && fcntl(s->lease_fd, F_GETLEASE) != F_WRLCK) {
+        fail(s, LEASE_BROKEN, 0, -1);
+        return;
+    }
     l->cbs[i].aio_offset = next_offset(s);
     l->submitted[i] = t;
     long rc = submit_one(s->ctx, &l->cbs[i]);
@@ -156,6 +169,11 @@ static void run_slice(struct slice *s) {
         }
         t = now_ns();
         for (long e = 0; e < got; e++) {
+            if (events[e].data >= (uint64_t)s->depth) {
+                /* Not a request of this call: the context is not this loop's alone. */
+                fail(s, SUBMIT_FAILED, EPROTO, -1);
+                return;
+            }
             int i = (int)events[e].data;
             long long res = events[e].res;
             l.inflight--;
@@ -171,25 +189,35 @@ static void run_slice(struct slice *s) {
 
 static PyObject *run(PyObject *self, PyObject *args, PyObject *kw) {
     (void)self;
-    static char *names[] = {"ctx", "fd", "write", "data", "nbytes", "first", "runs",
-                            "run_pages", "random", "depth", "slice_ns", "latencies",
-                            "state", NULL};
+    static char *names[] = {"ctx", "fd", "lease_fd", "write", "data", "nbytes", "first",
+                            "runs", "run_pages", "pages", "random", "depth", "slice_ns",
+                            "latencies", "state", NULL};
     struct slice s;
     Py_buffer data, lat;
     unsigned long long ctx, state;
+    long long pages;
     memset(&s, 0, sizeof(s));
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "Kipw*LLLLpiLw*K", names, &ctx, &s.fd,
-                                     &s.write, &data, &s.nbytes, &s.first, &s.runs,
-                                     &s.run_pages, &s.random, &s.depth, &s.slice_ns, &lat,
-                                     &state))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "Kiipw*LLLLLpiLw*K", names, &ctx, &s.fd,
+                                     &s.lease_fd, &s.write, &data, &s.nbytes, &s.first,
+                                     &s.runs, &s.run_pages, &pages, &s.random, &s.depth,
+                                     &s.slice_ns, &lat, &state))
         return NULL;
     const char *bad = NULL;
+    /* Each bound before the product that relies on it, so nothing below can overflow. */
     if (s.depth < 1 || s.depth > MAX_DEPTH)
         bad = "depth must be 1 to 256";
-    else if (s.nbytes < PAGE || s.nbytes != s.run_pages * PAGE)
+    else if (pages < 2 || pages > MAX_PAGES)
+        bad = "pages must be 2 to 2^48";
+    else if (s.run_pages < 1 || s.run_pages > MAX_RUN_PAGES)
+        bad = "run_pages must be 1 to 65536";
+    else if (s.nbytes != s.run_pages * PAGE)
         bad = "nbytes must be run_pages whole pages";
-    else if (s.runs < 1 || s.first < 1)
-        bad = "runs must be at least 1 and first past slot 0";
+    else if (s.first < 1 || s.first >= pages)
+        bad = "first must be past slot 0 and inside the area";
+    else if (s.runs < 1 || s.runs > (pages - s.first) / s.run_pages)
+        bad = "runs must be at least 1, and every run inside the area";
+    else if (s.random && state == 0)
+        bad = "a random pattern's state must not be 0";
     else if (data.len < s.nbytes * s.depth)
         bad = "data must hold depth requests";
     else if (lat.itemsize != 8 || lat.len / 8 < s.depth)
@@ -216,11 +244,13 @@ static PyObject *run(PyObject *self, PyObject *args, PyObject *kw) {
 
 static PyMethodDef methods[] = {
     {"run", (PyCFunction)(void (*)(void))run, METH_VARARGS | METH_KEYWORDS,
-     "run(*, ctx, fd, write, data, nbytes, first, runs, run_pages, random, depth, slice_ns,"
-     " latencies, state) -> (ops, state, status, err, err_offset)\n\n"
-     "Keep depth requests in flight on fd for slice_ns, then wait for all of them. status 0:"
-     " done; 1: io_submit or io_getevents failed with errno err; 2: a request at byte"
-     " err_offset returned err (a negative errno, or a short count)."},
+     "run(*, ctx, fd, lease_fd, write, data, nbytes, first, runs, run_pages, pages, random,"
+     " depth, slice_ns, latencies, state) -> (ops, state, status, err, err_offset)\n\n"
+     "Keep depth requests in flight on fd for slice_ns, then wait for all of them. Requests"
+     " start at slot first + k * run_pages, k < runs, all inside an area of pages pages."
+     " status 0: done; 1: io_submit or io_getevents failed with errno err; 2: a request at"
+     " byte err_offset returned err (a negative errno, or a short count); 3: the write lease"
+     " on lease_fd was broken (another open of the file), nothing submitted since."},
     {NULL, NULL, 0, NULL},
 };
 

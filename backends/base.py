@@ -551,6 +551,17 @@ class SwapBackend(ABC):
         """The proven descriptor page I/O goes through (opened and proven on first use)."""
         return self._fd(writable)
 
+    def descriptor_alone(self) -> int:
+        """The proven writable descriptor, with every other this backend opened closed: the
+        kernel grants a file lease only to a file open nowhere else, this process included.
+        Only while no thread of this backend does I/O (before a job's pools start)."""
+        fd = self._fd(True)
+        with self._io_lock:
+            for store in self._retired:
+                store.close()
+            self._retired = []
+        return fd
+
     def _fd(self, writable: bool) -> int:
         with self._io_lock:
             if self._store is not None and (self._store.writable or not writable):

@@ -1,9 +1,11 @@
 """The benchmark's two native AIO loops, the C one that an installed tree runs and the Python
 one a tree never installed falls back to, do the same thing: a write phase lands on the
 pages of its pattern and on no other (never the header), a read phase counts what it read,
-``check`` runs before the first request (so a check that refuses means nothing was written),
-and a store cut short under them is an error naming the path and the byte. The C loop itself
-refuses arguments that would let it write outside its buffers."""
+``check`` runs before the first request in every engine (so a check that refuses means
+nothing was written), and a store cut short under them is an error naming the path and the
+byte. The C loop itself refuses arguments that would let it reach outside its buffers or the
+area (slot 0 included), and submits nothing once its file lease is broken; a lease is not
+granted while the file is open elsewhere."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import array
 import errno
 import mmap
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +21,7 @@ import pytest
 
 from backends import pageio
 from backends.base import PAGE_SIZE
-from backends.errors import KernelError
+from backends.errors import KernelError, NotOursError
 from backends.plugins.file import FileBackend
 from backends.policy import Policy
 from tests.fixtures.host import needs_root
@@ -27,6 +30,7 @@ from tests.fixtures.stores import provisioned, rebuilt
 SIZE = 4 * 1024 * 1024
 PAGES = SIZE // PAGE_SIZE
 ENGINES = [pageio._CEngine, pageio._AioEngine]
+ALL_ENGINES = [*ENGINES, pageio._ThreadEngine]
 
 
 class Refused(Exception):
@@ -73,6 +77,8 @@ def test_a_sequential_write_lands_on_its_pages_and_no_other(
         depth=8,
         seconds=0.3,
         check=lambda: checks.append(1),
+        lease=None,
+        pages=PAGES,
     )
     after = pages_of(backend.swap_path)
     changed = {i for i in range(PAGES) if after[i] != before[i]}
@@ -95,13 +101,15 @@ def test_a_random_read_counts_what_it_read(
         depth=4,
         seconds=0.2,
         check=lambda: None,
+        lease=None,
+        pages=PAGES,
     )
     assert got.ops >= 1 and len(got.latencies_ns) == got.ops
     assert pages_of(backend.swap_path) == before
 
 
 @needs_root
-@pytest.mark.parametrize("engine", ENGINES, ids=lambda e: e.name)
+@pytest.mark.parametrize("engine", ALL_ENGINES, ids=lambda e: e.name)
 def test_a_check_that_refuses_comes_before_any_write(
     backend: FileBackend, engine: type[pageio._Engine]
 ) -> None:
@@ -117,6 +125,8 @@ def test_a_check_that_refuses_comes_before_any_write(
             depth=8,
             seconds=5,
             check=refuse,
+            lease=None,
+            pages=PAGES,
         )
     assert pages_of(backend.swap_path) == before
 
@@ -135,6 +145,8 @@ def test_a_store_cut_short_is_an_error_naming_path_and_byte(
             depth=4,
             seconds=5,
             check=lambda: None,
+            lease=None,
+            pages=PAGES,
         )
 
 
@@ -155,9 +167,9 @@ def c_run(ctx: pageio._AioContext, fd: int, **over: object) -> tuple[int, int, i
     depth = over.get("depth", 4)
     assert isinstance(depth, int)
     kw: dict[str, object] = {
-        "ctx": ctx.handle.value, "fd": fd, "write": False,
+        "ctx": ctx.handle.value, "fd": fd, "lease_fd": -1, "write": False,
         "data": mmap.mmap(-1, max(1, depth) * 4096),
-        "nbytes": 4096, "first": 1, "runs": 255, "run_pages": 1, "random": False,
+        "nbytes": 4096, "first": 1, "runs": 255, "run_pages": 1, "pages": 256, "random": False,
         "depth": depth, "slice_ns": 50_000_000, "latencies": array.array("Q", [0] * 64),
         "state": 0,
     }  # fmt: skip
@@ -172,8 +184,18 @@ def c_run(ctx: pageio._AioContext, fd: int, **over: object) -> tuple[int, int, i
         ({"depth": 257}, "depth must be 1 to 256"),
         ({"data": mmap.mmap(-1, 4096)}, "data must hold depth requests"),
         ({"nbytes": 8192}, "nbytes must be run_pages whole pages"),
-        ({"first": 0}, "first past slot 0"),
+        ({"first": 0}, "first must be past slot 0"),
+        ({"first": 256}, "inside the area"),
         ({"runs": 0}, "runs must be at least 1"),
+        ({"runs": 256}, "every run inside the area"),
+        ({"run_pages": 2, "nbytes": 8192, "runs": 128}, "every run inside the area"),
+        ({"pages": 1}, "pages must be 2 to 2"),
+        # A run size whose bytes wrap around to one page: refused before any product.
+        (
+            {"first": 2**52 - 1, "run_pages": 2**52 + 1, "runs": 2, "pages": 2**48},
+            "run_pages must be 1 to 65536",
+        ),
+        ({"random": True, "state": 0}, "state must not be 0"),
         ({"latencies": array.array("Q", [0])}, "at least depth of them"),
         ({"latencies": array.array("I", [0] * 64)}, "8-byte items"),
     ],
@@ -192,13 +214,51 @@ def test_the_c_loop_reports_a_refused_submit_with_its_errno(scratch_file: int) -
 
 
 def test_the_c_loop_reports_a_short_read_with_its_offset(scratch_file: int) -> None:
-    # Runs from slot 1 of a 256-page file onwards, 300 of them: the 256th request reads past
-    # the end and gets 0 bytes; every request before it is whole. The slice is long enough
-    # never to end first: the failure ends it.
+    # Runs from slot 1 of a 256-page file that the loop is told holds 300: the 256th request
+    # reads past the end and gets 0 bytes; every request before it is whole. The slice is
+    # long enough never to end first: the failure ends it.
     with pageio._AioContext(1) as ctx:
         ops, state, status, err, offset = c_run(
-            ctx, scratch_file, depth=1, runs=300, slice_ns=600 * 10**9,
+            ctx, scratch_file, depth=1, runs=299, pages=300, slice_ns=600 * 10**9,
             latencies=array.array("Q", [0] * 1024),
         )  # fmt: skip
     assert (status, err, offset) == (pageio._C_IO_FAILED, 0, 256 * 4096)
     assert ops == 255 and state == 256
+
+
+def test_the_c_loop_submits_nothing_once_its_lease_is_broken(tmp_path: Path) -> None:
+    path = tmp_path / "leased"
+    path.write_bytes(b"\0" * (1 << 20))
+    fd = os.open(path, os.O_RDWR)
+    try:
+        with pageio.FileLease(fd, str(path)) as lease, pageio._AioContext(4) as ctx:
+            assert c_run(ctx, fd, lease_fd=fd, slice_ns=10**6)[2] == 0  # held: it runs
+            # Another open breaks the lease and waits for it; it returns once we let go.
+            opener = subprocess.Popen(["cat", str(path)], stdout=subprocess.DEVNULL)
+            try:
+                while not lease.broken():
+                    pass
+                ops, _state, status, _err, _offset = c_run(ctx, fd, lease_fd=fd)
+                assert (ops, status) == (0, pageio._C_LEASE_BROKEN)
+                assert opener.poll() is None, "the other open waits while the lease is held"
+            finally:
+                lease.__exit__(None, None, None)
+                opener.wait(timeout=60)
+    finally:
+        os.close(fd)
+
+
+def test_a_lease_is_refused_while_the_file_is_open_elsewhere(tmp_path: Path) -> None:
+    path = tmp_path / "held"
+    path.write_bytes(b"\0" * 4096)
+    fd = os.open(path, os.O_RDWR)
+    other = os.open(path, os.O_RDONLY)
+    try:
+        with (
+            pytest.raises(NotOursError, match="is open elsewhere"),
+            pageio.FileLease(fd, str(path)),
+        ):
+            pass
+    finally:
+        os.close(other)
+        os.close(fd)

@@ -1,23 +1,27 @@
-"""A benchmark or a scan proves its file is its own before the first write; a sysadmin may
-still attach a loop device over the file while it runs (and swap on it), which no open flag
-stops. Both look at the open store again before every slice of their work: the benchmark
-stops before its next phase writes a byte, the scan by its next pass, each naming the loop
-device; the header is as it was. A benchmark also stops when its caller cancels it, before
-a write."""
+"""A benchmark or a scan writes a file only under a write lease: the kernel grants it only
+while nothing else has the file open, and another open (a sysadmin's losetup, a swapon, a
+reader) breaks it and waits until it is let go. Whenever that open comes, the writer stops
+with nothing in flight before the open returns: what the other process sees when its open
+returns is what the file holds from then on, and the writer names what happened. A
+benchmark also stops when its caller cancels it, before a write."""
 
 from __future__ import annotations
 
+import hashlib
+import os
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from backends import header, pageio
-from backends.errors import ActiveAreaError, NotOursError
+from backends.errors import NotOursError
 from backends.plugins.file import FileBackend
 from backends.policy import Policy
 from tests.fixtures.host import needs_root, run
 from tests.fixtures.stores import provisioned, rebuilt
+from tests.fixtures.workers import wait_until
 from tests.ownership.conftest import MiB, digest
 
 pytestmark = needs_root
@@ -35,9 +39,48 @@ def backend(swap_root: Path, policy: Policy) -> Iterator[FileBackend]:
         yield plugin
     finally:
         plugin.close()
-        for dev in run("losetup", "-j", path).stdout.splitlines():
-            run("swapoff", dev.split(":")[0], check=False)
+        for line in run("losetup", "-j", path).stdout.splitlines():
+            run("swapoff", line.split(":")[0], check=False)
         plugin.swapfile(False)
+
+
+class Opener(threading.Thread):
+    """Another process's view: open the file (which waits while a lease is held), then
+    read all of it through that descriptor at once."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(daemon=True)
+        self.path = path
+        self.seen: str | None = None
+
+    def run(self) -> None:
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            h = hashlib.sha256()
+            while chunk := os.read(fd, 1 << 20):
+                h.update(chunk)
+            self.seen = h.hexdigest()
+        finally:
+            os.close(fd)
+
+
+def open_waits_on(path: str, start: Callable[[], None]) -> Callable[[], None]:
+    """``start`` the other process's open, then return once the kernel shows the writer's
+    lease breaking (/proc/locks): the open is made and waits, whatever the machine's speed."""
+
+    def go() -> None:
+        start()
+        ino = f":{os.stat(path).st_ino} "
+        wait_until(
+            lambda: any(
+                "BREAKING" in line and ino in line
+                for line in Path("/proc/locks").read_text().splitlines()
+            ),
+            30,
+            "the lease breaking",
+        )
+
+    return go
 
 
 def after_phase(n: int, act: Callable[[], None]) -> pageio.ProgressFn:
@@ -52,44 +95,63 @@ def after_phase(n: int, act: Callable[[], None]) -> pageio.ProgressFn:
     return progress
 
 
-@pytest.mark.parametrize("swapped_on", [False, True], ids=["attached", "swapped-on"])
-def test_a_benchmark_stops_before_its_next_phase_writes(
-    backend: FileBackend, loops: Callable[..., str], swapped_on: bool
+def test_a_benchmark_writes_nothing_after_another_open_returns(backend: FileBackend) -> None:
+    opener = Opener(backend.swap_path)
+    # The open comes between phases 2 and 3, and waits; phase 3 writes at random.
+    with pytest.raises(NotOursError, match="another process opened") as e:
+        pageio.benchmark(
+            backend,
+            seconds=2,
+            progress=after_phase(2, open_waits_on(backend.swap_path, opener.start)),
+        )
+    opener.join(timeout=60)
+    assert backend.swap_path in e.value.message
+    assert opener.seen == digest(backend.swap_path)
+
+
+def test_a_loop_device_attached_meanwhile_stops_the_benchmark(
+    backend: FileBackend, loops: Callable[..., str]
 ) -> None:
-    path = Path(backend.swap_path)
-    at: dict[str, str] = {}
-
-    def attach() -> None:
-        dev = loops(path)
-        if swapped_on:
-            run("swapon", "--priority", "-2", dev)  # the lowest: the host's own swap fills first
-        at.update(dev=dev, digest=digest(path))
-
-    # Phase 2 reads; phase 3, the first random write, is the one that must not begin.
-    refused = ActiveAreaError if swapped_on else NotOursError
-    with pytest.raises(refused) as e:
-        pageio.benchmark(backend, seconds=2, progress=after_phase(2, attach))
-    assert at["dev"] in e.value.message
-    if not swapped_on:  # once swapped on, the kernel may write its pages; we never do
-        assert digest(path) == at["digest"]
-
-
-def test_a_scan_stops_by_its_next_pass(backend: FileBackend, loops: Callable[..., str]) -> None:
     devs: list[str] = []
+    attach = threading.Thread(target=lambda: devs.append(loops(Path(backend.swap_path))))
+    with pytest.raises(NotOursError, match="another process opened"):
+        pageio.benchmark(
+            backend,
+            seconds=2,
+            progress=after_phase(2, open_waits_on(backend.swap_path, attach.start)),
+        )
+    attach.join(timeout=60)
+    assert devs, "losetup went on once the benchmark let go"
+    # And a later job refuses the file while the device serves it.
+    backend.close()
+    with rebuilt(backend) as again, pytest.raises(NotOursError, match="is attached to"):
+        pageio.benchmark(again, seconds=1)
+
+
+def test_a_scan_writes_nothing_after_another_open_returns(backend: FileBackend) -> None:
+    opener = Opener(backend.swap_path)
     asked: list[int] = []
 
     def cancel() -> bool:
         # Asked before each run is queued: the second time, the first pass is under way.
         asked.append(1)
         if len(asked) == 2:
-            devs.append(loops(Path(backend.swap_path)))
+            open_waits_on(backend.swap_path, opener.start)()
         return False
 
-    with pytest.raises(NotOursError, match="is attached to") as e:
+    with pytest.raises(NotOursError, match="another process opened"):
         pageio.scan(backend, patterns=4, cancel=cancel)
-    assert devs and devs[0] in e.value.message
+    opener.join(timeout=60)
+    assert opener.seen == digest(backend.swap_path)
     with rebuilt(backend) as again:
         assert header.read_header(again).label == "long"
+
+
+def test_a_file_open_elsewhere_is_refused_before_a_byte(backend: FileBackend) -> None:
+    before = digest(backend.swap_path)
+    with open(backend.swap_path, "rb"), pytest.raises(NotOursError, match="is open elsewhere"):
+        pageio.benchmark(backend, seconds=1)
+    assert digest(backend.swap_path) == before
 
 
 def test_a_cancelled_benchmark_writes_nothing(backend: FileBackend) -> None:
