@@ -216,6 +216,8 @@ static PyObject *run(PyObject *self, PyObject *args, PyObject *kw) {
         bad = "first must be past slot 0 and inside the area";
     else if (s.runs < 1 || s.runs > (pages - s.first) / s.run_pages)
         bad = "runs must be at least 1, and every run inside the area";
+    else if (s.slice_ns < 1 || s.slice_ns > 3600LL * 1000000000LL)
+        bad = "slice_ns must be 1 ns to an hour";
     else if (s.random && state == 0)
         bad = "a random pattern's state must not be 0";
     else if (data.len < s.nbytes * s.depth)

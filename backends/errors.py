@@ -45,6 +45,12 @@ class ActiveAreaError(UnsafeError):
     """The area is active in /proc/swaps: its pages hold live process memory."""
 
 
+class OpenedMeanwhileError(UnsafeError):
+    """Something else opened the file while swapadmin wrote it (its write lease broke):
+    swapadmin stopped, and its last writes landed before that open returned unless the
+    message says the kernel's lease-break-time ran out first."""
+
+
 class BusyError(BackendError):
     """Something else holds the resource right now; the same request may succeed later."""
 

@@ -19,9 +19,11 @@ Speed comes from overlap, never from the page cache (the contract's I/O is O_DIR
   the same loop in Python spends the interpreter's few microseconds per request and reaches
   only 0.8x fio. A backend with its own I/O gets a pool of ``queue_depth`` threads over its
   methods.
-- Both work in slices of at most ``SLICE_SECONDS``: before each, they ask ``cancel`` and
-  look again at the open store (``SwapBackend.recheck_store``): a loop device can be
-  attached over a file, and swapped on, while the file is written, which O_EXCL cannot stop.
+- Both write a regular file only under a write lease (``FileLease``): any other open of the
+  file (a loop device being attached, a swapon) waits until they stop, with nothing in
+  flight. Both also work in slices of at most ``SLICE_SECONDS``: before each, they ask
+  ``cancel`` and look again at the open store (``SwapBackend.recheck_store``), the one
+  guard where no lease can be had (the loop kind's backing file).
 """
 
 from __future__ import annotations
@@ -49,7 +51,14 @@ from typing import Any, Final, Protocol
 
 from . import header
 from .base import PAGE_SIZE, SwapBackend, aligned_buffer
-from .errors import ActiveAreaError, BackendError, KernelError, NotOursError, ValidationError
+from .errors import (
+    ActiveAreaError,
+    BackendError,
+    BusyError,
+    KernelError,
+    OpenedMeanwhileError,
+    ValidationError,
+)
 
 try:
     from . import _aioloop
@@ -201,19 +210,24 @@ class _Progress:
 
 class FileLease:
     """A write lease (``fcntl(F_SETLEASE, F_WRLCK)``) on the regular file page I/O writes
-    through: the kernel grants it only while no one else has the file open (this process
+    through: the kernel grants it only while nothing else has the file open (this process
     included), and the next open by anyone (losetup attaching a loop device, swapon, mount,
-    a reader) breaks it and then waits until the holder lets go. Every writer looks at it
-    (``refuse_if_broken``) before each request it submits, and the lease is let go only once
-    nothing is in flight: no write of ours lands after another open of the file returns.
+    a reader, a file monitor's fanotify read, another thread of this process) breaks it and
+    then waits until the holder lets go. What keeps our writes before that open returns is
+    the order: the lease is let go only once nothing is in flight. Each writer looks at it
+    before each request it submits (``refuse_if_broken``) so that the other open waits no
+    longer than the requests already in flight take.
 
-    The one window: the kernel lets go by itself after ``/proc/sys/fs/lease-break-time``
-    (45 s by default) if the holder has not, so a writer stopped that long between its look
-    and its submit could still land a request after the other open."""
+    The window: after ``/proc/sys/fs/lease-break-time`` (45 s by default) the kernel lets
+    the other open through by itself. Requests still in flight then (a failing disk
+    retrying, throttled or frozen I/O, a stopped worker) may land after it; the error then
+    says so (``__exit__``). A descriptor passed by ``pidfd_getfd``, or kept by a child forked
+    without exec, is no open and breaks nothing."""
 
     def __init__(self, fd: int, path: str) -> None:
         self.fd = fd
         self.path = path
+        self.broken_at: float | None = None
 
     def __enter__(self) -> FileLease:
         try:
@@ -224,35 +238,58 @@ class FileLease:
             fcntl.fcntl(self.fd, fcntl.F_SETOWN, 0)
         except OSError as e:
             if e.errno in (errno_mod.EAGAIN, errno_mod.EBUSY):
-                raise NotOursError(
-                    f"{self.path} is open elsewhere (a loop device over it, a swapon, a program "
-                    "reading it): swapadmin writes it only while nothing else has it open. "
-                    f"See who with: fuser -v {self.path}; losetup -j {self.path}"
+                raise BusyError(
+                    f"{self.path} is open elsewhere right now (a loop device over it, a "
+                    "swapon, a program reading it), and swapadmin writes it only while nothing "
+                    f"else has it open; retry, or see who with: fuser -v {self.path}; "
+                    f"losetup -j {self.path}"
                 ) from None
             raise KernelError(
-                f"cannot take a write lease on {self.path}: {e.strerror}; swapadmin writes a "
-                "file only while it holds one",
+                f"cannot take a write lease on {self.path}: {e.strerror} (a filesystem without "
+                "leases, or fs.leases-enable = 0); swapadmin writes a file only while it "
+                "holds one",
                 errno=e.errno,
             ) from e
         return self
 
     def broken(self) -> bool:
-        return fcntl.fcntl(self.fd, fcntl.F_GETLEASE) != fcntl.F_WRLCK
+        if fcntl.fcntl(self.fd, fcntl.F_GETLEASE) == fcntl.F_WRLCK:
+            return False
+        if self.broken_at is None:
+            self.broken_at = time.monotonic()
+        return True
 
     def refuse_if_broken(self) -> None:
         if self.broken():
             raise self.broken_error()
 
-    def broken_error(self) -> NotOursError:
-        return NotOursError(
-            f"another process opened {self.path} while swapadmin wrote it (a loop device being "
-            "attached, a swapon, a reader): swapadmin stopped with nothing in flight before "
-            "that open could complete, and writes nothing more to it"
+    def broken_error(self) -> OpenedMeanwhileError:
+        return OpenedMeanwhileError(
+            f"something else opened {self.path} while swapadmin wrote it (another process or "
+            "thread: a loop device being attached, a swapon, a reader, a file monitor): "
+            "swapadmin stopped, with nothing in flight before that open returned, and writes "
+            "nothing more to it"
         )
 
     def __exit__(self, *exc: object) -> None:
         with contextlib.suppress(OSError):
             fcntl.fcntl(self.fd, fcntl.F_SETLEASE, fcntl.F_UNLCK)
+        if self.broken_at is not None:
+            waited = time.monotonic() - self.broken_at
+            if waited >= _lease_break_time():
+                raise OpenedMeanwhileError(
+                    f"something else opened {self.path} while swapadmin wrote it, and swapadmin "
+                    f"let go {waited:.0f} s after it first saw that, later than the kernel's "
+                    "lease-break-time: the other open went through first, so writes of ours may "
+                    "have landed after it. Check what opened the file before trusting it."
+                )
+
+
+def _lease_break_time() -> float:
+    try:
+        return float(open("/proc/sys/fs/lease-break-time").read())
+    except (OSError, ValueError):
+        return 45.0
 
 
 @contextlib.contextmanager
@@ -295,11 +332,13 @@ def scan(
     (EIO) is a bad page, not a failure of the scan.
 
     Guarantees: an active area, or one without a readable swap header, is refused before a
-    byte is written; a file is written only under a write lease (``FileLease``: no write
-    lands after another open of it returns), and the open store is looked at again every
-    SLICE_SECONDS; slot 0 is written only by the final ``header.set_badpages``; a
-    cancelled scan (``cancel()`` true, polled between runs) raises PageIOCancelled with the
-    header unchanged. The contents of the other pages are destroyed, as with mkswap -c.
+    byte is written; a regular file is written only under a write lease (``FileLease``: no
+    write lands after another open of it returns, within the kernel's lease-break-time),
+    and the open store is looked at again every SLICE_SECONDS (the one guard for the loop
+    kind's backing file, which its own loop device holds open, so no lease); slot 0 is
+    written only by the final ``header.set_badpages``; a cancelled scan (``cancel()`` true,
+    polled between runs) raises PageIOCancelled with the header unchanged. The contents of
+    the other pages are destroyed, as with mkswap -c.
     ``progress(done, total)`` counts page transfers (each page is written and read once per
     pattern), is called at most a few times a second, and last with done == total.
     """
@@ -317,6 +356,9 @@ def scan(
         with ThreadPoolExecutor(SCAN_DEPTH, thread_name_prefix="scan") as pool:
             for value in PATTERNS[:patterns]:
                 _scan_pattern(backend, pool, value, bad, tracker, cancel, lease)
+        if lease is not None:
+            lease.refuse_if_broken()
+        backend.recheck_store()
         _record_badpages(backend, sorted(bad))
     tracker.finish()
     moved = (pages - 1) * patterns * PAGE_SIZE
@@ -357,6 +399,8 @@ def _scan_pattern(
         tracker.count(len(slots))
 
     def verify(slots: range) -> None:
+        if lease is not None:
+            lease.refuse_if_broken()  # a read too: the other open waits no longer for it
         with buffers.take() as buf:
             bad.update(_verify_run(backend, slots, buf, expected))
         tracker.count(len(slots))
@@ -533,23 +577,25 @@ class _Samples:
 class _Engine(Protocol):
     name: str
 
-    def run(
-        self,
-        *,
-        write: bool,
-        pattern: _Pattern,
-        depth: int,
-        seconds: float,
-        check: CheckFn,
-        lease: FileLease | None,
-        pages: int,
-    ) -> _Samples:
-        """Keep ``depth`` requests of the pattern in flight for ``seconds``, calling
-        ``check`` on the caller's thread before the first and at least every SLICE_SECONDS
-        after; when it raises, stop and let it through once nothing is in flight. With a
-        ``lease``, look at it before each request submitted. ``pages``: the area's size,
-        which no request may reach past."""
+    def run(self, phase: _Phase) -> _Samples:
+        """Keep ``phase.depth`` requests of its pattern in flight for ``phase.seconds``,
+        calling ``phase.check`` on the caller's thread before the first and at least every
+        SLICE_SECONDS after; when it raises, stop and let it through once nothing is in
+        flight. With a lease, look at it before each request submitted."""
         ...
+
+
+@dataclass(frozen=True)
+class _Phase:
+    """One phase of a benchmark, as every engine runs it."""
+
+    write: bool
+    pattern: _Pattern
+    depth: int
+    seconds: float
+    check: CheckFn
+    lease: FileLease | None
+    pages: int  # the area's size, which no request may reach past
 
 
 CheckFn = Callable[[], None]
@@ -593,10 +639,12 @@ def benchmark(
     write and read of ``block_pages`` pages per request with ``queue_depth`` in flight, each
     phase for a quarter of ``seconds``. Latency is per request, submission to completion.
 
-    Guarantees: an active area is refused before a byte is touched; a file is written only
-    under a write lease (``FileLease``: no write lands after another open of it returns,
-    such as a loop device being attached over it); the open store is looked at again every
-    SLICE_SECONDS (``SwapBackend.recheck_store``); slot 0 is never written, and page 0
+    Guarantees: an active area is refused before a byte is touched; a regular file is
+    written only under a write lease (``FileLease``: no write lands after another open of it
+    returns, such as a loop device being attached over it, within the kernel's
+    lease-break-time); the open store is looked at again every SLICE_SECONDS
+    (``SwapBackend.recheck_store``: the one guard for the loop kind's backing file, which its
+    own loop device holds open, so no lease); slot 0 is never written, and page 0
     is read first and written back at the end if it differs (so a swap header survives
     whatever happened). The other pages are overwritten with random data. Reads of pages
     never written (a fresh sparse or unwritten-extent file) may not reach the device, so
@@ -635,10 +683,7 @@ def _benchmark(
         )
         for i, (write, pattern, depth) in enumerate(plan):
             started = time.monotonic()
-            samples = engine.run(
-                write=write, pattern=pattern, depth=depth, seconds=phase_seconds, check=check,
-                lease=lease, pages=pages,
-            )  # fmt: skip
+            samples = engine.run(_Phase(write, pattern, depth, phase_seconds, check, lease, pages))
             elapsed = time.monotonic() - started
             results.append(_summarise(samples, pattern.run_pages, elapsed))
             if progress is not None:
@@ -748,52 +793,31 @@ class _ThreadEngine:
     def __init__(self, backend: SwapBackend) -> None:
         self.backend = backend
 
-    def run(
-        self,
-        *,
-        write: bool,
-        pattern: _Pattern,
-        depth: int,
-        seconds: float,
-        check: CheckFn,
-        lease: FileLease | None,
-        pages: int,
-    ) -> _Samples:
+    def run(self, phase: _Phase) -> _Samples:
         samples = _Samples()
-        deadline = time.monotonic() + seconds
-        data = _random_pages(pattern.run_pages)
-        next_slot = pattern.slots()
+        deadline = time.monotonic() + phase.seconds
+        data = _random_pages(phase.pattern.run_pages)
+        next_slot = phase.pattern.slots()
         stop = threading.Event()
-        check()
-        with ThreadPoolExecutor(depth, thread_name_prefix="bench") as pool:
+        phase.check()
+        with ThreadPoolExecutor(phase.depth, thread_name_prefix="bench") as pool:
             futures = [
-                pool.submit(
-                    self._worker,
-                    write,
-                    next_slot,
-                    pattern.run_pages,
-                    deadline,
-                    stop,
-                    lease,
-                    data,
-                    samples,
-                )  # fmt: skip
-                for _ in range(depth)
+                pool.submit(self._worker, phase, next_slot, deadline, stop, data, samples)
+                for _ in range(phase.depth)
             ]
-            _supervise(futures, stop, check)
+            _supervise(futures, stop, phase.check)
         return samples
 
     def _worker(
         self,
-        write: bool,
+        phase: _Phase,
         next_slot: Callable[[], int],
-        run_pages: int,
         deadline: float,
         stop: threading.Event,
-        lease: FileLease | None,
         data: mmap.mmap,
         samples: _Samples,
     ) -> None:
+        write, run_pages, lease = phase.write, phase.pattern.run_pages, phase.lease
         buf = memoryview(data) if write else memoryview(aligned_buffer(run_pages))
         latencies: list[int] = []
         clock = time.perf_counter_ns
@@ -857,18 +881,9 @@ class _CEngine:
     def __init__(self, backend: SwapBackend) -> None:
         self.backend = backend
 
-    def run(
-        self,
-        *,
-        write: bool,
-        pattern: _Pattern,
-        depth: int,
-        seconds: float,
-        check: CheckFn,
-        lease: FileLease | None,
-        pages: int,
-    ) -> _Samples:
+    def run(self, phase: _Phase) -> _Samples:
         assert _aioloop is not None
+        write, pattern, depth, lease = phase.write, phase.pattern, phase.depth, phase.lease
         # The backend's own proven descriptor: the requests go to the store that was proven
         # this backend's, not to whatever its path names by now.
         fd = self.backend.descriptor(write)
@@ -879,14 +894,14 @@ class _CEngine:
         # xorshift's state must not be 0; the sequential counter starts at the first run.
         state = int.from_bytes(os.urandom(8), "little") | 1 if pattern.random else 0
         samples = _Samples()
-        deadline = time.monotonic() + seconds
+        deadline = time.monotonic() + phase.seconds
         with _AioContext(depth) as ctx:
             while (left := deadline - time.monotonic()) > 0:
-                check()
+                phase.check()
                 ops, state, status, err, offset = _aioloop.run(
                     ctx=ctx.handle.value, fd=fd, lease_fd=-1 if lease is None else lease.fd,
                     write=write, data=data, nbytes=nbytes, first=1, runs=pattern.runs,
-                    run_pages=pattern.run_pages, pages=pages, random=pattern.random,
+                    run_pages=pattern.run_pages, pages=phase.pages, random=pattern.random,
                     depth=depth, slice_ns=int(min(left, SLICE_SECONDS) * 1e9),
                     latencies=latencies, state=state,
                 )  # fmt: skip
@@ -928,17 +943,8 @@ class _AioEngine:
     def __init__(self, backend: SwapBackend) -> None:
         self.backend = backend
 
-    def run(
-        self,
-        *,
-        write: bool,
-        pattern: _Pattern,
-        depth: int,
-        seconds: float,
-        check: CheckFn,
-        lease: FileLease | None,
-        pages: int,
-    ) -> _Samples:
+    def run(self, phase: _Phase) -> _Samples:
+        write, pattern, depth = phase.write, phase.pattern, phase.depth
         fd = self.backend.descriptor(write)
         loops = max(1, min(os.cpu_count() or 1, depth, 4))
         shares = [depth // loops + (1 if i < depth % loops else 0) for i in range(loops)]
@@ -950,12 +956,12 @@ class _AioEngine:
         def one(share: int) -> None:
             with _AioContext(share) as ctx:
                 loop = _AioLoop(ctx, fd, write, pattern.run_pages, share, path)
-                got = loop.run(next_slot, seconds, stop, lease)
+                got = loop.run(next_slot, phase.seconds, stop, phase.lease)
             samples.merge(got.ops, got.latencies_ns)
 
-        check()
+        phase.check()
         with ThreadPoolExecutor(loops, thread_name_prefix="aio") as pool:
-            _supervise([pool.submit(one, share) for share in shares], stop, check)
+            _supervise([pool.submit(one, share) for share in shares], stop, phase.check)
         return samples
 
 

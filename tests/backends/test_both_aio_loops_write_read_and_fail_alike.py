@@ -21,11 +21,12 @@ import pytest
 
 from backends import pageio
 from backends.base import PAGE_SIZE
-from backends.errors import KernelError, NotOursError
+from backends.errors import BusyError, KernelError, OpenedMeanwhileError
 from backends.plugins.file import FileBackend
 from backends.policy import Policy
 from tests.fixtures.host import needs_root
 from tests.fixtures.stores import provisioned, rebuilt
+from tests.fixtures.workers import wait_until
 
 SIZE = 4 * 1024 * 1024
 PAGES = SIZE // PAGE_SIZE
@@ -71,14 +72,16 @@ def test_a_sequential_write_lands_on_its_pages_and_no_other(
 ) -> None:
     before = pages_of(backend.swap_path)
     checks: list[int] = []
-    got = engine(backend).run(  # type: ignore[call-arg]
-        write=True,
-        pattern=pageio._Pattern.over(PAGES, 1, random=False),
-        depth=8,
-        seconds=0.3,
-        check=lambda: checks.append(1),
-        lease=None,
-        pages=PAGES,
+    got = engine(backend).run(
+        pageio._Phase(
+            write=True,
+            pattern=pageio._Pattern.over(PAGES, 1, random=False),
+            depth=8,
+            seconds=0.3,
+            check=lambda: checks.append(1),
+            lease=None,
+            pages=PAGES,
+        )
     )
     after = pages_of(backend.swap_path)
     changed = {i for i in range(PAGES) if after[i] != before[i]}
@@ -95,14 +98,16 @@ def test_a_random_read_counts_what_it_read(
     backend: FileBackend, engine: type[pageio._Engine]
 ) -> None:
     before = pages_of(backend.swap_path)
-    got = engine(backend).run(  # type: ignore[call-arg]
-        write=False,
-        pattern=pageio._Pattern.over(PAGES, 2, random=True),
-        depth=4,
-        seconds=0.2,
-        check=lambda: None,
-        lease=None,
-        pages=PAGES,
+    got = engine(backend).run(
+        pageio._Phase(
+            write=False,
+            pattern=pageio._Pattern.over(PAGES, 2, random=True),
+            depth=4,
+            seconds=0.2,
+            check=lambda: None,
+            lease=None,
+            pages=PAGES,
+        )
     )
     assert got.ops >= 1 and len(got.latencies_ns) == got.ops
     assert pages_of(backend.swap_path) == before
@@ -119,14 +124,16 @@ def test_a_check_that_refuses_comes_before_any_write(
         raise Refused()
 
     with pytest.raises(Refused):
-        engine(backend).run(  # type: ignore[call-arg]
-            write=True,
-            pattern=pageio._Pattern.over(PAGES, 1, random=True),
-            depth=8,
-            seconds=5,
-            check=refuse,
-            lease=None,
-            pages=PAGES,
+        engine(backend).run(
+            pageio._Phase(
+                write=True,
+                pattern=pageio._Pattern.over(PAGES, 1, random=True),
+                depth=8,
+                seconds=5,
+                check=refuse,
+                lease=None,
+                pages=PAGES,
+            )
         )
     assert pages_of(backend.swap_path) == before
 
@@ -139,14 +146,16 @@ def test_a_store_cut_short_is_an_error_naming_path_and_byte(
     backend.descriptor(False)  # opened and proven while whole
     os.truncate(backend.swap_path, 0)
     with pytest.raises(KernelError, match=rf"short I/O on {backend.swap_path} at byte \d+"):
-        engine(backend).run(  # type: ignore[call-arg]
-            write=False,
-            pattern=pageio._Pattern.over(PAGES, 1, random=False),
-            depth=4,
-            seconds=5,
-            check=lambda: None,
-            lease=None,
-            pages=PAGES,
+        engine(backend).run(
+            pageio._Phase(
+                write=False,
+                pattern=pageio._Pattern.over(PAGES, 1, random=False),
+                depth=4,
+                seconds=5,
+                check=lambda: None,
+                lease=None,
+                pages=PAGES,
+            )
         )
 
 
@@ -236,8 +245,7 @@ def test_the_c_loop_submits_nothing_once_its_lease_is_broken(tmp_path: Path) -> 
             # Another open breaks the lease and waits for it; it returns once we let go.
             opener = subprocess.Popen(["cat", str(path)], stdout=subprocess.DEVNULL)
             try:
-                while not lease.broken():
-                    pass
+                wait_until(lease.broken, 30, "the lease breaking")
                 ops, _state, status, _err, _offset = c_run(ctx, fd, lease_fd=fd)
                 assert (ops, status) == (0, pageio._C_LEASE_BROKEN)
                 assert opener.poll() is None, "the other open waits while the lease is held"
@@ -255,10 +263,43 @@ def test_a_lease_is_refused_while_the_file_is_open_elsewhere(tmp_path: Path) -> 
     other = os.open(path, os.O_RDONLY)
     try:
         with (
-            pytest.raises(NotOursError, match="is open elsewhere"),
+            pytest.raises(BusyError, match="is open elsewhere"),
             pageio.FileLease(fd, str(path)),
         ):
             pass
     finally:
         os.close(other)
         os.close(fd)
+
+
+@needs_root
+@pytest.mark.parametrize("engine", ALL_ENGINES, ids=lambda e: e.name)
+def test_every_engine_stops_at_a_broken_lease_and_the_open_waits_for_it(
+    backend: FileBackend, engine: type[pageio._Engine]
+) -> None:
+    before = pages_of(backend.swap_path)
+    fd = backend.descriptor_alone()
+    opener: subprocess.Popen[bytes] | None = None
+    with pageio.FileLease(fd, backend.swap_path) as lease:
+        try:
+            opener = subprocess.Popen(["cat", backend.swap_path], stdout=subprocess.DEVNULL)
+            wait_until(lease.broken, 30, "the lease breaking")
+            with pytest.raises(OpenedMeanwhileError, match="while swapadmin wrote it"):
+                engine(backend).run(
+                    pageio._Phase(
+                        write=True,
+                        pattern=pageio._Pattern.over(PAGES, 1, random=True),
+                        depth=8,
+                        seconds=30,
+                        check=lambda: None,  # the lease alone must stop it
+                        lease=lease,
+                        pages=PAGES,
+                    )
+                )
+            assert opener.poll() is None, "the other open waits while the lease is held"
+        except BaseException:
+            if opener is not None:
+                opener.kill()
+            raise
+    assert opener is not None and opener.wait(timeout=60) == 0
+    assert pages_of(backend.swap_path) == before

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from backends import header, pageio
-from backends.errors import NotOursError
+from backends.errors import BusyError, NotOursError, OpenedMeanwhileError
 from backends.plugins.file import FileBackend
 from backends.policy import Policy
 from tests.fixtures.host import needs_root, run
@@ -98,7 +98,7 @@ def after_phase(n: int, act: Callable[[], None]) -> pageio.ProgressFn:
 def test_a_benchmark_writes_nothing_after_another_open_returns(backend: FileBackend) -> None:
     opener = Opener(backend.swap_path)
     # The open comes between phases 2 and 3, and waits; phase 3 writes at random.
-    with pytest.raises(NotOursError, match="another process opened") as e:
+    with pytest.raises(OpenedMeanwhileError, match="opened .* while swapadmin wrote it") as e:
         pageio.benchmark(
             backend,
             seconds=2,
@@ -114,7 +114,7 @@ def test_a_loop_device_attached_meanwhile_stops_the_benchmark(
 ) -> None:
     devs: list[str] = []
     attach = threading.Thread(target=lambda: devs.append(loops(Path(backend.swap_path))))
-    with pytest.raises(NotOursError, match="another process opened"):
+    with pytest.raises(OpenedMeanwhileError, match="opened .* while swapadmin wrote it"):
         pageio.benchmark(
             backend,
             seconds=2,
@@ -139,7 +139,7 @@ def test_a_scan_writes_nothing_after_another_open_returns(backend: FileBackend) 
             open_waits_on(backend.swap_path, opener.start)()
         return False
 
-    with pytest.raises(NotOursError, match="another process opened"):
+    with pytest.raises(OpenedMeanwhileError, match="opened .* while swapadmin wrote it"):
         pageio.scan(backend, patterns=4, cancel=cancel)
     opener.join(timeout=60)
     assert opener.seen == digest(backend.swap_path)
@@ -149,7 +149,7 @@ def test_a_scan_writes_nothing_after_another_open_returns(backend: FileBackend) 
 
 def test_a_file_open_elsewhere_is_refused_before_a_byte(backend: FileBackend) -> None:
     before = digest(backend.swap_path)
-    with open(backend.swap_path, "rb"), pytest.raises(NotOursError, match="is open elsewhere"):
+    with open(backend.swap_path, "rb"), pytest.raises(BusyError, match="is open elsewhere"):
         pageio.benchmark(backend, seconds=1)
     assert digest(backend.swap_path) == before
 
