@@ -220,14 +220,16 @@ class FileLease:
 
     The window: after ``/proc/sys/fs/lease-break-time`` (45 s by default) the kernel lets
     the other open through by itself. Requests still in flight then (a failing disk
-    retrying, throttled or frozen I/O, a stopped worker) may land after it; the error then
-    says so (``__exit__``). A descriptor passed by ``pidfd_getfd``, or kept by a child forked
-    without exec, is no open and breaks nothing."""
+    retrying, throttled or frozen I/O, a stopped worker) may land after it. ``__exit__``
+    says so when it may have happened: the lease is broken and was last seen whole at least
+    that long before it is let go (every look at it, from any writer, records when it was
+    whole; this can only over-warn). A descriptor passed by ``pidfd_getfd``, or kept by a
+    child forked without exec, is no open and breaks nothing."""
 
     def __init__(self, fd: int, path: str) -> None:
         self.fd = fd
         self.path = path
-        self.broken_at: float | None = None
+        self.whole_at = time.monotonic()
 
     def __enter__(self) -> FileLease:
         try:
@@ -244,19 +246,23 @@ class FileLease:
                     f"else has it open; retry, or see who with: fuser -v {self.path}; "
                     f"losetup -j {self.path}"
                 ) from None
+            why = (
+                " (a filesystem without leases, or fs.leases-enable = 0)"
+                if e.errno == errno_mod.EINVAL
+                else ""
+            )
             raise KernelError(
-                f"cannot take a write lease on {self.path}: {e.strerror} (a filesystem without "
-                "leases, or fs.leases-enable = 0); swapadmin writes a file only while it "
-                "holds one",
+                f"cannot take a write lease on {self.path}: {e.strerror}{why}; swapadmin writes "
+                "a file only while it holds one",
                 errno=e.errno,
             ) from e
+        self.whole_at = time.monotonic()
         return self
 
     def broken(self) -> bool:
         if fcntl.fcntl(self.fd, fcntl.F_GETLEASE) == fcntl.F_WRLCK:
+            self.whole_at = time.monotonic()
             return False
-        if self.broken_at is None:
-            self.broken_at = time.monotonic()
         return True
 
     def refuse_if_broken(self) -> None:
@@ -271,23 +277,38 @@ class FileLease:
             "nothing more to it"
         )
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> None:
+        # Asked before letting go: broken now (or the kernel already gave way, which reads
+        # the same), and nothing has seen it whole for the kernel's whole patience.
+        broken = self.broken_or_unknown()
+        unseen = time.monotonic() - self.whole_at
         with contextlib.suppress(OSError):
             fcntl.fcntl(self.fd, fcntl.F_SETLEASE, fcntl.F_UNLCK)
-        if self.broken_at is not None:
-            waited = time.monotonic() - self.broken_at
-            if waited >= _lease_break_time():
-                raise OpenedMeanwhileError(
-                    f"something else opened {self.path} while swapadmin wrote it, and swapadmin "
-                    f"let go {waited:.0f} s after it first saw that, later than the kernel's "
-                    "lease-break-time: the other open went through first, so writes of ours may "
-                    "have landed after it. Check what opened the file before trusting it."
-                )
+        if not broken or unseen < _lease_break_time():
+            return
+        if exc is not None and not isinstance(exc, Exception):
+            return  # a KeyboardInterrupt or exit stays what it is
+        was = f" (and before that: {getattr(exc, 'message', exc)})" if exc is not None else ""
+        raise OpenedMeanwhileError(
+            f"something else opened {self.path} while swapadmin wrote it, and swapadmin held "
+            f"its lease {unseen:.0f} s past the last time it saw it whole, longer than the "
+            "kernel's lease-break-time: the other open may have gone through first, so writes "
+            f"of ours may have landed after it. Check what opened the file.{was}"
+        ) from exc
+
+    def broken_or_unknown(self) -> bool:
+        try:
+            return self.broken()
+        except OSError:
+            return True
 
 
 def _lease_break_time() -> float:
     try:
-        return float(open("/proc/sys/fs/lease-break-time").read())
+        with open("/proc/sys/fs/lease-break-time") as f:
+            return float(f.read())
     except (OSError, ValueError):
         return 45.0
 
@@ -902,7 +923,7 @@ class _CEngine:
                     ctx=ctx.handle.value, fd=fd, lease_fd=-1 if lease is None else lease.fd,
                     write=write, data=data, nbytes=nbytes, first=1, runs=pattern.runs,
                     run_pages=pattern.run_pages, pages=phase.pages, random=pattern.random,
-                    depth=depth, slice_ns=int(min(left, SLICE_SECONDS) * 1e9),
+                    depth=depth, slice_ns=max(1, int(min(left, SLICE_SECONDS) * 1e9)),
                     latencies=latencies, state=state,
                 )  # fmt: skip
                 samples.ops += ops

@@ -303,3 +303,49 @@ def test_every_engine_stops_at_a_broken_lease_and_the_open_waits_for_it(
             raise
     assert opener is not None and opener.wait(timeout=60) == 0
     assert pages_of(backend.swap_path) == before
+
+
+@pytest.mark.parametrize("patience", [0.0, 3600.0], ids=["kernel-gave-way", "in-time"])
+def test_a_lease_held_past_the_kernels_patience_says_writes_may_have_landed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, patience: float
+) -> None:
+    # The sysctl is the host's: the test reads a patience of its own instead of changing it.
+    monkeypatch.setattr(pageio, "_lease_break_time", lambda: patience)
+    path = tmp_path / "late"
+    path.write_bytes(b"\0" * 4096)
+    fd = os.open(path, os.O_RDWR)
+    opener: subprocess.Popen[bytes] | None = None
+    try:
+        lease = pageio.FileLease(fd, str(path))
+        with pytest.raises(OpenedMeanwhileError) as e, lease:
+            opener = subprocess.Popen(["cat", str(path)], stdout=subprocess.DEVNULL)
+            wait_until(lease.broken, 30, "the lease breaking")
+            raise lease.broken_error()
+        late = "may have landed after it" in e.value.message
+        assert late == (patience == 0.0)
+        if late:  # the error it replaced is kept in its message
+            assert "before that: something else opened" in e.value.message
+    finally:
+        if opener is not None:
+            assert opener.wait(timeout=60) == 0
+        os.close(fd)
+
+
+def test_an_interrupt_stays_an_interrupt_though_the_lease_was_held_late(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pageio, "_lease_break_time", lambda: 0.0)
+    path = tmp_path / "interrupted"
+    path.write_bytes(b"\0" * 4096)
+    fd = os.open(path, os.O_RDWR)
+    opener: subprocess.Popen[bytes] | None = None
+    try:
+        lease = pageio.FileLease(fd, str(path))
+        with pytest.raises(KeyboardInterrupt), lease:
+            opener = subprocess.Popen(["cat", str(path)], stdout=subprocess.DEVNULL)
+            wait_until(lease.broken, 30, "the lease breaking")
+            raise KeyboardInterrupt
+    finally:
+        if opener is not None:
+            assert opener.wait(timeout=60) == 0
+        os.close(fd)
