@@ -246,11 +246,11 @@ class FileLease:
                     f"else has it open; retry, or see who with: fuser -v {self.path}; "
                     f"losetup -j {self.path}"
                 ) from None
-            why = (
-                " (a filesystem without leases, or fs.leases-enable = 0)"
-                if e.errno == errno_mod.EINVAL
-                else ""
-            )
+            why = {
+                errno_mod.EINVAL: " (a filesystem without leases, or fs.leases-enable = 0)",
+                errno_mod.EACCES: " (a lease needs the file's owner or CAP_LEASE: run the "
+                "worker as root or as the file's owner)",
+            }.get(e.errno or 0, "")
             raise KernelError(
                 f"cannot take a write lease on {self.path}: {e.strerror}{why}; swapadmin writes "
                 "a file only while it holds one",
@@ -260,8 +260,12 @@ class FileLease:
         return self
 
     def broken(self) -> bool:
+        # The time is taken before the look: a thread stalled between the two would
+        # otherwise record a later time than the lease was seen whole, and hide that much of
+        # the kernel's patience from __exit__.
+        now = time.monotonic()
         if fcntl.fcntl(self.fd, fcntl.F_GETLEASE) == fcntl.F_WRLCK:
-            self.whole_at = time.monotonic()
+            self.whole_at = now
             return False
         return True
 
@@ -288,15 +292,24 @@ class FileLease:
             fcntl.fcntl(self.fd, fcntl.F_SETLEASE, fcntl.F_UNLCK)
         if not broken or unseen < _lease_break_time():
             return
-        if exc is not None and not isinstance(exc, Exception):
-            return  # a KeyboardInterrupt or exit stays what it is
-        was = f" (and before that: {getattr(exc, 'message', exc)})" if exc is not None else ""
-        raise OpenedMeanwhileError(
+        late = (
             f"something else opened {self.path} while swapadmin wrote it, and swapadmin held "
             f"its lease {unseen:.0f} s past the last time it saw it whole, longer than the "
             "kernel's lease-break-time: the other open may have gone through first, so writes "
-            f"of ours may have landed after it. Check what opened the file.{was}"
-        ) from exc
+            "of ours may have landed after it. Check what opened the file."
+        )
+        if exc is not None and not isinstance(exc, Exception):
+            # A KeyboardInterrupt or a worker's exit stays what it is, but not unsaid.
+            log.error("%s (interrupted by %s)", late, type(exc).__name__)
+            return
+        # The error it replaces is kept, unless it is the plain break, whose "nothing in
+        # flight before that open returned" is what this one takes back.
+        was = (
+            f" (and before that: {getattr(exc, 'message', exc)})"
+            if exc is not None and not isinstance(exc, OpenedMeanwhileError)
+            else ""
+        )
+        raise OpenedMeanwhileError(late + was) from exc
 
     def broken_or_unknown(self) -> bool:
         try:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import array
 import errno
+import fcntl
+import logging
 import mmap
 import os
 import subprocess
@@ -21,11 +23,11 @@ import pytest
 
 from backends import pageio
 from backends.base import PAGE_SIZE
-from backends.errors import BusyError, KernelError, OpenedMeanwhileError
+from backends.errors import BackendError, BusyError, KernelError, OpenedMeanwhileError
 from backends.plugins.file import FileBackend
 from backends.policy import Policy
 from tests.fixtures.host import needs_root
-from tests.fixtures.stores import provisioned, rebuilt
+from tests.fixtures.stores import later_file
 from tests.fixtures.workers import wait_until
 
 SIZE = 4 * 1024 * 1024
@@ -40,17 +42,23 @@ class Refused(Exception):
 
 @pytest.fixture
 def backend(swap_root: Path, policy: Policy) -> Iterator[FileBackend]:
-    """A later job's plugin for a provisioned file: it proves the file before writing."""
-    path = str(swap_root / "loops.swap")
-    with provisioned("file", {"path": path}, size=SIZE, policy=policy, label="loops") as made:
-        pass
-    plugin = rebuilt(made)
-    assert isinstance(plugin, FileBackend)
-    try:
+    with later_file(str(swap_root / "loops.swap"), size=SIZE, policy=policy) as plugin:
         yield plugin
-    finally:
-        plugin.close()
-        plugin.swapfile(False)
+
+
+def phase(
+    *,
+    write: bool,
+    run_pages: int,
+    random: bool,
+    depth: int,
+    seconds: float,
+    check: pageio.CheckFn = lambda: None,
+    lease: pageio.FileLease | None = None,
+) -> pageio._Phase:
+    """A phase over the test's area of PAGES pages, as the benchmark builds one."""
+    pattern = pageio._Pattern.over(PAGES, run_pages, random=random)
+    return pageio._Phase(write, pattern, depth, seconds, check, lease, PAGES)
 
 
 def pages_of(path: str) -> list[bytes]:
@@ -73,14 +81,13 @@ def test_a_sequential_write_lands_on_its_pages_and_no_other(
     before = pages_of(backend.swap_path)
     checks: list[int] = []
     got = engine(backend).run(
-        pageio._Phase(
+        phase(
             write=True,
-            pattern=pageio._Pattern.over(PAGES, 1, random=False),
+            run_pages=1,
+            random=False,
             depth=8,
             seconds=0.3,
             check=lambda: checks.append(1),
-            lease=None,
-            pages=PAGES,
         )
     )
     after = pages_of(backend.swap_path)
@@ -99,14 +106,12 @@ def test_a_random_read_counts_what_it_read(
 ) -> None:
     before = pages_of(backend.swap_path)
     got = engine(backend).run(
-        pageio._Phase(
+        phase(
             write=False,
-            pattern=pageio._Pattern.over(PAGES, 2, random=True),
+            run_pages=2,
+            random=True,
             depth=4,
             seconds=0.2,
-            check=lambda: None,
-            lease=None,
-            pages=PAGES,
         )
     )
     assert got.ops >= 1 and len(got.latencies_ns) == got.ops
@@ -125,14 +130,13 @@ def test_a_check_that_refuses_comes_before_any_write(
 
     with pytest.raises(Refused):
         engine(backend).run(
-            pageio._Phase(
+            phase(
                 write=True,
-                pattern=pageio._Pattern.over(PAGES, 1, random=True),
+                run_pages=1,
+                random=True,
                 depth=8,
                 seconds=5,
                 check=refuse,
-                lease=None,
-                pages=PAGES,
             )
         )
     assert pages_of(backend.swap_path) == before
@@ -147,14 +151,12 @@ def test_a_store_cut_short_is_an_error_naming_path_and_byte(
     os.truncate(backend.swap_path, 0)
     with pytest.raises(KernelError, match=rf"short I/O on {backend.swap_path} at byte \d+"):
         engine(backend).run(
-            pageio._Phase(
+            phase(
                 write=False,
-                pattern=pageio._Pattern.over(PAGES, 1, random=False),
+                run_pages=1,
+                random=False,
                 depth=4,
                 seconds=5,
-                check=lambda: None,
-                lease=None,
-                pages=PAGES,
             )
         )
 
@@ -286,14 +288,13 @@ def test_every_engine_stops_at_a_broken_lease_and_the_open_waits_for_it(
             wait_until(lease.broken, 30, "the lease breaking")
             with pytest.raises(OpenedMeanwhileError, match="while swapadmin wrote it"):
                 engine(backend).run(
-                    pageio._Phase(
+                    phase(
                         write=True,
-                        pattern=pageio._Pattern.over(PAGES, 1, random=True),
+                        run_pages=1,
+                        random=True,
                         depth=8,
                         seconds=30,
-                        check=lambda: None,  # the lease alone must stop it
-                        lease=lease,
-                        pages=PAGES,
+                        lease=lease,  # the lease alone must stop it
                     )
                 )
             assert opener.poll() is None, "the other open waits while the lease is held"
@@ -306,8 +307,9 @@ def test_every_engine_stops_at_a_broken_lease_and_the_open_waits_for_it(
 
 
 @pytest.mark.parametrize("patience", [0.0, 3600.0], ids=["kernel-gave-way", "in-time"])
+@pytest.mark.parametrize("replaced", ["the-break", "another-error"])
 def test_a_lease_held_past_the_kernels_patience_says_writes_may_have_landed(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, patience: float
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, patience: float, replaced: str
 ) -> None:
     # The sysctl is the host's: the test reads a patience of its own instead of changing it.
     monkeypatch.setattr(pageio, "_lease_break_time", lambda: patience)
@@ -317,22 +319,25 @@ def test_a_lease_held_past_the_kernels_patience_says_writes_may_have_landed(
     opener: subprocess.Popen[bytes] | None = None
     try:
         lease = pageio.FileLease(fd, str(path))
-        with pytest.raises(OpenedMeanwhileError) as e, lease:
+        with pytest.raises(BackendError) as e, lease:
             opener = subprocess.Popen(["cat", str(path)], stdout=subprocess.DEVNULL)
             wait_until(lease.broken, 30, "the lease breaking")
-            raise lease.broken_error()
+            raise lease.broken_error() if replaced == "the-break" else KernelError("disk gone")
         late = "may have landed after it" in e.value.message
         assert late == (patience == 0.0)
-        if late:  # the error it replaced is kept in its message
-            assert "before that: something else opened" in e.value.message
+        if late:
+            assert isinstance(e.value, OpenedMeanwhileError)
+            # Another error is kept; the plain break's "nothing in flight" is taken back.
+            assert ("before that: disk gone" in e.value.message) == (replaced != "the-break")
+            assert "nothing in flight" not in e.value.message
     finally:
         if opener is not None:
             assert opener.wait(timeout=60) == 0
         os.close(fd)
 
 
-def test_an_interrupt_stays_an_interrupt_though_the_lease_was_held_late(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_an_interrupt_stays_an_interrupt_but_says_the_lease_was_held_late(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setattr(pageio, "_lease_break_time", lambda: 0.0)
     path = tmp_path / "interrupted"
@@ -341,11 +346,48 @@ def test_an_interrupt_stays_an_interrupt_though_the_lease_was_held_late(
     opener: subprocess.Popen[bytes] | None = None
     try:
         lease = pageio.FileLease(fd, str(path))
-        with pytest.raises(KeyboardInterrupt), lease:
+        with (
+            caplog.at_level(logging.ERROR, "backends.pageio"),
+            pytest.raises(KeyboardInterrupt),
+            lease,
+        ):
             opener = subprocess.Popen(["cat", str(path)], stdout=subprocess.DEVNULL)
             wait_until(lease.broken, 30, "the lease breaking")
             raise KeyboardInterrupt
+        assert any(
+            "may have landed after it" in r.getMessage() and "KeyboardInterrupt" in r.getMessage()
+            for r in caplog.records
+        )
     finally:
         if opener is not None:
             assert opener.wait(timeout=60) == 0
+        os.close(fd)
+
+
+def test_a_look_at_the_lease_counts_from_before_it_was_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A writer thread stalled inside the look must not record the lease whole at a time
+    # after it was asked: that would hide the stall from the late warning. The stall is
+    # the clock moving an hour during the real F_GETLEASE.
+    clock = [1000.0]
+    real_fcntl = pageio.fcntl.fcntl
+
+    def stalling_fcntl(fd: int, cmd: int, *args: int) -> int:
+        got = real_fcntl(fd, cmd, *args)
+        if cmd == fcntl.F_GETLEASE:
+            clock[0] += 3600.0
+        return got
+
+    path = tmp_path / "stalled"
+    path.write_bytes(b"\0" * 4096)
+    fd = os.open(path, os.O_RDWR)
+    try:
+        with pageio.FileLease(fd, str(path)) as lease:
+            monkeypatch.setattr(pageio.time, "monotonic", lambda: clock[0])
+            monkeypatch.setattr(pageio.fcntl, "fcntl", stalling_fcntl)
+            assert not lease.broken()
+            assert lease.whole_at == 1000.0
+            monkeypatch.undo()
+    finally:
         os.close(fd)

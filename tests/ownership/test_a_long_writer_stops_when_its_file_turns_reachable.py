@@ -20,7 +20,7 @@ from backends.errors import BusyError, NotOursError, OpenedMeanwhileError
 from backends.plugins.file import FileBackend
 from backends.policy import Policy
 from tests.fixtures.host import needs_root, run
-from tests.fixtures.stores import provisioned, rebuilt
+from tests.fixtures.stores import later_file, rebuilt
 from tests.fixtures.workers import wait_until
 from tests.ownership.conftest import MiB, digest
 
@@ -29,19 +29,15 @@ pytestmark = needs_root
 
 @pytest.fixture
 def backend(swap_root: Path, policy: Policy) -> Iterator[FileBackend]:
-    """A later job's plugin for a provisioned 16 MiB file."""
+    """A later job's plugin for a provisioned 16 MiB file; the loop devices a test attached
+    over it are swapped off first."""
     path = str(swap_root / "long.swap")
-    with provisioned("file", {"path": path}, size=16 * MiB, policy=policy, label="long") as made:
-        pass
-    plugin = rebuilt(made)
-    assert isinstance(plugin, FileBackend)
-    try:
-        yield plugin
-    finally:
-        plugin.close()
-        for line in run("losetup", "-j", path).stdout.splitlines():
-            run("swapoff", line.split(":")[0], check=False)
-        plugin.swapfile(False)
+    with later_file(path, size=16 * MiB, policy=policy, label="long") as plugin:
+        try:
+            yield plugin
+        finally:
+            for line in run("losetup", "-j", path).stdout.splitlines():
+                run("swapoff", line.split(":")[0], check=False)
 
 
 class Opener(threading.Thread):
