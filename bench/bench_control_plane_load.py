@@ -35,6 +35,7 @@ from bench.load_stack import (  # noqa: E402
     percentile,
     services_env,
     setup_django,
+    signing_key_file,
     swap_root,
 )
 
@@ -172,7 +173,8 @@ def main() -> None:
             bench_database(env["DATABASE_URL"]) as db_url:  # fmt: skip
         logdir = Path(tmp)
         (logdir / "data").mkdir()
-        env = {**env, "DATABASE_URL": db_url, "SWAPADMIN_DATA_DIR": str(logdir / "data")}
+        env = {**env, "DATABASE_URL": db_url, "SWAPADMIN_DATA_DIR": str(logdir / "data"),
+               "SWAPADMIN_SIGNING_KEY_FILE": signing_key_file(logdir)}  # fmt: skip
         setup_django(env)
         from bench.bench_control_plane import seed_fleet
 

@@ -55,6 +55,7 @@ from bench.load_stack import (  # noqa: E402
     median,
     percentile,
     services_env,
+    signing_key_file,
     swap_root,
 )
 
@@ -164,18 +165,7 @@ def make_run(name: str, where: Path, root: Path, extra: dict[str, str]) -> Itera
     )
     (where / "fstab").write_text("# bench fstab\n")
     if "DATABASE_URL" in extra:
-        # With a database configured, runall generates no job-signing key (settings.py): the
-        # stack gets one of its own, as docker-compose's secret gives the control plane one.
-        from cryptography.hazmat.primitives import serialization
-        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-        key = where / "job-signing-key.pem"
-        key.touch(mode=0o600)
-        key.write_bytes(Ed25519PrivateKey.generate().private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ))  # fmt: skip
-        env["SWAPADMIN_SIGNING_KEY_FILE"] = str(key)
+        env["SWAPADMIN_SIGNING_KEY_FILE"] = signing_key_file(where)
     log = where / "runall.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(

@@ -83,6 +83,23 @@ def setup_django(env: dict[str, str]) -> None:
     call_command("migrate", verbosity=0)
 
 
+def signing_key_file(where: Path) -> str:
+    """A job-signing key of the stack's own, as docker-compose's secret gives the control
+    plane one: with a database configured, nothing generates one (settings.py), and a worker
+    without its public half runs no job. The worker reads the public half from the same
+    variable."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = where / "job-signing-key.pem"
+    key.touch(mode=0o600)
+    key.write_bytes(Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ))  # fmt: skip
+    return str(key)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
