@@ -158,6 +158,9 @@ class SwapBackend(ABC):
     takes_size: ClassVar[bool] = True
     #: True when ``resize(new_size_bytes)`` is implemented (file, loop, zram).
     resizable: ClassVar[bool] = False
+    #: True when an fstab line can name the area across a reboot (``fstab_spec``): the
+    #: control plane offers "persist" only for such kinds.
+    persistable: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -199,6 +202,27 @@ class SwapBackend(ABC):
         self._active_checked = False
         self._taken = False
         self._io_lock = threading.Lock()
+
+    @classmethod
+    def fstab_spec(cls, params: Mapping[str, Any], swap_uuid: str | None) -> str | None:
+        """How an fstab line names an area of this kind made with ``params`` (and, once
+        made, its swap UUID); None for a kind no fstab line can bring back after a reboot
+        (a device that exists only while swapadmin keeps it)."""
+        return None
+
+    @classmethod
+    def existing_size(cls, path: str, params: Mapping[str, Any]) -> int | None:
+        """The size in bytes of an area of this kind that exists already at ``path`` (made
+        by ``params``), read from the host when swapadmin adopts it; None when the kind's
+        size is its device's own (``takes_size`` False). Raises OSError when unreadable."""
+        return None
+
+    @classmethod
+    def destroy_removes(cls, path: str, size: str) -> str:
+        """In plain words, what destroying a backend of this kind that swapadmin made
+        removes from the host (``size`` is its size, already written out), for the
+        confirmation page."""
+        return f"{path} is released; its swap signature is no longer managed."
 
     @classmethod
     def kind_info(cls) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import contextlib
 import errno
 import os
 import stat
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from .. import devices
@@ -58,6 +59,12 @@ class BlockBackend(SwapBackend):
         ),
     )
     takes_size: ClassVar[bool] = False
+    persistable: ClassVar[bool] = True
+
+    @classmethod
+    def fstab_spec(cls, params: Mapping[str, Any], swap_uuid: str | None) -> str | None:
+        # By its swap UUID once it has one: a device's name can change between boots.
+        return f"UUID={swap_uuid}" if swap_uuid else str(params["device"])
 
     @classmethod
     def validate_params(cls, params: dict[str, Any], policy: Policy) -> dict[str, Any]:

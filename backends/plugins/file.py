@@ -23,7 +23,7 @@ import os
 import stat
 import struct
 import uuid as uuid_mod
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Final
@@ -264,12 +264,28 @@ class FileBackend(SwapBackend):
         ),
     )
     resizable: ClassVar[bool] = True
+    persistable: ClassVar[bool] = True
 
     @classmethod
     def validate_params(cls, params: dict[str, Any], policy: Policy) -> dict[str, Any]:
         params = super().validate_params(params, policy)
         check_swap_path(params["path"], policy)
         return params
+
+    @classmethod
+    def fstab_spec(cls, params: Mapping[str, Any], swap_uuid: str | None) -> str | None:
+        return str(params["path"])
+
+    @classmethod
+    def existing_size(cls, path: str, params: Mapping[str, Any]) -> int | None:
+        return os.path.getsize(path)
+
+    @classmethod
+    def destroy_removes(cls, path: str, size: str) -> str:
+        return (
+            f"The swap file {path} ({size}) is deleted. "
+            "A file that was already swap before swapadmin used it is left on the host."
+        )
 
     @property
     def file_path(self) -> str:

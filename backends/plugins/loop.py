@@ -15,7 +15,7 @@ import fcntl
 import os
 import stat
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Final
 
@@ -51,6 +51,23 @@ class LoopBackend(FileBackend):
     description: ClassVar[str] = (
         "A swap file under a swap root, attached to a free loop device with direct I/O."
     )
+    # Nothing attaches the loop device again at boot, so no fstab line can name it.
+    persistable: ClassVar[bool] = False
+
+    @classmethod
+    def fstab_spec(cls, params: Mapping[str, Any], swap_uuid: str | None) -> str | None:
+        return None
+
+    @classmethod
+    def existing_size(cls, path: str, params: Mapping[str, Any]) -> int | None:
+        return os.path.getsize(params["path"])  # the backing file's: the device has its size
+
+    @classmethod
+    def destroy_removes(cls, path: str, size: str) -> str:
+        return (
+            f"The loop device {path} is detached and its backing file removed, if swapadmin "
+            "made that file."
+        )
 
     @property
     def device(self) -> str | None:

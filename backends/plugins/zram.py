@@ -20,6 +20,7 @@ import os
 import re
 import stat
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Final
 
@@ -222,6 +223,15 @@ class ZramBackend(SwapBackend):
         ),
     )
     resizable: ClassVar[bool] = True
+
+    @classmethod
+    def existing_size(cls, path: str, params: Mapping[str, Any]) -> int | None:
+        with open(f"/sys/block/{os.path.basename(path)}/disksize") as f:
+            return int(f.read().strip())
+
+    @classmethod
+    def destroy_removes(cls, path: str, size: str) -> str:
+        return f"The zram device {path} is reset and removed, and its contents lost."
 
     @classmethod
     def validate_params(cls, params: dict[str, Any], policy: Policy) -> dict[str, Any]:

@@ -20,6 +20,8 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from backends import registry
+
 from .models import Backend, Job
 from .services import (
     MAX_PRIORITY,
@@ -43,8 +45,6 @@ APPLY_CHOICES = (APPLY_NOW, APPLY_LATER)
 
 #: The fields a backend's edit takes; anything else is refused by name.
 EDITABLE = ("label", "priority", "discard", "persist", "auto_repair", "apply")
-#: Kinds whose area the fstab can name across a reboot (handlers._fstab_spec).
-PERSISTABLE_KINDS = ("file", "block")
 
 
 @dataclass
@@ -153,12 +153,18 @@ def _refusals(backend: Backend, changed: dict[str, Any]) -> None:
                 f"{backend.name} is active: its label is rewritten only on an inactive area "
                 "(the header is part of the area the kernel uses). Deactivate it first."
             )
-    if changed.get("persist") and backend.kind not in PERSISTABLE_KINDS:
+    if changed.get("persist") and not _persistable(backend.kind):
         raise InvalidRequest.one(
             "persist",
             f"a {backend.kind} device does not survive a reboot under the same name, so it "
             "cannot be kept in the fstab",
         )
+
+
+def _persistable(kind: str) -> bool:
+    """Whether an fstab line can name an area of ``kind`` across a reboot: the kind's plugin
+    says (``SwapBackend.persistable``); a kind not installed here cannot be checked, so no."""
+    return kind in registry() and registry().get(kind).persistable
 
 
 def edit_backend(backend: Backend, actor: Actor, data: Mapping[str, Any]) -> Edit:

@@ -697,8 +697,9 @@ def _edit_fstab(ctx: JobContext, spec: str, keep: bool) -> dict[str, Any]:
 
 
 def _fstab_spec(backend: Backend, plugin: SwapBackend) -> str | None:
-    """What the fstab names the area by: a file's path, a block device's UUID; None for
-    kinds whose device does not exist at boot (loop, zram). An adopted area keeps the name
+    """What the fstab names the area by, as its kind's plugin says (``fstab_spec``: a file's
+    path, a block device's UUID; None for kinds whose device does not exist at boot, loop
+    and zram). An adopted area keeps the name
     the sysadmin's own fstab line gives it (``UUID=...``), so that line is kept, not
     rewritten under another spelling, once it proves to name this very area: a line that
     names another area (a row's state edited, or the area changed since it was adopted)
@@ -718,13 +719,9 @@ def _fstab_spec(backend: Backend, plugin: SwapBackend) -> str | None:
                 "Discover the area again to record its line. Nothing was changed."
             )
         return adopted_spec
-    if backend.kind == "file":
-        return str(backend.params["path"])
-    if backend.kind == "block":
-        if backend.swap_uuid:
-            return f"UUID={backend.swap_uuid}"
-        return str(backend.params["device"])
-    return None
+    # The plugin's own params, as this worker cleaned them, not the row's.
+    swap_uuid = str(backend.swap_uuid) if backend.swap_uuid else None
+    return type(plugin).fstab_spec(plugin.params, swap_uuid)
 
 
 def check(ctx: JobContext) -> dict[str, Any]:
@@ -911,7 +908,7 @@ def _adopt(
     if spec is not None and spec != path:
         state["fstab_spec"] = spec
     cls = registry().get(kind)
-    size = _existing_size(kind, path, params)
+    size = _existing_size(cls, path, params)
     policy = adoption.policy_for(ctx.policy, params, state)
     plugin = cls(params, size_bytes=size, policy=policy, state=state)
     actual = plugin.capacity_bytes() if cls.takes_size else None
@@ -975,19 +972,13 @@ def _adopted_discard(line: Any) -> str:
     return d if d in kernel.DISCARD_FLAGS else ""
 
 
-def _existing_size(kind: str, path: str, params: dict[str, Any]) -> int | None:
-    """The size of an area that exists already, read from the host."""
+def _existing_size(cls: type[SwapBackend], path: str, params: dict[str, Any]) -> int | None:
+    """The size of an area that exists already, read from the host by its kind."""
     try:
-        if kind == "file":
-            return os.path.getsize(path)
-        if kind == "loop":
-            return os.path.getsize(params["path"])
-        if kind == "zram":
-            with open(f"/sys/block/{os.path.basename(path)}/disksize") as f:
-                return int(f.read().strip())
-    except OSError as e:
-        raise BackendError(f"cannot read the size of {path}: {e.strerror}") from None
-    return None
+        return cls.existing_size(path, params)
+    except (OSError, ValueError) as e:
+        why = e.strerror if isinstance(e, OSError) else str(e)
+        raise BackendError(f"cannot read the size of {path}: {why}") from None
 
 
 def _free_name(host_pk: int, base: str) -> str:

@@ -643,20 +643,10 @@ def _what_is_lost(backend: Backend, action: str) -> list[str]:
             )
         if backend.adopted:
             out.append(f"swapadmin stops managing {path}; the {backend.kind} itself is kept.")
-        elif backend.kind == "file":
-            out.append(
-                f"The swap file {path} ({_size(backend.size_bytes)}) is deleted. "
-                "A file that was already swap before swapadmin used it is left on the host."
-            )
-        elif backend.kind == "zram":
-            out.append(f"The zram device {path} is reset and removed, and its contents lost.")
-        elif backend.kind == "loop":
-            out.append(
-                f"The loop device {path} is detached and its backing file removed, if swapadmin "
-                "made that file."
-            )
         else:
-            out.append(f"{path} is released; its swap signature is no longer managed.")
+            # A kind not installed here says what any kind does.
+            size = _size(backend.size_bytes)
+            out.append((_plugin(backend.kind) or SwapBackend).destroy_removes(path, size))
         if backend.persist:
             out.append("Its fstab line is removed.")
         out.append("Its jobs and audit trail are kept.")

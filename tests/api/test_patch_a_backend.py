@@ -174,12 +174,24 @@ def test_persist_alone_reuses_the_persist_job(
     assert job.kind == Job.Kind.PERSIST and job.params == {"persist": True}
 
 
-def test_persist_is_refused_for_a_zram_device(
-    alice: User, make_backend: Callable[..., Backend], as_user: Callable[..., APIClient]
+@pytest.mark.parametrize(
+    ("kind", "params"),
+    [("zram", {}), ("loop", {"path": "/var/tmp/x.swap"}), ("not-installed-here", {})],
+)
+def test_persist_is_refused_for_a_kind_no_fstab_line_brings_back(
+    alice: User,
+    make_backend: Callable[..., Backend],
+    as_user: Callable[..., APIClient],
+    kind: str,
+    params: dict[str, str],
 ) -> None:
-    backend = make_backend(kind="zram", params={})
+    # The kind's plugin says (SwapBackend.persistable); a kind this control plane has not
+    # installed cannot say, so it is refused too.
+    backend = make_backend(kind=kind, params=params)
     r = patch(as_user(alice), backend, {"persist": True})
-    assert r.status_code == 400 and "persist" in r.json()
+    assert r.status_code == 400 and "cannot be kept in the fstab" in r.json()["persist"][0]
+    backend.refresh_from_db()
+    assert not backend.persist and jobs_of(backend) == []
 
 
 def test_a_label_on_an_active_area_is_refused_with_409(

@@ -1,5 +1,6 @@
 from typing import Any
 
+import pytest
 from django.contrib.auth.models import User
 from django.urls import reverse
 
@@ -17,6 +18,24 @@ def test_it_names_what_will_be_lost(as_user: Any, alice: User, backend: Backend)
     assert f"The swap file {backend.params['path']} (256 MiB) is deleted." in body
     assert 'id="id_confirm"' in body  # force, with the name typed
     assert not Job.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("kind", "says"),
+    [
+        ("zram", "The zram device /dev/zram7 is reset and removed, and its contents lost."),
+        ("loop", "The loop device /dev/zram7 is detached and its backing file removed"),
+        ("block", "/dev/zram7 is released; its swap signature is no longer managed."),
+        # A kind this control plane has not installed: what any kind's destroy does.
+        ("not-installed-here", "/dev/zram7 is released; its swap signature is no longer"),
+    ],
+)
+def test_each_kind_says_what_its_destroy_removes(
+    as_user: Any, alice: User, backend: Backend, kind: str, says: str
+) -> None:
+    Backend.objects.filter(pk=backend.pk).update(kind=kind, info={"swap_path": "/dev/zram7"})
+    body = as_user(alice).get(url(backend)).content.decode()
+    assert says in body and "is deleted" not in body
 
 
 def test_an_active_backend_says_its_pages_go_back_to_ram(
