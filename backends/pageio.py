@@ -222,14 +222,18 @@ class FileLease:
     the other open through by itself. Requests still in flight then (a failing disk
     retrying, throttled or frozen I/O, a stopped worker) may land after it. ``__exit__``
     says so when it may have happened: the lease is broken and was last seen whole at least
-    that long before it is let go (every look at it, from any writer, records when it was
-    whole; this can only over-warn). A descriptor passed by ``pidfd_getfd``, or kept by a
+    that long before it is let go (the looks between slices and the Python writers' looks
+    record when they saw it whole, taking the time before they look; the C loop's looks
+    before each submit do not, so the record is at most a slice old: this can only
+    over-warn). It is let go only after every writer thread has ended (``_writers``). A
+    descriptor passed by ``pidfd_getfd``, or kept by a
     child forked without exec, is no open and breaks nothing."""
 
     def __init__(self, fd: int, path: str) -> None:
         self.fd = fd
         self.path = path
         self.whole_at = time.monotonic()
+        self.patience = _lease_break_time()
 
     def __enter__(self) -> FileLease:
         try:
@@ -248,8 +252,8 @@ class FileLease:
                 ) from None
             why = {
                 errno_mod.EINVAL: " (a filesystem without leases, or fs.leases-enable = 0)",
-                errno_mod.EACCES: " (a lease needs the file's owner or CAP_LEASE: run the "
-                "worker as root or as the file's owner)",
+                errno_mod.EACCES: " (a lease needs the file's owner or CAP_LEASE, which a "
+                "container must keep; a security module's policy can refuse it too)",
             }.get(e.errno or 0, "")
             raise KernelError(
                 f"cannot take a write lease on {self.path}: {e.strerror}{why}; swapadmin writes "
@@ -257,15 +261,17 @@ class FileLease:
                 errno=e.errno,
             ) from e
         self.whole_at = time.monotonic()
+        self.patience = _lease_break_time()
         return self
 
     def broken(self) -> bool:
         # The time is taken before the look: a thread stalled between the two would
         # otherwise record a later time than the lease was seen whole, and hide that much of
-        # the kernel's patience from __exit__.
+        # the kernel's patience from __exit__. The latest such time is kept (another thread
+        # may have looked since).
         now = time.monotonic()
         if fcntl.fcntl(self.fd, fcntl.F_GETLEASE) == fcntl.F_WRLCK:
-            self.whole_at = now
+            self.whole_at = max(self.whole_at, now)
             return False
         return True
 
@@ -285,14 +291,18 @@ class FileLease:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
     ) -> None:
         # Asked before letting go: broken now (or the kernel already gave way, which reads
-        # the same), and nothing has seen it whole for the kernel's whole patience.
-        broken = self.broken_or_unknown()
-        unseen = time.monotonic() - self.whole_at
-        with contextlib.suppress(OSError):
-            fcntl.fcntl(self.fd, fcntl.F_SETLEASE, fcntl.F_UNLCK)
-        if not broken or unseen < _lease_break_time():
+        # the same), and nothing has seen it whole for the kernel's whole patience (the
+        # shorter of what it was when taken and now; 0 when unreadable, to over-warn).
+        try:
+            broken = self.broken_or_unknown()
+            unseen = time.monotonic() - self.whole_at
+            late = broken and unseen >= min(self.patience, _lease_break_time())
+        finally:
+            with contextlib.suppress(OSError):
+                fcntl.fcntl(self.fd, fcntl.F_SETLEASE, fcntl.F_UNLCK)
+        if not late:
             return
-        late = (
+        message = (
             f"something else opened {self.path} while swapadmin wrote it, and swapadmin held "
             f"its lease {unseen:.0f} s past the last time it saw it whole, longer than the "
             "kernel's lease-break-time: the other open may have gone through first, so writes "
@@ -300,16 +310,17 @@ class FileLease:
         )
         if exc is not None and not isinstance(exc, Exception):
             # A KeyboardInterrupt or a worker's exit stays what it is, but not unsaid.
-            log.error("%s (interrupted by %s)", late, type(exc).__name__)
+            log.error("%s (interrupted by %s)", message, type(exc).__name__)
+            exc.add_note(message)
             return
         # The error it replaces is kept, unless it is the plain break, whose "nothing in
         # flight before that open returned" is what this one takes back.
         was = (
-            f" (and before that: {getattr(exc, 'message', exc)})"
+            f" (and before that: {type(exc).__name__}: {getattr(exc, 'message', exc)})"
             if exc is not None and not isinstance(exc, OpenedMeanwhileError)
             else ""
         )
-        raise OpenedMeanwhileError(late + was) from exc
+        raise OpenedMeanwhileError(message + was) from exc
 
     def broken_or_unknown(self) -> bool:
         try:
@@ -319,11 +330,13 @@ class FileLease:
 
 
 def _lease_break_time() -> float:
+    """The kernel's patience with a broken lease, in seconds; 0 when it cannot be read, so
+    that the late warning errs towards saying too much."""
     try:
         with open("/proc/sys/fs/lease-break-time") as f:
             return float(f.read())
     except (OSError, ValueError):
-        return 45.0
+        return 0.0
 
 
 @contextlib.contextmanager
@@ -387,7 +400,7 @@ def scan(
     started = time.monotonic()
     bad: set[int] = set()
     with _exclusive(backend) as lease:
-        with ThreadPoolExecutor(SCAN_DEPTH, thread_name_prefix="scan") as pool:
+        with _writers(SCAN_DEPTH, "scan") as pool:
             for value in PATTERNS[:patterns]:
                 _scan_pattern(backend, pool, value, bad, tracker, cancel, lease)
         if lease is not None:
@@ -413,7 +426,7 @@ def _runs_of(pages: int, run: int) -> list[range]:
 
 def _scan_pattern(
     backend: SwapBackend,
-    pool: ThreadPoolExecutor,
+    pool: _WriterPool,
     value: int,
     bad: set[int],
     tracker: _Progress,
@@ -444,7 +457,7 @@ def _scan_pattern(
 
 
 def _run_all(
-    pool: ThreadPoolExecutor,
+    pool: _WriterPool,
     fn: Callable[[range], None],
     runs: Sequence[range],
     backend: SwapBackend,
@@ -480,6 +493,71 @@ def _run_all(
             tracker.report()
     _wait_all(pending)
     tracker.report()
+
+
+class _WriterPool:
+    """A thread pool that knows which of its work has not ended (``_writers``)."""
+
+    def __init__(self, count: int, prefix: str) -> None:
+        self.prefix = prefix
+        self._pool = ThreadPoolExecutor(count, thread_name_prefix=prefix)
+        self._unfinished: set[Future[None]] = set()
+        self._lock = threading.Lock()
+
+    def submit(self, fn: Callable[..., None], /, *args: Any) -> Future[None]:
+        future = self._pool.submit(fn, *args)
+        with self._lock:
+            self._unfinished.add(future)
+        future.add_done_callback(self._ended)
+        return future
+
+    def _ended(self, future: Future[None]) -> None:
+        with self._lock:
+            self._unfinished.discard(future)
+
+    def _left(self) -> list[Future[None]]:
+        with self._lock:
+            return list(self._unfinished)
+
+    def drain(self) -> BaseException | None:
+        """Cancel the work not begun and wait for the rest to end, through any number of
+        interrupts; the first one is returned. Futures, not thread joins: a join that an
+        interrupt cuts short marks a running thread as ended (Python 3.11's bpo-45274
+        fix), and every later join then returns at once."""
+        held: BaseException | None = None
+        while True:
+            try:
+                if held is not None:
+                    log.warning("interrupted: the %s threads' I/O ends first", self.prefix)
+                for f in self._left():
+                    f.cancel()
+                wait(self._left())
+                self._pool.shutdown(wait=False)
+                return held
+            except BaseException as e:  # an interrupt while the threads still write
+                held = held or e
+
+
+@contextlib.contextmanager
+def _writers(count: int, prefix: str) -> Iterator[_WriterPool]:
+    """A pool of writer threads that the caller leaves only once none of its work runs: on
+    the way out, work not yet begun is cancelled and the running work is waited for, through
+    any number of interrupts (a second Ctrl-C, a warm then a cold shutdown). Leaving earlier
+    would let go of the file's lease, or close the descriptor, under a write still in
+    flight: it could land after another open of the file returned, or on whatever file the
+    descriptor's number names next. (An interrupt between the body's end and the drain's
+    first bytecode is the one window left.)"""
+    pool = _WriterPool(count, prefix)
+    try:
+        yield pool
+    except BaseException as e:
+        held = pool.drain()
+        if held is not None and isinstance(e, Exception):
+            raise held from e  # the interrupt is what the user asked for last
+        raise
+    held = pool.drain()
+    if held is not None:
+        raise held
 
 
 def _wait_all(pending: list[Future[None]]) -> None:
@@ -834,7 +912,7 @@ class _ThreadEngine:
         next_slot = phase.pattern.slots()
         stop = threading.Event()
         phase.check()
-        with ThreadPoolExecutor(phase.depth, thread_name_prefix="bench") as pool:
+        with _writers(phase.depth, "bench") as pool:
             futures = [
                 pool.submit(self._worker, phase, next_slot, deadline, stop, data, samples)
                 for _ in range(phase.depth)
@@ -994,7 +1072,7 @@ class _AioEngine:
             samples.merge(got.ops, got.latencies_ns)
 
         phase.check()
-        with ThreadPoolExecutor(loops, thread_name_prefix="aio") as pool:
+        with _writers(loops, "aio") as pool:
             _supervise([pool.submit(one, share) for share in shares], stop, phase.check)
         return samples
 

@@ -18,6 +18,8 @@ import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -328,7 +330,9 @@ def test_a_lease_held_past_the_kernels_patience_says_writes_may_have_landed(
         if late:
             assert isinstance(e.value, OpenedMeanwhileError)
             # Another error is kept; the plain break's "nothing in flight" is taken back.
-            assert ("before that: disk gone" in e.value.message) == (replaced != "the-break")
+            assert ("before that: KernelError: disk gone" in e.value.message) == (
+                replaced != "the-break"
+            )
             assert "nothing in flight" not in e.value.message
     finally:
         if opener is not None:
@@ -336,10 +340,14 @@ def test_a_lease_held_past_the_kernels_patience_says_writes_may_have_landed(
         os.close(fd)
 
 
+@pytest.mark.parametrize("patience", [0.0, 3600.0], ids=["kernel-gave-way", "in-time"])
 def test_an_interrupt_stays_an_interrupt_but_says_the_lease_was_held_late(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    patience: float,
 ) -> None:
-    monkeypatch.setattr(pageio, "_lease_break_time", lambda: 0.0)
+    monkeypatch.setattr(pageio, "_lease_break_time", lambda: patience)
     path = tmp_path / "interrupted"
     path.write_bytes(b"\0" * 4096)
     fd = os.open(path, os.O_RDWR)
@@ -348,20 +356,28 @@ def test_an_interrupt_stays_an_interrupt_but_says_the_lease_was_held_late(
         lease = pageio.FileLease(fd, str(path))
         with (
             caplog.at_level(logging.ERROR, "backends.pageio"),
-            pytest.raises(KeyboardInterrupt),
+            pytest.raises(KeyboardInterrupt) as e,
             lease,
         ):
             opener = subprocess.Popen(["cat", str(path)], stdout=subprocess.DEVNULL)
             wait_until(lease.broken, 30, "the lease breaking")
             raise KeyboardInterrupt
-        assert any(
-            "may have landed after it" in r.getMessage() and "KeyboardInterrupt" in r.getMessage()
-            for r in caplog.records
-        )
+        said = [r for r in caplog.records if "may have landed after it" in r.getMessage()]
+        late = patience == 0.0
+        assert len(said) == (1 if late else 0)
+        assert any("may have landed" in n for n in getattr(e.value, "__notes__", [])) == late
     finally:
         if opener is not None:
             assert opener.wait(timeout=60) == 0
         os.close(fd)
+
+
+def test_an_unreadable_patience_over_warns(monkeypatch: pytest.MonkeyPatch) -> None:
+    def unreadable(*args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(pageio, "open", unreadable, raising=False)
+    assert pageio._lease_break_time() == 0.0
 
 
 def test_a_look_at_the_lease_counts_from_before_it_was_asked(
@@ -369,25 +385,34 @@ def test_a_look_at_the_lease_counts_from_before_it_was_asked(
 ) -> None:
     # A writer thread stalled inside the look must not record the lease whole at a time
     # after it was asked: that would hide the stall from the late warning. The stall is
-    # the clock moving an hour during the real F_GETLEASE.
+    # the clock moving an hour during the real F_GETLEASE; the clock and fcntl are
+    # replaced in pageio's namespace only, not for the process's other threads.
     clock = [1000.0]
-    real_fcntl = pageio.fcntl.fcntl
 
-    def stalling_fcntl(fd: int, cmd: int, *args: int) -> int:
-        got = real_fcntl(fd, cmd, *args)
-        if cmd == fcntl.F_GETLEASE:
-            clock[0] += 3600.0
-        return got
+    class StallingFcntl:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(fcntl, name)
+
+        def fcntl(self, fd: int, cmd: int, *args: int) -> int:
+            got = fcntl.fcntl(fd, cmd, *args)
+            if cmd == fcntl.F_GETLEASE:
+                clock[0] += 3600.0
+            return got
 
     path = tmp_path / "stalled"
     path.write_bytes(b"\0" * 4096)
     fd = os.open(path, os.O_RDWR)
     try:
         with pageio.FileLease(fd, str(path)) as lease:
-            monkeypatch.setattr(pageio.time, "monotonic", lambda: clock[0])
-            monkeypatch.setattr(pageio.fcntl, "fcntl", stalling_fcntl)
+            lease.whole_at = 0.0
+            monkeypatch.setattr(pageio, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+            monkeypatch.setattr(pageio, "fcntl", StallingFcntl())
             assert not lease.broken()
             assert lease.whole_at == 1000.0
+            # A thread that looked earlier but records later never moves it back.
+            assert not lease.broken() and lease.whole_at == 4600.0
+            lease.whole_at = 9999.0
+            assert not lease.broken() and lease.whole_at == 9999.0
             monkeypatch.undo()
     finally:
         os.close(fd)

@@ -1,0 +1,92 @@
+"""A scan's or benchmark's writer threads are waited for however often the caller is
+interrupted: leaving before they end would let go of the file's lease (or close the
+descriptor) under a write still in flight, which could then land after another open of the
+file returned, or on whatever file the descriptor's number names next."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from types import FrameType
+
+import pytest
+
+from backends import pageio
+from tests.fixtures.workers import wait_until
+
+
+class Interrupt(BaseException):
+    """What the test's signal raises: an interrupt of its own, so that pytest's handling of
+    a real Ctrl-C is never involved."""
+
+
+@pytest.fixture
+def second_interrupt() -> Iterator[threading.Event]:
+    """SIGUSR1 raises Interrupt("second") in the main thread; the event says it did."""
+    handled = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        handled.set()
+        raise Interrupt("second")
+
+    old = signal.signal(signal.SIGUSR1, on_signal)
+    try:
+        yield handled
+    finally:
+        signal.signal(signal.SIGUSR1, old)
+
+
+def waiting_for_writers(ident: int) -> bool:
+    """Whether the thread ``ident`` is inside a wait for its pool's work (however it
+    waits: draining, or a pool's own shutdown)."""
+    frame = sys._current_frames().get(ident)
+    while frame is not None:
+        if frame.f_code.co_name in ("drain", "shutdown"):
+            return True
+        frame = frame.f_back
+    return False
+
+
+@pytest.mark.parametrize("first", [Interrupt("first"), RuntimeError("first")], ids=type)
+def test_the_caller_leaves_only_after_its_writers_though_interrupted_again(
+    second_interrupt: threading.Event, first: BaseException
+) -> None:
+    main = threading.get_ident()
+    order: list[str] = []
+    leaving = threading.Event()
+
+    def writer() -> None:
+        # Still "writing" when the caller leaves, and interrupted again while it waits.
+        assert leaving.wait(30)
+        wait_until(lambda: waiting_for_writers(main), 30, "the caller waiting for its writers")
+        signal.pthread_kill(main, signal.SIGUSR1)
+        assert second_interrupt.wait(30)
+        order.append("writer done")
+
+    with pytest.raises(Interrupt) as raised, pageio._writers(1, "test") as pool:
+        pool.submit(writer)
+        leaving.set()
+        raise first
+    order.append("caller left")
+    assert order == ["writer done", "caller left"]
+    # An interrupt going out stays the first; an error gives way to the interrupt after it.
+    assert str(raised.value) == ("first" if isinstance(first, Interrupt) else "second")
+
+
+def test_work_not_begun_is_cancelled_on_the_way_out() -> None:
+    started: list[int] = []
+    release = threading.Event()
+
+    def job(i: int) -> None:
+        started.append(i)
+        assert release.wait(30)
+
+    with pytest.raises(RuntimeError), pageio._writers(1, "test") as pool:
+        pool.submit(job, 0)
+        later = [pool.submit(job, i) for i in range(1, 4)]
+        wait_until(lambda: started, 30, "the first job starting")
+        release.set()
+        raise RuntimeError("stop")
+    assert started == [0] and all(f.cancelled() for f in later)
