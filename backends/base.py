@@ -159,7 +159,9 @@ class SwapBackend(ABC):
     #: True when ``resize(new_size_bytes)`` is implemented (file, loop, zram).
     resizable: ClassVar[bool] = False
     #: True when an fstab line can name the area across a reboot (``fstab_spec``): the
-    #: control plane offers "persist" only for such kinds.
+    #: control plane accepts "persist" only for such kinds. A subclass inherits this and
+    #: the hooks below from its parent: a kind whose area is not its parent's (a device
+    #: built over the parent's file) must override them.
     persistable: ClassVar[bool] = False
 
     def __init__(
@@ -214,7 +216,8 @@ class SwapBackend(ABC):
     def existing_size(cls, path: str, params: Mapping[str, Any]) -> int | None:
         """The size in bytes of an area of this kind that exists already at ``path`` (made
         by ``params``), read from the host when swapadmin adopts it; None when the kind's
-        size is its device's own (``takes_size`` False). Raises OSError when unreadable."""
+        size is its device's own (``takes_size`` False). Raises OSError when unreadable.
+        Discovery adopts only the built-in kinds today, so only theirs is asked."""
         return None
 
     @classmethod

@@ -20,8 +20,6 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from backends import registry
-
 from .models import Backend, Job
 from .services import (
     MAX_PRIORITY,
@@ -33,6 +31,7 @@ from .services import (
     _clean_label,
     _new_job,
     audit,
+    check_persistable,
     live_job_for,
     not_provisioned_reason,
 )
@@ -153,18 +152,8 @@ def _refusals(backend: Backend, changed: dict[str, Any]) -> None:
                 f"{backend.name} is active: its label is rewritten only on an inactive area "
                 "(the header is part of the area the kernel uses). Deactivate it first."
             )
-    if changed.get("persist") and not _persistable(backend.kind):
-        raise InvalidRequest.one(
-            "persist",
-            f"a {backend.kind} device does not survive a reboot under the same name, so it "
-            "cannot be kept in the fstab",
-        )
-
-
-def _persistable(kind: str) -> bool:
-    """Whether an fstab line can name an area of ``kind`` across a reboot: the kind's plugin
-    says (``SwapBackend.persistable``); a kind not installed here cannot be checked, so no."""
-    return kind in registry() and registry().get(kind).persistable
+    if changed.get("persist"):
+        check_persistable(backend.kind, adopted=backend.adopted)
 
 
 def edit_backend(backend: Backend, actor: Actor, data: Mapping[str, Any]) -> Edit:

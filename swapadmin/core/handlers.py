@@ -721,7 +721,18 @@ def _fstab_spec(backend: Backend, plugin: SwapBackend) -> str | None:
         return adopted_spec
     # The plugin's own params, as this worker cleaned them, not the row's.
     swap_uuid = str(backend.swap_uuid) if backend.swap_uuid else None
-    return type(plugin).fstab_spec(plugin.params, swap_uuid)
+    try:
+        spec = type(plugin).fstab_spec(plugin.params, swap_uuid)
+    except BackendError:
+        raise
+    except Exception as e:
+        raise BackendError(
+            f"the {backend.kind} plugin failed to say how the fstab names {backend.name}: "
+            f"{type(e).__name__}: {e}"
+        ) from e
+    if spec is not None and not isinstance(spec, str):
+        raise BackendError(f"the {backend.kind} plugin named its fstab line with {spec!r}")
+    return spec
 
 
 def check(ctx: JobContext) -> dict[str, Any]:
@@ -977,7 +988,7 @@ def _existing_size(cls: type[SwapBackend], path: str, params: dict[str, Any]) ->
     try:
         return cls.existing_size(path, params)
     except (OSError, ValueError) as e:
-        why = e.strerror if isinstance(e, OSError) else str(e)
+        why = (e.strerror if isinstance(e, OSError) else None) or str(e)
         raise BackendError(f"cannot read the size of {path}: {why}") from None
 
 

@@ -339,6 +339,8 @@ def create_backend(
     disc = _clean_discard(discard)
     lab = _clean_label(label or "")
     _check_force(force, confirm, name)
+    if persist:
+        check_persistable(kind)
     with transaction.atomic():
         backend = Backend.objects.create(
             host=host,
@@ -383,6 +385,20 @@ def adopted_refusal(name: str, kind: str) -> str:
     )
 
 
+def check_persistable(kind: str, *, adopted: bool = False) -> None:
+    """Refuse to keep an area of ``kind`` in the fstab unless an fstab line can bring it
+    back after a reboot: the kind's plugin says (``SwapBackend.persistable``); a kind not
+    installed here cannot say, so no. An adopted area is the worker's to judge, by the line
+    it was adopted from."""
+    if adopted or (kind in registry() and registry().get(kind).persistable is True):
+        return
+    raise InvalidRequest.one(
+        "persist",
+        f"a {kind} device does not survive a reboot under the same name, so it cannot be "
+        "kept in the fstab",
+    )
+
+
 def _clean_action_params(backend: Backend, kind: str, params: dict[str, Any]) -> dict[str, Any]:
     p = dict(params)
     force = bool(p.get("force", False))
@@ -422,6 +438,8 @@ def _clean_action_params(backend: Backend, kind: str, params: dict[str, Any]) ->
     if kind == Job.Kind.PERSIST:
         if not isinstance(p.get("persist", True), bool):
             raise InvalidRequest.one("persist", "persist must be true or false")
+        if p.get("persist", True):
+            check_persistable(backend.kind, adopted=backend.adopted)
         return {"persist": p.get("persist", True)}
     if kind == Job.Kind.ACTIVATE:
         out: dict[str, Any] = {}

@@ -10,6 +10,7 @@ answer the last poll with HTTP 286, which tells htmx to stop.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -48,6 +49,8 @@ from .forms import (
 from .results import readable
 from .snapshot import Snapshot, snapshot, summaries, zram_rows
 from .templatetags.swapadmin_ui import can, iec
+
+log = logging.getLogger(__name__)
 
 #: HTTP 286: htmx stops polling the element that received it (and still swaps it).
 STOP_POLLING = 286
@@ -631,6 +634,17 @@ def test_forms(backend: Backend) -> list[tuple[str, str, str, Any]]:
     return [(n, *TEST_LABELS[n], TEST_FORMS[n](auto_id=f"id_{n}_%s")) for n in names]
 
 
+def _destroy_removes(backend: Backend, path: str) -> str:
+    """What its kind's plugin says destroy removes; what any kind's does for a kind not
+    installed here, or whose plugin fails to say (one broken plugin takes no page down)."""
+    size = _size(backend.size_bytes)
+    try:
+        return str((_plugin(backend.kind) or SwapBackend).destroy_removes(path, size))
+    except Exception:
+        log.exception("the %s plugin failed to say what destroy removes", backend.kind)
+        return SwapBackend.destroy_removes(path, size)
+
+
 def _what_is_lost(backend: Backend, action: str) -> list[str]:
     """In plain words, what ``action`` on ``backend`` loses, for its confirmation page."""
     path = backend.swap_path or backend.name
@@ -644,9 +658,7 @@ def _what_is_lost(backend: Backend, action: str) -> list[str]:
         if backend.adopted:
             out.append(f"swapadmin stops managing {path}; the {backend.kind} itself is kept.")
         else:
-            # A kind not installed here says what any kind does.
-            size = _size(backend.size_bytes)
-            out.append((_plugin(backend.kind) or SwapBackend).destroy_removes(path, size))
+            out.append(_destroy_removes(backend, path))
         if backend.persist:
             out.append("Its fstab line is removed.")
         out.append("Its jobs and audit trail are kept.")

@@ -141,3 +141,16 @@ def test_it_takes_json_only(alice: User, body: dict[str, Any], as_user: Any) -> 
     r = as_user(alice).post("/api/v1/backends/", {"kind": "file"}, format="multipart")
     assert r.status_code == 415
     assert not Backend.objects.exists()
+
+
+def test_a_kind_no_fstab_line_brings_back_is_not_created_to_persist(
+    alice: User, body: dict[str, Any], swap_root: Path, as_user: Callable[..., APIClient]
+) -> None:
+    loop = {**body, "kind": "loop", "persist": True}
+    r = as_user(alice).post("/api/v1/backends/", loop, format="json")
+    assert r.status_code == 400 and "cannot be kept in the fstab" in str(r.json()), r.content
+    assert not Backend.objects.exists() and not Job.objects.exists()
+    # A file is.
+    r = as_user(alice).post("/api/v1/backends/", {**body, "persist": True}, format="json")
+    assert r.status_code == 202, r.content
+    assert Backend.objects.get(name="swap0").persist is True

@@ -188,10 +188,17 @@ def test_persist_is_refused_for_a_kind_no_fstab_line_brings_back(
     # The kind's plugin says (SwapBackend.persistable); a kind this control plane has not
     # installed cannot say, so it is refused too.
     backend = make_backend(kind=kind, params=params)
-    r = patch(as_user(alice), backend, {"persist": True})
+    client = as_user(alice)
+    r = patch(client, backend, {"persist": True})
     assert r.status_code == 400 and "cannot be kept in the fstab" in r.json()["persist"][0]
+    # The persist action says the same, before any job.
+    url = f"/api/v1/backends/{backend.uuid}/persist/"
+    r = client.post(url, {"persist": True}, format="json")
+    assert r.status_code == 400 and "cannot be kept in the fstab" in str(r.json())
     backend.refresh_from_db()
     assert not backend.persist and jobs_of(backend) == []
+    # Taking it out of the fstab is always allowed.
+    assert client.post(url, {"persist": False}, format="json").status_code == 202
 
 
 def test_a_label_on_an_active_area_is_refused_with_409(

@@ -13,6 +13,7 @@ from backends.plugins.block import BlockBackend
 from backends.plugins.file import FileBackend
 from backends.plugins.loop import LoopBackend
 from backends.plugins.zram import ZramBackend
+from backends.registry import Registry
 
 UUID = "0b5c3a1e-8d2f-4c6a-9e1b-2f3d4c5b6a7e"
 
@@ -51,3 +52,16 @@ def test_a_size_that_cannot_be_read_is_an_oserror(tmp_path: Path) -> None:
         FileBackend.existing_size(str(tmp_path / "gone"), {})
     with pytest.raises(FileNotFoundError):
         ZramBackend.existing_size("/dev/zram-not-a-device", {})
+
+
+def test_a_kind_whose_flags_are_not_plain_booleans_is_refused() -> None:
+    class Computed(FileBackend):
+        name = "computed"
+        label = "Computed"
+
+        @property
+        def persistable(self) -> bool:  # type: ignore[override]
+            return False  # read on the class, a property object: "True"
+
+    with pytest.raises(TypeError, match="persistable must be a class attribute"):
+        Registry().register(Computed)

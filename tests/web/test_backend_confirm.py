@@ -4,7 +4,9 @@ import pytest
 from django.contrib.auth.models import User
 from django.urls import reverse
 
+from backends import SwapBackend
 from swapadmin.core.models import Backend, Job
+from swapadmin.web import views
 
 
 def url(b: Backend, action: str = "destroy") -> str:
@@ -36,6 +38,23 @@ def test_each_kind_says_what_its_destroy_removes(
     Backend.objects.filter(pk=backend.pk).update(kind=kind, info={"swap_path": "/dev/zram7"})
     body = as_user(alice).get(url(backend)).content.decode()
     assert says in body and "is deleted" not in body
+
+
+def test_a_plugin_that_fails_to_say_gets_what_any_kind_says(
+    as_user: Any, alice: User, backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Broken(SwapBackend):
+        name = "broken"
+        label = "Broken"
+
+        @classmethod
+        def destroy_removes(cls, path: str, size: str) -> str:
+            raise KeyError("path")
+
+    monkeypatch.setattr(views, "_plugin", lambda kind: Broken)
+    r = as_user(alice).get(url(backend))
+    assert r.status_code == 200
+    assert "is released; its swap signature is no longer managed." in r.content.decode()
 
 
 def test_an_active_backend_says_its_pages_go_back_to_ram(
