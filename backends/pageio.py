@@ -498,8 +498,9 @@ def _run_all(
 class _WriterPool:
     """A thread pool that knows which of its work has not ended (``_writers``)."""
 
-    def __init__(self, count: int, prefix: str) -> None:
+    def __init__(self, count: int, prefix: str, stop: threading.Event | None) -> None:
         self.prefix = prefix
+        self.stop = stop
         self._pool = ThreadPoolExecutor(count, thread_name_prefix=prefix)
         self._unfinished: set[Future[None]] = set()
         self._lock = threading.Lock()
@@ -527,6 +528,8 @@ class _WriterPool:
         held: BaseException | None = None
         while True:
             try:
+                if self.stop is not None:
+                    self.stop.set()  # workers that loop until told stop at their next request
                 if held is not None:
                     log.warning("interrupted: the %s threads' I/O ends first", self.prefix)
                 for f in self._left():
@@ -539,21 +542,30 @@ class _WriterPool:
 
 
 @contextlib.contextmanager
-def _writers(count: int, prefix: str) -> Iterator[_WriterPool]:
+def _writers(count: int, prefix: str, stop: threading.Event | None = None) -> Iterator[_WriterPool]:
     """A pool of writer threads that the caller leaves only once none of its work runs: on
-    the way out, work not yet begun is cancelled and the running work is waited for, through
-    any number of interrupts (a second Ctrl-C, a warm then a cold shutdown). Leaving earlier
-    would let go of the file's lease, or close the descriptor, under a write still in
-    flight: it could land after another open of the file returned, or on whatever file the
-    descriptor's number names next. (An interrupt between the body's end and the drain's
-    first bytecode is the one window left.)"""
-    pool = _WriterPool(count, prefix)
+    the way out, ``stop`` is set, work not yet begun is cancelled and the running work is
+    waited for, through the interrupts that arrive meanwhile (a second Ctrl-C, a warm then a
+    cold shutdown). Leaving earlier would let go of the file's lease, or close the
+    descriptor, under a write still in flight: it could land after another open of the file
+    returned, or on whatever file the descriptor's number names next.
+
+    Windows left (docs/ARCHITECTURE.md, "Page I/O"): an interrupt that lands inside
+    ``submit`` while it starts a thread loses that work's future, which then runs unwaited
+    for; and under a storm of signals one can land on the few bytecodes of the drain that
+    no handler covers. Closing both needs a pool of our own, its threads started before any
+    work and each piece registered before it is queued, with signals held over the drain."""
+    pool = _WriterPool(count, prefix, stop)
     try:
         yield pool
     except BaseException as e:
         held = pool.drain()
         if held is not None and isinstance(e, Exception):
-            raise held from e  # the interrupt is what the user asked for last
+            # The interrupt is what was asked for last; what it cut short goes with it.
+            held.add_note(f"while ending on {type(e).__name__}: {getattr(e, 'message', e)}")
+            raise held from e
+        if held is not None:
+            log.warning("a second interrupt (%s) while ending on one", type(held).__name__)
         raise
     held = pool.drain()
     if held is not None:
@@ -912,7 +924,7 @@ class _ThreadEngine:
         next_slot = phase.pattern.slots()
         stop = threading.Event()
         phase.check()
-        with _writers(phase.depth, "bench") as pool:
+        with _writers(phase.depth, "bench", stop) as pool:
             futures = [
                 pool.submit(self._worker, phase, next_slot, deadline, stop, data, samples)
                 for _ in range(phase.depth)
@@ -1072,7 +1084,7 @@ class _AioEngine:
             samples.merge(got.ops, got.latencies_ns)
 
         phase.check()
-        with _writers(loops, "aio") as pool:
+        with _writers(loops, "aio", stop) as pool:
             _supervise([pool.submit(one, share) for share in shares], stop, phase.check)
         return samples
 

@@ -76,6 +76,7 @@ def test_the_caller_leaves_only_after_its_writers_though_interrupted_again(
 
 
 def test_work_not_begun_is_cancelled_on_the_way_out() -> None:
+    main = threading.get_ident()
     started: list[int] = []
     release = threading.Event()
 
@@ -83,10 +84,30 @@ def test_work_not_begun_is_cancelled_on_the_way_out() -> None:
         started.append(i)
         assert release.wait(30)
 
+    def release_once_draining() -> None:
+        # Only once the caller is cancelling and waiting may the first job end: ended any
+        # sooner, its thread could take the next job before the cancel.
+        wait_until(lambda: waiting_for_writers(main), 30, "the caller waiting for its writers")
+        release.set()
+
     with pytest.raises(RuntimeError), pageio._writers(1, "test") as pool:
         pool.submit(job, 0)
         later = [pool.submit(job, i) for i in range(1, 4)]
         wait_until(lambda: started, 30, "the first job starting")
-        release.set()
+        threading.Thread(target=release_once_draining).start()
         raise RuntimeError("stop")
     assert started == [0] and all(f.cancelled() for f in later)
+
+
+def test_workers_that_loop_until_told_are_told_on_the_way_out() -> None:
+    stop = threading.Event()
+    saw: list[bool] = []
+
+    def worker() -> None:
+        # A benchmark's worker runs to its deadline unless stop is set (up to 900 s).
+        saw.append(stop.wait(30))
+
+    with pytest.raises(RuntimeError), pageio._writers(1, "test", stop) as pool:
+        pool.submit(worker)
+        raise RuntimeError("interrupted before the engine's own stop")
+    assert saw == [True]

@@ -372,6 +372,44 @@ def test_an_interrupt_stays_an_interrupt_but_says_the_lease_was_held_late(
         os.close(fd)
 
 
+def test_the_shorter_patience_counts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Lowered while the lease was held: the kernel's patience at the end is what it kept.
+    taken = [3600.0, 3600.0]  # read when the lease is made and when it is taken
+    monkeypatch.setattr(pageio, "_lease_break_time", lambda: taken.pop() if taken else 0.0)
+    path = tmp_path / "lowered"
+    path.write_bytes(b"\0" * 4096)
+    fd = os.open(path, os.O_RDWR)
+    opener: subprocess.Popen[bytes] | None = None
+    try:
+        lease = pageio.FileLease(fd, str(path))
+        with pytest.raises(OpenedMeanwhileError, match="may have landed after it"), lease:
+            opener = subprocess.Popen(["cat", str(path)], stdout=subprocess.DEVNULL)
+            wait_until(lease.broken, 30, "the lease breaking")
+    finally:
+        if opener is not None:
+            assert opener.wait(timeout=60) == 0
+        os.close(fd)
+
+
+def test_the_lease_is_let_go_though_the_last_look_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "unlooked"
+    path.write_bytes(b"\0" * 4096)
+    fd = os.open(path, os.O_RDWR)
+    try:
+        lease = pageio.FileLease(fd, str(path))
+        with pytest.raises(RuntimeError, match="look failed"), lease:
+
+            def failing() -> bool:
+                raise RuntimeError("look failed")
+
+            monkeypatch.setattr(lease, "broken_or_unknown", failing)
+        assert fcntl.fcntl(fd, fcntl.F_GETLEASE) == fcntl.F_UNLCK
+    finally:
+        os.close(fd)
+
+
 def test_an_unreadable_patience_over_warns(monkeypatch: pytest.MonkeyPatch) -> None:
     def unreadable(*args: object, **kwargs: object) -> None:
         raise PermissionError(13, "Permission denied")
