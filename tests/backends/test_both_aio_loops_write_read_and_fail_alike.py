@@ -308,87 +308,87 @@ def test_every_engine_stops_at_a_broken_lease_and_the_open_waits_for_it(
     assert pages_of(backend.swap_path) == before
 
 
+class Leased:
+    """A 4 KiB file of the test's own, open read-write, with a lease on it not yet taken
+    (the test enters ``lease``); ``break_it()``, inside, starts another open of the file (a
+    ``cat``, which waits) and waits until the lease is breaking."""
+
+    def __init__(self, path: Path) -> None:
+        path.write_bytes(b"\0" * 4096)
+        self.path = path
+        self.fd = os.open(path, os.O_RDWR)
+        self.lease = pageio.FileLease(self.fd, str(path))
+        self.opener: subprocess.Popen[bytes] | None = None
+
+    def break_it(self) -> None:
+        self.opener = subprocess.Popen(["cat", str(self.path)], stdout=subprocess.DEVNULL)
+        wait_until(self.lease.broken, 30, "the lease breaking")
+
+
+@pytest.fixture
+def leased(tmp_path: Path) -> Iterator[Leased]:
+    made = Leased(tmp_path / "leased")
+    try:
+        yield made
+    finally:
+        if made.opener is not None:
+            assert made.opener.wait(timeout=60) == 0, "the other open went through"
+        os.close(made.fd)
+
+
 @pytest.mark.parametrize("patience", [0.0, 3600.0], ids=["kernel-gave-way", "in-time"])
 @pytest.mark.parametrize("replaced", ["the-break", "another-error"])
 def test_a_lease_held_past_the_kernels_patience_says_writes_may_have_landed(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, patience: float, replaced: str
+    leased: Leased, monkeypatch: pytest.MonkeyPatch, patience: float, replaced: str
 ) -> None:
     # The sysctl is the host's: the test reads a patience of its own instead of changing it.
     monkeypatch.setattr(pageio, "_lease_break_time", lambda: patience)
-    path = tmp_path / "late"
-    path.write_bytes(b"\0" * 4096)
-    fd = os.open(path, os.O_RDWR)
-    opener: subprocess.Popen[bytes] | None = None
-    try:
-        lease = pageio.FileLease(fd, str(path))
-        with pytest.raises(BackendError) as e, lease:
-            opener = subprocess.Popen(["cat", str(path)], stdout=subprocess.DEVNULL)
-            wait_until(lease.broken, 30, "the lease breaking")
-            raise lease.broken_error() if replaced == "the-break" else KernelError("disk gone")
-        late = "may have landed after it" in e.value.message
-        assert late == (patience == 0.0)
-        if late:
-            assert isinstance(e.value, OpenedMeanwhileError)
-            # Another error is kept; the plain break's "nothing in flight" is taken back.
-            assert ("before that: KernelError: disk gone" in e.value.message) == (
-                replaced != "the-break"
-            )
-            assert "nothing in flight" not in e.value.message
-    finally:
-        if opener is not None:
-            assert opener.wait(timeout=60) == 0
-        os.close(fd)
+    with pytest.raises(BackendError) as e, leased.lease:
+        leased.break_it()
+        raise leased.lease.broken_error() if replaced == "the-break" else KernelError("disk gone")
+    late = "may have landed after it" in e.value.message
+    assert late == (patience == 0.0)
+    if late:
+        assert isinstance(e.value, OpenedMeanwhileError)
+        # Another error is kept; the plain break's "nothing in flight" is taken back.
+        kept = "before that: KernelError: disk gone" in e.value.message
+        assert kept == (replaced != "the-break")
+        assert "nothing in flight" not in e.value.message
 
 
 @pytest.mark.parametrize("patience", [0.0, 3600.0], ids=["kernel-gave-way", "in-time"])
 def test_an_interrupt_stays_an_interrupt_but_says_the_lease_was_held_late(
-    tmp_path: Path,
+    leased: Leased,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
     patience: float,
 ) -> None:
     monkeypatch.setattr(pageio, "_lease_break_time", lambda: patience)
-    path = tmp_path / "interrupted"
-    path.write_bytes(b"\0" * 4096)
-    fd = os.open(path, os.O_RDWR)
-    opener: subprocess.Popen[bytes] | None = None
-    try:
-        lease = pageio.FileLease(fd, str(path))
-        with (
-            caplog.at_level(logging.ERROR, "backends.pageio"),
-            pytest.raises(KeyboardInterrupt) as e,
-            lease,
-        ):
-            opener = subprocess.Popen(["cat", str(path)], stdout=subprocess.DEVNULL)
-            wait_until(lease.broken, 30, "the lease breaking")
-            raise KeyboardInterrupt
-        said = [r for r in caplog.records if "may have landed after it" in r.getMessage()]
-        late = patience == 0.0
-        assert len(said) == (1 if late else 0)
-        assert any("may have landed" in n for n in getattr(e.value, "__notes__", [])) == late
-    finally:
-        if opener is not None:
-            assert opener.wait(timeout=60) == 0
-        os.close(fd)
+    with (
+        caplog.at_level(logging.ERROR, "backends.pageio"),
+        pytest.raises(KeyboardInterrupt) as e,
+        leased.lease,
+    ):
+        leased.break_it()
+        raise KeyboardInterrupt
+    said = [r for r in caplog.records if "may have landed after it" in r.getMessage()]
+    late = patience == 0.0
+    assert len(said) == (1 if late else 0)
+    assert any("may have landed" in n for n in getattr(e.value, "__notes__", [])) == late
 
 
 def test_the_shorter_patience_counts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Lowered while the lease was held: the kernel's patience at the end is what it kept.
     taken = [3600.0, 3600.0]  # read when the lease is made and when it is taken
     monkeypatch.setattr(pageio, "_lease_break_time", lambda: taken.pop() if taken else 0.0)
-    path = tmp_path / "lowered"
-    path.write_bytes(b"\0" * 4096)
-    fd = os.open(path, os.O_RDWR)
-    opener: subprocess.Popen[bytes] | None = None
+    made = Leased(tmp_path / "lowered")
     try:
-        lease = pageio.FileLease(fd, str(path))
-        with pytest.raises(OpenedMeanwhileError, match="may have landed after it"), lease:
-            opener = subprocess.Popen(["cat", str(path)], stdout=subprocess.DEVNULL)
-            wait_until(lease.broken, 30, "the lease breaking")
+        with pytest.raises(OpenedMeanwhileError, match="may have landed after it"), made.lease:
+            made.break_it()
     finally:
-        if opener is not None:
-            assert opener.wait(timeout=60) == 0
-        os.close(fd)
+        if made.opener is not None:
+            assert made.opener.wait(timeout=60) == 0
+        os.close(made.fd)
 
 
 def test_the_lease_is_let_go_though_the_last_look_fails(
