@@ -496,7 +496,11 @@ def _run_all(
 
 
 class _WriterPool:
-    """A thread pool that knows which of its work has not ended (``_writers``)."""
+    """A thread pool that knows which of its work has not ended (``_writers``). Each piece
+    of work gets a future of our own, registered before the work is queued: an interrupt
+    anywhere in ``submit`` (the executor starting a thread, say) leaves either nothing
+    queued or a registered future that the drain cancels or waits for, never work that
+    runs unseen."""
 
     def __init__(self, count: int, prefix: str, stop: threading.Event | None) -> None:
         self.prefix = prefix
@@ -506,11 +510,12 @@ class _WriterPool:
         self._lock = threading.Lock()
 
     def submit(self, fn: Callable[..., None], /, *args: Any) -> Future[None]:
-        future = self._pool.submit(fn, *args)
+        mine: Future[None] = Future()
         with self._lock:
-            self._unfinished.add(future)
-        future.add_done_callback(self._ended)
-        return future
+            self._unfinished.add(mine)
+        mine.add_done_callback(self._ended)
+        self._pool.submit(_run_unless_cancelled, mine, fn, args)
+        return mine
 
     def _ended(self, future: Future[None]) -> None:
         with self._lock:
@@ -524,21 +529,35 @@ class _WriterPool:
         """Cancel the work not begun and wait for the rest to end, through any number of
         interrupts; the first one is returned. Futures, not thread joins: a join that an
         interrupt cuts short marks a running thread as ended (Python 3.11's bpo-45274
-        fix), and every later join then returns at once."""
+        fix), and every later join then returns at once. A cancelled future leaves the
+        set by its callback, so the wait is only for work that runs."""
+        if self.stop is not None:
+            self.stop.set()  # workers that loop until told stop at their next request
         held: BaseException | None = None
         while True:
             try:
-                if self.stop is not None:
-                    self.stop.set()  # workers that loop until told stop at their next request
                 if held is not None:
                     log.warning("interrupted: the %s threads' I/O ends first", self.prefix)
                 for f in self._left():
                     f.cancel()
                 wait(self._left())
-                self._pool.shutdown(wait=False)
+                self._pool.shutdown(wait=False, cancel_futures=True)
                 return held
             except BaseException as e:  # an interrupt while the threads still write
                 held = held or e
+
+
+def _run_unless_cancelled(
+    mine: Future[None], fn: Callable[..., None], args: tuple[Any, ...]
+) -> None:
+    if not mine.set_running_or_notify_cancel():
+        return  # cancelled by the drain before it began
+    try:
+        fn(*args)
+    except BaseException as e:
+        mine.set_exception(e)
+    else:
+        mine.set_result(None)
 
 
 @contextlib.contextmanager
@@ -550,11 +569,9 @@ def _writers(count: int, prefix: str, stop: threading.Event | None = None) -> It
     descriptor, under a write still in flight: it could land after another open of the file
     returned, or on whatever file the descriptor's number names next.
 
-    Windows left (docs/ARCHITECTURE.md, "Page I/O"): an interrupt that lands inside
-    ``submit`` while it starts a thread loses that work's future, which then runs unwaited
-    for; and under a storm of signals one can land on the few bytecodes of the drain that
-    no handler covers. Closing both needs a pool of our own, its threads started before any
-    work and each piece registered before it is queued, with signals held over the drain."""
+    The window left (docs/ARCHITECTURE.md, "Page I/O"): under a storm of signals one can
+    land on the few bytecodes of the drain (or of this generator's exit) that no handler
+    covers; closing it needs the signals held over the drain."""
     pool = _WriterPool(count, prefix, stop)
     try:
         yield pool
@@ -562,7 +579,7 @@ def _writers(count: int, prefix: str, stop: threading.Event | None = None) -> It
         held = pool.drain()
         if held is not None and isinstance(e, Exception):
             # The interrupt is what was asked for last; what it cut short goes with it.
-            held.add_note(f"while ending on {type(e).__name__}: {getattr(e, 'message', e)}")
+            held.add_note(f"while ending on {type(e).__name__}: {_said(e)}")
             raise held from e
         if held is not None:
             log.warning("a second interrupt (%s) while ending on one", type(held).__name__)
@@ -570,6 +587,14 @@ def _writers(count: int, prefix: str, stop: threading.Event | None = None) -> It
     held = pool.drain()
     if held is not None:
         raise held
+
+
+def _said(e: BaseException) -> str:
+    """What an error says, for a note: bounded, and never an error of its own."""
+    try:
+        return str(getattr(e, "message", e))[:500]
+    except Exception:
+        return "(unprintable)"
 
 
 def _wait_all(pending: list[Future[None]]) -> None:

@@ -52,7 +52,11 @@ class Registry:
             if ep.name != getattr(cls, "name", None):
                 log.error("entry point %s names %s, whose name is %r: skipped", ep.name, cls, cls)
                 continue
-            self.register(cls)
+            try:
+                self.register(cls)
+            except (TypeError, ValueError):
+                # A kind that breaks the contract is skipped, not every kind with it.
+                log.exception("swap backend plugin %s refused", ep.value)
 
     def freeze(self) -> None:
         self._frozen = True

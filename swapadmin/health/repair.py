@@ -80,7 +80,13 @@ def maybe_repair(backend: Backend, findings: list[dict[str, Any]]) -> Job | None
         except NotReady:
             return None  # its store was never proven ours: nothing to repair until then
         except InvalidRequest as e:
+            # Refused before any job (a row asking to persist a kind no fstab line brings
+            # back, say): backed off like a failed repair, so it is said once a back-off,
+            # not once a check.
             log.warning("cannot repair %s with %s: %s", backend, kind, e)
+            health.repair_attempts += 1
+            health.next_repair_at = now + repair_delay(health.repair_attempts)
+            health.save(update_fields=["repair_attempts", "next_repair_at"])
             return None
         health.repair_attempts += 1
         health.next_repair_at = now + repair_delay(health.repair_attempts)

@@ -9,7 +9,9 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from types import FrameType
+from typing import Any
 
 import pytest
 
@@ -84,30 +86,67 @@ def test_work_not_begun_is_cancelled_on_the_way_out() -> None:
         started.append(i)
         assert release.wait(30)
 
-    def release_once_draining() -> None:
-        # Only once the caller is cancelling and waiting may the first job end: ended any
+    def release_once_cancelled() -> None:
+        # Only once the caller has cancelled the rest may the first job end: ended any
         # sooner, its thread could take the next job before the cancel.
         wait_until(lambda: waiting_for_writers(main), 30, "the caller waiting for its writers")
+        wait_until(lambda: all(f.cancelled() for f in later), 30, "the rest cancelled")
         release.set()
 
     with pytest.raises(RuntimeError), pageio._writers(1, "test") as pool:
         pool.submit(job, 0)
         later = [pool.submit(job, i) for i in range(1, 4)]
         wait_until(lambda: started, 30, "the first job starting")
-        threading.Thread(target=release_once_draining).start()
+        threading.Thread(target=release_once_cancelled).start()
         raise RuntimeError("stop")
     assert started == [0] and all(f.cancelled() for f in later)
 
 
 def test_workers_that_loop_until_told_are_told_on_the_way_out() -> None:
     stop = threading.Event()
+    running = threading.Event()
     saw: list[bool] = []
 
     def worker() -> None:
         # A benchmark's worker runs to its deadline unless stop is set (up to 900 s).
+        running.set()
         saw.append(stop.wait(30))
 
     with pytest.raises(RuntimeError), pageio._writers(1, "test", stop) as pool:
         pool.submit(worker)
+        assert running.wait(30)  # begun, so not cancelled: it must be told
         raise RuntimeError("interrupted before the engine's own stop")
     assert saw == [True]
+
+
+def test_an_interrupt_inside_submit_leaves_no_work_unseen(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The executor has queued the work, then is interrupted (starting its thread, say)
+    # before submit returns: the work must still be waited for, or cancelled.
+    main = threading.get_ident()
+    real_submit = ThreadPoolExecutor.submit
+    ended: list[str] = []
+    begun, may_end = threading.Event(), threading.Event()
+
+    def queued_then_interrupted(self: ThreadPoolExecutor, fn: Any, /, *args: Any) -> Any:
+        real_submit(self, fn, *args)
+        assert begun.wait(30)  # the work runs (its future marked running) ...
+        raise Interrupt("inside submit")  # ... and the caller never sees submit return
+
+    def write() -> None:
+        begun.set()
+        assert may_end.wait(30)
+        ended.append("write")
+
+    def end_once_the_caller_waits() -> None:
+        wait_until(lambda: waiting_for_writers(main), 30, "the caller waiting for its writers")
+        may_end.set()
+
+    monkeypatch.setattr(ThreadPoolExecutor, "submit", queued_then_interrupted)
+    threading.Thread(target=end_once_the_caller_waits, daemon=True).start()
+    with pytest.raises(Interrupt), pageio._writers(1, "test") as pool:
+        pool.submit(write)
+    ended.append("caller left")
+    may_end.set()
+    assert ended == ["write", "caller left"]
