@@ -511,9 +511,11 @@ class _WriterPool:
 
     def submit(self, fn: Callable[..., None], /, *args: Any) -> Future[None]:
         mine: Future[None] = Future()
+        # The callback first: a future registered without it would, once cancelled, stay
+        # registered with no thread to notify its waiters, and the drain would wait forever.
+        mine.add_done_callback(self._ended)
         with self._lock:
             self._unfinished.add(mine)
-        mine.add_done_callback(self._ended)
         self._pool.submit(_run_unless_cancelled, mine, fn, args)
         return mine
 
@@ -529,18 +531,21 @@ class _WriterPool:
         """Cancel the work not begun and wait for the rest to end, through any number of
         interrupts; the first one is returned. Futures, not thread joins: a join that an
         interrupt cuts short marks a running thread as ended (Python 3.11's bpo-45274
-        fix), and every later join then returns at once. A cancelled future leaves the
-        set by its callback, so the wait is only for work that runs."""
-        if self.stop is not None:
-            self.stop.set()  # workers that loop until told stop at their next request
+        fix), and every later join then returns at once. The wait is only for work that
+        runs: a cancelled future is never "done" to ``wait`` until a thread picks it up,
+        which the wrapper of work never queued would never be."""
         held: BaseException | None = None
         while True:
             try:
                 if held is not None:
                     log.warning("interrupted: the %s threads' I/O ends first", self.prefix)
+                if self.stop is not None and not self.stop.is_set():
+                    # Inside the loop: an interrupt in the first set() must not skip it.
+                    # Workers that loop until told stop at their next request.
+                    self.stop.set()
                 for f in self._left():
                     f.cancel()
-                wait(self._left())
+                wait([f for f in self._left() if not f.cancelled()])
                 self._pool.shutdown(wait=False, cancel_futures=True)
                 return held
             except BaseException as e:  # an interrupt while the threads still write

@@ -5,12 +5,14 @@ file returned, or on whatever file the descriptor's number names next."""
 
 from __future__ import annotations
 
+import dis
+import linecache
 import signal
 import sys
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from types import FrameType
+from types import CodeType, FrameType
 from typing import Any
 
 import pytest
@@ -150,3 +152,87 @@ def test_an_interrupt_inside_submit_leaves_no_work_unseen(
     ended.append("caller left")
     may_end.set()
     assert ended == ["write", "caller left"]
+
+
+def _lines_of(code: CodeType) -> list[int]:
+    """The lines of a function's body, in order, as the tracer sees them."""
+    return sorted({n for _, n in dis.findlinestarts(code) if n and n > code.co_firstlineno})
+
+
+@pytest.mark.parametrize(
+    "line",
+    _lines_of(pageio._WriterPool.submit.__code__),
+    ids=lambda n: linecache.getline(pageio.__file__, n).strip(),
+)
+def test_an_interrupt_at_any_line_of_submit_neither_hangs_the_drain_nor_leaves_work(
+    line: int,
+) -> None:
+    # A tracer raises the interrupt as ``submit`` reaches ``line``: a registered future the
+    # drain cancels but never hears of would make it wait forever, so the caller runs in a
+    # thread of its own, watched.
+    code = pageio._WriterPool.submit.__code__
+    left = threading.Event()
+    ran_after_leaving: list[bool] = []
+    outcome: list[str] = []
+    pools: list[pageio._WriterPool] = []
+
+    def tracer(frame: FrameType, event: str, arg: Any) -> Any:
+        if frame.f_code is not code:
+            return None
+        if event == "line" and frame.f_lineno == line:
+            raise Interrupt(f"at line {line} of submit")  # the tracer is unset by this
+        return tracer
+
+    def caller() -> None:
+        try:
+            with pageio._writers(1, "test") as pool:
+                pools.append(pool)
+                sys.settrace(tracer)
+                try:
+                    pool.submit(lambda: ran_after_leaving.append(left.is_set()))
+                finally:
+                    sys.settrace(None)
+        except Interrupt:
+            outcome.append("interrupted")
+        else:
+            outcome.append("submitted")
+        left.set()
+
+    thread = threading.Thread(target=caller, daemon=True)
+    thread.start()
+    thread.join(30)  # a watchdog, not a wait for speed: the drain ends at once or never
+    assert not thread.is_alive(), f"an interrupt at line {line} of submit hangs the drain"
+    pools[0]._pool.shutdown(wait=True)  # whatever was queued has run, or never will
+    assert outcome in (["interrupted"], ["submitted"])
+    assert ran_after_leaving in ([], [False]), "work ran after the caller had left"
+
+
+class InterruptedOnce(threading.Event):
+    """A stop event whose first ``set`` is interrupted before it sets anything."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tries = 0
+
+    def set(self) -> None:
+        self.tries += 1
+        if self.tries == 1:
+            raise Interrupt("while telling the workers to stop")
+        super().set()
+
+
+def test_an_interrupt_while_telling_the_workers_to_stop_still_tells_and_waits() -> None:
+    stop = InterruptedOnce()
+    running = threading.Event()
+    saw: list[bool] = []
+
+    def worker() -> None:
+        running.set()
+        saw.append(stop.wait(30))
+
+    with pytest.raises(Interrupt), pageio._writers(1, "test", stop) as pool:
+        pool.submit(worker)
+        assert running.wait(30)
+        raise RuntimeError("the engine failed")
+    # The caller left only after the worker was told and had ended.
+    assert saw == [True] and stop.tries == 2
