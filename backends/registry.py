@@ -24,6 +24,11 @@ class RegistryFrozen(RuntimeError):
     pass
 
 
+class DuplicateKind(ValueError):
+    """Two plugins claim one kind name. Never skipped: whichever loaded first would serve
+    the other's rows (a third party's ``file`` taking over the built-in swap files)."""
+
+
 class Registry:
     def __init__(self) -> None:
         self._kinds: dict[str, type[SwapBackend]] = {}
@@ -37,7 +42,11 @@ class Registry:
             _check_plugin(cls)
             other = self._kinds.get(cls.name)
             if other is not None and other is not cls:
-                raise ValueError(f"backend kind {cls.name!r} is registered twice ({other}, {cls})")
+                raise DuplicateKind(
+                    f"backend kind {cls.name!r} is registered twice ({other.__module__}."
+                    f"{other.__qualname__} and {cls.__module__}.{cls.__qualname__}): "
+                    "uninstall one of the packages that provide it"
+                )
             self._kinds[cls.name] = cls
         return cls
 
@@ -54,8 +63,9 @@ class Registry:
                 continue
             try:
                 self.register(cls)
-            except (TypeError, ValueError):
-                # A kind that breaks the contract is skipped, not every kind with it.
+            except TypeError:
+                # A kind that breaks the contract is skipped, not every kind with it. A
+                # DuplicateKind is not caught: skipping either kind would be a guess.
                 log.exception("swap backend plugin %s refused", ep.value)
 
     def freeze(self) -> None:

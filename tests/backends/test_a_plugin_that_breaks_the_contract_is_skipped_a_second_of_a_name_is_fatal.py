@@ -1,0 +1,64 @@
+"""Kinds come from the ``swapadmin.backends`` entry points. A package whose kind breaks the
+contract is skipped with the reason logged, so one broken package does not take the
+built-in kinds down; two packages that claim one kind name stop the load, since serving
+either one's rows with the other's code would be a guess."""
+
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import EntryPoint
+
+import pytest
+
+from backends.plugins.file import FileBackend
+from backends.registry import DuplicateKind, Registry
+
+HERE = __name__
+# The module, not the function that backends exports under the same name.
+registry_module = importlib.import_module("backends.registry")
+
+
+class NotAFlag(FileBackend):
+    name = "not-a-flag"
+    label = "Not a flag"
+    takes_size = "yes"  # type: ignore[assignment]
+
+
+class AnotherFile(FileBackend):
+    name = "file"
+    label = "A third party's file"
+
+
+def entry(name: str, value: str) -> EntryPoint:
+    return EntryPoint(name, value, registry_module.GROUP)
+
+
+def load(monkeypatch: pytest.MonkeyPatch, *entries: EntryPoint) -> Registry:
+    monkeypatch.setattr(registry_module, "entry_points", lambda group: list(entries))
+    reg = Registry()
+    reg.load_entry_points()
+    return reg
+
+
+BUILT_IN_FILE = entry("file", "backends.plugins.file:FileBackend")
+
+
+def test_a_kind_that_breaks_the_contract_is_skipped_and_said(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    reg = load(monkeypatch, entry("not-a-flag", f"{HERE}:NotAFlag"), BUILT_IN_FILE)
+    assert "not-a-flag" not in reg and "file" in reg
+    assert "takes_size must be a class attribute" in caplog.text
+
+
+@pytest.mark.parametrize("first_loaded", ["built-in", "third party"])
+def test_two_kinds_of_one_name_stop_the_load_whichever_comes_first(
+    monkeypatch: pytest.MonkeyPatch, first_loaded: str
+) -> None:
+    third = entry("file", f"{HERE}:AnotherFile")
+    entries = (BUILT_IN_FILE, third) if first_loaded == "built-in" else (third, BUILT_IN_FILE)
+    with pytest.raises(DuplicateKind) as refused:
+        load(monkeypatch, *entries)
+    said = str(refused.value)
+    assert "backends.plugins.file.FileBackend" in said and f"{HERE}.AnotherFile" in said
+    assert "uninstall one" in said
