@@ -385,18 +385,24 @@ def adopted_refusal(name: str, kind: str) -> str:
     )
 
 
-def check_persistable(kind: str, *, adopted: bool = False) -> None:
-    """Refuse to keep an area of ``kind`` in the fstab unless an fstab line can bring it
-    back after a reboot: the kind's plugin says (``SwapBackend.persistable``); a kind not
-    installed here cannot say, so no. An adopted area is the worker's to judge, by the line
-    it was adopted from."""
+def persist_refusal(kind: str, *, adopted: bool = False) -> str | None:
+    """Why an area of ``kind`` cannot be kept in the fstab, or None if it can: only if an
+    fstab line brings it back after a reboot, as the kind's plugin says
+    (``SwapBackend.persistable``); a kind not installed here cannot say, so no. An adopted
+    area is the worker's to judge, by the line it was adopted from."""
     if adopted or (kind in registry() and registry().get(kind).persistable is True):
-        return
-    raise InvalidRequest.one(
-        "persist",
+        return None
+    return (
         f"a {kind} device does not survive a reboot under the same name, so it cannot be "
-        "kept in the fstab",
+        "kept in the fstab"
     )
+
+
+def check_persistable(kind: str, *, adopted: bool = False) -> None:
+    """Refuse to keep an area of ``kind`` in the fstab unless it can be (persist_refusal)."""
+    refusal = persist_refusal(kind, adopted=adopted)
+    if refusal is not None:
+        raise InvalidRequest.one("persist", refusal)
 
 
 def _clean_action_params(backend: Backend, kind: str, params: dict[str, Any]) -> dict[str, Any]:

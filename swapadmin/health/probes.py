@@ -27,6 +27,7 @@ from backends import BackendError, SwapBackend, kernel
 from backends import fstab as fstab_mod
 from backends.errors import NotOursError
 from swapadmin.core.models import Backend, Host
+from swapadmin.core.services import persist_refusal
 from swapadmin.env import envfloat
 
 from .models import Status
@@ -409,6 +410,13 @@ def check_fstab(
         "persist": b.persist,
         "lines": [e.line_no for e in lines],
     }
+    refusal = persist_refusal(b.kind, adopted=b.adopted) if b.persist and not lines else None
+    if refusal is not None:
+        # No repair asked: the control plane would refuse it (a row made before persist
+        # was refused at create). The person must turn persist off.
+        return [
+            warn("fstab", f"{b.name} is set to persist, but {refusal}: turn persist off", value)
+        ]
     if b.persist and not lines:
         value["repair"] = "persist"
         return [

@@ -80,13 +80,10 @@ def maybe_repair(backend: Backend, findings: list[dict[str, Any]]) -> Job | None
         except NotReady:
             return None  # its store was never proven ours: nothing to repair until then
         except InvalidRequest as e:
-            # Refused before any job (a row asking to persist a kind no fstab line brings
-            # back, say): backed off like a failed repair, so it is said once a back-off,
-            # not once a check.
+            # Refused before any job. The probes ask for no repair they know the control
+            # plane refuses (persisting a loop area), so this is rare; it leaves the
+            # back-off alone, which would otherwise hold up a later repair that can run.
             log.warning("cannot repair %s with %s: %s", backend, kind, e)
-            health.repair_attempts += 1
-            health.next_repair_at = now + repair_delay(health.repair_attempts)
-            health.save(update_fields=["repair_attempts", "next_repair_at"])
             return None
         health.repair_attempts += 1
         health.next_repair_at = now + repair_delay(health.repair_attempts)

@@ -1,0 +1,62 @@
+"""A row asking to keep a loop area in the fstab (made before persist was refused at
+create) has no line, and no line could bring it back after a reboot. The fstab probe says
+so and asks for no repair: the control plane would refuse it at every check. A repair
+that is refused all the same leaves the back-off alone, so a repair that can run (the
+area found inactive, say) is queued at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+
+from swapadmin.core.models import Backend, Job
+from swapadmin.health import probes
+from swapadmin.health.models import BackendHealth
+from swapadmin.health.repair import maybe_repair
+
+
+def wants(repair: str) -> list[dict[str, object]]:
+    return [{"check": "x", "status": "warn", "message": "drift", "value": {"repair": repair}}]
+
+
+def fstab_finding(kind: str, tmp_path: Path) -> probes.Finding:
+    row = Backend(kind=kind, name=f"old-{kind}", params={"path": str(tmp_path / "a")})
+    row.persist = True
+    [finding] = probes.check_fstab(probes.Target(row, None, None, None), tmp_path / "fstab", [])
+    return finding
+
+
+def test_the_probe_asks_no_repair_that_would_be_refused(tmp_path: Path) -> None:
+    finding = fstab_finding("loop", tmp_path)
+    assert finding.status == "warn" and "repair" not in finding.value
+    assert "cannot be kept in the fstab: turn persist off" in finding.message
+
+
+def test_a_file_area_missing_its_line_still_gets_its_repair(tmp_path: Path) -> None:
+    finding = fstab_finding("file", tmp_path)
+    assert finding.value["repair"] == "persist" and "will not come back" in finding.message
+
+
+@pytest.mark.django_db
+def test_a_refused_repair_holds_up_no_repair_that_can_run(host_row, caplog) -> None:
+    backend = Backend.objects.create(
+        host=host_row,
+        kind="loop",
+        name="old-loop",
+        params={"path": "/var/tmp/old.swap"},
+        persist=True,
+        auto_repair=True,
+        provisioned_at=timezone.now(),
+    )
+    BackendHealth.objects.create(backend=backend, status="warn")
+
+    assert maybe_repair(backend, wants("persist")) is None
+    assert "cannot be kept in the fstab" in caplog.text
+    assert not Job.objects.exists()
+    health = BackendHealth.objects.get(backend=backend)
+    assert (health.repair_attempts, health.next_repair_at) == (0, None)
+
+    job = maybe_repair(backend, wants("activate"))
+    assert job is not None and job.kind == "activate"
