@@ -10,6 +10,7 @@ deactivating an inactive one) succeed without touching the kernel.
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import uuid as uuid_mod
 from collections.abc import Iterator
@@ -35,6 +36,8 @@ from .context import Cancelled, Handler, JobContext
 from .locks import HOST_MEMORY_LOCK, HOST_MEMORY_WAIT_SECONDS, exclusive_wait
 from .models import Backend, Job
 from .plugins import attach_plugin, build_plugin
+
+log = logging.getLogger(__name__)
 
 # ---- helpers ----
 
@@ -200,6 +203,10 @@ def provision(ctx: JobContext) -> dict[str, Any]:
         ctx.span = (0.0, ACTIVATE_FROM)
     if backend.dynamic_policy_id is not None:
         _keep_room_beside_a_dynamic_file(backend)
+    if backend.persist:
+        # The kind's hook asked once before the host changes, so that one that fails stops
+        # the job before a store is taken; the line itself needs the UUID mkswap writes.
+        _fstab_spec(backend, plugin)
     ctx.step(5, "preparing the backing store")
     plugin.swapfile(True)
     ctx.save_backend()  # keep what enabling took and attached before anything can fail
@@ -336,6 +343,15 @@ def destroy(ctx: JobContext) -> dict[str, Any]:
     assert backend is not None
     result: dict[str, Any] = {"adopted": backend.adopted}
     ours = _proven(ctx, plugin)
+    # Asked before the host changes: a kind's hook that fails stops the job here, not with
+    # the area swapped off and the row kept.
+    # An adopted area's line (the sysadmin's own) is released with the area, as the host had
+    # it: never looked up, so a line that no longer names the area stops no release.
+    spec = (
+        _fstab_spec(backend, plugin)
+        if backend.provisioned_at is not None and not backend.adopted
+        else None
+    )
     if _active_area(plugin) is not None:
         if ours:
             ctx.step(10, f"swapoff {plugin.swap_path}")
@@ -344,13 +360,6 @@ def destroy(ctx: JobContext) -> dict[str, Any]:
         else:
             ctx.log(f"{plugin.swap_path} is active but not this backend's: left as it is")
     ctx.check_cancel()
-    # An adopted area's line (the sysadmin's own) is released with the area, as the host had
-    # it: never looked up, so a line that no longer names the area stops no release.
-    spec = (
-        _fstab_spec(backend, plugin)
-        if backend.provisioned_at is not None and not backend.adopted
-        else None
-    )
     if backend.adopted and backend.persist:
         ctx.log(f"adopted area: its line in {settings.SWAPADMIN_FSTAB} is left as it is")
     if backend.adopted:
@@ -726,6 +735,7 @@ def _fstab_spec(backend: Backend, plugin: SwapBackend) -> str | None:
     except BackendError:
         raise
     except Exception as e:
+        log.exception("the %s plugin's fstab_spec failed for %s", backend.kind, backend.name)
         raise BackendError(
             f"the {backend.kind} plugin failed to say how the fstab names {backend.name}: "
             f"{type(e).__name__}: {e}"

@@ -8,11 +8,12 @@ import uuid
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from backends import BackendError
 from backends.plugins.file import FileBackend
 from swapadmin.core import handlers
-from swapadmin.core.models import Backend
+from swapadmin.core.models import Backend, Job
 
 
 class Failing(FileBackend):
@@ -66,3 +67,60 @@ def test_the_built_in_answer_comes_from_the_plugins_own_params() -> None:
 def test_a_size_that_fails_to_read_names_the_area() -> None:
     with pytest.raises(BackendError, match="cannot read the size of /dev/x: invalid literal"):
         handlers._existing_size(Failing, "/dev/x", {})
+
+
+class Recording(Failing):
+    """A failing kind whose store is always this backend's, and that records what the job
+    did to the host."""
+
+    name = "recording"
+    calls: list[str]
+
+    def verify(self) -> None:
+        self.calls.append("verify")
+
+    def swapfile(self, enable: bool) -> None:
+        self.calls.append(f"swapfile({enable})")
+
+
+class Ctx:
+    """The few parts of a job's context that provision and destroy use before the hook."""
+
+    def __init__(self, backend: Backend, plugin: FileBackend) -> None:
+        self.backend, self.plugin = backend, plugin
+        self.job = Job(params={})  # only its params are read
+        self.said: list[str] = []
+
+    def require_plugin(self) -> FileBackend:
+        return self.plugin
+
+    def step(self, percent: float, message: str) -> None:
+        self.said.append(message)
+
+    def log(self, message: str) -> None:
+        self.said.append(message)
+
+    def check_cancel(self) -> None:
+        pass
+
+    def save_backend(self, **fields: Any) -> None:
+        raise AssertionError("nothing is saved before the hook is asked")
+
+
+@pytest.mark.parametrize("job", ["provision", "destroy"])
+def test_a_failing_hook_stops_the_job_before_the_host_changes(
+    job: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plugin = plugin_of(Recording)
+    plugin.calls = []
+    # The area active, so that a destroy that asked too late would have swapped it off.
+    monkeypatch.setattr(handlers, "_active_area", lambda p: object())
+    monkeypatch.setattr(handlers, "_swapoff", lambda ctx, p: p.calls.append("swapoff"))
+    backend = row(Recording.name)
+    backend.persist = True
+    backend.provisioned_at = timezone.now()
+    with pytest.raises(BackendError, match="the recording plugin failed to say"):
+        getattr(handlers, job)(Ctx(backend, plugin))
+    # destroy first proves the store its own (a read), then asks; neither took, swapped
+    # off or released anything.
+    assert plugin.calls == ([] if job == "provision" else ["verify"])
