@@ -473,12 +473,22 @@ def fstab_lines(fstab_path: Path) -> list[fstab_mod.Named]:
 
 
 def _specs(t: Target) -> set[str]:
+    """Every spelling an fstab line may name the area by: its paths and tags, and the one
+    its kind writes (``SwapBackend.fstab_spec``), which a third party's kind may spell its
+    own way."""
     b = t.backend
     specs = {p for p in (t.swap_path, t.file_path) if p}
     if b.swap_uuid:
         specs.add(f"UUID={b.swap_uuid}")
     if b.label:
         specs.add(f"LABEL={b.label}")
+    if t.plugin is not None:
+        try:
+            own = type(t.plugin).fstab_spec(t.plugin.params, str(b.swap_uuid or "") or None)
+        except Exception:  # a failing hook is the persist job's error to report, by name
+            own = None
+        if isinstance(own, str) and own:
+            specs.add(own)
     return specs
 
 
