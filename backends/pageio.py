@@ -38,6 +38,7 @@ import logging
 import mmap
 import os
 import platform
+import queue
 import random
 import signal
 import stat
@@ -45,7 +46,7 @@ import struct
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, Future, wait
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final, Protocol
 
@@ -495,19 +496,37 @@ def _run_all(
     tracker.report()
 
 
+#: One piece of a pool's work: our future, the function and its arguments.
+_Work = tuple[Future[None], Callable[..., None], tuple[Any, ...]]
+
+
 class _WriterPool:
-    """A thread pool that knows which of its work has not ended (``_writers``). Each piece
-    of work gets a future of our own, registered before the work is queued: an interrupt
-    anywhere in ``submit`` (the executor starting a thread, say) leaves either nothing
-    queued or a registered future that the drain cancels or waits for, never work that
-    runs unseen."""
+    """Writer threads that know which of their work has not ended (``_writers``).
+
+    Not a ``ThreadPoolExecutor``: its ``submit`` starts threads on demand, and an interrupt
+    landing in there (its idle semaphore, a thread's start) could leave its workers stuck
+    or raise a RuntimeError in place of the interrupt. Here the threads all start before
+    any work, and a submit is two steps that an interrupt cannot split: each piece of work
+    gets a future of our own, registered (its callback attached first) before the work
+    goes on the queue in one ``put``. An interrupt anywhere leaves either nothing queued or
+    a registered future that the drain cancels or waits for, never work that runs unseen."""
 
     def __init__(self, count: int, prefix: str, stop: threading.Event | None) -> None:
         self.prefix = prefix
         self.stop = stop
-        self._pool = ThreadPoolExecutor(count, thread_name_prefix=prefix)
+        self._count = count
+        self._queue: queue.SimpleQueue[_Work | None] = queue.SimpleQueue()
         self._unfinished: set[Future[None]] = set()
         self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        try:
+            for i in range(count):
+                thread = threading.Thread(target=self._work, name=f"{prefix}_{i}", daemon=True)
+                thread.start()
+                self._threads.append(thread)
+        except BaseException:
+            self._let_go()  # the threads started so far end; no work was queued
+            raise
 
     def submit(self, fn: Callable[..., None], /, *args: Any) -> Future[None]:
         mine: Future[None] = Future()
@@ -516,8 +535,17 @@ class _WriterPool:
         mine.add_done_callback(self._ended)
         with self._lock:
             self._unfinished.add(mine)
-        self._pool.submit(_run_unless_cancelled, mine, fn, args)
+        self._queue.put((mine, fn, args))
         return mine
+
+    def _work(self) -> None:
+        while (item := self._queue.get()) is not None:
+            _run_unless_cancelled(*item)
+
+    def _let_go(self) -> None:
+        """Every thread ends at its next look at the queue (a spare None is harmless)."""
+        for _ in range(self._count):
+            self._queue.put(None)
 
     def _ended(self, future: Future[None]) -> None:
         with self._lock:
@@ -532,8 +560,7 @@ class _WriterPool:
         interrupts; the first one is returned. Futures, not thread joins: a join that an
         interrupt cuts short marks a running thread as ended (Python 3.11's bpo-45274
         fix), and every later join then returns at once. The wait is only for work that
-        runs: a cancelled future is never "done" to ``wait`` until a thread picks it up,
-        which the wrapper of work never queued would never be."""
+        runs: a cancelled future is never "done" to ``wait`` until a thread picks it up."""
         held: BaseException | None = None
         while True:
             try:
@@ -546,7 +573,7 @@ class _WriterPool:
                 for f in self._left():
                     f.cancel()
                 wait([f for f in self._left() if not f.cancelled()])
-                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._let_go()
                 return held
             except BaseException as e:  # an interrupt while the threads still write
                 held = held or e

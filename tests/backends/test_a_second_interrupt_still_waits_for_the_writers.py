@@ -11,7 +11,6 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from types import CodeType, FrameType
 from typing import Any
 
@@ -59,11 +58,11 @@ def test_the_caller_leaves_only_after_its_writers_though_interrupted_again(
 ) -> None:
     main = threading.get_ident()
     order: list[str] = []
-    leaving = threading.Event()
+    begun = threading.Event()
 
     def writer() -> None:
         # Still "writing" when the caller leaves, and interrupted again while it waits.
-        assert leaving.wait(30)
+        begun.set()
         wait_until(lambda: waiting_for_writers(main), 30, "the caller waiting for its writers")
         signal.pthread_kill(main, signal.SIGUSR1)
         assert second_interrupt.wait(30)
@@ -71,7 +70,7 @@ def test_the_caller_leaves_only_after_its_writers_though_interrupted_again(
 
     with pytest.raises(Interrupt) as raised, pageio._writers(1, "test") as pool:
         pool.submit(writer)
-        leaving.set()
+        assert begun.wait(30)  # begun, so not cancelled: it must be waited for
         raise first
     order.append("caller left")
     assert order == ["writer done", "caller left"]
@@ -121,20 +120,25 @@ def test_workers_that_loop_until_told_are_told_on_the_way_out() -> None:
     assert saw == [True]
 
 
-def test_an_interrupt_inside_submit_leaves_no_work_unseen(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # The executor has queued the work, then is interrupted (starting its thread, say)
-    # before submit returns: the work must still be waited for, or cancelled.
+def test_an_interrupt_inside_submit_leaves_no_work_unseen() -> None:
+    # The work is queued, then the caller is interrupted before submit returns: the work
+    # must still be waited for, or cancelled.
     main = threading.get_ident()
-    real_submit = ThreadPoolExecutor.submit
     ended: list[str] = []
     begun, may_end = threading.Event(), threading.Event()
 
-    def queued_then_interrupted(self: ThreadPoolExecutor, fn: Any, /, *args: Any) -> Any:
-        real_submit(self, fn, *args)
-        assert begun.wait(30)  # the work runs (its future marked running) ...
-        raise Interrupt("inside submit")  # ... and the caller never sees submit return
+    class QueuedThenInterrupted:
+        def __init__(self, real: Any) -> None:
+            self.real = real
+
+        def put(self, item: Any) -> None:
+            self.real.put(item)
+            if item is not None:
+                assert begun.wait(30)  # the work runs (its future marked running) ...
+                raise Interrupt("inside submit")  # ... and submit never returns
+
+        def get(self) -> Any:
+            return self.real.get()
 
     def write() -> None:
         begun.set()
@@ -145,13 +149,47 @@ def test_an_interrupt_inside_submit_leaves_no_work_unseen(
         wait_until(lambda: waiting_for_writers(main), 30, "the caller waiting for its writers")
         may_end.set()
 
-    monkeypatch.setattr(ThreadPoolExecutor, "submit", queued_then_interrupted)
-    threading.Thread(target=end_once_the_caller_waits, daemon=True).start()
-    with pytest.raises(Interrupt), pageio._writers(1, "test") as pool:
-        pool.submit(write)
-    ended.append("caller left")
-    may_end.set()
+    helper = threading.Thread(target=end_once_the_caller_waits)
+    helper.start()
+    try:
+        with pytest.raises(Interrupt), pageio._writers(1, "test") as pool:
+            pool._queue = QueuedThenInterrupted(pool._queue)  # type: ignore[assignment]
+            pool.submit(write)
+        ended.append("caller left")
+    finally:
+        may_end.set()
+        helper.join(60)
     assert ended == ["write", "caller left"]
+
+
+def raising_at(code: CodeType, line: int, times: int = 1) -> Any:
+    """A tracer that raises Interrupt the ``times``-th time ``code`` reaches ``line``."""
+    seen = [0]
+
+    def tracer(frame: FrameType, event: str, arg: Any) -> Any:
+        if frame.f_code is not code:
+            return None
+        if event == "line" and frame.f_lineno == line:
+            seen[0] += 1
+            if seen[0] == times:
+                raise Interrupt(f"at line {line}")  # the tracer is unset by this
+        return tracer
+
+    return tracer
+
+
+def test_an_interrupt_while_the_threads_start_leaves_none_running() -> None:
+    init = pageio._WriterPool.__init__.__code__
+    start = next(n for n in _lines_of(init) if "thread.start()" in source(n))
+    sys.settrace(raising_at(init, start, times=3))  # two threads started, the third not
+    try:
+        with pytest.raises(Interrupt):
+            pageio._WriterPool(4, "half-made", None)
+    finally:
+        sys.settrace(None)
+    for thread in [t for t in threading.enumerate() if t.name.startswith("half-made_")]:
+        thread.join(30)
+        assert not thread.is_alive(), f"{thread.name} still waits for work"
 
 
 def _lines_of(code: CodeType) -> list[int]:
@@ -159,10 +197,14 @@ def _lines_of(code: CodeType) -> list[int]:
     return sorted({n for _, n in dis.findlinestarts(code) if n and n > code.co_firstlineno})
 
 
+def source(line: int) -> str:
+    return linecache.getline(pageio.__file__, line).strip()
+
+
 @pytest.mark.parametrize(
     "line",
     _lines_of(pageio._WriterPool.submit.__code__),
-    ids=lambda n: linecache.getline(pageio.__file__, n).strip(),
+    ids=source,
 )
 def test_an_interrupt_at_any_line_of_submit_neither_hangs_the_drain_nor_leaves_work(
     line: int,
@@ -176,18 +218,11 @@ def test_an_interrupt_at_any_line_of_submit_neither_hangs_the_drain_nor_leaves_w
     outcome: list[str] = []
     pools: list[pageio._WriterPool] = []
 
-    def tracer(frame: FrameType, event: str, arg: Any) -> Any:
-        if frame.f_code is not code:
-            return None
-        if event == "line" and frame.f_lineno == line:
-            raise Interrupt(f"at line {line} of submit")  # the tracer is unset by this
-        return tracer
-
     def caller() -> None:
         try:
             with pageio._writers(1, "test") as pool:
                 pools.append(pool)
-                sys.settrace(tracer)
+                sys.settrace(raising_at(code, line))
                 try:
                     pool.submit(lambda: ran_after_leaving.append(left.is_set()))
                 finally:
@@ -202,7 +237,9 @@ def test_an_interrupt_at_any_line_of_submit_neither_hangs_the_drain_nor_leaves_w
     thread.start()
     thread.join(30)  # a watchdog, not a wait for speed: the drain ends at once or never
     assert not thread.is_alive(), f"an interrupt at line {line} of submit hangs the drain"
-    pools[0]._pool.shutdown(wait=True)  # whatever was queued has run, or never will
+    for worker in pools[0]._threads:  # whatever was queued has run, or never will
+        worker.join(30)
+        assert not worker.is_alive(), "a writer thread outlives its pool"
     assert outcome in (["interrupted"], ["submitted"])
     assert ran_after_leaving in ([], [False]), "work ran after the caller had left"
 
