@@ -221,6 +221,19 @@ class SwapBackend(ABC):
         return None
 
     @classmethod
+    def creation_prepares(cls, where: str, size: str) -> str:
+        """In plain words, what provisioning a backend of this kind does to the host before
+        its swap signature is written (``where`` is its path or device as typed, ``size``
+        already written out), for the create form's summary."""
+        return f"Prepare the store ({size}) as the {cls.label} plugin does."
+
+    @classmethod
+    def form_initial(cls, swap_roots: Sequence[str]) -> dict[str, str]:
+        """The parameters the create form opens with on a host whose swap roots are
+        ``swap_roots`` (a path inside the first, say); none by default."""
+        return {}
+
+    @classmethod
     def destroy_removes(cls, path: str, size: str) -> str:
         """In plain words, what destroying a backend of this kind that swapadmin made
         removes from the host (``size`` is its size, already written out), for the

@@ -67,6 +67,10 @@ class BlockBackend(SwapBackend):
         return f"UUID={swap_uuid}" if swap_uuid else str(params["device"])
 
     @classmethod
+    def creation_prepares(cls, where: str, size: str) -> str:
+        return f"Use the whole device {where}: anything on it is overwritten."
+
+    @classmethod
     def validate_params(cls, params: dict[str, Any], policy: Policy) -> dict[str, Any]:
         params = super().validate_params(params, policy)
         device: str = params["device"]

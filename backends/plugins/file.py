@@ -23,7 +23,7 @@ import os
 import stat
 import struct
 import uuid as uuid_mod
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Final
@@ -279,6 +279,20 @@ class FileBackend(SwapBackend):
     @classmethod
     def existing_size(cls, path: str, params: Mapping[str, Any]) -> int | None:
         return os.path.getsize(path)
+
+    @classmethod
+    def creation_prepares(cls, where: str, size: str) -> str:
+        return (
+            f"Create {where} ({size}), allocate every block (no holes, checked with FIEMAP), "
+            "owned by root with mode 0600, marked as made by swapadmin. A file already there is "
+            "used only if swapadmin made it or it already is swap; any other file is refused "
+            "and left as it is. Refused too outside the host's swap roots, or without the space."
+        )
+
+    @classmethod
+    def form_initial(cls, swap_roots: Sequence[str]) -> dict[str, str]:
+        # A path inside the first root, for the user to finish: anywhere else is refused.
+        return {"path": swap_roots[0].rstrip("/") + "/"} if swap_roots else {}
 
     @classmethod
     def destroy_removes(cls, path: str, size: str) -> str:

@@ -63,6 +63,13 @@ class LoopBackend(FileBackend):
         return os.path.getsize(params["path"])  # the backing file's: the device has its size
 
     @classmethod
+    def creation_prepares(cls, where: str, size: str) -> str:
+        return (
+            f"Create a backing file of {size} at {where} (a file already there only if "
+            "swapadmin made it or it already is swap) and attach a loop device."
+        )
+
+    @classmethod
     def destroy_removes(cls, path: str, size: str) -> str:
         return (
             f"The loop device {path} is detached and its backing file removed, if swapadmin "

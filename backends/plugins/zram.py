@@ -230,6 +230,10 @@ class ZramBackend(SwapBackend):
             return int(f.read().strip())
 
     @classmethod
+    def creation_prepares(cls, where: str, size: str) -> str:
+        return f"Create a compressed RAM device of {size}; nothing on disk."
+
+    @classmethod
     def destroy_removes(cls, path: str, size: str) -> str:
         return f"The zram device {path} is reset and removed, and its contents lost."
 

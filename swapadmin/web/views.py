@@ -634,15 +634,24 @@ def test_forms(backend: Backend) -> list[tuple[str, str, str, Any]]:
     return [(n, *TEST_LABELS[n], TEST_FORMS[n](auto_id=f"id_{n}_%s")) for n in names]
 
 
-def _destroy_removes(backend: Backend, path: str) -> str:
-    """What its kind's plugin says destroy removes; what any kind's does for a kind not
-    installed here, or whose plugin fails to say (one broken plugin takes no page down)."""
-    size = _size(backend.size_bytes)
+def _kind_says(plugin: type[SwapBackend] | None, hook: str, *args: Any) -> Any:
+    """What a kind's plugin answers to one of its class's questions for a page (prose, a
+    form's opening values); what any kind answers, for a kind not installed here or whose
+    plugin fails to answer, or answers with the wrong type: one broken plugin takes no page
+    down."""
+    # Any kind's answer, given as this kind (its label, say).
+    default = getattr(SwapBackend, hook).__func__(plugin or SwapBackend, *args)
+    if plugin is None:
+        return default
     try:
-        return str((_plugin(backend.kind) or SwapBackend).destroy_removes(path, size))
+        said = getattr(plugin, hook)(*args)
     except Exception:
-        log.exception("the %s plugin failed to say what destroy removes", backend.kind)
-        return SwapBackend.destroy_removes(path, size)
+        log.exception("the %s plugin failed to answer %s", plugin.name, hook)
+        return default
+    if not isinstance(said, type(default)):
+        log.error("the %s plugin answered %s with %r", plugin.name, hook, said)
+        return default
+    return said
 
 
 def _what_is_lost(backend: Backend, action: str) -> list[str]:
@@ -658,7 +667,11 @@ def _what_is_lost(backend: Backend, action: str) -> list[str]:
         if backend.adopted:
             out.append(f"swapadmin stops managing {path}; the {backend.kind} itself is kept.")
         else:
-            out.append(_destroy_removes(backend, path))
+            out.append(
+                _kind_says(
+                    _plugin(backend.kind), "destroy_removes", path, _size(backend.size_bytes)
+                )
+            )
         if backend.persist:
             out.append("Its fstab line is removed.")
         out.append("Its jobs and audit trail are kept.")
@@ -735,8 +748,8 @@ def backend_new(request: HttpRequest) -> HttpResponse:
     }
     if request.method != "POST":
         initial = {"host": host.uuid if host else None, "kind": plugin.name}
-        if plugin.name == "file" and host and host.swap_roots:
-            initial["param_path"] = host.swap_roots[0].rstrip("/") + "/"
+        opening = _kind_says(plugin, "form_initial", list(host.swap_roots) if host else [])
+        initial.update({f"param_{k}": v for k, v in opening.items()})
         context["form"] = NewBackendForm(initial=initial, plugin=plugin)
         return page(request, "backend_new.html", context, ("new-form",))
     form = NewBackendForm(request.POST, plugin=plugin)
@@ -782,24 +795,7 @@ def creation_summary(plugin: type[SwapBackend], kw: dict[str, Any]) -> list[str]
     params = kw["params"]
     where = params.get("path") or params.get("device") or ""
     steps = [f"On {host.name}, register a {plugin.label.lower()} named “{kw['name']}”."]
-    if plugin.name == "file":
-        steps.append(
-            f"Create {where} ({size}), allocate every block (no holes, checked with FIEMAP), "
-            "owned by root with mode 0600, marked as made by swapadmin. A file already there is "
-            "used only if swapadmin made it or it already is swap; any other file is refused "
-            "and left as it is. Refused too outside the host's swap roots, or without the space."
-        )
-    elif plugin.name == "zram":
-        steps.append(f"Create a compressed RAM device of {size}; nothing on disk.")
-    elif plugin.name == "loop":
-        steps.append(
-            f"Create a backing file of {size} at {where} (a file already there only if "
-            "swapadmin made it or it already is swap) and attach a loop device."
-        )
-    elif plugin.name == "block":
-        steps.append(f"Use the whole device {where}: anything on it is overwritten.")
-    else:
-        steps.append(f"Prepare the store ({size}) as the {plugin.label} plugin does.")
+    steps.append(_kind_says(plugin, "creation_prepares", where, size))
     label = f" with label “{kw['label']}”" if kw["label"] else ""
     steps.append(f"Write a swap signature (mkswap){label}.")
     at = f" at priority {kw['priority']}" if kw["priority"] is not None else ""
