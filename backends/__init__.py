@@ -1,6 +1,6 @@
 """swapadmin's backend library: the swap contract and its plugins. No Django here."""
 
-from .base import PAGE_SIZE, Parameter, SwapBackend, aligned_buffer
+from .base import PAGE_SIZE, Fact, Parameter, SwapBackend, aligned_buffer
 from .errors import (
     ActiveAreaError,
     BackendError,
@@ -18,6 +18,7 @@ __all__ = [
     "ActiveAreaError",
     "BackendError",
     "BusyError",
+    "Fact",
     "HeaderError",
     "KernelError",
     "Parameter",

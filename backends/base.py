@@ -42,6 +42,18 @@ ParamType = Literal["str", "int", "bool", "choice", "bytes"]
 
 
 @dataclass(frozen=True)
+class Fact:
+    """One line of what a backend's page says about its store, as its kind words it:
+    ``text`` as shown (``mono`` for a path or device name), then ``problem`` (what is
+    wrong with the store, shown as an error) if there is one."""
+
+    term: str
+    text: str
+    mono: bool = False
+    problem: str = ""
+
+
+@dataclass(frozen=True)
 class Parameter:
     """One parameter a plugin takes; forms and the API schema are generated from these."""
 
@@ -219,6 +231,20 @@ class SwapBackend(ABC):
         size is its device's own (``takes_size`` False). Raises OSError when unreadable.
         Discovery adopts only the built-in kinds today, so only theirs is asked."""
         return None
+
+    @classmethod
+    def facts(
+        cls,
+        info: Mapping[str, Any],
+        params: Mapping[str, Any],
+        state: Mapping[str, Any],
+        swap_path: str | None,
+    ) -> list[Fact]:
+        """What the backend's page says about its store, from ``info`` (what ``describe``
+        read at the last job or check; possibly empty), the row's ``params`` and ``state``,
+        and the path ``/proc/swaps`` shows. None by default: the page shows the parameters
+        of every kind anyway."""
+        return []
 
     @classmethod
     def creation_prepares(cls, where: str, size: str) -> str:

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from .. import devices
 from .. import store as store_mod
-from ..base import Parameter, SwapBackend
+from ..base import Fact, Parameter, SwapBackend
 from ..errors import (
     BackendError,
     BusyError,
@@ -28,6 +28,7 @@ from ..errors import (
 )
 from ..policy import Policy, check_block_device_empty, check_block_device_free
 from ..store import Store
+from ..units import iec
 
 
 def _signatures(fd: int) -> list[devices.Signature]:
@@ -65,6 +66,27 @@ class BlockBackend(SwapBackend):
     def fstab_spec(cls, params: Mapping[str, Any], swap_uuid: str | None) -> str | None:
         # By its swap UUID once it has one: a device's name can change between boots.
         return f"UUID={swap_uuid}" if swap_uuid else str(params["device"])
+
+    @classmethod
+    def facts(
+        cls,
+        info: Mapping[str, Any],
+        params: Mapping[str, Any],
+        state: Mapping[str, Any],
+        swap_path: str | None,
+    ) -> list[Fact]:
+        device = str(info.get("device") or params.get("device") or "")
+        if info.get("kernel_name"):
+            device += f" ({info['kernel_name']}, {info.get('major_minor')})"
+        held = ", ".join(map(str, info.get("mount_points") or [])) or "not mounted"
+        if info.get("holders"):
+            held += " · " + ", ".join(map(str, info["holders"]))
+        return [
+            Fact("Device", device, mono=True),
+            Fact("Capacity", iec(info.get("capacity_bytes"))),
+            Fact("Signatures", ", ".join(map(str, info.get("signatures") or [])) or "swap only"),
+            Fact("Mounted / held by", held),
+        ]
 
     @classmethod
     def creation_prepares(cls, where: str, size: str) -> str:

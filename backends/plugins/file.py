@@ -30,7 +30,7 @@ from typing import Any, ClassVar, Final
 
 from .. import devices, safepath
 from .. import store as store_mod
-from ..base import PAGE_SIZE, Parameter, SwapBackend
+from ..base import PAGE_SIZE, Fact, Parameter, SwapBackend
 from ..errors import (
     ActiveAreaError,
     BackendError,
@@ -42,6 +42,7 @@ from ..errors import (
 from ..header import MAGIC
 from ..policy import Policy, check_free_space, check_swap_filesystem, check_swap_path
 from ..store import Store
+from ..units import iec
 
 FS_IOC_GETFLAGS: Final = 0x80086601
 FS_IOC_SETFLAGS: Final = 0x40086602
@@ -279,6 +280,25 @@ class FileBackend(SwapBackend):
     @classmethod
     def existing_size(cls, path: str, params: Mapping[str, Any]) -> int | None:
         return os.path.getsize(path)
+
+    @classmethod
+    def facts(
+        cls,
+        info: Mapping[str, Any],
+        params: Mapping[str, Any],
+        state: Mapping[str, Any],
+        swap_path: str | None,
+    ) -> list[Fact]:
+        problems = info.get("problems") or []
+        extents = str(info.get("extents") or "?")
+        if not problems and info.get("exists"):
+            extents += " — no holes, nothing shared"
+        return [
+            Fact("File", str(info.get("path") or swap_path or ""), mono=True),
+            Fact("Filesystem", str(info.get("filesystem") or "unknown")),
+            Fact("Extents", extents, problem="; ".join(map(str, problems))),
+            Fact("Size on disk", iec(info.get("file_size_bytes"))),
+        ]
 
     @classmethod
     def creation_prepares(cls, where: str, size: str) -> str:

@@ -21,7 +21,7 @@ from typing import Any, ClassVar, Final
 
 from .. import devices, kernel
 from .. import store as store_mod
-from ..base import PAGE_SIZE
+from ..base import PAGE_SIZE, Fact
 from ..errors import ActiveAreaError, BackendError, BusyError, KernelError, NotOursError
 from ..store import Store
 from .file import FileBackend, _lock
@@ -61,6 +61,27 @@ class LoopBackend(FileBackend):
     @classmethod
     def existing_size(cls, path: str, params: Mapping[str, Any]) -> int | None:
         return os.path.getsize(params["path"])  # the backing file's: the device has its size
+
+    @classmethod
+    def facts(
+        cls,
+        info: Mapping[str, Any],
+        params: Mapping[str, Any],
+        state: Mapping[str, Any],
+        swap_path: str | None,
+    ) -> list[Fact]:
+        device = str(info.get("device") or state.get("device") or "not attached")
+        if info.get("attached") is False:
+            device += " (not attached)"
+        direct_io = info.get("direct_io")
+        direct = "yes" if direct_io is True else "no" if direct_io is False else "unknown"
+        return [
+            Fact("Loop device", device, mono=True),
+            Fact(
+                "Backing file", str(info.get("backing_file") or params.get("path") or ""), mono=True
+            ),
+            Fact("Direct I/O", direct),
+        ]
 
     @classmethod
     def creation_prepares(cls, where: str, size: str) -> str:

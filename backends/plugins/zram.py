@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Final
 
 from .. import devices, kernel
-from ..base import Parameter, SwapBackend
+from ..base import Fact, Parameter, SwapBackend
 from ..errors import (
     ActiveAreaError,
     BackendError,
@@ -37,6 +37,7 @@ from ..errors import (
 from ..policy import Policy
 from ..store import Store
 from ..store import boot_id as kernel_boot_id
+from ..units import iec
 
 ZRAM_CONTROL: Final = Path("/sys/class/zram-control")
 #: The environment variable naming another file to read the boot id from (tests only).
@@ -228,6 +229,26 @@ class ZramBackend(SwapBackend):
     def existing_size(cls, path: str, params: Mapping[str, Any]) -> int | None:
         with open(f"/sys/block/{os.path.basename(path)}/disksize") as f:
             return int(f.read().strip())
+
+    @classmethod
+    def facts(
+        cls,
+        info: Mapping[str, Any],
+        params: Mapping[str, Any],
+        state: Mapping[str, Any],
+        swap_path: str | None,
+    ) -> list[Fact]:
+        ratio = info.get("compression_ratio")
+        stored = f"{iec(info.get('orig_data_size'))} in {iec(info.get('compr_data_size'))}"
+        if isinstance(ratio, int | float) and ratio:
+            stored += f" — ratio {ratio:.2f}"
+        algorithm = info.get("algorithm") or info.get("comp_algorithm") or "?"
+        return [
+            Fact("Device", str(info.get("device") or swap_path or ""), mono=True),
+            Fact("Algorithm", str(algorithm)),
+            Fact("Stored at the last job or check", stored),
+            Fact("Memory used", iec(info.get("mem_used_total"))),
+        ]
 
     @classmethod
     def creation_prepares(cls, where: str, size: str) -> str:

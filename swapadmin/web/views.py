@@ -30,7 +30,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from backends import BackendError, SwapBackend, registry
+from backends import BackendError, Fact, SwapBackend, registry
 from swapadmin.core import edits, forget, roles, services
 from swapadmin.core.clientip import client_ip
 from swapadmin.core.models import AuditEvent, Backend, Host, Job
@@ -522,8 +522,27 @@ def _backend_context(request: HttpRequest, backend: Backend) -> dict[str, Any]:
         "jobs": jobs,
         "actions": offered_actions(backend),
         "zram": zram_rows(snapshot(backend.host), [backend]),
+        "facts": _facts(plugin, backend),
         "poll": STATE_POLL,
     }
+
+
+def _facts(plugin: type[SwapBackend] | None, backend: Backend) -> list[Fact]:
+    """What the backend's page says about its store, as its kind words it
+    (``SwapBackend.facts``), from what the worker last read."""
+
+    def mapping(value: Any) -> dict[str, Any]:
+        return value if isinstance(value, dict) else {}
+
+    said = _kind_says(
+        plugin,
+        "facts",
+        mapping(backend.info),
+        mapping(backend.params),
+        mapping(backend.state),
+        backend.swap_path,
+    )
+    return [f for f in said if isinstance(f, Fact)]
 
 
 @require_GET

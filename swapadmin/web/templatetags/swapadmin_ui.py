@@ -10,27 +10,16 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from backends import units
 from swapadmin.core import roles
 
 register = template.Library()
 
-_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
-
 
 @register.filter
 def iec(value: Any) -> str:
-    """1536 -> "1.5 KiB": swap sizes are powers of two, so IEC units read exactly."""
-    try:
-        n = float(value)
-    except (TypeError, ValueError):
-        return "—"
-    unit = 0
-    while abs(n) >= 1024 and unit < len(_UNITS) - 1:
-        n /= 1024
-        unit += 1
-    if unit == 0:
-        return f"{int(n)} B"
-    return f"{n:.1f} {_UNITS[unit]}" if abs(n) < 100 else f"{n:.0f} {_UNITS[unit]}"
+    """1536 -> "1.5 KiB" (``backends.units.iec``)."""
+    return units.iec(value)
 
 
 @register.filter
