@@ -175,6 +175,10 @@ class SwapBackend(ABC):
     #: the hooks below from its parent: a kind whose area is not its parent's (a device
     #: built over the parent's file) must override them.
     persistable: ClassVar[bool] = False
+    #: True when the kind's device exists only while the area is enabled (``swapfile``
+    #: makes it, ``swapfile(False)`` removes it: a loop device, a zram device): its absence
+    #: while the area is released is no fault for the health probes to report.
+    device_is_ephemeral: ClassVar[bool] = False
 
     def __init__(
         self,

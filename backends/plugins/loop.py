@@ -53,6 +53,7 @@ class LoopBackend(FileBackend):
     )
     # Nothing attaches the loop device again at boot, so no fstab line can name it.
     persistable: ClassVar[bool] = False
+    device_is_ephemeral: ClassVar[bool] = True
 
     @classmethod
     def fstab_spec(cls, params: Mapping[str, Any], swap_uuid: str | None) -> str | None:

@@ -224,6 +224,7 @@ class ZramBackend(SwapBackend):
         ),
     )
     resizable: ClassVar[bool] = True
+    device_is_ephemeral: ClassVar[bool] = True
 
     @classmethod
     def existing_size(cls, path: str, params: Mapping[str, Any]) -> int | None:

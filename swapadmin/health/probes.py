@@ -23,7 +23,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from backends import BackendError, SwapBackend, kernel
+from backends import BackendError, SwapBackend, kernel, registry
 from backends import fstab as fstab_mod
 from backends.errors import NotOursError
 from swapadmin.core.models import Backend, Host
@@ -111,10 +111,6 @@ def _mib(n: float) -> str:
 # ---- one backend ----
 
 
-#: Kinds whose store exists only while the area is enabled (swapfile(False) removes it).
-EPHEMERAL_DEVICES = {"loop", "zram"}
-
-
 @dataclass
 class Target:
     """One backend as the probes see it: the row, the plugin (None if it cannot be built),
@@ -163,12 +159,18 @@ def check_store(t: Target) -> list[Finding]:
     if (
         device
         and device != t.file_path
-        and (os.path.exists(device) or t.backend.kind not in EPHEMERAL_DEVICES)
+        and (os.path.exists(device) or not _device_is_ephemeral(t.backend.kind))
     ):
         out.append(_check_node(device, "device", exact_mode=False))
     if not out:
         out.append(ok("store", "no file or device to look at while the area is released"))
     return out
+
+
+def _device_is_ephemeral(kind: str) -> bool:
+    """Whether the kind's device exists only while its area is enabled, as its plugin says;
+    a kind not installed here cannot say, so its missing device is reported."""
+    return kind in registry() and registry().get(kind).device_is_ephemeral is True
 
 
 def _check_node(path: str, what: str, *, exact_mode: bool) -> Finding:
