@@ -158,12 +158,15 @@ def snapshot(host: Host) -> Snapshot:
 
 
 def zram_of(snap: Snapshot, backend: Backend) -> Zram | None:
-    """``backend``'s device as the latest sample read it; None for another kind, or a zram
-    area not in use as swap (the sampler reads only active ones)."""
-    if backend.kind != "zram" or not backend.swap_path:
+    """``backend``'s device as the latest sample read it, whatever its kind (a third party's
+    kind may swap on a zram device too); None when its area is not on a zram device in use
+    as swap (the sampler reads only active ones)."""
+    if not backend.swap_path:
         return None
     found = snap.zram.get(os.path.basename(backend.swap_path))
-    return None if found is None else replace(found, backend=backend)
+    if found is None or found.device != backend.swap_path:
+        return None  # a file that happens to be named zram0 is not /dev/zram0
+    return replace(found, backend=backend)
 
 
 def zram_rows(snap: Snapshot, backends: Iterable[Backend]) -> list[Zram]:

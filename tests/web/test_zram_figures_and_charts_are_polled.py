@@ -10,6 +10,7 @@ from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from django.contrib.auth.models import User
 from django.urls import reverse
 from django.utils import timezone
@@ -33,7 +34,9 @@ STAT = kernel.ZramStat(
 )
 
 
-def zram_backend(host: Host, device: str = "/dev/zram7", sampled: str = "") -> Backend:
+def zram_backend(
+    host: Host, device: str = "/dev/zram7", sampled: str = "", kind: str = "zram"
+) -> Backend:
     """A zram backend on ``device``; the latest sample read ``sampled`` (its own device
     unless given). The key is the path in /proc/swaps, as core.sampler._zram_stats has it."""
     stat = {**asdict(STAT), "compression_ratio": STAT.compression_ratio}
@@ -42,11 +45,11 @@ def zram_backend(host: Host, device: str = "/dev/zram7", sampled: str = "") -> B
     host.save()
     return Backend.objects.create(
         host=host,
-        kind="zram",
+        kind=kind,
         name="z7",
         params={},
         state={"device": device},
-        info={"kind": "zram", "swap_path": device, "device": device},
+        info={"kind": kind, "swap_path": device, "device": device},
         size_bytes=128 * MiB,
         observed_state=Backend.Observed.ACTIVE,
         used_bytes=48 * MiB,
@@ -75,6 +78,21 @@ def test_the_backend_pages_live_region_has_the_latest_figures(
         "same": "1000 (3.9 MiB)",
         "ratio": "4.00",
     }
+
+
+@pytest.mark.parametrize(
+    ("kind", "device", "shown"),
+    [
+        ("tenant", "/dev/zram7", True),  # a third party's kind swapping on a zram device
+        ("file", "/srv/swap/zram7", False),  # a file that is only named like one
+    ],
+)
+def test_the_figures_follow_the_device_not_the_kind(
+    as_user: Any, victor: User, host_row: Host, kind: str, device: str, shown: bool
+) -> None:
+    backend = zram_backend(host_row, device=device, sampled="/dev/zram7", kind=kind)
+    r = as_user(victor).get(reverse("backend", args=[backend.uuid]), headers=htmx("live"))
+    assert ('data-zram="/dev/zram7"' in r.content.decode()) == shown
 
 
 def test_the_host_pages_live_region_has_them_per_zram_backend(
