@@ -122,6 +122,16 @@ def root_for(file_path: str, policy: Policy) -> str | None:
     return os.path.dirname(file_path)
 
 
+def root_state(file_path: str, policy: Policy, *, active: bool) -> dict[str, Any]:
+    """The state an adopted file records of its swap root: none inside the host's roots;
+    outside them, its own directory (``ROOT_KEY``), once it proves adoptable there."""
+    root = root_for(file_path, policy)
+    if root is None:
+        return {}
+    check_adoptable(file_path, active=active)
+    return {ROOT_KEY: root}
+
+
 def policy_for(policy: Policy, params: Mapping[str, Any], state: Mapping[str, Any]) -> Policy:
     """The host's policy, plus the adopted file's directory as a swap root when the state
     records one. Only the directory that holds ``params["path"]`` itself counts: an edited

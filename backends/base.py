@@ -237,6 +237,25 @@ class SwapBackend(ABC):
         return None
 
     @classmethod
+    def adoption_claim(cls, path: str) -> int:
+        """How closely this kind recognises an existing swap area at the real path ``path``,
+        by its name alone: 0 not at all. A kind that names a family of devices
+        (``/dev/loopN``: 2) claims higher than one that takes any device or any file (1);
+        the highest claim adopts the area, and two equal ones refuse it (which kind it is
+        would be a guess)."""
+        return 0
+
+    @classmethod
+    def adopt(
+        cls, path: str, policy: Policy, *, active: bool
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The params and state of a backend of this kind adopting the existing area at the
+        real path ``path`` (``active`` when it is in /proc/swaps; a device has been proven
+        swap already). Looks at the host and writes nothing; raises ``BackendError`` naming
+        why the area cannot be adopted."""
+        raise BackendError(f"the {cls.label} kind does not adopt existing areas")
+
+    @classmethod
     def facts(
         cls,
         info: Mapping[str, Any],

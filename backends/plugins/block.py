@@ -68,6 +68,16 @@ class BlockBackend(SwapBackend):
         return f"UUID={swap_uuid}" if swap_uuid else str(params["device"])
 
     @classmethod
+    def adoption_claim(cls, path: str) -> int:
+        return 1 if path.startswith("/dev/") else 0
+
+    @classmethod
+    def adopt(
+        cls, path: str, policy: Policy, *, active: bool
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        return {"device": path}, {}
+
+    @classmethod
     def facts(
         cls,
         info: Mapping[str, Any],

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Final
 
-from .. import devices, safepath
+from .. import adoption, devices, safepath
 from .. import store as store_mod
 from ..base import PAGE_SIZE, Fact, Parameter, SwapBackend
 from ..errors import (
@@ -280,6 +280,19 @@ class FileBackend(SwapBackend):
     @classmethod
     def existing_size(cls, path: str, params: Mapping[str, Any]) -> int | None:
         return os.path.getsize(path)
+
+    @classmethod
+    def adoption_claim(cls, path: str) -> int:
+        return 0 if path.startswith("/dev/") else 1
+
+    @classmethod
+    def adopt(
+        cls, path: str, policy: Policy, *, active: bool
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        adoption.check_one_name(path)
+        state = adoption.root_state(path, policy, active=active)  # outside the roots: says so
+        adoption.check_is_swap(path, active=active)
+        return {"path": path}, state
 
     @classmethod
     def facts(

@@ -19,10 +19,11 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Final
 
-from .. import devices, kernel
+from .. import adoption, devices, kernel
 from .. import store as store_mod
 from ..base import PAGE_SIZE, Fact
 from ..errors import ActiveAreaError, BackendError, BusyError, KernelError, NotOursError
+from ..policy import Policy
 from ..store import Store
 from .file import FileBackend, _lock
 
@@ -62,6 +63,23 @@ class LoopBackend(FileBackend):
     @classmethod
     def existing_size(cls, path: str, params: Mapping[str, Any]) -> int | None:
         return os.path.getsize(params["path"])  # the backing file's: the device has its size
+
+    @classmethod
+    def adoption_claim(cls, path: str) -> int:
+        return 2 if path.startswith("/dev/") and os.path.basename(path).startswith("loop") else 0
+
+    @classmethod
+    def adopt(
+        cls, path: str, policy: Policy, *, active: bool
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        backing = f"/sys/block/{os.path.basename(path)}/loop/backing_file"
+        try:
+            with open(backing) as f:
+                file_path = f.read().strip()
+        except OSError:
+            raise BackendError(f"{path} is a loop device without a backing file") from None
+        state = {"device": path, **adoption.root_state(file_path, policy, active=active)}
+        return {"path": file_path}, state
 
     @classmethod
     def facts(

@@ -34,6 +34,7 @@ from ..errors import (
     UnsafeError,
     ValidationError,
 )
+from ..names import is_swap_area
 from ..policy import Policy
 from ..store import Store
 from ..store import boot_id as kernel_boot_id
@@ -230,6 +231,21 @@ class ZramBackend(SwapBackend):
     def existing_size(cls, path: str, params: Mapping[str, Any]) -> int | None:
         with open(f"/sys/block/{os.path.basename(path)}/disksize") as f:
             return int(f.read().strip())
+
+    @classmethod
+    def adoption_claim(cls, path: str) -> int:
+        return 2 if path.startswith("/dev/") and os.path.basename(path).startswith("zram") else 0
+
+    @classmethod
+    def adopt(
+        cls, path: str, policy: Policy, *, active: bool
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        # Recognised by what it is: set up outside swapadmin (a distribution's generator),
+        # recreated alike at every boot, so keyed by name, size and algorithm, not number.
+        state: dict[str, Any] = {"device": path, "boot_id": kernel_boot_id()}
+        if active or is_swap_area(path):
+            state["distro"] = distro_signature(os.path.basename(path))
+        return {}, state
 
     @classmethod
     def facts(

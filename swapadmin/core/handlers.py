@@ -13,9 +13,9 @@ import importlib
 import logging
 import os
 import uuid as uuid_mod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import transaction
@@ -38,6 +38,7 @@ from .models import Backend, Job
 from .plugins import attach_plugin, build_plugin
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # ---- helpers ----
 
@@ -730,16 +731,13 @@ def _fstab_spec(backend: Backend, plugin: SwapBackend) -> str | None:
         return adopted_spec
     # The plugin's own params, as this worker cleaned them, not the row's.
     swap_uuid = str(backend.swap_uuid) if backend.swap_uuid else None
-    try:
-        spec = type(plugin).fstab_spec(plugin.params, swap_uuid)
-    except BackendError:
-        raise
-    except Exception as e:
-        log.exception("the %s plugin's fstab_spec failed for %s", backend.kind, backend.name)
-        raise BackendError(
-            f"the {backend.kind} plugin failed to say how the fstab names {backend.name}: "
-            f"{type(e).__name__}: {e}"
-        ) from e
+    spec = _kind_answer(
+        backend.kind,
+        f"how the fstab names {backend.name}",
+        type(plugin).fstab_spec,
+        plugin.params,
+        swap_uuid,
+    )
     if spec is not None and not isinstance(spec, str):
         raise BackendError(f"the {backend.kind} plugin named its fstab line with {spec!r}")
     return spec
@@ -863,52 +861,50 @@ def _kind_for(
     path: str, policy: Policy, *, active: bool
 ) -> tuple[str, dict[str, Any], dict[str, Any]]:
     """The plugin kind, params and state that describe an existing area at the real path
-    ``path``. A file (or a loop device's backing file) outside the swap roots is adopted
-    only when it already is swap; its directory is then recorded as its own swap root.
-    Any area, inside the roots or not, file or device, is adopted only if it is swap
-    (active, or a swap signature on it), and a file only with a single name, as its
-    activation will require."""
+    ``path``: the kind whose plugin claims it most closely (``SwapBackend.adoption_claim``)
+    adopts it (``adopt``). Any area, file or device, is adopted only if it is swap (active,
+    or a swap signature on it): a device is checked here, a file by its kind, which also
+    requires a single name, as its activation will, and records a file outside the swap
+    roots with its directory as its own root."""
     from backends import adoption
 
-    name = os.path.basename(path)
     if path.startswith("/dev/"):
         adoption.check_is_swap(path, active=active)
-    if name.startswith("loop") and path.startswith("/dev/"):
-        backing = f"/sys/block/{name}/loop/backing_file"
-        try:
-            with open(backing) as f:
-                file_path = f.read().strip()
-        except OSError:
-            raise BackendError(f"{path} is a loop device without a backing file") from None
-        loop_state = {"device": path, **_root_state(file_path, policy, active=active)}
-        return "loop", {"path": file_path}, loop_state
-    if name.startswith("zram") and path.startswith("/dev/"):
-        from backends import names
-        from backends.plugins import zram
-        from backends.store import boot_id
-
-        # Recognised by what it is: set up outside swapadmin (a distribution's generator),
-        # recreated alike at every boot, so keyed by name, size and algorithm, not number.
-        state: dict[str, Any] = {"device": path, "boot_id": boot_id()}
-        if active or names.is_swap_area(path):
-            state["distro"] = zram.distro_signature(name)
-        return "zram", {}, state
-    if path.startswith("/dev/"):
-        return "block", {"device": path}, {}
-    adoption.check_one_name(path)
-    file_state = _root_state(path, policy, active=active)  # outside the roots: says so
-    adoption.check_is_swap(path, active=active)
-    return "file", {"path": path}, file_state
+    claims: dict[type[SwapBackend], int] = {}
+    for cls in registry():
+        claim = _kind_answer(cls.name, f"whether it adopts {path}", cls.adoption_claim, path)
+        if type(claim) is not int:
+            raise BackendError(f"the {cls.name} plugin answered its claim on {path} with {claim!r}")
+        if claim > 0:
+            claims[cls] = claim
+    if not claims:
+        raise BackendError(f"no kind installed here adopts {path}")
+    best = max(claims.values())
+    top = sorted(cls.name for cls, claim in claims.items() if claim == best)
+    if len(top) > 1:
+        raise BackendError(
+            f"{path} is claimed alike by the {' and '.join(top)} kinds: which one it is "
+            "would be a guess, so it is not adopted"
+        )
+    cls = registry().get(top[0])
+    params, state = _kind_answer(
+        cls.name, f"how it adopts {path}", cls.adopt, path, policy, active=active
+    )
+    return cls.name, dict(params), dict(state)
 
 
-def _root_state(file_path: str, policy: Policy, *, active: bool) -> dict[str, Any]:
-    from backends import adoption
-
-    root = adoption.root_for(file_path, policy)
-    if root is None:
-        return {}
-    adoption.check_adoptable(file_path, active=active)
-    return {adoption.ROOT_KEY: root}
+def _kind_answer(kind: str, what: str, hook: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """A kind's plugin's answer to ``hook``; an error other than a BackendError (a third
+    party's bug) is logged with its traceback and becomes one that names the kind."""
+    try:
+        return hook(*args, **kwargs)
+    except BackendError:
+        raise
+    except Exception as e:
+        log.exception("the %s plugin failed to say %s", kind, what)
+        raise BackendError(
+            f"the {kind} plugin failed to say {what}: {type(e).__name__}: {e}"
+        ) from e
 
 
 def _adopt(
