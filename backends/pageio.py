@@ -46,7 +46,7 @@ import struct
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_EXCEPTION, Future, wait
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final, Protocol
 
@@ -473,16 +473,12 @@ def _run_all(
     rechecked: float | None = None  # each pass begins with a look
     for slots in runs:
         if rechecked is None or time.monotonic() - rechecked >= SLICE_SECONDS:
-            try:
-                backend.recheck_store()
-            except BaseException:
-                for f in pending:
-                    f.cancel()  # runs not yet begun never begin
-                wait(pending)  # the others' buffers stay theirs until they are done
-                raise
+            # A refusal raises into ``_writers``, whose drain skips the runs not yet begun
+            # and waits for the others, whose buffers stay theirs until they are done.
+            backend.recheck_store()
             rechecked = time.monotonic()
         if cancel is not None and cancel():
-            _wait_all(pending)
+            _wait_all(pool, pending)
             raise PageIOCancelled(
                 f"scan of {backend.swap_path} cancelled at slot {slots.start}: the header "
                 "was not changed; the other pages hold test patterns (harmless while the "
@@ -490,106 +486,146 @@ def _run_all(
             )
         pending.append(pool.submit(fn, slots))
         if len(pending) >= 2 * SCAN_DEPTH:
-            pending.pop(0).result()
+            _wait_all(pool, [pending.pop(0)])
             tracker.report()
-    _wait_all(pending)
+    _wait_all(pool, pending)
     tracker.report()
 
 
-#: One piece of a pool's work: our future, the function and its arguments.
-_Work = tuple[Future[None], Callable[..., None], tuple[Any, ...]]
+class _Work(Future[None]):
+    """A piece of a pool's work. ``ended`` is set by the worker thread once the future is
+    settled (or skipped): a plain attribute, read without the future's lock."""
+
+    ended = False
 
 
 class _WriterPool:
-    """Writer threads that know which of their work has not ended (``_writers``).
+    """Writer threads that the caller leaves only once none of their work runs or can start
+    (``_writers``), however often the caller is interrupted.
 
-    Not a ``ThreadPoolExecutor``: its ``submit`` starts threads on demand, and an interrupt
-    landing in there (its idle semaphore, a thread's start) could leave its workers stuck
-    or raise a RuntimeError in place of the interrupt. Here the threads all start before
-    any work, and a submit is two steps that an interrupt cannot split: each piece of work
-    gets a future of our own, registered (its callback attached first) before the work
-    goes on the queue in one ``put``. An interrupt anywhere leaves either nothing queued or
-    a registered future that the drain cancels or waits for, never work that runs unseen."""
+    The caller's thread never takes a lock that a writer needs while the work may still
+    run. A ``Future``'s own methods take its lock through a Python-level ``__enter__``,
+    and an interrupt landing just after the lock is taken leaves it held for good (CPython's
+    ``with`` cannot call ``__exit__`` for an ``__enter__`` that raised): the writer that
+    must settle that future would block for ever, and the drain with it. So the caller
+    learns that work ended from ``_Work.ended`` and sleeps on a ``SimpleQueue`` (C, no
+    lock left behind), and the work is skipped, not cancelled, once the pool closes.
+
+    Not a ``ThreadPoolExecutor`` either, whose ``submit`` starts threads on demand (an
+    interrupt in there could leave its workers stuck, or raise a RuntimeError in place of
+    the interrupt). ``start`` runs all the threads before any work, inside ``_writers``'s
+    ``try``; ``submit`` is one ``SimpleQueue.put``, so an interrupt leaves the work either
+    queued (run, or skipped by a closing pool) or not queued at all. The drain closes the
+    pool, puts one None per thread behind the work already queued, and waits until every
+    thread has said it is gone: then nothing runs and nothing can start."""
 
     def __init__(self, count: int, prefix: str, stop: threading.Event | None) -> None:
         self.prefix = prefix
         self.stop = stop
         self._count = count
-        self._queue: queue.SimpleQueue[_Work | None] = queue.SimpleQueue()
-        self._unfinished: set[Future[None]] = set()
-        self._lock = threading.Lock()
-        self._threads: list[threading.Thread] = []
-        try:
-            for i in range(count):
-                thread = threading.Thread(target=self._work, name=f"{prefix}_{i}", daemon=True)
-                thread.start()
-                self._threads.append(thread)
-        except BaseException:
-            self._let_go()  # the threads started so far end; no work was queued
-            raise
+        self._queue: queue.SimpleQueue[tuple[_Work, Callable[..., None], tuple[Any, ...]] | None]
+        self._queue = queue.SimpleQueue()
+        self._woken: queue.SimpleQueue[None] = queue.SimpleQueue()  # a None per wake-up
+        self._closing = False
+        self._started: list[threading.Thread] = []
+        self._gone: list[str] = []  # list.append is atomic: no lock for the caller to hold
+
+    def start(self) -> None:
+        for i in range(self._count):
+            thread = threading.Thread(target=self._work, name=f"{self.prefix}_{i}", daemon=True)
+            thread.start()
+            self._started.append(thread)
 
     def submit(self, fn: Callable[..., None], /, *args: Any) -> Future[None]:
-        mine: Future[None] = Future()
-        # The callback first: a future registered without it would, once cancelled, stay
-        # registered with no thread to notify its waiters, and the drain would wait forever.
-        mine.add_done_callback(self._ended)
-        with self._lock:
-            self._unfinished.add(mine)
+        mine = _Work()
         self._queue.put((mine, fn, args))
         return mine
 
     def _work(self) -> None:
-        while (item := self._queue.get()) is not None:
-            _run_unless_cancelled(*item)
+        try:
+            while (item := self._queue.get()) is not None:
+                mine, fn, args = item
+                if self._closing:
+                    mine.cancel()  # this thread's lock to take: no signal lands here
+                elif mine.set_running_or_notify_cancel():
+                    try:
+                        fn(*args)
+                    except BaseException as e:
+                        mine.set_exception(e)
+                    else:
+                        mine.set_result(None)
+                mine.ended = True
+                self._woken.put(None)
+        finally:
+            self._gone.append(threading.current_thread().name)
+            self._woken.put(None)
 
-    def _let_go(self) -> None:
-        """Every thread ends at its next look at the queue (a spare None is harmless)."""
-        for _ in range(self._count):
-            self._queue.put(None)
+    def wait(
+        self,
+        futures: Sequence[Future[None]],
+        timeout: float | None = None,
+        *,
+        first_exception: bool = False,
+    ) -> list[Future[None]]:
+        """Wait until all of this pool's ``futures`` have ended, or one has failed
+        (``first_exception``), or ``timeout`` has passed; returns those not ended. Safe
+        to interrupt: no lock of a future's is taken until it has ended (see the class).
+        Wake-ups already due are taken before the look, so none is lost and none piles
+        up."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            self._take_wakeups()
+            not_done = [f for f in futures if not _ended(f)]
+            if not not_done:
+                return []
+            if first_exception and any(_failed(f) for f in futures):
+                return not_done
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return not_done
+            with contextlib.suppress(queue.Empty):
+                self._woken.get(timeout=left)
 
-    def _ended(self, future: Future[None]) -> None:
-        with self._lock:
-            self._unfinished.discard(future)
-
-    def _left(self) -> list[Future[None]]:
-        with self._lock:
-            return list(self._unfinished)
+    def _take_wakeups(self) -> None:
+        with contextlib.suppress(queue.Empty):
+            while True:
+                self._woken.get_nowait()
 
     def drain(self) -> BaseException | None:
-        """Cancel the work not begun and wait for the rest to end, through any number of
-        interrupts; the first one is returned. Futures, not thread joins: a join that an
-        interrupt cuts short marks a running thread as ended (Python 3.11's bpo-45274
-        fix), and every later join then returns at once. The wait is only for work that
-        runs: a cancelled future is never "done" to ``wait`` until a thread picks it up."""
+        """Close the pool and wait until every thread is gone, through any number of
+        interrupts; the first one is returned. No thread joins: a join that an interrupt
+        cuts short marks a running thread as ended (Python 3.11's bpo-45274 fix), and
+        every later join then returns at once."""
         held: BaseException | None = None
         while True:
             try:
                 if held is not None:
                     log.warning("interrupted: the %s threads' I/O ends first", self.prefix)
-                if self.stop is not None and not self.stop.is_set():
-                    # Inside the loop: an interrupt in the first set() must not skip it.
+                self._closing = True  # work still queued is skipped
+                if self.stop is not None:
+                    # On every try: an interrupt inside set() may have cut it short.
                     # Workers that loop until told stop at their next request.
                     self.stop.set()
-                for f in self._left():
-                    f.cancel()
-                wait([f for f in self._left() if not f.cancelled()])
-                self._let_go()
+                for _ in range(self._count):
+                    self._queue.put(None)  # behind the work queued; spare ones are harmless
+                while len(self._gone) < len(self._started):
+                    self._take_wakeups()
+                    if len(self._gone) >= len(self._started):
+                        break
+                    with contextlib.suppress(queue.Empty):
+                        self._woken.get(timeout=SLICE_SECONDS)
                 return held
             except BaseException as e:  # an interrupt while the threads still write
                 held = held or e
 
 
-def _run_unless_cancelled(
-    mine: Future[None], fn: Callable[..., None], args: tuple[Any, ...]
-) -> None:
-    if not mine.set_running_or_notify_cancel():
-        return  # cancelled by the drain before it began
-    try:
-        fn(*args)
-    except BaseException as e:
-        mine.set_exception(e)
-    else:
-        mine.set_result(None)
+def _ended(future: Future[None]) -> bool:
+    return isinstance(future, _Work) and future.ended
+
+
+def _failed(future: Future[None]) -> bool:
+    """Whether ``future`` has ended with an error (its lock is taken only once it ended)."""
+    return _ended(future) and not future.cancelled() and future.exception() is not None
 
 
 @contextlib.contextmanager
@@ -604,8 +640,9 @@ def _writers(count: int, prefix: str, stop: threading.Event | None = None) -> It
     The window left (docs/ARCHITECTURE.md, "Page I/O"): under a storm of signals one can
     land on the few bytecodes of the drain (or of this generator's exit) that no handler
     covers; closing it needs the signals held over the drain."""
-    pool = _WriterPool(count, prefix, stop)
+    pool = _WriterPool(count, prefix, stop)  # no thread yet: one begun here would be left
     try:
+        pool.start()
         yield pool
     except BaseException as e:
         held = pool.drain()
@@ -629,7 +666,10 @@ def _said(e: BaseException) -> str:
         return "(unprintable)"
 
 
-def _wait_all(pending: list[Future[None]]) -> None:
+def _wait_all(pool: _WriterPool, pending: list[Future[None]]) -> None:
+    """Wait for ``pending`` (``_WriterPool.wait``: safe to interrupt, where a future's own
+    ``result()`` sleeps on its lock) and raise the first failure among them."""
+    pool.wait(pending)
     errors = [f.exception() for f in pending]
     for e in errors:
         if e is not None:
@@ -949,21 +989,23 @@ def _engine_for(backend: SwapBackend) -> _Engine:
     return _ThreadEngine(backend)
 
 
-def _supervise(pending: list[Future[None]], stop: threading.Event, check: CheckFn) -> None:
+def _supervise(
+    pool: _WriterPool, pending: list[Future[None]], stop: threading.Event, check: CheckFn
+) -> None:
     """Wait for the workers, calling ``check`` between slices on this, the caller's, thread
     (it may ask the database, whose connections are per thread); when it raises, tell the
     workers to stop, wait for them, and raise it. Re-raises the first worker failure."""
     try:
-        while wait(pending, timeout=SLICE_SECONDS, return_when=FIRST_EXCEPTION).not_done:
-            if any(f.done() and f.exception() is not None for f in pending):
+        while pool.wait(pending, SLICE_SECONDS, first_exception=True):
+            if any(_failed(f) for f in pending):
                 break
             check()
     except BaseException:
         stop.set()
-        wait(pending)
+        pool.wait(pending)
         raise
     stop.set()
-    _wait_all(pending)
+    _wait_all(pool, pending)
 
 
 class _ThreadEngine:
@@ -986,7 +1028,7 @@ class _ThreadEngine:
                 pool.submit(self._worker, phase, next_slot, deadline, stop, data, samples)
                 for _ in range(phase.depth)
             ]
-            _supervise(futures, stop, phase.check)
+            _supervise(pool, futures, stop, phase.check)
         return samples
 
     def _worker(
@@ -1142,7 +1184,7 @@ class _AioEngine:
 
         phase.check()
         with _writers(loops, "aio", stop) as pool:
-            _supervise([pool.submit(one, share) for share in shares], stop, phase.check)
+            _supervise(pool, [pool.submit(one, share) for share in shares], stop, phase.check)
         return samples
 
 
