@@ -63,9 +63,13 @@ class Registry:
                 continue
             try:
                 self.register(cls)
-            except TypeError:
-                # A kind that breaks the contract is skipped, not every kind with it. A
-                # DuplicateKind is not caught: skipping either kind would be a guess.
+            except DuplicateKind as e:
+                # Not skipped: which of the two kinds serves the rows would be a guess.
+                dist = getattr(ep.dist, "name", None) or "an unknown package"
+                raise DuplicateKind(f"{e} ({ep.value} comes from {dist})") from e
+            except Exception:
+                # A kind that breaks the contract (however its check fails) is skipped,
+                # not every kind with it.
                 log.exception("swap backend plugin %s refused", ep.value)
 
     def freeze(self) -> None:

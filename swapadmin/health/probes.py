@@ -413,6 +413,9 @@ def check_fstab(
         "lines": [e.line_no for e in lines],
     }
     refusal = persist_refusal(b.kind, adopted=b.adopted) if b.persist and not lines else None
+    if refusal is not None and b.kind not in registry():
+        # Not that it cannot persist: this host cannot say, and writes no line for it.
+        refusal = f"its kind ({b.kind}) is not installed on this host, which writes no line for it"
     if refusal is not None:
         # No repair asked: the control plane would refuse it (a row made before persist
         # was refused at create). The person must turn persist off.

@@ -11,7 +11,7 @@ first check that finds no drift resets the count.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -34,6 +34,22 @@ def repair_delay(attempts: int) -> timedelta:
     base = setting("SWAPADMIN_HEALTH_REPAIR_BASE_SECONDS", 60.0)
     cap = setting("SWAPADMIN_HEALTH_REPAIR_MAX_SECONDS", 3600.0)
     return timedelta(seconds=min(cap, base * 2 ** max(0, attempts - 1)))
+
+
+#: (backend pk, repair, reason) -> when it was last said; the repair task's process only.
+_REFUSALS_SAID: dict[tuple[int, str, str], datetime] = {}
+REFUSAL_REPEAT = timedelta(hours=1)
+
+
+def _warn_refused(backend: Backend, kind: str, reason: str, now: datetime) -> None:
+    key = (backend.pk, kind, reason)
+    said = _REFUSALS_SAID.get(key)
+    if said is not None and now - said < REFUSAL_REPEAT:
+        return
+    if len(_REFUSALS_SAID) > 10_000:
+        _REFUSALS_SAID.clear()  # a bound, not a cache policy: at worst said once more
+    _REFUSALS_SAID[key] = now
+    log.warning("cannot repair %s with %s: %s", backend, kind, reason)
 
 
 def wanted_repairs(findings: list[dict[str, Any]]) -> list[str]:
@@ -81,9 +97,10 @@ def maybe_repair(backend: Backend, findings: list[dict[str, Any]]) -> Job | None
             return None  # its store was never proven ours: nothing to repair until then
         except InvalidRequest as e:
             # Refused before any job. The probes ask for no repair they know the control
-            # plane refuses (persisting a loop area), so this is rare; it leaves the
-            # back-off alone, which would otherwise hold up a later repair that can run.
-            log.warning("cannot repair %s with %s: %s", backend, kind, e)
+            # plane refuses (persisting a loop area), but a check stored by an older worker
+            # may. The back-off is left alone (it would hold up a later repair that can
+            # run); the warning is said once an hour per backend and reason.
+            _warn_refused(backend, kind, str(e), now)
             return None
         health.repair_attempts += 1
         health.next_repair_at = now + repair_delay(health.repair_attempts)

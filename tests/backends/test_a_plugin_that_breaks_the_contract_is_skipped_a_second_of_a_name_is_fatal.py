@@ -6,6 +6,7 @@ either one's rows with the other's code would be a guess."""
 from __future__ import annotations
 
 import importlib
+import sys
 from importlib.metadata import EntryPoint
 
 import pytest
@@ -61,4 +62,23 @@ def test_two_kinds_of_one_name_stop_the_load_whichever_comes_first(
         load(monkeypatch, *entries)
     said = str(refused.value)
     assert "backends.plugins.file.FileBackend" in said and f"{HERE}.AnotherFile" in said
-    assert "uninstall one" in said
+    assert "uninstall one" in said and "comes from" in said
+
+
+class RaisesOnLook(type):
+    @property
+    def persistable(cls) -> bool:
+        raise ValueError("not a flag today")
+
+
+def test_a_kind_whose_check_fails_any_way_is_skipped(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Odd(FileBackend, metaclass=type("Meta", (RaisesOnLook, type(FileBackend)), {})):
+        name = "odd"
+        label = "Odd"
+
+    monkeypatch.setattr(sys.modules[__name__], "Odd", Odd, raising=False)
+    reg = load(monkeypatch, entry("odd", f"{HERE}:Odd"), BUILT_IN_FILE)
+    assert "odd" not in reg and "file" in reg
+    assert "not a flag today" in caplog.text

@@ -6,13 +6,15 @@ area found inactive, say) is queued at once."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from django.utils import timezone
 
 from swapadmin.core.models import Backend, Job
-from swapadmin.health import probes
+from swapadmin.health import probes, repair
 from swapadmin.health.models import BackendHealth
 from swapadmin.health.repair import maybe_repair
 
@@ -32,6 +34,13 @@ def test_the_probe_asks_no_repair_that_would_be_refused(tmp_path: Path) -> None:
     finding = fstab_finding("loop", tmp_path)
     assert finding.status == "warn" and "repair" not in finding.value
     assert "cannot be kept in the fstab: turn persist off" in finding.message
+
+
+def test_a_kind_not_installed_here_is_said_as_such(tmp_path: Path) -> None:
+    finding = fstab_finding("nbd", tmp_path)
+    assert finding.status == "warn" and "repair" not in finding.value
+    assert "its kind (nbd) is not installed on this host" in finding.message
+    assert "does not survive a reboot" not in finding.message
 
 
 def test_a_file_area_missing_its_line_still_gets_its_repair(tmp_path: Path) -> None:
@@ -60,3 +69,28 @@ def test_a_refused_repair_holds_up_no_repair_that_can_run(host_row, caplog) -> N
 
     job = maybe_repair(backend, wants("activate"))
     assert job is not None and job.kind == "activate"
+
+
+@pytest.mark.django_db
+def test_a_refusal_asked_at_every_check_is_said_once_an_hour(
+    host_row, caplog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A check stored by a worker still on an older probe asks at every round (a minute).
+    backend = Backend.objects.create(
+        host=host_row,
+        kind="loop",
+        name="older-probe",
+        params={"path": "/var/tmp/older.swap"},
+        persist=True,
+        auto_repair=True,
+        provisioned_at=timezone.now(),
+    )
+    said = []
+    start = timezone.now()
+    for minute in (0, 1, 2, 59, 61):
+        caplog.clear()
+        at = start + timedelta(minutes=minute)
+        monkeypatch.setattr(repair, "timezone", SimpleNamespace(now=lambda at=at: at))
+        assert maybe_repair(backend, wants("persist")) is None
+        said.append(caplog.text.count("cannot repair"))
+    assert said == [1, 0, 0, 0, 1]
