@@ -348,11 +348,7 @@ def destroy(ctx: JobContext) -> dict[str, Any]:
     # the area swapped off and the row kept.
     # An adopted area's line (the sysadmin's own) is released with the area, as the host had
     # it: never looked up, so a line that no longer names the area stops no release.
-    spec = (
-        _fstab_spec(backend, plugin)
-        if backend.provisioned_at is not None and not backend.adopted
-        else None
-    )
+    spec = _destroy_spec(ctx, plugin) if backend.provisioned_at and not backend.adopted else None
     if _active_area(plugin) is not None:
         if ours:
             ctx.step(10, f"swapoff {plugin.swap_path}")
@@ -389,6 +385,21 @@ def destroy(ctx: JobContext) -> dict[str, Any]:
         backend.delete()
     ctx.backend_deleted = True
     return result
+
+
+def _destroy_spec(ctx: JobContext, plugin: SwapBackend) -> str | None:
+    """The fstab spec whose line destroy removes. A backend that never persisted has no
+    line of its own to remove, so a kind's hook that fails for it is logged and skipped;
+    otherwise it would keep the row undestroyable for good."""
+    backend = ctx.backend
+    assert backend is not None
+    try:
+        return _fstab_spec(backend, plugin)
+    except BackendError as e:
+        if backend.persist:
+            raise
+        ctx.log(f"no fstab line looked for ({e.message}): it was never kept there")
+        return None
 
 
 def _proven(ctx: JobContext, plugin: SwapBackend) -> bool:

@@ -124,3 +124,20 @@ def test_a_failing_hook_stops_the_job_before_the_host_changes(
     # destroy first proves the store its own (a read), then asks; neither took, swapped
     # off or released anything.
     assert plugin.calls == ([] if job == "provision" else ["verify"])
+
+
+@pytest.mark.parametrize("persist", [False, True])
+def test_destroy_skips_a_failing_hook_only_for_a_backend_never_kept_in_the_fstab(
+    persist: bool,
+) -> None:
+    # Never kept there, it has no line of its own to remove: a hook that always fails
+    # must not keep its row undestroyable.
+    backend = row(Recording.name)
+    backend.persist = persist
+    ctx = Ctx(backend, plugin_of(Recording))
+    if persist:
+        with pytest.raises(BackendError, match="the recording plugin failed to say"):
+            handlers._destroy_spec(ctx, ctx.plugin)  # type: ignore[arg-type]
+    else:
+        assert handlers._destroy_spec(ctx, ctx.plugin) is None  # type: ignore[arg-type]
+        assert any("it was never kept there" in said for said in ctx.said)
