@@ -407,6 +407,18 @@ def check_fstab(
     # never probed for (a probe per tag per backend per round opened every device).
     ids = {i for i in (kernel.path_identity(p) for p in (t.swap_path, t.file_path) if p) if i}
     lines = [n.entry for n in lines_named if fstab_mod.names_one_of(n, specs, ids)]
+    # The kind's own spelling may be shared with another area (a constant, a PARTLABEL
+    # of several devices): a line found by it alone counts when it leads nowhere on this
+    # host or to this very area, and never asks a repair that would remove it.
+    own = _kind_spec(t)
+    by_kind_alone = [
+        n.entry
+        for n in lines_named
+        if own is not None
+        and n.entry not in lines
+        and fstab_mod.names_one_of(n, {own}, ())
+        and (n.identity is None or n.identity in ids)
+    ]
     value: dict[str, Any] = {
         "fstab": str(fstab_path),
         "persist": b.persist,
@@ -421,6 +433,19 @@ def check_fstab(
         # was refused at create). The person must turn persist off.
         return [
             warn("fstab", f"{b.name} is set to persist, but {refusal}: turn persist off", value)
+        ]
+    if b.persist and not lines and by_kind_alone:
+        lines = by_kind_alone
+        value["lines"] = [e.line_no for e in lines]
+    if not b.persist and not lines and by_kind_alone:
+        return [
+            warn(
+                "fstab",
+                f"{b.name} is not meant to persist, yet {fstab_path} has a line spelled as "
+                f"its kind spells its areas ({own}, line {by_kind_alone[0].line_no}): if it is "
+                "this area's, remove it or turn persist on",
+                value,
+            )
         ]
     if b.persist and not lines:
         value["repair"] = "persist"
@@ -478,23 +503,28 @@ def fstab_lines(fstab_path: Path) -> list[fstab_mod.Named]:
 
 
 def _specs(t: Target) -> set[str]:
-    """Every spelling an fstab line may name the area by: its paths and tags, and the one
-    its kind writes (``SwapBackend.fstab_spec``), which a third party's kind may spell its
-    own way."""
+    """The spellings an fstab line names the area by for certain: its paths and tags."""
     b = t.backend
     specs = {p for p in (t.swap_path, t.file_path) if p}
     if b.swap_uuid:
         specs.add(f"UUID={b.swap_uuid}")
     if b.label:
         specs.add(f"LABEL={b.label}")
-    if t.plugin is not None:
-        try:
-            own = type(t.plugin).fstab_spec(t.plugin.params, str(b.swap_uuid or "") or None)
-        except Exception:  # a failing hook is the persist job's error to report, by name
-            own = None
-        if isinstance(own, str) and own:
-            specs.add(own)
     return specs
+
+
+def _kind_spec(t: Target) -> str | None:
+    """How the area's kind spells its fstab line (``SwapBackend.fstab_spec``), which a third
+    party's kind may spell its own way; None when it has none or its hook fails (the persist
+    job reports that, by name)."""
+    if t.plugin is None:
+        return None
+    b = t.backend
+    try:
+        own = type(t.plugin).fstab_spec(t.plugin.params, str(b.swap_uuid or "") or None)
+    except Exception:
+        return None
+    return own if isinstance(own, str) and own else None
 
 
 # ---- kernel I/O errors ----

@@ -36,13 +36,13 @@ def repair_delay(attempts: int) -> timedelta:
     return timedelta(seconds=min(cap, base * 2 ** max(0, attempts - 1)))
 
 
-#: (backend pk, repair, reason) -> when it was last said; the repair task's process only.
-_REFUSALS_SAID: dict[tuple[int, str, str], datetime] = {}
+#: (backend uuid, repair, reason) -> when it was last said; the repair task's process only.
+_REFUSALS_SAID: dict[tuple[str, str, str], datetime] = {}
 REFUSAL_REPEAT = timedelta(hours=1)
 
 
 def _warn_refused(backend: Backend, kind: str, reason: str, now: datetime) -> None:
-    key = (backend.pk, kind, reason)
+    key = (str(backend.uuid), kind, reason)
     said = _REFUSALS_SAID.get(key)
     if said is not None and now - said < REFUSAL_REPEAT:
         return
