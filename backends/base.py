@@ -233,7 +233,7 @@ class SwapBackend(ABC):
         """The size in bytes of an area of this kind that exists already at ``path`` (made
         by ``params``), read from the host when swapadmin adopts it; None when the kind's
         size is its device's own (``takes_size`` False). Raises OSError when unreadable.
-        Discovery adopts only the built-in kinds today, so only theirs is asked."""
+        Asked of the kind whose ``adoption_claim`` won the area."""
         return None
 
     @classmethod

@@ -87,7 +87,7 @@ class BlockBackend(SwapBackend):
     ) -> list[Fact]:
         device = str(info.get("device") or params.get("device") or "")
         if info.get("kernel_name"):
-            device += f" ({info['kernel_name']}, {info.get('major_minor')})"
+            device += f" ({info['kernel_name']}, {info.get('major_minor') or ''})"
         held = ", ".join(map(str, info.get("mount_points") or [])) or "not mounted"
         if info.get("holders"):
             held += " · " + ", ".join(map(str, info["holders"]))

@@ -13,7 +13,7 @@ import importlib
 import logging
 import os
 import uuid as uuid_mod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -817,6 +817,12 @@ def discover(ctx: JobContext) -> dict[str, Any]:
         except BackendError as e:
             skipped.append({"path": path, "reason": e.message})
             ctx.log(f"not adopted {path}: {e.message}")
+        except Exception as e:
+            # A kind's plugin (a third party's, say) failing in its constructor or its
+            # reads: this area is skipped, the others are still adopted.
+            log.exception("adopting %s failed", path)
+            skipped.append({"path": path, "reason": f"{type(e).__name__}: {e}"})
+            ctx.log(f"not adopted {path}: {type(e).__name__}: {e}")
     ctx.progress(95, f"adopted {len(adopted)} area(s)", force=True)
     return {"adopted": adopted, "skipped": skipped, "followed": followed}
 
@@ -881,11 +887,24 @@ def _kind_for(
 
     if path.startswith("/dev/"):
         adoption.check_is_swap(path, active=active)
+    else:
+        # Whichever kind claims it: a file is adopted only with one name, only if it is
+        # swap, and outside the roots only as adoption.check_adoptable allows (all reads).
+        adoption.check_one_name(path)
+        adoption.root_state(path, policy, active=active)
+        adoption.check_is_swap(path, active=active)
     claims: dict[type[SwapBackend], int] = {}
     for cls in registry():
-        claim = _kind_answer(cls.name, f"whether it adopts {path}", cls.adoption_claim, path)
+        if "adoption_claim" not in vars(cls):
+            continue  # a subclass claims nothing by inheritance: it would tie its parent
+        try:
+            claim = _kind_answer(cls.name, f"whether it adopts {path}", cls.adoption_claim, path)
+        except BackendError as e:
+            log.error("%s: counted as no claim", e.message)
+            continue
         if type(claim) is not int:
-            raise BackendError(f"the {cls.name} plugin answered its claim on {path} with {claim!r}")
+            log.error("the %s plugin answered its claim on %s with %r", cls.name, path, claim)
+            continue
         if claim > 0:
             claims[cls] = claim
     if not claims:
@@ -898,10 +917,14 @@ def _kind_for(
             "would be a guess, so it is not adopted"
         )
     cls = registry().get(top[0])
-    params, state = _kind_answer(
-        cls.name, f"how it adopts {path}", cls.adopt, path, policy, active=active
-    )
-    return cls.name, dict(params), dict(state)
+    answer = _kind_answer(cls.name, f"how it adopts {path}", cls.adopt, path, policy, active=active)
+    if not (
+        isinstance(answer, tuple | list)
+        and len(answer) == 2
+        and all(isinstance(part, Mapping) for part in answer)
+    ):
+        raise BackendError(f"the {cls.name} plugin answered how it adopts {path} with {answer!r}")
+    return cls.name, dict(answer[0]), dict(answer[1])
 
 
 def _kind_answer(kind: str, what: str, hook: Callable[..., T], *args: Any, **kwargs: Any) -> T:

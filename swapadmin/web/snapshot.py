@@ -161,12 +161,10 @@ def zram_of(snap: Snapshot, backend: Backend) -> Zram | None:
     """``backend``'s device as the latest sample read it, whatever its kind (a third party's
     kind may swap on a zram device too); None when its area is not on a zram device in use
     as swap (the sampler reads only active ones)."""
-    if not backend.swap_path:
-        return None
-    found = snap.zram.get(os.path.basename(backend.swap_path))
-    if found is None or found.device != backend.swap_path:
+    if not backend.swap_path or not backend.swap_path.startswith("/dev/"):
         return None  # a file that happens to be named zram0 is not /dev/zram0
-    return replace(found, backend=backend)
+    found = snap.zram.get(os.path.basename(backend.swap_path))
+    return None if found is None else replace(found, backend=backend)
 
 
 def zram_rows(snap: Snapshot, backends: Iterable[Backend]) -> list[Zram]:

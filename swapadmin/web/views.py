@@ -542,7 +542,16 @@ def _facts(plugin: type[SwapBackend] | None, backend: Backend) -> list[Fact]:
         mapping(backend.state),
         backend.swap_path,
     )
-    return [f for f in said if isinstance(f, Fact)]
+    try:
+        # Plain strings (escaped on the page, and never an error of their own at render).
+        return [
+            Fact(_plain(f.term), _plain(f.text), bool(f.mono), _plain(f.problem))
+            for f in said
+            if isinstance(f, Fact)
+        ]
+    except Exception:
+        log.exception("the %s plugin's facts cannot be shown", backend.kind)
+        return []
 
 
 @require_GET
@@ -670,7 +679,14 @@ def _kind_says(plugin: type[SwapBackend] | None, hook: str, *args: Any) -> Any:
     if not isinstance(said, type(default)):
         log.error("the %s plugin answered %s with %r", plugin.name, hook, said)
         return default
-    return said
+    # A plain str, not a str subclass a plugin marked safe: the page escapes what it says.
+    return _plain(said) if isinstance(said, str) else said
+
+
+def _plain(value: object) -> str:
+    """``value`` as an exact str: a str subclass a plugin marked safe would reach the page
+    unescaped (``str()`` of Django's SafeString is itself)."""
+    return str.__str__(value) if isinstance(value, str) else str.__str__(str(value))
 
 
 def _what_is_lost(backend: Backend, action: str) -> list[str]:

@@ -5,6 +5,8 @@ all, a family of devices above any device or any file), the closest claim adopts
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +56,10 @@ class Rival(Tenant):
     name = "rival"
     label = "Rival"
 
+    @classmethod
+    def adoption_claim(cls, path: str) -> int:
+        return Tenant.adoption_claim(path)  # its own answer: none is inherited
+
 
 class Careless(FileBackend):
     name = "careless"
@@ -67,6 +73,10 @@ class Careless(FileBackend):
 class Buggy(Tenant):
     name = "buggy"
     label = "Buggy"
+
+    @classmethod
+    def adoption_claim(cls, path: str) -> int:
+        return Tenant.adoption_claim(path)  # its own answer: none is inherited
 
     @classmethod
     def adopt(cls, path: str, policy: Policy, *, active: bool) -> Any:
@@ -84,40 +94,101 @@ def kinds(monkeypatch: pytest.MonkeyPatch) -> Any:
     return install
 
 
-def adopt(path: Path) -> tuple[str, dict[str, Any], dict[str, Any]]:
-    return handlers._kind_for(str(path), Policy(swap_roots=()), active=True)
+def adopt(path: Path, active: bool = False) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """What discovery makes of ``path``, an area named by an fstab line, not active."""
+    return handlers._kind_for(str(path), Policy(swap_roots=()), active=active)
 
 
-def test_a_third_party_kind_adopts_what_it_claims_most_closely(kinds: Any) -> None:
+@pytest.fixture
+def tenant_swap(tmp_path: Path) -> Path:
+    """A swap area (its signature, one name) in a root-owned tenant directory."""
+    where = tmp_path / "tenant"
+    where.mkdir(mode=0o755)
+    area = where / "a.swap"
+    area.write_bytes(b"\0" * (1 << 20))
+    area.chmod(0o600)
+    subprocess.run(["mkswap", str(area)], check=True, capture_output=True)  # never swapped on
+    return area
+
+
+def test_a_third_party_kind_adopts_what_it_claims_most_closely(
+    kinds: Any, tenant_swap: Path
+) -> None:
     kinds(Tenant)
-    assert adopt(Path("/srv/tenant/a.swap")) == (
-        "tenant",
-        {"path": "/srv/tenant/a.swap"},
-        {"tenant": "blue"},
-    )
+    assert adopt(tenant_swap) == ("tenant", {"path": str(tenant_swap)}, {"tenant": "blue"})
 
 
-def test_two_equal_claims_adopt_nothing(kinds: Any) -> None:
+@pytest.mark.parametrize("why", ["not swap", "two names"])
+def test_whichever_kind_claims_a_file_it_is_adopted_only_if_it_is_swap_with_one_name(
+    kinds: Any, tenant_swap: Path, why: str
+) -> None:
+    kinds(Tenant)
+    if why == "not swap":
+        tenant_swap.write_bytes(b"\0" * 8192)
+        match = "not a swap area"
+    else:
+        os.link(tenant_swap, tenant_swap.with_name("other"))
+        match = "has 2 names"
+    with pytest.raises(BackendError, match=match):
+        adopt(tenant_swap)
+
+
+class Inheriting(FileBackend):
+    """A kind that subclasses the file kind and says nothing of adoption."""
+
+    name = "inheriting"
+    label = "Inheriting"
+
+
+def test_a_subclass_claims_nothing_by_inheritance(kinds: Any, tenant_swap: Path) -> None:
+    kinds(Inheriting)
+    assert adopt(tenant_swap)[0] == "file"  # not a tie with its parent
+
+
+def test_two_equal_claims_adopt_nothing(kinds: Any, tenant_swap: Path) -> None:
     kinds(Tenant, Rival)
     with pytest.raises(BackendError, match="claimed alike by the rival and tenant kinds"):
-        adopt(Path("/srv/tenant/a.swap"))
+        adopt(tenant_swap)
 
 
-def test_a_claim_that_is_not_a_number_names_the_kind(kinds: Any) -> None:
+def test_a_claim_that_is_not_a_number_counts_as_none_and_is_logged(
+    kinds: Any, tenant_swap: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     kinds(Careless)
-    with pytest.raises(BackendError, match="the careless plugin answered its claim"):
-        adopt(Path("/srv/tenant/a.swap"))
+    assert adopt(tenant_swap)[0] == "file"
+    assert "the careless plugin answered its claim" in caplog.text
 
 
-def test_a_kind_that_fails_to_adopt_names_itself(kinds: Any) -> None:
+def test_a_kind_that_fails_to_adopt_names_itself(kinds: Any, tenant_swap: Path) -> None:
     kinds(Buggy)
     with pytest.raises(BackendError, match="the buggy plugin failed to say how it adopts"):
-        adopt(Path("/srv/tenant/a.swap"))
+        adopt(tenant_swap)
 
 
-def test_nothing_is_adopted_that_no_kind_claims(monkeypatch: pytest.MonkeyPatch) -> None:
+class Shapeless(Tenant):
+    name = "shapeless"
+    label = "Shapeless"
+
+    @classmethod
+    def adoption_claim(cls, path: str) -> int:
+        return Tenant.adoption_claim(path)  # its own answer: none is inherited
+
+    @classmethod
+    def adopt(cls, path: str, policy: Policy, *, active: bool) -> Any:
+        return None
+
+
+def test_an_answer_of_the_wrong_shape_names_the_kind(kinds: Any, tenant_swap: Path) -> None:
+    kinds(Shapeless)
+    with pytest.raises(BackendError, match="the shapeless plugin answered how it adopts"):
+        adopt(tenant_swap)
+
+
+def test_nothing_is_adopted_that_no_kind_claims(
+    monkeypatch: pytest.MonkeyPatch, tenant_swap: Path
+) -> None:
     reg = Registry()
     reg.register(BlockBackend)
     monkeypatch.setattr(handlers, "registry", lambda: reg)
-    with pytest.raises(BackendError, match="no kind installed here adopts /srv/a.swap"):
-        adopt(Path("/srv/a.swap"))
+    with pytest.raises(BackendError, match=f"no kind installed here adopts {tenant_swap}"):
+        adopt(tenant_swap)

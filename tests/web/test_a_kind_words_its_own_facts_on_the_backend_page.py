@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 from django.urls import reverse
+from django.utils.safestring import mark_safe
 
 from backends import Fact
 from backends.plugins.file import FileBackend
@@ -150,3 +151,20 @@ def test_a_kind_that_cannot_say_still_gets_its_page(
     monkeypatch.setattr(views, "_plugin", lambda kind: plugin)
     body = page(as_user, alice, backend, info={"filesystem": "ext4"})
     assert "<dt>Filesystem</dt>" not in body and "<dt>Parameters</dt>" in body
+
+
+class MarkedSafe(FileBackend):
+    name = "marked-safe"
+    label = "Marked safe"
+
+    @classmethod
+    def facts(cls, info: Any, params: Any, state: Any, swap_path: str | None) -> list[Fact]:
+        return [Fact("Slot", mark_safe(f"<b>{params['path']}</b>"))]
+
+
+def test_what_a_plugin_marks_safe_is_escaped_all_the_same(
+    as_user: Any, alice: User, backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(views, "_plugin", lambda kind: MarkedSafe)
+    body = page(as_user, alice, backend, params={"path": "<img src=x>"})
+    assert "<img src=x>" not in body and "&lt;img src=x&gt;" in body
