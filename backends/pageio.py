@@ -492,6 +492,28 @@ def _run_all(
     tracker.report()
 
 
+class _Stop:
+    """A stop flag for writer threads that takes no lock. ``threading.Event.set`` goes
+    through a Python-level ``Condition.__enter__``: an interrupt landing just after it takes
+    the Event's lock leaves that lock held with the flag unset, and the next ``set()`` (the
+    drain's, on its retry) blocks on it for ever. The writers only ask ``is_set()``."""
+
+    def __init__(self) -> None:
+        self._set = False
+
+    def set(self) -> None:
+        self._set = True  # one store: nothing to leave half done
+
+    def is_set(self) -> bool:
+        return self._set
+
+
+class _Stoppable(Protocol):
+    def set(self) -> None: ...
+
+    def is_set(self) -> bool: ...
+
+
 class _Work(Future[None]):
     """A piece of a pool's work. ``ended`` is set by the worker thread once the future is
     settled (or skipped): a plain attribute, read without the future's lock."""
@@ -519,7 +541,7 @@ class _WriterPool:
     pool, puts one None per thread behind the work already queued, and waits until every
     thread has said it is gone: then nothing runs and nothing can start."""
 
-    def __init__(self, count: int, prefix: str, stop: threading.Event | None) -> None:
+    def __init__(self, count: int, prefix: str, stop: _Stoppable | None) -> None:
         self.prefix = prefix
         self.stop = stop
         self._count = count
@@ -545,17 +567,22 @@ class _WriterPool:
         try:
             while (item := self._queue.get()) is not None:
                 mine, fn, args = item
-                if self._closing:
-                    mine.cancel()  # this thread's lock to take: no signal lands here
-                elif mine.set_running_or_notify_cancel():
-                    try:
-                        fn(*args)
-                    except BaseException as e:
-                        mine.set_exception(e)
-                    else:
-                        mine.set_result(None)
-                mine.ended = True
-                self._woken.put(None)
+                del item  # nothing of it kept alive while this thread waits for the next
+                try:
+                    if self._closing:
+                        mine.cancel()  # this thread's lock to take: no signal lands here
+                    elif mine.set_running_or_notify_cancel():
+                        try:
+                            fn(*args)
+                        except BaseException as e:
+                            mine.set_exception(e)
+                        else:
+                            mine.set_result(None)
+                finally:
+                    # Ended however it went, or a waiter would wait for it for ever.
+                    mine.ended = True
+                    self._woken.put(None)
+                    del mine, fn, args
         finally:
             self._gone.append(threading.current_thread().name)
             self._woken.put(None)
@@ -597,10 +624,12 @@ class _WriterPool:
         cuts short marks a running thread as ended (Python 3.11's bpo-45274 fix), and
         every later join then returns at once."""
         held: BaseException | None = None
+        interrupts = 0
         while True:
             try:
-                if held is not None:
-                    log.warning("interrupted: the %s threads' I/O ends first", self.prefix)
+                # Nothing logged in here: a logging handler's lock, taken through Python
+                # code, could be left held by an interrupt, and a writer that logs would
+                # then block for ever. Said once the threads are gone.
                 self._closing = True  # work still queued is skipped
                 if self.stop is not None:
                     # On every try: an interrupt inside set() may have cut it short.
@@ -614,9 +643,15 @@ class _WriterPool:
                         break
                     with contextlib.suppress(queue.Empty):
                         self._woken.get(timeout=SLICE_SECONDS)
-                return held
+                break
             except BaseException as e:  # an interrupt while the threads still write
                 held = held or e
+                interrupts += 1
+        if interrupts:
+            log.warning(
+                "interrupted %d time(s) while the %s threads' I/O ended", interrupts, self.prefix
+            )
+        return held
 
 
 def _ended(future: Future[None]) -> bool:
@@ -629,7 +664,7 @@ def _failed(future: Future[None]) -> bool:
 
 
 @contextlib.contextmanager
-def _writers(count: int, prefix: str, stop: threading.Event | None = None) -> Iterator[_WriterPool]:
+def _writers(count: int, prefix: str, stop: _Stoppable | None = None) -> Iterator[_WriterPool]:
     """A pool of writer threads that the caller leaves only once none of its work runs: on
     the way out, ``stop`` is set, work not yet begun is cancelled and the running work is
     waited for, through the interrupts that arrive meanwhile (a second Ctrl-C, a warm then a
@@ -990,7 +1025,7 @@ def _engine_for(backend: SwapBackend) -> _Engine:
 
 
 def _supervise(
-    pool: _WriterPool, pending: list[Future[None]], stop: threading.Event, check: CheckFn
+    pool: _WriterPool, pending: list[Future[None]], stop: _Stoppable, check: CheckFn
 ) -> None:
     """Wait for the workers, calling ``check`` between slices on this, the caller's, thread
     (it may ask the database, whose connections are per thread); when it raises, tell the
@@ -1021,7 +1056,7 @@ class _ThreadEngine:
         deadline = time.monotonic() + phase.seconds
         data = _random_pages(phase.pattern.run_pages)
         next_slot = phase.pattern.slots()
-        stop = threading.Event()
+        stop = _Stop()
         phase.check()
         with _writers(phase.depth, "bench", stop) as pool:
             futures = [
@@ -1036,7 +1071,7 @@ class _ThreadEngine:
         phase: _Phase,
         next_slot: Callable[[], int],
         deadline: float,
-        stop: threading.Event,
+        stop: _Stoppable,
         data: mmap.mmap,
         samples: _Samples,
     ) -> None:
@@ -1174,7 +1209,7 @@ class _AioEngine:
         samples = _Samples()
         path = self.backend.io_path()
         next_slot = pattern.slots()
-        stop = threading.Event()
+        stop = _Stop()
 
         def one(share: int) -> None:
             with _AioContext(share) as ctx:
@@ -1242,7 +1277,7 @@ class _AioLoop:
         self,
         next_slot: Callable[[], int],
         seconds: float,
-        stop: threading.Event,
+        stop: _Stoppable,
         lease: FileLease | None,
     ) -> _Samples:
         submitted = [0] * self.depth

@@ -63,6 +63,8 @@ class Registry:
                 continue
             try:
                 self.register(cls)
+            except RegistryFrozen:
+                raise
             except DuplicateKind as e:
                 # Not skipped: which of the two kinds serves the rows would be a guess.
                 dist = getattr(ep.dist, "name", None) or "an unknown package"

@@ -315,7 +315,7 @@ def in_the_drains_loop(frame: FrameType | None) -> bool:
     return False
 
 
-def drain_interrupted_at(step: int) -> tuple[bool, list[str]]:
+def drain_interrupted_at(step: int, stop: Any = None) -> tuple[bool, list[str]]:
     """Leave a pool with one write in flight; the ``step``-th point where a signal could
     land (``signal_points``) in the drain's retry loop, or in what it calls, raises a second
     interrupt. Returns whether that step came, and the order of the write's
@@ -356,7 +356,7 @@ def drain_interrupted_at(step: int) -> tuple[bool, list[str]]:
             )
         ).start()
         try:
-            with pageio._writers(1, "steps") as pool:
+            with pageio._writers(1, "steps", stop) as pool:
                 pools.append(pool)
                 pool.submit(write)
                 assert begun.wait(30)  # running, so not cancelled: it must be waited for
@@ -379,16 +379,35 @@ def drain_interrupted_at(step: int) -> tuple[bool, list[str]]:
     return bool(fired), order
 
 
-def test_an_interrupt_at_any_step_of_the_drain_neither_hangs_it_nor_cuts_it_short() -> None:
+@pytest.mark.parametrize("stop", [None, pageio._Stop], ids=["no-stop", "the-engines-stop"])
+def test_an_interrupt_at_any_step_of_the_drain_neither_hangs_it_nor_cuts_it_short(
+    stop: Any,
+) -> None:
     # Every step, until the drain has fewer steps than that: concurrent.futures.wait, for
     # one, holds each future's lock in a loop that an interrupt can leave, and the writer
-    # that must set the result then blocks for ever.
+    # that must set the result then blocks for ever; so would threading.Event.set's lock
+    # the drain's next set().
     step = 0
     while True:
         step += 1
         assert step < 5000, "the drain never ends its steps"
-        fired, order = drain_interrupted_at(step)
+        fired, order = drain_interrupted_at(step, stop() if stop else None)
         assert order == ["write ended", "caller left"], f"step {step}: {order}"
         if not fired:
             break
     assert step > 10  # the drain was stepped through, not skipped
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_worker_that_fails_outside_its_work_still_ends_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Settling the future fails (a bug, say): the work still counts as ended, or the
+    # caller's wait for it would never return.
+    def broken(self: Any, result: Any) -> None:
+        raise RuntimeError("cannot settle")
+
+    monkeypatch.setattr(pageio._Work, "set_result", broken)
+    with pageio._writers(1, "broken") as pool:
+        work = pool.submit(lambda: None)
+        assert pool.wait([work], 30) == []

@@ -85,6 +85,7 @@ def test_the_backend_pages_live_region_has_the_latest_figures(
     [
         ("tenant", "/dev/zram7", True),  # a third party's kind swapping on a zram device
         ("file", "/srv/swap/zram7", False),  # a file that is only named like one
+        ("block", "/dev/vg0/zram7", False),  # a device named like one, elsewhere in /dev
     ],
 )
 def test_the_figures_follow_the_device_not_the_kind(
