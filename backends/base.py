@@ -255,6 +255,14 @@ class SwapBackend(ABC):
         why the area cannot be adopted."""
         raise BackendError(f"the {cls.label} kind does not adopt existing areas")
 
+    def follow_recreated(self) -> None:
+        """Look for this adopted backend's store again when its owner recreates it at every
+        boot under the same name but a new identity (a distribution's zram device): if it
+        is found, ``state`` names it afresh, as proven as when it was first adopted. A
+        discover job asks every adopted backend of a kind that overrides this; by default
+        a store is never recreated, and nothing is looked for."""
+        return None
+
     @classmethod
     def facts(
         cls,

@@ -306,6 +306,9 @@ class ZramBackend(SwapBackend):
             raise BackendError("this zram area has no device yet; enable it")
         return self.device
 
+    def follow_recreated(self) -> None:
+        self.follow_distro_device()
+
     def follow_distro_device(self) -> None:
         """An adopted distribution device (``state["distro"]``) is recreated at every boot
         by zram-generator or zram-tools: same number, size and algorithm, a fresh swap

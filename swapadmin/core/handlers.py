@@ -778,7 +778,7 @@ def discover(ctx: JobContext) -> dict[str, Any]:
     distribution recreated at boot."""
     host = ctx.job.host
     ctx.step(5, "reading /proc/swaps and the fstab")
-    followed = _follow_adopted_zram(ctx)
+    followed = _follow_recreated(ctx)
     covered = _covered_paths(host.pk)
     found: dict[str, kernel.SwapArea | None] = {
         a.path: a for a in kernel.swap_areas() if not a.deleted
@@ -827,20 +827,29 @@ def discover(ctx: JobContext) -> dict[str, Any]:
     return {"adopted": adopted, "skipped": skipped, "followed": followed}
 
 
-def _follow_adopted_zram(ctx: JobContext) -> list[dict[str, str]]:
-    """Adopted distribution zram devices recreated since they were recorded (a reboot):
-    the plugin finds the device by its signature; the row gets its new identity."""
+def _follow_recreated(ctx: JobContext) -> list[dict[str, str]]:
+    """Adopted backends whose store its owner recreated since they were recorded (a
+    distribution's zram device after a reboot): each kind that looks for its stores again
+    (``SwapBackend.follow_recreated``) finds the new one, and the row gets its identity."""
+    kinds = [
+        cls.name for cls in registry() if cls.follow_recreated is not SwapBackend.follow_recreated
+    ]
     out: list[dict[str, str]] = []
-    for b in Backend.objects.filter(host=ctx.job.host, kind="zram", adopted=True):
-        if not isinstance(b.state, dict) or "distro" not in b.state:
+    for b in Backend.objects.filter(host=ctx.job.host, kind__in=kinds, adopted=True):
+        before = b.state.get("store") if isinstance(b.state, dict) else None
+        try:
+            what = f"where {b.name}'s store is now"
+            plugin = _kind_answer(b.kind, what, build_plugin, b, ctx.policy)
+            _kind_answer(b.kind, what, plugin.follow_recreated)
+            if plugin.state.get("store") == before:
+                continue
+            dev = _swap_path(plugin)
+        except BackendError as e:
+            # One backend's plugin failing to look is that backend's problem: the others
+            # are still followed, and discovery goes on.
+            ctx.log(f"{b.name}: not followed: {e.message}")
             continue
-        before = b.state.get("store")
-        plugin = build_plugin(b, ctx.policy)
-        follow = getattr(plugin, "follow_distro_device", None)
-        if callable(follow):
-            follow()
-        dev = _swap_path(plugin)
-        if dev is None or plugin.state.get("store") == before:
+        if dev is None:
             continue
         Backend.objects.filter(pk=b.pk).update(
             state=plugin.state,
@@ -849,7 +858,7 @@ def _follow_adopted_zram(ctx: JobContext) -> list[dict[str, str]]:
             header=_header_or_none(plugin) or {},
             info=_info(plugin),
         )
-        ctx.log(f"{b.name}: {dev} was set up again by its distribution; it is the same backend")
+        ctx.log(f"{b.name}: {dev} was made again by its owner; it is the same backend")
         out.append({"name": b.name, "device": dev})
     return out
 

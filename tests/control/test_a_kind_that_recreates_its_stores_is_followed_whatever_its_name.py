@@ -1,0 +1,123 @@
+"""Discovery follows an adopted store that its owner recreates at each boot (a
+distribution's zram device) by asking the kind (``SwapBackend.follow_recreated``), not by
+its name: a third party's kind that overrides the hook is followed the same way, a kind
+that does not is never built for it, and one kind's plugin failing to look leaves the
+others followed. The zram kind's own following runs end to end in
+test_a_distributions_zram_device_is_the_same_backend_after_a_reboot.py."""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from backends import Policy
+from backends.plugins.block import BlockBackend
+from backends.plugins.file import FileBackend
+from backends.plugins.loop import LoopBackend
+from backends.plugins.zram import ZramBackend
+from backends.registry import Registry
+from swapadmin.core import handlers
+from swapadmin.core import plugins as core_plugins
+from swapadmin.core.context import JobContext
+from swapadmin.core.models import Backend, Host, Job
+
+NEW_UUID = str(uuid.uuid4())
+built: list[str] = []
+
+
+class Recreated(FileBackend):
+    """A third party's kind whose stores are made again under the same name."""
+
+    name = "recreated"
+    label = "Recreated"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        built.append(self.name)
+
+    def follow_recreated(self) -> None:
+        if self.state.get("moved"):
+            self.update_record(key="the-new-identity", uuid=NEW_UUID)
+
+
+class Failing(Recreated):
+    name = "failing"
+    label = "Failing"
+
+    def follow_recreated(self) -> None:
+        raise KeyError("its own bug")
+
+
+class Plain(FileBackend):
+    """Says nothing of recreated stores: never built by the follow-up."""
+
+    name = "plain"
+    label = "Plain"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        built.append(self.name)
+
+
+@pytest.fixture
+def kinds(monkeypatch: pytest.MonkeyPatch) -> None:
+    reg = Registry()
+    for cls in (FileBackend, BlockBackend, LoopBackend, ZramBackend, Recreated, Failing, Plain):
+        reg.register(cls)
+    monkeypatch.setattr(handlers, "registry", lambda: reg)
+    monkeypatch.setattr(core_plugins, "registry", lambda: reg)
+    built.clear()
+
+
+def adopted(host: Host, root: Path, kind: str, *, moved: bool = False) -> Backend:
+    """An adopted backend of ``kind`` over a real swap file of its own under ``root``."""
+    path = root / f"{kind}.swap"
+    path.write_bytes(b"\0" * (1 << 20))
+    path.chmod(0o600)
+    subprocess.run(["mkswap", str(path)], check=True, capture_output=True)  # never swapped on
+    return Backend.objects.create(
+        host=host,
+        kind=kind,
+        name=kind,
+        params={"path": str(path)},
+        state={"store": {"adopted": True, "key": f"old-{kind}"}, "moved": moved},
+        size_bytes=1 << 20,
+        adopted=True,
+        store_key=f"old-{kind}",
+    )
+
+
+def test_each_kind_that_looks_again_is_asked_and_its_row_follows(
+    kinds: None, host_row: Host, swap_root: Path, policy: Policy
+) -> None:
+    moved = adopted(host_row, swap_root, "recreated", moved=True)
+    adopted(host_row, swap_root, "failing")
+    plain = adopted(host_row, swap_root, "plain")
+    job = Job.objects.create(kind=Job.Kind.DISCOVER, host=host_row, state=Job.State.RUNNING)
+    ctx = JobContext(job=job, backend=None, policy=policy)
+
+    followed = handlers._follow_recreated(ctx)
+
+    assert followed == [{"name": "recreated", "device": moved.params["path"]}]
+    moved.refresh_from_db()
+    assert (moved.store_key, str(moved.swap_uuid)) == ("the-new-identity", NEW_UUID)
+    assert "plain" not in built  # a kind that never recreates is not even built
+    plain.refresh_from_db()
+    assert plain.store_key == "old-plain"
+    log = Job.objects.get(pk=job.pk).log
+    assert "failing: not followed: the failing plugin failed to say where failing's" in log
+
+
+def test_a_store_found_where_it_was_is_not_reported_as_followed(
+    kinds: None, host_row: Host, swap_root: Path, policy: Policy
+) -> None:
+    same = adopted(host_row, swap_root, "recreated", moved=False)
+    job = Job.objects.create(kind=Job.Kind.DISCOVER, host=host_row, state=Job.State.RUNNING)
+
+    assert handlers._follow_recreated(JobContext(job=job, backend=None, policy=policy)) == []
+    same.refresh_from_db()
+    assert same.store_key == "old-recreated" and same.swap_uuid is None
