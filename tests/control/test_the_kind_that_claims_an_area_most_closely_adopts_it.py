@@ -19,8 +19,11 @@ from backends.plugins.loop import LoopBackend
 from backends.plugins.zram import ZramBackend
 from backends.registry import Registry
 from swapadmin.core import handlers
+from tests.fixtures.by_hand import zram_devices
 
 BUILT_IN = (FileBackend, BlockBackend, LoopBackend, ZramBackend)
+#: A disksize no other test gives a zram device.
+ZRAM_SIZE = 19 << 20
 
 
 @pytest.mark.parametrize(
@@ -131,6 +134,21 @@ def test_whichever_kind_claims_a_file_it_is_adopted_only_if_it_is_swap_with_one_
         match = "has 2 names"
     with pytest.raises(BackendError, match=match):
         adopt(tenant_swap)
+
+
+def test_a_device_is_adopted_only_if_it_is_swap_whichever_kind_claims_it(kinds: Any) -> None:
+    """Discovery reaches here only with areas that are active or that the fstab's own
+    resolution found swap; the choice of kind still checks, for any caller. A zram device
+    of this test's own, holding zeros (no SWAPSPACE2 header, not active): the zram kind's
+    ``adopt`` reads no header, so only that check refuses it. (A loop device's backing file
+    is checked by the loop kind too.)"""
+    kinds()
+    with zram_devices(fallback_size=ZRAM_SIZE) as devices:
+        z = devices.hot_add(ZRAM_SIZE)
+        with pytest.raises(BackendError, match="is not a swap area"):
+            adopt(Path(z.dev))
+        subprocess.run(["mkswap", z.dev], check=True, capture_output=True)
+        assert adopt(Path(z.dev))[0] == "zram"
 
 
 class Inheriting(FileBackend):
