@@ -35,7 +35,7 @@ from backends.store import Store
 from .context import Cancelled, Handler, JobContext
 from .locks import HOST_MEMORY_LOCK, HOST_MEMORY_WAIT_SECONDS, exclusive_wait
 from .models import Backend, Job
-from .plugins import attach_plugin, build_plugin
+from .plugins import attach_plugin, build_plugin, record_store
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -835,32 +835,48 @@ def _follow_recreated(ctx: JobContext) -> list[dict[str, str]]:
         cls.name for cls in registry() if cls.follow_recreated is not SwapBackend.follow_recreated
     ]
     out: list[dict[str, str]] = []
-    for b in Backend.objects.filter(host=ctx.job.host, kind__in=kinds, adopted=True):
-        before = b.state.get("store") if isinstance(b.state, dict) else None
+    adopted = Backend.objects.filter(host=ctx.job.host, kind__in=kinds, adopted=True)
+    for b in adopted.order_by("pk"):  # the oldest row first, should two find one store
         try:
-            what = f"where {b.name}'s store is now"
-            plugin = _kind_answer(b.kind, what, build_plugin, b, ctx.policy)
-            _kind_answer(b.kind, what, plugin.follow_recreated)
-            if plugin.state.get("store") == before:
-                continue
-            dev = _swap_path(plugin)
+            dev = _follow_one(ctx, b)
         except BackendError as e:
-            # One backend's plugin failing to look is that backend's problem: the others
-            # are still followed, and discovery goes on.
+            # One backend's plugin failing to look, or its store found to be another
+            # backend's: that backend is not followed; the others are, and discovery goes on.
             ctx.log(f"{b.name}: not followed: {e.message}")
             continue
-        if dev is None:
-            continue
-        Backend.objects.filter(pk=b.pk).update(
+        if dev is not None:
+            ctx.log(f"{b.name}: {dev} was made again by its owner; it is the same backend")
+            out.append({"name": b.name, "device": dev})
+    return out
+
+
+def _follow_one(ctx: JobContext, b: Backend) -> str | None:
+    """Where ``b``'s store is now, if its kind found it recreated (its row then records
+    it, unless another backend of the machine names those bytes); None if it is not."""
+    before = b.state.get("store") if isinstance(b.state, dict) else None
+    what = f"where {b.name}'s store is now"
+    plugin = _kind_answer(b.kind, what, build_plugin, b, ctx.policy)
+    try:
+        _kind_answer(b.kind, what, plugin.follow_recreated)
+        record = plugin.record
+        dev = _swap_path(plugin)
+        if record == before or dev is None or not isinstance(record.get("key"), str):
+            return None
+        record_store(
+            b,
+            dev,
+            record["key"],
+            record.get("overlaps") or (),
             state=plugin.state,
-            store_key=plugin.record.get("key"),
-            swap_uuid=plugin.record.get("uuid"),
+            swap_uuid=record.get("uuid"),
             header=_header_or_none(plugin) or {},
             info=_info(plugin),
         )
-        ctx.log(f"{b.name}: {dev} was made again by its owner; it is the same backend")
-        out.append({"name": b.name, "device": dev})
-    return out
+        return dev
+    finally:
+        # The header read keeps the store open: a zram device held open would refuse its
+        # distribution's reset, and a file would refuse the next job's lease.
+        plugin.close()
 
 
 def _covered_paths(host_pk: int) -> set[str]:

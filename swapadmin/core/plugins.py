@@ -6,6 +6,7 @@ state saved (``save_state``)."""
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -41,6 +42,61 @@ def build_plugin(
     )
 
 
+def record_store(
+    backend: Backend, path: str, key: str, overlaps: Iterable[str], **fields: Any
+) -> None:
+    """Record ``key`` (and ``fields``) on ``backend`` unless another backend of its machine
+    names the same bytes or bytes that overlap them: then NotOursError, and nothing is
+    written. The check and the write are one step under the machine's host rows' locks."""
+    overlaps = frozenset(overlaps)
+
+    def clash(other: Backend) -> bool:
+        rec = other.state.get("store") if isinstance(other.state, dict) else None
+        theirs = set((rec or {}).get("overlaps") or [])
+        return bool(
+            other.store_key
+            and (other.store_key == key or other.store_key in overlaps or key in theirs)
+        )
+
+    def write() -> None:
+        with transaction.atomic():
+            # The machine's host rows locked (in one order) make the check and the write one
+            # step: every name a machine is known by shares its disks.
+            host = Host.objects.get(pk=backend.host_id)
+            hosts = (
+                Host.objects.filter(machine_id=host.machine_id)
+                if host.machine_id
+                else Host.objects.filter(pk=host.pk)
+            )
+            locked = list(hosts.select_for_update().order_by("pk").values_list("pk", flat=True))
+            others = Backend.objects.filter(host_id__in=locked).exclude(pk=backend.pk)
+            for other in others.only("name", "store_key", "state"):
+                if clash(other):
+                    where = "this host" if other.host_id == backend.host_id else "this machine"
+                    raise NotOursError(
+                        f"{path} is the store of backend {other.name!r} on {where} "
+                        "already (the same bytes by another name, or bytes that overlap "
+                        "them): one store serves one backend. Nothing was written."
+                    )
+            Backend.objects.filter(pk=backend.pk).update(store_key=key, **fields)
+
+    try:
+        persistent(write, "recording the backend's store")
+    except IntegrityError:
+        raise NotOursError(
+            f"{path} is the store of another backend on this host already: one store "
+            "serves one backend. Nothing was written."
+        ) from None
+    except DB_ERRORS as e:
+        # Without the database no one can say the store is not another backend's.
+        raise BackendError(
+            f"the database is unreachable ({type(e).__name__}), so {path} cannot be "
+            "checked against the other backends; nothing was written",
+            retryable=True,
+        ) from e
+    backend.store_key = key
+
+
 def attach_plugin(ctx: JobContext, *, provisioning: bool, force: bool) -> SwapBackend:
     """Build the job's plugin from its backend row as it stands, its store claims and state
     going to the rows (``claim_store``, ``save_state``); the caller closed any earlier one."""
@@ -69,53 +125,4 @@ def claim_store(backend: Backend, store: Store) -> None:
     already names the same bytes or bytes that overlap them (a partition and its disk, a
     loop device and its backing file), and record the key on this backend. Called by the
     plugin with each store it opens for writing, after its proof and before any byte."""
-
-    def clash(other: Backend) -> bool:
-        rec = other.state.get("store") if isinstance(other.state, dict) else None
-        theirs = set((rec or {}).get("overlaps") or [])
-        return bool(
-            other.store_key
-            and (
-                other.store_key == store.key
-                or other.store_key in store.overlaps
-                or store.key in theirs
-            )
-        )
-
-    def write() -> None:
-        with transaction.atomic():
-            # The machine's host rows locked (in one order) make the check and the write one
-            # step: every name a machine is known by shares its disks.
-            host = Host.objects.get(pk=backend.host_id)
-            hosts = (
-                Host.objects.filter(machine_id=host.machine_id)
-                if host.machine_id
-                else Host.objects.filter(pk=host.pk)
-            )
-            locked = list(hosts.select_for_update().order_by("pk").values_list("pk", flat=True))
-            others = Backend.objects.filter(host_id__in=locked).exclude(pk=backend.pk)
-            for other in others.only("name", "store_key", "state"):
-                if clash(other):
-                    where = "this host" if other.host_id == backend.host_id else "this machine"
-                    raise NotOursError(
-                        f"{store.path} is the store of backend {other.name!r} on {where} "
-                        "already (the same bytes by another name, or bytes that overlap "
-                        "them): one store serves one backend. Nothing was written."
-                    )
-            Backend.objects.filter(pk=backend.pk).update(store_key=store.key)
-
-    try:
-        persistent(write, "recording the backend's store")
-    except IntegrityError:
-        raise NotOursError(
-            f"{store.path} is the store of another backend on this host already: one store "
-            "serves one backend. Nothing was written."
-        ) from None
-    except DB_ERRORS as e:
-        # Without the database no one can say the store is not another backend's.
-        raise BackendError(
-            f"the database is unreachable ({type(e).__name__}), so {store.path} cannot be "
-            "checked against the other backends; nothing was written",
-            retryable=True,
-        ) from e
-    backend.store_key = store.key
+    record_store(backend, store.path, store.key, store.overlaps)

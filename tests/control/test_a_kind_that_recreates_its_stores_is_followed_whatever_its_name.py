@@ -7,6 +7,9 @@ test_a_distributions_zram_device_is_the_same_backend_after_a_reboot.py."""
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import os
 import subprocess
 import uuid
 from pathlib import Path
@@ -40,8 +43,15 @@ class Recreated(FileBackend):
         built.append(self.name)
 
     def follow_recreated(self) -> None:
-        if self.state.get("moved"):
-            self.update_record(key="the-new-identity", uuid=NEW_UUID)
+        if not self.state.get("moved"):
+            return
+        # Found again: recorded afresh from the store itself, as zram records its device.
+        store = self.open_store(False)
+        try:
+            fields = {k: v for k, v in store.info.items() if k != "key"}
+            self.update_record(key=store.key, uuid=NEW_UUID, **fields)
+        finally:
+            store.close()
 
 
 class Failing(Recreated):
@@ -71,6 +81,14 @@ def kinds(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(handlers, "registry", lambda: reg)
     monkeypatch.setattr(core_plugins, "registry", lambda: reg)
     built.clear()
+
+
+def open_files() -> set[str]:
+    out = set()
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):  # the listing's own descriptor, closed meanwhile
+            out.add(os.readlink(f"/proc/self/fd/{fd}"))
+    return out
 
 
 def adopted(host: Host, root: Path, kind: str, *, moved: bool = False) -> Backend:
@@ -104,7 +122,10 @@ def test_each_kind_that_looks_again_is_asked_and_its_row_follows(
 
     assert followed == [{"name": "recreated", "device": moved.params["path"]}]
     moved.refresh_from_db()
-    assert (moved.store_key, str(moved.swap_uuid)) == ("the-new-identity", NEW_UUID)
+    assert moved.store_key not in (None, "old-recreated") and str(moved.swap_uuid) == NEW_UUID
+    assert moved.header["version"] == 1, moved.header  # read from the store, proven
+    gc.collect()
+    assert moved.params["path"] not in open_files()  # nor left open (a zram reset's EBUSY)
     assert "plain" not in built  # a kind that never recreates is not even built
     plain.refresh_from_db()
     assert plain.store_key == "old-plain"
@@ -121,3 +142,32 @@ def test_a_store_found_where_it_was_is_not_reported_as_followed(
     assert handlers._follow_recreated(JobContext(job=job, backend=None, policy=policy)) == []
     same.refresh_from_db()
     assert same.store_key == "old-recreated" and same.swap_uuid is None
+
+
+def test_a_store_another_backend_names_is_not_followed_and_the_rest_are(
+    kinds: None, host_row: Host, swap_root: Path, policy: Policy
+) -> None:
+    """Two rows (a copy, a tampered row) following to one store: the first is followed, the
+    second refused as the first's, and discovery goes on."""
+    first = adopted(host_row, swap_root, "recreated", moved=True)
+    twin = Backend.objects.create(
+        host=host_row,
+        kind="recreated",
+        name="twin",
+        params=dict(first.params),
+        state={"store": {"adopted": True, "key": "old-twin"}, "moved": True},
+        size_bytes=1 << 20,
+        adopted=True,
+        store_key="old-twin",
+    )
+    job = Job.objects.create(kind=Job.Kind.DISCOVER, host=host_row, state=Job.State.RUNNING)
+
+    followed = handlers._follow_recreated(JobContext(job=job, backend=None, policy=policy))
+
+    assert [f["name"] for f in followed] == ["recreated"]
+    twin.refresh_from_db()
+    assert twin.store_key == "old-twin" and twin.swap_uuid is None
+    assert "twin: not followed: " in Job.objects.get(pk=job.pk).log
+    assert "is the store of backend 'recreated' on this host already" in (
+        Job.objects.get(pk=job.pk).log
+    )
