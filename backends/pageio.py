@@ -46,7 +46,7 @@ import struct
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final, Protocol
 
@@ -515,10 +515,13 @@ class _Stoppable(Protocol):
 
 
 class _Work(Future[None]):
-    """A piece of a pool's work. ``ended`` is set by the worker thread once the future is
-    settled (or skipped): a plain attribute, read without the future's lock."""
+    """A piece of a pool's work. ``ended`` is set by the worker thread once the work ran
+    (or was skipped), and ``error`` before it to what the work raised (CancelledError when
+    skipped): plain attributes, read without the future's lock, and set even when settling
+    the future itself failed, which would leave its ``exception()`` waiting for ever."""
 
     ended = False
+    error: BaseException | None = None
 
 
 class _WriterPool:
@@ -570,14 +573,20 @@ class _WriterPool:
                 del item  # nothing of it kept alive while this thread waits for the next
                 try:
                     if self._closing:
+                        mine.error = CancelledError()
                         mine.cancel()  # this thread's lock to take: no signal lands here
                     elif mine.set_running_or_notify_cancel():
                         try:
                             fn(*args)
                         except BaseException as e:
+                            mine.error = e
                             mine.set_exception(e)
                         else:
                             mine.set_result(None)
+                except BaseException as e:
+                    # Settling failed (a bug): the caller still learns it from ``error``,
+                    # and this thread goes on, or the work queued behind would never end.
+                    mine.error = mine.error or e
                 finally:
                     # Ended however it went, or a waiter would wait for it for ever.
                     mine.ended = True
@@ -659,8 +668,9 @@ def _ended(future: Future[None]) -> bool:
 
 
 def _failed(future: Future[None]) -> bool:
-    """Whether ``future`` has ended with an error (its lock is taken only once it ended)."""
-    return _ended(future) and not future.cancelled() and future.exception() is not None
+    """Whether ``future`` has ended with an error (read from ``_Work.error``: no lock)."""
+    error = getattr(future, "error", None)
+    return _ended(future) and error is not None and not isinstance(error, CancelledError)
 
 
 @contextlib.contextmanager
@@ -705,10 +715,10 @@ def _wait_all(pool: _WriterPool, pending: list[Future[None]]) -> None:
     """Wait for ``pending`` (``_WriterPool.wait``: safe to interrupt, where a future's own
     ``result()`` sleeps on its lock) and raise the first failure among them."""
     pool.wait(pending)
-    errors = [f.exception() for f in pending]
-    for e in errors:
-        if e is not None:
-            raise e
+    for f in pending:
+        error = getattr(f, "error", None)
+        if error is not None:
+            raise error
 
 
 class _BufferPool:

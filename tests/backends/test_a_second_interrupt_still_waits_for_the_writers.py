@@ -408,6 +408,13 @@ def test_a_worker_that_fails_outside_its_work_still_ends_it(
         raise RuntimeError("cannot settle")
 
     monkeypatch.setattr(pageio._Work, "set_result", broken)
+    ran: list[int] = []
     with pageio._writers(1, "broken") as pool:
-        work = pool.submit(lambda: None)
-        assert pool.wait([work], 30) == []
+        # One thread: the second piece runs only if the first one's failure left it alive.
+        pending = [pool.submit(ran.append, n) for n in (1, 2)]
+        assert pool.wait(pending, 30) == []
+        assert ran == [1, 2]
+        # The caller's waits learn of it without the future's lock (its exception() would
+        # wait for ever on a future never settled).
+        with pytest.raises(RuntimeError, match="cannot settle"):
+            pageio._supervise(pool, pending, pageio._Stop(), lambda: None)
