@@ -1,11 +1,15 @@
 """The embedded broker's reader (kombu's filesystem transport) takes any file whose name
 ends in ``.<queue>.msg`` without a lock; kombu's writer created the file under that name
 before writing it, and a worker polling every 10 ms once read an empty message and died.
-Ours writes under another name and renames the message into place when whole."""
+Ours writes under another name and renames the message into place when whole (on disk
+first), and reads what it takes through a descriptor that follows no link and waits on
+nothing: a message that is not JSON is dropped, not the worker's death, and what a killed
+process left half-way is swept."""
 
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from queue import Empty
 from typing import Any
@@ -57,3 +61,62 @@ def test_messages_keep_their_order_and_leave_no_partial_file(channel: Any) -> No
         channel._put("jobs", {"job": n})
     assert [channel._get("jobs")["job"] for _ in range(5)] == [0, 1, 2, 3, 4]
     assert not [f for f in os.listdir(channel.data_folder_out) if f.startswith(".partial")]
+
+
+def message(channel: Any, queue: str) -> Path:
+    """A name the reader takes for ``queue``, ahead of every message ours make."""
+    return Path(channel.data_folder_in) / f"-first.{queue}.msg"  # "-" sorts before digits
+
+
+def test_a_message_that_is_not_json_is_dropped_and_the_next_one_read(
+    channel: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    message(channel, "jobs").write_bytes(b"")  # what kombu's own writer once exposed
+    channel._put("jobs", {"job": 2})
+    assert channel._get("jobs") == {"job": 2}
+    assert "not JSON (0 bytes)" in caplog.text
+    assert sorted(os.listdir(channel.data_folder_in)) == []
+
+
+@pytest.mark.parametrize("what", ["a link to a message", "a FIFO"])
+def test_a_message_that_is_no_regular_file_is_never_followed_or_waited_on(
+    channel: Any, tmp_path: Path, what: str
+) -> None:
+    target = tmp_path / "elsewhere.json"
+    target.write_text('{"job": "planted"}')
+    if what == "a FIFO":
+        os.mkfifo(message(channel, "jobs"))  # opened for reading, it would wait for a writer
+    else:
+        message(channel, "jobs").symlink_to(target)
+    with pytest.raises(Empty):
+        channel._get("jobs")
+    assert target.read_text() == '{"job": "planted"}'
+    assert os.listdir(channel.data_folder_in) == []
+
+
+def test_a_publish_cut_short_leaves_no_partial_file(
+    channel: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(src: str, dst: str) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(broker, "_rename", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        channel._put("jobs", {"job": 1})
+    assert os.listdir(channel.data_folder_out) == []
+
+
+def test_what_a_killed_process_left_is_swept_and_nothing_live(tmp_path: Path) -> None:
+    folder = tmp_path / "out"
+    folder.mkdir()
+    old = [folder / f"{broker.PARTIAL}old", folder / f"{broker.TAKEN}old"]
+    live = [folder / f"{broker.PARTIAL}live", folder / "1_x.jobs.msg"]
+    for f in old + live:
+        f.write_text("{}")
+    long_ago = time.time() - broker.STALE_SECONDS - 60
+    for f in [*old, live[1]]:
+        os.utime(f, (long_ago, long_ago))
+    options = {"data_folder_in": str(folder), "data_folder_out": str(folder)}
+    with Connection(transport=broker.Transport, transport_options=options) as conn:
+        conn.default_channel  # noqa: B018  # a worker's channel: made at its start
+    assert sorted(os.listdir(folder)) == sorted(f.name for f in live)
