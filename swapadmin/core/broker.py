@@ -11,6 +11,7 @@ matches and renamed into place when whole: a rename within a directory is atomic
 from __future__ import annotations
 
 import contextlib
+import errno
 import itertools
 import logging
 import os
@@ -40,19 +41,20 @@ _take = os.rename  # a reader's: of two readers' renames of one file, one fails
 class Channel(filesystem.Channel):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        _sweep(self.data_folder_out)
+        for folder in {self.data_folder_in, self.data_folder_out}:
+            _sweep(folder)
 
     def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:
-        """Put ``payload`` onto ``queue``, visible to readers only once whole."""
+        """Put ``payload`` onto ``queue``, visible to readers only once whole: after a power
+        cut a message is whole or missing (then its job is sent again), never empty."""
         final = os.path.join(self.data_folder_out, self._message_name(queue))
         partial = os.path.join(self.data_folder_out, f"{PARTIAL}{uuid.uuid4().hex}")
         try:
-            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-            with open(fd, "wb") as f:
+            with open(partial, "xb", opener=_exclusive) as f:
                 f.write(str_to_bytes(dumps(payload)))
                 f.flush()
-                # On disk before its name: after a power cut a renamed file could otherwise
-                # be empty, the very message this transport exists to keep from readers.
+                # On disk before its name: a renamed file could otherwise be empty after a
+                # power cut, the very message this transport keeps from readers.
                 os.fsync(f.fileno())
             _rename(partial, final)
         except BaseException as exc:
@@ -63,23 +65,47 @@ class Channel(filesystem.Channel):
             raise
 
     def _get(self, queue: str) -> Any:
-        """The next message of ``queue``, taken by a rename within the folder (two readers
-        never both take one) and read through a descriptor that follows no link and waits
-        on nothing. kombu's own moved it to the system's temporary directory, a copy that
-        follows links when that is another filesystem, and a message that is not JSON
-        stopped the worker; here it is dropped and logged."""
+        """The next message of ``queue``. It is opened by its name (following no link,
+        waiting on no FIFO), then taken by a rename within the folder (of two readers one
+        wins), then read from the descriptor, which nothing removing the name can take
+        away. A message that cannot be opened for now stays queued (ChannelError); one
+        that is no regular file, or not JSON, is dropped and logged, where kombu's reader
+        stopped the worker. kombu's own also moved each message to the system's temporary
+        directory (a copy that follows links when that is another filesystem); messages
+        are never kept here (``store_processed``)."""
         wanted = f"{queue}.msg"
-        for name in sorted(os.listdir(self.data_folder_in)):
+        folder = self.data_folder_in
+        for name in sorted(os.listdir(folder)):
             if name.partition(".")[2] != wanted:
                 continue
-            taken = os.path.join(self.data_folder_in, f"{TAKEN}{uuid.uuid4().hex}")
+            path = os.path.join(folder, name)
             try:
-                _take(os.path.join(self.data_folder_in, name), taken)
-            except OSError:
-                continue  # another reader took it first
-            try:
-                payload = _read_regular(taken)
-            finally:
+                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+            except FileNotFoundError:
+                continue  # another reader took it
+            except OSError as exc:
+                if exc.errno != errno.ELOOP:
+                    raise ChannelError(f"Cannot read file {path!r} from queue.") from exc
+                _drop(folder, name, "a symbolic link")
+                continue
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                os.close(fd)  # a FIFO, a directory: Python's file object refuses those
+                _drop(folder, name, "not a regular file")
+                continue
+            with open(fd, "rb") as f:
+                taken = os.path.join(folder, f"{TAKEN}{uuid.uuid4().hex}")
+                try:
+                    _take(path, taken)
+                except FileNotFoundError:
+                    continue  # another reader took it
+                except OSError as exc:
+                    raise ChannelError(f"Cannot take file {path!r} from queue.") from exc
+                try:
+                    payload = f.read()
+                except OSError as exc:
+                    with contextlib.suppress(OSError):
+                        os.rename(taken, path)  # queued again for a later try
+                    raise ChannelError(f"Cannot read file {path!r} from queue.") from exc
                 with contextlib.suppress(OSError):
                     os.unlink(taken)
             try:
@@ -96,31 +122,44 @@ class Channel(filesystem.Channel):
         return f"{time.monotonic_ns():020d}_{next(_COUNT):012d}_{uuid.uuid4()}.{queue}.msg"
 
 
-def _read_regular(path: str) -> bytes:
-    """The bytes of the regular file at ``path``; b"" for a link, a FIFO or anything else
-    (which then reads as a message that is not JSON, and is dropped)."""
+def _exclusive(path: str, flags: int) -> int:
+    return os.open(path, flags | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+
+
+def _drop(folder: str, name: str, why: str) -> None:
+    """Take ``name`` out of the queue for good (a link, a FIFO, a directory planted there)."""
+    taken = os.path.join(folder, f"{TAKEN}{uuid.uuid4().hex}")
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        _take(os.path.join(folder, name), taken)
     except OSError:
-        return b""
-    with open(fd, "rb") as f:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return b""
-        return f.read()
+        return  # another reader took it
+    log.error("dropped message %s: %s", name, why)
+    _remove(taken)
 
 
-def _sweep(folder: str) -> None:
+def _remove(path: str) -> None:
+    with contextlib.suppress(OSError):
+        if stat.S_ISDIR(os.lstat(path).st_mode):
+            os.rmdir(path)
+        else:
+            os.unlink(path)
+
+
+def _sweep(folder: str, now: float | None = None) -> None:
     """Remove what a publisher or reader killed mid-way left (a message half written, or
     taken and never read): its job is sent again by the sweep; the file would stay for
-    ever. Only files older than any write or read takes, so no one's live file."""
-    cutoff = time.time() - STALE_SECONDS
+    ever. Only files untouched for longer than any write or read takes: a rename sets the
+    change time (not the modification time, which a message taken after a long wait keeps),
+    so a reader's file just taken is never one."""
+    cutoff = (time.time() if now is None else now) - STALE_SECONDS
     with contextlib.suppress(OSError), os.scandir(folder) as entries:
         for entry in entries:
             if not entry.name.startswith((PARTIAL, TAKEN)):
                 continue
             with contextlib.suppress(OSError):
-                if entry.stat(follow_symlinks=False).st_mtime < cutoff:
-                    os.unlink(entry.path)
+                st = entry.stat(follow_symlinks=False)
+                if max(st.st_mtime, st.st_ctime) < cutoff:
+                    _remove(entry.path)
 
 
 class Transport(filesystem.Transport):

@@ -8,6 +8,7 @@ process left half-way is swept."""
 
 from __future__ import annotations
 
+import errno
 import os
 import time
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 
 import pytest
 from kombu import Connection
+from kombu.exceptions import ChannelError
 
 from swapadmin.core import broker
 
@@ -109,14 +111,65 @@ def test_a_publish_cut_short_leaves_no_partial_file(
 def test_what_a_killed_process_left_is_swept_and_nothing_live(tmp_path: Path) -> None:
     folder = tmp_path / "out"
     folder.mkdir()
-    old = [folder / f"{broker.PARTIAL}old", folder / f"{broker.TAKEN}old"]
-    live = [folder / f"{broker.PARTIAL}live", folder / "1_x.jobs.msg"]
-    for f in old + live:
+    left = [folder / f"{broker.PARTIAL}left", folder / f"{broker.TAKEN}left"]
+    queued = folder / "1_x.jobs.msg"
+    for f in [*left, queued]:
         f.write_text("{}")
-    long_ago = time.time() - broker.STALE_SECONDS - 60
-    for f in [*old, live[1]]:
-        os.utime(f, (long_ago, long_ago))
-    options = {"data_folder_in": str(folder), "data_folder_out": str(folder)}
-    with Connection(transport=broker.Transport, transport_options=options) as conn:
-        conn.default_channel  # noqa: B018  # a worker's channel: made at its start
-    assert sorted(os.listdir(folder)) == sorted(f.name for f in live)
+    # Ten minutes and more later, by a clock that moved on while the files did not; one
+    # publisher was writing a partial file just then.
+    later = time.time() + broker.STALE_SECONDS + 60
+    writing = folder / f"{broker.PARTIAL}writing"
+    writing.write_text("{")
+    os.utime(writing, (later, later))
+
+    broker._sweep(str(folder), now=later)
+
+    assert sorted(os.listdir(folder)) == sorted([queued.name, writing.name])
+
+
+def test_a_message_taken_after_a_long_wait_is_not_swept_under_its_reader(
+    channel: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rename keeps a file's modification time: a message queued for an hour looks
+    stale the moment it is taken. A channel starting then (a worker, a publisher) must
+    not remove it before its reader has read it."""
+    channel._put("jobs", {"job": "waited"})
+    [name] = os.listdir(channel.data_folder_in)
+    an_hour_ago = time.time() - 3600
+    os.utime(os.path.join(channel.data_folder_in, name), (an_hour_ago, an_hour_ago))
+    real_take = broker._take
+
+    def take_then_a_channel_starts(src: str, dst: str) -> None:
+        real_take(src, dst)
+        options = {"data_folder_in": channel.data_folder_in,
+                   "data_folder_out": channel.data_folder_out}  # fmt: skip
+        with Connection(transport=broker.Transport, transport_options=options) as conn:
+            conn.default_channel  # noqa: B018  # its start sweeps the folder
+
+    monkeypatch.setattr(broker, "_take", take_then_a_channel_starts)
+    assert channel._get("jobs") == {"job": "waited"}
+
+
+def test_a_message_that_cannot_be_opened_for_now_stays_queued(
+    channel: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    channel._put("jobs", {"job": 1})
+    real_open = os.open
+
+    def out_of_descriptors(path: Any, flags: int, *args: Any) -> int:
+        if str(path).endswith(".jobs.msg"):
+            raise OSError(errno.EMFILE, "Too many open files")
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(broker.os, "open", out_of_descriptors)
+    with pytest.raises(ChannelError, match="Cannot read file"):
+        channel._get("jobs")
+    monkeypatch.undo()
+    assert channel._get("jobs") == {"job": 1}
+
+
+def test_a_directory_named_as_a_message_is_taken_out_of_the_queue(channel: Any) -> None:
+    message(channel, "jobs").mkdir()
+    channel._put("jobs", {"job": 1})
+    assert channel._get("jobs") == {"job": 1}
+    assert os.listdir(channel.data_folder_in) == []
