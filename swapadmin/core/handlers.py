@@ -844,6 +844,11 @@ def _follow_recreated(ctx: JobContext) -> list[dict[str, str]]:
             # backend's: that backend is not followed; the others are, and discovery goes on.
             ctx.log(f"{b.name}: not followed: {e.message}")
             continue
+        except Exception as e:
+            # A row in a shape no plugin or check expected (another machine's, a hand's).
+            log.exception("following %s failed", b.name)
+            ctx.log(f"{b.name}: not followed: {type(e).__name__}: {e}")
+            continue
         if dev is not None:
             ctx.log(f"{b.name}: {dev} was made again by its owner; it is the same backend")
             out.append({"name": b.name, "device": dev})
@@ -860,7 +865,10 @@ def _follow_one(ctx: JobContext, b: Backend) -> str | None:
         _kind_answer(b.kind, what, plugin.follow_recreated)
         record = plugin.record
         dev = _swap_path(plugin)
-        if record == before or dev is None or not isinstance(record.get("key"), str):
+        if record == before or dev is None:
+            return None
+        if not isinstance(record.get("key"), str):
+            ctx.log(f"{b.name}: its plugin found its store again but named no key; not followed")
             return None
         record_store(
             b,
@@ -875,8 +883,12 @@ def _follow_one(ctx: JobContext, b: Backend) -> str | None:
         return dev
     finally:
         # The header read keeps the store open: a zram device held open would refuse its
-        # distribution's reset, and a file would refuse the next job's lease.
-        plugin.close()
+        # distribution's reset, and a file would refuse the next job's lease. A plugin
+        # failing to close changes nothing of what was found.
+        try:
+            plugin.close()
+        except Exception:
+            log.exception("closing %s's plugin after following it failed", b.name)
 
 
 def _covered_paths(host_pk: int) -> set[str]:

@@ -171,3 +171,32 @@ def test_a_store_another_backend_names_is_not_followed_and_the_rest_are(
     assert "is the store of backend 'recreated' on this host already" in (
         Job.objects.get(pk=job.pk).log
     )
+
+
+class ClosesBadly(Recreated):
+    name = "closes-badly"
+    label = "Closes badly"
+
+    def close(self) -> None:
+        super().close()
+        raise OSError("its own bug")
+
+
+def test_a_row_of_another_shape_or_a_plugin_that_fails_to_close_stops_nothing(
+    kinds: None, monkeypatch: pytest.MonkeyPatch, host_row: Host, swap_root: Path, policy: Policy
+) -> None:
+    reg = handlers.registry()
+    reg.register(ClosesBadly)
+    # Another row whose recorded overlaps are no list (a hand's edit, another machine's).
+    odd = adopted(host_row, swap_root, "plain")
+    Backend.objects.filter(pk=odd.pk).update(
+        state={"store": {"adopted": True, "key": "old-plain", "overlaps": 5}}
+    )
+    moved = adopted(host_row, swap_root, "closes-badly", moved=True)
+    job = Job.objects.create(kind=Job.Kind.DISCOVER, host=host_row, state=Job.State.RUNNING)
+
+    followed = handlers._follow_recreated(JobContext(job=job, backend=None, policy=policy))
+
+    assert followed == [{"name": "closes-badly", "device": moved.params["path"]}]
+    moved.refresh_from_db()
+    assert str(moved.swap_uuid) == NEW_UUID
