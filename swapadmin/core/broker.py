@@ -32,6 +32,8 @@ _COUNT = itertools.count()
 #: and one a reader has taken.
 PARTIAL = ".partial-"
 TAKEN = ".taken-"
+#: Errors opening a message that pass by themselves: it stays queued for the next poll.
+PASSING = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.EINTR, errno.EAGAIN})
 #: A partial or taken file older than this was left by a process killed mid-way.
 STALE_SECONDS = 600
 _rename = os.rename  # a rename within one directory: readers see the whole file or none
@@ -65,12 +67,12 @@ class Channel(filesystem.Channel):
             raise
 
     def _get(self, queue: str) -> Any:
-        """The next message of ``queue``. It is opened by its name (following no link,
-        waiting on no FIFO), then taken by a rename within the folder (of two readers one
-        wins), then read from the descriptor, which nothing removing the name can take
-        away. A message that cannot be opened for now stays queued (ChannelError); one
-        that is no regular file, or not JSON, is dropped and logged, where kombu's reader
-        stopped the worker. kombu's own also moved each message to the system's temporary
+        """The next message of ``queue``. No one file can stop the queue: kombu's consumer
+        lets any error out of here end the worker, which would meet the same file first
+        again at its restart (and every queue of that worker would wait). So a file that
+        is no message is dropped and logged, one another reader took is passed over, and
+        only a shortage that passes (descriptors, memory) leaves it queued for the next
+        poll. kombu's own reader also moved each message to the system's temporary
         directory (a copy that follows links when that is another filesystem); messages
         are never kept here (``store_processed``)."""
         wanted = f"{queue}.msg"
@@ -78,41 +80,14 @@ class Channel(filesystem.Channel):
         for name in sorted(os.listdir(folder)):
             if name.partition(".")[2] != wanted:
                 continue
-            path = os.path.join(folder, name)
-            try:
-                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-            except FileNotFoundError:
-                continue  # another reader took it
-            except OSError as exc:
-                if exc.errno != errno.ELOOP:
-                    raise ChannelError(f"Cannot read file {path!r} from queue.") from exc
-                _drop(folder, name, "a symbolic link")
+            payload = _take_one(folder, name)
+            if payload is None:
                 continue
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                os.close(fd)  # a FIFO, a directory: Python's file object refuses those
-                _drop(folder, name, "not a regular file")
-                continue
-            with open(fd, "rb") as f:
-                taken = os.path.join(folder, f"{TAKEN}{uuid.uuid4().hex}")
-                try:
-                    _take(path, taken)
-                except FileNotFoundError:
-                    continue  # another reader took it
-                except OSError as exc:
-                    raise ChannelError(f"Cannot take file {path!r} from queue.") from exc
-                try:
-                    payload = f.read()
-                except OSError as exc:
-                    with contextlib.suppress(OSError):
-                        os.rename(taken, path)  # queued again for a later try
-                    raise ChannelError(f"Cannot read file {path!r} from queue.") from exc
-                with contextlib.suppress(OSError):
-                    os.unlink(taken)
-            try:
-                return loads(bytes_to_str(payload))
-            except ValueError:
-                log.error("dropped message %s of queue %s: not JSON (%d bytes)", name, queue,
-                          len(payload))  # fmt: skip
+            message = _message(payload)
+            if message is not None:
+                return message
+            log.error("dropped message %s of queue %s: not a message (%d bytes)", name, queue,
+                      len(payload))  # fmt: skip
         raise Empty()
 
     @staticmethod
@@ -120,6 +95,66 @@ class Channel(filesystem.Channel):
         # Readers take files in name order: the time in ns and this process's count keep
         # one publisher's messages in order (kombu's milliseconds and a uuid did not).
         return f"{time.monotonic_ns():020d}_{next(_COUNT):012d}_{uuid.uuid4()}.{queue}.msg"
+
+
+def _take_one(folder: str, name: str) -> bytes | None:
+    """The bytes of the message ``name``, now no longer queued; None when another reader
+    took it or it was dropped (logged). It is opened by its name (following no link,
+    waiting on no FIFO), taken by a rename within the folder (of two readers one wins), and
+    read from the descriptor, which no one removing the name meanwhile can take away."""
+    path = os.path.join(folder, name)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None  # another reader took it
+    except OSError as exc:
+        if exc.errno in PASSING:
+            log.warning("message %s left queued: %s", name, exc.strerror)
+            raise Empty() from exc  # the next poll tries again; no one else can do better
+        _drop(folder, name, "a symbolic link" if exc.errno == errno.ELOOP else exc.strerror)
+        return None
+    try:
+        regular = stat.S_ISREG(os.fstat(fd).st_mode)
+        f = open(fd, "rb") if regular else None  # noqa: SIM115  # closed below
+    except BaseException:
+        os.close(fd)
+        raise
+    if f is None:
+        os.close(fd)  # a FIFO, a directory: no message
+        _drop(folder, name, "not a regular file")
+        return None
+    with f:
+        taken = os.path.join(folder, f"{TAKEN}{uuid.uuid4().hex}")
+        try:
+            _take(path, taken)
+        except FileNotFoundError:
+            return None  # another reader took it
+        except OSError as exc:
+            log.error("message %s passed over: it cannot be taken: %s", name, exc.strerror)
+            return None
+        try:
+            return f.read()
+        except OSError as exc:
+            log.error("dropped message %s: it cannot be read: %s", name, exc.strerror)
+            return None
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(taken)
+
+
+def _message(payload: bytes) -> dict[str, Any] | None:
+    """The message ``payload`` holds, in the shape kombu's reader relies on; None for any
+    other bytes (kombu's delivery would otherwise fail on them in the worker)."""
+    try:
+        message = loads(bytes_to_str(payload))
+    except Exception:  # not JSON, nested beyond the parser, a type kombu's decoder refuses
+        return None
+    if not isinstance(message, dict):
+        return None
+    properties = message.get("properties")
+    if not isinstance(properties, dict) or "delivery_tag" not in properties:
+        return None
+    return message
 
 
 def _exclusive(path: str, flags: int) -> int:
