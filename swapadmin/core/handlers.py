@@ -35,7 +35,7 @@ from backends.store import Store
 from .context import Cancelled, Handler, JobContext
 from .locks import HOST_MEMORY_LOCK, HOST_MEMORY_WAIT_SECONDS, exclusive_wait
 from .models import Backend, Job
-from .plugins import attach_plugin, build_plugin, record_store
+from .plugins import attach_plugin, build_plugin, record_store, store_names
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -867,14 +867,14 @@ def _follow_one(ctx: JobContext, b: Backend) -> str | None:
         dev = _swap_path(plugin)
         if record == before or dev is None:
             return None
-        if not isinstance(record.get("key"), str):
+        if not isinstance(record.get("key"), str) or not record["key"]:
             ctx.log(f"{b.name}: its plugin found its store again but named no key; not followed")
             return None
         record_store(
             b,
             dev,
             record["key"],
-            record.get("overlaps") or (),
+            store_names(record.get("overlaps")),  # read from the row: any shape
             state=plugin.state,
             swap_uuid=record.get("uuid"),
             header=_header_or_none(plugin) or {},

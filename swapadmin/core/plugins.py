@@ -6,6 +6,7 @@ state saved (``save_state``)."""
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -41,15 +42,17 @@ def build_plugin(
     )
 
 
-def record_store(backend: Backend, path: str, key: str, overlaps: object, **fields: Any) -> None:
+def record_store(
+    backend: Backend, path: str, key: str, overlaps: Iterable[str], **fields: Any
+) -> None:
     """Record ``key`` (and ``fields``) on ``backend`` unless another backend of its machine
     names the same bytes or bytes that overlap them: then NotOursError, and nothing is
     written. The check and the write are one step under the machine's host rows' locks."""
-    overlaps = _names(overlaps)
+    overlaps = frozenset(overlaps)
 
     def clash(other: Backend) -> bool:
         rec = other.state.get("store") if isinstance(other.state, dict) else None
-        theirs = _names(rec.get("overlaps") if isinstance(rec, dict) else None)
+        theirs = store_names(rec.get("overlaps") if isinstance(rec, dict) else None)
         return bool(
             other.store_key
             and (other.store_key == key or other.store_key in overlaps or key in theirs)
@@ -94,7 +97,7 @@ def record_store(backend: Backend, path: str, key: str, overlaps: object, **fiel
     backend.store_key = key
 
 
-def _names(value: object) -> frozenset[str]:
+def store_names(value: object) -> frozenset[str]:
     """The store names in a row's ``overlaps`` (a list of strings); nothing from a row
     another machine or a hand could have left in any other shape."""
     if not isinstance(value, (list, tuple, set, frozenset)):
