@@ -23,6 +23,9 @@ from .test_job_results_read_as_tables import finished, json_in_details, result_s
 
 HUGE = 10**400
 MARKUP = "<script>alert(1)</script><img src=x onerror=alert(2)>"
+#: Markup a device name directly under /dev can hold (no "/"): only such a name is a zram
+#: device's (web/snapshot.zram_of).
+ZRAM_MARKUP = "<img src=x onerror=alert(2)>"
 
 
 def no_markup(body: str) -> None:
@@ -79,10 +82,10 @@ def test_a_hosts_snapshot_no_float_holds_leaves_the_overview_and_its_page_standi
         "meminfo": {**OBSERVED["meminfo"], "swap_total": HUGE},
         "psi": {"some_avg10": HUGE},
         "rates": {"pswpin": HUGE},
-        "zram": {f"/dev/zram{MARKUP}": stat, "/dev/zram3": stat},
+        "zram": {f"/dev/zram{ZRAM_MARKUP}": stat, "/dev/zram3": stat},
     }
     host_row.save()
-    for name, path in (("z3", "/dev/zram3"), ("zm", f"/dev/zram{MARKUP}")):
+    for name, path in (("z3", "/dev/zram3"), ("zm", f"/dev/zram{ZRAM_MARKUP}")):
         Backend.objects.create(
             host=host_row, kind="zram", name=name, params={}, info={"swap_path": path},
             size_bytes=1 << 20, observed_state=Backend.Observed.ACTIVE,
@@ -100,7 +103,7 @@ def test_a_hosts_snapshot_no_float_holds_leaves_the_overview_and_its_page_standi
     body = r.content.decode()
     row = re.search(r'<tr data-zram="/dev/zram3">(.*?)</tr>', body, re.S)
     assert row
-    assert 'data-zram="/dev/zram&lt;script&gt;alert(1)&lt;/script&gt;' in body
+    assert 'data-zram="/dev/zram&lt;img src=x onerror=alert(2)&gt;"' in body
     assert 'data-bytes="10"' in row.group(1)
 
 
