@@ -32,8 +32,12 @@ _COUNT = itertools.count()
 #: and one a reader has taken.
 PARTIAL = ".partial-"
 TAKEN = ".taken-"
-#: Errors opening a message that pass by themselves: it stays queued for the next poll.
-PASSING = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.EINTR, errno.EAGAIN})
+#: Errors of the whole process, not of one file: the queue waits for the next poll.
+SHORTAGES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM})
+#: A message file larger than this is no message of ours (a task's arguments are ids).
+MAX_MESSAGE_BYTES = 1 << 20
+#: How often a file met at every poll (left queued, passed over) is said again.
+SAY_EVERY_SECONDS = 60.0
 #: A partial or taken file older than this was left by a process killed mid-way.
 STALE_SECONDS = 600
 _rename = os.rename  # a rename within one directory: readers see the whole file or none
@@ -42,6 +46,8 @@ _take = os.rename  # a reader's: of two readers' renames of one file, one fails
 
 class Channel(filesystem.Channel):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        #: When each file met at every poll was last said (``_say``).
+        self._said: dict[str, float] = {}
         super().__init__(*args, **kwargs)
         for folder in {self.data_folder_in, self.data_folder_out}:
             _sweep(folder)
@@ -68,27 +74,132 @@ class Channel(filesystem.Channel):
 
     def _get(self, queue: str) -> Any:
         """The next message of ``queue``. No one file can stop the queue: kombu's consumer
-        lets any error out of here end the worker, which would meet the same file first
-        again at its restart (and every queue of that worker would wait). So a file that
-        is no message is dropped and logged, one another reader took is passed over, and
-        only a shortage that passes (descriptors, memory) leaves it queued for the next
-        poll. kombu's own reader also moved each message to the system's temporary
-        directory (a copy that follows links when that is another filesystem); messages
-        are never kept here (``store_processed``)."""
+        lets any error out of here, or out of the delivery that follows, end the worker,
+        which would meet the same file first again at its restart (and every queue of that
+        worker would wait). So a file that is no message, or not one kombu can deliver, is
+        dropped; one that cannot be taken for now is passed over, left queued; and only a
+        shortage of the whole process (descriptors, memory) makes the queue wait a poll.
+        Each is logged, once a minute at most for a file that stays. kombu's own reader
+        also moved each message to the system's temporary directory (a copy that follows
+        links when that is another filesystem); messages are never kept here
+        (``store_processed``)."""
         wanted = f"{queue}.msg"
         folder = self.data_folder_in
-        for name in sorted(os.listdir(folder)):
+        try:
+            names = sorted(os.listdir(folder))
+        except OSError as exc:
+            if exc.errno not in SHORTAGES:
+                raise
+            self._say(folder, f"the queue {queue} waits: {exc.strerror}")
+            raise Empty() from exc
+        for name in names:
             if name.partition(".")[2] != wanted:
                 continue
-            payload = _take_one(folder, name)
+            payload = self._take_one(folder, name)
             if payload is None:
                 continue
-            message = _message(payload)
+            message = self._message(payload)
             if message is not None:
                 return message
             log.error("dropped message %s of queue %s: not a message (%d bytes)", name, queue,
                       len(payload))  # fmt: skip
+        self._forget_gone(names)
         raise Empty()
+
+    def _take_one(self, folder: str, name: str) -> bytes | None:
+        """The bytes of the message ``name``, now no longer queued; None when another
+        reader took it, it was dropped, or it cannot be taken for now (each logged). It is
+        opened by its name (following no link, waiting on no FIFO), taken by a rename
+        within the folder (of two readers one wins), and read from the descriptor, which
+        no one removing the name meanwhile can take away."""
+        path = os.path.join(folder, name)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return None  # another reader took it
+        except OSError as exc:
+            if exc.errno in SHORTAGES:
+                self._say(name, f"message {name} left queued: {exc.strerror}")
+                raise Empty() from exc  # the whole process is short: the next poll
+            if exc.errno == errno.EAGAIN:  # a lease someone holds on it: later
+                self._say(name, f"message {name} left queued: {exc.strerror}")
+                return None
+            why = "a symbolic link" if exc.errno == errno.ELOOP else exc.strerror
+            self._drop(folder, name, why)
+            return None
+        try:
+            st = os.fstat(fd)
+            too_large = st.st_size > MAX_MESSAGE_BYTES
+            f = open(fd, "rb") if stat.S_ISREG(st.st_mode) and not too_large else None  # noqa: SIM115
+        except BaseException:
+            os.close(fd)
+            raise
+        if f is None:
+            os.close(fd)
+            self._drop(folder, name, "too large" if too_large else "not a regular file")
+            return None
+        with f:
+            taken = os.path.join(folder, f"{TAKEN}{uuid.uuid4().hex}")
+            try:
+                _take(path, taken)
+            except FileNotFoundError:
+                return None  # another reader took it
+            except OSError as exc:
+                self._say(name, f"message {name} passed over: it cannot be taken: {exc.strerror}")
+                return None
+            try:
+                payload = f.read(MAX_MESSAGE_BYTES + 1)
+            except OSError as exc:
+                log.error("dropped message %s: it cannot be read: %s", name, exc.strerror)
+                return None
+            finally:
+                with contextlib.suppress(OSError):
+                    os.unlink(taken)
+        if len(payload) > MAX_MESSAGE_BYTES:  # grown since its size was read
+            log.error("dropped message %s: too large", name)
+            return None
+        return payload
+
+    def _message(self, payload: bytes) -> dict[str, Any] | None:
+        """The message ``payload`` holds if kombu can deliver it; None for any other bytes
+        (kombu's delivery, which runs after this returns, would otherwise end the worker on
+        them: a header of another type, an unknown body encoding, a tag not hashable)."""
+        try:
+            message = loads(bytes_to_str(payload))
+            if not _message_shaped(message):
+                return None
+            tried = self.Message(message, channel=self)  # what the delivery builds first
+            hash(tried.delivery_tag)
+        except Exception:  # not JSON, nested beyond the parser, a type kombu refuses
+            return None
+        return message
+
+    def _drop(self, folder: str, name: str, why: str) -> None:
+        """Take ``name`` out of the queue for good (a link, a FIFO, a directory planted
+        there, a file too large)."""
+        taken = os.path.join(folder, f"{TAKEN}{uuid.uuid4().hex}")
+        try:
+            _take(os.path.join(folder, name), taken)
+        except FileNotFoundError:
+            return  # another reader took it
+        except OSError as exc:
+            self._say(name, f"message {name} ({why}) cannot be dropped: {exc.strerror}")
+            return
+        log.error("dropped message %s: %s", name, why)
+        _remove(taken)
+
+    def _say(self, key: str, text: str) -> None:
+        """Log ``text`` about ``key`` (a file that stays where it is) once a minute at most:
+        it is met again at every poll, a hundred times a second."""
+        said = self._said
+        now = time.monotonic()
+        if now - said.get(key, -SAY_EVERY_SECONDS) >= SAY_EVERY_SECONDS:
+            said[key] = now
+            log.warning("%s", text)
+
+    def _forget_gone(self, names: list[str]) -> None:
+        for key in set(self._said) - set(names) - {self.data_folder_in}:
+            del self._said[key]
 
     @staticmethod
     def _message_name(queue: str) -> str:
@@ -97,79 +208,27 @@ class Channel(filesystem.Channel):
         return f"{time.monotonic_ns():020d}_{next(_COUNT):012d}_{uuid.uuid4()}.{queue}.msg"
 
 
-def _take_one(folder: str, name: str) -> bytes | None:
-    """The bytes of the message ``name``, now no longer queued; None when another reader
-    took it or it was dropped (logged). It is opened by its name (following no link,
-    waiting on no FIFO), taken by a rename within the folder (of two readers one wins), and
-    read from the descriptor, which no one removing the name meanwhile can take away."""
-    path = os.path.join(folder, name)
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except FileNotFoundError:
-        return None  # another reader took it
-    except OSError as exc:
-        if exc.errno in PASSING:
-            log.warning("message %s left queued: %s", name, exc.strerror)
-            raise Empty() from exc  # the next poll tries again; no one else can do better
-        _drop(folder, name, "a symbolic link" if exc.errno == errno.ELOOP else exc.strerror)
-        return None
-    try:
-        regular = stat.S_ISREG(os.fstat(fd).st_mode)
-        f = open(fd, "rb") if regular else None  # noqa: SIM115  # closed below
-    except BaseException:
-        os.close(fd)
-        raise
-    if f is None:
-        os.close(fd)  # a FIFO, a directory: no message
-        _drop(folder, name, "not a regular file")
-        return None
-    with f:
-        taken = os.path.join(folder, f"{TAKEN}{uuid.uuid4().hex}")
-        try:
-            _take(path, taken)
-        except FileNotFoundError:
-            return None  # another reader took it
-        except OSError as exc:
-            log.error("message %s passed over: it cannot be taken: %s", name, exc.strerror)
-            return None
-        try:
-            return f.read()
-        except OSError as exc:
-            log.error("dropped message %s: it cannot be read: %s", name, exc.strerror)
-            return None
-        finally:
-            with contextlib.suppress(OSError):
-                os.unlink(taken)
-
-
-def _message(payload: bytes) -> dict[str, Any] | None:
-    """The message ``payload`` holds, in the shape kombu's reader relies on; None for any
-    other bytes (kombu's delivery would otherwise fail on them in the worker)."""
-    try:
-        message = loads(bytes_to_str(payload))
-    except Exception:  # not JSON, nested beyond the parser, a type kombu's decoder refuses
-        return None
+def _message_shaped(message: object) -> bool:
+    """Whether ``message`` has the fields kombu's and Celery's delivery index without a
+    check of their own."""
     if not isinstance(message, dict):
-        return None
+        return False
     properties = message.get("properties")
-    if not isinstance(properties, dict) or "delivery_tag" not in properties:
-        return None
-    return message
+    headers = message.get("headers")
+    if not isinstance(properties, dict) or not isinstance(headers, (dict, type(None))):
+        return False
+    info = properties.get("delivery_info")
+    if not isinstance(info, dict) or not all(
+        isinstance(info.get(k), str) for k in ("exchange", "routing_key")
+    ):
+        return False
+    if headers and "task" in headers:
+        return isinstance(headers.get("task"), str) and isinstance(headers.get("id"), str)
+    return True
 
 
 def _exclusive(path: str, flags: int) -> int:
     return os.open(path, flags | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-
-
-def _drop(folder: str, name: str, why: str) -> None:
-    """Take ``name`` out of the queue for good (a link, a FIFO, a directory planted there)."""
-    taken = os.path.join(folder, f"{TAKEN}{uuid.uuid4().hex}")
-    try:
-        _take(os.path.join(folder, name), taken)
-    except OSError:
-        return  # another reader took it
-    log.error("dropped message %s: %s", name, why)
-    _remove(taken)
 
 
 def _remove(path: str) -> None:

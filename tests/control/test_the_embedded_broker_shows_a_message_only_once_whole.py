@@ -24,8 +24,15 @@ from swapadmin.core import broker
 
 
 def msg(n: object) -> dict[str, Any]:
-    """A message in the shape kombu's channels put and read."""
-    return {"body": str(n), "properties": {"delivery_tag": str(n)}}
+    """A message in the shape kombu's channels put and read (``basic_publish``)."""
+    return {
+        "body": str(n),
+        "headers": {},
+        "properties": {
+            "delivery_tag": str(n),
+            "delivery_info": {"exchange": "", "routing_key": "jobs"},
+        },
+    }
 
 
 @pytest.fixture
@@ -76,10 +83,46 @@ def message(channel: Any, queue: str) -> Path:
     return Path(channel.data_folder_in) / f"-first.{queue}.msg"  # "-" sorts before digits
 
 
+def deliverable_but(**changes: Any) -> bytes:
+    """A message that parses, with ``changes`` kombu's or Celery's delivery would fail on."""
+    m = msg(1)
+    for where, value in changes.items():
+        *path, last = where.split("__")
+        d = m
+        for key in path:
+            d = d[key]
+        d[last] = value
+    return json.dumps(m).encode()
+
+
 @pytest.mark.parametrize(
     "body",
-    [b"", b"[]", b"{}", b'{"properties": 5}', b"[" * 100_000],
-    ids=["empty", "a list", "no properties", "properties of another shape", "nested deep"],
+    [
+        b"",
+        b"[]",
+        b"{}",
+        b'{"properties": 5}',
+        b"[" * 100_000,
+        deliverable_but(headers=["task"]),
+        deliverable_but(properties__body_encoding="rot13"),
+        deliverable_but(properties__body_encoding=5),
+        deliverable_but(properties__delivery_tag=["x"]),
+        deliverable_but(properties__delivery_info=None),
+        deliverable_but(headers={"task": "swapadmin.core.tasks.run_job"}),
+    ],
+    ids=[
+        "empty",
+        "a list",
+        "no properties",
+        "properties of another shape",
+        "nested deep",
+        "headers a list",
+        "an unknown body encoding",
+        "a body encoding of another type",
+        "a tag not hashable",
+        "no delivery info",
+        "a task without an id",
+    ],
 )
 def test_a_file_that_is_no_message_is_dropped_and_the_next_one_read(
     channel: Any, caplog: pytest.LogCaptureFixture, body: bytes
@@ -190,6 +233,76 @@ def test_a_message_that_cannot_be_opened_for_now_stays_queued(
         channel._get("jobs")
     monkeypatch.undo()
     assert channel._get("jobs") == msg(1)
+
+
+def test_a_queue_listed_short_of_descriptors_waits_a_poll(
+    channel: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    channel._put("jobs", msg(1))
+
+    def out_of_descriptors(path: Any) -> list[str]:
+        raise OSError(errno.EMFILE, "Too many open files")
+
+    monkeypatch.setattr(broker.os, "listdir", out_of_descriptors)
+    with pytest.raises(Empty):
+        channel._get("jobs")
+    monkeypatch.undo()
+    assert channel._get("jobs") == msg(1)
+
+
+def test_a_message_someone_holds_a_lease_on_is_passed_over_said_once(
+    channel: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The folder's owner may hold a lease on a file (EAGAIN on a non-blocking open, up to
+    the kernel's lease-break time): the messages behind it still go, and the file is said
+    once, not at every poll."""
+    message(channel, "jobs").write_bytes(json.dumps(msg("held")).encode())
+    for n in range(3):
+        channel._put("jobs", msg(n))
+    real_open = os.open
+
+    def leased(path: Any, flags: int, *args: Any) -> int:
+        if str(path).endswith("-first.jobs.msg"):
+            raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(broker.os, "open", leased)
+    assert [channel._get("jobs") for _ in range(3)] == [msg(n) for n in range(3)]
+    with pytest.raises(Empty):
+        channel._get("jobs")
+    assert caplog.text.count("-first.jobs.msg left queued") == 1
+    monkeypatch.undo()
+    assert channel._get("jobs") == msg("held")
+
+
+def test_a_file_too_large_for_a_message_is_dropped_unread(channel: Any) -> None:
+    with open(message(channel, "jobs"), "wb") as f:
+        f.truncate(broker.MAX_MESSAGE_BYTES + 1)  # sparse: nothing read would hold it
+    channel._put("jobs", msg(1))
+    assert channel._get("jobs") == msg(1)
+    assert os.listdir(channel.data_folder_in) == []
+
+
+def test_kombus_own_messages_are_delivered_past_a_file_that_is_none(tmp_path: Path) -> None:
+    """Through kombu's producer and consumer, as the worker reads them: what kombu writes
+    passes the reader's checks, and a planted file ahead of it stops nothing."""
+    folder = tmp_path / "out"
+    folder.mkdir()
+    options = {
+        "data_folder_in": str(folder),
+        "data_folder_out": str(folder),
+        "store_processed": False,
+        "control_folder": str(tmp_path / "control"),
+        "polling_interval": 0.01,
+    }
+    with Connection(transport=broker.Transport, transport_options=options) as conn:
+        queue = conn.SimpleQueue("jobs")
+        (folder / "-first.jobs.msg").write_bytes(deliverable_but(headers=["task"]))
+        queue.put({"job": 7})
+        got = queue.get(timeout=30)
+        assert got.payload == {"job": 7}
+        got.ack()
+        queue.close()
 
 
 def test_a_directory_named_as_a_message_is_taken_out_of_the_queue(channel: Any) -> None:
