@@ -212,6 +212,7 @@ def test_a_message_taken_after_a_long_wait_is_not_swept_under_its_reader(
                    "data_folder_out": channel.data_folder_out}  # fmt: skip
         with Connection(transport=broker.Transport, transport_options=options) as conn:
             conn.default_channel  # noqa: B018  # its start sweeps the folder
+        assert os.path.exists(dst)  # the rename's change time is now: not stale
 
     monkeypatch.setattr(broker, "_take", take_then_a_channel_starts)
     assert channel._get("jobs") == msg("waited")
@@ -275,11 +276,14 @@ def test_a_message_someone_holds_a_lease_on_is_passed_over_said_once(
     assert channel._get("jobs") == msg("held")
 
 
-def test_a_file_too_large_for_a_message_is_dropped_unread(channel: Any) -> None:
-    with open(message(channel, "jobs"), "wb") as f:
-        f.truncate(broker.MAX_MESSAGE_BYTES + 1)  # sparse: nothing read would hold it
+def test_a_file_too_large_for_a_message_is_dropped_unread(
+    channel: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    big = json.dumps(msg("x" * broker.MAX_MESSAGE_BYTES)).encode()  # a message, but too large
+    message(channel, "jobs").write_bytes(big)
     channel._put("jobs", msg(1))
     assert channel._get("jobs") == msg(1)
+    assert "dropped message -first.jobs.msg: too large" in caplog.text
     assert os.listdir(channel.data_folder_in) == []
 
 
