@@ -108,7 +108,8 @@ class Channel(filesystem.Channel):
 
     def _take_one(self, folder: str, name: str) -> bytes | None:
         """The bytes of the message ``name``, now no longer queued; None when another
-        reader took it, it was dropped, or it cannot be taken for now (each logged). It is
+        reader took it, it was dropped or it cannot be taken for now (these two logged);
+        Empty when the whole process is short of descriptors or memory. It is
         opened by its name (following no link, waiting on no FIFO), taken by a rename
         within the folder (of two readers one wins), and read from the descriptor, which
         no one removing the name meanwhile can take away."""

@@ -857,7 +857,8 @@ def _follow_recreated(ctx: JobContext) -> list[dict[str, str]]:
 
 def _follow_one(ctx: JobContext, b: Backend) -> str | None:
     """Where ``b``'s store is now, if its kind found it recreated (its row then records
-    it, unless another backend of the machine names those bytes); None if it is not."""
+    it); None if it is not. NotOursError, and nothing recorded, when another backend of
+    the machine names those bytes."""
     before = b.state.get("store") if isinstance(b.state, dict) else None
     what = f"where {b.name}'s store is now"
     plugin = _kind_answer(b.kind, what, build_plugin, b, ctx.policy)

@@ -83,6 +83,18 @@ def message(channel: Any, queue: str) -> Path:
     return Path(channel.data_folder_in) / f"-first.{queue}.msg"  # "-" sorts before digits
 
 
+def opens_fail(monkeypatch: pytest.MonkeyPatch, suffix: str, code: int) -> None:
+    """Opening a file whose name ends in ``suffix`` fails with ``code`` until undone."""
+    real_open = os.open
+
+    def failing(path: Any, flags: int, *args: Any) -> int:
+        if str(path).endswith(suffix):
+            raise OSError(code, os.strerror(code))
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(broker.os, "open", failing)
+
+
 def deliverable_but(**changes: Any) -> bytes:
     """A message that parses, with ``changes`` kombu's or Celery's delivery would fail on."""
     m = msg(1)
@@ -222,14 +234,7 @@ def test_a_message_that_cannot_be_opened_for_now_stays_queued(
     channel: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     channel._put("jobs", msg(1))
-    real_open = os.open
-
-    def out_of_descriptors(path: Any, flags: int, *args: Any) -> int:
-        if str(path).endswith(".jobs.msg"):
-            raise OSError(errno.EMFILE, "Too many open files")
-        return real_open(path, flags, *args)
-
-    monkeypatch.setattr(broker.os, "open", out_of_descriptors)
+    opens_fail(monkeypatch, ".jobs.msg", errno.EMFILE)
     with pytest.raises(Empty):  # what the consumer waits a poll on, not the worker's end
         channel._get("jobs")
     monkeypatch.undo()
@@ -260,14 +265,7 @@ def test_a_message_someone_holds_a_lease_on_is_passed_over_said_once(
     message(channel, "jobs").write_bytes(json.dumps(msg("held")).encode())
     for n in range(3):
         channel._put("jobs", msg(n))
-    real_open = os.open
-
-    def leased(path: Any, flags: int, *args: Any) -> int:
-        if str(path).endswith("-first.jobs.msg"):
-            raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
-        return real_open(path, flags, *args)
-
-    monkeypatch.setattr(broker.os, "open", leased)
+    opens_fail(monkeypatch, "-first.jobs.msg", errno.EAGAIN)  # a lease someone holds
     assert [channel._get("jobs") for _ in range(3)] == [msg(n) for n in range(3)]
     with pytest.raises(Empty):
         channel._get("jobs")
