@@ -324,12 +324,11 @@ def _write_in_one_statement(
     sql, fields = _statement(db.in_atomic_block)
     params: list[Any] = [
         json.dumps(_observation_rows(observations)),
-        sample.at,  # the backends' observed_at
-        host.pk,
-        sample.at,  # a fresher one than this is kept
         Host._meta.get_field("observed").get_db_prep_save(snapshot, db),
         sample.at,
         host.pk,
+        sample.at,  # the backends' observed_at
+        sample.at,  # a fresher one than this is kept
     ]
     params += [f.get_db_prep_save(getattr(sample, f.attname), db) for f in fields]
     sample.pk = _execute(sql, params)[0][0]
@@ -352,11 +351,19 @@ def _statement(in_transaction: bool) -> tuple[str, list[models.Field[Any, Any]]]
     commit = (
         "SELECT 1" if in_transaction else "SELECT set_config('synchronous_commit', 'off', true)"
     )
+    # One order of row locks, the one a job's claim takes (plugins.record_store): the host's
+    # row first (b reads h's key, so h has run before b locks anything), then its backends,
+    # and of those only the rows no one holds. A job's transaction holding a backend's row
+    # costs that row one reading (the job writes its own observation when it ends); waiting
+    # for it would hold the host's row meanwhile, so that the job's claim, waiting for that,
+    # would wait on the sample that waits on the job: a deadlock, or a stalled job.
     sql = (
-        f"WITH c AS ({commit}), {_observations_named(db)}, b AS ({_observations_update(db)}), "
+        f"WITH c AS ({commit}), {_observations_named(db)}, "
         f"h AS (UPDATE {q(hosts.db_table)} SET {col(hosts, 'observed')} = %s, "
         f"{col(hosts, 'observed_at')} = %s, {col(hosts, 'last_heartbeat')} = "
-        f"STATEMENT_TIMESTAMP() WHERE {q(hosts.pk.column)} = %s) "
+        f"STATEMENT_TIMESTAMP() WHERE {q(hosts.pk.column)} = %s "
+        f"RETURNING {q(hosts.pk.column)}), "
+        f"b AS ({_observations_update(db, f'(SELECT {q(hosts.pk.column)} FROM h)', True)}) "
         # INSERT ... SELECT FROM c: a WITH that only reads runs if something reads it.
         f"INSERT INTO {q(samples.db_table)} ({', '.join(q(f.column) for f in fields)}) "
         f"SELECT {', '.join(['%s'] * len(fields))} FROM c RETURNING {q(samples.pk.column)}"
@@ -587,9 +594,11 @@ def _observations_named(db: Any) -> str:
     return f"v AS (SELECT {columns} FROM json_each(%s))"
 
 
-def _observations_update(db: Any) -> str:
+def _observations_update(db: Any, host: str = "%s", skip_locked: bool = False) -> str:
     """The UPDATE that writes ``v`` (``_observations_named``) to the backends; its
-    parameters: the observations' observed_at, the host's key, and the reading's time again.
+    parameters: the observations' observed_at, the host's key (unless ``host`` is an
+    expression), and the reading's time again. With ``skip_locked`` (PostgreSQL), a row
+    another transaction holds is left as it is rather than waited for (``_statement``).
 
     A state or an error the reading cannot tell is null in ``v`` and keeps the row's value
     (both columns are NOT NULL, so null means nothing else). A job that ended after this
@@ -602,6 +611,13 @@ def _observations_update(db: Any) -> str:
     def col(name: str) -> str:
         return q(backends.get_field(name).column)
 
+    pk = q(backends.pk.column)
+    free = (
+        f"AND {table}.{pk} IN (SELECT {pk} FROM {table} WHERE {col('host')} = {host} "
+        "FOR UPDATE SKIP LOCKED)"
+        if skip_locked
+        else ""
+    )
     return (
         f"UPDATE {table} SET {col('observed_at')} = %s, {col('used_bytes')} = v.used, "
         f"{col('active_priority')} = v.priority, "
@@ -609,8 +625,9 @@ def _observations_update(db: Any) -> str:
         f"{col('observed_error')} = COALESCE(v.error, {table}.{col('observed_error')}) "
         # The host's own rows by its index: a fleet's whole table is never read (the
         # planner takes the JSON for 100 rows), and no sample writes another host's.
-        f"FROM v WHERE {table}.{col('host')} = %s AND {table}.{q(backends.pk.column)} = v.pk "
-        f"AND ({table}.{col('observed_at')} IS NULL OR {table}.{col('observed_at')} < %s)"
+        f"FROM v WHERE {table}.{col('host')} = {host} AND {table}.{pk} = v.pk "
+        f"AND ({table}.{col('observed_at')} IS NULL OR {table}.{col('observed_at')} < %s) "
+        f"{free}"
     )
 
 
