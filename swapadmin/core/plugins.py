@@ -48,7 +48,7 @@ def record_store(
     """Record ``key`` (and ``fields``) on ``backend`` unless another backend of its machine
     names the same bytes or bytes that overlap them: then NotOursError, and nothing is
     written. The check and the write are one step under the machine's host rows' locks."""
-    overlaps = frozenset(overlaps)
+    overlaps = _store_names_of(path, key, overlaps)
 
     def clash(other: Backend) -> bool:
         rec = other.state.get("store") if isinstance(other.state, dict) else None
@@ -95,6 +95,27 @@ def record_store(
             retryable=True,
         ) from e
     backend.store_key = key
+
+
+def _store_names_of(path: str, key: object, overlaps: object) -> frozenset[str]:
+    """``overlaps`` as a set of names, once ``key`` and they are names a clash can be found
+    by; else NotOursError. A kind (a third party's too) that named its bytes with nothing,
+    or gave one name where a list belongs (a string is iterable, as its characters), would
+    let another backend's claim of the same bytes through unseen."""
+    if not isinstance(key, str) or not key.strip():
+        raise NotOursError(
+            f"the kind named {path}'s bytes with no key ({key!r}), so nothing can tell them "
+            "from another backend's store. Nothing was written."
+        )
+    if not isinstance(overlaps, (list, tuple, set, frozenset)) or not all(
+        isinstance(name, str) and name.strip() for name in overlaps
+    ):
+        raise NotOursError(
+            f"the kind named what {path}'s bytes overlap as {overlaps!r}, not a list of store "
+            "keys, so no clash with another backend's store could be seen. Nothing was "
+            "written."
+        )
+    return frozenset(overlaps)
 
 
 def store_names(value: object) -> frozenset[str]:
