@@ -174,8 +174,14 @@ def edit_backend(backend: Backend, actor: Actor, data: Mapping[str, Any]) -> Edi
 
 def _edit(backend: Backend, actor: Actor, cleaned: dict[str, Any], apply: str) -> Edit:
     with transaction.atomic():
-        # The row's lock makes the check for a live job and the new job one step.
-        locked = Backend.objects.select_for_update().select_related("host").get(pk=backend.pk)
+        # The row's lock makes the check for a live job and the new job one step. The
+        # backend's row only: a job's claim locks the host's row before the backend's
+        # (plugins.record_store), and taking both here in the other order could deadlock it.
+        locked = (
+            Backend.objects.select_for_update(of=("self",))
+            .select_related("host")
+            .get(pk=backend.pk)
+        )
         changed = {k: v for k, v in cleaned.items() if getattr(locked, k) != v}
         changes = {k: [getattr(locked, k), v] for k, v in changed.items()}
         if not changed:

@@ -61,14 +61,19 @@ def record_store(
     def write() -> None:
         with transaction.atomic():
             # The machine's host rows locked (in one order) make the check and the write one
-            # step: every name a machine is known by shares its disks.
+            # step: every name a machine is known by shares its disks. NO KEY UPDATE: claims
+            # still take turns, but a transaction inserting a row that names the host (a
+            # job, its foreign key's check at commit) does not wait for one; it may hold the
+            # backend's row that this claim writes next.
             host = Host.objects.get(pk=backend.host_id)
             hosts = (
                 Host.objects.filter(machine_id=host.machine_id)
                 if host.machine_id
                 else Host.objects.filter(pk=host.pk)
             )
-            locked = list(hosts.select_for_update().order_by("pk").values_list("pk", flat=True))
+            locked = list(
+                hosts.select_for_update(no_key=True).order_by("pk").values_list("pk", flat=True)
+            )
             others = Backend.objects.filter(host_id__in=locked).exclude(pk=backend.pk)
             for other in others.only("name", "store_key", "state"):
                 if clash(other):

@@ -612,9 +612,12 @@ def _observations_update(db: Any, host: str = "%s", skip_locked: bool = False) -
         return q(backends.get_field(name).column)
 
     pk = q(backends.pk.column)
+    # The rows the UPDATE writes, locked as it would lock them (NO KEY UPDATE: a foreign
+    # key's check on the row, a job's or a health row's, is no conflict), each skipped if
+    # held; only the reading's own (v), so a busy or foreign backend's row is not touched.
     free = (
         f"AND {table}.{pk} IN (SELECT {pk} FROM {table} WHERE {col('host')} = {host} "
-        "FOR UPDATE SKIP LOCKED)"
+        f"AND {pk} IN (SELECT pk FROM v) FOR NO KEY UPDATE SKIP LOCKED)"
         if skip_locked
         else ""
     )

@@ -3,7 +3,8 @@ store, a test's lock) holds: it writes the host's heartbeat and its other backen
 leaves that one row for the next reading. Waiting would hold the host's row meanwhile, and a
 job's claim (``plugins.record_store``) locks the host's row before the backend's: the job
 would wait on the sample that waits on the job. CI met that once (stop 26): a worker stalled
-in ``claim_store`` behind a sample.
+in ``claim_store`` behind a sample. A foreign key's check on the row (a job or a health row
+being inserted for the backend) is no hold: the sample writes the row as before.
 
 PostgreSQL only: SQLite's sample (`make run`) takes the database's one write lock first, so
 no row is ever held apart from it."""
@@ -11,7 +12,11 @@ no row is ever held apart from it."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
+import psycopg
 import pytest
 from django.db import connection, connections
 from django.utils import timezone
@@ -19,7 +24,7 @@ from django.utils import timezone
 from backends.kernel import MemInfo, SwapArea
 from swapadmin.core.models import Backend, Host, Sample
 from swapadmin.core.sampler import HostReading, store_sample
-from tests.faults.pause import RowLock
+from tests.fixtures.workers import test_database_url as database_url
 from tests.fixtures.workers import wait_until
 
 pytestmark = [
@@ -28,6 +33,9 @@ pytestmark = [
 ]
 
 GIB = 1 << 30
+#: How a job's claim holds the row (``record_store``'s UPDATE), and how a foreign key's check
+#: does (an uncommitted INSERT of a job naming the backend).
+CLAIM, KEY_CHECK = "FOR UPDATE", "FOR KEY SHARE"
 
 
 def reading(names: list[str]) -> HostReading:
@@ -44,28 +52,37 @@ def reading(names: list[str]) -> HostReading:
     )  # fmt: skip
 
 
-def blocked_by(lock: RowLock) -> list[str]:
+@contextmanager
+def held(backend: Backend, how: str) -> Iterator[psycopg.Connection[Any]]:
+    """``backend``'s row locked ``how`` by a connection of its own, until the block ends."""
+    conn = psycopg.connect(database_url(), autocommit=False)
+    try:
+        conn.execute(f"SELECT id FROM core_backend WHERE id = %s {how}", (backend.pk,))
+        yield conn
+    finally:
+        conn.rollback()
+        conn.close()
+
+
+def waiting_on(pid: int) -> list[str]:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT left(query, 120) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
-            [lock.pid],
+            [pid],
         )
         return [q for (q,) in cursor.fetchall()]
 
 
-def test_a_sample_writes_around_a_held_backend_row_without_waiting() -> None:
-    host = Host.objects.create(name="held", kernel_release="test")
-    held = Backend.objects.create(host=host, kind="file", name="busy",
-                                  params={"path": "/nowhere/h/busy"})  # fmt: skip
-    free = Backend.objects.create(host=host, kind="file", name="free",
-                                  params={"path": "/nowhere/h/free"})  # fmt: skip
-    lock = RowLock()
+def sample_beside(backend: Backend, how: str, names: list[str]) -> list[str]:
+    """Take a sample of ``backend``'s host while its row is held ``how``: what waited on the
+    hold, if anything did ([] when the sample ended without waiting). The hold is let go
+    either way, so a sample that waits still ends, and the test with it."""
     done = threading.Event()
     failed: list[BaseException] = []
 
     def sample() -> None:
         try:
-            store_sample(host, reading(["busy", "free"]))
+            store_sample(backend.host, reading(names))
         except BaseException as e:  # noqa: BLE001  (told to the test below)
             failed.append(e)
         finally:
@@ -73,36 +90,44 @@ def test_a_sample_writes_around_a_held_backend_row_without_waiting() -> None:
             done.set()
 
     thread = threading.Thread(target=sample, name="sample")
-    lock.take("busy", "held")
-    try:
+    with held(backend, how) as conn:
+        pid = conn.info.backend_pid
         thread.start()
-        # Either the sample ends, or PostgreSQL names the lock as what it waits for.
-        wait_until(lambda: done.is_set() or blocked_by(lock), 30, "the sample to end or wait")
-        assert done.is_set(), f"the sample waits for the held row: {blocked_by(lock)}"
-    finally:
-        lock.release()
-        thread.join(30)
+        # Either the sample ends, or PostgreSQL names the hold as what it waits for.
+        wait_until(lambda: done.is_set() or waiting_on(pid), 30, "the sample to end or wait")
+        waited = [] if done.is_set() else waiting_on(pid)
+    thread.join(30)
+    assert not thread.is_alive(), "the sample did not end once the hold was let go"
     assert not failed, failed
+    return waited
+
+
+def backend(host: Host, name: str) -> Backend:
+    return Backend.objects.create(host=host, kind="file", name=name,
+                                  params={"path": f"/nowhere/h/{name}"})  # fmt: skip
+
+
+def test_a_sample_writes_around_a_held_backend_row_without_waiting() -> None:
+    host = Host.objects.create(name="held", kernel_release="test")
+    busy, free = backend(host, "busy"), backend(host, "free")
+    assert sample_beside(busy, CLAIM, ["busy", "free"]) == [], "the sample waited for the row"
     host.refresh_from_db()
-    held.refresh_from_db()
+    busy.refresh_from_db()
     free.refresh_from_db()
     assert host.last_heartbeat is not None
     assert Sample.objects.filter(host=host).count() == 1
     assert (free.observed_state, free.used_bytes) == ("active", 3 << 20)
     # Left for the next reading, as it was.
-    assert (held.observed_state, held.used_bytes, held.observed_at) == ("unknown", 0, None)
-
-
-def test_the_next_sample_writes_the_row_once_it_is_free() -> None:
-    host = Host.objects.create(name="later", kernel_release="test")
-    held = Backend.objects.create(host=host, kind="file", name="busy",
-                                  params={"path": "/nowhere/h/busy"})  # fmt: skip
-    lock = RowLock()
-    lock.take("busy", "later")
-    try:
-        store_sample(host, reading(["busy"]))
-    finally:
-        lock.release()
+    assert (busy.observed_state, busy.used_bytes, busy.observed_at) == ("unknown", 0, None)
+    # Once the row is free, the next reading writes it.
     store_sample(host, reading(["busy"]))
-    held.refresh_from_db()
-    assert (held.observed_state, held.used_bytes) == ("active", 3 << 20)
+    busy.refresh_from_db()
+    assert (busy.observed_state, busy.used_bytes) == ("active", 3 << 20)
+
+
+def test_a_foreign_keys_check_on_the_row_holds_nothing_back() -> None:
+    host = Host.objects.create(name="checked", kernel_release="test")
+    checked = backend(host, "checked")
+    assert sample_beside(checked, KEY_CHECK, ["checked"]) == []
+    checked.refresh_from_db()
+    assert (checked.observed_state, checked.used_bytes) == ("active", 3 << 20)
