@@ -354,10 +354,15 @@ def _taken_names(host: Host) -> set[str]:
 
 def run_policy(policy: DynamicSwapPolicy) -> Decision:
     """One round of ``policy``: the decision, acted on. Serialised per policy by its row's
-    lock, so two rounds at once cannot both add."""
+    lock, so two rounds at once cannot both add. The policy's row only, not its host's
+    (select_related would lock both): the round goes on to lock a backend's row, and a
+    job's claim holds the host's before its backend's (plugins.record_store), while an edit
+    holding a backend's row needs the host's at commit (its job's foreign key)."""
     with transaction.atomic():
         policy = (
-            DynamicSwapPolicy.objects.select_for_update().select_related("host").get(pk=policy.pk)
+            DynamicSwapPolicy.objects.select_for_update(of=("self",))
+            .select_related("host")
+            .get(pk=policy.pk)
         )
         if not policy.enabled:
             # Read again under the lock: turned off while this round waited for it (the
