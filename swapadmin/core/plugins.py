@@ -102,6 +102,10 @@ def record_store(
     backend.store_key = key
 
 
+#: ``Backend.store_key``'s length.
+KEY_LENGTH = Backend._meta.get_field("store_key").max_length or 255
+
+
 def _store_names_of(path: str, key: object, overlaps: object) -> frozenset[str]:
     """``overlaps`` as a set of names, once ``key`` and they are names a clash can be found
     by; else NotOursError. A kind (a third party's too) that named its bytes with nothing,
@@ -111,6 +115,11 @@ def _store_names_of(path: str, key: object, overlaps: object) -> frozenset[str]:
         raise NotOursError(
             f"the kind named {path}'s bytes with no key ({key!r}), so nothing can tell them "
             "from another backend's store. Nothing was written."
+        )
+    if len(key) > KEY_LENGTH or "\x00" in key:
+        raise NotOursError(
+            f"the kind named {path}'s bytes with a key the database cannot hold (more than "
+            f"{KEY_LENGTH} characters, or a NUL): {key[:80]!r}. Nothing was written."
         )
     if not isinstance(overlaps, (list, tuple, set, frozenset)) or not all(
         isinstance(name, str) and name.strip() for name in overlaps
@@ -125,10 +134,10 @@ def _store_names_of(path: str, key: object, overlaps: object) -> frozenset[str]:
 
 def store_names(value: object) -> frozenset[str]:
     """The store names in a row's ``overlaps`` (a list of strings); nothing from a row
-    another machine or a hand could have left in any other shape."""
+    another machine or a hand could have left in any other shape, and no empty name."""
     if not isinstance(value, (list, tuple, set, frozenset)):
         return frozenset()
-    return frozenset(v for v in value if isinstance(v, str))
+    return frozenset(v for v in value if isinstance(v, str) and v.strip())
 
 
 def attach_plugin(ctx: JobContext, *, provisioning: bool, force: bool) -> SwapBackend:

@@ -90,13 +90,16 @@ def sample_beside(backend: Backend, how: str, names: list[str]) -> list[str]:
             done.set()
 
     thread = threading.Thread(target=sample, name="sample")
-    with held(backend, how) as conn:
-        pid = conn.info.backend_pid
-        thread.start()
-        # Either the sample ends, or PostgreSQL names the hold as what it waits for.
-        wait_until(lambda: done.is_set() or waiting_on(pid), 30, "the sample to end or wait")
-        waited = [] if done.is_set() else waiting_on(pid)
-    thread.join(30)
+    try:
+        with held(backend, how) as conn:
+            pid = conn.info.backend_pid
+            thread.start()
+            # Either the sample ends, or PostgreSQL names the hold as what it waits for.
+            wait_until(lambda: done.is_set() or waiting_on(pid), 30, "the sample to end or wait")
+            waited = [] if done.is_set() else waiting_on(pid)
+    finally:
+        if thread.is_alive():
+            thread.join(30)
     assert not thread.is_alive(), "the sample did not end once the hold was let go"
     assert not failed, failed
     return waited

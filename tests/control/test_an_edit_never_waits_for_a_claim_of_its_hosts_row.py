@@ -71,7 +71,8 @@ def edit_beside_a_claim(backend: Backend, actor: Actor, data: dict[str, Any]) ->
     finally:
         claim.rollback()
         claim.close()
-    thread.join(30)
+        if thread.is_alive():
+            thread.join(30)
     assert not thread.is_alive(), "the edit did not end once the hold was let go"
     assert not failed, failed
     return waited

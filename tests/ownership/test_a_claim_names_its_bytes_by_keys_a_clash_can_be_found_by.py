@@ -43,6 +43,13 @@ def test_a_store_with_no_key_is_refused(rows: tuple[Backend, Backend], key: Any)
     assert part.store_key is None or part.store_key == ""
 
 
+@pytest.mark.parametrize("key", ["blk:" + "9" * 300, "blk:8\x001"], ids=["long", "nul"])
+def test_a_key_the_row_cannot_hold_is_refused(rows: tuple[Backend, Backend], key: str) -> None:
+    _, part = rows
+    with pytest.raises(NotOursError, match="a key the database cannot hold"):
+        claimed(part, key, ())
+
+
 @pytest.mark.parametrize(
     "overlaps", [DISK, DISK.encode(), [DISK, 8], [""], {"blk": DISK}, iter([DISK])], ids=repr
 )
