@@ -11,21 +11,16 @@ no row is ever held apart from it."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
-
 import psycopg
 import pytest
-from django.db import connection, connections
+from django.db import connection
 from django.utils import timezone
 
 from backends.kernel import MemInfo, SwapArea
 from swapadmin.core.models import Backend, Host, Sample
 from swapadmin.core.sampler import HostReading, store_sample
+from tests.faults.pause import waits_beside_a_hold
 from tests.fixtures.workers import test_database_url as database_url
-from tests.fixtures.workers import wait_until
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -52,57 +47,20 @@ def reading(names: list[str]) -> HostReading:
     )  # fmt: skip
 
 
-@contextmanager
-def held(backend: Backend, how: str) -> Iterator[psycopg.Connection[Any]]:
-    """``backend``'s row locked ``how`` by a connection of its own, until the block ends."""
+def sample_beside(backend: Backend, how: str, names: list[str]) -> list[str]:
+    """Take a sample of ``backend``'s host while its row is held ``how`` by a connection of
+    its own: what waited on the hold, [] when the sample ended without waiting."""
     conn = psycopg.connect(database_url(), autocommit=False)
     try:
         conn.execute(f"SELECT id FROM core_backend WHERE id = %s {how}", (backend.pk,))
-        yield conn
-    finally:
-        conn.rollback()
-        conn.close()
-
-
-def waiting_on(pid: int) -> list[str]:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT left(query, 120) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
-            [pid],
+        return waits_beside_a_hold(
+            conn.info.backend_pid,
+            conn.rollback,
+            lambda: store_sample(backend.host, reading(names)),
+            "sample",
         )
-        return [q for (q,) in cursor.fetchall()]
-
-
-def sample_beside(backend: Backend, how: str, names: list[str]) -> list[str]:
-    """Take a sample of ``backend``'s host while its row is held ``how``: what waited on the
-    hold, if anything did ([] when the sample ended without waiting). The hold is let go
-    either way, so a sample that waits still ends, and the test with it."""
-    done = threading.Event()
-    failed: list[BaseException] = []
-
-    def sample() -> None:
-        try:
-            store_sample(backend.host, reading(names))
-        except BaseException as e:  # noqa: BLE001  (told to the test below)
-            failed.append(e)
-        finally:
-            connections.close_all()
-            done.set()
-
-    thread = threading.Thread(target=sample, name="sample")
-    try:
-        with held(backend, how) as conn:
-            pid = conn.info.backend_pid
-            thread.start()
-            # Either the sample ends, or PostgreSQL names the hold as what it waits for.
-            wait_until(lambda: done.is_set() or waiting_on(pid), 30, "the sample to end or wait")
-            waited = [] if done.is_set() else waiting_on(pid)
     finally:
-        if thread.is_alive():
-            thread.join(30)
-    assert not thread.is_alive(), "the sample did not end once the hold was let go"
-    assert not failed, failed
-    return waited
+        conn.close()
 
 
 def backend(host: Host, name: str) -> Backend:

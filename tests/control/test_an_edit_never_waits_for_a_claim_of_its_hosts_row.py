@@ -10,12 +10,11 @@ PostgreSQL only: SQLite (`make run`) has one write lock for the whole database."
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import psycopg
 import pytest
-from django.db import connection, connections
+from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -24,8 +23,8 @@ from swapadmin.core import edits
 from swapadmin.core.models import Backend, Host, Job
 from swapadmin.core.plugins import claim_store
 from swapadmin.core.services import Actor
+from tests.faults.pause import waits_beside_a_hold
 from tests.fixtures.workers import test_database_url as database_url
-from tests.fixtures.workers import wait_until
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -33,49 +32,22 @@ pytestmark = [
 ]
 
 
-def waiting_on(pid: int) -> list[str]:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT left(query, 120) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
-            [pid],
-        )
-        return [q for (q,) in cursor.fetchall()]
-
-
 def edit_beside_a_claim(backend: Backend, actor: Actor, data: dict[str, Any]) -> list[str]:
     """Edit ``backend`` while another connection holds its host's row as a claim does: what
-    waited on that hold ([] when the edit ended without waiting). The hold is let go either
-    way, so an edit that waits still ends."""
-    done = threading.Event()
-    failed: list[BaseException] = []
-
-    def edit() -> None:
-        try:
-            edits.edit_backend(backend, actor, data)
-        except BaseException as e:  # noqa: BLE001  (told to the test below)
-            failed.append(e)
-        finally:
-            connections.close_all()
-            done.set()
-
-    thread = threading.Thread(target=edit, name="edit")
+    waited on that hold, [] when the edit ended without waiting."""
     claim = psycopg.connect(database_url(), autocommit=False)
     try:
         claim.execute(
             "SELECT id FROM core_host WHERE id = %s FOR NO KEY UPDATE", (backend.host_id,)
         )
-        pid = claim.info.backend_pid
-        thread.start()
-        wait_until(lambda: done.is_set() or waiting_on(pid), 30, "the edit to end or wait")
-        waited = [] if done.is_set() else waiting_on(pid)
+        return waits_beside_a_hold(
+            claim.info.backend_pid,
+            claim.rollback,
+            lambda: edits.edit_backend(backend, actor, data),
+            "edit",
+        )
     finally:
-        claim.rollback()
         claim.close()
-        if thread.is_alive():
-            thread.join(30)
-    assert not thread.is_alive(), "the edit did not end once the hold was let go"
-    assert not failed, failed
-    return waited
 
 
 @pytest.fixture

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models.signals import post_save
 
 from swapadmin.core.context import THROTTLE_SECONDS
@@ -102,12 +102,52 @@ def blocked_on(lock: RowLock, statement: str) -> bool:
 def waiting_on(lock: RowLock) -> list[str]:
     """What every session waiting (directly) for ``lock`` is running: for a failure's
     message."""
+    return waiting_for(lock.pid)
+
+
+def waiting_for(pid: int) -> list[str]:
+    """What every session waiting (directly) for the locks session ``pid`` holds is
+    running."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT left(query, 160) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
-            [lock.pid],
+            [pid],
         )
         return [q for (q,) in cursor.fetchall()]
+
+
+def waits_beside_a_hold(
+    pid: int, release: Callable[[], None], call: Callable[[], Any], what: str
+) -> list[str]:
+    """Run ``call`` in a thread of its own (and its own connection) while session ``pid``
+    holds a lock the caller took: what waited on that hold, [] when ``call`` ended without
+    waiting. PostgreSQL says which happened (``pg_blocking_pids``), so no time decides it.
+    ``release`` lets go of the hold in any case, so a call that waits still ends; an error
+    out of ``call`` fails the test."""
+    done = threading.Event()
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            call()
+        except BaseException as e:  # noqa: BLE001  (told to the test below)
+            failed.append(e)
+        finally:
+            connections.close_all()
+            done.set()
+
+    thread = threading.Thread(target=run, name=what)
+    try:
+        thread.start()
+        wait_until(lambda: done.is_set() or waiting_for(pid), 30, f"the {what} to end or wait")
+        waited = [] if done.is_set() else waiting_for(pid)
+    finally:
+        release()
+        if thread.is_alive():
+            thread.join(30)
+    assert not thread.is_alive(), f"the {what} did not end once the hold was let go"
+    assert not failed, failed
+    return waited
 
 
 def queue_with_row_locked(lock: RowLock, backend_name: str, host_name: str, queue: Any) -> Any:
