@@ -6,7 +6,7 @@ state saved (``save_state``)."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+from collections.abc import Collection
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -43,7 +43,7 @@ def build_plugin(
 
 
 def record_store(
-    backend: Backend, path: str, key: str, overlaps: Iterable[str], **fields: Any
+    backend: Backend, path: str, key: str, overlaps: Collection[str], **fields: Any
 ) -> None:
     """Record ``key`` (and ``fields``) on ``backend`` unless another backend of its machine
     names the same bytes or bytes that overlap them: then NotOursError, and nothing is
@@ -110,7 +110,8 @@ def _store_names_of(path: str, key: object, overlaps: object) -> frozenset[str]:
     """``overlaps`` as a set of names, once ``key`` and they are names a clash can be found
     by; else NotOursError. A kind (a third party's too) that named its bytes with nothing,
     or gave one name where a list belongs (a string is iterable, as its characters), would
-    let another backend's claim of the same bytes through unseen."""
+    let another backend's claim of the same bytes through unseen. So would an iterator:
+    ``SwapBackend.claim`` reads the overlaps once before this, and it came here spent."""
     if not isinstance(key, str) or not key.strip():
         raise NotOursError(
             f"the kind named {path}'s bytes with no key ({key!r}), so nothing can tell them "

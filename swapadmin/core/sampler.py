@@ -352,7 +352,9 @@ def _statement(in_transaction: bool) -> tuple[str, list[models.Field[Any, Any]]]
         "SELECT 1" if in_transaction else "SELECT set_config('synchronous_commit', 'off', true)"
     )
     # One order of row locks, the one a job's claim takes (plugins.record_store): the host's
-    # row first (b reads h's key, so h has run before b locks anything), then its backends,
+    # row first, then its backends. The WITHs' textual order orders nothing (PostgreSQL runs
+    # the unread ones last to first): b's reading of h's key is what runs h before b locks
+    # anything, so that key must never become a parameter. Of the backends,
     # and of those only the rows no one holds. A job's transaction holding a backend's row
     # costs that row one reading (the job writes its own observation when it ends); waiting
     # for it would hold the host's row meanwhile, so that the job's claim, waiting for that,
@@ -629,8 +631,8 @@ def _observations_update(db: Any, host: str = "%s", skip_locked: bool = False) -
         # The host's own rows by its index: a fleet's whole table is never read (the
         # planner takes the JSON for 100 rows), and no sample writes another host's.
         f"FROM v WHERE {table}.{col('host')} = {host} AND {table}.{pk} = v.pk "
-        f"AND ({table}.{col('observed_at')} IS NULL OR {table}.{col('observed_at')} < %s) "
-        f"{free}"
+        f"AND ({table}.{col('observed_at')} IS NULL OR {table}.{col('observed_at')} < %s)"
+        + (f" {free}" if free else "")
     )
 
 

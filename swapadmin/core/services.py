@@ -301,7 +301,8 @@ def _new_job(
         job.waiting_reason = f"host {host.name} is offline; the job runs when its worker is back"
     job.save(force_insert=True)
     # Every job, of every kind, is created here and signed here, as its rows now stand (the
-    # caller's transaction holds them): the worker runs only what verifies and still matches.
+    # caller's transaction holds the backend's or the host's, not always both): the worker
+    # runs only what verifies and still matches.
     # Signed from the rows read back, not from the objects in hand: those may be older than
     # the rows (a host re-registered since the caller read it), and what is signed must be
     # what the worker will read.

@@ -92,3 +92,31 @@ def test_a_foreign_keys_check_on_the_row_holds_nothing_back() -> None:
     assert sample_beside(checked, KEY_CHECK, ["checked"]) == []
     checked.refresh_from_db()
     assert (checked.observed_state, checked.used_bytes) == ("active", 3 << 20)
+
+
+def test_a_claim_holding_the_host_row_goes_on_to_its_backend_while_a_sample_waits() -> None:
+    """The order itself: a claim holds the host's row, a sample waits for it, and the claim's
+    next step, its backend's row, must not wait for the sample (which would hold it had it
+    locked its backends first: a deadlock, and one of the two failed)."""
+    host = Host.objects.create(name="claiming", kernel_release="test")
+    mine, other = backend(host, "mine"), backend(host, "other")
+    claim = psycopg.connect(database_url(), autocommit=False)
+    try:
+        claim.execute("SELECT id FROM core_host WHERE id = %s FOR NO KEY UPDATE", (host.pk,))
+        claim.execute("SET LOCAL lock_timeout = '30s'")  # a ceiling; a deadlock ends in 1 s
+        waited = waits_beside_a_hold(
+            claim.info.backend_pid,
+            claim.commit,
+            lambda: store_sample(host, reading(["mine", "other"])),
+            "sample",
+            meanwhile=lambda: claim.execute(
+                "UPDATE core_backend SET store_key = 'file:9:9' WHERE id = %s", (mine.pk,)
+            ),
+        )
+    finally:
+        claim.close()
+    assert waited, "the sample did not wait for the claim's hold of the host's row"
+    mine.refresh_from_db()
+    other.refresh_from_db()
+    assert mine.store_key == "file:9:9"
+    assert (other.observed_state, other.used_bytes) == ("active", 3 << 20)

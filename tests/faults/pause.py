@@ -117,13 +117,18 @@ def waiting_for(pid: int) -> list[str]:
 
 
 def waits_beside_a_hold(
-    pid: int, release: Callable[[], None], call: Callable[[], Any], what: str
+    pid: int,
+    release: Callable[[], None],
+    call: Callable[[], Any],
+    what: str,
+    meanwhile: Callable[[], Any] | None = None,
 ) -> list[str]:
     """Run ``call`` in a thread of its own (and its own connection) while session ``pid``
     holds a lock the caller took: what waited on that hold, [] when ``call`` ended without
     waiting. PostgreSQL says which happened (``pg_blocking_pids``), so no time decides it.
-    ``release`` lets go of the hold in any case, so a call that waits still ends; an error
-    out of ``call`` fails the test."""
+    While ``call`` waits, ``meanwhile`` runs (the holder's next step). ``release`` lets go
+    of the hold in any case, so a call that waits still ends; an error out of ``call``
+    fails the test."""
     done = threading.Event()
     failed: list[BaseException] = []
 
@@ -136,11 +141,14 @@ def waits_beside_a_hold(
             connections.close_all()
             done.set()
 
-    thread = threading.Thread(target=run, name=what)
+    # A daemon: one stuck on something else than the hold fails the test, not the run's exit.
+    thread = threading.Thread(target=run, name=what, daemon=True)
     try:
         thread.start()
         wait_until(lambda: done.is_set() or waiting_for(pid), 30, f"the {what} to end or wait")
         waited = [] if done.is_set() else waiting_for(pid)
+        if waited and meanwhile is not None:
+            meanwhile()
     finally:
         release()
         if thread.is_alive():
