@@ -354,11 +354,11 @@ def _statement(in_transaction: bool) -> tuple[str, list[models.Field[Any, Any]]]
     # One order of row locks, the one a job's claim takes (plugins.record_store): the host's
     # row first, then its backends. The WITHs' textual order orders nothing (PostgreSQL runs
     # the unread ones last to first): b's reading of h's key is what runs h before b locks
-    # anything, so that key must never become a parameter. Of the backends,
-    # and of those only the rows no one holds. A job's transaction holding a backend's row
-    # costs that row one reading (the job writes its own observation when it ends); waiting
-    # for it would hold the host's row meanwhile, so that the job's claim, waiting for that,
-    # would wait on the sample that waits on the job: a deadlock, or a stalled job.
+    # anything, so that key must never become a parameter. Of the backends, only the rows no
+    # one holds: a job's transaction holding a backend's row costs that row one reading (the
+    # job writes its own observation when it ends); waiting for it would hold the host's row
+    # meanwhile, so that the job's claim, waiting for that, would wait on the sample that
+    # waits on the job: a deadlock, or a stalled job.
     sql = (
         f"WITH c AS ({commit}), {_observations_named(db)}, "
         f"h AS (UPDATE {q(hosts.db_table)} SET {col(hosts, 'observed')} = %s, "
@@ -618,7 +618,7 @@ def _observations_update(db: Any, host: str = "%s", skip_locked: bool = False) -
     # key's check on the row, a job's or a health row's, is no conflict), each skipped if
     # held; only the reading's own (v), so a busy or foreign backend's row is not touched.
     free = (
-        f"AND {table}.{pk} IN (SELECT {pk} FROM {table} WHERE {col('host')} = {host} "
+        f" AND {table}.{pk} IN (SELECT {pk} FROM {table} WHERE {col('host')} = {host} "
         f"AND {pk} IN (SELECT pk FROM v) FOR NO KEY UPDATE SKIP LOCKED)"
         if skip_locked
         else ""
@@ -632,7 +632,7 @@ def _observations_update(db: Any, host: str = "%s", skip_locked: bool = False) -
         # planner takes the JSON for 100 rows), and no sample writes another host's.
         f"FROM v WHERE {table}.{col('host')} = {host} AND {table}.{pk} = v.pk "
         f"AND ({table}.{col('observed_at')} IS NULL OR {table}.{col('observed_at')} < %s)"
-        + (f" {free}" if free else "")
+        f"{free}"
     )
 
 
