@@ -445,9 +445,18 @@ class SwapBackend(ABC):
                 f"cannot open {path} for {'writing' if writable else 'reading'}: {e.strerror}",
                 errno=e.errno,
             ) from e
-        st = os.fstat(fd)
-        key = f"blk:{st.st_rdev}" if stat.S_ISBLK(st.st_mode) else store_mod.file_identity(st)
-        return Store(fd, writable, path, key)
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISBLK(st.st_mode):
+                return Store(fd, writable, path, store_mod.file_identity(st))
+            # A device is named as the block and loop kinds name it (its WWN, serial or
+            # backing file; its partitions and disk as overlaps), so that a clash with a
+            # backend of theirs on the same bytes is found, whatever the spelling.
+            ident = store_mod.device_identity(fd)
+        except BaseException:
+            os.close(fd)
+            raise
+        return Store(fd, writable, path, ident["key"], tuple(ident["overlaps"]))
 
     def check_identity(self, store: Store) -> None:
         """Raise NotOursError when the open store is not the one recorded (the kind's own

@@ -1,0 +1,85 @@
+"""A kind that leaves opening its store to the contract's default (a third party's) names a
+block device's bytes exactly as the block and loop kinds do: the same key and the same
+overlaps. The control plane finds a clash only between equal names, so a default that spelt
+a device its own way (its bare device number) would let a third-party backend and a block
+or loop backend on the same disk write over each other."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+from backends import store as store_mod
+from backends.base import Parameter, SwapBackend
+from backends.plugins.block import BlockBackend
+from backends.policy import Policy
+from tests.fixtures.host import needs_root, run
+from tests.ownership.conftest import MiB
+
+pytestmark = [pytest.mark.root, needs_root]
+
+
+class ThirdParty(SwapBackend):
+    """Only what a kind must say; it opens its store with the contract's default."""
+
+    name: ClassVar[str] = "third-party-test"
+    label: ClassVar[str] = "third-party test kind"
+    takes_size: ClassVar[bool] = False
+    parameters: ClassVar[tuple[Parameter, ...]] = (Parameter("path", "Path", required=True),)
+
+    @property
+    def swap_path(self) -> str:
+        return str(self.params["path"])
+
+    def swapfile(self, enable: bool) -> None:
+        return None
+
+    def capacity_bytes(self) -> int:
+        return 0
+
+
+def names(backend: SwapBackend) -> tuple[str, frozenset[str]]:
+    store = backend.open_store(writable=False)
+    try:
+        return store.key, frozenset(store.overlaps)
+    finally:
+        store.close()
+
+
+def third_party(path: str) -> tuple[str, frozenset[str]]:
+    return names(ThirdParty({"path": path}, owner=str(uuid.uuid4())))
+
+
+def block(path: str, policy: Policy) -> tuple[str, frozenset[str]]:
+    return names(BlockBackend({"device": path}, policy=policy, owner=str(uuid.uuid4())))
+
+
+def test_a_partitioned_loop_disk_and_its_partition(
+    scratch: Path, policy: Policy, loops: Callable[..., str]
+) -> None:
+    image = scratch / "disk.img"
+    with open(image, "wb") as f:
+        f.truncate(64 * MiB)
+    run("sfdisk", "-q", str(image), input="label: gpt\n2048,32768,S\n,,S\n")
+    disk = loops(image, partitions=True)
+
+    # A loop disk is its backing file: the key a file or loop backend on it records.
+    whole = third_party(disk)
+    assert whole == block(disk, policy)
+    assert whole[0] == store_mod.file_identity(os.stat(image))
+    assert whole[1] == {f"{whole[0]}:part1", f"{whole[0]}:part2"}
+
+    part = third_party(f"{disk}p1")
+    assert part == block(f"{disk}p1", policy)
+    assert part == (f"{whole[0]}:part1", frozenset({whole[0]}))
+
+
+def test_a_file_is_named_by_its_inode(scratch: Path) -> None:
+    path = scratch / "area"
+    path.write_bytes(b"\0" * (1 * MiB))
+    assert third_party(str(path)) == (store_mod.file_identity(os.stat(path)), frozenset())
