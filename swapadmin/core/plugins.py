@@ -65,15 +65,7 @@ def record_store(
             # still take turns, but a transaction inserting a row that names the host (a
             # job, its foreign key's check at commit) does not wait for one; it may hold the
             # backend's row that this claim writes next.
-            host = Host.objects.get(pk=backend.host_id)
-            hosts = (
-                Host.objects.filter(machine_id=host.machine_id)
-                if host.machine_id
-                else Host.objects.filter(pk=host.pk)
-            )
-            locked = list(
-                hosts.select_for_update(no_key=True).order_by("pk").values_list("pk", flat=True)
-            )
+            locked = _lock_machine_hosts(backend.host_id, path)
             others = Backend.objects.filter(host_id__in=locked).exclude(pk=backend.pk)
             for other in others.only("name", "store_key", "state"):
                 if clash(other):
@@ -100,6 +92,39 @@ def record_store(
             retryable=True,
         ) from e
     backend.store_key = key
+
+
+def _machine_id(host_pk: int) -> str | None:
+    return Host.objects.filter(pk=host_pk).values_list("machine_id", flat=True).first()
+
+
+def _lock_machine_hosts(host_pk: int, path: str) -> list[int]:
+    """Lock (FOR NO KEY UPDATE, in key order) the rows of every host name of the machine
+    ``host_pk`` is, and return their keys. The machine id is read before the lock, so it is
+    read again under it: a registration or a forget-machine that committed in between would
+    otherwise leave the check blind to a name the machine took meanwhile."""
+    machine = _machine_id(host_pk)
+    for _ in range(3):
+        hosts = (
+            Host.objects.filter(machine_id=machine) if machine else Host.objects.filter(pk=host_pk)
+        )
+        locked = list(
+            hosts.select_for_update(no_key=True).order_by("pk").values_list("pk", flat=True)
+        )
+        # Held now (this host's row among them), its machine id cannot change until commit.
+        now = _machine_id(host_pk)
+        if now is None:
+            raise NotOursError(
+                f"the host of {path}'s backend was forgotten meanwhile. Nothing was written."
+            )
+        if host_pk in locked and now == machine:
+            return locked
+        machine = now
+    raise BackendError(
+        f"the machine id of {path}'s host kept changing while its store was being checked "
+        "against the machine's other backends; nothing was written",
+        retryable=True,
+    )
 
 
 #: ``Backend.store_key``'s length.

@@ -1,0 +1,112 @@
+"""A claim checks its store against every backend of its machine, whatever host name the
+machine is known by (``plugins.record_store``). Which names those are, it learns from the
+host's machine id, read before it can lock anything. If the id changes before the lock is
+granted (the host's worker registers it with its machine id, which another name of the
+same machine already has), the claim must check against the names the machine has at the
+moment of its write, not the ones it had at the moment it asked: otherwise two backends of
+one machine claim the same disk.
+
+PostgreSQL only: SQLite (`make run`) has one write lock for the whole database, so nothing
+can commit between the claim's read and its lock."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+import pytest
+from django.db import connection
+
+from backends.errors import NotOursError
+from backends.store import Store
+from swapadmin.core.models import Backend, Host
+from swapadmin.core.plugins import claim_store
+from tests.faults.pause import waits_beside_a_hold
+from tests.fixtures.workers import test_database_url as database_url
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite has one write lock"),
+]
+
+DISK = "blk:wwid:naa.5000000000000001"
+
+
+def test_a_machine_id_given_while_the_claim_waited_is_the_one_checked() -> None:
+    # "old" is the name the machine had before; "renamed" is its new name, with no machine
+    # id yet (as after forget-machine), about to be given the same one by its worker.
+    old = Host.objects.create(name="old", kernel_release="test", machine_id="m-1")
+    Backend.objects.create(host=old, kind="block", name="disk", store_key=DISK,
+                           params={"device": "/dev/sdz"})  # fmt: skip
+    renamed = Host.objects.create(name="renamed", kernel_release="test", machine_id="")
+    mine = Backend.objects.create(host=renamed, kind="block", name="again",
+                                  params={"device": "/dev/sdz"})  # fmt: skip
+
+    registration = psycopg.connect(database_url(), autocommit=False)
+    refused: list[NotOursError] = []
+
+    def claim() -> None:
+        try:
+            claim_store(mine, Store(-1, True, "/dev/sdz", DISK))
+        except NotOursError as e:
+            refused.append(e)
+
+    try:
+        # The worker's registration holds the host's row, as worker.register does.
+        registration.execute("SELECT id FROM core_host WHERE id = %s FOR UPDATE", (renamed.pk,))
+        waited = waits_beside_a_hold(
+            registration.info.backend_pid,
+            registration.commit,
+            claim,
+            "claim",
+            meanwhile=lambda: registration.execute(
+                "UPDATE core_host SET machine_id = 'm-1' WHERE id = %s", (renamed.pk,)
+            ),
+        )
+    finally:
+        registration.close()
+
+    assert waited, "the claim never waited for the registration's hold of its host's row"
+    assert refused, "the claim took a disk another name of its machine had already claimed"
+    assert "is the store of backend 'disk' on this machine already" in str(refused[0])
+    mine.refresh_from_db()
+    assert not mine.store_key
+
+
+def test_a_host_that_keeps_its_machine_id_claims_as_before() -> None:
+    host = Host.objects.create(name="steady", kernel_release="test", machine_id="m-2")
+    backend = Backend.objects.create(host=host, kind="block", name="b",
+                                     params={"device": "/dev/sdy"})  # fmt: skip
+    claim_store(backend, Store(-1, True, "/dev/sdy", "blk:8:16"))
+    backend.refresh_from_db()
+    assert backend.store_key == "blk:8:16"
+
+
+def test_a_host_forgotten_while_the_claim_waited_writes_nothing(alice: Any) -> None:
+    host = Host.objects.create(name="going", kernel_release="test", machine_id="")
+    backend = Backend.objects.create(host=host, kind="block", name="b",
+                                     params={"device": "/dev/sdx"})  # fmt: skip
+    forget = psycopg.connect(database_url(), autocommit=False)
+    refused: list[Exception] = []
+
+    def claim() -> None:
+        try:
+            claim_store(backend, Store(-1, True, "/dev/sdx", "blk:8:32"))
+        except NotOursError as e:
+            refused.append(e)
+
+    try:
+        forget.execute("SELECT id FROM core_host WHERE id = %s FOR UPDATE", (host.pk,))
+        waits_beside_a_hold(
+            forget.info.backend_pid,
+            forget.commit,
+            claim,
+            "claim",
+            meanwhile=lambda: (
+                forget.execute("DELETE FROM core_backend WHERE host_id = %s", (host.pk,)),
+                forget.execute("DELETE FROM core_host WHERE id = %s", (host.pk,)),
+            ),
+        )
+    finally:
+        forget.close()
+    assert refused and "was forgotten meanwhile" in str(refused[0]), refused
