@@ -13,12 +13,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
+from django.db import OperationalError, transaction
 
-from .models import Backend, Host, Job
+from swapadmin.enroll.models import HostCredential
+from swapadmin.health.models import BackendHealth, HostHealth
+
+from .models import Backend, DynamicSwapPolicy, Host, Job
 from .services import Actor, audit
 
 ACTION = "forget-host"
+#: PostgreSQL's SQLSTATE for a NOWAIT lock another transaction holds.
+LOCK_NOT_AVAILABLE = "55P03"
 
 
 class CannotForget(Exception):
@@ -67,21 +72,53 @@ def why_not(host: Host) -> str | None:
     return None
 
 
+def _hold_what_goes(host: Host) -> None:
+    """Lock, without waiting, the rows of the host's that other changes lock (its backends
+    and their health, its jobs, its policy, its health, its credentials), before the delete
+    would wait for them. Such a change (an edit or an action holding a backend's row, a
+    health check holding a health row) then inserts a row naming the host, which waits for
+    this transaction's hold of the host's row: had the delete waited for theirs, each would
+    wait on the other. OperationalError (PostgreSQL's lock_not_available) while one is held."""
+    held = [
+        Backend.objects.filter(host=host),
+        BackendHealth.objects.filter(backend__host=host),
+        Job.objects.filter(host=host),
+        DynamicSwapPolicy.objects.filter(host=host),
+        HostHealth.objects.filter(host=host),
+        HostCredential.objects.filter(host=host),
+    ]
+    for rows in held:
+        list(rows.select_for_update(nowait=True, of=("self",)).values_list("pk", flat=True))
+
+
+def _held_by_another(e: OperationalError) -> bool:
+    return getattr(e.__cause__, "sqlstate", None) == LOCK_NOT_AVAILABLE
+
+
 def forget_host(host: Host, actor: Actor) -> None:
     """Delete the host's row, audited; CannotForget (also audited) while it holds anything."""
-    with transaction.atomic():
-        locked = Host.objects.select_for_update().filter(pk=host.pk).first()
-        if locked is None:
-            raise CannotForget(f"{host.name} is already gone")
-        reason = why_not(locked)
-        if reason is None:
-            detail: dict[str, Any] = {
-                "machine_id": locked.machine_id,
-                "destroyed_backends_removed": locked.backends.count(),
-                "jobs_removed": Job.objects.filter(host=locked).count(),
-            }
-            audit(actor, ACTION, locked, "ok", detail)
-            locked.delete()
-            return
+    try:
+        with transaction.atomic():
+            locked = Host.objects.select_for_update().filter(pk=host.pk).first()
+            if locked is None:
+                raise CannotForget(f"{host.name} is already gone")
+            reason = why_not(locked)
+            if reason is None:
+                _hold_what_goes(locked)
+                detail: dict[str, Any] = {
+                    "machine_id": locked.machine_id,
+                    "destroyed_backends_removed": locked.backends.count(),
+                    "jobs_removed": Job.objects.filter(host=locked).count(),
+                }
+                audit(actor, ACTION, locked, "ok", detail)
+                locked.delete()
+                return
+    except OperationalError as e:
+        if not _held_by_another(e):
+            raise
+        reason = (
+            f"{host.name} is being changed right now (an edit, an action or a health check "
+            "holds one of its rows); nothing was removed: try again in a moment"
+        )
     audit(actor, ACTION, host, "refused", {"reason": reason})
     raise CannotForget(reason)
