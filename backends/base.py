@@ -471,8 +471,9 @@ class SwapBackend(ABC):
         return None
 
     def identity(self, store: Store) -> dict[str, Any]:
-        """What to record of a store when taking it, for ``check_identity`` to compare."""
-        return {"key": store.key}
+        """What to record of a store when taking it, for ``check_identity`` to compare; with
+        its ``overlaps``, which the control plane reads to find a clash from either side."""
+        return {"key": store.key, "overlaps": list(store.overlaps)}
 
     def has_identity(self) -> bool:
         """Whether the record holds the kind's identity of the store (``identity``): without

@@ -35,7 +35,7 @@ from backends.store import Store
 from .context import Cancelled, Handler, JobContext
 from .locks import HOST_MEMORY_LOCK, HOST_MEMORY_WAIT_SECONDS, exclusive_wait
 from .models import Backend, Job
-from .plugins import attach_plugin, build_plugin, record_store, store_names
+from .plugins import attach_plugin, build_plugin, create_adopted, record_store, store_names
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -1006,12 +1006,11 @@ def _adopt(
     plugin.adopt_store()
     plugin.close()
     name = _free_name(host.pk, os.path.basename(path))
-    key = plugin.record.get("key")
-    twin = Backend.objects.filter(host=host, store_key=key).first() if key else None
-    if twin is not None:
-        raise BackendError(f"it is the store of backend {twin.name!r} already")
-    backend = Backend.objects.create(
-        host=host,
+    backend = create_adopted(
+        host.pk,
+        path,
+        plugin.record.get("key"),
+        plugin.record.get("overlaps"),
         kind=kind,
         name=name,
         params=plugin.params,
@@ -1022,7 +1021,6 @@ def _adopt(
         swap_uuid=(hdr or {}).get("uuid") or None,
         adopted=True,
         provisioned_at=timezone.now(),
-        store_key=key,
         # Already in the fstab: kept there (a health check would otherwise call the
         # sysadmin's own line drift).
         persist=spec is not None,

@@ -48,15 +48,7 @@ def record_store(
     """Record ``key`` (and ``fields``) on ``backend`` unless another backend of its machine
     names the same bytes or bytes that overlap them: then NotOursError, and nothing is
     written. The check and the write are one step under the machine's host rows' locks."""
-    overlaps = _store_names_of(path, key, overlaps)
-
-    def clash(other: Backend) -> bool:
-        rec = other.state.get("store") if isinstance(other.state, dict) else None
-        theirs = store_names(rec.get("overlaps") if isinstance(rec, dict) else None)
-        return bool(
-            other.store_key
-            and (other.store_key == key or other.store_key in overlaps or key in theirs)
-        )
+    names = _store_names_of(path, key, overlaps)
 
     def write() -> None:
         with transaction.atomic():
@@ -66,15 +58,14 @@ def record_store(
             # job, its foreign key's check at commit) does not wait for one; it may hold the
             # backend's row that this claim writes next.
             locked = _lock_machine_hosts(backend.host_id, path)
-            others = Backend.objects.filter(host_id__in=locked).exclude(pk=backend.pk)
-            for other in others.only("name", "store_key", "state"):
-                if clash(other):
-                    where = "this host" if other.host_id == backend.host_id else "this machine"
-                    raise NotOursError(
-                        f"{path} is the store of backend {other.name!r} on {where} "
-                        "already (the same bytes by another name, or bytes that overlap "
-                        "them): one store serves one backend. Nothing was written."
-                    )
+            other = _clashing(locked, backend.pk, key, names)
+            if other is not None:
+                where = "this host" if other.host_id == backend.host_id else "this machine"
+                raise NotOursError(
+                    f"{path} is the store of backend {other.name!r} on {where} "
+                    "already (the same bytes by another name, or bytes that overlap "
+                    "them): one store serves one backend. Nothing was written."
+                )
             Backend.objects.filter(pk=backend.pk).update(store_key=key, **fields)
 
     try:
@@ -92,6 +83,44 @@ def record_store(
             retryable=True,
         ) from e
     backend.store_key = key
+
+
+def _clashing(
+    locked: list[int], exclude_pk: int | None, key: str, overlaps: frozenset[str]
+) -> Backend | None:
+    """A backend of the locked hosts, other than ``exclude_pk``, that names the bytes ``key``
+    names or bytes that overlap them (either side's overlaps), or None."""
+    others = Backend.objects.filter(host_id__in=locked).exclude(pk=exclude_pk)
+    for other in others.only("name", "host_id", "store_key", "state").order_by("pk"):
+        rec = other.state.get("store") if isinstance(other.state, dict) else None
+        theirs = store_names(rec.get("overlaps") if isinstance(rec, dict) else None)
+        if other.store_key and (
+            other.store_key == key or other.store_key in overlaps or key in theirs
+        ):
+            return other
+    return None
+
+
+def create_adopted(
+    host_pk: int, path: str, key: object, overlaps: object, **fields: Any
+) -> Backend:
+    """Create the row of an area adopted from the host, unless another backend of its machine
+    names the same bytes or bytes that overlap them (NotOursError naming it): adoption never
+    writes the store, but a second row on one area would activate and deactivate another
+    backend's swap as its own. The check and the insert are one step under the machine's
+    host rows' locks, as a claim's are. A kind that records no key for what it adopts is
+    taken at its word, as before: there is nothing to compare."""
+    if not key:
+        return Backend.objects.create(host_id=host_pk, store_key=None, **fields)
+    names = _store_names_of(path, key, list(store_names(overlaps)))
+    assert isinstance(key, str)  # _store_names_of refused anything else
+    with transaction.atomic():
+        locked = _lock_machine_hosts(host_pk, path)
+        other = _clashing(locked, None, key, names)
+        if other is not None:
+            where = "this host" if other.host_id == host_pk else "this machine"
+            raise NotOursError(f"it is the store of backend {other.name!r} on {where} already")
+        return Backend.objects.create(host_id=host_pk, store_key=key, **fields)
 
 
 def _machine_id(host_pk: int) -> str | None:

@@ -48,3 +48,33 @@ def test_the_second_name_cannot_take_the_first_ones_device(start_worker, alice, 
     ours = Backend.objects.get(name="disk-a")
     scan = wait_for_job(services.request_action(ours, Job.Kind.SCAN, actor, {"patterns": 1}), 60)
     assert scan.state == Job.State.SUCCEEDED, scan.error  # still disk-a's own
+
+
+def test_the_second_name_does_not_adopt_the_first_ones_active_area(
+    start_worker, alice, scratch, loops
+):
+    """Discovery on the second name finds the first name's area active in /proc/swaps. It is
+    not its own: adopted there, it would be activated and deactivated as the second name's
+    swap, under the first's backend. It is left alone, and the job says whose it is."""
+    actor = Actor(alice, Job.Via.API)
+    a, b = start_worker(), start_worker()
+    disk = scratch / "disk.img"
+    with open(disk, "wb") as f:
+        f.truncate(64 * MiB)
+    dev = loops(disk)
+    first = services.create_backend(
+        host=a.host, kind="block", name="disk-a", size_bytes=None, actor=actor,
+        params={"device": dev},
+    )  # fmt: skip
+    assert wait_for_job(first, 60, worker=a).state == Job.State.SUCCEEDED
+    ours = Backend.objects.get(name="disk-a")
+    on = wait_for_job(services.request_action(ours, Job.Kind.ACTIVATE, actor), 60, worker=a)
+    assert on.state == Job.State.SUCCEEDED, on.error
+
+    found = services.request_host_job(b.host, Job.Kind.DISCOVER, actor, {"paths": [dev]})
+    found = wait_for_job(found, 60, worker=b)
+    assert found.state == Job.State.SUCCEEDED, found.error
+    assert found.result["adopted"] == [], found.result
+    [skipped] = found.result["skipped"]
+    assert "is the store of backend 'disk-a' on this machine already" in skipped["reason"]
+    assert not Backend.objects.filter(host=b.host).exists()
