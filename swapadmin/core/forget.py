@@ -105,6 +105,10 @@ def forget_host(host: Host, actor: Actor) -> None:
             reason = why_not(locked)
             if reason is None:
                 _hold_what_goes(locked)
+                # Asked again of the rows now held: a change that committed between the
+                # first answer and the hold (a backend asked back) is seen.
+                reason = why_not(locked)
+            if reason is None:
                 detail: dict[str, Any] = {
                     "machine_id": locked.machine_id,
                     "destroyed_backends_removed": locked.backends.count(),

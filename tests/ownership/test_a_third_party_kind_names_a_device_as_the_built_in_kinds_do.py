@@ -16,8 +16,11 @@ import pytest
 
 from backends import store as store_mod
 from backends.base import Parameter, SwapBackend
+from backends.errors import NotOursError
 from backends.plugins.block import BlockBackend
 from backends.policy import Policy
+from swapadmin.core.models import Backend, Host
+from swapadmin.core.plugins import claim_store
 from tests.fixtures.host import needs_root, run
 from tests.ownership.conftest import MiB
 
@@ -43,20 +46,28 @@ class ThirdParty(SwapBackend):
         return 0
 
 
-def names(backend: SwapBackend) -> tuple[str, frozenset[str]]:
+def names(backend: SwapBackend) -> tuple[str, frozenset[str], frozenset[str]]:
+    """The key and overlaps of the backend's store, and the overlaps it records of it (which
+    the control plane reads to see a clash from the other side)."""
     store = backend.open_store(writable=False)
     try:
-        return store.key, frozenset(store.overlaps)
+        recorded = backend.identity(store).get("overlaps")
+        return store.key, frozenset(store.overlaps), frozenset(recorded or ())
     finally:
         store.close()
 
 
-def third_party(path: str) -> tuple[str, frozenset[str]]:
+def third_party(path: str) -> tuple[str, frozenset[str], frozenset[str]]:
     return names(ThirdParty({"path": path}, owner=str(uuid.uuid4())))
 
 
-def block(path: str, policy: Policy) -> tuple[str, frozenset[str]]:
+def block(path: str, policy: Policy) -> tuple[str, frozenset[str], frozenset[str]]:
     return names(BlockBackend({"device": path}, policy=policy, owner=str(uuid.uuid4())))
+
+
+def legacy(dev: str) -> str:
+    """How the contract's default used to name a device: its bare number."""
+    return f"blk:{os.stat(dev).st_rdev}"
 
 
 def test_a_partitioned_loop_disk_and_its_partition(
@@ -67,19 +78,50 @@ def test_a_partitioned_loop_disk_and_its_partition(
         f.truncate(64 * MiB)
     run("sfdisk", "-q", str(image), input="label: gpt\n2048,32768,S\n,,S\n")
     disk = loops(image, partitions=True)
+    p1, p2 = f"{disk}p1", f"{disk}p2"
 
     # A loop disk is its backing file: the key a file or loop backend on it records.
     whole = third_party(disk)
     assert whole == block(disk, policy)
-    assert whole[0] == store_mod.file_identity(os.stat(image))
-    assert whole[1] == {f"{whole[0]}:part1", f"{whole[0]}:part2"}
+    key = store_mod.file_identity(os.stat(image))
+    # Its partitions overlap it, by today's names and by the names rows claimed before
+    # carry (a row keeps its key until its next claim).
+    overlaps = {f"{key}:part1", f"{key}:part2", legacy(disk), legacy(p1), legacy(p2)}
+    assert whole == (key, overlaps, overlaps)
 
-    part = third_party(f"{disk}p1")
-    assert part == block(f"{disk}p1", policy)
-    assert part == (f"{whole[0]}:part1", frozenset({whole[0]}))
+    part = third_party(p1)
+    assert part == block(p1, policy)
+    assert part[:2] == (f"{key}:part1", {key, legacy(p1), legacy(disk)})
+    assert part[2] == part[1]
 
 
 def test_a_file_is_named_by_its_inode(scratch: Path) -> None:
     path = scratch / "area"
     path.write_bytes(b"\0" * (1 * MiB))
-    assert third_party(str(path)) == (store_mod.file_identity(os.stat(path)), frozenset())
+    key = store_mod.file_identity(os.stat(path))
+    assert third_party(str(path)) == (key, frozenset(), frozenset())
+
+
+@pytest.mark.django_db
+def test_a_row_claimed_under_the_old_name_still_clashes(
+    scratch: Path, policy: Policy, loops: Callable[..., str]
+) -> None:
+    """A third party's backend claimed its disk before the default named devices as the
+    block kind does, and keeps that key until its next claim: a block backend's claim of the
+    same disk is still refused."""
+    image = scratch / "disk.img"
+    with open(image, "wb") as f:
+        f.truncate(16 * MiB)
+    dev = loops(image)
+    host = Host.objects.create(name="h", kernel_release="test")
+    Backend.objects.create(host=host, kind=ThirdParty.name, name="old", store_key=legacy(dev),
+                           params={"path": dev})  # fmt: skip
+    row = Backend.objects.create(host=host, kind="block", name="new", params={"device": dev})
+    store = BlockBackend({"device": dev}, policy=policy).open_store(writable=False)
+    try:
+        with pytest.raises(NotOursError, match="is the store of backend 'old' on this host"):
+            claim_store(row, store)
+    finally:
+        store.close()
+    row.refresh_from_db()
+    assert not row.store_key
