@@ -453,10 +453,8 @@ class SwapBackend(ABC):
             # backing file; its partitions and disk as overlaps), so that a clash with a
             # backend of theirs on the same bytes is found, whatever the spelling.
             ident = store_mod.device_identity(fd)
-        except BaseException as e:
+        except BaseException:
             os.close(fd)
-            if isinstance(e, OSError):
-                raise KernelError(f"cannot tell which device {path} is: {e}") from e
             raise
         return Store(fd, writable, path, ident["key"], tuple(ident["overlaps"]))
 

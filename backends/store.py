@@ -237,7 +237,15 @@ def device_identity(fd: int) -> dict[str, Any]:
     number the descriptor names (never from a path): number, size, disk sequence number
     (changes whenever the medium does, a loop device re-attached included), the disk's WWN
     and serial, the partition's number and start, a loop disk's backing file; and the
-    ``key`` and ``overlaps`` that say which bytes it covers."""
+    ``key`` and ``overlaps`` that say which bytes it covers. KernelError when sysfs cannot
+    say (a container without it, a device removed meanwhile)."""
+    try:
+        return _device_identity(fd)
+    except OSError as e:
+        raise KernelError(f"cannot tell which block device is open: {e}", errno=e.errno) from e
+
+
+def _device_identity(fd: int) -> dict[str, Any]:
     st = os.fstat(fd)
     if not stat.S_ISBLK(st.st_mode):
         raise KernelError("not a block device")
@@ -315,27 +323,10 @@ def _disk_key(ident: dict[str, Any], disk: Path) -> str:
 
 def _device_keys(ident: dict[str, Any], disk: Path, part: bool) -> tuple[str, list[str]]:
     disk_key = _disk_key(ident, disk)
-    parts = sorted(p for p in disk.iterdir() if (p / "partition").exists())
     if part:
-        key, overlaps = f"{disk_key}:part{ident['partition']}", [disk_key]
-        others = [disk]
-    else:
-        key = disk_key
-        overlaps = [f"{disk_key}:part{_read(p / 'partition')}" for p in parts]
-        others = parts
-    # The names the contract's default gave a device before it named devices as this does:
-    # the bare device number (``blk:<st_rdev>``). A backend claimed under one keeps it until
-    # its next claim, so a claim of these bytes must still see it.
-    own = f"{ident['devnum']}"
-    legacy = [_legacy_key(d) for d in [own, *(_read(o / "dev") for o in others)]]
-    return key, overlaps + [k for k in legacy if k]
-
-
-def _legacy_key(devnum: str) -> str | None:
-    major, _, minor = devnum.partition(":")
-    if not (major.isdigit() and minor.isdigit()):
-        return None
-    return f"blk:{os.makedev(int(major), int(minor))}"
+        return f"{disk_key}:part{ident['partition']}", [disk_key]
+    parts = sorted(p for p in disk.iterdir() if (p / "partition").exists())
+    return disk_key, [f"{disk_key}:part{_read(p / 'partition')}" for p in parts]
 
 
 def identity_problems(recorded: dict[str, Any], found: dict[str, Any]) -> list[str]:

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from backends import (
@@ -34,7 +35,7 @@ from backends.store import Store
 
 from .context import Cancelled, Handler, JobContext
 from .locks import HOST_MEMORY_LOCK, HOST_MEMORY_WAIT_SECONDS, exclusive_wait
-from .models import Backend, Job
+from .models import Backend, Host, Job
 from .plugins import attach_plugin, build_plugin, create_adopted, record_store, store_names
 
 log = logging.getLogger(__name__)
@@ -779,7 +780,7 @@ def discover(ctx: JobContext) -> dict[str, Any]:
     host = ctx.job.host
     ctx.step(5, "reading /proc/swaps and the fstab")
     followed = _follow_recreated(ctx)
-    covered = _covered_paths(host.pk)
+    covered = _covered_paths(host)
     found: dict[str, kernel.SwapArea | None] = {
         a.path: a for a in kernel.swap_areas() if not a.deleted
     }
@@ -810,7 +811,15 @@ def discover(ctx: JobContext) -> dict[str, Any]:
         ctx.log(f"not adopted {spec}: {why}")
     for path, area in found.items():
         real = os.path.realpath(path)
-        if path in covered or real in covered:
+        owner = covered.get(path) or covered.get(real)
+        if owner is not None:
+            if owner.host_id != host.pk:
+                why = (
+                    f"it is the store of backend {owner.name!r} on this machine already "
+                    f"(host {owner.host.name})"
+                )
+                skipped.append({"path": path, "reason": why})
+                ctx.log(f"not adopted {path}: {why}")
             continue
         try:
             adopted.append(_adopt(ctx, real, area, named.get(path), lines.get(path)))
@@ -892,13 +901,26 @@ def _follow_one(ctx: JobContext, b: Backend) -> str | None:
             log.exception("closing %s's plugin after following it failed", b.name)
 
 
-def _covered_paths(host_pk: int) -> set[str]:
-    out: set[str] = set()
-    for b in Backend.objects.filter(host_id=host_pk):
+def _covered_paths(host: Host) -> dict[str, Backend]:
+    """Each path a backend of the host's machine names (as given, and its real path), with
+    that backend: every host name the machine is known by sees the same disks, so an area
+    another name manages is not this name's to adopt. This host's own win a path named
+    twice."""
+    machine = (
+        Backend.objects.filter(host__machine_id=host.machine_id)
+        if host.machine_id
+        else Backend.objects.filter(host_id=host.pk)
+    )
+    # Another name's destroyed rows name nothing any more (this host's own are skipped as
+    # before: the area comes back through its backend).
+    gone = Q(desired_state=Backend.Desired.ABSENT, observed_state=Backend.Observed.ABSENT)
+    machine = machine.exclude(gone & ~Q(host_id=host.pk))
+    out: dict[str, Backend] = {}
+    for b in sorted(machine.select_related("host"), key=lambda b: b.host_id != host.pk):
         for p in (b.swap_path, b.params.get("path"), b.params.get("device")):
             if p:
-                out.add(p)
-                out.add(os.path.realpath(p))
+                out.setdefault(p, b)
+                out.setdefault(os.path.realpath(p), b)
     return out
 
 
@@ -1005,14 +1027,13 @@ def _adopt(
     # What it is now is what it must stay: swapon and swapoff of it check this record.
     plugin.adopt_store()
     plugin.close()
-    name = _free_name(host.pk, os.path.basename(path))
     backend = create_adopted(
         host.pk,
         path,
         plugin.record.get("key"),
         plugin.record.get("overlaps"),
+        lambda: _free_name(host.pk, os.path.basename(path)),
         kind=kind,
-        name=name,
         params=plugin.params,
         size_bytes=actual,
         priority=_adopted_priority(area, line),
@@ -1034,11 +1055,11 @@ def _adopt(
         header=hdr or {},
     )
     where = f" (fstab names it {spec})" if spec and spec != path else ""
-    ctx.log(f"adopted {path}{where} as {kind} backend {name!r}")
+    ctx.log(f"adopted {path}{where} as {kind} backend {backend.name!r}")
     from .services import Actor, audit
 
     audit(Actor.system(), "adopt", backend, "ok", {"path": path, "job": str(ctx.job.uuid)})
-    out = {"path": path, "kind": kind, "name": name, "uuid": str(backend.uuid)}
+    out = {"path": path, "kind": kind, "name": backend.name, "uuid": str(backend.uuid)}
     if spec is not None and spec != path:
         out["fstab_spec"] = spec
     return out

@@ -6,7 +6,7 @@ state saved (``save_state``)."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -102,25 +102,52 @@ def _clashing(
 
 
 def create_adopted(
-    host_pk: int, path: str, key: object, overlaps: object, **fields: Any
+    host_pk: int,
+    path: str,
+    key: object,
+    overlaps: object,
+    name_for: Callable[[], str],
+    **fields: Any,
 ) -> Backend:
-    """Create the row of an area adopted from the host, unless another backend of its machine
-    names the same bytes or bytes that overlap them (NotOursError naming it): adoption never
-    writes the store, but a second row on one area would activate and deactivate another
-    backend's swap as its own. The check and the insert are one step under the machine's
-    host rows' locks, as a claim's are. A kind that records no key for what it adopts is
-    taken at its word, as before: there is nothing to compare."""
-    if not key:
-        return Backend.objects.create(host_id=host_pk, store_key=None, **fields)
-    names = _store_names_of(path, key, list(store_names(overlaps)))
-    assert isinstance(key, str)  # _store_names_of refused anything else
-    with transaction.atomic():
-        locked = _lock_machine_hosts(host_pk, path)
-        other = _clashing(locked, None, key, names)
-        if other is not None:
-            where = "this host" if other.host_id == host_pk else "this machine"
-            raise NotOursError(f"it is the store of backend {other.name!r} on {where} already")
-        return Backend.objects.create(host_id=host_pk, store_key=key, **fields)
+    """Create the row of an area adopted from the host, named ``name_for()``, unless another
+    backend of its machine names the same bytes or bytes that overlap them (NotOursError
+    naming it): adoption never writes the store, but a second row on one area would activate
+    and deactivate another backend's swap as its own. The check, the choice of a free name
+    and the insert are one step under the machine's host rows' locks, as a claim's are. A
+    kind that records no key for what it adopts is taken at its word: nothing to compare."""
+    names = _store_names_of(path, key, () if overlaps is None else overlaps) if key else None
+
+    def write() -> Backend:
+        with transaction.atomic():
+            if names is not None:
+                assert isinstance(key, str)  # _store_names_of refused anything else
+                locked = _lock_machine_hosts(host_pk, path)
+                other = _clashing(locked, None, key, names)
+                if other is not None:
+                    where = "this host" if other.host_id == host_pk else "this machine"
+                    raise NotOursError(
+                        f"it is the store of backend {other.name!r} on {where} already"
+                    )
+            return Backend.objects.create(
+                host_id=host_pk, store_key=key or None, name=name_for(), **fields
+            )
+
+    try:
+        return persistent(write, "recording an adopted area")
+    except IntegrityError:
+        # A backend created by hand under the name just chosen, or on the same key (a writer
+        # that took no lock): nothing was recorded, and the next discover tries again.
+        raise BackendError(
+            f"another backend took its name or its store meanwhile; nothing was recorded. "
+            f"Discover {path} again",
+            retryable=True,
+        ) from None
+    except DB_ERRORS as e:
+        raise BackendError(
+            f"the database is unreachable ({type(e).__name__}), so {path} cannot be checked "
+            "against the other backends; nothing was recorded",
+            retryable=True,
+        ) from e
 
 
 def _machine_id(host_pk: int) -> str | None:

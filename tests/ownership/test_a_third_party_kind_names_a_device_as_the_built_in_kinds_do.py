@@ -16,11 +16,8 @@ import pytest
 
 from backends import store as store_mod
 from backends.base import Parameter, SwapBackend
-from backends.errors import NotOursError
 from backends.plugins.block import BlockBackend
 from backends.policy import Policy
-from swapadmin.core.models import Backend, Host
-from swapadmin.core.plugins import claim_store
 from tests.fixtures.host import needs_root, run
 from tests.ownership.conftest import MiB
 
@@ -65,11 +62,6 @@ def block(path: str, policy: Policy) -> tuple[str, frozenset[str], frozenset[str
     return names(BlockBackend({"device": path}, policy=policy, owner=str(uuid.uuid4())))
 
 
-def legacy(dev: str) -> str:
-    """How the contract's default used to name a device: its bare number."""
-    return f"blk:{os.stat(dev).st_rdev}"
-
-
 def test_a_partitioned_loop_disk_and_its_partition(
     scratch: Path, policy: Policy, loops: Callable[..., str]
 ) -> None:
@@ -78,21 +70,17 @@ def test_a_partitioned_loop_disk_and_its_partition(
         f.truncate(64 * MiB)
     run("sfdisk", "-q", str(image), input="label: gpt\n2048,32768,S\n,,S\n")
     disk = loops(image, partitions=True)
-    p1, p2 = f"{disk}p1", f"{disk}p2"
 
     # A loop disk is its backing file: the key a file or loop backend on it records.
     whole = third_party(disk)
     assert whole == block(disk, policy)
     key = store_mod.file_identity(os.stat(image))
-    # Its partitions overlap it, by today's names and by the names rows claimed before
-    # carry (a row keeps its key until its next claim).
-    overlaps = {f"{key}:part1", f"{key}:part2", legacy(disk), legacy(p1), legacy(p2)}
+    overlaps = {f"{key}:part1", f"{key}:part2"}
     assert whole == (key, overlaps, overlaps)
 
-    part = third_party(p1)
-    assert part == block(p1, policy)
-    assert part[:2] == (f"{key}:part1", {key, legacy(p1), legacy(disk)})
-    assert part[2] == part[1]
+    part = third_party(f"{disk}p1")
+    assert part == block(f"{disk}p1", policy)
+    assert part == (f"{key}:part1", {key}, {key})
 
 
 def test_a_file_is_named_by_its_inode(scratch: Path) -> None:
@@ -100,28 +88,3 @@ def test_a_file_is_named_by_its_inode(scratch: Path) -> None:
     path.write_bytes(b"\0" * (1 * MiB))
     key = store_mod.file_identity(os.stat(path))
     assert third_party(str(path)) == (key, frozenset(), frozenset())
-
-
-@pytest.mark.django_db
-def test_a_row_claimed_under_the_old_name_still_clashes(
-    scratch: Path, policy: Policy, loops: Callable[..., str]
-) -> None:
-    """A third party's backend claimed its disk before the default named devices as the
-    block kind does, and keeps that key until its next claim: a block backend's claim of the
-    same disk is still refused."""
-    image = scratch / "disk.img"
-    with open(image, "wb") as f:
-        f.truncate(16 * MiB)
-    dev = loops(image)
-    host = Host.objects.create(name="h", kernel_release="test")
-    Backend.objects.create(host=host, kind=ThirdParty.name, name="old", store_key=legacy(dev),
-                           params={"path": dev})  # fmt: skip
-    row = Backend.objects.create(host=host, kind="block", name="new", params={"device": dev})
-    store = BlockBackend({"device": dev}, policy=policy).open_store(writable=False)
-    try:
-        with pytest.raises(NotOursError, match="is the store of backend 'old' on this host"):
-            claim_store(row, store)
-    finally:
-        store.close()
-    row.refresh_from_db()
-    assert not row.store_key

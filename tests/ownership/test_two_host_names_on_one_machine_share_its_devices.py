@@ -76,5 +76,7 @@ def test_the_second_name_does_not_adopt_the_first_ones_active_area(
     assert found.state == Job.State.SUCCEEDED, found.error
     assert found.result["adopted"] == [], found.result
     [skipped] = found.result["skipped"]
-    assert "is the store of backend 'disk-a' on this machine already" in skipped["reason"]
+    assert skipped["reason"] == (
+        f"it is the store of backend 'disk-a' on this machine already (host {a.host.name})"
+    )
     assert not Backend.objects.filter(host=b.host).exists()
