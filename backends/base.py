@@ -451,7 +451,9 @@ class SwapBackend(ABC):
                 return Store(fd, writable, path, store_mod.file_identity(st))
             # A device is named as the block and loop kinds name it (its WWN, serial or
             # backing file; its partitions and disk as overlaps), so that a clash with a
-            # backend of theirs on the same bytes is found, whatever the spelling.
+            # backend of theirs on the same bytes is found. (Before 2026-12-01 this named a
+            # device by its bare number: a row claimed so keeps that key until its next
+            # claim, and until then no clash with it is seen.)
             ident = store_mod.device_identity(fd)
         except BaseException:
             os.close(fd)

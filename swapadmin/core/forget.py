@@ -121,8 +121,9 @@ def forget_host(host: Host, actor: Actor) -> None:
         if not _held_by_another(e):
             raise
         reason = (
-            f"{host.name} is being changed right now (an edit, an action or a health check "
-            "holds one of its rows); nothing was removed: try again in a moment"
+            f"{host.name} is being changed right now (another change holds one of its rows: "
+            "an edit, an action or a job being queued, a health check); nothing was removed: "
+            "try again in a moment"
         )
     audit(actor, ACTION, host, "refused", {"reason": reason})
     raise CannotForget(reason)

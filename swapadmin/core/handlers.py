@@ -33,7 +33,7 @@ from backends import (
 )
 from backends.store import Store
 
-from .context import Cancelled, Handler, JobContext
+from .context import DB_ERRORS, Cancelled, Handler, JobContext
 from .locks import HOST_MEMORY_LOCK, HOST_MEMORY_WAIT_SECONDS, exclusive_wait
 from .models import Backend, Host, Job
 from .plugins import attach_plugin, build_plugin, create_adopted, record_store, store_names
@@ -826,6 +826,8 @@ def discover(ctx: JobContext) -> dict[str, Any]:
         except BackendError as e:
             skipped.append({"path": path, "reason": e.message})
             ctx.log(f"not adopted {path}: {e.message}")
+        except DB_ERRORS:
+            raise  # the job's failure, once persistent() has waited: not one area's reason
         except Exception as e:
             # A kind's plugin (a third party's, say) failing in its constructor or its
             # reads: this area is skipped, the others are still adopted.
@@ -917,7 +919,11 @@ def _covered_paths(host: Host) -> dict[str, Backend]:
     machine = machine.exclude(gone & ~Q(host_id=host.pk))
     out: dict[str, Backend] = {}
     for b in sorted(machine.select_related("host"), key=lambda b: b.host_id != host.pk):
-        for p in (b.swap_path, b.params.get("path"), b.params.get("device")):
+        # Another name's row by what it was asked to manage only: the path it last saw (a
+        # loop or zram device's number) may since name another area, which the key check
+        # of the adoption (plugins.create_adopted) judges exactly.
+        seen = (b.swap_path,) if b.host_id == host.pk else ()
+        for p in (*seen, b.params.get("path"), b.params.get("device")):
             if p:
                 out.setdefault(p, b)
                 out.setdefault(os.path.realpath(p), b)

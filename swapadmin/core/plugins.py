@@ -6,6 +6,7 @@ state saved (``save_state``)."""
 from __future__ import annotations
 
 import copy
+import uuid
 from collections.abc import Callable, Collection
 from typing import Any
 
@@ -57,14 +58,13 @@ def record_store(
             # still take turns, but a transaction inserting a row that names the host (a
             # job, its foreign key's check at commit) does not wait for one; it may hold the
             # backend's row that this claim writes next.
-            locked = _lock_machine_hosts(backend.host_id, path)
+            locked = _lock_machine_hosts(backend.host_id, path, f"the host of {path}'s backend")
             other = _clashing(locked, backend.pk, key, names)
             if other is not None:
-                where = "this host" if other.host_id == backend.host_id else "this machine"
                 raise NotOursError(
-                    f"{path} is the store of backend {other.name!r} on {where} "
-                    "already (the same bytes by another name, or bytes that overlap "
-                    "them): one store serves one backend. Nothing was written."
+                    f"{path} is the store of {_whose(other, backend.host_id)}: the same "
+                    "bytes by another name, or bytes that overlap them. One store serves "
+                    "one backend. Nothing was written."
                 )
             Backend.objects.filter(pk=backend.pk).update(store_key=key, **fields)
 
@@ -114,22 +114,25 @@ def create_adopted(
     naming it): adoption never writes the store, but a second row on one area would activate
     and deactivate another backend's swap as its own. The check, the choice of a free name
     and the insert are one step under the machine's host rows' locks, as a claim's are. A
-    kind that records no key for what it adopts is taken at its word: nothing to compare."""
+    kind that records no key for what it adopts is taken at its word: nothing to compare.
+    The database unreachable past ``persistent``'s patience is its own error (the job's)."""
     names = _store_names_of(path, key, () if overlaps is None else overlaps) if key else None
+    # Chosen once: a retry after a commit whose answer was lost finds its own row.
+    code = uuid.uuid4()
 
     def write() -> Backend:
         with transaction.atomic():
+            mine = Backend.objects.filter(uuid=code).first()
+            if mine is not None:
+                return mine
             if names is not None:
                 assert isinstance(key, str)  # _store_names_of refused anything else
-                locked = _lock_machine_hosts(host_pk, path)
+                locked = _lock_machine_hosts(host_pk, path, "the area's host")
                 other = _clashing(locked, None, key, names)
                 if other is not None:
-                    where = "this host" if other.host_id == host_pk else "this machine"
-                    raise NotOursError(
-                        f"it is the store of backend {other.name!r} on {where} already"
-                    )
+                    raise NotOursError(f"it is the store of {_whose(other, host_pk)}")
             return Backend.objects.create(
-                host_id=host_pk, store_key=key or None, name=name_for(), **fields
+                uuid=code, host_id=host_pk, store_key=key or None, name=name_for(), **fields
             )
 
     try:
@@ -142,23 +145,27 @@ def create_adopted(
             f"Discover {path} again",
             retryable=True,
         ) from None
-    except DB_ERRORS as e:
-        raise BackendError(
-            f"the database is unreachable ({type(e).__name__}), so {path} cannot be checked "
-            "against the other backends; nothing was recorded",
-            retryable=True,
-        ) from e
+
+
+def _whose(other: Backend, host_pk: int) -> str:
+    """``backend 'x' on this host already``, or on this machine, with the other name's host."""
+    if other.host_id == host_pk:
+        return f"backend {other.name!r} on this host already"
+    host = Host.objects.filter(pk=other.host_id).values_list("name", flat=True).first()
+    return f"backend {other.name!r} on this machine already (host {host})"
 
 
 def _machine_id(host_pk: int) -> str | None:
     return Host.objects.filter(pk=host_pk).values_list("machine_id", flat=True).first()
 
 
-def _lock_machine_hosts(host_pk: int, path: str) -> list[int]:
+def _lock_machine_hosts(host_pk: int, path: str, whose: str) -> list[int]:
     """Lock (FOR NO KEY UPDATE, in key order) the rows of every host name of the machine
     ``host_pk`` is, and return their keys. The machine id is read before the lock, so it is
     read again under it: a registration or a forget-machine that committed in between would
-    otherwise leave the check blind to a name the machine took meanwhile."""
+    otherwise leave the check blind to a name the machine took meanwhile. Only then does a
+    second pass lock the new set while holding the first's rows, out of key order: two such
+    claims at once can deadlock, which PostgreSQL breaks and ``persistent`` retries."""
     machine = _machine_id(host_pk)
     for _ in range(3):
         hosts = (
@@ -170,9 +177,7 @@ def _lock_machine_hosts(host_pk: int, path: str) -> list[int]:
         # Held now (this host's row among them), its machine id cannot change until commit.
         now = _machine_id(host_pk)
         if now is None:
-            raise NotOursError(
-                f"the host of {path}'s backend was forgotten meanwhile. Nothing was written."
-            )
+            raise NotOursError(f"{whose} was forgotten meanwhile. Nothing was written.")
         if host_pk in locked and now == machine:
             return locked
         machine = now

@@ -11,8 +11,6 @@ can commit between the claim's read and its lock."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import psycopg
 import pytest
 from django.db import connection
@@ -82,7 +80,7 @@ def test_a_host_that_keeps_its_machine_id_claims_as_before() -> None:
     assert backend.store_key == "blk:8:16"
 
 
-def test_a_host_forgotten_while_the_claim_waited_writes_nothing(alice: Any) -> None:
+def test_a_host_forgotten_while_the_claim_waited_writes_nothing() -> None:
     host = Host.objects.create(name="going", kernel_release="test", machine_id="")
     backend = Backend.objects.create(host=host, kind="block", name="b",
                                      params={"device": "/dev/sdx"})  # fmt: skip
@@ -97,7 +95,7 @@ def test_a_host_forgotten_while_the_claim_waited_writes_nothing(alice: Any) -> N
 
     try:
         forget.execute("SELECT id FROM core_host WHERE id = %s FOR UPDATE", (host.pk,))
-        waits_beside_a_hold(
+        waited = waits_beside_a_hold(
             forget.info.backend_pid,
             forget.commit,
             claim,
@@ -109,4 +107,5 @@ def test_a_host_forgotten_while_the_claim_waited_writes_nothing(alice: Any) -> N
         )
     finally:
         forget.close()
+    assert waited, "the claim never waited for the forget's hold of its host's row"
     assert refused and "was forgotten meanwhile" in str(refused[0]), refused
