@@ -11,6 +11,9 @@ can commit between the claim's read and its lock."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import psycopg
 import pytest
 from django.db import connection
@@ -30,6 +33,36 @@ pytestmark = [
 DISK = "blk:wwid:naa.5000000000000001"
 
 
+def claim_beside_a_change(
+    backend: Backend, key: str, change: Callable[[psycopg.Connection[Any], int], None]
+) -> list[NotOursError]:
+    """Claim ``key`` for ``backend`` while another connection holds its host's row (as a
+    registration or a forget does) and, once the claim waits for it, makes ``change`` and
+    commits: the claim's refusals, [] when it recorded the key."""
+    other = psycopg.connect(database_url(), autocommit=False)
+    refused: list[NotOursError] = []
+
+    def claim() -> None:
+        try:
+            claim_store(backend, Store(-1, True, "/dev/sdz", key))
+        except NotOursError as e:
+            refused.append(e)
+
+    try:
+        other.execute("SELECT id FROM core_host WHERE id = %s FOR UPDATE", (backend.host_id,))
+        waited = waits_beside_a_hold(
+            other.info.backend_pid,
+            other.commit,
+            claim,
+            "claim",
+            meanwhile=lambda: change(other, backend.host_id),
+        )
+    finally:
+        other.close()
+    assert waited, "the claim never waited for the other change's hold of its host's row"
+    return refused
+
+
 def test_a_machine_id_given_while_the_claim_waited_is_the_one_checked() -> None:
     # "old" is the name the machine had before; "renamed" is its new name, with no machine
     # id yet (as after forget-machine), about to be given the same one by its worker.
@@ -40,31 +73,10 @@ def test_a_machine_id_given_while_the_claim_waited_is_the_one_checked() -> None:
     mine = Backend.objects.create(host=renamed, kind="block", name="again",
                                   params={"device": "/dev/sdz"})  # fmt: skip
 
-    registration = psycopg.connect(database_url(), autocommit=False)
-    refused: list[NotOursError] = []
+    def register(conn: psycopg.Connection[Any], host_pk: int) -> None:
+        conn.execute("UPDATE core_host SET machine_id = 'm-1' WHERE id = %s", (host_pk,))
 
-    def claim() -> None:
-        try:
-            claim_store(mine, Store(-1, True, "/dev/sdz", DISK))
-        except NotOursError as e:
-            refused.append(e)
-
-    try:
-        # The worker's registration holds the host's row, as worker.register does.
-        registration.execute("SELECT id FROM core_host WHERE id = %s FOR UPDATE", (renamed.pk,))
-        waited = waits_beside_a_hold(
-            registration.info.backend_pid,
-            registration.commit,
-            claim,
-            "claim",
-            meanwhile=lambda: registration.execute(
-                "UPDATE core_host SET machine_id = 'm-1' WHERE id = %s", (renamed.pk,)
-            ),
-        )
-    finally:
-        registration.close()
-
-    assert waited, "the claim never waited for the registration's hold of its host's row"
+    refused = claim_beside_a_change(mine, DISK, register)
     assert refused, "the claim took a disk another name of its machine had already claimed"
     assert "is the store of backend 'disk' on this machine already" in str(refused[0])
     mine.refresh_from_db()
@@ -84,28 +96,10 @@ def test_a_host_forgotten_while_the_claim_waited_writes_nothing() -> None:
     host = Host.objects.create(name="going", kernel_release="test", machine_id="")
     backend = Backend.objects.create(host=host, kind="block", name="b",
                                      params={"device": "/dev/sdx"})  # fmt: skip
-    forget = psycopg.connect(database_url(), autocommit=False)
-    refused: list[Exception] = []
 
-    def claim() -> None:
-        try:
-            claim_store(backend, Store(-1, True, "/dev/sdx", "blk:8:32"))
-        except NotOursError as e:
-            refused.append(e)
+    def forget(conn: psycopg.Connection[Any], host_pk: int) -> None:
+        conn.execute("DELETE FROM core_backend WHERE host_id = %s", (host_pk,))
+        conn.execute("DELETE FROM core_host WHERE id = %s", (host_pk,))
 
-    try:
-        forget.execute("SELECT id FROM core_host WHERE id = %s FOR UPDATE", (host.pk,))
-        waited = waits_beside_a_hold(
-            forget.info.backend_pid,
-            forget.commit,
-            claim,
-            "claim",
-            meanwhile=lambda: (
-                forget.execute("DELETE FROM core_backend WHERE host_id = %s", (host.pk,)),
-                forget.execute("DELETE FROM core_host WHERE id = %s", (host.pk,)),
-            ),
-        )
-    finally:
-        forget.close()
-    assert waited, "the claim never waited for the forget's hold of its host's row"
+    refused = claim_beside_a_change(backend, "blk:8:32", forget)
     assert refused and "was forgotten meanwhile" in str(refused[0]), refused

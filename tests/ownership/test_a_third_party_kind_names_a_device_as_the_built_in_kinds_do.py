@@ -10,37 +10,18 @@ import os
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import ClassVar
 
 import pytest
 
 from backends import store as store_mod
-from backends.base import Parameter, SwapBackend
+from backends.base import SwapBackend
 from backends.plugins.block import BlockBackend
 from backends.policy import Policy
+from tests.backends.test_header_roundtrips_with_util_linux import PlainFile
 from tests.fixtures.host import needs_root, run
 from tests.ownership.conftest import MiB
 
 pytestmark = [pytest.mark.root, needs_root]
-
-
-class ThirdParty(SwapBackend):
-    """Only what a kind must say; it opens its store with the contract's default."""
-
-    name: ClassVar[str] = "third-party-test"
-    label: ClassVar[str] = "third-party test kind"
-    takes_size: ClassVar[bool] = False
-    parameters: ClassVar[tuple[Parameter, ...]] = (Parameter("path", "Path", required=True),)
-
-    @property
-    def swap_path(self) -> str:
-        return str(self.params["path"])
-
-    def swapfile(self, enable: bool) -> None:
-        return None
-
-    def capacity_bytes(self) -> int:
-        return 0
 
 
 def names(backend: SwapBackend) -> tuple[str, frozenset[str], frozenset[str]]:
@@ -55,7 +36,7 @@ def names(backend: SwapBackend) -> tuple[str, frozenset[str], frozenset[str]]:
 
 
 def third_party(path: str) -> tuple[str, frozenset[str], frozenset[str]]:
-    return names(ThirdParty({"path": path}, owner=str(uuid.uuid4())))
+    return names(PlainFile({"path": path}, owner=str(uuid.uuid4())))
 
 
 def block(path: str, policy: Policy) -> tuple[str, frozenset[str], frozenset[str]]:

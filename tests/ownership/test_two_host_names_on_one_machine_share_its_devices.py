@@ -18,20 +18,26 @@ from tests.ownership.conftest import MiB, digest
 pytestmark = [needs_root, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
-def test_the_second_name_cannot_take_the_first_ones_device(start_worker, alice, scratch, loops):
-    actor = Actor(alice, Job.Via.API)
+def two_names_and_the_firsts_disk(start_worker, actor: Actor, scratch, loops):
+    """Two workers of this machine under two host names, and a block backend of the first's
+    on a loop device: (first worker, second worker, the device, its backing file)."""
     a, b = start_worker(), start_worker()
     assert a.host.machine_id == b.host.machine_id != ""
     disk = scratch / "disk.img"
     with open(disk, "wb") as f:
         f.truncate(64 * MiB)
     dev = loops(disk)
-
     first = services.create_backend(
         host=a.host, kind="block", name="disk-a", size_bytes=None, actor=actor,
         params={"device": dev},
     )  # fmt: skip
     assert wait_for_job(first, 60, worker=a).state == Job.State.SUCCEEDED
+    return a, b, dev, disk
+
+
+def test_the_second_name_cannot_take_the_first_ones_device(start_worker, alice, scratch, loops):
+    actor = Actor(alice, Job.Via.API)
+    a, b, dev, disk = two_names_and_the_firsts_disk(start_worker, actor, scratch, loops)
     before = digest(disk)
 
     second = services.create_backend(
@@ -57,16 +63,7 @@ def test_the_second_name_does_not_adopt_the_first_ones_active_area(
     not its own: adopted there, it would be activated and deactivated as the second name's
     swap, under the first's backend. It is left alone, and the job says whose it is."""
     actor = Actor(alice, Job.Via.API)
-    a, b = start_worker(), start_worker()
-    disk = scratch / "disk.img"
-    with open(disk, "wb") as f:
-        f.truncate(64 * MiB)
-    dev = loops(disk)
-    first = services.create_backend(
-        host=a.host, kind="block", name="disk-a", size_bytes=None, actor=actor,
-        params={"device": dev},
-    )  # fmt: skip
-    assert wait_for_job(first, 60, worker=a).state == Job.State.SUCCEEDED
+    a, b, dev, _ = two_names_and_the_firsts_disk(start_worker, actor, scratch, loops)
     ours = Backend.objects.get(name="disk-a")
     on = wait_for_job(services.request_action(ours, Job.Kind.ACTIVATE, actor), 60, worker=a)
     assert on.state == Job.State.SUCCEEDED, on.error
