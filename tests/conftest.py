@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
 from collections.abc import Iterator
@@ -16,6 +17,37 @@ pytest_plugins = [
     "tests.fixtures.faulty",
     "tests.fixtures.signing",
 ]
+
+#: The Redis URL as given, and the database number this run claimed on it.
+_REDIS_CLAIM = pytest.StashKey[tuple[str, int]]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """This run's own Redis database number (fixtures.redis_database says why), in
+    ``REDIS_URL`` and in the settings pytest-django has already read from it."""
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        return
+    from django.conf import settings
+
+    from swapadmin.celery import app
+    from tests.fixtures import redis_database
+
+    own, n = redis_database.claim(url)
+    config.stash[_REDIS_CLAIM] = (url, n)
+    os.environ["REDIS_URL"] = own
+    settings.REDIS_URL = own
+    settings.CELERY_BROKER_URL = own
+    app.conf.broker_url = own
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    claimed = config.stash.get(_REDIS_CLAIM, None)
+    if claimed is not None:
+        from tests.fixtures import redis_database
+
+        redis_database.release(*claimed)
+
 
 #: How long the run's end waits for the test database's other sessions to end.
 SESSIONS_END_TIMEOUT = 30.0

@@ -36,9 +36,10 @@ class Enrolled:
     broker: OwnRedis
     roles: list[str] = field(default_factory=list)
 
-    def host(self, name: str | None = None) -> Enrolment:
+    def host(self, name: str | None = None, *, broker_url: str | None = None) -> Enrolment:
         name = name or f"enr-{uuid.uuid4().hex[:8]}"
-        enrolment = services.enroll(name, Actor.system(), broker_url=self.broker.url)
+        url = broker_url or self.broker.url
+        enrolment = services.enroll(name, Actor.system(), broker_url=url)
         self.roles.append(enrolment.credential.pg_role)
         return enrolment
 
