@@ -14,16 +14,44 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import OperationalError, transaction
+from django.db.models import Model
 
 from swapadmin.enroll.models import HostCredential
-from swapadmin.health.models import BackendHealth, HostHealth
+from swapadmin.health.models import BackendHealth, CheckResult, HealthEvent, HostHealth
 
-from .models import Backend, DynamicSwapPolicy, Host, Job
+from .models import AuditEvent, Backend, DynamicSwapDecision, DynamicSwapPolicy, Host, Job, Sample
 from .services import Actor, audit
 
 ACTION = "forget-host"
 #: PostgreSQL's SQLSTATE for a NOWAIT lock another transaction holds.
 LOCK_NOT_AVAILABLE = "55P03"
+
+
+#: The host's rows that other changes lock and, still holding them, then insert a row naming
+#: the host (an edit or an action holding a backend's row; a health check its health row; a
+#: policy's decision its policy; a revocation its credentials): each (model, the lookup from
+#: it to the host). The forget takes them NOWAIT before its delete would wait for them.
+HELD: tuple[tuple[type[Model], str], ...] = (
+    (Backend, "host"),
+    (BackendHealth, "backend__host"),
+    (Job, "host"),
+    (DynamicSwapPolicy, "host"),
+    (HostHealth, "host"),
+    (HostCredential, "host"),
+)
+#: Every other table the delete writes (removes, or sets a column of to NULL), and why no
+#: change holds such a row while it waits for the host's: the delete may wait for these.
+#: A table added to the host's cascade must be put in one of the two (a test holds it).
+WAITED_FOR: dict[type[Model], str] = {
+    Sample: "only inserted; roll-ups insert before they delete, and retention's deletes "
+    "insert nothing after",
+    CheckResult: "only inserted, under its health row's lock (held); retention deletes "
+    "those no health row or event names, in batches that insert nothing after",
+    HealthEvent: "inserted with its check; its delivery state is written one autocommit "
+    "statement at a time",
+    DynamicSwapDecision: "inserted under its policy's lock (held); pruned in one statement",
+    AuditEvent: "only inserted (the delete sets its host to NULL: the trail stays)",
+}
 
 
 class CannotForget(Exception):
@@ -79,15 +107,8 @@ def _hold_what_goes(host: Host) -> None:
     health check holding a health row) then inserts a row naming the host, which waits for
     this transaction's hold of the host's row: had the delete waited for theirs, each would
     wait on the other. OperationalError (PostgreSQL's lock_not_available) while one is held."""
-    held = [
-        Backend.objects.filter(host=host),
-        BackendHealth.objects.filter(backend__host=host),
-        Job.objects.filter(host=host),
-        DynamicSwapPolicy.objects.filter(host=host),
-        HostHealth.objects.filter(host=host),
-        HostCredential.objects.filter(host=host),
-    ]
-    for rows in held:
+    for model, lookup in HELD:
+        rows = model._default_manager.filter(**{lookup: host})
         list(rows.select_for_update(nowait=True, of=("self",)).values_list("pk", flat=True))
 
 
