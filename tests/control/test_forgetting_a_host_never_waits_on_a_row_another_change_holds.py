@@ -16,10 +16,12 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from swapadmin.core import forget
 from swapadmin.core.forget import CannotForget, forget_host
-from swapadmin.core.models import AuditEvent, Backend, Host, Job
+from swapadmin.core.models import AuditEvent, Backend, DynamicSwapPolicy, Host, Job
 from swapadmin.core.services import Actor
-from swapadmin.health.models import BackendHealth
+from swapadmin.enroll.models import HostCredential
+from swapadmin.health.models import BackendHealth, HostHealth
 from tests.faults.pause import waits_beside_a_hold
 from tests.fixtures.workers import test_database_url as database_url
 
@@ -38,6 +40,10 @@ def quiet() -> Host:
                                  desired_state="absent", observed_state="absent")  # fmt: skip
     BackendHealth.objects.create(backend=old)
     Job.objects.create(host=host, kind="discover", state="succeeded")
+    DynamicSwapPolicy.objects.create(host=host)
+    HostHealth.objects.create(host=host)
+    HostCredential.objects.create(host=host, pg_role="quiet_role", redis_user="quiet_user",
+                                  revoked_at=long_ago)  # fmt: skip
     return host
 
 
@@ -48,8 +54,11 @@ def quiet() -> Host:
         "SELECT id FROM health_backendhealth WHERE backend_id IN "
         "(SELECT id FROM core_backend WHERE host_id = %s) FOR UPDATE",
         "SELECT id FROM core_job WHERE host_id = %s FOR UPDATE",
+        "SELECT id FROM core_dynamicswappolicy WHERE host_id = %s FOR UPDATE",
+        "SELECT id FROM health_hosthealth WHERE host_id = %s FOR UPDATE",
+        "SELECT id FROM enroll_hostcredential WHERE host_id = %s FOR UPDATE",
     ],
-    ids=["backend", "backend health", "job"],
+    ids=["backend", "backend health", "job", "dynamic policy", "host health", "credential"],
 )
 def test_a_forget_beside_a_held_row_refuses_without_waiting(
     quiet: Host, alice: Any, held: str
@@ -78,3 +87,31 @@ def test_a_forget_beside_a_held_row_refuses_without_waiting(
 
     forget_host(quiet, Actor(alice, Job.Via.PAGE))  # the change is done: now it goes
     assert not Host.objects.filter(pk=quiet.pk).exists()
+
+
+def test_a_backend_asked_back_before_the_hold_is_seen_under_it(
+    quiet: Host, alice: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first answer is read before the rows are held: a change committed between it and
+    the hold (its destroyed backend asked back, by another connection) must stop the forget,
+    or the backend, no longer destroyed, would be deleted with the host."""
+    real = forget.why_not
+    answers: list[str | None] = []
+
+    def answer_then_a_change_commits(host: Host) -> str | None:
+        answer = real(host)
+        if not answers:
+            with psycopg.connect(database_url(), autocommit=True) as other:
+                other.execute(
+                    "UPDATE core_backend SET desired_state = 'present' WHERE host_id = %s",
+                    (quiet.pk,),
+                )
+        answers.append(answer)
+        return answer
+
+    monkeypatch.setattr(forget, "why_not", answer_then_a_change_commits)
+    with pytest.raises(CannotForget, match="still has 1 backend"):
+        forget_host(quiet, Actor(alice, Job.Via.PAGE))
+
+    assert answers[0] is None and len(answers) == 2, answers
+    assert Backend.objects.get(host=quiet).desired_state == "present"
