@@ -7,50 +7,16 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import ClassVar
 
 import pytest
 
 from backends import kernel
-from backends.base import PAGE_SIZE, Parameter, SwapBackend
+from backends.base import PAGE_SIZE
 from backends.header import mkswap, read_header, set_badpages
 from tests.fixtures.host import needs_root, run
+from tests.fixtures.plain_kind import PlainFile
 
 pytestmark = [pytest.mark.root, needs_root]
-
-
-class PlainFile(SwapBackend):
-    """An existing file or device, used as it is: enough of a plugin to drive the header
-    through the real contract (O_DIRECT page I/O, the proof of the store, the active-area
-    refusal) while the plugins land. A provision takes the store as it is, as the block
-    kind does: read-only while it is active, so every write still goes through ``prove``."""
-
-    name: ClassVar[str] = "plain-test-file"
-    label: ClassVar[str] = "plain test file"
-    takes_size: ClassVar[bool] = False
-    parameters: ClassVar[tuple[Parameter, ...]] = (Parameter("path", "Path", required=True),)
-
-    @property
-    def swap_path(self) -> str:
-        return str(self.params["path"])
-
-    def swapfile(self, enable: bool) -> None:
-        if not (enable and self.provisioning):
-            return
-        store = self.open_store(writable=not self.is_active())
-        try:
-            self.take_store(store)
-        except BaseException:
-            store.close()
-            raise
-
-    def capacity_bytes(self) -> int:
-        # Seeking to the end sizes a block device as well as a file (st_size is 0 for one).
-        fd = os.open(self.swap_path, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            return os.lseek(fd, 0, os.SEEK_END)
-        finally:
-            os.close(fd)
 
 
 def swap_file(where: Path, pages: int = 2560, name: str = "area") -> Path:

@@ -17,8 +17,8 @@ from backends import store as store_mod
 from backends.base import SwapBackend
 from backends.plugins.block import BlockBackend
 from backends.policy import Policy
-from tests.backends.test_header_roundtrips_with_util_linux import PlainFile
 from tests.fixtures.host import needs_root, run
+from tests.fixtures.plain_kind import PlainFile
 from tests.ownership.conftest import MiB
 
 pytestmark = [pytest.mark.root, needs_root]
