@@ -65,7 +65,7 @@ POLL_SECONDS = 1.0  # the pages' htmx poll (STATE_POLL)
 JOB_LOOPS = 2
 BACKEND_BYTES = 32 << 20
 JOB_TIMEOUT = 300.0  # a job not ended by then counts as not ended
-REDIS_DB = 11  # of the services' Redis; must be empty at start
+REDIS_DB = 11  # of the services' Redis; must be empty at start (test runs never claim it)
 LOCKED = "database is locked"
 PASSWORD = "bench-embedded-admin"
 

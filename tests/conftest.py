@@ -25,16 +25,21 @@ _REDIS_CLAIM = pytest.StashKey[tuple[str, int]]()
 def pytest_configure(config: pytest.Config) -> None:
     """This run's own Redis database number (fixtures.redis_database says why), in
     ``REDIS_URL`` and in the settings pytest-django has already read from it."""
+    from tests.fixtures import redis_database
+
     url = os.environ.get("REDIS_URL")
-    if not url:
+    if not url or os.environ.get(redis_database.CLAIMED):
+        return  # no Redis; or a run a test started, in its parent's number
+    claimed = redis_database.claim(url)
+    if claimed is None:
         return
     from django.conf import settings
 
     from swapadmin.celery import app
-    from tests.fixtures import redis_database
 
-    own, n = redis_database.claim(url)
+    own, n = claimed
     config.stash[_REDIS_CLAIM] = (url, n)
+    os.environ[redis_database.CLAIMED] = str(n)
     os.environ["REDIS_URL"] = own
     settings.REDIS_URL = own
     settings.CELERY_BROKER_URL = own

@@ -31,7 +31,10 @@ HOST_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 #: (redis-py's CLIENT SETINFO on connect is refused, and redis-py goes on without it.)
 #: SELECT: a REDIS_URL naming a database number (``redis://broker:6379/2``) makes redis-py
 #: select it on connect; without it every enrolled worker of such a broker was refused.
-#: Key patterns hold in every database, so the user reaches its own queue's names only.
+#: Redis's ACLs cannot be kept to one database: the user reaches its own queue's names in
+#: every database of the server. Database numbers do not keep two deployments' hosts apart
+#: (two hosts of one name would reach each other's queue): give each deployment its own
+#: Redis server (docs/DEPLOY.md).
 COMMANDS = (
     "+ping", "+select", "+brpop", "+lpush", "+llen", "+exists", "+sadd", "+smembers",
     "+srem", "+multi", "+exec", "+discard",
