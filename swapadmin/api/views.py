@@ -17,20 +17,18 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from backends import BackendError, registry
-from swapadmin.core import edits, history, services
+from swapadmin.core import actions, edits, history, services
 from swapadmin.core.models import AuditEvent, Backend, Host, Job
 
 from . import filters
+from . import serializers as api_serializers
 from .permissions import RolePermission, actor_for, require
 from .serializers import (
-    ActivateSerializer,
     AuditEventSerializer,
     BackendCreateSerializer,
     BackendEditSerializer,
     BackendHistorySerializer,
     BackendSerializer,
-    BenchmarkSerializer,
-    BurnInSerializer,
     ConflictSerializer,
     DiscoverSerializer,
     DynamicSwapSerializer,
@@ -41,11 +39,7 @@ from .serializers import (
     HostHistorySerializer,
     HostSerializer,
     JobSerializer,
-    PersistSerializer,
     PluginSerializer,
-    ProvisionSerializer,
-    ResizeSerializer,
-    ScanSerializer,
     TuneSerializer,
 )
 
@@ -236,20 +230,6 @@ class HostViewSet(ApiDefaults, viewsets.ReadOnlyModelViewSet):
         return queued(job, request)
 
 
-#: Backend actions: URL name -> (job kind, body serializer).
-BACKEND_ACTIONS: dict[str, tuple[str, type[serializers.Serializer]]] = {
-    "provision": ("provision", ProvisionSerializer),
-    "activate": ("activate", ActivateSerializer),
-    "deactivate": ("deactivate", ForceSerializer),
-    "scan": ("scan", ScanSerializer),
-    "benchmark": ("benchmark", BenchmarkSerializer),
-    "burn-in": ("burn_in", BurnInSerializer),
-    "resize": ("resize", ResizeSerializer),
-    "persist": ("persist", PersistSerializer),
-    "check": ("check", EmptySerializer),
-}
-
-
 class BackendViewSet(
     ApiDefaults,
     ListColumns,
@@ -269,7 +249,7 @@ class BackendViewSet(
         "destroy": "destroy",
         # Changing what a backend is (its label, swapon options, fstab line) is the admin's.
         "partial_update": "settings",
-        **{url.replace("-", "_"): kind for url, (kind, _) in BACKEND_ACTIONS.items()},
+        **{a.name: a.name for a in actions.BACKEND_ACTIONS if a.api_path},
     }
 
     @extend_schema(request=BackendCreateSerializer, responses=QUEUED)
@@ -346,63 +326,6 @@ class BackendViewSet(
             raise invalid(e) from None
         return queued(job, request)
 
-    @extend_schema(request=ProvisionSerializer, responses=ACTED)
-    @action(detail=True, methods=["post"])
-    def provision(self, request: Request, uuid: str) -> Response:
-        """Provision again: take the store and write the swap header. For a backend whose
-        first provision was refused; ``force`` (with the name typed) overwrites what the
-        store holds, and applies to the device the first attempt found."""
-        return self._act(request, "provision", ProvisionSerializer)
-
-    @extend_schema(request=ActivateSerializer, responses=ACTED)
-    @action(detail=True, methods=["post"])
-    def activate(self, request: Request, uuid: str) -> Response:
-        """swapon, with the backend's priority (or the one given) and discard policy."""
-        return self._act(request, "activate", ActivateSerializer)
-
-    @extend_schema(request=ForceSerializer, responses=ACTED)
-    @action(detail=True, methods=["post"])
-    def deactivate(self, request: Request, uuid: str) -> Response:
-        """swapoff, refused when the RAM left could not take the area's pages (unless forced)."""
-        return self._act(request, "deactivate", ForceSerializer)
-
-    @extend_schema(request=ScanSerializer, responses=ACTED)
-    @action(detail=True, methods=["post"])
-    def scan(self, request: Request, uuid: str) -> Response:
-        """Write and read back test patterns over an inactive area; bad pages are recorded."""
-        return self._act(request, "scan", ScanSerializer)
-
-    @extend_schema(request=BenchmarkSerializer, responses=ACTED)
-    @action(detail=True, methods=["post"])
-    def benchmark(self, request: Request, uuid: str) -> Response:
-        """Measure page-in and page-out throughput and latency of an inactive area."""
-        return self._act(request, "benchmark", BenchmarkSerializer)
-
-    @extend_schema(request=BurnInSerializer, responses=ACTED)
-    @action(detail=True, methods=["post"], url_path="burn-in")
-    def burn_in(self, request: Request, uuid: str) -> Response:
-        """Make the kernel really swap to this area with a memory hog in a limited cgroup."""
-        return self._act(request, "burn_in", BurnInSerializer)
-
-    @extend_schema(request=ResizeSerializer, responses=ACTED)
-    @action(detail=True, methods=["post"])
-    def resize(self, request: Request, uuid: str) -> Response:
-        """Grow or shrink a file or zram area, keeping its label and UUID."""
-        return self._act(request, "resize", ResizeSerializer)
-
-    @extend_schema(request=PersistSerializer, responses=ACTED)
-    @action(detail=True, methods=["post"])
-    def persist(self, request: Request, uuid: str) -> Response:
-        """Add (true) or remove (false) the area's fstab line."""
-        return self._act(request, "persist", PersistSerializer)
-
-    # No 409: a check reads, so it runs alongside whatever job holds the backend.
-    @extend_schema(request=EmptySerializer, responses=QUEUED)
-    @action(detail=True, methods=["post"])
-    def check(self, request: Request, uuid: str) -> Response:
-        """Run the backend's health check now."""
-        return self._act(request, "check", EmptySerializer)
-
     @extend_schema(parameters=[HistoryQuerySerializer], responses=BackendHistorySerializer)
     @action(detail=True, methods=["get"])
     def history(self, request: Request, uuid: str) -> Response:
@@ -411,6 +334,26 @@ class BackendViewSet(
         backend = self.get_object()
         found = history.backend_history(backend, history_window(request))
         return Response(BackendHistorySerializer({"backend": backend, **vars(found)}).data)
+
+
+def _action_endpoint(spec: actions.BackendAction) -> Any:
+    """``POST /backends/{uuid}/<spec.api_path>/``: ``spec``'s job, with its body checked by
+    its serializer; described in the schema by the table's words."""
+    body: type[serializers.Serializer] = getattr(api_serializers, spec.body)
+
+    def endpoint(self: BackendViewSet, request: Request, uuid: str) -> Response:
+        return self._act(request, spec.name, body)
+
+    endpoint.__name__ = endpoint.__qualname__ = spec.name
+    endpoint.__doc__ = spec.summary
+    # A reading action (check) runs beside any job: it is never refused with 409.
+    described = extend_schema(request=body, responses=QUEUED if spec.reads_only else ACTED)
+    return described(action(detail=True, methods=["post"], url_path=spec.api_path)(endpoint))
+
+
+for _spec in actions.BACKEND_ACTIONS:
+    if _spec.api_path is not None:
+        setattr(BackendViewSet, _spec.name, _action_endpoint(_spec))
 
 
 class JobViewSet(ApiDefaults, ListColumns, viewsets.ReadOnlyModelViewSet):

@@ -33,6 +33,7 @@ from backends import (
 )
 from backends.store import Store
 
+from .actions import BACKEND_ACTIONS
 from .context import DB_ERRORS, Cancelled, Handler, JobContext
 from .locks import HOST_MEMORY_LOCK, HOST_MEMORY_WAIT_SECONDS, exclusive_wait
 from .models import Backend, Host, Job
@@ -1123,16 +1124,8 @@ def tune(ctx: JobContext) -> dict[str, Any]:
 
 
 HANDLERS: dict[str, Handler] = {
-    Job.Kind.PROVISION: provision,
-    Job.Kind.ACTIVATE: activate,
-    Job.Kind.DEACTIVATE: deactivate,
-    Job.Kind.DESTROY: destroy,
-    Job.Kind.RESIZE: resize,
-    Job.Kind.SCAN: scan,
-    Job.Kind.BENCHMARK: benchmark,
-    Job.Kind.BURN_IN: burn_in,
-    Job.Kind.PERSIST: persist,
-    Job.Kind.CHECK: check,
+    # Each backend action's handler, named in the one table of actions.
+    **{a.name: globals()[a.handler] for a in BACKEND_ACTIONS},
     Job.Kind.DISCOVER: discover,
     Job.Kind.TUNE: tune,
     Job.Kind.EDIT: edit,

@@ -6,6 +6,8 @@ from enum import IntEnum
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
+from .actions import BACKEND_ACTIONS
+
 
 class Role(IntEnum):
     NONE = 0
@@ -16,26 +18,17 @@ class Role(IntEnum):
 
 GROUPS = {"viewer": Role.VIEWER, "operator": Role.OPERATOR, "admin": Role.ADMIN}
 
-#: The least role each action needs.
+#: The least role each action needs: the backend actions' from their table, and the rest.
 ACTIONS: dict[str, Role] = {
     "view": Role.VIEWER,
-    "activate": Role.OPERATOR,
-    "deactivate": Role.OPERATOR,
-    "scan": Role.OPERATOR,
-    "benchmark": Role.OPERATOR,
-    "burn_in": Role.OPERATOR,
-    "check": Role.OPERATOR,
     "cancel": Role.OPERATOR,
     "create": Role.ADMIN,
-    "provision": Role.ADMIN,
-    "destroy": Role.ADMIN,
-    "resize": Role.ADMIN,
-    "persist": Role.ADMIN,
     "force": Role.ADMIN,
     "discover": Role.ADMIN,
     "adopt": Role.ADMIN,
     "tune": Role.ADMIN,
     "settings": Role.ADMIN,
+    **{a.name: GROUPS[a.role] for a in BACKEND_ACTIONS},
 }
 
 

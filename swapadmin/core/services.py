@@ -28,7 +28,7 @@ from backends import BackendError, Policy, registry
 from backends.dynamic import RESERVED_PREFIX
 from swapadmin.celery import app as celery_app
 
-from . import signing
+from . import actions, signing
 from .models import AuditEvent, Backend, Host, Job
 
 log = logging.getLogger(__name__)
@@ -472,11 +472,11 @@ def request_action(
     backend: Backend, kind: str, actor: Actor, params: dict[str, Any] | None = None
 ) -> Job:
     """Queue ``kind`` on ``backend``; raises Conflict while another job holds it."""
-    if kind not in Job.Kind.values or kind in (Job.Kind.DISCOVER, Job.Kind.TUNE):
-        raise InvalidRequest.one("kind", f"{kind!r} is not an action on a backend")
     if kind == Job.Kind.EDIT:
         # An edit's params are its changes, validated and recorded by core.edits only.
         raise InvalidRequest.one("kind", "an edit is asked with edits.edit_backend (PATCH)")
+    if kind not in actions.BY_NAME:
+        raise InvalidRequest.one("kind", f"{kind!r} is not an action on a backend")
     if backend.provisioned_at is None and kind not in UNPROVISIONED_ACTIONS:
         reason = not_provisioned_reason(backend, kind)
         audit(actor, kind, backend, "refused", {"reason": reason})

@@ -31,7 +31,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from backends import BackendError, Fact, SwapBackend, registry
-from swapadmin.core import edits, forget, roles, services
+from swapadmin.core import actions, edits, forget, roles, services
 from swapadmin.core.clientip import client_ip
 from swapadmin.core.models import AuditEvent, Backend, Host, Job
 from swapadmin.health.models import CheckResult, HealthEvent, Status
@@ -481,17 +481,6 @@ class Kind:
         )
 
 
-ACTION_LABELS = {
-    "activate": "Activate",
-    "deactivate": "Deactivate",
-    "scan": "Scan",
-    "benchmark": "Benchmark",
-    "burn_in": "Burn-in",
-    "check": "Check",
-    "provision": "Provision",
-}
-
-
 def offered_actions(backend: Backend) -> list[tuple[str, str]]:
     """The one-click actions a backend offers in its observed state (destroy has its own
     page). The worker has the last word; this only hides what cannot work now."""
@@ -506,7 +495,7 @@ def offered_actions(backend: Backend) -> list[tuple[str, str]]:
         names = ["deactivate", "burn_in"]
     else:
         names = ["activate", "scan", "benchmark"]
-    return [(n, ACTION_LABELS[n]) for n in [*names, "check"]]
+    return [(n, actions.BY_NAME[n].label) for n in [*names, "check"]]
 
 
 def _backend_context(request: HttpRequest, backend: Backend) -> dict[str, Any]:
@@ -582,27 +571,12 @@ def backend_detail(request: HttpRequest, code: UUID) -> HttpResponse:
     return page(request, "backend.html", context, ("live", "chart"))
 
 
-BACKEND_ACTIONS = {
-    "activate",
-    "deactivate",
-    "scan",
-    "benchmark",
-    "burn_in",
-    "check",
-    "destroy",
-    "resize",
-    "persist",
-    "provision",
-}
-#: Actions that lose something: they go through a page that says what.
-CONFIRMED = {"destroy"}
-
-
 @require_POST
 @viewer_required
 def backend_action(request: HttpRequest, code: UUID, action: str) -> HttpResponse:
     backend = get_object_or_404(Backend.objects.select_related("host"), uuid=code)
-    if action not in BACKEND_ACTIONS:
+    spec = actions.BY_NAME.get(action)
+    if spec is None:
         return HttpResponse(status=404)
     if not can(request.user, action):
         return refuse(request, action, backend)
@@ -611,7 +585,7 @@ def backend_action(request: HttpRequest, code: UUID, action: str) -> HttpRespons
         return refuse(request, "force", backend)
     back = next_url(request, reverse("backend", args=[backend.uuid]))
     params: dict[str, Any] = {}
-    if action in ("deactivate", "destroy", "provision"):
+    if spec.confirm != "never":
         params = {"force": force, "confirm": request.POST.get("confirm", "")}
     elif action == "resize":
         form = ResizeForm(request.POST)
@@ -631,15 +605,15 @@ def backend_action(request: HttpRequest, code: UUID, action: str) -> HttpRespons
             errors = {k: list(v) for k, v in settings_form.errors.items()}
             return _invalid(request, services.InvalidRequest(errors), back)
         params = getattr(settings_form, "params", lambda: dict(settings_form.cleaned_data))()
-    kind = Job.Kind.PROVISION if action == "provision" else action
     try:
-        job = services.request_action(backend, kind, actor(request), params)
+        job = services.request_action(backend, spec.name, actor(request), params)
     except services.Conflict as e:
         return _busy(request, e, back)
     except services.NotReady as e:
         return _refused(request, e.message, back)
     except services.InvalidRequest as e:
-        if action in CONFIRMED or force:
+        # An action that loses something goes through the page that says what.
+        if spec.confirm == "always" or force:
             return _confirm_page(request, backend, action, ConfirmForm(request.POST), e)
         return _invalid(request, e, back)
     if action == "destroy":
@@ -648,10 +622,10 @@ def backend_action(request: HttpRequest, code: UUID, action: str) -> HttpRespons
 
 
 #: What each test's settings form says it does, beside its button.
-TEST_LABELS = {
-    "scan": ("Scan", "Writes and reads back patterns on every page of an inactive area."),
-    "benchmark": ("Benchmark", "Measures page throughput and latency of an inactive area."),
-    "burn_in": ("Burn-in", "Makes the kernel swap to an active area, under a memory limit."),
+TEST_HELP = {
+    "scan": "Writes and reads back patterns on every page of an inactive area.",
+    "benchmark": "Measures page throughput and latency of an inactive area.",
+    "burn_in": "Makes the kernel swap to an active area, under a memory limit.",
 }
 
 
@@ -659,7 +633,10 @@ def test_forms(backend: Backend) -> list[tuple[str, str, str, Any]]:
     """The scan, benchmark and burn-in settings forms a backend can use: (action, label,
     what it does, form). Scans and benchmarks write every page: never on adopted areas."""
     names = ["burn_in"] if backend.adopted else ["scan", "benchmark", "burn_in"]
-    return [(n, *TEST_LABELS[n], TEST_FORMS[n](auto_id=f"id_{n}_%s")) for n in names]
+    return [
+        (n, actions.BY_NAME[n].label, TEST_HELP[n], TEST_FORMS[n](auto_id=f"id_{n}_%s"))
+        for n in names
+    ]
 
 
 def _kind_says(plugin: type[SwapBackend] | None, hook: str, *args: Any) -> Any:
