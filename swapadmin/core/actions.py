@@ -1,18 +1,16 @@
-"""Every action on a backend, once: the table the roles, the pages, the API and the worker
-read. A new action is one entry here, its handler in ``core/handlers.py``, its body
-serializer in ``api/serializers.py`` and its parameters' checks in
-``services._clean_action_params``; nothing else lists actions.
+"""Every action on a backend, once: the table the roles, the pages, the API, the services'
+checks and the worker read. A new action is one entry here, its handler in
+``core/handlers.py`` (a function of the action's name), its body serializer in
+``api/serializers.py`` and its parameters' checks in ``services._clean_action_params``.
 
-Names are strings (a role's group name, a dotted path), not imports: this module sits below
-everything that reads it, so that any of them may import it at the top.
+Names are strings (a role's group name, a serializer's class name), not imports: this
+module sits below everything that reads it, so that any of them may import it at the top.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
-
-Confirm = Literal["never", "when forced", "always"]
 
 
 @dataclass(frozen=True)
@@ -27,16 +25,24 @@ class BackendAction:
     role: Literal["operator", "admin"]
     #: The API's body serializer: a class of ``swapadmin/api/serializers.py``, by name.
     body: str
-    #: The worker's handler: a function of ``core/handlers.py``, by name.
-    handler: str
     #: The API's URL part for ``POST /backends/{uuid}/<api_path>/``; None when the API asks
     #: it another way (destroy is ``DELETE /backends/{uuid}/``).
     api_path: str | None
-    #: Whether the user types the backend's name to confirm: never, only with ``force``, or
-    #: always (it loses something). The pages send such an action through its confirm page.
-    confirm: Confirm = "never"
+    #: It takes ``force``, which overrides its refusal (what the store holds, the RAM
+    #: check, an active area) and needs the backend's name typed: the API's ``confirm``, the
+    #: page's confirm form.
+    force: bool = False
+    #: The page asks first, on its confirm page, even without force: it loses something.
+    asks_first: bool = False
     #: It only reads, so it runs beside whatever job holds the backend (never a 409).
     reads_only: bool = False
+    #: It may be asked of a backend whose store was never proven its own (never provisioned).
+    before_provision: bool = False
+    #: It writes every page of the area: never on one swapadmin did not make (adopted).
+    writes_every_page: bool = False
+    #: The backend's desired state once asked (``Backend.Desired``), which drift is judged
+    #: by; None if it leaves it as it is.
+    desired_after: Literal["active", "inactive", "absent"] | None = None
 
 
 BACKEND_ACTIONS: tuple[BackendAction, ...] = (
@@ -49,8 +55,8 @@ BACKEND_ACTIONS: tuple[BackendAction, ...] = (
         "admin",
         "ProvisionSerializer",
         "provision",
-        "provision",
-        confirm="when forced",
+        force=True,
+        before_provision=True,
     ),
     BackendAction(
         "activate",
@@ -59,7 +65,7 @@ BACKEND_ACTIONS: tuple[BackendAction, ...] = (
         "operator",
         "ActivateSerializer",
         "activate",
-        "activate",
+        desired_after="active",
     ),
     BackendAction(
         "deactivate",
@@ -68,8 +74,8 @@ BACKEND_ACTIONS: tuple[BackendAction, ...] = (
         "operator",
         "ForceSerializer",
         "deactivate",
-        "deactivate",
-        confirm="when forced",
+        force=True,
+        desired_after="inactive",
     ),
     BackendAction(
         "scan",
@@ -78,7 +84,7 @@ BACKEND_ACTIONS: tuple[BackendAction, ...] = (
         "operator",
         "ScanSerializer",
         "scan",
-        "scan",
+        writes_every_page=True,
     ),
     BackendAction(
         "benchmark",
@@ -87,7 +93,7 @@ BACKEND_ACTIONS: tuple[BackendAction, ...] = (
         "operator",
         "BenchmarkSerializer",
         "benchmark",
-        "benchmark",
+        writes_every_page=True,
     ),
     BackendAction(
         "burn_in",
@@ -95,7 +101,6 @@ BACKEND_ACTIONS: tuple[BackendAction, ...] = (
         "Make the kernel really swap to this area with a memory hog in a limited cgroup.",
         "operator",
         "BurnInSerializer",
-        "burn_in",
         "burn-in",
     ),
     BackendAction(
@@ -105,7 +110,6 @@ BACKEND_ACTIONS: tuple[BackendAction, ...] = (
         "admin",
         "ResizeSerializer",
         "resize",
-        "resize",
     ),
     BackendAction(
         "persist",
@@ -113,7 +117,6 @@ BACKEND_ACTIONS: tuple[BackendAction, ...] = (
         "Add (true) or remove (false) the area's fstab line.",
         "admin",
         "PersistSerializer",
-        "persist",
         "persist",
     ),
     BackendAction(
@@ -123,8 +126,8 @@ BACKEND_ACTIONS: tuple[BackendAction, ...] = (
         "operator",
         "EmptySerializer",
         "check",
-        "check",
         reads_only=True,
+        before_provision=True,
     ),
     BackendAction(
         "destroy",
@@ -132,9 +135,11 @@ BACKEND_ACTIONS: tuple[BackendAction, ...] = (
         "Queue the destroy job: deactivate if needed, release the store, remove the file.",
         "admin",
         "ForceSerializer",
-        "destroy",
         None,
-        confirm="always",
+        force=True,
+        asks_first=True,
+        before_provision=True,
+        desired_after="absent",
     ),
 )
 

@@ -1124,8 +1124,8 @@ def tune(ctx: JobContext) -> dict[str, Any]:
 
 
 HANDLERS: dict[str, Handler] = {
-    # Each backend action's handler, named in the one table of actions.
-    **{a.name: globals()[a.handler] for a in BACKEND_ACTIONS},
+    # Each backend action of the one table's, by the function of its name.
+    **{a.name: globals()[a.name] for a in BACKEND_ACTIONS},
     Job.Kind.DISCOVER: discover,
     Job.Kind.TUNE: tune,
     Job.Kind.EDIT: edit,

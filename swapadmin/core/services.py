@@ -97,11 +97,6 @@ class NotReady(Exception):
         self.message = message
 
 
-#: What a backend whose provision never completed may still do: be provisioned again,
-#: destroyed (which then removes only the row), and checked (read-only).
-UNPROVISIONED_ACTIONS = frozenset({Job.Kind.PROVISION, Job.Kind.DESTROY, Job.Kind.CHECK})
-
-
 def not_provisioned_reason(backend: Backend, kind: str) -> str:
     """Why ``kind`` is refused on a backend whose store was never proven ours, with what
     its last provision said."""
@@ -369,14 +364,6 @@ def create_backend(
     return job
 
 
-#: What each action does to the desired state, for drift detection.
-DESIRED_AFTER = {
-    Job.Kind.ACTIVATE: Backend.Desired.ACTIVE,
-    Job.Kind.DEACTIVATE: Backend.Desired.INACTIVE,
-    Job.Kind.DESTROY: Backend.Desired.ABSENT,
-}
-
-
 def adopted_refusal(name: str, kind: str) -> str:
     """Why a scan or benchmark is refused on an adopted area: the worker says it again."""
     doing = "scanning" if kind == Job.Kind.SCAN else "a benchmark"
@@ -406,13 +393,16 @@ def check_persistable(kind: str, *, adopted: bool = False) -> None:
         raise InvalidRequest.one("persist", refusal)
 
 
-def _clean_action_params(backend: Backend, kind: str, params: dict[str, Any]) -> dict[str, Any]:
+def _clean_action_params(
+    backend: Backend, spec: actions.BackendAction, params: dict[str, Any]
+) -> dict[str, Any]:
     p = dict(params)
+    kind = spec.name
     force = bool(p.get("force", False))
-    if kind in (Job.Kind.DEACTIVATE, Job.Kind.DESTROY, Job.Kind.PROVISION):
+    if spec.force:
         _check_force(force, str(p.get("confirm", "")), backend.name)
         return {"force": force}
-    if kind in (Job.Kind.SCAN, Job.Kind.BENCHMARK) and backend.adopted:
+    if spec.writes_every_page and backend.adopted:
         raise InvalidRequest.one("kind", adopted_refusal(backend.name, kind))
     if kind == Job.Kind.SCAN:
         patterns = _int_in(p.get("patterns", 4), "patterns", 1, 4)
@@ -475,33 +465,37 @@ def request_action(
     if kind == Job.Kind.EDIT:
         # An edit's params are its changes, validated and recorded by core.edits only.
         raise InvalidRequest.one("kind", "an edit is asked with edits.edit_backend (PATCH)")
-    if kind not in actions.BY_NAME:
+    spec = actions.BY_NAME.get(kind)
+    if spec is None:
         raise InvalidRequest.one("kind", f"{kind!r} is not an action on a backend")
-    if backend.provisioned_at is None and kind not in UNPROVISIONED_ACTIONS:
+    if backend.provisioned_at is None and not spec.before_provision:
         reason = not_provisioned_reason(backend, kind)
         audit(actor, kind, backend, "refused", {"reason": reason})
         raise NotReady(reason)
-    cleaned = _clean_action_params(backend, kind, params or {})
+    cleaned = _clean_action_params(backend, spec, params or {})
     try:
-        return _queue_action(backend, kind, actor, cleaned)
+        return _queue_action(backend, spec, actor, cleaned)
     except Conflict as e:
         # Audited outside the transaction the conflict rolled back, so the refusal is kept.
         audit(actor, kind, backend, "refused", {"busy_with": str(e.job.uuid)})
         raise
 
 
-def _queue_action(backend: Backend, kind: str, actor: Actor, cleaned: dict[str, Any]) -> Job:
+def _queue_action(
+    backend: Backend, spec: actions.BackendAction, actor: Actor, cleaned: dict[str, Any]
+) -> Job:
+    kind = spec.name
     with transaction.atomic():
         # Lock the row so two requests cannot both see the backend free (PostgreSQL; SQLite
         # serialises writers anyway, and the worker's claim is the last line of defence).
         locked = Backend.objects.select_for_update().get(pk=backend.pk)
-        if kind != Job.Kind.CHECK:
+        if not spec.reads_only:
             holder = live_job_for(locked)
             if holder is not None:
                 raise Conflict(holder)
         updates: dict[str, Any] = {}
-        if kind in DESIRED_AFTER:
-            updates["desired_state"] = DESIRED_AFTER[kind]
+        if spec.desired_after is not None:
+            updates["desired_state"] = spec.desired_after
         if kind == Job.Kind.PERSIST:
             updates["persist"] = cleaned["persist"]
         if kind == Job.Kind.ACTIVATE and "priority" in cleaned:

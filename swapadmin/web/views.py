@@ -495,7 +495,9 @@ def offered_actions(backend: Backend) -> list[tuple[str, str]]:
         names = ["deactivate", "burn_in"]
     else:
         names = ["activate", "scan", "benchmark"]
-    return [(n, actions.BY_NAME[n].label) for n in [*names, "check"]]
+    offered = [actions.BY_NAME[n] for n in [*names, "check"]]
+    # Scans and benchmarks write every page: never on an area swapadmin did not make.
+    return [(a.name, a.label) for a in offered if not (backend.adopted and a.writes_every_page)]
 
 
 def _backend_context(request: HttpRequest, backend: Backend) -> dict[str, Any]:
@@ -585,7 +587,7 @@ def backend_action(request: HttpRequest, code: UUID, action: str) -> HttpRespons
         return refuse(request, "force", backend)
     back = next_url(request, reverse("backend", args=[backend.uuid]))
     params: dict[str, Any] = {}
-    if spec.confirm != "never":
+    if spec.force:
         params = {"force": force, "confirm": request.POST.get("confirm", "")}
     elif action == "resize":
         form = ResizeForm(request.POST)
@@ -613,7 +615,7 @@ def backend_action(request: HttpRequest, code: UUID, action: str) -> HttpRespons
         return _refused(request, e.message, back)
     except services.InvalidRequest as e:
         # An action that loses something goes through the page that says what.
-        if spec.confirm == "always" or force:
+        if spec.asks_first or force:
             return _confirm_page(request, backend, action, ConfirmForm(request.POST), e)
         return _invalid(request, e, back)
     if action == "destroy":
@@ -632,10 +634,11 @@ TEST_HELP = {
 def test_forms(backend: Backend) -> list[tuple[str, str, str, Any]]:
     """The scan, benchmark and burn-in settings forms a backend can use: (action, label,
     what it does, form). Scans and benchmarks write every page: never on adopted areas."""
-    names = ["burn_in"] if backend.adopted else ["scan", "benchmark", "burn_in"]
+    tests = [actions.BY_NAME[n] for n in TEST_FORMS]
     return [
-        (n, actions.BY_NAME[n].label, TEST_HELP[n], TEST_FORMS[n](auto_id=f"id_{n}_%s"))
-        for n in names
+        (a.name, a.label, TEST_HELP[a.name], TEST_FORMS[a.name](auto_id=f"id_{a.name}_%s"))
+        for a in tests
+        if not (backend.adopted and a.writes_every_page)
     ]
 
 
@@ -730,7 +733,8 @@ def _confirm_page(
 @viewer_required
 def backend_confirm(request: HttpRequest, code: UUID, action: str) -> HttpResponse:
     backend = get_object_or_404(Backend.objects.select_related("host"), uuid=code)
-    if action not in ("destroy", "deactivate", "provision"):
+    spec = actions.BY_NAME.get(action)
+    if spec is None or not (spec.force or spec.asks_first):
         return HttpResponse(status=404)
     if not can(request.user, action):
         return refuse(request, action, backend)

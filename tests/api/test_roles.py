@@ -45,6 +45,7 @@ CHANGES: list[tuple[str, str, dict[str, Any], str, int, str]] = [
     ("post", "/api/v1/hosts/{host}/tune/", {"swappiness": 10}, "admin", 202, "tune"),
     ("post", "/api/v1/backends/", {"new": True}, "admin", 202, "create"),
     ("delete", "/api/v1/backends/{backend}/", {}, "admin", 202, "destroy"),
+    ("post", "/api/v1/backends/{backend}/provision/", {}, "admin", 202, "provision"),
     ("post", "/api/v1/backends/{backend}/activate/", {}, "operator", 202, "activate"),
     ("post", "/api/v1/backends/{backend}/deactivate/", {}, "operator", 202, "deactivate"),
     ("post", "/api/v1/backends/{backend}/scan/", {}, "operator", 202, "scan"),

@@ -1,7 +1,11 @@
 """Every action on a backend is one entry of ``core.actions.BACKEND_ACTIONS``: its role, its
-API endpoint and body, its confirmation, its handler on the worker. Each reader of the table
-(the roles, the API, the pages, the worker) knows every entry, and nothing else names an
-action the table does not have."""
+API endpoint and body, its force and confirmation, whether it waits for the backend, what it
+may be asked of, the state it asks for, its handler on the worker. Each reader of the table
+(the roles, the API, the pages, the services' checks, the worker) does what the entry says,
+and nothing names an action the table does not have.
+
+``PINNED`` says again, independently, what each action must be: who may ask it above all.
+A change to an entry's role or force fails here, not only in the readers built from it."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from typing import Any
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from swapadmin.api import serializers as api_serializers
 from swapadmin.api.views import BackendViewSet
@@ -19,12 +24,36 @@ from swapadmin.core.services import Actor
 
 SPECS = actions.BACKEND_ACTIONS
 
+#: name: (least role, force with the name typed, asked first on the page, reads only,
+#: before a provision, writes every page, desired state after)
+PINNED: dict[str, tuple[str, bool, bool, bool, bool, bool, str | None]] = {
+    "provision": ("admin", True, False, False, True, False, None),
+    "activate": ("operator", False, False, False, False, False, "active"),
+    "deactivate": ("operator", True, False, False, False, False, "inactive"),
+    "scan": ("operator", False, False, False, False, True, None),
+    "benchmark": ("operator", False, False, False, False, True, None),
+    "burn_in": ("operator", False, False, False, False, False, None),
+    "resize": ("admin", False, False, False, False, False, None),
+    "persist": ("admin", False, False, False, False, False, None),
+    "check": ("operator", False, False, True, True, False, None),
+    "destroy": ("admin", True, True, False, True, False, "absent"),
+}
+
+
+def test_the_table_is_every_job_on_a_backend_and_says_what_is_pinned() -> None:
+    host_jobs = {Job.Kind.DISCOVER, Job.Kind.TUNE, Job.Kind.EDIT}  # EDIT: PATCH, core.edits
+    assert set(actions.BY_NAME) == set(Job.Kind.values) - host_jobs
+    assert {
+        a.name: (a.role, a.force, a.asks_first, a.reads_only, a.before_provision,
+                 a.writes_every_page, a.desired_after)
+        for a in SPECS
+    } == PINNED  # fmt: skip
+
 
 @pytest.mark.parametrize("spec", SPECS, ids=[s.name for s in SPECS])
 def test_each_reader_knows_the_entry(spec: actions.BackendAction) -> None:
-    assert spec.name in Job.Kind.values
-    assert roles.ACTIONS[spec.name] == roles.GROUPS[spec.role]
-    assert HANDLERS[spec.name].__name__ == spec.handler
+    assert roles.ACTIONS[spec.name] == roles.GROUPS[PINNED[spec.name][0]]
+    assert callable(HANDLERS[spec.name]) and HANDLERS[spec.name].__name__ == spec.name
     assert issubclass(getattr(api_serializers, spec.body), api_serializers.serializers.Serializer)
     if spec.api_path is not None:
         code = "00000000-0000-0000-0000-000000000000"
@@ -45,12 +74,93 @@ def test_the_schema_describes_each_endpoint(client: Any, admin_user: Any) -> Non
         assert ("409" in post["responses"]) is not spec.reads_only, spec.name
 
 
+@pytest.fixture
+def made(db: None) -> Backend:
+    host = Host.objects.create(name="h", kernel_release="test")
+    return Backend.objects.create(
+        host=host, kind="file", name="b", params={}, provisioned_at=timezone.now()
+    )
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=[s.name for s in SPECS])
+def test_force_without_the_typed_name_is_refused_exactly_where_the_table_says(
+    spec: actions.BackendAction, made: Backend, alice: Any
+) -> None:
+    ask = {"force": True, "confirm": "not its name", "size_bytes": 64 << 20}
+    if spec.force:
+        with pytest.raises(services.InvalidRequest, match="force needs the backend's name"):
+            services.request_action(made, spec.name, Actor(alice, Job.Via.API), ask)
+        assert not Job.objects.exists()
+    else:
+        try:
+            services.request_action(made, spec.name, Actor(alice, Job.Via.API), ask)
+        except services.InvalidRequest as e:  # its own parameters' refusal, not force's
+            assert "force" not in str(e.errors), e.errors
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=[s.name for s in SPECS])
+def test_a_backend_never_provisioned_takes_only_what_the_table_allows(
+    spec: actions.BackendAction, made: Backend, alice: Any
+) -> None:
+    Backend.objects.filter(pk=made.pk).update(provisioned_at=None)
+    made.refresh_from_db()
+    if spec.before_provision:
+        job = services.request_action(made, spec.name, Actor(alice, Job.Via.API), {})
+        assert job.kind == spec.name
+    else:
+        with pytest.raises(services.NotReady, match="no store proven to be swapadmin's"):
+            services.request_action(made, spec.name, Actor(alice, Job.Via.API), {})
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=[s.name for s in SPECS])
+def test_the_desired_state_and_the_wait_follow_the_table(
+    spec: actions.BackendAction, made: Backend, alice: Any
+) -> None:
+    before = made.desired_state
+    holder = Job.objects.create(host=made.host, backend=made, kind="scan", state="running")
+    body = {"size_bytes": 64 << 20, "persist": False}
+    if spec.reads_only:
+        services.request_action(made, spec.name, Actor(alice, Job.Via.API), body)
+    else:
+        with pytest.raises(services.Conflict):
+            services.request_action(made, spec.name, Actor(alice, Job.Via.API), body)
+        holder.delete()
+        services.request_action(made, spec.name, Actor(alice, Job.Via.API), body)
+    made.refresh_from_db()
+    assert made.desired_state == (spec.desired_after or before)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=[s.name for s in SPECS])
+def test_an_adopted_area_is_never_given_an_action_that_writes_every_page(
+    spec: actions.BackendAction, made: Backend, alice: Any
+) -> None:
+    Backend.objects.filter(pk=made.pk).update(adopted=True)
+    made.refresh_from_db()
+    from swapadmin.web.views import offered_actions, test_forms
+
+    offered = {name for name, _ in offered_actions(made)} | {t[0] for t in test_forms(made)}
+    if spec.writes_every_page:
+        assert spec.name not in offered
+        with pytest.raises(services.InvalidRequest, match="adopted"):
+            services.request_action(made, spec.name, Actor(alice, Job.Via.API), {})
+
+
 @pytest.mark.django_db
-@pytest.mark.parametrize("kind", ["discover", "tune", "view", "nonsense"])
+@pytest.mark.parametrize("spec", SPECS, ids=[s.name for s in SPECS])
+def test_the_confirm_page_serves_what_takes_force_or_asks_first(
+    spec: actions.BackendAction, made: Backend, client: Any, admin_user: Any
+) -> None:
+    client.force_login(admin_user)
+    r = client.get(reverse("backend-confirm", args=[made.uuid, spec.name]))
+    assert r.status_code == (200 if spec.force or spec.asks_first else 404)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kind", ["discover", "tune", "edit", "view", "nonsense"])
 def test_a_kind_outside_the_table_is_no_action_on_a_backend(kind: str, alice: Any) -> None:
     host = Host.objects.create(name="h", kernel_release="test")
     backend = Backend.objects.create(host=host, kind="file", name="b", params={})
-    with pytest.raises(services.InvalidRequest, match="is not an action on a backend"):
+    with pytest.raises(services.InvalidRequest, match="is not an action on a backend|PATCH"):
         services.request_action(backend, kind, Actor(alice, Job.Via.API))
     assert not Job.objects.exists()
 
