@@ -354,6 +354,7 @@ def _action_endpoint(spec: actions.BackendAction) -> Any:
 for _spec in actions.BACKEND_ACTIONS:
     if _spec.api_path is not None:
         setattr(BackendViewSet, _spec.name, _action_endpoint(_spec))
+del _spec
 
 
 class JobViewSet(ApiDefaults, ListColumns, viewsets.ReadOnlyModelViewSet):

@@ -1,7 +1,9 @@
 """Every action on a backend, once: the table the roles, the pages, the API, the services'
-checks and the worker read. A new action is one entry here, its handler in
-``core/handlers.py`` (a function of the action's name), its body serializer in
-``api/serializers.py`` and its parameters' checks in ``services._clean_action_params``.
+checks and the worker's handlers, job locks and claims read. A new action is one entry here,
+its job kind in ``Job.Kind`` (and its migration), its handler in ``core/handlers.py`` (the
+function of the action's name), its body serializer in ``api/serializers.py``, and its
+parameters' checks in ``services._clean_action_params``; what else is still written per
+action is listed in docs/ARCHITECTURE.md.
 
 Names are strings (a role's group name, a serializer's class name), not imports: this
 module sits below everything that reads it, so that any of them may import it at the top.
@@ -50,7 +52,7 @@ BACKEND_ACTIONS: tuple[BackendAction, ...] = (
         "provision",
         "Provision",
         "Provision again: take the store and write the swap header. For a backend whose "
-        "first provision was refused; force (with the name typed) overwrites what the store "
+        "first provision was refused; ``force`` (with the name typed) overwrites what the store "
         "holds, and applies to the device the first attempt found.",
         "admin",
         "ProvisionSerializer",
@@ -145,3 +147,7 @@ BACKEND_ACTIONS: tuple[BackendAction, ...] = (
 
 #: The same, by name.
 BY_NAME: dict[str, BackendAction] = {a.name: a for a in BACKEND_ACTIONS}
+#: The actions that only read: they neither wait for a backend's other jobs nor hold them up.
+READS_ONLY = frozenset(a.name for a in BACKEND_ACTIONS if a.reads_only)
+#: What a backend whose store was never proven its own may still be asked.
+BEFORE_PROVISION = frozenset(a.name for a in BACKEND_ACTIONS if a.before_provision)

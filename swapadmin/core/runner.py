@@ -26,7 +26,7 @@ from backends import BackendError, Policy
 from backends.errors import NotOursError
 from backends.store import boot_id
 
-from . import finished, signing
+from . import actions, finished, signing
 from .context import (
     Busy,
     Cancelled,
@@ -81,7 +81,7 @@ class HostIdentityError(Exception):
 
 
 def lock_name(job: Job) -> str:
-    if job.kind == Job.Kind.CHECK:
+    if job.kind in actions.READS_ONLY:
         # Checks only read, and skip an area another job is changing (health.checks): they
         # neither wait for nor hold up the backend's other jobs.
         return f"check-{job.backend_id or job.host_id}"
@@ -99,10 +99,10 @@ def claim(job: Job, worker: str) -> bool:
     times are the database's, and the boot id says which boot of the host runs it."""
     now = Now()
     qs = Job.objects.filter(pk=job.pk, state=Job.State.QUEUED, cancel_requested=False)
-    if job.backend_id is not None and job.kind != Job.Kind.CHECK:
+    if job.backend_id is not None and job.kind not in actions.READS_ONLY:
         other = (
             Job.objects.filter(backend_id=job.backend_id, state=Job.State.RUNNING)
-            .exclude(kind=Job.Kind.CHECK)
+            .exclude(kind__in=actions.READS_ONLY)
             .exclude(pk=OuterRef("pk"))
         )
         qs = qs.filter(~Exists(other))
@@ -157,7 +157,7 @@ def run(job_pk: int, *, worker: str) -> Outcome:
                 if job.state == Job.State.QUEUED:
                     holder = (
                         Job.objects.filter(backend_id=job.backend_id, state=Job.State.RUNNING)
-                        .exclude(kind=Job.Kind.CHECK)
+                        .exclude(kind__in=actions.READS_ONLY)
                         .exclude(pk=job.pk)
                         .first()
                     )
@@ -273,7 +273,7 @@ def _run_handler(ctx: JobContext, attempt: int) -> tuple[Outcome, dict[str, Any]
 
 
 #: What a backend whose store was never proven ours may still do.
-UNPROVISIONED_JOBS = frozenset({Job.Kind.PROVISION, Job.Kind.DESTROY, Job.Kind.CHECK})
+UNPROVISIONED_JOBS = actions.BEFORE_PROVISION
 
 
 def check_not_provisioned(job: Job, backend: Backend) -> None:
@@ -300,7 +300,7 @@ def _refresh(ctx: JobContext) -> None:
     backend, plugin = ctx.backend, ctx.plugin
     # A check runs beside the backend's other jobs and only reads: the state it read when
     # it started may be older than theirs, and must never overwrite it.
-    keep_state = plugin is not None and ctx.job.kind != Job.Kind.CHECK
+    keep_state = plugin is not None and ctx.job.kind not in actions.READS_ONLY
 
     def write() -> None:
         # The store is read first, outside the transaction: a slow read must not hold the

@@ -269,7 +269,7 @@ def _check_store_unclaimed(host: Host, params: dict[str, Any], others: list[Back
 def live_job_for(backend: Backend) -> Job | None:
     return (
         backend.jobs.filter(state__in=Job.LIVE)
-        .exclude(kind=Job.Kind.CHECK)
+        .exclude(kind__in=actions.READS_ONLY)
         .order_by("queued_at")
         .first()
     )

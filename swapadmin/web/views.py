@@ -136,7 +136,7 @@ def live_jobs_by_backend(jobs: Iterable[Job]) -> dict[int, Job]:
     """The job holding each backend (the oldest live one), as services.live_job_for picks it."""
     out: dict[int, Job] = {}
     for job in sorted(jobs, key=lambda j: j.queued_at):
-        if job.backend_id and job.kind != Job.Kind.CHECK:
+        if job.backend_id and job.kind not in actions.READS_ONLY:
             out.setdefault(job.backend_id, job)
     return out
 
