@@ -21,6 +21,7 @@ from swapadmin.core import actions, roles, services
 from swapadmin.core.handlers import HANDLERS
 from swapadmin.core.models import Backend, Host, Job
 from swapadmin.core.services import Actor
+from swapadmin.web.views import offered_actions, test_forms
 
 SPECS = actions.BACKEND_ACTIONS
 
@@ -85,6 +86,11 @@ def made(db: None) -> Backend:
     )
 
 
+def _change(backend: Backend, **fields: Any) -> None:
+    Backend.objects.filter(pk=backend.pk).update(**fields)
+    backend.refresh_from_db()
+
+
 @pytest.mark.parametrize("spec", SPECS, ids=[s.name for s in SPECS])
 def test_force_without_the_typed_name_is_refused_exactly_where_the_table_says(
     spec: actions.BackendAction, made: Backend, alice: Any
@@ -106,8 +112,7 @@ def test_force_without_the_typed_name_is_refused_exactly_where_the_table_says(
 def test_a_backend_never_provisioned_takes_only_what_the_table_allows(
     spec: actions.BackendAction, made: Backend, alice: Any
 ) -> None:
-    Backend.objects.filter(pk=made.pk).update(provisioned_at=None)
-    made.refresh_from_db()
+    _change(made, provisioned_at=None)
     if spec.before_provision:
         job = services.request_action(made, spec.name, Actor(alice, Job.Via.API), {})
         assert job.kind == spec.name
@@ -122,7 +127,7 @@ def test_the_desired_state_and_the_wait_follow_the_table(
 ) -> None:
     # Set apart from what the action asks for, so that a write is seen, and a wrong one too.
     before = "inactive" if spec.desired_after == "active" else "active"
-    Backend.objects.filter(pk=made.pk).update(desired_state=before)
+    _change(made, desired_state=before)
     holder = Job.objects.create(host=made.host, backend=made, kind="scan", state="running")
     body = {"size_bytes": 64 << 20, "persist": False}
     if spec.reads_only:
@@ -140,10 +145,7 @@ def test_the_desired_state_and_the_wait_follow_the_table(
 def test_an_adopted_area_is_never_given_an_action_that_writes_every_page(
     spec: actions.BackendAction, made: Backend, alice: Any
 ) -> None:
-    Backend.objects.filter(pk=made.pk).update(adopted=True)
-    made.refresh_from_db()
-    from swapadmin.web.views import offered_actions, test_forms
-
+    _change(made, adopted=True)
     offered = {name for name, _ in offered_actions(made)} | {t[0] for t in test_forms(made)}
     # An inactive area (provisioned, not active) is offered activate, scan and benchmark,
     # the three tests' forms, and check: less what writes every page, on an adopted one.
