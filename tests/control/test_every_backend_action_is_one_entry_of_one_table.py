@@ -21,7 +21,7 @@ from swapadmin.core import actions, roles, services
 from swapadmin.core.handlers import HANDLERS
 from swapadmin.core.models import Backend, Host, Job
 from swapadmin.core.services import Actor
-from swapadmin.web.views import offered_actions, test_forms
+from swapadmin.web import views  # not its test_forms by name: pytest would collect it
 
 SPECS = actions.BACKEND_ACTIONS
 
@@ -146,7 +146,7 @@ def test_an_adopted_area_is_never_given_an_action_that_writes_every_page(
     spec: actions.BackendAction, made: Backend, alice: Any
 ) -> None:
     _change(made, adopted=True)
-    offered = {name for name, _ in offered_actions(made)} | {t[0] for t in test_forms(made)}
+    offered = {n for n, _ in views.offered_actions(made)} | {t[0] for t in views.test_forms(made)}
     # An inactive area (provisioned, not active) is offered activate, scan and benchmark,
     # the three tests' forms, and check: less what writes every page, on an adopted one.
     offerable = {"activate", "scan", "benchmark", "burn_in", "check"}
