@@ -23,8 +23,9 @@ from .models import AuditEvent, Backend, DynamicSwapDecision, DynamicSwapPolicy,
 from .services import Actor, audit
 
 ACTION = "forget-host"
-#: PostgreSQL's SQLSTATE for a NOWAIT lock another transaction holds.
-LOCK_NOT_AVAILABLE = "55P03"
+#: PostgreSQL's SQLSTATEs for a NOWAIT lock another transaction holds, and for a deadlock
+#: it broke by failing this transaction: either way the host is being changed right now.
+BUSY = frozenset({"55P03", "40P01"})
 
 
 #: The host's rows that other changes lock and, still holding them, then insert a row naming
@@ -39,17 +40,23 @@ HELD: tuple[tuple[type[Model], str], ...] = (
     (HostHealth, "host"),
     (HostCredential, "host"),
 )
-#: Every other table the delete writes (removes, or sets a column of to NULL), and why no
-#: change holds such a row while it waits for the host's: the delete may wait for these.
+#: Every other table the delete writes (removes, or sets a column of to NULL), and why a
+#: change seldom holds such a row while it waits for the host's row or a held one: the
+#: delete may wait for these. Where one does (retention's job prune, below), PostgreSQL
+#: breaks the deadlock by failing one side; the forget then says the host is busy.
 #: A table added to the host's cascade must be put in one of the two (a test holds it).
 WAITED_FOR: dict[type[Model], str] = {
     Sample: "only inserted; roll-ups insert before they delete, and retention's deletes "
     "insert nothing after",
-    CheckResult: "only inserted, under its health row's lock (held); retention deletes "
-    "those no health row or event names, in batches that insert nothing after",
+    CheckResult: "inserted under its health row's lock (held); retention deletes those no "
+    "health row or event names, in batches that insert nothing after. Retention's job "
+    "prune sets a pruned job's results' job to NULL before it deletes the job (held): a "
+    "forget in between deadlocks, and PostgreSQL fails one side",
     HealthEvent: "inserted with its check; its delivery state is written one autocommit "
     "statement at a time",
-    DynamicSwapDecision: "inserted under its policy's lock (held); pruned in one statement",
+    DynamicSwapDecision: "inserted under its policy's lock (held); pruned in one statement. "
+    "Retention's job prune sets a pruned job's decisions' job to NULL first, as for check "
+    "results",
     AuditEvent: "only inserted (the delete sets its host to NULL: the trail stays)",
 }
 
@@ -113,7 +120,7 @@ def _hold_what_goes(host: Host) -> None:
 
 
 def _held_by_another(e: OperationalError) -> bool:
-    return getattr(e.__cause__, "sqlstate", None) == LOCK_NOT_AVAILABLE
+    return getattr(e.__cause__, "sqlstate", None) in BUSY
 
 
 def forget_host(host: Host, actor: Actor) -> None:

@@ -9,6 +9,7 @@ PostgreSQL only: SQLite (`make run`) has one write lock for the whole database."
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import psycopg
@@ -21,9 +22,10 @@ from swapadmin.core.forget import CannotForget, forget_host
 from swapadmin.core.models import AuditEvent, Backend, DynamicSwapPolicy, Host, Job
 from swapadmin.core.services import Actor
 from swapadmin.enroll.models import HostCredential
-from swapadmin.health.models import BackendHealth, HostHealth
+from swapadmin.health.models import BackendHealth, CheckResult, HostHealth
 from tests.faults.pause import waits_beside_a_hold
 from tests.fixtures.workers import test_database_url as database_url
+from tests.fixtures.workers import wait_until
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -115,3 +117,69 @@ def test_a_backend_asked_back_before_the_hold_is_seen_under_it(
 
     assert answers[0] is None and len(answers) == 2, answers
     assert Backend.objects.get(host=quiet).desired_state == "present"
+
+
+def test_a_forget_failed_by_a_deadlock_says_the_host_is_busy(quiet: Host, alice: Any) -> None:
+    """Retention's job prune sets a pruned job's check results' job to NULL, then deletes the
+    job. A forget that holds the job between those steps waits for the results the prune
+    holds, while the prune waits for the job: PostgreSQL fails one side (40P01). Whichever
+    it fails, the forget ends in an answer, never a raw database error: gone, or busy with
+    nothing removed. (The side that first waits a second, deadlock_timeout, is failed: here
+    the forget, unless the prune's delete took longer than that to start.)"""
+    job = Job.objects.get(host=quiet)
+    CheckResult.objects.create(host=quiet, job=job, status="ok")
+    prune = psycopg.connect(database_url(), autocommit=False)
+    answers: list[object] = []
+    forget_pid: list[int] = []
+
+    def forget() -> None:
+        try:
+            forget_pid.append(connection.cursor().connection.info.backend_pid)
+            forget_host(quiet, Actor(alice, Job.Via.PAGE))
+            answers.append("forgotten")
+        except CannotForget as e:
+            answers.append(e.message)
+        except Exception as e:  # what the test exists to rule out
+            answers.append(e)
+        finally:
+            connection.close()
+
+    try:
+        prune.execute("UPDATE health_checkresult SET job_id = NULL WHERE job_id = %s", (job.pk,))
+        forgetting = threading.Thread(target=forget)
+        forgetting.start()
+        wait_until(
+            lambda: forget_pid and _waits_for(forget_pid[0], prune.info.backend_pid),
+            message="the forget waiting for the prune's results",
+        )
+        deleting = threading.Thread(
+            target=_quietly, args=(prune, "DELETE FROM core_job WHERE id = %s", job.pk)
+        )
+        deleting.start()
+        forgetting.join(timeout=60)
+        deleting.join(timeout=60)
+    finally:
+        prune.close()
+
+    assert len(answers) == 1 and isinstance(answers[0], str), answers
+    if answers[0] == "forgotten":
+        assert not Host.objects.filter(pk=quiet.pk).exists()
+    else:
+        assert "is being changed right now" in answers[0], answers
+        assert Host.objects.filter(pk=quiet.pk).exists()
+        assert Backend.objects.filter(host=quiet).count() == 1
+
+
+def _waits_for(pid: int, holder: int) -> bool:
+    with psycopg.connect(database_url(), autocommit=True) as c:
+        row = c.execute("SELECT %s = ANY(pg_blocking_pids(%s))", (holder, pid)).fetchone()
+    return bool(row and row[0])
+
+
+def _quietly(conn: psycopg.Connection[Any], sql: str, *args: object) -> None:
+    """Run ``sql``; a deadlock it loses is one of the two outcomes the test allows."""
+    try:
+        conn.execute(sql, args)
+        conn.rollback()  # the prune's work is not the test's: nothing of it is kept
+    except psycopg.Error:
+        conn.rollback()

@@ -13,23 +13,31 @@ from swapadmin.core import forget
 from swapadmin.core.models import Host
 
 
-def _written_by_deleting(model: type[models.Model], seen: set[type[models.Model]]) -> None:
+def _written_by_deleting(
+    model: type[models.Model],
+    written: set[type[models.Model]],
+    walked: set[type[models.Model]],
+) -> None:
+    """Add to ``written`` every model a delete of ``model``'s rows writes. ``walked`` is
+    apart from it: a model first met as one whose column is set to NULL may be met again as
+    one that cascades, and what hangs off it must then be walked too."""
+    walked.add(model)
     for rel in model._meta.related_objects:
         child = rel.related_model
         if rel.many_to_many:
-            seen.add(rel.through)  # its rows go with either end
+            written.add(rel.through)  # its rows go with either end
             continue
         if rel.on_delete is models.CASCADE:
-            if child not in seen:
-                seen.add(child)
-                _written_by_deleting(child, seen)
+            written.add(child)
+            if child not in walked:
+                _written_by_deleting(child, written, walked)
         elif rel.on_delete is not models.DO_NOTHING:
-            seen.add(child)  # SET_NULL, SET_DEFAULT, SET(): an UPDATE of its rows
+            written.add(child)  # SET_NULL, SET_DEFAULT, SET(): an UPDATE of its rows
 
 
 def test_every_table_the_delete_writes_is_held_or_said_why_not() -> None:
     written: set[type[models.Model]] = set()
-    _written_by_deleting(Host, written)
+    _written_by_deleting(Host, written, set())
     held = {model for model, _ in forget.HELD}
     waited = set(forget.WAITED_FOR)
     assert held & waited == set()
