@@ -27,10 +27,18 @@ from backends import (
     Policy,
     SwapBackend,
     ValidationError,
+    adoption,
+    burnin,
+    cgroups,
+    fstab,
     header,
     kernel,
+    pageio,
     registry,
+    tunables,
 )
+from backends import store as store_mod
+from backends.policy import check_free_space
 from backends.store import Store
 
 from .actions import BACKEND_ACTIONS
@@ -38,6 +46,7 @@ from .context import DB_ERRORS, Cancelled, Handler, JobContext
 from .locks import HOST_MEMORY_LOCK, HOST_MEMORY_WAIT_SECONDS, exclusive_wait
 from .models import Backend, Host, Job
 from .plugins import attach_plugin, build_plugin, create_adopted, record_store, store_names
+from .services import Actor, adopted_refusal, audit
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -171,8 +180,6 @@ def _refuse_adopted(ctx: JobContext, doing: str | None = None) -> None:
     if doing is None:
         # Checked again here: a queued job must not overwrite the pages of a file or device
         # that swapadmin did not make.
-        from .services import adopted_refusal
-
         raise ValidationError(adopted_refusal(ctx.backend.name, ctx.job.kind))
     raise ValidationError(
         f"{ctx.backend.name} was adopted, not made by swapadmin: {doing}, and an adopted "
@@ -228,8 +235,6 @@ def provision(ctx: JobContext) -> dict[str, Any]:
     result: dict[str, Any] = {"header": data, "info": info}
     spec = _fstab_spec(backend, plugin) if backend.persist else None
     if spec is not None:
-        from backends import fstab
-
         fstab.ensure_entry(
             settings.SWAPADMIN_FSTAB,
             spec,
@@ -273,8 +278,6 @@ def _keep_room_beside_a_dynamic_file(backend: Backend) -> None:
     under memory pressure at night: it must leave its filesystem (often the root's) far
     more room than the 1% a person's provision keeps. Read-only: the provision's own proof
     and space check on the descriptor still come after."""
-    from backends.policy import check_free_space
-
     path = str(backend.params.get("path") or "")
     if not path:
         return
@@ -375,12 +378,9 @@ def destroy(ctx: JobContext) -> dict[str, Any]:
             result["removed"] = remove() is not False
             if not result["removed"]:
                 ctx.log(f"left {what} on the host: this backend did not make it")
-    if spec is not None:
-        from backends import fstab
-
-        if fstab.remove_entry(settings.SWAPADMIN_FSTAB, spec):
-            ctx.log(f"removed {spec} from {settings.SWAPADMIN_FSTAB}")
-            result["fstab_removed"] = True
+    if spec is not None and fstab.remove_entry(settings.SWAPADMIN_FSTAB, spec):
+        ctx.log(f"removed {spec} from {settings.SWAPADMIN_FSTAB}")
+        result["fstab_removed"] = True
     ctx.step(90, "forgetting the backend")
     with transaction.atomic():
         Job.objects.filter(backend=backend).update(backend_name=backend.name)
@@ -453,8 +453,6 @@ def scan(ctx: JobContext) -> dict[str, Any]:
     plugin = ctx.require_plugin()
     _refuse_adopted(ctx)
     _refuse_active(plugin, "a scan")
-    from backends import pageio
-
     ctx.step(2, "scanning every page")
     try:
         res = pageio.scan(
@@ -483,8 +481,6 @@ def benchmark(ctx: JobContext) -> dict[str, Any]:
     plugin = ctx.require_plugin()
     _refuse_adopted(ctx)
     _refuse_active(plugin, "a benchmark")
-    from backends import pageio
-
     seconds = float(ctx.job.params.get("seconds", 5))
     ctx.step(2, f"benchmarking for {seconds:.0f} s")
     try:
@@ -502,8 +498,6 @@ def benchmark(ctx: JobContext) -> dict[str, Any]:
 
 def burn_in(ctx: JobContext) -> dict[str, Any]:
     """Make the kernel really swap to this area: a memory hog in a memory cgroup."""
-    from backends import burnin
-
     plugin = ctx.require_plugin()
     if _active_area(plugin) is None:
         raise BackendError(
@@ -513,8 +507,6 @@ def burn_in(ctx: JobContext) -> dict[str, Any]:
     plugin.verify()  # the kernel will write this area's pages: it must be ours
     p = ctx.job.params
     with host_memory(ctx, "the burn-in"):
-        from backends import cgroups
-
         # v1 where the host binds memory to a v1 hierarchy, else v2: the log says which.
         hierarchy = cgroups.find_hierarchy()
         ctx.step(
@@ -535,8 +527,6 @@ def burn_in(ctx: JobContext) -> dict[str, Any]:
 
 def persist(ctx: JobContext) -> dict[str, Any]:
     """Add (or remove) the area's line in the fstab, keeping every other line as it was."""
-    from backends import fstab
-
     plugin = ctx.require_plugin()
     backend = ctx.backend
     assert backend is not None
@@ -621,8 +611,6 @@ def _edit_swapon_options(
         when = "at the next activation" if area is not None else "when it is activated"
         ctx.log(f"priority {priority if priority is not None else 'auto'} recorded: used {when}")
         return {"applied": False, "priority": priority}
-    from backends import store as store_mod
-
     ctx.step(20, f"swapoff {area.path} to apply priority {priority} ({area.used_bytes} bytes)")
     plugin.close()
     # One descriptor, proven to be this backend's formatted area, carries both the swapoff
@@ -677,8 +665,6 @@ def _check_edit_fstab_options(ctx: JobContext) -> None:
     the header or the kernel is touched: the job's params are trusted no more than any
     input, and a label the fstab comment cannot hold (a newline) must not be found out
     only after the header already holds it."""
-    from backends import fstab
-
     backend = ctx.backend
     assert backend is not None
     p = ctx.job.params
@@ -694,8 +680,6 @@ def _check_edit_fstab_options(ctx: JobContext) -> None:
 
 
 def _edit_fstab(ctx: JobContext, spec: str, keep: bool) -> dict[str, Any]:
-    from backends import fstab
-
     backend = ctx.backend
     assert backend is not None
     path = settings.SWAPADMIN_FSTAB
@@ -729,8 +713,6 @@ def _fstab_spec(backend: Backend, plugin: SwapBackend) -> str | None:
     would have persist add a swap line for it, or remove that area's own line."""
     adopted_spec = backend.state.get("fstab_spec") if isinstance(backend.state, dict) else None
     if backend.adopted and isinstance(adopted_spec, str) and adopted_spec:
-        from backends import fstab
-
         try:
             own: str | None = plugin.swap_path
         except BackendError:
@@ -936,8 +918,6 @@ def _fstab_swaps() -> list[tuple[Any, str | None, str]]:
     path = settings.SWAPADMIN_FSTAB
     if not os.path.exists(path):
         return []
-    from backends import fstab
-
     return fstab.resolve_entries(path)
 
 
@@ -950,8 +930,6 @@ def _kind_for(
     or a swap signature on it): a device is checked here, a file by its kind, which also
     requires a single name, as its activation will, and records a file outside the swap
     roots with its directory as its own root."""
-    from backends import adoption
-
     if path.startswith("/dev/"):
         adoption.check_is_swap(path, active=active)
     else:
@@ -1019,8 +997,6 @@ def _adopt(
     fstab names it, if it does (the backend then persists, under that same name), and
     ``line`` that fstab line: its ``pri=`` and ``discard`` are the backend's, so swapadmin
     activates it as a boot would and never finds cause to rewrite the line."""
-    from backends import adoption
-
     host = ctx.job.host
     kind, params, state = _kind_for(path, ctx.policy, active=area is not None)
     if spec is not None and spec != path:
@@ -1063,8 +1039,6 @@ def _adopt(
     )
     where = f" (fstab names it {spec})" if spec and spec != path else ""
     ctx.log(f"adopted {path}{where} as {kind} backend {backend.name!r}")
-    from .services import Actor, audit
-
     audit(Actor.system(), "adopt", backend, "ok", {"path": path, "job": str(ctx.job.uuid)})
     out = {"path": path, "kind": kind, "name": backend.name, "uuid": str(backend.uuid)}
     if spec is not None and spec != path:
@@ -1108,8 +1082,6 @@ def _free_name(host_pk: int, base: str) -> str:
 
 def tune(ctx: JobContext) -> dict[str, Any]:
     """Set vm.swappiness, vm.page-cluster and zswap; keep them in the sysctl file if asked."""
-    from backends import tunables
-
     params = dict(ctx.job.params)
     keep = bool(params.pop("persist", False))
     ctx.step(10, f"setting {', '.join(sorted(params)) or 'nothing'}")

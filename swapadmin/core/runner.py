@@ -38,8 +38,8 @@ from .handlers import HANDLERS
 from .liveness import REGISTRY
 from .locks import exclusive
 from .models import Backend, Host, Job
+from .observe import observe_backend, read_observation, write_observation
 from .plugins import attach_plugin
-from .sampler import observe_backend, read_observation, write_observation
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,7 @@ kernel wakes a poll on it at every swapon and swapoff), so an area someone deact
 hand shows as such within a second. Each reading is a ``Sample`` row, the Host's
 ``observed`` snapshot and heartbeat, and every managed backend's observed state.
 
-``observe_backend`` is the thorough version for one backend, run after every job: it asks
-the plugin (is the store there, does it hold a swap header) instead of only /proc/swaps.
+``observe.observe_backend`` is the thorough version for one backend, run after every job.
 """
 
 from __future__ import annotations
@@ -30,6 +29,7 @@ from django.db import (
     DEFAULT_DB_ALIAS,
     DatabaseError,
     close_old_connections,
+    connection,
     connections,
     models,
     transaction,
@@ -38,134 +38,18 @@ from django.db.models import Exists, OuterRef
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from backends import BackendError, SwapBackend, kernel
-from backends.errors import NotOursError
+from backends import BackendError, kernel, tunables
 
 from .models import Backend, Host, Job, Sample
-from .plugins import build_plugin
+from .orphans import settle_orphans
 
 log = logging.getLogger(__name__)
-
-
-# ---- one backend, thoroughly (after a job, when settling a dead worker's job) ----
-
-
-def observe_backend(backend: Backend, plugin: SwapBackend | None = None) -> str:
-    """Refresh ``backend``'s observed state from the kernel and the plugin; returns it."""
-    return write_observation(backend, read_observation(backend, plugin))
-
-
-def read_observation(backend: Backend, plugin: SwapBackend | None = None) -> dict[str, Any]:
-    """What the kernel and the plugin say of ``backend`` now, as the row's fields. Reads the
-    store (its proof, the header, extents): may be slow on a failing disk, so it is never
-    called inside a transaction, where it would hold every other writer (SQLite has one
-    write lock for the whole database)."""
-    from backends import header
-
-    fields: dict[str, Any] = {"observed_at": timezone.now(), "observed_error": ""}
-    if plugin is None:
-        try:
-            plugin = build_plugin(backend, _policy())
-        except BackendError as e:
-            fields.update(observed_state=Backend.Observed.ERROR, observed_error=e.message)
-            return fields
-    foreign = _foreign(backend, plugin)
-    if foreign is not None:
-        # Whatever is at the path now is not ours: none of its state is this backend's.
-        fields.update(
-            observed_state=Backend.Observed.FOREIGN,
-            observed_error=foreign,
-            used_bytes=0,
-            active_priority=None,
-        )
-        plugin.close()
-        return fields
-    try:
-        path: str | None = plugin.swap_path
-    except BackendError:
-        path = None
-    area = kernel.find_area(path) if path else None
-    with contextlib.suppress(Exception):
-        fields["info"] = plugin.describe()
-    if area is not None:
-        fields.update(
-            observed_state=Backend.Observed.ACTIVE,
-            used_bytes=area.used_bytes,
-            active_priority=area.priority,
-        )
-        with contextlib.suppress(BackendError, OSError):
-            fields["header"] = header.read_header(plugin).to_dict()
-    else:
-        fields.update(used_bytes=0, active_priority=None)
-        fields["observed_state"] = _inactive_state(plugin, path, fields)
-        plugin.close()
-    if isinstance(fields.get("header"), dict) and "label" in fields["header"]:
-        # The header holds the label: an edit whose worker died between writing it and
-        # saving the row must not leave the row's old label, which a later mkswap (resize)
-        # would write back.
-        fields["label"] = fields["header"]["label"]
-    return fields
-
-
-def write_observation(backend: Backend, fields: dict[str, Any]) -> str:
-    """Write what ``read_observation`` found to the row and to ``backend``; returns the
-    observed state."""
-    Backend.objects.filter(pk=backend.pk).update(**fields)
-    for k, v in fields.items():
-        setattr(backend, k, v)
-    return str(fields["observed_state"])
-
-
-def _foreign(backend: Backend, plugin: SwapBackend) -> str | None:
-    """Why the store at a provisioned backend's path is not its own (another device after a
-    reboot, a file replaced, a loop device re-pointed), or None when it is, or when there is
-    no store there to judge."""
-    if backend.provisioned_at is None:
-        return None
-    try:
-        plugin.verify()
-    except NotOursError as e:
-        return e.message
-    except (BackendError, OSError):
-        return None
-    return None
-
-
-def _inactive_state(plugin: SwapBackend, path: str | None, fields: dict[str, Any]) -> str:
-    from backends import header
-
-    try:
-        plugin.capacity_bytes()
-    except (BackendError, OSError):
-        return Backend.Observed.ABSENT
-    if path is None:
-        # The store is there but not attached (a loop file after a reboot): activating
-        # attaches it again.
-        return Backend.Observed.READY
-    try:
-        fields["header"] = header.read_header(plugin).to_dict()
-    except (BackendError, OSError) as e:
-        fields["observed_error"] = (
-            f"no usable swap header: {getattr(e, 'message', e)}. Provision it again."
-        )
-        return Backend.Observed.ERROR
-    return Backend.Observed.READY
-
-
-def _policy() -> Any:
-    from backends import Policy
-
-    return Policy.from_env()
 
 
 # ---- the whole host, cheaply (every sample) ----
 
 
 def _tunables() -> dict[str, Any]:
-    try:
-        from backends import tunables
-    except ImportError:
-        return {}
     try:
         return dict(tunables.read_tunables().to_dict())
     except Exception as e:  # a missing zswap directory must not stop sampling
@@ -642,8 +526,6 @@ def host_settled(name: str) -> Host:
     to be read again: when it has neither (nearly every turn), the host's row says so in the
     same query, and the four queries of settling, every few seconds for every host of the
     fleet, are not made (bench_fleet_live.py)."""
-    from .worker import settle_orphans
-
     running = Job.objects.filter(host=OuterRef("pk"), state=Job.State.RUNNING)
     flagged = Backend.objects.filter(host=OuterRef("pk"), reread_before_next_job=True)
     host = Host.objects.annotate(running=Exists(running), flagged=Exists(flagged)).get(name=name)
@@ -666,8 +548,6 @@ class Sampler(threading.Thread):
         self._stop_event.set()
 
     def run(self) -> None:
-        from django.db import DatabaseError, connection
-
         previous = Reading()
         watcher = kernel.SwapsWatcher()
         # While sampling fails (the database busy past its lock timeout, or away), wait

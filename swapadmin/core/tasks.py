@@ -16,8 +16,10 @@ from django.conf import settings
 from django.db.models.functions import Now
 
 from . import runner, signing
-from . import worker as _worker  # noqa: F401  (connects the worker's signal handlers)
 from .models import Host, Job
+from .orphans import fail_stale, fail_unconfirmed_cancels
+from .retention import prune_audit, prune_jobs, roll_up
+from .services import dispatch, resend_lost, resend_undispatched
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +45,6 @@ def run_job(self: Any, job_id: int, *ignored: Any, **also_ignored: Any) -> str:
             dispatched_at=None, waiting_reason=outcome.detail[:255]
         )
     elif outcome.state == "wrong-host":
-        from .services import dispatch
-
         dispatch(int(job_id))  # send it where it belongs (a no-op unless still queued)
     elif outcome.retry_in is not None:
         _send_again(int(job_id), outcome.retry_in)
@@ -73,9 +73,6 @@ def sweep() -> dict[str, int]:
     """Fail running jobs whose worker stopped saying it runs them, and cancels no worker
     confirmed; send again what never reached the broker or whose message was lost; say
     why jobs of offline hosts wait."""
-    from .services import resend_lost, resend_undispatched
-    from .worker import fail_stale, fail_unconfirmed_cancels
-
     failed = fail_stale(Job.objects.all())
     failed += fail_unconfirmed_cancels()
     resent = resend_undispatched() + resend_lost()
@@ -97,8 +94,6 @@ def retention() -> dict[str, int]:
     """Samples rolled up, and old jobs, audit events, health events and check results
     deleted (core/retention.py, health.tasks.prune)."""
     from swapadmin.health.tasks import prune as prune_health
-
-    from .retention import prune_audit, prune_jobs, roll_up
 
     done = roll_up()
     done["jobs"] = prune_jobs()

@@ -15,8 +15,8 @@ from django.utils import timezone
 
 from swapadmin.core import runner, services, signing, tasks
 from swapadmin.core.models import Backend, Host, Job
+from swapadmin.core.orphans import settle_orphans
 from swapadmin.core.services import Actor
-from swapadmin.core.worker import settle_orphans
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("on_testhost")]
 
@@ -30,7 +30,7 @@ def windows(settings, monkeypatch):
     # The suite's PostgreSQL may have started seconds ago (a fresh CI machine), and right
     # after a database start nobody is judged: these tests speak of a database long up.
     # The start itself has its own test below, and a real restart is in tests/faults.
-    monkeypatch.setattr("swapadmin.core.worker.database_up_for", lambda: 3600.0)
+    monkeypatch.setattr("swapadmin.core.orphans.database_up_for", lambda: 3600.0)
 
 
 def running(host, backend=None, *, silent_for: float = 0, **kw) -> Job:
@@ -91,9 +91,9 @@ def test_just_after_the_database_restarted_nobody_is_judged(host_row, monkeypatc
     """No heartbeat could be written while the database was down: one window after it is
     back, the jobs that still say nothing are failed, not before."""
     job = running(host_row, silent_for=300)
-    monkeypatch.setattr("swapadmin.core.worker.database_up_for", lambda: 5.0)
+    monkeypatch.setattr("swapadmin.core.orphans.database_up_for", lambda: 5.0)
     assert tasks.sweep()["failed"] == 0
-    monkeypatch.setattr("swapadmin.core.worker.database_up_for", lambda: 61.0)
+    monkeypatch.setattr("swapadmin.core.orphans.database_up_for", lambda: 61.0)
     assert tasks.sweep()["failed"] == 1
     job.refresh_from_db()
     assert job.state == Job.State.FAILED

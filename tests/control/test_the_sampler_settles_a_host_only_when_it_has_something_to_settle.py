@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("on_testhost")]
 @pytest.fixture(autouse=True)
 def database_long_up(monkeypatch: pytest.MonkeyPatch) -> None:
     # As tests/control/test_sweep_and_settle.py: right after a database start nobody is judged.
-    monkeypatch.setattr("swapadmin.core.worker.database_up_for", lambda: 3600.0)
+    monkeypatch.setattr("swapadmin.core.orphans.database_up_for", lambda: 3600.0)
 
 
 def a_backend(host, swap_root: Path, **fields) -> Backend:

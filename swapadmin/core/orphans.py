@@ -1,0 +1,132 @@
+"""Jobs whose worker is gone: failed, and their backends read again (see core/liveness.py).
+
+Two callers decide when: the host's own worker, at start and with every sample turn that
+finds something to settle (``settle_orphans``, which also knows a reboot by the boot id),
+and the control plane's sweep for every host (``fail_stale``, ``fail_unconfirmed_cancels``),
+which cannot read another machine's kernel and so flags the backend to be read by its host.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import F, Q, Value
+from django.db.models.functions import Concat, Now
+from django.utils import timezone
+
+from backends.store import boot_id
+
+from .models import Backend, Job, db_ago
+from .observe import observe_backend
+
+log = logging.getLogger(__name__)
+
+
+def database_up_for() -> float | None:
+    """Seconds since the database server started (PostgreSQL), None where it cannot say."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT EXTRACT(EPOCH FROM now() - pg_postmaster_start_time())")
+        return float(cursor.fetchone()[0])
+
+
+def fail_job(job: Any, reason: str, only_if: Any, *, reread: bool = True) -> bool:
+    """running -> failed with ``reason`` if the row still matches ``only_if`` (so a job
+    that spoke up meanwhile is left alone); with ``reread``, its backend is read again from
+    the kernel before its next job. True if this call failed it."""
+    line = f"{timezone.now():%H:%M:%S} failed: {reason}\n"
+    changed = Job.objects.filter(Q(pk=job.pk, state=Job.State.RUNNING) & only_if).update(
+        state=Job.State.FAILED,
+        finished_at=Now(),
+        error=reason,
+        progress_message=reason[:255],
+        log=Concat(F("log"), Value(line)),
+    )
+    if changed and reread and job.backend_id is not None:
+        Backend.objects.filter(pk=job.backend_id).update(reread_before_next_job=True)
+    if changed:
+        log.warning("job %s: %s", job.uuid, reason)
+    return bool(changed)
+
+
+def fail_stale(jobs: Any, before: Any = None) -> int:
+    """Fail the running jobs among ``jobs`` whose worker has not said it runs them for
+    SWAPADMIN_JOB_STALE_SECONDS, by the database's clock. Right after the database itself
+    restarted, nobody could say anything: wait one window before judging. ``before(job)``,
+    on the host, reads the job's backend again first (instead of flagging it)."""
+    window = settings.SWAPADMIN_JOB_STALE_SECONDS
+    up = database_up_for()
+    if up is not None and up < window:
+        return 0
+    silent = Q(heartbeat_at__lt=db_ago(window)) | Q(
+        heartbeat_at__isnull=True, started_at__lt=db_ago(window)
+    )
+    failed = 0
+    for job in jobs.filter(state=Job.State.RUNNING).filter(silent):
+        reason = (
+            f"the worker running it stopped (pid {job.worker_pid} on {job.worker or 'unknown'}): "
+            f"no heartbeat from it for more than {window:.0f} s (killed, its host down, or cut "
+            "off from the database); the backend is read again from the kernel before its next "
+            "job"
+        )
+        if before is not None:
+            before(job)
+        failed += fail_job(job, reason, silent, reread=before is None)
+    return failed
+
+
+def fail_unconfirmed_cancels() -> int:
+    """Fail running jobs someone asked to cancel whose worker did not end them within
+    SWAPADMIN_CANCEL_GRACE_SECONDS: the backend is freed for its next job, which reads it
+    again from the kernel first (and still waits for the host's lock on the backend, if
+    that worker is in fact still in a system call)."""
+    grace = settings.SWAPADMIN_CANCEL_GRACE_SECONDS
+    unconfirmed = Q(cancel_requested=True, cancel_requested_at__lt=db_ago(grace))
+    failed = 0
+    for job in Job.objects.filter(state=Job.State.RUNNING).filter(unconfirmed):
+        reason = (
+            f"cancelled: its worker did not confirm within {grace:.0f} s, so the job is failed "
+            "and the backend freed; it is read again from the kernel before its next job"
+        )
+        failed += fail_job(job, reason, unconfirmed)
+    return failed
+
+
+def settle_orphans(host: Any) -> int:
+    """On the host itself (at start, then with every sample): fail its running jobs that
+    were claimed during another boot (the host rebooted: nothing of them runs) or whose
+    worker fell silent, and read their backends again from the kernel right away."""
+
+    def reread(job: Any) -> None:
+        # The backend first, so whoever sees the job failed sees the backend settled.
+        backend = Backend.objects.filter(pk=job.backend_id).first()
+        if backend is None:
+            return
+        try:
+            observe_backend(backend)
+        except Exception:
+            log.exception("could not refresh backend %s", backend.pk)
+
+    mine = boot_id()
+    running = Job.objects.filter(host=host, state=Job.State.RUNNING)
+    settled = 0
+    for job in running.exclude(boot_id__in=("", mine)):
+        reason = (
+            f"its host rebooted while it ran (claimed in boot {job.boot_id}, this is boot "
+            f"{mine}); the backend's state was read again from the kernel"
+        )
+        reread(job)
+        settled += fail_job(job, reason, Q(boot_id=job.boot_id), reread=False)
+    settled += fail_stale(Job.objects.filter(host=host), before=reread)
+    # Failed by a sweep elsewhere: read here, on the host, as soon as this worker can.
+    for backend in Backend.objects.filter(host=host, reread_before_next_job=True):
+        try:
+            observe_backend(backend)
+            Backend.objects.filter(pk=backend.pk).update(reread_before_next_job=False)
+        except Exception:
+            log.exception("could not refresh backend %s", backend.pk)
+    return settled
