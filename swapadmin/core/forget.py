@@ -42,21 +42,21 @@ HELD: tuple[tuple[type[Model], str], ...] = (
 )
 #: Every other table the delete writes (removes, or sets a column of to NULL), and why a
 #: change seldom holds such a row while it waits for the host's row or a held one: the
-#: delete may wait for these. Where one does (retention's job prune, below), PostgreSQL
-#: breaks the deadlock by failing one side; the forget then says the host is busy.
+#: delete may wait for these. Should one ever do so, PostgreSQL breaks the deadlock by
+#: failing one side; the forget then says the host is busy.
 #: A table added to the host's cascade must be put in one of the two (a test holds it).
 WAITED_FOR: dict[type[Model], str] = {
     Sample: "only inserted; roll-ups insert before they delete, and retention's deletes "
     "insert nothing after",
     CheckResult: "inserted under its health row's lock (held); retention deletes those no "
     "health row or event names, in batches that insert nothing after. Retention's job "
-    "prune sets a pruned job's results' job to NULL before it deletes the job (held): a "
-    "forget in between deadlocks, and PostgreSQL fails one side",
+    "prune sets a pruned job's results' job to NULL, but only after it locked the job, "
+    "passing over one a forget holds",
     HealthEvent: "inserted with its check; its delivery state is written one autocommit "
     "statement at a time",
     DynamicSwapDecision: "inserted under its policy's lock (held); pruned in one statement. "
-    "Retention's job prune sets a pruned job's decisions' job to NULL first, as for check "
-    "results",
+    "Retention's job prune sets a pruned job's decisions' job to NULL after locking the "
+    "job, as for check results",
     AuditEvent: "only inserted (the delete sets its host to NULL: the trail stays)",
 }
 

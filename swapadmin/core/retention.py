@@ -13,8 +13,9 @@ kind of each backend (and of each host-wide kind) is kept: it is what the backen
 shows of its last scan, benchmark or burn-in, and what a repair's back-off looks at. Rows
 pointing at a job (a check result, a backend's last repair) have it set to null by the
 delete (``on_delete=SET_NULL``). Deletes go in batches, each its own short transaction, so
-a first run over years of rows never holds a table for minutes; running again deletes
-nothing more.
+a first run over years of rows never holds a table for minutes. Each batch locks its rows
+first, passing over any another change holds (a host being forgotten): those go at the
+next run.
 """
 
 from __future__ import annotations
@@ -163,7 +164,7 @@ def delete_in_batches(
     transactions) a transaction holds the one write lock from its start, which the
     worker's job updates would wait for. The delete then applies ``rows``' conditions
     again, so a row that stopped matching in between (no longer finished, named by an
-    event) stays."""
+    event) stays. ``rows`` must allow FOR UPDATE: no DISTINCT or aggregation."""
     batch = batch or BATCH
     label = rows.model._meta.label
     deleted, after = 0, None
@@ -177,9 +178,21 @@ def delete_in_batches(
         doomed = [pk for pk in pks if pk not in keep]
         if doomed:
             with transaction.atomic():
-                # Only the keys loaded: the collector needs no log or result to delete a row.
-                _, per_model = rows.filter(pk__in=doomed).only("pk").delete()
-            deleted += per_model.get(label, 0)
+                # The doomed rows locked first, passing over any another change holds: the
+                # delete's SET NULL of the rows pointing at them (a job's check results)
+                # comes before it, so a forget holding a job, then deleting its results,
+                # and this batch would each wait for the other (PostgreSQL fails one: 40P01,
+                # the whole run failed). A row passed over goes next run. SQLite: one
+                # writer at a time, nothing to lock.
+                mine = list(
+                    rows.filter(pk__in=doomed)
+                    .select_for_update(skip_locked=True, of=("self",))
+                    .values_list("pk", flat=True)
+                )
+                if mine:
+                    # Only the keys loaded: the collector needs no log or result to delete a row.
+                    _, per_model = rows.filter(pk__in=mine).only("pk").delete()
+                    deleted += per_model.get(label, 0)
         if len(pks) < batch:
             return deleted
     log.info("retention: %d %s row(s) deleted, the rest next run", deleted, label)

@@ -120,12 +120,14 @@ def test_a_backend_asked_back_before_the_hold_is_seen_under_it(
 
 
 def test_a_forget_failed_by_a_deadlock_says_the_host_is_busy(quiet: Host, alice: Any) -> None:
-    """Retention's job prune sets a pruned job's check results' job to NULL, then deletes the
-    job. A forget that holds the job between those steps waits for the results the prune
-    holds, while the prune waits for the job: PostgreSQL fails one side (40P01). Whichever
-    it fails, the forget ends in an answer, never a raw database error: gone, or busy with
-    nothing removed. (The side that first waits a second, deadlock_timeout, is failed: here
-    the forget, unless the prune's delete took longer than that to start.)"""
+    """A writer that sets a job's check results' job to NULL, then deletes the job (as
+    retention's job prune did before it locked the job first: see
+    test_retention_passes_over_a_job_a_forget_holds): a forget that holds the job between
+    those steps waits for the results the writer holds, while the writer waits for the job,
+    and PostgreSQL fails one side (40P01). Whichever it fails, the forget ends in an answer,
+    never a raw database error: gone, or busy with nothing removed. (The side that first
+    waits a second, deadlock_timeout, is failed: here the forget, unless the writer's delete
+    took longer than that to start.)"""
     job = Job.objects.get(host=quiet)
     CheckResult.objects.create(host=quiet, job=job, status="ok")
     prune = psycopg.connect(database_url(), autocommit=False)
