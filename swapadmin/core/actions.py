@@ -1,9 +1,10 @@
 """Every action on a backend, once: the table the roles, the pages, the API, the services'
 checks and the worker's handlers, job locks and claims read. A new action is one entry here,
-its job kind in ``Job.Kind`` (and its migration), its handler in ``core/handlers.py`` (the
-function of the action's name), its body serializer in ``api/serializers.py``, and its
-parameters' checks in ``services._clean_action_params``; what else is still written per
-action is listed in docs/ARCHITECTURE.md.
+its job kind in ``Job.Kind`` (and its migration), its handler (in ``core/handlers.py``, the
+function of the action's name, or registered by the app ``handled_by`` names), its body
+serializer in ``api/serializers.py``, and its parameters' checks in
+``services._clean_action_params``; what else is still written per action is listed in
+docs/ARCHITECTURE.md.
 
 Names are strings (a role's group name, a serializer's class name), not imports: this
 module sits below everything that reads it, so that any of them may import it at the top.
@@ -45,6 +46,10 @@ class BackendAction:
     #: The backend's desired state once asked (``Backend.Desired``), which drift is judged
     #: by; None if it leaves it as it is.
     desired_after: Literal["active", "inactive", "absent"] | None = None
+    #: The app whose code runs it on the worker: core's handlers are the functions of
+    #: ``core/handlers.py`` named for the action; another app registers its own from its
+    #: ``AppConfig.ready()`` (``handlers.register``), so core imports nothing of it.
+    handled_by: Literal["core", "health"] = "core"
 
 
 BACKEND_ACTIONS: tuple[BackendAction, ...] = (
@@ -130,6 +135,7 @@ BACKEND_ACTIONS: tuple[BackendAction, ...] = (
         "check",
         reads_only=True,
         before_provision=True,
+        handled_by="health",
     ),
     BackendAction(
         "destroy",

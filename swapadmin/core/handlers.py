@@ -9,7 +9,6 @@ deactivating an inactive one) succeed without touching the kernel.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import uuid as uuid_mod
@@ -18,6 +17,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -281,6 +281,8 @@ def _keep_room_beside_a_dynamic_file(backend: Backend) -> None:
     path = str(backend.params.get("path") or "")
     if not path:
         return
+    if backend.size_bytes is None:  # a file kind always has its size: a row made otherwise
+        raise BackendError(f"{backend.name} records no size: the room to keep is unknown")
     check_free_space(
         os.path.dirname(path), backend.size_bytes, path,
         reserve_percent=settings.SWAPADMIN_DYNAMIC_KEEP_FREE_PERCENT,
@@ -738,19 +740,6 @@ def _fstab_spec(backend: Backend, plugin: SwapBackend) -> str | None:
     return spec
 
 
-def check(ctx: JobContext) -> dict[str, Any]:
-    """The health app runs the checks: ``swapadmin.health.checks.run_backend_check(job)``."""
-    try:
-        checks = importlib.import_module("swapadmin.health.checks")
-    except ImportError:
-        checks = None
-    run_check = getattr(checks, "run_backend_check", None)
-    if run_check is None:
-        raise ValidationError("health checks are not installed on this worker")
-    out = run_check(ctx.job)
-    return out if isinstance(out, dict) else {"check": out}
-
-
 # ---- host jobs ----
 
 
@@ -1096,9 +1085,22 @@ def tune(ctx: JobContext) -> dict[str, Any]:
 
 
 HANDLERS: dict[str, Handler] = {
-    # Each backend action of the one table's, by the function of its name.
-    **{a.name: globals()[a.name] for a in BACKEND_ACTIONS},
+    # Each of core's backend actions of the one table's, by the function of its name; the
+    # others are registered by the app that handles them (``register``).
+    **{a.name: globals()[a.name] for a in BACKEND_ACTIONS if a.handled_by == "core"},
     Job.Kind.DISCOVER: discover,
     Job.Kind.TUNE: tune,
     Job.Kind.EDIT: edit,
 }
+
+
+def register(kind: str, handler: Handler) -> None:
+    """Another app's handler for job ``kind``, from its ``AppConfig.ready()``: the health app
+    runs the ``check`` job. A kind has one handler; a second, different one is a mistake
+    that must not pass silently."""
+    if HANDLERS.get(kind, handler) is not handler:
+        raise ImproperlyConfigured(
+            f"a {kind!r} job is already handled by {HANDLERS[kind].__module__}; "
+            f"{handler.__module__} cannot handle it too"
+        )
+    HANDLERS[kind] = handler

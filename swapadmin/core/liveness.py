@@ -26,6 +26,8 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection
 from django.db.models.functions import Now
 
+from .models import Job
+
 log = logging.getLogger(__name__)
 
 
@@ -130,8 +132,6 @@ class Registry:
 
     def beat(self) -> None:
         """One tick: the heartbeat of every job here, then the writes waiting for the database."""
-        from .models import Job
-
         jobs = self.running()
         if jobs:
             Job.objects.filter(pk__in=jobs, state=Job.State.RUNNING).update(heartbeat_at=Now())

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
-from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import transaction
@@ -37,7 +36,8 @@ from .context import (
 from .handlers import HANDLERS
 from .liveness import REGISTRY
 from .locks import exclusive
-from .models import Backend, Host, Job
+from .machines import HostIdentityError, check_machine
+from .models import Backend, Job
 from .observe import observe_backend, read_observation, write_observation
 from .plugins import attach_plugin
 
@@ -48,36 +48,6 @@ MAX_RETRIES = 3
 RETRY_BASE_SECONDS = 5.0
 #: A job whose backend is locked by another job here is sent again after this delay.
 BUSY_DELAY_SECONDS = 2.0
-
-
-# ---- machines ----
-
-
-def machine_id() -> str:
-    """This machine's ``/etc/machine-id``: what a host is, whatever it is called."""
-    try:
-        return Path(settings.SWAPADMIN_MACHINE_ID_FILE).read_text().strip()
-    except OSError:
-        return ""
-
-
-def check_machine(host: Host) -> None:
-    """Refuse (HostIdentityError) to act as ``host`` on another machine than the one that
-    registered it: a cloned VM, or two machines sharing a hostname."""
-    mine = machine_id()
-    if host.machine_id and host.machine_id != mine:
-        raise HostIdentityError(
-            f"host {host.name} was registered by the machine with id {host.machine_id}, but "
-            f"this machine's id ({settings.SWAPADMIN_MACHINE_ID_FILE}) is "
-            f"{mine or 'missing or empty'}: a cloned VM or another machine "
-            f"with the same name. Give this worker another SWAPADMIN_HOST, or, if this "
-            f"machine replaces the old one, let an admin run: manage.py forget-machine "
-            f"{host.name}"
-        )
-
-
-class HostIdentityError(Exception):
-    """This worker is not on the machine that its host row belongs to."""
 
 
 def lock_name(job: Job) -> str:
@@ -156,7 +126,7 @@ def run(job_pk: int, *, worker: str) -> Outcome:
                 job.refresh_from_db()
                 if job.state == Job.State.QUEUED:
                     holder = (
-                        Job.objects.filter(backend_id=job.backend_id, state=Job.State.RUNNING)
+                        Job.objects.filter(backend=job.backend_id, state=Job.State.RUNNING)
                         .exclude(kind__in=actions.READS_ONLY)
                         .exclude(pk=job.pk)
                         .first()
@@ -229,7 +199,7 @@ def _run_handler(ctx: JobContext, attempt: int) -> tuple[Outcome, dict[str, Any]
         # once more against its signature, whatever the job: the gate in tasks.run_job ran
         # before the claim, on rows read a moment earlier.
         try:
-            signing.verify_here(job, db_now=job.db_now)
+            signing.verify_here(job, db_now=cast(Any, job).db_now)  # run()'s annotation
         except signing.Unauthorised as e:
             raise NotOursError(e.message) from None
         if ctx.backend is not None:

@@ -44,6 +44,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 
 from . import finished
+from .machines import machine_id
 
 if TYPE_CHECKING:
     from .models import Job
@@ -308,7 +309,8 @@ def _check_not_after(signed: dict[str, Any], db_now: datetime) -> None:
 
 
 def _check_host(signed: dict[str, Any], host_name: str, machine_id: str) -> None:
-    host = signed.get("host") if isinstance(signed.get("host"), dict) else {}
+    named = signed.get("host")
+    host: dict[str, Any] = named if isinstance(named, dict) else {}
     # A host no machine has registered yet (or one an admin let go with forget-machine) is
     # signed with no machine id: the runner lets the machine that registers it run its jobs.
     if host.get("name") != host_name or host.get("machine_id") not in ("", machine_id):
@@ -342,7 +344,6 @@ def verify_here(job: Job, db_now: datetime | None = None) -> None:
     from django.db.models.functions import Now
 
     from .models import Job
-    from .runner import machine_id
 
     if db_now is None:
         db_now = Job.objects.filter(pk=job.pk).annotate(now=Now()).values_list("now", flat=True)[0]
@@ -366,7 +367,6 @@ def refuse_unauthorised(job_pk: int) -> bool:
     from django.utils import timezone
 
     from .models import Job
-    from .runner import machine_id
 
     job = _load(job_pk)
     mine = machine_id()

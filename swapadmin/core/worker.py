@@ -32,10 +32,10 @@ from kombu import Exchange, Queue
 from backends import BackendError, Policy, kernel, tunables
 from backends.store import boot_id
 
+from .machines import HostIdentityError, check_machine, machine_id
 from .models import Backend, Host, Job
 from .observe import observe_backend
 from .orphans import settle_orphans
-from .runner import HostIdentityError, check_machine, machine_id
 from .sampler import Sampler
 from .services import resend_undispatched
 

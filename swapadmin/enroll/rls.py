@@ -2,7 +2,8 @@
 whose rows migration 0002 limits to the role's own host.
 
 Found by reading the worker's side (core/worker.py, runner.py, handlers.py, sampler.py,
-liveness.py, signing.py's refusal, health/checks.py, repair.py): it reads and refreshes
+observe.py, orphans.py, liveness.py, signing.py's refusal, health/checks.py,
+repair.py): it reads and refreshes
 its own Host row, creates, changes and deletes its backends (adopt, destroy: Django
 deletes a backend's health rows and clears its jobs' link itself), claims and updates its
 jobs and queues repairs, and writes samples, check results, health rows, events and audit

@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from backends import BackendError, Policy, SwapBackend
 from swapadmin.core import plugins, signing
+from swapadmin.core.context import JobContext
 from swapadmin.core.models import Backend, Host, Job
 from swapadmin.core.services import live_job_for
 
@@ -35,6 +36,11 @@ from .models import BackendHealth, CheckResult, HealthEvent, HostHealth, Status,
 from .probes import Finding, Thresholds
 
 log = logging.getLogger(__name__)
+
+
+def check(ctx: JobContext) -> dict[str, Any]:
+    """The ``check`` job's handler on the worker, registered by ``HealthConfig.ready()``."""
+    return run_backend_check(ctx.job)
 
 
 def run_backend_check(job: Job) -> dict[str, Any]:
@@ -185,7 +191,10 @@ def _result_dict(result: CheckResult) -> dict[str, Any]:
     }
 
 
-def build_plugin(backend: Backend) -> tuple[SwapBackend | None, str]:
+def plugin_to_probe(backend: Backend) -> tuple[SwapBackend | None, str]:
+    """``backend``'s plugin (``core.plugins.build_plugin``, the one place a row becomes a
+    plugin) and "", or None and why it was not built: a probe reports the why as a finding
+    instead of failing the round."""
     problem = _not_a_device(backend)
     if problem:
         return None, problem
@@ -221,7 +230,7 @@ def _not_a_device(backend: Backend) -> str:
 def backend_findings(backend: Backend, th: Thresholds | None = None) -> list[Finding]:
     """Every host-side probe of one backend, read-only."""
     th = th or Thresholds.from_settings()
-    plugin, error = build_plugin(backend)
+    plugin, error = plugin_to_probe(backend)
     t = probes.target_for(backend, plugin, error)
     try:
         findings = list(t.findings)
@@ -282,7 +291,7 @@ def _summary(result: CheckResult, prefix: str = "") -> str:
     f = result.worst_finding
     if f is None:
         return ""
-    return (prefix + f["message"])[:500]
+    return str(prefix + f["message"])[:500]
 
 
 def _update_backend_health(backend: Backend, result: CheckResult) -> None:

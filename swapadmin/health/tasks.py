@@ -90,7 +90,7 @@ def check_host(host_id: int, *ignored: Any, **also_ignored: Any) -> str:
     (its name and this machine's id, as the runner checks a job's) and the round is still
     pending. The message names the host and nothing else: the backends are this host's
     rows, read again here. Returns what happened, for the log."""
-    from swapadmin.core.runner import HostIdentityError, check_machine
+    from swapadmin.core.machines import HostIdentityError, check_machine
 
     from .checks import run_round
 

@@ -24,13 +24,27 @@ CORE = Path(swapadmin.core.__file__).parent
 JOB_PATH = (
     "context",
     "handlers",
+    "liveness",
+    "machines",
     "observe",
     "orphans",
     "plugins",
     "runner",
     "sampler",
+    "signing",
     "tasks",
     "worker",
+)
+#: settings.py imports ``signing`` (the job signing key) before any model can be imported:
+#: its uses of the models (and of ``services``, which imports them), and Django's helpers
+#: beside them, wait for the call.
+BEFORE_THE_APPS = (
+    ".models",
+    ".services",
+    "django.conf",
+    "django.db.models",
+    "django.db.models.functions",
+    "django.utils",
 )
 #: (module, imported module) -> why it is imported where it is used.
 LATE = {
@@ -41,11 +55,13 @@ LATE = {
     ("tasks", "swapadmin.health.tasks"): (
         "the health app prunes its own rows; core does not depend on it at import"
     ),
+    **{("signing", name): "settings.py imports it, before the apps" for name in BEFORE_THE_APPS},
 }
 
 
 def late_imports(module: str) -> set[tuple[str, str]]:
-    """Every (module, imported module) that ``module`` imports inside a function."""
+    """Every (module, imported module) that ``module`` imports inside a function, with an
+    import statement or by name (``importlib.import_module``, ``__import__``)."""
     tree = ast.parse((CORE / f"{module}.py").read_text())
     found: set[tuple[str, str]] = set()
     for fn in ast.walk(tree):
@@ -57,7 +73,17 @@ def late_imports(module: str) -> set[tuple[str, str]]:
             elif isinstance(node, ast.ImportFrom):
                 name = "." * node.level + (node.module or "")
                 found.add((module, name))
+            elif isinstance(node, ast.Call) and _imports_by_name(node.func):
+                arg = node.args[0] if node.args else None
+                named = arg.value if isinstance(arg, ast.Constant) else "<computed>"
+                found.add((module, str(named)))
     return found
+
+
+def _imports_by_name(func: ast.expr) -> bool:
+    if isinstance(func, ast.Name):
+        return func.id in ("__import__", "import_module")
+    return isinstance(func, ast.Attribute) and func.attr == "import_module"
 
 
 @pytest.mark.parametrize("module", JOB_PATH)
@@ -77,43 +103,53 @@ def test_every_listed_late_import_is_still_there() -> None:
 def test_the_scan_sees_an_import_inside_a_function(tmp_path: Path, monkeypatch) -> None:
     # The check above can fail: a module with a late import is reported.
     (tmp_path / "knotted.py").write_text(
+        "import importlib\n"
         "def settle():\n    from .worker import settle_orphans\n    return settle_orphans\n"
+        "class Check:\n"
+        "    def run(self):\n"
+        "        return importlib.import_module('swapadmin.health.checks')\n"
     )
     monkeypatch.setattr(sys.modules[__name__], "CORE", tmp_path)
-    assert late_imports("knotted") == {("knotted", ".worker")}
+    assert late_imports("knotted") == {
+        ("knotted", ".worker"),
+        ("knotted", "swapadmin.health.checks"),
+    }
 
 
 def test_setting_django_up_connects_the_workers_receivers_without_the_task_module() -> None:
     # A worker's receivers must be connected before it builds its consumers; Celery's Django
     # fixup sets Django up first, so django.setup() alone must connect them.
     probe = (
-        "import sys, django\n"
+        "import sys, weakref, django\n"
         "django.setup()\n"
         "from celery import signals\n"
+        "def name(r):\n"
+        "    # A weak entry is dereferenced; a strong one is the function itself: never called.\n"
+        "    f = r() if isinstance(r, weakref.ReferenceType) else r\n"
+        "    return getattr(f, '__qualname__', repr(f))\n"
         "names = {\n"
-        "    signal: sorted(getattr(r[1](), '__qualname__', '?') for r in s.receivers)\n"
-        "    for signal, s in (('after_setup', signals.celeryd_after_setup),\n"
-        "                      ('init', signals.worker_init),\n"
-        "                      ('ready', signals.worker_ready),\n"
-        "                      ('shutdown', signals.worker_shutdown),\n"
-        "                      ('prerun', signals.task_prerun))\n"
+        "    signal: sorted(name(r[1]) for r in getattr(signals, signal).receivers)\n"
+        "    for signal in ('celeryd_after_setup', 'worker_init', 'worker_ready',\n"
+        "                   'worker_shutdown', 'task_prerun', 'task_postrun')\n"
         "}\n"
-        "print(names)\n"
+        "print(repr(names))\n"
         "print('swapadmin.core.tasks' in sys.modules)\n"
     )
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "swapadmin.settings"}
-    out = subprocess.run(
+    done = subprocess.run(
         [sys.executable, "-c", probe],
         env=env,
         cwd=CORE.parent.parent,
         capture_output=True,
         text=True,
-        check=True,
-    ).stdout.splitlines()
-    receivers = ast.literal_eval(out[0])
-    assert "_add_host_queue" in receivers["after_setup"]
-    assert "_only_the_host_queue" in receivers["init"]
-    assert "_on_worker_ready" in receivers["ready"]
-    assert "_on_worker_shutdown" in receivers["shutdown"]
-    assert "_reuse_connections" in receivers["prerun"]
-    assert out[1] == "False", "the task module was imported: the receivers came with it"
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout.splitlines()
+    receivers = ast.literal_eval(out[-2])
+    assert "_add_host_queue" in receivers["celeryd_after_setup"]
+    assert "_only_the_host_queue" in receivers["worker_init"]
+    assert "_on_worker_ready" in receivers["worker_ready"]
+    assert "_on_worker_shutdown" in receivers["worker_shutdown"]
+    assert "_reuse_connections" in receivers["task_prerun"]
+    assert "_reuse_connections" in receivers["task_postrun"]
+    assert out[-1] == "False", "the task module was imported: the receivers came with it"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from swapadmin.core import runner, services
+from swapadmin.core import machines, runner, services
 from swapadmin.core.models import Host, Job
 from swapadmin.core.services import Actor
 from swapadmin.core.worker import EX_WRONG_MACHINE
@@ -26,7 +26,7 @@ ANOTHER_MACHINE = "0123456789abcdef0123456789abcdef"
 
 def test_the_first_worker_records_its_machine(worker):
     host = worker.host
-    assert host.machine_id == runner.machine_id() != ""
+    assert host.machine_id == machines.machine_id() != ""
     assert host.boot_id == Path("/proc/sys/kernel/random/boot_id").read_text().strip()
 
 
@@ -43,7 +43,7 @@ def test_a_worker_on_another_machine_is_refused(start_worker, alice):
     code = clone.proc.wait(timeout=60)
     assert code == EX_WRONG_MACHINE, clone.log()[-3000:]
     assert f"registered by the machine with id {ANOTHER_MACHINE}" in clone.log()
-    assert runner.machine_id() in clone.log()
+    assert machines.machine_id() in clone.log()
     host = Host.objects.get(name=first.name)
     assert host.machine_id == ANOTHER_MACHINE
     job.refresh_from_db()
@@ -70,7 +70,7 @@ def test_an_admin_lets_a_replacement_machine_take_the_name(host_row):
     assert ANOTHER_MACHINE in out.getvalue()
     host_row.refresh_from_db()
     assert host_row.machine_id == ""
-    runner.check_machine(host_row)  # no longer anyone's: the next worker registers
+    machines.check_machine(host_row)  # no longer anyone's: the next worker registers
     event = host_row.auditevent_set.get(action="forget-machine")
     assert event.detail == {"machine_id": ANOTHER_MACHINE}
     with pytest.raises(CommandError, match="no host named 'nowhere'"):

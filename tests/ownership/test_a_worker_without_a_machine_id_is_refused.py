@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from swapadmin.core import runner, services
+from swapadmin.core import machines, runner, services
 from swapadmin.core.models import Host, Job
 from swapadmin.core.services import Actor
 from swapadmin.core.worker import EX_WRONG_MACHINE
@@ -33,7 +33,7 @@ def test_the_worker_refuses_to_start_as_the_host(start_worker, alice, scratch, h
     first = start_worker()
     first.stop()
     registered = Host.objects.get(name=first.name).machine_id
-    assert registered == runner.machine_id() != ""
+    assert registered == machines.machine_id() != ""
     job = services.create_backend(
         host=Host.objects.get(name=first.name), kind="file", name="s0", size_bytes=16 * MiB,
         actor=Actor(alice, Job.Via.API), params={"path": str(first.swap_root / "s0")},
@@ -65,9 +65,9 @@ def test_the_worker_refuses_to_start_as_the_host(start_worker, alice, scratch, h
 def test_a_job_is_left_queued(host_row, settings, scratch, tmp_path, how):
     settings.SWAPADMIN_HOST = host_row.name
     settings.DATA_DIR = tmp_path
-    Host.objects.filter(pk=host_row.pk).update(machine_id=runner.machine_id())
+    Host.objects.filter(pk=host_row.pk).update(machine_id=machines.machine_id())
     settings.SWAPADMIN_MACHINE_ID_FILE = _machine_id_file(scratch, how)
-    assert runner.machine_id() == ""
+    assert machines.machine_id() == ""
     job = Job.objects.create(kind=Job.Kind.DISCOVER, host=host_row)
     outcome = runner.run(job.pk, worker="here")
     assert outcome.state == "wrong-machine", outcome
