@@ -58,7 +58,10 @@ def rules_of(policy: DynamicSwapPolicy) -> dynamic.Rules:
 
 def db_now(host: Host) -> datetime:
     """The database's clock, the one heartbeats are written in."""
-    return Host.objects.filter(pk=host.pk).annotate(n=Now()).values_list("n", flat=True).get()
+    now: datetime = (
+        Host.objects.filter(pk=host.pk).annotate(n=Now()).values_list("n", flat=True).get()
+    )
+    return now
 
 
 def _sample_clock_skew(host: Host) -> timedelta:

@@ -36,12 +36,12 @@ RESOLUTIONS: tuple[str, ...] = (
     Sample.Resolution.MINUTE,
     Sample.Resolution.HOUR,
 )
-GRANULARITY = {
+GRANULARITY: dict[str, timedelta] = {
     Sample.Resolution.RAW: timedelta(0),
     Sample.Resolution.MINUTE: timedelta(minutes=1),
     Sample.Resolution.HOUR: timedelta(hours=1),
 }
-KEPT_FOR = {
+KEPT_FOR: dict[str, timedelta] = {
     Sample.Resolution.RAW: retention.RAW_KEEP,
     Sample.Resolution.MINUTE: retention.MINUTE_KEEP,
     Sample.Resolution.HOUR: retention.HOUR_KEEP,

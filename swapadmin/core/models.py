@@ -45,6 +45,7 @@ class SnapshotFigure(models.Func):
         if not (part.isidentifier() and key.isidentifier()):
             raise ValueError(f"not a snapshot key: {part}.{key}")
         self.part, self.key, self.integer = part, key, integer
+        output: models.Field[Any, Any]
         output = models.BigIntegerField() if integer else models.FloatField()
         super().__init__(models.F("observed"), output_field=output)
 
@@ -258,7 +259,7 @@ class Backend(models.Model):
     def swap_path(self) -> str | None:
         """The path in /proc/swaps, as the worker last described it."""
         path = self.info.get("swap_path") if isinstance(self.info, dict) else None
-        return path or self.params.get("path") or self.params.get("device")
+        return path or self.params.get("path") or self.params.get("device")  # type: ignore[no-any-return]
 
     @property
     def provisioned(self) -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import copy
 import uuid
 from collections.abc import Callable, Collection
-from typing import Any
+from typing import Any, cast
 
 from django.db import IntegrityError, transaction
 
@@ -90,7 +90,9 @@ def _clashing(
 ) -> Backend | None:
     """A backend of the locked hosts, other than ``exclude_pk``, that names the bytes ``key``
     names or bytes that overlap them (either side's overlaps), or None."""
-    others = Backend.objects.filter(host_id__in=locked).exclude(pk=exclude_pk)
+    others = Backend.objects.filter(host_id__in=locked)
+    if exclude_pk is not None:
+        others = others.exclude(pk=exclude_pk)
     for other in others.only("name", "host_id", "store_key", "state").order_by("pk"):
         rec = other.state.get("store") if isinstance(other.state, dict) else None
         theirs = store_names(rec.get("overlaps") if isinstance(rec, dict) else None)
@@ -132,11 +134,15 @@ def create_adopted(
                 if other is not None:
                     raise NotOursError(f"it is the store of {_whose(other, host_pk)}")
             return Backend.objects.create(
-                uuid=code, host_id=host_pk, store_key=key or None, name=name_for(), **fields
+                uuid=code,
+                host_id=host_pk,
+                store_key=key if isinstance(key, str) and key else None,
+                name=name_for(),
+                **fields,
             )
 
     try:
-        return persistent(write, "recording an adopted area")
+        return cast(Backend, persistent(write, "recording an adopted area"))
     except IntegrityError:
         # A backend created by hand under the name just chosen, or on the same key (a writer
         # that took no lock): nothing was recorded, and the next discover tries again.

@@ -37,7 +37,7 @@ def role_of(user: AbstractBaseUser | AnonymousUser | None) -> Role:
         return Role.NONE
     if getattr(user, "is_superuser", False):
         return Role.ADMIN
-    names = set(user.groups.values_list("name", flat=True))  # type: ignore[union-attr]
+    names = set(user.groups.values_list("name", flat=True))  # type: ignore[attr-defined]
     return max((GROUPS[n] for n in names if n in GROUPS), default=Role.NONE)
 
 

@@ -22,7 +22,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import (
@@ -329,10 +329,11 @@ def _cursor() -> Any:
 def _prepared_cursor_class() -> type:
     """Django's server-binding psycopg cursor, preparing every statement it runs. Imported
     here: an install on SQLite alone may have no psycopg."""
-    from django.db.backends.postgresql.base import ServerBindingCursor
+    # django-stubs 5.2 does not declare ServerBindingCursor (Django 5.0 added it).
+    from django.db.backends.postgresql.base import ServerBindingCursor  # type: ignore[attr-defined]
     from psycopg.types.numeric import Int8Dumper
 
-    class PreparedCursor(ServerBindingCursor):  # type: ignore[misc, valid-type]
+    class PreparedCursor(ServerBindingCursor):  # type: ignore[misc]
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             # Every int as a bigint: psycopg types each by its size (smallint for 0), and
@@ -357,7 +358,7 @@ def _backends_of(host: Host) -> list[tuple[Backend, bool]]:
     backend, job = Backend._meta, Job._meta
     # In the model's order: Model.from_db takes the values so.
     fields = [f for f in backend.concrete_fields if f.attname in _BACKEND_COLUMNS]
-    job_col = {name: q(job.get_field(name).column) for name in ("host", "backend", "state")}
+    job_col = {name: q(_column(job, name)) for name in ("host", "backend", "state")}
     sql = (
         f"SELECT {', '.join('b.' + q(f.column) for f in fields)}, EXISTS (SELECT 1 FROM "
         f"{q(job.db_table)} j WHERE j.{job_col['backend']} = b.{q(backend.pk.column)} AND "
@@ -374,11 +375,19 @@ def _backends_of(host: Host) -> list[tuple[Backend, bool]]:
     return out
 
 
+def _column(meta: Any, name: str) -> str:
+    """The column of concrete field ``name`` (a foreign key's ``host_id``)."""
+    field = meta.get_field(name)
+    assert isinstance(field, models.Field), name
+    return str(field.column)
+
+
 def _converter(field: models.Field[Any, Any], db: Any) -> Any:
     """Turns ``field``'s column as the driver returns it into the model's value (a JSON
     text into a dict, SQLite's hex text into a UUID)."""
     if isinstance(field, models.JSONField):
-        return lambda v: field.from_db_value(v, None, db)
+        # The expression is not read (Django's own call passes the column's).
+        return lambda v: field.from_db_value(v, cast(Any, None), db)
     if isinstance(field, models.UUIDField):
         return field.to_python
     return lambda v: v
@@ -495,7 +504,7 @@ def _observations_update(db: Any, host: str = "%s", skip_locked: bool = False) -
     table = q(backends.db_table)
 
     def col(name: str) -> str:
-        return q(backends.get_field(name).column)
+        return str(q(_column(backends, name)))
 
     pk = q(backends.pk.column)
     # The rows the UPDATE writes, locked as it would lock them (NO KEY UPDATE: a foreign
@@ -529,7 +538,7 @@ def host_settled(name: str) -> Host:
     running = Job.objects.filter(host=OuterRef("pk"), state=Job.State.RUNNING)
     flagged = Backend.objects.filter(host=OuterRef("pk"), reread_before_next_job=True)
     host = Host.objects.annotate(running=Exists(running), flagged=Exists(flagged)).get(name=name)
-    if host.running or host.flagged:
+    if cast(Any, host).running or cast(Any, host).flagged:  # the annotations above
         settle_orphans(host)
     return host
 

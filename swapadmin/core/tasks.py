@@ -56,7 +56,7 @@ def _send_again(job_id: int, countdown: float) -> None:
     if job is None:
         return
     try:
-        run_job.apply_async(args=[job_id], queue=job.host.queue, countdown=countdown)
+        run_job.apply_async(args=(job_id,), queue=job.host.queue, countdown=countdown)
     except Exception as e:
         # The broker went away: leave it to the sweep, which sends undispatched jobs.
         log.warning("could not send job %s again: %s", job.uuid, e)
