@@ -24,8 +24,8 @@ from swapadmin.core.services import Actor
 from swapadmin.enroll.models import HostCredential
 from swapadmin.health.models import BackendHealth, CheckResult, HostHealth
 from tests.faults.pause import waits_beside_a_hold
+from tests.fixtures.workers import blocked_by, wait_until
 from tests.fixtures.workers import test_database_url as database_url
-from tests.fixtures.workers import wait_until
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -151,7 +151,7 @@ def test_a_forget_failed_by_a_deadlock_says_the_host_is_busy(quiet: Host, alice:
         forgetting = threading.Thread(target=forget)
         forgetting.start()
         wait_until(
-            lambda: forget_pid and _waits_for(forget_pid[0], prune.info.backend_pid),
+            lambda: forget_pid and blocked_by(forget_pid[0], prune.info.backend_pid),
             message="the forget waiting for the prune's results",
         )
         deleting = threading.Thread(
@@ -170,12 +170,6 @@ def test_a_forget_failed_by_a_deadlock_says_the_host_is_busy(quiet: Host, alice:
         assert "is being changed right now" in answers[0], answers
         assert Host.objects.filter(pk=quiet.pk).exists()
         assert Backend.objects.filter(host=quiet).count() == 1
-
-
-def _waits_for(pid: int, holder: int) -> bool:
-    with psycopg.connect(database_url(), autocommit=True) as c:
-        row = c.execute("SELECT %s = ANY(pg_blocking_pids(%s))", (holder, pid)).fetchone()
-    return bool(row and row[0])
 
 
 def _quietly(conn: psycopg.Connection[Any], sql: str, *args: object) -> None:

@@ -18,8 +18,8 @@ from django.utils import timezone
 from swapadmin.core.models import Host, Job
 from swapadmin.core.retention import prune_jobs
 from swapadmin.health.models import CheckResult
+from tests.fixtures.workers import blocked_by, wait_until
 from tests.fixtures.workers import test_database_url as database_url
-from tests.fixtures.workers import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -65,7 +65,7 @@ def test_the_prune_passes_over_a_held_job_and_takes_it_next_run(old_jobs: tuple[
         pruning.start()
         # Either it ends, or it waits for the holder: the old prune did the second.
         wait_until(
-            lambda: outcome or (pid and _waits_for(pid[0], holder.info.backend_pid)),
+            lambda: outcome or (pid and blocked_by(pid[0], holder.info.backend_pid)),
             message="the prune ending or waiting for the held job",
         )
         waited = not outcome
@@ -81,9 +81,3 @@ def test_the_prune_passes_over_a_held_job_and_takes_it_next_run(old_jobs: tuple[
     assert prune_jobs() == 1
     assert list(Job.objects.filter(host=doomed.host)) == [kept]
     assert CheckResult.objects.get(host=doomed.host).job_id is None
-
-
-def _waits_for(pid: int, holder: int) -> bool:
-    with psycopg.connect(database_url(), autocommit=True) as c:
-        row = c.execute("SELECT %s = ANY(pg_blocking_pids(%s))", (holder, pid)).fetchone()
-    return bool(row and row[0])
