@@ -21,8 +21,10 @@ PEM, or the one-line base64 that ``manage.py signing-key --public`` prints) on w
 no database configured (``make run``: web, worker and beat on one machine), a key is
 generated once in the data directory (``new_private_key_pem``).
 
-This module is imported by ``settings`` (for ``new_private_key_pem``): the models are imported
-inside the functions that need them.
+This module is imported by ``settings`` (for ``new_private_key_pem``), before the apps are
+loaded: the models (and ``services``, which imports them) are imported inside the functions
+that need them. Django's helpers are imported at the top: none of them reads a setting or a
+model when it is imported.
 """
 
 from __future__ import annotations
@@ -42,6 +44,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
+from django.conf import settings
+from django.db.models import F, Value
+from django.db.models.functions import Concat, Now
+from django.utils import timezone
 
 from . import finished
 from .machines import machine_id
@@ -121,7 +127,6 @@ def _public_key(text: str) -> Ed25519PublicKey:
 
 def signing_key() -> Ed25519PrivateKey | None:
     """This process's signing key, or None where jobs are not to be signed (a host)."""
-    from django.conf import settings
 
     pem = getattr(settings, "SWAPADMIN_SIGNING_KEY", "") or ""
     return _private_key(pem) if pem else None
@@ -131,7 +136,6 @@ def verify_key() -> Ed25519PublicKey:
     """The key this worker checks signatures with: SWAPADMIN_VERIFY_KEY, or the public half
     of this process's own signing key (``make run``, one machine). Raises Unauthorised
     when there is none or it cannot be read: such a worker runs nothing."""
-    from django.conf import settings
 
     configured = getattr(settings, "SWAPADMIN_VERIFY_KEY", "") or ""
     try:
@@ -225,8 +229,6 @@ def sign_job(job_pk: int, *, now: datetime | None = None) -> bool:
     the spec is built from the rows read back, exactly as the worker will build it. Returns
     False when this process holds no signing key: the job stays unsigned, and its worker
     will refuse it."""
-    from django.conf import settings
-    from django.utils import timezone
 
     from .models import Job
 
@@ -340,8 +342,6 @@ def _short(value: Any) -> str:
 def verify_here(job: Job, db_now: datetime | None = None) -> None:
     """``verify`` for this worker's host and machine, by the database's clock: ``db_now``
     when the caller has just read it (Now() in the query that loaded ``job``), else asked."""
-    from django.conf import settings
-    from django.db.models.functions import Now
 
     from .models import Job
 
@@ -361,10 +361,6 @@ def refuse_unauthorised(job_pk: int) -> bool:
     this host's, on this machine) with the reason if it is not what the control plane
     signed, and return True. Jobs this worker would not run anyway (gone, taken, another
     host's or another machine's, cancelled) are left to the runner (False)."""
-    from django.conf import settings
-    from django.db.models import F, Value
-    from django.db.models.functions import Concat, Now
-    from django.utils import timezone
 
     from .models import Job
 

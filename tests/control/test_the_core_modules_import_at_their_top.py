@@ -36,16 +36,8 @@ JOB_PATH = (
     "worker",
 )
 #: settings.py imports ``signing`` (the job signing key) before any model can be imported:
-#: its uses of the models (and of ``services``, which imports them), and Django's helpers
-#: beside them, wait for the call.
-BEFORE_THE_APPS = (
-    ".models",
-    ".services",
-    "django.conf",
-    "django.db.models",
-    "django.db.models.functions",
-    "django.utils",
-)
+#: its uses of the models, and of ``services`` (which imports them), wait for the call.
+BEFORE_THE_APPS = (".models", ".services")
 #: (module, imported module) -> why it is imported where it is used.
 LATE = {
     ("sampler", "django.db.backends.postgresql.base"): (
