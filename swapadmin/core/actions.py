@@ -15,6 +15,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+#: Where a backend stands, as its page sorts it to offer actions (``web.views.stage_of``):
+#: its store never proven swapadmin's (``unproven``); provisioned but gone from the host
+#: (``gone``); either of those with its destroy asked (``leaving``); in /proc/swaps
+#: (``active``); anything else: ready, unknown, in error, foreign (``inactive``).
+Stage = Literal["unproven", "gone", "leaving", "inactive", "active"]
+#: Every stage.
+STAGES: frozenset[Stage] = frozenset({"unproven", "gone", "leaving", "inactive", "active"})
+
 
 @dataclass(frozen=True)
 class BackendAction:
@@ -46,6 +54,12 @@ class BackendAction:
     #: The backend's desired state once asked (``Backend.Desired``), which drift is judged
     #: by; None if it leaves it as it is.
     desired_after: Literal["active", "inactive", "absent"] | None = None
+    #: Where the page offers its one-click button. The worker has the last word: this only
+    #: hides what cannot work now.
+    offered_in: frozenset[Stage] = frozenset()
+    #: Where the page links to its confirm page (``Force…``, ``Destroy…``): for a forced
+    #: action, where force can change the answer; for one that asks first, where it is asked.
+    confirm_in: frozenset[Stage] = frozenset()
     #: The app whose code runs it on the worker: core's handlers are the functions of
     #: ``core/handlers.py`` named for the action; another app registers its own from its
     #: ``AppConfig.ready()`` (``handlers.register``), so core imports nothing of it.
@@ -64,6 +78,8 @@ BACKEND_ACTIONS: tuple[BackendAction, ...] = (
         "provision",
         force=True,
         before_provision=True,
+        offered_in=frozenset({"unproven", "gone"}),
+        confirm_in=frozenset({"unproven"}),
     ),
     BackendAction(
         "activate",
@@ -73,6 +89,7 @@ BACKEND_ACTIONS: tuple[BackendAction, ...] = (
         "ActivateSerializer",
         "activate",
         desired_after="active",
+        offered_in=frozenset({"inactive"}),
     ),
     BackendAction(
         "deactivate",
@@ -83,6 +100,8 @@ BACKEND_ACTIONS: tuple[BackendAction, ...] = (
         "deactivate",
         force=True,
         desired_after="inactive",
+        offered_in=frozenset({"active"}),
+        confirm_in=frozenset({"active"}),
     ),
     BackendAction(
         "scan",
@@ -92,6 +111,7 @@ BACKEND_ACTIONS: tuple[BackendAction, ...] = (
         "ScanSerializer",
         "scan",
         writes_every_page=True,
+        offered_in=frozenset({"inactive"}),
     ),
     BackendAction(
         "benchmark",
@@ -101,6 +121,7 @@ BACKEND_ACTIONS: tuple[BackendAction, ...] = (
         "BenchmarkSerializer",
         "benchmark",
         writes_every_page=True,
+        offered_in=frozenset({"inactive"}),
     ),
     BackendAction(
         "burn_in",
@@ -109,6 +130,7 @@ BACKEND_ACTIONS: tuple[BackendAction, ...] = (
         "operator",
         "BurnInSerializer",
         "burn-in",
+        offered_in=frozenset({"active"}),
     ),
     BackendAction(
         "resize",
@@ -136,6 +158,7 @@ BACKEND_ACTIONS: tuple[BackendAction, ...] = (
         reads_only=True,
         before_provision=True,
         handled_by="health",
+        offered_in=STAGES,
     ),
     BackendAction(
         "destroy",
@@ -148,6 +171,7 @@ BACKEND_ACTIONS: tuple[BackendAction, ...] = (
         asks_first=True,
         before_provision=True,
         desired_after="absent",
+        confirm_in=STAGES,
     ),
 )
 

@@ -319,6 +319,7 @@ def _host_context(request: HttpRequest, host: Host) -> dict[str, Any]:
     for b in backends:
         b.live_job = holders.get(b.pk)  # type: ignore[attr-defined]
         b.actions = offered_actions(b)  # type: ignore[attr-defined]
+        b.confirms = confirm_links(b)  # type: ignore[attr-defined]
     host_jobs = {j.kind: j for j in live if j.backend_id is None}
     return {
         "host": host,
@@ -481,23 +482,62 @@ class Kind:
         )
 
 
-def offered_actions(backend: Backend) -> list[tuple[str, str]]:
-    """The one-click actions a backend offers in its observed state (destroy has its own
-    page). The worker has the last word; this only hides what cannot work now."""
-    active = backend.observed_state == Backend.Observed.ACTIVE
-    absent = backend.observed_state == Backend.Observed.ABSENT
-    if backend.provisioned_at is None:
-        # Its store was never proven ours: nothing but provision (and destroy) may touch it.
-        names = ["provision"] if backend.desired_state != Backend.Desired.ABSENT else []
-    elif absent:
-        names = ["provision"] if backend.desired_state != Backend.Desired.ABSENT else []
-    elif active:
-        names = ["deactivate", "burn_in"]
-    else:
-        names = ["activate", "scan", "benchmark"]
-    offered = [actions.BY_NAME[n] for n in [*names, "check"]]
+def stage_of(backend: Backend) -> actions.Stage:
+    """Where ``backend`` stands, for the actions its page offers (``actions.Stage``)."""
+    if backend.provisioned_at is None or backend.observed_state == Backend.Observed.ABSENT:
+        if backend.desired_state == Backend.Desired.ABSENT:
+            return "leaving"
+        return "unproven" if backend.provisioned_at is None else "gone"
+    return "active" if backend.observed_state == Backend.Observed.ACTIVE else "inactive"
+
+
+def _offerable(backend: Backend, spec: actions.BackendAction) -> bool:
     # Scans and benchmarks write every page: never on an area swapadmin did not make.
-    return [(a.name, a.label) for a in offered if not (backend.adopted and a.writes_every_page)]
+    return not (backend.adopted and spec.writes_every_page)
+
+
+def offered_actions(backend: Backend) -> list[tuple[str, str]]:
+    """The one-click actions (name, label) a backend's page offers where it stands, as the
+    action table says (``offered_in``). The worker has the last word: this only hides what
+    cannot work now."""
+    stage = stage_of(backend)
+    return [
+        (a.name, a.label)
+        for a in actions.BACKEND_ACTIONS
+        if stage in a.offered_in and _offerable(backend, a)
+    ]
+
+
+@dataclass(frozen=True)
+class ConfirmLink:
+    """A link to an action's confirm page: ``Force…`` for a forced action, ``Destroy…`` for
+    one that asks first."""
+
+    action: str
+    label: str
+    #: Force… (the user may force what the action would refuse), not the action's own page.
+    forced: bool
+
+    @property
+    def id(self) -> str:
+        """The element's id before the backend's uuid: ``force-deactivate``, ``destroy``."""
+        return f"force-{self.action}" if self.forced else self.action
+
+    @property
+    def needs(self) -> str:
+        """What the user must be allowed (``roles.can``) to be shown it."""
+        return "force" if self.forced else self.action
+
+
+def confirm_links(backend: Backend) -> list[ConfirmLink]:
+    """The confirm pages a backend's page links to where it stands (``confirm_in``): what
+    asks first, as itself; a forced action, as Force…"""
+    stage = stage_of(backend)
+    return [
+        ConfirmLink(a.name, a.label, forced=not a.asks_first)
+        for a in actions.BACKEND_ACTIONS
+        if stage in a.confirm_in and _offerable(backend, a)
+    ]
 
 
 def _backend_context(request: HttpRequest, backend: Backend) -> dict[str, Any]:
@@ -512,6 +552,7 @@ def _backend_context(request: HttpRequest, backend: Backend) -> dict[str, Any]:
         "health": health_of(backend),
         "jobs": jobs,
         "actions": offered_actions(backend),
+        "confirms": confirm_links(backend),
         "zram": zram_rows(snapshot(backend.host), [backend]),
         "facts": _facts(plugin, backend),
         "poll": STATE_POLL,

@@ -1,0 +1,99 @@
+"""A backend's page offers the buttons and confirm links the action table gives where the
+backend stands (``actions.BackendAction.offered_in``, ``confirm_in``), the same on the host's
+page, and only those the user's role allows. ``PINNED`` says again, independently, what each
+stage offers: a change to the table fails here, not only in the page built from it."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.urls import reverse
+from django.utils import timezone
+
+from swapadmin.core import actions
+from swapadmin.core.models import Backend
+from swapadmin.web import views
+
+pytestmark = pytest.mark.django_db
+
+#: stage: (the row's fields that put a provisioned, inactive backend there; its buttons;
+#: its confirm links), each as the element's id before the backend's uuid.
+PINNED: dict[str, tuple[dict[str, Any], list[str], list[str]]] = {
+    "unproven": ({"provisioned_at": None}, ["provision", "check"], ["force-provision", "destroy"]),
+    "gone": ({"observed_state": "absent"}, ["provision", "check"], ["destroy"]),
+    "leaving": ({"provisioned_at": None, "desired_state": "absent"}, ["check"], ["destroy"]),
+    "inactive": ({}, ["activate", "scan", "benchmark", "check"], ["destroy"]),
+    "active": ({"observed_state": "active"}, ["deactivate", "burn_in", "check"],
+               ["force-deactivate", "destroy"]),
+}  # fmt: skip
+
+
+def _put(backend: Backend, **fields: Any) -> Backend:
+    Backend.objects.filter(pk=backend.pk).update(**fields)
+    backend.refresh_from_db()
+    return backend
+
+
+def _offered(page: str, backend: Backend) -> tuple[list[str], list[str]]:
+    """The ids of the page's buttons and confirm links for ``backend``, in page order."""
+    tail = f"-{backend.uuid}"
+    buttons = re.findall(rf'<button type="submit"[^>]* id="([\w-]+){tail}"', page)
+    links = re.findall(rf'<a role="button"[^>]* id="([\w-]+){tail}"', page)
+    return [b for b in buttons if b != "cancel"], links
+
+
+def test_every_stage_is_pinned() -> None:
+    assert set(PINNED) == actions.STAGES
+
+
+@pytest.mark.parametrize("stage", sorted(PINNED))
+def test_the_backend_and_host_pages_offer_what_the_stage_is_given(
+    as_user: Any, alice: User, backend: Backend, stage: str
+) -> None:
+    fields, buttons, links = PINNED[stage]
+    _put(backend, **fields)
+    assert views.stage_of(backend) == stage
+    client = as_user(alice)
+    on_backend = client.get(reverse("backend", args=[backend.uuid])).content.decode()
+    on_host = client.get(reverse("host", args=[backend.host.uuid])).content.decode()
+    assert _offered(on_backend, backend) == (buttons, links)
+    assert _offered(on_host, backend) == (buttons, links)
+
+
+def test_a_stage_reads_its_destroy_before_its_store() -> None:
+    # A row gone from its host whose destroy was asked is leaving, as one never provisioned.
+    row = Backend(provisioned_at=timezone.now(), observed_state="absent",
+                  desired_state="absent")  # fmt: skip
+    assert views.stage_of(row) == "leaving"
+
+
+@pytest.mark.parametrize("stage", sorted(PINNED))
+def test_an_operator_is_shown_neither_force_nor_destroy(
+    as_user: Any, oscar: User, backend: Backend, stage: str
+) -> None:
+    fields, buttons, _ = PINNED[stage]
+    _put(backend, **fields)
+    page = as_user(oscar).get(reverse("backend", args=[backend.uuid])).content.decode()
+    # Provision is an admin's; the rest of the buttons an operator's.
+    assert _offered(page, backend) == ([b for b in buttons if b != "provision"], [])
+
+
+def test_an_adopted_area_is_offered_nothing_that_writes_every_page(
+    as_user: Any, alice: User, backend: Backend
+) -> None:
+    _put(backend, adopted=True)
+    page = as_user(alice).get(reverse("backend", args=[backend.uuid])).content.decode()
+    assert _offered(page, backend) == (["activate", "check"], ["destroy"])
+
+
+def test_the_links_say_what_they_do(as_user: Any, alice: User, backend: Backend) -> None:
+    _put(backend, observed_state="active")
+    page = as_user(alice).get(reverse("backend", args=[backend.uuid])).content.decode()
+    force = reverse("backend-confirm", args=[backend.uuid, "deactivate"])
+    destroy = reverse("backend-confirm", args=[backend.uuid, "destroy"])
+    assert re.search(rf'aria-label="Deactivate swap1 with force…" href="{force}">Force…</a>', page)
+    assert re.search(rf'data-action="destroy" aria-label="Destroy swap1…" href="{destroy}">'
+                     r"Destroy…</a>", page)  # fmt: skip
