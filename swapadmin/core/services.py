@@ -15,10 +15,10 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, User
 from django.db import transaction
 from django.db.models import DateTimeField, Exists, ExpressionWrapper, F, OuterRef, Q
 from django.db.models.functions import Now
@@ -51,6 +51,12 @@ class Actor:
         if self.user is not None:
             return str(self.user.get_username())
         return self.via
+
+    @property
+    def account(self) -> User | None:
+        """The user as the rows' foreign keys take it: this project keeps Django's own user
+        model (no AUTH_USER_MODEL), whatever type a request gives its user."""
+        return cast("User | None", self.user)
 
     @classmethod
     def schedule(cls) -> Actor:
@@ -143,7 +149,7 @@ def audit(
     elif obj is not None:
         host = obj.host
     return AuditEvent.objects.create(
-        actor=actor.user,
+        actor=actor.account,
         actor_name=actor.name,
         via=actor.via,
         action=action,
@@ -289,7 +295,7 @@ def _new_job(
         backend=backend,
         backend_name=backend.name if backend else "",
         params=params or {},
-        requested_by=actor.user,
+        requested_by=actor.account,
         via=actor.via,
     )
     if not host.online:
@@ -352,7 +358,7 @@ def create_backend(
             persist=persist,
             auto_repair=auto_repair,
             desired_state=Backend.Desired.INACTIVE,
-            created_by=actor.user,
+            created_by=actor.account,
             dynamic_policy=dynamic_policy,
         )
         job_params: dict[str, Any] = {"force": force}
