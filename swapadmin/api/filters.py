@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,7 +38,7 @@ class OrderingFilter(drf_filters.OrderingFilter):
     a typo must not quietly give another order. The schema lists the terms it takes."""
 
     def remove_invalid_fields(
-        self, queryset: QuerySet[Any], fields: list[str], view: APIView, request: Request
+        self, queryset: QuerySet[Any], fields: Iterable[str], view: APIView, request: Request
     ) -> list[str]:
         terms = [term for term in fields if term]
         valid = self._terms(queryset, view, request)

@@ -212,11 +212,11 @@ class RegistryCollector(Collector):
                 value = finite(psi.get(total))
                 if value is not None:
                     family.add_metric([name], value / 1e6)  # microseconds
-            for family, line in ((some, "some"), (full, "full")):
+            for gauge, line in ((some, "some"), (full, "full")):
                 for window in ("10", "60", "300"):
                     value = finite(psi.get(f"{line}_avg{window}"))
                     if value is not None:
-                        family.add_metric([name, f"{window}s"], value / 100)
+                        gauge.add_metric([name, f"{window}s"], value / 100)
         yield from (waiting, stalled, some, full)
 
     def _zram(self, snapshots: list[Snapshot]) -> Iterator[Metric]:
@@ -322,7 +322,7 @@ def _allowed_address(addr: str | None) -> bool:
 def _user(request: HttpRequest) -> Any:
     """The token's user, else the session's; None when neither authenticates."""
     try:
-        found = TokenAuthentication().authenticate(request)  # type: ignore[arg-type]
+        found = TokenAuthentication().authenticate(request)
     except AuthenticationFailed:
         return None
     if found is not None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from base64 import b64decode
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs
 
 from django.core.exceptions import ImproperlyConfigured
@@ -65,7 +65,7 @@ class BoundedLimitOffsetPagination(LimitOffsetPagination):
             raise ValidationError(errors)
         return super().paginate_queryset(queryset, request, view)
 
-    def get_limit(self, request: Request) -> int:
+    def get_limit(self, request: Request) -> int | None:
         limit = self._number(request, self.limit_query_param)
         return self.default_limit if limit is None else limit
 
@@ -146,7 +146,8 @@ class BoundedCursorPagination(CursorPagination):
     def get_page_size(self, request: Request) -> int:
         raw = request.query_params.get(self.page_size_query_param, "")
         if raw == "":
-            return int(self.page_size)
+            # PAGE_SIZE, set in settings; the stubs allow None (DRF then does not page).
+            return int(cast(int, self.page_size))
         if not _DECIMAL.fullmatch(raw) or not 1 <= int(raw) <= MAX_PAGE_SIZE:
             name = self.page_size_query_param
             raise ValidationError(

@@ -8,7 +8,7 @@ swapadmin.core.services, shared with the pages.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -34,12 +34,12 @@ class DetailUrlField(serializers.HyperlinkedIdentityField):
         key = (id(request), format)
         if getattr(self, "_template", (None, ""))[0] != key:
             kwargs = {self.lookup_url_kwarg: self.PLACEHOLDER}
-            url = self.reverse(view_name, kwargs=kwargs, request=request, format=format)
+            url: str = self.reverse(view_name, kwargs=kwargs, request=request, format=format)
             self._template = (key, url)
         return self._template[1].replace(self.PLACEHOLDER, str(getattr(obj, self.lookup_field)))
 
 
-class HostSerializer(serializers.ModelSerializer):
+class HostSerializer(serializers.ModelSerializer[Host]):
     id = serializers.UUIDField(source="uuid", read_only=True)
     url = DetailUrlField(view_name="api:host-detail", lookup_field="uuid")
     online = serializers.BooleanField(read_only=True)
@@ -65,7 +65,7 @@ class HostSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class BackendSerializer(serializers.ModelSerializer):
+class BackendSerializer(serializers.ModelSerializer[Backend]):
     id = serializers.UUIDField(source="uuid", read_only=True)
     url = DetailUrlField(view_name="api:backend-detail", lookup_field="uuid")
     host = serializers.UUIDField(source="host.uuid", read_only=True)
@@ -104,7 +104,7 @@ class BackendSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class BackendParamsSerializer(serializers.Serializer):
+class BackendParamsSerializer(serializers.Serializer[Any]):
     """The plugin's own parameters; which apply depends on ``kind`` (see ``plugins/``)."""
 
     path = serializers.CharField(required=False, help_text="file and loop: the swap file")
@@ -140,7 +140,7 @@ def confirm_field() -> serializers.CharField:
     )
 
 
-class BackendCreateSerializer(serializers.Serializer):
+class BackendCreateSerializer(serializers.Serializer[Any]):
     host = serializers.UUIDField(help_text="the host's id")
     kind = serializers.CharField(max_length=64, help_text="a plugin name, see plugins/")
     name = serializers.CharField(max_length=100)
@@ -153,7 +153,8 @@ class BackendCreateSerializer(serializers.Serializer):
     discard = serializers.ChoiceField(
         choices=Backend.Discard.choices, required=False, allow_blank=True, default=""
     )
-    label = serializers.CharField(
+    # The field, not Field.label: DRF's metaclass takes declared fields out of the class.
+    label = serializers.CharField(  # type: ignore[assignment]
         required=False, allow_blank=True, default="", max_length=16, trim_whitespace=False
     )
     persist = serializers.BooleanField(required=False, default=False)
@@ -180,10 +181,11 @@ class BackendCreateSerializer(serializers.Serializer):
         return host
 
 
-class BackendEditSerializer(serializers.Serializer):
+class BackendEditSerializer(serializers.Serializer[Any]):
     """PATCH: any of these; a field not listed is refused by name (core/edits.py checks it)."""
 
-    label = serializers.CharField(
+    # The field, not Field.label: DRF's metaclass takes declared fields out of the class.
+    label = serializers.CharField(  # type: ignore[assignment]
         required=False,
         allow_blank=True,
         max_length=16,
@@ -212,14 +214,14 @@ class BackendEditSerializer(serializers.Serializer):
     )
 
 
-class ForceSerializer(serializers.Serializer):
+class ForceSerializer(serializers.Serializer[Any]):
     force = serializers.BooleanField(
         required=False, default=False, help_text="swapoff even beyond the RAM check"
     )
     confirm = confirm_field()
 
 
-class ProvisionSerializer(serializers.Serializer):
+class ProvisionSerializer(serializers.Serializer[Any]):
     force = serializers.BooleanField(
         required=False,
         default=False,
@@ -228,21 +230,21 @@ class ProvisionSerializer(serializers.Serializer):
     confirm = confirm_field()
 
 
-class ActivateSerializer(serializers.Serializer):
+class ActivateSerializer(serializers.Serializer[Any]):
     priority = serializers.IntegerField(
         required=False, allow_null=True, min_value=0, max_value=MAX_PRIORITY
     )
 
 
-class ScanSerializer(serializers.Serializer):
+class ScanSerializer(serializers.Serializer[Any]):
     patterns = serializers.IntegerField(required=False, min_value=1, max_value=4)
 
 
-class BenchmarkSerializer(serializers.Serializer):
+class BenchmarkSerializer(serializers.Serializer[Any]):
     seconds = serializers.IntegerField(required=False, min_value=1, max_value=120)
 
 
-class BurnInSerializer(serializers.Serializer):
+class BurnInSerializer(serializers.Serializer[Any]):
     seconds = serializers.IntegerField(required=False, min_value=1, max_value=3600)
     memory_limit_bytes = serializers.IntegerField(
         required=False, min_value=16 << 20, max_value=1 << 40
@@ -250,21 +252,21 @@ class BurnInSerializer(serializers.Serializer):
     hog_bytes = serializers.IntegerField(required=False, min_value=16 << 20, max_value=1 << 40)
 
 
-class ResizeSerializer(serializers.Serializer):
+class ResizeSerializer(serializers.Serializer[Any]):
     size_bytes = serializers.IntegerField(min_value=0, max_value=MAX_BYTES)
 
 
-class PersistSerializer(serializers.Serializer):
+class PersistSerializer(serializers.Serializer[Any]):
     persist = serializers.BooleanField(
         required=False, default=True, help_text="true: keep in fstab; false: remove"
     )
 
 
-class EmptySerializer(serializers.Serializer):
+class EmptySerializer(serializers.Serializer[Any]):
     pass
 
 
-class DiscoverSerializer(serializers.Serializer):
+class DiscoverSerializer(serializers.Serializer[Any]):
     paths = serializers.ListField(
         child=serializers.CharField(max_length=4096),
         required=False,
@@ -274,7 +276,7 @@ class DiscoverSerializer(serializers.Serializer):
     )
 
 
-class TuneSerializer(serializers.Serializer):
+class TuneSerializer(serializers.Serializer[Any]):
     swappiness = serializers.IntegerField(required=False, min_value=0, max_value=200)
     page_cluster = serializers.IntegerField(required=False, min_value=0, max_value=10)
     zswap_enabled = serializers.BooleanField(required=False)
@@ -292,7 +294,7 @@ class TuneSerializer(serializers.Serializer):
         return attrs
 
 
-class JobSerializer(serializers.ModelSerializer):
+class JobSerializer(serializers.ModelSerializer[Job]):
     id = serializers.UUIDField(source="uuid", read_only=True)
     url = DetailUrlField(view_name="api:job-detail", lookup_field="uuid")
     host = serializers.UUIDField(source="host.uuid", read_only=True)
@@ -341,7 +343,7 @@ class JobSerializer(serializers.ModelSerializer):
         return None if d is None else d.total_seconds()
 
 
-class ConflictSerializer(serializers.Serializer):
+class ConflictSerializer(serializers.Serializer[Any]):
     """409: the backend is busy (``job`` is the one holding it), or it cannot do this at all
     for now (``job`` is null and ``detail`` says why)."""
 
@@ -349,16 +351,16 @@ class ConflictSerializer(serializers.Serializer):
     job = JobSerializer(allow_null=True)
 
 
-class ErrorSerializer(serializers.Serializer):
+class ErrorSerializer(serializers.Serializer[Any]):
     detail = serializers.CharField()
 
 
-class FieldErrorsSerializer(serializers.Serializer):
+class FieldErrorsSerializer(serializers.Serializer[Any]):
     """400: messages per field. Only a name for the schema (swapadmin.api.schema maps it): the
     keys are the request's own fields and parameters, which no fixed record can list."""
 
 
-class AuditEventSerializer(serializers.ModelSerializer):
+class AuditEventSerializer(serializers.ModelSerializer[AuditEvent]):
     id = serializers.UUIDField(source="uuid", read_only=True)
     actor = serializers.CharField(source="actor_name", read_only=True)
     object_id = serializers.UUIDField(source="object_uuid", read_only=True, allow_null=True)
@@ -384,9 +386,10 @@ class AuditEventSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class PluginSerializer(serializers.Serializer):
+class PluginSerializer(serializers.Serializer[Any]):
     name = serializers.CharField()
-    label = serializers.CharField()
+    # The field, not Field.label: DRF's metaclass takes declared fields out of the class.
+    label = serializers.CharField()  # type: ignore[assignment]
     description = serializers.CharField()
     takes_size = serializers.BooleanField()
     resizable = serializers.BooleanField()
@@ -418,7 +421,7 @@ class InstantField(serializers.DateTimeField):
         return super().to_internal_value(value)
 
 
-class HistoryQuerySerializer(serializers.Serializer):
+class HistoryQuerySerializer(serializers.Serializer[Any]):
     since = InstantField(
         required=False,
         help_text="start of the range, included (ISO 8601, or Unix seconds); default: an "
@@ -439,7 +442,7 @@ class HistoryQuerySerializer(serializers.Serializer):
 
 # Each serializes a dict: ``window`` (core.history.Window), ``resolution``, ``points``, and
 # the host or backend.
-class HistorySerializer(serializers.Serializer):
+class HistorySerializer(serializers.Serializer[Any]):
     since = serializers.DateTimeField(source="window.since")
     until = serializers.DateTimeField(source="window.until")
     step = serializers.SerializerMethodField(help_text="seconds each point averages")
@@ -453,7 +456,7 @@ class HistorySerializer(serializers.Serializer):
         return int(obj["window"].step.total_seconds())
 
 
-class HostPointSerializer(serializers.Serializer):
+class HostPointSerializer(serializers.Serializer[Any]):
     at = serializers.DateTimeField(help_text="start of the step")
     mem_total = serializers.IntegerField(help_text="bytes (MemTotal)")
     mem_available = serializers.IntegerField(help_text="bytes (MemAvailable)")
@@ -467,7 +470,7 @@ class HostPointSerializer(serializers.Serializer):
     psi_full_avg10 = serializers.FloatField(help_text="memory PSI full avg10, percent")
 
 
-class BackendPointSerializer(serializers.Serializer):
+class BackendPointSerializer(serializers.Serializer[Any]):
     at = serializers.DateTimeField(help_text="start of the step")
     used_bytes = serializers.IntegerField(help_text="bytes of the area in use")
 
@@ -490,7 +493,7 @@ class BackendHistorySerializer(HistorySerializer):
     )
 
 
-class DynamicSwapDecisionSerializer(serializers.Serializer):
+class DynamicSwapDecisionSerializer(serializers.Serializer[Any]):
     at = serializers.DateTimeField()
     action = serializers.CharField()
     backend = serializers.CharField(source="backend_name")
@@ -498,7 +501,7 @@ class DynamicSwapDecisionSerializer(serializers.Serializer):
     job = serializers.UUIDField(source="job.uuid", allow_null=True, default=None)
 
 
-class DynamicSwapSerializer(serializers.Serializer):
+class DynamicSwapSerializer(serializers.Serializer[Any]):
     """A host's dynamic swap policy. Reading shows its latest verdict, the files it owns
     and its recent decisions; a PATCH changes any of the writable fields, the rules
     (swapadmin.core.dynamic.update_policy) checked on the whole."""
@@ -529,4 +532,7 @@ class DynamicSwapSerializer(serializers.Serializer):
     def get_decisions(self, policy: Any) -> list[dict[str, Any]]:
         from swapadmin.core.dynamic import decisions
 
-        return DynamicSwapDecisionSerializer(decisions(policy), many=True).data
+        # many=True makes a ListSerializer, whose data is a list; the stubs type the call as
+        # the single serializer, whose data is a dict.
+        data = DynamicSwapDecisionSerializer(decisions(policy), many=True).data
+        return cast(list[dict[str, Any]], data)

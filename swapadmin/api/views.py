@@ -6,13 +6,14 @@ the job that holds the backend, or 400 with messages per field. Nothing is chang
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.parsers import JSONParser
+from rest_framework.parsers import BaseParser, JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -44,7 +45,7 @@ from .serializers import (
 )
 
 
-class RevokedSerializer(serializers.Serializer):
+class RevokedSerializer(serializers.Serializer[Any]):
     host = serializers.UUIDField()
     revoked = serializers.ListField(
         child=serializers.CharField(),
@@ -114,7 +115,7 @@ class ApiDefaults:
     """Bodies are JSON (``params`` is an object, which form encodings cannot carry). Any id
     in a URL reaches the view, so a malformed one is DRF's JSON 404, not Django's HTML one."""
 
-    parser_classes = [JSONParser]
+    parser_classes: Sequence[type[BaseParser]] = [JSONParser]
     lookup_value_regex = "[^/]+"
 
 
@@ -138,7 +139,7 @@ class ListColumns:
         return queryset
 
 
-class HostViewSet(ApiDefaults, viewsets.ReadOnlyModelViewSet):
+class HostViewSet(ApiDefaults, viewsets.ReadOnlyModelViewSet[Host]):
     queryset = Host.objects.all()
     serializer_class = HostSerializer
     lookup_field = "uuid"
@@ -235,7 +236,7 @@ class BackendViewSet(
     ListColumns,
     mixins.CreateModelMixin,
     mixins.DestroyModelMixin,
-    viewsets.ReadOnlyModelViewSet,
+    viewsets.ReadOnlyModelViewSet[Backend],
 ):
     queryset = Backend.objects.select_related("host")
     serializer_class = BackendSerializer
@@ -307,7 +308,7 @@ class BackendViewSet(
         self,
         request: Request,
         kind: str,
-        serializer: type[serializers.Serializer],
+        serializer: type[serializers.Serializer[Any]],
         source: Any = None,
     ) -> Response:
         backend = self.get_object()
@@ -339,7 +340,7 @@ class BackendViewSet(
 def _action_endpoint(spec: actions.BackendAction) -> Any:
     """``POST /backends/{uuid}/<spec.api_path>/``: ``spec``'s job, with its body checked by
     its serializer; described in the schema by the table's words."""
-    body: type[serializers.Serializer] = getattr(api_serializers, spec.body)
+    body: type[serializers.Serializer[Any]] = getattr(api_serializers, spec.body)
 
     def endpoint(self: BackendViewSet, request: Request, uuid: str) -> Response:
         return self._act(request, spec.name, body)
@@ -357,7 +358,7 @@ for _spec in actions.BACKEND_ACTIONS:
 del _spec
 
 
-class JobViewSet(ApiDefaults, ListColumns, viewsets.ReadOnlyModelViewSet):
+class JobViewSet(ApiDefaults, ListColumns, viewsets.ReadOnlyModelViewSet[Job]):
     queryset = Job.objects.select_related("host", "backend", "requested_by")
     serializer_class = JobSerializer
     lookup_field = "uuid"
@@ -392,7 +393,7 @@ class JobViewSet(ApiDefaults, ListColumns, viewsets.ReadOnlyModelViewSet):
         return JobSerializer(job, context={"request": self.request}).data
 
 
-class AuditEventViewSet(ApiDefaults, ListColumns, viewsets.ReadOnlyModelViewSet):
+class AuditEventViewSet(ApiDefaults, ListColumns, viewsets.ReadOnlyModelViewSet[AuditEvent]):
     queryset = AuditEvent.objects.select_related("host")
     serializer_class = AuditEventSerializer
     lookup_field = "uuid"
