@@ -19,7 +19,7 @@ import stat
 import time
 import uuid
 from queue import Empty
-from typing import Any
+from typing import Any, TypeGuard
 
 from kombu.exceptions import ChannelError
 from kombu.transport import filesystem
@@ -52,7 +52,9 @@ class Channel(filesystem.Channel):
         for folder in {self.data_folder_in, self.data_folder_out}:
             _sweep(folder)
 
-    def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:
+    # kombu's filesystem Channel, whose signatures these keep, narrows its base's _put and
+    # _get (no timeout, a payload with keywords): its stubs ignore the same overrides.
+    def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:  # type: ignore[override]
         """Put ``payload`` onto ``queue``, visible to readers only once whole: after a power
         cut a message is whole or missing (then its job is sent again), never empty."""
         final = os.path.join(self.data_folder_out, self._message_name(queue))
@@ -72,7 +74,7 @@ class Channel(filesystem.Channel):
                 raise ChannelError(f"Cannot add file {final!r} to directory") from exc
             raise
 
-    def _get(self, queue: str) -> Any:
+    def _get(self, queue: str) -> Any:  # type: ignore[override]  # as _put's
         """The next message of ``queue``. No one file can stop the queue: kombu's consumer
         lets any error out of here, or out of the delivery that follows, end the worker,
         which would meet the same file first again at its restart (and every queue of that
@@ -125,7 +127,7 @@ class Channel(filesystem.Channel):
             if exc.errno == errno.EAGAIN:  # a lease someone holds on it: later
                 self._say(name, f"message {name} left queued: {exc.strerror}")
                 return None
-            why = "a symbolic link" if exc.errno == errno.ELOOP else exc.strerror
+            why = "a symbolic link" if exc.errno == errno.ELOOP else str(exc.strerror)
             self._drop(folder, name, why)
             return None
         try:
@@ -209,7 +211,7 @@ class Channel(filesystem.Channel):
         return f"{time.monotonic_ns():020d}_{next(_COUNT):012d}_{uuid.uuid4()}.{queue}.msg"
 
 
-def _message_shaped(message: object) -> bool:
+def _message_shaped(message: object) -> TypeGuard[dict[str, Any]]:
     """Whether ``message`` has the fields kombu's and Celery's delivery index without a
     check of their own."""
     if not isinstance(message, dict):

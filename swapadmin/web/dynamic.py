@@ -80,7 +80,7 @@ def context(host: Host, form: DynamicSwapForm | None = None) -> dict[str, Any]:
 
 @require_POST
 def host_dynamic_swap(request: HttpRequest, code: UUID) -> HttpResponse:
-    from .views import actor, refuse, viewer_required
+    from .views import actor, htmx_of, refuse, viewer_required
 
     @viewer_required
     def view(request: HttpRequest) -> HttpResponse:
@@ -100,7 +100,7 @@ def host_dynamic_swap(request: HttpRequest, code: UUID) -> HttpResponse:
                         form.add_error(mib if mib in form.fields else None, m)
         if not form.is_valid():
             return render(request, "parts/dynamic_swap.html", context(host, form), status=422)
-        if request.htmx:  # type: ignore[attr-defined]
+        if htmx_of(request):
             return render(request, "parts/dynamic_swap.html", {**context(host), "saved": True})
         return HttpResponseRedirect(reverse("host", args=[host.uuid]) + "#dynamic-swap")
 

@@ -191,14 +191,16 @@ def hosts(query: Query) -> QuerySet[Host]:
         fail, warn = Status.FAIL, Status.WARN
         failing = ~_online() | Q(health__status=fail) | _with_backends(health__status=fail)
         warning = Q(health__status=warn) | _with_backends(health__status=warn)
-        qs = qs.annotate(
+        # Its own name: the plugin types ``qs`` by its first annotation (no ``severity``).
+        rated = qs.annotate(
             severity=Case(
                 When(failing, then=Value(2)), When(warning, then=Value(1)), default=Value(0),
                 output_field=IntegerField(),
             )
         )  # fmt: skip
         if query.health:
-            qs = qs.filter(severity={"ok": 0, "warn": 1, "fail": 2}[query.health])
+            rated = rated.filter(severity={"ok": 0, "warn": 1, "fail": 2}[query.health])
+        qs = rated
     return qs.order_by(*SORTS[query.sort][1])
 
 

@@ -15,20 +15,23 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import wraps
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.paginator import Paginator
 from django.db.models import Count, Q, QuerySet
+from django.forms import BaseForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.middleware import HtmxDetails
 
 from backends import BackendError, Fact, SwapBackend, registry
 from swapadmin.core import actions, edits, forget, roles, services
@@ -76,9 +79,24 @@ def viewer_required(view: View) -> View:
     return wrapper
 
 
+class HtmxHttpRequest(HttpRequest):
+    """A request as django_htmx's HtmxMiddleware (settings.MIDDLEWARE) leaves it: with
+    ``htmx``, which the stubs' HttpRequest cannot know of. For ``htmx_of`` only: views take
+    a plain HttpRequest."""
+
+    htmx: HtmxDetails
+
+
+def htmx_of(request: HttpRequest) -> HtmxDetails:
+    """What htmx sent with ``request`` (false when it was no htmx request): the middleware
+    sets it on every request."""
+    return cast(HtmxHttpRequest, request).htmx
+
+
 def actor(request: HttpRequest) -> services.Actor:
     # X-Forwarded-For only from SWAPADMIN_TRUSTED_PROXIES: anyone else's is their own words.
-    return services.Actor(request.user, Job.Via.PAGE, client_ip(request.META))
+    # Only views behind viewer_required (login_required) ask: the user is a logged-in User.
+    return services.Actor(cast(User, request.user), Job.Via.PAGE, client_ip(request.META))
 
 
 def refuse(request: HttpRequest, action: str, obj: Host | Backend | Job | None) -> HttpResponse:
@@ -86,7 +104,7 @@ def refuse(request: HttpRequest, action: str, obj: Host | Backend | Job | None) 
     needed = roles.ACTIONS[action].name.lower()
     services.audit(actor(request), action, obj, "refused", {"reason": f"needs the {needed} role"})
     message = f"{action.replace('_', ' ')} needs the {needed} role"
-    if request.htmx:
+    if htmx_of(request):
         return flash(request, message, "error", status=403)
     return render(request, "403.html", {"needed": needed, "message": message}, status=403)
 
@@ -101,7 +119,7 @@ def page(
 ) -> HttpResponse:
     """The whole page, or for htmx the partial named like the element that asked for it
     (``HX-Target``); an htmx request for anything else gets the whole page."""
-    target = request.htmx.target if request.htmx else None
+    target = htmx_of(request).target if htmx_of(request) else None
     if target and target in partials:
         return render(request, f"{template}#{target}", context, status=status)
     return render(request, template, context, status=status)
@@ -270,7 +288,7 @@ def _overview_context(query: fleet.Query) -> dict[str, Any]:
 @viewer_required
 def overview(request: HttpRequest) -> HttpResponse:
     query = fleet.parse(request.GET)
-    polled = bool(request.htmx and request.htmx.target == "live")
+    polled = bool(htmx_of(request) and htmx_of(request).target == "live")
     key = query.params()
     if polled and (body := _cached_live(key)) is not None:
         return HttpResponse(body)
@@ -339,7 +357,7 @@ def _host_context(request: HttpRequest, host: Host) -> dict[str, Any]:
 def host_detail(request: HttpRequest, code: UUID) -> HttpResponse:
     host = get_object_or_404(Host.objects.select_related("health"), uuid=code)
     context = _host_context(request, host)
-    target = request.htmx.target if request.htmx else None
+    target = htmx_of(request).target if htmx_of(request) else None
     if target in (None, "charts"):
         context.update(_chart_context(host, request.GET.get("range", "hour")))
     if target in (None, "tune"):
@@ -593,7 +611,7 @@ def backend_detail(request: HttpRequest, code: UUID) -> HttpResponse:
         Backend.objects.select_related("host", "health", "created_by"), uuid=code
     )
     context = _backend_context(request, backend)
-    if not (request.htmx and request.htmx.target == "live"):
+    if not (htmx_of(request) and htmx_of(request).target == "live"):
         context["checks"] = CheckResult.objects.filter(backend=backend)[:20]
         context["events"] = HealthEvent.objects.filter(backend=backend)[:20]
         rng = charts.RANGES.get(request.GET.get("range", "hour")) or charts.RANGES["hour"]
@@ -633,9 +651,7 @@ def backend_action(request: HttpRequest, code: UUID, action: str) -> HttpRespons
     elif action == "resize":
         form = ResizeForm(request.POST)
         if not form.is_valid():
-            return _invalid(
-                request, services.InvalidRequest({k: list(v) for k, v in form.errors.items()}), back
-            )
+            return _invalid(request, services.InvalidRequest(_messages(form)), back)
         params = {"size_bytes": form.cleaned_data["size_mib"] * MIB}
     elif action == "persist":
         params = {"persist": request.POST.get("persist") == "true"}
@@ -645,8 +661,7 @@ def backend_action(request: HttpRequest, code: UUID, action: str) -> HttpRespons
         # The settings form under the actions; the one-click buttons send none (defaults).
         settings_form = TEST_FORMS[action](request.POST)
         if not settings_form.is_valid():
-            errors = {k: list(v) for k, v in settings_form.errors.items()}
-            return _invalid(request, services.InvalidRequest(errors), back)
+            return _invalid(request, services.InvalidRequest(_messages(settings_form)), back)
         params = getattr(settings_form, "params", lambda: dict(settings_form.cleaned_data))()
     try:
         job = services.request_action(backend, spec.name, actor(request), params)
@@ -838,7 +853,7 @@ def backend_new(request: HttpRequest) -> HttpResponse:
     doing = "provisioning and activation" if kwargs["activate"] else "provisioning"
     messages.success(request, f"{job.backend.name}: {doing} queued (job {job.uuid}).")
     target = reverse("backend", args=[job.backend.uuid])
-    if request.htmx:
+    if htmx_of(request):
         response = HttpResponse(status=204)
         response["HX-Redirect"] = target
         return response
@@ -933,7 +948,7 @@ def backend_edit(request: HttpRequest, code: UUID) -> HttpResponse:
     else:
         message = f"{backend.name}: nothing changed."
     messages.success(request, message)
-    if request.htmx:
+    if htmx_of(request):
         response = HttpResponse(status=204)
         response["HX-Redirect"] = back
         return response
@@ -949,7 +964,7 @@ def job_list(request: HttpRequest) -> HttpResponse:
     jobs = list(Job.objects.select_related("host", "backend", "requested_by")[:100])
     live = any(j.state in Job.LIVE for j in jobs)
     context = {"jobs": jobs, "poll": "1s" if live else None}
-    status = STOP_POLLING if request.htmx and not live else 200
+    status = STOP_POLLING if htmx_of(request) and not live else 200
     return page(request, "jobs.html", context, ("live",), status=status)
 
 
@@ -961,7 +976,7 @@ def job_detail(request: HttpRequest, code: UUID) -> HttpResponse:
     )
     live = job.state in Job.LIVE
     context = {"job": job, "poll": "1s" if live else None, "result": readable(job)}
-    status = STOP_POLLING if request.htmx and not live else 200
+    status = STOP_POLLING if htmx_of(request) and not live else 200
     return page(request, "job.html", context, ("live",), status=status)
 
 
@@ -978,7 +993,7 @@ def job_cancel(request: HttpRequest, code: UUID) -> HttpResponse:
         else f"{job.kind} job asked to stop at its next check."
     )
     back = next_url(request, reverse("job", args=[job.uuid]))
-    if request.htmx:
+    if htmx_of(request):
         return flash(request, message)
     messages.info(request, message)
     return HttpResponseRedirect(back)
@@ -1006,7 +1021,7 @@ def _queued(
     message = f"{job.kind.replace('_', ' ')} {what}: queued"
     if job.waiting_reason:
         message += f" ({job.waiting_reason})"
-    if request.htmx:
+    if htmx_of(request):
         if partial is not None:
             template, name, context = partial
             response = render(request, f"{template}#{name}", context)
@@ -1026,12 +1041,18 @@ def _queued(
     return HttpResponseRedirect(back)
 
 
+def _messages(form: BaseForm) -> dict[str, list[str]]:
+    """Each field's error messages. An ErrorList iterates as its messages (str), though the
+    stubs give its items' type (ValidationError, str or a lazy string)."""
+    return {k: cast(list[str], list(v)) for k, v in form.errors.items()}
+
+
 def _busy(request: HttpRequest, e: services.Conflict, back: str) -> HttpResponse:
     return _refused(request, f"busy: {e.job.kind} job {e.job.uuid} is {e.job.state}", back)
 
 
 def _refused(request: HttpRequest, message: str, back: str) -> HttpResponse:
-    if request.htmx:
+    if htmx_of(request):
         return flash(request, message, "error", status=409)
     messages.error(request, message)
     return HttpResponseRedirect(back)
@@ -1039,7 +1060,7 @@ def _refused(request: HttpRequest, message: str, back: str) -> HttpResponse:
 
 def _invalid(request: HttpRequest, e: services.InvalidRequest, back: str) -> HttpResponse:
     message = "; ".join(" ".join(v) for v in e.errors.values())
-    if request.htmx:
+    if htmx_of(request):
         return flash(request, message, "error", status=422)
     messages.error(request, message)
     return HttpResponseRedirect(back)

@@ -33,7 +33,7 @@ import sys
 import time
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings
 from django.core.management import call_command
@@ -42,6 +42,9 @@ from django.db import connections
 
 from swapadmin.core.management.commands.ensureadmin import marker_path
 from swapadmin.core.runas import DEFAULT_ACCOUNT, Account, account, tighten
+
+if TYPE_CHECKING:
+    from kombu import Queue
 
 STOP_GRACE_SECONDS = 10.0
 #: The wait before a child that exited is started again: doubled each time it dies again
@@ -197,7 +200,11 @@ def prepare_shared_state() -> None:
         # the worker binds, or the web server could not publish to them.
         queues = app.amqp.queues
         with app.connection_for_write() as conn:
-            for queue in (queues[app.conf.task_default_queue], queues.select_add(host_queue())):
+            default = queues[app.conf.task_default_queue]
+            # celery-types say select_add takes a Queue and returns None; Celery's takes a
+            # queue's name too and returns the Queue it added (celery/app/amqp.py).
+            host = cast("Queue", queues.select_add(host_queue()))  # type: ignore[arg-type]
+            for queue in (default, host):
                 queue.bind(conn.default_channel).declare()
 
 
