@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
@@ -24,13 +25,14 @@ from . import tokens
 from .models import MAX_DAYS, NAME_MAX, ApiToken
 
 
-class TokenSerializer(serializers.ModelSerializer):
+class TokenSerializer(serializers.ModelSerializer[ApiToken]):
     id = serializers.UUIDField(source="code", read_only=True)
     user = serializers.CharField(source="user.get_username", read_only=True)
     expires = serializers.DateTimeField(source="expiry", read_only=True, allow_null=True)
     last_used = serializers.DateTimeField(source="last_used_at", read_only=True, allow_null=True)
     expired = serializers.BooleanField(read_only=True)
-    parent = serializers.UUIDField(
+    # Not Field.parent: DRF's metaclass takes declared fields off the class.
+    parent = serializers.UUIDField(  # type: ignore[assignment]
         source="parent.code", read_only=True, allow_null=True,
         help_text="the id of the token that made this one (it is revoked with that one); "
         "null for a token made by a person who signed in",
@@ -42,7 +44,7 @@ class TokenSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class TokenCreateSerializer(serializers.Serializer):
+class TokenCreateSerializer(serializers.Serializer[dict[str, Any]]):
     name = serializers.CharField(max_length=NAME_MAX, help_text="what uses the token")
     expires_in_days = serializers.IntegerField(min_value=1, max_value=MAX_DAYS, default=30)
 
@@ -74,7 +76,7 @@ class TokenViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.DestroyModelMixin,
-    viewsets.GenericViewSet,
+    viewsets.GenericViewSet[ApiToken],
 ):
     """Your API tokens (an admin's list has everyone's). Another user's token is a 404."""
 
@@ -100,6 +102,7 @@ class TokenViewSet(
         data = TokenCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         calling = request.auth if isinstance(request.auth, ApiToken) else None
+        assert isinstance(request.user, AbstractBaseUser)  # HasRole: signed in
         try:
             token, secret = tokens.create(
                 request.user,
@@ -110,7 +113,7 @@ class TokenViewSet(
             )
         except services.InvalidRequest as e:
             raise ValidationError(e.errors) from None
-        token.token = secret  # type: ignore[attr-defined]
+        token.token = secret
         body = TokenCreatedSerializer(token).data
         return Response(body, status=status.HTTP_201_CREATED)
 

@@ -16,7 +16,7 @@ from .models import ApiToken
 LAST_USED_RESOLUTION = timedelta(seconds=60)
 
 
-class TokenAuthentication(KnoxTokenAuthentication):
+class TokenAuthentication(KnoxTokenAuthentication):  # type: ignore[misc]  # knox publishes no types
     def validate_user(self, auth_token: ApiToken) -> tuple[Any, ApiToken]:
         user, token = super().validate_user(auth_token)
         now = timezone.now()

@@ -9,7 +9,8 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.plumbing import build_bearer_security_scheme_object
 
 
-class TokenScheme(OpenApiAuthenticationExtension):
+# drf-spectacular's __init_subclass__ (it registers the extension) is unannotated.
+class TokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
     target_class = "swapadmin.accounts.auth.TokenAuthentication"
     name = "tokenAuth"
 

@@ -20,10 +20,10 @@ from .models import MAX_DAYS, NAME_MAX, ApiToken
 def clean_name(name: Any) -> str:
     if not isinstance(name, str) or not name.strip():
         raise services.InvalidRequest.one("name", "a token needs a name (what uses it)")
-    name = name.strip()
-    if len(name) > NAME_MAX:
+    cleaned = name.strip()
+    if len(cleaned) > NAME_MAX:
         raise services.InvalidRequest.one("name", f"at most {NAME_MAX} characters")
-    return name
+    return cleaned
 
 
 def clean_days(days: Any) -> int:
@@ -42,7 +42,9 @@ def is_admin(user: Any) -> bool:
 
 def visible_to(user: Any) -> QuerySet[ApiToken]:
     """An admin sees every token (to revoke a leaked one of anyone's); others their own."""
-    tokens = ApiToken.objects.select_related("user", "parent").order_by("-created", "digest")
+    tokens: QuerySet[ApiToken] = ApiToken.objects.select_related("user", "parent").order_by(
+        "-created", "digest"
+    )
     return tokens if is_admin(user) else tokens.filter(user=user)
 
 
@@ -104,7 +106,7 @@ def revoke(token: ApiToken, actor: services.Actor) -> None:
 def _audit(actor: services.Actor, action: str, token: ApiToken, detail: dict[str, Any]) -> None:
     # services.audit takes hosts, backends and jobs; a token is none of those.
     AuditEvent.objects.create(
-        actor=actor.user,
+        actor=actor.account,
         actor_name=actor.name,
         via=actor.via,
         action=action,

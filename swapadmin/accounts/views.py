@@ -8,16 +8,24 @@ from uuid import UUID
 
 from django import forms
 from django.contrib import messages
+from django.contrib.auth.models import AbstractBaseUser
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.middleware import HtmxDetails
 
 from swapadmin.core import services
 from swapadmin.web.views import actor, page, viewer_required
 
 from . import tokens
 from .models import MAX_DAYS, NAME_MAX
+
+
+class HtmxHttpRequest(HttpRequest):
+    """For the type checker: django-htmx's middleware gives each request ``htmx``."""
+
+    htmx: HtmxDetails
 
 
 class TokenForm(forms.Form):
@@ -46,6 +54,7 @@ def token_list(request: HttpRequest) -> HttpResponse:
         return page(request, "tokens.html", _context(request, TokenForm()), ("tokens",))
     form = TokenForm(request.POST)
     if form.is_valid():
+        assert isinstance(request.user, AbstractBaseUser)  # viewer_required: signed in
         try:
             token, secret = tokens.create(
                 request.user,
@@ -65,7 +74,7 @@ def token_list(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @viewer_required
-def token_revoke(request: HttpRequest, code: UUID) -> HttpResponse:
+def token_revoke(request: HtmxHttpRequest, code: UUID) -> HttpResponse:
     # Another user's token is not in the list of a non-admin: a 404, as if it did not exist.
     token = get_object_or_404(tokens.visible_to(request.user), code=code)
     tokens.revoke(token, actor(request))

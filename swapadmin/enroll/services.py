@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from django.conf import settings
@@ -29,6 +29,9 @@ from swapadmin.core.services import Actor, audit
 
 from . import broker, rls
 from .models import HostCredential
+
+if TYPE_CHECKING:  # psycopg is not installed where SQLite alone is used
+    from django.db.backends.postgresql.base import DatabaseWrapper as PostgresWrapper
 
 log = logging.getLogger(__name__)
 
@@ -194,13 +197,18 @@ def _sequences() -> list[str]:
         return [r[0] for r in cursor.fetchall()]
 
 
+def _pg_version() -> int:
+    # Enrolment runs on PostgreSQL only (_check_ready).
+    return cast("PostgresWrapper", connection).pg_version
+
+
 def _outside_roles(cursor: Any, group: str) -> list[str]:
     """Host roles (a credential of this database names them, and they exist) that do not
     take their grants from the group: not an inheriting member of it, or still holding a
     grant of their own on a table of ``rls.GRANTS``. Joins over the catalogs, no function
     per role: a few milliseconds at 5,000 hosts, asked at every enrolment."""
     # From PostgreSQL 16 each membership carries its own INHERIT option.
-    inherits = " AND m.inherit_option" if connection.pg_version >= 160000 else ""
+    inherits = " AND m.inherit_option" if _pg_version() >= 160000 else ""
     cursor.execute(
         "SELECT r.rolname FROM enroll_hostcredential c JOIN pg_roles r ON r.rolname = c.pg_role "
         "WHERE NOT r.rolinherit OR NOT EXISTS (SELECT 1 FROM pg_auth_members m "
@@ -223,7 +231,7 @@ def _join_earlier_roles(cursor: Any, group: str) -> None:
     costs in proportion to the fleet for each role (``_grant_reach``)."""
     roles = _outside_roles(cursor, group)
     sequences = _sequences() if roles else []
-    inherit = " WITH INHERIT TRUE" if connection.pg_version >= 160000 else ""
+    inherit = " WITH INHERIT TRUE" if _pg_version() >= 160000 else ""
     for role in roles:
         q = _q(role)
         # INHERIT first: from PostgreSQL 16 a membership keeps the INHERIT its member had
@@ -285,6 +293,7 @@ def enroll(
             )
         audit(actor, "enroll", host, "ok", {"pg_role": role, "redis_user": user})
     redis_url = broker_url or settings.REDIS_URL
+    assert redis_url  # redis_client refused enrolment without one
     env = {
         "SWAPADMIN_HOST": name,
         "DATABASE_URL": _database_url(role, db_password, database_host),

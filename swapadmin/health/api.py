@@ -17,14 +17,14 @@ from swapadmin.api.permissions import RolePermission
 from .models import BackendHealth, HealthEvent, Status
 
 
-class FindingSerializer(serializers.Serializer):
+class FindingSerializer(serializers.Serializer[Any]):  # reads a list of finding dicts
     check = serializers.CharField()
     status = serializers.ChoiceField(choices=["ok", "warn", "fail"])
     message = serializers.CharField()
     value = serializers.JSONField(allow_null=True)
 
 
-class BackendHealthSerializer(serializers.ModelSerializer):
+class BackendHealthSerializer(serializers.ModelSerializer[BackendHealth]):
     id = serializers.UUIDField(source="backend.uuid", read_only=True)
     backend = serializers.CharField(source="backend.name", read_only=True)
     host = serializers.CharField(source="backend.host.name", read_only=True)
@@ -64,7 +64,7 @@ class BackendHealthFilter(filters.FilterSet):
         fields = ["status", "host", "host_name"]
 
 
-class BackendHealthViewSet(viewsets.ReadOnlyModelViewSet):
+class BackendHealthViewSet(viewsets.ReadOnlyModelViewSet[BackendHealth]):
     """The current health of each backend: the worst finding of its latest check."""
 
     queryset = BackendHealth.objects.select_related("backend__host", "last_result").order_by(
@@ -78,7 +78,7 @@ class BackendHealthViewSet(viewsets.ReadOnlyModelViewSet):
     ordering_fields = ["status", "checked_at"]
 
 
-class HealthEventSerializer(serializers.ModelSerializer):
+class HealthEventSerializer(serializers.ModelSerializer[HealthEvent]):
     id = serializers.UUIDField(source="uuid", read_only=True)
     host = serializers.CharField(source="host.name", read_only=True)
     host_id = serializers.UUIDField(source="host.uuid", read_only=True)
@@ -115,7 +115,7 @@ class HealthEventFilter(filters.FilterSet):
         fields = ["host", "backend", "kind", "to_status"]
 
 
-class HealthEventViewSet(viewsets.ReadOnlyModelViewSet):
+class HealthEventViewSet(viewsets.ReadOnlyModelViewSet[HealthEvent]):
     """Changes of health, newest first."""
 
     queryset = HealthEvent.objects.select_related("host", "backend").order_by("-at")

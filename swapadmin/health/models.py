@@ -70,7 +70,8 @@ class CheckResult(models.Model):
     def worst_finding(self) -> dict[str, Any] | None:
         if not self.findings:
             return None
-        return max(self.findings, key=lambda f: SEVERITY[Status(f["status"])])
+        findings: list[dict[str, Any]] = self.findings
+        return max(findings, key=lambda f: SEVERITY[Status(f["status"])])
 
 
 class BackendHealth(models.Model):

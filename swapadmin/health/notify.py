@@ -15,6 +15,7 @@ import logging
 import smtplib
 import ssl
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -304,5 +305,5 @@ def resend_pending(older_than_seconds: float = RESEND_AFTER_SECONDS) -> int:
         ).values_list("pk", flat=True)
     )
     for pk in ids:
-        transaction.on_commit(lambda pk=pk: queue_notification(pk))
+        transaction.on_commit(partial(queue_notification, pk))
     return len(ids)

@@ -15,6 +15,7 @@ import re
 import stat
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -96,7 +97,7 @@ def graded(
     check: str, value: float, warn_at: float, fail_at: float, message: str, *, above: bool = True
 ) -> Finding:
     """ok/warn/fail for ``value`` against two thresholds (``above``: higher is worse)."""
-    worse = (lambda t: value >= t) if above else (lambda t: value <= t)
+    worse: Callable[[float], bool] = (lambda t: value >= t) if above else (lambda t: value <= t)
     if worse(fail_at):
         return fail(check, message, value)
     if worse(warn_at):

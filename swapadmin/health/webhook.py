@@ -35,6 +35,7 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 SCHEMES = ("http", "https")
 #: What the child may still need from the environment: a proxy to reach the target.
@@ -115,8 +116,16 @@ def _interpreters() -> list[str]:
     return list(dict.fromkeys([os.path.realpath(sys.executable), SYSTEM_PYTHON]))
 
 
+class _Drop(TypedDict, total=False):
+    """subprocess.run's arguments that start the child as the unprivileged user."""
+
+    user: int
+    group: int
+    extra_groups: list[int]
+
+
 def _run_child(
-    url: str, request: str, timeout: float, drop: dict[str, object]
+    url: str, request: str, timeout: float, drop: _Drop
 ) -> subprocess.CompletedProcess[str]:
     refused: list[str] = []
     for python in _interpreters():
@@ -130,7 +139,7 @@ def _run_child(
                 env={k: v for k, v in os.environ.items() if k in PASSED_ENV},
                 cwd="/",
                 close_fds=True,
-                **drop,  # type: ignore[arg-type]
+                **drop,
             )
         except subprocess.TimeoutExpired:
             raise WebhookError(f"{url} did not answer within {timeout:g} s") from None
@@ -143,7 +152,7 @@ def send(url: str, body: bytes, timeout: float, user: str = "nobody") -> Sent:
     """POST ``body`` (JSON) to ``url`` from an unprivileged child; WebhookError if not 2xx."""
     check_url(url)
     account = _sender_user(user)
-    drop = (
+    drop: _Drop = (
         {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
         if account is not None
         else {}

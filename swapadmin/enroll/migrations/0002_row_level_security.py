@@ -11,6 +11,8 @@ closed whatever its policy.
 """
 
 from django.db import migrations
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+from django.db.migrations.state import StateApps
 
 #: The one place a policy learns which hosts the role acts for. SECURITY DEFINER: a host
 #: role has no grant on the credential table; search_path pinned so nothing can shadow it.
@@ -45,7 +47,7 @@ POLICIES = {
 }
 
 
-def enable(apps, schema_editor):
+def enable(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     if schema_editor.connection.vendor != "postgresql":
         return
     schema_editor.execute(FUNCTION)
@@ -58,7 +60,7 @@ def enable(apps, schema_editor):
         )
 
 
-def disable(apps, schema_editor):
+def disable(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     if schema_editor.connection.vendor != "postgresql":
         return
     for table in POLICIES:
