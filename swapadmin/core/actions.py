@@ -60,6 +60,10 @@ class BackendAction:
     #: Where the page links to its confirm page (``Force…``, ``Destroy…``): for a forced
     #: action, where force can change the answer; for one that asks first, where it is asked.
     confirm_in: frozenset[Stage] = frozenset()
+    #: Its force may be asked of an area swapadmin adopted (did not make). Not provision's:
+    #: forced, it takes whatever the store holds and writes a header on it, and an adopted
+    #: area's bytes are never written.
+    forced_on_adopted: bool = True
     #: The app whose code runs it on the worker: core's handlers are the functions of
     #: ``core/handlers.py`` named for the action; another app registers its own from its
     #: ``AppConfig.ready()`` (``handlers.register``), so core imports nothing of it.
@@ -78,6 +82,7 @@ BACKEND_ACTIONS: tuple[BackendAction, ...] = (
         "provision",
         force=True,
         before_provision=True,
+        forced_on_adopted=False,
         offered_in=frozenset({"unproven", "gone"}),
         confirm_in=frozenset({"unproven"}),
     ),

@@ -46,7 +46,7 @@ from .context import DB_ERRORS, Cancelled, Handler, JobContext
 from .locks import HOST_MEMORY_LOCK, HOST_MEMORY_WAIT_SECONDS, exclusive_wait
 from .models import Backend, Host, Job
 from .plugins import attach_plugin, build_plugin, create_adopted, record_store, store_names
-from .services import Actor, adopted_refusal, audit
+from .services import Actor, adopted_refusal, audit, forced_on_adopted_refusal
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -209,6 +209,11 @@ def provision(ctx: JobContext) -> dict[str, Any]:
     plugin = ctx.require_plugin()
     backend = ctx.backend
     assert backend is not None
+    if ctx.job.params.get("force") is True and backend.adopted:
+        # Checked again here, before the store is taken: forced, the kind would accept
+        # whatever the sysadmin's file or device holds (and mark it), and an adopted area's
+        # bytes are never written. The services refuse it first (forced_on_adopted).
+        raise ValidationError(forced_on_adopted_refusal(backend.name, ctx.job.kind))
     if ctx.job.params.get("activate") is True:
         ctx.span = (0.0, ACTIVATE_FROM)
     if backend.dynamic_policy_id is not None:

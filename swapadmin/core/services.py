@@ -379,6 +379,15 @@ def adopted_refusal(name: str, kind: str) -> str:
     )
 
 
+def forced_on_adopted_refusal(name: str, kind: str) -> str:
+    """Why ``kind`` with force is refused on an adopted area: the worker says it again."""
+    return (
+        f"{name} was adopted, not made by swapadmin: a forced {kind} would take whatever "
+        "its store holds and write on it, and an adopted area's bytes are never written. "
+        "Nothing was done"
+    )
+
+
 def persist_refusal(kind: str, *, adopted: bool = False) -> str | None:
     """Why an area of ``kind`` cannot be kept in the fstab, or None if it can: only if an
     fstab line brings it back after a reboot, as the kind's plugin says
@@ -407,6 +416,8 @@ def _clean_action_params(
     force = bool(p.get("force", False))
     if spec.force:
         _check_force(force, str(p.get("confirm", "")), backend.name)
+        if force and backend.adopted and not spec.forced_on_adopted:
+            raise InvalidRequest.one("force", forced_on_adopted_refusal(backend.name, kind))
         return {"force": force}
     if spec.writes_every_page and backend.adopted:
         raise InvalidRequest.one("kind", adopted_refusal(backend.name, kind))

@@ -554,7 +554,9 @@ def confirm_links(backend: Backend) -> list[ConfirmLink]:
     return [
         ConfirmLink(a.name, a.label, forced=not a.asks_first)
         for a in actions.BACKEND_ACTIONS
-        if stage in a.confirm_in and _offerable(backend, a)
+        if stage in a.confirm_in
+        and _offerable(backend, a)
+        and (a.asks_first or a.forced_on_adopted or not backend.adopted)
     ]
 
 

@@ -1,8 +1,9 @@
 """A swap file outside the swap roots (like the usual /swapfile), made and activated by
 hand, is adopted by a real discover job on a real worker, then swapped off (with the RAM
-check) and on again; scan, benchmark and resize are refused, by the request and by the
-worker for a job queued straight into the database, and its bytes never change. A file
-outside the roots that is not swap is never adopted."""
+check) and on again; scan, benchmark, resize and a forced provision are refused, by the
+request and by the worker for a job queued straight into the database, and its bytes (and
+its extended attributes) never change. A file outside the roots that is not swap is never
+adopted."""
 
 from __future__ import annotations
 
@@ -84,6 +85,7 @@ def test_it_is_adopted_switched_off_and_on_and_never_written(worker, alice, swap
         (Job.Kind.SCAN, {}),
         (Job.Kind.BENCHMARK, {}),
         (Job.Kind.RESIZE, {"size_bytes": 64 * MiB}),
+        (Job.Kind.PROVISION, {"force": True, "confirm": b.name}),
     ):
         with pytest.raises(InvalidRequest) as e:
             services.request_action(b, kind, actor, params)
@@ -99,6 +101,8 @@ def test_it_is_adopted_switched_off_and_on_and_never_written(worker, alice, swap
         (Job.Kind.SCAN, {"patterns": 1}, "was adopted, not made by swapadmin"),
         (Job.Kind.BENCHMARK, {"seconds": 1}, "was adopted, not made by swapadmin"),
         (Job.Kind.RESIZE, {"size_bytes": 64 * MiB}, "a resize truncates or resets it"),
+        # Forced, the file kind would take the sysadmin's file as it is and mark it ours.
+        (Job.Kind.PROVISION, {"force": True}, "a forced provision would take whatever"),
     ],
 )
 def test_a_write_job_queued_straight_into_the_database_is_refused_by_the_worker(
@@ -109,6 +113,7 @@ def test_a_write_job_queued_straight_into_the_database_is_refused_by_the_worker(
     b = Backend.objects.get(host=worker.host, params__path=str(swapfile))
     subprocess.run(["swapoff", str(swapfile)], check=True)  # inactive: only adoption stops it
     before = digest(swapfile)
+    marks = os.listxattr(swapfile)
 
     # Signed as the control plane would, but past the request's refusal.
     job = Job.objects.create(kind=kind, host=b.host, backend=b, backend_name=b.name, params=params)
@@ -118,6 +123,7 @@ def test_a_write_job_queued_straight_into_the_database_is_refused_by_the_worker(
     assert job.state == Job.State.FAILED
     assert says in job.error, job.error
     assert digest(swapfile) == before
+    assert os.listxattr(swapfile) == marks  # not even swapadmin's mark
     assert os.path.getsize(swapfile) == 32 * MiB
 
 

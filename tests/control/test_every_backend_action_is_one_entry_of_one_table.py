@@ -158,6 +158,22 @@ def test_an_adopted_area_is_never_given_an_action_that_writes_every_page(
         assert spec.name in offered, offered
 
 
+@pytest.mark.parametrize("spec", [s for s in SPECS if s.force], ids=lambda s: s.name)
+def test_force_on_an_adopted_area_is_refused_where_the_table_says(
+    spec: actions.BackendAction, made: Backend, alice: Any
+) -> None:
+    _change(made, adopted=True)
+    ask = {"force": True, "confirm": made.name}
+    # Only provision's force would write an adopted area's bytes (take the store as it is).
+    assert spec.forced_on_adopted is (spec.name != "provision")
+    if spec.forced_on_adopted:
+        assert services.request_action(made, spec.name, Actor(alice, Job.Via.API), ask)
+    else:
+        with pytest.raises(services.InvalidRequest, match="adopted, not made by swapadmin"):
+            services.request_action(made, spec.name, Actor(alice, Job.Via.API), ask)
+        assert not Job.objects.exists()
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize("spec", SPECS, ids=[s.name for s in SPECS])
 def test_the_confirm_page_serves_what_takes_force_or_asks_first(
