@@ -19,6 +19,8 @@ start_redis() {
     for _ in $(seq 50); do redis-cli -h 127.0.0.1 -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
   fi
   echo "export REDIS_URL=redis://127.0.0.1:$redis_port/0"
+  # Ours, with Redis's 16 databases: a test run on it can always claim a number of its own.
+  echo "export SWAPADMIN_TEST_OWN_REDIS=1"
 }
 
 start_postgres() {
@@ -41,7 +43,12 @@ start_postgres() {
 
 case "${1:-start}" in
   start)
-    if [ -n "${REDIS_URL:-}" ]; then echo "export REDIS_URL=$REDIS_URL"; else start_redis; fi
+    if [ -n "${REDIS_URL:-}" ]; then
+      echo "export REDIS_URL=$REDIS_URL"
+      echo "export SWAPADMIN_TEST_OWN_REDIS=${SWAPADMIN_TEST_OWN_REDIS:-0}"
+    else
+      start_redis
+    fi
     if [ -n "${DATABASE_URL:-}" ]; then echo "export DATABASE_URL=$DATABASE_URL"; else start_postgres; fi
     ;;
   stop)

@@ -13,19 +13,12 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
-from django_htmx.middleware import HtmxDetails
 
 from swapadmin.core import services
-from swapadmin.web.views import actor, page, viewer_required
+from swapadmin.web.views import actor, htmx_of, page, viewer_required
 
 from . import tokens
 from .models import MAX_DAYS, NAME_MAX
-
-
-class HtmxHttpRequest(HttpRequest):
-    """For the type checker: django-htmx's middleware gives each request ``htmx``."""
-
-    htmx: HtmxDetails
 
 
 class TokenForm(forms.Form):
@@ -74,12 +67,12 @@ def token_list(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @viewer_required
-def token_revoke(request: HtmxHttpRequest, code: UUID) -> HttpResponse:
+def token_revoke(request: HttpRequest, code: UUID) -> HttpResponse:
     # Another user's token is not in the list of a non-admin: a 404, as if it did not exist.
     token = get_object_or_404(tokens.visible_to(request.user), code=code)
     tokens.revoke(token, actor(request))
     message = f"Token “{token.name}” of {token.user.get_username()} revoked: it works no more."
-    if request.htmx:
+    if htmx_of(request):
         context = _context(request, TokenForm(), revoked=message)
         return page(request, "tokens.html", context, ("tokens",))
     messages.success(request, message)
