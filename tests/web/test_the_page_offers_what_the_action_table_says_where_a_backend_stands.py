@@ -56,6 +56,12 @@ def _offered(page: str, backend: Backend) -> tuple[list[str], list[str]]:
     return [b for b in buttons if b != "cancel"], links
 
 
+def _offered_to(as_user: Any, user: User, backend: Backend) -> tuple[list[str], list[str]]:
+    """What ``backend``'s own page offers ``user``."""
+    page = as_user(user).get(reverse("backend", args=[backend.uuid])).content.decode()
+    return _offered(page, backend)
+
+
 def test_every_stage_is_pinned() -> None:
     assert set(PINNED) == actions.STAGES
 
@@ -80,9 +86,8 @@ def test_an_operator_is_shown_neither_force_nor_destroy(
 ) -> None:
     fields, buttons, _ = PINNED[stage]
     _put(backend, **fields)
-    page = as_user(oscar).get(reverse("backend", args=[backend.uuid])).content.decode()
     # Provision is an admin's; the rest of the buttons an operator's.
-    assert _offered(page, backend) == ([b for b in buttons if b != "provision"], [])
+    assert _offered_to(as_user, oscar, backend) == ([b for b in buttons if b != "provision"], [])
 
 
 @pytest.mark.parametrize("stage", sorted(PINNED))
@@ -91,8 +96,7 @@ def test_an_adopted_area_is_offered_nothing_that_writes_its_bytes(
 ) -> None:
     fields, _, _ = PINNED[stage]
     _put(backend, adopted=True, **fields)
-    page = as_user(alice).get(reverse("backend", args=[backend.uuid])).content.decode()
-    assert _offered(page, backend) == ADOPTED[stage]
+    assert _offered_to(as_user, alice, backend) == ADOPTED[stage]
 
 
 @pytest.mark.parametrize("stage", sorted(PINNED))
@@ -100,16 +104,14 @@ def test_a_viewer_is_offered_nothing(
     as_user: Any, victor: User, backend: Backend, stage: str
 ) -> None:
     _put(backend, **PINNED[stage][0])
-    page = as_user(victor).get(reverse("backend", args=[backend.uuid])).content.decode()
-    assert _offered(page, backend) == ([], [])
+    assert _offered_to(as_user, victor, backend) == ([], [])
 
 
 def test_a_destroyed_row_gone_from_its_host_is_leaving_on_the_page(
     as_user: Any, alice: User, backend: Backend
 ) -> None:
     _put(backend, observed_state="absent", desired_state="absent")
-    page = as_user(alice).get(reverse("backend", args=[backend.uuid])).content.decode()
-    assert _offered(page, backend) == (["check"], ["destroy"])
+    assert _offered_to(as_user, alice, backend) == (["check"], ["destroy"])
 
 
 def test_the_links_say_what_they_do(as_user: Any, alice: User, backend: Backend) -> None:
