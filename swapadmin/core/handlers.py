@@ -144,7 +144,7 @@ def _swapoff(ctx: JobContext, plugin: SwapBackend) -> None:
     header read, which is fine on an active area): the wait for the lock may be long, and
     the path named again after it may lead to another area by then (its swap root renamed,
     a link put in its place), which must not be turned off."""
-    force = bool(ctx.job.params.get("force", False))
+    force = ctx.job.params.get("force") is True  # as signed (signing.spec_for)
     store = plugin.open_for_swapon()
     try:
         with host_memory(ctx, f"swapoff {plugin.swap_path}"):
@@ -202,6 +202,24 @@ def _refuse_active(plugin: SwapBackend, doing: str) -> None:
 ACTIVATE_FROM = 80.0
 
 
+def _provision_adopted_only_if_active(ctx: JobContext, plugin: SwapBackend) -> None:
+    """Checked before the store is taken. Forced, the kind would accept whatever the
+    sysadmin's file or device holds (and mark it ours); the services refuse that first
+    (``forced_on_adopted``). Unforced, a provision of an adopted area only records the header
+    of the area active now (a row adopted before provisions were recorded): one inactive or
+    gone would be taken, or made again at the sysadmin's path, and an adopted area's store
+    is never taken, made or written."""
+    assert ctx.backend is not None
+    if plugin.force:
+        raise ValidationError(forced_on_adopted_refusal(ctx.backend.name, ctx.job.kind))
+    if _active_area(plugin) is None:
+        raise ValidationError(
+            f"{ctx.backend.name} was adopted, not made by swapadmin: a provision of it only "
+            "records the header of its active area, and it is not active (or is gone); its "
+            "store is never taken or made. Nothing was done."
+        )
+
+
 def provision(ctx: JobContext) -> dict[str, Any]:
     """Take the backing store (``swapfile(True)``: it is created, or an existing one passes
     the kind's checks, or force) and write the swap header; from then on the store is the
@@ -209,11 +227,8 @@ def provision(ctx: JobContext) -> dict[str, Any]:
     plugin = ctx.require_plugin()
     backend = ctx.backend
     assert backend is not None
-    if ctx.job.params.get("force") is True and backend.adopted:
-        # Checked again here, before the store is taken: forced, the kind would accept
-        # whatever the sysadmin's file or device holds (and mark it), and an adopted area's
-        # bytes are never written. The services refuse it first (forced_on_adopted).
-        raise ValidationError(forced_on_adopted_refusal(backend.name, ctx.job.kind))
+    if backend.adopted:
+        _provision_adopted_only_if_active(ctx, plugin)
     if ctx.job.params.get("activate") is True:
         ctx.span = (0.0, ACTIVATE_FROM)
     if backend.dynamic_policy_id is not None:

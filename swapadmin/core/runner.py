@@ -207,7 +207,9 @@ def _run_handler(ctx: JobContext, attempt: int) -> tuple[Outcome, dict[str, Any]
             attach_plugin(
                 ctx,
                 provisioning=job.kind == Job.Kind.PROVISION,
-                force=bool(job.params.get("force", False)),
+                # Exactly True, as the signature reads it (signing.spec_for): a row's 1 or
+                # "true" was signed as no force, and must not force here.
+                force=job.params.get("force") is True,
             )
         result = handler(ctx) or {}
         if ctx.cancelled():

@@ -31,6 +31,11 @@ def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _marks(path: Path) -> dict[str, bytes]:
+    """The file's extended attributes, names and values."""
+    return {name: os.getxattr(path, name) for name in os.listxattr(path)}
+
+
 @pytest.fixture
 def elsewhere(scratch: Path) -> Path:
     """A root-only directory beside (not inside) the worker's swap root."""
@@ -103,6 +108,10 @@ def test_it_is_adopted_switched_off_and_on_and_never_written(worker, alice, swap
         (Job.Kind.RESIZE, {"size_bytes": 64 * MiB}, "a resize truncates or resets it"),
         # Forced, the file kind would take the sysadmin's file as it is and mark it ours.
         (Job.Kind.PROVISION, {"force": True}, "a forced provision would take whatever"),
+        # Unforced, on an inactive area: it would be taken as a store of swapadmin's.
+        (Job.Kind.PROVISION, {}, "only records the header of its active area"),
+        # Signed as no force (the signature reads exactly True): the worker does not force.
+        (Job.Kind.PROVISION, {"force": 1}, "only records the header of its active area"),
     ],
 )
 def test_a_write_job_queued_straight_into_the_database_is_refused_by_the_worker(
@@ -113,7 +122,7 @@ def test_a_write_job_queued_straight_into_the_database_is_refused_by_the_worker(
     b = Backend.objects.get(host=worker.host, params__path=str(swapfile))
     subprocess.run(["swapoff", str(swapfile)], check=True)  # inactive: only adoption stops it
     before = digest(swapfile)
-    marks = os.listxattr(swapfile)
+    marks = _marks(swapfile)
 
     # Signed as the control plane would, but past the request's refusal.
     job = Job.objects.create(kind=kind, host=b.host, backend=b, backend_name=b.name, params=params)
@@ -123,8 +132,22 @@ def test_a_write_job_queued_straight_into_the_database_is_refused_by_the_worker(
     assert job.state == Job.State.FAILED
     assert says in job.error, job.error
     assert digest(swapfile) == before
-    assert os.listxattr(swapfile) == marks  # not even swapadmin's mark
+    assert _marks(swapfile) == marks  # not even swapadmin's mark
     assert os.path.getsize(swapfile) == 32 * MiB
+
+
+def test_a_provision_of_an_adopted_file_that_is_gone_makes_nothing_at_its_path(
+    worker, alice, swapfile
+):
+    actor = Actor(alice, Job.Via.API)
+    wait_for_job(discover(worker, actor, swapfile), 60)
+    b = Backend.objects.get(host=worker.host, params__path=str(swapfile))
+    subprocess.run(["swapoff", str(swapfile)], check=True)
+    swapfile.unlink()
+    job = wait_for_job(services.request_action(b, Job.Kind.PROVISION, actor, {}), 60)
+    assert job.state == Job.State.FAILED
+    assert "only records the header of its active area" in job.error, job.error
+    assert not swapfile.exists()  # not made again at the sysadmin's path
 
 
 def test_a_file_outside_the_roots_that_is_not_swap_is_refused(worker, alice, elsewhere):
