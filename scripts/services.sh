@@ -12,15 +12,21 @@ pg_version=$(ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -1)
 
 start_redis() {
   mkdir -p "$state/redis"
+  local pidfile="$state/redis/redis.pid"
   if ! redis-cli -h 127.0.0.1 -p "$redis_port" ping >/dev/null 2>&1; then
     redis-server --bind 127.0.0.1 --port "$redis_port" --daemonize yes \
-      --dir "$state/redis" --pidfile "$state/redis/redis.pid" --logfile "$state/redis/redis.log" \
+      --dir "$state/redis" --pidfile "$pidfile" --logfile "$state/redis/redis.log" \
       --save '' --appendonly no >/dev/null
     for _ in $(seq 50); do redis-cli -h 127.0.0.1 -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
   fi
   echo "export REDIS_URL=redis://127.0.0.1:$redis_port/0"
-  # Ours, with Redis's 16 databases: a test run on it can always claim a number of its own.
-  echo "export SWAPADMIN_TEST_OWN_REDIS=1"
+  # Ours (started by this script, its pid file's process alive), with Redis's 16 databases:
+  # a test run on it can claim a number of its own. Another server on the port may not.
+  if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+    echo "export SWAPADMIN_TEST_OWN_REDIS=1"
+  else
+    echo "export SWAPADMIN_TEST_OWN_REDIS=0"
+  fi
 }
 
 start_postgres() {

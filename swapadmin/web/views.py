@@ -794,6 +794,9 @@ def backend_confirm(request: HttpRequest, code: UUID, action: str) -> HttpRespon
     spec = actions.BY_NAME.get(action)
     if spec is None or not (spec.force or spec.asks_first):
         return HttpResponse(status=404)
+    if backend.adopted and not (spec.asks_first or spec.forced_on_adopted):
+        # Its force is refused on an adopted area (the services say why): no page offers it.
+        return HttpResponse(status=404)
     if not can(request.user, action):
         return refuse(request, action, backend)
     return _confirm_page(request, backend, action, ConfirmForm())

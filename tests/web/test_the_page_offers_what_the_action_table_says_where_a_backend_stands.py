@@ -122,3 +122,13 @@ def test_the_links_say_what_they_do(as_user: Any, alice: User, backend: Backend)
     assert re.search(rf'aria-label="Deactivate swap1 with force…" href="{force}">Force…</a>', page)
     assert re.search(rf'data-action="destroy" aria-label="Destroy swap1…" href="{destroy}">'
                      r"Destroy…</a>", page)  # fmt: skip
+
+
+@pytest.mark.parametrize(("action", "status"), [("provision", 404), ("deactivate", 200),
+                                                ("destroy", 200)])  # fmt: skip
+def test_no_confirm_page_offers_a_force_an_adopted_area_refuses(
+    as_user: Any, alice: User, backend: Backend, action: str, status: int
+) -> None:
+    _put(backend, adopted=True, provisioned_at=None)
+    url = reverse("backend-confirm", args=[backend.uuid, action])
+    assert as_user(alice).get(url).status_code == status
