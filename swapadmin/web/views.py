@@ -93,6 +93,13 @@ def htmx_of(request: HttpRequest) -> HtmxDetails:
     return cast(HtmxHttpRequest, request).htmx
 
 
+def htmx_target(request: HttpRequest) -> str | None:
+    """The element an htmx request asked to redraw (``HX-Target``); None for any other
+    request, whatever headers it carries."""
+    htmx = htmx_of(request)
+    return htmx.target if htmx else None
+
+
 def actor(request: HttpRequest) -> services.Actor:
     # X-Forwarded-For only from SWAPADMIN_TRUSTED_PROXIES: anyone else's is their own words.
     # Only views behind viewer_required (login_required) ask: the user is a logged-in User.
@@ -119,7 +126,7 @@ def page(
 ) -> HttpResponse:
     """The whole page, or for htmx the partial named like the element that asked for it
     (``HX-Target``); an htmx request for anything else gets the whole page."""
-    target = htmx_of(request).target if htmx_of(request) else None
+    target = htmx_target(request)
     if target and target in partials:
         return render(request, f"{template}#{target}", context, status=status)
     return render(request, template, context, status=status)
@@ -288,7 +295,7 @@ def _overview_context(query: fleet.Query) -> dict[str, Any]:
 @viewer_required
 def overview(request: HttpRequest) -> HttpResponse:
     query = fleet.parse(request.GET)
-    polled = bool(htmx_of(request) and htmx_of(request).target == "live")
+    polled = htmx_target(request) == "live"
     key = query.params()
     if polled and (body := _cached_live(key)) is not None:
         return HttpResponse(body)
@@ -357,7 +364,7 @@ def _host_context(request: HttpRequest, host: Host) -> dict[str, Any]:
 def host_detail(request: HttpRequest, code: UUID) -> HttpResponse:
     host = get_object_or_404(Host.objects.select_related("health"), uuid=code)
     context = _host_context(request, host)
-    target = htmx_of(request).target if htmx_of(request) else None
+    target = htmx_target(request)
     if target in (None, "charts"):
         context.update(_chart_context(host, request.GET.get("range", "hour")))
     if target in (None, "tune"):
@@ -547,6 +554,12 @@ class ConfirmLink:
         return "force" if self.forced else self.action
 
 
+def _force_refused(backend: Backend, spec: actions.BackendAction) -> bool:
+    """``spec``'s confirm page would only ask for a force the services refuse on
+    ``backend`` (``forced_on_adopted``): neither linked nor served."""
+    return backend.adopted and not (spec.asks_first or spec.forced_on_adopted)
+
+
 def confirm_links(backend: Backend) -> list[ConfirmLink]:
     """The confirm pages a backend's page links to where it stands (``confirm_in``): what
     asks first, as itself; a forced action, as Force…"""
@@ -554,9 +567,7 @@ def confirm_links(backend: Backend) -> list[ConfirmLink]:
     return [
         ConfirmLink(a.name, a.label, forced=not a.asks_first)
         for a in actions.BACKEND_ACTIONS
-        if stage in a.confirm_in
-        and _offerable(backend, a)
-        and (a.asks_first or a.forced_on_adopted or not backend.adopted)
+        if stage in a.confirm_in and _offerable(backend, a) and not _force_refused(backend, a)
     ]
 
 
@@ -613,7 +624,7 @@ def backend_detail(request: HttpRequest, code: UUID) -> HttpResponse:
         Backend.objects.select_related("host", "health", "created_by"), uuid=code
     )
     context = _backend_context(request, backend)
-    if not (htmx_of(request) and htmx_of(request).target == "live"):
+    if htmx_target(request) != "live":
         context["checks"] = CheckResult.objects.filter(backend=backend)[:20]
         context["events"] = HealthEvent.objects.filter(backend=backend)[:20]
         rng = charts.RANGES.get(request.GET.get("range", "hour")) or charts.RANGES["hour"]
@@ -794,8 +805,7 @@ def backend_confirm(request: HttpRequest, code: UUID, action: str) -> HttpRespon
     spec = actions.BY_NAME.get(action)
     if spec is None or not (spec.force or spec.asks_first):
         return HttpResponse(status=404)
-    if backend.adopted and not (spec.asks_first or spec.forced_on_adopted):
-        # Its force is refused on an adopted area (the services say why): no page offers it.
+    if _force_refused(backend, spec):
         return HttpResponse(status=404)
     if not can(request.user, action):
         return refuse(request, action, backend)
