@@ -41,6 +41,7 @@ from backends import store as store_mod
 from backends.policy import check_free_space
 from backends.store import Store
 
+from . import signing
 from .actions import BACKEND_ACTIONS
 from .context import DB_ERRORS, Cancelled, Handler, JobContext
 from .locks import HOST_MEMORY_LOCK, HOST_MEMORY_WAIT_SECONDS, exclusive_wait
@@ -144,7 +145,7 @@ def _swapoff(ctx: JobContext, plugin: SwapBackend) -> None:
     header read, which is fine on an active area): the wait for the lock may be long, and
     the path named again after it may lead to another area by then (its swap root renamed,
     a link put in its place), which must not be turned off."""
-    force = ctx.job.params.get("force") is True  # as signed (signing.spec_for)
+    force = signing.forced(ctx.job.params)
     store = plugin.open_for_swapon()
     try:
         with host_memory(ctx, f"swapoff {plugin.swap_path}"):

@@ -207,9 +207,7 @@ def _run_handler(ctx: JobContext, attempt: int) -> tuple[Outcome, dict[str, Any]
             attach_plugin(
                 ctx,
                 provisioning=job.kind == Job.Kind.PROVISION,
-                # Exactly True, as the signature reads it (signing.spec_for): a row's 1 or
-                # "true" was signed as no force, and must not force here.
-                force=job.params.get("force") is True,
+                force=signing.forced(job.params),
             )
         result = handler(ctx) or {}
         if ctx.cancelled():

@@ -172,12 +172,19 @@ def canonical(spec: dict[str, Any]) -> str:
     return json.dumps(spec, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
+def forced(params: Any) -> bool:
+    """Whether a job's parameters ask for force: exactly ``True``. A row's ``1`` or
+    ``"true"`` is signed as no force, so the worker must not force on it either; the
+    signature and every place the worker acts on force read it through this one test."""
+    return isinstance(params, dict) and params.get("force") is True
+
+
 def spec_for(job: Job, not_after: str) -> dict[str, Any]:
     """What ``job`` is allowed to do, from its rows (``job.host`` and ``job.backend``
     loaded): built the same way where the job is signed and where it is run."""
     params = job.params if isinstance(job.params, dict) else {"(not an object)": job.params}
     backend = job.backend
-    force = params.get("force") is True
+    force = forced(params)
     return {
         "v": VERSION,
         "job": {"uuid": str(job.uuid), "kind": job.kind, "params": params},
