@@ -64,6 +64,10 @@ class BackendAction:
     #: forced, it takes whatever the store holds and writes a header on it, and an adopted
     #: area's bytes are never written.
     forced_on_adopted: bool = True
+    #: Asked of an area swapadmin adopted, it only does anything while the area is active
+    #: (provision then records the active area's header; the worker refuses it otherwise):
+    #: the page offers it on adopted rows only while they are seen active.
+    on_adopted_only_when_active: bool = False
     #: The app whose code runs it on the worker: core's handlers are the functions of
     #: ``core/handlers.py`` named for the action; another app registers its own from its
     #: ``AppConfig.ready()`` (``handlers.register``), so core imports nothing of it.
@@ -83,6 +87,7 @@ BACKEND_ACTIONS: tuple[BackendAction, ...] = (
         force=True,
         before_provision=True,
         forced_on_adopted=False,
+        on_adopted_only_when_active=True,
         offered_in=frozenset({"unproven", "gone"}),
         confirm_in=frozenset({"unproven"}),
     ),

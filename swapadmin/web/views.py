@@ -517,8 +517,12 @@ def stage_of(backend: Backend) -> actions.Stage:
 
 
 def _offerable(backend: Backend, spec: actions.BackendAction) -> bool:
-    # Scans and benchmarks write every page: never on an area swapadmin did not make.
-    return not (backend.adopted and spec.writes_every_page)
+    if not backend.adopted:
+        return True
+    # Scans and benchmarks write every page: never on an area swapadmin did not make. And
+    # what the worker refuses on an adopted area unless it is active is not offered then.
+    active = backend.observed_state == Backend.Observed.ACTIVE
+    return not spec.writes_every_page and (active or not spec.on_adopted_only_when_active)
 
 
 def offered_actions(backend: Backend) -> list[tuple[str, str]]:

@@ -31,11 +31,12 @@ PINNED: dict[str, tuple[dict[str, Any], list[str], list[str]]] = {
 
 
 #: stage: what an adopted area there is offered (buttons, links). Nothing that writes its
-#: bytes: no scan or benchmark, and no forced provision (a plain one only records an active
-#: area's header; the worker refuses to write a header on an inactive one).
+#: bytes: no scan or benchmark, and no forced provision. Nor a plain one where the area is
+#: not seen active: it only records an active area's header, and the worker refuses it
+#: otherwise (test_an_adopted_area_never_recorded_is_offered_provision_only_while_active).
 ADOPTED: dict[str, tuple[list[str], list[str]]] = {
-    "unproven": (["provision", "check"], ["destroy"]),
-    "gone": (["provision", "check"], ["destroy"]),
+    "unproven": (["check"], ["destroy"]),
+    "gone": (["check"], ["destroy"]),
     "leaving": (["check"], ["destroy"]),
     "inactive": (["activate", "check"], ["destroy"]),
     "active": (["deactivate", "burn_in", "check"], ["force-deactivate", "destroy"]),
@@ -97,6 +98,16 @@ def test_an_adopted_area_is_offered_nothing_that_writes_its_bytes(
     fields, _, _ = PINNED[stage]
     _put(backend, adopted=True, **fields)
     assert _offered_to(as_user, alice, backend) == ADOPTED[stage]
+
+
+def test_an_adopted_area_never_recorded_is_offered_provision_only_while_active(
+    as_user: Any, alice: User, backend: Backend
+) -> None:
+    # A row adopted before provisions were recorded: provision records its active header.
+    _put(backend, adopted=True, provisioned_at=None, observed_state="active")
+    assert _offered_to(as_user, alice, backend) == (["provision", "check"], ["destroy"])
+    _put(backend, observed_state="inactive")
+    assert _offered_to(as_user, alice, backend) == (["check"], ["destroy"])
 
 
 @pytest.mark.parametrize("stage", sorted(PINNED))
