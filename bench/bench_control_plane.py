@@ -13,6 +13,7 @@ Medians of RUNS runs; the two sides of a comparison alternate, so a noisy neighb
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import multiprocessing
 import os
@@ -289,6 +290,17 @@ def samples_for(host: Any, now: Any) -> list[Any]:
     return rows
 
 
+def hold_only_what_a_server_holds() -> None:
+    """Freeze what this process holds, before it draws pages in-process. A server's process
+    freezes its start-up (swapadmin/wsgi.py), so its full collections walk only what its
+    requests made; this process also holds the objects it made to seed the fleet, which no
+    server holds, and unfrozen they made one draw in ten of the 1,000-row API pages pay a
+    150-220 ms collection (measured with gc.callbacks: docs/BENCHMARKS-control-plane.md)."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+
+
 def measure_page(client: Any, url: str, headers: dict[str, str]) -> tuple[list[float], int]:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -342,6 +354,7 @@ def bench_pages() -> str:
         took = seed_fleet(count)
         print(f"fleet of {count} hosts seeded in {took:.0f} s "
               f"({Sample.objects.count():,} samples)", flush=True)  # fmt: skip
+        hold_only_what_a_server_holds()
         host = Host.objects.get(name="sim-0000")
         for name, client, url, headers in pages:
             url = url or f"/hosts/{host.uuid}/?range=week"
@@ -422,6 +435,7 @@ def measure_overview_at(count: int, pages: list[Any]) -> list[str]:
 
     took = seed_fleet(count)
     print(f"fleet of {count} hosts seeded in {took:.0f} s", flush=True)
+    hold_only_what_a_server_holds()
     live_cache = views.LIVE_CACHE_SECONDS
     lines = [
         f"overview at {count} hosts ({BACKENDS_PER_HOST * count:,} backends; samples for the "
