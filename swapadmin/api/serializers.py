@@ -13,6 +13,7 @@ from typing import Any, cast
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from swapadmin.core import actions
 from swapadmin.core.models import AuditEvent, Backend, Host, Job
 from swapadmin.core.services import MAX_PRIORITY
 
@@ -236,20 +237,22 @@ class ActivateSerializer(serializers.Serializer[Any]):
     )
 
 
-class ScanSerializer(serializers.Serializer[Any]):
-    patterns = serializers.IntegerField(required=False, min_value=1, max_value=4)
+def settings_body(spec: actions.BackendAction) -> type[serializers.Serializer[Any]]:
+    """The body of an action whose parameters are the table's whole-number settings, made
+    from them: the bounds the services check and the page asks, written once."""
+    fields = {
+        s.name: serializers.IntegerField(
+            required=False, min_value=s.low, max_value=s.high, help_text=s.help
+        )
+        for s in spec.settings
+    }
+    # type() goes through Serializer's metaclass, which gathers the fields as a class does.
+    return type(spec.body, (serializers.Serializer,), fields)
 
 
-class BenchmarkSerializer(serializers.Serializer[Any]):
-    seconds = serializers.IntegerField(required=False, min_value=1, max_value=120)
-
-
-class BurnInSerializer(serializers.Serializer[Any]):
-    seconds = serializers.IntegerField(required=False, min_value=1, max_value=3600)
-    memory_limit_bytes = serializers.IntegerField(
-        required=False, min_value=16 << 20, max_value=1 << 40
-    )
-    hog_bytes = serializers.IntegerField(required=False, min_value=16 << 20, max_value=1 << 40)
+ScanSerializer = settings_body(actions.BY_NAME["scan"])
+BenchmarkSerializer = settings_body(actions.BY_NAME["benchmark"])
+BurnInSerializer = settings_body(actions.BY_NAME["burn_in"])
 
 
 class ResizeSerializer(serializers.Serializer[Any]):

@@ -1,10 +1,10 @@
 """Every action on a backend, once: the table the roles, the pages, the API, the services'
 checks and the worker's handlers, job locks and claims read. A new action is one entry here,
-its job kind in ``Job.Kind`` (and its migration), its handler (in ``core/handlers.py``, the
-function of the action's name, or registered by the app ``handled_by`` names), its body
-serializer in ``api/serializers.py``, and its parameters' checks in
-``services._clean_action_params``; what else is still written per action is listed in
-docs/ARCHITECTURE.md.
+its job kind in ``Job.Kind`` (and its migration), and its handler (in ``core/handlers.py``,
+the function of the action's name, or registered by the app ``handled_by`` names). Its
+parameters are whole-number ``settings`` here, or else a body serializer in
+``api/serializers.py`` and a check in ``services._clean_action_params``; what else is still
+written per action is listed in docs/ARCHITECTURE.md.
 
 Names are strings (a role's group name, a serializer's class name), not imports: this
 module sits below everything that reads it, so that any of them may import it at the top.
@@ -22,6 +22,32 @@ from typing import Literal
 Stage = Literal["unproven", "gone", "leaving", "inactive", "active"]
 #: Every stage.
 STAGES: frozenset[Stage] = frozenset({"unproven", "gone", "leaving", "inactive", "active"})
+
+
+MIB = 1 << 20
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A whole-number parameter of an action, written once: the API's body field, the page's
+    settings field and the services' check are all made from it."""
+
+    #: The key in the API's body and in the job's parameters.
+    name: str
+    #: The page's field label.
+    label: str
+    default: int
+    low: int
+    high: int
+    #: The page's help under the field, and the API field's description.
+    help: str
+    #: The page asks in units of this many: MiB for a size in bytes.
+    unit: int = 1
+
+    @property
+    def field(self) -> str:
+        """The page's field name: the API's, in MiB for a size in bytes (``hog_mib``)."""
+        return self.name.removesuffix("_bytes") + "_mib" if self.unit == MIB else self.name
 
 
 @dataclass(frozen=True)
@@ -60,14 +86,15 @@ class BackendAction:
     #: Where the page links to its confirm page (``Force…``, ``Destroy…``): for a forced
     #: action, where force can change the answer; for one that asks first, where it is asked.
     confirm_in: frozenset[Stage] = frozenset()
-    #: Its force may be asked of an area swapadmin adopted (did not make). Not provision's:
-    #: forced, it takes whatever the store holds and writes a header on it, and an adopted
-    #: area's bytes are never written.
-    forced_on_adopted: bool = True
-    #: Asked of an area swapadmin adopted, it only does anything while the area is active
-    #: (provision then records the active area's header; the worker refuses it otherwise):
-    #: the page offers it on adopted rows only while they are seen active.
-    on_adopted_only_when_active: bool = False
+    #: It may be asked of an area swapadmin adopted (did not make). Not provision: it takes
+    #: the store and writes a swap header on it, and an adopted area's store is never taken
+    #: or written. A row adopted before provisions were recorded (never provisioned) is
+    #: destroyed, which keeps its area as it is, and adopted again.
+    on_adopted: bool = True
+    #: Its whole-number parameters (scan's patterns, burn-in's memory limit), from which its
+    #: API body, its page settings form and the services' check are made; an action with
+    #: other parameters has its serializer (``body``) and a check in the services.
+    settings: tuple[Setting, ...] = ()
     #: The app whose code runs it on the worker: core's handlers are the functions of
     #: ``core/handlers.py`` named for the action; another app registers its own from its
     #: ``AppConfig.ready()`` (``handlers.register``), so core imports nothing of it.
@@ -86,8 +113,7 @@ BACKEND_ACTIONS: tuple[BackendAction, ...] = (
         "provision",
         force=True,
         before_provision=True,
-        forced_on_adopted=False,
-        on_adopted_only_when_active=True,
+        on_adopted=False,
         offered_in=frozenset({"unproven", "gone"}),
         confirm_in=frozenset({"unproven"}),
     ),
@@ -121,6 +147,7 @@ BACKEND_ACTIONS: tuple[BackendAction, ...] = (
         "ScanSerializer",
         "scan",
         writes_every_page=True,
+        settings=(Setting("patterns", "Patterns", 4, 1, 4, "Test patterns per page, 1 to 4."),),
         offered_in=frozenset({"inactive"}),
     ),
     BackendAction(
@@ -131,6 +158,7 @@ BACKEND_ACTIONS: tuple[BackendAction, ...] = (
         "BenchmarkSerializer",
         "benchmark",
         writes_every_page=True,
+        settings=(Setting("seconds", "Seconds", 5, 1, 120, "1 to 120."),),
         offered_in=frozenset({"inactive"}),
     ),
     BackendAction(
@@ -140,6 +168,27 @@ BACKEND_ACTIONS: tuple[BackendAction, ...] = (
         "operator",
         "BurnInSerializer",
         "burn-in",
+        settings=(
+            Setting("seconds", "Seconds", 30, 1, 3600, "1 to 3600."),
+            Setting(
+                "memory_limit_bytes",
+                "Memory limit (MiB)",
+                64 * MIB,
+                16 * MIB,
+                1 << 40,
+                "The hog's cgroup may hold this much in RAM; the rest is swapped.",
+                MIB,
+            ),
+            Setting(
+                "hog_bytes",
+                "Hog size (MiB)",
+                160 * MIB,
+                16 * MIB,
+                1 << 40,
+                "Memory the hog touches; above the limit, it swaps.",
+                MIB,
+            ),
+        ),  # fmt: skip
         offered_in=frozenset({"active"}),
     ),
     BackendAction(

@@ -47,7 +47,7 @@ from .context import DB_ERRORS, Cancelled, Handler, JobContext
 from .locks import HOST_MEMORY_LOCK, HOST_MEMORY_WAIT_SECONDS, exclusive_wait
 from .models import Backend, Host, Job
 from .plugins import attach_plugin, build_plugin, create_adopted, record_store, store_names
-from .services import Actor, adopted_refusal, audit, forced_on_adopted_refusal
+from .services import Actor, adopted_refusal, audit, not_on_adopted_refusal
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -203,24 +203,6 @@ def _refuse_active(plugin: SwapBackend, doing: str) -> None:
 ACTIVATE_FROM = 80.0
 
 
-def _provision_adopted_only_if_active(ctx: JobContext, plugin: SwapBackend) -> None:
-    """Checked before the store is taken. Forced, the kind would accept whatever the
-    sysadmin's file or device holds (and mark it ours); the services refuse that first
-    (``forced_on_adopted``). Unforced, a provision of an adopted area only records the header
-    of the area active now (a row adopted before provisions were recorded): one inactive or
-    gone would be taken, or made again at the sysadmin's path, and an adopted area's store
-    is never taken, made or written."""
-    assert ctx.backend is not None
-    if plugin.force:
-        raise ValidationError(forced_on_adopted_refusal(ctx.backend.name, ctx.job.kind))
-    if _active_area(plugin) is None:
-        raise ValidationError(
-            f"{ctx.backend.name} was adopted, not made by swapadmin: a provision of it only "
-            "records the header of its active area, and it is not active (or is gone); its "
-            "store is never taken or made. Nothing was done."
-        )
-
-
 def provision(ctx: JobContext) -> dict[str, Any]:
     """Take the backing store (``swapfile(True)``: it is created, or an existing one passes
     the kind's checks, or force) and write the swap header; from then on the store is the
@@ -229,7 +211,11 @@ def provision(ctx: JobContext) -> dict[str, Any]:
     backend = ctx.backend
     assert backend is not None
     if backend.adopted:
-        _provision_adopted_only_if_active(ctx, plugin)
+        # Checked again here, before the store is taken: the row may be older than the
+        # request's check, or never have passed it. Forced, the kind would accept whatever
+        # the sysadmin's file or device holds and mark it ours; unforced, it would take an
+        # inactive area as a store of swapadmin's, or make a gone one again at its path.
+        raise ValidationError(not_on_adopted_refusal(backend.name, ctx.job.kind))
     if ctx.job.params.get("activate") is True:
         ctx.span = (0.0, ACTIVATE_FROM)
     if backend.dynamic_policy_id is not None:

@@ -379,12 +379,14 @@ def adopted_refusal(name: str, kind: str) -> str:
     )
 
 
-def forced_on_adopted_refusal(name: str, kind: str) -> str:
-    """Why ``kind`` with force is refused on an adopted area: the worker says it again."""
+def not_on_adopted_refusal(name: str, kind: str) -> str:
+    """Why ``kind`` is refused on any adopted area (``BackendAction.on_adopted``): the
+    worker says it again."""
     return (
-        f"{name} was adopted, not made by swapadmin: a forced {kind} would take whatever "
-        "its store holds and write on it, and an adopted area's bytes are never written. "
-        "Nothing was done"
+        f"{name} was adopted, not made by swapadmin: a {kind} takes its store and writes a "
+        "swap header on it, and an adopted area's store is never taken or written. A backend "
+        "adopted before swapadmin recorded provisions is destroyed (its area is kept as it "
+        "is) and adopted again. Nothing was done"
     )
 
 
@@ -414,26 +416,16 @@ def _clean_action_params(
     p = dict(params)
     kind = spec.name
     force = bool(p.get("force", False))
+    if backend.adopted and not spec.on_adopted:
+        raise InvalidRequest.one("kind", not_on_adopted_refusal(backend.name, kind))
     if spec.force:
         _check_force(force, str(p.get("confirm", "")), backend.name)
-        if force and backend.adopted and not spec.forced_on_adopted:
-            raise InvalidRequest.one("force", forced_on_adopted_refusal(backend.name, kind))
         return {"force": force}
     if spec.writes_every_page and backend.adopted:
         raise InvalidRequest.one("kind", adopted_refusal(backend.name, kind))
-    if kind == Job.Kind.SCAN:
-        patterns = _int_in(p.get("patterns", 4), "patterns", 1, 4)
-        return {"patterns": patterns}
-    if kind == Job.Kind.BENCHMARK:
-        return {"seconds": _int_in(p.get("seconds", 5), "seconds", 1, 120)}
-    if kind == Job.Kind.BURN_IN:
-        return {
-            "seconds": _int_in(p.get("seconds", 30), "seconds", 1, 3600),
-            "memory_limit_bytes": _int_in(
-                p.get("memory_limit_bytes", 64 << 20), "memory_limit_bytes", 16 << 20, 1 << 40
-            ),
-            "hog_bytes": _int_in(p.get("hog_bytes", 160 << 20), "hog_bytes", 16 << 20, 1 << 40),
-        }
+    if spec.settings:
+        return {s.name: _int_in(p.get(s.name, s.default), s.name, s.low, s.high)
+                for s in spec.settings}  # fmt: skip
     if kind == Job.Kind.RESIZE:
         if backend.adopted:
             raise InvalidRequest.one(

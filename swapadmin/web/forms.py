@@ -14,6 +14,7 @@ from django import forms
 
 from backends import SwapBackend
 from backends.base import Parameter
+from swapadmin.core import actions
 from swapadmin.core.models import Backend, Host
 from swapadmin.core.services import MAX_PRIORITY, InvalidRequest
 
@@ -220,51 +221,37 @@ class EditBackendForm(forms.Form):
                 self.add_error(key if key in self.fields else None, message)
 
 
-class ScanForm(forms.Form):
-    patterns = forms.IntegerField(
-        min_value=1, max_value=4, initial=4, help_text="Test patterns per page, 1 to 4."
-    )
+class SettingsForm(forms.Form):
+    """An action's settings form under the page's actions, made from the table's settings
+    (``settings_form``); sizes are asked in MiB and sent in bytes."""
 
-
-class BenchmarkForm(forms.Form):
-    seconds = forms.IntegerField(
-        label="Seconds", min_value=1, max_value=120, initial=5, help_text="1 to 120."
-    )
-
-
-class BurnInForm(forms.Form):
-    seconds = forms.IntegerField(
-        label="Seconds", min_value=1, max_value=3600, initial=30, help_text="1 to 3600."
-    )
-    memory_limit_mib = forms.IntegerField(
-        label="Memory limit (MiB)",
-        min_value=16,
-        max_value=1 << 20,
-        initial=64,
-        help_text="The hog's cgroup may hold this much in RAM; the rest is swapped.",
-    )
-    hog_mib = forms.IntegerField(
-        label="Hog size (MiB)",
-        min_value=16,
-        max_value=1 << 20,
-        initial=160,
-        help_text="Memory the hog touches; above the limit, it swaps.",
-    )
+    settings: tuple[actions.Setting, ...] = ()
 
     def params(self) -> dict[str, Any]:
-        d = self.cleaned_data
-        return {
-            "seconds": d["seconds"],
-            "memory_limit_bytes": d["memory_limit_mib"] * MIB,
-            "hog_bytes": d["hog_mib"] * MIB,
-        }
+        return {s.name: self.cleaned_data[s.field] * s.unit for s in self.settings}
 
 
-#: The settings form of each test action, by action name.
-TEST_FORMS: dict[str, type[forms.Form]] = {
-    "scan": ScanForm,
-    "benchmark": BenchmarkForm,
-    "burn_in": BurnInForm,
+def settings_form(spec: actions.BackendAction) -> type[SettingsForm]:
+    """The page's form for ``spec``'s whole-number settings, with the bounds the services
+    check and the API's body takes (in the page's unit: MiB for a size)."""
+    fields: dict[str, Any] = {
+        s.field: forms.IntegerField(
+            label=s.label,
+            min_value=-(-s.low // s.unit),  # a bound in bytes, rounded into the range in MiB
+            max_value=s.high // s.unit,
+            initial=s.default // s.unit,
+            help_text=s.help,
+        )
+        for s in spec.settings
+    }
+    name = spec.body.removesuffix("Serializer") + "Form"
+    # type() goes through Form's metaclass, which gathers the fields as a class does.
+    return type(name, (SettingsForm,), {**fields, "settings": spec.settings})
+
+
+#: The settings form of each action that has settings, by action name.
+TEST_FORMS: dict[str, type[SettingsForm]] = {
+    a.name: settings_form(a) for a in actions.BACKEND_ACTIONS if a.settings
 }
 
 

@@ -517,12 +517,9 @@ def stage_of(backend: Backend) -> actions.Stage:
 
 
 def _offerable(backend: Backend, spec: actions.BackendAction) -> bool:
-    if not backend.adopted:
-        return True
-    # Scans and benchmarks write every page: never on an area swapadmin did not make. And
-    # what the worker refuses on an adopted area unless it is active is not offered then.
-    active = backend.observed_state == Backend.Observed.ACTIVE
-    return not spec.writes_every_page and (active or not spec.on_adopted_only_when_active)
+    # Scans and benchmarks write every page, and a provision takes the store and writes a
+    # header: never on an area swapadmin did not make.
+    return not (backend.adopted and (spec.writes_every_page or not spec.on_adopted))
 
 
 def offered_actions(backend: Backend) -> list[tuple[str, str]]:
@@ -559,9 +556,9 @@ class ConfirmLink:
 
 
 def _force_refused(backend: Backend, spec: actions.BackendAction) -> bool:
-    """``spec``'s confirm page would only ask for a force the services refuse on
-    ``backend`` (``forced_on_adopted``): neither linked nor served."""
-    return backend.adopted and not (spec.asks_first or spec.forced_on_adopted)
+    """``spec``'s confirm page would only ask for what the services refuse on ``backend``
+    (``on_adopted``): neither linked nor served."""
+    return backend.adopted and not (spec.asks_first or spec.on_adopted)
 
 
 def confirm_links(backend: Backend) -> list[ConfirmLink]:
@@ -679,7 +676,7 @@ def backend_action(request: HttpRequest, code: UUID, action: str) -> HttpRespons
         settings_form = TEST_FORMS[action](request.POST)
         if not settings_form.is_valid():
             return _invalid(request, services.InvalidRequest(_messages(settings_form)), back)
-        params = getattr(settings_form, "params", lambda: dict(settings_form.cleaned_data))()
+        params = settings_form.params()
     try:
         job = services.request_action(backend, spec.name, actor(request), params)
     except services.Conflict as e:

@@ -1,6 +1,6 @@
 """A swap file outside the swap roots (like the usual /swapfile), made and activated by
 hand, is adopted by a real discover job on a real worker, then swapped off (with the RAM
-check) and on again; scan, benchmark, resize and a forced provision are refused, by the
+check) and on again; scan, benchmark, resize and provision (plain or forced) are refused, by the
 request and by the worker for a job queued straight into the database, and its bytes (and
 its extended attributes) never change. A file outside the roots that is not swap is never
 adopted."""
@@ -106,12 +106,11 @@ def test_it_is_adopted_switched_off_and_on_and_never_written(worker, alice, swap
         (Job.Kind.SCAN, {"patterns": 1}, "was adopted, not made by swapadmin"),
         (Job.Kind.BENCHMARK, {"seconds": 1}, "was adopted, not made by swapadmin"),
         (Job.Kind.RESIZE, {"size_bytes": 64 * MiB}, "a resize truncates or resets it"),
-        # Forced, the file kind would take the sysadmin's file as it is and mark it ours.
-        (Job.Kind.PROVISION, {"force": True}, "a forced provision would take whatever"),
-        # Unforced, on an inactive area: it would be taken as a store of swapadmin's.
-        (Job.Kind.PROVISION, {}, "only records the header of its active area"),
-        # Signed as no force (the signature reads exactly True): the worker does not force.
-        (Job.Kind.PROVISION, {"force": 1}, "only records the header of its active area"),
+        # Forced, the file kind would take the sysadmin's file as it is and mark it ours;
+        # unforced, take an inactive area as a store of swapadmin's. Neither is run.
+        (Job.Kind.PROVISION, {"force": True}, "an adopted area's store is never taken"),
+        (Job.Kind.PROVISION, {}, "an adopted area's store is never taken"),
+        (Job.Kind.PROVISION, {"force": 1}, "an adopted area's store is never taken"),
     ],
 )
 def test_a_write_job_queued_straight_into_the_database_is_refused_by_the_worker(
@@ -144,10 +143,37 @@ def test_a_provision_of_an_adopted_file_that_is_gone_makes_nothing_at_its_path(
     b = Backend.objects.get(host=worker.host, params__path=str(swapfile))
     subprocess.run(["swapoff", str(swapfile)], check=True)
     swapfile.unlink()
-    job = wait_for_job(services.request_action(b, Job.Kind.PROVISION, actor, {}), 60)
+    with pytest.raises(InvalidRequest, match="an adopted area's store is never taken"):
+        services.request_action(b, Job.Kind.PROVISION, actor, {})
+    # Signed as the control plane would, but past the request's refusal.
+    job = Job.objects.create(kind=Job.Kind.PROVISION, host=b.host, backend=b,
+                             backend_name=b.name, params={})  # fmt: skip
+    signing.sign_job(job.pk)
+    assert services.dispatch(job.pk)
+    job = wait_for_job(job, 60, worker=worker)
     assert job.state == Job.State.FAILED
-    assert "only records the header of its active area" in job.error, job.error
+    assert "an adopted area's store is never taken" in job.error, job.error
     assert not swapfile.exists()  # not made again at the sysadmin's path
+
+
+def test_a_provision_of_an_adopted_active_file_is_refused_and_leaves_it_as_it_is(
+    worker, alice, swapfile
+):
+    actor = Actor(alice, Job.Via.API)
+    wait_for_job(discover(worker, actor, swapfile), 60)
+    b = Backend.objects.get(host=worker.host, params__path=str(swapfile))
+    assert kernel.is_active(str(swapfile))
+    # Its header page only: the kernel writes the rest while it swaps.
+    header, marks = swapfile.read_bytes()[:4096], _marks(swapfile)
+    job = Job.objects.create(kind=Job.Kind.PROVISION, host=b.host, backend=b,
+                             backend_name=b.name, params={})  # fmt: skip
+    signing.sign_job(job.pk)
+    assert services.dispatch(job.pk)
+    job = wait_for_job(job, 60, worker=worker)
+    assert job.state == Job.State.FAILED
+    assert "an adopted area's store is never taken" in job.error, job.error
+    assert kernel.is_active(str(swapfile))
+    assert swapfile.read_bytes()[:4096] == header and _marks(swapfile) == marks
 
 
 def test_a_file_outside_the_roots_that_is_not_swap_is_refused(worker, alice, elsewhere):

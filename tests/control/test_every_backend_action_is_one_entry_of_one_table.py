@@ -158,15 +158,16 @@ def test_an_adopted_area_is_never_given_an_action_that_writes_every_page(
         assert spec.name in offered, offered
 
 
+@pytest.mark.parametrize("forced", [False, True], ids=["plain", "forced"])
 @pytest.mark.parametrize("spec", [s for s in SPECS if s.force], ids=lambda s: s.name)
-def test_force_on_an_adopted_area_is_refused_where_the_table_says(
-    spec: actions.BackendAction, made: Backend, alice: Any
+def test_an_adopted_area_is_refused_what_the_table_says(
+    spec: actions.BackendAction, forced: bool, made: Backend, alice: Any
 ) -> None:
     _change(made, adopted=True)
-    ask = {"force": True, "confirm": made.name}
-    # Only provision's force would write an adopted area's bytes (take the store as it is).
-    assert spec.forced_on_adopted is (spec.name != "provision")
-    if spec.forced_on_adopted:
+    ask = {"force": True, "confirm": made.name} if forced else {}
+    # Only a provision would take an adopted area's store and write on it, forced or not.
+    assert spec.on_adopted is (spec.name != "provision")
+    if spec.on_adopted:
         assert services.request_action(made, spec.name, Actor(alice, Job.Via.API), ask)
     else:
         with pytest.raises(services.InvalidRequest, match="adopted, not made by swapadmin"):

@@ -30,10 +30,8 @@ PINNED: dict[str, tuple[dict[str, Any], list[str], list[str]]] = {
 }  # fmt: skip
 
 
-#: stage: what an adopted area there is offered (buttons, links). Nothing that writes its
-#: bytes: no scan or benchmark, and no forced provision. Nor a plain one where the area is
-#: not seen active: it only records an active area's header, and the worker refuses it
-#: otherwise (test_an_adopted_area_never_recorded_is_offered_provision_only_while_active).
+#: stage: what an adopted area there is offered (buttons, links). Nothing that takes its
+#: store or writes its bytes: no scan, no benchmark, no provision (plain or forced).
 ADOPTED: dict[str, tuple[list[str], list[str]]] = {
     "unproven": (["check"], ["destroy"]),
     "gone": (["check"], ["destroy"]),
@@ -98,15 +96,16 @@ def test_an_adopted_area_is_offered_nothing_that_writes_its_bytes(
     fields, _, _ = PINNED[stage]
     _put(backend, adopted=True, **fields)
     assert _offered_to(as_user, alice, backend) == ADOPTED[stage]
+    on_host = as_user(alice).get(reverse("host", args=[backend.host.uuid])).content.decode()
+    assert _offered(on_host, backend) == ADOPTED[stage]
 
 
-def test_an_adopted_area_never_recorded_is_offered_provision_only_while_active(
+def test_an_adopted_area_never_recorded_is_not_offered_provision_even_while_active(
     as_user: Any, alice: User, backend: Backend
 ) -> None:
-    # A row adopted before provisions were recorded: provision records its active header.
+    # A row adopted before provisions were recorded: destroyed (its area kept) and adopted
+    # again, never provisioned.
     _put(backend, adopted=True, provisioned_at=None, observed_state="active")
-    assert _offered_to(as_user, alice, backend) == (["provision", "check"], ["destroy"])
-    _put(backend, observed_state="inactive")
     assert _offered_to(as_user, alice, backend) == (["check"], ["destroy"])
 
 
