@@ -36,6 +36,7 @@ from bench.load_stack import (  # noqa: E402
     percentile,
     services_env,
     setup_django,
+    signing_key_file,
 )
 
 MiB = 1 << 20
@@ -57,7 +58,7 @@ def request_rows() -> list[Row]:
     return rows
 
 
-def page_rows() -> list[Row]:
+def page_rows(env: dict[str, str], logdir: Path) -> list[Row]:
     from django.contrib.auth.models import Group, User
     from django.test import Client
 
@@ -69,7 +70,6 @@ def page_rows() -> list[Row]:
     page = Client()
     page.force_login(viewer)
     _, token = ApiToken.objects.create(viewer, expiry=timedelta(days=1), name="quick")
-    api = Client(HTTP_AUTHORIZATION=f"Token {token}")
     views.LIVE_CACHE_SECONDS = 0  # every request draws its page
     rows: list[Row] = []
 
@@ -79,15 +79,17 @@ def page_rows() -> list[Row]:
 
     for hosts, goal in ((500, 50), (5000, 100)):
         cp.seed_fleet(hosts)
-        cp.hold_only_what_a_server_holds()
+        cp.collect_the_seeding()
         rows.append((f"overview, full page, p95 at {hosts} hosts", f"{p95(page, '/'):.0f} ms",
                      f"goal ≤ {goal} ms", ""))  # fmt: skip
         live = p95(page, "/", {"HX-Request": "true", "HX-Target": "live"})
         rows.append((f"overview, live partial, p95 at {hosts} hosts", f"{live:.0f} ms",
                      f"goal ≤ {goal} ms", ""))  # fmt: skip
         if hosts == 500:
-            for url in ("/api/v1/backends/?limit=1000", "/api/v1/backends/?page_size=1000"):
-                rows.append((f"GET {url} p95 at 500 hosts", f"{p95(api, url):.0f} ms",
+            # As an API client sees them: through gunicorn, as docker-compose serves them.
+            for url, times in cp.measure_served(env, logdir, token).items():
+                p95_ms = f"{percentile(times, 95):.0f} ms"
+                rows.append((f"GET {url} p95 at 500 hosts, served by gunicorn", p95_ms,
                              "goal ≤ 200 ms a page", ""))  # fmt: skip
     return [(f, ours, goal, _verdict(ours, goal)) for f, ours, goal, _ in rows]
 
@@ -139,8 +141,13 @@ def main() -> None:
         cp.SAMPLED_HOSTS = 0  # the overview reads no samples; seeding them takes minutes
         cp.PAGE_REQUESTS = 10
         cp.INGEST_SECONDS = 5.0
-        setup_django({**env, "DATABASE_URL": db_url, "SWAPADMIN_DATA_DIR": tmp})
-        rows += page_rows()
+        env = {**env, "DATABASE_URL": db_url, "SWAPADMIN_DATA_DIR": tmp,
+               "SWAPADMIN_SIGNING_KEY_FILE": signing_key_file(Path(tmp))}  # fmt: skip
+        setup_django(env)
+        from swapadmin.heap import freeze_start_up
+
+        freeze_start_up()  # as the server's start-up is (swapadmin/wsgi.py)
+        rows += page_rows(env, Path(tmp))
         rows += ingestion_rows()
     rows += page_io_rows()
     print(f"\nissue 14's table, quick ({time.monotonic() - started:.0f} s)\n")
