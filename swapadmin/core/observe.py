@@ -64,7 +64,7 @@ def read_observation(backend: Backend, plugin: SwapBackend | None = None) -> dic
             fields["header"] = header.read_header(plugin).to_dict()
     else:
         fields.update(used_bytes=0, active_priority=None)
-        fields["observed_state"] = _inactive_state(plugin, path, fields)
+        fields["observed_state"] = _inactive_state(plugin, path, fields, backend.adopted)
         plugin.close()
     if isinstance(fields.get("header"), dict) and "label" in fields["header"]:
         # The header holds the label: an edit whose worker died between writing it and
@@ -98,7 +98,9 @@ def _foreign(backend: Backend, plugin: SwapBackend) -> str | None:
     return None
 
 
-def _inactive_state(plugin: SwapBackend, path: str | None, fields: dict[str, Any]) -> str:
+def _inactive_state(
+    plugin: SwapBackend, path: str | None, fields: dict[str, Any], adopted: bool
+) -> str:
     try:
         plugin.capacity_bytes()
     except (BackendError, OSError):
@@ -110,8 +112,12 @@ def _inactive_state(plugin: SwapBackend, path: str | None, fields: dict[str, Any
     try:
         fields["header"] = header.read_header(plugin).to_dict()
     except (BackendError, OSError) as e:
-        fields["observed_error"] = (
-            f"no usable swap header: {getattr(e, 'message', e)}. Provision it again."
+        # swapadmin writes no header on an area it adopted: that one is the sysadmin's.
+        mend = (
+            "It was adopted: its header is written by hand (mkswap), or the backend destroyed"
+            if adopted
+            else "Provision it again"
         )
+        fields["observed_error"] = f"no usable swap header: {getattr(e, 'message', e)}. {mend}."
         return Backend.Observed.ERROR
     return Backend.Observed.READY

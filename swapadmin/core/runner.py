@@ -40,6 +40,7 @@ from .machines import HostIdentityError, check_machine
 from .models import Backend, Job
 from .observe import observe_backend, read_observation, write_observation
 from .plugins import attach_plugin
+from .services import way_out_of_unproven
 
 log = logging.getLogger(__name__)
 
@@ -252,7 +253,7 @@ def check_not_provisioned(job: Job, backend: Backend) -> None:
     if backend.provisioned_at is None and job.kind not in UNPROVISIONED_JOBS:
         raise NotOursError(
             f"{backend.name} was never provisioned (its store was never proven to be "
-            f"swapadmin's), so a {job.kind} job is refused; provision it again, or destroy it"
+            f"swapadmin's), so a {job.kind} job is refused. {way_out_of_unproven(backend)}"
         )
 
 

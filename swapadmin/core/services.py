@@ -121,8 +121,25 @@ def not_provisioned_reason(backend: Backend, kind: str) -> str:
         )
     return (
         f"{backend.name} has no store proven to be swapadmin's ({why}), so a {kind} is "
-        "refused: it could write to someone else's data. Provision it again (with force if "
-        "what is there may be destroyed), or destroy it, which then removes only the row."
+        f"refused: it could write to someone else's data. {way_out_of_unproven(backend)}."
+    )
+
+
+#: What brings an adopted area back under a row: the one way out for an adopted backend
+#: whose store was never proven, since a provision is never asked of an adopted area.
+ADOPT_AGAIN = (
+    "Destroy it, which leaves its area as it is, then run Discover on its host to adopt the "
+    "area again (an area neither active nor in the host's fstab is swapped on by hand first)"
+)
+
+
+def way_out_of_unproven(backend: Backend) -> str:
+    """What a person can do about ``backend``'s store never proven its own."""
+    if backend.adopted:
+        return ADOPT_AGAIN
+    return (
+        "Provision it again (with force if what is there may be destroyed), or destroy it, "
+        "which then removes only the row"
     )
 
 
@@ -384,9 +401,9 @@ def not_on_adopted_refusal(name: str, kind: str) -> str:
     worker says it again."""
     return (
         f"{name} was adopted, not made by swapadmin: a {kind} takes its store and writes a "
-        "swap header on it, and an adopted area's store is never taken or written. A backend "
-        "adopted before swapadmin recorded provisions is destroyed (its area is kept as it "
-        "is) and adopted again. Nothing was done"
+        "swap header on it, and an adopted area's store is never taken or written. For a "
+        f"backend adopted before swapadmin recorded provisions: {ADOPT_AGAIN[0].lower()}"
+        f"{ADOPT_AGAIN[1:]}. Nothing was done"
     )
 
 

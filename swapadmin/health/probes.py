@@ -28,7 +28,7 @@ from backends import BackendError, SwapBackend, kernel, registry
 from backends import fstab as fstab_mod
 from backends.errors import NotOursError
 from swapadmin.core.models import Backend, Host
-from swapadmin.core.services import persist_refusal
+from swapadmin.core.services import persist_refusal, way_out_of_unproven
 from swapadmin.env import envfloat
 
 from .models import Status
@@ -217,7 +217,7 @@ def check_identity(t: Target) -> list[Finding]:
             warn(
                 "identity",
                 f"{b.name} was never provisioned: its store is not proven to be swapadmin's, "
-                "so nothing is written to it; provision it again or destroy it",
+                f"so nothing is written to it. {way_out_of_unproven(b)}",
             )
         ]
     try:

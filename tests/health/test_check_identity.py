@@ -89,7 +89,8 @@ def test_a_backend_never_provisioned_warns_and_is_not_repaired(host_row, swap_ro
     assert found["identity"]["status"] == "warn"
     assert found["identity"]["message"] == (
         "pending was never provisioned: its store is not proven to be swapadmin's, so "
-        "nothing is written to it; provision it again or destroy it"
+        "nothing is written to it. Provision it again (with force if what is there may be "
+        "destroyed), or destroy it, which then removes only the row"
     )
     # Drift says what the user asked for; the activate it calls for is refused (NotReady).
     assert found["drift"]["status"] == "fail"

@@ -68,3 +68,19 @@ def test_an_operator_may_not_force_it(as_user: Any, oscar: User, unprovisioned: 
     r = as_user(oscar).post(action, {"force": "on", "confirm": unprovisioned.name})
     assert r.status_code == 403
     assert not Job.objects.exists()
+
+
+@pytest.mark.parametrize("action", ["activate", "provision"])
+def test_an_adopted_one_is_told_to_adopt_it_again_not_to_provision(
+    as_user: Any, alice: User, unprovisioned: Backend, action: str
+) -> None:
+    # Adopted before provisions were recorded: a provision never takes an adopted area's
+    # store, so the way out the page gives is destroy (the area kept) and discover.
+    Backend.objects.filter(pk=unprovisioned.pk).update(adopted=True)
+    r = as_user(alice).post(reverse("backend-action", args=[unprovisioned.uuid, action]),
+                            headers=HTMX)  # fmt: skip
+    body = r.content.decode()
+    assert r.status_code in (409, 422), body
+    assert "run Discover on its host to adopt the area again" in body
+    assert "Provision it again" not in body
+    assert not Job.objects.exists()
