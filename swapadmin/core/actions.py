@@ -95,6 +95,8 @@ class BackendAction:
     #: API body, its page settings form and the services' check are made; an action with
     #: other parameters has its serializer (``body``) and a check in the services.
     settings: tuple[Setting, ...] = ()
+    #: The page's sentence over its settings form, for an action that has settings.
+    settings_help: str = ""
     #: The app whose code runs it on the worker: core's handlers are the functions of
     #: ``core/handlers.py`` named for the action; another app registers its own from its
     #: ``AppConfig.ready()`` (``handlers.register``), so core imports nothing of it.
@@ -147,6 +149,7 @@ BACKEND_ACTIONS: tuple[BackendAction, ...] = (
         "ScanSerializer",
         "scan",
         writes_every_page=True,
+        settings_help="Writes and reads back patterns on every page of an inactive area.",
         settings=(Setting("patterns", "Patterns", 4, 1, 4, "Test patterns per page, 1 to 4."),),
         offered_in=frozenset({"inactive"}),
     ),
@@ -158,6 +161,7 @@ BACKEND_ACTIONS: tuple[BackendAction, ...] = (
         "BenchmarkSerializer",
         "benchmark",
         writes_every_page=True,
+        settings_help="Measures page throughput and latency of an inactive area.",
         settings=(Setting("seconds", "Seconds", 5, 1, 120, "1 to 120."),),
         offered_in=frozenset({"inactive"}),
     ),
@@ -168,6 +172,7 @@ BACKEND_ACTIONS: tuple[BackendAction, ...] = (
         "operator",
         "BurnInSerializer",
         "burn-in",
+        settings_help="Makes the kernel swap to an active area, under a memory limit.",
         settings=(
             Setting("seconds", "Seconds", 30, 1, 3600, "1 to 3600."),
             Setting(
@@ -188,7 +193,7 @@ BACKEND_ACTIONS: tuple[BackendAction, ...] = (
                 "Memory the hog touches; above the limit, it swaps.",
                 MIB,
             ),
-        ),  # fmt: skip
+        ),
         offered_in=frozenset({"active"}),
     ),
     BackendAction(

@@ -694,19 +694,12 @@ def backend_action(request: HttpRequest, code: UUID, action: str) -> HttpRespons
 
 
 #: What each test's settings form says it does, beside its button.
-TEST_HELP = {
-    "scan": "Writes and reads back patterns on every page of an inactive area.",
-    "benchmark": "Measures page throughput and latency of an inactive area.",
-    "burn_in": "Makes the kernel swap to an active area, under a memory limit.",
-}
-
-
 def test_forms(backend: Backend) -> list[tuple[str, str, str, Any]]:
     """The scan, benchmark and burn-in settings forms a backend can use: (action, label,
     what it does, form). Scans and benchmarks write every page: never on adopted areas."""
     tests = [actions.BY_NAME[n] for n in TEST_FORMS]
     return [
-        (a.name, a.label, TEST_HELP[a.name], TEST_FORMS[a.name](auto_id=f"id_{a.name}_%s"))
+        (a.name, a.label, a.settings_help, TEST_FORMS[a.name](auto_id=f"id_{a.name}_%s"))
         for a in tests
         if not (backend.adopted and a.writes_every_page)
     ]
