@@ -7,6 +7,7 @@ swapadmin.core.services, shared with the pages.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any, cast
 
@@ -237,9 +238,11 @@ class ActivateSerializer(serializers.Serializer[Any]):
     )
 
 
+@functools.cache
 def settings_body(spec: actions.BackendAction) -> type[serializers.Serializer[Any]]:
     """The body of an action whose parameters are the table's whole-number settings, made
-    from them: the bounds the services check and the page asks, written once."""
+    from them: the bounds the services check and the page asks, written once. One class an
+    action (cached), named as the table names it, so the schema's component is stable."""
     fields = {
         s.name: serializers.IntegerField(
             required=False, min_value=s.low, max_value=s.high, help_text=s.help
@@ -250,9 +253,12 @@ def settings_body(spec: actions.BackendAction) -> type[serializers.Serializer[An
     return type(spec.body, (serializers.Serializer,), fields)
 
 
-ScanSerializer = settings_body(actions.BY_NAME["scan"])
-BenchmarkSerializer = settings_body(actions.BY_NAME["benchmark"])
-BurnInSerializer = settings_body(actions.BY_NAME["burn_in"])
+def body_of(spec: actions.BackendAction) -> type[serializers.Serializer[Any]]:
+    """An action's API body: made from its settings, or the class of this module the table
+    names."""
+    if spec.settings:
+        return settings_body(spec)
+    return cast(type[serializers.Serializer[Any]], globals()[spec.body])
 
 
 class ResizeSerializer(serializers.Serializer[Any]):

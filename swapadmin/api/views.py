@@ -340,7 +340,7 @@ class BackendViewSet(
 def _action_endpoint(spec: actions.BackendAction) -> Any:
     """``POST /backends/{uuid}/<spec.api_path>/``: ``spec``'s job, with its body checked by
     its serializer; described in the schema by the table's words."""
-    body: type[serializers.Serializer[Any]] = getattr(api_serializers, spec.body)
+    body = api_serializers.body_of(spec)
 
     def endpoint(self: BackendViewSet, request: Request, uuid: str) -> Response:
         return self._act(request, spec.name, body)

@@ -60,7 +60,8 @@ class BackendAction:
     summary: str
     #: The least role that may ask it: a group name of ``roles.GROUPS``.
     role: Literal["operator", "admin"]
-    #: The API's body serializer: a class of ``swapadmin/api/serializers.py``, by name.
+    #: The API's body serializer: a class of ``swapadmin/api/serializers.py``, by name; for
+    #: an action with ``settings``, the name of the class made from them (``body_of``).
     body: str
     #: The API's URL part for ``POST /backends/{uuid}/<api_path>/``; None when the API asks
     #: it another way (destroy is ``DELETE /backends/{uuid}/``).
@@ -86,10 +87,11 @@ class BackendAction:
     #: Where the page links to its confirm page (``Force…``, ``Destroy…``): for a forced
     #: action, where force can change the answer; for one that asks first, where it is asked.
     confirm_in: frozenset[Stage] = frozenset()
-    #: It may be asked of an area swapadmin adopted (did not make). Not provision: it takes
-    #: the store and writes a swap header on it, and an adopted area's store is never taken
-    #: or written. A row adopted before provisions were recorded (never provisioned) is
-    #: destroyed, which keeps its area as it is, and adopted again.
+    #: False for an action that takes the store and writes a swap header on it (provision):
+    #: never asked of an area swapadmin adopted (did not make), plain or forced. (Scans and
+    #: benchmarks are kept off adopted areas by ``writes_every_page``; a resize by its
+    #: parameters' check.) A row adopted before provisions were recorded is destroyed, which
+    #: keeps its area as it is, and adopted again.
     on_adopted: bool = True
     #: Its whole-number parameters (scan's patterns, burn-in's memory limit), from which its
     #: API body, its page settings form and the services' check are made; an action with

@@ -114,7 +114,8 @@ def _inactive_state(
     except (BackendError, OSError) as e:
         # swapadmin writes no header on an area it adopted: that one is the sysadmin's.
         mend = (
-            "It was adopted: its header is written by hand (mkswap), or the backend destroyed"
+            "It was adopted, and swapadmin writes no header on an adopted area: destroy the "
+            "backend, which leaves the area as it is"
             if adopted
             else "Provision it again"
         )

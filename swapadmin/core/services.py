@@ -128,8 +128,9 @@ def not_provisioned_reason(backend: Backend, kind: str) -> str:
 #: What brings an adopted area back under a row: the one way out for an adopted backend
 #: whose store was never proven, since a provision is never asked of an adopted area.
 ADOPT_AGAIN = (
-    "Destroy it, which leaves its area as it is, then run Discover on its host to adopt the "
-    "area again (an area neither active nor in the host's fstab is swapped on by hand first)"
+    "Destroy it, which leaves its area as it is, then adopt the area again: from its host's "
+    "page (Adopt, which lists the active areas swapadmin does not manage), or with the API's "
+    "discover, which also takes an inactive swap area named in the host's fstab"
 )
 
 

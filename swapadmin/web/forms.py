@@ -18,7 +18,7 @@ from swapadmin.core import actions
 from swapadmin.core.models import Backend, Host
 from swapadmin.core.services import MAX_PRIORITY, InvalidRequest
 
-MIB = 1024 * 1024
+MIB = actions.MIB
 PARAM_PREFIX = "param_"
 
 
@@ -250,7 +250,7 @@ def settings_form(spec: actions.BackendAction) -> type[SettingsForm]:
 
 
 #: The settings form of each action that has settings, by action name.
-TEST_FORMS: dict[str, type[SettingsForm]] = {
+SETTINGS_FORMS: dict[str, type[SettingsForm]] = {
     a.name: settings_form(a) for a in actions.BACKEND_ACTIONS if a.settings
 }
 

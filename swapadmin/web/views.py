@@ -42,7 +42,7 @@ from swapadmin.health.models import CheckResult, HealthEvent, Status
 from . import charts, dynamic, fleet
 from .forms import (
     MIB,
-    TEST_FORMS,
+    SETTINGS_FORMS,
     ConfirmForm,
     EditBackendForm,
     NewBackendForm,
@@ -642,7 +642,7 @@ def backend_detail(request: HttpRequest, code: UUID) -> HttpResponse:
         context["resize_form"] = ResizeForm(
             initial={"size_mib": (backend.size_bytes or 0) // MIB or None}
         )
-        context["test_forms"] = test_forms(backend)
+        context["settings_forms"] = settings_forms(backend)
     return page(request, "backend.html", context, ("live", "chart"))
 
 
@@ -671,9 +671,9 @@ def backend_action(request: HttpRequest, code: UUID, action: str) -> HttpRespons
         params = {"persist": request.POST.get("persist") == "true"}
     elif action == "activate" and request.POST.get("priority", "") != "":
         params = {"priority": request.POST["priority"]}
-    elif action in TEST_FORMS and set(request.POST) & set(TEST_FORMS[action].base_fields):
+    elif action in SETTINGS_FORMS and set(request.POST) & set(SETTINGS_FORMS[action].base_fields):
         # The settings form under the actions; the one-click buttons send none (defaults).
-        settings_form = TEST_FORMS[action](request.POST)
+        settings_form = SETTINGS_FORMS[action](request.POST)
         if not settings_form.is_valid():
             return _invalid(request, services.InvalidRequest(_messages(settings_form)), back)
         params = settings_form.params()
@@ -693,15 +693,14 @@ def backend_action(request: HttpRequest, code: UUID, action: str) -> HttpRespons
     return _queued(request, job, back)
 
 
-#: What each test's settings form says it does, beside its button.
-def test_forms(backend: Backend) -> list[tuple[str, str, str, Any]]:
-    """The scan, benchmark and burn-in settings forms a backend can use: (action, label,
-    what it does, form). Scans and benchmarks write every page: never on adopted areas."""
-    tests = [actions.BY_NAME[n] for n in TEST_FORMS]
+def settings_forms(backend: Backend) -> list[tuple[str, str, str, Any]]:
+    """The settings forms (scan, benchmark, burn-in) a backend can use: (action, label, what
+    it does, form); on an adopted area, only those of the actions it may be offered."""
+    with_settings = [actions.BY_NAME[n] for n in SETTINGS_FORMS]
     return [
-        (a.name, a.label, a.settings_help, TEST_FORMS[a.name](auto_id=f"id_{a.name}_%s"))
-        for a in tests
-        if not (backend.adopted and a.writes_every_page)
+        (a.name, a.label, a.settings_help, SETTINGS_FORMS[a.name](auto_id=f"id_{a.name}_%s"))
+        for a in with_settings
+        if _offerable(backend, a)
     ]
 
 

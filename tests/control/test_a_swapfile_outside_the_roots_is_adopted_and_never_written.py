@@ -110,7 +110,6 @@ def test_it_is_adopted_switched_off_and_on_and_never_written(worker, alice, swap
         # unforced, take an inactive area as a store of swapadmin's. Neither is run.
         (Job.Kind.PROVISION, {"force": True}, "an adopted area's store is never taken"),
         (Job.Kind.PROVISION, {}, "an adopted area's store is never taken"),
-        (Job.Kind.PROVISION, {"force": 1}, "an adopted area's store is never taken"),
     ],
 )
 def test_a_write_job_queued_straight_into_the_database_is_refused_by_the_worker(

@@ -21,7 +21,7 @@ from swapadmin.core import actions, roles, services
 from swapadmin.core.handlers import HANDLERS
 from swapadmin.core.models import Backend, Host, Job
 from swapadmin.core.services import Actor
-from swapadmin.web import views  # not its test_forms by name: pytest would collect it
+from swapadmin.web import views
 
 SPECS = actions.BACKEND_ACTIONS
 
@@ -55,7 +55,7 @@ def test_the_table_is_every_job_on_a_backend_and_says_what_is_pinned() -> None:
 def test_each_reader_knows_the_entry(spec: actions.BackendAction) -> None:
     assert roles.ACTIONS[spec.name] == roles.GROUPS[PINNED[spec.name][0]]
     assert callable(HANDLERS[spec.name]) and HANDLERS[spec.name].__name__ == spec.name
-    body = getattr(api_serializers, spec.body)
+    body = api_serializers.body_of(spec)
     assert issubclass(body, api_serializers.serializers.Serializer)
     # A body without force would drop it silently: a forced deactivate lost on the API.
     assert ("force" in body().fields) is spec.force, (spec.name, spec.body)
@@ -146,7 +146,8 @@ def test_an_adopted_area_is_never_given_an_action_that_writes_every_page(
     spec: actions.BackendAction, made: Backend, alice: Any
 ) -> None:
     _change(made, adopted=True)
-    offered = {n for n, _ in views.offered_actions(made)} | {t[0] for t in views.test_forms(made)}
+    offered = {n for n, _ in views.offered_actions(made)}
+    offered |= {t[0] for t in views.settings_forms(made)}
     # An inactive area (provisioned, not active) is offered activate, scan and benchmark,
     # the three tests' forms, and check: less what writes every page, on an adopted one.
     offerable = {"activate", "scan", "benchmark", "burn_in", "check"}

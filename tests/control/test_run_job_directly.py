@@ -264,7 +264,7 @@ def test_a_backend_never_provisioned_gets_no_other_job(host_row, swap_root, kind
     assert job.error == (
         f"theirs was never provisioned (its store was never proven to be swapadmin's), so a "
         f"{kind} job is refused. Provision it again (with force if what is there may be "
-        "destroyed), or destroy it, which then removes only the row"
+        "destroyed), or destroy it, which then removes only the row."
     )
     assert not kernel.is_active(str(path))
     assert path.read_bytes() == content

@@ -81,6 +81,6 @@ def test_an_adopted_one_is_told_to_adopt_it_again_not_to_provision(
                             headers=HTMX)  # fmt: skip
     body = r.content.decode()
     assert r.status_code in (409, 422), body
-    assert "run Discover on its host to adopt the area again" in body
+    assert "then adopt the area again: from its host" in body
     assert "Provision it again" not in body
     assert not Job.objects.exists()
