@@ -65,6 +65,15 @@ def discover(worker, actor: Actor, path: Path) -> Job:
     return services.request_host_job(worker.host, Job.Kind.DISCOVER, actor, {"paths": [str(path)]})
 
 
+def run_past_the_request(worker, b: Backend, kind: str, params: dict) -> Job:
+    """``kind`` on ``b``, signed as the control plane would sign it but put straight into the
+    database, past the request's refusal; run by the worker to its end."""
+    job = Job.objects.create(kind=kind, host=b.host, backend=b, backend_name=b.name, params=params)
+    signing.sign_job(job.pk)
+    assert services.dispatch(job.pk)
+    return wait_for_job(job, 60, worker=worker)
+
+
 def test_it_is_adopted_switched_off_and_on_and_never_written(worker, alice, swapfile):
     actor = Actor(alice, Job.Via.API)
     assert not str(swapfile).startswith(str(worker.swap_root))
@@ -122,11 +131,7 @@ def test_a_write_job_queued_straight_into_the_database_is_refused_by_the_worker(
     before = digest(swapfile)
     marks = _marks(swapfile)
 
-    # Signed as the control plane would, but past the request's refusal.
-    job = Job.objects.create(kind=kind, host=b.host, backend=b, backend_name=b.name, params=params)
-    signing.sign_job(job.pk)
-    assert services.dispatch(job.pk)
-    job = wait_for_job(job, 60, worker=worker)
+    job = run_past_the_request(worker, b, kind, params)
     assert job.state == Job.State.FAILED
     assert says in job.error, job.error
     assert digest(swapfile) == before
@@ -144,12 +149,7 @@ def test_a_provision_of_an_adopted_file_that_is_gone_makes_nothing_at_its_path(
     swapfile.unlink()
     with pytest.raises(InvalidRequest, match="an adopted area's store is never taken"):
         services.request_action(b, Job.Kind.PROVISION, actor, {})
-    # Signed as the control plane would, but past the request's refusal.
-    job = Job.objects.create(kind=Job.Kind.PROVISION, host=b.host, backend=b,
-                             backend_name=b.name, params={})  # fmt: skip
-    signing.sign_job(job.pk)
-    assert services.dispatch(job.pk)
-    job = wait_for_job(job, 60, worker=worker)
+    job = run_past_the_request(worker, b, Job.Kind.PROVISION, {})
     assert job.state == Job.State.FAILED
     assert "an adopted area's store is never taken" in job.error, job.error
     assert not swapfile.exists()  # not made again at the sysadmin's path
@@ -164,11 +164,7 @@ def test_a_provision_of_an_adopted_active_file_is_refused_and_leaves_it_as_it_is
     assert kernel.is_active(str(swapfile))
     # Its header page only: the kernel writes the rest while it swaps.
     header, marks = swapfile.read_bytes()[:4096], _marks(swapfile)
-    job = Job.objects.create(kind=Job.Kind.PROVISION, host=b.host, backend=b,
-                             backend_name=b.name, params={})  # fmt: skip
-    signing.sign_job(job.pk)
-    assert services.dispatch(job.pk)
-    job = wait_for_job(job, 60, worker=worker)
+    job = run_past_the_request(worker, b, Job.Kind.PROVISION, {})
     assert job.state == Job.State.FAILED
     assert "an adopted area's store is never taken" in job.error, job.error
     assert kernel.is_active(str(swapfile))
