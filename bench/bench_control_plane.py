@@ -297,6 +297,17 @@ def collect_the_seeding() -> None:
     gc.collect()
 
 
+def timed_gets(get: Any, count: int) -> list[float]:
+    """``count`` calls of ``get()`` (one request, answering 200), each timed in ms."""
+    times = []
+    for _ in range(count):
+        t0 = time.perf_counter()
+        r = get()
+        times.append((time.perf_counter() - t0) * 1000)
+        assert r.status_code == 200, r.status_code
+    return times
+
+
 def measure_page(client: Any, url: str, headers: dict[str, str]) -> tuple[list[float], int]:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -306,13 +317,7 @@ def measure_page(client: Any, url: str, headers: dict[str, str]) -> tuple[list[f
         r = client.get(url, headers=headers)
     queries = len(ctx.captured_queries)  # now: the next request clears the connection's log
     assert r.status_code == 200, (url, r.status_code)
-    times = []
-    for _ in range(PAGE_REQUESTS):
-        t0 = time.perf_counter()
-        r = client.get(url, headers=headers)
-        times.append((time.perf_counter() - t0) * 1000)
-        assert r.status_code == 200
-    return times, queries
+    return timed_gets(lambda: client.get(url, headers=headers), PAGE_REQUESTS), queries
 
 
 #: The 1,000-row API pages, also measured as gunicorn serves them (docker-compose's shape).
@@ -330,7 +335,7 @@ def measure_served(env: dict[str, str], logdir: Path, token: str) -> dict[str, l
     three, the one a client's next request meets), started after the fleet was seeded, with
     wsgi.py's start-up, and warmed first. What an API client sees, where the in-process rows
     also carry this process's own heap."""
-    times: dict[str, list[float]] = {url: [] for url in SERVED}
+    times: dict[str, list[float]] = {}
     with (
         gunicorn(env, logdir, workers=1) as url,
         httpx.Client(base_url=url, headers={"Authorization": f"Token {token}"}, timeout=30) as http,
@@ -338,11 +343,7 @@ def measure_served(env: dict[str, str], logdir: Path, token: str) -> dict[str, l
         for path in SERVED:
             for _ in range(SERVED_WARM):
                 assert http.get(path).status_code == 200
-            for _ in range(SERVED_REQUESTS):
-                t0 = time.perf_counter()
-                r = http.get(path)
-                times[path].append((time.perf_counter() - t0) * 1000)
-                assert r.status_code == 200, (path, r.status_code)
+            times[path] = timed_gets(lambda path=path: http.get(path), SERVED_REQUESTS)
     return times
 
 
