@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 from swapadmin.api.pagination import OffsetPagination
 from swapadmin.api.permissions import actor_for
+from swapadmin.api.serializers import PageSerializer
 from swapadmin.api.views import ApiDefaults
 from swapadmin.core import roles, services
 
@@ -39,6 +40,7 @@ class TokenSerializer(serializers.ModelSerializer[ApiToken]):
     )  # fmt: skip
 
     class Meta:
+        list_serializer_class = PageSerializer
         model = ApiToken
         fields = ["id", "name", "user", "created", "expires", "last_used", "expired", "parent"]
         read_only_fields = fields

@@ -13,6 +13,7 @@ import django_filters as filters
 from rest_framework import serializers, viewsets
 
 from swapadmin.api.permissions import RolePermission
+from swapadmin.api.serializers import PageSerializer
 
 from .models import BackendHealth, HealthEvent, Status
 
@@ -33,6 +34,7 @@ class BackendHealthSerializer(serializers.ModelSerializer[BackendHealth]):
     findings = serializers.SerializerMethodField()
 
     class Meta:
+        list_serializer_class = PageSerializer
         model = BackendHealth
         fields = [
             "id",
@@ -86,6 +88,7 @@ class HealthEventSerializer(serializers.ModelSerializer[HealthEvent]):
     backend_id = serializers.UUIDField(source="backend.uuid", read_only=True, allow_null=True)
 
     class Meta:
+        list_serializer_class = PageSerializer
         model = HealthEvent
         fields = [
             "id",
