@@ -482,11 +482,31 @@ class SwapBackend(ABC):
         it, a swap UUID alone proves nothing (it is no secret: blkid prints it)."""
         return bool(self.record.get("key"))
 
+    def way_out(self) -> str:
+        """What a person can do about a store this backend cannot prove its own: provision
+        the backend again, or, for an area it adopted (which swapadmin never writes, so
+        never provisions), adopt the area again."""
+        if self.record.get("adopted"):
+            return "destroy the backend (its area is left as it is) and adopt the area again"
+        return "provision the backend again"
+
+    def unformatted(self, store: Store) -> NotOursError:
+        """The refusal for a store with no swap UUID on record: swapadmin neither writes it
+        nor hands it to the kernel as swap."""
+        if self.record.get("adopted"):
+            why = "held no swap header when it was adopted"
+        else:
+            why = "was never formatted by this backend (its provision did not complete)"
+        return NotOursError(
+            f"{store.path} {why}, so swapadmin neither writes it nor hands it to the kernel "
+            f"as swap; {self.way_out()}"
+        )
+
     def _require_identity(self, store: Store) -> None:
         if not self.has_identity():
             raise NotOursError(
                 f"{store.path}: this backend has no record of its store's identity (it never "
-                "took one), so nothing proves the store is its own; provision it again"
+                f"took one), so nothing proves the store is its own; {self.way_out()}"
             )
 
     def prove(self, store: Store) -> None:
@@ -506,10 +526,7 @@ class SwapBackend(ABC):
             return
         want = self.record.get("uuid")
         if not want:
-            raise NotOursError(
-                f"{store.path} was never formatted by this backend (its provision did not "
-                "complete), so swapadmin writes nothing to it; provision the backend again"
-            )
+            raise self.unformatted(store)
         self._require_identity(store)
         self.check_swap_uuid(store)
 
@@ -626,10 +643,7 @@ class SwapBackend(ABC):
         try:
             self.check_identity(store)
             if not self.record.get("uuid"):
-                raise NotOursError(
-                    f"{store.path} was never formatted by this backend, so swapadmin will not "
-                    "hand it to the kernel as swap; provision the backend first"
-                )
+                raise self.unformatted(store)
             self._require_identity(store)
             self.check_swap_uuid(store)
             # Handed to the kernel, its pages hold process memory: no other name may reach

@@ -478,10 +478,7 @@ class FileBackend(SwapBackend):
         try:
             self._check_file(store.fd, store.path)
             if not self.record.get("uuid"):
-                raise NotOursError(
-                    f"{store.path} was never formatted by this backend (its provision did not "
-                    "complete); provision the backend again"
-                )
+                raise self.unformatted(store)
             self._require_identity(store)
             self.check_swap_uuid(store)
             self._check_no_loop(store.fd, store.path, mine=self._own_loop_device())

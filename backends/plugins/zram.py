@@ -459,7 +459,7 @@ class ZramBackend(SwapBackend):
             name = self._hot_add()
         elif not self.provisioning:
             # Ours by number in this boot, but never configured: only a provision sets it up.
-            raise NotOursError(f"/dev/{name} was never set up by this backend; provision it again")
+            raise NotOursError(f"/dev/{name} was never set up by this backend; {self.way_out()}")
         try:
             self._configure(name, self._size())
             store = self.open_store(writable=False)

@@ -3,8 +3,8 @@ checks and the worker's handlers, job locks and claims read. A new action is one
 its job kind in ``Job.Kind`` (and its migration), and its handler (in ``core/handlers.py``,
 the function of the action's name, or registered by the app ``handled_by`` names). Its
 parameters are whole-number ``settings`` here, or else a body serializer in
-``api/serializers.py`` and a check in ``services._clean_action_params``; what else is still
-written per action is listed in docs/ARCHITECTURE.md.
+``api/serializers.py`` and the services' check the entry's ``checks`` names; what else is
+still written per action is listed in docs/ARCHITECTURE.md.
 
 Names are strings (a role's group name, a serializer's class name), not imports: this
 module sits below everything that reads it, so that any of them may import it at the top.
@@ -99,6 +99,10 @@ class BackendAction:
     settings: tuple[Setting, ...] = ()
     #: The page's sentence over its settings form, for an action that has settings.
     settings_help: str = ""
+    #: Its other parameters' check: the function of ``core/services.py`` of this name takes
+    #: the backend and the body and returns the job's parameters, or raises InvalidRequest
+    #: naming the field; "" for an action whose only parameters are force or settings.
+    checks: str = ""
     #: The app whose code runs it on the worker: core's handlers are the functions of
     #: ``core/handlers.py`` named for the action; another app registers its own from its
     #: ``AppConfig.ready()`` (``handlers.register``), so core imports nothing of it.
@@ -128,6 +132,7 @@ BACKEND_ACTIONS: tuple[BackendAction, ...] = (
         "operator",
         "ActivateSerializer",
         "activate",
+        checks="clean_activate",
         desired_after="active",
         offered_in=frozenset({"inactive"}),
     ),
@@ -205,6 +210,7 @@ BACKEND_ACTIONS: tuple[BackendAction, ...] = (
         "admin",
         "ResizeSerializer",
         "resize",
+        checks="clean_resize",
     ),
     BackendAction(
         "persist",
@@ -213,6 +219,7 @@ BACKEND_ACTIONS: tuple[BackendAction, ...] = (
         "admin",
         "PersistSerializer",
         "persist",
+        checks="clean_persist",
     ),
     BackendAction(
         "check",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -444,32 +445,46 @@ def _clean_action_params(
     if spec.settings:
         return {s.name: _int_in(p.get(s.name, s.default), s.name, s.low, s.high)
                 for s in spec.settings}  # fmt: skip
-    if kind == Job.Kind.RESIZE:
-        if backend.adopted:
-            raise InvalidRequest.one(
-                "size_bytes",
-                f"{backend.name} was adopted, not created by swapadmin: its file or device "
-                "is left as it is, never resized",
-            )
-        cls = registry().get(backend.kind)
-        if not cls.resizable:
-            raise InvalidRequest.one("size_bytes", f"a {cls.label} cannot be resized")
-        try:
-            size = cls.clean_size(p.get("size_bytes"))
-        except BackendError as e:
-            raise _backend_error(e, "size_bytes") from None
-        return {"size_bytes": size}
-    if kind == Job.Kind.PERSIST:
-        if not isinstance(p.get("persist", True), bool):
-            raise InvalidRequest.one("persist", "persist must be true or false")
-        if p.get("persist", True):
-            check_persistable(backend.kind, adopted=backend.adopted)
-        return {"persist": p.get("persist", True)}
-    if kind == Job.Kind.ACTIVATE:
-        out: dict[str, Any] = {}
-        if "priority" in p:
-            out["priority"] = _clean_priority(p["priority"])
-        return out
+    if spec.checks:
+        check: Callable[[Backend, dict[str, Any]], dict[str, Any]] = globals()[spec.checks]
+        return check(backend, p)
+    return {}
+
+
+def clean_resize(backend: Backend, p: dict[str, Any]) -> dict[str, Any]:
+    """A resize's body: a size the kind can take (``clean_size``), on a kind that resizes,
+    of an area swapadmin made."""
+    if backend.adopted:
+        raise InvalidRequest.one(
+            "size_bytes",
+            f"{backend.name} was adopted, not created by swapadmin: its file or device "
+            "is left as it is, never resized",
+        )
+    cls = registry().get(backend.kind)
+    if not cls.resizable:
+        raise InvalidRequest.one("size_bytes", f"a {cls.label} cannot be resized")
+    try:
+        size = cls.clean_size(p.get("size_bytes"))
+    except BackendError as e:
+        raise _backend_error(e, "size_bytes") from None
+    return {"size_bytes": size}
+
+
+def clean_persist(backend: Backend, p: dict[str, Any]) -> dict[str, Any]:
+    """A persist's body: true (the default) to add the fstab line, which the kind and an
+    adopted area must allow; false to remove it."""
+    persist = p.get("persist", True)
+    if not isinstance(persist, bool):
+        raise InvalidRequest.one("persist", "persist must be true or false")
+    if persist:
+        check_persistable(backend.kind, adopted=backend.adopted)
+    return {"persist": persist}
+
+
+def clean_activate(backend: Backend, p: dict[str, Any]) -> dict[str, Any]:
+    """An activate's body: a priority for this swapon, or none for the backend's own."""
+    if "priority" in p:
+        return {"priority": _clean_priority(p["priority"])}
     return {}
 
 

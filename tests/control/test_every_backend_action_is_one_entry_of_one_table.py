@@ -40,6 +40,9 @@ PINNED: dict[str, tuple[str, bool, bool, bool, bool, bool, str | None]] = {
     "destroy": ("admin", True, True, False, True, False, "absent"),
 }
 
+#: The actions whose body holds more than force and settings, checked by the services.
+CHECKED = {"activate", "resize", "persist"}
+
 
 def test_the_table_is_every_job_on_a_backend_and_says_what_is_pinned() -> None:
     host_jobs = {Job.Kind.DISCOVER, Job.Kind.TUNE, Job.Kind.EDIT}  # EDIT: PATCH, core.edits
@@ -55,6 +58,11 @@ def test_the_table_is_every_job_on_a_backend_and_says_what_is_pinned() -> None:
 def test_each_reader_knows_the_entry(spec: actions.BackendAction) -> None:
     assert roles.ACTIONS[spec.name] == roles.GROUPS[PINNED[spec.name][0]]
     assert callable(HANDLERS[spec.name]) and HANDLERS[spec.name].__name__ == spec.name
+    # Its parameters are checked once, by settings or by the services' function it names.
+    assert not (spec.settings and spec.checks)
+    assert (spec.checks == f"clean_{spec.name}") is (spec.name in CHECKED), spec.name
+    if spec.checks:
+        assert callable(getattr(services, spec.checks))
     body = api_serializers.body_of(spec)
     assert issubclass(body, api_serializers.serializers.Serializer)
     # A body without force would drop it silently: a forced deactivate lost on the API.
