@@ -486,9 +486,11 @@ class SwapBackend(ABC):
         """What a person can do about a store this backend cannot prove its own: provision
         the backend again, or, for an area it adopted (which swapadmin never writes, so
         never provisions), adopt the area again."""
-        if self.record.get("adopted"):
-            return "destroy the backend (its area is left as it is) and adopt the area again"
-        return "provision the backend again"
+        if not self.record.get("adopted"):
+            return "provision the backend again"
+        again = "destroy the backend (its area is left as it is) and adopt the area again"
+        # Adoption takes an area only by its swap header: without one it would be refused.
+        return again if self.record.get("uuid") else f"{again} once it holds a swap header"
 
     def unformatted(self, store: Store) -> NotOursError:
         """The refusal for a store with no swap UUID on record: swapadmin neither writes it

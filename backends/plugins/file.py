@@ -351,7 +351,7 @@ class FileBackend(SwapBackend):
             try:
                 parent, fd = safepath.open_beneath(path, self.policy.swap_roots, flags)
             except FileNotFoundError:
-                raise BackendError(f"{path} does not exist; provision it first") from None
+                raise BackendError(f"{path} does not exist; {self.way_out()}") from None
             parent.close()
             st = os.fstat(fd)
         except UnsafeError as e:

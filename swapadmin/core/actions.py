@@ -103,6 +103,17 @@ class BackendAction:
     #: the backend and the body and returns the job's parameters, or raises InvalidRequest
     #: naming the field; "" for an action whose only parameters are force or settings.
     checks: str = ""
+    #: Its checked parameters that are also the backend's own settings from then on,
+    #: written to its row when the job is queued: a persist's ``persist``, an activate's
+    #: ``priority`` (kept for the next swapon, at boot and by the health check's repair).
+    kept_on_the_row: tuple[str, ...] = ()
+    #: The page's form of its parameters other than force and settings: a class of
+    #: ``web/forms.py`` by name, whose ``params()`` is the body the services check.
+    page_form: str = ""
+    #: Its confirm page's words on what it loses: the function of ``web/views.py`` of this
+    #: name takes the backend and its path and returns sentences; "" for none. An action
+    #: that takes force or asks first names one (the action table's test pins it).
+    loses: str = ""
     #: The app whose code runs it on the worker: core's handlers are the functions of
     #: ``core/handlers.py`` named for the action; another app registers its own from its
     #: ``AppConfig.ready()`` (``handlers.register``), so core imports nothing of it.
@@ -124,6 +135,7 @@ BACKEND_ACTIONS: tuple[BackendAction, ...] = (
         on_adopted=False,
         offered_in=frozenset({"unproven", "gone"}),
         confirm_in=frozenset({"unproven"}),
+        loses="provision_loses",
     ),
     BackendAction(
         "activate",
@@ -133,6 +145,8 @@ BACKEND_ACTIONS: tuple[BackendAction, ...] = (
         "ActivateSerializer",
         "activate",
         checks="clean_activate",
+        kept_on_the_row=("priority",),
+        page_form="ActivateForm",
         desired_after="active",
         offered_in=frozenset({"inactive"}),
     ),
@@ -147,6 +161,7 @@ BACKEND_ACTIONS: tuple[BackendAction, ...] = (
         desired_after="inactive",
         offered_in=frozenset({"active"}),
         confirm_in=frozenset({"active"}),
+        loses="deactivate_loses",
     ),
     BackendAction(
         "scan",
@@ -211,6 +226,7 @@ BACKEND_ACTIONS: tuple[BackendAction, ...] = (
         "ResizeSerializer",
         "resize",
         checks="clean_resize",
+        page_form="ResizeForm",
     ),
     BackendAction(
         "persist",
@@ -220,6 +236,8 @@ BACKEND_ACTIONS: tuple[BackendAction, ...] = (
         "PersistSerializer",
         "persist",
         checks="clean_persist",
+        kept_on_the_row=("persist",),
+        page_form="PersistForm",
     ),
     BackendAction(
         "check",
@@ -245,6 +263,7 @@ BACKEND_ACTIONS: tuple[BackendAction, ...] = (
         before_provision=True,
         desired_after="absent",
         confirm_in=STAGES,
+        loses="destroy_loses",
     ),
 )
 

@@ -115,7 +115,8 @@ def _inactive_state(
         # swapadmin writes no header on an area it adopted: that one is the sysadmin's.
         mend = (
             "It was adopted, and swapadmin writes no header on an adopted area: destroy the "
-            "backend, which leaves the area as it is"
+            "backend, which leaves the area as it is, and adopt the area again once it holds "
+            "a swap header"
             if adopted
             else "Provision it again"
         )

@@ -538,16 +538,13 @@ def _queue_action(
         updates: dict[str, Any] = {}
         if spec.desired_after is not None:
             updates["desired_state"] = spec.desired_after
-        if kind == Job.Kind.PERSIST:
-            updates["persist"] = cleaned["persist"]
-        if kind == Job.Kind.ACTIVATE and "priority" in cleaned:
-            updates["priority"] = cleaned["priority"]
+        updates.update({c: cleaned[c] for c in spec.kept_on_the_row if c in cleaned})
         if updates:
             Backend.objects.filter(pk=locked.pk).update(**updates, updated_at=timezone.now())
         job = _new_job(locked.host, kind, actor, backend=locked, params=cleaned)
-        # A scheduled check changes nothing and runs once a minute per backend: auditing it
-        # would bury the changes the audit log exists to show.
-        if not (kind == Job.Kind.CHECK and actor.via == Job.Via.SCHEDULE):
+        # A scheduled job that only reads (the health check) changes nothing and runs once a
+        # minute per backend: auditing it would bury the changes the audit log exists to show.
+        if not (spec.reads_only and actor.via == Job.Via.SCHEDULE):
             audit(actor, kind, locked, "queued", {"job": str(job.uuid), "params": cleaned})
     return job
 

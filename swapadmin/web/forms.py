@@ -221,7 +221,15 @@ class EditBackendForm(forms.Form):
                 self.add_error(key if key in self.fields else None, message)
 
 
-class SettingsForm(forms.Form):
+class ActionForm(forms.Form):
+    """The page's form of an action's parameters: ``params()`` is the body the services
+    check (``services.request_action``), as the API's serializer gives it."""
+
+    def params(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+class SettingsForm(ActionForm):
     """An action's settings form under the page's actions, made from the table's settings
     (``settings_form``); sizes are asked in MiB and sent in bytes."""
 
@@ -255,8 +263,42 @@ SETTINGS_FORMS: dict[str, type[SettingsForm]] = {
 }
 
 
-class ResizeForm(forms.Form):
+class ResizeForm(ActionForm):
     size_mib = forms.IntegerField(label="New size (MiB)", min_value=1)
+
+    def params(self) -> dict[str, Any]:
+        return {"size_bytes": self.cleaned_data["size_mib"] * MIB}
+
+
+class PersistForm(ActionForm):
+    """The page's Persist and Unpersist buttons: ``true`` adds the fstab line; anything
+    else removes it."""
+
+    # A plain Field: no trimming ("true " is not true) and no refusal of a NUL, as before.
+    persist = forms.Field(required=False)
+
+    def params(self) -> dict[str, Any]:
+        return {"persist": self.cleaned_data["persist"] == "true"}
+
+
+class ActivateForm(ActionForm):
+    """A priority for this swapon, as typed: the services check it, in the words they give
+    the API too; none (or empty) is the backend's own."""
+
+    # A plain Field: what was typed reaches the services untouched, whose words name it.
+    priority = forms.Field(required=False)
+
+    def params(self) -> dict[str, Any]:
+        priority = self.cleaned_data["priority"]
+        return {"priority": priority} if priority not in (None, "") else {}
+
+
+#: The page's form of each action that takes parameters: its settings form, or the class
+#: its table entry names (``page_form``).
+ACTION_FORMS: dict[str, type[ActionForm]] = {
+    **SETTINGS_FORMS,
+    **{a.name: globals()[a.page_form] for a in actions.BACKEND_ACTIONS if a.page_form},
+}
 
 
 class TuneForm(forms.Form):

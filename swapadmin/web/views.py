@@ -41,6 +41,7 @@ from swapadmin.health.models import CheckResult, HealthEvent, Status
 
 from . import charts, dynamic, fleet
 from .forms import (
+    ACTION_FORMS,
     MIB,
     SETTINGS_FORMS,
     ConfirmForm,
@@ -662,21 +663,14 @@ def backend_action(request: HttpRequest, code: UUID, action: str) -> HttpRespons
     params: dict[str, Any] = {}
     if spec.force:
         params = {"force": force, "confirm": request.POST.get("confirm", "")}
-    elif action == "resize":
-        form = ResizeForm(request.POST)
+    elif spec.page_form or (
+        # The settings form under the actions; the one-click buttons send none (defaults).
+        spec.settings and set(request.POST) & set(ACTION_FORMS[action].base_fields)
+    ):
+        form = ACTION_FORMS[action](request.POST)
         if not form.is_valid():
             return _invalid(request, services.InvalidRequest(_messages(form)), back)
-        params = {"size_bytes": form.cleaned_data["size_mib"] * MIB}
-    elif action == "persist":
-        params = {"persist": request.POST.get("persist") == "true"}
-    elif action == "activate" and request.POST.get("priority", "") != "":
-        params = {"priority": request.POST["priority"]}
-    elif action in SETTINGS_FORMS and set(request.POST) & set(SETTINGS_FORMS[action].base_fields):
-        # The settings form under the actions; the one-click buttons send none (defaults).
-        settings_form = SETTINGS_FORMS[action](request.POST)
-        if not settings_form.is_valid():
-            return _invalid(request, services.InvalidRequest(_messages(settings_form)), back)
-        params = settings_form.params()
+        params = form.params()
     try:
         job = services.request_action(backend, spec.name, actor(request), params)
     except services.Conflict as e:
@@ -688,7 +682,7 @@ def backend_action(request: HttpRequest, code: UUID, action: str) -> HttpRespons
         if spec.asks_first or force:
             return _confirm_page(request, backend, action, ConfirmForm(request.POST), e)
         return _invalid(request, e, back)
-    if action == "destroy":
+    if spec.desired_after == "absent":  # its page is about to go
         back = host_url(backend.host)
     return _queued(request, job, back)
 
@@ -732,37 +726,47 @@ def _plain(value: object) -> str:
 
 
 def _what_is_lost(backend: Backend, action: str) -> list[str]:
-    """In plain words, what ``action`` on ``backend`` loses, for its confirmation page."""
-    path = backend.swap_path or backend.name
+    """In plain words, what ``action`` on ``backend`` loses, for its confirmation page: the
+    words of the function its table entry names (``loses``)."""
+    words = LOSES.get(action)
+    return words(backend, backend.swap_path or backend.name) if words else []
+
+
+def destroy_loses(backend: Backend, path: str) -> list[str]:
     out = []
-    if action == "destroy":
-        if backend.observed_state == Backend.Observed.ACTIVE:
-            out.append(
-                f"It is active: the kernel first moves the pages swapped to it "
-                f"({_size(backend.used_bytes)}) back into RAM, and refuses if they do not fit."
-            )
-        if backend.adopted:
-            out.append(f"swapadmin stops managing {path}; the {backend.kind} itself is kept.")
-        else:
-            out.append(
-                _kind_says(
-                    _plugin(backend.kind), "destroy_removes", path, _size(backend.size_bytes)
-                )
-            )
-        if backend.persist:
-            out.append("Its fstab line is removed.")
-        out.append("Its jobs and audit trail are kept.")
-    if action == "deactivate":
+    if backend.observed_state == Backend.Observed.ACTIVE:
         out.append(
-            f"The kernel moves the {_size(backend.used_bytes)} swapped to {path} back into RAM."
+            f"It is active: the kernel first moves the pages swapped to it "
+            f"({_size(backend.used_bytes)}) back into RAM, and refuses if they do not fit."
         )
-    if action == "provision":
+    if backend.adopted:
+        out.append(f"swapadmin stops managing {path}; the {backend.kind} itself is kept.")
+    else:
         out.append(
-            f"Nothing, unless you force it. Forced, whatever {path} holds now (a filesystem, "
-            "a file swapadmin did not make) is overwritten with a swap area. The worker says "
-            "what it found there in the last provision's log."
+            _kind_says(_plugin(backend.kind), "destroy_removes", path, _size(backend.size_bytes))
         )
+    if backend.persist:
+        out.append("Its fstab line is removed.")
+    out.append("Its jobs and audit trail are kept.")
     return out
+
+
+def deactivate_loses(backend: Backend, path: str) -> list[str]:
+    return [f"The kernel moves the {_size(backend.used_bytes)} swapped to {path} back into RAM."]
+
+
+def provision_loses(backend: Backend, path: str) -> list[str]:
+    return [
+        f"Nothing, unless you force it. Forced, whatever {path} holds now (a filesystem, "
+        "a file swapadmin did not make) is overwritten with a swap area. The worker says "
+        "what it found there in the last provision's log."
+    ]
+
+
+#: Each action's words on what it loses: the function its table entry names (``loses``).
+LOSES: dict[str, Callable[[Backend, str], list[str]]] = {
+    a.name: globals()[a.loses] for a in actions.BACKEND_ACTIONS if a.loses
+}
 
 
 def _size(n: int | None) -> str:

@@ -11,6 +11,7 @@ import pytest
 from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
+from swapadmin.core import services
 from swapadmin.core.models import AuditEvent, Backend, Job
 
 from .conftest import PAGE, jobs_of
@@ -36,6 +37,8 @@ def test_each_action_queues_its_job(
     backend: Backend,
     as_user: Callable[..., APIClient],
 ) -> None:
+    Backend.objects.filter(pk=backend.pk).update(persist=True)  # the persist asks False
+    before = {"priority": backend.priority, "persist": True}
     r = as_user(alice).post(f"/api/v1/backends/{backend.uuid}/{url}/", body, format="json")
     assert r.status_code == 202, r.content
     assert r.json()["kind"] == kind
@@ -46,6 +49,24 @@ def test_each_action_queues_its_job(
     for key, value in body.items():
         assert job.params[key] == value
     assert AuditEvent.objects.get(action=kind).detail["job"] == str(job.uuid)
+    # An activate's priority and a persist's choice become the backend's own; nothing
+    # else an action is given is written to the row.
+    backend.refresh_from_db()
+    assert {"priority": backend.priority, "persist": backend.persist} == {
+        **before,
+        **KEPT.get(kind, {}),
+    }
+
+
+KEPT = {"activate": {"priority": 7}, "persist": {"persist": False}}
+
+
+def test_a_scheduled_check_is_not_audited_and_a_persons_is(alice: User, backend: Backend) -> None:
+    services.request_action(backend, "check", services.Actor.schedule())
+    assert not AuditEvent.objects.exists()
+    Job.objects.update(state="succeeded")
+    services.request_action(backend, "check", services.Actor(alice, Job.Via.API))
+    assert AuditEvent.objects.get().action == "check"
 
 
 def test_activate_and_deactivate_set_the_desired_state(

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from backends.errors import NotOursError
+from backends.errors import BackendError, NotOursError
 from backends.plugins.file import FileBackend
 from backends.policy import Policy
 from tests.backends.test_cli_inspect_reads_headers import allocated
@@ -23,6 +23,7 @@ from tests.ownership.conftest import digest
 
 pytestmark = [pytest.mark.root, needs_root]
 
+HEADER_FIRST = "once it holds a swap header"
 ADOPT_AGAIN = re.escape("destroy the backend (its area is left as it is) and adopt the area again")
 
 
@@ -48,9 +49,8 @@ def test_an_adopted_file_without_a_header_is_told_to_be_adopted_again(
     plugin = _adopted(path, policy)
     assert plugin.record["uuid"] is None
     before = digest(path)
-    with pytest.raises(
-        NotOursError, match=f"theirs held no swap header when it was adopted.*; {ADOPT_AGAIN}"
-    ):
+    refusal = f"theirs held no swap header when it was adopted.*; {ADOPT_AGAIN} {HEADER_FIRST}$"
+    with pytest.raises(NotOursError, match=refusal):
         rebuilt(plugin, owner=str(uuid.uuid4())).swapfile(True)
     assert digest(path) == before
 
@@ -65,6 +65,18 @@ def test_an_adopted_record_without_its_identity_is_told_to_be_adopted_again(
     with pytest.raises(NotOursError, match=f"nothing proves the store is its own; {ADOPT_AGAIN}"):
         job.swapfile(True)
     assert digest(path) == before
+
+
+def test_an_adopted_file_gone_from_its_path_is_told_to_be_adopted_again(
+    swap_root: Path, policy: Policy
+) -> None:
+    path = allocated(swap_root / "theirs")
+    run("mkswap", "-q", "-L", "theirs", str(path))
+    plugin = _adopted(path, policy)
+    path.unlink()
+    with pytest.raises(BackendError, match=f"theirs does not exist; {ADOPT_AGAIN}$"):
+        rebuilt(plugin).swapfile(True)
+    assert not path.exists()
 
 
 def test_a_backend_swapadmin_made_is_still_told_to_provision_again(

@@ -21,6 +21,7 @@ from swapadmin.core import actions, roles, services
 from swapadmin.core.handlers import HANDLERS
 from swapadmin.core.models import Backend, Host, Job
 from swapadmin.core.services import Actor
+from swapadmin.web import forms as web_forms
 from swapadmin.web import views
 
 SPECS = actions.BACKEND_ACTIONS
@@ -42,6 +43,8 @@ PINNED: dict[str, tuple[str, bool, bool, bool, bool, bool, str | None]] = {
 
 #: The actions whose body holds more than force and settings, checked by the services.
 CHECKED = {"activate", "resize", "persist"}
+#: The parameters that become the backend's own settings when the action is queued.
+KEPT = {"activate": ("priority",), "persist": ("persist",)}
 
 
 def test_the_table_is_every_job_on_a_backend_and_says_what_is_pinned() -> None:
@@ -59,10 +62,21 @@ def test_each_reader_knows_the_entry(spec: actions.BackendAction) -> None:
     assert roles.ACTIONS[spec.name] == roles.GROUPS[PINNED[spec.name][0]]
     assert callable(HANDLERS[spec.name]) and HANDLERS[spec.name].__name__ == spec.name
     # Its parameters are checked once, by settings or by the services' function it names.
-    assert not (spec.settings and spec.checks)
+    assert not (spec.settings and spec.checks) and not (spec.force and spec.checks)
     assert (spec.checks == f"clean_{spec.name}") is (spec.name in CHECKED), spec.name
     if spec.checks:
         assert callable(getattr(services, spec.checks))
+    assert spec.kept_on_the_row == KEPT.get(spec.name, ())
+    # The page asks what the services check: a form of its own, or the settings form.
+    assert bool(spec.page_form) is bool(spec.checks), spec.name
+    if spec.page_form or spec.settings:
+        assert issubclass(web_forms.ACTION_FORMS[spec.name], web_forms.ActionForm)
+    else:
+        assert spec.name not in web_forms.ACTION_FORMS
+    # Its confirm page, if it has one, says in the words its entry names what it loses.
+    assert bool(spec.loses) is (spec.force or spec.asks_first), spec.name
+    if spec.loses:
+        assert callable(getattr(views, spec.loses))
     body = api_serializers.body_of(spec)
     assert issubclass(body, api_serializers.serializers.Serializer)
     # A body without force would drop it silently: a forced deactivate lost on the API.

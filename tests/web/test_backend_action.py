@@ -91,5 +91,36 @@ def test_resize(as_user: Any, alice: User, backend: Backend) -> None:
     assert bad.status_code == 422
 
 
+@pytest.mark.parametrize(("sent", "persist"), [("true", True), ("false", False), (None, False)])
+def test_persist_and_unpersist(
+    as_user: Any, alice: User, backend: Backend, sent: str | None, persist: bool
+) -> None:
+    Backend.objects.filter(pk=backend.pk).update(persist=not persist)
+    data = {} if sent is None else {"persist": sent}
+    assert as_user(alice).post(url(backend, "persist"), data, headers=HTMX).status_code == 200
+    assert Job.objects.get(kind="persist").params == {"persist": persist}
+    backend.refresh_from_db()
+    assert backend.persist is persist
+
+
+@pytest.mark.parametrize(("sent", "params"), [("7", {"priority": 7}), ("", {}), (None, {})])
+def test_activate_at_a_priority_or_the_backends_own(
+    as_user: Any, oscar: User, backend: Backend, sent: str | None, params: dict[str, int]
+) -> None:
+    data = {} if sent is None else {"priority": sent}
+    assert as_user(oscar).post(url(backend, "activate"), data, headers=HTMX).status_code == 200
+    assert Job.objects.get(kind="activate").params == params
+
+
+@pytest.mark.parametrize("sent", ["seven", " ", "-2", "40000"])
+def test_a_bad_priority_is_refused_in_the_services_words(
+    as_user: Any, oscar: User, backend: Backend, sent: str
+) -> None:
+    r = as_user(oscar).post(url(backend, "activate"), {"priority": sent}, headers=HTMX)
+    assert r.status_code == 422
+    assert "priority" in r.content.decode()
+    assert not Job.objects.exists()
+
+
 def test_an_unknown_action_is_not_found(as_user: Any, alice: User, backend: Backend) -> None:
     assert as_user(alice).post(url(backend, "format-disk")).status_code == 404

@@ -106,3 +106,14 @@ def test_force_deactivate_with_the_name_typed(as_user: Any, alice: User, backend
     )
     assert r.status_code == 302
     assert Job.objects.get(backend=backend).params == {"force": True}
+
+
+def test_a_forced_provision_says_what_it_overwrites(
+    as_user: Any, alice: User, backend: Backend
+) -> None:
+    Backend.objects.filter(pk=backend.pk).update(provisioned_at=None)  # its first refused
+    r = as_user(alice).get(url(backend, "provision"))
+    assert r.status_code == 200
+    body = r.content.decode()
+    assert "Nothing, unless you force it." in body
+    assert f"whatever {backend.params['path']} holds now" in body
