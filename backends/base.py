@@ -482,17 +482,19 @@ class SwapBackend(ABC):
         it, a swap UUID alone proves nothing (it is no secret: blkid prints it)."""
         return bool(self.record.get("key"))
 
-    def way_out(self) -> str:
-        """What a person can do about a store this backend cannot prove its own: provision
-        the backend again, or, for an area it adopted (which swapadmin never writes, so
-        never provisions), adopt the area again."""
+    def way_out(self, *, gone: bool = False) -> str:
+        """What a person can do about a store this backend cannot prove its own (or that is
+        ``gone``): provision the backend again, or, for an area it adopted (which swapadmin
+        never writes, so never provisions), adopt the area again."""
         if not self.record.get("adopted"):
             return "provision the backend again"
+        if gone:
+            return "destroy the backend, which then removes only its row"
         again = "destroy the backend (its area is left as it is) and adopt the area again"
         # Adoption takes an area only by its swap header: without one it would be refused.
         return again if self.record.get("uuid") else f"{again} once it holds a swap header"
 
-    def unformatted(self, store: Store) -> NotOursError:
+    def unformatted_refusal(self, store: Store) -> NotOursError:
         """The refusal for a store with no swap UUID on record: swapadmin neither writes it
         nor hands it to the kernel as swap."""
         if self.record.get("adopted"):
@@ -500,7 +502,7 @@ class SwapBackend(ABC):
         else:
             why = "was never formatted by this backend (its provision did not complete)"
         return NotOursError(
-            f"{store.path} {why}, so swapadmin neither writes it nor hands it to the kernel "
+            f"{store.path} {why}, so swapadmin neither writes to it nor hands it to the kernel "
             f"as swap; {self.way_out()}"
         )
 
@@ -528,7 +530,7 @@ class SwapBackend(ABC):
             return
         want = self.record.get("uuid")
         if not want:
-            raise self.unformatted(store)
+            raise self.unformatted_refusal(store)
         self._require_identity(store)
         self.check_swap_uuid(store)
 
@@ -645,7 +647,7 @@ class SwapBackend(ABC):
         try:
             self.check_identity(store)
             if not self.record.get("uuid"):
-                raise self.unformatted(store)
+                raise self.unformatted_refusal(store)
             self._require_identity(store)
             self.check_swap_uuid(store)
             # Handed to the kernel, its pages hold process memory: no other name may reach

@@ -8,7 +8,8 @@ venv=${VENV:-.venv}
 eval "$(bash scripts/services.sh start)" || exit 1
 export REDIS_URL DATABASE_URL
 status=0
-"$venv/bin/pytest" "$@" || status=$?
+# The 30 slowest tests, so a round that grew slower says where.
+"$venv/bin/pytest" --durations=30 "$@" || status=$?
 "$venv/bin/ruff" check . || status=1
 "$venv/bin/ruff" format --check . || status=1
 "$venv/bin/mypy" || status=1

@@ -351,7 +351,7 @@ class FileBackend(SwapBackend):
             try:
                 parent, fd = safepath.open_beneath(path, self.policy.swap_roots, flags)
             except FileNotFoundError:
-                raise BackendError(f"{path} does not exist; {self.way_out()}") from None
+                raise BackendError(f"{path} does not exist; {self.way_out(gone=True)}") from None
             parent.close()
             st = os.fstat(fd)
         except UnsafeError as e:
@@ -478,7 +478,7 @@ class FileBackend(SwapBackend):
         try:
             self._check_file(store.fd, store.path)
             if not self.record.get("uuid"):
-                raise self.unformatted(store)
+                raise self.unformatted_refusal(store)
             self._require_identity(store)
             self.check_swap_uuid(store)
             self._check_no_loop(store.fd, store.path, mine=self._own_loop_device())

@@ -84,8 +84,9 @@ class PageSerializer(serializers.ListSerializer[Any]):
     each, with what DRF works out again for every row worked out once per page: the
     readable fields; for a path of columns through foreign keys, a plain read instead of
     DRF's per-step mapping and callable checks; and the current time zone, which DRF asks
-    Django's context-local for once per date per row. On a page of 1,000 backends those
-    repeats were a third of the serializing (bench/bench_control_plane.py, table 3).
+    Django's context-local for once per date per row. Under cProfile, DRF's representation
+    was 58% of a 1,000-backend page, and these repeats more than half of it (1.06 s -> 0.45 s
+    over five pages); docs/BENCHMARKS-control-plane.md has the timings.
     Anything else (a property, a method, a dictionary row, a value DRF would call, a child
     with its own ``to_representation``) is read by DRF itself. The time zone is the one
     current when the page starts: a field that overrides it for one row's dates (none

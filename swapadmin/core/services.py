@@ -445,10 +445,8 @@ def _clean_action_params(
     if spec.settings:
         return {s.name: _int_in(p.get(s.name, s.default), s.name, s.low, s.high)
                 for s in spec.settings}  # fmt: skip
-    if spec.checks:
-        check: Callable[[Backend, dict[str, Any]], dict[str, Any]] = globals()[spec.checks]
-        return check(backend, p)
-    return {}
+    check = CHECKS.get(spec.name)
+    return check(backend, p) if check is not None else {}
 
 
 def clean_resize(backend: Backend, p: dict[str, Any]) -> dict[str, Any]:
@@ -486,6 +484,12 @@ def clean_activate(backend: Backend, p: dict[str, Any]) -> dict[str, Any]:
     if "priority" in p:
         return {"priority": _clean_priority(p["priority"])}
     return {}
+
+
+#: Each action's check of its other parameters: the function its table entry names.
+CHECKS: dict[str, Callable[[Backend, dict[str, Any]], dict[str, Any]]] = {
+    a.name: globals()[a.checks] for a in actions.BACKEND_ACTIONS if a.checks
+}
 
 
 def _int_in(value: Any, name: str, low: int, high: int) -> int:

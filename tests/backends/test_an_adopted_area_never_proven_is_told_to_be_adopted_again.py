@@ -35,6 +35,13 @@ def _adopted(path: Path, policy: Policy) -> FileBackend:
     return plugin
 
 
+def _theirs(swap_root: Path) -> Path:
+    """A swap file a sysadmin made by hand under the swap root."""
+    path = allocated(swap_root / "theirs")
+    run("mkswap", "-q", "-L", "theirs", str(path))
+    return path
+
+
 def _without(plugin: FileBackend, field: str) -> FileBackend:
     record: dict[str, Any] = {k: v for k, v in plugin.record.items() if k != field}
     job = rebuilt(plugin, state={**plugin.state, "store": record})
@@ -58,8 +65,7 @@ def test_an_adopted_file_without_a_header_is_told_to_be_adopted_again(
 def test_an_adopted_record_without_its_identity_is_told_to_be_adopted_again(
     swap_root: Path, policy: Policy
 ) -> None:
-    path = allocated(swap_root / "theirs")
-    run("mkswap", "-q", "-L", "theirs", str(path))
+    path = _theirs(swap_root)
     job = _without(_adopted(path, policy), "key")
     before = digest(path)
     with pytest.raises(NotOursError, match=f"nothing proves the store is its own; {ADOPT_AGAIN}"):
@@ -67,14 +73,16 @@ def test_an_adopted_record_without_its_identity_is_told_to_be_adopted_again(
     assert digest(path) == before
 
 
-def test_an_adopted_file_gone_from_its_path_is_told_to_be_adopted_again(
+def test_an_adopted_file_gone_from_its_path_is_told_only_its_row_goes(
     swap_root: Path, policy: Policy
 ) -> None:
-    path = allocated(swap_root / "theirs")
-    run("mkswap", "-q", "-L", "theirs", str(path))
+    path = _theirs(swap_root)
     plugin = _adopted(path, policy)
     path.unlink()
-    with pytest.raises(BackendError, match=f"theirs does not exist; {ADOPT_AGAIN}$"):
+    with pytest.raises(
+        BackendError,
+        match="theirs does not exist; destroy the backend, which then removes only its row$",
+    ):
         rebuilt(plugin).swapfile(True)
     assert not path.exists()
 
@@ -89,7 +97,7 @@ def test_a_backend_swapadmin_made_is_still_told_to_provision_again(
     )  # fmt: skip
     plugin.swapfile(True)
     plugin.close()
-    job = _without(plugin, "key")  # and, its provision cut short, no swap UUID
+    job = _without(plugin, "key")
     with pytest.raises(NotOursError, match="; provision the backend again$"):
         job.swapfile(True)
     assert "adopt" not in job.way_out()
