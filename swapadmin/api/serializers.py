@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import operator
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, cast
@@ -66,15 +67,6 @@ def _column_path(model: Any, attrs: list[str]) -> bool:
     return True
 
 
-def _column_getter(attrs: list[str]) -> Callable[[Any], Any]:
-    def get(row: Any) -> Any:
-        for attr in attrs:
-            row = getattr(row, attr)  # None on the way: AttributeError, and DRF reads it
-        return row
-
-    return get
-
-
 #: A readable field, with its direct read of a column path or None for DRF's own read.
 Reader = tuple[Any, Callable[[Any], Any] | None]
 
@@ -112,7 +104,8 @@ class PageSerializer(serializers.ListSerializer[Any]):
     def readers(fields: list[Any], row_type: type) -> list[Reader]:
         """Each field with its direct read for rows of ``row_type``, or None for DRF's."""
         return [
-            (field, _column_getter(field.source_attrs)
+            # attrgetter("host.name"): None on the way raises AttributeError, and DRF reads it.
+            (field, operator.attrgetter(".".join(field.source_attrs))
              if type(field).get_attribute is Field.get_attribute
              and _column_path(row_type, field.source_attrs) else None)
             for field in fields
