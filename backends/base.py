@@ -482,17 +482,23 @@ class SwapBackend(ABC):
         it, a swap UUID alone proves nothing (it is no secret: blkid prints it)."""
         return bool(self.record.get("key"))
 
-    def way_out(self, *, gone: bool = False) -> str:
+    def way_out(
+        self, *, gone: bool = False, headerless: bool = False, adopted: bool | None = None
+    ) -> str:
         """What a person can do about a store this backend cannot prove its own (or that is
-        ``gone``): provision the backend again, or, for an area it adopted (which swapadmin
-        never writes, so never provisions), adopt the area again."""
-        if not self.record.get("adopted"):
+        ``gone``, or holds no usable swap header now: ``headerless``): provision the backend
+        again, or, for an area it adopted (which swapadmin never writes, so never provisions),
+        adopt the area again. ``adopted``: as the caller knows it, for a record that predates
+        adoption's own (the control plane's row says so); by default as the record says."""
+        if not (self.record.get("adopted") if adopted is None else adopted):
             return "provision the backend again"
         if gone:
             return "destroy the backend, which then removes only its row"
         again = "destroy the backend (its area is left as it is) and adopt the area again"
         # Adoption takes an area only by its swap header: without one it would be refused.
-        return again if self.record.get("uuid") else f"{again} once it holds a swap header"
+        if headerless or not self.record.get("uuid"):
+            return f"{again} once it holds a swap header"
+        return again
 
     def unformatted_refusal(self, store: Store) -> NotOursError:
         """The refusal for a store with no swap UUID on record: swapadmin neither writes it
@@ -568,10 +574,17 @@ class SwapBackend(ABC):
         if want and found is not None and str(found) == want:
             return
         held = store_mod.describe_contents(store.fd, PAGE_SIZE)
+        area = f"the swap area with UUID {want or '(none recorded)'}"
+        if not self.record.get("adopted"):
+            raise NotOursError(
+                f"the store now at {store.path} is not this backend's: it holds {held}, not "
+                f"{area} that swapadmin wrote. Nothing was written."
+            )
+        # swapadmin wrote no header on an area it adopted: the UUID is the one it found.
         raise NotOursError(
-            f"the store now at {store.path} is not this backend's: it holds {held}, not the "
-            f"swap area with UUID {want or '(none recorded)'} that swapadmin wrote. Nothing "
-            "was written."
+            f"the store now at {store.path} is not this backend's: it holds {held}, not {area} "
+            f"it held when it was adopted. Nothing was written; "
+            f"{self.way_out(headerless=found is None)}"
         )
 
     def take_store(self, store: Store, *, created: bool = False) -> None:

@@ -112,14 +112,14 @@ def _inactive_state(
     try:
         fields["header"] = header.read_header(plugin).to_dict()
     except (BackendError, OSError) as e:
-        # swapadmin writes no header on an area it adopted: that one is the sysadmin's.
-        mend = (
-            "It was adopted, and swapadmin writes no header on an adopted area: destroy the "
-            "backend, which leaves the area as it is, and adopt the area again once it holds "
-            "a swap header"
-            if adopted
-            else "Provision it again"
+        # The library's advice, which knows that an adopted area is never provisioned (its
+        # header is the sysadmin's), told by the row that it was adopted: a row adopted
+        # before adoption recorded the store (never proven: how this look is reached) has
+        # no record that says so.
+        why = "swapadmin writes no header on an area it adopted: " if adopted else ""
+        fields["observed_error"] = (
+            f"no usable swap header: {getattr(e, 'message', e)}; "
+            f"{why}{plugin.way_out(headerless=True, adopted=adopted)}"
         )
-        fields["observed_error"] = f"no usable swap header: {getattr(e, 'message', e)}. {mend}."
         return Backend.Observed.ERROR
     return Backend.Observed.READY
