@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
@@ -35,7 +35,6 @@ from .serializers import (
     DynamicSwapSerializer,
     EmptySerializer,
     ErrorSerializer,
-    ForceSerializer,
     HistoryQuerySerializer,
     HostHistorySerializer,
     HostSerializer,
@@ -231,6 +230,11 @@ class HostViewSet(ApiDefaults, viewsets.ReadOnlyModelViewSet[Host]):
         return queued(job, request)
 
 
+#: The one backend action the API asks another way than ``POST .../<api_path>/`` (the
+#: action table's test pins that it is the only one).
+DESTROY = actions.BY_NAME["destroy"]
+
+
 class BackendViewSet(
     ApiDefaults,
     ListColumns,
@@ -293,16 +297,18 @@ class BackendViewSet(
         return Response(BackendSerializer(done.backend, context={"request": request}).data)
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter("force", bool, description="swapoff even beyond the RAM check"),
-            OpenApiParameter("confirm", str, description="with force: the backend's name"),
-        ],
+        description=DESTROY.summary,
+        parameters=[api_serializers.body_of(DESTROY)],
         responses=ACTED,
     )
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        """Queue the destroy job: deactivate if needed, release the store, remove the file."""
-        source = request.query_params if "force" in request.query_params else request.data
-        return self._act(request, "destroy", ForceSerializer, source)
+        """The action table's destroy, asked with ``DELETE /backends/{uuid}/``: its body is
+        read from the query when the query names any of its fields, as a DELETE's usually
+        is, else from the request's body."""
+        body = api_serializers.body_of(DESTROY)
+        in_query = not set(body().fields).isdisjoint(request.query_params)
+        source = request.query_params if in_query else request.data
+        return self._act(request, DESTROY.name, body, source)
 
     def _act(
         self,

@@ -98,6 +98,14 @@ def test_the_schema_describes_each_endpoint(client: Any, admin_user: Any) -> Non
         post = paths[f"/api/v1/backends/{{uuid}}/{spec.api_path}/"]["post"]
         assert post["description"] == spec.summary
         assert ("409" in post["responses"]) is not spec.reads_only, spec.name
+    # Destroy, the one action the API asks with DELETE, is described by its entry too: its
+    # words, and its body's fields as the query's parameters.
+    assert [s.name for s in SPECS if s.api_path is None] == ["destroy"]
+    delete = paths["/api/v1/backends/{uuid}/"]["delete"]
+    assert delete["description"] == actions.BY_NAME["destroy"].summary
+    body = api_serializers.body_of(actions.BY_NAME["destroy"])
+    query = {p["name"] for p in delete["parameters"] if p["in"] == "query"}
+    assert query == set(body().fields)
 
 
 @pytest.fixture
