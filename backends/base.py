@@ -483,14 +483,16 @@ class SwapBackend(ABC):
         return bool(self.record.get("key"))
 
     def way_out(
-        self, *, gone: bool = False, headerless: bool = False, adopted: bool | None = None
+        self, *, gone: bool = False, headerless: bool = False, adopted: bool = False
     ) -> str:
         """What a person can do about a store this backend cannot prove its own (or that is
         ``gone``, or holds no usable swap header now: ``headerless``): provision the backend
         again, or, for an area it adopted (which swapadmin never writes, so never provisions),
-        adopt the area again. ``adopted``: as the caller knows it, for a record that predates
-        adoption's own (the control plane's row says so); by default as the record says."""
-        if not (self.record.get("adopted") if adopted is None else adopted):
+        adopt the area again. ``adopted``: the caller knows it was, for a record that predates
+        adoption's own (the control plane's row says so). It can only add adoption, never
+        take it from a record that says so: telling an adopted area to provision is the
+        advice that must never be given."""
+        if not (adopted or self.record.get("adopted")):
             return "provision the backend again"
         if gone:
             return "destroy the backend, which then removes only its row"
@@ -584,7 +586,7 @@ class SwapBackend(ABC):
         raise NotOursError(
             f"the store now at {store.path} is not this backend's: it holds {held}, not {area} "
             f"it held when it was adopted. Nothing was written; "
-            f"{self.way_out(headerless=found is None)}"
+            f"{self.way_out(headerless=found is None)}."
         )
 
     def take_store(self, store: Store, *, created: bool = False) -> None:

@@ -251,7 +251,7 @@ class BackendViewSet(
     ordering_fields = ["name", "kind", "size_bytes", "used_bytes", "priority", "created_at"]
     role_actions = {
         "create": "create",
-        "destroy": "destroy",
+        DESTROY.name: DESTROY.name,
         # Changing what a backend is (its label, swapon options, fstab line) is the admin's.
         "partial_update": "settings",
         **{a.name: a.name for a in actions.BACKEND_ACTIONS if a.api_path},
@@ -306,9 +306,20 @@ class BackendViewSet(
         read from the query when the query names any of its fields, as a DELETE's usually
         is, else from the request's body."""
         body = api_serializers.body_of(DESTROY)
-        in_query = not set(body().fields).isdisjoint(request.query_params)
-        source = request.query_params if in_query else request.data
-        return self._act(request, DESTROY.name, body, source)
+        fields = set(body().fields)
+        in_query = not fields.isdisjoint(request.query_params)
+        in_body = isinstance(request.data, dict) and not fields.isdisjoint(request.data)
+        if in_query and in_body:
+            # Read from one place only, a force asked in one and its confirm given in the
+            # other would be dropped without a word: refused, naming both.
+            raise ValidationError(
+                {
+                    "fields": [
+                        f"give {' and '.join(sorted(fields))} in the query or in the body, not both"
+                    ]
+                }
+            )
+        return self._act(request, DESTROY.name, body, request.query_params if in_query else None)
 
     def _act(
         self,

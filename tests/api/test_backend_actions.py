@@ -177,6 +177,42 @@ def test_delete_takes_force_in_the_query(
     assert r.json()["params"] == {"force": True}
 
 
+@pytest.mark.parametrize(
+    ("query", "body"),
+    [
+        ("?confirm={name}", {"force": True}),
+        ("?confirm={name}", {"force": True, "confirm": "{name}"}),
+        ("?force=true", {"confirm": "{name}"}),
+    ],
+)
+def test_delete_refuses_force_and_confirm_split_between_query_and_body(
+    query: str,
+    body: dict[str, Any],
+    alice: User,
+    backend: Backend,
+    as_user: Callable[..., APIClient],
+) -> None:
+    # Read from one place only, a force in the body beside a confirm in the query was a
+    # plain destroy, queued without a word about the force asked.
+    sent = {k: v.format(name=backend.name) if isinstance(v, str) else v for k, v in body.items()}
+    url = f"/api/v1/backends/{backend.uuid}/{query.format(name=backend.name)}"
+    r = as_user(alice).delete(url, sent, format="json")
+    assert r.status_code == 400
+    assert r.json() == {"fields": ["give confirm and force in the query or in the body, not both"]}
+    assert not Job.objects.exists()
+    backend.refresh_from_db()
+    assert backend.desired_state != "absent"
+
+
+def test_delete_takes_force_in_the_body(
+    alice: User, backend: Backend, as_user: Callable[..., APIClient]
+) -> None:
+    body = {"force": True, "confirm": backend.name}
+    r = as_user(alice).delete(f"/api/v1/backends/{backend.uuid}/?unrelated=1", body, format="json")
+    assert r.status_code == 202
+    assert r.json()["params"] == {"force": True}
+
+
 @pytest.mark.parametrize("url", [u for u, _, _ in ACTIONS])
 def test_a_missing_backend_is_404(
     url: str, alice: User, backend: Backend, as_user: Callable[..., APIClient]

@@ -61,7 +61,7 @@ def test_an_adopted_area_whose_header_was_wiped_is_foreign_and_told_to_be_adopte
         f"signature libblkid knows, not the swap area with UUID {uuid} it held when it was "
         "adopted. Nothing was written; "
     )
-    assert error.endswith(HEADER_FIRST)
+    assert error.endswith(f"{HEADER_FIRST}.")
     assert path.read_bytes() == content
 
 
@@ -71,7 +71,7 @@ def test_an_adopted_area_formatted_again_by_hand_is_told_to_be_adopted_again(hos
     content = path.read_bytes()
     error = _error_after_a_look(backend, Backend.Observed.FOREIGN)
     # It holds a swap header: adoption would take it as it is.
-    assert error.endswith(f"; {ADOPT_AGAIN}")
+    assert error.endswith(f"; {ADOPT_AGAIN}.")
     assert path.read_bytes() == content
 
 
