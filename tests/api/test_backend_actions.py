@@ -146,11 +146,17 @@ def test_force_needs_the_admin_role(
     assert AuditEvent.objects.get().action == "force"
 
 
+@pytest.mark.parametrize(
+    ("method", "path"),
+    # A DELETE's body too, when its query names none of the body's fields.
+    [("post", "deactivate/"), ("delete", "?unrelated=1")],
+)
 def test_admin_may_force_with_the_name_typed(
-    alice: User, backend: Backend, as_user: Callable[..., APIClient]
+    method: str, path: str, alice: User, backend: Backend, as_user: Callable[..., APIClient]
 ) -> None:
     body = {"force": True, "confirm": backend.name}
-    r = as_user(alice).post(f"/api/v1/backends/{backend.uuid}/deactivate/", body, format="json")
+    ask = getattr(as_user(alice), method)
+    r = ask(f"/api/v1/backends/{backend.uuid}/{path}", body, format="json")
     assert r.status_code == 202
     assert r.json()["params"] == {"force": True}
 
@@ -202,15 +208,6 @@ def test_delete_refuses_force_and_confirm_split_between_query_and_body(
     assert not Job.objects.exists()
     backend.refresh_from_db()
     assert backend.desired_state != "absent"
-
-
-def test_delete_takes_force_in_the_body(
-    alice: User, backend: Backend, as_user: Callable[..., APIClient]
-) -> None:
-    body = {"force": True, "confirm": backend.name}
-    r = as_user(alice).delete(f"/api/v1/backends/{backend.uuid}/?unrelated=1", body, format="json")
-    assert r.status_code == 202
-    assert r.json()["params"] == {"force": True}
 
 
 @pytest.mark.parametrize("url", [u for u, _, _ in ACTIONS])
