@@ -119,7 +119,7 @@ def _inactive_state(
         why = "swapadmin writes no header on an area it adopted: " if adopted else ""
         fields["observed_error"] = (
             f"no usable swap header: {getattr(e, 'message', e)}; "
-            f"{why}{plugin.way_out(headerless=True, adopted=adopted)}"
+            f"{why}{plugin.way_out(headerless=True, adopted=adopted)}."
         )
         return Backend.Observed.ERROR
     return Backend.Observed.READY

@@ -208,7 +208,8 @@ def _check_node(path: str, what: str, *, exact_mode: bool) -> Finding:
 def check_identity(t: Target) -> list[Finding]:
     """The store at the path is this backend's own: its mark or recorded identity (a disk's
     WWN and partition, a loop device's backing file, a zram device of this boot) and the
-    swap UUID swapadmin wrote. After a reboot or a hotplug, /dev/sdb1 may be another disk."""
+    swap UUID on record (the one swapadmin wrote, or for an adopted area the one it held
+    when adopted). After a reboot or a hotplug, /dev/sdb1 may be another disk."""
     b = t.backend
     if t.plugin is None:
         return []
@@ -257,7 +258,7 @@ def check_free_space(t: Target, th: Thresholds) -> list[Finding]:
 
 def check_header(t: Target) -> list[Finding]:
     """Page 0 read through the plugin (read-only, safe while active): a SWAPSPACE2 header
-    whose label and UUID are the ones swapadmin wrote."""
+    whose label and UUID are the ones on record (swapadmin's, or an adopted area's own)."""
     from backends import header
 
     if t.plugin is None:

@@ -89,5 +89,5 @@ def test_an_adopted_row_never_proven_with_no_usable_header_says_the_same(
     content = _wipe_header(path)
     error = _error_after_a_look(backend, Backend.Observed.ERROR)
     assert error.startswith("no usable swap header: ")
-    assert error.endswith(f"; swapadmin writes no header on an area it adopted: {HEADER_FIRST}")
+    assert error.endswith(f"; swapadmin writes no header on an area it adopted: {HEADER_FIRST}.")
     assert path.read_bytes() == content

@@ -91,6 +91,8 @@ def test_the_job_fails_with_the_reason_and_the_backend_can_be_provisioned_again(
     backend = Backend.objects.get(name="s0")
     assert backend.observed_state == Backend.Observed.ERROR
     assert "no usable swap header" in backend.observed_error
+    # Made by swapadmin, not adopted: its provision can be asked again.
+    assert backend.observed_error.endswith("; provision the backend again.")
     assert backend.provisioned_at is None  # only provision, destroy and check until then
     assert not kernel.is_active(str(path))
 
