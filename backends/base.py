@@ -576,17 +576,17 @@ class SwapBackend(ABC):
         if want and found is not None and str(found) == want:
             return
         held = store_mod.describe_contents(store.fd, PAGE_SIZE)
-        area = f"the swap area with UUID {want or '(none recorded)'}"
-        if not self.record.get("adopted"):
-            raise NotOursError(
-                f"the store now at {store.path} is not this backend's: it holds {held}, not "
-                f"{area} that swapadmin wrote. Nothing was written."
+        if self.record.get("adopted"):
+            # swapadmin wrote no header on an area it adopted: the UUID is the one it found.
+            whose = (
+                "it held when it was adopted. Nothing was written; "
+                f"{self.way_out(headerless=found is None)}."
             )
-        # swapadmin wrote no header on an area it adopted: the UUID is the one it found.
+        else:
+            whose = "that swapadmin wrote. Nothing was written."
         raise NotOursError(
-            f"the store now at {store.path} is not this backend's: it holds {held}, not {area} "
-            f"it held when it was adopted. Nothing was written; "
-            f"{self.way_out(headerless=found is None)}."
+            f"the store now at {store.path} is not this backend's: it holds {held}, not the "
+            f"swap area with UUID {want or '(none recorded)'} {whose}"
         )
 
     def take_store(self, store: Store, *, created: bool = False) -> None:

@@ -251,10 +251,10 @@ class BackendViewSet(
     ordering_fields = ["name", "kind", "size_bytes", "used_bytes", "priority", "created_at"]
     role_actions = {
         "create": "create",
-        DESTROY.name: DESTROY.name,
         # Changing what a backend is (its label, swapon options, fstab line) is the admin's.
         "partial_update": "settings",
-        **{a.name: a.name for a in actions.BACKEND_ACTIONS if a.api_path},
+        # Each action of the table, destroy (DELETE) among them, under its own name.
+        **{a.name: a.name for a in actions.BACKEND_ACTIONS},
     }
 
     @extend_schema(request=BackendCreateSerializer, responses=QUEUED)
