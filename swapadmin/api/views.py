@@ -119,20 +119,27 @@ class ApiDefaults:
 
 
 class ListColumns:
-    """A list reads, of each related row, only the columns its serializer shows:
-    ``list_related`` names them. A host row carries kilobytes of ``observed`` JSON and a
-    dozen columns a backend's line never shows; decoding them for each of 1000 backends on a
-    page was a third of the page's time. The list's own rows stay whole, and detail views and
-    actions keep whole rows (the services read them). A column left out here that the
-    serializer does read would cost a query per row: the test
+    """A list reads, of each row, only the columns its serializer shows. ``list_related``
+    names a related row's: a host row carries kilobytes of ``observed`` JSON and a dozen
+    columns a backend's line never shows; decoding them for each of 1000 backends on a page
+    was a third of the page's time. ``list_skipped`` names the list's own columns that no
+    field reads, the worker's bookkeeping: a backend's plugin ``state`` and last read
+    ``header`` would be JSON decoded for every row, and a job's signed spec is the largest
+    text it has. Detail views and actions keep whole rows (the services read them). A column
+    left out here that the serializer does read would cost a query per row: the test
     tests/api/test_a_list_page_costs_the_same_queries_at_any_fleet_size.py catches that."""
 
     list_related: dict[str, tuple[str, ...]] = {}
+    list_skipped: tuple[str, ...] = ()
 
     def get_queryset(self) -> Any:
         queryset = super().get_queryset()  # type: ignore[misc]
-        if getattr(self, "action", None) == "list" and self.list_related:
-            own = [field.name for field in queryset.model._meta.concrete_fields]
+        if getattr(self, "action", None) == "list" and (self.list_related or self.list_skipped):
+            own = [
+                field.name
+                for field in queryset.model._meta.concrete_fields
+                if field.name not in self.list_skipped
+            ]
             related = [f"{rel}__{col}" for rel, cols in self.list_related.items() for col in cols]
             queryset = queryset.only(*own, *related)
         return queryset
@@ -248,6 +255,7 @@ class BackendViewSet(
     permission_classes = [RolePermission]
     filterset_class = filters.BackendFilter
     list_related = {"host": ("uuid", "name")}
+    list_skipped = ("state", "header")
     ordering_fields = ["name", "kind", "size_bytes", "used_bytes", "priority", "created_at"]
     role_actions = {
         "create": "create",
@@ -384,6 +392,7 @@ class JobViewSet(ApiDefaults, ListColumns, viewsets.ReadOnlyModelViewSet[Job]):
     list_related = {
         "host": ("uuid", "name"), "backend": ("uuid",), "requested_by": ("username",),
     }  # fmt: skip
+    list_skipped = ("signed_spec", "signature")
     ordering_fields = ["queued_at", "started_at", "finished_at", "state", "kind"]
     role_actions = {"cancel": "cancel"}
 

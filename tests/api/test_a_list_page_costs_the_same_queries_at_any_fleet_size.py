@@ -81,3 +81,25 @@ def test_a_deep_cursor_page_costs_what_the_first_does(api: Client, alice: User) 
         for sql in deep:
             assert "COUNT(" not in sql.upper(), (name, sql)
             assert " OFFSET " not in sql.upper(), (name, sql)
+
+
+@pytest.mark.parametrize(
+    ("name", "table", "skipped"),
+    [
+        ("backends", "core_backend", ("state", "header")),
+        ("jobs", "core_job", ("signed_spec", "signature")),
+    ],
+)
+def test_a_list_reads_none_of_the_columns_its_rows_never_show(
+    api: Client, alice: User, name: str, table: str, skipped: tuple[str, ...]
+) -> None:
+    """The worker's bookkeeping on each row (a backend's plugin state and last read header,
+    a job's signed spec) is not read for a page of rows that never shows it; one row's
+    detail still reads the whole row, which the services need."""
+    grow_fleet_to(3, alice)
+    listed = " ".join(sql_of(api, f"/api/v1/{name}/?limit=1000"))
+    uuid = api.get(f"/api/v1/{name}/?limit=1").json()["results"][0]["id"]
+    detail = " ".join(sql_of(api, f"/api/v1/{name}/{uuid}/"))
+    for column in skipped:
+        assert f'"{table}"."{column}"' not in listed, column
+        assert f'"{table}"."{column}"' in detail, column
