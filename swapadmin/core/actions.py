@@ -84,6 +84,9 @@ class BackendAction:
     #: Where the page offers its one-click button. The worker has the last word: this only
     #: hides what cannot work now.
     offered_in: frozenset[Stage] = frozenset()
+    #: The page's button for it is the primary one, not a secondary: the action that puts
+    #: the area to use where it stands (provision, activate).
+    primary: bool = False
     #: Where the page links to its confirm page (``Force…``, ``Destroy…``): for a forced
     #: action, where force can change the answer; for one that asks first, where it is asked.
     confirm_in: frozenset[Stage] = frozenset()
@@ -134,6 +137,7 @@ BACKEND_ACTIONS: tuple[BackendAction, ...] = (
         before_provision=True,
         on_adopted=False,
         offered_in=frozenset({"unproven", "gone"}),
+        primary=True,
         confirm_in=frozenset({"unproven"}),
         loses="provision_loses",
     ),
@@ -149,6 +153,7 @@ BACKEND_ACTIONS: tuple[BackendAction, ...] = (
         page_form="ActivateForm",
         desired_after="active",
         offered_in=frozenset({"inactive"}),
+        primary=True,
     ),
     BackendAction(
         "deactivate",

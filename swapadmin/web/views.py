@@ -523,16 +523,12 @@ def _offerable(backend: Backend, spec: actions.BackendAction) -> bool:
     return not (backend.adopted and (spec.writes_every_page or not spec.on_adopted))
 
 
-def offered_actions(backend: Backend) -> list[tuple[str, str]]:
-    """The one-click actions (name, label) a backend's page offers where it stands, as the
-    action table says (``offered_in``). The worker has the last word: this only hides what
-    cannot work now."""
+def offered_actions(backend: Backend) -> list[actions.BackendAction]:
+    """The one-click actions a backend's page offers where it stands, as the action table
+    says (``offered_in``). The worker has the last word: this only hides what cannot work
+    now."""
     stage = stage_of(backend)
-    return [
-        (a.name, a.label)
-        for a in actions.BACKEND_ACTIONS
-        if stage in a.offered_in and _offerable(backend, a)
-    ]
+    return [a for a in actions.BACKEND_ACTIONS if stage in a.offered_in and _offerable(backend, a)]
 
 
 @dataclass(frozen=True)

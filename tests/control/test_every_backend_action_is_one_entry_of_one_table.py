@@ -176,7 +176,7 @@ def test_an_adopted_area_is_never_given_an_action_that_writes_every_page(
     spec: actions.BackendAction, made: Backend, alice: Any
 ) -> None:
     _change(made, adopted=True)
-    offered = {n for n, _ in views.offered_actions(made)}
+    offered = {a.name for a in views.offered_actions(made)}
     offered |= {t[0] for t in views.settings_forms(made)}
     # An inactive area (provisioned, not active) is offered activate, scan and benchmark,
     # the three tests' forms, and check: less what writes every page, on an adopted one.

@@ -142,3 +142,23 @@ def test_no_confirm_page_offers_a_force_an_adopted_area_refuses(
     _put(backend, adopted=True, provisioned_at=None)
     url = reverse("backend-confirm", args=[backend.uuid, action])
     assert as_user(alice).get(url).status_code == status
+
+
+#: The buttons drawn as the page's primary one, pinned apart from the table's ``primary``:
+#: the action that puts the area to use where it stands. Every other button is secondary.
+PRIMARY = {"provision", "activate"}
+
+
+@pytest.mark.parametrize("stage", sorted(PINNED))
+def test_the_button_that_puts_the_area_to_use_is_the_primary_one(
+    as_user: Any, alice: User, backend: Backend, stage: str
+) -> None:
+    _put(backend, **PINNED[stage][0])
+    page = as_user(alice).get(reverse("backend", args=[backend.uuid])).content.decode()
+    drawn = re.findall(
+        rf'<button type="submit" class="([\w ]+)" id="([\w-]+)-{backend.uuid}"', page
+    )
+    classes = {name: set(cls.split()) for cls, name in drawn if name != "cancel"}
+    assert sorted(classes) == sorted(PINNED[stage][1])
+    for name, cls in classes.items():
+        assert ("secondary" not in cls) == (name in PRIMARY), (name, cls)
