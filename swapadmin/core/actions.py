@@ -70,6 +70,9 @@ class BackendAction:
     #: check, an active area) and needs the backend's name typed: the API's ``confirm``, the
     #: page's confirm form.
     force: bool = False
+    #: What force skips, as its confirm page says it ("Force skips …"): an action that
+    #: takes force names it, and only one that does.
+    force_skips: str = ""
     #: The page asks first, on its confirm page, even without force: it loses something.
     asks_first: bool = False
     #: It only reads, so it runs beside whatever job holds the backend (never a 409).
@@ -134,6 +137,8 @@ BACKEND_ACTIONS: tuple[BackendAction, ...] = (
         "ProvisionSerializer",
         "provision",
         force=True,
+        force_skips="the check of what the store holds (a filesystem, a partition table, a "
+        "file swapadmin did not make), which the provision overwrites",
         before_provision=True,
         on_adopted=False,
         offered_in=frozenset({"unproven", "gone"}),
@@ -163,6 +168,7 @@ BACKEND_ACTIONS: tuple[BackendAction, ...] = (
         "ForceSerializer",
         "deactivate",
         force=True,
+        force_skips="the check that the pages swapped to it fit in the RAM left",
         desired_after="inactive",
         offered_in=frozenset({"active"}),
         confirm_in=frozenset({"active"}),
@@ -264,6 +270,7 @@ BACKEND_ACTIONS: tuple[BackendAction, ...] = (
         "ForceSerializer",
         None,
         force=True,
+        force_skips="the check that the pages swapped to it, if it is active, fit in the RAM left",
         asks_first=True,
         before_provision=True,
         desired_after="absent",

@@ -787,6 +787,7 @@ def _confirm_page(
         "form": form,
         "lost": _what_is_lost(backend, action),
         "may_force": can(request.user, "force"),
+        "force_skips": actions.BY_NAME[action].force_skips,
     }
     return render(request, "confirm.html", context, status=422 if error else 200)
 

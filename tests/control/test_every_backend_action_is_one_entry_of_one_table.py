@@ -77,6 +77,8 @@ def test_each_reader_knows_the_entry(spec: actions.BackendAction) -> None:
     assert bool(spec.loses) is (spec.force or spec.asks_first), spec.name
     if spec.loses:
         assert callable(getattr(views, spec.loses))
+    # Its confirm page says what force skips, if it takes force.
+    assert bool(spec.force_skips) is spec.force, spec.name
     body = api_serializers.body_of(spec)
     assert issubclass(body, api_serializers.serializers.Serializer)
     # A body without force would drop it silently: a forced deactivate lost on the API.

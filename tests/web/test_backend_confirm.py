@@ -117,3 +117,31 @@ def test_a_forced_provision_says_what_it_overwrites(
     body = r.content.decode()
     assert "Nothing, unless you force it." in body
     assert f"whatever {backend.params['path']} holds now" in body
+
+
+#: What each forced action's confirm page says force skips, pinned apart from the table.
+FORCE_SKIPS = {
+    "provision": "Force skips the check of what the store holds (a filesystem, a partition "
+    "table, a file swapadmin did not make), which the provision overwrites.",
+    "deactivate": "Force skips the check that the pages swapped to it fit in the RAM left.",
+    "destroy": "Force skips the check that the pages swapped to it, if it is active, fit in "
+    "the RAM left.",
+}
+
+
+@pytest.mark.parametrize("action", sorted(FORCE_SKIPS))
+def test_its_force_says_what_this_action_skips_and_no_other(
+    as_user: Any, alice: User, backend: Backend, action: str
+) -> None:
+    body = as_user(alice).get(url(backend, action)).content.decode()
+    assert FORCE_SKIPS[action] in body
+    for other, says in FORCE_SKIPS.items():
+        if other != action:
+            assert says not in body, other
+
+
+def test_one_who_may_not_force_is_not_told_what_force_skips(
+    as_user: Any, oscar: User, backend: Backend
+) -> None:
+    body = as_user(oscar).get(url(backend, "deactivate")).content.decode()
+    assert "Force skips" not in body and 'id="id_confirm"' not in body
