@@ -119,13 +119,15 @@ class ApiDefaults:
 
 
 class ListColumns:
-    """A list reads, of each row, only the columns its serializer shows. ``list_related``
-    names a related row's: a host row carries kilobytes of ``observed`` JSON and a dozen
-    columns a backend's line never shows; decoding them for each of 1000 backends on a page
-    was a third of the page's time. ``list_skipped`` names the list's own columns that no
-    field reads, the worker's bookkeeping: a backend's plugin ``state`` and last read
-    ``header`` would be JSON decoded for every row, and a job's signed spec is the largest
-    text it has. Detail views and actions keep whole rows (the services read them). A column
+    """A list leaves out the columns that cost most and that its serializer never shows.
+    ``list_related`` names the only columns read of a related row: a host row carries
+    kilobytes of ``observed`` JSON and a dozen columns a backend's line never shows; decoding
+    them for each of 1000 backends on a page was a third of the page's time. ``list_skipped``
+    names the list's own large columns that no field reads, the worker's bookkeeping: a
+    backend's plugin ``state`` and last read ``header``, JSON decoded for every row (a tenth
+    of a 1,000-row page with rows as a worker fills them), and a job's signed spec and its
+    signature. The small ones are read: leaving them out saves nothing measurable. Detail
+    views and actions keep whole rows (the services read them). A column
     left out here that the serializer does read would cost a query per row: the test
     tests/api/test_a_list_page_costs_the_same_queries_at_any_fleet_size.py catches that."""
 
