@@ -674,8 +674,9 @@ def backend_action(request: HttpRequest, code: UUID, action: str) -> HttpRespons
     except services.NotReady as e:
         return _refused(request, e.message, back)
     except services.InvalidRequest as e:
-        # An action that loses something goes through the page that says what.
-        if spec.asks_first or force:
+        # An action that loses something goes through the page that says what, as does a
+        # refused force; a "force" sent for an action that takes none is not one.
+        if spec.asks_first or (force and spec.force):
             return _confirm_page(request, backend, action, ConfirmForm(request.POST), e)
         return _invalid(request, e, back)
     if spec.desired_after == "absent":  # its page is about to go
@@ -786,7 +787,7 @@ def _confirm_page(
         "action": action,
         "form": form,
         "lost": _what_is_lost(backend, action),
-        "may_force": can(request.user, "force"),
+        "may_force": actions.BY_NAME[action].force and can(request.user, "force"),
         "force_skips": actions.BY_NAME[action].force_skips,
     }
     return render(request, "confirm.html", context, status=422 if error else 200)

@@ -143,5 +143,24 @@ def test_its_force_says_what_this_action_skips_and_no_other(
 def test_one_who_may_not_force_is_not_told_what_force_skips(
     as_user: Any, oscar: User, backend: Backend
 ) -> None:
-    body = as_user(oscar).get(url(backend, "deactivate")).content.decode()
+    r = as_user(oscar).get(url(backend, "deactivate"))
+    assert r.status_code == 200
+    body = r.content.decode()
+    assert "This is what will be lost" in body
     assert "Force skips" not in body and 'id="id_confirm"' not in body
+
+
+@pytest.mark.parametrize("action", ["scan", "benchmark"])
+def test_a_force_sent_for_an_action_that_takes_none_is_no_confirm_page(
+    as_user: Any, alice: User, backend: Backend, action: str
+) -> None:
+    """A refused scan of an adopted area with a hand-made "force" is refused as any refused
+    scan is: no confirm page that offers a force the action does not take."""
+    Backend.objects.filter(pk=backend.pk).update(adopted=True)
+    post = reverse("backend-action", args=[backend.uuid, action])
+    r = as_user(alice).post(post, {"force": "on", "confirm": ""}, HTTP_HX_REQUEST="true")
+    assert r.status_code == 422
+    body = r.content.decode()
+    assert "adopted" in body
+    assert "Force skips" not in body and 'id="id_confirm"' not in body
+    assert not Job.objects.exists()
