@@ -127,8 +127,8 @@ class ListColumns:
     backend's plugin ``state`` and last read ``header``, JSON decoded for every row (a tenth
     of a 1,000-row page with rows as a worker fills them), and a job's signed spec and its
     signature. The small ones are read: leaving them out saves nothing measurable. Detail
-    views and actions keep whole rows (the services read them). A column
-    left out here that the serializer does read would cost a query per row: the test
+    views and actions keep whole rows (the services read them). A column left out here that
+    the serializer does read would cost a query per row: the test
     tests/api/test_a_list_page_costs_the_same_queries_at_any_fleet_size.py catches that."""
 
     list_related: dict[str, tuple[str, ...]] = {}

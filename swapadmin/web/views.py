@@ -677,7 +677,7 @@ def backend_action(request: HttpRequest, code: UUID, action: str) -> HttpRespons
         # An action that loses something goes through the page that says what, as does a
         # refused force; a "force" sent for an action that takes none is not one.
         if spec.asks_first or (force and spec.force):
-            return _confirm_page(request, backend, action, ConfirmForm(request.POST), e)
+            return _confirm_page(request, backend, spec, ConfirmForm(request.POST), e)
         return _invalid(request, e, back)
     if spec.desired_after == "absent":  # its page is about to go
         back = host_url(backend.host)
@@ -773,7 +773,7 @@ def _size(n: int | None) -> str:
 def _confirm_page(
     request: HttpRequest,
     backend: Backend,
-    action: str,
+    spec: actions.BackendAction,
     form: ConfirmForm,
     error: services.InvalidRequest | None = None,
 ) -> HttpResponse:
@@ -784,11 +784,11 @@ def _confirm_page(
     context = {
         "backend": backend,
         "host": backend.host,
-        "action": action,
+        "action": spec.name,
         "form": form,
-        "lost": _what_is_lost(backend, action),
-        "may_force": actions.BY_NAME[action].force and can(request.user, "force"),
-        "force_skips": actions.BY_NAME[action].force_skips,
+        "lost": _what_is_lost(backend, spec.name),
+        "may_force": spec.force and can(request.user, "force"),
+        "force_skips": spec.force_skips,
     }
     return render(request, "confirm.html", context, status=422 if error else 200)
 
@@ -804,7 +804,7 @@ def backend_confirm(request: HttpRequest, code: UUID, action: str) -> HttpRespon
         return HttpResponse(status=404)
     if not can(request.user, action):
         return refuse(request, action, backend)
-    return _confirm_page(request, backend, action, ConfirmForm())
+    return _confirm_page(request, backend, spec, ConfirmForm())
 
 
 # ---- new backend ----
