@@ -79,8 +79,6 @@ class BackendAction:
     reads_only: bool = False
     #: It may be asked of a backend whose store was never proven its own (never provisioned).
     before_provision: bool = False
-    #: It writes every page of the area: never on one swapadmin did not make (adopted).
-    writes_every_page: bool = False
     #: The backend's desired state once asked (``Backend.Desired``), which drift is judged
     #: by; None if it leaves it as it is.
     desired_after: Literal["active", "inactive", "absent"] | None = None
@@ -93,12 +91,13 @@ class BackendAction:
     #: Where the page links to its confirm page (``Force…``, ``Destroy…``): for a forced
     #: action, where force can change the answer; for one that asks first, where it is asked.
     confirm_in: frozenset[Stage] = frozenset()
-    #: False for an action that takes the store and writes a swap header on it (provision):
-    #: never asked of an area swapadmin adopted (did not make), plain or forced. (Scans and
-    #: benchmarks are kept off adopted areas by ``writes_every_page``; a resize by its
-    #: parameters' check.) A row adopted before provisions were recorded is destroyed, which
-    #: keeps its area as it is, and adopted again.
-    on_adopted: bool = True
+    #: What it would write of an area swapadmin did not make (adopted), as the refusal
+    #: says it ("a scan writes …"): an action that names one is never asked of such an
+    #: area, plain or forced. The request is refused, the worker refuses a queued job
+    #: before the plugin is built, and the page neither offers nor links it. "" for an
+    #: action that writes none of the area's bytes (a burn-in's pages are the kernel's own
+    #: swap; swapon, swapoff and persist write none).
+    adopted_writes: str = ""
     #: Its whole-number parameters (scan's patterns, burn-in's memory limit), from which its
     #: API body, its page settings form and the services' check are made; an action with
     #: other parameters has its serializer (``body``) and a check in the services.
@@ -140,7 +139,7 @@ BACKEND_ACTIONS: tuple[BackendAction, ...] = (
         force_skips="the check of what the store holds (a filesystem, a partition table, a "
         "file swapadmin did not make), which the provision overwrites",
         before_provision=True,
-        on_adopted=False,
+        adopted_writes="a provision takes its store and writes a swap header on it",
         offered_in=frozenset({"unproven", "gone"}),
         primary=True,
         confirm_in=frozenset({"unproven"}),
@@ -181,7 +180,7 @@ BACKEND_ACTIONS: tuple[BackendAction, ...] = (
         "operator",
         "ScanSerializer",
         "scan",
-        writes_every_page=True,
+        adopted_writes="a scan writes test patterns on every page of it but the header",
         settings_help="Writes and reads back patterns on every page of an inactive area.",
         settings=(Setting("patterns", "Patterns", 4, 1, 4, "Test patterns per page, 1 to 4."),),
         offered_in=frozenset({"inactive"}),
@@ -193,7 +192,7 @@ BACKEND_ACTIONS: tuple[BackendAction, ...] = (
         "operator",
         "BenchmarkSerializer",
         "benchmark",
-        writes_every_page=True,
+        adopted_writes="a benchmark writes every page of it but the header",
         settings_help="Measures page throughput and latency of an inactive area.",
         settings=(Setting("seconds", "Seconds", 5, 1, 120, "1 to 120."),),
         offered_in=frozenset({"inactive"}),
@@ -237,6 +236,7 @@ BACKEND_ACTIONS: tuple[BackendAction, ...] = (
         "ResizeSerializer",
         "resize",
         checks="clean_resize",
+        adopted_writes="a resize truncates or resets it and writes a new swap header",
         page_form="ResizeForm",
     ),
     BackendAction(

@@ -47,7 +47,7 @@ from .context import DB_ERRORS, Cancelled, Handler, JobContext
 from .locks import HOST_MEMORY_LOCK, HOST_MEMORY_WAIT_SECONDS, exclusive_wait
 from .models import Backend, Host, Job
 from .plugins import attach_plugin, build_plugin, create_adopted, record_store, store_names
-from .services import Actor, adopted_refusal, audit, not_on_adopted_refusal
+from .services import Actor, audit
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -170,22 +170,18 @@ def swapoff_store(
         raise
 
 
-def _refuse_adopted(ctx: JobContext, doing: str | None = None) -> None:
-    """Every job that would write an adopted area's bytes (scan, benchmark, resize, a
-    mkswap) stops here, before anything is opened for writing; the plugins' ``prove``
-    refuses such a write again on the descriptor. A burn-in is fine: the kernel writes
-    it, as swap; swapon, swapoff, priority and persist write none of its bytes."""
+def _refuse_adopted(ctx: JobContext, doing: str) -> None:
+    """A step that would write an adopted area's header (a mkswap, whichever job takes
+    it) stops here, before anything is opened for writing. The jobs that would write its
+    bytes never get this far: the runner refuses them by the action table
+    (``adopted_writes``), and the plugins' ``prove`` refuses such a write again on the
+    descriptor."""
     assert ctx.backend is not None
-    if not ctx.backend.adopted:
-        return
-    if doing is None:
-        # Checked again here: a queued job must not overwrite the pages of a file or device
-        # that swapadmin did not make.
-        raise ValidationError(adopted_refusal(ctx.backend.name, ctx.job.kind))
-    raise ValidationError(
-        f"{ctx.backend.name} was adopted, not made by swapadmin: {doing}, and an adopted "
-        "area's bytes are never written. Nothing was written."
-    )
+    if ctx.backend.adopted:
+        raise ValidationError(
+            f"{ctx.backend.name} was adopted, not made by swapadmin: {doing}, and an "
+            "adopted area's bytes are never written. Nothing was written."
+        )
 
 
 def _refuse_active(plugin: SwapBackend, doing: str) -> None:
@@ -210,12 +206,6 @@ def provision(ctx: JobContext) -> dict[str, Any]:
     plugin = ctx.require_plugin()
     backend = ctx.backend
     assert backend is not None
-    if backend.adopted:
-        # Checked again here, before the store is taken: the row may be older than the
-        # request's check, or never have passed it. Forced, the kind would accept whatever
-        # the sysadmin's file or device holds and mark it ours; unforced, it would take an
-        # inactive area as a store of swapadmin's, or make a gone one again at its path.
-        raise ValidationError(not_on_adopted_refusal(backend.name, ctx.job.kind))
     if ctx.job.params.get("activate") is True:
         ctx.span = (0.0, ACTIVATE_FROM)
     if backend.dynamic_policy_id is not None:
@@ -432,9 +422,6 @@ def resize(ctx: JobContext) -> dict[str, Any]:
     """swapoff if active, resize, mkswap keeping label and UUID, swapon again if it was."""
     plugin = ctx.require_plugin()
     assert ctx.backend is not None
-    # Checked again here: a queued job must not reset a zram device or truncate a file
-    # that swapadmin did not create.
-    _refuse_adopted(ctx, "a resize truncates or resets it and writes a new header")
     new_size = int(ctx.job.params["size_bytes"])
     old_size = ctx.backend.size_bytes
     was_active = _active_area(plugin) is not None
@@ -460,7 +447,6 @@ def scan(ctx: JobContext) -> dict[str, Any]:
     """Write and read back test patterns on every page but the header, and record the pages
     that fail as the header's bad pages (pageio); refused while active."""
     plugin = ctx.require_plugin()
-    _refuse_adopted(ctx)
     _refuse_active(plugin, "a scan")
     ctx.step(2, "scanning every page")
     try:
@@ -488,7 +474,6 @@ def _store_header(ctx: JobContext, plugin: SwapBackend) -> dict[str, Any] | None
 def benchmark(ctx: JobContext) -> dict[str, Any]:
     """Measure page throughput and latency (pageio keeps the header); refused while active."""
     plugin = ctx.require_plugin()
-    _refuse_adopted(ctx)
     _refuse_active(plugin, "a benchmark")
     seconds = float(ctx.job.params.get("seconds", 5))
     ctx.step(2, f"benchmarking for {seconds:.0f} s")

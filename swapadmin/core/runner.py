@@ -22,7 +22,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from backends import BackendError, Policy
-from backends.errors import NotOursError
+from backends.errors import NotOursError, UnsafeError
 from backends.store import boot_id
 
 from . import actions, finished, signing
@@ -40,7 +40,7 @@ from .machines import HostIdentityError, check_machine
 from .models import Backend, Job
 from .observe import observe_backend, read_observation, write_observation
 from .plugins import attach_plugin
-from .services import way_out_of_unproven
+from .services import adopted_refusal, way_out_of_unproven
 
 log = logging.getLogger(__name__)
 
@@ -204,6 +204,7 @@ def _run_handler(ctx: JobContext, attempt: int) -> tuple[Outcome, dict[str, Any]
         except signing.Unauthorised as e:
             raise NotOursError(e.message) from None
         if ctx.backend is not None:
+            check_not_adopted(job, ctx.backend)
             check_not_provisioned(job, ctx.backend)
             attach_plugin(
                 ctx,
@@ -255,6 +256,16 @@ def check_not_provisioned(job: Job, backend: Backend) -> None:
             f"{backend.name} was never provisioned (its store was never proven to be "
             f"swapadmin's), so a {job.kind} job is refused. {way_out_of_unproven(backend)}."
         )
+
+
+def check_not_adopted(job: Job, backend: Backend) -> None:
+    """A job that would write an adopted area's bytes (the table's ``adopted_writes``) is
+    refused here, before its plugin is built or its store opened, and before the refusal of
+    an unprovisioned row, whose way out would not help: the request side refuses it
+    already, but a queued job may come from a row written past it."""
+    spec = actions.BY_NAME.get(job.kind)
+    if backend.adopted and spec is not None and spec.adopted_writes:
+        raise UnsafeError(adopted_refusal(backend, spec))
 
 
 def _reread(backend: Backend) -> None:

@@ -389,23 +389,21 @@ def create_backend(
     return job
 
 
-def adopted_refusal(name: str, kind: str) -> str:
-    """Why a scan or benchmark is refused on an adopted area: the worker says it again."""
-    doing = "scanning" if kind == Job.Kind.SCAN else "a benchmark"
+def adopted_refusal(backend: Backend, spec: actions.BackendAction) -> str:
+    """Why ``spec`` is never asked of ``backend``, an area swapadmin adopted (did not make):
+    what it would write (``BackendAction.adopted_writes``), and the way out. The worker
+    says it again."""
+    if spec.before_provision and backend.provisioned_at is None:
+        # A provision of a row adopted before swapadmin recorded provisions: what it was
+        # asked for, a store proven the row's, adopting the area again gives.
+        way_out = way_out_of_unproven(backend)
+    else:
+        way_out = (
+            "Destroy (release) it, which leaves its area as it is, and create a backend of your own"
+        )
     return (
-        f"{name} was adopted, not made by swapadmin: {doing} writes every page but the "
-        "header of it; destroy (release) it and create a backend of your own"
-    )
-
-
-def not_on_adopted_refusal(name: str, kind: str) -> str:
-    """Why ``kind`` is refused on any adopted area (``BackendAction.on_adopted``): the
-    worker says it again."""
-    return (
-        f"{name} was adopted, not made by swapadmin: a {kind} takes its store and writes a "
-        "swap header on it, and an adopted area's store is never taken or written. For a "
-        f"backend adopted before swapadmin recorded provisions: {ADOPT_AGAIN[0].lower()}"
-        f"{ADOPT_AGAIN[1:]}. Nothing was done"
+        f"{backend.name} was adopted, not made by swapadmin: {spec.adopted_writes}, and an "
+        f"adopted area's store is never taken or written. {way_out}. Nothing was done"
     )
 
 
@@ -433,15 +431,10 @@ def _clean_action_params(
     backend: Backend, spec: actions.BackendAction, params: dict[str, Any]
 ) -> dict[str, Any]:
     p = dict(params)
-    kind = spec.name
     force = bool(p.get("force", False))
-    if backend.adopted and not spec.on_adopted:
-        raise InvalidRequest.one("kind", not_on_adopted_refusal(backend.name, kind))
     if spec.force:
         _check_force(force, str(p.get("confirm", "")), backend.name)
         return {"force": force}
-    if spec.writes_every_page and backend.adopted:
-        raise InvalidRequest.one("kind", adopted_refusal(backend.name, kind))
     if spec.settings:
         return {s.name: _int_in(p.get(s.name, s.default), s.name, s.low, s.high)
                 for s in spec.settings}  # fmt: skip
@@ -450,14 +443,8 @@ def _clean_action_params(
 
 
 def clean_resize(backend: Backend, p: dict[str, Any]) -> dict[str, Any]:
-    """A resize's body: a size the kind can take (``clean_size``), on a kind that resizes,
-    of an area swapadmin made."""
-    if backend.adopted:
-        raise InvalidRequest.one(
-            "size_bytes",
-            f"{backend.name} was adopted, not created by swapadmin: its file or device "
-            "is left as it is, never resized",
-        )
+    """A resize's body: a size the kind can take (``clean_size``), on a kind that resizes.
+    (An adopted area was refused already, by the table's ``adopted_writes``.)"""
     cls = registry().get(backend.kind)
     if not cls.resizable:
         raise InvalidRequest.one("size_bytes", f"a {cls.label} cannot be resized")
@@ -514,6 +501,9 @@ def request_action(
     spec = actions.BY_NAME.get(kind)
     if spec is None:
         raise InvalidRequest.one("kind", f"{kind!r} is not an action on a backend")
+    if backend.adopted and spec.adopted_writes:
+        # First: no provision, forced or adopted again, would let it write this area.
+        raise InvalidRequest.one("kind", adopted_refusal(backend, spec))
     if backend.provisioned_at is None and not spec.before_provision:
         reason = not_provisioned_reason(backend, kind)
         audit(actor, kind, backend, "refused", {"reason": reason})

@@ -518,9 +518,10 @@ def stage_of(backend: Backend) -> actions.Stage:
 
 
 def _offerable(backend: Backend, spec: actions.BackendAction) -> bool:
-    # Scans and benchmarks write every page, and a provision takes the store and writes a
-    # header: never on an area swapadmin did not make.
-    return not (backend.adopted and (spec.writes_every_page or not spec.on_adopted))
+    """Whether ``backend``'s page may offer ``spec`` at all, button, form or confirm page:
+    not an action that would write the bytes of an area swapadmin did not make
+    (``adopted_writes``), which the services refuse."""
+    return not (backend.adopted and spec.adopted_writes)
 
 
 def offered_actions(backend: Backend) -> list[actions.BackendAction]:
@@ -552,12 +553,6 @@ class ConfirmLink:
         return "force" if self.forced else self.action
 
 
-def _force_refused(backend: Backend, spec: actions.BackendAction) -> bool:
-    """``spec``'s confirm page would only ask for what the services refuse on ``backend``
-    (``on_adopted``): neither linked nor served."""
-    return backend.adopted and not (spec.asks_first or spec.on_adopted)
-
-
 def confirm_links(backend: Backend) -> list[ConfirmLink]:
     """The confirm pages a backend's page links to where it stands (``confirm_in``): what
     asks first, as itself; a forced action, as Force…"""
@@ -565,7 +560,7 @@ def confirm_links(backend: Backend) -> list[ConfirmLink]:
     return [
         ConfirmLink(a.name, a.label, forced=not a.asks_first)
         for a in actions.BACKEND_ACTIONS
-        if stage in a.confirm_in and _offerable(backend, a) and not _force_refused(backend, a)
+        if stage in a.confirm_in and _offerable(backend, a)
     ]
 
 
@@ -636,9 +631,10 @@ def backend_detail(request: HttpRequest, code: UUID) -> HttpResponse:
             title=f"Swap used on {backend.name}, {rng.label}",
             unit="bytes",
         )
-        context["resize_form"] = ResizeForm(
-            initial={"size_mib": (backend.size_bytes or 0) // MIB or None}
-        )
+        if _offerable(backend, actions.BY_NAME["resize"]):
+            context["resize_form"] = ResizeForm(
+                initial={"size_mib": (backend.size_bytes or 0) // MIB or None}
+            )
         context["settings_forms"] = settings_forms(backend)
     return page(request, "backend.html", context, ("live", "chart"))
 
@@ -675,8 +671,9 @@ def backend_action(request: HttpRequest, code: UUID, action: str) -> HttpRespons
         return _refused(request, e.message, back)
     except services.InvalidRequest as e:
         # An action that loses something goes through the page that says what, as does a
-        # refused force; a "force" sent for an action that takes none is not one.
-        if spec.asks_first or (force and spec.force):
+        # refused force; a "force" sent for an action that takes none is not one, and one
+        # the page may not offer here (an adopted area's provision) has no such page.
+        if _offerable(backend, spec) and (spec.asks_first or (force and spec.force)):
             return _confirm_page(request, backend, spec, ConfirmForm(request.POST), e)
         return _invalid(request, e, back)
     if spec.desired_after == "absent":  # its page is about to go
@@ -800,7 +797,7 @@ def backend_confirm(request: HttpRequest, code: UUID, action: str) -> HttpRespon
     spec = actions.BY_NAME.get(action)
     if spec is None or not (spec.force or spec.asks_first):
         return HttpResponse(status=404)
-    if _force_refused(backend, spec):
+    if not _offerable(backend, spec):  # its confirm page would ask for what is refused
         return HttpResponse(status=404)
     if not can(request.user, action):
         return refuse(request, action, backend)

@@ -109,18 +109,21 @@ def test_it_is_adopted_switched_off_and_on_and_never_written(worker, alice, swap
     assert digest(swapfile) == before
 
 
-@pytest.mark.parametrize(
-    ("kind", "params", "says"),
-    [
-        (Job.Kind.SCAN, {"patterns": 1}, "was adopted, not made by swapadmin"),
-        (Job.Kind.BENCHMARK, {"seconds": 1}, "was adopted, not made by swapadmin"),
-        (Job.Kind.RESIZE, {"size_bytes": 64 * MiB}, "a resize truncates or resets it"),
-        # Forced, the file kind would take the sysadmin's file as it is and mark it ours;
-        # unforced, take an inactive area as a store of swapadmin's. Neither is run.
-        (Job.Kind.PROVISION, {"force": True}, "an adopted area's store is never taken"),
-        (Job.Kind.PROVISION, {}, "an adopted area's store is never taken"),
-    ],
-)
+#: Each job that would write an adopted area, as the worker is sent it, and what it says
+#: (the table's whole list is pinned in
+#: test_a_queued_job_that_would_write_an_adopted_area_is_refused_before_its_plugin.py).
+WRITE_JOBS = [
+    (Job.Kind.SCAN, {"patterns": 1}, "a scan writes test patterns on every page"),
+    (Job.Kind.BENCHMARK, {"seconds": 1}, "a benchmark writes every page"),
+    (Job.Kind.RESIZE, {"size_bytes": 64 * MiB}, "a resize truncates or resets it"),
+    # Forced, the file kind would take the sysadmin's file as it is and mark it ours;
+    # unforced, take an inactive area as a store of swapadmin's. Neither is run.
+    (Job.Kind.PROVISION, {"force": True}, "an adopted area's store is never taken"),
+    (Job.Kind.PROVISION, {}, "a provision takes its store"),
+]
+
+
+@pytest.mark.parametrize(("kind", "params", "says"), WRITE_JOBS)
 def test_a_write_job_queued_straight_into_the_database_is_refused_by_the_worker(
     worker, alice, swapfile, kind, params, says
 ):

@@ -27,15 +27,15 @@ from swapadmin.web import views
 SPECS = actions.BACKEND_ACTIONS
 
 #: name: (least role, force with the name typed, asked first on the page, reads only,
-#: before a provision, writes every page, desired state after)
+#: before a provision, writes an adopted area's bytes, desired state after)
 PINNED: dict[str, tuple[str, bool, bool, bool, bool, bool, str | None]] = {
-    "provision": ("admin", True, False, False, True, False, None),
+    "provision": ("admin", True, False, False, True, True, None),
     "activate": ("operator", False, False, False, False, False, "active"),
     "deactivate": ("operator", True, False, False, False, False, "inactive"),
     "scan": ("operator", False, False, False, False, True, None),
     "benchmark": ("operator", False, False, False, False, True, None),
     "burn_in": ("operator", False, False, False, False, False, None),
-    "resize": ("admin", False, False, False, False, False, None),
+    "resize": ("admin", False, False, False, False, True, None),
     "persist": ("admin", False, False, False, False, False, None),
     "check": ("operator", False, False, True, True, False, None),
     "destroy": ("admin", True, True, False, True, False, "absent"),
@@ -52,7 +52,7 @@ def test_the_table_is_every_job_on_a_backend_and_says_what_is_pinned() -> None:
     assert set(actions.BY_NAME) == set(Job.Kind.values) - host_jobs
     assert {
         a.name: (a.role, a.force, a.asks_first, a.reads_only, a.before_provision,
-                 a.writes_every_page, a.desired_after)
+                 bool(a.adopted_writes), a.desired_after)
         for a in SPECS
     } == PINNED  # fmt: skip
 
@@ -173,39 +173,51 @@ def test_the_desired_state_and_the_wait_follow_the_table(
     assert made.desired_state == (spec.desired_after or before)
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=[s.name for s in SPECS])
-def test_an_adopted_area_is_never_given_an_action_that_writes_every_page(
-    spec: actions.BackendAction, made: Backend, alice: Any
+@pytest.mark.parametrize(
+    ("spec", "forced"),
+    [(s, False) for s in SPECS] + [(s, True) for s in SPECS if s.force],
+    ids=lambda v: v.name if isinstance(v, actions.BackendAction) else ("forced" if v else "plain"),
+)
+def test_an_adopted_area_is_refused_what_would_write_it_and_offered_the_rest(
+    spec: actions.BackendAction, forced: bool, made: Backend, alice: Any
 ) -> None:
     _change(made, adopted=True)
     offered = {a.name for a in views.offered_actions(made)}
     offered |= {t[0] for t in views.settings_forms(made)}
+    offered |= {c.action for c in views.confirm_links(made)}
     # An inactive area (provisioned, not active) is offered activate, scan and benchmark,
-    # the three tests' forms, and check: less what writes every page, on an adopted one.
-    offerable = {"activate", "scan", "benchmark", "burn_in", "check"}
-    if spec.writes_every_page:
-        assert spec.name not in offered
-        with pytest.raises(services.InvalidRequest, match="adopted"):
-            services.request_action(made, spec.name, Actor(alice, Job.Via.API), {})
-    elif spec.name in offerable:
-        assert spec.name in offered, offered
-
-
-@pytest.mark.parametrize("forced", [False, True], ids=["plain", "forced"])
-@pytest.mark.parametrize("spec", [s for s in SPECS if s.force], ids=lambda s: s.name)
-def test_an_adopted_area_is_refused_what_the_table_says(
-    spec: actions.BackendAction, forced: bool, made: Backend, alice: Any
-) -> None:
-    _change(made, adopted=True)
-    ask = {"force": True, "confirm": made.name} if forced else {}
-    # Only a provision would take an adopted area's store and write on it, forced or not.
-    assert spec.on_adopted is (spec.name != "provision")
-    if spec.on_adopted:
-        assert services.request_action(made, spec.name, Actor(alice, Job.Via.API), ask)
-    else:
-        with pytest.raises(services.InvalidRequest, match="adopted, not made by swapadmin"):
-            services.request_action(made, spec.name, Actor(alice, Job.Via.API), ask)
+    # the three tests' forms, check, and deactivate's and destroy's confirm pages: less,
+    # on an adopted one, what would write its bytes.
+    offerable = {"activate", "scan", "benchmark", "burn_in", "check", "destroy"}
+    body: dict[str, Any] = {"size_bytes": 64 << 20, "persist": False}
+    if forced:
+        body |= {"force": True, "confirm": made.name}
+    ask = (made, spec.name, Actor(alice, Job.Via.API), body)
+    if PINNED[spec.name][5]:  # it writes an adopted area's bytes: refused, forced or not
+        assert spec.name not in offered, offered
+        assert not views._offerable(made, spec)  # nor its form (resize's), nor its page
+        with pytest.raises(services.InvalidRequest) as e:
+            services.request_action(*ask)
+        [message] = e.value.errors["kind"]
+        assert message.startswith(f"b was adopted, not made by swapadmin: {spec.adopted_writes}")
+        assert message.endswith(
+            "Destroy (release) it, which leaves its area as it is, and create a backend of "
+            "your own. Nothing was done"
+        )
         assert not Job.objects.exists()
+    else:
+        assert (spec.name in offered) is (spec.name in offerable), offered
+        assert services.request_action(*ask)
+
+
+def test_an_unproven_adopted_area_is_told_to_be_adopted_again(made: Backend, alice: Any) -> None:
+    # A row adopted before swapadmin recorded provisions: its way out is to be adopted again.
+    _change(made, adopted=True, provisioned_at=None)
+    with pytest.raises(services.InvalidRequest) as e:
+        services.request_action(made, "provision", Actor(alice, Job.Via.API), {})
+    [message] = e.value.errors["kind"]
+    assert f"{services.ADOPT_AGAIN}. Nothing was done" in message, message
+    assert not Job.objects.exists()
 
 
 @pytest.mark.django_db

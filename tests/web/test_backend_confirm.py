@@ -164,3 +164,19 @@ def test_a_force_sent_for_an_action_that_takes_none_is_no_confirm_page(
     assert "adopted" in body
     assert "Force skips" not in body and 'id="id_confirm"' not in body
     assert not Job.objects.exists()
+
+
+def test_a_forced_provision_of_an_adopted_area_is_no_confirm_page(
+    as_user: Any, alice: User, backend: Backend
+) -> None:
+    """Provision takes force, but never on an adopted area: its refusal is no confirm page
+    offering a force that would only be refused again, as its GET is none either."""
+    Backend.objects.filter(pk=backend.pk).update(adopted=True, provisioned_at=None)
+    assert as_user(alice).get(url(backend, "provision")).status_code == 404
+    post = reverse("backend-action", args=[backend.uuid, "provision"])
+    r = as_user(alice).post(post, {"force": "on", "confirm": backend.name}, HTTP_HX_REQUEST="true")
+    assert r.status_code == 422
+    body = r.content.decode()
+    assert "a provision takes its store and writes a swap header on it" in body
+    assert "Force skips" not in body and 'id="id_confirm"' not in body
+    assert not Job.objects.exists()
