@@ -119,6 +119,10 @@ class BackendAction:
     #: name takes the backend and its path and returns sentences; "" for none. An action
     #: that takes force or asks first names one (the action table's test pins it).
     loses: str = ""
+    #: The function of ``web/results.py`` of this name reads its finished job's result on
+    #: the job page as a person would (a scan's bad pages, a check's findings); "" for an
+    #: action whose result is read as the top-level figures any job has (``results.other``).
+    result_shown_by: str = ""
     #: The app whose code runs it on the worker: core's handlers are the functions of
     #: ``core/handlers.py`` named for the action; another app registers its own from its
     #: ``AppConfig.ready()`` (``handlers.register``), so core imports nothing of it.
@@ -181,6 +185,7 @@ BACKEND_ACTIONS: tuple[BackendAction, ...] = (
         "ScanSerializer",
         "scan",
         adopted_writes="a scan writes test patterns on every page of it but the header",
+        result_shown_by="scan",
         settings_help="Writes and reads back patterns on every page of an inactive area.",
         settings=(Setting("patterns", "Patterns", 4, 1, 4, "Test patterns per page, 1 to 4."),),
         offered_in=frozenset({"inactive"}),
@@ -193,6 +198,7 @@ BACKEND_ACTIONS: tuple[BackendAction, ...] = (
         "BenchmarkSerializer",
         "benchmark",
         adopted_writes="a benchmark writes every page of it but the header",
+        result_shown_by="benchmark",
         settings_help="Measures page throughput and latency of an inactive area.",
         settings=(Setting("seconds", "Seconds", 5, 1, 120, "1 to 120."),),
         offered_in=frozenset({"inactive"}),
@@ -205,6 +211,7 @@ BACKEND_ACTIONS: tuple[BackendAction, ...] = (
         "BurnInSerializer",
         "burn-in",
         settings_help="Makes the kernel swap to an active area, under a memory limit.",
+        result_shown_by="burn_in",
         settings=(
             Setting("seconds", "Seconds", 30, 1, 3600, "1 to 3600."),
             Setting(
@@ -259,6 +266,7 @@ BACKEND_ACTIONS: tuple[BackendAction, ...] = (
         "check",
         reads_only=True,
         before_provision=True,
+        result_shown_by="check",
         handled_by="health",
         offered_in=STAGES,
     ),

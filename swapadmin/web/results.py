@@ -1,20 +1,23 @@
 """A finished job's result as a person reads it: a verdict, the figures, a table.
 
 ``Job.result`` is the JSON the worker's handler returned (core.handlers; health.checks for a
-check), and the API gives it as it is. The job page reads it through ``readable``, which
-knows the shapes of scan, benchmark, burn-in and check results and falls back to the plain
-top-level figures for the rest; the page keeps the JSON one click away, so nothing a handler
-adds later is hidden. Every read is defensive: a result written by an older worker (a key
-missing, a number as a string) is shown as far as it goes, never an error page.
+check), and the API gives it as it is. The job page reads it through ``readable``, with the
+reader the job's action table entry names (``result_shown_by``: scan, benchmark, burn-in,
+check), or as the plain top-level figures for the rest and for a result without its part.
+The page keeps the JSON one click away, so nothing a handler adds later is hidden. Every
+read is defensive: a result written by an older worker (a key missing, a number as a
+string) is shown as far as it goes, never an error page.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from swapadmin.core import actions
 from swapadmin.core.models import Job
 
 from .templatetags.swapadmin_ui import iec
@@ -99,7 +102,10 @@ def _seconds(value: float) -> str:
     return f"{value:.1f} s"
 
 
-def scan(found: dict[str, Any]) -> Readable:
+def scan(result: dict[str, Any], job: Job) -> Readable | None:
+    found = result.get("scan")
+    if not isinstance(found, dict):
+        return None
     raw = found.get("bad_pages")
     listed = raw if isinstance(raw, list) else []
     bad = [p for p in listed if isinstance(p, int) and not isinstance(p, bool) and 0 <= p < 2**63]
@@ -131,7 +137,10 @@ def scan(found: dict[str, Any]) -> Readable:
     )
 
 
-def benchmark(res: dict[str, Any]) -> Readable:
+def benchmark(result: dict[str, Any], job: Job) -> Readable | None:
+    res = result.get("benchmark")
+    if not isinstance(res, dict):
+        return None
     rows = []
     for key, label in PHASES:
         if f"{key}_iops" not in res:
@@ -161,7 +170,10 @@ def benchmark(res: dict[str, Any]) -> Readable:
     )
 
 
-def burn_in(res: dict[str, Any]) -> Readable:
+def burn_in(result: dict[str, Any], job: Job) -> Readable | None:
+    res = result.get("burn_in")
+    if not isinstance(res, dict):
+        return None
     peak, ooms, corrupt = (
         _int(res, "peak_used_bytes"),
         _int(res, "oom_kills"),
@@ -229,7 +241,7 @@ def _figure(key: str, value: Any) -> str:
     return str(value)
 
 
-def other(result: dict[str, Any], kind: str) -> Readable:
+def other(result: dict[str, Any], job: Job) -> Readable:
     """The top-level figures of any other job (activate, resize, tune...): nested parts
     (a whole swap header, the tunables before and after) are left to the JSON."""
     facts = [
@@ -237,7 +249,13 @@ def other(result: dict[str, Any], kind: str) -> Readable:
         for key, value in result.items()
         if value is not None and not isinstance(value, dict | list)
     ]
-    return Readable(kind=kind, facts=facts)
+    return Readable(kind=str(job.kind), facts=facts)
+
+
+#: Each action's reader of its result, by the name its table entry gives.
+SHOWN_BY: dict[str, Callable[[dict[str, Any], Job], Readable | None]] = {
+    a.name: globals()[a.result_shown_by] for a in actions.BACKEND_ACTIONS if a.result_shown_by
+}
 
 
 def readable(job: Job) -> Readable | None:
@@ -245,15 +263,7 @@ def readable(job: Job) -> Readable | None:
     result = job.result
     if not isinstance(result, dict) or not result:
         return None
-    if isinstance(result.get("scan"), dict):
-        out = scan(result["scan"])
-    elif isinstance(result.get("benchmark"), dict):
-        out = benchmark(result["benchmark"])
-    elif isinstance(result.get("burn_in"), dict):
-        out = burn_in(result["burn_in"])
-    elif job.kind == Job.Kind.CHECK:
-        out = check(result, job)
-    else:
-        out = other(result, str(job.kind))
+    shown_by = SHOWN_BY.get(str(job.kind))
+    out = (shown_by(result, job) if shown_by else None) or other(result, job)
     out.json = json.dumps(result, indent=2, sort_keys=True, default=str)
     return out

@@ -22,6 +22,7 @@ from swapadmin.core.handlers import HANDLERS
 from swapadmin.core.models import Backend, Host, Job
 from swapadmin.core.services import Actor
 from swapadmin.web import forms as web_forms
+from swapadmin.web import results as web_results
 from swapadmin.web import views
 
 SPECS = actions.BACKEND_ACTIONS
@@ -43,6 +44,8 @@ PINNED: dict[str, tuple[str, bool, bool, bool, bool, bool, str | None]] = {
 
 #: The actions whose body holds more than force and settings, checked by the services.
 CHECKED = {"activate", "resize", "persist"}
+#: The actions whose result the job page reads with a reader of its own (web/results.py).
+SHOWN = {"scan", "benchmark", "burn_in", "check"}
 #: The parameters that become the backend's own settings when the action is queued.
 KEPT = {"activate": ("priority",), "persist": ("persist",)}
 
@@ -77,6 +80,9 @@ def test_each_reader_knows_the_entry(spec: actions.BackendAction) -> None:
     assert bool(spec.loses) is (spec.force or spec.asks_first), spec.name
     if spec.loses:
         assert callable(getattr(views, spec.loses))
+    # Its finished job's page reads its result with the reader it names, or as figures.
+    assert spec.result_shown_by == ("" if spec.name not in SHOWN else spec.name), spec.name
+    assert (spec.name in web_results.SHOWN_BY) is (spec.name in SHOWN)
     # Its confirm page says what force skips, if it takes force.
     assert bool(spec.force_skips) is spec.force, spec.name
     body = api_serializers.body_of(spec)

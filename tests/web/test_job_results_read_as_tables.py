@@ -90,6 +90,22 @@ def test_a_clean_scan_says_so(as_user: Any, victor: User, backend: Backend) -> N
     assert '<p class="muted bad-pages">None.</p>' in section
 
 
+def test_a_result_is_read_by_its_own_actions_reader_only(
+    as_user: Any, victor: User, backend: Backend
+) -> None:
+    """The reader is the job's action's (its table entry's ``result_shown_by``), not a guess
+    from the result's keys: a scan's part inside another job's result is that job's figure,
+    and a scan's result without its part reads as figures, not as a scan of no pages."""
+    part = pageio.ScanResult(65536, 4, [7], 2.0, 1 << 30, 1 << 30).to_dict()
+    activate = finished(backend, Job.Kind.ACTIVATE, {"scan": part, "priority": 5})
+    section = result_section(page_of(as_user(victor), activate))
+    assert "data-verdict" not in section and "bad page" not in section
+    assert "<dt>Priority</dt><dd>5</dd>" in section
+    bare = finished(backend, Job.Kind.SCAN, {"header": None, "pages_read": 3})
+    section = result_section(page_of(as_user(victor), bare))
+    assert "data-verdict" not in section and "<dt>Pages read</dt><dd>3</dd>" in section
+
+
 def test_a_benchmark_shows_a_throughput_and_latency_table(
     as_user: Any, victor: User, backend: Backend
 ) -> None:
