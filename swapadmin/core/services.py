@@ -137,6 +137,9 @@ ADOPT_AGAIN = (
 
 def way_out_of_unproven(backend: Backend) -> str:
     """What a person can do about ``backend``'s store never proven its own."""
+    if backend.adopted and backend.observed_state == Backend.Observed.ABSENT:
+        # An area gone from its host cannot be adopted again (as the plugins' way_out says).
+        return "Destroy it, which then removes only its row: its area is gone from the host"
     if backend.adopted:
         return ADOPT_AGAIN
     return (

@@ -216,13 +216,23 @@ def test_an_adopted_area_is_refused_what_would_write_it_and_offered_the_rest(
         assert services.request_action(*ask)
 
 
-def test_an_unproven_adopted_area_is_told_to_be_adopted_again(made: Backend, alice: Any) -> None:
+def test_an_unproven_adopted_area_is_told_to_be_adopted_again_unless_it_is_gone(
+    made: Backend, alice: Any
+) -> None:
     # A row adopted before swapadmin recorded provisions: its way out is to be adopted again.
     _change(made, adopted=True, provisioned_at=None)
     with pytest.raises(services.InvalidRequest) as e:
         services.request_action(made, "provision", Actor(alice, Job.Via.API), {})
     [message] = e.value.errors["kind"]
     assert f"{services.ADOPT_AGAIN}. Nothing was done" in message, message
+    # Gone from its host, it cannot be: only its row is left to remove.
+    _change(made, observed_state=Backend.Observed.ABSENT)
+    for kind in ("provision", "activate"):  # refused as adopted, and as never provisioned
+        with pytest.raises((services.InvalidRequest, services.NotReady)) as e:
+            services.request_action(made, kind, Actor(alice, Job.Via.API), {})
+        said = str(getattr(e.value, "errors", e.value))
+        assert "removes only its row: its area is gone from the host" in said, said
+        assert "adopt the area again" not in said, said
     assert not Job.objects.exists()
 
 
