@@ -1,9 +1,10 @@
 """make bench-quick: issue 14's table, every row that can be measured in a few minutes, side by
-side with its reference or goal. Fewer and shorter runs than `make bench` (medians of 3 for
-the request rows, 1 run of 2 s phases against fio, 10 requests a page in-process and the
-table-3 count through gunicorn for the 1,000-row API pages, 5 s of ingestion, a 256 MiB file
-for the scan), so a row is a quick look, not a figure for the docs; the full benches keep
-those (docs/BENCHMARKS*.md).
+side with its reference or goal. Fewer and shorter runs than `make bench`: medians of 3 for
+the request rows; medians of 3 alternating pairs of 2 s phases against fio, since one pair's
+random writes swung from 0.7× to 1.1× with the disk; 10 requests a page in-process and the
+table-3 count through gunicorn for the 1,000-row API pages; 5 s of ingestion; a 256 MiB file
+for the scan. A row is a quick look, not a figure for the docs; the full benches keep those
+(docs/BENCHMARKS*.md).
 
 Rows left out, and why: a week of samples for 500 hosts (the full table 3 seeds 2.2 million
 rows: the overview reads none, so the quick fleet has none) and the sample table's size for
@@ -108,7 +109,7 @@ def ingestion_rows() -> list[Row]:
 
 def page_io_rows() -> list[Row]:
     vs_fio.SECONDS = 2
-    ours, theirs, engine = vs_fio.measure(runs=1, size=256 * MiB)
+    ours, theirs, engine = vs_fio.measure(runs=3, size=256 * MiB)
     rows: list[Row] = []
     for key, goal in (("rand_read_iops", 0.9), ("rand_write_iops", 0.9),
                       ("seq_read_mb_s", None), ("seq_write_mb_s", None)):  # fmt: skip
