@@ -138,8 +138,12 @@ ADOPT_AGAIN = (
 def way_out_of_unproven(backend: Backend) -> str:
     """What a person can do about ``backend``'s store never proven its own."""
     if backend.adopted and backend.observed_state == Backend.Observed.ABSENT:
-        # An area gone from its host cannot be adopted again (as the plugins' way_out says).
-        return "Destroy it, which then removes only its row: its area is gone from the host"
+        # An area gone from its host cannot be adopted again (as the plugins' way_out says);
+        # the row says what was seen last, which a store not yet mounted also reads as.
+        return (
+            "Destroy it, which then removes only its row: its area was not found on the host "
+            "when last looked at. If it is there again, adopt it again from its host's page"
+        )
     if backend.adopted:
         return ADOPT_AGAIN
     return (

@@ -56,6 +56,8 @@ class Findings:
 
 @dataclass
 class Readable:
+    #: The reader that read it: its action's (scan, benchmark, burn_in, check), or
+    #: "figures" for the top-level figures any result has (``other``).
     kind: str
     verdict: Verdict | None = None
     facts: list[tuple[str, str]] = field(default_factory=list)
@@ -217,11 +219,15 @@ def _findings(title: str, part: dict[str, Any]) -> Findings:
     return Findings(title, str(part.get("status") or "unknown"), found)
 
 
-def check(result: dict[str, Any], job: Job) -> Readable:
-    out = Readable(kind="check")
-    if job.backend_id is not None and "findings" in result:
-        out.findings.append(_findings(job.backend_name or "Backend", result))
+def check(result: dict[str, Any], job: Job) -> Readable | None:
     host = _dict(result, "host")
+    if "findings" not in result and not host:
+        return None
+    out = Readable(kind="check")
+    # A backend's check (its backend may have been destroyed since: the name is kept) has
+    # its own findings at the top; a host's has only the host's, there and under "host".
+    if (job.backend_id is not None or job.backend_name) and "findings" in result:
+        out.findings.append(_findings(job.backend_name or "Backend", result))
     if host:
         out.findings.append(_findings(f"Host {job.host.name}", host))
     worst = [f.status for f in out.findings]
@@ -241,7 +247,7 @@ def _figure(key: str, value: Any) -> str:
     return str(value)
 
 
-def other(result: dict[str, Any], job: Job) -> Readable:
+def other(result: dict[str, Any]) -> Readable:
     """The top-level figures of any other job (activate, resize, tune...): nested parts
     (a whole swap header, the tunables before and after) are left to the JSON."""
     facts = [
@@ -249,7 +255,7 @@ def other(result: dict[str, Any], job: Job) -> Readable:
         for key, value in result.items()
         if value is not None and not isinstance(value, dict | list)
     ]
-    return Readable(kind=str(job.kind), facts=facts)
+    return Readable(kind="figures", facts=facts)
 
 
 #: Each action's reader of its result, by the name its table entry gives.
@@ -264,6 +270,6 @@ def readable(job: Job) -> Readable | None:
     if not isinstance(result, dict) or not result:
         return None
     shown_by = SHOWN_BY.get(str(job.kind))
-    out = (shown_by(result, job) if shown_by else None) or other(result, job)
+    out = (shown_by(result, job) if shown_by else None) or other(result)
     out.json = json.dumps(result, indent=2, sort_keys=True, default=str)
     return out

@@ -231,8 +231,8 @@ def test_an_unproven_adopted_area_is_told_to_be_adopted_again_unless_it_is_gone(
         with pytest.raises((services.InvalidRequest, services.NotReady)) as e:
             services.request_action(made, kind, Actor(alice, Job.Via.API), {})
         said = str(getattr(e.value, "errors", e.value))
-        assert "removes only its row: its area is gone from the host" in said, said
-        assert "adopt the area again" not in said, said
+        assert "removes only its row: its area was not found on the host" in said, said
+        assert "Destroy it, which leaves its area as it is" not in said, said
     assert not Job.objects.exists()
 
 

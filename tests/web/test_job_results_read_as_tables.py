@@ -104,6 +104,12 @@ def test_a_result_is_read_by_its_own_actions_reader_only(
     bare = finished(backend, Job.Kind.SCAN, {"header": None, "pages_read": 3})
     section = result_section(page_of(as_user(victor), bare))
     assert "data-verdict" not in section and "<dt>Pages read</dt><dd>3</dd>" in section
+    assert "Bad pages" not in section and "bad-pages" not in section
+    assert 'data-result="figures"' in section
+    # A check's result without a check's parts (findings, the host's) reads as figures too.
+    odd = finished(backend, Job.Kind.CHECK, {"status": "ok", "took_ms": 4})
+    section = result_section(page_of(as_user(victor), odd))
+    assert "data-verdict" not in section and "<dt>Took ms</dt><dd>4</dd>" in section
 
 
 def test_a_benchmark_shows_a_throughput_and_latency_table(
@@ -178,6 +184,13 @@ def test_a_check_shows_its_findings(as_user: Any, victor: User, backend: Backend
     assert "compression ratio 1.1 under 1.5" in warned.group(1)
     assert '<tr data-check="pressure">' in section and "Host testhost" in section
     assert json_in_details(body) == job.result
+
+    # Its backend destroyed since (the job keeps its name): the backend's findings still
+    # read, and the verdict is still theirs, not the healthy host's alone.
+    Job.objects.filter(pk=job.pk).update(backend=None)
+    job.refresh_from_db()
+    section = result_section(page_of(as_user(victor), job))
+    assert 'data-verdict="warn"' in section and '<tr data-check="zram_ratio">' in section
 
 
 def test_any_other_result_keeps_its_figures_and_json(
