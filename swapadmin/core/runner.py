@@ -260,7 +260,7 @@ def check_not_provisioned(job: Job, backend: Backend) -> None:
 
 def check_not_adopted(job: Job, backend: Backend) -> None:
     """A job that would write an adopted area's bytes (the table's ``adopted_writes``) is
-    refused here, before its plugin is built or its store opened, and before the refusal of
+    refused here, before its plugin is attached or its store opened, and before the refusal of
     an unprovisioned row, whose way out would not help: the request side refuses it
     already, but a queued job may come from a row written past it."""
     spec = actions.BY_NAME.get(job.kind)

@@ -126,8 +126,9 @@ def not_provisioned_reason(backend: Backend, kind: str) -> str:
     )
 
 
-#: What brings an adopted area back under a row: the one way out for an adopted backend
-#: whose store was never proven, since a provision is never asked of an adopted area.
+#: What brings an adopted area back under a row: the way out for an adopted backend whose
+#: store was never proven (and whose area was there when last looked at), since a provision
+#: is never asked of an adopted area.
 ADOPT_AGAIN = (
     "Destroy it, which leaves its area as it is, then adopt the area again: from its host's "
     "page (Adopt, which lists the active areas swapadmin does not manage), or with the API's "
@@ -142,7 +143,8 @@ def way_out_of_unproven(backend: Backend) -> str:
         # the row says what was seen last, which a store not yet mounted also reads as.
         return (
             "Destroy it, which then removes only its row: its area was not found on the host "
-            "when last looked at. If it is there again, adopt it again from its host's page"
+            "when last looked at. If it is there again, adopt it again from its host's page "
+            "(Adopt) or with the API's discover"
         )
     if backend.adopted:
         return ADOPT_AGAIN
@@ -510,7 +512,9 @@ def request_action(
         raise InvalidRequest.one("kind", f"{kind!r} is not an action on a backend")
     if backend.adopted and spec.adopted_writes:
         # First: no provision, forced or adopted again, would let it write this area.
-        raise InvalidRequest.one("kind", adopted_refusal(backend, spec))
+        reason = adopted_refusal(backend, spec)
+        audit(actor, kind, backend, "refused", {"reason": reason})
+        raise InvalidRequest.one("kind", reason)
     if backend.provisioned_at is None and not spec.before_provision:
         reason = not_provisioned_reason(backend, kind)
         audit(actor, kind, backend, "refused", {"reason": reason})

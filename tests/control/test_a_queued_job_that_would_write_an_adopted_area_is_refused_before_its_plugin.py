@@ -14,14 +14,15 @@ from django.utils import timezone
 from swapadmin.core import actions
 from swapadmin.core.models import Backend, Job
 from swapadmin.core.services import adopted_refusal
+from tests.control.test_every_backend_action_is_one_entry_of_one_table import PINNED
 from tests.control.test_run_job_directly import backend_on, job_for, run
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("on_testhost")]
 
 MiB = 1 << 20
 
-#: Said apart from the table: what would write an adopted area's bytes.
-WRITES_ADOPTED = {"provision", "scan", "benchmark", "resize"}
+#: Said apart from the table (the table test's pins): what would write an adopted area.
+WRITES_ADOPTED = {name for name, pinned in PINNED.items() if pinned[5]}
 #: A job of each, as a user would have asked it (a provision forced too).
 JOBS = [
     ("provision", {}),

@@ -19,7 +19,7 @@ from swapadmin.api import serializers as api_serializers
 from swapadmin.api.views import BackendViewSet
 from swapadmin.core import actions, roles, services
 from swapadmin.core.handlers import HANDLERS
-from swapadmin.core.models import Backend, Host, Job
+from swapadmin.core.models import AuditEvent, Backend, Host, Job
 from swapadmin.core.services import Actor
 from swapadmin.web import forms as web_forms
 from swapadmin.web import results as web_results
@@ -211,6 +211,9 @@ def test_an_adopted_area_is_refused_what_would_write_it_and_offered_the_rest(
             "your own. Nothing was done"
         )
         assert not Job.objects.exists()
+        # Refused as a person would want it kept: in the audit log, with its words.
+        [event] = AuditEvent.objects.filter(action=spec.name, outcome="refused")
+        assert event.detail == {"reason": message}
     else:
         assert (spec.name in offered) is (spec.name in offerable), offered
         assert services.request_action(*ask)

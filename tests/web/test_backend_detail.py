@@ -104,7 +104,7 @@ def test_a_zram_backend_shows_its_compression(as_user: Any, victor: User, backen
 def test_an_adopted_area_offers_no_scan_benchmark_or_resize(
     as_user: Any, alice: User, backend: Backend
 ) -> None:
-    # Each writes every page of a file or device swapadmin did not make.
+    # Each would write the bytes of a file or device swapadmin did not make.
     Backend.objects.filter(pk=backend.pk).update(adopted=True)
     body = as_user(alice).get(url(backend)).content.decode()
     assert f'id="activate-{backend.uuid}"' in body and f'id="destroy-{backend.uuid}"' in body
