@@ -98,6 +98,14 @@ class BackendAction:
     #: action that writes none of the area's bytes (a burn-in's pages are the kernel's own
     #: swap; swapon, swapoff and persist write none).
     adopted_writes: str = ""
+    #: What a kind must say of itself to be asked it: the name of a ``SwapBackend`` class
+    #: attribute that is True for such a kind (``resizable``); "" for an action any kind
+    #: may be asked. Of any other kind it is refused at the request, by the worker before the
+    #: plugin is attached, and the page does not offer it. An adopted area is exempt: it is
+    #: what its host made it (an fstab line of its own), and the worker judges it.
+    kind_can: str = ""
+    #: The refusal's words for a kind that cannot, after "an area of the <label> kind".
+    kind_cannot: str = ""
     #: Its whole-number parameters (scan's patterns, burn-in's memory limit), from which its
     #: API body, its page settings form and the services' check are made; an action with
     #: other parameters has its serializer (``body``) and a check in the services.
@@ -238,12 +246,14 @@ BACKEND_ACTIONS: tuple[BackendAction, ...] = (
     BackendAction(
         "resize",
         "Resize",
-        "Grow or shrink a file or zram area, keeping its label and UUID.",
+        "Grow or shrink an area whose kind resizes (file, loop, zram), keeping its label and UUID.",
         "admin",
         "ResizeSerializer",
         "resize",
         checks="clean_resize",
         adopted_writes="a resize truncates or resets it and writes a new swap header",
+        kind_can="resizable",
+        kind_cannot="cannot be resized",
         page_form="ResizeForm",
     ),
     BackendAction(
@@ -254,6 +264,9 @@ BACKEND_ACTIONS: tuple[BackendAction, ...] = (
         "PersistSerializer",
         "persist",
         checks="clean_persist",
+        kind_can="persistable",
+        kind_cannot="does not survive a reboot under the same name, so it cannot be kept in "
+        "the fstab",
         kept_on_the_row=("persist",),
         page_form="PersistForm",
     ),

@@ -20,6 +20,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from .actions import BY_NAME
 from .models import Backend, Job
 from .services import (
     MAX_PRIORITY,
@@ -30,7 +31,9 @@ from .services import (
     _clean_discard,
     _clean_label,
     _new_job,
+    adopted_line,
     audit,
+    backend_kind_refusal,
     check_persistable,
     live_job_for,
     not_provisioned_reason,
@@ -153,7 +156,7 @@ def _refusals(backend: Backend, changed: dict[str, Any]) -> None:
                 "(the header is part of the area the kernel uses). Deactivate it first."
             )
     if changed.get("persist"):
-        check_persistable(backend.kind, adopted=backend.adopted)
+        check_persistable(backend.kind, own_line=adopted_line(backend) is not None)
 
 
 def edit_backend(backend: Backend, actor: Actor, data: Mapping[str, Any]) -> Edit:
@@ -216,6 +219,10 @@ def _job_for(
     fstab_follows = backend.persist and (options or "label" in changed)
     host_options = options and ((active and apply == APPLY_NOW) or fstab_follows)
     if "label" not in changed and not host_options:
+        if "persist" in changed and backend_kind_refusal(backend, BY_NAME["persist"]):
+            # Turned off on a kind no fstab line can name (a row from before that was
+            # refused): there is no line to remove, so it is the row's change alone.
+            return None
         if "persist" in changed:
             # Only the fstab line changes: the persist job does exactly that.
             return _new_job(

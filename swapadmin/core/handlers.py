@@ -42,12 +42,12 @@ from backends.policy import check_free_space
 from backends.store import Store
 
 from . import signing
-from .actions import BACKEND_ACTIONS
+from .actions import BACKEND_ACTIONS, BY_NAME
 from .context import DB_ERRORS, Cancelled, Handler, JobContext
 from .locks import HOST_MEMORY_LOCK, HOST_MEMORY_WAIT_SECONDS, exclusive_wait
 from .models import Backend, Host, Job
 from .plugins import attach_plugin, build_plugin, create_adopted, record_store, store_names
-from .services import Actor, audit
+from .services import Actor, audit, kind_refusal
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -527,11 +527,13 @@ def persist(ctx: JobContext) -> dict[str, Any]:
     keep = bool(ctx.job.params.get("persist", True))
     path = settings.SWAPADMIN_FSTAB
     spec = _fstab_spec(backend, plugin)
+    if spec is None and not keep:
+        # No line can name it, so none is there to remove (the gates refuse such a job;
+        # an older control plane's may still come).
+        ctx.log(f"{path} can hold no line for {backend.name}: nothing to remove")
+        return {"fstab": str(path), "spec": None, "persist": keep, "changed": False}
     if spec is None:
-        raise ValidationError(
-            f"a {plugin.label} does not survive a reboot under the same name, so it cannot be "
-            "kept in the fstab"
-        )
+        raise ValidationError(f"{_no_fstab_line(plugin)}. Nothing was changed.")
     if keep:
         changed = fstab.ensure_entry(
             path,
@@ -574,10 +576,7 @@ def edit(ctx: JobContext) -> dict[str, Any]:
     keep = bool(p.get("persist", backend.persist))
     spec = _fstab_spec(backend, plugin)
     if p.get("persist") and spec is None:
-        raise ValidationError(
-            f"a {plugin.label} does not survive a reboot under the same name, so it cannot be "
-            "kept in the fstab. Nothing was changed."
-        )
+        raise ValidationError(f"{_no_fstab_line(plugin)}. Nothing was changed.")
     if spec is not None and keep:
         _check_edit_fstab_options(ctx)
     result: dict[str, Any] = {}
@@ -695,6 +694,11 @@ def _edit_fstab(ctx: JobContext, spec: str, keep: bool) -> dict[str, Any]:
     )
     ctx.log(f"{'updated' if changed else 'kept'} {spec} in {path}")
     return {"fstab": str(path), "persist": True, "fstab_changed": changed}
+
+
+def _no_fstab_line(plugin: SwapBackend) -> str:
+    """Why no fstab line can keep this area, in the words the request's gate says it."""
+    return kind_refusal(plugin.name, BY_NAME["persist"]) or "no fstab line can name this area"
 
 
 def _fstab_spec(backend: Backend, plugin: SwapBackend) -> str | None:

@@ -22,7 +22,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from backends import BackendError, Policy
-from backends.errors import NotOursError, UnsafeError
+from backends.errors import NotOursError, UnsafeError, ValidationError
 from backends.store import boot_id
 
 from . import actions, finished, signing
@@ -40,7 +40,7 @@ from .machines import HostIdentityError, check_machine
 from .models import Backend, Job
 from .observe import observe_backend, read_observation, write_observation
 from .plugins import attach_plugin
-from .services import adopted_refusal, way_out_of_unproven
+from .services import adopted_refusal, backend_kind_refusal, way_out_of_unproven
 
 log = logging.getLogger(__name__)
 
@@ -205,6 +205,7 @@ def _run_handler(ctx: JobContext, attempt: int) -> tuple[Outcome, dict[str, Any]
             raise NotOursError(e.message) from None
         if ctx.backend is not None:
             check_not_adopted(job, ctx.backend)
+            check_kind_can(job, ctx.backend)
             check_not_provisioned(job, ctx.backend)
             attach_plugin(
                 ctx,
@@ -266,6 +267,16 @@ def check_not_adopted(job: Job, backend: Backend) -> None:
     spec = actions.BY_NAME.get(job.kind)
     if backend.adopted and spec is not None and spec.adopted_writes:
         raise UnsafeError(adopted_refusal(backend, spec))
+
+
+def check_kind_can(job: Job, backend: Backend) -> None:
+    """A job its row's kind cannot do (the table's ``kind_can``: a resize of a block device,
+    a persist of a zram device) is refused here, before its plugin is attached: the request
+    side refuses it already, but a queued job may come from a row written past it."""
+    spec = actions.BY_NAME.get(job.kind)
+    reason = None if spec is None else backend_kind_refusal(backend, spec)
+    if reason is not None:
+        raise ValidationError(f"{backend.name}: {reason}. Nothing was done.")
 
 
 def _reread(backend: Backend) -> None:

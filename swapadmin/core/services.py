@@ -416,22 +416,58 @@ def adopted_refusal(backend: Backend, spec: actions.BackendAction) -> str:
     )
 
 
-def persist_refusal(kind: str, *, adopted: bool = False) -> str | None:
+def kind_refusal(kind: str, spec: actions.BackendAction) -> str | None:
+    """Why an area of ``kind`` may not be asked ``spec``, or None if it may: the table's
+    ``kind_can`` names what the kind's plugin class must say of itself (``resizable``). A kind
+    not installed here cannot say, so no."""
+    if not spec.kind_can:
+        return None
+    if kind not in registry():
+        return (
+            f"the {kind!r} kind is not installed here, so nothing says that an area of it "
+            f"can be asked to {spec.label.lower()}"
+        )
+    cls = registry().get(kind)
+    if getattr(cls, spec.kind_can, False) is True:
+        return None
+    return f"an area of the {_in_a_sentence(cls.label)} kind {spec.kind_cannot}"
+
+
+def _in_a_sentence(label: str) -> str:
+    """A kind's label as a sentence's middle reads it: "Swap file" as "swap file", an
+    initialism ("NFS file") as it is."""
+    return label if label[:2].isupper() else label[:1].lower() + label[1:]
+
+
+def adopted_line(backend: Backend) -> str | None:
+    """The fstab line's spelling an adopted area was adopted from, when it was recorded
+    (``state["fstab_spec"]``, covered by the job's signature): that line is the area's own,
+    whatever its kind can say."""
+    state = backend.state if isinstance(backend.state, dict) else {}
+    line = state.get("fstab_spec")
+    return line if backend.adopted and isinstance(line, str) and line else None
+
+
+def backend_kind_refusal(backend: Backend, spec: actions.BackendAction) -> str | None:
+    """``kind_refusal`` for ``backend``'s row: an adopted area's recorded fstab line is its
+    own, so it may be persisted whatever its kind (the worker persists that line). Read by
+    the request, the worker's gate, the page and the health probes alike."""
+    if adopted_line(backend) is not None:
+        return None
+    return kind_refusal(backend.kind, spec)
+
+
+def persist_refusal(kind: str, *, own_line: bool = False) -> str | None:
     """Why an area of ``kind`` cannot be kept in the fstab, or None if it can: only if an
     fstab line brings it back after a reboot, as the kind's plugin says
-    (``SwapBackend.persistable``); a kind not installed here cannot say, so no. An adopted
-    area is the worker's to judge, by the line it was adopted from."""
-    if adopted or (kind in registry() and registry().get(kind).persistable is True):
-        return None
-    return (
-        f"a {kind} device does not survive a reboot under the same name, so it cannot be "
-        "kept in the fstab"
-    )
+    (``SwapBackend.persistable``, the table's ``kind_can``), or, for an adopted area, if the
+    line it was adopted from is recorded (``own_line``; ``adopted_line``)."""
+    return None if own_line else kind_refusal(kind, actions.BY_NAME["persist"])
 
 
-def check_persistable(kind: str, *, adopted: bool = False) -> None:
+def check_persistable(kind: str, *, own_line: bool = False) -> None:
     """Refuse to keep an area of ``kind`` in the fstab unless it can be (persist_refusal)."""
-    refusal = persist_refusal(kind, adopted=adopted)
+    refusal = persist_refusal(kind, own_line=own_line)
     if refusal is not None:
         raise InvalidRequest.one("persist", refusal)
 
@@ -452,11 +488,10 @@ def _clean_action_params(
 
 
 def clean_resize(backend: Backend, p: dict[str, Any]) -> dict[str, Any]:
-    """A resize's body: a size the kind can take (``clean_size``), on a kind that resizes.
-    (An adopted area was refused already, by the table's ``adopted_writes``.)"""
-    cls = registry().get(backend.kind)
-    if not cls.resizable:
-        raise InvalidRequest.one("size_bytes", f"a {cls.label} cannot be resized")
+    """A resize's body: a size the kind can take (``clean_size``). (An adopted area, and a
+    kind that does not resize, were refused already by the table's ``adopted_writes`` and
+    ``kind_can``.)"""
+    cls = registry().get(backend.kind)  # a kind that resizes (the table's ``kind_can``)
     try:
         size = cls.clean_size(p.get("size_bytes"))
     except BackendError as e:
@@ -465,13 +500,11 @@ def clean_resize(backend: Backend, p: dict[str, Any]) -> dict[str, Any]:
 
 
 def clean_persist(backend: Backend, p: dict[str, Any]) -> dict[str, Any]:
-    """A persist's body: true (the default) to add the fstab line, which the kind and an
-    adopted area must allow; false to remove it."""
+    """A persist's body: true (the default) to add the fstab line, false to remove it. (A
+    kind no fstab line can name was refused already, by the table's ``kind_can``.)"""
     persist = p.get("persist", True)
     if not isinstance(persist, bool):
         raise InvalidRequest.one("persist", "persist must be true or false")
-    if persist:
-        check_persistable(backend.kind, adopted=backend.adopted)
     return {"persist": persist}
 
 
@@ -515,6 +548,11 @@ def request_action(
         reason = adopted_refusal(backend, spec)
         audit(actor, kind, backend, "refused", {"reason": reason})
         raise InvalidRequest.one("kind", reason)
+    cannot = backend_kind_refusal(backend, spec)
+    if cannot is not None:
+        # Before the unprovisioned refusal too: provisioning would not make the kind able.
+        audit(actor, kind, backend, "refused", {"reason": cannot})
+        raise InvalidRequest.one("kind", cannot)
     if backend.provisioned_at is None and not spec.before_provision:
         reason = not_provisioned_reason(backend, kind)
         audit(actor, kind, backend, "refused", {"reason": reason})

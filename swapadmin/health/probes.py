@@ -27,8 +27,9 @@ from django.utils import timezone
 from backends import BackendError, SwapBackend, kernel, registry
 from backends import fstab as fstab_mod
 from backends.errors import NotOursError
+from swapadmin.core import actions
 from swapadmin.core.models import Backend, Host
-from swapadmin.core.services import persist_refusal, way_out_of_unproven
+from swapadmin.core.services import backend_kind_refusal, way_out_of_unproven
 from swapadmin.env import envfloat
 
 from .models import Status
@@ -426,7 +427,9 @@ def check_fstab(
         "persist": b.persist,
         "lines": [e.line_no for e in lines],
     }
-    refusal = persist_refusal(b.kind, adopted=b.adopted) if b.persist and not lines else None
+    # What a persist job of this row would be refused by: none is asked then.
+    cannot = backend_kind_refusal(b, actions.BY_NAME["persist"])
+    refusal = cannot if b.persist and not lines else None
     if refusal is not None and b.kind not in registry():
         # Not that it cannot persist: this host cannot say, and writes no line for it.
         refusal = f"its kind ({b.kind}) is not installed on this host, which writes no line for it"
@@ -456,6 +459,16 @@ def check_fstab(
                 "fstab",
                 f"{b.name} should be in {fstab_path} but has no line there: it will not "
                 "come back after a reboot",
+                value,
+            )
+        ]
+    if not b.persist and lines and cannot is not None:
+        # The worker cannot spell such a line, so its persist job could not find it.
+        return [
+            warn(
+                "fstab",
+                f"{b.name} is not meant to persist, yet {fstab_path} has a line for it "
+                f"(line {lines[0].line_no}), and {cannot}: remove the line by hand",
                 value,
             )
         ]

@@ -16,7 +16,7 @@ from backends import SwapBackend
 from backends.base import Parameter
 from swapadmin.core import actions
 from swapadmin.core.models import Backend, Host
-from swapadmin.core.services import MAX_PRIORITY, InvalidRequest
+from swapadmin.core.services import MAX_PRIORITY, InvalidRequest, persist_refusal
 
 MIB = actions.MIB
 PARAM_PREFIX = "param_"
@@ -97,6 +97,9 @@ class NewBackendForm(forms.Form):
             del self.fields["size_mib"]
         else:
             self.fields["size_mib"].required = True
+        if persist_refusal(plugin.name) is not None:
+            # Not offered where the services would refuse it (a zram or loop device).
+            del self.fields["persist"]
         for p in plugin.parameters:
             self.fields[PARAM_PREFIX + p.name] = param_field(p)
 
@@ -181,12 +184,18 @@ class EditBackendForm(forms.Form):
 
     FIELDS = ("label", "priority", "discard", "persist", "auto_repair")
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, persist_offered: bool = True, **kwargs: Any) -> None:
+        """``persist_offered`` False: the backend's kind cannot be kept in the fstab and the
+        row is not set to persist, so the field is not shown (a row that is, from before
+        that was refused, keeps it: turning it off is the way out)."""
         super().__init__(*args, **kwargs)
+        if not persist_offered:
+            del self.fields["persist"]
         # Each field carries the value the page showed (Django's hidden initial): a form
         # opened before someone else's change must not send that change back undone.
         for name in self.FIELDS:
-            self.fields[name].show_hidden_initial = True
+            if name in self.fields:
+                self.fields[name].show_hidden_initial = True
 
     def changes(self, backend: Backend) -> dict[str, Any]:
         """The fields the user changed from what the page showed them and that differ from
@@ -207,6 +216,8 @@ class EditBackendForm(forms.Form):
         touched = set(self.changed_data)
         out: dict[str, Any] = {}
         for name, value in values.items():
+            if name not in self.fields:
+                continue  # not on the form: never a change
             shown = self[name].html_initial_name in self.data
             if shown and name not in touched:
                 continue

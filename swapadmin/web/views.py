@@ -518,10 +518,15 @@ def stage_of(backend: Backend) -> actions.Stage:
 
 
 def _offerable(backend: Backend, spec: actions.BackendAction) -> bool:
-    """Whether ``backend``'s page may offer ``spec`` at all, button, form or confirm page:
-    not an action that would write the bytes of an area swapadmin did not make
-    (``adopted_writes``), which the services refuse."""
-    return not (backend.adopted and spec.adopted_writes)
+    """Whether ``backend``'s page may offer ``spec`` at all, button, form or confirm page,
+    by the table's gates the services refuse it by: not an action that would write the
+    bytes of an area swapadmin did not make (``adopted_writes``), nor one its kind cannot do
+    (``kind_can``), nor, before the store is proven its own, one that needs it."""
+    if backend.adopted and spec.adopted_writes:
+        return False
+    if services.backend_kind_refusal(backend, spec) is not None:
+        return False
+    return spec.before_provision or backend.provisioned_at is not None
 
 
 def offered_actions(backend: Backend) -> list[actions.BackendAction]:
@@ -577,6 +582,8 @@ def _backend_context(request: HttpRequest, backend: Backend) -> dict[str, Any]:
         "jobs": jobs,
         "actions": offered_actions(backend),
         "confirms": confirm_links(backend),
+        # The fstab toggle, which the live partial redraws as the row changes.
+        "persist_offered": _offerable(backend, actions.BY_NAME["persist"]),
         "zram": zram_rows(snapshot(backend.host), [backend]),
         "facts": _facts(plugin, backend),
         "poll": STATE_POLL,
@@ -925,10 +932,14 @@ def backend_edit(request: HttpRequest, code: UUID) -> HttpResponse:
         "plugin": Kind.of(_plugin(backend.kind)),
         "live_job": services.live_job_for(backend),
     }
+    # The fstab field where a persist could be asked, or where the row is set to persist.
+    persist_offered = backend.persist or _offerable(backend, actions.BY_NAME["persist"])
     if request.method != "POST":
-        context["form"] = EditBackendForm(initial=_edit_initial(backend))
+        context["form"] = EditBackendForm(
+            initial=_edit_initial(backend), persist_offered=persist_offered
+        )
         return page(request, "backend_edit.html", context, ("edit-form",))
-    form = EditBackendForm(request.POST)
+    form = EditBackendForm(request.POST, persist_offered=persist_offered)
     context["form"] = form
     if not form.is_valid():
         return page(request, "backend_edit.html", context, ("edit-form",), status=422)

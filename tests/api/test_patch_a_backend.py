@@ -190,15 +190,31 @@ def test_persist_is_refused_for_a_kind_no_fstab_line_brings_back(
     backend = make_backend(kind=kind, params=params)
     client = as_user(alice)
     r = patch(client, backend, {"persist": True})
-    assert r.status_code == 400 and "cannot be kept in the fstab" in r.json()["persist"][0]
-    # The persist action says the same, before any job.
+    said = "not installed here" if kind == "not-installed-here" else "cannot be kept in the fstab"
+    assert r.status_code == 400 and said in r.json()["persist"][0]
+    # The persist action says the same, before any job, whichever way it is asked: the
+    # worker could spell no line to add, nor find one to remove.
     url = f"/api/v1/backends/{backend.uuid}/persist/"
-    r = client.post(url, {"persist": True}, format="json")
-    assert r.status_code == 400 and "cannot be kept in the fstab" in str(r.json())
+    for persist in (True, False):
+        r = client.post(url, {"persist": persist}, format="json")
+        assert r.status_code == 400 and said in r.json()["kind"][0]
     backend.refresh_from_db()
     assert not backend.persist and jobs_of(backend) == []
-    # Taking it out of the fstab is always allowed.
-    assert client.post(url, {"persist": False}, format="json").status_code == 202
+
+
+@pytest.mark.parametrize("kind", ["zram", "loop"])
+def test_persist_turned_off_on_a_kind_no_fstab_line_names_is_the_rows_alone(
+    alice: User, make_backend: Callable[..., Backend], as_user: Callable[..., APIClient], kind: str
+) -> None:
+    # A row set to persist before that was refused: the health check says "turn persist
+    # off", and turning it off needs no job (there is no line to remove) and fails none.
+    backend = make_backend(kind=kind, params={"path": "/var/tmp/x.swap"}, persist=True)
+    r = patch(as_user(alice), backend, {"persist": False})
+    assert r.status_code == 200, r.content
+    backend.refresh_from_db()
+    assert not backend.persist and jobs_of(backend) == []
+    (event,) = edits_audited(backend)
+    assert event.outcome == "ok" and event.detail["changes"] == {"persist": [True, False]}
 
 
 def test_a_label_on_an_active_area_is_refused_with_409(

@@ -94,3 +94,18 @@ def test_a_refusal_asked_at_every_check_is_said_once_an_hour(
         assert maybe_repair(backend, wants("persist")) is None
         said.append(caplog.text.count("cannot repair"))
     assert said == [1, 0, 0, 0, 1]
+
+
+@pytest.mark.parametrize(("kind", "repaired"), [("loop", False), ("file", True)])
+def test_a_line_left_for_a_kind_no_line_can_name_is_for_a_person_to_remove(
+    tmp_path: Path, kind: str, repaired: bool
+) -> None:
+    # A loop area not meant to persist, whose backing file a line names: the worker's
+    # persist job can spell no loop line, so it could not find this one to remove.
+    fstab = tmp_path / "fstab"
+    fstab.write_text(f"{tmp_path / 'a'} none swap sw 0 0\n")
+    row = Backend(kind=kind, name=f"old-{kind}", params={"path": str(tmp_path / "a")})
+    [finding] = probes.check_fstab(probes.Target(row, None, None, None), fstab)
+    assert finding.status == "warn" and "(line 1)" in finding.message
+    assert ("repair" in finding.value) is repaired
+    assert ("remove the line by hand" in finding.message) is not repaired

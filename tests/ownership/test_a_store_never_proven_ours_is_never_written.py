@@ -37,7 +37,10 @@ WRITES = {
 
 
 def refused_everywhere(backend: Backend, actor: Actor, worker, unchanged) -> None:
-    for kind, params in WRITES.items():
+    # A block device cannot be resized: that refusal, by its kind, comes first and is
+    # tested apart (control/test_an_action_its_kind_cannot_do_is_never_offered_asked_or_run).
+    writes = {k: v for k, v in WRITES.items() if k != Job.Kind.RESIZE or backend.kind != "block"}
+    for kind, params in writes.items():
         with pytest.raises(services.NotReady, match="no store proven to be swapadmin's"):
             services.request_action(backend, kind, actor, params)
         assert unchanged(), f"the request for a {kind} changed the store"
@@ -53,7 +56,7 @@ def refused_everywhere(backend: Backend, actor: Actor, worker, unchanged) -> Non
         assert "never provisioned" in job.error, (kind, job.error)
         assert unchanged(), f"a {kind} job changed the store"
     refusals = backend.host.auditevent_set.filter(outcome="refused", object_uuid=backend.uuid)
-    assert refusals.count() == len(WRITES)
+    assert refusals.count() == len(writes)
 
 
 def no_repair_for(backend: Backend) -> None:

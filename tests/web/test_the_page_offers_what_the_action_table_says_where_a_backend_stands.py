@@ -134,12 +134,15 @@ def test_the_links_say_what_they_do(as_user: Any, alice: User, backend: Backend)
                      r"Destroy…</a>", page)  # fmt: skip
 
 
-@pytest.mark.parametrize(("action", "status"), [("provision", 404), ("deactivate", 200),
-                                                ("destroy", 200)])  # fmt: skip
+@pytest.mark.parametrize(("action", "proven", "status"), [
+    ("provision", False, 404), ("deactivate", True, 200), ("destroy", False, 200),
+    # Never provisioned: the services refuse a deactivate of it, so no page asks one.
+    ("deactivate", False, 404),
+])  # fmt: skip
 def test_no_confirm_page_offers_a_force_an_adopted_area_refuses(
-    as_user: Any, alice: User, backend: Backend, action: str, status: int
+    as_user: Any, alice: User, backend: Backend, action: str, proven: bool, status: int
 ) -> None:
-    _put(backend, adopted=True, provisioned_at=None)
+    _put(backend, adopted=True, provisioned_at=backend.provisioned_at if proven else None)
     url = reverse("backend-confirm", args=[backend.uuid, action])
     assert as_user(alice).get(url).status_code == status
 
