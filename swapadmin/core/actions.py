@@ -101,11 +101,14 @@ class BackendAction:
     #: What a kind must say of itself to be asked it: the name of a ``SwapBackend`` class
     #: attribute that is True for such a kind (``resizable``); "" for an action any kind
     #: may be asked. Of any other kind it is refused at the request, by the worker before the
-    #: plugin is attached, and the page does not offer it. An adopted area is exempt: it is
-    #: what its host made it (an fstab line of its own), and the worker judges it.
+    #: plugin is attached, and the page does not offer it.
     kind_can: str = ""
     #: The refusal's words for a kind that cannot, after "an area of the <label> kind".
     kind_cannot: str = ""
+    #: An adopted area whose fstab line was recorded when it was adopted may be asked it
+    #: whatever its kind can say (``services.adopted_line``): that line is its own, and the
+    #: worker keeps or removes it as it is spelled (persist).
+    own_line_will_do: bool = False
     #: Its whole-number parameters (scan's patterns, burn-in's memory limit), from which its
     #: API body, its page settings form and the services' check are made; an action with
     #: other parameters has its serializer (``body``) and a check in the services.
@@ -246,7 +249,7 @@ BACKEND_ACTIONS: tuple[BackendAction, ...] = (
     BackendAction(
         "resize",
         "Resize",
-        "Grow or shrink an area whose kind resizes (file, loop, zram), keeping its label and UUID.",
+        "Grow or shrink an area whose kind resizes, keeping its label and UUID.",
         "admin",
         "ResizeSerializer",
         "resize",
@@ -267,6 +270,7 @@ BACKEND_ACTIONS: tuple[BackendAction, ...] = (
         kind_can="persistable",
         kind_cannot="does not survive a reboot under the same name, so it cannot be kept in "
         "the fstab",
+        own_line_will_do=True,
         kept_on_the_row=("persist",),
         page_form="PersistForm",
     ),

@@ -20,6 +20,8 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from backends import registry
+
 from .actions import BY_NAME
 from .models import Backend, Job
 from .services import (
@@ -140,7 +142,7 @@ def clean_priority(value: Any) -> int | None:
 
 def _refusals(backend: Backend, changed: dict[str, Any]) -> None:
     """What the backend cannot take now, before anything is written."""
-    touches_host = set(changed) - {"auto_repair"}
+    touches_host = set(changed) - row_only(backend, changed)
     if touches_host and backend.provisioned_at is None:
         raise NotReady(not_provisioned_reason(backend, "change on the host"))
     if "label" in changed:
@@ -157,6 +159,20 @@ def _refusals(backend: Backend, changed: dict[str, Any]) -> None:
             )
     if changed.get("persist"):
         check_persistable(backend.kind, own_line=adopted_line(backend) is not None)
+
+
+def row_only(backend: Backend, changed: Mapping[str, Any]) -> set[str]:
+    """The changes that touch only the row, nothing on the host: auto-repair, and persist
+    turned off on a kind installed here that no fstab line can name (a row set to persist
+    before that was refused): there is no line to remove."""
+    out = {"auto_repair"}
+    if (
+        changed.get("persist") is False
+        and backend.kind in registry()
+        and backend_kind_refusal(backend, BY_NAME["persist"]) is not None
+    ):
+        out.add("persist")
+    return out
 
 
 def edit_backend(backend: Backend, actor: Actor, data: Mapping[str, Any]) -> Edit:
@@ -190,7 +206,7 @@ def _edit(backend: Backend, actor: Actor, cleaned: dict[str, Any], apply: str) -
         if not changed:
             return Edit(locked, None, {})
         _refusals(locked, changed)
-        holder = live_job_for(locked) if set(changed) - {"auto_repair"} else None
+        holder = live_job_for(locked) if set(changed) - row_only(locked, changed) else None
         if holder is not None:
             raise Conflict(holder)
         options = {"priority", "discard"} & set(changed)
@@ -219,9 +235,7 @@ def _job_for(
     fstab_follows = backend.persist and (options or "label" in changed)
     host_options = options and ((active and apply == APPLY_NOW) or fstab_follows)
     if "label" not in changed and not host_options:
-        if "persist" in changed and backend_kind_refusal(backend, BY_NAME["persist"]):
-            # Turned off on a kind no fstab line can name (a row from before that was
-            # refused): there is no line to remove, so it is the row's change alone.
+        if "persist" in changed and "persist" in row_only(backend, changed):
             return None
         if "persist" in changed:
             # Only the fstab line changes: the persist job does exactly that.

@@ -528,8 +528,7 @@ def persist(ctx: JobContext) -> dict[str, Any]:
     path = settings.SWAPADMIN_FSTAB
     spec = _fstab_spec(backend, plugin)
     if spec is None and not keep:
-        # No line can name it, so none is there to remove (the gates refuse such a job;
-        # an older control plane's may still come).
+        # No line names it (a kind that says it persists yet spells none): none to remove.
         ctx.log(f"{path} can hold no line for {backend.name}: nothing to remove")
         return {"fstab": str(path), "spec": None, "persist": keep, "changed": False}
     if spec is None:

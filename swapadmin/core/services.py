@@ -450,19 +450,36 @@ def adopted_line(backend: Backend) -> str | None:
 
 def backend_kind_refusal(backend: Backend, spec: actions.BackendAction) -> str | None:
     """``kind_refusal`` for ``backend``'s row: an adopted area's recorded fstab line is its
-    own, so it may be persisted whatever its kind (the worker persists that line). Read by
-    the request, the worker's gate, the page and the health probes alike."""
-    if adopted_line(backend) is not None:
+    own, so an action whose entry says that will do (``own_line_will_do``: persist) may be
+    asked of it whatever its kind. Read by the request, the worker's gate, the page, the
+    edits and the health probes and repair alike."""
+    if spec.own_line_will_do and adopted_line(backend) is not None:
         return None
     return kind_refusal(backend.kind, spec)
+
+
+def kept_from_before(backend: Backend, spec: actions.BackendAction) -> str:
+    """The way out of a kind's refusal for a row that still holds the action's setting from
+    before such a request was refused (a zram row set to persist): an edit changes only the
+    row. "" when it holds none."""
+    kept = [name for name in spec.kept_on_the_row if getattr(backend, name, None) is True]
+    if not kept or backend.kind not in registry():
+        # A kind not installed here: whether a line is there to remove is its worker's.
+        return ""
+    return (
+        f"; {backend.name} still has {', '.join(kept)} set from before: turn it off with "
+        "Edit settings (PATCH), which changes only its row"
+    )
 
 
 def persist_refusal(kind: str, *, own_line: bool = False) -> str | None:
     """Why an area of ``kind`` cannot be kept in the fstab, or None if it can: only if an
     fstab line brings it back after a reboot, as the kind's plugin says
     (``SwapBackend.persistable``, the table's ``kind_can``), or, for an adopted area, if the
-    line it was adopted from is recorded (``own_line``; ``adopted_line``)."""
-    return None if own_line else kind_refusal(kind, actions.BY_NAME["persist"])
+    line it was adopted from is recorded (``own_line``; ``adopted_line``), which the entry's
+    ``own_line_will_do`` allows."""
+    spec = actions.BY_NAME["persist"]
+    return None if own_line and spec.own_line_will_do else kind_refusal(kind, spec)
 
 
 def check_persistable(kind: str, *, own_line: bool = False) -> None:
@@ -550,6 +567,7 @@ def request_action(
         raise InvalidRequest.one("kind", reason)
     cannot = backend_kind_refusal(backend, spec)
     if cannot is not None:
+        cannot += kept_from_before(backend, spec)
         # Before the unprovisioned refusal too: provisioning would not make the kind able.
         audit(actor, kind, backend, "refused", {"reason": cannot})
         raise InvalidRequest.one("kind", cannot)

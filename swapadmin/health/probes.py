@@ -430,14 +430,20 @@ def check_fstab(
     # What a persist job of this row would be refused by: none is asked then.
     cannot = backend_kind_refusal(b, actions.BY_NAME["persist"])
     refusal = cannot if b.persist and not lines else None
-    if refusal is not None and b.kind not in registry():
+    installed = b.kind in registry()
+    if refusal is not None and not installed:
         # Not that it cannot persist: this host cannot say, and writes no line for it.
         refusal = f"its kind ({b.kind}) is not installed on this host, which writes no line for it"
     if refusal is not None:
         # No repair asked: the control plane would refuse it (a row made before persist
         # was refused at create). The person must turn persist off.
         return [
-            warn("fstab", f"{b.name} is set to persist, but {refusal}: turn persist off", value)
+            warn(
+                "fstab",
+                f"{b.name} is set to persist, but {refusal}: turn persist off (Edit settings, "
+                "or the API's PATCH)" + (", which changes only its row" if installed else ""),
+                value,
+            )
         ]
     if b.persist and not lines and by_kind_alone:
         lines = by_kind_alone

@@ -17,8 +17,16 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from swapadmin.core.actions import BY_NAME
 from swapadmin.core.models import Backend, Job
-from swapadmin.core.services import Actor, Conflict, InvalidRequest, NotReady, request_action
+from swapadmin.core.services import (
+    Actor,
+    Conflict,
+    InvalidRequest,
+    NotReady,
+    backend_kind_refusal,
+    request_action,
+)
 
 from .models import BackendHealth
 from .probes import setting
@@ -89,6 +97,13 @@ def maybe_repair(backend: Backend, findings: list[dict[str, Any]]) -> Job | None
             return None
         kind = wanted[0]
         params = {"persist": backend.persist} if kind == "persist" else {}
+        cannot = backend_kind_refusal(backend, BY_NAME[kind])
+        if cannot is not None:
+            # The probes ask no repair the kind cannot do (persisting a loop area), but a
+            # check stored by an older worker may. Said here, not asked: the request would
+            # audit its refusal at every check. The back-off is left alone, as below.
+            _warn_refused(backend, kind, cannot, now)
+            return None
         try:
             job = request_action(backend, kind, Actor.schedule(), params)
         except Conflict:
@@ -96,10 +111,9 @@ def maybe_repair(backend: Backend, findings: list[dict[str, Any]]) -> Job | None
         except NotReady:
             return None  # its store was never proven ours: nothing to repair until then
         except InvalidRequest as e:
-            # Refused before any job. The probes ask for no repair they know the control
-            # plane refuses (persisting a loop area), but a check stored by an older worker
-            # may. The back-off is left alone (it would hold up a later repair that can
-            # run); the warning is said once an hour per backend and reason.
+            # Refused before any job, for a reason other than the kind's (said above). The
+            # back-off is left alone (it would hold up a later repair that can run); the
+            # warning is said once an hour per backend and reason.
             _warn_refused(backend, kind, str(e), now)
             return None
         health.repair_attempts += 1

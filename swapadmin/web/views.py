@@ -496,16 +496,12 @@ class Kind:
     name: str
     label: str
     description: str
-    resizable: bool
-    takes_size: bool
 
     @classmethod
     def of(cls, plugin: type[SwapBackend] | None) -> Kind | None:
         if plugin is None:
             return None
-        return cls(
-            plugin.name, plugin.label, plugin.description, plugin.resizable, plugin.takes_size
-        )
+        return cls(plugin.name, plugin.label, plugin.description)
 
 
 def stage_of(backend: Backend) -> actions.Stage:

@@ -206,6 +206,7 @@ def test_the_create_form_asks_persist_only_of_a_kind_that_can(
 ) -> None:
     client.force_login(alice)
     html = client.get(reverse("backend-new"), {"kind": kind}).content.decode()
+    assert 'name="name"' in html  # the form is drawn
     assert ('name="persist"' in html) is shown
 
 
@@ -220,12 +221,40 @@ def test_the_edit_form_asks_persist_only_where_it_can_be_asked(
     backend = a_row(host_row, swap_root, kind, persist=persist)
     client.force_login(alice)
     html = client.get(reverse("backend-edit", args=[backend.uuid])).content.decode()
+    assert 'name="auto_repair"' in html  # the form is drawn
     assert ('name="persist"' in html) is shown
     if shown:
         return
-    # A post without the field (the form as shown) changes nothing of it.
-    body = {"auto_repair": "on", "apply": "next_activation"}
+    # A hand-made post of the field not shown changes nothing of it.
+    body = {"auto_repair": "on", "persist": "on", "apply": "next_activation"}
     r = client.post(reverse("backend-edit", args=[backend.uuid]), body)
-    assert r.status_code in (200, 302), r.content
+    assert r.status_code == 302, r.content
     backend.refresh_from_db()
     assert backend.auto_repair and not backend.persist and not Job.objects.exists()
+
+
+@pytest.mark.parametrize("proven", [True, False], ids=["provisioned", "never-provisioned"])
+def test_persist_set_from_before_is_turned_off_on_the_row_alone(
+    client: Client, host_row, swap_root, alice: User, proven
+) -> None:
+    # A zram row set to persist before that was refused: the health check says to turn it
+    # off; there is no line to remove, so nothing is asked of the host, provisioned or not.
+    backend = a_row(
+        host_row, swap_root, "zram", persist=True,
+        provisioned_at=timezone.now() if proven else None,
+    )  # fmt: skip
+    who = Actor(alice, Job.Via.API)
+    if proven:
+        # The persist action is refused, and says the way out.
+        with pytest.raises(InvalidRequest) as refused:
+            services.request_action(backend, "persist", who, {"persist": False})
+        [said] = refused.value.errors["kind"]
+        assert said.startswith(refusal("zram", "persist")) and "Edit settings (PATCH)" in said
+    client.force_login(alice)
+    body = {"persist": "", "apply": "next_activation"}  # the box unticked
+    r = client.post(reverse("backend-edit", args=[backend.uuid]), body)
+    assert r.status_code == 302, r.content
+    backend.refresh_from_db()
+    assert not backend.persist and not Job.objects.exists()
+    event = AuditEvent.objects.get(action="edit")
+    assert event.outcome == "ok" and event.detail["changes"] == {"persist": [True, False]}

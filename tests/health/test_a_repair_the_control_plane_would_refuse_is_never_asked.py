@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import pytest
 from django.utils import timezone
 
-from swapadmin.core.models import Backend, Job
+from swapadmin.core.models import AuditEvent, Backend, Job
 from swapadmin.health import probes, repair
 from swapadmin.health.models import BackendHealth
 from swapadmin.health.repair import maybe_repair
@@ -64,6 +64,8 @@ def test_a_refused_repair_holds_up_no_repair_that_can_run(host_row, caplog) -> N
     assert maybe_repair(backend, wants("persist")) is None
     assert "cannot be kept in the fstab" in caplog.text
     assert not Job.objects.exists()
+    # Not asked, so not audited: a refusal at every check would be a row a minute.
+    assert not AuditEvent.objects.exists()
     health = BackendHealth.objects.get(backend=backend)
     assert (health.repair_attempts, health.next_repair_at) == (0, None)
 
