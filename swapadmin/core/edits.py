@@ -20,8 +20,6 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from backends import registry
-
 from .actions import BY_NAME
 from .models import Backend, Job
 from .services import (
@@ -163,14 +161,11 @@ def _refusals(backend: Backend, changed: dict[str, Any]) -> None:
 
 def row_only(backend: Backend, changed: Mapping[str, Any]) -> set[str]:
     """The changes that touch only the row, nothing on the host: auto-repair, and persist
-    turned off on a kind installed here that no fstab line can name (a row set to persist
-    before that was refused): there is no line to remove."""
+    turned off where the persist action would be refused by the kind (``kind_can``): the
+    worker can spell no line of it to remove, so none is asked (a stray line is for a person
+    to remove, as the fstab probe says). A kind not installed here is refused so too."""
     out = {"auto_repair"}
-    if (
-        changed.get("persist") is False
-        and backend.kind in registry()
-        and backend_kind_refusal(backend, BY_NAME["persist"]) is not None
-    ):
+    if changed.get("persist") is False and backend_kind_refusal(backend, BY_NAME["persist"]):
         out.add("persist")
     return out
 

@@ -527,10 +527,6 @@ def persist(ctx: JobContext) -> dict[str, Any]:
     keep = bool(ctx.job.params.get("persist", True))
     path = settings.SWAPADMIN_FSTAB
     spec = _fstab_spec(backend, plugin)
-    if spec is None and not keep:
-        # No line names it (a kind that says it persists yet spells none): none to remove.
-        ctx.log(f"{path} can hold no line for {backend.name}: nothing to remove")
-        return {"fstab": str(path), "spec": None, "persist": keep, "changed": False}
     if spec is None:
         raise ValidationError(f"{_no_fstab_line(plugin)}. Nothing was changed.")
     if keep:

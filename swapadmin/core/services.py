@@ -459,16 +459,15 @@ def backend_kind_refusal(backend: Backend, spec: actions.BackendAction) -> str |
 
 
 def kept_from_before(backend: Backend, spec: actions.BackendAction) -> str:
-    """The way out of a kind's refusal for a row that still holds the action's setting from
-    before such a request was refused (a zram row set to persist): an edit changes only the
-    row. "" when it holds none."""
+    """The way out of a kind's refusal for a row that still holds the action's setting (a
+    zram row set to persist before that was refused, or by discover): an edit turning it off
+    changes only the row (``edits.row_only``). "" when it holds none."""
     kept = [name for name in spec.kept_on_the_row if getattr(backend, name, None) is True]
-    if not kept or backend.kind not in registry():
-        # A kind not installed here: whether a line is there to remove is its worker's.
+    if not kept:
         return ""
     return (
-        f"; {backend.name} still has {', '.join(kept)} set from before: turn it off with "
-        "Edit settings (PATCH), which changes only its row"
+        f"; {backend.name} still has {', '.join(kept)} set: turn it off with Edit settings "
+        "(PATCH), which changes only its row"
     )
 
 

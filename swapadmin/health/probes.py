@@ -430,8 +430,7 @@ def check_fstab(
     # What a persist job of this row would be refused by: none is asked then.
     cannot = backend_kind_refusal(b, actions.BY_NAME["persist"])
     refusal = cannot if b.persist and not lines else None
-    installed = b.kind in registry()
-    if refusal is not None and not installed:
+    if refusal is not None and b.kind not in registry():
         # Not that it cannot persist: this host cannot say, and writes no line for it.
         refusal = f"its kind ({b.kind}) is not installed on this host, which writes no line for it"
     if refusal is not None:
@@ -441,7 +440,7 @@ def check_fstab(
             warn(
                 "fstab",
                 f"{b.name} is set to persist, but {refusal}: turn persist off (Edit settings, "
-                "or the API's PATCH)" + (", which changes only its row" if installed else ""),
+                "or the API's PATCH), which changes only its row",
                 value,
             )
         ]

@@ -185,9 +185,10 @@ class EditBackendForm(forms.Form):
     FIELDS = ("label", "priority", "discard", "persist", "auto_repair")
 
     def __init__(self, *args: Any, persist_offered: bool = True, **kwargs: Any) -> None:
-        """``persist_offered`` False: the backend's kind cannot be kept in the fstab and the
-        row is not set to persist, so the field is not shown (a row that is, from before
-        that was refused, keeps it: turning it off is the way out)."""
+        """``persist_offered`` False: a persist could not be asked of this backend now (its
+        kind cannot be kept in the fstab, or it was never provisioned) and the row is not
+        set to persist, so the field is not shown (a row that is keeps it: turning it off
+        is the way out)."""
         super().__init__(*args, **kwargs)
         if not persist_offered:
             del self.fields["persist"]

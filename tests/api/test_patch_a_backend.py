@@ -202,12 +202,13 @@ def test_persist_is_refused_for_a_kind_no_fstab_line_brings_back(
     assert not backend.persist and jobs_of(backend) == []
 
 
-@pytest.mark.parametrize("kind", ["zram", "loop"])
+@pytest.mark.parametrize("kind", ["zram", "loop", "not-installed-here"])
 def test_persist_turned_off_on_a_kind_no_fstab_line_names_is_the_rows_alone(
     alice: User, make_backend: Callable[..., Backend], as_user: Callable[..., APIClient], kind: str
 ) -> None:
     # A row set to persist before that was refused: the health check says "turn persist
-    # off", and turning it off needs no job (there is no line to remove) and fails none.
+    # off", and turning it off needs no job (no line the worker can spell to remove) and
+    # fails none. A kind this control plane has not installed is refused a persist so too.
     backend = make_backend(kind=kind, params={"path": "/var/tmp/x.swap"}, persist=True)
     r = patch(as_user(alice), backend, {"persist": False})
     assert r.status_code == 200, r.content

@@ -142,12 +142,14 @@ def test_an_adopted_area_with_its_own_fstab_line_may_keep_it(
 
 
 @pytest.mark.parametrize(("kind", "action", "body"), CANNOT, ids=str)
+@pytest.mark.parametrize("proven", [True, False], ids=["provisioned", "never-provisioned"])
 def test_a_queued_job_is_refused_by_the_worker_before_its_plugin(
-    host_row, swap_root, settings, kind, action, body
+    host_row, swap_root, settings, kind, action, body, proven
 ) -> None:
     # Put straight into the database, as a row written past the request's check would be.
-    # The block row names no device: building its plugin would fail, with other words.
-    backend = a_row(host_row, swap_root, kind)
+    # The block row names no device: building its plugin would fail, with other words. A
+    # never-provisioned row is refused by its kind first, as the request refuses it.
+    backend = a_row(host_row, swap_root, kind, provisioned_at=timezone.now() if proven else None)
     job = run(job_for(backend, action, **body))
     assert job.state == Job.State.FAILED
     assert job.error == f"{backend.name}: {refusal(kind, action)}. Nothing was done.", job.error
