@@ -31,10 +31,8 @@ from .services import (
     _clean_discard,
     _clean_label,
     _new_job,
-    adopted_line,
     audit,
     backend_kind_refusal,
-    check_persistable,
     live_job_for,
     not_provisioned_reason,
 )
@@ -156,7 +154,9 @@ def _refusals(backend: Backend, changed: dict[str, Any]) -> None:
                 "(the header is part of the area the kernel uses). Deactivate it first."
             )
     if changed.get("persist"):
-        check_persistable(backend.kind, own_line=adopted_line(backend) is not None)
+        refusal = backend_kind_refusal(backend, BY_NAME["persist"])
+        if refusal is not None:
+            raise InvalidRequest.one("persist", refusal)
 
 
 def row_only(backend: Backend, changed: Mapping[str, Any]) -> set[str]:

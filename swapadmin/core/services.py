@@ -471,19 +471,17 @@ def kept_from_before(backend: Backend, spec: actions.BackendAction) -> str:
     )
 
 
-def persist_refusal(kind: str, *, own_line: bool = False) -> str | None:
-    """Why an area of ``kind`` cannot be kept in the fstab, or None if it can: only if an
+def persist_refusal(kind: str) -> str | None:
+    """Why a new area of ``kind`` cannot be kept in the fstab, or None if it can: only if an
     fstab line brings it back after a reboot, as the kind's plugin says
-    (``SwapBackend.persistable``, the table's ``kind_can``), or, for an adopted area, if the
-    line it was adopted from is recorded (``own_line``; ``adopted_line``), which the entry's
-    ``own_line_will_do`` allows."""
-    spec = actions.BY_NAME["persist"]
-    return None if own_line and spec.own_line_will_do else kind_refusal(kind, spec)
+    (``SwapBackend.persistable``, the table's ``kind_can``). For a row that exists, read
+    ``backend_kind_refusal``, which also knows an adopted area's own line."""
+    return kind_refusal(kind, actions.BY_NAME["persist"])
 
 
-def check_persistable(kind: str, *, own_line: bool = False) -> None:
-    """Refuse to keep an area of ``kind`` in the fstab unless it can be (persist_refusal)."""
-    refusal = persist_refusal(kind, own_line=own_line)
+def check_persistable(kind: str) -> None:
+    """Refuse to keep a new area of ``kind`` in the fstab unless it can be (persist_refusal)."""
+    refusal = persist_refusal(kind)
     if refusal is not None:
         raise InvalidRequest.one("persist", refusal)
 
