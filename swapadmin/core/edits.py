@@ -28,9 +28,11 @@ from .services import (
     Conflict,
     InvalidRequest,
     NotReady,
+    _clean_action_params,
     _clean_discard,
     _clean_label,
     _new_job,
+    action_job,
     audit,
     backend_kind_refusal,
     live_job_for,
@@ -233,14 +235,11 @@ def _job_for(
         if "persist" in changed and "persist" in row_only(backend, changed):
             return None
         if "persist" in changed:
-            # Only the fstab line changes: the persist job does exactly that.
-            return _new_job(
-                backend.host,
-                Job.Kind.PERSIST,
-                actor,
-                backend=backend,
-                params={"persist": changed["persist"]},
-            )
+            # Only the fstab line changes: the persist job does exactly that, built and its
+            # body cleaned as a request of it is (the action table's entry).
+            spec = BY_NAME["persist"]
+            body = _clean_action_params(backend, spec, {"persist": changed["persist"]})
+            return action_job(backend, spec, actor, body)
         return None
     params: dict[str, Any] = {}
     if "label" in changed:

@@ -593,18 +593,30 @@ def _queue_action(
             holder = live_job_for(locked)
             if holder is not None:
                 raise Conflict(holder)
-        updates: dict[str, Any] = {}
-        if spec.desired_after is not None:
-            updates["desired_state"] = spec.desired_after
-        updates.update({c: cleaned[c] for c in spec.kept_on_the_row if c in cleaned})
-        if updates:
-            Backend.objects.filter(pk=locked.pk).update(**updates, updated_at=timezone.now())
-        job = _new_job(locked.host, kind, actor, backend=locked, params=cleaned)
+        job = action_job(locked, spec, actor, cleaned)
         # A scheduled job that only reads (the health check) changes nothing and runs once a
         # minute per backend: auditing it would bury the changes the audit log exists to show.
         if not (spec.reads_only and actor.via == Job.Via.SCHEDULE):
             audit(actor, kind, locked, "queued", {"job": str(job.uuid), "params": cleaned})
     return job
+
+
+def action_job(
+    locked: Backend, spec: actions.BackendAction, actor: Actor, cleaned: dict[str, Any]
+) -> Job:
+    """The job of ``spec`` on ``locked`` (a row its caller holds locked, with no live job),
+    and the row's part of it: the state the action leaves it in, the settings the entry
+    keeps on the row. ``cleaned`` is what the entry's own check made of the body
+    (``_clean_action_params``; not run here, as a forced action's confirmation is read
+    once). One builder for a request and for an edit whose only host change is one action
+    (persist, when only the fstab line changes), so both jobs have the same body."""
+    updates: dict[str, Any] = {}
+    if spec.desired_after is not None:
+        updates["desired_state"] = spec.desired_after
+    updates.update({c: cleaned[c] for c in spec.kept_on_the_row if c in cleaned})
+    if updates:
+        Backend.objects.filter(pk=locked.pk).update(**updates, updated_at=timezone.now())
+    return _new_job(locked.host, spec.name, actor, backend=locked, params=cleaned)
 
 
 def request_host_job(

@@ -174,6 +174,35 @@ def test_persist_alone_reuses_the_persist_job(
     assert job.kind == Job.Kind.PERSIST and job.params == {"persist": True}
 
 
+@pytest.mark.parametrize("persist", [True, False])
+def test_persist_alone_queues_the_job_a_request_of_persist_would(
+    alice: User,
+    make_backend: Callable[..., Backend],
+    as_user: Callable[..., APIClient],
+    persist: bool,
+) -> None:
+    # One builder, the action table's entry, for both: the same kind, body, row and audit.
+    client = as_user(alice)
+    edited = make_backend("edited", persist=not persist)
+    asked = make_backend("asked", persist=not persist)
+    assert patch(client, edited, {"persist": persist}).status_code == 202
+    r = client.post(f"/api/v1/backends/{asked.uuid}/persist/", {"persist": persist}, "json")
+    assert r.status_code == 202, r.content
+    (by_edit,) = jobs_of(edited)
+    (by_request,) = jobs_of(asked)
+    assert (by_edit.kind, by_edit.params) == (by_request.kind, by_request.params)
+    assert by_edit.params == {"persist": persist}
+    db_now = Job.objects.annotate(now=Now()).values_list("now", flat=True)[0]
+    for job in Job.objects.select_related("host", "backend__host").filter(
+        backend__host=edited.host
+    ):
+        signing.verify(job, host_name=job.host.name, machine_id="", db_now=db_now)  # signed
+    edited.refresh_from_db()
+    asked.refresh_from_db()
+    assert edited.persist is asked.persist is persist
+    assert edited.desired_state == asked.desired_state
+
+
 @pytest.mark.parametrize(
     ("kind", "params"),
     [("zram", {}), ("loop", {"path": "/var/tmp/x.swap"}), ("not-installed-here", {})],
