@@ -181,7 +181,8 @@ def test_persist_alone_queues_the_job_a_request_of_persist_would(
     as_user: Callable[..., APIClient],
     persist: bool,
 ) -> None:
-    # One builder, the action table's entry, for both: the same kind, body, row and audit.
+    # One builder, the action table's entry, for both: the same kind, body and row. Each is
+    # audited once, as what its user asked: an edit, a persist.
     client = as_user(alice)
     edited = make_backend("edited", persist=not persist)
     asked = make_backend("asked", persist=not persist)
@@ -201,6 +202,8 @@ def test_persist_alone_queues_the_job_a_request_of_persist_would(
     asked.refresh_from_db()
     assert edited.persist is asked.persist is persist
     assert edited.desired_state == asked.desired_state
+    assert [e.action for e in AuditEvent.objects.filter(object_uuid=edited.uuid)] == ["edit"]
+    assert [e.action for e in AuditEvent.objects.filter(object_uuid=asked.uuid)] == ["persist"]
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from backends.base import SwapBackend
-from swapadmin.core import actions, services
+from swapadmin.core import actions, edits, services
 from swapadmin.core.models import AuditEvent, Backend, Job
 from swapadmin.core.services import Actor, InvalidRequest, NotReady
 from tests.control.test_run_job_directly import job_for, run
@@ -139,6 +139,26 @@ def test_an_adopted_area_with_its_own_fstab_line_may_keep_it(
     backend.refresh_from_db()
     with pytest.raises(NotReady if state else InvalidRequest):
         services.request_action(backend, "persist", who, {})
+
+
+@pytest.mark.parametrize("state", [OWN_LINE, {}], ids=["own-line", "no-line"])
+def test_an_edit_turning_persist_on_reads_the_same_gate(
+    host_row, swap_root, alice: User, state
+) -> None:
+    # The edit (PATCH, Edit settings) asks what a request asks: the recorded line is the
+    # area's own; without one, the kind's words, on the edit's own field, and nothing kept.
+    backend = a_row(host_row, swap_root, "zram", adopted=True, state=state)
+    who = Actor(alice, Job.Via.API)
+    if state:
+        edit = edits.edit_backend(backend, who, {"persist": True})
+        assert edit.job is not None and edit.job.kind == Job.Kind.PERSIST
+        assert edit.job.params == {"persist": True}
+        return
+    with pytest.raises(InvalidRequest) as refused:
+        edits.edit_backend(backend, who, {"persist": True})
+    assert refused.value.errors == {"persist": [refusal("zram", "persist")]}
+    backend.refresh_from_db()
+    assert backend.persist is False and not Job.objects.exists()
 
 
 @pytest.mark.parametrize(("kind", "action", "body"), CANNOT, ids=str)
