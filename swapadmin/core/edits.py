@@ -8,7 +8,9 @@ next activation), ``persist`` (the fstab line) and ``auto_repair`` (a database f
 Like every other change, anything that touches the host is a signed job (``edit``, or the
 existing ``persist`` job when only that changes), refused with ``Conflict`` while another
 job holds the backend, and audited; a database-only change is saved with its audit event.
-Bad input raises ``InvalidRequest`` naming the field, before anything is written.
+Bad input raises ``InvalidRequest`` naming the field, before anything is written; a change
+this backend cannot take (an adopted area's label, a persist its kind cannot do) raises it
+too, and is audited as refused, as a request's refusals are.
 """
 
 from __future__ import annotations
@@ -174,15 +176,17 @@ def row_only(backend: Backend, changed: Mapping[str, Any]) -> set[str]:
 
 def edit_backend(backend: Backend, actor: Actor, data: Mapping[str, Any]) -> Edit:
     """Change ``backend`` as ``data`` asks (see the module's docstring). Raises
-    InvalidRequest (bad input), NotReady (cannot now, for a reason no job holds) or
-    Conflict (another job holds the backend); each refusal changes nothing."""
-    cleaned = clean_edit(data)
+    InvalidRequest (bad input, or a change this backend cannot take: an adopted area's
+    label, a persist its kind cannot do), NotReady (cannot now, for a reason no job holds)
+    or Conflict (another job holds the backend); each refusal changes nothing."""
+    cleaned = clean_edit(data)  # bad input: refused before the backend is read, unaudited
     apply = cleaned.pop("apply")
     try:
         return _edit(backend, actor, cleaned, apply)
-    except (Conflict, NotReady) as e:
-        # Audited outside the transaction the refusal rolled back, so the refusal is kept.
-        reason = e.message
+    except (Conflict, NotReady, InvalidRequest) as e:
+        # What the backend refused is audited, as a request's refusals are (an adopted
+        # area, a kind that cannot), outside the transaction the refusal rolled back.
+        reason = str(e) if isinstance(e, InvalidRequest) else e.message
         busy = {"busy_with": str(e.job.uuid)} if isinstance(e, Conflict) else {}
         audit(actor, "edit", backend, "refused", {"reason": reason, **busy})
         raise

@@ -224,6 +224,8 @@ def test_persist_is_refused_for_a_kind_no_fstab_line_brings_back(
     r = patch(client, backend, {"persist": True})
     said = "not installed here" if kind == "not-installed-here" else "cannot be kept in the fstab"
     assert r.status_code == 400 and said in r.json()["persist"][0]
+    (event,) = edits_audited(backend)
+    assert event.outcome == "refused" and said in event.detail["reason"]
     # The persist action says the same, before any job, whichever way it is asked: the
     # worker could spell no line to add, nor find one to remove.
     url = f"/api/v1/backends/{backend.uuid}/persist/"
@@ -271,6 +273,11 @@ def test_a_label_on_an_adopted_area_is_refused(
     r = patch(as_user(alice), backend, {"label": "x"})
     assert r.status_code == 400 and "adopted" in r.json()["label"][0]
     unchanged(backend, before)
+    # Refused by what the backend is, not by the body's form: audited, as a request's
+    # refusal of an adopted area is (bad input is not: see the first test).
+    (event,) = edits_audited(backend)
+    assert event.outcome == "refused" and event.detail["reason"].startswith("label: ")
+    assert "adopted" in event.detail["reason"]
 
 
 def test_an_edit_while_a_job_holds_the_backend_is_409(

@@ -153,6 +153,9 @@ def test_an_edit_turning_persist_on_reads_the_same_gate(
         edit = edits.edit_backend(backend, who, {"persist": True})
         assert edit.job is not None and edit.job.kind == Job.Kind.PERSIST
         assert edit.job.params == {"persist": True}
+        backend.refresh_from_db()
+        assert backend.persist is True
+        assert AuditEvent.objects.filter(object_uuid=backend.uuid, action="edit").count() == 1
         return
     with pytest.raises(InvalidRequest) as refused:
         edits.edit_backend(backend, who, {"persist": True})
