@@ -140,27 +140,34 @@ def clean_priority(value: Any) -> int | None:
     return None if number == -1 else number
 
 
+class Refused(InvalidRequest):
+    """A change this backend cannot take, whatever the body says (an adopted area's label, a
+    persist its kind cannot do): 400 on its field as bad input is, but audited, as the same
+    refusals of a request are."""
+
+
 def _refusals(backend: Backend, changed: dict[str, Any]) -> None:
-    """What the backend cannot take now, before anything is written."""
-    touches_host = set(changed) - row_only(backend, changed)
-    if touches_host and backend.provisioned_at is None:
-        raise NotReady(not_provisioned_reason(backend, "change on the host"))
-    if "label" in changed:
-        if backend.adopted:
-            raise InvalidRequest.one(
-                "label",
-                f"{backend.name} was adopted, not made by swapadmin: its swap header is never "
-                "written, so its label cannot be changed here",
-            )
-        if backend.observed_state == Backend.Observed.ACTIVE:
-            raise NotReady(
-                f"{backend.name} is active: its label is rewritten only on an inactive area "
-                "(the header is part of the area the kernel uses). Deactivate it first."
-            )
+    """What the backend cannot take now, before anything is written. What no provision
+    could mend comes first, as in a request (``services.request_action``): the way out a
+    later refusal names (provision it) would not help."""
+    if "label" in changed and backend.adopted:
+        raise Refused.one(
+            "label",
+            f"{backend.name} was adopted, not made by swapadmin: its swap header is never "
+            "written, so its label cannot be changed here",
+        )
     if changed.get("persist"):
         refusal = backend_kind_refusal(backend, BY_NAME["persist"])
         if refusal is not None:
-            raise InvalidRequest.one("persist", refusal)
+            raise Refused.one("persist", refusal)
+    touches_host = set(changed) - row_only(backend, changed)
+    if touches_host and backend.provisioned_at is None:
+        raise NotReady(not_provisioned_reason(backend, "change on the host"))
+    if "label" in changed and backend.observed_state == Backend.Observed.ACTIVE:
+        raise NotReady(
+            f"{backend.name} is active: its label is rewritten only on an inactive area "
+            "(the header is part of the area the kernel uses). Deactivate it first."
+        )
 
 
 def row_only(backend: Backend, changed: Mapping[str, Any]) -> set[str]:
@@ -183,12 +190,18 @@ def edit_backend(backend: Backend, actor: Actor, data: Mapping[str, Any]) -> Edi
     apply = cleaned.pop("apply")
     try:
         return _edit(backend, actor, cleaned, apply)
-    except (Conflict, NotReady, InvalidRequest) as e:
-        # What the backend refused is audited, as a request's refusals are (an adopted
-        # area, a kind that cannot), outside the transaction the refusal rolled back.
-        reason = str(e) if isinstance(e, InvalidRequest) else e.message
-        busy = {"busy_with": str(e.job.uuid)} if isinstance(e, Conflict) else {}
-        audit(actor, "edit", backend, "refused", {"reason": reason, **busy})
+    except (Conflict, NotReady, Refused) as e:
+        # What the backend refused is audited, as a request's refusals are, outside the
+        # transaction the refusal rolled back so that it is kept.
+        detail: dict[str, Any]
+        if isinstance(e, Refused):
+            ((name, said),) = e.errors.items()
+            detail = {"reason": " ".join(said), "field": name}
+        elif isinstance(e, Conflict):
+            detail = {"reason": e.message, "busy_with": str(e.job.uuid)}
+        else:
+            detail = {"reason": e.message}
+        audit(actor, "edit", backend, "refused", detail)
         raise
 
 

@@ -225,7 +225,8 @@ def test_persist_is_refused_for_a_kind_no_fstab_line_brings_back(
     said = "not installed here" if kind == "not-installed-here" else "cannot be kept in the fstab"
     assert r.status_code == 400 and said in r.json()["persist"][0]
     (event,) = edits_audited(backend)
-    assert event.outcome == "refused" and said in event.detail["reason"]
+    assert event.outcome == "refused" and event.detail["field"] == "persist"
+    assert event.detail["reason"] == r.json()["persist"][0]
     # The persist action says the same, before any job, whichever way it is asked: the
     # worker could spell no line to add, nor find one to remove.
     url = f"/api/v1/backends/{backend.uuid}/persist/"
@@ -276,8 +277,34 @@ def test_a_label_on_an_adopted_area_is_refused(
     # Refused by what the backend is, not by the body's form: audited, as a request's
     # refusal of an adopted area is (bad input is not: see the first test).
     (event,) = edits_audited(backend)
-    assert event.outcome == "refused" and event.detail["reason"].startswith("label: ")
-    assert "adopted" in event.detail["reason"]
+    assert event.outcome == "refused" and event.detail["field"] == "label"
+    assert event.detail["reason"] == r.json()["label"][0]
+
+
+@pytest.mark.parametrize(
+    ("fields", "body", "field"),
+    [
+        ({"adopted": True}, {"label": "x"}, "label"),
+        ({"kind": "zram", "params": {}}, {"persist": True}, "persist"),
+    ],
+    ids=["adopted-label", "zram-persist"],
+)
+def test_what_no_provision_would_mend_is_said_before_never_provisioned(
+    alice: User,
+    make_backend: Callable[..., Backend],
+    as_user: Callable[..., APIClient],
+    fields: dict[str, Any],
+    body: dict[str, Any],
+    field: str,
+) -> None:
+    # As a request says it: "provision it first" would be no way out of these.
+    backend = make_backend(provisioned_at=None, **fields)
+    before = snapshot(backend)
+    r = patch(as_user(alice), backend, body)
+    assert r.status_code == 400 and field in r.json(), r.content
+    unchanged(backend, before)
+    (event,) = edits_audited(backend)
+    assert event.detail["field"] == field
 
 
 def test_an_edit_while_a_job_holds_the_backend_is_409(
