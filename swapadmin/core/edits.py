@@ -195,8 +195,9 @@ def edit_backend(backend: Backend, actor: Actor, data: Mapping[str, Any]) -> Edi
         # transaction the refusal rolled back so that it is kept.
         detail: dict[str, Any]
         if isinstance(e, Refused):
-            ((name, said),) = e.errors.items()
-            detail = {"reason": " ".join(said), "field": name}
+            # One field today (Refused.one); every field's words if ever more.
+            said = [m for messages in e.errors.values() for m in messages]
+            detail = {"reason": " ".join(said), "field": ", ".join(e.errors)}
         elif isinstance(e, Conflict):
             detail = {"reason": e.message, "busy_with": str(e.job.uuid)}
         else:

@@ -304,7 +304,20 @@ def test_what_no_provision_would_mend_is_said_before_never_provisioned(
     assert r.status_code == 400 and field in r.json(), r.content
     unchanged(backend, before)
     (event,) = edits_audited(backend)
-    assert event.detail["field"] == field
+    assert event.outcome == "refused" and event.detail["field"] == field
+
+
+def test_a_persist_its_kind_cannot_do_is_said_before_deactivate_first(
+    alice: User, make_backend: Callable[..., Backend], as_user: Callable[..., APIClient]
+) -> None:
+    # "Deactivate it first" (the label of an active area) would not let a zram area persist.
+    backend = make_backend(kind="zram", params={}, observed_state=Backend.Observed.ACTIVE)
+    before = snapshot(backend)
+    r = patch(as_user(alice), backend, {"label": "x", "persist": True})
+    assert r.status_code == 400 and "cannot be kept in the fstab" in r.json()["persist"][0]
+    unchanged(backend, before)
+    (event,) = edits_audited(backend)
+    assert event.outcome == "refused" and event.detail["field"] == "persist"
 
 
 def test_an_edit_while_a_job_holds_the_backend_is_409(
