@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Starts (or stops) the Redis and PostgreSQL servers the test suite talks to, on loopback only.
 # A server named by REDIS_URL or DATABASE_URL is used as it is and never started here.
-# `start` prints the export lines for both URLs, so callers can `eval "$(scripts/services.sh start)"`.
+# `start` prints the export lines for both URLs, so callers can `eval "$(scripts/services.sh start)"`,
+# and marks each server it started itself (SWAPADMIN_STARTED_REDIS=1, SWAPADMIN_STARTED_PG=1:
+# shell variables, not exported) so that `stop-started`, given those in its environment,
+# stops that one and no other: `make test` leaves the machine's servers as it found them.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 state=${SWAPADMIN_SERVICES_DIR:-$here/var/services}
@@ -14,6 +17,7 @@ start_redis() {
   mkdir -p "$state/redis"
   local pidfile="$state/redis/redis.pid"
   if ! redis-cli -h 127.0.0.1 -p "$redis_port" ping >/dev/null 2>&1; then
+    echo "SWAPADMIN_STARTED_REDIS=1"
     redis-server --bind 127.0.0.1 --port "$redis_port" --daemonize yes \
       --dir "$state/redis" --pidfile "$pidfile" --logfile "$state/redis/redis.log" \
       --save '' --appendonly no >/dev/null
@@ -35,7 +39,10 @@ start_postgres() {
     # A cluster of our own, so the machine's default one (if any) is never touched.
     pg_createcluster "$pg_version" "$pg_cluster" -p "$pg_port" -- --auth-local=trust --auth-host=scram-sha-256 >/dev/null
   fi
-  pg_ctlcluster "$pg_version" "$pg_cluster" start >/dev/null 2>&1 || true
+  if ! pg_lsclusters -h | awk -v c="$pg_cluster" '$2 == c && $4 == "online"' | grep -q .; then
+    echo "SWAPADMIN_STARTED_PG=1"
+    pg_ctlcluster "$pg_version" "$pg_cluster" start >/dev/null 2>&1 || true
+  fi
   for _ in $(seq 100); do pg_isready -q -h 127.0.0.1 -p "$pg_port" && break; sleep 0.1; done
   # CREATEDB: pytest-django creates and drops its own test database.
   su postgres -c "psql -q -p $pg_port -tAc \"SELECT 1 FROM pg_roles WHERE rolname='swapadmin'\"" | grep -q 1 ||
@@ -45,6 +52,21 @@ start_postgres() {
   su postgres -c "psql -q -p $pg_port -tAc \"SELECT 1 FROM pg_database WHERE datname='swapadmin'\"" | grep -q 1 ||
     su postgres -c "createdb -p $pg_port -O swapadmin swapadmin" >/dev/null
   echo "export DATABASE_URL=postgres://swapadmin:swapadmin@127.0.0.1:$pg_port/swapadmin"
+}
+
+stop_redis() {
+  local pidfile="$state/redis/redis.pid" pid
+  [ -f "$pidfile" ] || return 0
+  pid=$(cat "$pidfile")
+  kill "$pid" 2>/dev/null || return 0
+  # Gone before we return, so a run started right after finds the port free, not closing.
+  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.05; done
+  echo "services: Redis (pid $pid) did not stop" >&2
+}
+
+stop_postgres() {
+  [ -n "$pg_version" ] || return 0
+  pg_ctlcluster "$pg_version" "$pg_cluster" stop 2>/dev/null || true
 }
 
 case "${1:-start}" in
@@ -58,8 +80,12 @@ case "${1:-start}" in
     if [ -n "${DATABASE_URL:-}" ]; then echo "export DATABASE_URL=$DATABASE_URL"; else start_postgres; fi
     ;;
   stop)
-    [ -f "$state/redis/redis.pid" ] && kill "$(cat "$state/redis/redis.pid")" 2>/dev/null || true
-    [ -n "$pg_version" ] && pg_ctlcluster "$pg_version" "$pg_cluster" stop 2>/dev/null || true
+    stop_redis
+    stop_postgres
     ;;
-  *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+  stop-started)
+    if [ "${SWAPADMIN_STARTED_REDIS:-}" = 1 ]; then stop_redis; fi
+    if [ "${SWAPADMIN_STARTED_PG:-}" = 1 ]; then stop_postgres; fi
+    ;;
+  *) echo "usage: $0 start|stop|stop-started" >&2; exit 2 ;;
 esac
