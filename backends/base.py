@@ -29,12 +29,15 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Final, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal
 
 from . import store as store_mod
 from .errors import ActiveAreaError, BackendError, KernelError, NotOursError, ValidationError
 from .policy import Policy
 from .store import Store
+
+if TYPE_CHECKING:
+    from . import kernel
 
 PAGE_SIZE: Final[int] = os.sysconf("SC_PAGE_SIZE")
 
@@ -289,6 +292,15 @@ class SwapBackend(ABC):
         """The parameters the create form opens with on a host whose swap roots are
         ``swap_roots`` (a path inside the first, say); none by default."""
         return {}
+
+    @classmethod
+    def compressed_memory(cls, path: str) -> kernel.ZramStat | None:
+        """For a kind whose areas live in compressed RAM, the live figures of its area at
+        ``path`` (``/proc/swaps``' name): what it stores, what that takes, the memory limit.
+        The sampler records them and the health check grades the compression and the
+        limit. None for a kind whose pages live on storage (the default), and for an area
+        that is not there; a BackendError when it is there and cannot be read."""
+        return None
 
     @classmethod
     def destroy_removes(cls, path: str, size: str) -> str:

@@ -90,6 +90,34 @@ class Registry:
                 f"unknown backend kind {name!r} (installed kinds: {known})", field="kind"
             ) from None
 
+    def claimants(self, path: str) -> list[type[SwapBackend]]:
+        """The kinds that claim the area at ``path`` most closely (``adoption_claim``, the
+        highest answer above 0), by name: one when a kind is plainly its own, none when no
+        kind claims it, more when two claim it alike (which one it is would be a guess: the
+        caller decides). A kind claims only by its own answer, never by inheritance (a
+        subclass would tie its parent). A plugin that fails to answer, or answers other
+        than a number, is logged and counted as no claim."""
+        claims: dict[type[SwapBackend], int] = {}
+        for cls in self:
+            if "adoption_claim" not in vars(cls):
+                continue
+            try:
+                claim = cls.adoption_claim(path)
+            except Exception:
+                log.exception(
+                    "the %s plugin failed to say whether it adopts %s: counted as no claim",
+                    cls.name,
+                    path,
+                )
+                continue
+            if type(claim) is not int:
+                log.error("the %s plugin answered its claim on %s with %r", cls.name, path, claim)
+                continue
+            if claim > 0:
+                claims[cls] = claim
+        best = max(claims.values(), default=0)
+        return [cls for cls, claim in claims.items() if claim == best]
+
     def __iter__(self) -> Iterator[type[SwapBackend]]:
         return iter(sorted(self._kinds.values(), key=lambda c: c.name))
 

@@ -237,6 +237,12 @@ class ZramBackend(SwapBackend):
         return 2 if path.startswith("/dev/") and os.path.basename(path).startswith("zram") else 0
 
     @classmethod
+    def compressed_memory(cls, path: str) -> kernel.ZramStat | None:
+        if not cls.adoption_claim(path) or not os.path.exists(path):
+            return None
+        return kernel.zram_mm_stat(path)
+
+    @classmethod
     def adopt(
         cls, path: str, policy: Policy, *, active: bool
     ) -> tuple[dict[str, Any], dict[str, Any]]:

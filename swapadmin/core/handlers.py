@@ -918,24 +918,9 @@ def _kind_for(
         adoption.check_one_name(path)
         adoption.root_state(path, policy, active=active)
         adoption.check_is_swap(path, active=active)
-    claims: dict[type[SwapBackend], int] = {}
-    for cls in registry():
-        if "adoption_claim" not in vars(cls):
-            continue  # a subclass claims nothing by inheritance: it would tie its parent
-        try:
-            claim = _kind_answer(cls.name, f"whether it adopts {path}", cls.adoption_claim, path)
-        except BackendError as e:
-            log.error("%s: counted as no claim", e.message)
-            continue
-        if type(claim) is not int:
-            log.error("the %s plugin answered its claim on %s with %r", cls.name, path, claim)
-            continue
-        if claim > 0:
-            claims[cls] = claim
-    if not claims:
+    top = sorted(cls.name for cls in registry().claimants(path))
+    if not top:
         raise BackendError(f"no kind installed here adopts {path}")
-    best = max(claims.values())
-    top = sorted(cls.name for cls, claim in claims.items() if claim == best)
     if len(top) > 1:
         raise BackendError(
             f"{path} is claimed alike by the {' and '.join(top)} kinds: which one it is "

@@ -39,6 +39,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from backends import BackendError, kernel, tunables
+from backends.registry import registry
 
 from .models import Backend, Host, Job, Sample
 from .orphans import settle_orphans
@@ -56,13 +57,27 @@ def _tunables() -> dict[str, Any]:
         return {"error": str(e)}
 
 
-def _zram_stats(paths: list[str]) -> dict[str, Any]:
+def _compressed_memory(paths: list[str]) -> dict[str, Any]:
+    """The compressed-memory figures of each active area whose kind keeps it in RAM, asked
+    of the one kind that claims it (a zram device's mm_stat; whatever a third party's kind
+    of the same sort reports). Stored under the sample's ``zram`` key, as samples always
+    have been."""
     out: dict[str, Any] = {}
+    kinds = registry()
     for p in paths:
-        if os.path.basename(p).startswith("zram"):
-            with contextlib.suppress(BackendError, OSError):
-                st = kernel.zram_mm_stat(p)
-                out[p] = {**asdict(st), "compression_ratio": st.compression_ratio}
+        claimants = kinds.claimants(p)
+        if len(claimants) != 1:
+            continue  # no kind claims it, or two alike: whose figures they are is a guess
+        kind = claimants[0]
+        try:
+            st = kind.compressed_memory(p)
+        except (BackendError, OSError):
+            continue  # gone between /proc/swaps and its figures: the next sample says so
+        except Exception:
+            log.exception("the %s plugin failed to give %s's compressed memory", kind.name, p)
+            continue
+        if isinstance(st, kernel.ZramStat):
+            out[p] = {**asdict(st), "compression_ratio": st.compression_ratio}
     return out
 
 
@@ -113,7 +128,7 @@ def read_host(previous: Reading) -> HostReading:
     return HostReading(
         at=at, meminfo=mem, psi=psi, areas=areas, rates=(rate_in, rate_out),
         counters=(vm["pswpin"], vm["pswpout"]), tunables=_tunables(),
-        zram=_zram_stats([a.path for a in areas]),
+        zram=_compressed_memory([a.path for a in areas]),
         top=[asdict(p) for p in kernel.top_swap_processes(10)],
     )  # fmt: skip
 

@@ -247,7 +247,7 @@ def backend_findings(backend: Backend, th: Thresholds | None = None) -> list[Fin
                     f.value.pop("repair", None)
         findings += drift
         findings += probes.check_used(t, th)
-        findings += probes.check_zram(t, th)
+        findings += probes.check_compressed_memory(t, th)
         findings += probes.check_fstab(t, settings.SWAPADMIN_FSTAB)
         findings += probes.check_io_errors(t, th, probes.read_kmsg())
     finally:

@@ -357,14 +357,21 @@ def check_used(t: Target, th: Thresholds) -> list[Finding]:
     return [f]
 
 
-def check_zram(t: Target, th: Thresholds) -> list[Finding]:
-    dev = t.device
-    if not dev or not os.path.basename(dev).startswith("zram") or not os.path.exists(dev):
+def check_compressed_memory(t: Target, th: Thresholds) -> list[Finding]:
+    """The compression and memory limit of an area its kind keeps in compressed RAM (a zram
+    device; a third party's kind of the same sort), from the kind's own figures."""
+    dev = t.swap_path
+    if t.plugin is None or not dev:
         return []
     try:
-        st = kernel.zram_mm_stat(dev)
+        st = type(t.plugin).compressed_memory(dev)
     except BackendError as e:
-        return [warn("zram", f"cannot read {dev}'s mm_stat: {e.message}")]
+        return [warn("zram", f"cannot read {dev}'s compressed memory: {e.message}")]
+    except Exception as e:  # a third party's bug: said on the check, not a crash of it
+        return [warn("zram", f"the {t.backend.kind} plugin failed to give {dev}'s "
+                             f"compressed memory: {type(e).__name__}: {e}")]  # fmt: skip
+    if not isinstance(st, kernel.ZramStat):
+        return []
     out: list[Finding] = []
     ratio = st.compression_ratio
     if st.orig_data_size >= th.zram_ratio_min_bytes and ratio < th.zram_ratio_warn:

@@ -38,7 +38,7 @@ def zram_backend(
     host: Host, device: str = "/dev/zram7", sampled: str = "", kind: str = "zram"
 ) -> Backend:
     """A zram backend on ``device``; the latest sample read ``sampled`` (its own device
-    unless given). The key is the path in /proc/swaps, as core.sampler._zram_stats has it."""
+    unless given). The key is the path in /proc/swaps, as core.sampler._compressed_memory has it."""
     stat = {**asdict(STAT), "compression_ratio": STAT.compression_ratio}
     host.observed = {**OBSERVED, "zram": {sampled or device: stat}}
     host.observed_at = timezone.now()
