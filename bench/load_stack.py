@@ -223,6 +223,26 @@ def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
+def cpu_yardstick_ms() -> float:
+    """One CPU's speed at plain Python, so that figures taken on different machines can be
+    compared: the best of three runs of a fixed loop of a million additions, in ms. The
+    control plane's figures are mostly Python on these CPUs and move with it (the
+    twentieth session's VM, on which the sixteenth session's code gave three times the
+    request figure it gave then, took 31-40 ms); page I/O against fio moves with the
+    disk instead."""
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        total = 0
+        for i in range(1_000_000):
+            total += i
+        best = min(best, time.perf_counter() - t0)
+    return best * 1000
+
+
 def machine() -> str:
     mem = int(Path("/proc/meminfo").read_text().split()[1]) / 1048576
-    return f"{os.cpu_count()} CPUs, {mem:.0f} GiB, kernel {os.uname().release}"
+    return (
+        f"{os.cpu_count()} CPUs, {mem:.0f} GiB, kernel {os.uname().release}, Python yardstick "
+        f"{cpu_yardstick_ms():.0f} ms (a million-step loop, best of 3)"
+    )
