@@ -13,6 +13,18 @@ pg_port=${SWAPADMIN_TEST_PG_PORT:-5439}
 pg_cluster=swapadmin_test
 pg_version=$(ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -1)
 
+# The pid in our pid file, if that process is still a Redis server: after a reboot or a
+# crash the file can name a pid the kernel has since given to another process, which
+# must be neither signalled nor counted as ours.
+our_redis_pid() {
+  local pidfile="$state/redis/redis.pid" pid
+  [ -f "$pidfile" ] || return 1
+  pid=$(cat "$pidfile")
+  case "$pid" in '' | *[!0-9]*) return 1 ;; esac
+  [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = redis-server ] || return 1
+  echo "$pid"
+}
+
 start_redis() {
   mkdir -p "$state/redis"
   local pidfile="$state/redis/redis.pid"
@@ -26,7 +38,7 @@ start_redis() {
   echo "export REDIS_URL=redis://127.0.0.1:$redis_port/0"
   # Ours (started by this script, its pid file's process alive), with Redis's 16 databases:
   # a test run on it can claim a number of its own. Another server on the port may not.
-  if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+  if our_redis_pid >/dev/null; then
     echo "export SWAPADMIN_TEST_OWN_REDIS=1"
   else
     echo "export SWAPADMIN_TEST_OWN_REDIS=0"
@@ -55,9 +67,8 @@ start_postgres() {
 }
 
 stop_redis() {
-  local pidfile="$state/redis/redis.pid" pid
-  [ -f "$pidfile" ] || return 0
-  pid=$(cat "$pidfile")
+  local pid
+  pid=$(our_redis_pid) || return 0
   kill "$pid" 2>/dev/null || return 0
   # Gone before we return, so a run started right after finds the port free, not closing.
   for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.05; done

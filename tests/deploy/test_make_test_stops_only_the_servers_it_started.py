@@ -78,11 +78,11 @@ class Stage:
         for proc in self.started:
             proc.terminate()
             proc.wait(timeout=30)
-        pidfile = self.state / "redis" / "redis.pid"
-        if pidfile.exists():
+        pid = _redis_pid(self)
+        if pid is not None:
             # A daemon the scripts started and a failing test left behind.
             with contextlib.suppress(ProcessLookupError):
-                os.kill(int(pidfile.read_text()), signal.SIGTERM)
+                os.kill(pid, signal.SIGTERM)
 
 
 @pytest.fixture
@@ -145,12 +145,34 @@ def test_start_marks_only_the_server_it_started(stage: Stage) -> None:
     assert not _alive(stage)
 
 
-def _alive(stage: Stage) -> bool:
+def test_a_stale_pid_file_naming_another_process_is_never_signalled(stage: Stage) -> None:
+    # After a crash or a reboot the pid file can name a pid the kernel has given to some
+    # other process since; here a process of the test's own stands for it.
+    other = subprocess.Popen(["sleep", "infinity"])
+    stage.started.append(other)
+    (stage.state / "redis").mkdir(parents=True)
+    (stage.state / "redis" / "redis.pid").write_text(f"{other.pid}\n")
+    subprocess.run(["bash", "scripts/services.sh", "stop-started"], cwd=ROOT,
+                   env=stage.env(SWAPADMIN_STARTED_REDIS="1"), check=True, timeout=60)  # fmt: skip
+    assert other.poll() is None, "a stop signalled a process that is not its Redis"
+    # Nor does that file make a Redis already on the port count as the scripts' own (whose
+    # databases a test run may claim).
+    stage.redis_already_running()
+    got = subprocess.run(["bash", "scripts/services.sh", "start"], cwd=ROOT, env=stage.env(),
+                         capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
+    assert "export SWAPADMIN_TEST_OWN_REDIS=0" in got.stdout.splitlines()
+
+
+def _redis_pid(stage: Stage) -> int | None:
+    """The pid in the scripts' pid file, if that process is a Redis server."""
     pidfile = stage.state / "redis" / "redis.pid"
-    if not pidfile.exists():
-        return False
     try:
-        os.kill(int(pidfile.read_text()), 0)
-    except ProcessLookupError:
-        return False
-    return True
+        pid = int(pidfile.read_text())
+        comm = Path(f"/proc/{pid}/comm").read_text().strip()
+    except (FileNotFoundError, ValueError):
+        return None
+    return pid if comm == "redis-server" else None
+
+
+def _alive(stage: Stage) -> bool:
+    return _redis_pid(stage) is not None
