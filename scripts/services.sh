@@ -13,31 +13,52 @@ pg_port=${SWAPADMIN_TEST_PG_PORT:-5439}
 pg_cluster=swapadmin_test
 pg_version=$(ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -1)
 
-# The pid in our pid file, if that process is still a Redis server: after a reboot or a
-# crash the file can name a pid the kernel has since given to another process, which
-# must be neither signalled nor counted as ours.
+# redis-cli waits for ever on a port held by a server that is not Redis (it answers nothing):
+# a bound, so that such a port fails the start instead of hanging it.
+ask_redis() { timeout 5 redis-cli -h 127.0.0.1 -p "$redis_port" "$@"; }
+
+# The pid of the Redis that answers on our port, if our pid file names it: after a reboot or
+# a crash the file can name a pid the kernel has since given to another process, or a Redis
+# of ours on another port (`make services` beside a run with SWAPADMIN_TEST_REDIS_PORT set).
+# Neither may be signalled or counted as the one this script started here.
 our_redis_pid() {
-  local pidfile="$state/redis/redis.pid" pid
+  local pidfile="$state/redis/redis.pid" pid serving
   [ -f "$pidfile" ] || return 1
   pid=$(cat "$pidfile")
   case "$pid" in '' | *[!0-9]*) return 1 ;; esac
   [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = redis-server ] || return 1
+  # Started here with --dir "$state/redis", so it runs there; another Redis does not.
+  [ "/proc/$pid/cwd" -ef "$state/redis" ] || return 1
+  serving=$(ask_redis info server 2>/dev/null |
+    tr -d '\r' | sed -n 's/^process_id://p')
+  [ "$serving" = "$pid" ] || return 1
   echo "$pid"
 }
 
 start_redis() {
   mkdir -p "$state/redis"
   local pidfile="$state/redis/redis.pid"
-  if ! redis-cli -h 127.0.0.1 -p "$redis_port" ping >/dev/null 2>&1; then
-    echo "SWAPADMIN_STARTED_REDIS=1"
+  if ! ask_redis ping >/dev/null 2>&1; then
+    if (exec 3<>"/dev/tcp/127.0.0.1/$redis_port") 2>/dev/null; then
+      echo "services: Redis did not start on 127.0.0.1:$redis_port: the port is held by a server that does not answer as Redis" >&2
+      exit 1
+    fi
     redis-server --bind 127.0.0.1 --port "$redis_port" --daemonize yes \
       --dir "$state/redis" --pidfile "$pidfile" --logfile "$state/redis/redis.log" \
       --save '' --appendonly no >/dev/null
-    for _ in $(seq 50); do redis-cli -h 127.0.0.1 -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+    for _ in $(seq 50); do ask_redis ping >/dev/null 2>&1 && break; sleep 0.1; done
+    # Marked only once it answers as the server this start made: a start that failed (the
+    # port held by something else) has nothing to stop, and must not make a stop kill
+    # whatever an old pid file names.
+    if ! our_redis_pid >/dev/null; then
+      echo "services: Redis did not start on 127.0.0.1:$redis_port (see $state/redis/redis.log)" >&2
+      exit 1
+    fi
+    echo "SWAPADMIN_STARTED_REDIS=1"
   fi
   echo "export REDIS_URL=redis://127.0.0.1:$redis_port/0"
-  # Ours (started by this script, its pid file's process alive), with Redis's 16 databases:
-  # a test run on it can claim a number of its own. Another server on the port may not.
+  # Ours (started by this script, answering on the port), with Redis's 16 databases: a test
+  # run on it can claim a number of its own. Another server on the port may not.
   if our_redis_pid >/dev/null; then
     echo "export SWAPADMIN_TEST_OWN_REDIS=1"
   else
@@ -83,12 +104,13 @@ stop_postgres() {
 case "${1:-start}" in
   start)
     if [ -n "${REDIS_URL:-}" ]; then
-      echo "export REDIS_URL=$REDIS_URL"
-      echo "export SWAPADMIN_TEST_OWN_REDIS=${SWAPADMIN_TEST_OWN_REDIS:-0}"
+      # Quoted for the caller's eval: a URL's password may hold ; ' or spaces.
+      printf 'export REDIS_URL=%q\n' "$REDIS_URL"
+      printf 'export SWAPADMIN_TEST_OWN_REDIS=%q\n' "${SWAPADMIN_TEST_OWN_REDIS:-0}"
     else
       start_redis
     fi
-    if [ -n "${DATABASE_URL:-}" ]; then echo "export DATABASE_URL=$DATABASE_URL"; else start_postgres; fi
+    if [ -n "${DATABASE_URL:-}" ]; then printf 'export DATABASE_URL=%q\n' "$DATABASE_URL"; else start_postgres; fi
     ;;
   stop)
     stop_redis

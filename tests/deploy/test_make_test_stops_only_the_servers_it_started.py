@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -167,13 +168,75 @@ def test_a_stale_pid_file_naming_another_process_is_never_signalled(stage: Stage
     assert "export SWAPADMIN_TEST_OWN_REDIS=0" in got.stdout.splitlines()
 
 
+def test_a_pid_file_naming_a_redis_the_scripts_did_not_start_is_not_theirs(stage: Stage) -> None:
+    # The file names the very Redis that answers on the port, but one started elsewhere
+    # (its own directory, as the machine's Redis would be after a pid was reused).
+    stage.redis_already_running()
+    (stage.state / "redis").mkdir(parents=True)
+    (stage.state / "redis" / "redis.pid").write_text(f"{stage.started[0].pid}\n")
+    subprocess.run(["bash", "scripts/services.sh", "stop-started"], cwd=ROOT,
+                   env=stage.env(SWAPADMIN_STARTED_REDIS="1"), check=True, timeout=60)  # fmt: skip
+    assert answers(stage.port)
+    got = subprocess.run(["bash", "scripts/services.sh", "start"], cwd=ROOT, env=stage.env(),
+                         capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
+    assert "export SWAPADMIN_TEST_OWN_REDIS=0" in got.stdout.splitlines()
+
+
+def test_a_run_whose_redis_cannot_start_fails_and_stops_the_scripts_other_redis_not(
+    stage: Stage,
+) -> None:
+    # `make services` left the scripts' Redis on one port; a run told to use another finds
+    # it held by something that is not Redis. Its start fails (naming the port), and the old
+    # pid file, which names the Redis on the first port, makes no stop kill that one.
+    subprocess.run(["bash", "scripts/services.sh", "start"], cwd=ROOT, env=stage.env(),
+                   capture_output=True, check=True, timeout=60)  # fmt: skip
+    first = _redis_pid(stage)
+    assert first is not None
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        other_port = squatter.getsockname()[1]
+        stage.stand_in("pytest", "exit 0")
+        done = subprocess.run(
+            ["env", "--default-signal=INT", "bash", "scripts/test.sh"], cwd=ROOT,
+            env=stage.env(SWAPADMIN_TEST_REDIS_PORT=str(other_port)),
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    assert done.returncode == 1
+    assert f"Redis did not start on 127.0.0.1:{other_port}" in done.stderr
+    assert answers(stage.port)
+    assert _redis_pid(stage) == first
+
+
+def test_marks_in_the_callers_environment_stop_nothing(stage: Stage) -> None:
+    stage.stand_in("pytest", f"env > {stage.seen_env}; exit 0")
+    stage.redis_already_running()
+    done = subprocess.run(["env", "--default-signal=INT", "bash", "scripts/test.sh"], cwd=ROOT,
+                          env=stage.env(SWAPADMIN_STARTED_REDIS="1"), capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert answers(stage.port)
+    assert "SWAPADMIN_STARTED_REDIS" not in stage.seen_env.read_text()
+
+
+def test_a_database_url_comes_back_from_start_as_it_was_given(stage: Stage) -> None:
+    stage.redis_already_running()
+    url = "postgres://u:p;w 'x'@127.0.0.1:1/db"
+    got = subprocess.run(
+        ["bash", "-c", 'eval "$(bash scripts/services.sh start)" && printf %s "$DATABASE_URL"'],
+        cwd=ROOT, env=stage.env(DATABASE_URL=url), capture_output=True, text=True,
+        timeout=60, check=True,
+    )  # fmt: skip
+    assert got.stdout == url
+
+
 def _redis_pid(stage: Stage) -> int | None:
     """The pid in the scripts' pid file, if that process is a Redis server."""
     pidfile = stage.state / "redis" / "redis.pid"
     try:
         pid = int(pidfile.read_text())
         comm = Path(f"/proc/{pid}/comm").read_text().strip()
-    except (FileNotFoundError, ValueError):
+    except (OSError, ValueError):
         return None
     return pid if comm == "redis-server" else None
 
