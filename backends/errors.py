@@ -28,6 +28,11 @@ class BackendError(Exception):
         return self.message
 
 
+class PluginError(BackendError):
+    """A plugin answered other than its contract allows (a third party's bug): said where the
+    answer was wanted, never taken as a figure."""
+
+
 class ValidationError(BackendError):
     """Bad input: a parameter that can never work as given. Nothing was changed."""
 

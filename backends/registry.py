@@ -8,13 +8,15 @@ serve one job and not the next.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Iterator
 from importlib.metadata import entry_points
 
+from . import kernel
 from .base import SwapBackend
-from .errors import ValidationError
+from .errors import PluginError, ValidationError
 
 log = logging.getLogger(__name__)
 GROUP = "swapadmin.backends"
@@ -155,3 +157,27 @@ def registry() -> Registry:
 
 def get_backend_class(name: str) -> type[SwapBackend]:
     return registry().get(name)
+
+
+def compressed_memory(kind: type[SwapBackend], path: str) -> kernel.ZramStat | None:
+    """``kind.compressed_memory(path)``, its answer checked before anyone reads a figure of
+    it: None, or a ZramStat of whole numbers from 0 to 2**63 (what mm_stat can hold, and
+    what a sample's JSON and PostgreSQL's jsonb take back). A third party's string, NaN or
+    infinity would otherwise fail the ratio's division or the sample's write, and with it
+    the host's heartbeat. PluginError for anything else; the plugin's own errors pass."""
+    st = kind.compressed_memory(path)
+    if st is None:
+        return None
+    if type(st) is not kernel.ZramStat:
+        raise PluginError(
+            f"the {kind.name} plugin gave {path}'s compressed memory as {type(st).__name__}, "
+            "not ZramStat"
+        )
+    for f in dataclasses.fields(st):
+        v = getattr(st, f.name)
+        if type(v) is not int or not 0 <= v < 2**63:
+            raise PluginError(
+                f"the {kind.name} plugin gave {path}'s compressed memory with "
+                f"{f.name}={v!r}: not a whole number of bytes or pages"
+            )
+    return st

@@ -39,6 +39,8 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from backends import BackendError, kernel, tunables
+from backends.errors import PluginError
+from backends.registry import compressed_memory as checked_compressed_memory
 from backends.registry import registry
 
 from .models import Backend, Host, Job, Sample
@@ -57,11 +59,16 @@ def _tunables() -> dict[str, Any]:
         return {"error": str(e)}
 
 
+#: (kind, path) pairs whose plugin failed to give figures, so that the failure is logged
+#: once (not every 5 s) until that plugin gives them again; bounded by the host's areas.
+_FIGURES_FAILED: set[tuple[str, str]] = set()
+
+
 def _compressed_memory(paths: list[str]) -> dict[str, Any]:
     """The compressed-memory figures of each active area whose kind keeps it in RAM, asked
     of the one kind that claims it (a zram device's mm_stat; whatever a third party's kind
-    of the same sort reports). Stored under the sample's ``zram`` key, as samples always
-    have been."""
+    of the same sort reports) and checked before they are stored. Stored under the sample's
+    ``zram`` key, as samples always have been."""
     out: dict[str, Any] = {}
     kinds = registry()
     for p in paths:
@@ -69,14 +76,23 @@ def _compressed_memory(paths: list[str]) -> dict[str, Any]:
         if len(claimants) != 1:
             continue  # no kind claims it, or two alike: whose figures they are is a guess
         kind = claimants[0]
+        said = (kind.name, p)
         try:
-            st = kind.compressed_memory(p)
+            st = checked_compressed_memory(kind, p)
+        except PluginError as e:
+            if said not in _FIGURES_FAILED:
+                log.error("%s; left out of the samples until it gives them", e)
+            _FIGURES_FAILED.add(said)
+            continue
         except (BackendError, OSError):
             continue  # gone between /proc/swaps and its figures: the next sample says so
         except Exception:
-            log.exception("the %s plugin failed to give %s's compressed memory", kind.name, p)
+            if said not in _FIGURES_FAILED:
+                log.exception("the %s plugin failed to give %s's compressed memory", *said)
+            _FIGURES_FAILED.add(said)
             continue
-        if isinstance(st, kernel.ZramStat):
+        _FIGURES_FAILED.discard(said)
+        if st is not None:
             out[p] = {**asdict(st), "compression_ratio": st.compression_ratio}
     return out
 

@@ -27,6 +27,7 @@ from django.utils import timezone
 from backends import BackendError, SwapBackend, kernel, registry
 from backends import fstab as fstab_mod
 from backends.errors import NotOursError
+from backends.registry import compressed_memory as checked_compressed_memory
 from swapadmin.core import actions
 from swapadmin.core.models import Backend, Host
 from swapadmin.core.services import backend_kind_refusal, way_out_of_unproven
@@ -364,13 +365,13 @@ def check_compressed_memory(t: Target, th: Thresholds) -> list[Finding]:
     if t.plugin is None or not dev:
         return []
     try:
-        st = type(t.plugin).compressed_memory(dev)
+        st = checked_compressed_memory(type(t.plugin), dev)
     except BackendError as e:
         return [warn("zram", f"cannot read {dev}'s compressed memory: {e.message}")]
     except Exception as e:  # a third party's bug: said on the check, not a crash of it
         return [warn("zram", f"the {t.backend.kind} plugin failed to give {dev}'s "
                              f"compressed memory: {type(e).__name__}: {e}")]  # fmt: skip
-    if not isinstance(st, kernel.ZramStat):
+    if st is None:
         return []
     out: list[Finding] = []
     ratio = st.compression_ratio
