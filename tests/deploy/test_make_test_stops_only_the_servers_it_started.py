@@ -83,9 +83,9 @@ class Stage:
         for proc in self.started:
             proc.terminate()
             proc.wait(timeout=30)
-        pid = _redis_pid(self)
-        if pid is not None:
-            # A daemon the scripts started and a failing test left behind.
+        # Any daemon the scripts started in this stage's directory and a failing test left
+        # behind (its pid file may since name another, or nothing).
+        for pid in _redis_pids_in(self.state):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
 
@@ -228,6 +228,21 @@ def test_a_database_url_comes_back_from_start_as_it_was_given(stage: Stage) -> N
         timeout=60, check=True,
     )  # fmt: skip
     assert got.stdout == url
+
+
+def _redis_pids_in(directory: Path) -> list[int]:
+    """The Redis servers running in ``directory`` or below it (by their working directory)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if (proc / "comm").read_text().strip() != "redis-server":
+                continue
+            cwd = Path(os.readlink(proc / "cwd").removesuffix(" (deleted)"))
+        except (OSError, ValueError):
+            continue
+        if cwd.is_relative_to(directory):
+            found.append(int(proc.name))
+    return found
 
 
 def _redis_pid(stage: Stage) -> int | None:
