@@ -12,10 +12,22 @@ export SWAPADMIN_DATA_DIR ?= $(CURDIR)/var
 
 .PHONY: run test bench bench-quick bench-live lint typecheck deps venv services services-stop clean
 
-$(STAMP): pyproject.toml setup.py backends/_aioloop.c
+# The user-space kind, a distribution of its own installed as a third party's would be
+# (contrib/swapadmin-userspace), after the main package and whenever its files change: not
+# editable, and built by the venv's own setuptools (--no-build-isolation: no build
+# environment fetched), whose run of its setup.py compiles uswapd into the package. A
+# compile error fails the install, and so make. The venv's seeded setuptools (66 on Debian
+# 12) builds no wheel by itself and reads no PEP 639 license: a current one first.
+USERSPACE := contrib/swapadmin-userspace
+USERSPACE_FILES := $(USERSPACE)/pyproject.toml $(USERSPACE)/setup.py \
+	$(USERSPACE)/src/swapadmin_userspace/uswapd.c $(wildcard $(USERSPACE)/src/swapadmin_userspace/*.py)
+
+$(STAMP): pyproject.toml setup.py backends/_aioloop.c $(USERSPACE_FILES)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -e '.[dev]'
+	$(PIP) install -q 'setuptools>=77'
+	$(PIP) install -q --no-build-isolation ./$(USERSPACE)
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -1,0 +1,405 @@
+"""uswapd from the plugin's side: start it, know it again, stop it.
+
+A daemon is known by its pid *and* its start time (field 22 of ``/proc/PID/stat``) in one
+boot: a pid alone may belong to any process after the daemon ended. Every signal goes
+through a pidfd opened first and checked against that start time after it was opened, so
+no process that merely reuses the number can ever be signalled.
+
+The mount is known by ``/proc/self/mountinfo`` (device number, mount point, filesystem
+type) and by what the daemon serving it says of itself in its ``stats`` file (its pid).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import os
+import re
+import select
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Final
+
+from backends import store as store_mod
+from backends.errors import BackendError, BusyError, KernelError
+
+#: Where the daemons' mount points live unless SWAPADMIN_USWAP_DIR says otherwise: on
+#: /run (tmpfs), so a reboot, which ends every daemon, also removes their mount points.
+DEFAULT_RUN_DIR: Final = "/run/swapadmin/uswap"
+#: A watchdog, not a wait: the daemon says it is ready within milliseconds of its start.
+READY_SECONDS: Final = 30.0
+#: How long a daemon may take to end once its mount is gone, before it is killed.
+EXIT_SECONDS: Final = 30.0
+#: How long an unmount may meet EBUSY (a loop device still letting go of the area file,
+#: udev probing the device it just detached) before the release is left for a retry.
+UNMOUNT_SECONDS: Final = 30.0
+MNT_DETACH: Final = 2
+UMOUNT_NOFOLLOW: Final = 8
+#: Exit statuses of uswapd, as its usage says.
+EXIT_STATUS: Final[dict[int, str]] = {
+    2: "bad input",
+    3: "setup failure",
+    4: "PR_SET_IO_FLUSHER refused",
+}
+_READY = re.compile(rb"ready io_flusher=([01]) pid=([0-9]+)\n")
+_libc = ctypes.CDLL(None, use_errno=True)
+
+#: Daemons this process started and has not reaped yet: a long-lived worker reaps its own
+#: children, so none lingers as a zombie once its mount is gone.
+_children: dict[int, subprocess.Popen[bytes]] = {}
+_children_lock = threading.Lock()
+
+
+def run_dir() -> str:
+    """The directory that holds one mount point per store (``SWAPADMIN_USWAP_DIR``)."""
+    path = os.environ.get("SWAPADMIN_USWAP_DIR", "") or DEFAULT_RUN_DIR
+    if not path.startswith("/") or os.path.normpath(path) != path or path == "/":
+        raise BackendError(
+            f"SWAPADMIN_USWAP_DIR={path!r} is not a normalised absolute path of a directory"
+        )
+    return path
+
+
+def binary() -> str:
+    """The uswapd installed with this package (compiled by its setup.py)."""
+    path = Path(str(resources.files("swapadmin_userspace") / "uswapd"))
+    if not os.access(path, os.X_OK):
+        raise BackendError(
+            f"{path} is missing or not executable: the swapadmin-userspace package was "
+            "installed without its daemon; install it again (make venv)"
+        )
+    return str(path)
+
+
+@dataclass(frozen=True)
+class Daemon:
+    """One uswapd process, as recorded in a backend's state."""
+
+    pid: int
+    start_time: int
+    boot_id: str
+
+    def to_state(self) -> dict[str, Any]:
+        return {"pid": self.pid, "start_time": self.start_time, "boot_id": self.boot_id}
+
+    @classmethod
+    def from_state(cls, value: object) -> Daemon | None:
+        if not isinstance(value, dict):
+            return None
+        pid, start, boot = value.get("pid"), value.get("start_time"), value.get("boot_id")
+        if type(pid) is not int or type(start) is not int or not isinstance(boot, str):
+            return None
+        return cls(pid, start, boot)
+
+    @classmethod
+    def of(cls, pid: int) -> Daemon | None:
+        """The process ``pid`` is now, or None when there is none (or only its zombie)."""
+        start = start_time(pid)
+        return None if start is None else cls(pid, start, store_mod.boot_id())
+
+    def alive(self) -> bool:
+        """This very process still runs (not a later one with its number)."""
+        return Daemon.of(self.pid) == self
+
+    def holds(self, st: os.stat_result) -> bool:
+        """The process holds the file ``st`` describes open (the store it serves)."""
+        fd_dir = f"/proc/{self.pid}/fd"
+        try:
+            names = os.listdir(fd_dir)
+        except OSError:
+            return False
+        for name in names:
+            with contextlib.suppress(OSError):
+                got = os.stat(f"{fd_dir}/{name}")
+                if (got.st_dev, got.st_ino) == (st.st_dev, st.st_ino):
+                    return self.alive()  # the descriptors read were this process's
+        return False
+
+    def is_uswapd(self) -> bool:
+        """The process runs a uswapd binary (one replaced by a reinstall included)."""
+        try:
+            exe = os.readlink(f"/proc/{self.pid}/exe")
+        except OSError:
+            return False
+        return os.path.basename(exe).removesuffix(" (deleted)") == "uswapd" and self.alive()
+
+    def describe(self) -> str:
+        return f"pid {self.pid} (started at tick {self.start_time})"
+
+
+def start_time(pid: int) -> int | None:
+    """Field 22 of /proc/PID/stat (clock ticks after boot), or None for no live process."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces and parentheses: count from the last ")".
+    fields = raw[raw.rfind(b")") + 2 :].split()
+    if len(fields) < 20 or fields[0] in (b"Z", b"X"):
+        return None
+    return int(fields[19])
+
+
+@contextlib.contextmanager
+def pidfd(daemon: Daemon) -> Iterator[int | None]:
+    """A pidfd on ``daemon``, or None when it has ended: opened first, then checked to be
+    that process (its start time), so the descriptor can never name a later process."""
+    try:
+        fd = os.pidfd_open(daemon.pid)
+    except ProcessLookupError:
+        yield None
+        return
+    try:
+        yield fd if daemon.alive() else None
+    finally:
+        os.close(fd)
+
+
+def wait_ended(fd: int, seconds: float) -> bool:
+    """Whether the process of pidfd ``fd`` ends within ``seconds`` (a pidfd turns readable
+    when its process exits, whoever its parent is)."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(max(0.0, seconds) * 1000))
+
+
+def end(daemon: Daemon, *, seconds: float = EXIT_SECONDS) -> None:
+    """Wait for ``daemon`` to end after its mount went; SIGKILL it if it does not within
+    ``seconds``. A process that is not ``daemon`` (its number reused) is never signalled."""
+    with pidfd(daemon) as fd:
+        if fd is None:
+            reap(daemon.pid)
+            return
+        if not wait_ended(fd, seconds):
+            signal.pidfd_send_signal(fd, signal.SIGKILL)
+            if not wait_ended(fd, seconds):
+                raise BusyError(f"uswapd {daemon.describe()} did not end after SIGKILL")
+    reap(daemon.pid)
+
+
+def reap(pid: int) -> None:
+    """Collect the exit status of a daemon this process started, if it did."""
+    with _children_lock:
+        child = _children.pop(pid, None)
+    if child is not None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.wait(timeout=EXIT_SECONDS)
+
+
+# ---- mounts ----
+
+
+@dataclass(frozen=True)
+class Mount:
+    devnum: str  # "major:minor" of the mounted filesystem
+    mountpoint: str
+    fstype: str
+    source: str
+
+    @property
+    def fuse(self) -> bool:
+        return self.fstype == "fuse" or self.fstype.startswith("fuse.")
+
+
+def _unescape(field: str) -> str:
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+
+
+def mounts() -> list[Mount]:
+    """Every mount of this process's namespace, in mount order (the last one at a path is
+    the one the path reaches)."""
+    out = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            head, _, tail = line.partition(" - ")
+            fields, rest = head.split(), tail.split()
+            if len(fields) < 5 or len(rest) < 2:
+                continue
+            out.append(Mount(fields[2], _unescape(fields[4]), rest[0], _unescape(rest[1])))
+    return out
+
+
+def devnum(dev: int) -> str:
+    return f"{os.major(dev)}:{os.minor(dev)}"
+
+
+def mount_at(path: str) -> Mount | None:
+    """The mount a walk to ``path`` reaches, if ``path`` is a mount point."""
+    at = [m for m in mounts() if m.mountpoint == path]
+    return at[-1] if at else None
+
+
+def umount(path: str, *, seconds: float = UNMOUNT_SECONDS) -> None:
+    """umount2(``path``), waiting out a moment's EBUSY (a loop device that let go of the
+    area only at its last close, udev probing it): BusyError if it stays busy."""
+    raw = os.fsencode(path)
+    deadline = time.monotonic() + seconds
+    delay = 0.01
+    while _libc.umount2(raw, UMOUNT_NOFOLLOW) != 0:
+        err = ctypes.get_errno()
+        if err == errno.EINVAL and mount_at(path) is None:
+            return  # unmounted meanwhile
+        if err != errno.EBUSY:
+            raise KernelError(f"cannot unmount {path}: {os.strerror(err)}", errno=err)
+        if time.monotonic() >= deadline:
+            raise BusyError(
+                f"{path} stays busy: something still has its area open (a loop device not "
+                "yet detached, a process). Detach it; swapadmin tries again."
+            )
+        time.sleep(delay)  # the kernel gives no event for "no longer busy"
+        delay = min(delay * 2, 0.2)
+
+
+def detach_mount(path: str) -> None:
+    """umount2(MNT_DETACH): the last resort for a mount that a failed start left behind."""
+    _libc.umount2(os.fsencode(path), MNT_DETACH | UMOUNT_NOFOLLOW)
+
+
+# ---- the stats file ----
+
+
+def parse_stats(text: str) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(" ")
+        with contextlib.suppress(ValueError):
+            out[key] = int(value)
+    return out
+
+
+def read_stats(fd: int) -> dict[str, int]:
+    """The daemon's counters from its open ``stats`` file."""
+    chunks = []
+    offset = 0
+    while True:
+        try:
+            chunk = os.pread(fd, 65536, offset)
+        except OSError as e:
+            raise KernelError(f"cannot read uswapd's stats: {e.strerror}", errno=e.errno) from e
+        if not chunk:
+            break
+        chunks.append(chunk)
+        offset += len(chunk)
+    return parse_stats(b"".join(chunks).decode(errors="replace"))
+
+
+# ---- starting ----
+
+
+@dataclass(frozen=True)
+class Started:
+    daemon: Daemon
+    io_flusher: bool
+
+
+class StartFailed(BackendError):
+    """uswapd did not say it was ready; the message says why, with what it wrote."""
+
+
+def start(
+    *, mountpoint: str, store_fd: int, size: int, log_fd: int, seconds: float = READY_SECONDS
+) -> Started:
+    """Start uswapd over the open store ``store_fd`` (handed down, never a path it opens)
+    at ``mountpoint``, in a session of its own, and wait for its ready line. On any
+    failure the daemon is killed and whatever it mounted taken down before StartFailed."""
+    r, w = os.pipe()
+    child: subprocess.Popen[bytes] | None = None
+    try:
+        argv = [
+            binary(), "--mountpoint", mountpoint, "--store-fd", str(store_fd),
+            "--size", str(size), "--ready-fd", str(w),
+        ]  # fmt: skip
+        try:
+            child = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log_fd,
+                stderr=log_fd,
+                pass_fds=(store_fd, w),
+                close_fds=True,
+                # Its own session: a worker restart (SIGTERM to the worker's process group,
+                # the terminal's hangup) does not end the daemon that holds an active area.
+                start_new_session=True,
+                cwd="/",
+            )
+        except OSError as e:
+            raise StartFailed(f"cannot run uswapd: {e.strerror}") from e
+        with _children_lock:
+            _children[child.pid] = child
+        os.close(w)
+        w = -1
+        line, closed = _ready_line(r, seconds)
+        if closed and not line.endswith(b"\n"):
+            # It closed its end without a line: it is exiting; its status says why.
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(timeout=seconds)
+        return _ready(child, line, seconds)
+    except BaseException:
+        _abort(child, mountpoint)
+        raise
+    finally:
+        os.close(r)
+        if w >= 0:
+            os.close(w)
+
+
+def _ready(child: subprocess.Popen[bytes], line: bytes, seconds: float) -> Started:
+    match = _READY.fullmatch(line)
+    if match is None:
+        status = child.poll()
+        if status is not None:
+            why = f"it exited with status {status} ({EXIT_STATUS.get(status, 'unexpected')})"
+        elif line:
+            why = f"its ready line was {line!r}"
+        else:
+            why = f"it gave no ready line within {seconds:.0f} s"
+        raise StartFailed(f"uswapd did not start: {why}")
+    pid = int(match.group(2))
+    if pid != child.pid:
+        raise StartFailed(f"uswapd said it was pid {pid}, but it was started as {child.pid}")
+    daemon = Daemon.of(pid)
+    if daemon is None:
+        raise StartFailed(f"uswapd (pid {pid}) ended just after it said it was ready")
+    return Started(daemon, match.group(1) == b"1")
+
+
+def _ready_line(fd: int, seconds: float) -> tuple[bytes, bool]:
+    """What the daemon wrote on its ready pipe up to its first newline, its exit (EOF) or
+    the deadline; and whether it closed the pipe."""
+    deadline = time.monotonic() + seconds
+    got = b""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    while b"\n" not in got and len(got) < 256:
+        left = deadline - time.monotonic()
+        if left <= 0 or not poller.poll(left * 1000):
+            return got, False
+        chunk = os.read(fd, 256)
+        if not chunk:
+            return got, True
+        got += chunk
+    return got, False
+
+
+def _abort(child: subprocess.Popen[bytes] | None, mountpoint: str) -> None:
+    """After a failed start: the daemon this process started killed (not reaped yet, so
+    its pid is still its own) and whatever it mounted taken down."""
+    if child is not None:
+        with _children_lock:
+            _children.pop(child.pid, None)
+        if child.poll() is None:
+            child.kill()
+        child.wait()
+    found = mount_at(mountpoint)
+    if found is not None and found.fuse:
+        try:
+            umount(mountpoint, seconds=1.0)
+        except BackendError:
+            detach_mount(mountpoint)

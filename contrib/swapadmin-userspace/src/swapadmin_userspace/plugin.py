@@ -1,0 +1,758 @@
+"""The user-space kind: swap whose every page passes through swapadmin's own daemon.
+
+On a kernel without NBD or ublk, the only way for the kernel's swap traffic to reach a
+process is a loop device over a file on a FUSE filesystem (docs/research/issue15-part2-
+userspace-kind.md, section 2). So an area of this kind is three things, made in order:
+
+1. the *store*: a file under a swap root made exactly as the file kind makes its files
+   (same root, symlink, ownership, free-space and marking checks), holding the swap area
+   byte for byte, so the file kind's header and identity checks apply to it unchanged;
+2. *uswapd* (``uswapd.c``, compiled when this package is installed): handed the store's
+   proven descriptor (never a path to open again), it mounts a FUSE filesystem whose
+   ``area`` file is the store 1:1 and whose ``stats`` file counts what passed through;
+3. a *loop device* over ``area`` with direct I/O, which swapon and every tool write to.
+
+Every descriptor written through is proven when it is opened, just before its first write
+(the contract's ``prove``): the loop device (LOOP_GET_STATUS64 on that very descriptor)
+serves the ``area`` file opened from this backend's FUSE mount, that mount is served by the
+daemon recorded in ``state`` (its pid and start time, in this boot), that daemon holds this
+backend's store open, and the store carries this backend's mark. While the descriptor is
+open none of it can change under it (see ``recheck_store``). Swapping on is refused while
+the daemon runs without PR_SET_IO_FLUSHER (see ``open_for_swapon``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import fcntl
+import os
+import stat
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Final
+
+from backends import kernel, safepath
+from backends import store as store_mod
+from backends.base import Fact, Parameter, SwapBackend
+from backends.errors import ActiveAreaError, BackendError, KernelError, NotOursError, UnsafeError
+from backends.plugins.file import _lock
+from backends.plugins.loop import LOOP_CLR_FD, LoopBackend, _opened_device, open_loop_node
+from backends.policy import Policy
+from backends.store import Store
+
+from . import daemon as uswapd
+from .daemon import Daemon
+
+PR_SET_IO_FLUSHER: Final = 57
+#: uswapd's own words when it is asked to insist on PR_SET_IO_FLUSHER and cannot have it.
+IO_FLUSHER_WHY: Final = (
+    "PR_SET_IO_FLUSHER refused (needs CAP_SYS_RESOURCE): without it this daemon's own "
+    "allocations can recurse into the swap area it serves and deadlock"
+)
+AREA: Final = "area"
+STATS: Final = "stats"
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+class IoFlusherRefused(UnsafeError):
+    """The area is not swapped on: its daemon runs without PR_SET_IO_FLUSHER."""
+
+
+def io_flusher_granted() -> bool:
+    """Whether this process may set PR_SET_IO_FLUSHER (CAP_SYS_RESOURCE), asked on a
+    throwaway thread: the flag is a task's own and ends with that thread."""
+    answer: list[bool] = []
+
+    def ask() -> None:
+        answer.append(_libc.prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0) == 0)
+
+    t = threading.Thread(target=ask, name="io-flusher-probe")
+    t.start()
+    t.join()
+    return bool(answer and answer[0])
+
+
+def lowest_priority(others: Sequence[kernel.SwapArea]) -> int | None:
+    """A swapon priority strictly below every other active area's, so that this area is the
+    last to fill: one below the lowest, when that is an explicit priority above 0; None
+    (the kernel's own, negative, priority) when no explicit one can be lower."""
+    if not others:
+        return None
+    least = min(a.priority for a in others)
+    return least - 1 if least >= 1 else None
+
+
+@dataclass(frozen=True)
+class Served:
+    """What serves a FUSE mount of this kind: the daemon, as it names itself in ``stats``
+    and as /proc shows it, and its counters."""
+
+    daemon: Daemon
+    stats: dict[str, int]
+
+
+class UserspaceBackend(LoopBackend):
+    """A store file under a swap root, served by uswapd over FUSE, swapped to through a
+    loop device. ``state``: ``device`` (the loop device), ``mountpoint``, ``daemon`` (pid,
+    start time, boot id), ``io_flusher`` (what the daemon reported), and the store record."""
+
+    name: ClassVar[str] = "userspace"
+    label: ClassVar[str] = "User-space store (FUSE)"
+    description: ClassVar[str] = (
+        "Swap whose pages pass through swapadmin's own daemon (uswapd): the kernel swaps to a "
+        "loop device over a FUSE file the daemon serves byte for byte from a store file under "
+        "a swap root. Swapped on only where the daemon may set PR_SET_IO_FLUSHER "
+        "(CAP_SYS_RESOURCE)."
+    )
+    parameters: ClassVar[tuple[Parameter, ...]] = (
+        Parameter(
+            "path",
+            "Store file",
+            required=True,
+            max_length=4096,
+            help="Absolute path of the store file, inside one of the host's swap roots: it "
+            "holds the swap area byte for byte, served by swapadmin's daemon.",
+        ),
+    )
+    # The daemon serves the size it was started with; resizing is not built yet.
+    resizable: ClassVar[bool] = False
+    # Nothing starts the daemon and attaches the loop device again at boot.
+    persistable: ClassVar[bool] = False
+    device_is_ephemeral: ClassVar[bool] = True
+
+    # ---- what the control plane asks the class ----
+
+    @classmethod
+    def adoption_claim(cls, path: str) -> int:
+        return 0  # a loop device over someone's FUSE file is the loop kind's to adopt
+
+    @classmethod
+    def adopt(
+        cls, path: str, policy: Policy, *, active: bool
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        raise BackendError(f"the {cls.label} kind does not adopt existing areas")
+
+    @classmethod
+    def facts(
+        cls,
+        info: Mapping[str, Any],
+        params: Mapping[str, Any],
+        state: Mapping[str, Any],
+        swap_path: str | None,
+    ) -> list[Fact]:
+        device = str(info.get("device") or state.get("device") or "not attached")
+        running = info.get("daemon_running")
+        rec = Daemon.from_state(state.get("daemon"))
+        pid = rec.pid if rec else None
+        if pid is None:
+            daemon_text = "not started"
+        else:
+            daemon_text = f"uswapd, pid {pid}, {'running' if running is True else 'not running'}"
+        flusher = info.get("io_flusher", state.get("io_flusher"))
+        problem = "" if flusher is not False else f"swapon is refused: {IO_FLUSHER_WHY}"
+        return [
+            Fact("Store file", str(params.get("path") or ""), mono=True),
+            Fact("Daemon", daemon_text),
+            Fact("FUSE mount", str(state.get("mountpoint") or "not mounted"), mono=True),
+            Fact("Loop device", device, mono=True),
+            Fact(
+                "PR_SET_IO_FLUSHER",
+                "yes" if flusher is True else "no" if flusher is False else "unknown",
+                problem=problem,
+            ),
+        ]
+
+    @classmethod
+    def creation_prepares(cls, where: str, size: str) -> str:
+        return (
+            f"Create a store file of {size} at {where}, allocated, owned by root with mode "
+            "0600 and marked as made by swapadmin, as a swap file is made; start swapadmin's "
+            "daemon uswapd over it, with a FUSE mount in the host's run directory "
+            f"({uswapd.DEFAULT_RUN_DIR} unless SWAPADMIN_USWAP_DIR says otherwise), and attach "
+            "a loop device to the daemon's area file. It is swapped on only where the daemon "
+            "may set PR_SET_IO_FLUSHER (CAP_SYS_RESOURCE)."
+        )
+
+    @classmethod
+    def destroy_removes(cls, path: str, size: str) -> str:
+        return (
+            f"The loop device {path} is detached, uswapd's FUSE mount is taken down (the "
+            f"daemon ends) and the store file ({size}) is deleted, if swapadmin made it."
+        )
+
+    # ---- the state ----
+
+    @property
+    def mountpoint(self) -> str | None:
+        mp = self.state.get("mountpoint")
+        return mp if isinstance(mp, str) and mp else None
+
+    @property
+    def daemon(self) -> Daemon | None:
+        return Daemon.from_state(self.state.get("daemon"))
+
+    def _forget_daemon(self) -> None:
+        for key in ("mountpoint", "daemon", "io_flusher"):
+            self.state.pop(key, None)
+
+    # ---- enable / disable ----
+
+    def swapfile(self, enable: bool) -> None:
+        """On True: the store is provisioned (or, outside a provision, verified) as the file
+        kind does, served by one uswapd at this backend's mount point, and the area file
+        attached to one loop device; what is in place already is reused, what a reboot
+        ended is started again. On False: the loop device is detached (never while
+        active), the mount taken down, the daemon ended; the store stays until destroy."""
+        if not enable:
+            self._detach_area()
+            self._stop_serving()
+            return
+        self.provision_file()
+        store = self._backing_store()
+        try:
+            self._serve(store)
+            self._attach_area()
+        finally:
+            # Page I/O goes through the loop device from now on, proven again when opened.
+            if store is self._store:
+                self.close()
+            else:
+                store.close()
+
+    def _mountpoint_for(self, st: os.stat_result) -> str:
+        # One mount point per store file: named by the bytes it serves, not by a row.
+        return os.path.join(uswapd.run_dir(), f"{st.st_dev}-{st.st_ino}")
+
+    def _serve(self, store: Store) -> None:
+        """One uswapd serving ``store`` at this backend's mount point: the recorded one, or
+        one found there serving this very store (a crash lost its record), or a new one
+        (also in place of one without PR_SET_IO_FLUSHER, once the flag can be had)."""
+        st = os.fstat(store.fd)
+        mp = self.mountpoint or self._mountpoint_for(st)
+        served = self._served_at(mp, st)
+        if served is not None:
+            if self.daemon != served.daemon or self.mountpoint != mp:
+                self.state.update(
+                    mountpoint=mp,
+                    daemon=served.daemon.to_state(),
+                    io_flusher=served.stats.get("io_flusher") == 1,
+                )
+                self.save_state()
+            if not self._restart_for_io_flusher(served):
+                return
+        # Nothing serves this store there, or its daemon is to start again with the flag:
+        # what is left (a mount whose daemon died, with our loop device still over it; a
+        # recorded daemon without its mount) goes first.
+        self.state["mountpoint"] = mp
+        self._detach_area()
+        self._stop_serving()
+        self._start(store, self._mountpoint_for(st))
+
+    def _restart_for_io_flusher(self, served: Served) -> bool:
+        """Whether a daemon that runs without PR_SET_IO_FLUSHER, serving an inactive area,
+        is to be started again because this worker may grant the flag now (it was given
+        CAP_SYS_RESOURCE since): then the next activation is not refused."""
+        return served.stats.get("io_flusher") != 1 and not self.is_active() and io_flusher_granted()
+
+    def _start(self, store: Store, mp: str) -> None:
+        st = os.fstat(store.fd)
+        with safepath.open_parent(mp, [os.path.dirname(mp)], create=True) as parent:
+            _empty_mountpoint(parent)
+            log_fd = os.open(
+                parent.name + ".log",
+                os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
+                0o600,
+                dir_fd=parent.dirfd,
+            )
+            try:
+                started = self._start_daemon(store.fd, mp, log_fd)
+            except uswapd.StartFailed as e:
+                said = _tail(parent.dirfd, parent.name + ".log")
+                with contextlib.suppress(OSError):
+                    os.rmdir(parent.name, dir_fd=parent.dirfd)
+                raise BackendError(
+                    f"{e.message}{f'; it said: {said}' if said else ''}. Nothing was left "
+                    "mounted or running."
+                ) from e
+            finally:
+                os.close(log_fd)
+        self.state.update(
+            mountpoint=mp, daemon=started.daemon.to_state(), io_flusher=started.io_flusher
+        )
+        self.save_state()  # a crash from here on must not leave the daemon unknown
+        served = self._served_at(mp, st)
+        if served is None or served.daemon != started.daemon:
+            self._stop_serving()
+            raise BackendError(
+                f"uswapd {started.daemon.describe()} said it was ready, but {mp} is not "
+                "served by it; it was stopped"
+            )
+
+    def _start_daemon(self, store_fd: int, mp: str, log_fd: int) -> uswapd.Started:
+        # A description of its own for the daemon (no lock of ours), reached through the
+        # proven descriptor, not through the store's name. O_DIRECT: a page swapped out
+        # must not sit in the store's page cache, dirty, while memory is short (the loop
+        # device's requests are page-aligned, and so are the daemon's buffers).
+        st = os.fstat(store_fd)
+        rw = os.open(f"/proc/self/fd/{store_fd}", os.O_RDWR | os.O_DIRECT | os.O_CLOEXEC)
+        try:
+            if store_mod.file_identity(os.fstat(rw)) != store_mod.file_identity(st):
+                raise NotOursError(f"{self.file_path} changed while its daemon was started")
+            return uswapd.start(mountpoint=mp, store_fd=rw, size=st.st_size, log_fd=log_fd)
+        finally:
+            os.close(rw)
+
+    def _served_at(self, mp: str, store_st: os.stat_result) -> Served | None:
+        """The daemon serving this backend's store at ``mp``; None when nothing is mounted
+        there or its daemon is gone. NotOursError for a mount there that serves other bytes."""
+        found = uswapd.mount_at(mp)
+        if found is None:
+            return None
+        if not found.fuse:
+            raise NotOursError(
+                f"{mp} holds a {found.fstype} mount that is not this backend's: left as it is"
+            )
+        try:
+            mp_fd = self._open_mountpoint(mp)
+        except BackendError:
+            return None
+        try:
+            return self._check_served(mp_fd, mp, store_st)
+        except _Gone:
+            return None
+        finally:
+            os.close(mp_fd)
+
+    def _check_served(self, mp_fd: int, mp: str, store_st: os.stat_result) -> Served:
+        """The FUSE mount reached through ``mp_fd`` is the one at ``mp`` and is served by a
+        live daemon that holds the store ``store_st`` open. _Gone when its daemon is gone."""
+        served = self._daemon_of(mp_fd, mp)
+        if not served.daemon.holds(store_st):
+            raise NotOursError(
+                f"the FUSE mount at {mp} is served by pid {served.daemon.pid}, which does not "
+                f"hold this backend's store {self.file_path} open: it is not this backend's. "
+                "Nothing was written; it was left as it is."
+            )
+        return served
+
+    def _daemon_of(self, mp_fd: int, mp: str) -> Served:
+        """Who serves the FUSE mount at ``mp`` (reached through ``mp_fd``), as its ``stats``
+        file names it and /proc finds it alive. _Gone when its daemon is gone."""
+        try:
+            top = os.fstat(mp_fd)
+        except OSError as e:
+            if e.errno == errno.ENOTCONN:
+                raise _Gone(mp) from e
+            raise KernelError(f"cannot look at {mp}: {e.strerror}", errno=e.errno) from e
+        found = uswapd.mount_at(mp)
+        if found is None or found.devnum != uswapd.devnum(top.st_dev) or not found.fuse:
+            what = f"{found.fstype} {found.devnum}" if found else "no mount"
+            raise NotOursError(
+                f"{mp} is not this backend's FUSE mount any more (found: {what}). Nothing was "
+                "written."
+            )
+        try:
+            fd = os.open(STATS, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=mp_fd)
+        except OSError as e:
+            if e.errno == errno.ENOTCONN:
+                raise _Gone(mp) from e
+            raise NotOursError(
+                f"{mp} has no readable {STATS} file ({e.strerror}): it is not served by "
+                "uswapd. Nothing was written."
+            ) from e
+        try:
+            if os.fstat(fd).st_dev != top.st_dev:
+                raise NotOursError(f"{mp}/{STATS} is not on the mount at {mp}")
+            try:
+                stats = uswapd.read_stats(fd)
+            except KernelError as e:
+                if e.errno == errno.ENOTCONN:
+                    raise _Gone(mp) from e
+                raise
+        finally:
+            os.close(fd)
+        serving = Daemon.of(stats["pid"]) if stats.get("pid") else None
+        if serving is None:
+            raise _Gone(mp)
+        return Served(serving, stats)
+
+    def _open_mountpoint(self, mp: str) -> int:
+        """The mount point, reached by a walk from ``/`` through root's own directories; an
+        O_PATH descriptor of the root of whatever is mounted there."""
+        try:
+            parent = safepath.open_parent(mp, [os.path.dirname(mp)])
+        except FileNotFoundError:
+            raise BackendError(f"{mp} does not exist: {self.file_path} is not served") from None
+        with parent:
+            try:
+                return os.open(
+                    parent.name,
+                    os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                    dir_fd=parent.dirfd,
+                )
+            except OSError as e:
+                raise KernelError(f"cannot open {mp}: {e.strerror}", errno=e.errno) from e
+
+    def _open_area(self) -> tuple[int, int]:
+        """(mount point, area file) of the recorded mount, opened read-only."""
+        mp = self.mountpoint
+        if mp is None:
+            raise BackendError(f"{self.file_path} is not served by its daemon; enable it")
+        mp_fd = self._open_mountpoint(mp)
+        try:
+            area = os.open(AREA, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=mp_fd)
+        except OSError as e:
+            os.close(mp_fd)
+            if e.errno == errno.ENOTCONN:
+                raise BackendError(
+                    f"the daemon serving {mp} is gone; enable the backend again"
+                ) from e
+            raise KernelError(f"cannot open {mp}/{AREA}: {e.strerror}", errno=e.errno) from e
+        return mp_fd, area
+
+    def _attach_area(self) -> None:
+        mp_fd, area = self._open_area()
+        try:
+            dev = self.device if self.device and self._backs(self.device, area) else None
+            if dev is None:  # a crash between attaching and saving the state
+                serving = store_mod.loops_serving(os.fstat(area))
+                dev = serving[0] if serving else None
+            self.state["device"] = dev or self._configure_free_device(area)
+            self.save_state()  # a crash from here on must not leave it unknown
+        finally:
+            os.close(area)
+            os.close(mp_fd)
+
+    def _detach_area(self) -> None:
+        """LOOP_CLR_FD of the recorded loop device, only while it serves a file on this
+        backend's FUSE mount (its daemon may be gone: the device number says so)."""
+        if self.record.get("adopted"):
+            self.state.pop("device", None)
+            return
+        dev = self.device
+        if dev is None:
+            return
+        try:
+            with _opened_device(dev) as fd:
+                if not self._serves_our_mount(fd):
+                    # Detached already, perhaps reused since by someone else: not ours.
+                    self.state.pop("device", None)
+                    return
+                if store_mod.active_path(fd) is not None:
+                    raise ActiveAreaError(
+                        f"{dev} is active in /proc/swaps; deactivate it before detaching the "
+                        "loop device"
+                    )
+                try:
+                    fcntl.ioctl(fd, LOOP_CLR_FD)
+                except OSError as e:
+                    if e.errno != errno.ENXIO:  # ENXIO: nothing attached any more
+                        raise KernelError(
+                            f"cannot detach {dev}: {e.strerror}", errno=e.errno
+                        ) from e
+        except NotOursError:
+            self.state.pop("device", None)  # not a loop device now: nothing of ours there
+            return
+        self.state.pop("device", None)
+
+    def _serves_our_mount(self, dev_fd: int) -> bool:
+        mp = self.mountpoint
+        backing = store_mod.loop_backing(dev_fd)
+        found = uswapd.mount_at(mp) if mp else None
+        return (
+            backing is not None
+            and found is not None
+            and found.fuse
+            and uswapd.devnum(backing[0]) == found.devnum
+        )
+
+    def _stop_serving(self) -> None:
+        """Take this backend's mount down and end its daemon. A mount served by a live
+        daemon that is neither the recorded one nor one holding this store is left
+        (NotOursError). Only the daemon serving the mount, and the recorded one if it is a
+        uswapd holding this store, are ever signalled, each through a pidfd of that very
+        process (pid and start time): a process that took a recorded pid never is."""
+        mp = self.mountpoint
+        if mp is None:
+            self._forget_daemon()
+            return
+        serving: Daemon | None = None
+        found = uswapd.mount_at(mp)
+        if found is not None:
+            if not found.fuse:
+                raise NotOursError(
+                    f"{mp} holds a {found.fstype} mount that is not this backend's: left as it is"
+                )
+            serving = self._serving(mp)
+            if serving is not None and serving != self.daemon and not self._holds_store(serving):
+                raise NotOursError(
+                    f"the FUSE mount at {mp} is served by pid {serving.pid}, neither this "
+                    "backend's daemon nor one serving its store: left as it is"
+                )
+            uswapd.umount(mp)
+        rec = self.daemon
+        if rec is not None and rec != serving and not (rec.is_uswapd() and self._holds_store(rec)):
+            rec = None  # a record naming another process (a row written by hand): left alone
+        for d in dict.fromkeys(x for x in (serving, rec) if x is not None):
+            uswapd.end(d)
+        with contextlib.suppress(OSError):
+            os.rmdir(mp)
+        with contextlib.suppress(OSError):
+            os.unlink(mp + ".log")
+        self._forget_daemon()
+
+    def _serving(self, mp: str) -> Daemon | None:
+        """The live daemon serving the mount at ``mp``; None when it is gone."""
+        try:
+            mp_fd = self._open_mountpoint(mp)
+        except BackendError:
+            return None
+        try:
+            return self._daemon_of(mp_fd, mp).daemon
+        except _Gone:
+            return None
+        finally:
+            os.close(mp_fd)
+
+    def _holds_store(self, d: Daemon) -> bool:
+        try:
+            store = self._backing_store()
+        except BackendError:
+            return False
+        try:
+            return d.holds(os.fstat(store.fd))
+        finally:
+            if store is not self._store:
+                store.close()
+
+    # ---- the open store: the loop device, proven by the area, the mount and the daemon ----
+
+    def open_store(self, writable: bool) -> Store:
+        """The loop device, with what proves it: the store file (by the walk from the swap
+        root, locked while written), the FUSE mount point and its area file."""
+        file_store = self._open_file(os.O_RDONLY)
+        held = [file_store.fd]
+        try:
+            if writable:
+                _lock(file_store.fd, file_store.path)
+            mp_fd, area = self._open_area()
+            held += [mp_fd, area]
+            dev = self.swap_path
+            fd = open_loop_node(dev, self.open_flags(writable))
+        except BaseException:
+            for h in held:
+                os.close(h)
+            raise
+        return Store(fd, writable, dev, file_store.key, held=held)
+
+    def check_identity(self, store: Store) -> None:
+        if not store.held:  # the store file itself, kept by a provision
+            self._check_file(store.fd, store.path)
+            return
+        file_fd, mp_fd, area = store.held
+        self._check_file(file_fd, self.file_path)
+        mp = self.mountpoint
+        assert mp is not None
+        try:
+            served = self._check_served(mp_fd, mp, os.fstat(file_fd))
+        except _Gone:
+            raise NotOursError(
+                f"the daemon serving {mp} is gone: nothing proves who serves it. Nothing was "
+                "written; enable the backend again."
+            ) from None
+        if served.daemon != self.daemon:
+            rec = self.daemon
+            raise NotOursError(
+                f"the FUSE mount at {mp} is served by uswapd {served.daemon.describe()}, not by "
+                f"this backend's daemon, {f'uswapd {rec.describe()}' if rec else 'none recorded'}"
+                ". Nothing was written."
+            )
+        self._check_area_served(store.fd, store.path, area, mp)
+
+    def _check_area_served(self, dev_fd: int, dev: str, area: int, mp: str) -> None:
+        """The loop device open on ``dev_fd`` (the descriptor written through) serves the
+        very area file open on ``area`` (same device and inode)."""
+        st = os.fstat(dev_fd)
+        if not stat.S_ISBLK(st.st_mode) or os.major(st.st_rdev) != store_mod.LOOP_MAJOR:
+            raise NotOursError(f"{dev} is not a loop device any more. Nothing was written.")
+        want = os.fstat(area)
+        backing = store_mod.loop_backing(dev_fd)
+        if backing != (want.st_dev, want.st_ino):
+            found = "no file" if backing is None else f"another file (device, inode {backing})"
+            raise NotOursError(
+                f"the loop device now at {dev} is not this backend's: it serves {found}, not "
+                f"{mp}/{AREA} (device, inode {(want.st_dev, want.st_ino)}). Nothing was "
+                "written."
+            )
+
+    def check_exclusive(self, store: Store) -> None:
+        if not store.held:
+            self._check_no_loop(store.fd, store.path, mine=None)
+            return
+        file_fd, _, area = store.held
+        # Ours is over the area: any loop device over the store file itself is another's.
+        self._check_no_loop(file_fd, self.file_path, mine=None)
+        self._check_no_loop(area, f"{self.mountpoint}/{AREA}", mine=store.path)
+
+    def _own_loop_device(self) -> str | None:
+        return None  # no loop device of this kind serves the store file itself
+
+    def _attached(self) -> bool:
+        dev = self.device
+        if dev is None:
+            return False
+        try:
+            with _opened_device(dev, os.O_RDONLY) as fd:
+                return self._serves_our_mount(fd)
+        except (OSError, BackendError):
+            return False
+
+    # ---- long writers: proven again as they go ----
+
+    def recheck_store(self) -> None:
+        """The contract's look between a scan's or a benchmark's slices, and the proof of
+        who serves the mount again. While the descriptor is open its loop device cannot be
+        re-pointed (the kernel defers a detach to the last close and refuses an attach over
+        an attached device), and the area file it holds pins the FUSE connection, which only
+        its daemon serves: what was proven when it was opened holds. A daemon that died
+        meanwhile fails the writes (EIO); it cannot redirect them."""
+        super().recheck_store()
+        with self._io_lock:
+            store = self._store
+        if store is not None:
+            self.check_identity(store)
+
+    # ---- activation ----
+
+    def open_for_swapon(self) -> Store:
+        """The contract's proven descriptor for swapon, refused (IoFlusherRefused) while the
+        area is inactive and its daemon runs without PR_SET_IO_FLUSHER: without it, the
+        daemon's own allocations can enter reclaim, which may write to this very area and
+        wait for the daemon. Nothing is changed by the refusal. An area active already
+        (swapped on by hand) is handed out, so that it can be swapped off."""
+        store = super().open_for_swapon()
+        try:
+            if store_mod.active_path(store.fd) is None:
+                self._require_io_flusher(store)
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    def _require_io_flusher(self, store: Store) -> None:
+        mp = self.mountpoint
+        assert mp is not None and store.held
+        served = self._check_served(store.held[1], mp, os.fstat(store.held[0]))
+        if served.stats.get("io_flusher") == 1:
+            return
+        raise IoFlusherRefused(
+            f"{self.swap_path} is not swapped on: its daemon, uswapd "
+            f"{served.daemon.describe()}, runs without PR_SET_IO_FLUSHER. {IO_FLUSHER_WHY}. "
+            "Nothing was changed. Give the worker CAP_SYS_RESOURCE and activate the backend "
+            "again: its daemon is then started again with the flag."
+        )
+
+    def verify(self) -> None:
+        """The store proven this backend's (health checks, destroy): without the activation's
+        IO_FLUSHER refusal, which says nothing of whose store it is."""
+        LoopBackend.open_for_swapon(self).close()
+
+    def swapon(self, *, discard: str | None = None) -> int:
+        """Swap on at a priority strictly below every other active area's, so that this
+        area fills last; checked in /proc/swaps afterwards, and swapped off again (and
+        refused) when the kernel placed it otherwise. Returns its priority. Needs
+        PR_SET_IO_FLUSHER like every activation (``open_for_swapon``)."""
+        dev = self.swap_path
+        store = self.open_for_swapon()
+        try:
+            others = [a for a in kernel.swap_areas() if a.path != dev]
+            kernel.swapon(dev, priority=lowest_priority(others), discard=discard, fd=store.fd)
+        finally:
+            store.close()
+        ours = kernel.find_area(dev)
+        if ours is None:
+            raise KernelError(f"swapon {dev} returned, but {dev} is not in /proc/swaps")
+        above = [a for a in kernel.swap_areas() if a.path != dev and a.priority <= ours.priority]
+        if above:
+            kernel.swapoff(dev, policy=self.policy)
+            raise UnsafeError(
+                f"{dev} got priority {ours.priority}, not below {above[0].path}'s "
+                f"({above[0].priority}): it would not be the last area to fill, so it was "
+                "swapped off again. Give the other areas priorities of 1 or more."
+            )
+        return ours.priority
+
+    # ---- the store's life beyond enable ----
+
+    def remove(self) -> bool:
+        """Delete the store as the file kind does; refused while it is served or attached."""
+        mp = self.mountpoint
+        if mp is not None and uswapd.mount_at(mp) is not None:
+            raise ActiveAreaError(
+                f"{self.file_path} is still served by uswapd at {mp}; disable it first"
+            )
+        return super().remove()
+
+    def resize(self, new_size_bytes: int) -> None:
+        SwapBackend.resize(self, new_size_bytes)
+
+    # ---- what the host shows ----
+
+    def describe(self) -> dict[str, Any]:
+        out = super().describe()
+        rec = self.daemon
+        out["mountpoint"] = self.mountpoint
+        out["daemon_pid"] = rec.pid if rec else None
+        out["daemon_running"] = bool(rec and rec.alive())
+        out["io_flusher"] = self.state.get("io_flusher")
+        return out
+
+
+class _Gone(Exception):
+    """The FUSE mount's daemon is gone (ENOTCONN), or names no live process."""
+
+
+def _empty_mountpoint(parent: safepath.Beneath) -> None:
+    """The mount point directory made (0700, root's) or found empty and unmounted."""
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(parent.name, 0o700, dir_fd=parent.dirfd)
+    try:
+        fd = os.open(
+            parent.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+            dir_fd=parent.dirfd,
+        )  # fmt: skip
+    except OSError as e:
+        raise KernelError(f"cannot open {parent.path}: {e.strerror}", errno=e.errno) from e
+    try:
+        st = os.fstat(fd)
+        if st.st_dev != os.fstat(parent.dirfd).st_dev:
+            raise NotOursError(f"something is mounted at {parent.path}: left as it is")
+        if st.st_uid != 0 or stat.S_IMODE(st.st_mode) & 0o077:
+            raise UnsafeError(
+                f"{parent.path} is not root's alone (uid {st.st_uid}, mode "
+                f"{stat.S_IMODE(st.st_mode):o}); remove it and enable the backend again"
+            )
+        if os.listdir(fd):
+            raise UnsafeError(f"{parent.path} is not empty: uswapd mounts only on an empty one")
+    finally:
+        os.close(fd)
+
+
+def _tail(dirfd: int, name: str, limit: int = 2000) -> str:
+    """The end of the daemon's log, on one line."""
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dirfd)
+    except OSError:
+        return ""
+    try:
+        size = os.fstat(fd).st_size
+        raw = os.pread(fd, limit, max(0, size - limit))
+    finally:
+        os.close(fd)
+    return " ".join(raw.decode(errors="replace").split())
+
+
+__all__ = ["IO_FLUSHER_WHY", "IoFlusherRefused", "UserspaceBackend", "io_flusher_granted"]
