@@ -155,7 +155,7 @@ static int io_flusher;
 static struct timespec started;
 
 static struct {
-	uint64_t reads, writes, bytes_read, bytes_written, punched, errors;
+	uint64_t reads, writes, bytes_read, bytes_written, discards_refused, errors;
 } counters;
 static unsigned said; /* error lines written on the I/O path, capped */
 
@@ -443,8 +443,8 @@ static void format_stats(void)
 	n = put_u64(b, n, cap, counters.bytes_read);
 	n = put_str(b, n, cap, "\nbytes_written ");
 	n = put_u64(b, n, cap, counters.bytes_written);
-	n = put_str(b, n, cap, "\npunched ");
-	n = put_u64(b, n, cap, counters.punched);
+	n = put_str(b, n, cap, "\ndiscards_refused ");
+	n = put_u64(b, n, cap, counters.discards_refused);
 	n = put_str(b, n, cap, "\nerrors ");
 	n = put_u64(b, n, cap, counters.errors);
 	n = put_str(b, n, cap, "\nio_flusher ");
@@ -765,37 +765,20 @@ static void do_access(const struct fuse_in_header *h, const unsigned char *arg, 
 }
 
 /*
- * Only a hole punched in the area (what the loop device makes of a discard, and so what
- * swapon's discard of freed clusters becomes), clipped to BYTES: the store past BYTES is
- * not ours to punch. Every other mode is EOPNOTSUPP, never ENOSYS: the kernel would take
- * ENOSYS as "no fallocate at all" for the rest of the mount, punching included.
+ * Every fallocate is refused, a hole punched included (what the loop device makes of a
+ * discard or of a zero-out): the store must stay allocated, block for block. A hole would
+ * fail the store's next check ("has a hole") and make the next write of that page allocate
+ * blocks on the swap path, under the very memory shortage that sent the page out. The
+ * refusal is EOPNOTSUPP, not ENOSYS, so that each one is counted (discards_refused); a
+ * zero-out that is refused falls back to writing zeroes in the block layer.
  */
 static void do_fallocate(const struct fuse_in_header *h, const unsigned char *arg, size_t len)
 {
-	struct fuse_fallocate_in in;
-	uint64_t end;
-
-	if (len < sizeof in)
+	(void)arg; /* whatever the mode and range: each is refused */
+	if (len < sizeof(struct fuse_fallocate_in))
 		return malformed(h->unique);
-	memcpy(&in, arg, sizeof in);
-	if (h->nodeid != INO_AREA || in.mode != (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE))
-		return reply_err(h->unique, EOPNOTSUPP);
-	if (in.length == 0 || in.offset > INT64_MAX || in.length > INT64_MAX - in.offset)
-		return reply_err(h->unique, EINVAL);
-	end = in.offset + in.length;
-	if (end > area_size)
-		end = area_size;
-	if (in.offset >= end)
-		return reply_err(h->unique, 0); /* wholly past the end: nothing to punch */
-	if (fallocate(store_fd, (int)in.mode, (off_t)in.offset, (off_t)(end - in.offset)) != 0) {
-		int err = errno;
-
-		counters.errors++;
-		say_io("punching a hole in the store", err);
-		return reply_err(h->unique, err);
-	}
-	counters.punched += end - in.offset;
-	reply_err(h->unique, 0);
+	counters.discards_refused++;
+	reply_err(h->unique, EOPNOTSUPP);
 }
 
 /* One request, already read whole into REQ (n bytes). */
