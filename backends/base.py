@@ -690,6 +690,17 @@ class SwapBackend(ABC):
         area (read-only: for health checks and before handing the area to the kernel)."""
         self.open_for_swapon().close()
 
+    def swap_on(self, store: Store, *, priority: int | None, discard: str | None) -> None:
+        """swapon(2) of ``store``, the descriptor ``open_for_swapon`` proved, at the priority
+        and with the discard policy the user asked for. Every activation of the control
+        plane comes through here (activate, and a priority or discard change that swaps off
+        and on again), so a kind whose area must be swapped on otherwise overrides it: to
+        refuse where it cannot be safe, or to choose a priority of its own. Whatever it
+        refuses, it refuses before swapon(2), changing nothing."""
+        from . import kernel
+
+        kernel.swapon(self.swap_path, priority=priority, discard=discard, fd=store.fd)
+
     def take_blank(self) -> bool:
         """True, once, when the store kept open is one this instance made empty
         (``Store.blank``) and nothing has been written through it since; the flag is gone

@@ -111,12 +111,7 @@ def _swapon(ctx: JobContext, plugin: SwapBackend) -> None:
     assert ctx.backend is not None
     store = plugin.open_for_swapon()
     try:
-        kernel.swapon(
-            plugin.swap_path,
-            priority=ctx.backend.priority,
-            discard=ctx.backend.discard or None,
-            fd=store.fd,
-        )
+        plugin.swap_on(store, priority=ctx.backend.priority, discard=ctx.backend.discard or None)
     finally:
         store.close()
 
@@ -623,7 +618,7 @@ def _edit_swapon_options(
             plugin.check_identity(store)
             plugin.check_swap_uuid(store)
             plugin.check_exclusive(store)
-            kernel.swapon(plugin.swap_path, priority=priority, discard=discard, fd=store.fd)
+            plugin.swap_on(store, priority=priority, discard=discard)
         except BackendError as e:
             # The area is off now, by this job: say so, and do not let a retry run the job
             # again, which would find it inactive and only record the priority, "succeeding".
