@@ -18,6 +18,9 @@ export SWAPADMIN_DATA_DIR ?= $(CURDIR)/var
 # environment fetched), whose run of its setup.py compiles uswapd into the package. A
 # compile error fails the install, and so make. The venv's seeded setuptools (66 on Debian
 # 12) builds no wheel by itself and reads no PEP 639 license: a current one first.
+# --no-deps: its one dependency, swapadmin, is the editable install above, never fetched.
+# Not editable: after editing its files, `make venv` installs them again (the stamp
+# depends on them), or pytest runs the copy installed before.
 USERSPACE := contrib/swapadmin-userspace
 USERSPACE_FILES := $(USERSPACE)/pyproject.toml $(USERSPACE)/setup.py \
 	$(USERSPACE)/src/swapadmin_userspace/uswapd.c $(wildcard $(USERSPACE)/src/swapadmin_userspace/*.py)
@@ -27,7 +30,7 @@ $(STAMP): pyproject.toml setup.py backends/_aioloop.c $(USERSPACE_FILES)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -e '.[dev]'
 	$(PIP) install -q 'setuptools>=77'
-	$(PIP) install -q --no-build-isolation ./$(USERSPACE)
+	$(PIP) install -q --no-deps --no-build-isolation ./$(USERSPACE)
 	touch $(STAMP)
 
 venv: $(STAMP)

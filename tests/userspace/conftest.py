@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures.workers import WorkerProcess
 from tests.userspace.served import take_down
 
 
@@ -22,3 +23,10 @@ def uswap_dir(scratch: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         yield where
     finally:
         take_down(where)
+
+
+@pytest.fixture
+def worker(uswap_dir: Path, worker: WorkerProcess) -> WorkerProcess:
+    """The worker, started only once SWAPADMIN_USWAP_DIR is set: it copies its environment
+    when it starts, and must serve its stores from under the test's directory."""
+    return worker

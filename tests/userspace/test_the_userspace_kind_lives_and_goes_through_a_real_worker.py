@@ -33,7 +33,7 @@ def test_a_userspace_backend_lives_and_goes(
     path = worker.swap_root / "uswap0"
     job = services.create_backend(
         host=worker.host, kind="userspace", name="u0", size_bytes=16 * MiB, actor=actor,
-        params={"path": str(path)}, priority=5,
+        params={"path": str(path)},
     )  # fmt: skip
     job = wait_for_job(job, 60, worker=worker)
     assert job.state == Job.State.SUCCEEDED, f"{job.error}\n{job.log}"

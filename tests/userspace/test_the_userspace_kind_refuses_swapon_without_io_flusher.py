@@ -3,8 +3,10 @@ it, the daemon's own allocations can enter reclaim, which may write to the very 
 serves and wait for it (a deadlock). So where the flag is refused (no CAP_SYS_RESOURCE, as
 on this VM and in CI), activation is refused with words that say so, and nothing changes;
 where it is granted, the area is swapped on below every other active area, to fill last.
-Which branch runs is asked of the kernel at run time. An area someone swapped on by hand
-can still be swapped off."""
+Which branch runs is asked of the kernel at run time. Every activation comes through the
+kind's ``swap_on`` (the worker's activate and its swapoff-and-on for a new priority), which
+also refuses a discard policy (the daemon keeps its store allocated) and an asked priority
+that is not below every other area's, before the flag is even asked, changing nothing."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from swapadmin_userspace.plugin import (
 )
 
 from backends import kernel
+from backends.errors import UnsafeError
 from backends.policy import Policy
 from tests.fixtures.host import attached_loops, mounts_under, needs_root, run
 from tests.userspace.served import (
@@ -63,53 +66,67 @@ def test_activation_follows_what_the_daemon_was_granted(
     job = later(plugin)  # the activate job's plugin
     job.swapfile(True)  # its check of the store changes nothing
     dev = job.swap_path
-    if granted:
-        priority = job.swapon()
-        try:
-            others = [a for a in kernel.swap_areas() if a.path != dev]
-            assert all(a.priority > priority for a in others)
-            assert kernel.is_active(dev)
-        finally:
-            run("swapoff", dev, check=False)
-    else:
-        before = host_as_it_is(uswap_dir)
-        # As handlers._swapon does it: the proven descriptor first, then swapon(2).
-        with pytest.raises(IoFlusherRefused) as refused:
-            store = job.open_for_swapon()
+    # As handlers._swapon does it: the proven descriptor first, then the kind's swap_on.
+    store = job.open_for_swapon()
+    try:
+        if granted:
+            job.swap_on(store, priority=None, discard=None)
             try:
-                kernel.swapon(dev, fd=store.fd)
+                ours = kernel.find_area(dev)
+                assert ours is not None
+                others = [a for a in kernel.swap_areas() if a.path != dev]
+                assert all(a.priority > ours.priority for a in others)
             finally:
-                store.close()
-        words = refused.value.message
-        assert IO_FLUSHER_WHY in words and "CAP_SYS_RESOURCE" in words
-        assert "Nothing was changed" in words
-        with pytest.raises(IoFlusherRefused):
-            job.swapon()
-        assert host_as_it_is(uswap_dir) == before
-        assert job.state == plugin.state
-        job.verify()  # a health check or a destroy still proves the store its own
+                run("swapoff", dev, check=False)
+        else:
+            before = host_as_it_is(uswap_dir)
+            with pytest.raises(IoFlusherRefused) as refused:
+                job.swap_on(store, priority=None, discard=None)
+            words = refused.value.message
+            assert IO_FLUSHER_WHY in words and "CAP_SYS_RESOURCE" in words
+            assert "Nothing was changed" in words
+            assert host_as_it_is(uswap_dir) == before
+            assert job.state == plugin.state
+    finally:
+        store.close()
+    job.verify()  # a health check or a destroy still proves the store its own
     job.close()
     job.swapfile(False)
 
 
 @needs_root
-def test_an_area_swapped_on_by_hand_can_still_be_swapped_off(
-    swap_root: Path, policy: Policy, uswap_dir: Path
+def test_a_discard_policy_or_a_priority_that_is_not_the_lowest_is_refused(
+    swap_root: Path, policy: Policy, uswap_dir: Path, scratch: Path
 ) -> None:
     plugin = made(swap_root, policy)
-    dev = plugin.swap_path
-    run("swapon", dev)
+    job = later(plugin)
+    # Another area of the test's own, at priority 5.
+    other = scratch / "other.swap"
+    run("fallocate", "-l", "4M", str(other))
+    other.chmod(0o600)
+    run("mkswap", str(other))
+    run("swapon", "-p", "5", str(other))
     try:
-        job = later(plugin)  # the deactivate job's plugin, as handlers._swapoff uses it
+        before = host_as_it_is(uswap_dir)
         store = job.open_for_swapon()
         try:
-            kernel.swapoff(f"/proc/self/fd/{store.fd}", policy=policy)
+            with pytest.raises(UnsafeError, match="discard='once'") as refused:
+                job.swap_on(store, priority=None, discard="once")
+            assert refused.value.field == "discard"
+            assert "refuses every discard" in refused.value.message
+            for priority in (5, 6):
+                with pytest.raises(UnsafeError, match=f"{other} has priority 5") as refused:
+                    job.swap_on(store, priority=priority, discard=None)
+                assert refused.value.field == "priority"
+                assert "must be the last to fill" in refused.value.message
         finally:
             store.close()
-        assert not kernel.is_active(dev)
+        assert host_as_it_is(uswap_dir) == before
+        assert not kernel.is_active(job.swap_path)
     finally:
-        run("swapoff", dev, check=False)
-    later(plugin).swapfile(False)
+        run("swapoff", str(other), check=False)
+    job.close()
+    job.swapfile(False)
 
 
 def test_it_asks_a_priority_below_every_other_area() -> None:
@@ -119,6 +136,6 @@ def test_it_asks_a_priority_below_every_other_area() -> None:
     assert lowest_priority(areas()) is None  # alone: the kernel's own
     assert lowest_priority(areas(10, 3)) == 2
     assert lowest_priority(areas(1)) == 0
-    # Below 0 only the kernel assigns priorities: swapon checks afterwards where it landed.
+    # Below 0 only the kernel assigns priorities, each one lower than all it gave before.
     assert lowest_priority(areas(0)) is None
     assert lowest_priority(areas(5, -2)) is None

@@ -40,6 +40,8 @@ EXIT_SECONDS: Final = 30.0
 #: How long an unmount may meet EBUSY (a loop device still letting go of the area file,
 #: udev probing the device it just detached) before the release is left for a retry.
 UNMOUNT_SECONDS: Final = 30.0
+#: The filesystem type uswapd mounts with (``mount(2)``'s "fuse." and its subtype).
+FSTYPE: Final = "fuse.swapadmin-uswap"
 MNT_DETACH: Final = 2
 UMOUNT_NOFOLLOW: Final = 8
 #: Exit statuses of uswapd, as its usage says.
@@ -134,6 +136,18 @@ class Daemon:
         return f"pid {self.pid} (started at tick {self.start_time})"
 
 
+def holding(st: os.stat_result) -> list[Daemon]:
+    """Every live uswapd that holds the file ``st`` describes open: found by /proc, not by
+    a record, so one whose record was lost (a crash before it was saved) or whose mount
+    was detached lazily is found too."""
+    out = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        d = Daemon.of(int(pid))
+        if d is not None and d.is_uswapd() and d.holds(st):
+            out.append(d)
+    return out
+
+
 def start_time(pid: int) -> int | None:
     """Field 22 of /proc/PID/stat (clock ticks after boot), or None for no live process."""
     try:
@@ -204,8 +218,11 @@ class Mount:
     source: str
 
     @property
-    def fuse(self) -> bool:
-        return self.fstype == "fuse" or self.fstype.startswith("fuse.")
+    def ours(self) -> bool:
+        """Mounted by a uswapd: its filesystem type, which names the FUSE server's subtype.
+        (Any root process could name the same subtype; what serves the mount is proven
+        apart, by the daemon behind it holding the backend's store.)"""
+        return self.fstype == FSTYPE
 
 
 def _unescape(field: str) -> str:
@@ -324,8 +341,12 @@ def start(
                 stderr=log_fd,
                 pass_fds=(store_fd, w),
                 close_fds=True,
-                # Its own session: a worker restart (SIGTERM to the worker's process group,
-                # the terminal's hangup) does not end the daemon that holds an active area.
+                # Its own session: a signal to the worker's process group (a Ctrl-C, the
+                # terminal's hangup) does not end the daemon that may hold an active area.
+                # A service manager that kills the worker's whole control group does
+                # (systemd's default, and docs/DEPLOY.md's KillMode=mixed): the README's
+                # "Not built yet" says so; no area of this kind is swapped on without a
+                # unit of its own for the daemon, which is not built.
                 start_new_session=True,
                 cwd="/",
             )
@@ -398,7 +419,7 @@ def _abort(child: subprocess.Popen[bytes] | None, mountpoint: str) -> None:
             child.kill()
         child.wait()
     found = mount_at(mountpoint)
-    if found is not None and found.fuse:
+    if found is not None and found.ours:
         try:
             umount(mountpoint, seconds=1.0)
         except BackendError:

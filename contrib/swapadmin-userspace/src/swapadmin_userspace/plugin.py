@@ -28,16 +28,25 @@ import ctypes
 import errno
 import fcntl
 import os
+import re
 import stat
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar, Final
 
 from backends import kernel, safepath
 from backends import store as store_mod
 from backends.base import Fact, Parameter, SwapBackend
-from backends.errors import ActiveAreaError, BackendError, KernelError, NotOursError, UnsafeError
+from backends.errors import (
+    ActiveAreaError,
+    BackendError,
+    BusyError,
+    KernelError,
+    NotOursError,
+    UnsafeError,
+)
 from backends.plugins.file import _lock
 from backends.plugins.loop import LOOP_CLR_FD, LoopBackend, _opened_device, open_loop_node
 from backends.policy import Policy
@@ -52,6 +61,8 @@ IO_FLUSHER_WHY: Final = (
     "PR_SET_IO_FLUSHER refused (needs CAP_SYS_RESOURCE): without it this daemon's own "
     "allocations can recurse into the swap area it serves and deadlock"
 )
+#: The record's identity of a store file (``store.file_identity``): its device and inode.
+_STORE_KEY: Final = re.compile(r"file:([0-9]+):([0-9]+)")
 AREA: Final = "area"
 STATS: Final = "stats"
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -187,8 +198,23 @@ class UserspaceBackend(LoopBackend):
 
     @property
     def mountpoint(self) -> str | None:
-        mp = self.state.get("mountpoint")
-        return mp if isinstance(mp, str) and mp else None
+        """Where this backend's store is served: derived from the store's identity in the
+        record (its device and inode), under the run directory, never read from the
+        state, whose copy a row written elsewhere could point anywhere (a directory to
+        remove, a stranger's mount to take down). A state naming another place is refused.
+        None before the store is known."""
+        key = _STORE_KEY.fullmatch(str(self.record.get("key") or ""))
+        if key is None:
+            return None
+        derived = os.path.join(uswapd.run_dir(), f"{key[1]}-{key[2]}")
+        said = self.state.get("mountpoint")
+        if said is not None and said != derived:
+            raise NotOursError(
+                f"the state names {said!r} as the mount point, but this backend's store is "
+                f"served at {derived}: the state was not written for this store by "
+                "swapadmin's worker. Nothing was done."
+            )
+        return derived
 
     @property
     def daemon(self) -> Daemon | None:
@@ -231,7 +257,12 @@ class UserspaceBackend(LoopBackend):
         one found there serving this very store (a crash lost its record), or a new one
         (also in place of one without PR_SET_IO_FLUSHER, once the flag can be had)."""
         st = os.fstat(store.fd)
-        mp = self.mountpoint or self._mountpoint_for(st)
+        mp = self._mountpoint_for(st)
+        if self.mountpoint not in (None, mp):
+            raise NotOursError(
+                f"{self.file_path} is not the store this backend recorded (it would be "
+                f"served at {mp}, not {self.mountpoint}). Nothing was done."
+            )
         served = self._served_at(mp, st)
         if served is not None:
             if self.daemon != served.daemon or self.mountpoint != mp:
@@ -249,7 +280,7 @@ class UserspaceBackend(LoopBackend):
         self.state["mountpoint"] = mp
         self._detach_area()
         self._stop_serving()
-        self._start(store, self._mountpoint_for(st))
+        self._start(store, mp)
 
     def _restart_for_io_flusher(self, served: Served) -> bool:
         """Whether a daemon that runs without PR_SET_IO_FLUSHER, serving an inactive area,
@@ -311,7 +342,7 @@ class UserspaceBackend(LoopBackend):
         found = uswapd.mount_at(mp)
         if found is None:
             return None
-        if not found.fuse:
+        if not found.ours:
             raise NotOursError(
                 f"{mp} holds a {found.fstype} mount that is not this backend's: left as it is"
             )
@@ -348,7 +379,7 @@ class UserspaceBackend(LoopBackend):
                 raise _Gone(mp) from e
             raise KernelError(f"cannot look at {mp}: {e.strerror}", errno=e.errno) from e
         found = uswapd.mount_at(mp)
-        if found is None or found.devnum != uswapd.devnum(top.st_dev) or not found.fuse:
+        if found is None or found.devnum != uswapd.devnum(top.st_dev) or not found.ours:
             what = f"{found.fstype} {found.devnum}" if found else "no mount"
             raise NotOursError(
                 f"{mp} is not this backend's FUSE mount any more (found: {what}). Nothing was "
@@ -427,19 +458,37 @@ class UserspaceBackend(LoopBackend):
             os.close(mp_fd)
 
     def _detach_area(self) -> None:
-        """LOOP_CLR_FD of the recorded loop device, only while it serves a file on this
-        backend's FUSE mount (its daemon may be gone: the device number says so)."""
+        """LOOP_CLR_FD of every loop device that serves a file on this backend's FUSE mount
+        (the recorded one, and one a crash attached before it was recorded); never of one
+        that is active in /proc/swaps (ActiveAreaError). Its daemon may be gone: the device
+        number of the mount says whose the loop device is."""
         if self.record.get("adopted"):
             self.state.pop("device", None)
             return
-        dev = self.device
-        if dev is None:
-            return
+        for dev in self._loops_over_our_mount():
+            self._detach_device(dev)
+        self.state.pop("device", None)
+
+    def _loops_over_our_mount(self) -> list[str]:
+        """The loop devices whose backing file lies on this backend's mount, the recorded
+        device first."""
+        mp = self.mountpoint
+        found = uswapd.mount_at(mp) if mp else None
+        if found is None or not found.ours:
+            return []
+        out = []
+        for backing in sorted(Path("/sys/block").glob("loop*/loop/backing_file")):
+            dev = "/dev/" + backing.parent.parent.name
+            with contextlib.suppress(OSError, BackendError), _opened_device(dev, os.O_RDONLY) as fd:
+                if self._serves_our_mount(fd):
+                    out.append(dev)
+        return sorted(out, key=lambda d: d != self.device)
+
+    def _detach_device(self, dev: str) -> None:
         try:
             with _opened_device(dev) as fd:
+                # Asked again on this descriptor: it may have been detached and reused.
                 if not self._serves_our_mount(fd):
-                    # Detached already, perhaps reused since by someone else: not ours.
-                    self.state.pop("device", None)
                     return
                 if store_mod.active_path(fd) is not None:
                     raise ActiveAreaError(
@@ -454,9 +503,7 @@ class UserspaceBackend(LoopBackend):
                             f"cannot detach {dev}: {e.strerror}", errno=e.errno
                         ) from e
         except NotOursError:
-            self.state.pop("device", None)  # not a loop device now: nothing of ours there
-            return
-        self.state.pop("device", None)
+            return  # not a loop device now: nothing of ours there
 
     def _serves_our_mount(self, dev_fd: int) -> bool:
         mp = self.mountpoint
@@ -465,39 +512,50 @@ class UserspaceBackend(LoopBackend):
         return (
             backing is not None
             and found is not None
-            and found.fuse
+            and found.ours
             and uswapd.devnum(backing[0]) == found.devnum
         )
 
     def _stop_serving(self) -> None:
-        """Take this backend's mount down and end its daemon. A mount served by a live
-        daemon that is neither the recorded one nor one holding this store is left
-        (NotOursError). Only the daemon serving the mount, and the recorded one if it is a
-        uswapd holding this store, are ever signalled, each through a pidfd of that very
-        process (pid and start time): a process that took a recorded pid never is."""
+        """Take this backend's mount down and end its daemon. Only a uswapd that holds this
+        backend's store is ever signalled, through a pidfd of that very process (pid and
+        start time): neither a process that took a recorded pid, nor one a stats file
+        names. A mount served by anything else is left (NotOursError).
+
+        The unmount is never lazy: it fails (EBUSY) while anything holds the area open, a
+        loop device over it above all, swapped on or not; so a daemon is ended only once
+        nothing can send it a page. A daemon that still runs though its mount is gone from
+        here (detached lazily, still in use) is not ended: BusyError, which says so."""
         mp = self.mountpoint
         if mp is None:
             self._forget_daemon()
             return
-        serving: Daemon | None = None
         found = uswapd.mount_at(mp)
+        serving: Daemon | None = None
         if found is not None:
-            if not found.fuse:
+            if not found.ours:
                 raise NotOursError(
                     f"{mp} holds a {found.fstype} mount that is not this backend's: left as it is"
                 )
             serving = self._serving(mp)
-            if serving is not None and serving != self.daemon and not self._holds_store(serving):
+            if serving is not None and not self._ours(serving):
                 raise NotOursError(
-                    f"the FUSE mount at {mp} is served by pid {serving.pid}, neither this "
-                    "backend's daemon nor one serving its store: left as it is"
+                    f"the FUSE mount at {mp} is served by pid {serving.pid}, which is not a "
+                    "uswapd holding this backend's store: left as it is"
                 )
+        mine = self._holding_store()
+        if found is not None:
             uswapd.umount(mp)
-        rec = self.daemon
-        if rec is not None and rec != serving and not (rec.is_uswapd() and self._holds_store(rec)):
-            rec = None  # a record naming another process (a row written by hand): left alone
-        for d in dict.fromkeys(x for x in (serving, rec) if x is not None):
+        elif mine:
+            raise BusyError(
+                f"uswapd {mine[0].describe()} still holds {self.file_path} open, though "
+                f"nothing is mounted at {mp} any more: its mount was detached lazily and "
+                "may still serve a loop device (swapped on?). It was not ended; detach what "
+                "uses it (losetup -a names it) and disable the backend again."
+            )
+        for d in dict.fromkeys(x for x in (serving, *mine) if x is not None):
             uswapd.end(d)
+        # mp is this backend's own, under the run directory (see ``mountpoint``).
         with contextlib.suppress(OSError):
             os.rmdir(mp)
         with contextlib.suppress(OSError):
@@ -517,13 +575,18 @@ class UserspaceBackend(LoopBackend):
         finally:
             os.close(mp_fd)
 
-    def _holds_store(self, d: Daemon) -> bool:
+    def _ours(self, d: Daemon) -> bool:
+        """``d`` is a uswapd holding this backend's store open."""
+        return d.is_uswapd() and d in self._holding_store()
+
+    def _holding_store(self) -> list[Daemon]:
+        """Every live uswapd holding this backend's store open, found by /proc."""
         try:
             store = self._backing_store()
         except BackendError:
-            return False
+            return []
         try:
-            return d.holds(os.fstat(store.fd))
+            return uswapd.holding(os.fstat(store.fd))
         finally:
             if store is not self._store:
                 store.close()
@@ -627,20 +690,36 @@ class UserspaceBackend(LoopBackend):
 
     # ---- activation ----
 
-    def open_for_swapon(self) -> Store:
-        """The contract's proven descriptor for swapon, refused (IoFlusherRefused) while the
-        area is inactive and its daemon runs without PR_SET_IO_FLUSHER: without it, the
-        daemon's own allocations can enter reclaim, which may write to this very area and
-        wait for the daemon. Nothing is changed by the refusal. An area active already
-        (swapped on by hand) is handed out, so that it can be swapped off."""
-        store = super().open_for_swapon()
-        try:
-            if store_mod.active_path(store.fd) is None:
-                self._require_io_flusher(store)
-        except BaseException:
-            store.close()
-            raise
-        return store
+    def swap_on(self, store: Store, *, priority: int | None, discard: str | None) -> None:
+        """swapon(2) of the proven descriptor, refused first, changing nothing: with a
+        discard policy (the daemon refuses every discard, keeping the store allocated); at
+        an asked priority that is not below every other active area's; while its daemon
+        runs without PR_SET_IO_FLUSHER (IoFlusherRefused: its own allocations could enter
+        reclaim, which may write to this very area and wait for the daemon). Without an asked
+        priority, one below every other area's is chosen, so that this area fills last."""
+        dev = self.swap_path
+        if discard:
+            raise UnsafeError(
+                f"{dev} is not swapped on with discard={discard!r}: this kind's daemon "
+                "refuses every discard, which would punch holes in a store that must stay "
+                "allocated. Nothing was changed; clear the discard option.",
+                field="discard",
+            )
+        others = [a for a in kernel.swap_areas() if a.path != dev]
+        if priority is None:
+            priority = lowest_priority(others)
+        else:
+            above = [a for a in others if a.priority <= priority]
+            if above:
+                raise UnsafeError(
+                    f"{dev} is not swapped on at priority {priority}: {above[0].path} has "
+                    f"priority {above[0].priority}, and an area served through user space "
+                    "must be the last to fill. Nothing was changed; ask for a lower priority "
+                    "or none.",
+                    field="priority",
+                )
+        self._require_io_flusher(store)
+        kernel.swapon(dev, priority=priority, discard=None, fd=store.fd)
 
     def _require_io_flusher(self, store: Store) -> None:
         mp = self.mountpoint
@@ -655,44 +734,22 @@ class UserspaceBackend(LoopBackend):
             "again: its daemon is then started again with the flag."
         )
 
-    def verify(self) -> None:
-        """The store proven this backend's (health checks, destroy): without the activation's
-        IO_FLUSHER refusal, which says nothing of whose store it is."""
-        LoopBackend.open_for_swapon(self).close()
-
-    def swapon(self, *, discard: str | None = None) -> int:
-        """Swap on at a priority strictly below every other active area's, so that this
-        area fills last; checked in /proc/swaps afterwards, and swapped off again (and
-        refused) when the kernel placed it otherwise. Returns its priority. Needs
-        PR_SET_IO_FLUSHER like every activation (``open_for_swapon``)."""
-        dev = self.swap_path
-        store = self.open_for_swapon()
-        try:
-            others = [a for a in kernel.swap_areas() if a.path != dev]
-            kernel.swapon(dev, priority=lowest_priority(others), discard=discard, fd=store.fd)
-        finally:
-            store.close()
-        ours = kernel.find_area(dev)
-        if ours is None:
-            raise KernelError(f"swapon {dev} returned, but {dev} is not in /proc/swaps")
-        above = [a for a in kernel.swap_areas() if a.path != dev and a.priority <= ours.priority]
-        if above:
-            kernel.swapoff(dev, policy=self.policy)
-            raise UnsafeError(
-                f"{dev} got priority {ours.priority}, not below {above[0].path}'s "
-                f"({above[0].priority}): it would not be the last area to fill, so it was "
-                "swapped off again. Give the other areas priorities of 1 or more."
-            )
-        return ours.priority
-
     # ---- the store's life beyond enable ----
 
     def remove(self) -> bool:
-        """Delete the store as the file kind does; refused while it is served or attached."""
+        """Delete the store as the file kind does; refused while it is served: mounted at
+        this backend's mount point, or held open by any uswapd (one a crash left
+        unrecorded, one whose mount was detached lazily)."""
         mp = self.mountpoint
         if mp is not None and uswapd.mount_at(mp) is not None:
             raise ActiveAreaError(
                 f"{self.file_path} is still served by uswapd at {mp}; disable it first"
+            )
+        holding = self._holding_store()
+        if holding:
+            raise ActiveAreaError(
+                f"{self.file_path} is still held open by uswapd {holding[0].describe()}; "
+                "disable the backend first"
             )
         return super().remove()
 
@@ -704,7 +761,10 @@ class UserspaceBackend(LoopBackend):
     def describe(self) -> dict[str, Any]:
         out = super().describe()
         rec = self.daemon
-        out["mountpoint"] = self.mountpoint
+        try:
+            out["mountpoint"] = self.mountpoint
+        except NotOursError:
+            out["mountpoint"] = None  # a state naming another place: shown as not mounted
         out["daemon_pid"] = rec.pid if rec else None
         out["daemon_running"] = bool(rec and rec.alive())
         out["io_flusher"] = self.state.get("io_flusher")
