@@ -148,6 +148,16 @@ def holding(st: os.stat_result) -> list[Daemon]:
     return out
 
 
+def run_state(pid: int) -> str | None:
+    """Field 3 of /proc/PID/stat (R, S, D, T, t, Z, ...), or None for no such process."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return None
+    fields = raw[raw.rfind(b")") + 2 :].split()
+    return fields[0].decode() if fields else None
+
+
 def start_time(pid: int) -> int | None:
     """Field 22 of /proc/PID/stat (clock ticks after boot), or None for no live process."""
     try:

@@ -232,6 +232,7 @@ class UserspaceBackend(LoopBackend):
         attached to one loop device; what is in place already is reused, what a reboot
         ended is started again. On False: the loop device is detached (never while
         active), the mount taken down, the daemon ended; the store stays until destroy."""
+        self._refuse_stopped()  # before anything is changed: a release would stop half-way
         if not enable:
             self._detach_area()
             self._stop_serving()
@@ -346,6 +347,7 @@ class UserspaceBackend(LoopBackend):
             raise NotOursError(
                 f"{mp} holds a {found.fstype} mount that is not this backend's: left as it is"
             )
+        self._refuse_stopped()
         try:
             mp_fd = self._open_mountpoint(mp)
         except BackendError:
@@ -537,6 +539,7 @@ class UserspaceBackend(LoopBackend):
                 raise NotOursError(
                     f"{mp} holds a {found.fstype} mount that is not this backend's: left as it is"
                 )
+            self._refuse_stopped()
             serving = self._serving(mp)
             if serving is not None and not self._ours(serving):
                 raise NotOursError(
@@ -545,6 +548,7 @@ class UserspaceBackend(LoopBackend):
                 )
         mine = self._holding_store()
         if found is not None:
+            # umount2 waits for no request, but ends the mount only if nothing holds it.
             uswapd.umount(mp)
         elif mine:
             raise BusyError(
@@ -575,6 +579,19 @@ class UserspaceBackend(LoopBackend):
         finally:
             os.close(mp_fd)
 
+    def _refuse_stopped(self) -> None:
+        """BusyError while a uswapd holding this store is stopped (SIGSTOP, a debugger):
+        every request to its mount, the look at its ``stats`` included, would wait for it
+        for ever, and with it the job. Asked of /proc, which does not wait for the daemon;
+        a daemon stopped just after this look still hangs the request (not fenced yet)."""
+        for d in self._holding_store():
+            if uswapd.run_state(d.pid) in ("T", "t"):
+                raise BusyError(
+                    f"uswapd {d.describe()}, which serves {self.file_path}, is stopped: a "
+                    "request to its mount would wait for it for ever. Nothing was done; let "
+                    f"it run again (kill -CONT {d.pid}) or end it, and try again."
+                )
+
     def _ours(self, d: Daemon) -> bool:
         """``d`` is a uswapd holding this backend's store open."""
         return d.is_uswapd() and d in self._holding_store()
@@ -596,6 +613,7 @@ class UserspaceBackend(LoopBackend):
     def open_store(self, writable: bool) -> Store:
         """The loop device, with what proves it: the store file (by the walk from the swap
         root, locked while written), the FUSE mount point and its area file."""
+        self._refuse_stopped()
         file_store = self._open_file(os.O_RDONLY)
         held = [file_store.fd]
         try:
