@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import shutil
 import statistics
 import subprocess
@@ -57,3 +58,22 @@ def table(rows: list[tuple[str, float, float]], unit_fmt: str = "{:,.0f}") -> st
             f"| {name} | {unit_fmt.format(ours)} | {unit_fmt.format(theirs)} | {ratio:.2f} |"
         )
     return "\n".join(out)
+
+
+def fio(path: str, rw: str, bs: str, depth: int, seconds: int) -> dict[str, float]:
+    """One fio phase (libaio, ``--direct=1``, past the header page): IOPS, MB/s, and the
+    completion latency's p50 and p99 in µs."""
+    out = subprocess.run(
+        ["fio", "--name=b", f"--filename={path}", "--direct=1", "--ioengine=libaio",
+         f"--iodepth={depth}", f"--rw={rw}", f"--bs={bs}", f"--runtime={seconds}",
+         "--time_based", "--offset=4k", "--output-format=json"],
+        check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    side = json.loads(out)["jobs"][0]["write" if "write" in rw else "read"]
+    pct = side["clat_ns"].get("percentile", {})
+    return {
+        "iops": side["iops"],
+        "mb_s": side["bw_bytes"] / 1e6,
+        "p50_us": pct.get("50.000000", 0) / 1e3,
+        "p99_us": pct.get("99.000000", 0) / 1e3,
+    }

@@ -4,32 +4,18 @@ alike."""
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from backends import pageio  # noqa: E402
-from bench._common import GiB, median, swap_file, table  # noqa: E402
+from bench._common import GiB, fio, median, swap_file, table  # noqa: E402
 
 RUNS = 3
 SECONDS = 5  # per phase, both tools
 QD = 32
 KEYS = ("rand_read_iops", "rand_write_iops", "seq_read_mb_s", "seq_write_mb_s")
-
-
-def fio(path: str, rw: str, bs: str, depth: int) -> dict[str, float]:
-    out = subprocess.run(
-        ["fio", "--name=b", f"--filename={path}", "--direct=1", "--ioengine=libaio",
-         f"--iodepth={depth}", f"--rw={rw}", f"--bs={bs}", f"--runtime={SECONDS}",
-         "--time_based", "--offset=4k", "--output-format=json"],
-        check=True, capture_output=True, text=True,
-    ).stdout  # fmt: skip
-    job = json.loads(out)["jobs"][0]
-    side = job["write" if "write" in rw else "read"]
-    return {"iops": side["iops"], "mb_s": side["bw_bytes"] / 1e6}
 
 
 def measure(
@@ -53,10 +39,10 @@ def measure(
             # In pageio.benchmark's order: a phase that follows 10 GB of sequential writes
             # runs while the host still flushes them, so each tool's random writes must
             # follow its own sequential ones, not one tool's alone.
-            seq_write = fio(path, "write", "1M", pageio.SEQ_DEPTH)["mb_s"]
-            seq_read = fio(path, "read", "1M", pageio.SEQ_DEPTH)["mb_s"]
-            rand_write = fio(path, "randwrite", "4k", QD)["iops"]
-            rand_read = fio(path, "randread", "4k", QD)["iops"]
+            seq_write = fio(path, "write", "1M", pageio.SEQ_DEPTH, SECONDS)["mb_s"]
+            seq_read = fio(path, "read", "1M", pageio.SEQ_DEPTH, SECONDS)["mb_s"]
+            rand_write = fio(path, "randwrite", "4k", QD, SECONDS)["iops"]
+            rand_read = fio(path, "randread", "4k", QD, SECONDS)["iops"]
             return {
                 "rand_read_iops": rand_read,
                 "rand_write_iops": rand_write,

@@ -22,7 +22,6 @@ daemon PR_SET_IO_FLUSHER, so the kind refuses swapon (contrib/swapadmin-userspac
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import subprocess
@@ -40,7 +39,7 @@ from backends.errors import ValidationError  # noqa: E402
 from backends.plugins.file import FileBackend  # noqa: E402
 from backends.policy import Policy  # noqa: E402
 from backends.registry import registry  # noqa: E402
-from bench._common import GiB, median  # noqa: E402
+from bench._common import GiB, fio, median  # noqa: E402
 
 RUNS = 3
 SECONDS = 4  # per fio phase; pageio.benchmark's four phases share 4 * SECONDS
@@ -65,32 +64,15 @@ ROWS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def fio(path: str, rw: str, bs: str, depth: int) -> dict[str, float]:
-    out = subprocess.run(
-        ["fio", "--name=b", f"--filename={path}", "--direct=1", "--ioengine=libaio",
-         f"--iodepth={depth}", f"--rw={rw}", f"--bs={bs}", f"--runtime={SECONDS}",
-         "--time_based", "--offset=4k", "--output-format=json"],
-        check=True, capture_output=True, text=True,
-    ).stdout  # fmt: skip
-    side = json.loads(out)["jobs"][0]["write" if "write" in rw else "read"]
-    pct = side["clat_ns"].get("percentile", {})
-    return {
-        "iops": side["iops"],
-        "mb_s": side["bw_bytes"] / 1e6,
-        "p50_us": pct.get("50.000000", 0) / 1e3,
-        "p99_us": pct.get("99.000000", 0) / 1e3,
-    }
-
-
 def measure_fio(path: str) -> dict[str, float]:
     """In pageio.benchmark's order: sequential first, then random (so the random writes of
     each follow its own sequential ones, not the other kind's)."""
-    sw = fio(path, "write", "1M", pageio.SEQ_DEPTH)["mb_s"]
-    sr = fio(path, "read", "1M", pageio.SEQ_DEPTH)["mb_s"]
-    rw = fio(path, "randwrite", "4k", QD)["iops"]
-    rr = fio(path, "randread", "4k", QD)["iops"]
-    lw = fio(path, "randwrite", "4k", 1)
-    lr = fio(path, "randread", "4k", 1)
+    sw = fio(path, "write", "1M", pageio.SEQ_DEPTH, SECONDS)["mb_s"]
+    sr = fio(path, "read", "1M", pageio.SEQ_DEPTH, SECONDS)["mb_s"]
+    rw = fio(path, "randwrite", "4k", QD, SECONDS)["iops"]
+    rr = fio(path, "randread", "4k", QD, SECONDS)["iops"]
+    lw = fio(path, "randwrite", "4k", 1, SECONDS)
+    lr = fio(path, "randread", "4k", 1, SECONDS)
     return {
         "fio_sw": sw, "fio_sr": sr, "fio_rw": rw, "fio_rr": rr,
         "fio_rw_p50": lw["p50_us"], "fio_rw_p99": lw["p99_us"],
