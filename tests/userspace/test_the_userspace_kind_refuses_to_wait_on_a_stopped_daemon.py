@@ -18,6 +18,7 @@ from backends.base import PAGE_SIZE
 from backends.errors import BusyError
 from backends.policy import Policy
 from tests.fixtures.host import needs_root
+from tests.fixtures.workers import wait_until
 from tests.userspace.served import later, made, recorded, stats
 
 #: A watchdog, not a wait: each refusal is answered from /proc at once.
@@ -56,7 +57,9 @@ def test_a_stopped_daemon_is_refused_and_nothing_waits_on_it(
     try:
         signal.pidfd_send_signal(fd, signal.SIGSTOP)
         try:
-            assert uswapd.run_state(d.pid) in ("T", "t")
+            # The signal is delivered when the daemon next leaves the kernel or is
+            # scheduled: until then /proc may still say R (round 122 saw it).
+            wait_until(lambda: uswapd.run_state(d.pid) in ("T", "t"), 30, "uswapd stopping")
             for act in (
                 lambda: later(plugin).swap_out(7, b"\xa5" * PAGE_SIZE),
                 lambda: later(plugin).swapfile(True),
