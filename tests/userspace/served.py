@@ -16,6 +16,7 @@ import select
 import signal
 from pathlib import Path
 
+from swapadmin_userspace import daemon as uswapd
 from swapadmin_userspace.daemon import Daemon
 from swapadmin_userspace.plugin import UserspaceBackend
 
@@ -130,6 +131,7 @@ def take_down(where: Path) -> None:
         if not ended(d, EXIT_SECONDS):
             kill(d)
             assert ended(d, EXIT_SECONDS), f"uswapd {d.describe()} outlived SIGKILL"
+    uswapd.reap_ended()  # those this process started: no zombie left for the run's end
     with contextlib.suppress(OSError):
         for entry in where.iterdir():
             if entry.is_dir() and not os.path.ismount(entry):

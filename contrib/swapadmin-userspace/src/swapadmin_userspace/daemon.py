@@ -217,6 +217,16 @@ def reap(pid: int) -> None:
             child.wait(timeout=EXIT_SECONDS)
 
 
+def reap_ended() -> None:
+    """Collect every daemon this process started that has ended by other means than
+    ``end`` (it crashed, or someone else ended it): each would otherwise stay a zombie
+    for the worker's whole life. Waits for none; one still running is kept."""
+    with _children_lock:
+        for pid, child in list(_children.items()):
+            if child.poll() is not None:  # waitpid(pid, WNOHANG): this child only
+                del _children[pid]
+
+
 # ---- mounts ----
 
 
@@ -336,6 +346,7 @@ def start(
     """Start uswapd over the open store ``store_fd`` (handed down, never a path it opens)
     at ``mountpoint``, in a session of its own, and wait for its ready line. On any
     failure the daemon is killed and whatever it mounted taken down before StartFailed."""
+    reap_ended()
     r, w = os.pipe()
     child: subprocess.Popen[bytes] | None = None
     try:
