@@ -198,29 +198,21 @@ def end(daemon: Daemon, *, seconds: float = EXIT_SECONDS) -> None:
     """Wait for ``daemon`` to end after its mount went; SIGKILL it if it does not within
     ``seconds``. A process that is not ``daemon`` (its number reused) is never signalled."""
     with pidfd(daemon) as fd:
-        if fd is None:
-            reap(daemon.pid)
-            return
-        if not wait_ended(fd, seconds):
-            signal.pidfd_send_signal(fd, signal.SIGKILL)
+        if fd is not None and not wait_ended(fd, seconds):
+            # ESRCH: it ended, and its parent collected it, just now.
+            with contextlib.suppress(ProcessLookupError):
+                signal.pidfd_send_signal(fd, signal.SIGKILL)
             if not wait_ended(fd, seconds):
                 raise BusyError(f"uswapd {daemon.describe()} did not end after SIGKILL")
-    reap(daemon.pid)
-
-
-def reap(pid: int) -> None:
-    """Collect the exit status of a daemon this process started, if it did."""
-    with _children_lock:
-        child = _children.pop(pid, None)
-    if child is not None:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            child.wait(timeout=EXIT_SECONDS)
+    reap_ended()
 
 
 def reap_ended() -> None:
-    """Collect every daemon this process started that has ended by other means than
-    ``end`` (it crashed, or someone else ended it): each would otherwise stay a zombie
-    for the worker's whole life. Waits for none; one still running is kept."""
+    """Collect every daemon this process started that has ended, by ``end`` or otherwise
+    (it crashed, someone else ended it): each would otherwise stay a zombie for the
+    worker's whole life. Known by its own Popen, never by a pid alone (once one is
+    collected its pid may be given to a later daemon); waits for none, and one still
+    running is kept."""
     with _children_lock:
         for pid, child in list(_children.items()):
             if child.poll() is not None:  # waitpid(pid, WNOHANG): this child only
@@ -373,8 +365,6 @@ def start(
             )
         except OSError as e:
             raise StartFailed(f"cannot run uswapd: {e.strerror}") from e
-        with _children_lock:
-            _children[child.pid] = child
         os.close(w)
         w = -1
         line, closed = _ready_line(r, seconds)
@@ -382,7 +372,12 @@ def start(
             # It closed its end without a line: it is exiting; its status says why.
             with contextlib.suppress(subprocess.TimeoutExpired):
                 child.wait(timeout=seconds)
-        return _ready(child, line, seconds)
+        started = _ready(child, line, seconds)
+        # Only now, once its identity is taken: until then no other thread's reap_ended
+        # may collect it, which would free its pid for another process to take.
+        with _children_lock:
+            _children[child.pid] = child
+        return started
     except BaseException:
         _abort(child, mountpoint)
         raise
@@ -431,8 +426,9 @@ def _ready_line(fd: int, seconds: float) -> tuple[bytes, bool]:
 
 
 def _abort(child: subprocess.Popen[bytes] | None, mountpoint: str) -> None:
-    """After a failed start: the daemon this process started killed (not reaped yet, so
-    its pid is still its own) and whatever it mounted taken down."""
+    """After a failed start: the daemon this process started killed (never handed to
+    reap_ended, so only this Popen collects it and its pid is still its own) and whatever
+    it mounted taken down."""
     if child is not None:
         with _children_lock:
             _children.pop(child.pid, None)
