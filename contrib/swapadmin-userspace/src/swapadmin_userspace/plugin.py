@@ -234,8 +234,9 @@ class UserspaceBackend(LoopBackend):
         active), the mount taken down, the daemon ended; the store stays until destroy."""
         self._refuse_stopped()  # before anything is changed: a release would stop half-way
         if not enable:
-            self._detach_area()
-            self._stop_serving()
+            if self._release_proven():
+                self._detach_area()
+                self._stop_serving()
             return
         self.provision_file()
         store = self._backing_store()
@@ -248,6 +249,41 @@ class UserspaceBackend(LoopBackend):
                 self.close()
             else:
                 store.close()
+
+    def _release_proven(self) -> bool:
+        """Whether what is at this backend's mount point may be released as its own: its
+        store is proven (the walk, the mark) and is the one the record names, whose device
+        and inode name the mount point. A store that cannot be proven (deleted by hand, its
+        mark gone) proves nothing there: the filesystem gives its inode number to a later
+        file, and another backend's store may be served at that point now. Then anything
+        mounted there is left, with its loop devices (NotOursError); with nothing mounted,
+        the state is forgotten and False returned."""
+        mp = self.mountpoint
+        if mp is None:
+            return True  # nothing recorded to derive it from: the release has nothing to find
+        try:
+            store = self._backing_store()
+        except BackendError as e:
+            why = str(e)
+        else:
+            try:
+                if self._mountpoint_for(os.fstat(store.fd)) == mp:
+                    return True
+                why = f"{self.file_path} is not the store this backend recorded"
+            finally:
+                if store is not self._store:
+                    store.close()
+        found = uswapd.mount_at(mp)
+        if found is not None:
+            raise NotOursError(
+                f"{self.file_path} cannot be proven this backend's store ({why}), so the "
+                f"{found.fstype} mount at {mp}, which its record names, cannot be proven its "
+                "own either: the mount and the loop devices over it are left as they are. "
+                "Nothing was done."
+            )
+        self.state.pop("device", None)
+        self._forget_daemon()
+        return False
 
     def _mountpoint_for(self, st: os.stat_result) -> str:
         # One mount point per store file: named by the bytes it serves, not by a row.
