@@ -32,7 +32,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal
 
 from . import store as store_mod
-from .errors import ActiveAreaError, BackendError, KernelError, NotOursError, ValidationError
+from .errors import (
+    ActiveAreaError,
+    BackendError,
+    KernelError,
+    NotOursError,
+    UnsafeError,
+    ValidationError,
+)
 from .policy import Policy
 from .store import Store
 
@@ -690,6 +697,28 @@ class SwapBackend(ABC):
         area (read-only: for health checks and before handing the area to the kernel)."""
         self.open_for_swapon().close()
 
+    @classmethod
+    def discard_refusal(cls, discard: str) -> str | None:
+        """Why an area of this kind can never be swapped on with the discard policy
+        ``discard`` (a non-empty one), or None when it can: asked by the control plane when
+        the option is chosen (create, edit), before anything is made or swapped off."""
+        return None
+
+    def check_swapon_options(self, priority: int | None, discard: str | None) -> None:
+        """Raise (UnsafeError, with its field) if this area cannot be swapped on now at
+        ``priority`` with ``discard``, changing nothing: asked by ``swap_on`` and, before the
+        swapoff, by a priority or discard change, so that such a change refused by the kind
+        never leaves the area off."""
+        if discard:
+            why = self.discard_refusal(discard)
+            if why is not None:
+                raise UnsafeError(
+                    f"{self.swap_path or 'the area'} is not swapped on with "
+                    f"discard={discard!r}: {why}. "
+                    "Nothing was changed; clear the discard option.",
+                    field="discard",
+                )
+
     def swap_on(self, store: Store, *, priority: int | None, discard: str | None) -> None:
         """swapon(2) of ``store``, the descriptor ``open_for_swapon`` proved, at the priority
         and with the discard policy the user asked for. Every activation of the control
@@ -699,6 +728,7 @@ class SwapBackend(ABC):
         refuses, it refuses before swapon(2), changing nothing."""
         from . import kernel
 
+        self.check_swapon_options(priority, discard)
         kernel.swapon(self.swap_path, priority=priority, discard=discard, fd=store.fd)
 
     def take_blank(self) -> bool:

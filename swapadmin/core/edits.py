@@ -37,6 +37,7 @@ from .services import (
     action_job,
     audit,
     backend_kind_refusal,
+    discard_refusal,
     live_job_for,
     not_provisioned_reason,
 )
@@ -156,6 +157,9 @@ def _refusals(backend: Backend, changed: dict[str, Any]) -> None:
             f"{backend.name} was adopted, not made by swapadmin: its swap header is never "
             "written, so its label cannot be changed here",
         )
+    refusal = discard_refusal(backend.kind, changed.get("discard") or "")
+    if refusal is not None:
+        raise Refused.one("discard", refusal)
     if changed.get("persist"):
         refusal = backend_kind_refusal(backend, BY_NAME["persist"])
         if refusal is not None:

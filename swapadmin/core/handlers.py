@@ -209,6 +209,9 @@ def provision(ctx: JobContext) -> dict[str, Any]:
         # The kind's hook asked once before the host changes, so that one that fails stops
         # the job before a store is taken; the line itself needs the UUID mkswap writes.
         _fstab_spec(backend, plugin)
+    if ctx.job.params.get("activate") is True:
+        # Options the kind would refuse at the swapon are refused before a store is made.
+        plugin.check_swapon_options(backend.priority, backend.discard or None)
     ctx.step(5, "preparing the backing store")
     plugin.swapfile(True)
     ctx.save_backend()  # keep what enabling took and attached before anything can fail
@@ -602,6 +605,8 @@ def _edit_swapon_options(
     # a link put in its place), which must be neither turned off nor taken for this one.
     store = plugin.open_for_swapon()
     try:
+        # Options the kind refuses are refused while the area is still on, not after.
+        plugin.check_swapon_options(priority, discard)
         with host_memory(ctx, f"swapoff {area.path}"):
             if store_mod.active_path(store.fd) is None:
                 ctx.log(f"{plugin.swap_path} is no longer active: priority {priority} recorded")

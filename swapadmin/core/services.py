@@ -367,6 +367,9 @@ def create_backend(
     cleaned, size = validate_backend(host, kind, name, size_bytes, params, dynamic=dynamic)
     prio = _clean_priority(priority)
     disc = _clean_discard(discard)
+    refused = discard_refusal(kind, disc)
+    if refused is not None:
+        raise InvalidRequest.one("discard", refused)
     lab = _clean_label(label or "")
     _check_force(force, confirm, name)
     if persist:
@@ -431,6 +434,17 @@ def kind_refusal(kind: str, spec: actions.BackendAction) -> str | None:
     if getattr(cls, spec.kind_can, False) is True:
         return None
     return f"an area of the {_in_a_sentence(cls.label)} kind {spec.kind_cannot}"
+
+
+def discard_refusal(kind: str, discard: str) -> str | None:
+    """Why an area of ``kind`` is never swapped on with ``discard``, as its plugin class
+    says (``discard_refusal``); None when it may be, or no discard is asked. A kind not
+    installed here says nothing: its worker refuses it before the swapoff."""
+    if not discard or kind not in registry():
+        return None
+    cls = registry().get(kind)
+    why = cls.discard_refusal(discard)
+    return None if why is None else f"an area of the {_in_a_sentence(cls.label)} kind: {why}"
 
 
 def _in_a_sentence(label: str) -> str:

@@ -744,34 +744,40 @@ class UserspaceBackend(LoopBackend):
 
     # ---- activation ----
 
-    def swap_on(self, store: Store, *, priority: int | None, discard: str | None) -> None:
-        """swapon(2) of the proven descriptor, refused first, changing nothing: with a
-        discard policy (the daemon refuses every discard, keeping the store allocated); at
-        an asked priority that is not below every other active area's; while its daemon
-        runs without PR_SET_IO_FLUSHER (IoFlusherRefused: its own allocations could enter
-        reclaim, which may write to this very area and wait for the daemon). Without an asked
-        priority, one below every other area's is chosen, so that this area fills last."""
-        dev = self.swap_path
-        if discard:
-            raise UnsafeError(
-                f"{dev} is not swapped on with discard={discard!r}: this kind's daemon "
-                "refuses every discard, which would punch holes in a store that must stay "
-                "allocated. Nothing was changed; clear the discard option.",
-                field="discard",
-            )
-        others = [a for a in kernel.swap_areas() if a.path != dev]
+    @classmethod
+    def discard_refusal(cls, discard: str) -> str | None:
+        return (
+            "this kind's daemon refuses every discard, which would punch holes in a store "
+            "that must stay allocated"
+        )
+
+    def check_swapon_options(self, priority: int | None, discard: str | None) -> None:
+        """Besides a discard policy (refused always), an asked priority that is not below
+        every other active area's: an area served through user space must fill last."""
+        super().check_swapon_options(priority, discard)
         if priority is None:
-            priority = lowest_priority(others)
-        else:
-            above = [a for a in others if a.priority <= priority]
-            if above:
-                raise UnsafeError(
-                    f"{dev} is not swapped on at priority {priority}: {above[0].path} has "
-                    f"priority {above[0].priority}, and an area served through user space "
-                    "must be the last to fill. Nothing was changed; ask for a lower priority "
-                    "or none.",
-                    field="priority",
-                )
+            return
+        dev = self.swap_path
+        above = [a for a in kernel.swap_areas() if a.path != dev and a.priority <= priority]
+        if above:
+            raise UnsafeError(
+                f"{dev or 'the area'} is not swapped on at priority {priority}: "
+                f"{above[0].path} has "
+                f"priority {above[0].priority}, and an area served through user space must "
+                "be the last to fill. Nothing was changed; ask for a lower priority or none.",
+                field="priority",
+            )
+
+    def swap_on(self, store: Store, *, priority: int | None, discard: str | None) -> None:
+        """swapon(2) of the proven descriptor, refused first, changing nothing: with options
+        ``check_swapon_options`` refuses; while its daemon runs without PR_SET_IO_FLUSHER
+        (IoFlusherRefused: its own allocations could enter reclaim, which may write to this
+        very area and wait for the daemon). Without an asked priority, one below every other
+        area's is chosen, so that this area fills last."""
+        dev = self.swap_path
+        self.check_swapon_options(priority, discard)
+        if priority is None:
+            priority = lowest_priority([a for a in kernel.swap_areas() if a.path != dev])
         self._require_io_flusher(store)
         kernel.swapon(dev, priority=priority, discard=None, fd=store.fd)
 
