@@ -43,5 +43,5 @@ def test_a_release_whose_store_is_gone_leaves_the_mount_its_key_names(
     # Nothing mounted there any more: the release forgets, and touches nothing.
     later(served).swapfile(False)
     gone.swapfile(False)
-    assert gone.mountpoint is None or uswapd.mount_at(gone.mountpoint) is None
+    assert gone.mountpoint is not None and uswapd.mount_at(gone.mountpoint) is None
     assert "daemon" not in gone.state and "device" not in gone.state

@@ -56,7 +56,7 @@ def test_it_serves_formats_writes_and_releases_its_store(
     assert attached_loops()[dev] == f"{mp}/area"
     assert Path(f"/sys/block/{Path(dev).name}/loop/dio").read_text().strip() == "1"
     assert os.getsid(d.pid) == d.pid  # a session of its own: a worker's restart spares it
-    assert d.holds(os.stat(plugin.file_path))
+    assert d.holds(daemon.file_key(os.stat(plugin.file_path)))
     assert stats(plugin)["pid"] == d.pid
     assert plugin.state["io_flusher"] is (stats(plugin)["io_flusher"] == 1)
 

@@ -50,6 +50,8 @@ EXIT_STATUS: Final[dict[int, str]] = {
     3: "setup failure",
     4: "PR_SET_IO_FLUSHER refused",
 }
+#: A file as a process's descriptor reaches it: its device and inode.
+FileKey = tuple[int, int]
 _READY = re.compile(rb"ready io_flusher=([01]) pid=([0-9]+)\n")
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -110,8 +112,9 @@ class Daemon:
         """This very process still runs (not a later one with its number)."""
         return Daemon.of(self.pid) == self
 
-    def holds(self, st: os.stat_result) -> bool:
-        """The process holds the file ``st`` describes open (the store it serves)."""
+    def holds(self, key: FileKey) -> bool:
+        """The process holds the file ``key`` names (device, inode) open: the store it
+        serves, even once unlinked (an open file keeps its inode number)."""
         fd_dir = f"/proc/{self.pid}/fd"
         try:
             names = os.listdir(fd_dir)
@@ -120,7 +123,7 @@ class Daemon:
         for name in names:
             with contextlib.suppress(OSError):
                 got = os.stat(f"{fd_dir}/{name}")
-                if (got.st_dev, got.st_ino) == (st.st_dev, st.st_ino):
+                if (got.st_dev, got.st_ino) == key:
                     return self.alive()  # the descriptors read were this process's
         return False
 
@@ -136,14 +139,18 @@ class Daemon:
         return f"pid {self.pid} (started at tick {self.start_time})"
 
 
-def holding(st: os.stat_result) -> list[Daemon]:
-    """Every live uswapd that holds the file ``st`` describes open: found by /proc, not by
-    a record, so one whose record was lost (a crash before it was saved) or whose mount
-    was detached lazily is found too."""
+def file_key(st: os.stat_result) -> FileKey:
+    return (st.st_dev, st.st_ino)
+
+
+def holding(key: FileKey) -> list[Daemon]:
+    """Every live uswapd that holds the file ``key`` names open: found by /proc, not by a
+    record, so one whose record was lost (a crash before it was saved) or whose mount was
+    detached lazily is found too."""
     out = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         d = Daemon.of(int(pid))
-        if d is not None and d.is_uswapd() and d.holds(st):
+        if d is not None and d.is_uswapd() and d.holds(key):
             out.append(d)
     return out
 
@@ -156,6 +163,46 @@ def run_state(pid: int) -> str | None:
         return None
     fields = raw[raw.rfind(b")") + 2 :].split()
     return fields[0].decode() if fields else None
+
+
+def stopping(pid: int) -> bool:
+    """Whether a request to the process would wait for it for ever: one of its threads is
+    stopped (T, or t under a tracer), or a stop is on its way (a stop signal pending, not
+    yet taken: it is taken when the thread next leaves the kernel, and a request sent then
+    meets a stopped daemon). SIGSTOP always stops; SIGTSTP, SIGTTIN and SIGTTOU only where
+    neither caught nor ignored. Read from /proc, which never waits on the process."""
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return False
+    for tid in tids:
+        try:
+            status = Path(f"/proc/{pid}/task/{tid}/status").read_text()
+        except OSError:
+            continue  # a thread that ended meanwhile
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        if fields.get("State", "").strip()[:1] in ("T", "t"):
+            return True
+        pending = _mask(fields, "SigPnd") | _mask(fields, "ShdPnd")
+        handled = _mask(fields, "SigCgt") | _mask(fields, "SigIgn")
+        if pending & _bit(signal.SIGSTOP) or pending & _STOPS_BY_DEFAULT & ~handled:
+            return True
+    return False
+
+
+def _bit(sig: int) -> int:
+    return 1 << (sig - 1)  # /proc's masks: bit N-1 is signal N
+
+
+#: Stop signals that stop only where their default action stands.
+_STOPS_BY_DEFAULT: Final = _bit(signal.SIGTSTP) | _bit(signal.SIGTTIN) | _bit(signal.SIGTTOU)
+
+
+def _mask(fields: dict[str, str], name: str) -> int:
+    try:
+        return int(fields.get(name, "0").strip() or "0", 16)
+    except ValueError:
+        return 0
 
 
 def start_time(pid: int) -> int | None:

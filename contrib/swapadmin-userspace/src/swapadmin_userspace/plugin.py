@@ -47,7 +47,7 @@ from backends.errors import (
     NotOursError,
     UnsafeError,
 )
-from backends.plugins.file import _lock
+from backends.plugins.file import _lock, read_mark
 from backends.plugins.loop import LOOP_CLR_FD, LoopBackend, _opened_device, open_loop_node
 from backends.policy import Policy
 from backends.store import Store
@@ -234,9 +234,14 @@ class UserspaceBackend(LoopBackend):
         active), the mount taken down, the daemon ended; the store stays until destroy."""
         self._refuse_stopped()  # before anything is changed: a release would stop half-way
         if not enable:
-            if self._release_proven():
+            pin = self._release_proven()
+            if pin is None:
+                return
+            try:
                 self._detach_area()
                 self._stop_serving()
+            finally:
+                os.close(pin)
             return
         self.provision_file()
         store = self._backing_store()
@@ -250,29 +255,40 @@ class UserspaceBackend(LoopBackend):
             else:
                 store.close()
 
-    def _release_proven(self) -> bool:
-        """Whether what is at this backend's mount point may be released as its own: its
-        store is proven (the walk, the mark) and is the one the record names, whose device
-        and inode name the mount point. A store that cannot be proven (deleted by hand, its
-        mark gone) proves nothing there: the filesystem gives its inode number to a later
-        file, and another backend's store may be served at that point now. Then anything
-        mounted there is left, with its loop devices (NotOursError); with nothing mounted,
-        the state is forgotten and False returned."""
+    def _release_proven(self) -> int | None:
+        """A descriptor pinning this backend's store while the release runs, once what is
+        at its mount point is proven its own: its store proven (the walk, the mark naming
+        this backend) and the one the record names, whose device and inode name the mount
+        point; or, the store gone from its path (deleted or renamed by hand), the file the
+        daemon serving that point holds, which the record's key names and this backend's
+        mark is on. Pinned, the inode cannot be given to a later file while the loop devices
+        and the mount named by it are taken down.
+
+        Nothing proves a store that is neither: the filesystem gives its inode number to a
+        later file, and another backend's store may be served at that point now. Then
+        anything mounted there is left, with its loop devices (NotOursError); a daemon or a
+        loop device still recorded and alive is not forgotten (BusyError); else the state is
+        forgotten and None returned."""
         mp = self.mountpoint
         if mp is None:
-            return True  # nothing recorded to derive it from: the release has nothing to find
-        try:
-            store = self._backing_store()
-        except BackendError as e:
-            why = str(e)
-        else:
+            return os.open("/", os.O_PATH | os.O_CLOEXEC)  # nothing recorded to find
+        why = "its record names no owner" if not self._owns_record() else ""
+        if not why:
             try:
-                if self._mountpoint_for(os.fstat(store.fd)) == mp:
-                    return True
-                why = f"{self.file_path} is not the store this backend recorded"
-            finally:
-                if store is not self._store:
-                    store.close()
+                store = self._backing_store()
+            except BackendError as e:
+                why = str(e)
+            else:
+                try:
+                    if self._mountpoint_for(os.fstat(store.fd)) == mp:
+                        return os.dup(store.fd)
+                    why = f"{self.file_path} is not the store this backend recorded"
+                finally:
+                    if store is not self._store:
+                        store.close()
+            pin = self._held_by_daemon(mp)
+            if pin is not None:
+                return pin
         found = uswapd.mount_at(mp)
         if found is not None:
             raise NotOursError(
@@ -281,9 +297,47 @@ class UserspaceBackend(LoopBackend):
                 "own either: the mount and the loop devices over it are left as they are. "
                 "Nothing was done."
             )
+        rec, left = self.daemon, self._recorded_device_left()
+        if (rec is not None and rec.is_uswapd()) or left is not None:
+            what = f"uswapd {rec.describe()}" if rec is not None and rec.alive() else left
+            raise BusyError(
+                f"{self.file_path} cannot be proven this backend's store ({why}), and {what}, "
+                f"which its state records, is still there, though nothing is mounted at {mp}: "
+                "it may still serve a swapped-on area. It was neither ended nor forgotten; "
+                "take it down by hand (swapoff, losetup -d) and try again."
+            )
         self.state.pop("device", None)
         self._forget_daemon()
-        return False
+        return None
+
+    def _owns_record(self) -> bool:
+        # This kind marks every store it makes: a record naming no owner, or another, was
+        # not written for this backend by a provision of it.
+        owner = self.record.get("owner")
+        return bool(owner) and owner == self.owner
+
+    def _held_by_daemon(self, mp: str) -> int | None:
+        """A descriptor on the file the live daemon serving ``mp`` holds open, reopened
+        through /proc, when that file is the one the record's key names and carries this
+        backend's mark (a store deleted or renamed by hand while served); else None."""
+        recorded = _STORE_KEY.fullmatch(str(self.record.get("key") or ""))
+        try:
+            serving = self._serving(mp) if recorded is not None else None
+        except NotOursError:
+            return None  # nothing of this kind mounted there
+        if recorded is None or serving is None or not serving.is_uswapd():
+            return None
+        key = (int(recorded[1]), int(recorded[2]))
+        with contextlib.suppress(OSError):
+            for name in os.listdir(f"/proc/{serving.pid}/fd"):
+                with contextlib.suppress(OSError):
+                    fd = os.open(f"/proc/{serving.pid}/fd/{name}", os.O_RDONLY | os.O_CLOEXEC)
+                    mark = read_mark(fd) if uswapd.file_key(os.fstat(fd)) == key else None
+                    # Read after the open: the descriptor was that very daemon's.
+                    if mark is not None and mark.owner == self.owner and serving.alive():
+                        return fd
+                    os.close(fd)
+        return None
 
     def _mountpoint_for(self, st: os.stat_result) -> str:
         # One mount point per store file: named by the bytes it serves, not by a row.
@@ -399,7 +453,7 @@ class UserspaceBackend(LoopBackend):
         """The FUSE mount reached through ``mp_fd`` is the one at ``mp`` and is served by a
         live daemon that holds the store ``store_st`` open. _Gone when its daemon is gone."""
         served = self._daemon_of(mp_fd, mp)
-        if not served.daemon.holds(store_st):
+        if not served.daemon.holds(uswapd.file_key(store_st)):
             raise NotOursError(
                 f"the FUSE mount at {mp} is served by pid {served.daemon.pid}, which does not "
                 f"hold this backend's store {self.file_path} open: it is not this backend's. "
@@ -503,9 +557,36 @@ class UserspaceBackend(LoopBackend):
         if self.record.get("adopted"):
             self.state.pop("device", None)
             return
+        mp = self.mountpoint
+        if mp is not None and uswapd.mount_at(mp) is not None:
+            self._refuse_second_daemon(self._serving(mp), self._holding_store())
         for dev in self._loops_over_our_mount():
             self._detach_device(dev)
-        self.state.pop("device", None)
+        left = self._recorded_device_left()
+        if left is None:
+            self.state.pop("device", None)  # forget only a device that is gone
+        elif self.mountpoint is None or uswapd.mount_at(self.mountpoint) is None:
+            raise BusyError(
+                f"the loop device {left} still serves {self.mountpoint}/{AREA}, though "
+                "nothing is mounted there any more: the mount was detached lazily and may "
+                "still serve it (swapped on?). It was neither detached nor forgotten; detach "
+                f"it (swapoff, losetup -d {left}) and try again."
+            )
+
+    def _recorded_device_left(self) -> str | None:
+        """The recorded loop device, while sysfs names a file on this backend's mount
+        point as its backing file (a name, read without asking the device or the mount)."""
+        dev, mp = self.device, self.mountpoint
+        if not dev or mp is None or not re.fullmatch(r"/dev/loop[0-9]+", dev):
+            return None
+        try:
+            name = Path(f"/sys/block/{dev[5:]}/loop/backing_file").read_text().rstrip("\n")
+        except OSError:
+            return None  # nothing attached
+        name = name.removesuffix(" (deleted)")
+        # Once the mount is detached lazily, sysfs names the file from the detached tree's
+        # own root: "/area". Taken as ours: holding on to it only refuses.
+        return dev if name.startswith(mp + "/") or name == "/" + AREA else None
 
     def _loops_over_our_mount(self) -> list[str]:
         """The loop devices whose backing file lies on this backend's mount, the recorded
@@ -584,6 +665,7 @@ class UserspaceBackend(LoopBackend):
                 )
         mine = self._holding_store()
         if found is not None:
+            self._refuse_second_daemon(serving, mine)
             # umount2 waits for no request, but ends the mount only if nothing holds it.
             uswapd.umount(mp)
         elif mine:
@@ -601,6 +683,19 @@ class UserspaceBackend(LoopBackend):
         with contextlib.suppress(OSError):
             os.unlink(mp + ".log")
         self._forget_daemon()
+
+    def _refuse_second_daemon(self, serving: Daemon | None, mine: list[Daemon]) -> None:
+        """BusyError while a uswapd other than the one serving this backend's mount holds
+        its store: it serves a mount detached lazily, which may still back a loop device in
+        use (swapped on), so neither it nor the layers over it are to be taken down."""
+        others = [d for d in mine if d != serving]
+        if others:
+            raise BusyError(
+                f"uswapd {others[0].describe()} also holds {self.file_path} open, though it "
+                f"does not serve {self.mountpoint}: its own mount was detached lazily, or "
+                "made by hand, and may still serve a loop device (swapped on?). Nothing was "
+                "taken down; detach what uses it (losetup -a names it) and try again."
+            )
 
     def _serving(self, mp: str) -> Daemon | None:
         """The live daemon serving the mount at ``mp``; None when it is gone."""
@@ -621,7 +716,7 @@ class UserspaceBackend(LoopBackend):
         for ever, and with it the job. Asked of /proc, which does not wait for the daemon;
         a daemon stopped just after this look still hangs the request (not fenced yet)."""
         for d in self._holding_store():
-            if uswapd.run_state(d.pid) in ("T", "t"):
+            if uswapd.stopping(d.pid):
                 raise BusyError(
                     f"uswapd {d.describe()}, which serves {self.file_path}, is stopped: a "
                     "request to its mount would wait for it for ever. Nothing was done; let "
@@ -633,16 +728,30 @@ class UserspaceBackend(LoopBackend):
         return d.is_uswapd() and d in self._holding_store()
 
     def _holding_store(self) -> list[Daemon]:
-        """Every live uswapd holding this backend's store open, found by /proc."""
+        """Every live uswapd holding this backend's store open, found by /proc: the store
+        proven, and the file the record names by device and inode, found even when the
+        store cannot be opened (deleted by hand, its mark damaged: a refusal must not fail
+        open). A daemon holds a deleted store's inode, whose number no later file takes
+        while it is open; a release pins the store it proved (``_release_proven``), and an
+        enable holds it open, so the record's key names no other file while they look."""
+        keys: list[uswapd.FileKey] = []
         try:
             store = self._backing_store()
         except BackendError:
-            return []
-        try:
-            return uswapd.holding(os.fstat(store.fd))
-        finally:
-            if store is not self._store:
-                store.close()
+            pass
+        else:
+            try:
+                keys.append(uswapd.file_key(os.fstat(store.fd)))
+            finally:
+                if store is not self._store:
+                    store.close()
+        recorded = _STORE_KEY.fullmatch(str(self.record.get("key") or ""))
+        if recorded is not None:
+            keys.append((int(recorded[1]), int(recorded[2])))
+        found: dict[Daemon, None] = {}
+        for key in dict.fromkeys(keys):
+            found.update(dict.fromkeys(uswapd.holding(key)))
+        return list(found)
 
     # ---- the open store: the loop device, proven by the area, the mount and the daemon ----
 
