@@ -697,6 +697,14 @@ class SwapBackend(ABC):
         area (read-only: for health checks and before handing the area to the kernel)."""
         self.open_for_swapon().close()
 
+    def area_name(self) -> str:
+        """``swap_path`` for a message, or "the area" before the store has one (a loop
+        device not attached yet)."""
+        try:
+            return self.swap_path
+        except BackendError:
+            return "the area"
+
     @classmethod
     def discard_refusal(cls, discard: str) -> str | None:
         """Why an area of this kind can never be swapped on with the discard policy
@@ -713,7 +721,7 @@ class SwapBackend(ABC):
             why = self.discard_refusal(discard)
             if why is not None:
                 raise UnsafeError(
-                    f"{self.swap_path or 'the area'} is not swapped on with "
+                    f"{self.area_name()} is not swapped on with "
                     f"discard={discard!r}: {why}. "
                     "Nothing was changed; clear the discard option.",
                     field="discard",

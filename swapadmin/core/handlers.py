@@ -611,6 +611,9 @@ def _edit_swapon_options(
             if store_mod.active_path(store.fd) is None:
                 ctx.log(f"{plugin.swap_path} is no longer active: priority {priority} recorded")
                 return {"applied": False, "priority": priority}
+            # Asked again under the lock: an area swapped on while this job waited for it
+            # may have made the priority one the kind refuses.
+            plugin.check_swapon_options(priority, discard)
             # The RAM check is made here, under the lock, on this very area.
             swapoff_store(ctx, plugin, store)
         # No cancel check from here: the area was active, and it is made active again.

@@ -367,9 +367,7 @@ def create_backend(
     cleaned, size = validate_backend(host, kind, name, size_bytes, params, dynamic=dynamic)
     prio = _clean_priority(priority)
     disc = _clean_discard(discard)
-    refused = discard_refusal(kind, disc)
-    if refused is not None:
-        raise InvalidRequest.one("discard", refused)
+    check_discard(kind, disc)
     lab = _clean_label(label or "")
     _check_force(force, confirm, name)
     if persist:
@@ -445,6 +443,14 @@ def discard_refusal(kind: str, discard: str) -> str | None:
     cls = registry().get(kind)
     why = cls.discard_refusal(discard)
     return None if why is None else f"an area of the {_in_a_sentence(cls.label)} kind: {why}"
+
+
+def check_discard(kind: str, discard: str) -> None:
+    """InvalidRequest naming the field when ``kind`` never takes ``discard``: asked by the
+    create form's review and by the create itself."""
+    refused = discard_refusal(kind, discard)
+    if refused is not None:
+        raise InvalidRequest.one("discard", refused)
 
 
 def _in_a_sentence(label: str) -> str:

@@ -851,6 +851,7 @@ def backend_new(request: HttpRequest) -> HttpResponse:
         )
         # Refused at the review already, not only when creating.
         services._check_force(kwargs["force"], kwargs["confirm"], kwargs["name"])
+        services.check_discard(plugin.name, kwargs.get("discard") or "")
         if step == "create":
             job = services.create_backend(**kwargs, actor=actor(request))
         else:

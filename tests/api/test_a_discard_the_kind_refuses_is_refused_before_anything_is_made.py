@@ -2,8 +2,8 @@
 daemon refuses every discard) is refused when it is chosen: a create is a 400 naming the
 field, with no row, no job and no store made; an edit is a 400 that changes nothing, and
 no swapoff is queued (review finding: the kind refused it only at the swapon, after the
-store, its daemon and its loop device were made, or after an edit's swapoff). Another
-kind takes the same policy."""
+store, its daemon and its loop device were made, or after an edit's swapoff); the create
+form's review refuses it before its summary. Another kind takes the same policy."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -66,3 +68,25 @@ def test_an_edit_to_a_discard_the_kind_refuses_changes_nothing(
         f"/api/v1/backends/{swapfile.uuid}/", {"discard": "once", "apply": "now"}, format="json"
     )
     assert r.status_code == 202, r.content
+
+
+def test_the_create_forms_review_refuses_it_before_the_summary(
+    client: Client, alice: User, host_row: Host, swap_root: Path
+) -> None:
+    client.force_login(alice)
+    fields = {
+        "host": str(host_row.uuid),
+        "kind": "userspace",
+        "name": "uswap1",
+        "size_mib": "64",
+        "priority": "",
+        "discard": "once",
+        "label": "",
+        "param_path": str(swap_root / "uswap1"),
+    }
+    hx = {"HX-Request": "true", "HX-Target": "new-form"}
+    r = client.post(reverse("backend-new"), fields, headers=hx)
+    assert r.status_code == 422
+    body = " ".join(r.content.decode().split())
+    assert REFUSED in body and "What will happen" not in body
+    assert not Backend.objects.exists() and not Job.objects.exists()

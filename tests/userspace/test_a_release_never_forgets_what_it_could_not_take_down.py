@@ -16,7 +16,7 @@ from swapadmin_userspace import daemon as uswapd
 from backends.errors import ActiveAreaError, BusyError
 from backends.policy import Policy
 from tests.fixtures.host import attached_loops, needs_root, run
-from tests.userspace.served import kill, later, made, recorded
+from tests.userspace.served import ended, kill, later, made, recorded
 
 
 @needs_root
@@ -34,6 +34,7 @@ def test_a_loop_device_behind_a_lazily_detached_mount_is_named_not_forgotten(
         with pytest.raises(ActiveAreaError, match=f"held open by uswapd pid {d.pid}"):
             later(plugin).remove()
         kill(d)  # its daemon gone too: nothing holds the store, the device stays
+        assert ended(d, 30)
         job = later(plugin)
         with pytest.raises(BusyError) as refused:
             job.swapfile(False)
@@ -41,8 +42,10 @@ def test_a_loop_device_behind_a_lazily_detached_mount_is_named_not_forgotten(
         assert job.state["device"] == dev and dev in attached_loops()
     finally:
         # The take-down finds loop devices by their backing file's name under the test's
-        # directory; this one's now reads "/area", from the detached tree's root.
-        run("losetup", "-d", dev, check=False)
+        # directory; this one's now reads "/area", from the detached tree's root. Detached
+        # only while it is that one (not a number reused by another since).
+        if attached_loops().get(dev) == "/area":
+            run("losetup", "-d", dev, check=False)
 
 
 @needs_root

@@ -144,7 +144,7 @@ def test_a_mount_point_in_use_is_refused_and_nothing_is_started(
     plugin.provision_file()  # the store exists; its mount point is named by its inode
     plugin.close()
     st = os.stat(plugin.file_path)
-    mp = uswap_dir / f"{st.st_dev}-{st.st_ino}"
+    mp = uswap_dir / f"{st.st_dev}-{st.st_ino}-{plugin.owner}"
     mp.mkdir(parents=True, mode=0o700)
     (mp / "someone's").write_text("kept")
     with pytest.raises(UnsafeError, match="is not empty: uswapd mounts only on an empty one"):

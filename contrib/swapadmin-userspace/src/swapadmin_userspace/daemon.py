@@ -167,10 +167,11 @@ def run_state(pid: int) -> str | None:
 
 def stopping(pid: int) -> bool:
     """Whether a request to the process would wait for it for ever: one of its threads is
-    stopped (T, or t under a tracer), or a stop is on its way (a stop signal pending, not
-    yet taken: it is taken when the thread next leaves the kernel, and a request sent then
-    meets a stopped daemon). SIGSTOP always stops; SIGTSTP, SIGTTIN and SIGTTOU only where
-    neither caught nor ignored. Read from /proc, which never waits on the process."""
+    stopped (T, or t under a tracer), or a SIGSTOP is on its way (pending, not yet taken:
+    it is taken when the thread next leaves the kernel, and a request sent then meets a
+    stopped daemon). SIGTSTP, SIGTTIN and SIGTTOU never stop uswapd: it runs in a session
+    of its own, whose orphaned process group the kernel does not stop for them. Read from
+    /proc, which never waits on the process."""
     try:
         tids = os.listdir(f"/proc/{pid}/task")
     except OSError:
@@ -183,19 +184,10 @@ def stopping(pid: int) -> bool:
         fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
         if fields.get("State", "").strip()[:1] in ("T", "t"):
             return True
-        pending = _mask(fields, "SigPnd") | _mask(fields, "ShdPnd")
-        handled = _mask(fields, "SigCgt") | _mask(fields, "SigIgn")
-        if pending & _bit(signal.SIGSTOP) or pending & _STOPS_BY_DEFAULT & ~handled:
+        # /proc's masks: bit N-1 is signal N. SIGSTOP cannot be blocked or caught.
+        if (_mask(fields, "SigPnd") | _mask(fields, "ShdPnd")) & (1 << (signal.SIGSTOP - 1)):
             return True
     return False
-
-
-def _bit(sig: int) -> int:
-    return 1 << (sig - 1)  # /proc's masks: bit N-1 is signal N
-
-
-#: Stop signals that stop only where their default action stands.
-_STOPS_BY_DEFAULT: Final = _bit(signal.SIGTSTP) | _bit(signal.SIGTTIN) | _bit(signal.SIGTTOU)
 
 
 def _mask(fields: dict[str, str], name: str) -> int:

@@ -63,6 +63,8 @@ IO_FLUSHER_WHY: Final = (
 )
 #: The record's identity of a store file (``store.file_identity``): its device and inode.
 _STORE_KEY: Final = re.compile(r"file:([0-9]+):([0-9]+)")
+#: A backend's id as it may stand in a mount point's name (swapadmin's are UUIDs).
+_OWNER: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
 AREA: Final = "area"
 STATS: Final = "stats"
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -199,14 +201,17 @@ class UserspaceBackend(LoopBackend):
     @property
     def mountpoint(self) -> str | None:
         """Where this backend's store is served: derived from the store's identity in the
-        record (its device and inode), under the run directory, never read from the
-        state, whose copy a row written elsewhere could point anywhere (a directory to
-        remove, a stranger's mount to take down). A state naming another place is refused.
-        None before the store is known."""
+        record (its device and inode) and from this backend's own id (the owner its mark
+        names), under the run directory; never read from the state, whose copy a row
+        written elsewhere could point anywhere (a directory to remove, a stranger's mount to
+        take down). A state naming another place is refused. None before the store is
+        known. The owner is part of the name because the filesystem gives a deleted store's
+        inode number to a later file, perhaps another backend's store: the same device and
+        inode never name two backends' mount points."""
         key = _STORE_KEY.fullmatch(str(self.record.get("key") or ""))
-        if key is None:
+        if key is None or not _OWNER.fullmatch(self.owner or ""):
             return None
-        derived = os.path.join(uswapd.run_dir(), f"{key[1]}-{key[2]}")
+        derived = self._point(int(key[1]), int(key[2]))
         said = self.state.get("mountpoint")
         if said is not None and said != derived:
             raise NotOursError(
@@ -271,7 +276,10 @@ class UserspaceBackend(LoopBackend):
         forgotten and None returned."""
         mp = self.mountpoint
         if mp is None:
-            return os.open("/", os.O_PATH | os.O_CLOEXEC)  # nothing recorded to find
+            # No store recorded (or no id of swapadmin's): nothing names a mount point of
+            # this backend's, and nothing is touched.
+            self._forget_unless_left("no store is recorded", None)
+            return None
         why = "its record names no owner" if not self._owns_record() else ""
         if not why:
             try:
@@ -297,18 +305,38 @@ class UserspaceBackend(LoopBackend):
                 "own either: the mount and the loop devices over it are left as they are. "
                 "Nothing was done."
             )
-        rec, left = self.daemon, self._recorded_device_left()
-        if (rec is not None and rec.is_uswapd()) or left is not None:
-            what = f"uswapd {rec.describe()}" if rec is not None and rec.alive() else left
+        self._forget_unless_left(why, mp)
+        return None
+
+    def _forget_unless_left(self, why: str, mp: str | None) -> None:
+        """Forget the recorded daemon and loop device, nothing being mounted at this
+        backend's point; unless the daemon still runs holding a file with this backend's
+        mark, or the loop device still names a file of this backend's mount (or, its mount
+        detached lazily, an ``area`` file), which may serve a swapped-on area: BusyError,
+        naming it, touching nothing."""
+        rec = self.daemon
+        held = self._ours_held(rec, None) if rec is not None else None
+        if rec is not None and held is not None:
+            os.close(held)
             raise BusyError(
-                f"{self.file_path} cannot be proven this backend's store ({why}), and {what}, "
-                f"which its state records, is still there, though nothing is mounted at {mp}: "
-                "it may still serve a swapped-on area. It was neither ended nor forgotten; "
-                "take it down by hand (swapoff, losetup -d) and try again."
+                f"{self.file_path} cannot be proven this backend's store ({why}), and its "
+                f"recorded daemon, uswapd {rec.describe()}, still runs holding a file with "
+                "this backend's mark, though nothing is mounted at its mount point: its mount "
+                "was detached lazily and may still serve a swapped-on area. It was neither "
+                "ended nor forgotten; find what uses it (losetup -a, /proc/swaps), take that "
+                f"down, end it (kill {rec.pid}) and try again."
+            )
+        left = self._recorded_device_left(mp)
+        if left is not None:
+            raise BusyError(
+                f"{self.file_path} cannot be proven this backend's store ({why}), and its "
+                f"recorded loop device, {left}, is still attached to a file named like its "
+                "area, though nothing is mounted at its mount point. It was neither detached "
+                "nor forgotten; check which area it serves (losetup -a, /proc/swaps), take it "
+                "down if it is this backend's, and try again."
             )
         self.state.pop("device", None)
         self._forget_daemon()
-        return None
 
     def _owns_record(self) -> bool:
         # This kind marks every store it makes: a record naming no owner, or another, was
@@ -320,28 +348,72 @@ class UserspaceBackend(LoopBackend):
         """A descriptor on the file the live daemon serving ``mp`` holds open, reopened
         through /proc, when that file is the one the record's key names and carries this
         backend's mark (a store deleted or renamed by hand while served); else None."""
-        recorded = _STORE_KEY.fullmatch(str(self.record.get("key") or ""))
+        key = self._recorded_key()
         try:
-            serving = self._serving(mp) if recorded is not None else None
+            serving = self._serving(mp) if key is not None else None
         except NotOursError:
             return None  # nothing of this kind mounted there
-        if recorded is None or serving is None or not serving.is_uswapd():
+        return None if serving is None else self._ours_held(serving, key)
+
+    def _recorded_key(self) -> uswapd.FileKey | None:
+        recorded = _STORE_KEY.fullmatch(str(self.record.get("key") or ""))
+        return None if recorded is None else (int(recorded[1]), int(recorded[2]))
+
+    def _ours_held(self, d: Daemon, key: uswapd.FileKey | None) -> int | None:
+        """A descriptor on a regular file the uswapd ``d`` holds open (the one ``key`` names,
+        when given) that carries this backend's mark, reopened through /proc; else None.
+        Only a regular file of that key is opened (never the daemon's /dev/fuse or a
+        pipe), and ``d`` is asked to be alive after the open: it was that very process's."""
+        if not d.is_uswapd() or not _OWNER.fullmatch(self.owner or ""):
             return None
-        key = (int(recorded[1]), int(recorded[2]))
-        with contextlib.suppress(OSError):
-            for name in os.listdir(f"/proc/{serving.pid}/fd"):
-                with contextlib.suppress(OSError):
-                    fd = os.open(f"/proc/{serving.pid}/fd/{name}", os.O_RDONLY | os.O_CLOEXEC)
-                    mark = read_mark(fd) if uswapd.file_key(os.fstat(fd)) == key else None
-                    # Read after the open: the descriptor was that very daemon's.
-                    if mark is not None and mark.owner == self.owner and serving.alive():
-                        return fd
+        fd_dir = f"/proc/{d.pid}/fd"
+        try:
+            names = os.listdir(fd_dir)
+        except OSError:
+            return None
+        for name in names:
+            link = f"{fd_dir}/{name}"
+            try:
+                st = os.stat(link)
+            except OSError:
+                continue
+            if not stat.S_ISREG(st.st_mode) or (key is not None and uswapd.file_key(st) != key):
+                continue
+            try:
+                fd = os.open(link, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+            except OSError:
+                continue
+            keep = False
+            try:
+                got = os.fstat(fd)
+                mark = read_mark(fd) if stat.S_ISREG(got.st_mode) else None
+                keep = (
+                    mark is not None
+                    and mark.owner == self.owner
+                    and (key is None or uswapd.file_key(got) == key)
+                    and d.alive()
+                )
+            except (OSError, BackendError):
+                keep = False
+            finally:
+                if not keep:
                     os.close(fd)
+            if keep:
+                return fd
         return None
 
     def _mountpoint_for(self, st: os.stat_result) -> str:
-        # One mount point per store file: named by the bytes it serves, not by a row.
-        return os.path.join(uswapd.run_dir(), f"{st.st_dev}-{st.st_ino}")
+        # One mount point per store file and backend: named by the bytes it serves and by
+        # whose they are, not by a row.
+        if not _OWNER.fullmatch(self.owner or ""):
+            raise BackendError(
+                f"this backend's id ({self.owner!r}) cannot name a mount point: the "
+                f"{self.label} kind serves only a backend of swapadmin's own"
+            )
+        return self._point(st.st_dev, st.st_ino)
+
+    def _point(self, dev: int, ino: int) -> str:
+        return os.path.join(uswapd.run_dir(), f"{dev}-{ino}-{self.owner}")
 
     def _serve(self, store: Store) -> None:
         """One uswapd serving ``store`` at this backend's mount point: the recorded one, or
@@ -562,21 +634,23 @@ class UserspaceBackend(LoopBackend):
             self._refuse_second_daemon(self._serving(mp), self._holding_store())
         for dev in self._loops_over_our_mount():
             self._detach_device(dev)
-        left = self._recorded_device_left()
-        if left is None:
-            self.state.pop("device", None)  # forget only a device that is gone
-        elif self.mountpoint is None or uswapd.mount_at(self.mountpoint) is None:
+        if mp is not None and uswapd.mount_at(mp) is not None:
+            return  # the device is forgotten once the mount is down (``_stop_serving``)
+        left = self._recorded_device_left(mp)
+        if left is not None:
             raise BusyError(
-                f"the loop device {left} still serves {self.mountpoint}/{AREA}, though "
-                "nothing is mounted there any more: the mount was detached lazily and may "
-                "still serve it (swapped on?). It was neither detached nor forgotten; detach "
-                f"it (swapoff, losetup -d {left}) and try again."
+                f"the loop device {left}, recorded as this backend's, is still attached to a "
+                f"file named like its area, though nothing is mounted at {mp} any more: the "
+                "mount was detached lazily and may still serve it (swapped on?). It was "
+                "neither detached nor forgotten; check which area it serves (losetup -a, "
+                "/proc/swaps), take it down if it is this backend's, and try again."
             )
+        self.state.pop("device", None)
 
-    def _recorded_device_left(self) -> str | None:
-        """The recorded loop device, while sysfs names a file on this backend's mount
-        point as its backing file (a name, read without asking the device or the mount)."""
-        dev, mp = self.device, self.mountpoint
+    def _recorded_device_left(self, mp: str | None) -> str | None:
+        """The recorded loop device, while sysfs names a file on the mount point ``mp`` as
+        its backing file (a name, read without asking the device or the mount)."""
+        dev = self.device
         if not dev or mp is None or not re.fullmatch(r"/dev/loop[0-9]+", dev):
             return None
         try:
@@ -666,14 +740,17 @@ class UserspaceBackend(LoopBackend):
         mine = self._holding_store()
         if found is not None:
             self._refuse_second_daemon(serving, mine)
-            # umount2 waits for no request, but ends the mount only if nothing holds it.
+            # umount2 waits for no request, but ends the mount only if nothing holds it:
+            # no loop device serves its area any more (one just detached may keep its
+            # backing file's name in sysfs until its last close, so it is forgotten here).
             uswapd.umount(mp)
+            self.state.pop("device", None)
         elif mine:
             raise BusyError(
                 f"uswapd {mine[0].describe()} still holds {self.file_path} open, though "
                 f"nothing is mounted at {mp} any more: its mount was detached lazily and "
                 "may still serve a loop device (swapped on?). It was not ended; detach what "
-                "uses it (losetup -a names it) and disable the backend again."
+                "uses it (losetup -a names it) and try again."
             )
         for d in dict.fromkeys(x for x in (serving, *mine) if x is not None):
             uswapd.end(d)
@@ -716,7 +793,7 @@ class UserspaceBackend(LoopBackend):
         for ever, and with it the job. Asked of /proc, which does not wait for the daemon;
         a daemon stopped just after this look still hangs the request (not fenced yet)."""
         for d in self._holding_store():
-            if uswapd.stopping(d.pid):
+            if uswapd.stopping(d.pid) and d.alive():  # not a later process with its pid
                 raise BusyError(
                     f"uswapd {d.describe()}, which serves {self.file_path}, is stopped: a "
                     "request to its mount would wait for it for ever. Nothing was done; let "
@@ -745,12 +822,18 @@ class UserspaceBackend(LoopBackend):
             finally:
                 if store is not self._store:
                     store.close()
-        recorded = _STORE_KEY.fullmatch(str(self.record.get("key") or ""))
-        if recorded is not None:
-            keys.append((int(recorded[1]), int(recorded[2])))
         found: dict[Daemon, None] = {}
-        for key in dict.fromkeys(keys):
+        for key in keys:
             found.update(dict.fromkeys(uswapd.holding(key)))
+        recorded = self._recorded_key()
+        if recorded is not None and recorded not in keys:
+            # By the record alone only a daemon whose file carries this backend's mark: the
+            # key of a store deleted unserved may name another backend's store now.
+            for d in uswapd.holding(recorded):
+                held = self._ours_held(d, recorded)
+                if held is not None:
+                    os.close(held)
+                    found[d] = None
         return list(found)
 
     # ---- the open store: the loop device, proven by the area, the mount and the daemon ----
@@ -866,11 +949,11 @@ class UserspaceBackend(LoopBackend):
         super().check_swapon_options(priority, discard)
         if priority is None:
             return
-        dev = self.swap_path
+        dev = self.area_name()
         above = [a for a in kernel.swap_areas() if a.path != dev and a.priority <= priority]
         if above:
             raise UnsafeError(
-                f"{dev or 'the area'} is not swapped on at priority {priority}: "
+                f"{dev} is not swapped on at priority {priority}: "
                 f"{above[0].path} has "
                 f"priority {above[0].priority}, and an area served through user space must "
                 "be the last to fill. Nothing was changed; ask for a lower priority or none.",
@@ -912,13 +995,16 @@ class UserspaceBackend(LoopBackend):
         mp = self.mountpoint
         if mp is not None and uswapd.mount_at(mp) is not None:
             raise ActiveAreaError(
-                f"{self.file_path} is still served by uswapd at {mp}; disable it first"
+                f"{self.file_path} is still served by uswapd at {mp}: its release did not "
+                "take the mount down. Nothing was removed."
             )
         holding = self._holding_store()
         if holding:
             raise ActiveAreaError(
-                f"{self.file_path} is still held open by uswapd {holding[0].describe()}; "
-                "disable the backend first"
+                f"{self.file_path} is still held open by uswapd {holding[0].describe()}, "
+                "though nothing is mounted at this backend's mount point (detached lazily?): "
+                "find what uses it (losetup -a), take it down and end the daemon. Nothing was "
+                "removed."
             )
         return super().remove()
 
