@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from . import devices
 from .errors import KernelError
 
 BOOT_ID: Final = Path("/proc/sys/kernel/random/boot_id")
@@ -174,16 +173,10 @@ def active_path(fd: int) -> str | None:
 
 def loops_serving(st: os.stat_result) -> list[str]:
     """Every loop device attached to the file ``st`` describes (same device and inode),
-    whatever name it was attached by. A device whose backing file lies, by its name, on a
-    FUSE mount other than ``st``'s filesystem is passed over without being asked: asking a
-    loop device for its file's inode may ask that file's daemon, and a stopped one would
-    make the question wait for ever (a file on another filesystem is not ``st``'s anyway)."""
+    whatever name it was attached by."""
     out = []
-    mounts = devices.mounts()
     for backing in sorted(Path("/sys/block").glob("loop*/loop/backing_file")):
         dev = "/dev/" + backing.parent.parent.name
-        if _fuse_elsewhere(_read(backing), mounts, st.st_dev):
-            continue
         try:
             fd = os.open(dev, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
         except OSError:
@@ -194,23 +187,6 @@ def loops_serving(st: os.stat_result) -> list[str]:
         finally:
             os.close(fd)
     return out
-
-
-def _fuse_elsewhere(name: str, mounts: list[devices.Mount], st_dev: int) -> bool:
-    """``name`` (a backing file's absolute path, as sysfs gives it) lies on a FUSE
-    filesystem other than device ``st_dev``: the deepest mount holding it (the last of
-    equally deep ones: mounted over the others) is FUSE, and not ``st_dev``. A name that
-    leads nowhere known (another mount namespace's, a detached tree's) is not passed over."""
-    name = name.removesuffix(" (deleted)")
-    holding = [
-        m for m in mounts
-        if name == m.mount_point or name.startswith(m.mount_point.rstrip("/") + "/")
-    ]  # fmt: skip
-    if not name.startswith("/") or not holding:
-        return False
-    deepest = max(enumerate(holding), key=lambda im: (len(im[1].mount_point), im[0]))[1]
-    fuse = deepest.fstype.split(".")[0] in ("fuse", "fuseblk")
-    return fuse and deepest.devnum != (os.major(st_dev), os.minor(st_dev))
 
 
 def open_loop_backing(loop_fd: int) -> int | None:
