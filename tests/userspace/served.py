@@ -14,6 +14,8 @@ import contextlib
 import os
 import select
 import signal
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from swapadmin_userspace import daemon as uswapd
@@ -62,6 +64,29 @@ def recorded(plugin: UserspaceBackend) -> Daemon:
     d = plugin.daemon
     assert d is not None
     return d
+
+
+#: A watchdog, not a wait: each question is answered from /proc or the kernel at once.
+WATCHDOG = 60.0
+
+
+def within_watchdog(act: Callable[[], object]) -> BaseException | None:
+    """What ``act`` raised (None if it returned), asserting that it ended in time: a hang
+    on a stopped daemon fails the test instead of stalling the suite."""
+    raised: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            act()
+            raised.append(None)
+        except BaseException as e:  # handed to the test
+            raised.append(e)
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(WATCHDOG)
+    assert not t.is_alive(), f"still waiting after {WATCHDOG} s"
+    return raised[0]
 
 
 # ---- the take-down ----

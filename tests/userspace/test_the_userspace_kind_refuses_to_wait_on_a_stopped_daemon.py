@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
-from collections.abc import Callable
 from pathlib import Path
 
 from swapadmin_userspace import daemon as uswapd
@@ -19,28 +17,7 @@ from backends.errors import BusyError
 from backends.policy import Policy
 from tests.fixtures.host import needs_root
 from tests.fixtures.workers import wait_until
-from tests.userspace.served import later, made, recorded, stats
-
-#: A watchdog, not a wait: each refusal is answered from /proc at once.
-WATCHDOG = 60.0
-
-
-def within_watchdog(act: Callable[[], object]) -> BaseException | None:
-    """What ``act`` raised (None if it returned), asserting that it ended in time."""
-    raised: list[BaseException | None] = []
-
-    def run() -> None:
-        try:
-            act()
-            raised.append(None)
-        except BaseException as e:  # handed to the test
-            raised.append(e)
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    t.join(WATCHDOG)
-    assert not t.is_alive(), f"still waiting on the stopped daemon after {WATCHDOG} s"
-    return raised[0]
+from tests.userspace.served import later, made, recorded, stats, within_watchdog
 
 
 @needs_root
