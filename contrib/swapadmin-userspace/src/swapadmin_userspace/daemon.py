@@ -112,19 +112,27 @@ class Daemon:
         """This very process still runs (not a later one with its number)."""
         return Daemon.of(self.pid) == self
 
-    def holds(self, key: FileKey) -> bool:
-        """The process holds the file ``key`` names (device, inode) open: the store it
-        serves, even once unlinked (an open file keeps its inode number)."""
+    def held_files(self) -> Iterator[tuple[str, os.stat_result]]:
+        """Each descriptor the process holds, as its /proc link and what that link leads
+        to (stat follows it, to an unlinked file too); those that vanish meanwhile are
+        passed over. Whose they were is for the caller to confirm (``alive``) after."""
         fd_dir = f"/proc/{self.pid}/fd"
         try:
             names = os.listdir(fd_dir)
         except OSError:
-            return False
+            return
         for name in names:
-            with contextlib.suppress(OSError):
-                got = os.stat(f"{fd_dir}/{name}")
-                if (got.st_dev, got.st_ino) == key:
-                    return self.alive()  # the descriptors read were this process's
+            link = f"{fd_dir}/{name}"
+            try:
+                yield link, os.stat(link)
+            except OSError:
+                continue
+
+    def holds(self, key: FileKey) -> bool:
+        """The process holds the file ``key`` names (device, inode) open: the store it
+        serves, even once unlinked (an open file keeps its inode number)."""
+        if any(file_key(st) == key for _, st in self.held_files()):
+            return self.alive()  # the descriptors read were this process's
         return False
 
     def is_uswapd(self) -> bool:

@@ -213,6 +213,11 @@ class UserspaceBackend(LoopBackend):
             return None
         derived = self._point(int(key[1]), int(key[2]))
         said = self.state.get("mountpoint")
+        legacy = os.path.join(uswapd.run_dir(), f"{key[1]}-{key[2]}")
+        if said == legacy and uswapd.mount_at(legacy) is None:
+            # Named before the backend's id was part of the name, and nothing mounted
+            # there any more (taken down by hand, or by a reboot): nothing is left to name.
+            return derived
         if said is not None and said != derived:
             raise NotOursError(
                 f"the state names {said!r} as the mount point, but this backend's store is "
@@ -366,17 +371,7 @@ class UserspaceBackend(LoopBackend):
         pipe), and ``d`` is asked to be alive after the open: it was that very process's."""
         if not d.is_uswapd() or not _OWNER.fullmatch(self.owner or ""):
             return None
-        fd_dir = f"/proc/{d.pid}/fd"
-        try:
-            names = os.listdir(fd_dir)
-        except OSError:
-            return None
-        for name in names:
-            link = f"{fd_dir}/{name}"
-            try:
-                st = os.stat(link)
-            except OSError:
-                continue
+        for link, st in d.held_files():
             if not stat.S_ISREG(st.st_mode) or (key is not None and uswapd.file_key(st) != key):
                 continue
             try:
@@ -664,14 +659,22 @@ class UserspaceBackend(LoopBackend):
 
     def _loops_over_our_mount(self) -> list[str]:
         """The loop devices whose backing file lies on this backend's mount, the recorded
-        device first."""
+        device first. Only a device whose backing file sysfs names under the mount point
+        is asked (LOOP_GET_STATUS64 may ask the file's FUSE daemon, and another's may be
+        stopped); one attached by another path to the area is missed, and then the unmount
+        refuses (EBUSY), which is the safe side."""
         mp = self.mountpoint
         found = uswapd.mount_at(mp) if mp else None
-        if found is None or not found.ours:
+        if mp is None or found is None or not found.ours:
             return []
         out = []
         for backing in sorted(Path("/sys/block").glob("loop*/loop/backing_file")):
             dev = "/dev/" + backing.parent.parent.name
+            try:
+                if not backing.read_text().startswith(mp + "/"):
+                    continue
+            except OSError:
+                continue  # detached meanwhile
             with contextlib.suppress(OSError, BackendError), _opened_device(dev, os.O_RDONLY) as fd:
                 if self._serves_our_mount(fd):
                     out.append(dev)
