@@ -648,14 +648,13 @@ class UserspaceBackend(LoopBackend):
         dev = self.device
         if not dev or mp is None or not re.fullmatch(r"/dev/loop[0-9]+", dev):
             return None
-        try:
-            name = Path(f"/sys/block/{dev[5:]}/loop/backing_file").read_text().rstrip("\n")
-        except OSError:
+        name = _backing_name(Path(f"/sys/block/{dev[5:]}/loop/backing_file"))
+        if name is None:
             return None  # nothing attached
-        name = name.removesuffix(" (deleted)")
         # Once the mount is detached lazily, sysfs names the file from the detached tree's
         # own root: "/area". Taken as ours: holding on to it only refuses.
-        return dev if name.startswith(mp + "/") or name == "/" + AREA else None
+        mine = name.startswith(os.fsencode(mp) + b"/") or name == os.fsencode("/" + AREA)
+        return dev if mine else None
 
     def _loops_over_our_mount(self) -> list[str]:
         """The loop devices whose backing file lies on this backend's mount, the recorded
@@ -668,15 +667,14 @@ class UserspaceBackend(LoopBackend):
         if mp is None or found is None or not found.ours:
             return []
         out = []
+        prefix = os.fsencode(mp) + b"/"
         for backing in sorted(Path("/sys/block").glob("loop*/loop/backing_file")):
             dev = "/dev/" + backing.parent.parent.name
-            try:
-                if not backing.read_text().startswith(mp + "/"):
-                    continue
-            except OSError:
-                continue  # detached meanwhile
+            # The device opened first, its name read then: held open, a bound device
+            # cannot be pointed at another file between the name and the question.
             with contextlib.suppress(OSError, BackendError), _opened_device(dev, os.O_RDONLY) as fd:
-                if self._serves_our_mount(fd):
+                name = _backing_name(backing)
+                if name is not None and name.startswith(prefix) and self._serves_our_mount(fd):
                     out.append(dev)
         return sorted(out, key=lambda d: d != self.device)
 
@@ -1057,6 +1055,16 @@ def _empty_mountpoint(parent: safepath.Beneath) -> None:
             raise UnsafeError(f"{parent.path} is not empty: uswapd mounts only on an empty one")
     finally:
         os.close(fd)
+
+
+def _backing_name(sysfs: Path) -> bytes | None:
+    """A loop device's backing file as sysfs names it, as bytes (a name need not be UTF-8),
+    without " (deleted)"; None when nothing is attached."""
+    try:
+        raw = sysfs.read_bytes()
+    except OSError:
+        return None
+    return raw.removesuffix(b"\n").removesuffix(b" (deleted)")
 
 
 def _tail(dirfd: int, name: str, limit: int = 2000) -> str:
