@@ -61,7 +61,11 @@ def test_a_second_daemon_holding_the_store_is_named_not_killed(
     log = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
     try:
         second = uswapd.start(
-            mountpoint=str(other), store_fd=rw, size=os.fstat(rw).st_size, log_fd=log
+            mountpoint=str(other),
+            store_fd=rw,
+            size=os.fstat(rw).st_size,
+            log_fd=log,
+            request_timeout=0,
         ).daemon
     finally:
         os.close(rw)

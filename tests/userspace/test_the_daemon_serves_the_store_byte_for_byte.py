@@ -44,7 +44,7 @@ MiB = 1 << 20
 SIZE = 8 * MiB
 #: A watchdog, never a wait: every wait below is for an event (a line on a pipe, an exit).
 WATCHDOG = 30.0
-READY = re.compile(rb"ready io_flusher=([01]) pid=([0-9]+)\n")
+READY = re.compile(rb"ready io_flusher=([01]) pid=([0-9]+) request_timeout=([0-9]+)\n")
 IO_FLUSHER_WHY = (
     "PR_SET_IO_FLUSHER refused (needs CAP_SYS_RESOURCE): without it this daemon's own "
     "allocations can recurse into the swap area it serves and deadlock"
@@ -365,6 +365,7 @@ def test_pages_written_through_area_are_the_store_and_stats_count_them(
             "discards_refused": 0,
             "errors": 0,
             "io_flusher": int(d.io_flusher),
+            "request_timeout": 0,  # none was asked for
             "pid": d.proc.pid,
         }
         assert d.unmount_and_wait() == 0
@@ -592,6 +593,23 @@ def test_arguments_it_does_not_know_end_it_with_status_2(uswapd: Path, tmp_path:
         got = subprocess.run([str(uswapd), *argv], capture_output=True, text=True, timeout=WATCHDOG)
         assert got.returncode == 2, (argv, got.stderr)
         assert got.stderr.startswith("uswapd: ")
+    assert not fuse_mounts_under(tmp_path)
+
+
+def test_a_request_timeout_it_cannot_give_the_kernel_ends_it_with_status_2(
+    uswapd: Path, tmp_path: Path
+) -> None:
+    # init_out.request_timeout is 16 bits of seconds: nothing above is cut down silently.
+    valid = ["--mountpoint", str(tmp_path), "--store-fd", "5", "--size", "4096", "--ready-fd", "6"]
+    for bad in ("65536", "-1", "x", "1e3", ""):
+        got = subprocess.run(
+            [str(uswapd), *valid, "--request-timeout", bad],
+            capture_output=True,
+            text=True,
+            timeout=WATCHDOG,
+        )
+        assert got.returncode == 2, (bad, got.stderr)
+        assert f"--request-timeout {bad}: not a whole number of seconds" in got.stderr
     assert not fuse_mounts_under(tmp_path)
 
 

@@ -189,7 +189,14 @@ def test_a_daemon_not_ready_by_the_watchdog_is_killed_and_its_mount_taken_down(
     try:
         # A deadline no daemon meets: whatever it had done by then (mounted or not) is undone.
         with pytest.raises(daemon.StartFailed, match=r"it gave no ready line within 0 s"):
-            daemon.start(mountpoint=str(mp), store_fd=fd, size=SIZE, log_fd=log, seconds=1e-6)
+            daemon.start(
+                mountpoint=str(mp),
+                store_fd=fd,
+                size=SIZE,
+                log_fd=log,
+                request_timeout=0,
+                seconds=1e-6,
+            )
     finally:
         os.close(fd)
         os.close(log)

@@ -69,7 +69,9 @@ def test_a_uswapd_serving_another_store_over_the_mount_point_is_left_alone(
     store_fd = os.open(decoy, os.O_RDWR | os.O_CLOEXEC)
     log_fd = os.open(scratch / "decoy.log", os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
-        stranger = uswapd.start(mountpoint=mp, store_fd=store_fd, size=SIZE, log_fd=log_fd)
+        stranger = uswapd.start(
+            mountpoint=mp, store_fd=store_fd, size=SIZE, log_fd=log_fd, request_timeout=0
+        )
     finally:
         os.close(store_fd)
         os.close(log_fd)

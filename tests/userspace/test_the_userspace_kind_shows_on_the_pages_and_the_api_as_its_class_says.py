@@ -84,6 +84,7 @@ def test_its_page_words_its_own_facts(
             "mountpoint": "/run/swapadmin/uswap/2049-12",
             "daemon": {"pid": 4242, "start_time": 99, "boot_id": "b"},
             "io_flusher": False,
+            "request_timeout": 0,  # what a kernel before 6.14 grants
         },
         info={"daemon_running": True, "io_flusher": False, "device": "/dev/loop6"},
     )
@@ -97,4 +98,9 @@ def test_its_page_words_its_own_facts(
     assert '<dt>Loop device</dt><dd class="mono">/dev/loop6</dd>' in body
     refused = "swapon is refused: " + IO_FLUSHER_WHY.replace("'", "&#x27;")
     assert f'<dt>PR_SET_IO_FLUSHER</dt><dd>no — <span class="error-text">{refused}' in body
+    # The row names no timeout (made before the parameter existed): its default was asked.
+    assert (
+        '<dt>Request timeout</dt><dd>none — <span class="error-text">240 s was asked for, but '
+        "the kernel offers no request timeout"
+    ) in body
     assert 'id="resize-submit"' not in body and 'id="persist-toggle"' not in body

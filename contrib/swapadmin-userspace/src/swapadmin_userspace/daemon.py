@@ -52,7 +52,7 @@ EXIT_STATUS: Final[dict[int, str]] = {
 }
 #: A file as a process's descriptor reaches it: its device and inode.
 FileKey = tuple[int, int]
-_READY = re.compile(rb"ready io_flusher=([01]) pid=([0-9]+)\n")
+_READY = re.compile(rb"ready io_flusher=([01]) pid=([0-9]+) request_timeout=([0-9]+)\n")
 _libc = ctypes.CDLL(None, use_errno=True)
 
 #: Daemons this process started and has not reaped yet: a long-lived worker reaps its own
@@ -373,6 +373,8 @@ def read_stats(fd: int) -> dict[str, int]:
 class Started:
     daemon: Daemon
     io_flusher: bool
+    #: What the daemon's INIT reply asked of the kernel, in seconds (0: none).
+    request_timeout: int
 
 
 class StartFailed(BackendError):
@@ -380,11 +382,19 @@ class StartFailed(BackendError):
 
 
 def start(
-    *, mountpoint: str, store_fd: int, size: int, log_fd: int, seconds: float = READY_SECONDS
+    *,
+    mountpoint: str,
+    store_fd: int,
+    size: int,
+    log_fd: int,
+    request_timeout: int,
+    seconds: float = READY_SECONDS,
 ) -> Started:
     """Start uswapd over the open store ``store_fd`` (handed down, never a path it opens)
-    at ``mountpoint``, in a session of its own, and wait for its ready line. On any
-    failure the daemon is killed and whatever it mounted taken down before StartFailed."""
+    at ``mountpoint``, in a session of its own, asking the kernel to abort its connection
+    once a request waits ``request_timeout`` seconds (0: never), and wait for its ready
+    line. On any failure the daemon is killed and whatever it mounted taken down before
+    StartFailed."""
     reap_ended()
     r, w = os.pipe()
     child: subprocess.Popen[bytes] | None = None
@@ -392,6 +402,7 @@ def start(
         argv = [
             binary(), "--mountpoint", mountpoint, "--store-fd", str(store_fd),
             "--size", str(size), "--ready-fd", str(w),
+            "--request-timeout", str(request_timeout),
         ]  # fmt: skip
         try:
             child = subprocess.Popen(
@@ -451,7 +462,7 @@ def _ready(child: subprocess.Popen[bytes], line: bytes, seconds: float) -> Start
     daemon = Daemon.of(pid)
     if daemon is None:
         raise StartFailed(f"uswapd (pid {pid}) ended just after it said it was ready")
-    return Started(daemon, match.group(1) == b"1")
+    return Started(daemon, match.group(1) == b"1", int(match.group(3)))
 
 
 def _ready_line(fd: int, seconds: float) -> tuple[bytes, bool]:

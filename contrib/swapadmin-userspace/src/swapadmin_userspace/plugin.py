@@ -65,9 +65,16 @@ IO_FLUSHER_WHY: Final = (
 _STORE_KEY: Final = re.compile(r"file:([0-9]+):([0-9]+)")
 #: A backend's id as it may stand in a mount point's name (swapadmin's are UUIDs).
 _OWNER: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
+#: How long a request may wait for the daemon before the kernel aborts the connection.
+#: Twice the kernel's hung-task warning: a daemon that has not answered by then is hung,
+#: and failing the waiters is better than a host whose reclaim waits for ever.
+DEFAULT_REQUEST_TIMEOUT: Final = 240
 AREA: Final = "area"
 STATS: Final = "stats"
 _libc = ctypes.CDLL(None, use_errno=True)
+#: What a FUSE mount answers once its connection is gone: ENOTCONN to a new request,
+#: ECONNABORTED to one that was waiting when the kernel aborted it.
+_CUT_OFF: Final = (errno.ENOTCONN, errno.ECONNABORTED)
 
 
 class IoFlusherRefused(UnsafeError):
@@ -129,6 +136,18 @@ class UserspaceBackend(LoopBackend):
             help="Absolute path of the store file, inside one of the host's swap roots: it "
             "holds the swap area byte for byte, served by swapadmin's daemon.",
         ),
+        Parameter(
+            "request_timeout",
+            "Request timeout (seconds)",
+            type="int",
+            default=DEFAULT_REQUEST_TIMEOUT,
+            minimum=0,
+            maximum=65535,
+            help="A request the daemon leaves unanswered this long (it hangs, or is frozen) "
+            "makes the kernel abort its connection, checked every 15 s: jobs and the loop "
+            "device get errors instead of waiting for ever, and pages swapped here are lost "
+            "to their processes. 0: wait for ever. Needs kernel 6.14 or later.",
+        ),
     )
     # The daemon serves the size it was started with; resizing is not built yet.
     resizable: ClassVar[bool] = False
@@ -175,6 +194,11 @@ class UserspaceBackend(LoopBackend):
                 "PR_SET_IO_FLUSHER",
                 "yes" if flusher is True else "no" if flusher is False else "unknown",
                 problem=problem,
+            ),
+            # A row made before the parameter existed was served with its default.
+            _timeout_fact(
+                params.get("request_timeout", DEFAULT_REQUEST_TIMEOUT),
+                state.get("request_timeout"),
             ),
         ]
 
@@ -231,7 +255,7 @@ class UserspaceBackend(LoopBackend):
         return Daemon.from_state(self.state.get("daemon"))
 
     def _forget_daemon(self) -> None:
-        for key in ("mountpoint", "daemon", "io_flusher"):
+        for key in ("mountpoint", "daemon", "io_flusher", "request_timeout"):
             self.state.pop(key, None)
 
     # ---- enable / disable ----
@@ -428,6 +452,7 @@ class UserspaceBackend(LoopBackend):
                     mountpoint=mp,
                     daemon=served.daemon.to_state(),
                     io_flusher=served.stats.get("io_flusher") == 1,
+                    request_timeout=served.stats.get("request_timeout"),
                 )
                 self.save_state()
             if not self._restart_for_io_flusher(served):
@@ -469,7 +494,10 @@ class UserspaceBackend(LoopBackend):
             finally:
                 os.close(log_fd)
         self.state.update(
-            mountpoint=mp, daemon=started.daemon.to_state(), io_flusher=started.io_flusher
+            mountpoint=mp,
+            daemon=started.daemon.to_state(),
+            io_flusher=started.io_flusher,
+            request_timeout=started.request_timeout,
         )
         self.save_state()  # a crash from here on must not leave the daemon unknown
         served = self._served_at(mp, st)
@@ -490,7 +518,13 @@ class UserspaceBackend(LoopBackend):
         try:
             if store_mod.file_identity(os.fstat(rw)) != store_mod.file_identity(st):
                 raise NotOursError(f"{self.file_path} changed while its daemon was started")
-            return uswapd.start(mountpoint=mp, store_fd=rw, size=st.st_size, log_fd=log_fd)
+            return uswapd.start(
+                mountpoint=mp,
+                store_fd=rw,
+                size=st.st_size,
+                log_fd=log_fd,
+                request_timeout=self.params["request_timeout"],
+            )
         finally:
             os.close(rw)
 
@@ -534,8 +568,8 @@ class UserspaceBackend(LoopBackend):
         try:
             top = os.fstat(mp_fd)
         except OSError as e:
-            if e.errno == errno.ENOTCONN:
-                raise _Gone(mp) from e
+            if e.errno in _CUT_OFF:
+                raise _Gone(mp, cut_off=True) from e
             raise KernelError(f"cannot look at {mp}: {e.strerror}", errno=e.errno) from e
         found = uswapd.mount_at(mp)
         if found is None or found.devnum != uswapd.devnum(top.st_dev) or not found.ours:
@@ -547,8 +581,8 @@ class UserspaceBackend(LoopBackend):
         try:
             fd = os.open(STATS, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=mp_fd)
         except OSError as e:
-            if e.errno == errno.ENOTCONN:
-                raise _Gone(mp) from e
+            if e.errno in _CUT_OFF:
+                raise _Gone(mp, cut_off=True) from e
             raise NotOursError(
                 f"{mp} has no readable {STATS} file ({e.strerror}): it is not served by "
                 "uswapd. Nothing was written."
@@ -559,8 +593,8 @@ class UserspaceBackend(LoopBackend):
             try:
                 stats = uswapd.read_stats(fd)
             except KernelError as e:
-                if e.errno == errno.ENOTCONN:
-                    raise _Gone(mp) from e
+                if e.errno in _CUT_OFF:
+                    raise _Gone(mp, cut_off=True) from e
                 raise
         finally:
             os.close(fd)
@@ -596,12 +630,32 @@ class UserspaceBackend(LoopBackend):
             area = os.open(AREA, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=mp_fd)
         except OSError as e:
             os.close(mp_fd)
-            if e.errno == errno.ENOTCONN:
-                raise BackendError(
-                    f"the daemon serving {mp} is gone; enable the backend again"
-                ) from e
+            if e.errno in _CUT_OFF:
+                raise self._cut_off(mp) from e
             raise KernelError(f"cannot open {mp}/{AREA}: {e.strerror}", errno=e.errno) from e
         return mp_fd, area
+
+    def _cut_off(self, mp: str) -> BackendError:
+        """What a mount that answers ENOTCONN or ECONNABORTED means: its connection is
+        gone, because its daemon ended (the kernel aborts it when /dev/fuse is closed) or,
+        the daemon still alive, because the kernel aborted it (a request waited past the
+        request timeout; or someone wrote to /sys/fs/fuse/connections/N/abort)."""
+        d = self.daemon
+        if d is None or not d.alive():
+            return BackendError(f"the daemon serving {mp} is gone; enable the backend again")
+        timeout = self.state.get("request_timeout")
+        why = (
+            f"a request waited longer than the request timeout ({timeout} s) for uswapd "
+            f"{d.describe()}, which is alive but did not answer (hung, frozen or starved)"
+            if timeout
+            else f"it was aborted by hand while uswapd {d.describe()} ran"
+        )
+        return BackendError(
+            f"the kernel aborted the FUSE connection at {mp}: {why}. Every request on it "
+            "fails now: nothing was read or written, and if the area was swapped on, the "
+            "pages swapped to it are lost to their processes. Disable and enable the "
+            "backend to serve its store again."
+        )
 
     def _attach_area(self) -> None:
         mp_fd, area = self._open_area()
@@ -868,7 +922,9 @@ class UserspaceBackend(LoopBackend):
         assert mp is not None
         try:
             served = self._check_served(mp_fd, mp, os.fstat(file_fd))
-        except _Gone:
+        except _Gone as gone:
+            if gone.cut_off:
+                raise self._cut_off(mp) from None
             raise NotOursError(
                 f"the daemon serving {mp} is gone: nothing proves who serves it. Nothing was "
                 "written; enable the backend again."
@@ -1027,8 +1083,30 @@ class UserspaceBackend(LoopBackend):
         return out
 
 
+def _timeout_fact(asked: object, granted: object) -> Fact:
+    """The request timeout as the daemon's INIT reply set it, and a problem when the kernel
+    could not take the one asked for (before 6.14 it offers none)."""
+    if not isinstance(granted, int) or isinstance(granted, bool):
+        return Fact("Request timeout", "unknown (no daemon started)")
+    if granted:
+        return Fact("Request timeout", f"{granted} s: a hung daemon's connection is aborted")
+    if isinstance(asked, int) and asked > 0:
+        return Fact(
+            "Request timeout",
+            "none",
+            problem=f"{asked} s was asked for, but the kernel offers no request timeout "
+            "(FUSE 7.43, Linux 6.14): a hung daemon makes its waiters wait for ever",
+        )
+    return Fact("Request timeout", "none: the kernel waits for the daemon for ever")
+
+
 class _Gone(Exception):
-    """The FUSE mount's daemon is gone (ENOTCONN), or names no live process."""
+    """The FUSE mount's daemon is gone: its connection answers ENOTCONN or ECONNABORTED
+    (``cut_off``), or its ``stats`` names no live process."""
+
+    def __init__(self, mp: str, *, cut_off: bool = False) -> None:
+        super().__init__(mp)
+        self.cut_off = cut_off
 
 
 def _empty_mountpoint(parent: safepath.Beneath) -> None:

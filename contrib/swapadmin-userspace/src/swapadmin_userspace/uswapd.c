@@ -14,6 +14,7 @@
  *
  * Usage:
  *     uswapd --mountpoint DIR --store-fd N --size BYTES --ready-fd M [--require-io-flusher]
+ *            [--request-timeout SECONDS]
  *
  * Exit status: 0 after an orderly end (the mount was taken down: umount2(DIR, 0) by the
  * parent, or FUSE_DESTROY); 1 when serving failed after the ready line; 2 bad input
@@ -23,7 +24,18 @@
  * EOF), stderr says what failed and why, and nothing is left mounted.
  *
  * Once the kernel's FUSE_INIT has been answered, the daemon writes
- * "ready io_flusher=<0|1> pid=<pid>\n" on the ready descriptor and closes it.
+ * "ready io_flusher=<0|1> pid=<pid> request_timeout=<seconds>\n" on the ready descriptor
+ * and closes it; request_timeout is what the INIT reply asked of the kernel (0: nothing,
+ * because none was wanted or the kernel, before FUSE 7.43, offers no such thing).
+ *
+ * The request timeout is the fence against this daemon hanging (blocked in the kernel on
+ * its store, frozen, starved): a FUSE request it leaves unanswered for longer than that
+ * makes the kernel abort the whole connection (it looks every 15 s), so every waiter,
+ * the loop device's worker and swapadmin's jobs among them, gets an error instead of
+ * waiting for ever. For an active area that is a loss: a page the kernel swapped here can
+ * no longer be read back, and the process that owned it is killed (SIGBUS). The parent
+ * chooses the bound and says so; 0 asks for none (the sysctl fs.fuse.default_request_timeout
+ * and max_request_timeout still apply, as the kernel decides).
  *
  * Why it is built the way it is. The pages of a swap area pass through this process: when
  * the kernel reclaims memory it writes a page to the loop device, the loop worker turns that
@@ -110,6 +122,32 @@ enum {
 #define PROTO_MINOR 38u		  /* the headers' FUSE_KERNEL_MINOR_VERSION */
 #define MIN_KERNEL_MINOR 28u	  /* FUSE_MAX_PAGES and init_out.max_pages */
 #define ATTR_VALID_SECONDS 86400u /* nothing of ours ever changes its attributes */
+#define MAX_REQUEST_TIMEOUT 65535u /* init_out.request_timeout is a u16 of seconds */
+/* FUSE 7.43's FUSE_REQUEST_TIMEOUT is bit 42 of the 64-bit flags: bit 10 of flags2. The
+ * system's headers may be older than the kernel (Debian's say 7.38), so it is named here. */
+#define FLAGS2_REQUEST_TIMEOUT (1u << 10)
+
+/* fuse_init_out as FUSE 7.43 lays it out: the 7.38 header's unused[0] became
+ * max_stack_depth and the low half of unused[1] request_timeout. Same size, so the
+ * kernel reads the reply the same way whatever it speaks. */
+struct init_out_743 {
+	uint32_t major;
+	uint32_t minor;
+	uint32_t max_readahead;
+	uint32_t flags;
+	uint16_t max_background;
+	uint16_t congestion_threshold;
+	uint32_t max_write;
+	uint32_t time_gran;
+	uint16_t max_pages;
+	uint16_t map_alignment;
+	uint32_t flags2;
+	uint32_t max_stack_depth;
+	uint16_t request_timeout;
+	uint16_t unused[11];
+};
+_Static_assert(sizeof(struct init_out_743) == sizeof(struct fuse_init_out),
+	       "FUSE 7.43's init_out is the size of the headers' one");
 
 #define INO_ROOT FUSE_ROOT_ID
 #define INO_AREA 2u
@@ -152,6 +190,8 @@ static int ready_fd = -1;
 static int fuse_fd = -1;
 static int mounted;
 static int io_flusher;
+static uint64_t request_timeout; /* asked for by the parent, in seconds */
+static unsigned timeout_asked;	 /* what the INIT reply asked of the kernel */
 static struct timespec started;
 
 static struct {
@@ -251,7 +291,7 @@ static void usage(const char *why)
 {
 	msg("uswapd: %s\n"
 	    "usage: uswapd --mountpoint DIR --store-fd N --size BYTES --ready-fd M "
-	    "[--require-io-flusher]",
+	    "[--require-io-flusher] [--request-timeout SECONDS]",
 	    why);
 	_exit(EXIT_BAD_INPUT);
 }
@@ -449,6 +489,8 @@ static void format_stats(void)
 	n = put_u64(b, n, cap, counters.errors);
 	n = put_str(b, n, cap, "\nio_flusher ");
 	n = put_u64(b, n, cap, (uint64_t)io_flusher);
+	n = put_str(b, n, cap, "\nrequest_timeout ");
+	n = put_u64(b, n, cap, (uint64_t)timeout_asked);
 	n = put_str(b, n, cap, "\npid ");
 	n = put_u64(b, n, cap, (uint64_t)getpid());
 	n = put_str(b, n, cap, "\n");
@@ -898,7 +940,7 @@ static void init(void)
 {
 	struct fuse_in_header h;
 	struct fuse_init_in in;
-	struct fuse_init_out out;
+	struct init_out_743 out;
 	const uint32_t wanted = FUSE_BIG_WRITES | FUSE_MAX_PAGES | FUSE_ASYNC_DIO;
 	size_t len;
 	ssize_t n = next_request();
@@ -935,10 +977,17 @@ static void init(void)
 	out.max_write = MAX_WRITE;
 	out.time_gran = 1;
 	out.max_pages = MAX_PAGES;
+	if (request_timeout && (in.flags & FUSE_INIT_EXT) && (in.flags2 & FLAGS2_REQUEST_TIMEOUT)) {
+		/* flags2 is read only when FUSE_INIT_EXT is in flags. */
+		out.flags |= FUSE_INIT_EXT;
+		out.flags2 = FLAGS2_REQUEST_TIMEOUT;
+		out.request_timeout = (uint16_t)request_timeout;
+		timeout_asked = (unsigned)request_timeout;
+	}
 	msg("uswapd: kernel FUSE %u.%u offered flags 0x%08x flags2 0x%08x max_readahead %u; "
-	    "answered 7.%u with flags 0x%08x",
+	    "answered 7.%u with flags 0x%08x flags2 0x%08x request_timeout %u",
 	    in.major, in.minor, in.flags, (in.flags & FUSE_INIT_EXT) ? in.flags2 : 0, in.max_readahead,
-	    out.minor, out.flags);
+	    out.minor, out.flags, out.flags2, timeout_asked);
 
 	struct fuse_out_header oh = { .len = sizeof oh + sizeof out, .error = 0, .unique = h.unique };
 	struct iovec iov[2] = { { &oh, sizeof oh }, { &out, sizeof out } };
@@ -951,13 +1000,15 @@ static void init(void)
 
 static void ready(void)
 {
-	char line[64];
+	char line[96];
 	size_t n = 0;
 
 	n = put_str(line, n, sizeof line, "ready io_flusher=");
 	n = put_u64(line, n, sizeof line, (uint64_t)io_flusher);
 	n = put_str(line, n, sizeof line, " pid=");
 	n = put_u64(line, n, sizeof line, (uint64_t)getpid());
+	n = put_str(line, n, sizeof line, " request_timeout=");
+	n = put_u64(line, n, sizeof line, (uint64_t)timeout_asked);
 	n = put_str(line, n, sizeof line, "\n");
 	/* EPIPE (SIGPIPE ignored): the parent stopped waiting; it takes the mount down. */
 	if (write(ready_fd, line, n) < 0)
@@ -968,7 +1019,7 @@ static void ready(void)
 
 int main(int argc, char **argv)
 {
-	const char *store_arg = NULL, *size_arg = NULL, *ready_arg = NULL;
+	const char *store_arg = NULL, *size_arg = NULL, *ready_arg = NULL, *timeout_arg = NULL;
 	int require_io_flusher = 0;
 	char target[64], data[256];
 	int dir_fd;
@@ -988,6 +1039,8 @@ int main(int argc, char **argv)
 			slot = &size_arg;
 		else if (!strcmp(argv[i], "--ready-fd"))
 			slot = &ready_arg;
+		else if (!strcmp(argv[i], "--request-timeout"))
+			slot = &timeout_arg;
 		else {
 			msg("uswapd: unknown argument %s", argv[i]);
 			usage("bad arguments");
@@ -1009,6 +1062,10 @@ int main(int argc, char **argv)
 	if (parse_u64(size_arg, &area_size) || area_size == 0 || area_size % PAGE ||
 	    area_size > (uint64_t)INT64_MAX)
 		fail(EXIT_BAD_INPUT, "--size %s: not a positive multiple of %u bytes", size_arg, PAGE);
+	if (timeout_arg && (parse_u64(timeout_arg, &request_timeout) ||
+			    request_timeout > MAX_REQUEST_TIMEOUT))
+		fail(EXIT_BAD_INPUT, "--request-timeout %s: not a whole number of seconds from 0 to %u",
+		     timeout_arg, MAX_REQUEST_TIMEOUT);
 	if (store_fd == ready_fd || store_fd <= STDERR_FILENO || ready_fd <= STDERR_FILENO)
 		fail(EXIT_BAD_INPUT, "--store-fd %d and --ready-fd %d must be two distinct descriptors above 2",
 		     store_fd, ready_fd);
