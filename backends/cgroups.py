@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Final
 
+from . import kernel
 from .errors import BackendError, KernelError
 
 MEMORY: Final = "memory"
@@ -68,7 +69,7 @@ def parse_mountinfo(text: str) -> list[Mount]:
     """The cgroup mounts in a /proc/<pid>/mountinfo text (proc(5): the optional fields end
     at a lone ``-``, followed by the filesystem type, the source and the super options)."""
     found = []
-    for line in text.splitlines():
+    for line in text.split("\n"):  # not splitlines(): a mount point may hold U+2028
         fields = line.split(" ")
         if "-" not in fields:
             continue
@@ -99,7 +100,7 @@ def _whole_first(mounts: list[Mount]) -> list[Mount]:
 
 
 def cgroup_mounts() -> list[Mount]:
-    return parse_mountinfo(Path("/proc/self/mountinfo").read_text())
+    return parse_mountinfo(kernel.read_names("/proc/self/mountinfo"))
 
 
 def v1_memory_mount(mounts: list[Mount]) -> Path | None:
@@ -206,11 +207,12 @@ def _start_time(pid: int) -> int | None:
     there is no such process: with the pid, it names one process for as long as the host
     runs, where a pid alone may have been reused."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
     except (FileNotFoundError, ProcessLookupError):
         return None
-    # The command name (field 2) may hold spaces and parentheses: count after the last ')'.
-    return int(stat.rsplit(")", 1)[1].split()[19])
+    # The command name (field 2) may hold spaces, parentheses and bytes that are not
+    # UTF-8 (a process names itself): read as bytes, counted after the last ')'.
+    return int(stat.rsplit(b")", 1)[1].split()[19])
 
 
 def _pid_namespace() -> int:

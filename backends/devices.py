@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from . import kernel
 from .errors import BackendError, KernelError, NotOursError, ValidationError
 
 DevNum = tuple[int, int]
@@ -189,19 +190,22 @@ def _unescape(field: str) -> str:
 def mounts() -> list[Mount]:
     """Every mount this process can see, from /proc/self/mountinfo."""
     out: list[Mount] = []
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            fields = line.split()
-            sep = fields.index("-")
-            major, minor = fields[2].split(":")
-            out.append(
-                Mount(
-                    devnum=(int(major), int(minor)),
-                    mount_point=_unescape(fields[4]),
-                    fstype=fields[sep + 1],
-                    source=_unescape(fields[sep + 2]),
-                )
+    # Decoded as names are (a user's FUSE mount may be named with any bytes), and split
+    # only where the kernel separates fields.
+    for line in kernel.read_names("/proc/self/mountinfo").split("\n"):
+        if not line:
+            continue
+        fields = line.split(" ")
+        sep = fields.index("-")
+        major, minor = fields[2].split(":")
+        out.append(
+            Mount(
+                devnum=(int(major), int(minor)),
+                mount_point=_unescape(fields[4]),
+                fstype=fields[sep + 1],
+                source=_unescape(fields[sep + 2]),
             )
+        )
     return out
 
 

@@ -46,6 +46,26 @@ _DELETED: Final = " (deleted)"
 _RETRYABLE: Final = frozenset({errno_mod.EBUSY, errno_mod.ENOMEM, errno_mod.EAGAIN})
 
 
+# ---------------------------------------------------------------- names others chose
+
+
+def read_names(path: str | os.PathLike[str]) -> str:
+    """A kernel file whose lines carry names that others chose (the paths in /proc/swaps
+    and mountinfo, a loop device's backing file), decoded as the os module decodes names:
+    UTF-8, and any other byte as a lone surrogate that os functions turn back into that
+    very byte. Read as strict UTF-8, one such name anywhere on the host (a swap file, a
+    user's FUSE mount) made the whole read fail; replaced, it would name another file."""
+    with open(path, "rb") as f:
+        return os.fsdecode(f.read())
+
+
+def printable(name: str) -> str:
+    """``name`` as text that a page, a JSON document and a database can all hold: a byte
+    that is not UTF-8 shows as ``\\xNN``. For showing, never for opening: a name that
+    is valid UTF-8 comes back unchanged, so ``printable(n) != n`` says it is not."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
+
+
 # ---------------------------------------------------------------- /proc/swaps
 
 
@@ -95,8 +115,7 @@ def parse_swaps(text: str) -> list[SwapArea]:
 
 def swap_areas() -> list[SwapArea]:
     """The swap areas active now."""
-    with open(PROC_SWAPS) as f:
-        return parse_swaps(f.read())
+    return parse_swaps(read_names(PROC_SWAPS))
 
 
 def path_identity(path: str) -> tuple[str, int, int] | None:
@@ -264,11 +283,12 @@ def filesystem_type(path: str) -> str | None:
     except OSError:
         return None
     want = f"{os.major(dev)}:{os.minor(dev)}"
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            fields = line.split()
-            if fields[2] == want and "-" in fields:
-                return fields[fields.index("-") + 1]
+    # Split only where the kernel does: str.split() would also cut a mount point at
+    # U+0085 or U+2028, and the fields after it would shift.
+    for line in read_names("/proc/self/mountinfo").split("\n"):
+        fields = line.split(" ")
+        if len(fields) > 2 and fields[2] == want and "-" in fields:
+            return fields[fields.index("-") + 1]
     return None
 
 
@@ -610,6 +630,18 @@ def parse_status(pid: int, text: str) -> ProcSwap | None:
     return None if swap is None else ProcSwap(pid, name, swap)
 
 
+def process_swap(pid: int) -> ProcSwap | None:
+    """Process ``pid``'s swap use; None for a kernel thread or a process gone."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as f:
+            # A process names itself (prctl, the name of any file it runs) with any bytes
+            # but newline and backslash: shown, never opened, so decoded as printable.
+            text = f.read().decode("utf-8", "backslashreplace")
+    except OSError:
+        return None
+    return parse_status(pid, text)
+
+
 def top_swap_processes(n: int = 10) -> list[ProcSwap]:
     """The ``n`` processes holding the most swap, most first; processes with none are left
     out. Processes that exit while we read are skipped."""
@@ -617,12 +649,7 @@ def top_swap_processes(n: int = 10) -> list[ProcSwap]:
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
-        try:
-            with open(f"/proc/{entry.name}/status") as f:
-                text = f.read()
-        except OSError:
-            continue
-        proc = parse_status(int(entry.name), text)
+        proc = process_swap(int(entry.name))
         if proc is not None and proc.swap_bytes > 0:
             found.append(proc)
     found.sort(key=lambda p: (-p.swap_bytes, p.pid))

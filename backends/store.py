@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from . import kernel
 from .errors import KernelError
 
 BOOT_ID: Final = Path("/proc/sys/kernel/random/boot_id")
@@ -216,8 +217,9 @@ def open_loop_backing(loop_fd: int) -> int | None:
 
 
 def _read(path: Path) -> str:
+    # Decoded as names are: a loop device's backing file may be named with any bytes.
     try:
-        return path.read_text().strip()
+        return kernel.read_names(path).strip()
     except OSError:
         return ""
 

@@ -161,7 +161,7 @@ class LoopBackend(FileBackend):
             return self.device
         for name in sorted(Path("/sys/block").glob("loop*/loop/backing_file")):
             with contextlib.suppress(OSError):
-                if name.read_text().strip() == self.file_path:
+                if kernel.read_names(name).strip() == self.file_path:
                     return "/dev/" + name.parent.parent.name
         return None
 
@@ -320,7 +320,7 @@ class LoopBackend(FileBackend):
         # sysfs names the backing file, so only devices that name ours are opened to confirm.
         for name in sorted(Path("/sys/block").glob("loop*/loop/backing_file")):
             with contextlib.suppress(OSError):
-                if name.read_text().strip() != self.file_path:
+                if kernel.read_names(name).strip() != self.file_path:
                     continue
                 dev = "/dev/" + name.parent.parent.name
                 if self._backs(dev, backing):
@@ -401,7 +401,9 @@ class LoopBackend(FileBackend):
             sysfs = Path("/sys/block") / Path(dev).name
             with contextlib.suppress(OSError):
                 out["direct_io"] = (sysfs / "loop" / "dio").read_text().strip() == "1"
-                out["backing_file"] = (sysfs / "loop" / "backing_file").read_text().strip()
+                # Shown (the backend's info), never opened: printable.
+                backing = kernel.read_names(sysfs / "loop" / "backing_file").strip()
+                out["backing_file"] = kernel.printable(backing)
         return out
 
 

@@ -776,6 +776,13 @@ def discover(ctx: JobContext) -> dict[str, Any]:
         skipped.append({"path": spec, "reason": why})
         ctx.log(f"not adopted {spec}: {why}")
     for path, area in found.items():
+        if kernel.printable(path) != path:
+            # A backend's path is text the database, the pages and the API all hold: a
+            # name that is not UTF-8 cannot be one. Said with its bytes shown.
+            why = "its name is not UTF-8, which no backend's path can be"
+            skipped.append({"path": kernel.printable(path), "reason": why})
+            ctx.log(f"not adopted {kernel.printable(path)}: {why}")
+            continue
         real = os.path.realpath(path)
         owner = covered.get(path) or covered.get(real)
         if owner is not None:

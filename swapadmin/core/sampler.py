@@ -426,7 +426,9 @@ def _converter(field: models.Field[Any, Any], db: Any) -> Any:
 
 def _snapshot(reading: HostReading, managed: set[str]) -> dict[str, Any]:
     """The Host's ``observed``: its shape is read by swapadmin/web/snapshot.py."""
-    areas = [_flat(a) for a in reading.areas]
+    # Paths shown, never opened: a name that is not UTF-8 cannot be stored (PostgreSQL's
+    # JSON refuses a lone surrogate) and is shown with its bytes escaped.
+    areas = [{**_flat(a), "path": kernel.printable(a.path)} for a in reading.areas]
     return {
         "meminfo": _flat(reading.meminfo),
         "rates": {"pswpin": reading.rates[0], "pswpout": reading.rates[1]},

@@ -27,6 +27,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Final
 
+from backends import kernel
 from backends import store as store_mod
 from backends.errors import BackendError, BusyError, KernelError
 
@@ -292,13 +293,14 @@ def mounts() -> list[Mount]:
     """Every mount of this process's namespace, in mount order (the last one at a path is
     the one the path reaches)."""
     out = []
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            head, _, tail = line.partition(" - ")
-            fields, rest = head.split(), tail.split()
-            if len(fields) < 5 or len(rest) < 2:
-                continue
-            out.append(Mount(fields[2], _unescape(fields[4]), rest[0], _unescape(rest[1])))
+    # Decoded as names are (anyone's FUSE mount may be named with any bytes) and split
+    # only where the kernel separates fields (str.split() also cuts at U+2028).
+    for line in kernel.read_names("/proc/self/mountinfo").split("\n"):
+        head, _, tail = line.partition(" - ")
+        fields, rest = head.split(" "), tail.split(" ")
+        if len(fields) < 5 or len(rest) < 2:
+            continue
+        out.append(Mount(fields[2], _unescape(fields[4]), rest[0], _unescape(rest[1])))
     return out
 
 
