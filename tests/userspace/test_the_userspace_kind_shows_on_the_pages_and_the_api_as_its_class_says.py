@@ -75,7 +75,7 @@ def test_its_page_words_its_own_facts(
         host=host_row,
         kind="userspace",
         name="uswap1",
-        params={"path": str(swap_root / "uswap1")},
+        params={"path": str(swap_root / "uswap1"), "request_timeout": 60},
         size_bytes=64 * MIB,
         observed_state=Backend.Observed.READY,
         provisioned_at=timezone.now(),
@@ -98,9 +98,8 @@ def test_its_page_words_its_own_facts(
     assert '<dt>Loop device</dt><dd class="mono">/dev/loop6</dd>' in body
     refused = "swapon is refused: " + IO_FLUSHER_WHY.replace("'", "&#x27;")
     assert f'<dt>PR_SET_IO_FLUSHER</dt><dd>no — <span class="error-text">{refused}' in body
-    # The row names no timeout (made before the parameter existed): its default was asked.
     assert (
-        '<dt>Request timeout</dt><dd>none — <span class="error-text">240 s was asked for, but '
+        '<dt>Request timeout</dt><dd>none — <span class="error-text">60 s was asked for, but '
         "the kernel offers no request timeout"
     ) in body
     assert 'id="resize-submit"' not in body and 'id="persist-toggle"' not in body

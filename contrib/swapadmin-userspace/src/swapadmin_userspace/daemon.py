@@ -45,6 +45,8 @@ UNMOUNT_SECONDS: Final = 30.0
 FSTYPE: Final = "fuse.swapadmin-uswap"
 MNT_DETACH: Final = 2
 UMOUNT_NOFOLLOW: Final = 8
+#: The FUSE sysctls that bound every connection's request timeout (Linux 6.14).
+SYSCTL_FUSE: Final = "/proc/sys/fs/fuse"
 #: Exit statuses of uswapd, as its usage says.
 EXIT_STATUS: Final[dict[int, str]] = {
     2: "bad input",
@@ -371,11 +373,30 @@ def read_stats(fd: int) -> dict[str, int]:
 # ---- starting ----
 
 
+def effective_timeout(asked: int) -> int:
+    """The request timeout the kernel applies to a connection whose INIT reply asked for
+    ``asked`` seconds (0: none asked, or none the kernel could take): as its
+    ``init_server_timeout`` decides, with ``fs.fuse.default_request_timeout`` standing in
+    for none and ``fs.fuse.max_request_timeout`` bounding any (absent before 6.14: 0)."""
+
+    def sysctl(name: str) -> int:
+        try:
+            return int(Path(SYSCTL_FUSE, name).read_text().strip() or 0)
+        except (OSError, ValueError):
+            return 0
+
+    timeout = asked or sysctl("default_request_timeout")
+    most = sysctl("max_request_timeout")
+    if most:
+        timeout = min(most, timeout) if timeout else most
+    return timeout
+
+
 @dataclass(frozen=True)
 class Started:
     daemon: Daemon
     io_flusher: bool
-    #: What the daemon's INIT reply asked of the kernel, in seconds (0: none).
+    #: The request timeout the kernel applies to its connection, in seconds (0: none).
     request_timeout: int
 
 
@@ -464,7 +485,7 @@ def _ready(child: subprocess.Popen[bytes], line: bytes, seconds: float) -> Start
     daemon = Daemon.of(pid)
     if daemon is None:
         raise StartFailed(f"uswapd (pid {pid}) ended just after it said it was ready")
-    return Started(daemon, match.group(1) == b"1", int(match.group(3)))
+    return Started(daemon, match.group(1) == b"1", effective_timeout(int(match.group(3))))
 
 
 def _ready_line(fd: int, seconds: float) -> tuple[bytes, bool]:

@@ -46,6 +46,7 @@ from backends.errors import (
     KernelError,
     NotOursError,
     UnsafeError,
+    ValidationError,
 )
 from backends.plugins.file import _lock, read_mark
 from backends.plugins.loop import LOOP_CLR_FD, LoopBackend, _opened_device, open_loop_node
@@ -65,10 +66,10 @@ IO_FLUSHER_WHY: Final = (
 _STORE_KEY: Final = re.compile(r"file:([0-9]+):([0-9]+)")
 #: A backend's id as it may stand in a mount point's name (swapadmin's are UUIDs).
 _OWNER: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
-#: How long a request may wait for the daemon before the kernel aborts the connection.
-#: Twice the kernel's hung-task warning: a daemon that has not answered by then is hung,
-#: and failing the waiters is better than a host whose reclaim waits for ever.
-DEFAULT_REQUEST_TIMEOUT: Final = 240
+#: The shortest request timeout taken: the kernel looks for expired requests every 15 s
+#: (FUSE_TIMEOUT_TIMER_FREQ), so a shorter one would fence no sooner, and only cut off a
+#: daemon that is merely slow a moment.
+MIN_REQUEST_TIMEOUT: Final = 15
 AREA: Final = "area"
 STATS: Final = "stats"
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -140,15 +141,30 @@ class UserspaceBackend(LoopBackend):
             "request_timeout",
             "Request timeout (seconds)",
             type="int",
-            default=DEFAULT_REQUEST_TIMEOUT,
+            default=0,
             minimum=0,
             maximum=65535,
-            help="A request the daemon leaves unanswered this long (it hangs, or is frozen) "
-            "makes the kernel abort its connection, checked every 15 s: jobs and the loop "
-            "device get errors instead of waiting for ever, and pages swapped here are lost "
-            "to their processes. 0: wait for ever. Needs kernel 6.14 or later.",
+            help="0 (the default): the kernel waits for the daemon for ever, as for a hard "
+            "NFS mount, and a hung daemon hangs what waits on it. From "
+            f"{MIN_REQUEST_TIMEOUT}: a request left unanswered this long makes the kernel "
+            "abort the daemon's connection (checked every 15 s; Linux 6.14 or later): jobs "
+            "get an error instead of waiting, and if the area is swapped on, every page "
+            "swapped to it is lost to its process.",
         ),
     )
+
+    @classmethod
+    def validate_params(cls, params: dict[str, Any], policy: Policy) -> dict[str, Any]:
+        params = super().validate_params(params, policy)
+        timeout = params["request_timeout"]
+        if 0 < timeout < MIN_REQUEST_TIMEOUT:
+            raise ValidationError(
+                f"Request timeout (seconds): {timeout} is below {MIN_REQUEST_TIMEOUT}; the "
+                "kernel looks for expired requests every 15 s. 0 waits for ever.",
+                field="request_timeout",
+            )
+        return params
+
     # The daemon serves the size it was started with; resizing is not built yet.
     resizable: ClassVar[bool] = False
     # Nothing starts the daemon and attaches the loop device again at boot.
@@ -195,10 +211,8 @@ class UserspaceBackend(LoopBackend):
                 "yes" if flusher is True else "no" if flusher is False else "unknown",
                 problem=problem,
             ),
-            # A row made before the parameter existed was served with its default.
             _timeout_fact(
-                params.get("request_timeout", DEFAULT_REQUEST_TIMEOUT),
-                state.get("request_timeout"),
+                params.get("request_timeout") or 0, state.get("request_timeout"), pid is not None
             ),
         ]
 
@@ -452,7 +466,9 @@ class UserspaceBackend(LoopBackend):
                     mountpoint=mp,
                     daemon=served.daemon.to_state(),
                     io_flusher=served.stats.get("io_flusher") == 1,
-                    request_timeout=served.stats.get("request_timeout"),
+                    request_timeout=uswapd.effective_timeout(
+                        served.stats.get("request_timeout", 0)
+                    ),
                 )
                 self.save_state()
             if not self._restart_for_io_flusher(served):
@@ -545,7 +561,9 @@ class UserspaceBackend(LoopBackend):
             return None
         try:
             return self._check_served(mp_fd, mp, store_st)
-        except _Gone:
+        except _Gone as gone:
+            if gone.cut_off:
+                self._refuse_cut_off(mp)
             return None
         finally:
             os.close(mp_fd)
@@ -638,24 +656,42 @@ class UserspaceBackend(LoopBackend):
     def _cut_off(self, mp: str) -> BackendError:
         """What a mount that answers ENOTCONN or ECONNABORTED means: its connection is
         gone, because its daemon ended (the kernel aborts it when /dev/fuse is closed) or,
-        the daemon still alive, because the kernel aborted it (a request waited past the
-        request timeout; or someone wrote to /sys/fs/fuse/connections/N/abort)."""
+        the daemon still alive, because the kernel aborted it: a request waited past the
+        request timeout, or someone aborted it (``umount -f``, the connection's ``abort``
+        file in /sys/fs/fuse/connections)."""
         d = self.daemon
         if d is None or not d.alive():
             return BackendError(f"the daemon serving {mp} is gone; enable the backend again")
         timeout = self.state.get("request_timeout")
+        by_hand = "aborted by hand (umount -f, /sys/fs/fuse/connections/N/abort)"
         why = (
-            f"a request waited longer than the request timeout ({timeout} s) for uswapd "
-            f"{d.describe()}, which is alive but did not answer (hung, frozen or starved)"
+            f"most likely a request waited longer than the request timeout ({timeout} s), "
+            f"uswapd being hung, frozen or starved; or it was {by_hand}"
             if timeout
-            else f"it was aborted by hand while uswapd {d.describe()} ran"
+            else f"it was {by_hand}"
         )
         return BackendError(
-            f"the kernel aborted the FUSE connection at {mp}: {why}. Every request on it "
-            "fails now: nothing was read or written, and if the area was swapped on, the "
-            "pages swapped to it are lost to their processes. Disable and enable the "
-            "backend to serve its store again."
+            f"the kernel aborted the FUSE connection at {mp} while uswapd {d.describe()} "
+            f"still runs: {why}. Every request on it fails from now on, and any I/O in "
+            "flight failed; if the area was swapped on, the pages swapped to it are lost to "
+            "their processes. The daemon ends by itself once it runs again; then disable "
+            "and enable the backend to serve its store again."
         )
+
+    def _refuse_cut_off(self, mp: str) -> None:
+        """BusyError while a uswapd that holds this backend's store lives on though the
+        connection of its mount is gone (aborted, see ``_cut_off``): a write to the store
+        it had begun may still land when it runs again, so no other daemon may serve the
+        store meanwhile, and nothing is taken down under it."""
+        for d in self._holding_store():
+            raise BusyError(
+                f"the kernel aborted the FUSE connection at {mp}, but uswapd {d.describe()}, "
+                f"which holds {self.file_path}, has not ended (state "
+                f"{uswapd.run_state(d.pid) or 'gone'}): a write to the store it had begun may "
+                "still land, so no other daemon may serve the store. Nothing was done. It "
+                "ends by itself once it runs again (thaw it if it is frozen; one blocked on "
+                "its store's I/O ends when that I/O does); then try again."
+            )
 
     def _attach_area(self) -> None:
         mp_fd, area = self._open_area()
@@ -837,7 +873,9 @@ class UserspaceBackend(LoopBackend):
             return None
         try:
             return self._daemon_of(mp_fd, mp).daemon
-        except _Gone:
+        except _Gone as gone:
+            if gone.cut_off:
+                self._refuse_cut_off(mp)
             return None
         finally:
             os.close(mp_fd)
@@ -846,13 +884,22 @@ class UserspaceBackend(LoopBackend):
         """BusyError while a uswapd holding this store is stopped (SIGSTOP, a debugger):
         every request to its mount, the look at its ``stats`` included, would wait for it
         for ever, and with it the job. Asked of /proc, which does not wait for the daemon;
-        a daemon stopped just after this look still hangs the request (not fenced yet)."""
+        a daemon stopped just after this look hangs the request until the request timeout,
+        if there is one, cuts the connection off (``_cut_off``)."""
+        timeout = self.state.get("request_timeout")
         for d in self._holding_store():
             if uswapd.stopping(d.pid) and d.alive():  # not a later process with its pid
+                wait = "for ever" if not timeout else f"until its request timeout ({timeout} s)"
+                deadline = (
+                    f" before a request waits {timeout} s (the kernel then aborts its "
+                    "connection, and an active area's pages are lost)"
+                    if timeout
+                    else ""
+                )
                 raise BusyError(
                     f"uswapd {d.describe()}, which serves {self.file_path}, is stopped: a "
-                    "request to its mount would wait for it for ever. Nothing was done; let "
-                    f"it run again (kill -CONT {d.pid}) or end it, and try again."
+                    f"request to its mount would wait for it {wait}. Nothing was done; let "
+                    f"it run again (kill -CONT {d.pid}){deadline} or end it, and try again."
                 )
 
     def _ours(self, d: Daemon) -> bool:
@@ -1083,13 +1130,19 @@ class UserspaceBackend(LoopBackend):
         return out
 
 
-def _timeout_fact(asked: object, granted: object) -> Fact:
-    """The request timeout as the daemon's INIT reply set it, and a problem when the kernel
-    could not take the one asked for (before 6.14 it offers none)."""
-    if not isinstance(granted, int) or isinstance(granted, bool):
-        return Fact("Request timeout", "unknown (no daemon started)")
-    if granted:
-        return Fact("Request timeout", f"{granted} s: a hung daemon's connection is aborted")
+def _timeout_fact(asked: object, effective: object, started: bool) -> Fact:
+    """The request timeout the kernel applies to the daemon's connection (what its INIT
+    reply asked, bounded by the fs.fuse sysctls), and a problem when the kernel could not
+    take the one asked for (before Linux 6.14 it offers none)."""
+    if not isinstance(effective, int) or isinstance(effective, bool):
+        # Started by a swapadmin that asked for none, or not started at all.
+        return Fact("Request timeout", "none asked" if started else "unknown (not started)")
+    if effective:
+        return Fact(
+            "Request timeout",
+            f"{effective} s: then the kernel aborts the connection, and an active area's "
+            "pages are lost",
+        )
     if isinstance(asked, int) and asked > 0:
         return Fact(
             "Request timeout",
