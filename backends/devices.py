@@ -259,7 +259,16 @@ def signatures(path: str) -> list[Signature]:
     lists them (read-only: listing never erases)."""
     cmd = ["wipefs", "--json", "--output", "OFFSET,TYPE,UUID,LABEL", path]
     try:
-        done = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=60)
+        # Labels are any bytes (mkswap -L under another locale, a FAT label in a DOS code
+        # page) and wipefs passes them through: shown, so decoded as printable.
+        done = subprocess.run(
+            cmd,
+            capture_output=True,
+            encoding="utf-8",
+            errors="backslashreplace",
+            check=False,
+            timeout=60,
+        )
     except FileNotFoundError as e:
         raise BackendError(
             "wipefs is not installed: install util-linux to let swapadmin check a device "

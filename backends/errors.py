@@ -8,6 +8,20 @@ outside the swap roots).
 
 from __future__ import annotations
 
+import os
+
+
+def printable(text: str) -> str:
+    """``text`` as text that a page, a JSON document and a database can all hold: a name's
+    byte that is not UTF-8 (decoded as the os module decodes names, a lone surrogate) shows
+    as ``\\xNN``, any other lone surrogate as ``\\udNNN``. For showing, never for
+    opening: valid text comes back unchanged, so ``printable(t) != t`` says it was not."""
+    try:
+        raw = os.fsencode(text)
+    except UnicodeEncodeError:  # a surrogate no name decodes to
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return raw.decode("utf-8", "backslashreplace")
+
 
 class BackendError(Exception):
     """A backend operation failed; the message is for humans, the flags for the job layer."""
@@ -17,6 +31,9 @@ class BackendError(Exception):
     def __init__(
         self, message: str, *, retryable: bool | None = None, field: str | None = None
     ) -> None:
+        # Messages name paths, mount points and devices, whose names may not be UTF-8:
+        # made printable here, once, so that no job log, error or row fails to hold one.
+        message = printable(message)
         super().__init__(message)
         self.message = message
         if retryable is not None:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Final
 
 from .errors import KernelError, UnsafeError, ValidationError
+from .errors import printable as printable  # names are read here, and shown through it
 from .policy import Policy
 
 PROC_SWAPS: Final = "/proc/swaps"
@@ -57,13 +58,6 @@ def read_names(path: str | os.PathLike[str]) -> str:
     user's FUSE mount) made the whole read fail; replaced, it would name another file."""
     with open(path, "rb") as f:
         return os.fsdecode(f.read())
-
-
-def printable(name: str) -> str:
-    """``name`` as text that a page, a JSON document and a database can all hold: a byte
-    that is not UTF-8 shows as ``\\xNN``. For showing, never for opening: a name that
-    is valid UTF-8 comes back unchanged, so ``printable(n) != n`` says it is not."""
-    return os.fsencode(name).decode("utf-8", "backslashreplace")
 
 
 # ---------------------------------------------------------------- /proc/swaps
@@ -621,12 +615,18 @@ def parse_status(pid: int, text: str) -> ProcSwap | None:
     """A process's swap use from its /proc/PID/status; None for kernel threads (no VmSwap)."""
     name = ""
     swap: int | None = None
-    for line in text.splitlines():
+    # Lines end at "\n" only: a process names itself with any byte but "\n" and "\\"
+    # (\x0b, \x1c, U+2028 too), so str.splitlines() would let a name make a line of its
+    # own ("VmSwap: x"), and one whose figure is no number would end every sample.
+    for line in text.split("\n"):
         key, _, value = line.partition(":")
-        if key == "Name":
+        if key == "Name" and not name:
             name = value.strip()
         elif key == "VmSwap":
-            swap = int(value.split()[0]) * 1024
+            figure = value.split()
+            if not figure or not figure[0].isdigit():
+                return None  # not the kernel's line: the process is not counted
+            swap = int(figure[0]) * 1024
     return None if swap is None else ProcSwap(pid, name, swap)
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from . import kernel
-from .errors import KernelError
+from .errors import KernelError, printable
 
 BOOT_ID: Final = Path("/proc/sys/kernel/random/boot_id")
 LOOP_MAJOR: Final = 7
@@ -97,7 +97,13 @@ def signatures(fd: int) -> list[dict[str, str]]:
     ]  # fmt: skip
     try:
         done = subprocess.run(
-            argv, capture_output=True, text=True, check=False, timeout=60, pass_fds=(fd,)
+            argv,
+            capture_output=True,
+            encoding="utf-8",
+            errors="backslashreplace",  # labels are any bytes: shown, never opened
+            check=False,
+            timeout=60,
+            pass_fds=(fd,),
         )
     except FileNotFoundError:
         raise KernelError(
@@ -263,7 +269,8 @@ def _device_identity(fd: int) -> dict[str, Any]:
         "diskseq": _read(disk / "diskseq"),
     }
     for attr in ("wwid", "serial"):
-        value = _read(disk / attr) or _read(disk / "device" / attr)
+        # A device's own words (any bytes), kept in records and shown: printable.
+        value = printable(_read(disk / attr) or _read(disk / "device" / attr))
         if value:
             ident[attr] = value
     if part:

@@ -25,6 +25,7 @@ from ..errors import (
     NotOursError,
     UnsafeError,
     ValidationError,
+    printable,
 )
 from ..policy import Policy, check_block_device_empty, check_block_device_free
 from ..store import Store
@@ -271,7 +272,7 @@ class BlockBackend(SwapBackend):
                 kernel_name=devices.kernel_name(dev),
                 major_minor=f"{dev[0]}:{dev[1]}",
                 capacity_bytes=devices.device_size(path),
-                mount_points=devices.mount_points(dev),
+                mount_points=[printable(m) for m in devices.mount_points(dev)],
                 holders=devices.holders(dev),
                 signatures=[s.type for s in devices.signatures(path)],
             )

@@ -22,7 +22,14 @@ from typing import Any, ClassVar, Final
 from .. import adoption, devices, kernel
 from .. import store as store_mod
 from ..base import PAGE_SIZE, Fact
-from ..errors import ActiveAreaError, BackendError, BusyError, KernelError, NotOursError
+from ..errors import (
+    ActiveAreaError,
+    BackendError,
+    BusyError,
+    KernelError,
+    NotOursError,
+    printable,
+)
 from ..policy import Policy
 from ..store import Store
 from .file import FileBackend, _lock
@@ -74,10 +81,15 @@ class LoopBackend(FileBackend):
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         backing = f"/sys/block/{os.path.basename(path)}/loop/backing_file"
         try:
-            with open(backing) as f:
-                file_path = f.read().strip()
+            file_path = kernel.read_names(backing).strip()
         except OSError:
             raise BackendError(f"{path} is a loop device without a backing file") from None
+        if printable(file_path) != file_path:
+            # A backend's path is text the database, the pages and the API all hold.
+            raise BackendError(
+                f"{path} serves {file_path}, whose name is not UTF-8, which no backend's path "
+                "can be"
+            )
         state = {"device": path, **adoption.root_state(file_path, policy, active=active)}
         return {"path": file_path}, state
 

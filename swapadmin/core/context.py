@@ -21,6 +21,7 @@ from django.db.models.functions import Concat, Now
 from django.utils import timezone
 
 from backends import BackendError, Policy, SwapBackend
+from backends.errors import printable
 
 from .liveness import REGISTRY
 from .models import Backend, Job
@@ -130,6 +131,8 @@ class JobContext:
         return fields
 
     def _log_line(self, message: str) -> Concat:
+        # A line may name a path whose name is not UTF-8: the log column must hold it.
+        message = printable(message)
         log.info("job %s: %s", self.job.uuid, message)
         lines = "".join(self._notes) + f"{timezone.now():%H:%M:%S} {message}\n"
         self._notes.clear()
@@ -139,6 +142,7 @@ class JobContext:
         """A log line that goes to the row with the job's next log line or step, in the same
         write: for a step that follows another of the same job within moments, whose own
         write (its progress, its cancel check) would tell the user nothing more."""
+        message = printable(message)
         log.info("job %s: %s", self.job.uuid, message)
         self._notes.append(f"{timezone.now():%H:%M:%S} {message}\n")
 

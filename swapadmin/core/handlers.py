@@ -766,6 +766,11 @@ def discover(ctx: JobContext) -> dict[str, Any]:
     skipped: list[dict[str, str]] = []
     wanted = ctx.job.params.get("paths")
     if wanted:
+        # The page offers an area by the name it shows: one that is not UTF-8 is asked for
+        # by its printable form, and meant is the area itself (passed over below, saying
+        # why), not "not active".
+        shown = {kernel.printable(p): p for p in found if kernel.printable(p) != p}
+        wanted = [shown.get(w, w) for w in wanted]
         known = set(found) | set(named.values()) | set(unresolved)
         for path in sorted(set(wanted) - known):
             skipped.append({"path": path, "reason": "not active and not in the fstab"})
@@ -773,7 +778,7 @@ def discover(ctx: JobContext) -> dict[str, Any]:
         found = {p: a for p, a in found.items() if p in wanted or named.get(p) in wanted}
         unresolved = {s: why for s, why in unresolved.items() if s in wanted}
     for spec, why in unresolved.items():
-        skipped.append({"path": spec, "reason": why})
+        skipped.append({"path": kernel.printable(spec), "reason": kernel.printable(why)})
         ctx.log(f"not adopted {spec}: {why}")
     for path, area in found.items():
         if kernel.printable(path) != path:

@@ -427,8 +427,12 @@ def _converter(field: models.Field[Any, Any], db: Any) -> Any:
 def _snapshot(reading: HostReading, managed: set[str]) -> dict[str, Any]:
     """The Host's ``observed``: its shape is read by swapadmin/web/snapshot.py."""
     # Paths shown, never opened: a name that is not UTF-8 cannot be stored (PostgreSQL's
-    # JSON refuses a lone surrogate) and is shown with its bytes escaped.
+    # JSON refuses a lone surrogate) and is shown with its bytes escaped; which areas are
+    # managed is told on the names themselves (a printable one may equal another's).
     areas = [{**_flat(a), "path": kernel.printable(a.path)} for a in reading.areas]
+    unmanaged = [
+        shown for a, shown in zip(reading.areas, areas, strict=True) if a.path not in managed
+    ]
     return {
         "meminfo": _flat(reading.meminfo),
         "rates": {"pswpin": reading.rates[0], "pswpout": reading.rates[1]},
@@ -436,7 +440,7 @@ def _snapshot(reading: HostReading, managed: set[str]) -> dict[str, Any]:
         "psi": _flat(reading.psi) if reading.psi else None,
         "tunables": reading.tunables,
         "areas": areas,
-        "unmanaged": [a for a in areas if a["path"] not in managed],
+        "unmanaged": unmanaged,
         "zram": reading.zram,
         "top": reading.top,
         "heartbeat": reading.at.isoformat(),

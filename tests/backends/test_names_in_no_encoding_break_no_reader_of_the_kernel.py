@@ -17,6 +17,7 @@ import pytest
 
 from backends import cgroups, devices, kernel
 from backends import store as store_mod
+from backends.errors import BackendError, printable
 from tests.fixtures.host import needs_root, run
 
 pytestmark = [pytest.mark.root, needs_root]
@@ -87,13 +88,25 @@ def test_a_loop_device_over_a_file_so_named_is_told_by_its_file(odd: Path) -> No
         run("losetup", "-d", dev, check=False)
 
 
-@pytest.fixture
-def odd_process() -> Iterator[int]:
-    """A process of the test's own that named itself with a byte that is not UTF-8, as
-    any unprivileged process may (prctl PR_SET_NAME)."""
+#: Names a process may give itself (prctl PR_SET_NAME, at most 15 bytes): a byte that is
+#: not UTF-8, and characters str.splitlines() takes for line ends, one making a line that
+#: reads like the kernel's VmSwap (with a figure that is no number, and with a false one).
+NAMES = {
+    "not UTF-8": (b"odd\xffname", "odd\\xffname"),
+    "a VT starting a VmSwap line": (b"\x0bVmSwap:", "VmSwap:"),
+    "a separator starting one": (b"\x1cVmSwap:x", "VmSwap:x"),
+    "U+2028 and a false figure": ("\u2028VmSwap:99999".encode(), "VmSwap:99999"),
+}
+
+
+@pytest.fixture(params=list(NAMES), ids=list(NAMES))
+def odd_process(request: pytest.FixtureRequest) -> Iterator[tuple[int, str]]:
+    """A process of the test's own that named itself as any unprivileged process may; its
+    pid and the name swapadmin should show."""
+    name, shown = NAMES[request.param]
     code = (
         "import ctypes, sys\n"
-        "ctypes.CDLL(None).prctl(15, b'odd\\xffname', 0, 0, 0)\n"
+        f"ctypes.CDLL(None).prctl(15, {name!r}, 0, 0, 0)\n"
         "print('named', flush=True)\n"
         "sys.stdin.read()\n"
     )
@@ -102,16 +115,28 @@ def odd_process() -> Iterator[int]:
     )
     try:
         assert child.stdout is not None and child.stdout.readline() == b"named\n"
-        yield child.pid
+        yield child.pid, shown
     finally:
         assert child.stdin is not None
         child.stdin.close()
         child.wait(timeout=30)
 
 
-def test_a_process_so_named_is_read_and_shown_escaped(odd_process: int) -> None:
-    with open(f"/proc/{odd_process}/status", "rb") as f:
-        assert f.readline() == b"Name:\todd\xffname\n"
+def test_a_process_so_named_is_read_and_shown_escaped(odd_process: tuple[int, str]) -> None:
+    pid, shown = odd_process
     kernel.top_swap_processes(10)  # reads every process's status, this one included
-    assert kernel.process_swap(odd_process) == kernel.ProcSwap(odd_process, "odd\\xffname", 0)
-    assert cgroups._start_time(odd_process) is not None
+    proc = kernel.process_swap(pid)
+    assert proc is not None and (proc.pid, proc.name) == (pid, shown)
+    # Its own VmSwap line, not the one its name forged (its figure may be any, under
+    # memory pressure; never 99999 kB, which no idle interpreter holds in swap).
+    assert proc.swap_bytes != 99999 * 1024
+    assert cgroups._start_time(pid) is not None
+
+
+def test_a_message_naming_one_is_printable_wherever_it_is_kept() -> None:
+    name = os.fsdecode(b"/swap/odd-\xff")
+    err = BackendError(f"{name} is mounted")
+    assert err.message == str(err) == "/swap/odd-\\xff is mounted"
+    assert err.message.encode("utf-8")  # what a job's error column must hold
+    assert printable("/swap/plain") == "/swap/plain"
+    assert printable("lone \ud800") == "lone \\ud800"  # no name decodes to it; still shown

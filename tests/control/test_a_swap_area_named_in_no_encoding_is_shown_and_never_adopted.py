@@ -53,8 +53,18 @@ def test_it_is_shown_escaped_and_passed_over_by_discover(host_row, swap_root):
         ours = [a["path"] for a in job.result["adopted"] if a["path"].startswith(str(swap_root))]
         assert ours == [str(plain)]
         assert Backend.objects.filter(host=host_row, params__path=str(plain)).exists()
-        assert Backend.objects.filter(host=host_row).count() == 1
+        mine = Backend.objects.filter(host=host_row, params__path__startswith=str(swap_root))
+        assert mine.count() == 1
         assert f"not adopted {shown}: its name is not UTF-8" in job.log
+
+        # Asked for by the name the host page shows (its adopt button): the same reason,
+        # not "not active".
+        job = Job.objects.create(kind=Job.Kind.DISCOVER, host=host_row, params={"paths": [shown]})
+        signing.sign_job(job.pk)
+        job = run(Job.objects.get(pk=job.pk))
+        assert job.state == Job.State.SUCCEEDED, job.error
+        assert job.result["skipped"] == [{"path": shown, "reason": why}]
+        assert job.result["adopted"] == []
         assert kernel.is_active(str(odd))
     finally:
         for area in (odd, plain):

@@ -1,8 +1,9 @@
-"""The release looks at every loop device's name in sysfs to find those over its mount. A
-name that is not UTF-8 (any root tool may attach such a file; here one of the test's own)
-once failed every user-space release with an error of no kind; it is read as bytes, passed
-over as not under the mount, and left attached. So is a FUSE mount so named in mountinfo,
-which the daemon's side reads to find its own."""
+"""The release looks at every loop device's name in sysfs to find those over its mount,
+and the daemon's side reads mountinfo to find its own. A name that is not UTF-8 (any root
+tool may attach such a file, any user may mount FUSE so named; here the test's own) is
+passed over as not under the mount and left as it is. The sysfs half held since the names
+were read as bytes (d97bf63); the mountinfo half, and the tests' own take-down readers,
+failed every release with an error of no kind before."""
 
 from __future__ import annotations
 

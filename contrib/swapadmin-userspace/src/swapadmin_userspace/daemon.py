@@ -189,10 +189,13 @@ def stopping(pid: int) -> bool:
         return False
     for tid in tids:
         try:
-            status = Path(f"/proc/{pid}/task/{tid}/status").read_text()
+            raw = Path(f"/proc/{pid}/task/{tid}/status").read_bytes()
         except OSError:
             continue  # a thread that ended meanwhile
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        # Asked before the pid is known to be the daemon's: any process's name (any bytes
+        # but "\n") must neither fail the read nor make a line of its own.
+        status = raw.decode("utf-8", "backslashreplace")
+        fields = dict(line.split(":", 1) for line in status.split("\n") if ":" in line)
         if fields.get("State", "").strip()[:1] in ("T", "t"):
             return True
         # /proc's masks: bit N-1 is signal N. SIGSTOP cannot be blocked or caught.
