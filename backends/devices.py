@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Final
 
 from . import kernel
-from .errors import BackendError, KernelError, NotOursError, ValidationError
+from .errors import BackendError, KernelError, NotOursError, ValidationError, printable
 
 DevNum = tuple[int, int]
 
@@ -260,12 +260,13 @@ def signatures(path: str) -> list[Signature]:
     cmd = ["wipefs", "--json", "--output", "OFFSET,TYPE,UUID,LABEL", path]
     try:
         # Labels are any bytes (mkswap -L under another locale, a FAT label in a DOS code
-        # page) and wipefs passes them through: shown, so decoded as printable.
+        # page) and wipefs's JSON passes them through raw: decoded as names are, so the
+        # JSON still parses, and made printable field by field.
         done = subprocess.run(
             cmd,
             capture_output=True,
             encoding="utf-8",
-            errors="backslashreplace",
+            errors="surrogateescape",
             check=False,
             timeout=60,
         )
@@ -281,10 +282,10 @@ def signatures(path: str) -> list[Signature]:
     rows = json.loads(done.stdout).get("signatures", [])
     return [
         Signature(
-            type=r.get("type") or "",
+            type=printable(r.get("type") or ""),
             offset=int(str(r.get("offset") or "0"), 0),
-            label=r.get("label") or "",
-            uuid=r.get("uuid") or "",
+            label=printable(r.get("label") or ""),
+            uuid=printable(r.get("uuid") or ""),
         )
         for r in rows
     ]

@@ -8,8 +8,6 @@ outside the swap roots).
 
 from __future__ import annotations
 
-import os
-
 
 def printable(text: str) -> str:
     """``text`` as text that a page, a JSON document and a database can all hold: a name's
@@ -17,7 +15,9 @@ def printable(text: str) -> str:
     as ``\\xNN``, any other lone surrogate as ``\\udNNN``. For showing, never for
     opening: valid text comes back unchanged, so ``printable(t) != t`` says it was not."""
     try:
-        raw = os.fsencode(text)
+        # UTF-8 whatever the worker's locale: names here are decoded as UTF-8 with
+        # surrogateescape (os.fsdecode under the UTF-8 locale every worker runs with).
+        raw = text.encode("utf-8", "surrogateescape")
     except UnicodeEncodeError:  # a surrogate no name decodes to
         return text.encode("utf-8", "backslashreplace").decode("utf-8")
     return raw.decode("utf-8", "backslashreplace")

@@ -100,7 +100,7 @@ def signatures(fd: int) -> list[dict[str, str]]:
             argv,
             capture_output=True,
             encoding="utf-8",
-            errors="backslashreplace",  # labels are any bytes: shown, never opened
+            errors="surrogateescape",  # labels are any bytes: see wipefs_rows
             check=False,
             timeout=60,
             pass_fds=(fd,),
@@ -113,7 +113,8 @@ def signatures(fd: int) -> list[dict[str, str]]:
         return []
     rows = json.loads(done.stdout).get("signatures", [])
     return [
-        {k: str(r.get(k) or "") for k in ("offset", "type", "usage", "label", "uuid")} for r in rows
+        {k: printable(str(r.get(k) or "")) for k in ("offset", "type", "usage", "label", "uuid")}
+        for r in rows
     ]
 
 

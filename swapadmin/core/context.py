@@ -127,7 +127,7 @@ class JobContext:
         pct = max(0, min(100, int(low + (high - low) * percent / 100)))
         fields: dict[str, Any] = {"progress": pct, "heartbeat_at": Now()}
         if message:
-            fields["progress_message"] = message[:255]
+            fields["progress_message"] = printable(message)[:255]
         return fields
 
     def _log_line(self, message: str) -> Concat:

@@ -769,9 +769,10 @@ def discover(ctx: JobContext) -> dict[str, Any]:
         # The page offers an area by the name it shows: one that is not UTF-8 is asked for
         # by its printable form, and meant is the area itself (passed over below, saying
         # why), not "not active".
-        shown = {kernel.printable(p): p for p in found if kernel.printable(p) != p}
-        wanted = [shown.get(w, w) for w in wanted]
         known = set(found) | set(named.values()) | set(unresolved)
+        shown = {kernel.printable(p): p for p in found if kernel.printable(p) != p}
+        # A name that is itself known (valid text that reads like an escape) means itself.
+        wanted = [w if w in known else shown.get(w, w) for w in wanted]
         for path in sorted(set(wanted) - known):
             skipped.append({"path": path, "reason": "not active and not in the fstab"})
             ctx.log(f"not adopted {path}: not active and not in the fstab")

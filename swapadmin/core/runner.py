@@ -22,7 +22,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from backends import BackendError, Policy
-from backends.errors import NotOursError, UnsafeError, ValidationError
+from backends.errors import NotOursError, UnsafeError, ValidationError, printable
 from backends.store import boot_id
 
 from . import actions, finished, signing
@@ -240,7 +240,7 @@ def _run_handler(ctx: JobContext, attempt: int) -> tuple[Outcome, dict[str, Any]
     except Exception as e:
         # The traceback goes to the worker's log; the row gets a sentence.
         log.exception("job %s (%s) crashed", job.uuid, job.kind)
-        message = f"internal error in the worker: {type(e).__name__}: {e}"
+        message = printable(f"internal error in the worker: {type(e).__name__}: {e}")
         ctx.log(f"failed: {message} (the traceback is in the worker's log)")
         return Outcome(Job.State.FAILED, detail=message), {"error": message}
 

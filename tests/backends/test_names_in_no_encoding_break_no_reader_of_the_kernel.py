@@ -140,3 +140,19 @@ def test_a_message_naming_one_is_printable_wherever_it_is_kept() -> None:
     assert err.message.encode("utf-8")  # what a job's error column must hold
     assert printable("/swap/plain") == "/swap/plain"
     assert printable("lone \ud800") == "lone \\ud800"  # no name decodes to it; still shown
+
+
+def test_a_label_in_no_encoding_is_listed_escaped(scratch: Path) -> None:
+    # mkswap -L writes the label's bytes as given (another locale's, a DOS code page's);
+    # wipefs's JSON passes them through raw.
+    area = scratch / "labelled"
+    run("fallocate", "-l", "16M", str(area))
+    subprocess.run(["mkswap", "-q", "-L", os.fsdecode(b"\xe9t\xe9"), str(area)], check=True)
+    assert [(s.type, s.label) for s in devices.signatures(str(area))] == [("swap", "\\xe9t\\xe9")]
+    fd = os.open(area, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        assert [(r["type"], r["label"]) for r in store_mod.signatures(fd)] == [
+            ("swap", "\\xe9t\\xe9")
+        ]
+    finally:
+        os.close(fd)
