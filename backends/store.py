@@ -100,7 +100,7 @@ def signatures(fd: int) -> list[dict[str, str]]:
             argv,
             capture_output=True,
             encoding="utf-8",
-            errors="surrogateescape",  # labels are any bytes: see wipefs_rows
+            errors="surrogateescape",  # labels are any bytes; made printable below
             check=False,
             timeout=60,
             pass_fds=(fd,),
