@@ -30,6 +30,7 @@ from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from . import wipefs
 from .errors import BackendError, UnsafeError, ValidationError
 from .names import is_swap_area
 from .policy import Policy
@@ -86,12 +87,10 @@ def check_is_swap(path: str, *, active: bool) -> None:
 
 def _held_by(path: str) -> str:
     """What wipefs finds on a block device (", it holds ext4"), else an empty string."""
-    from . import devices
-
     try:
         if not stat.S_ISBLK(os.lstat(path).st_mode):
             return ""
-        held = sorted({s.type for s in devices.signatures(path) if s.type})
+        held = sorted({s.type for s in wipefs.signatures(path) if s.type})
     except (BackendError, OSError, ValueError):
         return ""
     return f"; it holds {', '.join(held)}" if held else ""

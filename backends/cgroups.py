@@ -60,34 +60,13 @@ class Mount:
     root: str = "/"
 
 
-def _unescape(field: str) -> str:
-    # mountinfo escapes space, tab, newline and backslash as three octal digits.
-    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
-
-
 def parse_mountinfo(text: str) -> list[Mount]:
-    """The cgroup mounts in a /proc/<pid>/mountinfo text (proc(5): the optional fields end
-    at a lone ``-``, followed by the filesystem type, the source and the super options)."""
-    found = []
-    for line in text.split("\n"):  # not splitlines(): a mount point may hold U+2028
-        fields = line.split(" ")
-        if "-" not in fields:
-            continue
-        sep = fields.index("-")
-        if len(fields) < sep + 4 or len(fields) < 5:
-            continue
-        fstype = fields[sep + 1]
-        if fstype not in ("cgroup", "cgroup2"):
-            continue
-        found.append(
-            Mount(
-                Path(_unescape(fields[4])),
-                fstype,
-                tuple(fields[sep + 3].split(",")),
-                root=_unescape(fields[3]),
-            )
-        )
-    return found
+    """The cgroup mounts in a /proc/<pid>/mountinfo text."""
+    return [
+        Mount(Path(m.mount_point), m.fstype, m.super_options, root=m.root)
+        for m in kernel.parse_mountinfo(text)
+        if m.fstype in ("cgroup", "cgroup2")
+    ]
 
 
 def _whole_first(mounts: list[Mount]) -> list[Mount]:

@@ -13,17 +13,15 @@ import contextlib
 import ctypes
 import ctypes.util
 import fcntl
-import json
 import os
 import stat
 import struct
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
 from . import kernel
-from .errors import BackendError, KernelError, NotOursError, ValidationError, printable
+from .errors import BackendError, KernelError, NotOursError, ValidationError
 
 DevNum = tuple[int, int]
 
@@ -180,33 +178,9 @@ class Mount:
     source: str
 
 
-def _unescape(field: str) -> str:
-    # mountinfo escapes space, tab, newline and backslash as octal.
-    for code, char in (("\\040", " "), ("\\011", "\t"), ("\\012", "\n"), ("\\134", "\\")):
-        field = field.replace(code, char)
-    return field
-
-
 def mounts() -> list[Mount]:
     """Every mount this process can see, from /proc/self/mountinfo."""
-    out: list[Mount] = []
-    # Decoded as names are (a user's FUSE mount may be named with any bytes), and split
-    # only where the kernel separates fields.
-    for line in kernel.read_names("/proc/self/mountinfo").split("\n"):
-        if not line:
-            continue
-        fields = line.split(" ")
-        sep = fields.index("-")
-        major, minor = fields[2].split(":")
-        out.append(
-            Mount(
-                devnum=(int(major), int(minor)),
-                mount_point=_unescape(fields[4]),
-                fstype=fields[sep + 1],
-                source=_unescape(fields[sep + 2]),
-            )
-        )
-    return out
+    return [Mount(m.devnum, m.mount_point, m.fstype, m.source) for m in kernel.mountinfo()]
 
 
 def mount_points(dev: DevNum) -> list[str]:
@@ -244,51 +218,6 @@ def _with_lower_devices(start: set[DevNum]) -> set[DevNum]:
             todo.append(parent)
         todo += slaves(dev)
     return seen
-
-
-@dataclass(frozen=True)
-class Signature:
-    type: str
-    offset: int
-    label: str
-    uuid: str
-
-
-def signatures(path: str) -> list[Signature]:
-    """Every filesystem, RAID, swap and partition-table signature on ``path``, as ``wipefs``
-    lists them (read-only: listing never erases)."""
-    cmd = ["wipefs", "--json", "--output", "OFFSET,TYPE,UUID,LABEL", path]
-    try:
-        # Labels are any bytes (mkswap -L under another locale, a FAT label in a DOS code
-        # page) and wipefs's JSON passes them through raw: decoded as names are, so the
-        # JSON still parses, and made printable field by field.
-        done = subprocess.run(
-            cmd,
-            capture_output=True,
-            encoding="utf-8",
-            errors="surrogateescape",
-            check=False,
-            timeout=60,
-        )
-    except FileNotFoundError as e:
-        raise BackendError(
-            "wipefs is not installed: install util-linux to let swapadmin check a device "
-            "for existing data"
-        ) from e
-    if done.returncode != 0:
-        raise KernelError(f"wipefs could not read {path}: {done.stderr.strip()}")
-    if not done.stdout.strip():
-        return []
-    rows = json.loads(done.stdout).get("signatures", [])
-    return [
-        Signature(
-            type=printable(r.get("type") or ""),
-            offset=int(str(r.get("offset") or "0"), 0),
-            label=printable(r.get("label") or ""),
-            uuid=printable(r.get("uuid") or ""),
-        )
-        for r in rows
-    ]
 
 
 class _StatFs(ctypes.Structure):

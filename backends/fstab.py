@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from . import wipefs
 from .errors import BackendError, KernelError, ValidationError
-from .kernel import DISCARD_FLAGS, MAX_PRIORITY, path_identity
+from .kernel import DISCARD_FLAGS, MAX_PRIORITY, path_identity, unescape
 from .names import TAG_LINKS
 
 MARKER: Final = "# swapadmin: "
@@ -96,8 +97,8 @@ def _parse(line: str, line_no: int) -> FstabEntry | None:
         return None
     opts = fields[3] if len(fields) > 3 else "defaults"
     return FstabEntry(
-        spec=_unescape(fields[0]),
-        file=_unescape(fields[1]),
+        spec=unescape(fields[0]),
+        file=unescape(fields[1]),
         vfstype=fields[2],
         options=tuple(o for o in opts.split(",") if o),
         freq=_int_or_zero(fields, 4),
@@ -111,10 +112,6 @@ def _int_or_zero(fields: list[str], i: int) -> int:
         return int(fields[i])
     except (IndexError, ValueError):
         return 0
-
-
-def _unescape(field: str) -> str:
-    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
 
 
 def _escape(field: str) -> str:
@@ -230,12 +227,10 @@ def _regular(path: str) -> bool:
 
 def _not_swap(path: str) -> str:
     """Why ``path`` is not taken as swap, naming what wipefs finds on a block device."""
-    from . import devices
-
     held = ""
     with contextlib.suppress(BackendError, OSError, ValueError):
         if stat.S_ISBLK(os.lstat(path).st_mode):
-            held = ", ".join(sorted({s.type for s in devices.signatures(path) if s.type}))
+            held = ", ".join(sorted({s.type for s in wipefs.signatures(path) if s.type}))
     what = f"it holds {held}" if held else "no swap header"
     return f"is not a swap area (not active in /proc/swaps, {what}): only swap is adopted"
 

@@ -24,16 +24,15 @@ an active area.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import stat
 import struct
-import subprocess
 import uuid as uuid_mod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from . import wipefs
 from .base import PAGE_SIZE, SwapBackend
 from .errors import ActiveAreaError, HeaderError, KernelError, NotOursError, ValidationError
 from .store import active_path
@@ -253,7 +252,7 @@ def mkswap(
     _check_badpages_allowed(backend, hdr)
     build_header(hdr)  # validates before anything is read or written
     # A file made empty by this very provision holds nothing for wipefs to find.
-    signatures = [] if blank else list_signatures(fd)
+    signatures = [] if blank else wipefs.signatures(fd)
     keep_boot = any(s.usage == "partition-table" for s in signatures)
     page0 = backend.swap_in(0)
     boot = bytearray(page0[:BOOTBITS]) if keep_boot else None
@@ -352,46 +351,8 @@ def _check_badpages_allowed(backend: SwapBackend, hdr: SwapHeader) -> None:
         )
 
 
-# ---- other signatures ----
-
-
-@dataclass(frozen=True)
-class Signature:
-    """One magic string libblkid recognises, as ``wipefs`` lists it."""
-
-    offset: int
-    length: int
-    type: str
-    usage: str
-
-
-def list_signatures(where: str | int) -> list[Signature]:
-    """Every signature libblkid sees on a path, or on an open descriptor (``wipefs
-    --no-act`` on ``/dev/fd/N``: the very store, not a name looked up again; reads only)."""
-    fds: tuple[int, ...] = (where,) if isinstance(where, int) else ()
-    target = f"/dev/fd/{where}" if isinstance(where, int) else where
-    argv = ["wipefs", "--no-act", "--json", "--output", "OFFSET,LENGTH,TYPE,USAGE", target]
-    try:
-        proc = subprocess.run(
-            argv, capture_output=True, text=True, check=False, timeout=60, pass_fds=fds
-        )
-    except FileNotFoundError:
-        raise KernelError(
-            "wipefs is not installed; install util-linux (Debian: apt-get install util-linux)"
-        ) from None
-    if proc.returncode != 0:
-        reason = proc.stderr.strip().splitlines()[-1:] or ["no output"]
-        raise KernelError(f"wipefs could not probe {target}: {reason[0]}")
-    if not proc.stdout.strip():
-        return []  # wipefs prints nothing at all when there is no signature
-    return [
-        Signature(int(s["offset"], 16), int(s["length"]), s["type"], s["usage"])
-        for s in json.loads(proc.stdout)["signatures"]
-    ]
-
-
 def _wipe(
-    backend: SwapBackend, signatures: list[Signature], pages: int, boot: bytearray | None
+    backend: SwapBackend, signatures: list[wipefs.Signature], pages: int, boot: bytearray | None
 ) -> None:
     """Zero each signature's magic inside the area's ``pages`` pages. Page 0 is about to be
     rewritten, so only the kept boot sector is patched there; bytes past the last whole

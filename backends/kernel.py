@@ -76,8 +76,9 @@ class SwapArea:
     deleted: bool = False
 
 
-def _unescape(field: str) -> str:
-    # seq_file_path() escapes space, tab, newline and backslash as three octal digits.
+def unescape(field: str) -> str:
+    """A name as /proc/swaps, mountinfo or fstab(5) shows it, with the kernel's escapes of
+    space, tab, newline and backslash (three octal digits) undone."""
     return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
 
 
@@ -94,7 +95,7 @@ def parse_swaps(text: str) -> list[SwapArea]:
         if len(fields) != 5:
             raise KernelError(f"unexpected line in /proc/swaps: {line!r}")
         raw, kind, size, used, prio = fields
-        path = _unescape(raw)
+        path = unescape(raw)
         deleted = path.endswith(_DELETED)
         if deleted:
             path = path[: -len(_DELETED)]
@@ -276,14 +277,58 @@ def filesystem_type(path: str) -> str | None:
         dev = os.stat(path).st_dev
     except OSError:
         return None
-    want = f"{os.major(dev)}:{os.minor(dev)}"
-    # Split only where the kernel does: str.split() would also cut a mount point at
-    # U+0085 or U+2028, and the fields after it would shift.
-    for line in read_names("/proc/self/mountinfo").split("\n"):
+    want = (os.major(dev), os.minor(dev))
+    return next((m.fstype for m in mountinfo() if m.devnum == want), None)
+
+
+@dataclass(frozen=True)
+class MountInfo:
+    """One line of /proc/<pid>/mountinfo (proc(5))."""
+
+    devnum: tuple[int, int]  # st_dev of the files under ``mount_point``
+    #: The directory of the filesystem shown at ``mount_point``: ``/`` for a whole
+    #: filesystem, a path for a bind mount of part of it.
+    root: str
+    mount_point: str
+    fstype: str
+    source: str
+    super_options: tuple[str, ...]
+
+
+def parse_mountinfo(text: str) -> list[MountInfo]:
+    """Every mount in a mountinfo text, in mount order (the last at a path is the one a walk
+    to it reaches). A line not shaped as the kernel writes them is passed over."""
+    found = []
+    # Split only where the kernel separates lines and fields: str.split() and splitlines()
+    # would also cut a mount point at U+0085 or U+2028 and shift the fields after it. The
+    # optional fields end at a lone "-", then come the type, the source and the options.
+    for line in text.split("\n"):
         fields = line.split(" ")
-        if len(fields) > 2 and fields[2] == want and "-" in fields:
-            return fields[fields.index("-") + 1]
-    return None
+        if "-" not in fields[6:]:
+            continue
+        sep = fields.index("-", 6)
+        if len(fields) < sep + 4:
+            continue
+        major, _, minor = fields[2].partition(":")
+        if not (major.isdigit() and minor.isdigit()):
+            continue
+        found.append(
+            MountInfo(
+                devnum=(int(major), int(minor)),
+                root=unescape(fields[3]),
+                mount_point=unescape(fields[4]),
+                fstype=fields[sep + 1],
+                source=unescape(fields[sep + 2]),
+                super_options=tuple(fields[sep + 3].split(",")),
+            )
+        )
+    return found
+
+
+def mountinfo() -> list[MountInfo]:
+    """Every mount this process can see. Decoded as names are: anyone's FUSE mount may be
+    named with any bytes."""
+    return parse_mountinfo(read_names("/proc/self/mountinfo"))
 
 
 def check_swapoff_fits(area: SwapArea, policy: Policy) -> None:

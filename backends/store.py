@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 import stat
 import struct
-import subprocess
 import uuid as uuid_mod
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from . import kernel
+from . import kernel, wipefs
 from .errors import KernelError, printable
 
 BOOT_ID: Final = Path("/proc/sys/kernel/random/boot_id")
@@ -89,35 +87,6 @@ def fd_path(fd: int) -> str:
     return f"/dev/fd/{fd}"
 
 
-def signatures(fd: int) -> list[dict[str, str]]:
-    """What libblkid recognises on the open store (``wipefs --no-act`` on ``/dev/fd/N``,
-    which reads only): each signature's type, usage, label and UUID."""
-    argv = [
-        "wipefs", "--no-act", "--json", "--output", "OFFSET,TYPE,USAGE,LABEL,UUID", fd_path(fd),
-    ]  # fmt: skip
-    try:
-        done = subprocess.run(
-            argv,
-            capture_output=True,
-            encoding="utf-8",
-            errors="surrogateescape",  # labels are any bytes; made printable below
-            check=False,
-            timeout=60,
-            pass_fds=(fd,),
-        )
-    except FileNotFoundError:
-        raise KernelError(
-            "wipefs is not installed; install util-linux (Debian: apt-get install util-linux)"
-        ) from None
-    if done.returncode != 0 or not done.stdout.strip():
-        return []
-    rows = json.loads(done.stdout).get("signatures", [])
-    return [
-        {k: printable(str(r.get(k) or "")) for k in ("offset", "type", "usage", "label", "uuid")}
-        for r in rows
-    ]
-
-
 def describe_contents(fd: int, page_size: int) -> str:
     """What the store holds, in words, for a refusal: 'a swap area with UUID ...', 'ext4
     labelled "data"', or that nothing known is there."""
@@ -131,11 +100,12 @@ def describe_contents(fd: int, page_size: int) -> str:
     if hdr is not None:
         label = f" labelled {hdr.label!r}" if hdr.label else ""
         return f"a swap area with UUID {hdr.uuid}{label}"
-    found = [s for s in signatures(fd) if s["type"] != "swap"]
+    try:
+        found = [s for s in wipefs.signatures(fd) if s.type != "swap"]
+    except KernelError as e:
+        return f"no swap header, and nothing else could be read ({e})"
     if found:
-        return ", ".join(
-            s["type"] + (f" labelled {s['label']!r}" if s["label"] else "") for s in found
-        )
+        return ", ".join(s.type + (f" labelled {s.label!r}" if s.label else "") for s in found)
     return "no swap header and no signature libblkid knows"
 
 

@@ -15,7 +15,7 @@ import stat
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from .. import devices
+from .. import devices, wipefs
 from .. import store as store_mod
 from ..base import Fact, Parameter, SwapBackend
 from ..errors import (
@@ -30,15 +30,6 @@ from ..errors import (
 from ..policy import Policy, check_block_device_empty, check_block_device_free
 from ..store import Store
 from ..units import iec
-
-
-def _signatures(fd: int) -> list[devices.Signature]:
-    return [
-        devices.Signature(
-            type=s["type"], offset=int(s["offset"] or "0", 0), label=s["label"], uuid=s["uuid"]
-        )
-        for s in store_mod.signatures(fd)
-    ]
 
 
 class BlockBackend(SwapBackend):
@@ -237,7 +228,7 @@ class BlockBackend(SwapBackend):
             check_block_device_free(store.path, dev)
             self.check_exclusive(store)
             if not self.force:
-                found = _signatures(store.fd)
+                found = wipefs.signatures(store.fd)
                 check_block_device_empty(store.path, dev, found)
                 ours = self._formatted_here(store)
                 if self.owner and not ours and any(s.type == "swap" for s in found):
@@ -274,6 +265,6 @@ class BlockBackend(SwapBackend):
                 capacity_bytes=devices.device_size(path),
                 mount_points=[printable(m) for m in devices.mount_points(dev)],
                 holders=devices.holders(dev),
-                signatures=[s.type for s in devices.signatures(path)],
+                signatures=[s.type for s in wipefs.signatures(path)],
             )
         return out

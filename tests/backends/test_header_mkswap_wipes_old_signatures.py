@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from backends.base import PAGE_SIZE
-from backends.header import list_signatures, mkswap
+from backends.header import mkswap
+from backends.wipefs import signatures as list_signatures
 from tests.backends.test_header_roundtrips_with_util_linux import blkid, plain
 from tests.fixtures.host import needs_root, run
 

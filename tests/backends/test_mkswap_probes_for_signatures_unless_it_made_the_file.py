@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from backends import header
+from backends import header, wipefs
 from backends.plugins.file import FileBackend
 from backends.policy import Policy
 from tests.fixtures.host import needs_root
@@ -27,13 +27,13 @@ pytestmark = needs_root
 def probes(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     """Each target mkswap probed for signatures (the real probe still runs)."""
     seen: list[object] = []
-    real = header.list_signatures
+    real = wipefs.signatures
 
-    def counted(target: object) -> list[header.Signature]:
+    def counted(target: object) -> list[wipefs.Signature]:
         seen.append(target)
         return real(target)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(header, "list_signatures", counted)
+    monkeypatch.setattr(wipefs, "signatures", counted)
     return seen
 
 
@@ -54,7 +54,7 @@ def test_a_file_this_provision_made_is_not_probed(
         # Once: formatted again through the same instance, it is looked at as any other.
         header.mkswap(backend, label="again")
         assert len(probes) == 1
-    found = header.list_signatures(str(path))
+    found = wipefs.signatures(str(path))
     assert [(s.type, s.offset) for s in found] == [("swap", 4086)], found
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from backends import cgroups, devices, kernel
+from backends import cgroups, devices, kernel, wipefs
 from backends import store as store_mod
 from backends.errors import BackendError, printable
 from tests.fixtures.host import needs_root, run
@@ -148,11 +148,9 @@ def test_a_label_in_no_encoding_is_listed_escaped(scratch: Path) -> None:
     area = scratch / "labelled"
     run("fallocate", "-l", "16M", str(area))
     subprocess.run(["mkswap", "-q", "-L", os.fsdecode(b"\xe9t\xe9"), str(area)], check=True)
-    assert [(s.type, s.label) for s in devices.signatures(str(area))] == [("swap", "\\xe9t\\xe9")]
+    assert [(s.type, s.label) for s in wipefs.signatures(str(area))] == [("swap", "\\xe9t\\xe9")]
     fd = os.open(area, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        assert [(r["type"], r["label"]) for r in store_mod.signatures(fd)] == [
-            ("swap", "\\xe9t\\xe9")
-        ]
+        assert [(s.type, s.label) for s in wipefs.signatures(fd)] == [("swap", "\\xe9t\\xe9")]
     finally:
         os.close(fd)

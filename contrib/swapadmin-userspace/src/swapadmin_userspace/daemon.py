@@ -290,23 +290,13 @@ class Mount:
         return self.fstype == FSTYPE
 
 
-def _unescape(field: str) -> str:
-    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
-
-
 def mounts() -> list[Mount]:
     """Every mount of this process's namespace, in mount order (the last one at a path is
     the one the path reaches)."""
-    out = []
-    # Decoded as names are (anyone's FUSE mount may be named with any bytes) and split
-    # only where the kernel separates fields (str.split() also cuts at U+2028).
-    for line in kernel.read_names("/proc/self/mountinfo").split("\n"):
-        head, _, tail = line.partition(" - ")
-        fields, rest = head.split(" "), tail.split(" ")
-        if len(fields) < 5 or len(rest) < 2:
-            continue
-        out.append(Mount(fields[2], _unescape(fields[4]), rest[0], _unescape(rest[1])))
-    return out
+    return [
+        Mount(f"{m.devnum[0]}:{m.devnum[1]}", m.mount_point, m.fstype, m.source)
+        for m in kernel.mountinfo()
+    ]
 
 
 def devnum(dev: int) -> str:

@@ -1,0 +1,89 @@
+"""When wipefs cannot say what a device holds, the device is treated as holding something.
+
+The block kind refuses a device holding a filesystem by asking wipefs on the open store.
+Its listing that could not be made used to be taken as an empty one: the provision's check
+passed a device whose sectors could not be read (the very case where libblkid fails), and
+only mkswap's own listing, made through another reader that did raise, stood between that
+device and a write. Now there is one reader, and it raises. This VM has no device-mapper
+to make a device with unreadable sectors, so wipefs's failure is made here by a wipefs
+earlier on PATH that fails as util-linux's does; everything else (the loop device, its
+ext4, the refusal) is real.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+from backends import store as store_mod
+from backends import wipefs
+from backends.errors import KernelError
+from backends.plugins.block import BlockBackend
+from backends.policy import Policy
+from tests.fixtures.host import needs_root, run
+
+pytestmark = needs_root
+
+
+def _digest(dev: str) -> str:
+    with open(dev, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+@pytest.fixture
+def failing_wipefs(scratch: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bin_dir = scratch / "bin"
+    bin_dir.mkdir()
+    tool = bin_dir / "wipefs"
+    tool.write_text(
+        "#!/bin/sh\n"
+        "for arg; do last=$arg; done\n"
+        'echo "wipefs: error: $last: probing initialization failed: Input/output error" >&2\n'
+        "exit 1\n"
+    )
+    tool.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+
+
+def _block(dev: str, policy: Policy, **kw: object) -> BlockBackend:
+    return BlockBackend({"device": dev}, policy=policy, **kw)  # type: ignore[arg-type]
+
+
+def test_a_provision_is_refused_with_wipefs_s_reason(
+    loop_device: str, policy: Policy, failing_wipefs: None
+) -> None:
+    run("mkfs.ext4", "-q", "-L", "precious", loop_device)
+    before = _digest(loop_device)
+    backend = _block(loop_device, policy, provisioning=True, owner=str(uuid.uuid4()))
+    with pytest.raises(
+        KernelError,
+        match=r"wipefs could not read /dev/fd/\d+, so what it holds is not known: "
+        r"wipefs: error: /dev/fd/\d+: probing initialization failed: Input/output error",
+    ):
+        backend.swapfile(True)
+    assert backend._store is None  # nothing was kept open for a write
+    assert _digest(loop_device) == before
+
+
+def test_a_refusal_s_sentence_still_says_what_it_could(
+    loop_device: str, failing_wipefs: None
+) -> None:
+    fd = os.open(loop_device, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        assert store_mod.describe_contents(fd, 4096).startswith(
+            "no swap header, and nothing else could be read (wipefs could not read /dev/fd/"
+        )
+        with pytest.raises(KernelError, match="not known"):
+            wipefs.signatures(fd)
+    finally:
+        os.close(fd)
+
+
+def test_a_missing_wipefs_is_named(monkeypatch: pytest.MonkeyPatch, scratch: Path) -> None:
+    monkeypatch.setenv("PATH", str(scratch))  # no wipefs there
+    with pytest.raises(KernelError, match="wipefs is not installed; install util-linux"):
+        wipefs.signatures(str(scratch))

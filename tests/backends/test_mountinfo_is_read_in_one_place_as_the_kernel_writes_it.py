@@ -1,0 +1,71 @@
+"""/proc/self/mountinfo is parsed once (``kernel.parse_mountinfo``) for every reader: the
+block kind's "is it mounted", a file's filesystem type, the cgroup hierarchies. Each used
+to split the lines itself, with three ways of undoing the kernel's escapes, and one of them
+raised on a line without the "-" separator."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from backends import cgroups, devices, kernel
+from tests.fixtures.host import needs_root
+
+# proc(5)'s example, with two optional fields, then a mount point holding a space, a tab,
+# a backslash and U+2028 (escaped as the kernel escapes them, or passed through raw).
+SAMPLE = (
+    "36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 shared:7 - ext3 /dev/root rw,errors=continue\n"
+    "37 35 0:52 / /srv/a\\040b\\011c\\134d\u2028e rw - tmpfs my\\040tmp rw,size=4k\n"
+    "38 35 0:53 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
+    "a line that is no mount\n"
+    "39 35 x:y / /bad rw - tmpfs none rw\n"
+    "40 35 0:54 / /short rw - tmpfs\n"
+)
+
+
+def test_a_text_is_read_field_by_field() -> None:
+    found = kernel.parse_mountinfo(SAMPLE)
+    assert [m.mount_point for m in found] == [
+        "/mnt2",
+        "/srv/a b\tc\\d\u2028e",
+        "/sys/fs/cgroup/memory",
+    ]
+    first, second, third = found
+    assert (first.devnum, first.root, first.fstype, first.source) == (
+        (98, 0),
+        "/mnt1",
+        "ext3",
+        "/dev/root",
+    )
+    assert first.super_options == ("rw", "errors=continue")
+    assert (second.fstype, second.source) == ("tmpfs", "my tmp")
+    assert [m.point for m in cgroups.parse_mountinfo(SAMPLE)] == [Path("/sys/fs/cgroup/memory")]
+
+
+@pytest.fixture
+def odd_mount(scratch: Path) -> Iterator[Path]:
+    point = scratch / "mount point\u2028with\tbreaks"
+    point.mkdir()
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "swapadmin-test", str(point)], check=True
+    )
+    try:
+        yield point
+    finally:
+        subprocess.run(["umount", str(point)], check=False)
+
+
+@needs_root
+def test_every_reader_sees_a_real_mount_the_same_way(odd_mount: Path) -> None:
+    st = os.stat(odd_mount)
+    want = (os.major(st.st_dev), os.minor(st.st_dev))
+    mine = [m for m in kernel.mountinfo() if m.mount_point == str(odd_mount)]
+    assert [(m.devnum, m.fstype, m.source, m.root) for m in mine] == [
+        (want, "tmpfs", "swapadmin-test", "/")
+    ]
+    assert kernel.filesystem_type(str(odd_mount / ".")) == "tmpfs"
+    assert [m.mount_point for m in devices.mounts() if m.devnum == want] == [str(odd_mount)]
