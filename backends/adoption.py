@@ -31,7 +31,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from . import wipefs
-from .errors import BackendError, UnsafeError, ValidationError
+from .errors import BackendError, UnsafeError, ValidationError, printable
 from .names import is_swap_area
 from .policy import Policy
 
@@ -94,6 +94,15 @@ def _held_by(path: str) -> str:
     except (BackendError, OSError, ValueError):
         return ""
     return f"; it holds {', '.join(held)}" if held else ""
+
+
+def unadoptable_name(path: str) -> str | None:
+    """Why an area cannot be adopted by its very name, or None. A backend's path is text
+    that the database, the pages and the API all hold: a name that is not UTF-8 (read from
+    /proc/swaps as the os module decodes names) cannot be one."""
+    if printable(path) != path:
+        return "its name is not UTF-8, which no backend's path can be"
+    return None
 
 
 def check_one_name(path: str) -> None:

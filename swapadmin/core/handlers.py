@@ -782,10 +782,9 @@ def discover(ctx: JobContext) -> dict[str, Any]:
         skipped.append({"path": kernel.printable(spec), "reason": kernel.printable(why)})
         ctx.log(f"not adopted {spec}: {why}")
     for path, area in found.items():
-        if kernel.printable(path) != path:
-            # A backend's path is text the database, the pages and the API all hold: a
-            # name that is not UTF-8 cannot be one. Said with its bytes shown.
-            why = "its name is not UTF-8, which no backend's path can be"
+        why_not = adoption.unadoptable_name(path)
+        if why_not is not None:
+            why = why_not  # said with the name's bytes shown
             skipped.append({"path": kernel.printable(path), "reason": why})
             ctx.log(f"not adopted {kernel.printable(path)}: {why}")
             continue

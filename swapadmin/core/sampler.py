@@ -38,7 +38,7 @@ from django.db.models import Exists, OuterRef
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from backends import BackendError, kernel, tunables
+from backends import BackendError, adoption, kernel, tunables
 from backends.errors import PluginError
 from backends.registry import compressed_memory as checked_compressed_memory
 from backends.registry import registry
@@ -431,7 +431,9 @@ def _snapshot(reading: HostReading, managed: set[str]) -> dict[str, Any]:
     # managed is told on the names themselves (a printable one may equal another's).
     areas = [{**_flat(a), "path": kernel.printable(a.path)} for a in reading.areas]
     unmanaged = [
-        shown for a, shown in zip(reading.areas, areas, strict=True) if a.path not in managed
+        _unmanaged(a.path, shown)
+        for a, shown in zip(reading.areas, areas, strict=True)
+        if a.path not in managed
     ]
     return {
         "meminfo": _flat(reading.meminfo),
@@ -445,6 +447,13 @@ def _snapshot(reading: HostReading, managed: set[str]) -> dict[str, Any]:
         "top": reading.top,
         "heartbeat": reading.at.isoformat(),
     }
+
+
+def _unmanaged(path: str, shown: dict[str, Any]) -> dict[str, Any]:
+    # The page offers "Adopt" only for an area a discover could adopt; for the others it
+    # says why (the discover job re-checks either way: this is what the page shows).
+    why = adoption.unadoptable_name(path)
+    return {**shown, "unadoptable": why} if why else shown
 
 
 def _flat(reading: Any) -> dict[str, Any]:

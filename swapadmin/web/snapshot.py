@@ -99,6 +99,11 @@ class Snapshot:
     zram: dict[str, Zram] = field(default_factory=dict)
 
     @property
+    def adoptable(self) -> list[dict[str, Any]]:
+        """The unmanaged areas a discover could adopt (the sampler names why not the rest)."""
+        return [a for a in self.unmanaged if not a.get("unadoptable")]
+
+    @property
     def swap_used(self) -> int:
         return max(0, self.swap_total - self.swap_free)
 

@@ -42,13 +42,15 @@ def test_it_is_shown_escaped_and_passed_over_by_discover(host_row, swap_root):
         observed = Host.objects.get(pk=host_row.pk).observed
         paths = [a["path"] for a in observed["areas"]]
         assert shown in paths and str(plain) in paths
-        assert shown in [a["path"] for a in observed["unmanaged"]]
+        unmanaged = {a["path"]: a for a in observed["unmanaged"]}
+        why = "its name is not UTF-8, which no backend's path can be"
+        assert unmanaged[shown]["unadoptable"] == why  # the page offers no adopt button
+        assert "unadoptable" not in unmanaged[str(plain)]
 
         job = Job.objects.create(kind=Job.Kind.DISCOVER, host=host_row, params={})
         signing.sign_job(job.pk)
         job = run(Job.objects.get(pk=job.pk))
         assert job.state == Job.State.SUCCEEDED, job.error
-        why = "its name is not UTF-8, which no backend's path can be"
         assert {"path": shown, "reason": why} in job.result["skipped"]
         ours = [a["path"] for a in job.result["adopted"] if a["path"].startswith(str(swap_root))]
         assert ours == [str(plain)]

@@ -58,3 +58,25 @@ def test_it_says_busy_while_discovering(as_user: Any, alice: User, observed_host
     r = as_user(alice).post(url(observed_host), {"path": "/dev/vdb2"}, headers=HTMX)
     assert r.status_code == 409
     assert "busy: discover job" in r.content.decode()
+
+
+def test_an_area_no_discover_can_adopt_is_offered_no_adopt_button(
+    as_user: Any, alice: User, observed_host: Host
+) -> None:
+    """The sampler marks an area whose name is not UTF-8 (shown escaped): its row says why
+    instead of offering a button whose job would only refuse, and "Adopt" counts the rest."""
+    odd = {**observed_host.observed["unmanaged"][0], "path": "/swap/odd-\\xff"}
+    odd["unadoptable"] = "its name is not UTF-8, which no backend's path can be"
+    observed_host.observed["unmanaged"].append(odd)
+    observed_host.save(update_fields=["observed"])
+    page = as_user(alice).get(reverse("host", args=[observed_host.uuid])).content.decode()
+    assert 'aria-label="Adopt /dev/vdb2"' in page
+    assert 'aria-label="Adopt /swap/odd-\\xff"' not in page
+    assert "Cannot be adopted: its name is not UTF-8, which no backend" in page
+    assert ">Adopt it</button>" in page
+
+    observed_host.observed["unmanaged"] = [odd]
+    observed_host.save(update_fields=["observed"])
+    page = as_user(alice).get(reverse("host", args=[observed_host.uuid])).content.decode()
+    assert 'id="adopt"' not in page
+    assert "None of these can be adopted, as each row says." in page
