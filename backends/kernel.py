@@ -297,21 +297,20 @@ class MountInfo:
 
 def parse_mountinfo(text: str) -> list[MountInfo]:
     """Every mount in a mountinfo text, in mount order (the last at a path is the one a walk
-    to it reaches). A line not shaped as the kernel writes them is passed over."""
+    to it reaches). KernelError on a line not shaped as the kernel writes them: a reader
+    that dropped it would call a mounted device unmounted."""
     found = []
     # Split only where the kernel separates lines and fields: str.split() and splitlines()
     # would also cut a mount point at U+0085 or U+2028 and shift the fields after it. The
     # optional fields end at a lone "-", then come the type, the source and the options.
     for line in text.split("\n"):
+        if not line:
+            continue
         fields = line.split(" ")
-        if "-" not in fields[6:]:
-            continue
-        sep = fields.index("-", 6)
-        if len(fields) < sep + 4:
-            continue
-        major, _, minor = fields[2].partition(":")
-        if not (major.isdigit() and minor.isdigit()):
-            continue
+        sep = fields.index("-", 6) if "-" in fields[6:] else 0
+        major, _, minor = fields[2].partition(":") if len(fields) > 2 else ("", "", "")
+        if not sep or len(fields) < sep + 4 or not (major.isdigit() and minor.isdigit()):
+            raise KernelError(f"unexpected line in mountinfo: {line!r}")
         found.append(
             MountInfo(
                 devnum=(int(major), int(minor)),

@@ -10,6 +10,7 @@ area it is in ``/proc/swaps``, and a block device's identity from ``/sys/dev/blo
 from __future__ import annotations
 
 import contextlib
+import errno as errno_mod
 import fcntl
 import os
 import stat
@@ -151,20 +152,44 @@ def active_path(fd: int) -> str | None:
 
 def loops_serving(st: os.stat_result) -> list[str]:
     """Every loop device attached to the file ``st`` describes (same device and inode),
-    whatever name it was attached by."""
+    whatever name it was attached by. KernelError when a loop device sysfs shows attached
+    cannot be asked what it serves: "none" would let a write through to a file whose pages
+    another loop device may be swapping on."""
     out = []
     for backing in sorted(Path("/sys/block").glob("loop*/loop/backing_file")):
         dev = "/dev/" + backing.parent.parent.name
         try:
             fd = os.open(dev, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
-        except OSError:
-            continue
+        except OSError as e:
+            if _detached_meanwhile(backing, e):
+                continue
+            raise _unaskable(dev, e) from e
         try:
-            if loop_backing(fd) == (st.st_dev, st.st_ino):
-                out.append(dev)
+            serves = loop_backing(fd)
+        except KernelError:
+            if not backing.exists():
+                continue  # detached between the listing and the question
+            raise
         finally:
             os.close(fd)
+        if serves == (st.st_dev, st.st_ino):
+            out.append(dev)
     return out
+
+
+def _detached_meanwhile(backing_file: Path, err: OSError) -> bool:
+    # Between sysfs's listing and the open, the device may have been detached and its node
+    # removed (ENOENT, ENXIO); anything else (EACCES from a device cgroup, EMFILE, a /dev
+    # that is not devtmpfs while sysfs still shows it) leaves the question unanswered.
+    return err.errno in (errno_mod.ENOENT, errno_mod.ENXIO) and not backing_file.exists()
+
+
+def _unaskable(dev: str, err: OSError) -> KernelError:
+    return KernelError(
+        f"cannot ask {dev} which file it serves ({err.strerror}), so whether it serves "
+        "this store (and may be swapping on it) cannot be told",
+        errno=err.errno,
+    )
 
 
 def open_loop_backing(loop_fd: int) -> int | None:
@@ -175,7 +200,12 @@ def open_loop_backing(loop_fd: int) -> int | None:
     sys_dir = Path(f"/sys/dev/block/{os.major(st.st_rdev)}:{os.minor(st.st_rdev)}").resolve()
     part = (sys_dir / "partition").exists()
     disk = sys_dir.parent if part else sys_dir
-    backing = _disk_loop_backing(loop_fd, disk, part, os.major(st.st_rdev))
+    try:
+        backing = _disk_loop_backing(loop_fd, disk, part, os.major(st.st_rdev))
+    except OSError as e:
+        raise KernelError(
+            f"cannot tell what loop device {disk.name} serves: {e.strerror}", errno=e.errno
+        ) from e
     name = _read(disk / "loop" / "backing_file")
     if backing is None or not name:
         return None
@@ -202,11 +232,16 @@ def _read(path: Path) -> str:
 
 
 def loop_backing(fd: int) -> tuple[int, int] | None:
-    """(st_dev, st_ino) of the file a loop device's open descriptor is attached to."""
+    """(st_dev, st_ino) of the file a loop device's open descriptor is attached to; None
+    when it is attached to none (ENXIO). KernelError when the kernel would not say."""
     try:
         raw = fcntl.ioctl(fd, LOOP_GET_STATUS64, bytes(_LOOP_INFO64_SIZE))
-    except OSError:
-        return None
+    except OSError as e:
+        if e.errno == errno_mod.ENXIO:
+            return None
+        raise KernelError(
+            f"cannot ask a loop device which file it serves: {e.strerror}", errno=e.errno
+        ) from e
     dev, ino = _LOOP_HEAD.unpack_from(raw)
     return int(dev), int(ino)
 
@@ -273,15 +308,14 @@ def _block_under_loop(disk: Path, backing: tuple[int, int]) -> str | None:
 
 
 def _disk_loop_backing(fd: int, disk: Path, part: bool, major: int) -> tuple[int, int] | None:
-    disk_major = int(_read(disk / "dev").split(":")[0] or 0)
-    if disk_major != LOOP_MAJOR:
+    """What the loop disk holding the open device serves, None when it is no loop disk or
+    serves nothing. Raises (OSError, KernelError) when that cannot be told: "no loop disk"
+    would key the device by its own number and hide the file or device it writes to."""
+    if (disk / "dev").read_text().split(":")[0].strip() != str(LOOP_MAJOR):
         return None
     if not part:
         return loop_backing(fd)
-    try:
-        dfd = os.open(f"/dev/{disk.name}", os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
-    except OSError:
-        return None
+    dfd = os.open(f"/dev/{disk.name}", os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
     try:
         return loop_backing(dfd)
     finally:

@@ -1,7 +1,7 @@
 """/proc/self/mountinfo is parsed once (``kernel.parse_mountinfo``) for every reader: the
 block kind's "is it mounted", a file's filesystem type, the cgroup hierarchies. Each used
-to split the lines itself, with three ways of undoing the kernel's escapes, and one of them
-raised on a line without the "-" separator."""
+to split the lines itself, with two ways of undoing the kernel's escapes; some passed over
+a line they could not read, which would make a mounted device look unmounted."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from backends import cgroups, devices, kernel
+from backends.errors import KernelError
 from tests.fixtures.host import needs_root
 
 # proc(5)'s example, with two optional fields, then a mount point holding a space, a tab,
@@ -21,9 +22,6 @@ SAMPLE = (
     "36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 shared:7 - ext3 /dev/root rw,errors=continue\n"
     "37 35 0:52 / /srv/a\\040b\\011c\\134d\u2028e rw - tmpfs my\\040tmp rw,size=4k\n"
     "38 35 0:53 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
-    "a line that is no mount\n"
-    "39 35 x:y / /bad rw - tmpfs none rw\n"
-    "40 35 0:54 / /short rw - tmpfs\n"
 )
 
 
@@ -44,6 +42,21 @@ def test_a_text_is_read_field_by_field() -> None:
     assert first.super_options == ("rw", "errors=continue")
     assert (second.fstype, second.source) == ("tmpfs", "my tmp")
     assert [m.point for m in cgroups.parse_mountinfo(SAMPLE)] == [Path("/sys/fs/cgroup/memory")]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "a line that is no mount",
+        "39 35 x:y / /bad rw - tmpfs none rw",
+        "40 35 0:54 / /short rw - tmpfs",
+        "41 35 0:55 / /no-separator rw tmpfs none rw",
+    ],
+)
+def test_a_line_not_as_the_kernel_writes_them_is_an_error(line: str) -> None:
+    # Passed over, it would make a mounted device look unmounted to the block kind.
+    with pytest.raises(KernelError, match="unexpected line in mountinfo"):
+        kernel.parse_mountinfo(SAMPLE + line + "\n")
 
 
 @pytest.fixture
