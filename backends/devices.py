@@ -191,17 +191,29 @@ def mount_points(dev: DevNum) -> list[str]:
 
 def root_devices() -> set[DevNum]:
     """The block devices that hold ``/``: its device, that device's disk, and, for a dm or md
-    root, every member below it and their disks. Empty when ``/`` is on no block device."""
-    root = next((m for m in reversed(mounts()) if m.mount_point == "/"), None)
-    if root is None:
-        return set()
+    root, every member below it and their disks. Empty when ``/`` is on no block device.
+
+    Both this process's ``/`` and init's are asked: a worker in a container (its ``/`` an
+    overlay, on no block device) that sees the host's processes (docker-compose gives it
+    ``pid: host``) must still refuse the disk that holds the host's root."""
     start: set[DevNum] = set()
-    if root.source.startswith("/dev/"):
-        # btrfs reports an anonymous device number in mountinfo; the source names the node.
-        with contextlib.suppress(BackendError):
-            start.add(block_devnum(root.source))
-    if Path(f"/sys/dev/block/{root.devnum[0]}:{root.devnum[1]}").exists():
-        start.add(root.devnum)
+    for pid in ("self", "1"):
+        try:
+            seen = kernel.mountinfo(pid)
+        except (OSError, BackendError):
+            if pid == "self":
+                raise
+            continue  # init's mounts are not ours to read (another PID namespace's init)
+        root = next((m for m in reversed(seen) if m.mount_point == "/"), None)
+        if root is None:
+            continue
+        if root.source.startswith("/dev/"):
+            # btrfs reports an anonymous device number in mountinfo; the source names the
+            # node.
+            with contextlib.suppress(BackendError):
+                start.add(block_devnum(root.source))
+        if Path(f"/sys/dev/block/{root.devnum[0]}:{root.devnum[1]}").exists():
+            start.add(root.devnum)
     return _with_lower_devices(start)
 
 

@@ -324,10 +324,10 @@ def parse_mountinfo(text: str) -> list[MountInfo]:
     return found
 
 
-def mountinfo() -> list[MountInfo]:
-    """Every mount this process can see. Decoded as names are: anyone's FUSE mount may be
-    named with any bytes."""
-    return parse_mountinfo(read_names("/proc/self/mountinfo"))
+def mountinfo(pid: str = "self") -> list[MountInfo]:
+    """Every mount process ``pid`` sees (this one's by default). Decoded as names are:
+    anyone's FUSE mount may be named with any bytes."""
+    return parse_mountinfo(read_names(f"/proc/{pid}/mountinfo"))
 
 
 def check_swapoff_fits(area: SwapArea, policy: Policy) -> None:
