@@ -50,7 +50,7 @@ from django.db.models.functions import Concat, Now
 from django.utils import timezone
 
 from . import finished
-from .machines import machine_id
+from .machines import MachineIdError, machine_id
 
 if TYPE_CHECKING:
     from .models import Job
@@ -289,9 +289,14 @@ def verify(job: Job, *, host_name: str, machine_id: str, db_now: datetime) -> No
     _check_not_after(signed, db_now)
     _check_host(signed, host_name, machine_id)
     rebuilt = json.loads(canonical(spec_for(job, str(signed.get("not_after")))))
-    if isinstance(signed.get("host"), dict) and signed["host"].get("machine_id") == "":
+    if (
+        isinstance(signed.get("host"), dict)
+        and signed["host"].get("machine_id") == ""
+        and rebuilt["host"]["machine_id"] == machine_id
+    ):
         # Signed before any machine registered the host: the machine that registered it
-        # since (checked by the runner) is the one it was meant for.
+        # since is the one it was meant for, when that is this one. A row another machine
+        # registered since stays a difference, whatever the runner checks.
         rebuilt["host"]["machine_id"] = ""
     difference = first_difference(signed, rebuilt)
     if difference is not None:
@@ -321,7 +326,9 @@ def _check_host(signed: dict[str, Any], host_name: str, machine_id: str) -> None
     named = signed.get("host")
     host: dict[str, Any] = named if isinstance(named, dict) else {}
     # A host no machine has registered yet (or one an admin let go with forget-machine) is
-    # signed with no machine id: the runner lets the machine that registers it run its jobs.
+    # signed with no machine id: verify holds such a job to the machine that registered the
+    # host since (the row's id, when it is this machine's). A signed id matches only itself,
+    # never an id this worker could not read (machine_id() raises rather than say "").
     if host.get("name") != host_name or host.get("machine_id") not in ("", machine_id):
         raise Unauthorised(
             f"the job was signed for host {host.get('name')!r} (machine id "
@@ -354,7 +361,11 @@ def verify_here(job: Job, db_now: datetime | None = None) -> None:
 
     if db_now is None:
         db_now = Job.objects.filter(pk=job.pk).annotate(now=Now()).values_list("now", flat=True)[0]
-    verify(job, host_name=settings.SWAPADMIN_HOST, machine_id=machine_id(), db_now=db_now)
+    try:
+        mine = machine_id()
+    except MachineIdError as e:
+        raise Unauthorised(f"{e}; refused, nothing was done") from None
+    verify(job, host_name=settings.SWAPADMIN_HOST, machine_id=mine, db_now=db_now)
     if finished.ran_here(str(job.uuid)):
         raise Unauthorised(
             f"job {job.uuid} already ran on this host, and a signed job runs once (its row "
@@ -372,7 +383,10 @@ def refuse_unauthorised(job_pk: int) -> bool:
     from .models import Job
 
     job = _load(job_pk)
-    mine = machine_id()
+    try:
+        mine = machine_id()
+    except MachineIdError:
+        return False  # the runner's machine check says why, and leaves the job queued
     if (
         job is None
         or job.state != Job.State.QUEUED

@@ -94,7 +94,8 @@ def _only_the_host_queue(sender: Any = None, **kwargs: Any) -> None:
 
 def register_host() -> Any:
     """Create or refresh this host's row from what its kernel says. A row registered by
-    another machine (its machine id differs) is refused: HostIdentityError."""
+    another machine (its machine id differs) is refused: HostIdentityError; so is any row
+    when this machine's id cannot be read (MachineIdError, one of those)."""
     try:
         worker_version = version("swapadmin")
     except PackageNotFoundError:
@@ -109,13 +110,16 @@ def register_host() -> Any:
         # The database's clock, as every heartbeat: a host whose clock is off is not offline.
         "last_heartbeat": Now(),
     }
-    mine = machine_id()
     with transaction.atomic():
         host, created = Host.objects.select_for_update().get_or_create(
-            name=settings.SWAPADMIN_HOST, defaults={**fields, "machine_id": mine}
+            name=settings.SWAPADMIN_HOST,
+            # A callable: read only to create the row, so that the refusal of a row another
+            # machine registered names that machine. Never "": machine_id() raises when it
+            # cannot read the id, and a host registered as no machine's would pass for any.
+            defaults={**fields, "machine_id": machine_id},
         )
         if not created:
-            check_machine(host)
+            mine = check_machine(host)
             if not host.machine_id:
                 fields["machine_id"] = mine
             Host.objects.filter(pk=host.pk).update(**fields)

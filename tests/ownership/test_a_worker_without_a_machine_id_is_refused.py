@@ -67,7 +67,8 @@ def test_a_job_is_left_queued(host_row, settings, scratch, tmp_path, how):
     settings.DATA_DIR = tmp_path
     Host.objects.filter(pk=host_row.pk).update(machine_id=machines.machine_id())
     settings.SWAPADMIN_MACHINE_ID_FILE = _machine_id_file(scratch, how)
-    assert machines.machine_id() == ""
+    with pytest.raises(machines.MachineIdError):
+        machines.machine_id()
     job = Job.objects.create(kind=Job.Kind.DISCOVER, host=host_row)
     outcome = runner.run(job.pk, worker="here")
     assert outcome.state == "wrong-machine", outcome
