@@ -18,6 +18,7 @@ import contextlib
 import json
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import time
@@ -112,14 +113,70 @@ class BurnInResult:
     #: The most swap charged to the hog's cgroup (None where the kernel does not account
     #: swap per cgroup): the swap the hog itself really used, unlike the host-wide counters.
     cgroup_swap_peak_bytes: int | None
+    #: How the hog ended, as subprocess says it: 0 when it finished and reported, another
+    #: exit status, or minus the signal that killed it (SIGBUS: a page the kernel could not
+    #: read back from swap). None when not known: never taken for a clean end.
+    hog_returncode: int | None = None
+    #: The hog was still running past its deadline and the grace, and was killed here.
+    hog_overstayed: bool = False
+
+    @property
+    def problems(self) -> list[str]:
+        """Why the burn-in does not prove the area, one sentence each; empty if it does."""
+        out = []
+        if self.peak_used_bytes <= 0:
+            out.append("the kernel swapped nothing to this area")
+        if self.corrupt_pages:
+            out.append(f"{self.corrupt_pages} page(s) came back from swap changed")
+        if self.oom_kills:
+            out.append(f"the hog was OOM-killed {self.oom_kills} time(s)")
+        ended = how_the_hog_ended(self.hog_returncode, self.hog_overstayed)
+        if ended:
+            out.append(ended)
+        if self.passes < 1 or self.pages_checked < 1:
+            # A pass checks what the one before it wrote: without a full pass and a page
+            # checked after it, nothing that went out to swap was seen to come back whole.
+            out.append(
+                f"the hog checked no page it read back ({self.passes} full pass(es); a page "
+                "is checked by the pass after the one that wrote it)"
+            )
+        return out
 
     @property
     def healthy(self) -> bool:
-        """The area took pages, gave back what it took unchanged, and nothing was killed."""
-        return self.peak_used_bytes > 0 and self.corrupt_pages == 0 and self.oom_kills == 0
+        """The area took pages and gave back what it took unchanged: the hog finished at
+        least one full pass and checked pages after it, exited cleanly with its report, and
+        nothing was killed."""
+        return not self.problems
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "healthy": self.healthy}
+        return {**asdict(self), "healthy": self.healthy, "problems": self.problems}
+
+
+def how_the_hog_ended(returncode: int | None, overstayed: bool) -> str:
+    """The sentence for a hog that did not finish cleanly; "" for one that did."""
+    if overstayed:
+        return (
+            f"the hog was still running {GRACE_SECONDS:.0f} s past its deadline and was "
+            "killed (the area or the host too slow to finish a pass?)"
+        )
+    if returncode is None:
+        return "how the hog ended is not known"
+    if returncode > 0:
+        return f"the hog exited with status {returncode} instead of reporting"
+    if returncode < 0:
+        number = -returncode
+        try:
+            name = f"{signal.Signals(number).name} (signal {number})"
+        except ValueError:
+            name = f"signal {number}"
+        why = {
+            int(signal.SIGBUS): ": a page it touched could not be read back (an I/O error "
+            "on swap-in)",
+            int(signal.SIGKILL): " (the OOM killer, or someone else)",
+        }.get(number, "")
+        return f"the hog was killed by {name}{why}"
+    return ""
 
 
 def burn_in(
@@ -157,7 +214,10 @@ def burn_in(
         started = time.monotonic()
         with _hog(cg, hog_bytes, seconds) as child:
             peak, swap_peak = _watch(child, cg, backend.swap_path, seconds, progress)
+            overstayed = child.poll() is None
             report = _report(child)
+        # Reaped by now (killed first, had it overstayed): how it ended is known.
+        returncode = child.returncode
         after = kernel.vmstat()
         use = cg.use()
     if use.swap_peak_bytes is not None:
@@ -175,6 +235,8 @@ def burn_in(
         cgroup=str(cg),
         cgroup_version=cg.version,
         cgroup_swap_peak_bytes=swap_peak,
+        hog_returncode=returncode,
+        hog_overstayed=overstayed,
     )
 
 
@@ -287,7 +349,8 @@ def _watch(
 
 
 def _report(child: subprocess.Popen[str]) -> dict[str, Any]:
-    """The hog's own account (passes, pages checked, corrupt pages); empty if it was killed."""
+    """The hog's own account (passes, pages checked, corrupt pages); empty if it was killed
+    or failed, which ``hog_returncode`` says (no pass then, so no healthy verdict)."""
     if child.poll() is None or child.returncode != 0 or child.stdout is None:
         return {}
     try:

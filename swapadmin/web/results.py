@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from backends import burnin
 from swapadmin.core import actions
 from swapadmin.core.models import Job
 
@@ -188,6 +189,18 @@ def burn_in(result: dict[str, Any], job: Job) -> Readable | None:
         problems.append(f"{corrupt:,} page{'s' if corrupt != 1 else ''} came back changed")
     if ooms:
         problems.append(f"the hog was OOM-killed {ooms} time{'s' if ooms != 1 else ''}")
+    if "hog_returncode" in res:
+        # Said by workers that record how the hog ended (older results cannot say): a hog
+        # killed by SIGBUS, or one that never finished a pass, proved nothing.
+        code = res["hog_returncode"]
+        ended = burnin.how_the_hog_ended(
+            code if isinstance(code, int) and not isinstance(code, bool) else None,
+            res.get("hog_overstayed") is True,
+        )
+        if ended:
+            problems.append(ended)
+        if _int(res, "passes") < 1 or _int(res, "pages_checked") < 1:
+            problems.append("the hog checked no page it read back")
     if problems:
         verdict = Verdict("fail", "Not healthy: " + "; ".join(problems) + ".")
     else:

@@ -145,7 +145,7 @@ def test_a_burn_in_shows_swap_used_oom_kills_and_its_verdict(
             pswpin=12000, pswpout=30000, peak_used_bytes=96 << 20, seconds=30.0, oom_kills=0,
             failcnt=4100, passes=3, pages_checked=120000, corrupt_pages=0,
             cgroup="/sys/fs/cgroup/memory/swapadmin-burnin-x", cgroup_version=1,
-            cgroup_swap_peak_bytes=None,
+            cgroup_swap_peak_bytes=None, hog_returncode=0,
         )  # fmt: skip
         return burnin.BurnInResult(**{**fields, **changes})
 
@@ -163,6 +163,23 @@ def test_a_burn_in_shows_swap_used_oom_kills_and_its_verdict(
     assert 'data-verdict="fail"' in section
     assert "the hog was OOM-killed 2 times" in section
     assert "<dt>OOM kills</dt><dd>2</dd>" in section
+
+    # A hog killed by SIGBUS (a page it could not read back from swap) made no report:
+    # its figures alone (no change seen, no OOM kill) would read as healthy.
+    bus = run(hog_returncode=-7, passes=0, pages_checked=0)
+    section = result_section(
+        page_of(as_user(victor), finished(backend, Job.Kind.BURN_IN, {"burn_in": bus.to_dict()}))
+    )
+    assert 'data-verdict="fail"' in section
+    assert "the hog was killed by SIGBUS (signal 7): a page it touched could not be read" in section
+    assert "the hog checked no page it read back" in section
+
+    # A result from a worker before hogs' ends were recorded reads as it did.
+    old = {k: v for k, v in run().to_dict().items() if k not in ("hog_returncode", "problems")}
+    section = result_section(
+        page_of(as_user(victor), finished(backend, Job.Kind.BURN_IN, {"burn_in": old}))
+    )
+    assert 'data-verdict="ok"' in section
 
 
 def test_a_check_shows_its_findings(as_user: Any, victor: User, backend: Backend) -> None:
