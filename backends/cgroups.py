@@ -122,10 +122,49 @@ def parse_flat_keyed(text: str) -> dict[str, int]:
 
 
 def _read_int(path: Path) -> int | None:
+    """A counter a report shows, None when the kernel keeps none here (a swap figure
+    without swap accounting). Never for a limit a check weighs: ``_read_figure`` is."""
     try:
         return int(path.read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return None
+
+
+def _unreadable(cg: Path, path: Path, what: str, errno: int | None = None) -> KernelError:
+    return KernelError(
+        f"cannot tell how much memory cgroup {cg} leaves to a burn-in: {path} {what}. A "
+        "burn-in keeps its limit within half of what the memory limits of the cgroups it "
+        "runs under leave, and does not start without knowing it",
+        errno=errno,
+    )
+
+
+def _read_figure(cg: Path, name: str, *, no_limit: str | None = None) -> int | None:
+    """The number in ``cg``'s file ``name``; None for ``no_limit`` (v2's ``max``). A file
+    that is missing, unreadable or holds anything else raises KernelError: a limit that
+    cannot be read is not the absence of one."""
+    path = cg / name
+    try:
+        text = path.read_text().strip()
+    except FileNotFoundError:
+        raise _unreadable(cg, path, "does not exist", errno=errno.ENOENT) from None
+    except OSError as e:
+        raise _unreadable(cg, path, f"cannot be read: {e.strerror}", errno=e.errno) from e
+    if no_limit is not None and text == no_limit:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise _unreadable(cg, path, f"holds {text[:40]!r}, not a number of bytes")
+    return value
+
+
+def _read_bytes(cg: Path, name: str) -> int:
+    value = _read_figure(cg, name)
+    assert value is not None  # no word for "no limit" was given
+    return value
 
 
 def _write(path: Path, value: str) -> None:
@@ -328,8 +367,15 @@ class V1Hierarchy(Hierarchy):
         return V1Cgroup(path)
 
     def headroom(self) -> int | None:
-        # The root's limit reads as PAGE_COUNTER_MAX pages, far above any RAM: no limit.
-        return _least_headroom(self.parent, "memory.limit_in_bytes", "memory.usage_in_bytes")
+        # Every cgroup of a v1 memory hierarchy, its root too, has both files: one missing
+        # is an error, not the absence of a limit.
+        least = None
+        for cg in _up_the_mount(self.parent, "cgroup.procs"):
+            limit = _read_figure(cg, "memory.limit_in_bytes")
+            if limit is None or limit >= _v1_unlimited():
+                continue
+            least = _least(least, limit, _read_bytes(cg, "memory.usage_in_bytes"))
+        return least
 
     def _setup(self, cg: Path, *, ram: int, swap: int) -> MemoryCgroup:
         _write(cg / "memory.swappiness", "100")
@@ -439,20 +485,38 @@ def enable_controller(parent: Path, name: str) -> None:
         ) from e
 
 
-def _least_headroom(cg: Path, limit_file: str, usage_file: str) -> int | None:
-    """min(limit - usage) over ``cg`` and the ancestors that have ``limit_file``; a child's
-    charges count against every one of them."""
-    least: int | None = None
-    while (cg / limit_file).exists():
-        limit = _read_int(cg / limit_file)  # None for v2's "max"
-        usage = _read_int(cg / usage_file)
-        if limit is not None and usage is not None:
-            left = max(0, limit - usage)
-            least = left if least is None else min(least, left)
-        if cg.parent == cg:
-            break
-        cg = cg.parent
-    return least
+def _up_the_mount(cg: Path, marker: str) -> Iterator[Path]:
+    """``cg`` and its ancestors up to the top of the mount that shows them (each has
+    ``marker``, as every cgroup of the hierarchy does): a child's charges count against
+    every one of them. Above the mount is no cgroup, whatever the directory holds."""
+    if not (cg / marker).exists():
+        raise _unreadable(cg, cg / marker, "does not exist: not a cgroup of this hierarchy")
+    device = cg.stat().st_dev
+    while True:
+        yield cg
+        up = cg.parent
+        if up == cg or not (up / marker).exists() or up.stat().st_dev != device:
+            return
+        cg = up
+
+
+def _least(least: int | None, limit: int, used: int) -> int:
+    left = max(0, limit - used)
+    return left if least is None else min(least, left)
+
+
+def _v1_unlimited() -> int:
+    """What v1 shows for no limit (the root's, or ``-1`` written): PAGE_COUNTER_MAX pages,
+    LONG_MAX rounded down to a page. Anything from there up limits nothing."""
+    page = kernel.page_size()
+    return (2**63 - 1) // page * page
+
+
+def _is_the_root(cg: Path) -> bool:
+    """Whether ``cg`` is the root of the cgroup2 hierarchy: the kernel gives every cgroup
+    but the root a cgroup.type (4.14+), and no cgroup is above the root. The top of a mount
+    of one cgroup (a container's) is no root: it has a cgroup.type, and a memory.max."""
+    return not (cg / "cgroup.type").exists() and not (cg.parent / "cgroup.controllers").exists()
 
 
 def vm_swappiness() -> int:
@@ -491,8 +555,19 @@ class V2Hierarchy(Hierarchy):
         return V2Cgroup(path)
 
     def headroom(self) -> int | None:
-        # The root has no memory.max: the walk stops there.
-        return _least_headroom(self.parent, "memory.max", "memory.current")
+        least = None
+        for cg in _up_the_mount(self.parent, "cgroup.controllers"):
+            if _is_the_root(cg):
+                break  # the root has no memory.max: nothing limits it but the host
+            if MEMORY not in controllers(cg):
+                # Its parent gives it no memory controller, so no memory.max: its charges
+                # go to the ancestors, whose limits still count.
+                continue
+            limit = _read_figure(cg, "memory.max", no_limit="max")
+            if limit is None:
+                continue
+            least = _least(least, limit, _read_bytes(cg, "memory.current"))
+        return least
 
     def _setup(self, cg: Path, *, ram: int, swap: int) -> MemoryCgroup:
         _write(cg / "memory.max", str(ram))
