@@ -155,19 +155,31 @@ def _by_udev_link(tag: str, value: str) -> str | None:
 
 def _by_blkid(tag: str, value: str) -> list[str]:
     """Every block device blkid finds with ``tag=value`` (not just the first: two devices
-    with one label must be told apart, not guessed between)."""
+    with one label must be told apart, not guessed between). None found is blkid's exit
+    status 2 and nothing else: a blkid that is missing, fails or hangs raises KernelError,
+    for a device udev links would otherwise be taken as the only one with the tag."""
     blkid = shutil.which("blkid") or "/sbin/blkid"
     # -c /dev/null: probe now instead of trusting /run/blkid/blkid.tab, which may name a
     # device that was detached (or miss one attached a moment ago).
     cmd = [blkid, "-c", "/dev/null", "-o", "device", "-t", f"{tag}={value}"]
+    unknown = f"so which block devices have {tag} {value!r} is not known"
     try:
         proc = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, close_fds=True
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="surrogateescape",
+            close_fds=True,
         )
-    except FileNotFoundError:
-        return []  # no util-linux: the udev links and the headers still count
+    except OSError as e:
+        missing = isinstance(e, FileNotFoundError)
+        hint = "; install util-linux (Debian: apt-get install util-linux)" if missing else ""
+        raise KernelError(
+            f"{blkid} cannot be run ({e.strerror}), {unknown}{hint}", errno=e.errno
+        ) from None
     try:
-        stdout, _ = proc.communicate(timeout=_BLKID_TIMEOUT)
+        stdout, stderr = proc.communicate(timeout=_BLKID_TIMEOUT)
     except subprocess.TimeoutExpired:
         proc.kill()
         # Not subprocess.run's unbounded wait after the kill: a probe stuck in the kernel
@@ -175,14 +187,21 @@ def _by_blkid(tag: str, value: str) -> list[str]:
         # not wait with it. Python reaps it later, once it does end.
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=2)
-        if proc.stdout is not None:
-            proc.stdout.close()
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
         raise KernelError(
             f"blkid did not answer within {_BLKID_TIMEOUT:.0f} s (a device that does not "
             "answer reads?)"
         ) from None
+    if proc.returncode == 2:
+        return []  # blkid(8): the token was not found (no device has the tag)
     if proc.returncode != 0:
-        return []
+        said = stderr.strip().split("\n")[-1]
+        raise KernelError(
+            f"blkid failed with exit status {proc.returncode}, {unknown}"
+            + (f": {said}" if said else "")
+        )
     devices = (d.strip() for d in stdout.splitlines())
     return list(dict.fromkeys(os.path.realpath(d) for d in devices if d and _is_block(d)))
 
