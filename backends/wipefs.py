@@ -4,6 +4,10 @@ Every refusal that protects data on a device (the block kind's "holds data", mks
 of old signatures, an adoption's "it holds ext4") reads this one listing. A listing that
 could not be made is an error, never an empty list: an empty list means "nothing there",
 and the block kind would then format a device whose filesystem wipefs failed to read.
+
+What this cannot catch: wipefs that opens a device but meets read errors ends libblkid's
+probe loop early and exits 0 with a short or empty listing (review 148/1). Telling that
+apart needs reads of the regions libblkid probes through the same descriptor, not yet done.
 """
 
 from __future__ import annotations

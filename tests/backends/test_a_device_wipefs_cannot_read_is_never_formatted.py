@@ -1,13 +1,15 @@
 """When wipefs cannot say what a device holds, the device is treated as holding something.
 
 The block kind refuses a device holding a filesystem by asking wipefs on the open store.
-Its listing that could not be made used to be taken as an empty one: the provision's check
-passed a device whose sectors could not be read (the very case where libblkid fails), and
-only mkswap's own listing, made through another reader that did raise, stood between that
-device and a write. Now there is one reader, and it raises. This VM has no device-mapper
-to make a device with unreadable sectors, so wipefs's failure is made here by a wipefs
-earlier on PATH that fails as util-linux's does; everything else (the loop device, its
-ext4, the refusal) is real.
+A listing that wipefs could not make (it could not open the device: a device cgroup, a
+node gone; it was not installed; it hung) used to be taken as an empty one: the
+provision's check passed, and only mkswap's own listing, made through another reader that
+did raise, stood between that device and a write. Now there is one reader, and it raises.
+Not covered (review 148/1): on a device it opens but cannot read, wipefs ends its probe
+loop early and exits 0 with a short or empty listing, which no reader of its output can
+tell from "nothing there". wipefs's failure is made here by a wipefs earlier on PATH that
+fails as util-linux's does when it cannot open the device; everything else (the loop
+device, its ext4, the refusal) is real.
 """
 
 from __future__ import annotations
