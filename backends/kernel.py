@@ -15,6 +15,7 @@ import os
 import re
 import select
 import stat
+import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -709,3 +710,25 @@ def kernel_release() -> str:
 
 def page_size() -> int:
     return os.sysconf("SC_PAGE_SIZE")
+
+
+#: How long a tool killed for hanging is waited for before it is left behind.
+REAP_TIMEOUT: Final = 2.0
+
+
+def finish(proc: subprocess.Popen[str], timeout: float) -> tuple[str, str]:
+    """``proc``'s stdout and stderr once it exits within ``timeout``. Otherwise it is
+    killed and subprocess.TimeoutExpired raised, with no unbounded wait: subprocess.run
+    waits for the killed child without limit, and a probe stuck in the kernel on a dead
+    device (state D) outlives SIGKILL until its I/O ends. The job must not wait with it;
+    Python reaps it later, once it does end."""
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=REAP_TIMEOUT)
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
+        raise

@@ -15,7 +15,6 @@ the tag (read-only, never a write).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import stat
@@ -179,17 +178,8 @@ def _by_blkid(tag: str, value: str) -> list[str]:
             f"{blkid} cannot be run ({e.strerror}), {unknown}{hint}", errno=e.errno
         ) from None
     try:
-        stdout, stderr = proc.communicate(timeout=_BLKID_TIMEOUT)
+        stdout, stderr = kernel.finish(proc, _BLKID_TIMEOUT)
     except subprocess.TimeoutExpired:
-        proc.kill()
-        # Not subprocess.run's unbounded wait after the kill: a probe stuck in the kernel
-        # on a dead device (state D) outlives SIGKILL until the I/O ends, and the job must
-        # not wait with it. Python reaps it later, once it does end.
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=2)
-        for pipe in (proc.stdout, proc.stderr):
-            if pipe is not None:
-                pipe.close()
         raise KernelError(
             f"blkid did not answer within {_BLKID_TIMEOUT:.0f} s (a device that does not "
             "answer reads?)"

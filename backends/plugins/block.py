@@ -228,7 +228,7 @@ class BlockBackend(SwapBackend):
             check_block_device_free(store.path, dev)
             self.check_exclusive(store)
             if not self.force:
-                found = wipefs.signatures(store.fd)
+                found = wipefs.signatures_read_whole(store.fd, store.path)
                 check_block_device_empty(store.path, dev, found)
                 ours = self._formatted_here(store)
                 if self.owner and not ours and any(s.type == "swap" for s in found):

@@ -5,11 +5,10 @@ A listing that wipefs could not make (it could not open the device: a device cgr
 node gone; it was not installed; it hung) used to be taken as an empty one: the
 provision's check passed, and only mkswap's own listing, made through another reader that
 did raise, stood between that device and a write. Now there is one reader, and it raises.
-Not covered (review 148/1): on a device it opens but cannot read, wipefs ends its probe
-loop early and exits 0 with a short or empty listing, which no reader of its output can
-tell from "nothing there". wipefs's failure is made here by a wipefs earlier on PATH that
-fails as util-linux's does when it cannot open the device; everything else (the loop
-device, its ext4, the refusal) is real.
+On a device it opens but cannot read, wipefs exits 0 with a short listing instead; that is
+test_a_device_whose_probed_sectors_cannot_be_read_is_never_formatted.py. Here wipefs's
+failure is made by a wipefs earlier on PATH that fails as util-linux's does when it cannot
+open the device; everything else (the loop device, its ext4, the refusal) is real.
 """
 
 from __future__ import annotations

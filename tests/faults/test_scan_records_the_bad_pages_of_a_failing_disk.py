@@ -23,11 +23,19 @@ LABEL_UUID = uuid.UUID("0f0f0f0f-1111-4222-8333-444455556666")
 
 
 def _scanned(dev: str, policy: Policy) -> tuple[SwapBackend, pageio.ScanResult]:
-    """Provision the device as a provision job does (a fresh, empty device holds no
-    signature: no force needed), then scan it with the plugin a later scan job builds,
-    which writes only to the store it proves to be its own."""
+    """Provision the device as a provision job does, then scan it with the plugin a later
+    scan job builds, which writes only to the store it proves to be its own. Forced, as a
+    person confirms it: pages that fail reads lie where libblkid looks for filesystems, so
+    what the device holds cannot be known (tests/backends/
+    test_a_device_whose_probed_sectors_cannot_be_read_is_never_formatted.py)."""
     with provisioned(
-        "block", {"device": dev}, size=None, policy=policy, label="faulty", swap_uuid=LABEL_UUID
+        "block",
+        {"device": dev},
+        size=None,
+        policy=policy,
+        label="faulty",
+        swap_uuid=LABEL_UUID,
+        force=True,
     ) as made:
         assert made.record["uuid"] == str(LABEL_UUID)
     backend = rebuilt(made)
