@@ -594,7 +594,7 @@ class SwapBackend(ABC):
         found = store_mod.header_uuid(store.fd, PAGE_SIZE)
         if want and found is not None and str(found) == want:
             return
-        held = store_mod.describe_contents(store.fd, PAGE_SIZE)
+        held = store_mod.describe_contents(store.fd, PAGE_SIZE, store.path)
         if self.record.get("adopted"):
             # swapadmin wrote no header on an area it adopted: the UUID is the one it found.
             whose = (

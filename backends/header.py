@@ -252,7 +252,7 @@ def mkswap(
     _check_badpages_allowed(backend, hdr)
     build_header(hdr)  # validates before anything is read or written
     # A file made empty by this very provision holds nothing for wipefs to find.
-    signatures = [] if blank else wipefs.signatures(fd)
+    signatures = [] if blank else wipefs.signatures(fd, backend.io_path())
     keep_boot = any(s.usage == "partition-table" for s in signatures)
     page0 = backend.swap_in(0)
     boot = bytearray(page0[:BOOTBITS]) if keep_boot else None

@@ -88,9 +88,9 @@ def fd_path(fd: int) -> str:
     return f"/dev/fd/{fd}"
 
 
-def describe_contents(fd: int, page_size: int) -> str:
+def describe_contents(fd: int, page_size: int, name: str = "") -> str:
     """What the store holds, in words, for a refusal: 'a swap area with UUID ...', 'ext4
-    labelled "data"', or that nothing known is there."""
+    labelled "data"', or that nothing known is there. ``name`` is the store's path."""
     from .errors import HeaderError
     from .header import parse_header
 
@@ -102,7 +102,7 @@ def describe_contents(fd: int, page_size: int) -> str:
         label = f" labelled {hdr.label!r}" if hdr.label else ""
         return f"a swap area with UUID {hdr.uuid}{label}"
     try:
-        found = [s for s in wipefs.signatures(fd) if s.type != "swap"]
+        found = [s for s in wipefs.signatures(fd, name) if s.type != "swap"]
     except KernelError as e:
         return f"no swap header, and nothing else could be read ({e})"
     if found:

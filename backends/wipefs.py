@@ -55,13 +55,15 @@ class Signature:
     uuid: str = ""
 
 
-def signatures(where: str | int) -> list[Signature]:
+def signatures(where: str | int, name: str = "") -> list[Signature]:
     """Every signature on a path, or on an open descriptor (``/dev/fd/N``: the very store
-    the caller holds and proved, not a name looked up again). Reads only. KernelError when
-    wipefs is missing, fails or hangs."""
+    the caller holds and proved, not a name looked up again; ``name`` is its path, which a
+    message names instead of the descriptor). Reads only. KernelError when wipefs is
+    missing, fails or hangs."""
     fds: tuple[int, ...] = (where,) if isinstance(where, int) else ()
-    target = f"/dev/fd/{where}" if isinstance(where, int) else where
-    argv = ["wipefs", "--no-act", "--json", "--output", _COLUMNS, target]
+    argv = ["wipefs", "--no-act", "--json", "--output", _COLUMNS]
+    argv.append(f"/dev/fd/{where}" if isinstance(where, int) else where)
+    target = name or argv[-1]
     # Labels are any bytes (mkswap -L under another locale, a FAT label in a DOS code page)
     # and wipefs's JSON carries them raw: decoded as names are, so the JSON still parses,
     # then made printable field by field.
@@ -77,6 +79,11 @@ def signatures(where: str | int) -> list[Signature]:
     except FileNotFoundError:
         raise KernelError(
             "wipefs is not installed; install util-linux (Debian: apt-get install util-linux)"
+        ) from None
+    except OSError as e:  # not executable, no memory to fork: still "not known", said so
+        raise KernelError(
+            f"wipefs cannot be run ({e.strerror}), so what {target} holds is not known",
+            errno=e.errno,
         ) from None
     try:
         stdout, stderr = finish(proc, TIMEOUT)
@@ -95,7 +102,7 @@ def signatures(where: str | int) -> list[Signature]:
         return []  # wipefs prints nothing at all when there is no signature
     try:
         return [_signature(row) for row in json.loads(stdout)["signatures"]]
-    except (ValueError, KeyError, TypeError) as e:
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
         raise KernelError(f"wipefs's listing of {target} is not understood: {e}") from e
 
 
@@ -107,7 +114,7 @@ def signatures_read_whole(fd: int, name: str) -> list[Signature]:
     UnsafeError naming the offset when a region cannot be read: what the store holds is not
     known, and only a person's confirmation (force) may format it anyway."""
     read_probed_regions(fd, name)
-    found = signatures(fd)
+    found = signatures(fd, name)
     read_probed_regions(fd, name)
     return found
 
@@ -175,7 +182,7 @@ def _signature(row: dict[str, Any]) -> Signature:
 
     return Signature(
         offset=int(str(row["offset"]), 0),  # "0x438"
-        length=int(row.get("length") or 0),
+        length=int(row["length"]),  # asked for: a row without it is not understood
         type=text("type"),
         usage=text("usage"),
         label=text("label"),

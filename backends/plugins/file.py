@@ -602,7 +602,7 @@ class FileBackend(SwapBackend):
         found = store_mod.header_uuid(store.fd, PAGE_SIZE)
         if found is not None and str(found) == want:
             return
-        held = store_mod.describe_contents(store.fd, PAGE_SIZE)
+        held = store_mod.describe_contents(store.fd, PAGE_SIZE, store.path)
         raise NotOursError(
             f"{store.path} carries this backend's mark but no longer holds the swap area it "
             f"wrote (UUID {want}): it holds {held}. Someone may have reused it; provision "

@@ -62,7 +62,8 @@ def test_a_provision_is_refused_with_wipefs_s_reason(
     backend = _block(loop_device, policy, provisioning=True, owner=str(uuid.uuid4()))
     with pytest.raises(
         KernelError,
-        match=r"wipefs could not read /dev/fd/\d+, so what it holds is not known: "
+        # The device by its path, not the descriptor wipefs was given (review 148/5).
+        match=rf"^wipefs could not read {loop_device}, so what it holds is not known: "
         r"wipefs: error: /dev/fd/\d+: probing initialization failed: Input/output error",
     ):
         backend.swapfile(True)
@@ -88,3 +89,44 @@ def test_a_missing_wipefs_is_named(monkeypatch: pytest.MonkeyPatch, scratch: Pat
     monkeypatch.setenv("PATH", str(scratch))  # no wipefs there
     with pytest.raises(KernelError, match="wipefs is not installed; install util-linux"):
         wipefs.signatures(str(scratch))
+
+
+def _shim(scratch: Path, monkeypatch: pytest.MonkeyPatch, body: str, mode: int = 0o755) -> None:
+    """A wipefs earlier on PATH that prints ``body`` on stdout and exits 0."""
+    bin_dir = scratch / "shim"
+    bin_dir.mkdir()
+    tool = bin_dir / "wipefs"
+    tool.write_text(f"#!/bin/sh\ncat <<'END'\n{body}\nEND\n")
+    tool.chmod(mode)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+
+
+@pytest.mark.parametrize(
+    "listing",
+    [
+        '{"signatures": ["ext4"]}',  # a row that is no object
+        '{"signatures": [{"offset": "0x438", "type": "ext4", "usage": "filesystem"}]}',
+        '{"signatures": [{"offset": "at the start", "length": 2, "type": "ext4"}]}',
+        '{"devices": []}',
+        "ext4 at 0x438",
+    ],
+    ids=["row-not-an-object", "no-length", "offset-not-a-number", "no-signatures", "not-json"],
+)
+def test_a_listing_not_understood_is_no_listing(
+    scratch: Path, monkeypatch: pytest.MonkeyPatch, listing: str
+) -> None:
+    _shim(scratch, monkeypatch, listing)
+    with pytest.raises(KernelError, match=r"^wipefs's listing of /dev/sdz is not understood: "):
+        wipefs.signatures("/dev/sdz")
+
+
+def test_a_wipefs_that_cannot_be_run_is_named(
+    scratch: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _shim(scratch, monkeypatch, "{}", mode=0o644)  # found on PATH first, not executable
+    monkeypatch.setenv("PATH", str(scratch / "shim"))
+    with pytest.raises(
+        KernelError,
+        match=r"^wipefs cannot be run \(Permission denied\), so what /dev/sdz holds is not known",
+    ):
+        wipefs.signatures("/dev/sdz")
