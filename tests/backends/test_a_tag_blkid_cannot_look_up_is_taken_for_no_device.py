@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import subprocess
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,21 +26,12 @@ pytestmark = needs_root
 
 
 @pytest.fixture
-def twins(scratch: Path) -> Iterator[tuple[str, list[str]]]:
-    """A swap label and the two loop devices that both carry it, detached afterwards."""
+def twins(two_loop_devices: list[str]) -> tuple[str, list[str]]:
+    """A swap label and the two loop devices that both carry it."""
     label = f"twin-{uuid.uuid4().hex[:8]}"
-    made: list[str] = []
-    try:
-        for i in range(2):
-            img = scratch / f"twin{i}.img"
-            with open(img, "wb") as f:
-                f.truncate(16 << 20)
-            made.append(run("losetup", "--find", "--show", str(img)).stdout.strip())
-            run("mkswap", "-q", "-L", label, made[-1])
-        yield label, made
-    finally:
-        for dev in made:
-            run("losetup", "-d", dev, check=False)
+    for dev in two_loop_devices:
+        run("mkswap", "-q", "-L", label, dev)
+    return label, two_loop_devices
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import subprocess
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,35 +17,15 @@ from tests.fixtures.host import needs_root
 pytestmark = needs_root
 
 
-@pytest.fixture
-def two_loops(scratch: Path) -> Iterator[list[str]]:
-    made: list[str] = []
-    try:
-        for i in range(2):
-            img = scratch / f"twin{i}.img"
-            with open(img, "wb") as f:
-                f.truncate(16 << 20)
-            made.append(
-                subprocess.run(
-                    ["losetup", "--find", "--show", str(img)],
-                    check=True, capture_output=True, text=True,
-                ).stdout.strip()
-            )  # fmt: skip
-        yield made
-    finally:
-        for dev in made:
-            subprocess.run(["losetup", "-d", dev], check=False, capture_output=True)
-
-
-def test_a_label_on_two_devices_names_neither(two_loops: list[str], scratch: Path):
+def test_a_label_on_two_devices_names_neither(two_loop_devices: list[str], scratch: Path):
     label = f"twin-{uuid.uuid4().hex[:8]}"
-    for dev in two_loops:
+    for dev in two_loop_devices:
         subprocess.run(["mkswap", "-q", "-L", label, dev], check=True)
 
     with pytest.raises(names.Unresolved) as e:
         names.resolve(f"LABEL={label}")
     assert "names 2 areas" in e.value.reason
-    assert all(dev in e.value.reason for dev in two_loops)
+    assert all(dev in e.value.reason for dev in two_loop_devices)
 
     tab = scratch / "fstab"
     tab.write_text(f"LABEL={label} none swap sw 0 0\n")
@@ -55,25 +34,25 @@ def test_a_label_on_two_devices_names_neither(two_loops: list[str], scratch: Pat
     assert "names 2 areas" in why
 
     # Neither device is taken for the shared name when lines are matched either.
-    assert not any(fstab.same_area(f"LABEL={label}", dev) for dev in two_loops)
+    assert not any(fstab.same_area(f"LABEL={label}", dev) for dev in two_loop_devices)
 
 
-def test_the_same_label_on_one_device_still_resolves(two_loops: list[str]):
+def test_the_same_label_on_one_device_still_resolves(two_loop_devices: list[str]):
     # A swap label holds 15 characters: two distinct short ones, not one and a suffix.
     label, other = f"one-{uuid.uuid4().hex[:8]}", f"two-{uuid.uuid4().hex[:8]}"
-    subprocess.run(["mkswap", "-q", "-L", label, two_loops[0]], check=True)
-    subprocess.run(["mkswap", "-q", "-L", other, two_loops[1]], check=True)
-    assert names.resolve(f"LABEL={label}").path == two_loops[0]
+    subprocess.run(["mkswap", "-q", "-L", label, two_loop_devices[0]], check=True)
+    subprocess.run(["mkswap", "-q", "-L", other, two_loop_devices[1]], check=True)
+    assert names.resolve(f"LABEL={label}").path == two_loop_devices[0]
 
 
-def test_a_lower_case_tag_names_nothing_as_for_findfs(two_loops: list[str]):
+def test_a_lower_case_tag_names_nothing_as_for_findfs(two_loop_devices: list[str]):
     # libblkid's and libmount's tag names are case-sensitive: findfs and swapon at boot
     # resolve no ``uuid=``, so discover must not adopt a line written so.
     label = f"lc-{uuid.uuid4().hex[:8]}"
-    subprocess.run(["mkswap", "-q", "-L", label, two_loops[0]], check=True)
+    subprocess.run(["mkswap", "-q", "-L", label, two_loop_devices[0]], check=True)
     for spec in (f"label={label}", f"Label={label}"):
         assert subprocess.run(["findfs", spec], capture_output=True).returncode != 0
         with pytest.raises(names.Unresolved) as e:
             names.resolve(spec)
         assert "not a tag to findfs or swapon" in e.value.reason
-    assert names.resolve(f"LABEL={label}").path == two_loops[0]
+    assert names.resolve(f"LABEL={label}").path == two_loop_devices[0]
