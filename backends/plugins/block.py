@@ -8,11 +8,10 @@ lets an operator overwrite a filesystem they have decided to lose.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import stat
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from .. import devices, wipefs
@@ -80,14 +79,33 @@ class BlockBackend(SwapBackend):
         device = str(info.get("device") or params.get("device") or "")
         if info.get("kernel_name"):
             device += f" ({info['kernel_name']}, {info.get('major_minor') or ''})"
-        held = ", ".join(map(str, info.get("mount_points") or [])) or "not mounted"
+        # A fact the worker could not read is "not known", never its empty answer: no
+        # signature read is not "swap only", no mount table read is not "not mounted".
+        failed = info.get("unreadable")
+        failed = failed if isinstance(failed, dict) else {}
+
+        def listed(key: str, empty: str) -> tuple[str, str]:
+            if key in failed:
+                return "not known", str(failed[key])
+            if key not in info:
+                return "not read yet", ""
+            return ", ".join(map(str, info.get(key) or [])) or empty, ""
+
+        held, held_problem = listed("mount_points", "not mounted")
         if info.get("holders"):
             held += " · " + ", ".join(map(str, info["holders"]))
+        if "holders" in failed:
+            held_problem = "; ".join(filter(None, [held_problem, str(failed["holders"])]))
+        signatures, signatures_problem = listed("signatures", "swap only")
         return [
-            Fact("Device", device, mono=True),
-            Fact("Capacity", iec(info.get("capacity_bytes"))),
-            Fact("Signatures", ", ".join(map(str, info.get("signatures") or [])) or "swap only"),
-            Fact("Mounted / held by", held),
+            Fact("Device", device, mono=True, problem=str(failed.get("device", ""))),
+            Fact(
+                "Capacity",
+                iec(info.get("capacity_bytes")),
+                problem=str(failed.get("capacity_bytes", "")),
+            ),
+            Fact("Signatures", signatures, problem=signatures_problem),
+            Fact("Mounted / held by", held, problem=held_problem),
         ]
 
     @classmethod
@@ -257,14 +275,28 @@ class BlockBackend(SwapBackend):
         out = super().describe()
         path = self.swap_path
         out["device"] = path
-        with contextlib.suppress(BackendError, OSError):
+        # Each fact on its own: one that cannot be read is named with why ("unreadable"),
+        # and the others are still shown, rather than all left out as if nothing were there.
+        unreadable: dict[str, str] = {}
+        try:
             dev = devices.block_devnum(path)
-            out.update(
-                kernel_name=devices.kernel_name(dev),
-                major_minor=f"{dev[0]}:{dev[1]}",
-                capacity_bytes=devices.device_size(path),
-                mount_points=[printable(m) for m in devices.mount_points(dev)],
-                holders=devices.holders(dev),
-                signatures=[s.type for s in wipefs.signatures(path)],
-            )
+        except (BackendError, OSError) as e:
+            unreadable["device"] = str(e)
+            out["unreadable"] = unreadable
+            return out
+        out["major_minor"] = f"{dev[0]}:{dev[1]}"
+        facts: dict[str, Callable[[], Any]] = {
+            "kernel_name": lambda: devices.kernel_name(dev),
+            "capacity_bytes": lambda: devices.device_size(path),
+            "mount_points": lambda: [printable(m) for m in devices.mount_points(dev)],
+            "holders": lambda: devices.holders(dev),
+            "signatures": lambda: [s.type for s in wipefs.signatures(path)],
+        }
+        for key, read in facts.items():
+            try:
+                out[key] = read()
+            except (BackendError, OSError) as e:
+                unreadable[key] = str(e)
+        if unreadable:
+            out["unreadable"] = unreadable
         return out

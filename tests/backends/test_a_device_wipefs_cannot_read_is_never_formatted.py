@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -36,18 +37,14 @@ def _digest(dev: str) -> str:
 
 
 @pytest.fixture
-def failing_wipefs(scratch: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    bin_dir = scratch / "bin"
-    bin_dir.mkdir()
-    tool = bin_dir / "wipefs"
-    tool.write_text(
+def failing_wipefs(tool_on_path: Callable[..., Path]) -> None:
+    tool_on_path(
+        "wipefs",
         "#!/bin/sh\n"
         "for arg; do last=$arg; done\n"
         'echo "wipefs: error: $last: probing initialization failed: Input/output error" >&2\n'
-        "exit 1\n"
+        "exit 1\n",
     )
-    tool.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
 
 
 def _block(dev: str, policy: Policy, **kw: object) -> BlockBackend:
@@ -91,16 +88,6 @@ def test_a_missing_wipefs_is_named(monkeypatch: pytest.MonkeyPatch, scratch: Pat
         wipefs.signatures(str(scratch))
 
 
-def _shim(scratch: Path, monkeypatch: pytest.MonkeyPatch, body: str, mode: int = 0o755) -> None:
-    """A wipefs earlier on PATH that prints ``body`` on stdout and exits 0."""
-    bin_dir = scratch / "shim"
-    bin_dir.mkdir()
-    tool = bin_dir / "wipefs"
-    tool.write_text(f"#!/bin/sh\ncat <<'END'\n{body}\nEND\n")
-    tool.chmod(mode)
-    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
-
-
 @pytest.mark.parametrize(
     "listing",
     [
@@ -113,18 +100,18 @@ def _shim(scratch: Path, monkeypatch: pytest.MonkeyPatch, body: str, mode: int =
     ids=["row-not-an-object", "no-length", "offset-not-a-number", "no-signatures", "not-json"],
 )
 def test_a_listing_not_understood_is_no_listing(
-    scratch: Path, monkeypatch: pytest.MonkeyPatch, listing: str
+    tool_on_path: Callable[..., Path], listing: str
 ) -> None:
-    _shim(scratch, monkeypatch, listing)
+    tool_on_path("wipefs", f"#!/bin/sh\ncat <<'END'\n{listing}\nEND\n")
     with pytest.raises(KernelError, match=r"^wipefs's listing of /dev/sdz is not understood: "):
         wipefs.signatures("/dev/sdz")
 
 
 def test_a_wipefs_that_cannot_be_run_is_named(
-    scratch: Path, monkeypatch: pytest.MonkeyPatch
+    tool_on_path: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _shim(scratch, monkeypatch, "{}", mode=0o644)  # found on PATH first, not executable
-    monkeypatch.setenv("PATH", str(scratch / "shim"))
+    tool = tool_on_path("wipefs", "#!/bin/sh\nexit 0\n", mode=0o644)
+    monkeypatch.setenv("PATH", str(tool.parent))  # found there, and not executable
     with pytest.raises(
         KernelError,
         match=r"^wipefs cannot be run \(Permission denied\), so what /dev/sdz holds is not known",

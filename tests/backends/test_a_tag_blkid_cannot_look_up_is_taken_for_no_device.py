@@ -11,9 +11,9 @@ earlier on PATH that fails as util-linux's does (exit status 4, a message on std
 
 from __future__ import annotations
 
-import os
 import subprocess
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -43,15 +43,6 @@ def udev_links(scratch: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return by_label
 
 
-def blkid_on_path(scratch: Path, monkeypatch: pytest.MonkeyPatch, script: str) -> None:
-    bin_dir = scratch / "bin"
-    bin_dir.mkdir()
-    tool = bin_dir / "blkid"
-    tool.write_text(script)
-    tool.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
-
-
 FAILS = "#!/bin/sh\necho 'blkid: error: probing initialization failed' >&2\nexit 4\n"
 #: A blkid that cannot be run at all: its interpreter is not there (ENOENT, as no blkid).
 CANNOT_RUN = "#!/nonexistent/sh\nexit 0\n"
@@ -67,7 +58,7 @@ CANNOT_RUN = "#!/nonexistent/sh\nexit 0\n"
 )
 def test_the_device_udev_links_is_not_taken_as_the_only_one(
     twins: tuple[str, list[str]], udev_links: Path, scratch: Path,
-    monkeypatch: pytest.MonkeyPatch, script: str, said: str,
+    tool_on_path: Callable[..., Path], script: str, said: str,
 ) -> None:  # fmt: skip
     label, (linked, other) = twins
     (udev_links / label).symlink_to(linked)
@@ -75,7 +66,7 @@ def test_the_device_udev_links_is_not_taken_as_the_only_one(
     with pytest.raises(names.Unresolved, match="names 2 areas"):
         names.resolve(f"LABEL={label}")  # the real blkid finds the other one too
 
-    blkid_on_path(scratch, monkeypatch, script)
+    tool_on_path("blkid", script)
     with pytest.raises(KernelError) as failed:
         names.resolve(f"LABEL={label}")
     assert said in failed.value.message

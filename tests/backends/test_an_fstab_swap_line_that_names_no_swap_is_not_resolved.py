@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -56,16 +57,11 @@ def test_a_fifo_is_not_read_and_not_taken(scratch: Path):
 
 
 def test_a_blkid_that_does_not_answer_skips_its_line_only(
-    scratch: Path, monkeypatch: pytest.MonkeyPatch
+    scratch: Path, monkeypatch: pytest.MonkeyPatch, tool_on_path: Callable[..., Path]
 ):
-    # A probe stuck on a dead device cannot be made here on purpose; a blkid that does
-    # not answer stands for it.
-    bindir = scratch / "bin"
-    bindir.mkdir()
-    stuck = bindir / "blkid"
-    stuck.write_text("#!/bin/sh\nexec sleep 30\n")
-    stuck.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bindir}:{os.environ['PATH']}")
+    # A blkid that does not answer stands for a probe stuck on a dead device (one is made
+    # for real in test_a_tool_stuck_on_a_device_that_does_not_answer_never_holds_the_job).
+    tool_on_path("blkid", "#!/bin/sh\nexec sleep 30\n")
     monkeypatch.setattr(names, "_BLKID_TIMEOUT", 0.5)
     swapfile = scratch / "swapfile"
     subprocess.run(["fallocate", "-l", "16M", str(swapfile)], check=True)

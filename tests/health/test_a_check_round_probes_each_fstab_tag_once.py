@@ -6,10 +6,10 @@ same as before: the backend's own line is found, by path and by its UUID."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -25,19 +25,14 @@ TAG_LINES = 4
 
 
 @pytest.fixture
-def counted_blkid(scratch: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def counted_blkid(scratch: Path, tool_on_path: Callable[..., Path]) -> Path:
     """A ``blkid`` first in PATH that appends a line to the returned file, then runs the
     real one with the same arguments."""
     real = shutil.which("blkid")
     assert real, "util-linux's blkid is needed"
-    bindir = scratch / "bin"
-    bindir.mkdir()
     runs = scratch / "blkid-runs"
     runs.write_text("")
-    wrapper = bindir / "blkid"
-    wrapper.write_text(f'#!/bin/sh\necho "$*" >> {runs}\nexec {real} "$@"\n')
-    wrapper.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    tool_on_path("blkid", f'#!/bin/sh\necho "$*" >> {runs}\nexec {real} "$@"\n')
     return runs
 
 

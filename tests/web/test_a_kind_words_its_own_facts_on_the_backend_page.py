@@ -93,6 +93,8 @@ def page(as_user: Any, alice: User, backend: Backend, **row: Any) -> str:
                     "major_minor": "254:16",
                     "capacity_bytes": 1 << 30,
                     "holders": ["dm-0"],
+                    "mount_points": [],
+                    "signatures": [],
                 },
             },
             [
