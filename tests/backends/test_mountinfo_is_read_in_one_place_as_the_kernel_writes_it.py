@@ -17,10 +17,11 @@ from backends.errors import KernelError
 from tests.fixtures.host import needs_root
 
 # proc(5)'s example, with two optional fields, then a mount point holding a space, a tab,
-# a backslash and U+2028 (escaped as the kernel escapes them, or passed through raw).
+# a backslash and U+2028 (escaped as the kernel escapes them, or passed through raw), and a
+# source holding a space and a "#" (which the kernel escapes in a source, as \043).
 SAMPLE = (
     "36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 shared:7 - ext3 /dev/root rw,errors=continue\n"
-    "37 35 0:52 / /srv/a\\040b\\011c\\134d\u2028e rw - tmpfs my\\040tmp rw,size=4k\n"
+    "37 35 0:52 / /srv/a\\040b\\011c\\134d\u2028e rw - tmpfs my\\040tmp\\043x rw,size=4k\n"
     "38 35 0:53 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
 )
 
@@ -40,7 +41,7 @@ def test_a_text_is_read_field_by_field() -> None:
         "/dev/root",
     )
     assert first.super_options == ("rw", "errors=continue")
-    assert (second.fstype, second.source) == ("tmpfs", "my tmp")
+    assert (second.fstype, second.source) == ("tmpfs", "my tmp#x")
     assert [m.point for m in cgroups.parse_mountinfo(SAMPLE)] == [Path("/sys/fs/cgroup/memory")]
 
 
@@ -59,13 +60,15 @@ def test_a_line_not_as_the_kernel_writes_them_is_an_error(line: str) -> None:
         kernel.parse_mountinfo(SAMPLE + line + "\n")
 
 
+#: The kernel writes it as swapadmin\040test\0431\134x.
+ODD_SOURCE = "swapadmin test#1\\x"
+
+
 @pytest.fixture
 def odd_mount(scratch: Path) -> Iterator[Path]:
     point = scratch / "mount point\u2028with\tbreaks"
     point.mkdir()
-    subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "swapadmin-test", str(point)], check=True
-    )
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", ODD_SOURCE, str(point)], check=True)
     try:
         yield point
     finally:
@@ -78,7 +81,7 @@ def test_every_reader_sees_a_real_mount_the_same_way(odd_mount: Path) -> None:
     want = (os.major(st.st_dev), os.minor(st.st_dev))
     mine = [m for m in kernel.mountinfo() if m.mount_point == str(odd_mount)]
     assert [(m.devnum, m.fstype, m.source, m.root) for m in mine] == [
-        (want, "tmpfs", "swapadmin-test", "/")
+        (want, "tmpfs", ODD_SOURCE, "/")
     ]
     assert kernel.filesystem_type(str(odd_mount / ".")) == "tmpfs"
     assert [m.mount_point for m in devices.mounts() if m.devnum == want] == [str(odd_mount)]
