@@ -122,14 +122,15 @@ class Daemon:
         fd_dir = f"/proc/{self.pid}/fd"
         try:
             names = os.listdir(fd_dir)
-        except OSError:
+        except OSError as e:
+            _unless_gone(e, f"cannot list what uswapd {self.describe()} holds")
             return
         for name in names:
             link = f"{fd_dir}/{name}"
             try:
                 yield link, os.stat(link)
-            except OSError:
-                continue
+            except OSError as e:
+                _unless_gone(e, f"cannot tell what uswapd {self.describe()} holds in {link}")
 
     def holds(self, key: FileKey) -> bool:
         """The process holds the file ``key`` names (device, inode) open: the store it
@@ -142,12 +143,23 @@ class Daemon:
         """The process runs a uswapd binary (one replaced by a reinstall included)."""
         try:
             exe = os.readlink(f"/proc/{self.pid}/exe")
-        except OSError:
+        except OSError as e:  # ENOENT too for a kernel thread, which runs no binary
+            _unless_gone(e, f"cannot tell which program process {self.pid} runs")
             return False
         return os.path.basename(exe).removesuffix(" (deleted)") == "uswapd" and self.alive()
 
     def describe(self) -> str:
         return f"pid {self.pid} (started at tick {self.start_time})"
+
+
+def _unless_gone(e: OSError, what: str) -> None:
+    """Pass over an error that means the process or descriptor has gone (ENOENT, ESRCH);
+    raise any other. A /proc entry that cannot be read (EACCES under an LSM or another
+    pid namespace's rules) is not one of a process that serves nothing: taken so, a store
+    a live uswapd serves would look unserved, and be served twice or removed under it."""
+    if e.errno in (errno.ENOENT, errno.ESRCH):
+        return
+    raise KernelError(f"{what}: {e.strerror}", errno=e.errno) from e
 
 
 def file_key(st: os.stat_result) -> FileKey:
@@ -170,7 +182,8 @@ def run_state(pid: int) -> str | None:
     """Field 3 of /proc/PID/stat (R, S, D, T, t, Z, ...), or None for no such process."""
     try:
         raw = Path(f"/proc/{pid}/stat").read_bytes()
-    except OSError:
+    except OSError as e:
+        _unless_gone(e, f"cannot read /proc/{pid}/stat")
         return None
     fields = raw[raw.rfind(b")") + 2 :].split()
     return fields[0].decode() if fields else None
@@ -215,7 +228,8 @@ def start_time(pid: int) -> int | None:
     """Field 22 of /proc/PID/stat (clock ticks after boot), or None for no live process."""
     try:
         raw = Path(f"/proc/{pid}/stat").read_bytes()
-    except OSError:
+    except OSError as e:
+        _unless_gone(e, f"cannot read /proc/{pid}/stat")
         return None
     # The command name (field 2) may hold spaces and parentheses: count from the last ")".
     fields = raw[raw.rfind(b")") + 2 :].split()

@@ -1,0 +1,91 @@
+"""A process whose /proc entries cannot be read is not a process that holds nothing.
+
+The user-space kind finds the uswapd serving a store by reading /proc: which binary each
+process runs, which files it holds. Any error there read as "not a uswapd" or "holds
+nothing" (audit 149/13), so where /proc says "permission denied" (an LSM, a worker without
+CAP_SYS_PTRACE, another pid namespace's rules), a store a live uswapd serves would look
+unserved: served a second time, or removed under the daemon. Only an entry gone (ENOENT,
+ESRCH: the process or descriptor ended) is passed over now.
+
+Real: a process of another user, and a check run by root without CAP_SYS_PTRACE (util-linux
+setpriv), for which the kernel denies that process's exe link and descriptors.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from tests.fixtures.host import needs_root
+from tests.fixtures.workers import wait_until
+
+NOBODY = 65534
+
+CHECK = """
+import sys
+from backends.errors import KernelError
+from swapadmin_userspace.daemon import Daemon
+d = Daemon.of(int(sys.argv[1]))
+assert d is not None
+for ask in (d.is_uswapd, lambda: list(d.held_files())):
+    try:
+        print("answered", ask())
+    except KernelError as e:
+        print("refused", e)
+"""
+
+
+@pytest.fixture
+def others_process() -> Iterator[int]:
+    """A process of the user nobody, once it runs its own program (setpriv has exec'd)."""
+    proc = subprocess.Popen(
+        ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--"]
+        + ["sleep", "infinity"]
+    )
+    try:
+
+        def running_sleep() -> bool:
+            try:
+                return os.path.basename(os.readlink(f"/proc/{proc.pid}/exe")) == "sleep"
+            except OSError:
+                return False
+
+        wait_until(running_sleep, message="setpriv to start sleep as nobody")
+        yield proc.pid
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+@needs_root
+def test_what_cannot_be_read_is_refused_not_taken_for_nothing(others_process: int) -> None:
+    done = subprocess.run(
+        ["setpriv", "--bounding-set=-sys_ptrace", "--inh-caps=-sys_ptrace", "--"]
+        + [sys.executable, "-c", CHECK, str(others_process)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    pid = others_process
+    said = done.stdout.splitlines()
+    assert len(said) == 2, done.stderr
+    assert said[0] == f"refused cannot tell which program process {pid} runs: Permission denied"
+    assert said[1].startswith(f"refused cannot tell what uswapd pid {pid} (started at tick ")
+    assert said[1].endswith(f"holds in /proc/{pid}/fd/0: Permission denied")
+
+
+@needs_root
+def test_with_the_right_to_look_the_same_process_answers(others_process: int) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", CHECK, str(others_process)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    said = done.stdout.splitlines()
+    assert said[0] == "answered False"  # sleep, not uswapd
+    assert said[1].startswith("answered [('/proc/")
