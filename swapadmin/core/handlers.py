@@ -792,10 +792,7 @@ def discover(ctx: JobContext) -> dict[str, Any]:
         owner = covered.get(path) or covered.get(real)
         if owner is not None:
             if owner.host_id != host.pk:
-                why = (
-                    f"it is the store of backend {owner.name!r} on this machine already "
-                    f"(host {owner.host.name})"
-                )
+                why = owner.covers_words()
                 skipped.append({"path": path, "reason": why})
                 ctx.log(f"not adopted {path}: {why}")
             continue

@@ -265,6 +265,14 @@ class Backend(models.Model):
     def provisioned(self) -> bool:
         return self.provisioned_at is not None
 
+    def covers_words(self) -> str:
+        """Why an area at this backend's path is not another host name's to adopt (the
+        machine's other names see the same disks): said by discover and by the host page."""
+        return (
+            f"it is the store of backend {self.name!r} on this machine already "
+            f"(host {self.host.name})"
+        )
+
     @property
     def used_fraction(self) -> float:
         size = self.info.get("size_bytes") or self.size_bytes or 0

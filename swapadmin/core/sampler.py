@@ -453,6 +453,12 @@ def _unmanaged(path: str, shown: dict[str, Any]) -> dict[str, Any]:
     # The page offers "Adopt" only for an area a discover could adopt; for the others it
     # says why (the discover job re-checks either way: this is what the page shows).
     why = adoption.unadoptable_name(path)
+    if why is None and shown.get("deleted"):
+        # Discover passes over a deleted area: its path may name another file by now.
+        why = (
+            "the file or device node it was swapped on from has been deleted: nothing is "
+            "left at its path to adopt"
+        )
     return {**shown, "unadoptable": why} if why else shown
 
 

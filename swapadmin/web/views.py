@@ -337,8 +337,36 @@ def _tune_initial(snap: Snapshot) -> dict[str, Any]:
     return {name: t.get(name) for name in TuneForm.base_fields if name != "persist"}
 
 
+def _mark_covered_elsewhere(host: Host, snap: Snapshot) -> None:
+    """An unmanaged area that a backend of another name of this machine (a host renamed,
+    a second worker) manages gets the reason a discover would give instead of an Adopt
+    button (``core/handlers.py``'s ``_covered_paths``). Matched by the path as given: a
+    discover, which resolves links on the host, still judges the rest."""
+    if not host.machine_id or not snap.unmanaged:
+        return
+    gone = Q(desired_state=Backend.Desired.ABSENT, observed_state=Backend.Observed.ABSENT)
+    others = (
+        Backend.objects.filter(host__machine_id=host.machine_id)
+        .exclude(host=host)
+        .exclude(gone)
+        .select_related("host")
+    )
+    by_path: dict[str, Backend] = {}
+    for b in others:
+        params = b.params if isinstance(b.params, dict) else {}
+        for p in (params.get("path"), params.get("device")):
+            if isinstance(p, str) and p:
+                by_path.setdefault(p, b)
+    for i, area in enumerate(snap.unmanaged):
+        owner = by_path.get(str(area.get("path")))
+        if owner is not None and not area.get("unadoptable"):
+            # A new dict: the list's items are the Host row's own.
+            snap.unmanaged[i] = {**area, "unadoptable": owner.covers_words()}
+
+
 def _host_context(request: HttpRequest, host: Host) -> dict[str, Any]:
     snap = snapshot(host)
+    _mark_covered_elsewhere(host, snap)
     backends = list(visible_backends(host.backends.select_related("health")).order_by("name"))
     live = list(Job.objects.filter(host=host, state__in=Job.LIVE))
     holders = live_jobs_by_backend(live)

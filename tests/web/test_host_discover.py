@@ -3,7 +3,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.urls import reverse
 
-from swapadmin.core.models import AuditEvent, Host, Job
+from swapadmin.core.models import AuditEvent, Backend, Host, Job
 
 from .conftest import HTMX
 
@@ -80,3 +80,38 @@ def test_an_area_no_discover_can_adopt_is_offered_no_adopt_button(
     page = as_user(alice).get(reverse("host", args=[observed_host.uuid])).content.decode()
     assert 'id="adopt"' not in page
     assert "None of these can be adopted, as each row says." in page
+
+
+def test_an_area_another_name_of_the_machine_manages_is_offered_no_adopt_button(
+    as_user: Any, alice: User, observed_host: Host
+) -> None:
+    """The machine is known by a second host name (renamed, a second worker) whose backend
+    manages /dev/vdb2: a discover here would pass over it saying so, and the page says the
+    same instead of offering Adopt. Another name's destroyed backend covers nothing."""
+    observed_host.machine_id = "0123456789abcdef0123456789abcdef"
+    observed_host.save(update_fields=["machine_id"])
+    other = Host.objects.create(
+        name="oldname", machine_id=observed_host.machine_id, kernel_release="test"
+    )
+    gone = Backend.objects.create(
+        host=other,
+        kind="block",
+        name="was-vdb2",
+        params={"device": "/dev/vdb2"},
+        desired_state=Backend.Desired.ABSENT,
+        observed_state=Backend.Observed.ABSENT,
+    )
+    page = as_user(alice).get(reverse("host", args=[observed_host.uuid])).content.decode()
+    assert 'aria-label="Adopt /dev/vdb2"' in page
+
+    gone.observed_state = Backend.Observed.READY
+    gone.desired_state = Backend.Desired.INACTIVE
+    gone.save()
+    page = as_user(alice).get(reverse("host", args=[observed_host.uuid])).content.decode()
+    assert 'aria-label="Adopt /dev/vdb2"' not in page
+    assert (
+        "Cannot be adopted: it is the store of backend &#x27;was-vdb2&#x27; on this machine "
+        "already (host oldname)" in page
+    )
+    # The Host row's snapshot is left as the sampler wrote it.
+    assert "unadoptable" not in Host.objects.get(pk=observed_host.pk).observed["unmanaged"][0]
