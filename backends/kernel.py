@@ -718,13 +718,16 @@ REAP_TIMEOUT: Final = 2.0
 
 def finish(proc: subprocess.Popen[str], timeout: float) -> tuple[str, str]:
     """``proc``'s stdout and stderr once it exits within ``timeout``. Otherwise it is
-    killed and subprocess.TimeoutExpired raised, with no unbounded wait: subprocess.run
+    killed and subprocess.TimeoutExpired raised (or whatever else stopped the wait), with
+    no unbounded wait: subprocess.run
     waits for the killed child without limit, and a probe stuck in the kernel on a dead
     device (state D) outlives SIGKILL until its I/O ends. The job must not wait with it;
     Python reaps it later, once it does end."""
     try:
         return proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
+    except BaseException:
+        # Timed out, or stopped by anything else on the way (a Celery soft time limit
+        # raised from its signal handler, KeyboardInterrupt): the tool must not outlive it.
         proc.kill()
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=REAP_TIMEOUT)

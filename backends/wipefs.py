@@ -7,19 +7,21 @@ and the block kind would then format a device whose filesystem wipefs failed to 
 
 wipefs alone cannot say when its listing is short: on a device it opens but cannot read,
 libblkid's probe loop ends at the first read error and wipefs exits 0 with a short or empty
-listing (review 148/1). So a listing that gates a write (:func:`signatures_read_whole`) is
-bracketed by reads of every region libblkid probes, through the very descriptor the caller
-proved: a region that cannot be read is a refusal, never "nothing there".
+listing (review 148/1). Probers follow offsets stored on the disk, so no fixed set of
+regions covers what they read (review 154/1): a listing that gates a write
+(:func:`signatures_read_whole`) is bracketed by a child running libblkid's whole probe on
+the same file (``_blkid_probe.py``), whose own answer tells a broken probe from an ended
+one: a broken probe is a refusal, never "nothing there".
 """
 
 from __future__ import annotations
 
 import json
-import mmap
-import os
 import subprocess
+import sys
 from dataclasses import dataclass
-from typing import Any, Final, NoReturn
+from pathlib import Path
+from typing import Any, Final
 
 from .errors import KernelError, UnsafeError, printable
 from .kernel import finish
@@ -28,17 +30,9 @@ from .kernel import finish
 #: longer answers, not a slow one.
 TIMEOUT: Final = 60.0
 _COLUMNS: Final = "OFFSET,LENGTH,TYPE,USAGE,LABEL,UUID"
-#: Where libblkid's probes read, as util-linux 2.38 runs them for wipefs: from the start, up
-#: to LUKS2's farthest secondary header (4 MiB); from the end, the RAID formats that keep
-#: their metadata there (Promise FastTrack's farthest copy, about 1.6 MiB back), mdraid 0.90
-#: and 1.0, the GPT backup, ZFS's last two labels. Eight MiB at each end covers them all
-#: with room; reading them costs a few milliseconds, once per provision.
-PROBED_HEAD: Final = 8 << 20
-PROBED_TAIL: Final = 8 << 20
-_CHUNK: Final = 1 << 20
-#: Reads are aligned for a descriptor opened O_DIRECT (4096 covers every logical block size
-#: Linux supports for O_DIRECT on the devices and filesystems here).
-_ALIGN: Final = 4096
+#: The child that runs libblkid's whole probe, as wipefs does, and says whether it ended
+#: or broke on a read error (which wipefs cannot tell apart).
+PROBE: Final = Path(__file__).with_name("_blkid_probe.py")
 
 
 @dataclass(frozen=True)
@@ -108,71 +102,86 @@ def signatures(where: str | int, name: str = "") -> list[Signature]:
 
 def signatures_read_whole(fd: int, name: str) -> list[Signature]:
     """Every signature on the store open on ``fd`` (``name`` is its path, for messages),
-    for a decision that gates a write: the regions libblkid probes are read through ``fd``
-    before wipefs runs (buffered, that also leaves them in the cache wipefs reads from) and
-    again after it, so a listing cut short by a read error is never taken for a whole one.
-    UnsafeError naming the offset when a region cannot be read: what the store holds is not
-    known, and only a person's confirmation (force) may format it anyway."""
-    read_probed_regions(fd, name)
+    for a decision that gates a write. Before and after wipefs lists them, a child runs
+    libblkid's whole probe on the same file with its cache dropped, and reads its first 8
+    and last 32 MiB: a probe broken by a read error, or a region that cannot be read, is an
+    UnsafeError (what the store holds is not known; only force may format it), saying what
+    could be read. The second run catches an error that came and went for wipefs's reads."""
+    try:
+        _probe_completes(fd, name)
+    except UnsafeError as e:
+        try:
+            seen = signatures(fd, name)
+        except KernelError:
+            seen = []
+        if seen:
+            listed = ", ".join(f"{s.type} at {s.offset:#x}" for s in seen)
+            e.message += f" What could be read holds: {listed}."
+        raise
     found = signatures(fd, name)
-    read_probed_regions(fd, name)
+    _probe_completes(fd, name)
     return found
 
 
-def read_probed_regions(fd: int, name: str) -> None:
-    """Read every byte libblkid probes on the store open on ``fd``: the first and last
-    :data:`PROBED_HEAD`/:data:`PROBED_TAIL` bytes, or all of a smaller store. UnsafeError
-    on a read error or a read that ends before the store's size does."""
-    size = _size(fd, name)
-    buf = mmap.mmap(-1, _CHUNK)  # page-aligned, for an O_DIRECT descriptor
+def _probe_completes(fd: int, name: str) -> None:
+    argv = [sys.executable, "-I", str(PROBE), str(fd)]
     try:
-        for start, end in _probed_regions(size):
-            offset = start
-            while offset < end:
-                # A buffered read stops short before a page that fails; the next read, from
-                # there, names the error and where it is.
-                want = min(_CHUNK, end - offset)
-                try:
-                    got = os.preadv(fd, [memoryview(buf)[:want]], offset)
-                except OSError as e:
-                    _unreadable(name, offset, want, e.strerror or str(e))
-                if got <= 0:
-                    _unreadable(name, offset, want, f"the store ends before its size, {size}")
-                offset += got
-    finally:
-        buf.close()
-
-
-def _probed_regions(size: int) -> list[tuple[int, int]]:
-    """[start, end) byte ranges to read, aligned to :data:`_ALIGN` (the tail rounded down, a
-    size not a multiple of it ends with a shorter read) and merged where they meet."""
-    head = min(size, PROBED_HEAD)
-    tail = max(head, (size - PROBED_TAIL) // _ALIGN * _ALIGN)
-    if tail <= head:
-        return [(0, size)] if size else []
-    return [(0, head), (tail, size)]
-
-
-def _size(fd: int, name: str) -> int:
-    import stat
-
-    from . import devices
-
-    try:
-        st = os.fstat(fd)
+        proc = subprocess.Popen(
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            encoding="utf-8",
+            errors="replace",
+            pass_fds=(fd,),
+        )
     except OSError as e:
-        raise KernelError(f"cannot stat {name}: {e.strerror}", errno=e.errno) from e
-    if stat.S_ISBLK(st.st_mode):
-        return devices.device_size_fd(fd, name)
-    return st.st_size
-
-
-def _unreadable(name: str, offset: int, length: int, why: str) -> NoReturn:
-    raise UnsafeError(
-        f"{name} cannot be read at bytes {offset:#x}-{offset + length:#x} ({why}), where "
-        "libblkid looks for filesystems, RAID members and partition tables: what it holds "
-        "is not known. Confirm with force to make it swap anyway (a scan then finds the "
-        "pages that fail)."
+        raise KernelError(
+            f"cannot start the probe of {name} ({e.strerror}), so what it holds is not known",
+            errno=e.errno,
+        ) from None
+    try:
+        stdout, stderr = finish(proc, TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise KernelError(
+            f"{name} did not answer libblkid's probe within {TIMEOUT:.0f} s: the device is "
+            "not answering, so what it holds is not known",
+            retryable=True,
+        ) from None
+    try:
+        answer = json.loads(stdout.strip().splitlines()[-1])
+        assert isinstance(answer, dict)
+    except (ValueError, IndexError, AssertionError):
+        said = stderr.strip().split("\n")[-1] or f"exit status {proc.returncode}"
+        raise KernelError(
+            f"the probe of {name} failed, so what it holds is not known: {said}"
+        ) from None
+    if answer.get("complete") is True:
+        return
+    if "unreadable" in answer:
+        start, length = answer["unreadable"]
+        why = answer.get("why")
+        if why == "it ends before its size":
+            raise KernelError(
+                f"{name} ended before its size at byte {start:#x}: is it changing size? "
+                "Try again once it is settled.",
+                retryable=True,
+            )
+        raise UnsafeError(
+            f"{name} cannot be read within bytes {start:#x}-{start + length:#x} ({why}), "
+            "where filesystems, RAID members and partition tables keep their metadata: what "
+            "it holds is not known. Confirm with force to make it swap anyway (a scan then "
+            "finds the pages that fail)."
+        )
+    if "broken" in answer:
+        raise UnsafeError(
+            f"libblkid's probe of {name} for filesystems, RAID members and partition tables "
+            f"broke off on a read error ({answer['broken']}): what it holds is not known. "
+            "Confirm with force to make it swap anyway (a scan then finds the pages that "
+            "fail)."
+        )
+    raise KernelError(
+        f"the probe of {name} failed, so what it holds is not known: "
+        f"{answer.get('failed') or answer}"
     )
 
 

@@ -2,9 +2,11 @@
 
 wipefs that opens a device but meets a read error ends libblkid's probe loop and exits 0
 with a short or empty listing (review 148/1): the block kind's "holds data" check then saw
-nothing on a disk holding ext4, and formatted it. The listing that gates a write is now
-bracketed by reads, through the store's own descriptor, of every region libblkid probes;
-a region that fails is a refusal that only force overrides.
+nothing on a disk holding ext4, and formatted it. Probers follow offsets stored on the
+disk (NTFS's $MFT, DDF's header), so no fixed set of regions covers them (review 154/1):
+the listing that gates a write is bracketed by a child running libblkid's whole probe,
+whose own answer tells a probe broken by a read error from one that ended, and which also
+reads the first 8 and last 32 MiB. Either failing is a refusal that only force overrides.
 
 The device is real: a loop device over a FUSE file whose chosen pages fail reads with EIO
 (``tests/faults/faultyfs.c``). Its ext4 is written into the file the FUSE server serves,
@@ -17,6 +19,7 @@ import hashlib
 import json
 import os
 import re
+import struct
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -66,8 +69,8 @@ def test_a_provision_is_refused_where_wipefs_sees_nothing(
     )
     with pytest.raises(
         UnsafeError,
-        match=rf"^{dev} cannot be read at bytes 0x0-0x100000 \(Input/output error\), where "
-        r"libblkid looks .* what it holds is not known. Confirm with force",
+        match=rf"^{dev} cannot be read within bytes 0x0-0x100000 \(Input/output error\), "
+        r"where filesystems, .* what it holds is not known. Confirm with force",
     ):
         backend.swapfile(True)
     assert backend._store is None  # nothing was kept open for a write
@@ -93,7 +96,7 @@ def test_the_end_of_the_device_is_read_too(
     # Read ahead, the kernel fails the whole window the bad page is in: the range named is
     # that window, and holds the page.
     named = re.match(
-        rf"^{dev} cannot be read at bytes (0x[0-9a-f]+)-(0x[0-9a-f]+) ", str(refused.value)
+        rf"^{dev} cannot be read within bytes (0x[0-9a-f]+)-(0x[0-9a-f]+) ", str(refused.value)
     )
     assert named is not None, refused.value
     start, end = (int(x, 16) for x in named.groups())
@@ -104,9 +107,9 @@ def test_the_end_of_the_device_is_read_too(
 def test_a_bad_page_where_libblkid_does_not_look_is_no_refusal(
     make_faulty_device: Callable[..., str], scratch: Path
 ) -> None:
-    # Mid-device, outside both probed regions: a failing page there hides no signature,
-    # and a disk a scan found bad pages on stays usable once it holds nothing.
-    dev, _ = _ext4_device(make_faulty_device, scratch, [PAGES // 2])
+    # At 16 MiB, where no prober of ext4's device reads and outside the regions read
+    # whole: a disk a scan found bad pages on stays usable where they hide nothing.
+    dev, _ = _ext4_device(make_faulty_device, scratch, [(16 << 20) // PAGE_SIZE])
     fd = os.open(dev, os.O_RDONLY | os.O_CLOEXEC)
     try:
         found = wipefs.signatures_read_whole(fd, dev)
@@ -115,16 +118,51 @@ def test_a_bad_page_where_libblkid_does_not_look_is_no_refusal(
     assert [(s.type, s.label) for s in found] == [("ext4", "precious")]
 
 
-@pytest.mark.parametrize(
-    ("size", "regions"),
-    [
-        (0, []),
-        (PAGE_SIZE, [(0, PAGE_SIZE)]),
-        (16 << 20, [(0, 16 << 20)]),
-        ((16 << 20) + 512, [(0, (16 << 20) + 512)]),
-        (1 << 30, [(0, 8 << 20), ((1 << 30) - (8 << 20), 1 << 30)]),
-        ((1 << 30) + 512, [(0, 8 << 20), ((1 << 30) - (8 << 20), (1 << 30) + 512)]),
-    ],
-)
-def test_the_regions_read_cover_both_ends(size: int, regions: list[tuple[int, int]]) -> None:
-    assert wipefs._probed_regions(size) == regions
+NTFS_MFT = 16 << 20  # Windows puts it 3 GiB in; what matters is past any fixed region
+
+
+def _ntfs(image: Path) -> None:
+    """A minimal NTFS that libblkid recognises: a boot sector naming its $MFT, and the
+    $MFT's records 0 and 3 (libblkid reads them for the volume's label)."""
+    boot = bytearray(512)
+    boot[0:11] = b"\xeb\x52\x90NTFS    "
+    struct.pack_into("<HB", boot, 11, 512, 8)  # bytes per sector, sectors per cluster
+    boot[21] = 0xF8  # media descriptor
+    struct.pack_into("<QQQb", boot, 40, SIZE // 512 - 1, NTFS_MFT // 4096, 2, -10)
+    with open(image, "r+b") as f:
+        f.write(boot)
+        for record in (0, 3):
+            rec = bytearray(1024)
+            rec[0:4] = b"FILE"
+            struct.pack_into("<HH", rec, 20, 0x38, 0)
+            struct.pack_into("<II", rec, 24, 0x100, 1024)
+            struct.pack_into("<I", rec, 0x38, 0xFFFFFFFF)
+            f.seek(NTFS_MFT + record * 1024)
+            f.write(rec)
+
+
+@needs_root
+@pytest.mark.parametrize("bad", [[], [NTFS_MFT // PAGE_SIZE]], ids=["readable", "mft-unreadable"])
+def test_a_probe_that_follows_the_disk_past_any_fixed_region_is_heard(
+    make_faulty_device: Callable[..., str], scratch: Path, policy: Policy, bad: list[int]
+) -> None:
+    dev = make_faulty_device(SIZE, bad, fail="r")
+    (image,) = scratch.glob("faulty-*/image")
+    _ntfs(image)
+    run("blockdev", "--flushbufs", dev)
+    backend = BlockBackend(
+        {"device": dev}, policy=policy, provisioning=True, owner=str(uuid.uuid4())
+    )
+    if not bad:
+        with pytest.raises(UnsafeError, match=rf"^{dev} \(loop\d+\) holds data: ntfs at 0x3\."):
+            backend.swapfile(True)
+        return
+    # wipefs lists nothing here, and exits 0.
+    assert "ntfs" not in run("wipefs", "--no-act", "--json", dev).stdout
+    with pytest.raises(
+        UnsafeError,
+        match=rf"^libblkid's probe of {dev} for filesystems, RAID members and partition "
+        r"tables broke off on a read error \(Input/output error\)",
+    ):
+        backend.swapfile(True)
+    assert backend._store is None

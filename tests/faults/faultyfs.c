@@ -16,6 +16,7 @@
 #define _GNU_SOURCE
 
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <fuse.h>
 #include <stdint.h>
@@ -23,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -223,6 +225,14 @@ int main(int argc, char *argv[])
     int nrest = 0;
     if (!rest)
         die("out of memory", NULL);
+    /* A test stopped with its server (SIGSTOP, to make the device hang) and then killed
+       itself must not leave a device that hangs every later reader, udev included: the
+       server dies with its test (SIGKILL ends even a stopped process), and the device
+       then fails fast instead. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
+        die("prctl(PR_SET_PDEATHSIG)", NULL);
+    if (getppid() == 1)
+        die("its test ended before it started", NULL);
     fs.page_size = sysconf(_SC_PAGESIZE);
     rest[nrest++] = argv[0];
     for (int i = 1; i < argc; i++) {
