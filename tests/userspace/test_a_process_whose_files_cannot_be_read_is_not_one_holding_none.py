@@ -89,3 +89,23 @@ def test_with_the_right_to_look_the_same_process_answers(others_process: int) ->
     said = done.stdout.splitlines()
     assert said[0] == "answered False"  # sleep, not uswapd
     assert said[1].startswith("answered [('/proc/")
+
+
+@needs_root
+def test_a_sweep_over_every_process_passes_over_one_that_hides_its_binary() -> None:
+    """PID 1 here will not show even root its binary (not dumpable); a sweep for the uswapd
+    holding a store must still answer. swapadmin's own uswapd processes never hide theirs."""
+    from swapadmin_userspace import daemon
+
+    hidden = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            os.readlink(f"/proc/{pid}/exe")
+        except PermissionError:
+            hidden.append(pid)
+        except OSError:
+            pass
+    if not hidden:
+        pytest.skip("no process here hides its binary from root")
+    st = os.stat("/proc/self/exe")
+    assert daemon.holding((st.st_dev, st.st_ino)) == []

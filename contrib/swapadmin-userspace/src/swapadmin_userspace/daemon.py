@@ -173,9 +173,22 @@ def holding(key: FileKey) -> list[Daemon]:
     out = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         d = Daemon.of(int(pid))
-        if d is not None and d.is_uswapd() and d.holds(key):
+        if d is not None and _may_be_ours(d) and d.holds(key):
             out.append(d)
     return out
+
+
+def _may_be_ours(d: Daemon) -> bool:
+    """``d`` runs uswapd. A process that will not show root its binary (not dumpable: an
+    init that says so, a setuid program) is passed over in a sweep: the uswapd processes
+    swapadmin starts are its own children's, root's and dumpable, so their exe can always
+    be read; one that cannot be read is not one of them. Any other error is raised."""
+    try:
+        return d.is_uswapd()
+    except KernelError as e:
+        if e.errno in (errno.EACCES, errno.EPERM):
+            return False
+        raise
 
 
 def run_state(pid: int) -> str | None:
