@@ -36,6 +36,7 @@ from .errors import (
     ActiveAreaError,
     BackendError,
     KernelError,
+    NoDeviceError,
     NotOursError,
     UnsafeError,
     ValidationError,
@@ -384,7 +385,9 @@ class SwapBackend(ABC):
     @abstractmethod
     def swap_path(self) -> str:
         """The path ``swapon`` takes and ``/proc/swaps`` shows (a loop or zram device once
-        enabled). Raises BackendError when the store is not prepared and has no path yet."""
+        enabled). Raises NoDeviceError when the kind has no device now (not prepared yet,
+        released, or recorded during another boot), and only then: any other error says the
+        path could not be read, and the area may well be active."""
 
     @abstractmethod
     def swapfile(self, enable: bool) -> None:
@@ -423,11 +426,27 @@ class SwapBackend(ABC):
     def is_active(self) -> bool:
         from . import kernel
 
+        path = self.swap_path_if_any()
+        return path is not None and kernel.is_active(path)
+
+    def swap_path_if_any(self) -> str | None:
+        """``swap_path``, or None when the kind has no device now (``NoDeviceError``): then
+        nothing of the area can be active. Any other failure to name the path (a boot id or
+        sysfs that cannot be read, a third party's kind that says "no device" with a plain
+        BackendError) is raised, saying that whether the area is active is unknown: taken
+        for "inactive", a deactivate would succeed with the area on."""
         try:
-            path = self.swap_path
-        except BackendError:
-            return False
-        return kernel.is_active(path)
+            return self.swap_path
+        except NoDeviceError:
+            return None
+        except BackendError as e:
+            # The same error (a KernelError keeps its errno), told what it stopped.
+            e.message = (
+                f"cannot tell whether the {self.label} area is active: its path could not be "
+                f"named: {e.message}"
+            )
+            e.args = (e.message,)
+            raise
 
     def io_path(self) -> str:
         """The path page I/O opens; the swap path unless a kind says otherwise."""

@@ -73,6 +73,13 @@ class OpenedMeanwhileError(UnsafeError):
     message says the kernel's lease-break-time ran out first."""
 
 
+class NoDeviceError(BackendError):
+    """The area has no device now (a loop device not attached, a zram device not added or
+    recorded during another boot): its kind has no path to name, so nothing of it can be
+    active. ``swap_path`` raises it for that alone; any other error there means the path
+    could not be read, which says nothing of whether the area is on."""
+
+
 class BusyError(BackendError):
     """Something else holds the resource right now; the same request may succeed later."""
 

@@ -27,6 +27,7 @@ from ..errors import (
     BackendError,
     BusyError,
     KernelError,
+    NoDeviceError,
     NotOursError,
     printable,
 )
@@ -136,7 +137,7 @@ class LoopBackend(FileBackend):
     @property
     def swap_path(self) -> str:
         if self.device is None:
-            raise BackendError(f"{self.file_path} is not attached to a loop device; enable it")
+            raise NoDeviceError(f"{self.file_path} is not attached to a loop device; enable it")
         return self.device
 
     # ---- the open store: the loop device, proven by the file it serves ----
@@ -164,18 +165,22 @@ class LoopBackend(FileBackend):
         if store.held:
             self._check_no_loop(store.held[0], self.file_path, mine=store.path)
         else:  # the backing file itself, kept by a provision before it is attached
-            self._check_no_loop(store.fd, store.path, mine=self._own_loop_device())
+            self._check_no_loop(store.fd, store.path, mine=self._own_loop_device(store.fd))
 
-    def _own_loop_device(self) -> str | None:
-        """Our recorded device, or, when a crash lost the record, the one sysfs says serves
-        our file by name (``_attach`` then confirms it by inode and reuses it)."""
+    def _own_loop_device(self, backing: int | None = None) -> str | None:
+        """Our recorded device, or, when a crash lost the record, the one that serves our
+        file: named by it in sysfs and attached to its very inode (of ``backing``, or of
+        the file opened again), as ``_attach`` reuses it. A name alone is not enough: sysfs
+        names a file by path, and a path can name two (one hidden by a mount since)."""
         if self.device:
             return self.device
-        for name in sorted(Path("/sys/block").glob("loop*/loop/backing_file")):
-            with contextlib.suppress(OSError):
-                if kernel.read_names(name).strip() == self.file_path:
-                    return "/dev/" + name.parent.parent.name
-        return None
+        if backing is not None:
+            return self._find_our_device(backing)
+        store = self._open_file(os.O_RDONLY)
+        try:
+            return self._find_our_device(store.fd)
+        finally:
+            store.close()
 
     def _check_serves(self, dev_fd: int, dev: str, file_fd: int) -> None:
         """The open loop device is attached to the open backing file (same inode)."""
@@ -242,7 +247,11 @@ class LoopBackend(FileBackend):
             return
         try:
             backing = self._backing_store()
-        except BackendError:
+        except BackendError as e:
+            if not (isinstance(e, NotOursError) or _file_gone(e)):
+                # Not read (EIO, EACCES, EMFILE): the device may still serve the file, and
+                # swap on it. Forgotten, it would be taken for inactive and never detached.
+                raise
             # The file is gone or not ours: neither is whatever that device serves now.
             self.state.pop("device", None)
             return
@@ -320,13 +329,25 @@ class LoopBackend(FileBackend):
 
     @staticmethod
     def _backs(dev: str, backing: int) -> bool:
-        """True when ``dev`` is a loop device attached to the open file (same inode)."""
+        """True when ``dev`` is a loop device attached to the open file (same inode). False
+        when it serves another file or none (detached), is no loop device at all, or is
+        gone: no node (ENOENT), or the node of a device removed (ENXIO). Any other failure
+        to ask it (EACCES from a device cgroup, EMFILE, EIO) is raised: read as "not
+        ours", a device that may be swapping on the file would be forgotten undetached,
+        or the file attached to a second device beside it."""
+        want = os.fstat(backing)
         try:
-            want = os.fstat(backing)
             with _opened_device(dev, os.O_RDONLY) as fd:
                 return store_mod.loop_backing(fd) == (want.st_dev, want.st_ino)
-        except (OSError, BackendError):
-            return False
+        except NotOursError:
+            return False  # a FIFO, a character device, another kind's block device
+        except KernelError as e:
+            if e.errno in (errno.ENOENT, errno.ENXIO):
+                return False
+            raise KernelError(
+                f"cannot tell whether {dev} serves this backend's file: {e.message}",
+                errno=e.errno,
+            ) from e
 
     def _find_our_device(self, backing: int) -> str | None:
         # sysfs names the backing file, so only devices that name ours are opened to confirm.
@@ -340,13 +361,18 @@ class LoopBackend(FileBackend):
         return None
 
     def _attached(self) -> bool:
+        """Whether the recorded device serves our file now; False when there is no device,
+        no file (or not ours), or the device serves another file or none. What cannot be
+        read of either is raised (see ``_backs``)."""
         dev = self.device
         if dev is None:
             return False
         try:
             backing = self._open_file(os.O_RDONLY)
-        except BackendError:
-            return False
+        except BackendError as e:
+            if isinstance(e, NotOursError) or _file_gone(e):
+                return False
+            raise
         try:
             return self._backs(dev, backing.fd)
         finally:
@@ -417,6 +443,12 @@ class LoopBackend(FileBackend):
                 backing = kernel.read_names(sysfs / "loop" / "backing_file").strip()
                 out["backing_file"] = kernel.printable(backing)
         return out
+
+
+def _file_gone(e: BackendError) -> bool:
+    """``_open_file`` found no file there (or no directory on its way): it raises while it
+    handles that FileNotFoundError, which stays the error's context."""
+    return isinstance(e.__context__, FileNotFoundError)
 
 
 def _get_free_loop() -> int:

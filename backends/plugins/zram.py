@@ -30,6 +30,7 @@ from ..errors import (
     ActiveAreaError,
     BackendError,
     KernelError,
+    NoDeviceError,
     NotOursError,
     UnsafeError,
     ValidationError,
@@ -59,11 +60,16 @@ def boot_id() -> str:
 
 
 def zram_major() -> int | None:
-    """The zram driver's block major from /proc/devices, or None when it is not loaded."""
+    """The zram driver's block major from /proc/devices, or None when it is not loaded.
+    KernelError when /proc/devices cannot be read: "not loaded" would make our own device
+    look like another kind's, and a destroy forget it as gone."""
     try:
         text = Path("/proc/devices").read_text()
-    except OSError:
-        return None
+    except OSError as e:
+        raise KernelError(
+            f"cannot read /proc/devices, which gives the zram driver's major number: {e.strerror}",
+            errno=e.errno,
+        ) from e
     _, _, blocks = text.partition("Block devices:")
     for line in blocks.splitlines():
         fields = line.split()
@@ -86,11 +92,24 @@ def algorithms(name: str) -> tuple[list[str], str | None]:
     return names, current
 
 
-def _read_text(path: Path) -> str:
+def _read_diskseq(sys_dir: Path, dev: str) -> str:
+    """The disk sequence number of the device at ``sys_dir``, which no later device shares
+    (its number, a later device may take). "" only on a kernel older than 5.15, which has
+    none: no diskseq file beside the device's others. Any other failure to read it is
+    raised: read as none, the device would be known by its number alone."""
+    path = sys_dir / "diskseq"
     try:
         return path.read_text().strip()
-    except OSError:
-        return ""
+    except FileNotFoundError:
+        if (sys_dir / "dev").exists():
+            return ""
+        raise KernelError(f"{dev} is gone: {sys_dir} no longer exists") from None
+    except OSError as e:
+        raise KernelError(
+            f"cannot read the disk sequence number of {dev} ({path}: {e.strerror}), which "
+            "tells it from a later device of the same number",
+            errno=e.errno,
+        ) from e
 
 
 #: How long a hot_remove waits for the device to be let go (seconds).
@@ -309,7 +328,7 @@ class ZramBackend(SwapBackend):
     @property
     def swap_path(self) -> str:
         if self.device is None:
-            raise BackendError("this zram area has no device yet; enable it")
+            raise NoDeviceError("this zram area has no device yet; enable it")
         return self.device
 
     def follow_recreated(self) -> None:
@@ -398,7 +417,7 @@ class ZramBackend(SwapBackend):
         if not sys_dir.name.startswith("zram"):
             raise NotOursError(f"{dev} is {sys_dir.name}, not a zram device. Nothing was written.")
         current = boot_id()
-        diskseq = _read_text(sys_dir / "diskseq")
+        diskseq = _read_diskseq(sys_dir, dev)
         return {
             "devnum": number,
             "diskseq": diskseq,
@@ -497,8 +516,21 @@ class ZramBackend(SwapBackend):
         # remove, by number and disk sequence number (which no later device shares).
         name = f"zram{number}"
         sys_dir = Path("/sys/block") / name
-        devnum = _read_text(sys_dir / "dev")
-        diskseq = _read_text(sys_dir / "diskseq")
+        try:
+            devnum = (sys_dir / "dev").read_text().strip()
+            diskseq = _read_diskseq(sys_dir, f"/dev/{name}")
+        except (OSError, KernelError) as e:
+            # Unproven, it is not removed either: by its number alone, it may be another's.
+            why = (
+                e.message
+                if isinstance(e, KernelError)
+                else f"cannot read its device number ({e.filename}: {e.strerror})"
+            )
+            raise KernelError(
+                f"/dev/{name} was added, but neither recorded nor used: {why}. Remove it "
+                f"with 'echo {number} > {ZRAM_CONTROL / 'hot_remove'}'",
+                errno=e.errno,
+            ) from e
         self.state.update(device=f"/dev/{name}", boot_id=current)
         self.update_record(
             devnum=devnum,

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from backends import (
     BackendError,
+    HeaderError,
     Policy,
     SwapBackend,
     ValidationError,
@@ -38,6 +39,7 @@ from backends import (
     tunables,
 )
 from backends import store as store_mod
+from backends.errors import NoDeviceError
 from backends.policy import check_free_space
 from backends.store import Store
 
@@ -70,7 +72,13 @@ def _mkswap(ctx: JobContext, plugin: SwapBackend, *, provisioned: bool = False) 
     so no moment has the header recorded without the rest."""
     assert ctx.backend is not None
     _refuse_adopted(ctx, "mkswap writes a new swap header on it")
-    hdr = header.mkswap(plugin, label=ctx.backend.label, uuid=_swap_uuid(ctx))
+    swap_uuid = _swap_uuid(ctx)
+    hdr = header.mkswap(
+        plugin,
+        label=ctx.backend.label,
+        uuid=swap_uuid,
+        badpages=_kept_badpages(plugin, swap_uuid),
+    )
     data = hdr.to_dict()
     fields: dict[str, Any] = {"header": data, "swap_uuid": hdr.uuid}
     if provisioned:
@@ -79,10 +87,30 @@ def _mkswap(ctx: JobContext, plugin: SwapBackend, *, provisioned: bool = False) 
     return data
 
 
+def _kept_badpages(plugin: SwapBackend, swap_uuid: uuid_mod.UUID | None) -> tuple[int, ...]:
+    """The bad pages of the header mkswap replaces, when that header is this backend's own
+    (the UUID written again): a scan found them failing, and a header without them hands
+    them to the kernel as swap. Those past the area's end now (a shrink) are dropped. A
+    read that fails is raised: an unread list is not an empty one."""
+    if swap_uuid is None:
+        return ()
+    try:
+        old = header.read_header(plugin)
+    except HeaderError:
+        return ()
+    if old.uuid != swap_uuid:
+        return ()
+    last_page = min(plugin.size_pages, header.MAX_PAGES) - 1
+    return tuple(p for p in old.badpages if p <= last_page)
+
+
 def _header_or_none(plugin: SwapBackend) -> dict[str, Any] | None:
+    """The area's swap header, or None when page 0 holds none (HeaderError). A read that
+    fails (EIO, a descriptor limit, a device identity that cannot be read) is raised: taken
+    for "no header", activate would write one, wiping the bad pages of an intact header."""
     try:
         return header.read_header(plugin).to_dict()
-    except BackendError:
+    except HeaderError:
         return None
 
 
@@ -94,10 +122,9 @@ def _info(plugin: SwapBackend) -> dict[str, Any]:
 
 
 def _swap_path(plugin: SwapBackend) -> str | None:
-    try:
-        return plugin.swap_path
-    except BackendError:
-        return None
+    """The area's path, or None when its kind has no device now (and then nothing of it is
+    active); a path that cannot be read is raised (``SwapBackend.swap_path_if_any``)."""
+    return plugin.swap_path_if_any()
 
 
 def _active_area(plugin: SwapBackend) -> kernel.SwapArea | None:
@@ -711,8 +738,8 @@ def _fstab_spec(backend: Backend, plugin: SwapBackend) -> str | None:
     if backend.adopted and isinstance(adopted_spec, str) and adopted_spec:
         try:
             own: str | None = plugin.swap_path
-        except BackendError:
-            own = None
+        except NoDeviceError:
+            own = None  # any other failure to name it is the job's error, not "no device"
         if own is None or not fstab.same_area(adopted_spec, own):
             raise ValidationError(
                 f"the fstab line recorded for {backend.name} names {adopted_spec}, which is "
