@@ -1010,7 +1010,7 @@ class UserspaceBackend(LoopBackend):
         self._check_no_loop(file_fd, self.file_path, mine=None)
         self._check_no_loop(area, f"{self.mountpoint}/{AREA}", mine=store.path)
 
-    def _own_loop_device(self) -> str | None:
+    def _own_loop_device(self, backing: int | None = None) -> str | None:
         return None  # no loop device of this kind serves the store file itself
 
     def _attached(self) -> bool:
