@@ -29,9 +29,9 @@ def probes(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     seen: list[object] = []
     real = wipefs.signatures
 
-    def counted(target: object) -> list[wipefs.Signature]:
+    def counted(target: str | int, name: str = "") -> list[wipefs.Signature]:
         seen.append(target)
-        return real(target)  # type: ignore[arg-type]
+        return real(target, name)
 
     monkeypatch.setattr(wipefs, "signatures", counted)
     return seen
