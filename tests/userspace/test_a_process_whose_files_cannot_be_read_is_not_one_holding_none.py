@@ -14,9 +14,11 @@ setpriv), for which the kernel denies that process's exe link and descriptors.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -109,3 +111,43 @@ def test_a_sweep_over_every_process_passes_over_one_that_hides_its_binary() -> N
         pytest.skip("no process here hides its binary from root")
     st = os.stat("/proc/self/exe")
     assert daemon.holding((st.st_dev, st.st_ino)) == []
+
+
+@needs_root
+def test_a_process_named_uswapd_that_hides_its_binary_stops_the_sweep(
+    scratch: Path,
+) -> None:
+    """Under an LSM that denies the worker ptrace reads, every process hides its binary,
+    uswapd included: one named uswapd that cannot be looked at is an error, not passed
+    over, or the store it serves would look unserved."""
+    fake = scratch / "uswapd"  # a sleep by that name: its command name is "uswapd"
+    shutil.copy("/bin/sleep", fake)
+    scratch.chmod(0o755)
+    proc = subprocess.Popen(
+        ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--"]
+        + [str(fake), "infinity"]
+    )
+    try:
+        wait_until(
+            lambda: Path(f"/proc/{proc.pid}/comm").read_text().strip() == "uswapd",
+            message="the process named uswapd to start",
+        )
+        sweep = (
+            "from swapadmin_userspace import daemon\n"
+            "from backends.errors import KernelError\n"
+            "try:\n    print('answered', daemon.holding((0, 1)))\n"
+            "except KernelError as e:\n    print('refused', e)\n"
+        )
+        done = subprocess.run(
+            ["setpriv", "--bounding-set=-sys_ptrace", "--inh-caps=-sys_ptrace", "--"]
+            + [sys.executable, "-c", sweep],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert done.stdout.strip() == (
+            f"refused cannot tell which program process {proc.pid} runs: Permission denied"
+        ), done.stderr
+    finally:
+        proc.kill()
+        proc.wait()

@@ -130,7 +130,14 @@ class Daemon:
             try:
                 yield link, os.stat(link)
             except OSError as e:
-                _unless_gone(e, f"cannot tell what uswapd {self.describe()} holds in {link}")
+                if e.errno in (errno.EACCES, errno.EPERM):
+                    raise KernelError(
+                        f"cannot tell what uswapd {self.describe()} holds in {link}: {e.strerror}",
+                        errno=e.errno,
+                    ) from e
+                # Gone, or a file that cannot be reached (a dead FUSE server, a stale NFS
+                # handle): not a store the caller could stat to ask about, so not it.
+                continue
 
     def holds(self, key: FileKey) -> bool:
         """The process holds the file ``key`` names (device, inode) open: the store it
@@ -179,16 +186,17 @@ def holding(key: FileKey) -> list[Daemon]:
 
 
 def _may_be_ours(d: Daemon) -> bool:
-    """``d`` runs uswapd. A process that will not show root its binary (not dumpable: an
-    init that says so, a setuid program) is passed over in a sweep: the uswapd processes
-    swapadmin starts are its own children's, root's and dumpable, so their exe can always
-    be read; one that cannot be read is not one of them. Any other error is raised."""
+    """``d`` runs uswapd. Its command name is read first: /proc/PID/comm needs no ptrace
+    right, so a process not named uswapd is passed over without asking for its binary,
+    which the kernel may refuse even root (PID 1 here is not dumpable). One named uswapd
+    must show its binary: a refusal then (an LSM denying the worker ptrace reads) is an
+    error, never "not a uswapd", or the store it serves would look unserved."""
     try:
-        return d.is_uswapd()
-    except KernelError as e:
-        if e.errno in (errno.EACCES, errno.EPERM):
-            return False
-        raise
+        comm = Path(f"/proc/{d.pid}/comm").read_text().strip()
+    except OSError as e:
+        _unless_gone(e, f"cannot read the command name of process {d.pid}")
+        return False
+    return comm == "uswapd" and d.is_uswapd()
 
 
 def run_state(pid: int) -> str | None:
