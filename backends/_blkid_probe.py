@@ -36,7 +36,7 @@ TAIL = 32 << 20
 CHUNK = 1 << 20
 
 
-def main(fd: int) -> dict[str, object]:
+def main(fd: int, *, ends: bool = True) -> dict[str, object]:
     # A descriptor of its own: the caller's may be O_DIRECT, which libblkid's unaligned
     # reads cannot use; /proc/self/fd/N opens the very same file, not a name again.
     own = os.open(f"/proc/self/fd/{fd}", os.O_RDONLY | os.O_CLOEXEC)
@@ -48,7 +48,7 @@ def main(fd: int) -> dict[str, object]:
         size = struct.unpack("=Q", fcntl.ioctl(own, BLKGETSIZE64, b"\0" * 8))[0]
     else:
         size = st.st_size
-    failed = _read_ends(own, size)
+    failed = _read_ends(own, size) if ends else None
     if failed:
         return failed
     return _probe(own)
@@ -109,7 +109,9 @@ def _probe(fd: int) -> dict[str, object]:
             elif rc == 1:
                 return {"complete": True, "found": found}
             else:
-                return {"broken": _errno(), "found": found}
+                # 2.38 returns -errno from the probers (-1 with errno set elsewhere).
+                why = os.strerror(-rc) if rc < -1 else _errno()
+                return {"broken": why, "found": found}
     finally:
         lib.blkid_free_probe(pr)
 
@@ -121,7 +123,7 @@ def _errno() -> str:
 
 if __name__ == "__main__":
     try:
-        answer = main(int(sys.argv[1]))
+        answer = main(int(sys.argv[1]), ends="--probe-only" not in sys.argv[2:])
     except OSError as e:
         answer = {"failed": f"{e.strerror or e} (errno {e.errno or errno.EIO})"}
     print(json.dumps(answer))

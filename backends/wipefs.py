@@ -119,12 +119,25 @@ def signatures_read_whole(fd: int, name: str) -> list[Signature]:
             e.message += f" What could be read holds: {listed}."
         raise
     found = signatures(fd, name)
-    _probe_completes(fd, name)
+    # Only the probe again: the regions were just read, and a second read of 40 MiB on a
+    # slow device would only add to the time the provision waits.
+    again = _probe_completes(fd, name, probe_only=True)
+    if again and not found:
+        # libblkid found something and wipefs listed nothing: a read that came back short
+        # for wipefs (libblkid takes that for "not this type"), not an empty device.
+        raise UnsafeError(
+            f"libblkid found {again} signature(s) on {name} that wipefs could not list: "
+            "what it holds is not known. Confirm with force to make it swap anyway."
+        )
     return found
 
 
-def _probe_completes(fd: int, name: str) -> None:
+def _probe_completes(fd: int, name: str, *, probe_only: bool = False) -> int:
+    """How many signatures libblkid's whole probe found on ``fd``; UnsafeError when it
+    broke on a read error or a region could not be read."""
     argv = [sys.executable, "-I", str(PROBE), str(fd)]
+    if probe_only:
+        argv.append("--probe-only")
     try:
         proc = subprocess.Popen(
             argv,
@@ -156,7 +169,8 @@ def _probe_completes(fd: int, name: str) -> None:
             f"the probe of {name} failed, so what it holds is not known: {said}"
         ) from None
     if answer.get("complete") is True:
-        return
+        found = answer.get("found")
+        return found if isinstance(found, int) else 0
     if "unreadable" in answer:
         start, length = answer["unreadable"]
         why = answer.get("why")

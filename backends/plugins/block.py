@@ -87,6 +87,8 @@ class BlockBackend(SwapBackend):
         def listed(key: str, empty: str) -> tuple[str, str]:
             if key in failed:
                 return "not known", str(failed[key])
+            if "device" in failed:
+                return "not known", ""  # the device itself could not be named
             if key not in info:
                 return "not read yet", ""
             return ", ".join(map(str, info.get(key) or [])) or empty, ""

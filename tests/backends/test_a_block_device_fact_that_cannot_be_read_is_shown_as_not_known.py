@@ -63,4 +63,4 @@ def test_a_device_that_is_gone_is_named_as_such(policy: Policy, scratch: Path) -
     assert gone in info["unreadable"]["device"]
     facts = _facts(info, gone)
     assert facts["Device"][1] == info["unreadable"]["device"]
-    assert facts["Signatures"] == ("not read yet", "")
+    assert facts["Signatures"] == ("not known", "")
