@@ -925,8 +925,9 @@ def _covered_paths(host: Host) -> dict[str, Backend]:
         # loop or zram device's number) may since name another area, which the key check
         # of the adoption (plugins.create_adopted) judges exactly.
         seen = (b.swap_path,) if b.host_id == host.pk else ()
-        for p in (*seen, b.params.get("path"), b.params.get("device")):
-            if p:
+        params = b.params if isinstance(b.params, dict) else {}  # a row another wrote
+        for p in (*seen, params.get("path"), params.get("device")):
+            if isinstance(p, str) and p:
                 out.setdefault(p, b)
                 out.setdefault(os.path.realpath(p), b)
     return out

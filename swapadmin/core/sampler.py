@@ -453,8 +453,9 @@ def _unmanaged(path: str, shown: dict[str, Any]) -> dict[str, Any]:
     # The page offers "Adopt" only for an area a discover could adopt; for the others it
     # says why (the discover job re-checks either way: this is what the page shows).
     why = adoption.unadoptable_name(path)
-    if why is None and shown.get("deleted"):
-        # Discover passes over a deleted area: its path may name another file by now.
+    if why is None and shown.get("deleted") and not os.path.lexists(path):
+        # Discover passes over a deleted area; a file made at its path since (and named
+        # in the fstab) is another matter, which discover judges.
         why = (
             "the file or device node it was swapped on from has been deleted: nothing is "
             "left at its path to adopt"

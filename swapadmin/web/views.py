@@ -417,9 +417,9 @@ def host_tune(request: HttpRequest, code: UUID) -> HttpResponse:
     form = TuneForm(request.POST, zswap=bool(snap.zswap))
     context = {"host": host, "tune_form": form, "snap": snap}
     if not form.is_valid():
-        return page(
-            request, "host.html", {**_host_context(request, host), **context}, ("tune",), status=422
-        )
+        # The page's snapshot, marked for Adopt (_host_context), not the one read here.
+        whole = {**_host_context(request, host), "tune_form": form}
+        return page(request, "host.html", whole, ("tune",), status=422)
     # The names backends.tunables takes; zswap fields only on a kernel that has zswap.
     params = {k: v for k, v in form.cleaned_data.items() if v is not None and v != ""}
     if not snap.zswap:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Iterator
 from dataclasses import asdict
@@ -80,7 +81,8 @@ OBSERVED = {
 
 @pytest.fixture
 def observed_host(host_row: Host) -> Host:
-    host_row.observed = OBSERVED
+    # A copy: a test may change its host's snapshot, and must not change the next test's.
+    host_row.observed = copy.deepcopy(OBSERVED)
     host_row.observed_at = timezone.now()
     host_row.save()
     return host_row
