@@ -58,37 +58,9 @@ def signatures(where: str | int, name: str = "") -> list[Signature]:
     argv = ["wipefs", "--no-act", "--json", "--output", _COLUMNS]
     argv.append(f"/dev/fd/{where}" if isinstance(where, int) else where)
     target = name or argv[-1]
-    # Labels are any bytes (mkswap -L under another locale, a FAT label in a DOS code page)
-    # and wipefs's JSON carries them raw: decoded as names are, so the JSON still parses,
-    # then made printable field by field.
-    try:
-        proc = subprocess.Popen(
-            argv,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            encoding="utf-8",
-            errors="surrogateescape",
-            pass_fds=fds,
-        )
-    except FileNotFoundError:
-        raise KernelError(
-            "wipefs is not installed; install util-linux (Debian: apt-get install util-linux)"
-        ) from None
-    except OSError as e:  # not executable, no memory to fork: still "not known", said so
-        raise KernelError(
-            f"wipefs cannot be run ({e.strerror}), so what {target} holds is not known",
-            errno=e.errno,
-        ) from None
-    try:
-        stdout, stderr = finish(proc, TIMEOUT)
-    except subprocess.TimeoutExpired:
-        raise KernelError(
-            f"wipefs did not finish reading {target} within {TIMEOUT:.0f} s: "
-            "the device is not answering, so what it holds is not known",
-            retryable=True,
-        ) from None
-    if proc.returncode != 0:
-        reason = stderr.strip().split("\n")[-1] or f"exit status {proc.returncode}"
+    returncode, stdout, stderr = _run(argv, fds, "wipefs", target)
+    if returncode != 0:
+        reason = stderr.strip().split("\n")[-1] or f"exit status {returncode}"
         raise KernelError(
             f"wipefs could not read {target}, so what it holds is not known: {reason}"
         )
@@ -138,33 +110,12 @@ def _probe_completes(fd: int, name: str, *, probe_only: bool = False) -> int:
     argv = [sys.executable, "-I", str(PROBE), str(fd)]
     if probe_only:
         argv.append("--probe-only")
-    try:
-        proc = subprocess.Popen(
-            argv,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            encoding="utf-8",
-            errors="replace",
-            pass_fds=(fd,),
-        )
-    except OSError as e:
-        raise KernelError(
-            f"cannot start the probe of {name} ({e.strerror}), so what it holds is not known",
-            errno=e.errno,
-        ) from None
-    try:
-        stdout, stderr = finish(proc, TIMEOUT)
-    except subprocess.TimeoutExpired:
-        raise KernelError(
-            f"{name} did not answer libblkid's probe within {TIMEOUT:.0f} s: the device is "
-            "not answering, so what it holds is not known",
-            retryable=True,
-        ) from None
+    returncode, stdout, stderr = _run(argv, (fd,), "libblkid's probe", name)
     try:
         answer = json.loads(stdout.strip().splitlines()[-1])
         assert isinstance(answer, dict)
     except (ValueError, IndexError, AssertionError):
-        said = stderr.strip().split("\n")[-1] or f"exit status {proc.returncode}"
+        said = stderr.strip().split("\n")[-1] or f"exit status {returncode}"
         raise KernelError(
             f"the probe of {name} failed, so what it holds is not known: {said}"
         ) from None
@@ -197,6 +148,40 @@ def _probe_completes(fd: int, name: str, *, probe_only: bool = False) -> int:
         f"the probe of {name} failed, so what it holds is not known: "
         f"{answer.get('failed') or answer}"
     )
+
+
+def _run(argv: list[str], fds: tuple[int, ...], tool: str, target: str) -> tuple[int, str, str]:
+    """``argv``'s exit status, stdout and stderr, bounded by :data:`TIMEOUT`; ``tool`` and
+    ``target`` name it and what it reads in the KernelError for one that cannot be
+    started or does not finish. Output is decoded as names are (surrogateescape): labels
+    are any bytes, and wipefs's JSON carries them raw."""
+    try:
+        proc = subprocess.Popen(
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            encoding="utf-8",
+            errors="surrogateescape",
+            pass_fds=fds,
+        )
+    except FileNotFoundError:
+        raise KernelError(
+            f"{tool} is not installed; install util-linux (Debian: apt-get install util-linux)"
+        ) from None
+    except OSError as e:  # not executable, no memory to fork: still "not known", said so
+        raise KernelError(
+            f"{tool} cannot be run ({e.strerror}), so what {target} holds is not known",
+            errno=e.errno,
+        ) from None
+    try:
+        stdout, stderr = finish(proc, TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise KernelError(
+            f"{tool} did not finish reading {target} within {TIMEOUT:.0f} s: "
+            "the device is not answering, so what it holds is not known",
+            retryable=True,
+        ) from None
+    return proc.returncode, stdout, stderr
 
 
 def _signature(row: dict[str, Any]) -> Signature:
