@@ -31,28 +31,13 @@ import pytest
 
 from backends import kernel
 from backends.errors import KernelError
-from backends.plugins.loop import LoopBackend
 from backends.policy import Policy
 from tests.fixtures.host import attached_loops, needs_root, run
-from tests.fixtures.stores import provisioned, rebuilt
+from tests.fixtures.stores import made_loop, rebuilt_loop
 
 pytestmark = [pytest.mark.root, needs_root]
 
 MiB = 1 << 20
-
-
-def _made(swap_root: Path, policy: Policy) -> LoopBackend:
-    """Provisioned, attached and formatted; the provision's plugin, closed."""
-    path = str(swap_root / "swap0")
-    with provisioned("loop", {"path": path}, size=8 * MiB, policy=policy) as made:
-        assert isinstance(made, LoopBackend)
-    return made
-
-
-def _later(made: LoopBackend) -> LoopBackend:
-    later = rebuilt(made)
-    assert isinstance(later, LoopBackend)
-    return later
 
 
 @contextlib.contextmanager
@@ -85,10 +70,10 @@ def _eio_opening(name: str) -> Callable[..., int]:
 def test_an_active_area_stays_known_to_a_worker_out_of_descriptors(
     swap_root: Path, policy: Policy
 ) -> None:
-    made = _made(swap_root, policy)
+    made = made_loop(swap_root, policy)
     dev = made.state["device"]
     path = str(swap_root / "swap0")
-    job = _later(made)  # the deactivate or destroy job's plugin
+    job = rebuilt_loop(made)  # the deactivate or destroy job's plugin
     store = job.open_for_swapon()
     try:
         kernel.swapon(dev, fd=store.fd)
@@ -112,10 +97,10 @@ def test_an_active_area_stays_known_to_a_worker_out_of_descriptors(
 def test_a_file_that_fails_to_open_keeps_its_device(
     swap_root: Path, policy: Policy, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    made = _made(swap_root, policy)
+    made = made_loop(swap_root, policy)
     dev = made.state["device"]
     path = str(swap_root / "swap0")
-    job = _later(made)
+    job = rebuilt_loop(made)
     try:
         with monkeypatch.context() as m:
             m.setattr(os, "open", _eio_opening("swap0"))

@@ -26,25 +26,11 @@ from tests.backends.test_a_loop_device_that_cannot_be_asked_serves_no_write impo
     no_loop_devices,  # noqa: F401 - the fixture
 )
 from tests.fixtures.host import attached_loops, needs_root, run
-from tests.fixtures.stores import provisioned, rebuilt
+from tests.fixtures.stores import made_loop, rebuilt, rebuilt_loop
 
 pytestmark = [pytest.mark.root, needs_root]
 
 MiB = 1 << 20
-
-
-def _made(swap_root: Path, policy: Policy) -> LoopBackend:
-    """Provisioned, attached and formatted; the provision's plugin, closed."""
-    path = str(swap_root / "swap0")
-    with provisioned("loop", {"path": path}, size=8 * MiB, policy=policy) as made:
-        assert isinstance(made, LoopBackend)
-    return made
-
-
-def _later(made: LoopBackend) -> LoopBackend:
-    later = rebuilt(made)
-    assert isinstance(later, LoopBackend)
-    return later
 
 
 def _in_the_child(made: LoopBackend, swap_root: Path) -> str:
@@ -85,7 +71,7 @@ def test_a_device_that_cannot_be_asked_is_neither_detached_nor_forgotten(
     policy: Policy,
     no_loop_devices: Path,  # noqa: F811
 ) -> None:
-    made = _made(swap_root, policy)
+    made = made_loop(swap_root, policy)
     dev = made.state["device"]
     path = str(swap_root / "swap0")
     try:
@@ -96,15 +82,15 @@ def test_a_device_that_cannot_be_asked_is_neither_detached_nor_forgotten(
         assert "disabled" not in got and got["device"] == dev, got
         assert attached_loops().get(dev) == path
     finally:
-        _later(made).swapfile(False)
+        rebuilt_loop(made).swapfile(False)
     assert attached_loops().get(dev) != path
 
 
 def test_a_device_detached_under_it_is_forgotten(swap_root: Path, policy: Policy) -> None:
-    made = _made(swap_root, policy)
+    made = made_loop(swap_root, policy)
     dev = made.state["device"]
     run("losetup", "-d", dev)  # by hand: the device serves nothing now (ENXIO)
-    job = _later(made)
+    job = rebuilt_loop(made)
     assert job.describe()["attached"] is False
     job.swapfile(False)
     assert "device" not in job.state
@@ -112,7 +98,7 @@ def test_a_device_detached_under_it_is_forgotten(swap_root: Path, policy: Policy
 
 
 def test_a_device_whose_node_is_gone_is_forgotten(swap_root: Path, policy: Policy) -> None:
-    made = _made(swap_root, policy)
+    made = made_loop(swap_root, policy)
     dev = made.state["device"]
     run("losetup", "-d", dev)
     # The device removed since (LOOP_CTL_REMOVE): its node is gone (ENOENT).

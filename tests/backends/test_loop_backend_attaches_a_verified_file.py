@@ -15,7 +15,7 @@ from backends.errors import ActiveAreaError, KernelError
 from backends.plugins.loop import LoopBackend
 from backends.policy import Policy
 from tests.fixtures.host import attached_loops, needs_root, run
-from tests.fixtures.stores import provisioned, rebuilt
+from tests.fixtures.stores import made_loop, rebuilt_loop
 
 MiB = 1024 * 1024
 
@@ -32,20 +32,6 @@ def _loop(
         provisioning=True,
         owner=owner,
     )
-
-
-def _made(swap_root: Path, policy: Policy) -> LoopBackend:
-    """Provisioned, attached and formatted; returns the provision's plugin, closed."""
-    path = str(swap_root / "swap0")
-    with provisioned("loop", {"path": path}, size=8 * MiB, policy=policy) as made:
-        assert isinstance(made, LoopBackend)
-    return made
-
-
-def _later(made: LoopBackend) -> LoopBackend:
-    later = rebuilt(made)
-    assert isinstance(later, LoopBackend)
-    return later
 
 
 def _swapon(backend: LoopBackend) -> None:
@@ -69,7 +55,7 @@ def test_it_attaches_swaps_and_detaches(swap_root: Path, policy: Policy) -> None
     header.mkswap(backend)
     backend.close()
 
-    later = _later(backend)
+    later = rebuilt_loop(backend)
     _swapon(later)
     try:
         assert kernel.is_active(dev)
@@ -88,11 +74,11 @@ def test_it_attaches_swaps_and_detaches(swap_root: Path, policy: Policy) -> None
 
 @needs_root
 def test_it_reuses_its_device(swap_root: Path, policy: Policy) -> None:
-    first = _made(swap_root, policy)
+    first = made_loop(swap_root, policy)
     dev = first.state["device"]
     try:
         first.swapfile(True)
-        _later(first).swapfile(True)  # a later job verifies and reuses it
+        rebuilt_loop(first).swapfile(True)  # a later job verifies and reuses it
         assert first.state["device"] == dev
         # State lost in a crash after attaching: provisioning again finds the device
         # backing our file.
@@ -108,10 +94,10 @@ def test_it_reuses_its_device(swap_root: Path, policy: Policy) -> None:
 
 @needs_root
 def test_it_refuses_to_remove_an_attached_file(swap_root: Path, policy: Policy) -> None:
-    made = _made(swap_root, policy)
+    made = made_loop(swap_root, policy)
     try:
         with pytest.raises(ActiveAreaError, match="is still attached to /dev/loop"):
-            _later(made).remove()
+            rebuilt_loop(made).remove()
         assert (swap_root / "swap0").exists()
     finally:
         made.swapfile(False)
@@ -119,8 +105,8 @@ def test_it_refuses_to_remove_an_attached_file(swap_root: Path, policy: Policy) 
 
 @needs_root
 def test_it_resizes_the_attached_device(swap_root: Path, policy: Policy) -> None:
-    made = _made(swap_root, policy)
-    backend = _later(made)  # the resize job
+    made = made_loop(swap_root, policy)
+    backend = rebuilt_loop(made)  # the resize job
     try:
         backend.resize(16 * MiB)
         assert backend.capacity_bytes() == 16 * MiB
@@ -133,7 +119,7 @@ def test_it_resizes_the_attached_device(swap_root: Path, policy: Policy) -> None
 def test_no_swapon_while_it_writes_to_the_device(swap_root: Path, policy: Policy) -> None:
     # The active check runs when the write descriptor is opened; holding the device
     # exclusively keeps a swapon by hand from slipping in during a long scan or benchmark.
-    backend = _later(_made(swap_root, policy))
+    backend = rebuilt_loop(made_loop(swap_root, policy))
     dev = backend.swap_path
     try:
         backend.swap_out(1, bytes(PAGE_SIZE))
