@@ -36,6 +36,15 @@ def read_observation(backend: Backend, plugin: SwapBackend | None = None) -> dic
         except BackendError as e:
             fields.update(observed_state=Backend.Observed.ERROR, observed_error=e.message)
             return fields
+    try:
+        return _observe(backend, plugin, fields)
+    finally:
+        # On every path: a descriptor of the store left open (an active area's header was
+        # read) would keep a zram device from being reset until the collector ran.
+        plugin.close()
+
+
+def _observe(backend: Backend, plugin: SwapBackend, fields: dict[str, Any]) -> dict[str, Any]:
     foreign = _foreign(backend, plugin)
     if foreign is not None:
         # Whatever is at the path now is not ours: none of its state is this backend's.
@@ -45,15 +54,19 @@ def read_observation(backend: Backend, plugin: SwapBackend | None = None) -> dic
             used_bytes=0,
             active_priority=None,
         )
-        plugin.close()
         return fields
-    try:
-        path: str | None = plugin.swap_path
-    except BackendError:
-        path = None
-    area = kernel.find_area(path) if path else None
     with contextlib.suppress(Exception):
         fields["info"] = plugin.describe()
+    try:
+        # None: a loop or zram device not attached, so the area cannot be active.
+        path = plugin.swap_path_if_any()
+    except BackendError as e:
+        # Whether the area is active is unknown: "inactive" would offer an activate of an
+        # area that may be on, and hide its use. Used bytes and priority are left as last
+        # seen.
+        fields.update(observed_state=Backend.Observed.ERROR, observed_error=e.message)
+        return fields
+    area = kernel.find_area(path) if path else None
     if area is not None:
         fields.update(
             observed_state=Backend.Observed.ACTIVE,
@@ -65,7 +78,6 @@ def read_observation(backend: Backend, plugin: SwapBackend | None = None) -> dic
     else:
         fields.update(used_bytes=0, active_priority=None)
         fields["observed_state"] = _inactive_state(plugin, path, fields, backend.adopted)
-        plugin.close()
     if isinstance(fields.get("header"), dict) and "label" in fields["header"]:
         # The header holds the label: an edit whose worker died between writing it and
         # saving the row must not leave the row's old label, which a later mkswap (resize)

@@ -124,6 +124,9 @@ class Target:
     swap_path: str | None
     area: kernel.SwapArea | None
     findings: list[Finding] = field(default_factory=list)
+    # Why the path /proc/swaps would show could not be named (a boot id or sysfs that
+    # cannot be read): whether the area is active is then unknown, not "no".
+    path_error: str = ""
 
     @property
     def file_path(self) -> str | None:
@@ -139,15 +142,17 @@ class Target:
 
 def target_for(backend: Backend, plugin: SwapBackend | None, plugin_error: str) -> Target:
     swap_path: str | None = None
+    path_error = ""
     if plugin is not None:
         try:
-            swap_path = plugin.swap_path
-        except BackendError:
-            swap_path = None  # a loop or zram device not attached: the area cannot be active
+            # None: a loop or zram device not attached, so the area cannot be active.
+            swap_path = plugin.swap_path_if_any()
+        except BackendError as e:
+            path_error = e.message
     else:
         swap_path = backend.swap_path
     area = kernel.find_area(swap_path) if swap_path else None
-    t = Target(backend, plugin, swap_path, area)
+    t = Target(backend, plugin, swap_path, area, path_error=path_error)
     if plugin is None:
         t.findings.append(fail("plugin", f"cannot load the {backend.kind} plugin: {plugin_error}"))
     return t
@@ -307,6 +312,10 @@ def check_drift(t: Target) -> list[Finding]:
     """Active or not, and at which priority, as the user asked. ``value["repair"]`` names
     the job that restores it, for auto-repair."""
     b = t.backend
+    if t.path_error:
+        # No repair: activating or deactivating an area whose state is unknown would act
+        # on a guess.
+        return [fail("drift", t.path_error, {"desired": b.desired_state, "observed": "unknown"})]
     active = t.area is not None
     value: dict[str, Any] = {
         "desired": b.desired_state,
