@@ -1014,14 +1014,26 @@ class UserspaceBackend(LoopBackend):
         return None  # no loop device of this kind serves the store file itself
 
     def _attached(self) -> bool:
+        """Whether the recorded device serves this backend's mount now. False when there is
+        no device, it is gone (no node: ENOENT; removed: ENXIO), it is no loop device, or it
+        serves another file or none. Any other failure to ask it (EACCES from a device
+        cgroup, EIO) is raised, as the loop kind's ``_backs`` does: read as "not attached",
+        the page showed a device that may be swapping on the mount as detached."""
         dev = self.device
         if dev is None:
             return False
         try:
             with _opened_device(dev, os.O_RDONLY) as fd:
                 return self._serves_our_mount(fd)
-        except (OSError, BackendError):
-            return False
+        except NotOursError:
+            return False  # not a loop device now, or a state naming another mount point
+        except KernelError as e:
+            if e.errno in (errno.ENOENT, errno.ENXIO):
+                return False
+            raise KernelError(
+                f"cannot tell whether {dev} serves this backend's mount: {e.message}",
+                errno=e.errno,
+            ) from e
 
     # ---- long writers: proven again as they go ----
 
