@@ -80,7 +80,7 @@ def context(host: Host, form: DynamicSwapForm | None = None) -> dict[str, Any]:
 
 @require_POST
 def host_dynamic_swap(request: HttpRequest, code: UUID) -> HttpResponse:
-    from .views import actor, htmx_of, refuse, viewer_required
+    from .views import _host_page, actor, htmx_of, refuse, viewer_required
 
     @viewer_required
     def view(request: HttpRequest) -> HttpResponse:
@@ -99,7 +99,11 @@ def host_dynamic_swap(request: HttpRequest, code: UUID) -> HttpResponse:
                     for m in msgs:
                         form.add_error(mib if mib in form.fields else None, m)
         if not form.is_valid():
-            return render(request, "parts/dynamic_swap.html", context(host, form), status=422)
+            if htmx_of(request):
+                return render(request, "parts/dynamic_swap.html", context(host, form), status=422)
+            # Without htmx the form was posted by the page itself: the page comes back,
+            # with the form's errors, not the bare section.
+            return _host_page(request, host, dynamic_form=form, status=422)
         if htmx_of(request):
             return render(request, "parts/dynamic_swap.html", {**context(host), "saved": True})
         return HttpResponseRedirect(reverse("host", args=[host.uuid]) + "#dynamic-swap")

@@ -392,19 +392,35 @@ def _host_context(request: HttpRequest, host: Host) -> dict[str, Any]:
 @viewer_required
 def host_detail(request: HttpRequest, code: UUID) -> HttpResponse:
     host = get_object_or_404(Host.objects.select_related("health"), uuid=code)
+    return _host_page(request, host)
+
+
+def _host_page(
+    request: HttpRequest,
+    host: Host,
+    tune_form: TuneForm | None = None,
+    dynamic_form: dynamic.DynamicSwapForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """The host page, or the part of it htmx asks for; ``tune_form`` or ``dynamic_form`` is
+    a refused form to show with its errors. One context for every way the page is drawn: a
+    refused form's page once lacked the dynamic swap form and failed to draw, and showed a
+    snapshot without the page's Adopt marks."""
     context = _host_context(request, host)
     target = htmx_target(request)
     if target in (None, "charts"):
         context.update(_chart_context(host, request.GET.get("range", "hour")))
     if target in (None, "tune"):
         snap = context["snap"]
-        context["tune_form"] = TuneForm(initial=_tune_initial(snap), zswap=bool(snap.zswap))
+        context["tune_form"] = tune_form or TuneForm(
+            initial=_tune_initial(snap), zswap=bool(snap.zswap)
+        )
     if target is None:
         # Whole page only: the host's own events (offline, back online, its health) and its
         # backends', newest first; the polled partial does not carry them.
         context["events"] = HealthEvent.objects.filter(host=host).select_related("backend")[:20]
-        context.update(dynamic.context(host))
-    return page(request, "host.html", context, ("live", "charts", "tune"))
+        context.update(dynamic.context(host, dynamic_form))
+    return page(request, "host.html", context, ("live", "charts", "tune"), status=status)
 
 
 @require_POST
@@ -417,9 +433,7 @@ def host_tune(request: HttpRequest, code: UUID) -> HttpResponse:
     form = TuneForm(request.POST, zswap=bool(snap.zswap))
     context = {"host": host, "tune_form": form, "snap": snap}
     if not form.is_valid():
-        # The page's snapshot, marked for Adopt (_host_context), not the one read here.
-        whole = {**_host_context(request, host), "tune_form": form}
-        return page(request, "host.html", whole, ("tune",), status=422)
+        return _host_page(request, host, form, status=422)
     # The names backends.tunables takes; zswap fields only on a kernel that has zswap.
     params = {k: v for k, v in form.cleaned_data.items() if v is not None and v != ""}
     if not snap.zswap:
@@ -432,9 +446,7 @@ def host_tune(request: HttpRequest, code: UUID) -> HttpResponse:
         for key, msgs in e.errors.items():
             for m in msgs:
                 form.add_error(key if key in form.fields else None, m)
-        return page(
-            request, "host.html", {**_host_context(request, host), **context}, ("tune",), status=422
-        )
+        return _host_page(request, host, form, status=422)
     return _queued(request, job, host_url(host), partial=("host.html", "tune", context))
 
 

@@ -94,3 +94,19 @@ def test_a_viewer_cannot_change_it(client, victor, host_row, policy):
     policy.refresh_from_db()
     assert policy.min_free_bytes == 32 * MiB
     assert AuditEvent.objects.get(action="settings").outcome == "refused"
+
+
+def test_without_htmx_a_bad_value_comes_back_on_the_whole_page(client, alice, host_row, policy):
+    """A browser without JavaScript posts the form itself: a refusal comes back on the host
+    page, laid out, with the value named beside the form. Before, it got the bare section."""
+    client.force_login(alice)
+    url = reverse("host-dynamic-swap", args=[host_row.uuid])
+    r = client.post(url, {**FORM, "dyn-max_total_mib": "128"})
+    assert r.status_code == 422
+    html = r.content.decode()
+    assert html.lstrip().lower().startswith("<!doctype html>")
+    assert "the total limit must hold at least one file" in html
+    assert 'value="128"' in html  # what was typed, not the saved policy
+    assert 'id="tune"' in html
+    policy.refresh_from_db()
+    assert policy.max_total_bytes != 128 * MiB
