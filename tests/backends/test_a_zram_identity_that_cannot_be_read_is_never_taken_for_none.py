@@ -119,34 +119,33 @@ def test_a_device_added_whose_disk_sequence_cannot_be_read_is_not_recorded(
         assert added.alive() and added.attr("disksize") == "0"  # never configured
 
 
-def test_a_disk_sequence_that_cannot_be_read_keeps_the_device(
-    policy: Policy, monkeypatch: pytest.MonkeyPatch
+def _proc_devices(_name: str) -> Callable[[str], bool]:
+    return lambda path: path == "/proc/devices"
+
+
+@pytest.mark.parametrize(
+    ("unreadable", "err", "said"),
+    [
+        pytest.param(_diskseq_of, errno.EIO, "disk sequence number of /dev/{name}", id="diskseq"),
+        pytest.param(_proc_devices, errno.EACCES, "cannot read /proc/devices", id="proc-devices"),
+    ],
+)
+def test_an_identity_that_cannot_be_read_keeps_the_device(
+    policy: Policy,
+    monkeypatch: pytest.MonkeyPatch,
+    unreadable: Callable[[str], Callable[[str], bool]],
+    err: int,
+    said: str,
 ) -> None:
     with zram_devices() as zram:
         made, ours = _made(zram, policy)
         job = rebuilt(made)  # the destroy job's plugin
         assert isinstance(job, ZramBackend)
         with monkeypatch.context() as m:
-            m.setattr(io, "open", _failing(_diskseq_of(ours.name), errno.EIO, []))
-            with pytest.raises(KernelError, match=f"disk sequence number of {ours.dev}"):
+            m.setattr(io, "open", _failing(unreadable(ours.name), err, []))
+            with pytest.raises(KernelError, match=said.format(name=ours.name)) as raised:
                 job.swapfile(False)
-        assert job.state == made.state
-        assert ours.alive() and ours.attr("disksize") == str(SIZE)
-        _destroyed(job, ours)
-
-
-def test_a_proc_devices_that_cannot_be_read_keeps_the_device(
-    policy: Policy, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    with zram_devices() as zram:
-        made, ours = _made(zram, policy)
-        job = rebuilt(made)
-        assert isinstance(job, ZramBackend)
-        with monkeypatch.context() as m:
-            m.setattr(io, "open", _failing(lambda p: p == "/proc/devices", errno.EACCES, []))
-            with pytest.raises(KernelError, match="cannot read /proc/devices") as raised:
-                job.swapfile(False)
-        assert raised.value.errno == errno.EACCES
+        assert raised.value.errno == err
         assert job.state == made.state
         assert ours.alive() and ours.attr("disksize") == str(SIZE)
         _destroyed(job, ours)
