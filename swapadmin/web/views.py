@@ -385,6 +385,9 @@ def _host_context(request: HttpRequest, host: Host) -> dict[str, Any]:
         "tune_job": host_jobs.get(Job.Kind.TUNE),
         "zram": zram_rows(snap, backends),
         "poll": STATE_POLL,
+        # Where an action sent without htmx comes back to: the page may be drawn at a
+        # form's POST-only address (a refused tune form), whose path is no page.
+        "back": host_url(host),
     }
 
 
@@ -407,20 +410,23 @@ def _host_page(
     refused form's page once lacked the dynamic swap form and failed to draw, and showed a
     snapshot without the page's Adopt marks."""
     context = _host_context(request, host)
+    partials = ("live", "charts", "tune")
     target = htmx_target(request)
-    if target in (None, "charts"):
+    # page() draws the whole page for any target but these: its context is then whole too.
+    part = target if target in partials else None
+    if part in (None, "charts"):
         context.update(_chart_context(host, request.GET.get("range", "hour")))
-    if target in (None, "tune"):
+    if part in (None, "tune"):
         snap = context["snap"]
         context["tune_form"] = tune_form or TuneForm(
             initial=_tune_initial(snap), zswap=bool(snap.zswap)
         )
-    if target is None:
+    if part is None:
         # Whole page only: the host's own events (offline, back online, its health) and its
         # backends', newest first; the polled partial does not carry them.
         context["events"] = HealthEvent.objects.filter(host=host).select_related("backend")[:20]
         context.update(dynamic.context(host, dynamic_form))
-    return page(request, "host.html", context, ("live", "charts", "tune"), status=status)
+    return page(request, "host.html", context, partials, status=status)
 
 
 @require_POST

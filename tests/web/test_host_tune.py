@@ -114,3 +114,34 @@ def test_a_refused_form_keeps_the_pages_adopt_marks(
     assert 'aria-label="Adopt /dev/vdb2"' not in body
     assert "Cannot be adopted: it is the store of backend &#x27;was-vdb2&#x27;" in body
     assert not Job.objects.exists()
+
+
+def test_a_refused_forms_page_links_to_the_host_page_not_the_form(
+    as_user: Any, alice: User, observed_host: Host, backend: Backend
+) -> None:
+    """The refused form's page is drawn at the form's address, which takes only POST: its
+    chart ranges and the way back from a backend's action name the host page. Before, they
+    were relative to the page's path, and led to a 405."""
+    r = as_user(alice).post(url(observed_host), {**GOOD, "swappiness": "250"})
+    assert r.status_code == 422
+    body = r.content.decode()
+    host_page = reverse("host", args=[observed_host.uuid])
+    assert f'href="{host_page}?range=day"' in body
+    assert 'href="?range=' not in body
+    assert f'name="next" value="{host_page}"' in body
+    assert f'name="next" value="{url(observed_host)}"' not in body
+
+
+def test_a_refused_form_asked_for_by_another_part_gets_the_whole_page(
+    as_user: Any, alice: User, observed_host: Host
+) -> None:
+    """An htmx request naming a part the page has no partial for gets the whole page, with
+    all it needs: before, the whole page was drawn with only the parts' context, and an
+    admin's page failed on the forms it lacked."""
+    r = as_user(alice).post(
+        url(observed_host), {**GOOD, "swappiness": "250"}, headers=htmx("dynamic-swap")
+    )
+    assert r.status_code == 422
+    body = r.content.decode()
+    assert "less than or equal to 200" in body
+    assert 'id="dynamic-swap-submit"' in body
