@@ -192,6 +192,8 @@ class UserspaceBackend(LoopBackend):
         swap_path: str | None,
     ) -> list[Fact]:
         device = str(info.get("device") or state.get("device") or "not attached")
+        unreadable = info.get("unreadable")
+        why = unreadable.get("attached") if isinstance(unreadable, dict) else None
         running = info.get("daemon_running")
         rec = Daemon.from_state(state.get("daemon"))
         pid = rec.pid if rec else None
@@ -205,7 +207,12 @@ class UserspaceBackend(LoopBackend):
             Fact("Store file", str(params.get("path") or ""), mono=True),
             Fact("Daemon", daemon_text),
             Fact("FUSE mount", str(state.get("mountpoint") or "not mounted"), mono=True),
-            Fact("Loop device", device, mono=True),
+            Fact(
+                "Loop device",
+                device,
+                mono=True,
+                problem=f"whether it serves the mount is not known: {why}" if why else "",
+            ),
             Fact(
                 "PR_SET_IO_FLUSHER",
                 "yes" if flusher is True else "no" if flusher is False else "unknown",
@@ -791,14 +798,13 @@ class UserspaceBackend(LoopBackend):
 
     def _serves_our_mount(self, dev_fd: int) -> bool:
         mp = self.mountpoint
-        backing = store_mod.loop_backing(dev_fd)
         found = uswapd.mount_at(mp) if mp else None
-        return (
-            backing is not None
-            and found is not None
-            and found.ours
-            and uswapd.devnum(backing[0]) == found.devnum
-        )
+        if found is None or not found.ours:
+            # Nothing of ours mounted: the device cannot serve it, and is not asked (the
+            # question may go to a FUSE daemon, which may be gone).
+            return False
+        backing = store_mod.loop_backing(dev_fd)
+        return backing is not None and uswapd.devnum(backing[0]) == found.devnum
 
     def _stop_serving(self) -> None:
         """Take this backend's mount down and end its daemon. Only a uswapd that holds this
@@ -1030,10 +1036,20 @@ class UserspaceBackend(LoopBackend):
         except KernelError as e:
             if e.errno in (errno.ENOENT, errno.ENXIO):
                 return False
+            mp = self._mountpoint_or_none()
+            if e.errno in _CUT_OFF and mp is not None:
+                raise self._cut_off(mp) from e  # the daemon gone, or its connection aborted
             raise KernelError(
                 f"cannot tell whether {dev} serves this backend's mount: {e.message}",
                 errno=e.errno,
             ) from e
+
+    def _mountpoint_or_none(self) -> str | None:
+        """``mountpoint``, or None where the state names another place (refused there)."""
+        try:
+            return self.mountpoint
+        except NotOursError:
+            return None
 
     # ---- long writers: proven again as they go ----
 
@@ -1130,12 +1146,16 @@ class UserspaceBackend(LoopBackend):
     # ---- what the host shows ----
 
     def describe(self) -> dict[str, Any]:
-        out = super().describe()
-        rec = self.daemon
         try:
-            out["mountpoint"] = self.mountpoint
-        except NotOursError:
-            out["mountpoint"] = None  # a state naming another place: shown as not mounted
+            out = super().describe()
+        except BackendError as e:
+            # The loop device could not be asked (a daemon gone answers ENOTCONN): the
+            # daemon's own facts below say why, and must not be left out with the rest.
+            out = SwapBackend.describe(self)
+            out.update(device=self.device, attached=None, unreadable={"attached": e.message})
+        rec = self.daemon
+        # None: a state naming another place, shown as not mounted.
+        out["mountpoint"] = self._mountpoint_or_none()
         out["daemon_pid"] = rec.pid if rec else None
         out["daemon_running"] = bool(rec and rec.alive())
         out["io_flusher"] = self.state.get("io_flusher")
