@@ -15,7 +15,7 @@ import fcntl
 import os
 import stat
 import struct
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Final
 
@@ -337,13 +337,10 @@ class LoopBackend(FileBackend):
         or the file attached to a second device beside it."""
         want = os.fstat(backing)
         try:
-            with _opened_device(dev, os.O_RDONLY) as fd:
-                return store_mod.loop_backing(fd) == (want.st_dev, want.st_ino)
-        except NotOursError:
-            return False  # a FIFO, a character device, another kind's block device
+            return ask_loop_device(
+                dev, lambda fd: store_mod.loop_backing(fd) == (want.st_dev, want.st_ino)
+            )
         except KernelError as e:
-            if e.errno in (errno.ENOENT, errno.ENXIO):
-                return False
             raise KernelError(
                 f"cannot tell whether {dev} serves this backend's file: {e.message}",
                 errno=e.errno,
@@ -471,6 +468,23 @@ def open_loop_node(dev: str, flags: int) -> int:
     """``dev`` opened with ``flags`` only once it proves to be a loop device (a block
     device of major 7); see ``devices.open_block_node``."""
     return devices.open_block_node(dev, flags, major=store_mod.LOOP_MAJOR, kind="loop")
+
+
+def ask_loop_device(dev: str, ask: Callable[[int], bool]) -> bool:
+    """``ask`` of loop device ``dev``, opened read-only. False when ``dev`` is no loop device
+    now (a FIFO, another kind's block device: NotOursError, from ``ask`` too) or is gone (no
+    node: ENOENT; removed: ENXIO). Any other failure to ask it (EACCES from a device cgroup,
+    EMFILE, EIO) is raised as KernelError: read as "not ours", a device that may be swapping
+    on the file would be forgotten undetached."""
+    try:
+        with _opened_device(dev, os.O_RDONLY) as fd:
+            return ask(fd)
+    except NotOursError:
+        return False
+    except KernelError as e:
+        if e.errno in (errno.ENOENT, errno.ENXIO):
+            return False
+        raise
 
 
 @contextlib.contextmanager

@@ -49,7 +49,13 @@ from backends.errors import (
     ValidationError,
 )
 from backends.plugins.file import _lock, read_mark
-from backends.plugins.loop import LOOP_CLR_FD, LoopBackend, _opened_device, open_loop_node
+from backends.plugins.loop import (
+    LOOP_CLR_FD,
+    LoopBackend,
+    _opened_device,
+    ask_loop_device,
+    open_loop_node,
+)
 from backends.policy import Policy
 from backends.store import Store
 
@@ -1029,13 +1035,9 @@ class UserspaceBackend(LoopBackend):
         if dev is None:
             return False
         try:
-            with _opened_device(dev, os.O_RDONLY) as fd:
-                return self._serves_our_mount(fd)
-        except NotOursError:
-            return False  # not a loop device now, or a state naming another mount point
+            # False too for a state naming another mount point (NotOursError).
+            return ask_loop_device(dev, self._serves_our_mount)
         except KernelError as e:
-            if e.errno in (errno.ENOENT, errno.ENXIO):
-                return False
             mp = self._mountpoint_or_none()
             if e.errno in _CUT_OFF and mp is not None:
                 raise self._cut_off(mp) from e  # the daemon gone, or its connection aborted
