@@ -89,6 +89,33 @@ def observed_host(host_row: Host) -> Host:
 
 
 @pytest.fixture
+def vdb2_elsewhere(observed_host: Host) -> Backend:
+    """The backend, destroyed, that manages ``observed_host``'s /dev/vdb2 under a second name
+    of the same machine (renamed, a second worker): it covers the area once it is not
+    absent."""
+    observed_host.machine_id = "0123456789abcdef0123456789abcdef"
+    observed_host.save(update_fields=["machine_id"])
+    other = Host.objects.create(
+        name="oldname", machine_id=observed_host.machine_id, kernel_release="test"
+    )
+    return Backend.objects.create(
+        host=other,
+        kind="block",
+        name="was-vdb2",
+        params={"device": "/dev/vdb2"},
+        desired_state=Backend.Desired.ABSENT,
+        observed_state=Backend.Observed.ABSENT,
+    )
+
+
+def cover(backend: Backend) -> None:
+    """``backend`` back in use (inactive, its store ready): it covers its area again."""
+    backend.observed_state = Backend.Observed.READY
+    backend.desired_state = Backend.Desired.INACTIVE
+    backend.save()
+
+
+@pytest.fixture
 def backend(host_row: Host, swap_root: Path) -> Backend:
     return Backend.objects.create(
         host=host_row,

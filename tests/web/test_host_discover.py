@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from swapadmin.core.models import AuditEvent, Backend, Host, Job
 
-from .conftest import HTMX
+from .conftest import HTMX, cover
 
 
 def url(host: Host) -> str:
@@ -83,30 +83,15 @@ def test_an_area_no_discover_can_adopt_is_offered_no_adopt_button(
 
 
 def test_an_area_another_name_of_the_machine_manages_is_offered_no_adopt_button(
-    as_user: Any, alice: User, observed_host: Host
+    as_user: Any, alice: User, observed_host: Host, vdb2_elsewhere: Backend
 ) -> None:
     """The machine is known by a second host name (renamed, a second worker) whose backend
     manages /dev/vdb2: a discover here would pass over it saying so, and the page says the
     same instead of offering Adopt. Another name's destroyed backend covers nothing."""
-    observed_host.machine_id = "0123456789abcdef0123456789abcdef"
-    observed_host.save(update_fields=["machine_id"])
-    other = Host.objects.create(
-        name="oldname", machine_id=observed_host.machine_id, kernel_release="test"
-    )
-    gone = Backend.objects.create(
-        host=other,
-        kind="block",
-        name="was-vdb2",
-        params={"device": "/dev/vdb2"},
-        desired_state=Backend.Desired.ABSENT,
-        observed_state=Backend.Observed.ABSENT,
-    )
     page = as_user(alice).get(reverse("host", args=[observed_host.uuid])).content.decode()
     assert 'aria-label="Adopt /dev/vdb2"' in page
 
-    gone.observed_state = Backend.Observed.READY
-    gone.desired_state = Backend.Desired.INACTIVE
-    gone.save()
+    cover(vdb2_elsewhere)
     page = as_user(alice).get(reverse("host", args=[observed_host.uuid])).content.decode()
     assert 'aria-label="Adopt /dev/vdb2"' not in page
     assert (

@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from swapadmin.core.models import AuditEvent, Backend, Host, Job
 
-from .conftest import htmx
+from .conftest import cover, htmx
 
 GOOD = {
     "swappiness": "30",
@@ -84,26 +84,14 @@ def test_without_zswap_it_offers_and_sends_no_zswap_fields(
 
 
 def test_a_refused_form_keeps_the_pages_adopt_marks(
-    as_user: Any, alice: User, observed_host: Host
+    as_user: Any, alice: User, observed_host: Host, vdb2_elsewhere: Backend
 ) -> None:
     """Without htmx, a refused form comes back on the whole host page, drawn as the page is:
     its dynamic swap form is there, and an area that a backend of another name of this
     machine manages is offered no Adopt. Before, that page lacked the dynamic swap form and
     failed to draw (a server error instead of the form's errors), and the htmx form's page
     drew the snapshot read for the form, without the page's Adopt marks."""
-    observed_host.machine_id = "0123456789abcdef0123456789abcdef"
-    observed_host.save(update_fields=["machine_id"])
-    other = Host.objects.create(
-        name="oldname", machine_id=observed_host.machine_id, kernel_release="test"
-    )
-    Backend.objects.create(
-        host=other,
-        kind="block",
-        name="was-vdb2",
-        params={"device": "/dev/vdb2"},
-        desired_state=Backend.Desired.INACTIVE,
-        observed_state=Backend.Observed.READY,
-    )
+    cover(vdb2_elsewhere)
 
     r = as_user(alice).post(url(observed_host), {**GOOD, "swappiness": "250"})
 
