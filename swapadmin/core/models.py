@@ -177,6 +177,12 @@ class Backend(models.Model):
         #: The store now at the path is not this backend's (another device after a reboot,
         #: a file replaced); nothing is written to it. See observed_error.
         FOREIGN = "foreign"
+        #: Whether its area is active cannot be told: its path could not be named (a boot
+        #: id or sysfs that cannot be read). Not "inactive", which would offer an activate
+        #: of an area that may be on and hide its use. See observed_error; used_bytes and
+        #: active_priority are as last seen. Only a thorough look (after a job, a check
+        #: someone asks for, a worker's start) clears it.
+        INDETERMINATE = "indeterminate", "Cannot tell"
 
     class Discard(models.TextChoices):
         NONE = "", "no discard"

@@ -64,7 +64,10 @@ def _observe(backend: Backend, plugin: SwapBackend, fields: dict[str, Any]) -> d
         # Whether the area is active is unknown: "inactive" would offer an activate of an
         # area that may be on, and hide its use. Used bytes and priority are left as last
         # seen.
-        fields.update(observed_state=Backend.Observed.ERROR, observed_error=e.message)
+        fields.update(observed_state=Backend.Observed.INDETERMINATE, observed_error=e.message)
+        # Nor is the description kept: it was read without a path (describe takes any error
+        # for none), and the row's last one names the path the area was last seen at.
+        fields.pop("info", None)
         return fields
     area = kernel.find_area(path) if path else None
     if area is not None:

@@ -180,6 +180,14 @@ def store_sample(host: Host, reading: HostReading) -> Sample:
                 # area at its path is someone else's, so it is listed as unmanaged.
                 continue
             area = _match(backend, reading.areas)
+            if backend.observed_state == Backend.Observed.INDETERMINATE:
+                # The thorough look could not name its path: the one recorded may now be
+                # another's (a zram device of another boot), so an area there is neither
+                # counted as this backend's use nor offered to adopt, and the verdict stays
+                # until a thorough look can tell (after a job, at a check someone asks for).
+                if area is not None:
+                    managed.add(area.path)
+                continue
             if area is not None:
                 managed.add(area.path)
                 by_backend[str(backend.uuid)] = area.used_bytes
@@ -551,7 +559,8 @@ def _observations_update(db: Any, host: str = "%s", skip_locked: bool = False) -
     A state or an error the reading cannot tell is null in ``v`` and keeps the row's value
     (both columns are NOT NULL, so null means nothing else). A job that ended after this
     reading wrote a fresher observation: the WHERE keeps that one, row by row, against a job
-    committing meanwhile. UPDATE ... FROM: PostgreSQL, and SQLite from 3.33."""
+    committing meanwhile, and keeps a foreign or indeterminate verdict written meanwhile.
+    UPDATE ... FROM: PostgreSQL, and SQLite from 3.33."""
     q = db.ops.quote_name
     backends = Backend._meta
     table = q(backends.db_table)
@@ -560,6 +569,9 @@ def _observations_update(db: Any, host: str = "%s", skip_locked: bool = False) -
         return str(q(_column(backends, name)))
 
     pk = q(backends.pk.column)
+    # Verdicts only a thorough look clears (the reading skips such rows; this holds if one
+    # is written between the reading's look at the rows and this statement).
+    kept = ", ".join(f"'{s}'" for s in (Backend.Observed.FOREIGN, Backend.Observed.INDETERMINATE))
     # The rows the UPDATE writes, locked as it would lock them (NO KEY UPDATE: a foreign
     # key's check on the row, a job's or a health row's, is no conflict), each skipped if
     # held; only the reading's own (v), so a busy or foreign backend's row is not touched.
@@ -577,7 +589,8 @@ def _observations_update(db: Any, host: str = "%s", skip_locked: bool = False) -
         # The host's own rows by its index: a fleet's whole table is never read (the
         # planner takes the JSON for 100 rows), and no sample writes another host's.
         f"FROM v WHERE {table}.{col('host')} = {host} AND {table}.{pk} = v.pk "
-        f"AND ({table}.{col('observed_at')} IS NULL OR {table}.{col('observed_at')} < %s)"
+        f"AND ({table}.{col('observed_at')} IS NULL OR {table}.{col('observed_at')} < %s) "
+        f"AND {table}.{col('observed_state')} NOT IN ({kept})"
         f"{free}"
     )
 

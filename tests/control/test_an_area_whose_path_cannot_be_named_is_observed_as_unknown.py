@@ -18,68 +18,48 @@ from __future__ import annotations
 import pytest
 
 from backends import kernel
-from backends.plugins.zram import BOOT_ID_FILE_ENV
-from swapadmin.core.models import Backend, Job
+from swapadmin.core.models import Backend
 from swapadmin.core.observe import observe_backend
 from swapadmin.health.checks import backend_findings
-from tests.control.test_run_job_directly import MiB, job_for, run
-from tests.fixtures.host import needs_root
+from tests.fixtures.host import needs_root, zram_holders
 
 pytestmark = [
     pytest.mark.django_db,
-    pytest.mark.usefixtures("on_testhost", "zram_cleanup"),
+    pytest.mark.usefixtures("on_testhost", "zram_cleanup"),  # active_zram: conftest
     needs_root,
 ]
-
-
-@pytest.fixture
-def active_zram(host_row):
-    backend = Backend.objects.create(
-        host=host_row,
-        kind="zram",
-        name="z",
-        params={},
-        size_bytes=8 * MiB,
-        desired_state=Backend.Desired.ACTIVE,
-    )
-    made = run(job_for(backend, Job.Kind.PROVISION))
-    assert made.state == Job.State.SUCCEEDED, made.error
-    on = run(job_for(backend, Job.Kind.ACTIVATE))
-    assert on.state == Job.State.SUCCEEDED, on.error
-    backend.refresh_from_db()
-    assert observe_backend(backend) == Backend.Observed.ACTIVE
-    try:
-        yield backend
-    finally:
-        gone = run(job_for(backend, Job.Kind.DESTROY))
-        assert gone.state == Job.State.SUCCEEDED, gone.error
-
-
-@pytest.fixture
-def unreadable_boot_id(scratch, monkeypatch):
-    missing = scratch / "boot_id"
-    monkeypatch.setenv(BOOT_ID_FILE_ENV, str(missing))
-    yield (
-        "cannot tell whether the zram (compressed RAM) area is active: its path could not be "
-        f"named: cannot read {missing} ({BOOT_ID_FILE_ENV}): No such file or directory"
-    )
-    # Before the fixture that destroys the area, which must name its device.
-    monkeypatch.delenv(BOOT_ID_FILE_ENV, raising=False)
 
 
 def test_the_observer_records_unknown_with_why_not_inactive(active_zram, unreadable_boot_id):
     priority = active_zram.active_priority
     assert priority is not None
-    used_before = active_zram.used_bytes
+    # A figure no look at a fresh device would give: the observer must keep the last seen,
+    # not write the kernel's 0 (or anything else) over it.
+    last_seen = 12345 * 4096
+    Backend.objects.filter(pk=active_zram.pk).update(used_bytes=last_seen)
+    active_zram.refresh_from_db()
+    described = active_zram.info
+    assert described["swap_path"] == active_zram.state["device"]
 
     state = observe_backend(active_zram)
 
-    assert state == Backend.Observed.ERROR
+    assert state == Backend.Observed.INDETERMINATE
     active_zram.refresh_from_db()
-    assert active_zram.observed_state == Backend.Observed.ERROR
+    assert active_zram.observed_state == Backend.Observed.INDETERMINATE
     assert active_zram.observed_error == unreadable_boot_id
-    assert active_zram.used_bytes == used_before
+    assert active_zram.used_bytes == last_seen
     assert active_zram.active_priority == priority
+    # Nor is the description, read without a path, written over the one that names it.
+    assert active_zram.info == described
+
+
+def test_the_observer_leaves_no_descriptor_of_the_store_open(active_zram):
+    """The fixture observed the active area, reading its header through the plugin: no
+    descriptor of the device may outlive that look, or the destroy cannot reset it."""
+    dev = active_zram.state["device"]
+    observe_backend(active_zram)
+
+    assert zram_holders(dev) == f"{dev} is active swap"
 
 
 def test_the_health_check_reports_unknown_drift_with_no_repair(active_zram, unreadable_boot_id):
