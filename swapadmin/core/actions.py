@@ -18,10 +18,14 @@ from typing import Literal
 #: Where a backend stands, as its page sorts it to offer actions (``web.views.stage_of``):
 #: its store never proven swapadmin's (``unproven``); provisioned but gone from the host
 #: (``gone``); either of those with its destroy asked (``leaving``); in /proc/swaps
-#: (``active``); anything else: ready, unknown, in error, foreign (``inactive``).
-Stage = Literal["unproven", "gone", "leaving", "inactive", "active"]
+#: (``active``); whether it is in /proc/swaps cannot be told (``indeterminate``, as
+#: observed: the services refuse all but a check there, so the page offers only that);
+#: anything else: ready, not yet seen, in error, foreign (``inactive``).
+Stage = Literal["unproven", "gone", "leaving", "inactive", "active", "indeterminate"]
 #: Every stage.
-STAGES: frozenset[Stage] = frozenset({"unproven", "gone", "leaving", "inactive", "active"})
+STAGES: frozenset[Stage] = frozenset(
+    {"unproven", "gone", "leaving", "inactive", "active", "indeterminate"}
+)
 
 
 MIB = 1 << 20

@@ -38,6 +38,7 @@ from .services import (
     audit,
     backend_kind_refusal,
     discard_refusal,
+    indeterminate_reason,
     live_job_for,
     not_provisioned_reason,
 )
@@ -167,6 +168,10 @@ def _refusals(backend: Backend, changed: dict[str, Any]) -> None:
     touches_host = set(changed) - row_only(backend, changed)
     if touches_host and backend.provisioned_at is None:
         raise NotReady(not_provisioned_reason(backend, "change on the host"))
+    if touches_host and backend.observed_state == Backend.Observed.INDETERMINATE:
+        # Recorded for later, a priority or discard would be promised to an area that may
+        # be on now; a label is written to its header.
+        raise NotReady(indeterminate_reason(backend, "change on the host"))
     if "label" in changed and backend.observed_state == Backend.Observed.ACTIVE:
         raise NotReady(
             f"{backend.name} is active: its label is rewritten only on an inactive area "

@@ -136,6 +136,18 @@ ADOPT_AGAIN = (
 )
 
 
+def indeterminate_reason(backend: Backend, what: str) -> str:
+    """Why ``what`` is refused while whether ``backend``'s area is active cannot be told
+    (observed indeterminate): a guess either way could swapon, swapoff or write an area in
+    use. The worker refuses a queued job too; this refuses the request before it changes
+    the row (a destroy asked would mark it leaving)."""
+    return (
+        f"whether {backend.name}'s area is active cannot be told ({backend.observed_error}), "
+        f"so a {what} is refused: it would act on a guess. Mend what stops its path being "
+        "named, then ask for a check, which looks again"
+    )
+
+
 def way_out_of_unproven(backend: Backend) -> str:
     """What a person can do about ``backend``'s store never proven its own."""
     if backend.adopted and backend.observed_state == Backend.Observed.ABSENT:
@@ -590,6 +602,10 @@ def request_action(
         raise InvalidRequest.one("kind", cannot)
     if backend.provisioned_at is None and not spec.before_provision:
         reason = not_provisioned_reason(backend, kind)
+        audit(actor, kind, backend, "refused", {"reason": reason})
+        raise NotReady(reason)
+    if backend.observed_state == Backend.Observed.INDETERMINATE and not spec.reads_only:
+        reason = indeterminate_reason(backend, kind)
         audit(actor, kind, backend, "refused", {"reason": reason})
         raise NotReady(reason)
     cleaned = _clean_action_params(backend, spec, params or {})

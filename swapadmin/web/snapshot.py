@@ -166,6 +166,8 @@ def zram_of(snap: Snapshot, backend: Backend) -> Zram | None:
     """``backend``'s device as the latest sample read it, whatever its kind (a third party's
     kind may swap on a zram device too); None when its area is not on a zram device in use
     as swap (the sampler reads only active ones)."""
+    if backend.observed_state == Backend.Observed.INDETERMINATE:
+        return None  # its path may now be another's device: its figures are not this one's
     if not backend.swap_path or os.path.dirname(backend.swap_path) != "/dev":
         return None  # /srv/zram0 or /dev/vg0/zram0 is not /dev/zram0
     found = snap.zram.get(os.path.basename(backend.swap_path))

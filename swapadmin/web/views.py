@@ -556,6 +556,10 @@ def stage_of(backend: Backend) -> actions.Stage:
         if backend.desired_state == Backend.Desired.ABSENT:
             return "leaving"
         return "unproven" if backend.provisioned_at is None else "gone"
+    if backend.observed_state == Backend.Observed.INDETERMINATE:
+        # Whether its area is on cannot be told: neither activate nor deactivate (nor a
+        # scan, which writes) is offered, only what looks again or removes it.
+        return "indeterminate"
     return "active" if backend.observed_state == Backend.Observed.ACTIVE else "inactive"
 
 
@@ -563,9 +567,12 @@ def _offerable(backend: Backend, spec: actions.BackendAction) -> bool:
     """Whether ``backend``'s page may offer ``spec`` at all, button, form or confirm page,
     by the table's gates the services refuse it by: not an action that would write the
     bytes of an area swapadmin did not make (``adopted_writes``), nor one its kind cannot do
-    (``kind_can``), nor, before the store is proven its own, one that needs it."""
+    (``kind_can``), nor, before the store is proven its own, one that needs it, nor any but
+    a check while whether the area is active cannot be told."""
     if backend.adopted and spec.adopted_writes:
         return False
+    if backend.observed_state == Backend.Observed.INDETERMINATE and not spec.reads_only:
+        return False  # services.indeterminate_reason: only a check, which looks again
     if services.backend_kind_refusal(backend, spec) is not None:
         return False
     return spec.before_provision or backend.provisioned_at is not None

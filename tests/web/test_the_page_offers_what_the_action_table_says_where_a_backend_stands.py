@@ -27,6 +27,8 @@ PINNED: dict[str, tuple[dict[str, Any], list[str], list[str]]] = {
     "inactive": ({}, ["activate", "scan", "benchmark", "check"], ["destroy"]),
     "active": ({"observed_state": "active"}, ["deactivate", "burn_in", "check"],
                ["force-deactivate", "destroy"]),
+    # Whether it is active cannot be told: only a check, which looks again.
+    "indeterminate": ({"observed_state": "indeterminate"}, ["check"], []),
 }  # fmt: skip
 
 
@@ -38,6 +40,7 @@ ADOPTED: dict[str, tuple[list[str], list[str]]] = {
     "leaving": (["check"], ["destroy"]),
     "inactive": (["activate", "check"], ["destroy"]),
     "active": (["deactivate", "burn_in", "check"], ["force-deactivate", "destroy"]),
+    "indeterminate": (["check"], []),
 }
 
 

@@ -1,0 +1,112 @@
+"""While whether a backend's area is active cannot be told (observed indeterminate), every
+request but a check is refused with the reason and the way out, audited, and changes
+nothing: before, a destroy asked marked the row leaving and its job then failed, and an
+edit's priority was recorded with a promise to apply it that nothing kept. The page offers
+the same (test_the_page_offers_what_the_action_table_says_where_a_backend_stands). No
+sample writes over the verdict, even one that read the row before it was written. Runs
+without root: nothing here touches the host."""
+
+from __future__ import annotations
+
+import pytest
+from django.utils import timezone
+
+from swapadmin.core import actions, edits, services
+from swapadmin.core.models import AuditEvent, Backend, Job
+from swapadmin.core.sampler import _write_observations
+from swapadmin.core.services import Actor, NotReady
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("on_testhost")]
+
+MiB = 1 << 20
+WHY = "cannot tell whether the zram (compressed RAM) area is active: no boot id"
+#: Every action's body, as a user would ask it; the table's own names.
+BODIES = {
+    "resize": {"size_bytes": 64 * MiB},
+    "persist": {"persist": True},
+    "deactivate": {"force": False},
+    "provision": {"force": False},
+    "destroy": {"force": False},
+}
+
+
+@pytest.fixture
+def untold(host_row) -> Backend:
+    return Backend.objects.create(
+        host=host_row,
+        kind="zram",
+        name="z",
+        params={},
+        size_bytes=32 * MiB,
+        provisioned_at=timezone.now(),
+        desired_state=Backend.Desired.ACTIVE,
+        observed_state=Backend.Observed.INDETERMINATE,
+        observed_error=WHY,
+        used_bytes=5 * MiB,
+        active_priority=100,
+    )
+
+
+#: Every action that changes something and a zram area can be asked (a persist cannot).
+CHANGES = [
+    a.name
+    for a in actions.BACKEND_ACTIONS
+    if not a.reads_only and services.kind_refusal("zram", a) is None
+]
+
+
+@pytest.mark.parametrize("action", CHANGES)
+def test_an_action_is_refused_with_why_and_changes_nothing(untold, alice, action):
+    with pytest.raises(NotReady) as refused:
+        services.request_action(untold, action, Actor(alice, Job.Via.API), BODIES.get(action))
+
+    assert refused.value.message == (
+        f"whether z's area is active cannot be told ({WHY}), so a {action} is refused: it "
+        "would act on a guess. Mend what stops its path being named, then ask for a check, "
+        "which looks again"
+    )
+    assert not Job.objects.filter(backend=untold).exists()
+    untold.refresh_from_db()
+    assert untold.desired_state == Backend.Desired.ACTIVE
+    event = AuditEvent.objects.get(action=action)
+    assert (event.outcome, event.detail["reason"]) == ("refused", refused.value.message)
+
+
+def test_a_check_is_queued(untold, alice):
+    job = services.request_action(untold, "check", Actor(alice, Job.Via.API))
+    assert job.kind == Job.Kind.CHECK
+
+
+@pytest.mark.parametrize("change", [{"priority": 5}, {"label": "new"}, {"discard": "once"}])
+def test_an_edit_that_touches_the_host_is_refused(untold, alice, change):
+    with pytest.raises(NotReady, match="so a change on the host is refused"):
+        edits.edit_backend(untold, Actor(alice, Job.Via.API), change)
+
+    untold.refresh_from_db()
+    assert (untold.priority, untold.label, untold.discard) == (None, "", "")
+
+
+def test_an_edit_of_the_row_alone_is_made(untold, alice):
+    edits.edit_backend(untold, Actor(alice, Job.Via.API), {"auto_repair": False})
+    untold.refresh_from_db()
+    assert untold.auto_repair is False
+
+
+def test_a_sample_that_read_the_row_before_the_verdict_does_not_write_over_it(untold):
+    # What a sample would write had it read the row while it was active: the statement's
+    # own condition keeps the verdict, not only the reading's skip of such a row.
+    seen = {
+        "observed_state": Backend.Observed.ACTIVE,
+        "observed_error": "",
+        "used_bytes": 1 * MiB,
+        "active_priority": -2,
+    }
+    _write_observations(untold.host_id, {untold.pk: seen}, timezone.now())
+
+    untold.refresh_from_db()
+    assert untold.observed_state == Backend.Observed.INDETERMINATE
+    assert (untold.observed_error, untold.used_bytes, untold.active_priority) == (
+        WHY,
+        5 * MiB,
+        100,
+    )
