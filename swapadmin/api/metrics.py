@@ -249,7 +249,9 @@ class RegistryCollector(Collector):
             "swapadmin_backend_size_bytes", "size of the swap area", labels=labels
         )
         used = GaugeMetricFamily(
-            "swapadmin_backend_used_bytes", "bytes of the area in use", labels=labels
+            "swapadmin_backend_used_bytes",
+            "bytes of the area in use (no sample while whether it is active cannot be told)",
+            labels=labels,
         )
         priority = GaugeMetricFamily(
             "swapadmin_backend_priority",
@@ -257,7 +259,18 @@ class RegistryCollector(Collector):
             labels=labels,
         )
         active = GaugeMetricFamily(
-            "swapadmin_backend_active", "1 when the area is in /proc/swaps", labels=labels
+            "swapadmin_backend_active",
+            "1 when the area is in /proc/swaps (no sample while that cannot be told)",
+            labels=labels,
+        )
+        # One series per observed state, 1 for the current one (the StateSet convention, as
+        # the health status): "indeterminate" has a series to alert on, where the area's own
+        # figures are left out.
+        observed = GaugeMetricFamily(
+            "swapadmin_backend_observed_state",
+            "1 for the backend's observed state (" + ", ".join(Backend.Observed.values) + "), "
+            "else 0",
+            labels=[*labels, "state"],
         )
         rows = Backend.objects.select_related("host").only(
             "host__name", "name", "kind", "size_bytes", "info", "used_bytes",
@@ -270,12 +283,20 @@ class RegistryCollector(Collector):
             area_size = finite(info.get("size_bytes")) or finite(b.size_bytes)
             if area_size is not None:
                 size.add_metric(key, area_size)
-            used.add_metric(key, float(b.used_bytes))
-            prio = b.active_priority if b.active_priority is not None else b.priority
+            untold = b.observed_state == Backend.Observed.INDETERMINATE
+            for state in Backend.Observed.values:
+                observed.add_metric([*key, state], 1.0 if state == b.observed_state else 0.0)
+            # The kernel's priority only while it is known to be the kernel's.
+            prio = b.priority if untold or b.active_priority is None else b.active_priority
             if prio is not None:
                 priority.add_metric(key, float(prio))
+            if untold:
+                # A "0" would say it is off and empty; the last figures seen are on its
+                # page. No sample is Prometheus's way to say "not known".
+                continue
+            used.add_metric(key, float(b.used_bytes))
             active.add_metric(key, 1.0 if b.observed_state == Backend.Observed.ACTIVE else 0.0)
-        yield from (size, used, priority, active)
+        yield from (size, used, priority, active, observed)
 
     def _health(self) -> Metric:
         # One series per status, 1 for the current one (the StateSet convention), so an

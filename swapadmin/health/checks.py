@@ -29,6 +29,7 @@ from backends import BackendError, Policy, SwapBackend
 from swapadmin.core import plugins, signing
 from swapadmin.core.context import JobContext
 from swapadmin.core.models import Backend, Host, Job
+from swapadmin.core.observe import read_observation
 from swapadmin.core.services import live_job_for
 
 from . import probes
@@ -111,6 +112,8 @@ def check_backend(
     if holder is not None:
         # A job is changing the area right now: what we would see is a moment of it.
         return _busy(host, backend, job, f"{holder.kind} job {holder.uuid} is {holder.state}"), None
+    if backend.observed_state == Backend.Observed.INDETERMINATE:
+        _look_again(backend)
     findings = backend_findings(backend, th)
     with transaction.atomic():
         moved = _moved_since(backend, seen)
@@ -132,6 +135,18 @@ def check_backend(
 
 #: The row's columns a verdict is judged against (check_drift, check_fstab, ...).
 _ASKED = ("desired_state", "persist", "priority", "params", "state", "swap_uuid", "label")
+
+
+def _look_again(backend: Backend) -> None:
+    """Observe ``backend`` thoroughly again: no sample clears "cannot tell whether it is
+    active" (it skips such a row), so each round looks, and a boot id or sysfs readable
+    again ends the verdict without waiting for a person or a job. Written only over that
+    verdict (a job that ended meanwhile wrote a fresher look) and read outside any
+    transaction (the read may be slow)."""
+    fields = read_observation(backend)
+    untold = Backend.Observed.INDETERMINATE
+    Backend.objects.filter(pk=backend.pk, observed_state=untold).update(**fields)
+    backend.refresh_from_db()
 
 
 def _newest_job(backend: Backend) -> int:

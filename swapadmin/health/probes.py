@@ -171,8 +171,17 @@ def check_store(t: Target) -> list[Finding]:
     ):
         out.append(_check_node(device, "device", exact_mode=False))
     if not out:
-        out.append(ok("store", "no file or device to look at while the area is released"))
+        out = _cannot_tell(t, "store", "tell which file or device to look at") or [
+            ok("store", "no file or device to look at while the area is released")
+        ]
     return out
+
+
+def _cannot_tell(t: Target, check: str, what: str) -> list[Finding]:
+    """A warning that ``check`` could not look, because the backend's path could not be
+    named (``Target.path_error``); nothing when it could. Silence, or an "ok" for a store
+    released by design, would read as a clean bill for an area that may be in use."""
+    return [warn(check, f"cannot {what}: {t.path_error}")] if t.path_error else []
 
 
 def _device_is_ephemeral(kind: str) -> bool:
@@ -233,7 +242,8 @@ def check_identity(t: Target) -> list[Finding]:
     except NotOursError as e:
         return [fail("identity", e.message, {"path": t.swap_path})]
     except BackendError:
-        return []  # no store there now: check_store says so
+        # No store there now (check_store says so), or no path to look at.
+        return _cannot_tell(t, "identity", "prove the store is this backend's")
     except OSError as e:
         return [warn("identity", f"cannot read the store to prove it is ours: {e.strerror}")]
     finally:
@@ -273,7 +283,8 @@ def check_header(t: Target) -> list[Finding]:
     try:
         io_path = t.plugin.io_path()
     except BackendError:
-        return []  # a loop or zram device released by design while inactive
+        # A loop or zram device released by design while inactive; or no path to look at.
+        return _cannot_tell(t, "header", "read the swap header")
     if not os.path.lexists(io_path):
         return []  # no store: check_store reports it
     try:
@@ -349,7 +360,7 @@ def check_drift(t: Target) -> list[Finding]:
 
 def check_used(t: Target, th: Thresholds) -> list[Finding]:
     if t.area is None or not t.area.size_bytes:
-        return []
+        return _cannot_tell(t, "used", "tell how much of the area is in use")
     a = t.area
     fraction = a.used_bytes / a.size_bytes
     f = graded(

@@ -60,6 +60,16 @@ def _warn_refused(backend: Backend, kind: str, reason: str, now: datetime) -> No
     log.warning("cannot repair %s with %s: %s", backend, kind, reason)
 
 
+def _drift_unknown(findings: list[dict[str, Any]]) -> bool:
+    """Whether ``findings`` hold a drift whose observed state could not be told."""
+    return any(
+        f.get("check") == "drift"
+        and isinstance(f.get("value"), dict)
+        and f["value"].get("observed") == "unknown"
+        for f in findings
+    )
+
+
 def wanted_repairs(findings: list[dict[str, Any]]) -> list[str]:
     found = {
         f["value"]["repair"]
@@ -81,7 +91,11 @@ def maybe_repair(backend: Backend, findings: list[dict[str, Any]]) -> Job | None
             .get(backend=backend)
         )
         if not wanted:
-            if health.repair_attempts or health.next_repair_at:
+            # A drift that cannot be told (the path could not be named) asks for no repair
+            # but is not healed either: the back-off earned by failed repairs is kept, so
+            # that a state that flickers between unknown and drifted does not repair at
+            # full speed.
+            if not _drift_unknown(findings) and (health.repair_attempts or health.next_repair_at):
                 health.repair_attempts = 0
                 health.next_repair_at = None
                 health.save(update_fields=["repair_attempts", "next_repair_at"])
