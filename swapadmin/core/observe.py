@@ -8,6 +8,7 @@ instead of only /proc/swaps, as the sampler's cheap turn does.
 from __future__ import annotations
 
 import contextlib
+import errno
 from typing import Any
 
 from django.utils import timezone
@@ -28,7 +29,9 @@ def read_observation(backend: Backend, plugin: SwapBackend | None = None) -> dic
     """What the kernel and the plugin say of ``backend`` now, as the row's fields. Reads the
     store (its proof, the header, extents): may be slow on a failing disk, so it is never
     called inside a transaction, where it would hold every other writer (SQLite has one
-    write lock for the whole database)."""
+    write lock for the whole database). Closes ``plugin``, a caller's too, once read: its
+    store is opened again on its next use (``runner._refresh``, the one caller that passes
+    one, is done with it)."""
     fields: dict[str, Any] = {"observed_at": timezone.now(), "observed_error": ""}
     if plugin is None:
         try:
@@ -113,13 +116,26 @@ def _foreign(backend: Backend, plugin: SwapBackend) -> str | None:
     return None
 
 
+def _could_not_look(e: BaseException) -> bool:
+    """Whether ``e`` (from reading a store) is a system call that failed for a reason other
+    than "no such file or device": one that says nothing of whether the store is there. A
+    kind's own "no device" or "does not exist" carries no errno."""
+    no = getattr(e, "errno", None)
+    return no is not None and no not in (errno.ENOENT, errno.ENOTDIR, errno.ENXIO, errno.ENODEV)
+
+
 def _inactive_state(
     plugin: SwapBackend, path: str | None, fields: dict[str, Any], adopted: bool
 ) -> str:
     try:
         plugin.capacity_bytes()
-    except (BackendError, OSError):
-        return Backend.Observed.ABSENT
+    except (BackendError, OSError) as e:
+        if not _could_not_look(e):
+            return Backend.Observed.ABSENT
+        # Denied (a devices cgroup, EACCES), EIO, a hung mount: the store may well be
+        # there. "Absent" would call it gone and offer a provision of it.
+        fields["observed_error"] = f"cannot read the store: {getattr(e, 'message', e)}"
+        return Backend.Observed.ERROR
     if path is None:
         # The store is there but not attached (a loop file after a reboot): activating
         # attaches it again.
