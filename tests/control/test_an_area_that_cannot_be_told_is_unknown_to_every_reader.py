@@ -44,6 +44,13 @@ pytestmark = [
 ]
 
 LAST_SEEN = 777 * 4096
+#: The health probes that cannot look while the path cannot be named, and what each says.
+COULD_NOT = {
+    "store": "tell which file or device to look at",
+    "identity": "prove the store is this backend's",
+    "header": "read the swap header",
+    "used": "tell how much of the area is in use",
+}
 
 
 @pytest.fixture
@@ -91,25 +98,11 @@ def test_the_page_says_cannot_tell_and_offers_no_action_that_guesses(untold, adm
 
 
 def test_the_health_check_warns_of_each_look_it_could_not_take(untold, unreadable_boot_id):
-    why = unreadable_boot_id
-    found = {f.check: f for f in backend_findings(untold)}
+    found = {f.check: (f.status, f.message) for f in backend_findings(untold)}
 
-    assert (found["store"].status, found["store"].message) == (
-        "warn",
-        f"cannot tell which file or device to look at: {why}",
-    )
-    assert (found["identity"].status, found["identity"].message) == (
-        "warn",
-        f"cannot prove the store is this backend's: {why}",
-    )
-    assert (found["header"].status, found["header"].message) == (
-        "warn",
-        f"cannot read the swap header: {why}",
-    )
-    assert (found["used"].status, found["used"].message) == (
-        "warn",
-        f"cannot tell how much of the area is in use: {why}",
-    )
+    assert {check: found.get(check) for check in COULD_NOT} == {
+        check: ("warn", f"cannot {what}: {unreadable_boot_id}") for check, what in COULD_NOT.items()
+    }
 
 
 def test_an_unknown_drift_keeps_the_repair_back_off(untold):
