@@ -263,13 +263,14 @@ class RegistryCollector(Collector):
             "1 when the area is in /proc/swaps (no sample while that cannot be told)",
             labels=labels,
         )
-        # One series per observed state, 1 for the current one (the StateSet convention, as
-        # the health status): "indeterminate" has a series to alert on, where the area's own
-        # figures are left out.
+        # The current observed state only, as 1 (an info-style series: one per backend, not
+        # one per state, which a fleet's scrape would pay seven times over): "indeterminate"
+        # has a series to alert on where the area's own figures are left out.
         observed = GaugeMetricFamily(
             "swapadmin_backend_observed_state",
-            "1 for the backend's observed state (" + ", ".join(Backend.Observed.values) + "), "
-            "else 0",
+            "1, labelled with the backend's observed state ("
+            + ", ".join(Backend.Observed.values)
+            + ")",
             labels=[*labels, "state"],
         )
         rows = Backend.objects.select_related("host").only(
@@ -284,8 +285,7 @@ class RegistryCollector(Collector):
             if area_size is not None:
                 size.add_metric(key, area_size)
             untold = b.observed_state == Backend.Observed.INDETERMINATE
-            for state in Backend.Observed.values:
-                observed.add_metric([*key, state], 1.0 if state == b.observed_state else 0.0)
+            observed.add_metric([*key, b.observed_state], 1.0)
             # The kernel's priority only while it is known to be the kernel's.
             prio = b.priority if untold or b.active_priority is None else b.active_priority
             if prio is not None:

@@ -40,7 +40,12 @@ from .machines import HostIdentityError, check_machine
 from .models import Backend, Job
 from .observe import observe_backend, read_observation, write_observation
 from .plugins import attach_plugin
-from .services import adopted_refusal, backend_kind_refusal, way_out_of_unproven
+from .services import (
+    adopted_refusal,
+    backend_kind_refusal,
+    indeterminate_reason,
+    way_out_of_unproven,
+)
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +199,12 @@ def _run_handler(ctx: JobContext, attempt: int) -> tuple[Outcome, dict[str, Any]
             ctx.backend = job.backend
             if ctx.backend is None:  # only with foreign keys bypassed (raw SQL on SQLite)
                 raise BackendError("the backend was deleted before the job started")
-            if ctx.backend.reread_before_next_job:
+            untold = ctx.backend.observed_state == Backend.Observed.INDETERMINATE
+            if ctx.backend.reread_before_next_job or (
+                untold and job.kind not in actions.READS_ONLY
+            ):
+                # Also a row whose area could not be told active or not: a look now may tell
+                # (the cause mended since), and check_not_indeterminate judges that look.
                 _reread(ctx.backend)
         # The rows this job runs on, as loaded now (the job's own reloaded by the claim),
         # once more against its signature, whatever the job: the gate in tasks.run_job ran
@@ -207,6 +217,7 @@ def _run_handler(ctx: JobContext, attempt: int) -> tuple[Outcome, dict[str, Any]
             check_not_adopted(job, ctx.backend)
             check_kind_can(job, ctx.backend)
             check_not_provisioned(job, ctx.backend)
+            check_not_indeterminate(job, ctx.backend)
             attach_plugin(
                 ctx,
                 provisioning=job.kind == Job.Kind.PROVISION,
@@ -257,6 +268,16 @@ def check_not_provisioned(job: Job, backend: Backend) -> None:
             f"{backend.name} was never provisioned (its store was never proven to be "
             f"swapadmin's), so a {job.kind} job is refused. {way_out_of_unproven(backend)}."
         )
+
+
+def check_not_indeterminate(job: Job, backend: Backend) -> None:
+    """A job that changes anything, on a row whose area may or may not be active (observed
+    indeterminate), is refused before its plugin is attached: the request side refuses it
+    already, but a queued job may come from before the verdict. Most handlers would fail to
+    name the path anyway; a provision prepares the store before it asks."""
+    untold = backend.observed_state == Backend.Observed.INDETERMINATE
+    if untold and job.kind not in actions.READS_ONLY:
+        raise UnsafeError(indeterminate_reason(backend, f"{job.kind} job") + ".")
 
 
 def check_not_adopted(job: Job, backend: Backend) -> None:

@@ -143,7 +143,7 @@ def indeterminate_reason(backend: Backend, what: str) -> str:
     the row (a destroy asked would mark it leaving)."""
     return (
         f"whether {backend.name}'s area is active cannot be told ({backend.observed_error}), "
-        f"so a {what} is refused: it would act on a guess. Mend what stops its path being "
+        f"so this {what} is refused: it would act on a guess. Mend what stops its path being "
         "named, then ask for a check, which looks again"
     )
 
@@ -604,13 +604,13 @@ def request_action(
         reason = not_provisioned_reason(backend, kind)
         audit(actor, kind, backend, "refused", {"reason": reason})
         raise NotReady(reason)
-    if backend.observed_state == Backend.Observed.INDETERMINATE and not spec.reads_only:
-        reason = indeterminate_reason(backend, kind)
-        audit(actor, kind, backend, "refused", {"reason": reason})
-        raise NotReady(reason)
     cleaned = _clean_action_params(backend, spec, params or {})
     try:
         return _queue_action(backend, spec, actor, cleaned)
+    except NotReady as e:
+        # Audited outside the transaction the refusal rolled back, so the refusal is kept.
+        audit(actor, kind, backend, "refused", {"reason": e.message})
+        raise
     except Conflict as e:
         # Audited outside the transaction the conflict rolled back, so the refusal is kept.
         audit(actor, kind, backend, "refused", {"busy_with": str(e.job.uuid)})
@@ -629,6 +629,9 @@ def _queue_action(
             holder = live_job_for(locked)
             if holder is not None:
                 raise Conflict(holder)
+            if locked.observed_state == Backend.Observed.INDETERMINATE:
+                # On the locked row: a verdict written since the caller read it counts.
+                raise NotReady(indeterminate_reason(locked, spec.label.lower()))
         job = action_job(locked, spec, actor, cleaned)
         # A scheduled job that only reads (the health check) changes nothing and runs once a
         # minute per backend: auditing it would bury the changes the audit log exists to show.

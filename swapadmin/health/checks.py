@@ -143,9 +143,24 @@ def _look_again(backend: Backend) -> None:
     again ends the verdict without waiting for a person or a job. Written only over that
     verdict (a job that ended meanwhile wrote a fresher look) and read outside any
     transaction (the read may be slow)."""
-    fields = read_observation(backend)
-    untold = Backend.Observed.INDETERMINATE
-    Backend.objects.filter(pk=backend.pk, observed_state=untold).update(**fields)
+    try:
+        plugin = plugins.build_plugin(backend, Policy.from_env())
+    except BackendError as e:
+        # "Cannot build the plugin" is no answer to "is it active": the verdict stays (an
+        # ERROR written here would let the next sample guess from the path last seen).
+        log.warning("cannot look at %s again: %s", backend, e.message)
+        return
+    try:
+        fields = read_observation(backend, plugin)  # closes the plugin
+    except Exception:  # a third party's bug: its check goes on, the verdict stays
+        log.exception("cannot look at %s again", backend)
+        return
+    # Over that verdict, as the round read it: a job's own look since is fresher.
+    Backend.objects.filter(
+        pk=backend.pk,
+        observed_state=Backend.Observed.INDETERMINATE,
+        observed_at=backend.observed_at,
+    ).update(**fields)
     backend.refresh_from_db()
 
 

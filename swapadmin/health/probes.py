@@ -475,6 +475,10 @@ def check_fstab(
     if b.persist and not lines and by_kind_alone:
         lines = by_kind_alone
         value["lines"] = [e.line_no for e in lines]
+    if not lines and t.path_error:
+        # Its line may name the path that could not be named: "no line" would be a guess,
+        # and its repair (a persist) a second one.
+        return _cannot_tell(t, "fstab", "tell whether its fstab line is there")
     if not b.persist and not lines and by_kind_alone:
         return [
             warn(

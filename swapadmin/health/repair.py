@@ -90,6 +90,10 @@ def maybe_repair(backend: Backend, findings: list[dict[str, Any]]) -> Job | None
             .select_related("last_repair_job")
             .get(backend=backend)
         )
+        if backend.observed_state == Backend.Observed.INDETERMINATE:
+            # Nothing is repaired, nor the back-off reset, while whether its area is active
+            # cannot be told: the services would refuse the job (and audit each refusal).
+            return None
         if not wanted:
             # A drift that cannot be told (the path could not be named) asks for no repair
             # but is not healed either: the back-off earned by failed repairs is kept, so
@@ -123,7 +127,9 @@ def maybe_repair(backend: Backend, findings: list[dict[str, Any]]) -> Job | None
         except Conflict:
             return None  # someone else's job holds the backend; look again next check
         except NotReady:
-            return None  # its store was never proven ours: nothing to repair until then
+            # Its store was never proven ours, or whether its area is active cannot be told:
+            # nothing to repair until then.
+            return None
         except InvalidRequest as e:
             # Refused before any job, for a reason other than the kind's (said above). The
             # back-off is left alone (it would hold up a later repair that can run); the

@@ -557,8 +557,8 @@ def stage_of(backend: Backend) -> actions.Stage:
             return "leaving"
         return "unproven" if backend.provisioned_at is None else "gone"
     if backend.observed_state == Backend.Observed.INDETERMINATE:
-        # Whether its area is on cannot be told: neither activate nor deactivate (nor a
-        # scan, which writes) is offered, only what looks again or removes it.
+        # Whether its area is on cannot be told: only a check, which looks again, is offered
+        # (``_offerable``), as the services refuse the rest.
         return "indeterminate"
     return "active" if backend.observed_state == Backend.Observed.ACTIVE else "inactive"
 

@@ -15,6 +15,7 @@ from swapadmin.core import actions, edits, services
 from swapadmin.core.models import AuditEvent, Backend, Job
 from swapadmin.core.sampler import _write_observations
 from swapadmin.core.services import Actor, NotReady
+from tests.control.test_run_job_directly import job_for, run
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("on_testhost")]
 
@@ -61,7 +62,8 @@ def test_an_action_is_refused_with_why_and_changes_nothing(untold, alice, action
         services.request_action(untold, action, Actor(alice, Job.Via.API), BODIES.get(action))
 
     assert refused.value.message == (
-        f"whether z's area is active cannot be told ({WHY}), so a {action} is refused: it "
+        f"whether z's area is active cannot be told ({WHY}), so this "
+        f"{actions.BY_NAME[action].label.lower()} is refused: it "
         "would act on a guess. Mend what stops its path being named, then ask for a check, "
         "which looks again"
     )
@@ -72,6 +74,34 @@ def test_an_action_is_refused_with_why_and_changes_nothing(untold, alice, action
     assert (event.outcome, event.detail["reason"]) == ("refused", refused.value.message)
 
 
+def test_the_verdict_is_read_on_the_locked_row(untold, alice):
+    # The caller read the row before the verdict was written.
+    stale = Backend.objects.get(pk=untold.pk)
+    stale.observed_state = Backend.Observed.ACTIVE
+
+    with pytest.raises(NotReady, match="so this destroy is refused"):
+        services.request_action(stale, "destroy", Actor(alice, Job.Via.API), {"force": False})
+
+    untold.refresh_from_db()
+    assert untold.desired_state == Backend.Desired.ACTIVE
+    assert not Job.objects.filter(backend=untold).exists()
+    assert AuditEvent.objects.get(action="destroy").outcome == "refused"
+
+
+def test_the_worker_looks_again_and_refuses_a_job_queued_before_the_verdict(
+    untold, unreadable_boot_id
+):
+    # The worker's own look, just before the job (the cause may have been mended since),
+    # still cannot tell: the boot id is unreadable. Nothing is attached or swapped on.
+    job = run(job_for(untold, Job.Kind.ACTIVATE))
+
+    assert job.state == Job.State.FAILED
+    assert job.error.startswith(
+        f"whether z's area is active cannot be told ({unreadable_boot_id}), so this activate "
+        "job is refused"
+    ), job.error
+
+
 def test_a_check_is_queued(untold, alice):
     job = services.request_action(untold, "check", Actor(alice, Job.Via.API))
     assert job.kind == Job.Kind.CHECK
@@ -79,7 +109,7 @@ def test_a_check_is_queued(untold, alice):
 
 @pytest.mark.parametrize("change", [{"priority": 5}, {"label": "new"}, {"discard": "once"}])
 def test_an_edit_that_touches_the_host_is_refused(untold, alice, change):
-    with pytest.raises(NotReady, match="so a change on the host is refused"):
+    with pytest.raises(NotReady, match="so this change on the host is refused"):
         edits.edit_backend(untold, Actor(alice, Job.Via.API), change)
 
     untold.refresh_from_db()
