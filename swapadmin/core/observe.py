@@ -37,7 +37,11 @@ def read_observation(backend: Backend, plugin: SwapBackend | None = None) -> dic
         try:
             plugin = build_plugin(backend, Policy.from_env())
         except BackendError as e:
-            fields.update(observed_state=Backend.Observed.ERROR, observed_error=e.message)
+            # A plugin that cannot be built tells nothing of whether the area is active: a
+            # row that could not tell keeps saying so (ERROR would let a sample guess).
+            untold = backend.observed_state == Backend.Observed.INDETERMINATE
+            state = Backend.Observed.INDETERMINATE if untold else Backend.Observed.ERROR
+            fields.update(observed_state=state, observed_error=e.message)
             return fields
     try:
         return _observe(backend, plugin, fields)

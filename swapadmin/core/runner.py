@@ -199,12 +199,7 @@ def _run_handler(ctx: JobContext, attempt: int) -> tuple[Outcome, dict[str, Any]
             ctx.backend = job.backend
             if ctx.backend is None:  # only with foreign keys bypassed (raw SQL on SQLite)
                 raise BackendError("the backend was deleted before the job started")
-            untold = ctx.backend.observed_state == Backend.Observed.INDETERMINATE
-            if ctx.backend.reread_before_next_job or (
-                untold and job.kind not in actions.READS_ONLY
-            ):
-                # Also a row whose area could not be told active or not: a look now may tell
-                # (the cause mended since), and check_not_indeterminate judges that look.
+            if ctx.backend.reread_before_next_job:
                 _reread(ctx.backend)
         # The rows this job runs on, as loaded now (the job's own reloaded by the claim),
         # once more against its signature, whatever the job: the gate in tasks.run_job ran
@@ -214,6 +209,11 @@ def _run_handler(ctx: JobContext, attempt: int) -> tuple[Outcome, dict[str, Any]
         except signing.Unauthorised as e:
             raise NotOursError(e.message) from None
         if ctx.backend is not None:
+            untold = ctx.backend.observed_state == Backend.Observed.INDETERMINATE
+            if untold and job.kind not in actions.READS_ONLY:
+                # Only once the rows are verified (review 160/3): a look now may tell (the
+                # cause mended since), and check_not_indeterminate judges that look.
+                _reread(ctx.backend)
             check_not_adopted(job, ctx.backend)
             check_kind_can(job, ctx.backend)
             check_not_provisioned(job, ctx.backend)

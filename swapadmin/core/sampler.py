@@ -508,8 +508,11 @@ def _observation(backend: Backend, area: kernel.SwapArea | None, now: Any) -> di
     else:
         fields.update(used_bytes=0, active_priority=None)
         path = backend.swap_path
-        if not path or not os.path.exists(path):
+        there = _there(path) if path else False
+        if there is False:
             fields["observed_state"] = Backend.Observed.ABSENT
+        elif there is None:
+            pass  # a stat that failed otherwise (EACCES, EIO) says nothing: the state stays
         elif backend.observed_state in (
             Backend.Observed.ACTIVE,
             Backend.Observed.ABSENT,
@@ -518,6 +521,19 @@ def _observation(backend: Backend, area: kernel.SwapArea | None, now: Any) -> di
             # Deactivated (or recreated) outside swapadmin: the store is there, not in use.
             fields["observed_state"] = Backend.Observed.READY
     return fields
+
+
+def _there(path: str) -> bool | None:
+    """Whether ``path`` is there: False only for "no such file" (ENOENT, ENOTDIR), None
+    when a stat failed for another reason (the observer's ERROR "cannot read the store",
+    which "absent" would undo within one sample)."""
+    try:
+        os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError:
+        return None
+    return True
 
 
 def _write_observations(host_pk: int, observations: dict[int, dict[str, Any]], now: Any) -> None:

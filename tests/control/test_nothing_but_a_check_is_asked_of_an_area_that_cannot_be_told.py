@@ -88,6 +88,7 @@ def test_the_verdict_is_read_on_the_locked_row(untold, alice):
     assert AuditEvent.objects.get(action="destroy").outcome == "refused"
 
 
+@pytest.mark.usefixtures("zram_cleanup")  # were the refusal to fail, the activate makes one
 def test_the_worker_looks_again_and_refuses_a_job_queued_before_the_verdict(
     untold, unreadable_boot_id
 ):
