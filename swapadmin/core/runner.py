@@ -207,6 +207,9 @@ def _run_handler(ctx: JobContext, attempt: int) -> tuple[Outcome, dict[str, Any]
         try:
             signing.verify_here(job, db_now=cast(Any, job).db_now)  # run()'s annotation
         except signing.Unauthorised as e:
+            # Nor is the row read at the job's end (_refresh): "nothing was done" holds
+            # for the store the row now names, which this job was not signed for.
+            ctx.backend = None
             raise NotOursError(e.message) from None
         if ctx.backend is not None:
             untold = ctx.backend.observed_state == Backend.Observed.INDETERMINATE

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
-from swapadmin.core import actions, edits, services
+from swapadmin.core import actions, edits, runner, services
 from swapadmin.core.models import AuditEvent, Backend, Job
 from swapadmin.core.sampler import _write_observations
 from swapadmin.core.services import Actor, NotReady
@@ -101,6 +101,27 @@ def test_the_worker_looks_again_and_refuses_a_job_queued_before_the_verdict(
         f"whether z's area is active cannot be told ({unreadable_boot_id}), so this activate "
         "job is refused"
     ), job.error
+
+
+def test_the_worker_looks_again_only_at_a_row_its_job_was_signed_for(untold):
+    # A row changed after the job was signed is refused before anything is read of the
+    # host for it: the look again comes after the signature (review 160/3). The change
+    # lands after the gate before the claim (tasks.run_job): the runner is called alone.
+    job = job_for(untold, Job.Kind.ACTIVATE)
+    seen_at = Backend.objects.get(pk=untold.pk).observed_at
+    Backend.objects.filter(pk=untold.pk).update(name="renamed")
+
+    runner.run(job.pk, worker="w@testhost")
+
+    job.refresh_from_db()
+    assert job.state == Job.State.FAILED
+    assert "renamed" in job.error, job.error
+    row = Backend.objects.get(pk=untold.pk)
+    assert (row.observed_state, row.observed_error, row.observed_at) == (
+        Backend.Observed.INDETERMINATE,
+        WHY,
+        seen_at,
+    )
 
 
 def test_a_check_is_queued(untold, alice):
