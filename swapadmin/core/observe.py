@@ -123,8 +123,11 @@ def _foreign(backend: Backend, plugin: SwapBackend) -> str | None:
 def _could_not_look(e: BaseException) -> bool:
     """Whether ``e`` (from reading a store) is a system call that failed for a reason other
     than "no such file or device": one that says nothing of whether the store is there. A
-    kind's own "no device" or "does not exist" carries no errno."""
+    kind's own "no device" or "does not exist" carries no errno; one raised from a failed
+    call (``devices.block_devnum``'s stat) is judged by that call's (review 160/5)."""
     no = getattr(e, "errno", None)
+    if no is None:
+        no = getattr(e.__cause__, "errno", None)
     return no is not None and no not in (errno.ENOENT, errno.ENOTDIR, errno.ENXIO, errno.ENODEV)
 
 

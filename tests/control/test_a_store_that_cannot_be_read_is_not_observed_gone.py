@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from backends.plugins.block import BlockBackend
+from swapadmin.core.observe import _inactive_state
 from tests.backends.test_a_loop_device_that_cannot_be_asked_serves_no_write import (
     ask_in,
     no_loop_devices,  # noqa: F401 - the fixture
@@ -69,3 +71,31 @@ def test_a_store_not_there_is_absent(no_loop_devices: Path) -> None:  # noqa: F8
     got = ask_in(no_loop_devices, LOOK.format(dev=gone))
 
     assert got == {"state": "absent", "error": ""}
+
+
+@pytest.fixture
+def unstattable_device() -> Iterator[str]:
+    """A device path under /dev whose stat fails with ELOOP (a link to itself on the way),
+    made by the test and removed even when it fails."""
+    link = Path(f"/dev/swapadmin-test-{uuid.uuid4().hex[:8]}")
+    link.symlink_to(link.name)
+    try:
+        yield str(link / "disk")
+    finally:
+        link.unlink()
+
+
+def test_a_device_whose_stat_fails_is_in_error_not_absent(unstattable_device: str) -> None:
+    # The kind's own check ("a block device, or refused before any open") fails with a
+    # ValidationError carrying no errno; the stat under it says ELOOP (review 160/5).
+    plugin = BlockBackend({"device": unstattable_device})
+    fields: dict[str, str] = {}
+    try:
+        state = _inactive_state(plugin, unstattable_device, fields, False)
+    finally:
+        plugin.close()
+
+    assert (state, fields["observed_error"]) == (
+        "error",
+        f"cannot read the store: {unstattable_device}: Too many levels of symbolic links",
+    )
