@@ -212,8 +212,7 @@ def _run_handler(ctx: JobContext, attempt: int) -> tuple[Outcome, dict[str, Any]
             ctx.backend = None
             raise NotOursError(e.message) from None
         if ctx.backend is not None:
-            untold = ctx.backend.observed_state == Backend.Observed.INDETERMINATE
-            if untold and job.kind not in actions.READS_ONLY:
+            if _untold_for(job, ctx.backend):
                 # Only once the rows are verified (review 160/3): a look now may tell (the
                 # cause mended since), and check_not_indeterminate judges that look.
                 _reread(ctx.backend)
@@ -278,9 +277,16 @@ def check_not_indeterminate(job: Job, backend: Backend) -> None:
     indeterminate), is refused before its plugin is attached: the request side refuses it
     already, but a queued job may come from before the verdict. Most handlers would fail to
     name the path anyway; a provision prepares the store before it asks."""
+    if _untold_for(job, backend):
+        spec = actions.BY_NAME.get(job.kind)
+        what = f"{spec.label.lower() if spec else job.kind} job"  # as the request side says
+        raise UnsafeError(indeterminate_reason(backend, what) + ".")
+
+
+def _untold_for(job: Job, backend: Backend) -> bool:
+    """Whether ``job`` changes something on a row whose area cannot be told active or not."""
     untold = backend.observed_state == Backend.Observed.INDETERMINATE
-    if untold and job.kind not in actions.READS_ONLY:
-        raise UnsafeError(indeterminate_reason(backend, f"{job.kind} job") + ".")
+    return untold and job.kind not in actions.READS_ONLY
 
 
 def check_not_adopted(job: Job, backend: Backend) -> None:
