@@ -255,7 +255,10 @@ def _overview_context(query: fleet.Query) -> dict[str, Any]:
     counts = {
         c["host_id"]: c
         for c in visible.values("host_id").annotate(
-            n=Count("id"), active=Count("id", filter=Q(observed_state=Backend.Observed.ACTIVE))
+            n=Count("id"),
+            active=Count("id", filter=Q(observed_state=Backend.Observed.ACTIVE)),
+            # Not "inactive": an area that cannot be told may be on (review 158).
+            untold=Count("id", filter=Q(observed_state=Backend.Observed.INDETERMINATE)),
         )
     }
     unhealthy: dict[int, list[tuple[str, str, str]]] = {}
@@ -267,7 +270,7 @@ def _overview_context(query: fleet.Query) -> dict[str, Any]:
         unhealthy.setdefault(host_id, []).append(tuple(alert))  # type: ignore[arg-type]
     rows = []
     for host in hosts:
-        count = counts.get(host.pk, {"n": 0, "active": 0})
+        count = counts.get(host.pk, {"n": 0, "active": 0, "untold": 0})
         rows.append(
             {
                 "host": host,
@@ -275,6 +278,7 @@ def _overview_context(query: fleet.Query) -> dict[str, Any]:
                 "backend_count": count["n"],
                 "alerts": _alerts(host, unhealthy.get(host.pk, ())),
                 "active": count["active"],
+                "untold": count["untold"],
             }
         )
     live = Job.objects.filter(state__in=Job.LIVE).count()

@@ -1,0 +1,75 @@
+"""Whether an area is active, when it cannot be told (observed indeterminate), is said in the
+same words wherever a page names a backend's state: the state badge, the edit page's summary,
+the dynamic swap policy's list of its files, and the overview's counts. Before, three of
+them printed the raw "indeterminate", and the overview's "N of M backends active" counted
+such an area with the inactive ones (review 158)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from django.urls import reverse
+
+from swapadmin.core import dynamic
+from swapadmin.core.models import Backend, Host
+
+pytestmark = pytest.mark.django_db
+
+MiB = 1 << 20
+WORDS = "cannot tell if active"
+
+
+@pytest.fixture
+def untold(observed_host: Host) -> Backend:
+    policy = dynamic.policy_for(observed_host)
+    return Backend.objects.create(
+        host=observed_host,
+        kind="file",
+        name="dyn-1",
+        dynamic_policy=policy,
+        params={"path": "/x/dyn-1"},
+        size_bytes=64 * MiB,
+        observed_state=Backend.Observed.INDETERMINATE,
+        observed_error="cannot tell whether the file area is active: no boot id",
+    )
+
+
+def _text(html: str) -> str:
+    """What a reader sees: the markup's text, without tags or their attributes."""
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]*>", " ", html))
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        pytest.param(lambda b: reverse("backend", args=[b.uuid]), id="backend"),
+        pytest.param(lambda b: reverse("backend-edit", args=[b.uuid]), id="edit"),
+        pytest.param(lambda b: reverse("host", args=[b.host.uuid]), id="host"),
+        pytest.param(lambda b: reverse("overview"), id="overview"),
+    ],
+)
+def test_every_page_says_it_in_words(as_user: Any, alice, untold: Backend, page) -> None:
+    r = as_user(alice).get(page(untold))
+    assert r.status_code == 200
+    text = _text(r.content.decode())
+    assert WORDS in text
+    assert "indeterminate" not in text
+
+
+def test_the_dynamic_policys_files_say_it(as_user: Any, alice, untold: Backend) -> None:
+    html = as_user(alice).get(reverse("host", args=[untold.host.uuid])).content.decode()
+    files = html[html.index("Its files:") :].split("</p>", 1)[0]
+    assert 'data-dynamic-file="dyn-1"' in files
+    assert WORDS in _text(files)
+
+
+def test_the_overview_counts_it_apart_from_the_inactive(
+    as_user: Any, alice, untold: Backend
+) -> None:
+    Backend.objects.create(host=untold.host, kind="file", name="on", params={"path": "/x/on"},
+                           size_bytes=MiB, observed_state=Backend.Observed.ACTIVE)  # fmt: skip
+    text = _text(as_user(alice).get(reverse("overview")).content.decode())
+    assert f"1 of 2 backends active · 1 {WORDS}" in text
+    assert f"1 active · 1 {WORDS}" in text
