@@ -226,6 +226,17 @@ class BackendSerializer(serializers.ModelSerializer[Backend]):
             "updated_at",
         ]
         read_only_fields = fields
+        # A reader must not take a last-seen figure for the kernel's word now (review 159).
+        extra_kwargs = {
+            "used_bytes": {
+                "help_text": "bytes of the area in use, 0 when it is not active; while "
+                "observed_state is 'indeterminate', the figure last seen, not now"
+            },
+            "active_priority": {
+                "help_text": "the kernel's priority for the area while it is active; while "
+                "observed_state is 'indeterminate', as last seen, not now"
+            },
+        }
 
 
 class BackendParamsSerializer(serializers.Serializer[Any]):
