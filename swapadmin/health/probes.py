@@ -181,7 +181,9 @@ def _cannot_tell(t: Target, check: str, what: str) -> list[Finding]:
     """A warning that ``check`` could not look, because the backend's path could not be
     named (``Target.path_error``); nothing when it could. Silence, or an "ok" for a store
     released by design, would read as a clean bill for an area that may be in use."""
-    return [warn(check, f"cannot {what}: {t.path_error}")] if t.path_error else []
+    # The cause first, then what it stopped: "cannot {what}: cannot tell whether …" said
+    # "cannot" twice and hid which look was not taken (review 159).
+    return [warn(check, f"{t.path_error}; so this check could not {what}")] if t.path_error else []
 
 
 def _device_is_ephemeral(kind: str) -> bool:

@@ -102,7 +102,8 @@ def test_the_health_check_warns_of_each_look_it_could_not_take(untold, unreadabl
     found = {f.check: (f.status, f.message) for f in backend_findings(untold)}
 
     assert {check: found.get(check) for check in COULD_NOT} == {
-        check: ("warn", f"cannot {what}: {unreadable_boot_id}") for check, what in COULD_NOT.items()
+        check: ("warn", f"{unreadable_boot_id}; so this check could not {what}")
+        for check, what in COULD_NOT.items()
     }
 
 
