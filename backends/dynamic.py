@@ -77,6 +77,9 @@ class File:
     #: Seconds since it was last seen holding more than its stray pages (or since it was
     #: activated, if never).
     idle_seconds: float
+    #: Whether it is active cannot be told (its path cannot be named): ``active`` and
+    #: ``used_bytes`` are as last seen, and nothing is asked of it until a look can tell.
+    untold: bool = False
 
 
 class Held(StrEnum):
@@ -219,6 +222,9 @@ def _remove(rules: Rules, reading: Reading, files: list[File]) -> Decision:
     floor = rules.min_free_bytes + rules.file_size_bytes // 2
     # The newest first (the highest number): the oldest file stays longest, as swapspace does.
     for f in sorted(files, key=lambda f: (len(f.name), f.name), reverse=True):
+        if f.untold:
+            # Not "not active": it may be on and hold pages. The next newest may go instead.
+            continue
         stray = stray_bytes(f.size_bytes)
         if f.used_bytes > stray or f.idle_seconds < rules.unused_for_seconds:
             continue
@@ -241,11 +247,13 @@ def _remove(rules: Rules, reading: Reading, files: list[File]) -> Decision:
             f.name,
         )
     if files:
+        untold = ", ".join(f.name for f in files if f.untold)
         return Decision(
             Action.NONE,
             f"free swap {_mib(reading.swap_free)} is enough; no file of the policy may go yet "
             f"(one goes when unused, stray pages aside, for {rules.unused_for_seconds:.0f} s "
-            f"and free swap stays above {_mib(floor)} without it)",
+            f"and free swap stays above {_mib(floor)} without it)"
+            + (f"; whether {untold} is active cannot be told, so it stays" if untold else ""),
             held=Held.ENOUGH,
         )
     return Decision(Action.NONE, f"free swap {_mib(reading.swap_free)} is enough", held=Held.ENOUGH)

@@ -183,6 +183,7 @@ def _file(backend: Backend, now: datetime, window: float) -> dynamic.File:
         used_bytes=backend.used_bytes,
         active=backend.observed_state == Backend.Observed.ACTIVE,
         idle_seconds=_idle_seconds(backend, now, window),
+        untold=backend.observed_state == Backend.Observed.INDETERMINATE,
     )
 
 
@@ -246,6 +247,10 @@ def _follow_up(policy: DynamicSwapPolicy, now: datetime) -> bool:
             continue
         if last.state in Job.LIVE:
             return True
+        if backend.observed_state == Backend.Observed.INDETERMINATE:
+            # Its next step would be refused (services.indeterminate_reason), and the round
+            # with it: the other files' steps, and an add under pressure, go on meanwhile.
+            continue
         ok = last.state == Job.State.SUCCEEDED
         kind = last.kind
         if kind == Job.Kind.PROVISION and ok and backend.observed_state != Backend.Observed.ACTIVE:

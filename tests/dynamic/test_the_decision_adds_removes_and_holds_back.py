@@ -154,3 +154,15 @@ def test_bad_rules_are_named():
         "cooldown_seconds",
     }
     assert problems(RULES) == {}
+
+
+def test_a_file_that_cannot_be_told_is_never_removed_and_holds_no_other_back():
+    # dyn-2's area may be on (its path cannot be named): taken for "not active" it was the
+    # first to go, and its refused destroy stalled every round (review 162).
+    untold = File("dyn-2", 64 * MiB, 0, False, 3600, untold=True)
+    d = decide(RULES, reading(200), [dyn(1), untold], CALM)
+    assert (d.action, d.name) == (Action.REMOVE, "dyn-1")
+
+    d = decide(RULES, reading(200), [untold], CALM)
+    assert d.action == Action.NONE and d.held == Held.ENOUGH
+    assert d.reason.endswith("; whether dyn-2 is active cannot be told, so it stays")

@@ -1,0 +1,48 @@
+"""A file of the policy whose area cannot be told active or not (observed indeterminate) is
+asked nothing, and holds no other step back: its next step (the activate after its
+provision) would be refused (services.indeterminate_reason), and the refusal ended the
+whole round, every minute, so a shortage never got the file it called for (review 162).
+The pure rule (a file that cannot be told is never removed) is in
+test_the_decision_adds_removes_and_holds_back."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from backends.dynamic import Action
+from swapadmin.core import dynamic
+from swapadmin.core.models import Backend, Job, Sample
+
+pytestmark = pytest.mark.django_db
+
+MiB = 1 << 20
+WHY = "cannot tell whether the swap file area is active: its path could not be named"
+
+
+def test_a_shortage_still_adds_while_a_file_cannot_be_told(host_row):
+    policy = dynamic.policy_for(host_row)
+    policy.enabled, policy.min_free_bytes, policy.file_size_bytes = True, 32 * MiB, 64 * MiB
+    policy.max_files, policy.max_total_bytes, policy.cooldown_seconds = 2, 128 * MiB, 0
+    policy.save()
+    now = timezone.now()
+    dyn1 = Backend.objects.create(
+        host=host_row, kind="file", name="dyn-1", params={"path": "/nowhere/dyn-1"},
+        size_bytes=64 * MiB, dynamic_policy=policy, provisioned_at=now - timedelta(seconds=30),
+        observed_state=Backend.Observed.INDETERMINATE, observed_error=WHY,
+    )  # fmt: skip
+    # Its provision succeeded; the activate that follows it is the step it cannot be asked.
+    Job.objects.create(
+        kind=Job.Kind.PROVISION, host=host_row, backend=dyn1, backend_name="dyn-1",
+        via=Job.Via.SYSTEM, state=Job.State.SUCCEEDED, finished_at=now - timedelta(seconds=5),
+    )  # fmt: skip
+    Sample.objects.create(host=host_row, at=timezone.now(), swap_free=0)
+
+    decision = dynamic.run_policy(policy)
+
+    assert (decision.action, decision.name) == (Action.ADD, "dyn-2"), decision.reason
+    assert not Job.objects.filter(backend=dyn1, kind=Job.Kind.ACTIVATE).exists()
+    dyn1.refresh_from_db()
+    assert (dyn1.observed_state, dyn1.desired_state) == ("indeterminate", Backend.Desired.INACTIVE)
