@@ -14,7 +14,7 @@ from typing import Any
 from django.utils import timezone
 
 from backends import BackendError, Policy, SwapBackend, header, kernel
-from backends.errors import NotOursError
+from backends.errors import NotOursError, UnsafeError
 
 from .models import Backend
 from .plugins import build_plugin
@@ -121,14 +121,29 @@ def _foreign(backend: Backend, plugin: SwapBackend) -> str | None:
 
 
 def _could_not_look(e: BaseException) -> bool:
-    """Whether ``e`` (from reading a store) is a system call that failed for a reason other
-    than "no such file or device": one that says nothing of whether the store is there. A
-    kind's own "no device" or "does not exist" carries no errno; one raised from a failed
-    call (``devices.block_devnum``'s stat) is judged by that call's (review 160/5)."""
-    no = getattr(e, "errno", None)
-    if no is None:
-        no = getattr(e.__cause__, "errno", None)
+    """Whether ``e`` (from reading a store) says nothing of whether the store is there: a
+    kind's refusal of what it reached (UnsafeError: a link, a directory anyone may write),
+    or a system call that failed for a reason other than "no such file or device". A kind's
+    own "no device" or "does not exist" carries no errno; one raised while handling a failed
+    call (``devices.block_devnum``'s stat) is judged by that call's (reviews 160/5, 162/3)."""
+    if isinstance(e, UnsafeError):
+        return True
+    no = _errno_in_chain(e)
     return no is not None and no not in (errno.ENOENT, errno.ENOTDIR, errno.ENXIO, errno.ENODEV)
+
+
+def _errno_in_chain(e: BaseException) -> int | None:
+    """The errno of ``e``, or of the nearest exception it was raised from or while handling
+    (a kind that wrote no ``from`` leaves only the context); None if none has one."""
+    seen: set[int] = set()
+    cur: BaseException | None = e
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        no = getattr(cur, "errno", None)
+        if isinstance(no, int):
+            return no
+        cur = cur.__cause__ or (None if cur.__suppress_context__ else cur.__context__)
+    return None
 
 
 def _inactive_state(

@@ -2,21 +2,26 @@
 to read an inactive store's size was taken for "no store there": a block device a devices
 cgroup denied (or EIO, or a hung mount) was observed gone, and its page offered a provision
 of it. Only a kind's own "no device" or "does not exist", or a failed call that says there
-is no such file or device (ENOENT, ENOTDIR, ENXIO, ENODEV), means absent (review 157/7).
+is no such file or device (ENOENT, ENOTDIR, ENXIO, ENODEV), means absent (review 157/7);
+a kind's refusal of what it reached (a link on the way) never does (review 162/3).
 
-The denial is real: the observer's look at the store runs in a process in a v1 devices
+The denial is real: the first test's look at the store runs in a process in a v1 devices
 cgroup that denies the loop major (7), about a loop device this test attached, taken as a
-block device."""
+block device. The others fail a stat for real (a link to itself, ELOOP) or walk a link."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from backends import BackendError, SwapBackend
+from backends.errors import UnsafeError
 from backends.plugins.block import BlockBackend
 from swapadmin.core.observe import _inactive_state
 from tests.backends.test_a_loop_device_that_cannot_be_asked_serves_no_write import (
@@ -75,27 +80,87 @@ def test_a_store_not_there_is_absent(no_loop_devices: Path) -> None:  # noqa: F8
 
 @pytest.fixture
 def unstattable_device() -> Iterator[str]:
-    """A device path under /dev whose stat fails with ELOOP (a link to itself on the way),
-    made by the test and removed even when it fails."""
-    link = Path(f"/dev/swapadmin-test-{uuid.uuid4().hex[:8]}")
-    link.symlink_to(link.name)
+    """A device path under /dev whose stat fails with ELOOP (a link to itself on the way), in
+    a directory of the test's own on /dev/shm (out of the device namespace), removed with
+    it even when the test fails."""
+    d = Path(tempfile.mkdtemp(prefix="swapadmin-test-", dir="/dev/shm"))
+    (d / "loop").symlink_to("loop")
     try:
-        yield str(link / "disk")
+        yield str(d / "loop" / "disk")
     finally:
-        link.unlink()
+        shutil.rmtree(d)
+
+
+def _look(plugin: SwapBackend, path: str) -> tuple[str, str]:
+    fields: dict[str, str] = {}
+    try:
+        state = _inactive_state(plugin, path, fields, False)
+    finally:
+        plugin.close()
+    return state, fields.get("observed_error", "")
 
 
 def test_a_device_whose_stat_fails_is_in_error_not_absent(unstattable_device: str) -> None:
     # The kind's own check ("a block device, or refused before any open") fails with a
     # ValidationError carrying no errno; the stat under it says ELOOP (review 160/5).
-    plugin = BlockBackend({"device": unstattable_device})
-    fields: dict[str, str] = {}
-    try:
-        state = _inactive_state(plugin, unstattable_device, fields, False)
-    finally:
-        plugin.close()
+    got = _look(BlockBackend({"device": unstattable_device}), unstattable_device)
 
-    assert (state, fields["observed_error"]) == (
+    assert got == (
         "error",
         f"cannot read the store: {unstattable_device}: Too many levels of symbolic links",
+    )
+
+
+class _SaysNoMore(BlockBackend):
+    """A third party's kind whose error names no cause: raised while handling the failed
+    call, without ``from`` (review 162/3)."""
+
+    name = "says-no-more"
+
+    def capacity_bytes(self) -> int:
+        try:
+            return super().capacity_bytes()
+        except BackendError:
+            raise BackendError("the store could not be sized")  # noqa: B904 - the point
+
+
+def test_a_kinds_error_is_judged_by_the_call_it_was_raised_while_handling(
+    unstattable_device: str,
+) -> None:
+    got = _look(_SaysNoMore({"device": unstattable_device}), unstattable_device)
+
+    assert got == ("error", "cannot read the store: the store could not be sized")
+
+
+class _WalksRealDirectories(BlockBackend):
+    """A third party's kind that refuses a link on the way, as the file kind's walk does:
+    O_NOFOLLOW with O_DIRECTORY says ENOTDIR for a link, which alone reads "not there"."""
+
+    name = "walks-real-directories"
+
+    def capacity_bytes(self) -> int:
+        where = os.path.dirname(self.params["device"])  # as given, not resolved
+        try:
+            os.close(os.open(where, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW))
+        except OSError as e:
+            raise UnsafeError(f"{where} is a symbolic link; it is not walked through") from e
+        return super().capacity_bytes()
+
+
+def test_a_store_the_kind_refuses_is_in_error_not_absent() -> None:
+    # The store is there, behind a link the kind will not walk: "absent" would offer a
+    # provision of it (review 162/4).
+    d = Path(tempfile.mkdtemp(prefix="swapadmin-test-", dir="/dev/shm"))
+    try:
+        (d / "real").mkdir()
+        (d / "link").symlink_to("real")
+        path = str(d / "link" / "disk")
+
+        got = _look(_WalksRealDirectories({"device": path}), path)
+    finally:
+        shutil.rmtree(d)
+
+    assert got == (
+        "error",
+        f"cannot read the store: {d / 'link'} is a symbolic link; it is not walked through",
     )
