@@ -279,7 +279,8 @@ def check_not_indeterminate(job: Job, backend: Backend) -> None:
     name the path anyway; a provision prepares the store before it asks."""
     if _untold_for(job, backend):
         spec = actions.BY_NAME.get(job.kind)
-        what = f"{spec.label.lower() if spec else job.kind} job"  # as the request side says
+        # The action's word, as the request side's refusal says it ("this burn-in is refused").
+        what = f"{spec.label.lower() if spec else job.kind} job"
         raise UnsafeError(indeterminate_reason(backend, what) + ".")
 
 

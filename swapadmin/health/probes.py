@@ -183,7 +183,8 @@ def _cannot_tell(t: Target, check: str, what: str) -> list[Finding]:
     released by design, would read as a clean bill for an area that may be in use."""
     # The cause first, then what it stopped: "cannot {what}: cannot tell whether …" said
     # "cannot" twice and hid which look was not taken (review 159).
-    return [warn(check, f"{t.path_error}; so this check could not {what}")] if t.path_error else []
+    cause = t.path_error.rstrip(".")  # a third party's message may end its sentence
+    return [warn(check, f"{cause}; so this check could not {what}")] if t.path_error else []
 
 
 def _device_is_ephemeral(kind: str) -> bool:

@@ -1,7 +1,8 @@
 """While whether an area is active cannot be told (observed_state "indeterminate"), a
 backend's used_bytes and active_priority are the figures last seen, kept so a person can
 judge, not the kernel's word now: the schema says so of both fields, and a reader is given
-the verdict and its reason beside them (review 159)."""
+the verdict and its reason beside them (review 159). The second test is a guard: the
+fields were there before."""
 
 from __future__ import annotations
 

@@ -103,6 +103,15 @@ def test_the_worker_looks_again_and_refuses_a_job_queued_before_the_verdict(
     ), job.error
 
 
+@pytest.mark.usefixtures("zram_cleanup", "unreadable_boot_id")
+def test_the_workers_refusal_names_the_job_as_the_page_does(untold):
+    # "burn-in job", not the kind's "burn_in job".
+    job = run(job_for(untold, Job.Kind.BURN_IN))
+
+    assert job.state == Job.State.FAILED
+    assert "so this burn-in job is refused" in job.error, job.error
+
+
 def test_the_worker_looks_again_only_at_a_row_its_job_was_signed_for(untold):
     # A row changed after the job was signed is refused before anything is read of the
     # host for it: the look again comes after the signature (review 160/3). The change

@@ -2,7 +2,9 @@
 same words wherever a page names a backend's state: the state badge, the edit page's summary,
 the dynamic swap policy's list of its files, and the overview's counts. Before, three of
 them printed the raw "indeterminate", and the overview's "N of M backends active" counted
-such an area with the inactive ones (review 158)."""
+such an area with the inactive ones (review 158). The backend page's case is a guard: it
+said "cannot tell" before. Nor does a badge say "asked: active" beside it (review 162/2),
+which read as "it is off"."""
 
 from __future__ import annotations
 
@@ -73,3 +75,10 @@ def test_the_overview_counts_it_apart_from_the_inactive(
     text = _text(as_user(alice).get(reverse("overview")).content.decode())
     assert f"1 of 2 backends active · 1 {WORDS}" in text
     assert f"1 active · 1 {WORDS}" in text
+
+
+def test_its_badge_does_not_say_asked_active(as_user: Any, alice, untold: Backend) -> None:
+    Backend.objects.filter(pk=untold.pk).update(desired_state=Backend.Desired.ACTIVE)
+    html = as_user(alice).get(reverse("backend", args=[untold.uuid])).content.decode()
+    assert WORDS in _text(html)
+    assert "asked: active" not in _text(html)
