@@ -204,18 +204,15 @@ def _run_handler(ctx: JobContext, attempt: int) -> tuple[Outcome, dict[str, Any]
         # The rows this job runs on, as loaded now (the job's own reloaded by the claim),
         # once more against its signature, whatever the job: the gate in tasks.run_job ran
         # before the claim, on rows read a moment earlier.
-        try:
-            signing.verify_here(job, db_now=cast(Any, job).db_now)  # run()'s annotation
-        except signing.Unauthorised as e:
-            # Nor is the row read at the job's end (_refresh): "nothing was done" holds
-            # for the store the row now names, which this job was not signed for.
-            ctx.backend = None
-            raise NotOursError(e.message) from None
+        _verify(ctx)
         if ctx.backend is not None:
             if _untold_for(job, ctx.backend):
                 # Only once the rows are verified (review 160/3): a look now may tell (the
-                # cause mended since), and check_not_indeterminate judges that look.
+                # cause mended since), and check_not_indeterminate judges that look. The
+                # look reloads the row, which may have changed meanwhile: verified again
+                # (review 161/1), the job runs on no field its signature did not cover.
                 _reread(ctx.backend)
+                _verify(ctx)
             check_not_adopted(job, ctx.backend)
             check_kind_can(job, ctx.backend)
             check_not_provisioned(job, ctx.backend)
@@ -282,6 +279,17 @@ def check_not_indeterminate(job: Job, backend: Backend) -> None:
         # The action's word, as the request side's refusal says it ("this burn-in is refused").
         what = f"{spec.label.lower() if spec else job.kind} job"
         raise UnsafeError(indeterminate_reason(backend, what) + ".")
+
+
+def _verify(ctx: JobContext) -> None:
+    """The job's rows, as loaded now, against its signature; NotOursError if they differ."""
+    try:
+        signing.verify_here(ctx.job, db_now=cast(Any, ctx.job).db_now)  # run()'s annotation
+    except signing.Unauthorised as e:
+        # Nor is the row read at the job's end (_refresh): "nothing was done" holds for
+        # the store the row now names, which this job was not signed for.
+        ctx.backend = None
+        raise NotOursError(e.message) from None
 
 
 def _untold_for(job: Job, backend: Backend) -> bool:

@@ -112,6 +112,28 @@ def test_the_workers_refusal_names_the_job_as_the_page_does(untold):
     assert "so this burn-in job is refused" in job.error, job.error
 
 
+@pytest.mark.usefixtures("zram_cleanup", "unreadable_boot_id")
+def test_a_row_changed_during_the_look_again_is_verified_again(untold, monkeypatch):
+    # The look reloads the row: a signed field changed while it read the store (another
+    # machine's write) must not reach the job unverified (review 161/1).
+    look = runner.observe_backend
+
+    def changed_meanwhile(backend):
+        Backend.objects.filter(pk=backend.pk).update(name="renamed")
+        return look(backend)
+
+    monkeypatch.setattr(runner, "observe_backend", changed_meanwhile)
+    job = job_for(untold, Job.Kind.ACTIVATE)
+
+    runner.run(job.pk, worker="w@testhost")
+
+    job.refresh_from_db()
+    assert job.state == Job.State.FAILED
+    assert job.error.startswith("the job's rows no longer match what the control plane signed")
+    assert 'backend.name is "renamed" now' in job.error, job.error
+
+
+@pytest.mark.usefixtures("zram_cleanup")  # were the refusal to fail, the activate makes one
 def test_the_worker_looks_again_only_at_a_row_its_job_was_signed_for(untold):
     # A row changed after the job was signed is refused before anything is read of the
     # host for it: the look again comes after the signature (review 160/3). The change
