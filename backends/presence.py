@@ -1,0 +1,45 @@
+"""Whether a store is there: "no such file or device" is the only absence.
+
+A failed look is not an answer. ``os.path.exists`` is False for any stat that fails, so a
+store behind a directory the reader may not search (EACCES), on a disk that fails (EIO)
+or on a hung mount reads as gone, and a page then offers to provision it again, or a
+sample writes "absent" over the observer's "cannot read the store" (reviews 160/1, 161/2,
+161/6). Every reader that asks "is it there?" asks here, so they all draw the line at the
+same errno.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+
+# "No such file" (ENOENT, or ENOTDIR: a file where a directory of the path should be), and,
+# for a device node whose device is gone, the errors of opening it (ENXIO, ENODEV).
+ABSENCE = frozenset({errno.ENOENT, errno.ENOTDIR, errno.ENXIO, errno.ENODEV})
+
+
+def says_absent(no: int | None) -> bool:
+    """Whether a failed call's errno ``no`` says the store is not there (None: no errno,
+    which says nothing)."""
+    return no in ABSENCE
+
+
+def there(path: object, *, follow: bool = True) -> bool | None:
+    """Whether ``path`` is there: True, False (nothing at it), or None (cannot tell).
+
+    None when a stat failed for another reason than absence, when ``path`` is no path at
+    all (a row another machine wrote: not a string, or a NUL in it), and, following links,
+    when the path is missing only because a link on the way points at nothing: a kind
+    refuses such a link (an error the reader must not turn into "absent"), and a dangling
+    link is something a person should look at, not a store known to be gone."""
+    if not isinstance(path, str) or not path or "\0" in path:
+        return None
+    try:
+        os.stat(path, follow_symlinks=follow)
+    except OSError as e:
+        if not says_absent(e.errno):
+            return None
+        if follow and os.path.realpath(path) != os.path.normpath(path):
+            return None  # a link on the way whose target is missing
+        return False
+    return True

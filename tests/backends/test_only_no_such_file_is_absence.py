@@ -1,0 +1,49 @@
+"""``presence.there``: a store is absent only when a call says "no such file"; any other
+failed look (a link loop here, EACCES or EIO elsewhere), a dangling link on the way, or a
+path that is no path (a row another machine wrote) is "cannot tell", never "absent"
+(reviews 160/1, 161/2, 161/6, 161/8). Plain files under a temporary directory."""
+
+from __future__ import annotations
+
+import errno
+from pathlib import Path
+
+import pytest
+
+from backends import presence
+
+
+def test_a_file_that_is_there_is_there(tmp_path: Path) -> None:
+    (tmp_path / "f").write_bytes(b"")
+    assert presence.there(str(tmp_path / "f")) is True
+
+
+def test_no_such_file_is_absence(tmp_path: Path) -> None:
+    assert presence.there(str(tmp_path / "gone")) is False
+    (tmp_path / "f").write_bytes(b"")
+    assert presence.there(str(tmp_path / "f" / "below")) is False  # ENOTDIR
+
+
+def test_a_failed_look_is_no_answer(tmp_path: Path) -> None:
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop.name)  # stat fails with ELOOP
+    assert presence.there(str(loop / "store")) is None
+
+
+def test_a_dangling_link_is_no_answer_unless_links_are_not_followed(tmp_path: Path) -> None:
+    link = tmp_path / "store"
+    link.symlink_to(tmp_path / "nothing")
+    assert presence.there(str(link)) is None
+    assert presence.there(str(link), follow=False) is True  # the link itself is there
+    (tmp_path / "dir").symlink_to(tmp_path / "no-dir")
+    assert presence.there(str(tmp_path / "dir" / "store")) is None  # a link on the way
+
+
+@pytest.mark.parametrize("path", ["/var/tmp/a\0b", 5, None, "", ["/var/tmp"]])
+def test_a_path_that_is_no_path_is_no_answer(path: object) -> None:
+    assert presence.there(path) is None
+
+
+def test_only_the_errnos_of_no_such_file_or_device_say_absent() -> None:
+    assert all(presence.says_absent(n) for n in (errno.ENOENT, errno.ENOTDIR, errno.ENXIO))
+    assert not any(presence.says_absent(n) for n in (errno.EACCES, errno.EIO, errno.ELOOP, None))
