@@ -8,12 +8,12 @@ instead of only /proc/swaps, as the sampler's cheap turn does.
 from __future__ import annotations
 
 import contextlib
-import errno
 from typing import Any
 
+from django.db.models import Case, Value, When
 from django.utils import timezone
 
-from backends import BackendError, Policy, SwapBackend, header, kernel
+from backends import BackendError, Policy, SwapBackend, header, kernel, presence
 from backends.errors import NotOursError, UnsafeError
 
 from .models import Backend
@@ -23,6 +23,14 @@ from .plugins import build_plugin
 def observe_backend(backend: Backend, plugin: SwapBackend | None = None) -> str:
     """Refresh ``backend``'s observed state from the kernel and the plugin; returns it."""
     return write_observation(backend, read_observation(backend, plugin))
+
+
+# The state written when a plugin cannot be built: an expression, so that the UPDATE reads
+# the row's state as it is when written.
+_UNTOLD_STAYS_ELSE_ERROR = Case(
+    When(observed_state=Backend.Observed.INDETERMINATE, then=Value(Backend.Observed.INDETERMINATE)),
+    default=Value(Backend.Observed.ERROR),
+)
 
 
 def read_observation(backend: Backend, plugin: SwapBackend | None = None) -> dict[str, Any]:
@@ -39,9 +47,9 @@ def read_observation(backend: Backend, plugin: SwapBackend | None = None) -> dic
         except BackendError as e:
             # A plugin that cannot be built tells nothing of whether the area is active: a
             # row that could not tell keeps saying so (ERROR would let a sample guess).
-            untold = backend.observed_state == Backend.Observed.INDETERMINATE
-            state = Backend.Observed.INDETERMINATE if untold else Backend.Observed.ERROR
-            fields.update(observed_state=state, observed_error=e.message)
+            # Judged by the row as written, not the caller's copy, which may be older than
+            # a look that found it untold meanwhile (review 161/9).
+            fields.update(observed_state=_UNTOLD_STAYS_ELSE_ERROR, observed_error=e.message)
             return fields
     try:
         return _observe(backend, plugin, fields)
@@ -100,9 +108,12 @@ def write_observation(backend: Backend, fields: dict[str, Any]) -> str:
     """Write what ``read_observation`` found to the row and to ``backend``; returns the
     observed state."""
     Backend.objects.filter(pk=backend.pk).update(**fields)
-    for k, v in fields.items():
+    told = {k: v for k, v in fields.items() if not hasattr(v, "resolve_expression")}
+    for k, v in told.items():
         setattr(backend, k, v)
-    return str(fields["observed_state"])
+    if len(told) < len(fields):  # an expression's value is the row's, as the UPDATE wrote it
+        backend.refresh_from_db(fields=[k for k in fields if k not in told])
+    return str(backend.observed_state)
 
 
 def _foreign(backend: Backend, plugin: SwapBackend) -> str | None:
@@ -129,7 +140,7 @@ def _could_not_look(e: BaseException) -> bool:
     if isinstance(e, UnsafeError):
         return True
     no = _errno_in_chain(e)
-    return no is not None and no not in (errno.ENOENT, errno.ENOTDIR, errno.ENXIO, errno.ENODEV)
+    return no is not None and not presence.says_absent(no)
 
 
 def _errno_in_chain(e: BaseException) -> int | None:
