@@ -38,7 +38,7 @@ from django.db.models import Exists, OuterRef
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from backends import BackendError, adoption, kernel, tunables
+from backends import BackendError, adoption, kernel, presence, tunables
 from backends.errors import PluginError
 from backends.registry import compressed_memory as checked_compressed_memory
 from backends.registry import registry
@@ -303,8 +303,8 @@ def _observation_rows(observations: dict[int, dict[str, Any]]) -> list[dict[str,
         {
             "pk": pk,
             "state": fields.get("observed_state"),
-            "used": fields["used_bytes"],
-            "priority": fields["active_priority"],
+            "used": fields.get("used_bytes"),
+            "priority": fields.get("active_priority"),
             "error": fields.get("observed_error"),
         }
         for pk, fields in observations.items()
@@ -461,7 +461,7 @@ def _unmanaged(path: str, shown: dict[str, Any]) -> dict[str, Any]:
     # The page offers "Adopt" only for an area a discover could adopt; for the others it
     # says why (the discover job re-checks either way: this is what the page shows).
     why = adoption.unadoptable_name(path)
-    if why is None and shown.get("deleted") and not os.path.lexists(path):
+    if why is None and shown.get("deleted") and presence.there(path, follow=False) is False:
         # Discover passes over a deleted area; a file made at its path since (and named
         # in the fstab) is another matter, which discover judges.
         why = (
@@ -479,8 +479,8 @@ def _flat(reading: Any) -> dict[str, Any]:
 
 def _match(backend: Backend, areas: list[kernel.SwapArea]) -> kernel.SwapArea | None:
     path = backend.swap_path
-    if not path:
-        return None
+    if not isinstance(path, str) or not path or "\0" in path:
+        return None  # no path to match (a row another machine wrote): its state stays
     for area in areas:
         if area.path == path:
             return area
@@ -505,35 +505,26 @@ def _observation(backend: Backend, area: kernel.SwapArea | None, now: Any) -> di
             used_bytes=area.used_bytes,
             active_priority=area.priority,
         )
-    else:
-        fields.update(used_bytes=0, active_priority=None)
-        path = backend.swap_path
-        there = _there(path) if path else False
-        if there is False:
-            fields["observed_state"] = Backend.Observed.ABSENT
-        elif there is None:
-            pass  # a stat that failed otherwise (EACCES, EIO) says nothing: the state stays
-        elif backend.observed_state in (
-            Backend.Observed.ACTIVE,
-            Backend.Observed.ABSENT,
-            Backend.Observed.UNKNOWN,
-        ):
-            # Deactivated (or recreated) outside swapadmin: the store is there, not in use.
-            fields["observed_state"] = Backend.Observed.READY
+        return fields
+    path = backend.swap_path
+    there = presence.there(path) if path else False
+    if there is None:
+        # A stat that failed otherwise (EACCES, EIO), a dangling link, or no path at all:
+        # this says nothing, not even that the area is off (its real path may be the one
+        # /proc/swaps shows, which the failed look could not resolve). State, used bytes
+        # and priority stay as last seen (review 161/3).
+        return fields
+    fields.update(used_bytes=0, active_priority=None)
+    if there is False:
+        fields.update(observed_state=Backend.Observed.ABSENT, observed_error="")
+    elif backend.observed_state in (
+        Backend.Observed.ACTIVE,
+        Backend.Observed.ABSENT,
+        Backend.Observed.UNKNOWN,
+    ):
+        # Deactivated (or recreated) outside swapadmin: the store is there, not in use.
+        fields.update(observed_state=Backend.Observed.READY, observed_error="")
     return fields
-
-
-def _there(path: str) -> bool | None:
-    """Whether ``path`` is there: False only for "no such file" (ENOENT, ENOTDIR), None
-    when a stat failed for another reason (the observer's ERROR "cannot read the store",
-    which "absent" would undo within one sample)."""
-    try:
-        os.stat(path)
-    except (FileNotFoundError, NotADirectoryError):
-        return False
-    except OSError:
-        return None
-    return True
 
 
 def _write_observations(host_pk: int, observations: dict[int, dict[str, Any]], now: Any) -> None:
@@ -573,9 +564,11 @@ def _observations_update(db: Any, host: str = "%s", skip_locked: bool = False) -
     another transaction holds is left as it is rather than waited for (``_statement``).
 
     A state or an error the reading cannot tell is null in ``v`` and keeps the row's value
-    (both columns are NOT NULL, so null means nothing else). A job that ended after this
-    reading wrote a fresher observation: the WHERE keeps that one, row by row, against a job
-    committing meanwhile, and keeps a foreign or indeterminate verdict written meanwhile.
+    (both columns are NOT NULL, so null means nothing else); so are used bytes, with the
+    priority beside them (which null cannot stand for: it is an inactive area's). A job
+    that ended after this reading wrote a fresher observation: the WHERE keeps that one, row
+    by row, against a job committing meanwhile, and keeps a foreign or indeterminate verdict
+    written meanwhile.
     UPDATE ... FROM: PostgreSQL, and SQLite from 3.33."""
     q = db.ops.quote_name
     backends = Backend._meta
@@ -598,8 +591,10 @@ def _observations_update(db: Any, host: str = "%s", skip_locked: bool = False) -
         else ""
     )
     return (
-        f"UPDATE {table} SET {col('observed_at')} = %s, {col('used_bytes')} = v.used, "
-        f"{col('active_priority')} = v.priority, "
+        f"UPDATE {table} SET {col('observed_at')} = %s, "
+        f"{col('used_bytes')} = COALESCE(v.used, {table}.{col('used_bytes')}), "
+        f"{col('active_priority')} = CASE WHEN v.used IS NULL "
+        f"THEN {table}.{col('active_priority')} ELSE v.priority END, "
         f"{col('observed_state')} = COALESCE(v.state, {table}.{col('observed_state')}), "
         f"{col('observed_error')} = COALESCE(v.error, {table}.{col('observed_error')}) "
         # The host's own rows by its index: a fleet's whole table is never read (the
