@@ -16,6 +16,7 @@ pytest_plugins = [
     "tests.fixtures.workers",
     "tests.fixtures.faulty",
     "tests.fixtures.signing",
+    "tests.fixtures.unstattable",
 ]
 
 #: The Redis URL as given, and the database number this run claimed on it.

@@ -24,7 +24,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from backends import BackendError, SwapBackend, kernel, registry
+from backends import BackendError, SwapBackend, kernel, presence, registry
 from backends import fstab as fstab_mod
 from backends.errors import NotOursError
 from backends.registry import compressed_memory as checked_compressed_memory
@@ -167,7 +167,9 @@ def check_store(t: Target) -> list[Finding]:
     if (
         device
         and device != t.file_path
-        and (os.path.exists(device) or not _device_is_ephemeral(t.backend.kind))
+        # A released loop or zram device is gone by design; one the look cannot tell of
+        # (EACCES, EIO) is looked at, and its failed stat said (review 161/6).
+        and (presence.there(device) is not False or not _device_is_ephemeral(t.backend.kind))
     ):
         out.append(_check_node(device, "device", exact_mode=False))
     if not out:
@@ -255,8 +257,8 @@ def check_identity(t: Target) -> list[Finding]:
 
 
 def check_free_space(t: Target, th: Thresholds) -> list[Finding]:
-    if not t.file_path or not os.path.exists(t.file_path):
-        return []
+    if not t.file_path or presence.there(t.file_path) is False:
+        return []  # no file: check_store says so (a file it cannot stat still has a filesystem)
     try:
         vfs = os.statvfs(os.path.dirname(t.file_path))
     except OSError as e:
@@ -288,8 +290,8 @@ def check_header(t: Target) -> list[Finding]:
     except BackendError:
         # A loop or zram device released by design while inactive; or no path to look at.
         return _cannot_tell(t, "header", "read the swap header")
-    if not os.path.lexists(io_path):
-        return []  # no store: check_store reports it
+    if presence.there(io_path, follow=False) is False:
+        return []  # no store: check_store reports it (one it cannot stat is read, and said)
     try:
         hdr = header.read_header(t.plugin)
     except BackendError as e:

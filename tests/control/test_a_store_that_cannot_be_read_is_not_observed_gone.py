@@ -15,7 +15,6 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -76,19 +75,6 @@ def test_a_store_not_there_is_absent(no_loop_devices: Path) -> None:  # noqa: F8
     got = ask_in(no_loop_devices, LOOK.format(dev=gone))
 
     assert got == {"state": "absent", "error": ""}
-
-
-@pytest.fixture
-def unstattable_device() -> Iterator[str]:
-    """A device path under /dev whose stat fails with ELOOP (a link to itself on the way), in
-    a directory of the test's own on /dev/shm (out of the device namespace), removed with
-    it even when the test fails."""
-    d = Path(tempfile.mkdtemp(prefix="swapadmin-test-", dir="/dev/shm"))
-    (d / "loop").symlink_to("loop")
-    try:
-        yield str(d / "loop" / "disk")
-    finally:
-        shutil.rmtree(d)
 
 
 def _look(plugin: SwapBackend, path: str) -> tuple[str, str]:

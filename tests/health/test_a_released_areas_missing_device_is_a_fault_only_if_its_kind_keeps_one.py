@@ -1,6 +1,8 @@
 """A loop or zram device exists only while its area is enabled: once released, its absence
 is no fault. A block device, or a device of a kind not installed here (which cannot say),
-is reported missing. The kind's plugin says which (``device_is_ephemeral``)."""
+is reported missing. The kind's plugin says which (``device_is_ephemeral``). A device the
+look cannot stat (EACCES, EIO; ELOOP here) is no "released" device: its failed stat is
+said, whatever the kind (review 161/6)."""
 
 from __future__ import annotations
 
@@ -29,6 +31,16 @@ def test_a_missing_device_is_said_as_its_kind_says(kind: str, missing_is_a_fault
     assert (finding.status == "fail") == missing_is_a_fault
     if missing_is_a_fault:
         assert f"the swap device {gone} does not exist" in finding.message
+
+
+@pytest.mark.parametrize("kind", ["zram", "loop", "block"])
+def test_a_device_the_look_cannot_stat_is_said_not_passed_over(
+    kind: str, unstattable_device: str
+) -> None:
+    row = Backend(kind=kind, name="a", params={}, info={"swap_path": unstattable_device})
+    [finding] = probes.check_store(probes.Target(row, None, unstattable_device, None))
+    assert finding.status == "fail"
+    assert finding.message == f"cannot stat {unstattable_device}: Too many levels of symbolic links"
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,46 @@
+"""The free-space and header probes skip a store that is not there (the store probe says
+so). They asked ``os.path.exists``/``lexists``, False for any failed stat, so a store they
+could not stat (EACCES, EIO; ELOOP here) was skipped in silence, as if gone: a check round
+then showed no header finding at all for an area it could not read (review 161/6)."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from backends.plugins.block import BlockBackend
+from swapadmin.core.models import Backend
+from swapadmin.health import probes
+from swapadmin.health.probes import Thresholds
+
+LOOPS = "Too many levels of symbolic links"
+
+
+def test_the_header_probe_says_it_could_not_read(unstattable_device: str) -> None:
+    row = Backend(kind="block", name="a", params={"device": unstattable_device})
+    plugin = BlockBackend({"device": unstattable_device})
+
+    [finding] = probes.check_header(probes.Target(row, plugin, unstattable_device, None))
+
+    assert finding.status == "fail"
+    assert finding.check == "header" and LOOPS in finding.message
+
+
+def test_the_free_space_probe_says_it_could_not_look(tmp_path: Path) -> None:
+    (tmp_path / "loop").symlink_to("loop")
+    path = str(tmp_path / "loop" / "store")
+    row = Backend(kind="file", name="a", params={"path": path})
+
+    [finding] = probes.check_free_space(probes.Target(row, None, path, None), Thresholds())
+
+    assert finding.status == "warn"
+    assert finding.message == f"cannot statvfs the swap file's filesystem: {LOOPS}"
+
+
+def test_neither_speaks_of_a_store_that_is_not_there(tmp_path: Path) -> None:
+    gone = f"/dev/swapadmin-test-{uuid.uuid4().hex}"  # a name no device has: never made
+    row = Backend(kind="block", name="a", params={"device": gone})
+    assert probes.check_header(probes.Target(row, BlockBackend({"device": gone}), gone, None)) == []
+    path = str(tmp_path / "gone")
+    row = Backend(kind="file", name="a", params={"path": path})
+    assert probes.check_free_space(probes.Target(row, None, path, None), Thresholds()) == []
