@@ -199,18 +199,18 @@ def _run_handler(ctx: JobContext, attempt: int) -> tuple[Outcome, dict[str, Any]
             ctx.backend = job.backend
             if ctx.backend is None:  # only with foreign keys bypassed (raw SQL on SQLite)
                 raise BackendError("the backend was deleted before the job started")
-            if ctx.backend.reread_before_next_job:
-                _reread(ctx.backend)
         # The rows this job runs on, as loaded now (the job's own reloaded by the claim),
         # once more against its signature, whatever the job: the gate in tasks.run_job ran
         # before the claim, on rows read a moment earlier.
         _verify(ctx)
         if ctx.backend is not None:
-            if _untold_for(job, ctx.backend):
-                # Only once the rows are verified (review 160/3): a look now may tell (the
-                # cause mended since), and check_not_indeterminate judges that look. The
-                # look reloads the row, which may have changed meanwhile: verified again
-                # (review 161/1), the job runs on no field its signature did not cover.
+            if ctx.backend.reread_before_next_job or _untold_for(job, ctx.backend):
+                # A job before this one ended without its worker's word, or the row cannot
+                # tell whether its area is active: look again, once, and only at a row its
+                # job was signed for (reviews 160/3, 161/5); check_not_indeterminate judges
+                # that look. The look reloads the row, which may have changed meanwhile:
+                # verified again (review 161/1), the job runs on no field its signature did
+                # not cover.
                 _reread(ctx.backend)
                 _verify(ctx)
             check_not_adopted(job, ctx.backend)

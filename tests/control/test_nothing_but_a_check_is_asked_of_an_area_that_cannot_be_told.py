@@ -155,6 +155,24 @@ def test_the_worker_looks_again_only_at_a_row_its_job_was_signed_for(untold):
     )
 
 
+def test_a_row_flagged_to_be_read_again_is_read_only_once_its_job_is_verified(untold):
+    # A job before it ended without its worker's word: the row is read again before the
+    # next job, but only once that job's signature holds for it (review 161/5). A check,
+    # so only the flag asks for the look.
+    Backend.objects.filter(pk=untold.pk).update(reread_before_next_job=True)
+    job = job_for(untold, Job.Kind.CHECK)
+    seen_at = Backend.objects.get(pk=untold.pk).observed_at
+    Backend.objects.filter(pk=untold.pk).update(name="renamed")
+
+    runner.run(job.pk, worker="w@testhost")
+
+    job.refresh_from_db()
+    assert job.state == Job.State.FAILED
+    assert "renamed" in job.error, job.error
+    row = Backend.objects.get(pk=untold.pk)
+    assert (row.observed_at, row.reread_before_next_job) == (seen_at, True)
+
+
 def test_a_check_is_queued(untold, alice):
     job = services.request_action(untold, "check", Actor(alice, Job.Via.API))
     assert job.kind == Job.Kind.CHECK
