@@ -71,9 +71,20 @@ def each_backend_gets_its_own_values() -> dict[str, Any]:
     return {"a": seen(a), "b": seen(b), "c": seen(c)}
 
 
+def a_reading_that_tells_nothing_keeps_use_and_priority() -> dict[str, Any]:
+    # The path could not be stat'ed (review 161/3): the reading has neither a state nor used
+    # bytes, and the priority, which null cannot stand for (an inactive area's), stays too.
+    host = Host.objects.create(name="untold")
+    reading_at = timezone.now()
+    b = backend(host, "b", None)
+    _write_observations(host.pk, {b.pk: {}}, reading_at)
+    return {"b": seen(b)}
+
+
 CASES: dict[str, Callable[[], dict[str, Any]]] = {
     f.__name__: f for f in (a_job_observation_newer_than_the_reading_is_kept,
-                            each_backend_gets_its_own_values)
+                            each_backend_gets_its_own_values,
+                            a_reading_that_tells_nothing_keeps_use_and_priority)
 }  # fmt: skip
 
 
@@ -94,3 +105,9 @@ def test_each_backend_gets_its_own_values_from_one_update(run: Any) -> None:
     assert got["a"] == ["active", "", 111 * 4096, 5]
     assert got["b"] == ["active", "it was", BIGINT_MAX, -2]
     assert got["c"] == ["active", "it was", 4096, 3]
+
+
+def test_a_reading_that_tells_nothing_keeps_use_and_priority(run: Any) -> None:
+    assert run("a_reading_that_tells_nothing_keeps_use_and_priority")["b"] == [
+        "active", "it was", 4096, 3,
+    ]  # fmt: skip

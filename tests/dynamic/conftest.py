@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from backends import kernel
 from backends.dynamic import Decision
 from swapadmin.core import dynamic
-from swapadmin.core.models import DynamicSwapPolicy, Host, Job, Sample
+from swapadmin.core.models import Backend, DynamicSwapPolicy, Host, Job, Sample
 from tests.fixtures.workers import WorkerProcess
 from tests.health.conftest import MemoryHog, memory_hog  # noqa: F401  (the fixture)
 
@@ -45,6 +47,37 @@ def make_policy(host: Host, **fields: Any) -> DynamicSwapPolicy:
         setattr(policy, k, v)
     policy.save()
     return policy
+
+
+def small_policy(host: Host, **fields: Any) -> DynamicSwapPolicy:
+    """A policy that adds a 64 MiB file while less than 32 MiB of swap is free, two files
+    at most, with no cooldown between steps; ``fields`` changes any of that."""
+    small = {
+        "enabled": True, "min_free_bytes": 32 * MiB, "file_size_bytes": 64 * MiB,
+        "max_files": 2, "max_total_bytes": 128 * MiB, "cooldown_seconds": 0,
+    }  # fmt: skip
+    return make_policy(host, **{**small, **fields})
+
+
+def file_after_step(
+    policy: DynamicSwapPolicy, step: str, finished_ago: timedelta, **fields: Any
+) -> Backend:
+    """The policy's first file, dyn-1 (at a path nothing reads), provisioned before its
+    ``step`` job, which succeeded ``finished_ago``; ``fields`` are the row's own."""
+    now = timezone.now()
+    row = {
+        "size_bytes": 64 * MiB, "provisioned_at": now - finished_ago - timedelta(seconds=25),
+        **fields,
+    }  # fmt: skip
+    dyn1 = Backend.objects.create(
+        host=policy.host, kind="file", name="dyn-1", params={"path": "/nowhere/dyn-1"},
+        dynamic_policy=policy, **row,
+    )  # fmt: skip
+    Job.objects.create(
+        kind=step, host=policy.host, backend=dyn1, backend_name="dyn-1", via=Job.Via.SYSTEM,
+        state=Job.State.SUCCEEDED, finished_at=now - finished_ago,
+    )  # fmt: skip
+    return dyn1
 
 
 def live_jobs(host: Host) -> bool:

@@ -16,27 +16,19 @@ from backends.dynamic import Action
 from swapadmin.core import dynamic
 from swapadmin.core.models import Backend, Job, Sample
 
+from .conftest import file_after_step, small_policy
+
 pytestmark = pytest.mark.django_db
 
-MiB = 1 << 20
 WHY = "cannot tell whether the swap file area is active: its path could not be named"
 
 
 def test_a_shortage_still_adds_while_a_file_cannot_be_told(host_row):
-    policy = dynamic.policy_for(host_row)
-    policy.enabled, policy.min_free_bytes, policy.file_size_bytes = True, 32 * MiB, 64 * MiB
-    policy.max_files, policy.max_total_bytes, policy.cooldown_seconds = 2, 128 * MiB, 0
-    policy.save()
-    now = timezone.now()
-    dyn1 = Backend.objects.create(
-        host=host_row, kind="file", name="dyn-1", params={"path": "/nowhere/dyn-1"},
-        size_bytes=64 * MiB, dynamic_policy=policy, provisioned_at=now - timedelta(seconds=30),
-        observed_state=Backend.Observed.INDETERMINATE, observed_error=WHY,
-    )  # fmt: skip
+    policy = small_policy(host_row)
     # Its provision succeeded; the activate that follows it is the step it cannot be asked.
-    Job.objects.create(
-        kind=Job.Kind.PROVISION, host=host_row, backend=dyn1, backend_name="dyn-1",
-        via=Job.Via.SYSTEM, state=Job.State.SUCCEEDED, finished_at=now - timedelta(seconds=5),
+    dyn1 = file_after_step(
+        policy, Job.Kind.PROVISION, timedelta(seconds=5),
+        observed_state=Backend.Observed.INDETERMINATE, observed_error=WHY,
     )  # fmt: skip
     Sample.objects.create(host=host_row, at=timezone.now(), swap_free=0)
 

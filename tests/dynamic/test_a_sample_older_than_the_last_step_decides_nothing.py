@@ -15,29 +15,18 @@ from backends.dynamic import Action, Held
 from swapadmin.core import dynamic
 from swapadmin.core.models import Backend, DynamicSwapDecision, Job, Sample
 
-pytestmark = pytest.mark.django_db
+from .conftest import MiB, file_after_step, small_policy
 
-MiB = 1 << 20
+pytestmark = pytest.mark.django_db
 
 
 def test_it_waits_for_a_sample_after_the_activation(host_row):
-    policy = dynamic.policy_for(host_row)
-    policy.enabled, policy.min_free_bytes, policy.file_size_bytes = True, 32 * MiB, 64 * MiB
-    policy.max_files, policy.max_total_bytes, policy.cooldown_seconds = 2, 128 * MiB, 0
-    policy.save()
-    now = timezone.now()
+    policy = small_policy(host_row)
     # Before the activation: no swap at all.
-    Sample.objects.create(host=host_row, at=now - timedelta(seconds=10), swap_free=0)
-    dyn1 = Backend.objects.create(
-        host=host_row, kind="file", name="dyn-1", params={"path": "/nowhere/dyn-1"},
-        size_bytes=64 * MiB, dynamic_policy=policy, provisioned_at=now - timedelta(seconds=30),
-        observed_state=Backend.Observed.ACTIVE,
-    )  # fmt: skip
+    Sample.objects.create(host=host_row, at=timezone.now() - timedelta(seconds=10), swap_free=0)
     # The policy's activation of dyn-1 finished after that sample was taken.
-    Job.objects.create(
-        kind=Job.Kind.ACTIVATE, host=host_row, backend=dyn1, backend_name="dyn-1",
-        via=Job.Via.SYSTEM, state=Job.State.SUCCEEDED, finished_at=now - timedelta(seconds=2),
-    )  # fmt: skip
+    file_after_step(policy, Job.Kind.ACTIVATE, timedelta(seconds=2),
+                    observed_state=Backend.Observed.ACTIVE)  # fmt: skip
 
     waiting = dynamic.run_policy(policy)
     assert waiting.action == Action.NONE and waiting.held == Held.WAITING, waiting.reason
@@ -54,20 +43,9 @@ def test_it_waits_for_a_sample_after_the_activation(host_row):
 
 
 def test_a_sample_after_the_step_still_short_adds(host_row):
-    policy = dynamic.policy_for(host_row)
-    policy.enabled, policy.min_free_bytes, policy.file_size_bytes = True, 32 * MiB, 64 * MiB
-    policy.max_files, policy.max_total_bytes, policy.cooldown_seconds = 2, 128 * MiB, 0
-    policy.save()
-    now = timezone.now()
-    dyn1 = Backend.objects.create(
-        host=host_row, kind="file", name="dyn-1", params={"path": "/nowhere/dyn-1"},
-        size_bytes=64 * MiB, dynamic_policy=policy, provisioned_at=now - timedelta(seconds=30),
-        observed_state=Backend.Observed.ACTIVE, used_bytes=60 * MiB,
-    )  # fmt: skip
-    Job.objects.create(
-        kind=Job.Kind.ACTIVATE, host=host_row, backend=dyn1, backend_name="dyn-1",
-        via=Job.Via.SYSTEM, state=Job.State.SUCCEEDED, finished_at=now - timedelta(seconds=5),
-    )  # fmt: skip
+    policy = small_policy(host_row)
+    file_after_step(policy, Job.Kind.ACTIVATE, timedelta(seconds=5),
+                    observed_state=Backend.Observed.ACTIVE, used_bytes=60 * MiB)  # fmt: skip
     Sample.objects.create(host=host_row, at=timezone.now(), swap_total=64 * MiB,
                           swap_free=4 * MiB)  # fmt: skip
     assert dynamic.run_policy(policy).name == "dyn-2"

@@ -77,6 +77,17 @@ def test_the_overview_counts_it_apart_from_the_inactive(
     assert f"1 active · 1 {WORDS}" in text
 
 
+def test_the_overview_counts_a_store_not_their_own_in_words(
+    as_user: Any, alice, untold: Backend
+) -> None:
+    # The badge's "not this backend's store" after a count read "1 not this backend's
+    # store" (review 162/10).
+    Backend.objects.filter(pk=untold.pk).update(observed_state=Backend.Observed.FOREIGN)
+    text = _text(as_user(alice).get(reverse("overview")).content.decode())
+    assert "1 on a store not their own" in text
+    assert "not this backend's store" not in text
+
+
 def test_its_badge_does_not_say_asked_active(as_user: Any, alice, untold: Backend) -> None:
     Backend.objects.filter(pk=untold.pk).update(desired_state=Backend.Desired.ACTIVE)
     html = as_user(alice).get(reverse("backend", args=[untold.uuid])).content.decode()
