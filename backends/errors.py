@@ -58,6 +58,12 @@ class UnsafeError(BackendError):
     """The safety policy refuses: doing this could destroy data or take down the host."""
 
 
+class UnsafeDirectoryError(UnsafeError):
+    """A directory on the way to a swap file is one others could change (not root's, or
+    writable by others): refused, but it says nothing of which file the name leads to, so
+    it is never taken for "not this backend's store"."""
+
+
 class NotOursError(UnsafeError):
     """The store at the backend's path is not the one this backend made or was given: its
     mark, identity or swap UUID is not the recorded one. Nothing was written."""

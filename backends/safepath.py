@@ -24,7 +24,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from .errors import KernelError, UnsafeError, ValidationError
+from .errors import KernelError, UnsafeDirectoryError, UnsafeError, ValidationError
 
 _DIR_FLAGS = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -71,7 +71,7 @@ def _check_dir(fd: int, where: str, *, inside_root: bool, is_root: bool = False)
     except OSError as e:
         raise _kernel_error(where, e) from e
     if st.st_uid != 0:
-        raise UnsafeError(
+        raise UnsafeDirectoryError(
             f"{where} is owned by uid {st.st_uid}, not root: whoever owns it can swap another "
             f"file in under swapadmin. Fix with: chown root {where}"
         )
@@ -85,7 +85,7 @@ def _check_dir(fd: int, where: str, *, inside_root: bool, is_root: bool = False)
             if inside_root
             else "a directory above the swap root"
         )
-        raise UnsafeError(
+        raise UnsafeDirectoryError(
             f"{where} ({what}) has mode {mode:o}: others may rename files in it, so a file "
             f"checked there could be replaced before it is written. Fix with: chmod go-w {where}"
         )

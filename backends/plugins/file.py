@@ -37,6 +37,7 @@ from ..errors import (
     BusyError,
     KernelError,
     NotOursError,
+    UnsafeDirectoryError,
     UnsafeError,
 )
 from ..header import MAGIC
@@ -354,6 +355,11 @@ class FileBackend(SwapBackend):
                 raise BackendError(f"{path} does not exist; {self.way_out(gone=True)}") from None
             parent.close()
             st = os.fstat(fd)
+        except UnsafeDirectoryError:
+            # A directory's rights, not where the name leads: the store may well be this
+            # backend's, behind a directory to mend ("not its store" would be a verdict
+            # only a thorough look clears, and a wrong one).
+            raise
         except UnsafeError as e:
             if self.record.get("owner") or self.record.get("key"):
                 # It had a store: the name now leads somewhere else.

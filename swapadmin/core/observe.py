@@ -176,6 +176,11 @@ def _inactive_state(
     try:
         fields["header"] = header.read_header(plugin).to_dict()
     except (BackendError, OSError) as e:
+        if _could_not_look(e):
+            # A failed read (EIO) or a refusal (a swap root others may write) says nothing
+            # of the header: "provision it again" would be the wrong advice, and a harm.
+            fields["observed_error"] = f"cannot read the store: {getattr(e, 'message', e)}"
+            return Backend.Observed.ERROR
         # The library's advice, which knows that an adopted area is never provisioned (its
         # header is the sysadmin's), told by the row that it was adopted: a row adopted
         # before adoption recorded the store (never proven: how this look is reached) has

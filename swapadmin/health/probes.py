@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from backends import BackendError, SwapBackend, kernel, presence, registry
 from backends import fstab as fstab_mod
-from backends.errors import NotOursError
+from backends.errors import NotOursError, UnsafeError
 from backends.registry import compressed_memory as checked_compressed_memory
 from swapadmin.core import actions
 from swapadmin.core.models import Backend, Host
@@ -294,6 +294,10 @@ def check_header(t: Target) -> list[Finding]:
         return []  # no store: check_store reports it (one it cannot stat is read, and said)
     try:
         hdr = header.read_header(t.plugin)
+    except UnsafeError as e:
+        # Refused before a byte was read (a swap root others may write; not its store):
+        # nothing is known of the header, and "damaged" would ask for a new one.
+        return [fail("header", f"cannot read the swap header: {e.message}")]
     except BackendError as e:
         return [fail("header", f"the swap header is damaged: {e.message}")]
     except OSError as e:

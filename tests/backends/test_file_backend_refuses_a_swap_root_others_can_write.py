@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from backends import pageio
-from backends.errors import UnsafeError
+from backends.errors import NotOursError, UnsafeError
 from backends.plugins.file import FileBackend
 from backends.policy import Policy
 from tests.fixtures.host import needs_root
@@ -105,3 +105,19 @@ def test_a_later_job_refuses_to_write_or_remove_its_file_there(
         with pytest.raises(UnsafeError, match="others may rename files in it"):
             later.remove()
     assert _digest(path) == before
+
+
+def test_a_directory_to_mend_is_not_taken_for_another_store(
+    swap_root: Path, policy: Policy
+) -> None:
+    # Refused, but the name still leads to the file it made: "no longer names this
+    # backend's file" (NotOursError) would have the observer call it foreign, a verdict only
+    # a thorough look clears, instead of "cannot read the store: … Fix with: chmod".
+    path = swap_root / "swap0"
+    with provisioned("file", {"path": str(path)}, size=SIZE, policy=policy) as made:
+        pass
+    os.chmod(swap_root, 0o777)
+    refusal = pytest.raises(UnsafeError, match="others may rename files in it")
+    with rebuilt(made) as later, refusal as refused:
+        later.verify()
+    assert not isinstance(refused.value, NotOursError)

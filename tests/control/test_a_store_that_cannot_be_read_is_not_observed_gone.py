@@ -3,7 +3,9 @@ to read an inactive store's size was taken for "no store there": a block device 
 cgroup denied (or EIO, or a hung mount) was observed gone, and its page offered a provision
 of it. Only a kind's own "no device" or "does not exist", or a failed call that says there
 is no such file or device (ENOENT, ENOTDIR, ENXIO, ENODEV), means absent (review 157/7);
-a kind's refusal of what it reached (a link on the way) never does (review 162/3).
+a kind's refusal of what it reached (a link on the way) never does (review 162/3). Nor is
+a swap root to mend (writable by others) "not this backend's store": the name still leads
+to the file it made, so the verdict is an error with the fix, not "foreign".
 
 The denial is real: the first test's look at the store runs in a process in a v1 devices
 cgroup that denies the loop major (7), about a loop device this test attached, taken as a
@@ -18,16 +20,20 @@ import uuid
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 
 from backends import BackendError, SwapBackend
 from backends.errors import UnsafeError
 from backends.plugins.block import BlockBackend
-from swapadmin.core.observe import _inactive_state
+from backends.policy import Policy
+from swapadmin.core.models import Backend
+from swapadmin.core.observe import _foreign, _inactive_state
 from tests.backends.test_a_loop_device_that_cannot_be_asked_serves_no_write import (
     ask_in,
     no_loop_devices,  # noqa: F401 - the fixture
 )
 from tests.fixtures.host import needs_root
+from tests.fixtures.stores import provisioned, rebuilt
 
 pytestmark = [pytest.mark.root, needs_root]
 
@@ -150,3 +156,18 @@ def test_a_store_the_kind_refuses_is_in_error_not_absent() -> None:
         "error",
         f"cannot read the store: {d / 'link'} is a symbolic link; it is not walked through",
     )
+
+
+def test_a_swap_root_to_mend_is_in_error_not_foreign(swap_root: Path, policy: Policy) -> None:
+    path = swap_root / "swap0"
+    with provisioned("file", {"path": str(path)}, size=4 << 20, policy=policy) as made:
+        pass
+    os.chmod(swap_root, 0o777)
+    row = Backend(kind="file", name="f", params={"path": str(path)}, provisioned_at=timezone.now())
+
+    with rebuilt(made) as later:
+        assert _foreign(row, later) is None
+    state, error = _look(rebuilt(made), str(path))
+
+    assert state == "error"
+    assert error.startswith(f"cannot read the store: {swap_root} (the swap root) has mode 777")

@@ -1,17 +1,23 @@
 """The free-space and header probes skip a store that is not there (the store probe says
 so). They asked ``os.path.exists``/``lexists``, False for any failed stat, so a store they
 could not stat (EACCES, EIO; ELOOP here) was skipped in silence, as if gone: a check round
-then showed no header finding at all for an area it could not read (review 161/6)."""
+then showed no header finding at all for an area it could not read (review 161/6). And a
+header read the kind refused (a swap root others may write) is no damaged header: it says
+it could not read, not "damaged", which asks for a new one."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from pathlib import Path
 
 from backends.plugins.block import BlockBackend
+from backends.policy import Policy
 from swapadmin.core.models import Backend
 from swapadmin.health import probes
 from swapadmin.health.probes import Thresholds
+from tests.fixtures.host import needs_root
+from tests.fixtures.stores import provisioned, rebuilt
 
 LOOPS = "Too many levels of symbolic links"
 
@@ -44,3 +50,21 @@ def test_neither_speaks_of_a_store_that_is_not_there(tmp_path: Path) -> None:
     path = str(tmp_path / "gone")
     row = Backend(kind="file", name="a", params={"path": path})
     assert probes.check_free_space(probes.Target(row, None, path, None), Thresholds()) == []
+
+
+@needs_root
+def test_a_header_read_the_kind_refuses_is_not_called_damaged(
+    swap_root: Path, policy: Policy
+) -> None:
+    path = swap_root / "swap0"
+    with provisioned("file", {"path": str(path)}, size=4 << 20, policy=policy) as made:
+        pass
+    os.chmod(swap_root, 0o777)
+    row = Backend(kind="file", name="a", params={"path": str(path)})
+
+    [finding] = probes.check_header(probes.Target(row, rebuilt(made), str(path), None))
+
+    assert finding.status == "fail"
+    assert finding.message.startswith(
+        f"cannot read the swap header: {swap_root} (the swap root) has mode 777"
+    )
