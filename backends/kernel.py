@@ -133,6 +133,8 @@ def _normal(path: str) -> str:
 def find_area(path: str) -> SwapArea | None:
     """The active area that ``path`` names, by identity (same device or inode, so
     /dev/disk/by-uuid links and other spellings match) or by the string itself."""
+    if not isinstance(path, str):
+        return None  # a row's number or list: os.stat would take a number for a descriptor
     want_id = path_identity(path)
     want = _normal(path)
     for area in swap_areas():

@@ -24,6 +24,13 @@ def says_absent(no: int | None) -> bool:
     return no in ABSENCE
 
 
+def as_path(value: object) -> str | None:
+    """``value`` if it can name a file (a non-empty string without NUL), else None: a path
+    from a row another machine wrote may be a number, which ``os.stat`` would take for a
+    descriptor of this process, or hold a NUL, which every system call refuses."""
+    return value if isinstance(value, str) and value and "\0" not in value else None
+
+
 def there(path: object, *, follow: bool = True) -> bool | None:
     """Whether ``path`` is there: True, False (nothing at it), or None (cannot tell).
 
@@ -32,7 +39,8 @@ def there(path: object, *, follow: bool = True) -> bool | None:
     when the path is missing only because a link on the way points at nothing: a kind
     refuses such a link (an error the reader must not turn into "absent"), and a dangling
     link is something a person should look at, not a store known to be gone."""
-    if not isinstance(path, str) or not path or "\0" in path:
+    path = as_path(path)
+    if path is None:
         return None
     try:
         os.stat(path, follow_symlinks=follow)

@@ -478,8 +478,8 @@ def _flat(reading: Any) -> dict[str, Any]:
 
 
 def _match(backend: Backend, areas: list[kernel.SwapArea]) -> kernel.SwapArea | None:
-    path = backend.swap_path
-    if not isinstance(path, str) or not path or "\0" in path:
+    path = presence.as_path(backend.swap_path)
+    if path is None:
         return None  # no path to match (a row another machine wrote): its state stays
     for area in areas:
         if area.path == path:

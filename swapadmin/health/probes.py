@@ -130,8 +130,8 @@ class Target:
 
     @property
     def file_path(self) -> str | None:
-        path = self.backend.params.get("path")
-        return str(path) if path else None
+        params = self.backend.params if isinstance(self.backend.params, dict) else {}
+        return presence.as_path(params.get("path"))
 
     @property
     def device(self) -> str | None:
@@ -150,7 +150,10 @@ def target_for(backend: Backend, plugin: SwapBackend | None, plugin_error: str) 
         except BackendError as e:
             path_error = e.message
     else:
-        swap_path = backend.swap_path
+        swap_path = presence.as_path(backend.swap_path)
+        if swap_path is None and backend.swap_path:
+            # A row another machine wrote: nothing is looked at for it, and that is said.
+            path_error = f"the row's path {backend.swap_path!r} is not a path"
     area = kernel.find_area(swap_path) if swap_path else None
     t = Target(backend, plugin, swap_path, area, path_error=path_error)
     if plugin is None:
