@@ -2,7 +2,8 @@
 ``str()`` of it (a list became a relative path, stat'ed in the worker's directory) and
 ``kernel.find_area`` gave a number to ``os.stat``, which takes it for a descriptor of this
 process; then a TypeError ended the backend's check, every round, with nothing said on its
-page. Now nothing is looked at for such a path, and the check says why (review 163)."""
+page. Now nothing is looked at for such a path, and the check says why (found beside
+review 161/8, the same rows in the sampler)."""
 
 from __future__ import annotations
 
