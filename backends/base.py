@@ -398,15 +398,23 @@ class SwapBackend(ABC):
         """The size of the prepared store in bytes, read from the host (not the request)."""
 
     def describe(self) -> dict[str, Any]:
-        """What the UI and the API show; subclasses add what is particular to their kind."""
+        """What the UI and the API show; subclasses add what is particular to their kind.
+
+        ``swap_path`` is None when the kind has no device now; when the path could not be
+        named (a boot id or sysfs that cannot be read), it is None too and
+        ``swap_path_error`` says why: a reader must not take that for "no device", which
+        would show an active area as gone."""
+        described: dict[str, Any] = {"swap_path": None}
         try:
-            path: str | None = self.swap_path
-        except BackendError:
-            path = None
+            described["swap_path"] = self.swap_path
+        except NoDeviceError:
+            pass
+        except BackendError as e:
+            described["swap_path_error"] = e.message
         return {
             "kind": self.name,
             "label": self.label,
-            "swap_path": path,
+            **described,
             "size_bytes": self.size_bytes,
             "page_size": PAGE_SIZE,
             "params": dict(self.params),

@@ -71,7 +71,11 @@ def _observe(backend: Backend, plugin: SwapBackend, fields: dict[str, Any]) -> d
         )
         return fields
     with contextlib.suppress(Exception):
-        fields["info"] = plugin.describe()
+        described = plugin.describe()
+        # A description that could not name the path is not kept: the row's last one
+        # names the path the sampler matches the area by.
+        if not described.get("swap_path_error"):
+            fields["info"] = described
     try:
         # None: a loop or zram device not attached, so the area cannot be active.
         path = plugin.swap_path_if_any()

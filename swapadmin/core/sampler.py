@@ -507,6 +507,8 @@ def _observation(backend: Backend, area: kernel.SwapArea | None, now: Any) -> di
         )
         return fields
     path = backend.swap_path
+    if not path and _path_unnamed(backend):
+        return fields  # the last description could not name the path: it says nothing
     there = presence.there(path) if path else False
     if there is None:
         # A stat that failed otherwise (EACCES, EIO), a dangling link, or no path at all:
@@ -525,6 +527,14 @@ def _observation(backend: Backend, area: kernel.SwapArea | None, now: Any) -> di
         # Deactivated (or recreated) outside swapadmin: the store is there, not in use.
         fields.update(observed_state=Backend.Observed.READY, observed_error="")
     return fields
+
+
+def _path_unnamed(backend: Backend) -> bool:
+    """Whether the row's description failed to name the area's path (``describe`` could
+    not read what names it, or a job could not describe the store at all): then "no path"
+    is not "no device", and an active area read as gone would be offered a provision."""
+    info = backend.info if isinstance(backend.info, dict) else {}
+    return bool(info.get("swap_path_error") or info.get("error"))
 
 
 def _write_observations(host_pk: int, observations: dict[int, dict[str, Any]], now: Any) -> None:
