@@ -38,7 +38,7 @@ from .liveness import REGISTRY
 from .locks import exclusive
 from .machines import HostIdentityError, check_machine
 from .models import Backend, Job
-from .observe import observe_backend, read_observation, write_observation
+from .observe import read_observation, write_observation
 from .plugins import attach_plugin
 from .services import (
     adopted_refusal,
@@ -208,11 +208,8 @@ def _run_handler(ctx: JobContext, attempt: int) -> tuple[Outcome, dict[str, Any]
                 # A job before this one ended without its worker's word, or the row cannot
                 # tell whether its area is active: look again, once, and only at a row its
                 # job was signed for (reviews 160/3, 161/5); check_not_indeterminate judges
-                # that look. The look reloads the row, which may have changed meanwhile:
-                # verified again (review 161/1), the job runs on no field its signature did
-                # not cover.
-                _reread(ctx.backend)
-                _verify(ctx)
+                # that look, written only over the row as verified (reviews 161/1, 165/2).
+                _look_again(ctx)
             check_not_adopted(job, ctx.backend)
             check_kind_can(job, ctx.backend)
             check_not_provisioned(job, ctx.backend)
@@ -281,15 +278,25 @@ def check_not_indeterminate(job: Job, backend: Backend) -> None:
         raise UnsafeError(indeterminate_reason(backend, what) + ".")
 
 
-def _verify(ctx: JobContext) -> None:
-    """The job's rows, as loaded now, against its signature; NotOursError if they differ."""
+def _verify(ctx: JobContext, *, clock_now: bool = False) -> None:
+    """The job's rows, as loaded now, against its signature; NotOursError if they differ.
+
+    By the database's clock as the claim read it, or, with ``clock_now``, as it is now: a
+    signature that expired during a slow look at the store is expired (review 165/7)."""
+    db_now = None if clock_now else cast(Any, ctx.job).db_now  # run()'s annotation
     try:
-        signing.verify_here(ctx.job, db_now=cast(Any, ctx.job).db_now)  # run()'s annotation
+        signing.verify_here(ctx.job, db_now=db_now)
     except signing.Unauthorised as e:
         # Nor is the row read at the job's end (_refresh): "nothing was done" holds for
         # the store the row now names, which this job was not signed for.
         ctx.backend = None
         raise NotOursError(e.message) from None
+    except BaseException:
+        # Nor after a verify that could not finish (the database lost while the host was
+        # loaded): the row is not proven, and _refresh would read the store it names
+        # (review 165/4).
+        ctx.backend = None
+        raise
 
 
 def _untold_for(job: Job, backend: Backend) -> bool:
@@ -318,12 +325,27 @@ def check_kind_can(job: Job, backend: Backend) -> None:
         raise ValidationError(f"{backend.name}: {reason}. Nothing was done.")
 
 
-def _reread(backend: Backend) -> None:
-    """A job on this backend ended without its worker's word: what the row says of the
-    kernel may be what that job left half done. Read it again before going on."""
-    observe_backend(backend)
-    Backend.objects.filter(pk=backend.pk).update(reread_before_next_job=False)
-    backend.refresh_from_db()
+def _look_again(ctx: JobContext) -> None:
+    """Read the backend's store again before the job goes on: a job before it ended without
+    its worker's word (what the row says of the kernel may be what that job left half
+    done), or the row cannot tell whether its area is active.
+
+    The look reads the store the row names as verified; it may be slow, and the row may
+    change meanwhile (another machine's write). So the row is then locked, reloaded and
+    verified again, by the database's clock now, and only then is the look written and the
+    flag cleared: a row changed meanwhile fails the job with the look thrown away and the
+    flag kept for a job signed for the row as it is (reviews 161/1, 165/2). What the look
+    writes (the header's label among it) was read from this backend's own store, so the
+    job goes on with it; verified against the signature, it would fail the very job the
+    look was for (review 165/3)."""
+    backend = ctx.backend
+    assert backend is not None
+    fields = read_observation(backend)  # outside the transaction: it reads the store
+    with transaction.atomic():
+        list(Backend.objects.select_for_update().filter(pk=backend.pk).values_list("pk"))
+        backend.refresh_from_db()
+        _verify(ctx, clock_now=True)
+        write_observation(backend, {**fields, "reread_before_next_job": False})
 
 
 def _refresh(ctx: JobContext) -> None:

@@ -114,16 +114,20 @@ def test_the_workers_refusal_names_the_job_as_the_page_does(untold):
 
 @pytest.mark.usefixtures("zram_cleanup", "unreadable_boot_id")
 def test_a_row_changed_during_the_look_again_is_verified_again(untold, monkeypatch):
-    # The look reloads the row: a signed field changed while it read the store (another
-    # machine's write) must not reach the job unverified (review 161/1).
-    look = runner.observe_backend
+    # A signed field changed while the look read the store (another machine's write) must
+    # not reach the job unverified (review 161/1); nor is the look written over the row
+    # as it is now, whose store it did not read, and the flag stays for a job signed for
+    # that row (review 165/2).
+    Backend.objects.filter(pk=untold.pk).update(reread_before_next_job=True)
+    look = runner.read_observation
 
     def changed_meanwhile(backend):
         Backend.objects.filter(pk=backend.pk).update(name="renamed")
         return look(backend)
 
-    monkeypatch.setattr(runner, "observe_backend", changed_meanwhile)
+    monkeypatch.setattr(runner, "read_observation", changed_meanwhile)
     job = job_for(untold, Job.Kind.ACTIVATE)
+    seen_at = Backend.objects.get(pk=untold.pk).observed_at
 
     runner.run(job.pk, worker="w@testhost")
 
@@ -131,6 +135,8 @@ def test_a_row_changed_during_the_look_again_is_verified_again(untold, monkeypat
     assert job.state == Job.State.FAILED
     assert job.error.startswith("the job's rows no longer match what the control plane signed")
     assert 'backend.name is "renamed" now' in job.error, job.error
+    row = Backend.objects.get(pk=untold.pk)
+    assert (row.observed_at, row.reread_before_next_job) == (seen_at, True)
 
 
 @pytest.mark.usefixtures("zram_cleanup")  # were the refusal to fail, the activate makes one
@@ -164,7 +170,9 @@ def test_the_worker_looks_again_only_at_a_row_its_job_was_signed_for(untold, kin
         WHY,
         seen_at,
     )
-    assert row.reread_before_next_job is flagged  # still to be read, by a job signed for it
+    # Not read by this job. (The sampler's settle reads a flagged row too, unsigned, as it
+    # reads every row of its host: a look writes only what the store says, never to it.)
+    assert row.reread_before_next_job is flagged
 
 
 def test_a_check_is_queued(untold, alice):
