@@ -530,11 +530,21 @@ def _observation(backend: Backend, area: kernel.SwapArea | None, now: Any) -> di
 
 
 def _path_unnamed(backend: Backend) -> bool:
-    """Whether the row's description failed to name the area's path (``describe`` could
-    not read what names it, or a job could not describe the store at all): then "no path"
-    is not "no device", and an active area read as gone would be offered a provision."""
+    """Whether the row names no path for a reason other than "no device": its description
+    failed to name one (``describe`` could not read what names it, or a job could not
+    describe the store at all), or its params name one that is no path. Then an active
+    area read as gone would be offered a provision."""
     info = backend.info if isinstance(backend.info, dict) else {}
-    return bool(info.get("swap_path_error") or info.get("error"))
+    if info.get("swap_path_error") or info.get("error"):
+        return True
+    # A path the row names that is no path (0, [], "": another machine wrote it): no
+    # look was taken, and "absent" would clear the error that says so (review 165/6).
+    params = backend.params if isinstance(backend.params, dict) else {}
+    return any(key in params and presence.as_path(params[key]) is None for key in _PATH_KEYS)
+
+
+#: The params that name a store's path, as ``Backend.swap_path`` reads them.
+_PATH_KEYS = ("path", "device")
 
 
 def _write_observations(host_pk: int, observations: dict[int, dict[str, Any]], now: Any) -> None:

@@ -1,7 +1,8 @@
 """``presence.there``: a store is absent only when a call says "no such file"; any other
-failed look (a link loop here, EACCES or EIO elsewhere), a dangling link on the way, or a
-path that is no path (a row another machine wrote) is "cannot tell", never "absent"
-(reviews 160/1, 161/2, 161/6, 161/8). Plain files under a temporary directory."""
+failed look (a link loop here, EACCES or EIO elsewhere), a dangling link on the way (a
+link that resolves is no reason), or a path that is no path (a row another machine wrote)
+is "cannot tell", never "absent" (reviews 160/1, 161/2, 161/6, 161/8, 165/5). Plain files
+under a temporary directory."""
 
 from __future__ import annotations
 
@@ -37,6 +38,19 @@ def test_a_dangling_link_is_no_answer_unless_links_are_not_followed(tmp_path: Pa
     assert presence.there(str(link), follow=False) is True  # the link itself is there
     (tmp_path / "dir").symlink_to(tmp_path / "no-dir")
     assert presence.there(str(tmp_path / "dir" / "store")) is None  # a link on the way
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "dangling").symlink_to("nothing")
+    (tmp_path / "root").symlink_to(tmp_path / "real")
+    assert presence.there(str(tmp_path / "root" / "dangling" / "store")) is None
+
+
+def test_a_file_missing_under_a_link_that_resolves_is_absent(tmp_path: Path) -> None:
+    # A swap root reached through a link (/swap -> /mnt/big/swap) is the usual case: a
+    # store deleted under it is gone, not "cannot tell" for ever (review 165/5).
+    (tmp_path / "real").mkdir()
+    (tmp_path / "root").symlink_to(tmp_path / "real")
+    assert presence.there(str(tmp_path / "root" / "store")) is False
+    assert presence.there(str(tmp_path / "root" / "no-dir" / "store")) is False
 
 
 @pytest.mark.parametrize("path", ["/var/tmp/a\0b", 5, None, "", ["/var/tmp"]])

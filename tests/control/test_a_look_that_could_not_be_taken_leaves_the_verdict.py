@@ -116,9 +116,15 @@ def test_a_store_that_is_gone_leaves_no_error_of_an_earlier_look(host_row, swap_
     assert (backend.observed_state, backend.observed_error) == ("absent", "")
 
 
-@pytest.mark.parametrize("path", [5, ["/var/tmp/x"]], ids=["a number", "a list"])
+@pytest.mark.parametrize(
+    "path",
+    [5, ["/var/tmp/x"], 0, [], "", False],
+    ids=["a number", "a list", "zero", "an empty list", "empty", "false"],
+)
 def test_a_row_whose_path_is_no_path_stops_no_sample(host_row, swap_root, path):
-    hostile = _row(host_row, "", Backend.Observed.READY, "")
+    # The falsy ones read as "no path", so "absent", which cleared the error that said the
+    # path is none (review 165/6).
+    hostile = _row(host_row, "", Backend.Observed.ERROR, "the row's path is not a path")
     Backend.objects.filter(pk=hostile.pk).update(params={"path": path})
     other = _row(host_row, str(swap_root / "gone"), Backend.Observed.READY, "", name="g")
 
@@ -127,7 +133,10 @@ def test_a_row_whose_path_is_no_path_stops_no_sample(host_row, swap_root, path):
     other.refresh_from_db()
     hostile.refresh_from_db()
     assert other.observed_state == Backend.Observed.ABSENT  # the rest of the host is read
-    assert hostile.observed_state == Backend.Observed.READY  # nothing told of it
+    assert (hostile.observed_state, hostile.observed_error) == (  # nothing told of it
+        Backend.Observed.ERROR,
+        "the row's path is not a path",
+    )
 
 
 def test_a_plugin_that_cannot_be_built_keeps_cannot_tell(host_row, tmp_path):
