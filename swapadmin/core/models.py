@@ -265,7 +265,10 @@ class Backend(models.Model):
     def swap_path(self) -> str | None:
         """The path in /proc/swaps, as the worker last described it."""
         path = self.info.get("swap_path") if isinstance(self.info, dict) else None
-        return path or self.params.get("path") or self.params.get("device")  # type: ignore[no-any-return]
+        # Any JSON another machine wrote: a params that is no mapping names no path, and
+        # must not stop the host's sampling (review 164/1).
+        params = self.params if isinstance(self.params, dict) else {}
+        return path or params.get("path") or params.get("device")  # type: ignore[no-any-return]
 
     @property
     def provisioned(self) -> bool:

@@ -13,7 +13,7 @@ from typing import Any, cast
 from django.db import IntegrityError, transaction
 
 from backends import BackendError, Policy, SwapBackend, adoption, registry
-from backends.errors import NotOursError
+from backends.errors import NotOursError, ValidationError
 from backends.store import Store
 
 from .context import DB_ERRORS, JobContext, persistent
@@ -28,6 +28,11 @@ def build_plugin(
     provision may take a store that is not yet the backend's, and only a provision's force
     overwrites what a store holds; every other job writes to a store proven ours or not at
     all. The owner is the backend's public id, which a file's mark carries."""
+    for field in ("params", "state"):
+        # A row another machine wrote may hold any JSON: a constructor would fail on a list
+        # with a TypeError no caller takes for "cannot build" (review 164/1).
+        if not isinstance(getattr(backend, field), dict):
+            raise ValidationError(f"the row's {field} is not a mapping", field=field)
     cls = registry().get(backend.kind)
     if backend.adopted:
         # An adopted file outside the swap roots is walked to from its own directory.

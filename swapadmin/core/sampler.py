@@ -539,7 +539,9 @@ def _path_unnamed(backend: Backend) -> bool:
         return True
     # A path the row names that is no path (0, [], "": another machine wrote it): no
     # look was taken, and "absent" would clear the error that says so (review 165/6).
-    params = backend.params if isinstance(backend.params, dict) else {}
+    params = backend.params
+    if not isinstance(params, dict):
+        return True  # no params at all: nothing names the path (review 164/1)
     return any(key in params and presence.as_path(params[key]) is None for key in _PATH_KEYS)
 
 

@@ -168,3 +168,33 @@ def test_cannot_tell_is_judged_on_the_row_not_the_callers_copy(host_row, tmp_pat
     assert observe_backend(backend) == Backend.Observed.INDETERMINATE
     backend.refresh_from_db()
     assert backend.observed_state == Backend.Observed.INDETERMINATE
+
+
+def test_a_plugin_that_cannot_be_built_keeps_not_ours(host_row, tmp_path):
+    # As ERROR, the next sample took someone else's area at the path for this backend's
+    # (review 164/4).
+    outside = str(tmp_path / "elsewhere" / "store")
+    backend = _row(host_row, outside, Backend.Observed.FOREIGN, "another file is there now")
+
+    assert observe_backend(backend) == Backend.Observed.FOREIGN
+    backend.refresh_from_db()
+    assert backend.observed_state == Backend.Observed.FOREIGN
+
+
+@pytest.mark.parametrize("params", [[], 5, "x"], ids=["a list", "a number", "a string"])
+def test_a_row_whose_params_are_no_mapping_stops_no_sample(host_row, swap_root, params):
+    # Backend.swap_path called params.get and raised: the host's whole turn failed, and a
+    # look said "internal error" where the row is at fault (review 164/1).
+    hostile = _row(host_row, "", Backend.Observed.READY, "")
+    Backend.objects.filter(pk=hostile.pk).update(params=params)
+    hostile.refresh_from_db()
+    other = _row(host_row, str(swap_root / "gone"), Backend.Observed.READY, "", name="g")
+
+    take_sample(host_row, Reading())
+
+    other.refresh_from_db()
+    assert other.observed_state == Backend.Observed.ABSENT  # the rest of the host is read
+    assert Backend.objects.get(pk=hostile.pk).observed_state == Backend.Observed.READY
+    assert observe_backend(hostile) == Backend.Observed.ERROR
+    hostile.refresh_from_db()
+    assert hostile.observed_error == "the row's params is not a mapping"
