@@ -14,6 +14,8 @@ import errno
 import os
 import stat
 
+from .errors import UnsafeError
+
 # "No such file" (ENOENT, or ENOTDIR: a file where a directory of the path should be), and,
 # for a device node whose device is gone, the errors of opening it (ENXIO, ENODEV).
 ABSENCE = frozenset({errno.ENOENT, errno.ENOTDIR, errno.ENXIO, errno.ENODEV})
@@ -26,10 +28,15 @@ def says_absent(no: int | None) -> bool:
 
 
 def as_path(value: object) -> str | None:
-    """``value`` if it can name a file (a non-empty string without NUL), else None: a path
-    from a row another machine wrote may be a number, which ``os.stat`` would take for a
-    descriptor of this process, or hold a NUL, which every system call refuses."""
-    return value if isinstance(value, str) and value and "\0" not in value else None
+    """``value`` if it can name a store (an absolute, normalised path without NUL), else
+    None: a path from a row another machine wrote may be a number, which ``os.stat`` would
+    take for a descriptor of this process, or hold a NUL, which every system call refuses.
+    A relative one would be looked up from the worker's directory, and one with a trailing
+    slash reads "not a directory" (absent) for a file that is there (review 164/5): no
+    kind names its store so, nor does /proc/swaps."""
+    if not isinstance(value, str) or not value.startswith("/") or "\0" in value:
+        return None
+    return value if not value.startswith("//") and os.path.normpath(value) == value else None
 
 
 def there(path: object, *, follow: bool = True) -> bool | None:
@@ -76,3 +83,30 @@ def _dangling_link_on_the_way(path: str) -> bool:
         if parent == prefix:
             return False
         prefix = parent
+
+
+def could_not_look(e: BaseException) -> bool:
+    """Whether ``e`` (from reading a store) says nothing of whether the store is there, or
+    whose it is: a kind's refusal of what it reached (UnsafeError: a link, a directory
+    anyone may write), or a system call that failed for a reason other than "no such file
+    or device". A kind's own "no device" or "does not exist" carries no errno; one raised
+    while handling a failed call (a stat) is judged by that call's (reviews 160/5, 162/3).
+    The observer and the health probes judge by this one rule (review 164/2, 164/8)."""
+    if isinstance(e, UnsafeError):
+        return True
+    no = errno_in_chain(e)
+    return no is not None and not says_absent(no)
+
+
+def errno_in_chain(e: BaseException) -> int | None:
+    """The errno of ``e``, or of the nearest exception it was raised from or while handling
+    (a kind that wrote no ``from`` leaves only the context); None if none has one."""
+    seen: set[int] = set()
+    cur: BaseException | None = e
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        no = getattr(cur, "errno", None)
+        if isinstance(no, int):
+            return no
+        cur = cur.__cause__ or (None if cur.__suppress_context__ else cur.__context__)
+    return None

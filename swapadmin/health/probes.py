@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from backends import BackendError, SwapBackend, kernel, presence, registry
 from backends import fstab as fstab_mod
-from backends.errors import NotOursError, UnsafeError
+from backends.errors import NotOursError
 from backends.registry import compressed_memory as checked_compressed_memory
 from swapadmin.core import actions
 from swapadmin.core.models import Backend, Host
@@ -249,7 +249,11 @@ def check_identity(t: Target) -> list[Finding]:
         t.plugin.verify()
     except NotOursError as e:
         return [fail("identity", e.message, {"path": t.swap_path})]
-    except BackendError:
+    except BackendError as e:
+        if presence.could_not_look(e):
+            # The store could not be read (EACCES, EIO; a swap root others may write): not
+            # proven, which is no "ok", and no repair may act on it (review 164/3).
+            return [fail("identity", f"cannot prove the store is this backend's: {e.message}")]
         # No store there now (check_store says so), or no path to look at.
         return _cannot_tell(t, "identity", "prove the store is this backend's")
     except OSError as e:
@@ -297,11 +301,12 @@ def check_header(t: Target) -> list[Finding]:
         return []  # no store: check_store reports it (one it cannot stat is read, and said)
     try:
         hdr = header.read_header(t.plugin)
-    except UnsafeError as e:
-        # Refused before a byte was read (a swap root others may write; not its store):
-        # nothing is known of the header, and "damaged" would ask for a new one.
-        return [fail("header", f"cannot read the swap header: {e.message}")]
     except BackendError as e:
+        if presence.could_not_look(e):
+            # Refused before a byte was read (a swap root others may write) or a read that
+            # failed (EACCES, EIO, ELOOP): nothing is known of the header, and "damaged"
+            # would ask for a new one (review 164/2).
+            return [fail("header", f"cannot read the swap header: {e.message}")]
         return [fail("header", f"the swap header is damaged: {e.message}")]
     except OSError as e:
         return [fail("header", f"cannot read the swap header: {e.strerror}")]

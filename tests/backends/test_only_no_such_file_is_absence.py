@@ -53,7 +53,20 @@ def test_a_file_missing_under_a_link_that_resolves_is_absent(tmp_path: Path) -> 
     assert presence.there(str(tmp_path / "root" / "no-dir" / "store")) is False
 
 
-@pytest.mark.parametrize("path", ["/var/tmp/a\0b", 5, None, "", ["/var/tmp"]])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/var/tmp/a\0b",
+        5,
+        None,
+        "",
+        ["/var/tmp"],
+        "var/tmp",
+        "/var/tmp/",
+        "//var/tmp",
+        "/var/../tmp",
+    ],
+)
 def test_a_path_that_is_no_path_is_no_answer(path: object) -> None:
     assert presence.there(path) is None
 

@@ -11,6 +11,8 @@ import os
 import uuid
 from pathlib import Path
 
+from django.utils import timezone
+
 from backends.plugins.block import BlockBackend
 from backends.policy import Policy
 from swapadmin.core.models import Backend
@@ -29,7 +31,11 @@ def test_the_header_probe_says_it_could_not_read(unstattable_device: str) -> Non
     [finding] = probes.check_header(probes.Target(row, plugin, unstattable_device, None))
 
     assert finding.status == "fail"
-    assert finding.check == "header" and LOOPS in finding.message
+    assert finding.check == "header"
+    # Not "damaged", which asks for a new header (review 164/2): the kind's error was a
+    # ValidationError carrying ELOOP.
+    assert finding.message.startswith("cannot read the swap header: "), finding.message
+    assert LOOPS in finding.message
 
 
 def test_the_free_space_probe_says_it_could_not_look(tmp_path: Path) -> None:
@@ -68,3 +74,21 @@ def test_a_header_read_the_kind_refuses_is_not_called_damaged(
     assert finding.message.startswith(
         f"cannot read the swap header: {swap_root} (the swap root) has mode 777"
     )
+
+
+@needs_root
+def test_an_identity_the_kind_cannot_read_is_not_proven(swap_root: Path, policy: Policy) -> None:
+    # It said nothing at all (review 164/3): no finding reads as a clean bill, and a repair
+    # could be queued for a store that cannot be proven.
+    path = swap_root / "swap0"
+    with provisioned("file", {"path": str(path)}, size=4 << 20, policy=policy) as made:
+        pass
+    os.chmod(swap_root, 0o777)
+    row = Backend(kind="file", name="a", params={"path": str(path)}, provisioned_at=timezone.now())
+
+    [finding] = probes.check_identity(probes.Target(row, rebuilt(made), str(path), None))
+
+    assert (finding.check, finding.status) == ("identity", "fail")
+    assert finding.message.startswith(
+        f"cannot prove the store is this backend's: {swap_root} (the swap root) has mode 777"
+    ), finding.message
