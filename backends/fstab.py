@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from . import wipefs
+from . import presence, wipefs
 from .errors import BackendError, KernelError, ValidationError
 from .kernel import DISCARD_FLAGS, MAX_PRIORITY, path_identity, unescape
 from .names import TAG_LINKS
@@ -319,11 +319,11 @@ def _replace(opts: list[str], where: list[int], new: list[str]) -> list[str]:
 
 def remove_entry(fstab: Path, spec: str) -> bool:
     """Remove every swap line for ``spec``'s area (and swapadmin's label comment above it).
-    Returns True if the file changed; a missing file or entry is not an error."""
+    Returns True if the file changed; a missing file or entry is not an error, a file that
+    cannot be read is (KernelError): ``exists()`` said False for it, and a line was
+    reported gone that was still there."""
     _check_spec(spec)
     with _locked(fstab) as real:
-        if not real.exists():
-            return False
         lines, trailing = _read_lines(real)
         kept = _without(lines, _matches(lines, spec))
         return _save(real, lines, trailing, kept)
@@ -445,9 +445,11 @@ def _read_lines(path: Path) -> tuple[list[str], bool]:
     that are not UTF-8 survive the round trip (surrogateescape)."""
     try:
         data = path.read_bytes()
-    except FileNotFoundError:
-        return [], True
     except OSError as e:
+        # Only "no such file" is an empty fstab: one that cannot be read (EIO, a link
+        # loop) may hold the very line a removal was asked to take out.
+        if presence.says_absent(e.errno):
+            return [], True
         raise KernelError(f"cannot read {path}: {e.strerror}", errno=e.errno) from e
     # Split on "\n" only: mount(8) does, and other line breaks may sit inside a field.
     lines = data.decode("utf-8", "surrogateescape").split("\n")

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from . import kernel, wipefs
+from . import kernel, presence, wipefs
 from .errors import KernelError, printable
 
 BOOT_ID: Final = Path("/proc/sys/kernel/random/boot_id")
@@ -167,7 +167,7 @@ def loops_serving(st: os.stat_result) -> list[str]:
         try:
             serves = loop_backing(fd)
         except KernelError:
-            if not backing.exists():
+            if presence.there(str(backing)) is False:
                 continue  # detached between the listing and the question
             raise
         finally:
@@ -179,9 +179,10 @@ def loops_serving(st: os.stat_result) -> list[str]:
 
 def _detached_meanwhile(backing_file: Path, err: OSError) -> bool:
     # Between sysfs's listing and the open, the device may have been detached and its node
-    # removed (ENOENT, ENXIO); anything else (EACCES from a device cgroup, EMFILE, a /dev
+    # removed (ENOENT, ENXIO: presence's "no such file or device"), and sysfs no longer
+    # shows it attached; anything else (EACCES from a device cgroup, EMFILE, a /dev
     # that is not devtmpfs while sysfs still shows it) leaves the question unanswered.
-    return err.errno in (errno_mod.ENOENT, errno_mod.ENXIO) and not backing_file.exists()
+    return presence.says_absent(err.errno) and presence.there(str(backing_file)) is False
 
 
 def _unaskable(dev: str, err: OSError) -> KernelError:

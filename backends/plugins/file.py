@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Final
 
-from .. import adoption, devices, safepath
+from .. import adoption, devices, presence, safepath
 from .. import store as store_mod
 from ..base import PAGE_SIZE, Fact, Parameter, SwapBackend
 from ..errors import (
@@ -763,8 +763,17 @@ class FileBackend(SwapBackend):
         info: dict[str, Any] = {"path": path, "exists": False, "filesystem": None}
         with contextlib.suppress(OSError, BackendError):
             info["filesystem"] = devices.fs_name(devices.fs_magic(Path(path).parent))
-        if not os.path.isfile(path) or os.path.islink(path):
-            return info
+        try:
+            st = os.lstat(path)
+        except OSError as e:
+            # Only "no such file" is a file that does not exist; a stat that failed
+            # otherwise (EIO, EACCES, a link loop on the way) is said, not described as
+            # no file, which ``os.path.isfile`` did (review 164/11).
+            if presence.says_absent(e.errno):
+                return info
+            raise KernelError(f"cannot look at {path}: {e.strerror}", errno=e.errno) from e
+        if not stat.S_ISREG(st.st_mode):
+            return info  # a link or a device where the file should be: not a file it made
         with _opened(path, os.O_RDONLY) as fd:
             extents = fiemap(fd)
             info.update(

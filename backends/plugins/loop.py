@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Final
 
-from .. import adoption, devices, kernel
+from .. import adoption, devices, kernel, presence
 from .. import store as store_mod
 from ..base import PAGE_SIZE, Fact
 from ..errors import (
@@ -482,7 +482,7 @@ def ask_loop_device(dev: str, ask: Callable[[int], bool]) -> bool:
     except NotOursError:
         return False
     except KernelError as e:
-        if e.errno in (errno.ENOENT, errno.ENXIO):
+        if presence.says_absent(e.errno):
             return False
         raise
 

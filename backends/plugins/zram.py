@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Final
 
-from .. import devices, kernel
+from .. import devices, kernel, presence
 from ..base import Fact, Parameter, SwapBackend
 from ..errors import (
     ActiveAreaError,
@@ -101,9 +101,18 @@ def _read_diskseq(sys_dir: Path, dev: str) -> str:
     try:
         return path.read_text().strip()
     except FileNotFoundError:
-        if (sys_dir / "dev").exists():
-            return ""
-        raise KernelError(f"{dev} is gone: {sys_dir} no longer exists") from None
+        # The device's own "dev" beside it says an old kernel, its absence a device gone;
+        # a look at it that fails otherwise says neither (presence's one rule).
+        try:
+            os.stat(sys_dir / "dev")
+        except OSError as e:
+            if not presence.says_absent(e.errno):
+                raise KernelError(
+                    f"cannot tell whether {dev} is still there ({sys_dir}/dev: {e.strerror})",
+                    errno=e.errno,
+                ) from e
+            raise KernelError(f"{dev} is gone: {sys_dir} no longer exists") from None
+        return ""
     except OSError as e:
         raise KernelError(
             f"cannot read the disk sequence number of {dev} ({path}: {e.strerror}), which "

@@ -934,11 +934,10 @@ def _covered_paths(host: Host) -> dict[str, Backend]:
 
 
 def _fstab_swaps() -> list[tuple[Any, str | None, str]]:
-    """Each swap line of the host's fstab, with the real path it names (or None and why)."""
-    path = settings.SWAPADMIN_FSTAB
-    if not os.path.exists(path):
-        return []
-    return fstab.resolve_entries(path)
+    """Each swap line of the host's fstab, with the real path it names (or None and why);
+    none when there is no fstab. One that cannot be read fails the discovery, saying so:
+    ``os.path.exists`` took it for none, and its areas were silently left out."""
+    return fstab.resolve_entries(settings.SWAPADMIN_FSTAB)
 
 
 def _kind_for(
