@@ -4,7 +4,8 @@ the dynamic swap policy's list of its files, and the overview's counts. Before, 
 them printed the raw "indeterminate", and the overview's "N of M backends active" counted
 such an area with the inactive ones (review 158). The backend page's case is a guard: it
 said "cannot tell" before. Nor does a badge say "asked: active" beside it (review 162/2),
-which read as "it is off"."""
+which read as "it is off". After a count, the overview says "1 not known if active", not
+"1 cannot tell if active" (review 165/8)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ pytestmark = pytest.mark.django_db
 
 MiB = 1 << 20
 WORDS = "cannot tell if active"
+COUNTED = "not known if active"  # after a number
 
 
 @pytest.fixture
@@ -44,19 +46,21 @@ def _text(html: str) -> str:
 
 
 @pytest.mark.parametrize(
-    "page",
+    ("page", "words"),
     [
-        pytest.param(lambda b: reverse("backend", args=[b.uuid]), id="backend"),
-        pytest.param(lambda b: reverse("backend-edit", args=[b.uuid]), id="edit"),
-        pytest.param(lambda b: reverse("host", args=[b.host.uuid]), id="host"),
-        pytest.param(lambda b: reverse("overview"), id="overview"),
+        pytest.param(lambda b: reverse("backend", args=[b.uuid]), WORDS, id="backend"),
+        pytest.param(lambda b: reverse("backend-edit", args=[b.uuid]), WORDS, id="edit"),
+        pytest.param(lambda b: reverse("host", args=[b.host.uuid]), WORDS, id="host"),
+        pytest.param(lambda b: reverse("overview"), COUNTED, id="overview"),
     ],
 )
-def test_every_page_says_it_in_words(as_user: Any, alice, untold: Backend, page) -> None:
+def test_every_page_says_it_in_words(
+    as_user: Any, alice, untold: Backend, page, words: str
+) -> None:
     r = as_user(alice).get(page(untold))
     assert r.status_code == 200
     text = _text(r.content.decode())
-    assert WORDS in text
+    assert words in text
     assert "indeterminate" not in text
 
 
@@ -73,8 +77,9 @@ def test_the_overview_counts_it_apart_from_the_inactive(
     Backend.objects.create(host=untold.host, kind="file", name="on", params={"path": "/x/on"},
                            size_bytes=MiB, observed_state=Backend.Observed.ACTIVE)  # fmt: skip
     text = _text(as_user(alice).get(reverse("overview")).content.decode())
-    assert f"1 of 2 backends active · 1 {WORDS}" in text
-    assert f"1 active · 1 {WORDS}" in text
+    assert f"1 of 2 backends active · 1 {COUNTED}" in text
+    assert f"1 active · 1 {COUNTED}" in text
+    assert WORDS not in text
 
 
 def test_the_overview_counts_a_store_not_their_own_in_words(
