@@ -44,9 +44,12 @@ def there(path: object, *, follow: bool = True) -> bool | None:
 
     None when a stat failed for another reason than absence, when ``path`` is no path at
     all (a row another machine wrote: not a string, or a NUL in it), and, following links,
-    when the path is missing only because a link on the way points at nothing: a kind
-    refuses such a link (an error the reader must not turn into "absent"), and a dangling
-    link is something a person should look at, not a store known to be gone."""
+    when the path is missing behind a link: a dangling link at it, or any link among the
+    directories on the way. The file kind walks to its store refusing every link on the
+    way (``safepath``), so the observer and the checks can say only "cannot read the
+    store: a symbolic link" of such a path; "absent" here made the row flip between the
+    two every sample, and offered a provision the walk refuses (review 168/2, which
+    undoes review 165/5's "a link that resolves is no reason")."""
     path = as_path(path)
     if path is None:
         return None
@@ -55,30 +58,23 @@ def there(path: object, *, follow: bool = True) -> bool | None:
     except OSError as e:
         if not says_absent(e.errno):
             return None
-        if follow and _dangling_link_on_the_way(path):
+        if follow and _link_on_the_way(path):
             return None
         return False
     return True
 
 
-def _dangling_link_on_the_way(path: str) -> bool:
-    """Whether ``path`` itself, or a directory named on the way to it, is a link whose
-    target is missing. Only such a link: a swap root reached through a link that resolves
-    is the usual case, and a file missing under it is absent (review 165/5). Each prefix is
-    looked at with ``lstat``, which follows the links before it, as the kernel's walk
-    does."""
-    prefix = os.path.normpath(path)
+def _link_on_the_way(path: str) -> bool:
+    """Whether ``path`` itself, or a directory named on the way to it, is a symbolic link.
+    Each prefix is looked at with ``lstat``, which follows the links before it, as the
+    kernel's walk does; one that cannot be looked at is missing, and its parent says why."""
+    prefix = path
     while True:
         try:
-            is_link = stat.S_ISLNK(os.lstat(prefix).st_mode)
+            if stat.S_ISLNK(os.lstat(prefix).st_mode):
+                return True
         except OSError:
-            is_link = False  # missing here: its parent says why
-        if is_link:
-            try:
-                os.stat(prefix)
-            except OSError as e:
-                if says_absent(e.errno):
-                    return True
+            pass
         parent = os.path.dirname(prefix)
         if parent == prefix:
             return False
@@ -100,7 +96,10 @@ def could_not_look(e: BaseException) -> bool:
 
 def errno_in_chain(e: BaseException) -> int | None:
     """The errno of ``e``, or of the nearest exception it was raised from or while handling
-    (a kind that wrote no ``from`` leaves only the context); None if none has one."""
+    (a kind that wrote no ``from`` leaves only the context); None if none has one. A
+    context hidden by ``from None`` counts too: that only shortens a traceback, and a kind
+    that wrote ``raise … from None`` inside ``except OSError`` (EACCES, EIO) would
+    otherwise have its failed look read as "absent" (review 168/6)."""
     seen: set[int] = set()
     cur: BaseException | None = e
     while cur is not None and id(cur) not in seen:
@@ -108,5 +107,16 @@ def errno_in_chain(e: BaseException) -> int | None:
         no = getattr(cur, "errno", None)
         if isinstance(no, int):
             return no
-        cur = cur.__cause__ or (None if cur.__suppress_context__ else cur.__context__)
+        cur = cur.__cause__ or cur.__context__
     return None
+
+
+def gone(e: BaseException, path: object) -> bool:
+    """Whether ``e``, raised reading the store at ``path``, says the store is not there:
+    its errno says so, or, when it carries none (a kind's own "does not exist"), a look at
+    ``path`` now finds nothing. A check that finds the store gone leaves it to the store's
+    own check to say so, rather than calling it damaged or someone else's (review 168/4)."""
+    no = errno_in_chain(e)
+    if no is not None:
+        return says_absent(no)
+    return there(path, follow=False) is False

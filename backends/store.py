@@ -111,13 +111,17 @@ def describe_contents(fd: int, page_size: int, name: str = "") -> str:
 
 
 def header_uuid(fd: int, page_size: int) -> uuid_mod.UUID | None:
-    """The UUID of the swap header on the store, or None when page 0 is not a header."""
+    """The UUID of the swap header on the store, or None when page 0 is not a header.
+    KernelError when page 0 cannot be read (EIO): that says nothing of whose the store is,
+    and None made a backend's own store, read once in error, "not this backend's"
+    (NotOursError, a FOREIGN verdict, its live area offered for adoption: review 168/1)."""
     from .errors import HeaderError
     from .header import parse_header
 
+    page = read_page0(fd, page_size)
     try:
-        return parse_header(read_page0(fd, page_size), page_size).uuid
-    except (HeaderError, KernelError):
+        return parse_header(page, page_size).uuid
+    except HeaderError:
         return None
 
 
@@ -167,7 +171,7 @@ def loops_serving(st: os.stat_result) -> list[str]:
         try:
             serves = loop_backing(fd)
         except KernelError:
-            if presence.there(str(backing)) is False:
+            if presence.there(str(backing), follow=False) is False:
                 continue  # detached between the listing and the question
             raise
         finally:
@@ -182,7 +186,8 @@ def _detached_meanwhile(backing_file: Path, err: OSError) -> bool:
     # removed (ENOENT, ENXIO: presence's "no such file or device"), and sysfs no longer
     # shows it attached; anything else (EACCES from a device cgroup, EMFILE, a /dev
     # that is not devtmpfs while sysfs still shows it) leaves the question unanswered.
-    return presence.says_absent(err.errno) and presence.there(str(backing_file)) is False
+    gone = presence.there(str(backing_file), follow=False) is False
+    return presence.says_absent(err.errno) and gone
 
 
 def _unaskable(dev: str, err: OSError) -> KernelError:

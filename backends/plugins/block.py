@@ -144,6 +144,14 @@ class BlockBackend(SwapBackend):
         try:
             st = os.fstat(pfd)
             if not stat.S_ISBLK(st.st_mode):
+                if self.record.get("key"):
+                    # Something else now sits where the backend's device was (a file made
+                    # by ``dd of=`` while the disk was missing): not its store, and not
+                    # "absent", which offered a provision of it (review 168/3).
+                    raise NotOursError(
+                        f"{path} is not a block device any more, so not this backend's "
+                        "device. Nothing was written."
+                    )
                 raise ValidationError(f"{path} is not a block device", field="device")
             dev = os.major(st.st_rdev), os.minor(st.st_rdev)
             if writable:

@@ -266,7 +266,9 @@ class ZramBackend(SwapBackend):
 
     @classmethod
     def compressed_memory(cls, path: str) -> kernel.ZramStat | None:
-        if not cls.adoption_claim(path) or not os.path.exists(path):
+        # No device there is "none"; one that cannot be looked at is read, and its error
+        # said: ``os.path.exists`` took it for none, and its figures went missing (168/7).
+        if not cls.adoption_claim(path) or presence.there(path) is False:
             return None
         return kernel.zram_mm_stat(path)
 

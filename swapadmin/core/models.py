@@ -264,11 +264,19 @@ class Backend(models.Model):
     @property
     def swap_path(self) -> str | None:
         """The path in /proc/swaps, as the worker last described it."""
-        path = self.info.get("swap_path") if isinstance(self.info, dict) else None
         # Any JSON another machine wrote: a params that is no mapping names no path, and
-        # must not stop the host's sampling (review 164/1).
+        # must not stop the host's sampling (review 164/1); a path that is no string names
+        # nothing (a number broke the host page: review 168/5), and then nothing else is
+        # guessed for it (a loop backend's file is not the device /proc/swaps shows).
+        info = self.info if isinstance(self.info, dict) else {}
+        seen = info.get("swap_path")
+        if seen is not None and not isinstance(seen, str):
+            return None
         params = self.params if isinstance(self.params, dict) else {}
-        return path or params.get("path") or params.get("device")  # type: ignore[no-any-return]
+        for path in (seen, params.get("path"), params.get("device")):
+            if isinstance(path, str) and path:
+                return path
+        return None
 
     @property
     def provisioned(self) -> bool:

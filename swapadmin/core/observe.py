@@ -165,6 +165,10 @@ def _inactive_state(
             # of the header: "provision it again" would be the wrong advice, and a harm.
             fields["observed_error"] = f"cannot read the store: {getattr(e, 'message', e)}"
             return Backend.Observed.ERROR
+        if presence.gone(e, path):
+            # Gone since capacity_bytes found it (ENXIO; a file removed): "no usable header,
+            # provision it again" would call a store that is not there damaged (168/4).
+            return Backend.Observed.ABSENT
         # The library's advice, which knows that an adopted area is never provisioned (its
         # header is the sysadmin's), told by the row that it was adopted: a row adopted
         # before adoption recorded the store (never proven: how this look is reached) has

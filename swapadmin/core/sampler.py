@@ -537,6 +537,9 @@ def _path_unnamed(backend: Backend) -> bool:
     info = backend.info if isinstance(backend.info, dict) else {}
     if info.get("swap_path_error") or info.get("error"):
         return True
+    seen = info.get("swap_path")
+    if seen is not None and not isinstance(seen, str):
+        return True  # a path that is no string (review 168/5): ``swap_path`` names none
     # A path the row names that is no path (0, [], "": another machine wrote it): no
     # look was taken, and "absent" would clear the error that says so (review 165/6).
     params = backend.params

@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from backends import BackendError, SwapBackend, kernel, presence, registry
 from backends import fstab as fstab_mod
-from backends.errors import NotOursError
+from backends.errors import NoDeviceError, NotOursError
 from backends.registry import compressed_memory as checked_compressed_memory
 from swapadmin.core import actions
 from swapadmin.core.models import Backend, Host
@@ -151,9 +151,10 @@ def target_for(backend: Backend, plugin: SwapBackend | None, plugin_error: str) 
             path_error = e.message
     else:
         swap_path = presence.as_path(backend.swap_path)
-        if swap_path is None and backend.swap_path:
+        named = _named_path(backend)
+        if swap_path is None and named:
             # A row another machine wrote: nothing is looked at for it, and that is said.
-            path_error = f"the row's path {backend.swap_path!r} is not a path"
+            path_error = f"the row's path {named!r} is not a path"
     area = kernel.find_area(swap_path) if swap_path else None
     t = Target(backend, plugin, swap_path, area, path_error=path_error)
     if plugin is None:
@@ -180,6 +181,14 @@ def check_store(t: Target) -> list[Finding]:
             ok("store", "no file or device to look at while the area is released")
         ]
     return out
+
+
+def _named_path(backend: Backend) -> object:
+    """What the row gives for its path, whatever its type (``Backend.swap_path`` names only
+    a string): the first of its last description's path and its params' that is set."""
+    info = backend.info if isinstance(backend.info, dict) else {}
+    params = backend.params if isinstance(backend.params, dict) else {}
+    return info.get("swap_path") or params.get("path") or params.get("device")
 
 
 def _cannot_tell(t: Target, check: str, what: str) -> list[Finding]:
@@ -254,8 +263,16 @@ def check_identity(t: Target) -> list[Finding]:
             # The store could not be read (EACCES, EIO; a swap root others may write): not
             # proven, which is no "ok", and no repair may act on it (review 164/3).
             return [fail("identity", f"cannot prove the store is this backend's: {e.message}")]
-        # No store there now (check_store says so), or no path to look at.
-        return _cannot_tell(t, "identity", "prove the store is this backend's")
+        if (
+            t.path_error
+            or isinstance(e, NoDeviceError)
+            or presence.gone(e, t.file_path or t.swap_path)
+        ):
+            # No store there now (check_store says so), or no path to look at.
+            return _cannot_tell(t, "identity", "prove the store is this backend's")
+        # The kind refused what is there for a reason of its own (not a block device, a
+        # page 0 too short): not proven either; silence read as a clean bill (review 168/3).
+        return [fail("identity", f"cannot prove the store is this backend's: {e.message}")]
     except OSError as e:
         return [warn("identity", f"cannot read the store to prove it is ours: {e.strerror}")]
     finally:
@@ -307,6 +324,8 @@ def check_header(t: Target) -> list[Finding]:
             # failed (EACCES, EIO, ELOOP): nothing is known of the header, and "damaged"
             # would ask for a new one (review 164/2).
             return [fail("header", f"cannot read the swap header: {e.message}")]
+        if presence.gone(e, io_path):
+            return []  # gone since the look above (ENXIO, or removed): check_store says so
         return [fail("header", f"the swap header is damaged: {e.message}")]
     except OSError as e:
         return [fail("header", f"cannot read the swap header: {e.strerror}")]
