@@ -186,8 +186,9 @@ def _detached_meanwhile(backing_file: Path, err: OSError) -> bool:
     # removed (ENOENT, ENXIO: presence's "no such file or device"), and sysfs no longer
     # shows it attached; anything else (EACCES from a device cgroup, EMFILE, a /dev
     # that is not devtmpfs while sysfs still shows it) leaves the question unanswered.
-    gone = presence.there(str(backing_file), follow=False) is False
-    return presence.says_absent(err.errno) and gone
+    if not presence.says_absent(err.errno):
+        return False
+    return presence.there(str(backing_file), follow=False) is False
 
 
 def _unaskable(dev: str, err: OSError) -> KernelError:
