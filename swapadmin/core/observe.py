@@ -65,8 +65,14 @@ def read_observation(backend: Backend, plugin: SwapBackend | None = None) -> dic
         plugin.close()
 
 
+def took_a_look(fields: dict[str, Any]) -> bool:
+    """Whether ``read_observation`` read the kernel and the store: not when the plugin could
+    not be built, and then a reason to read them again is not settled (review 167/7)."""
+    return fields.get("observed_state") is not _UNTOLD_STAYS_ELSE_ERROR
+
+
 def _observe(backend: Backend, plugin: SwapBackend, fields: dict[str, Any]) -> dict[str, Any]:
-    foreign = _foreign(backend, plugin)
+    foreign, proven = _proof(backend, plugin)
     if foreign is not None:
         # Whatever is at the path now is not ours: none of its state is this backend's.
         fields.update(
@@ -106,10 +112,13 @@ def _observe(backend: Backend, plugin: SwapBackend, fields: dict[str, Any]) -> d
     else:
         fields.update(used_bytes=0, active_priority=None)
         fields["observed_state"] = _inactive_state(plugin, path, fields, backend.adopted)
-    if isinstance(fields.get("header"), dict) and "label" in fields["header"]:
+    if proven and isinstance(fields.get("header"), dict) and "label" in fields["header"]:
         # The header holds the label: an edit whose worker died between writing it and
         # saving the row must not leave the row's old label, which a later mkswap (resize)
-        # would write back.
+        # would write back. Only from a store proven this backend's own just now: the row's
+        # label is signed and written by mkswap, and a header on a store that is not
+        # proven (never provisioned, or a proof that could not finish) may be anyone's
+        # (review 167/2).
         fields["label"] = fields["header"]["label"]
     return fields
 
@@ -126,19 +135,20 @@ def write_observation(backend: Backend, fields: dict[str, Any]) -> str:
     return str(backend.observed_state)
 
 
-def _foreign(backend: Backend, plugin: SwapBackend) -> str | None:
+def _proof(backend: Backend, plugin: SwapBackend) -> tuple[str | None, bool]:
     """Why the store at a provisioned backend's path is not its own (another device after a
-    reboot, a file replaced, a loop device re-pointed), or None when it is, or when there is
-    no store there to judge."""
+    reboot, a file replaced, a loop device re-pointed), or None; and whether it was proven
+    its own just now. Neither when there is no store there to judge, the row was never
+    provisioned, or the proof could not finish."""
     if backend.provisioned_at is None:
-        return None
+        return None, False
     try:
         plugin.verify()
     except NotOursError as e:
-        return e.message
+        return e.message, False
     except (BackendError, OSError):
-        return None
-    return None
+        return None, False
+    return None, True
 
 
 def _inactive_state(
@@ -147,10 +157,14 @@ def _inactive_state(
     try:
         plugin.capacity_bytes()
     except (BackendError, OSError) as e:
-        if not presence.could_not_look(e):
+        # Absent only when the errno says so, or, with none (a kind's own "does not
+        # exist", a third party's ValidationError), when nothing is at the path now; a kind
+        # with no device names no path, and then its "no device" is the answer (167/4).
+        if not presence.could_not_look(e) and (path is None or presence.gone(e, path)):
             return Backend.Observed.ABSENT
-        # Denied (a devices cgroup, EACCES), EIO, a hung mount: the store may well be
-        # there. "Absent" would call it gone and offer a provision of it.
+        # Denied (a devices cgroup, EACCES), EIO, a hung mount, a refusal of what is at
+        # the path: the store may well be there. "Absent" would call it gone and offer a
+        # provision of it.
         fields["observed_error"] = f"cannot read the store: {getattr(e, 'message', e)}"
         return Backend.Observed.ERROR
     if path is None:

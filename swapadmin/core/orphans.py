@@ -20,7 +20,7 @@ from django.utils import timezone
 from backends.store import boot_id
 
 from .models import Backend, Job, db_ago
-from .observe import observe_backend
+from .observe import read_observation, took_a_look, write_observation
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,8 @@ def fail_stale(jobs: Any, before: Any = None) -> int:
     """Fail the running jobs among ``jobs`` whose worker has not said it runs them for
     SWAPADMIN_JOB_STALE_SECONDS, by the database's clock. Right after the database itself
     restarted, nobody could say anything: wait one window before judging. ``before(job)``,
-    on the host, reads the job's backend again first (instead of flagging it)."""
+    on the host, reads the job's backend again first (instead of flagging it), and says
+    whether it could: a look it could not take leaves the backend flagged."""
     window = settings.SWAPADMIN_JOB_STALE_SECONDS
     up = database_up_for()
     if up is not None and up < window:
@@ -73,9 +74,8 @@ def fail_stale(jobs: Any, before: Any = None) -> int:
             "off from the database); the backend is read again from the kernel before its next "
             "job"
         )
-        if before is not None:
-            before(job)
-        failed += fail_job(job, reason, silent, reread=before is None)
+        looked = before is not None and before(job)
+        failed += fail_job(job, reason, silent, reread=not looked)
     return failed
 
 
@@ -96,37 +96,52 @@ def fail_unconfirmed_cancels() -> int:
     return failed
 
 
+def _read_again(backend_pk: int) -> bool:
+    """Read backend ``backend_pk`` again from the kernel and the store; whether that was
+    done (a row deleted meanwhile needs no reading). A look that raised, or whose plugin
+    could not be built, read nothing: the caller keeps the backend flagged, so that its
+    next job reads it first, rather than saying it was read (review 167/1, 167/7)."""
+    backend = Backend.objects.filter(pk=backend_pk).first()
+    if backend is None:
+        return True
+    try:
+        fields = read_observation(backend)
+        write_observation(backend, fields)
+    except Exception:
+        log.exception("could not refresh backend %s", backend.pk)
+        return False
+    return took_a_look(fields)
+
+
 def settle_orphans(host: Any) -> int:
     """On the host itself (at start, then with every sample): fail its running jobs that
     were claimed during another boot (the host rebooted: nothing of them runs) or whose
     worker fell silent, and read their backends again from the kernel right away."""
 
-    def reread(job: Any) -> None:
+    def reread(job: Any) -> bool:
         # The backend first, so whoever sees the job failed sees the backend settled.
-        backend = Backend.objects.filter(pk=job.backend_id).first()
-        if backend is None:
-            return
-        try:
-            observe_backend(backend)
-        except Exception:
-            log.exception("could not refresh backend %s", backend.pk)
+        return job.backend_id is None or _read_again(job.backend_id)
 
     mine = boot_id()
     running = Job.objects.filter(host=host, state=Job.State.RUNNING)
     settled = 0
     for job in running.exclude(boot_id__in=("", mine)):
+        looked = reread(job)
+        said = (
+            "the backend's state was read again from the kernel"
+            if looked
+            else "the backend could not be read again now, and is read before its next job"
+        )
         reason = (
             f"its host rebooted while it ran (claimed in boot {job.boot_id}, this is boot "
-            f"{mine}); the backend's state was read again from the kernel"
+            f"{mine}); {said}"
         )
-        reread(job)
-        settled += fail_job(job, reason, Q(boot_id=job.boot_id), reread=False)
+        settled += fail_job(job, reason, Q(boot_id=job.boot_id), reread=not looked)
     settled += fail_stale(Job.objects.filter(host=host), before=reread)
     # Failed by a sweep elsewhere: read here, on the host, as soon as this worker can.
-    for backend in Backend.objects.filter(host=host, reread_before_next_job=True):
-        try:
-            observe_backend(backend)
-            Backend.objects.filter(pk=backend.pk).update(reread_before_next_job=False)
-        except Exception:
-            log.exception("could not refresh backend %s", backend.pk)
+    for pk in Backend.objects.filter(host=host, reread_before_next_job=True).values_list(
+        "pk", flat=True
+    ):
+        if _read_again(pk):
+            Backend.objects.filter(pk=pk).update(reread_before_next_job=False)
     return settled

@@ -38,7 +38,7 @@ from .liveness import REGISTRY
 from .locks import exclusive
 from .machines import HostIdentityError, check_machine
 from .models import Backend, Job
-from .observe import read_observation, write_observation
+from .observe import read_observation, took_a_look, write_observation
 from .plugins import attach_plugin
 from .services import (
     adopted_refusal,
@@ -341,11 +341,23 @@ def _look_again(ctx: JobContext) -> None:
     backend = ctx.backend
     assert backend is not None
     fields = read_observation(backend)  # outside the transaction: it reads the store
+    if took_a_look(fields):
+        fields["reread_before_next_job"] = False
+    # else the plugin could not be built: nothing was read, the reason to read stays
+    # (review 167/7), and attaching the plugin fails the job with the kind's reason.
     with transaction.atomic():
         list(Backend.objects.select_for_update().filter(pk=backend.pk).values_list("pk"))
-        backend.refresh_from_db()
+        try:
+            backend.refresh_from_db()
+        except Backend.DoesNotExist:
+            # Deleted during the look (review 167/8): no row to write it over, no job.
+            ctx.backend = None
+            raise BackendError(
+                f"backend {backend.name!r} was deleted while its store was read before this "
+                "job; nothing was done"
+            ) from None
         _verify(ctx, clock_now=True)
-        write_observation(backend, {**fields, "reread_before_next_job": False})
+        write_observation(backend, fields)
 
 
 def _refresh(ctx: JobContext) -> None:

@@ -506,9 +506,14 @@ def _observation(backend: Backend, area: kernel.SwapArea | None, now: Any) -> di
             active_priority=area.priority,
         )
         return fields
+    if _description_failed(backend):
+        # The row's path is then only its params' guess, and a loop backend's file is not
+        # the device /proc/swaps shows: an active loop area would be read as off, READY
+        # (review 167/3). The next description says what the area is.
+        return fields
     path = backend.swap_path
     if not path and _path_unnamed(backend):
-        return fields  # the last description could not name the path: it says nothing
+        return fields  # the row names no path, or none that is a path: it says nothing
     there = presence.there(path) if path else False
     if there is None:
         # A stat that failed otherwise (EACCES, EIO), a dangling link, or no path at all:
@@ -529,14 +534,18 @@ def _observation(backend: Backend, area: kernel.SwapArea | None, now: Any) -> di
     return fields
 
 
+def _description_failed(backend: Backend) -> bool:
+    """Whether the row's last description failed to name the area's path: ``describe``
+    could not read what names it, or a job could not describe the store at all."""
+    info = backend.info if isinstance(backend.info, dict) else {}
+    return bool(info.get("swap_path_error") or info.get("error"))
+
+
 def _path_unnamed(backend: Backend) -> bool:
     """Whether the row names no path for a reason other than "no device": its description
-    failed to name one (``describe`` could not read what names it, or a job could not
-    describe the store at all), or its params name one that is no path. Then an active
+    named one that is no string, or its params name one that is no path. Then an active
     area read as gone would be offered a provision."""
     info = backend.info if isinstance(backend.info, dict) else {}
-    if info.get("swap_path_error") or info.get("error"):
-        return True
     seen = info.get("swap_path")
     if seen is not None and not isinstance(seen, str):
         return True  # a path that is no string (review 168/5): ``swap_path`` names none

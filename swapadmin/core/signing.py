@@ -360,7 +360,11 @@ def verify_here(job: Job, db_now: datetime | None = None) -> None:
     from .models import Job
 
     if db_now is None:
-        db_now = Job.objects.filter(pk=job.pk).annotate(now=Now()).values_list("now", flat=True)[0]
+        db_now = (
+            Job.objects.filter(pk=job.pk).annotate(now=Now()).values_list("now", flat=True).first()
+        )
+        if db_now is None:  # the job's row was deleted meanwhile (a forget): nothing to run
+            raise Unauthorised(f"job {job.uuid} was deleted; refused, nothing was done")
     try:
         mine = machine_id()
     except MachineIdError as e:

@@ -27,7 +27,7 @@ from backends.errors import UnsafeError
 from backends.plugins.block import BlockBackend
 from backends.policy import Policy
 from swapadmin.core.models import Backend
-from swapadmin.core.observe import _foreign, _inactive_state
+from swapadmin.core.observe import _inactive_state, _proof
 from tests.backends.test_a_loop_device_that_cannot_be_asked_serves_no_write import (
     ask_in,
     no_loop_devices,  # noqa: F401 - the fixture
@@ -166,7 +166,7 @@ def test_a_swap_root_to_mend_is_in_error_not_foreign(swap_root: Path, policy: Po
     row = Backend(kind="file", name="f", params={"path": str(path)}, provisioned_at=timezone.now())
 
     with rebuilt(made) as later:
-        assert _foreign(row, later) is None
+        assert _proof(row, later) == (None, False)
     state, error = _look(rebuilt(made), str(path))
 
     assert state == "error"
