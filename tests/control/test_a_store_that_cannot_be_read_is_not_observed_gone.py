@@ -33,6 +33,7 @@ from tests.backends.test_a_loop_device_that_cannot_be_asked_serves_no_write impo
     no_loop_devices,  # noqa: F401 - the fixture
 )
 from tests.fixtures.host import needs_root
+from tests.fixtures.plain_kind import PlainFile
 from tests.fixtures.stores import provisioned, rebuilt
 
 pytestmark = [pytest.mark.root, needs_root]
@@ -171,3 +172,25 @@ def test_a_swap_root_to_mend_is_in_error_not_foreign(swap_root: Path, policy: Po
 
     assert state == "error"
     assert error.startswith(f"cannot read the store: {swap_root} (the swap root) has mode 777")
+
+
+class _SaysOnlyInWords(PlainFile):
+    """A third party's kind whose error has no errno and no failed call under it: a
+    ValidationError of its own about what is at the path (review 167/4)."""
+
+    name = "says-only-in-words"
+
+    def capacity_bytes(self) -> int:
+        raise BackendError(f"{self.swap_path} is not the kind of store I take")
+
+
+def test_a_kinds_error_in_words_is_absent_only_when_nothing_is_there(swap_root: Path) -> None:
+    there = swap_root / "there"
+    there.write_bytes(b"")
+    gone = swap_root / "never-made"
+
+    assert _look(_SaysOnlyInWords({"path": str(there)}), str(there)) == (
+        "error",
+        f"cannot read the store: {there} is not the kind of store I take",
+    )
+    assert _look(_SaysOnlyInWords({"path": str(gone)}), str(gone)) == ("absent", "")
