@@ -664,7 +664,7 @@ class ZramBackend(SwapBackend):
     def capacity_bytes(self) -> int:
         name = self._name()
         if name is None:
-            raise BackendError("this zram area has no device; enable it first")
+            raise NoDeviceError("this zram area has no device; enable it first")
         return _read_int(name, "disksize")
 
     def describe(self) -> dict[str, Any]:

@@ -115,10 +115,19 @@ def _header_or_none(plugin: SwapBackend) -> dict[str, Any] | None:
 
 
 def _info(plugin: SwapBackend) -> dict[str, Any]:
+    """The plugin's description; when it fails, the error, with the area's path still
+    named (or why it cannot be), as ``describe`` names it: without one, the sampler had
+    only the params' guess, which for a loop backend is its file, not the device
+    /proc/swaps shows (reviews 167/3, 169/1)."""
     try:
         return plugin.describe()
     except (BackendError, OSError) as e:
-        return {"error": str(e)}
+        out: dict[str, Any] = {"error": str(e), "swap_path": None}
+        try:
+            out["swap_path"] = plugin.swap_path_if_any()
+        except (BackendError, OSError) as named:
+            out["swap_path_error"] = str(named)
+        return out
 
 
 def _swap_path(plugin: SwapBackend) -> str | None:

@@ -14,7 +14,7 @@ from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from backends import BackendError, Policy, SwapBackend, header, kernel, presence
-from backends.errors import NotOursError
+from backends.errors import NoDeviceError, NotOursError
 
 from .models import Backend
 from .plugins import build_plugin
@@ -112,7 +112,7 @@ def _observe(backend: Backend, plugin: SwapBackend, fields: dict[str, Any]) -> d
     else:
         fields.update(used_bytes=0, active_priority=None)
         fields["observed_state"] = _inactive_state(plugin, path, fields, backend.adopted)
-    if proven and isinstance(fields.get("header"), dict) and "label" in fields["header"]:
+    if _own_header(backend, fields.get("header"), proven):
         # The header holds the label: an edit whose worker died between writing it and
         # saving the row must not leave the row's old label, which a later mkswap (resize)
         # would write back. Only from a store proven this backend's own just now: the row's
@@ -121,6 +121,20 @@ def _observe(backend: Backend, plugin: SwapBackend, fields: dict[str, Any]) -> d
         # (review 167/2).
         fields["label"] = fields["header"]["label"]
     return fields
+
+
+def _own_header(backend: Backend, found: Any, proven: bool) -> bool:
+    """Whether ``found``, the header just read, is this backend's own: its store proven
+    just now, and the header the area swapadmin made there (its UUID the row's): the proof
+    and the header read open the store apart, and a copy swapped in between keeps the mark
+    but not the UUID (review 169/7)."""
+    return (
+        proven
+        and isinstance(found, dict)
+        and "label" in found
+        and backend.swap_uuid is not None
+        and found.get("uuid") == str(backend.swap_uuid)
+    )
 
 
 def write_observation(backend: Backend, fields: dict[str, Any]) -> str:
@@ -151,16 +165,23 @@ def _proof(backend: Backend, plugin: SwapBackend) -> tuple[str | None, bool]:
     return None, True
 
 
+def _says_gone(e: BaseException, path: str | None) -> bool:
+    """Whether ``e``, from sizing the store, says it is not there: its errno says so, or,
+    with none (a kind's own "does not exist", a third party's ValidationError), nothing is
+    at the path now (review 167/4). A kind with no device now names no path to look at:
+    then only its own "no device" says so, not any error in words (review 169/6)."""
+    if path is None and presence.errno_in_chain(e) is None:
+        return isinstance(e, NoDeviceError)
+    return presence.gone(e, path)
+
+
 def _inactive_state(
     plugin: SwapBackend, path: str | None, fields: dict[str, Any], adopted: bool
 ) -> str:
     try:
         plugin.capacity_bytes()
     except (BackendError, OSError) as e:
-        # Absent only when the errno says so, or, with none (a kind's own "does not
-        # exist", a third party's ValidationError), when nothing is at the path now; a kind
-        # with no device names no path, and then its "no device" is the answer (167/4).
-        if not presence.could_not_look(e) and (path is None or presence.gone(e, path)):
+        if not presence.could_not_look(e) and _says_gone(e, path):
             return Backend.Observed.ABSENT
         # Denied (a devices cgroup, EACCES), EIO, a hung mount, a refusal of what is at
         # the path: the store may well be there. "Absent" would call it gone and offer a

@@ -9,7 +9,8 @@ which cannot read another machine's kernel and so flags the backend to be read b
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Literal
 
 from django.conf import settings
 from django.db import connection
@@ -53,12 +54,23 @@ def fail_job(job: Any, reason: str, only_if: Any, *, reread: bool = True) -> boo
     return bool(changed)
 
 
-def fail_stale(jobs: Any, before: Any = None) -> int:
+#: What the settle did of a failed job's backend, and what its reason then says of it:
+#: read again now; not read (the sweep elsewhere cannot, or the look read nothing), so its
+#: next job reads it first; or no backend of this host to read.
+Reread = Literal["read", "unread", "none"]
+_SAID: dict[str, str] = {
+    "read": "; the backend's state was read again from the kernel",
+    "unread": "; the backend is read again from the kernel before its next job",
+    "none": "",
+}
+
+
+def fail_stale(jobs: Any, before: Callable[[Any], Reread] | None = None) -> int:
     """Fail the running jobs among ``jobs`` whose worker has not said it runs them for
     SWAPADMIN_JOB_STALE_SECONDS, by the database's clock. Right after the database itself
     restarted, nobody could say anything: wait one window before judging. ``before(job)``,
     on the host, reads the job's backend again first (instead of flagging it), and says
-    whether it could: a look it could not take leaves the backend flagged."""
+    what it did: a look it could not take leaves the backend flagged."""
     window = settings.SWAPADMIN_JOB_STALE_SECONDS
     up = database_up_for()
     if up is not None and up < window:
@@ -68,14 +80,13 @@ def fail_stale(jobs: Any, before: Any = None) -> int:
     )
     failed = 0
     for job in jobs.filter(state=Job.State.RUNNING).filter(silent):
+        done: Reread = "unread" if before is None else before(job)
         reason = (
             f"the worker running it stopped (pid {job.worker_pid} on {job.worker or 'unknown'}): "
             f"no heartbeat from it for more than {window:.0f} s (killed, its host down, or cut "
-            "off from the database); the backend is read again from the kernel before its next "
-            "job"
+            f"off from the database){_SAID[done]}"
         )
-        looked = before is not None and before(job)
-        failed += fail_job(job, reason, silent, reread=not looked)
+        failed += fail_job(job, reason, silent, reread=done == "unread")
     return failed
 
 
@@ -96,21 +107,29 @@ def fail_unconfirmed_cancels() -> int:
     return failed
 
 
-def _read_again(backend_pk: int) -> bool:
-    """Read backend ``backend_pk`` again from the kernel and the store; whether that was
-    done (a row deleted meanwhile needs no reading). A look that raised, or whose plugin
-    could not be built, read nothing: the caller keeps the backend flagged, so that its
-    next job reads it first, rather than saying it was read (review 167/1, 167/7)."""
-    backend = Backend.objects.filter(pk=backend_pk).first()
+def _read_again(backend_pk: int | None, host: Any) -> Reread:
+    """Read backend ``backend_pk`` of ``host`` again from the kernel and the store. Only a
+    backend of this host: a job row names any backend id another machine wrote there, and
+    another host's store is not this machine's to read (review 169/4). A look that raised,
+    or whose plugin could not be built, read nothing: it writes nothing either (an ERROR
+    written every turn, and ACTIVE by the sample after it, made the row flap: review
+    169/3), and the caller keeps the backend flagged, so that its next job reads it first,
+    rather than saying it was read (reviews 167/1, 167/7)."""
+    if backend_pk is None:
+        return "none"
+    backend = Backend.objects.filter(pk=backend_pk, host=host).first()
     if backend is None:
-        return True
+        return "none"
     try:
         fields = read_observation(backend)
+        if not took_a_look(fields):
+            log.warning("backend %s: %s", backend.pk, fields.get("observed_error", ""))
+            return "unread"
         write_observation(backend, fields)
     except Exception:
         log.exception("could not refresh backend %s", backend.pk)
-        return False
-    return took_a_look(fields)
+        return "unread"
+    return "read"
 
 
 def settle_orphans(host: Any) -> int:
@@ -118,30 +137,25 @@ def settle_orphans(host: Any) -> int:
     were claimed during another boot (the host rebooted: nothing of them runs) or whose
     worker fell silent, and read their backends again from the kernel right away."""
 
-    def reread(job: Any) -> bool:
+    def reread(job: Any) -> Reread:
         # The backend first, so whoever sees the job failed sees the backend settled.
-        return job.backend_id is None or _read_again(job.backend_id)
+        return _read_again(job.backend_id, host)
 
     mine = boot_id()
     running = Job.objects.filter(host=host, state=Job.State.RUNNING)
     settled = 0
     for job in running.exclude(boot_id__in=("", mine)):
-        looked = reread(job)
-        said = (
-            "the backend's state was read again from the kernel"
-            if looked
-            else "the backend could not be read again now, and is read before its next job"
-        )
+        done = reread(job)
         reason = (
             f"its host rebooted while it ran (claimed in boot {job.boot_id}, this is boot "
-            f"{mine}); {said}"
+            f"{mine}){_SAID[done]}"
         )
-        settled += fail_job(job, reason, Q(boot_id=job.boot_id), reread=not looked)
+        settled += fail_job(job, reason, Q(boot_id=job.boot_id), reread=done == "unread")
     settled += fail_stale(Job.objects.filter(host=host), before=reread)
     # Failed by a sweep elsewhere: read here, on the host, as soon as this worker can.
     for pk in Backend.objects.filter(host=host, reread_before_next_job=True).values_list(
         "pk", flat=True
     ):
-        if _read_again(pk):
+        if _read_again(pk, host) == "read":
             Backend.objects.filter(pk=pk).update(reread_before_next_job=False)
     return settled

@@ -343,8 +343,8 @@ def _look_again(ctx: JobContext) -> None:
     fields = read_observation(backend)  # outside the transaction: it reads the store
     if took_a_look(fields):
         fields["reread_before_next_job"] = False
-    # else the plugin could not be built: nothing was read, the reason to read stays
-    # (review 167/7), and attaching the plugin fails the job with the kind's reason.
+    # else the plugin could not be built: nothing was read, and the reason to read stays
+    # (review 167/7); the job fails on a refusal below, or at the attach of its plugin.
     with transaction.atomic():
         list(Backend.objects.select_for_update().filter(pk=backend.pk).values_list("pk"))
         try:

@@ -507,9 +507,10 @@ def _observation(backend: Backend, area: kernel.SwapArea | None, now: Any) -> di
         )
         return fields
     if _description_failed(backend):
-        # The row's path is then only its params' guess, and a loop backend's file is not
-        # the device /proc/swaps shows: an active loop area would be read as off, READY
-        # (review 167/3). The next description says what the area is.
+        # The row's path would then be only its params' guess, and a loop backend's file is
+        # not the device /proc/swaps shows: an active loop area would be read as off,
+        # READY (review 167/3). A failed description names the path when it can
+        # (``handlers._info``); one that does not says nothing until the next one does.
         return fields
     path = backend.swap_path
     if not path and _path_unnamed(backend):
@@ -536,9 +537,12 @@ def _observation(backend: Backend, area: kernel.SwapArea | None, now: Any) -> di
 
 def _description_failed(backend: Backend) -> bool:
     """Whether the row's last description failed to name the area's path: ``describe``
-    could not read what names it, or a job could not describe the store at all."""
+    could not read what names it, or a job could not describe the store and named no path
+    beside its error (a row written before ``handlers._info`` named it)."""
     info = backend.info if isinstance(backend.info, dict) else {}
-    return bool(info.get("swap_path_error") or info.get("error"))
+    return bool(info.get("swap_path_error")) or (
+        bool(info.get("error")) and "swap_path" not in info
+    )
 
 
 def _path_unnamed(backend: Backend) -> bool:

@@ -17,8 +17,8 @@ import pytest
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from swapadmin.core import orphans, runner
-from swapadmin.core.models import Backend, Job
+from swapadmin.core import observe, runner
+from swapadmin.core.models import Backend, Host, Job
 from swapadmin.core.orphans import settle_orphans
 from tests.control.test_run_job_directly import backend_on, job_for, run
 
@@ -63,9 +63,12 @@ def test_a_rebooted_job_whose_backend_cannot_be_built_says_so_and_stays_flagged(
 
     job.refresh_from_db()
     assert job.state == Job.State.FAILED
-    assert "could not be read again now, and is read before its next job" in job.error
+    assert "the backend is read again from the kernel before its next job" in job.error
     assert "was read again from the kernel" not in job.error
     assert flag_of(unbuildable)
+    # Nothing was read, so nothing is written: the row keeps its state (an ERROR written
+    # every turn, then ACTIVE by the sample after it, made it flap: review 169/3).
+    assert Backend.objects.get(pk=unbuildable.pk).observed_state == Backend.Observed.ACTIVE
 
 
 def test_a_silent_job_whose_look_raised_leaves_its_backend_flagged(
@@ -77,7 +80,7 @@ def test_a_silent_job_whose_look_raised_leaves_its_backend_flagged(
     def lost(*args, **kwargs):
         raise OSError("the database went away mid-look")
 
-    monkeypatch.setattr(orphans, "read_observation", lost)
+    monkeypatch.setattr(observe, "_observe", lost)  # the look itself, old code and new
     assert settle_orphans(host_row) == 1
 
     assert Job.objects.get(pk=job.pk).state == Job.State.FAILED
@@ -124,3 +127,21 @@ def test_a_row_deleted_during_the_look_before_its_job_is_said_so(host_row, swap_
     assert done.state == Job.State.FAILED
     assert "was deleted while its store was read before this job" in done.error, done.error
     assert "internal error" not in done.error
+
+
+def test_a_job_naming_another_hosts_backend_reads_nothing_of_it(host_row, swap_root):
+    """A job row of this host may name any backend id (another machine wrote it): the
+    settle reads only this host's own backends (review 169/4)."""
+    other = Host.objects.create(name="elsewhere")
+    theirs = backend_on(other, swap_root / "theirs", observed_state="active")
+    seen_at = theirs.observed_at
+    job = running(theirs, boot_id="another-boot")
+    Job.objects.filter(pk=job.pk).update(host=host_row)
+
+    assert settle_orphans(host_row) == 1
+
+    job.refresh_from_db()
+    assert job.state == Job.State.FAILED
+    assert job.error.endswith(f"this is boot {THIS_BOOT})"), job.error
+    row = Backend.objects.get(pk=theirs.pk)
+    assert (row.observed_state, row.observed_at) == ("active", seen_at)

@@ -23,7 +23,7 @@ import pytest
 from django.utils import timezone
 
 from backends import BackendError, SwapBackend
-from backends.errors import UnsafeError
+from backends.errors import NoDeviceError, UnsafeError
 from backends.plugins.block import BlockBackend
 from backends.policy import Policy
 from swapadmin.core.models import Backend
@@ -84,7 +84,7 @@ def test_a_store_not_there_is_absent(no_loop_devices: Path) -> None:  # noqa: F8
     assert got == {"state": "absent", "error": ""}
 
 
-def _look(plugin: SwapBackend, path: str) -> tuple[str, str]:
+def _look(plugin: SwapBackend, path: str | None) -> tuple[str, str]:
     fields: dict[str, str] = {}
     try:
         state = _inactive_state(plugin, path, fields, False)
@@ -194,3 +194,30 @@ def test_a_kinds_error_in_words_is_absent_only_when_nothing_is_there(swap_root: 
         f"cannot read the store: {there} is not the kind of store I take",
     )
     assert _look(_SaysOnlyInWords({"path": str(gone)}), str(gone)) == ("absent", "")
+
+
+class _HasNoDevice(PlainFile):
+    """A kind with no device now (``swap_path_if_any`` None), sizing its store (review
+    169/6): only its own "no device" says the store is gone, not any error in words."""
+
+    name = "has-no-device"
+    failure: BackendError
+
+    def capacity_bytes(self) -> int:
+        raise self.failure
+
+
+@pytest.mark.parametrize(
+    ("failure", "state"),
+    [
+        (NoDeviceError("no device; enable it first"), "absent"),
+        (BackendError("the backing file is not the kind I take"), "error"),
+    ],
+)
+def test_with_no_device_only_no_device_is_absent(
+    swap_root: Path, failure: BackendError, state: str
+) -> None:
+    plugin = _HasNoDevice({"path": str(swap_root / "backing")})
+    plugin.failure = failure
+
+    assert _look(plugin, None)[0] == state
