@@ -124,9 +124,14 @@ def _info(plugin: SwapBackend) -> dict[str, Any]:
     except (BackendError, OSError) as e:
         out: dict[str, Any] = {"error": str(e), "swap_path": None}
         try:
-            out["swap_path"] = plugin.swap_path_if_any()
-        except (BackendError, OSError) as named:
-            out["swap_path_error"] = str(named)
+            path = plugin.swap_path_if_any()
+        except Exception as named:  # a third party's kind, after the kernel work was done
+            out["swap_path_error"] = f"{type(named).__name__}: {named}"
+            return out
+        if path is None or isinstance(path, str):
+            out["swap_path"] = path
+        else:
+            out["swap_path_error"] = f"the kind named {type(path).__name__} as its path"
         return out
 
 

@@ -82,8 +82,12 @@ def _observe(backend: Backend, plugin: SwapBackend, fields: dict[str, Any]) -> d
             active_priority=None,
         )
         return fields
-    with contextlib.suppress(Exception):
+    failed: str | None = None
+    try:
         described = plugin.describe()
+    except Exception as e:  # a third party's describe, whatever it raises
+        failed = str(e)
+    else:
         # A description that could not name the path is not kept: the row's last one
         # names the path the sampler matches the area by.
         if not described.get("swap_path_error"):
@@ -100,6 +104,10 @@ def _observe(backend: Backend, plugin: SwapBackend, fields: dict[str, Any]) -> d
         # for none), and the row's last one names the path the area was last seen at.
         fields.pop("info", None)
         return fields
+    if failed is not None:
+        # Said, with the path just named, as ``handlers._info`` says it: a row left with an
+        # error and no path (as jobs wrote it before) is sampled again (review 170/7).
+        fields["info"] = {"error": failed, "swap_path": path}
     area = kernel.find_area(path) if path else None
     if area is not None:
         fields.update(
@@ -112,7 +120,7 @@ def _observe(backend: Backend, plugin: SwapBackend, fields: dict[str, Any]) -> d
     else:
         fields.update(used_bytes=0, active_priority=None)
         fields["observed_state"] = _inactive_state(plugin, path, fields, backend.adopted)
-    if _own_header(backend, fields.get("header"), proven):
+    if _own_header(plugin, fields.get("header"), proven):
         # The header holds the label: an edit whose worker died between writing it and
         # saving the row must not leave the row's old label, which a later mkswap (resize)
         # would write back. Only from a store proven this backend's own just now: the row's
@@ -123,17 +131,19 @@ def _observe(backend: Backend, plugin: SwapBackend, fields: dict[str, Any]) -> d
     return fields
 
 
-def _own_header(backend: Backend, found: Any, proven: bool) -> bool:
+def _own_header(plugin: SwapBackend, found: Any, proven: bool) -> bool:
     """Whether ``found``, the header just read, is this backend's own: its store proven
-    just now, and the header the area swapadmin made there (its UUID the row's): the proof
-    and the header read open the store apart, and a copy swapped in between keeps the mark
-    but not the UUID (review 169/7)."""
+    just now, and the header the UUID the proof checked (the record's, which a zram area
+    found again after a reboot updates before the row's column: review 170/1): the proof
+    and the header read open the store apart, and another area swapped in between keeps
+    the mark but not the UUID (review 169/7)."""
+    want = plugin.record.get("uuid")
     return (
         proven
         and isinstance(found, dict)
         and "label" in found
-        and backend.swap_uuid is not None
-        and found.get("uuid") == str(backend.swap_uuid)
+        and isinstance(want, str)
+        and found.get("uuid") == want
     )
 
 

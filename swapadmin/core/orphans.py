@@ -80,7 +80,9 @@ def fail_stale(jobs: Any, before: Callable[[Any], Reread] | None = None) -> int:
     )
     failed = 0
     for job in jobs.filter(state=Job.State.RUNNING).filter(silent):
-        done: Reread = "unread" if before is None else before(job)
+        done: Reread = (
+            "none" if job.backend_id is None else "unread" if before is None else before(job)
+        )
         reason = (
             f"the worker running it stopped (pid {job.worker_pid} on {job.worker or 'unknown'}): "
             f"no heartbeat from it for more than {window:.0f} s (killed, its host down, or cut "
@@ -107,6 +109,19 @@ def fail_unconfirmed_cancels() -> int:
     return failed
 
 
+#: (backend, reason) pairs already logged: a flagged backend whose plugin cannot be built is
+#: tried again every sample turn, and its reason is logged once, not every 5 s (170/3).
+_WARNED: set[tuple[int, str]] = set()
+
+
+def _warn_once(pk: int, reason: str) -> None:
+    if (pk, reason) not in _WARNED:
+        if len(_WARNED) > 1000:  # bounded: a host's backends, with their reasons
+            _WARNED.clear()
+        _WARNED.add((pk, reason))
+        log.warning("backend %s cannot be read again, and stays flagged: %s", pk, reason)
+
+
 def _read_again(backend_pk: int | None, host: Any) -> Reread:
     """Read backend ``backend_pk`` of ``host`` again from the kernel and the store. Only a
     backend of this host: a job row names any backend id another machine wrote there, and
@@ -123,7 +138,7 @@ def _read_again(backend_pk: int | None, host: Any) -> Reread:
     try:
         fields = read_observation(backend)
         if not took_a_look(fields):
-            log.warning("backend %s: %s", backend.pk, fields.get("observed_error", ""))
+            _warn_once(backend.pk, str(fields.get("observed_error", "")))
             return "unread"
         write_observation(backend, fields)
     except Exception:

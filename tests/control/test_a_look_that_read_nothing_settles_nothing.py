@@ -17,7 +17,7 @@ import pytest
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from swapadmin.core import observe, runner
+from swapadmin.core import observe, runner, tasks
 from swapadmin.core.models import Backend, Host, Job
 from swapadmin.core.orphans import settle_orphans
 from tests.control.test_run_job_directly import backend_on, job_for, run
@@ -145,3 +145,19 @@ def test_a_job_naming_another_hosts_backend_reads_nothing_of_it(host_row, swap_r
     assert job.error.endswith(f"this is boot {THIS_BOOT})"), job.error
     row = Backend.objects.get(pk=theirs.pk)
     assert (row.observed_state, row.observed_at) == ("active", seen_at)
+
+
+def test_a_failed_job_with_no_backend_says_nothing_of_one(host_row):
+    """The sweep elsewhere reads nothing: a job with a backend is told it will be read
+    before its next job; one with none is told nothing of a backend (review 170/4)."""
+    job = Job.objects.create(
+        kind=Job.Kind.DISCOVER, host=host_row, state=Job.State.RUNNING,
+        started_at=timezone.now(), worker="w@x", boot_id=THIS_BOOT,
+    )  # fmt: skip
+    Job.objects.filter(pk=job.pk).update(heartbeat_at=Now() - timedelta(seconds=300))
+
+    assert tasks.sweep()["failed"] == 1
+
+    job.refresh_from_db()
+    assert job.state == Job.State.FAILED
+    assert "backend" not in job.error, job.error
