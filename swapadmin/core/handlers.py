@@ -43,7 +43,7 @@ from backends.errors import NoDeviceError
 from backends.policy import check_free_space
 from backends.store import Store
 
-from . import signing
+from . import observe, signing
 from .actions import BACKEND_ACTIONS, BY_NAME
 from .context import DB_ERRORS, Cancelled, Handler, JobContext
 from .locks import HOST_MEMORY_LOCK, HOST_MEMORY_WAIT_SECONDS, exclusive_wait
@@ -119,20 +119,17 @@ def _info(plugin: SwapBackend) -> dict[str, Any]:
     named (or why it cannot be), as ``describe`` names it: without one, the sampler had
     only the params' guess, which for a loop backend is its file, not the device
     /proc/swaps shows (reviews 167/3, 169/1)."""
-    try:
-        return plugin.describe()
-    except (BackendError, OSError) as e:
-        out: dict[str, Any] = {"error": str(e), "swap_path": None}
-        try:
-            path = plugin.swap_path_if_any()
-        except Exception as named:  # a third party's kind, after the kernel work was done
-            out["swap_path_error"] = f"{type(named).__name__}: {named}"
-            return out
-        if path is None or isinstance(path, str):
-            out["swap_path"] = path
-        else:
-            out["swap_path_error"] = f"the kind named {type(path).__name__} as its path"
-        return out
+    # Whatever a third party's kind raises: this runs after the kernel work was done, and
+    # a job that failed here would leave that work unsaved (review 172/5).
+    described, failed = observe.describe(plugin)
+    if described is not None:
+        return described
+    assert failed is not None
+    path, unnamed = observe.named_path(plugin)
+    out: dict[str, Any] = {"error": failed, "swap_path": path}
+    if unnamed is not None:
+        out["swap_path_error"] = unnamed
+    return out
 
 
 def _swap_path(plugin: SwapBackend) -> str | None:

@@ -14,7 +14,7 @@ from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from backends import BackendError, Policy, SwapBackend, header, kernel, presence
-from backends.errors import NoDeviceError, NotOursError
+from backends.errors import NoDeviceError, NotOursError, printable
 
 from .models import Backend
 from .plugins import build_plugin
@@ -65,6 +65,44 @@ def read_observation(backend: Backend, plugin: SwapBackend | None = None) -> dic
         plugin.close()
 
 
+def describe(plugin: SwapBackend) -> tuple[dict[str, Any] | None, str | None]:
+    """The plugin's description, or why there is none: whatever a third party's
+    ``describe`` raises, or a result that is no mapping (review 172/1, 172/5)."""
+    try:
+        described = plugin.describe()
+    except BackendError as e:
+        return None, e.message
+    except Exception as e:
+        return None, f"{type(e).__name__}: {e}" if not isinstance(e, OSError) else str(e)
+    if not isinstance(described, dict):
+        return None, f"the kind described its store as a {type(described).__name__}, not a mapping"
+    return described, None
+
+
+def named_path(plugin: SwapBackend) -> tuple[str | None, str | None]:
+    """The area's path (None: no device now, so nothing of it can be active), or why it
+    cannot be named: whatever a third party's kind raises, or names that is no path (an
+    empty string would let the row fall back to its params' guess: review 172/2, 172/7)."""
+    try:
+        path = plugin.swap_path_if_any()
+    except BackendError as e:
+        return None, e.message
+    except Exception as e:
+        return None, f"{type(e).__name__}: {e}" if not isinstance(e, OSError) else str(e)
+    if path is None or (isinstance(path, str) and path):
+        return path, None
+    return None, f"the kind named {printable(repr(path))[:80]} as its path, which is no path"
+
+
+def failed_description(last: Any, error: str, path: str | None) -> dict[str, Any]:
+    """What a failed description leaves on the row: the last one, its facts still shown,
+    with the error and the path named now over it."""
+    out = dict(last) if isinstance(last, dict) else {}
+    out.pop("swap_path_error", None)
+    out.update(error=error, swap_path=path)
+    return out
+
+
 def took_a_look(fields: dict[str, Any]) -> bool:
     """Whether ``read_observation`` read the kernel and the store: not when the plugin could
     not be built, and then a reason to read them again is not settled (review 167/7)."""
@@ -82,32 +120,27 @@ def _observe(backend: Backend, plugin: SwapBackend, fields: dict[str, Any]) -> d
             active_priority=None,
         )
         return fields
-    failed: str | None = None
-    try:
-        described = plugin.describe()
-    except Exception as e:  # a third party's describe, whatever it raises
-        failed = str(e)
-    else:
-        # A description that could not name the path is not kept: the row's last one
-        # names the path the sampler matches the area by.
-        if not described.get("swap_path_error"):
-            fields["info"] = described
-    try:
-        # None: a loop or zram device not attached, so the area cannot be active.
-        path = plugin.swap_path_if_any()
-    except BackendError as e:
+    described, failed = describe(plugin)
+    # A description that could not name the path is not kept: the row's last one names
+    # the path the sampler matches the area by.
+    if described is not None and not described.get("swap_path_error"):
+        fields["info"] = described
+    # None: a loop or zram device not attached, so the area cannot be active.
+    path, unnamed = named_path(plugin)
+    if unnamed is not None:
         # Whether the area is active is unknown: "inactive" would offer an activate of an
         # area that may be on, and hide its use. Used bytes and priority are left as last
         # seen.
-        fields.update(observed_state=Backend.Observed.INDETERMINATE, observed_error=e.message)
+        fields.update(observed_state=Backend.Observed.INDETERMINATE, observed_error=unnamed)
         # Nor is the description kept: it was read without a path (describe takes any error
         # for none), and the row's last one names the path the area was last seen at.
         fields.pop("info", None)
         return fields
     if failed is not None:
         # Said, with the path just named, as ``handlers._info`` says it: a row left with an
-        # error and no path (as jobs wrote it before) is sampled again (review 170/7).
-        fields["info"] = {"error": failed, "swap_path": path}
+        # error and no path (as jobs wrote it before) is sampled again (review 170/7); over
+        # the last description, whose facts a page still shows (review 172/4).
+        fields["info"] = failed_description(backend.info, failed, path)
     area = kernel.find_area(path) if path else None
     if area is not None:
         fields.update(

@@ -109,17 +109,22 @@ def fail_unconfirmed_cancels() -> int:
     return failed
 
 
-#: (backend, reason) pairs already logged: a flagged backend whose plugin cannot be built is
-#: tried again every sample turn, and its reason is logged once, not every 5 s (170/3).
-_WARNED: set[tuple[int, str]] = set()
+#: The reason last logged for each backend the settle could not read: a flagged backend is
+#: tried again every sample turn, and its reason is logged once, not every 5 s (170/3); a
+#: backend read again is forgotten, so the same reason, come back later, is logged again
+#: (172/6).
+_WARNED: dict[int, str] = {}
 
 
-def _warn_once(pk: int, reason: str) -> None:
-    if (pk, reason) not in _WARNED:
-        if len(_WARNED) > 1000:  # bounded: a host's backends, with their reasons
-            _WARNED.clear()
-        _WARNED.add((pk, reason))
-        log.warning("backend %s cannot be read again, and stays flagged: %s", pk, reason)
+def _warn_once(pk: int, reason: str, *, exc_info: bool = False) -> None:
+    if _WARNED.get(pk) == reason:
+        return
+    if len(_WARNED) > 1000:  # bounded: a host's backends
+        _WARNED.clear()
+    _WARNED[pk] = reason
+    log.warning(
+        "backend %s cannot be read again, and stays flagged: %s", pk, reason, exc_info=exc_info
+    )
 
 
 def _read_again(backend_pk: int | None, host: Any) -> Reread:
@@ -141,9 +146,10 @@ def _read_again(backend_pk: int | None, host: Any) -> Reread:
             _warn_once(backend.pk, str(fields.get("observed_error", "")))
             return "unread"
         write_observation(backend, fields)
-    except Exception:
-        log.exception("could not refresh backend %s", backend.pk)
+    except Exception as e:
+        _warn_once(backend.pk, f"{type(e).__name__}: {e}", exc_info=True)
         return "unread"
+    _WARNED.pop(backend.pk, None)
     return "read"
 
 
