@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import F, Q, Value
+from django.db.models import Exists, F, OuterRef, Q, Value
 from django.db.models.functions import Concat, Now
 from django.utils import timezone
 
@@ -177,6 +177,27 @@ def settle_orphans(host: Any) -> int:
     for pk in Backend.objects.filter(host=host, reread_before_next_job=True).values_list(
         "pk", flat=True
     ):
-        if _read_again(pk, host) == "read":
-            Backend.objects.filter(pk=pk).update(reread_before_next_job=False)
+        since = _db_now(pk)
+        if since is not None and _read_again(pk, host) == "read":
+            _unflag_unless_failed_since(pk, since)
     return settled
+
+
+def _db_now(backend_pk: int) -> Any:
+    """The database's clock, by the row's own query (None if the row is gone)."""
+    return (
+        Backend.objects.filter(pk=backend_pk).annotate(n=Now()).values_list("n", flat=True).first()
+    )
+
+
+def _unflag_unless_failed_since(backend_pk: int, since: Any) -> None:
+    """Clear the flag the look just answered, unless a job of the backend failed after the
+    look began (``since``, by the database's clock): that failure flagged it again for a
+    look after its end, which this one is not (reviews 169/9, 172/8). ``fail_job`` writes
+    the job's end in the same clock before it sets the flag."""
+    failed_since = Job.objects.filter(
+        backend=OuterRef("pk"), state=Job.State.FAILED, finished_at__gte=since
+    )
+    Backend.objects.filter(pk=backend_pk).exclude(Exists(failed_since)).update(
+        reread_before_next_job=False
+    )
