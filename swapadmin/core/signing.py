@@ -405,7 +405,6 @@ def refuse_unauthorised(job_pk: int) -> bool:
         reason = e.message
     else:
         return False
-    log.error("job %s (%s) refused: %s", job.uuid, job.kind, reason)
     line = f"{timezone.now():%H:%M:%S} refused: {reason}\n"
     failed = Job.objects.filter(pk=job.pk, state=Job.State.QUEUED).update(
         state=Job.State.FAILED,
@@ -415,8 +414,15 @@ def refuse_unauthorised(job_pk: int) -> bool:
         finished_at=Now(),
         log=Concat(F("log"), Value(line)),
     )
-    if failed:
-        from .services import Actor, audit
+    if not failed:
+        # Deleted (a forget) or taken meanwhile: nothing was refused, and no error happened
+        # on this host; an error-level "refused" here woke people for nothing (review 169/11).
+        log.info(
+            "job %s (%s) is no longer queued; nothing to refuse: %s", job.uuid, job.kind, reason
+        )
+        return True
+    log.error("job %s (%s) refused: %s", job.uuid, job.kind, reason)
+    from .services import Actor, audit
 
-        audit(Actor.system(), job.kind, job, "refused", {"job": str(job.uuid), "reason": reason})
+    audit(Actor.system(), job.kind, job, "refused", {"job": str(job.uuid), "reason": reason})
     return True
