@@ -1,0 +1,40 @@
+"""A description the worker could not read is said on the backend page (review 170/9).
+
+When a kind's ``describe`` fails, the row keeps its last description's facts with the
+error over them (review 172/4): the page showed those facts as if just read, and the error
+nowhere. It now says the error, and whether the path could be named, above the facts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+
+from swapadmin.core.models import Backend
+from tests.web.test_a_kind_words_its_own_facts_on_the_backend_page import page
+
+pytestmark = pytest.mark.django_db
+
+SAID = "The worker could not read this store's description"
+
+
+def test_the_error_is_said_above_the_last_facts(as_user: Any, alice: User, backend: Backend):
+    info = {"filesystem": "ext4", "extents": 3, "exists": True, "error": "EIO <reading it>"}
+    body = page(as_user, alice, backend, kind="file", info=info)
+
+    assert f"{SAID}: EIO &lt;reading it&gt;." in body  # escaped, as every kind's words
+    assert "<dt>Filesystem</dt><dd>ext4</dd>" in body
+    assert "nor name its path" not in body
+
+
+def test_a_path_that_could_not_be_named_is_said_too(as_user: Any, alice: User, backend: Backend):
+    info = {"error": "no device", "swap_path": None, "swap_path_error": "sysfs unreadable"}
+    body = page(as_user, alice, backend, kind="zram", info=info)
+
+    assert f"{SAID}: no device; nor name its path: sysfs unreadable." in body
+
+
+@pytest.mark.parametrize("info", [{"filesystem": "ext4"}, ["error"], "error", {"error": ""}])
+def test_nothing_is_said_without_an_error(as_user: Any, alice: User, backend: Backend, info: Any):
+    assert SAID not in page(as_user, alice, backend, kind="file", info=info)
