@@ -82,7 +82,7 @@ def _mkswap(ctx: JobContext, plugin: SwapBackend, *, provisioned: bool = False) 
     data = hdr.to_dict()
     fields: dict[str, Any] = {"header": data, "swap_uuid": hdr.uuid}
     if provisioned:
-        fields.update(info=_info(plugin), provisioned_at=timezone.now())
+        fields.update(info=_info(plugin, ctx.backend.info), provisioned_at=timezone.now())
     ctx.save_backend(**fields)
     return data
 
@@ -114,19 +114,21 @@ def _header_or_none(plugin: SwapBackend) -> dict[str, Any] | None:
         return None
 
 
-def _info(plugin: SwapBackend) -> dict[str, Any]:
-    """The plugin's description; when it fails, the error, with the area's path still
-    named (or why it cannot be), as ``describe`` names it: without one, the sampler had
-    only the params' guess, which for a loop backend is its file, not the device
-    /proc/swaps shows (reviews 167/3, 169/1)."""
-    # Whatever a third party's kind raises: this runs after the kernel work was done, and
-    # a job that failed here would leave that work unsaved (review 172/5).
+def _info(plugin: SwapBackend, last: Any = None) -> dict[str, Any]:
+    """The plugin's description; when it fails, the error over the ``last`` one's facts
+    (the row's, which the page says are the last's: reviews 172/4, 173/4), with the area's
+    path still named (or why it cannot be), as ``describe`` names it: without one, the
+    sampler had only the params' guess, which for a loop backend is its file, not the
+    device /proc/swaps shows (reviews 167/3, 169/1)."""
+    # Whatever a third party's kind raises, or describes that no row can hold: after a
+    # job's kernel work (mkswap, swapon) a failure here would leave that work unsaved
+    # (reviews 172/5, 173/1); before it (an adoption) the row says the error.
     described, failed = observe.describe(plugin)
     if described is not None:
         return described
     assert failed is not None
     path, unnamed = observe.named_path(plugin)
-    out: dict[str, Any] = {"error": failed, "swap_path": path}
+    out = observe.failed_description(last, failed, path)
     if unnamed is not None:
         out["swap_path_error"] = unnamed
     return out
@@ -134,8 +136,14 @@ def _info(plugin: SwapBackend) -> dict[str, Any]:
 
 def _swap_path(plugin: SwapBackend) -> str | None:
     """The area's path, or None when its kind has no device now (and then nothing of it is
-    active); a path that cannot be read is raised (``SwapBackend.swap_path_if_any``)."""
-    return plugin.swap_path_if_any()
+    active); a path that cannot be read is raised (``SwapBackend.swap_path_if_any``), and
+    so is one a kind named that is no path: an empty string read as "no device", so as
+    "not active" (review 173/6)."""
+    path = plugin.swap_path_if_any()
+    unnamed = observe.no_path(path)
+    if unnamed is not None:
+        raise BackendError(unnamed)
+    return path
 
 
 def _active_area(plugin: SwapBackend) -> kernel.SwapArea | None:
@@ -259,7 +267,7 @@ def provision(ctx: JobContext) -> dict[str, Any]:
         hdr = header.read_header(plugin)
         plugin.note_formatted(str(hdr.uuid))
         data = hdr.to_dict()
-        info = _info(plugin)
+        info = _info(plugin, backend.info)
         ctx.save_backend(header=data, swap_uuid=hdr.uuid, info=info, provisioned_at=timezone.now())
     else:
         ctx.step(60, f"writing the swap header on {plugin.swap_path}")
@@ -358,7 +366,7 @@ def activate(ctx: JobContext, *, continuing: bool = False) -> dict[str, Any]:
     plugin.close()
     _swapon(ctx, plugin)
     area = _active_area(plugin)
-    ctx.save_backend(info=_info(plugin))
+    ctx.save_backend(info=_info(plugin, ctx.backend.info))
     return {"already_active": False, "priority": area.priority if area else None}
 
 
@@ -475,7 +483,7 @@ def resize(ctx: JobContext) -> dict[str, Any]:
         ctx.step(85, f"swapon {plugin.swap_path}")
         plugin.close()
         _swapon(ctx, plugin)
-    ctx.save_backend(info=_info(plugin))
+    ctx.save_backend(info=_info(plugin, ctx.backend.info))
     return {"old_size_bytes": old_size, "size_bytes": new_size, "header": data}
 
 
@@ -685,7 +693,7 @@ def _edit_swapon_options(
     finally:
         store.close()
     now = kernel.find_area(now_path) if now_path else None
-    ctx.save_backend(info=_info(plugin))
+    ctx.save_backend(info=_info(plugin, ctx.backend.info))
     return {"applied": True, "priority": now.priority if now else None}
 
 

@@ -8,6 +8,7 @@ instead of only /proc/swaps, as the sampler's cheap turn does.
 from __future__ import annotations
 
 import contextlib
+import json
 from typing import Any
 
 from django.db.models import Case, F, Value, When
@@ -65,42 +66,97 @@ def read_observation(backend: Backend, plugin: SwapBackend | None = None) -> dic
         plugin.close()
 
 
+#: The most a kind's description may hold, as JSON: every page and sample reads it with the
+#: row. And the most of an exception's words a row keeps.
+DESCRIPTION_LIMIT = 64 * 1024
+SAID_LIMIT = 500
+
+
+def said(e: Exception) -> str:
+    """What ``e`` says, as a row, a page and a log can hold it, whatever a third party's
+    exception does: words that raise, or are not text, or are endless (review 173/2). A
+    BaseException that is not an Exception (an interrupt, a worker's exit) is never asked:
+    it ends the look, as it must."""
+    try:
+        text = e.message if isinstance(e, BackendError) else str(e)
+        if not isinstance(text, str):
+            text = ""
+    except Exception:
+        text = ""
+    if not isinstance(e, (BackendError, OSError)):
+        text = f"{type(e).__name__}: {text}" if text else type(e).__name__
+    text = printable(text or type(e).__name__)
+    return text if len(text) <= SAID_LIMIT else text[: SAID_LIMIT - 1] + "…"
+
+
 def describe(plugin: SwapBackend) -> tuple[dict[str, Any] | None, str | None]:
     """The plugin's description, or why there is none: whatever a third party's
-    ``describe`` raises, or a result that is no mapping (review 172/1, 172/5)."""
+    ``describe`` raises, a result that is no dict, or one no row can hold (a value JSON
+    cannot say, NaN, text that is not UTF-8 or holds a NUL, which PostgreSQL refuses, or
+    too much of it): the write of the row would fail after the job's kernel work
+    (reviews 172/1, 172/5, 173/1)."""
     try:
         described = plugin.describe()
-    except BackendError as e:
-        return None, e.message
     except Exception as e:
-        return None, f"{type(e).__name__}: {e}" if not isinstance(e, OSError) else str(e)
+        return None, said(e)
     if not isinstance(described, dict):
-        return None, f"the kind described its store as a {type(described).__name__}, not a mapping"
+        return None, f"the kind described its store as a {type(described).__name__}, not a dict"
+    try:
+        text = json.dumps(described, allow_nan=False, ensure_ascii=False)
+        size = len(text.encode("utf-8"))
+    except Exception as e:  # TypeError, ValueError, UnicodeEncodeError, RecursionError
+        return None, f"the kind's description cannot be kept as JSON: {said(e)}"
+    if "\\u0000" in text:
+        return None, "the kind's description holds a NUL, which the database cannot keep"
+    if size > DESCRIPTION_LIMIT:
+        return None, (
+            f"the kind's description is {size} bytes of JSON, more than the "
+            f"{DESCRIPTION_LIMIT} a row keeps"
+        )
     return described, None
+
+
+def no_path(path: object) -> str | None:
+    """Why ``path``, as a kind named its store's path, is none (None if it is one: a
+    non-empty string without a NUL, or None for no device now). An empty string would let
+    the row fall back to its params' guess (review 172/7), anything else fail its match."""
+    if path is None or (isinstance(path, str) and path and "\x00" not in path):
+        return None
+    try:
+        shown = printable(repr(path))[:80]
+    except Exception:
+        shown = f"a {type(path).__name__}"
+    return f"the kind named {shown} as its path, which is no path"
 
 
 def named_path(plugin: SwapBackend) -> tuple[str | None, str | None]:
     """The area's path (None: no device now, so nothing of it can be active), or why it
-    cannot be named: whatever a third party's kind raises, or names that is no path (an
-    empty string would let the row fall back to its params' guess: review 172/2, 172/7)."""
+    cannot be named: whatever a third party's kind raises, or names that is no path
+    (reviews 172/2, 172/7)."""
     try:
         path = plugin.swap_path_if_any()
-    except BackendError as e:
-        return None, e.message
     except Exception as e:
-        return None, f"{type(e).__name__}: {e}" if not isinstance(e, OSError) else str(e)
-    if path is None or (isinstance(path, str) and path):
-        return path, None
-    return None, f"the kind named {printable(repr(path))[:80]} as its path, which is no path"
+        return None, said(e)
+    unnamed = no_path(path)
+    return (None, unnamed) if unnamed is not None else (path, None)
 
 
 def failed_description(last: Any, error: str, path: str | None) -> dict[str, Any]:
-    """What a failed description leaves on the row: the last one, its facts still shown,
-    with the error and the path named now over it."""
+    """What a failed description leaves on the row: the last one, its facts still shown
+    (the page says they are the last one's: review 170/9), with the error and the path
+    named now over it."""
     out = dict(last) if isinstance(last, dict) else {}
     out.pop("swap_path_error", None)
     out.update(error=error, swap_path=path)
     return out
+
+
+def _info_as_written(backend: Backend) -> Any:
+    """The row's description as written now, not the caller's copy, loaded before a look
+    that may have been slow: another job's newer one is not overlaid with older facts
+    (review 173/7)."""
+    written = Backend.objects.filter(pk=backend.pk).values_list("info", flat=True).first()
+    return backend.info if written is None else written
 
 
 def took_a_look(fields: dict[str, Any]) -> bool:
@@ -140,7 +196,7 @@ def _observe(backend: Backend, plugin: SwapBackend, fields: dict[str, Any]) -> d
         # Said, with the path just named, as ``handlers._info`` says it: a row left with an
         # error and no path (as jobs wrote it before) is sampled again (review 170/7); over
         # the last description, whose facts a page still shows (review 172/4).
-        fields["info"] = failed_description(backend.info, failed, path)
+        fields["info"] = failed_description(_info_as_written(backend), failed, path)
     area = kernel.find_area(path) if path else None
     if area is not None:
         fields.update(

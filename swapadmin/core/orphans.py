@@ -21,7 +21,7 @@ from django.utils import timezone
 from backends.store import boot_id
 
 from .models import Backend, Job, db_ago
-from .observe import read_observation, took_a_look, write_observation
+from .observe import read_observation, said, took_a_look, write_observation
 
 log = logging.getLogger(__name__)
 
@@ -109,22 +109,22 @@ def fail_unconfirmed_cancels() -> int:
     return failed
 
 
-#: The reason last logged for each backend the settle could not read: a flagged backend is
-#: tried again every sample turn, and its reason is logged once, not every 5 s (170/3); a
-#: backend read again is forgotten, so the same reason, come back later, is logged again
-#: (172/6).
-_WARNED: dict[int, str] = {}
+#: The reasons logged for each backend the settle could not read: a flagged backend is
+#: tried again every sample turn, and each reason is logged once, not every 5 s (170/3),
+#: reasons that alternate included (173/5); a backend read again is forgotten, so a reason
+#: come back later is logged again (172/6). Touched by the sample loop's one thread.
+_WARNED: dict[int, set[str]] = {}
 
 
-def _warn_once(pk: int, reason: str, *, exc_info: bool = False) -> None:
-    if _WARNED.get(pk) == reason:
+def _warn_once(pk: int, what: str, reason: str, *, exc_info: bool = False) -> None:
+    said = _WARNED.setdefault(pk, set())
+    if reason in said:
         return
-    if len(_WARNED) > 1000:  # bounded: a host's backends
+    if len(said) >= 20 or len(_WARNED) > 1000:  # bounded: a host's backends, a few reasons
         _WARNED.clear()
-    _WARNED[pk] = reason
-    log.warning(
-        "backend %s cannot be read again, and stays flagged: %s", pk, reason, exc_info=exc_info
-    )
+        said = _WARNED.setdefault(pk, set())
+    said.add(reason)
+    log.warning("backend %s %s, and stays flagged: %s", pk, what, reason, exc_info=exc_info)
 
 
 def _read_again(backend_pk: int | None, host: Any) -> Reread:
@@ -140,14 +140,20 @@ def _read_again(backend_pk: int | None, host: Any) -> Reread:
     backend = Backend.objects.filter(pk=backend_pk, host=host).first()
     if backend is None:
         return "none"
+    unread = "cannot be read again"
     try:
         fields = read_observation(backend)
-        if not took_a_look(fields):
-            _warn_once(backend.pk, str(fields.get("observed_error", "")))
-            return "unread"
+    except Exception as e:
+        _warn_once(backend.pk, unread, said(e), exc_info=True)
+        return "unread"
+    if not took_a_look(fields):
+        _warn_once(backend.pk, unread, str(fields.get("observed_error", "")))
+        return "unread"
+    try:
         write_observation(backend, fields)
     except Exception as e:
-        _warn_once(backend.pk, f"{type(e).__name__}: {e}", exc_info=True)
+        # Read, but not written: the row still says what it said, so it is not settled.
+        _warn_once(backend.pk, "was read again but not written", said(e), exc_info=True)
         return "unread"
     _WARNED.pop(backend.pk, None)
     return "read"

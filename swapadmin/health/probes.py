@@ -30,6 +30,7 @@ from backends.errors import NoDeviceError, NotOursError
 from backends.registry import compressed_memory as checked_compressed_memory
 from swapadmin.core import actions
 from swapadmin.core.models import Backend, Host
+from swapadmin.core.observe import named_path
 from swapadmin.core.services import backend_kind_refusal, way_out_of_unproven
 from swapadmin.env import envfloat
 
@@ -144,11 +145,10 @@ def target_for(backend: Backend, plugin: SwapBackend | None, plugin_error: str) 
     swap_path: str | None = None
     path_error = ""
     if plugin is not None:
-        try:
-            # None: a loop or zram device not attached, so the area cannot be active.
-            swap_path = plugin.swap_path_if_any()
-        except BackendError as e:
-            path_error = e.message
+        # None: a loop or zram device not attached, so the area cannot be active. Whatever
+        # a third party's kind raises, or names that is no path, is said (review 173/6).
+        swap_path, unnamed = named_path(plugin)
+        path_error = unnamed or ""
     else:
         swap_path = presence.as_path(backend.swap_path)
         named = _named_path(backend)

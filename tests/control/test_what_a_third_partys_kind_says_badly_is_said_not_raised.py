@@ -5,17 +5,39 @@ A ``describe`` that returned no mapping raised out of the observer's look (nothi
 a traceback every sample turn for a flagged backend); a job's description took only
 BackendError and OSError, so any other exception after mkswap left the job's work unsaved;
 a path named as a ``Path`` or an empty string was written as named, and the row then fell
-back to its params' guess. And a failed description blanked the last one's facts."""
+back to its params' guess. And a failed description blanked the last one's facts.
+
+Review 173: a description no row can hold (a value JSON cannot say, NaN, a NUL, text that is
+not UTF-8) failed the row's write after the kernel work all the same; an exception whose
+words raise escaped the very code that says it; a job's failed description still blanked
+the facts; the health check and a job's own path check took a kind's other exceptions, and
+an empty path, as before; the settle's warnings for reasons that alternate were logged
+every turn; and the merge overlaid the caller's copy of the row, not the row as written."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from swapadmin.core.handlers import _info
-from swapadmin.core.observe import describe, failed_description, named_path
+from backends import BackendError
+from swapadmin.core import orphans
+from swapadmin.core.handlers import _info, _swap_path
+from swapadmin.core.models import Backend
+from swapadmin.core.observe import (
+    DESCRIPTION_LIMIT,
+    SAID_LIMIT,
+    describe,
+    failed_description,
+    named_path,
+    read_observation,
+    said,
+    write_observation,
+)
+from swapadmin.health.probes import target_for
+from tests.control.test_run_job_directly import backend_on
 from tests.fixtures.plain_kind import PlainFile
 
 
@@ -47,8 +69,8 @@ def says(described: Any, path: Any) -> _Says:
 @pytest.mark.parametrize(
     ("described", "why"),
     [
-        (None, "the kind described its store as a NoneType, not a mapping"),
-        (["a", "list"], "the kind described its store as a list, not a mapping"),
+        (None, "the kind described its store as a NoneType, not a dict"),
+        (["a", "list"], "the kind described its store as a list, not a dict"),
         (KeyError("size"), "KeyError: 'size'"),
         (OSError(5, "Input/output error"), "[Errno 5] Input/output error"),
     ],
@@ -79,6 +101,12 @@ def test_a_jobs_failed_description_names_the_path_or_why_not() -> None:
         "error": "ValueError: bad",
         "swap_path": "/dev/x",
     }
+    # Over the row's last facts, as the observer keeps them (review 173/4).
+    assert _info(says(ValueError("bad"), "/dev/x"), {"extents": 1, "error": "old"}) == {
+        "extents": 1,
+        "error": "ValueError: bad",
+        "swap_path": "/dev/x",
+    }
     assert _info(says(ValueError("bad"), "")) == {
         "error": "ValueError: bad",
         "swap_path": None,
@@ -98,3 +126,111 @@ def test_a_failed_description_keeps_the_last_ones_facts() -> None:
         "swap_path": None,
         "error": "EIO",
     }
+
+
+class _Wordless(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("no words")
+
+
+class _Unset(BackendError):
+    def __init__(self) -> None:  # never sets ``message``
+        Exception.__init__(self)
+
+
+@pytest.mark.parametrize(
+    ("e", "text"),
+    [
+        (_Wordless(), "_Wordless"),
+        (_Unset(), "_Unset"),
+        (ValueError("bad \udcff name"), "ValueError: bad \\xff name"),
+        (OSError(5, "Input/output error"), "[Errno 5] Input/output error"),
+    ],
+)
+def test_an_exceptions_words_never_raise_and_are_text_a_row_holds(e: Exception, text: str):
+    assert said(e) == text
+
+
+def test_an_exceptions_words_are_bounded() -> None:
+    text = said(ValueError("x" * 10_000))
+    assert len(text) == SAID_LIMIT
+    assert text.endswith("…")
+
+
+@pytest.mark.parametrize(
+    ("described", "why"),
+    [
+        ({"path": Path("/x")}, "cannot be kept as JSON: TypeError: Object of type PosixPath"),
+        ({"ratio": float("nan")}, "cannot be kept as JSON: ValueError: Out of range float"),
+        ({"name": "a\udcffb"}, "cannot be kept as JSON: UnicodeEncodeError: 'utf-8' codec"),
+        ({("a", "b"): 1}, "cannot be kept as JSON: TypeError: keys must be str"),
+        ({"name": "a\x00b"}, "the kind's description holds a NUL"),
+        ({"blob": "x" * DESCRIPTION_LIMIT}, f"more than the {DESCRIPTION_LIMIT} a row keeps"),
+    ],
+)
+def test_a_description_no_row_can_hold_is_said(described: Any, why: str) -> None:
+    got, failed = describe(says(described, "/dev/x"))
+    assert got is None
+    assert failed is not None and why in failed, failed
+
+
+class _Unshowable:
+    def __repr__(self) -> str:
+        raise RuntimeError("no repr")
+
+
+@pytest.mark.parametrize(
+    ("path", "why"),
+    [
+        ("/dev/x\x00y", "the kind named '/dev/x\\x00y' as its path, which is no path"),
+        (_Unshowable(), "the kind named a _Unshowable as its path, which is no path"),
+        (_Wordless(), "_Wordless"),
+    ],
+)
+def test_a_path_that_cannot_be_shown_is_said_all_the_same(path: Any, why: str) -> None:
+    assert named_path(says({}, path)) == (None, why)
+
+
+def test_a_jobs_path_that_is_no_path_is_refused() -> None:
+    with pytest.raises(BackendError, match="the kind named '' as its path, which is no path"):
+        _swap_path(says({}, ""))
+    assert _swap_path(says({}, None)) is None
+
+
+@pytest.mark.django_db
+def test_the_health_check_says_a_path_a_kind_could_not_name(host_row, swap_root) -> None:
+    backend = backend_on(host_row, swap_root / "s")
+    target = target_for(backend, says({}, TypeError("state is a list")), "")
+    assert target.swap_path is None
+    assert target.path_error == "TypeError: state is a list"
+
+
+@pytest.mark.django_db
+def test_the_looks_failed_description_keeps_the_rows_facts_as_written(host_row, swap_root):
+    backend = backend_on(host_row, swap_root / "s", info={"extents": 1})
+    # Another job wrote a newer description after this copy of the row was loaded.
+    Backend.objects.filter(pk=backend.pk).update(info={"extents": 2, "filesystem": "xfs"})
+
+    fields = read_observation(backend, says(None, str(swap_root / "s")))
+    write_observation(backend, fields)
+
+    assert Backend.objects.get(pk=backend.pk).info == {
+        "extents": 2,
+        "filesystem": "xfs",
+        "error": "the kind described its store as a NoneType, not a dict",
+        "swap_path": str(swap_root / "s"),
+    }
+    # A good description after it is the row's description, whole: the error is gone.
+    write_observation(backend, read_observation(backend, says({"extents": 3}, "/dev/x")))
+    assert Backend.objects.get(pk=backend.pk).info == {"extents": 3}
+
+
+def test_each_reason_is_warned_once_until_the_backend_is_read(caplog, monkeypatch) -> None:
+    monkeypatch.setattr(orphans, "_WARNED", {})
+    with caplog.at_level(logging.WARNING, logger=orphans.log.name):
+        for reason in ("A", "B", "A", "B", "A"):
+            orphans._warn_once(7, "cannot be read again", reason)
+        assert [r.getMessage()[-1] for r in caplog.records] == ["A", "B"]
+        orphans._WARNED.pop(7)  # what a read does (``_read_again``)
+        orphans._warn_once(7, "cannot be read again", "A")
+    assert [r.getMessage()[-1] for r in caplog.records] == ["A", "B", "A"]
