@@ -415,7 +415,9 @@ def destroy(ctx: JobContext) -> dict[str, Any]:
         ctx.save_backend()
         remove = getattr(plugin, "remove", None)
         if callable(remove):
-            what = getattr(plugin, "file_path", None) or _swap_path(plugin)
+            # Only a label for the step: what a third party's kind names badly is not a
+            # reason to stop half-way, after the store was released (review 174/3).
+            what = getattr(plugin, "file_path", None) or observe.named_path(plugin)[0]
             ctx.step(60, f"removing {what}")
             # remove() keeps a file this backend did not make (and says False): report that.
             result["removed"] = remove() is not False
@@ -911,7 +913,7 @@ def _follow_one(ctx: JobContext, b: Backend) -> str | None:
             state=plugin.state,
             swap_uuid=record.get("uuid"),
             header=_header_or_none(plugin) or {},
-            info=_info(plugin),
+            info=_info(plugin, b.info),
         )
         return dev
     finally:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from typing import Any
 
 from django.db.models import Case, F, Value, When
@@ -70,6 +71,9 @@ def read_observation(backend: Backend, plugin: SwapBackend | None = None) -> dic
 #: row. And the most of an exception's words a row keeps.
 DESCRIPTION_LIMIT = 64 * 1024
 SAID_LIMIT = 500
+#: A NUL as JSON writes it (``\u0000``), not a backslash the text held before "u0000": the
+#: escape's backslash is preceded by an even number of backslashes.
+_JSON_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 
 
 def said(e: Exception) -> str:
@@ -85,7 +89,8 @@ def said(e: Exception) -> str:
         text = ""
     if not isinstance(e, (BackendError, OSError)):
         text = f"{type(e).__name__}: {text}" if text else type(e).__name__
-    text = printable(text or type(e).__name__)
+    # No NUL either: PostgreSQL keeps none in text.
+    text = printable(text or type(e).__name__).replace("\x00", "\\x00")
     return text if len(text) <= SAID_LIMIT else text[: SAID_LIMIT - 1] + "…"
 
 
@@ -106,7 +111,7 @@ def describe(plugin: SwapBackend) -> tuple[dict[str, Any] | None, str | None]:
         size = len(text.encode("utf-8"))
     except Exception as e:  # TypeError, ValueError, UnicodeEncodeError, RecursionError
         return None, f"the kind's description cannot be kept as JSON: {said(e)}"
-    if "\\u0000" in text:
+    if _JSON_NUL.search(text):
         return None, "the kind's description holds a NUL, which the database cannot keep"
     if size > DESCRIPTION_LIMIT:
         return None, (
@@ -116,11 +121,21 @@ def describe(plugin: SwapBackend) -> tuple[dict[str, Any] | None, str | None]:
     return described, None
 
 
+def _utf8(text: str) -> bool:
+    """Whether ``text`` is text PostgreSQL keeps: a name's byte that is not UTF-8 (a lone
+    surrogate, as the os module decodes it) fails the row's write (review 174/5)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def no_path(path: object) -> str | None:
     """Why ``path``, as a kind named its store's path, is none (None if it is one: a
     non-empty string without a NUL, or None for no device now). An empty string would let
     the row fall back to its params' guess (review 172/7), anything else fail its match."""
-    if path is None or (isinstance(path, str) and path and "\x00" not in path):
+    if path is None or (isinstance(path, str) and path and "\x00" not in path and _utf8(path)):
         return None
     try:
         shown = printable(repr(path))[:80]
@@ -147,6 +162,9 @@ def failed_description(last: Any, error: str, path: str | None) -> dict[str, Any
     named now over it."""
     out = dict(last) if isinstance(last, dict) else {}
     out.pop("swap_path_error", None)
+    # Not a size read before (a resize's): the metrics and the used fraction take it
+    # before the row's column, which says the size now (review 174/4).
+    out.pop("size_bytes", None)
     out.update(error=error, swap_path=path)
     return out
 

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from django.conf import settings
-from django.db import connection
-from django.db.models import Exists, F, OuterRef, Q, Value
+from django.db import connection, transaction
+from django.db.models import F, Q, Value
 from django.db.models.functions import Concat, Now
 from django.utils import timezone
 
@@ -40,18 +40,40 @@ def fail_job(job: Any, reason: str, only_if: Any, *, reread: bool = True) -> boo
     that spoke up meanwhile is left alone); with ``reread``, its backend is read again from
     the kernel before its next job. True if this call failed it."""
     line = f"{timezone.now():%H:%M:%S} failed: {reason}\n"
-    changed = Job.objects.filter(Q(pk=job.pk, state=Job.State.RUNNING) & only_if).update(
-        state=Job.State.FAILED,
-        finished_at=Now(),
-        error=reason,
-        progress_message=reason[:255],
-        log=Concat(F("log"), Value(line)),
-    )
-    if changed and reread and job.backend_id is not None:
-        Backend.objects.filter(pk=job.backend_id).update(reread_before_next_job=True)
+    # One transaction: a crash between the two must not leave a failed job whose backend
+    # nobody reads again (review 174/10).
+    with transaction.atomic():
+        changed = Job.objects.filter(Q(pk=job.pk, state=Job.State.RUNNING) & only_if).update(
+            state=Job.State.FAILED,
+            finished_at=Now(),
+            error=reason,
+            progress_message=reason[:255],
+            log=Concat(F("log"), Value(line)),
+        )
+        if changed and reread and job.backend_id is not None:
+            flag(job.backend_id)
     if changed:
         log.warning("job %s: %s", job.uuid, reason)
     return bool(changed)
+
+
+def flag(backend_pk: int) -> None:
+    """Have backend ``backend_pk`` read again before its next job, and count it: a look
+    under way clears only the flag it saw (``unflag``)."""
+    Backend.objects.filter(pk=backend_pk).update(
+        reread_before_next_job=True, reread_generation=F("reread_generation") + 1
+    )
+
+
+def unflag(backend_pk: int, seen: int) -> bool:
+    """Clear the flag a look answered, unless it was set again since the look began
+    (``seen``, its generation then): that setter wants a look after its own end, which the
+    one just taken is not (reviews 169/9, 172/8, 174/1). True if cleared."""
+    return bool(
+        Backend.objects.filter(pk=backend_pk, reread_generation=seen).update(
+            reread_before_next_job=False
+        )
+    )
 
 
 #: What the settle did of a failed job's backend, and what its reason then says of it:
@@ -117,13 +139,14 @@ _WARNED: dict[int, set[str]] = {}
 
 
 def _warn_once(pk: int, what: str, reason: str, *, exc_info: bool = False) -> None:
-    said = _WARNED.setdefault(pk, set())
-    if reason in said:
-        return
-    if len(said) >= 20 or len(_WARNED) > 1000:  # bounded: a host's backends, a few reasons
+    if len(_WARNED) > 1000:  # bounded: a host's backends
         _WARNED.clear()
-        said = _WARNED.setdefault(pk, set())
-    said.add(reason)
+    told = _WARNED.setdefault(pk, set())
+    if reason in told:
+        return
+    if len(told) >= 20:  # and a few reasons each: this backend's alone start again
+        told.clear()
+    told.add(reason)
     log.warning("backend %s %s, and stays flagged: %s", pk, what, reason, exc_info=exc_info)
 
 
@@ -180,30 +203,9 @@ def settle_orphans(host: Any) -> int:
         settled += fail_job(job, reason, Q(boot_id=job.boot_id), reread=done == "unread")
     settled += fail_stale(Job.objects.filter(host=host), before=reread)
     # Failed by a sweep elsewhere: read here, on the host, as soon as this worker can.
-    for pk in Backend.objects.filter(host=host, reread_before_next_job=True).values_list(
-        "pk", flat=True
+    for pk, seen in Backend.objects.filter(host=host, reread_before_next_job=True).values_list(
+        "pk", "reread_generation"
     ):
-        since = _db_now(pk)
-        if since is not None and _read_again(pk, host) == "read":
-            _unflag_unless_failed_since(pk, since)
+        if _read_again(pk, host) == "read":
+            unflag(pk, seen)
     return settled
-
-
-def _db_now(backend_pk: int) -> Any:
-    """The database's clock, by the row's own query (None if the row is gone)."""
-    return (
-        Backend.objects.filter(pk=backend_pk).annotate(n=Now()).values_list("n", flat=True).first()
-    )
-
-
-def _unflag_unless_failed_since(backend_pk: int, since: Any) -> None:
-    """Clear the flag the look just answered, unless a job of the backend failed after the
-    look began (``since``, by the database's clock): that failure flagged it again for a
-    look after its end, which this one is not (reviews 169/9, 172/8). ``fail_job`` writes
-    the job's end in the same clock before it sets the flag."""
-    failed_since = Job.objects.filter(
-        backend=OuterRef("pk"), state=Job.State.FAILED, finished_at__gte=since
-    )
-    Backend.objects.filter(pk=backend_pk).exclude(Exists(failed_since)).update(
-        reread_before_next_job=False
-    )

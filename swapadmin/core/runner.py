@@ -340,6 +340,7 @@ def _look_again(ctx: JobContext) -> None:
     look was for (review 165/3)."""
     backend = ctx.backend
     assert backend is not None
+    seen = backend.reread_generation
     fields = read_observation(backend)  # outside the transaction: it reads the store
     if took_a_look(fields):
         fields["reread_before_next_job"] = False
@@ -357,6 +358,10 @@ def _look_again(ctx: JobContext) -> None:
                 "job; nothing was done"
             ) from None
         _verify(ctx, clock_now=True)
+        if backend.reread_generation != seen:
+            # Flagged again while the look read the store: a look after that is still owed
+            # (reviews 172/8, 174/1); this job goes on with the look it took.
+            fields.pop("reread_before_next_job", None)
         write_observation(backend, fields)
 
 

@@ -415,11 +415,15 @@ def refuse_unauthorised(job_pk: int) -> bool:
         log=Concat(F("log"), Value(line)),
     )
     if not failed:
-        # Deleted (a forget) or taken meanwhile: nothing was refused, and no error happened
-        # on this host; an error-level "refused" here woke people for nothing (review 169/11).
-        log.info(
-            "job %s (%s) is no longer queued; nothing to refuse: %s", job.uuid, job.kind, reason
-        )
+        # Deleted (a forget) or taken meanwhile: nothing was refused. A row that is gone
+        # woke people for nothing at error level (review 169/11); one still there was found
+        # not as signed, which is said, if not as this worker's refusal (review 174/8).
+        gone = not Job.objects.filter(pk=job.pk).exists()
+        log.log(
+            logging.INFO if gone else logging.WARNING,
+            "job %s (%s) is no longer queued%s; nothing to refuse: %s",
+            job.uuid, job.kind, " (deleted)" if gone else "", reason,
+        )  # fmt: skip
         return True
     log.error("job %s (%s) refused: %s", job.uuid, job.kind, reason)
     from .services import Actor, audit

@@ -39,6 +39,28 @@ def test_a_job_deleted_during_its_verify_is_no_error(host_row, swap_root, monkey
     assert not AuditEvent.objects.filter(outcome="refused").exists()
 
 
+def test_a_job_altered_then_taken_during_its_verify_is_still_warned_of(
+    host_row, swap_root, monkeypatch, caplog
+):
+    """Found not as signed, though no longer this gate's to fail: said at warning, not
+    hidden at info as a forgotten job is (review 174/8)."""
+    job = job_for(backend_on(host_row, swap_root / "s"), Job.Kind.CHECK)
+    verify = signing.verify_here
+
+    def altered_and_taken(row, *args, **kwargs):
+        Job.objects.filter(pk=row.pk).update(state=Job.State.RUNNING)
+        row.params = {"force": True}  # as loaded: not what was signed
+        return verify(row, *args, **kwargs)
+
+    monkeypatch.setattr(signing, "verify_here", altered_and_taken)
+    with caplog.at_level(logging.INFO, logger="swapadmin.core.signing"):
+        assert signing.refuse_unauthorised(job.pk)
+
+    assert errors(caplog) == []
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("no longer queued" in m for m in warned), caplog.records
+
+
 def test_a_job_altered_after_its_signature_is_still_refused_as_an_error(
     host_row, swap_root, caplog
 ):

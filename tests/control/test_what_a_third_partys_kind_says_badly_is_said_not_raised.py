@@ -145,6 +145,7 @@ class _Unset(BackendError):
         (_Unset(), "_Unset"),
         (ValueError("bad \udcff name"), "ValueError: bad \\xff name"),
         (OSError(5, "Input/output error"), "[Errno 5] Input/output error"),
+        (ValueError("a\x00b"), "ValueError: a\\x00b"),  # PostgreSQL keeps no NUL in text
     ],
 )
 def test_an_exceptions_words_never_raise_and_are_text_a_row_holds(e: Exception, text: str):
@@ -174,6 +175,16 @@ def test_a_description_no_row_can_hold_is_said(described: Any, why: str) -> None
     assert failed is not None and why in failed, failed
 
 
+def test_a_backslash_before_u0000_is_no_nul() -> None:
+    assert describe(says({"pattern": "\\u0000"}, "/dev/x")) == ({"pattern": "\\u0000"}, None)
+
+
+def test_a_size_read_before_is_not_kept_over_the_rows() -> None:
+    """A resize whose description then failed: the metrics and the used fraction take the
+    description's size before the row's column (review 174/4)."""
+    assert "size_bytes" not in failed_description({"size_bytes": 1, "extents": 1}, "EIO", None)
+
+
 class _Unshowable:
     def __repr__(self) -> str:
         raise RuntimeError("no repr")
@@ -185,6 +196,7 @@ class _Unshowable:
         ("/dev/x\x00y", "the kind named '/dev/x\\x00y' as its path, which is no path"),
         (_Unshowable(), "the kind named a _Unshowable as its path, which is no path"),
         (_Wordless(), "_Wordless"),
+        ("/dev/x\udcff", "the kind named '/dev/x\\udcff' as its path, which is no path"),
     ],
 )
 def test_a_path_that_cannot_be_shown_is_said_all_the_same(path: Any, why: str) -> None:
@@ -234,3 +246,14 @@ def test_each_reason_is_warned_once_until_the_backend_is_read(caplog, monkeypatc
         orphans._WARNED.pop(7)  # what a read does (``_read_again``)
         orphans._warn_once(7, "cannot be read again", "A")
     assert [r.getMessage()[-1] for r in caplog.records] == ["A", "B", "A"]
+
+
+def test_a_backend_with_many_reasons_starts_only_its_own_again(caplog, monkeypatch) -> None:
+    monkeypatch.setattr(orphans, "_WARNED", {})
+    orphans._warn_once(8, "cannot be read again", "other's")
+    for n in range(25):
+        orphans._warn_once(7, "cannot be read again", str(n))
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger=orphans.log.name):
+        orphans._warn_once(8, "cannot be read again", "other's")
+    assert caplog.records == []

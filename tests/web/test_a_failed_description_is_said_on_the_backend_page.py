@@ -38,3 +38,9 @@ def test_a_path_that_could_not_be_named_is_said_too(as_user: Any, alice: User, b
 @pytest.mark.parametrize("info", [{"filesystem": "ext4"}, ["error"], "error", {"error": ""}])
 def test_nothing_is_said_without_an_error(as_user: Any, alice: User, backend: Backend, info: Any):
     assert SAID not in page(as_user, alice, backend, kind="file", info=info)
+
+
+def test_an_error_of_any_length_is_said_in_500_characters(as_user, alice, backend):
+    body = page(as_user, alice, backend, kind="file", info={"error": "x" * 5000})
+    assert f"{SAID}: {'x' * 499}…." in body
+    assert "x" * 500 not in body

@@ -1,24 +1,26 @@
-"""A flag set while the settle's look ran is kept for a look after it (reviews 169/9, 172/8).
+"""A flag set while a look ran is kept for a look after it (reviews 169/9, 172/8, 174/1).
 
 A backend flagged by the sweep elsewhere is read by its host's settle, which then clears the
 flag. If another job of the backend was failed (and the backend flagged again) while that
 look read the store, the look saw the store before that job's end: clearing the flag then
-let the next job trust a state read before the half-done work it must know of."""
+let the next job trust a state read before the half-done work it must know of. The same
+for the worker's look before a job. The flag is counted (``reread_generation``) and a look
+clears only the flag it saw: a job that failed meanwhile without flagging the backend (a
+refusal, a job's own failure) keeps nothing, and no clock decides (SQLite's text times
+compare wrong to the millisecond)."""
 
 from __future__ import annotations
-
-from datetime import timedelta
 
 import pytest
 from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from swapadmin.core import orphans
+from swapadmin.core import orphans, runner
 from swapadmin.core.models import Backend, Job
 from swapadmin.core.orphans import fail_job, settle_orphans
 from tests.control.test_a_look_that_read_nothing_settles_nothing import THIS_BOOT, flag_of
-from tests.control.test_run_job_directly import backend_on
+from tests.control.test_run_job_directly import backend_on, job_for, run
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("on_testhost")]
 
@@ -67,8 +69,45 @@ def test_a_job_failed_during_the_look_keeps_the_flag(host_row, swap_root, monkey
 def test_a_job_failed_before_the_look_does_not_keep_the_flag(host_row, swap_root):
     backend, job = flagged_with_a_running_job(host_row, swap_root / "s")
     assert fail_job(job, "the worker running it stopped", Q())
-    Job.objects.filter(pk=job.pk).update(finished_at=Now() - timedelta(seconds=5))
 
     settle_orphans(host_row)
+
+    assert not flag_of(backend)
+
+
+def test_a_failure_that_flagged_nothing_keeps_nothing(host_row, swap_root, monkeypatch):
+    backend, job = flagged_with_a_running_job(host_row, swap_root / "s")
+    look = orphans.read_observation
+
+    def failed_meanwhile(row, *args, **kwargs):
+        fields = look(row, *args, **kwargs)
+        # A job's own failure, or a refusal at the gate: no reason to read the store again.
+        Job.objects.filter(pk=job.pk).update(state=Job.State.FAILED, finished_at=Now())
+        return fields
+
+    monkeypatch.setattr(orphans, "read_observation", failed_meanwhile)
+    settle_orphans(host_row)
+
+    assert not flag_of(backend)
+
+
+def test_the_look_before_a_job_keeps_a_flag_set_meanwhile(host_row, swap_root, monkeypatch):
+    backend, running_job = flagged_with_a_running_job(host_row, swap_root / "s")
+    Job.objects.filter(pk=running_job.pk).update(state=Job.State.SUCCEEDED)
+    backend.refresh_from_db()
+    look = runner.read_observation
+
+    def flagged_meanwhile(row, *args, **kwargs):
+        fields = look(row, *args, **kwargs)
+        orphans.flag(row.pk)  # the sweep elsewhere failed another job of it just now
+        return fields
+
+    monkeypatch.setattr(runner, "read_observation", flagged_meanwhile)
+    run(job_for(backend, Job.Kind.CHECK))
+
+    assert flag_of(backend)
+
+    monkeypatch.setattr(runner, "read_observation", look)
+    run(job_for(Backend.objects.get(pk=backend.pk), Job.Kind.CHECK))
 
     assert not flag_of(backend)
