@@ -134,6 +134,19 @@ def _info(plugin: SwapBackend, last: Any = None) -> dict[str, Any]:
     return out
 
 
+def _label_of(plugin: SwapBackend, name: str) -> str:
+    """What a step names the store by: its file, else its path, else the backend's name.
+    Only a label: whatever a third party's kind raises naming it is not a reason to stop a
+    job half-way, after its store was released (reviews 174/3, 176/3)."""
+    try:
+        what = getattr(plugin, "file_path", None)
+    except Exception:
+        what = None
+    if not isinstance(what, str) or not what:
+        what = observe.named_path(plugin)[0]
+    return what or name
+
+
 def _swap_path(plugin: SwapBackend) -> str | None:
     """The area's path, or None when its kind has no device now (and then nothing of it is
     active); a path that cannot be read is raised (``SwapBackend.swap_path_if_any``), and
@@ -415,9 +428,7 @@ def destroy(ctx: JobContext) -> dict[str, Any]:
         ctx.save_backend()
         remove = getattr(plugin, "remove", None)
         if callable(remove):
-            # Only a label for the step: what a third party's kind names badly is not a
-            # reason to stop half-way, after the store was released (review 174/3).
-            what = getattr(plugin, "file_path", None) or observe.named_path(plugin)[0]
+            what = _label_of(plugin, backend.name)
             ctx.step(60, f"removing {what}")
             # remove() keeps a file this backend did not make (and says False): report that.
             result["removed"] = remove() is not False

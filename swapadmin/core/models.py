@@ -210,7 +210,9 @@ class Backend(models.Model):
     reread_before_next_job = models.BooleanField(default=False)
     #: Counts the times the flag above was set: a look clears it only if no one set it
     #: again while the look read the store (a compare-and-set, by no clock: review 174/1).
-    reread_generation = models.BigIntegerField(default=0)
+    #: The database's default too: a worker not yet upgraded, after the migration, inserts
+    #: rows without it (review 176/1).
+    reread_generation = models.BigIntegerField(default=0, db_default=0)
     #: When the store became this backend's: its provision completed (or it was adopted).
     #: Until then nothing but provision, destroy and checks may touch it.
     provisioned_at = models.DateTimeField(null=True, blank=True)

@@ -59,20 +59,9 @@ def fail_job(job: Any, reason: str, only_if: Any, *, reread: bool = True) -> boo
 
 def flag(backend_pk: int) -> None:
     """Have backend ``backend_pk`` read again before its next job, and count it: a look
-    under way clears only the flag it saw (``unflag``)."""
+    under way clears only the flag it saw (``_read_again``, ``runner._look_again``)."""
     Backend.objects.filter(pk=backend_pk).update(
         reread_before_next_job=True, reread_generation=F("reread_generation") + 1
-    )
-
-
-def unflag(backend_pk: int, seen: int) -> bool:
-    """Clear the flag a look answered, unless it was set again since the look began
-    (``seen``, its generation then): that setter wants a look after its own end, which the
-    one just taken is not (reviews 169/9, 172/8, 174/1). True if cleared."""
-    return bool(
-        Backend.objects.filter(pk=backend_pk, reread_generation=seen).update(
-            reread_before_next_job=False
-        )
     )
 
 
@@ -150,14 +139,20 @@ def _warn_once(pk: int, what: str, reason: str, *, exc_info: bool = False) -> No
     log.warning("backend %s %s, and stays flagged: %s", pk, what, reason, exc_info=exc_info)
 
 
-def _read_again(backend_pk: int | None, host: Any) -> Reread:
+def _read_again(backend_pk: int | None, host: Any, seen: int | None = None) -> Reread:
     """Read backend ``backend_pk`` of ``host`` again from the kernel and the store. Only a
     backend of this host: a job row names any backend id another machine wrote there, and
     another host's store is not this machine's to read (review 169/4). A look that raised,
     or whose plugin could not be built, read nothing: it writes nothing either (an ERROR
     written every turn, and ACTIVE by the sample after it, made the row flap: review
     169/3), and the caller keeps the backend flagged, so that its next job reads it first,
-    rather than saying it was read (reviews 167/1, 167/7)."""
+    rather than saying it was read (reviews 167/1, 167/7).
+
+    With ``seen`` (the flag's generation before the look), the look is written, and the
+    flag cleared, only if no one flagged the backend since: a job failed meanwhile, and a
+    newer look after it by that backend's next job, would otherwise be overwritten with
+    what this look read before that job's end, and nothing flagged to correct it (review
+    176/2). Such a look is thrown away: "unread", and the flag, if still set, stays."""
     if backend_pk is None:
         return "none"
     backend = Backend.objects.filter(pk=backend_pk, host=host).first()
@@ -173,13 +168,30 @@ def _read_again(backend_pk: int | None, host: Any) -> Reread:
         _warn_once(backend.pk, unread, str(fields.get("observed_error", "")))
         return "unread"
     try:
-        write_observation(backend, fields)
+        if seen is None:
+            write_observation(backend, fields)
+        elif not _write_if_unflagged_since(backend, fields, seen):
+            return "unread"
     except Exception as e:
         # Read, but not written: the row still says what it said, so it is not settled.
         _warn_once(backend.pk, "was read again but not written", said(e), exc_info=True)
         return "unread"
     _WARNED.pop(backend.pk, None)
     return "read"
+
+
+def _write_if_unflagged_since(backend: Backend, fields: dict[str, Any], seen: int) -> bool:
+    """Write the look and clear the flag, both under the row's lock, if its generation is
+    still ``seen``; else nothing (``_read_again``)."""
+    with transaction.atomic():
+        if (
+            not Backend.objects.select_for_update()
+            .filter(pk=backend.pk, reread_generation=seen)
+            .exists()
+        ):
+            return False
+        write_observation(backend, {**fields, "reread_before_next_job": False})
+    return True
 
 
 def settle_orphans(host: Any) -> int:
@@ -206,6 +218,5 @@ def settle_orphans(host: Any) -> int:
     for pk, seen in Backend.objects.filter(host=host, reread_before_next_job=True).values_list(
         "pk", "reread_generation"
     ):
-        if _read_again(pk, host) == "read":
-            unflag(pk, seen)
+        _read_again(pk, host, seen)
     return settled

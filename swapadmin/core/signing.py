@@ -418,11 +418,11 @@ def refuse_unauthorised(job_pk: int) -> bool:
         # Deleted (a forget) or taken meanwhile: nothing was refused. A row that is gone
         # woke people for nothing at error level (review 169/11); one still there was found
         # not as signed, which is said, if not as this worker's refusal (review 174/8).
-        gone = not Job.objects.filter(pk=job.pk).exists()
+        now = Job.objects.filter(pk=job.pk).values_list("state", flat=True).first()
         log.log(
-            logging.INFO if gone else logging.WARNING,
-            "job %s (%s) is no longer queued%s; nothing to refuse: %s",
-            job.uuid, job.kind, " (deleted)" if gone else "", reason,
+            logging.INFO if now is None else logging.WARNING,
+            "job %s (%s) is no longer queued (%s); nothing to refuse: %s",
+            job.uuid, job.kind, "deleted" if now is None else now, reason,
         )  # fmt: skip
         return True
     log.error("job %s (%s) refused: %s", job.uuid, job.kind, reason)

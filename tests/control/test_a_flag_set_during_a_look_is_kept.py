@@ -57,13 +57,38 @@ def test_a_job_failed_during_the_look_keeps_the_flag(host_row, swap_root, monkey
 
     assert Job.objects.get(pk=job.pk).state == Job.State.FAILED
     assert flag_of(backend)  # read again on the next turn, after the job's end
-    # The look itself was written: the row's state is what it read.
-    assert Backend.objects.get(pk=backend.pk).observed_state == Backend.Observed.ABSENT
+    # Nor is the look written: it read the store before that job's end (review 176/2).
+    assert Backend.objects.get(pk=backend.pk).observed_state == Backend.Observed.ACTIVE
 
     monkeypatch.setattr(orphans, "read_observation", look)
     settle_orphans(host_row)
 
     assert not flag_of(backend)
+    assert Backend.objects.get(pk=backend.pk).observed_state == Backend.Observed.ABSENT
+
+
+def test_a_look_older_than_a_newer_one_is_thrown_away(host_row, swap_root, monkeypatch):
+    """The settle's look began; a job failed and flagged the backend; the backend's next
+    job looked again after that end and cleared the flag. The settle's look, older, must
+    not overwrite the newer one with nothing flagged to correct it (review 176/2)."""
+    backend, job = flagged_with_a_running_job(host_row, swap_root / "s")
+    look = orphans.read_observation
+
+    def overtaken(row, *args, **kwargs):
+        fields = look(row, *args, **kwargs)
+        assert fail_job(job, "the worker running it stopped", Q())
+        # The next job's own look, under the row's lock, after that job's end.
+        Backend.objects.filter(pk=row.pk).update(
+            reread_before_next_job=False, observed_state="ready", observed_error="newer"
+        )
+        return fields
+
+    monkeypatch.setattr(orphans, "read_observation", overtaken)
+    settle_orphans(host_row)
+
+    row = Backend.objects.get(pk=backend.pk)
+    assert (row.observed_state, row.observed_error) == ("ready", "newer")
+    assert not row.reread_before_next_job
 
 
 def test_a_job_failed_before_the_look_does_not_keep_the_flag(host_row, swap_root):

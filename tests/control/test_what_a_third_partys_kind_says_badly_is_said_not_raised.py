@@ -24,7 +24,7 @@ import pytest
 
 from backends import BackendError
 from swapadmin.core import orphans
-from swapadmin.core.handlers import _info, _swap_path
+from swapadmin.core.handlers import _info, _label_of, _swap_path
 from swapadmin.core.models import Backend
 from swapadmin.core.observe import (
     DESCRIPTION_LIMIT,
@@ -257,3 +257,19 @@ def test_a_backend_with_many_reasons_starts_only_its_own_again(caplog, monkeypat
     with caplog.at_level(logging.WARNING, logger=orphans.log.name):
         orphans._warn_once(8, "cannot be read again", "other's")
     assert caplog.records == []
+
+
+class _NoFile(_Says):
+    @property
+    def file_path(self) -> str:
+        raise RuntimeError("params hold no path")
+
+
+def test_a_steps_label_is_found_whatever_the_kind_raises() -> None:
+    """Destroy names the store in its step after the store was released: a label a kind
+    cannot give stops nothing half-way (reviews 174/3, 176/3)."""
+    kind = _NoFile({"path": "/nowhere/s"})
+    kind.described, kind.path = {}, "/dev/x"
+    assert _label_of(kind, "b1") == "/dev/x"
+    kind.path = TypeError("state is a list")
+    assert _label_of(kind, "b1") == "b1"
