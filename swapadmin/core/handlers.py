@@ -134,6 +134,11 @@ def _info(plugin: SwapBackend, last: Any = None) -> dict[str, Any]:
     return out
 
 
+def _last_info(ctx: JobContext) -> Any:
+    """The row's description as the job has it, for a failed one to keep its facts."""
+    return ctx.backend.info if ctx.backend is not None else None
+
+
 def _label_of(plugin: SwapBackend, name: str) -> str:
     """What a step names the store by: its file, else its path, else the backend's name.
     Only a label: whatever a third party's kind raises naming it is not a reason to stop a
@@ -379,7 +384,7 @@ def activate(ctx: JobContext, *, continuing: bool = False) -> dict[str, Any]:
     plugin.close()
     _swapon(ctx, plugin)
     area = _active_area(plugin)
-    ctx.save_backend(info=_info(plugin, ctx.backend.info))
+    ctx.save_backend(info=_info(plugin, _last_info(ctx)))
     return {"already_active": False, "priority": area.priority if area else None}
 
 
@@ -496,7 +501,7 @@ def resize(ctx: JobContext) -> dict[str, Any]:
         ctx.step(85, f"swapon {plugin.swap_path}")
         plugin.close()
         _swapon(ctx, plugin)
-    ctx.save_backend(info=_info(plugin, ctx.backend.info))
+    ctx.save_backend(info=_info(plugin, _last_info(ctx)))
     return {"old_size_bytes": old_size, "size_bytes": new_size, "header": data}
 
 
@@ -706,7 +711,7 @@ def _edit_swapon_options(
     finally:
         store.close()
     now = kernel.find_area(now_path) if now_path else None
-    ctx.save_backend(info=_info(plugin, ctx.backend.info))
+    ctx.save_backend(info=_info(plugin, _last_info(ctx)))
     return {"applied": True, "priority": now.priority if now else None}
 
 
