@@ -12,15 +12,19 @@ from __future__ import annotations
 def printable(text: str) -> str:
     """``text`` as text that a page, a JSON document and a database can all hold: a name's
     byte that is not UTF-8 (decoded as the os module decodes names, a lone surrogate) shows
-    as ``\\xNN``, any other lone surrogate as ``\\udNNN``. For showing, never for
-    opening: valid text comes back unchanged, so ``printable(t) != t`` says it was not."""
+    as ``\\xNN``, any other lone surrogate as ``\\udNNN``, and a NUL as ``\\x00``
+    (PostgreSQL keeps none in text, so a log line or an error holding one failed its row's
+    write: review 176/4; no name of a file holds one). For showing, never for opening:
+    text a row can hold comes back unchanged, so ``printable(t) != t`` says it could not."""
     try:
         # UTF-8 whatever the worker's locale: names here are decoded as UTF-8 with
         # surrogateescape (os.fsdecode under the UTF-8 locale every worker runs with).
         raw = text.encode("utf-8", "surrogateescape")
     except UnicodeEncodeError:  # a surrogate no name decodes to
-        return text.encode("utf-8", "backslashreplace").decode("utf-8")
-    return raw.decode("utf-8", "backslashreplace")
+        shown = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    else:
+        shown = raw.decode("utf-8", "backslashreplace")
+    return shown.replace("\x00", "\\x00")
 
 
 class BackendError(Exception):

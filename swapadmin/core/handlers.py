@@ -82,7 +82,7 @@ def _mkswap(ctx: JobContext, plugin: SwapBackend, *, provisioned: bool = False) 
     data = hdr.to_dict()
     fields: dict[str, Any] = {"header": data, "swap_uuid": hdr.uuid}
     if provisioned:
-        fields.update(info=_info(plugin, ctx.backend.info), provisioned_at=timezone.now())
+        fields.update(info=_info(plugin, _last_info(ctx)), provisioned_at=timezone.now())
     ctx.save_backend(**fields)
     return data
 
@@ -135,7 +135,8 @@ def _info(plugin: SwapBackend, last: Any = None) -> dict[str, Any]:
 
 
 def _last_info(ctx: JobContext) -> Any:
-    """The row's description as the job has it, for a failed one to keep its facts."""
+    """The row's description as the job has it, for a failed one to keep its facts: every
+    handler's description of its own backend is ``_info(plugin, _last_info(ctx))``."""
     return ctx.backend.info if ctx.backend is not None else None
 
 
@@ -285,7 +286,7 @@ def provision(ctx: JobContext) -> dict[str, Any]:
         hdr = header.read_header(plugin)
         plugin.note_formatted(str(hdr.uuid))
         data = hdr.to_dict()
-        info = _info(plugin, backend.info)
+        info = _info(plugin, _last_info(ctx))
         ctx.save_backend(header=data, swap_uuid=hdr.uuid, info=info, provisioned_at=timezone.now())
     else:
         ctx.step(60, f"writing the swap header on {plugin.swap_path}")

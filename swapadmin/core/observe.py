@@ -89,23 +89,30 @@ def said(e: Exception) -> str:
         text = ""
     if not isinstance(e, (BackendError, OSError)):
         text = f"{type(e).__name__}: {text}" if text else type(e).__name__
-    # No NUL either: PostgreSQL keeps none in text.
-    text = printable(text or type(e).__name__).replace("\x00", "\\x00")
+    text = printable(text or type(e).__name__)
     return text if len(text) <= SAID_LIMIT else text[: SAID_LIMIT - 1] + "…"
 
 
 def describe(plugin: SwapBackend) -> tuple[dict[str, Any] | None, str | None]:
     """The plugin's description, or why there is none: whatever a third party's
-    ``describe`` raises, a result that is no dict, or one no row can hold (a value JSON
-    cannot say, NaN, text that is not UTF-8 or holds a NUL, which PostgreSQL refuses, or
-    too much of it): the write of the row would fail after the job's kernel work
-    (reviews 172/1, 172/5, 173/1)."""
+    ``describe`` raises, a result that is no dict or has an ``error`` key (which says a
+    description failed), or one no row can hold (a value JSON cannot say, NaN, text that
+    is not UTF-8 or holds a NUL, which PostgreSQL refuses, or too much of it): the write of
+    the row would fail after the job's kernel work (reviews 172/1, 172/5, 173/1)."""
     try:
         described = plugin.describe()
     except Exception as e:
         return None, said(e)
     if not isinstance(described, dict):
         return None, f"the kind described its store as a {type(described).__name__}, not a dict"
+    if "error" in described:
+        # Every reader takes a row's ``error`` for a description that could not be read,
+        # its facts the last one's (the page, the sampler): a kind's own would read as
+        # that (review 174/9).
+        return None, (
+            'the kind\'s description has a key "error", which swapadmin keeps for saying '
+            "that a description could not be read"
+        )
     try:
         text = json.dumps(described, allow_nan=False, ensure_ascii=False)
         size = len(text.encode("utf-8"))
@@ -121,21 +128,13 @@ def describe(plugin: SwapBackend) -> tuple[dict[str, Any] | None, str | None]:
     return described, None
 
 
-def _utf8(text: str) -> bool:
-    """Whether ``text`` is text PostgreSQL keeps: a name's byte that is not UTF-8 (a lone
-    surrogate, as the os module decodes it) fails the row's write (review 174/5)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def no_path(path: object) -> str | None:
     """Why ``path``, as a kind named its store's path, is none (None if it is one: a
     non-empty string without a NUL, or None for no device now). An empty string would let
     the row fall back to its params' guess (review 172/7), anything else fail its match."""
-    if path is None or (isinstance(path, str) and path and "\x00" not in path and _utf8(path)):
+    # Not UTF-8 (a lone surrogate, as the os module decodes a name's byte) or a NUL: text
+    # PostgreSQL cannot keep, so the row's write would fail (review 174/5).
+    if path is None or (isinstance(path, str) and path and printable(path) == path):
         return None
     try:
         shown = printable(repr(path))[:80]

@@ -120,23 +120,27 @@ def fail_unconfirmed_cancels() -> int:
     return failed
 
 
-#: The reasons logged for each backend the settle could not read: a flagged backend is
-#: tried again every sample turn, and each reason is logged once, not every 5 s (170/3),
-#: reasons that alternate included (173/5); a backend read again is forgotten, so a reason
-#: come back later is logged again (172/6). Touched by the sample loop's one thread.
-_WARNED: dict[int, set[str]] = {}
+#: The reasons logged for each backend the settle could not read, with the flag's
+#: generation they were logged under: a flagged backend is tried again every sample turn,
+#: and each reason is logged once, not every 5 s (170/3), reasons that alternate included
+#: (173/5). A backend read again is forgotten, and so is one flagged again since (a job
+#: read it, or failed on it, meanwhile: review 173/5), so a reason come back later is
+#: logged again (172/6). Touched by the sample loop's one thread.
+_WARNED: dict[int, tuple[int, set[str]]] = {}
 
 
-def _warn_once(pk: int, what: str, reason: str, *, exc_info: bool = False) -> None:
+def _warn_once(backend: Backend, what: str, reason: str, *, exc_info: bool = False) -> None:
     if len(_WARNED) > 1000:  # bounded: a host's backends
         _WARNED.clear()
-    told = _WARNED.setdefault(pk, set())
+    generation, told = _WARNED.get(backend.pk, (backend.reread_generation, set()))
+    if generation != backend.reread_generation or len(told) >= 20:
+        # Flagged again since, or many reasons (this backend's alone start again).
+        told = set()
+    _WARNED[backend.pk] = (backend.reread_generation, told)
     if reason in told:
         return
-    if len(told) >= 20:  # and a few reasons each: this backend's alone start again
-        told.clear()
     told.add(reason)
-    log.warning("backend %s %s, and stays flagged: %s", pk, what, reason, exc_info=exc_info)
+    log.warning("backend %s %s, and stays flagged: %s", backend.pk, what, reason, exc_info=exc_info)
 
 
 def _read_again(backend_pk: int | None, host: Any, seen: int | None = None) -> Reread:
@@ -162,10 +166,10 @@ def _read_again(backend_pk: int | None, host: Any, seen: int | None = None) -> R
     try:
         fields = read_observation(backend)
     except Exception as e:
-        _warn_once(backend.pk, unread, said(e), exc_info=True)
+        _warn_once(backend, unread, said(e), exc_info=True)
         return "unread"
     if not took_a_look(fields):
-        _warn_once(backend.pk, unread, str(fields.get("observed_error", "")))
+        _warn_once(backend, unread, str(fields.get("observed_error", "")))
         return "unread"
     try:
         if seen is None:
@@ -174,7 +178,7 @@ def _read_again(backend_pk: int | None, host: Any, seen: int | None = None) -> R
             return "unread"
     except Exception as e:
         # Read, but not written: the row still says what it said, so it is not settled.
-        _warn_once(backend.pk, "was read again but not written", said(e), exc_info=True)
+        _warn_once(backend, "was read again but not written", said(e), exc_info=True)
         return "unread"
     _WARNED.pop(backend.pk, None)
     return "read"

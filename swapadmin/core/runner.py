@@ -22,7 +22,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from backends import BackendError, Policy
-from backends.errors import NotOursError, UnsafeError, ValidationError, printable
+from backends.errors import NotOursError, UnsafeError, ValidationError
 from backends.store import boot_id
 
 from . import actions, finished, signing
@@ -38,7 +38,7 @@ from .liveness import REGISTRY
 from .locks import exclusive
 from .machines import HostIdentityError, check_machine
 from .models import Backend, Job
-from .observe import read_observation, took_a_look, write_observation
+from .observe import read_observation, said, took_a_look, write_observation
 from .plugins import attach_plugin
 from .services import (
     adopted_refusal,
@@ -247,7 +247,9 @@ def _run_handler(ctx: JobContext, attempt: int) -> tuple[Outcome, dict[str, Any]
     except Exception as e:
         # The traceback goes to the worker's log; the row gets a sentence.
         log.exception("job %s (%s) crashed", job.uuid, job.kind)
-        message = printable(f"internal error in the worker: {type(e).__name__}: {e}")
+        # ``said``: words that raise, are endless, or hold what no row keeps (a NUL, which
+        # failed the job's write on PostgreSQL, leaving it running: review 176/4).
+        message = f"internal error in the worker: {said(e)}"
         ctx.log(f"failed: {message} (the traceback is in the worker's log)")
         return Outcome(Job.State.FAILED, detail=message), {"error": message}
 

@@ -12,7 +12,10 @@ not UTF-8) failed the row's write after the kernel work all the same; an excepti
 words raise escaped the very code that says it; a job's failed description still blanked
 the facts; the health check and a job's own path check took a kind's other exceptions, and
 an empty path, as before; the settle's warnings for reasons that alternate were logged
-every turn; and the merge overlaid the caller's copy of the row, not the row as written."""
+every turn; and the merge overlaid the caller's copy of the row, not the row as written.
+
+Review 174/9: a kind's own ``error`` key read as a description that failed. Review 173/5: a
+reason the settle logged was not logged again once the backend was flagged again."""
 
 from __future__ import annotations
 
@@ -167,6 +170,8 @@ def test_an_exceptions_words_are_bounded() -> None:
         ({("a", "b"): 1}, "cannot be kept as JSON: TypeError: keys must be str"),
         ({"name": "a\x00b"}, "the kind's description holds a NUL"),
         ({"blob": "x" * DESCRIPTION_LIMIT}, f"more than the {DESCRIPTION_LIMIT} a row keeps"),
+        # Every reader takes a row's ``error`` for a description not read (review 174/9).
+        ({"error": None, "extents": 1}, 'the kind\'s description has a key "error"'),
     ],
 )
 def test_a_description_no_row_can_hold_is_said(described: Any, why: str) -> None:
@@ -237,25 +242,41 @@ def test_the_looks_failed_description_keeps_the_rows_facts_as_written(host_row, 
     assert Backend.objects.get(pk=backend.pk).info == {"extents": 3}
 
 
+def _row(pk: int, generation: int = 0) -> Backend:
+    return Backend(pk=pk, reread_generation=generation)
+
+
 def test_each_reason_is_warned_once_until_the_backend_is_read(caplog, monkeypatch) -> None:
     monkeypatch.setattr(orphans, "_WARNED", {})
     with caplog.at_level(logging.WARNING, logger=orphans.log.name):
         for reason in ("A", "B", "A", "B", "A"):
-            orphans._warn_once(7, "cannot be read again", reason)
+            orphans._warn_once(_row(7), "cannot be read again", reason)
         assert [r.getMessage()[-1] for r in caplog.records] == ["A", "B"]
         orphans._WARNED.pop(7)  # what a read does (``_read_again``)
-        orphans._warn_once(7, "cannot be read again", "A")
+        orphans._warn_once(_row(7), "cannot be read again", "A")
     assert [r.getMessage()[-1] for r in caplog.records] == ["A", "B", "A"]
+
+
+def test_a_reason_is_warned_again_once_the_backend_is_flagged_again(caplog, monkeypatch):
+    """A job read the backend, or failed on it, since the reason was logged (its flag's
+    generation moved on): the settle's failing look is news again (review 173/5)."""
+    monkeypatch.setattr(orphans, "_WARNED", {})
+    with caplog.at_level(logging.WARNING, logger=orphans.log.name):
+        orphans._warn_once(_row(7, 1), "cannot be read again", "A")
+        orphans._warn_once(_row(7, 1), "cannot be read again", "A")
+        orphans._warn_once(_row(7, 2), "cannot be read again", "A")
+        orphans._warn_once(_row(7, 2), "cannot be read again", "A")
+    assert [r.getMessage()[-1] for r in caplog.records] == ["A", "A"]
 
 
 def test_a_backend_with_many_reasons_starts_only_its_own_again(caplog, monkeypatch) -> None:
     monkeypatch.setattr(orphans, "_WARNED", {})
-    orphans._warn_once(8, "cannot be read again", "other's")
+    orphans._warn_once(_row(8), "cannot be read again", "other's")
     for n in range(25):
-        orphans._warn_once(7, "cannot be read again", str(n))
+        orphans._warn_once(_row(7), "cannot be read again", str(n))
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger=orphans.log.name):
-        orphans._warn_once(8, "cannot be read again", "other's")
+        orphans._warn_once(_row(8), "cannot be read again", "other's")
     assert caplog.records == []
 
 

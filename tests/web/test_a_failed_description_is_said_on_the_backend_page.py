@@ -2,7 +2,10 @@
 
 When a kind's ``describe`` fails, the row keeps its last description's facts with the
 error over them (review 172/4): the page showed those facts as if just read, and the error
-nowhere. It now says the error, and whether the path could be named, above the facts."""
+nowhere. It now says the error, and whether the path could be named, above the facts.
+
+Review 174/9: a description read whole but for its path (``swap_path_error``, which a job
+keeps) was said nowhere, though it is why the area's use cannot be told."""
 
 from __future__ import annotations
 
@@ -35,9 +38,21 @@ def test_a_path_that_could_not_be_named_is_said_too(as_user: Any, alice: User, b
     assert f"{SAID}: no device; nor name its path: sysfs unreadable." in body
 
 
-@pytest.mark.parametrize("info", [{"filesystem": "ext4"}, ["error"], "error", {"error": ""}])
+def test_a_path_that_could_not_be_named_is_said_alone(as_user, alice, backend):
+    info = {"swap_path": None, "swap_path_error": "boot id <unreadable>", "size_bytes": 4096}
+    body = page(as_user, alice, backend, kind="zram", info=info)
+
+    assert "The worker could not name this store's path: boot id &lt;unreadable&gt;." in body
+    assert SAID not in body
+
+
+@pytest.mark.parametrize(
+    "info",
+    [{"filesystem": "ext4"}, ["error"], "error", {"error": ""}, {"swap_path_error": ""}],
+)
 def test_nothing_is_said_without_an_error(as_user: Any, alice: User, backend: Backend, info: Any):
-    assert SAID not in page(as_user, alice, backend, kind="file", info=info)
+    body = page(as_user, alice, backend, kind="file", info=info)
+    assert 'id="info-error"' not in body
 
 
 def test_an_error_of_any_length_is_said_in_500_characters(as_user, alice, backend):

@@ -1,0 +1,61 @@
+"""A job's words that hold a NUL are written, the NUL shown as ``\\x00``: PostgreSQL keeps no
+NUL in text, so a step, a log line or a crash's error holding one failed the job's own
+write (review 176/4). A crash's error failed to be written at all, and the job stayed
+running until the liveness sweep failed it for want of a heartbeat.
+
+Words come from anywhere: a third party's kind's exception, a message that names what a
+device said. The NUL is made visible rather than dropped, so the log says the words were
+odd."""
+
+from __future__ import annotations
+
+import pytest
+
+from backends import BackendError
+from backends.errors import printable
+from swapadmin.core import handlers
+from swapadmin.core.context import JobContext
+from swapadmin.core.models import Job
+from tests.control.test_run_job_directly import backend_on, job_for, run
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("on_testhost")]
+
+
+def test_a_nul_is_shown_and_other_text_kept() -> None:
+    assert printable("a\x00b") == "a\\x00b"
+    assert printable("ünïcode, tabs\tand\nnewlines") == "ünïcode, tabs\tand\nnewlines"
+    assert printable("\udcff\x00") == "\\xff\\x00"
+    assert BackendError("device said \x00").message == "device said \\x00"
+
+
+class _Crash(RuntimeError):
+    pass
+
+
+def _speaks_with_nuls(ctx: JobContext) -> None:
+    ctx.step(10, "step \x00 one")
+    ctx.log("line \x00 two")
+    raise _Crash("words \x00 three")
+
+
+def test_a_crash_whose_words_hold_a_nul_fails_its_job_saying_so(host_row, swap_root, monkeypatch):
+    monkeypatch.setitem(handlers.HANDLERS, Job.Kind.PROVISION, _speaks_with_nuls)
+    job = run(job_for(backend_on(host_row, swap_root / "s"), Job.Kind.PROVISION))
+
+    assert job.state == Job.State.FAILED
+    assert job.error == "internal error in the worker: _Crash: words \\x00 three"
+    assert "step \\x00 one" in job.log and "line \\x00 two" in job.log
+    assert "\x00" not in job.log
+    assert not (swap_root / "s").exists()
+
+
+def test_a_refusal_whose_words_hold_a_nul_fails_its_job_saying_so(host_row, swap_root, monkeypatch):
+    def refuses(ctx: JobContext) -> None:
+        ctx.step(10, "step \x00 one")
+        raise BackendError("refused \x00 here")
+
+    monkeypatch.setitem(handlers.HANDLERS, Job.Kind.PROVISION, refuses)
+    job = run(job_for(backend_on(host_row, swap_root / "s"), Job.Kind.PROVISION))
+
+    assert (job.state, job.error) == (Job.State.FAILED, "refused \\x00 here")
+    assert "step \\x00 one" in job.log
