@@ -403,7 +403,10 @@ class SwapBackend(ABC):
         ``swap_path`` is None when the kind has no device now; when the path could not be
         named (a boot id or sysfs that cannot be read), it is None too and
         ``swap_path_error`` says why: a reader must not take that for "no device", which
-        would show an active area as gone."""
+        would show an active area as gone. The key ``error`` is the control plane's own (a
+        description it could not read): a description that has one is refused as such.
+        What a subclass adds must be JSON a row can hold: no NaN, no NUL, UTF-8 text, at
+        most 64 KiB."""
         described: dict[str, Any] = {"swap_path": None}
         try:
             described["swap_path"] = self.swap_path

@@ -14,7 +14,7 @@ def printable(text: str) -> str:
     byte that is not UTF-8 (decoded as the os module decodes names, a lone surrogate) shows
     as ``\\xNN``, any other lone surrogate as ``\\udNNN``, and a NUL as ``\\x00``
     (PostgreSQL keeps none in text, so a log line or an error holding one failed its row's
-    write: review 176/4; no name of a file holds one). For showing, never for opening:
+    write: review 176/4; no path the kernel names holds one). For showing, never for opening:
     text a row can hold comes back unchanged, so ``printable(t) != t`` says it could not."""
     try:
         # UTF-8 whatever the worker's locale: names here are decoded as UTF-8 with

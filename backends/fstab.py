@@ -97,14 +97,21 @@ def _parse(line: str, line_no: int) -> FstabEntry | None:
         return None
     opts = fields[3] if len(fields) > 3 else "defaults"
     return FstabEntry(
-        spec=unescape(fields[0]),
-        file=unescape(fields[1]),
+        spec=_name(fields[0]),
+        file=_name(fields[1]),
         vfstype=fields[2],
         options=tuple(o for o in opts.split(",") if o),
         freq=_int_or_zero(fields, 4),
         passno=_int_or_zero(fields, 5),
         line_no=line_no,
     )
+
+
+def _name(field: str) -> str:
+    """A field as mount(8) and swapon(8) read it: escapes undone, and ended at a NUL (an
+    escaped ``\\000``), as a C string is. Kept, the NUL failed every later look at the name
+    (``os.path.realpath`` raises ValueError): discover, the health check, persist (177/3)."""
+    return unescape(field).partition("\x00")[0]
 
 
 def _int_or_zero(fields: list[str], i: int) -> int:

@@ -872,8 +872,9 @@ def discover(ctx: JobContext) -> dict[str, Any]:
             # A kind's plugin (a third party's, say) failing in its constructor or its
             # reads: this area is skipped, the others are still adopted.
             log.exception("adopting %s failed", path)
-            skipped.append({"path": path, "reason": f"{type(e).__name__}: {e}"})
-            ctx.log(f"not adopted {path}: {type(e).__name__}: {e}")
+            # ``said``: its words may raise, or hold what no row keeps (review 177/2).
+            skipped.append({"path": kernel.printable(path), "reason": observe.said(e)})
+            ctx.log(f"not adopted {path}: {observe.said(e)}")
     ctx.progress(95, f"adopted {len(adopted)} area(s)", force=True)
     return {"adopted": adopted, "skipped": skipped, "followed": followed}
 
@@ -898,7 +899,7 @@ def _follow_recreated(ctx: JobContext) -> list[dict[str, str]]:
         except Exception as e:
             # A row in a shape no plugin or check expected (another machine's, a hand's).
             log.exception("following %s failed", b.name)
-            ctx.log(f"{b.name}: not followed: {type(e).__name__}: {e}")
+            ctx.log(f"{b.name}: not followed: {observe.said(e)}")
             continue
         if dev is not None:
             ctx.log(f"{b.name}: {dev} was made again by its owner; it is the same backend")
@@ -1023,9 +1024,7 @@ def _kind_answer(kind: str, what: str, hook: Callable[..., T], *args: Any, **kwa
         raise
     except Exception as e:
         log.exception("the %s plugin failed to say %s", kind, what)
-        raise BackendError(
-            f"the {kind} plugin failed to say {what}: {type(e).__name__}: {e}"
-        ) from e
+        raise BackendError(f"the {kind} plugin failed to say {what}: {observe.said(e)}") from e
 
 
 def _adopt(

@@ -76,11 +76,12 @@ SAID_LIMIT = 500
 _JSON_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 
 
-def said(e: Exception) -> str:
+def said(e: Exception, limit: int | None = SAID_LIMIT) -> str:
     """What ``e`` says, as a row, a page and a log can hold it, whatever a third party's
-    exception does: words that raise, or are not text, or are endless (review 173/2). A
-    BaseException that is not an Exception (an interrupt, a worker's exit) is never asked:
-    it ends the look, as it must."""
+    exception does: words that raise, or are not text, or are endless (review 173/2), cut
+    at ``limit`` characters (None: a job's own refusal, said whole). A BaseException that
+    is not an Exception (an interrupt, a worker's exit) is never asked: it ends the look,
+    as it must."""
     try:
         text = e.message if isinstance(e, BackendError) else str(e)
         if not isinstance(text, str):
@@ -90,7 +91,7 @@ def said(e: Exception) -> str:
     if not isinstance(e, (BackendError, OSError)):
         text = f"{type(e).__name__}: {text}" if text else type(e).__name__
     text = printable(text or type(e).__name__)
-    return text if len(text) <= SAID_LIMIT else text[: SAID_LIMIT - 1] + "…"
+    return text if limit is None or len(text) <= limit else text[: limit - 1] + "…"
 
 
 def describe(plugin: SwapBackend) -> tuple[dict[str, Any] | None, str | None]:
@@ -302,7 +303,7 @@ def _inactive_state(
         # Denied (a devices cgroup, EACCES), EIO, a hung mount, a refusal of what is at
         # the path: the store may well be there. "Absent" would call it gone and offer a
         # provision of it.
-        fields["observed_error"] = f"cannot read the store: {getattr(e, 'message', e)}"
+        fields["observed_error"] = f"cannot read the store: {said(e)}"
         return Backend.Observed.ERROR
     if path is None:
         # The store is there but not attached (a loop file after a reboot): activating
@@ -314,7 +315,7 @@ def _inactive_state(
         if presence.could_not_look(e):
             # A failed read (EIO) or a refusal (a swap root others may write) says nothing
             # of the header: "provision it again" would be the wrong advice, and a harm.
-            fields["observed_error"] = f"cannot read the store: {getattr(e, 'message', e)}"
+            fields["observed_error"] = f"cannot read the store: {said(e)}"
             return Backend.Observed.ERROR
         if presence.gone(e, path):
             # Gone since capacity_bytes found it (ENXIO; a file removed): "no usable header,
@@ -325,9 +326,10 @@ def _inactive_state(
         # before adoption recorded the store (never proven: how this look is reached) has
         # no record that says so.
         why = "swapadmin writes no header on an area it adopted: " if adopted else ""
-        fields["observed_error"] = (
-            f"no usable swap header: {getattr(e, 'message', e)}; "
-            f"{why}{plugin.way_out(headerless=True, adopted=adopted)}."
-        )
+        try:
+            way_out = printable(plugin.way_out(headerless=True, adopted=adopted))
+        except Exception as way:  # a third party's kind: its advice is not the verdict
+            way_out = f"(its kind could not say what to do: {said(way)})"
+        fields["observed_error"] = f"no usable swap header: {said(e)}; {why}{way_out}."
         return Backend.Observed.ERROR
     return Backend.Observed.READY

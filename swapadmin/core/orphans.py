@@ -133,12 +133,13 @@ def _warn_once(backend: Backend, what: str, reason: str, *, exc_info: bool = Fal
     if len(_WARNED) > 1000:  # bounded: a host's backends
         _WARNED.clear()
     generation, told = _WARNED.get(backend.pk, (backend.reread_generation, set()))
-    if generation != backend.reread_generation or len(told) >= 20:
-        # Flagged again since, or many reasons (this backend's alone start again).
-        told = set()
+    if generation != backend.reread_generation:
+        told = set()  # flagged again since: news again
     _WARNED[backend.pk] = (backend.reread_generation, told)
     if reason in told:
         return
+    if len(told) >= 20:  # many reasons: this backend's alone start again
+        told.clear()
     told.add(reason)
     log.warning("backend %s %s, and stays flagged: %s", backend.pk, what, reason, exc_info=exc_info)
 
@@ -203,9 +204,14 @@ def settle_orphans(host: Any) -> int:
     were claimed during another boot (the host rebooted: nothing of them runs) or whose
     worker fell silent, and read their backends again from the kernel right away."""
 
+    unread: set[int] = set()
+
     def reread(job: Any) -> Reread:
         # The backend first, so whoever sees the job failed sees the backend settled.
-        return _read_again(job.backend_id, host)
+        done = _read_again(job.backend_id, host)
+        if done == "unread" and job.backend_id is not None:
+            unread.add(job.backend_id)
+        return done
 
     mine = boot_id()
     running = Job.objects.filter(host=host, state=Job.State.RUNNING)
@@ -222,5 +228,18 @@ def settle_orphans(host: Any) -> int:
     for pk, seen in Backend.objects.filter(host=host, reread_before_next_job=True).values_list(
         "pk", "reread_generation"
     ):
-        _read_again(pk, host, seen)
+        if pk not in unread:  # looked at a moment ago, and flagged for it
+            _read_again(pk, host, seen)
+    _carry_warned(unread)
     return settled
+
+
+def _carry_warned(pks: set[int]) -> None:
+    """The settle flagged these backends itself, right after its look at them failed: the
+    reasons it logged then stand for the generation its flag made, or the next turn would
+    log them again (review 177/7)."""
+    if not pks:
+        return
+    for pk, generation in Backend.objects.filter(pk__in=pks).values_list("pk", "reread_generation"):
+        if pk in _WARNED:
+            _WARNED[pk] = (generation, _WARNED[pk][1])

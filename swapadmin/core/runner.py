@@ -235,21 +235,27 @@ def _run_handler(ctx: JobContext, attempt: int) -> tuple[Outcome, dict[str, Any]
         )
         return Outcome(Job.State.CANCELLED), {"message": "cancelled"}
     except BackendError as e:
+        # ``said``, not ``e.message``: a third party's subclass may set no message, or set
+        # one after ``__init__`` made it printable (review 177/8).
+        words = said(e, limit=None)
         if e.retryable and attempt < MAX_RETRIES:
             delay = RETRY_BASE_SECONDS * 2**attempt
-            ctx.log(f"{e.message} (will try again in {delay:.0f} s)")
-            reason = f"retrying in {delay:.0f} s after: {e.message}"
+            ctx.log(f"{words} (will try again in {delay:.0f} s)")
+            reason = f"retrying in {delay:.0f} s after: {words}"
             return Outcome(Job.State.QUEUED, retry_in=delay, attempt=attempt + 1), {
                 "reason": reason
             }
-        ctx.log(f"failed: {e.message}")
-        return Outcome(Job.State.FAILED, detail=e.message), {"error": e.message}
+        ctx.log(f"failed: {words}")
+        return Outcome(Job.State.FAILED, detail=words), {"error": words}
     except Exception as e:
         # The traceback goes to the worker's log; the row gets a sentence.
         log.exception("job %s (%s) crashed", job.uuid, job.kind)
         # ``said``: words that raise, are endless, or hold what no row keeps (a NUL, which
-        # failed the job's write on PostgreSQL, leaving it running: review 176/4).
-        message = f"internal error in the worker: {said(e)}"
+        # failed the job's write on PostgreSQL, leaving it running: review 176/4). It names
+        # no OSError's type, which a crash's sentence does.
+        words = said(e)
+        typed = f"{type(e).__name__}: {words}" if isinstance(e, OSError) else words
+        message = f"internal error in the worker: {typed}"
         ctx.log(f"failed: {message} (the traceback is in the worker's log)")
         return Outcome(Job.State.FAILED, detail=message), {"error": message}
 

@@ -25,6 +25,9 @@ from django.core.mail.backends.base import BaseEmailBackend
 from django.db import transaction
 from django.utils import timezone
 
+from backends.errors import printable
+from swapadmin.core.observe import said
+
 from . import webhook
 from .models import AlertChannel, HealthEvent
 from .probes import setting
@@ -229,8 +232,10 @@ def deliver(event_id: int, *, final: bool = False) -> list[str]:
             except Exception as e:  # a bug for one target must not lose the others' results
                 if not isinstance(e, DeliveryError):
                     log.exception("event %s: sending to %s failed", event.uuid, target)
-                    e = DeliveryError(f"{type(e).__name__}: {e}")
-                entry.update(state="failed" if final else "pending", error=str(e))
+                    e = DeliveryError(said(e))
+                # A server's reply may hold a NUL, which the deliveries' JSON cannot
+                # keep on PostgreSQL: the round's record would be lost (review 177/1).
+                entry.update(state="failed" if final else "pending", error=printable(str(e)))
                 failed.append(target)
                 log.warning("event %s not delivered to %s: %s", event.uuid, target, e)
             else:

@@ -30,7 +30,7 @@ from backends.errors import NoDeviceError, NotOursError
 from backends.registry import compressed_memory as checked_compressed_memory
 from swapadmin.core import actions
 from swapadmin.core.models import Backend, Host
-from swapadmin.core.observe import named_path
+from swapadmin.core.observe import named_path, said
 from swapadmin.core.services import backend_kind_refusal, way_out_of_unproven
 from swapadmin.env import envfloat
 
@@ -426,7 +426,7 @@ def check_compressed_memory(t: Target, th: Thresholds) -> list[Finding]:
         return [warn("zram", f"cannot read {dev}'s compressed memory: {e.message}")]
     except Exception as e:  # a third party's bug: said on the check, not a crash of it
         return [warn("zram", f"the {t.backend.kind} plugin failed to give {dev}'s "
-                             f"compressed memory: {type(e).__name__}: {e}")]  # fmt: skip
+                             f"compressed memory: {said(e)}")]  # fmt: skip
     if st is None:
         return []
     out: list[Finding] = []

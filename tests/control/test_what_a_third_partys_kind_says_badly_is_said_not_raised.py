@@ -269,6 +269,35 @@ def test_a_reason_is_warned_again_once_the_backend_is_flagged_again(caplog, monk
     assert [r.getMessage()[-1] for r in caplog.records] == ["A", "A"]
 
 
+def test_twenty_reasons_in_turn_are_each_warned_once(caplog, monkeypatch) -> None:
+    """The bound on a backend's reasons starts them again only when a new one comes: 20 in
+    turn were each logged every turn (review 177/6)."""
+    monkeypatch.setattr(orphans, "_WARNED", {})
+    with caplog.at_level(logging.WARNING, logger=orphans.log.name):
+        for _ in range(3):
+            for n in range(20):
+                orphans._warn_once(_row(7), "cannot be read again", str(n))
+    assert len(caplog.records) == 20
+
+
+@pytest.mark.django_db
+def test_the_settles_own_flag_does_not_make_its_reason_news(caplog, monkeypatch, host_row):
+    """The settle's look at a failed job's backend fails, then the job's failure flags the
+    backend (a new generation): what it logged stands for that generation, or the next
+    turn logged it again (review 177/7)."""
+    monkeypatch.setattr(orphans, "_WARNED", {})
+    backend = backend_on(host_row, "/nowhere/s")
+    with caplog.at_level(logging.WARNING, logger=orphans.log.name):
+        orphans._warn_once(backend, "cannot be read again", "A")
+        orphans.flag(backend.pk)
+        orphans._carry_warned({backend.pk})
+        orphans._warn_once(Backend.objects.get(pk=backend.pk), "cannot be read again", "A")
+        assert len(caplog.records) == 1
+        orphans.flag(backend.pk)  # a job's: news again
+        orphans._warn_once(Backend.objects.get(pk=backend.pk), "cannot be read again", "A")
+    assert len(caplog.records) == 2
+
+
 def test_a_backend_with_many_reasons_starts_only_its_own_again(caplog, monkeypatch) -> None:
     monkeypatch.setattr(orphans, "_WARNED", {})
     orphans._warn_once(_row(8), "cannot be read again", "other's")

@@ -59,3 +59,43 @@ def test_a_refusal_whose_words_hold_a_nul_fails_its_job_saying_so(host_row, swap
 
     assert (job.state, job.error) == (Job.State.FAILED, "refused \\x00 here")
     assert "step \\x00 one" in job.log
+
+
+class _LateWords(BackendError):
+    """A third party's refusal that sets its words after ``__init__`` made them printable."""
+
+    def __init__(self) -> None:
+        super().__init__("placeholder")
+        self.message = "late \x00 words \udcff"
+
+
+def test_a_refusal_whose_words_were_set_late_is_said_printably(host_row, swap_root, monkeypatch):
+    def refuses(ctx: JobContext) -> None:
+        raise _LateWords()
+
+    monkeypatch.setitem(handlers.HANDLERS, Job.Kind.PROVISION, refuses)
+    job = run(job_for(backend_on(host_row, swap_root / "s"), Job.Kind.PROVISION))
+
+    assert (job.state, job.error) == (Job.State.FAILED, "late \\x00 words \\xff")
+
+
+def test_a_crash_of_the_os_keeps_its_type_and_a_refusal_is_said_whole(
+    host_row, swap_root, monkeypatch
+):
+    def crashes(ctx: JobContext) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setitem(handlers.HANDLERS, Job.Kind.PROVISION, crashes)
+    job = run(job_for(backend_on(host_row, swap_root / "s"), Job.Kind.PROVISION))
+    assert (
+        job.error == "internal error in the worker: PermissionError: [Errno 13] Permission denied"
+    )
+
+    long = "x" * 2000
+
+    def refuses(ctx: JobContext) -> None:
+        raise BackendError(long)
+
+    monkeypatch.setitem(handlers.HANDLERS, Job.Kind.PROVISION, refuses)
+    job = run(job_for(backend_on(host_row, swap_root / "t"), Job.Kind.PROVISION))
+    assert job.error == long

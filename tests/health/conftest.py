@@ -239,8 +239,9 @@ class Hook:
     """A webhook receiver on 127.0.0.1 answering each POST with the next status in
     ``answers`` (the last one repeats), recording every body it got."""
 
-    def __init__(self, answers: list[int]) -> None:
+    def __init__(self, answers: list[int], reason: str | None = None) -> None:
         self.answers = answers
+        self.reason = reason  # the status line's reason phrase (None: the standard one)
         self.bodies: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self.times: list[float] = []
@@ -253,7 +254,7 @@ class Hook:
                 hook.headers.append(dict(self.headers))
                 hook.times.append(time.monotonic())
                 code = hook.answers[min(len(hook.bodies), len(hook.answers)) - 1]
-                self.send_response(code)
+                self.send_response(code, hook.reason)
                 self.end_headers()
                 self.wfile.write(b"{}")
 
@@ -274,8 +275,8 @@ class Hook:
 def hook_factory() -> Iterator:
     hooks: list[Hook] = []
 
-    def make(answers: list[int]) -> Hook:
-        hooks.append(Hook(answers))
+    def make(answers: list[int], reason: str | None = None) -> Hook:
+        hooks.append(Hook(answers, reason))
         return hooks[-1]
 
     yield make

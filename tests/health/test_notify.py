@@ -67,6 +67,22 @@ def test_it_posts_the_event_as_json(event, hook_factory, quiet_settings):
     assert event.notified_at is not None
 
 
+def test_a_failure_whose_words_hold_a_nul_is_recorded(event, hook_factory, quiet_settings):
+    """The server's reason phrase is its own text: a NUL in it failed the write of the
+    deliveries (JSON, which PostgreSQL keeps no NUL in), so the round's record was lost
+    and the event stayed pending with no attempt counted (review 177/1)."""
+    hook = hook_factory([500], reason="bad\x00gateway")
+    AlertChannel.objects.create(kind="webhook", target=hook.url)
+
+    assert len(notify.deliver(event.pk, final=True)) == 1
+
+    event.refresh_from_db()
+    (entry,) = event.deliveries.values()
+    assert entry["state"] == "failed"
+    assert entry["error"] == f"{hook.url} answered 500 bad\\x00gateway"
+    assert event.delivery_attempts == 1
+
+
 def test_it_retries_a_webhook_that_fails_first(event, hook_factory, quiet_settings):
     hook = hook_factory([500, 200])
     AlertChannel.objects.create(kind="webhook", target=hook.url)

@@ -42,7 +42,8 @@ def test_a_path_that_could_not_be_named_is_said_alone(as_user, alice, backend):
     info = {"swap_path": None, "swap_path_error": "boot id <unreadable>", "size_bytes": 4096}
     body = page(as_user, alice, backend, kind="zram", info=info)
 
-    assert "The worker could not name this store's path: boot id &lt;unreadable&gt;." in body
+    said = "The worker could not name this store's path when it last described it"
+    assert f"{said}: boot id &lt;unreadable&gt;." in body
     assert SAID not in body
 
 
