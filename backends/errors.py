@@ -64,8 +64,15 @@ class UnsafeError(BackendError):
 
 class UnsafeDirectoryError(UnsafeError):
     """A directory on the way to a swap file is one others could change (not root's, or
-    writable by others): refused, but it says nothing of which file the name leads to, so
-    it is never taken for "not this backend's store"."""
+    writable by others), or one where a filesystem should be mounted and is not: refused,
+    but it says nothing of which file the name leads to, so it is never taken for "not
+    this backend's store"."""
+
+
+class NotMountedError(UnsafeDirectoryError):
+    """A directory on the way is where the machine's fstab mounts a filesystem, and nothing
+    is mounted there: a file made beneath would be hidden once it is, and a file not found
+    there may well be on it (review 168/8)."""
 
 
 class NotOursError(UnsafeError):

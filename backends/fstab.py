@@ -82,6 +82,19 @@ def entries(fstab: Path) -> list[FstabEntry]:
     return [e for e in found if e is not None and e.vfstype == "swap"]
 
 
+def mount_points(fstab: Path) -> dict[str, str]:
+    """Where ``fstab`` mounts a filesystem (not swap, not "none", not ``/``), each with what
+    it mounts there. None when the file does not exist; KernelError when it cannot be read:
+    a line not read may be the very mount a walk must find (``safepath.open_parent``)."""
+    lines, _ = _read_lines(fstab)
+    found = (_parse(line, i + 1) for i, line in enumerate(lines))
+    return {
+        os.path.normpath(e.file): e.spec
+        for e in found
+        if e is not None and e.vfstype != "swap" and e.file.startswith("/") and e.file != "/"
+    }
+
+
 def find_entry(fstab: Path, spec: str) -> FstabEntry | None:
     """The first swap entry naming the same area as ``spec``, however it is spelled."""
     _check_spec(spec)

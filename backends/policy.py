@@ -25,6 +25,10 @@ class Policy:
     swap_roots: tuple[Path, ...] = (Path(DEFAULT_SWAP_ROOTS),)
     #: RAM that must stay available after a swapoff moves an area's pages back in.
     swapoff_margin_bytes: int = 256 * 1024 * 1024
+    #: The table of the filesystems this machine mounts, as the worker sees them (its own
+    #: /etc/fstab, not SWAPADMIN_FSTAB, which in a container is the host's): no file is
+    #: made, or looked for, beneath a mount point it names while nothing is mounted there.
+    mount_table: Path = Path("/etc/fstab")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Policy:
@@ -36,7 +40,10 @@ class Policy:
             if not r.is_absolute():
                 raise ValueError(f"SWAPADMIN_SWAP_ROOTS: {str(r)!r} is not an absolute path")
         margin = int(env.get("SWAPADMIN_SWAPOFF_MARGIN_BYTES", str(cls.swapoff_margin_bytes)))
-        return cls(swap_roots=roots, swapoff_margin_bytes=margin)
+        table = Path(env.get("SWAPADMIN_MOUNT_TABLE") or cls.mount_table)
+        if not table.is_absolute():
+            raise ValueError(f"SWAPADMIN_MOUNT_TABLE: {str(table)!r} is not an absolute path")
+        return cls(swap_roots=roots, swapoff_margin_bytes=margin, mount_table=table)
 
 
 # ---- lexical checks (pure: the web process runs them too) ----

@@ -20,11 +20,17 @@ import contextlib
 import errno
 import os
 import stat
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from .errors import KernelError, UnsafeDirectoryError, UnsafeError, ValidationError
+from .errors import (
+    KernelError,
+    NotMountedError,
+    UnsafeDirectoryError,
+    UnsafeError,
+    ValidationError,
+)
 
 _DIR_FLAGS = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -48,6 +54,52 @@ class Beneath:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@dataclass(frozen=True)
+class Mounts:
+    """Where a mount table (``table``, the worker's own fstab) mounts filesystems: each mount
+    point, with what is mounted there. A walk that passes one must cross into another
+    mount there; else the filesystem is not mounted, and a file made beneath would land
+    on the filesystem below, hidden once it is mounted (and a file looked for would be
+    taken for gone: review 168/8)."""
+
+    table: str
+    points: Mapping[str, str]
+
+
+def _mount_id(fd: int, where: str) -> int:
+    """The id of the mount ``fd`` is on (``mnt_id`` in /proc/self/fdinfo): a bind mount of
+    the same filesystem has its own, as ``st_dev`` does not."""
+    try:
+        with open(f"/proc/self/fdinfo/{fd}", encoding="ascii") as f:
+            info = f.read()
+    except OSError as e:
+        raise _kernel_error(where, e) from e
+    for line in info.split("\n"):
+        key, _, value = line.partition(":")
+        if key == "mnt_id" and value.strip().isdecimal():
+            return int(value)
+    raise KernelError(f"cannot tell which mount {where} is on: /proc/self/fdinfo names none")
+
+
+def _not_mounted(where: str, mounts: Mounts) -> NotMountedError:
+    what = mounts.points[where]
+    return NotMountedError(
+        f"{where} is where {mounts.table} mounts {what}, but nothing is mounted there: a "
+        f"swap file made or looked for now would be on the filesystem beneath, hidden once "
+        f"{what} is mounted. Mount it (mount {where}) and try again, or take its line out "
+        f"of {mounts.table} if it is no longer meant to be mounted"
+    )
+
+
+def _check_mounted(parent: int, fd: int, where: str, mounts: Mounts | None) -> None:
+    """Raise unless ``fd`` (``where``, opened from ``parent``) is another mount than its
+    parent's, when the table says a filesystem is mounted at ``where``."""
+    if mounts is None or where not in mounts.points:
+        return
+    if _mount_id(fd, where) == _mount_id(parent, os.path.dirname(where)):
+        raise _not_mounted(where, mounts)
 
 
 def root_of(path: str, roots: Sequence[Path | str]) -> str:
@@ -124,12 +176,19 @@ def _owned(fd: int) -> Iterator[int]:
         raise
 
 
-def open_parent(path: str, roots: Sequence[Path | str], *, create: bool = False) -> Beneath:
+def open_parent(
+    path: str,
+    roots: Sequence[Path | str],
+    *,
+    create: bool = False,
+    mounts: Mounts | None = None,
+) -> Beneath:
     """Walk to the directory holding ``path`` (which must lie strictly inside one of
     ``roots``), checking each directory on its descriptor. With ``create``, directories
-    missing on the way are made (0700, root's), as a fresh host lacks its swap root.
-    Raises UnsafeError naming the first unsafe component, FileNotFoundError when a
-    directory is missing and not ``create``."""
+    missing on the way are made (0700, root's), as a fresh host lacks its swap root; never
+    a mount point of ``mounts``, which must be mounted (on the descriptor: another mount
+    than its parent's). Raises UnsafeError naming the first unsafe component,
+    FileNotFoundError when a directory is missing and not ``create``."""
     root = root_of(path, roots)
     parts = PurePosixPath(path).parts[1:]
     root_depth = len(PurePosixPath(root).parts) - 1
@@ -146,18 +205,34 @@ def open_parent(path: str, roots: Sequence[Path | str], *, create: bool = False)
         try:
             nxt = _open_dir(fd, part, where)
         except FileNotFoundError:
-            if not create:
+            if mounts is not None and where in mounts.points:
+                nxt = -1  # raised below, outside this handler (``_not_mounted``)
+            elif not create:
                 os.close(fd)
                 raise
-            with _owned(fd):
-                try:
-                    os.mkdir(part, 0o700, dir_fd=fd)
-                except FileExistsError:
-                    pass
-                except OSError as e:
-                    raise _kernel_error(where, e) from e
-                nxt = _open_dir(fd, part, where)
+            else:
+                with _owned(fd):
+                    try:
+                        os.mkdir(part, 0o700, dir_fd=fd)
+                    except FileExistsError:
+                        pass
+                    except OSError as e:
+                        raise _kernel_error(where, e) from e
+                    nxt = _open_dir(fd, part, where)
         except BaseException:
+            os.close(fd)
+            raise
+        if nxt < 0:
+            # Not while the FileNotFoundError is handled: it would be the refusal's
+            # context, which callers read as "no file there" (the loop kind's
+            # ``_file_gone``), so as gone.
+            os.close(fd)
+            assert mounts is not None
+            raise _not_mounted(where, mounts)
+        try:
+            _check_mounted(fd, nxt, where, mounts)
+        except BaseException:
+            os.close(nxt)
             os.close(fd)
             raise
         os.close(fd)
@@ -206,11 +281,12 @@ def open_beneath(
     mode: int = 0o600,
     *,
     create_dirs: bool = False,
+    mounts: Mounts | None = None,
 ) -> tuple[Beneath, int]:
     """Open the regular file ``path`` under a swap root with ``flags`` (see
     ``open_regular``): returns the parent directory and the file's descriptor. A symlink
     anywhere on the way or as the last component is refused."""
-    parent = open_parent(path, roots, create=create_dirs)
+    parent = open_parent(path, roots, create=create_dirs, mounts=mounts)
     try:
         fd = open_regular(parent, flags, mode)
     except BaseException:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Final
 
-from .. import adoption, devices, presence, safepath
+from .. import adoption, devices, fstab, presence, safepath
 from .. import store as store_mod
 from ..base import PAGE_SIZE, Fact, Parameter, SwapBackend
 from ..errors import (
@@ -36,6 +36,7 @@ from ..errors import (
     BackendError,
     BusyError,
     KernelError,
+    NotMountedError,
     NotOursError,
     UnsafeDirectoryError,
     UnsafeError,
@@ -345,12 +346,33 @@ class FileBackend(SwapBackend):
 
     # ---- the open file: reached by a walk from the swap root, proven on its descriptor ----
 
+    def _unmounted_on_the_way(self) -> NotMountedError | None:
+        """Why a file not found at the path may be hidden rather than gone: a directory on
+        the way where the table mounts a filesystem and nothing is mounted (review 168/8).
+        A table that cannot be read is raised: then it cannot be told."""
+        mounts = self._mounts()
+        try:
+            safepath.open_parent(self.file_path, self.policy.swap_roots, mounts=mounts).close()
+        except NotMountedError as e:
+            return e
+        except (OSError, BackendError):
+            pass  # anything else on the way is said by the caller's own look
+        return None
+
+    def _mounts(self) -> safepath.Mounts:
+        """Where this machine mounts filesystems, read each walk: a file is neither made nor
+        looked for beneath one that is not mounted (review 168/8)."""
+        table = self.policy.mount_table
+        return safepath.Mounts(str(table), fstab.mount_points(table))
+
     def _open_file(self, flags: int) -> Store:
         path = self.file_path
         check_swap_path(path, self.policy)
         try:
             try:
-                parent, fd = safepath.open_beneath(path, self.policy.swap_roots, flags)
+                parent, fd = safepath.open_beneath(
+                    path, self.policy.swap_roots, flags, mounts=self._mounts()
+                )
             except FileNotFoundError:
                 raise BackendError(f"{path} does not exist; {self.way_out(gone=True)}") from None
             parent.close()
@@ -462,7 +484,9 @@ class FileBackend(SwapBackend):
             return
         path = self.file_path
         check_swap_path(path, self.policy)
-        with safepath.open_parent(path, self.policy.swap_roots, create=True) as parent:
+        with safepath.open_parent(
+            path, self.policy.swap_roots, create=True, mounts=self._mounts()
+        ) as parent:
             fstype = check_swap_filesystem(path, parent.dirfd)
             try:
                 fd = safepath.open_regular(parent, self.open_flags(True))
@@ -685,7 +709,7 @@ class FileBackend(SwapBackend):
         # backend's is not a reason to refuse; this backend's own active file is refused on
         # its descriptor (``_remove_open``).
         try:
-            parent = safepath.open_parent(path, self.policy.swap_roots)
+            parent = safepath.open_parent(path, self.policy.swap_roots, mounts=self._mounts())
         except FileNotFoundError:
             return True
         with parent:
@@ -751,7 +775,11 @@ class FileBackend(SwapBackend):
         try:
             return os.lstat(self.file_path).st_size
         except FileNotFoundError:
-            raise BackendError(f"{self.file_path} does not exist; enable it first") from None
+            hidden = self._unmounted_on_the_way()
+            if hidden is None:
+                raise BackendError(f"{self.file_path} does not exist; enable it first") from None
+        # Not while the FileNotFoundError is handled: its ENOENT would say "gone".
+        raise hidden
 
     def describe(self) -> dict[str, Any]:
         out = super().describe()
@@ -769,9 +797,15 @@ class FileBackend(SwapBackend):
             # Only "no such file" is a file that does not exist; a stat that failed
             # otherwise (EIO, EACCES, a link loop on the way) is said, not described as
             # no file, which ``os.path.isfile`` did (review 164/11).
-            if presence.says_absent(e.errno):
+            if not presence.says_absent(e.errno):
+                raise KernelError(f"cannot look at {path}: {e.strerror}", errno=e.errno) from e
+            hidden = self._unmounted_on_the_way()
+            if hidden is None:
                 return info
-            raise KernelError(f"cannot look at {path}: {e.strerror}", errno=e.errno) from e
+        else:
+            hidden = None
+        if hidden is not None:
+            raise hidden  # a file hidden, not none: said as the description's error
         if not stat.S_ISREG(st.st_mode):
             return info  # a link or a device where the file should be: not a file it made
         with _opened(path, os.O_RDONLY) as fd:

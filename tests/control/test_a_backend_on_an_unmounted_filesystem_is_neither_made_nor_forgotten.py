@@ -1,0 +1,61 @@
+"""A backend whose swap root is on a filesystem the worker's fstab mounts, while nothing is
+mounted there, through real jobs and the worker's look (review 168/8): a new backend's
+provision fails and makes nothing beneath the mount point; a provisioned backend's look
+does not say its file is gone, and its destroy fails, keeping the backend, where before it
+found no file and deleted the row, leaving the file on the disk. Mounted again, the
+destroy removes the file. The library's own cases are in
+``tests/backends/test_no_file_is_made_or_looked_for_beneath_an_unmounted_filesystem.py``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from swapadmin.core.models import Backend, Job
+from swapadmin.core.observe import read_observation
+from tests.control.test_run_job_directly import backend_on, job_for, run
+from tests.fixtures.host import mounted_image, needs_root
+from tests.fixtures.host import run as sh
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("on_testhost"), needs_root]
+
+REFUSED = "is where {table} mounts LABEL=swapdata, but nothing is mounted there"
+
+
+def test_a_backend_on_an_unmounted_filesystem_is_neither_made_nor_forgotten(
+    host_row, scratch: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with mounted_image(scratch, "ext4", size_mb=48) as mnt:
+        table = scratch / "fstab"
+        table.write_text(f"LABEL=swapdata {mnt} ext4 defaults,nofail 0 2\n")
+        monkeypatch.setenv("SWAPADMIN_SWAP_ROOTS", str(mnt / "swap"))
+        monkeypatch.setenv("SWAPADMIN_MOUNT_TABLE", str(table))
+        refused = REFUSED.format(table=table)
+
+        made = backend_on(host_row, mnt / "swap" / "s")
+        job = run(job_for(made, Job.Kind.PROVISION))
+        assert job.state == Job.State.SUCCEEDED, job.error
+        sh("umount", str(mnt))
+
+        new = backend_on(host_row, mnt / "swap" / "t")
+        job = run(job_for(new, Job.Kind.PROVISION))
+        assert job.state == Job.State.FAILED and refused in job.error, job.error
+        assert os.listdir(mnt) == []
+
+        made.refresh_from_db()
+        look = read_observation(made)
+        assert look["observed_state"] == Backend.Observed.ERROR, look  # before: ABSENT
+        assert refused in look["observed_error"], look
+        assert refused in look["info"]["error"], look  # the page says it
+
+        job = run(job_for(made, Job.Kind.DESTROY))
+        assert job.state == Job.State.FAILED and refused in job.error, job.error
+        assert Backend.objects.filter(pk=made.pk).exists()
+
+        sh("mount", "-o", "loop", str(scratch / "ext4.img"), str(mnt))
+        job = run(job_for(Backend.objects.get(pk=made.pk), Job.Kind.DESTROY))
+        assert job.state == Job.State.SUCCEEDED, job.error
+        assert not Backend.objects.filter(pk=made.pk).exists()
+        assert not (mnt / "swap" / "s").exists()
