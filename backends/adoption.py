@@ -24,6 +24,7 @@ on every directory (root-owned, writable by no one else) proves the file on each
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import stat
 from collections.abc import Mapping
@@ -150,7 +151,5 @@ def policy_for(policy: Policy, params: Mapping[str, Any], state: Mapping[str, An
         return policy
     if os.path.dirname(path) != os.path.normpath(root):
         return policy
-    return Policy(
-        swap_roots=(*policy.swap_roots, Path(root)),
-        swapoff_margin_bytes=policy.swapoff_margin_bytes,
-    )
+    # Everything else of the worker's policy kept (its mount table too: review 178/4).
+    return dataclasses.replace(policy, swap_roots=(*policy.swap_roots, Path(root)))

@@ -9,6 +9,7 @@ failure; a refusal or failure is one line, ``swapadmin: <reason>``, on stderr.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -250,7 +251,7 @@ def _backend(path: str, *, force: bool = False, writes: bool = False) -> SwapBac
         # Reading a header needs no permission to write there: `inspect /swapfile` works
         # for any swap file, while every command that writes keeps to the swap roots.
         parent = Path(os.path.abspath(path)).parent
-        policy = Policy(swap_roots=(*policy.swap_roots, parent))
+        policy = dataclasses.replace(policy, swap_roots=(*policy.swap_roots, parent))
     backend = for_path(path, policy, force=force, provisioning=writes)
     if writes:
         backend.swapfile(True)

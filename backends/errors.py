@@ -35,15 +35,30 @@ class BackendError(Exception):
     def __init__(
         self, message: str, *, retryable: bool | None = None, field: str | None = None
     ) -> None:
-        # Messages name paths, mount points and devices, whose names may not be UTF-8:
-        # made printable here, once, so that no job log, error or row fails to hold one.
-        message = printable(message)
-        super().__init__(message)
         self.message = message
+        super().__init__(self.message)
         if retryable is not None:
             self.retryable = retryable
         # The parameter the error is about, so forms and the API can show it beside the field.
         self.field = field
+
+    @property
+    def message(self) -> str:
+        """The words, printable: messages name paths, mount points and devices, whose names
+        may not be UTF-8, and a third party's may hold a NUL, so no job log, error or row
+        fails to hold one. Made so however they are set: a third party's subclass may set
+        them after ``__init__``, or never call it (review 179/1)."""
+        said = self.__dict__.get("_message")
+        if said is None:
+            try:
+                said = printable(str(self.args[0])) if self.args else ""
+            except Exception:  # words that raise: the class names it
+                said = ""
+        return said or type(self).__name__
+
+    @message.setter
+    def message(self, value: str) -> None:
+        self.__dict__["_message"] = printable(value if isinstance(value, str) else str(value))
 
     def __str__(self) -> str:
         return self.message

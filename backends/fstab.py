@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from . import presence, wipefs
+from . import presence, safepath, wipefs
 from .errors import BackendError, KernelError, ValidationError
-from .kernel import DISCARD_FLAGS, MAX_PRIORITY, path_identity, unescape
+from .kernel import DISCARD_FLAGS, MAX_PRIORITY, path_identity
 from .names import TAG_LINKS
 
 MARKER: Final = "# swapadmin: "
@@ -83,16 +83,36 @@ def entries(fstab: Path) -> list[FstabEntry]:
 
 
 def mount_points(fstab: Path) -> dict[str, str]:
-    """Where ``fstab`` mounts a filesystem (not swap, not "none", not ``/``), each with what
-    it mounts there. None when the file does not exist; KernelError when it cannot be read:
-    a line not read may be the very mount a walk must find (``safepath.open_parent``)."""
+    """Where ``fstab`` mounts a filesystem (lines whose mount point is a path other than
+    ``/``, not swap), each with what it mounts there; none when the file does not exist;
+    KernelError when it cannot be read: a line not read may be the very mount a walk must
+    find (``safepath.open_parent``)."""
     lines, _ = _read_lines(fstab)
     found = (_parse(line, i + 1) for i, line in enumerate(lines))
-    return {
-        os.path.normpath(e.file): e.spec
-        for e in found
-        if e is not None and e.vfstype != "swap" and e.file.startswith("/") and e.file != "/"
-    }
+    points = {}
+    for e in found:
+        if e is None or e.vfstype == "swap" or not e.file.startswith("/"):
+            continue
+        # normpath keeps a leading "//" (POSIX leaves its meaning open); the walk's
+        # names never have one (review 178/7).
+        point = os.path.normpath("/" + e.file.lstrip("/"))
+        if point != "/":
+            points[point] = e.spec
+    return points
+
+
+def mounts(fstab: Path) -> safepath.Mounts:
+    """``mount_points`` as a walk takes them (``safepath.open_parent``)."""
+    return safepath.Mounts(str(fstab), mount_points(fstab))
+
+
+def hidden_by_a_mount(path: str, fstab: Path) -> BackendError | None:
+    """Why finding nothing at ``path`` by name says nothing (``safepath.unmounted_on_the_way``,
+    or this table cannot be read), or None: then nothing there means nothing there."""
+    try:
+        return safepath.unmounted_on_the_way(path, mounts(fstab))
+    except KernelError as e:
+        return e
 
 
 def find_entry(fstab: Path, spec: str) -> FstabEntry | None:
@@ -112,7 +132,7 @@ def _parse(line: str, line_no: int) -> FstabEntry | None:
     return FstabEntry(
         spec=_name(fields[0]),
         file=_name(fields[1]),
-        vfstype=fields[2],
+        vfstype=_name(fields[2]),
         options=tuple(o for o in opts.split(",") if o),
         freq=_int_or_zero(fields, 4),
         passno=_int_or_zero(fields, 5),
@@ -120,11 +140,20 @@ def _parse(line: str, line_no: int) -> FstabEntry | None:
     )
 
 
+#: An escape as fstab(5) writes one: a backslash and three octal digits.
+_OCTAL: Final = re.compile(rb"\\([0-7]{3})")
+
+
 def _name(field: str) -> str:
-    """A field as mount(8) and swapon(8) read it: escapes undone, and ended at a NUL (an
-    escaped ``\\000``), as a C string is. Kept, the NUL failed every later look at the name
-    (``os.path.realpath`` raises ValueError): discover, the health check, persist (177/3)."""
-    return unescape(field).partition("\x00")[0]
+    """A field as mount(8) and swapon(8), in C, read it: each escape undone into the byte
+    it names (``\\303\\251`` is the two bytes of "é"; ``\\400`` the byte 0, as a C char
+    holds it), and the name ended at a NUL, as a C string is (review 179/2). A character
+    per escape read "é" as "Ã©", so a line written so was never found again; and a NUL
+    kept failed every later look at the name (``os.path.realpath`` raises ValueError):
+    discover, the health check, persist (review 177/3)."""
+    raw = field.encode("utf-8", "surrogateescape")
+    raw = _OCTAL.sub(lambda m: bytes([int(m.group(1), 8) & 0xFF]), raw)
+    return raw.partition(b"\0")[0].decode("utf-8", "surrogateescape")
 
 
 def _int_or_zero(fields: list[str], i: int) -> int:

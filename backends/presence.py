@@ -116,6 +116,10 @@ def gone(e: BaseException, path: object) -> bool:
     its errno says so, or, when it carries none (a kind's own "does not exist"), a look at
     ``path`` now finds nothing. A check that finds the store gone leaves it to the store's
     own check to say so, rather than calling it damaged or someone else's (review 168/4)."""
+    if isinstance(e, UnsafeError):
+        # A refusal of what the walk reached (a mount missing on the way, a directory
+        # others may write) says nothing of the store, as ``could_not_look`` says (178/2).
+        return False
     no = errno_in_chain(e)
     if no is not None:
         return says_absent(no)

@@ -102,6 +102,37 @@ def _check_mounted(parent: int, fd: int, where: str, mounts: Mounts | None) -> N
         raise _not_mounted(where, mounts)
 
 
+def unmounted_on_the_way(path: str, mounts: Mounts) -> UnsafeError | KernelError | None:
+    """For a reader that found nothing at ``path`` by name (the sampler, the health check):
+    why that says nothing of whether the file is there, because a mount point above it
+    that ``mounts`` names has nothing mounted (NotMountedError: the file may be on the
+    filesystem meant to be there), or that cannot be told (KernelError); None when every
+    such mount is there. By name, not by a walk's descriptors: no write follows it."""
+    pure = PurePosixPath(path)
+    for point in sorted(mounts.points):
+        if pure == PurePosixPath(point) or not pure.is_relative_to(point):
+            continue
+        try:
+            fd = os.open(point, _DIR_FLAGS)
+        except FileNotFoundError:
+            return _not_mounted(point, mounts)
+        except OSError as e:
+            return _kernel_error(point, e)
+        try:
+            up = os.open(os.path.dirname(point), _DIR_FLAGS)
+        except OSError as e:
+            os.close(fd)
+            return _kernel_error(os.path.dirname(point), e)
+        try:
+            _check_mounted(up, fd, point, mounts)
+        except (UnsafeError, KernelError) as e:
+            return e
+        finally:
+            os.close(up)
+            os.close(fd)
+    return None
+
+
 def root_of(path: str, roots: Sequence[Path | str]) -> str:
     """The swap root that holds ``path`` strictly inside it (lexically)."""
     pure = PurePosixPath(path)

@@ -346,36 +346,34 @@ class FileBackend(SwapBackend):
 
     # ---- the open file: reached by a walk from the swap root, proven on its descriptor ----
 
-    def _unmounted_on_the_way(self) -> NotMountedError | None:
+    def _unmounted_on_the_way(self) -> BackendError | None:
         """Why a file not found at the path may be hidden rather than gone: a directory on
-        the way where the table mounts a filesystem and nothing is mounted (review 168/8).
-        A table that cannot be read is raised: then it cannot be told."""
-        mounts = self._mounts()
+        the way where the table mounts a filesystem and nothing is mounted (review 168/8),
+        or a table or mount that cannot be read, so that it cannot be told. Returned
+        without the context it was raised in: the FileNotFoundError the caller handles
+        would read as "no such file", so as gone (review 178/2)."""
         try:
-            safepath.open_parent(self.file_path, self.policy.swap_roots, mounts=mounts).close()
-        except NotMountedError as e:
-            return e
+            safepath.open_parent(self.file_path, self.policy.swap_roots, mounts=self._mounts())
+        except (NotMountedError, KernelError) as e:
+            hidden: BackendError = e
         except (OSError, BackendError):
-            pass  # anything else on the way is said by the caller's own look
-        return None
+            return None  # anything else on the way is said by the caller's own look
+        else:
+            return None  # (the descriptor is the collector's: nothing was opened to keep)
+        hidden.__context__ = None
+        hidden.__cause__ = None
+        return hidden
 
     def _mounts(self) -> safepath.Mounts:
         """Where this machine mounts filesystems, read each walk: a file is neither made nor
         looked for beneath one that is not mounted (review 168/8)."""
-        table = self.policy.mount_table
-        return safepath.Mounts(str(table), fstab.mount_points(table))
+        return fstab.mounts(self.policy.mount_table)
 
     def _open_file(self, flags: int) -> Store:
         path = self.file_path
         check_swap_path(path, self.policy)
         try:
-            try:
-                parent, fd = safepath.open_beneath(
-                    path, self.policy.swap_roots, flags, mounts=self._mounts()
-                )
-            except FileNotFoundError:
-                raise BackendError(f"{path} does not exist; {self.way_out(gone=True)}") from None
-            parent.close()
+            fd = self._open_named(path, flags)
             st = os.fstat(fd)
         except UnsafeDirectoryError:
             # A directory's rights, not where the name leads: the store may well be this
@@ -390,6 +388,24 @@ class FileBackend(SwapBackend):
                 ) from e
             raise
         return Store(fd, bool(flags & os.O_RDWR), path, store_mod.file_identity(st))
+
+    def _open_named(self, path: str, flags: int) -> int:
+        """The file's descriptor, by the walk. A file found is judged by its proof, wherever
+        it is (a check of the mounts here would refuse the swapoff of an active area for an
+        fstab line added since); one not found "does not exist", unless a mount on the way
+        is missing: then it is hidden, not gone (NotMountedError)."""
+        try:
+            parent, fd = safepath.open_beneath(path, self.policy.swap_roots, flags)
+        except FileNotFoundError:
+            hidden = self._unmounted_on_the_way()
+            if hidden is None:
+                # Raised here: the FileNotFoundError is its context, which the loop kind's
+                # ``_file_gone`` reads as the file gone.
+                raise BackendError(f"{path} does not exist; {self.way_out(gone=True)}") from None
+        else:
+            parent.close()
+            return fd
+        raise hidden
 
     def open_store(self, writable: bool) -> Store:
         store = self._open_file(self.open_flags(writable))
@@ -709,18 +725,28 @@ class FileBackend(SwapBackend):
         # backend's is not a reason to refuse; this backend's own active file is refused on
         # its descriptor (``_remove_open``).
         try:
-            parent = safepath.open_parent(path, self.policy.swap_roots, mounts=self._mounts())
+            parent = safepath.open_parent(path, self.policy.swap_roots)
         except FileNotFoundError:
-            return True
-        with parent:
+            parent = None
+        with parent or contextlib.nullcontext():
+            fd = -1
             try:
-                fd = safepath.open_regular(parent, os.O_RDONLY)
+                if parent is not None:
+                    fd = safepath.open_regular(parent, os.O_RDONLY)
             except FileNotFoundError:
-                return True
+                pass
             except UnsafeError as e:
                 # A link or a device where the file was: not this backend's to remove.
                 log.warning("left %s on the host: %s", path, e.message)
                 return False
+            if fd < 0 or parent is None:
+                # Not found: gone, unless a mount on the way is missing, and then hidden
+                # (raised here, not while the FileNotFoundError is handled: its ENOENT
+                # would read as gone).
+                hidden = self._unmounted_on_the_way()
+                if hidden is not None:
+                    raise hidden
+                return True
             try:
                 return self._remove_open(parent, fd, path)
             finally:

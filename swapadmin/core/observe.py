@@ -71,6 +71,9 @@ def read_observation(backend: Backend, plugin: SwapBackend | None = None) -> dic
 #: row. And the most of an exception's words a row keeps.
 DESCRIPTION_LIMIT = 64 * 1024
 SAID_LIMIT = 500
+#: The most of a refusal's words a row keeps where the end says what to do ("Fix with:
+#: chmod go-w …", "mount …"), naming long paths twice (review 179/4).
+WHOLE_LIMIT = 4000
 #: A NUL as JSON writes it (``\u0000``), not a backslash the text held before "u0000": the
 #: escape's backslash is preceded by an even number of backslashes.
 _JSON_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
@@ -303,7 +306,7 @@ def _inactive_state(
         # Denied (a devices cgroup, EACCES), EIO, a hung mount, a refusal of what is at
         # the path: the store may well be there. "Absent" would call it gone and offer a
         # provision of it.
-        fields["observed_error"] = f"cannot read the store: {said(e)}"
+        fields["observed_error"] = f"cannot read the store: {said(e, limit=WHOLE_LIMIT)}"
         return Backend.Observed.ERROR
     if path is None:
         # The store is there but not attached (a loop file after a reboot): activating
@@ -315,7 +318,7 @@ def _inactive_state(
         if presence.could_not_look(e):
             # A failed read (EIO) or a refusal (a swap root others may write) says nothing
             # of the header: "provision it again" would be the wrong advice, and a harm.
-            fields["observed_error"] = f"cannot read the store: {said(e)}"
+            fields["observed_error"] = f"cannot read the store: {said(e, limit=WHOLE_LIMIT)}"
             return Backend.Observed.ERROR
         if presence.gone(e, path):
             # Gone since capacity_bytes found it (ENXIO; a file removed): "no usable header,
@@ -330,6 +333,8 @@ def _inactive_state(
             way_out = printable(plugin.way_out(headerless=True, adopted=adopted))
         except Exception as way:  # a third party's kind: its advice is not the verdict
             way_out = f"(its kind could not say what to do: {said(way)})"
-        fields["observed_error"] = f"no usable swap header: {said(e)}; {why}{way_out}."
+        fields["observed_error"] = (
+            f"no usable swap header: {said(e, limit=WHOLE_LIMIT)}; {why}{way_out}."
+        )
         return Backend.Observed.ERROR
     return Backend.Observed.READY

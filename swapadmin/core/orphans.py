@@ -133,8 +133,10 @@ def _warn_once(backend: Backend, what: str, reason: str, *, exc_info: bool = Fal
     if len(_WARNED) > 1000:  # bounded: a host's backends
         _WARNED.clear()
     generation, told = _WARNED.get(backend.pk, (backend.reread_generation, set()))
-    if generation != backend.reread_generation:
-        told = set()  # flagged again since: news again
+    if generation != backend.reread_generation or not backend.reread_before_next_job:
+        # Flagged again since, or read since (a job's look cleared the flag, in another
+        # process, without a new generation): news again (review 179/3).
+        told = set()
     _WARNED[backend.pk] = (backend.reread_generation, told)
     if reason in told:
         return
@@ -204,14 +206,16 @@ def settle_orphans(host: Any) -> int:
     were claimed during another boot (the host rebooted: nothing of them runs) or whose
     worker fell silent, and read their backends again from the kernel right away."""
 
-    unread: set[int] = set()
+    looked: dict[int, Reread] = {}
 
     def reread(job: Any) -> Reread:
-        # The backend first, so whoever sees the job failed sees the backend settled.
-        done = _read_again(job.backend_id, host)
-        if done == "unread" and job.backend_id is not None:
-            unread.add(job.backend_id)
-        return done
+        # The backend first, so whoever sees the job failed sees the backend settled; once
+        # a turn (two of its jobs may be settled in one: review 179/3).
+        if job.backend_id is None:
+            return "none"
+        if job.backend_id not in looked:
+            looked[job.backend_id] = _read_again(job.backend_id, host)
+        return looked[job.backend_id]
 
     mine = boot_id()
     running = Job.objects.filter(host=host, state=Job.State.RUNNING)
@@ -228,9 +232,9 @@ def settle_orphans(host: Any) -> int:
     for pk, seen in Backend.objects.filter(host=host, reread_before_next_job=True).values_list(
         "pk", "reread_generation"
     ):
-        if pk not in unread:  # looked at a moment ago, and flagged for it
+        if pk not in looked:  # looked at a moment ago (and flagged for it, if unread)
             _read_again(pk, host, seen)
-    _carry_warned(unread)
+    _carry_warned({pk for pk, done in looked.items() if done == "unread"})
     return settled
 
 

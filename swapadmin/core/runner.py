@@ -254,7 +254,8 @@ def _run_handler(ctx: JobContext, attempt: int) -> tuple[Outcome, dict[str, Any]
         # failed the job's write on PostgreSQL, leaving it running: review 176/4). It names
         # no OSError's type, which a crash's sentence does.
         words = said(e)
-        typed = f"{type(e).__name__}: {words}" if isinstance(e, OSError) else words
+        named = isinstance(e, OSError) and words != type(e).__name__
+        typed = f"{type(e).__name__}: {words}" if named else words
         message = f"internal error in the worker: {typed}"
         ctx.log(f"failed: {message} (the traceback is in the worker's log)")
         return Outcome(Job.State.FAILED, detail=message), {"error": message}

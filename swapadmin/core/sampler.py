@@ -38,7 +38,7 @@ from django.db.models import Exists, OuterRef
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from backends import BackendError, adoption, kernel, presence, tunables
+from backends import BackendError, Policy, adoption, fstab, kernel, presence, tunables
 from backends.errors import PluginError
 from backends.registry import compressed_memory as checked_compressed_memory
 from backends.registry import registry
@@ -516,6 +516,10 @@ def _observation(backend: Backend, area: kernel.SwapArea | None, now: Any) -> di
     if not path and _path_unnamed(backend):
         return fields  # the row names no path, or none that is a path: it says nothing
     there = presence.there(path) if path else False
+    if there is False and path and fstab.hidden_by_a_mount(path, Policy.from_env().mount_table):
+        # Nothing by that name, but a filesystem the machine mounts above it is not
+        # mounted: the store may well be on it. Not "absent" (review 178/1).
+        there = None
     if there is None:
         # A stat that failed otherwise (EACCES, EIO), a dangling link, or no path at all:
         # this says nothing, not even that the area is off (its real path may be the one

@@ -24,7 +24,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from backends import BackendError, SwapBackend, kernel, presence, registry
+from backends import BackendError, Policy, SwapBackend, kernel, presence, registry
 from backends import fstab as fstab_mod
 from backends.errors import NoDeviceError, NotOursError
 from backends.registry import compressed_memory as checked_compressed_memory
@@ -211,6 +211,9 @@ def _check_node(path: str, what: str, *, exact_mode: bool) -> Finding:
     try:
         st = os.lstat(path)
     except FileNotFoundError:
+        hidden = fstab_mod.hidden_by_a_mount(path, Policy.from_env().mount_table)
+        if hidden is not None:  # not "does not exist": it may be on the missing mount
+            return fail("store", f"cannot find the swap {what}: {hidden.message}", path)
         return fail("store", f"the swap {what} {path} does not exist", path)
     except OSError as e:
         return fail("store", f"cannot stat {path}: {e.strerror}", path)

@@ -13,16 +13,17 @@ the mount, when it is not; a missing mount point is never made."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from backends import fstab
-from backends.errors import KernelError, UnsafeDirectoryError
+from backends import fstab, presence
+from backends.errors import KernelError, NotMountedError, UnsafeDirectoryError
 from backends.plugins.file import FileBackend
-from backends.plugins.loop import LoopBackend
+from backends.plugins.loop import LoopBackend, _file_gone
 from backends.policy import Policy
 from tests.fixtures.host import attached_loops, mounted_image, needs_root, run
 from tests.fixtures.stores import provisioned, rebuilt
@@ -96,6 +97,13 @@ def test_a_hidden_file_is_neither_made_again_nor_taken_for_gone(scratch: Path) -
             later.swapfile(True)  # activate's check of its store
         with pytest.raises(UnsafeDirectoryError, match=REFUSED):
             later.remove()  # destroy's: before, "gone", and the backend forgotten
+        for look in (later.capacity_bytes, later.describe, later.remove, later.verify):
+            with pytest.raises(NotMountedError) as hidden:
+                look()
+            # No "no such file" anywhere in what it was raised from or while handling:
+            # every reader of the chain would take the file for gone (review 178/2).
+            assert presence.errno_in_chain(hidden.value) is None, look
+            assert not presence.gone(hidden.value, str(path))
         assert os.listdir(mnt) == []
 
         mount_again(scratch, mnt)
@@ -122,8 +130,9 @@ def test_a_loop_device_over_a_hidden_file_is_not_forgotten(scratch: Path) -> Non
             run("umount", "-l", str(mnt))
             later = rebuilt(made)
             assert isinstance(later, LoopBackend)
-            with pytest.raises(UnsafeDirectoryError, match=REFUSED):
+            with pytest.raises(UnsafeDirectoryError, match=REFUSED) as hidden:
                 later.swapfile(False)
+            assert not _file_gone(hidden.value)
             assert later.state.get("device") == device
             assert device in attached_loops()
         finally:
@@ -160,6 +169,27 @@ def test_a_bind_mount_is_a_mount(scratch: Path) -> None:
     with provisioned("file", {"path": str(path)}, size=SIZE, policy=policy):
         pass
     assert (other / "swap" / "s").exists()
+
+
+@needs_root
+def test_a_file_found_is_judged_by_its_proof_whatever_the_table_says(scratch: Path) -> None:
+    """A table that cannot be read, or names a mount point above a file that is there (a
+    line added since), refuses no look at the file and no swapoff: only a file not found
+    is asked about the mounts (review 178/8)."""
+    with data_disk(scratch) as (mnt, policy):
+        path = mnt / "swap" / "s"
+        with provisioned("file", {"path": str(path)}, size=SIZE, policy=policy) as made:
+            pass
+        for table in (scratch, mnt / "nowhere"):  # a directory (EISDIR); none at all
+            later = rebuilt(made, policy=dataclasses.replace(policy, mount_table=table))
+            assert isinstance(later, FileBackend)
+            with later:
+                later.verify()
+                assert later.capacity_bytes() == SIZE
+        (scratch / "fstab").write_text(f"LABEL=other {mnt / 'swap'} ext4 defaults 0 2\n")
+        later = rebuilt(made)  # its swap root, now said to be a mount point, is not one
+        with later:
+            later.verify()
 
 
 @needs_root

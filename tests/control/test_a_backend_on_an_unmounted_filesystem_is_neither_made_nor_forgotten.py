@@ -1,8 +1,9 @@
 """A backend whose swap root is on a filesystem the worker's fstab mounts, while nothing is
 mounted there, through real jobs and the worker's look (review 168/8): a new backend's
 provision fails and makes nothing beneath the mount point; a provisioned backend's look
-does not say its file is gone, and its destroy fails, keeping the backend, where before it
-found no file and deleted the row, leaving the file on the disk. Mounted again, the
+does not say its file is gone, nor does the next sample or the health check, and its
+destroy fails, keeping the backend, where before it found no file and deleted the row,
+leaving the file on the disk. Mounted again, the
 destroy removes the file. The library's own cases are in
 ``tests/backends/test_no_file_is_made_or_looked_for_beneath_an_unmounted_filesystem.py``."""
 
@@ -14,7 +15,9 @@ from pathlib import Path
 import pytest
 
 from swapadmin.core.models import Backend, Job
-from swapadmin.core.observe import read_observation
+from swapadmin.core.observe import read_observation, write_observation
+from swapadmin.core.sampler import Reading, take_sample
+from swapadmin.health.probes import _check_node
 from tests.control.test_run_job_directly import backend_on, job_for, run
 from tests.fixtures.host import mounted_image, needs_root
 from tests.fixtures.host import run as sh
@@ -49,6 +52,15 @@ def test_a_backend_on_an_unmounted_filesystem_is_neither_made_nor_forgotten(
         assert look["observed_state"] == Backend.Observed.ERROR, look  # before: ABSENT
         assert refused in look["observed_error"], look
         assert refused in look["info"]["error"], look  # the page says it
+        write_observation(made, look)
+        # Nor does the next sample say "absent" over it, by name (review 178/1).
+        take_sample(host_row, Reading())
+        made.refresh_from_db()
+        assert made.observed_state == Backend.Observed.ERROR
+        assert refused in made.observed_error
+        # And the health check says why it cannot find the file, not that it is gone.
+        finding = _check_node(str(mnt / "swap" / "s"), "file", exact_mode=True)
+        assert finding.status == "fail" and refused in finding.message, finding
 
         job = run(job_for(made, Job.Kind.DESTROY))
         assert job.state == Job.State.FAILED and refused in job.error, job.error

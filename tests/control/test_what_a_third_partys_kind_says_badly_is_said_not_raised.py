@@ -243,7 +243,8 @@ def test_the_looks_failed_description_keeps_the_rows_facts_as_written(host_row, 
 
 
 def _row(pk: int, generation: int = 0) -> Backend:
-    return Backend(pk=pk, reread_generation=generation)
+    """A flagged backend (as the settle tries it every turn) at flag ``generation``."""
+    return Backend(pk=pk, reread_generation=generation, reread_before_next_job=True)
 
 
 def test_each_reason_is_warned_once_until_the_backend_is_read(caplog, monkeypatch) -> None:
@@ -295,6 +296,17 @@ def test_the_settles_own_flag_does_not_make_its_reason_news(caplog, monkeypatch,
         assert len(caplog.records) == 1
         orphans.flag(backend.pk)  # a job's: news again
         orphans._warn_once(Backend.objects.get(pk=backend.pk), "cannot be read again", "A")
+    assert len(caplog.records) == 2
+
+
+def test_a_reason_is_warned_again_once_a_job_read_the_backend(caplog, monkeypatch) -> None:
+    """A job's look cleared the flag (no new generation: it was read, not flagged); when
+    the settle next cannot read it, that is news (review 179/3)."""
+    monkeypatch.setattr(orphans, "_WARNED", {})
+    with caplog.at_level(logging.WARNING, logger=orphans.log.name):
+        orphans._warn_once(_row(7, 1), "cannot be read again", "A")
+        read = Backend(pk=7, reread_generation=1, reread_before_next_job=False)
+        orphans._warn_once(read, "cannot be read again", "A")
     assert len(caplog.records) == 2
 
 
