@@ -98,8 +98,20 @@ def _check_mounted(parent: int, fd: int, where: str, mounts: Mounts | None) -> N
     parent's, when the table says a filesystem is mounted at ``where``."""
     if mounts is None or where not in mounts.points:
         return
-    if _mount_id(fd, where) == _mount_id(parent, os.path.dirname(where)):
-        raise _not_mounted(where, mounts)
+    try:
+        same = _mount_id(fd, where) == _mount_id(parent, os.path.dirname(where))
+    except KernelError as e:
+        unknown = e.message
+    else:
+        if same:
+            raise _not_mounted(where, mounts)
+        return
+    # Raised here, not while the KernelError is handled: it may carry ENOENT (no /proc),
+    # and "cannot tell" must not read as "no such file", so as gone (review 180/4).
+    raise NotMountedError(
+        f"cannot tell whether {where}, where {mounts.table} mounts {mounts.points[where]}, is "
+        f"mounted: {unknown}. Nothing beneath it is made, or taken for gone, until it can"
+    )
 
 
 def unmounted_on_the_way(path: str, mounts: Mounts) -> UnsafeError | KernelError | None:

@@ -353,13 +353,15 @@ class FileBackend(SwapBackend):
         without the context it was raised in: the FileNotFoundError the caller handles
         would read as "no such file", so as gone (review 178/2)."""
         try:
-            safepath.open_parent(self.file_path, self.policy.swap_roots, mounts=self._mounts())
+            safepath.open_parent(
+                self.file_path, self.policy.swap_roots, mounts=self._mounts()
+            ).close()
         except (NotMountedError, KernelError) as e:
             hidden: BackendError = e
         except (OSError, BackendError):
             return None  # anything else on the way is said by the caller's own look
         else:
-            return None  # (the descriptor is the collector's: nothing was opened to keep)
+            return None
         hidden.__context__ = None
         hidden.__cause__ = None
         return hidden
@@ -421,6 +423,21 @@ class FileBackend(SwapBackend):
         self._check_file(store.fd, store.path)
 
     def _check_file(self, fd: int, path: str) -> None:
+        """``_check_found``; and a file found that is not this backend's may be a stray file
+        on the filesystem beneath a mount missing on the way, over the backend's own store:
+        then that is said (NotMountedError), not "not ours", which a destroy takes for
+        leave-it-and-forget and the loop kind's release for a device to forget (180/2)."""
+        try:
+            self._check_found(fd, path)
+            return
+        except NotOursError as e:
+            refused = e
+        hidden = self._unmounted_on_the_way()
+        if hidden is not None:
+            raise hidden
+        raise refused
+
+    def _check_found(self, fd: int, path: str) -> None:
         """The file is this backend's: its mark names this backend as owner (an adopted
         file, never written, is known by its inode instead), and it has one name only, so
         no other spelling can be another backend's store."""
@@ -748,13 +765,19 @@ class FileBackend(SwapBackend):
                     raise hidden
                 return True
             try:
-                return self._remove_open(parent, fd, path)
+                removed = self._remove_open(parent, fd, path)
             finally:
                 os.close(fd)
+            return removed
 
     def _remove_open(self, parent: safepath.Beneath, fd: int, path: str) -> bool:
         mark = read_mark(fd)
         if mark is None or not self.owner or mark.owner != self.owner:
+            # A stray file where the backend's was, beneath a mount missing on the way:
+            # the backend's own file may be on that filesystem, so it is not forgotten.
+            hidden = self._unmounted_on_the_way()
+            if hidden is not None:
+                raise hidden
             log.warning("left %s on the host: it is not this backend's (%s)", path, mark)
             return False
         if store_mod.active_path(fd) is not None:

@@ -57,7 +57,9 @@ def read_observation(backend: Backend, plugin: SwapBackend | None = None) -> dic
             # row that could not tell keeps saying so (ERROR would let a sample guess).
             # Judged by the row as written, not the caller's copy, which may be older than
             # a look that found it untold meanwhile (review 161/9).
-            fields.update(observed_state=_UNTOLD_STAYS_ELSE_ERROR, observed_error=e.message)
+            fields.update(
+                observed_state=_UNTOLD_STAYS_ELSE_ERROR, observed_error=said(e, WHOLE_LIMIT)
+            )
             return fields
     try:
         return _observe(backend, plugin, fields)

@@ -516,7 +516,7 @@ def _observation(backend: Backend, area: kernel.SwapArea | None, now: Any) -> di
     if not path and _path_unnamed(backend):
         return fields  # the row names no path, or none that is a path: it says nothing
     there = presence.there(path) if path else False
-    if there is False and path and fstab.hidden_by_a_mount(path, Policy.from_env().mount_table):
+    if there is False and path and _hidden(path):
         # Nothing by that name, but a filesystem the machine mounts above it is not
         # mounted: the store may well be on it. Not "absent" (review 178/1).
         there = None
@@ -537,6 +537,18 @@ def _observation(backend: Backend, area: kernel.SwapArea | None, now: Any) -> di
         # Deactivated (or recreated) outside swapadmin: the store is there, not in use.
         fields.update(observed_state=Backend.Observed.READY, observed_error="")
     return fields
+
+
+def _hidden(path: str) -> bool:
+    """Whether nothing at ``path`` by name says nothing, for a mount missing above it, or
+    a mount table that cannot be read: then it cannot be told. Read only for a row whose
+    store is not found (a small file, once such a row a sample), and never raised: one
+    row must not cost the host its sample (review 180/5)."""
+    try:
+        table = Policy.from_env().mount_table
+    except ValueError:  # a variable the worker's start would have refused
+        return True
+    return fstab.hidden_by_a_mount(path, table) is not None
 
 
 def _description_failed(backend: Backend) -> bool:

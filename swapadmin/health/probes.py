@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from backends import BackendError, Policy, SwapBackend, kernel, presence, registry
 from backends import fstab as fstab_mod
-from backends.errors import NoDeviceError, NotOursError
+from backends.errors import NoDeviceError, NotOursError, printable
 from backends.registry import compressed_memory as checked_compressed_memory
 from swapadmin.core import actions
 from swapadmin.core.models import Backend, Host
@@ -79,7 +79,10 @@ class Finding:
         return {
             "check": self.check,
             "status": self.status,
-            "message": self.message,
+            # The words name paths and quote what kinds and devices said: a NUL or a name
+            # that is not UTF-8 would fail the result's write (jsonb), losing the check's
+            # round for the backend (review 180/3).
+            "message": printable(self.message),
             "value": self.value,
         }
 

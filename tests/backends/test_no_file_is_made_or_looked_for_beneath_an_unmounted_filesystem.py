@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from backends import fstab, presence
-from backends.errors import KernelError, NotMountedError, UnsafeDirectoryError
+from backends.errors import BackendError, KernelError, NotMountedError, UnsafeDirectoryError
 from backends.plugins.file import FileBackend
 from backends.plugins.loop import LoopBackend, _file_gone
 from backends.policy import Policy
@@ -116,6 +116,49 @@ def test_a_hidden_file_is_neither_made_again_nor_taken_for_gone(scratch: Path) -
 
 
 @needs_root
+def test_a_stray_file_beneath_the_mount_point_hides_nothing(scratch: Path) -> None:
+    """A file left on the root filesystem where the backend's is (made there before the disk
+    existed, or by a swapadmin before this check): not this backend's, but the backend's
+    own file may be on the disk. Before, a destroy left the stray file and forgot the
+    backend (review 180/2)."""
+    with data_disk(scratch) as (mnt, policy):
+        path = mnt / "swap" / "s"
+        with provisioned("file", {"path": str(path)}, size=SIZE, policy=policy) as made:
+            pass
+        run("umount", str(mnt))
+        (mnt / "swap").mkdir(mode=0o700)
+        path.write_bytes(b"stray")
+
+        later = rebuilt(made)
+        assert isinstance(later, FileBackend)
+        with pytest.raises(NotMountedError, match=REFUSED):
+            later.verify()
+        with pytest.raises(NotMountedError, match=REFUSED):
+            later.remove()
+        assert path.read_bytes() == b"stray"
+        path.unlink()
+        (mnt / "swap").rmdir()
+
+
+@needs_root
+def test_looking_for_a_missing_file_leaks_no_descriptor(scratch: Path) -> None:
+    """Every look at a file that is really gone walks to ask the mounts (review 180/1)."""
+    with data_disk(scratch) as (mnt, policy):
+        path = mnt / "swap" / "s"
+        with provisioned("file", {"path": str(path)}, size=SIZE, policy=policy) as made:
+            pass
+        path.unlink()
+        later = rebuilt(made)
+        assert isinstance(later, FileBackend)
+        before = len(os.listdir("/proc/self/fd"))
+        for _ in range(20):
+            with pytest.raises(BackendError, match="does not exist"):
+                later.capacity_bytes()
+            assert later.remove() is True
+        assert len(os.listdir("/proc/self/fd")) == before
+
+
+@needs_root
 def test_a_loop_device_over_a_hidden_file_is_not_forgotten(scratch: Path) -> None:
     """The loop kind's release reads its file first: a file it could not find was "gone",
     and the device serving it forgotten, still attached (review 175/2)."""
@@ -180,7 +223,7 @@ def test_a_file_found_is_judged_by_its_proof_whatever_the_table_says(scratch: Pa
         path = mnt / "swap" / "s"
         with provisioned("file", {"path": str(path)}, size=SIZE, policy=policy) as made:
             pass
-        for table in (scratch, mnt / "nowhere"):  # a directory (EISDIR); none at all
+        for table in (scratch, mnt / "nowhere"):  # a directory (EISDIR); none at all (guard)
             later = rebuilt(made, policy=dataclasses.replace(policy, mount_table=table))
             assert isinstance(later, FileBackend)
             with later:

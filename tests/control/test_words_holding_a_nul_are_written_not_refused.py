@@ -16,6 +16,7 @@ from backends.errors import printable
 from swapadmin.core import handlers
 from swapadmin.core.context import JobContext
 from swapadmin.core.models import Job
+from swapadmin.health.probes import warn
 from tests.control.test_run_job_directly import backend_on, job_for, run
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("on_testhost")]
@@ -26,6 +27,35 @@ def test_a_nul_is_shown_and_other_text_kept() -> None:
     assert printable("ünïcode, tabs\tand\nnewlines") == "ünïcode, tabs\tand\nnewlines"
     assert printable("\udcff\x00") == "\\xff\\x00"
     assert BackendError("device said \x00").message == "device said \\x00"
+
+
+def test_a_third_partys_words_are_printable_however_it_sets_them() -> None:
+    """Set after ``__init__``, given as a class's default, or never given (reviews 179/1,
+    180/3): every reader of ``message`` gets text a row can hold."""
+
+    class Late(BackendError):
+        def __init__(self) -> None:
+            super().__init__("first")
+            self.message = "late \x00"
+
+    class Default(BackendError):
+        message = "default \x00"
+
+        def __init__(self) -> None:  # never calls BackendError's
+            pass
+
+    class Silent(BackendError):
+        def __init__(self) -> None:
+            pass
+
+    assert Late().message == str(Late()) == "late \\x00"
+    assert Default().message == "default \\x00"
+    assert Silent().message == "Silent"
+
+
+def test_a_health_findings_words_are_printable() -> None:
+    said = warn("zram", "the plugin said \x00 and \udcff").as_dict()["message"]
+    assert said == "the plugin said \\x00 and \\xff"
 
 
 class _Crash(RuntimeError):
