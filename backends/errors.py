@@ -42,31 +42,21 @@ class BackendError(Exception):
         # The parameter the error is about, so forms and the API can show it beside the field.
         self.field = field
 
-    def __init_subclass__(cls, **kwargs: object) -> None:
-        # A subclass that gives ``message`` a plain default of its own would hide the
-        # property, and its words would reach a row as they are (review 180/3): the
-        # default is kept as the words said when none are given.
-        super().__init_subclass__(**kwargs)
-        own = cls.__dict__.get("message")
-        if isinstance(own, str):
-            delattr(cls, "message")
-            cls._default_message = own
-
-    _default_message: str = ""
-
     @property
     def message(self) -> str:
         """The words, printable: messages name paths, mount points and devices, whose names
         may not be UTF-8, and a third party's may hold a NUL, so no job log, error or row
         fails to hold one. Made so however they are set: a third party's subclass may set
-        them after ``__init__``, or never call it (review 179/1)."""
+        them after ``__init__``, or never call it (review 179/1). A subclass that gives
+        ``message`` a default of its own hides this; what keeps an exception's words says
+        them through ``printable`` all the same (``observe.said``)."""
         said = self.__dict__.get("_message")
         if said is None:
             try:
                 said = printable(str(self.args[0])) if self.args else ""
             except Exception:  # words that raise: the class names it
                 said = ""
-        return said or printable(self._default_message) or type(self).__name__
+        return said or type(self).__name__
 
     @message.setter
     def message(self, value: str) -> None:

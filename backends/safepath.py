@@ -93,6 +93,23 @@ def _not_mounted(where: str, mounts: Mounts) -> NotMountedError:
     )
 
 
+def _point_from(where: str, path: str, mounts: Mounts | None) -> str | None:
+    """The first mount point of ``mounts`` on the way to ``path`` at or below ``where``, a
+    directory not there: it is not mounted, and neither it nor any directory above it is
+    made (a directory made on the root filesystem for a disk that did not mount: 181/7)."""
+    if mounts is None:
+        return None
+    pure = PurePosixPath(path)
+    on_the_way = [
+        p
+        for p in mounts.points
+        if PurePosixPath(p) != pure
+        and pure.is_relative_to(p)
+        and PurePosixPath(p).is_relative_to(where)
+    ]
+    return min(on_the_way, key=len) if on_the_way else None
+
+
 def _check_mounted(parent: int, fd: int, where: str, mounts: Mounts | None) -> None:
     """Raise unless ``fd`` (``where``, opened from ``parent``) is another mount than its
     parent's, when the table says a filesystem is mounted at ``where``."""
@@ -248,7 +265,8 @@ def open_parent(
         try:
             nxt = _open_dir(fd, part, where)
         except FileNotFoundError:
-            if mounts is not None and where in mounts.points:
+            missing = _point_from(where, path, mounts)
+            if missing is not None:
                 nxt = -1  # raised below, outside this handler (``_not_mounted``)
             elif not create:
                 os.close(fd)
@@ -270,8 +288,8 @@ def open_parent(
             # context, which callers read as "no file there" (the loop kind's
             # ``_file_gone``), so as gone.
             os.close(fd)
-            assert mounts is not None
-            raise _not_mounted(where, mounts)
+            assert mounts is not None and missing is not None
+            raise _not_mounted(missing, mounts)
         try:
             _check_mounted(fd, nxt, where, mounts)
         except BaseException:

@@ -383,13 +383,21 @@ class FileBackend(SwapBackend):
             # only a thorough look clears, and a wrong one).
             raise
         except UnsafeError as e:
-            if self.record.get("owner") or self.record.get("key"):
-                # It had a store: the name now leads somewhere else.
-                raise NotOursError(
-                    f"{path} no longer names this backend's file: {e.message}"
-                ) from e
-            raise
-        return Store(fd, bool(flags & os.O_RDWR), path, store_mod.file_identity(st))
+            refused = e
+        else:
+            return Store(fd, bool(flags & os.O_RDWR), path, store_mod.file_identity(st))
+        # A link or a device where the file was, beneath a mount missing on the way: the
+        # store may be on the filesystem meant to be mounted (review 181/1). Asked here,
+        # not while the refusal is handled.
+        hidden = self._unmounted_on_the_way()
+        if hidden is not None:
+            raise hidden
+        if self.record.get("owner") or self.record.get("key"):
+            # It had a store: the name now leads somewhere else.
+            raise NotOursError(
+                f"{path} no longer names this backend's file: {refused.message}"
+            ) from refused
+        raise refused
 
     def _open_named(self, path: str, flags: int) -> int:
         """The file's descriptor, by the walk. A file found is judged by its proof, wherever
@@ -738,7 +746,15 @@ class FileBackend(SwapBackend):
         never be destroyed."""
         path = self.file_path
         check_swap_path(path, self.policy)
-        # Whose file it is comes first: an active area at the path that is not this
+        # The mounts first, whatever is found at the path: beneath a mount missing on the
+        # way, what is there (nothing, a stray file or directory, even an old copy of this
+        # backend's own file made there before this check) is not the store, which may be
+        # on the filesystem meant to be mounted; judged gone or not ours, the backend would
+        # be forgotten and its store left behind (reviews 168/8, 180/2, 181/1, 181/2).
+        hidden = self._unmounted_on_the_way()
+        if hidden is not None:
+            raise hidden
+        # Whose file it is comes next: an active area at the path that is not this
         # backend's is not a reason to refuse; this backend's own active file is refused on
         # its descriptor (``_remove_open``).
         try:
@@ -757,13 +773,7 @@ class FileBackend(SwapBackend):
                 log.warning("left %s on the host: %s", path, e.message)
                 return False
             if fd < 0 or parent is None:
-                # Not found: gone, unless a mount on the way is missing, and then hidden
-                # (raised here, not while the FileNotFoundError is handled: its ENOENT
-                # would read as gone).
-                hidden = self._unmounted_on_the_way()
-                if hidden is not None:
-                    raise hidden
-                return True
+                return True  # not found, and no mount on the way missing: gone
             try:
                 removed = self._remove_open(parent, fd, path)
             finally:
@@ -773,11 +783,6 @@ class FileBackend(SwapBackend):
     def _remove_open(self, parent: safepath.Beneath, fd: int, path: str) -> bool:
         mark = read_mark(fd)
         if mark is None or not self.owner or mark.owner != self.owner:
-            # A stray file where the backend's was, beneath a mount missing on the way:
-            # the backend's own file may be on that filesystem, so it is not forgotten.
-            hidden = self._unmounted_on_the_way()
-            if hidden is not None:
-                raise hidden
             log.warning("left %s on the host: it is not this backend's (%s)", path, mark)
             return False
         if store_mod.active_path(fd) is not None:

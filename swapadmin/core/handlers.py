@@ -864,8 +864,9 @@ def discover(ctx: JobContext) -> dict[str, Any]:
         try:
             adopted.append(_adopt(ctx, real, area, named.get(path), lines.get(path)))
         except BackendError as e:
-            skipped.append({"path": path, "reason": e.message})
-            ctx.log(f"not adopted {path}: {e.message}")
+            why = observe.said(e, limit=None)  # a kind's words, however it set them
+            skipped.append({"path": kernel.printable(path), "reason": why})
+            ctx.log(f"not adopted {path}: {why}")
         except DB_ERRORS:
             raise  # the job's failure, once persistent() has waited: not one area's reason
         except Exception as e:

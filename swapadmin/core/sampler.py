@@ -516,10 +516,6 @@ def _observation(backend: Backend, area: kernel.SwapArea | None, now: Any) -> di
     if not path and _path_unnamed(backend):
         return fields  # the row names no path, or none that is a path: it says nothing
     there = presence.there(path) if path else False
-    if there is False and path and _hidden(path):
-        # Nothing by that name, but a filesystem the machine mounts above it is not
-        # mounted: the store may well be on it. Not "absent" (review 178/1).
-        there = None
     if there is None:
         # A stat that failed otherwise (EACCES, EIO), a dangling link, or no path at all:
         # this says nothing, not even that the area is off (its real path may be the one
@@ -527,28 +523,44 @@ def _observation(backend: Backend, area: kernel.SwapArea | None, now: Any) -> di
         # and priority stay as last seen (review 161/3).
         return fields
     fields.update(used_bytes=0, active_priority=None)
-    if there is False:
-        fields.update(observed_state=Backend.Observed.ABSENT, observed_error="")
-    elif backend.observed_state in (
+    to_ready = backend.observed_state in (
         Backend.Observed.ACTIVE,
         Backend.Observed.ABSENT,
         Backend.Observed.UNKNOWN,
-    ):
+    )
+    hidden = _hidden(backend, path) if there is False or to_ready else None
+    if hidden is not None:
+        # Nothing, or something else, by that name beneath a filesystem the machine mounts
+        # that is not mounted (or whether it is cannot be told): the store may well be on
+        # it, and it is not in use (not in /proc/swaps). Said, not "absent" (the destroy
+        # of a backend so read would look done) nor "ready" (reviews 178/1, 181/3, 181/4).
+        fields.update(observed_state=Backend.Observed.ERROR, observed_error=hidden)
+    elif there is False:
+        fields.update(observed_state=Backend.Observed.ABSENT, observed_error="")
+    elif to_ready:
         # Deactivated (or recreated) outside swapadmin: the store is there, not in use.
         fields.update(observed_state=Backend.Observed.READY, observed_error="")
     return fields
 
 
-def _hidden(path: str) -> bool:
-    """Whether nothing at ``path`` by name says nothing, for a mount missing above it, or
-    a mount table that cannot be read: then it cannot be told. Read only for a row whose
-    store is not found (a small file, once such a row a sample), and never raised: one
-    row must not cost the host its sample (review 180/5)."""
+def _hidden(backend: Backend, path: str | None) -> str | None:
+    """Why finding nothing (or something else) at the row's path by name says nothing of its
+    store: a mount missing above it, or above the file its params name (a loop backend's
+    path is its device, which after a reboot is gone whatever its file's disk does: review
+    181/4), or a mount table that cannot be read. Read only for a row whose store is not
+    found, or would turn ready (a small file, once such a row a sample), and never raised:
+    one row must not cost the host its sample (review 180/5)."""
     try:
         table = Policy.from_env().mount_table
-    except ValueError:  # a variable the worker's start would have refused
-        return True
-    return fstab.hidden_by_a_mount(path, table) is not None
+    except ValueError as e:  # a variable the worker's start would have refused
+        return f"cannot tell whether its filesystem is mounted: {e}"
+    params = backend.params if isinstance(backend.params, dict) else {}
+    for name in dict.fromkeys((path, params.get("path"))):
+        if isinstance(name, str) and name.startswith("/"):
+            hidden = fstab.hidden_by_a_mount(name, table)
+            if hidden is not None:
+                return hidden.message
+    return None
 
 
 def _description_failed(backend: Backend) -> bool:

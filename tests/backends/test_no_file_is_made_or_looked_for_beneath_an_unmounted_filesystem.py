@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -137,7 +138,52 @@ def test_a_stray_file_beneath_the_mount_point_hides_nothing(scratch: Path) -> No
             later.remove()
         assert path.read_bytes() == b"stray"
         path.unlink()
+        path.mkdir()  # a directory (or a link) where the file was: the same (181/1)
+        with pytest.raises(NotMountedError, match=REFUSED):
+            later.verify()
+        with pytest.raises(NotMountedError, match=REFUSED):
+            later.remove()
+        path.rmdir()
         (mnt / "swap").rmdir()
+
+
+@needs_root
+def test_an_old_copy_of_its_own_file_beneath_the_mount_point_is_not_removed(scratch: Path):
+    """A copy of the backend's own file, mark and all, on the root filesystem beneath the
+    mount point (made there by a swapadmin before this check, then hidden when the disk
+    mounted): a destroy removed it and forgot the backend, whose file is on the disk
+    (review 181/2)."""
+    with data_disk(scratch) as (mnt, policy):
+        path = mnt / "swap" / "s"
+        with provisioned("file", {"path": str(path)}, size=SIZE, policy=policy) as made:
+            pass
+        copy = scratch / "copy"
+        shutil.copy2(path, copy)  # with its extended attributes: the mark
+        run("umount", str(mnt))
+        (mnt / "swap").mkdir(mode=0o700)
+        copy.rename(path)
+
+        later = rebuilt(made)
+        assert isinstance(later, FileBackend)
+        with pytest.raises(NotMountedError, match=REFUSED):
+            later.remove()
+        assert path.exists()
+        path.unlink()
+        (mnt / "swap").rmdir()
+
+
+@needs_root
+def test_no_directory_is_made_above_a_mount_point_that_is_not_there(scratch: Path) -> None:
+    """The table mounts ``srv/disk1``, and not even ``srv`` is there: nothing is made on
+    the way to it (review 181/7)."""
+    point = scratch / "srv" / "disk1"
+    table = scratch / "fstab"
+    table.write_text(f"LABEL=swapdata {point} ext4 defaults 0 2\n")
+    policy = Policy(swap_roots=(point / "swap",), mount_table=table)
+
+    with pytest.raises(UnsafeDirectoryError, match=REFUSED):
+        provisioned("file", {"path": str(point / "swap" / "s")}, size=SIZE, policy=policy)
+    assert not (scratch / "srv").exists()
 
 
 @needs_root

@@ -58,6 +58,33 @@ def test_a_backend_on_an_unmounted_filesystem_is_neither_made_nor_forgotten(
         made.refresh_from_db()
         assert made.observed_state == Backend.Observed.ERROR
         assert refused in made.observed_error
+        # Nor does it keep ACTIVE for an area the reboot took (not in /proc/swaps), nor
+        # say READY for a stray file beneath the mount point (review 181/3).
+        Backend.objects.filter(pk=made.pk).update(observed_state=Backend.Observed.ACTIVE)
+        take_sample(host_row, Reading())
+        made.refresh_from_db()
+        assert (made.observed_state, made.used_bytes) == (Backend.Observed.ERROR, 0)
+        (mnt / "swap").mkdir(mode=0o700)
+        (mnt / "swap" / "s").write_bytes(b"stray")
+        Backend.objects.filter(pk=made.pk).update(observed_state=Backend.Observed.ABSENT)
+        take_sample(host_row, Reading())
+        made.refresh_from_db()
+        assert made.observed_state == Backend.Observed.ERROR
+        assert refused in made.observed_error
+        (mnt / "swap" / "s").unlink()
+        (mnt / "swap").rmdir()
+        # A loop backend's path is its device, gone after a reboot whatever its file's
+        # disk does: its file is asked about too (review 181/4).
+        loop = Backend.objects.create(
+            host=host_row, kind="loop", name="l", params={"path": str(mnt / "swap" / "l")},
+            size_bytes=16 << 20, observed_state=Backend.Observed.READY,
+            info={"swap_path": "/dev/loop-not-there"},
+        )  # fmt: skip
+        take_sample(host_row, Reading())
+        loop.refresh_from_db()
+        assert loop.observed_state == Backend.Observed.ERROR, loop.observed_error
+        assert refused in loop.observed_error
+        loop.delete()
         # And the health check says why it cannot find the file, not that it is gone.
         finding = _check_node(str(mnt / "swap" / "s"), "file", exact_mode=True)
         assert finding.status == "fail" and refused in finding.message, finding

@@ -16,6 +16,7 @@ from backends.errors import printable
 from swapadmin.core import handlers
 from swapadmin.core.context import JobContext
 from swapadmin.core.models import Job
+from swapadmin.core.observe import said
 from swapadmin.health.probes import warn
 from tests.control.test_run_job_directly import backend_on, job_for, run
 
@@ -31,7 +32,7 @@ def test_a_nul_is_shown_and_other_text_kept() -> None:
 
 def test_a_third_partys_words_are_printable_however_it_sets_them() -> None:
     """Set after ``__init__``, given as a class's default, or never given (reviews 179/1,
-    180/3): every reader of ``message`` gets text a row can hold."""
+    180/3, 181/5): what keeps the words gets text a row can hold."""
 
     class Late(BackendError):
         def __init__(self) -> None:
@@ -49,7 +50,7 @@ def test_a_third_partys_words_are_printable_however_it_sets_them() -> None:
             pass
 
     assert Late().message == str(Late()) == "late \\x00"
-    assert Default().message == "default \\x00"
+    assert said(Default()) == "default \\x00"  # its own default hides the property
     assert Silent().message == "Silent"
 
 
