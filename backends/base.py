@@ -190,6 +190,11 @@ class SwapBackend(ABC):
     #: makes it, ``swapfile(False)`` removes it: a loop device, a zram device): its absence
     #: while the area is released is no fault for the health probes to report.
     device_is_ephemeral: ClassVar[bool] = False
+    #: True when the store is a file reached through the machine's mount points (the file
+    #: and loop kinds): nothing found at its path by name, or something not its own, may
+    #: mean a filesystem meant to be mounted on the way is not (``hidden``), so a reader
+    #: by name (the sampler) asks the mount table before it says "absent".
+    beneath_mounts: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -726,6 +731,14 @@ class SwapBackend(ABC):
         """Raise NotOursError when the store at the path is not this backend's formatted
         area (read-only: for health checks and before handing the area to the kernel)."""
         self.open_for_swapon().close()
+
+    def hidden(self) -> BackendError | None:
+        """Why what is at the path by name (nothing, or something not this backend's) may
+        say nothing of the store: a filesystem meant to be mounted on the way is not, or
+        whether it is cannot be told. None when nothing hides it, as for any kind whose
+        store is not beneath the mount points (``beneath_mounts``). Asked by a destroy
+        before it changes anything, so it never stops one halfway (review 182/1)."""
+        return None
 
     def area_name(self) -> str:
         """``swap_path`` for a message, or "the area" before the store has one (a loop

@@ -80,6 +80,10 @@ class File:
     #: Whether it is active cannot be told (its path cannot be named): ``active`` and
     #: ``used_bytes`` are as last seen, and nothing is asked of it until a look can tell.
     untold: bool = False
+    #: Why it may not be removed now, however idle (its latest destroys failed and the
+    #: wait before the next has not passed; its store may be on a filesystem that is not
+    #: mounted), or "" when it may.
+    kept: str = ""
 
 
 class Held(StrEnum):
@@ -125,10 +129,11 @@ MAX_RETRY_SECONDS = 3600.0
 
 
 def retry_after(failures: int, cooldown_seconds: float) -> float:
-    """Seconds to wait after the latest of ``failures`` adds that failed in a row before
-    trying another: the cool-down (at least a round's minute), doubled for each failure, up
-    to ``MAX_RETRY_SECONDS``. Without it a provision that always fails is retried every
-    round for ever, each try a file created and destroyed, jobs and audit rows."""
+    """Seconds to wait after the latest of ``failures`` adds (or one file's destroys) that
+    failed in a row before trying another: the cool-down (at least a round's minute),
+    doubled for each failure, up to ``MAX_RETRY_SECONDS``. Without it a provision that
+    always fails is retried every round for ever, each try a file created and destroyed,
+    jobs and audit rows."""
     if failures <= 0:
         return 0.0
     base = max(cooldown_seconds, 60.0)
@@ -222,8 +227,9 @@ def _remove(rules: Rules, reading: Reading, files: list[File]) -> Decision:
     floor = rules.min_free_bytes + rules.file_size_bytes // 2
     # The newest first (the highest number): the oldest file stays longest, as swapspace does.
     for f in sorted(files, key=lambda f: (len(f.name), f.name), reverse=True):
-        if f.untold:
-            # Not "not active": it may be on and hold pages. The next newest may go instead.
+        if f.untold or f.kept:
+            # Not "not active": it may be on and hold pages, or its destroy would be refused
+            # again. The next newest may go instead.
             continue
         stray = stray_bytes(f.size_bytes)
         if f.used_bytes > stray or f.idle_seconds < rules.unused_for_seconds:
@@ -253,7 +259,8 @@ def _remove(rules: Rules, reading: Reading, files: list[File]) -> Decision:
             f"free swap {_mib(reading.swap_free)} is enough; no file of the policy may go yet "
             f"(one goes when unused, stray pages aside, for {rules.unused_for_seconds:.0f} s "
             f"and free swap stays above {_mib(floor)} without it)"
-            + (f"; whether {untold} is active cannot be told, so it stays" if untold else ""),
+            + (f"; whether {untold} is active cannot be told, so it stays" if untold else "")
+            + "".join(f"; {f.name} stays: {f.kept}" for f in files if f.kept),
             held=Held.ENOUGH,
         )
     return Decision(Action.NONE, f"free swap {_mib(reading.swap_free)} is enough", held=Held.ENOUGH)

@@ -133,7 +133,7 @@ def _check_plugin(cls: object) -> None:
     for attr in ("name", "label"):
         if not isinstance(getattr(cls, attr, None), str) or not getattr(cls, attr):
             raise TypeError(f"{cls.__name__} must set a non-empty class attribute {attr!r}")
-    for attr in ("takes_size", "resizable", "persistable", "device_is_ephemeral"):
+    for attr in ("takes_size", "resizable", "persistable", "device_is_ephemeral", "beneath_mounts"):
         # A property read on the class is an object, and would read as True.
         if not isinstance(getattr(cls, attr, None), bool):
             raise TypeError(f"{cls.__name__}.{attr} must be a class attribute, True or False")

@@ -253,6 +253,7 @@ class FileBackend(SwapBackend):
 
     name: ClassVar[str] = "file"
     label: ClassVar[str] = "Swap file"
+    beneath_mounts: ClassVar[bool] = True
     description: ClassVar[str] = (
         "A file under a swap root on ext4, xfs or btrfs, fully allocated and verified with "
         "FIEMAP (no holes, no shared extents; NOCOW on btrfs)."
@@ -346,7 +347,7 @@ class FileBackend(SwapBackend):
 
     # ---- the open file: reached by a walk from the swap root, proven on its descriptor ----
 
-    def _unmounted_on_the_way(self) -> BackendError | None:
+    def hidden(self) -> BackendError | None:
         """Why a file not found at the path may be hidden rather than gone: a directory on
         the way where the table mounts a filesystem and nothing is mounted (review 168/8),
         or a table or mount that cannot be read, so that it cannot be told. Returned
@@ -356,8 +357,17 @@ class FileBackend(SwapBackend):
             safepath.open_parent(
                 self.file_path, self.policy.swap_roots, mounts=self._mounts()
             ).close()
-        except (NotMountedError, KernelError) as e:
+        except NotMountedError as e:
             hidden: BackendError = e
+        except KernelError as e:
+            # The table or a mount that cannot be read: said as a NotMountedError too, so
+            # every reader (the observer's words, the sampler's, the dynamic policy's) takes
+            # "cannot tell" as "may be hidden", as the walk does (review 183/2).
+            hidden = NotMountedError(
+                f"cannot tell whether a filesystem on the way to {self.file_path} is "
+                f"mounted: {e.message}. Nothing beneath it is made, or taken for gone, until "
+                "it can"
+            )
         except (OSError, BackendError):
             return None  # anything else on the way is said by the caller's own look
         else:
@@ -389,7 +399,7 @@ class FileBackend(SwapBackend):
         # A link or a device where the file was, beneath a mount missing on the way: the
         # store may be on the filesystem meant to be mounted (review 181/1). Asked here,
         # not while the refusal is handled.
-        hidden = self._unmounted_on_the_way()
+        hidden = self.hidden()
         if hidden is not None:
             raise hidden
         if self.record.get("owner") or self.record.get("key"):
@@ -407,7 +417,7 @@ class FileBackend(SwapBackend):
         try:
             parent, fd = safepath.open_beneath(path, self.policy.swap_roots, flags)
         except FileNotFoundError:
-            hidden = self._unmounted_on_the_way()
+            hidden = self.hidden()
             if hidden is None:
                 # Raised here: the FileNotFoundError is its context, which the loop kind's
                 # ``_file_gone`` reads as the file gone.
@@ -440,7 +450,7 @@ class FileBackend(SwapBackend):
             return
         except NotOursError as e:
             refused = e
-        hidden = self._unmounted_on_the_way()
+        hidden = self.hidden()
         if hidden is not None:
             raise hidden
         raise refused
@@ -751,7 +761,7 @@ class FileBackend(SwapBackend):
         # backend's own file made there before this check) is not the store, which may be
         # on the filesystem meant to be mounted; judged gone or not ours, the backend would
         # be forgotten and its store left behind (reviews 168/8, 180/2, 181/1, 181/2).
-        hidden = self._unmounted_on_the_way()
+        hidden = self.hidden()
         if hidden is not None:
             raise hidden
         # Whose file it is comes next: an active area at the path that is not this
@@ -829,7 +839,7 @@ class FileBackend(SwapBackend):
         try:
             return os.lstat(self.file_path).st_size
         except FileNotFoundError:
-            hidden = self._unmounted_on_the_way()
+            hidden = self.hidden()
             if hidden is None:
                 raise BackendError(f"{self.file_path} does not exist; enable it first") from None
         # Not while the FileNotFoundError is handled: its ENOENT would say "gone".
@@ -853,7 +863,7 @@ class FileBackend(SwapBackend):
             # no file, which ``os.path.isfile`` did (review 164/11).
             if not presence.says_absent(e.errno):
                 raise KernelError(f"cannot look at {path}: {e.strerror}", errno=e.errno) from e
-            hidden = self._unmounted_on_the_way()
+            hidden = self.hidden()
             if hidden is None:
                 return info
         else:

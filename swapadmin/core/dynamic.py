@@ -176,14 +176,41 @@ def _held_more_than(key: str, stray: int, resolution: str) -> Q:
     )
 
 
-def _file(backend: Backend, now: datetime, window: float) -> dynamic.File:
+def _file(backend: Backend, now: datetime, policy: DynamicSwapPolicy) -> dynamic.File:
     return dynamic.File(
         name=backend.name,
         size_bytes=backend.size_bytes or 0,
         used_bytes=backend.used_bytes,
         active=backend.observed_state == Backend.Observed.ACTIVE,
-        idle_seconds=_idle_seconds(backend, now, window),
+        idle_seconds=_idle_seconds(backend, now, policy.unused_for_seconds),
         untold=backend.observed_state == Backend.Observed.INDETERMINATE,
+        kept=_kept(backend, now, policy.cooldown_seconds),
+    )
+
+
+def _kept(backend: Backend, now: datetime, cooldown: float) -> str:
+    """Why the policy may not remove ``backend`` now, or "". Its store may be on a
+    filesystem that is not mounted: its destroy is refused until that can be told (review
+    182/4). Or its latest destroys failed in a row, for any reason (a mount table that
+    cannot be read refuses even a file that is there), and the wait ``dynamic.retry_after``
+    sets since the latest has not passed: each round asked it again (review 183/1)."""
+    if backend.store_may_be_hidden:
+        return f"its store may be on a filesystem that is not mounted ({backend.observed_error})"
+    failed: list[Job] = []
+    for job in backend.jobs.exclude(kind=Job.Kind.CHECK).order_by("-queued_at", "-pk")[:10]:
+        if job.kind != Job.Kind.DESTROY or job.state != Job.State.FAILED:
+            break
+        failed.append(job)
+    if not failed:
+        return ""
+    latest = failed[0]
+    wait = dynamic.retry_after(len(failed), cooldown)
+    left = wait - (now - (latest.finished_at or latest.queued_at)).total_seconds()
+    if left <= 0:
+        return ""
+    return (
+        f"its latest {len(failed)} destroy(s) failed ({(latest.error or 'no error')[:300]}): "
+        f"tried again in {left:.0f} s"
     )
 
 
@@ -247,9 +274,10 @@ def _follow_up(policy: DynamicSwapPolicy, now: datetime) -> bool:
             continue
         if last.state in Job.LIVE:
             return True
-        if backend.observed_state == Backend.Observed.INDETERMINATE:
-            # Its next step would be refused (services.indeterminate_reason), and the round
-            # with it: the other files' steps, and an add under pressure, go on meanwhile.
+        if backend.observed_state == Backend.Observed.INDETERMINATE or backend.store_may_be_hidden:
+            # Its next step would be refused (services.indeterminate_reason; a store that may
+            # be hidden refuses its activate and destroy), and the round with it: the other
+            # files' steps, and an add under pressure, go on meanwhile.
             continue
         ok = last.state == Job.State.SUCCEEDED
         kind = last.kind
@@ -397,11 +425,10 @@ def run_policy(policy: DynamicSwapPolicy) -> Decision:
             adds_held=_adds_held(policy, now),
         )
         files = list(policy.files.all())
-        window = policy.unused_for_seconds
         decision = dynamic.decide(
             rules_of(policy),
             reading,
-            [_file(b, now, window) for b in files],
+            [_file(b, now, policy) for b in files],
             situation,
             # The names of the adds that just failed too: a file no backend holds may sit at
             # <root>/dyn-1 (made by hand, or kept by a destroy because it was not the

@@ -39,7 +39,7 @@ from backends import (
     tunables,
 )
 from backends import store as store_mod
-from backends.errors import NoDeviceError
+from backends.errors import NoDeviceError, PluginError, printable
 from backends.policy import check_free_space
 from backends.store import Store
 
@@ -410,6 +410,19 @@ def destroy(ctx: JobContext) -> dict[str, Any]:
     backend = ctx.backend
     assert backend is not None
     result: dict[str, Any] = {"adopted": backend.adopted}
+    if not backend.adopted:
+        # Whether the store may be hidden beneath a filesystem that is not mounted is asked
+        # before the host changes: ``remove`` asks too, but only after the swapoff, which
+        # a refusal then left undone, the backend kept with its area off (review 182/1).
+        # An adopted area's file is left on the host, so nothing hidden is lost.
+        hidden = _kind_answer(backend.kind, "whether its store may be hidden", plugin.hidden)
+        if isinstance(hidden, BackendError):
+            raise hidden
+        if hidden is not None:  # a third party's answer that is no refusal: no destroy
+            raise PluginError(
+                f"the {backend.kind} plugin answered whether its store may be hidden with "
+                f"{printable(repr(hidden))[:200]}, not None or a BackendError"
+            )
     ours = _proven(ctx, plugin)
     # Asked before the host changes: a kind's hook that fails stops the job here, not with
     # the area swapped off and the row kept.

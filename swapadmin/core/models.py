@@ -266,6 +266,18 @@ class Backend(models.Model):
     def __str__(self) -> str:
         return f"{self.host.name}/{self.name}"
 
+    #: How an observed ERROR begins when the store may be on a filesystem meant to be
+    #: mounted that is not (``SwapBackend.hidden``), or that cannot be told: the sampler
+    #: clears only such an ERROR once it can tell, and the dynamic policy asks nothing of
+    #: such a file meanwhile (reviews 182/3, 182/4).
+    HIDDEN_SAID = "its store may be on a filesystem that is not mounted: "
+
+    @property
+    def store_may_be_hidden(self) -> bool:
+        return self.observed_state == self.Observed.ERROR and str(self.observed_error).startswith(
+            self.HIDDEN_SAID
+        )
+
     @property
     def swap_path(self) -> str | None:
         """The path in /proc/swaps, as the worker last described it."""

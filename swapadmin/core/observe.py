@@ -16,7 +16,7 @@ from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from backends import BackendError, Policy, SwapBackend, header, kernel, presence
-from backends.errors import NoDeviceError, NotOursError, printable
+from backends.errors import NoDeviceError, NotMountedError, NotOursError, printable
 
 from .models import Backend
 from .plugins import build_plugin
@@ -281,7 +281,9 @@ def _proof(backend: Backend, plugin: SwapBackend) -> tuple[str | None, bool]:
     try:
         plugin.verify()
     except NotOursError as e:
-        return e.message, False
+        # said(): a third party's class may set ``message`` as its own attribute, which the
+        # property's printing never sees (review 182/5).
+        return said(e, limit=WHOLE_LIMIT), False
     except (BackendError, OSError):
         return None, False
     return None, True
@@ -297,6 +299,14 @@ def _says_gone(e: BaseException, path: str | None) -> bool:
     return presence.gone(e, path)
 
 
+def _cannot_read(e: BackendError | OSError) -> str:
+    """Why the store could not be read, as the row keeps it: one that may be hidden beneath
+    a filesystem not mounted says so in words the sampler and the dynamic policy know
+    (``Backend.HIDDEN_SAID``)."""
+    why = Backend.HIDDEN_SAID if isinstance(e, NotMountedError) else "cannot read the store: "
+    return why + said(e, limit=WHOLE_LIMIT)
+
+
 def _inactive_state(
     plugin: SwapBackend, path: str | None, fields: dict[str, Any], adopted: bool
 ) -> str:
@@ -308,7 +318,7 @@ def _inactive_state(
         # Denied (a devices cgroup, EACCES), EIO, a hung mount, a refusal of what is at
         # the path: the store may well be there. "Absent" would call it gone and offer a
         # provision of it.
-        fields["observed_error"] = f"cannot read the store: {said(e, limit=WHOLE_LIMIT)}"
+        fields["observed_error"] = _cannot_read(e)
         return Backend.Observed.ERROR
     if path is None:
         # The store is there but not attached (a loop file after a reboot): activating
@@ -320,7 +330,7 @@ def _inactive_state(
         if presence.could_not_look(e):
             # A failed read (EIO) or a refusal (a swap root others may write) says nothing
             # of the header: "provision it again" would be the wrong advice, and a harm.
-            fields["observed_error"] = f"cannot read the store: {said(e, limit=WHOLE_LIMIT)}"
+            fields["observed_error"] = _cannot_read(e)
             return Backend.Observed.ERROR
         if presence.gone(e, path):
             # Gone since capacity_bytes found it (ENXIO; a file removed): "no usable header,

@@ -523,18 +523,23 @@ def _observation(backend: Backend, area: kernel.SwapArea | None, now: Any) -> di
         # and priority stay as last seen (review 161/3).
         return fields
     fields.update(used_bytes=0, active_priority=None)
-    to_ready = backend.observed_state in (
+    # A hidden store's ERROR is this reader's own word (or the observer's in the same
+    # words), so found again it is cleared here too: nothing else would (review 182/3).
+    beneath = _beneath_mounts(backend)
+    to_ready = (beneath and backend.store_may_be_hidden) or backend.observed_state in (
         Backend.Observed.ACTIVE,
         Backend.Observed.ABSENT,
         Backend.Observed.UNKNOWN,
     )
-    hidden = _hidden(backend, path) if there is False or to_ready else None
+    hidden = _hidden(backend, path) if beneath and (there is False or to_ready) else None
     if hidden is not None:
         # Nothing, or something else, by that name beneath a filesystem the machine mounts
         # that is not mounted (or whether it is cannot be told): the store may well be on
         # it, and it is not in use (not in /proc/swaps). Said, not "absent" (the destroy
         # of a backend so read would look done) nor "ready" (reviews 178/1, 181/3, 181/4).
-        fields.update(observed_state=Backend.Observed.ERROR, observed_error=hidden)
+        fields.update(
+            observed_state=Backend.Observed.ERROR, observed_error=Backend.HIDDEN_SAID + hidden
+        )
     elif there is False:
         fields.update(observed_state=Backend.Observed.ABSENT, observed_error="")
     elif to_ready:
@@ -549,7 +554,9 @@ def _hidden(backend: Backend, path: str | None) -> str | None:
     path is its device, which after a reboot is gone whatever its file's disk does: review
     181/4), or a mount table that cannot be read. Read only for a row whose store is not
     found, or would turn ready (a small file, once such a row a sample), and never raised:
-    one row must not cost the host its sample (review 180/5)."""
+    one row must not cost the host its sample (review 180/5). Only a kind whose store is a
+    file beneath the mount points asks (``beneath_mounts``): a table that cannot be read
+    says nothing of a missing zram or block device (review 182/3)."""
     try:
         table = Policy.from_env().mount_table
     except ValueError as e:  # a variable the worker's start would have refused
@@ -561,6 +568,16 @@ def _hidden(backend: Backend, path: str | None) -> str | None:
             if hidden is not None:
                 return hidden.message
     return None
+
+
+def _beneath_mounts(backend: Backend) -> bool:
+    """Whether the row's kind keeps its store in a file beneath the mount points (its class's
+    ``beneath_mounts``), so that finding nothing there by name may say only that a
+    filesystem is not mounted. A kind not installed here: no."""
+    try:
+        return registry().get(backend.kind).beneath_mounts is True
+    except BackendError:
+        return False
 
 
 def _description_failed(backend: Backend) -> bool:

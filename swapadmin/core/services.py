@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from backends import BackendError, Policy, registry
 from backends.dynamic import RESERVED_PREFIX
+from backends.errors import printable
 from swapadmin.celery import app as celery_app
 
 from . import actions, signing
@@ -199,8 +200,21 @@ def audit(
         host=host,
         source_ip=actor.ip,
         outcome=outcome,
-        detail=detail or {},
+        detail=_printable_json(detail or {}),
     )
+
+
+def _printable_json(value: Any) -> Any:
+    """``value`` with every string in it printable: a reason may quote a third party's kind
+    (its label, its refusal's own ``message`` default), and PostgreSQL's jsonb keeps no NUL,
+    so the audit row of a refusal failed with it (review 182/5)."""
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, dict):
+        return {printable(str(k)): _printable_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_printable_json(v) for v in value]
+    return value
 
 
 # ---- validation ----

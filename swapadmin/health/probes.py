@@ -214,7 +214,13 @@ def _check_node(path: str, what: str, *, exact_mode: bool) -> Finding:
     try:
         st = os.lstat(path)
     except FileNotFoundError:
-        hidden = fstab_mod.hidden_by_a_mount(path, Policy.from_env().mount_table)
+        # Only a file is looked for beneath the mount points: a table that cannot be read
+        # says nothing of a missing device (review 183/7).
+        hidden = (
+            fstab_mod.hidden_by_a_mount(path, Policy.from_env().mount_table)
+            if what == "file"
+            else None
+        )
         if hidden is not None:  # not "does not exist": it may be on the missing mount
             return fail("store", f"cannot find the swap {what}: {hidden.message}", path)
         return fail("store", f"the swap {what} {path} does not exist", path)

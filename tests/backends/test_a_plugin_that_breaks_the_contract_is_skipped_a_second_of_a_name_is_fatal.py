@@ -25,6 +25,15 @@ class NotAFlag(FileBackend):
     takes_size = "yes"  # type: ignore[assignment]
 
 
+class MountsByProperty(FileBackend):
+    """A flag read on the class as a property object: the sampler's ``is True`` would read
+    it as False, and a hidden store as gone (review 183/3)."""
+
+    name = "mounts-by-property"
+    label = "Mounts by property"
+    beneath_mounts = property(lambda self: True)  # type: ignore[assignment]
+
+
 class AnotherFile(FileBackend):
     name = "file"
     label = "A third party's file"
@@ -50,6 +59,14 @@ def test_a_kind_that_breaks_the_contract_is_skipped_and_said(
     reg = load(monkeypatch, entry("not-a-flag", f"{HERE}:NotAFlag"), BUILT_IN_FILE)
     assert "not-a-flag" not in reg and "file" in reg
     assert "takes_size must be a class attribute" in caplog.text
+
+
+def test_whether_a_kinds_store_is_beneath_the_mounts_is_a_plain_flag(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    reg = load(monkeypatch, entry("mounts-by-property", f"{HERE}:MountsByProperty"))
+    assert "mounts-by-property" not in reg
+    assert "beneath_mounts must be a class attribute" in caplog.text
 
 
 @pytest.mark.parametrize("first_loaded", ["built-in", "third party"])

@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
 
+from backends import BackendError, Policy
+from swapadmin.core import handlers
+from swapadmin.core.context import JobContext
 from swapadmin.core.models import Backend, Job
 from swapadmin.core.observe import read_observation, write_observation
 from swapadmin.core.sampler import Reading, take_sample
@@ -21,6 +25,7 @@ from swapadmin.health.probes import _check_node
 from tests.control.test_run_job_directly import backend_on, job_for, run
 from tests.fixtures.host import mounted_image, needs_root
 from tests.fixtures.host import run as sh
+from tests.fixtures.plain_kind import PlainFile
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("on_testhost"), needs_root]
 
@@ -94,7 +99,121 @@ def test_a_backend_on_an_unmounted_filesystem_is_neither_made_nor_forgotten(
         assert Backend.objects.filter(pk=made.pk).exists()
 
         sh("mount", "-o", "loop", str(scratch / "ext4.img"), str(mnt))
+        # Mounted again, the sample that said ERROR clears it: nothing else would (182/3).
+        made.refresh_from_db()
+        assert made.observed_error.startswith(Backend.HIDDEN_SAID), made.observed_error
+        take_sample(host_row, Reading())
+        made.refresh_from_db()
+        assert (made.observed_state, made.observed_error) == (Backend.Observed.READY, "")
         job = run(job_for(Backend.objects.get(pk=made.pk), Job.Kind.DESTROY))
         assert job.state == Job.State.SUCCEEDED, job.error
         assert not Backend.objects.filter(pk=made.pk).exists()
         assert not (mnt / "swap" / "s").exists()
+
+
+def test_a_destroy_that_cannot_tell_whether_its_file_is_hidden_changes_nothing(
+    host_row, swap_root: Path, scratch: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Asked before the swapoff, not after it: the destroy of an active area whose mount
+    table cannot be read (or names a mount point above it, a line added since) fails with
+    the area still on and the backend kept, where before the area was turned off first and
+    the destroy then failed (review 182/1). Readable again, the destroy goes through."""
+    from backends import kernel
+
+    path = swap_root / "s"
+    made = backend_on(host_row, path)
+    assert run(job_for(made, Job.Kind.PROVISION)).state == Job.State.SUCCEEDED
+    assert run(job_for(made, Job.Kind.ACTIVATE)).state == Job.State.SUCCEEDED
+    table = scratch / "unreadable-table"
+    table.mkdir()  # read as a file: EISDIR
+    monkeypatch.setenv("SWAPADMIN_MOUNT_TABLE", str(table))
+
+    job = run(job_for(made, Job.Kind.DESTROY))
+    assert job.state == Job.State.FAILED and f"cannot read {table}" in job.error, job.error
+    assert kernel.is_active(str(path))
+    assert "swapoff" not in job.log
+    assert Backend.objects.filter(pk=made.pk).exists()
+
+    line = scratch / "line-added-since"
+    line.write_text(f"LABEL=other {swap_root} ext4 defaults 0 2\n")
+    monkeypatch.setenv("SWAPADMIN_MOUNT_TABLE", str(line))
+    job = run(job_for(made, Job.Kind.DESTROY))
+    assert job.state == Job.State.FAILED and "nothing is mounted there" in job.error
+    assert kernel.is_active(str(path))
+
+    monkeypatch.setenv("SWAPADMIN_MOUNT_TABLE", str(scratch / "mount-table"))
+    job = run(job_for(made, Job.Kind.DESTROY))
+    assert job.state == Job.State.SUCCEEDED, job.error
+    assert not kernel.is_active(str(path)) and not path.exists()
+
+
+def test_a_table_that_cannot_be_read_says_nothing_of_a_missing_device(
+    host_row, swap_root: Path, scratch: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only a kind whose store is a file beneath the mount points asks the table: a block
+    device that is not there is absent whatever the table, where before an unreadable one
+    turned every missing store of the host to ERROR (review 182/3)."""
+    table = scratch / "unreadable-table"
+    table.mkdir()
+    monkeypatch.setenv("SWAPADMIN_MOUNT_TABLE", str(table))
+    disk = Backend.objects.create(
+        host=host_row, kind="block", name="disk", params={"device": "/dev/swapadmin-test-none"},
+        observed_state=Backend.Observed.READY,
+    )  # fmt: skip
+    file = backend_on(host_row, swap_root / "gone", observed_state=Backend.Observed.READY)
+
+    take_sample(host_row, Reading())
+
+    disk.refresh_from_db()
+    file.refresh_from_db()
+    assert (disk.observed_state, disk.observed_error) == (Backend.Observed.ABSENT, "")
+    assert file.observed_state == Backend.Observed.ERROR  # a file's filesystem: cannot tell
+    assert f"cannot read {table}" in file.observed_error, file.observed_error
+    assert file.store_may_be_hidden
+    # The observer says it in the same words, so the two readers agree that the store may
+    # be hidden (review 183/2); the health check asks the table for a file only (183/7).
+    look = read_observation(file)
+    assert look["observed_error"].startswith(Backend.HIDDEN_SAID), look
+    assert f"cannot read {table}" in look["observed_error"]
+    finding = _check_node("/dev/swapadmin-test-none", "device", exact_mode=False)
+    assert finding.message == "the swap device /dev/swapadmin-test-none does not exist"
+
+
+class _AnswersBadly(PlainFile):
+    """A third party's kind that reads ``hidden`` as a yes-or-no question, or fails in it."""
+
+    name: ClassVar[str] = "answers-hidden-badly"
+    label: ClassVar[str] = "answers hidden badly"
+    answer: Any = None
+
+    def hidden(self) -> Any:
+        if isinstance(self.answer, BaseException):
+            raise self.answer
+        return self.answer
+
+
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        (False, "answered whether its store may be hidden with False, not None or a"),
+        (RuntimeError("boom"), "failed to say whether its store may be hidden: RuntimeError"),
+    ],
+)
+def test_a_kinds_answer_whether_its_store_may_be_hidden_is_checked(
+    host_row, swap_root: Path, answer: Any, said: str
+) -> None:
+    """Said as the kind's fault, before anything changes, never an internal error of the
+    worker (review 183/4)."""
+    path = swap_root / "p"
+    path.write_bytes(b"kept")
+    backend = Backend(host=host_row, kind=_AnswersBadly.name, name="p", params={"path": str(path)})
+    ctx = JobContext(job=Job(kind=Job.Kind.DESTROY, host=host_row), backend=backend,
+                     policy=Policy.from_env())  # fmt: skip
+    plugin = _AnswersBadly({"path": str(path)}, policy=ctx.policy)
+    plugin.answer = answer
+    ctx.plugin = plugin
+
+    with pytest.raises(BackendError) as refused:
+        handlers.destroy(ctx)
+    assert said in refused.value.message
+    assert path.read_bytes() == b"kept"

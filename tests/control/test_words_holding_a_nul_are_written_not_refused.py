@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import pytest
 
-from backends import BackendError
-from backends.errors import printable
+from backends import BackendError, Policy
+from backends.errors import NotOursError, printable
 from swapadmin.core import handlers
 from swapadmin.core.context import JobContext
 from swapadmin.core.models import Job
-from swapadmin.core.observe import said
+from swapadmin.core.observe import read_observation, said, write_observation
+from swapadmin.core.plugins import build_plugin
 from swapadmin.health.probes import warn
 from tests.control.test_run_job_directly import backend_on, job_for, run
 
@@ -130,3 +131,44 @@ def test_a_crash_of_the_os_keeps_its_type_and_a_refusal_is_said_whole(
     monkeypatch.setitem(handlers.HANDLERS, Job.Kind.PROVISION, refuses)
     job = run(job_for(backend_on(host_row, swap_root / "t"), Job.Kind.PROVISION))
     assert job.error == long
+
+
+def test_an_audit_rows_words_are_printable(host_row, swap_root) -> None:
+    """A refusal's reason may quote a third party's kind (its label, its own words): the
+    audit row kept none of them with a NUL in (review 182/5)."""
+    from swapadmin.core.services import Actor, audit
+
+    backend = backend_on(host_row, swap_root / "s")
+    row = audit(
+        Actor(None, Job.Via.API), "activate", backend, "refused",
+        {"reason": "label \x00", "nested": [{"k\x00": "v \udcff"}], "n": 3},
+    )  # fmt: skip
+    row.refresh_from_db()
+    assert row.detail == {"reason": "label \\x00", "nested": [{"k\\x00": "v \\xff"}], "n": 3}
+
+
+class _NotOursByDefault(NotOursError):
+    """A third party's refusal whose words are its class's own default, which hides the
+    ``message`` property's printing."""
+
+    message = "not its store \x00"
+
+    def __init__(self) -> None:
+        pass
+
+
+def test_a_proofs_words_are_printable_however_a_kind_sets_them(host_row, swap_root) -> None:
+    backend = backend_on(host_row, swap_root / "s")
+    assert run(job_for(backend, Job.Kind.PROVISION)).state == Job.State.SUCCEEDED
+    backend.refresh_from_db()
+    plugin = build_plugin(backend, Policy.from_env())
+
+    def refuses() -> None:
+        raise _NotOursByDefault()
+
+    plugin.verify = refuses  # type: ignore[method-assign]  # the third party's proof
+    look = read_observation(backend, plugin)
+    assert look["observed_error"] == "not its store \\x00", look
+    write_observation(backend, look)  # PostgreSQL refused the NUL: the look was lost
+    backend.refresh_from_db()
+    assert backend.observed_error == "not its store \\x00"

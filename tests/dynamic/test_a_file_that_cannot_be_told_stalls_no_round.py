@@ -38,3 +38,26 @@ def test_a_shortage_still_adds_while_a_file_cannot_be_told(host_row):
     assert not Job.objects.filter(backend=dyn1, kind=Job.Kind.ACTIVATE).exists()
     dyn1.refresh_from_db()
     assert (dyn1.observed_state, dyn1.desired_state) == ("indeterminate", Backend.Desired.INACTIVE)
+
+
+def test_a_file_that_may_be_hidden_is_not_destroyed(host_row):
+    """A file not found because its filesystem is not mounted (the sampler's or observer's
+    ERROR says so) is not "not active, so remove it": its destroy is refused until the
+    mount is back, and was asked again every round (review 182/4)."""
+    policy = small_policy(host_row)
+    dyn1 = file_after_step(
+        policy, Job.Kind.ACTIVATE, timedelta(hours=2),
+        observed_state=Backend.Observed.ERROR,
+        observed_error=Backend.HIDDEN_SAID + "/data is where /etc/fstab mounts LABEL=d, but "
+        "nothing is mounted there",
+    )  # fmt: skip
+    Sample.objects.create(host=host_row, at=timezone.now(), swap_free=1 << 40)
+
+    decision = dynamic.run_policy(policy)
+
+    assert decision.action != Action.REMOVE, decision.reason
+    assert not Job.objects.filter(backend=dyn1, kind=Job.Kind.DESTROY).exists()
+    # An ERROR of another cause is the policy's to clear up, as before.
+    Backend.objects.filter(pk=dyn1.pk).update(observed_error="cannot read the store: EIO")
+    decision = dynamic.run_policy(policy)
+    assert (decision.action, decision.name) == (Action.REMOVE, "dyn-1"), decision.reason

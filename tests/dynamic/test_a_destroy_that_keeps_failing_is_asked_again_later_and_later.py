@@ -1,0 +1,61 @@
+"""A file of the policy whose destroy failed is not asked to go again at the next round, but
+after the wait an add that keeps failing gets (``dynamic.retry_after``), doubled for each
+destroy that failed in a row. A destroy is refused for as long as the worker cannot tell
+whether a filesystem on the way to the file is mounted (a mount table it cannot read), even
+of a file that is there and READY: the policy asked it again every round, each a failed job
+and its rows (review 183/1)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from backends.dynamic import Action, retry_after
+from swapadmin.core import dynamic
+from swapadmin.core.models import Backend, Job, Sample
+
+from .conftest import file_after_step, small_policy
+
+pytestmark = pytest.mark.django_db
+
+WHY = "cannot tell whether a filesystem on the way to /nowhere/dyn-1 is mounted"
+
+
+def _failed_destroy(backend: Backend, ago: timedelta) -> Job:
+    return Job.objects.create(
+        kind=Job.Kind.DESTROY, host=backend.host, backend=backend, backend_name=backend.name,
+        via=Job.Via.SYSTEM, state=Job.State.FAILED, error=WHY,
+        finished_at=timezone.now() - ago,
+    )  # fmt: skip
+
+
+def test_a_destroy_that_keeps_failing_is_asked_again_later_and_later(host_row):
+    policy = small_policy(host_row, cooldown_seconds=60)
+    dyn1 = file_after_step(
+        policy, Job.Kind.ACTIVATE, timedelta(hours=3), observed_state=Backend.Observed.READY
+    )
+    Sample.objects.create(host=host_row, at=timezone.now(), swap_free=1 << 40)
+    first = _failed_destroy(dyn1, timedelta(seconds=10))
+
+    decision = dynamic.run_policy(policy)
+
+    assert decision.action == Action.NONE, decision.reason
+    assert "dyn-1 stays: its latest 1 destroy(s) failed" in decision.reason
+    assert WHY in decision.reason
+    assert Job.objects.filter(backend=dyn1, kind=Job.Kind.DESTROY).count() == 1
+
+    # Two in a row: the wait doubles, so what would have ended the first wait does not.
+    once = retry_after(1, 60)
+    Job.objects.filter(pk=first.pk).update(finished_at=timezone.now() - timedelta(hours=1))
+    _failed_destroy(dyn1, timedelta(seconds=once + 5))
+    assert dynamic.run_policy(policy).action == Action.NONE
+
+    # Its wait passed, it is asked again.
+    Job.objects.filter(backend=dyn1, kind=Job.Kind.DESTROY).update(
+        finished_at=timezone.now() - timedelta(seconds=retry_after(2, 60) + 5)
+    )
+    decision = dynamic.run_policy(policy)
+    assert (decision.action, decision.name) == (Action.REMOVE, "dyn-1"), decision.reason
+    assert Job.objects.filter(backend=dyn1, kind=Job.Kind.DESTROY).count() == 3
