@@ -350,28 +350,31 @@ class FileBackend(SwapBackend):
     def hidden(self) -> BackendError | None:
         """Why a file not found at the path may be hidden rather than gone: a directory on
         the way where the table mounts a filesystem and nothing is mounted (review 168/8),
-        or a table or mount that cannot be read, so that it cannot be told. Returned
+        or a table or mount that cannot be read, so that it cannot be told (said as a
+        NotMountedError too, so every reader takes "cannot tell" as "may be hidden":
+        review 183/2); a walk that failed otherwise (EIO) is said as itself (184/2), and
+        anything else on the way (a directory missing) by the caller's own look. Returned
         without the context it was raised in: the FileNotFoundError the caller handles
         would read as "no such file", so as gone (review 178/2)."""
         try:
-            safepath.open_parent(
-                self.file_path, self.policy.swap_roots, mounts=self._mounts()
-            ).close()
-        except NotMountedError as e:
-            hidden: BackendError = e
+            mounts = self._mounts()
         except KernelError as e:
-            # The table or a mount that cannot be read: said as a NotMountedError too, so
-            # every reader (the observer's words, the sampler's, the dynamic policy's) takes
-            # "cannot tell" as "may be hidden", as the walk does (review 183/2).
-            hidden = NotMountedError(
+            hidden: BackendError = NotMountedError(
                 f"cannot tell whether a filesystem on the way to {self.file_path} is "
                 f"mounted: {e.message}. Nothing beneath it is made, or taken for gone, until "
                 "it can"
             )
-        except (OSError, BackendError):
-            return None  # anything else on the way is said by the caller's own look
         else:
-            return None
+            try:
+                safepath.open_parent(self.file_path, self.policy.swap_roots, mounts=mounts).close()
+            except (NotMountedError, KernelError) as e:
+                # A KernelError on the way (EIO, too many files open) is said as itself: it
+                # is no mount's doing, but it is no "not found" either.
+                hidden = e
+            except (OSError, BackendError):
+                return None
+            else:
+                return None
         hidden.__context__ = None
         hidden.__cause__ = None
         return hidden

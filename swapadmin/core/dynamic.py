@@ -191,25 +191,25 @@ def _file(backend: Backend, now: datetime, policy: DynamicSwapPolicy) -> dynamic
 def _kept(backend: Backend, now: datetime, cooldown: float) -> str:
     """Why the policy may not remove ``backend`` now, or "". Its store may be on a
     filesystem that is not mounted: its destroy is refused until that can be told (review
-    182/4). Or its latest destroys failed in a row, for any reason (a mount table that
-    cannot be read refuses even a file that is there), and the wait ``dynamic.retry_after``
-    sets since the latest has not passed: each round asked it again (review 183/1)."""
+    182/4). Or destroys of it failed (for any reason: a mount table that cannot be read
+    refuses even a file that is there), and the wait ``dynamic.retry_after`` sets for as
+    many since the latest has not passed: each round asked it again (review 183/1). All
+    its failed destroys count, whatever came between (a cancel, a check, the policy's own
+    swapoff and activate again): the wait only grows, up to its bound (184/4)."""
     if backend.store_may_be_hidden:
-        return f"its store may be on a filesystem that is not mounted ({backend.observed_error})"
-    failed: list[Job] = []
-    for job in backend.jobs.exclude(kind=Job.Kind.CHECK).order_by("-queued_at", "-pk")[:10]:
-        if job.kind != Job.Kind.DESTROY or job.state != Job.State.FAILED:
-            break
-        failed.append(job)
-    if not failed:
+        why = str(backend.observed_error).removeprefix(Backend.HIDDEN_SAID)
+        return f"its store may be on a filesystem that is not mounted ({why[:300]})"
+    failed = backend.jobs.filter(kind=Job.Kind.DESTROY, state=Job.State.FAILED)
+    latest = failed.order_by("-queued_at", "-pk").first()
+    if latest is None:
         return ""
-    latest = failed[0]
-    wait = dynamic.retry_after(len(failed), cooldown)
+    count = failed[:64].count()
+    wait = dynamic.retry_after(count, cooldown)
     left = wait - (now - (latest.finished_at or latest.queued_at)).total_seconds()
     if left <= 0:
         return ""
     return (
-        f"its latest {len(failed)} destroy(s) failed ({(latest.error or 'no error')[:300]}): "
+        f"{count} destroy(s) of it failed, the latest: {(latest.error or 'no error')[:300]}; "
         f"tried again in {left:.0f} s"
     )
 
@@ -234,6 +234,24 @@ def _record(
 def _status(policy: DynamicSwapPolicy, now: datetime, reason: str) -> None:
     DynamicSwapPolicy.objects.filter(pk=policy.pk).update(status=reason, decided_at=now)
     policy.status, policy.decided_at = reason, now
+
+
+def _swapped_off_for(backend: Backend, destroy: Job) -> bool:
+    """Whether the job before ``destroy`` was a swapoff of the file that succeeded: the
+    policy's removal of an active file, half done."""
+    before = (
+        backend.jobs.exclude(kind=Job.Kind.CHECK)
+        .exclude(pk=destroy.pk)
+        .filter(queued_at__lte=destroy.queued_at)
+        .order_by("-queued_at", "-pk")
+        .first()
+    )
+    return (
+        before is not None
+        and before.kind == Job.Kind.DEACTIVATE
+        and before.state == Job.State.SUCCEEDED
+        and backend.observed_state != Backend.Observed.ACTIVE
+    )
 
 
 def _last_job(backend: Backend) -> Job | None:
@@ -275,9 +293,10 @@ def _follow_up(policy: DynamicSwapPolicy, now: datetime) -> bool:
         if last.state in Job.LIVE:
             return True
         if backend.observed_state == Backend.Observed.INDETERMINATE or backend.store_may_be_hidden:
-            # Its next step would be refused (services.indeterminate_reason; a store that may
-            # be hidden refuses its activate and destroy), and the round with it: the other
-            # files' steps, and an add under pressure, go on meanwhile.
+            # Its next step would be refused (services.indeterminate_reason), or would fail
+            # (a store that may be hidden: the worker's walk refuses its activate and its
+            # destroy), and the round with it: the other files' steps, and an add under
+            # pressure, go on meanwhile.
             continue
         ok = last.state == Job.State.SUCCEEDED
         kind = last.kind
@@ -296,6 +315,16 @@ def _follow_up(policy: DynamicSwapPolicy, now: datetime) -> bool:
             job = services.request_action(backend, Job.Kind.DESTROY, actor)
             _record(policy, now, D.DESTROY, f"{backend.name} is swapped off: deleting its file",
                     name=backend.name, job=job)  # fmt: skip
+            return True
+        if kind == Job.Kind.DESTROY and not ok and _swapped_off_for(backend, last):
+            # The policy's swapoff went through, its destroy did not (a mount table that
+            # cannot be read refuses it, never a swapoff): the file is on again, not left
+            # off for ever, counted and never used (review 184/1). Its removal is asked
+            # again after the wait its failed destroys set (``_kept``).
+            job = services.request_action(backend, Job.Kind.ACTIVATE, actor)
+            _record(policy, now, D.ACTIVATE,
+                    f"the destroy of {backend.name} failed ({(last.error or 'no error')[:300]}): "
+                    "activating it again", name=backend.name, job=job)  # fmt: skip
             return True
         refused = kind == Job.Kind.DEACTIVATE and not ok
         if refused and not policy.decisions.filter(job=last, action=D.REFUSED).exists():

@@ -412,10 +412,16 @@ def destroy(ctx: JobContext) -> dict[str, Any]:
     result: dict[str, Any] = {"adopted": backend.adopted}
     if not backend.adopted:
         # Whether the store may be hidden beneath a filesystem that is not mounted is asked
-        # before the host changes: ``remove`` asks too, but only after the swapoff, which
-        # a refusal then left undone, the backend kept with its area off (review 182/1).
-        # An adopted area's file is left on the host, so nothing hidden is lost.
-        hidden = _kind_answer(backend.kind, "whether its store may be hidden", plugin.hidden)
+        # before this job changes the host: ``remove`` asks too, but only after the
+        # swapoff, which a refusal then left done, the backend kept with its area off
+        # (review 182/1). An adopted area's file is left on the host, so nothing hidden is
+        # lost. (The dynamic policy swaps a file off in a job of its own first: it turns
+        # the file on again when the destroy then fails, ``dynamic._follow_up``.)
+        # Through a lambda: the attribute read is the kind's too (a property that raises,
+        # a flag of its own under that name), and said as its fault (review 184/3).
+        hidden = _kind_answer(
+            backend.kind, "whether its store may be hidden", lambda: plugin.hidden()
+        )
         if isinstance(hidden, BackendError):
             raise hidden
         if hidden is not None:  # a third party's answer that is no refusal: no destroy

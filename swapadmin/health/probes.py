@@ -169,7 +169,11 @@ def check_store(t: Target) -> list[Finding]:
     """The file or device exists, is root's, and only root can read it: swap holds memory."""
     out: list[Finding] = []
     if t.file_path:
-        out.append(_check_node(t.file_path, "file", exact_mode=True))
+        out.append(
+            _check_node(
+                t.file_path, "file", exact_mode=True, beneath=_beneath_mounts(t.backend.kind)
+            )
+        )
     device = t.device
     if (
         device
@@ -210,16 +214,20 @@ def _device_is_ephemeral(kind: str) -> bool:
     return kind in registry() and registry().get(kind).device_is_ephemeral is True
 
 
-def _check_node(path: str, what: str, *, exact_mode: bool) -> Finding:
+def _beneath_mounts(kind: str) -> bool:
+    """Whether the kind's store is a file beneath the mount points, as its plugin says; a kind
+    not installed here cannot say, so no."""
+    return kind in registry() and registry().get(kind).beneath_mounts is True
+
+
+def _check_node(path: str, what: str, *, exact_mode: bool, beneath: bool = False) -> Finding:
     try:
         st = os.lstat(path)
     except FileNotFoundError:
-        # Only a file is looked for beneath the mount points: a table that cannot be read
-        # says nothing of a missing device (review 183/7).
+        # Only a kind whose store is a file beneath the mount points asks, as the sampler
+        # does: a table that cannot be read says nothing of a missing device (183/7, 184/7).
         hidden = (
-            fstab_mod.hidden_by_a_mount(path, Policy.from_env().mount_table)
-            if what == "file"
-            else None
+            fstab_mod.hidden_by_a_mount(path, Policy.from_env().mount_table) if beneath else None
         )
         if hidden is not None:  # not "does not exist": it may be on the missing mount
             return fail("store", f"cannot find the swap {what}: {hidden.message}", path)

@@ -291,3 +291,27 @@ def test_a_table_that_cannot_be_read_makes_nothing(scratch: Path) -> None:
     with pytest.raises(KernelError, match=f"cannot read {table}"):
         provisioned("file", {"path": str(root / "s")}, size=SIZE, policy=policy)
     assert not root.exists()
+
+
+@needs_root
+def test_only_the_mounts_are_said_as_what_may_hide_a_file(scratch: Path) -> None:
+    """``hidden`` says "cannot tell whether a filesystem is mounted" for a table it cannot
+    read, in the words of a NotMountedError every reader takes as "may be hidden" (183/2);
+    a walk that failed for another reason is not a mount's doing, and is not said as one
+    (review 184/2: a name too long read as "cannot tell whether … is mounted")."""
+    root = scratch / "swap"
+    root.mkdir(mode=0o700)
+    table = scratch / "table"
+    table.mkdir()  # read as a file: EISDIR
+    policy = Policy(swap_roots=(root,), mount_table=table)
+    unread = FileBackend({"path": str(root / "s")}, size_bytes=SIZE, policy=policy)
+    said = unread.hidden()
+    assert isinstance(said, NotMountedError), said
+    assert f"cannot tell whether a filesystem on the way to {root / 's'} is mounted" in str(said)
+    assert f"cannot read {table}" in str(said)
+
+    (scratch / "empty").touch()
+    policy = Policy(swap_roots=(root,), mount_table=scratch / "empty")
+    long = FileBackend({"path": str(root / ("d" * 300) / "s")}, size_bytes=SIZE, policy=policy)
+    said = long.hidden()
+    assert not isinstance(said, NotMountedError), said

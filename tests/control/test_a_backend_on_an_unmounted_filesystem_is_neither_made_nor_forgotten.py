@@ -20,8 +20,9 @@ from swapadmin.core import handlers
 from swapadmin.core.context import JobContext
 from swapadmin.core.models import Backend, Job
 from swapadmin.core.observe import read_observation, write_observation
+from swapadmin.core.plugins import build_plugin
 from swapadmin.core.sampler import Reading, take_sample
-from swapadmin.health.probes import _check_node
+from swapadmin.health.probes import check_store, target_for
 from tests.control.test_run_job_directly import backend_on, job_for, run
 from tests.fixtures.host import mounted_image, needs_root
 from tests.fixtures.host import run as sh
@@ -91,7 +92,8 @@ def test_a_backend_on_an_unmounted_filesystem_is_neither_made_nor_forgotten(
         assert refused in loop.observed_error
         loop.delete()
         # And the health check says why it cannot find the file, not that it is gone.
-        finding = _check_node(str(mnt / "swap" / "s"), "file", exact_mode=True)
+        made.refresh_from_db()
+        (finding,) = check_store(target_for(made, build_plugin(made, Policy.from_env()), ""))
         assert finding.status == "fail" and refused in finding.message, finding
 
         job = run(job_for(made, Job.Kind.DESTROY))
@@ -161,12 +163,23 @@ def test_a_table_that_cannot_be_read_says_nothing_of_a_missing_device(
         observed_state=Backend.Observed.READY,
     )  # fmt: skip
     file = backend_on(host_row, swap_root / "gone", observed_state=Backend.Observed.READY)
+    # Another kind's ERROR in those words (a third party's NotMountedError, as the observer
+    # says it) is not the sampler's to clear: it asks no table for that kind (184/5).
+    other = Backend.objects.create(
+        host=host_row, kind="block", name="other", params={"device": "/dev/null"},
+        observed_state=Backend.Observed.ERROR, observed_error=Backend.HIDDEN_SAID + "theirs",
+    )  # fmt: skip
 
     take_sample(host_row, Reading())
 
     disk.refresh_from_db()
     file.refresh_from_db()
     assert (disk.observed_state, disk.observed_error) == (Backend.Observed.ABSENT, "")
+    other.refresh_from_db()
+    assert (other.observed_state, other.observed_error) == (
+        Backend.Observed.ERROR,
+        Backend.HIDDEN_SAID + "theirs",
+    )
     assert file.observed_state == Backend.Observed.ERROR  # a file's filesystem: cannot tell
     assert f"cannot read {table}" in file.observed_error, file.observed_error
     assert file.store_may_be_hidden
@@ -175,8 +188,20 @@ def test_a_table_that_cannot_be_read_says_nothing_of_a_missing_device(
     look = read_observation(file)
     assert look["observed_error"].startswith(Backend.HIDDEN_SAID), look
     assert f"cannot read {table}" in look["observed_error"]
-    finding = _check_node("/dev/swapadmin-test-none", "device", exact_mode=False)
+    (finding,) = check_store(target_for(disk, build_plugin(disk, Policy.from_env()), ""))
     assert finding.message == "the swap device /dev/swapadmin-test-none does not exist"
+
+
+class _FlagNamedHidden(PlainFile):
+    """A third party's kind with a property of its own under the hook's name, which fails
+    as it is read, before any call."""
+
+    name: ClassVar[str] = "flag-named-hidden"
+    label: ClassVar[str] = "flag named hidden"
+
+    @property  # type: ignore[override]
+    def hidden(self) -> bool:
+        raise RuntimeError("no such setting")
 
 
 class _AnswersBadly(PlainFile):
@@ -202,15 +227,27 @@ class _AnswersBadly(PlainFile):
 def test_a_kinds_answer_whether_its_store_may_be_hidden_is_checked(
     host_row, swap_root: Path, answer: Any, said: str
 ) -> None:
+    _refused_before_any_change(host_row, swap_root, _AnswersBadly, answer, said)
+
+
+def test_a_kinds_flag_under_the_hooks_name_is_said_as_its_fault(host_row, swap_root: Path):
+    said = "failed to say whether its store may be hidden: RuntimeError: no such setting"
+    _refused_before_any_change(host_row, swap_root, _FlagNamedHidden, None, said)
+
+
+def _refused_before_any_change(
+    host_row, swap_root: Path, kind: type[PlainFile], answer: Any, said: str
+) -> None:
     """Said as the kind's fault, before anything changes, never an internal error of the
     worker (review 183/4)."""
     path = swap_root / "p"
     path.write_bytes(b"kept")
-    backend = Backend(host=host_row, kind=_AnswersBadly.name, name="p", params={"path": str(path)})
+    backend = Backend(host=host_row, kind=kind.name, name="p", params={"path": str(path)})
     ctx = JobContext(job=Job(kind=Job.Kind.DESTROY, host=host_row), backend=backend,
                      policy=Policy.from_env())  # fmt: skip
-    plugin = _AnswersBadly({"path": str(path)}, policy=ctx.policy)
-    plugin.answer = answer
+    plugin = kind({"path": str(path)}, policy=ctx.policy)
+    if isinstance(plugin, _AnswersBadly):
+        plugin.answer = answer
     ctx.plugin = plugin
 
     with pytest.raises(BackendError) as refused:

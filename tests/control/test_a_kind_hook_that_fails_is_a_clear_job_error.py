@@ -76,6 +76,9 @@ class Recording(Failing):
     name = "recording"
     calls: list[str]
 
+    def hidden(self) -> None:
+        self.calls.append("hidden")  # its store is never beneath a mount that is missing
+
     def verify(self) -> None:
         self.calls.append("verify")
 
@@ -121,9 +124,9 @@ def test_a_failing_hook_stops_the_job_before_the_host_changes(
     backend.provisioned_at = timezone.now()
     with pytest.raises(BackendError, match="the recording plugin failed to say"):
         getattr(handlers, job)(Ctx(backend, plugin))
-    # destroy first proves the store its own (a read), then asks; neither took, swapped
-    # off or released anything.
-    assert plugin.calls == ([] if job == "provision" else ["verify"])
+    # destroy first asks whether its store may be hidden and proves it its own (reads),
+    # then asks the hook; neither took, swapped off or released anything.
+    assert plugin.calls == ([] if job == "provision" else ["hidden", "verify"])
 
 
 @pytest.mark.parametrize("persist", [False, True])

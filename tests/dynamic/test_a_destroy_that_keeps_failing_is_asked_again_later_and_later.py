@@ -42,7 +42,7 @@ def test_a_destroy_that_keeps_failing_is_asked_again_later_and_later(host_row):
     decision = dynamic.run_policy(policy)
 
     assert decision.action == Action.NONE, decision.reason
-    assert "dyn-1 stays: its latest 1 destroy(s) failed" in decision.reason
+    assert "dyn-1 stays: 1 destroy(s) of it failed" in decision.reason
     assert WHY in decision.reason
     assert Job.objects.filter(backend=dyn1, kind=Job.Kind.DESTROY).count() == 1
 
@@ -59,3 +59,40 @@ def test_a_destroy_that_keeps_failing_is_asked_again_later_and_later(host_row):
     decision = dynamic.run_policy(policy)
     assert (decision.action, decision.name) == (Action.REMOVE, "dyn-1"), decision.reason
     assert Job.objects.filter(backend=dyn1, kind=Job.Kind.DESTROY).count() == 3
+
+
+def test_a_file_the_policy_swapped_off_is_turned_on_again_when_its_destroy_fails(host_row):
+    """The policy removes an active file in two jobs, a swapoff then a destroy: a destroy
+    refused after the swapoff went through (a mount table the worker cannot read refuses
+    the destroy, never the swapoff) left the file off, counted against the limit and never
+    used again (review 184/1)."""
+    policy = small_policy(host_row, cooldown_seconds=60)
+    dyn1 = file_after_step(
+        policy, Job.Kind.DEACTIVATE, timedelta(minutes=2), observed_state=Backend.Observed.READY
+    )
+    _failed_destroy(dyn1, timedelta(minutes=1))
+    Sample.objects.create(host=host_row, at=timezone.now(), swap_free=1 << 40)
+
+    dynamic.run_policy(policy)
+
+    activate = Job.objects.filter(backend=dyn1, kind=Job.Kind.ACTIVATE).get()
+    assert activate.via == Job.Via.SYSTEM
+    decision = policy.decisions.order_by("-at", "-pk").first()
+    assert decision is not None and decision.job == activate
+    assert "the destroy of dyn-1 failed" in decision.reason and WHY in decision.reason
+
+
+def test_a_destroy_that_failed_after_anything_else_turns_nothing_on(host_row):
+    """A destroy that followed a failed provision or activate (the policy clearing up) is
+    not followed by an activate: that one would fail in turn, and the two alternate."""
+    policy = small_policy(host_row, cooldown_seconds=60)
+    dyn1 = file_after_step(
+        policy, Job.Kind.ACTIVATE, timedelta(minutes=2), observed_state=Backend.Observed.READY
+    )
+    Job.objects.filter(backend=dyn1).update(state=Job.State.FAILED)
+    _failed_destroy(dyn1, timedelta(minutes=1))
+    Sample.objects.create(host=host_row, at=timezone.now(), swap_free=1 << 40)
+
+    dynamic.run_policy(policy)
+
+    assert Job.objects.filter(backend=dyn1, kind=Job.Kind.ACTIVATE).count() == 1

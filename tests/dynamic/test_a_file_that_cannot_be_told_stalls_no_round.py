@@ -61,3 +61,18 @@ def test_a_file_that_may_be_hidden_is_not_destroyed(host_row):
     Backend.objects.filter(pk=dyn1.pk).update(observed_error="cannot read the store: EIO")
     decision = dynamic.run_policy(policy)
     assert (decision.action, decision.name) == (Action.REMOVE, "dyn-1"), decision.reason
+
+
+def test_a_file_swapped_off_that_may_be_hidden_is_not_destroyed_next(host_row):
+    """The step after the policy's swapoff is a destroy: of a file that may be hidden it
+    would be refused (review 184/5)."""
+    policy = small_policy(host_row)
+    dyn1 = file_after_step(
+        policy, Job.Kind.DEACTIVATE, timedelta(seconds=5),
+        observed_state=Backend.Observed.ERROR, observed_error=Backend.HIDDEN_SAID + "x",
+    )  # fmt: skip
+    Sample.objects.create(host=host_row, at=timezone.now(), swap_free=1 << 40)
+
+    dynamic.run_policy(policy)
+
+    assert not Job.objects.filter(backend=dyn1, kind=Job.Kind.DESTROY).exists()
