@@ -80,9 +80,9 @@ class File:
     #: Whether it is active cannot be told (its path cannot be named): ``active`` and
     #: ``used_bytes`` are as last seen, and nothing is asked of it until a look can tell.
     untold: bool = False
-    #: Why it may not be removed now, however idle (its latest destroys failed and the
-    #: wait before the next has not passed; its store may be on a filesystem that is not
-    #: mounted), or "" when it may.
+    #: Why it may not be removed now, however idle (destroys of it failed and the wait
+    #: their number sets since the latest has not passed; its store may be on a filesystem
+    #: that is not mounted), or "" when it may.
     kept: str = ""
 
 
@@ -129,8 +129,8 @@ MAX_RETRY_SECONDS = 3600.0
 
 
 def retry_after(failures: int, cooldown_seconds: float) -> float:
-    """Seconds to wait after the latest of ``failures`` adds (or one file's destroys) that
-    failed in a row before trying another: the cool-down (at least a round's minute),
+    """Seconds to wait after the latest of ``failures`` adds that failed in a row (or of a
+    file's failed destroys) before trying another: the cool-down (at least a round's minute),
     doubled for each failure, up to ``MAX_RETRY_SECONDS``. Without it a provision that
     always fails is retried every round for ever, each try a file created and destroyed,
     jobs and audit rows."""

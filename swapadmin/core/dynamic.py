@@ -1,7 +1,8 @@
 """Dynamic swap on the control plane: each minute (``health.tasks.schedule_checks``) every
 enabled policy of an online host gets one round here. The round reads the host's latest
 sample (by the database's clock; a stale one decides nothing), finishes what an earlier
-decision started (activate a file its provision made; destroy one its deactivate emptied),
+decision started (activate a file its provision made; destroy one its deactivate emptied;
+activate again one whose destroy then failed),
 then asks ``backends.dynamic.decide`` and does what it says with the same signed, audited
 jobs as any backend (``services.create_backend`` / ``request_action``, actor "system").
 
@@ -250,7 +251,9 @@ def _swapped_off_for(backend: Backend, destroy: Job) -> bool:
         before is not None
         and before.kind == Job.Kind.DEACTIVATE
         and before.state == Job.State.SUCCEEDED
-        and backend.observed_state != Backend.Observed.ACTIVE
+        # READY: the file is there and off. Not ABSENT or another ERROR, whose activate
+        # would fail and have a destroy asked at once, past the wait (review 185/4).
+        and backend.observed_state == Backend.Observed.READY
     )
 
 
@@ -478,9 +481,15 @@ def _act(
         _record(policy, now, D.ADD, decision.reason, name=decision.name, job=job)
     elif decision.action == Action.REMOVE:
         backend = files[decision.name]
+        # An active file goes in two jobs, a swapoff then a destroy, so that a swapoff the
+        # RAM check refuses is recorded and the area wanted on. Once a destroy of it has
+        # failed, in one: the destroy's own swapoff (the same RAM check) comes after its
+        # question whether the store may be hidden, so a refusal changes nothing, and the
+        # file is not swapped off and on again each wait (review 185/2).
+        two_jobs = not backend.jobs.filter(kind=Job.Kind.DESTROY, state=Job.State.FAILED).exists()
         kind = (
             Job.Kind.DEACTIVATE
-            if backend.observed_state == Backend.Observed.ACTIVE
+            if backend.observed_state == Backend.Observed.ACTIVE and two_jobs
             else Job.Kind.DESTROY
         )
         job = services.request_action(backend, kind, actor)

@@ -190,6 +190,12 @@ def test_a_table_that_cannot_be_read_says_nothing_of_a_missing_device(
     assert f"cannot read {table}" in look["observed_error"]
     (finding,) = check_store(target_for(disk, build_plugin(disk, Policy.from_env()), ""))
     assert finding.message == "the swap device /dev/swapadmin-test-none does not exist"
+    # Nor of a file of a kind that does not say its store is beneath the mounts (184/7).
+    plain = Backend(host=host_row, kind=PlainFile.name, name="plain",
+                    params={"path": str(swap_root / "plain")})  # fmt: skip
+    plugin = PlainFile(plain.params, policy=Policy.from_env())
+    (finding,) = check_store(target_for(plain, plugin, ""))
+    assert finding.message == f"the swap file {swap_root / 'plain'} does not exist", finding
 
 
 class _FlagNamedHidden(PlainFile):

@@ -61,20 +61,35 @@ def test_a_destroy_that_keeps_failing_is_asked_again_later_and_later(host_row):
     assert Job.objects.filter(backend=dyn1, kind=Job.Kind.DESTROY).count() == 3
 
 
-def test_a_file_the_policy_swapped_off_is_turned_on_again_when_its_destroy_fails(host_row):
+@pytest.mark.parametrize(
+    ("state", "before", "turned_on"),
+    [
+        (Backend.Observed.READY, Job.State.SUCCEEDED, True),
+        # Not there, or not its own: the activate would fail, and a destroy follow at once.
+        (Backend.Observed.ABSENT, Job.State.SUCCEEDED, False),
+        (Backend.Observed.ERROR, Job.State.SUCCEEDED, False),
+        # Its swapoff failed: it is still on (review 185/4).
+        (Backend.Observed.READY, Job.State.FAILED, False),
+    ],
+)
+def test_a_file_the_policy_swapped_off_is_turned_on_again_when_its_destroy_fails(
+    host_row, state: str, before: str, turned_on: bool
+):
     """The policy removes an active file in two jobs, a swapoff then a destroy: a destroy
     refused after the swapoff went through (a mount table the worker cannot read refuses
     the destroy, never the swapoff) left the file off, counted against the limit and never
     used again (review 184/1)."""
     policy = small_policy(host_row, cooldown_seconds=60)
-    dyn1 = file_after_step(
-        policy, Job.Kind.DEACTIVATE, timedelta(minutes=2), observed_state=Backend.Observed.READY
-    )
+    dyn1 = file_after_step(policy, Job.Kind.DEACTIVATE, timedelta(minutes=2), observed_state=state)
+    Job.objects.filter(backend=dyn1).update(state=before)
     _failed_destroy(dyn1, timedelta(minutes=1))
     Sample.objects.create(host=host_row, at=timezone.now(), swap_free=1 << 40)
 
     dynamic.run_policy(policy)
 
+    if not turned_on:
+        assert not Job.objects.filter(backend=dyn1, kind=Job.Kind.ACTIVATE).exists()
+        return
     activate = Job.objects.filter(backend=dyn1, kind=Job.Kind.ACTIVATE).get()
     assert activate.via == Job.Via.SYSTEM
     decision = policy.decisions.order_by("-at", "-pk").first()
@@ -96,3 +111,48 @@ def test_a_destroy_that_failed_after_anything_else_turns_nothing_on(host_row):
     dynamic.run_policy(policy)
 
     assert Job.objects.filter(backend=dyn1, kind=Job.Kind.ACTIVATE).count() == 1
+
+
+def test_every_failed_destroy_counts_whatever_came_between(host_row):
+    """The policy's own activate after a failed destroy ends no run of failures: counted in
+    a row, the wait never grew past its first (review 185/3)."""
+    policy = small_policy(host_row, cooldown_seconds=60)
+    dyn1 = file_after_step(
+        policy, Job.Kind.ACTIVATE, timedelta(hours=3), observed_state=Backend.Observed.READY
+    )
+    Sample.objects.create(host=host_row, at=timezone.now(), swap_free=1 << 40)
+    _failed_destroy(dyn1, timedelta(hours=2))
+    Job.objects.create(
+        kind=Job.Kind.ACTIVATE, host=host_row, backend=dyn1, backend_name=dyn1.name,
+        via=Job.Via.SYSTEM, state=Job.State.SUCCEEDED,
+        finished_at=timezone.now() - timedelta(hours=1),
+    )  # fmt: skip
+    _failed_destroy(dyn1, timedelta(seconds=retry_after(1, 60) + 5))
+
+    decision = dynamic.run_policy(policy)
+
+    assert decision.action == Action.NONE, decision.reason
+    assert "dyn-1 stays: 2 destroy(s) of it failed" in decision.reason
+
+
+def test_an_active_file_a_destroy_of_which_failed_goes_in_one_job(host_row):
+    """Its destroy's own swapoff comes after the question that refused it: a refusal then
+    changes nothing, where the policy's swapoff first turned it off and on again each wait
+    (review 185/2)."""
+    policy = small_policy(host_row, cooldown_seconds=60)
+    dyn1 = file_after_step(
+        policy, Job.Kind.ACTIVATE, timedelta(hours=3), observed_state=Backend.Observed.ACTIVE
+    )
+    _failed_destroy(dyn1, timedelta(hours=2))
+    Job.objects.create(
+        kind=Job.Kind.ACTIVATE, host=host_row, backend=dyn1, backend_name=dyn1.name,
+        via=Job.Via.SYSTEM, state=Job.State.SUCCEEDED,
+        finished_at=timezone.now() - timedelta(hours=1, minutes=50),
+    )  # fmt: skip
+    Sample.objects.create(host=host_row, at=timezone.now(), swap_free=1 << 40)
+
+    decision = dynamic.run_policy(policy)
+
+    assert (decision.action, decision.name) == (Action.REMOVE, "dyn-1"), decision.reason
+    assert not Job.objects.filter(backend=dyn1, kind=Job.Kind.DEACTIVATE).exists()
+    assert Job.objects.filter(backend=dyn1, kind=Job.Kind.DESTROY, state=Job.State.QUEUED).exists()
