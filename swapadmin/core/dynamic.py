@@ -482,14 +482,12 @@ def _act(
     elif decision.action == Action.REMOVE:
         backend = files[decision.name]
         # An active file goes in two jobs, a swapoff then a destroy, so that a swapoff the
-        # RAM check refuses is recorded and the area wanted on. Once a destroy of it has
-        # failed, in one: the destroy's own swapoff (the same RAM check) comes after its
-        # question whether the store may be hidden, so a refusal changes nothing, and the
-        # file is not swapped off and on again each wait (review 185/2).
-        two_jobs = not backend.jobs.filter(kind=Job.Kind.DESTROY, state=Job.State.FAILED).exists()
+        # RAM check refuses is recorded and the area wanted on (``_follow_up``), and one
+        # whose destroy then fails is turned on again. (In one job, a destroy failing after
+        # its own swapoff left the file off and wanted absent: review 186/1.)
         kind = (
             Job.Kind.DEACTIVATE
-            if backend.observed_state == Backend.Observed.ACTIVE and two_jobs
+            if backend.observed_state == Backend.Observed.ACTIVE
             else Job.Kind.DESTROY
         )
         job = services.request_action(backend, kind, actor)

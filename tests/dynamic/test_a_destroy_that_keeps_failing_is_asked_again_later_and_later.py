@@ -133,26 +133,3 @@ def test_every_failed_destroy_counts_whatever_came_between(host_row):
 
     assert decision.action == Action.NONE, decision.reason
     assert "dyn-1 stays: 2 destroy(s) of it failed" in decision.reason
-
-
-def test_an_active_file_a_destroy_of_which_failed_goes_in_one_job(host_row):
-    """Its destroy's own swapoff comes after the question that refused it: a refusal then
-    changes nothing, where the policy's swapoff first turned it off and on again each wait
-    (review 185/2)."""
-    policy = small_policy(host_row, cooldown_seconds=60)
-    dyn1 = file_after_step(
-        policy, Job.Kind.ACTIVATE, timedelta(hours=3), observed_state=Backend.Observed.ACTIVE
-    )
-    _failed_destroy(dyn1, timedelta(hours=2))
-    Job.objects.create(
-        kind=Job.Kind.ACTIVATE, host=host_row, backend=dyn1, backend_name=dyn1.name,
-        via=Job.Via.SYSTEM, state=Job.State.SUCCEEDED,
-        finished_at=timezone.now() - timedelta(hours=1, minutes=50),
-    )  # fmt: skip
-    Sample.objects.create(host=host_row, at=timezone.now(), swap_free=1 << 40)
-
-    decision = dynamic.run_policy(policy)
-
-    assert (decision.action, decision.name) == (Action.REMOVE, "dyn-1"), decision.reason
-    assert not Job.objects.filter(backend=dyn1, kind=Job.Kind.DEACTIVATE).exists()
-    assert Job.objects.filter(backend=dyn1, kind=Job.Kind.DESTROY, state=Job.State.QUEUED).exists()
