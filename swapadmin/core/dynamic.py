@@ -297,9 +297,9 @@ def _follow_up(policy: DynamicSwapPolicy, now: datetime) -> bool:
             return True
         if backend.observed_state == Backend.Observed.INDETERMINATE or backend.store_may_be_hidden:
             # Its next step would be refused (services.indeterminate_reason), or would fail
-            # (a store that may be hidden: the worker's walk refuses its activate and its
-            # destroy), and the round with it: the other files' steps, and an add under
-            # pressure, go on meanwhile.
+            # (a store that may be hidden: a file not found is not activated, and its
+            # destroy asks first), and the round with it: the other files' steps, and an add
+            # under pressure, go on meanwhile.
             continue
         ok = last.state == Job.State.SUCCEEDED
         kind = last.kind
