@@ -4,8 +4,8 @@ reading, the files the policy added) and turns its answer into the same signed p
 activate, deactivate and destroy jobs any backend gets. Nothing here reads the machine or
 the database, so every rule (limits, cool-down, hysteresis) is tested without either.
 
-One decision at a time per host: add one file, remove one file, or nothing, always with
-the reason, which the host page shows.
+One decision at a time per host: add one file, turn one of its files that is off on again,
+remove one file, or nothing, always with the reason, which the host page shows.
 """
 
 from __future__ import annotations
@@ -34,6 +34,9 @@ def stray_bytes(size_bytes: int) -> int:
 
 class Action(StrEnum):
     ADD = "add"
+    #: Turn on a file of the policy that is there and off (after a reboot: the policy's
+    #: files have no fstab line): it counts against the limits already.
+    ACTIVATE = "activate"
     REMOVE = "remove"
     NONE = "none"
 
@@ -84,6 +87,9 @@ class File:
     #: their number sets since the latest has not passed; its store may be on a filesystem
     #: that is not mounted), or "" when it may.
     kept: str = ""
+    #: It is there, off, and this backend's (the sampler reads it READY): an activate would
+    #: turn it on. A file off for another reason (absent, not its own) is not.
+    ready: bool = False
 
 
 class Held(StrEnum):
@@ -172,7 +178,10 @@ def decide(
     rules: Rules, reading: Reading | None, files: list[File], situation: Situation, *,
     taken_names: set[str] | None = None,
 ) -> Decision:  # fmt: skip
-    """Add one file, remove one, or nothing, with the reason.
+    """Add one file, turn one that is off on, remove one, or nothing, with the reason.
+
+    While swap is short, a file of the policy that is there and off is turned on before
+    any is added: it is counted against the limits already.
 
     Hysteresis: a file is removed only while swap is not short, and only if free swap after
     its removal stays at least half a file above the threshold, so the removal itself can
@@ -197,11 +206,27 @@ def decide(
         left = rules.cooldown_seconds - situation.since_last_action
         return Decision(Action.NONE, f"cooling down ({left:.0f} s left)", held=Held.COOLDOWN)
     short = short_of_swap(rules, reading)
+    resume = _resume(files, short) if short else None
+    if resume is not None:
+        # Before the limits and the failed adds' wait: the file is counted already, and
+        # turning it on makes nothing new (review 185/1: after a reboot every file was off,
+        # counted, and the policy said its limit was reached while the host ran short).
+        return resume
     if short and situation.adds_held:
         return Decision(Action.NONE, f"{short}, but {situation.adds_held}", held=Held.COOLDOWN)
     if short:
         return _add(rules, files, short, taken_names or {f.name for f in files})
     return _remove(rules, reading, files)
+
+
+def _resume(files: list[File], short: str) -> Decision | None:
+    """Turn on the oldest file of the policy that is off and READY, or None if none is.
+    The oldest: it is the one the policy keeps longest (``_remove`` takes the newest)."""
+    off = [f for f in files if f.ready and not f.active and not f.untold]
+    if not off:
+        return None
+    f = min(off, key=lambda f: (len(f.name), f.name))
+    return Decision(Action.ACTIVATE, f"{short}: {f.name} is there and off, turning it on", f.name)
 
 
 def _add(rules: Rules, files: list[File], short: str, taken: set[str]) -> Decision:

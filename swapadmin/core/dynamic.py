@@ -186,6 +186,7 @@ def _file(backend: Backend, now: datetime, policy: DynamicSwapPolicy) -> dynamic
         idle_seconds=_idle_seconds(backend, now, policy.unused_for_seconds),
         untold=backend.observed_state == Backend.Observed.INDETERMINATE,
         kept=_kept(backend, now, policy.cooldown_seconds),
+        ready=backend.observed_state == Backend.Observed.READY,
     )
 
 
@@ -479,6 +480,12 @@ def _act(
     if decision.action == Action.ADD:
         job = _add(policy, decision.name, actor)
         _record(policy, now, D.ADD, decision.reason, name=decision.name, job=job)
+    elif decision.action == Action.ACTIVATE:
+        # Spaced like any step: held while its job is in flight, then until a sample taken
+        # after it finished (``_step_after_sample``); one that fails is destroyed by the
+        # follow-up, as a new file's failed activate is.
+        job = services.request_action(files[decision.name], Job.Kind.ACTIVATE, actor)
+        _record(policy, now, D.ACTIVATE, decision.reason, name=decision.name, job=job)
     elif decision.action == Action.REMOVE:
         backend = files[decision.name]
         # An active file goes in two jobs, a swapoff then a destroy, so that a swapoff the

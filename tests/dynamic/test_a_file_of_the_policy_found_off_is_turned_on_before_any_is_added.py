@@ -1,0 +1,143 @@
+"""While swap is short, a file of the policy that is there and off (after a reboot: the
+policy's files have no fstab line) is turned on again before any file is added. It counts
+against the limits already: before, the policy said its limit was reached and the host ran
+short with the swap it had made sitting off (review 185/1)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from backends import Policy, kernel
+from backends.dynamic import Action, File, Held, Reading, Rules, Situation, decide
+from swapadmin.core import dynamic
+from swapadmin.core.models import Backend, DynamicSwapDecision, Job, Sample
+from tests.fixtures.host import needs_root
+
+from .conftest import MiB, file_after_step, fresh_sample, make_policy, round_, small_policy, wait
+
+RULES = Rules(
+    min_free_bytes=32 * MiB, psi_some_above=None, file_size_bytes=64 * MiB, max_files=2,
+    max_total_bytes=128 * MiB, unused_for_seconds=60, cooldown_seconds=30,
+)  # fmt: skip
+SHORT = Reading(256 * MiB, 10 * MiB, 0.0, 1.0)
+PLENTY = Reading(256 * MiB, 200 * MiB, 0.0, 1.0)
+
+
+def off(n: int, *, ready: bool = True, untold: bool = False, kept: str = "") -> File:
+    return File(f"dyn-{n}", 64 * MiB, 0, False, 0.0, untold=untold, kept=kept, ready=ready)
+
+
+def on(n: int) -> File:
+    return File(f"dyn-{n}", 64 * MiB, 60 * MiB, True, 0.0)
+
+
+def test_the_oldest_file_that_is_off_is_turned_on_at_the_limit():
+    d = decide(RULES, SHORT, [off(10), on(1), off(2)], Situation())
+    assert (d.action, d.name) == (Action.ACTIVATE, "dyn-2"), d.reason
+    assert "free swap 10 MiB is below 32 MiB" in d.reason
+    assert "dyn-2 is there and off, turning it on" in d.reason
+
+
+def test_below_the_limit_it_is_turned_on_rather_than_another_added():
+    rules = Rules(**{**vars(RULES), "max_files": 5, "max_total_bytes": 512 * MiB})
+    d = decide(rules, SHORT, [off(1)], Situation())
+    assert (d.action, d.name) == (Action.ACTIVATE, "dyn-1")
+
+
+@pytest.mark.parametrize(
+    "file",
+    [
+        # Not there, or not its own (absent, an error): an activate would fail.
+        off(1, ready=False),
+        # Whether it is on cannot be told: it may be.
+        off(1, untold=True),
+    ],
+)
+def test_a_file_that_is_off_but_not_ready_is_not_turned_on(file: File):
+    d = decide(RULES, SHORT, [file, on(2)], Situation())
+    assert d.action == Action.NONE and d.held == Held.LIMIT, d.reason
+
+
+def test_one_whose_removal_is_waited_for_is_turned_on_all_the_same():
+    """A file whose destroys failed is kept from removal, not from use."""
+    d = decide(RULES, SHORT, [off(1, kept="2 destroy(s) of it failed"), on(2)], Situation())
+    assert (d.action, d.name) == (Action.ACTIVATE, "dyn-1")
+
+
+def test_the_failed_adds_wait_holds_no_file_that_is_there():
+    d = decide(RULES, SHORT, [off(1)], Situation(adds_held="the latest 3 add(s) failed"))
+    assert d.action == Action.ACTIVATE
+
+
+@pytest.mark.parametrize(
+    ("situation", "held"),
+    [
+        (Situation(in_flight="the activate job of dyn-2"), Held.WAITING),
+        (Situation(since_last_action=5.0), Held.COOLDOWN),
+    ],
+)
+def test_a_step_in_flight_or_the_cooldown_holds_it(situation: Situation, held: Held):
+    d = decide(RULES, SHORT, [off(1)], situation)
+    assert d.action == Action.NONE and d.held == held
+
+
+def test_with_swap_enough_it_is_not_turned_on():
+    d = decide(RULES, PLENTY, [off(1)], Situation())
+    assert d.action != Action.ACTIVATE
+
+
+@pytest.mark.django_db
+def test_a_round_queues_its_activate_and_records_why(host_row):
+    policy = small_policy(host_row, max_files=1, max_total_bytes=64 * MiB)
+    dyn1 = file_after_step(
+        policy, Job.Kind.ACTIVATE, timedelta(hours=1), observed_state=Backend.Observed.READY
+    )
+    Sample.objects.create(host=host_row, at=timezone.now(), swap_free=0)
+
+    decision = dynamic.run_policy(policy)
+
+    assert (decision.action, decision.name) == (Action.ACTIVATE, "dyn-1"), decision.reason
+    job = Job.objects.filter(backend=dyn1, state__in=Job.LIVE).get()
+    assert (job.kind, job.via) == (Job.Kind.ACTIVATE, Job.Via.SYSTEM)
+    row = policy.decisions.order_by("-at", "-pk").first()
+    assert row is not None and (row.action, row.job) == (DynamicSwapDecision.Action.ACTIVATE, job)
+    # The next round waits for it: no second activate, no add.
+    assert dynamic.run_policy(policy).held == Held.WAITING
+    assert Job.objects.filter(host=host_row).exclude(kind=Job.Kind.CHECK).count() == 2
+
+
+@needs_root
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_a_file_swapped_off_behind_the_policys_back_is_turned_on_by_a_real_worker(worker):
+    """The reboot, as the kernel sees it: the area is simply not on. The policy is short of
+    swap whatever the machine has (it wants a TiB free) and may hold one file."""
+    host = worker.host
+    policy = make_policy(
+        host, enabled=True, min_free_bytes=1 << 40, file_size_bytes=16 * MiB, max_files=1,
+        max_total_bytes=16 * MiB, unused_for_seconds=3600, cooldown_seconds=0,
+    )  # fmt: skip
+    fresh_sample(host, timezone.now(), worker)
+    assert round_(policy, worker).action == Action.ADD
+    round_(policy, worker)  # the follow-up: its activate
+    dyn1 = Backend.objects.get(host=host, name="dyn-1")
+    assert kernel.find_area(dyn1.swap_path) is not None, dyn1.jobs.values_list("error")
+
+    kernel.swapoff(dyn1.swap_path, policy=Policy.from_env(), force=True)
+    wait(
+        lambda: Backend.objects.get(pk=dyn1.pk).observed_state == Backend.Observed.READY,
+        20, "the sampler to read dyn-1 off", worker,
+        also=lambda: Backend.objects.get(pk=dyn1.pk).observed_state,
+    )  # fmt: skip
+    fresh_sample(host, timezone.now(), worker)
+
+    decision = round_(policy, worker)
+
+    assert (decision.action, decision.name) == (Action.ACTIVATE, "dyn-1"), decision.reason
+    assert kernel.find_area(dyn1.swap_path) is not None
+    activate = dyn1.jobs.filter(kind=Job.Kind.ACTIVATE).order_by("-queued_at").first()
+    assert activate is not None and activate.state == Job.State.SUCCEEDED, activate.error
+    assert Backend.objects.filter(host=host).count() == 1
