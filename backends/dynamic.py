@@ -221,8 +221,10 @@ def decide(
 
 def _resume(files: list[File], short: str) -> Decision | None:
     """Turn on the oldest file of the policy that is off and READY, or None if none is.
-    The oldest: it is the one the policy keeps longest (``_remove`` takes the newest)."""
-    off = [f for f in files if f.ready and not f.active and not f.untold]
+    The oldest: it is the one the policy keeps longest (``_remove`` takes the newest). Not a
+    kept one: a file whose destroys failed waits as its removal does, else one whose
+    activate fails (and the destroy that clears it up) were asked again every round."""
+    off = [f for f in files if f.ready and not f.active and not f.untold and not f.kept]
     if not off:
         return None
     f = min(off, key=lambda f: (len(f.name), f.name))

@@ -61,10 +61,33 @@ def test_a_file_that_is_off_but_not_ready_is_not_turned_on(file: File):
     assert d.action == Action.NONE and d.held == Held.LIMIT, d.reason
 
 
-def test_one_whose_removal_is_waited_for_is_turned_on_all_the_same():
-    """A file whose destroys failed is kept from removal, not from use."""
-    d = decide(RULES, SHORT, [off(1, kept="2 destroy(s) of it failed"), on(2)], Situation())
-    assert (d.action, d.name) == (Action.ACTIVATE, "dyn-1")
+def test_one_whose_destroys_failed_waits_as_its_removal_does():
+    """Else a file whose activate fails, and the destroy that clears it up, were asked
+    again every round: the wait its failed destroys set holds both."""
+    files = [off(1, kept="2 destroy(s) of it failed"), on(2)]
+    d = decide(RULES, SHORT, files, Situation())
+    assert d.action == Action.NONE and d.held == Held.LIMIT, d.reason
+    assert "dyn-1 stays" not in d.reason
+
+
+@pytest.mark.django_db
+def test_an_activate_that_fails_and_a_destroy_that_fails_are_not_asked_each_round(host_row):
+    policy = small_policy(host_row, max_files=1, max_total_bytes=64 * MiB, cooldown_seconds=60)
+    dyn1 = file_after_step(
+        policy, Job.Kind.ACTIVATE, timedelta(minutes=3), observed_state=Backend.Observed.READY
+    )
+    Job.objects.filter(backend=dyn1).update(state=Job.State.FAILED, error="swapon: EINVAL")
+    Job.objects.create(
+        kind=Job.Kind.DESTROY, host=host_row, backend=dyn1, backend_name="dyn-1",
+        via=Job.Via.SYSTEM, state=Job.State.FAILED, error="cannot tell",
+        finished_at=timezone.now() - timedelta(minutes=1),
+    )  # fmt: skip
+    Sample.objects.create(host=host_row, at=timezone.now(), swap_free=0)
+
+    decision = dynamic.run_policy(policy)
+
+    assert decision.held == Held.LIMIT, decision.reason
+    assert not Job.objects.filter(backend=dyn1, state__in=Job.LIVE).exists()
 
 
 def test_the_failed_adds_wait_holds_no_file_that_is_there():
