@@ -9,6 +9,7 @@ serve one job and not the next.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import logging
 import threading
 from collections.abc import Iterator
@@ -137,6 +138,32 @@ def _check_plugin(cls: object) -> None:
         # A property read on the class is an object, and would read as True.
         if not isinstance(getattr(cls, attr, None), bool):
             raise TypeError(f"{cls.__name__}.{attr} must be a class attribute, True or False")
+    for attr in _HOOKS:
+        # A flag or property of a hook's name loaded and failed every call of it, as the
+        # kind's fault, but only when a job got there: a destroy that can never run (a
+        # ``hidden = False`` of its own, review 187/4). Said when the kind loads instead.
+        found = inspect.getattr_static(cls, attr)
+        if not (callable(found) or isinstance(found, (staticmethod, classmethod))):
+            raise TypeError(
+                f"{cls.__name__}.{attr} must be a method, as SwapBackend.{attr} is, not "
+                f"{type(found).__name__}"
+            )
+
+
+#: The methods of the contract a kind may override: every public one of the base class.
+_HOOKS = tuple(
+    name
+    for name, found in vars(SwapBackend).items()
+    if not name.startswith("_")
+    and (inspect.isfunction(found) or isinstance(found, (staticmethod, classmethod)))
+)
+
+
+def kind_says(kind: str, flag: str) -> bool:
+    """Whether the installed kind ``kind`` sets its class flag ``flag`` (``beneath_mounts``,
+    ``device_is_ephemeral`` …) to True. A kind not installed here cannot say: False."""
+    reg = registry()
+    return kind in reg and getattr(reg.get(kind), flag) is True
 
 
 _registry: Registry | None = None

@@ -41,7 +41,7 @@ from django.utils import timezone
 from backends import BackendError, Policy, adoption, fstab, kernel, presence, tunables
 from backends.errors import PluginError
 from backends.registry import compressed_memory as checked_compressed_memory
-from backends.registry import registry
+from backends.registry import kind_says, registry
 
 from .models import Backend, Host, Job, Sample
 from .orphans import settle_orphans
@@ -525,7 +525,8 @@ def _observation(backend: Backend, area: kernel.SwapArea | None, now: Any) -> di
     fields.update(used_bytes=0, active_priority=None)
     # A hidden store's ERROR is this reader's own word (or the observer's in the same
     # words), so found again it is cleared here too: nothing else would (review 182/3).
-    beneath = _beneath_mounts(backend)
+    # Finding nothing by name may then say only that a filesystem is not mounted.
+    beneath = kind_says(backend.kind, "beneath_mounts")
     to_ready = (beneath and backend.store_may_be_hidden) or backend.observed_state in (
         Backend.Observed.ACTIVE,
         Backend.Observed.ABSENT,
@@ -568,16 +569,6 @@ def _hidden(backend: Backend, path: str | None) -> str | None:
             if hidden is not None:
                 return hidden.message
     return None
-
-
-def _beneath_mounts(backend: Backend) -> bool:
-    """Whether the row's kind keeps its store in a file beneath the mount points (its class's
-    ``beneath_mounts``), so that finding nothing there by name may say only that a
-    filesystem is not mounted. A kind not installed here: no."""
-    try:
-        return registry().get(backend.kind).beneath_mounts is True
-    except BackendError:
-        return False
 
 
 def _description_failed(backend: Backend) -> bool:

@@ -28,6 +28,7 @@ from backends import BackendError, Policy, SwapBackend, kernel, presence, regist
 from backends import fstab as fstab_mod
 from backends.errors import NoDeviceError, NotOursError, printable
 from backends.registry import compressed_memory as checked_compressed_memory
+from backends.registry import kind_says
 from swapadmin.core import actions
 from swapadmin.core.models import Backend, Host
 from swapadmin.core.observe import named_path, said
@@ -171,7 +172,10 @@ def check_store(t: Target) -> list[Finding]:
     if t.file_path:
         out.append(
             _check_node(
-                t.file_path, "file", exact_mode=True, beneath=_beneath_mounts(t.backend.kind)
+                t.file_path,
+                "file",
+                exact_mode=True,
+                beneath=kind_says(t.backend.kind, "beneath_mounts"),
             )
         )
     device = t.device
@@ -180,7 +184,10 @@ def check_store(t: Target) -> list[Finding]:
         and device != t.file_path
         # A released loop or zram device is gone by design; one the look cannot tell of
         # (EACCES, EIO) is looked at, and its failed stat said (review 161/6).
-        and (presence.there(device) is not False or not _device_is_ephemeral(t.backend.kind))
+        and (
+            presence.there(device) is not False
+            or not kind_says(t.backend.kind, "device_is_ephemeral")
+        )
     ):
         out.append(_check_node(device, "device", exact_mode=False))
     if not out:
@@ -206,18 +213,6 @@ def _cannot_tell(t: Target, check: str, what: str) -> list[Finding]:
     # "cannot" twice and hid which look was not taken (review 159).
     cause = t.path_error.rstrip(".")  # a third party's message may end its sentence
     return [warn(check, f"{cause}; so this check could not {what}")] if t.path_error else []
-
-
-def _device_is_ephemeral(kind: str) -> bool:
-    """Whether the kind's device exists only while its area is enabled, as its plugin says;
-    a kind not installed here cannot say, so its missing device is reported."""
-    return kind in registry() and registry().get(kind).device_is_ephemeral is True
-
-
-def _beneath_mounts(kind: str) -> bool:
-    """Whether the kind's store is a file beneath the mount points, as its plugin says; a kind
-    not installed here cannot say, so no."""
-    return kind in registry() and registry().get(kind).beneath_mounts is True
 
 
 def _check_node(path: str, what: str, *, exact_mode: bool, beneath: bool = False) -> Finding:

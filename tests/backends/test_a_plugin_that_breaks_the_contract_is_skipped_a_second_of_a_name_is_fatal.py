@@ -99,3 +99,45 @@ def test_a_kind_whose_check_fails_any_way_is_skipped(
     reg = load(monkeypatch, entry("odd", f"{HERE}:Odd"), BUILT_IN_FILE)
     assert "odd" not in reg and "file" in reg
     assert "not a flag today" in caplog.text
+
+
+class HiddenByFlag(FileBackend):
+    """A flag of its own under a hook's name: every destroy of it failed, said as its fault,
+    and it could never be destroyed (review 187/4)."""
+
+    name = "hidden-by-flag"
+    label = "Hidden by flag"
+    hidden = False  # type: ignore[assignment]
+
+
+class HiddenByProperty(FileBackend):
+    name = "hidden-by-property"
+    label = "Hidden by property"
+    hidden = property(lambda self: None)  # type: ignore[assignment]
+
+
+class VerifiedStatically(FileBackend):
+    """A hook may be a static or class method of the kind's own: that is still a method."""
+
+    name = "verified-statically"
+    label = "Verified statically"
+
+    @staticmethod
+    def verify() -> None:  # type: ignore[override]
+        return None
+
+
+@pytest.mark.parametrize(
+    ("name", "what"), [("hidden-by-flag", "bool"), ("hidden-by-property", "property")]
+)
+def test_a_kind_whose_hook_is_not_a_method_is_skipped_and_said(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, name: str, what: str
+) -> None:
+    cls = {"hidden-by-flag": "HiddenByFlag", "hidden-by-property": "HiddenByProperty"}[name]
+    reg = load(
+        monkeypatch,
+        entry(name, f"{HERE}:{cls}"),
+        entry("verified-statically", f"{HERE}:VerifiedStatically"),
+    )
+    assert name not in reg and "verified-statically" in reg
+    assert f"{cls}.hidden must be a method, as SwapBackend.hidden is, not {what}" in caplog.text
