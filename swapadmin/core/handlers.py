@@ -269,6 +269,10 @@ def provision(ctx: JobContext) -> dict[str, Any]:
     if ctx.job.params.get("activate") is True:
         ctx.span = (0.0, ACTIVATE_FROM)
     if backend.dynamic_policy_id is not None:
+        # The mounts first: statvfs of the directory beneath a mount point that is not
+        # mounted reads the root filesystem's room, and said "not enough free space" of
+        # the wrong disk (review 178/9). The provision's walk would refuse it anyway.
+        _refuse_if_hidden(backend, plugin)
         _keep_room_beside_a_dynamic_file(backend)
     if backend.persist:
         # The kind's hook asked once before the host changes, so that one that fails stops
@@ -331,6 +335,21 @@ def _activate_after_provision(ctx: JobContext, provisioned: SwapBackend) -> dict
     # cancelled, leaves nothing for drift checks and auto-repair to turn on behind the user.
     ctx.save_backend(desired_state=Backend.Desired.ACTIVE)
     return done
+
+
+def _refuse_if_hidden(backend: Backend, plugin: SwapBackend) -> None:
+    """Raise the kind's answer when its store may be hidden beneath a filesystem that is
+    not mounted (``SwapBackend.hidden``). Through a lambda: the attribute read is the
+    kind's too (a property that raises), and said as its fault (review 184/3); an answer
+    that is neither None nor a BackendError is the kind's fault as well."""
+    hidden = _kind_answer(backend.kind, "whether its store may be hidden", lambda: plugin.hidden())
+    if isinstance(hidden, BackendError):
+        raise hidden
+    if hidden is not None:  # a third party's answer that is no refusal: nothing is done
+        raise PluginError(
+            f"the {backend.kind} plugin answered whether its store may be hidden with "
+            f"{printable(repr(hidden))[:200]}, not None or a BackendError"
+        )
 
 
 def _keep_room_beside_a_dynamic_file(backend: Backend) -> None:
@@ -417,18 +436,7 @@ def destroy(ctx: JobContext) -> dict[str, Any]:
         # (review 182/1). An adopted area's file is left on the host, so nothing hidden is
         # lost. (The dynamic policy swaps a file off in a job of its own first: it turns
         # the file on again when the destroy then fails, ``dynamic._follow_up``.)
-        # Through a lambda: the attribute read is the kind's too (a property that raises,
-        # a flag of its own under that name), and said as its fault (review 184/3).
-        hidden = _kind_answer(
-            backend.kind, "whether its store may be hidden", lambda: plugin.hidden()
-        )
-        if isinstance(hidden, BackendError):
-            raise hidden
-        if hidden is not None:  # a third party's answer that is no refusal: no destroy
-            raise PluginError(
-                f"the {backend.kind} plugin answered whether its store may be hidden with "
-                f"{printable(repr(hidden))[:200]}, not None or a BackendError"
-            )
+        _refuse_if_hidden(backend, plugin)
     ours = _proven(ctx, plugin)
     # Asked before the host changes: a kind's hook that fails stops the job here, not with
     # the area swapped off and the row kept.

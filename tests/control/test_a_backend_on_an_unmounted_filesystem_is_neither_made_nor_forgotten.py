@@ -274,3 +274,25 @@ def _refused_before_any_change(
         handlers.destroy(ctx)
     assert said in refused.value.message
     assert path.read_bytes() == b"kept"
+
+
+def test_a_dynamic_files_provision_beneath_an_unmounted_filesystem_says_so_first(
+    host_row, swap_root: Path, scratch: Path, monkeypatch: pytest.MonkeyPatch, settings
+) -> None:
+    """The room kept beside the policy's files was measured before the walk: statvfs of a
+    directory beneath a mount point that is not mounted reads the filesystem below it, and
+    the job said "not enough free space" of the wrong disk (review 178/9)."""
+    from swapadmin.core import dynamic
+
+    line = scratch / "table-with-a-line"
+    line.write_text(f"LABEL=other {swap_root} ext4 defaults 0 2\n")
+    monkeypatch.setenv("SWAPADMIN_MOUNT_TABLE", str(line))
+    settings.SWAPADMIN_DYNAMIC_KEEP_FREE_PERCENT = 90.0
+    made = backend_on(host_row, swap_root / "dyn-1", dynamic_policy=dynamic.policy_for(host_row))
+    Backend.objects.filter(pk=made.pk).update(size_bytes=1 << 50)  # more than any disk here
+
+    job = run(job_for(Backend.objects.get(pk=made.pk), Job.Kind.PROVISION))
+
+    assert job.state == Job.State.FAILED
+    assert "nothing is mounted there" in job.error and "free space" not in job.error, job.error
+    assert not (swap_root / "dyn-1").exists()
