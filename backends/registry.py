@@ -128,40 +128,128 @@ class Registry:
         return name in self._kinds
 
 
+#: The class flags a kind sets to a plain True or False.
+FLAGS = ("takes_size", "resizable", "persistable", "device_is_ephemeral", "beneath_mounts")
+
+
 def _check_plugin(cls: object) -> None:
     if not (isinstance(cls, type) and issubclass(cls, SwapBackend)):
         raise TypeError(f"{cls!r} is not a SwapBackend subclass")
     for attr in ("name", "label"):
         if not isinstance(getattr(cls, attr, None), str) or not getattr(cls, attr):
             raise TypeError(f"{cls.__name__} must set a non-empty class attribute {attr!r}")
-    for attr in ("takes_size", "resizable", "persistable", "device_is_ephemeral", "beneath_mounts"):
+    for attr in FLAGS:
         # A property read on the class is an object, and would read as True.
         if not isinstance(getattr(cls, attr, None), bool):
             raise TypeError(f"{cls.__name__}.{attr} must be a class attribute, True or False")
-    for attr in _HOOKS:
-        # A flag or property of a hook's name loaded and failed every call of it, as the
-        # kind's fault, but only when a job got there: a destroy that can never run (a
-        # ``hidden = False`` of its own, review 187/4). Said when the kind loads instead.
+    for attr, base in _CONTRACT.items():
+        # A flag or property of a hook's name (``hidden = False``), or a method that cannot
+        # take what the control plane passes it, loaded and failed every call of it, as the
+        # kind's fault, but only once a job got there: a destroy that could never run
+        # (reviews 187/4, 189/1, 189/2). Said when the kind loads instead.
         found = inspect.getattr_static(cls, attr)
-        if not (callable(found) or isinstance(found, (staticmethod, classmethod))):
-            raise TypeError(
-                f"{cls.__name__}.{attr} must be a method, as SwapBackend.{attr} is, not "
-                f"{type(found).__name__}"
-            )
+        if found is not base:
+            why = _breaks(cls, attr, base, found)
+            if why:
+                raise TypeError(f"{cls.__name__}.{attr} {why}")
 
 
-#: The methods of the contract a kind may override: every public one of the base class.
-_HOOKS = tuple(
-    name
+def _breaks(cls: type, attr: str, base: object, found: object) -> str:
+    """How the override ``found`` of the base's ``base`` breaks the contract, or ""."""
+    if isinstance(base, property):
+        # A method where a value is read (``def swap_path(self)`` without ``@property``):
+        # the caller got a bound method for a path.
+        if inspect.isfunction(found) or isinstance(found, (staticmethod, classmethod)):
+            return f"must be a property, as SwapBackend.{attr} is, not a method"
+        return ""
+    on_class = isinstance(base, (staticmethod, classmethod))
+    if on_class and not isinstance(found, (staticmethod, classmethod)):
+        return (
+            f"must be a classmethod or staticmethod, as SwapBackend.{attr} is (it is called on "
+            f"the class), not {type(found).__name__}"
+        )
+    inner = found.__func__ if isinstance(found, (staticmethod, classmethod)) else found
+    if not (inspect.isfunction(found) or callable(inner)):
+        # A partial or a callable object binds no ``self``; a staticmethod(False) wraps none.
+        what = type(found).__name__ if inner is found else f"a {type(inner).__name__}"
+        return f"must be a method, as SwapBackend.{attr} is, not {what}"
+    if not inspect.isfunction(inner) and not isinstance(found, (staticmethod, classmethod)):
+        return f"must be a method, as SwapBackend.{attr} is, not {type(found).__name__}"
+    wanted, given = _signature(base), _signature(found)
+    if wanted is None or given is None:
+        return ""  # a signature Python cannot read (a builtin): nothing to compare
+    if not callable(getattr(cls, attr, None)):
+        return "cannot be called as the class reads it"
+    for args, kwargs in _calls(wanted):
+        try:
+            given.bind(*args, **kwargs)
+        except TypeError as e:
+            shown = wanted.replace(return_annotation=inspect.Signature.empty)
+            return f"must take what SwapBackend.{attr}{shown} is given: {e}"
+    return ""
+
+
+def _signature(found: object) -> inspect.Signature | None:
+    """The signature a call sees: without ``self`` or ``cls`` when the method binds one."""
+    binds = not isinstance(found, staticmethod)
+    fn = found.__func__ if isinstance(found, (staticmethod, classmethod)) else found
+    if not callable(fn):
+        return None
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return None
+    params = list(sig.parameters.values())
+    if (
+        binds
+        and params
+        and params[0].kind
+        in (
+            inspect.Parameter.POSITIONAL_ONLY,
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        )
+    ):
+        params = params[1:]
+    return sig.replace(parameters=params)
+
+
+def _calls(wanted: inspect.Signature) -> list[tuple[list[None], dict[str, None]]]:
+    """The calls the base's signature allows: every argument given, and only those without
+    a default (a caller may leave those out)."""
+    out = []
+    for every in (True, False):
+        args: list[None] = []
+        kwargs: dict[str, None] = {}
+        for p in wanted.parameters.values():
+            if not every and p.default is not inspect.Parameter.empty:
+                continue
+            if p.kind in (
+                inspect.Parameter.POSITIONAL_ONLY,
+                inspect.Parameter.POSITIONAL_OR_KEYWORD,
+            ):
+                args.append(None)
+            elif p.kind == inspect.Parameter.KEYWORD_ONLY:
+                kwargs[p.name] = None
+        out.append((args, kwargs))
+    return out
+
+
+#: The contract a kind may override, as the base class defines it: every public method,
+#: static and class method, and property of ``SwapBackend``.
+_CONTRACT = {
+    name: found
     for name, found in vars(SwapBackend).items()
     if not name.startswith("_")
-    and (inspect.isfunction(found) or isinstance(found, (staticmethod, classmethod)))
-)
+    and (inspect.isfunction(found) or isinstance(found, (staticmethod, classmethod, property)))
+}
 
 
 def kind_says(kind: str, flag: str) -> bool:
-    """Whether the installed kind ``kind`` sets its class flag ``flag`` (``beneath_mounts``,
-    ``device_is_ephemeral`` …) to True. A kind not installed here cannot say: False."""
+    """Whether the installed kind ``kind`` sets its class flag ``flag`` (one of ``FLAGS``)
+    to True. A kind not installed here cannot say: False. A name that is no flag is a
+    ValueError whatever is installed, so a caller's typo fails every test, not one host."""
+    if flag not in FLAGS:
+        raise ValueError(f"{flag!r} is not a flag of a kind ({', '.join(FLAGS)})")
     reg = registry()
     return kind in reg and getattr(reg.get(kind), flag) is True
 

@@ -28,6 +28,7 @@ from django.utils import timezone
 from backends import BackendError, Policy, registry
 from backends.dynamic import RESERVED_PREFIX
 from backends.errors import printable
+from backends.registry import kind_says
 from swapadmin.celery import app as celery_app
 
 from . import actions, signing
@@ -454,10 +455,9 @@ def kind_refusal(kind: str, spec: actions.BackendAction) -> str | None:
             f"the {kind!r} kind is not installed here, so nothing says that an area of it "
             f"can be asked to {spec.label.lower()}"
         )
-    cls = registry().get(kind)
-    if getattr(cls, spec.kind_can, False) is True:
+    if kind_says(kind, spec.kind_can):
         return None
-    return f"an area of the {_in_a_sentence(cls.label)} kind {spec.kind_cannot}"
+    return f"an area of the {_in_a_sentence(registry().get(kind).label)} kind {spec.kind_cannot}"
 
 
 def discard_refusal(kind: str, discard: str) -> str | None:

@@ -5,6 +5,7 @@ either one's rows with the other's code would be a guess."""
 
 from __future__ import annotations
 
+import functools
 import importlib
 import sys
 from importlib.metadata import EntryPoint
@@ -12,7 +13,7 @@ from importlib.metadata import EntryPoint
 import pytest
 
 from backends.plugins.file import FileBackend
-from backends.registry import DuplicateKind, Registry
+from backends.registry import DuplicateKind, Registry, kind_says
 
 HERE = __name__
 # The module, not the function that backends exports under the same name.
@@ -127,17 +128,59 @@ class VerifiedStatically(FileBackend):
         return None
 
 
-@pytest.mark.parametrize(
-    ("name", "what"), [("hidden-by-flag", "bool"), ("hidden-by-property", "property")]
-)
-def test_a_kind_whose_hook_is_not_a_method_is_skipped_and_said(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, name: str, what: str
+def _kind(name: str, **attrs: object) -> type[FileBackend]:
+    return type(name, (FileBackend,), {"name": name.lower(), "label": name, **attrs})
+
+
+class _CalledWithNothing:
+    def __call__(self) -> None:
+        return None
+
+
+def _spec_without_the_uuid(cls: object, params: object) -> str:
+    return "LABEL=x"
+
+
+# What loaded before and failed every call of it, as the kind's fault, once a job got there
+# (reviews 187/4, 189/1, 189/2, 189/5).
+BROKEN = {
+    "HiddenByFlag": "hidden must be a method, as SwapBackend.hidden is, not bool",
+    "HiddenByProperty": "hidden must be a method, as SwapBackend.hidden is, not property",
+    "HiddenByPartial": "hidden must be a method, as SwapBackend.hidden is, not partial",
+    "HiddenByObject": "hidden must be a method, as SwapBackend.hidden is, not _CalledWithNothing",
+    "HiddenByStaticFlag": "hidden must be a method, as SwapBackend.hidden is, not a bool",
+    "VerifyStaticWithSelf": "verify must take what SwapBackend.verify() is given",
+    "SpecNotOnTheClass": "fstab_spec must be a classmethod or staticmethod",
+    "SpecWithoutTheUuid": "fstab_spec must take what SwapBackend.fstab_spec",
+    "PathByMethod": "swap_path must be a property, as SwapBackend.swap_path is, not a method",
+}
+HiddenByPartial = _kind("HiddenByPartial", hidden=functools.partial(lambda self: None))
+HiddenByObject = _kind("HiddenByObject", hidden=_CalledWithNothing())
+HiddenByStaticFlag = _kind("HiddenByStaticFlag", hidden=staticmethod(False))  # type: ignore[arg-type]
+VerifyStaticWithSelf = _kind("VerifyStaticWithSelf", verify=staticmethod(lambda self: None))
+SpecNotOnTheClass = _kind("SpecNotOnTheClass", fstab_spec=lambda self, params, uuid: None)
+SpecWithoutTheUuid = _kind("SpecWithoutTheUuid", fstab_spec=classmethod(_spec_without_the_uuid))
+PathByMethod = _kind("PathByMethod", swap_path=lambda self: "/x")
+
+
+@pytest.mark.parametrize("cls", sorted(BROKEN))
+def test_a_kind_whose_hook_cannot_be_called_as_the_contract_says_is_skipped_and_said(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, cls: str
 ) -> None:
-    cls = {"hidden-by-flag": "HiddenByFlag", "hidden-by-property": "HiddenByProperty"}[name]
+    name = globals()[cls].name
     reg = load(
         monkeypatch,
         entry(name, f"{HERE}:{cls}"),
         entry("verified-statically", f"{HERE}:VerifiedStatically"),
     )
     assert name not in reg and "verified-statically" in reg
-    assert f"{cls}.hidden must be a method, as SwapBackend.hidden is, not {what}" in caplog.text
+    assert f"{cls}.{BROKEN[cls]}" in caplog.text
+
+
+def test_a_flag_is_asked_by_a_name_of_the_contract() -> None:
+    """A caller's typo fails wherever it runs, not only on a host where the kind is."""
+    with pytest.raises(ValueError, match="'beneath_mount' is not a flag of a kind"):
+        kind_says("no-such-kind", "beneath_mount")
+    assert kind_says("file", "beneath_mounts") is True
+    assert kind_says("block", "beneath_mounts") is False
+    assert kind_says("no-such-kind", "beneath_mounts") is False

@@ -197,14 +197,17 @@ def test_a_table_that_cannot_be_read_says_nothing_of_a_missing_device(
     assert finding.message == "the swap device /dev/swapadmin-test-none does not exist"
     # Nor of a file of a kind installed here that says its store is not beneath the mounts
     # (184/7), a kind that says so (187/7) and not one the registry does not know.
-    installed = Registry()
-    installed.register(PlainFile)
-    monkeypatch.setattr(registry_module, "registry", lambda: installed)
     plain = Backend(host=host_row, kind=PlainFile.name, name="plain",
                     params={"path": str(swap_root / "plain")})  # fmt: skip
     plugin = PlainFile(plain.params, policy=Policy.from_env())
+    gone = f"the swap file {swap_root / 'plain'} does not exist"
     (finding,) = check_store(target_for(plain, plugin, ""))
-    assert finding.message == f"the swap file {swap_root / 'plain'} does not exist", finding
+    assert finding.message == gone, finding  # not installed here: it cannot say
+    installed = Registry()
+    installed.register(PlainFile)
+    monkeypatch.setattr(registry_module, "registry", lambda: installed)
+    (finding,) = check_store(target_for(plain, plugin, ""))
+    assert finding.message == gone, finding
     # The same file, its kind saying it is beneath the mounts: the table is asked.
     monkeypatch.setattr(PlainFile, "beneath_mounts", True)
     (finding,) = check_store(target_for(plain, plugin, ""))
