@@ -87,8 +87,10 @@ class File:
     #: their number sets since the latest has not passed; its store may be on a filesystem
     #: that is not mounted), or "" when it may.
     kept: str = ""
-    #: It is there, off, and this backend's (the sampler reads it READY): an activate would
-    #: turn it on. A file off for another reason (absent, not its own) is not.
+    #: It was provisioned and is there and off (the sampler reads it READY: it looks by
+    #: name, so the activate job's proof on the descriptor is what says it is the
+    #: backend's), and no failed activate of it waits: an activate may turn it on. A file
+    #: off for another reason (absent, never made) is not.
     ready: bool = False
 
 
@@ -108,7 +110,8 @@ class Held(StrEnum):
 class Decision:
     action: Action
     reason: str
-    #: The file to remove (REMOVE) or the name for the new one (ADD).
+    #: The file to remove (REMOVE) or to turn on (ACTIVATE), or the name for the new one
+    #: (ADD).
     name: str = ""
     #: With NONE: which rule held the policy back.
     held: Held | None = None
@@ -206,7 +209,7 @@ def decide(
         left = rules.cooldown_seconds - situation.since_last_action
         return Decision(Action.NONE, f"cooling down ({left:.0f} s left)", held=Held.COOLDOWN)
     short = short_of_swap(rules, reading)
-    resume = _resume(files, short) if short else None
+    resume = _resume(rules, files, short) if short else None
     if resume is not None:
         # Before the limits and the failed adds' wait: the file is counted already, and
         # turning it on makes nothing new (review 185/1: after a reboot every file was off,
@@ -219,15 +222,22 @@ def decide(
     return _remove(rules, reading, files)
 
 
-def _resume(files: list[File], short: str) -> Decision | None:
-    """Turn on the oldest file of the policy that is off and READY, or None if none is.
-    The oldest: it is the one the policy keeps longest (``_remove`` takes the newest). Not a
-    kept one: a file whose destroys failed waits as its removal does, else one whose
-    activate fails (and the destroy that clears it up) were asked again every round."""
+def _resume(rules: Rules, files: list[File], short: str) -> Decision | None:
+    """Turn on the oldest file of the policy that is off and ready, or None if none is or
+    the files that are on already fill the limits (lowered since they were made: an add
+    would be refused by them too). The oldest: it is the one the policy keeps longest
+    (``_remove`` takes the newest). Not a kept one: a file whose destroys failed waits as
+    its removal does, else one whose activate fails (and the destroy that clears it up)
+    were asked again every round."""
     off = [f for f in files if f.ready and not f.active and not f.untold and not f.kept]
     if not off:
         return None
     f = min(off, key=lambda f: (len(f.name), f.name))
+    on = [g for g in files if g.active or g.untold]
+    if len(on) + 1 > rules.max_files or (
+        sum(g.size_bytes for g in on) + f.size_bytes > rules.max_total_bytes
+    ):
+        return None
     return Decision(Action.ACTIVATE, f"{short}: {f.name} is there and off, turning it on", f.name)
 
 

@@ -38,6 +38,9 @@ PERSON = (Job.Via.PAGE, Job.Via.API)
 #: Decisions that count as acting, for the cool-down.
 ACTING = (
     DynamicSwapDecision.Action.ADD,
+    # A file turned on (an add's own, or one that was off) counts too: else an add followed
+    # the turning on of a file that was off within the cool-down (review 188/2).
+    DynamicSwapDecision.Action.ACTIVATE,
     DynamicSwapDecision.Action.REMOVE,
     DynamicSwapDecision.Action.REFUSED,
 )
@@ -186,8 +189,42 @@ def _file(backend: Backend, now: datetime, policy: DynamicSwapPolicy) -> dynamic
         idle_seconds=_idle_seconds(backend, now, policy.unused_for_seconds),
         untold=backend.observed_state == Backend.Observed.INDETERMINATE,
         kept=_kept(backend, now, policy.cooldown_seconds),
-        ready=backend.observed_state == Backend.Observed.READY,
+        ready=_ready(backend, now, policy.cooldown_seconds),
     )
+
+
+def _ready(backend: Backend, now: datetime, cooldown: float) -> bool:
+    """Whether an activate may turn ``backend`` on: it was provisioned (a row whose
+    provision never completed reads READY once a file is at its path, and its activate is
+    refused: every round then failed, and no add came: review 188/1), it is there and off,
+    and the wait after failed activates of it since it was last on has passed (a swapon
+    refused, MAX_SWAPFILES reached: each round asked again, review 188/3)."""
+    if backend.provisioned_at is None or backend.adopted:
+        return False
+    if backend.observed_state != Backend.Observed.READY:
+        return False
+    return _activate_waits(backend, now, cooldown) <= 0
+
+
+def _activate_waits(backend: Backend, now: datetime, cooldown: float) -> float:
+    """Seconds left of the wait the failed activates of ``backend`` since its latest
+    activate that succeeded set (``dynamic.retry_after``); 0 or less when none failed."""
+    activates = backend.jobs.filter(kind=Job.Kind.ACTIVATE)
+    on = activates.filter(state=Job.State.SUCCEEDED).order_by("-queued_at", "-pk").first()
+    failed = activates.filter(state__in=(Job.State.FAILED, Job.State.CANCELLED))
+    if on is not None:
+        failed = failed.filter(queued_at__gt=on.queued_at)
+    latest = failed.order_by("-queued_at", "-pk").first()
+    if latest is None:
+        return 0.0
+    wait = dynamic.retry_after(failed[:64].count(), cooldown)
+    return wait - (now - (latest.finished_at or latest.queued_at)).total_seconds()
+
+
+def _was_on(backend: Backend) -> bool:
+    """Whether an activate of ``backend`` ever succeeded: the file is good, and a later
+    activate that fails (a swapon refused for the host's sake) is no reason to delete it."""
+    return backend.jobs.filter(kind=Job.Kind.ACTIVATE, state=Job.State.SUCCEEDED).exists()
 
 
 def _kept(backend: Backend, now: datetime, cooldown: float) -> str:
@@ -309,7 +346,16 @@ def _follow_up(policy: DynamicSwapPolicy, now: datetime) -> bool:
             _record(policy, now, D.ACTIVATE, f"{backend.name} is provisioned: activating it",
                     name=backend.name, job=job)  # fmt: skip
             return True
-        if kind in (Job.Kind.PROVISION, Job.Kind.ACTIVATE) and not ok:
+        if (
+            kind in (Job.Kind.PROVISION, Job.Kind.ACTIVATE)
+            and not ok
+            and not (
+                # A file that was on and whose activate failed (turned on again after a reboot,
+                # or after a failed destroy) is kept, off: the next try waits (``_ready``), and
+                # ``decide`` removes it when unused, as any file that is off (review 188/3).
+                kind == Job.Kind.ACTIVATE and _was_on(backend)
+            )
+        ):
             job = services.request_action(backend, Job.Kind.DESTROY, actor)
             _record(policy, now, D.DESTROY,
                     f"the {kind} of {backend.name} {last.state} ({last.error or 'no error'}): "

@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from backends import Policy, kernel
-from backends.dynamic import Action, File, Held, Reading, Rules, Situation, decide
+from backends.dynamic import Action, File, Held, Reading, Rules, Situation, decide, retry_after
 from swapadmin.core import dynamic
 from swapadmin.core.models import Backend, DynamicSwapDecision, Job, Sample
 from tests.fixtures.host import needs_root
@@ -90,6 +90,20 @@ def test_an_activate_that_fails_and_a_destroy_that_fails_are_not_asked_each_roun
     assert not Job.objects.filter(backend=dyn1, state__in=Job.LIVE).exists()
 
 
+@pytest.mark.parametrize(
+    "rules",
+    [
+        Rules(**{**vars(RULES), "max_files": 1}),
+        Rules(**{**vars(RULES), "max_files": 5, "max_total_bytes": 100 * MiB}),
+    ],
+)
+def test_the_files_that_are_on_hold_it_to_the_limits(rules: Rules):
+    """Limits lowered since the files were made: those that are on fill them, and the one
+    that is off stays off, as an add would be refused (review 188/4)."""
+    d = decide(rules, SHORT, [on(1), off(2)], Situation())
+    assert d.action == Action.NONE and d.held == Held.LIMIT, d.reason
+
+
 def test_the_failed_adds_wait_holds_no_file_that_is_there():
     d = decide(RULES, SHORT, [off(1)], Situation(adds_held="the latest 3 add(s) failed"))
     assert d.action == Action.ACTIVATE
@@ -164,3 +178,78 @@ def test_a_file_swapped_off_behind_the_policys_back_is_turned_on_by_a_real_worke
     activate = dyn1.jobs.filter(kind=Job.Kind.ACTIVATE).order_by("-queued_at").first()
     assert activate is not None and activate.state == Job.State.SUCCEEDED, activate.error
     assert Backend.objects.filter(host=host).count() == 1
+
+
+@pytest.mark.django_db
+def test_a_file_whose_provision_never_completed_is_not_turned_on(host_row):
+    """READY says only that a file is at its path: a row whose provision never completed
+    reads so, its activate is refused, and every round failed with no add (review 188/1)."""
+    policy = small_policy(host_row)
+    dyn1 = file_after_step(
+        policy, Job.Kind.PROVISION, timedelta(hours=3), observed_state=Backend.Observed.READY,
+        provisioned_at=None,
+    )  # fmt: skip
+    Job.objects.filter(backend=dyn1).update(state=Job.State.FAILED)
+    Job.objects.create(
+        kind=Job.Kind.DESTROY, host=host_row, backend=dyn1, backend_name="dyn-1",
+        via=Job.Via.SYSTEM, state=Job.State.FAILED, error="cannot tell",
+        finished_at=timezone.now() - timedelta(hours=3),
+    )  # fmt: skip
+    Sample.objects.create(host=host_row, at=timezone.now(), swap_free=0)
+
+    decision = dynamic.run_policy(policy)
+
+    assert (decision.action, decision.name) == (Action.ADD, "dyn-2"), decision.reason
+
+
+@pytest.mark.django_db
+def test_turning_a_file_on_starts_the_cooldown(host_row):
+    policy = small_policy(host_row, cooldown_seconds=600)
+    dyn1 = file_after_step(
+        policy, Job.Kind.ACTIVATE, timedelta(hours=1), observed_state=Backend.Observed.READY
+    )
+    Sample.objects.create(host=host_row, at=timezone.now(), swap_free=0)
+    assert dynamic.run_policy(policy).action == Action.ACTIVATE
+    Job.objects.filter(backend=dyn1, state__in=Job.LIVE).update(
+        state=Job.State.SUCCEEDED, finished_at=timezone.now()
+    )
+    Backend.objects.filter(pk=dyn1.pk).update(observed_state=Backend.Observed.ACTIVE)
+    Sample.objects.create(host=host_row, at=timezone.now() + timedelta(seconds=1), swap_free=0)
+
+    decision = dynamic.run_policy(policy)
+
+    assert decision.held == Held.COOLDOWN, decision.reason
+    assert not Backend.objects.filter(host=host_row, name="dyn-2").exists()
+
+
+@pytest.mark.django_db
+def test_a_file_that_was_on_and_fails_to_turn_on_is_kept_and_tried_later(host_row):
+    """A swapon refused for the host's sake (MAX_SWAPFILES) is no reason to delete a good
+    file: after a reboot every file that was off went, one after another (review 188/3).
+    It is tried again after a wait that grows with each failure."""
+    policy = small_policy(host_row, cooldown_seconds=60)
+    dyn1 = file_after_step(
+        policy, Job.Kind.ACTIVATE, timedelta(hours=1), observed_state=Backend.Observed.READY
+    )
+    Sample.objects.create(host=host_row, at=timezone.now() - timedelta(seconds=5), swap_free=0)
+    assert dynamic.run_policy(policy).action == Action.ACTIVATE
+    Job.objects.filter(backend=dyn1, state__in=Job.LIVE).update(
+        state=Job.State.FAILED, error="swapon: too many swap areas",
+        finished_at=timezone.now() - timedelta(seconds=10),
+    )  # fmt: skip
+    Sample.objects.create(host=host_row, at=timezone.now(), swap_free=0)
+    policy.decisions.all().delete()  # the cool-down is not what holds it here
+
+    decision = dynamic.run_policy(policy)
+
+    assert not Job.objects.filter(backend=dyn1, kind=Job.Kind.DESTROY).exists()
+    assert not Job.objects.filter(backend=dyn1, state__in=Job.LIVE).exists()
+    assert decision.action == Action.ADD, decision.reason  # dyn-2 instead, within the limits
+    # Its wait passed, it is tried again.
+    Job.objects.filter(backend=dyn1, state=Job.State.FAILED).update(
+        finished_at=timezone.now() - timedelta(seconds=retry_after(1, 60) + 5)
+    )
+    Backend.objects.filter(host=host_row, name="dyn-2").delete()
+    policy.decisions.all().delete()
+    decision = dynamic.run_policy(policy)
+    assert (decision.action, decision.name) == (Action.ACTIVATE, "dyn-1"), decision.reason
