@@ -9,11 +9,14 @@ serve one job and not the next.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import logging
+import sys
 import threading
 from collections.abc import Iterator
 from importlib.metadata import entry_points
+from typing import Any, cast
 
 from . import kernel
 from .base import SwapBackend
@@ -75,7 +78,8 @@ class Registry:
             except Exception:
                 # A kind that breaks the contract (however its check fails) is skipped,
                 # not every kind with it.
-                log.exception("swap backend plugin %s refused", ep.value)
+                # The reason in the line itself, not only at the traceback's end.
+                log.exception("swap backend plugin %s refused: %s", ep.value, sys.exc_info()[1])
 
     def freeze(self) -> None:
         self._frozen = True
@@ -158,8 +162,8 @@ def _breaks(cls: type, attr: str, base: object, found: object) -> str:
     """How the override ``found`` of the base's ``base`` breaks the contract, or ""."""
     if isinstance(base, property):
         # A method where a value is read (``def swap_path(self)`` without ``@property``):
-        # the caller got a bound method for a path.
-        if inspect.isfunction(found) or isinstance(found, (staticmethod, classmethod)):
+        # the caller got a bound method for a path. A value or a cached_property is fine.
+        if callable(found) or isinstance(found, _METHOD_LIKE):
             return f"must be a property, as SwapBackend.{attr} is, not a method"
         return ""
     on_class = isinstance(base, (staticmethod, classmethod))
@@ -168,69 +172,68 @@ def _breaks(cls: type, attr: str, base: object, found: object) -> str:
             f"must be a classmethod or staticmethod, as SwapBackend.{attr} is (it is called on "
             f"the class), not {type(found).__name__}"
         )
-    inner = found.__func__ if isinstance(found, (staticmethod, classmethod)) else found
-    if not (inspect.isfunction(found) or callable(inner)):
-        # A partial or a callable object binds no ``self``; a staticmethod(False) wraps none.
-        what = type(found).__name__ if inner is found else f"a {type(inner).__name__}"
-        return f"must be a method, as SwapBackend.{attr} is, not {what}"
-    if not inspect.isfunction(inner) and not isinstance(found, (staticmethod, classmethod)):
-        return f"must be a method, as SwapBackend.{attr} is, not {type(found).__name__}"
-    wanted, given = _signature(base), _signature(found)
-    if wanted is None or given is None:
+    kind = type(found)
+    if not hasattr(kind, "__get__") or hasattr(kind, "__set__"):
+        # A flag, a property, a partial or a callable object: none binds to the instance.
+        return f"must be a method, as SwapBackend.{attr} is, not {kind.__name__}"
+    # Bound as a call reaches it: to a stand-in for the instance, or to the class.
+    bound = cast(Any, found).__get__(None if on_class else _INSTANCE, cls)
+    if not callable(bound):
+        return f"must be a method, as SwapBackend.{attr} is, not a {type(bound).__name__}"
+    try:
+        given = inspect.signature(bound)
+    except ValueError as e:
+        if inspect.ismethod(bound):  # a function that cannot take ``self`` or ``cls``
+            return f"cannot take the {'class' if on_class else 'instance'} it is called on: {e}"
         return ""  # a signature Python cannot read (a builtin): nothing to compare
-    if not callable(getattr(cls, attr, None)):
-        return "cannot be called as the class reads it"
-    for args, kwargs in _calls(wanted):
+    except TypeError:
+        return ""
+    wanted = _base_signature(base)
+    for args, kwargs, what in _calls(wanted):
         try:
             given.bind(*args, **kwargs)
         except TypeError as e:
-            shown = wanted.replace(return_annotation=inspect.Signature.empty)
-            return f"must take what SwapBackend.{attr}{shown} is given: {e}"
+            return f"must take {what} SwapBackend.{attr}{wanted} is given: {e}"
     return ""
 
 
-def _signature(found: object) -> inspect.Signature | None:
-    """The signature a call sees: without ``self`` or ``cls`` when the method binds one."""
-    binds = not isinstance(found, staticmethod)
-    fn = found.__func__ if isinstance(found, (staticmethod, classmethod)) else found
-    if not callable(fn):
-        return None
-    try:
-        sig = inspect.signature(fn)
-    except (TypeError, ValueError):
-        return None
+#: Methods by another name: a descriptor that binds as a function does.
+_METHOD_LIKE = (staticmethod, classmethod, functools.partialmethod, functools.singledispatchmethod)
+#: What an instance method is bound to when its signature is read: no kind is made.
+_INSTANCE = object()
+
+
+def _base_signature(base: object) -> inspect.Signature:
+    """The base's signature as a call sees it (without ``self`` or ``cls``), without its
+    annotations: a message shows it to the plugin's author."""
+    fn = base.__func__ if isinstance(base, (staticmethod, classmethod)) else base
+    sig = inspect.signature(fn)  # type: ignore[arg-type]
     params = list(sig.parameters.values())
-    if (
-        binds
-        and params
-        and params[0].kind
-        in (
-            inspect.Parameter.POSITIONAL_ONLY,
-            inspect.Parameter.POSITIONAL_OR_KEYWORD,
-        )
-    ):
+    if not isinstance(base, staticmethod):
         params = params[1:]
-    return sig.replace(parameters=params)
+    return inspect.Signature([p.replace(annotation=inspect.Parameter.empty) for p in params])
 
 
-def _calls(wanted: inspect.Signature) -> list[tuple[list[None], dict[str, None]]]:
-    """The calls the base's signature allows: every argument given, and only those without
-    a default (a caller may leave those out)."""
+def _calls(wanted: inspect.Signature) -> list[tuple[list[object], dict[str, object], str]]:
+    """The calls the base's signature allows, with what each is: every argument given
+    (one more for a ``*args`` or ``**kwargs`` of the base's: the control plane passes
+    them), and only those without a default (a caller may leave those out)."""
     out = []
     for every in (True, False):
-        args: list[None] = []
-        kwargs: dict[str, None] = {}
+        args: list[object] = []
+        kwargs: dict[str, object] = {}
         for p in wanted.parameters.values():
-            if not every and p.default is not inspect.Parameter.empty:
+            if p.kind == p.VAR_POSITIONAL:
+                args.extend([None] if every else [])
+            elif p.kind == p.VAR_KEYWORD:
+                kwargs.update({"any_keyword": None} if every else {})
+            elif not every and p.default is not p.empty:
                 continue
-            if p.kind in (
-                inspect.Parameter.POSITIONAL_ONLY,
-                inspect.Parameter.POSITIONAL_OR_KEYWORD,
-            ):
+            elif p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
                 args.append(None)
-            elif p.kind == inspect.Parameter.KEYWORD_ONLY:
+            else:
                 kwargs[p.name] = None
-        out.append((args, kwargs))
+        out.append((args, kwargs, "every argument" if every else "the arguments without a default"))
     return out
 
 
@@ -239,7 +242,8 @@ def _calls(wanted: inspect.Signature) -> list[tuple[list[None], dict[str, None]]
 _CONTRACT = {
     name: found
     for name, found in vars(SwapBackend).items()
-    if not name.startswith("_")
+    # ``__init__`` too: every plugin is built by one call (``core.plugins.build_plugin``).
+    if (not name.startswith("_") or name == "__init__")
     and (inspect.isfunction(found) or isinstance(found, (staticmethod, classmethod, property)))
 }
 

@@ -118,7 +118,8 @@ class HiddenByProperty(FileBackend):
 
 
 class VerifiedStatically(FileBackend):
-    """A hook may be a static or class method of the kind's own: that is still a method."""
+    """A hook may be a static or class method of the kind's own, or any descriptor that
+    binds as a method does (a partialmethod, an lru_cache): that is still a method."""
 
     name = "verified-statically"
     label = "Verified statically"
@@ -126,6 +127,12 @@ class VerifiedStatically(FileBackend):
     @staticmethod
     def verify() -> None:  # type: ignore[override]
         return None
+
+    def _described(self, extra: int) -> dict[str, object]:
+        return {"extra": extra}
+
+    describe = functools.partialmethod(_described, 1)  # type: ignore[assignment]
+    capacity_bytes = functools.lru_cache(lambda self: 0)  # type: ignore[assignment]
 
 
 def _kind(name: str, **attrs: object) -> type[FileBackend]:
@@ -149,9 +156,19 @@ BROKEN = {
     "HiddenByPartial": "hidden must be a method, as SwapBackend.hidden is, not partial",
     "HiddenByObject": "hidden must be a method, as SwapBackend.hidden is, not _CalledWithNothing",
     "HiddenByStaticFlag": "hidden must be a method, as SwapBackend.hidden is, not a bool",
-    "VerifyStaticWithSelf": "verify must take what SwapBackend.verify() is given",
+    "VerifyStaticWithSelf": "verify must take every argument SwapBackend.verify() is given",
     "SpecNotOnTheClass": "fstab_spec must be a classmethod or staticmethod",
-    "SpecWithoutTheUuid": "fstab_spec must take what SwapBackend.fstab_spec",
+    "SpecWithoutTheUuid": "fstab_spec must take every argument SwapBackend.fstab_spec(params, "
+    "swap_uuid) is given",
+    # The author's commonest slip: no ``self`` (review 191/1).
+    "HiddenWithoutSelf": "hidden cannot take the instance it is called on",
+    "HiddenKeywordOnly": "hidden cannot take the instance it is called on",
+    # The base's ``**fields`` are passed (review 191/2).
+    "RecordWithoutFields": "update_record must take every argument SwapBackend.update_record("
+    "**fields) is given",
+    # Every plugin is built by one call (review 191/4).
+    "BuiltWithMore": "__init__ must take every argument SwapBackend.__init__(params, *, "
+    "size_bytes=None",
     "PathByMethod": "swap_path must be a property, as SwapBackend.swap_path is, not a method",
 }
 HiddenByPartial = _kind("HiddenByPartial", hidden=functools.partial(lambda self: None))
@@ -161,6 +178,10 @@ VerifyStaticWithSelf = _kind("VerifyStaticWithSelf", verify=staticmethod(lambda 
 SpecNotOnTheClass = _kind("SpecNotOnTheClass", fstab_spec=lambda self, params, uuid: None)
 SpecWithoutTheUuid = _kind("SpecWithoutTheUuid", fstab_spec=classmethod(_spec_without_the_uuid))
 PathByMethod = _kind("PathByMethod", swap_path=lambda self: "/x")
+HiddenWithoutSelf = _kind("HiddenWithoutSelf", hidden=lambda: None)
+HiddenKeywordOnly = _kind("HiddenKeywordOnly", hidden=lambda *, x=1: None)
+RecordWithoutFields = _kind("RecordWithoutFields", update_record=lambda self: None)
+BuiltWithMore = _kind("BuiltWithMore", __init__=lambda self, params, daemon, **kw: None)
 
 
 @pytest.mark.parametrize("cls", sorted(BROKEN))
