@@ -737,7 +737,8 @@ class SwapBackend(ABC):
         say nothing of the store: a filesystem meant to be mounted on the way is not, or
         whether it is cannot be told. None when nothing hides it, as for any kind whose
         store is not beneath the mount points (``beneath_mounts``). Asked by a destroy
-        before it changes anything (review 182/1); the file kind's ``remove`` asks again
+        before it changes anything (review 182/1), and by a dynamic file's provision before
+        it measures the room to keep (178/9); the file kind's ``remove`` asks again
         after the swapoff, so a table changed in between still stops a destroy there."""
         return None
 

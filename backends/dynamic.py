@@ -211,9 +211,10 @@ def decide(
     short = short_of_swap(rules, reading)
     resume = _resume(rules, files, short) if short else None
     if resume is not None:
-        # Before the limits and the failed adds' wait: the file is counted already, and
-        # turning it on makes nothing new (review 185/1: after a reboot every file was off,
-        # counted, and the policy said its limit was reached while the host ran short).
+        # Before an add, and whatever the failed adds' wait: the file is counted already
+        # (``_resume`` holds it to the room the files that are on leave), and turning it on
+        # makes nothing new (review 185/1: after a reboot every file was off, counted, and
+        # the policy said its limit was reached while the host ran short).
         return resume
     if short and situation.adds_held:
         return Decision(Action.NONE, f"{short}, but {situation.adds_held}", held=Held.COOLDOWN)
@@ -229,35 +230,55 @@ def _resume(rules: Rules, files: list[File], short: str) -> Decision | None:
     (``_remove`` takes the newest). Not a kept one: a file whose destroys failed waits as
     its removal does, else one whose activate fails (and the destroy that clears it up)
     were asked again every round."""
-    off = [f for f in files if f.ready and not f.active and not f.untold and not f.kept]
-    if not off:
-        return None
-    f = min(off, key=lambda f: (len(f.name), f.name))
     on = [g for g in files if g.active or g.untold]
-    if len(on) + 1 > rules.max_files or (
-        sum(g.size_bytes for g in on) + f.size_bytes > rules.max_total_bytes
-    ):
+    room = rules.max_total_bytes - sum(g.size_bytes for g in on)
+    off = [
+        f
+        for f in files
+        if f.ready and not (f.active or f.untold or f.kept) and f.size_bytes <= room
+    ]
+    if not off or len(on) + 1 > rules.max_files:
         return None
+    # The oldest of those that fit: one too large for the room left may not block a
+    # smaller one (review 190/4).
+    f = min(off, key=lambda f: (len(f.name), f.name))
     return Decision(Action.ACTIVATE, f"{short}: {f.name} is there and off, turning it on", f.name)
 
 
 def _add(rules: Rules, files: list[File], short: str, taken: set[str]) -> Decision:
-    if len(files) >= rules.max_files:
-        return Decision(
-            Action.NONE,
-            f"{short}, but the limit of {rules.max_files} file(s) is reached",
-            held=Held.LIMIT,
-        )
+    limit = ""
     total = sum(f.size_bytes for f in files)
-    if total + rules.file_size_bytes > rules.max_total_bytes:
-        return Decision(
-            Action.NONE,
-            f"{short}, but another {_mib(rules.file_size_bytes)} would pass the limit of "
-            f"{_mib(rules.max_total_bytes)} ({_mib(total)} added so far)",
-            held=Held.LIMIT,
+    if len(files) >= rules.max_files:
+        limit = f"the limit of {rules.max_files} file(s) is reached"
+    elif total + rules.file_size_bytes > rules.max_total_bytes:
+        limit = (
+            f"another {_mib(rules.file_size_bytes)} would pass the limit of "
+            f"{_mib(rules.max_total_bytes)} ({_mib(total)} added so far)"
+        )
+    if limit:
+        return _make_room(files, short, limit) or Decision(
+            Action.NONE, f"{short}, but {limit}", held=Held.LIMIT
         )
     name = next_name(taken)
     return Decision(Action.ADD, f"{short}: adding {name} ({_mib(rules.file_size_bytes)})", name)
+
+
+def _make_room(files: list[File], short: str, limit: str) -> Decision | None:
+    """At a limit while swap is short, remove the newest file that is off and cannot be
+    turned on (gone after a reboot, never made, or its activate failed and waits), or None
+    if none is. Removing a file that is off frees no swap, so no hysteresis holds it; kept
+    counted, such a file held every add for as long as swap stayed short (review 190/1,
+    190/2). Not an untold or kept one: it may be on, or its destroy would be refused."""
+    stuck = [f for f in files if not (f.active or f.ready or f.untold or f.kept)]
+    if not stuck:
+        return None
+    f = max(stuck, key=lambda f: (len(f.name), f.name))
+    return Decision(
+        Action.REMOVE,
+        f"{short}, but {limit}: {f.name} is off and cannot be turned on now, removing it "
+        "to make room",
+        f.name,
+    )
 
 
 def _remove(rules: Rules, reading: Reading, files: list[File]) -> Decision:

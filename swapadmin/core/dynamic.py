@@ -38,8 +38,9 @@ PERSON = (Job.Via.PAGE, Job.Via.API)
 #: Decisions that count as acting, for the cool-down.
 ACTING = (
     DynamicSwapDecision.Action.ADD,
-    # A file turned on (an add's own, or one that was off) counts too: else an add followed
-    # the turning on of a file that was off within the cool-down (review 188/2).
+    # A file turned on (one that was off, or an add's own: the cool-down then counts from
+    # its activation, so adds are spaced by the cool-down plus the provision) counts too:
+    # else an add followed the turning on of a file that was off within it (review 188/2).
     DynamicSwapDecision.Action.ACTIVATE,
     DynamicSwapDecision.Action.REMOVE,
     DynamicSwapDecision.Action.REFUSED,
@@ -351,8 +352,9 @@ def _follow_up(policy: DynamicSwapPolicy, now: datetime) -> bool:
             and not ok
             and not (
                 # A file that was on and whose activate failed (turned on again after a reboot,
-                # or after a failed destroy) is kept, off: the next try waits (``_ready``), and
-                # ``decide`` removes it when unused, as any file that is off (review 188/3).
+                # or after a failed destroy) is kept, off: the next try waits (``_ready``);
+                # ``decide`` removes it when unused, as any file that is off, or at a limit
+                # while swap is short, to make room (reviews 188/3, 190/2).
                 kind == Job.Kind.ACTIVATE and _was_on(backend)
             )
         ):
@@ -528,8 +530,9 @@ def _act(
         _record(policy, now, D.ADD, decision.reason, name=decision.name, job=job)
     elif decision.action == Action.ACTIVATE:
         # Spaced like any step: held while its job is in flight, then until a sample taken
-        # after it finished (``_step_after_sample``); one that fails is destroyed by the
-        # follow-up, as a new file's failed activate is.
+        # after it finished (``_step_after_sample``), and the cool-down. One that fails is
+        # kept, off, and tried again after a wait (``_ready``); at a limit while swap is
+        # short it is removed to make room (``dynamic._make_room``).
         job = services.request_action(files[decision.name], Job.Kind.ACTIVATE, actor)
         _record(policy, now, D.ACTIVATE, decision.reason, name=decision.name, job=job)
     elif decision.action == Action.REMOVE:

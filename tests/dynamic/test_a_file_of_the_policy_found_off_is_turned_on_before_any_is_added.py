@@ -47,18 +47,41 @@ def test_below_the_limit_it_is_turned_on_rather_than_another_added():
     assert (d.action, d.name) == (Action.ACTIVATE, "dyn-1")
 
 
+def test_a_file_that_is_off_and_cannot_be_turned_on_makes_room_at_the_limit():
+    """Gone after a reboot, never made, or its activate failed and waits: counted, it held
+    every add for as long as swap stayed short (reviews 190/1, 190/2). The newest goes."""
+    d = decide(RULES, SHORT, [off(1, ready=False), on(2), off(3, ready=False)], Situation())
+    assert (d.action, d.name) == (Action.REMOVE, "dyn-3"), d.reason
+    assert "the limit of 2 file(s) is reached: dyn-3 is off and cannot be turned on now" in (
+        d.reason
+    )
+
+
 @pytest.mark.parametrize(
     "file",
     [
-        # Not there, or not its own (absent, an error): an activate would fail.
-        off(1, ready=False),
         # Whether it is on cannot be told: it may be.
-        off(1, untold=True),
+        off(1, ready=False, untold=True),
+        # Its destroys failed, and the wait they set has not passed.
+        off(1, ready=False, kept="2 destroy(s) of it failed"),
     ],
 )
-def test_a_file_that_is_off_but_not_ready_is_not_turned_on(file: File):
+def test_a_file_that_may_be_on_or_whose_destroy_waits_makes_no_room(file: File):
     d = decide(RULES, SHORT, [file, on(2)], Situation())
     assert d.action == Action.NONE and d.held == Held.LIMIT, d.reason
+
+
+def test_with_swap_enough_no_room_is_made():
+    d = decide(RULES, PLENTY, [off(1, ready=False), on(2)], Situation())
+    assert d.action != Action.REMOVE or "to make room" not in d.reason
+
+
+def test_a_smaller_file_that_fits_is_turned_on_when_the_oldest_does_not():
+    """The limits lowered since dyn-1 was made: it no longer fits, dyn-3 does (190/4)."""
+    rules = Rules(**{**vars(RULES), "max_files": 5, "max_total_bytes": 200 * MiB})
+    big = File("dyn-1", 192 * MiB, 0, False, 0.0, ready=True)
+    d = decide(rules, SHORT, [big, on(2), off(3)], Situation())
+    assert (d.action, d.name) == (Action.ACTIVATE, "dyn-3"), d.reason
 
 
 def test_one_whose_destroys_failed_waits_as_its_removal_does():
@@ -180,11 +203,15 @@ def test_a_file_swapped_off_behind_the_policys_back_is_turned_on_by_a_real_worke
     assert Backend.objects.filter(host=host).count() == 1
 
 
+@pytest.mark.parametrize(("max_files", "then"), [(2, "add"), (1, "remove")])
 @pytest.mark.django_db
-def test_a_file_whose_provision_never_completed_is_not_turned_on(host_row):
+def test_a_file_whose_provision_never_completed_is_not_turned_on(
+    host_row, max_files: int, then: str
+):
     """READY says only that a file is at its path: a row whose provision never completed
-    reads so, its activate is refused, and every round failed with no add (review 188/1)."""
-    policy = small_policy(host_row)
+    reads so, its activate is refused, and every round failed with no add (review 188/1).
+    At the limit it is removed to make room (190/1)."""
+    policy = small_policy(host_row, max_files=max_files)
     dyn1 = file_after_step(
         policy, Job.Kind.PROVISION, timedelta(hours=3), observed_state=Backend.Observed.READY,
         provisioned_at=None,
@@ -199,7 +226,11 @@ def test_a_file_whose_provision_never_completed_is_not_turned_on(host_row):
 
     decision = dynamic.run_policy(policy)
 
-    assert (decision.action, decision.name) == (Action.ADD, "dyn-2"), decision.reason
+    if then == "add":
+        assert (decision.action, decision.name) == (Action.ADD, "dyn-2"), decision.reason
+        return
+    assert (decision.action, decision.name) == (Action.REMOVE, "dyn-1"), decision.reason
+    assert Job.objects.filter(backend=dyn1, kind=Job.Kind.DESTROY, state__in=Job.LIVE).exists()
 
 
 @pytest.mark.django_db
@@ -253,3 +284,25 @@ def test_a_file_that_was_on_and_fails_to_turn_on_is_kept_and_tried_later(host_ro
     policy.decisions.all().delete()
     decision = dynamic.run_policy(policy)
     assert (decision.action, decision.name) == (Action.ACTIVATE, "dyn-1"), decision.reason
+
+
+@pytest.mark.django_db
+def test_a_file_that_fails_to_turn_on_at_the_limit_makes_room(host_row):
+    """A file that was on whose swapon keeps failing (EINVAL, say) held every add for as
+    long as swap was short (review 190/2): at the limit it goes, and the next round adds."""
+    policy = small_policy(host_row, max_files=1, max_total_bytes=64 * MiB, cooldown_seconds=60)
+    dyn1 = file_after_step(
+        policy, Job.Kind.ACTIVATE, timedelta(hours=2), observed_state=Backend.Observed.READY
+    )
+    Job.objects.create(
+        kind=Job.Kind.ACTIVATE, host=host_row, backend=dyn1, backend_name="dyn-1",
+        via=Job.Via.SYSTEM, state=Job.State.FAILED, error="swapon: Invalid argument",
+        finished_at=timezone.now() - timedelta(seconds=30),
+    )  # fmt: skip
+    Sample.objects.create(host=host_row, at=timezone.now(), swap_free=0)
+
+    decision = dynamic.run_policy(policy)
+
+    assert (decision.action, decision.name) == (Action.REMOVE, "dyn-1"), decision.reason
+    assert "to make room" in decision.reason
+    assert Job.objects.filter(backend=dyn1, kind=Job.Kind.DESTROY, state__in=Job.LIVE).exists()
