@@ -26,6 +26,14 @@ SHORT = Reading(256 * MiB, 10 * MiB, 0.0, 1.0)
 PLENTY = Reading(256 * MiB, 200 * MiB, 0.0, 1.0)
 
 
+def _failed(backend: Backend, kind: str, error: str, ago: timedelta) -> Job:
+    return Job.objects.create(
+        kind=kind, host=backend.host, backend=backend, backend_name=backend.name,
+        via=Job.Via.SYSTEM, state=Job.State.FAILED, error=error,
+        finished_at=timezone.now() - ago,
+    )  # fmt: skip
+
+
 def off(n: int, *, ready: bool = True, untold: bool = False, kept: str = "") -> File:
     return File(f"dyn-{n}", 64 * MiB, 0, False, 0.0, untold=untold, kept=kept, ready=ready)
 
@@ -100,11 +108,7 @@ def test_an_activate_that_fails_and_a_destroy_that_fails_are_not_asked_each_roun
         policy, Job.Kind.ACTIVATE, timedelta(minutes=3), observed_state=Backend.Observed.READY
     )
     Job.objects.filter(backend=dyn1).update(state=Job.State.FAILED, error="swapon: EINVAL")
-    Job.objects.create(
-        kind=Job.Kind.DESTROY, host=host_row, backend=dyn1, backend_name="dyn-1",
-        via=Job.Via.SYSTEM, state=Job.State.FAILED, error="cannot tell",
-        finished_at=timezone.now() - timedelta(minutes=1),
-    )  # fmt: skip
+    _failed(dyn1, Job.Kind.DESTROY, "cannot tell", timedelta(minutes=1))
     Sample.objects.create(host=host_row, at=timezone.now(), swap_free=0)
 
     decision = dynamic.run_policy(policy)
@@ -217,11 +221,7 @@ def test_a_file_whose_provision_never_completed_is_not_turned_on(
         provisioned_at=None,
     )  # fmt: skip
     Job.objects.filter(backend=dyn1).update(state=Job.State.FAILED)
-    Job.objects.create(
-        kind=Job.Kind.DESTROY, host=host_row, backend=dyn1, backend_name="dyn-1",
-        via=Job.Via.SYSTEM, state=Job.State.FAILED, error="cannot tell",
-        finished_at=timezone.now() - timedelta(hours=3),
-    )  # fmt: skip
+    _failed(dyn1, Job.Kind.DESTROY, "cannot tell", timedelta(hours=3))
     Sample.objects.create(host=host_row, at=timezone.now(), swap_free=0)
 
     decision = dynamic.run_policy(policy)
@@ -294,11 +294,7 @@ def test_a_file_that_fails_to_turn_on_at_the_limit_makes_room(host_row):
     dyn1 = file_after_step(
         policy, Job.Kind.ACTIVATE, timedelta(hours=2), observed_state=Backend.Observed.READY
     )
-    Job.objects.create(
-        kind=Job.Kind.ACTIVATE, host=host_row, backend=dyn1, backend_name="dyn-1",
-        via=Job.Via.SYSTEM, state=Job.State.FAILED, error="swapon: Invalid argument",
-        finished_at=timezone.now() - timedelta(seconds=30),
-    )  # fmt: skip
+    _failed(dyn1, Job.Kind.ACTIVATE, "swapon: Invalid argument", timedelta(seconds=30))
     Sample.objects.create(host=host_row, at=timezone.now(), swap_free=0)
 
     decision = dynamic.run_policy(policy)
