@@ -92,6 +92,9 @@ class File:
     #: backend's), and no failed activate of it waits: an activate may turn it on. A file
     #: off for another reason (absent, never made) is not.
     ready: bool = False
+    #: Activates of it that failed since it was last on: a file that was on and fails to
+    #: turn on again is kept for a few tries (``MAKE_ROOM_AFTER``) before it makes room.
+    failed_turn_ons: int = 0
 
 
 class Held(StrEnum):
@@ -123,7 +126,8 @@ class Situation:
 
     #: A job of one of the policy's files is queued or running (what it is, for the reason).
     in_flight: str = ""
-    #: Seconds since the policy's last add or remove, None if it never acted.
+    #: Seconds since the policy's last add, file turned on, remove or refused swapoff, None
+    #: if it never acted.
     since_last_action: float | None = None
     #: A reading older than this is stale: the host is not heard from, nothing is decided.
     stale_after_seconds: float = 45.0
@@ -186,11 +190,13 @@ def decide(
     While swap is short, a file of the policy that is there and off is turned on before
     any is added: it is counted against the limits already.
 
-    Hysteresis: a file is removed only while swap is not short, and only if free swap after
-    its removal stays at least half a file above the threshold, so the removal itself can
-    never call for an add; an add is never followed by the removal of a file that holds, or
-    held within ``unused_for_seconds``, more than its stray pages (``stray_bytes``). The
-    cool-down spaces actions, and one action in flight holds every other.
+    Hysteresis: a file that is on is removed only while swap is not short, and only if free
+    swap after its removal stays at least half a file above the threshold, so the removal
+    itself can never call for an add (at a limit while swap is short, a file that is off
+    and cannot be turned on may go to make room: ``_make_room``); an add is never followed
+    by the removal of a file that holds, or held within ``unused_for_seconds``, more than
+    its stray pages (``stray_bytes``). The cool-down spaces actions, and one action in
+    flight holds every other.
     """
     if reading is None:
         return Decision(Action.NONE, "no sample from the host yet", held=Held.NO_SAMPLE)
@@ -241,7 +247,7 @@ def _resume(rules: Rules, files: list[File], short: str) -> Decision | None:
         return None
     # The oldest of those that fit: one too large for the room left may not block a
     # smaller one (review 190/4).
-    f = min(off, key=lambda f: (len(f.name), f.name))
+    f = min(off, key=_age)
     return Decision(Action.ACTIVATE, f"{short}: {f.name} is there and off, turning it on", f.name)
 
 
@@ -256,35 +262,65 @@ def _add(rules: Rules, files: list[File], short: str, taken: set[str]) -> Decisi
             f"{_mib(rules.max_total_bytes)} ({_mib(total)} added so far)"
         )
     if limit:
-        return _make_room(files, short, limit) or Decision(
+        return _make_room(rules, files, short, limit) or Decision(
             Action.NONE, f"{short}, but {limit}", held=Held.LIMIT
         )
     name = next_name(taken)
     return Decision(Action.ADD, f"{short}: adding {name} ({_mib(rules.file_size_bytes)})", name)
 
 
-def _make_room(files: list[File], short: str, limit: str) -> Decision | None:
-    """At a limit while swap is short, remove the newest file that is off and cannot be
-    turned on (gone after a reboot, never made, or its activate failed and waits), or None
-    if none is. Removing a file that is off frees no swap, so no hysteresis holds it; kept
-    counted, such a file held every add for as long as swap stayed short (review 190/1,
-    190/2). Not an untold or kept one: it may be on, or its destroy would be refused."""
-    stuck = [f for f in files if not (f.active or f.ready or f.untold or f.kept)]
-    if not stuck:
+#: Failed activates after which a file that was on, and is off, may go to make room.
+MAKE_ROOM_AFTER = 3
+
+
+def _make_room(rules: Rules, files: list[File], short: str, limit: str) -> Decision | None:
+    """At a limit while swap is short, remove a file that is off and cannot be turned on,
+    if that lets an add pass the limits, or None. Removing a file that is off frees no
+    swap, so no hysteresis holds it; kept counted, such a file held every add for as long
+    as swap stayed short (reviews 190/1, 190/2, 192/2). First one that is gone or never
+    made, then one too large for the limits, then one whose activates failed
+    ``MAKE_ROOM_AFTER`` times (a good file whose swapon failed once is tried again, not
+    lost: 192/1); the newest of each. Never an untold or kept one: it may be on, or its
+    destroy would be refused."""
+    on = [f for f in files if f.active or f.untold]
+    room = rules.max_total_bytes - sum(f.size_bytes for f in on)
+
+    def rank(f: File) -> int | None:
+        if f.active or f.untold or f.kept:
+            return None
+        if not f.ready and f.failed_turn_ons == 0:
+            return 0  # gone, or never made
+        if f.ready and f.size_bytes > room:
+            return 1  # too large for what the files that are on leave
+        if not f.ready and f.failed_turn_ons >= MAKE_ROOM_AFTER:
+            return 2
         return None
-    f = max(stuck, key=lambda f: (len(f.name), f.name))
-    return Decision(
-        Action.REMOVE,
-        f"{short}, but {limit}: {f.name} is off and cannot be turned on now, removing it "
-        "to make room",
-        f.name,
-    )
+
+    total = sum(f.size_bytes for f in files)
+    for r in range(3):
+        for f in sorted(files, key=_age, reverse=True):
+            fits = len(files) - 1 < rules.max_files and (
+                total - f.size_bytes + rules.file_size_bytes <= rules.max_total_bytes
+            )
+            if rank(f) == r and fits:
+                return Decision(
+                    Action.REMOVE,
+                    f"{short}, but {limit}: {f.name} is off and cannot be turned on now, "
+                    "removing it to make room",
+                    f.name,
+                )
+    return None
+
+
+def _age(f: File) -> tuple[int, str]:
+    """Oldest first: ``dyn-2`` before ``dyn-10``."""
+    return (len(f.name), f.name)
 
 
 def _remove(rules: Rules, reading: Reading, files: list[File]) -> Decision:
     floor = rules.min_free_bytes + rules.file_size_bytes // 2
     # The newest first (the highest number): the oldest file stays longest, as swapspace does.
-    for f in sorted(files, key=lambda f: (len(f.name), f.name), reverse=True):
+    for f in sorted(files, key=_age, reverse=True):
         if f.untold or f.kept:
             # Not "not active": it may be on and hold pages, or its destroy would be refused
             # again. The next newest may go instead.

@@ -176,8 +176,17 @@ def _breaks(cls: type, attr: str, base: object, found: object) -> str:
     if not hasattr(kind, "__get__") or hasattr(kind, "__set__"):
         # A flag, a property, a partial or a callable object: none binds to the instance.
         return f"must be a method, as SwapBackend.{attr} is, not {kind.__name__}"
+    if isinstance(found, functools.singledispatchmethod):
+        # Its wrapper's signature is read from the function it dispatches, ``self`` and
+        # all (review 192/3): that function is what a call reaches.
+        found = found.func
     # Bound as a call reaches it: to a stand-in for the instance, or to the class.
-    bound = cast(Any, found).__get__(None if on_class else _INSTANCE, cls)
+    try:
+        bound = cast(Any, found).__get__(None if on_class else _INSTANCE, cls)
+    except Exception:
+        # A descriptor of the kind's own that needs a real instance (its ``__dict__``):
+        # it cannot be judged here, and a call will say (review 192/4).
+        return ""
     if not callable(bound):
         return f"must be a method, as SwapBackend.{attr} is, not a {type(bound).__name__}"
     try:

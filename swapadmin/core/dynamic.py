@@ -20,7 +20,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.db.models.functions import Now
 
 from backends import dynamic
@@ -182,6 +182,7 @@ def _held_more_than(key: str, stray: int, resolution: str) -> Q:
 
 
 def _file(backend: Backend, now: datetime, policy: DynamicSwapPolicy) -> dynamic.File:
+    failures, left = _failed_activates(backend, now, policy.cooldown_seconds)
     return dynamic.File(
         name=backend.name,
         size_bytes=backend.size_bytes or 0,
@@ -190,36 +191,42 @@ def _file(backend: Backend, now: datetime, policy: DynamicSwapPolicy) -> dynamic
         idle_seconds=_idle_seconds(backend, now, policy.unused_for_seconds),
         untold=backend.observed_state == Backend.Observed.INDETERMINATE,
         kept=_kept(backend, now, policy.cooldown_seconds),
-        ready=_ready(backend, now, policy.cooldown_seconds),
+        # Provisioned: a row whose provision never completed reads READY once a file is at
+        # its path, and its activate is refused: every round failed, no add came (review
+        # 188/1). The wait after failed activates passed: a swapon refused (MAX_SWAPFILES)
+        # was asked again every round (188/3).
+        ready=backend.provisioned_at is not None
+        and not backend.adopted
+        and backend.observed_state == Backend.Observed.READY
+        and left <= 0,
+        failed_turn_ons=failures,
     )
 
 
-def _ready(backend: Backend, now: datetime, cooldown: float) -> bool:
-    """Whether an activate may turn ``backend`` on: it was provisioned (a row whose
-    provision never completed reads READY once a file is at its path, and its activate is
-    refused: every round then failed, and no add came: review 188/1), it is there and off,
-    and the wait after failed activates of it since it was last on has passed (a swapon
-    refused, MAX_SWAPFILES reached: each round asked again, review 188/3)."""
-    if backend.provisioned_at is None or backend.adopted:
-        return False
-    if backend.observed_state != Backend.Observed.READY:
-        return False
-    return _activate_waits(backend, now, cooldown) <= 0
+def _backoff(
+    failed: QuerySet[Job], now: datetime, cooldown: float
+) -> tuple[int, float, Job | None]:
+    """How many of ``failed`` there are (up to 64), the seconds left of the wait
+    ``dynamic.retry_after`` sets for as many since the latest (0 or less: passed), and that
+    latest job."""
+    latest = failed.order_by("-queued_at", "-pk").first()
+    if latest is None:
+        return 0, 0.0, None
+    count = failed[:64].count()
+    wait = dynamic.retry_after(count, cooldown)
+    return count, wait - (now - (latest.finished_at or latest.queued_at)).total_seconds(), latest
 
 
-def _activate_waits(backend: Backend, now: datetime, cooldown: float) -> float:
-    """Seconds left of the wait the failed activates of ``backend`` since its latest
-    activate that succeeded set (``dynamic.retry_after``); 0 or less when none failed."""
+def _failed_activates(backend: Backend, now: datetime, cooldown: float) -> tuple[int, float]:
+    """The activates of ``backend`` that failed since the latest that succeeded, and the
+    seconds left of the wait they set."""
     activates = backend.jobs.filter(kind=Job.Kind.ACTIVATE)
     on = activates.filter(state=Job.State.SUCCEEDED).order_by("-queued_at", "-pk").first()
     failed = activates.filter(state__in=(Job.State.FAILED, Job.State.CANCELLED))
     if on is not None:
         failed = failed.filter(queued_at__gt=on.queued_at)
-    latest = failed.order_by("-queued_at", "-pk").first()
-    if latest is None:
-        return 0.0
-    wait = dynamic.retry_after(failed[:64].count(), cooldown)
-    return wait - (now - (latest.finished_at or latest.queued_at)).total_seconds()
+    count, left, _ = _backoff(failed, now, cooldown)
+    return count, left
 
 
 def _was_on(backend: Backend) -> bool:
@@ -240,13 +247,8 @@ def _kept(backend: Backend, now: datetime, cooldown: float) -> str:
         why = str(backend.observed_error).removeprefix(Backend.HIDDEN_SAID)
         return f"its store may be on a filesystem that is not mounted ({why[:300]})"
     failed = backend.jobs.filter(kind=Job.Kind.DESTROY, state=Job.State.FAILED)
-    latest = failed.order_by("-queued_at", "-pk").first()
-    if latest is None:
-        return ""
-    count = failed[:64].count()
-    wait = dynamic.retry_after(count, cooldown)
-    left = wait - (now - (latest.finished_at or latest.queued_at)).total_seconds()
-    if left <= 0:
+    count, left, latest = _backoff(failed, now, cooldown)
+    if latest is None or left <= 0:
         return ""
     return (
         f"{count} destroy(s) of it failed, the latest: {(latest.error or 'no error')[:300]}; "

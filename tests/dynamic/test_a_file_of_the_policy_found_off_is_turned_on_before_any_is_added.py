@@ -11,7 +11,17 @@ import pytest
 from django.utils import timezone
 
 from backends import Policy, kernel
-from backends.dynamic import Action, File, Held, Reading, Rules, Situation, decide, retry_after
+from backends.dynamic import (
+    MAKE_ROOM_AFTER,
+    Action,
+    File,
+    Held,
+    Reading,
+    Rules,
+    Situation,
+    decide,
+    retry_after,
+)
 from swapadmin.core import dynamic
 from swapadmin.core.models import Backend, DynamicSwapDecision, Job, Sample
 from tests.fixtures.host import needs_root
@@ -34,8 +44,12 @@ def _failed(backend: Backend, kind: str, error: str, ago: timedelta) -> Job:
     )  # fmt: skip
 
 
-def off(n: int, *, ready: bool = True, untold: bool = False, kept: str = "") -> File:
-    return File(f"dyn-{n}", 64 * MiB, 0, False, 0.0, untold=untold, kept=kept, ready=ready)
+def off(
+    n: int, *, ready: bool = True, untold: bool = False, kept: str = "", failed: int = 0,
+    size: int = 64 * MiB,
+) -> File:  # fmt: skip
+    return File(f"dyn-{n}", size, 0, False, 0.0, untold=untold, kept=kept, ready=ready,
+                failed_turn_ons=failed)  # fmt: skip
 
 
 def on(n: int) -> File:
@@ -56,13 +70,43 @@ def test_below_the_limit_it_is_turned_on_rather_than_another_added():
 
 
 def test_a_file_that_is_off_and_cannot_be_turned_on_makes_room_at_the_limit():
-    """Gone after a reboot, never made, or its activate failed and waits: counted, it held
-    every add for as long as swap stayed short (reviews 190/1, 190/2). The newest goes."""
-    d = decide(RULES, SHORT, [off(1, ready=False), on(2), off(3, ready=False)], Situation())
+    """Gone after a reboot or never made: counted, it held every add for as long as swap
+    stayed short (reviews 190/1, 190/2). The newest goes."""
+    rules = Rules(**{**vars(RULES), "max_files": 3, "max_total_bytes": 192 * MiB})
+    d = decide(rules, SHORT, [off(1, ready=False), on(2), off(3, ready=False)], Situation())
     assert (d.action, d.name) == (Action.REMOVE, "dyn-3"), d.reason
-    assert "the limit of 2 file(s) is reached: dyn-3 is off and cannot be turned on now" in (
+    assert "the limit of 3 file(s) is reached: dyn-3 is off and cannot be turned on now" in (
         d.reason
     )
+
+
+def test_a_good_file_whose_swapon_failed_is_tried_again_before_it_makes_room():
+    """One failed activate, its wait not passed: a gone file goes first, and this one only
+    after ``MAKE_ROOM_AFTER`` failures (review 192/1)."""
+    rules = Rules(**{**vars(RULES), "max_files": 3, "max_total_bytes": 192 * MiB})
+    waiting = off(3, ready=False, failed=1)
+    d = decide(rules, SHORT, [off(1, ready=False), on(2), waiting], Situation())
+    assert (d.action, d.name) == (Action.REMOVE, "dyn-1"), d.reason
+    d = decide(rules, SHORT, [on(1), on(2), waiting], Situation())
+    assert d.action == Action.NONE and d.held == Held.LIMIT, d.reason
+    failed = off(3, ready=False, failed=MAKE_ROOM_AFTER)
+    d = decide(rules, SHORT, [on(1), on(2), failed], Situation())
+    assert (d.action, d.name) == (Action.REMOVE, "dyn-3"), d.reason
+
+
+def test_a_file_too_large_for_the_limits_makes_room():
+    """The limits and the file size lowered since it was made: it cannot be turned on, and
+    an add could take its place (review 192/2)."""
+    rules = Rules(**{**vars(RULES), "max_files": 5, "max_total_bytes": 128 * MiB})
+    d = decide(rules, SHORT, [on(1), off(2, size=128 * MiB)], Situation())
+    assert (d.action, d.name) == (Action.REMOVE, "dyn-2"), d.reason
+
+
+def test_no_room_is_made_when_an_add_would_still_pass_the_limits():
+    """Lowered to one file, with one on: removing the one that is off lets no add in."""
+    rules = Rules(**{**vars(RULES), "max_files": 1})
+    d = decide(rules, SHORT, [on(1), off(2, ready=False)], Situation())
+    assert d.action == Action.NONE and d.held == Held.LIMIT, d.reason
 
 
 @pytest.mark.parametrize(
@@ -287,17 +331,25 @@ def test_a_file_that_was_on_and_fails_to_turn_on_is_kept_and_tried_later(host_ro
 
 
 @pytest.mark.django_db
-def test_a_file_that_fails_to_turn_on_at_the_limit_makes_room(host_row):
+@pytest.mark.parametrize("failures", [1, MAKE_ROOM_AFTER])
+def test_a_file_that_keeps_failing_to_turn_on_at_the_limit_makes_room(host_row, failures: int):
     """A file that was on whose swapon keeps failing (EINVAL, say) held every add for as
-    long as swap was short (review 190/2): at the limit it goes, and the next round adds."""
+    long as swap was short (review 190/2): at the limit it goes after a few tries, and the
+    next round adds; after one it is kept, to be tried again (192/1)."""
     policy = small_policy(host_row, max_files=1, max_total_bytes=64 * MiB, cooldown_seconds=60)
     dyn1 = file_after_step(
         policy, Job.Kind.ACTIVATE, timedelta(hours=2), observed_state=Backend.Observed.READY
     )
-    _failed(dyn1, Job.Kind.ACTIVATE, "swapon: Invalid argument", timedelta(seconds=30))
+    for n in range(failures):
+        _failed(dyn1, Job.Kind.ACTIVATE, "swapon: Invalid argument", timedelta(seconds=30 + n))
     Sample.objects.create(host=host_row, at=timezone.now(), swap_free=0)
 
     decision = dynamic.run_policy(policy)
+
+    if failures < MAKE_ROOM_AFTER:
+        assert decision.held == Held.LIMIT, decision.reason
+        assert not Job.objects.filter(backend=dyn1, state__in=Job.LIVE).exists()
+        return
 
     assert (decision.action, decision.name) == (Action.REMOVE, "dyn-1"), decision.reason
     assert "to make room" in decision.reason
