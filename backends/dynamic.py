@@ -92,8 +92,11 @@ class File:
     #: backend's), and no failed activate of it waits: an activate may turn it on. A file
     #: off for another reason (absent, never made) is not.
     ready: bool = False
-    #: Activates of it that failed since it was last on: a file that was on and fails to
-    #: turn on again is kept for a few tries (``MAKE_ROOM_AFTER``) before it makes room.
+    #: It was provisioned and is there and off, but activates of it failed and the wait
+    #: they set has not passed: it is tried again after it, and at a limit makes room only
+    #: after ``MAKE_ROOM_AFTER`` of them.
+    waiting: bool = False
+    #: Activates of it that failed since its latest activate that succeeded.
     failed_turn_ons: int = 0
 
 
@@ -247,7 +250,8 @@ def _resume(rules: Rules, files: list[File], short: str) -> Decision | None:
         return None
     # The oldest of those that fit: one too large for the room left may not block a
     # smaller one (review 190/4).
-    f = min(off, key=_age)
+    # A file that failed to turn on before goes after those that did not (review 193/5).
+    f = min(off, key=lambda f: (f.failed_turn_ons > 0, _age(f)))
     return Decision(Action.ACTIVATE, f"{short}: {f.name} is there and off, turning it on", f.name)
 
 
@@ -275,41 +279,52 @@ MAKE_ROOM_AFTER = 3
 
 def _make_room(rules: Rules, files: list[File], short: str, limit: str) -> Decision | None:
     """At a limit while swap is short, remove a file that is off and cannot be turned on,
-    if that lets an add pass the limits, or None. Removing a file that is off frees no
-    swap, so no hysteresis holds it; kept counted, such a file held every add for as long
-    as swap stayed short (reviews 190/1, 190/2, 192/2). First one that is gone or never
-    made, then one too large for the limits, then one whose activates failed
-    ``MAKE_ROOM_AFTER`` times (a good file whose swapon failed once is tried again, not
-    lost: 192/1); the newest of each. Never an untold or kept one: it may be on, or its
-    destroy would be refused."""
+    if removing it, and if need be the next ones, lets an add pass the limits; or None.
+    Removing a file that is off frees no swap, so no hysteresis holds it; kept counted,
+    such a file held every add for as long as swap stayed short (reviews 190/1, 190/2,
+    192/2, 193/2). First one that is not there (gone, never made, not its own), then one
+    too large for the room the files that are on leave, then one whose activates failed
+    ``MAKE_ROOM_AFTER`` times and waits (a good file whose swapon failed once is tried
+    again, not lost: 192/1, 193/1); the newest of each. Never an untold or kept one: it
+    may be on, or its destroy would be refused."""
     on = [f for f in files if f.active or f.untold]
     room = rules.max_total_bytes - sum(f.size_bytes for f in on)
-
-    def rank(f: File) -> int | None:
-        if f.active or f.untold or f.kept:
-            return None
-        if not f.ready and f.failed_turn_ons == 0:
-            return 0  # gone, or never made
-        if f.ready and f.size_bytes > room:
-            return 1  # too large for what the files that are on leave
-        if not f.ready and f.failed_turn_ons >= MAKE_ROOM_AFTER:
-            return 2
-        return None
-
-    total = sum(f.size_bytes for f in files)
+    by_rank: list[File] = []
     for r in range(3):
-        for f in sorted(files, key=_age, reverse=True):
-            fits = len(files) - 1 < rules.max_files and (
-                total - f.size_bytes + rules.file_size_bytes <= rules.max_total_bytes
+        by_rank += sorted((f for f in files if _room_rank(f, room) == r), key=_age, reverse=True)
+    count, total = len(files), sum(f.size_bytes for f in files)
+    for f in by_rank:
+        count, total = count - 1, total - f.size_bytes
+        if count < rules.max_files and total + rules.file_size_bytes <= rules.max_total_bytes:
+            first = by_rank[0]
+            return Decision(
+                Action.REMOVE,
+                f"{short}, but {limit}: {first.name} {_why_stuck(first, room)}, removing it "
+                "to make room",
+                first.name,
             )
-            if rank(f) == r and fits:
-                return Decision(
-                    Action.REMOVE,
-                    f"{short}, but {limit}: {f.name} is off and cannot be turned on now, "
-                    "removing it to make room",
-                    f.name,
-                )
     return None
+
+
+def _room_rank(f: File, room: int) -> int | None:
+    """Which of ``_make_room``'s kinds of file ``f`` is, or None if it may not go."""
+    if f.active or f.untold or f.kept:
+        return None
+    if not (f.ready or f.waiting):
+        return 0  # not there: gone, never made, not its own
+    if f.ready and f.size_bytes > room:
+        return 1
+    if f.waiting and f.failed_turn_ons >= MAKE_ROOM_AFTER:
+        return 2
+    return None
+
+
+def _why_stuck(f: File, room: int) -> str:
+    if f.ready:
+        return f"is off and too large ({_mib(f.size_bytes)}) for the {_mib(room)} left"
+    if f.waiting:
+        return f"is off and failed to turn on {f.failed_turn_ons} times"
+    return "is off and not there to turn on"
 
 
 def _age(f: File) -> tuple[int, str]:

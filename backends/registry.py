@@ -173,12 +173,22 @@ def _breaks(cls: type, attr: str, base: object, found: object) -> str:
             f"the class), not {type(found).__name__}"
         )
     kind = type(found)
-    if not hasattr(kind, "__get__") or hasattr(kind, "__set__"):
+    if (
+        not hasattr(kind, "__get__")
+        or hasattr(kind, "__set__")
+        or kind is functools.cached_property
+    ):
         # A flag, a property, a partial or a callable object: none binds to the instance.
         return f"must be a method, as SwapBackend.{attr} is, not {kind.__name__}"
     if isinstance(found, functools.singledispatchmethod):
-        # Its wrapper's signature is read from the function it dispatches, ``self`` and
-        # all (review 192/3): that function is what a call reaches.
+        # It dispatches on its first argument: a hook called without one fails every call
+        # (review 193/4). Else its wrapper's signature is read from the function it
+        # dispatches, ``self`` and all (192/3): that function is what a call reaches.
+        if any(not args for args, _, _ in _calls(_base_signature(base))):
+            return (
+                f"is a singledispatchmethod, but SwapBackend.{attr} may be called with no "
+                "argument to dispatch on"
+            )
         found = found.func
     # Bound as a call reaches it: to a stand-in for the instance, or to the class.
     try:

@@ -182,7 +182,16 @@ def _held_more_than(key: str, stray: int, resolution: str) -> Q:
 
 
 def _file(backend: Backend, now: datetime, policy: DynamicSwapPolicy) -> dynamic.File:
-    failures, left = _failed_activates(backend, now, policy.cooldown_seconds)
+    # Provisioned: a row whose provision never completed reads READY once a file is at its
+    # path, and its activate is refused: every round failed, no add came (review 188/1).
+    there = (
+        backend.provisioned_at is not None
+        and not backend.adopted
+        and backend.observed_state == Backend.Observed.READY
+    )
+    # The wait after failed activates: a swapon refused (MAX_SWAPFILES) was asked again
+    # every round (188/3). Asked of a file that is there only: no query for the others.
+    failures, left = _failed_activates(backend, now, policy.cooldown_seconds) if there else (0, 0.0)
     return dynamic.File(
         name=backend.name,
         size_bytes=backend.size_bytes or 0,
@@ -191,14 +200,8 @@ def _file(backend: Backend, now: datetime, policy: DynamicSwapPolicy) -> dynamic
         idle_seconds=_idle_seconds(backend, now, policy.unused_for_seconds),
         untold=backend.observed_state == Backend.Observed.INDETERMINATE,
         kept=_kept(backend, now, policy.cooldown_seconds),
-        # Provisioned: a row whose provision never completed reads READY once a file is at
-        # its path, and its activate is refused: every round failed, no add came (review
-        # 188/1). The wait after failed activates passed: a swapon refused (MAX_SWAPFILES)
-        # was asked again every round (188/3).
-        ready=backend.provisioned_at is not None
-        and not backend.adopted
-        and backend.observed_state == Backend.Observed.READY
-        and left <= 0,
+        ready=there and left <= 0,
+        waiting=there and left > 0,
         failed_turn_ons=failures,
     )
 
@@ -354,9 +357,9 @@ def _follow_up(policy: DynamicSwapPolicy, now: datetime) -> bool:
             and not ok
             and not (
                 # A file that was on and whose activate failed (turned on again after a reboot,
-                # or after a failed destroy) is kept, off: the next try waits (``_ready``);
+                # or after a failed destroy) is kept, off: the next try waits (``File.waiting``);
                 # ``decide`` removes it when unused, as any file that is off, or at a limit
-                # while swap is short, to make room (reviews 188/3, 190/2).
+                # while swap is short after ``MAKE_ROOM_AFTER`` failures (188/3, 190/2, 192/1).
                 kind == Job.Kind.ACTIVATE and _was_on(backend)
             )
         ):
@@ -533,8 +536,8 @@ def _act(
     elif decision.action == Action.ACTIVATE:
         # Spaced like any step: held while its job is in flight, then until a sample taken
         # after it finished (``_step_after_sample``), and the cool-down. One that fails is
-        # kept, off, and tried again after a wait (``_ready``); at a limit while swap is
-        # short it is removed to make room (``dynamic._make_room``).
+        # kept, off, and tried again after a wait (``File.waiting``); at a limit while swap
+        # is short it makes room after a few (``dynamic._make_room``).
         job = services.request_action(files[decision.name], Job.Kind.ACTIVATE, actor)
         _record(policy, now, D.ACTIVATE, decision.reason, name=decision.name, job=job)
     elif decision.action == Action.REMOVE:

@@ -133,6 +133,7 @@ class VerifiedStatically(FileBackend):
 
     describe = functools.partialmethod(_described, 1)  # type: ignore[assignment]
     capacity_bytes = functools.lru_cache(lambda self: 0)  # type: ignore[assignment]
+    swap_in = functools.singledispatchmethod(lambda self, slot: b"")  # type: ignore[assignment]
 
 
 def _kind(name: str, **attrs: object) -> type[FileBackend]:
@@ -166,6 +167,10 @@ BROKEN = {
     # The base's ``**fields`` are passed (review 191/2).
     "RecordWithoutFields": "update_record must take every argument SwapBackend.update_record("
     "**fields) is given",
+    # A value where a method is, however it is cached (review 193/3).
+    "HiddenCached": "hidden must be a method, as SwapBackend.hidden is, not cached_property",
+    # Nothing to dispatch on: hidden() is called without an argument (review 193/4).
+    "HiddenDispatched": "hidden is a singledispatchmethod, but SwapBackend.hidden may be called",
     # Every plugin is built by one call (review 191/4).
     "BuiltWithMore": "__init__ must take every argument SwapBackend.__init__(params, *, "
     "size_bytes=None",
@@ -178,6 +183,10 @@ VerifyStaticWithSelf = _kind("VerifyStaticWithSelf", verify=staticmethod(lambda 
 SpecNotOnTheClass = _kind("SpecNotOnTheClass", fstab_spec=lambda self, params, uuid: None)
 SpecWithoutTheUuid = _kind("SpecWithoutTheUuid", fstab_spec=classmethod(_spec_without_the_uuid))
 PathByMethod = _kind("PathByMethod", swap_path=lambda self: "/x")
+HiddenCached = _kind("HiddenCached", hidden=functools.cached_property(lambda self: None))
+HiddenDispatched = _kind(
+    "HiddenDispatched", hidden=functools.singledispatchmethod(lambda self, x=None: None)
+)
 HiddenWithoutSelf = _kind("HiddenWithoutSelf", hidden=lambda: None)
 HiddenKeywordOnly = _kind("HiddenKeywordOnly", hidden=lambda *, x=1: None)
 RecordWithoutFields = _kind("RecordWithoutFields", update_record=lambda self: None)
