@@ -10,6 +10,11 @@ generator's /dev/zram0); the state keeps the host's boot id to tell.
 The boot id is the kernel's (``/proc/sys/kernel/random/boot_id``). A test that simulates a
 reboot points ``SWAPADMIN_BOOT_ID_FILE`` in the worker's own environment at a file of its
 own: an environment only root sets when it starts the process, which no row can reach.
+
+``SWAPADMIN_ZRAM_LEDGER``, in the same way, names a file each device this process hot_adds
+is appended to: the test harness takes down only devices listed there by its own session's
+processes, never one that merely appeared while it ran (another session's, a swapadmin of
+the machine's own, a distribution's zram-generator).
 """
 
 from __future__ import annotations
@@ -44,6 +49,8 @@ from ..units import iec
 ZRAM_CONTROL: Final = Path("/sys/class/zram-control")
 #: The environment variable naming another file to read the boot id from (tests only).
 BOOT_ID_FILE_ENV: Final = "SWAPADMIN_BOOT_ID_FILE"
+#: The environment variable naming a file each device hot_added is appended to (tests only).
+LEDGER_ENV: Final = "SWAPADMIN_ZRAM_LEDGER"
 _ALGORITHM = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 
 
@@ -57,6 +64,20 @@ def boot_id() -> str:
         return Path(path).read_text().strip()
     except OSError as e:
         raise KernelError(f"cannot read {path} ({BOOT_ID_FILE_ENV}): {e.strerror}") from e
+
+
+def note_added(name: str, diskseq: str) -> None:
+    """Append ``/dev/<name> <diskseq>`` to the file ``SWAPADMIN_ZRAM_LEDGER`` names in this
+    process's environment, if it names one. One write of one line with O_APPEND: lines of
+    the several processes of a test session never interleave."""
+    path = os.environ.get(LEDGER_ENV)
+    if not path:
+        return
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        os.write(fd, f"/dev/{name} {diskseq}\n".encode())
+    finally:
+        os.close(fd)
 
 
 def zram_major() -> int | None:
@@ -540,6 +561,14 @@ class ZramBackend(SwapBackend):
             raise KernelError(
                 f"/dev/{name} was added, but neither recorded nor used: {why}. Remove it "
                 f"with 'echo {number} > {ZRAM_CONTROL / 'hot_remove'}'",
+                errno=e.errno,
+            ) from e
+        try:
+            note_added(name, diskseq)
+        except OSError as e:
+            raise KernelError(
+                f"/dev/{name} was added, but not noted in the file {LEDGER_ENV} names: "
+                f"{e.strerror}. Remove it with 'echo {number} > {ZRAM_CONTROL / 'hot_remove'}'",
                 errno=e.errno,
             ) from e
         self.state.update(device=f"/dev/{name}", boot_id=current)

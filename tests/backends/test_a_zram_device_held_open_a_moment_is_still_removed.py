@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from backends.plugins import zram
-from tests.fixtures.host import needs_root
+from tests.fixtures.host import hot_add_zram, needs_root
 
 #: How long the holder keeps the device after the first refusal (seconds).
 HOLD = 0.5
@@ -23,7 +23,7 @@ HOLD = 0.5
 
 @needs_root
 def test_the_removal_waits_for_the_holder_and_the_device_goes() -> None:
-    name = f"zram{int((zram.ZRAM_CONTROL / 'hot_add').read_text())}"
+    name = Path(hot_add_zram()).name
     Path(f"/sys/block/{name}/disksize").write_text(str(4 << 20))
     fd = os.open(f"/dev/{name}", os.O_RDONLY)
     refused = threading.Event()

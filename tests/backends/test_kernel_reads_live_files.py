@@ -10,7 +10,7 @@ import pytest
 from backends import kernel
 from backends.errors import KernelError, ValidationError
 from tests.backends.samples import make_swapfile, swapped_off_after
-from tests.fixtures.host import needs_root
+from tests.fixtures.host import hot_add_zram, needs_root
 
 
 def test_it_reads_meminfo_vmstat_and_pressure() -> None:
@@ -46,8 +46,8 @@ def test_it_counts_a_new_area_in_swap_areas_and_meminfo(swap_root: Path) -> None
 @pytest.mark.root
 @needs_root
 def test_it_reads_mm_stat_of_a_zram_device_it_made(zram_cleanup: None) -> None:
-    num = Path("/sys/class/zram-control/hot_add").read_text().strip()
-    dev = f"/dev/zram{num}"
+    dev = hot_add_zram()
+    num = dev.removeprefix("/dev/zram")
     Path(f"/sys/block/zram{num}/disksize").write_text(str(16 * 2**20))
     text = b"swapadmin " * (4 * 2**20 // 10)
     with open(dev, "wb") as f:

@@ -13,7 +13,7 @@ from backends import header, kernel
 from backends.errors import ActiveAreaError, UnsafeError
 from backends.plugins.zram import ZramBackend, algorithms
 from backends.policy import Policy
-from tests.fixtures.host import all_zram, needs_root, run
+from tests.fixtures.host import all_zram, needs_root, run, zram_ledger
 from tests.fixtures.stores import rebuilt
 
 MiB = 1024 * 1024
@@ -57,6 +57,9 @@ def test_it_swaps_on_a_fresh_device(policy: Policy) -> None:
     backend.swapfile(True)
     dev = backend.state["device"]
     assert dev not in before and all_zram() == before | {dev}
+    # Noted in the test session's ledger, with its disk sequence number: the harness takes
+    # down only devices listed there (tests/fixtures/host.py).
+    assert (dev, _sys(dev, "diskseq")) in zram_ledger()
     assert int(_sys(dev, "disksize")) == 32 * MiB == backend.capacity_bytes()
     assert algorithms(Path(dev).name)[1] == "lz4"
     header.mkswap(backend)

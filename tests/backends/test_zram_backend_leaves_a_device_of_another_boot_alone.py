@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from backends import kernel
-from backends.plugins.zram import ZRAM_CONTROL, ZramBackend, algorithms
+from backends.plugins.zram import ZramBackend, algorithms
 from backends.policy import Policy
-from tests.fixtures.host import all_zram, needs_root, run
+from tests.fixtures.host import all_zram, hot_add_zram, needs_root, run
 
 MiB = 1024 * 1024
 
@@ -30,7 +30,7 @@ def _sys(dev: str, attr: str) -> str:
 
 def _others_device(size: int) -> str:
     """A device this test hot_adds as 'someone else' would: with a non-default algorithm."""
-    dev = f"/dev/zram{int((ZRAM_CONTROL / 'hot_add').read_text())}"
+    dev = hot_add_zram()
     if size:
         listed, current = algorithms(Path(dev).name)
         other = next(a for a in listed if a != current)

@@ -22,7 +22,7 @@ from backends import kernel
 from swapadmin.core import services
 from swapadmin.core.models import Backend, Job
 from swapadmin.core.services import Actor
-from tests.fixtures.host import needs_root, reset_zram
+from tests.fixtures.host import hot_add_zram, needs_root, reset_zram
 from tests.fixtures.workers import WorkerProcess, wait_for_job
 
 pytestmark = [needs_root, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -64,8 +64,7 @@ def distro_zram_device() -> Iterator[str]:
     test's worker has stopped (the worker fixture asks for this one first): a worker still
     running when it went could swap the device on again, the adopted backend being wanted
     active, and the removal then found it busy and left it behind."""
-    number = int(Path("/sys/class/zram-control/hot_add").read_text())
-    name = f"zram{number}"
+    name = Path(hot_add_zram()).name
     try:
         yield name
     finally:

@@ -14,7 +14,7 @@ from django.utils import timezone
 from backends import kernel
 from swapadmin.core import runner, signing, tasks
 from swapadmin.core.models import Backend, Job
-from tests.fixtures.host import all_zram, needs_root
+from tests.fixtures.host import all_zram, hot_add_zram, needs_root
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("on_testhost")]
 
@@ -159,7 +159,7 @@ def test_checks_neither_wait_for_nor_hold_up_other_jobs(host_row, swap_root):
 
 def someone_elses_zram(size: int) -> str:
     """A zram device hot_added here as a distribution's zram-generator would, swapping."""
-    dev = f"/dev/zram{int(Path('/sys/class/zram-control/hot_add').read_text())}"
+    dev = hot_add_zram()
     Path(f"/sys/block/{Path(dev).name}/disksize").write_text(str(size))
     subprocess.run(["mkswap", "-q", dev], check=True)
     return dev
