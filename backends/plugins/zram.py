@@ -73,11 +73,35 @@ def note_added(name: str, diskseq: str) -> None:
     path = os.environ.get(LEDGER_ENV)
     if not path:
         return
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(path, flags, 0o600)
     try:
         os.write(fd, f"/dev/{name} {diskseq}\n".encode())
     finally:
         os.close(fd)
+
+
+def _give_back(name: str, diskseq: str) -> str:
+    """hot_remove ``name``, which this process has just added and nobody else has been told
+    of, while it is still the device of ``diskseq``; what became of it, as a clause."""
+    if not diskseq or zram_diskseq_of(name) != diskseq:
+        return f"it was not removed (it may no longer be the device added): see {ZRAM_CONTROL}"
+    try:
+        hot_remove(name)
+    except OSError as e:
+        return (
+            f"removing it failed too ({e.strerror}): remove it with "
+            f"'echo {name.removeprefix('zram')} > {ZRAM_CONTROL / 'hot_remove'}'"
+        )
+    return "it was removed again"
+
+
+def zram_diskseq_of(name: str) -> str:
+    """zram device ``name``'s disk sequence number now, or "" if it cannot be read."""
+    try:
+        return (Path("/sys/block") / name / "diskseq").read_text().strip()
+    except OSError:
+        return ""
 
 
 def zram_major() -> int | None:
@@ -568,7 +592,7 @@ class ZramBackend(SwapBackend):
         except OSError as e:
             raise KernelError(
                 f"/dev/{name} was added, but not noted in the file {LEDGER_ENV} names: "
-                f"{e.strerror}. Remove it with 'echo {number} > {ZRAM_CONTROL / 'hot_remove'}'",
+                f"{e.strerror}; {_give_back(name, diskseq)}",
                 errno=e.errno,
             ) from e
         self.state.update(device=f"/dev/{name}", boot_id=current)

@@ -76,7 +76,7 @@ def test_without_activate_the_area_stays_off(
 
 @pytest.mark.parametrize("kind", ["loop", "zram"])
 def test_a_loop_or_zram_backend_is_made_once_and_swapped_on(
-    kind: str, worker: WorkerProcess, alice: User, zram_cleanup: None
+    zram_cleanup: None, kind: str, worker: WorkerProcess, alice: User
 ) -> None:
     """The store is enabled twice in the one job (provision, then activate's own proof): it
     must be the same device, not a second loop or zram device left behind."""

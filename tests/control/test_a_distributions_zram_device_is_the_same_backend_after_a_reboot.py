@@ -22,7 +22,7 @@ from backends import kernel
 from swapadmin.core import services
 from swapadmin.core.models import Backend, Job
 from swapadmin.core.services import Actor
-from tests.fixtures.host import hot_add_zram, needs_root, reset_zram
+from tests.fixtures.host import hot_add_zram, needs_root, reset_zram, zram_diskseq
 from tests.fixtures.workers import WorkerProcess, wait_for_job
 
 pytestmark = [needs_root, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -65,10 +65,11 @@ def distro_zram_device() -> Iterator[str]:
     running when it went could swap the device on again, the adopted backend being wanted
     active, and the removal then found it busy and left it behind."""
     name = Path(hot_add_zram()).name
+    seq = zram_diskseq(name)  # removed only while it is still this device
     try:
         yield name
     finally:
-        reset_zram(f"/dev/{name}")
+        reset_zram(f"/dev/{name}", seq)
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ def run(backend: Backend, kind: str, actor: Actor, worker: WorkerProcess) -> Non
 
 @pytest.mark.parametrize("kind", ["loop", "zram"])
 def test_the_device_is_active_at_the_new_priority(
-    worker: WorkerProcess, alice, kind: str, zram_cleanup
+    zram_cleanup: None, worker: WorkerProcess, alice, kind: str
 ) -> None:
     actor = Actor(alice, Job.Via.API)
     params = {"path": str(worker.swap_root / "pl.img")} if kind == "loop" else {}

@@ -27,7 +27,7 @@ def run(backend, kind, actor, worker):
     return job
 
 
-def test_a_zram_backend_lives_and_goes(worker, alice, zram_cleanup):
+def test_a_zram_backend_lives_and_goes(zram_cleanup, worker, alice):
     actor = Actor(alice, Job.Via.API)
     job = services.create_backend(
         host=worker.host, kind="zram", name="z0", size_bytes=32 * MiB, actor=actor,

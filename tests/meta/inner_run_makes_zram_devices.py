@@ -1,9 +1,13 @@
 """Run only by test_a_test_run_takes_down_only_the_zram_devices_its_processes_made.py, in a
-pytest of its own (not named test_*, so no other run collects it): a test that leaves three
-zram devices behind. One it adds itself and one a process it starts adds, both noted in
-the session's ledger (the process inherits the ledger's variable); one a process adds
-that, like another test session or a distribution's zram-generator, notes nothing. Each is
-written to INNER_RUN_OUT as "device diskseq", for the outer test to look at and take down."""
+pytest of its own (not named test_*, so no other run collects it). Each device is written
+to INNER_RUN_OUT as "device diskseq", for the outer test to look at and take down.
+
+- ``test_a_strangers_device_outlives_every_take_down``: a process that notes nothing (as
+  another test session or a distribution's zram-generator) adds a device of the size this
+  test's own devices have, and swaps on it, while the test holds a scratch directory, the
+  zram clean-up and a ``zram_devices`` with that fallback size: every take-down runs past it.
+- ``test_leaves_its_own_devices_behind``: one device the test adds itself and one a process
+  it starts adds, both noted (the process inherits the ledger's variable); both left."""
 
 from __future__ import annotations
 
@@ -12,8 +16,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from backends.plugins import zram
-from tests.fixtures.host import hot_add_zram, zram_diskseq
+from tests.fixtures.by_hand import zram_devices
+from tests.fixtures.host import hot_add_zram, run, zram_diskseq
+
+SIZE = 12 << 20
 
 #: A child process adding a device as the zram kind does: noted only where its environment
 #: names a ledger.
@@ -28,10 +37,10 @@ print(f"/dev/{name}")
 
 def _child(env: dict[str, str]) -> str:
     repo = str(Path(__file__).resolve().parents[2])
-    run = subprocess.run(
+    done = subprocess.run(
         [sys.executable, "-c", CHILD], env=env, cwd=repo, check=True, capture_output=True, text=True
     )
-    return run.stdout.strip()
+    return done.stdout.strip()
 
 
 def _write(name: str, dev: str) -> None:
@@ -39,8 +48,18 @@ def _write(name: str, dev: str) -> None:
     (out / name).write_text(f"{dev} {zram_diskseq(Path(dev).name)}")
 
 
-def test_leaves_three_zram_devices_behind() -> None:
-    _write("own", hot_add_zram())
+@pytest.mark.usefixtures("scratch", "zram_cleanup")
+def test_a_strangers_device_outlives_every_take_down() -> None:
+    with zram_devices(fallback_size=SIZE) as devices:
+        own = devices.hot_add(SIZE)
+        _write("own_a", own.dev)
+        stranger = _child({k: v for k, v in os.environ.items() if k != zram.LEDGER_ENV})
+        _write("stranger", stranger)
+        (Path("/sys/block") / Path(stranger).name / "disksize").write_text(str(SIZE))
+        run("mkswap", "-q", stranger)
+        run("swapon", stranger)
+
+
+def test_leaves_its_own_devices_behind() -> None:
+    _write("own_b", hot_add_zram())
     _write("child", _child(dict(os.environ)))
-    strangers = {k: v for k, v in os.environ.items() if k != zram.LEDGER_ENV}
-    _write("stranger", _child(strangers))

@@ -1,19 +1,27 @@
-"""A test run takes down, at its end, the zram devices its own processes added and left
-(the failure names them), and never one that merely appeared while it ran: that may be a
-second test session's on the same machine, a swapadmin of the machine's own or a
-distribution's zram-generator. Before, the run reset every zram device that was not there
-at its start; two sessions side by side reset each other's devices mid-test."""
+"""A test run takes down the zram devices its own processes added (a test's clean-up those
+of the test; the run's end, failing, those left), and never one that merely appeared while
+it ran: that may be a second test session's on the same machine, a swapadmin of the
+machine's own or a distribution's zram-generator. Before, every scratch directory's
+take-down swapped off, and the clean-ups and the run's end reset, any zram device that was
+not there at the start: two sessions side by side broke each other's tests.
+
+A device nobody noted is named at the end; the run fails for it only when no other test
+run was alive beside it (then the likeliest maker is a test of its own that added a device
+without noting it)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.fixtures.host import needs_root, reset_each, zram_diskseq
+from backends import kernel
+from tests.fixtures.host import needs_root, reset_each, run, zram_diskseq
 
 REPO = Path(__file__).resolve().parents[2]
 INNER = Path(__file__).with_name("inner_run_makes_zram_devices.py")
@@ -29,27 +37,69 @@ def _device(out: Path, name: str) -> tuple[str, str] | None:
     return dev, seq
 
 
+def _alive(device: tuple[str, str]) -> bool:
+    return zram_diskseq(Path(device[0]).name) == device[1]
+
+
+def _named(dev: str, text: str) -> bool:
+    return re.search(rf"{re.escape(dev)}\b", text) is not None
+
+
+def _inner(out: Path, select: str, env: dict[str, str] | None = None) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider",
+         "-k", select, str(INNER)],
+        cwd=REPO, capture_output=True, text=True, timeout=240,
+        env={**os.environ, "INNER_RUN_OUT": str(out), **(env or {})},
+    )  # fmt: skip
+    return f"exit {done.returncode}\n{done.stdout}{done.stderr}"
+
+
+def _take_down(out: Path) -> None:
+    """Every device the inner run wrote down, each only while it is still that device."""
+    devices = [d for d in (_device(out, n) for n in ("own_a", "own_b", "child", "stranger")) if d]
+    for dev, seq in devices:
+        if zram_diskseq(Path(dev).name) == seq and kernel.is_active(dev):
+            run("swapoff", dev, check=False)
+    reset_each(devices)
+
+
 @needs_root
-def test_the_run_removes_its_own_devices_and_leaves_a_strangers(tmp_path: Path) -> None:
+def test_beside_another_run_its_own_go_and_a_strangers_is_left_swapping(tmp_path: Path) -> None:
     try:
-        run = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider",
-             str(INNER)],
-            cwd=REPO, capture_output=True, text=True, timeout=240,
-            env={**os.environ, "INNER_RUN_OUT": str(tmp_path)},
-        )  # fmt: skip
-        out = run.stdout + run.stderr
-        own, child, stranger = (_device(tmp_path, n) for n in ("own", "child", "stranger"))
-        assert own and child and stranger, out
-        # The leak fails the run, named; both of the session's devices are gone.
-        assert run.returncode != 0 and "HOST SAFETY" in out, out
-        assert f"zram device {own[0]}" in out and f"zram device {child[0]}" in out, out
-        assert zram_diskseq(Path(own[0]).name) != own[1]
-        assert zram_diskseq(Path(child[0]).name) != child[1]
-        # The stranger's device is still there, the same device, and named as left alone.
-        assert zram_diskseq(Path(stranger[0]).name) == stranger[1], out
-        assert f"zram device {stranger[0]}" not in out
-        assert "left alone" in out and stranger[0] in out, out
+        out = _inner(tmp_path, "strangers or own_devices")
+        own_a, own_b, child, stranger = (
+            _device(tmp_path, n) for n in ("own_a", "own_b", "child", "stranger")
+        )
+        assert own_a and own_b and child and stranger, out
+        # The stranger's device outlived the scratch take-down, the zram clean-ups and the
+        # run's end: still the same device, still swapping; named, not taken down.
+        assert _alive(stranger) and kernel.is_active(stranger[0]), out
+        said = next((ln for ln in out.splitlines() if "left alone" in ln), "")
+        assert _named(stranger[0], said) and "other test runs alive" in said, out
+        # The run's own: the clean-up took the first; the end took and named the leak.
+        assert not _alive(own_a) and not _alive(own_b) and not _alive(child), out
+        blamed = next((ln for ln in out.splitlines() if "HOST SAFETY" in ln), "")
+        assert _named(f"zram device {own_b[0]}", blamed), out
+        assert _named(f"zram device {child[0]}", blamed), out
+        assert not _named(stranger[0], blamed) and not out.startswith("exit 0"), out
     finally:
-        # Each only while it still is the device added (reset_zram checks the sequence).
-        reset_each(d for d in (_device(tmp_path, n) for n in ("own", "child", "stranger")) if d)
+        _take_down(tmp_path)
+
+
+@needs_root
+def test_alone_a_device_nobody_noted_fails_the_run_and_is_left(tmp_path: Path) -> None:
+    bases = tmp_path / "bases"
+    bases.mkdir()
+    try:
+        out = _inner(tmp_path / "", "strangers", env={"SWAPADMIN_TEST_BASES": str(bases)})
+        stranger = _device(tmp_path, "stranger")
+        assert stranger and _alive(stranger), out
+        assert not _alive(_device(tmp_path, "own_a") or ("", "x")), out
+        blamed = next((ln for ln in out.splitlines() if "HOST SAFETY" in ln), "")
+        assert _named(stranger[0], blamed) and "no other test run was alive" in blamed, out
+        assert not out.startswith("exit 0"), out
+    finally:
+        _take_down(tmp_path)
+        with contextlib.suppress(OSError):
+            bases.rmdir()

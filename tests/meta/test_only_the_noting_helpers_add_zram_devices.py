@@ -11,36 +11,52 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 
-#: A path to the control file written as code does: "hot_add" or 'hot_add' after a slash or
-#: as a literal of its own.
-HOT_ADD = re.compile(r"""(["'/])hot_add["']""")
+#: A read of the control file written as code does ("hot_add" or 'hot_add' after a slash or
+#: as a literal of its own), or zramctl asked to find (and so add) a free device.
+HOT_ADD = re.compile(r"""(["'/])hot_add["']|zramctl\b.*(--find|[\s"']-[a-z]*f[a-z]*\b)""")
 
-#: Where reading it is right: the product's one hot_add, the harness's, and the inner run
-#: that adds a device as a stranger would, to show it is left alone (and this module's
-#: samples of the pattern).
+#: Where an add is right: the harness's, and the inner run that adds a device as a stranger
+#: would, to show it is left alone (and this module's samples of the pattern). The product's
+#: one, in the zram kind, is counted apart: exactly one there.
 ALLOWED = {
-    "backends/plugins/zram.py",
     "tests/fixtures/host.py",
     "tests/meta/inner_run_makes_zram_devices.py",
     "tests/meta/test_only_the_noting_helpers_add_zram_devices.py",
 }
+KIND = "backends/plugins/zram.py"
 
 
-def test_no_other_code_reads_the_hot_add_file() -> None:
-    found = {
-        f"{path.relative_to(REPO)}:{number}"
-        for top in ("backends", "swapadmin", "tests", "contrib", "bench", "scripts")
-        for path in (REPO / top).rglob("*.py")
-        if str(path.relative_to(REPO)) not in ALLOWED
-        for number, line in enumerate(path.read_text().splitlines(), 1)
-        if HOT_ADD.search(line)
-    }
-    assert not found, "reads hot_add without noting the device in the ledger: " + ", ".join(
-        sorted(found)
-    )
+def _sources() -> list[Path]:
+    tops = ("backends", "swapadmin", "tests", "contrib", "bench", "scripts", ".ci")
+    found = [p for top in tops for pattern in ("*.py", "*.sh") for p in (REPO / top).rglob(pattern)]
+    return found + [REPO / "Makefile"]
 
 
-def test_the_pattern_finds_a_read_written_either_way() -> None:
+def _adds(path: Path) -> list[int]:
+    lines = path.read_text(errors="replace").splitlines()
+    return [n for n, line in enumerate(lines, 1) if HOT_ADD.search(line)]
+
+
+def test_no_other_code_adds_a_zram_device() -> None:
+    found = [
+        f"{path.relative_to(REPO)}:{n}"
+        for path in _sources()
+        if str(path.relative_to(REPO)) not in ALLOWED | {KIND}
+        for n in _adds(path)
+    ]
+    assert not found, "adds a zram device without noting it in the ledger: " + ", ".join(found)
+
+
+def test_the_kind_adds_in_one_place_only() -> None:
+    assert len(_adds(REPO / KIND)) == 1, _adds(REPO / KIND)
+
+
+def test_the_pattern_finds_an_add_written_either_way() -> None:
     assert HOT_ADD.search("""(ZRAM_CONTROL / "hot_add").read_text()""")
     assert HOT_ADD.search("""Path('/sys/class/zram-control/hot_add').read_text()""")
+    assert HOT_ADD.search("""dev=$(zramctl --find --size 1G)""")
+    assert HOT_ADD.search("""run("zramctl", "-f", "-s", "1G")""")
+    assert HOT_ADD.search("""zramctl -f -s 1G""")
     assert not HOT_ADD.search("""def hot_add_zram() -> str:""")
+    assert not HOT_ADD.search("""zramctl --output NAME""")
+    assert not HOT_ADD.search("""run("zramctl", "--reset", dev)""")

@@ -79,11 +79,11 @@ def start_hog() -> Any:
 
 @pytest.mark.django_db(transaction=True)
 def test_zram_figures_and_the_chart_follow_the_device(
+    zram_cleanup: None,
     live_server: Any,
     worker: WorkerProcess,
     alice: User,
     browser_page: Page,
-    zram_cleanup: None,
     start_hog: Any,
 ) -> None:
     page, base, actor = browser_page, live_server.url, Actor(alice, Job.Via.API)
