@@ -138,10 +138,22 @@ SPANS = {
 }
 
 
-def _idle_seconds(backend: Backend, now: datetime, window: float) -> float:
+def _latest_on(backend: Backend) -> Job | None:
+    """The latest activate of ``backend`` that succeeded, or None if none did. A round asks
+    it once per file and hands it to every step that needs it (each asked it again)."""
+    return (
+        backend.jobs.filter(kind=Job.Kind.ACTIVATE, state=Job.State.SUCCEEDED)
+        .order_by("-queued_at", "-pk")
+        .only("queued_at", "finished_at")
+        .first()
+    )
+
+
+def _idle_seconds(backend: Backend, now: datetime, window: float, on: Job | None) -> float:
     """Seconds since ``backend`` was last seen holding more than its stray pages
     (``dynamic.stray_bytes``): 0 while it does; otherwise since the latest sample (within
-    ``window``) that saw it so, or since it was activated.
+    ``window``) that saw it so, or since it was activated (``on``, its latest activate that
+    succeeded).
     Raw samples are kept two hours (core/retention.py): a longer window is read in the
     minute and hour roll-ups too (their peaks), else a file used three hours ago looked unused
     for as long as it had been active and went before its window. One query per resolution, the
@@ -149,12 +161,7 @@ def _idle_seconds(backend: Backend, now: datetime, window: float) -> float:
     stray = dynamic.stray_bytes(backend.size_bytes or 0)
     if backend.used_bytes > stray:
         return 0.0
-    activated = (
-        backend.jobs.filter(kind=Job.Kind.ACTIVATE, state=Job.State.SUCCEEDED)
-        .order_by("-finished_at")
-        .values_list("finished_at", flat=True)
-        .first()
-    ) or backend.created_at
+    activated = (on.finished_at if on is not None else None) or backend.created_at
     since = activated
     start = max(activated, now - timedelta(seconds=window))
     for resolution, span in SPANS.items():
@@ -181,7 +188,9 @@ def _held_more_than(key: str, stray: int, resolution: str) -> Q:
     )
 
 
-def _file(backend: Backend, now: datetime, policy: DynamicSwapPolicy) -> dynamic.File:
+def _file(
+    backend: Backend, now: datetime, policy: DynamicSwapPolicy, on: Job | None
+) -> dynamic.File:
     # Provisioned: a row whose provision never completed reads READY once a file is at its
     # path, and its activate is refused: every round failed, no add came (review 188/1).
     there = (
@@ -191,13 +200,15 @@ def _file(backend: Backend, now: datetime, policy: DynamicSwapPolicy) -> dynamic
     )
     # The wait after failed activates: a swapon refused (MAX_SWAPFILES) was asked again
     # every round (188/3). Asked of a file that is there only: no query for the others.
-    failures, left = _failed_activates(backend, now, policy.cooldown_seconds) if there else (0, 0.0)
+    failures, left = (
+        _failed_activates(backend, now, policy.cooldown_seconds, on) if there else (0, 0.0)
+    )
     return dynamic.File(
         name=backend.name,
         size_bytes=backend.size_bytes or 0,
         used_bytes=backend.used_bytes,
         active=backend.observed_state == Backend.Observed.ACTIVE,
-        idle_seconds=_idle_seconds(backend, now, policy.unused_for_seconds),
+        idle_seconds=_idle_seconds(backend, now, policy.unused_for_seconds, on),
         untold=backend.observed_state == Backend.Observed.INDETERMINATE,
         kept=_kept(backend, now, policy.cooldown_seconds),
         ready=there and left <= 0,
@@ -220,22 +231,18 @@ def _backoff(
     return count, wait - (now - (latest.finished_at or latest.queued_at)).total_seconds(), latest
 
 
-def _failed_activates(backend: Backend, now: datetime, cooldown: float) -> tuple[int, float]:
-    """The activates of ``backend`` that failed since the latest that succeeded, and the
-    seconds left of the wait they set."""
-    activates = backend.jobs.filter(kind=Job.Kind.ACTIVATE)
-    on = activates.filter(state=Job.State.SUCCEEDED).order_by("-queued_at", "-pk").first()
-    failed = activates.filter(state__in=(Job.State.FAILED, Job.State.CANCELLED))
+def _failed_activates(
+    backend: Backend, now: datetime, cooldown: float, on: Job | None
+) -> tuple[int, float]:
+    """The activates of ``backend`` that failed since ``on``, the latest that succeeded,
+    and the seconds left of the wait they set."""
+    failed = backend.jobs.filter(
+        kind=Job.Kind.ACTIVATE, state__in=(Job.State.FAILED, Job.State.CANCELLED)
+    )
     if on is not None:
         failed = failed.filter(queued_at__gt=on.queued_at)
     count, left, _ = _backoff(failed, now, cooldown)
     return count, left
-
-
-def _was_on(backend: Backend) -> bool:
-    """Whether an activate of ``backend`` ever succeeded: the file is good, and a later
-    activate that fails (a swapon refused for the host's sake) is no reason to delete it."""
-    return backend.jobs.filter(kind=Job.Kind.ACTIVATE, state=Job.State.SUCCEEDED).exists()
 
 
 def _kept(backend: Backend, now: datetime, cooldown: float) -> str:
@@ -329,9 +336,10 @@ def _release_touched(policy: DynamicSwapPolicy, now: datetime) -> None:
         )
 
 
-def _follow_up(policy: DynamicSwapPolicy, now: datetime) -> bool:
+def _follow_up(policy: DynamicSwapPolicy, now: datetime, ons: dict[int, Job | None]) -> bool:
     """Take the next step of what an earlier decision started; True if a job was queued or
-    one still runs (the round then decides nothing new)."""
+    one still runs (the round then decides nothing new). ``ons``: each file's latest
+    activate that succeeded (``_latest_ons``)."""
     actor = services.Actor.system()
     for backend in policy.files.select_related("host"):
         last = _last_job(backend)
@@ -360,7 +368,9 @@ def _follow_up(policy: DynamicSwapPolicy, now: datetime) -> bool:
                 # or after a failed destroy) is kept, off: the next try waits (``File.waiting``);
                 # ``decide`` removes it when unused, as any file that is off, or at a limit
                 # while swap is short after ``MAKE_ROOM_AFTER`` failures (188/3, 190/2, 192/1).
-                kind == Job.Kind.ACTIVATE and _was_on(backend)
+                # An activate of it ever succeeded: the file is good, and one that fails (a
+                # swapon refused for the host's sake) is no reason to delete it.
+                kind == Job.Kind.ACTIVATE and _on(ons, backend) is not None
             )
         ):
             job = services.request_action(backend, Job.Kind.DESTROY, actor)
@@ -474,6 +484,16 @@ def _taken_names(host: Host) -> set[str]:
     return taken
 
 
+def _latest_ons(policy: DynamicSwapPolicy) -> dict[int, Job | None]:
+    """Each file's latest activate that succeeded (``_latest_on``), by the backend's key."""
+    return {backend.pk: _latest_on(backend) for backend in policy.files.all()}
+
+
+def _on(ons: dict[int, Job | None], backend: Backend) -> Job | None:
+    # A file not read when ``ons`` was (none should be: only a round adds one) is asked now.
+    return ons[backend.pk] if backend.pk in ons else _latest_on(backend)
+
+
 def run_policy(policy: DynamicSwapPolicy) -> Decision:
     """One round of ``policy``: the decision, acted on. Serialised per policy by its row's
     lock, so two rounds at once cannot both add. The policy's row only, not its host's
@@ -495,11 +515,17 @@ def run_policy(policy: DynamicSwapPolicy) -> Decision:
         reading = latest_reading(host, now)
         stale_after = settings.SWAPADMIN_OFFLINE_AFTER_SECONDS
         busy = ""
-        if reading is not None and reading.age_seconds <= stale_after:
+        fresh = reading is not None and reading.age_seconds <= stale_after
+        if fresh:
             # Nothing is queued for a host not heard from: it decides nothing, and finishes
             # nothing either.
             _release_touched(policy, now)
-            if _follow_up(policy, now):
+        # Asked once per file and round, after the files a person took are let go: the
+        # follow-ups and every file's figures read it (a job queued meanwhile has not
+        # succeeded yet).
+        ons = _latest_ons(policy)
+        if fresh:
+            if _follow_up(policy, now, ons):
                 busy = _in_flight(policy) or "the step just queued"
             else:
                 busy = _step_after_sample(host)
@@ -514,7 +540,7 @@ def run_policy(policy: DynamicSwapPolicy) -> Decision:
         decision = dynamic.decide(
             rules_of(policy),
             reading,
-            [_file(b, now, policy) for b in files],
+            [_file(b, now, policy, _on(ons, b)) for b in files],
             situation,
             # The names of the adds that just failed too: a file no backend holds may sit at
             # <root>/dyn-1 (made by hand, or kept by a destroy because it was not the
