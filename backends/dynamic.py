@@ -96,8 +96,16 @@ class File:
     #: they set has not passed: it is tried again after it, and at a limit makes room only
     #: after ``MAKE_ROOM_AFTER`` of them.
     waiting: bool = False
-    #: Activates of it that failed since its latest activate that succeeded.
+    #: Activates of it that failed since its latest activate that succeeded. Counted of a
+    #: file that is there only (``ready`` or ``waiting``), the only ones whose count is read
+    #: (the order ``_resume`` tries files in, ``_make_room``'s third kind): 0 for the others,
+    #: which are not asked (a file that is not there makes room whatever its count).
     failed_turn_ons: int = 0
+    #: It is not there: the host reads it absent (gone), or its provision never completed
+    #: (never made). Not a file whose row reads an error (a read that failed, a header that
+    #: cannot be used: the store may well be there, and the error may pass) or whose store
+    #: is another's: neither is removed to make room as "not there" (review 194/2).
+    absent: bool = False
 
 
 class Held(StrEnum):
@@ -282,9 +290,10 @@ def _make_room(rules: Rules, files: list[File], short: str, limit: str) -> Decis
     if removing it, and if need be the next ones, lets an add pass the limits; or None.
     Removing a file that is off frees no swap, so no hysteresis holds it; kept counted,
     such a file held every add for as long as swap stayed short (reviews 190/1, 190/2,
-    192/2, 193/2). First one that is not there (gone, never made, not its own), then one
-    too large for the room the files that are on leave, then one whose activates failed
-    ``MAKE_ROOM_AFTER`` times and waits (a good file whose swapon failed once is tried
+    192/2, 193/2). First one that is not there (``File.absent``: gone or never made; not
+    one that reads an error, which may pass: 194/2), then one too large for the room the
+    files that are on leave, then one whose activates failed ``MAKE_ROOM_AFTER`` times and
+    waits (a good file whose swapon failed once is tried
     again, not lost: 192/1, 193/1); the newest of each. Never an untold or kept one: it
     may be on, or its destroy would be refused."""
     on = [f for f in files if f.active or f.untold]
@@ -310,8 +319,8 @@ def _room_rank(f: File, room: int) -> int | None:
     """Which of ``_make_room``'s kinds of file ``f`` is, or None if it may not go."""
     if f.active or f.untold or f.kept:
         return None
-    if not (f.ready or f.waiting):
-        return 0  # not there: gone, never made, not its own
+    if f.absent:
+        return 0  # not there: gone, never made
     if f.ready and f.size_bytes > room:
         return 1
     if f.waiting and f.failed_turn_ons >= MAKE_ROOM_AFTER:

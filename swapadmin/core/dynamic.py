@@ -199,7 +199,8 @@ def _file(
         and backend.observed_state == Backend.Observed.READY
     )
     # The wait after failed activates: a swapon refused (MAX_SWAPFILES) was asked again
-    # every round (188/3). Asked of a file that is there only: no query for the others.
+    # every round (188/3). Asked of a file that is there only: no query for the others,
+    # whose count nothing reads (``dynamic.File.failed_turn_ons``).
     failures, left = (
         _failed_activates(backend, now, policy.cooldown_seconds, on) if there else (0, 0.0)
     )
@@ -214,6 +215,10 @@ def _file(
         ready=there and left <= 0,
         waiting=there and left > 0,
         failed_turn_ons=failures,
+        # Gone, or never made. Not ERROR (a read that failed, a header it cannot use: the
+        # file may well be there, and the error pass), UNKNOWN or FOREIGN: none of them is
+        # removed to make room as "not there" (review 194/2).
+        absent=backend.provisioned_at is None or backend.observed_state == Backend.Observed.ABSENT,
     )
 
 

@@ -6,6 +6,7 @@ short with the swap it had made sitting off (review 185/1)."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -46,10 +47,16 @@ def _failed(backend: Backend, kind: str, error: str, ago: timedelta) -> Job:
 
 def off(
     n: int, *, ready: bool = True, untold: bool = False, kept: str = "", failed: int = 0,
-    size: int = 64 * MiB, waiting: bool = False,
+    size: int = 64 * MiB, waiting: bool = False, absent: bool = False,
 ) -> File:  # fmt: skip
     return File(f"dyn-{n}", size, 0, False, 0.0, untold=untold, kept=kept,
-                ready=ready and not waiting, waiting=waiting, failed_turn_ons=failed)  # fmt: skip
+                ready=ready and not waiting, waiting=waiting, failed_turn_ons=failed,
+                absent=absent)  # fmt: skip
+
+
+def gone(n: int, **fields: Any) -> File:
+    """Not there: gone after a reboot, or never made."""
+    return off(n, ready=False, absent=True, **fields)
 
 
 def on(n: int) -> File:
@@ -75,7 +82,7 @@ def test_a_file_that_is_off_and_cannot_be_turned_on_makes_room_at_the_limit(max_
     stayed short (reviews 190/1, 190/2). The newest goes, even when the add needs the next
     one gone too (limits lowered since: 193/2)."""
     rules = Rules(**{**vars(RULES), "max_files": max_files, "max_total_bytes": 192 * MiB})
-    d = decide(rules, SHORT, [off(1, ready=False), on(2), off(3, ready=False)], Situation())
+    d = decide(rules, SHORT, [gone(1), on(2), gone(3)], Situation())
     assert (d.action, d.name) == (Action.REMOVE, "dyn-3"), d.reason
     assert f"the limit of {max_files} file(s) is reached: dyn-3 is off and not there" in (d.reason)
 
@@ -85,7 +92,7 @@ def test_a_good_file_whose_swapon_failed_is_tried_again_before_it_makes_room():
     after ``MAKE_ROOM_AFTER`` failures (review 192/1)."""
     rules = Rules(**{**vars(RULES), "max_files": 3, "max_total_bytes": 192 * MiB})
     waiting = off(3, waiting=True, failed=1)
-    d = decide(rules, SHORT, [off(1, ready=False), on(2), waiting], Situation())
+    d = decide(rules, SHORT, [gone(1), on(2), waiting], Situation())
     assert (d.action, d.name) == (Action.REMOVE, "dyn-1"), d.reason
     d = decide(rules, SHORT, [on(1), on(2), waiting], Situation())
     assert d.action == Action.NONE and d.held == Held.LIMIT, d.reason
@@ -98,7 +105,7 @@ def test_a_good_file_whose_swapon_failed_is_tried_again_before_it_makes_room():
 def test_a_file_that_failed_to_turn_on_and_then_went_makes_room_at_once():
     """Its failures counted, but it is no longer there to try again (review 193/1)."""
     rules = Rules(**{**vars(RULES), "max_files": 3, "max_total_bytes": 192 * MiB})
-    d = decide(rules, SHORT, [on(1), on(2), off(3, ready=False, failed=1)], Situation())
+    d = decide(rules, SHORT, [on(1), on(2), gone(3, failed=1)], Situation())
     assert (d.action, d.name) == (Action.REMOVE, "dyn-3"), d.reason
 
 
@@ -122,14 +129,14 @@ def test_room_that_needs_two_files_gone_is_made_one_at_a_time():
     rules = Rules(**{**vars(RULES), "file_size_bytes": 128 * MiB, "max_files": 8,
                      "max_total_bytes": 384 * MiB})  # fmt: skip
     big = [File(f"dyn-{n}", 128 * MiB, 100 * MiB, True, 0.0) for n in (1, 2)]
-    d = decide(rules, SHORT, [*big, off(3, ready=False), off(4, ready=False)], Situation())
+    d = decide(rules, SHORT, [*big, gone(3), gone(4)], Situation())
     assert (d.action, d.name) == (Action.REMOVE, "dyn-4"), d.reason
 
 
 def test_no_room_is_made_when_an_add_would_still_pass_the_limits():
     """Lowered to one file, with one on: removing the one that is off lets no add in."""
     rules = Rules(**{**vars(RULES), "max_files": 1})
-    d = decide(rules, SHORT, [on(1), off(2, ready=False)], Situation())
+    d = decide(rules, SHORT, [on(1), gone(2)], Situation())
     assert d.action == Action.NONE and d.held == Held.LIMIT, d.reason
 
 
@@ -137,9 +144,9 @@ def test_no_room_is_made_when_an_add_would_still_pass_the_limits():
     "file",
     [
         # Whether it is on cannot be told: it may be.
-        off(1, ready=False, untold=True),
+        gone(1, untold=True),
         # Its destroys failed, and the wait they set has not passed.
-        off(1, ready=False, kept="2 destroy(s) of it failed"),
+        gone(1, kept="2 destroy(s) of it failed"),
     ],
 )
 def test_a_file_that_may_be_on_or_whose_destroy_waits_makes_no_room(file: File):
@@ -148,7 +155,7 @@ def test_a_file_that_may_be_on_or_whose_destroy_waits_makes_no_room(file: File):
 
 
 def test_with_swap_enough_no_room_is_made():
-    d = decide(RULES, PLENTY, [off(1, ready=False), on(2)], Situation())
+    d = decide(RULES, PLENTY, [gone(1), on(2)], Situation())
     assert d.action != Action.REMOVE or "to make room" not in d.reason
 
 
