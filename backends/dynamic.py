@@ -226,93 +226,149 @@ def decide(
         left = rules.cooldown_seconds - situation.since_last_action
         return Decision(Action.NONE, f"cooling down ({left:.0f} s left)", held=Held.COOLDOWN)
     short = short_of_swap(rules, reading)
-    resume = _resume(rules, files, short) if short else None
+    if not short:
+        return _remove(rules, reading, files)
+    # The files that must go, one per round, before an add passes the limits; none of them
+    # is turned on meanwhile, else the removals before were in vain (review 194/1). None
+    # while adds wait: no room is made for an add that may not come.
+    plan = [] if situation.adds_held else _room_plan(rules, files)
+    resume = _resume(rules, files, short, going=frozenset(f.name for f in plan))
     if resume is not None:
         # Before an add, and whatever the failed adds' wait: the file is counted already
         # (``_resume`` holds it to the room the files that are on leave), and turning it on
         # makes nothing new (review 185/1: after a reboot every file was off, counted, and
         # the policy said its limit was reached while the host ran short).
         return resume
-    if short and situation.adds_held:
+    if situation.adds_held:
         return Decision(Action.NONE, f"{short}, but {situation.adds_held}", held=Held.COOLDOWN)
-    if short:
-        return _add(rules, files, short, taken_names or {f.name for f in files})
-    return _remove(rules, reading, files)
+    return _add(rules, files, short, taken_names or {f.name for f in files}, plan)
 
 
-def _resume(rules: Rules, files: list[File], short: str) -> Decision | None:
-    """Turn on the oldest file of the policy that is off and ready, or None if none is or
-    the files that are on already fill the limits (lowered since they were made: an add
-    would be refused by them too). The oldest: it is the one the policy keeps longest
-    (``_remove`` takes the newest). Not a kept one: a file whose destroys failed waits as
-    its removal does, else one whose activate fails (and the destroy that clears it up)
-    were asked again every round."""
-    on = [g for g in files if g.active or g.untold]
-    room = rules.max_total_bytes - sum(g.size_bytes for g in on)
+def _resume(
+    rules: Rules, files: list[File], short: str, going: frozenset[str] = frozenset()
+) -> Decision | None:
+    """Turn on a file of the policy that is off and ready (``File.ready``), or None if none
+    may be. Which: of the ready files that fit in the room the files that are on leave
+    (``_room_left``), while those are fewer than ``max_files``, the ones that never failed to
+    turn on (``failed_turn_ons`` 0) before those that did, and of either the lowest-numbered
+    (``_age``: ``dyn-2`` before ``dyn-10``). That is the oldest unless a removal freed a
+    lower number a later add took again (``next_name``); ``_remove`` takes the highest
+    first, so it is the one the policy keeps longest. Not a kept one: a file whose destroys
+    failed waits as its removal does, else one whose activate fails (and the destroy that
+    clears it up) were asked again every round. Not one of ``going``, the files
+    ``_make_room`` removes one per round to let an add in."""
+    on = sum(1 for g in files if g.active or g.untold)
+    room = _room_left(rules, files)
     off = [
         f
         for f in files
-        if f.ready and not (f.active or f.untold or f.kept) and f.size_bytes <= room
+        if f.ready
+        and not (f.active or f.untold or f.kept)
+        and f.name not in going
+        and f.size_bytes <= room
     ]
-    if not off or len(on) + 1 > rules.max_files:
+    if not off or on + 1 > rules.max_files:
         return None
-    # The oldest of those that fit: one too large for the room left may not block a
+    # The lowest-numbered of those that fit: one too large for the room left may not block a
     # smaller one (review 190/4).
     # A file that failed to turn on before goes after those that did not (review 193/5).
     f = min(off, key=lambda f: (f.failed_turn_ons > 0, _age(f)))
     return Decision(Action.ACTIVATE, f"{short}: {f.name} is there and off, turning it on", f.name)
 
 
-def _add(rules: Rules, files: list[File], short: str, taken: set[str]) -> Decision:
-    limit = ""
+def _limit(rules: Rules, files: list[File]) -> str:
+    """Which limit another file would pass, or "" if it may be added."""
     total = sum(f.size_bytes for f in files)
     if len(files) >= rules.max_files:
-        limit = f"the limit of {rules.max_files} file(s) is reached"
-    elif total + rules.file_size_bytes > rules.max_total_bytes:
-        limit = (
+        return f"the limit of {rules.max_files} file(s) is reached"
+    if total + rules.file_size_bytes > rules.max_total_bytes:
+        return (
             f"another {_mib(rules.file_size_bytes)} would pass the limit of "
             f"{_mib(rules.max_total_bytes)} ({_mib(total)} added so far)"
         )
+    return ""
+
+
+def _add(
+    rules: Rules, files: list[File], short: str, taken: set[str], plan: list[File]
+) -> Decision:
+    limit = _limit(rules, files)
     if limit:
-        return _make_room(rules, files, short, limit) or Decision(
+        return _make_room(files, short, limit, plan, _room_left(rules, files)) or Decision(
             Action.NONE, f"{short}, but {limit}", held=Held.LIMIT
         )
     name = next_name(taken)
     return Decision(Action.ADD, f"{short}: adding {name} ({_mib(rules.file_size_bytes)})", name)
 
 
+def _room_left(rules: Rules, files: list[File]) -> int:
+    """The room the files that are on (or may be: untold) leave under ``max_total_bytes``:
+    a file that is off may be turned on only within it (limits lowered since the files were
+    made: an add would be refused by them too)."""
+    return rules.max_total_bytes - sum(f.size_bytes for f in files if f.active or f.untold)
+
+
 #: Failed activates after which a file that was on, and is off, may go to make room.
 MAKE_ROOM_AFTER = 3
 
 
-def _make_room(rules: Rules, files: list[File], short: str, limit: str) -> Decision | None:
-    """At a limit while swap is short, remove a file that is off and cannot be turned on,
-    if removing it, and if need be the next ones, lets an add pass the limits; or None.
-    Removing a file that is off frees no swap, so no hysteresis holds it; kept counted,
-    such a file held every add for as long as swap stayed short (reviews 190/1, 190/2,
-    192/2, 193/2). First one that is not there (``File.absent``: gone or never made; not
-    one that reads an error, which may pass: 194/2), then one too large for the room the
-    files that are on leave, then one whose activates failed ``MAKE_ROOM_AFTER`` times and
-    waits (a good file whose swapon failed once is tried
-    again, not lost: 192/1, 193/1); the newest of each. Never an untold or kept one: it
-    may be on, or its destroy would be refused."""
-    on = [f for f in files if f.active or f.untold]
-    room = rules.max_total_bytes - sum(f.size_bytes for f in on)
-    by_rank: list[File] = []
+def _room_plan(rules: Rules, files: list[File]) -> list[File]:
+    """The files to remove, in order and one per round, so that an add passes the limits;
+    empty when one passes them already, or when no such files are. See ``_make_room``."""
+    if not _limit(rules, files):
+        return []
+    room = _room_left(rules, files)
+    order: list[File] = []
     for r in range(3):
-        by_rank += sorted((f for f in files if _room_rank(f, room) == r), key=_age, reverse=True)
+        order += sorted((f for f in files if _room_rank(f, room) == r), key=_age, reverse=True)
     count, total = len(files), sum(f.size_bytes for f in files)
-    for f in by_rank:
+    for n, f in enumerate(order, 1):
         count, total = count - 1, total - f.size_bytes
         if count < rules.max_files and total + rules.file_size_bytes <= rules.max_total_bytes:
-            first = by_rank[0]
-            return Decision(
-                Action.REMOVE,
-                f"{short}, but {limit}: {first.name} {_why_stuck(first, room)}, removing it "
-                "to make room",
-                first.name,
-            )
-    return None
+            return order[:n]
+    return []
+
+
+def _make_room(
+    files: list[File], short: str, limit: str, plan: list[File], room: int
+) -> Decision | None:
+    """At a limit while swap is short, remove the first file of ``plan`` (``_room_plan``),
+    the files that are off and cannot be turned on whose removal, one per round, lets an add
+    pass the limits; or None when there is no such plan. Removing a file that is off frees
+    no swap, so no hysteresis holds it; kept counted, such a file held every add for as
+    long as swap stayed short (reviews 190/1, 190/2, 192/2, 193/2).
+
+    The plan is the shortest run, in this order, whose removal lets the add in: first the
+    files that are not there (``File.absent``: gone or never made; not one that reads an
+    error, which may pass: 194/2), then those too large for the room the files that are on
+    leave (``_room_left``), then those whose activates failed ``MAKE_ROOM_AFTER`` times,
+    whether their wait is pending or passed (a good file whose swapon failed once is tried
+    again, not lost: 192/1, 193/1); the highest-numbered of each first. Never an untold or
+    kept one: it may be on, or its destroy would be refused.
+
+    A removal is chosen only when the whole plan lets the add in, and the next round
+    continues it: a file keeps its kind from round to round (one not there stays so, its
+    failed activates only grow, one too large for the room left stays so while no file
+    that is on goes off), so the plan the next round finds is the rest of this one, and
+    ``decide`` turns none of its files on meanwhile. (A file that failed
+    ``MAKE_ROOM_AFTER`` times counted only while its wait was pending, and once it passed
+    was tried again instead: the file removed before it, for an add that needed both gone,
+    went in vain: 194/1.) The reason names the files that must go after this one (194/5)."""
+    if not plan:
+        return None
+    first, rest = plan[0], plan[1:]
+    more = f"; {_names(rest)} must go too, one per round, before an add fits" if rest else ""
+    return Decision(
+        Action.REMOVE,
+        f"{short}, but {limit}: {first.name} {_why_stuck(first, room)}, removing it to make "
+        f"room{more}",
+        first.name,
+    )
+
+
+def _names(files: list[File]) -> str:
+    names = [f.name for f in files]
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def _room_rank(f: File, room: int) -> int | None:
@@ -323,21 +379,23 @@ def _room_rank(f: File, room: int) -> int | None:
         return 0  # not there: gone, never made
     if f.ready and f.size_bytes > room:
         return 1
-    if f.waiting and f.failed_turn_ons >= MAKE_ROOM_AFTER:
+    if (f.ready or f.waiting) and f.failed_turn_ons >= MAKE_ROOM_AFTER:
         return 2
     return None
 
 
 def _why_stuck(f: File, room: int) -> str:
-    if f.ready:
+    rank = _room_rank(f, room)
+    if rank == 1:
         return f"is off and too large ({_mib(f.size_bytes)}) for the {_mib(room)} left"
-    if f.waiting:
+    if rank == 2:
         return f"is off and failed to turn on {f.failed_turn_ons} times"
     return "is off and not there to turn on"
 
 
 def _age(f: File) -> tuple[int, str]:
-    """Oldest first: ``dyn-2`` before ``dyn-10``."""
+    """Lowest-numbered first: ``dyn-2`` before ``dyn-10`` (the oldest first, unless a removal
+    freed a lower number a later add took again)."""
     return (len(f.name), f.name)
 
 

@@ -131,6 +131,11 @@ def test_room_that_needs_two_files_gone_is_made_one_at_a_time():
     big = [File(f"dyn-{n}", 128 * MiB, 100 * MiB, True, 0.0) for n in (1, 2)]
     d = decide(rules, SHORT, [*big, gone(3), gone(4)], Situation())
     assert (d.action, d.name) == (Action.REMOVE, "dyn-4"), d.reason
+    # The reason says the removal is not the last the add needs (review 194/5).
+    assert d.reason.endswith("; dyn-3 must go too, one per round, before an add fits"), d.reason
+    d = decide(rules, SHORT, [*big, gone(3)], Situation())
+    assert (d.action, d.name) == (Action.REMOVE, "dyn-3"), d.reason
+    assert d.reason.endswith("removing it to make room"), d.reason
 
 
 def test_no_room_is_made_when_an_add_would_still_pass_the_limits():
