@@ -169,6 +169,9 @@ BROKEN = {
     "**fields) is given",
     # A value where a method is, however it is cached (review 193/3).
     "HiddenCached": "hidden must be a method, as SwapBackend.hidden is, not cached_property",
+    # A subclass of it too: its ``__get__`` needs a real instance, so it was taken for a
+    # descriptor of the kind's own that only a call could judge (review 194/3).
+    "HiddenCachedOfItsOwn": "hidden must be a method, as SwapBackend.hidden is, not Memoised",
     # Nothing to dispatch on: hidden() is called without an argument (review 193/4).
     "HiddenDispatched": "hidden is a singledispatchmethod, but SwapBackend.hidden may be called",
     # Every plugin is built by one call (review 191/4).
@@ -184,6 +187,13 @@ SpecNotOnTheClass = _kind("SpecNotOnTheClass", fstab_spec=lambda self, params, u
 SpecWithoutTheUuid = _kind("SpecWithoutTheUuid", fstab_spec=classmethod(_spec_without_the_uuid))
 PathByMethod = _kind("PathByMethod", swap_path=lambda self: "/x")
 HiddenCached = _kind("HiddenCached", hidden=functools.cached_property(lambda self: None))
+
+
+class Memoised(functools.cached_property):  # type: ignore[type-arg]
+    """A library's cached_property of its own: still a value, not a method."""
+
+
+HiddenCachedOfItsOwn = _kind("HiddenCachedOfItsOwn", hidden=Memoised(lambda self: None))
 HiddenDispatched = _kind(
     "HiddenDispatched", hidden=functools.singledispatchmethod(lambda self, x=None: None)
 )
