@@ -40,11 +40,19 @@ from ..errors import (
     NotOursError,
     UnsafeDirectoryError,
     UnsafeError,
+    ValidationError,
+    printable,
 )
 from ..header import MAGIC
 from ..policy import Policy, check_free_space, check_swap_filesystem, check_swap_path
 from ..store import Store
 from ..units import iec
+
+#: The share of its filesystem, in percent, a new file must leave free unless ``keep_free``
+#: says more; and the most that may be asked (as ``SWAPADMIN_DYNAMIC_KEEP_FREE_PERCENT``
+#: allows), so that a file of some size can still fit.
+KEEP_FREE_PERCENT: Final = 1.0
+MOST_KEPT_FREE_PERCENT: Final = 90.0
 
 FS_IOC_GETFLAGS: Final = 0x80086601
 FS_IOC_SETFLAGS: Final = 0x40086602
@@ -270,11 +278,45 @@ class FileBackend(SwapBackend):
     resizable: ClassVar[bool] = True
     persistable: ClassVar[bool] = True
 
+    #: What ``keep_free`` set: the room every allocation of this instance leaves free.
+    _kept_free_percent: float = KEEP_FREE_PERCENT
+    _kept_free_why: str = ""
+
     @classmethod
     def validate_params(cls, params: dict[str, Any], policy: Policy) -> dict[str, Any]:
         params = super().validate_params(params, policy)
         check_swap_path(params["path"], policy)
         return params
+
+    def keep_free(self, percent: float, why: str) -> None:
+        """Leave ``percent`` of the filesystem free wherever this instance allocates (a new
+        file, the rest of an unfinished one, a file grown), rather than the 1% a person's
+        provision keeps; ``why`` is said beside the figure when the room is short (", kept
+        free beside ..."). Measured where the bytes go, on the directory the walk from the
+        swap root opened or on the file's own descriptor, never by path: a name may lead
+        elsewhere before the walk or after it (review 178/9). ValidationError for anything
+        but a number from 1 to 90: less than a person's provision keeps, or NaN, would let
+        the room go."""
+        if (
+            isinstance(percent, bool)
+            or not isinstance(percent, (int, float))
+            or not KEEP_FREE_PERCENT <= percent <= MOST_KEPT_FREE_PERCENT
+        ):
+            raise ValidationError(
+                f"the room a swap file leaves free must be from {KEEP_FREE_PERCENT:g} to "
+                f"{MOST_KEPT_FREE_PERCENT:g} percent of the filesystem, not "
+                f"{printable(repr(percent))[:40]}"
+            )
+        self._kept_free_percent = float(percent)
+        self._kept_free_why = why
+
+    def _check_room(self, fd: int, needed_bytes: int, path: str) -> None:
+        """Refuse unless ``needed_bytes`` fit on the filesystem of the open ``fd`` with the
+        room ``keep_free`` said (1% unless it said more) left free."""
+        check_free_space(
+            fd, needed_bytes, path,
+            reserve_percent=self._kept_free_percent, why=self._kept_free_why,
+        )  # fmt: skip
 
     @classmethod
     def fstab_spec(cls, params: Mapping[str, Any], swap_uuid: str | None) -> str | None:
@@ -580,7 +622,7 @@ class FileBackend(SwapBackend):
         give it its name: a crash at any step leaves nothing behind, and a name someone
         took meanwhile is never replaced."""
         assert self.size_bytes is not None
-        check_free_space(parent.dirfd, self.size_bytes, path)
+        self._check_room(parent.dirfd, self.size_bytes, path)
         try:
             fd = os.open(
                 # Not O_EXCL: with O_TMPFILE it would forbid giving the file its name.
@@ -670,7 +712,7 @@ class FileBackend(SwapBackend):
         assert self.size_bytes is not None
         size = os.fstat(store.fd).st_size
         if size < self.size_bytes:
-            check_free_space(store.fd, self.size_bytes - size, store.path)
+            self._check_room(store.fd, self.size_bytes - size, store.path)
             _allocate(store.fd, store.path, self.size_bytes)
         elif size > self.size_bytes:
             os.ftruncate(store.fd, self.size_bytes)
@@ -825,7 +867,7 @@ class FileBackend(SwapBackend):
         self._check_ownership(fd, path)
         old_size = os.fstat(fd).st_size
         if new_size > old_size:
-            check_free_space(fd, new_size - old_size, path)
+            self._check_room(fd, new_size - old_size, path)
             _allocate(fd, path, new_size)
         else:
             os.ftruncate(fd, new_size)
