@@ -40,7 +40,7 @@ from backends import (
 )
 from backends import store as store_mod
 from backends.errors import NoDeviceError, PluginError, printable
-from backends.policy import check_free_space
+from backends.plugins.file import FileBackend
 from backends.store import Store
 
 from . import observe, signing
@@ -269,11 +269,10 @@ def provision(ctx: JobContext) -> dict[str, Any]:
     if ctx.job.params.get("activate") is True:
         ctx.span = (0.0, ACTIVATE_FROM)
     if backend.dynamic_policy_id is not None:
-        # The mounts first: statvfs of the directory beneath a mount point that is not
-        # mounted reads the root filesystem's room, and said "not enough free space" of
-        # the wrong disk (review 178/9). The provision's walk would refuse it anyway.
+        # The mounts first, said as themselves before anything of the room is (review
+        # 178/9); the provision's walk would refuse them anyway.
         _refuse_if_hidden(backend, plugin)
-        _keep_room_beside_a_dynamic_file(backend)
+        _keep_room_beside_a_dynamic_file(backend, plugin)
     if backend.persist:
         # The kind's hook asked once before the host changes, so that one that fails stops
         # the job before a store is taken; the line itself needs the UUID mkswap writes.
@@ -352,21 +351,25 @@ def _refuse_if_hidden(backend: Backend, plugin: SwapBackend) -> None:
         )
 
 
-def _keep_room_beside_a_dynamic_file(backend: Backend) -> None:
+def _keep_room_beside_a_dynamic_file(backend: Backend, plugin: SwapBackend) -> None:
     """A file the dynamic swap policy adds is made with no one asking at that moment, often
     under memory pressure at night: it must leave its filesystem (often the root's) far
-    more room than the 1% a person's provision keeps. Read-only: the provision's own proof
-    and space check on the descriptor still come after."""
-    path = str(backend.params.get("path") or "")
-    if not path:
-        return
-    if backend.size_bytes is None:  # a file kind always has its size: a row made otherwise
-        raise BackendError(f"{backend.name} records no size: the room to keep is unknown")
-    check_free_space(
-        os.path.dirname(path), backend.size_bytes, path,
-        reserve_percent=settings.SWAPADMIN_DYNAMIC_KEEP_FREE_PERCENT,
-        why=", kept free beside the dynamic swap policy's files",
-    )  # fmt: skip
+    more room than the 1% a person's provision keeps. The file kind measures it itself, on
+    the directory its walk opened (``FileBackend.keep_free``): measured here by path, the
+    name could lead to another disk than the one the file is then made on (review 178/9).
+    How much is this worker's own setting, never the row's or the message's: the row says
+    only that the file is the policy's."""
+    if not isinstance(plugin, FileBackend):
+        # The policy adds files alone: a row that says otherwise is no row it wrote.
+        raise ValidationError(
+            f"{backend.name} belongs to the dynamic swap policy, which adds swap files only, "
+            f"but its kind {backend.kind!r} makes none: the room to keep beside it cannot be "
+            "kept. Nothing was made."
+        )
+    plugin.keep_free(
+        settings.SWAPADMIN_DYNAMIC_KEEP_FREE_PERCENT,
+        ", kept free beside the dynamic swap policy's files",
+    )
 
 
 def activate(ctx: JobContext, *, continuing: bool = False) -> dict[str, Any]:
