@@ -742,6 +742,17 @@ class SwapBackend(ABC):
         after the swapoff, so a table changed in between still stops a destroy there."""
         return None
 
+    def keep_free(self, percent: float, why: str) -> None:
+        """Leave ``percent`` of the filesystem free wherever this instance allocates, rather
+        than what a person's provision keeps; ``why`` is said beside the figure when the
+        room is short. Asked of the dynamic swap policy's files before their provision. A
+        kind that makes no file on a filesystem cannot keep room there: the default refuses
+        (the policy adds files only, so a row that says otherwise is none it wrote)."""
+        raise ValidationError(
+            f"the {self.name} kind makes no file on a filesystem: it cannot keep "
+            f"{percent}% of one free{why}. Nothing was made."
+        )
+
     def area_name(self) -> str:
         """``swap_path`` for a message, or "the area" before the store has one (a loop
         device not attached yet)."""

@@ -40,7 +40,6 @@ from backends import (
 )
 from backends import store as store_mod
 from backends.errors import NoDeviceError, PluginError, printable
-from backends.plugins.file import FileBackend
 from backends.store import Store
 
 from . import observe, signing
@@ -359,13 +358,8 @@ def _keep_room_beside_a_dynamic_file(backend: Backend, plugin: SwapBackend) -> N
     name could lead to another disk than the one the file is then made on (review 178/9).
     How much is this worker's own setting, never the row's or the message's: the row says
     only that the file is the policy's."""
-    if not isinstance(plugin, FileBackend):
-        # The policy adds files alone: a row that says otherwise is no row it wrote.
-        raise ValidationError(
-            f"{backend.name} belongs to the dynamic swap policy, which adds swap files only, "
-            f"but its kind {backend.kind!r} makes none: the room to keep beside it cannot be "
-            "kept. Nothing was made."
-        )
+    # A kind that makes no file refuses (the policy adds files alone: a row that says
+    # otherwise is no row it wrote).
     plugin.keep_free(
         settings.SWAPADMIN_DYNAMIC_KEEP_FREE_PERCENT,
         ", kept free beside the dynamic swap policy's files",

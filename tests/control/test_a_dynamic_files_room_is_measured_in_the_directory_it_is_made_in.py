@@ -107,5 +107,5 @@ def test_a_dynamic_backend_of_a_kind_that_makes_no_file_is_refused(
     with pytest.raises(BackendError) as refused:
         handlers.provision(ctx)
     said = refused.value.message
-    assert "dyn-1 belongs to the dynamic swap policy, which adds swap files only" in said, said
+    assert f"the {PlainFile.name} kind makes no file on a filesystem: it cannot keep" in said, said
     assert path.read_bytes() == b"kept" * 4096
