@@ -749,8 +749,7 @@ class SwapBackend(ABC):
         kind that makes no file on a filesystem cannot keep room there: the default refuses
         (the policy adds files only, so a row that says otherwise is none it wrote)."""
         raise ValidationError(
-            f"the {self.name} kind makes no file on a filesystem: it cannot keep "
-            f"{percent}% of one free{why}. Nothing was made."
+            f"the {self.name} kind makes no file on a filesystem: it cannot keep room free on one"
         )
 
     def area_name(self) -> str:

@@ -14,6 +14,7 @@ import inspect
 import logging
 import sys
 import threading
+import types
 from collections.abc import Iterator
 from importlib.metadata import entry_points
 from typing import Any, cast
@@ -194,13 +195,20 @@ def _breaks(cls: type, attr: str, base: object, found: object) -> str:
                 "argument to dispatch on"
             )
         found = found.func
+    if not isinstance(found, _BINDS_AS_A_METHOD):
+        # Any other descriptor (Django's cached_property, one of the kind's own) would have
+        # to be bound to a stand-in to be judged, which runs the kind's code at load with
+        # an instance it is not (review 199/1); before, one that failed so was left for a
+        # call to judge, and loaded.
+        return (
+            f"must be a method, as SwapBackend.{attr} is, not {kind.__name__} (a descriptor "
+            "swapadmin cannot judge without making a kind)"
+        )
     # Bound as a call reaches it: to a stand-in for the instance, or to the class.
     try:
         bound = cast(Any, found).__get__(None if on_class else _INSTANCE, cls)
-    except Exception:
-        # A descriptor of the kind's own that needs a real instance (its ``__dict__``):
-        # it cannot be judged here, and a call will say (review 192/4).
-        return ""
+    except Exception as e:
+        return f"cannot be bound as SwapBackend.{attr} is: {e}"
     if not callable(bound):
         return f"must be a method, as SwapBackend.{attr} is, not a {type(bound).__name__}"
     try:
@@ -221,6 +229,9 @@ def _breaks(cls: type, attr: str, base: object, found: object) -> str:
 
 #: Methods by another name: a descriptor that binds as a function does.
 _METHOD_LIKE = (staticmethod, classmethod, functools.partialmethod, functools.singledispatchmethod)
+#: What binds to an instance or class as a method does, with no code of the kind's run: a
+#: function, those above, and a function under functools.lru_cache.
+_BINDS_AS_A_METHOD = (types.FunctionType, type(functools.lru_cache(lambda: None)), *_METHOD_LIKE)
 #: What an instance method is bound to when its signature is read: no kind is made.
 _INSTANCE = object()
 

@@ -307,8 +307,12 @@ class FileBackend(SwapBackend):
                 f"{MOST_KEPT_FREE_PERCENT:g} percent of the filesystem, not "
                 f"{printable(repr(percent))[:40]}"
             )
+        if not isinstance(why, str):
+            raise ValidationError(
+                f"what the room is kept for must be words, not {type(why).__name__}"
+            )
         self._kept_free_percent = float(percent)
-        self._kept_free_why = why
+        self._kept_free_why = printable(why)
 
     def _check_room(self, fd: int, needed_bytes: int, path: str) -> None:
         """Refuse unless ``needed_bytes`` fit on the filesystem of the open ``fd`` with the
@@ -710,9 +714,13 @@ class FileBackend(SwapBackend):
         """A file of this backend that was never formatted (made before files were made
         unnamed first): bring it to the size asked, so provisioning again completes it."""
         assert self.size_bytes is not None
-        size = os.fstat(store.fd).st_size
+        st = os.fstat(store.fd)
+        size = st.st_size
         if size < self.size_bytes:
-            self._check_room(store.fd, self.size_bytes - size, store.path)
+            # fallocate fills every hole below the size too: what is not yet allocated is
+            # what it takes, not only what lies past the end (review 199/2).
+            allocated = min(st.st_blocks * 512, self.size_bytes)
+            self._check_room(store.fd, self.size_bytes - allocated, store.path)
             _allocate(store.fd, store.path, self.size_bytes)
         elif size > self.size_bytes:
             os.ftruncate(store.fd, self.size_bytes)

@@ -11,6 +11,7 @@ import sys
 from importlib.metadata import EntryPoint
 
 import pytest
+from django.utils.functional import cached_property as django_cached_property
 
 from backends.plugins.file import FileBackend
 from backends.registry import DuplicateKind, Registry, kind_says
@@ -172,6 +173,11 @@ BROKEN = {
     # A subclass of it too: its ``__get__`` needs a real instance, so it was taken for a
     # descriptor of the kind's own that only a call could judge (review 194/3).
     "HiddenCachedOfItsOwn": "hidden must be a method, as SwapBackend.hidden is, not Memoised",
+    # Django's, no subclass of functools', and a descriptor of the kind's own: judged only
+    # by binding them to a stand-in, which ran the kind's code at load (review 199/1).
+    "HiddenCachedByDjango": "hidden must be a method, as SwapBackend.hidden is, not "
+    "cached_property (a descriptor swapadmin cannot judge",
+    "HiddenByDescriptor": "hidden must be a method, as SwapBackend.hidden is, not _Lookup",
     # Nothing to dispatch on: hidden() is called without an argument (review 193/4).
     "HiddenDispatched": "hidden is a singledispatchmethod, but SwapBackend.hidden may be called",
     # Every plugin is built by one call (review 191/4).
@@ -194,6 +200,24 @@ class Memoised(functools.cached_property):  # type: ignore[type-arg]
 
 
 HiddenCachedOfItsOwn = _kind("HiddenCachedOfItsOwn", hidden=Memoised(lambda self: None))
+#: Every call of a kind's code made while kinds were loaded.
+RAN_AT_LOAD: list[str] = []
+
+
+def _ran(self: object) -> None:
+    RAN_AT_LOAD.append(type(self).__name__)
+
+
+class _Lookup:
+    """A descriptor of a kind's own, which runs its code when it is bound."""
+
+    def __get__(self, instance: object, owner: type | None = None) -> object:
+        _ran(instance)
+        return lambda: None
+
+
+HiddenCachedByDjango = _kind("HiddenCachedByDjango", hidden=django_cached_property(_ran))
+HiddenByDescriptor = _kind("HiddenByDescriptor", hidden=_Lookup())
 HiddenDispatched = _kind(
     "HiddenDispatched", hidden=functools.singledispatchmethod(lambda self, x=None: None)
 )
@@ -215,6 +239,7 @@ def test_a_kind_whose_hook_cannot_be_called_as_the_contract_says_is_skipped_and_
     )
     assert name not in reg and "verified-statically" in reg
     assert f"{cls}.{BROKEN[cls]}" in caplog.text
+    assert RAN_AT_LOAD == []
 
 
 def test_a_flag_is_asked_by_a_name_of_the_contract() -> None:

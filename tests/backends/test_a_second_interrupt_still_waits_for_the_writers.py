@@ -5,6 +5,7 @@ file returned, or on whatever file the descriptor's number names next."""
 
 from __future__ import annotations
 
+import _weakrefset
 import dis
 import functools
 import itertools
@@ -306,6 +307,13 @@ def signal_points(code: CodeType) -> frozenset[int]:
     return frozenset(points)
 
 
+#: A weakref callback (a WeakSet's ``_remove``) runs from the garbage collector inside
+#: whatever frame is current; an exception raised in it cannot reach that frame (Python
+#: prints it as unraisable and drops it), so no step is counted there: the interrupt is
+#: meant for the drain's own code (it made rounds 177, 181, 182 and 187 warn).
+GC_CALLBACKS = frozenset({_weakrefset.__file__})
+
+
 def in_the_drains_loop(frame: FrameType | None) -> bool:
     """Whether ``frame`` runs inside the drain's retry loop: its body, or under it."""
     while frame is not None:
@@ -332,6 +340,7 @@ def drain_interrupted_at(step: int, stop: Any = None) -> tuple[bool, list[str]]:
             event == "opcode"
             and not fired
             and frame.f_lasti in signal_points(frame.f_code)
+            and frame.f_code.co_filename not in GC_CALLBACKS
             and in_the_drains_loop(frame)
         ):
             seen[0] += 1

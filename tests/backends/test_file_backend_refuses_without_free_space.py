@@ -110,3 +110,70 @@ def test_the_room_to_keep_is_a_number_from_1_to_90_percent(percent: object) -> N
     backend = FileBackend({"path": "/srv/swap/s"}, size_bytes=48 * MiB, policy=policy)
     with pytest.raises(ValidationError, match="from 1 to 90 percent of the filesystem, not"):
         backend.keep_free(percent, "")  # type: ignore[arg-type]
+
+
+def _between_the_reserves(fd_path: Path, start: int) -> int:
+    """A size for a file now ``start`` bytes long whose growth fits with 1% of its (64 MiB)
+    filesystem left free but not with 10%: 3 MiB short of all that is free."""
+    st = os.statvfs(fd_path)
+    return start + (st.f_bavail * st.f_frsize - 3 * MiB) // MiB * MiB
+
+
+@needs_root
+def test_a_file_grown_keeps_the_room_it_is_told_to_keep(scratch: Path) -> None:
+    """``keep_free`` holds for a resize that grows the file too, not only for a new file
+    (review 199/4); the same growth with a person's 1% fits."""
+    with mounted_image(scratch, "ext4", size_mb=64) as mnt:
+        path = mnt / "swap0"
+        policy = Policy(swap_roots=(mnt,))
+        with provisioned("file", {"path": str(path)}, size=4 * MiB, policy=policy) as made:
+            pass
+        size = _between_the_reserves(mnt, 4 * MiB)
+        backend = rebuilt(made)
+        backend.keep_free(10, ", kept free for the test")
+        with backend, pytest.raises(UnsafeError) as refused:
+            backend.resize(size)
+        assert "(10% of the filesystem, kept free for the test)" in refused.value.message
+        assert path.stat().st_size == 4 * MiB
+        with rebuilt(made) as person:
+            person.resize(size)
+        assert path.stat().st_size == size
+
+
+@needs_root
+def test_an_unfinished_file_keeps_the_room_it_is_told_to_keep_holes_and_all(
+    scratch: Path,
+) -> None:
+    """Provisioning again completes a file of this backend that was never formatted: that
+    growth keeps the room too, and counts the holes below the file's end, which fallocate
+    fills as well (review 199/2, 199/4)."""
+    with mounted_image(scratch, "ext4", size_mb=64) as mnt:
+        path = mnt / "swap0"
+        owner = str(uuid.uuid4())
+
+        def provision(size: int, keep: float | None) -> FileBackend:
+            b = FileBackend(
+                {"path": str(path)}, size_bytes=size, policy=Policy(swap_roots=(mnt,)),
+                provisioning=True, owner=owner,
+            )  # fmt: skip
+            if keep is not None:
+                b.keep_free(keep, ", kept free for the test")
+            return b
+
+        with provision(8 * MiB, None) as first:
+            first.swapfile(True)  # made, never formatted: unfinished
+        # Holes below its end, as a file someone truncated: 8 MiB long, 4 MiB allocated.
+        fd = os.open(path, os.O_RDWR)
+        try:
+            os.truncate(fd, 4 * MiB)
+            os.truncate(fd, 8 * MiB)
+        finally:
+            os.close(fd)
+        size = _between_the_reserves(mnt, 4 * MiB)
+        with provision(size, 10) as dynamic, pytest.raises(UnsafeError) as refused:
+            dynamic.swapfile(True)
+        assert "(10% of the filesystem, kept free for the test)" in refused.value.message
+        assert path.stat().st_size == 8 * MiB
+        with provision(size, None) as person:
+            person.swapfile(True)
+        assert path.stat().st_size == size

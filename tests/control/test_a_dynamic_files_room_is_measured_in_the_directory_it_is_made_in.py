@@ -44,7 +44,8 @@ def _to_directory(where: Path, small: Path) -> None:
 def test_the_room_is_measured_where_the_file_would_be_made(
     host_row, scratch: Path, monkeypatch: pytest.MonkeyPatch, settings, swapped: str
 ) -> None:
-    settings.SWAPADMIN_DYNAMIC_KEEP_FREE_PERCENT = 10.0
+    # Not the default (10): the figure must be the worker's setting (review 199/5).
+    settings.SWAPADMIN_DYNAMIC_KEEP_FREE_PERCENT = 30.0
     roomy = scratch / "roomy"  # on the root filesystem: gigabytes free
     roomy.mkdir(mode=0o700)
     with mounted_image(scratch, "ext4", size_mb=64) as mnt:
@@ -78,11 +79,11 @@ def test_the_room_is_measured_where_the_file_would_be_made(
         assert f"not enough free space in {where}: the swap file needs {48 * MiB} bytes" in (
             job.error
         ), job.error
-        assert "(10% of the filesystem, kept free beside the dynamic swap policy" in job.error
+        assert "(30% of the filesystem, kept free beside the dynamic swap policy" in job.error
         said = re.search(r"(\d+) are free and swapadmin keeps (\d+) ", job.error)
         assert said is not None, job.error
         free, kept = map(int, said.groups())
-        assert free < 64 * MiB and kept < 7 * MiB, job.error  # the small disk's, not the roomy
+        assert free < 64 * MiB and kept < 20 * MiB, job.error  # the small disk's, not the roomy
         assert sorted(os.listdir(mnt)) in (["d", "lost+found"], ["d", "lost+found", "walked"])
         for d in (mnt / "d", mnt / "walked", roomy):
             assert not (d / "dyn-1").exists()
