@@ -101,10 +101,12 @@ class File:
     #: (the order ``_resume`` tries files in, ``_make_room``'s third kind): 0 for the others,
     #: which are not asked (a file that is not there makes room whatever its count).
     failed_turn_ons: int = 0
-    #: It is not there: the host reads it absent (gone), or its provision never completed
-    #: (never made). Not a file whose row reads an error (a read that failed, a header that
-    #: cannot be used: the store may well be there, and the error may pass) or whose store
-    #: is another's: neither is removed to make room as "not there" (review 194/2).
+    #: It is not there to turn on: the host reads it absent (gone), or its provision never
+    #: completed (never made, whatever its row reads: a file its provision left is not the
+    #: backend's to use, and the destroy that removes the row proves it before it removes
+    #: anything). A provisioned file whose row reads an error (a read that failed, a header
+    #: that cannot be used: the store may well be there, and the error may pass) or whose
+    #: store is another's is not: neither is removed to make room so (review 194/2, 198/5).
     absent: bool = False
 
 
@@ -321,12 +323,28 @@ def _room_plan(rules: Rules, files: list[File]) -> list[File]:
     order: list[File] = []
     for r in range(3):
         order += sorted((f for f in files if _room_rank(f, room) == r), key=_age, reverse=True)
-    count, total = len(files), sum(f.size_bytes for f in files)
-    for n, f in enumerate(order, 1):
-        count, total = count - 1, total - f.size_bytes
-        if count < rules.max_files and total + rules.file_size_bytes <= rules.max_total_bytes:
-            return order[:n]
-    return []
+    # What must go: files for the count, bytes for the total.
+    files_over = len(files) - rules.max_files + 1
+    bytes_over = sum(f.size_bytes for f in files) + rules.file_size_bytes - rules.max_total_bytes
+    largest = sorted((f.size_bytes for f in order), reverse=True)
+    fewest = next(
+        (n for n in range(max(files_over, 1), len(order) + 1) if sum(largest[:n]) >= bytes_over),
+        None,
+    )
+    if fewest is None:
+        return []
+    # The first files in ``order`` that can still be completed to ``fewest`` which free
+    # enough: a file is taken when the largest of those after it can make up the rest.
+    plan: list[File] = []
+    freed = 0
+    for i, f in enumerate(order):
+        if len(plan) == fewest:
+            break
+        after = sorted((g.size_bytes for g in order[i + 1 :]), reverse=True)
+        if freed + f.size_bytes + sum(after[: fewest - len(plan) - 1]) >= bytes_over:
+            plan.append(f)
+            freed += f.size_bytes
+    return plan
 
 
 def _make_room(
@@ -338,10 +356,12 @@ def _make_room(
     no swap, so no hysteresis holds it; kept counted, such a file held every add for as
     long as swap stayed short (reviews 190/1, 190/2, 192/2, 193/2).
 
-    The plan is the shortest run, in this order, whose removal lets the add in: first the
-    files that are not there (``File.absent``: gone or never made; not one that reads an
-    error, which may pass: 194/2), then those too large for the room the files that are on
-    leave (``_room_left``), then those whose activates failed ``MAKE_ROOM_AFTER`` times,
+    The plan is the fewest files whose removal lets the add in (review 198/3: the shortest
+    run in the order below removed a small file the add did not need gone), and among
+    plans of as many, the one first in this order: first the files that are not there
+    (``File.absent``: gone or never made; not one that reads an error, which may pass:
+    194/2), then those too large for the room the files that are on leave
+    (``_room_left``), then those whose activates failed ``MAKE_ROOM_AFTER`` times,
     whether their wait is pending or passed (a good file whose swapon failed once is tried
     again, not lost: 192/1, 193/1); the highest-numbered of each first. Never an untold or
     kept one: it may be on, or its destroy would be refused.
@@ -349,7 +369,9 @@ def _make_room(
     A removal is chosen only when the whole plan lets the add in, and the next round
     continues it: a file keeps its kind from round to round (one not there stays so, its
     failed activates only grow, one too large for the room left stays so while no file
-    that is on goes off), so the plan the next round finds is the rest of this one, and
+    that is on goes off), and the plan is picked file by file in that order, each taken
+    when the files after it can still complete it, so the plan the next round finds (one
+    file fewer, as many bytes less to free) is the rest of this one, and
     ``decide`` turns none of its files on meanwhile. (A file that failed
     ``MAKE_ROOM_AFTER`` times counted only while its wait was pending, and once it passed
     was tried again instead: the file removed before it, for an add that needed both gone,

@@ -144,7 +144,7 @@ def _latest_on(backend: Backend) -> Job | None:
     return (
         backend.jobs.filter(kind=Job.Kind.ACTIVATE, state=Job.State.SUCCEEDED)
         .order_by("-queued_at", "-pk")
-        .only("queued_at", "finished_at")
+        .only("queued_at", "finished_at", "backend_id")  # backend_id: no query per job
         .first()
     )
 

@@ -215,8 +215,10 @@ def older_than(days: float, now: datetime) -> datetime | None:
 def prune_jobs(now: datetime | None = None, batch: int | None = None) -> int:
     """Delete finished jobs older than SWAPADMIN_JOB_RETENTION_DAYS, by when they finished
     (when they were queued, for one that never recorded it), except the latest finished
-    job of each (host, backend, kind), the last queued (ids grow as jobs are queued);
-    returns how many."""
+    job of each (host, backend, kind), the last queued (ids grow as jobs are queued), and
+    the latest of each that succeeded: the dynamic swap policy asks whether a file was ever
+    on, and a file on for months whose swapon then failed once was destroyed as one never
+    on once its old activate was pruned (review 198/1); returns how many."""
     cutoff = older_than(settings.SWAPADMIN_JOB_RETENTION_DAYS, now or timezone.now())
     if cutoff is None:
         return 0
@@ -224,12 +226,14 @@ def prune_jobs(now: datetime | None = None, batch: int | None = None) -> int:
     # Read once (one row per host, backend and kind: bounded by the fleet, not by time), so
     # each batch does not group the whole table again. A job that finishes meanwhile only
     # makes an older one deletable, at the next run.
-    latest = set(
-        finished.order_by()
+    latest = {
+        pk
+        for jobs in (finished, finished.filter(state=Job.State.SUCCEEDED))
+        for pk in jobs.order_by()
         .values("host_id", "backend_id", "kind")
         .annotate(latest=Max("pk"))
         .values_list("latest", flat=True)
-    )
+    }
     old = finished.filter(
         Q(finished_at__lt=cutoff) | Q(finished_at__isnull=True, queued_at__lt=cutoff)
     )

@@ -67,6 +67,21 @@ def test_old_finished_jobs_go_and_everything_else_stays(host_row, settings):
     assert prune_jobs(batch=2) == 0
 
 
+def test_the_latest_that_succeeded_stays_though_a_later_one_failed(host_row, settings):
+    """The dynamic swap policy reads a file's latest activate that succeeded to tell whether
+    it was ever on: pruned, a file on for months whose swapon then failed once was removed
+    as one never on (review 198/1)."""
+    settings.SWAPADMIN_JOB_RETENTION_DAYS = 90
+    b = Backend.objects.create(host=host_row, kind="file", name="dyn-1")
+    older_on = aged(job(host_row, b, "activate"), 300)
+    on = aged(job(host_row, b, "activate"), 200)
+    failed = aged(job(host_row, b, "activate", Job.State.FAILED), 100)
+
+    assert prune_jobs() == 1
+    assert not Job.objects.filter(pk=older_on.pk).exists()
+    assert Job.objects.filter(pk=on.pk).exists() and Job.objects.filter(pk=failed.pk).exists()
+
+
 def test_zero_days_keeps_jobs_for_ever(host_row, settings):
     settings.SWAPADMIN_JOB_RETENTION_DAYS = 0
     aged(job(host_row, None, "tune"), 5000)

@@ -43,3 +43,17 @@ def test_one_query_per_file_for_its_activate_that_succeeded(host_row):
     asked = [q["sql"] for q in queries.captured_queries if _asks_succeeded_activates(q["sql"])]
     assert len(asked) == 1, asked
     assert not Job.objects.filter(backend=dyn1, kind=Job.Kind.DESTROY).exists()
+
+
+@pytest.mark.django_db
+def test_the_answer_is_one_query_with_nothing_loaded_after(host_row):
+    """Reading the job it answers loads no deferred field with a query of its own (review
+    198/2: ``backend_id`` was left out, one more query per file)."""
+    policy = small_policy(host_row, cooldown_seconds=60)
+    dyn1 = file_after_step(
+        policy, Job.Kind.ACTIVATE, timedelta(hours=1), observed_state=Backend.Observed.READY
+    )
+    with CaptureQueriesContext(connection) as queries:
+        on = dynamic._latest_on(dyn1)
+    assert on is not None and on.finished_at is not None
+    assert len(queries.captured_queries) == 1, [q["sql"] for q in queries.captured_queries]

@@ -7,7 +7,16 @@ went in vain (review 194/1)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
 from backends.dynamic import MAKE_ROOM_AFTER, Action, File, Reading, Rules, Situation, decide
+from swapadmin.core import dynamic
+from swapadmin.core.models import Backend, Job, Sample
+
+from .conftest import file_after_step, small_policy
 
 MiB = 1 << 20
 SHORT = Reading(256 * MiB, 10 * MiB, 0.0, 1.0)
@@ -62,3 +71,62 @@ def test_while_adds_wait_no_room_is_made_and_the_file_is_tried_again():
     situation = Situation(adds_held="the latest 2 add(s) failed")
     d = decide(RULES, SHORT, [ON, failed(2, waiting=False), failed(3, waiting=True)], situation)
     assert (d.action, d.name) == (Action.ACTIVATE, "dyn-2"), d.reason
+
+
+def test_the_fewest_files_go_not_a_small_one_the_add_does_not_need_gone():
+    """Files of two sizes (the file size changed since): one 128 MiB file that keeps
+    failing must go; the 32 MiB one that also does, first in the order, frees too little,
+    and with the large one gone the add fits beside it. The shortest run in the order took
+    the small one first, and the large one after it (review 198/3)."""
+    rules = Rules(**{**vars(RULES), "max_total_bytes": 416 * MiB})
+    big = File("dyn-2", 128 * MiB, 0, False, 0.0, ready=False, waiting=True,
+               failed_turn_ons=MAKE_ROOM_AFTER)  # fmt: skip
+    small = File("dyn-3", 32 * MiB, 0, False, 0.0, ready=False, waiting=True,
+                 failed_turn_ons=MAKE_ROOM_AFTER)  # fmt: skip
+    other_on = File("dyn-4", 128 * MiB, 100 * MiB, True, 0.0)
+    d = decide(rules, SHORT, [ON, big, small, other_on], Situation())
+    assert (d.action, d.name) == (Action.REMOVE, "dyn-2"), d.reason
+    assert d.reason.endswith("removing it to make room"), d.reason  # nothing more to go
+
+    d = decide(rules, SHORT, [ON, small, other_on], Situation())
+    assert (d.action, d.name) == (Action.ADD, "dyn-2"), d.reason
+
+
+def test_among_as_many_the_first_in_the_order_goes_and_the_rest_follow_round_by_round():
+    """Two of three files that keep failing must go (the count): the highest-numbered two,
+    one per round, and the plan the second round finds is the rest of the first's."""
+    rules = Rules(**{**vars(RULES), "max_files": 3, "max_total_bytes": 1024 * MiB})
+    files = [ON, failed(2, waiting=True), failed(3, waiting=True), failed(4, waiting=True)]
+    d = decide(rules, SHORT, files[:3] + files[3:], Situation())
+    assert (d.action, d.name) == (Action.REMOVE, "dyn-4"), d.reason
+    assert d.reason.endswith("dyn-3 must go too, one per round, before an add fits"), d.reason
+    d = decide(rules, SHORT, files[:3], Situation())
+    assert (d.action, d.name) == (Action.REMOVE, "dyn-3"), d.reason
+    assert d.reason.endswith("removing it to make room"), d.reason
+
+
+@pytest.mark.django_db
+def test_a_round_counts_a_files_failed_turn_ons_after_their_wait_has_passed(host_row):
+    """The rows' side of 194/1: the failed activates are counted whether their wait is
+    pending or passed. Counted only while it was pending, the file whose wait passed was
+    turned on again, not removed, and the removal before it was in vain (review 198/4)."""
+    policy = small_policy(host_row, max_files=1)
+    now = timezone.now()
+    dyn1 = file_after_step(
+        policy, Job.Kind.ACTIVATE, timedelta(days=2), observed_state=Backend.Observed.READY
+    )
+    Job.objects.filter(backend=dyn1).update(queued_at=now - timedelta(days=2))
+    for hours in (30, 20, 10):  # the wait after three failures is long passed
+        at = now - timedelta(hours=hours)
+        failed_job = Job.objects.create(
+            kind=Job.Kind.ACTIVATE, host=host_row, backend=dyn1, backend_name="dyn-1",
+            via=Job.Via.SYSTEM, state=Job.State.FAILED, error="swapon: too many swap areas",
+            finished_at=at,
+        )  # fmt: skip
+        Job.objects.filter(pk=failed_job.pk).update(queued_at=at)
+    Sample.objects.create(host=host_row, at=now, swap_free=0)
+
+    decision = dynamic.run_policy(policy)
+
+    assert (decision.action, decision.name) == (Action.REMOVE, "dyn-1"), decision.reason
+    assert f"failed to turn on {MAKE_ROOM_AFTER} times" in decision.reason
