@@ -320,12 +320,23 @@ def _room_plan(rules: Rules, files: list[File]) -> list[File]:
     if not _limit(rules, files):
         return []
     room = _room_left(rules, files)
-    order: list[File] = []
-    for r in range(3):
-        order += sorted((f for f in files if _room_rank(f, room) == r), key=_age, reverse=True)
     # What must go: files for the count, bytes for the total.
     files_over = len(files) - rules.max_files + 1
     bytes_over = sum(f.size_bytes for f in files) + rules.file_size_bytes - rules.max_total_bytes
+    order: list[File] = []
+    for r in range(3):
+        # Of the first kinds alone when they can make the room: two rows of files that are
+        # not there go before one real file that would do alone (review 200/2).
+        order += sorted((f for f in files if _room_rank(f, room) == r), key=_age, reverse=True)
+        plan = _fewest(order, files_over, bytes_over)
+        if plan:
+            return plan
+    return []
+
+
+def _fewest(order: list[File], files_over: int, bytes_over: int) -> list[File]:
+    """The fewest of ``order`` (at least ``files_over``) whose sizes reach ``bytes_over``;
+    among as many, the first in ``order``; empty if none do."""
     largest = sorted((f.size_bytes for f in order), reverse=True)
     fewest = next(
         (n for n in range(max(files_over, 1), len(order) + 1) if sum(largest[:n]) >= bytes_over),
@@ -356,8 +367,9 @@ def _make_room(
     no swap, so no hysteresis holds it; kept counted, such a file held every add for as
     long as swap stayed short (reviews 190/1, 190/2, 192/2, 193/2).
 
-    The plan is the fewest files whose removal lets the add in (review 198/3: the shortest
-    run in the order below removed a small file the add did not need gone), and among
+    The plan takes of the first kinds below alone when they can make the room (review
+    200/2), then the fewest files of those whose removal lets the add in (198/3: the
+    shortest run in the order removed a small file the add did not need gone), and among
     plans of as many, the one first in this order: first the files that are not there
     (``File.absent``: gone or never made; not one that reads an error, which may pass:
     194/2), then those too large for the room the files that are on leave

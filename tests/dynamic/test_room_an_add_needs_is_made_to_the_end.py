@@ -130,3 +130,14 @@ def test_a_round_counts_a_files_failed_turn_ons_after_their_wait_has_passed(host
 
     assert (decision.action, decision.name) == (Action.REMOVE, "dyn-1"), decision.reason
     assert f"failed to turn on {MAKE_ROOM_AFTER} times" in decision.reason
+
+
+def test_rows_of_files_that_are_not_there_go_before_a_real_file_that_would_do_alone():
+    """Two rows whose files are not there can make the room; one real file that keeps
+    failing to turn on could alone. The rows go: their removal loses nothing (review 200/2)."""
+    rules = Rules(**{**vars(RULES), "max_total_bytes": 384 * MiB})
+    gone = [File(f"dyn-{n}", 64 * MiB, 0, False, 0.0, absent=True) for n in (2, 3)]
+    real = File("dyn-4", 128 * MiB, 0, False, 0.0, waiting=True, failed_turn_ons=MAKE_ROOM_AFTER)
+    d = decide(rules, SHORT, [ON, *gone, real], Situation())
+    assert (d.action, d.name) == (Action.REMOVE, "dyn-3"), d.reason
+    assert d.reason.endswith("dyn-2 must go too, one per round, before an add fits"), d.reason

@@ -2,10 +2,11 @@
 pytest of its own (not named test_*, so no other run collects it). Each device is written
 to INNER_RUN_OUT as "device diskseq", for the outer test to look at and take down.
 
-- ``test_a_strangers_device_outlives_every_take_down``: a process that notes nothing (as
-  another test session or a distribution's zram-generator) adds a device of the size this
-  test's own devices have, and swaps on it, while the test holds a scratch directory, the
-  zram clean-up and a ``zram_devices`` with that fallback size: every take-down runs past it.
+- ``test_a_strangers_device_outlives_every_take_down``: a process that is not of this run
+  (it notes the device in the ledger OUTER_ZRAM_LEDGER names, as another test run's would,
+  or nowhere, as a distribution's zram-generator) adds a device of the size this test's
+  own devices have, and swaps on it, while the test holds a scratch directory, the zram
+  clean-up and a ``zram_devices`` with that fallback size: every take-down runs past it.
 - ``test_leaves_its_own_devices_behind``: one device the test adds itself and one a process
   it starts adds, both noted (the process inherits the ledger's variable); both left."""
 
@@ -53,7 +54,10 @@ def test_a_strangers_device_outlives_every_take_down() -> None:
     with zram_devices(fallback_size=SIZE) as devices:
         own = devices.hot_add(SIZE)
         _write("own_a", own.dev)
-        stranger = _child({k: v for k, v in os.environ.items() if k != zram.LEDGER_ENV})
+        env = {k: v for k, v in os.environ.items() if k != zram.LEDGER_ENV}
+        if os.environ.get("OUTER_ZRAM_LEDGER"):
+            env[zram.LEDGER_ENV] = os.environ["OUTER_ZRAM_LEDGER"]
+        stranger = _child(env)
         _write("stranger", stranger)
         (Path("/sys/block") / Path(stranger).name / "disksize").write_text(str(SIZE))
         run("mkswap", "-q", stranger)
