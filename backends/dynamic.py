@@ -381,7 +381,9 @@ def _make_room(
     A removal is chosen only when the whole plan lets the add in, and the next round
     continues it: a file keeps its kind from round to round (one not there stays so, its
     failed activates only grow, one too large for the room left stays so while no file
-    that is on goes off), and the plan is picked file by file in that order, each taken
+    that is on goes off; a file that vanishes joins the first kind, which may then make the
+    room alone and change the plan: the removals before still counted toward it), and the
+    plan is picked file by file in that order, each taken
     when the files after it can still complete it, so the plan the next round finds (one
     file fewer, as many bytes less to free) is the rest of this one, and
     ``decide`` turns none of its files on meanwhile. (A file that failed

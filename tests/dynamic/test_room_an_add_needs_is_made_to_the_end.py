@@ -141,3 +141,17 @@ def test_rows_of_files_that_are_not_there_go_before_a_real_file_that_would_do_al
     d = decide(rules, SHORT, [ON, *gone, real], Situation())
     assert (d.action, d.name) == (Action.REMOVE, "dyn-3"), d.reason
     assert d.reason.endswith("dyn-2 must go too, one per round, before an add fits"), d.reason
+    d = decide(rules, SHORT, [ON, gone[0], real], Situation())
+    assert (d.action, d.name) == (Action.REMOVE, "dyn-2"), d.reason
+    assert d.reason.endswith("removing it to make room"), d.reason
+
+
+def test_a_plan_may_need_files_of_two_kinds():
+    """One row whose file is not there is not enough; with a file that keeps failing it is:
+    the row goes first, then the file (review 201/5)."""
+    gone = File("dyn-2", 64 * MiB, 0, False, 0.0, absent=True)
+    d = decide(RULES, SHORT, [ON, gone, failed(3, waiting=True)], Situation())
+    assert (d.action, d.name) == (Action.REMOVE, "dyn-2"), d.reason
+    assert d.reason.endswith("dyn-3 must go too, one per round, before an add fits"), d.reason
+    d = decide(RULES, SHORT, [ON, failed(3, waiting=True)], Situation())
+    assert (d.action, d.name) == (Action.REMOVE, "dyn-3"), d.reason

@@ -91,9 +91,17 @@ def test_beside_another_run_its_own_go_and_a_strangers_is_left_swapping(tmp_path
 
 @needs_root
 def test_a_device_no_run_noted_fails_the_run_and_is_left(tmp_path: Path) -> None:
-    """Another run may be alive beside it (this one is): that excuses nothing (review 200/1)."""
+    """Another run may be alive beside it (this one is): that excuses nothing (review 200/1).
+    The inner run looks for other runs' ledgers in an empty directory, so it finds none; the
+    device is still noted in this (outer) run's ledger, so that a third run on the machine
+    ending meanwhile does not take it for nobody's (201/3)."""
+    nowhere = tmp_path / "no-runs"
+    nowhere.mkdir()
     try:
-        out = _inner(tmp_path, "strangers")
+        out = _inner(
+            tmp_path, "strangers",
+            env={"OUTER_ZRAM_LEDGER": str(ZRAM_LEDGER), "SWAPADMIN_TEST_OTHER_RUNS": str(nowhere)},
+        )  # fmt: skip
         stranger = _device(tmp_path, "stranger")
         assert stranger and _alive(stranger), out
         assert not _alive(_device(tmp_path, "own_a") or ("", "x")), out
