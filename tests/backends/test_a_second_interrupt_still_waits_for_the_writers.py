@@ -8,6 +8,7 @@ from __future__ import annotations
 import _weakrefset
 import dis
 import functools
+import gc
 import itertools
 import linecache
 import signal
@@ -307,10 +308,12 @@ def signal_points(code: CodeType) -> frozenset[int]:
     return frozenset(points)
 
 
-#: A weakref callback (a WeakSet's ``_remove``) runs from the garbage collector inside
+#: A weakref callback (a WeakSet's ``_remove``, as a thread object is freed) runs inside
 #: whatever frame is current; an exception raised in it cannot reach that frame (Python
 #: prints it as unraisable and drops it), so no step is counted there: the interrupt is
-#: meant for the drain's own code (it made rounds 177, 181, 182 and 187 warn).
+#: meant for the drain's own code (it made rounds 177, 181, 182 and 187 warn). The
+#: collector's own callbacks (hypothesis registers one) are kept out by disabling it
+#: while the tracer runs.
 GC_CALLBACKS = frozenset({_weakrefset.__file__})
 
 
@@ -357,6 +360,7 @@ def drain_interrupted_at(step: int, stop: Any = None) -> tuple[bool, list[str]]:
         order.append("write ended")
 
     def caller() -> None:
+        collecting = gc.isenabled()
         main = threading.get_ident()
         threading.Thread(
             target=lambda: (
@@ -369,12 +373,15 @@ def drain_interrupted_at(step: int, stop: Any = None) -> tuple[bool, list[str]]:
                 pools.append(pool)
                 pool.submit(write)
                 assert begun.wait(30)  # running, so not cancelled: it must be waited for
+                gc.disable()
                 sys.settrace(tracer)
                 raise RuntimeError("first")
         except BaseException:
             pass
         finally:
             sys.settrace(None)
+            if collecting:
+                gc.enable()
             order.append("caller left")
             may_end.set()  # a caller that left without waiting has its write end after
 
