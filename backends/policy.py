@@ -110,6 +110,14 @@ def check_swap_filesystem(path: str, fd: int | None = None) -> str:
     return name
 
 
+def free_and_reserve(where: str | Path | int, reserve_percent: float) -> tuple[int, int]:
+    """The bytes free to an unprivileged writer on the filesystem of ``where`` (a directory,
+    or an open descriptor on it), and ``reserve_percent`` of its size in bytes."""
+    at = where if isinstance(where, int) else nearest_existing(str(where))
+    st = os.statvfs(at)
+    return st.f_bavail * st.f_frsize, int(st.f_blocks * st.f_frsize * reserve_percent / 100)
+
+
 def check_free_space(
     where: str | Path | int,
     needed_bytes: int,
@@ -121,10 +129,7 @@ def check_free_space(
     """Raise UnsafeError unless ``needed_bytes`` fit on the filesystem of ``where`` (a
     directory, or an open descriptor on it) while ``reserve_percent`` of it stays free: a
     full root filesystem takes services down."""
-    at = where if isinstance(where, int) else nearest_existing(str(where))
-    st = os.statvfs(at)
-    free = st.f_bavail * st.f_frsize
-    reserve = int(st.f_blocks * st.f_frsize * reserve_percent / 100)
+    free, reserve = free_and_reserve(where, reserve_percent)
     shown = os.path.dirname(path) if path else str(where)
     if needed_bytes + reserve > free:
         raise UnsafeError(

@@ -23,7 +23,7 @@ import os
 import stat
 import struct
 import uuid as uuid_mod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Final
@@ -44,7 +44,13 @@ from ..errors import (
     printable,
 )
 from ..header import MAGIC
-from ..policy import Policy, check_free_space, check_swap_filesystem, check_swap_path
+from ..policy import (
+    Policy,
+    check_free_space,
+    check_swap_filesystem,
+    check_swap_path,
+    free_and_reserve,
+)
 from ..store import Store
 from ..units import iec
 
@@ -246,6 +252,11 @@ def _allocate(fd: int, path: str, size: int) -> None:
         ) from e
 
 
+def _truncate(fd: int, size: int) -> None:
+    os.ftruncate(fd, size)
+    os.fsync(fd)
+
+
 def _lock(fd: int, path: str) -> None:
     """Hold the file's own lock while it is written: keyed on the inode, so no other
     spelling (a hard link, a bind mount) of the same file gets it too."""
@@ -321,6 +332,27 @@ class FileBackend(SwapBackend):
             fd, needed_bytes, path,
             reserve_percent=self._kept_free_percent, why=self._kept_free_why,
         )  # fmt: skip
+
+    def _allocate_keeping_room(
+        self, fd: int, path: str, size: int, needed: int, give_back: Callable[[], None]
+    ) -> None:
+        """Allocate the file of ``fd`` to ``size`` bytes (``needed`` of them not yet taken)
+        with the room ``keep_free`` said left free, measured before and again after: two
+        allocations on one filesystem that each found room before either took it can
+        together leave less than the reserve (review 199/3). The one that finds the reserve
+        gone afterwards calls ``give_back`` to return what it took, and refuses."""
+        self._check_room(fd, needed, path)
+        _allocate(fd, path, size)
+        free, reserve = free_and_reserve(fd, self._kept_free_percent)
+        if free < reserve:
+            give_back()
+            raise UnsafeError(
+                f"not enough free space in {os.path.dirname(path)} once {path} was allocated: "
+                f"{free} bytes are left and swapadmin keeps {reserve} "
+                f"({self._kept_free_percent:g}% of the filesystem{self._kept_free_why}) in "
+                "reserve. Something else wrote there meanwhile (another swap file made at "
+                "the same time?); the bytes it took were given back. Try again."
+            )
 
     @classmethod
     def fstab_spec(cls, params: Mapping[str, Any], swap_uuid: str | None) -> str | None:
@@ -644,7 +676,8 @@ class FileBackend(SwapBackend):
             os.fchmod(fd, 0o600)
             if btrfs:
                 set_nocow(fd, path)
-            _allocate(fd, path, self.size_bytes)
+            # Unnamed: closing it (below, as the error goes up) gives its bytes back.
+            self._allocate_keeping_room(fd, path, self.size_bytes, 0, lambda: None)
             self._raise_on_extent_problems(fd, path, self.size_bytes)
             # Unnamed until the link below, and fallocated: zeros, which nothing else wrote.
             store.blank = True
@@ -720,8 +753,10 @@ class FileBackend(SwapBackend):
             # fallocate fills every hole below the size too: what is not yet allocated is
             # what it takes, not only what lies past the end (review 199/2).
             allocated = min(st.st_blocks * 512, self.size_bytes)
-            self._check_room(store.fd, self.size_bytes - allocated, store.path)
-            _allocate(store.fd, store.path, self.size_bytes)
+            self._allocate_keeping_room(
+                store.fd, store.path, self.size_bytes, self.size_bytes - allocated,
+                lambda: _truncate(store.fd, size),
+            )  # fmt: skip
         elif size > self.size_bytes:
             os.ftruncate(store.fd, self.size_bytes)
             os.fsync(store.fd)
@@ -875,11 +910,11 @@ class FileBackend(SwapBackend):
         self._check_ownership(fd, path)
         old_size = os.fstat(fd).st_size
         if new_size > old_size:
-            self._check_room(fd, new_size - old_size, path)
-            _allocate(fd, path, new_size)
+            self._allocate_keeping_room(
+                fd, path, new_size, new_size - old_size, lambda: _truncate(fd, old_size)
+            )
         else:
-            os.ftruncate(fd, new_size)
-            os.fsync(fd)
+            _truncate(fd, new_size)
         self._raise_on_extent_problems(fd, path, new_size)
         self.size_bytes = new_size
 
