@@ -350,7 +350,9 @@ def _refuse_if_hidden(backend: Backend, plugin: SwapBackend) -> None:
         )
 
 
-def _keep_room_beside_a_dynamic_file(backend: Backend, plugin: SwapBackend) -> None:
+def _keep_room_beside_a_dynamic_file(
+    backend: Backend, plugin: SwapBackend, unchanged: str = "Nothing was made."
+) -> None:
     """A file the dynamic swap policy adds is made with no one asking at that moment, often
     under memory pressure at night: it must leave its filesystem (often the root's) far
     more room than the 1% a person's provision keeps. The file kind measures it itself, on
@@ -371,7 +373,7 @@ def _keep_room_beside_a_dynamic_file(backend: Backend, plugin: SwapBackend) -> N
         raise ValidationError(
             f"{backend.name} belongs to the dynamic swap policy, whose files keep "
             f"{percent:g}% of their filesystem free (SWAPADMIN_DYNAMIC_KEEP_FREE_PERCENT): "
-            f"{e.message}. Nothing was made."
+            f"{e.message}. {unchanged}"
         ) from e
 
 
@@ -520,14 +522,23 @@ def resize(ctx: JobContext) -> dict[str, Any]:
     assert ctx.backend is not None
     new_size = int(ctx.job.params["size_bytes"])
     old_size = ctx.backend.size_bytes
+    if ctx.backend.dynamic_policy_id is not None:
+        # A person who grows one of the policy's files grows it on the same filesystem
+        # the policy keeps its room on, under the same promise (review 202/7).
+        _keep_room_beside_a_dynamic_file(ctx.backend, plugin, "Nothing was changed.")
     was_active = _active_area(plugin) is not None
     if was_active:
         ctx.step(10, f"swapoff {plugin.swap_path} to resize it")
         _swapoff(ctx, plugin)
-    ctx.check_cancel()
-    ctx.step(40, f"resizing from {old_size} to {new_size} bytes")
-    plugin.close()
-    plugin.resize(new_size)
+    try:
+        ctx.check_cancel()
+        ctx.step(40, f"resizing from {old_size} to {new_size} bytes")
+        plugin.close()
+        plugin.resize(new_size)
+    except (BackendError, Cancelled):
+        if was_active:
+            _on_again_as_it_was(ctx, plugin)
+        raise
     ctx.save_backend(size_bytes=new_size)
     ctx.step(70, "writing the swap header again (same label and UUID)")
     data = _mkswap(ctx, plugin)
@@ -537,6 +548,20 @@ def resize(ctx: JobContext) -> dict[str, Any]:
         _swapon(ctx, plugin)
     ctx.save_backend(info=_info(plugin, _last_info(ctx)))
     return {"old_size_bytes": old_size, "size_bytes": new_size, "header": data}
+
+
+def _on_again_as_it_was(ctx: JobContext, plugin: SwapBackend) -> None:
+    """A resize refused or cancelled after its swapoff (no room, an extent the kernel
+    cannot swap to) left the area as it was, header and all: it was swap a moment ago and
+    the host counts on it, so it goes on again rather than staying off behind a failed
+    job. The swapon proves the area as every swapon does; one it refuses leaves it off,
+    and says so."""
+    ctx.log(f"the resize was refused or cancelled: swapon {plugin.swap_path} again as it was")
+    plugin.close()
+    try:
+        _swapon(ctx, plugin)
+    except BackendError as e:
+        ctx.log(f"{plugin.swap_path} stays off: swapon again was refused: {e.message}")
 
 
 def scan(ctx: JobContext) -> dict[str, Any]:

@@ -1,0 +1,131 @@
+"""A resize of an active area swaps it off first. When the resize is then refused (no room
+on the filesystem) or cancelled, the area is as it was, header and all: it goes on again
+rather than staying off behind a failed job, which left a host short of the swap it
+counted on.
+
+The same for one of the dynamic swap policy's files that a person grows: that growth keeps
+the policy's room (``SWAPADMIN_DYNAMIC_KEEP_FREE_PERCENT``), not the 1% a person's own
+file keeps (review 202/7)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from backends import Policy, header
+from swapadmin.core import dynamic, handlers
+from swapadmin.core.models import Backend, Job
+from swapadmin.core.observe import observe_backend
+from swapadmin.core.plugins import build_plugin
+from tests.control.test_run_job_directly import MiB, job_for, run
+from tests.fixtures.host import active_swaps, mounted_image, needs_root
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("on_testhost"), needs_root]
+
+
+@pytest.fixture
+def small_root(scratch: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    with mounted_image(scratch, "ext4", size_mb=64) as mnt:
+        monkeypatch.setenv("SWAPADMIN_SWAP_ROOTS", str(mnt))
+        yield mnt
+
+
+def _active_file(host_row, path: Path, **kw) -> Backend:
+    backend = Backend.objects.create(
+        host=host_row, kind="file", name=path.name, params={"path": str(path)},
+        size_bytes=8 * MiB, **kw,
+    )  # fmt: skip
+    made = run(job_for(backend, Job.Kind.PROVISION))
+    assert made.state == Job.State.SUCCEEDED, made.error
+    on = run(job_for(backend, Job.Kind.ACTIVATE))
+    assert on.state == Job.State.SUCCEEDED, on.error
+    backend.refresh_from_db()
+    return backend
+
+
+def _uuid(backend: Backend) -> str:
+    with build_plugin(backend, Policy.from_env()) as plugin:
+        return str(header.read_header(plugin).uuid)
+
+
+def _between_the_reserves(mnt: Path, start: int) -> int:
+    """A size for a file now ``start`` bytes long whose growth fits with 1% of the 64 MiB
+    filesystem left free but not with 10%: 3 MiB short of all that is free."""
+    st = os.statvfs(mnt)
+    return start + (st.f_bavail * st.f_frsize - 3 * MiB) // MiB * MiB
+
+
+def _refused_and_on_again(backend: Backend, path: Path, size: int, before: str) -> Job:
+    job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=size))
+    assert job.state == Job.State.FAILED, job.log
+    assert "not enough free space" in job.error, job.error
+    assert f"the resize was refused or cancelled: swapon {path} again as it was" in job.log, job.log
+    assert str(path) in active_swaps()
+    backend.refresh_from_db()
+    assert observe_backend(backend) == Backend.Observed.ACTIVE
+    assert backend.size_bytes == 8 * MiB and path.stat().st_size == 8 * MiB
+    assert _uuid(backend) == before
+    return job
+
+
+def test_a_resize_with_no_room_leaves_the_area_on_as_it_was(host_row, small_root: Path) -> None:
+    path = small_root / "swap0"
+    backend = _active_file(host_row, path)
+    try:
+        _refused_and_on_again(backend, path, 512 * MiB, _uuid(backend))
+    finally:
+        gone = run(job_for(backend, Job.Kind.DESTROY))
+        assert gone.state == Job.State.SUCCEEDED, gone.error
+    assert str(path) not in active_swaps() and not path.exists()
+
+
+def test_a_persons_growth_of_a_policy_file_keeps_the_policys_room(
+    host_row, small_root: Path, settings
+) -> None:
+    settings.SWAPADMIN_DYNAMIC_KEEP_FREE_PERCENT = 10.0
+    path = small_root / "dyn-1"
+    policy_file = _active_file(host_row, path, dynamic_policy=dynamic.policy_for(host_row))
+    person = _active_file(host_row, small_root / "mine")
+    try:
+        size = _between_the_reserves(small_root, 8 * MiB)
+        job = _refused_and_on_again(policy_file, path, size, _uuid(policy_file))
+        assert "(10% of the filesystem, kept free beside the dynamic swap policy" in job.error
+
+        # The same growth of a person's own file keeps 1%: it fits.
+        grown = run(job_for(person, Job.Kind.RESIZE, size_bytes=size))
+        assert grown.state == Job.State.SUCCEEDED, grown.error
+        assert (small_root / "mine").stat().st_size == size
+    finally:
+        for backend in (policy_file, person):
+            gone = run(job_for(backend, Job.Kind.DESTROY))
+            assert gone.state == Job.State.SUCCEEDED, gone.error
+    assert not {str(path), str(small_root / "mine")} & set(active_swaps())
+
+
+def test_a_resize_cancelled_after_its_swapoff_turns_the_area_on_again(
+    host_row, small_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cancel asked while the swapoff ran is seen before the file is touched."""
+    path = small_root / "swap0"
+    backend = _active_file(host_row, path)
+    swapoff = handlers._swapoff
+
+    def cancel_asked_meanwhile(ctx, plugin) -> None:
+        swapoff(ctx, plugin)
+        Job.objects.filter(pk=ctx.job.pk).update(cancel_requested=True)
+
+    try:
+        before = _uuid(backend)
+        with monkeypatch.context() as m:
+            m.setattr(handlers, "_swapoff", cancel_asked_meanwhile)
+            job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=16 * MiB))
+        assert job.state == Job.State.CANCELLED, job.log
+        assert f"the resize was refused or cancelled: swapon {path} again" in job.log, job.log
+        assert str(path) in active_swaps()
+        assert path.stat().st_size == 8 * MiB and _uuid(backend) == before
+    finally:
+        gone = run(job_for(backend, Job.Kind.DESTROY))
+        assert gone.state == Job.State.SUCCEEDED, gone.error
