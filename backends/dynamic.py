@@ -108,6 +108,13 @@ class File:
     #: that cannot be used: the store may well be there, and the error may pass) or whose
     #: store is another's is not: neither is removed to make room so (review 194/2, 198/5).
     absent: bool = False
+    #: It was provisioned and its row has read an error (not a hidden store's: that one is
+    #: ``kept``) for longer than ``stuck_after``: what it says, and since when; "" if not.
+    #: No sample writes or clears such an error, only a thorough look (a job's end, a
+    #: worker's start), so it dates from the file's latest finished job; one that lasts is
+    #: no passing read, and at a limit while swap is short the file makes room as one not
+    #: there does (review 198/6). Younger, it may pass, and holds as before (194/2).
+    stuck: str = ""
 
 
 class Held(StrEnum):
@@ -314,6 +321,14 @@ def _room_left(rules: Rules, files: list[File]) -> int:
 MAKE_ROOM_AFTER = 3
 
 
+def stuck_after(rules: Rules) -> float:
+    """Seconds after which a file's error is taken to last (``File.stuck``): the unused
+    window (a file that cannot be used is as good as unused), and at least twice the longest
+    wait between two tries (``MAX_RETRY_SECONDS``), so that a read that failed once is never
+    taken for a lasting error while the policy still waits on its own tries."""
+    return max(rules.unused_for_seconds, 2 * MAX_RETRY_SECONDS)
+
+
 def _room_plan(rules: Rules, files: list[File]) -> list[File]:
     """The files to remove, in order and one per round, so that an add passes the limits;
     empty when one passes them already, or when no such files are. See ``_make_room``."""
@@ -372,7 +387,8 @@ def _make_room(
     shortest run in the order removed a small file the add did not need gone), and among
     plans of as many, the one first in this order: first the files that are not there
     (``File.absent``: gone or never made; not one that reads an error, which may pass:
-    194/2), then those too large for the room the files that are on leave
+    194/2, unless the error has lasted past ``stuck_after``: ``File.stuck``, 198/6), then
+    those too large for the room the files that are on leave
     (``_room_left``), then those whose activates failed ``MAKE_ROOM_AFTER`` times,
     whether their wait is pending or passed (a good file whose swapon failed once is tried
     again, not lost: 192/1, 193/1); the highest-numbered of each first. Never an untold or
@@ -411,8 +427,8 @@ def _room_rank(f: File, room: int) -> int | None:
     """Which of ``_make_room``'s kinds of file ``f`` is, or None if it may not go."""
     if f.active or f.untold or f.kept:
         return None
-    if f.absent:
-        return 0  # not there: gone, never made
+    if f.absent or f.stuck:
+        return 0  # not there (gone, never made), or in an error that lasts: lost for use
     if f.ready and f.size_bytes > room:
         return 1
     if (f.ready or f.waiting) and f.failed_turn_ons >= MAKE_ROOM_AFTER:
@@ -426,6 +442,8 @@ def _why_stuck(f: File, room: int) -> str:
         return f"is off and too large ({_mib(f.size_bytes)}) for the {_mib(room)} left"
     if rank == 2:
         return f"is off and failed to turn on {f.failed_turn_ons} times"
+    if f.stuck:
+        return f"is stuck in an error {f.stuck}"
     return "is off and not there to turn on"
 
 

@@ -219,7 +219,41 @@ def _file(
         # file may well be there, and the error pass), UNKNOWN or FOREIGN: none of them is
         # removed to make room as "not there" (review 194/2).
         absent=backend.provisioned_at is None or backend.observed_state == Backend.Observed.ABSENT,
+        stuck=_stuck(backend, now, dynamic.stuck_after(rules_of(policy))),
     )
+
+
+def _stuck(backend: Backend, now: datetime, after: float) -> str:
+    """What error ``backend`` has been stuck in, and since when, if it read it longer than
+    ``after`` seconds; else "". The model keeps no "state since", but no sample writes or
+    clears such an error (``sampler._observation``: only a hidden store's, which is
+    ``_kept``), only a thorough look: a job's end, a worker's start. So it dates, at the
+    latest, from the file's latest finished job, which the Job rows keep (retention keeps
+    each kind's latest); a worker's start since then makes it look older than it is, by
+    no more than the file was left untouched (review 198/6)."""
+    if (
+        backend.provisioned_at is None
+        or backend.observed_state != Backend.Observed.ERROR
+        or backend.store_may_be_hidden
+    ):
+        return ""
+    latest = (
+        backend.jobs.filter(state__in=Job.FINISHED, finished_at__isnull=False)
+        .order_by("-finished_at", "-pk")
+        .values_list("finished_at", flat=True)
+        .first()
+    )
+    since = latest or backend.provisioned_at
+    lasted = (now - since).total_seconds()
+    if lasted <= after:
+        return ""
+    why = (
+        f"since {since:%Y-%m-%d %H:%M:%S %Z} ({lasted / 3600:.1f} h, no job of it since): "
+        f"{(backend.observed_error or 'no error')[:300]}"
+    )
+    log.warning("dynamic swap: %s (host %s) is stuck in an error %s", backend.name,
+                backend.host_id, why)  # fmt: skip
+    return why
 
 
 def _backoff(
