@@ -154,6 +154,9 @@ class Situation:
     #: Why no file may be added yet though swap is short (the latest adds failed: see
     #: ``retry_after``), "" if one may. Removing an unused file is still allowed.
     adds_held: str = ""
+    #: The policy's latest action removed a file to make room and said more must go
+    #: (``MORE_TO_GO``): a room plan is under way (``_room_plan``).
+    finishing_room: bool = False
 
 
 #: The longest wait between two tries of an add that keeps failing (a full disk, a missing
@@ -240,7 +243,7 @@ def decide(
     # The files that must go, one per round, before an add passes the limits; none of them
     # is turned on meanwhile, else the removals before were in vain (review 194/1). None
     # while adds wait: no room is made for an add that may not come.
-    plan = [] if situation.adds_held else _room_plan(rules, files)
+    plan = [] if situation.adds_held else _room_plan(rules, files, situation.finishing_room)
     resume = _resume(rules, files, short, going=frozenset(f.name for f in plan))
     if resume is not None:
         # Before an add, and whatever the failed adds' wait: the file is counted already
@@ -329,9 +332,10 @@ def stuck_after(rules: Rules) -> float:
     return max(rules.unused_for_seconds, 2 * MAX_RETRY_SECONDS)
 
 
-def _room_plan(rules: Rules, files: list[File]) -> list[File]:
+def _room_plan(rules: Rules, files: list[File], finishing: bool = False) -> list[File]:
     """The files to remove, in order and one per round, so that an add passes the limits;
-    empty when one passes them already, or when no such files are. See ``_make_room``."""
+    empty when one passes them already, or when no such files are. See ``_make_room``.
+    ``finishing``: an earlier round's plan is under way (``Situation.finishing_room``)."""
     if not _limit(rules, files):
         return []
     room = _room_left(rules, files)
@@ -342,7 +346,9 @@ def _room_plan(rules: Rules, files: list[File]) -> list[File]:
     for r in range(3):
         # Of the first kinds alone when they can make the room: two rows of files that are
         # not there go before one real file that would do alone (review 200/2).
-        order += sorted((f for f in files if _room_rank(f, room) == r), key=_age, reverse=True)
+        order += sorted(
+            (f for f in files if _room_rank(f, room, finishing) == r), key=_age, reverse=True
+        )
         plan = _fewest(order, files_over, bytes_over)
         if plan:
             return plan
@@ -389,8 +395,9 @@ def _make_room(
     (``File.absent``: gone or never made; not one that reads an error, which may pass:
     194/2, unless the error has lasted past ``stuck_after``: ``File.stuck``, 198/6), then
     those too large for the room the files that are on leave
-    (``_room_left``), then those whose activates failed ``MAKE_ROOM_AFTER`` times,
-    whether their wait is pending or passed (a good file whose swapon failed once is tried
+    (``_room_left``), then those whose activates failed ``MAKE_ROOM_AFTER`` times, while
+    their wait is pending, or passed too when an earlier removal's plan is under way
+    (``_room_rank``, 198/7) (a good file whose swapon failed once is tried
     again, not lost: 192/1, 193/1); the highest-numbered of each first. Never an untold or
     kept one: it may be on, or its destroy would be refused.
 
@@ -409,7 +416,7 @@ def _make_room(
     if not plan:
         return None
     first, rest = plan[0], plan[1:]
-    more = f"; {_names(rest)} must go too, one per round, before an add fits" if rest else ""
+    more = f"; {_names(rest)} {MORE_TO_GO}" if rest else ""
     return Decision(
         Action.REMOVE,
         f"{short}, but {limit}: {first.name} {_why_stuck(first, room)}, removing it to make "
@@ -423,15 +430,31 @@ def _names(files: list[File]) -> str:
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
-def _room_rank(f: File, room: int) -> int | None:
-    """Which of ``_make_room``'s kinds of file ``f`` is, or None if it may not go."""
+#: How a removal to make room says the plan it began has more files to go: the control
+#: plane reads it in the policy's latest action (``Situation.finishing_room``).
+MORE_TO_GO = "must go too, one per round, before an add fits"
+
+
+def _room_rank(f: File, room: int, finishing: bool = True) -> int | None:
+    """Which of ``_make_room``'s kinds of file ``f`` is, or None if it may not go.
+
+    A file whose activates failed ``MAKE_ROOM_AFTER`` times and whose wait has passed
+    (``ready``) is one only while an earlier removal's plan is under way (``finishing``):
+    then it is the rest of that plan, and turned on again instead, the removal before it
+    went in vain (194/1). Otherwise nothing was removed for it, and removing it is what
+    would be in vain (198/7): it was on before (its count runs from its latest activate
+    that succeeded), so what refused its swapon is more likely the host's (too many swap
+    areas, no memory for the swap map) than the file's, and a new file in its place would
+    most likely fail the same, after a provision, and leave the policy with neither. The
+    wait is there for it to be tried again, as a sysadmin would: ``_resume`` turns it on;
+    if that fails too, it is waiting again, and goes then."""
     if f.active or f.untold or f.kept:
         return None
     if f.absent or f.stuck:
         return 0  # not there (gone, never made), or in an error that lasts: lost for use
     if f.ready and f.size_bytes > room:
         return 1
-    if (f.ready or f.waiting) and f.failed_turn_ons >= MAKE_ROOM_AFTER:
+    if (f.waiting or (f.ready and finishing)) and f.failed_turn_ons >= MAKE_ROOM_AFTER:
         return 2
     return None
 

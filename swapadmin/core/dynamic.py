@@ -460,6 +460,14 @@ def _since_last_action(policy: DynamicSwapPolicy, now: datetime) -> float | None
     return None if last is None else (now - last.at).total_seconds()
 
 
+def _finishing_room(policy: DynamicSwapPolicy) -> bool:
+    """Whether the policy's latest action removed a file to make room and said more must
+    go (``dynamic.MORE_TO_GO``): the plan it began is under way, and a file of it whose
+    wait has passed goes rather than being tried again (``dynamic._room_rank``)."""
+    last = policy.decisions.filter(action__in=ACTING).order_by("-at", "-pk").first()
+    return last is not None and last.action == D.REMOVE and dynamic.MORE_TO_GO in last.reason
+
+
 def _failed_add(policy: DynamicSwapPolicy, add: DynamicSwapDecision) -> str:
     """Why the file ``add`` made never came into use (its provision or its activation
     failed or was cancelled), or "" if it did or is still on its way."""
@@ -574,6 +582,7 @@ def run_policy(policy: DynamicSwapPolicy) -> Decision:
             since_last_action=_since_last_action(policy, now),
             stale_after_seconds=stale_after,
             adds_held=_adds_held(policy, now),
+            finishing_room=_finishing_room(policy),
         )
         files = list(policy.files.all())
         decision = dynamic.decide(

@@ -12,9 +12,18 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from backends.dynamic import MAKE_ROOM_AFTER, Action, File, Reading, Rules, Situation, decide
+from backends.dynamic import (
+    MAKE_ROOM_AFTER,
+    MORE_TO_GO,
+    Action,
+    File,
+    Reading,
+    Rules,
+    Situation,
+    decide,
+)
 from swapadmin.core import dynamic
-from swapadmin.core.models import Backend, Job, Sample
+from swapadmin.core.models import Backend, DynamicSwapDecision, Job, Sample
 
 from .conftest import file_after_step, small_policy
 
@@ -40,13 +49,15 @@ def test_two_files_that_keep_failing_both_go_before_the_add():
     assert (d.action, d.name) == (Action.REMOVE, "dyn-3"), d.reason
 
     # The next round: dyn-2's wait has passed meanwhile. Turned on again, as before, it left
-    # the add out (dyn-1 and dyn-2 are 192 MiB), and dyn-3 went for nothing.
-    d = decide(RULES, SHORT, [ON, failed(2, waiting=False)], Situation())
+    # the add out (dyn-1 and dyn-2 are 192 MiB), and dyn-3 went for nothing. The round
+    # knows a plan is under way: the latest action said dyn-2 must go too.
+    under_way = Situation(finishing_room=True)
+    d = decide(RULES, SHORT, [ON, failed(2, waiting=False)], under_way)
     assert (d.action, d.name) == (Action.REMOVE, "dyn-2"), d.reason
     assert f"dyn-2 is off and failed to turn on {MAKE_ROOM_AFTER} times" in d.reason
     assert d.reason.endswith("removing it to make room"), d.reason
 
-    d = decide(RULES, SHORT, [ON], Situation())
+    d = decide(RULES, SHORT, [ON], under_way)
     assert (d.action, d.name) == (Action.ADD, "dyn-2"), d.reason
 
 
@@ -107,11 +118,20 @@ def test_among_as_many_the_first_in_the_order_goes_and_the_rest_follow_round_by_
 
 @pytest.mark.django_db
 def test_a_round_counts_a_files_failed_turn_ons_after_their_wait_has_passed(host_row):
-    """The rows' side of 194/1: the failed activates are counted whether their wait is
-    pending or passed. Counted only while it was pending, the file whose wait passed was
-    turned on again, not removed, and the removal before it was in vain (review 198/4)."""
+    """The rows' side of 194/1: while a plan is under way (the latest action removed dyn-2
+    to make room and said dyn-1 must go too), the failed activates are counted whether
+    their wait is pending or passed. Counted only while it was pending, the file whose wait
+    passed was turned on again, not removed, and the removal before it was in vain (review
+    198/4). Alone, with no plan under way, it is tried again (198/7:
+    ``test_a_file_whose_wait_passed_is_tried_again_unless_a_plan_needs_it_gone``)."""
     policy = small_policy(host_row, max_files=1)
     now = timezone.now()
+    DynamicSwapDecision.objects.create(
+        policy=policy, at=now - timedelta(minutes=5), action=DynamicSwapDecision.Action.REMOVE,
+        backend_name="dyn-2",
+        reason=f"free swap is short, but the limit is reached: dyn-2 is off and not there to "
+        f"turn on, removing it to make room; dyn-1 {MORE_TO_GO}",
+    )  # fmt: skip
     dyn1 = file_after_step(
         policy, Job.Kind.ACTIVATE, timedelta(days=2), observed_state=Backend.Observed.READY
     )
