@@ -11,9 +11,15 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 
-#: A read of the control file written as code does ("hot_add" or 'hot_add' after a slash or
-#: as a literal of its own), or zramctl asked to find (and so add) a free device.
-HOT_ADD = re.compile(r"""(["'/])hot_add["']|zramctl\b.*(--find|[\s"']-[a-z]*f[a-z]*\b)""")
+#: A read of the control file written as code does: its name as a literal of its own, or
+#: after a slash, quoted or bare (a shell's ``cat /sys/class/zram-control/hot_add``), but
+#: not inside a longer name (``hot_add_zram``) nor a docstring's ``.../hot_add`` in backticks;
+#: zramctl asked to find (and so add) a free device; or the module loaded with devices.
+HOT_ADD = re.compile(
+    r"""["']hot_add["']|/hot_add(?![\w`])"""
+    r"""|zramctl\b.*(--find|[\s"']-[a-z]*f[a-z]*\b)"""
+    r"""|modprobe\b.*\bnum_devices="""
+)
 
 #: Where an add is right: the harness's, and the inner run that adds a device as a stranger
 #: would, to show it is left alone (and this module's samples of the pattern). The product's
@@ -60,3 +66,15 @@ def test_the_pattern_finds_an_add_written_either_way() -> None:
     assert not HOT_ADD.search("""def hot_add_zram() -> str:""")
     assert not HOT_ADD.search("""zramctl --output NAME""")
     assert not HOT_ADD.search("""run("zramctl", "--reset", dev)""")
+
+
+def test_the_pattern_finds_a_bare_shell_read_and_a_module_load_with_devices() -> None:
+    assert HOT_ADD.search("""cat /sys/class/zram-control/hot_add""")
+    assert HOT_ADD.search("""n=$(cat /sys/class/zram-control/hot_add); echo $n""")
+    assert HOT_ADD.search("""read -r n < /sys/class/zram-control/hot_add""")
+    assert HOT_ADD.search("""modprobe zram num_devices=4""")
+    assert HOT_ADD.search("""run("modprobe", "zram", "num_devices=2")""")
+    assert not HOT_ADD.search("""a fresh device from ``/sys/class/zram-control/hot_add`` and""")
+    assert not HOT_ADD.search('''"""hot_add until the kernel hands out a number''')
+    assert not HOT_ADD.search("""echo 3 > /sys/class/zram-control/hot_remove""")
+    assert not HOT_ADD.search("""load it with 'modprobe zram' (no /sys/class/zram-control)""")
