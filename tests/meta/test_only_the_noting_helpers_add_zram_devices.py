@@ -6,7 +6,9 @@ stranger's instead of failing the test that leaked it."""
 
 from __future__ import annotations
 
+import io
 import re
+import tokenize
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -39,8 +41,34 @@ def _sources() -> list[Path]:
 
 
 def _adds(path: Path) -> list[int]:
-    lines = path.read_text(errors="replace").splitlines()
-    return [n for n, line in enumerate(lines, 1) if HOT_ADD.search(line)]
+    text = path.read_text(errors="replace")
+    found = [n for n, line in enumerate(text.splitlines(), 1) if HOT_ADD.search(line)]
+    if path.suffix == ".py":
+        found += [n for n, joined in _joined_strings(text) if HOT_ADD.search(joined)]
+    return sorted(set(found))
+
+
+#: A string literal's prefix and quotes, around its body.
+_QUOTES = re.compile(r"""^[a-zA-Z]*('\'\'|"\"\"|'|")|('\'\'|"\"\"|'|")$""")
+
+
+def _joined_strings(text: str) -> list[tuple[int, str]]:
+    """Each run of two or more adjacent string literals (``"hot_" "add"``, which Python
+    joins into one), as the line it starts on and its bodies joined, in quotes. Not an
+    expression (``"hot_" + "add"``), nor, from Python 3.12, a run with an f-string in it."""
+    runs: list[tuple[int, list[str]]] = []
+    last_was_string = False
+    skip = {tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT}
+    for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+        if tok.type == tokenize.STRING:
+            if last_was_string:
+                runs[-1][1].append(_QUOTES.sub("", tok.string))
+            else:
+                runs.append((tok.start[0], [_QUOTES.sub("", tok.string)]))
+            last_was_string = True
+        elif tok.type not in skip:
+            last_was_string = False
+    return [(line, '"' + "".join(parts) + '"') for line, parts in runs if len(parts) > 1]
 
 
 def test_no_other_code_adds_a_zram_device() -> None:
@@ -78,3 +106,18 @@ def test_the_pattern_finds_a_bare_shell_read_and_a_module_load_with_devices() ->
     assert not HOT_ADD.search('''"""hot_add until the kernel hands out a number''')
     assert not HOT_ADD.search("""echo 3 > /sys/class/zram-control/hot_remove""")
     assert not HOT_ADD.search("""load it with 'modprobe zram' (no /sys/class/zram-control)""")
+
+
+def test_a_name_split_into_adjacent_literals_is_found(tmp_path: Path) -> None:
+    split = tmp_path / "split.py"
+    split.write_text(
+        "from pathlib import Path\n"
+        "CONTROL = Path('/sys/class/zram-control')\n"
+        'n = (CONTROL / "hot_" "add").read_text()\n'
+        "m = Path('/sys/class/zram-control/hot'\n"
+        "         '_add').read_text()\n"
+    )
+    assert _adds(split) == [3, 4]
+    joined_apart = tmp_path / "apart.py"
+    joined_apart.write_text('a = ("hot_", "add")\nb = "hot_" "add_zram"\n')
+    assert _adds(joined_apart) == []
