@@ -1,0 +1,42 @@
+"""The harness's ``hot_add_zram`` gives back a device whose disk sequence number it cannot
+read, and fails (review 202/3). Before, it only failed: the device, noted nowhere, was seen
+by no take-down, nor by the run's final check (which knows devices by their numbers), and
+stayed on the machine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from backends.plugins import zram
+from tests.fixtures import host
+from tests.fixtures.host import hot_add_zram, needs_root, reset_each, zram_ledger
+
+pytestmark = pytest.mark.root
+
+
+@needs_root
+def test_a_device_whose_number_cannot_be_read_is_removed_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    added: list[tuple[str, str]] = []
+
+    def unreadable(name: str) -> str:
+        added.append((f"/dev/{name}", zram.zram_diskseq_of(name)))  # the real one, to check
+        return ""
+
+    monkeypatch.setattr(host, "zram_diskseq", unreadable)
+    since = len(zram_ledger())
+    try:
+        with pytest.raises(AssertionError, match="unreadable") as raised:
+            hot_add_zram()
+        monkeypatch.undo()
+        (dev, seq), *_ = added
+        assert seq, "the device's real disk sequence number was not read"
+        assert zram.zram_diskseq_of(Path(dev).name) != seq, f"{dev} was left: {raised.value}"
+        assert dev in str(raised.value) and "removed again" in str(raised.value)
+        assert zram_ledger()[since:] == []
+    finally:
+        monkeypatch.undo()
+        reset_each(added[:1])
