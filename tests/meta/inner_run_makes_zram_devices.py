@@ -8,7 +8,10 @@ to INNER_RUN_OUT as "device diskseq", for the outer test to look at and take dow
   own devices have, and swaps on it, while the test holds a scratch directory, the zram
   clean-up and a ``zram_devices`` with that fallback size: every take-down runs past it.
 - ``test_leaves_its_own_devices_behind``: one device the test adds itself and one a process
-  it starts adds, both noted (the process inherits the ledger's variable); both left."""
+  it starts adds, both noted (the process inherits the ledger's variable); both left.
+- ``test_leaves_a_device_it_cannot_take_down``: a device of its own, noted, held by a loop
+  device over it (written to "holder"), so that the run's end cannot remove it; the run's
+  base is written to "base"."""
 
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from backends.plugins import zram
+from tests.fixtures import host
 from tests.fixtures.by_hand import zram_devices
 from tests.fixtures.host import hot_add_zram, run, zram_diskseq
 
@@ -67,3 +71,16 @@ def test_a_strangers_device_outlives_every_take_down() -> None:
 def test_leaves_its_own_devices_behind() -> None:
     _write("own_b", hot_add_zram())
     _write("child", _child(dict(os.environ)))
+
+
+def test_leaves_a_device_it_cannot_take_down() -> None:
+    # The run's end then gives up at once on the busy device (patience that is never
+    # handed back: the run ends with this test).
+    host.ZRAM_TAKE_DOWN_SECONDS = 0.0
+    pytest.MonkeyPatch().setattr(zram, "HOT_REMOVE_WAIT", 0.0)
+    out = Path(os.environ["INNER_RUN_OUT"])
+    (out / "base").write_text(str(host.TEST_BASE))
+    dev = hot_add_zram()
+    _write("held", dev)
+    (Path("/sys/block") / Path(dev).name / "disksize").write_text(str(SIZE))
+    (out / "holder").write_text(run("losetup", "--find", "--show", dev).stdout.strip())
