@@ -7,6 +7,7 @@ from .errors import (
     BusyError,
     HeaderError,
     KernelError,
+    NoRoomError,
     UnsafeError,
     ValidationError,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "Fact",
     "HeaderError",
     "KernelError",
+    "NoRoomError",
     "Parameter",
     "Policy",
     "SwapBackend",

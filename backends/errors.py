@@ -79,6 +79,13 @@ class UnsafeError(BackendError):
     """The safety policy refuses: doing this could destroy data or take down the host."""
 
 
+class NoRoomError(UnsafeError):
+    """The filesystem has not the room asked for with the reserve kept. Raised before
+    anything of the store was changed, or once what was taken was given back: a resize
+    refused so leaves the area as it was, and a job that swapped it off for the resize
+    swaps it on again (a kind of a third party promises the same when it raises it)."""
+
+
 class UnsafeDirectoryError(UnsafeError):
     """A directory on the way to a swap file is one others could change (not root's, or
     writable by others), or one where a filesystem should be mounted and is not: refused,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .errors import UnsafeError, ValidationError
+from .errors import NoRoomError, UnsafeError, ValidationError
 
 DEFAULT_SWAP_ROOTS = "/var/lib/swapadmin/swap"
 
@@ -126,13 +126,13 @@ def check_free_space(
     reserve_percent: float = 1.0,
     why: str = "",
 ) -> None:
-    """Raise UnsafeError unless ``needed_bytes`` fit on the filesystem of ``where`` (a
+    """Raise NoRoomError unless ``needed_bytes`` fit on the filesystem of ``where`` (a
     directory, or an open descriptor on it) while ``reserve_percent`` of it stays free: a
     full root filesystem takes services down."""
     free, reserve = free_and_reserve(where, reserve_percent)
     shown = os.path.dirname(path) if path else str(where)
     if needed_bytes + reserve > free:
-        raise UnsafeError(
+        raise NoRoomError(
             f"not enough free space in {shown}: the swap file needs {needed_bytes} bytes, "
             f"{free} are free and swapadmin keeps {reserve} ({reserve_percent:g}% of the "
             f"filesystem{why}) in reserve. Free some space or choose a smaller size."

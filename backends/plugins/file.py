@@ -36,6 +36,7 @@ from ..errors import (
     BackendError,
     BusyError,
     KernelError,
+    NoRoomError,
     NotMountedError,
     NotOursError,
     UnsafeDirectoryError,
@@ -252,9 +253,23 @@ def _allocate(fd: int, path: str, size: int) -> None:
         ) from e
 
 
-def _truncate(fd: int, size: int) -> None:
+def _cut(fd: int, size: int) -> None:
     os.ftruncate(fd, size)
     os.fsync(fd)
+
+
+def _truncate(fd: int, path: str, size: int) -> None:
+    try:
+        _cut(fd, size)
+    except OSError as e:
+        raise KernelError(f"cannot cut {path} to {size} bytes: {e.strerror}", errno=e.errno) from e
+
+
+def _empty(fd: int, size: int) -> None:
+    """Give back every block of a file never formatted (it holds nothing), the holes below
+    ``size`` that fallocate filled too, and leave it ``size`` long, as unfinished as before."""
+    os.ftruncate(fd, 0)
+    _cut(fd, size)
 
 
 def _lock(fd: int, path: str) -> None:
@@ -344,15 +359,25 @@ class FileBackend(SwapBackend):
         self._check_room(fd, needed, path)
         _allocate(fd, path, size)
         free, reserve = free_and_reserve(fd, self._kept_free_percent)
-        if free < reserve:
+        if free >= reserve:
+            return
+        short = (
+            f"not enough free space in {os.path.dirname(path)} once {path} was allocated: "
+            f"{free} bytes are left and swapadmin keeps {reserve} "
+            f"({self._kept_free_percent:g}% of the filesystem{self._kept_free_why}) in "
+            "reserve. Something else wrote there meanwhile (another swap file made at the "
+            "same time?), or the allocation's own metadata took the last of it"
+        )
+        try:
             give_back()
-            raise UnsafeError(
-                f"not enough free space in {os.path.dirname(path)} once {path} was allocated: "
-                f"{free} bytes are left and swapadmin keeps {reserve} "
-                f"({self._kept_free_percent:g}% of the filesystem{self._kept_free_why}) in "
-                "reserve. Something else wrote there meanwhile (another swap file made at "
-                "the same time?); the bytes it took were given back. Try again."
-            )
+        except OSError as e:
+            # Said as both: the reserve is gone, and this file holds what it took.
+            raise KernelError(
+                f"{short}; giving the bytes back failed too ({e.strerror}): {path} is left at "
+                f"{os.fstat(fd).st_size} bytes",
+                errno=e.errno,
+            ) from e
+        raise NoRoomError(f"{short}. The bytes it took were given back; try again.")
 
     @classmethod
     def fstab_spec(cls, params: Mapping[str, Any], swap_uuid: str | None) -> str | None:
@@ -755,11 +780,10 @@ class FileBackend(SwapBackend):
             allocated = min(st.st_blocks * 512, self.size_bytes)
             self._allocate_keeping_room(
                 store.fd, store.path, self.size_bytes, self.size_bytes - allocated,
-                lambda: _truncate(store.fd, size),
+                lambda: _empty(store.fd, size),
             )  # fmt: skip
         elif size > self.size_bytes:
-            os.ftruncate(store.fd, self.size_bytes)
-            os.fsync(store.fd)
+            _truncate(store.fd, store.path, self.size_bytes)
 
     def _check_not_reused(self, store: Store) -> None:
         """A file this backend formatted once and that no longer holds its swap header was
@@ -911,10 +935,10 @@ class FileBackend(SwapBackend):
         old_size = os.fstat(fd).st_size
         if new_size > old_size:
             self._allocate_keeping_room(
-                fd, path, new_size, new_size - old_size, lambda: _truncate(fd, old_size)
+                fd, path, new_size, new_size - old_size, lambda: _cut(fd, old_size)
             )
         else:
-            _truncate(fd, new_size)
+            _truncate(fd, path, new_size)
         self._raise_on_extent_problems(fd, path, new_size)
         self.size_bytes = new_size
 

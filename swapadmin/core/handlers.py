@@ -25,6 +25,7 @@ from django.utils import timezone
 from backends import (
     BackendError,
     HeaderError,
+    NoRoomError,
     Policy,
     SwapBackend,
     ValidationError,
@@ -535,9 +536,14 @@ def resize(ctx: JobContext) -> dict[str, Any]:
         ctx.step(40, f"resizing from {old_size} to {new_size} bytes")
         plugin.close()
         plugin.resize(new_size)
-    except (BackendError, Cancelled):
+    except (Cancelled, NoRoomError) as e:
+        # Nothing of the store was changed: before the resize, or the kind's promise.
         if was_active:
-            _on_again_as_it_was(ctx, plugin)
+            _on_again_as_it_was(ctx, e)
+        raise
+    except Exception as e:
+        if was_active:
+            _left_off(ctx, plugin, e)
         raise
     ctx.save_backend(size_bytes=new_size)
     ctx.step(70, "writing the swap header again (same label and UUID)")
@@ -550,18 +556,51 @@ def resize(ctx: JobContext) -> dict[str, Any]:
     return {"old_size_bytes": old_size, "size_bytes": new_size, "header": data}
 
 
-def _on_again_as_it_was(ctx: JobContext, plugin: SwapBackend) -> None:
-    """A resize refused or cancelled after its swapoff (no room, an extent the kernel
-    cannot swap to) left the area as it was, header and all: it was swap a moment ago and
-    the host counts on it, so it goes on again rather than staying off behind a failed
-    job. The swapon proves the area as every swapon does; one it refuses leaves it off,
-    and says so."""
-    ctx.log(f"the resize was refused or cancelled: swapon {plugin.swap_path} again as it was")
-    plugin.close()
+def _on_again_as_it_was(ctx: JobContext, why: Cancelled | NoRoomError) -> None:
+    """A resize cancelled, or refused for room (``NoRoomError``: nothing was changed),
+    after its swapoff: the area was swap a moment ago and the host counts on it, so it
+    goes on again rather than staying off behind a job that did nothing. Through
+    activate's proof, of a plugin built from the row as it stands (the old size): the store
+    is this backend's, of that size, with its header. Not for a job the sweep failed
+    meanwhile: the backend may be the next job's by now, which reads the host again."""
+    assert ctx.backend is not None
+    if not Job.objects.filter(pk=ctx.job.pk, state=Job.State.RUNNING).exists():
+        ctx.log("the area is left off: the job was failed meanwhile")
+        return
+    if ctx.plugin is not None:
+        ctx.plugin.close()
+    plugin = attach_plugin(ctx, provisioning=False, force=False)
+    ctx.log(f"the resize changed nothing: swapon {plugin.swap_path} again as it was")
     try:
+        plugin.swapfile(True)
+        if _header_or_none(plugin) is None:
+            raise HeaderError(f"{plugin.swap_path} has no swap header any more")
+        plugin.close()
         _swapon(ctx, plugin)
     except BackendError as e:
-        ctx.log(f"{plugin.swap_path} stays off: swapon again was refused: {e.message}")
+        said = why.message if isinstance(why, BackendError) else "cancelled"
+        # Not tried again: an attempt would find the area off and leave it so.
+        raise BackendError(
+            f"{said}; {plugin.swap_path} stays off, as swapon again was refused: {e.message}",
+            retryable=False, field=e.field,
+        ) from why  # fmt: skip
+
+
+def _left_off(ctx: JobContext, plugin: SwapBackend, error: Exception) -> None:
+    """A resize that failed after its swapoff, in a way that may have changed the store (a
+    file cut short, a loop device not told its size): it is not swapped on again as it
+    was, since its header may now claim pages the store no longer has. Said in the job's
+    error, never tried again (an attempt would find the area off and leave it so)."""
+    stays = (
+        f"{plugin.swap_path} stays off: the resize may have changed its store, so it is not "
+        "swapped on again as it was. Resize it again, or activate it once its store is as "
+        "the backend says"
+    )
+    ctx.log(stays)
+    if isinstance(error, BackendError):
+        raise BackendError(
+            f"{error.message}; {stays}", retryable=False, field=error.field
+        ) from error
 
 
 def scan(ctx: JobContext) -> dict[str, Any]:

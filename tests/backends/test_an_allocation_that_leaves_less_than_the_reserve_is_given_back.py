@@ -8,6 +8,7 @@ fallocate, after its room was found."""
 
 from __future__ import annotations
 
+import errno
 import os
 import uuid
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from backends.errors import UnsafeError
+from backends.errors import KernelError, UnsafeError
 from backends.plugins import file as file_module
 from backends.plugins.file import FileBackend
 from backends.policy import Policy
@@ -126,12 +127,46 @@ def test_an_unfinished_file_is_cut_back_when_another_write_took_the_reserve(
 
     with provision(4 * MiB) as first:
         first.swapfile(True)  # made, never formatted: unfinished
-    seen = _another_write_takes_room_first(monkeypatch, disk, 12 * MiB)
+    fd = os.open(path, os.O_RDWR)
+    try:  # all holes, as a file someone truncated: fallocate fills them too (199/2)
+        os.truncate(fd, 0)
+        os.truncate(fd, 4 * MiB)
+    finally:
+        os.close(fd)
+    seen = _another_write_takes_room_first(monkeypatch, disk, 16 * MiB)
     with provision(16 * MiB) as again, pytest.raises(UnsafeError) as refusal:
         again.swapfile(True)
     _refused(refusal, path)
     assert path.stat().st_size == 4 * MiB
+    assert path.stat().st_blocks * 512 < MiB, "the holes it filled were not given back"
     assert _free(disk) >= seen[0] - MiB
+
+
+@needs_root
+def test_a_give_back_that_fails_says_both_and_where_the_file_was_left(
+    disk: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cut back fails too (an I/O error, made here for the test): the error says the
+    reserve is gone and the file holds what it took, not an internal error (review
+    205/4)."""
+    path = disk / "swap0"
+    policy = Policy(swap_roots=(disk,))
+    with provisioned("file", {"path": str(path)}, size=4 * MiB, policy=policy) as made:
+        pass
+    backend = rebuilt(made)
+    backend.keep_free(KEPT, ", kept free for the test")
+    _another_write_takes_room_first(monkeypatch, disk, 12 * MiB)
+
+    def cut_fails(fd: int, size: int) -> None:
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(file_module, "_cut", cut_fails)
+    with backend, pytest.raises(KernelError) as refusal:
+        backend.resize(16 * MiB)
+    said = refusal.value.message
+    assert f"not enough free space in {disk} once {path} was allocated" in said, said
+    assert f"giving the bytes back failed too (Input/output error): {path} is left at " in said
+    assert said.endswith(f"{16 * MiB} bytes"), said
 
 
 @needs_root

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from backends import Policy, header
+from backends import KernelError, Policy, header
 from swapadmin.core import dynamic, handlers
 from swapadmin.core.models import Backend, Job
 from swapadmin.core.observe import observe_backend
@@ -62,7 +62,7 @@ def _refused_and_on_again(backend: Backend, path: Path, size: int, before: str) 
     job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=size))
     assert job.state == Job.State.FAILED, job.log
     assert "not enough free space" in job.error, job.error
-    assert f"the resize was refused or cancelled: swapon {path} again as it was" in job.log, job.log
+    assert f"the resize changed nothing: swapon {path} again as it was" in job.log, job.log
     assert str(path) in active_swaps()
     backend.refresh_from_db()
     assert observe_backend(backend) == Backend.Observed.ACTIVE
@@ -123,9 +123,60 @@ def test_a_resize_cancelled_after_its_swapoff_turns_the_area_on_again(
             m.setattr(handlers, "_swapoff", cancel_asked_meanwhile)
             job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=16 * MiB))
         assert job.state == Job.State.CANCELLED, job.log
-        assert f"the resize was refused or cancelled: swapon {path} again" in job.log, job.log
+        assert f"the resize changed nothing: swapon {path} again" in job.log, job.log
         assert str(path) in active_swaps()
         assert path.stat().st_size == 8 * MiB and _uuid(backend) == before
+    finally:
+        gone = run(job_for(backend, Job.Kind.DESTROY))
+        assert gone.state == Job.State.SUCCEEDED, gone.error
+
+
+def test_a_swapon_again_that_is_refused_is_said_in_the_jobs_error(
+    host_row, small_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The area cannot go on again (the kernel refuses it, here for the test): the job's
+    error says it stays off, and the job is not tried again with the area off."""
+    path = small_root / "swap0"
+    backend = _active_file(host_row, path)
+
+    def refused(ctx, plugin) -> None:
+        raise KernelError("swapon refused for the test", retryable=True)
+
+    try:
+        with monkeypatch.context() as m:
+            m.setattr(handlers, "_swapon", refused)
+            job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=512 * MiB))
+        assert job.state == Job.State.FAILED, job.log
+        assert "not enough free space" in job.error, job.error
+        assert f"{path} stays off, as swapon again was refused: swapon refused for the test" in (
+            job.error
+        ), job.error
+        assert str(path) not in active_swaps()
+    finally:
+        gone = run(job_for(backend, Job.Kind.DESTROY))
+        assert gone.state == Job.State.SUCCEEDED, gone.error
+
+
+def test_a_job_failed_by_the_sweep_meanwhile_leaves_the_area_off(
+    host_row, small_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sweep failed the job while its swapoff ran: the backend may be the next job's by
+    now, so this one touches the host no more."""
+    path = small_root / "swap0"
+    backend = _active_file(host_row, path)
+    swapoff = handlers._swapoff
+
+    def failed_by_the_sweep_meanwhile(ctx, plugin) -> None:
+        swapoff(ctx, plugin)
+        Job.objects.filter(pk=ctx.job.pk).update(state=Job.State.FAILED)
+
+    try:
+        with monkeypatch.context() as m:
+            m.setattr(handlers, "_swapoff", failed_by_the_sweep_meanwhile)
+            job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=16 * MiB))
+        assert "the area is left off: the job was failed meanwhile" in job.log, job.log
+        assert str(path) not in active_swaps()
+        assert path.stat().st_size == 8 * MiB
     finally:
         gone = run(job_for(backend, Job.Kind.DESTROY))
         assert gone.state == Job.State.SUCCEEDED, gone.error

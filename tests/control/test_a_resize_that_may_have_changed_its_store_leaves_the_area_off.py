@@ -1,0 +1,99 @@
+"""A resize that fails after its swapoff in a way that may have changed the store (a file
+cut short and then a check that fails, a loop device not told its new size) does not swap
+the area on again as it was: its header may claim pages the store no longer has, and the
+kernel takes that from a loop device whose capacity is still the old one (review 205/1).
+The job's error says the area stays off, and the job is not tried again, since an attempt
+would find the area off and finish with it so (review 205/5).
+
+The failure is made at the worst moment: the store already changed, then an error."""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+from pathlib import Path
+
+import pytest
+
+from backends import KernelError
+from backends.plugins import loop as loop_module
+from backends.plugins.file import FileBackend
+from swapadmin.core.models import Backend, Job
+from tests.control.test_run_job_directly import MiB, job_for, run
+from tests.fixtures.host import active_swaps, attached_loops, needs_root
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("on_testhost"), needs_root]
+
+
+def _provisioned_on(host_row, kind: str, path: Path) -> Backend:
+    backend = Backend.objects.create(
+        host=host_row, kind=kind, name="area", params={"path": str(path)}, size_bytes=16 * MiB
+    )
+    made = run(job_for(backend, Job.Kind.PROVISION, activate=True))
+    assert made.state == Job.State.SUCCEEDED, made.error
+    backend.refresh_from_db()
+    return backend
+
+
+def _resized_and_left_off(backend: Backend, area: str, cause: str) -> None:
+    job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=8 * MiB))
+    assert job.state == Job.State.FAILED, job.log  # not QUEUED for another attempt
+    assert cause in job.error, job.error
+    assert f"{area} stays off: the resize may have changed its store" in job.error, job.error
+    assert area not in active_swaps()
+
+
+def _destroyed(backend: Backend, path: Path) -> None:
+    device = backend.state.get("device")
+    gone = run(job_for(backend, Job.Kind.DESTROY))
+    assert gone.state == Job.State.SUCCEEDED, gone.error
+    assert device not in attached_loops() and not path.exists()
+
+
+def test_a_loop_device_not_told_its_smaller_size_is_left_off(
+    host_row, swap_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file is cut to 8 MiB, then LOOP_SET_CAPACITY fails: the device still reads 16
+    MiB, and the kernel would take the old header (review 205/1)."""
+    path = swap_root / "area"
+    backend = _provisioned_on(host_row, "loop", path)
+    ioctl = fcntl.ioctl
+
+    def capacity_refused(fd, request, *args):  # type: ignore[no-untyped-def]
+        if request == loop_module.LOOP_SET_CAPACITY:
+            raise OSError(errno.ENXIO, os.strerror(errno.ENXIO))
+        return ioctl(fd, request, *args)
+
+    try:
+        device = backend.state["device"]
+        assert device in active_swaps()
+        with monkeypatch.context() as m:
+            m.setattr(fcntl, "ioctl", capacity_refused)
+            _resized_and_left_off(backend, device, f"cannot update the size of {device}")
+        assert path.stat().st_size == 8 * MiB  # the store did change
+    finally:
+        _destroyed(backend, path)
+
+
+def test_a_file_cut_then_a_retryable_error_is_left_off_and_not_tried_again(
+    host_row, swap_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An error the job layer would try again: the attempt would find the area off, resize
+    it and finish with it off (review 205/5)."""
+    path = swap_root / "area"
+    backend = _provisioned_on(host_row, "file", path)
+    resize = FileBackend.resize
+
+    def cut_then_failed(self: FileBackend, new_size_bytes: int) -> None:
+        resize(self, new_size_bytes)
+        raise KernelError("a check after the cut failed (for the test)", retryable=True)
+
+    try:
+        assert str(path) in active_swaps()
+        with monkeypatch.context() as m:
+            m.setattr(FileBackend, "resize", cut_then_failed)
+            _resized_and_left_off(backend, str(path), "a check after the cut failed")
+        assert path.stat().st_size == 8 * MiB
+    finally:
+        _destroyed(backend, path)
