@@ -108,13 +108,6 @@ class File:
     #: that cannot be used: the store may well be there, and the error may pass) or whose
     #: store is another's is not: neither is removed to make room so (review 194/2, 198/5).
     absent: bool = False
-    #: It was provisioned and its row has read an error (not a hidden store's: that one is
-    #: ``kept``) for longer than ``stuck_after``: what it says, and since when; "" if not.
-    #: No sample writes or clears such an error, only a thorough look (a job's end, a
-    #: worker's start), so it dates from the file's latest finished job; one that lasts is
-    #: no passing read, and at a limit while swap is short the file makes room as one not
-    #: there does (review 198/6). Younger, it may pass, and holds as before (194/2).
-    stuck: str = ""
 
 
 class Held(StrEnum):
@@ -154,9 +147,10 @@ class Situation:
     #: Why no file may be added yet though swap is short (the latest adds failed: see
     #: ``retry_after``), "" if one may. Removing an unused file is still allowed.
     adds_held: str = ""
-    #: The policy's latest action removed a file to make room and said more must go
-    #: (``MORE_TO_GO``): a room plan is under way (``_room_plan``).
-    finishing_room: bool = False
+    #: The files a room plan under way still has to remove: the policy's latest action, a
+    #: moment ago, removed a file to make room and named these as to go too (``MORE_TO_GO``,
+    #: ``still_to_go``). Empty when no plan is under way (``_room_plan``).
+    finishing_room: frozenset[str] = frozenset()
 
 
 #: The longest wait between two tries of an add that keeps failing (a full disk, a missing
@@ -324,18 +318,13 @@ def _room_left(rules: Rules, files: list[File]) -> int:
 MAKE_ROOM_AFTER = 3
 
 
-def stuck_after(rules: Rules) -> float:
-    """Seconds after which a file's error is taken to last (``File.stuck``): the unused
-    window (a file that cannot be used is as good as unused), and at least twice the longest
-    wait between two tries (``MAX_RETRY_SECONDS``), so that a read that failed once is never
-    taken for a lasting error while the policy still waits on its own tries."""
-    return max(rules.unused_for_seconds, 2 * MAX_RETRY_SECONDS)
-
-
-def _room_plan(rules: Rules, files: list[File], finishing: bool = False) -> list[File]:
+def _room_plan(
+    rules: Rules, files: list[File], finishing: frozenset[str] = frozenset()
+) -> list[File]:
     """The files to remove, in order and one per round, so that an add passes the limits;
     empty when one passes them already, or when no such files are. See ``_make_room``.
-    ``finishing``: an earlier round's plan is under way (``Situation.finishing_room``)."""
+    ``finishing``: the files an earlier round's plan still has to remove
+    (``Situation.finishing_room``)."""
     if not _limit(rules, files):
         return []
     room = _room_left(rules, files)
@@ -347,7 +336,9 @@ def _room_plan(rules: Rules, files: list[File], finishing: bool = False) -> list
         # Of the first kinds alone when they can make the room: two rows of files that are
         # not there go before one real file that would do alone (review 200/2).
         order += sorted(
-            (f for f in files if _room_rank(f, room, finishing) == r), key=_age, reverse=True
+            (f for f in files if _room_rank(f, room, f.name in finishing) == r),
+            key=_age,
+            reverse=True,
         )
         plan = _fewest(order, files_over, bytes_over)
         if plan:
@@ -393,8 +384,7 @@ def _make_room(
     shortest run in the order removed a small file the add did not need gone), and among
     plans of as many, the one first in this order: first the files that are not there
     (``File.absent``: gone or never made; not one that reads an error, which may pass:
-    194/2, unless the error has lasted past ``stuck_after``: ``File.stuck``, 198/6), then
-    those too large for the room the files that are on leave
+    194/2), then those too large for the room the files that are on leave
     (``_room_left``), then those whose activates failed ``MAKE_ROOM_AFTER`` times, while
     their wait is pending, or passed too when an earlier removal's plan is under way
     (``_room_rank``, 198/7) (a good file whose swapon failed once is tried
@@ -435,23 +425,32 @@ def _names(files: list[File]) -> str:
 MORE_TO_GO = "must go too, one per round, before an add fits"
 
 
-def _room_rank(f: File, room: int, finishing: bool = True) -> int | None:
+def still_to_go(reason: str) -> frozenset[str]:
+    """The files a removal's ``reason`` names as to go too (``_make_room`` wrote it), or none.
+    Read from its end only: what comes before may quote words that are not the policy's."""
+    if not reason.endswith(" " + MORE_TO_GO):
+        return frozenset()
+    named = reason.removesuffix(" " + MORE_TO_GO).rpartition("; ")[2]
+    return frozenset(n for n in named.replace(" and ", ", ").split(", ") if n)
+
+
+def _room_rank(f: File, room: int, finishing: bool) -> int | None:
     """Which of ``_make_room``'s kinds of file ``f`` is, or None if it may not go.
 
     A file whose activates failed ``MAKE_ROOM_AFTER`` times and whose wait has passed
-    (``ready``) is one only while an earlier removal's plan is under way (``finishing``):
-    then it is the rest of that plan, and turned on again instead, the removal before it
-    went in vain (194/1). Otherwise nothing was removed for it, and removing it is what
-    would be in vain (198/7): it was on before (its count runs from its latest activate
-    that succeeded), so what refused its swapon is more likely the host's (too many swap
-    areas, no memory for the swap map) than the file's, and a new file in its place would
-    most likely fail the same, after a provision, and leave the policy with neither. The
-    wait is there for it to be tried again, as a sysadmin would: ``_resume`` turns it on;
-    if that fails too, it is waiting again, and goes then."""
+    (``ready``) is one only while an earlier removal's plan that named it is under way
+    (``finishing``): then it is the rest of that plan, and turned on again instead, the
+    removal before it went in vain (194/1). Otherwise nothing was removed for it, and
+    removing it is what would be in vain (198/7): it was on before (its count runs from
+    its latest activate that succeeded), so what refused its swapon is more likely the
+    host's (too many swap areas, no memory for the swap map) than the file's, and a new
+    file in its place would most likely fail the same, after a provision, and leave the
+    policy with neither. The wait is there for it to be tried again, as a sysadmin would:
+    ``_resume`` turns it on; if that fails too, it is waiting again, and goes then."""
     if f.active or f.untold or f.kept:
         return None
-    if f.absent or f.stuck:
-        return 0  # not there (gone, never made), or in an error that lasts: lost for use
+    if f.absent:
+        return 0  # not there: gone, never made
     if f.ready and f.size_bytes > room:
         return 1
     if (f.waiting or (f.ready and finishing)) and f.failed_turn_ons >= MAKE_ROOM_AFTER:
@@ -460,13 +459,11 @@ def _room_rank(f: File, room: int, finishing: bool = True) -> int | None:
 
 
 def _why_stuck(f: File, room: int) -> str:
-    rank = _room_rank(f, room)
+    rank = _room_rank(f, room, finishing=True)  # chosen already: whichever kind it was
     if rank == 1:
         return f"is off and too large ({_mib(f.size_bytes)}) for the {_mib(room)} left"
     if rank == 2:
         return f"is off and failed to turn on {f.failed_turn_ons} times"
-    if f.stuck:
-        return f"is stuck in an error {f.stuck}"
     return "is off and not there to turn on"
 
 

@@ -219,41 +219,7 @@ def _file(
         # file may well be there, and the error pass), UNKNOWN or FOREIGN: none of them is
         # removed to make room as "not there" (review 194/2).
         absent=backend.provisioned_at is None or backend.observed_state == Backend.Observed.ABSENT,
-        stuck=_stuck(backend, now, dynamic.stuck_after(rules_of(policy))),
     )
-
-
-def _stuck(backend: Backend, now: datetime, after: float) -> str:
-    """What error ``backend`` has been stuck in, and since when, if it read it longer than
-    ``after`` seconds; else "". The model keeps no "state since", but no sample writes or
-    clears such an error (``sampler._observation``: only a hidden store's, which is
-    ``_kept``), only a thorough look: a job's end, a worker's start. So it dates, at the
-    latest, from the file's latest finished job, which the Job rows keep (retention keeps
-    each kind's latest); a worker's start since then makes it look older than it is, by
-    no more than the file was left untouched (review 198/6)."""
-    if (
-        backend.provisioned_at is None
-        or backend.observed_state != Backend.Observed.ERROR
-        or backend.store_may_be_hidden
-    ):
-        return ""
-    latest = (
-        backend.jobs.filter(state__in=Job.FINISHED, finished_at__isnull=False)
-        .order_by("-finished_at", "-pk")
-        .values_list("finished_at", flat=True)
-        .first()
-    )
-    since = latest or backend.provisioned_at
-    lasted = (now - since).total_seconds()
-    if lasted <= after:
-        return ""
-    why = (
-        f"since {since:%Y-%m-%d %H:%M:%S %Z} ({lasted / 3600:.1f} h, no job of it since): "
-        f"{(backend.observed_error or 'no error')[:300]}"
-    )
-    log.warning("dynamic swap: %s (host %s) is stuck in an error %s", backend.name,
-                backend.host_id, why)  # fmt: skip
-    return why
 
 
 def _backoff(
@@ -460,12 +426,21 @@ def _since_last_action(policy: DynamicSwapPolicy, now: datetime) -> float | None
     return None if last is None else (now - last.at).total_seconds()
 
 
-def _finishing_room(policy: DynamicSwapPolicy) -> bool:
-    """Whether the policy's latest action removed a file to make room and said more must
-    go (``dynamic.MORE_TO_GO``): the plan it began is under way, and a file of it whose
-    wait has passed goes rather than being tried again (``dynamic._room_rank``)."""
+def _finishing_room(policy: DynamicSwapPolicy, now: datetime) -> frozenset[str]:
+    """The files the room plan under way still has to remove: those the policy's latest
+    action named as to go too (``dynamic.still_to_go``) when it removed a file to make
+    room, a file of it whose wait has passed going rather than being tried again
+    (``dynamic._room_rank``). Only while that removal is recent: within the cool-down and
+    the longest wait between tries (a destroy that keeps failing), the time the next
+    round of a plan takes at most. A plan the shortage's end left (no "enough" is recorded)
+    is over, and binds no shortage days later (review 206/2)."""
     last = policy.decisions.filter(action__in=ACTING).order_by("-at", "-pk").first()
-    return last is not None and last.action == D.REMOVE and dynamic.MORE_TO_GO in last.reason
+    if last is None or last.action != D.REMOVE:
+        return frozenset()
+    within = rules_of(policy).cooldown_seconds + dynamic.MAX_RETRY_SECONDS
+    if not 0 <= (now - last.at).total_seconds() <= within:
+        return frozenset()
+    return dynamic.still_to_go(last.reason)
 
 
 def _failed_add(policy: DynamicSwapPolicy, add: DynamicSwapDecision) -> str:
@@ -582,7 +557,7 @@ def run_policy(policy: DynamicSwapPolicy) -> Decision:
             since_last_action=_since_last_action(policy, now),
             stale_after_seconds=stale_after,
             adds_held=_adds_held(policy, now),
-            finishing_room=_finishing_room(policy),
+            finishing_room=_finishing_room(policy, now),
         )
         files = list(policy.files.all())
         decision = dynamic.decide(

@@ -15,15 +15,17 @@ from django.utils import timezone
 
 from backends.dynamic import (
     MAKE_ROOM_AFTER,
+    MORE_TO_GO,
     Action,
     File,
     Reading,
     Rules,
     Situation,
     decide,
+    still_to_go,
 )
 from swapadmin.core import dynamic
-from swapadmin.core.models import Backend, Job, Sample
+from swapadmin.core.models import Backend, DynamicSwapDecision, Job, Sample
 
 from .conftest import file_after_step, small_policy
 
@@ -56,9 +58,25 @@ def test_it_goes_when_it_failed_again_and_waits():
 
 
 def test_it_goes_at_once_as_the_rest_of_a_plan_under_way():
-    situation = Situation(finishing_room=True)
+    situation = Situation(finishing_room=frozenset({"dyn-1"}))
     d = decide(RULES, SHORT, [failed_three_times(waiting=False)], situation)
     assert (d.action, d.name) == (Action.REMOVE, "dyn-1"), d.reason
+
+
+def test_a_plan_binds_only_the_files_it_named():
+    """A plan under way names the files still to go; another that failed and whose wait
+    passed is tried again as ever (review 206/2)."""
+    situation = Situation(finishing_room=frozenset({"dyn-2"}))
+    d = decide(RULES, SHORT, [failed_three_times(waiting=False)], situation)
+    assert (d.action, d.name) == (Action.ACTIVATE, "dyn-1"), d.reason
+
+
+def test_the_files_still_to_go_are_read_from_the_reasons_end_only():
+    """Words before the end may quote what is not the policy's own (review 206/3)."""
+    said = f"free swap is short: dyn-2 said '{MORE_TO_GO}', removing it to make room"
+    assert still_to_go(said) == frozenset()
+    assert still_to_go(f"removing dyn-3 to make room; dyn-1 {MORE_TO_GO}") == {"dyn-1"}
+    assert still_to_go(f"x; dyn-1, dyn-2 and dyn-4 {MORE_TO_GO}") == {"dyn-1", "dyn-2", "dyn-4"}
 
 
 @pytest.mark.django_db
@@ -84,3 +102,32 @@ def test_a_round_turns_the_only_file_on_again_rather_than_remove_it(host_row):
     assert (decision.action, decision.name) == (Action.ACTIVATE, "dyn-1"), decision.reason
     assert not Job.objects.filter(backend=dyn1, kind=Job.Kind.DESTROY).exists()
     assert Job.objects.filter(backend=dyn1, kind=Job.Kind.ACTIVATE, state__in=Job.LIVE).exists()
+
+
+@pytest.mark.django_db
+def test_a_plan_left_days_ago_binds_no_later_shortage(host_row):
+    """The shortage ended between two removals (no "enough" is recorded): the plan is over,
+    and a shortage days later tries the file again (review 206/2)."""
+    policy = small_policy(host_row, max_files=1, max_total_bytes=64 * MiB)
+    now = timezone.now()
+    DynamicSwapDecision.objects.create(
+        policy=policy, at=now - timedelta(days=5), action=DynamicSwapDecision.Action.REMOVE,
+        backend_name="dyn-2", reason=f"removing dyn-2 to make room; dyn-1 {MORE_TO_GO}",
+    )  # fmt: skip
+    dyn1 = file_after_step(
+        policy, Job.Kind.ACTIVATE, timedelta(days=9), observed_state=Backend.Observed.READY
+    )
+    Job.objects.filter(backend=dyn1).update(queued_at=now - timedelta(days=9))
+    for hours in (30, 20, 10):
+        at = now - timedelta(hours=hours)
+        failed_job = Job.objects.create(
+            kind=Job.Kind.ACTIVATE, host=host_row, backend=dyn1, backend_name="dyn-1",
+            via=Job.Via.SYSTEM, state=Job.State.FAILED, error="swapon: too many swap areas",
+            finished_at=at,
+        )  # fmt: skip
+        Job.objects.filter(pk=failed_job.pk).update(queued_at=at)
+    Sample.objects.create(host=host_row, at=now, swap_free=0)
+
+    decision = dynamic.run_policy(policy)
+
+    assert (decision.action, decision.name) == (Action.ACTIVATE, "dyn-1"), decision.reason

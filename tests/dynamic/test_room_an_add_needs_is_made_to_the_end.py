@@ -21,6 +21,7 @@ from backends.dynamic import (
     Rules,
     Situation,
     decide,
+    still_to_go,
 )
 from swapadmin.core import dynamic
 from swapadmin.core.models import Backend, DynamicSwapDecision, Job, Sample
@@ -51,7 +52,8 @@ def test_two_files_that_keep_failing_both_go_before_the_add():
     # The next round: dyn-2's wait has passed meanwhile. Turned on again, as before, it left
     # the add out (dyn-1 and dyn-2 are 192 MiB), and dyn-3 went for nothing. The round
     # knows a plan is under way: the latest action said dyn-2 must go too.
-    under_way = Situation(finishing_room=True)
+    under_way = Situation(finishing_room=still_to_go(d.reason))
+    assert under_way.finishing_room == {"dyn-2"}
     d = decide(RULES, SHORT, [ON, failed(2, waiting=False)], under_way)
     assert (d.action, d.name) == (Action.REMOVE, "dyn-2"), d.reason
     assert f"dyn-2 is off and failed to turn on {MAKE_ROOM_AFTER} times" in d.reason
