@@ -11,7 +11,10 @@ to INNER_RUN_OUT as "device diskseq", for the outer test to look at and take dow
   it starts adds, both noted (the process inherits the ledger's variable); both left.
 - ``test_leaves_a_device_it_cannot_take_down``: a device of its own, noted, held by a loop
   device over it (written to "holder"), so that the run's end cannot remove it; the run's
-  base is written to "base"."""
+  base is written to "base".
+- ``test_leaves_a_mount_it_cannot_take_down``: a tmpfs mounted in the run's base (written
+  to "mount"), with a file on it, that the run's end cannot unmount (the outer test's
+  ``umount`` fails); the base is written to "base"."""
 
 from __future__ import annotations
 
@@ -84,3 +87,14 @@ def test_leaves_a_device_it_cannot_take_down() -> None:
     _write("held", dev)
     (Path("/sys/block") / Path(dev).name / "disksize").write_text(str(SIZE))
     (out / "holder").write_text(run("losetup", "--find", "--show", dev).stdout.strip())
+
+
+def test_leaves_a_mount_it_cannot_take_down() -> None:
+    # The outer test puts an umount that fails first on this run's PATH.
+    out = Path(os.environ["INNER_RUN_OUT"])
+    (out / "base").write_text(str(host.TEST_BASE))
+    mnt = host.TEST_BASE / "mnt"
+    mnt.mkdir()
+    run("/usr/bin/mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt))
+    (out / "mount").write_text(str(mnt))
+    (mnt / "still-here").write_text("")

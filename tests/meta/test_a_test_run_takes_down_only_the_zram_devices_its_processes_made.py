@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -21,10 +22,13 @@ from pathlib import Path
 import pytest
 
 from backends import kernel
+from backends.plugins import zram
 from tests.fixtures.host import (
     BASES,
+    KEPT_FILE,
     ZRAM_LEDGER,
     attached_loops,
+    mounts_under,
     needs_root,
     others_zram,
     reset_each,
@@ -128,22 +132,72 @@ def test_a_device_no_run_noted_fails_the_run_and_is_left(tmp_path: Path) -> None
 
 
 @needs_root
-def test_a_device_the_run_cannot_take_down_stays_excused_for_later_runs(tmp_path: Path) -> None:
+def test_a_device_the_run_cannot_take_down_stays_excused_for_later_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Review 202/1: the run's ledger went with its base, so a run ending later in the boot
     (this outer one stands for it) failed for the leftover as a device nobody noted. The
-    run that left it still fails, naming it."""
+    run that left it still fails, naming it. Review 207/4: the kept pairs stay in a place
+    of their own, read-only, and the live base goes: a process of the run that outlives it
+    can note no more devices there (its note fails, and the zram kind gives the device
+    back), where before it went on noting devices that every later run excused."""
     try:
-        out = _inner(tmp_path, "cannot_take_down")
+        out = _inner(tmp_path, "device_it_cannot")
         held = _device(tmp_path, "held")
         assert held and _alive(held), out
         blamed = " ".join(ln for ln in out.splitlines() if "HOST SAFETY" in ln)
         assert _named(held[0], blamed) and not out.startswith("exit 0"), out
-        base = (tmp_path / "base").read_text()
-        assert others_zram().get(held) == base, out
+        base = Path((tmp_path / "base").read_text())
+        kept = base.with_name(base.name + ".kept")
+        assert not base.exists(), out
+        assert stat.S_IMODE(os.lstat(kept).st_mode) == 0o700, out
+        assert stat.S_IMODE(os.lstat(kept / KEPT_FILE).st_mode) == 0o400, out
+        assert f"{held[0]} {held[1]}" in (kept / KEPT_FILE).read_text().splitlines(), out
+        assert str(kept / KEPT_FILE) in blamed, out
+        assert others_zram().get(held) == str(kept), out
+        # A leftover worker of the run, which carries the run's ledger in its environment.
+        monkeypatch.setenv(zram.LEDGER_ENV, str(base / "zram-ledger"))
+        with pytest.raises(FileNotFoundError):
+            zram.note_added("zram999999", "1")
     finally:
+        monkeypatch.undo()
         _take_down(tmp_path)
-        base_file = tmp_path / "base"
-        if base_file.exists():
-            kept = Path(base_file.read_text())
-            if kept.parent == Path(BASES) and kept.name.startswith("swapadmin-test-"):
-                shutil.rmtree(kept, ignore_errors=True)
+        _remove_base(tmp_path)
+
+
+@needs_root
+def test_a_mount_the_run_cannot_take_down_keeps_its_base_whole(tmp_path: Path) -> None:
+    """Review 207/7: the run's end unmounted with ``umount -l``, did not look again, and
+    removed the base with everything beneath it: into a mount still there, deleting what is
+    on it. Now the base stays whole, and the run fails, saying so."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "umount").write_text("#!/bin/sh\nexit 32\n")
+    (bindir / "umount").chmod(0o755)
+    try:
+        out = _inner(
+            tmp_path, "mount_it_cannot", env={"PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}"}
+        )
+        mnt = Path((tmp_path / "mount").read_text())
+        assert (mnt / "still-here").exists(), out
+        said = " ".join(ln for ln in out.splitlines() if "HOST SAFETY" in ln)
+        assert str(mnt) in said and "stays whole" in said, out
+        assert not out.startswith("exit 0"), out
+    finally:
+        mount = tmp_path / "mount"
+        if mount.exists() and mounts_under(mount.read_text()):
+            run("umount", mount.read_text())
+        _remove_base(tmp_path)
+
+
+def _remove_base(out: Path) -> None:
+    """The inner run's base, and what it kept, if they are still there."""
+    base_file = out / "base"
+    if not base_file.exists():
+        return
+    base = Path(base_file.read_text())
+    if base.parent != Path(BASES) or not base.name.startswith("swapadmin-test-"):
+        return
+    for left in (base, base.with_name(base.name + ".kept")):
+        if left.exists() and not mounts_under(str(left)):
+            shutil.rmtree(left, ignore_errors=True)
