@@ -213,13 +213,14 @@ def _string_adds(s: str) -> bool:
 def _python_adds(tree: ast.AST) -> set[int]:
     found: set[int] = set()
     skip: set[int] = set()  # docstrings and other bare strings; attribute names
-    for node in ast.walk(tree):
+    nodes = list(ast.walk(tree))
+    for node in nodes:
         if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant | ast.JoinedStr):
             skip.add(id(node.value))
             skip.update(id(v) for v in ast.walk(node.value) if isinstance(v, ast.Constant))
         if isinstance(node, ast.Call) and _call_name(node) in ATTRIBUTE_CALLS:
             skip.update(id(a) for a in node.args[1:2])
-    for node in ast.walk(tree):
+    for node in nodes:
         if not isinstance(node, ast.expr) or id(node) in skip:
             continue
         line = getattr(node, "lineno", 0)
