@@ -10,8 +10,8 @@ to INNER_RUN_OUT as "device diskseq", for the outer test to look at and take dow
 - ``test_leaves_its_own_devices_behind``: one device the test adds itself and one a process
   it starts adds, both noted (the process inherits the ledger's variable); both left.
 - ``test_leaves_a_device_it_cannot_take_down``: a device of its own, noted, held by a loop
-  device over it (written to "holder"), so that the run's end cannot remove it; the run's
-  base is written to "base".
+  device over it (written to "holder" as a ``host.LoopMade``), so that the run's end cannot
+  remove it; the run's base is written to "base".
 - ``test_leaves_a_mount_it_cannot_take_down``: a tmpfs mounted in the run's base (written
   to "mount"), with a file on it, that the run's end cannot unmount (the outer test's
   ``umount`` fails); the base is written to "base"."""
@@ -28,7 +28,7 @@ import pytest
 from backends.plugins import zram
 from tests.fixtures import host
 from tests.fixtures.by_hand import zram_devices
-from tests.fixtures.host import hot_add_zram, run, zram_diskseq
+from tests.fixtures.host import attach_loop, hot_add_zram, run, zram_diskseq
 
 SIZE = 12 << 20
 
@@ -86,7 +86,9 @@ def test_leaves_a_device_it_cannot_take_down() -> None:
     dev = hot_add_zram()
     _write("held", dev)
     (Path("/sys/block") / Path(dev).name / "disksize").write_text(str(SIZE))
-    (out / "holder").write_text(run("losetup", "--find", "--show", dev).stdout.strip())
+    # Recorded as made (device, file, disk sequence number), for the outer test to detach
+    # only while it is still this binding.
+    (out / "holder").write_text(str(attach_loop(Path(dev))))
 
 
 def test_leaves_a_mount_it_cannot_take_down() -> None:

@@ -27,10 +27,11 @@ from tests.fixtures.host import (
     BASES,
     KEPT_FILE,
     ZRAM_LEDGER,
-    attached_loops,
+    LoopMade,
     mounts_under,
     needs_root,
     others_zram,
+    release_loop,
     reset_each,
     run,
     zram_diskseq,
@@ -73,13 +74,17 @@ def _take_down(out: Path) -> None:
     names = ("own_a", "own_b", "child", "stranger", "held")
     devices = [d for d in (_device(out, n) for n in names) if d]
     holder = out / "holder"
-    held = _device(out, "held")
-    if holder.exists() and held and attached_loops().get(holder.read_text()) == held[0]:
-        run("losetup", "-d", holder.read_text(), check=False)
-    for dev, seq in devices:
-        if zram_diskseq(Path(dev).name) == seq and kernel.is_active(dev):
-            run("swapoff", dev, check=False)
-    reset_each(devices)
+    try:
+        if holder.exists():
+            # Only while it is still the binding the inner run made, through a descriptor
+            # held from that check on (review 207/9): a name compared with sysfs could be
+            # another run's loop device by the detach.
+            release_loop(LoopMade.parse(holder.read_text()))
+    finally:
+        for dev, seq in devices:
+            if zram_diskseq(Path(dev).name) == seq and kernel.is_active(dev):
+                run("swapoff", dev, check=False)
+        reset_each(devices)
 
 
 @needs_root
