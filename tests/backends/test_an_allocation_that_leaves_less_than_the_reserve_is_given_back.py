@@ -62,6 +62,15 @@ def _another_write_takes_room_first(
     return seen
 
 
+def _new_file(path: Path, disk: Path) -> FileBackend:
+    backend = FileBackend(
+        {"path": str(path)}, size_bytes=16 * MiB, policy=Policy(swap_roots=(disk,)),
+        provisioning=True, owner=str(uuid.uuid4()),
+    )  # fmt: skip
+    backend.keep_free(KEPT, ", kept free for the test")
+    return backend
+
+
 def _refused(refusal: pytest.ExceptionInfo[UnsafeError], path: Path) -> None:
     said = refusal.value.message
     assert f"not enough free space in {path.parent} once {path} was allocated" in said, said
@@ -74,11 +83,7 @@ def test_a_new_file_is_given_back_when_another_write_took_the_reserve(
     disk: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = disk / "swap0"
-    backend = FileBackend(
-        {"path": str(path)}, size_bytes=16 * MiB, policy=Policy(swap_roots=(disk,)),
-        provisioning=True, owner=str(uuid.uuid4()),
-    )  # fmt: skip
-    backend.keep_free(KEPT, ", kept free for the test")
+    backend = _new_file(path, disk)
     seen = _another_write_takes_room_first(monkeypatch, disk, 16 * MiB)
     with backend, pytest.raises(UnsafeError) as refusal:
         backend.swapfile(True)
@@ -176,11 +181,7 @@ def test_with_the_reserve_kept_the_same_growth_is_made(
     """The other write at the same moment but leaving the reserve whole: nothing refused
     (the check after the allocation is not a second, stricter rule)."""
     path = disk / "swap0"
-    backend = FileBackend(
-        {"path": str(path)}, size_bytes=16 * MiB, policy=Policy(swap_roots=(disk,)),
-        provisioning=True, owner=str(uuid.uuid4()),
-    )  # fmt: skip
-    backend.keep_free(KEPT, ", kept free for the test")
+    backend = _new_file(path, disk)
     # Takes all but the file and twice the reserve: the reserve stays whole after both.
     seen = _another_write_takes_room_first(monkeypatch, disk, 16 * MiB + 10 * MiB)
     with backend:

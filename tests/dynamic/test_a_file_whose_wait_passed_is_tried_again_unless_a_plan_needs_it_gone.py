@@ -79,23 +79,30 @@ def test_the_files_still_to_go_are_read_from_the_reasons_end_only():
     assert still_to_go(f"x; dyn-1, dyn-2 and dyn-4 {MORE_TO_GO}") == {"dyn-1", "dyn-2", "dyn-4"}
 
 
-@pytest.mark.django_db
-def test_a_round_turns_the_only_file_on_again_rather_than_remove_it(host_row):
-    policy = small_policy(host_row, max_files=1, max_total_bytes=64 * MiB)
+def _on_once_then_failed_three_times(policy) -> Backend:
+    """dyn-1, on two days ago, then refused three times by swapon, the wait after the
+    third long passed; and a sample that says swap is short."""
     now = timezone.now()
     dyn1 = file_after_step(
         policy, Job.Kind.ACTIVATE, timedelta(days=2), observed_state=Backend.Observed.READY
     )
     Job.objects.filter(backend=dyn1).update(queued_at=now - timedelta(days=2))
-    for hours in (30, 20, 10):  # the wait after three failures is long passed
+    for hours in (30, 20, 10):
         at = now - timedelta(hours=hours)
         failed_job = Job.objects.create(
-            kind=Job.Kind.ACTIVATE, host=host_row, backend=dyn1, backend_name="dyn-1",
+            kind=Job.Kind.ACTIVATE, host=policy.host, backend=dyn1, backend_name="dyn-1",
             via=Job.Via.SYSTEM, state=Job.State.FAILED, error="swapon: too many swap areas",
             finished_at=at,
         )  # fmt: skip
         Job.objects.filter(pk=failed_job.pk).update(queued_at=at)
-    Sample.objects.create(host=host_row, at=now, swap_free=0)
+    Sample.objects.create(host=policy.host, at=now, swap_free=0)
+    return dyn1
+
+
+@pytest.mark.django_db
+def test_a_round_turns_the_only_file_on_again_rather_than_remove_it(host_row):
+    policy = small_policy(host_row, max_files=1, max_total_bytes=64 * MiB)
+    dyn1 = _on_once_then_failed_three_times(policy)
 
     decision = dynamic.run_policy(policy)
 
@@ -114,19 +121,7 @@ def test_a_plan_left_days_ago_binds_no_later_shortage(host_row):
         policy=policy, at=now - timedelta(days=5), action=DynamicSwapDecision.Action.REMOVE,
         backend_name="dyn-2", reason=f"removing dyn-2 to make room; dyn-1 {MORE_TO_GO}",
     )  # fmt: skip
-    dyn1 = file_after_step(
-        policy, Job.Kind.ACTIVATE, timedelta(days=9), observed_state=Backend.Observed.READY
-    )
-    Job.objects.filter(backend=dyn1).update(queued_at=now - timedelta(days=9))
-    for hours in (30, 20, 10):
-        at = now - timedelta(hours=hours)
-        failed_job = Job.objects.create(
-            kind=Job.Kind.ACTIVATE, host=host_row, backend=dyn1, backend_name="dyn-1",
-            via=Job.Via.SYSTEM, state=Job.State.FAILED, error="swapon: too many swap areas",
-            finished_at=at,
-        )  # fmt: skip
-        Job.objects.filter(pk=failed_job.pk).update(queued_at=at)
-    Sample.objects.create(host=host_row, at=now, swap_free=0)
+    _on_once_then_failed_three_times(policy)
 
     decision = dynamic.run_policy(policy)
 
