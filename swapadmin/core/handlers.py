@@ -546,14 +546,31 @@ def resize(ctx: JobContext) -> dict[str, Any]:
             _left_off(ctx, plugin, e)
         raise
     ctx.save_backend(size_bytes=new_size)
-    ctx.step(70, "writing the swap header again (same label and UUID)")
-    data = _mkswap(ctx, plugin)
-    if was_active:
-        ctx.step(85, f"swapon {plugin.swap_path}")
-        plugin.close()
-        _swapon(ctx, plugin)
+    try:
+        # The store has its new size now, under a header that may not fit it: no cancel is
+        # taken (a step would) until the header is written again and the area is back on.
+        _unstoppable(ctx, 70, "writing the swap header again (same label and UUID)")
+        data = _mkswap(ctx, plugin)
+        if was_active:
+            _unstoppable(ctx, 85, f"swapon {plugin.swap_path}")
+            plugin.close()
+            _swapon(ctx, plugin)
+    except BackendError as e:
+        # Never tried again: the next attempt's signature check refuses the row's new size,
+        # and one that went on would find the area off and finish with it so (review 211/1).
+        stays = f"; {plugin.swap_path} stays off until it is activated" if was_active else ""
+        raise BackendError(
+            f"{plugin.swap_path} was resized to {new_size} bytes, but {e.message}{stays}",
+            retryable=False, field=e.field,
+        ) from e  # fmt: skip
     ctx.save_backend(info=_info(plugin, _last_info(ctx)))
     return {"old_size_bytes": old_size, "size_bytes": new_size, "header": data}
+
+
+def _unstoppable(ctx: JobContext, percent: float, message: str) -> None:
+    """A step that takes no cancel: logged and shown, the job going on whatever is asked."""
+    ctx.log(message)
+    ctx.progress(percent, message, force=True)
 
 
 def _on_again_as_it_was(ctx: JobContext, why: Cancelled | NoRoomError) -> None:
@@ -564,25 +581,28 @@ def _on_again_as_it_was(ctx: JobContext, why: Cancelled | NoRoomError) -> None:
     is this backend's, of that size, with its header. Not for a job the sweep failed
     meanwhile: the backend may be the next job's by now, which reads the host again."""
     assert ctx.backend is not None
-    if not Job.objects.filter(pk=ctx.job.pk, state=Job.State.RUNNING).exists():
-        ctx.log("the area is left off: the job was failed meanwhile")
-        return
-    if ctx.plugin is not None:
-        ctx.plugin.close()
-    plugin = attach_plugin(ctx, provisioning=False, force=False)
-    ctx.log(f"the resize changed nothing: swapon {plugin.swap_path} again as it was")
+    said = why.message if isinstance(why, BackendError) else "cancelled"
+    where = ctx.plugin.swap_path if ctx.plugin is not None else ctx.backend.name
     try:
+        if not Job.objects.filter(pk=ctx.job.pk, state=Job.State.RUNNING).exists():
+            ctx.log("the area is left off: the job was failed meanwhile")
+            return
+        if ctx.plugin is not None:
+            ctx.plugin.close()
+        plugin = attach_plugin(ctx, provisioning=False, force=False)
+        where = plugin.swap_path
+        ctx.log(f"the resize changed nothing: swapon {where} again as it was")
         plugin.swapfile(True)
         if _header_or_none(plugin) is None:
             raise HeaderError(f"{plugin.swap_path} has no swap header any more")
         plugin.close()
         _swapon(ctx, plugin)
-    except BackendError as e:
-        said = why.message if isinstance(why, BackendError) else "cancelled"
+    except (BackendError, *DB_ERRORS) as e:
         # Not tried again: an attempt would find the area off and leave it so.
+        refusal = e.message if isinstance(e, BackendError) else f"{type(e).__name__}: {e}"
         raise BackendError(
-            f"{said}; {plugin.swap_path} stays off, as swapon again was refused: {e.message}",
-            retryable=False, field=e.field,
+            f"{said}; {where} stays off, as swapon again was refused: {refusal}",
+            retryable=False, field=getattr(e, "field", None),
         ) from why  # fmt: skip
 
 

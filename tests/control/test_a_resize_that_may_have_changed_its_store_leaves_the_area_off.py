@@ -19,6 +19,7 @@ import pytest
 from backends import KernelError
 from backends.plugins import loop as loop_module
 from backends.plugins.file import FileBackend
+from swapadmin.core import handlers
 from swapadmin.core.models import Backend, Job
 from tests.control.test_run_job_directly import MiB, job_for, run
 from tests.fixtures.host import active_swaps, attached_loops, needs_root
@@ -95,5 +96,35 @@ def test_a_file_cut_then_a_retryable_error_is_left_off_and_not_tried_again(
             m.setattr(FileBackend, "resize", cut_then_failed)
             _resized_and_left_off(backend, str(path), "a check after the cut failed")
         assert path.stat().st_size == 8 * MiB
+    finally:
+        _destroyed(backend, path)
+
+
+def test_a_swapon_after_the_resize_that_fails_is_said_and_not_tried_again(
+    host_row, swap_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The resize and its header are done; the swapon after them fails with an error the job
+    layer would try again (ENOMEM, likely when people resize swap). An attempt would be
+    refused by the signature check (the row's size changed) as "nothing was done": the job
+    fails now, saying what it did and that the area stays off (review 211/1)."""
+    path = swap_root / "area"
+    backend = _provisioned_on(host_row, "file", path)
+
+    def no_memory(ctx, plugin) -> None:
+        raise KernelError("swapon: Cannot allocate memory (for the test)", retryable=True)
+
+    try:
+        with monkeypatch.context() as m:
+            m.setattr(handlers, "_swapon", no_memory)
+            job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=8 * MiB))
+        assert job.state == Job.State.FAILED, job.log  # not QUEUED for another attempt
+        assert job.error == (
+            f"{path} was resized to {8 * MiB} bytes, but swapon: Cannot allocate memory (for "
+            f"the test); {path} stays off until it is activated"
+        ), job.error
+        assert str(path) not in active_swaps() and path.stat().st_size == 8 * MiB
+        on = run(job_for(Backend.objects.get(pk=backend.pk), Job.Kind.ACTIVATE))
+        assert on.state == Job.State.SUCCEEDED, on.error  # the header fits the new size
+        assert str(path) in active_swaps()
     finally:
         _destroyed(backend, path)

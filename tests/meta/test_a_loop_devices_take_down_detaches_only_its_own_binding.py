@@ -56,15 +56,17 @@ def _free(dev: str, seconds: float) -> bool:
     return True
 
 
-def _take(dev: str, other: Path) -> LoopMade:
-    """Another run's attach: at ``dev`` if it comes free within a second (as its
-    ``losetup --find`` would take the lowest free name), else wherever there is room."""
-    if _free(dev, 1.0):
-        try:
-            return attach_loop(other, at=dev)
-        except subprocess.CalledProcessError:
-            pass  # taken meanwhile
-    return attach_loop(other)
+def _bound_to(dev: str, path: Path) -> bool:
+    backing = Path("/sys/block", Path(dev).name, "loop", "backing_file")
+    try:
+        return backing.read_text().strip() == str(path)
+    except OSError:
+        return False
+
+
+def _by_name(calls: list[tuple[str, ...]], dev: str) -> list[tuple[str, ...]]:
+    """The detaches of ``dev`` by its name among the fixture's commands."""
+    return [c for c in calls if c[:2] == ("losetup", "-d") and dev in c[2:]]
 
 
 @needs_root
@@ -87,24 +89,32 @@ def test_the_same_file_attached_again_at_the_name_is_left(scratch: Path) -> None
 def test_a_name_freed_and_taken_after_the_check_is_left(
     scratch: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    other = _file(scratch / "other.img")
+    """Right after the check (at the swapoff), another run detaches the name and attaches a
+    file of its own: the binding stays ours until the fixture's own detach, through its
+    descriptor, so the other run's device is elsewhere and outlives the take-down."""
+    disk, other = _file(scratch / "disk.img"), _file(scratch / "other.img")
     taken: list[LoopMade] = []
+    held: list[bool] = []
+    calls: list[tuple[str, ...]] = []
     real_run = host.run
 
     def run(*argv: str, **kw: Any) -> subprocess.CompletedProcess[str]:
+        calls.append(argv)
         done = real_run(*argv, **kw)
         if argv[0] == "swapoff" and not taken:
-            # Right after the check: another's losetup -d of the name, then its attach.
             real_run("losetup", "-d", argv[1], check=False)
-            taken.append(_take(argv[1], other))
+            held.append(_bound_to(argv[1], disk))
+            taken.append(attach_loop(other))
         return done
 
     try:
-        with attached_loop(_file(scratch / "disk.img"), SIZE):
+        with attached_loop(disk, SIZE) as dev:
             monkeypatch.setattr(host, "run", run)
         monkeypatch.undo()
+        assert held == [True], f"{dev} was freed by another's detach while its fixture held it"
+        assert not _by_name(calls, dev), f"{dev} was detached by its name: {calls}"
         assert taken and still_bound(taken[0]), f"{taken[0].dev}, another's, was detached"
-        assert not any(under(f, str(scratch / "disk.img")) for f in attached_loops().values())
+        assert not any(under(f, str(disk)) for f in attached_loops().values())
     finally:
         monkeypatch.undo()
         for made in taken:
@@ -115,25 +125,35 @@ def test_a_name_freed_and_taken_after_the_check_is_left(
 def test_a_name_freed_by_the_unmount_and_taken_is_left(
     scratch: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """``mount -o loop`` sets autoclear: before, the unmount freed the name at once, for
+    another run to take before ``take_down``'s detach by name. Pinned before the unmount,
+    the binding outlives it until the descriptor's own detach."""
     other = _file(scratch / "other.img")
     where = scratch / "image"
     where.mkdir()
     taken: list[LoopMade] = []
+    held: list[bool] = []
+    calls: list[tuple[str, ...]] = []
     real_run = host.run
 
     try:
         with mounted_image(where, "ext4", size_mb=16):
             mine = [d for d, f in attached_loops().items() if under(f, str(where))]
             assert len(mine) == 1, attached_loops()
+            image = Path(attached_loops()[mine[0]])
 
             def run(*argv: str, **kw: Any) -> subprocess.CompletedProcess[str]:
+                calls.append(argv)
                 done = real_run(*argv, **kw)
                 if argv[0] == "umount" and not taken:
-                    taken.append(_take(mine[0], other))  # another run, right after
+                    held.append(_bound_to(mine[0], image))
+                    taken.append(attach_loop(other))  # another run, right after
                 return done
 
             monkeypatch.setattr(host, "run", run)
         monkeypatch.undo()
+        assert held == [True], f"{mine[0]} was freed by the unmount before its take-down"
+        assert not _by_name(calls, mine[0]), f"{mine[0]} was detached by its name: {calls}"
         assert taken and still_bound(taken[0]), f"{taken[0].dev}, another's, was detached"
         assert not [d for d, f in attached_loops().items() if under(f, str(where))]
     finally:
