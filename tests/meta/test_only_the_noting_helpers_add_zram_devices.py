@@ -19,6 +19,7 @@ import ast
 import functools
 import os
 import re
+import stat
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -91,12 +92,16 @@ def _is_shell(path: Path) -> bool:
     return False
 
 
-def _sources() -> list[Path]:
+def _sources(root: Path = REPO) -> list[Path]:
     found = []
-    for top, dirs, files in os.walk(REPO):
+    for top, dirs, files in os.walk(root):
         dirs[:] = [d for d in dirs if d not in PRUNED and not (d.startswith(".") and d != ".ci")]
         for name in files:
             path = Path(top) / name
+            # Regular files only: a dangling link (an editor's lock file) would fail the
+            # read, and a FIFO would block it for ever (review 212/10).
+            if not stat.S_ISREG(path.lstat().st_mode):
+                continue
             if path.suffix == ".py" or _is_shell(path):
                 found.append(path)
     return sorted(found)
@@ -388,3 +393,12 @@ def test_a_python_file_that_does_not_parse_is_named_not_a_crash(tmp_path: Path) 
         assert "broken.py" in str(e)
     else:
         raise AssertionError("a file that does not parse was scanned as clean")
+
+
+def test_only_regular_files_are_read(tmp_path: Path) -> None:
+    """A dangling link (an editor's lock file, ``.#name.py``) failed the read of the whole
+    scan, and a FIFO named like a script blocked it (review 212/10)."""
+    (tmp_path / "real.py").write_text("x = 1\n")
+    (tmp_path / ".#lock.py").symlink_to(tmp_path / "gone.py")
+    os.mkfifo(tmp_path / "pipe.sh")
+    assert _sources(tmp_path) == [tmp_path / "real.py"]
