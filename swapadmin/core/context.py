@@ -108,6 +108,10 @@ class JobContext:
     span: tuple[float, float] = (0.0, 100.0)
     #: Set by a handler that deleted the backend row (destroy), so nothing is written to it.
     backend_deleted: bool = False
+    #: Set by a handler past the point where a cancel can be honoured (a resize once the
+    #: store has its new size): what it is doing, said to a cancel asked from then on, and
+    #: the job ends as what it did, not as cancelled (review 213/1).
+    past_cancel: str = ""
     #: Log lines (timestamped) waiting for the next write to the job's row (``note``).
     _notes: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
@@ -120,7 +124,9 @@ class JobContext:
             return
         self._last_progress = now
         fields = self._progress_fields(percent, message)
-        best_effort(lambda: Job.objects.filter(pk=self.job.pk).update(**fields), "progress")
+        # Only a running job's row: a job the sweep failed keeps the sweep's words (213/4).
+        running = Job.objects.filter(pk=self.job.pk, state=Job.State.RUNNING)
+        best_effort(lambda: running.update(**fields), "progress")
 
     def _progress_fields(self, percent: float, message: str) -> dict[str, Any]:
         low, high = self.span
@@ -185,9 +191,14 @@ class JobContext:
             self._cancelled = bool(asked)
         return self._cancelled
 
-    def check_cancel(self) -> None:
+    def cancelled_now(self) -> bool:
+        """``cancelled``, asked of the row now whatever the pace: at a point whose answer
+        decides what the job did, not in a loop."""
         self._last_cancel_check = 0.0
-        if self.cancelled():
+        return self.cancelled()
+
+    def check_cancel(self) -> None:
+        if self.cancelled_now():
             raise Cancelled()
 
     def stop_if_cancelled(self) -> None:

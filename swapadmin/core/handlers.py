@@ -546,22 +546,31 @@ def resize(ctx: JobContext) -> dict[str, Any]:
             _left_off(ctx, plugin, e)
         raise
     ctx.save_backend(size_bytes=new_size)
+    # The store has its new size now, under a header that may not fit it: no cancel is taken
+    # (a step would) until the header is written again and the area is back on.
+    ctx.past_cancel = f"{plugin.swap_path} was resized to {new_size} bytes"
+    headed = False
     try:
-        # The store has its new size now, under a header that may not fit it: no cancel is
-        # taken (a step would) until the header is written again and the area is back on.
         _unstoppable(ctx, 70, "writing the swap header again (same label and UUID)")
         data = _mkswap(ctx, plugin)
+        headed = True
         if was_active:
             _unstoppable(ctx, 85, f"swapon {plugin.swap_path}")
             plugin.close()
             _swapon(ctx, plugin)
-    except BackendError as e:
+    except Exception as e:
         # Never tried again: the next attempt's signature check refuses the row's new size,
         # and one that went on would find the area off and finish with it so (review 211/1).
-        stays = f"; {plugin.swap_path} stays off until it is activated" if was_active else ""
+        said = e.message if isinstance(e, BackendError) else f"{type(e).__name__}: {e}"
+        if not headed:  # the old header is on the new size: activate would be refused
+            then = f"; resize it again to {new_size} bytes to write its header, then activate it"
+        elif was_active:
+            then = f"; {plugin.swap_path} stays off until it is activated"
+        else:
+            then = ""
         raise BackendError(
-            f"{plugin.swap_path} was resized to {new_size} bytes, but {e.message}{stays}",
-            retryable=False, field=e.field,
+            f"{ctx.past_cancel}, but {said}{then}",
+            retryable=False, field=getattr(e, "field", None),
         ) from e  # fmt: skip
     ctx.save_backend(info=_info(plugin, _last_info(ctx)))
     return {"old_size_bytes": old_size, "size_bytes": new_size, "header": data}

@@ -220,8 +220,12 @@ def _run_handler(ctx: JobContext, attempt: int) -> tuple[Outcome, dict[str, Any]
                 force=signing.forced(job.params),
             )
         result = handler(ctx) or {}
-        if ctx.cancelled():
-            raise Cancelled()
+        # Asked now, not at the loops' pace: whether the job ends as done or as cancelled
+        # must not depend on how fast its last step was (review 213/1).
+        if ctx.cancelled_now():
+            if not ctx.past_cancel:
+                raise Cancelled()
+            ctx.log(f"a cancel asked meanwhile came too late: {ctx.past_cancel}, and it is done")
         return Outcome(Job.State.SUCCEEDED), {"result": result}
     except Cancelled:
         failed_meanwhile = best_effort(

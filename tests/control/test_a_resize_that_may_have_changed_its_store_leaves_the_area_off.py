@@ -128,3 +128,60 @@ def test_a_swapon_after_the_resize_that_fails_is_said_and_not_tried_again(
         assert str(path) in active_swaps()
     finally:
         _destroyed(backend, path)
+
+
+def test_a_header_that_could_not_be_written_says_to_resize_again(
+    host_row, swap_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The old header on the new size: activate would be refused, so the error says to
+    resize again, which writes the header (review 213/2)."""
+    path = swap_root / "area"
+    backend = _provisioned_on(host_row, "file", path)
+
+    def io_error(ctx, plugin) -> None:
+        raise KernelError("mkswap: Input/output error (for the test)", retryable=True)
+
+    try:
+        with monkeypatch.context() as m:
+            m.setattr(handlers, "_mkswap", io_error)
+            job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=8 * MiB))
+        assert job.state == Job.State.FAILED, job.log
+        assert job.error == (
+            f"{path} was resized to {8 * MiB} bytes, but mkswap: Input/output error (for the "
+            f"test); resize it again to {8 * MiB} bytes to write its header, then activate it"
+        ), job.error
+        again = run(
+            job_for(Backend.objects.get(pk=backend.pk), Job.Kind.RESIZE, size_bytes=8 * MiB)
+        )
+        assert again.state == Job.State.SUCCEEDED, again.error
+        on = run(job_for(Backend.objects.get(pk=backend.pk), Job.Kind.ACTIVATE))
+        assert on.state == Job.State.SUCCEEDED, on.error
+    finally:
+        _destroyed(backend, path)
+
+
+def test_a_cancel_asked_once_the_store_has_its_new_size_is_said_to_come_too_late(
+    host_row, swap_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Asked while the header is written again: the resize goes on to the end, and the job
+    ends as done, saying the cancel came too late, however fast the step was (213/1)."""
+    path = swap_root / "area"
+    backend = _provisioned_on(host_row, "file", path)
+    mkswap = handlers._mkswap
+
+    def cancel_asked_meanwhile(ctx, plugin):  # type: ignore[no-untyped-def]
+        Job.objects.filter(pk=ctx.job.pk).update(cancel_requested=True)
+        return mkswap(ctx, plugin)
+
+    try:
+        with monkeypatch.context() as m:
+            m.setattr(handlers, "_mkswap", cancel_asked_meanwhile)
+            job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=8 * MiB))
+        assert job.state == Job.State.SUCCEEDED, job.log
+        assert (
+            f"a cancel asked meanwhile came too late: {path} was resized to {8 * MiB} bytes, "
+            "and it is done"
+        ) in job.log, job.log
+        assert str(path) in active_swaps() and path.stat().st_size == 8 * MiB
+    finally:
+        _destroyed(backend, path)
