@@ -272,6 +272,19 @@ def _empty(fd: int, size: int) -> None:
     _cut(fd, size)
 
 
+def _give_back(give_back: Callable[[], None], short: str, fd: int, path: str) -> None:
+    """Call ``give_back`` after an allocation refused for ``short``; if that fails too, the
+    error says both: why it was refused, and that the file holds what it took."""
+    try:
+        give_back()
+    except OSError as e:
+        raise KernelError(
+            f"{short}; giving the bytes back failed too ({e.strerror}): {path} is left at "
+            f"{os.fstat(fd).st_size} bytes",
+            errno=e.errno,
+        ) from e
+
+
 def _lock(fd: int, path: str) -> None:
     """Hold the file's own lock while it is written: keyed on the inode, so no other
     spelling (a hard link, a bind mount) of the same file gets it too."""
@@ -355,9 +368,24 @@ class FileBackend(SwapBackend):
         with the room ``keep_free`` said left free, measured before and again after: two
         allocations on one filesystem that each found room before either took it can
         together leave less than the reserve (review 199/3). The one that finds the reserve
-        gone afterwards calls ``give_back`` to return what it took, and refuses."""
+        gone afterwards, or whose fallocate fails partway, calls ``give_back`` to return
+        what it took, and refuses."""
         self._check_room(fd, needed, path)
-        _allocate(fd, path, size)
+        try:
+            _allocate(fd, path, size)
+        except KernelError as e:
+            # A fallocate that fails partway keeps the blocks it got, and ENOSPC is what the
+            # race above makes of it when the other allocation came first (review 214/1).
+            _give_back(give_back, e.message, fd, path)
+            if e.errno == errno.ENOSPC:
+                raise NoRoomError(
+                    f"{e.message}, though the room was there a moment before: something "
+                    "else wrote there meanwhile (another swap file made at the same time?). "
+                    "The bytes it took were given back; try again."
+                ) from e
+            raise KernelError(
+                f"{e.message}. The bytes it took were given back.", errno=e.errno
+            ) from e
         free, reserve = free_and_reserve(fd, self._kept_free_percent)
         if free >= reserve:
             return
@@ -368,15 +396,7 @@ class FileBackend(SwapBackend):
             "reserve. Something else wrote there meanwhile (another swap file made at the "
             "same time?), or the allocation's own metadata took the last of it"
         )
-        try:
-            give_back()
-        except OSError as e:
-            # Said as both: the reserve is gone, and this file holds what it took.
-            raise KernelError(
-                f"{short}; giving the bytes back failed too ({e.strerror}): {path} is left at "
-                f"{os.fstat(fd).st_size} bytes",
-                errno=e.errno,
-            ) from e
+        _give_back(give_back, short, fd, path)
         raise NoRoomError(f"{short}. The bytes it took were given back; try again.")
 
     @classmethod

@@ -1,0 +1,132 @@
+"""A fallocate that fails partway keeps the blocks it got: ENOSPC is what the race of
+review 199/3 makes of it when the other write comes first and takes more than the
+reserve. The file kind gives those blocks back as it does when the reserve is found gone
+afterwards, and refuses with the kernel's words and that the room was there a moment
+before (review 214/1): a grown file is cut back to its length, its bytes as they were; an
+unfinished one is emptied again; a new one is never named.
+
+The other write is a real one, made just before this file's fallocate, after its room was
+found: it leaves half the growth free, so the fallocate starts and runs out."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+from backends.errors import NoRoomError
+from backends.plugins import file as file_module
+from backends.plugins.file import FileBackend
+from backends.policy import Policy
+from tests.backends.test_an_allocation_that_leaves_less_than_the_reserve_is_given_back import (
+    KEPT,
+    MiB,
+    disk,  # noqa: F401  (the fixture)
+)
+from tests.fixtures.host import needs_root
+from tests.fixtures.stores import provisioned, rebuilt
+
+
+def _free(mnt: Path) -> int:
+    st = os.statvfs(mnt)
+    return st.f_bavail * st.f_frsize
+
+
+def _another_write_leaves_half_of(
+    monkeypatch: pytest.MonkeyPatch, mnt: Path, growth: int
+) -> list[int]:
+    """Before the next fallocate, another file takes all the room but half the ``growth``.
+    Gives the free bytes seen just before the fallocate ran, to compare after."""
+    allocate = file_module._allocate
+    seen: list[int] = []
+
+    def after_another_write(fd: int, path: str, size: int) -> None:
+        if not seen:
+            other = os.open(mnt / "other-write", os.O_WRONLY | os.O_CREAT, 0o600)
+            try:
+                os.posix_fallocate(other, 0, _free(mnt) - growth // 2)
+            finally:
+                os.close(other)
+            seen.append(_free(mnt))
+        allocate(fd, path, size)
+
+    monkeypatch.setattr(file_module, "_allocate", after_another_write)
+    return seen
+
+
+def _refused(refusal: pytest.ExceptionInfo[NoRoomError], path: Path, size: int) -> None:
+    said = refusal.value.message
+    assert f"cannot allocate {size} bytes for {path}: No space left on device" in said, said
+    assert "the room was there a moment before" in said, said
+    assert "The bytes it took were given back; try again." in said, said
+
+
+@needs_root
+def test_a_file_grown_partway_is_cut_back(disk: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = disk / "swap0"
+    policy = Policy(swap_roots=(disk,))
+    with provisioned("file", {"path": str(path)}, size=4 * MiB, policy=policy) as made:
+        pass
+    before = path.read_bytes()
+    backend = rebuilt(made)
+    backend.keep_free(KEPT, ", kept free for the test")
+    seen = _another_write_leaves_half_of(monkeypatch, disk, 24 * MiB)
+    with backend, pytest.raises(NoRoomError) as refusal:
+        backend.resize(28 * MiB)
+    _refused(refusal, path, 28 * MiB)
+    assert path.stat().st_size == 4 * MiB
+    assert path.read_bytes() == before
+    # What the fallocate got before it ran out is free again.
+    assert _free(disk) >= seen[0] - MiB, (_free(disk), seen[0])
+
+
+@needs_root
+def test_an_unfinished_file_filled_partway_is_emptied_again(
+    disk: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = disk / "swap0"
+    owner = str(uuid.uuid4())
+
+    def provision(size: int) -> FileBackend:
+        b = FileBackend(
+            {"path": str(path)}, size_bytes=size, policy=Policy(swap_roots=(disk,)),
+            provisioning=True, owner=owner,
+        )  # fmt: skip
+        b.keep_free(KEPT, ", kept free for the test")
+        return b
+
+    with provision(4 * MiB) as first:
+        first.swapfile(True)  # made, never formatted: unfinished
+    fd = os.open(path, os.O_RDWR)
+    try:  # all holes, as a file someone truncated
+        os.truncate(fd, 0)
+        os.truncate(fd, 4 * MiB)
+    finally:
+        os.close(fd)
+    seen = _another_write_leaves_half_of(monkeypatch, disk, 28 * MiB)
+    with provision(28 * MiB) as again, pytest.raises(NoRoomError) as refusal:
+        again.swapfile(True)
+    _refused(refusal, path, 28 * MiB)
+    assert path.stat().st_size == 4 * MiB
+    assert path.stat().st_blocks * 512 < MiB, "the blocks it got were not given back"
+    assert _free(disk) >= seen[0] - MiB, (_free(disk), seen[0])
+
+
+@needs_root
+def test_a_new_file_that_runs_out_is_never_named(
+    disk: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = disk / "swap0"
+    backend = FileBackend(
+        {"path": str(path)}, size_bytes=24 * MiB, policy=Policy(swap_roots=(disk,)),
+        provisioning=True, owner=str(uuid.uuid4()),
+    )  # fmt: skip
+    backend.keep_free(KEPT, ", kept free for the test")
+    seen = _another_write_leaves_half_of(monkeypatch, disk, 24 * MiB)
+    with backend, pytest.raises(NoRoomError) as refusal:
+        backend.swapfile(True)
+    _refused(refusal, path, 24 * MiB)
+    assert sorted(os.listdir(disk)) == ["lost+found", "other-write"]
+    assert _free(disk) >= seen[0] - MiB, (_free(disk), seen[0])
