@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,13 +21,17 @@ from backends.errors import NoRoomError
 from backends.plugins import file as file_module
 from backends.plugins.file import FileBackend
 from backends.policy import Policy
-from tests.backends.test_an_allocation_that_leaves_less_than_the_reserve_is_given_back import (
-    KEPT,
-    MiB,
-    disk,  # noqa: F401  (the fixture)
-)
-from tests.fixtures.host import needs_root
+from tests.fixtures.host import mounted_image, needs_root
 from tests.fixtures.stores import provisioned, rebuilt
+
+MiB = 1 << 20
+KEPT = 10  # percent of the 64 MiB filesystem
+
+
+@pytest.fixture
+def disk(scratch: Path) -> Iterator[Path]:
+    with mounted_image(scratch, "ext4", size_mb=64) as mnt:
+        yield mnt
 
 
 def _free(mnt: Path) -> int:
