@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import functools
 import logging
 import os
 import stat
@@ -798,10 +799,15 @@ class FileBackend(SwapBackend):
             # fallocate fills every hole below the size too: what is not yet allocated is
             # what it takes, not only what lies past the end (review 199/2).
             allocated = min(st.st_blocks * 512, self.size_bytes)
+            # A file made by swapadmin holds nothing: every block goes back. One given under
+            # force and never formatted still holds what its owner wrote: only its length
+            # goes back, the holes filled stay taken, reading as zeros still (review 214/9).
+            mark = read_mark(store.fd)
+            made = mark is not None and mark.how == MADE
+            give_back = functools.partial(_empty if made else _cut, store.fd, size)
             self._allocate_keeping_room(
-                store.fd, store.path, self.size_bytes, self.size_bytes - allocated,
-                lambda: _empty(store.fd, size),
-            )  # fmt: skip
+                store.fd, store.path, self.size_bytes, self.size_bytes - allocated, give_back
+            )
         elif size > self.size_bytes:
             _truncate(store.fd, store.path, self.size_bytes)
 

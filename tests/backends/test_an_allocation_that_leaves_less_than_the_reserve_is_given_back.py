@@ -187,3 +187,40 @@ def test_with_the_reserve_kept_the_same_growth_is_made(
     with backend:
         backend.swapfile(True)
     assert seen and path.stat().st_size == 16 * MiB
+
+
+@needs_root
+def test_a_file_given_under_force_keeps_what_its_owner_wrote(
+    disk: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A person's file given under force, its provision stopped before the header: the
+    growth refused gives back its length only, never the data in it (review 214/9)."""
+    path = disk / "swap0"
+    owner = str(uuid.uuid4())
+    path.write_bytes(os.urandom(4 * MiB))
+    path.chmod(0o600)
+    before = path.read_bytes()
+
+    def provision(size: int) -> FileBackend:
+        b = FileBackend(
+            {"path": str(path)}, size_bytes=size, policy=Policy(swap_roots=(disk,)),
+            provisioning=True, owner=owner, force=True,
+        )  # fmt: skip
+        b.keep_free(KEPT, ", kept free for the test")
+        return b
+
+    with provision(4 * MiB) as first:
+        first.swapfile(True)  # given, never formatted
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        mark = file_module.read_mark(fd)
+    finally:
+        os.close(fd)
+    assert mark is not None and mark.how == file_module.GIVEN, mark
+    seen = _another_write_takes_room_first(monkeypatch, disk, 12 * MiB)
+    with provision(16 * MiB) as again, pytest.raises(UnsafeError) as refusal:
+        again.swapfile(True)
+    _refused(refusal, path)
+    assert path.stat().st_size == 4 * MiB
+    assert path.read_bytes() == before, "the refusal emptied the owner's data"
+    assert seen
