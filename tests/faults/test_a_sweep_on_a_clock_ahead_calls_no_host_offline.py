@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import sys
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -19,7 +18,7 @@ from django.db.models.functions import Now
 from swapadmin.core.models import Host, Job
 from swapadmin.health.models import HealthEvent, HostHealth
 from tests.fixtures import workers
-from tests.fixtures.clock import clock_off_by
+from tests.fixtures.clock import run_with_clock_off
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -37,15 +36,10 @@ def test_a_host_heard_from_now_is_online_for_a_sweep_5_minutes_ahead(host_row, t
     HostHealth.objects.create(host=host_row, online=True)
     job = Job.objects.create(kind=Job.Kind.DISCOVER, host=host_row, state=Job.State.QUEUED)
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
-    env.update(
-        clock_off_by(300),
-        DATABASE_URL=workers.test_database_url(),
-        SWAPADMIN_DATA_DIR=str(tmp_path / "data"),
+    env.update(DATABASE_URL=workers.test_database_url(), SWAPADMIN_DATA_DIR=str(tmp_path / "data"))
+    out = run_with_clock_off(
+        300, [sys.executable, "manage.py", "shell", "-c", SWEEPS], env=env, timeout=120, cwd=REPO
     )
-    out = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", SWEEPS],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=True,
-    )  # fmt: skip
     assert "'offline_hosts': 0" in out.stdout, out.stdout + out.stderr
     assert "offline check 0" in out.stdout, out.stdout + out.stderr
     # The clock was off for real.

@@ -1,0 +1,59 @@
+"""libfaketime makes a semaphore and a shared-memory segment in /dev/shm for the first
+process it is loaded into and never removes them: a run of the suite left them behind
+(round 197). A process the tests run with its clock off is followed by their removal,
+whether it ended or was killed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.fixtures.clock import (
+    SHM,
+    clock_off_by,
+    give_back_clock,
+    run_with_clock_off,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+SAYS = (
+    "import os, time; pid = os.getpid(); "
+    "print(pid, time.time(), os.path.exists(f'/dev/shm/faketime_shm_{pid}'), flush=True)"
+)
+
+
+def _left(pid: int) -> list[str]:
+    return sorted(p.name for p in SHM.iterdir() if p.name.endswith(f"_{pid}"))
+
+
+def test_a_process_run_with_its_clock_off_leaves_nothing() -> None:
+    before = time.time()
+    out = run_with_clock_off(
+        600, [sys.executable, "-c", SAYS], env=dict(os.environ), timeout=60, cwd=REPO
+    )
+    pid, its_time, had = out.stdout.split()
+    assert float(its_time) - before > 500, "the clock was not off: libfaketime not loaded"
+    assert had == "True", "libfaketime made no segment: the test shows nothing"
+    assert _left(int(pid)) == []
+
+
+def test_a_killed_process_is_followed_by_the_removal() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SAYS + "; import sys; sys.stdin.read()"],
+        env={**os.environ, **clock_off_by(600)},
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        pid, _, had = proc.stdout.readline().split()
+        assert had == "True" and int(pid) == proc.pid
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert _left(proc.pid), "a killed process left nothing: libfaketime changed"
+    give_back_clock(proc.pid)
+    assert _left(proc.pid) == []
