@@ -109,6 +109,7 @@ def test_beside_another_run_its_own_go_and_a_strangers_is_left_swapping(tmp_path
         assert _named(f"zram device {own_b[0]}", blamed), out
         assert _named(f"zram device {child[0]}", blamed), out
         assert not _named(stranger[0], blamed) and not out.startswith("exit 0"), out
+        assert blamed.endswith("(now taken down)"), out
     finally:
         _take_down(tmp_path)
 
@@ -187,6 +188,10 @@ def test_a_mount_the_run_cannot_take_down_keeps_its_base_whole(tmp_path: Path) -
         assert (mnt / "still-here").exists(), out
         said = " ".join(ln for ln in out.splitlines() if "HOST SAFETY" in ln)
         assert str(mnt) in said and "stays whole" in said, out
+        # Looked at again after the take-down: the mount is said to be still there, never
+        # "taken down" (review 212/9).
+        stayed = said.partition("still there after the take-down: ")[2]
+        assert f"mount {mnt}" in stayed and "(now taken down)" not in said, out
         assert not out.startswith("exit 0"), out
     finally:
         mount = tmp_path / "mount"
