@@ -109,8 +109,9 @@ class JobContext:
     #: Set by a handler that deleted the backend row (destroy), so nothing is written to it.
     backend_deleted: bool = False
     #: Set by a handler past the point where a cancel can be honoured (a resize once the
-    #: store has its new size): what it is doing, said to a cancel asked from then on, and
-    #: the job ends as what it did, not as cancelled (review 213/1).
+    #: store has its new size): what it did, said to a cancel asked from then on (and to
+    #: the sweep's failure) in the runner's closing words. Every job that returns ends as
+    #: what it did, not as cancelled (reviews 213/1, 214/2); this only names it.
     past_cancel: str = ""
     #: Log lines (timestamped) waiting for the next write to the job's row (``note``).
     _notes: list[str] = field(default_factory=list)

@@ -220,12 +220,9 @@ def _run_handler(ctx: JobContext, attempt: int) -> tuple[Outcome, dict[str, Any]
                 force=signing.forced(job.params),
             )
         result = handler(ctx) or {}
-        # Asked now, not at the loops' pace: whether the job ends as done or as cancelled
-        # must not depend on how fast its last step was (review 213/1).
-        if ctx.cancelled_now():
-            if not ctx.past_cancel:
-                raise Cancelled()
-            ctx.log(f"a cancel asked meanwhile came too late: {ctx.past_cancel}, and it is done")
+        # A handler that returned is done: a cancel is honoured at its cancel points, where it
+        # raises Cancelled, never after its work (review 214/2).
+        _say_what_came_after(ctx)
         return Outcome(Job.State.SUCCEEDED), {"result": result}
     except Cancelled:
         failed_meanwhile = best_effort(
@@ -265,6 +262,30 @@ def _run_handler(ctx: JobContext, attempt: int) -> tuple[Outcome, dict[str, Any]
         return Outcome(Job.State.FAILED, detail=message), {"error": message}
 
 
+def _say_what_came_after(ctx: JobContext) -> None:
+    """A cancel asked, or a failure by the sweep, after the handler's last cancel point:
+    the work is done, and the log says so in the words of what came. The row is read once,
+    for both: a job the sweep failed keeps its failure (``_finish`` writes only a running
+    row), and is not told a cancel came too late when nobody asked one (review 214/3)."""
+    row = best_effort(
+        lambda: Job.objects.filter(pk=ctx.job.pk).values("cancel_requested", "state").first(),
+        "the job's state",
+    )
+    if row is None:
+        return
+    done = ctx.past_cancel or f"the {_kind_word(ctx.job)} had done its work"
+    if row["state"] != Job.State.RUNNING:
+        ctx.log(f"the job was failed meanwhile by the sweep, but {done} all the same")
+    elif row["cancel_requested"]:
+        ctx.log(f"a cancel asked meanwhile came too late: {done}, and it is done")
+
+
+def _kind_word(job: Job) -> str:
+    """The action's word for ``job`` ("burn-in"), as its pages say it; else its kind."""
+    spec = actions.BY_NAME.get(job.kind)
+    return spec.label.lower() if spec else job.kind
+
+
 #: What a backend whose store was never proven ours may still do.
 UNPROVISIONED_JOBS = actions.BEFORE_PROVISION
 
@@ -285,9 +306,8 @@ def check_not_indeterminate(job: Job, backend: Backend) -> None:
     already, but a queued job may come from before the verdict. Most handlers would fail to
     name the path anyway; a provision prepares the store before it asks."""
     if _untold_for(job, backend):
-        spec = actions.BY_NAME.get(job.kind)
         # The action's word, as the request side's refusal says it ("this burn-in is refused").
-        what = f"{spec.label.lower() if spec else job.kind} job"
+        what = f"{_kind_word(job)} job"
         raise UnsafeError(indeterminate_reason(backend, what) + ".")
 
 

@@ -32,10 +32,10 @@ def test_a_running_scan_stops_when_cancelled(worker, alice):
         )
         held = hold_scan_between_chunks(gate)
         assert held.state == Job.State.RUNNING
-        # The cancel is in the row from the moment the scan goes on. The runner checks for
-        # one at most THROTTLE_SECONDS apart, and once more after the handler; with each
-        # later write held that long, a check sees it before the job can end, however fast
-        # the rest of the scan is.
+        # The cancel is in the row from the moment the scan goes on. The scan's page loop
+        # checks for one at most THROTTLE_SECONDS apart; with each later write held that
+        # long, its next check sees it, however fast the rest of the scan is. (After the
+        # handler nothing is cancelled: a scan that returned is done, review 214/2.)
         gate.let_through(committing=lambda: answers.append(services.cancel_job(held, actor)))
         scan = gate.run_out(each_at_least=THROTTLE_SECONDS)
     assert answers == [False]  # running: asked, not yet done
