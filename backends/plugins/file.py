@@ -247,11 +247,24 @@ def holds_swap_signature(fd: int) -> bool:
 def _allocate(fd: int, path: str, size: int) -> None:
     try:
         os.posix_fallocate(fd, 0, size)
-        os.fsync(fd)
     except OSError as e:
         raise KernelError(
             f"cannot allocate {size} bytes for {path}: {e.strerror}", errno=e.errno
         ) from e
+
+
+def _flush(fd: int, path: str) -> None:
+    try:
+        os.fsync(fd)
+    except OSError as e:
+        raise KernelError(
+            f"cannot write {path}'s allocation to disk: {e.strerror}", errno=e.errno
+        ) from e
+
+
+#: What a fallocate that ran out says: the filesystem's room, or the owner's quota.
+_NO_ROOM = {errno.ENOSPC: "something else wrote there meanwhile (another swap file made at "
+            "the same time?)", errno.EDQUOT: "a disk quota is reached"}  # fmt: skip
 
 
 def _cut(fd: int, size: int) -> None:
@@ -279,9 +292,11 @@ def _give_back(give_back: Callable[[], None], short: str, fd: int, path: str) ->
     try:
         give_back()
     except OSError as e:
+        left = "an unknown size"
+        with contextlib.suppress(OSError):  # never hiding both errors (review 217/5)
+            left = f"{os.fstat(fd).st_size} bytes"
         raise KernelError(
-            f"{short}; giving the bytes back failed too ({e.strerror}): {path} is left at "
-            f"{os.fstat(fd).st_size} bytes",
+            f"{short}; giving the bytes back failed too ({e.strerror}): {path} is left at {left}",
             errno=e.errno,
         ) from e
 
@@ -378,14 +393,29 @@ class FileBackend(SwapBackend):
             # A fallocate that fails partway keeps the blocks it got, and ENOSPC is what the
             # race above makes of it when the other allocation came first (review 214/1).
             _give_back(give_back, e.message, fd, path)
-            if e.errno == errno.ENOSPC:
+            if e.errno in _NO_ROOM:
                 raise NoRoomError(
-                    f"{e.message}, though the room was there a moment before: something "
-                    "else wrote there meanwhile (another swap file made at the same time?). "
-                    "The bytes it took were given back; try again."
+                    f"{e.message}, though the room was there a moment before: "
+                    f"{_NO_ROOM[e.errno]}. The bytes it took were given back; try again."
                 ) from e
             raise KernelError(
                 f"{e.message}. The bytes it took were given back.", errno=e.errno
+            ) from e
+        except BaseException:
+            # Interrupted (a signal's exception, a time limit): what it took goes back all the
+            # same, and the interruption goes on up (review 217/4).
+            with contextlib.suppress(OSError):
+                give_back()
+            raise
+        try:
+            _flush(fd, path)
+        except KernelError as e:
+            # What reached the disk is not known: undone as well as can be, and never said
+            # as "no room", which would have a resize swap the area on again (review 217/1).
+            _give_back(give_back, e.message, fd, path)
+            raise KernelError(
+                f"{e.message}. The allocation was undone, but what reached the disk is not known.",
+                errno=e.errno,
             ) from e
         free, reserve = free_and_reserve(fd, self._kept_free_percent)
         if free >= reserve:
@@ -791,25 +821,40 @@ class FileBackend(SwapBackend):
 
     def _finish_allocation(self, store: Store) -> None:
         """A file of this backend that was never formatted (made before files were made
-        unnamed first): bring it to the size asked, so provisioning again completes it."""
+        unnamed first): bring it to the size asked, so provisioning again completes it. The
+        checks a file must pass are made before it is changed, and a growth that then fails
+        them is given back: a refusal changes nothing (review 217/2)."""
         assert self.size_bytes is not None
-        st = os.fstat(store.fd)
+        fd, path = store.fd, store.path
+        self._check_ownership(fd, path)
+        st = os.fstat(fd)
         size = st.st_size
+        mark = read_mark(fd)
+        made = mark is not None and mark.how == MADE
+        if not made:
+            # A file given under force still holds what its owner wrote: a hole in it is
+            # refused before the growth would fill it, so that a refusal's give-back (its
+            # length) gives back all it took (review 217/3).
+            self._raise_on_extent_problems(fd, path, min(size, self.size_bytes))
         if size < self.size_bytes:
             # fallocate fills every hole below the size too: what is not yet allocated is
-            # what it takes, not only what lies past the end (review 199/2).
+            # what it takes, not only what lies past the end (review 199/2). A file made by
+            # swapadmin holds nothing, so all of it goes back; a given one only its length,
+            # its data kept (review 214/9).
             allocated = min(st.st_blocks * 512, self.size_bytes)
-            # A file made by swapadmin holds nothing: every block goes back. One given under
-            # force and never formatted still holds what its owner wrote: only its length
-            # goes back, the holes filled stay taken, reading as zeros still (review 214/9).
-            mark = read_mark(store.fd)
-            made = mark is not None and mark.how == MADE
-            give_back = functools.partial(_empty if made else _cut, store.fd, size)
+            give_back = functools.partial(_empty if made else _cut, fd, size)
             self._allocate_keeping_room(
-                store.fd, store.path, self.size_bytes, self.size_bytes - allocated, give_back
+                fd, path, self.size_bytes, self.size_bytes - allocated, give_back
             )
+            try:
+                self._check_fit(store)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    give_back()
+                raise
         elif size > self.size_bytes:
-            _truncate(store.fd, store.path, self.size_bytes)
+            self._raise_on_extent_problems(fd, path, self.size_bytes)
+            _truncate(fd, path, self.size_bytes)
 
     def _check_not_reused(self, store: Store) -> None:
         """A file this backend formatted once and that no longer holds its swap header was
