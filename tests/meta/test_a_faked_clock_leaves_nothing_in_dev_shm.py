@@ -12,9 +12,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.fixtures.clock import (
     SHM,
     clock_off_by,
+    exited,
     give_back_clock,
     run_with_clock_off,
 )
@@ -53,7 +56,17 @@ def test_a_killed_process_is_followed_by_the_removal() -> None:
         assert had == "True" and int(pid) == proc.pid
     finally:
         proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    assert _left(proc.pid), "a killed process left nothing: libfaketime changed"
-    give_back_clock(proc.pid)
+        exited(proc, None)
+        left = _left(proc.pid)
+        give_back_clock(proc.pid)
+        proc.communicate()
+    assert left, "a killed process left nothing: libfaketime changed"
     assert _left(proc.pid) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_whose_clock_was_off_leaves_nothing(start_worker) -> None:  # type: ignore[no-untyped-def]
+    w = start_worker(env=clock_off_by(600))
+    assert _left(w.pid), "the worker made no segment: the test shows nothing"
+    w.stop()
+    assert _left(w.pid) == []
