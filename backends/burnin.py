@@ -29,9 +29,16 @@ from typing import Any, Final
 
 from . import cgroups, kernel
 from .base import SwapBackend
-from .errors import UnsafeError, ValidationError
+from .errors import BackendError, UnsafeError, ValidationError
 
 ProgressFn = Callable[[int, int], None]
+#: Asked at every sample: True stops the burn-in (``BurnInCancelled``).
+CancelFn = Callable[[], bool]
+
+
+class BurnInCancelled(BackendError):
+    """The burn-in was stopped by its ``cancel`` before its time was up: the hog was killed
+    and reaped and its cgroup removed, as on every exit; the area was only swapped to."""
 
 #: Where distributions mount the v1 memory hierarchy; the one used is read from mountinfo.
 CGROUP_ROOT: Final = Path("/sys/fs/cgroup/memory")
@@ -187,6 +194,7 @@ def burn_in(
     seconds: float,
     progress: ProgressFn | None = None,
     hierarchy: cgroups.Hierarchy | None = None,
+    cancel: CancelFn | None = None,
 ) -> BurnInResult:
     """Run a hog of ``hog_bytes`` for ``seconds`` in a memory cgroup limited to
     ``memory_limit_bytes``, so the kernel swaps to the (active) area. The cgroup is made in
@@ -197,7 +205,9 @@ def burn_in(
     MemAvailable or of what the limits of the cgroup it runs under leave. On every exit
     path the hog is killed and reaped and the cgroup removed; should the worker itself be
     SIGKILLed, the hog dies with it and the next burn-in removes the cgroup it left.
-    ``progress(ms_done, ms_total)`` is called about four times a second.
+    ``progress(ms_done, ms_total)`` is called about four times a second, and ``cancel()``
+    as often: True stops the hog there and raises ``BurnInCancelled`` (a burn-in may be
+    asked to run for a day, and a person who cancels it wants the memory back now).
     """
     _check_args(memory_limit_bytes, hog_bytes, seconds)
     area = _active_area(backend)
@@ -213,7 +223,7 @@ def burn_in(
         before = kernel.vmstat()
         started = time.monotonic()
         with _hog(cg, hog_bytes, seconds) as child:
-            peak, swap_peak = _watch(child, cg, backend.swap_path, seconds, progress)
+            peak, swap_peak = _watch(child, cg, backend.swap_path, seconds, progress, cancel)
             overstayed = child.poll() is None
             report = _report(child)
         # Reaped by now (killed first, had it overstayed): how it ended is known.
@@ -325,9 +335,11 @@ def _watch(
     path: str,
     seconds: float,
     progress: ProgressFn | None,
+    cancel: CancelFn | None = None,
 ) -> tuple[int, int | None]:
     """Sample the area's use and the cgroup's swap until the hog exits (or overstays);
-    returns both peaks in bytes (the cgroup's None where the kernel does not account it)."""
+    returns both peaks in bytes (the cgroup's None where the kernel does not account it).
+    ``BurnInCancelled`` once ``cancel()`` says so: ``_hog`` then kills and reaps the hog."""
     started = time.monotonic()
     total_ms = int(seconds * 1000)
     peak = 0
@@ -340,6 +352,11 @@ def _watch(
             swap_peak = max(swap_peak or 0, swapped)
         if progress is not None:
             progress(min(total_ms, int((time.monotonic() - started) * 1000)), total_ms)
+        if cancel is not None and cancel():
+            raise BurnInCancelled(
+                f"the burn-in of {path} was cancelled after "
+                f"{time.monotonic() - started:.1f} s of {seconds:g}: the hog was stopped"
+            )
         time.sleep(SAMPLE_INTERVAL)
     area = kernel.find_area(path)
     peak = max(peak, area.used_bytes if area else 0)

@@ -697,14 +697,22 @@ def burn_in(ctx: JobContext) -> dict[str, Any]:
             f"starting the memory hog in a cgroup v{hierarchy.version} memory cgroup "
             f"under {hierarchy.parent}",
         )
-        res = burnin.burn_in(
-            plugin,
-            memory_limit_bytes=int(p.get("memory_limit_bytes", 64 << 20)),
-            hog_bytes=int(p.get("hog_bytes", 160 << 20)),
-            seconds=float(p.get("seconds", 30)),
-            progress=ctx.progress_cb(2, 98, "burn-in"),
-            hierarchy=hierarchy,
-        )
+        try:
+            res = burnin.burn_in(
+                plugin,
+                memory_limit_bytes=int(p.get("memory_limit_bytes", 64 << 20)),
+                hog_bytes=int(p.get("hog_bytes", 160 << 20)),
+                seconds=float(p.get("seconds", 30)),
+                progress=ctx.progress_cb(2, 98, "burn-in"),
+                hierarchy=hierarchy,
+                cancel=ctx.cancelled,
+            )
+        except burnin.BurnInCancelled as e:
+            # Stopped at the hog's next sample, not after its time: it may have been asked
+            # to run for a day, and a cancel the runner no longer takes after the handler
+            # returned would have ended it as done (review 214/2).
+            ctx.log(e.message)
+            raise Cancelled() from e
     return {"burn_in": res.to_dict()}
 
 
