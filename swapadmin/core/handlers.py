@@ -23,6 +23,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from backends import (
+    PAGE_SIZE,
     BackendError,
     HeaderError,
     NoRoomError,
@@ -402,19 +403,62 @@ def activate(ctx: JobContext, *, continuing: bool = False) -> dict[str, Any]:
         ctx.step(10, "checking the backing store")
     plugin.swapfile(True)
     ctx.save_backend()
-    if _header_or_none(plugin) is None:
+    found = _header_or_none(plugin)
+    if found is None:
         # An adopted area is swapped on as it is (auto-repair too): never formatted.
         _refuse_adopted(ctx, f"{plugin.swap_path} has no swap header and would need mkswap")
         # A zram device comes back empty after a reboot (and was just added, so it is ours);
         # any other store without our header is refused by the plugin's proof.
         ctx.step(40, f"{plugin.swap_path} has no swap header: writing one")
         _mkswap(ctx, plugin)
+    else:
+        _refuse_a_header_not_of_the_rows_size(ctx, plugin, found)
     ctx.step(70, f"swapon {plugin.swap_path}")
     plugin.close()
     _swapon(ctx, plugin)
     area = _active_area(plugin)
     ctx.save_backend(info=_info(plugin, _last_info(ctx)))
     return {"already_active": False, "priority": area.priority if area else None}
+
+
+def _refuse_a_header_not_of_the_rows_size(
+    ctx: JobContext, plugin: SwapBackend, found: Mapping[str, Any]
+) -> None:
+    """Refuse to swap on an area of swapadmin's whose header is not the one ``_mkswap``
+    writes for the row's size: a resize whose header write failed leaves the old header on
+    the new size, and the kernel swaps on a grown store up to the old header's last page,
+    the area smaller than the row and the page say (review 214/4); a shrunk one it refuses
+    with a bare EINVAL.
+
+    The figure is ``header.mkswap``'s, min(size // PAGE_SIZE, MAX_PAGES) pages, for the
+    row's size: what swapadmin wrote at the provision and at each resize that completed.
+    For a kind whose row holds its size (file, loop, zram), ``swapfile(True)`` has just
+    proved the store of that size (the file's length, the zram disksize), so it is what a
+    mkswap would write now as well; the row, not a loop device's capacity, since a device
+    not told its size would pass the old header. Not for an adopted area: its header is the
+    sysadmin's, rightly smaller than its store when made with mkswap's size argument, and
+    never rewritten. Not for a block device, whose row has no size: swapadmin formats the
+    whole device, and one grown since is swapped on as its header says, which no row
+    contradicts."""
+    assert ctx.backend is not None
+    size = ctx.backend.size_bytes
+    if ctx.backend.adopted or size is None:
+        return
+    want = min(size // PAGE_SIZE, header.MAX_PAGES)
+    pages = int(found["last_page"]) + 1
+    if pages == want:
+        return
+    way_out = (
+        f"resize it again to {size} bytes to write its header, then activate it"
+        if plugin.resizable
+        else "destroy the backend and create it again"
+    )
+    raise HeaderError(
+        f"the swap header of {plugin.swap_path} covers {pages} pages "
+        f"({pages * PAGE_SIZE} bytes), not the {want} pages ({size} bytes) of "
+        f"{ctx.backend.name}: swapped on, the area would not be the size the backend says, "
+        f"so it is left off; {way_out}."
+    )
 
 
 def deactivate(ctx: JobContext) -> dict[str, Any]:
@@ -561,13 +605,15 @@ def resize(ctx: JobContext) -> dict[str, Any]:
     except Exception as e:
         # Never tried again: the next attempt's signature check refuses the row's new size,
         # and one that went on would find the area off and finish with it so (review 211/1).
-        said = e.message if isinstance(e, BackendError) else f"{type(e).__name__}: {e}"
-        if not headed:  # the old header is on the new size: activate would be refused
-            then = f"; resize it again to {new_size} bytes to write its header, then activate it"
-        elif was_active:
+        # Said as the runner says each: a BackendError whole, anything else cut and typed.
+        said = observe.said(e, None if isinstance(e, BackendError) else observe.SAID_LIMIT)
+        rewrite = f"resize it again to {new_size} bytes to write its header"
+        if headed:  # only a swapon follows the header, and only for an area that was on
             then = f"; {plugin.swap_path} stays off until it is activated"
-        else:
-            then = ""
+        elif was_active:  # the old header on the new size: activate refuses it
+            then = f"; {plugin.swap_path} stays off: {rewrite}, then activate it"
+        else:  # it was off, and stays so; activate refuses it until then
+            then = f"; {rewrite} before it is activated"
         raise BackendError(
             f"{ctx.past_cancel}, but {said}{then}",
             retryable=False, field=getattr(e, "field", None),

@@ -130,25 +130,28 @@ def test_a_swapon_after_the_resize_that_fails_is_said_and_not_tried_again(
         _destroyed(backend, path)
 
 
+def _header_not_written(ctx, plugin) -> None:
+    raise KernelError("mkswap: Input/output error (for the test)", retryable=True)
+
+
 def test_a_header_that_could_not_be_written_says_to_resize_again(
     host_row, swap_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The old header on the new size: activate would be refused, so the error says to
-    resize again, which writes the header (review 213/2)."""
+    resize again, which writes the header (review 213/2), then to activate the area, which
+    was on before the resize and stays off."""
     path = swap_root / "area"
     backend = _provisioned_on(host_row, "file", path)
 
-    def io_error(ctx, plugin) -> None:
-        raise KernelError("mkswap: Input/output error (for the test)", retryable=True)
-
     try:
         with monkeypatch.context() as m:
-            m.setattr(handlers, "_mkswap", io_error)
+            m.setattr(handlers, "_mkswap", _header_not_written)
             job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=8 * MiB))
         assert job.state == Job.State.FAILED, job.log
         assert job.error == (
             f"{path} was resized to {8 * MiB} bytes, but mkswap: Input/output error (for the "
-            f"test); resize it again to {8 * MiB} bytes to write its header, then activate it"
+            f"test); {path} stays off: resize it again to {8 * MiB} bytes to write its "
+            "header, then activate it"
         ), job.error
         again = run(
             job_for(Backend.objects.get(pk=backend.pk), Job.Kind.RESIZE, size_bytes=8 * MiB)
@@ -156,6 +159,33 @@ def test_a_header_that_could_not_be_written_says_to_resize_again(
         assert again.state == Job.State.SUCCEEDED, again.error
         on = run(job_for(Backend.objects.get(pk=backend.pk), Job.Kind.ACTIVATE))
         assert on.state == Job.State.SUCCEEDED, on.error
+    finally:
+        _destroyed(backend, path)
+
+
+def test_a_header_not_written_on_an_area_that_was_off_says_only_to_resize_again(
+    host_row, swap_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Off before the resize, the area has nothing to be turned on again: the error says to
+    resize again before it is activated, not to activate it after (review 214/4)."""
+    path = swap_root / "area"
+    backend = _provisioned_on(host_row, "file", path)
+
+    try:
+        off = run(job_for(backend, Job.Kind.DEACTIVATE))
+        assert off.state == Job.State.SUCCEEDED, off.error
+        with monkeypatch.context() as m:
+            m.setattr(handlers, "_mkswap", _header_not_written)
+            job = run(
+                job_for(Backend.objects.get(pk=backend.pk), Job.Kind.RESIZE, size_bytes=32 * MiB)
+            )
+        assert job.state == Job.State.FAILED, job.log
+        assert job.error == (
+            f"{path} was resized to {32 * MiB} bytes, but mkswap: Input/output error (for the "
+            f"test); resize it again to {32 * MiB} bytes to write its header before it is "
+            "activated"
+        ), job.error
+        assert str(path) not in active_swaps() and path.stat().st_size == 32 * MiB
     finally:
         _destroyed(backend, path)
 
