@@ -40,6 +40,7 @@ class BurnInCancelled(BackendError):
     """The burn-in was stopped by its ``cancel`` before its time was up: the hog was killed
     and reaped and its cgroup removed, as on every exit; the area was only swapped to."""
 
+
 #: Where distributions mount the v1 memory hierarchy; the one used is read from mountinfo.
 CGROUP_ROOT: Final = Path("/sys/fs/cgroup/memory")
 CGROUP_PREFIX: Final = "swapadmin-burnin-"
