@@ -10,6 +10,7 @@ from .errors import (
     NoRoomError,
     UnsafeError,
     ValidationError,
+    before_any_change,
 )
 from .policy import Policy
 from .registry import get_backend_class, registry
@@ -29,6 +30,7 @@ __all__ = [
     "UnsafeError",
     "ValidationError",
     "aligned_buffer",
+    "before_any_change",
     "get_backend_class",
     "registry",
 ]

@@ -8,6 +8,9 @@ outside the swap roots).
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 
 def printable(text: str) -> str:
     """``text`` as text that a page, a JSON document and a database can all hold: a name's
@@ -31,6 +34,10 @@ class BackendError(Exception):
     """A backend operation failed; the message is for humans, the flags for the job layer."""
 
     retryable: bool = False
+    #: Raised before anything of the store was changed (``before_any_change``), or once all
+    #: that was changed was undone: a job that swapped the area off to change it swaps it
+    #: on again, through activate's proof.
+    store_unchanged: bool = False
 
     def __init__(
         self, message: str, *, retryable: bool | None = None, field: str | None = None
@@ -84,6 +91,8 @@ class NoRoomError(UnsafeError):
     anything of the store was changed, or once what was taken was given back: a resize
     refused so leaves the area as it was, and a job that swapped it off for the resize
     swaps it on again (a kind of a third party promises the same when it raises it)."""
+
+    store_unchanged = True
 
 
 class UnsafeDirectoryError(UnsafeError):
@@ -144,3 +153,18 @@ class KernelError(BackendError):
 
 class HeaderError(BackendError):
     """Page 0 is not a swap header we can read (no SWAPSPACE2 magic, or inconsistent)."""
+
+
+@contextlib.contextmanager
+def before_any_change() -> Iterator[None]:
+    """Around a kind's checks before it changes a store (a resize's refusals: an area
+    swapped on meanwhile, a store not proven its own, a size refused): a BackendError
+    raised inside is marked ``store_unchanged``, so that a job which swapped the area off
+    for the change swaps it on again rather than leaving it off behind a refusal (reviews
+    211/2, 214/5). Only for code that changes nothing: a mark on an error raised after a
+    change would have the area swapped on over a store it no longer fits."""
+    try:
+        yield
+    except BackendError as e:
+        e.store_unchanged = True
+        raise

@@ -43,6 +43,7 @@ from ..errors import (
     UnsafeDirectoryError,
     UnsafeError,
     ValidationError,
+    before_any_change,
     printable,
 )
 from ..header import MAGIC
@@ -995,15 +996,18 @@ class FileBackend(SwapBackend):
         """Grow (fallocate) or shrink (truncate) the inactive file to ``new_size_bytes`` and
         verify it again, all through the proven descriptor; the header is stale afterwards,
         so mkswap it before swapon."""
-        new_size = self.clean_size(new_size_bytes)
-        assert new_size is not None
-        if self.record.get("adopted"):
-            raise NotOursError(f"{self.file_path} was adopted: it is left as it is, never resized")
-        self._refuse_if_active("resize it")
-        fd = self.descriptor(True)
-        path = self.file_path
-        self._check_ownership(fd, path)
-        old_size = os.fstat(fd).st_size
+        with before_any_change():
+            new_size = self.clean_size(new_size_bytes)
+            assert new_size is not None
+            if self.record.get("adopted"):
+                raise NotOursError(
+                    f"{self.file_path} was adopted: it is left as it is, never resized"
+                )
+            self._refuse_if_active("resize it")
+            fd = self.descriptor(True)
+            path = self.file_path
+            self._check_ownership(fd, path)
+            old_size = os.fstat(fd).st_size
         if new_size > old_size:
             self._allocate_keeping_room(
                 fd, path, new_size, new_size - old_size, lambda: _cut(fd, old_size)

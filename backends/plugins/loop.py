@@ -29,6 +29,7 @@ from ..errors import (
     KernelError,
     NoDeviceError,
     NotOursError,
+    before_any_change,
     printable,
 )
 from ..policy import Policy
@@ -388,18 +389,22 @@ class LoopBackend(FileBackend):
     def resize(self, new_size_bytes: int) -> None:
         """Resize the inactive file through its own proven descriptor and, when attached,
         tell the loop device its new size."""
-        if self.record.get("adopted"):
-            raise NotOursError(f"{self.file_path} was adopted: it is left as it is, never resized")
-        if self._store is not None and self._store.path != self.file_path:
-            self.close()
-        store = self._open_file(self.open_flags(True))
+        with before_any_change():
+            if self.record.get("adopted"):
+                raise NotOursError(
+                    f"{self.file_path} was adopted: it is left as it is, never resized"
+                )
+            if self._store is not None and self._store.path != self.file_path:
+                self.close()
+            store = self._open_file(self.open_flags(True))
         try:
-            _lock(store.fd, store.path)
-            self._check_file(store.fd, store.path)
-            if not self._taken:
-                self._require_identity(store)
-                self.check_swap_uuid(store)
-            self._keep(store)
+            with before_any_change():
+                _lock(store.fd, store.path)
+                self._check_file(store.fd, store.path)
+                if not self._taken:
+                    self._require_identity(store)
+                    self.check_swap_uuid(store)
+                self._keep(store)
             FileBackend.resize(self, new_size_bytes)
         finally:
             self.close()

@@ -39,6 +39,7 @@ from ..errors import (
     NotOursError,
     UnsafeError,
     ValidationError,
+    before_any_change,
 )
 from ..names import is_swap_area
 from ..policy import Policy
@@ -689,17 +690,20 @@ class ZramBackend(SwapBackend):
         """Reset our inactive device and configure it again at ``new_size_bytes``: its
         contents are lost, as they are at every swapoff. The device proves to be this
         backend's formatted area first."""
-        size = self.clean_size(new_size_bytes)
-        assert size is not None
-        if self.record.get("adopted"):
-            raise NotOursError("an adopted zram device is left as it is, never reset or resized")
-        name = self._owned_name()
-        if name is None:
-            raise BackendError("this zram area has no device; enable it first")
-        if self.is_active():
-            raise ActiveAreaError(f"/dev/{name} is active in /proc/swaps; deactivate it first")
-        if not self._taken:
-            self.verify()
+        with before_any_change():
+            size = self.clean_size(new_size_bytes)
+            assert size is not None
+            if self.record.get("adopted"):
+                raise NotOursError(
+                    "an adopted zram device is left as it is, never reset or resized"
+                )
+            name = self._owned_name()
+            if name is None:
+                raise BackendError("this zram area has no device; enable it first")
+            if self.is_active():
+                raise ActiveAreaError(f"/dev/{name} is active in /proc/swaps; deactivate it first")
+            if not self._taken:
+                self.verify()
         self.close()
         _write(name, "reset", 1)
         self._configure(name, size)

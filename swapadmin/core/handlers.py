@@ -26,7 +26,6 @@ from backends import (
     PAGE_SIZE,
     BackendError,
     HeaderError,
-    NoRoomError,
     Policy,
     SwapBackend,
     ValidationError,
@@ -580,13 +579,16 @@ def resize(ctx: JobContext) -> dict[str, Any]:
         ctx.step(40, f"resizing from {old_size} to {new_size} bytes")
         plugin.close()
         plugin.resize(new_size)
-    except (Cancelled, NoRoomError) as e:
-        # Nothing of the store was changed: before the resize, or the kind's promise.
-        if was_active:
+    except Cancelled as e:
+        if was_active:  # before the resize: nothing of the store was changed
             _on_again_as_it_was(ctx, e)
         raise
     except Exception as e:
-        if was_active:
+        if was_active and isinstance(e, BackendError) and e.store_unchanged:
+            # The kind's word that nothing of the store was changed: a refusal before any
+            # change (``before_any_change``: 211/2, 214/5) or no room (``NoRoomError``).
+            _on_again_as_it_was(ctx, e)
+        elif was_active:
             _left_off(ctx, plugin, e)
         raise
     ctx.save_backend(size_bytes=new_size)
@@ -628,16 +630,21 @@ def _unstoppable(ctx: JobContext, percent: float, message: str) -> None:
     ctx.progress(percent, message, force=True)
 
 
-def _on_again_as_it_was(ctx: JobContext, why: Cancelled | NoRoomError) -> None:
-    """A resize cancelled, or refused for room (``NoRoomError``: nothing was changed),
-    after its swapoff: the area was swap a moment ago and the host counts on it, so it
-    goes on again rather than staying off behind a job that did nothing. Through
-    activate's proof, of a plugin built from the row as it stands (the old size): the store
-    is this backend's, of that size, with its header. Not for a job the sweep failed
-    meanwhile: the backend may be the next job's by now, which reads the host again."""
+def _on_again_as_it_was(ctx: JobContext, why: Cancelled | BackendError) -> None:
+    """A resize cancelled, or refused with nothing of its store changed (``NoRoomError``,
+    a refusal before any change: ``store_unchanged``), after its swapoff: the area was swap
+    a moment ago and the host counts on it, so it goes on again rather than staying off
+    behind a job that did nothing. Through activate's proof, of a plugin built from the
+    row as it stands (the old size): the store is this backend's, of that size, with its
+    header. Not for a job the sweep failed meanwhile: the backend may be the next job's by
+    now, which reads the host again. Not for an area on again already: something swapped
+    it on meanwhile (the kind's refusal may be just that), and it is left so."""
     assert ctx.backend is not None
     said = why.message if isinstance(why, BackendError) else "cancelled"
     where = ctx.plugin.swap_path if ctx.plugin is not None else ctx.backend.name
+    # What failed, said as it is: the swapon or its proof, or a step before either could be
+    # tried (the job's row, the plugin), which is not a refusal of the swapon (214/7).
+    failed = "swapon again could not be tried"
     try:
         if not Job.objects.filter(pk=ctx.job.pk, state=Job.State.RUNNING).exists():
             ctx.log("the area is left off: the job was failed meanwhile")
@@ -646,7 +653,11 @@ def _on_again_as_it_was(ctx: JobContext, why: Cancelled | NoRoomError) -> None:
             ctx.plugin.close()
         plugin = attach_plugin(ctx, provisioning=False, force=False)
         where = plugin.swap_path
+        if _active_area(plugin) is not None:
+            ctx.log(f"{where} is on again already: something swapped it on meanwhile")
+            return
         ctx.log(f"the resize changed nothing: swapon {where} again as it was")
+        failed = "swapon again was refused"  # from activate's proof on
         plugin.swapfile(True)
         if _header_or_none(plugin) is None:
             raise HeaderError(f"{plugin.swap_path} has no swap header any more")
@@ -654,9 +665,9 @@ def _on_again_as_it_was(ctx: JobContext, why: Cancelled | NoRoomError) -> None:
         _swapon(ctx, plugin)
     except (BackendError, *DB_ERRORS) as e:
         # Not tried again: an attempt would find the area off and leave it so.
-        refusal = e.message if isinstance(e, BackendError) else f"{type(e).__name__}: {e}"
+        refusal = observe.said(e, None if isinstance(e, BackendError) else observe.SAID_LIMIT)
         raise BackendError(
-            f"{said}; {where} stays off, as swapon again was refused: {refusal}",
+            f"{said}; {where} stays off, as {failed}: {refusal}",
             retryable=False, field=getattr(e, "field", None),
         ) from why  # fmt: skip
 

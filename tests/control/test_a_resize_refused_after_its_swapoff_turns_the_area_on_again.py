@@ -10,10 +10,12 @@ file keeps (review 202/7)."""
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.db import OperationalError
 
 from backends import KernelError, Policy, header
 from swapadmin.core import dynamic, handlers
@@ -177,6 +179,82 @@ def test_a_job_failed_by_the_sweep_meanwhile_leaves_the_area_off(
         assert "the area is left off: the job was failed meanwhile" in job.log, job.log
         assert str(path) not in active_swaps()
         assert path.stat().st_size == 8 * MiB
+    finally:
+        gone = run(job_for(backend, Job.Kind.DESTROY))
+        assert gone.state == Job.State.SUCCEEDED, gone.error
+
+
+def test_a_size_the_kind_refuses_leaves_the_area_on_as_it_was(host_row, small_root: Path) -> None:
+    """A refusal inside the kind's resize before any change (here the size: the request
+    side refuses it first, but a job's parameters are the worker's to check again) turns
+    the area on again, as no room does: before, it was left off (reviews 211/2, 214/5)."""
+    path = small_root / "swap0"
+    backend = _active_file(host_row, path)
+    try:
+        before = _uuid(backend)
+        job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=5 * 4096))
+        assert job.state == Job.State.FAILED, job.log
+        assert "size must be at least 10 pages" in job.error, job.error
+        assert "stays off" not in job.error, job.error
+        assert f"the resize changed nothing: swapon {path} again as it was" in job.log, job.log
+        assert str(path) in active_swaps()
+        assert path.stat().st_size == 8 * MiB and _uuid(backend) == before
+    finally:
+        gone = run(job_for(backend, Job.Kind.DESTROY))
+        assert gone.state == Job.State.SUCCEEDED, gone.error
+
+
+def test_an_area_swapped_on_meanwhile_is_not_said_to_stay_off(
+    host_row, small_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Someone swapped the area on by hand between the resize's swapoff and its resize: the
+    kind refuses an active area, and the job says so and leaves it on, not that it "stays
+    off" (review 214/5)."""
+    path = small_root / "swap0"
+    backend = _active_file(host_row, path)
+    swapoff = handlers._swapoff
+
+    def swapped_on_by_hand_meanwhile(ctx, plugin) -> None:
+        swapoff(ctx, plugin)
+        subprocess.run(["swapon", str(path)], check=True)
+
+    try:
+        with monkeypatch.context() as m:
+            m.setattr(handlers, "_swapoff", swapped_on_by_hand_meanwhile)
+            job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=16 * MiB))
+        assert job.state == Job.State.FAILED, job.log
+        assert "stays off" not in job.error, job.error
+        assert f"{path} is on again already: something swapped it on meanwhile" in job.log
+        assert str(path) in active_swaps()
+        assert path.stat().st_size == 8 * MiB
+    finally:
+        gone = run(job_for(backend, Job.Kind.DESTROY))
+        assert gone.state == Job.State.SUCCEEDED, gone.error
+
+
+def test_a_swapon_again_that_could_not_be_tried_is_not_said_refused(
+    host_row, small_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database is away when the area would go on again: the error says the swapon
+    could not be tried, not that it was refused (review 214/7)."""
+    path = small_root / "swap0"
+    backend = _active_file(host_row, path)
+
+    def away(ctx, **kw):  # type: ignore[no-untyped-def]
+        # The runner attached the job's plugin before the handler, through its own import:
+        # this is only the swapon again's.
+        raise OperationalError("the database went away for the test")
+
+    try:
+        with monkeypatch.context() as m:
+            m.setattr(handlers, "attach_plugin", away)
+            job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=512 * MiB))
+        assert job.state == Job.State.FAILED, job.log
+        assert (
+            f"{path} stays off, as swapon again could not be tried: OperationalError: "
+            "the database went away for the test"
+        ) in job.error, job.error
+        assert str(path) not in active_swaps()
     finally:
         gone = run(job_for(backend, Job.Kind.DESTROY))
         assert gone.state == Job.State.SUCCEEDED, gone.error
