@@ -22,6 +22,9 @@ from backends.errors import KernelError, NoRoomError
 from backends.plugins import file as file_module
 from backends.plugins.file import FileBackend
 from backends.policy import Policy
+from tests.backends.test_an_allocation_that_leaves_less_than_the_reserve_is_given_back import (
+    unfinished,
+)
 from tests.fixtures.host import mounted_image, needs_root
 from tests.fixtures.stores import provisioned, rebuilt
 
@@ -103,24 +106,7 @@ def test_an_unfinished_file_filled_partway_is_emptied_again(
     disk: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = disk / "swap0"
-    owner = str(uuid.uuid4())
-
-    def provision(size: int) -> FileBackend:
-        b = FileBackend(
-            {"path": str(path)}, size_bytes=size, policy=Policy(swap_roots=(disk,)),
-            provisioning=True, owner=owner,
-        )  # fmt: skip
-        b.keep_free(KEPT, ", kept free for the test")
-        return b
-
-    with provision(4 * MiB) as first:
-        first.swapfile(True)  # made, never formatted: unfinished
-    fd = os.open(path, os.O_RDWR)
-    try:  # all holes, as a file someone truncated
-        os.truncate(fd, 0)
-        os.truncate(fd, 4 * MiB)
-    finally:
-        os.close(fd)
+    provision = unfinished(path, KEPT)
     seen = _another_write_leaves_half_of(monkeypatch, disk, 28 * MiB)
     with provision(28 * MiB) as again, pytest.raises(NoRoomError) as refusal:
         again.swapfile(True)

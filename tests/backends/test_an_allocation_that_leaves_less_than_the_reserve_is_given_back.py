@@ -11,7 +11,7 @@ from __future__ import annotations
 import errno
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -71,6 +71,31 @@ def _new_file(path: Path, disk: Path) -> FileBackend:
     return backend
 
 
+def unfinished(path: Path, kept: float) -> Callable[[int], FileBackend]:
+    """A file a backend made at ``path`` and never formatted, all 4 MiB of it holes, as a
+    file someone truncated (fallocate fills them too: 199/2); a factory of that backend's
+    provisions at a size, each keeping ``kept`` percent of the filesystem free."""
+    owner = str(uuid.uuid4())
+
+    def provision(size: int) -> FileBackend:
+        b = FileBackend(
+            {"path": str(path)}, size_bytes=size, policy=Policy(swap_roots=(path.parent,)),
+            provisioning=True, owner=owner,
+        )  # fmt: skip
+        b.keep_free(kept, ", kept free for the test")
+        return b
+
+    with provision(4 * MiB) as first:
+        first.swapfile(True)  # made, never formatted: unfinished
+    fd = os.open(path, os.O_RDWR)
+    try:
+        os.truncate(fd, 0)
+        os.truncate(fd, 4 * MiB)
+    finally:
+        os.close(fd)
+    return provision
+
+
 def _refused(refusal: pytest.ExceptionInfo[UnsafeError], path: Path) -> None:
     said = refusal.value.message
     assert f"not enough free space in {path.parent} once {path} was allocated" in said, said
@@ -120,24 +145,7 @@ def test_an_unfinished_file_is_cut_back_when_another_write_took_the_reserve(
     """Provisioning again completes a file of this backend never formatted: its growth
     is measured again too, and undone to the length it had."""
     path = disk / "swap0"
-    owner = str(uuid.uuid4())
-
-    def provision(size: int) -> FileBackend:
-        b = FileBackend(
-            {"path": str(path)}, size_bytes=size, policy=Policy(swap_roots=(disk,)),
-            provisioning=True, owner=owner,
-        )  # fmt: skip
-        b.keep_free(KEPT, ", kept free for the test")
-        return b
-
-    with provision(4 * MiB) as first:
-        first.swapfile(True)  # made, never formatted: unfinished
-    fd = os.open(path, os.O_RDWR)
-    try:  # all holes, as a file someone truncated: fallocate fills them too (199/2)
-        os.truncate(fd, 0)
-        os.truncate(fd, 4 * MiB)
-    finally:
-        os.close(fd)
+    provision = unfinished(path, KEPT)
     seen = _another_write_takes_room_first(monkeypatch, disk, 16 * MiB)
     with provision(16 * MiB) as again, pytest.raises(UnsafeError) as refusal:
         again.swapfile(True)
