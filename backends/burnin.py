@@ -355,8 +355,9 @@ def _watch(
             progress(min(total_ms, int((time.monotonic() - started) * 1000)), total_ms)
         if cancel is not None and cancel():
             raise BurnInCancelled(
-                f"the burn-in of {path} was cancelled after "
-                f"{time.monotonic() - started:.1f} s of {seconds:g}: the hog was stopped"
+                # Neutral: a cancel asked, or the job failed meanwhile (the runner says which).
+                f"the burn-in of {path} was stopped after "
+                f"{time.monotonic() - started:.1f} s of {seconds:g}: the hog was killed"
             )
         time.sleep(SAMPLE_INTERVAL)
     area = kernel.find_area(path)

@@ -418,7 +418,16 @@ class FileBackend(SwapBackend):
                 f"{e.message}. The allocation was undone, but what reached the disk is not known.",
                 errno=e.errno,
             ) from e
-        free, reserve = free_and_reserve(fd, self._kept_free_percent)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                give_back()
+            raise
+        try:
+            free, reserve = free_and_reserve(fd, self._kept_free_percent)
+        except BaseException:  # the room unknown: nothing is kept that was not measured
+            with contextlib.suppress(OSError):
+                give_back()
+            raise
         if free >= reserve:
             return
         short = (

@@ -54,8 +54,8 @@ def test_a_burn_in_cancelled_while_its_hog_runs_stops_it(
             m.setattr(burnin, "_watch", cancel_asked_as_the_hog_runs)
             job = run(job)
         assert job.state == Job.State.CANCELLED, job.log
-        assert f"the burn-in of {path} was cancelled after " in job.log, job.log
-        assert "s of 600: the hog was stopped" in job.log, job.log
+        assert f"the burn-in of {path} was stopped after " in job.log, job.log
+        assert "s of 600: the hog was killed" in job.log, job.log
         assert "cancelled at the user's request" in job.log and "too late" not in job.log
         # The hog's cgroup is gone (it is removed only once no process is left in it), and
         # the area is still on, the backend free for its next job.

@@ -112,7 +112,7 @@ def test_the_worker_exits_as_docker_compose_left_it(start_worker, scratch: Path)
     since = timezone.now()
     w = start_worker(env={"SWAPADMIN_MACHINE_ID_FILE": str(path)}, wait=False)
     # Before, it registered its host as no machine's and ran on: this wait timed out.
-    assert w.proc.wait(timeout=60) == EX_WRONG_MACHINE, w.log()[-3000:]
+    assert w.wait(60) == EX_WRONG_MACHINE, w.log()[-3000:]
     assert f"refusing to start: this machine's id file {path} {said}" in w.log()
     assert "systemd-machine-id-setup" in w.log()
     assert not Host.objects.filter(name=w.name).exists()

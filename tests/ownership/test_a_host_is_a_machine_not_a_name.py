@@ -40,7 +40,7 @@ def test_a_worker_on_another_machine_is_refused(start_worker, alice):
     )  # fmt: skip
 
     clone = start_worker(name=first.name, wait=False)
-    code = clone.proc.wait(timeout=60)
+    code = clone.wait(60)
     assert code == EX_WRONG_MACHINE, clone.log()[-3000:]
     assert f"registered by the machine with id {ANOTHER_MACHINE}" in clone.log()
     assert machines.machine_id() in clone.log()

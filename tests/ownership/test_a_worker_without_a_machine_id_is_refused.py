@@ -52,7 +52,7 @@ def test_the_worker_refuses_to_start_as_the_host(start_worker, alice, scratch, h
         60, "the worker to exit or to register",
     )  # fmt: skip
     assert not unknown.alive(), f"it started as {first.name}:\n{unknown.log()[-3000:]}"
-    assert unknown.proc.wait(timeout=10) == EX_WRONG_MACHINE, unknown.log()[-3000:]
+    assert unknown.wait(10) == EX_WRONG_MACHINE, unknown.log()[-3000:]
     assert f"registered by the machine with id {registered}" in unknown.log()
     host = Host.objects.get(name=first.name)
     assert host.machine_id == registered and not host.last_heartbeat > since
