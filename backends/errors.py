@@ -162,9 +162,16 @@ def before_any_change() -> Iterator[None]:
     raised inside is marked ``store_unchanged``, so that a job which swapped the area off
     for the change swaps it on again rather than leaving it off behind a refusal (reviews
     211/2, 214/5). Only for code that changes nothing: a mark on an error raised after a
-    change would have the area swapped on over a store it no longer fits."""
+    change would have the area swapped on over a store it no longer fits. A kind that
+    changes anything before it calls a base class's resize clears the mark on what comes
+    up from it (``e.store_unchanged = False``). Never for a ``BusyError`` (another writer
+    at work) nor a ``NoDeviceError`` (the store gone)."""
     try:
         yield
+    except (BusyError, NoDeviceError):
+        # Not "unchanged": another writer holds the store now (its lock), or the store is
+        # gone; neither is one to swap on again (review 219/1-2).
+        raise
     except BackendError as e:
         e.store_unchanged = True
         raise

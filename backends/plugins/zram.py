@@ -699,7 +699,7 @@ class ZramBackend(SwapBackend):
                 )
             name = self._owned_name()
             if name is None:
-                raise BackendError("this zram area has no device; enable it first")
+                raise NoDeviceError("this zram area has no device; enable it first")
             if self.is_active():
                 raise ActiveAreaError(f"/dev/{name} is active in /proc/swaps; deactivate it first")
             if not self._taken:

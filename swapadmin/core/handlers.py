@@ -9,6 +9,7 @@ deactivating an inactive one) succeed without touching the kernel.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import uuid as uuid_mod
@@ -641,10 +642,11 @@ def _on_again_as_it_was(ctx: JobContext, why: Cancelled | BackendError) -> None:
     it on meanwhile (the kind's refusal may be just that), and it is left so."""
     assert ctx.backend is not None
     said = why.message if isinstance(why, BackendError) else "cancelled"
-    where = ctx.plugin.swap_path if ctx.plugin is not None else ctx.backend.name
-    # What failed, said as it is: the swapon or its proof, or a step before either could be
-    # tried (the job's row, the plugin), which is not a refusal of the swapon (214/7).
-    failed = "swapon again could not be tried"
+    where = ctx.backend.name
+    if ctx.plugin is not None:
+        with contextlib.suppress(BackendError):  # named below, once the row's plugin is
+            where = ctx.plugin.swap_path
+    tried = False  # from activate's proof on: what fails is said as refused or failed
     try:
         if not Job.objects.filter(pk=ctx.job.pk, state=Job.State.RUNNING).exists():
             ctx.log("the area is left off: the job was failed meanwhile")
@@ -652,24 +654,53 @@ def _on_again_as_it_was(ctx: JobContext, why: Cancelled | BackendError) -> None:
         if ctx.plugin is not None:
             ctx.plugin.close()
         plugin = attach_plugin(ctx, provisioning=False, force=False)
-        where = plugin.swap_path
+        path = plugin.swap_path_if_any()
+        if path is None:
+            # The store is gone (a zram device removed meanwhile): nothing is made again
+            # in its place by a job that only puts back what was (review 219/2).
+            raise NoDeviceError(f"{where} has no device any more")
+        where = path
         if _active_area(plugin) is not None:
-            ctx.log(f"{where} is on again already: something swapped it on meanwhile")
+            _say_who_swapped_it_on(ctx, plugin)
             return
         ctx.log(f"the resize changed nothing: swapon {where} again as it was")
-        failed = "swapon again was refused"  # from activate's proof on
+        tried = True
         plugin.swapfile(True)
-        if _header_or_none(plugin) is None:
+        found = _header_or_none(plugin)
+        if found is None:
             raise HeaderError(f"{plugin.swap_path} has no swap header any more")
+        _refuse_a_header_not_of_the_rows_size(ctx, plugin, found)
         plugin.close()
         _swapon(ctx, plugin)
     except (BackendError, *DB_ERRORS) as e:
-        # Not tried again: an attempt would find the area off and leave it so.
+        # Not tried again: an attempt would find the area off and leave it so. Said as it
+        # is: a step before the proof (the job's row, the plugin) is not a refusal of the
+        # swapon (214/7), nor is a database error after it (219/5).
+        if not tried:
+            how = "swapon again could not be tried"
+        elif isinstance(e, BackendError):
+            how = "swapon again was refused"
+        else:
+            how = "swapon again failed"
         refusal = observe.said(e, None if isinstance(e, BackendError) else observe.SAID_LIMIT)
         raise BackendError(
-            f"{said}; {where} stays off, as {failed}: {refusal}",
+            f"{said}; {where} stays off, as {how}: {refusal}",
             retryable=False, field=getattr(e, "field", None),
         ) from why  # fmt: skip
+
+
+def _say_who_swapped_it_on(ctx: JobContext, plugin: SwapBackend) -> None:
+    """An area on again before the resize's swapon again: left as it is, and said whether
+    it proves to be this backend's (review 219/4)."""
+    try:
+        plugin.verify()
+    except BackendError as e:
+        ctx.log(
+            f"something is swapped on at {plugin.swap_path} meanwhile; it is left as it is, "
+            f"not proven this backend's ({e.message})"
+        )
+        return
+    ctx.log(f"{plugin.swap_path} is on again already: something swapped it on meanwhile")
 
 
 def _left_off(ctx: JobContext, plugin: SwapBackend, error: Exception) -> None:

@@ -9,6 +9,7 @@ file keeps (review 202/7)."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 from collections.abc import Iterator
@@ -256,5 +257,37 @@ def test_a_swapon_again_that_could_not_be_tried_is_not_said_refused(
         ) in job.error, job.error
         assert str(path) not in active_swaps()
     finally:
+        gone = run(job_for(backend, Job.Kind.DESTROY))
+        assert gone.state == Job.State.SUCCEEDED, gone.error
+
+
+def test_a_file_another_writer_holds_stays_off(
+    host_row, small_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another writer took the file's lock between the swapoff and the resize (as another
+    swapadmin job writing it would): the resize is refused, and the area is not swapped on
+    again under a header whose pages that writer may be changing (review 219/1)."""
+    path = small_root / "swap0"
+    backend = _active_file(host_row, path)
+    swapoff = handlers._swapoff
+    held: list[int] = []
+
+    def another_writer_meanwhile(ctx, plugin) -> None:
+        swapoff(ctx, plugin)
+        fd = os.open(path, os.O_RDONLY)
+        held.append(fd)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    try:
+        with monkeypatch.context() as m:
+            m.setattr(handlers, "_swapoff", another_writer_meanwhile)
+            job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=16 * MiB))
+        assert job.state == Job.State.FAILED, job.log
+        assert "being written by another swapadmin job" in job.error, job.error
+        assert f"{path} stays off" in job.error, job.error
+        assert str(path) not in active_swaps()
+    finally:
+        for fd in held:
+            os.close(fd)
         gone = run(job_for(backend, Job.Kind.DESTROY))
         assert gone.state == Job.State.SUCCEEDED, gone.error
