@@ -388,43 +388,33 @@ class FileBackend(SwapBackend):
         gone afterwards, or whose fallocate fails partway, calls ``give_back`` to return
         what it took, and refuses."""
         self._check_room(fd, needed, path)
+        step = "allocate"
         try:
             _allocate(fd, path, size)
+            step = "flush"
+            _flush(fd, path)
+            step = "measure"
+            free, reserve = free_and_reserve(fd, self._kept_free_percent)
         except KernelError as e:
+            _give_back(give_back, e.message, fd, path)
             # A fallocate that fails partway keeps the blocks it got, and ENOSPC is what the
             # race above makes of it when the other allocation came first (review 214/1).
-            _give_back(give_back, e.message, fd, path)
-            if e.errno in _NO_ROOM:
+            if step == "allocate" and e.errno in _NO_ROOM:
                 raise NoRoomError(
                     f"{e.message}, though the room was there a moment before: "
                     f"{_NO_ROOM[e.errno]}. The bytes it took were given back; try again."
                 ) from e
-            raise KernelError(
-                f"{e.message}. The bytes it took were given back.", errno=e.errno
-            ) from e
+            # After a failed flush what reached the disk is not known: never said as "no
+            # room", which would have a resize swap the area on again (review 217/1).
+            undone = (
+                "The bytes it took were given back."
+                if step == "allocate"
+                else "The allocation was undone, but what reached the disk is not known."
+            )
+            raise KernelError(f"{e.message}. {undone}", errno=e.errno) from e
         except BaseException:
-            # Interrupted (a signal's exception, a time limit): what it took goes back all the
-            # same, and the interruption goes on up (review 217/4).
-            with contextlib.suppress(OSError):
-                give_back()
-            raise
-        try:
-            _flush(fd, path)
-        except KernelError as e:
-            # What reached the disk is not known: undone as well as can be, and never said
-            # as "no room", which would have a resize swap the area on again (review 217/1).
-            _give_back(give_back, e.message, fd, path)
-            raise KernelError(
-                f"{e.message}. The allocation was undone, but what reached the disk is not known.",
-                errno=e.errno,
-            ) from e
-        except BaseException:
-            with contextlib.suppress(OSError):
-                give_back()
-            raise
-        try:
-            free, reserve = free_and_reserve(fd, self._kept_free_percent)
-        except BaseException:  # the room unknown: nothing is kept that was not measured
+            # Interrupted (a signal's exception, a time limit), or the room could not be
+            # read: what it took goes back all the same, and the error goes on up (217/4).
             with contextlib.suppress(OSError):
                 give_back()
             raise
