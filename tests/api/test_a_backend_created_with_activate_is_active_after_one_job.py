@@ -17,7 +17,14 @@ from swapadmin.core.models import AuditEvent, Backend, Job
 from swapadmin.core.services import Actor
 from swapadmin.health.tasks import repair_drifted
 from tests.api.test_file_backend_over_http import Script, swaps
-from tests.fixtures.host import attached_loops, needs_root
+from tests.fixtures.host import (
+    TEST_BASE,
+    attached_loops,
+    needs_root,
+    session_zram,
+    under,
+    zram_ledger,
+)
 from tests.fixtures.tokens import token_for
 from tests.fixtures.workers import WorkerProcess, wait_for_job
 
@@ -74,14 +81,19 @@ def test_without_activate_the_area_stays_off(
     assert (backend["observed_state"], backend["desired_state"]) == ("ready", "inactive")
 
 
+def _ours(loops: dict[str, str]) -> list[str]:
+    return [dev for dev, backing in loops.items() if under(backing, str(TEST_BASE))]
+
+
 @pytest.mark.parametrize("kind", ["loop", "zram"])
 def test_a_loop_or_zram_backend_is_made_once_and_swapped_on(
     zram_cleanup: None, kind: str, worker: WorkerProcess, alice: User
 ) -> None:
     """The store is enabled twice in the one job (provision, then activate's own proof): it
     must be the same device, not a second loop or zram device left behind."""
-    loops_before = set(attached_loops())
-    zram_before = {d for d in os.listdir("/sys/block") if d.startswith("zram")}
+    # Only this run's: another test run on the machine may add devices meanwhile.
+    loops_before = set(_ours(attached_loops()))
+    noted_before = len(zram_ledger())
     params = {"path": str(worker.swap_root / "now.img")} if kind == "loop" else {}
     job = services.create_backend(
         host=worker.host, kind=kind, name=f"{kind}-now", size_bytes=16 * MiB,
@@ -94,10 +106,9 @@ def test_a_loop_or_zram_backend_is_made_once_and_swapped_on(
     area = kernel.find_area(device)
     assert area is not None and area.priority == 5
     if kind == "loop":
-        assert set(attached_loops()) - loops_before == {device}
+        assert set(_ours(attached_loops())) - loops_before == {device}
     else:
-        made = {d for d in os.listdir("/sys/block") if d.startswith("zram")} - zram_before
-        assert made == {os.path.basename(device)}
+        assert [dev for dev, _ in session_zram(noted_before)] == [device]
 
     job = wait_for_job(
         services.request_action(backend, Job.Kind.DESTROY, Actor(alice, Job.Via.API), {}),
