@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .errors import NoRoomError, UnsafeError, ValidationError
+from .errors import KernelError, NoRoomError, UnsafeError, ValidationError
 
 DEFAULT_SWAP_ROOTS = "/var/lib/swapadmin/swap"
 
@@ -114,7 +114,15 @@ def free_and_reserve(where: str | Path | int, reserve_percent: float) -> tuple[i
     """The bytes free to an unprivileged writer on the filesystem of ``where`` (a directory,
     or an open descriptor on it), and ``reserve_percent`` of its size in bytes."""
     at = where if isinstance(where, int) else nearest_existing(str(where))
-    st = os.statvfs(at)
+    try:
+        st = os.statvfs(at)
+    except OSError as e:
+        # The kernel's words, so that an allocation measured after it took its bytes gives
+        # them back and says why, rather than reaching the job as an internal error (220/5).
+        shown = "the swap file's filesystem" if isinstance(where, int) else str(at)
+        raise KernelError(
+            f"cannot read the free space of {shown}: {e.strerror}", errno=e.errno
+        ) from e
     return st.f_bavail * st.f_frsize, int(st.f_blocks * st.f_frsize * reserve_percent / 100)
 
 

@@ -407,14 +407,14 @@ class FileBackend(SwapBackend):
             # After a failed flush what reached the disk is not known: never said as "no
             # room", which would have a resize swap the area on again (review 217/1).
             undone = (
-                "The bytes it took were given back."
-                if step == "allocate"
-                else "The allocation was undone, but what reached the disk is not known."
+                "The allocation was undone, but what reached the disk is not known."
+                if step == "flush"
+                else "The bytes it took were given back."
             )
             raise KernelError(f"{e.message}. {undone}", errno=e.errno) from e
         except BaseException:
-            # Interrupted (a signal's exception, a time limit), or the room could not be
-            # read: what it took goes back all the same, and the error goes on up (217/4).
+            # Interrupted (a signal's exception, a time limit): what it took goes back all
+            # the same, and the interruption goes on up (217/4).
             with contextlib.suppress(OSError):
                 give_back()
             raise

@@ -182,3 +182,35 @@ def test_an_allocation_interrupted_gives_back_what_it_took(
     with backend, pytest.raises(KeyboardInterrupt):
         backend.resize(16 * MiB)
     assert path.stat().st_size == 4 * MiB and path.read_bytes() == before
+
+
+@needs_root
+def test_a_room_that_cannot_be_read_afterwards_gives_the_growth_back(
+    disk: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The filesystem's room cannot be read once the growth is on disk (EIO, made here for
+    the test): the growth goes back, and the kernel's words are said as a KernelError,
+    never left to the job as an internal error (review 220/5)."""
+    path, before, backend = _grown_file(disk)
+    flush, statvfs = file_module._flush, os.statvfs
+    flushed: list[int] = []
+
+    def flush_noted(fd: int, where: str) -> None:
+        flush(fd, where)
+        flushed.append(fd)
+
+    def unreadable_once_flushed(at: int | str) -> os.statvfs_result:
+        if flushed:
+            raise OSError(errno.EIO, "Input/output error")
+        return statvfs(at)
+
+    monkeypatch.setattr(file_module, "_flush", flush_noted)
+    monkeypatch.setattr(os, "statvfs", unreadable_once_flushed)
+    with backend, pytest.raises(KernelError) as refusal:
+        backend.resize(16 * MiB)
+    monkeypatch.undo()
+    said = refusal.value.message
+    assert not isinstance(refusal.value, NoRoomError)
+    assert "cannot read the free space of the swap file's filesystem: Input/output error" in said
+    assert "The bytes it took were given back." in said, said
+    assert path.stat().st_size == 4 * MiB and path.read_bytes() == before
