@@ -216,6 +216,11 @@ class SwapBackend(ABC):
         #: Only a provision may take a store that is not yet this backend's: every other
         #: caller finds the store proven ours (``prove``) or writes nothing.
         self.provisioning = provisioning
+        #: Whether ``swapfile(True)`` may make a store where there is none (a zram device
+        #: hot_added, a loop device attached). A caller that only puts back what was (a
+        #: resize's swapon again) sets it False: the kind then raises ``NoDeviceError``
+        #: rather than make one (review 220/2).
+        self.may_make_store = True
         #: Who owns the stores this instance takes: the control plane passes the backend's
         #: public id, which the kinds write into their mark (a file's xattr). None for the
         #: operator's command line, which acts on the path the operator names.

@@ -9,6 +9,7 @@ outside the swap roots).
 from __future__ import annotations
 
 import contextlib
+import errno as errno_codes
 from collections.abc import Iterator
 
 
@@ -165,13 +166,25 @@ def before_any_change() -> Iterator[None]:
     change would have the area swapped on over a store it no longer fits. A kind that
     changes anything before it calls a base class's resize clears the mark on what comes
     up from it (``e.store_unchanged = False``). Never for a ``BusyError`` (another writer
-    at work) nor a ``NoDeviceError`` (the store gone)."""
+    at work) nor a store gone (``store_gone``)."""
     try:
         yield
-    except (BusyError, NoDeviceError):
-        # Not "unchanged": another writer holds the store now (its lock), or the store is
-        # gone; neither is one to swap on again (review 219/1-2).
-        raise
     except BackendError as e:
-        e.store_unchanged = True
+        # Not "unchanged": another writer holds the store now (its lock), or the store is
+        # gone; neither is one to swap on again (reviews 219/1-2, 220/2).
+        if not isinstance(e, BusyError) and not store_gone(e):
+            e.store_unchanged = True
         raise
+
+
+#: What the kernel says of a device or file that is not there any more: a zram device
+#: removed, a loop device's node gone, a file unlinked between a look and an open.
+_GONE = frozenset({errno_codes.ENOENT, errno_codes.ENODEV, errno_codes.ENXIO})
+
+
+def store_gone(error: BaseException) -> bool:
+    """Whether ``error`` says the store is not there any more: a ``NoDeviceError``, or the
+    kernel's "no such file or device" on the way to it."""
+    if isinstance(error, NoDeviceError):
+        return True
+    return isinstance(error, KernelError) and error.errno in _GONE

@@ -229,6 +229,10 @@ class LoopBackend(FileBackend):
             dev = self.device if self.device and self._backs(self.device, backing.fd) else None
             # After a crash between attaching and storing state, the device is found again.
             dev = dev or self._find_our_device(backing.fd)
+            if dev is None and not self.may_make_store:
+                raise NoDeviceError(
+                    f"{self.file_path} is not attached to a loop device any more; none is attached"
+                )
             if dev is None:
                 dev = self._configure_free_device(backing.fd)
             self.state["device"] = dev

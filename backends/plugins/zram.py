@@ -537,6 +537,8 @@ class ZramBackend(SwapBackend):
                 self.verify()
             return
         created = name is None
+        if name is None and not self.may_make_store:
+            raise NoDeviceError("this zram area has no device of its own any more; none is added")
         if name is None:
             name = self._hot_add()
         elif not self.provisioning:
