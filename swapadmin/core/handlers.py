@@ -41,7 +41,7 @@ from backends import (
     tunables,
 )
 from backends import store as store_mod
-from backends.errors import NoDeviceError, PluginError, printable
+from backends.errors import BusyError, NoDeviceError, PluginError, printable, store_gone
 from backends.store import Store
 
 from . import observe, signing
@@ -609,7 +609,7 @@ def resize(ctx: JobContext) -> dict[str, Any]:
         # Never tried again: the next attempt's signature check refuses the row's new size,
         # and one that went on would find the area off and finish with it so (review 211/1).
         # Said as the runner says each: a BackendError whole, anything else cut and typed.
-        said = observe.said(e, None if isinstance(e, BackendError) else observe.SAID_LIMIT)
+        said = _said_whole_if_ours(e)
         rewrite = f"resize it again to {new_size} bytes to write its header"
         if headed:  # only a swapon follows the header, and only for an area that was on
             then = f"; {plugin.swap_path} stays off until it is activated"
@@ -665,28 +665,52 @@ def _on_again_as_it_was(ctx: JobContext, why: Cancelled | BackendError) -> None:
             return
         ctx.log(f"the resize changed nothing: swapon {where} again as it was")
         tried = True
+        # Proven before the kind is asked to enable it, which is told to make nothing (a
+        # zram device hot_added, a loop device attached): this only puts back what was,
+        # so a store gone or not this backend's meanwhile is refused (review 220/2).
+        plugin.verify()
+        plugin.may_make_store = False
         plugin.swapfile(True)
         found = _header_or_none(plugin)
         if found is None:
             raise HeaderError(f"{plugin.swap_path} has no swap header any more")
         _refuse_a_header_not_of_the_rows_size(ctx, plugin, found)
         plugin.close()
-        _swapon(ctx, plugin)
-    except (BackendError, *DB_ERRORS) as e:
+        _swapon_unless_on_meanwhile(ctx, plugin)
+    except Exception as e:
         # Not tried again: an attempt would find the area off and leave it so. Said as it
         # is: a step before the proof (the job's row, the plugin) is not a refusal of the
-        # swapon (214/7), nor is a database error after it (219/5).
+        # swapon (214/7), nor is a database error after it (219/5), nor a read that failed
+        # (a sysfs file, a third party's kind: 220/1), which is said, never left to the
+        # runner as an internal error that loses the resize's own words.
         if not tried:
             how = "swapon again could not be tried"
         elif isinstance(e, BackendError):
             how = "swapon again was refused"
         else:
             how = "swapon again failed"
-        refusal = observe.said(e, None if isinstance(e, BackendError) else observe.SAID_LIMIT)
+        refusal = _said_whole_if_ours(e)
         raise BackendError(
             f"{said}; {where} stays off, as {how}: {refusal}",
             retryable=False, field=getattr(e, "field", None),
         ) from why  # fmt: skip
+
+
+def _said_whole_if_ours(error: BaseException) -> str:
+    """``error`` in words as the runner says it: a BackendError whole (its words are written
+    for the reader), anything else typed and cut short."""
+    return observe.said(error, None if isinstance(error, BackendError) else observe.SAID_LIMIT)
+
+
+def _swapon_unless_on_meanwhile(ctx: JobContext, plugin: SwapBackend) -> None:
+    """The swapon again; refused because someone swapped the area on between the look and
+    now (the kernel's EBUSY), it is left on and said so, not said "refused" (220/4)."""
+    try:
+        _swapon(ctx, plugin)
+    except BackendError:
+        if _active_area(plugin) is None:
+            raise
+        _say_who_swapped_it_on(ctx, plugin)
 
 
 def _say_who_swapped_it_on(ctx: JobContext, plugin: SwapBackend) -> None:
@@ -706,13 +730,27 @@ def _say_who_swapped_it_on(ctx: JobContext, plugin: SwapBackend) -> None:
 def _left_off(ctx: JobContext, plugin: SwapBackend, error: Exception) -> None:
     """A resize that failed after its swapoff, in a way that may have changed the store (a
     file cut short, a loop device not told its size): it is not swapped on again as it
-    was, since its header may now claim pages the store no longer has. Said in the job's
-    error, never tried again (an attempt would find the area off and leave it so)."""
-    stays = (
-        f"{plugin.swap_path} stays off: the resize may have changed its store, so it is not "
-        "swapped on again as it was. Resize it again, or activate it once its store is as "
-        "the backend says"
-    )
+    was, since its header may now claim pages the store no longer has. Nor when another
+    writer holds the store, or it is gone: said so, as neither is a change of the resize's
+    (review 220/3). Said in the job's error, never tried again (an attempt would find the
+    area off and leave it so)."""
+    area = plugin.area_name()
+    if isinstance(error, BusyError):
+        stays = (
+            f"{area} stays off: another writer holds its store, so it is not swapped on "
+            "again under that writer. Activate it once that writer is done"
+        )
+    elif store_gone(error):
+        stays = (
+            f"{area} stays off: its store is not there any more. Activate it, or provision "
+            "it again if activate cannot make it"
+        )
+    else:
+        stays = (
+            f"{area} stays off: the resize may have changed its store, so it is not "
+            "swapped on again as it was. Resize it again, or activate it once its store is "
+            "as the backend says"
+        )
     ctx.log(stays)
     if isinstance(error, BackendError):
         raise BackendError(

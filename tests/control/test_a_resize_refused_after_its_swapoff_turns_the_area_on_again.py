@@ -9,6 +9,7 @@ file keeps (review 202/7)."""
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import subprocess
@@ -284,10 +285,67 @@ def test_a_file_another_writer_holds_stays_off(
             job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=16 * MiB))
         assert job.state == Job.State.FAILED, job.log
         assert "being written by another swapadmin job" in job.error, job.error
-        assert f"{path} stays off" in job.error, job.error
+        # Said as it is: the resize changed nothing, another writer holds it (review 220/3).
+        assert f"{path} stays off: another writer holds its store" in job.error, job.error
+        assert "may have changed" not in job.error, job.error
         assert str(path) not in active_swaps()
     finally:
         for fd in held:
             os.close(fd)
+        gone = run(job_for(backend, Job.Kind.DESTROY))
+        assert gone.state == Job.State.SUCCEEDED, gone.error
+
+
+def test_a_read_that_fails_on_the_way_back_is_said_in_the_jobs_error(
+    host_row, small_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read fails on the way to the swapon again (the header's, with EIO here for the
+    test; a zram sysfs file or a third party's kind in life): the job's error gives the
+    resize's words and that one, not an internal error that loses both (review 220/1)."""
+    path = small_root / "swap0"
+    backend = _active_file(host_row, path)
+
+    def unreadable(plugin) -> None:  # type: ignore[no-untyped-def]
+        raise OSError(errno.EIO, "Input/output error")
+
+    try:
+        with monkeypatch.context() as m:
+            m.setattr(handlers, "_header_or_none", unreadable)
+            job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=512 * MiB))
+        assert job.state == Job.State.FAILED, job.log
+        assert job.error.startswith("not enough free space"), job.error
+        assert (
+            f"{path} stays off, as swapon again failed: [Errno 5] Input/output error"
+        ) in job.error, job.error
+        assert str(path) not in active_swaps()
+    finally:
+        gone = run(job_for(backend, Job.Kind.DESTROY))
+        assert gone.state == Job.State.SUCCEEDED, gone.error
+
+
+def test_an_area_swapped_on_just_before_the_swapon_again_is_left_on(
+    host_row, small_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Someone swaps the area on between the job's look and its swapon again: the kernel
+    refuses the second swapon, and the job says the area is on, not that its swapon again
+    was refused and it stays off (review 220/4)."""
+    path = small_root / "swap0"
+    backend = _active_file(host_row, path)
+    swapon = handlers._swapon
+
+    def swapped_on_by_hand_first(ctx, plugin) -> None:  # type: ignore[no-untyped-def]
+        subprocess.run(["swapon", str(path)], check=True)
+        swapon(ctx, plugin)
+
+    try:
+        with monkeypatch.context() as m:
+            m.setattr(handlers, "_swapon", swapped_on_by_hand_first)
+            job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=512 * MiB))
+        assert job.state == Job.State.FAILED, job.log
+        assert "not enough free space" in job.error, job.error
+        assert "stays off" not in job.error, job.error
+        assert f"{path} is on again already: something swapped it on meanwhile" in job.log
+        assert str(path) in active_swaps()
+    finally:
         gone = run(job_for(backend, Job.Kind.DESTROY))
         assert gone.state == Job.State.SUCCEEDED, gone.error
