@@ -41,7 +41,7 @@ from backends import (
     tunables,
 )
 from backends import store as store_mod
-from backends.errors import BusyError, NoDeviceError, PluginError, printable, store_gone
+from backends.errors import BusyError, NoDeviceError, PluginError, printable
 from backends.store import Store
 
 from . import observe, signing
@@ -731,16 +731,18 @@ def _left_off(ctx: JobContext, plugin: SwapBackend, error: Exception) -> None:
     """A resize that failed after its swapoff, in a way that may have changed the store (a
     file cut short, a loop device not told its size): it is not swapped on again as it
     was, since its header may now claim pages the store no longer has. Nor when another
-    writer holds the store, or it is gone: said so, as neither is a change of the resize's
-    (review 220/3). Said in the job's error, never tried again (an attempt would find the
-    area off and leave it so)."""
+    writer holds the store, or the kind says it is gone (NoDeviceError): said so, as
+    neither is a change of the resize's (review 220/3). Said in the job's error, never
+    tried again (an attempt would find the area off and leave it so)."""
     area = plugin.area_name()
     if isinstance(error, BusyError):
         stays = (
             f"{area} stays off: another writer holds its store, so it is not swapped on "
             "again under that writer. Activate it once that writer is done"
         )
-    elif store_gone(error):
+    elif isinstance(error, NoDeviceError):
+        # Only the kind's own word: the kernel's ENXIO or ENOENT may come after the change
+        # (a loop device not told its new size), when the store is there, changed.
         stays = (
             f"{area} stays off: its store is not there any more. Activate it, or provision "
             "it again if activate cannot make it"
