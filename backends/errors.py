@@ -9,7 +9,6 @@ outside the swap roots).
 from __future__ import annotations
 
 import contextlib
-import errno as errno_codes
 from collections.abc import Iterator
 
 
@@ -39,6 +38,9 @@ class BackendError(Exception):
     #: that was changed was undone: a job that swapped the area off to change it swaps it
     #: on again, through activate's proof.
     store_unchanged: bool = False
+    #: Raised inside ``before_any_change``, marked or not: what a job says of it (another
+    #: writer holds the store, the store is gone) may trust that nothing was changed first.
+    before_change: bool = False
 
     def __init__(
         self, message: str, *, retryable: bool | None = None, field: str | None = None
@@ -164,27 +166,20 @@ def before_any_change() -> Iterator[None]:
     for the change swaps it on again rather than leaving it off behind a refusal (reviews
     211/2, 214/5). Only for code that changes nothing: a mark on an error raised after a
     change would have the area swapped on over a store it no longer fits. A kind that
-    changes anything before it calls a base class's resize clears the mark on what comes
-    up from it (``e.store_unchanged = False``). Never for a ``BusyError`` (another writer
-    at work) nor a store gone (``store_gone``)."""
+    changes anything before it calls a base class's resize clears the marks on what comes
+    up from it (``e.store_unchanged = e.before_change = False``). Never ``store_unchanged``
+    for a ``BusyError`` (another writer at work) nor a ``NoDeviceError`` (the store gone):
+    neither is a store to swap on again (review 219/1-2). Every error raised inside is
+    marked ``before_change``.
+
+    The kernel's "no such file or device" (a ``KernelError`` with ENOENT) is marked like
+    any other refusal: it may be about something else on the way (another loop device's
+    node, a third party's helper), and a store that is gone fails the swapon again's proof
+    all the same (review 221/1)."""
     try:
         yield
     except BackendError as e:
-        # Not "unchanged": another writer holds the store now (its lock), or the store is
-        # gone; neither is one to swap on again (reviews 219/1-2, 220/2).
-        if not isinstance(e, BusyError) and not store_gone(e):
+        e.before_change = True
+        if not isinstance(e, (BusyError, NoDeviceError)):
             e.store_unchanged = True
         raise
-
-
-#: What the kernel says of a device or file that is not there any more: a zram device
-#: removed, a loop device's node gone, a file unlinked between a look and an open.
-_GONE = frozenset({errno_codes.ENOENT, errno_codes.ENODEV, errno_codes.ENXIO})
-
-
-def store_gone(error: BaseException) -> bool:
-    """Whether ``error`` says the store is not there any more: a ``NoDeviceError``, or the
-    kernel's "no such file or device" on the way to it."""
-    if isinstance(error, NoDeviceError):
-        return True
-    return isinstance(error, KernelError) and error.errno in _GONE

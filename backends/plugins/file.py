@@ -387,7 +387,8 @@ class FileBackend(SwapBackend):
         together leave less than the reserve (review 199/3). The one that finds the reserve
         gone afterwards, or whose fallocate fails partway, calls ``give_back`` to return
         what it took, and refuses."""
-        self._check_room(fd, needed, path)
+        with before_any_change():  # a room that cannot be read yet changed nothing (221/5)
+            self._check_room(fd, needed, path)
         step = "allocate"
         try:
             _allocate(fd, path, size)
@@ -1015,6 +1016,20 @@ class FileBackend(SwapBackend):
             _truncate(fd, path, new_size)
         self._raise_on_extent_problems(fd, path, new_size)
         self.size_bytes = new_size
+
+    def check_room_for(self, new_size_bytes: int) -> None:
+        """The growth's room, measured on the file's own descriptor (the walk's, read only)
+        as ``resize`` measures it; nothing for a shrink. A loop kind's file is measured the
+        same way, by its backing file."""
+        new_size = self.clean_size(new_size_bytes)
+        assert new_size is not None
+        store = self._open_file(os.O_RDONLY)
+        try:
+            old_size = os.fstat(store.fd).st_size
+            if new_size > old_size:
+                self._check_room(store.fd, new_size - old_size, store.path)
+        finally:
+            store.close()
 
     # ---- what the host shows ----
 
