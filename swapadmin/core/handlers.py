@@ -704,45 +704,59 @@ def _said_whole_if_ours(error: BaseException) -> str:
 
 def _swapon_unless_on_meanwhile(ctx: JobContext, plugin: SwapBackend) -> None:
     """The swapon again; refused because someone swapped the area on between the look and
-    now (the kernel's EBUSY), it is left on and said so, not said "refused" (220/4)."""
+    now (the kernel's EBUSY), it is left on and said so, not said "refused" (220/4). The
+    refusal is logged all the same, and raised whenever the look cannot tell (221/4)."""
     try:
         _swapon(ctx, plugin)
-    except BackendError:
-        if _active_area(plugin) is None:
+    except BackendError as refused:
+        ctx.log(f"swapon again refused: {refused.message}")
+        try:
+            on = _active_area(plugin) is not None
+        except Exception as e:
+            ctx.log(f"whether something is on there now cannot be told: {_said_whole_if_ours(e)}")
+            on = False
+        if not on:
             raise
         _say_who_swapped_it_on(ctx, plugin)
 
 
 def _say_who_swapped_it_on(ctx: JobContext, plugin: SwapBackend) -> None:
-    """An area on again before the resize's swapon again: left as it is, and said whether
-    it proves to be this backend's (review 219/4)."""
+    """An area on again before the resize's swapon again, or by the time the kernel refused
+    it: left as it is, and said whether it proves to be this backend's (review 219/4). One
+    not proven is raised, so that the job's error says this backend's area is not back on
+    (221/4)."""
     try:
         plugin.verify()
     except BackendError as e:
-        ctx.log(
-            f"something is swapped on at {plugin.swap_path} meanwhile; it is left as it is, "
-            f"not proven this backend's ({e.message})"
-        )
-        return
+        raise BackendError(
+            f"something is swapped on at {plugin.swap_path} meanwhile, not proven this "
+            f"backend's ({e.message}); it is left as it is"
+        ) from e
     ctx.log(f"{plugin.swap_path} is on again already: something swapped it on meanwhile")
 
 
 def _left_off(ctx: JobContext, plugin: SwapBackend, error: Exception) -> None:
     """A resize that failed after its swapoff, in a way that may have changed the store (a
     file cut short, a loop device not told its size): it is not swapped on again as it
-    was, since its header may now claim pages the store no longer has. Nor when another
-    writer holds the store, or the kind says it is gone (NoDeviceError): said so, as
-    neither is a change of the resize's (review 220/3). Said in the job's error, never
-    tried again (an attempt would find the area off and leave it so)."""
-    area = plugin.area_name()
-    if isinstance(error, BusyError):
+    was, since its header may now claim pages the store no longer has. Nor when the kind
+    refused before any change because another writer holds the store, or the store is
+    gone (a ``BusyError`` or ``NoDeviceError`` marked ``before_change``): said so, as
+    neither is a change of the resize's (review 220/3); raised after a change, the same
+    errors are said as any other (221/2). Said in the job's error, never tried again (an
+    attempt would find the area off and leave it so); a read that failed (an OSError) is
+    said too, not left to the runner as an internal error (221/6)."""
+    assert ctx.backend is not None
+    try:
+        area = plugin.swap_path
+    except BackendError:  # a zram device gone: its name went with it
+        area = f"the area of {ctx.backend.name}"
+    before = isinstance(error, BackendError) and error.before_change
+    if before and isinstance(error, BusyError):
         stays = (
             f"{area} stays off: another writer holds its store, so it is not swapped on "
             "again under that writer. Activate it once that writer is done"
         )
-    elif isinstance(error, NoDeviceError):
-        # Only the kind's own word: the kernel's ENXIO or ENOENT may come after the change
-        # (a loop device not told its new size), when the store is there, changed.
+    elif before and isinstance(error, NoDeviceError):
         stays = (
             f"{area} stays off: its store is not there any more. Activate it, or provision "
             "it again if activate cannot make it"
@@ -754,10 +768,11 @@ def _left_off(ctx: JobContext, plugin: SwapBackend, error: Exception) -> None:
             "as the backend says"
         )
     ctx.log(stays)
-    if isinstance(error, BackendError):
+    if isinstance(error, (BackendError, OSError)):
         raise BackendError(
-            f"{error.message}; {stays}", retryable=False, field=error.field
-        ) from error
+            f"{_said_whole_if_ours(error)}; {stays}",
+            retryable=False, field=getattr(error, "field", None),
+        ) from error  # fmt: skip
 
 
 def scan(ctx: JobContext) -> dict[str, Any]:

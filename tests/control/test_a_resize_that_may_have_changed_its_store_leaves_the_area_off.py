@@ -19,6 +19,7 @@ import pytest
 from backends import KernelError
 from backends.plugins import loop as loop_module
 from backends.plugins.file import FileBackend
+from backends.plugins.zram import ZramBackend
 from swapadmin.core import handlers
 from swapadmin.core.models import Backend, Job
 from tests.control.test_run_job_directly import MiB, job_for, run
@@ -215,3 +216,37 @@ def test_a_cancel_asked_once_the_store_has_its_new_size_is_said_to_come_too_late
         assert str(path) in active_swaps() and path.stat().st_size == 8 * MiB
     finally:
         _destroyed(backend, path)
+
+
+@pytest.mark.usefixtures("zram_cleanup")
+def test_a_read_that_fails_after_the_change_is_said_with_the_area_left_off(
+    host_row, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A zram device reset for its new size, then a sysfs access that fails as the bare
+    OSError the kind lets through (EIO here, for the test): the job's error gives it and
+    that the area stays off, not "internal error in the worker" with those words only in
+    the log (review 221/6)."""
+    backend = Backend.objects.create(
+        host=host_row, kind="zram", name="z", params={}, size_bytes=16 * MiB
+    )
+    made = run(job_for(backend, Job.Kind.PROVISION, activate=True))
+    assert made.state == Job.State.SUCCEEDED, made.error
+    backend.refresh_from_db()
+    device = backend.state["device"]
+
+    def unreadable(self, name: str, size: int) -> None:  # type: ignore[no-untyped-def]
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    try:
+        with monkeypatch.context() as m:
+            m.setattr(ZramBackend, "_configure", unreadable)
+            job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=8 * MiB))
+        assert job.state == Job.State.FAILED, job.log
+        assert job.error.startswith(
+            f"[Errno 5] Input/output error; {device} stays off: the resize may have changed "
+            "its store"
+        ), job.error
+        assert device not in active_swaps()
+    finally:
+        gone = run(job_for(backend, Job.Kind.DESTROY))
+        assert gone.state == Job.State.SUCCEEDED, gone.error
