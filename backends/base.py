@@ -438,6 +438,15 @@ class SwapBackend(ABC):
         """Grow or shrink the inactive store to ``new_size_bytes`` (then mkswap it again)."""
         raise ValidationError(f"a {self.label} cannot be resized", field="size_bytes")
 
+    def check_room_for(self, new_size_bytes: int) -> None:  # noqa: B027 (a default)
+        """Raise ``NoRoomError`` when a growth to ``new_size_bytes`` cannot fit where the
+        store's bytes would go, as ``resize`` would measure it now. Asked of an active area
+        before the resize job swaps it off: a swapoff pushes every page in use back into
+        RAM, and one done for a growth that cannot fit is a risk for nothing (review 214/6).
+        Reads only; ``resize`` measures again, since the room may go in between. The
+        default finds nothing to measure (a kind whose store is not a file on a
+        filesystem)."""
+
     # ---- page I/O ----
 
     @property

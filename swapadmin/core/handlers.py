@@ -573,6 +573,9 @@ def resize(ctx: JobContext) -> dict[str, Any]:
         _keep_room_beside_a_dynamic_file(ctx.backend, plugin, "Nothing was changed.")
     was_active = _active_area(plugin) is not None
     if was_active:
+        # A growth that cannot fit is refused while the area is still on: a swapoff pushes
+        # every page in use back into RAM, a risk for nothing (review 214/6).
+        plugin.check_room_for(new_size)
         ctx.step(10, f"swapoff {plugin.swap_path} to resize it")
         _swapoff(ctx, plugin)
     try:

@@ -1,7 +1,12 @@
-"""A resize of an active area swaps it off first. When the resize is then refused (no room
-on the filesystem) or cancelled, the area is as it was, header and all: it goes on again
-rather than staying off behind a failed job, which left a host short of the swap it
-counted on.
+"""A resize of an active area swaps it off first. When the resize is then refused (the
+room on the filesystem taken meanwhile) or cancelled, the area is as it was, header and
+all: it goes on again rather than staying off behind a failed job, which left a host short
+of the swap it counted on.
+
+A growth that cannot fit, or a size refused, is refused before the swapoff, the area never
+off: a swapoff pushes every page in use back into RAM, a risk for nothing (review 214/6).
+Those that reach the swapon again here take the room after the swapoff, as another writer
+on the filesystem would.
 
 The same for one of the dynamic swap policy's files that a person grows: that growth keeps
 the policy's room (``SWAPADMIN_DYNAMIC_KEEP_FREE_PERCENT``), not the 1% a person's own
@@ -62,11 +67,13 @@ def _between_the_reserves(mnt: Path, start: int) -> int:
     return start + (st.f_bavail * st.f_frsize - 3 * MiB) // MiB * MiB
 
 
-def _refused_and_on_again(backend: Backend, path: Path, size: int, before: str) -> Job:
+def _refused_while_on(backend: Backend, path: Path, size: int, before: str, said: str) -> Job:
+    """The resize to ``size`` is refused (``said``) with the area on all along: never
+    swapped off, never touched."""
     job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=size))
     assert job.state == Job.State.FAILED, job.log
-    assert "not enough free space" in job.error, job.error
-    assert f"the resize changed nothing: swapon {path} again as it was" in job.log, job.log
+    assert said in job.error, job.error
+    assert "swapoff" not in job.log, job.log
     assert str(path) in active_swaps()
     backend.refresh_from_db()
     assert observe_backend(backend) == Backend.Observed.ACTIVE
@@ -75,15 +82,66 @@ def _refused_and_on_again(backend: Backend, path: Path, size: int, before: str) 
     return job
 
 
-def test_a_resize_with_no_room_leaves_the_area_on_as_it_was(host_row, small_root: Path) -> None:
+def _room_taken_after_the_swapoff(m: pytest.MonkeyPatch, mnt: Path) -> None:
+    """The resize's swapoff is followed by another writer that takes all of ``mnt``'s room
+    but 2 MiB: a growth the check before the swapoff let through finds no room after it."""
+    swapoff = handlers._swapoff
+
+    def room_taken(ctx, plugin) -> None:  # type: ignore[no-untyped-def]
+        swapoff(ctx, plugin)
+        st = os.statvfs(mnt)
+        fd = os.open(mnt / "another-writer", os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            os.posix_fallocate(fd, 0, st.f_bavail * st.f_frsize - 2 * MiB)
+        finally:
+            os.close(fd)
+
+    m.setattr(handlers, "_swapoff", room_taken)
+
+
+def test_a_growth_with_no_room_is_refused_before_the_swapoff(host_row, small_root: Path) -> None:
     path = small_root / "swap0"
     backend = _active_file(host_row, path)
     try:
-        _refused_and_on_again(backend, path, 512 * MiB, _uuid(backend))
+        _refused_while_on(backend, path, 512 * MiB, _uuid(backend), "not enough free space")
     finally:
         gone = run(job_for(backend, Job.Kind.DESTROY))
         assert gone.state == Job.State.SUCCEEDED, gone.error
     assert str(path) not in active_swaps() and not path.exists()
+
+
+def test_a_size_refused_is_refused_before_the_swapoff(host_row, small_root: Path) -> None:
+    """A job's size is the worker's to check again (the request side refuses it first)."""
+    path = small_root / "swap0"
+    backend = _active_file(host_row, path)
+    try:
+        _refused_while_on(backend, path, 5 * 4096, _uuid(backend), "size must be at least 10 pages")
+    finally:
+        gone = run(job_for(backend, Job.Kind.DESTROY))
+        assert gone.state == Job.State.SUCCEEDED, gone.error
+
+
+def test_a_room_taken_after_the_swapoff_leaves_the_area_on_as_it_was(
+    host_row, small_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = small_root / "swap0"
+    backend = _active_file(host_row, path)
+    try:
+        before = _uuid(backend)
+        with monkeypatch.context() as m:
+            _room_taken_after_the_swapoff(m, small_root)
+            job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=16 * MiB))
+        assert job.state == Job.State.FAILED, job.log
+        assert "not enough free space" in job.error, job.error
+        assert f"the resize changed nothing: swapon {path} again as it was" in job.log, job.log
+        assert str(path) in active_swaps()
+        backend.refresh_from_db()
+        assert observe_backend(backend) == Backend.Observed.ACTIVE
+        assert backend.size_bytes == 8 * MiB and path.stat().st_size == 8 * MiB
+        assert _uuid(backend) == before
+    finally:
+        gone = run(job_for(backend, Job.Kind.DESTROY))
+        assert gone.state == Job.State.SUCCEEDED, gone.error
 
 
 def test_a_persons_growth_of_a_policy_file_keeps_the_policys_room(
@@ -95,7 +153,9 @@ def test_a_persons_growth_of_a_policy_file_keeps_the_policys_room(
     person = _active_file(host_row, small_root / "mine")
     try:
         size = _between_the_reserves(small_root, 8 * MiB)
-        job = _refused_and_on_again(policy_file, path, size, _uuid(policy_file))
+        job = _refused_while_on(
+            policy_file, path, size, _uuid(policy_file), "not enough free space"
+        )
         assert "(10% of the filesystem, kept free beside the dynamic swap policy" in job.error
 
         # The same growth of a person's own file keeps 1%: it fits.
@@ -149,7 +209,8 @@ def test_a_swapon_again_that_is_refused_is_said_in_the_jobs_error(
     try:
         with monkeypatch.context() as m:
             m.setattr(handlers, "_swapon", refused)
-            job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=512 * MiB))
+            _room_taken_after_the_swapoff(m, small_root)
+            job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=16 * MiB))
         assert job.state == Job.State.FAILED, job.log
         assert "not enough free space" in job.error, job.error
         assert f"{path} stays off, as swapon again was refused: swapon refused for the test" in (
@@ -181,26 +242,6 @@ def test_a_job_failed_by_the_sweep_meanwhile_leaves_the_area_off(
         assert "the area is left off: the job was failed meanwhile" in job.log, job.log
         assert str(path) not in active_swaps()
         assert path.stat().st_size == 8 * MiB
-    finally:
-        gone = run(job_for(backend, Job.Kind.DESTROY))
-        assert gone.state == Job.State.SUCCEEDED, gone.error
-
-
-def test_a_size_the_kind_refuses_leaves_the_area_on_as_it_was(host_row, small_root: Path) -> None:
-    """A refusal inside the kind's resize before any change (here the size: the request
-    side refuses it first, but a job's parameters are the worker's to check again) turns
-    the area on again, as no room does: before, it was left off (reviews 211/2, 214/5)."""
-    path = small_root / "swap0"
-    backend = _active_file(host_row, path)
-    try:
-        before = _uuid(backend)
-        job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=5 * 4096))
-        assert job.state == Job.State.FAILED, job.log
-        assert "size must be at least 10 pages" in job.error, job.error
-        assert "stays off" not in job.error, job.error
-        assert f"the resize changed nothing: swapon {path} again as it was" in job.log, job.log
-        assert str(path) in active_swaps()
-        assert path.stat().st_size == 8 * MiB and _uuid(backend) == before
     finally:
         gone = run(job_for(backend, Job.Kind.DESTROY))
         assert gone.state == Job.State.SUCCEEDED, gone.error
@@ -250,7 +291,8 @@ def test_a_swapon_again_that_could_not_be_tried_is_not_said_refused(
     try:
         with monkeypatch.context() as m:
             m.setattr(handlers, "attach_plugin", away)
-            job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=512 * MiB))
+            _room_taken_after_the_swapoff(m, small_root)
+            job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=16 * MiB))
         assert job.state == Job.State.FAILED, job.log
         assert (
             f"{path} stays off, as swapon again could not be tried: OperationalError: "
@@ -311,7 +353,8 @@ def test_a_read_that_fails_on_the_way_back_is_said_in_the_jobs_error(
     try:
         with monkeypatch.context() as m:
             m.setattr(handlers, "_header_or_none", unreadable)
-            job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=512 * MiB))
+            _room_taken_after_the_swapoff(m, small_root)
+            job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=16 * MiB))
         assert job.state == Job.State.FAILED, job.log
         assert job.error.startswith("not enough free space"), job.error
         assert (
@@ -340,12 +383,53 @@ def test_an_area_swapped_on_just_before_the_swapon_again_is_left_on(
     try:
         with monkeypatch.context() as m:
             m.setattr(handlers, "_swapon", swapped_on_by_hand_first)
-            job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=512 * MiB))
+            _room_taken_after_the_swapoff(m, small_root)
+            job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=16 * MiB))
         assert job.state == Job.State.FAILED, job.log
         assert "not enough free space" in job.error, job.error
         assert "stays off" not in job.error, job.error
         assert f"{path} is on again already: something swapped it on meanwhile" in job.log
         assert str(path) in active_swaps()
     finally:
+        gone = run(job_for(backend, Job.Kind.DESTROY))
+        assert gone.state == Job.State.SUCCEEDED, gone.error
+
+
+def test_an_area_not_proven_ours_swapped_on_meanwhile_is_said_in_the_jobs_error(
+    host_row, small_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between the swapoff and the resize someone moved the file aside and swapped on a
+    swap file of their own at its path: it is left on, and the job's error says that this
+    backend's area is not back on, since what is on does not prove to be its own (review
+    221/4). Before, the job said only the resize's refusal."""
+    path = small_root / "swap0"
+    aside = small_root / "swap0.moved"
+    backend = _active_file(host_row, path)
+    swapoff = handlers._swapoff
+
+    def replaced_meanwhile(ctx, plugin) -> None:  # type: ignore[no-untyped-def]
+        swapoff(ctx, plugin)
+        plugin.close()
+        path.rename(aside)
+        subprocess.run(["dd", "if=/dev/zero", f"of={path}", "bs=1M", "count=4"], check=True,
+                       capture_output=True)  # fmt: skip
+        path.chmod(0o600)
+        subprocess.run(["mkswap", str(path)], check=True, capture_output=True)
+        subprocess.run(["swapon", str(path)], check=True)
+
+    try:
+        with monkeypatch.context() as m:
+            m.setattr(handlers, "_swapoff", replaced_meanwhile)
+            job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=16 * MiB))
+        assert job.state == Job.State.FAILED, job.log
+        assert f"{path} stays off, as swapon again could not be tried: something is swapped on "
+        assert (
+            f"something is swapped on at {path} meanwhile, not proven this backend's"
+        ) in job.error, job.error
+        assert str(path) in active_swaps()  # someone's, left as it is
+    finally:
+        subprocess.run(["swapoff", str(path)], check=False)
+        path.unlink(missing_ok=True)
+        aside.rename(path)
         gone = run(job_for(backend, Job.Kind.DESTROY))
         assert gone.state == Job.State.SUCCEEDED, gone.error
