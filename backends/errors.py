@@ -179,7 +179,21 @@ def before_any_change() -> Iterator[None]:
     try:
         yield
     except BackendError as e:
+        _mark(e)
+        raise
+    except OSError as e:
+        # A read on the way (a sysfs file) that failed: the kernel's words, as a refusal
+        # made before any change, not as one that may have changed the store (222/6).
+        said = f"{e.strerror or e}" + (f": {e.filename}" if e.filename else "")
+        error = KernelError(printable(said), errno=e.errno)
+        _mark(error)
+        raise error from e
+
+
+def _mark(e: BackendError) -> None:
+    """``before_any_change``'s marks; a third party's class that will not take them (a
+    property, slots) keeps its own, and its refusal is raised as it is (222/7)."""
+    with contextlib.suppress(AttributeError):
         e.before_change = True
         if not isinstance(e, (BusyError, NoDeviceError)):
             e.store_unchanged = True
-        raise

@@ -52,3 +52,30 @@ def test_outside_the_block_only_no_room_says_unchanged() -> None:
     assert not BackendError("after a change").store_unchanged
     assert not BackendError("after a change").before_change
     assert NoRoomError("no room").store_unchanged
+
+
+def test_an_os_error_inside_is_said_as_the_kernels_and_marked() -> None:
+    """A read on the way that failed (a sysfs file) changed nothing (review 222/6)."""
+    with pytest.raises(KernelError) as raised, before_any_change():
+        raise OSError(errno.EIO, "Input/output error", "/sys/block/zram9/disksize")
+    assert raised.value.errno == errno.EIO
+    assert raised.value.message == "Input/output error: /sys/block/zram9/disksize"
+    assert raised.value.store_unchanged and raised.value.before_change
+
+
+class _Unmarkable(BackendError):
+    """A third party's class whose marks are read-only."""
+
+    @property
+    def store_unchanged(self) -> bool:  # type: ignore[override]
+        return False
+
+    @property
+    def before_change(self) -> bool:  # type: ignore[override]
+        return False
+
+
+def test_a_class_that_takes_no_mark_is_raised_as_it_is() -> None:
+    """Before, the AttributeError of the mark replaced the kind's refusal (review 222/7)."""
+    with pytest.raises(_Unmarkable, match="refused by a third party"), before_any_change():
+        raise _Unmarkable("refused by a third party")
