@@ -15,7 +15,7 @@ import os
 import uuid as uuid_mod
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -573,9 +573,11 @@ def resize(ctx: JobContext) -> dict[str, Any]:
         _keep_room_beside_a_dynamic_file(ctx.backend, plugin, "Nothing was changed.")
     was_active = _active_area(plugin) is not None
     if was_active:
-        # A growth that cannot fit is refused while the area is still on: a swapoff pushes
-        # every page in use back into RAM, a risk for nothing (review 214/6).
-        plugin.check_room_for(new_size)
+        # A size refused, or a growth that cannot fit, is refused while the area is still
+        # on: a swapoff pushes every page in use back into RAM, a risk for nothing (review
+        # 214/6, 222/4). The kind's resize checks both again after.
+        plugin.clean_size(new_size)
+        _kind_answer(ctx.backend.kind, "whether the growth fits", plugin.check_room_for, new_size)
         ctx.step(10, f"swapoff {plugin.swap_path} to resize it")
         _swapoff(ctx, plugin)
     try:
@@ -680,6 +682,12 @@ def _on_again_as_it_was(ctx: JobContext, why: Cancelled | BackendError) -> None:
         _refuse_a_header_not_of_the_rows_size(ctx, plugin, found)
         plugin.close()
         _swapon_unless_on_meanwhile(ctx, plugin)
+    except _NotProvenOn as e:
+        # Not "stays off" (something is on there) nor "refused": this backend's area is
+        # not back on, and what is on there is left to whoever swapped it on (222/1).
+        raise BackendError(
+            f"{said}; this backend's area is not back on: {e.message}", retryable=False
+        ) from why
     except Exception as e:
         # Not tried again: an attempt would find the area off and leave it so. Said as it
         # is: a step before the proof (the job's row, the plugin) is not a refusal of the
@@ -699,10 +707,19 @@ def _on_again_as_it_was(ctx: JobContext, why: Cancelled | BackendError) -> None:
         ) from why  # fmt: skip
 
 
-def _said_whole_if_ours(error: BaseException) -> str:
+def _said_whole_if_ours(error: Exception) -> str:
     """``error`` in words as the runner says it: a BackendError whole (its words are written
-    for the reader), anything else typed and cut short."""
-    return observe.said(error, None if isinstance(error, BackendError) else observe.SAID_LIMIT)
+    for the reader), anything else typed and cut short (an OSError too, whose words alone
+    rarely say what failed)."""
+    if isinstance(error, BackendError):
+        return observe.said(error, None)
+    words = observe.said(error)
+    return f"{type(error).__name__}: {words}" if isinstance(error, OSError) else words
+
+
+class _NotProvenOn(BackendError):
+    """Something is swapped on at the area's path that does not prove to be this
+    backend's: left as it is, said apart from a refusal of the swapon again."""
 
 
 def _swapon_unless_on_meanwhile(ctx: JobContext, plugin: SwapBackend) -> None:
@@ -731,14 +748,14 @@ def _say_who_swapped_it_on(ctx: JobContext, plugin: SwapBackend) -> None:
     try:
         plugin.verify()
     except BackendError as e:
-        raise BackendError(
+        raise _NotProvenOn(
             f"something is swapped on at {plugin.swap_path} meanwhile, not proven this "
             f"backend's ({e.message}); it is left as it is"
         ) from e
     ctx.log(f"{plugin.swap_path} is on again already: something swapped it on meanwhile")
 
 
-def _left_off(ctx: JobContext, plugin: SwapBackend, error: Exception) -> None:
+def _left_off(ctx: JobContext, plugin: SwapBackend, error: Exception) -> NoReturn:
     """A resize that failed after its swapoff, in a way that may have changed the store (a
     file cut short, a loop device not told its size): it is not swapped on again as it
     was, since its header may now claim pages the store no longer has. Nor when the kind
@@ -771,11 +788,11 @@ def _left_off(ctx: JobContext, plugin: SwapBackend, error: Exception) -> None:
             "as the backend says"
         )
     ctx.log(stays)
-    if isinstance(error, (BackendError, OSError)):
-        raise BackendError(
-            f"{_said_whole_if_ours(error)}; {stays}",
-            retryable=False, field=getattr(error, "field", None),
-        ) from error  # fmt: skip
+    # Any error, a third party's ValueError too, is said with the words (222/6).
+    raise BackendError(
+        f"{_said_whole_if_ours(error)}; {stays}",
+        retryable=False, field=getattr(error, "field", None),
+    ) from error  # fmt: skip
 
 
 def scan(ctx: JobContext) -> dict[str, Any]:

@@ -358,7 +358,7 @@ def test_a_read_that_fails_on_the_way_back_is_said_in_the_jobs_error(
         assert job.state == Job.State.FAILED, job.log
         assert job.error.startswith("not enough free space"), job.error
         assert (
-            f"{path} stays off, as swapon again failed: [Errno 5] Input/output error"
+            f"{path} stays off, as swapon again failed: OSError: [Errno 5] Input/output error"
         ) in job.error, job.error
         assert str(path) not in active_swaps()
     finally:
@@ -400,17 +400,19 @@ def test_an_area_not_proven_ours_swapped_on_meanwhile_is_said_in_the_jobs_error(
 ) -> None:
     """Between the swapoff and the resize someone moved the file aside and swapped on a
     swap file of their own at its path: it is left on, and the job's error says that this
-    backend's area is not back on, since what is on does not prove to be its own (review
-    221/4). Before, the job said only the resize's refusal."""
+    backend's area is not back on, since what is on does not prove to be its own (reviews
+    221/4, 222/1). Before, the job said only the resize's refusal."""
     path = small_root / "swap0"
     aside = small_root / "swap0.moved"
     backend = _active_file(host_row, path)
     swapoff = handlers._swapoff
+    replaced: list[bool] = []
 
     def replaced_meanwhile(ctx, plugin) -> None:  # type: ignore[no-untyped-def]
         swapoff(ctx, plugin)
         plugin.close()
         path.rename(aside)
+        replaced.append(True)
         subprocess.run(["dd", "if=/dev/zero", f"of={path}", "bs=1M", "count=4"], check=True,
                        capture_output=True)  # fmt: skip
         path.chmod(0o600)
@@ -422,14 +424,37 @@ def test_an_area_not_proven_ours_swapped_on_meanwhile_is_said_in_the_jobs_error(
             m.setattr(handlers, "_swapoff", replaced_meanwhile)
             job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=16 * MiB))
         assert job.state == Job.State.FAILED, job.log
-        assert f"{path} stays off, as swapon again could not be tried: something is swapped on "
         assert (
-            f"something is swapped on at {path} meanwhile, not proven this backend's"
+            f"; this backend's area is not back on: something is swapped on at {path} "
+            "meanwhile, not proven this backend's"
         ) in job.error, job.error
+        assert "stays off" not in job.error, job.error
         assert str(path) in active_swaps()  # someone's, left as it is
     finally:
-        subprocess.run(["swapoff", str(path)], check=False)
-        path.unlink(missing_ok=True)
-        aside.rename(path)
+        if replaced:  # only what the test put there is taken away
+            subprocess.run(["swapoff", str(path)], check=False)
+            path.unlink(missing_ok=True)
+            aside.rename(path)
+        gone = run(job_for(backend, Job.Kind.DESTROY))
+        assert gone.state == Job.State.SUCCEEDED, gone.error
+
+
+@pytest.mark.usefixtures("zram_cleanup")
+def test_a_size_refused_leaves_a_zram_area_on_all_along(host_row) -> None:
+    """Any kind's size is checked before the swapoff, not only a file's (review 222/4)."""
+    backend = Backend.objects.create(
+        host=host_row, kind="zram", name="z", params={}, size_bytes=8 * MiB
+    )
+    made = run(job_for(backend, Job.Kind.PROVISION, activate=True))
+    assert made.state == Job.State.SUCCEEDED, made.error
+    backend.refresh_from_db()
+    device = backend.state["device"]
+    try:
+        job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=5 * 4096))
+        assert job.state == Job.State.FAILED, job.log
+        assert "size must be at least 10 pages" in job.error, job.error
+        assert "swapoff" not in job.log, job.log
+        assert device in active_swaps()
+    finally:
         gone = run(job_for(backend, Job.Kind.DESTROY))
         assert gone.state == Job.State.SUCCEEDED, gone.error

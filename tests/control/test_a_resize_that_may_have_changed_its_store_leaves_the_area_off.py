@@ -243,7 +243,8 @@ def test_a_read_that_fails_after_the_change_is_said_with_the_area_left_off(
             job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=8 * MiB))
         assert job.state == Job.State.FAILED, job.log
         assert job.error.startswith(
-            f"[Errno 5] Input/output error; {device} stays off: the resize may have changed "
+            f"OSError: [Errno 5] Input/output error; {device} stays off: the resize may have "
+            "changed "
             "its store"
         ), job.error
         assert device not in active_swaps()

@@ -75,25 +75,26 @@ def test_a_device_not_proven_is_not_replaced_by_a_new_one(
     host_row, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The record the swapon again builds its plugin from loses the device's number after
-    the swapoff, and the resize is refused before any change (a size too small). (A job
-    refuses such a record before it touches the area, so it is made here, between the two,
-    for the test.) Nothing proves the device is this backend's, and the swapon again
-    refuses rather than add a device in its place: before, the kind's enable hot_added a
-    fresh one, recorded it, and left it there."""
+    the swapoff, and a cancel is asked meanwhile. (A job refuses such a record before it
+    touches the area, so it is made here, between the two, for the test.) Nothing proves
+    the device is this backend's, and the swapon again refuses rather than add a device in
+    its place: before, the kind's enable hot_added a fresh one, recorded it, and left it
+    there."""
     backend = _active_zram(host_row)
     swapoff = handlers._swapoff
 
     def forgotten_meanwhile(ctx, plugin) -> None:  # type: ignore[no-untyped-def]
         swapoff(ctx, plugin)
         del ctx.backend.state["store"]["devnum"]
+        Job.objects.filter(pk=ctx.job.pk).update(cancel_requested=True)
 
     added = len(zram_ledger())
     try:
         with monkeypatch.context() as m:
             m.setattr(handlers, "_swapoff", forgotten_meanwhile)
-            job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=5 * 4096))
+            job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=16 * MiB))
         assert job.state == Job.State.FAILED, job.log
-        assert "size must be at least 10 pages" in job.error, job.error
+        assert job.error.startswith("cancelled; "), job.error
         assert (
             "stays off, as swapon again was refused: /dev/zram1: this backend has no record "
             "of its store's identity"
