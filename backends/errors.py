@@ -9,6 +9,7 @@ outside the swap roots).
 from __future__ import annotations
 
 import contextlib
+import errno as errno_codes
 from collections.abc import Iterator
 
 
@@ -170,7 +171,9 @@ def before_any_change() -> Iterator[None]:
     up from it (``e.store_unchanged = e.before_change = False``). Never ``store_unchanged``
     for a ``BusyError`` (another writer at work) nor a ``NoDeviceError`` (the store gone):
     neither is a store to swap on again (review 219/1-2). Every error raised inside is
-    marked ``before_change``.
+    marked ``before_change``. An ``OSError`` raised inside is raised as the kernel's
+    refusal (a ``KernelError`` with its errno, marked), or as a ``BusyError`` for EAGAIN,
+    EWOULDBLOCK or EBUSY (another holds it).
 
     The kernel's "no such file or device" (a ``KernelError`` with ENOENT) is marked like
     any other refusal: it may be about something else on the way (another loop device's
@@ -182,12 +185,31 @@ def before_any_change() -> Iterator[None]:
         _mark(e)
         raise
     except OSError as e:
-        # A read on the way (a sysfs file) that failed: the kernel's words, as a refusal
-        # made before any change, not as one that may have changed the store (222/6).
-        said = f"{e.strerror or e}" + (f": {e.filename}" if e.filename else "")
-        error = KernelError(printable(said), errno=e.errno)
+        # A call on the way (a sysfs read) that failed: the kernel's words, as a refusal
+        # made before any change, not as one that may have changed the store (222/6); a
+        # lock or a device another holds (EAGAIN, EBUSY) as a BusyError, never "unchanged"
+        # (223/1).
+        error: BackendError
+        if e.errno in _BUSY:
+            error = BusyError(_os_words(e))
+        else:
+            error = KernelError(_os_words(e), errno=e.errno)
         _mark(error)
         raise error from e
+
+
+#: The kernel's "another holds it": a lock taken (EAGAIN, EWOULDBLOCK), a device in use.
+_BUSY = frozenset({errno_codes.EAGAIN, errno_codes.EWOULDBLOCK, errno_codes.EBUSY})
+
+
+def _os_words(e: OSError) -> str:
+    """What a failed call says, typed (its words alone rarely say what failed), from its
+    fields only: a third party's ``__str__`` may raise."""
+    words = e.strerror if isinstance(e.strerror, str) else ""
+    if not words:
+        words = next((a for a in e.args if isinstance(a, str)), "")
+    where = f": {e.filename}" if isinstance(e.filename, str) else ""
+    return printable(f"{type(e).__name__}: {words or 'failed'}{where}")
 
 
 def _mark(e: BackendError) -> None:

@@ -31,6 +31,7 @@ from backends import (
     SwapBackend,
     ValidationError,
     adoption,
+    before_any_change,
     burnin,
     cgroups,
     fstab,
@@ -576,14 +577,16 @@ def resize(ctx: JobContext) -> dict[str, Any]:
         # A size refused, or a growth that cannot fit, is refused while the area is still
         # on: a swapoff pushes every page in use back into RAM, a risk for nothing (review
         # 214/6, 222/4). The kind's resize checks both again after.
-        plugin.clean_size(new_size)
-        _kind_answer(ctx.backend.kind, "whether the growth fits", plugin.check_room_for, new_size)
+        kind = ctx.backend.kind
+        _kind_answer(kind, "whether the size is one it takes", plugin.clean_size, new_size)
+        _kind_answer(kind, "whether the growth fits", plugin.check_room_for, new_size)
         ctx.step(10, f"swapoff {plugin.swap_path} to resize it")
         _swapoff(ctx, plugin)
     try:
-        ctx.check_cancel()
-        ctx.step(40, f"resizing from {old_size} to {new_size} bytes")
-        plugin.close()
+        with before_any_change():  # a failure here is before the resize (223/4)
+            ctx.check_cancel()
+            ctx.step(40, f"resizing from {old_size} to {new_size} bytes")
+            plugin.close()
         plugin.resize(new_size)
     except Cancelled as e:
         if was_active:  # before the resize: nothing of the store was changed
@@ -747,10 +750,10 @@ def _say_who_swapped_it_on(ctx: JobContext, plugin: SwapBackend) -> None:
     (221/4)."""
     try:
         plugin.verify()
-    except BackendError as e:
+    except Exception as e:  # a failed read proves nothing either (223/5)
         raise _NotProvenOn(
             f"something is swapped on at {plugin.swap_path} meanwhile, not proven this "
-            f"backend's ({e.message}); it is left as it is"
+            f"backend's ({_said_whole_if_ours(e)}); it is left as it is"
         ) from e
     ctx.log(f"{plugin.swap_path} is on again already: something swapped it on meanwhile")
 

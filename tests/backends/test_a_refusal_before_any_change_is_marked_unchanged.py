@@ -10,6 +10,7 @@ that what a job says of a busy or gone store may trust nothing was changed first
 from __future__ import annotations
 
 import errno
+import os
 
 import pytest
 
@@ -59,8 +60,23 @@ def test_an_os_error_inside_is_said_as_the_kernels_and_marked() -> None:
     with pytest.raises(KernelError) as raised, before_any_change():
         raise OSError(errno.EIO, "Input/output error", "/sys/block/zram9/disksize")
     assert raised.value.errno == errno.EIO
-    assert raised.value.message == "Input/output error: /sys/block/zram9/disksize"
+    assert raised.value.message == "OSError: Input/output error: /sys/block/zram9/disksize"
     assert raised.value.store_unchanged and raised.value.before_change
+
+
+def test_an_os_error_with_no_errno_is_said_by_its_words() -> None:
+    with pytest.raises(KernelError) as raised, before_any_change():
+        raise OSError("the helper said no")
+    assert raised.value.message == "OSError: the helper said no"
+    assert raised.value.errno is None and raised.value.store_unchanged
+
+
+@pytest.mark.parametrize("code", [errno.EAGAIN, errno.EBUSY])
+def test_a_lock_or_device_another_holds_is_busy_and_never_unchanged(code: int) -> None:
+    """Another writer at work, as a BusyError is: never swapped on again under it (223/1)."""
+    with pytest.raises(BusyError) as raised, before_any_change():
+        raise BlockingIOError(code, os.strerror(code))
+    assert not raised.value.store_unchanged and raised.value.before_change
 
 
 class _Unmarkable(BackendError):

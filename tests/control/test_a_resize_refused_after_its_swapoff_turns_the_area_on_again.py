@@ -458,3 +458,38 @@ def test_a_size_refused_leaves_a_zram_area_on_all_along(host_row) -> None:
     finally:
         gone = run(job_for(backend, Job.Kind.DESTROY))
         assert gone.state == Job.State.SUCCEEDED, gone.error
+
+
+def test_a_failure_before_the_resize_itself_turns_the_area_on_again(
+    host_row, small_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The job's own step between the swapoff and the kind's resize fails (the plugin's
+    descriptor would not close: EIO here, once, for the test): nothing of the store was
+    changed, so the area goes on again, not "the resize may have changed its store"
+    (review 223/4)."""
+    path = small_root / "swap0"
+    backend = _active_file(host_row, path)
+    swapoff = handlers._swapoff
+
+    def close_fails_once(ctx, plugin) -> None:  # type: ignore[no-untyped-def]
+        swapoff(ctx, plugin)
+        close = plugin.close
+
+        def failing() -> None:
+            plugin.close = close  # once
+            raise OSError(errno.EIO, "Input/output error")
+
+        plugin.close = failing
+
+    try:
+        with monkeypatch.context() as m:
+            m.setattr(handlers, "_swapoff", close_fails_once)
+            job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=16 * MiB))
+        assert job.state == Job.State.FAILED, job.log
+        assert job.error == "OSError: Input/output error", job.error
+        assert f"the resize changed nothing: swapon {path} again as it was" in job.log, job.log
+        assert str(path) in active_swaps()
+        assert path.stat().st_size == 8 * MiB
+    finally:
+        gone = run(job_for(backend, Job.Kind.DESTROY))
+        assert gone.state == Job.State.SUCCEEDED, gone.error
