@@ -29,6 +29,7 @@ from swapadmin.core import dynamic, handlers
 from swapadmin.core.models import Backend, Job
 from swapadmin.core.observe import observe_backend
 from swapadmin.core.plugins import build_plugin
+from tests.control.test_a_swapon_again_makes_no_store import _active_zram
 from tests.control.test_run_job_directly import MiB, job_for, run
 from tests.fixtures.host import active_swaps, mounted_image, needs_root
 
@@ -442,12 +443,7 @@ def test_an_area_not_proven_ours_swapped_on_meanwhile_is_said_in_the_jobs_error(
 @pytest.mark.usefixtures("zram_cleanup")
 def test_a_size_refused_leaves_a_zram_area_on_all_along(host_row) -> None:
     """Any kind's size is checked before the swapoff, not only a file's (review 222/4)."""
-    backend = Backend.objects.create(
-        host=host_row, kind="zram", name="z", params={}, size_bytes=8 * MiB
-    )
-    made = run(job_for(backend, Job.Kind.PROVISION, activate=True))
-    assert made.state == Job.State.SUCCEEDED, made.error
-    backend.refresh_from_db()
+    backend = _active_zram(host_row)
     device = backend.state["device"]
     try:
         job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=5 * 4096))

@@ -22,6 +22,7 @@ from backends.plugins.file import FileBackend
 from backends.plugins.zram import ZramBackend
 from swapadmin.core import handlers
 from swapadmin.core.models import Backend, Job
+from tests.control.test_a_swapon_again_makes_no_store import _active_zram
 from tests.control.test_run_job_directly import MiB, job_for, run
 from tests.fixtures.host import active_swaps, attached_loops, needs_root
 
@@ -226,12 +227,7 @@ def test_a_read_that_fails_after_the_change_is_said_with_the_area_left_off(
     OSError the kind lets through (EIO here, for the test): the job's error gives it and
     that the area stays off, not "internal error in the worker" with those words only in
     the log (review 221/6)."""
-    backend = Backend.objects.create(
-        host=host_row, kind="zram", name="z", params={}, size_bytes=16 * MiB
-    )
-    made = run(job_for(backend, Job.Kind.PROVISION, activate=True))
-    assert made.state == Job.State.SUCCEEDED, made.error
-    backend.refresh_from_db()
+    backend = _active_zram(host_row)
     device = backend.state["device"]
 
     def unreadable(self, name: str, size: int) -> None:  # type: ignore[no-untyped-def]
@@ -240,7 +236,7 @@ def test_a_read_that_fails_after_the_change_is_said_with_the_area_left_off(
     try:
         with monkeypatch.context() as m:
             m.setattr(ZramBackend, "_configure", unreadable)
-            job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=8 * MiB))
+            job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=16 * MiB))
         assert job.state == Job.State.FAILED, job.log
         assert job.error.startswith(
             f"OSError: [Errno 5] Input/output error; {device} stays off: the resize may have "

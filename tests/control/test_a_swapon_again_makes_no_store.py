@@ -23,6 +23,7 @@ pytestmark = [
 
 
 def _active_zram(host_row) -> Backend:
+    """An 8 MiB zram area, provisioned and on."""
     backend = Backend.objects.create(
         host=host_row, kind="zram", name="z", params={}, size_bytes=8 * MiB,
         desired_state=Backend.Desired.ACTIVE,
