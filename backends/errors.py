@@ -172,8 +172,12 @@ def before_any_change() -> Iterator[None]:
     for a ``BusyError`` (another writer at work) nor a ``NoDeviceError`` (the store gone):
     neither is a store to swap on again (review 219/1-2). Every error raised inside is
     marked ``before_change``. An ``OSError`` raised inside is raised as the kernel's
-    refusal (a ``KernelError`` with its errno, marked), or as a ``BusyError`` for EAGAIN,
-    EWOULDBLOCK or EBUSY (another holds it).
+    refusal (a ``KernelError`` with its errno, marked). One that says "busy" (EAGAIN,
+    EWOULDBLOCK, EBUSY: ``held_by_another``), bare or wrapped in a ``KernelError``, is
+    never ``store_unchanged``, as a ``BusyError`` is not: it may be another holding the
+    store's lock or device, though not always (a fork the kernel refused for now says
+    EAGAIN too), so it is kept as the kernel's error, not said as another writer's
+    (review 224/4).
 
     The kernel's "no such file or device" (a ``KernelError`` with ENOENT) is marked like
     any other refusal: it may be about something else on the way (another loop device's
@@ -187,19 +191,27 @@ def before_any_change() -> Iterator[None]:
     except OSError as e:
         # A call on the way (a sysfs read) that failed: the kernel's words, as a refusal
         # made before any change, not as one that may have changed the store (222/6); a
-        # lock or a device another holds (EAGAIN, EBUSY) as a BusyError, never "unchanged"
-        # (223/1).
-        error: BackendError
-        if e.errno in _BUSY:
-            error = BusyError(_os_words(e))
-        else:
-            error = KernelError(_os_words(e), errno=e.errno)
+        # lock or a device another may hold (EAGAIN, EBUSY) never "unchanged" (223/1),
+        # and worth a later try.
+        busy = e.errno in _BUSY
+        error = KernelError(_os_words(e), errno=e.errno, retryable=True if busy else None)
         _mark(error)
         raise error from e
 
 
-#: The kernel's "another holds it": a lock taken (EAGAIN, EWOULDBLOCK), a device in use.
+#: The kernel's "busy": a lock taken (EAGAIN, EWOULDBLOCK), a device in use (EBUSY).
 _BUSY = frozenset({errno_codes.EAGAIN, errno_codes.EWOULDBLOCK, errno_codes.EBUSY})
+
+
+def held_by_another(error: BaseException) -> bool:
+    """Whether ``error`` says the store, or its lock, may be another's right now: a
+    ``BusyError`` (a kind's own word: another writer holds it), or the kernel's EAGAIN,
+    EWOULDBLOCK or EBUSY as a ``KernelError`` (a kind's wrapped call, or an ``OSError``
+    that ``before_any_change`` converted), which may also be the kernel short of
+    something for now. Neither is a store to swap on again under another's hands."""
+    if isinstance(error, BusyError):
+        return True
+    return isinstance(error, KernelError) and error.errno in _BUSY
 
 
 def _os_words(e: OSError) -> str:
@@ -217,5 +229,5 @@ def _mark(e: BackendError) -> None:
     property, slots) keeps its own, and its refusal is raised as it is (222/7)."""
     with contextlib.suppress(AttributeError):
         e.before_change = True
-        if not isinstance(e, (BusyError, NoDeviceError)):
+        if not (held_by_another(e) or isinstance(e, NoDeviceError)):
             e.store_unchanged = True
