@@ -707,7 +707,11 @@ class ZramBackend(SwapBackend):
             if not self._taken:
                 self.verify()
         self.close()
-        _write(name, "reset", 1)
+        with before_any_change():
+            # The kernel refuses a reset of a device someone holds open (EBUSY: udev's
+            # probe, a health probe, a person's look just after the swapoff) before it
+            # changes anything: said as that, not as a store that may have changed (224/1).
+            _write(name, "reset", 1)
         self._configure(name, size)
         self.size_bytes = size
         # Reset, it holds nothing: this backend's again from scratch, to be formatted.
