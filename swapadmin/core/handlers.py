@@ -42,7 +42,7 @@ from backends import (
     tunables,
 )
 from backends import store as store_mod
-from backends.errors import BusyError, NoDeviceError, PluginError, printable
+from backends.errors import BusyError, NoDeviceError, PluginError, held_by_another, printable
 from backends.store import Store
 
 from . import observe, signing
@@ -612,7 +612,12 @@ def resize(ctx: JobContext) -> dict[str, Any]:
         if was_active:
             _unstoppable(ctx, 85, f"swapon {plugin.swap_path}")
             plugin.close()
-            _swapon(ctx, plugin)
+            # Someone may swap it on between the header and this (review 224/3).
+            _swapon_unless_on_meanwhile(ctx, plugin)
+    except _NotProvenOn as e:  # something is on there: neither "stays off" nor refused
+        raise BackendError(
+            f"{ctx.past_cancel}, but {e.headline}: {e.message}", retryable=False
+        ) from e
     except Exception as e:
         # Never tried again: the next attempt's signature check refuses the row's new size,
         # and one that went on would find the area off and finish with it so (review 211/1).
@@ -687,10 +692,9 @@ def _on_again_as_it_was(ctx: JobContext, why: Cancelled | BackendError) -> None:
         _swapon_unless_on_meanwhile(ctx, plugin)
     except _NotProvenOn as e:
         # Not "stays off" (something is on there) nor "refused": this backend's area is
-        # not back on, and what is on there is left to whoever swapped it on (222/1).
-        raise BackendError(
-            f"{said}; this backend's area is not back on: {e.message}", retryable=False
-        ) from why
+        # not back on, or that cannot be told, and what is on there is left to whoever
+        # swapped it on (222/1, 224/5).
+        raise BackendError(f"{said}; {e.headline}: {e.message}", retryable=False) from why
     except Exception as e:
         # Not tried again: an attempt would find the area off and leave it so. Said as it
         # is: a step before the proof (the job's row, the plugin) is not a refusal of the
@@ -722,7 +726,28 @@ def _said_whole_if_ours(error: Exception) -> str:
 
 class _NotProvenOn(BackendError):
     """Something is swapped on at the area's path that does not prove to be this
-    backend's: left as it is, said apart from a refusal of the swapon again."""
+    backend's, or whose proof could not be read: left as it is, said apart from a refusal
+    of the swapon again. ``told`` is False when the proof could not be read (224/5)."""
+
+    def __init__(self, message: str, *, told: bool) -> None:
+        super().__init__(message, retryable=False)
+        self.told = told
+
+    @property
+    def headline(self) -> str:
+        if self.told:
+            return "this backend's area is not back on"
+        return "whether this backend's area is back on cannot be told"
+
+
+def _on_now(ctx: JobContext, plugin: SwapBackend) -> bool:
+    """Whether something is swapped on at the area's path now; a look that fails is
+    logged and taken as "no", so that the caller says what it knows."""
+    try:
+        return _active_area(plugin) is not None
+    except Exception as e:
+        ctx.log(f"whether something is on there now cannot be told: {_said_whole_if_ours(e)}")
+        return False
 
 
 def _swapon_unless_on_meanwhile(ctx: JobContext, plugin: SwapBackend) -> None:
@@ -733,12 +758,7 @@ def _swapon_unless_on_meanwhile(ctx: JobContext, plugin: SwapBackend) -> None:
         _swapon(ctx, plugin)
     except BackendError as refused:
         ctx.log(f"swapon again refused: {refused.message}")
-        try:
-            on = _active_area(plugin) is not None
-        except Exception as e:
-            ctx.log(f"whether something is on there now cannot be told: {_said_whole_if_ours(e)}")
-            on = False
-        if not on:
+        if not _on_now(ctx, plugin):
             raise
         _say_who_swapped_it_on(ctx, plugin)
 
@@ -747,13 +767,20 @@ def _say_who_swapped_it_on(ctx: JobContext, plugin: SwapBackend) -> None:
     """An area on again before the resize's swapon again, or by the time the kernel refused
     it: left as it is, and said whether it proves to be this backend's (review 219/4). One
     not proven is raised, so that the job's error says this backend's area is not back on
-    (221/4)."""
+    (221/4); one whose proof could not be read, that this cannot be told (223/5, 224/5)."""
     try:
         plugin.verify()
-    except Exception as e:  # a failed read proves nothing either (223/5)
+    except BackendError as e:
         raise _NotProvenOn(
             f"something is swapped on at {plugin.swap_path} meanwhile, not proven this "
-            f"backend's ({_said_whole_if_ours(e)}); it is left as it is"
+            f"backend's ({e.message}); it is left as it is",
+            told=True,
+        ) from e
+    except Exception as e:  # a read that failed proves nothing either way
+        raise _NotProvenOn(
+            f"something is swapped on at {plugin.swap_path} meanwhile, and its proof could "
+            f"not be read ({_said_whole_if_ours(e)}); it is left as it is",
+            told=False,
         ) from e
     ctx.log(f"{plugin.swap_path} is on again already: something swapped it on meanwhile")
 
@@ -774,10 +801,21 @@ def _left_off(ctx: JobContext, plugin: SwapBackend, error: Exception) -> NoRetur
     except BackendError:  # a zram device gone: its name went with it
         area = f"the area of {ctx.backend.name}"
     before = isinstance(error, BackendError) and error.before_change
-    if before and isinstance(error, BusyError):
+    on = _said_if_on_meanwhile(ctx, plugin, changed=not before)
+    if on is not None:
+        # Someone swapped it on between the failure and now (the kernel's ETXTBSY at the
+        # kind's write says so): not said to stay off (review 224/2).
+        stays = on
+    elif before and isinstance(error, BusyError):
         stays = (
             f"{area} stays off: another writer holds its store, so it is not swapped on "
             "again under that writer. Activate it once that writer is done"
+        )
+    elif before and held_by_another(error):
+        stays = (
+            f"{area} stays off: the kernel said its store is busy, which may be another "
+            "holding it, so it is not swapped on again under another's hands. Activate it "
+            "once it is free"
         )
     elif before and isinstance(error, NoDeviceError):
         stays = (
@@ -796,6 +834,25 @@ def _left_off(ctx: JobContext, plugin: SwapBackend, error: Exception) -> NoRetur
         f"{_said_whole_if_ours(error)}; {stays}",
         retryable=False, field=getattr(error, "field", None),
     ) from error  # fmt: skip
+
+
+def _said_if_on_meanwhile(ctx: JobContext, plugin: SwapBackend, *, changed: bool) -> str | None:
+    """What is swapped on at the area's path now that a failed resize left it off, said;
+    None when nothing is. One proven this backend's may sit on a store the resize changed
+    (``changed``): its header is not known to fit it."""
+    if not _on_now(ctx, plugin):
+        return None
+    try:
+        _say_who_swapped_it_on(ctx, plugin)
+    except _NotProvenOn as e:
+        return f"{e.headline}: {e.message}"
+    said = f"{plugin.swap_path} is on: something swapped it on meanwhile, and it is left so"
+    if changed:
+        said += (
+            ", though the resize may have changed its store: deactivate it and resize it "
+            "again if its header does not fit it"
+        )
+    return said
 
 
 def scan(ctx: JobContext) -> dict[str, Any]:

@@ -396,6 +396,44 @@ def test_an_area_swapped_on_just_before_the_swapon_again_is_left_on(
         assert gone.state == Job.State.SUCCEEDED, gone.error
 
 
+def test_an_area_on_whose_proof_cannot_be_read_is_said_so(
+    host_row, small_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Someone swaps the area on just before the swapon again, and its proof then fails to
+    read (EIO, for the test): the job says whether this backend's area is back on cannot be
+    told, not that it is not back on (review 224/5)."""
+    path = small_root / "swap0"
+    backend = _active_file(host_row, path)
+    swapon = handlers._swapon
+
+    def unreadable() -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    def swapped_on_then_unreadable(ctx, plugin) -> None:  # type: ignore[no-untyped-def]
+        subprocess.run(["swapon", str(path)], check=True)
+        try:
+            swapon(ctx, plugin)
+        finally:
+            plugin.verify = unreadable
+
+    try:
+        with monkeypatch.context() as m:
+            m.setattr(handlers, "_swapon", swapped_on_then_unreadable)
+            _room_taken_after_the_swapoff(m, small_root)
+            job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=16 * MiB))
+        assert job.state == Job.State.FAILED, job.log
+        assert job.error.startswith("not enough free space"), job.error
+        assert (
+            "; whether this backend's area is back on cannot be told: something is swapped on "
+            f"at {path} meanwhile, and its proof could not be read (OSError: [Errno 5] "
+            "Input/output error)"
+        ) in job.error, job.error
+        assert str(path) in active_swaps()
+    finally:
+        gone = run(job_for(backend, Job.Kind.DESTROY))
+        assert gone.state == Job.State.SUCCEEDED, gone.error
+
+
 def test_an_area_not_proven_ours_swapped_on_meanwhile_is_said_in_the_jobs_error(
     host_row, small_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

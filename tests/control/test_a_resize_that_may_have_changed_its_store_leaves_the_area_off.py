@@ -12,11 +12,12 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from backends import KernelError
+from backends import KernelError, kernel
 from backends.plugins import loop as loop_module
 from backends.plugins.file import FileBackend
 from backends.plugins.zram import ZramBackend
@@ -247,3 +248,100 @@ def test_a_read_that_fails_after_the_change_is_said_with_the_area_left_off(
     finally:
         gone = run(job_for(backend, Job.Kind.DESTROY))
         assert gone.state == Job.State.SUCCEEDED, gone.error
+
+
+def test_an_area_swapped_on_after_the_failure_is_not_said_to_stay_off(
+    host_row, swap_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file is grown, someone swaps it on by hand, then the kind fails: the job says
+    the area is on and left so (with the word that its store may have changed), not that it
+    stays off (review 224/2)."""
+    path = swap_root / "area"
+    backend = _provisioned_on(host_row, "file", path)
+    resize = FileBackend.resize
+
+    def grown_then_swapped_on_by_hand(self: FileBackend, new_size_bytes: int) -> None:
+        resize(self, new_size_bytes)
+        subprocess.run(["swapon", str(path)], check=True)
+        raise KernelError("a check after the growth failed (for the test)")
+
+    try:
+        with monkeypatch.context() as m:
+            m.setattr(FileBackend, "resize", grown_then_swapped_on_by_hand)
+            job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=24 * MiB))
+        assert job.state == Job.State.FAILED, job.log
+        assert job.error.startswith("a check after the growth failed"), job.error
+        assert (
+            f"{path} is on: something swapped it on meanwhile, and it is left so, though the "
+            "resize may have changed its store"
+        ) in job.error, job.error
+        assert "stays off" not in job.error, job.error
+        assert str(path) in active_swaps()
+    finally:
+        _destroyed(backend, path)
+
+
+def test_an_area_swapped_on_after_its_header_is_on_and_the_job_done(
+    host_row, swap_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Someone swaps the area on between its new header and the job's swapon: the kernel
+    refuses the job's, and the area, proven this backend's, is on at its new size. Before,
+    the job failed saying it stays off until it is activated (review 224/3)."""
+    path = swap_root / "area"
+    backend = _provisioned_on(host_row, "file", path)
+    swapon = handlers._swapon
+
+    def swapped_on_by_hand_first(ctx, plugin) -> None:  # type: ignore[no-untyped-def]
+        subprocess.run(["swapon", str(path)], check=True)
+        swapon(ctx, plugin)
+
+    try:
+        with monkeypatch.context() as m:
+            m.setattr(handlers, "_swapon", swapped_on_by_hand_first)
+            job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=24 * MiB))
+        assert job.state == Job.State.SUCCEEDED, job.error
+        assert f"{path} is on again already: something swapped it on meanwhile" in job.log
+        area = kernel.find_area(str(path))
+        assert area is not None and area.size_bytes == 24 * MiB - 4096  # all but the header
+    finally:
+        _destroyed(backend, path)
+
+
+def test_another_area_swapped_on_after_the_header_is_said_not_this_backends(
+    host_row, swap_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Someone moves the resized file aside and swaps on a swap file of their own at its
+    path before the job's swapon: the job says this backend's area is not back on, and
+    leaves theirs on (review 224/3)."""
+    path = swap_root / "area"
+    aside = swap_root / "area.moved"
+    backend = _provisioned_on(host_row, "file", path)
+    swapon = handlers._swapon
+    replaced: list[bool] = []
+
+    def replaced_first(ctx, plugin) -> None:  # type: ignore[no-untyped-def]
+        path.rename(aside)
+        replaced.append(True)
+        path.write_bytes(bytes(4 * MiB))  # no holes: swapon refuses a sparse file
+        path.chmod(0o600)
+        subprocess.run(["mkswap", str(path)], check=True, capture_output=True)
+        subprocess.run(["swapon", str(path)], check=True)
+        swapon(ctx, plugin)
+
+    try:
+        with monkeypatch.context() as m:
+            m.setattr(handlers, "_swapon", replaced_first)
+            job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=24 * MiB))
+        assert job.state == Job.State.FAILED, job.log
+        assert job.error.startswith(
+            f"{path} was resized to {24 * MiB} bytes, but this backend's area is not back "
+            f"on: something is swapped on at {path} meanwhile, not proven this backend's"
+        ), job.error
+        assert "stays off" not in job.error, job.error
+        assert str(path) in active_swaps()  # someone's, left as it is
+    finally:
+        if replaced:  # only what the test put there is taken away
+            subprocess.run(["swapoff", str(path)], check=False)
+            path.unlink(missing_ok=True)
+            aside.rename(path)
+        _destroyed(backend, path)
