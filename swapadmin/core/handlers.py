@@ -622,7 +622,7 @@ def resize(ctx: JobContext) -> dict[str, Any]:
         # Never tried again: the next attempt's signature check refuses the row's new size,
         # and one that went on would find the area off and finish with it so (review 211/1).
         # Said as the runner says each: a BackendError whole, anything else cut and typed.
-        said = _said_whole_if_ours(e)
+        said = observe.said_typed(e)
         rewrite = f"resize it again to {new_size} bytes to write its header"
         if headed:  # only a swapon follows the header, and only for an area that was on
             then = f"; {plugin.swap_path} stays off until it is activated"
@@ -707,21 +707,11 @@ def _on_again_as_it_was(ctx: JobContext, why: Cancelled | BackendError) -> None:
             how = "swapon again was refused"
         else:
             how = "swapon again failed"
-        refusal = _said_whole_if_ours(e)
+        refusal = observe.said_typed(e)
         raise BackendError(
             f"{said}; {where} stays off, as {how}: {refusal}",
             retryable=False, field=getattr(e, "field", None),
         ) from why  # fmt: skip
-
-
-def _said_whole_if_ours(error: Exception) -> str:
-    """``error`` in words as the runner says it: a BackendError whole (its words are written
-    for the reader), anything else typed and cut short (an OSError too, whose words alone
-    rarely say what failed)."""
-    if isinstance(error, BackendError):
-        return observe.said(error, None)
-    words = observe.said(error)
-    return f"{type(error).__name__}: {words}" if isinstance(error, OSError) else words
 
 
 class _NotProvenOn(BackendError):
@@ -746,7 +736,7 @@ def _on_now(ctx: JobContext, plugin: SwapBackend) -> bool:
     try:
         return _active_area(plugin) is not None
     except Exception as e:
-        ctx.log(f"whether something is on there now cannot be told: {_said_whole_if_ours(e)}")
+        ctx.log(f"whether something is on there now cannot be told: {observe.said_typed(e)}")
         return False
 
 
@@ -779,7 +769,7 @@ def _say_who_swapped_it_on(ctx: JobContext, plugin: SwapBackend) -> None:
     except Exception as e:  # a read that failed proves nothing either way
         raise _NotProvenOn(
             f"something is swapped on at {plugin.swap_path} meanwhile, and its proof could "
-            f"not be read ({_said_whole_if_ours(e)}); it is left as it is",
+            f"not be read ({observe.said_typed(e)}); it is left as it is",
             told=False,
         ) from e
     ctx.log(f"{plugin.swap_path} is on again already: something swapped it on meanwhile")
@@ -831,7 +821,7 @@ def _left_off(ctx: JobContext, plugin: SwapBackend, error: Exception) -> NoRetur
     ctx.log(stays)
     # Any error, a third party's ValueError too, is said with the words (222/6).
     raise BackendError(
-        f"{_said_whole_if_ours(error)}; {stays}",
+        f"{observe.said_typed(error)}; {stays}",
         retryable=False, field=getattr(error, "field", None),
     ) from error  # fmt: skip
 

@@ -99,6 +99,17 @@ def said(e: Exception, limit: int | None = SAID_LIMIT) -> str:
     return text if limit is None or len(text) <= limit else text[: limit - 1] + "…"
 
 
+def said_typed(e: Exception) -> str:
+    """``e`` in words as a job's error says it: a BackendError whole (its words are written
+    for the reader), anything else cut short, an OSError with its type named (its words
+    alone rarely say what failed)."""
+    if isinstance(e, BackendError):
+        return said(e, None)
+    words = said(e)
+    named = isinstance(e, OSError) and words != type(e).__name__
+    return f"{type(e).__name__}: {words}" if named else words
+
+
 def describe(plugin: SwapBackend) -> tuple[dict[str, Any] | None, str | None]:
     """The plugin's description, or why there is none: whatever a third party's
     ``describe`` raises, a result that is no dict or has an ``error`` key (which says a

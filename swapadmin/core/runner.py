@@ -38,7 +38,7 @@ from .liveness import REGISTRY
 from .locks import exclusive
 from .machines import HostIdentityError, check_machine
 from .models import Backend, Job
-from .observe import read_observation, said, took_a_look, write_observation
+from .observe import read_observation, said, said_typed, took_a_look, write_observation
 from .plugins import attach_plugin
 from .services import (
     adopted_refusal,
@@ -252,12 +252,9 @@ def _run_handler(ctx: JobContext, attempt: int) -> tuple[Outcome, dict[str, Any]
         # The traceback goes to the worker's log; the row gets a sentence.
         log.exception("job %s (%s) crashed", job.uuid, job.kind)
         # ``said``: words that raise, are endless, or hold what no row keeps (a NUL, which
-        # failed the job's write on PostgreSQL, leaving it running: review 176/4). It names
-        # no OSError's type, which a crash's sentence does.
-        words = said(e)
-        named = isinstance(e, OSError) and words != type(e).__name__
-        typed = f"{type(e).__name__}: {words}" if named else words
-        message = f"internal error in the worker: {typed}"
+        # failed the job's write on PostgreSQL, leaving it running: review 176/4), an
+        # OSError's type named.
+        message = f"internal error in the worker: {said_typed(e)}"
         ctx.log(f"failed: {message} (the traceback is in the worker's log)")
         return Outcome(Job.State.FAILED, detail=message), {"error": message}
 
