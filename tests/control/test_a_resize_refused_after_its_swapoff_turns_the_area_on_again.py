@@ -29,6 +29,7 @@ from swapadmin.core import dynamic, handlers
 from swapadmin.core.models import Backend, Job
 from swapadmin.core.observe import observe_backend
 from swapadmin.core.plugins import build_plugin
+from tests.control.by_hand import swapped_on_by_hand_before, theirs_in_its_place, then
 from tests.control.test_a_swapon_again_makes_no_store import _active_zram
 from tests.control.test_run_job_directly import MiB, job_for, run
 from tests.fixtures.host import active_swaps, mounted_image, needs_root
@@ -375,15 +376,9 @@ def test_an_area_swapped_on_just_before_the_swapon_again_is_left_on(
     was refused and it stays off (review 220/4)."""
     path = small_root / "swap0"
     backend = _active_file(host_row, path)
-    swapon = handlers._swapon
-
-    def swapped_on_by_hand_first(ctx, plugin) -> None:  # type: ignore[no-untyped-def]
-        subprocess.run(["swapon", str(path)], check=True)
-        swapon(ctx, plugin)
-
     try:
         with monkeypatch.context() as m:
-            m.setattr(handlers, "_swapon", swapped_on_by_hand_first)
+            m.setattr(handlers, "_swapon", swapped_on_by_hand_before(handlers._swapon, path))
             _room_taken_after_the_swapoff(m, small_root)
             job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=16 * MiB))
         assert job.state == Job.State.FAILED, job.log
@@ -404,15 +399,14 @@ def test_an_area_on_whose_proof_cannot_be_read_is_said_so(
     told, not that it is not back on (review 224/5)."""
     path = small_root / "swap0"
     backend = _active_file(host_row, path)
-    swapon = handlers._swapon
+    by_hand_first = swapped_on_by_hand_before(handlers._swapon, path)
 
     def unreadable() -> None:
         raise OSError(errno.EIO, "Input/output error")
 
     def swapped_on_then_unreadable(ctx, plugin) -> None:  # type: ignore[no-untyped-def]
-        subprocess.run(["swapon", str(path)], check=True)
         try:
-            swapon(ctx, plugin)
+            by_hand_first(ctx, plugin)
         finally:
             plugin.verify = unreadable
 
@@ -442,38 +436,19 @@ def test_an_area_not_proven_ours_swapped_on_meanwhile_is_said_in_the_jobs_error(
     backend's area is not back on, since what is on does not prove to be its own (reviews
     221/4, 222/1). Before, the job said only the resize's refusal."""
     path = small_root / "swap0"
-    aside = small_root / "swap0.moved"
     backend = _active_file(host_row, path)
-    swapoff = handlers._swapoff
-    replaced: list[bool] = []
-
-    def replaced_meanwhile(ctx, plugin) -> None:  # type: ignore[no-untyped-def]
-        swapoff(ctx, plugin)
-        plugin.close()
-        path.rename(aside)
-        replaced.append(True)
-        subprocess.run(["dd", "if=/dev/zero", f"of={path}", "bs=1M", "count=4"], check=True,
-                       capture_output=True)  # fmt: skip
-        path.chmod(0o600)
-        subprocess.run(["mkswap", str(path)], check=True, capture_output=True)
-        subprocess.run(["swapon", str(path)], check=True)
-
     try:
-        with monkeypatch.context() as m:
-            m.setattr(handlers, "_swapoff", replaced_meanwhile)
+        with theirs_in_its_place(path) as put, monkeypatch.context() as m:
+            m.setattr(handlers, "_swapoff", then(handlers._swapoff, put))
             job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=16 * MiB))
-        assert job.state == Job.State.FAILED, job.log
-        assert (
-            f"; this backend's area is not back on: something is swapped on at {path} "
-            "meanwhile, not proven this backend's"
-        ) in job.error, job.error
-        assert "stays off" not in job.error, job.error
-        assert str(path) in active_swaps()  # someone's, left as it is
+            assert job.state == Job.State.FAILED, job.log
+            assert (
+                f"; this backend's area is not back on: something is swapped on at {path} "
+                "meanwhile, not proven this backend's"
+            ) in job.error, job.error
+            assert "stays off" not in job.error, job.error
+            assert str(path) in active_swaps()  # someone's, left as it is
     finally:
-        if replaced:  # only what the test put there is taken away
-            subprocess.run(["swapoff", str(path)], check=False)
-            path.unlink(missing_ok=True)
-            aside.rename(path)
         gone = run(job_for(backend, Job.Kind.DESTROY))
         assert gone.state == Job.State.SUCCEEDED, gone.error
 

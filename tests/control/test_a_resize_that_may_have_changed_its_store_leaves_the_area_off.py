@@ -23,6 +23,7 @@ from backends.plugins.file import FileBackend
 from backends.plugins.zram import ZramBackend
 from swapadmin.core import handlers
 from swapadmin.core.models import Backend, Job
+from tests.control.by_hand import after, swapped_on_by_hand_before, theirs_in_its_place
 from tests.control.test_a_swapon_again_makes_no_store import _active_zram
 from tests.control.test_run_job_directly import MiB, job_for, run
 from tests.fixtures.host import active_swaps, attached_loops, needs_root
@@ -289,15 +290,10 @@ def test_an_area_swapped_on_after_its_header_is_on_and_the_job_done(
     the job failed saying it stays off until it is activated (review 224/3)."""
     path = swap_root / "area"
     backend = _provisioned_on(host_row, "file", path)
-    swapon = handlers._swapon
-
-    def swapped_on_by_hand_first(ctx, plugin) -> None:  # type: ignore[no-untyped-def]
-        subprocess.run(["swapon", str(path)], check=True)
-        swapon(ctx, plugin)
-
+    by_hand_first = swapped_on_by_hand_before(handlers._swapon, path)
     try:
         with monkeypatch.context() as m:
-            m.setattr(handlers, "_swapon", swapped_on_by_hand_first)
+            m.setattr(handlers, "_swapon", by_hand_first)
             job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=24 * MiB))
         assert job.state == Job.State.SUCCEEDED, job.error
         assert f"{path} is on again already: something swapped it on meanwhile" in job.log
@@ -314,34 +310,18 @@ def test_another_area_swapped_on_after_the_header_is_said_not_this_backends(
     path before the job's swapon: the job says this backend's area is not back on, and
     leaves theirs on (review 224/3)."""
     path = swap_root / "area"
-    aside = swap_root / "area.moved"
     backend = _provisioned_on(host_row, "file", path)
-    swapon = handlers._swapon
-    replaced: list[bool] = []
-
-    def replaced_first(ctx, plugin) -> None:  # type: ignore[no-untyped-def]
-        path.rename(aside)
-        replaced.append(True)
-        path.write_bytes(bytes(4 * MiB))  # no holes: swapon refuses a sparse file
-        path.chmod(0o600)
-        subprocess.run(["mkswap", str(path)], check=True, capture_output=True)
-        subprocess.run(["swapon", str(path)], check=True)
-        swapon(ctx, plugin)
-
     try:
-        with monkeypatch.context() as m:
-            m.setattr(handlers, "_swapon", replaced_first)
+        with theirs_in_its_place(path) as put, monkeypatch.context() as m:
+            m.setattr(handlers, "_swapon", after(put, handlers._swapon))
             job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=24 * MiB))
-        assert job.state == Job.State.FAILED, job.log
-        assert job.error.startswith(
-            f"{path} was resized to {24 * MiB} bytes, but this backend's area is not back "
-            f"on: something is swapped on at {path} meanwhile, not proven this backend's"
-        ), job.error
-        assert "stays off" not in job.error, job.error
-        assert str(path) in active_swaps()  # someone's, left as it is
+            assert job.state == Job.State.FAILED, job.log
+            assert job.error.startswith(
+                f"{path} was resized to {24 * MiB} bytes, but this backend's area is not "
+                f"back on: something is swapped on at {path} meanwhile, not proven this "
+                "backend's"
+            ), job.error
+            assert "stays off" not in job.error, job.error
+            assert str(path) in active_swaps()  # someone's, left as it is
     finally:
-        if replaced:  # only what the test put there is taken away
-            subprocess.run(["swapoff", str(path)], check=False)
-            path.unlink(missing_ok=True)
-            aside.rename(path)
         _destroyed(backend, path)
