@@ -17,7 +17,8 @@ PS-10  10      magic ``SWAPSPACE2``
 ====== ======= =========================================================
 
 ``mkswap`` is ``backend.swap_out(0, header)``, so it inherits the contract's refusal to
-write an area that is active in /proc/swaps. ``read_header`` only reads, so it is safe on
+write an area that is active in /proc/swaps, and asks the store again just before it
+writes (``recheck_store``). ``read_header`` only reads, so it is safe on
 an active area.
 """
 
@@ -256,6 +257,7 @@ def mkswap(
     keep_boot = any(s.usage == "partition-table" for s in signatures)
     page0 = backend.swap_in(0)
     boot = bytearray(page0[:BOOTBITS]) if keep_boot else None
+    _proven_again(backend)
     _wipe(backend, [s for s in signatures if s.usage != "partition-table"], pages, boot)
     backend.swap_out(0, build_header(hdr, bytes(boot) if boot is not None else None))
     _sync(fd, backend.io_path())
@@ -278,6 +280,7 @@ def set_badpages(backend: SwapBackend, badpages: Sequence[int]) -> SwapHeader:
     table_end = PAGE_SIZE - len(MAGIC)
     patched[_BADPAGES_OFFSET:table_end] = bytes(table_end - _BADPAGES_OFFSET)
     struct.pack_into(f"={new.nr_badpages}I", patched, _BADPAGES_OFFSET, *new.badpages)
+    _proven_again(backend)
     backend.swap_out(0, bytes(patched))
     _sync(backend.descriptor(True), backend.io_path())
     return new
@@ -311,9 +314,20 @@ def set_label(backend: SwapBackend, label: str) -> SwapHeader:
             f"{backend.io_path()} became active in /proc/swaps; its label is only rewritten "
             "on an inactive area. Nothing was written."
         )
+    _proven_again(backend)
     backend.swap_out(0, bytes(patched))
     _sync(fd, backend.io_path())
     return dataclasses.replace(old, label=label)
+
+
+def _proven_again(backend: SwapBackend) -> None:
+    """Just before a header is written: the store the descriptor holds is still inactive
+    and still this backend's alone (``recheck_store``). The descriptor may have been
+    proven a while ago (a resize's growth, then this), and a loop device attached over the
+    file and swapped on since reaches it under another name, which neither O_EXCL nor the
+    kernel's swap-file guard stops: page 0 of an active area would be written (review
+    225/1)."""
+    backend.recheck_store()
 
 
 def _usable_pages(backend: SwapBackend) -> int:
