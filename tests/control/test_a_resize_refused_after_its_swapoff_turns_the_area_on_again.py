@@ -29,9 +29,9 @@ from swapadmin.core import dynamic, handlers
 from swapadmin.core.models import Backend, Job
 from swapadmin.core.observe import observe_backend
 from swapadmin.core.plugins import build_plugin
-from tests.control.by_hand import swapped_on_by_hand_before, theirs_in_its_place, then
 from tests.control.test_a_swapon_again_makes_no_store import _active_zram
 from tests.control.test_run_job_directly import MiB, job_for, run
+from tests.fixtures.by_hand import swapped_on_by_hand_before, theirs_in_its_place, then
 from tests.fixtures.host import active_swaps, mounted_image, needs_root
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("on_testhost"), needs_root]

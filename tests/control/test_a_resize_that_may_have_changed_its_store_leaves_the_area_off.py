@@ -23,9 +23,9 @@ from backends.plugins.file import FileBackend
 from backends.plugins.zram import ZramBackend
 from swapadmin.core import handlers
 from swapadmin.core.models import Backend, Job
-from tests.control.by_hand import after, swapped_on_by_hand_before, theirs_in_its_place
 from tests.control.test_a_swapon_again_makes_no_store import _active_zram
 from tests.control.test_run_job_directly import MiB, job_for, run
+from tests.fixtures.by_hand import after, swapped_on_by_hand_before, theirs_in_its_place
 from tests.fixtures.host import active_swaps, attached_loops, needs_root
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("on_testhost"), needs_root]
