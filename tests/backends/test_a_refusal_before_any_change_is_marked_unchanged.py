@@ -108,3 +108,29 @@ def test_a_class_that_takes_no_mark_is_raised_as_it_is() -> None:
     """Before, the AttributeError of the mark replaced the kind's refusal (review 222/7)."""
     with pytest.raises(_Unmarkable, match="refused by a third party"), before_any_change():
         raise _Unmarkable("refused by a third party")
+
+
+class _NoInit(KernelError):
+    """A third party's KernelError that never calls ``KernelError.__init__``."""
+
+    def __init__(self, message: str) -> None:
+        BackendError.__init__(self, message)
+
+
+def _list_errno() -> KernelError:
+    error = KernelError("refused")
+    error.errno = [errno.EBUSY]  # type: ignore[assignment]
+    return error
+
+
+@pytest.mark.parametrize("error", [_NoInit("refused"), _list_errno()])
+def test_a_kernel_error_with_no_errno_of_its_own_is_marked_as_any_refusal(
+    error: KernelError,
+) -> None:
+    """Before, the missing errno was an AttributeError swallowed by the mark, and the
+    job's words then failed on it; an errno no set holds replaced the refusal (225/4)."""
+    assert not held_by_another(error)
+    with pytest.raises(KernelError) as raised, before_any_change():
+        raise error
+    assert raised.value is error
+    assert error.store_unchanged and error.before_change
