@@ -171,6 +171,10 @@ def _read_diskseq(sys_dir: Path, dev: str) -> str:
 HOT_REMOVE_WAIT: Final = 10.0
 
 
+#: How long a resize's reset waits for the device to be let go (seconds).
+RESET_WAIT: Final = 10.0
+
+
 def hot_remove(name: str) -> None:
     """hot_remove zram device ``name`` (``zramN``), tried again while it is busy: resetting
     it sends a change event, and udev's probe of the device (blkid) holds it open for a
@@ -708,10 +712,9 @@ class ZramBackend(SwapBackend):
                 self.verify()
         self.close()
         with before_any_change():
-            # The kernel refuses a reset of a device someone holds open (EBUSY: udev's
-            # probe, a health probe, a person's look just after the swapoff) before it
-            # changes anything: said as that, not as a store that may have changed (224/1).
-            _write(name, "reset", 1)
+            # Refused, the reset changed nothing: said as that, not as a store that may
+            # have changed (224/1).
+            self._reset_when_let_go(name)
         self._configure(name, size)
         self.size_bytes = size
         # Reset, it holds nothing: this backend's again from scratch, to be formatted.
@@ -721,6 +724,22 @@ class ZramBackend(SwapBackend):
         except BaseException:
             store.close()
             raise
+
+    def _reset_when_let_go(self, name: str) -> None:
+        """Reset the device, tried again while someone holds it open a moment (udev's
+        probe after the swapoff, a health probe, a person's look): the kernel refuses a
+        reset of an open device (EBUSY) before it changes anything, and a resize refused
+        for that left the area off (225/7). Still held after RESET_WAIT, or swapped on
+        meanwhile, the refusal is raised."""
+        deadline = time.monotonic() + RESET_WAIT
+        while True:
+            try:
+                _write(name, "reset", 1)
+                return
+            except KernelError as e:
+                if e.errno != errno.EBUSY or time.monotonic() >= deadline or self.is_active():
+                    raise
+            time.sleep(0.05)  # the prober's own pace; the loop ends when it lets go
 
     # ---- what the host shows ----
 
