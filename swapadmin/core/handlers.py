@@ -29,6 +29,7 @@ from backends import (
     HeaderError,
     Policy,
     SwapBackend,
+    UnsafeError,
     ValidationError,
     adoption,
     before_any_change,
@@ -623,11 +624,18 @@ def resize(ctx: JobContext) -> dict[str, Any]:
         # and one that went on would find the area off and finish with it so (review 211/1).
         # Said as the runner says each: a BackendError whole, anything else cut and typed.
         said = observe.said_typed(e)
+        area = _area_name(ctx, plugin)
         rewrite = f"resize it again to {new_size} bytes to write its header"
-        if headed:  # only a swapon follows the header, and only for an area that was on
-            then = f"; {plugin.swap_path} stays off until it is activated"
+        # Someone may have swapped it on meanwhile (the kernel's ETXTBSY at the header's
+        # write, or the header's own look refusing an active area): said so (225/5).
+        on = _on_now(ctx, plugin)
+        if on:
+            caveat = "" if headed else f", under its old header: deactivate it and {rewrite}"
+            then = f"; {_said_on_meanwhile(ctx, plugin, area, caveat)}"
+        elif headed:  # only a swapon follows the header, and only for an area that was on
+            then = f"; {area} {_stays_off(on)} until it is activated"
         elif was_active:  # the old header on the new size: activate refuses it
-            then = f"; {plugin.swap_path} stays off: {rewrite}, then activate it"
+            then = f"; {area} {_stays_off(on)}: {rewrite}, then activate it"
         else:  # it was off, and stays so; activate refuses it until then
             then = f"; {rewrite} before it is activated"
         raise BackendError(
@@ -674,7 +682,7 @@ def _on_again_as_it_was(ctx: JobContext, why: Cancelled | BackendError) -> None:
             raise NoDeviceError(f"{where} has no device any more")
         where = path
         if _active_area(plugin) is not None:
-            _say_who_swapped_it_on(ctx, plugin)
+            _say_who_swapped_it_on(ctx, plugin, where)
             return
         ctx.log(f"the resize changed nothing: swapon {where} again as it was")
         tried = True
@@ -730,49 +738,103 @@ class _NotProvenOn(BackendError):
         return "whether this backend's area is back on cannot be told"
 
 
-def _on_now(ctx: JobContext, plugin: SwapBackend) -> bool:
-    """Whether something is swapped on at the area's path now; a look that fails is
-    logged and taken as "no", so that the caller says what it knows."""
+def _area_name(ctx: JobContext, plugin: SwapBackend) -> str:
+    """The area's path for a job's words, or the backend's name when it has none (a zram
+    device gone: its name went with it) or it cannot be read: words never fail."""
+    assert ctx.backend is not None
+    try:
+        return plugin.swap_path
+    except Exception:
+        return f"the area of {ctx.backend.name}"
+
+
+def _on_now(ctx: JobContext, plugin: SwapBackend) -> bool | None:
+    """Whether something is swapped on at the area's path now; None, logged, when the look
+    fails, so that the caller says neither "on" nor "stays off" (225/5)."""
     try:
         return _active_area(plugin) is not None
     except Exception as e:
         ctx.log(f"whether something is on there now cannot be told: {observe.said_typed(e)}")
-        return False
+        return None
+
+
+def _stays_off(on: bool | None) -> str:
+    """ "stays off", or what is true when the look at /proc/swaps failed."""
+    if on is None:
+        return (
+            "is not swapped on again by this job (whether anything is on there now cannot be told)"
+        )
+    return "stays off"
 
 
 def _swapon_unless_on_meanwhile(ctx: JobContext, plugin: SwapBackend) -> None:
     """The swapon again; refused because someone swapped the area on between the look and
     now (the kernel's EBUSY), it is left on and said so, not said "refused" (220/4). The
-    refusal is logged all the same, and raised whenever the look cannot tell (221/4)."""
+    refusal is logged all the same, and raised whenever the look cannot tell (221/4); any
+    error, not only a kind's own (225/5)."""
     try:
         _swapon(ctx, plugin)
-    except BackendError as refused:
-        ctx.log(f"swapon again refused: {refused.message}")
+    except Exception as refused:
+        ctx.log(f"swapon again refused: {observe.said_typed(refused)}")
         if not _on_now(ctx, plugin):
             raise
-        _say_who_swapped_it_on(ctx, plugin)
+        _say_who_swapped_it_on(ctx, plugin, _area_name(ctx, plugin))
 
 
-def _say_who_swapped_it_on(ctx: JobContext, plugin: SwapBackend) -> None:
+#: What a proof that fails says when it was read: the store is not this backend's formatted
+#: area (not its own, gone active, no header of its own). Any other error (a read that
+#: failed, a device gone, a third party's bug) proves nothing either way (224/5, 225/3).
+_PROOF_FAILED = (UnsafeError, HeaderError)
+
+
+def _say_who_swapped_it_on(ctx: JobContext, plugin: SwapBackend, area: str) -> None:
     """An area on again before the resize's swapon again, or by the time the kernel refused
     it: left as it is, and said whether it proves to be this backend's (review 219/4). One
     not proven is raised, so that the job's error says this backend's area is not back on
     (221/4); one whose proof could not be read, that this cannot be told (223/5, 224/5)."""
     try:
         plugin.verify()
-    except BackendError as e:
+    except Exception as e:
+        said = observe.said_typed(e)  # words that raise are said too (225/2)
+        if isinstance(e, _PROOF_FAILED):
+            raise _NotProvenOn(
+                f"something is swapped on at {area} meanwhile, not proven this backend's "
+                f"({said}); it is left as it is",
+                told=True,
+            ) from e
         raise _NotProvenOn(
-            f"something is swapped on at {plugin.swap_path} meanwhile, not proven this "
-            f"backend's ({e.message}); it is left as it is",
-            told=True,
-        ) from e
-    except Exception as e:  # a read that failed proves nothing either way
-        raise _NotProvenOn(
-            f"something is swapped on at {plugin.swap_path} meanwhile, and its proof could "
-            f"not be read ({observe.said_typed(e)}); it is left as it is",
+            f"something is swapped on at {area} meanwhile, and its proof could not be read "
+            f"({said}); it is left as it is",
             told=False,
         ) from e
-    ctx.log(f"{plugin.swap_path} is on again already: something swapped it on meanwhile")
+    ctx.log(f"{area} is on again already: something swapped it on meanwhile")
+
+
+def _why_left_off(error: Exception) -> str:
+    """Why a resize that failed after its swapoff does not swap the area on again."""
+    before = isinstance(error, BackendError) and error.before_change
+    if before and isinstance(error, BusyError):
+        return (
+            "another writer holds its store, so it is not swapped on again under that "
+            "writer. Activate it once that writer is done"
+        )
+    if before and held_by_another(error):
+        # EAGAIN or EBUSY from the kernel: a lock or a device another holds, or a call
+        # the kernel refused for now (a fork); either way, not under another's hands.
+        return (
+            "a call on the way was refused as busy, which may be another holding its "
+            "store, so it is not swapped on again under another's hands. Activate it once "
+            "it is free"
+        )
+    if before and isinstance(error, NoDeviceError):
+        return (
+            "its store is not there any more. Activate it, or provision it again if "
+            "activate cannot make it"
+        )
+    return (
+        "the resize may have changed its store, so it is not swapped on again as it was. "
+        "Resize it again, or activate it once its store is as the backend says"
+    )
 
 
 def _left_off(ctx: JobContext, plugin: SwapBackend, error: Exception) -> NoReturn:
@@ -784,40 +846,21 @@ def _left_off(ctx: JobContext, plugin: SwapBackend, error: Exception) -> NoRetur
     neither is a change of the resize's (review 220/3); raised after a change, the same
     errors are said as any other (221/2). Said in the job's error, never tried again (an
     attempt would find the area off and leave it so); a read that failed (an OSError) is
-    said too, not left to the runner as an internal error (221/6)."""
-    assert ctx.backend is not None
-    try:
-        area = plugin.swap_path
-    except BackendError:  # a zram device gone: its name went with it
-        area = f"the area of {ctx.backend.name}"
-    before = isinstance(error, BackendError) and error.before_change
-    on = _said_if_on_meanwhile(ctx, plugin, changed=not before)
-    if on is not None:
-        # Someone swapped it on between the failure and now (the kernel's ETXTBSY at the
-        # kind's write says so): not said to stay off (review 224/2).
-        stays = on
-    elif before and isinstance(error, BusyError):
-        stays = (
-            f"{area} stays off: another writer holds its store, so it is not swapped on "
-            "again under that writer. Activate it once that writer is done"
+    said too, not left to the runner as an internal error (221/6). An area someone swapped
+    on meanwhile is said to be on, not to stay off (224/2)."""
+    area = _area_name(ctx, plugin)
+    on = _on_now(ctx, plugin)
+    if on:
+        changed = not (isinstance(error, BackendError) and error.before_change)
+        caveat = (
+            ", though the resize may have changed its store: deactivate it and resize it "
+            "again if its header does not fit it"
+            if changed
+            else ""
         )
-    elif before and held_by_another(error):
-        stays = (
-            f"{area} stays off: the kernel said its store is busy, which may be another "
-            "holding it, so it is not swapped on again under another's hands. Activate it "
-            "once it is free"
-        )
-    elif before and isinstance(error, NoDeviceError):
-        stays = (
-            f"{area} stays off: its store is not there any more. Activate it, or provision "
-            "it again if activate cannot make it"
-        )
+        stays = _said_on_meanwhile(ctx, plugin, area, caveat)
     else:
-        stays = (
-            f"{area} stays off: the resize may have changed its store, so it is not "
-            "swapped on again as it was. Resize it again, or activate it once its store is "
-            "as the backend says"
-        )
+        stays = f"{area} {_stays_off(on)}: {_why_left_off(error)}"
     ctx.log(stays)
     # Any error, a third party's ValueError too, is said with the words (222/6).
     raise BackendError(
@@ -826,23 +869,15 @@ def _left_off(ctx: JobContext, plugin: SwapBackend, error: Exception) -> NoRetur
     ) from error  # fmt: skip
 
 
-def _said_if_on_meanwhile(ctx: JobContext, plugin: SwapBackend, *, changed: bool) -> str | None:
-    """What is swapped on at the area's path now that a failed resize left it off, said;
-    None when nothing is. One proven this backend's may sit on a store the resize changed
-    (``changed``): its header is not known to fit it."""
-    if not _on_now(ctx, plugin):
-        return None
+def _said_on_meanwhile(ctx: JobContext, plugin: SwapBackend, area: str, caveat: str) -> str:
+    """What is swapped on at the area's path, which a failed resize would have left off,
+    said: this backend's (with ``caveat``: what the resize may have left unfit), or not
+    proven so."""
     try:
-        _say_who_swapped_it_on(ctx, plugin)
+        _say_who_swapped_it_on(ctx, plugin, area)
     except _NotProvenOn as e:
         return f"{e.headline}: {e.message}"
-    said = f"{plugin.swap_path} is on: something swapped it on meanwhile, and it is left so"
-    if changed:
-        said += (
-            ", though the resize may have changed its store: deactivate it and resize it "
-            "again if its header does not fit it"
-        )
-    return said
+    return f"{area} is on: something swapped it on meanwhile, and it is left so{caveat}"
 
 
 def scan(ctx: JobContext) -> dict[str, Any]:

@@ -325,3 +325,64 @@ def test_another_area_swapped_on_after_the_header_is_said_not_this_backends(
             assert str(path) in active_swaps()  # someone's, left as it is
     finally:
         _destroyed(backend, path)
+
+
+def test_an_area_swapped_on_before_its_header_is_said_on_under_its_old_header(
+    host_row, swap_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Someone swaps the grown file on before its new header is written: the header's write
+    is refused (the area is active), and the job says the area is on under its old header,
+    not that it stays off (review 225/5)."""
+    path = swap_root / "area"
+    backend = _provisioned_on(host_row, "file", path)
+    try:
+        with monkeypatch.context() as m:
+            m.setattr(handlers, "_mkswap", swapped_on_by_hand_before(handlers._mkswap, path))
+            job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=24 * MiB))
+        assert job.state == Job.State.FAILED, job.log
+        assert job.error.endswith(
+            f"; {path} is on: something swapped it on meanwhile, and it is left so, under its "
+            f"old header: deactivate it and resize it again to {24 * MiB} bytes to write its "
+            "header"
+        ), job.error
+        assert str(path) in active_swaps()
+    finally:
+        _destroyed(backend, path)
+
+
+def test_a_look_that_fails_is_not_said_to_leave_the_area_off(
+    host_row, swap_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The kind fails after the growth, and the look at /proc/swaps then fails too: the job
+    says the area is not swapped on again by it, not that it stays off, which it cannot
+    know (225/5)."""
+    path = swap_root / "area"
+    backend = _provisioned_on(host_row, "file", path)
+    resize = FileBackend.resize
+    active_area = handlers._active_area
+    failed: list[bool] = []
+
+    def look(plugin):  # type: ignore[no-untyped-def]
+        if failed:
+            raise KernelError("cannot read /proc/swaps: Input/output error (for the test)")
+        return active_area(plugin)
+
+    def grown_then_failed(self: FileBackend, new_size_bytes: int) -> None:
+        resize(self, new_size_bytes)
+        failed.append(True)
+        raise KernelError("a check after the growth failed (for the test)")
+
+    try:
+        with monkeypatch.context() as m:
+            m.setattr(handlers, "_active_area", look)
+            m.setattr(FileBackend, "resize", grown_then_failed)
+            job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=24 * MiB))
+        assert job.state == Job.State.FAILED, job.log
+        assert (
+            f"{path} is not swapped on again by this job (whether anything is on there now "
+            "cannot be told): the resize may have changed its store"
+        ) in job.error, job.error
+        assert "stays off" not in job.error, job.error
+        assert "cannot read /proc/swaps" in job.log
+    finally:
+        _destroyed(backend, path)
