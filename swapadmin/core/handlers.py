@@ -808,6 +808,16 @@ def _say_who_swapped_it_on(ctx: JobContext, plugin: SwapBackend, area: str) -> N
             told=False,
         ) from e
     ctx.log(f"{area} is on again already: something swapped it on meanwhile")
+    # With whoever's options: said where they are not the row's (225/9).
+    assert ctx.backend is not None
+    with contextlib.suppress(Exception):
+        now = _active_area(plugin)
+        want = ctx.backend.priority
+        if now is not None and want is not None and now.priority != want:
+            ctx.log(
+                f"{area} is on at priority {now.priority}, not this backend's {want}: it "
+                "was swapped on with other options, which are left as they are"
+            )
 
 
 def _why_left_off(error: Exception) -> str:

@@ -290,6 +290,8 @@ def test_an_area_swapped_on_after_its_header_is_on_and_the_job_done(
     the job failed saying it stays off until it is activated (review 224/3)."""
     path = swap_root / "area"
     backend = _provisioned_on(host_row, "file", path)
+    Backend.objects.filter(pk=backend.pk).update(priority=7)
+    backend.refresh_from_db()
     by_hand_first = swapped_on_by_hand_before(handlers._swapon, path)
     try:
         with monkeypatch.context() as m:
@@ -299,6 +301,11 @@ def test_an_area_swapped_on_after_its_header_is_on_and_the_job_done(
         assert f"{path} is on again already: something swapped it on meanwhile" in job.log
         area = kernel.find_area(str(path))
         assert area is not None and area.size_bytes == 24 * MiB - 4096  # all but the header
+        # Swapped on by hand with the kernel's own priority, not the row's: said (225/9).
+        assert (
+            f"{path} is on at priority {area.priority}, not this backend's 7: it was swapped "
+            "on with other options"
+        ) in job.log, job.log
     finally:
         _destroyed(backend, path)
 
