@@ -733,6 +733,11 @@ class ZramBackend(SwapBackend):
         meanwhile, the refusal is raised."""
         deadline = time.monotonic() + RESET_WAIT
         while True:
+            # Proven again before each try: while it was held, the device may have been
+            # removed and someone's added under its name, which a reset by name would
+            # take for this backend's (226/3).
+            if self._owned_name() != name:
+                raise NotOursError(f"/dev/{name} is not this backend's device any more")
             try:
                 _write(name, "reset", 1)
                 return

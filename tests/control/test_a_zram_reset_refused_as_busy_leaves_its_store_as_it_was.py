@@ -15,10 +15,10 @@ import pytest
 
 from backends import KernelError
 from backends.plugins import zram as zram_module
-from swapadmin.core.models import Job
+from swapadmin.core.models import Backend, Job
 from tests.control.test_a_swapon_again_makes_no_store import _active_zram
 from tests.control.test_run_job_directly import MiB, job_for, run
-from tests.fixtures.host import active_swaps, needs_root
+from tests.fixtures.host import active_swaps, hot_add_zram, needs_root
 
 pytestmark = [
     pytest.mark.django_db,
@@ -93,4 +93,50 @@ def test_a_device_held_a_moment_is_reset_once_let_go(
         for fd in held:
             os.close(fd)
         gone = run(job_for(backend, Job.Kind.DESTROY))
+        assert gone.state == Job.State.SUCCEEDED, gone.error
+
+
+def test_a_device_put_in_its_place_while_it_was_held_is_never_reset(
+    host_row, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the device was held, it was removed and someone's device added, most likely
+    under the same name (the lowest free number) and holding their data: the next try
+    proves the device again and refuses, where a reset by name took theirs, formatted it
+    and swapped it on (review 226/3)."""
+    backend = _active_zram(host_row)
+    device = backend.state["device"]
+    name = Path(device).name
+    held = [os.open(device, os.O_RDONLY)]
+    theirs: list[str] = []
+    write = zram_module._write
+
+    def replaced_once_refused(name_: str, attr: str, value: str | int) -> None:
+        try:
+            write(name_, attr, value)
+        except KernelError:
+            if attr == "reset" and held:
+                os.close(held.pop())
+                write(name, "reset", 1)
+                zram_module.hot_remove(name)
+                dev = hot_add_zram()  # noted: the session's take-down removes it
+                theirs.append(dev)
+                write(Path(dev).name, "disksize", 8 * MiB)
+                with open(dev, "r+b") as f:
+                    f.write(b"THEIR DATA")
+            raise
+
+    try:
+        with monkeypatch.context() as m:
+            m.setattr(zram_module, "_write", replaced_once_refused)
+            job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=16 * MiB))
+        assert theirs, job.log
+        assert job.state == Job.State.FAILED, job.log
+        assert theirs[0] not in active_swaps()
+        with open(theirs[0], "rb") as f:
+            assert f.read(10) == b"THEIR DATA"  # never reset, never formatted
+        assert _disksize(theirs[0]) == 8 * MiB
+    finally:
+        for fd in held:
+            os.close(fd)
+        gone = run(job_for(Backend.objects.get(pk=backend.pk), Job.Kind.DESTROY))
         assert gone.state == Job.State.SUCCEEDED, gone.error
