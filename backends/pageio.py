@@ -1015,7 +1015,12 @@ def _summarise(samples: _Samples, run_pages: int, seconds: float) -> PhaseResult
 
 
 def _restore_page0(backend: SwapBackend, page0: bytes) -> None:
+    """Page 0 written back if it differs, through the store asked again just before
+    (``recheck_store``): the benchmark never writes slot 0, so a page 0 that changed may be
+    another's by now (a loop device attached over the file, formatted and swapped on,
+    which the check between slices had just refused: 226/2), never to be overwritten."""
     if bytes(backend.swap_in_many([0])) != page0:
+        backend.recheck_store()
         backend.swap_out(0, page0)
 
 
