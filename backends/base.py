@@ -537,8 +537,26 @@ class SwapBackend(ABC):
     def check_exclusive(self, store: Store) -> None:
         """Raise NotOursError when something else can reach the store's bytes right now,
         before a write (a loop device serving a file that is not this backend's own). The
-        default knows of nothing."""
+        default knows of nothing of the kind's own; ``check_alone`` adds what every kind
+        shares."""
         return None
+
+    def check_alone(self, store: Store) -> None:
+        """``check_exclusive``, and for a store that is a block device (a loop device, a
+        zram device, a disk), no loop device attached over it: another name for its bytes,
+        which anyone may swap on or mount, and which its O_EXCL open does not stop. Asked of
+        every kind, a third party's too, wherever the store's exclusivity is (226/1)."""
+        self.check_exclusive(store)
+        st = os.fstat(store.fd)
+        if not stat.S_ISBLK(st.st_mode):
+            return
+        others = store_mod.loops_over_device(st)
+        if others:
+            raise NotOursError(
+                f"{store.path} has {', '.join(others)} attached over it: its bytes can be "
+                f"swapped on or mounted through that name, so swapadmin will not write it or "
+                f"swap it on. Detach it first (losetup -d {others[0]})."
+            )
 
     def identity(self, store: Store) -> dict[str, Any]:
         """What to record of a store when taking it, for ``check_identity`` to compare; with
@@ -596,7 +614,7 @@ class SwapBackend(ABC):
         this very provision (``take_store``) and not yet formatted."""
         self._refuse_active(store)
         self.check_identity(store)
-        self.check_exclusive(store)
+        self.check_alone(store)
         if self.record.get("adopted"):
             raise NotOursError(
                 f"{store.path} was adopted, not made by swapadmin: it is activated and "
@@ -626,7 +644,7 @@ class SwapBackend(ABC):
                 )
             return
         self._refuse_active(store)
-        self.check_exclusive(store)
+        self.check_alone(store)
 
     @staticmethod
     def _refuse_active(store: Store) -> None:
@@ -735,7 +753,7 @@ class SwapBackend(ABC):
             self.check_swap_uuid(store)
             # Handed to the kernel, its pages hold process memory: no other name may reach
             # them (a loop device someone attached to the file).
-            self.check_exclusive(store)
+            self.check_alone(store)
         except BaseException:
             store.close()
             raise
@@ -843,7 +861,7 @@ class SwapBackend(ABC):
                     # A store kept by take_store was not through prove(): its first write
                     # still must not land on an active area, nor on bytes another user has.
                     self._refuse_active(self._store)
-                    self.check_exclusive(self._store)
+                    self.check_alone(self._store)
                     self._active_checked = True
                 return self._store.fd
             store = self.open_store(writable)

@@ -181,6 +181,55 @@ def loops_serving(st: os.stat_result) -> list[str]:
     return out
 
 
+def loops_over_device(st: os.stat_result) -> list[str]:
+    """Every loop device attached over the block device ``st`` describes (a device node
+    of the same number, whatever its name): another name for its bytes, through which
+    anyone may swap on or mount them, which the O_EXCL open of the device does not stop
+    (review 226/1). KernelError when a loop device cannot be asked, as ``loops_serving``."""
+    out = []
+    for backing in sorted(Path("/sys/block").glob("loop*/loop/backing_file")):
+        dev = "/dev/" + backing.parent.parent.name
+        try:
+            fd = os.open(dev, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+        except OSError as e:
+            if _detached_meanwhile(backing, e):
+                continue
+            raise _unaskable(dev, e) from e
+        try:
+            if os.fstat(fd).st_rdev == st.st_rdev:
+                continue  # the device itself, when it is a loop device
+            served = open_loop_backing(fd)
+            if served is not None:
+                try:
+                    got = os.fstat(served)
+                finally:
+                    os.close(served)
+                over = stat.S_ISBLK(got.st_mode) and got.st_rdev == st.st_rdev
+            else:  # its backing's name cannot be opened: its node's number, as recorded
+                over = loop_backing(fd) in _nodes_of(st.st_rdev, backing)
+        except KernelError:
+            if presence.there(str(backing), follow=False) is False:
+                continue  # detached between the listing and the question
+            raise
+        finally:
+            os.close(fd)
+        if over:
+            out.append(dev)
+    return out
+
+
+def _nodes_of(rdev: int, backing: Path) -> set[tuple[int, int]]:
+    """The (device, inode) of the node sysfs names as the loop device's backing, when it is
+    a block device node of ``rdev``; empty otherwise."""
+    try:
+        st = os.stat(_read(backing), follow_symlinks=False)
+    except (OSError, ValueError):
+        return set()
+    if stat.S_ISBLK(st.st_mode) and st.st_rdev == rdev:
+        return {(st.st_dev, st.st_ino)}
+    return set()
+
+
 def _detached_meanwhile(backing_file: Path, err: OSError) -> bool:
     # Between sysfs's listing and the open, the device may have been detached and its node
     # removed (ENOENT, ENXIO: presence's "no such file or device"), and sysfs no longer

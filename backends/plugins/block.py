@@ -254,7 +254,7 @@ class BlockBackend(SwapBackend):
             st = os.fstat(store.fd)
             dev = os.major(st.st_rdev), os.minor(st.st_rdev)
             check_block_device_free(store.path, dev)
-            self.check_exclusive(store)
+            self.check_alone(store)
             if not self.force:
                 found = wipefs.signatures_read_whole(store.fd, store.path)
                 check_block_device_empty(store.path, dev, found)

@@ -1082,7 +1082,7 @@ def _edit_swapon_options(
             # may have come to reach its bytes while it was off (a loop device attached).
             plugin.check_identity(store)
             plugin.check_swap_uuid(store)
-            plugin.check_exclusive(store)
+            plugin.check_alone(store)
             plugin.swap_on(store, priority=priority, discard=discard)
         except BackendError as e:
             # The area is off now, by this job: say so, and do not let a retry run the job
