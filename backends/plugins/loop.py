@@ -415,6 +415,15 @@ class LoopBackend(FileBackend):
         dev = self.device
         if dev is not None and self._attached():
             with _opened_device(dev) as fd:
+                # Looked at just before: someone may have swapped the device on since the
+                # file was resized, and its new size must not change under a live area
+                # (226/9).
+                active = store_mod.active_path(fd)
+                if active is not None:
+                    raise ActiveAreaError(
+                        f"{active} was swapped on while its file was resized, so its size "
+                        "is not changed under it; deactivate it and resize it again"
+                    )
                 try:
                     fcntl.ioctl(fd, LOOP_SET_CAPACITY)
                 except OSError as e:

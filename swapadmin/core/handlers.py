@@ -43,7 +43,14 @@ from backends import (
     tunables,
 )
 from backends import store as store_mod
-from backends.errors import BusyError, NoDeviceError, PluginError, held_by_another, printable
+from backends.errors import (
+    BusyError,
+    NoDeviceError,
+    PluginError,
+    UnsafeDirectoryError,
+    held_by_another,
+    printable,
+)
 from backends.store import Store
 
 from . import observe, signing
@@ -668,6 +675,7 @@ def _on_again_as_it_was(ctx: JobContext, why: Cancelled | BackendError) -> None:
         with contextlib.suppress(BackendError):  # named below, once the row's plugin is
             where = ctx.plugin.swap_path
     tried = False  # from activate's proof on: what fails is said as refused or failed
+    looker = ctx.plugin  # what the look at /proc/swaps goes by, the row's plugin once built
     try:
         if not Job.objects.filter(pk=ctx.job.pk, state=Job.State.RUNNING).exists():
             ctx.log("the area is left off: the job was failed meanwhile")
@@ -675,6 +683,7 @@ def _on_again_as_it_was(ctx: JobContext, why: Cancelled | BackendError) -> None:
         if ctx.plugin is not None:
             ctx.plugin.close()
         plugin = attach_plugin(ctx, provisioning=False, force=False)
+        looker = plugin
         path = plugin.swap_path_if_any()
         if path is None:
             # The store is gone (a zram device removed meanwhile): nothing is made again
@@ -716,10 +725,16 @@ def _on_again_as_it_was(ctx: JobContext, why: Cancelled | BackendError) -> None:
         else:
             how = "swapon again failed"
         refusal = observe.said_typed(e)
+        # Looked at first: someone may have swapped it on meanwhile (226/5).
+        on = _on_now(ctx, looker) if looker is not None else None
+        if on:
+            assert looker is not None
+            stands = f"{how}: {refusal}; {_said_on_meanwhile(ctx, looker, where, '')}"
+        else:
+            stands = f"{where} {_stays_off(on)}, as {how}: {refusal}"
         raise BackendError(
-            f"{said}; {where} stays off, as {how}: {refusal}",
-            retryable=False, field=getattr(e, "field", None),
-        ) from why  # fmt: skip
+            f"{said}; {stands}", retryable=False, field=getattr(e, "field", None)
+        ) from why
 
 
 class _NotProvenOn(BackendError):
@@ -785,6 +800,9 @@ def _swapon_unless_on_meanwhile(ctx: JobContext, plugin: SwapBackend) -> None:
 #: area (not its own, gone active, no header of its own). Any other error (a read that
 #: failed, a device gone, a third party's bug) proves nothing either way (224/5, 225/3).
 _PROOF_FAILED = (UnsafeError, HeaderError)
+#: Refusals that say nothing of which store the name leads to (errors.py: never taken for
+#: "not this backend's store"): a proof that could not be made (226/6).
+_PROOF_NOT_MADE = (UnsafeDirectoryError,)
 
 
 def _say_who_swapped_it_on(ctx: JobContext, plugin: SwapBackend, area: str) -> None:
@@ -796,7 +814,7 @@ def _say_who_swapped_it_on(ctx: JobContext, plugin: SwapBackend, area: str) -> N
         plugin.verify()
     except Exception as e:
         said = observe.said_typed(e)  # words that raise are said too (225/2)
-        if isinstance(e, _PROOF_FAILED):
+        if isinstance(e, _PROOF_FAILED) and not isinstance(e, _PROOF_NOT_MADE):
             raise _NotProvenOn(
                 f"something is swapped on at {area} meanwhile, not proven this backend's "
                 f"({said}); it is left as it is",

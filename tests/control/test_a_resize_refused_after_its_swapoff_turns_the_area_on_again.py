@@ -33,6 +33,7 @@ from tests.control.test_a_swapon_again_makes_no_store import _active_zram
 from tests.control.test_run_job_directly import MiB, job_for, run
 from tests.fixtures.by_hand import swapped_on_by_hand_before, theirs_in_its_place, then
 from tests.fixtures.host import active_swaps, mounted_image, needs_root
+from tests.fixtures.host import run as sh
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("on_testhost"), needs_root]
 
@@ -301,6 +302,35 @@ def test_a_swapon_again_that_could_not_be_tried_is_not_said_refused(
             "the database went away for the test"
         ) in job.error, job.error
         assert str(path) not in active_swaps()
+    finally:
+        gone = run(job_for(backend, Job.Kind.DESTROY))
+        assert gone.state == Job.State.SUCCEEDED, gone.error
+
+
+def test_an_area_swapped_on_while_the_swapon_again_could_not_be_tried_is_said_on(
+    host_row, small_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Someone swaps the area on by hand while the swapon again fails before its proof: the
+    job says the area is on, not that it stays off (review 226/5)."""
+    path = small_root / "swap0"
+    backend = _active_file(host_row, path)
+
+    def swapped_on_then_away(ctx, **kw):  # type: ignore[no-untyped-def]
+        sh("swapon", str(path))
+        raise OperationalError("the database went away for the test")
+
+    try:
+        with monkeypatch.context() as m:
+            m.setattr(handlers, "attach_plugin", swapped_on_then_away)
+            _room_taken_after_the_swapoff(m, small_root)
+            job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=16 * MiB))
+        assert job.state == Job.State.FAILED, job.log
+        assert (
+            "; swapon again could not be tried: OperationalError: the database went away for "
+            f"the test; {path} is on: something swapped it on meanwhile, and it is left so"
+        ) in job.error, job.error
+        assert "stays off" not in job.error, job.error
+        assert str(path) in active_swaps()
     finally:
         gone = run(job_for(backend, Job.Kind.DESTROY))
         assert gone.state == Job.State.SUCCEEDED, gone.error

@@ -393,3 +393,38 @@ def test_a_look_that_fails_is_not_said_to_leave_the_area_off(
         assert "cannot read /proc/swaps" in job.log
     finally:
         _destroyed(backend, path)
+
+
+def test_a_loop_device_swapped_on_before_it_is_told_its_size_keeps_it(
+    host_row, swap_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Someone swaps the loop device on between the file's resize and LOOP_SET_CAPACITY:
+    the device's size is not changed under the live area (review 226/9)."""
+    path = swap_root / "area"
+    backend = _provisioned_on(host_row, "loop", path)
+    device = backend.state["device"]
+    ioctl = fcntl.ioctl
+    swapped: list[bool] = []
+
+    def swapped_on_first(fd, request, *args):  # type: ignore[no-untyped-def]
+        if request == loop_module.LOOP_SET_CAPACITY:
+            swapped.append(True)  # never reached: the look refuses first
+        return ioctl(fd, request, *args)
+
+    resize = FileBackend.resize
+
+    def resized_then_swapped_on(self: FileBackend, new_size_bytes: int) -> None:
+        resize(self, new_size_bytes)
+        subprocess.run(["swapon", device], check=True)
+
+    try:
+        with monkeypatch.context() as m:
+            m.setattr(fcntl, "ioctl", swapped_on_first)
+            m.setattr(FileBackend, "resize", resized_then_swapped_on)
+            job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=8 * MiB))
+        assert job.state == Job.State.FAILED, job.log
+        assert f"{device} was swapped on while its file was resized" in job.error, job.error
+        assert not swapped
+        assert device in active_swaps()
+    finally:
+        _destroyed(backend, path)
