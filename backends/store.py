@@ -16,9 +16,10 @@ import os
 import stat
 import struct
 import uuid as uuid_mod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from . import kernel, presence, wipefs
 from .errors import KernelError, printable
@@ -154,31 +155,16 @@ def active_path(fd: int) -> str | None:
     return None
 
 
+T = TypeVar("T")
+
+
 def loops_serving(st: os.stat_result) -> list[str]:
     """Every loop device attached to the file ``st`` describes (same device and inode),
     whatever name it was attached by. KernelError when a loop device sysfs shows attached
     cannot be asked what it serves: "none" would let a write through to a file whose pages
     another loop device may be swapping on."""
-    out = []
-    for backing in sorted(Path("/sys/block").glob("loop*/loop/backing_file")):
-        dev = "/dev/" + backing.parent.parent.name
-        try:
-            fd = os.open(dev, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
-        except OSError as e:
-            if _detached_meanwhile(backing, e):
-                continue
-            raise _unaskable(dev, e) from e
-        try:
-            serves = loop_backing(fd)
-        except KernelError:
-            if presence.there(str(backing), follow=False) is False:
-                continue  # detached between the listing and the question
-            raise
-        finally:
-            os.close(fd)
-        if serves == (st.st_dev, st.st_ino):
-            out.append(dev)
-    return out
+    want = (st.st_dev, st.st_ino)
+    return [dev for dev, serves in _each_loop(lambda fd, _: loop_backing(fd)) if serves == want]
 
 
 def loops_over_device(st: os.stat_result) -> list[str]:
@@ -186,6 +172,13 @@ def loops_over_device(st: os.stat_result) -> list[str]:
     of the same number, whatever its name): another name for its bytes, through which
     anyone may swap on or mount them, which the O_EXCL open of the device does not stop
     (review 226/1). KernelError when a loop device cannot be asked, as ``loops_serving``."""
+    return [dev for dev, over in _each_loop(lambda fd, b: _over(fd, b, st.st_rdev)) if over]
+
+
+def _each_loop(ask: Callable[[int, Path], T]) -> list[tuple[str, T]]:
+    """``ask`` of each attached loop device's open descriptor (and its sysfs backing_file),
+    by name; one detached between the listing and the question is skipped, one that
+    cannot be asked raises KernelError."""
     out = []
     for backing in sorted(Path("/sys/block").glob("loop*/loop/backing_file")):
         dev = "/dev/" + backing.parent.parent.name
@@ -196,26 +189,29 @@ def loops_over_device(st: os.stat_result) -> list[str]:
                 continue
             raise _unaskable(dev, e) from e
         try:
-            if os.fstat(fd).st_rdev == st.st_rdev:
-                continue  # the device itself, when it is a loop device
-            served = open_loop_backing(fd)
-            if served is not None:
-                try:
-                    got = os.fstat(served)
-                finally:
-                    os.close(served)
-                over = stat.S_ISBLK(got.st_mode) and got.st_rdev == st.st_rdev
-            else:  # its backing's name cannot be opened: its node's number, as recorded
-                over = loop_backing(fd) in _nodes_of(st.st_rdev, backing)
+            answer = ask(fd, backing)
         except KernelError:
             if presence.there(str(backing), follow=False) is False:
                 continue  # detached between the listing and the question
             raise
         finally:
             os.close(fd)
-        if over:
-            out.append(dev)
+        out.append((dev, answer))
     return out
+
+
+def _over(fd: int, backing: Path, rdev: int) -> bool:
+    """Whether the open loop device serves the block device numbered ``rdev``."""
+    if os.fstat(fd).st_rdev == rdev:
+        return False  # the device itself, when it is a loop device
+    served = open_loop_backing(fd)
+    if served is None:  # its backing's name cannot be opened: the node's, as recorded
+        return loop_backing(fd) in _nodes_of(rdev, backing)
+    try:
+        got = os.fstat(served)
+    finally:
+        os.close(served)
+    return stat.S_ISBLK(got.st_mode) and got.st_rdev == rdev
 
 
 def _nodes_of(rdev: int, backing: Path) -> set[tuple[int, int]]:
