@@ -168,11 +168,51 @@ def loops_serving(st: os.stat_result) -> list[str]:
 
 
 def loops_over_device(st: os.stat_result) -> list[str]:
-    """Every loop device attached over the block device ``st`` describes (a device node
-    of the same number, whatever its name): another name for its bytes, through which
-    anyone may swap on or mount them, which the O_EXCL open of the device does not stop
-    (review 226/1). KernelError when a loop device cannot be asked, as ``loops_serving``."""
-    return [dev for dev, over in _each_loop(lambda fd, b: _over(fd, b, st.st_rdev)) if over]
+    """Every loop device attached over the block device ``st`` describes, or over the disk
+    it is a partition of, or over a partition of it: another name for its bytes, through
+    which anyone may swap on or mount them, which the O_EXCL open of the device does not
+    stop (reviews 226/1, 227/2). Asked of the kernel (the number of the device it serves,
+    ``lo_rdevice``), never by the backing's name, which may not open here or at all and
+    whose open would touch an unrelated filesystem (227/3). KernelError when a loop device
+    cannot be asked, as ``loops_serving``."""
+    numbers = same_disk_numbers(st.st_rdev)
+    return [dev for dev, over in _each_loop(lambda fd, _: loop_rdevice(fd) in numbers) if over]
+
+
+def same_disk_numbers(rdev: int) -> set[int]:
+    """``rdev`` and every number whose bytes overlap it: its whole disk when it is a
+    partition, and every partition of that disk (sysfs ``/sys/dev/block/M:m``)."""
+    numbers = {rdev}
+    sys_dir = Path(f"/sys/dev/block/{os.major(rdev)}:{os.minor(rdev)}")
+    try:
+        found = sys_dir.resolve(strict=True)
+    except OSError:
+        return numbers  # no such block device here: its own number alone
+    disk = found.parent if (found / "partition").exists() else found
+    for dev_file in [disk / "dev", *disk.glob("*/partition")]:
+        where = dev_file if dev_file.name == "dev" else dev_file.parent / "dev"
+        try:
+            major, minor = _read(where).split(":")
+            numbers.add(os.makedev(int(major), int(minor)))
+        except (OSError, ValueError):
+            continue
+    return numbers
+
+
+def loop_rdevice(fd: int) -> int | None:
+    """The number of the block device a loop device's open descriptor serves (the kernel's
+    ``lo_rdevice``); 0 for a regular file, None when it serves nothing (ENXIO). KernelError
+    when the kernel would not say."""
+    try:
+        raw = fcntl.ioctl(fd, LOOP_GET_STATUS64, bytes(_LOOP_INFO64_SIZE))
+    except OSError as e:
+        if e.errno == errno_mod.ENXIO:
+            return None
+        raise KernelError(
+            f"cannot ask a loop device what it serves: {e.strerror}", errno=e.errno
+        ) from e
+    (rdevice,) = struct.unpack_from("=Q", raw, _LOOP_HEAD.size)
+    return int(rdevice) or 0
 
 
 def _each_loop(ask: Callable[[int, Path], T]) -> list[tuple[str, T]]:
@@ -198,32 +238,6 @@ def _each_loop(ask: Callable[[int, Path], T]) -> list[tuple[str, T]]:
             os.close(fd)
         out.append((dev, answer))
     return out
-
-
-def _over(fd: int, backing: Path, rdev: int) -> bool:
-    """Whether the open loop device serves the block device numbered ``rdev``."""
-    if os.fstat(fd).st_rdev == rdev:
-        return False  # the device itself, when it is a loop device
-    served = open_loop_backing(fd)
-    if served is None:  # its backing's name cannot be opened: the node's, as recorded
-        return loop_backing(fd) in _nodes_of(rdev, backing)
-    try:
-        got = os.fstat(served)
-    finally:
-        os.close(served)
-    return stat.S_ISBLK(got.st_mode) and got.st_rdev == rdev
-
-
-def _nodes_of(rdev: int, backing: Path) -> set[tuple[int, int]]:
-    """The (device, inode) of the node sysfs names as the loop device's backing, when it is
-    a block device node of ``rdev``; empty otherwise."""
-    try:
-        st = os.stat(_read(backing), follow_symlinks=False)
-    except (OSError, ValueError):
-        return set()
-    if stat.S_ISBLK(st.st_mode) and st.st_rdev == rdev:
-        return {(st.st_dev, st.st_ino)}
-    return set()
 
 
 def _detached_meanwhile(backing_file: Path, err: OSError) -> bool:
