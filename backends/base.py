@@ -545,7 +545,8 @@ class SwapBackend(ABC):
         """``check_exclusive``, and for a store that is a block device (a loop device, a
         zram device, a disk), no loop device attached over it: another name for its bytes,
         which anyone may swap on or mount, and which its O_EXCL open does not stop. Asked of
-        every kind, a third party's too, wherever the store's exclusivity is (226/1)."""
+        every kind, a third party's too, before a write and before a swapon (226/1); not in
+        ``open_for_swapon``'s proof, which a swapoff and the read-only looks share (227/4)."""
         self.check_exclusive(store)
         st = os.fstat(store.fd)
         if not stat.S_ISBLK(st.st_mode):
@@ -752,8 +753,11 @@ class SwapBackend(ABC):
             self._require_identity(store)
             self.check_swap_uuid(store)
             # Handed to the kernel, its pages hold process memory: no other name may reach
-            # them (a loop device someone attached to the file).
-            self.check_alone(store)
+            # them (a loop device someone attached to the file). The kind's own look only:
+            # this proof also serves a swapoff and every read-only look at an active area,
+            # which a loop device over its device must not turn into "not this backend's";
+            # the swapon itself asks ``check_alone`` (227/4).
+            self.check_exclusive(store)
         except BaseException:
             store.close()
             raise

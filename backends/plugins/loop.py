@@ -165,8 +165,14 @@ class LoopBackend(FileBackend):
     def check_exclusive(self, store: Store) -> None:
         if store.held:
             self._check_no_loop(store.held[0], self.file_path, mine=store.path)
-        else:  # the backing file itself, kept by a provision before it is attached
-            self._check_no_loop(store.fd, store.path, mine=self._own_loop_device(store.fd))
+        else:  # the backing file itself (a provision before it is attached, a resize)
+            mine = self._own_loop_device(store.fd)
+            self._check_no_loop(store.fd, store.path, mine=mine)
+            if mine is not None:
+                # Its bytes are our device's too: a loop device over that device, swapped
+                # on, is an area over this very file, which no look at the file sees
+                # (227/1).
+                _check_nothing_over(mine)
 
     def _own_loop_device(self, backing: int | None = None) -> str | None:
         """Our recorded device, or, when a crash lost the record, the one that serves our
@@ -418,6 +424,7 @@ class LoopBackend(FileBackend):
                 # Looked at just before: someone may have swapped the device on since the
                 # file was resized, and its new size must not change under a live area
                 # (226/9).
+                _check_nothing_over(dev)  # swapped on through another name (227/1)
                 active = store_mod.active_path(fd)
                 if active is not None:
                     raise ActiveAreaError(
@@ -503,6 +510,28 @@ def ask_loop_device(dev: str, ask: Callable[[int], bool]) -> bool:
         if presence.says_absent(e.errno):
             return False
         raise
+
+
+def _check_nothing_over(dev: str) -> None:
+    """Raise NotOursError when a loop device is attached over our loop device ``dev``:
+    another name for the file's bytes, which anyone may swap on or mount (227/1). A node
+    that is not there has nothing over it."""
+    try:
+        fd = os.open(dev, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+    except OSError as e:
+        if presence.says_absent(e.errno):
+            return
+        raise KernelError(f"cannot open {dev}: {e.strerror}", errno=e.errno) from e
+    try:
+        others = store_mod.loops_over_device(os.fstat(fd))
+    finally:
+        os.close(fd)
+    if others:
+        raise NotOursError(
+            f"{dev}, this backend's loop device, has {', '.join(others)} attached over it: "
+            "the file's bytes can be swapped on or mounted through that name, so swapadmin "
+            f"will not write it. Detach it first (losetup -d {others[0]})."
+        )
 
 
 @contextlib.contextmanager

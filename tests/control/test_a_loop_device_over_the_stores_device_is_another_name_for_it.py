@@ -14,6 +14,7 @@ import pytest
 
 from swapadmin.core import handlers
 from swapadmin.core.models import Backend, Job
+from swapadmin.core.observe import observe_backend
 from tests.control.test_a_swapon_again_makes_no_store import _active_zram
 from tests.control.test_run_job_directly import MiB, job_for, run
 from tests.fixtures.by_hand import after, attached
@@ -81,6 +82,54 @@ def test_a_zram_area_with_a_loop_device_over_it_is_neither_written_nor_swapped_o
             assert _page0(device) == before
         on = run(job_for(backend, Job.Kind.ACTIVATE))  # detached: its own again
         assert on.state == Job.State.SUCCEEDED, on.error
+    finally:
+        gone = run(job_for(backend, Job.Kind.DESTROY))
+        assert gone.state == Job.State.SUCCEEDED, gone.error
+
+
+def test_an_off_loop_area_is_not_resized_under_a_loop_device_swapped_on_over_it(
+    host_row, swap_root: Path
+) -> None:
+    """The area is off, its loop device attached; someone attaches another loop device over
+    that device and swaps it on: the resize works through the file, which no look at the
+    file sees as active. It is refused before the file is cut (review 227/1)."""
+    path = swap_root / "area"
+    backend = Backend.objects.create(
+        host=host_row, kind="loop", name="area", params={"path": str(path)}, size_bytes=16 * MiB
+    )
+    made = run(job_for(backend, Job.Kind.PROVISION))
+    assert made.state == Job.State.SUCCEEDED, made.error
+    backend.refresh_from_db()
+    device = backend.state["device"]
+    try:
+        with attached(device) as dev:
+            sh("swapon", dev)
+            job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=8 * MiB))
+            assert job.state == Job.State.FAILED, job.log
+            assert f"{device}, this backend's loop device, has {dev} attached over it" in (
+                job.error
+            ), job.error
+            assert path.stat().st_size == 16 * MiB  # never cut under their area
+            assert dev in active_swaps()
+    finally:
+        gone = run(job_for(Backend.objects.get(pk=backend.pk), Job.Kind.DESTROY))
+        assert gone.state == Job.State.SUCCEEDED, gone.error
+
+
+@pytest.mark.usefixtures("zram_cleanup")
+def test_an_area_with_a_loop_device_over_it_is_still_seen_ours_and_swapped_off(
+    host_row,
+) -> None:
+    """A loop device over an active area's device refuses writes and swapons, not the
+    swapoff nor the look: the area is still this backend's, active (review 227/4)."""
+    backend = _active_zram(host_row)
+    device = backend.state["device"]
+    try:
+        with attached(device):
+            assert observe_backend(backend) == Backend.Observed.ACTIVE
+            off = run(job_for(backend, Job.Kind.DEACTIVATE))
+            assert off.state == Job.State.SUCCEEDED, off.error
+            assert device not in active_swaps()
     finally:
         gone = run(job_for(backend, Job.Kind.DESTROY))
         assert gone.state == Job.State.SUCCEEDED, gone.error
