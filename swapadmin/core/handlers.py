@@ -212,16 +212,24 @@ def host_memory(ctx: JobContext, doing: str) -> Iterator[None]:
         yield
 
 
-def _swapoff(ctx: JobContext, plugin: SwapBackend) -> None:
+def _swapoff(ctx: JobContext, plugin: SwapBackend, *, to_change: bool = False) -> None:
     """swapoff of this backend's own area, under the host's memory lock, the RAM check made
     under it. The area is named to the kernel through a descriptor proven to be it (its
     header read, which is fine on an active area): the wait for the lock may be long, and
     the path named again after it may lead to another area by then (its swap root renamed,
-    a link put in its place), which must not be turned off."""
+    a link put in its place), which must not be turned off.
+
+    ``to_change``: the job swaps the area off to write or release its store (a resize, a
+    destroy), which ``check_alone`` refuses while another name reaches its bytes (a loop
+    device over its device). Asked here, on the same descriptor, just before the swapoff:
+    asked only after it, the refusal left the area off for nothing (228/1). A plain
+    deactivate does not ask: turning its own area off is what a person wants then."""
     force = signing.forced(ctx.job.params)
     store = plugin.open_for_swapon()
     try:
         with host_memory(ctx, f"swapoff {plugin.swap_path}"):
+            if to_change:
+                plugin.check_alone(store)
             if force:
                 ctx.log("forced: swapadmin does not check that the area's pages fit in RAM")
             swapoff_store(ctx, plugin, store, force=force)
@@ -511,7 +519,8 @@ def destroy(ctx: JobContext) -> dict[str, Any]:
     if _active_area(plugin) is not None:
         if ours:
             ctx.step(10, f"swapoff {plugin.swap_path}")
-            _swapoff(ctx, plugin)
+            # An adopted area's file or device is left as it is: nothing to refuse for.
+            _swapoff(ctx, plugin, to_change=not backend.adopted)
             result["deactivated"] = True
         else:
             ctx.log(f"{plugin.swap_path} is active but not this backend's: left as it is")
@@ -592,7 +601,7 @@ def resize(ctx: JobContext) -> dict[str, Any]:
         _kind_answer(kind, "whether the size is one it takes", plugin.clean_size, new_size)
         _kind_answer(kind, "whether the growth fits", plugin.check_room_for, new_size)
         ctx.step(10, f"swapoff {plugin.swap_path} to resize it")
-        _swapoff(ctx, plugin)
+        _swapoff(ctx, plugin, to_change=True)
     try:
         with before_any_change():  # a failure here is before the resize (223/4)
             ctx.check_cancel()
@@ -1092,6 +1101,9 @@ def _edit_swapon_options(
             # Asked again under the lock: an area swapped on while this job waited for it
             # may have made the priority one the kind refuses.
             plugin.check_swapon_options(priority, discard)
+            # And what the swapon after it asks (a loop device over its device, 228/1):
+            # refused now, the area stays on; refused after the swapoff, it stayed off.
+            plugin.check_alone(store)
             # The RAM check is made here, under the lock, on this very area.
             swapoff_store(ctx, plugin, store)
         # No cancel check from here: the area was active, and it is made active again.
