@@ -424,13 +424,14 @@ class LoopBackend(FileBackend):
                 # Looked at just before: someone may have swapped the device on since the
                 # file was resized, and its new size must not change under a live area
                 # (226/9).
-                _check_nothing_over(dev)  # swapped on through another name (227/1)
                 active = store_mod.active_path(fd)
                 if active is not None:
                     raise ActiveAreaError(
                         f"{active} was swapped on while its file was resized, so its size "
                         "is not changed under it; deactivate it and resize it again"
                     )
+                # Swapped on or claimed through another name (227/1, 228/2).
+                _check_nothing_over(dev)
                 try:
                     fcntl.ioctl(fd, LOOP_SET_CAPACITY)
                 except OSError as e:
@@ -513,17 +514,24 @@ def ask_loop_device(dev: str, ask: Callable[[int], bool]) -> bool:
 
 
 def _check_nothing_over(dev: str) -> None:
-    """Raise NotOursError when a loop device is attached over our loop device ``dev``:
-    another name for the file's bytes, which anyone may swap on or mount (227/1). A node
-    that is not there has nothing over it."""
+    """Raise NotOursError when anything but this backend reaches the file's bytes through
+    our loop device ``dev``: a loop device attached over it (227/1), or a claim on it (a
+    swapon or a mount of it, a dm or md device built over it, another's O_EXCL open), which
+    the open with O_EXCL finds as EBUSY (228/2). Anyone may swap on or mount what they
+    reach. A node that is not there has nothing over it."""
     try:
-        fd = os.open(dev, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+        fd = os.open(dev, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_EXCL)
     except OSError as e:
         if presence.says_absent(e.errno):
             return
+        if e.errno == errno.EBUSY:
+            raise NotOursError(_claimed_words(dev)) from e
         raise KernelError(f"cannot open {dev}: {e.strerror}", errno=e.errno) from e
     try:
-        others = store_mod.loops_over_device(os.fstat(fd))
+        st = os.fstat(fd)
+        if not stat.S_ISBLK(st.st_mode) or os.major(st.st_rdev) != store_mod.LOOP_MAJOR:
+            return  # no loop device by that name now: nothing of ours is over the file
+        others = store_mod.loops_over_device(st)
     finally:
         os.close(fd)
     if others:
@@ -532,6 +540,19 @@ def _check_nothing_over(dev: str) -> None:
             "the file's bytes can be swapped on or mounted through that name, so swapadmin "
             f"will not write it. Detach it first (losetup -d {others[0]})."
         )
+
+
+def _claimed_words(dev: str) -> str:
+    try:
+        st = os.stat(dev)
+        over = devices.holders((os.major(st.st_rdev), os.minor(st.st_rdev)))
+    except (OSError, ValueError):
+        over = []  # the words name what they can; the refusal stands either way
+    who = f"{', '.join(over)} built over it" if over else "swapped on, mounted, or held"
+    return (
+        f"{dev}, this backend's loop device, is claimed by another ({who}): the file's bytes "
+        "are in use through that name, so swapadmin will not write it. Free it first."
+    )
 
 
 @contextlib.contextmanager
