@@ -551,12 +551,15 @@ class SwapBackend(ABC):
         st = os.fstat(store.fd)
         if not stat.S_ISBLK(st.st_mode):
             return
-        others = store_mod.loops_over_device(st)
-        if others:
+        found = store_mod.loops_over_disk(st)
+        if found:
+            # Over another part of its disk, the bytes reached are the disk's, which a
+            # partition table changed since may have made this store's.
+            whose = "its" if set(found.values()) == {st.st_rdev} else "its disk's"
             raise NotOursError(
-                f"{store.path} has {', '.join(others)} attached over it: its bytes can be "
-                f"swapped on or mounted through that name, so swapadmin will not write it or "
-                f"swap it on. Detach it first (losetup -d {others[0]})."
+                f"{store.path} has {store_mod.attached_over(st, found)}: {whose} bytes can "
+                f"be swapped on or mounted through that name, so swapadmin will not write it "
+                f"or swap it on. Detach it first (losetup -d {next(iter(found))})."
             )
 
     def identity(self, store: Store) -> dict[str, Any]:

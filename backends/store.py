@@ -16,7 +16,7 @@ import os
 import stat
 import struct
 import uuid as uuid_mod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, TypeVar
@@ -175,8 +175,36 @@ def loops_over_device(st: os.stat_result) -> list[str]:
     ``lo_rdevice``), never by the backing's name, which may not open here or at all and
     whose open would touch an unrelated filesystem (227/3). KernelError when a loop device
     cannot be asked, as ``loops_serving``."""
+    return list(loops_over_disk(st))
+
+
+def loops_over_disk(st: os.stat_result) -> dict[str, int]:
+    """``loops_over_device``, each with the number of the device it serves: ``st``'s own,
+    or its disk's, or a partition's of that disk, for words that say which (228/4)."""
     numbers = same_disk_numbers(st.st_rdev)
-    return [dev for dev, over in _each_loop(lambda fd, _: loop_rdevice(fd) in numbers) if over]
+    return {
+        dev: served
+        for dev, served in _each_loop(lambda fd, _: loop_rdevice(fd))
+        if served is not None and served in numbers
+    }
+
+
+def attached_over(st: os.stat_result, found: Mapping[str, int]) -> str:
+    """Each loop device of ``found`` (``loops_over_disk``) and what it is attached over, in
+    words: "it" for the device ``st`` describes, else the device of its disk by name."""
+    return ", ".join(
+        f"{dev} attached over " + ("it" if served == st.st_rdev else _disk_part_name(served))
+        for dev, served in found.items()
+    )
+
+
+def _disk_part_name(rdev: int) -> str:
+    number = f"{os.major(rdev)}:{os.minor(rdev)}"
+    try:
+        name = Path(f"/sys/dev/block/{number}").resolve(strict=True).name
+    except OSError:
+        return f"the device {number} of its disk"
+    return f"/dev/{name}, of its disk"
 
 
 def same_disk_numbers(rdev: int) -> set[int]:
@@ -230,10 +258,11 @@ def _each_loop(ask: Callable[[int, Path], T]) -> list[tuple[str, T]]:
             raise _unaskable(dev, e) from e
         try:
             answer = ask(fd, backing)
-        except KernelError:
+        except KernelError as e:
             if presence.there(str(backing), follow=False) is False:
                 continue  # detached between the listing and the question
-            raise
+            # Named: the question's own words do not say which loop device (228/5).
+            raise KernelError(f"{dev}: {e.message}", errno=e.errno, retryable=e.retryable) from e
         finally:
             os.close(fd)
         out.append((dev, answer))

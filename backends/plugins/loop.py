@@ -171,8 +171,9 @@ class LoopBackend(FileBackend):
             if mine is not None:
                 # Its bytes are our device's too: a loop device over that device, swapped
                 # on, is an area over this very file, which no look at the file sees
-                # (227/1).
-                _check_nothing_over(mine)
+                # (227/1). Only while it still serves the file: a record left from before
+                # may name another's loop device by now, no name for our bytes (228/6).
+                _over_our_device(mine, os.fstat(store.fd))
 
     def _own_loop_device(self, backing: int | None = None) -> str | None:
         """Our recorded device, or, when a crash lost the record, the one that serves our
@@ -415,12 +416,20 @@ class LoopBackend(FileBackend):
                     self._require_identity(store)
                     self.check_swap_uuid(store)
                 self._keep(store)
+            held = os.fstat(store.fd)
             FileBackend.resize(self, new_size_bytes)
         finally:
             self.close()
         dev = self.device
         if dev is not None and self._attached():
             with _opened_device(dev) as fd:
+                # The device opened is the one that serves the file just resized: the name
+                # may have been detached and attached to another's file since the look.
+                if store_mod.loop_backing(fd) != (held.st_dev, held.st_ino):
+                    raise NotOursError(
+                        f"{dev} no longer serves {self.file_path}, so its size is left as "
+                        "it is; activate the backend to attach the file again"
+                    )
                 # Looked at just before: someone may have swapped the device on since the
                 # file was resized, and its new size must not change under a live area
                 # (226/9).
@@ -431,7 +440,7 @@ class LoopBackend(FileBackend):
                         "is not changed under it; deactivate it and resize it again"
                     )
                 # Swapped on or claimed through another name (227/1, 228/2).
-                _check_nothing_over(dev)
+                _check_nothing_over(fd, dev, doing="tell it the file's new size")
                 try:
                     fcntl.ioctl(fd, LOOP_SET_CAPACITY)
                 except OSError as e:
@@ -513,45 +522,68 @@ def ask_loop_device(dev: str, ask: Callable[[int], bool]) -> bool:
         raise
 
 
-def _check_nothing_over(dev: str) -> None:
-    """Raise NotOursError when anything but this backend reaches the file's bytes through
-    our loop device ``dev``: a loop device attached over it (227/1), or a claim on it (a
-    swapon or a mount of it, a dm or md device built over it, another's O_EXCL open), which
-    the open with O_EXCL finds as EBUSY (228/2). Anyone may swap on or mount what they
-    reach. A node that is not there has nothing over it."""
+def _over_our_device(dev: str, file_st: os.stat_result) -> None:
+    """``_check_nothing_over`` the loop device ``dev`` when it serves the file ``file_st``
+    describes; nothing when ``dev`` is gone or is no loop device serving it now."""
     try:
-        fd = os.open(dev, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_EXCL)
+        fd = os.open(dev, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
     except OSError as e:
         if presence.says_absent(e.errno):
             return
-        if e.errno == errno.EBUSY:
-            raise NotOursError(_claimed_words(dev)) from e
         raise KernelError(f"cannot open {dev}: {e.strerror}", errno=e.errno) from e
     try:
         st = os.fstat(fd)
         if not stat.S_ISBLK(st.st_mode) or os.major(st.st_rdev) != store_mod.LOOP_MAJOR:
-            return  # no loop device by that name now: nothing of ours is over the file
-        others = store_mod.loops_over_device(st)
+            return
+        if store_mod.loop_backing(fd) != (file_st.st_dev, file_st.st_ino):
+            return
+        _check_nothing_over(fd, dev)
     finally:
         os.close(fd)
-    if others:
+
+
+def _check_nothing_over(fd: int, dev: str, *, doing: str = "write it") -> None:
+    """Raise NotOursError when anything but this backend reaches the file's bytes through
+    our loop device, open as ``fd`` and named ``dev``: a loop device attached over it
+    (227/1), or a claim on it (a swapon or a mount of it, a dm or md device built over it,
+    another's O_EXCL open), which an open of it with O_EXCL finds as EBUSY (228/2). Anyone
+    may swap on or mount what they reach. ``doing`` is what is refused."""
+    st = os.fstat(fd)
+    found = store_mod.loops_over_disk(st)
+    if found:
         raise NotOursError(
-            f"{dev}, this backend's loop device, has {', '.join(others)} attached over it: "
+            f"{dev}, this backend's loop device, has {store_mod.attached_over(st, found)}: "
             "the file's bytes can be swapped on or mounted through that name, so swapadmin "
-            f"will not write it. Detach it first (losetup -d {others[0]})."
+            f"will not {doing}. Detach it first (losetup -d {next(iter(found))})."
         )
-
-
-def _claimed_words(dev: str) -> str:
+    # By the path: O_EXCL is a flag of the open. The descriptor's device is checked to be
+    # the one the path opens, or the claim looked at would be another's.
     try:
-        st = os.stat(dev)
+        probe = os.open(dev, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_EXCL)
+    except OSError as e:
+        if e.errno == errno.EBUSY:
+            raise NotOursError(_claimed_words(dev, st, doing)) from e
+        raise KernelError(f"cannot open {dev}: {e.strerror}", errno=e.errno) from e
+    try:
+        if os.fstat(probe).st_rdev != st.st_rdev:
+            raise NotOursError(
+                f"{dev} names another device than the one looked at, so whether anything "
+                f"else holds this backend's loop device cannot be told; swapadmin will not "
+                f"{doing}"
+            )
+    finally:
+        os.close(probe)
+
+
+def _claimed_words(dev: str, st: os.stat_result, doing: str) -> str:
+    try:
         over = devices.holders((os.major(st.st_rdev), os.minor(st.st_rdev)))
     except (OSError, ValueError):
         over = []  # the words name what they can; the refusal stands either way
     who = f"{', '.join(over)} built over it" if over else "swapped on, mounted, or held"
     return (
         f"{dev}, this backend's loop device, is claimed by another ({who}): the file's bytes "
-        "are in use through that name, so swapadmin will not write it. Free it first."
+        f"are in use through that name, so swapadmin will not {doing}. Free it first."
     )
 
 

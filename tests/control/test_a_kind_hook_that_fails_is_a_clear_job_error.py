@@ -118,7 +118,7 @@ def test_a_failing_hook_stops_the_job_before_the_host_changes(
     plugin.calls = []
     # The area active, so that a destroy that asked too late would have swapped it off.
     monkeypatch.setattr(handlers, "_active_area", lambda p: object())
-    monkeypatch.setattr(handlers, "_swapoff", lambda ctx, p: p.calls.append("swapoff"))
+    monkeypatch.setattr(handlers, "_swapoff", lambda ctx, p, **kw: p.calls.append("swapoff"))
     backend = row(Recording.name)
     backend.persist = True
     backend.provisioned_at = timezone.now()

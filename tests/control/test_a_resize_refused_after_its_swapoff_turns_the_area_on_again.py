@@ -90,8 +90,8 @@ def _room_taken_after_the_swapoff(m: pytest.MonkeyPatch, mnt: Path) -> None:
     but 2 MiB: a growth the check before the swapoff let through finds no room after it."""
     swapoff = handlers._swapoff
 
-    def room_taken(ctx, plugin) -> None:  # type: ignore[no-untyped-def]
-        swapoff(ctx, plugin)
+    def room_taken(ctx, plugin, **kw) -> None:  # type: ignore[no-untyped-def]
+        swapoff(ctx, plugin, **kw)
         st = os.statvfs(mnt)
         fd = os.open(mnt / "another-writer", os.O_WRONLY | os.O_CREAT, 0o600)
         try:
@@ -180,8 +180,8 @@ def test_a_resize_cancelled_after_its_swapoff_turns_the_area_on_again(
     backend = _active_file(host_row, path)
     swapoff = handlers._swapoff
 
-    def cancel_asked_meanwhile(ctx, plugin) -> None:
-        swapoff(ctx, plugin)
+    def cancel_asked_meanwhile(ctx, plugin, **kw) -> None:
+        swapoff(ctx, plugin, **kw)
         Job.objects.filter(pk=ctx.job.pk).update(cancel_requested=True)
 
     try:
@@ -234,8 +234,8 @@ def test_a_job_failed_by_the_sweep_meanwhile_leaves_the_area_off(
     backend = _active_file(host_row, path)
     swapoff = handlers._swapoff
 
-    def failed_by_the_sweep_meanwhile(ctx, plugin) -> None:
-        swapoff(ctx, plugin)
+    def failed_by_the_sweep_meanwhile(ctx, plugin, **kw) -> None:
+        swapoff(ctx, plugin, **kw)
         Job.objects.filter(pk=ctx.job.pk).update(state=Job.State.FAILED)
 
     try:
@@ -260,8 +260,8 @@ def test_an_area_swapped_on_meanwhile_is_not_said_to_stay_off(
     backend = _active_file(host_row, path)
     swapoff = handlers._swapoff
 
-    def swapped_on_by_hand_meanwhile(ctx, plugin) -> None:
-        swapoff(ctx, plugin)
+    def swapped_on_by_hand_meanwhile(ctx, plugin, **kw) -> None:
+        swapoff(ctx, plugin, **kw)
         subprocess.run(["swapon", str(path)], check=True)
 
     try:
@@ -347,8 +347,8 @@ def test_a_file_another_writer_holds_stays_off(
     swapoff = handlers._swapoff
     held: list[int] = []
 
-    def another_writer_meanwhile(ctx, plugin) -> None:
-        swapoff(ctx, plugin)
+    def another_writer_meanwhile(ctx, plugin, **kw) -> None:
+        swapoff(ctx, plugin, **kw)
         fd = os.open(path, os.O_RDONLY)
         held.append(fd)
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -541,8 +541,8 @@ def test_a_failure_before_the_resize_itself_turns_the_area_on_again(
     backend = _active_file(host_row, path)
     swapoff = handlers._swapoff
 
-    def close_fails_once(ctx, plugin) -> None:  # type: ignore[no-untyped-def]
-        swapoff(ctx, plugin)
+    def close_fails_once(ctx, plugin, **kw) -> None:  # type: ignore[no-untyped-def]
+        swapoff(ctx, plugin, **kw)
         close = plugin.close
 
         def failing() -> None:

@@ -53,8 +53,8 @@ def test_a_zram_device_removed_meanwhile_is_said_gone(
     name = Path(backend.state["device"]).name
     swapoff = handlers._swapoff
 
-    def removed_meanwhile(ctx, plugin) -> None:  # type: ignore[no-untyped-def]
-        swapoff(ctx, plugin)
+    def removed_meanwhile(ctx, plugin, **kw) -> None:  # type: ignore[no-untyped-def]
+        swapoff(ctx, plugin, **kw)
         plugin.close()  # the kernel refuses a removal while the device is open
         zram_module.hot_remove(name)  # resets it first; waits out udev's probe
 
@@ -84,8 +84,8 @@ def test_a_device_not_proven_is_not_replaced_by_a_new_one(
     backend = _active_zram(host_row)
     swapoff = handlers._swapoff
 
-    def forgotten_meanwhile(ctx, plugin) -> None:  # type: ignore[no-untyped-def]
-        swapoff(ctx, plugin)
+    def forgotten_meanwhile(ctx, plugin, **kw) -> None:  # type: ignore[no-untyped-def]
+        swapoff(ctx, plugin, **kw)
         del ctx.backend.state["store"]["devnum"]
         Job.objects.filter(pk=ctx.job.pk).update(cancel_requested=True)
 
