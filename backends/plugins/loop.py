@@ -410,11 +410,19 @@ class LoopBackend(FileBackend):
             store = self._open_file(self.open_flags(True))
         try:
             with before_any_change():
-                _lock(store.fd, store.path)
-                self._check_file(store.fd, store.path)
-                if not self._taken:
-                    self._require_identity(store)
-                    self.check_swap_uuid(store)
+                try:
+                    _lock(store.fd, store.path)
+                    self._check_file(store.fd, store.path)
+                    self._refuse_another_file_at_our_device(store.fd)
+                    if not self._taken:
+                        self._require_identity(store)
+                        self.check_swap_uuid(store)
+                except BaseException:
+                    # Not kept yet, so ``close`` below would not close it: its descriptor,
+                    # and the lock on it, would outlive the refusal in the worker, and every
+                    # later job on the file would wait for "another swapadmin job".
+                    store.close()
+                    raise
                 self._keep(store)
             held = os.fstat(store.fd)
             FileBackend.resize(self, new_size_bytes)
@@ -447,6 +455,23 @@ class LoopBackend(FileBackend):
                     raise KernelError(
                         f"cannot update the size of {dev}: {e.strerror}", errno=e.errno
                     ) from e
+
+    def _refuse_another_file_at_our_device(self, backing: int) -> None:
+        """Refuse a resize while the recorded device serves another file: the header is
+        written again through that device, which then proves not to be ours, after the
+        file was already resized (228/6). Activating attaches the file again (``_attach``);
+        a device that is gone or serves nothing is no one's, and the resize goes on."""
+        dev = self.device
+        if dev is None:
+            return
+        want = os.fstat(backing)
+        ours = (want.st_dev, want.st_ino)
+        if ask_loop_device(dev, lambda fd: store_mod.loop_backing(fd) not in (None, ours)):
+            raise NotOursError(
+                f"the loop device now at {dev} is not this backend's: it serves another file, "
+                f"not {self.file_path}, so the resize is refused. Nothing was written; "
+                "activate the backend to attach its file again, then resize it"
+            )
 
     # ---- what the host shows ----
 

@@ -32,14 +32,27 @@ def test_a_loop_device_over_the_whole_disk_reaches_its_partition(scratch: Path) 
         )
         assert store.loops_over_device(os.stat(part)) == []
         with attached(disk.dev) as over_disk:
+            # Asked of the kernel: the number of the very device it serves.
+            with open(over_disk, "rb") as f:
+                assert store.loop_rdevice(f.fileno()) == disk_rdev
             # The whole disk's loop device holds the partition's bytes too.
             assert store.loops_over_device(os.stat(part)) == [over_disk]
             assert store.loops_over_device(os.stat(disk.dev)) == [over_disk]
+            # Said as what it is over (228/4).
+            assert _said(disk.dev) == f"{over_disk} attached over it"
+            assert _said(part) == f"{over_disk} attached over {disk.dev}, of its disk"
         with attached(disk.dev + "p2") as over_other:
             # A sibling partition is on the same disk: its loop device is refused too.
             assert store.loops_over_device(os.stat(part)) == [over_other]
+            assert _said(part) == f"{over_other} attached over {disk.dev}p2, of its disk"
     finally:
+        run("partx", "-d", disk.dev, check=False)
         release_loop(disk)
+
+
+def _said(dev: str) -> str:
+    st = os.stat(dev)
+    return store.attached_over(st, store.loops_over_disk(st))
 
 
 def test_a_loop_device_over_a_file_is_over_no_device(scratch: Path) -> None:

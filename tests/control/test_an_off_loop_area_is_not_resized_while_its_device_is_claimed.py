@@ -17,7 +17,8 @@ import pytest
 
 from swapadmin.core.models import Backend, Job
 from tests.control.test_run_job_directly import MiB, job_for, run
-from tests.fixtures.host import needs_root
+from tests.fixtures.host import attached_loops, needs_root
+from tests.fixtures.host import run as sh
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("on_testhost"), needs_root]
 
@@ -49,5 +50,56 @@ def test_the_resize_is_refused_and_the_file_left_as_it_was(host_row, swap_root: 
         assert again.state == Job.State.SUCCEEDED, again.error
         assert path.stat().st_size == 8 * MiB
     finally:
+        gone = run(job_for(Backend.objects.get(pk=backend.pk), Job.Kind.DESTROY))
+        assert gone.state == Job.State.SUCCEEDED, gone.error
+
+
+def test_a_resize_is_refused_while_the_recorded_device_serves_another_file(
+    host_row, swap_root: Path
+) -> None:
+    """The backend's loop device was detached by hand and its name given to another's file,
+    which they hold (as a mount would). The resize is refused before it changes anything,
+    in words that say so, not as "claimed" (the claim is theirs, over bytes not the
+    backend's) and not after the file was cut (228/6); their device is left as it was.
+    Activating attaches the file again, and the resize then goes through."""
+    path = swap_root / "area"
+    backend = Backend.objects.create(
+        host=host_row, kind="loop", name="area", params={"path": str(path)}, size_bytes=16 * MiB
+    )
+    made = run(job_for(backend, Job.Kind.PROVISION))
+    assert made.state == Job.State.SUCCEEDED, made.error
+    backend.refresh_from_db()
+    device = backend.state["device"]
+    theirs = swap_root / "theirs"
+    with open(theirs, "wb") as f:
+        f.truncate(4 * MiB)
+    sh("losetup", "-d", device)
+    try:
+        sh("losetup", device, str(theirs))
+        claim = os.open(device, os.O_RDONLY | os.O_EXCL)
+        try:
+            with open(theirs, "ab") as f:
+                f.truncate(6 * MiB)  # grown, its device not told: a LOOP_SET_CAPACITY would
+            job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=8 * MiB))
+            size = int(sh("blockdev", "--getsize64", device).stdout)
+        finally:
+            os.close(claim)
+        assert job.state == Job.State.FAILED, job.log
+        assert f"the loop device now at {device} is not this backend's" in job.error, job.error
+        assert "Nothing was written" in job.error
+        assert path.stat().st_size == 16 * MiB  # nothing changed
+        assert size == 4 * MiB  # their device's size was not told anew
+        on = run(job_for(backend, Job.Kind.ACTIVATE))
+        assert on.state == Job.State.SUCCEEDED, on.error
+        backend.refresh_from_db()
+        assert backend.state["device"] != device
+        off = run(job_for(backend, Job.Kind.DEACTIVATE))
+        assert off.state == Job.State.SUCCEEDED, off.error
+        again = run(job_for(backend, Job.Kind.RESIZE, size_bytes=8 * MiB))
+        assert again.state == Job.State.SUCCEEDED, again.error
+        assert path.stat().st_size == 8 * MiB
+    finally:
+        if attached_loops().get(device) == str(theirs):
+            sh("losetup", "-d", device, check=False)
         gone = run(job_for(Backend.objects.get(pk=backend.pk), Job.Kind.DESTROY))
         assert gone.state == Job.State.SUCCEEDED, gone.error
