@@ -195,6 +195,11 @@ class SwapBackend(ABC):
     #: mean a filesystem meant to be mounted on the way is not (``hidden``), so a reader
     #: by name (the sampler) asks the mount table before it says "absent".
     beneath_mounts: ClassVar[bool] = False
+    #: True when releasing the store (``swapfile(False)``, ``remove``) changes it: a zram
+    #: device reset, a loop device detached, a file removed. A destroy of such an active
+    #: area asks ``check_alone`` before its swapoff, as it would be refused after it; a
+    #: kind that releases nothing (the block kind) is destroyed whatever reaches its bytes.
+    release_changes_store: ClassVar[bool] = True
 
     def __init__(
         self,

@@ -52,6 +52,7 @@ class BlockBackend(SwapBackend):
     )
     takes_size: ClassVar[bool] = False
     persistable: ClassVar[bool] = True
+    release_changes_store: ClassVar[bool] = False  # the device is left as it is
 
     @classmethod
     def fstab_spec(cls, params: Mapping[str, Any], swap_uuid: str | None) -> str | None:

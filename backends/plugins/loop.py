@@ -64,6 +64,9 @@ class LoopBackend(FileBackend):
     # Nothing attaches the loop device again at boot, so no fstab line can name it.
     persistable: ClassVar[bool] = False
     device_is_ephemeral: ClassVar[bool] = True
+    #: Our O_EXCL descriptor on the loop device while a resize holds it
+    #: (``_claim_our_device``), for the file writes' look to take as ours.
+    _claim: int | None = None
 
     @classmethod
     def fstab_spec(cls, params: Mapping[str, Any], swap_uuid: str | None) -> str | None:
@@ -173,7 +176,7 @@ class LoopBackend(FileBackend):
                 # on, is an area over this very file, which no look at the file sees
                 # (227/1). Only while it still serves the file: a record left from before
                 # may name another's loop device by now, no name for our bytes (228/6).
-                _over_our_device(mine, os.fstat(store.fd))
+                _over_our_device(mine, os.fstat(store.fd), claim=self._claim)
 
     def _own_loop_device(self, backing: int | None = None) -> str | None:
         """Our recorded device, or, when a crash lost the record, the one that serves our
@@ -408,6 +411,7 @@ class LoopBackend(FileBackend):
             if self._store is not None and self._store.path != self.file_path:
                 self.close()
             store = self._open_file(self.open_flags(True))
+        claim: int | None = None
         try:
             with before_any_change():
                 try:
@@ -417,6 +421,7 @@ class LoopBackend(FileBackend):
                     if not self._taken:
                         self._require_identity(store)
                         self.check_swap_uuid(store)
+                    claim = self._claim_our_device(store.fd)
                 except BaseException:
                     # Not kept yet, so ``close`` below would not close it: its descriptor,
                     # and the lock on it, would outlive the refusal in the worker, and every
@@ -424,37 +429,73 @@ class LoopBackend(FileBackend):
                     store.close()
                     raise
                 self._keep(store)
-            held = os.fstat(store.fd)
-            FileBackend.resize(self, new_size_bytes)
+            self._claim = claim
+            try:
+                FileBackend.resize(self, new_size_bytes)
+            finally:
+                self._claim = None
+                self.close()
+            if claim is not None:
+                self._tell_new_size(claim)
         finally:
-            self.close()
+            if claim is not None:
+                os.close(claim)
+
+    def _claim_our_device(self, backing: int) -> int | None:
+        """Our loop device, open with O_EXCL, held from before the file's first change to
+        after the device is told its new size: while it is held, no one can swap it on,
+        mount it or build a dm or md device over it (EBUSY for them). A look made and let
+        go before the write left that window open: a swapon in it, and the file was cut
+        under a live area (229/1). None when no loop device serves the file now."""
         dev = self.device
-        if dev is not None and self._attached():
-            with _opened_device(dev) as fd:
-                # The device opened is the one that serves the file just resized: the name
-                # may have been detached and attached to another's file since the look.
-                if store_mod.loop_backing(fd) != (held.st_dev, held.st_ino):
-                    raise NotOursError(
-                        f"{dev} no longer serves {self.file_path}, so its size is left as "
-                        "it is; activate the backend to attach the file again"
-                    )
-                # Looked at just before: someone may have swapped the device on since the
-                # file was resized, and its new size must not change under a live area
-                # (226/9).
-                active = store_mod.active_path(fd)
-                if active is not None:
-                    raise ActiveAreaError(
-                        f"{active} was swapped on while its file was resized, so its size "
-                        "is not changed under it; deactivate it and resize it again"
-                    )
-                # Swapped on or claimed through another name (227/1, 228/2).
-                _check_nothing_over(fd, dev, doing="tell it the file's new size")
-                try:
-                    fcntl.ioctl(fd, LOOP_SET_CAPACITY)
-                except OSError as e:
-                    raise KernelError(
-                        f"cannot update the size of {dev}: {e.strerror}", errno=e.errno
-                    ) from e
+        if dev is None:
+            return None
+        try:
+            fd = open_loop_node(dev, os.O_RDWR | os.O_EXCL)
+        except NotOursError:
+            return None  # no loop device by that name now: nothing of ours to tell
+        except KernelError as e:
+            if presence.says_absent(e.errno):
+                return None
+            if e.errno == errno.EBUSY:
+                raise NotOursError(_claimed_words(dev, "resize it")) from e
+            raise
+        try:
+            want = os.fstat(backing)
+            serves = store_mod.loop_backing(fd)
+            if serves is not None and serves != (want.st_dev, want.st_ino):
+                raise NotOursError(
+                    f"the loop device now at {dev} is not this backend's: it serves another "
+                    f"file, not {self.file_path}, so the resize is refused. Nothing was written."
+                )
+        except BaseException:
+            os.close(fd)
+            raise
+        if serves is None:
+            os.close(fd)
+            return None
+        # Held, it stays bound to the file: a detach waits for the last close.
+        return fd
+
+    def _tell_new_size(self, claim: int) -> None:
+        """LOOP_SET_CAPACITY through our claim on the device, once nothing else reaches the
+        file through it: a loop device attached over it meanwhile is still another name
+        for the bytes (227/1), which the claim does not keep out."""
+        dev = self.swap_path
+        # The claim keeps out a swapon of the device itself; asked all the same (226/9).
+        active = store_mod.active_path(claim)
+        if active is not None:
+            raise ActiveAreaError(
+                f"{active} was swapped on while its file was resized, so its size is not "
+                "changed under it; deactivate it and resize it again"
+            )
+        _check_nothing_over(claim, dev, doing="tell it the file's new size", probe=False)
+        try:
+            fcntl.ioctl(claim, LOOP_SET_CAPACITY)
+        except OSError as e:
+            raise KernelError(
+                f"cannot update the size of {dev}: {e.strerror}", errno=e.errno
+            ) from e
 
     def _refuse_another_file_at_our_device(self, backing: int) -> None:
         """Refuse a resize while the recorded device serves another file: the header is
@@ -547,19 +588,25 @@ def ask_loop_device(dev: str, ask: Callable[[int], bool]) -> bool:
         raise
 
 
-def _over_our_device(dev: str, file_st: os.stat_result) -> None:
+def _over_our_device(dev: str, file_st: os.stat_result, *, claim: int | None) -> None:
     """``_check_nothing_over`` the loop device ``dev`` when it serves the file ``file_st``
-    describes; nothing when ``dev`` is gone or is no loop device serving it now."""
+    describes; nothing when ``dev`` is gone or is no loop device serving it now. With
+    ``claim``, our own O_EXCL descriptor on it (a resize's), held: no one else can claim it
+    meanwhile, and our own claim must not read as another's."""
+    if claim is not None:
+        _check_nothing_over(claim, dev, probe=False)
+        return
     try:
-        fd = os.open(dev, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
-    except OSError as e:
+        # Looked at through O_PATH first: a character device put at the recorded name is
+        # never opened for real (``open_loop_node``).
+        fd = open_loop_node(dev, os.O_RDONLY | os.O_NONBLOCK)
+    except NotOursError:
+        return  # no loop device by that name now
+    except KernelError as e:
         if presence.says_absent(e.errno):
             return
-        raise KernelError(f"cannot open {dev}: {e.strerror}", errno=e.errno) from e
+        raise
     try:
-        st = os.fstat(fd)
-        if not stat.S_ISBLK(st.st_mode) or os.major(st.st_rdev) != store_mod.LOOP_MAJOR:
-            return
         if store_mod.loop_backing(fd) != (file_st.st_dev, file_st.st_ino):
             return
         _check_nothing_over(fd, dev)
@@ -567,12 +614,13 @@ def _over_our_device(dev: str, file_st: os.stat_result) -> None:
         os.close(fd)
 
 
-def _check_nothing_over(fd: int, dev: str, *, doing: str = "write it") -> None:
+def _check_nothing_over(fd: int, dev: str, *, doing: str = "write it", probe: bool = True) -> None:
     """Raise NotOursError when anything but this backend reaches the file's bytes through
     our loop device, open as ``fd`` and named ``dev``: a loop device attached over it
-    (227/1), or a claim on it (a swapon or a mount of it, a dm or md device built over it,
-    another's O_EXCL open), which an open of it with O_EXCL finds as EBUSY (228/2). Anyone
-    may swap on or mount what they reach. ``doing`` is what is refused."""
+    (227/1), or (with ``probe``) a claim on it (a swapon or a mount of it, a dm or md
+    device built over it, another's O_EXCL open), which an open of it with O_EXCL finds as
+    EBUSY (228/2). Anyone may swap on or mount what they reach. ``doing`` is what is
+    refused."""
     st = os.fstat(fd)
     found = store_mod.loops_over_disk(st)
     if found:
@@ -581,27 +629,30 @@ def _check_nothing_over(fd: int, dev: str, *, doing: str = "write it") -> None:
             "the file's bytes can be swapped on or mounted through that name, so swapadmin "
             f"will not {doing}. Detach it first (losetup -d {next(iter(found))})."
         )
+    if not probe:
+        return
     # By the path: O_EXCL is a flag of the open. The descriptor's device is checked to be
     # the one the path opens, or the claim looked at would be another's.
     try:
-        probe = os.open(dev, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_EXCL)
-    except OSError as e:
+        claimed = open_loop_node(dev, os.O_RDONLY | os.O_NONBLOCK | os.O_EXCL)
+    except KernelError as e:
         if e.errno == errno.EBUSY:
-            raise NotOursError(_claimed_words(dev, st, doing)) from e
-        raise KernelError(f"cannot open {dev}: {e.strerror}", errno=e.errno) from e
+            raise NotOursError(_claimed_words(dev, doing)) from e
+        raise
     try:
-        if os.fstat(probe).st_rdev != st.st_rdev:
+        if os.fstat(claimed).st_rdev != st.st_rdev:
             raise NotOursError(
                 f"{dev} names another device than the one looked at, so whether anything "
                 f"else holds this backend's loop device cannot be told; swapadmin will not "
                 f"{doing}"
             )
     finally:
-        os.close(probe)
+        os.close(claimed)
 
 
-def _claimed_words(dev: str, st: os.stat_result, doing: str) -> str:
+def _claimed_words(dev: str, doing: str) -> str:
     try:
+        st = os.stat(dev)
         over = devices.holders((os.major(st.st_rdev), os.minor(st.st_rdev)))
     except (OSError, ValueError):
         over = []  # the words name what they can; the refusal stands either way

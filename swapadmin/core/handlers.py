@@ -46,6 +46,7 @@ from backends import store as store_mod
 from backends.errors import (
     BusyError,
     NoDeviceError,
+    NotOursError,
     PluginError,
     UnsafeDirectoryError,
     held_by_another,
@@ -519,8 +520,9 @@ def destroy(ctx: JobContext) -> dict[str, Any]:
     if _active_area(plugin) is not None:
         if ours:
             ctx.step(10, f"swapoff {plugin.swap_path}")
-            # An adopted area's file or device is left as it is: nothing to refuse for.
-            _swapoff(ctx, plugin, to_change=not backend.adopted)
+            # An adopted area's file or device, or a kind's that releases nothing, is left
+            # as it is: nothing to refuse for (229/2).
+            _swapoff(ctx, plugin, to_change=not backend.adopted and plugin.release_changes_store)
             result["deactivated"] = True
         else:
             ctx.log(f"{plugin.swap_path} is active but not this backend's: left as it is")
@@ -1103,7 +1105,16 @@ def _edit_swapon_options(
             plugin.check_swapon_options(priority, discard)
             # And what the swapon after it asks (a loop device over its device, 228/1):
             # refused now, the area stays on; refused after the swapoff, it stayed off.
-            plugin.check_alone(store)
+            try:
+                plugin.check_alone(store)
+            except NotOursError as e:
+                # The edit recorded the priority before this job ran, and the same edit
+                # sent again changes nothing, so no new job: say both (229/3).
+                asked = priority if priority is not None else "auto"
+                raise NotOursError(
+                    f"{e.message} {area.path} is left on at priority {area.priority}; "
+                    f"priority {asked} is recorded and used at its next activation."
+                ) from e
             # The RAM check is made here, under the lock, on this very area.
             swapoff_store(ctx, plugin, store)
         # No cancel check from here: the area was active, and it is made active again.

@@ -1,13 +1,20 @@
-"""A priority applied now to an active file backend, through a real worker: the swapoff
-succeeds, but by the time of the swapon again a loop device reaches the file (attached
-while the job waited for the host's memory lock, here held by the test), so swapadmin
-rightly will not hand it to the kernel. The job fails once, not retried into a "success"
-(a retry finds the area inactive and would only record the priority), and its error says
-that the area was swapped off and is inactive now; the row says so too. Before, the error
-was the bare loop-device refusal, which spoke of a write and never said the area was off."""
+"""A priority applied now to an active file backend, when a loop device comes to reach the
+file, so swapadmin rightly will not hand it to the kernel again.
+
+Attached after the swapoff, the swapon again is refused: the job fails once, not retried
+into a "success" (a retry finds the area inactive and would only record the priority), and
+its error says that the area was swapped off and is inactive now; the row says so too.
+Before, the error was the bare loop-device refusal, which spoke of a write and never said
+the area was off.
+
+Attached while the job waited for the host's memory lock (here held by the test), through
+a real worker, it is found under the lock before the swapoff: the area stays on, at its
+old priority, and the words say the new one is recorded (228/1, 229/3).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,14 +23,16 @@ from pathlib import Path
 import pytest
 
 from backends import kernel
-from swapadmin.core import edits, services
+from swapadmin.core import edits, handlers, services
 from swapadmin.core.models import Backend, Job
 from swapadmin.core.services import Actor
+from tests.control.test_run_job_directly import MiB, job_for, run
+from tests.fixtures.by_hand import then
 from tests.fixtures.host import needs_root
 from tests.fixtures.swapoff_race import memory_lock_held
 from tests.fixtures.workers import WorkerProcess, wait_for_job, wait_until
 
-pytestmark = [needs_root, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+pytestmark = [needs_root]
 
 
 @contextmanager
@@ -37,7 +46,48 @@ def loop_attached(path: Path) -> Iterator[str]:
         subprocess.run(["losetup", "-d", dev], check=True)
 
 
-def test_the_failed_swapon_is_reported_as_an_area_left_off(worker: WorkerProcess, alice) -> None:
+@pytest.mark.django_db
+@pytest.mark.usefixtures("on_testhost")
+def test_the_failed_swapon_is_reported_as_an_area_left_off(
+    host_row, swap_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = swap_root / "off0"
+    backend = Backend.objects.create(
+        host=host_row, kind="file", name="off0", params={"path": str(path)},
+        size_bytes=16 * MiB, priority=5,
+    )  # fmt: skip
+    made = run(job_for(backend, Job.Kind.PROVISION, activate=True))
+    assert made.state == Job.State.SUCCEEDED, made.error
+    # As the edit records it, before its job runs (core/edits.py).
+    Backend.objects.filter(pk=backend.pk).update(priority=9)
+    backend.refresh_from_db()
+    loops = contextlib.ExitStack()
+    devs: list[str] = []
+    try:
+        with loops, monkeypatch.context() as m:
+            attach = lambda: devs.append(loops.enter_context(loop_attached(path)))  # noqa: E731
+            m.setattr(handlers, "swapoff_store", then(handlers.swapoff_store, attach))
+            job = run(job_for(backend, Job.Kind.EDIT, priority=9, apply="now"))
+            assert job.state == Job.State.FAILED, job.log
+            assert job.attempt == 0, job.log  # failed once, not requeued
+            assert kernel.find_area(str(path)) is None
+            assert devs and devs[0] in job.error
+            assert "swapped off" in job.error and "inactive now" in job.error, job.error
+        backend.refresh_from_db()
+        assert backend.observed_state != Backend.Observed.ACTIVE
+        # With the loop device gone, the area is activated again, at the new priority.
+        on = run(job_for(backend, Job.Kind.ACTIVATE))
+        assert on.state == Job.State.SUCCEEDED, on.error
+        area = kernel.find_area(str(path))
+        assert area is not None and area.priority == 9
+    finally:
+        gone = run(job_for(Backend.objects.get(pk=backend.pk), Job.Kind.DESTROY))
+        assert gone.state == Job.State.SUCCEEDED, gone.error
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_one_found_before_the_swapoff_leaves_the_area_on(worker: WorkerProcess, alice) -> None:
     actor = Actor(alice, Job.Via.API)
     path = worker.swap_root / "off0"
     job = services.create_backend(
@@ -65,16 +115,13 @@ def test_the_failed_swapon_is_reported_as_an_area_left_off(worker: WorkerProcess
             loop.__exit__(None, None, None)
         assert job.state == Job.State.FAILED, job.log
         assert job.attempt == 0, job.log  # failed once, not requeued
-        assert kernel.find_area(str(path)) is None
-        assert dev in job.error
-        assert "swapped off" in job.error and "inactive now" in job.error, job.error
-        backend.refresh_from_db()
-        assert backend.observed_state != Backend.Observed.ACTIVE
-        # With the loop device gone, the area is activated again, at the new priority.
-        on = wait_for_job(services.request_action(backend, "activate", actor), 60, worker=worker)
-        assert on.state == Job.State.SUCCEEDED, on.log
         area = kernel.find_area(str(path))
-        assert area is not None and area.priority == 9
+        assert area is not None and area.priority == 5, job.log  # never swapped off
+        assert dev in job.error
+        assert "is left on at priority 5" in job.error, job.error
+        assert "priority 9 is recorded and used at its next activation" in job.error
+        backend.refresh_from_db()
+        assert backend.priority == 9
     finally:
         if kernel.find_area(str(path)) is not None:
             off = services.request_action(backend, "deactivate", actor)

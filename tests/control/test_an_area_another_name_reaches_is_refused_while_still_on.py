@@ -47,6 +47,11 @@ def test_the_job_is_refused_with_the_area_still_on(host_row, name: str) -> None:
             assert area.priority == before.priority
             assert dev not in active_swaps()
             assert Backend.objects.filter(pk=backend.pk).exists()
+            if kind == Job.Kind.EDIT:
+                # The edit's priority is recorded already, and the same edit sent again
+                # makes no job: the words say both (229/3).
+                assert f"is left on at priority {before.priority}" in job.error, job.error
+                assert "priority 9 is recorded and used at its next activation" in job.error
             backend.refresh_from_db()
             assert backend.size_bytes == 8 * MiB
         # Detached: the same job goes through.
@@ -57,3 +62,20 @@ def test_the_job_is_refused_with_the_area_still_on(host_row, name: str) -> None:
         if left is not None:
             gone = run(job_for(left, Job.Kind.DESTROY))
             assert gone.state == Job.State.SUCCEEDED, gone.error
+
+
+def test_a_block_area_is_destroyed_whatever_reaches_its_bytes(host_row, loop_device) -> None:
+    """The block kind releases nothing: its destroy swaps the area off and forgets it,
+    the device left as it is, so a loop device over it refuses nothing (229/2)."""
+    backend = Backend.objects.create(
+        host=host_row, kind="block", name="disk", params={"device": loop_device}
+    )
+    made = run(job_for(backend, Job.Kind.PROVISION))
+    assert made.state == Job.State.SUCCEEDED, made.error
+    on = run(job_for(backend, Job.Kind.ACTIVATE))
+    assert on.state == Job.State.SUCCEEDED, on.error
+    with attached(loop_device):
+        gone = run(job_for(backend, Job.Kind.DESTROY))
+        assert gone.state == Job.State.SUCCEEDED, gone.error
+        assert loop_device not in active_swaps()
+        assert not Backend.objects.filter(pk=backend.pk).exists()

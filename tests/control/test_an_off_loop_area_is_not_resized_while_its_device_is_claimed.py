@@ -10,13 +10,16 @@ claim the kernel makes for them."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
 import pytest
 
+from backends.plugins.file import FileBackend
 from swapadmin.core.models import Backend, Job
 from tests.control.test_run_job_directly import MiB, job_for, run
+from tests.fixtures.by_hand import attached
 from tests.fixtures.host import attached_loops, needs_root
 from tests.fixtures.host import run as sh
 
@@ -101,5 +104,50 @@ def test_a_resize_is_refused_while_the_recorded_device_serves_another_file(
     finally:
         if attached_loops().get(device) == str(theirs):
             sh("losetup", "-d", device, check=False)
+        gone = run(job_for(Backend.objects.get(pk=backend.pk), Job.Kind.DESTROY))
+        assert gone.state == Job.State.SUCCEEDED, gone.error
+
+
+def _provisioned(host_row, swap_root: Path) -> tuple[Backend, str, Path]:
+    path = swap_root / "area"
+    backend = Backend.objects.create(
+        host=host_row, kind="loop", name="area", params={"path": str(path)}, size_bytes=16 * MiB
+    )
+    made = run(job_for(backend, Job.Kind.PROVISION))
+    assert made.state == Job.State.SUCCEEDED, made.error
+    backend.refresh_from_db()
+    return backend, backend.state["device"], path
+
+
+def _size(device: str) -> int:
+    return int(sh("blockdev", "--getsize64", device).stdout)
+
+
+def test_a_loop_device_attached_over_it_meanwhile_keeps_its_new_size_untold(
+    host_row, swap_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A loop device attached over ours after the file's change (which the claim does not
+    keep out) is found just before LOOP_SET_CAPACITY: the device keeps its old size, and
+    the words say what was refused, not a write (228/3)."""
+    backend, device, path = _provisioned(host_row, swap_root)
+    resize = FileBackend.resize
+    loops = contextlib.ExitStack()
+    over: list[str] = []
+
+    def attached_meanwhile(self, new_size_bytes: int) -> None:  # type: ignore[no-untyped-def]
+        resize(self, new_size_bytes)
+        over.append(loops.enter_context(attached(device)))
+
+    try:
+        with loops, monkeypatch.context() as m:
+            m.setattr(FileBackend, "resize", attached_meanwhile)
+            job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=8 * MiB))
+            assert job.state == Job.State.FAILED, job.log
+            assert f"{device}, this backend's loop device, has {over[0]} attached over it" in (
+                job.error
+            ), job.error
+            assert "will not tell it the file's new size" in job.error, job.error
+            assert _size(device) == 16 * MiB
+    finally:
         gone = run(job_for(Backend.objects.get(pk=backend.pk), Job.Kind.DESTROY))
         assert gone.state == Job.State.SUCCEEDED, gone.error
