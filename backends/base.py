@@ -551,7 +551,10 @@ class SwapBackend(ABC):
         zram device, a disk), no loop device attached over it: another name for its bytes,
         which anyone may swap on or mount, and which its O_EXCL open does not stop. Asked of
         every kind, a third party's too, before a write and before a swapon (226/1); not in
-        ``open_for_swapon``'s proof, which a swapoff and the read-only looks share (227/4)."""
+        ``open_for_swapon``'s proof, which a swapoff and the read-only looks share (227/4).
+        Asked of an active area too, just before the swapoff of a job that swaps it off to
+        change it or swap it on again (228/1): a kind's ``check_exclusive`` must not refuse
+        its own active area (an O_EXCL probe would find the kernel's own swap claim)."""
         self.check_exclusive(store)
         st = os.fstat(store.fd)
         if not stat.S_ISBLK(st.st_mode):

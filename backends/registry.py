@@ -134,7 +134,14 @@ class Registry:
 
 
 #: The class flags a kind sets to a plain True or False.
-FLAGS = ("takes_size", "resizable", "persistable", "device_is_ephemeral", "beneath_mounts")
+FLAGS = (
+    "takes_size",
+    "resizable",
+    "persistable",
+    "device_is_ephemeral",
+    "beneath_mounts",
+    "release_changes_store",
+)
 
 
 def _check_plugin(cls: object) -> None:

@@ -446,34 +446,30 @@ class LoopBackend(FileBackend):
         after the device is told its new size: while it is held, no one can swap it on,
         mount it or build a dm or md device over it (EBUSY for them). A look made and let
         go before the write left that window open: a swapon in it, and the file was cut
-        under a live area (229/1). None when no loop device serves the file now."""
-        dev = self.device
+        under a live area (229/1). The recorded device, or the one found serving the file
+        when a crash lost the record (230/4); None when none serves it."""
+        dev = self._own_loop_device(backing)
         if dev is None:
             return None
         try:
-            fd = open_loop_node(dev, os.O_RDWR | os.O_EXCL)
-        except NotOursError:
-            return None  # no loop device by that name now: nothing of ours to tell
+            # Read-only is claim enough, and LOOP_SET_CAPACITY is root's either way; a
+            # descriptor open for writing has udev probe the device again at its close.
+            fd = open_loop_node(dev, os.O_RDONLY | os.O_EXCL)
         except KernelError as e:
-            if presence.says_absent(e.errno):
-                return None
             if e.errno == errno.EBUSY:
                 raise NotOursError(_claimed_words(dev, "resize it")) from e
             raise
         try:
             want = os.fstat(backing)
-            serves = store_mod.loop_backing(fd)
-            if serves is not None and serves != (want.st_dev, want.st_ino):
+            if store_mod.loop_backing(fd) != (want.st_dev, want.st_ino):
                 raise NotOursError(
-                    f"the loop device now at {dev} is not this backend's: it serves another "
-                    f"file, not {self.file_path}, so the resize is refused. Nothing was written."
+                    f"{dev} stopped serving {self.file_path} while the resize began, so "
+                    "the resize is refused. Nothing was written; activate the backend to "
+                    "attach its file again, then resize it"
                 )
         except BaseException:
             os.close(fd)
             raise
-        if serves is None:
-            os.close(fd)
-            return None
         # Held, it stays bound to the file: a detach waits for the last close.
         return fd
 
@@ -498,12 +494,12 @@ class LoopBackend(FileBackend):
             ) from e
 
     def _refuse_another_file_at_our_device(self, backing: int) -> None:
-        """Refuse a resize while the recorded device serves another file: the header is
-        written again through that device, which then proves not to be ours, after the
-        file was already resized (228/6). Activating attaches the file again (``_attach``);
-        a device that is gone or serves nothing is no one's, and the resize goes on."""
+        """Refuse a resize while the recorded device does not serve the file (it serves
+        another, or none, or is gone: a detach by hand, a restart): the header is written
+        again through that device, which then proves not to be ours, after the file was
+        already resized (228/6, 230/1). Activating attaches the file again (``_attach``)."""
         dev = self.device
-        if dev is None:
+        if dev is None or self._backs(dev, backing):
             return
         want = os.fstat(backing)
         ours = (want.st_dev, want.st_ino)
@@ -513,6 +509,11 @@ class LoopBackend(FileBackend):
                 f"not {self.file_path}, so the resize is refused. Nothing was written; "
                 "activate the backend to attach its file again, then resize it"
             )
+        raise BackendError(
+            f"{dev}, the loop device recorded for {self.file_path}, serves it no longer "
+            "(detached, or the machine restarted), so the resize is refused. Nothing was "
+            "written; activate the backend to attach its file again, then resize it"
+        )
 
     # ---- what the host shows ----
 

@@ -46,7 +46,6 @@ from backends import store as store_mod
 from backends.errors import (
     BusyError,
     NoDeviceError,
-    NotOursError,
     PluginError,
     UnsafeDirectoryError,
     held_by_another,
@@ -230,12 +229,28 @@ def _swapoff(ctx: JobContext, plugin: SwapBackend, *, to_change: bool = False) -
     try:
         with host_memory(ctx, f"swapoff {plugin.swap_path}"):
             if to_change:
-                plugin.check_alone(store)
+                _alone_or_left_on(plugin, store, "Nothing was changed.")
             if force:
                 ctx.log("forced: swapadmin does not check that the area's pages fit in RAM")
             swapoff_store(ctx, plugin, store, force=force)
     finally:
         store.close()
+
+
+def _alone_or_left_on(plugin: SwapBackend, store: Store, then: str) -> None:
+    """``check_alone`` on the active area's own descriptor, before a swapoff; its refusal,
+    whatever its class, says the area is left on, and ``then`` (229/5)."""
+    try:
+        plugin.check_alone(store)
+    except BackendError as e:
+        path = store_mod.active_path(store.fd) or plugin.swap_path
+        e.message = f"{e.message} {path} is left on. {then}"
+        e.left_on = True  # type: ignore[attr-defined]  # the area was never swapped off
+        raise
+
+
+def _refused_while_on(e: BaseException) -> bool:
+    return getattr(e, "left_on", False) is True
 
 
 def swapoff_store(
@@ -1070,7 +1085,17 @@ def edit(ctx: JobContext) -> dict[str, Any]:
         ctx.save_backend(label=hdr.label, header=data)
         result["header"] = data
     if "priority" in p or "discard" in p:
-        result.update(_edit_swapon_options(ctx, plugin, area))
+        try:
+            result.update(_edit_swapon_options(ctx, plugin, area))
+        except BackendError as e:
+            if spec is not None and (keep or "persist" in p) and _refused_while_on(e):
+                # Its words say the priority is used at the next activation, which for a
+                # line in fstab is the boot's: the line is kept in step all the same (230/2).
+                try:
+                    _edit_fstab(ctx, spec, keep)
+                except BackendError as not_kept:
+                    ctx.log(f"its fstab line was not kept in step: {not_kept.message}")
+            raise
     if spec is not None and (keep or "persist" in p):
         result.update(_edit_fstab(ctx, spec, keep))
     return result
@@ -1105,16 +1130,18 @@ def _edit_swapon_options(
             plugin.check_swapon_options(priority, discard)
             # And what the swapon after it asks (a loop device over its device, 228/1):
             # refused now, the area stays on; refused after the swapoff, it stayed off.
-            try:
-                plugin.check_alone(store)
-            except NotOursError as e:
-                # The edit recorded the priority before this job ran, and the same edit
-                # sent again changes nothing, so no new job: say both (229/3).
-                asked = priority if priority is not None else "auto"
-                raise NotOursError(
-                    f"{e.message} {area.path} is left on at priority {area.priority}; "
-                    f"priority {asked} is recorded and used at its next activation."
-                ) from e
+            # The edit recorded the priority before this job ran, and the same edit sent
+            # again changes nothing, so no new job: say both (229/3), at the priority the
+            # area has now, under the lock.
+            now = kernel.find_area(store_mod.active_path(store.fd) or area.path)
+            at = now.priority if now is not None else area.priority
+            asked = priority if priority is not None else "auto"
+            _alone_or_left_on(
+                plugin,
+                store,
+                f"It runs at priority {at}; priority {asked} is recorded and used at its "
+                "next activation.",
+            )
             # The RAM check is made here, under the lock, on this very area.
             swapoff_store(ctx, plugin, store)
         # No cancel check from here: the area was active, and it is made active again.

@@ -412,7 +412,14 @@ def test_a_loop_device_is_not_swapped_on_while_its_file_is_resized(
 
     def resized_then_swapped_on(self: FileBackend, new_size_bytes: int) -> None:
         resize(self, new_size_bytes)
-        tried.append(subprocess.run(["swapon", device], capture_output=True, text=True))
+        tried.append(
+            subprocess.run(
+                ["swapon", device],
+                capture_output=True,
+                text=True,
+                env={**os.environ, "LC_ALL": "C"},
+            )
+        )
 
     try:
         with monkeypatch.context() as m:
@@ -420,7 +427,8 @@ def test_a_loop_device_is_not_swapped_on_while_its_file_is_resized(
             job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=8 * MiB))
         assert tried and tried[0].returncode != 0, tried
         assert "busy" in tried[0].stderr.lower(), tried[0].stderr
-        assert job.state == Job.State.SUCCEEDED, job.log  # and swapped on again, as it was
+        assert job.state == Job.State.SUCCEEDED, job.log
+        assert device in active_swaps()  # ours, swapped on again as it was
         with open(device, "rb") as f:
             assert f.seek(0, os.SEEK_END) == 8 * MiB  # told its new size
     finally:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from backends import kernel
+from backends import fstab, kernel
 from swapadmin.core import edits, handlers, services
 from swapadmin.core.models import Backend, Job
 from swapadmin.core.services import Actor
@@ -92,7 +92,7 @@ def test_one_found_before_the_swapoff_leaves_the_area_on(worker: WorkerProcess, 
     path = worker.swap_root / "off0"
     job = services.create_backend(
         host=worker.host, kind="file", name="off0", size_bytes=16 << 20, actor=actor,
-        params={"path": str(path)}, priority=5,
+        params={"path": str(path)}, priority=5, persist=True,
     )  # fmt: skip
     assert wait_for_job(job, 60, worker=worker).state == Job.State.SUCCEEDED, job.log
     backend = Backend.objects.get(pk=job.backend_id)
@@ -118,10 +118,13 @@ def test_one_found_before_the_swapoff_leaves_the_area_on(worker: WorkerProcess, 
         area = kernel.find_area(str(path))
         assert area is not None and area.priority == 5, job.log  # never swapped off
         assert dev in job.error
-        assert "is left on at priority 5" in job.error, job.error
+        assert "is left on. It runs at priority 5" in job.error, job.error
         assert "priority 9 is recorded and used at its next activation" in job.error
         backend.refresh_from_db()
         assert backend.priority == 9
+        # And so does the fstab line, which the boot's activation reads (230/2).
+        (entry,) = [e for e in fstab.entries(worker.fstab) if e.spec == str(path)]
+        assert "pri=9" in entry.options, entry
     finally:
         if kernel.find_area(str(path)) is not None:
             off = services.request_action(backend, "deactivate", actor)

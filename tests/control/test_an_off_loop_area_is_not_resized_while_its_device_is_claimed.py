@@ -151,3 +151,30 @@ def test_a_loop_device_attached_over_it_meanwhile_keeps_its_new_size_untold(
     finally:
         gone = run(job_for(Backend.objects.get(pk=backend.pk), Job.Kind.DESTROY))
         assert gone.state == Job.State.SUCCEEDED, gone.error
+
+
+def test_a_resize_is_refused_while_the_recorded_device_serves_nothing(
+    host_row, swap_root: Path
+) -> None:
+    """The backend's loop device was detached (by hand here; a restart does the same): the
+    resize is refused before it changes anything, not after the file was cut, where the
+    header's write through the device failed, again at every try (230/1)."""
+    backend, device, path = _provisioned(host_row, swap_root)
+    try:
+        sh("losetup", "-d", device)
+        job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=8 * MiB))
+        assert job.state == Job.State.FAILED, job.log
+        assert f"{device}, the loop device recorded for {path}, serves it no longer" in (
+            job.error
+        ), job.error
+        assert path.stat().st_size == 16 * MiB  # nothing changed
+        on = run(job_for(backend, Job.Kind.ACTIVATE))  # the way out the words give
+        assert on.state == Job.State.SUCCEEDED, on.error
+        off = run(job_for(backend, Job.Kind.DEACTIVATE))
+        assert off.state == Job.State.SUCCEEDED, off.error
+        again = run(job_for(backend, Job.Kind.RESIZE, size_bytes=8 * MiB))
+        assert again.state == Job.State.SUCCEEDED, again.error
+        assert path.stat().st_size == 8 * MiB
+    finally:
+        gone = run(job_for(Backend.objects.get(pk=backend.pk), Job.Kind.DESTROY))
+        assert gone.state == Job.State.SUCCEEDED, gone.error
