@@ -494,25 +494,37 @@ class LoopBackend(FileBackend):
             ) from e
 
     def _refuse_another_file_at_our_device(self, backing: int) -> None:
-        """Refuse a resize while the recorded device does not serve the file (it serves
-        another, or none, or is gone: a detach by hand, a restart): the header is written
-        again through that device, which then proves not to be ours, after the file was
-        already resized (228/6, 230/1). Activating attaches the file again (``_attach``)."""
+        """Refuse a resize unless the file's loop device serves it: the header is written
+        again through that device after the file's change, and one that proves not to be
+        ours then failed the resize after the file was cut, at every try (228/6, 230/1).
+        The recorded device, or, when a crash lost the record, the one found serving the
+        file, recorded again (231/1). Activating attaches the file again (``_attach``)."""
         dev = self.device
-        if dev is None or self._backs(dev, backing):
+        if dev is None:
+            found = self._find_our_device(backing)
+            if found is not None:
+                self.state["device"] = found
+                self.save_state()
+                return
+        elif self._backs(dev, backing):
             return
+        way_out = (
+            "Nothing was written; activate the backend to attach its file again (and "
+            "deactivate it after, if it should stay off), then resize it"
+        )
         want = os.fstat(backing)
         ours = (want.st_dev, want.st_ino)
-        if ask_loop_device(dev, lambda fd: store_mod.loop_backing(fd) not in (None, ours)):
+        if dev is not None and ask_loop_device(
+            dev, lambda fd: store_mod.loop_backing(fd) not in (None, ours)
+        ):
             raise NotOursError(
                 f"the loop device now at {dev} is not this backend's: it serves another file, "
-                f"not {self.file_path}, so the resize is refused. Nothing was written; "
-                "activate the backend to attach its file again, then resize it"
+                f"not {self.file_path}, so the resize is refused. {way_out}"
             )
         raise BackendError(
-            f"{dev}, the loop device recorded for {self.file_path}, serves it no longer "
-            "(detached, or the machine restarted), so the resize is refused. Nothing was "
-            "written; activate the backend to attach its file again, then resize it"
+            f"no loop device serves {self.file_path} now (the one recorded, "
+            f"{dev or 'none'}, was detached, or the machine restarted), so the resize is "
+            f"refused. {way_out}"
         )
 
     # ---- what the host shows ----

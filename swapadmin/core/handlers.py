@@ -229,7 +229,7 @@ def _swapoff(ctx: JobContext, plugin: SwapBackend, *, to_change: bool = False) -
     try:
         with host_memory(ctx, f"swapoff {plugin.swap_path}"):
             if to_change:
-                _alone_or_left_on(plugin, store, "Nothing was changed.")
+                _alone_before_the_swapoff(plugin, store, "Nothing was changed.")
             if force:
                 ctx.log("forced: swapadmin does not check that the area's pages fit in RAM")
             swapoff_store(ctx, plugin, store, force=force)
@@ -237,20 +237,17 @@ def _swapoff(ctx: JobContext, plugin: SwapBackend, *, to_change: bool = False) -
         store.close()
 
 
-def _alone_or_left_on(plugin: SwapBackend, store: Store, then: str) -> None:
+def _alone_before_the_swapoff(plugin: SwapBackend, store: Store, then: str) -> None:
     """``check_alone`` on the active area's own descriptor, before a swapoff; its refusal,
-    whatever its class, says the area is left on, and ``then`` (229/5)."""
+    whatever its class, is said with what is true of the area then: this job did not swap
+    it off (229/5). A new error, so a kind's own is never changed (231/4)."""
     try:
         plugin.check_alone(store)
-    except BackendError as e:
-        path = store_mod.active_path(store.fd) or plugin.swap_path
-        e.message = f"{e.message} {path} is left on. {then}"
-        e.left_on = True  # type: ignore[attr-defined]  # the area was never swapped off
-        raise
-
-
-def _refused_while_on(e: BaseException) -> bool:
-    return getattr(e, "left_on", False) is True
+    except Exception as e:
+        raise BackendError(
+            f"{observe.said(e, None)} This job did not swap the area off. {then}",
+            retryable=getattr(e, "retryable", False) is True,
+        ) from e
 
 
 def swapoff_store(
@@ -1087,10 +1084,12 @@ def edit(ctx: JobContext) -> dict[str, Any]:
     if "priority" in p or "discard" in p:
         try:
             result.update(_edit_swapon_options(ctx, plugin, area))
-        except BackendError as e:
-            if spec is not None and (keep or "persist" in p) and _refused_while_on(e):
-                # Its words say the priority is used at the next activation, which for a
-                # line in fstab is the boot's: the line is kept in step all the same (230/2).
+        except BackendError:
+            if spec is not None and (keep or "persist" in p):
+                # The edit recorded the new options on the row before this job ran, and the
+                # words say they are used at the next activation, which for a line in fstab
+                # is the boot's: the line is kept in step with the row all the same, whether
+                # the area was left on or off (230/2, 231/3).
                 try:
                     _edit_fstab(ctx, spec, keep)
                 except BackendError as not_kept:
@@ -1131,16 +1130,10 @@ def _edit_swapon_options(
             # And what the swapon after it asks (a loop device over its device, 228/1):
             # refused now, the area stays on; refused after the swapoff, it stayed off.
             # The edit recorded the priority before this job ran, and the same edit sent
-            # again changes nothing, so no new job: say both (229/3), at the priority the
-            # area has now, under the lock.
-            now = kernel.find_area(store_mod.active_path(store.fd) or area.path)
-            at = now.priority if now is not None else area.priority
+            # again changes nothing, so no new job: say so (229/3).
             asked = priority if priority is not None else "auto"
-            _alone_or_left_on(
-                plugin,
-                store,
-                f"It runs at priority {at}; priority {asked} is recorded and used at its "
-                "next activation.",
+            _alone_before_the_swapoff(
+                plugin, store, f"Priority {asked} is recorded and used at its next activation."
             )
             # The RAM check is made here, under the lock, on this very area.
             swapoff_store(ctx, plugin, store)

@@ -164,7 +164,7 @@ def test_a_resize_is_refused_while_the_recorded_device_serves_nothing(
         sh("losetup", "-d", device)
         job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=8 * MiB))
         assert job.state == Job.State.FAILED, job.log
-        assert f"{device}, the loop device recorded for {path}, serves it no longer" in (
+        assert f"no loop device serves {path} now (the one recorded, {device}, was " in (
             job.error
         ), job.error
         assert path.stat().st_size == 16 * MiB  # nothing changed
@@ -175,6 +175,28 @@ def test_a_resize_is_refused_while_the_recorded_device_serves_nothing(
         again = run(job_for(backend, Job.Kind.RESIZE, size_bytes=8 * MiB))
         assert again.state == Job.State.SUCCEEDED, again.error
         assert path.stat().st_size == 8 * MiB
+    finally:
+        gone = run(job_for(Backend.objects.get(pk=backend.pk), Job.Kind.DESTROY))
+        assert gone.state == Job.State.SUCCEEDED, gone.error
+
+
+def test_a_device_whose_record_was_lost_is_found_recorded_and_held(
+    host_row, swap_root: Path
+) -> None:
+    """A crash between the attach and the row's write lost the record of the device that
+    serves the file: the resize finds it, records it again, holds it and tells it its new
+    size, and writes the header through it. Before, it was claimed and told its size, then
+    the header could not be written (no device recorded), at every try (231/1)."""
+    backend, device, path = _provisioned(host_row, swap_root)
+    try:
+        state = {k: v for k, v in backend.state.items() if k != "device"}
+        Backend.objects.filter(pk=backend.pk).update(state=state)
+        backend.refresh_from_db()
+        job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=8 * MiB))
+        assert job.state == Job.State.SUCCEEDED, job.log
+        backend.refresh_from_db()
+        assert backend.state["device"] == device
+        assert path.stat().st_size == 8 * MiB and _size(device) == 8 * MiB
     finally:
         gone = run(job_for(Backend.objects.get(pk=backend.pk), Job.Kind.DESTROY))
         assert gone.state == Job.State.SUCCEEDED, gone.error
