@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,13 @@ from tests.fixtures.host import run as sh
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("on_testhost"), needs_root]
 
 
-def test_the_resize_is_refused_and_the_file_left_as_it_was(host_row, swap_root: Path) -> None:
+LoopArea = tuple[Backend, str, Path]
+
+
+@pytest.fixture
+def loop_area(host_row, swap_root: Path) -> Iterator[LoopArea]:
+    """A 16 MiB loop area, provisioned and off, its device attached: (row, device, file);
+    destroyed after the test."""
     path = swap_root / "area"
     backend = Backend.objects.create(
         host=host_row, kind="loop", name="area", params={"path": str(path)}, size_bytes=16 * MiB
@@ -34,45 +41,42 @@ def test_the_resize_is_refused_and_the_file_left_as_it_was(host_row, swap_root: 
     made = run(job_for(backend, Job.Kind.PROVISION))
     assert made.state == Job.State.SUCCEEDED, made.error
     backend.refresh_from_db()
-    device = backend.state["device"]
+    yield backend, backend.state["device"], path
+    gone = run(job_for(Backend.objects.get(pk=backend.pk), Job.Kind.DESTROY))
+    assert gone.state == Job.State.SUCCEEDED, gone.error
+
+
+def _size(device: str) -> int:
+    return int(sh("blockdev", "--getsize64", device).stdout)
+
+
+def test_the_resize_is_refused_and_the_file_left_as_it_was(loop_area: LoopArea) -> None:
+    backend, device, path = loop_area
+    claim = os.open(device, os.O_RDONLY | os.O_EXCL)
     try:
-        claim = os.open(device, os.O_RDONLY | os.O_EXCL)
-        try:
-            job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=8 * MiB))
-        finally:
-            os.close(claim)
-        assert job.state == Job.State.FAILED, job.log
-        assert f"{device}, this backend's loop device, is claimed by another" in job.error, (
-            job.error
-        )
-        assert path.stat().st_size == 16 * MiB  # never cut under the claim
-        backend.refresh_from_db()
-        assert backend.size_bytes == 16 * MiB
-        # Released: the same resize goes through.
-        again = run(job_for(backend, Job.Kind.RESIZE, size_bytes=8 * MiB))
-        assert again.state == Job.State.SUCCEEDED, again.error
-        assert path.stat().st_size == 8 * MiB
+        job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=8 * MiB))
     finally:
-        gone = run(job_for(Backend.objects.get(pk=backend.pk), Job.Kind.DESTROY))
-        assert gone.state == Job.State.SUCCEEDED, gone.error
+        os.close(claim)
+    assert job.state == Job.State.FAILED, job.log
+    assert f"{device}, this backend's loop device, is claimed by another" in job.error, job.error
+    assert path.stat().st_size == 16 * MiB  # never cut under the claim
+    backend.refresh_from_db()
+    assert backend.size_bytes == 16 * MiB
+    # Released: the same resize goes through.
+    again = run(job_for(backend, Job.Kind.RESIZE, size_bytes=8 * MiB))
+    assert again.state == Job.State.SUCCEEDED, again.error
+    assert path.stat().st_size == 8 * MiB
 
 
 def test_a_resize_is_refused_while_the_recorded_device_serves_another_file(
-    host_row, swap_root: Path
+    loop_area: LoopArea, swap_root: Path
 ) -> None:
     """The backend's loop device was detached by hand and its name given to another's file,
     which they hold (as a mount would). The resize is refused before it changes anything,
     in words that say so, not as "claimed" (the claim is theirs, over bytes not the
     backend's) and not after the file was cut (228/6); their device is left as it was.
     Activating attaches the file again, and the resize then goes through."""
-    path = swap_root / "area"
-    backend = Backend.objects.create(
-        host=host_row, kind="loop", name="area", params={"path": str(path)}, size_bytes=16 * MiB
-    )
-    made = run(job_for(backend, Job.Kind.PROVISION))
-    assert made.state == Job.State.SUCCEEDED, made.error
-    backend.refresh_from_db()
-    device = backend.state["device"]
+    backend, device, path = loop_area
     theirs = swap_root / "theirs"
     with open(theirs, "wb") as f:
         f.truncate(4 * MiB)
@@ -84,7 +88,7 @@ def test_a_resize_is_refused_while_the_recorded_device_serves_another_file(
             with open(theirs, "ab") as f:
                 f.truncate(6 * MiB)  # grown, its device not told: a LOOP_SET_CAPACITY would
             job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=8 * MiB))
-            size = int(sh("blockdev", "--getsize64", device).stdout)
+            size = _size(device)
         finally:
             os.close(claim)
         assert job.state == Job.State.FAILED, job.log
@@ -104,32 +108,15 @@ def test_a_resize_is_refused_while_the_recorded_device_serves_another_file(
     finally:
         if attached_loops().get(device) == str(theirs):
             sh("losetup", "-d", device, check=False)
-        gone = run(job_for(Backend.objects.get(pk=backend.pk), Job.Kind.DESTROY))
-        assert gone.state == Job.State.SUCCEEDED, gone.error
-
-
-def _provisioned(host_row, swap_root: Path) -> tuple[Backend, str, Path]:
-    path = swap_root / "area"
-    backend = Backend.objects.create(
-        host=host_row, kind="loop", name="area", params={"path": str(path)}, size_bytes=16 * MiB
-    )
-    made = run(job_for(backend, Job.Kind.PROVISION))
-    assert made.state == Job.State.SUCCEEDED, made.error
-    backend.refresh_from_db()
-    return backend, backend.state["device"], path
-
-
-def _size(device: str) -> int:
-    return int(sh("blockdev", "--getsize64", device).stdout)
 
 
 def test_a_loop_device_attached_over_it_meanwhile_keeps_its_new_size_untold(
-    host_row, swap_root: Path, monkeypatch: pytest.MonkeyPatch
+    loop_area: LoopArea, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A loop device attached over ours after the file's change (which the claim does not
     keep out) is found just before LOOP_SET_CAPACITY: the device keeps its old size, and
     the words say what was refused, not a write (228/3)."""
-    backend, device, path = _provisioned(host_row, swap_root)
+    backend, device, path = loop_area
     resize = FileBackend.resize
     loops = contextlib.ExitStack()
     over: list[str] = []
@@ -138,65 +125,52 @@ def test_a_loop_device_attached_over_it_meanwhile_keeps_its_new_size_untold(
         resize(self, new_size_bytes)
         over.append(loops.enter_context(attached(device)))
 
-    try:
-        with loops, monkeypatch.context() as m:
-            m.setattr(FileBackend, "resize", attached_meanwhile)
-            job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=8 * MiB))
-            assert job.state == Job.State.FAILED, job.log
-            assert f"{device}, this backend's loop device, has {over[0]} attached over it" in (
-                job.error
-            ), job.error
-            assert "will not tell it the file's new size" in job.error, job.error
-            assert _size(device) == 16 * MiB
-    finally:
-        gone = run(job_for(Backend.objects.get(pk=backend.pk), Job.Kind.DESTROY))
-        assert gone.state == Job.State.SUCCEEDED, gone.error
+    with loops, monkeypatch.context() as m:
+        m.setattr(FileBackend, "resize", attached_meanwhile)
+        job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=8 * MiB))
+        assert job.state == Job.State.FAILED, job.log
+        assert f"{device}, this backend's loop device, has {over[0]} attached over it" in (
+            job.error
+        ), job.error
+        assert "will not tell it the file's new size" in job.error, job.error
+        assert _size(device) == 16 * MiB
 
 
 def test_a_resize_is_refused_while_the_recorded_device_serves_nothing(
-    host_row, swap_root: Path
+    loop_area: LoopArea,
 ) -> None:
     """The backend's loop device was detached (by hand here; a restart does the same): the
     resize is refused before it changes anything, not after the file was cut, where the
     header's write through the device failed, again at every try (230/1)."""
-    backend, device, path = _provisioned(host_row, swap_root)
-    try:
-        sh("losetup", "-d", device)
-        job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=8 * MiB))
-        assert job.state == Job.State.FAILED, job.log
-        assert f"no loop device serves {path} now (the one recorded, {device}, was " in (
-            job.error
-        ), job.error
-        assert path.stat().st_size == 16 * MiB  # nothing changed
-        on = run(job_for(backend, Job.Kind.ACTIVATE))  # the way out the words give
-        assert on.state == Job.State.SUCCEEDED, on.error
-        off = run(job_for(backend, Job.Kind.DEACTIVATE))
-        assert off.state == Job.State.SUCCEEDED, off.error
-        again = run(job_for(backend, Job.Kind.RESIZE, size_bytes=8 * MiB))
-        assert again.state == Job.State.SUCCEEDED, again.error
-        assert path.stat().st_size == 8 * MiB
-    finally:
-        gone = run(job_for(Backend.objects.get(pk=backend.pk), Job.Kind.DESTROY))
-        assert gone.state == Job.State.SUCCEEDED, gone.error
+    backend, device, path = loop_area
+    sh("losetup", "-d", device)
+    job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=8 * MiB))
+    assert job.state == Job.State.FAILED, job.log
+    said = f"no loop device serves {path} now (the one recorded, {device}, was detached"
+    assert said in job.error, job.error
+    assert path.stat().st_size == 16 * MiB  # nothing changed
+    on = run(job_for(backend, Job.Kind.ACTIVATE))  # the way out the words give
+    assert on.state == Job.State.SUCCEEDED, on.error
+    off = run(job_for(backend, Job.Kind.DEACTIVATE))
+    assert off.state == Job.State.SUCCEEDED, off.error
+    again = run(job_for(backend, Job.Kind.RESIZE, size_bytes=8 * MiB))
+    assert again.state == Job.State.SUCCEEDED, again.error
+    assert path.stat().st_size == 8 * MiB
 
 
 def test_a_device_whose_record_was_lost_is_found_recorded_and_held(
-    host_row, swap_root: Path
+    loop_area: LoopArea,
 ) -> None:
     """A crash between the attach and the row's write lost the record of the device that
     serves the file: the resize finds it, records it again, holds it and tells it its new
     size, and writes the header through it. Before, it was claimed and told its size, then
     the header could not be written (no device recorded), at every try (231/1)."""
-    backend, device, path = _provisioned(host_row, swap_root)
-    try:
-        state = {k: v for k, v in backend.state.items() if k != "device"}
-        Backend.objects.filter(pk=backend.pk).update(state=state)
-        backend.refresh_from_db()
-        job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=8 * MiB))
-        assert job.state == Job.State.SUCCEEDED, job.log
-        backend.refresh_from_db()
-        assert backend.state["device"] == device
-        assert path.stat().st_size == 8 * MiB and _size(device) == 8 * MiB
-    finally:
-        gone = run(job_for(Backend.objects.get(pk=backend.pk), Job.Kind.DESTROY))
-        assert gone.state == Job.State.SUCCEEDED, gone.error
+    backend, device, path = loop_area
+    state = {k: v for k, v in backend.state.items() if k != "device"}
+    Backend.objects.filter(pk=backend.pk).update(state=state)
+    backend.refresh_from_db()
+    job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=8 * MiB))
+    assert job.state == Job.State.SUCCEEDED, job.log
+    backend.refresh_from_db()
+    assert backend.state["device"] == device
+    assert path.stat().st_size == 8 * MiB and _size(device) == 8 * MiB
