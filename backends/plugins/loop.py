@@ -494,19 +494,19 @@ class LoopBackend(FileBackend):
             ) from e
 
     def _refuse_another_file_at_our_device(self, backing: int) -> None:
-        """Refuse a resize unless the file's loop device serves it: the header is written
+        """Refuse a resize unless a loop device serves the file: the header is written
         again through that device after the file's change, and one that proves not to be
         ours then failed the resize after the file was cut, at every try (228/6, 230/1).
-        The recorded device, or, when a crash lost the record, the one found serving the
-        file, recorded again (231/1). Activating attaches the file again (``_attach``)."""
+        The recorded device, or, as ``_attach`` finds it, the one serving the file (the
+        record lost in a crash, or stale), recorded again (231/1, 232/5). Activating
+        attaches the file again."""
         dev = self.device
-        if dev is None:
-            found = self._find_our_device(backing)
-            if found is not None:
-                self.state["device"] = found
-                self.save_state()
-                return
-        elif self._backs(dev, backing):
+        if dev is not None and self._backs(dev, backing):
+            return
+        found = self._find_our_device(backing)  # as ``_attach`` finds it
+        if found is not None:
+            self.state["device"] = found
+            self.save_state()
             return
         way_out = (
             "Nothing was written; activate the backend to attach its file again (and "
@@ -521,9 +521,13 @@ class LoopBackend(FileBackend):
                 f"the loop device now at {dev} is not this backend's: it serves another file, "
                 f"not {self.file_path}, so the resize is refused. {way_out}"
             )
+        recorded = (
+            f"the one recorded, {dev}, was detached, or the machine restarted"
+            if dev is not None
+            else "none is recorded"
+        )
         raise BackendError(
-            f"no loop device serves {self.file_path} now (the one recorded, "
-            f"{dev or 'none'}, was detached, or the machine restarted), so the resize is "
+            f"no loop device serves {self.file_path} now ({recorded}), so the resize is "
             f"refused. {way_out}"
         )
 

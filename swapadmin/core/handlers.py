@@ -45,7 +45,9 @@ from backends import (
 from backends import store as store_mod
 from backends.errors import (
     BusyError,
+    KernelError,
     NoDeviceError,
+    NotOursError,
     PluginError,
     UnsafeDirectoryError,
     held_by_another,
@@ -238,16 +240,34 @@ def _swapoff(ctx: JobContext, plugin: SwapBackend, *, to_change: bool = False) -
 
 
 def _alone_before_the_swapoff(plugin: SwapBackend, store: Store, then: str) -> None:
-    """``check_alone`` on the active area's own descriptor, before a swapoff; its refusal,
-    whatever its class, is said with what is true of the area then: this job did not swap
-    it off (229/5). A new error, so a kind's own is never changed (231/4)."""
+    """``check_alone`` on the active area's own descriptor, before a swapoff; its refusal
+    is said with what is true of the area then: this job did not swap it off (229/5). A
+    new error, so a kind's own is never changed (231/4); anything but a BackendError or an
+    OSError is the kind's bug, logged with its traceback and said as such (232/4)."""
     try:
         plugin.check_alone(store)
     except Exception as e:
-        raise BackendError(
-            f"{observe.said(e, None)} This job did not swap the area off. {then}",
-            retryable=getattr(e, "retryable", False) is True,
+        if isinstance(e, BackendError):
+            kind: type[BackendError] = BackendError
+        elif isinstance(e, OSError):
+            kind = KernelError
+        else:
+            log.exception("%s's check_alone raised", type(plugin).__name__)
+            kind = PluginError
+        words = observe.said_typed(e).rstrip()
+        end = "" if words.endswith((".", "!", "?")) else "."
+        raise kind(
+            f"{words}{end} This job did not swap the area off. {then}",
+            retryable=_retryable(e),
+            field=getattr(e, "field", None) if isinstance(e, BackendError) else None,
         ) from e
+
+
+def _retryable(e: Exception) -> bool:
+    try:
+        return getattr(e, "retryable", False) is True
+    except Exception:
+        return False  # a third party's property that raises: not to be tried again
 
 
 def swapoff_store(
@@ -1084,8 +1104,8 @@ def edit(ctx: JobContext) -> dict[str, Any]:
     if "priority" in p or "discard" in p:
         try:
             result.update(_edit_swapon_options(ctx, plugin, area))
-        except BackendError:
-            if spec is not None and (keep or "persist" in p):
+        except Exception as e:
+            if spec is not None and (keep or "persist" in p) and _line_follows_the_row(e):
                 # The edit recorded the new options on the row before this job ran, and the
                 # words say they are used at the next activation, which for a line in fstab
                 # is the boot's: the line is kept in step with the row all the same, whether
@@ -1094,10 +1114,30 @@ def edit(ctx: JobContext) -> dict[str, Any]:
                     _edit_fstab(ctx, spec, keep)
                 except BackendError as not_kept:
                     ctx.log(f"its fstab line was not kept in step: {not_kept.message}")
+                    if isinstance(e, BackendError):
+                        raise BackendError(
+                            f"{observe.said_typed(e)} Its fstab line was not kept in step "
+                            "with the row either, so the boot's activation uses the old "
+                            f"options: {not_kept.message}",
+                            retryable=_retryable(e),
+                        ) from e
             raise
     if spec is not None and (keep or "persist" in p):
         result.update(_edit_fstab(ctx, spec, keep))
     return result
+
+
+def _line_follows_the_row(e: Exception) -> bool:
+    """Whether a failed apply-now still has the fstab line follow the row, which the edit
+    changed before its job ran: yes once the store was proven this backend's and the
+    options taken (a refusal before the swapoff, the RAM check, a failed swapoff or swapon
+    again, a cancel); no when the kind refused the options themselves (the boot must not
+    use what the kind refused, 232/1) or the path proved to name another's store (232/3)."""
+    if isinstance(e, Cancelled):
+        return True
+    if not isinstance(e, BackendError) or isinstance(e, NotOursError):
+        return False
+    return getattr(e, "field", None) not in ("priority", "discard")
 
 
 def _edit_swapon_options(
@@ -1132,8 +1172,9 @@ def _edit_swapon_options(
             # The edit recorded the priority before this job ran, and the same edit sent
             # again changes nothing, so no new job: say so (229/3).
             asked = priority if priority is not None else "auto"
+            recorded = f"priority {asked}" if "priority" in p else f"discard={discard!r}"
             _alone_before_the_swapoff(
-                plugin, store, f"Priority {asked} is recorded and used at its next activation."
+                plugin, store, f"Its {recorded} is recorded and used at its next activation."
             )
             # The RAM check is made here, under the lock, on this very area.
             swapoff_store(ctx, plugin, store)

@@ -118,7 +118,7 @@ def test_one_found_before_the_swapoff_leaves_the_area_on(worker: WorkerProcess, 
         area = kernel.find_area(str(path))
         assert area is not None and area.priority == 5, job.log  # never swapped off
         assert dev in job.error
-        said = "This job did not swap the area off. Priority 9 is recorded and used at its next"
+        said = "This job did not swap the area off. Its priority 9 is recorded and used at its next"
         assert said in job.error, job.error
         backend.refresh_from_db()
         assert backend.priority == 9

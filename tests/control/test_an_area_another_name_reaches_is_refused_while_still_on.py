@@ -51,7 +51,7 @@ def test_the_job_is_refused_with_the_area_still_on(host_row, name: str) -> None:
             if kind == Job.Kind.EDIT:
                 # The edit's priority is recorded already, and the same edit sent again
                 # makes no job: the words say both (229/3).
-                assert "Priority 9 is recorded and used at its next activation" in job.error
+                assert "Its priority 9 is recorded and used at its next activation" in job.error
             backend.refresh_from_db()
             assert backend.size_bytes == 8 * MiB
         # Detached: the same job goes through.
