@@ -401,8 +401,8 @@ class LoopBackend(FileBackend):
         return super().remove()
 
     def resize(self, new_size_bytes: int) -> None:
-        """Resize the inactive file through its own proven descriptor and, when attached,
-        tell the loop device its new size."""
+        """Resize the inactive file through its own proven descriptor, its loop device held
+        throughout (``_claim_our_device``), and tell the device its new size."""
         with before_any_change():
             if self.record.get("adopted"):
                 raise NotOursError(
@@ -417,11 +417,10 @@ class LoopBackend(FileBackend):
                 try:
                     _lock(store.fd, store.path)
                     self._check_file(store.fd, store.path)
-                    self._refuse_another_file_at_our_device(store.fd)
+                    claim = self._claim_our_device(store.fd)
                     if not self._taken:
                         self._require_identity(store)
                         self.check_swap_uuid(store)
-                    claim = self._claim_our_device(store.fd)
                 except BaseException:
                     # Not kept yet, so ``close`` below would not close it: its descriptor,
                     # and the lock on it, would outlive the refusal in the worker, and every
@@ -435,22 +434,63 @@ class LoopBackend(FileBackend):
             finally:
                 self._claim = None
                 self.close()
-            if claim is not None:
-                self._tell_new_size(claim)
+            self._tell_new_size(claim)
         finally:
             if claim is not None:
                 os.close(claim)
 
-    def _claim_our_device(self, backing: int) -> int | None:
-        """Our loop device, open with O_EXCL, held from before the file's first change to
-        after the device is told its new size: while it is held, no one can swap it on,
-        mount it or build a dm or md device over it (EBUSY for them). A look made and let
-        go before the write left that window open: a swapon in it, and the file was cut
-        under a live area (229/1). The recorded device, or the one found serving the file
-        when a crash lost the record (230/4); None when none serves it."""
-        dev = self._own_loop_device(backing)
+    def _tell_new_size(self, claim: int) -> None:
+        """LOOP_SET_CAPACITY through our claim on the device, once nothing else reaches the
+        file through it: a loop device attached over it meanwhile is still another name
+        for the bytes (227/1), which the claim does not keep out."""
+        dev = self.swap_path
+        # The claim keeps out a swapon of the device itself; asked all the same (226/9).
+        active = store_mod.active_path(claim)
+        if active is not None:
+            raise ActiveAreaError(
+                f"{active} was swapped on while its file was resized, so its size is not "
+                "changed under it; deactivate it and resize it again"
+            )
+        _check_nothing_over(claim, dev, doing="tell it the file's new size", probe=False)
+        try:
+            fcntl.ioctl(claim, LOOP_SET_CAPACITY)
+        except OSError as e:
+            raise KernelError(
+                f"cannot update the size of {dev}: {e.strerror}", errno=e.errno
+            ) from e
+
+    def _claim_our_device(self, backing: int) -> int:
+        """The loop device serving the file, open with O_EXCL, held from before the file's
+        first change to after the device is told its new size: while it is held, no one
+        can swap it on, mount it or build a dm or md device over it (EBUSY for them). A
+        look made and let go before the write left that window open: a swapon in it, and
+        the file was cut under a live area (229/1).
+
+        The recorded device, or, as ``_attach`` finds it, the one serving the file when the
+        record was lost in a crash or is stale (231/1, 232/5), recorded again only once it
+        is held (233/6). None serving the file refuses the resize before any change: the
+        header is written again through that device after the file's change, and a device
+        that proved not to be ours then failed the resize after the file was cut, at every
+        try (228/6, 230/1)."""
+        recorded = self.device
+        dev = recorded if recorded is not None and self._backs(recorded, backing) else None
+        dev = dev or self._find_our_device(backing)
         if dev is None:
-            return None
+            raise self._no_device_refusal(recorded, backing)
+        fd = self._hold(dev, backing)
+        if dev != recorded:
+            try:
+                self.state["device"] = dev
+                self.save_state()
+            except BaseException:
+                os.close(fd)
+                raise
+        return fd
+
+    def _hold(self, dev: str, backing: int) -> int:
+        """``dev`` open read-only with O_EXCL, proven on that descriptor to serve the file
+        still. Looked at first without O_EXCL (``_backs``), so that a device that is not
+        ours is never claimed, not even for a moment another's swapon would fail in."""
         try:
             # Read-only is claim enough, and LOOP_SET_CAPACITY is root's either way; a
             # descriptor open for writing has udev probe the device again at its close.
@@ -473,61 +513,30 @@ class LoopBackend(FileBackend):
         # Held, it stays bound to the file: a detach waits for the last close.
         return fd
 
-    def _tell_new_size(self, claim: int) -> None:
-        """LOOP_SET_CAPACITY through our claim on the device, once nothing else reaches the
-        file through it: a loop device attached over it meanwhile is still another name
-        for the bytes (227/1), which the claim does not keep out."""
-        dev = self.swap_path
-        # The claim keeps out a swapon of the device itself; asked all the same (226/9).
-        active = store_mod.active_path(claim)
-        if active is not None:
-            raise ActiveAreaError(
-                f"{active} was swapped on while its file was resized, so its size is not "
-                "changed under it; deactivate it and resize it again"
-            )
-        _check_nothing_over(claim, dev, doing="tell it the file's new size", probe=False)
-        try:
-            fcntl.ioctl(claim, LOOP_SET_CAPACITY)
-        except OSError as e:
-            raise KernelError(
-                f"cannot update the size of {dev}: {e.strerror}", errno=e.errno
-            ) from e
-
-    def _refuse_another_file_at_our_device(self, backing: int) -> None:
-        """Refuse a resize unless a loop device serves the file: the header is written
-        again through that device after the file's change, and one that proves not to be
-        ours then failed the resize after the file was cut, at every try (228/6, 230/1).
-        The recorded device, or, as ``_attach`` finds it, the one serving the file (the
-        record lost in a crash, or stale), recorded again (231/1, 232/5). Activating
-        attaches the file again."""
-        dev = self.device
-        if dev is not None and self._backs(dev, backing):
-            return
-        found = self._find_our_device(backing)  # as ``_attach`` finds it
-        if found is not None:
-            self.state["device"] = found
-            self.save_state()
-            return
+    def _no_device_refusal(self, recorded: str | None, backing: int) -> BackendError:
+        """Why no loop device serves the file: the recorded one serves another's (which is
+        not ours to touch), or nothing (detached, or the machine restarted), or none is
+        recorded. Activating attaches the file again."""
         way_out = (
             "Nothing was written; activate the backend to attach its file again (and "
             "deactivate it after, if it should stay off), then resize it"
         )
         want = os.fstat(backing)
         ours = (want.st_dev, want.st_ino)
-        if dev is not None and ask_loop_device(
-            dev, lambda fd: store_mod.loop_backing(fd) not in (None, ours)
+        if recorded is not None and ask_loop_device(
+            recorded, lambda fd: store_mod.loop_backing(fd) not in (None, ours)
         ):
-            raise NotOursError(
-                f"the loop device now at {dev} is not this backend's: it serves another file, "
-                f"not {self.file_path}, so the resize is refused. {way_out}"
+            return NotOursError(
+                f"the loop device now at {recorded} is not this backend's: it serves another "
+                f"file, not {self.file_path}, so the resize is refused. {way_out}"
             )
-        recorded = (
-            f"the one recorded, {dev}, was detached, or the machine restarted"
-            if dev is not None
+        why = (
+            f"the one recorded, {recorded}, was detached, or the machine restarted"
+            if recorded is not None
             else "none is recorded"
         )
-        raise BackendError(
-            f"no loop device serves {self.file_path} now ({recorded}), so the resize is "
+        return BackendError(
+            f"no loop device serves {self.file_path} now ({why}), so the resize is "
             f"refused. {way_out}"
         )
 

@@ -174,3 +174,23 @@ def test_a_device_whose_record_was_lost_is_found_recorded_and_held(
     backend.refresh_from_db()
     assert backend.state["device"] == device
     assert path.stat().st_size == 8 * MiB and _size(device) == 8 * MiB
+
+
+def test_a_found_device_another_holds_is_not_recorded(loop_area: LoopArea) -> None:
+    """A lost record and the device serving the file claimed by another: the refusal
+    changes nothing, not even the record. Before, the device found was recorded first and
+    claimed after, so a refused resize wrote the row (233/6)."""
+    backend, device, path = loop_area
+    state = {k: v for k, v in backend.state.items() if k != "device"}
+    Backend.objects.filter(pk=backend.pk).update(state=state)
+    backend.refresh_from_db()
+    claim = os.open(device, os.O_RDONLY | os.O_EXCL)
+    try:
+        job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=8 * MiB))
+    finally:
+        os.close(claim)
+    assert job.state == Job.State.FAILED, job.log
+    assert f"{device}, this backend's loop device, is claimed by another" in job.error, job.error
+    backend.refresh_from_db()
+    assert "device" not in backend.state, backend.state
+    assert path.stat().st_size == 16 * MiB
