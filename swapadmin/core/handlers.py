@@ -10,6 +10,7 @@ deactivating an inactive one) succeed without touching the kernel.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import uuid as uuid_mod
@@ -47,7 +48,6 @@ from backends.errors import (
     BusyError,
     KernelError,
     NoDeviceError,
-    NotOursError,
     PluginError,
     UnsafeDirectoryError,
     held_by_another,
@@ -227,8 +227,11 @@ def _swapoff(ctx: JobContext, plugin: SwapBackend, *, to_change: bool = False) -
     asked only after it, the refusal left the area off for nothing (228/1). A plain
     deactivate does not ask: turning its own area off is what a person wants then."""
     force = signing.forced(ctx.job.params)
-    store = plugin.open_for_swapon()
+    store = plugin.open_for_swapon(alone=not to_change)
     try:
+        if to_change:
+            # Refused at once, not after the wait for the lock; and asked again under it.
+            _alone_before_the_swapoff(plugin, store, "Nothing was changed.")
         with host_memory(ctx, f"swapoff {plugin.swap_path}"):
             if to_change:
                 _alone_before_the_swapoff(plugin, store, "Nothing was changed.")
@@ -241,26 +244,67 @@ def _swapoff(ctx: JobContext, plugin: SwapBackend, *, to_change: bool = False) -
 
 def _alone_before_the_swapoff(plugin: SwapBackend, store: Store, then: str) -> None:
     """``check_alone`` on the active area's own descriptor, before a swapoff; its refusal
-    is said with what is true of the area then: this job did not swap it off (229/5). A
-    new error, so a kind's own is never changed (231/4); anything but a BackendError or an
-    OSError is the kind's bug, logged with its traceback and said as such (232/4)."""
+    is said with what is true of the area then: this job did not swap it off (229/5)."""
     try:
         plugin.check_alone(store)
     except Exception as e:
-        if isinstance(e, BackendError):
-            kind: type[BackendError] = BackendError
-        elif isinstance(e, OSError):
-            kind = KernelError
-        else:
-            log.exception("%s's check_alone raised", type(plugin).__name__)
-            kind = PluginError
-        words = observe.said_typed(e).rstrip()
-        end = "" if words.endswith((".", "!", "?")) else "."
-        raise kind(
-            f"{words}{end} This job did not swap the area off. {then}",
-            retryable=_retryable(e),
-            field=getattr(e, "field", None) if isinstance(e, BackendError) else None,
+        raise _restated(
+            plugin, e, "check_alone", then=f"This job did not swap the area off. {then}"
         ) from e
+
+
+def _restated(
+    plugin: SwapBackend,
+    e: Exception,
+    doing: str,
+    *,
+    then: str,
+    before: str = "",
+    retryable: bool | None = None,
+) -> BackendError:
+    """``e``'s words between ``before`` and ``then``, what is true of the area once it
+    failed, as a new error of its standing: a BackendError stays one (a KernelError keeps
+    its errno; the field is kept), an OSError is a KernelError (EAGAIN and EBUSY worth a
+    later try, as ``before_any_change`` says them), anything else is the kind's bug in
+    ``doing``, logged with its traceback and said as such (232/4, 233/5). New, so a kind's
+    own error is never changed (231/4). To be called while ``e`` is handled."""
+    words = observe.said_typed(e).rstrip()
+    code = _errno(e) if isinstance(e, (KernelError, OSError)) else None
+    field = _field(e)
+    if isinstance(e, OSError):
+        retryable = retryable if retryable is not None else code in _KERNEL_BUSY
+    elif not isinstance(e, BackendError):
+        log.exception("the %s plugin's %s raised", plugin.name, doing)
+        words = f"the {plugin.name} plugin failed in its {doing}, a bug of the plugin: {words}"
+    end = "" if words.endswith((".", "!", "?")) else "."
+    text = f"{before}{words}{end} {then}"
+    retry = _retryable(e) if retryable is None else retryable
+    if code is not None or isinstance(e, (KernelError, OSError)):
+        return KernelError(text, errno=code, retryable=retry, field=field)
+    kind = BackendError if isinstance(e, BackendError) else PluginError
+    return kind(text, retryable=retry, field=field)
+
+
+#: The kernel's "busy" (``backends.errors.held_by_another``): a later try may find it free.
+_KERNEL_BUSY = frozenset({errno.EAGAIN, errno.EWOULDBLOCK, errno.EBUSY})
+
+
+def _errno(e: Exception) -> int | None:
+    try:  # a third party's errno may be anything: a property that raises (225/4)
+        code = getattr(e, "errno", None)
+    except Exception:
+        return None
+    return code if isinstance(code, int) else None
+
+
+def _field(e: Exception) -> str | None:
+    """The parameter ``e`` is about, as forms show it; None for anything but a
+    BackendError's own text (a third party's property that raises, or is no text)."""
+    try:
+        field = getattr(e, "field", None) if isinstance(e, BackendError) else None
+    except Exception:
+        return None
+    return field if isinstance(field, str) else None
 
 
 def _retryable(e: Exception) -> bool:
@@ -603,13 +647,16 @@ def _destroy_spec(ctx: JobContext, plugin: SwapBackend) -> str | None:
 
 def _proven(ctx: JobContext, plugin: SwapBackend) -> bool:
     """Whether the store at the path proves to be this backend's formatted area; the
-    reason is logged when it does not."""
+    reason is logged when it does not. Whether anything else reaches it is another
+    question, asked before its swapoff (``_swapoff``): a loop device attached to an active
+    area's file made it "not this backend's", and the area was left on with words that
+    said so, never why (233/1)."""
     assert ctx.backend is not None
     if ctx.backend.provisioned_at is None:
         ctx.log("never provisioned: only what proves to be this backend's is released")
         return False
     try:
-        plugin.verify()
+        plugin.open_for_swapon(alone=False).close()
     except BackendError as e:
         ctx.log(f"not this backend's store: {e.message}")
         return False
@@ -1102,85 +1149,138 @@ def edit(ctx: JobContext) -> dict[str, Any]:
         ctx.save_backend(label=hdr.label, header=data)
         result["header"] = data
     if "priority" in p or "discard" in p:
-        try:
-            result.update(_edit_swapon_options(ctx, plugin, area))
-        except Exception as e:
-            if spec is not None and (keep or "persist" in p) and _line_follows_the_row(e):
-                # The edit recorded the new options on the row before this job ran, and the
-                # words say they are used at the next activation, which for a line in fstab
-                # is the boot's: the line is kept in step with the row all the same, whether
-                # the area was left on or off (230/2, 231/3).
-                try:
-                    _edit_fstab(ctx, spec, keep)
-                except BackendError as not_kept:
-                    ctx.log(f"its fstab line was not kept in step: {not_kept.message}")
-                    if isinstance(e, BackendError):
-                        raise BackendError(
-                            f"{observe.said_typed(e)} Its fstab line was not kept in step "
-                            "with the row either, so the boot's activation uses the old "
-                            f"options: {not_kept.message}",
-                            retryable=_retryable(e),
-                        ) from e
-            raise
+        # Refused here, the fstab line is left as it was: the store did not prove to be
+        # this backend's (232/3), or the kind refused the options themselves (232/1).
+        store = _proven_to_apply_now(ctx, plugin, area)
+        if store is None:
+            result.update(_recorded_for_later(ctx, area))
+        else:
+            try:
+                result.update(_apply_now(ctx, plugin, area, store))
+            except Exception as e:
+                if spec is not None and (keep or "persist" in p) and _line_follows_the_row(e):
+                    # The edit recorded the new options on the row before this job ran, and
+                    # the words say they are used at the next activation, which for a line
+                    # in fstab is the boot's: the line is kept in step with the row all the
+                    # same, whether the area was left on or off (230/2, 231/3).
+                    try:
+                        _edit_fstab(ctx, spec, keep)
+                    except BackendError as not_kept:
+                        ctx.log(f"its fstab line was not kept in step: {not_kept.message}")
+                        if isinstance(e, BackendError):
+                            raise _restated(
+                                plugin, e, "edit", then=_fstab_not_kept(ctx, keep, not_kept)
+                            ) from e
+                raise
     if spec is not None and (keep or "persist" in p):
         result.update(_edit_fstab(ctx, spec, keep))
     return result
 
 
 def _line_follows_the_row(e: Exception) -> bool:
-    """Whether a failed apply-now still has the fstab line follow the row, which the edit
-    changed before its job ran: yes once the store was proven this backend's and the
-    options taken (a refusal before the swapoff, the RAM check, a failed swapoff or swapon
-    again, a cancel); no when the kind refused the options themselves (the boot must not
-    use what the kind refused, 232/1) or the path proved to name another's store (232/3)."""
-    if isinstance(e, Cancelled):
-        return True
-    if not isinstance(e, BackendError) or isinstance(e, NotOursError):
-        return False
-    return getattr(e, "field", None) not in ("priority", "discard")
+    """Whether an apply-now that failed once its store was proven this backend's and its
+    options taken (``_proven_to_apply_now``) still has the fstab line follow the row: yes
+    (a refusal before the swapoff, the RAM check, a failed swapoff or swapon again, a
+    cancel), but when the kind refused the options under the host's lock (232/1). Decided
+    by how far the job got, not by the error's type (233/1)."""
+    return not (isinstance(e, BackendError) and e.field in ("priority", "discard"))
 
 
-def _edit_swapon_options(
-    ctx: JobContext, plugin: SwapBackend, area: kernel.SwapArea | None
-) -> dict[str, Any]:
+def _swapon_options(ctx: JobContext) -> tuple[int | None, str | None]:
     p = ctx.job.params
-    priority = p.get("priority")
-    discard = p.get("discard") or None
-    if area is None or p.get("apply") != "now":
-        when = "at the next activation" if area is not None else "when it is activated"
-        ctx.log(f"priority {priority if priority is not None else 'auto'} recorded: used {when}")
-        return {"applied": False, "priority": priority}
+    return p.get("priority"), p.get("discard") or None
+
+
+def _fstab_not_kept(ctx: JobContext, keep: bool, not_kept: BackendError) -> str:
+    """What the boot does now that the fstab line could not follow the row: a line to be
+    added is not there, one to be removed still is, one to be changed keeps its old
+    options (233/3)."""
+    if "persist" not in ctx.job.params:
+        line = "was not changed either, so the boot activates it with its old options"
+    elif keep:
+        line = "was not added either, so the boot does not activate it"
+    else:
+        line = "was not removed either, so the boot still activates it"
+    return f"Its fstab line {line}: {not_kept.message}"
+
+
+def _options_recorded(ctx: JobContext) -> str:
+    """What the edit recorded, in words: "priority 9 is recorded", "discard=pages is
+    recorded", or both. The params carry both options, as they are to be; ``options``
+    says which of them the edit changed (a discard-only edit said "priority", 233/2)."""
+    p = ctx.job.params
+    changed = p.get("options") or [k for k in ("priority", "discard") if k in p]
+    priority, discard = _swapon_options(ctx)
+    words = []
+    if "priority" in changed:
+        words.append(f"priority {priority if priority is not None else 'auto'}")
+    if "discard" in changed:
+        words.append(f"discard={discard}" if discard else "no discard")
+    if not words:
+        return "new swapon options are recorded"
+    return f"{' and '.join(words)} {'are' if len(words) > 1 else 'is'} recorded"
+
+
+def _recorded_for_later(ctx: JobContext, area: kernel.SwapArea | None) -> dict[str, Any]:
+    priority, _ = _swapon_options(ctx)
+    when = "at the next activation" if area is not None else "when it is activated"
+    ctx.log(f"priority {priority if priority is not None else 'auto'} recorded: used {when}")
+    return {"applied": False, "priority": priority}
+
+
+def _proven_to_apply_now(
+    ctx: JobContext, plugin: SwapBackend, area: kernel.SwapArea | None
+) -> Store | None:
+    """For an apply-now, the active area open, proven this backend's formatted area, the
+    new options taken by the kind; None when they are only recorded (no apply-now, or the
+    area is off). One descriptor, proven to be this backend's formatted area, carries both
+    the swapoff and the swapon: the swapoff may wait long for the host's memory lock, and
+    the path named again after that wait may lead to another area by then (its swap root
+    renamed, a link put in its place), which must be neither turned off nor taken for this
+    one. The look for other names comes after, in ``_apply_now``, whose refusals say the
+    area is left on."""
+    if area is None or ctx.job.params.get("apply") != "now":
+        return None
+    priority, discard = _swapon_options(ctx)
     ctx.step(20, f"swapoff {area.path} to apply priority {priority} ({area.used_bytes} bytes)")
     plugin.close()
-    # One descriptor, proven to be this backend's formatted area, carries both the swapoff
-    # and the swapon: the swapoff may wait long for the host's memory lock, and the path
-    # named again after that wait may lead to another area by then (its swap root renamed,
-    # a link put in its place), which must be neither turned off nor taken for this one.
-    store = plugin.open_for_swapon()
+    store = plugin.open_for_swapon(alone=False)
     try:
         # Options the kind refuses are refused while the area is still on, not after.
         plugin.check_swapon_options(priority, discard)
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+def _apply_now(
+    ctx: JobContext, plugin: SwapBackend, area: kernel.SwapArea, store: Store
+) -> dict[str, Any]:
+    """swapoff the area open as ``store`` (``_proven_to_apply_now``), with the RAM check
+    under the host's memory lock, and swapon it again with the new options."""
+    priority, discard = _swapon_options(ctx)
+    # What the swapon after it asks (a loop device over its device, 228/1) is refused
+    # while the area is still on; refused after the swapoff, it stayed off. The edit
+    # recorded the options before this job ran, and the same edit sent again changes
+    # nothing, so no new job: say so (229/3).
+    asked = priority if priority is not None else "auto"
+    recorded = _options_recorded(ctx)
+    then = f"Its {recorded} and used at its next activation."
+    try:
+        _alone_before_the_swapoff(plugin, store, then)  # at once, not after the wait
         with host_memory(ctx, f"swapoff {area.path}"):
             if store_mod.active_path(store.fd) is None:
                 ctx.log(f"{plugin.swap_path} is no longer active: priority {priority} recorded")
                 return {"applied": False, "priority": priority}
             # Asked again under the lock: an area swapped on while this job waited for it
-            # may have made the priority one the kind refuses.
+            # may have made the priority one the kind refuses, or reached its bytes.
             plugin.check_swapon_options(priority, discard)
-            # And what the swapon after it asks (a loop device over its device, 228/1):
-            # refused now, the area stays on; refused after the swapoff, it stayed off.
-            # The edit recorded the priority before this job ran, and the same edit sent
-            # again changes nothing, so no new job: say so (229/3).
-            asked = priority if priority is not None else "auto"
-            recorded = f"priority {asked}" if "priority" in p else f"discard={discard!r}"
-            _alone_before_the_swapoff(
-                plugin, store, f"Its {recorded} is recorded and used at its next activation."
-            )
+            _alone_before_the_swapoff(plugin, store, then)
             # The RAM check is made here, under the lock, on this very area.
             swapoff_store(ctx, plugin, store)
         # No cancel check from here: the area was active, and it is made active again.
-        shown = priority if priority is not None else "auto"
-        ctx.log(f"swapon {plugin.swap_path} at priority {shown}")
+        ctx.log(f"swapon {plugin.swap_path} at priority {asked}")
         ctx.progress(70, f"swapon {plugin.swap_path}", force=True)
         try:
             # Proven again on the same descriptor before the kernel takes it: nothing else
@@ -1189,21 +1289,25 @@ def _edit_swapon_options(
             plugin.check_swap_uuid(store)
             plugin.check_alone(store)
             plugin.swap_on(store, priority=priority, discard=discard)
-        except BackendError as e:
-            # The area is off now, by this job: say so, and do not let a retry run the job
-            # again, which would find it inactive and only record the priority, "succeeding".
-            ctx.log(f"swapon {plugin.swap_path} failed after its swapoff: {e.message}")
+        except Exception as e:
+            # The area is off now, by this job: say so, whatever the kind raised (233/7),
+            # and do not let a retry run the job again, which would find it inactive and
+            # only record the priority, "succeeding".
+            ctx.log(f"swapon {plugin.swap_path} failed after its swapoff: {observe.said_typed(e)}")
             back = store_mod.active_path(store.fd)
             state = (
                 f"It was activated meanwhile by someone else, as {back}, at the priority they chose"
                 if back is not None
                 else "It is inactive now; activate it once that is fixed"
             )
-            raise BackendError(
-                f"{area.path} was swapped off to apply the new priority but could not be "
-                f"swapped on again: {e.message} {state} (the new priority is recorded).",
+            raise _restated(
+                plugin,
+                e,
+                "swapon",
+                before=f"{area.path} was swapped off to apply its new swapon options but "
+                "could not be swapped on again: ",
+                then=f"{state} (its {recorded}).",
                 retryable=False,
-                field=e.field,
             ) from None
         now_path = store_mod.active_path(store.fd)
     finally:

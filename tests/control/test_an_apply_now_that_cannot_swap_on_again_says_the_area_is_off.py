@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from backends import fstab, kernel
+from backends.plugins.file import FileBackend
 from swapadmin.core import edits, handlers, services
 from swapadmin.core.models import Backend, Job
 from swapadmin.core.services import Actor
@@ -129,3 +130,42 @@ def test_one_found_before_the_swapoff_leaves_the_area_on(worker: WorkerProcess, 
         if kernel.find_area(str(path)) is not None:
             off = services.request_action(backend, "deactivate", actor)
             assert wait_for_job(off, 60, worker=worker).state == Job.State.SUCCEEDED
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("on_testhost")
+def test_a_kinds_bug_in_the_swapon_again_is_said_as_an_area_left_off(
+    host_row, swap_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not only the kind's refusals: anything its swapon raises after the swapoff is said
+    as the area left off, once, never retried. Before, a kind's bug went out bare, and the
+    job was retried into a "success" that only recorded the priority (233/7)."""
+    path = swap_root / "off1"
+    backend = Backend.objects.create(
+        host=host_row, kind="file", name="off1", params={"path": str(path)},
+        size_bytes=16 * MiB, priority=5,
+    )  # fmt: skip
+    made = run(job_for(backend, Job.Kind.PROVISION, activate=True))
+    assert made.state == Job.State.SUCCEEDED, made.error
+    Backend.objects.filter(pk=backend.pk).update(priority=9)
+    backend.refresh_from_db()
+
+    def broken(self, store, **kw):  # type: ignore[no-untyped-def]
+        raise ZeroDivisionError("the kind's own bug")
+
+    try:
+        with monkeypatch.context() as m:
+            m.setattr(FileBackend, "swap_on", broken)
+            job = run(job_for(backend, Job.Kind.EDIT, priority=9, apply="now"))
+        assert job.state == Job.State.FAILED, job.log
+        assert job.attempt == 0, job.log  # failed once, not requeued
+        assert kernel.find_area(str(path)) is None
+        assert "could not be swapped on again: ZeroDivisionError" in job.error, job.error
+        assert "inactive now" in job.error, job.error
+        on = run(job_for(backend, Job.Kind.ACTIVATE))
+        assert on.state == Job.State.SUCCEEDED, on.error
+        area = kernel.find_area(str(path))
+        assert area is not None and area.priority == 9
+    finally:
+        gone = run(job_for(Backend.objects.get(pk=backend.pk), Job.Kind.DESTROY))
+        assert gone.state == Job.State.SUCCEEDED, gone.error

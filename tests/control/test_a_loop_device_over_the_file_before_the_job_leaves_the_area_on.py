@@ -1,0 +1,82 @@
+"""A loop device attached to an active file area's file before a job that swaps the area off
+to change it (an apply-now edit, a resize, a destroy) is another name for its pages: the job
+is refused with the area still on, and its words say so, as they do for one attached while
+the job waited (``test_an_area_another_name_reaches_is_refused_while_still_on``). Before,
+the proof that opened the area refused it in the file kind's words alone, which never said
+whether the area was left on; and an apply-now left the fstab line behind the row, though
+the store had proved to be this backend's (review 233/1)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from backends import fstab, kernel
+from swapadmin.core.models import Backend, Job
+from tests.control.test_run_job_directly import MiB, job_for, run
+from tests.fixtures.by_hand import attached
+from tests.fixtures.host import active_swaps, needs_root
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("on_testhost"), needs_root]
+
+JOBS = {
+    "resize": (Job.Kind.RESIZE, {"size_bytes": 12 * MiB}, "Nothing was changed."),
+    "apply-now": (
+        Job.Kind.EDIT,
+        {"priority": 9, "apply": "now"},
+        "Its priority 9 is recorded and used at its next activation.",
+    ),
+    "destroy": (Job.Kind.DESTROY, {}, "Nothing was changed."),
+}
+
+
+@pytest.fixture
+def kept_in_fstab(settings, tmp_path: Path) -> Path:
+    settings.SWAPADMIN_FSTAB = str(tmp_path / "fstab")
+    return tmp_path / "fstab"
+
+
+@pytest.fixture
+def active_file(host_row, swap_root: Path, kept_in_fstab: Path) -> Iterator[Backend]:
+    """A 16 MiB file area at priority 5, on and kept in fstab; destroyed after the test."""
+    path = swap_root / "area"
+    backend = Backend.objects.create(
+        host=host_row, kind="file", name="area", params={"path": str(path)},
+        size_bytes=16 * MiB, priority=5, persist=True,
+    )  # fmt: skip
+    made = run(job_for(backend, Job.Kind.PROVISION, activate=True))
+    assert made.state == Job.State.SUCCEEDED, made.error
+    backend.refresh_from_db()
+    yield backend
+    left = Backend.objects.filter(pk=backend.pk).first()
+    if left is not None:
+        gone = run(job_for(left, Job.Kind.DESTROY))
+        assert gone.state == Job.State.SUCCEEDED, gone.error
+
+
+@pytest.mark.parametrize("name", JOBS)
+def test_the_job_is_refused_with_the_area_still_on(
+    active_file: Backend, kept_in_fstab: Path, name: str
+) -> None:
+    kind, params, then = JOBS[name]
+    path = active_file.params["path"]
+    if kind == Job.Kind.EDIT:
+        # As the edit records it, before its job runs (core/edits.py).
+        Backend.objects.filter(pk=active_file.pk).update(priority=9)
+        active_file.refresh_from_db()
+    with attached(path) as dev:
+        job = run(job_for(active_file, kind, **params))
+        assert job.state == Job.State.FAILED, job.log
+        assert dev in job.error, job.error
+        assert f"This job did not swap the area off. {then}" in job.error, job.error
+        area = kernel.find_area(path)
+        assert area is not None and area.priority == 5, job.log  # never swapped off
+        assert dev not in active_swaps()
+    active_file.refresh_from_db()
+    assert active_file.size_bytes == 16 * MiB and Path(path).stat().st_size == 16 * MiB
+    (entry,) = [e for e in fstab.entries(kept_in_fstab) if e.spec == path]
+    # The row's priority is the boot's: the line follows the edit's, which the store
+    # proved to be this backend's before the refusal.
+    assert f"pri={9 if kind == Job.Kind.EDIT else 5}" in entry.options, entry
