@@ -1151,12 +1151,12 @@ def edit(ctx: JobContext) -> dict[str, Any]:
     if "priority" in p or "discard" in p:
         # Refused here, the fstab line is left as it was: the store did not prove to be
         # this backend's (232/3), or the kind refused the options themselves (232/1).
-        store = _proven_to_apply_now(ctx, plugin, area)
-        if store is None:
+        proven = _proven_to_apply_now(ctx, plugin, area)
+        if proven is None:
             result.update(_recorded_for_later(ctx, area))
         else:
             try:
-                result.update(_apply_now(ctx, plugin, area, store))
+                result.update(_apply_now(ctx, plugin, *proven))
             except Exception as e:
                 if spec is not None and (keep or "persist" in p) and _line_follows_the_row(e):
                     # The edit recorded the new options on the row before this job ran, and
@@ -1230,12 +1230,12 @@ def _recorded_for_later(ctx: JobContext, area: kernel.SwapArea | None) -> dict[s
 
 def _proven_to_apply_now(
     ctx: JobContext, plugin: SwapBackend, area: kernel.SwapArea | None
-) -> Store | None:
-    """For an apply-now, the active area open, proven this backend's formatted area, the
-    new options taken by the kind; None when they are only recorded (no apply-now, or the
-    area is off). One descriptor, proven to be this backend's formatted area, carries both
-    the swapoff and the swapon: the swapoff may wait long for the host's memory lock, and
-    the path named again after that wait may lead to another area by then (its swap root
+) -> tuple[kernel.SwapArea, Store] | None:
+    """For an apply-now, the active area and its store open, proven this backend's formatted
+    area, the new options taken by the kind; None when they are only recorded (no apply-now,
+    or the area is off). One descriptor, proven to be this backend's formatted area, carries
+    both the swapoff and the swapon: the swapoff may wait long for the host's memory lock,
+    and the path named again after that wait may lead to another area by then (its swap root
     renamed, a link put in its place), which must be neither turned off nor taken for this
     one. The look for other names comes after, in ``_apply_now``, whose refusals say the
     area is left on."""
@@ -1251,7 +1251,7 @@ def _proven_to_apply_now(
     except BaseException:
         store.close()
         raise
-    return store
+    return area, store
 
 
 def _apply_now(
