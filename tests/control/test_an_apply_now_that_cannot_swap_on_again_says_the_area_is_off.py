@@ -47,11 +47,10 @@ def loop_attached(path: Path) -> Iterator[str]:
         subprocess.run(["losetup", "-d", dev], check=True)
 
 
-@pytest.mark.django_db
-@pytest.mark.usefixtures("on_testhost")
-def test_the_failed_swapon_is_reported_as_an_area_left_off(
-    host_row, swap_root: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def edited_to_9(host_row, swap_root: Path) -> Iterator[Backend]:
+    """An active 16 MiB file area at priority 5 whose row an edit set to priority 9, as the
+    edit records it before its job runs (core/edits.py); destroyed after the test."""
     path = swap_root / "off0"
     backend = Backend.objects.create(
         host=host_row, kind="file", name="off0", params={"path": str(path)},
@@ -59,31 +58,42 @@ def test_the_failed_swapon_is_reported_as_an_area_left_off(
     )  # fmt: skip
     made = run(job_for(backend, Job.Kind.PROVISION, activate=True))
     assert made.state == Job.State.SUCCEEDED, made.error
-    # As the edit records it, before its job runs (core/edits.py).
     Backend.objects.filter(pk=backend.pk).update(priority=9)
     backend.refresh_from_db()
+    yield backend
+    gone = run(job_for(Backend.objects.get(pk=backend.pk), Job.Kind.DESTROY))
+    assert gone.state == Job.State.SUCCEEDED, gone.error
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("on_testhost")
+def test_the_failed_swapon_is_reported_as_an_area_left_off(
+    edited_to_9: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend = edited_to_9
+    path = Path(backend.params["path"])
     loops = contextlib.ExitStack()
     devs: list[str] = []
-    try:
-        with loops, monkeypatch.context() as m:
-            attach = lambda: devs.append(loops.enter_context(loop_attached(path)))  # noqa: E731
-            m.setattr(handlers, "swapoff_store", then(handlers.swapoff_store, attach))
-            job = run(job_for(backend, Job.Kind.EDIT, priority=9, apply="now"))
-            assert job.state == Job.State.FAILED, job.log
-            assert job.attempt == 0, job.log  # failed once, not requeued
-            assert kernel.find_area(str(path)) is None
-            assert devs and devs[0] in job.error
-            assert "swapped off" in job.error and "inactive now" in job.error, job.error
-        backend.refresh_from_db()
-        assert backend.observed_state != Backend.Observed.ACTIVE
-        # With the loop device gone, the area is activated again, at the new priority.
-        on = run(job_for(backend, Job.Kind.ACTIVATE))
-        assert on.state == Job.State.SUCCEEDED, on.error
-        area = kernel.find_area(str(path))
-        assert area is not None and area.priority == 9
-    finally:
-        gone = run(job_for(Backend.objects.get(pk=backend.pk), Job.Kind.DESTROY))
-        assert gone.state == Job.State.SUCCEEDED, gone.error
+    with loops, monkeypatch.context() as m:
+        attach = lambda: devs.append(loops.enter_context(loop_attached(path)))  # noqa: E731
+        m.setattr(handlers, "swapoff_store", then(handlers.swapoff_store, attach))
+        job = run(job_for(backend, Job.Kind.EDIT, priority=9, apply="now"))
+        assert job.state == Job.State.FAILED, job.log
+        assert job.attempt == 0, job.log  # failed once, not requeued
+        assert kernel.find_area(str(path)) is None
+        assert devs and devs[0] in job.error
+        assert "swapped off" in job.error and "inactive now" in job.error, job.error
+    backend.refresh_from_db()
+    assert backend.observed_state != Backend.Observed.ACTIVE
+    _on_again_at_9(backend)
+
+
+def _on_again_at_9(backend: Backend) -> None:
+    """With what failed gone, the area is activated again, at the new priority."""
+    on = run(job_for(backend, Job.Kind.ACTIVATE))
+    assert on.state == Job.State.SUCCEEDED, on.error
+    area = kernel.find_area(backend.params["path"])
+    assert area is not None and area.priority == 9
 
 
 @pytest.mark.e2e
@@ -135,37 +145,25 @@ def test_one_found_before_the_swapoff_leaves_the_area_on(worker: WorkerProcess, 
 @pytest.mark.django_db
 @pytest.mark.usefixtures("on_testhost")
 def test_a_kinds_bug_in_the_swapon_again_is_said_as_an_area_left_off(
-    host_row, swap_root: Path, monkeypatch: pytest.MonkeyPatch
+    edited_to_9: Backend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Not only the kind's refusals: anything its swapon raises after the swapoff is said
     as the area left off, once, never retried. Before, a kind's bug went out bare, and the
     job was retried into a "success" that only recorded the priority (233/7)."""
-    path = swap_root / "off1"
-    backend = Backend.objects.create(
-        host=host_row, kind="file", name="off1", params={"path": str(path)},
-        size_bytes=16 * MiB, priority=5,
-    )  # fmt: skip
-    made = run(job_for(backend, Job.Kind.PROVISION, activate=True))
-    assert made.state == Job.State.SUCCEEDED, made.error
-    Backend.objects.filter(pk=backend.pk).update(priority=9)
-    backend.refresh_from_db()
+    backend = edited_to_9
 
     def broken(self, store, **kw):  # type: ignore[no-untyped-def]
         raise ZeroDivisionError("the kind's own bug")
 
-    try:
-        with monkeypatch.context() as m:
-            m.setattr(FileBackend, "swap_on", broken)
-            job = run(job_for(backend, Job.Kind.EDIT, priority=9, apply="now"))
-        assert job.state == Job.State.FAILED, job.log
-        assert job.attempt == 0, job.log  # failed once, not requeued
-        assert kernel.find_area(str(path)) is None
-        assert "could not be swapped on again: ZeroDivisionError" in job.error, job.error
-        assert "inactive now" in job.error, job.error
-        on = run(job_for(backend, Job.Kind.ACTIVATE))
-        assert on.state == Job.State.SUCCEEDED, on.error
-        area = kernel.find_area(str(path))
-        assert area is not None and area.priority == 9
-    finally:
-        gone = run(job_for(Backend.objects.get(pk=backend.pk), Job.Kind.DESTROY))
-        assert gone.state == Job.State.SUCCEEDED, gone.error
+    with monkeypatch.context() as m:
+        m.setattr(FileBackend, "swap_on", broken)
+        job = run(job_for(backend, Job.Kind.EDIT, priority=9, apply="now"))
+    assert job.state == Job.State.FAILED, job.log
+    assert job.attempt == 0, job.log  # failed once, not requeued
+    assert kernel.find_area(backend.params["path"]) is None
+    said = (
+        "could not be swapped on again: the file plugin failed in its swapon, a bug of the plugin"
+    )
+    assert said in job.error and "ZeroDivisionError" in job.error, job.error
+    assert "inactive now" in job.error, job.error
+    _on_again_at_9(backend)

@@ -50,8 +50,9 @@ def _size(device: str) -> int:
     return int(sh("blockdev", "--getsize64", device).stdout)
 
 
-def test_the_resize_is_refused_and_the_file_left_as_it_was(loop_area: LoopArea) -> None:
-    backend, device, path = loop_area
+def _resize_while_another_claims(backend: Backend, device: str, path: Path) -> None:
+    """A resize to 8 MiB while another holds ``device`` with O_EXCL: refused, the file
+    never cut under the claim."""
     claim = os.open(device, os.O_RDONLY | os.O_EXCL)
     try:
         job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=8 * MiB))
@@ -59,7 +60,12 @@ def test_the_resize_is_refused_and_the_file_left_as_it_was(loop_area: LoopArea) 
         os.close(claim)
     assert job.state == Job.State.FAILED, job.log
     assert f"{device}, this backend's loop device, is claimed by another" in job.error, job.error
-    assert path.stat().st_size == 16 * MiB  # never cut under the claim
+    assert path.stat().st_size == 16 * MiB
+
+
+def test_the_resize_is_refused_and_the_file_left_as_it_was(loop_area: LoopArea) -> None:
+    backend, device, path = loop_area
+    _resize_while_another_claims(backend, device, path)
     backend.refresh_from_db()
     assert backend.size_bytes == 16 * MiB
     # Released: the same resize goes through.
@@ -184,13 +190,6 @@ def test_a_found_device_another_holds_is_not_recorded(loop_area: LoopArea) -> No
     state = {k: v for k, v in backend.state.items() if k != "device"}
     Backend.objects.filter(pk=backend.pk).update(state=state)
     backend.refresh_from_db()
-    claim = os.open(device, os.O_RDONLY | os.O_EXCL)
-    try:
-        job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=8 * MiB))
-    finally:
-        os.close(claim)
-    assert job.state == Job.State.FAILED, job.log
-    assert f"{device}, this backend's loop device, is claimed by another" in job.error, job.error
+    _resize_while_another_claims(backend, device, path)
     backend.refresh_from_db()
     assert "device" not in backend.state, backend.state
-    assert path.stat().st_size == 16 * MiB
