@@ -64,9 +64,10 @@ class LoopBackend(FileBackend):
     # Nothing attaches the loop device again at boot, so no fstab line can name it.
     persistable: ClassVar[bool] = False
     device_is_ephemeral: ClassVar[bool] = True
-    #: Our O_EXCL descriptor on the loop device while a resize holds it
-    #: (``_claim_our_device``), for the file writes' look to take as ours.
+    #: Our O_EXCL descriptor on the loop device while a resize holds it, and that device
+    #: (``_hold``), for the file writes' look to take as ours.
     _claim: int | None = None
+    _held_device: str | None = None
 
     @classmethod
     def fstab_spec(cls, params: Mapping[str, Any], swap_uuid: str | None) -> str | None:
@@ -169,7 +170,8 @@ class LoopBackend(FileBackend):
         if store.held:
             self._check_no_loop(store.held[0], self.file_path, mine=store.path)
         else:  # the backing file itself (a provision before it is attached, a resize)
-            mine = self._own_loop_device(store.fd)
+            # A resize's held device is ours before its record is written (234/5).
+            mine = self._held_device or self._own_loop_device(store.fd)
             self._check_no_loop(store.fd, store.path, mine=mine)
             if mine is not None:
                 # Its bytes are our device's too: a loop device over that device, swapped
@@ -402,7 +404,7 @@ class LoopBackend(FileBackend):
 
     def resize(self, new_size_bytes: int) -> None:
         """Resize the inactive file through its own proven descriptor, its loop device held
-        throughout (``_claim_our_device``), and tell the device its new size."""
+        throughout (``_hold``), and tell the device its new size."""
         with before_any_change():
             if self.record.get("adopted"):
                 raise NotOursError(
@@ -417,10 +419,14 @@ class LoopBackend(FileBackend):
                 try:
                     _lock(store.fd, store.path)
                     self._check_file(store.fd, store.path)
-                    claim = self._claim_our_device(store.fd)
+                    dev = self._serving_device(store.fd)
                     if not self._taken:
                         self._require_identity(store)
                         self.check_swap_uuid(store)
+                    # No other loop device serves the file: the one found is the only one,
+                    # so another's is not claimed, not even for the look after (234/5).
+                    self._check_no_loop(store.fd, store.path, mine=dev)
+                    claim = self._hold(dev, store.fd)
                 except BaseException:
                     # Not kept yet, so ``close`` below would not close it: its descriptor,
                     # and the lock on it, would outlive the refusal in the worker, and every
@@ -428,22 +434,27 @@ class LoopBackend(FileBackend):
                     store.close()
                     raise
                 self._keep(store)
-            self._claim = claim
+            self._claim, self._held_device = claim, dev
             try:
                 FileBackend.resize(self, new_size_bytes)
             finally:
-                self._claim = None
+                self._claim = self._held_device = None
                 self.close()
-            self._tell_new_size(claim)
+            if dev != self.device:
+                # Recorded once the file is changed through it, never by a refusal (233/6,
+                # 234/5): the header is written through it next. Lost in a crash before
+                # this, it is found again as it was now.
+                self.state["device"] = dev
+                self.save_state()
+            self._tell_new_size(claim, dev)
         finally:
             if claim is not None:
                 os.close(claim)
 
-    def _tell_new_size(self, claim: int) -> None:
+    def _tell_new_size(self, claim: int, dev: str) -> None:
         """LOOP_SET_CAPACITY through our claim on the device, once nothing else reaches the
         file through it: a loop device attached over it meanwhile is still another name
         for the bytes (227/1), which the claim does not keep out."""
-        dev = self.swap_path
         # The claim keeps out a swapon of the device itself; asked all the same (226/9).
         active = store_mod.active_path(claim)
         if active is not None:
@@ -459,38 +470,29 @@ class LoopBackend(FileBackend):
                 f"cannot update the size of {dev}: {e.strerror}", errno=e.errno
             ) from e
 
-    def _claim_our_device(self, backing: int) -> int:
-        """The loop device serving the file, open with O_EXCL, held from before the file's
-        first change to after the device is told its new size: while it is held, no one
-        can swap it on, mount it or build a dm or md device over it (EBUSY for them). A
-        look made and let go before the write left that window open: a swapon in it, and
-        the file was cut under a live area (229/1).
-
-        The recorded device, or, as ``_attach`` finds it, the one serving the file when the
-        record was lost in a crash or is stale (231/1, 232/5), recorded again only once it
-        is held (233/6). None serving the file refuses the resize before any change: the
-        header is written again through that device after the file's change, and a device
-        that proved not to be ours then failed the resize after the file was cut, at every
-        try (228/6, 230/1)."""
+    def _serving_device(self, backing: int) -> str:
+        """The loop device serving the file, which the resize holds (``_hold``) from before
+        the file's first change to after the device is told its new size. The recorded
+        device, or, as ``_attach`` finds it, the one serving the file when the record was
+        lost in a crash or is stale (231/1, 232/5). None serving the file refuses the
+        resize before any change: the header is written again through that device after
+        the file's change, and a device that proved not to be ours then failed the resize
+        after the file was cut, at every try (228/6, 230/1)."""
         recorded = self.device
         dev = recorded if recorded is not None and self._backs(recorded, backing) else None
         dev = dev or self._find_our_device(backing)
         if dev is None:
             raise self._no_device_refusal(recorded, backing)
-        fd = self._hold(dev, backing)
-        if dev != recorded:
-            try:
-                self.state["device"] = dev
-                self.save_state()
-            except BaseException:
-                os.close(fd)
-                raise
-        return fd
+        return dev
 
     def _hold(self, dev: str, backing: int) -> int:
         """``dev`` open read-only with O_EXCL, proven on that descriptor to serve the file
-        still. Looked at first without O_EXCL (``_backs``), so that a device that is not
-        ours is never claimed, not even for a moment another's swapon would fail in."""
+        still: while it is held, no one can swap it on, mount it or build a dm or md device
+        over it (EBUSY for them). A look made and let go before the write left that window
+        open: a swapon in it, and the file was cut under a live area (229/1). Looked at
+        first without O_EXCL (``_backs``), after the file's own proof: a device detached
+        and attached to another's file in between is claimed for as long as it takes to
+        find so, and refused."""
         try:
             # Read-only is claim enough, and LOOP_SET_CAPACITY is root's either way; a
             # descriptor open for writing has udev probe the device again at its close.

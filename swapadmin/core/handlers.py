@@ -214,7 +214,9 @@ def host_memory(ctx: JobContext, doing: str) -> Iterator[None]:
         yield
 
 
-def _swapoff(ctx: JobContext, plugin: SwapBackend, *, to_change: bool = False) -> None:
+def _swapoff(
+    ctx: JobContext, plugin: SwapBackend, *, to_change: bool = False, alone: bool = True
+) -> None:
     """swapoff of this backend's own area, under the host's memory lock, the RAM check made
     under it. The area is named to the kernel through a descriptor proven to be it (its
     header read, which is fine on an active area): the wait for the lock may be long, and
@@ -225,9 +227,13 @@ def _swapoff(ctx: JobContext, plugin: SwapBackend, *, to_change: bool = False) -
     destroy), which ``check_alone`` refuses while another name reaches its bytes (a loop
     device over its device). Asked here, on the same descriptor, just before the swapoff:
     asked only after it, the refusal left the area off for nothing (228/1). A plain
-    deactivate does not ask: turning its own area off is what a person wants then."""
+    deactivate does not ask: turning its own area off is what a person wants then.
+
+    ``alone=False``: not even the kind's own look (``check_exclusive``), for a destroy that
+    leaves the store as it is (an adopted area, the block kind's): the area, proven this
+    backend's, is swapped off and forgotten, and nothing of it is written (234/4)."""
     force = signing.forced(ctx.job.params)
-    store = plugin.open_for_swapon(alone=not to_change)
+    store = plugin.open_for_swapon(alone=alone and not to_change)
     try:
         if to_change:
             # Refused at once, not after the wait for the lock; and asked again under it.
@@ -598,7 +604,8 @@ def destroy(ctx: JobContext) -> dict[str, Any]:
             ctx.step(10, f"swapoff {plugin.swap_path}")
             # An adopted area's file or device, or a kind's that releases nothing, is left
             # as it is: nothing to refuse for (229/2).
-            _swapoff(ctx, plugin, to_change=not backend.adopted and plugin.release_changes_store)
+            changes = not backend.adopted and plugin.release_changes_store
+            _swapoff(ctx, plugin, to_change=changes, alone=False)
             result["deactivated"] = True
         else:
             ctx.log(f"{plugin.swap_path} is active but not this backend's: left as it is")
@@ -1183,7 +1190,7 @@ def _line_follows_the_row(e: Exception) -> bool:
     (a refusal before the swapoff, the RAM check, a failed swapoff or swapon again, a
     cancel), but when the kind refused the options under the host's lock (232/1). Decided
     by how far the job got, not by the error's type (233/1)."""
-    return not (isinstance(e, BackendError) and e.field in ("priority", "discard"))
+    return _field(e) not in ("priority", "discard")
 
 
 def _swapon_options(ctx: JobContext) -> tuple[int | None, str | None]:
@@ -1204,10 +1211,10 @@ def _fstab_not_kept(ctx: JobContext, keep: bool, not_kept: BackendError) -> str:
     return f"Its fstab line {line}: {not_kept.message}"
 
 
-def _options_recorded(ctx: JobContext) -> str:
-    """What the edit recorded, in words: "priority 9 is recorded", "discard=pages is
-    recorded", or both. The params carry both options, as they are to be; ``options``
-    says which of them the edit changed (a discard-only edit said "priority", 233/2)."""
+def _options_asked(ctx: JobContext) -> list[str]:
+    """The options the edit changed, in words: "priority 9", "discard setting (pages)".
+    The params carry both options, as they are to be; ``options`` says which of them the
+    edit changed (a discard-only edit said "priority", 233/2)."""
     p = ctx.job.params
     changed = p.get("options") or [k for k in ("priority", "discard") if k in p]
     priority, discard = _swapon_options(ctx)
@@ -1215,16 +1222,22 @@ def _options_recorded(ctx: JobContext) -> str:
     if "priority" in changed:
         words.append(f"priority {priority if priority is not None else 'auto'}")
     if "discard" in changed:
-        words.append(f"discard={discard}" if discard else "no discard")
-    if not words:
-        return "new swapon options are recorded"
-    return f"{' and '.join(words)} {'are' if len(words) > 1 else 'is'} recorded"
+        words.append(f"discard setting ({discard or 'none'})")
+    return words
+
+
+def _options_said(ctx: JobContext) -> str:
+    return " and ".join(_options_asked(ctx)) or "new swapon options"
+
+
+def _options_recorded(ctx: JobContext) -> str:
+    return f"{_options_said(ctx)} {'is' if len(_options_asked(ctx)) == 1 else 'are'} recorded"
 
 
 def _recorded_for_later(ctx: JobContext, area: kernel.SwapArea | None) -> dict[str, Any]:
     priority, _ = _swapon_options(ctx)
     when = "at the next activation" if area is not None else "when it is activated"
-    ctx.log(f"priority {priority if priority is not None else 'auto'} recorded: used {when}")
+    ctx.log(f"its {_options_recorded(ctx)}: used {when}")
     return {"applied": False, "priority": priority}
 
 
@@ -1242,7 +1255,6 @@ def _proven_to_apply_now(
     if area is None or ctx.job.params.get("apply") != "now":
         return None
     priority, discard = _swapon_options(ctx)
-    ctx.step(20, f"swapoff {area.path} to apply priority {priority} ({area.used_bytes} bytes)")
     plugin.close()
     store = plugin.open_for_swapon(alone=False)
     try:
@@ -1268,10 +1280,13 @@ def _apply_now(
     recorded = _options_recorded(ctx)
     then = f"Its {recorded} and used at its next activation."
     try:
+        # A cancel point: a cancel from here on has the fstab line follow (232/2, 234/2).
+        ctx.step(20, f"swapoff {area.path} to apply its {_options_said(ctx)} "
+                 f"({area.used_bytes} bytes)")  # fmt: skip
         _alone_before_the_swapoff(plugin, store, then)  # at once, not after the wait
         with host_memory(ctx, f"swapoff {area.path}"):
             if store_mod.active_path(store.fd) is None:
-                ctx.log(f"{plugin.swap_path} is no longer active: priority {priority} recorded")
+                ctx.log(f"{plugin.swap_path} is no longer active: its {recorded}")
                 return {"applied": False, "priority": priority}
             # Asked again under the lock: an area swapped on while this job waited for it
             # may have made the priority one the kind refuses, or reached its bytes.
@@ -1303,7 +1318,7 @@ def _apply_now(
             raise _restated(
                 plugin,
                 e,
-                "swapon",
+                "swapon again",
                 before=f"{area.path} was swapped off to apply its new swapon options but "
                 "could not be swapped on again: ",
                 then=f"{state} (its {recorded}).",

@@ -21,14 +21,26 @@ from tests.fixtures.host import active_swaps, needs_root
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("on_testhost"), needs_root]
 
+#: Each job as it is asked for; what the edit records on the row before its job runs
+#: (core/edits.py); what the words say is true then; and the fstab line's options after.
 JOBS = {
-    "resize": (Job.Kind.RESIZE, {"size_bytes": 12 * MiB}, "Nothing was changed."),
+    "resize": (Job.Kind.RESIZE, {"size_bytes": 12 * MiB}, {}, "Nothing was changed.", "pri=5"),
     "apply-now": (
         Job.Kind.EDIT,
-        {"priority": 9, "apply": "now"},
+        {"priority": 9, "apply": "now", "options": ["priority"]},
+        {"priority": 9},
         "Its priority 9 is recorded and used at its next activation.",
+        "pri=9",
     ),
-    "destroy": (Job.Kind.DESTROY, {}, "Nothing was changed."),
+    "apply-now discard": (
+        # The params carry both options; the words name the one the edit changed (233/2).
+        Job.Kind.EDIT,
+        {"priority": 5, "discard": "pages", "apply": "now", "options": ["discard"]},
+        {"discard": "pages"},
+        "Its discard setting (pages) is recorded and used at its next activation.",
+        "discard=pages,pri=5",
+    ),
+    "destroy": (Job.Kind.DESTROY, {}, {}, "Nothing was changed.", "pri=5"),
 }
 
 
@@ -60,12 +72,10 @@ def active_file(host_row, swap_root: Path, kept_in_fstab: Path) -> Iterator[Back
 def test_the_job_is_refused_with_the_area_still_on(
     active_file: Backend, kept_in_fstab: Path, name: str
 ) -> None:
-    kind, params, then = JOBS[name]
+    kind, params, recorded, then, options = JOBS[name]
     path = active_file.params["path"]
-    if kind == Job.Kind.EDIT:
-        # As the edit records it, before its job runs (core/edits.py).
-        Backend.objects.filter(pk=active_file.pk).update(priority=9)
-        active_file.refresh_from_db()
+    Backend.objects.filter(pk=active_file.pk).update(**recorded)
+    active_file.refresh_from_db()
     with attached(path) as dev:
         job = run(job_for(active_file, kind, **params))
         assert job.state == Job.State.FAILED, job.log
@@ -77,6 +87,6 @@ def test_the_job_is_refused_with_the_area_still_on(
     active_file.refresh_from_db()
     assert active_file.size_bytes == 16 * MiB and Path(path).stat().st_size == 16 * MiB
     (entry,) = [e for e in fstab.entries(kept_in_fstab) if e.spec == path]
-    # The row's priority is the boot's: the line follows the edit's, which the store
+    # The row's options are the boot's: the line follows the edit's, which the store
     # proved to be this backend's before the refusal.
-    assert f"pri={9 if kind == Job.Kind.EDIT else 5}" in entry.options, entry
+    assert set(options.split(",")) <= set(entry.options), entry

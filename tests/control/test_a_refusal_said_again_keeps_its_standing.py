@@ -16,7 +16,7 @@ import pytest
 from backends.errors import BackendError, KernelError, NotOursError, PluginError
 from backends.plugins.file import FileBackend
 from backends.policy import Policy
-from swapadmin.core.handlers import _restated
+from swapadmin.core.handlers import _field, _restated
 
 
 @pytest.fixture
@@ -82,3 +82,17 @@ def test_a_field_that_raises_is_no_field(plugin: FileBackend) -> None:
 
     again = said_again(plugin, Odd("odd"))
     assert type(again) is BackendError and again.field is None
+
+
+def test_a_refusal_that_never_set_itself_up_is_said_all_the_same(plugin: FileBackend) -> None:
+    """A third party's BackendError whose ``__init__`` never called ours has no field, no
+    words of its own: said by its type, no field, never an internal error (234/3)."""
+
+    class NoInit(BackendError):
+        def __init__(self) -> None:
+            pass
+
+    again = said_again(plugin, NoInit())
+    assert type(again) is BackendError and again.field is None
+    assert again.message == "NoInit. This job did not swap it off."
+    assert _field(NoInit()) is None  # as the apply-now's fstab decision reads it

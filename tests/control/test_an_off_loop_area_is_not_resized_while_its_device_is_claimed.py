@@ -193,3 +193,45 @@ def test_a_found_device_another_holds_is_not_recorded(loop_area: LoopArea) -> No
     _resize_while_another_claims(backend, device, path)
     backend.refresh_from_db()
     assert "device" not in backend.state, backend.state
+
+
+def _lose_the_record(backend: Backend) -> None:
+    state = {k: v for k, v in backend.state.items() if k != "device"}
+    Backend.objects.filter(pk=backend.pk).update(state=state)
+    backend.refresh_from_db()
+
+
+def test_a_resize_refused_by_the_files_proof_records_nothing(loop_area: LoopArea) -> None:
+    """A lost record, and a header whose UUID is no longer the one swapadmin wrote: the
+    resize is refused, and the device found serving the file is not recorded. Before, it
+    was recorded before the header's proof (234/5)."""
+    backend, device, path = loop_area
+    _lose_the_record(backend)
+    uuid = sh("blkid", "-p", "-o", "value", "-s", "UUID", str(path)).stdout.strip()
+    sh("swaplabel", "-U", "11111111-2222-3333-4444-555555555555", str(path))
+    try:
+        job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=8 * MiB))
+        assert job.state == Job.State.FAILED, job.log
+        assert "is not this backend's" in job.error, job.error
+        backend.refresh_from_db()
+        assert "device" not in backend.state, backend.state
+        assert path.stat().st_size == 16 * MiB
+    finally:
+        sh("swaplabel", "-U", uuid, str(path))
+
+
+def test_a_second_device_serving_the_file_is_never_taken_for_ours(loop_area: LoopArea) -> None:
+    """A lost record, and a second loop device attached to the file by hand: which one is
+    ours cannot be told, and the resize is refused before either is claimed or recorded.
+    Before, the first found was recorded, perhaps theirs (234/5)."""
+    backend, device, path = loop_area
+    _lose_the_record(backend)
+    with attached(path) as theirs:
+        job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=8 * MiB))
+        assert job.state == Job.State.FAILED, job.log
+        # Whichever the look found first, the other is named as another's.
+        assert f"{path} is attached to " in job.error, job.error
+        assert theirs in job.error or device in job.error, job.error
+        backend.refresh_from_db()
+        assert "device" not in backend.state, backend.state
+        assert path.stat().st_size == 16 * MiB
