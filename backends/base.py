@@ -757,9 +757,9 @@ class SwapBackend(ABC):
         through ``/proc/self/fd``, not whatever the path names by then.
 
         ``alone=False`` leaves the kind's look for other names (``check_exclusive``) to the
-        caller, which asks ``check_alone`` itself before it changes anything: a job that
-        swaps an active area off to change it, whose refusal must say the area is left on,
-        and comes once the store is proven this backend's (233/1)."""
+        caller: a swapoff, which writes nothing, and a job that swaps an active area off
+        to change it, which asks ``check_alone`` itself before the swapoff, in words that
+        say the area is left on, once the store is proven this backend's (233/1, 234/4)."""
         self.close()
         store = self.open_store(False)
         try:

@@ -419,10 +419,10 @@ class LoopBackend(FileBackend):
                 try:
                     _lock(store.fd, store.path)
                     self._check_file(store.fd, store.path)
-                    dev = self._serving_device(store.fd)
                     if not self._taken:
                         self._require_identity(store)
                         self.check_swap_uuid(store)
+                    dev = self._serving_device(store.fd)
                     # No other loop device serves the file: the one found is the only one,
                     # so another's is not claimed, not even for the look after (234/5).
                     self._check_no_loop(store.fd, store.path, mine=dev)
@@ -479,11 +479,32 @@ class LoopBackend(FileBackend):
         the file's change, and a device that proved not to be ours then failed the resize
         after the file was cut, at every try (228/6, 230/1)."""
         recorded = self.device
-        dev = recorded if recorded is not None and self._backs(recorded, backing) else None
-        dev = dev or self._find_our_device(backing)
+        if recorded is not None and self._backs(recorded, backing):
+            return recorded
+        dev = self._find_our_device(backing)
         if dev is None:
             raise self._no_device_refusal(recorded, backing)
+        serving = store_mod.loops_serving(os.fstat(backing))
+        if len(serving) > 1:
+            # No record says which is ours: named as another's, ours might be detached on
+            # the words' advice, and theirs then taken for ours (235/7).
+            raise NotOursError(
+                f"{self.file_path} is attached to {', '.join(serving)}, and no record says "
+                "which of them is this backend's, so the resize is refused. Nothing was "
+                "written; detach the one that is not (losetup -d), then resize it"
+            )
         return dev
+
+    def _refuse_if_active(self, doing: str) -> None:
+        """While a resize holds its device (``_hold``), the device cannot be active (a
+        swapon of it gets EBUSY), and its record may not be written yet: only the file is
+        asked, and named (235/4). Otherwise as the file kind asks."""
+        if self._held_device is None:
+            super()._refuse_if_active(doing)
+        elif self.file_active():
+            raise ActiveAreaError(
+                f"{self.file_path} is active in /proc/swaps; deactivate it before you {doing}"
+            )
 
     def _hold(self, dev: str, backing: int) -> int:
         """``dev`` open read-only with O_EXCL, proven on that descriptor to serve the file

@@ -214,9 +214,7 @@ def host_memory(ctx: JobContext, doing: str) -> Iterator[None]:
         yield
 
 
-def _swapoff(
-    ctx: JobContext, plugin: SwapBackend, *, to_change: bool = False, alone: bool = True
-) -> None:
+def _swapoff(ctx: JobContext, plugin: SwapBackend, *, to_change: bool = False) -> None:
     """swapoff of this backend's own area, under the host's memory lock, the RAM check made
     under it. The area is named to the kernel through a descriptor proven to be it (its
     header read, which is fine on an active area): the wait for the lock may be long, and
@@ -227,13 +225,12 @@ def _swapoff(
     destroy), which ``check_alone`` refuses while another name reaches its bytes (a loop
     device over its device). Asked here, on the same descriptor, just before the swapoff:
     asked only after it, the refusal left the area off for nothing (228/1). A plain
-    deactivate does not ask: turning its own area off is what a person wants then.
-
-    ``alone=False``: not even the kind's own look (``check_exclusive``), for a destroy that
-    leaves the store as it is (an adopted area, the block kind's): the area, proven this
-    backend's, is swapped off and forgotten, and nothing of it is written (234/4)."""
+    deactivate, and the destroy of a store left as it is (an adopted area, the block
+    kind's), do not ask, nor the kind's own look (``check_exclusive``): a swapoff writes
+    nothing, and turning its own area off is what a person wants then; the proof that it
+    is this backend's area (its identity, its UUID) is asked all the same (234/4, 235/5)."""
     force = signing.forced(ctx.job.params)
-    store = plugin.open_for_swapon(alone=alone and not to_change)
+    store = plugin.open_for_swapon(alone=False)
     try:
         if to_change:
             # Refused at once, not after the wait for the lock; and asked again under it.
@@ -605,7 +602,7 @@ def destroy(ctx: JobContext) -> dict[str, Any]:
             # An adopted area's file or device, or a kind's that releases nothing, is left
             # as it is: nothing to refuse for (229/2).
             changes = not backend.adopted and plugin.release_changes_store
-            _swapoff(ctx, plugin, to_change=changes, alone=False)
+            _swapoff(ctx, plugin, to_change=changes)
             result["deactivated"] = True
         else:
             ctx.log(f"{plugin.swap_path} is active but not this backend's: left as it is")
@@ -1188,8 +1185,9 @@ def _line_follows_the_row(e: Exception) -> bool:
     """Whether an apply-now that failed once its store was proven this backend's and its
     options taken (``_proven_to_apply_now``) still has the fstab line follow the row: yes
     (a refusal before the swapoff, the RAM check, a failed swapoff or swapon again, a
-    cancel), but when the kind refused the options under the host's lock (232/1). Decided
-    by how far the job got, not by the error's type (233/1)."""
+    cancel), but when the kind refused the options themselves, under the host's lock or in
+    its swapon (an error about the field ``priority`` or ``discard``): the boot must not use
+    what the kind refused (232/1). Only a proof that passed lets it follow (233/1)."""
     return _field(e) not in ("priority", "discard")
 
 
@@ -1300,9 +1298,13 @@ def _apply_now(
         try:
             # Proven again on the same descriptor before the kernel takes it: nothing else
             # may have come to reach its bytes while it was off (a loop device attached).
+            doing = "check_identity"
             plugin.check_identity(store)
+            doing = "check_swap_uuid"
             plugin.check_swap_uuid(store)
+            doing = "check_alone"
             plugin.check_alone(store)
+            doing = "swap_on"
             plugin.swap_on(store, priority=priority, discard=discard)
         except Exception as e:
             # The area is off now, by this job: say so, whatever the kind raised (233/7),
@@ -1318,7 +1320,7 @@ def _apply_now(
             raise _restated(
                 plugin,
                 e,
-                "swapon again",
+                doing,
                 before=f"{area.path} was swapped off to apply its new swapon options but "
                 "could not be swapped on again: ",
                 then=f"{state} (its {recorded}).",

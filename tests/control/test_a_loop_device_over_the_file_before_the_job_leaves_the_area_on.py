@@ -90,3 +90,15 @@ def test_the_job_is_refused_with_the_area_still_on(
     # The row's options are the boot's: the line follows the edit's, which the store
     # proved to be this backend's before the refusal.
     assert set(options.split(",")) <= set(entry.options), entry
+
+
+def test_a_deactivate_swaps_it_off_all_the_same(active_file: Backend) -> None:
+    """A deactivate writes nothing: the area, proven this backend's, is swapped off, the
+    loop device left as it is. Before, the kind's look for other names refused it, in
+    words that spoke of a write (235/5)."""
+    path = active_file.params["path"]
+    with attached(path) as dev:
+        job = run(job_for(active_file, Job.Kind.DEACTIVATE))
+        assert job.state == Job.State.SUCCEEDED, job.log
+        assert kernel.find_area(path) is None
+        assert dev not in active_swaps()
