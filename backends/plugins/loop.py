@@ -491,7 +491,7 @@ class LoopBackend(FileBackend):
             raise NotOursError(
                 f"{self.file_path} is attached to {', '.join(serving)}, and no record says "
                 "which of them is this backend's, so the resize is refused. Nothing was "
-                "written; detach the one that is not (losetup -d), then resize it"
+                "written; detach all but one (losetup -d), then resize it"
             )
         return dev
 
@@ -502,8 +502,12 @@ class LoopBackend(FileBackend):
         if self._held_device is None:
             super()._refuse_if_active(doing)
         elif self.file_active():
+            # Swapped on by itself, not through this backend's device: no deactivate of
+            # this backend turns it off (236/2).
             raise ActiveAreaError(
-                f"{self.file_path} is active in /proc/swaps; deactivate it before you {doing}"
+                f"{self.file_path} is active in /proc/swaps, swapped on by itself, not "
+                f"through this backend's loop device; swap it off (swapoff {self.file_path}) "
+                f"before you {doing}"
             )
 
     def _hold(self, dev: str, backing: int) -> int:

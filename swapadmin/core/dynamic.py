@@ -595,12 +595,12 @@ def _act(
         # RAM check refuses is recorded and the area wanted on (``_follow_up``), and one
         # whose destroy then fails is turned on again. (In one job, a destroy failing after
         # its own swapoff left the file off and wanted absent: review 186/1.)
-        kind = (
-            Job.Kind.DEACTIVATE
-            if backend.observed_state == Backend.Observed.ACTIVE
-            else Job.Kind.DESTROY
-        )
-        job = services.request_action(backend, kind, actor)
+        # The swapoff is asked as one made to change the store: refused, the area left on,
+        # while another name reaches the file, which the destroy would refuse (236/1).
+        if backend.observed_state == Backend.Observed.ACTIVE:
+            job = services.request_action(backend, Job.Kind.DEACTIVATE, actor, {"to_change": True})
+        else:
+            job = services.request_action(backend, Job.Kind.DESTROY, actor)
         _record(policy, now, D.REMOVE, decision.reason, name=decision.name, job=job)
     elif decision.held == Held.LIMIT:
         # A lasting state worth its row, once: not one per minute while it lasts.

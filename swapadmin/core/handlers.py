@@ -277,8 +277,11 @@ def _restated(
     if isinstance(e, OSError):
         retryable = retryable if retryable is not None else code in _KERNEL_BUSY
     elif not isinstance(e, BackendError):
-        log.exception("the %s plugin's %s raised", plugin.name, doing)
-        words = f"the {plugin.name} plugin failed in its {doing}, a bug of the plugin: {words}"
+        # The kind's own code, or the contract's where the kind kept it (236/4).
+        own = getattr(type(plugin), doing, None) is not getattr(SwapBackend, doing, None)
+        log.exception("%s raised for the %s kind", doing, plugin.name)
+        of = " of its plugin" if own else ""
+        words = f"{doing} failed unexpectedly for the {plugin.name} kind, a bug{of}: {words}"
     end = "" if words.endswith((".", "!", "?")) else "."
     text = f"{before}{words}{end} {then}"
     retry = _retryable(e) if retryable is None else retryable
@@ -562,14 +565,16 @@ def _refuse_a_header_not_of_the_rows_size(
 
 
 def deactivate(ctx: JobContext) -> dict[str, Any]:
-    """swapoff, refused when the area's pages would not fit in RAM (unless forced)."""
+    """swapoff, refused when the area's pages would not fit in RAM (unless forced); with
+    ``to_change`` (the dynamic policy's, before its destroy), refused too while another
+    name reaches the store, as a destroy's own swapoff is (``_swapoff``)."""
     plugin = ctx.require_plugin()
     area = _active_area(plugin)
     if area is None:
         ctx.log("the area is not active: nothing to do")
         return {"already_inactive": True}
     ctx.step(10, f"swapoff {area.path} ({area.used_bytes} bytes in use)")
-    _swapoff(ctx, plugin)
+    _swapoff(ctx, plugin, to_change=ctx.job.params.get("to_change") is True)
     return {"already_inactive": False, "moved_bytes": area.used_bytes}
 
 

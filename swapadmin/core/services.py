@@ -539,6 +539,12 @@ def _clean_action_params(
     force = bool(p.get("force", False))
     if spec.force:
         _check_force(force, str(p.get("confirm", "")), backend.name)
+        if spec.name == "deactivate" and p.get("to_change") is True:
+            # A swapoff asked only so that the store can be changed after it (the dynamic
+            # policy's, before its destroy): the worker refuses it with the area left on
+            # while another name reaches the store (236/1). It only adds a check, so it is
+            # taken from anyone, and a job without it is a plain deactivate.
+            return {"force": force, "to_change": True}
         return {"force": force}
     if spec.settings:
         return {s.name: _int_in(p.get(s.name, s.default), s.name, s.low, s.high)

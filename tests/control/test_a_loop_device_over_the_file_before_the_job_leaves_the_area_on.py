@@ -8,6 +8,7 @@ the store had proved to be this backend's (review 233/1)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from backends import fstab, kernel
 from swapadmin.core.models import Backend, Job
 from tests.control.test_run_job_directly import MiB, job_for, run
 from tests.fixtures.by_hand import attached
-from tests.fixtures.host import active_swaps, needs_root
+from tests.fixtures.host import active_swaps, attached_loops, needs_root
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("on_testhost"), needs_root]
 
@@ -101,4 +102,20 @@ def test_a_deactivate_swaps_it_off_all_the_same(active_file: Backend) -> None:
         job = run(job_for(active_file, Job.Kind.DEACTIVATE))
         assert job.state == Job.State.SUCCEEDED, job.log
         assert kernel.find_area(path) is None
-        assert dev not in active_swaps()
+        assert attached_loops().get(dev) == os.path.realpath(path)  # left as it is
+
+
+def test_the_dynamic_policys_swapoff_before_its_destroy_is_refused(
+    active_file: Backend,
+) -> None:
+    """The dynamic policy removes an active file in two jobs, a swapoff then a destroy. Its
+    swapoff is asked as one made to change the store: refused with the area left on, as
+    the destroy would be refused after it. Before, the swapoff went through and the
+    destroy was refused: the file off, counted, and never used (236/1)."""
+    path = active_file.params["path"]
+    with attached(path):
+        job = run(job_for(active_file, Job.Kind.DEACTIVATE, force=False, to_change=True))
+        assert job.state == Job.State.FAILED, job.log
+        assert "This job did not swap the area off. Nothing was changed." in job.error
+        area = kernel.find_area(path)
+        assert area is not None and area.priority == 5, job.log

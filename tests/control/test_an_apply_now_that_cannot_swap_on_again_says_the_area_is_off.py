@@ -162,7 +162,8 @@ def test_a_kinds_bug_in_the_swapon_again_is_said_as_an_area_left_off(
     assert job.attempt == 0, job.log  # failed once, not requeued
     assert kernel.find_area(backend.params["path"]) is None
     said = (
-        "could not be swapped on again: the file plugin failed in its swap_on, a bug of the plugin"
+        "could not be swapped on again: swap_on failed unexpectedly for the file kind, "
+        "a bug of its plugin"
     )
     assert said in job.error and "ZeroDivisionError" in job.error, job.error
     assert "inactive now" in job.error, job.error

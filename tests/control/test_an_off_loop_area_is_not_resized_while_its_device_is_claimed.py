@@ -266,9 +266,30 @@ def test_a_file_swapped_on_by_itself_is_named_as_the_active_area(loop_area: Loop
     try:
         job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=8 * MiB))
         assert job.state == Job.State.FAILED, job.log
-        assert f"{path} is active in /proc/swaps; deactivate it" in job.error, job.error
+        said = f"{path} is active in /proc/swaps, swapped on by itself, not through this"
+        assert said in job.error and f"(swapoff {path})" in job.error, job.error
         backend.refresh_from_db()
         assert "device" not in backend.state, backend.state
         assert path.stat().st_size == 16 * MiB
     finally:
         sh("swapoff", str(path))
+
+
+def test_a_file_that_fails_its_proof_is_said_so_before_its_device_is_looked_for(
+    loop_area: LoopArea,
+) -> None:
+    """A lost record, the device detached, and a header that is not the one swapadmin
+    wrote: the refusal says the file is not this backend's, not "activate it to attach
+    it", which activate would then refuse (235/7)."""
+    backend, device, path = loop_area
+    _lose_the_record(backend)
+    sh("losetup", "-d", device)
+    uuid = sh("blkid", "-p", "-o", "value", "-s", "UUID", str(path)).stdout.strip()
+    sh("swaplabel", "-U", "11111111-2222-3333-4444-555555555555", str(path))
+    try:
+        job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=8 * MiB))
+        assert job.state == Job.State.FAILED, job.log
+        assert "is not this backend's" in job.error, job.error
+        assert "no loop device serves" not in job.error, job.error
+    finally:
+        sh("swaplabel", "-U", uuid, str(path))

@@ -58,7 +58,8 @@ def test_the_refusal_is_kept_and_retried_unforced(start_worker, alice):
     deactivate = Job.objects.get(host=host, backend_name="dyn-1", kind="deactivate")
     assert deactivate.state == Job.State.FAILED
     assert "SWAPADMIN_SWAPOFF_MARGIN_BYTES" in deactivate.error
-    assert deactivate.params == {"force": False}
+    # Asked as a swapoff made to change the store: refused while another name reaches it.
+    assert deactivate.params == {"force": False, "to_change": True}
     assert kernel.is_active(path)
 
     # The next round records the refusal, keeps the area wanted active, and waits.
@@ -82,5 +83,5 @@ def test_the_refusal_is_kept_and_retried_unforced(start_worker, alice):
     retry = Job.objects.filter(host=host, backend_name="dyn-1", kind="deactivate").latest(
         "queued_at"
     )
-    assert retry.pk != deactivate.pk and retry.params == {"force": False}
+    assert retry.pk != deactivate.pk and retry.params == {"force": False, "to_change": True}
     assert not Job.objects.filter(host=host, params__force=True).exists()
