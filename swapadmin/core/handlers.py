@@ -214,7 +214,20 @@ def host_memory(ctx: JobContext, doing: str) -> Iterator[None]:
         yield
 
 
-def _swapoff(ctx: JobContext, plugin: SwapBackend, *, to_change: bool = False) -> None:
+#: Why a deactivate with ``to_change`` refused what a plain one would do (237/2).
+_ASKED_TO_CHANGE = (
+    "It was asked only so that its store could be removed after it (the dynamic swap "
+    "policy's), which this would refuse too. Nothing was changed."
+)
+
+
+def _swapoff(
+    ctx: JobContext,
+    plugin: SwapBackend,
+    *,
+    to_change: bool = False,
+    then: str = "Nothing was changed.",
+) -> None:
     """swapoff of this backend's own area, under the host's memory lock, the RAM check made
     under it. The area is named to the kernel through a descriptor proven to be it (its
     header read, which is fine on an active area): the wait for the lock may be long, and
@@ -234,10 +247,10 @@ def _swapoff(ctx: JobContext, plugin: SwapBackend, *, to_change: bool = False) -
     try:
         if to_change:
             # Refused at once, not after the wait for the lock; and asked again under it.
-            _alone_before_the_swapoff(plugin, store, "Nothing was changed.")
+            _alone_before_the_swapoff(plugin, store, then)
         with host_memory(ctx, f"swapoff {plugin.swap_path}"):
             if to_change:
-                _alone_before_the_swapoff(plugin, store, "Nothing was changed.")
+                _alone_before_the_swapoff(plugin, store, then)
             if force:
                 ctx.log("forced: swapadmin does not check that the area's pages fit in RAM")
             swapoff_store(ctx, plugin, store, force=force)
@@ -277,11 +290,13 @@ def _restated(
     if isinstance(e, OSError):
         retryable = retryable if retryable is not None else code in _KERNEL_BUSY
     elif not isinstance(e, BackendError):
-        # The kind's own code, or the contract's where the kind kept it (236/4).
-        own = getattr(type(plugin), doing, None) is not getattr(SwapBackend, doing, None)
+        # Whose code the bug is in (the kind's, or the contract's calling the kind's) is
+        # for the traceback to say, not the method's name (236/4, 237/4).
         log.exception("%s raised for the %s kind", doing, plugin.name)
-        of = " of its plugin" if own else ""
-        words = f"{doing} failed unexpectedly for the {plugin.name} kind, a bug{of}: {words}"
+        words = (
+            f"{doing} failed unexpectedly for the {plugin.name} kind, a bug (its traceback "
+            f"is in the worker's log): {words}"
+        )
     end = "" if words.endswith((".", "!", "?")) else "."
     text = f"{before}{words}{end} {then}"
     retry = _retryable(e) if retryable is None else retryable
@@ -574,7 +589,10 @@ def deactivate(ctx: JobContext) -> dict[str, Any]:
         ctx.log("the area is not active: nothing to do")
         return {"already_inactive": True}
     ctx.step(10, f"swapoff {area.path} ({area.used_bytes} bytes in use)")
-    _swapoff(ctx, plugin, to_change=ctx.job.params.get("to_change") is True)
+    if ctx.job.params.get("to_change") is True:
+        _swapoff(ctx, plugin, to_change=True, then=_ASKED_TO_CHANGE)
+    else:
+        _swapoff(ctx, plugin)
     return {"already_inactive": False, "moved_bytes": area.used_bytes}
 
 

@@ -542,8 +542,9 @@ def _clean_action_params(
         if spec.name == "deactivate" and p.get("to_change") is True:
             # A swapoff asked only so that the store can be changed after it (the dynamic
             # policy's, before its destroy): the worker refuses it with the area left on
-            # while another name reaches the store (236/1). It only adds a check, so it is
-            # taken from anyone, and a job without it is a plain deactivate.
+            # while another name reaches the store (236/1). Set by the policy only: the
+            # API's serializer and the page's form carry no such field. It only adds a
+            # check, and a job without it is a plain deactivate.
             return {"force": force, "to_change": True}
         return {"force": force}
     if spec.settings:

@@ -113,9 +113,12 @@ def test_the_dynamic_policys_swapoff_before_its_destroy_is_refused(
     the destroy would be refused after it. Before, the swapoff went through and the
     destroy was refused: the file off, counted, and never used (236/1)."""
     path = active_file.params["path"]
-    with attached(path):
+    with attached(path) as dev:
         job = run(job_for(active_file, Job.Kind.DEACTIVATE, force=False, to_change=True))
         assert job.state == Job.State.FAILED, job.log
-        assert "This job did not swap the area off. Nothing was changed." in job.error
+        assert f"{path} is attached to {dev}" in job.error, job.error
+        said = "This job did not swap the area off. It was asked only so that its store could"
+        assert said in job.error and job.error.endswith("Nothing was changed."), job.error
         area = kernel.find_area(path)
         assert area is not None and area.priority == 5, job.log
+        assert dev not in active_swaps()

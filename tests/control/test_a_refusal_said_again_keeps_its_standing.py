@@ -65,8 +65,7 @@ def test_anything_else_is_named_as_the_plugins_bug(
     with caplog.at_level(logging.ERROR):
         again = said_again(plugin, ZeroDivisionError("oops"))
     assert type(again) is PluginError and not again.retryable
-    # check_alone is the contract's, which the file kind keeps: no bug of its plugin said.
-    assert again.message.startswith("check_alone failed unexpectedly for the file kind, a bug:")
+    assert again.message.startswith("check_alone failed unexpectedly for the file kind, a bug")
     assert "ZeroDivisionError: oops" in again.message
     assert any(r.exc_info for r in caplog.records)  # its traceback is logged
 

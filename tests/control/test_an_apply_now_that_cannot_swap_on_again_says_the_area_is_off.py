@@ -163,7 +163,7 @@ def test_a_kinds_bug_in_the_swapon_again_is_said_as_an_area_left_off(
     assert kernel.find_area(backend.params["path"]) is None
     said = (
         "could not be swapped on again: swap_on failed unexpectedly for the file kind, "
-        "a bug of its plugin"
+        "a bug (its traceback is in the worker's log)"
     )
     assert said in job.error and "ZeroDivisionError" in job.error, job.error
     assert "inactive now" in job.error, job.error
