@@ -780,10 +780,11 @@ class SwapBackend(ABC):
             raise
         return store
 
-    def verify(self) -> None:
+    def verify(self, *, alone: bool = True) -> None:
         """Raise NotOursError when the store at the path is not this backend's formatted
-        area (read-only: for health checks and before handing the area to the kernel)."""
-        self.open_for_swapon().close()
+        area (read-only: for health checks and before handing the area to the kernel);
+        ``alone`` as ``open_for_swapon`` takes it."""
+        self.open_for_swapon(alone=alone).close()
 
     def hidden(self) -> BackendError | None:
         """Why what is at the path by name (nothing, or something not this backend's) may

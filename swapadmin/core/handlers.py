@@ -683,7 +683,7 @@ def _proven(ctx: JobContext, plugin: SwapBackend) -> bool:
         ctx.log("never provisioned: only what proves to be this backend's is released")
         return False
     try:
-        plugin.open_for_swapon(alone=False).close()
+        plugin.verify(alone=False)
     except BackendError as e:
         ctx.log(f"not this backend's store: {e.message}")
         return False

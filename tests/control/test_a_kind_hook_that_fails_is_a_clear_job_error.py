@@ -79,7 +79,7 @@ class Recording(Failing):
     def hidden(self) -> None:
         self.calls.append("hidden")  # its store is never beneath a mount that is missing
 
-    def verify(self) -> None:
+    def verify(self, **kw: object) -> None:
         self.calls.append("verify")
 
     def swapfile(self, enable: bool) -> None:
