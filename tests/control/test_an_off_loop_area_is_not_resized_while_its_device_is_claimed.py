@@ -172,9 +172,12 @@ def test_a_device_whose_record_was_lost_is_found_recorded_and_held(
     size, and writes the header through it. Before, it was claimed and told its size, then
     the header could not be written (no device recorded), at every try (231/1)."""
     backend, device, path = loop_area
-    state = {k: v for k, v in backend.state.items() if k != "device"}
-    Backend.objects.filter(pk=backend.pk).update(state=state)
-    backend.refresh_from_db()
+    _lose_the_record(backend)
+    _resized_through(backend, device, path)
+
+
+def _resized_through(backend: Backend, device: str, path: Path) -> None:
+    """A resize to 8 MiB succeeds through ``device``, which the row then records."""
     job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=8 * MiB))
     assert job.state == Job.State.SUCCEEDED, job.log
     backend.refresh_from_db()
@@ -201,18 +204,26 @@ def _lose_the_record(backend: Backend) -> None:
     backend.refresh_from_db()
 
 
-def test_a_resize_refused_by_the_files_proof_records_nothing(loop_area: LoopArea) -> None:
+@pytest.mark.parametrize("detached", [False, True], ids=["attached", "detached"])
+def test_a_resize_refused_by_the_files_proof_says_so_and_records_nothing(
+    loop_area: LoopArea, detached: bool
+) -> None:
     """A lost record, and a header whose UUID is no longer the one swapadmin wrote: the
-    resize is refused, and the device found serving the file is not recorded. Before, it
-    was recorded before the header's proof (234/5)."""
+    resize is refused as not this backend's, and the device found serving the file is not
+    recorded (before, it was recorded before the header's proof, 234/5); the device
+    detached too, the words do not say "activate it to attach it", which activate would
+    then refuse (235/7)."""
     backend, device, path = loop_area
     _lose_the_record(backend)
+    if detached:
+        sh("losetup", "-d", device)
     uuid = sh("blkid", "-p", "-o", "value", "-s", "UUID", str(path)).stdout.strip()
     sh("swaplabel", "-U", "11111111-2222-3333-4444-555555555555", str(path))
     try:
         job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=8 * MiB))
         assert job.state == Job.State.FAILED, job.log
         assert "is not this backend's" in job.error, job.error
+        assert "no loop device serves" not in job.error, job.error
         backend.refresh_from_db()
         assert "device" not in backend.state, backend.state
         assert path.stat().st_size == 16 * MiB
@@ -248,11 +259,7 @@ def test_a_stale_record_naming_anothers_device_gives_way_to_ours(
     with attached(other) as theirs:
         Backend.objects.filter(pk=backend.pk).update(state={**backend.state, "device": theirs})
         backend.refresh_from_db()
-        job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=8 * MiB))
-        assert job.state == Job.State.SUCCEEDED, job.log
-        backend.refresh_from_db()
-        assert backend.state["device"] == device
-        assert path.stat().st_size == 8 * MiB and _size(device) == 8 * MiB
+        _resized_through(backend, device, path)
         assert other.read_bytes() == bytes(MiB) and _size(theirs) == MiB
 
 
@@ -273,23 +280,3 @@ def test_a_file_swapped_on_by_itself_is_named_as_the_active_area(loop_area: Loop
         assert path.stat().st_size == 16 * MiB
     finally:
         sh("swapoff", str(path))
-
-
-def test_a_file_that_fails_its_proof_is_said_so_before_its_device_is_looked_for(
-    loop_area: LoopArea,
-) -> None:
-    """A lost record, the device detached, and a header that is not the one swapadmin
-    wrote: the refusal says the file is not this backend's, not "activate it to attach
-    it", which activate would then refuse (235/7)."""
-    backend, device, path = loop_area
-    _lose_the_record(backend)
-    sh("losetup", "-d", device)
-    uuid = sh("blkid", "-p", "-o", "value", "-s", "UUID", str(path)).stdout.strip()
-    sh("swaplabel", "-U", "11111111-2222-3333-4444-555555555555", str(path))
-    try:
-        job = run(job_for(backend, Job.Kind.RESIZE, size_bytes=8 * MiB))
-        assert job.state == Job.State.FAILED, job.log
-        assert "is not this backend's" in job.error, job.error
-        assert "no loop device serves" not in job.error, job.error
-    finally:
-        sh("swaplabel", "-U", uuid, str(path))
