@@ -126,7 +126,7 @@ class VerifiedStatically(FileBackend):
     label = "Verified statically"
 
     @staticmethod
-    def verify() -> None:  # type: ignore[override]
+    def verify(*, alone: bool = True) -> None:  # type: ignore[override]
         return None
 
     def _described(self, extra: int) -> dict[str, object]:
@@ -158,7 +158,7 @@ BROKEN = {
     "HiddenByPartial": "hidden must be a method, as SwapBackend.hidden is, not partial",
     "HiddenByObject": "hidden must be a method, as SwapBackend.hidden is, not _CalledWithNothing",
     "HiddenByStaticFlag": "hidden must be a method, as SwapBackend.hidden is, not a bool",
-    "VerifyStaticWithSelf": "verify must take every argument SwapBackend.verify() is given",
+    "VerifyStaticWithSelf": "verify must take every argument SwapBackend.verify(*, alone=True) is given",
     "SpecNotOnTheClass": "fstab_spec must be a classmethod or staticmethod",
     "SpecWithoutTheUuid": "fstab_spec must take every argument SwapBackend.fstab_spec(params, "
     "swap_uuid) is given",
