@@ -751,15 +751,18 @@ class SwapBackend(ABC):
         """Record the UUID of the swap header just written: from now on it is the proof."""
         self.update_record(uuid=swap_uuid)
 
-    def open_for_swapon(self, *, alone: bool = True) -> Store:
-        """A read-only descriptor on the store, proven to be this backend's formatted area,
-        for ``kernel.swapon(..., fd=)``: the kernel then opens exactly this file or device
-        through ``/proc/self/fd``, not whatever the path names by then.
+    def open_for_swapon(self) -> Store:
+        """A read-only descriptor on the store, proven to be this backend's formatted area
+        (identity and swap UUID), for ``kernel.swapon(..., fd=)``: the kernel then opens
+        exactly this file or device through ``/proc/self/fd``, not whatever the path names
+        by then.
 
-        ``alone=False`` leaves the kind's look for other names (``check_exclusive``) to the
-        caller: a swapoff, which writes nothing, and a job that swaps an active area off
-        to change it, which asks ``check_alone`` itself before the swapoff, in words that
-        say the area is left on, once the store is proven this backend's (233/1, 234/4)."""
+        Whether another name reaches its bytes (``check_alone``, the kind's
+        ``check_exclusive`` with it) is not this proof's question: the swapon and every
+        write ask it on the descriptor themselves, a job that swaps an active area off to
+        change it asks it before the swapoff, and the read-only looks (a swapoff, the
+        observer, the health probe) must not call an area foreign because a loop device was
+        attached over its file (227/4, 238/1)."""
         self.close()
         store = self.open_store(False)
         try:
@@ -768,23 +771,16 @@ class SwapBackend(ABC):
                 raise self.unformatted_refusal(store)
             self._require_identity(store)
             self.check_swap_uuid(store)
-            # Handed to the kernel, its pages hold process memory: no other name may reach
-            # them (a loop device someone attached to the file). The kind's own look only:
-            # this proof also serves a swapoff and every read-only look at an active area,
-            # which a loop device over its device must not turn into "not this backend's";
-            # the swapon itself asks ``check_alone`` (227/4).
-            if alone:
-                self.check_exclusive(store)
         except BaseException:
             store.close()
             raise
         return store
 
-    def verify(self, *, alone: bool = True) -> None:
+    def verify(self) -> None:
         """Raise NotOursError when the store at the path is not this backend's formatted
-        area (read-only: for health checks and before handing the area to the kernel);
-        ``alone`` as ``open_for_swapon`` takes it."""
-        self.open_for_swapon(alone=alone).close()
+        area (read-only: for health checks and before handing the area to the kernel),
+        as ``open_for_swapon`` proves it."""
+        self.open_for_swapon().close()
 
     def hidden(self) -> BackendError | None:
         """Why what is at the path by name (nothing, or something not this backend's) may

@@ -243,7 +243,7 @@ def _swapoff(
     nothing, and turning its own area off is what a person wants then; the proof that it
     is this backend's area (its identity, its UUID) is asked all the same (234/4, 235/5)."""
     force = signing.forced(ctx.job.params)
-    store = plugin.open_for_swapon(alone=False)
+    store = plugin.open_for_swapon()
     try:
         if to_change:
             # Refused at once, not after the wait for the lock; and asked again under it.
@@ -683,7 +683,7 @@ def _proven(ctx: JobContext, plugin: SwapBackend) -> bool:
         ctx.log("never provisioned: only what proves to be this backend's is released")
         return False
     try:
-        plugin.verify(alone=False)
+        plugin.verify()
     except BackendError as e:
         ctx.log(f"not this backend's store: {e.message}")
         return False
@@ -1277,7 +1277,7 @@ def _proven_to_apply_now(
         return None
     priority, discard = _swapon_options(ctx)
     plugin.close()
-    store = plugin.open_for_swapon(alone=False)
+    store = plugin.open_for_swapon()
     try:
         # Options the kind refuses are refused while the area is still on, not after.
         plugin.check_swapon_options(priority, discard)

@@ -270,7 +270,7 @@ def check_identity(t: Target) -> list[Finding]:
             )
         ]
     try:
-        t.plugin.verify()
+        reached = _another_name(t.plugin)
     except NotOursError as e:
         return [fail("identity", e.message, {"path": t.swap_path})]
     except BackendError as e:
@@ -292,7 +292,32 @@ def check_identity(t: Target) -> list[Finding]:
         return [warn("identity", f"cannot read the store to prove it is ours: {e.strerror}")]
     finally:
         t.plugin.close()
+    if reached:
+        # Its own store, reachable by another name too (a loop device attached over it): no
+        # "ok", and a FAIL, so that no repair swaps it on (the worker's check_alone would
+        # refuse it all the same); the words say it is this backend's (238/1, 236/6).
+        return [
+            fail(
+                "identity",
+                f"the store at the path is this backend's (identity and swap UUID), but {reached}",
+                {"path": t.swap_path},
+            )
+        ]
     return [ok("identity", "the store at the path is this backend's (identity and swap UUID)")]
+
+
+def _another_name(plugin: SwapBackend) -> str:
+    """Why another name reaches the bytes of the store proven this backend's (the words of
+    ``check_alone``, which every write and swapon asks), or "" when none does. Raises as
+    ``open_for_swapon`` does when the store is not proven this backend's."""
+    store = plugin.open_for_swapon()
+    try:
+        plugin.check_alone(store)
+    except NotOursError as e:
+        return e.message
+    finally:
+        store.close()
+    return ""
 
 
 def check_free_space(t: Target, th: Thresholds) -> list[Finding]:

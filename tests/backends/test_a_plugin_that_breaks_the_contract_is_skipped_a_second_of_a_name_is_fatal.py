@@ -126,7 +126,7 @@ class VerifiedStatically(FileBackend):
     label = "Verified statically"
 
     @staticmethod
-    def verify(*, alone: bool = True) -> None:  # type: ignore[override]
+    def verify() -> None:  # type: ignore[override]
         return None
 
     def _described(self, extra: int) -> dict[str, object]:

@@ -47,7 +47,7 @@ JOBS = {
 
 @pytest.fixture
 def kept_in_fstab(settings, tmp_path: Path) -> Path:
-    settings.SWAPADMIN_FSTAB = str(tmp_path / "fstab")
+    settings.SWAPADMIN_FSTAB = tmp_path / "fstab"  # a Path, as settings.py makes it
     return tmp_path / "fstab"
 
 
