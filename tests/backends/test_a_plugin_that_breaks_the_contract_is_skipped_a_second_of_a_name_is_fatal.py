@@ -158,8 +158,7 @@ BROKEN = {
     "HiddenByPartial": "hidden must be a method, as SwapBackend.hidden is, not partial",
     "HiddenByObject": "hidden must be a method, as SwapBackend.hidden is, not _CalledWithNothing",
     "HiddenByStaticFlag": "hidden must be a method, as SwapBackend.hidden is, not a bool",
-    "VerifyStaticWithSelf": "verify must take every argument SwapBackend.verify(*, alone=True) "
-    "is given",
+    "VerifyStaticWithSelf": "verify must take every argument SwapBackend.verify() is given",
     "SpecNotOnTheClass": "fstab_spec must be a classmethod or staticmethod",
     "SpecWithoutTheUuid": "fstab_spec must take every argument SwapBackend.fstab_spec(params, "
     "swap_uuid) is given",
