@@ -258,6 +258,16 @@ def _swapoff(
         store.close()
 
 
+def _proven_alone(plugin: SwapBackend) -> None:
+    """The active area proven this backend's (``open_for_swapon``) and reached by no other
+    name (``check_alone``), on one descriptor."""
+    store = plugin.open_for_swapon()
+    try:
+        plugin.check_alone(store)
+    finally:
+        store.close()
+
+
 def _alone_before_the_swapoff(plugin: SwapBackend, store: Store, then: str) -> None:
     """``check_alone`` on the active area's own descriptor, before a swapoff; its refusal
     is said with what is true of the area then: this job did not swap it off (229/5)."""
@@ -1083,9 +1093,13 @@ def burn_in(ctx: JobContext) -> dict[str, Any]:
             "a burn-in makes the kernel swap to this area, so the area must be active; "
             "activate it first"
         )
-    plugin.verify()  # the kernel will write this area's pages: it must be ours
+    # The kernel will write this area's pages: it must be ours, and no other name may reach
+    # them (a loop device attached over its file): asked at once, and again under the lock
+    # just before the hog, after a wait that may be long (239/1).
+    _proven_alone(plugin)
     p = ctx.job.params
     with host_memory(ctx, "the burn-in"):
+        _proven_alone(plugin)
         # v1 where the host binds memory to a v1 hierarchy, else v2: the log says which.
         hierarchy = cgroups.find_hierarchy()
         ctx.step(

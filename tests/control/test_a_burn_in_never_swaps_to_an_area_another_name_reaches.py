@@ -1,0 +1,71 @@
+"""A burn-in has the kernel write process memory to the area: refused while a loop device
+is attached over its file, another name through which anyone may read those pages, mount
+them or swap on them. Asked at once, and again under the host's memory lock just before
+the hog starts, after a wait that may be long. Before, the burn-in asked only the proof
+that the area is this backend's, which no longer looks for other names, and swapped its
+pages out to the file a loop device reached (review 239/1)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from backends import kernel
+from swapadmin.core import handlers
+from swapadmin.core.models import Backend, Job
+from tests.control.test_a_loop_device_over_the_file_before_the_job_leaves_the_area_on import (
+    active_file,
+    kept_in_fstab,
+)
+from tests.control.test_run_job_directly import MiB, job_for, run
+from tests.fixtures.by_hand import attached
+from tests.fixtures.host import needs_root
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("on_testhost"), needs_root]
+
+__all__ = ["active_file", "kept_in_fstab"]  # fixtures this module uses
+
+#: A short burn-in: refused, it never starts; let through, it would swap for a second.
+BURN = {"seconds": 1, "memory_limit_bytes": 16 * MiB, "hog_bytes": 24 * MiB}
+
+
+def _refused_naming(job: Job, dev: str, path: str) -> None:
+    assert job.state == Job.State.FAILED, job.log
+    assert f"{path} is attached to {dev}" in job.error, job.error
+    # Never started: another test's hog may swap to any area, so /proc/swaps' use proves
+    # nothing of this one's.
+    assert "starting the memory hog" not in job.log, job.log
+    assert kernel.find_area(path) is not None  # left on, as it was
+
+
+def test_one_attached_before_the_job_refuses_it(active_file: Backend) -> None:
+    path = active_file.params["path"]
+    with attached(path) as dev:
+        _refused_naming(run(job_for(active_file, Job.Kind.BURN_IN, **BURN)), dev, path)
+
+
+def test_one_attached_while_it_waited_for_the_lock_is_found_under_it(
+    active_file: Backend,
+) -> None:
+    """The loop device is attached as the job takes the host's memory lock, after the first
+    look found none: the look under the lock refuses the burn-in."""
+    path = active_file.params["path"]
+    taken = handlers.host_memory
+    devices: list[str] = []
+
+    # Both undone before the fixture's destroy, whose swapoff takes the lock too.
+    with contextlib.ExitStack() as loops, pytest.MonkeyPatch.context() as mp:
+
+        @contextlib.contextmanager
+        def attached_as_the_lock_is_taken(ctx: Any, doing: str) -> Iterator[None]:
+            with taken(ctx, doing):
+                devices.append(loops.enter_context(attached(path)))
+                yield
+
+        mp.setattr(handlers, "host_memory", attached_as_the_lock_is_taken)
+        job = run(job_for(active_file, Job.Kind.BURN_IN, **BURN))
+        assert len(devices) == 1, job.log
+        _refused_naming(job, devices[0], path)
