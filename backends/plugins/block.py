@@ -178,6 +178,9 @@ class BlockBackend(SwapBackend):
         return Store(fd, writable, path, ident["key"], tuple(ident["overlaps"]), info=ident)
 
     def check_identity(self, store: Store) -> None:
+        # What a loop device serves says whose store it is, not only who else may reach
+        # it: never this backend's, for a swapoff and the read-only looks too (239/6).
+        self._check_what_it_serves(store)
         recorded = {k: v for k, v in self.record.items() if k not in ("uuid", "key")}
         if not recorded:
             return
@@ -189,6 +192,11 @@ class BlockBackend(SwapBackend):
             )
 
     def check_exclusive(self, store: Store) -> None:
+        """As ``check_identity`` asks it, for a provision, which has no record to compare
+        yet and asks only this before its writes."""
+        self._check_what_it_serves(store)
+
+    def _check_what_it_serves(self, store: Store) -> None:
         """A loop device is only another name for what it serves: a block device (whose
         own checks, mounts first, it would bypass) or a file another backend owns."""
         under = store.info.get("loop_over_device")

@@ -31,7 +31,7 @@ from backends.registry import compressed_memory as checked_compressed_memory
 from backends.registry import kind_says
 from swapadmin.core import actions
 from swapadmin.core.models import Backend, Host
-from swapadmin.core.observe import named_path, said
+from swapadmin.core.observe import WHOLE_LIMIT, named_path, said
 from swapadmin.core.services import backend_kind_refusal, way_out_of_unproven
 from swapadmin.env import envfloat
 
@@ -307,14 +307,18 @@ def check_identity(t: Target) -> list[Finding]:
 
 
 def _another_name(plugin: SwapBackend) -> str:
-    """Why another name reaches the bytes of the store proven this backend's (the words of
-    ``check_alone``, which every write and swapon asks), or "" when none does. Raises as
-    ``open_for_swapon`` does when the store is not proven this backend's."""
+    """Why another name may reach the bytes of the store proven this backend's (the words
+    of ``check_alone``, which every write and swapon asks), or "" when none does: never ""
+    for a refusal, whatever a third party's words are, and said too when it cannot be told
+    (a loop device that cannot be asked, a kind's bug), which is no "ok" either (239/4-5).
+    Raises as ``open_for_swapon`` does when the store is not proven this backend's."""
     store = plugin.open_for_swapon()
     try:
         plugin.check_alone(store)
     except NotOursError as e:
-        return e.message
+        return said(e, limit=WHOLE_LIMIT)  # never "": the type's name at least
+    except Exception as e:
+        return f"whether another name reaches its bytes cannot be told: {said(e)}"
     finally:
         store.close()
     return ""
