@@ -181,38 +181,19 @@ class LoopBackend(FileBackend):
                 _over_our_device(mine, os.fstat(store.fd), claim=self._claim)
 
     def _own_loop_device(self, backing: int | None = None) -> str | None:
-        """``_our_device`` of ``backing``, or of the file opened again."""
+        """Our recorded device, or, when a crash lost the record, the one that serves our
+        file: named by it in sysfs and attached to its very inode (of ``backing``, or of
+        the file opened again), as ``_attach`` reuses it. A name alone is not enough: sysfs
+        names a file by path, and a path can name two (one hidden by a mount since)."""
+        if self.device:
+            return self.device
         if backing is not None:
-            return self._our_device(backing)
+            return self._find_our_device(backing)
         store = self._open_file(os.O_RDONLY)
         try:
-            return self._our_device(store.fd)
+            return self._find_our_device(store.fd)
         finally:
             store.close()
-
-    def _our_device(self, backing: int) -> str | None:
-        """The loop device that serves the open file as this backend's: the recorded one
-        while it serves the file, or, when a crash lost the record or it names another's
-        device by now, the one serving the file, named by it in sysfs and attached to its
-        very inode. A name alone is not enough: sysfs names a file by path, and a path can
-        name two (one hidden by a mount since). None when none serves it.
-
-        The one answer every step asks (attach, detach, resize, the look for other names),
-        so that none takes a device the others would call another's. Two or more serving
-        the file with no record to say which is ours are refused: the first found may be a
-        person's, and its record, its detach or its claim would then be ours (234/5,
-        238/3). Named as neither's: the words' advice must not detach ours (235/7)."""
-        recorded = self.device
-        if recorded is not None and self._backs(recorded, backing):
-            return recorded
-        serving = store_mod.loops_serving(os.fstat(backing))
-        if len(serving) > 1:
-            raise NotOursError(
-                f"{self.file_path} is attached to {', '.join(serving)}, and no record says "
-                "which of them is this backend's, so none of them is used or detached. "
-                "Nothing was changed; detach all but one (losetup -d), then try again"
-            )
-        return self._find_our_device(backing) if serving else None
 
     def _check_serves(self, dev_fd: int, dev: str, file_fd: int) -> None:
         """The open loop device is attached to the open backing file (same inode)."""
@@ -257,8 +238,9 @@ class LoopBackend(FileBackend):
     def _attach(self) -> None:
         backing = self._backing_store()
         try:
+            dev = self.device if self.device and self._backs(self.device, backing.fd) else None
             # After a crash between attaching and storing state, the device is found again.
-            dev = self._our_device(backing.fd)
+            dev = dev or self._find_our_device(backing.fd)
             if dev is None and not self.may_make_store:
                 raise NoDeviceError(
                     f"{self.file_path} is not attached to a loop device any more; none is attached"
@@ -290,12 +272,18 @@ class LoopBackend(FileBackend):
             # The file is gone or not ours: neither is whatever that device serves now.
             self.state.pop("device", None)
             return
+        # The recorded device, or, when a crash lost the record, whichever serves our file.
+        dev = self.device
+        if dev is None or not self._backs(dev, backing.fd):
+            serving = store_mod.loops_serving(os.fstat(backing.fd))
+            dev = serving[0] if serving else dev
+        if dev is None:
+            if backing is not self._store:
+                backing.close()
+            return
         try:
-            # The recorded device, or, when a crash lost the record, the one serving our file.
-            dev = self._our_device(backing.fd)
-            if dev is None:
-                # Detached already (perhaps reused since by someone else: not ours to
-                # touch), or never attached.
+            if not self._backs(dev, backing.fd):
+                # Detached already, perhaps reused since by someone else: not ours to touch.
                 self.state.pop("device", None)
                 return
             if kernel.is_active(dev):
@@ -490,9 +478,21 @@ class LoopBackend(FileBackend):
         resize before any change: the header is written again through that device after
         the file's change, and a device that proved not to be ours then failed the resize
         after the file was cut, at every try (228/6, 230/1)."""
-        dev = self._our_device(backing)
+        recorded = self.device
+        if recorded is not None and self._backs(recorded, backing):
+            return recorded
+        dev = self._find_our_device(backing)
         if dev is None:
-            raise self._no_device_refusal(self.device, backing)
+            raise self._no_device_refusal(recorded, backing)
+        serving = store_mod.loops_serving(os.fstat(backing))
+        if len(serving) > 1:
+            # No record says which is ours: named as another's, ours might be detached on
+            # the words' advice, and theirs then taken for ours (235/7).
+            raise NotOursError(
+                f"{self.file_path} is attached to {', '.join(serving)}, and no record says "
+                "which of them is this backend's, so the resize is refused. Nothing was "
+                "written; detach all but one (losetup -d), then resize it"
+            )
         return dev
 
     def _refuse_if_active(self, doing: str) -> None:
