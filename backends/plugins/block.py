@@ -178,9 +178,14 @@ class BlockBackend(SwapBackend):
         return Store(fd, writable, path, ident["key"], tuple(ident["overlaps"]), info=ident)
 
     def check_identity(self, store: Store) -> None:
-        # What a loop device serves says whose store it is, not only who else may reach
-        # it: never this backend's, for a swapoff and the read-only looks too (239/6).
-        self._check_what_it_serves(store)
+        # What a loop device is known to serve says whose store it is, not only who else
+        # may reach it: never this backend's, for a swapoff and the read-only looks too
+        # (239/6). Only what is known: a backing file that cannot be found again (unlinked,
+        # hidden by a mount) or read says nothing of whose it is, and the recorded identity
+        # pins the backing's inode already; a write still refuses it (240/3).
+        self._check_loop_over_device(store, unknown_refused=False)
+        if store.info.get("loop_backing"):
+            self._check_backing_file(store, unknown_refused=False)
         recorded = {k: v for k, v in self.record.items() if k not in ("uuid", "key")}
         if not recorded:
             return
@@ -192,27 +197,36 @@ class BlockBackend(SwapBackend):
             )
 
     def check_exclusive(self, store: Store) -> None:
-        """As ``check_identity`` asks it, for a provision, which has no record to compare
-        yet and asks only this before its writes."""
-        self._check_what_it_serves(store)
-
-    def _check_what_it_serves(self, store: Store) -> None:
         """A loop device is only another name for what it serves: a block device (whose
-        own checks, mounts first, it would bypass) or a file another backend owns."""
+        own checks, mounts first, it would bypass) or a file another backend owns, or one
+        that cannot be found again to tell."""
+        self._check_loop_over_device(store, unknown_refused=True)
+        if store.info.get("loop_backing"):
+            self._check_backing_file(store, unknown_refused=True)
+
+    @staticmethod
+    def _check_loop_over_device(store: Store, *, unknown_refused: bool) -> None:
+        """``unknown_refused``: whether "?" (what the loop device serves cannot be found
+        to be told: its file unlinked, renamed or hidden) is refused too."""
         under = store.info.get("loop_over_device")
-        if under:
+        if under and (unknown_refused or under != "?"):
             raise NotOursError(
                 f"{store.path} is a loop device over the block device {under}: swapadmin does "
                 "not write a device through another name; use that device itself"
             )
-        if store.info.get("loop_backing"):
-            self._check_backing_file(store)
 
-    def _check_backing_file(self, store: Store) -> None:
+    def _check_backing_file(self, store: Store, *, unknown_refused: bool) -> None:
         from .file import read_mark
 
-        fd = store_mod.open_loop_backing(store.fd)
+        try:
+            fd = store_mod.open_loop_backing(store.fd)
+        except (BackendError, OSError):
+            if unknown_refused:
+                raise
+            return  # not found or read: says nothing of whose it is
         if fd is None:
+            if not unknown_refused:
+                return
             raise NotOursError(
                 f"{store.path} is a loop device whose backing file cannot be found again; "
                 "swapadmin will not write to what it serves"

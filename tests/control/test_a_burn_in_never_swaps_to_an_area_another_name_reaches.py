@@ -35,23 +35,45 @@ BURN = {"seconds": 1, "memory_limit_bytes": 16 * MiB, "hog_bytes": 24 * MiB}
 def _refused_naming(job: Job, dev: str, path: str) -> None:
     assert job.state == Job.State.FAILED, job.log
     assert f"{path} is attached to {dev}" in job.error, job.error
-    # Never started: another test's hog may swap to any area, so /proc/swaps' use proves
-    # nothing of this one's.
-    assert "starting the memory hog" not in job.log, job.log
     assert kernel.find_area(path) is not None  # left on, as it was
 
 
-def test_one_attached_before_the_job_refuses_it(active_file: Backend) -> None:
+@contextlib.contextmanager
+def _watched(name: str) -> Iterator[list[Any]]:
+    """Each call of ``handlers``' ``name`` (``host_memory``, ``burnin``), recorded and
+    passed on to the real one."""
+    calls: list[Any] = []
+    real = getattr(handlers, name)
+    with pytest.MonkeyPatch.context() as mp:
+        if name == "burnin":
+
+            def hog(*args: Any, **kwargs: Any) -> Any:
+                calls.append(args)
+                return real.burn_in(*args, **kwargs)
+
+            mp.setattr(handlers.burnin, "burn_in", hog)
+        else:
+
+            def taken(*args: Any) -> Any:
+                calls.append(args)
+                return real(*args)
+
+            mp.setattr(handlers, name, taken)
+        yield calls
+
+
+def test_one_attached_before_the_job_refuses_it_before_the_lock(active_file: Backend) -> None:
     path = active_file.params["path"]
-    with attached(path) as dev:
+    with attached(path) as dev, _watched("host_memory") as locks, _watched("burnin") as hogs:
         _refused_naming(run(job_for(active_file, Job.Kind.BURN_IN, **BURN)), dev, path)
+    assert locks == [] and hogs == []  # refused at once, not after the wait for the lock
 
 
 def test_one_attached_while_it_waited_for_the_lock_is_found_under_it(
     active_file: Backend,
 ) -> None:
     """The loop device is attached as the job takes the host's memory lock, after the first
-    look found none: the look under the lock refuses the burn-in."""
+    look found none: the look under the lock refuses the burn-in before the hog starts."""
     path = active_file.params["path"]
     taken = handlers.host_memory
     devices: list[str] = []
@@ -66,6 +88,8 @@ def test_one_attached_while_it_waited_for_the_lock_is_found_under_it(
                 yield
 
         mp.setattr(handlers, "host_memory", attached_as_the_lock_is_taken)
-        job = run(job_for(active_file, Job.Kind.BURN_IN, **BURN))
+        with _watched("burnin") as hogs:
+            job = run(job_for(active_file, Job.Kind.BURN_IN, **BURN))
         assert len(devices) == 1, job.log
         _refused_naming(job, devices[0], path)
+        assert hogs == []
