@@ -215,10 +215,41 @@ def held_by_another(error: BaseException) -> bool:
     something for now. Neither is a store to swap on again under another's hands."""
     if isinstance(error, BusyError):
         return True
-    if not isinstance(error, KernelError):
-        return False
-    try:  # a third party's errno may be anything: a list, a property that raises (225/4)
-        return getattr(error, "errno", None) in _BUSY
+    return isinstance(error, KernelError) and busy_errno(errno_of(error))
+
+
+def busy_errno(code: int | None) -> bool:
+    """Whether ``code`` is the kernel's "busy" (``_BUSY``): a later try may find it free."""
+    return code in _BUSY
+
+
+# What an error carries, read from a third party's exception as well as ours: its
+# attributes may be anything, a list or a property that raises (225/4, 233/5).
+
+
+def errno_of(error: BaseException) -> int | None:
+    """``error``'s errno when it is a number, else None."""
+    try:
+        code = getattr(error, "errno", None)
+    except Exception:
+        return None
+    return code if isinstance(code, int) else None
+
+
+def field_of(error: BaseException) -> str | None:
+    """The parameter a BackendError is about, as forms show it; None for any other error,
+    or a field that is no text or cannot be read."""
+    try:
+        field = getattr(error, "field", None) if isinstance(error, BackendError) else None
+    except Exception:
+        return None
+    return field if isinstance(field, str) else None
+
+
+def is_retryable(error: BaseException) -> bool:
+    """Whether ``error`` says a later try may succeed: only a ``retryable`` that is True."""
+    try:
+        return getattr(error, "retryable", False) is True
     except Exception:
         return False
 

@@ -10,7 +10,6 @@ deactivating an inactive one) succeed without touching the kernel.
 from __future__ import annotations
 
 import contextlib
-import errno
 import logging
 import os
 import uuid as uuid_mod
@@ -50,7 +49,11 @@ from backends.errors import (
     NoDeviceError,
     PluginError,
     UnsafeDirectoryError,
+    busy_errno,
+    errno_of,
+    field_of,
     held_by_another,
+    is_retryable,
     printable,
 )
 from backends.store import Store
@@ -295,10 +298,10 @@ def _restated(
     ``doing``, logged with its traceback and said as such (232/4, 233/5). New, so a kind's
     own error is never changed (231/4). To be called while ``e`` is handled."""
     words = observe.said_typed(e).rstrip()
-    code = _errno(e) if isinstance(e, (KernelError, OSError)) else None
-    field = _field(e)
+    code = errno_of(e) if isinstance(e, (KernelError, OSError)) else None
+    field = field_of(e)
     if isinstance(e, OSError):
-        retryable = retryable if retryable is not None else code in _KERNEL_BUSY
+        retryable = retryable if retryable is not None else busy_errno(code)
     elif not isinstance(e, BackendError):
         # Whose code the bug is in (the kind's, or the contract's calling the kind's) is
         # for the traceback to say, not the method's name (236/4, 237/4).
@@ -309,40 +312,11 @@ def _restated(
         )
     end = "" if words.endswith((".", "!", "?")) else "."
     text = f"{before}{words}{end} {then}"
-    retry = _retryable(e) if retryable is None else retryable
+    retry = is_retryable(e) if retryable is None else retryable
     if code is not None or isinstance(e, (KernelError, OSError)):
         return KernelError(text, errno=code, retryable=retry, field=field)
     kind = BackendError if isinstance(e, BackendError) else PluginError
     return kind(text, retryable=retry, field=field)
-
-
-#: The kernel's "busy" (``backends.errors.held_by_another``): a later try may find it free.
-_KERNEL_BUSY = frozenset({errno.EAGAIN, errno.EWOULDBLOCK, errno.EBUSY})
-
-
-def _errno(e: Exception) -> int | None:
-    try:  # a third party's errno may be anything: a property that raises (225/4)
-        code = getattr(e, "errno", None)
-    except Exception:
-        return None
-    return code if isinstance(code, int) else None
-
-
-def _field(e: Exception) -> str | None:
-    """The parameter ``e`` is about, as forms show it; None for anything but a
-    BackendError's own text (a third party's property that raises, or is no text)."""
-    try:
-        field = getattr(e, "field", None) if isinstance(e, BackendError) else None
-    except Exception:
-        return None
-    return field if isinstance(field, str) else None
-
-
-def _retryable(e: Exception) -> bool:
-    try:
-        return getattr(e, "retryable", False) is True
-    except Exception:
-        return False  # a third party's property that raises: not to be tried again
 
 
 def swapoff_store(
@@ -777,7 +751,7 @@ def resize(ctx: JobContext) -> dict[str, Any]:
             then = f"; {rewrite} before it is activated"
         raise BackendError(
             f"{ctx.past_cancel}, but {said}{then}",
-            retryable=False, field=getattr(e, "field", None),
+            retryable=False, field=field_of(e),
         ) from e  # fmt: skip
     ctx.save_backend(info=_info(plugin, _last_info(ctx)))
     return {"old_size_bytes": old_size, "size_bytes": new_size, "header": data}
@@ -862,9 +836,7 @@ def _on_again_as_it_was(ctx: JobContext, why: Cancelled | BackendError) -> None:
             stands = f"{how}: {refusal}; {_said_on_meanwhile(ctx, looker, where, '')}"
         else:
             stands = f"{where} {_stays_off(on)}, as {how}: {refusal}"
-        raise BackendError(
-            f"{said}; {stands}", retryable=False, field=getattr(e, "field", None)
-        ) from why
+        raise BackendError(f"{said}; {stands}", retryable=False, field=field_of(e)) from why
 
 
 class _NotProvenOn(BackendError):
@@ -1225,7 +1197,7 @@ def _line_follows_the_row(e: Exception) -> bool:
     cancel), but when the kind refused the options themselves, under the host's lock or in
     its swapon (an error about the field ``priority`` or ``discard``): the boot must not use
     what the kind refused (232/1). Only a proof that passed lets it follow (233/1)."""
-    return _field(e) not in ("priority", "discard")
+    return field_of(e) not in ("priority", "discard")
 
 
 def _swapon_options(ctx: JobContext) -> tuple[int | None, str | None]:
