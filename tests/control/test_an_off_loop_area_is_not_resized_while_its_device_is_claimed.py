@@ -190,9 +190,7 @@ def test_a_found_device_another_holds_is_not_recorded(loop_area: LoopArea) -> No
     changes nothing, not even the record. Before, the device found was recorded first and
     claimed after, so a refused resize wrote the row (233/6)."""
     backend, device, path = loop_area
-    state = {k: v for k, v in backend.state.items() if k != "device"}
-    Backend.objects.filter(pk=backend.pk).update(state=state)
-    backend.refresh_from_db()
+    _lose_the_record(backend)
     _resize_while_another_claims(backend, device, path)
     backend.refresh_from_db()
     assert "device" not in backend.state, backend.state
