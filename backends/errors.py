@@ -215,7 +215,12 @@ def held_by_another(error: BaseException) -> bool:
     something for now. Neither is a store to swap on again under another's hands."""
     if isinstance(error, BusyError):
         return True
-    return isinstance(error, KernelError) and busy_errno(errno_of(error))
+    if not isinstance(error, KernelError):
+        return False
+    try:  # a third party's errno may be anything: a list, a property that raises (225/4)
+        return getattr(error, "errno", None) in _BUSY
+    except Exception:
+        return False
 
 
 def busy_errno(code: int | None) -> bool:

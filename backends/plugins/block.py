@@ -209,7 +209,13 @@ class BlockBackend(SwapBackend):
         """``unknown_refused``: whether "?" (what the loop device serves cannot be found
         to be told: its file unlinked, renamed or hidden) is refused too."""
         under = store.info.get("loop_over_device")
-        if under and (unknown_refused or under != "?"):
+        if under == "?" and unknown_refused:
+            raise NotOursError(
+                f"{store.path} is a loop device whose backing cannot be found again (its file "
+                "unlinked, renamed or hidden by a mount), so what it serves cannot be told: "
+                "swapadmin will not write it or swap it on"
+            )
+        if under and under != "?":
             raise NotOursError(
                 f"{store.path} is a loop device over the block device {under}: swapadmin does "
                 "not write a device through another name; use that device itself"
@@ -233,6 +239,10 @@ class BlockBackend(SwapBackend):
             )
         try:
             mark = read_mark(fd)
+        except (BackendError, OSError):
+            if unknown_refused:
+                raise
+            return  # not read: says nothing of whose it is (241/1)
         finally:
             os.close(fd)
         if mark is not None and mark.owner and mark.owner != self.owner:

@@ -1,7 +1,7 @@
 """A block area on a loop device whose backing file was unlinked while it was active: what
 the device serves can no longer be found to be read, which says nothing of whose the area
 is (its recorded identity pins the backing's inode already). So the area is still observed
-as this backend's, and a deactivate turns it off. Review 240/3 found that making the block
+as this backend's, and a deactivate turns it off; a swapon of it is still refused. Review 240/3 found that making the block
 kind's refusals of what a loop device serves part of its identity had this area called
 foreign, its deactivate refused, and its destroy forget the row with the area left on."""
 
@@ -36,4 +36,11 @@ def test_it_is_observed_as_its_own_and_turned_off(host_row, loop_device: str) ->
 
     off = run(job_for(backend, Job.Kind.DEACTIVATE))
     assert off.state == Job.State.SUCCEEDED, off.error
+    assert kernel.find_area(loop_device) is None
+
+    # Whose it is says nothing of who else may reach it: a swapon is still refused, in
+    # words that say what cannot be found (before: "over the block device ?", 241/3).
+    on = run(job_for(backend, Job.Kind.ACTIVATE))
+    assert on.state == Job.State.FAILED, on.log
+    assert f"{loop_device} is a loop device whose backing cannot be found again" in on.error
     assert kernel.find_area(loop_device) is None
