@@ -1,9 +1,10 @@
 """A block area on a loop device whose backing file was unlinked while it was active: what
 the device serves can no longer be found to be read, which says nothing of whose the area
 is (its recorded identity pins the backing's inode already). So the area is still observed
-as this backend's, and a deactivate turns it off; a swapon of it is still refused. Review 240/3 found that making the block
-kind's refusals of what a loop device serves part of its identity had this area called
-foreign, its deactivate refused, and its destroy forget the row with the area left on."""
+as this backend's, and a deactivate turns it off; a swapon of it is still refused. Review
+240/3 found that making the block kind's refusals of what a loop device serves part of its
+identity had this area called foreign, its deactivate refused, and its destroy forget the
+row with the area left on."""
 
 from __future__ import annotations
 

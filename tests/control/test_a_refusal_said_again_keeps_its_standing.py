@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from backends.errors import BackendError, KernelError, NotOursError, PluginError
+from backends.errors import BackendError, KernelError, NotOursError, PluginError, field_of
 from backends.plugins.file import FileBackend
 from backends.policy import Policy
-from swapadmin.core.handlers import _field, _line_follows_the_row, _restated
+from swapadmin.core.handlers import _line_follows_the_row, _restated
 
 
 @pytest.fixture
@@ -95,5 +95,5 @@ def test_a_refusal_that_never_set_itself_up_is_said_all_the_same(plugin: FileBac
     again = said_again(plugin, NoInit())
     assert type(again) is BackendError and again.field is None
     assert again.message == "NoInit. This job did not swap it off."
-    assert _field(NoInit()) is None
+    assert field_of(NoInit()) is None
     assert _line_follows_the_row(NoInit())  # read guarded by the apply-now (234/3)
