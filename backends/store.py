@@ -304,15 +304,22 @@ def open_loop_backing(loop_fd: int) -> int | None:
     name = _read(disk / "loop" / "backing_file")
     if backing is None or not name:
         return None
+    # Looked at through O_PATH first, which runs no driver: whatever is at the name by now
+    # (a device node, a FIFO) is opened for real only once it proves to be the very file
+    # served, and through that descriptor, not the name again (241/6).
     try:
-        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        pfd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError:
         return None
-    got = os.fstat(fd)
-    if (got.st_dev, got.st_ino) != backing:
-        os.close(fd)
+    try:
+        got = os.fstat(pfd)
+        if (got.st_dev, got.st_ino) != backing or not stat.S_ISREG(got.st_mode):
+            return None
+        return os.open(f"/proc/self/fd/{pfd}", os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
         return None
-    return fd
+    finally:
+        os.close(pfd)
 
 
 # ---- block devices: who a device is, from sysfs of the number the descriptor names ----
