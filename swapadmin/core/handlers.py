@@ -1278,15 +1278,15 @@ def _apply_now(
 ) -> dict[str, Any]:
     """swapoff the area open as ``store`` (``_proven_to_apply_now``), with the RAM check
     under the host's memory lock, and swapon it again with the new options."""
-    priority, discard = _swapon_options(ctx)
-    # What the swapon after it asks (a loop device over its device, 228/1) is refused
-    # while the area is still on; refused after the swapoff, it stayed off. The edit
-    # recorded the options before this job ran, and the same edit sent again changes
-    # nothing, so no new job: say so (229/3).
-    asked = priority if priority is not None else "auto"
-    recorded = _options_recorded(ctx)
-    then = f"Its {recorded} and used at its next activation."
-    try:
+    try:  # first: whatever raises, the proven descriptor is closed (238/7)
+        priority, discard = _swapon_options(ctx)
+        # What the swapon after it asks (a loop device over its device, 228/1) is refused
+        # while the area is still on; refused after the swapoff, it stayed off. The edit
+        # recorded the options before this job ran, and the same edit sent again changes
+        # nothing, so no new job: say so (229/3).
+        asked = priority if priority is not None else "auto"
+        recorded = _options_recorded(ctx)
+        then = f"Its {recorded} and used at its next activation."
         # A cancel point: a cancel from here on has the fstab line follow (232/2, 234/2).
         ctx.step(20, f"swapoff {area.path} to apply its {_options_said(ctx)} "
                  f"({area.used_bytes} bytes)")  # fmt: skip
