@@ -290,7 +290,8 @@ def _unaskable(dev: str, err: OSError) -> KernelError:
 def open_loop_backing(loop_fd: int) -> int | None:
     """A read-only descriptor on the very file the open loop device (or a partition of
     one) serves, found by the name sysfs gives and checked by device and inode; None when
-    it cannot be told. Opening reads nothing and runs no driver's I/O."""
+    it cannot be told (an open or a look that fails included). Opening reads nothing and
+    runs no device's driver; a network or FUSE filesystem's own open still runs."""
     st = os.fstat(loop_fd)
     sys_dir = Path(f"/sys/dev/block/{os.major(st.st_rdev)}:{os.minor(st.st_rdev)}").resolve()
     part = (sys_dir / "partition").exists()
