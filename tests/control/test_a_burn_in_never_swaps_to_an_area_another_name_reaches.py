@@ -39,32 +39,29 @@ def _refused_naming(job: Job, dev: str, path: str) -> None:
 
 
 @contextlib.contextmanager
-def _watched(name: str) -> Iterator[list[Any]]:
-    """Each call of ``handlers``' ``name`` (``host_memory``, ``burnin``), recorded and
-    passed on to the real one."""
+def _calls_of(owner: Any, name: str) -> Iterator[list[Any]]:
+    """Each call of ``owner.name`` while the block runs, recorded and passed on to the
+    function that was there before (taken before the patch, so never the recorder itself:
+    review 243/2)."""
     calls: list[Any] = []
-    real = getattr(handlers, name)
+    real = getattr(owner, name)
+
+    def recorded(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args)
+        return real(*args, **kwargs)
+
     with pytest.MonkeyPatch.context() as mp:
-        if name == "burnin":
-
-            def hog(*args: Any, **kwargs: Any) -> Any:
-                calls.append(args)
-                return real.burn_in(*args, **kwargs)
-
-            mp.setattr(handlers.burnin, "burn_in", hog)
-        else:
-
-            def taken(*args: Any) -> Any:
-                calls.append(args)
-                return real(*args)
-
-            mp.setattr(handlers, name, taken)
+        mp.setattr(owner, name, recorded)
         yield calls
 
 
 def test_one_attached_before_the_job_refuses_it_before_the_lock(active_file: Backend) -> None:
     path = active_file.params["path"]
-    with attached(path) as dev, _watched("host_memory") as locks, _watched("burnin") as hogs:
+    with (
+        attached(path) as dev,
+        _calls_of(handlers, "host_memory") as locks,
+        _calls_of(handlers.burnin, "burn_in") as hogs,
+    ):
         _refused_naming(run(job_for(active_file, Job.Kind.BURN_IN, **BURN)), dev, path)
     assert locks == [] and hogs == []  # refused at once, not after the wait for the lock
 
@@ -88,7 +85,7 @@ def test_one_attached_while_it_waited_for_the_lock_is_found_under_it(
                 yield
 
         mp.setattr(handlers, "host_memory", attached_as_the_lock_is_taken)
-        with _watched("burnin") as hogs:
+        with _calls_of(handlers.burnin, "burn_in") as hogs:
             job = run(job_for(active_file, Job.Kind.BURN_IN, **BURN))
         assert len(devices) == 1, job.log
         _refused_naming(job, devices[0], path)
