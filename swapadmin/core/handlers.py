@@ -47,6 +47,7 @@ from backends.errors import (
     BusyError,
     KernelError,
     NoDeviceError,
+    NotOursError,
     PluginError,
     UnsafeDirectoryError,
     busy_errno,
@@ -597,7 +598,7 @@ def destroy(ctx: JobContext) -> dict[str, Any]:
         # lost. (The dynamic policy swaps a file off in a job of its own first: it turns
         # the file on again when the destroy then fails, ``dynamic._follow_up``.)
         _refuse_if_hidden(backend, plugin)
-    ours = _proven(ctx, plugin)
+    ours, doubt = _proven(ctx, plugin)
     # Asked before the host changes: a kind's hook that fails stops the job here, not with
     # the area swapped off and the row kept.
     # An adopted area's line (the sysadmin's own) is released with the area, as the host had
@@ -611,6 +612,15 @@ def destroy(ctx: JobContext) -> dict[str, Any]:
             changes = not backend.adopted and plugin.release_changes_store
             _swapoff(ctx, plugin, to_change=changes)
             result["deactivated"] = True
+        elif doubt is not None:
+            # "Cannot tell" is not "not ours": forgetting the row would leave an area that
+            # may well be this backend's on with nothing to turn it off (241/1).
+            raise UnsafeError(
+                f"{plugin.swap_path} is active, and whether it is this backend's store cannot "
+                f"be told: {doubt.message}. Nothing was changed: the area is left on and the "
+                "backend kept. Mend that and destroy it again, or, if the area is not this "
+                f"backend's, swap it off by hand (swapoff {plugin.swap_path}) first."
+            )
         else:
             ctx.log(f"{plugin.swap_path} is active but not this backend's: left as it is")
     ctx.check_cancel()
@@ -656,22 +666,26 @@ def _destroy_spec(ctx: JobContext, plugin: SwapBackend) -> str | None:
         return None
 
 
-def _proven(ctx: JobContext, plugin: SwapBackend) -> bool:
-    """Whether the store at the path proves to be this backend's formatted area; the
-    reason is logged when it does not. Whether anything else reaches it is another
-    question, asked before its swapoff (``_swapoff``): a loop device attached to an active
-    area's file made it "not this backend's", and the area was left on with words that
-    said so, never why (233/1)."""
+def _proven(ctx: JobContext, plugin: SwapBackend) -> tuple[bool, BackendError | None]:
+    """Whether the store at the path proves to be this backend's formatted area, and, when
+    it does not, the error that says whether cannot be told (anything but NotOursError: a
+    swap root to mend, EIO, a kind's own "cannot read"); the reason is logged either way.
+    Whether anything else reaches the store is another question, asked before its swapoff
+    (``_swapoff``): a loop device attached to an active area's file made it "not this
+    backend's", and the area was left on with words that said so, never why (233/1)."""
     assert ctx.backend is not None
     if ctx.backend.provisioned_at is None:
         ctx.log("never provisioned: only what proves to be this backend's is released")
-        return False
+        return False, None
     try:
         plugin.verify()
-    except BackendError as e:
+    except NotOursError as e:
         ctx.log(f"not this backend's store: {e.message}")
-        return False
-    return True
+        return False, None
+    except BackendError as e:
+        ctx.log(f"whether the store is this backend's cannot be told: {e.message}")
+        return False, e
+    return True, None
 
 
 def resize(ctx: JobContext) -> dict[str, Any]:
