@@ -621,9 +621,10 @@ class SwapBackend(ABC):
 
     def prove(self, store: Store) -> None:
         """Raise unless ``store`` may be written by this backend now, changing nothing: it
-        is not active in /proc/swaps, it is the recorded store (``check_identity``), and it
-        either still holds the swap header with the UUID this backend wrote or was taken by
-        this very provision (``take_store``) and not yet formatted."""
+        is not active in /proc/swaps, it is the recorded store (``check_identity``), no other
+        name reaches its bytes (``check_alone``), and it either still holds the swap header
+        with the UUID this backend wrote or was taken by this very provision
+        (``take_store``) and not yet formatted."""
         self._refuse_active(store)
         self.check_identity(store)
         self.check_alone(store)
@@ -771,6 +772,20 @@ class SwapBackend(ABC):
                 raise self.unformatted_refusal(store)
             self._require_identity(store)
             self.check_swap_uuid(store)
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    def open_alone(self) -> Store:
+        """``open_for_swapon``'s descriptor with ``check_alone`` asked on it too: for what
+        hands the area's pages to the kernel (a swapon, a burn-in), where another name for
+        its bytes (a loop device over its file) would let anyone read or swap on them. Not
+        meant to be overridden: a kind says what is its own in ``check_identity`` and what
+        else reaches it in ``check_exclusive``."""
+        store = self.open_for_swapon()
+        try:
+            self.check_alone(store)
         except BaseException:
             store.close()
             raise

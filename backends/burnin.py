@@ -208,7 +208,8 @@ def burn_in(
     SIGKILLed, the hog dies with it and the next burn-in removes the cgroup it left.
     ``progress(ms_done, ms_total)`` is called about four times a second, and ``cancel()``
     as often: True stops the hog there and raises ``BurnInCancelled`` (a burn-in may be
-    asked to run for a day, and a person who cancels it wants the memory back now).
+    asked to run for a day, and a person who cancels it wants the memory back now); an
+    error ``cancel()`` raises (a caller's look at the area, refused) stops it there too.
     """
     _check_args(memory_limit_bytes, hog_bytes, seconds)
     area = _active_area(backend)

@@ -190,11 +190,10 @@ def _swapon(ctx: JobContext, plugin: SwapBackend) -> None:
     """swapon through a descriptor proven to be this backend's formatted area, so the
     kernel opens exactly that store (not whatever the path names by then)."""
     assert ctx.backend is not None
-    store = plugin.open_for_swapon()
+    # No loop device over its device either: another name for the pages handed to the
+    # kernel (226/1), asked here, not in the proof that swapoffs and looks share (227/4).
+    store = plugin.open_alone()
     try:
-        # No loop device over its device either: another name for the pages handed to the
-        # kernel (226/1), asked here, not in the proof that swapoffs and looks share (227/4).
-        plugin.check_alone(store)
         plugin.swap_on(store, priority=ctx.backend.priority, discard=ctx.backend.discard or None)
     finally:
         store.close()
@@ -262,12 +261,21 @@ def _swapoff(
         store.close()
 
 
-def _proven_alone(plugin: SwapBackend) -> None:
-    """The active area proven this backend's (``open_for_swapon``) and reached by no other
-    name (``check_alone``), on one descriptor."""
-    store = plugin.open_for_swapon()
+def _active_and_alone(plugin: SwapBackend, then: str) -> None:
+    """The store at the path proven this backend's and reached by no other name
+    (``open_alone``), and the very area active in /proc/swaps (matched on the descriptor,
+    not by the path's spelling: 243/1); ``then``, said after any refusal, says what is
+    true of the burn-in once refused."""
     try:
-        plugin.check_alone(store)
+        store = plugin.open_alone()
+    except Exception as e:
+        raise _restated(plugin, e, "open_alone", then=then) from e
+    try:
+        if store_mod.active_path(store.fd) is None:
+            raise NotOursError(
+                f"the store at {store.path} is this backend's, but it is not active in "
+                f"/proc/swaps: whatever the kernel swaps to now is not it. {then}"
+            )
     finally:
         store.close()
 
@@ -1080,12 +1088,18 @@ def burn_in(ctx: JobContext) -> dict[str, Any]:
             "activate it first"
         )
     # The kernel will write this area's pages: it must be ours, and no other name may reach
-    # them (a loop device attached over its file): asked at once, and again under the lock
-    # just before the hog, after a wait that may be long (239/1).
-    _proven_alone(plugin)
+    # them (a loop device attached over its file): asked at once, again under the lock
+    # after a wait that may be long (239/1), and at each of the hog's samples, so one
+    # attached while it runs stops it there (240/4).
+    _active_and_alone(plugin, "Nothing was started.")
     p = ctx.job.params
+
+    def looked_then_cancelled() -> bool:
+        _active_and_alone(plugin, "The burn-in stopped its hog here.")
+        return ctx.cancelled()
+
     with host_memory(ctx, "the burn-in"):
-        _proven_alone(plugin)
+        _active_and_alone(plugin, "Nothing was started.")
         # v1 where the host binds memory to a v1 hierarchy, else v2: the log says which.
         hierarchy = cgroups.find_hierarchy()
         ctx.step(
@@ -1101,7 +1115,7 @@ def burn_in(ctx: JobContext) -> dict[str, Any]:
                 seconds=float(p.get("seconds", 30)),
                 progress=ctx.progress_cb(2, 98, "burn-in"),
                 hierarchy=hierarchy,
-                cancel=ctx.cancelled,
+                cancel=looked_then_cancelled,
             )
         except burnin.BurnInCancelled as e:
             # Stopped at the hog's next sample, not after its time: it may have been asked

@@ -1,9 +1,10 @@
-"""A burn-in has the kernel write process memory to the area: refused while a loop device
-is attached over its file, another name through which anyone may read those pages, mount
-them or swap on them. Asked at once, and again under the host's memory lock just before
-the hog starts, after a wait that may be long. Before, the burn-in asked only the proof
-that the area is this backend's, which no longer looks for other names, and swapped its
-pages out to the file a loop device reached (review 239/1)."""
+"""A burn-in has the kernel write process memory to the area: refused while a loop device is
+attached over its file, another name through which anyone may read those pages, mount them or swap
+on them. Asked at once, again under the host's memory lock before the hog starts, after a wait that
+may be long, and at each of the hog's samples, so one attached while the hog runs stops it there
+(240/4: before, the hog ran its time). Before, the burn-in asked only the proof that the area is
+this backend's, which no longer looks for other names, and swapped its pages out to the file a loop
+device reached (review 239/1)."""
 
 from __future__ import annotations
 
@@ -90,3 +91,26 @@ def test_one_attached_while_it_waited_for_the_lock_is_found_under_it(
         assert len(devices) == 1, job.log
         _refused_naming(job, devices[0], path)
         assert hogs == []
+
+
+def test_one_attached_while_the_hog_runs_stops_it(active_file: Backend) -> None:
+    """The loop device is attached once the hog has started, which a look before it cannot
+    see: the look at the hog's next sample refuses, and the hog is stopped there, not left
+    to run its minute."""
+    path = active_file.params["path"]
+    real_hog = handlers.burnin._hog
+    devices: list[str] = []
+
+    with contextlib.ExitStack() as loops, pytest.MonkeyPatch.context() as mp:
+
+        @contextlib.contextmanager
+        def attached_once_it_runs(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            with real_hog(*args, **kwargs) as child:
+                devices.append(loops.enter_context(attached(path)))
+                yield child
+
+        mp.setattr(handlers.burnin, "_hog", attached_once_it_runs)
+        job = run(job_for(active_file, Job.Kind.BURN_IN, **{**BURN, "seconds": 60}))
+        assert len(devices) == 1, job.log
+        _refused_naming(job, devices[0], path)
+        assert "The burn-in stopped its hog here." in job.error, job.error

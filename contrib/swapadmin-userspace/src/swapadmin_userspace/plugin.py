@@ -18,7 +18,7 @@ serves the ``area`` file opened from this backend's FUSE mount, that mount is se
 daemon recorded in ``state`` (its pid and start time, in this boot), that daemon holds this
 backend's store open, and the store carries this backend's mark. While the descriptor is
 open none of it can change under it (see ``recheck_store``). Swapping on is refused while
-the daemon runs without PR_SET_IO_FLUSHER (see ``open_for_swapon``).
+the daemon runs without PR_SET_IO_FLUSHER (see ``swap_on``).
 """
 
 from __future__ import annotations
