@@ -27,6 +27,9 @@ def test_it_is_observed_as_its_own_and_turned_off(host_row, loop_device: str) ->
     )
     made = run(job_for(backend, Job.Kind.PROVISION, activate=True))
     assert made.state == Job.State.SUCCEEDED, made.error
+    # Provisioned, as the row now says: a row that never was is proven nothing, and so is
+    # observed ACTIVE whatever its store is (this test's look could not fail without it).
+    backend.refresh_from_db()
     backing = attached_loops()[loop_device]
     os.unlink(backing)
     assert attached_loops()[loop_device] == f"{backing} (deleted)"
