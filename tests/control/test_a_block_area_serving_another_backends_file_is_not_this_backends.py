@@ -13,7 +13,7 @@ import uuid
 import pytest
 
 from backends import kernel
-from backends.plugins.file import MARK_NAME, MARK_PREFIX, MADE
+from backends.plugins.file import MADE, MARK_NAME, MARK_PREFIX
 from swapadmin.core.models import Backend, Job
 from swapadmin.core.observe import observe_backend
 from tests.control.test_run_job_directly import job_for, run
