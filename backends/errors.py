@@ -197,14 +197,15 @@ def before_any_change() -> Iterator[None]:
         # made before any change, not as one that may have changed the store (222/6); a
         # lock or a device another may hold (EAGAIN, EBUSY) never "unchanged" (223/1),
         # and worth a later try.
-        busy = e.errno in _BUSY
+        busy = e.errno in BUSY_ERRNOS
         error = KernelError(_os_words(e), errno=e.errno, retryable=True if busy else None)
         _mark(error)
         raise error from e
 
 
-#: The kernel's "busy": a lock taken (EAGAIN, EWOULDBLOCK), a device in use (EBUSY).
-_BUSY = frozenset({errno_codes.EAGAIN, errno_codes.EWOULDBLOCK, errno_codes.EBUSY})
+#: The kernel's "busy": a lock taken (EAGAIN, EWOULDBLOCK), a device in use (EBUSY); a
+#: later try may find it free.
+BUSY_ERRNOS = frozenset({errno_codes.EAGAIN, errno_codes.EWOULDBLOCK, errno_codes.EBUSY})
 
 
 def held_by_another(error: BaseException) -> bool:
@@ -218,14 +219,9 @@ def held_by_another(error: BaseException) -> bool:
     if not isinstance(error, KernelError):
         return False
     try:  # a third party's errno may be anything: a list, a property that raises (225/4)
-        return getattr(error, "errno", None) in _BUSY
+        return getattr(error, "errno", None) in BUSY_ERRNOS
     except Exception:
         return False
-
-
-def busy_errno(code: int | None) -> bool:
-    """Whether ``code`` is the kernel's "busy" (``_BUSY``): a later try may find it free."""
-    return code in _BUSY
 
 
 # What an error carries, read from a third party's exception as well as ours: its

@@ -44,13 +44,13 @@ from backends import (
 )
 from backends import store as store_mod
 from backends.errors import (
+    BUSY_ERRNOS,
     BusyError,
     KernelError,
     NoDeviceError,
     NotOursError,
     PluginError,
     UnsafeDirectoryError,
-    busy_errno,
     errno_of,
     field_of,
     held_by_another,
@@ -310,7 +310,7 @@ def _restated(
     code = errno_of(e) if isinstance(e, (KernelError, OSError)) else None
     field = field_of(e)
     if isinstance(e, OSError):
-        retryable = retryable if retryable is not None else busy_errno(code)
+        retryable = retryable if retryable is not None else code in BUSY_ERRNOS
     elif not isinstance(e, BackendError):
         # Whose code the bug is in (the kind's, or the contract's calling the kind's) is
         # for the traceback to say, not the method's name (236/4, 237/4).
