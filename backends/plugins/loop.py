@@ -96,7 +96,13 @@ class LoopBackend(FileBackend):
                 f"{path} serves {file_path}, whose name is not UTF-8, which no backend's path "
                 "can be"
             )
-        state = {"device": path, **adoption.root_state(file_path, policy, active=active)}
+        # Adopted from the first look: the device is someone else's, which this kind's
+        # proof of its own devices (``_serves_as_ours``) must not refuse while it is read.
+        state = {
+            "device": path,
+            "store": {"adopted": True},
+            **adoption.root_state(file_path, policy, active=active),
+        }
         return {"path": file_path}, state
 
     @classmethod
@@ -196,17 +202,25 @@ class LoopBackend(FileBackend):
             store.close()
 
     def _check_serves(self, dev_fd: int, dev: str, file_fd: int) -> None:
-        """The open loop device is attached to the open backing file (same inode)."""
+        """The open loop device is attached to the open backing file (same inode), as a
+        device this backend attached (``_serves_as_ours``)."""
         st = os.fstat(dev_fd)
         want = os.fstat(file_fd)
         if not stat.S_ISBLK(st.st_mode) or os.major(st.st_rdev) != store_mod.LOOP_MAJOR:
             raise NotOursError(f"{dev} is not a loop device any more. Nothing was written.")
-        backing = store_mod.loop_backing(dev_fd)
+        backing, _ = _loop_status(dev_fd)
         if backing != (want.st_dev, want.st_ino):
             found = "no file" if backing is None else f"another file (device, inode {backing})"
             raise NotOursError(
                 f"the loop device now at {dev} is not this backend's: it serves {found}, not "
                 f"{self.file_path}. Nothing was written."
+            )
+        if not self._serves_as_ours(dev_fd, file_fd):
+            raise NotOursError(
+                f"the loop device now at {dev} serves {self.file_path}, but this backend did "
+                "not attach it (someone attached the file to it by hand): it is another name "
+                "for the file, not this backend's device. Nothing was written; detach it "
+                f"(losetup -d {dev}), then activate the backend"
             )
 
     # ---- enable / disable ----
@@ -272,11 +286,12 @@ class LoopBackend(FileBackend):
             # The file is gone or not ours: neither is whatever that device serves now.
             self.state.pop("device", None)
             return
-        # The recorded device, or, when a crash lost the record, whichever serves our file.
+        # The recorded device, or, when a crash lost the record, the one this backend
+        # attached (``_find_our_device``), never merely the first that serves the file: a
+        # person's device over it is not this backend's to detach (240/2).
         dev = self.device
         if dev is None or not self._backs(dev, backing.fd):
-            serving = store_mod.loops_serving(os.fstat(backing.fd))
-            dev = serving[0] if serving else dev
+            dev = self._find_our_device(backing.fd) or dev
         if dev is None:
             if backing is not self._store:
                 backing.close()
@@ -323,8 +338,13 @@ class LoopBackend(FileBackend):
         """Attach the proven backing descriptor itself: the device serves the very file
         that was checked, whatever its path names meanwhile."""
         path = self.file_path
-        name = os.fsencode(path)[: LO_NAME_SIZE - 1]
-        info = _LOOP_INFO64.pack(0, 0, 0, 0, 0, 0, 0, 0, LO_FLAGS_DIRECT_IO, name, b"", b"", 0, 0)
+        # The device's own name field carries whose it is, written by the very ioctl that
+        # attaches it: a crash before the record is saved leaves a device that proves to be
+        # this backend's on its own descriptor, which a person's losetup of the same file
+        # (its path there) never does (240/1). sysfs still names the file by its path.
+        info = _LOOP_INFO64.pack(
+            0, 0, 0, 0, 0, 0, 0, 0, LO_FLAGS_DIRECT_IO, self._tag, b"", b"", 0, 0
+        )
         rw = os.open(f"/proc/self/fd/{backing}", os.O_RDWR | os.O_CLOEXEC)
         try:
             if os.fstat(rw).st_ino != os.fstat(backing).st_ino:
@@ -344,26 +364,45 @@ class LoopBackend(FileBackend):
 
     # ---- which loop device is ours ----
 
-    @staticmethod
-    def _backs(dev: str, backing: int) -> bool:
+    def _backs(self, dev: str, backing: int) -> bool:
         """True when ``dev`` is a loop device attached to the open file (same inode). False
         when it serves another file or none (detached), is no loop device at all, or is
         gone: no node (ENOENT), or the node of a device removed (ENXIO). Any other failure
         to ask it (EACCES from a device cgroup, EMFILE, EIO) is raised: read as "not
         ours", a device that may be swapping on the file would be forgotten undetached,
         or the file attached to a second device beside it."""
-        want = os.fstat(backing)
         try:
-            return ask_loop_device(
-                dev, lambda fd: store_mod.loop_backing(fd) == (want.st_dev, want.st_ino)
-            )
+            return ask_loop_device(dev, lambda fd: self._serves_as_ours(fd, backing))
         except KernelError as e:
             raise KernelError(
                 f"cannot tell whether {dev} serves this backend's file: {e.message}",
                 errno=e.errno,
             ) from e
 
+    @property
+    def _tag(self) -> bytes:
+        """What ``_configure`` writes as the device's name (``lo_file_name``): this backend's
+        public id, so that a device it attached is told from another's over the same file."""
+        return f"swapadmin:{self.owner or ''}".encode()[: LO_NAME_SIZE - 1]
+
+    def _serves_as_ours(self, fd: int, backing: int) -> bool:
+        """Whether the open loop device serves the open file (same inode) as a device this
+        backend attached: its name field holds ``_tag``, read with the inode in one ioctl
+        on the descriptor. A device a person attached to the same file (losetup: its path
+        there) is another name for its bytes, never this backend's to record, swap on,
+        write through or detach, whatever number it was given (240/1-2). An adopted area's
+        device was attached by someone else: the one that serves its file. (A device this
+        kind attached before its name field held the tag is not this backend's either:
+        detached by hand, the file is attached again with it.)"""
+        want = os.fstat(backing)
+        served, name = _loop_status(fd)
+        if served != (want.st_dev, want.st_ino):
+            return False
+        return bool(self.record.get("adopted")) or name == self._tag
+
     def _find_our_device(self, backing: int) -> str | None:
+        """The loop device that serves the open file as this backend's (``_serves_as_ours``),
+        when no record names one (a crash lost it, or it is stale)."""
         # sysfs names the backing file, so only devices that name ours are opened to confirm.
         for name in sorted(Path("/sys/block").glob("loop*/loop/backing_file")):
             with contextlib.suppress(OSError):
@@ -594,6 +633,21 @@ class LoopBackend(FileBackend):
                 backing = kernel.read_names(sysfs / "loop" / "backing_file").strip()
                 out["backing_file"] = kernel.printable(backing)
         return out
+
+
+def _loop_status(fd: int) -> tuple[tuple[int, int] | None, bytes]:
+    """What the open loop device serves (device, inode; None when nothing) and its name
+    field, from one LOOP_GET_STATUS64. KernelError when the kernel would not say."""
+    try:
+        raw = fcntl.ioctl(fd, store_mod.LOOP_GET_STATUS64, bytes(_LOOP_INFO64.size))
+    except OSError as e:
+        if e.errno == errno.ENXIO:
+            return None, b""
+        raise KernelError(
+            f"cannot ask a loop device which file it serves: {e.strerror}", errno=e.errno
+        ) from e
+    fields = _LOOP_INFO64.unpack(raw)
+    return (int(fields[0]), int(fields[1])), fields[9].split(b"\0", 1)[0]
 
 
 def _file_gone(e: BackendError) -> bool:

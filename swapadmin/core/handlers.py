@@ -690,6 +690,9 @@ def _proven(ctx: JobContext, plugin: SwapBackend) -> tuple[bool, BackendError | 
     except NotOursError as e:
         ctx.log(f"not this backend's store: {e.message}")
         return False, None
+    except NoDeviceError as e:  # no device now, so nothing of it can be active
+        ctx.log(f"no store to prove: {e.message}")
+        return False, None
     except BackendError as e:
         ctx.log(f"whether the store is this backend's cannot be told: {e.message}")
         return False, e
