@@ -550,8 +550,9 @@ class SwapBackend(ABC):
         """``check_exclusive``, and for a store that is a block device (a loop device, a
         zram device, a disk), no loop device attached over it: another name for its bytes,
         which anyone may swap on or mount, and which its O_EXCL open does not stop. Asked of
-        every kind, a third party's too, before a write and before a swapon (226/1); not in
-        ``open_for_swapon``'s proof, which a swapoff and the read-only looks share (227/4).
+        every kind, a third party's too, before a write, a swapon and a burn-in, and at each
+        of the burn-in's samples (226/1, 240/4); not in ``open_for_swapon``'s proof, which a
+        swapoff and the read-only looks share (227/4).
         Asked of an active area too, just before the swapoff of a job that swaps it off to
         change it or swap it on again (228/1): a kind's ``check_exclusive`` must not refuse
         its own active area (an O_EXCL probe would find the kernel's own swap claim)."""
@@ -759,8 +760,8 @@ class SwapBackend(ABC):
         by then.
 
         Whether another name reaches its bytes (``check_alone``, the kind's
-        ``check_exclusive`` with it) is not this proof's question: the swapon and every
-        write ask it on the descriptor themselves, a job that swaps an active area off to
+        ``check_exclusive`` with it) is not this proof's question: the swapon, the burn-in and
+        every write ask it on the descriptor themselves, a job that swaps an active area off to
         change it asks it before the swapoff, and the read-only looks (a swapoff, the
         observer, the health probe) must not call an area foreign because a loop device was
         attached over its file (227/4, 238/1)."""
@@ -772,20 +773,6 @@ class SwapBackend(ABC):
                 raise self.unformatted_refusal(store)
             self._require_identity(store)
             self.check_swap_uuid(store)
-        except BaseException:
-            store.close()
-            raise
-        return store
-
-    def open_alone(self) -> Store:
-        """``open_for_swapon``'s descriptor with ``check_alone`` asked on it too: for what
-        hands the area's pages to the kernel (a swapon, a burn-in), where another name for
-        its bytes (a loop device over its file) would let anyone read or swap on them. Not
-        meant to be overridden: a kind says what is its own in ``check_identity`` and what
-        else reaches it in ``check_exclusive``."""
-        store = self.open_for_swapon()
-        try:
-            self.check_alone(store)
         except BaseException:
             store.close()
             raise

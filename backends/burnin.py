@@ -32,7 +32,8 @@ from .base import SwapBackend
 from .errors import BackendError, UnsafeError, ValidationError
 
 ProgressFn = Callable[[int, int], None]
-#: Asked at every sample: True stops the burn-in (``BurnInCancelled``).
+#: Asked at every sample: True stops the burn-in (``BurnInCancelled``); an error it raises
+#: (the caller's look at the area, refused) stops it too, and is raised as it is.
 CancelFn = Callable[[], bool]
 
 
@@ -341,7 +342,8 @@ def _watch(
 ) -> tuple[int, int | None]:
     """Sample the area's use and the cgroup's swap until the hog exits (or overstays);
     returns both peaks in bytes (the cgroup's None where the kernel does not account it).
-    ``BurnInCancelled`` once ``cancel()`` says so: ``_hog`` then kills and reaps the hog."""
+    ``BurnInCancelled`` once ``cancel()`` says so, and whatever ``cancel()`` raises: ``_hog``
+    then kills and reaps the hog."""
     started = time.monotonic()
     total_ms = int(seconds * 1000)
     peak = 0

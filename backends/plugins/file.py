@@ -620,7 +620,10 @@ class FileBackend(SwapBackend):
         rec = self.record
         st = os.fstat(fd)
         if st.st_nlink != 1:
-            raise NotOursError(
+            # Not NotOursError: the mark may well prove the file this backend's, and "not
+            # ours" has a destroy forget the row with the area left on (244/1). Refused as
+            # what it is, whatever reads it: another name, which says nothing of whose.
+            raise UnsafeError(
                 f"{path} has {st.st_nlink} names (hard links): another name may be another "
                 "backend's or a user's, so swapadmin will not write to it. Remove the other "
                 "links."

@@ -283,7 +283,18 @@ class LoopBackend(FileBackend):
                 # Not read (EIO, EACCES, EMFILE): the device may still serve the file, and
                 # swap on it. Forgotten, it would be taken for inactive and never detached.
                 raise
-            # The file is gone or not ours: neither is whatever that device serves now.
+            # The file at the path is gone or not this backend's. The device it attached is
+            # still its own (its name field says so, on the device's descriptor), whatever
+            # file it serves now: detached when off, refused when on, never left attached
+            # and forgotten (244/1, 244/15). Any other device recorded is not ours to touch.
+            dev = self.device
+            if dev is not None and ask_loop_device(dev, self._attached_here):
+
+                def still_ours(fd: int) -> None:
+                    if not self._attached_here(fd):
+                        raise NotOursError(f"{dev} changed while it was being detached")
+
+                self._clear(dev, still_ours)
             self.state.pop("device", None)
             return
         # The recorded device, or, when a crash lost the record, the one this backend
@@ -301,24 +312,34 @@ class LoopBackend(FileBackend):
                 # Detached already, perhaps reused since by someone else: not ours to touch.
                 self.state.pop("device", None)
                 return
-            if kernel.is_active(dev):
-                raise ActiveAreaError(
-                    f"{dev} is active in /proc/swaps; deactivate it before detaching the loop "
-                    "device"
-                )
-            with _opened_device(dev) as fd:
-                self._check_serves(fd, dev, backing.fd)
-                try:
-                    fcntl.ioctl(fd, LOOP_CLR_FD)
-                except OSError as e:
-                    if e.errno != errno.ENXIO:  # ENXIO: nothing attached any more
-                        raise KernelError(
-                            f"cannot detach {dev}: {e.strerror}", errno=e.errno
-                        ) from e
+            self._clear(dev, lambda fd: self._check_serves(fd, dev, backing.fd))
         finally:
             if backing is not self._store:
                 backing.close()
         self.state.pop("device", None)
+
+    @staticmethod
+    def _clear(dev: str, check: Callable[[int], object]) -> None:
+        """Detach ``dev``, refused while it is active (a LOOP_CLR_FD of a device in use only
+        marks it to detach at its last close); ``check`` raises unless the device opened for
+        it is still this backend's."""
+        if kernel.is_active(dev):
+            raise ActiveAreaError(
+                f"{dev} is active in /proc/swaps; deactivate it before detaching the loop device"
+            )
+        with _opened_device(dev) as fd:
+            check(fd)
+            try:
+                fcntl.ioctl(fd, LOOP_CLR_FD)
+            except OSError as e:
+                if e.errno != errno.ENXIO:  # ENXIO: nothing attached any more
+                    raise KernelError(f"cannot detach {dev}: {e.strerror}", errno=e.errno) from e
+
+    def _attached_here(self, fd: int) -> bool:
+        """Whether the open loop device serves a file and carries this backend's ``_tag``:
+        attached by this backend, whatever file that is now (its own, unlinked or renamed)."""
+        served, name = _loop_status(fd)
+        return served is not None and name == self._tag
 
     def _configure_free_device(self, backing: int) -> str:
         for _ in range(_ATTACH_ATTEMPTS):

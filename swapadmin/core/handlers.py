@@ -190,10 +190,11 @@ def _swapon(ctx: JobContext, plugin: SwapBackend) -> None:
     """swapon through a descriptor proven to be this backend's formatted area, so the
     kernel opens exactly that store (not whatever the path names by then)."""
     assert ctx.backend is not None
-    # No loop device over its device either: another name for the pages handed to the
-    # kernel (226/1), asked here, not in the proof that swapoffs and looks share (227/4).
-    store = plugin.open_alone()
+    store = plugin.open_for_swapon()
     try:
+        # No loop device over its device either: another name for the pages handed to the
+        # kernel (226/1), asked here, not in the proof that swapoffs and looks share (227/4).
+        plugin.check_alone(store)
         plugin.swap_on(store, priority=ctx.backend.priority, discard=ctx.backend.discard or None)
     finally:
         store.close()
@@ -261,23 +262,37 @@ def _swapoff(
         store.close()
 
 
-def _active_and_alone(plugin: SwapBackend, then: str) -> None:
-    """The store at the path proven this backend's and reached by no other name
-    (``open_alone``), and the very area active in /proc/swaps (matched on the descriptor,
-    not by the path's spelling: 243/1); ``then``, said after any refusal, says what is
-    true of the burn-in once refused."""
+def _open_the_active_area(plugin: SwapBackend, then: str) -> Store:
+    """The store at the path, proven this backend's formatted area (``open_for_swapon``),
+    reached by no other name and the very area active in /proc/swaps (``_look_again``);
+    ``then``, said after any refusal, says what is true of the burn-in once refused."""
     try:
-        store = plugin.open_alone()
+        store = plugin.open_for_swapon()
     except Exception as e:
-        raise _restated(plugin, e, "open_alone", then=then) from e
+        raise _restated(plugin, e, "open_for_swapon", then=then) from e
     try:
-        if store_mod.active_path(store.fd) is None:
-            raise NotOursError(
-                f"the store at {store.path} is this backend's, but it is not active in "
-                f"/proc/swaps: whatever the kernel swaps to now is not it. {then}"
-            )
-    finally:
+        _look_again(plugin, store, then)
+    except BaseException:
         store.close()
+        raise
+    return store
+
+
+def _look_again(plugin: SwapBackend, store: Store, then: str) -> None:
+    """On the open ``store``, already proven this backend's: no other name reaches its bytes
+    now (``check_alone``: a loop device over its file, 239/1), and it is still the area the
+    kernel swaps to, matched on the descriptor, not by the path's spelling (243/1). Never
+    retried: a burn-in refused here would start again from nothing (244/6)."""
+    try:
+        plugin.check_alone(store)
+        active = store_mod.active_path(store.fd)
+    except Exception as e:
+        raise _restated(plugin, e, "check_alone", then=then, retryable=False) from e
+    if active is None:
+        raise UnsafeError(
+            f"the store at {store.path} is this backend's, but it is not active in /proc/swaps "
+            f"(swapped off meanwhile): whatever the kernel swaps to now is not it. {then}"
+        )
 
 
 def _alone_before_the_swapoff(plugin: SwapBackend, store: Store, then: str) -> None:
@@ -606,31 +621,24 @@ def destroy(ctx: JobContext) -> dict[str, Any]:
         # lost. (The dynamic policy swaps a file off in a job of its own first: it turns
         # the file on again when the destroy then fails, ``dynamic._follow_up``.)
         _refuse_if_hidden(backend, plugin)
-    ours, doubt = _proven(ctx, plugin)
+    # Whose the area is matters only while it is on, and is asked before the host changes;
+    # a store gone or unreadable while off is released as far as it proves ours (244/8).
+    on = _active_area(plugin) is not None
+    ours = on and _proven(ctx, plugin)
     # Asked before the host changes: a kind's hook that fails stops the job here, not with
     # the area swapped off and the row kept.
     # An adopted area's line (the sysadmin's own) is released with the area, as the host had
     # it: never looked up, so a line that no longer names the area stops no release.
     spec = _destroy_spec(ctx, plugin) if backend.provisioned_at and not backend.adopted else None
-    if _active_area(plugin) is not None:
-        if ours:
-            ctx.step(10, f"swapoff {plugin.swap_path}")
-            # An adopted area's file or device, or a kind's that releases nothing, is left
-            # as it is: nothing to refuse for (229/2).
-            changes = not backend.adopted and plugin.release_changes_store
-            _swapoff(ctx, plugin, to_change=changes)
-            result["deactivated"] = True
-        elif doubt is not None:
-            # "Cannot tell" is not "not ours": forgetting the row would leave an area that
-            # may well be this backend's on with nothing to turn it off (241/1).
-            raise UnsafeError(
-                f"{plugin.swap_path} is active, and whether it is this backend's store cannot "
-                f"be told: {doubt.message}. Nothing was changed: the area is left on and the "
-                "backend kept. Mend that and destroy it again, or, if the area is not this "
-                f"backend's, swap it off by hand (swapoff {plugin.swap_path}) first."
-            )
-        else:
-            ctx.log(f"{plugin.swap_path} is active but not this backend's: left as it is")
+    if ours:
+        ctx.step(10, f"swapoff {plugin.swap_path}")
+        # An adopted area's file or device, or a kind's that releases nothing, is left
+        # as it is: nothing to refuse for (229/2).
+        changes = not backend.adopted and plugin.release_changes_store
+        _swapoff(ctx, plugin, to_change=changes)
+        result["deactivated"] = True
+    elif on:
+        ctx.log(f"{plugin.swap_path} is active but not this backend's: left as it is")
     ctx.check_cancel()
     if backend.adopted and backend.persist:
         ctx.log(f"adopted area: its line in {settings.SWAPADMIN_FSTAB} is left as it is")
@@ -674,29 +682,38 @@ def _destroy_spec(ctx: JobContext, plugin: SwapBackend) -> str | None:
         return None
 
 
-def _proven(ctx: JobContext, plugin: SwapBackend) -> tuple[bool, BackendError | None]:
-    """Whether the store at the path proves to be this backend's formatted area, and, when
-    it does not, the error that says whether cannot be told (anything but NotOursError: a
-    swap root to mend, EIO, a kind's own "cannot read"); the reason is logged either way.
-    Whether anything else reaches the store is another question, asked before its swapoff
+def _proven(ctx: JobContext, plugin: SwapBackend) -> bool:
+    """Whether the active area's store proves to be this backend's formatted area: False,
+    with the reason logged, only when it proves not to be (NotOursError) or the backend was
+    never provisioned. Any other failure says nothing of whose it is (a swap root to mend,
+    EIO, a second name, a kind's bug): the destroy is refused with the area on and the row
+    kept, never forgotten with an area on that may well be this backend's (241/1). Whether
+    anything else reaches the store is another question, asked before its swapoff
     (``_swapoff``): a loop device attached to an active area's file made it "not this
     backend's", and the area was left on with words that said so, never why (233/1)."""
     assert ctx.backend is not None
     if ctx.backend.provisioned_at is None:
         ctx.log("never provisioned: only what proves to be this backend's is released")
-        return False, None
+        return False
     try:
         plugin.verify()
     except NotOursError as e:
         ctx.log(f"not this backend's store: {e.message}")
-        return False, None
-    except NoDeviceError as e:  # no device now, so nothing of it can be active
-        ctx.log(f"no store to prove: {e.message}")
-        return False, None
-    except BackendError as e:
-        ctx.log(f"whether the store is this backend's cannot be told: {e.message}")
-        return False, e
-    return True, None
+        return False
+    except Exception as e:
+        path = plugin.swap_path
+        raise _restated(
+            plugin,
+            e,
+            "verify",
+            before=f"{path} is active, and whether it is this backend's store cannot be told: ",
+            then=(
+                "Nothing was changed: the area is left on and the backend kept. Mend that and "
+                "destroy it again, or, if the area is not this backend's, swap it off by hand "
+                f"(swapoff {path}) first."
+            ),
+        ) from e
+    return True
 
 
 def resize(ctx: JobContext) -> dict[str, Any]:
@@ -1094,15 +1111,21 @@ def burn_in(ctx: JobContext) -> dict[str, Any]:
     # them (a loop device attached over its file): asked at once, again under the lock
     # after a wait that may be long (239/1), and at each of the hog's samples, so one
     # attached while it runs stops it there (240/4).
-    _active_and_alone(plugin, "Nothing was started.")
+    _open_the_active_area(plugin, "Nothing was started.").close()
     p = ctx.job.params
+    with (
+        host_memory(ctx, "the burn-in"),
+        contextlib.closing(_open_the_active_area(plugin, "Nothing was started.")) as store,
+    ):
 
-    def looked_then_cancelled() -> bool:
-        _active_and_alone(plugin, "The burn-in stopped its hog here.")
-        return ctx.cancelled()
+        def looked_then_cancelled() -> bool:
+            # On the descriptor proven under the lock, whose store cannot change under it:
+            # only what can is asked again, quickly, and never the kind's whole proof (a
+            # daemon's round trips) between two samples of the hog (244/5). A refusal
+            # stops the hog there, and the job fails; a cancel is asked after (244/13).
+            _look_again(plugin, store, "The burn-in stopped its hog here.")
+            return ctx.cancelled()
 
-    with host_memory(ctx, "the burn-in"):
-        _active_and_alone(plugin, "Nothing was started.")
         # v1 where the host binds memory to a v1 hierarchy, else v2: the log says which.
         hierarchy = cgroups.find_hierarchy()
         ctx.step(

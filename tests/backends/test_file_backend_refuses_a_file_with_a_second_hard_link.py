@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from backends import header, pageio
-from backends.errors import NotOursError
+from backends.errors import UnsafeError
 from backends.plugins.file import FileBackend
 from backends.policy import Policy
 from tests.fixtures.host import needs_root, run
@@ -47,7 +47,7 @@ def test_a_provision_refuses_a_linked_swap_file(swap_root: Path, policy: Policy)
         force=True,
         owner=str(uuid.uuid4()),
     )
-    with backend, pytest.raises(NotOursError, match=LINKS):
+    with backend, pytest.raises(UnsafeError, match=LINKS):
         backend.swapfile(True)
     assert backend.record == {}
     assert _digest(path) == before
@@ -75,6 +75,6 @@ def test_a_later_job_refuses_its_own_file_once_linked(
     os.link(path, scratch / "elsewhere")  # outside the swap root, on the same filesystem
     before = _digest(path), path.stat().st_size
     later = rebuilt(made)
-    with later, pytest.raises(NotOursError, match=LINKS):
+    with later, pytest.raises(UnsafeError, match=LINKS):
         write(later)  # type: ignore[operator]
     assert (_digest(path), path.stat().st_size) == before

@@ -9,12 +9,13 @@ device reached (review 239/1)."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import subprocess
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
-from backends import kernel
+from backends import burnin, cgroups, kernel
 from swapadmin.core import handlers
 from swapadmin.core.models import Backend, Job
 from tests.control.test_a_loop_device_over_the_file_before_the_job_leaves_the_area_on import (
@@ -93,24 +94,58 @@ def test_one_attached_while_it_waited_for_the_lock_is_found_under_it(
         assert hogs == []
 
 
-def test_one_attached_while_the_hog_runs_stops_it(active_file: Backend) -> None:
-    """The loop device is attached once the hog has started, which a look before it cannot
-    see: the look at the hog's next sample refuses, and the hog is stopped there, not left
-    to run its minute."""
-    path = active_file.params["path"]
+@contextlib.contextmanager
+def _when_the_hog_runs(do: Callable[[], None]) -> Iterator[list[Any]]:
+    """``do()`` once the burn-in's hog has started, which no look before it can see; yields
+    the hogs started, each checked on exit to be reaped with no cgroup of theirs left."""
     real_hog = handlers.burnin._hog
-    devices: list[str] = []
+    hogs: list[Any] = []
 
-    with contextlib.ExitStack() as loops, pytest.MonkeyPatch.context() as mp:
+    @contextlib.contextmanager
+    def then_do(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        with real_hog(*args, **kwargs) as child:
+            hogs.append(child)
+            do()
+            yield child
 
-        @contextlib.contextmanager
-        def attached_once_it_runs(*args: Any, **kwargs: Any) -> Iterator[Any]:
-            with real_hog(*args, **kwargs) as child:
-                devices.append(loops.enter_context(attached(path)))
-                yield child
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(handlers.burnin, "_hog", then_do)
+        yield hogs
+    hierarchy = cgroups.find_hierarchy()
+    assert [h.returncode is not None for h in hogs] == [True]  # killed and reaped
+    assert list(hierarchy.parent.glob(f"{burnin.CGROUP_PREFIX}*")) == []
 
-        mp.setattr(handlers.burnin, "_hog", attached_once_it_runs)
-        job = run(job_for(active_file, Job.Kind.BURN_IN, **{**BURN, "seconds": 60}))
+
+#: Asked to run for a minute: stopped at its first sample, the job ends long before.
+LONG = {**BURN, "seconds": 60}
+
+
+def test_one_attached_while_the_hog_runs_stops_it(active_file: Backend) -> None:
+    """The loop device is attached once the hog has started: the look at the hog's next
+    sample refuses, and the hog is stopped there, not left to run its minute."""
+    path = active_file.params["path"]
+    with contextlib.ExitStack() as loops:
+        devices: list[str] = []
+        with _when_the_hog_runs(lambda: devices.append(loops.enter_context(attached(path)))):
+            job = run(job_for(active_file, Job.Kind.BURN_IN, **LONG))
         assert len(devices) == 1, job.log
         _refused_naming(job, devices[0], path)
         assert "The burn-in stopped its hog here." in job.error, job.error
+
+
+def test_the_area_swapped_off_while_the_hog_runs_stops_it(active_file: Backend) -> None:
+    """The area swapped off by hand once the hog has started: the kernel no longer swaps to
+    it, so what the burn-in would measure is not this area (243/1). The hog fits under its
+    limit here, so the swapoff moves no page of it and kills nothing."""
+    path = active_file.params["path"]
+    fits = {**LONG, "memory_limit_bytes": 32 * MiB, "hog_bytes": 8 * MiB}
+    with _when_the_hog_runs(lambda: _swapoff_by_hand(path)):
+        job = run(job_for(active_file, Job.Kind.BURN_IN, **fits))
+    assert job.state == Job.State.FAILED, job.log
+    assert "is this backend's, but it is not active in /proc/swaps" in job.error, job.error
+    assert "The burn-in stopped its hog here." in job.error, job.error
+    assert kernel.find_area(path) is None
+
+
+def _swapoff_by_hand(path: str) -> None:
+    subprocess.run(["swapoff", path], check=True)

@@ -984,7 +984,9 @@ class UserspaceBackend(LoopBackend):
         except _Gone as gone:
             if gone.cut_off:
                 raise self._cut_off(mp) from None
-            raise NotOursError(
+            # "Cannot tell", not "not ours": a destroy takes NotOursError for an area to
+            # forget with its row (244/2).
+            raise BackendError(
                 f"the daemon serving {mp} is gone: nothing proves who serves it. Nothing was "
                 "written; enable the backend again."
             ) from None
