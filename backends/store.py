@@ -337,16 +337,29 @@ def _read(path: Path) -> str:
 def loop_backing(fd: int) -> tuple[int, int] | None:
     """(st_dev, st_ino) of the file a loop device's open descriptor is attached to; None
     when it is attached to none (ENXIO). KernelError when the kernel would not say."""
+    return loop_status(fd)[0]
+
+
+#: Where ``lo_file_name`` (64 bytes) sits in struct loop_info64: after five u64 and four u32.
+_LOOP_NAME_AT: Final = 56
+_LOOP_NAME_SIZE: Final = 64
+
+
+def loop_status(fd: int) -> tuple[tuple[int, int] | None, bytes]:
+    """What the open loop device serves, (st_dev, st_ino) or None when nothing (ENXIO), and
+    its name field (``lo_file_name``, up to its NUL), from one LOOP_GET_STATUS64: both of
+    the same instant. KernelError when the kernel would not say."""
     try:
         raw = fcntl.ioctl(fd, LOOP_GET_STATUS64, bytes(_LOOP_INFO64_SIZE))
     except OSError as e:
         if e.errno == errno_mod.ENXIO:
-            return None
+            return None, b""
         raise KernelError(
             f"cannot ask a loop device which file it serves: {e.strerror}", errno=e.errno
         ) from e
     dev, ino = _LOOP_HEAD.unpack_from(raw)
-    return int(dev), int(ino)
+    name = raw[_LOOP_NAME_AT : _LOOP_NAME_AT + _LOOP_NAME_SIZE].split(b"\0", 1)[0]
+    return (int(dev), int(ino)), name
 
 
 def device_identity(fd: int) -> dict[str, Any]:

@@ -156,6 +156,11 @@ class LoopBackend(FileBackend):
     def open_store(self, writable: bool) -> Store:
         """The loop device, opened with the backing file that proves it: the file through
         the walk from the swap root (locked while written), the device by its path."""
+        # Whose the device is first: a device this backend did not attach, over a file that
+        # is not its own, is another's whatever the file at the path now is; asked after
+        # the file, a file gone made it "cannot tell", and a destroy was refused unless a
+        # person swapped their own area off (245/5). Proven again on the descriptor below.
+        self._refuse_a_device_another_attached()
         file_store = self._open_file(os.O_RDONLY)
         try:
             if writable:
@@ -187,19 +192,20 @@ class LoopBackend(FileBackend):
                 _over_our_device(mine, os.fstat(store.fd), claim=self._claim)
 
     def _own_loop_device(self, backing: int | None = None) -> str | None:
-        """Our recorded device, or, when a crash lost the record, the one that serves our
-        file: named by it in sysfs and attached to its very inode (of ``backing``, or of
-        the file opened again), as ``_attach`` reuses it. A name alone is not enough: sysfs
-        names a file by path, and a path can name two (one hidden by a mount since)."""
-        if self.device:
+        """The device that serves our file (of ``backing``, or the file opened again) as
+        this backend's (``_backs``): the recorded one, or, when a crash lost the record or
+        it is stale, the one found (``_find_our_device``). Never the record unchecked: a
+        stale one may name a person's device over the file, which a look for other names
+        must not pass as ours (245/2)."""
+        if backing is None:
+            store = self._open_file(os.O_RDONLY)
+            try:
+                return self._own_loop_device(store.fd)
+            finally:
+                store.close()
+        if self.device and self._backs(self.device, backing):
             return self.device
-        if backing is not None:
-            return self._find_our_device(backing)
-        store = self._open_file(os.O_RDONLY)
-        try:
-            return self._find_our_device(store.fd)
-        finally:
-            store.close()
+        return self._find_our_device(backing)
 
     def _check_serves(self, dev_fd: int, dev: str, file_fd: int) -> None:
         """The open loop device is attached to the open backing file (same inode), as a
@@ -208,7 +214,7 @@ class LoopBackend(FileBackend):
         want = os.fstat(file_fd)
         if not stat.S_ISBLK(st.st_mode) or os.major(st.st_rdev) != store_mod.LOOP_MAJOR:
             raise NotOursError(f"{dev} is not a loop device any more. Nothing was written.")
-        backing, _ = _loop_status(dev_fd)
+        backing, _ = store_mod.loop_status(dev_fd)
         if backing != (want.st_dev, want.st_ino):
             found = "no file" if backing is None else f"another file (device, inode {backing})"
             raise NotOursError(
@@ -216,12 +222,60 @@ class LoopBackend(FileBackend):
                 f"{self.file_path}. Nothing was written."
             )
         if not self._serves_as_ours(dev_fd, file_fd):
-            raise NotOursError(
-                f"the loop device now at {dev} serves {self.file_path}, but this backend did "
-                "not attach it (someone attached the file to it by hand): it is another name "
-                "for the file, not this backend's device. Nothing was written; detach it "
-                f"(losetup -d {dev}), then activate the backend"
-            )
+            raise NotOursError(f"{self._not_attached_here(dev)}. Nothing was written.")
+
+    def adopt_store(self) -> None:
+        """As the base records it, the record adopted before the store is opened: the device
+        is someone else's, which the proof of this backend's own devices must not refuse
+        while it is read (as ``adopt`` starts the state)."""
+        self.update_record(adopted=True)
+        super().adopt_store()
+
+    def _not_attached_here(self, dev: str) -> str:
+        """The words for a recorded device that serves a file but that this backend did not
+        attach (no ``_tag``): a person's losetup, or a swapadmin from before the tag."""
+        return (
+            f"the loop device now at {dev} is not this backend's: it did not attach it (someone "
+            "attached a file to it by hand with losetup, or a swapadmin from before "
+            "2026-12-07 did, whose devices do not carry the backend's id), so swapadmin "
+            "neither writes through it, swaps it on or off, nor detaches it. If it serves "
+            f"{self.file_path}, swap it off by hand if it is on (swapoff {dev}), detach it "
+            f"(losetup -d {dev}), then activate the backend"
+        )
+
+    def _refuse_a_device_another_attached(self, backing: int | None = None) -> None:
+        """NotOursError when the recorded device serves a file but not as one this backend
+        attached (no ``_tag``): any file, or, with ``backing``, that very file (a person's
+        losetup, or a swapadmin from before the tag), which is then refused rather than
+        forgotten or passed over (245/1). Nothing for an adopted area, no device recorded,
+        or one that serves nothing."""
+        dev = self.state.get("device")
+        if not dev or self.record.get("adopted"):
+            return
+        want = None if backing is None else os.fstat(backing)
+
+        def anothers(fd: int) -> bool:
+            served, name = store_mod.loop_status(fd)
+            if served is None or name == self._tag:
+                return False
+            return want is None or served == (want.st_dev, want.st_ino)
+
+        if ask_loop_device(str(dev), anothers):
+            raise NotOursError(f"{self._not_attached_here(str(dev))}. Nothing was written.")
+
+    def _let_go_of(self, dev: str) -> None:
+        """Detach ``dev`` when it is a device this backend attached (``_attached_here``) but
+        over a file that is not its own now (unlinked, replaced): still this backend's, and
+        attached over its old bytes for good if only forgotten (244/15, 245/4). Refused
+        while in use (``_clear``)."""
+        if not ask_loop_device(dev, self._attached_here):
+            return
+
+        def still_ours(fd: int) -> None:
+            if not self._attached_here(fd):
+                raise NotOursError(f"{dev} changed while it was being detached")
+
+        self._clear(dev, still_ours)
 
     # ---- enable / disable ----
 
@@ -252,7 +306,13 @@ class LoopBackend(FileBackend):
     def _attach(self) -> None:
         backing = self._backing_store()
         try:
-            dev = self.device if self.device and self._backs(self.device, backing.fd) else None
+            recorded = self.device
+            dev = recorded if recorded and self._backs(recorded, backing.fd) else None
+            if recorded and dev is None:
+                # Refused rather than a second device attached beside it (245/1); ours over
+                # an old file is let go of rather than leaked (245/4).
+                self._refuse_a_device_another_attached(backing.fd)
+                self._let_go_of(recorded)
             # After a crash between attaching and storing state, the device is found again.
             dev = dev or self._find_our_device(backing.fd)
             if dev is None and not self.may_make_store:
@@ -287,20 +347,22 @@ class LoopBackend(FileBackend):
             # still its own (its name field says so, on the device's descriptor), whatever
             # file it serves now: detached when off, refused when on, never left attached
             # and forgotten (244/1, 244/15). Any other device recorded is not ours to touch.
-            dev = self.device
-            if dev is not None and ask_loop_device(dev, self._attached_here):
-
-                def still_ours(fd: int) -> None:
-                    if not self._attached_here(fd):
-                        raise NotOursError(f"{dev} changed while it was being detached")
-
-                self._clear(dev, still_ours)
+            if self.device is not None:
+                self._let_go_of(self.device)
             self.state.pop("device", None)
             return
         # The recorded device, or, when a crash lost the record, the one this backend
         # attached (``_find_our_device``), never merely the first that serves the file: a
         # person's device over it is not this backend's to detach (240/2).
         dev = self.device
+        if dev is not None and not self._backs(dev, backing.fd):
+            try:
+                self._refuse_a_device_another_attached(backing.fd)  # kept, not forgotten
+                self._let_go_of(dev)
+            except BaseException:
+                if backing is not self._store:
+                    backing.close()
+                raise
         if dev is None or not self._backs(dev, backing.fd):
             dev = self._find_our_device(backing.fd) or dev
         if dev is None:
@@ -320,25 +382,49 @@ class LoopBackend(FileBackend):
 
     @staticmethod
     def _clear(dev: str, check: Callable[[int], object]) -> None:
-        """Detach ``dev``, refused while it is active (a LOOP_CLR_FD of a device in use only
-        marks it to detach at its last close); ``check`` raises unless the device opened for
-        it is still this backend's."""
-        if kernel.is_active(dev):
+        """Detach ``dev``, refused while anything uses it: a LOOP_CLR_FD of a device in use
+        only marks it to detach at its last close, leaving it attached under what uses it.
+        ``check`` raises unless the device opened for it is still this backend's. A device
+        another process merely holds open is found only after the LOOP_CLR_FD: then it is
+        said, and the record kept until the kernel detaches it (BusyError, retried)."""
+        try:
+            # O_EXCL: a swapon, a mount, a dm or md device over it, or another's claim all
+            # refuse it (EBUSY), which a look at /proc/swaps by name, made before the open,
+            # did not see (245/3).
+            fd = open_loop_node(dev, os.O_RDWR | os.O_EXCL)
+        except KernelError as e:
+            if e.errno != errno.EBUSY:
+                raise
+            if kernel.is_active(dev):
+                raise ActiveAreaError(
+                    f"{dev} is active in /proc/swaps; deactivate it before detaching the loop "
+                    "device"
+                ) from e
             raise ActiveAreaError(
-                f"{dev} is active in /proc/swaps; deactivate it before detaching the loop device"
-            )
-        with _opened_device(dev) as fd:
+                f"{dev} is in use (mounted, or claimed by another), so it is not detached"
+            ) from e
+        try:
             check(fd)
+            _check_nothing_over(fd, dev, doing="detach it", probe=False)
             try:
                 fcntl.ioctl(fd, LOOP_CLR_FD)
             except OSError as e:
                 if e.errno != errno.ENXIO:  # ENXIO: nothing attached any more
                     raise KernelError(f"cannot detach {dev}: {e.strerror}", errno=e.errno) from e
+            if store_mod.loop_status(fd)[0] is not None:
+                # Another process holds it open: the kernel only marks it to detach at its
+                # last close. Said, and the record kept until it is gone.
+                raise BusyError(
+                    f"{dev} is held open by another process: the kernel detaches it when that "
+                    "process closes it; this backend keeps its record until then"
+                )
+        finally:
+            os.close(fd)
 
     def _attached_here(self, fd: int) -> bool:
         """Whether the open loop device serves a file and carries this backend's ``_tag``:
         attached by this backend, whatever file that is now (its own, unlinked or renamed)."""
-        served, name = _loop_status(fd)
+        served, name = store_mod.loop_status(fd)
         return served is not None and name == self._tag
 
     def _configure_free_device(self, backing: int) -> str:
@@ -416,7 +502,7 @@ class LoopBackend(FileBackend):
         kind attached before its name field held the tag is not this backend's either:
         detached by hand, the file is attached again with it.)"""
         want = os.fstat(backing)
-        served, name = _loop_status(fd)
+        served, name = store_mod.loop_status(fd)
         if served != (want.st_dev, want.st_ino):
             return False
         return bool(self.record.get("adopted")) or name == self._tag
@@ -654,21 +740,6 @@ class LoopBackend(FileBackend):
                 backing = kernel.read_names(sysfs / "loop" / "backing_file").strip()
                 out["backing_file"] = kernel.printable(backing)
         return out
-
-
-def _loop_status(fd: int) -> tuple[tuple[int, int] | None, bytes]:
-    """What the open loop device serves (device, inode; None when nothing) and its name
-    field, from one LOOP_GET_STATUS64. KernelError when the kernel would not say."""
-    try:
-        raw = fcntl.ioctl(fd, store_mod.LOOP_GET_STATUS64, bytes(_LOOP_INFO64.size))
-    except OSError as e:
-        if e.errno == errno.ENXIO:
-            return None, b""
-        raise KernelError(
-            f"cannot ask a loop device which file it serves: {e.strerror}", errno=e.errno
-        ) from e
-    fields = _LOOP_INFO64.unpack(raw)
-    return (int(fields[0]), int(fields[1])), fields[9].split(b"\0", 1)[0]
 
 
 def _file_gone(e: BackendError) -> bool:

@@ -711,8 +711,11 @@ class UserspaceBackend(LoopBackend):
         try:
             dev = self.device if self.device and self._backs(self.device, area) else None
             if dev is None:  # a crash between attaching and saving the state
+                # Only a device this backend attached (its name field, ``_attached_here``):
+                # a person's losetup of the area is another name for it, never taken (245/6).
                 serving = store_mod.loops_serving(os.fstat(area))
-                dev = serving[0] if serving else None
+                ours = [d for d in serving if ask_loop_device(d, self._attached_here)]
+                dev = ours[0] if ours else None
             self.state["device"] = dev or self._configure_free_device(area)
             self.save_state()  # a crash from here on must not leave it unknown
         finally:
@@ -1006,7 +1009,7 @@ class UserspaceBackend(LoopBackend):
         if not stat.S_ISBLK(st.st_mode) or os.major(st.st_rdev) != store_mod.LOOP_MAJOR:
             raise NotOursError(f"{dev} is not a loop device any more. Nothing was written.")
         want = os.fstat(area)
-        backing = store_mod.loop_backing(dev_fd)
+        backing, name = store_mod.loop_status(dev_fd)
         if backing != (want.st_dev, want.st_ino):
             found = "no file" if backing is None else f"another file (device, inode {backing})"
             raise NotOursError(
@@ -1014,6 +1017,8 @@ class UserspaceBackend(LoopBackend):
                 f"{mp}/{AREA} (device, inode {(want.st_dev, want.st_ino)}). Nothing was "
                 "written."
             )
+        if name != self._tag:  # a person's losetup of the area (245/6)
+            raise NotOursError(f"{self._not_attached_here(dev)}. Nothing was written.")
 
     def check_exclusive(self, store: Store) -> None:
         if not store.held:

@@ -1,0 +1,106 @@
+"""A loop device the record names but that this backend did not attach (its name field
+holds no backend id): a person's losetup, or a device a swapadmin from before 2026-12-07
+attached, which looks the same. Over the backend's own file and swapped on, it is refused,
+in words that say both and the way out, and a destroy keeps the record of it: before
+(245/1), the destroy dropped and saved the record before its file's removal refused, and
+the row then read "off" with the area on. Over another's file, with the backend's own file
+gone, it is another's area: the destroy forgets the row and leaves it on (245/5: before, it
+was refused until the person swapped their own area off). And a device of the backend's own
+that another process holds open is not detached under it (245/3)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from backends import kernel
+from swapadmin.core.models import Backend, Job
+from swapadmin.core.observe import observe_backend
+from tests.control.test_an_off_loop_area_is_not_resized_while_its_device_is_claimed import (
+    LoopArea,
+    loop_area,
+)
+from tests.control.test_run_job_directly import job_for, run
+from tests.fixtures.by_hand import attached
+from tests.fixtures.host import attached_loops, needs_root
+from tests.fixtures.host import run as sh
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("on_testhost"), needs_root]
+
+__all__ = ["loop_area"]  # the fixture this module uses
+
+
+def _names(backend: Backend, dev: str) -> Backend:
+    Backend.objects.filter(pk=backend.pk).update(state={**backend.state, "device": dev})
+    return Backend.objects.get(pk=backend.pk)
+
+
+def test_one_over_its_file_and_on_is_refused_and_kept(loop_area: LoopArea) -> None:
+    backend, device, path = loop_area
+    sh("losetup", "-d", device)
+    with attached(path) as theirs:
+        backend = _names(backend, theirs)
+        sh("swapon", theirs)
+        try:
+            off = run(job_for(backend, Job.Kind.DEACTIVATE))
+            assert off.state == Job.State.FAILED, off.log
+            assert "did not attach it" in off.error, off.error
+            assert "or a swapadmin from before 2026-12-07 did" in off.error, off.error
+            assert f"swapoff {theirs}" in off.error, off.error
+
+            gone = run(job_for(backend, Job.Kind.DESTROY))
+            assert gone.state == Job.State.FAILED, gone.log
+            assert kernel.find_area(theirs) is not None
+            kept = Backend.objects.get(pk=backend.pk)
+            assert kept.state.get("device") == theirs  # the record of it kept
+            assert observe_backend(kept) == Backend.Observed.FOREIGN  # never "off"
+        finally:
+            sh("swapoff", theirs, check=False)
+
+
+def test_one_over_anothers_file_with_its_own_gone_is_left_on(
+    loop_area: LoopArea, scratch: Path
+) -> None:
+    backend, device, path = loop_area
+    sh("losetup", "-d", device)
+    path.unlink()
+    other = scratch / "theirs"
+    other.write_bytes(bytes(16 << 20))
+    subprocess.run(["mkswap", "-q", str(other)], check=True)
+    with attached(other) as theirs:
+        backend = _names(backend, theirs)
+        sh("swapon", theirs)
+        try:
+            assert observe_backend(backend) == Backend.Observed.FOREIGN
+
+            job = run(job_for(backend, Job.Kind.DESTROY))
+
+            assert job.state == Job.State.SUCCEEDED, job.log
+            assert kernel.find_area(theirs) is not None  # theirs, left on
+            assert attached_loops().get(theirs) == str(other)
+            assert not Backend.objects.filter(pk=backend.pk).exists()
+        finally:
+            sh("swapoff", theirs, check=False)
+    # The fixture's destroy finds no row; made again so its teardown has one to destroy.
+    Backend.objects.create(
+        pk=backend.pk, host=backend.host, kind="loop", name=backend.name,
+        params=backend.params, size_bytes=backend.size_bytes,
+    )  # fmt: skip
+
+
+def test_its_own_held_open_by_another_is_not_detached_under_it(loop_area: LoopArea) -> None:
+    backend, device, path = loop_area
+    held = os.open(device, os.O_RDONLY)
+    try:
+        job = run(job_for(backend, Job.Kind.DESTROY))
+        assert job.state in (Job.State.FAILED, Job.State.QUEUED), job.log
+        assert f"{device} is held open by another process" in job.log, job.log
+        kept = Backend.objects.get(pk=backend.pk)
+        assert kept.state.get("device") == device  # kept until the kernel lets it go
+        assert path.exists()
+    finally:
+        os.close(held)
+    assert device not in attached_loops()  # detached at that last close, as said
