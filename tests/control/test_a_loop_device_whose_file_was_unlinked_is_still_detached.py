@@ -7,40 +7,24 @@ left as it is."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from swapadmin.core.models import Backend, Job
-from tests.control.test_run_job_directly import MiB, job_for, run
+from tests.control.test_an_off_loop_area_is_not_resized_while_its_device_is_claimed import (
+    LoopArea,
+    loop_area,
+)
+from tests.control.test_run_job_directly import job_for, run
 from tests.fixtures.by_hand import attached
 from tests.fixtures.host import attached_loops, needs_root
 from tests.fixtures.host import run as sh
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("on_testhost"), needs_root]
 
-
-@pytest.fixture
-def loop_area(host_row, swap_root: Path) -> Iterator[tuple[Backend, str, Path]]:
-    """A 16 MiB loop area, provisioned and off: (row, its device, its file); its device
-    detached after the test, whatever the test left."""
-    path = swap_root / "area"
-    backend = Backend.objects.create(
-        host=host_row, kind="loop", name="area", params={"path": str(path)}, size_bytes=16 * MiB
-    )
-    made = run(job_for(backend, Job.Kind.PROVISION))
-    assert made.state == Job.State.SUCCEEDED, made.error
-    backend.refresh_from_db()
-    device = backend.state["device"]
-    try:
-        yield backend, device, path
-    finally:
-        if attached_loops().get(device, "").startswith(str(path)):
-            sh("losetup", "-d", device, check=False)
+__all__ = ["loop_area"]  # the fixture this module uses
 
 
-def test_the_destroy_detaches_the_device(loop_area: tuple[Backend, str, Path]) -> None:
+def test_the_destroy_detaches_the_device(loop_area: LoopArea) -> None:
     backend, device, path = loop_area
     path.unlink()
     assert attached_loops()[device] == f"{path} (deleted)"
@@ -52,7 +36,7 @@ def test_the_destroy_detaches_the_device(loop_area: tuple[Backend, str, Path]) -
     assert not Backend.objects.filter(pk=backend.pk).exists()
 
 
-def test_a_persons_device_the_record_names_is_left(loop_area: tuple[Backend, str, Path]) -> None:
+def test_a_persons_device_the_record_names_is_left(loop_area: LoopArea) -> None:
     """The backend's own device detached by hand, a person's attached to the file, the
     record made to name it, and the file unlinked: not this backend's, so left attached."""
     backend, device, path = loop_area
