@@ -160,7 +160,7 @@ class LoopBackend(FileBackend):
         # is not its own, is another's whatever the file at the path now is; asked after
         # the file, a file gone made it "cannot tell", and a destroy was refused unless a
         # person swapped their own area off (245/5). Proven again on the descriptor below.
-        self._refuse_a_device_another_attached()
+        self._refuse_a_device_another_attached(any_file=True)
         file_store = self._open_file(os.O_RDONLY)
         try:
             if writable:
@@ -238,30 +238,70 @@ class LoopBackend(FileBackend):
             f"the loop device now at {dev} is not this backend's: it did not attach it (someone "
             "attached a file to it by hand with losetup, or a swapadmin from before "
             "2026-12-07 did, whose devices do not carry the backend's id), so swapadmin "
-            "neither writes through it, swaps it on or off, nor detaches it. If it serves "
-            f"{self.file_path}, swap it off by hand if it is on (swapoff {dev}), detach it "
-            f"(losetup -d {dev}), then activate the backend"
+            f"neither writes through it, swaps it on or off, nor detaches it. It serves "
+            f"{self.file_path} (or the file this backend made there): swap it off by hand if "
+            f"it is on (swapoff {dev}), detach it (losetup -d {dev}), then activate the "
+            "backend"
         )
 
-    def _refuse_a_device_another_attached(self, backing: int | None = None) -> None:
+    def _recorded_inode(self) -> tuple[int, int] | None:
+        """The (st_dev, st_ino) of the file as this backend recorded it (its ``key``)."""
+        key = self.record.get("key")
+        parts = key.split(":") if isinstance(key, str) else []
+        if len(parts) == 3 and parts[0] == "file" and all(p.isdigit() for p in parts[1:]):
+            return int(parts[1]), int(parts[2])
+        return None
+
+    def _refuse_a_device_another_attached(
+        self, backing: int | None = None, *, any_file: bool = False
+    ) -> None:
         """NotOursError when the recorded device serves a file but not as one this backend
-        attached (no ``_tag``): any file, or, with ``backing``, that very file (a person's
-        losetup, or a swapadmin from before the tag), which is then refused rather than
-        forgotten or passed over (245/1). Nothing for an adopted area, no device recorded,
-        or one that serves nothing."""
+        attached (no ``_tag``): over this backend's file (open as ``backing``, or as it was
+        recorded, which a file unlinked or replaced since leaves the device serving), it is
+        a person's losetup or a device a swapadmin from before the tag attached, refused
+        rather than forgotten or passed over (245/1, 246/1); over another file, only with
+        ``any_file``, in the words that say which (246/2). Nothing for an adopted area, no
+        device recorded, or one that serves nothing."""
         dev = self.state.get("device")
         if not dev or self.record.get("adopted"):
             return
-        want = None if backing is None else os.fstat(backing)
+        ours = set()
+        if backing is not None:
+            st = os.fstat(backing)
+            ours.add((st.st_dev, st.st_ino))
+        recorded = self._recorded_inode()
+        if recorded is not None and self._named_ours(str(dev)):
+            # The number alone is not enough: a file unlinked once nothing held it frees its
+            # inode, which a file made since may be given; sysfs must name our path too.
+            ours.add(recorded)
+        seen: list[tuple[int, int]] = []
 
         def anothers(fd: int) -> bool:
             served, name = store_mod.loop_status(fd)
             if served is None or name == self._tag:
                 return False
-            return want is None or served == (want.st_dev, want.st_ino)
+            seen.append(served)
+            return True
 
-        if ask_loop_device(str(dev), anothers):
+        if not ask_loop_device(str(dev), anothers):
+            return
+        if seen[0] in ours:
             raise NotOursError(f"{self._not_attached_here(str(dev))}. Nothing was written.")
+        if any_file:
+            raise NotOursError(
+                f"the loop device now at {dev} is not this backend's: it serves another file "
+                f"(device, inode {seen[0]}), not {self.file_path}. Nothing was written."
+            )
+
+    def _named_ours(self, dev: str) -> bool:
+        """Whether sysfs names this backend's path (or that path deleted) as what ``dev``
+        serves: a name, which alone proves nothing, asked beside the inode."""
+        name = Path("/sys/block") / Path(dev).name / "loop" / "backing_file"
+        try:
+            said = kernel.read_names(name).strip()
+        except OSError:
+            return False
+        return said in (self.file_path, f"{self.file_path} (deleted)")
 
     def _let_go_of(self, dev: str) -> None:
         """Detach ``dev`` when it is a device this backend attached (``_attached_here``) but
@@ -343,42 +383,42 @@ class LoopBackend(FileBackend):
                 # Not read (EIO, EACCES, EMFILE): the device may still serve the file, and
                 # swap on it. Forgotten, it would be taken for inactive and never detached.
                 raise
-            # The file at the path is gone or not this backend's. The device it attached is
-            # still its own (its name field says so, on the device's descriptor), whatever
-            # file it serves now: detached when off, refused when on, never left attached
-            # and forgotten (244/1, 244/15). Any other device recorded is not ours to touch.
+            # The file at the path is gone or not this backend's. A device the record names
+            # over the file as recorded, which this backend did not attach, is refused, not
+            # forgotten (246/1); the device it attached is still its own (its name field),
+            # whatever file it serves now: detached when off, refused when on, never left
+            # attached and forgotten (244/1, 244/15). Any other is not ours to touch.
             if self.device is not None:
+                self._refuse_a_device_another_attached()
                 self._let_go_of(self.device)
             self.state.pop("device", None)
             return
-        # The recorded device, or, when a crash lost the record, the one this backend
-        # attached (``_find_our_device``), never merely the first that serves the file: a
-        # person's device over it is not this backend's to detach (240/2).
-        dev = self.device
-        if dev is not None and not self._backs(dev, backing.fd):
-            try:
-                self._refuse_a_device_another_attached(backing.fd)  # kept, not forgotten
-                self._let_go_of(dev)
-            except BaseException:
-                if backing is not self._store:
-                    backing.close()
-                raise
-        if dev is None or not self._backs(dev, backing.fd):
-            dev = self._find_our_device(backing.fd) or dev
-        if dev is None:
-            if backing is not self._store:
-                backing.close()
-            return
         try:
-            if not self._backs(dev, backing.fd):
-                # Detached already, perhaps reused since by someone else: not ours to touch.
+            if self._detach_serving(backing.fd):
                 self.state.pop("device", None)
-                return
-            self._clear(dev, lambda fd: self._check_serves(fd, dev, backing.fd))
         finally:
+            # One close for every way out, a refusal's or a failed look's (246/3).
             if backing is not self._store:
                 backing.close()
-        self.state.pop("device", None)
+
+    def _detach_serving(self, backing: int) -> bool:
+        """Detach the device that serves the open file as this backend's: the recorded one,
+        or, when a crash lost the record, the one this backend attached
+        (``_find_our_device``), never merely the first that serves the file: a person's
+        device over it is not this backend's to detach (240/2). True once there is none of
+        ours attached, so the record may go."""
+        dev = self.device
+        if dev is not None and not self._backs(dev, backing):
+            self._refuse_a_device_another_attached(backing)  # kept, not forgotten
+            self._let_go_of(dev)
+        if dev is None or not self._backs(dev, backing):
+            dev = self._find_our_device(backing) or dev
+        if dev is None:
+            return False
+        if self._backs(dev, backing):
+            self._clear(dev, lambda fd: self._check_serves(fd, dev, backing))
+        # else detached already, perhaps reused since by someone else: not ours to touch.
+        return True
 
     @staticmethod
     def _clear(dev: str, check: Callable[[int], object]) -> None:
@@ -412,11 +452,13 @@ class LoopBackend(FileBackend):
                 if e.errno != errno.ENXIO:  # ENXIO: nothing attached any more
                     raise KernelError(f"cannot detach {dev}: {e.strerror}", errno=e.errno) from e
             if store_mod.loop_status(fd)[0] is not None:
-                # Another process holds it open: the kernel only marks it to detach at its
-                # last close. Said, and the record kept until it is gone.
+                # Another process holds it open: the kernel only marked it to detach at its
+                # last close. The mark is taken back, so the failed job leaves the device as
+                # it was, never one that detaches itself under a later swapon (246/5).
+                _keep_attached(fd, dev)
                 raise BusyError(
-                    f"{dev} is held open by another process: the kernel detaches it when that "
-                    "process closes it; this backend keeps its record until then"
+                    f"{dev} is held open by another process, so it was not detached; this "
+                    "backend keeps it and its record. Try again once that process closes it"
                 )
         finally:
             os.close(fd)
@@ -740,6 +782,29 @@ class LoopBackend(FileBackend):
                 backing = kernel.read_names(sysfs / "loop" / "backing_file").strip()
                 out["backing_file"] = kernel.printable(backing)
         return out
+
+
+LOOP_SET_STATUS64: Final = 0x4C04
+LO_FLAGS_AUTOCLEAR: Final = 4
+#: Where ``lo_flags`` sits among the fields of struct loop_info64 (``_LOOP_INFO64``).
+_LO_FLAGS: Final = 8
+
+
+def _keep_attached(fd: int, dev: str) -> None:
+    """Take back the "detach at last close" mark a LOOP_CLR_FD left on a device another
+    process holds open (LOOP_SET_STATUS64 with the status as it is, that flag cleared)."""
+    try:
+        raw = fcntl.ioctl(fd, store_mod.LOOP_GET_STATUS64, bytes(_LOOP_INFO64.size))
+        fields = list(_LOOP_INFO64.unpack(raw))
+        fields[_LO_FLAGS] &= ~LO_FLAGS_AUTOCLEAR
+        fcntl.ioctl(fd, LOOP_SET_STATUS64, _LOOP_INFO64.pack(*fields))
+    except OSError as e:
+        raise KernelError(
+            f"{dev} is held open by another process and is marked to detach when it closes "
+            f"it; that mark could not be taken back ({e.strerror}): activate the backend "
+            "only once it is detached",
+            errno=e.errno,
+        ) from e
 
 
 def _file_gone(e: BackendError) -> bool:
