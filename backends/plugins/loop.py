@@ -256,52 +256,44 @@ class LoopBackend(FileBackend):
         self, backing: int | None = None, *, any_file: bool = False
     ) -> None:
         """NotOursError when the recorded device serves a file but not as one this backend
-        attached (no ``_tag``): over this backend's file (open as ``backing``, or as it was
-        recorded, which a file unlinked or replaced since leaves the device serving), it is
-        a person's losetup or a device a swapadmin from before the tag attached, refused
-        rather than forgotten or passed over (245/1, 246/1); over another file, only with
-        ``any_file``, in the words that say which (246/2). Nothing for an adopted area, no
-        device recorded, or one that serves nothing."""
+        attached (no ``_tag``): a person's losetup, or a device a swapadmin from before the
+        tag attached, which look the same. Refused, never forgotten or passed over, when it
+        serves this backend's file open as ``backing`` (245/1), or, while it is swapped on,
+        the file as recorded (its inode: unlinked or renamed since, 246/1, 247/1) or any
+        file for a record too old to say which (247/4): an area that may be this backend's
+        is never left on with the row gone. Off, a device over an inode that only equals
+        the recorded one is left, and the row may go: the number may have been given to a
+        file made since (247/2). Over another file, only with ``any_file``, in the words
+        that say which (246/2). Nothing for an adopted area, no device recorded, or one that
+        serves nothing."""
         dev = self.state.get("device")
         if not dev or self.record.get("adopted"):
             return
-        ours = set()
+        current = None
         if backing is not None:
             st = os.fstat(backing)
-            ours.add((st.st_dev, st.st_ino))
+            current = (st.st_dev, st.st_ino)
         recorded = self._recorded_inode()
-        if recorded is not None and self._named_ours(str(dev)):
-            # The number alone is not enough: a file unlinked once nothing held it frees its
-            # inode, which a file made since may be given; sysfs must name our path too.
-            ours.add(recorded)
-        seen: list[tuple[int, int]] = []
+        seen: list[tuple[tuple[int, int], bool]] = []
 
         def anothers(fd: int) -> bool:
             served, name = store_mod.loop_status(fd)
             if served is None or name == self._tag:
                 return False
-            seen.append(served)
+            seen.append((served, store_mod.active_path(fd) is not None))
             return True
 
         if not ask_loop_device(str(dev), anothers):
             return
-        if seen[0] in ours:
+        served, on = seen[0]
+        as_recorded = recorded is None or served == recorded
+        if served == current or (on and as_recorded) or (any_file and served == recorded):
             raise NotOursError(f"{self._not_attached_here(str(dev))}. Nothing was written.")
         if any_file:
             raise NotOursError(
                 f"the loop device now at {dev} is not this backend's: it serves another file "
-                f"(device, inode {seen[0]}), not {self.file_path}. Nothing was written."
+                f"(device, inode {served}), not {self.file_path}. Nothing was written."
             )
-
-    def _named_ours(self, dev: str) -> bool:
-        """Whether sysfs names this backend's path (or that path deleted) as what ``dev``
-        serves: a name, which alone proves nothing, asked beside the inode."""
-        name = Path("/sys/block") / Path(dev).name / "loop" / "backing_file"
-        try:
-            said = kernel.read_names(name).strip()
-        except OSError:
-            return False
-        return said in (self.file_path, f"{self.file_path} (deleted)")
 
     def _let_go_of(self, dev: str) -> None:
         """Detach ``dev`` when it is a device this backend attached (``_attached_here``) but
@@ -801,8 +793,8 @@ def _keep_attached(fd: int, dev: str) -> None:
     except OSError as e:
         raise KernelError(
             f"{dev} is held open by another process and is marked to detach when it closes "
-            f"it; that mark could not be taken back ({e.strerror}): activate the backend "
-            "only once it is detached",
+            f"it (or at once, if that process has closed it since); that mark could not be "
+            f"taken back ({e.strerror}): activate the backend only once it is detached",
             errno=e.errno,
         ) from e
 

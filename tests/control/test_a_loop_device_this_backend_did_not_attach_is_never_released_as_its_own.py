@@ -84,15 +84,38 @@ def test_one_over_its_unlinked_file_and_on_is_refused_and_kept(loop_area: LoopAr
             sh("swapoff", theirs, check=False)
 
 
+def test_one_over_its_renamed_file_and_on_is_refused_and_kept(loop_area: LoopArea) -> None:
+    """The same device, its file renamed since (sysfs names it by its new name): it still
+    serves the file as recorded, its inode, so the destroy is refused with the record kept
+    (247/1: a look that also asked sysfs to name the path forgot the row here)."""
+    backend, device, path = loop_area
+    sh("losetup", "-d", device)
+    with attached(path) as theirs:
+        backend = _names(backend, theirs)
+        sh("swapon", theirs)
+        try:
+            path.rename(path.with_name("area.old"))
+
+            gone = run(job_for(backend, Job.Kind.DESTROY))
+
+            assert gone.state == Job.State.FAILED, gone.log
+            assert "did not attach it" in gone.error, gone.error
+            assert kernel.find_area(theirs) is not None
+            assert Backend.objects.get(pk=backend.pk).state.get("device") == theirs
+        finally:
+            sh("swapoff", theirs, check=False)
+            path.with_name("area.old").rename(path)
+
+
 def test_one_over_anothers_file_with_its_own_gone_is_left_on(
     loop_area: LoopArea, scratch: Path
 ) -> None:
     backend, device, path = loop_area
     sh("losetup", "-d", device)
-    path.unlink()
-    other = scratch / "theirs"
+    other = scratch / "theirs"  # made first: never given the number of our file's inode
     other.write_bytes(bytes(16 << 20))
     subprocess.run(["mkswap", "-q", str(other)], check=True)
+    path.unlink()
     with attached(other) as theirs:
         backend = _names(backend, theirs)
         sh("swapon", theirs)
