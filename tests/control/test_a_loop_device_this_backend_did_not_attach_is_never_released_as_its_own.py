@@ -10,8 +10,10 @@ that another process holds open is not detached under it (245/3)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -38,98 +40,79 @@ def _names(backend: Backend, dev: str) -> Backend:
     return Backend.objects.get(pk=backend.pk)
 
 
-def test_one_over_its_file_and_on_is_refused_and_kept(loop_area: LoopArea) -> None:
-    backend, device, path = loop_area
+@contextlib.contextmanager
+def _theirs_on(loop_area: LoopArea, backing: Path) -> Iterator[tuple[Backend, str]]:
+    """The backend's own device detached by hand, ``backing`` attached by hand (so with no
+    name field of the backend's) to the device the record is made to name, and swapped on;
+    swapped off and detached after."""
+    backend, device, _ = loop_area
     sh("losetup", "-d", device)
-    with attached(path) as theirs:
-        backend = _names(backend, theirs)
+    with attached(backing) as theirs:
         sh("swapon", theirs)
         try:
-            off = run(job_for(backend, Job.Kind.DEACTIVATE))
-            assert off.state == Job.State.FAILED, off.log
-            assert "did not attach it" in off.error, off.error
-            assert "or a swapadmin from before 2026-12-07 did" in off.error, off.error
-            assert f"swapoff {theirs}" in off.error, off.error
-
-            gone = run(job_for(backend, Job.Kind.DESTROY))
-            assert gone.state == Job.State.FAILED, gone.log
-            assert kernel.find_area(theirs) is not None
-            kept = Backend.objects.get(pk=backend.pk)
-            assert kept.state.get("device") == theirs  # the record of it kept
-            assert observe_backend(kept) == Backend.Observed.FOREIGN  # never "off"
+            yield _names(backend, theirs), theirs
         finally:
             sh("swapoff", theirs, check=False)
+
+
+def _refused_and_kept(job: Job, backend: Backend, theirs: str) -> None:
+    assert job.state == Job.State.FAILED, job.log
+    assert "did not attach it" in job.error, job.error
+    assert kernel.find_area(theirs) is not None
+    assert Backend.objects.get(pk=backend.pk).state.get("device") == theirs  # kept
+
+
+def test_one_over_its_file_and_on_is_refused_and_kept(loop_area: LoopArea) -> None:
+    with _theirs_on(loop_area, loop_area[2]) as (backend, theirs):
+        off = run(job_for(backend, Job.Kind.DEACTIVATE))
+        _refused_and_kept(off, backend, theirs)
+        assert "or a swapadmin from before 2026-12-07 did" in off.error, off.error
+        assert f"swapoff {theirs}" in off.error, off.error
+
+        _refused_and_kept(run(job_for(backend, Job.Kind.DESTROY)), backend, theirs)
+        assert observe_backend(backend) == Backend.Observed.FOREIGN  # never "off"
 
 
 def test_one_over_its_unlinked_file_and_on_is_refused_and_kept(loop_area: LoopArea) -> None:
     """The same device, its file unlinked since: it still serves the file as recorded (its
-    inode, which sysfs names by our path, deleted), so the destroy is refused with the
-    record kept, never "not ours" and forgotten with the area on (246/1)."""
-    backend, device, path = loop_area
-    sh("losetup", "-d", device)
-    with attached(path) as theirs:
-        backend = _names(backend, theirs)
-        sh("swapon", theirs)
-        try:
-            path.unlink()
-
-            gone = run(job_for(backend, Job.Kind.DESTROY))
-
-            assert gone.state == Job.State.FAILED, gone.log
-            assert "did not attach it" in gone.error, gone.error
-            assert kernel.find_area(theirs) is not None
-            kept = Backend.objects.get(pk=backend.pk)
-            assert kept.state.get("device") == theirs
-        finally:
-            sh("swapoff", theirs, check=False)
+    inode), so the destroy is refused with the record kept, never "not ours" and forgotten
+    with the area on (246/1)."""
+    path = loop_area[2]
+    with _theirs_on(loop_area, path) as (backend, theirs):
+        path.unlink()
+        _refused_and_kept(run(job_for(backend, Job.Kind.DESTROY)), backend, theirs)
 
 
 def test_one_over_its_renamed_file_and_on_is_refused_and_kept(loop_area: LoopArea) -> None:
     """The same device, its file renamed since (sysfs names it by its new name): it still
     serves the file as recorded, its inode, so the destroy is refused with the record kept
     (247/1: a look that also asked sysfs to name the path forgot the row here)."""
-    backend, device, path = loop_area
-    sh("losetup", "-d", device)
-    with attached(path) as theirs:
-        backend = _names(backend, theirs)
-        sh("swapon", theirs)
+    path = loop_area[2]
+    with _theirs_on(loop_area, path) as (backend, theirs):
+        path.rename(path.with_name("area.old"))
         try:
-            path.rename(path.with_name("area.old"))
-
-            gone = run(job_for(backend, Job.Kind.DESTROY))
-
-            assert gone.state == Job.State.FAILED, gone.log
-            assert "did not attach it" in gone.error, gone.error
-            assert kernel.find_area(theirs) is not None
-            assert Backend.objects.get(pk=backend.pk).state.get("device") == theirs
+            _refused_and_kept(run(job_for(backend, Job.Kind.DESTROY)), backend, theirs)
         finally:
-            sh("swapoff", theirs, check=False)
             path.with_name("area.old").rename(path)
 
 
 def test_one_over_anothers_file_with_its_own_gone_is_left_on(
     loop_area: LoopArea, scratch: Path
 ) -> None:
-    backend, device, path = loop_area
-    sh("losetup", "-d", device)
-    other = scratch / "theirs"  # made first: never given the number of our file's inode
+    path = loop_area[2]
+    other = scratch / "theirs"  # made while ours lives: never given its inode's number
     other.write_bytes(bytes(16 << 20))
     subprocess.run(["mkswap", "-q", str(other)], check=True)
-    path.unlink()
-    with attached(other) as theirs:
-        backend = _names(backend, theirs)
-        sh("swapon", theirs)
-        try:
-            assert observe_backend(backend) == Backend.Observed.FOREIGN
+    with _theirs_on(loop_area, other) as (backend, theirs):
+        path.unlink()
+        assert observe_backend(backend) == Backend.Observed.FOREIGN
 
-            job = run(job_for(backend, Job.Kind.DESTROY))
+        job = run(job_for(backend, Job.Kind.DESTROY))
 
-            assert job.state == Job.State.SUCCEEDED, job.log
-            assert kernel.find_area(theirs) is not None  # theirs, left on
-            assert attached_loops().get(theirs) == str(other)
-            assert not Backend.objects.filter(pk=backend.pk).exists()
-        finally:
-            sh("swapoff", theirs, check=False)
+        assert job.state == Job.State.SUCCEEDED, job.log
+        assert kernel.find_area(theirs) is not None  # theirs, left on
+        assert attached_loops().get(theirs) == str(other)
+        assert not Backend.objects.filter(pk=backend.pk).exists()
 
 
 def test_its_own_held_open_by_another_is_not_detached_under_it(loop_area: LoopArea) -> None:
