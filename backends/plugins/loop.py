@@ -289,6 +289,8 @@ class LoopBackend(FileBackend):
         as_recorded = recorded is None or served == recorded
         if served == current or (on and as_recorded) or (any_file and served == recorded):
             raise NotOursError(f"{self._not_attached_here(str(dev))}. Nothing was written.")
+        if any_file and recorded is None:  # which file, no record can say (248/4)
+            raise NotOursError(f"{self._not_attached_here(str(dev))}. Nothing was written.")
         if any_file:
             raise NotOursError(
                 f"the loop device now at {dev} is not this backend's: it serves another file "
@@ -397,8 +399,9 @@ class LoopBackend(FileBackend):
         """Detach the device that serves the open file as this backend's: the recorded one,
         or, when a crash lost the record, the one this backend attached
         (``_find_our_device``), never merely the first that serves the file: a person's
-        device over it is not this backend's to detach (240/2). True once there is none of
-        ours attached, so the record may go."""
+        device over it is not this backend's to detach (240/2). False when no device is
+        recorded or found (nothing to forget); True once the one there is detached, or
+        serves the file no more, so the record may go."""
         dev = self.device
         if dev is not None and not self._backs(dev, backing):
             self._refuse_a_device_another_attached(backing)  # kept, not forgotten
@@ -417,8 +420,9 @@ class LoopBackend(FileBackend):
         """Detach ``dev``, refused while anything uses it: a LOOP_CLR_FD of a device in use
         only marks it to detach at its last close, leaving it attached under what uses it.
         ``check`` raises unless the device opened for it is still this backend's. A device
-        another process merely holds open is found only after the LOOP_CLR_FD: then it is
-        said, and the record kept until the kernel detaches it (BusyError, retried)."""
+        another process merely holds open is found only after the LOOP_CLR_FD: the mark to
+        detach at the last close is taken back (``_keep_attached``), and a BusyError says so,
+        the device and the record kept for the job's next try."""
         try:
             # O_EXCL: a swapon, a mount, a dm or md device over it, or another's claim all
             # refuse it (EBUSY), which a look at /proc/swaps by name, made before the open,
@@ -661,6 +665,8 @@ class LoopBackend(FileBackend):
         recorded = self.device
         if recorded is not None and self._backs(recorded, backing):
             return recorded
+        # One it did not attach over the file is said as such, not as "detached" (248/3).
+        self._refuse_a_device_another_attached(backing)
         dev = self._find_our_device(backing)
         if dev is None:
             raise self._no_device_refusal(recorded, backing)
@@ -707,12 +713,14 @@ class LoopBackend(FileBackend):
                 raise NotOursError(_claimed_words(dev, "resize it")) from e
             raise
         try:
-            want = os.fstat(backing)
-            if store_mod.loop_backing(fd) != (want.st_dev, want.st_ino):
+            # Inode and name field, on the descriptor held: the device looked at before was
+            # let go, and the same number may serve the file by a person's hand by now
+            # (248/2).
+            if not self._serves_as_ours(fd, backing):
                 raise NotOursError(
-                    f"{dev} stopped serving {self.file_path} while the resize began, so "
-                    "the resize is refused. Nothing was written; activate the backend to "
-                    "attach its file again, then resize it"
+                    f"{dev} stopped serving {self.file_path} as this backend's device while "
+                    "the resize began, so the resize is refused. Nothing was written; "
+                    "activate the backend to attach its file again, then resize it"
                 )
         except BaseException:
             os.close(fd)

@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
-import fcntl
 import os
 import re
 import stat
@@ -50,7 +49,6 @@ from backends.errors import (
 )
 from backends.plugins.file import _lock, read_mark
 from backends.plugins.loop import (
-    LOOP_CLR_FD,
     LoopBackend,
     _opened_device,
     ask_loop_device,
@@ -785,25 +783,21 @@ class UserspaceBackend(LoopBackend):
         return sorted(out, key=lambda d: d != self.device)
 
     def _detach_device(self, dev: str) -> None:
-        try:
-            with _opened_device(dev) as fd:
-                # Asked again on this descriptor: it may have been detached and reused.
-                if not self._serves_our_mount(fd):
-                    return
-                if store_mod.active_path(fd) is not None:
-                    raise ActiveAreaError(
-                        f"{dev} is active in /proc/swaps; deactivate it before detaching the "
-                        "loop device"
-                    )
-                try:
-                    fcntl.ioctl(fd, LOOP_CLR_FD)
-                except OSError as e:
-                    if e.errno != errno.ENXIO:  # ENXIO: nothing attached any more
-                        raise KernelError(
-                            f"cannot detach {dev}: {e.strerror}", errno=e.errno
-                        ) from e
-        except NotOursError:
-            return  # not a loop device now: nothing of ours there
+        """Detach ``dev`` while it serves a file on this backend's mount as a device this
+        backend attached (its name field, ``_attached_here``), through the loop kind's
+        ``_clear`` (O_EXCL, no loop device over it, a deferred detach taken back). One a
+        person attached over the area is refused, never detached (248/1)."""
+        if not ask_loop_device(dev, self._serves_our_mount):
+            return  # not a loop device now, or over nothing of ours: nothing to detach
+        if not ask_loop_device(dev, self._attached_here):
+            raise NotOursError(f"{self._not_attached_here(dev)}. Nothing was changed.")
+
+        def still_ours(fd: int) -> None:
+            # Asked again on this descriptor: it may have been detached and reused.
+            if not (self._serves_our_mount(fd) and self._attached_here(fd)):
+                raise NotOursError(f"{dev} changed while it was being detached")
+
+        self._clear(dev, still_ours)
 
     def _serves_our_mount(self, dev_fd: int) -> bool:
         mp = self.mountpoint
