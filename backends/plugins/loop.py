@@ -156,12 +156,16 @@ class LoopBackend(FileBackend):
     def open_store(self, writable: bool) -> Store:
         """The loop device, opened with the backing file that proves it: the file through
         the walk from the swap root (locked while written), the device by its path."""
-        # Whose the device is first: a device this backend did not attach, over a file that
-        # is not its own, is another's whatever the file at the path now is; asked after
-        # the file, a file gone made it "cannot tell", and a destroy was refused unless a
-        # person swapped their own area off (245/5). Proven again on the descriptor below.
-        self._refuse_a_device_another_attached(any_file=True)
-        file_store = self._open_file(os.O_RDONLY)
+        try:
+            file_store = self._open_file(os.O_RDONLY)
+        except BackendError:
+            # Whose the recorded device is, before the file's failure is said: a device this
+            # backend did not attach is another's whatever became of the file; said as the
+            # file's "cannot tell", a destroy was refused unless a person swapped their own
+            # area off (245/5). With the file there, its own proof speaks first (a record
+            # copied from another backend), and the device's after, on its descriptor.
+            self._refuse_a_device_another_attached(any_file=True)
+            raise
         try:
             if writable:
                 _lock(file_store.fd, file_store.path)
