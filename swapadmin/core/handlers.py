@@ -61,7 +61,7 @@ from backends.store import Store
 
 from . import observe, signing
 from .actions import BACKEND_ACTIONS, BY_NAME
-from .context import DB_ERRORS, Cancelled, Handler, JobContext
+from .context import DB_ERRORS, Busy, Cancelled, Handler, JobContext
 from .locks import HOST_MEMORY_LOCK, HOST_MEMORY_WAIT_SECONDS, exclusive_wait
 from .models import Backend, Host, Job
 from .plugins import attach_plugin, build_plugin, create_adopted, record_store, store_names
@@ -630,6 +630,7 @@ def destroy(ctx: JobContext) -> dict[str, Any]:
     # An adopted area's line (the sysadmin's own) is released with the area, as the host had
     # it: never looked up, so a line that no longer names the area stops no release.
     spec = _destroy_spec(ctx, plugin) if backend.provisioned_at and not backend.adopted else None
+    done: list[str] = []
     if ours:
         ctx.step(10, f"swapoff {plugin.swap_path}")
         # An adopted area's file or device, or a kind's that releases nothing, is left
@@ -637,8 +638,42 @@ def destroy(ctx: JobContext) -> dict[str, Any]:
         changes = not backend.adopted and plugin.release_changes_store
         _swapoff(ctx, plugin, to_change=changes)
         result["deactivated"] = True
+        done.append(f"swapped {_area_name(ctx, plugin)} off (it stays off)")
     elif on:
         ctx.log(f"{plugin.swap_path} is active but not this backend's: left as it is")
+    try:
+        _release_and_forget(ctx, plugin, spec, result, done)
+    except (Cancelled, Busy, *DB_ERRORS):
+        raise
+    except Exception as e:
+        if not done:
+            raise
+        # A destroy that failed half-way says what it had done, so the person reading it
+        # knows the area is off and its device gone, not only the last step's error (248/7).
+        raise _restated(
+            plugin,
+            e,
+            "destroy",
+            then=(
+                f"Before that, this destroy had {_and_joined(done)}. The backend is kept: "
+                "destroy it again to finish."
+            ),
+        ) from e
+    return result
+
+
+def _release_and_forget(
+    ctx: JobContext,
+    plugin: SwapBackend,
+    spec: str | None,
+    result: dict[str, Any],
+    done: list[str],
+) -> None:
+    """The rest of a destroy once the area is off: release the store, remove what this
+    backend made, drop its fstab line, delete the row. Each change that lands is added to
+    ``done``, for the words of a failure after it."""
+    backend = ctx.backend
+    assert backend is not None
     ctx.check_cancel()
     if backend.adopted and backend.persist:
         ctx.log(f"adopted area: its line in {settings.SWAPADMIN_FSTAB} is left as it is")
@@ -647,6 +682,7 @@ def destroy(ctx: JobContext) -> dict[str, Any]:
     else:
         ctx.step(40, "releasing the backing store")
         plugin.swapfile(False)
+        done.append("released its backing store")
         ctx.save_backend()
         remove = getattr(plugin, "remove", None)
         if callable(remove):
@@ -656,15 +692,22 @@ def destroy(ctx: JobContext) -> dict[str, Any]:
             result["removed"] = remove() is not False
             if not result["removed"]:
                 ctx.log(f"left {what} on the host: this backend did not make it")
+            else:
+                done.append(f"removed {what}")
     if spec is not None and fstab.remove_entry(settings.SWAPADMIN_FSTAB, spec):
         ctx.log(f"removed {spec} from {settings.SWAPADMIN_FSTAB}")
         result["fstab_removed"] = True
+        done.append(f"removed its line from {settings.SWAPADMIN_FSTAB}")
     ctx.step(90, "forgetting the backend")
     with transaction.atomic():
         Job.objects.filter(backend=backend).update(backend_name=backend.name)
         backend.delete()
     ctx.backend_deleted = True
-    return result
+
+
+def _and_joined(items: list[str]) -> str:
+    """ "a", "a and b", "a, b and c"."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 def _destroy_spec(ctx: JobContext, plugin: SwapBackend) -> str | None:
