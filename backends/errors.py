@@ -117,6 +117,15 @@ class NotOursError(UnsafeError):
     mark, identity or swap UUID is not the recorded one. Nothing was written."""
 
 
+class UnprovenDeviceError(NotOursError):
+    """A device at the place the record names that may well be this backend's, but cannot
+    be proven so: a loop device with no name field of the backend's (a person's losetup, or
+    one a swapadmin from before the name field attached), or the backend's own swapped on
+    over a file it no longer has. Not written, swapped or detached as its own, as any
+    NotOursError; but, unlike one, never a reason to forget the backend while its area is
+    on: whose the area is cannot be told (248/5-6)."""
+
+
 class ActiveAreaError(UnsafeError):
     """The area is active in /proc/swaps: its pages hold live process memory."""
 

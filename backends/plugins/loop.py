@@ -29,6 +29,7 @@ from ..errors import (
     KernelError,
     NoDeviceError,
     NotOursError,
+    UnprovenDeviceError,
     before_any_change,
     printable,
 )
@@ -165,6 +166,7 @@ class LoopBackend(FileBackend):
             # area off (245/5). With the file there, its own proof speaks first (a record
             # copied from another backend), and the device's after, on its descriptor.
             self._refuse_a_device_another_attached(any_file=True)
+            self._refuse_our_device_left_on()
             raise
         try:
             if writable:
@@ -178,8 +180,45 @@ class LoopBackend(FileBackend):
 
     def check_identity(self, store: Store) -> None:
         backing = store.held[0]
-        self._check_file(backing, self.file_path)
+        try:
+            self._check_file(backing, self.file_path)
+        except NotOursError:
+            self._refuse_our_device_left_on()
+            raise
         self._check_serves(store.fd, store.path, backing)
+
+    def _refuse_our_device_left_on(self) -> None:
+        """UnprovenDeviceError, with the way out, when the recorded device is the one this
+        backend attached (its name field), swapped on, over a file that is not the one at
+        the path now (unlinked or replaced): that area is this backend's, yet no job can
+        prove it to swap it off. Said as the file's failure, a destroy took it for "not this
+        backend's" and then failed on the detach, and a person was sent from "provision it
+        again" to "deactivate it" to "provision it again" (248/6)."""
+        dev = self.device
+        if dev is None or self.record.get("adopted"):
+            return
+        if ask_loop_device(dev, self._ours_on_over_another_file):
+            raise UnprovenDeviceError(f"{self._ours_left_on(dev)}. Nothing was written.")
+
+    def _ours_on_over_another_file(self, fd: int) -> bool:
+        served, name = store_mod.loop_status(fd)
+        if served is None or name != self._tag or store_mod.active_path(fd) is None:
+            return False
+        try:
+            # Only which words to say: the caller refuses either way.
+            st = os.lstat(self.file_path)
+        except OSError:
+            return True
+        return served != (st.st_dev, st.st_ino)
+
+    def _ours_left_on(self, dev: str) -> str:
+        return (
+            f"{dev} is the loop device this backend attached, swapped on, but over a file "
+            f"that is not {self.file_path} now (unlinked or replaced since): its pages hold "
+            "live memory, and no job of swapadmin's can prove that area to swap it off. "
+            f"Swap it off by hand (swapoff {dev}) once RAM can take what it holds, then "
+            "destroy the backend or provision it again"
+        )
 
     def check_exclusive(self, store: Store) -> None:
         if store.held:
@@ -226,7 +265,7 @@ class LoopBackend(FileBackend):
                 f"{self.file_path}. Nothing was written."
             )
         if not self._serves_as_ours(dev_fd, file_fd):
-            raise NotOursError(f"{self._not_attached_here(dev)}. Nothing was written.")
+            raise UnprovenDeviceError(f"{self._not_attached_here(dev)}. Nothing was written.")
 
     def adopt_store(self) -> None:
         """As the base records it, the record adopted before the store is opened: the device
@@ -292,9 +331,9 @@ class LoopBackend(FileBackend):
         served, on = seen[0]
         as_recorded = recorded is None or served == recorded
         if served == current or (on and as_recorded) or (any_file and served == recorded):
-            raise NotOursError(f"{self._not_attached_here(str(dev))}. Nothing was written.")
+            raise UnprovenDeviceError(f"{self._not_attached_here(str(dev))}. Nothing was written.")
         if any_file and recorded is None:  # which file, no record can say (248/4)
-            raise NotOursError(f"{self._not_attached_here(str(dev))}. Nothing was written.")
+            raise UnprovenDeviceError(f"{self._not_attached_here(str(dev))}. Nothing was written.")
         if any_file:
             raise NotOursError(
                 f"the loop device now at {dev} is not this backend's: it serves another file "
@@ -313,7 +352,14 @@ class LoopBackend(FileBackend):
             if not self._attached_here(fd):
                 raise NotOursError(f"{dev} changed while it was being detached")
 
-        self._clear(dev, still_ours)
+        try:
+            self._clear(dev, still_ours)
+        except ActiveAreaError as e:
+            if not kernel.is_active(dev):
+                raise
+            # "Deactivate it" would not work: no job can prove an area over a file this
+            # backend no longer has, so the way out is a person's swapoff (248/6).
+            raise ActiveAreaError(f"{self._ours_left_on(dev)}. Nothing was changed.") from e
 
     # ---- enable / disable ----
 

@@ -50,6 +50,7 @@ from backends.errors import (
     NoDeviceError,
     NotOursError,
     PluginError,
+    UnprovenDeviceError,
     UnsafeDirectoryError,
     errno_of,
     field_of,
@@ -727,8 +728,9 @@ def _destroy_spec(ctx: JobContext, plugin: SwapBackend) -> str | None:
 
 def _proven(ctx: JobContext, plugin: SwapBackend) -> bool:
     """Whether the active area's store proves to be this backend's formatted area: False,
-    with the reason logged, only when it proves not to be (NotOursError) or the backend was
-    never provisioned. Any other failure says nothing of whose it is (a swap root to mend,
+    with the reason logged, only when it proves not to be (NotOursError, but not the
+    UnprovenDeviceError of a device that may be its own) or the backend was never
+    provisioned. Any other failure says nothing of whose it is (a swap root to mend,
     EIO, a second name, a kind's bug): the destroy is refused with the area on and the row
     kept, never forgotten with an area on that may well be this backend's (241/1). Whether
     anything else reaches the store is another question, asked before its swapoff
@@ -740,23 +742,36 @@ def _proven(ctx: JobContext, plugin: SwapBackend) -> bool:
         return False
     try:
         plugin.verify()
+    except UnprovenDeviceError as e:
+        # A device that may be this backend's without its proof: its words say why and the
+        # way out, once, not "not this backend's" and then a refusal (248/5-6).
+        raise _restated(
+            plugin, e, "verify", then="The destroy changed nothing: the area is left on and "
+            "the backend kept."
+        ) from e  # fmt: skip
     except NotOursError as e:
         ctx.log(f"not this backend's store: {e.message}")
         return False
     except Exception as e:
-        path = plugin.swap_path
-        raise _restated(
-            plugin,
-            e,
-            "verify",
-            before=f"{path} is active, and whether it is this backend's store cannot be told: ",
-            then=(
-                "Nothing was changed: the area is left on and the backend kept. Mend that and "
-                "destroy it again, or, if the area is not this backend's, swap it off by hand "
-                f"(swapoff {path}) first."
-            ),
-        ) from e
+        raise _cannot_tell_whose(plugin, e) from e
     return True
+
+
+def _cannot_tell_whose(plugin: SwapBackend, e: Exception) -> BackendError:
+    """A destroy's refusal when the proof of the active area neither proved it this
+    backend's nor proved it not: nothing changed, the area left on and the row kept."""
+    path = plugin.swap_path
+    return _restated(
+        plugin,
+        e,
+        "verify",
+        before=f"{path} is active, and whether it is this backend's store cannot be told: ",
+        then=(
+            "Nothing was changed: the area is left on and the backend kept. Mend that and "
+            "destroy it again, or, if the area is not this backend's, swap it off by hand "
+            f"(swapoff {path}) first."
+        ),
+    )
 
 
 def resize(ctx: JobContext) -> dict[str, Any]:

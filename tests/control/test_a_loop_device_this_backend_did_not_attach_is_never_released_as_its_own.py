@@ -62,6 +62,15 @@ def _refused_and_kept(job: Job, backend: Backend, theirs: str) -> None:
     assert Backend.objects.get(pk=backend.pk).state.get("device") == theirs  # kept
 
 
+def _destroy_refused(backend: Backend, theirs: str) -> None:
+    """Refused once, in the words of the device's refusal, never logged as "not this
+    backend's store" (left as it is) first and then refused on the detach (248/5)."""
+    job = run(job_for(backend, Job.Kind.DESTROY))
+    _refused_and_kept(job, backend, theirs)
+    assert "The destroy changed nothing: the area is left on and the backend kept." in job.error
+    assert "not this backend's store" not in job.log, job.log
+
+
 def test_one_over_its_file_and_on_is_refused_and_kept(loop_area: LoopArea) -> None:
     with _theirs_on(loop_area, loop_area[2]) as (backend, theirs):
         off = run(job_for(backend, Job.Kind.DEACTIVATE))
@@ -69,7 +78,7 @@ def test_one_over_its_file_and_on_is_refused_and_kept(loop_area: LoopArea) -> No
         assert "or a swapadmin from before 2026-12-07 did" in off.error, off.error
         assert f"swapoff {theirs}" in off.error, off.error
 
-        _refused_and_kept(run(job_for(backend, Job.Kind.DESTROY)), backend, theirs)
+        _destroy_refused(backend, theirs)
         assert observe_backend(backend) == Backend.Observed.FOREIGN  # never "off"
 
 
@@ -80,7 +89,7 @@ def test_one_over_its_unlinked_file_and_on_is_refused_and_kept(loop_area: LoopAr
     path = loop_area[2]
     with _theirs_on(loop_area, path) as (backend, theirs):
         path.unlink()
-        _refused_and_kept(run(job_for(backend, Job.Kind.DESTROY)), backend, theirs)
+        _destroy_refused(backend, theirs)
 
 
 def test_one_over_its_renamed_file_and_on_is_refused_and_kept(loop_area: LoopArea) -> None:
@@ -91,7 +100,7 @@ def test_one_over_its_renamed_file_and_on_is_refused_and_kept(loop_area: LoopAre
     with _theirs_on(loop_area, path) as (backend, theirs):
         path.rename(path.with_name("area.old"))
         try:
-            _refused_and_kept(run(job_for(backend, Job.Kind.DESTROY)), backend, theirs)
+            _destroy_refused(backend, theirs)
         finally:
             path.with_name("area.old").rename(path)
 

@@ -44,6 +44,7 @@ from backends.errors import (
     BusyError,
     KernelError,
     NotOursError,
+    UnprovenDeviceError,
     UnsafeError,
     ValidationError,
 )
@@ -790,7 +791,7 @@ class UserspaceBackend(LoopBackend):
         if not ask_loop_device(dev, self._serves_our_mount):
             return  # not a loop device now, or over nothing of ours: nothing to detach
         if not ask_loop_device(dev, self._attached_here):
-            raise NotOursError(f"{self._not_attached_here(dev)}. Nothing was changed.")
+            raise UnprovenDeviceError(f"{self._not_attached_here(dev)}. Nothing was changed.")
 
         def still_ours(fd: int) -> None:
             # Asked again on this descriptor: it may have been detached and reused.
@@ -1012,7 +1013,7 @@ class UserspaceBackend(LoopBackend):
                 "written."
             )
         if name != self._tag:  # a person's losetup of the area (245/6)
-            raise NotOursError(f"{self._not_attached_here(dev)}. Nothing was written.")
+            raise UnprovenDeviceError(f"{self._not_attached_here(dev)}. Nothing was written.")
 
     def check_exclusive(self, store: Store) -> None:
         if not store.held:

@@ -1,0 +1,70 @@
+"""The loop kind's own device (its name field), swapped on, over a file that is not the one
+at the path now (unlinked, or replaced by another): the area is this backend's, yet no job
+can prove it to swap it off. Every job says so with the one way out, a swapoff by hand, and
+changes nothing; once it is off, a destroy detaches the device and forgets the row.
+
+Before (248/6), the words led in a circle: a destroy logged "not this backend's store" and
+then failed on the detach with "deactivate it"; a deactivate said "provision the backend
+again", and a provision said "deactivate it"."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from backends import kernel
+from swapadmin.core.models import Backend, Job
+from tests.control.test_an_off_loop_area_is_not_resized_while_its_device_is_claimed import (
+    LoopArea,
+    loop_area,
+)
+from tests.control.test_run_job_directly import job_for, run
+from tests.fixtures.host import attached_loops, needs_root
+from tests.fixtures.host import run as sh
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("on_testhost"), needs_root]
+
+__all__ = ["loop_area"]  # the fixture this module uses
+
+
+def _unlinked(path: Path) -> None:
+    path.unlink()
+
+
+def _replaced(path: Path) -> None:
+    path.unlink()
+    path.write_bytes(bytes(1 << 20))  # someone's file at the path now, not this backend's
+    path.chmod(0o600)
+
+
+@pytest.mark.parametrize("change", [_unlinked, _replaced], ids=["unlinked", "replaced"])
+def test_every_job_says_swap_it_off_by_hand(
+    loop_area: LoopArea, change: Callable[[Path], None]
+) -> None:
+    backend, device, path = loop_area
+    sh("swapon", device)
+    try:
+        change(path)
+        # A provision over a replaced file is refused first for the file (not its own).
+        provision = [Job.Kind.PROVISION] if change is _unlinked else []
+        for kind in (Job.Kind.DESTROY, Job.Kind.DEACTIVATE, *provision):
+            job = run(job_for(Backend.objects.get(pk=backend.pk), kind))
+
+            assert job.state == Job.State.FAILED, (kind, job.log)
+            assert f"{device} is the loop device this backend attached, swapped on" in job.error
+            assert f"Swap it off by hand (swapoff {device})" in job.error, job.error
+            assert "not this backend's store" not in job.log, job.log  # never "left as it is"
+            assert "deactivate it" not in job.error, job.error
+            assert kernel.is_active(device)
+            assert Backend.objects.get(pk=backend.pk).state.get("device") == device
+    finally:
+        sh("swapoff", device, check=False)
+
+    job = run(job_for(Backend.objects.get(pk=backend.pk), Job.Kind.DESTROY))
+
+    assert job.state == Job.State.SUCCEEDED, job.log
+    assert device not in attached_loops(), job.log
+    assert not Backend.objects.filter(pk=backend.pk).exists()
+    assert path.exists() is (change is _replaced)  # someone's file is left on the host
