@@ -27,9 +27,11 @@ from .errors import KernelError, printable
 BOOT_ID: Final = Path("/proc/sys/kernel/random/boot_id")
 LOOP_MAJOR: Final = 7
 LOOP_GET_STATUS64: Final = 0x4C05
-# struct loop_info64: lo_device and lo_inode come first.
-_LOOP_HEAD = struct.Struct("=QQ")
-_LOOP_INFO64_SIZE: Final = 232
+# struct loop_info64 (include/uapi/linux/loop.h): device, inode, rdevice, offset, sizelimit,
+# number, encrypt_type, encrypt_key_size, flags, file_name, crypt_name, encrypt_key, init.
+LOOP_INFO64: Final = struct.Struct("=QQQQQIIII64s64s32s2Q")
+_LO_RDEVICE: Final = 2
+_LO_FILE_NAME: Final = 9
 
 
 @dataclass
@@ -231,16 +233,8 @@ def loop_rdevice(fd: int) -> int | None:
     """The number of the block device a loop device's open descriptor serves (the kernel's
     ``lo_rdevice``); 0 for a regular file, None when it serves nothing (ENXIO). KernelError
     when the kernel would not say."""
-    try:
-        raw = fcntl.ioctl(fd, LOOP_GET_STATUS64, bytes(_LOOP_INFO64_SIZE))
-    except OSError as e:
-        if e.errno == errno_mod.ENXIO:
-            return None
-        raise KernelError(
-            f"cannot ask a loop device what it serves: {e.strerror}", errno=e.errno
-        ) from e
-    (rdevice,) = struct.unpack_from("=Q", raw, _LOOP_HEAD.size)
-    return int(rdevice) or 0
+    info = loop_info(fd, "what it serves")
+    return None if info is None else int(info[_LO_RDEVICE])
 
 
 def _each_loop(ask: Callable[[int, Path], T]) -> list[tuple[str, T]]:
@@ -340,26 +334,28 @@ def loop_backing(fd: int) -> tuple[int, int] | None:
     return loop_status(fd)[0]
 
 
-#: Where ``lo_file_name`` (64 bytes) sits in struct loop_info64: after five u64 and four u32.
-_LOOP_NAME_AT: Final = 56
-_LOOP_NAME_SIZE: Final = 64
-
-
 def loop_status(fd: int) -> tuple[tuple[int, int] | None, bytes]:
     """What the open loop device serves, (st_dev, st_ino) or None when nothing (ENXIO), and
     its name field (``lo_file_name``, up to its NUL), from one LOOP_GET_STATUS64: both of
     the same instant. KernelError when the kernel would not say."""
+    info = loop_info(fd, "which file it serves")
+    if info is None:
+        return None, b""
+    name = info[_LO_FILE_NAME].split(b"\0", 1)[0]
+    return (int(info[0]), int(info[1])), name
+
+
+def loop_info(fd: int, asking: str) -> tuple[Any, ...] | None:
+    """The fields of the open loop device's struct loop_info64 (``LOOP_INFO64``), from one
+    LOOP_GET_STATUS64; None when it serves nothing (ENXIO). KernelError, saying what was
+    ``asking``, when the kernel would not say."""
     try:
-        raw = fcntl.ioctl(fd, LOOP_GET_STATUS64, bytes(_LOOP_INFO64_SIZE))
+        raw = fcntl.ioctl(fd, LOOP_GET_STATUS64, bytes(LOOP_INFO64.size))
     except OSError as e:
         if e.errno == errno_mod.ENXIO:
-            return None, b""
-        raise KernelError(
-            f"cannot ask a loop device which file it serves: {e.strerror}", errno=e.errno
-        ) from e
-    dev, ino = _LOOP_HEAD.unpack_from(raw)
-    name = raw[_LOOP_NAME_AT : _LOOP_NAME_AT + _LOOP_NAME_SIZE].split(b"\0", 1)[0]
-    return (int(dev), int(ino)), name
+            return None
+        raise KernelError(f"cannot ask a loop device {asking}: {e.strerror}", errno=e.errno) from e
+    return LOOP_INFO64.unpack(raw)
 
 
 def device_identity(fd: int) -> dict[str, Any]:

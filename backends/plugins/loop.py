@@ -44,9 +44,7 @@ LOOP_SET_CAPACITY: Final = 0x4C07
 LO_FLAGS_DIRECT_IO: Final = 16
 LO_NAME_SIZE: Final = 64
 
-# struct loop_info64 (include/uapi/linux/loop.h): device, inode, rdevice, offset, sizelimit,
-# number, encrypt_type, encrypt_key_size, flags, file_name, crypt_name, encrypt_key, init.
-_LOOP_INFO64 = struct.Struct("=QQQQQIIII64s64s32s2Q")
+_LOOP_INFO64 = store_mod.LOOP_INFO64  # struct loop_info64, described where it is read
 # struct loop_config: fd, block_size, info, 8 reserved u64.
 _LOOP_CONFIG = struct.Struct(f"=II{_LOOP_INFO64.size}s64x")
 _ATTACH_ATTEMPTS = 5
@@ -88,7 +86,7 @@ class LoopBackend(FileBackend):
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         backing = f"/sys/block/{os.path.basename(path)}/loop/backing_file"
         try:
-            file_path = kernel.read_names(backing).strip()
+            file_path = kernel.read_names(backing).removesuffix("\n")
         except OSError:
             raise BackendError(f"{path} is a loop device without a backing file") from None
         if printable(file_path) != file_path:
@@ -252,19 +250,19 @@ class LoopBackend(FileBackend):
 
     def _check_serves(self, dev_fd: int, dev: str, file_fd: int) -> None:
         """The open loop device is attached to the open backing file (same inode), as a
-        device this backend attached (``_serves_as_ours``)."""
+        device this backend attached (``_named_ours``), both of one LOOP_GET_STATUS64."""
         st = os.fstat(dev_fd)
         want = os.fstat(file_fd)
         if not stat.S_ISBLK(st.st_mode) or os.major(st.st_rdev) != store_mod.LOOP_MAJOR:
             raise NotOursError(f"{dev} is not a loop device any more. Nothing was written.")
-        backing, _ = store_mod.loop_status(dev_fd)
+        backing, name = store_mod.loop_status(dev_fd)
         if backing != (want.st_dev, want.st_ino):
             found = "no file" if backing is None else f"another file (device, inode {backing})"
             raise NotOursError(
                 f"the loop device now at {dev} is not this backend's: it serves {found}, not "
                 f"{self.file_path}. Nothing was written."
             )
-        if not self._serves_as_ours(dev_fd, file_fd):
+        if not self._named_ours(name):  # of the same read as the inode
             raise UnprovenDeviceError(f"{self._not_attached_here(dev)}. Nothing was written.")
 
     def adopt_store(self) -> None:
@@ -591,17 +589,21 @@ class LoopBackend(FileBackend):
         detached by hand, the file is attached again with it.)"""
         want = os.fstat(backing)
         served, name = store_mod.loop_status(fd)
-        if served != (want.st_dev, want.st_ino):
-            return False
+        return served == (want.st_dev, want.st_ino) and self._named_ours(name)
+
+    def _named_ours(self, name: bytes) -> bool:
+        """Whether a device's name field makes it this backend's: ``_tag``, or any for an
+        adopted area (someone else attached it)."""
         return bool(self.record.get("adopted")) or name == self._tag
 
     def _find_our_device(self, backing: int) -> str | None:
         """The loop device that serves the open file as this backend's (``_serves_as_ours``),
         when no record names one (a crash lost it, or it is stale)."""
-        # sysfs names the backing file, so only devices that name ours are opened to confirm.
+        # sysfs names the backing file, so only devices that name ours are opened to confirm;
+        # only the kernel's newline is cut, as a name may end in spaces (247/3).
         for name in sorted(Path("/sys/block").glob("loop*/loop/backing_file")):
             with contextlib.suppress(OSError):
-                if kernel.read_names(name).strip() != self.file_path:
+                if kernel.read_names(name).removesuffix("\n") != self.file_path:
                     continue
                 dev = "/dev/" + name.parent.parent.name
                 if self._backs(dev, backing):
@@ -829,7 +831,7 @@ class LoopBackend(FileBackend):
             with contextlib.suppress(OSError):
                 out["direct_io"] = (sysfs / "loop" / "dio").read_text().strip() == "1"
                 # Shown (the backend's info), never opened: printable.
-                backing = kernel.read_names(sysfs / "loop" / "backing_file").strip()
+                backing = kernel.read_names(sysfs / "loop" / "backing_file").removesuffix("\n")
                 out["backing_file"] = kernel.printable(backing)
         return out
 
