@@ -118,12 +118,18 @@ class NotOursError(UnsafeError):
 
 
 class UnprovenDeviceError(NotOursError):
-    """A device at the place the record names that may well be this backend's, but cannot
-    be proven so: a loop device with no name field of the backend's (a person's losetup, or
-    one a swapadmin from before the name field attached), or the backend's own swapped on
-    over a file it no longer has. Not written, swapped or detached as its own, as any
-    NotOursError; but, unlike one, never a reason to forget the backend while its area is
-    on: whose the area is cannot be told (248/5-6)."""
+    """A device at the place the record names that may well be this backend's, but does not
+    carry its proof (a loop device with no name field of the backend's: a person's losetup,
+    or one a swapadmin from before the name field attached). Not written, swapped or
+    detached as its own, as any NotOursError; but, unlike one, never a reason to forget the
+    backend while its area is on: whose the area is cannot be told (248/5)."""
+
+
+class UnprovenAreaError(UnsafeError):
+    """The backend's own device (its proof: a loop device's name field) is swapped on, but
+    over a file that does not prove the area this backend's (unlinked, replaced, or its mark
+    another's): no job can swap it off, and no destroy may forget it while on (248/6). Not a
+    NotOursError: the area is this backend's as far as its device says."""
 
 
 class ActiveAreaError(UnsafeError):

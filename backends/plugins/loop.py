@@ -29,6 +29,7 @@ from ..errors import (
     KernelError,
     NoDeviceError,
     NotOursError,
+    UnprovenAreaError,
     UnprovenDeviceError,
     before_any_change,
     printable,
@@ -180,43 +181,65 @@ class LoopBackend(FileBackend):
         backing = store.held[0]
         try:
             self._check_file(backing, self.file_path)
-        except NotOursError:
-            self._refuse_our_device_left_on()
+        except NotOursError as e:
+            self._refuse_our_device_left_on(backing, e)
             raise
         self._check_serves(store.fd, store.path, backing)
 
-    def _refuse_our_device_left_on(self) -> None:
-        """UnprovenDeviceError, with the way out, when the recorded device is the one this
-        backend attached (its name field), swapped on, over a file that is not the one at
-        the path now (unlinked or replaced): that area is this backend's, yet no job can
-        prove it to swap it off. Said as the file's failure, a destroy took it for "not this
-        backend's" and then failed on the detach, and a person was sent from "provision it
-        again" to "deactivate it" to "provision it again" (248/6)."""
+    def _refuse_our_device_left_on(
+        self, file_fd: int | None = None, why: NotOursError | None = None
+    ) -> None:
+        """UnprovenAreaError, with the one way out, when the recorded device is the one this
+        backend attached (its name field) and swapped on, but no file proves that area this
+        backend's: it serves a file that is not the one at the path now (unlinked or
+        replaced), or, given ``why``, the one there (open as ``file_fd``) that no longer
+        proves to be this backend's. Said as the file's failure, a destroy took it for "not
+        this backend's" and then failed on the detach, and a person was sent from "provision
+        it again" to "deactivate it" and back (248/6). Nothing when the file at the path
+        cannot be looked at (its own error says why), or the device is any other."""
         dev = self.device
         if dev is None or self.record.get("adopted"):
             return
-        if ask_loop_device(dev, self._ours_on_over_another_file):
-            raise UnprovenDeviceError(f"{self._ours_left_on(dev)}. Nothing was written.")
+        words: list[str] = []
 
-    def _ours_on_over_another_file(self, fd: int) -> bool:
-        served, name = store_mod.loop_status(fd)
-        if served is None or name != self._tag or store_mod.active_path(fd) is None:
-            return False
-        try:
-            # Only which words to say: the caller refuses either way.
-            st = os.lstat(self.file_path)
-        except OSError:
-            return True
-        return served != (st.st_dev, st.st_ino)
+        def ours_on(fd: int) -> bool:
+            served, name = store_mod.loop_status(fd)
+            if served is None or name != self._tag or store_mod.active_path(fd) is None:
+                return False
+            try:
+                now = self._file_now(file_fd)
+            except OSError:
+                return False
+            if served != now:
+                words.append(
+                    f"over a file that is not {self.file_path} now (unlinked or replaced since)"
+                )
+            elif why is not None:
+                words.append(
+                    f"over {self.file_path}, which no longer proves to be this backend's "
+                    f"({why.message.rstrip('.')})"
+                )
+            return bool(words)
 
-    def _ours_left_on(self, dev: str) -> str:
-        return (
-            f"{dev} is the loop device this backend attached, swapped on, but over a file "
-            f"that is not {self.file_path} now (unlinked or replaced since): its pages hold "
-            "live memory, and no job of swapadmin's can prove that area to swap it off. "
-            f"Swap it off by hand (swapoff {dev}) once RAM can take what it holds, then "
-            "destroy the backend or provision it again"
-        )
+        if ask_loop_device(dev, ours_on):
+            raise UnprovenAreaError(
+                f"{dev} is the loop device this backend attached, swapped on, but {words[0]}: "
+                "its pages hold live memory, and no job of swapadmin's can prove that area to "
+                f"swap it off. Swap it off by hand (swapoff {dev}) once RAM can take what it "
+                "holds, then destroy the backend or provision it again. Nothing was written."
+            )
+
+    def _file_now(self, file_fd: int | None) -> tuple[int, int] | None:
+        """(st_dev, st_ino) of the file open as ``file_fd``, or of what the path names now
+        (None when nothing): only to choose the words of a refusal, never a proof."""
+        if file_fd is not None:
+            st = os.fstat(file_fd)
+        else:
+            try:
+                st = os.lstat(self.file_path)
+            except FileNotFoundError:
+                return None
+        return st.st_dev, st.st_ino
 
     def check_exclusive(self, store: Store) -> None:
         if store.held:
@@ -282,7 +305,7 @@ class LoopBackend(FileBackend):
             f"neither writes through it, swaps it on or off, nor detaches it. It serves "
             f"{self.file_path} (or the file this backend made there): swap it off by hand if "
             f"it is on (swapoff {dev}), detach it (losetup -d {dev}), then activate the "
-            "backend"
+            "backend (or destroy it, if it should go)"
         )
 
     def _recorded_inode(self) -> tuple[int, int] | None:
@@ -352,12 +375,11 @@ class LoopBackend(FileBackend):
 
         try:
             self._clear(dev, still_ours)
-        except ActiveAreaError as e:
-            if not kernel.is_active(dev):
-                raise
-            # "Deactivate it" would not work: no job can prove an area over a file this
-            # backend no longer has, so the way out is a person's swapoff (248/6).
-            raise ActiveAreaError(f"{self._ours_left_on(dev)}. Nothing was changed.") from e
+        except ActiveAreaError:
+            # "Deactivate it" would not work for its area over a file this backend no longer
+            # has: no job can prove it, so the way out is a person's swapoff (248/6).
+            self._refuse_our_device_left_on()
+            raise
 
     # ---- enable / disable ----
 

@@ -50,6 +50,7 @@ from backends.errors import (
     NoDeviceError,
     NotOursError,
     PluginError,
+    UnprovenAreaError,
     UnprovenDeviceError,
     UnsafeDirectoryError,
     errno_of,
@@ -631,6 +632,8 @@ def destroy(ctx: JobContext) -> dict[str, Any]:
     # An adopted area's line (the sysadmin's own) is released with the area, as the host had
     # it: never looked up, so a line that no longer names the area stops no release.
     spec = _destroy_spec(ctx, plugin) if backend.provisioned_at and not backend.adopted else None
+    # What changed on the host, for the words of a failure after (248/7).
+    swapped_off: str | None = None
     done: list[str] = []
     if ours:
         ctx.step(10, f"swapoff {plugin.swap_path}")
@@ -639,25 +642,34 @@ def destroy(ctx: JobContext) -> dict[str, Any]:
         changes = not backend.adopted and plugin.release_changes_store
         _swapoff(ctx, plugin, to_change=changes)
         result["deactivated"] = True
-        done.append(f"swapped {_area_name(ctx, plugin)} off (it stays off)")
+        swapped_off = _area_name(ctx, plugin)
     elif on:
         ctx.log(f"{plugin.swap_path} is active but not this backend's: left as it is")
     try:
         _release_and_forget(ctx, plugin, spec, result, done)
-    except (Cancelled, Busy, *DB_ERRORS):
+    except (Busy, *DB_ERRORS):
+        raise
+    except Cancelled:
+        if swapped_off or done:
+            said = _half_done(swapped_off, done)
+            ctx.log(f"cancelled once this destroy had {said}: the backend is kept")
         raise
     except Exception as e:
-        if not done:
+        if not (swapped_off or done):
             raise
         # A destroy that failed half-way says what it had done, so the person reading it
         # knows the area is off and its device gone, not only the last step's error (248/7).
+        # As _restated judges it: an OSError's EAGAIN or EBUSY is worth a later try too.
+        retry = is_retryable(e) or (isinstance(e, OSError) and errno_of(e) in BUSY_ERRNOS)
+        again = "the destroy will be tried again" if retry else "destroy it again to finish"
         raise _restated(
             plugin,
             e,
             "destroy",
+            retryable=retry,
             then=(
-                f"Before that, this destroy had {_and_joined(done)}. The backend is kept: "
-                "destroy it again to finish."
+                f"Before that, this destroy had {_half_done(swapped_off, done)}. The backend "
+                f"is kept: {again}."
             ),
         ) from e
     return result
@@ -698,7 +710,6 @@ def _release_and_forget(
     if spec is not None and fstab.remove_entry(settings.SWAPADMIN_FSTAB, spec):
         ctx.log(f"removed {spec} from {settings.SWAPADMIN_FSTAB}")
         result["fstab_removed"] = True
-        done.append(f"removed its line from {settings.SWAPADMIN_FSTAB}")
     ctx.step(90, "forgetting the backend")
     with transaction.atomic():
         Job.objects.filter(backend=backend).update(backend_name=backend.name)
@@ -706,8 +717,22 @@ def _release_and_forget(
     ctx.backend_deleted = True
 
 
-def _and_joined(items: list[str]) -> str:
-    """ "a", "a and b", "a, b and c"."""
+def _half_done(swapped_off: str | None, done: list[str]) -> str:
+    """What a destroy had done when it stopped, "a, b and c": its swapoff of the area at
+    ``swapped_off`` said with what is true of the area now, as someone may have swapped it
+    on since (249/4), then ``done``."""
+    items = list(done)
+    if swapped_off is not None:
+        try:
+            on: bool | None = kernel.is_active(swapped_off)
+        except OSError:
+            on = None
+        now = {
+            False: "it stays off",
+            True: "something has swapped it on again since",
+            None: "whether it is on now cannot be told",
+        }[on]
+        items.insert(0, f"swapped {swapped_off} off ({now})")
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
@@ -742,7 +767,7 @@ def _proven(ctx: JobContext, plugin: SwapBackend) -> bool:
         return False
     try:
         plugin.verify()
-    except UnprovenDeviceError as e:
+    except (UnprovenDeviceError, UnprovenAreaError) as e:
         # A device that may be this backend's without its proof: its words say why and the
         # way out, once, not "not this backend's" and then a refusal (248/5-6).
         raise _restated(

@@ -5,17 +5,23 @@ changes nothing; once it is off, a destroy detaches the device and forgets the r
 
 Before (248/6), the words led in a circle: a destroy logged "not this backend's store" and
 then failed on the detach with "deactivate it"; a deactivate said "provision the backend
-again", and a provision said "deactivate it"."""
+again", and a provision said "deactivate it". Its file's mark made another's is said the
+same way (249/3), and the area is still seen as this backend's and on, never "foreign" with
+its own device offered for adoption (249/1)."""
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from backends import kernel
+from backends.plugins.file import MADE, MARK_NAME, MARK_PREFIX
 from swapadmin.core.models import Backend, Job
+from swapadmin.core.observe import observe_backend
 from tests.control.test_an_off_loop_area_is_not_resized_while_its_device_is_claimed import (
     LoopArea,
     loop_area,
@@ -39,7 +45,15 @@ def _replaced(path: Path) -> None:
     path.chmod(0o600)
 
 
-@pytest.mark.parametrize("change", [_unlinked, _replaced], ids=["unlinked", "replaced"])
+def _marked_anothers(path: Path) -> None:
+    """The very file the device serves, its mark made another backend's (a copy's)."""
+    other = str(uuid.uuid4()).encode()
+    os.setxattr(path, MARK_NAME, b":".join([MARK_PREFIX, MADE.encode(), other]))
+
+
+@pytest.mark.parametrize(
+    "change", [_unlinked, _replaced, _marked_anothers], ids=["unlinked", "replaced", "marked"]
+)
 def test_every_job_says_swap_it_off_by_hand(
     loop_area: LoopArea, change: Callable[[Path], None]
 ) -> None:
@@ -47,7 +61,8 @@ def test_every_job_says_swap_it_off_by_hand(
     sh("swapon", device)
     try:
         change(path)
-        # A provision over a replaced file is refused first for the file (not its own).
+        assert observe_backend(Backend.objects.get(pk=backend.pk)) == Backend.Observed.ACTIVE
+        # A provision over a file at the path is refused first for the file (not its own).
         provision = [Job.Kind.PROVISION] if change is _unlinked else []
         for kind in (Job.Kind.DESTROY, Job.Kind.DEACTIVATE, *provision):
             job = run(job_for(Backend.objects.get(pk=backend.pk), kind))
@@ -67,4 +82,4 @@ def test_every_job_says_swap_it_off_by_hand(
     assert job.state == Job.State.SUCCEEDED, job.log
     assert device not in attached_loops(), job.log
     assert not Backend.objects.filter(pk=backend.pk).exists()
-    assert path.exists() is (change is _replaced)  # someone's file is left on the host
+    assert path.exists() is (change is not _unlinked)  # someone's file is left on the host
