@@ -121,8 +121,10 @@ class UnprovenDeviceError(NotOursError):
     """A device at the place the record names that may well be this backend's, but does not
     carry its proof (a loop device with no name field of the backend's: a person's losetup,
     or one a swapadmin from before the name field attached). Not written, swapped or
-    detached as its own, as any NotOursError; but, unlike one, never a reason to forget the
-    backend while its area is on: whose the area is cannot be told (248/5)."""
+    detached as its own, as any NotOursError; but, unlike one, never a reason for a destroy
+    to forget the backend while its area is on: whose the area is cannot be told (248/5).
+    The observer shows it as any NotOursError (foreign: a person's device is the likelier,
+    and its words say both), so only a look after the way out clears it (250/8)."""
 
 
 class UnprovenAreaError(UnsafeError):

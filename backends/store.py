@@ -296,7 +296,7 @@ def open_loop_backing(loop_fd: int) -> int | None:
         raise KernelError(
             f"cannot tell what loop device {disk.name} serves: {e.strerror}", errno=e.errno
         ) from e
-    name = _read(disk / "loop" / "backing_file")
+    name = _read_name(disk / "loop" / "backing_file")
     if backing is None or not name:
         return None
     # Looked at through O_PATH first, which runs no driver: whatever is at the name by now
@@ -324,6 +324,15 @@ def _read(path: Path) -> str:
     # Decoded as names are: a loop device's backing file may be named with any bytes.
     try:
         return kernel.read_names(path).strip()
+    except OSError:
+        return ""
+
+
+def _read_name(path: Path) -> str:
+    """A name sysfs gives (a loop device's backing file): only the kernel's newline cut, as
+    a name may end in spaces (247/3, 250/5); "" when it cannot be read."""
+    try:
+        return kernel.read_names(path).removesuffix("\n")
     except OSError:
         return ""
 
@@ -407,7 +416,7 @@ def _device_identity(fd: int) -> dict[str, Any]:
 def _block_under_loop(disk: Path, backing: tuple[int, int]) -> str | None:
     """When a loop disk serves a block device (not a file), that device's number: the loop
     device is then only another name for its bytes. '?' when what it serves cannot be told."""
-    name = _read(disk / "loop" / "backing_file")
+    name = _read_name(disk / "loop" / "backing_file")
     try:
         st = os.stat(name) if name else None
     except OSError:

@@ -158,14 +158,17 @@ class LoopBackend(FileBackend):
         the walk from the swap root (locked while written), the device by its path."""
         try:
             file_store = self._open_file(os.O_RDONLY)
-        except BackendError:
+        except BackendError as e:
             # Whose the recorded device is, before the file's failure is said: a device this
             # backend did not attach is another's whatever became of the file; said as the
             # file's "cannot tell", a destroy was refused unless a person swapped their own
             # area off (245/5). With the file there, its own proof speaks first (a record
             # copied from another backend), and the device's after, on its descriptor.
             self._refuse_a_device_another_attached(any_file=True)
-            self._refuse_our_device_left_on()
+            if _file_gone(e) or isinstance(e, NotOursError):
+                # Not for a filesystem that is not mounted, a swap root to mend, EIO: mended,
+                # the area proves itself again, with no swapoff by hand (250/2).
+                self._refuse_our_device_left_on()
             raise
         try:
             if writable:
@@ -285,6 +288,8 @@ class LoopBackend(FileBackend):
                 f"the loop device now at {dev} is not this backend's: it serves {found}, not "
                 f"{self.file_path}. Nothing was written."
             )
+        if name != self._tag and name.startswith(TAG_PREFIX) and not self.record.get("adopted"):
+            raise NotOursError(_anothers_words(dev, name))  # a record copied (250/3)
         if not self._named_ours(name):  # of the same read as the inode
             raise UnprovenDeviceError(f"{self._not_attached_here(dev)}. Nothing was written.")
 
@@ -295,15 +300,16 @@ class LoopBackend(FileBackend):
         self.update_record(adopted=True)
         super().adopt_store()
 
-    def _not_attached_here(self, dev: str) -> str:
+    def _not_attached_here(self, dev: str, serves: str | None = None) -> str:
         """The words for a recorded device that serves a file but that this backend did not
         attach (no ``_tag``): a person's losetup, or a swapadmin from before the tag."""
         return (
             f"the loop device now at {dev} is not this backend's: it did not attach it (someone "
             "attached a file to it by hand with losetup, or a swapadmin from before "
             "2026-12-07 did, whose devices do not carry the backend's id), so swapadmin "
-            f"neither writes through it, swaps it on or off, nor detaches it. It serves "
-            f"{self.file_path} (or the file this backend made there): swap it off by hand if "
+            "neither writes through it, swaps it on or off, nor detaches it. It serves "
+            f"{serves or f'{self.file_path} (or the file this backend made there)'}: swap it "
+            "off by hand if "
             f"it is on (swapoff {dev}), detach it (losetup -d {dev}), then activate the "
             "backend (or destroy it, if it should go)"
         )
@@ -338,23 +344,33 @@ class LoopBackend(FileBackend):
             st = os.fstat(backing)
             current = (st.st_dev, st.st_ino)
         recorded = self._recorded_inode()
-        seen: list[tuple[tuple[int, int], bool]] = []
+        seen: list[tuple[tuple[int, int], bool, bytes]] = []
 
         def anothers(fd: int) -> bool:
             served, name = store_mod.loop_status(fd)
             if served is None or name == self._tag:
                 return False
-            seen.append((served, store_mod.active_path(fd) is not None))
+            seen.append((served, store_mod.active_path(fd) is not None, name))
             return True
 
         if not ask_loop_device(str(dev), anothers):
             return
-        served, on = seen[0]
+        served, on, name = seen[0]
         as_recorded = recorded is None or served == recorded
-        if served == current or (on and as_recorded) or (any_file and served == recorded):
+        refused = served == current or (on and as_recorded) or (any_file and served == recorded)
+        if (refused or (any_file and recorded is None)) and name.startswith(TAG_PREFIX):
+            raise NotOursError(_anothers_words(str(dev), name))  # a record copied (250/3)
+        if refused:
             raise UnprovenDeviceError(f"{self._not_attached_here(str(dev))}. Nothing was written.")
         if any_file and recorded is None:  # which file, no record can say (248/4)
-            raise UnprovenDeviceError(f"{self._not_attached_here(str(dev))}. Nothing was written.")
+            # Named as sysfs names it: it may be any file, a person's image (250/4).
+            said = _backing_name(str(dev))
+            words = self._not_attached_here(
+                str(dev),
+                serves=f"{said}, which may be the file "
+                "this backend made (its record is too old to say)",
+            )
+            raise UnprovenDeviceError(f"{words}. Nothing was written.")
         if any_file:
             raise NotOursError(
                 f"the loop device now at {dev} is not this backend's: it serves another file "
@@ -453,8 +469,14 @@ class LoopBackend(FileBackend):
             # whatever file it serves now: detached when off, refused when on, never left
             # attached and forgotten (244/1, 244/15). Any other is not ours to touch.
             if self.device is not None:
-                self._refuse_a_device_another_attached()
-                self._let_go_of(self.device)
+                try:
+                    self._refuse_a_device_another_attached()
+                except UnprovenDeviceError:
+                    raise
+                except NotOursError:
+                    pass  # another backend's own device (a copied record): theirs, forgotten
+                else:
+                    self._let_go_of(self.device)
             self.state.pop("device", None)
             return
         try:
@@ -598,7 +620,7 @@ class LoopBackend(FileBackend):
     def _tag(self) -> bytes:
         """What ``_configure`` writes as the device's name (``lo_file_name``): this backend's
         public id, so that a device it attached is told from another's over the same file."""
-        return f"swapadmin:{self.owner or ''}".encode()[: LO_NAME_SIZE - 1]
+        return TAG_PREFIX + (self.owner or "").encode()[: LO_NAME_SIZE - 1 - len(TAG_PREFIX)]
 
     def _serves_as_ours(self, fd: int, backing: int) -> bool:
         """Whether the open loop device serves the open file (same inode) as a device this
@@ -862,6 +884,29 @@ LOOP_SET_STATUS64: Final = 0x4C04
 LO_FLAGS_AUTOCLEAR: Final = 4
 #: Where ``lo_flags`` sits among the fields of struct loop_info64 (``_LOOP_INFO64``).
 _LO_FLAGS: Final = 8
+
+
+#: How the name field of every loop device a swapadmin backend attached begins (``_tag``).
+TAG_PREFIX: Final = b"swapadmin:"
+
+
+def _anothers_words(dev: str, name: bytes) -> str:
+    """The refusal of a loop device another swapadmin backend attached (its name field):
+    never one to swap off or detach by hand on this backend's behalf."""
+    return (
+        f"the loop device now at {dev} is another swapadmin backend's "
+        f"({printable(name.decode(errors='replace'))}), not this one's: this backend neither "
+        "writes through it, swaps it on or off, nor detaches it, and its record of that "
+        "device is not its own (copied from that backend's row?). Nothing was written."
+    )
+
+
+def _backing_name(dev: str) -> str:
+    """The file sysfs says ``dev`` serves, for words only; "a file" when it cannot say."""
+    with contextlib.suppress(OSError):
+        name = kernel.read_names(Path("/sys/block", Path(dev).name, "loop", "backing_file"))
+        return printable(name.removesuffix("\n")) or "a file"
+    return "a file"
 
 
 def _keep_attached(fd: int, dev: str) -> None:

@@ -69,6 +69,10 @@ def persistent(write: Callable[[], Any], what: str) -> Any:
             delay = min(delay * 2, 10.0)
 
 
+#: A retryable error is tried again this many times, after 5, 10, 20 seconds (the runner).
+MAX_RETRIES = 3
+
+
 class Cancelled(Exception):
     """The user asked to cancel; raised between steps or after pageio stopped early."""
 

@@ -63,7 +63,7 @@ from backends.store import Store
 
 from . import observe, signing
 from .actions import BACKEND_ACTIONS, BY_NAME
-from .context import DB_ERRORS, Busy, Cancelled, Handler, JobContext
+from .context import DB_ERRORS, MAX_RETRIES, Busy, Cancelled, Handler, JobContext
 from .locks import HOST_MEMORY_LOCK, HOST_MEMORY_WAIT_SECONDS, exclusive_wait
 from .models import Backend, Host, Job
 from .plugins import attach_plugin, build_plugin, create_adopted, record_store, store_names
@@ -659,8 +659,11 @@ def destroy(ctx: JobContext) -> dict[str, Any]:
             raise
         # A destroy that failed half-way says what it had done, so the person reading it
         # knows the area is off and its device gone, not only the last step's error (248/7).
-        # As _restated judges it: an OSError's EAGAIN or EBUSY is worth a later try too.
-        retry = is_retryable(e) or (isinstance(e, OSError) and errno_of(e) in BUSY_ERRNOS)
+        # As _restated judges it, an OSError's EAGAIN or EBUSY is worth a later try too; but
+        # not once the store was released (the row's device is gone, so the signed job no
+        # longer matches it: the runner would refuse its try, 250/1), nor after the last.
+        busy = is_retryable(e) or (isinstance(e, OSError) and errno_of(e) in BUSY_ERRNOS)
+        retry = busy and not done and ctx.job.attempt < MAX_RETRIES
         again = "the destroy will be tried again" if retry else "destroy it again to finish"
         raise _restated(
             plugin,
@@ -695,7 +698,7 @@ def _release_and_forget(
     else:
         ctx.step(40, "releasing the backing store")
         plugin.swapfile(False)
-        done.append("released its backing store")
+        done.append(_RELEASED)
         ctx.save_backend()
         remove = getattr(plugin, "remove", None)
         if callable(remove):
@@ -717,12 +720,18 @@ def _release_and_forget(
     ctx.backend_deleted = True
 
 
+_RELEASED = "released its backing store"
+
+
 def _half_done(swapped_off: str | None, done: list[str]) -> str:
     """What a destroy had done when it stopped, "a, b and c": its swapoff of the area at
     ``swapped_off`` said with what is true of the area now, as someone may have swapped it
-    on since (249/4), then ``done``."""
+    on since (249/4), then ``done``. Once the store was released the path is not looked at:
+    a loop or zram device's number may be another's by then (250/6)."""
     items = list(done)
-    if swapped_off is not None:
+    if swapped_off is not None and _RELEASED in done:
+        items.insert(0, f"swapped {swapped_off} off")
+    elif swapped_off is not None:
         try:
             on: bool | None = kernel.is_active(swapped_off)
         except OSError:

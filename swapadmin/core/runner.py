@@ -27,6 +27,7 @@ from backends.store import boot_id
 
 from . import actions, finished, signing
 from .context import (
+    MAX_RETRIES,
     Busy,
     Cancelled,
     JobContext,
@@ -49,8 +50,6 @@ from .services import (
 
 log = logging.getLogger(__name__)
 
-#: A retryable error is tried again this many times, after 5, 10, 20 seconds.
-MAX_RETRIES = 3
 RETRY_BASE_SECONDS = 5.0
 #: A job whose backend is locked by another job here is sent again after this delay.
 BUSY_DELAY_SECONDS = 2.0

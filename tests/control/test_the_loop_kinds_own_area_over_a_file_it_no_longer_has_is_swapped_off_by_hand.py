@@ -27,7 +27,7 @@ from tests.control.test_an_off_loop_area_is_not_resized_while_its_device_is_clai
     loop_area,
 )
 from tests.control.test_run_job_directly import job_for, run
-from tests.fixtures.host import attached_loops, needs_root
+from tests.fixtures.host import attached_loops, mounted_image, needs_root
 from tests.fixtures.host import run as sh
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("on_testhost"), needs_root]
@@ -83,3 +83,37 @@ def test_every_job_says_swap_it_off_by_hand(
     assert device not in attached_loops(), job.log
     assert not Backend.objects.filter(pk=backend.pk).exists()
     assert path.exists() is (change is not _unlinked)  # someone's file is left on the host
+
+
+def test_a_filesystem_not_mounted_is_said_so_not_swap_it_off_by_hand(
+    host_row, scratch: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its file on a filesystem the fstab mounts, unmounted (lazily: the device holds the
+    file) while the area is on: mounting it again proves the area, so the jobs say what is
+    not mounted, never "unlinked or replaced" and a swapoff by hand (250/2)."""
+    with mounted_image(scratch, "ext4", size_mb=48) as mnt:
+        table = scratch / "fstab"
+        table.write_text(f"LABEL=swapdata {mnt} ext4 defaults,nofail 0 2\n")
+        monkeypatch.setenv("SWAPADMIN_SWAP_ROOTS", str(mnt / "swap"))
+        monkeypatch.setenv("SWAPADMIN_MOUNT_TABLE", str(table))
+        backend = Backend.objects.create(
+            host=host_row, kind="loop", name="a", params={"path": str(mnt / "swap" / "a")},
+            size_bytes=16 << 20,
+        )  # fmt: skip
+        for kind in (Job.Kind.PROVISION, Job.Kind.ACTIVATE):
+            job = run(job_for(Backend.objects.get(pk=backend.pk), kind))
+            assert job.state == Job.State.SUCCEEDED, job.log
+        device = Backend.objects.get(pk=backend.pk).state["device"]
+        try:
+            sh("umount", "-l", str(mnt))
+            for kind in (Job.Kind.DEACTIVATE, Job.Kind.ACTIVATE):
+                job = run(job_for(Backend.objects.get(pk=backend.pk), kind))
+
+                assert job.state == Job.State.FAILED, job.log
+                assert "nothing is mounted there" in job.error, job.error
+                assert "Swap it off by hand" not in job.error, job.error
+                assert kernel.is_active(device)
+        finally:
+            sh("swapoff", device, check=False)
+            sh("losetup", "-d", device, check=False)
+            Backend.objects.filter(pk=backend.pk).delete()

@@ -17,7 +17,12 @@ from django.db import migrations
 
 def mark_adopted_records(apps: Any, schema_editor: Any) -> None:
     Backend = apps.get_model("core", "Backend")
-    for backend in Backend.objects.filter(adopted=True).only("pk", "state").iterator():
+    # The keys first, then each row read again locked: no row is written while a query
+    # reads the table (SQLite), and a worker's write to the row meanwhile is not lost.
+    for pk in list(Backend.objects.filter(adopted=True).values_list("pk", flat=True)):
+        backend = Backend.objects.select_for_update().only("pk", "state").filter(pk=pk).first()
+        if backend is None:
+            continue
         state = backend.state if isinstance(backend.state, dict) else {}
         record = state.get("store")
         if not isinstance(record, dict) or record.get("adopted") is True:

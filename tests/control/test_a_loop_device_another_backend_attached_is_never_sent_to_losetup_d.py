@@ -1,0 +1,51 @@
+"""A loop backend whose row holds another backend's record (copied between rows): the
+device it names carries the other backend's name field, so it is that backend's, swapped
+on. The destroy of the row that copied it forgets the row and leaves the other's area on
+and attached; no job's words send a person to swap it off or detach it, as they did for a
+device "attached by hand" (250/3)."""
+
+from __future__ import annotations
+
+import pytest
+
+from backends import kernel
+from swapadmin.core.models import Backend, Job
+from tests.control.test_an_off_loop_area_is_not_resized_while_its_device_is_claimed import (
+    LoopArea,
+    loop_area,
+)
+from tests.control.test_run_job_directly import MiB, job_for, run
+from tests.fixtures.host import attached_loops, needs_root
+from tests.fixtures.host import run as sh
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("on_testhost"), needs_root]
+
+__all__ = ["loop_area"]  # the fixture this module uses
+
+
+def test_the_copy_is_forgotten_and_the_others_area_left_on(loop_area: LoopArea) -> None:
+    theirs, device, their_file = loop_area
+    on = run(job_for(theirs, Job.Kind.ACTIVATE))
+    assert on.state == Job.State.SUCCEEDED, on.log
+    mine = Backend.objects.create(
+        host=theirs.host, kind="loop", name="copy", size_bytes=16 * MiB,
+        params={"path": str(their_file.with_name("copy"))},
+    )  # fmt: skip
+    made = run(job_for(mine, Job.Kind.PROVISION))
+    assert made.state == Job.State.SUCCEEDED, made.log
+    # Its own device detached, so that only the record speaks (not a device it lost).
+    sh("losetup", "-d", Backend.objects.get(pk=mine.pk).state["device"])
+    Backend.objects.filter(pk=mine.pk).update(state=Backend.objects.get(pk=theirs.pk).state)
+    copied = Backend.objects.get(pk=mine.pk)
+
+    off = run(job_for(copied, Job.Kind.DEACTIVATE))
+    assert off.state == Job.State.FAILED, off.log
+    gone = run(job_for(copied, Job.Kind.DESTROY))
+
+    assert gone.state == Job.State.SUCCEEDED, gone.log
+    for job in (off, gone):
+        assert f"(losetup -d {device})" not in job.log, job.log
+        assert f"(swapoff {device})" not in job.log, job.log  # no advice to
+    assert kernel.is_active(device)  # theirs, left on and attached
+    assert attached_loops().get(device) == str(their_file)
+    assert not Backend.objects.filter(pk=mine.pk).exists()
