@@ -15,6 +15,7 @@ import fcntl
 import os
 import stat
 import struct
+import uuid as uuid_mod
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Final
@@ -198,8 +199,9 @@ class LoopBackend(FileBackend):
         replaced), or, given ``why``, the one there (open as ``file_fd``) that no longer
         proves to be this backend's. Said as the file's failure, a destroy took it for "not
         this backend's" and then failed on the detach, and a person was sent from "provision
-        it again" to "deactivate it" and back (248/6). Nothing when the file at the path
-        cannot be looked at (its own error says why), or the device is any other."""
+        it again" to "deactivate it" and back (248/6). The path is looked at only to choose
+        the words: the refusal rests on the device's descriptor (its name field, and active)
+        and the file's failed proof (251/1). Nothing for any other device."""
         dev = self.device
         if dev is None or self.record.get("adopted"):
             return
@@ -211,18 +213,20 @@ class LoopBackend(FileBackend):
                 return False
             try:
                 now = self._file_now(file_fd)
-            except OSError:
-                return False
+            except OSError as e:
+                words.append(f"over a file that cannot be looked at now ({e.strerror})")
+                return True
             if served != now:
                 words.append(
                     f"over a file that is not {self.file_path} now (unlinked or replaced since)"
                 )
-            elif why is not None:
+            else:
+                reason = why.message if why is not None else "its proof failed"
+                reason = reason.removesuffix("Nothing was written.").strip().rstrip(".")
                 words.append(
-                    f"over {self.file_path}, which no longer proves to be this backend's "
-                    f"({why.message.rstrip('.')})"
+                    f"over {self.file_path}, which no longer proves to be this backend's ({reason})"
                 )
-            return bool(words)
+            return True
 
         if ask_loop_device(dev, ours_on):
             raise UnprovenAreaError(
@@ -288,8 +292,8 @@ class LoopBackend(FileBackend):
                 f"the loop device now at {dev} is not this backend's: it serves {found}, not "
                 f"{self.file_path}. Nothing was written."
             )
-        if name != self._tag and name.startswith(TAG_PREFIX) and not self.record.get("adopted"):
-            raise NotOursError(_anothers_words(dev, name))  # a record copied (250/3)
+        if name != self._tag and _anothers_tag(name) and not self.record.get("adopted"):
+            raise _AnotherBackendsDevice(_anothers_words(dev, name))  # a copied record (250/3)
         if not self._named_ours(name):  # of the same read as the inode
             raise UnprovenDeviceError(f"{self._not_attached_here(dev)}. Nothing was written.")
 
@@ -325,9 +329,11 @@ class LoopBackend(FileBackend):
     def _refuse_a_device_another_attached(
         self, backing: int | None = None, *, any_file: bool = False
     ) -> None:
-        """NotOursError when the recorded device serves a file but not as one this backend
-        attached (no ``_tag``): a person's losetup, or a device a swapadmin from before the
-        tag attached, which look the same. Refused, never forgotten or passed over, when it
+        """UnprovenDeviceError when the recorded device serves a file but not as one this
+        backend attached (no ``_tag``): a person's losetup, or a device a swapadmin from
+        before the tag attached, which look the same; ``_AnotherBackendsDevice`` when it
+        carries another backend's tag (a copied record). Refused, never forgotten or passed
+        over, when it
         serves this backend's file open as ``backing`` (245/1), or, while it is swapped on,
         the file as recorded (its inode: unlinked or renamed since, 246/1, 247/1) or any
         file for a record too old to say which (247/4): an area that may be this backend's
@@ -358,8 +364,8 @@ class LoopBackend(FileBackend):
         served, on, name = seen[0]
         as_recorded = recorded is None or served == recorded
         refused = served == current or (on and as_recorded) or (any_file and served == recorded)
-        if (refused or (any_file and recorded is None)) and name.startswith(TAG_PREFIX):
-            raise NotOursError(_anothers_words(str(dev), name))  # a record copied (250/3)
+        if (refused or (any_file and recorded is None)) and _anothers_tag(name):
+            raise _AnotherBackendsDevice(_anothers_words(str(dev), name))  # a copied record
         if refused:
             raise UnprovenDeviceError(f"{self._not_attached_here(str(dev))}. Nothing was written.")
         if any_file and recorded is None:  # which file, no record can say (248/4)
@@ -471,9 +477,7 @@ class LoopBackend(FileBackend):
             if self.device is not None:
                 try:
                     self._refuse_a_device_another_attached()
-                except UnprovenDeviceError:
-                    raise
-                except NotOursError:
+                except _AnotherBackendsDevice:
                     pass  # another backend's own device (a copied record): theirs, forgotten
                 else:
                     self._let_go_of(self.device)
@@ -888,6 +892,24 @@ _LO_FLAGS: Final = 8
 
 #: How the name field of every loop device a swapadmin backend attached begins (``_tag``).
 TAG_PREFIX: Final = b"swapadmin:"
+
+
+class _AnotherBackendsDevice(NotOursError):
+    """The recorded device carries another swapadmin backend's name field: that backend's,
+    its record copied into this row. The only refusal a destroy's release forgets."""
+
+
+def _anothers_tag(name: bytes) -> bool:
+    """Whether a device's name field is a swapadmin backend's tag: the prefix and a whole
+    canonical UUID, which no person's losetup writes (it writes the file's path), unlike a
+    mere prefix, which a path given as typed may begin with (251/5)."""
+    if not name.startswith(TAG_PREFIX):
+        return False
+    rest = name[len(TAG_PREFIX) :].decode("ascii", errors="replace")
+    try:
+        return str(uuid_mod.UUID(rest)) == rest
+    except ValueError:
+        return False
 
 
 def _anothers_words(dev: str, name: bytes) -> str:

@@ -697,8 +697,13 @@ def _release_and_forget(
         ctx.step(50, "adopted area: its file or device is left on the host")
     else:
         ctx.step(40, "releasing the backing store")
+        signed = _signed_state(plugin)
         plugin.swapfile(False)
-        done.append(_RELEASED)
+        if _signed_state(plugin) != signed:
+            # Its device let go of (a loop or zram kind's): said, and no later try of this
+            # job, whose signature names the device as it was. A kind with nothing to
+            # release (file, block) did nothing worth saying (251/3).
+            done.append(_RELEASED)
         ctx.save_backend()
         remove = getattr(plugin, "remove", None)
         if callable(remove):
@@ -721,6 +726,11 @@ def _release_and_forget(
 
 
 _RELEASED = "released its backing store"
+
+
+def _signed_state(plugin: SwapBackend) -> dict[str, Any]:
+    """The keys of the kind's state a job's signature names (``signing.SIGNED_STATE_KEYS``)."""
+    return {key: plugin.state.get(key) for key in signing.SIGNED_STATE_KEYS}
 
 
 def _half_done(swapped_off: str | None, done: list[str]) -> str:

@@ -49,3 +49,27 @@ def test_the_copy_is_forgotten_and_the_others_area_left_on(loop_area: LoopArea) 
     assert kernel.is_active(device)  # theirs, left on and attached
     assert attached_loops().get(device) == str(their_file)
     assert not Backend.objects.filter(pk=mine.pk).exists()
+
+
+def test_the_words_name_the_other_backend_not_a_person(loop_area: LoopArea) -> None:
+    """The copy's own file gone: the device it names is asked first, and said to be the
+    other backend's (its name field), not a device a person attached (250/3)."""
+    theirs, device, their_file = loop_area
+    on = run(job_for(theirs, Job.Kind.ACTIVATE))
+    assert on.state == Job.State.SUCCEEDED, on.log
+    mine = Backend.objects.create(
+        host=theirs.host, kind="loop", name="copy", size_bytes=16 * MiB,
+        params={"path": str(their_file.with_name("copy"))},
+    )  # fmt: skip
+    made = run(job_for(mine, Job.Kind.PROVISION))
+    assert made.state == Job.State.SUCCEEDED, made.log
+    sh("losetup", "-d", Backend.objects.get(pk=mine.pk).state["device"])
+    their_file.with_name("copy").unlink()
+    Backend.objects.filter(pk=mine.pk).update(state=Backend.objects.get(pk=theirs.pk).state)
+
+    off = run(job_for(Backend.objects.get(pk=mine.pk), Job.Kind.DEACTIVATE))
+
+    assert off.state == Job.State.FAILED, off.log
+    assert f"the loop device now at {device} is another swapadmin backend's" in off.error
+    assert "did not attach it" not in off.error, off.error
+    assert kernel.is_active(device)

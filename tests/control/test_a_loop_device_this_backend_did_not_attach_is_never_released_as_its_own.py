@@ -11,6 +11,7 @@ that another process holds open is not detached under it (245/3)."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import subprocess
 from collections.abc import Iterator
@@ -18,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from backends import kernel
+from backends import kernel, store
+from backends.plugins.loop import LOOP_SET_STATUS64
 from swapadmin.core.models import Backend, Job
 from swapadmin.core.observe import observe_backend
 from tests.control.test_an_off_loop_area_is_not_resized_while_its_device_is_claimed import (
@@ -143,3 +145,24 @@ def test_its_own_held_open_by_another_is_not_detached_under_it(loop_area: LoopAr
     gone = run(job_for(Backend.objects.get(pk=backend.pk), Job.Kind.DESTROY))
     assert gone.state == Job.State.SUCCEEDED, gone.log
     assert device not in attached_loops()
+
+
+def test_a_name_field_that_only_begins_like_a_backends_is_still_refused(
+    loop_area: LoopArea,
+) -> None:
+    """A person's device whose name field begins "swapadmin:" but holds no backend's id (a
+    path given as typed to a losetup that copies it, or any caller of the ioctl) is not
+    taken for another backend's device, which a destroy forgets: with this backend's file
+    unlinked and the area on, the destroy is refused and the record kept (251/5)."""
+    path = loop_area[2]
+    with _theirs_on(loop_area, path) as (backend, theirs):
+        fd = os.open(theirs, os.O_RDONLY)
+        try:
+            info = list(store.loop_info(fd, "its name"))
+            info[9] = b"swapadmin:not-an-id"
+            fcntl.ioctl(fd, LOOP_SET_STATUS64, store.LOOP_INFO64.pack(*info))
+            assert store.loop_status(fd)[1] == b"swapadmin:not-an-id"
+        finally:
+            os.close(fd)
+        path.unlink()
+        _destroy_refused(backend, theirs)

@@ -80,8 +80,10 @@ def test_records_that_say_so_or_none_are_left_as_they_are(host_row, swap_root: P
     said = backend_on(
         host_row, swap_root / "said", adopted=True, state={"store": {"adopted": True, "x": 1}}
     )
+    old = backend_on(host_row, swap_root / "old", adopted=True, state={"store": {"x": 2}})
     before = {b.pk: b.state for b in (made, bare, said)}
 
     run_migration()
 
     assert {b.pk: b.state for b in Backend.objects.filter(pk__in=before)} == before
+    assert Backend.objects.get(pk=old.pk).state == {"store": {"x": 2, "adopted": True}}
