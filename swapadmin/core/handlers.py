@@ -632,9 +632,11 @@ def destroy(ctx: JobContext) -> dict[str, Any]:
     # An adopted area's line (the sysadmin's own) is released with the area, as the host had
     # it: never looked up, so a line that no longer names the area stops no release.
     spec = _destroy_spec(ctx, plugin) if backend.provisioned_at and not backend.adopted else None
-    # What changed on the host, for the words of a failure after (248/7).
+    # What changed on the host, for the words of a failure after (248/7); and the state the
+    # job was signed for, as the runner verified it against the row before this ran.
     swapped_off: str | None = None
     done: list[str] = []
+    signed = _signed_state(plugin)
     if ours:
         ctx.step(10, f"swapoff {plugin.swap_path}")
         # An adopted area's file or device, or a kind's that releases nothing, is left
@@ -655,13 +657,19 @@ def destroy(ctx: JobContext) -> dict[str, Any]:
             ctx.log(f"cancelled once this destroy had {said}: the backend is kept")
         raise
     except Exception as e:
+        if _RELEASED not in done and _signed_state(plugin) != signed:
+            # A release that failed after letting go of part of the store (the user-space
+            # kind forgets its detached loop device, then finds its daemon still busy):
+            # the row will no longer say what the job was signed for (252/1).
+            done.insert(0, _RELEASING)
         if not (swapped_off or done):
             raise
         # A destroy that failed half-way says what it had done, so the person reading it
         # knows the area is off and its device gone, not only the last step's error (248/7).
         # As _restated judges it, an OSError's EAGAIN or EBUSY is worth a later try too; but
-        # not once the store was released (the row's device is gone, so the signed job no
-        # longer matches it: the runner would refuse its try, 250/1), nor after the last.
+        # not once the state the job was signed for has changed (a device released: the
+        # runner would refuse its try as rows changed since signing, 250/1, 252/1), nor once
+        # a file was removed, nor after the last.
         busy = is_retryable(e) or (isinstance(e, OSError) and errno_of(e) in BUSY_ERRNOS)
         retry = busy and not done and ctx.job.attempt < MAX_RETRIES
         again = "the destroy will be tried again" if retry else "destroy it again to finish"
@@ -726,6 +734,7 @@ def _release_and_forget(
 
 
 _RELEASED = "released its backing store"
+_RELEASING = "begun to release its backing store"
 
 
 def _signed_state(plugin: SwapBackend) -> dict[str, Any]:
@@ -739,7 +748,7 @@ def _half_done(swapped_off: str | None, done: list[str]) -> str:
     on since (249/4), then ``done``. Once the store was released the path is not looked at:
     a loop or zram device's number may be another's by then (250/6)."""
     items = list(done)
-    if swapped_off is not None and _RELEASED in done:
+    if swapped_off is not None and (_RELEASED in done or _RELEASING in done):
         items.insert(0, f"swapped {swapped_off} off")
     elif swapped_off is not None:
         try:
