@@ -13,7 +13,7 @@ import pytest
 
 from swapadmin.core.models import Backend, Job
 from tests.control.test_run_job_directly import MiB, job_for, run
-from tests.fixtures.host import attached_loops, needs_root
+from tests.fixtures.host import active_swaps, attached_loops, needs_root
 from tests.fixtures.host import run as sh
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("on_testhost"), needs_root]
@@ -37,13 +37,16 @@ def test_its_device_is_found_again_and_no_second_is_attached(host_row, swap_root
         assert Backend.objects.get(pk=backend.pk).state["device"] == device
         assert [d for d, f in attached_loops().items() if f == str(path)] == [device]
     finally:
-        # No assert here, which would hide the test's own failure: every device over the
-        # file is detached by hand, the row's destroy aside.
+        # No assert here, which would hide the test's own failure: the row destroyed, and
+        # any device the destroy left over the file taken down by hand (swapped off first).
         left = Backend.objects.filter(pk=backend.pk).first()
         if left is not None:
             run(job_for(left, Job.Kind.DESTROY))
-        for dev, served in attached_loops().items():
-            if served in (str(path), f"{path} (deleted)"):
-                sh("losetup", "-d", dev, check=False)
+        stayed = [d for d, f in attached_loops().items() if f in (str(path), f"{path} (deleted)")]
+        for dev in stayed:
+            if dev in active_swaps():
+                sh("swapoff", dev, check=False)
+            sh("losetup", "-d", dev, check=False)
     gone = Backend.objects.filter(pk=backend.pk).first()
     assert gone is None, gone.state if gone else None
+    assert stayed == [], "the destroy left a device over the file"
