@@ -23,20 +23,36 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("on_testhost"), nee
 __all__ = ["loop_area"]  # the fixture this module uses
 
 
-def test_the_copy_is_forgotten_and_the_others_area_left_on(loop_area: LoopArea) -> None:
-    theirs, device, their_file = loop_area
+def _copied(loop_area: LoopArea, *, own_file_gone: bool = False) -> Backend:
+    """The other backend's area swapped on, and a second loop backend provisioned beside it
+    whose row then takes the other's state, its own device detached (and its own file, if
+    asked, unlinked)."""
+    theirs, _device, their_file = loop_area
     on = run(job_for(theirs, Job.Kind.ACTIVATE))
     assert on.state == Job.State.SUCCEEDED, on.log
+    own_file = their_file.with_name("copy")
     mine = Backend.objects.create(
         host=theirs.host, kind="loop", name="copy", size_bytes=16 * MiB,
-        params={"path": str(their_file.with_name("copy"))},
+        params={"path": str(own_file)},
     )  # fmt: skip
-    made = run(job_for(mine, Job.Kind.PROVISION))
-    assert made.state == Job.State.SUCCEEDED, made.log
-    # Its own device detached, so that only the record speaks (not a device it lost).
-    sh("losetup", "-d", Backend.objects.get(pk=mine.pk).state["device"])
+    try:
+        made = run(job_for(mine, Job.Kind.PROVISION))
+        assert made.state == Job.State.SUCCEEDED, made.log
+    finally:
+        # Every device over the copy's file detached: its own, so that only the record
+        # speaks, and any a provision that failed half-way attached.
+        for dev, served in attached_loops().items():
+            if served in (str(own_file), f"{own_file} (deleted)"):
+                sh("losetup", "-d", dev, check=False)
+    if own_file_gone:
+        own_file.unlink()
     Backend.objects.filter(pk=mine.pk).update(state=Backend.objects.get(pk=theirs.pk).state)
-    copied = Backend.objects.get(pk=mine.pk)
+    return Backend.objects.get(pk=mine.pk)
+
+
+def test_the_copy_is_forgotten_and_the_others_area_left_on(loop_area: LoopArea) -> None:
+    _theirs, device, their_file = loop_area
+    copied = _copied(loop_area)
 
     off = run(job_for(copied, Job.Kind.DEACTIVATE))
     assert off.state == Job.State.FAILED, off.log
@@ -48,26 +64,16 @@ def test_the_copy_is_forgotten_and_the_others_area_left_on(loop_area: LoopArea) 
         assert f"(swapoff {device})" not in job.log, job.log  # no advice to
     assert kernel.is_active(device)  # theirs, left on and attached
     assert attached_loops().get(device) == str(their_file)
-    assert not Backend.objects.filter(pk=mine.pk).exists()
+    assert not Backend.objects.filter(pk=copied.pk).exists()
 
 
 def test_the_words_name_the_other_backend_not_a_person(loop_area: LoopArea) -> None:
     """The copy's own file gone: the device it names is asked first, and said to be the
     other backend's (its name field), not a device a person attached (250/3)."""
-    theirs, device, their_file = loop_area
-    on = run(job_for(theirs, Job.Kind.ACTIVATE))
-    assert on.state == Job.State.SUCCEEDED, on.log
-    mine = Backend.objects.create(
-        host=theirs.host, kind="loop", name="copy", size_bytes=16 * MiB,
-        params={"path": str(their_file.with_name("copy"))},
-    )  # fmt: skip
-    made = run(job_for(mine, Job.Kind.PROVISION))
-    assert made.state == Job.State.SUCCEEDED, made.log
-    sh("losetup", "-d", Backend.objects.get(pk=mine.pk).state["device"])
-    their_file.with_name("copy").unlink()
-    Backend.objects.filter(pk=mine.pk).update(state=Backend.objects.get(pk=theirs.pk).state)
+    _theirs, device, _their_file = loop_area
+    copied = _copied(loop_area, own_file_gone=True)
 
-    off = run(job_for(Backend.objects.get(pk=mine.pk), Job.Kind.DEACTIVATE))
+    off = run(job_for(copied, Job.Kind.DEACTIVATE))
 
     assert off.state == Job.State.FAILED, off.log
     assert f"the loop device now at {device} is another swapadmin backend's" in off.error
