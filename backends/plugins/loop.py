@@ -169,7 +169,7 @@ class LoopBackend(FileBackend):
             if _file_gone(e) or isinstance(e, NotOursError):
                 # Not for a filesystem that is not mounted, a swap root to mend, EIO: mended,
                 # the area proves itself again, with no swapoff by hand (250/2).
-                self._refuse_our_device_left_on()
+                self._refuse_our_device_left_on(why=e)
             raise
         try:
             if writable:
@@ -191,7 +191,7 @@ class LoopBackend(FileBackend):
         self._check_serves(store.fd, store.path, backing)
 
     def _refuse_our_device_left_on(
-        self, file_fd: int | None = None, why: NotOursError | None = None
+        self, file_fd: int | None = None, why: BackendError | None = None
     ) -> None:
         """UnprovenAreaError, with the one way out, when the recorded device is the one this
         backend attached (its name field) and swapped on, but no file proves that area this
@@ -383,11 +383,11 @@ class LoopBackend(FileBackend):
                 f"(device, inode {served}), not {self.file_path}. Nothing was written."
             )
 
-    def _let_go_of(self, dev: str) -> None:
+    def _let_go_of(self, dev: str, why: BackendError | None = None) -> None:
         """Detach ``dev`` when it is a device this backend attached (``_attached_here``) but
-        over a file that is not its own now (unlinked, replaced): still this backend's, and
-        attached over its old bytes for good if only forgotten (244/15, 245/4). Refused
-        while in use (``_clear``)."""
+        over a file that is not its own now (unlinked, replaced; ``why`` its proof's failure,
+        when one was tried): still this backend's, and attached over its old bytes for good
+        if only forgotten (244/15, 245/4). Refused while in use (``_clear``)."""
         if not ask_loop_device(dev, self._attached_here):
             return
 
@@ -400,7 +400,7 @@ class LoopBackend(FileBackend):
         except ActiveAreaError:
             # "Deactivate it" would not work for its area over a file this backend no longer
             # has: no job can prove it, so the way out is a person's swapoff (248/6).
-            self._refuse_our_device_left_on()
+            self._refuse_our_device_left_on(why=why)
             raise
 
     # ---- enable / disable ----
@@ -480,7 +480,7 @@ class LoopBackend(FileBackend):
                 except _AnotherBackendsDevice:
                     pass  # another backend's own device (a copied record): theirs, forgotten
                 else:
-                    self._let_go_of(self.device)
+                    self._let_go_of(self.device, why=e)
             self.state.pop("device", None)
             return
         try:

@@ -72,6 +72,8 @@ def test_every_job_says_swap_it_off_by_hand(
             assert f"Swap it off by hand (swapoff {device})" in job.error, job.error
             assert "not this backend's store" not in job.log, job.log  # never "left as it is"
             assert "deactivate it" not in job.error, job.error
+            if change is _marked_anothers:  # the file's own failure, not a stand-in (252/3)
+                assert "carries the mark of a file made by another" in job.error, job.error
             assert kernel.is_active(device)
             assert Backend.objects.get(pk=backend.pk).state.get("device") == device
     finally:
@@ -117,3 +119,31 @@ def test_a_filesystem_not_mounted_is_said_so_not_swap_it_off_by_hand(
             sh("swapoff", device, check=False)
             sh("losetup", "-d", device, check=False)
             Backend.objects.filter(pk=backend.pk).delete()
+
+
+def test_a_file_reached_through_a_link_now_gives_its_own_reason(host_row, swap_root: Path) -> None:
+    """Its directory moved and a symbolic link left in its place: the path still leads to
+    the very file the device serves, but the walk refuses the link, and the words give
+    that reason, not a stand-in (252/3)."""
+    (swap_root / "d").mkdir(mode=0o700)
+    path = swap_root / "d" / "a"
+    backend = Backend.objects.create(
+        host=host_row, kind="loop", name="a", params={"path": str(path)}, size_bytes=16 << 20
+    )
+    for kind in (Job.Kind.PROVISION, Job.Kind.ACTIVATE):
+        job = run(job_for(Backend.objects.get(pk=backend.pk), kind))
+        assert job.state == Job.State.SUCCEEDED, job.log
+    device = Backend.objects.get(pk=backend.pk).state["device"]
+    try:
+        (swap_root / "d").rename(swap_root / "moved")
+        (swap_root / "d").symlink_to(swap_root / "moved")
+        job = run(job_for(Backend.objects.get(pk=backend.pk), Job.Kind.DEACTIVATE))
+
+        assert job.state == Job.State.FAILED, job.log
+        assert f"Swap it off by hand (swapoff {device})" in job.error, job.error
+        assert "no longer names this backend's file" in job.error, job.error
+        assert kernel.is_active(device)
+    finally:
+        sh("swapoff", device, check=False)
+        sh("losetup", "-d", device, check=False)
+        Backend.objects.filter(pk=backend.pk).delete()
