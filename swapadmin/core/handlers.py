@@ -637,6 +637,9 @@ def destroy(ctx: JobContext) -> dict[str, Any]:
     swapped_off: str | None = None
     done: list[str] = []
     signed = _signed_state(plugin)
+    # The area an earlier try of this very job swapped off before it failed: off by now, so
+    # this try's words would not name it (249/5). Words only: nothing is decided by it.
+    earlier = _swapped_off_before(ctx)
     if ours:
         ctx.step(10, f"swapoff {plugin.swap_path}")
         # An adopted area's file or device, or a kind's that releases nothing, is left
@@ -662,7 +665,7 @@ def destroy(ctx: JobContext) -> dict[str, Any]:
             # kind forgets its detached loop device, then finds its daemon still busy):
             # the row will no longer say what the job was signed for (252/1).
             done.insert(0, _RELEASING)
-        if not (swapped_off or done):
+        if not (swapped_off or earlier or done):
             raise
         # A destroy that failed half-way says what it had done, so the person reading it
         # knows the area is off and its device gone, not only the last step's error (248/7).
@@ -673,17 +676,37 @@ def destroy(ctx: JobContext) -> dict[str, Any]:
         busy = is_retryable(e) or (isinstance(e, OSError) and errno_of(e) in BUSY_ERRNOS)
         retry = busy and not done and ctx.job.attempt < MAX_RETRIES
         again = "the destroy will be tried again" if retry else "destroy it again to finish"
+        if retry:
+            _remember_swapped_off(ctx, swapped_off or earlier)
         raise _restated(
             plugin,
             e,
             "destroy",
             retryable=retry,
             then=(
-                f"Before that, this destroy had {_half_done(swapped_off, done)}. The backend "
-                f"is kept: {again}."
+                f"Before that, this destroy had {_half_done(swapped_off or earlier, done)}. "
+                f"The backend is kept: {again}."
             ),
         ) from e
     return result
+
+
+def _swapped_off_before(ctx: JobContext) -> str | None:
+    """The area an earlier try of this destroy swapped off (``_remember_swapped_off``)."""
+    kept = ctx.job.result if ctx.job.attempt else None
+    said = kept.get("swapped_off") if isinstance(kept, dict) else None
+    return said if isinstance(said, str) and said else None
+
+
+def _remember_swapped_off(ctx: JobContext, area: str | None) -> None:
+    """Kept in the job's result, which a failed try leaves as it is, for the next try's
+    words."""
+    if area is not None:
+        pk = ctx.job.pk
+        ctx.record(
+            lambda: Job.objects.filter(pk=pk).update(result={"swapped_off": area}),
+            "what this destroy had done",
+        )
 
 
 def _release_and_forget(

@@ -73,7 +73,8 @@ def test_a_destroy_that_fails_after_its_swapoff_says_the_area_is_off(
 def test_a_failure_tried_again_says_so(loop_area: LoopArea) -> None:
     """The loop device held open by another process when the destroy, its area swapped off,
     comes to detach it: the job goes back to the queue saying what it had done and that it
-    will be tried again; once that process lets go, the next try finishes."""
+    will be tried again, and its next try, still refused, says it again; once that process
+    lets go, the next try finishes."""
     backend, device, path = loop_area
     on = run(job_for(backend, Job.Kind.ACTIVATE))
     assert on.state == Job.State.SUCCEEDED, on.log
@@ -87,6 +88,11 @@ def test_a_failure_tried_again_says_so(loop_area: LoopArea) -> None:
         assert "The backend is kept: the destroy will be tried again." in job.log, job.log
         assert "destroy it again to finish" not in job.log, job.log
         assert not kernel.is_active(device)
+        # Its next try, the device still held: the area is off by then, and the words still
+        # say that this destroy had swapped it off (249/5).
+        job = run(job)
+        assert job.state == Job.State.QUEUED, job.log
+        assert job.log.count(said) == 2, job.log
     finally:
         os.close(held)
     # The runner's own next try of that job, as signed then: nothing it names has changed.
