@@ -230,6 +230,7 @@ _ASKED_TO_CHANGE = (
 def _swapoff(
     ctx: JobContext,
     plugin: SwapBackend,
+    step: str,
     *,
     to_change: bool = False,
     then: str = "Nothing was changed.",
@@ -247,13 +248,17 @@ def _swapoff(
     deactivate, and the destroy of a store left as it is (an adopted area, the block
     kind's), do not ask, nor the kind's own look (``check_exclusive``): a swapoff writes
     nothing, and turning its own area off is what a person wants then; the proof that it
-    is this backend's area (its identity, its UUID) is asked all the same (234/4, 235/5)."""
+    is this backend's area (its identity, its UUID) is asked all the same (234/4, 235/5).
+
+    ``step`` is logged once the area is proven and found alone: logged before, a refusal
+    read as if the swapoff had been tried."""
     force = signing.forced(ctx.job.params)
     store = plugin.open_for_swapon()
     try:
         if to_change:
             # Refused at once, not after the wait for the lock; and asked again under it.
             _alone_before_the_swapoff(plugin, store, then)
+        ctx.step(10, step)
         with host_memory(ctx, f"swapoff {plugin.swap_path}"):
             if to_change:
                 _alone_before_the_swapoff(plugin, store, then)
@@ -598,11 +603,11 @@ def deactivate(ctx: JobContext) -> dict[str, Any]:
     if area is None:
         ctx.log("the area is not active: nothing to do")
         return {"already_inactive": True}
-    ctx.step(10, f"swapoff {area.path} ({area.used_bytes} bytes in use)")
+    step = f"swapoff {area.path} ({area.used_bytes} bytes in use)"
     if ctx.job.params.get("to_change") is True:
-        _swapoff(ctx, plugin, to_change=True, then=_ASKED_TO_CHANGE)
+        _swapoff(ctx, plugin, step, to_change=True, then=_ASKED_TO_CHANGE)
     else:
-        _swapoff(ctx, plugin)
+        _swapoff(ctx, plugin, step)
     return {"already_inactive": False, "moved_bytes": area.used_bytes}
 
 
@@ -641,11 +646,10 @@ def destroy(ctx: JobContext) -> dict[str, Any]:
     # this try's words would not name it (249/5). Words only: nothing is decided by it.
     earlier = _swapped_off_before(ctx)
     if ours:
-        ctx.step(10, f"swapoff {plugin.swap_path}")
         # An adopted area's file or device, or a kind's that releases nothing, is left
         # as it is: nothing to refuse for (229/2).
         changes = not backend.adopted and plugin.release_changes_store
-        _swapoff(ctx, plugin, to_change=changes)
+        _swapoff(ctx, plugin, f"swapoff {plugin.swap_path}", to_change=changes)
         result["deactivated"] = True
         swapped_off = _area_name(ctx, plugin)
     elif on:
@@ -868,8 +872,7 @@ def resize(ctx: JobContext) -> dict[str, Any]:
         kind = ctx.backend.kind
         _kind_answer(kind, "whether the size is one it takes", plugin.clean_size, new_size)
         _kind_answer(kind, "whether the growth fits", plugin.check_room_for, new_size)
-        ctx.step(10, f"swapoff {plugin.swap_path} to resize it")
-        _swapoff(ctx, plugin, to_change=True)
+        _swapoff(ctx, plugin, f"swapoff {plugin.swap_path} to resize it", to_change=True)
     try:
         with before_any_change():  # a failure here is before the resize (223/4)
             ctx.check_cancel()

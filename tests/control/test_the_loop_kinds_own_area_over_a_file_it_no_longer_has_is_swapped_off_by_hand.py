@@ -12,6 +12,7 @@ its own device offered for adoption (249/1)."""
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -72,6 +73,8 @@ def test_every_job_says_swap_it_off_by_hand(
             assert f"Swap it off by hand (swapoff {device})" in job.error, job.error
             assert "not this backend's store" not in job.log, job.log  # never "left as it is"
             assert "deactivate it" not in job.error, job.error
+            # No step of a swapoff logged before the refusal, as if it had been tried.
+            assert not re.search(rf"^\S+ swapoff {device}", job.log, re.M), job.log
             if change is _marked_anothers:  # the file's own failure, not a stand-in (252/3)
                 assert "carries the mark of a file made by another" in job.error, job.error
             assert kernel.is_active(device)
