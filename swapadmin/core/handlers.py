@@ -63,7 +63,7 @@ from backends.store import Store
 
 from . import observe, signing
 from .actions import BACKEND_ACTIONS, BY_NAME
-from .context import DB_ERRORS, MAX_RETRIES, Busy, Cancelled, Handler, JobContext
+from .context import DB_ERRORS, MAX_RETRIES, Busy, Cancelled, Handler, JobContext, best_effort
 from .locks import HOST_MEMORY_LOCK, HOST_MEMORY_WAIT_SECONDS, exclusive_wait
 from .models import Backend, Host, Job
 from .plugins import attach_plugin, build_plugin, create_adopted, record_store, store_names
@@ -230,8 +230,8 @@ _ASKED_TO_CHANGE = (
 def _swapoff(
     ctx: JobContext,
     plugin: SwapBackend,
-    step: str,
     *,
+    step: str,
     to_change: bool = False,
     then: str = "Nothing was changed.",
 ) -> None:
@@ -605,9 +605,9 @@ def deactivate(ctx: JobContext) -> dict[str, Any]:
         return {"already_inactive": True}
     step = f"swapoff {area.path} ({area.used_bytes} bytes in use)"
     if ctx.job.params.get("to_change") is True:
-        _swapoff(ctx, plugin, step, to_change=True, then=_ASKED_TO_CHANGE)
+        _swapoff(ctx, plugin, step=step, to_change=True, then=_ASKED_TO_CHANGE)
     else:
-        _swapoff(ctx, plugin, step)
+        _swapoff(ctx, plugin, step=step)
     return {"already_inactive": False, "moved_bytes": area.used_bytes}
 
 
@@ -642,14 +642,15 @@ def destroy(ctx: JobContext) -> dict[str, Any]:
     swapped_off: str | None = None
     done: list[str] = []
     signed = _signed_state(plugin)
-    # The area an earlier try of this very job swapped off before it failed: off by now, so
-    # this try's words would not name it (249/5). Words only: nothing is decided by it.
+    # Whether an earlier try of this very job swapped the area off before it failed: off by
+    # now, so this try's words would not say it (249/5). Words only: whether the job fails
+    # or is tried again is decided as it would be without it (253/1).
     earlier = _swapped_off_before(ctx)
     if ours:
         # An adopted area's file or device, or a kind's that releases nothing, is left
         # as it is: nothing to refuse for (229/2).
         changes = not backend.adopted and plugin.release_changes_store
-        _swapoff(ctx, plugin, f"swapoff {plugin.swap_path}", to_change=changes)
+        _swapoff(ctx, plugin, step=f"swapoff {plugin.swap_path}", to_change=changes)
         result["deactivated"] = True
         swapped_off = _area_name(ctx, plugin)
     elif on:
@@ -659,9 +660,11 @@ def destroy(ctx: JobContext) -> dict[str, Any]:
     except (Busy, *DB_ERRORS):
         raise
     except Cancelled:
-        if swapped_off or done:
-            said = _half_done(swapped_off, done)
+        if swapped_off or earlier or done:
+            said = _half_done(swapped_off, done, earlier=earlier)
             ctx.log(f"cancelled once this destroy had {said}: the backend is kept")
+        if earlier:
+            _note_swapped_off(ctx, False)
         raise
     except Exception as e:
         if _RELEASED not in done and _signed_state(plugin) != signed:
@@ -669,48 +672,57 @@ def destroy(ctx: JobContext) -> dict[str, Any]:
             # kind forgets its detached loop device, then finds its daemon still busy):
             # the row will no longer say what the job was signed for (252/1).
             done.insert(0, _RELEASING)
-        if not (swapped_off or earlier or done):
+        if swapped_off or done:
+            # A destroy that failed half-way says what it had done, so the person reading
+            # it knows the area is off and its device gone, not only the last step's error
+            # (248/7). As _restated judges it, an OSError's EAGAIN or EBUSY is worth a later
+            # try too; but not once the state the job was signed for has changed (a device
+            # released: the runner would refuse its try as rows changed since signing,
+            # 250/1, 252/1), nor once a file was removed, nor after the last.
+            busy = is_retryable(e) or (isinstance(e, OSError) and errno_of(e) in BUSY_ERRNOS)
+            retry = busy and not done and ctx.job.attempt < MAX_RETRIES
+        elif earlier and isinstance(e, BackendError):
+            # Nothing changed in this try, whose area an earlier one swapped off: the words
+            # say so, and the runner's own rule for the error as raised stands (253/1).
+            retry = bool(e.retryable) and ctx.job.attempt < MAX_RETRIES
+        else:
+            if earlier:
+                _note_swapped_off(ctx, False)
             raise
-        # A destroy that failed half-way says what it had done, so the person reading it
-        # knows the area is off and its device gone, not only the last step's error (248/7).
-        # As _restated judges it, an OSError's EAGAIN or EBUSY is worth a later try too; but
-        # not once the state the job was signed for has changed (a device released: the
-        # runner would refuse its try as rows changed since signing, 250/1, 252/1), nor once
-        # a file was removed, nor after the last.
-        busy = is_retryable(e) or (isinstance(e, OSError) and errno_of(e) in BUSY_ERRNOS)
-        retry = busy and not done and ctx.job.attempt < MAX_RETRIES
+        if swapped_off or earlier:
+            _note_swapped_off(ctx, retry)
         again = "the destroy will be tried again" if retry else "destroy it again to finish"
-        if retry:
-            _remember_swapped_off(ctx, swapped_off or earlier)
         raise _restated(
             plugin,
             e,
             "destroy",
             retryable=retry,
             then=(
-                f"Before that, this destroy had {_half_done(swapped_off or earlier, done)}. "
-                f"The backend is kept: {again}."
+                f"Before that, this destroy had {_half_done(swapped_off, done, earlier=earlier)}"
+                f". The backend is kept: {again}."
             ),
         ) from e
     return result
 
 
-def _swapped_off_before(ctx: JobContext) -> str | None:
-    """The area an earlier try of this destroy swapped off (``_remember_swapped_off``)."""
-    kept = ctx.job.result if ctx.job.attempt else None
-    said = kept.get("swapped_off") if isinstance(kept, dict) else None
-    return said if isinstance(said, str) and said else None
+def _swapped_off_before(ctx: JobContext) -> bool:
+    """Whether an earlier try of this destroy swapped its area off (``_note_swapped_off``).
+    Read from a row another machine could write: for words only, and only ``True`` counts;
+    the area is never named from it (its device may be another's by now, 253/2-3)."""
+    kept = ctx.job.result
+    return bool(ctx.job.attempt) and isinstance(kept, dict) and kept.get("swapped_off") is True
 
 
-def _remember_swapped_off(ctx: JobContext, area: str | None) -> None:
-    """Kept in the job's result, which a failed try leaves as it is, for the next try's
-    words."""
-    if area is not None:
-        pk = ctx.job.pk
-        ctx.record(
-            lambda: Job.objects.filter(pk=pk).update(result={"swapped_off": area}),
-            "what this destroy had done",
-        )
+def _note_swapped_off(ctx: JobContext, swapped: bool) -> None:
+    """Kept in the job's result (which a failed try leaves as it is) while the job is to be
+    tried again, for the next try's words; cleared once it is not, as a failed job has no
+    result. Words only: one try, never worth holding the job up for (253/4)."""
+    pk = ctx.job.pk
+    kept = {"swapped_off": True} if swapped else {}
+    best_effort(
+        lambda: Job.objects.filter(pk=pk, state=Job.State.RUNNING).update(result=kept),
+        "what this destroy had done",
+    )
 
 
 def _release_and_forget(
@@ -769,12 +781,15 @@ def _signed_state(plugin: SwapBackend) -> dict[str, Any]:
     return {key: plugin.state.get(key) for key in signing.SIGNED_STATE_KEYS}
 
 
-def _half_done(swapped_off: str | None, done: list[str]) -> str:
+def _half_done(swapped_off: str | None, done: list[str], *, earlier: bool = False) -> str:
     """What a destroy had done when it stopped, "a, b and c": its swapoff of the area at
     ``swapped_off`` said with what is true of the area now, as someone may have swapped it
-    on since (249/4), then ``done``. Once the store was released the path is not looked at:
-    a loop or zram device's number may be another's by then (250/6)."""
+    on since (249/4), or, ``earlier``, an earlier try's swapoff, unnamed; then ``done``.
+    Once the store was released the path is not looked at: a loop or zram device's number
+    may be another's by then (250/6)."""
     items = list(done)
+    if swapped_off is None and earlier:
+        items.insert(0, "swapped its area off in an earlier try")
     if swapped_off is not None and (_RELEASED in done or _RELEASING in done):
         items.insert(0, f"swapped {swapped_off} off")
     elif swapped_off is not None:
@@ -872,7 +887,7 @@ def resize(ctx: JobContext) -> dict[str, Any]:
         kind = ctx.backend.kind
         _kind_answer(kind, "whether the size is one it takes", plugin.clean_size, new_size)
         _kind_answer(kind, "whether the growth fits", plugin.check_room_for, new_size)
-        _swapoff(ctx, plugin, f"swapoff {plugin.swap_path} to resize it", to_change=True)
+        _swapoff(ctx, plugin, step=f"swapoff {plugin.swap_path} to resize it", to_change=True)
     try:
         with before_any_change():  # a failure here is before the resize (223/4)
             ctx.check_cancel()

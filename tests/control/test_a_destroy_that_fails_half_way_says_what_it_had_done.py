@@ -8,6 +8,7 @@ again since is not said to stay off (249/4)."""
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import shutil
@@ -18,6 +19,7 @@ import pytest
 from django.conf import settings
 
 from backends import kernel
+from backends.plugins.file import FileBackend
 from swapadmin.core.handlers import _half_done
 from swapadmin.core.models import Backend, Job
 from tests.control.test_an_off_loop_area_is_not_resized_while_its_device_is_claimed import (
@@ -89,16 +91,44 @@ def test_a_failure_tried_again_says_so(loop_area: LoopArea) -> None:
         assert "destroy it again to finish" not in job.log, job.log
         assert not kernel.is_active(device)
         # Its next try, the device still held: the area is off by then, and the words still
-        # say that this destroy had swapped it off (249/5).
+        # say that this destroy had swapped it off, in an earlier try (249/5), whose device
+        # is not named nor looked at again from the row (253/2-3).
         job = run(job)
         assert job.state == Job.State.QUEUED, job.log
-        assert job.log.count(said) == 2, job.log
+        assert "this destroy had swapped its area off in an earlier try" in job.log, job.log
+        assert job.result == {"swapped_off": True}
     finally:
         os.close(held)
     # The runner's own next try of that job, as signed then: nothing it names has changed.
     again = run(job)
     assert again.state == Job.State.SUCCEEDED, again.log
     assert device not in attached_loops()
+    assert "swapped_off" not in again.result
+
+
+def test_an_earlier_swapoff_read_from_the_row_decides_nothing(
+    host_row, swap_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the job's row says an earlier try did is words only (253/1): a try that
+    changed nothing and crashed is failed as it would be without it, and a failed job is
+    left with no result."""
+    path = swap_root / "said-before"
+    backend = backend_on(host_row, path)
+    made = run(job_for(backend, Job.Kind.PROVISION))
+    assert made.state == Job.State.SUCCEEDED, made.log
+    job = job_for(Backend.objects.get(pk=backend.pk), Job.Kind.DESTROY)
+    Job.objects.filter(pk=job.pk).update(attempt=1, result={"swapped_off": True})
+
+    def held(self: object, enable: bool) -> None:
+        raise OSError(errno.EBUSY, "Device or resource busy")
+
+    monkeypatch.setattr(FileBackend, "swapfile", held)
+    job = run(job)
+
+    assert job.state == Job.State.FAILED, job.log
+    assert job.error.startswith("internal error in the worker"), job.error
+    assert job.result == {}
+    assert path.exists() and Backend.objects.filter(pk=backend.pk).exists()
 
 
 def test_a_failure_after_the_release_is_not_tried_again(loop_area: LoopArea) -> None:

@@ -35,15 +35,14 @@ def _copied(loop_area: LoopArea, *, own_file_gone: bool = False) -> Backend:
         host=theirs.host, kind="loop", name="copy", size_bytes=16 * MiB,
         params={"path": str(own_file)},
     )  # fmt: skip
-    try:
-        made = run(job_for(mine, Job.Kind.PROVISION))
-        assert made.state == Job.State.SUCCEEDED, made.log
-    finally:
-        # Every device over the copy's file detached: its own, so that only the record
-        # speaks, and any a provision that failed half-way attached.
-        for dev, served in attached_loops().items():
-            if served in (str(own_file), f"{own_file} (deleted)"):
-                sh("losetup", "-d", dev, check=False)
+    made = run(job_for(mine, Job.Kind.PROVISION))
+    # Every device over the copy's file detached, before any assert: its own, so that only
+    # the record speaks, and any a provision that failed half-way attached.
+    for dev, served in attached_loops().items():
+        if served in (str(own_file), f"{own_file} (deleted)"):
+            sh("losetup", "-d", dev, check=False)
+    assert made.state == Job.State.SUCCEEDED, made.log
+    assert str(own_file) not in attached_loops().values()
     if own_file_gone:
         own_file.unlink()
     Backend.objects.filter(pk=mine.pk).update(state=Backend.objects.get(pk=theirs.pk).state)

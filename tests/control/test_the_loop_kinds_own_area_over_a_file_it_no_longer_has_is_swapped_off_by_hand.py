@@ -20,9 +20,12 @@ from pathlib import Path
 import pytest
 
 from backends import kernel
+from backends.errors import UnprovenAreaError
 from backends.plugins.file import MADE, MARK_NAME, MARK_PREFIX
+from backends.policy import Policy
 from swapadmin.core.models import Backend, Job
 from swapadmin.core.observe import observe_backend
+from swapadmin.core.plugins import build_plugin
 from tests.control.test_an_off_loop_area_is_not_resized_while_its_device_is_claimed import (
     LoopArea,
     loop_area,
@@ -150,3 +153,23 @@ def test_a_file_reached_through_a_link_now_gives_its_own_reason(host_row, swap_r
         sh("swapoff", device, check=False)
         sh("losetup", "-d", device, check=False)
         Backend.objects.filter(pk=backend.pk).delete()
+
+
+def test_a_release_that_finds_the_area_on_gives_the_files_own_reason(
+    loop_area: LoopArea, policy: Policy
+) -> None:
+    """The kind's release itself, as a destroy's would run were the area swapped on between
+    its proof and its release: the device it would let go of is on, over the very file now
+    marked another's, and the refusal gives that file's reason, not "(its proof failed)"
+    (252/3)."""
+    backend, device, path = loop_area
+    sh("swapon", device)
+    try:
+        _marked_anothers(path)
+        plugin = build_plugin(Backend.objects.get(pk=backend.pk), policy)
+        with pytest.raises(UnprovenAreaError) as refused:
+            plugin.swapfile(False)
+        assert "carries the mark of a file made by another" in refused.value.message
+        assert kernel.is_active(device) and device in attached_loops()
+    finally:
+        sh("swapoff", device, check=False)
