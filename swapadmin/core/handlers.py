@@ -10,6 +10,7 @@ deactivating an inactive one) succeed without touching the kernel.
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import os
 import uuid as uuid_mod
@@ -63,7 +64,7 @@ from backends.store import Store
 
 from . import observe, signing
 from .actions import BACKEND_ACTIONS, BY_NAME
-from .context import DB_ERRORS, MAX_RETRIES, Busy, Cancelled, Handler, JobContext, best_effort
+from .context import DB_ERRORS, MAX_RETRIES, Busy, Cancelled, Handler, JobContext
 from .locks import HOST_MEMORY_LOCK, HOST_MEMORY_WAIT_SECONDS, exclusive_wait
 from .models import Backend, Host, Job
 from .plugins import attach_plugin, build_plugin, create_adopted, record_store, store_names
@@ -619,6 +620,10 @@ def destroy(ctx: JobContext) -> dict[str, Any]:
     plugin = ctx.require_plugin()
     backend = ctx.backend
     assert backend is not None
+    # The state the job was signed for: the row's, as the runner verified it before this
+    # ran, taken before anything here (a zram device followed to its new number) changes
+    # the plugin's (254/1).
+    signed = _signed_part(backend.state)
     result: dict[str, Any] = {"adopted": backend.adopted}
     if not backend.adopted:
         # Whether the store may be hidden beneath a filesystem that is not mounted is asked
@@ -637,15 +642,9 @@ def destroy(ctx: JobContext) -> dict[str, Any]:
     # An adopted area's line (the sysadmin's own) is released with the area, as the host had
     # it: never looked up, so a line that no longer names the area stops no release.
     spec = _destroy_spec(ctx, plugin) if backend.provisioned_at and not backend.adopted else None
-    # What changed on the host, for the words of a failure after (248/7); and the state the
-    # job was signed for, as the runner verified it against the row before this ran.
+    # What changed on the host, for the words of a failure after (248/7).
     swapped_off: str | None = None
     done: list[str] = []
-    signed = _signed_state(plugin)
-    # Whether an earlier try of this very job swapped the area off before it failed: off by
-    # now, so this try's words would not say it (249/5). Words only: whether the job fails
-    # or is tried again is decided as it would be without it (253/1).
-    earlier = _swapped_off_before(ctx)
     if ours:
         # An adopted area's file or device, or a kind's that releases nothing, is left
         # as it is: nothing to refuse for (229/2).
@@ -660,69 +659,35 @@ def destroy(ctx: JobContext) -> dict[str, Any]:
     except (Busy, *DB_ERRORS):
         raise
     except Cancelled:
-        if swapped_off or earlier or done:
-            said = _half_done(swapped_off, done, earlier=earlier)
+        if swapped_off or done:
+            said = _half_done(swapped_off, done)
             ctx.log(f"cancelled once this destroy had {said}: the backend is kept")
-        if earlier:
-            _note_swapped_off(ctx, False)
         raise
     except Exception as e:
-        if _RELEASED not in done and _signed_state(plugin) != signed:
-            # A release that failed after letting go of part of the store (the user-space
-            # kind forgets its detached loop device, then finds its daemon still busy):
-            # the row will no longer say what the job was signed for (252/1).
-            done.insert(0, _RELEASING)
-        if swapped_off or done:
+        # A try the runner would refuse, as rows changed since signing (a device released,
+        # or let go of before the release failed: 250/1, 252/1), is never promised.
+        changed = _signed_part(plugin.state) != signed
+        if not (swapped_off or done):
+            if not (changed and is_retryable(e)):
+                raise
+            retry = False
+        else:
             # A destroy that failed half-way says what it had done, so the person reading
             # it knows the area is off and its device gone, not only the last step's error
             # (248/7). As _restated judges it, an OSError's EAGAIN or EBUSY is worth a later
-            # try too; but not once the state the job was signed for has changed (a device
-            # released: the runner would refuse its try as rows changed since signing,
-            # 250/1, 252/1), nor once a file was removed, nor after the last.
+            # try too; but not once a file was removed, nor after the last.
             busy = is_retryable(e) or (isinstance(e, OSError) and errno_of(e) in BUSY_ERRNOS)
-            retry = busy and not done and ctx.job.attempt < MAX_RETRIES
-        elif earlier and isinstance(e, BackendError):
-            # Nothing changed in this try, whose area an earlier one swapped off: the words
-            # say so, and the runner's own rule for the error as raised stands (253/1).
-            retry = bool(e.retryable) and ctx.job.attempt < MAX_RETRIES
+            retry = busy and not done and not changed and ctx.job.attempt < MAX_RETRIES
+        if retry:
+            then = "The backend is kept: the destroy will be tried again."
+        elif swapped_off or done:
+            then = "The backend is kept: destroy it again to finish."
         else:
-            if earlier:
-                _note_swapped_off(ctx, False)
-            raise
-        if swapped_off or earlier:
-            _note_swapped_off(ctx, retry)
-        again = "the destroy will be tried again" if retry else "destroy it again to finish"
-        raise _restated(
-            plugin,
-            e,
-            "destroy",
-            retryable=retry,
-            then=(
-                f"Before that, this destroy had {_half_done(swapped_off, done, earlier=earlier)}"
-                f". The backend is kept: {again}."
-            ),
-        ) from e
+            then = "The backend is kept: destroy it again."
+        if swapped_off or done:
+            then = f"Before that, this destroy had {_half_done(swapped_off, done)}. {then}"
+        raise _restated(plugin, e, "destroy", retryable=retry, then=then) from e
     return result
-
-
-def _swapped_off_before(ctx: JobContext) -> bool:
-    """Whether an earlier try of this destroy swapped its area off (``_note_swapped_off``).
-    Read from a row another machine could write: for words only, and only ``True`` counts;
-    the area is never named from it (its device may be another's by now, 253/2-3)."""
-    kept = ctx.job.result
-    return bool(ctx.job.attempt) and isinstance(kept, dict) and kept.get("swapped_off") is True
-
-
-def _note_swapped_off(ctx: JobContext, swapped: bool) -> None:
-    """Kept in the job's result (which a failed try leaves as it is) while the job is to be
-    tried again, for the next try's words; cleared once it is not, as a failed job has no
-    result. Words only: one try, never worth holding the job up for (253/4)."""
-    pk = ctx.job.pk
-    kept = {"swapped_off": True} if swapped else {}
-    best_effort(
-        lambda: Job.objects.filter(pk=pk, state=Job.State.RUNNING).update(result=kept),
-        "what this destroy had done",
-    )
 
 
 def _release_and_forget(
@@ -744,11 +709,17 @@ def _release_and_forget(
         ctx.step(50, "adopted area: its file or device is left on the host")
     else:
         ctx.step(40, "releasing the backing store")
-        signed = _signed_state(plugin)
-        plugin.swapfile(False)
-        if _signed_state(plugin) != signed:
-            # Its device let go of (a loop or zram kind's): said, and no later try of this
-            # job, whose signature names the device as it was. A kind with nothing to
+        before = _signed_part(plugin.state)
+        try:
+            plugin.swapfile(False)
+        except BaseException:
+            # It let go of part of the store before it failed (the user-space kind forgets
+            # its detached loop device, then finds its daemon still busy: 252/1).
+            if _signed_part(plugin.state) != before:
+                done.append(_RELEASING)
+            raise
+        if _signed_part(plugin.state) != before:
+            # Its device let go of (a loop or zram kind's): said. A kind with nothing to
             # release (file, block) did nothing worth saying (251/3).
             done.append(_RELEASED)
         ctx.save_backend()
@@ -776,20 +747,17 @@ _RELEASED = "released its backing store"
 _RELEASING = "begun to release its backing store"
 
 
-def _signed_state(plugin: SwapBackend) -> dict[str, Any]:
-    """The keys of the kind's state a job's signature names (``signing.SIGNED_STATE_KEYS``)."""
-    return {key: plugin.state.get(key) for key in signing.SIGNED_STATE_KEYS}
+def _signed_part(state: dict[str, Any]) -> dict[str, Any]:
+    """The keys of a kind's state a job's signature names (``signing.SIGNED_STATE_KEYS``)."""
+    return {key: copy.deepcopy(state.get(key)) for key in signing.SIGNED_STATE_KEYS}
 
 
-def _half_done(swapped_off: str | None, done: list[str], *, earlier: bool = False) -> str:
+def _half_done(swapped_off: str | None, done: list[str]) -> str:
     """What a destroy had done when it stopped, "a, b and c": its swapoff of the area at
     ``swapped_off`` said with what is true of the area now, as someone may have swapped it
-    on since (249/4), or, ``earlier``, an earlier try's swapoff, unnamed; then ``done``.
-    Once the store was released the path is not looked at: a loop or zram device's number
-    may be another's by then (250/6)."""
+    on since (249/4), then ``done``. Once the store was released the path is not looked at:
+    a loop or zram device's number may be another's by then (250/6)."""
     items = list(done)
-    if swapped_off is None and earlier:
-        items.insert(0, "swapped its area off in an earlier try")
     if swapped_off is not None and (_RELEASED in done or _RELEASING in done):
         items.insert(0, f"swapped {swapped_off} off")
     elif swapped_off is not None:
