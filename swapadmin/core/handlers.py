@@ -664,29 +664,29 @@ def destroy(ctx: JobContext) -> dict[str, Any]:
             ctx.log(f"cancelled once this destroy had {said}: the backend is kept")
         raise
     except Exception as e:
-        # A try the runner would refuse, as rows changed since signing (a device released,
-        # or let go of before the release failed: 250/1, 252/1), is never promised.
-        changed = _signed_part(plugin.state) != signed
         if not (swapped_off or done):
-            if not (changed and is_retryable(e)):
-                raise
-            retry = False
-        else:
-            # A destroy that failed half-way says what it had done, so the person reading
-            # it knows the area is off and its device gone, not only the last step's error
-            # (248/7). As _restated judges it, an OSError's EAGAIN or EBUSY is worth a later
-            # try too; but not once a file was removed, nor after the last.
-            busy = is_retryable(e) or (isinstance(e, OSError) and errno_of(e) in BUSY_ERRNOS)
-            retry = busy and not done and not changed and ctx.job.attempt < MAX_RETRIES
-        if retry:
-            then = "The backend is kept: the destroy will be tried again."
-        elif swapped_off or done:
-            then = "The backend is kept: destroy it again to finish."
-        else:
-            then = "The backend is kept: destroy it again."
-        if swapped_off or done:
-            then = f"Before that, this destroy had {_half_done(swapped_off, done)}. {then}"
-        raise _restated(plugin, e, "destroy", retryable=retry, then=then) from e
+            raise
+        # A destroy that failed half-way says what it had done, so the person reading it
+        # knows the area is off and its device gone, not only the last step's error (248/7).
+        # As _restated judges it, an OSError's EAGAIN or EBUSY is worth a later try too; but
+        # not once a file was removed, nor after the last, nor once the state the job was
+        # signed for has changed (a device released, or let go of before the release
+        # failed): the runner would refuse that try as rows changed since signing (250/1,
+        # 252/1).
+        busy = is_retryable(e) or (isinstance(e, OSError) and errno_of(e) in BUSY_ERRNOS)
+        changed = _signed_part(plugin.state) != signed
+        retry = busy and not done and not changed and ctx.job.attempt < MAX_RETRIES
+        again = "the destroy will be tried again" if retry else "destroy it again to finish"
+        raise _restated(
+            plugin,
+            e,
+            "destroy",
+            retryable=retry,
+            then=(
+                f"Before that, this destroy had {_half_done(swapped_off, done)}. The backend "
+                f"is kept: {again}."
+            ),
+        ) from e
     return result
 
 
