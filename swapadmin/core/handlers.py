@@ -744,12 +744,15 @@ def _release_and_forget(
 
 
 _RELEASED = "released its backing store"
-_RELEASING = "begun to release its backing store"
+#: Said when the release failed after changing the record (a device detached and forgotten,
+#: or only forgotten, being gone already): what the kind did is not told apart (255/3).
+_RELEASING = "changed its record of the backing store"
 
 
 def _signed_part(state: dict[str, Any]) -> dict[str, Any]:
-    """The keys of a kind's state a job's signature names (``signing.SIGNED_STATE_KEYS``)."""
-    return {key: copy.deepcopy(state.get(key)) for key in signing.SIGNED_STATE_KEYS}
+    """A copy of what of a kind's state a job's signature names (``signing.signed_state``),
+    which later changes to ``state`` leave as it is."""
+    return copy.deepcopy(signing.signed_state(state))
 
 
 def _half_done(swapped_off: str | None, done: list[str]) -> str:

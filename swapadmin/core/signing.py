@@ -214,15 +214,21 @@ def _backend_spec(backend: Any) -> dict[str, Any]:
         # recorded when the store was taken (state["store"]), and the key of its bytes.
         "identity": {
             "store_key": backend.store_key,
-            "store": state.get("store"),
             "adopted": backend.adopted,
             "provisioned": backend.provisioned_at is not None,
-            # What else of the state decides what the worker opens, swaps on or off, or
-            # writes. Beside the others, not nested: a job signed before these were (none
-            # of them in its text) still matches a row that has none of them either.
-            **{k: state.get(k) for k in SIGNED_STATE_KEYS},
+            **signed_state(state),
         },
     }
+
+
+def signed_state(state: dict[str, Any]) -> dict[str, Any]:
+    """What of a backend's state a job's signature names: the identity recorded when the
+    store was taken (``store``), and what else decides what the worker opens, swaps on or
+    off, or writes (``SIGNED_STATE_KEYS``). Beside the identity's other keys, not nested: a
+    job signed before these were (none of them in its text) still matches a row that has
+    none of them either. A worker that changes any of it during a job knows the job's next
+    try would be refused (``handlers.destroy``)."""
+    return {"store": state.get("store"), **{k: state.get(k) for k in SIGNED_STATE_KEYS}}
 
 
 def _load(job_pk: int) -> Job | None:

@@ -2,8 +2,8 @@
 the queue. The user-space kind's release forgets a loop device that is gone, then finds
 its daemon still holding the store behind a mount detached lazily (a retryable
 ``BusyError``). The runner would refuse that job's next try, as the row no longer names the
-device the job was signed for (252/1): the destroy fails at once, says what it had begun,
-and the next destroy, once the daemon is gone, finishes."""
+device the job was signed for (252/1): the destroy fails at once, says that it changed
+its record of the store, and the next destroy, once the daemon is gone, finishes."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def test_a_release_that_forgot_its_device_and_then_failed_is_not_tried_again(
 
         assert job.state == Job.State.FAILED, job.log
         assert "still holds" in job.error, job.error
-        assert "this destroy had begun to release its backing store" in job.error, job.error
+        assert "this destroy had changed its record of the backing store" in job.error, job.error
         assert "The backend is kept: destroy it again to finish." in job.error, job.error
         assert "device" not in Backend.objects.get(pk=backend.pk).state
     finally:
