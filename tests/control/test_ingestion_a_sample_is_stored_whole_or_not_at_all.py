@@ -1,7 +1,9 @@
 """A sample the database refuses (here a figure past a bigint) writes nothing: no Sample
 row, no snapshot or heartbeat, no backend state, with no transaction of the caller's around
 it (as the Sampler calls it: a write committed before the refusal would stay). On PostgreSQL
-the whole sample is one statement and the backends' read one query, two round trips in all."""
+the whole sample is one statement and the backends' read one query, two round trips in all,
+whatever the backends' states (a field the read left out was loaded for each backend not in
+/proc/swaps, one more query each)."""
 
 from __future__ import annotations
 
@@ -63,3 +65,21 @@ def test_on_postgresql_a_sample_is_two_round_trips(host_row, ready):
     ready.refresh_from_db()
     assert (ready.observed_state, ready.used_bytes, ready.active_priority) == ("active", 1 << 20, 5)
     assert Sample.objects.get(pk=sample.pk).mem_total == 16 << 30
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the one-statement write")
+@pytest.mark.parametrize("state", ["ready", "absent", "error"])
+def test_a_backend_not_in_proc_swaps_costs_no_round_trip(host_row, ready, state):
+    Backend.objects.filter(pk=ready.pk).update(observed_state=state, observed_error="x")
+    store_sample(host_row, reading(16 << 30, "/nowhere/swap/a"))  # the first: settles them
+    other = Backend.objects.create(
+        host=host_row, kind="file", name="b", params={"path": "/nowhere/swap/b"},
+        size_bytes=1 << 30, observed_state=state, observed_error="x",
+    )  # fmt: skip
+
+    with CaptureQueriesContext(connection) as queries:
+        store_sample(host_row, reading(16 << 30, "/nowhere/swap/a"))
+
+    assert len(queries.captured_queries) == 2, [q["sql"][:60] for q in queries]
+    other.refresh_from_db()
+    assert other.observed_at is not None  # it was observed, in the one statement
