@@ -10,7 +10,6 @@ deactivating an inactive one) succeed without touching the kernel.
 from __future__ import annotations
 
 import contextlib
-import copy
 import logging
 import os
 import uuid as uuid_mod
@@ -620,10 +619,6 @@ def destroy(ctx: JobContext) -> dict[str, Any]:
     plugin = ctx.require_plugin()
     backend = ctx.backend
     assert backend is not None
-    # The state the job was signed for: the row's, as the runner verified it before this
-    # ran, taken before anything here (a zram device followed to its new number) changes
-    # the plugin's (254/1).
-    signed = _signed_part(backend.state)
     result: dict[str, Any] = {"adopted": backend.adopted}
     if not backend.adopted:
         # Whether the store may be hidden beneath a filesystem that is not mounted is asked
@@ -672,9 +667,9 @@ def destroy(ctx: JobContext) -> dict[str, Any]:
         # not once a file was removed, nor after the last, nor once the state the job was
         # signed for has changed (a device released, or let go of before the release
         # failed): the runner would refuse that try as rows changed since signing (250/1,
-        # 252/1).
+        # 252/1), and does not queue it (255/1).
         busy = is_retryable(e) or (isinstance(e, OSError) and errno_of(e) in BUSY_ERRNOS)
-        changed = _signed_part(plugin.state) != signed
+        changed = ctx.changed_signed_state()
         retry = busy and not done and not changed and ctx.job.attempt < MAX_RETRIES
         again = "the destroy will be tried again" if retry else "destroy it again to finish"
         raise _restated(
@@ -709,19 +704,18 @@ def _release_and_forget(
         ctx.step(50, "adopted area: its file or device is left on the host")
     else:
         ctx.step(40, "releasing the backing store")
-        before = _signed_part(plugin.state)
+        before = signing.signed_state(plugin.state)
+        released = False
         try:
             plugin.swapfile(False)
-        except BaseException:
-            # It let go of part of the store before it failed (the user-space kind forgets
-            # its detached loop device, then finds its daemon still busy: 252/1).
-            if _signed_part(plugin.state) != before:
-                done.append(_RELEASING)
-            raise
-        if _signed_part(plugin.state) != before:
-            # Its device let go of (a loop or zram kind's): said. A kind with nothing to
-            # release (file, block) did nothing worth saying (251/3).
-            done.append(_RELEASED)
+            released = True
+        finally:
+            if signing.signed_state(plugin.state) != before:
+                # Its device let go of (a loop or zram kind's): said. A kind with nothing to
+                # release (file, block) did nothing worth saying (251/3). A release that
+                # failed may have let go of part of the store first (the user-space kind
+                # forgets its detached loop device, then finds its daemon busy: 252/1).
+                done.append(_RELEASED if released else _RELEASING)
         ctx.save_backend()
         remove = getattr(plugin, "remove", None)
         if callable(remove):
@@ -747,12 +741,6 @@ _RELEASED = "released its backing store"
 #: Said when the release failed after changing the record (a device detached and forgotten,
 #: or only forgotten, being gone already): what the kind did is not told apart (255/3).
 _RELEASING = "changed its record of the backing store"
-
-
-def _signed_part(state: dict[str, Any]) -> dict[str, Any]:
-    """A copy of what of a kind's state a job's signature names (``signing.signed_state``),
-    which later changes to ``state`` leave as it is."""
-    return copy.deepcopy(signing.signed_state(state))
 
 
 def _half_done(swapped_off: str | None, done: list[str]) -> str:

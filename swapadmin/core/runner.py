@@ -203,6 +203,7 @@ def _run_handler(ctx: JobContext, attempt: int) -> tuple[Outcome, dict[str, Any]
         # before the claim, on rows read a moment earlier.
         _verify(ctx)
         if ctx.backend is not None:
+            ctx.signed_state = signing.signed_state(ctx.backend.state)
             if ctx.backend.reread_before_next_job or _untold_for(job, ctx.backend):
                 # A job before this one ended without its worker's word, or the row cannot
                 # tell whether its area is active: look again, once, and only at a row its
@@ -238,7 +239,14 @@ def _run_handler(ctx: JobContext, attempt: int) -> tuple[Outcome, dict[str, Any]
         # ``said``, not ``e.message``: a third party's subclass may set no message, or set
         # one after ``__init__`` made it printable (review 177/8).
         words = said(e, limit=None)
-        if e.retryable and attempt < MAX_RETRIES:
+        if e.retryable and attempt < MAX_RETRIES and ctx.changed_signed_state():
+            # Its next try would be refused as rows changed since signing, after a wait, in
+            # words that hide this one (255/1).
+            words += (
+                " (not tried again: this job changed the backend's record of its store, "
+                "which a try signed before the change would not match; run it again)"
+            )
+        elif e.retryable and attempt < MAX_RETRIES:
             delay = RETRY_BASE_SECONDS * 2**attempt
             ctx.log(f"{words} (will try again in {delay:.0f} s)")
             reason = f"retrying in {delay:.0f} s after: {words}"
@@ -398,9 +406,7 @@ def _refresh(ctx: JobContext) -> None:
     if ctx.backend is None or ctx.backend_deleted:
         return
     backend, plugin = ctx.backend, ctx.plugin
-    # A check runs beside the backend's other jobs and only reads: the state it read when
-    # it started may be older than theirs, and must never overwrite it.
-    keep_state = plugin is not None and ctx.job.kind not in actions.READS_ONLY
+    keep_state = ctx.keeps_plugin_state()
 
     def write() -> None:
         # The store is read first, outside the transaction: a slow read must not hold the

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import functools
 import json
 import logging
@@ -227,8 +228,10 @@ def signed_state(state: dict[str, Any]) -> dict[str, Any]:
     off, or writes (``SIGNED_STATE_KEYS``). Beside the identity's other keys, not nested: a
     job signed before these were (none of them in its text) still matches a row that has
     none of them either. A worker that changes any of it during a job knows the job's next
-    try would be refused (``handlers.destroy``)."""
-    return {"store": state.get("store"), **{k: state.get(k) for k in SIGNED_STATE_KEYS}}
+    try would be refused (``JobContext.changed_signed_state``). A copy, nested records too,
+    which later changes to ``state`` leave as it is."""
+    part = {"store": state.get("store"), **{k: state.get(k) for k in SIGNED_STATE_KEYS}}
+    return copy.deepcopy(part)
 
 
 def _load(job_pk: int) -> Job | None:
