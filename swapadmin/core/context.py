@@ -23,7 +23,6 @@ from django.utils import timezone
 from backends import BackendError, Policy, SwapBackend
 from backends.errors import printable
 
-from . import actions, signing
 from .liveness import REGISTRY
 from .models import Backend, Job
 
@@ -118,10 +117,6 @@ class JobContext:
     #: the sweep's failure) in the runner's closing words. Every job that returns ends as
     #: what it did, not as cancelled (reviews 213/1, 214/2); this only names it.
     past_cancel: str = ""
-    #: What of the backend's state the job's signature names (``signing.signed_state``), as
-    #: the runner verified it before the handler ran: before anything the job does (a zram
-    #: device followed to its new number) changes the plugin's (254/1).
-    signed_state: dict[str, Any] | None = None
     #: Log lines (timestamped) waiting for the next write to the job's row (``note``).
     _notes: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
@@ -248,25 +243,6 @@ class JobContext:
             lambda: Backend.objects.filter(pk=pk).update(**fields, updated_at=timezone.now()),
             "the backend's fields",
         )
-
-    def keeps_plugin_state(self) -> bool:
-        """Whether the job's end writes its plugin's state over the row's (``runner._refresh``).
-        Not a check's: it runs beside the backend's other jobs and only reads, so the state it
-        read when it started may be older than theirs, and must never overwrite it."""
-        return self.plugin is not None and self.job.kind not in actions.READS_ONLY
-
-    def changed_signed_state(self) -> bool:
-        """Whether this job changed what of its backend's state its signature names (a device
-        attached, released or forgotten): its next try, signed for the state as it was,
-        would be refused as rows changed since signing, so it is not put back in the queue
-        (250/1, 252/1, 255/1)."""
-        if self.signed_state is None or self.backend is None or self.backend_deleted:
-            return False
-        plugin = self.plugin
-        # What the row holds at the job's end: the plugin's state, or what the job saved.
-        state = plugin.state if plugin is not None and self.keeps_plugin_state() else None
-        now = self.backend.state if state is None else state
-        return signing.signed_state(now) != self.signed_state
 
     def record(self, write: Callable[[], Any], what: str) -> None:
         """A write the job's outcome depends on: retried while the database is away (up to

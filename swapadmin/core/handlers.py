@@ -619,6 +619,10 @@ def destroy(ctx: JobContext) -> dict[str, Any]:
     plugin = ctx.require_plugin()
     backend = ctx.backend
     assert backend is not None
+    # The state the job was signed for: the row's, as the runner verified it before this
+    # ran, taken before anything here (a zram device followed to its new number) changes
+    # the plugin's (254/1).
+    signed = signing.signed_state(backend.state)
     result: dict[str, Any] = {"adopted": backend.adopted}
     if not backend.adopted:
         # Whether the store may be hidden beneath a filesystem that is not mounted is asked
@@ -667,9 +671,9 @@ def destroy(ctx: JobContext) -> dict[str, Any]:
         # not once a file was removed, nor after the last, nor once the state the job was
         # signed for has changed (a device released, or let go of before the release
         # failed): the runner would refuse that try as rows changed since signing (250/1,
-        # 252/1), and does not queue it (255/1).
+        # 252/1). The runner does not queue it either way (255/1); asked here for the words.
         busy = is_retryable(e) or (isinstance(e, OSError) and errno_of(e) in BUSY_ERRNOS)
-        changed = ctx.changed_signed_state()
+        changed = signing.signed_state(plugin.state) != signed
         retry = busy and not done and not changed and ctx.job.attempt < MAX_RETRIES
         again = "the destroy will be tried again" if retry else "destroy it again to finish"
         raise _restated(

@@ -170,6 +170,8 @@ def _run_claimed(job: Job, attempt: int) -> Outcome:
         _refresh(ctx)
         if ctx.plugin is not None:
             ctx.plugin.close()
+    if outcome.state == Job.State.QUEUED:
+        outcome, fields = _retry_or_fail(ctx, outcome, fields)
     if outcome.state != Job.State.QUEUED:
         # Before the database hears of it: this host runs the job no more, whatever its row
         # says later (core/finished.py).
@@ -181,6 +183,39 @@ def _run_claimed(job: Job, attempt: int) -> Outcome:
     else:
         ctx.record(lambda: _finish(ctx, outcome.state, **fields), "the job's end")
     return outcome
+
+
+def _retry_or_fail(
+    ctx: JobContext, outcome: Outcome, fields: dict[str, Any]
+) -> tuple[Outcome, dict[str, Any]]:
+    """A job that failed in a way worth a later try is queued again, unless its rows, as
+    its end left them, no longer match its signature: its next try would be refused for
+    that after the wait, in words that hide this failure (a kind that recorded a device it
+    attached, a header's label read anew, another machine's write). Then it fails now,
+    saying both (255/1)."""
+    words = outcome.detail
+    changed = _changed_since_signed(ctx)
+    if changed is None:
+        ctx.log(f"{words} (will try again in {outcome.retry_in or 0:.0f} s)")
+        return outcome, fields
+    words = (
+        f"{words} (not tried again: the rows it runs on changed during this try, so a "
+        f"retry would be refused as no longer what was authorised ({changed}); queue the "
+        f"{_kind_word(ctx.job)} again)"
+    )
+    ctx.log(f"failed: {words}")
+    return Outcome(Job.State.FAILED, detail=words), {"error": words}
+
+
+def _changed_since_signed(ctx: JobContext) -> str | None:
+    """``signing.changed_since_signed`` of the job's rows as they are now; None when they
+    cannot be read (the database away: the next try's own check says it)."""
+    try:
+        job = Job.objects.select_related("host", "backend__host").filter(pk=ctx.job.pk).first()
+        return None if job is None else signing.changed_since_signed(job)
+    except Exception:
+        log.exception("job %s: could not compare its rows with its signature", ctx.job.uuid)
+        return None
 
 
 def _run_handler(ctx: JobContext, attempt: int) -> tuple[Outcome, dict[str, Any]]:
@@ -203,7 +238,6 @@ def _run_handler(ctx: JobContext, attempt: int) -> tuple[Outcome, dict[str, Any]
         # before the claim, on rows read a moment earlier.
         _verify(ctx)
         if ctx.backend is not None:
-            ctx.signed_state = signing.signed_state(ctx.backend.state)
             if ctx.backend.reread_before_next_job or _untold_for(job, ctx.backend):
                 # A job before this one ended without its worker's word, or the row cannot
                 # tell whether its area is active: look again, once, and only at a row its
@@ -239,18 +273,11 @@ def _run_handler(ctx: JobContext, attempt: int) -> tuple[Outcome, dict[str, Any]
         # ``said``, not ``e.message``: a third party's subclass may set no message, or set
         # one after ``__init__`` made it printable (review 177/8).
         words = said(e, limit=None)
-        if e.retryable and attempt < MAX_RETRIES and ctx.changed_signed_state():
-            # Its next try would be refused as rows changed since signing, after a wait, in
-            # words that hide this one (255/1).
-            words += (
-                " (not tried again: this job changed the backend's record of its store, "
-                "which a try signed before the change would not match; run it again)"
-            )
-        elif e.retryable and attempt < MAX_RETRIES:
+        if e.retryable and attempt < MAX_RETRIES:
+            # Said once the runner knows whether it will be (_retry_or_fail).
             delay = RETRY_BASE_SECONDS * 2**attempt
-            ctx.log(f"{words} (will try again in {delay:.0f} s)")
             reason = f"retrying in {delay:.0f} s after: {words}"
-            return Outcome(Job.State.QUEUED, retry_in=delay, attempt=attempt + 1), {
+            return Outcome(Job.State.QUEUED, retry_in=delay, attempt=attempt + 1, detail=words), {
                 "reason": reason
             }
         ctx.log(f"failed: {words}")
@@ -406,7 +433,9 @@ def _refresh(ctx: JobContext) -> None:
     if ctx.backend is None or ctx.backend_deleted:
         return
     backend, plugin = ctx.backend, ctx.plugin
-    keep_state = ctx.keeps_plugin_state()
+    # A check runs beside the backend's other jobs and only reads: the state it read when
+    # it started may be older than theirs, and must never overwrite it.
+    keep_state = plugin is not None and ctx.job.kind not in actions.READS_ONLY
 
     def write() -> None:
         # The store is read first, outside the transaction: a slow read must not hold the

@@ -199,7 +199,6 @@ def spec_for(job: Job, not_after: str) -> dict[str, Any]:
 
 
 def _backend_spec(backend: Any) -> dict[str, Any]:
-    state = backend.state if isinstance(backend.state, dict) else {}
     return {
         "id": backend.pk,
         "uuid": str(backend.uuid),
@@ -217,19 +216,21 @@ def _backend_spec(backend: Any) -> dict[str, Any]:
             "store_key": backend.store_key,
             "adopted": backend.adopted,
             "provisioned": backend.provisioned_at is not None,
-            **signed_state(state),
+            **signed_state(backend.state),
         },
     }
 
 
-def signed_state(state: dict[str, Any]) -> dict[str, Any]:
+def signed_state(state: Any) -> dict[str, Any]:
     """What of a backend's state a job's signature names: the identity recorded when the
     store was taken (``store``), and what else decides what the worker opens, swaps on or
     off, or writes (``SIGNED_STATE_KEYS``). Beside the identity's other keys, not nested: a
     job signed before these were (none of them in its text) still matches a row that has
-    none of them either. A worker that changes any of it during a job knows the job's next
-    try would be refused (``JobContext.changed_signed_state``). A copy, nested records too,
-    which later changes to ``state`` leave as it is."""
+    none of them either. A copy, nested records too, which later changes to ``state`` leave
+    as it is: a destroy compares it before and after (``handlers.destroy``). A state that is
+    no mapping (another machine's row) names nothing."""
+    if not isinstance(state, dict):
+        state = {}
     part = {"store": state.get("store"), **{k: state.get(k) for k in SIGNED_STATE_KEYS}}
     return copy.deepcopy(part)
 
@@ -297,6 +298,17 @@ def verify(job: Job, *, host_name: str, machine_id: str, db_now: datetime) -> No
         )
     _check_not_after(signed, db_now)
     _check_host(signed, host_name, machine_id)
+    difference = _difference(signed, job, machine_id)
+    if difference is not None:
+        raise Unauthorised(
+            f"the job's rows no longer match what the control plane signed: {difference}; "
+            "refused, nothing was done"
+        )
+
+
+def _difference(signed: dict[str, Any], job: Job, machine_id: str) -> str | None:
+    """Where ``job``'s rows as loaded differ first from ``signed``, in words ("backend.label
+    is "x" now but was "" when signed"), or None."""
     rebuilt = json.loads(canonical(spec_for(job, str(signed.get("not_after")))))
     if (
         isinstance(signed.get("host"), dict)
@@ -307,13 +319,25 @@ def verify(job: Job, *, host_name: str, machine_id: str, db_now: datetime) -> No
         # since is the one it was meant for, when that is this one. A row another machine
         # registered since stays a difference, whatever the runner checks.
         rebuilt["host"]["machine_id"] = ""
-    difference = first_difference(signed, rebuilt)
-    if difference is not None:
-        where, then, now = difference
-        raise Unauthorised(
-            f"the job's rows no longer match what the control plane signed: {where} is "
-            f"{_short(now)} now but was {_short(then)} when signed; refused, nothing was done"
-        )
+    found = first_difference(signed, rebuilt)
+    if found is None:
+        return None
+    where, then, now = found
+    return f"{where} is {_short(now)} now but was {_short(then)} when signed"
+
+
+def changed_since_signed(job: Job) -> str | None:
+    """Where ``job``'s rows (host and backend loaded, as reloaded now) differ from what its
+    signature names, in ``verify``'s words, or None: what its next try would be refused
+    for. Asked by the runner before it queues a job again (a job of a kind that records a
+    device it attached, a header's label read anew), by the same comparison as ``verify``,
+    its signature verified already. A specification it cannot read is left to ``verify``."""
+    try:
+        signed = json.loads(job.signed_spec)
+        mine = machine_id()
+    except (ValueError, MachineIdError):
+        return None
+    return _difference(signed, job, mine) if isinstance(signed, dict) else None
 
 
 def _check_not_after(signed: dict[str, Any], db_now: datetime) -> None:

@@ -1,14 +1,17 @@
-"""A job whose kind changed what of the backend's state the job's signature names (here a
-loop device attached) and then failed in a way worth a later try is failed at once, not
-put back in the queue: its next try, signed for the state as it was, would be refused
-as rows changed since signing, minutes later, in words that hide the first failure
-(255/1). A failure that changed nothing of it is still tried again.
+"""A job whose rows, as its try left them, no longer match its signature (here a loop
+device found and recorded) and that failed in a way worth a later try is failed at once,
+not put back in the queue: its next try would be refused as no longer what was signed,
+after the wait, in words that hide the first failure (255/1). A failure that changed
+nothing of them is still tried again.
 
 The kind is a third party's over the loop kind, whose swapon meets a busy device (a
-``BusyError``, the contract's retryable error); the device it attaches is real."""
+``BusyError``, the contract's retryable error); its loop device is real. The row names no
+device, as after a crash between the attach and the state's write: the activate finds
+the device it attached over the file and records it."""
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +30,6 @@ from swapadmin.core import plugins as core_plugins
 from swapadmin.core.models import Backend, Job
 from tests.control.test_run_job_directly import MiB, job_for, run
 from tests.fixtures.host import attached_loops, needs_root
-from tests.fixtures.host import run as sh
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("on_testhost"), needs_root]
 
@@ -44,6 +46,26 @@ class Contended(LoopBackend):
         raise BusyError(BUSY)
 
 
+@pytest.fixture
+def contended(monkeypatch: pytest.MonkeyPatch, host_row, swap_root: Path) -> Iterator[Backend]:
+    """A provisioned backend of the contended kind, off, its device attached; destroyed
+    after the test (the scratch root's take-down detaches whatever a failure left)."""
+    reg = Registry()
+    for cls in (FileBackend, BlockBackend, LoopBackend, ZramBackend, Contended):
+        reg.register(cls)
+    monkeypatch.setattr(handlers, "registry", lambda: reg)
+    monkeypatch.setattr(core_plugins, "registry", lambda: reg)
+    backend = Backend.objects.create(
+        host=host_row, kind="contended", name="contended",
+        params={"path": str(swap_root / "contended")}, size_bytes=16 * MiB,
+    )  # fmt: skip
+    made = run(job_for(backend, Job.Kind.PROVISION))
+    assert made.state == Job.State.SUCCEEDED, made.log
+    yield Backend.objects.get(pk=backend.pk)
+    gone = run(job_for(Backend.objects.get(pk=backend.pk), Job.Kind.DESTROY))
+    assert gone.state == Job.State.SUCCEEDED, gone.log
+
+
 def ran(job: Job) -> Job:
     """The job run by the runner itself: a retry is left in the queue, never sent."""
     runner.run(job.pk, worker="w@x")
@@ -51,74 +73,48 @@ def ran(job: Job) -> Job:
     return job
 
 
-@pytest.fixture
-def kinds(monkeypatch: pytest.MonkeyPatch) -> None:
-    reg = Registry()
-    for cls in (FileBackend, BlockBackend, LoopBackend, ZramBackend, Contended):
-        reg.register(cls)
-    monkeypatch.setattr(handlers, "registry", lambda: reg)
-    monkeypatch.setattr(core_plugins, "registry", lambda: reg)
-
-
-@pytest.fixture
-def contended(kinds: None, host_row, swap_root: Path) -> Iterator[tuple[Backend, Path]]:
-    """A provisioned backend of the contended kind, off, its device attached: (row, file).
-    Every device over its file is detached after the test, and the file removed."""
-    path = swap_root / "contended"
-    backend = Backend.objects.create(
-        host=host_row, kind="contended", name="contended", params={"path": str(path)},
-        size_bytes=16 * MiB,
-    )  # fmt: skip
-    try:
-        made = run(job_for(backend, Job.Kind.PROVISION))
-        assert made.state == Job.State.SUCCEEDED, made.log
-        yield Backend.objects.get(pk=backend.pk), path
-    finally:
-        for dev, served in attached_loops().items():
-            if served in (str(path), f"{path} (deleted)"):
-                assert not kernel.is_active(dev)  # never swapped on: swap_on refuses
-                sh("losetup", "-d", dev, check=False)
-        path.unlink(missing_ok=True)
-
-
-def test_an_activate_that_attached_a_device_and_failed_is_not_queued(
-    contended: tuple[Backend, Path],
+def test_an_activate_that_recorded_a_device_and_failed_is_not_queued(
+    contended: Backend,
 ) -> None:
-    backend, path = contended
-    # Its device gone, as after a reboot, and its number taken by another's (this test's
-    # own, over a file of its own): the activate attaches a device under a new number.
-    old = backend.state["device"]
-    sh("losetup", "-d", old)
-    other = path.with_name("other")
-    other.write_bytes(b"\0" * MiB)
-    taken = sh("losetup", "--show", old, str(other)).stdout.strip()
-    try:
-        assert taken == old
-        job = ran(job_for(backend, Job.Kind.ACTIVATE))
+    device = contended.state["device"]
+    forgot = {k: v for k, v in contended.state.items() if k != "device"}
+    Backend.objects.filter(pk=contended.pk).update(state=forgot)
 
-        assert job.state == Job.State.FAILED, job.log
-        assert BUSY in job.error, job.error
-        assert "not tried again: this job changed the backend's record of its store" in job.error
-        assert job.attempt == 0 and "will try again" not in job.log, job.log
-        device = Backend.objects.get(pk=backend.pk).state["device"]
-        assert device != old and attached_loops().get(device) == str(path)
-    finally:
-        sh("losetup", "-d", old, check=False)
-        other.unlink()
+    job = ran(job_for(Backend.objects.get(pk=contended.pk), Job.Kind.ACTIVATE))
 
-    # Run again, signed for the row as it now stands: it gets as far as the swapon again.
-    again = ran(job_for(Backend.objects.get(pk=backend.pk), Job.Kind.ACTIVATE))
-    assert "rows changed since signing" not in again.log, again.log
+    assert job.state == Job.State.FAILED, job.log
+    assert job.error.startswith(BUSY), job.error
+    assert "not tried again: the rows it runs on changed during this try" in job.error
+    assert f'backend.identity.device is "{device}" now but was null' in job.error, job.error
+    assert "queue the activate again" in job.error, job.error
+    assert job.attempt == 0 and "will try again" not in job.log, job.log
+    assert Backend.objects.get(pk=contended.pk).state["device"] == device
+    assert attached_loops().get(device) == contended.params["path"]
+    assert not kernel.is_active(device)
+
+    # Queued again, signed for the rows as they now stand: only the busy device stops it.
+    again = ran(job_for(Backend.objects.get(pk=contended.pk), Job.Kind.ACTIVATE))
     assert again.state == Job.State.QUEUED and BUSY in again.waiting_reason, again.log
+    assert "not tried again" not in again.log, again.log
+    Job.objects.filter(pk=again.pk).update(state=Job.State.CANCELLED)
 
 
-def test_an_activate_that_changed_nothing_of_it_is_tried_again(
-    contended: tuple[Backend, Path],
-) -> None:
-    backend, _path = contended
-    job = ran(job_for(backend, Job.Kind.ACTIVATE))
+def test_an_activate_that_changed_nothing_of_them_is_tried_again(contended: Backend) -> None:
+    job = ran(job_for(contended, Job.Kind.ACTIVATE))
 
     assert job.state == Job.State.QUEUED, job.log
-    assert job.attempt == 1 and "will try again" in job.log, job.log
+    assert job.attempt == 1 and f"{BUSY} (will try again in 5 s)" in job.log, job.log
     assert BUSY in job.waiting_reason, job.waiting_reason
     Job.objects.filter(pk=job.pk).update(state=Job.State.CANCELLED)
+
+
+def test_a_label_read_anew_at_the_end_of_the_try_is_a_change_too(contended: Backend) -> None:
+    """Relabelled by a person after the job was signed: the try's end writes the label
+    its header now holds, which the signature names as it was (review 257/3)."""
+    subprocess.run(["swaplabel", "-L", "relabelled", contended.params["path"]], check=True)
+
+    job = ran(job_for(contended, Job.Kind.ACTIVATE))
+
+    assert job.state == Job.State.FAILED, job.log
+    assert 'backend.label is "relabelled" now but was ""' in job.error, job.error
+    assert Backend.objects.get(pk=contended.pk).label == "relabelled"
