@@ -663,10 +663,12 @@ def destroy(ctx: JobContext) -> dict[str, Any]:
             ctx.log(f"cancelled once this destroy had {said}: the backend is kept")
         raise
     except Exception as e:
-        if not (swapped_off or done):
+        if not (swapped_off or done or isinstance(e, OSError)):
             raise
         # A destroy that failed half-way says what it had done, so the person reading it
         # knows the area is off and its device gone, not only the last step's error (248/7).
+        # An OSError is the kernel's word even with nothing done (a try after one that
+        # swapped the area off): said as such, never an internal error of the worker (254/2).
         # As _restated judges it, an OSError's EAGAIN or EBUSY is worth a later try too; but
         # not once a file was removed, nor after the last, nor once the state the job was
         # signed for has changed (a device released, or let go of before the release
@@ -681,12 +683,18 @@ def destroy(ctx: JobContext) -> dict[str, Any]:
             e,
             "destroy",
             retryable=retry,
-            then=(
-                f"Before that, this destroy had {_half_done(swapped_off, done)}. The backend "
-                f"is kept: {again}."
-            ),
+            then=_destroy_kept(swapped_off, done, again),
         ) from e
     return result
+
+
+def _destroy_kept(swapped_off: str | None, done: list[str], again: str) -> str:
+    """The words after a destroy's failure: what it had done, if anything, and that the
+    backend is kept."""
+    kept = f"The backend is kept: {again}."
+    if not (swapped_off or done):
+        return kept
+    return f"Before that, this destroy had {_half_done(swapped_off, done)}. {kept}"
 
 
 def _release_and_forget(
