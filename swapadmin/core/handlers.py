@@ -619,10 +619,6 @@ def destroy(ctx: JobContext) -> dict[str, Any]:
     plugin = ctx.require_plugin()
     backend = ctx.backend
     assert backend is not None
-    # The state the job was signed for: the row's, as the runner verified it before this
-    # ran, taken before anything here (a zram device followed to its new number) changes
-    # the plugin's (254/1).
-    signed = signing.signed_state(backend.state)
     result: dict[str, Any] = {"adopted": backend.adopted}
     if not backend.adopted:
         # Whether the store may be hidden beneath a filesystem that is not mounted is asked
@@ -670,31 +666,32 @@ def destroy(ctx: JobContext) -> dict[str, Any]:
         # An OSError is the kernel's word even with nothing done (a try after one that
         # swapped the area off): said as such, never an internal error of the worker (254/2).
         # As _restated judges it, an OSError's EAGAIN or EBUSY is worth a later try too; but
-        # not once a file was removed, nor after the last, nor once the state the job was
-        # signed for has changed (a device released, or let go of before the release
-        # failed): the runner would refuse that try as rows changed since signing (250/1,
-        # 252/1). The runner does not queue it either way (255/1); asked here for the words.
+        # not once something was released or removed, nor after the last. Whether the rows
+        # as this try leaves them still match the signature (a device let go of changes
+        # them: 250/1, 252/1) is the runner's to judge, and to say (255/1): these words
+        # promise no retry.
         busy = is_retryable(e) or (isinstance(e, OSError) and errno_of(e) in BUSY_ERRNOS)
-        changed = signing.signed_state(plugin.state) != signed
-        retry = busy and not done and not changed and ctx.job.attempt < MAX_RETRIES
-        again = "the destroy will be tried again" if retry else "destroy it again to finish"
+        retry = busy and not done and ctx.job.attempt < MAX_RETRIES
         raise _restated(
-            plugin,
-            e,
-            "destroy",
-            retryable=retry,
-            then=_destroy_kept(swapped_off, done, again),
+            plugin, e, "destroy", retryable=retry, then=_destroy_kept(ctx, swapped_off, done, retry)
         ) from e
     return result
 
 
-def _destroy_kept(swapped_off: str | None, done: list[str], again: str) -> str:
-    """The words after a destroy's failure: what it had done, if anything, and that the
-    backend is kept."""
-    kept = f"The backend is kept: {again}."
-    if not (swapped_off or done):
-        return kept
-    return f"Before that, this destroy had {_half_done(swapped_off, done)}. {kept}"
+def _destroy_kept(ctx: JobContext, swapped_off: str | None, done: list[str], retry: bool) -> str:
+    """The words after a destroy's failure: what this try had done, and that the backend is
+    kept. A try that did nothing may follow one that did (258/5): said, not "nothing was
+    changed", its steps in the job's log."""
+    if swapped_off or done:
+        said = f"Before that, this destroy had {_half_done(swapped_off, done)}."
+    elif ctx.job.attempt:
+        said = "This try changed nothing; what an earlier try did is in the job's log."
+    else:
+        said = "Nothing was changed."
+    if retry:
+        return f"{said} The backend is kept."
+    finish = "to finish" if swapped_off or done or ctx.job.attempt else "once that is mended"
+    return f"{said} The backend is kept: destroy it again {finish}."
 
 
 def _release_and_forget(

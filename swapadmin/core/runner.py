@@ -198,21 +198,32 @@ def _retry_or_fail(
     if changed is None:
         ctx.log(f"{words} (will try again in {outcome.retry_in or 0:.0f} s)")
         return outcome, fields
-    words = (
-        f"{words} (not tried again: the rows it runs on changed during this try, so a "
-        f"retry would be refused as no longer what was authorised ({changed}); queue the "
-        f"{_kind_word(ctx.job)} again)"
+    verdict = "not tried again, as its rows changed since it was signed"
+    end = "" if words.endswith((".", "!", "?")) else "."
+    error = (
+        f"{words}{end} Not tried again: its rows changed since the job was signed ({changed}), "
+        f"so a retry would be refused. Queue the {_kind_word(ctx.job)} again."
     )
-    ctx.log(f"failed: {words}")
-    return Outcome(Job.State.FAILED, detail=words), {"error": words}
+    ctx.log(f"failed: {error}")
+    # The bar's words (255 characters) say the verdict first: the error keeps all of it.
+    return Outcome(Job.State.FAILED, detail=error), {
+        "error": error,
+        "message": f"{verdict}: {words}",
+    }
 
 
 def _changed_since_signed(ctx: JobContext) -> str | None:
     """``signing.changed_since_signed`` of the job's rows as they are now; None when they
-    cannot be read (the database away: the next try's own check says it)."""
+    cannot be read (the database away: the next try's own check says it, with this try's
+    error, ``signing.refuse_unauthorised``)."""
+    job = best_effort(
+        lambda: Job.objects.select_related("host", "backend__host").filter(pk=ctx.job.pk).first(),
+        "the job's rows, to compare with its signature",
+    )
+    if job is None:
+        return None
     try:
-        job = Job.objects.select_related("host", "backend__host").filter(pk=ctx.job.pk).first()
-        return None if job is None else signing.changed_since_signed(job)
+        return signing.changed_since_signed(job)
     except Exception:
         log.exception("job %s: could not compare its rows with its signature", ctx.job.uuid)
         return None
@@ -276,6 +287,7 @@ def _run_handler(ctx: JobContext, attempt: int) -> tuple[Outcome, dict[str, Any]
         if e.retryable and attempt < MAX_RETRIES:
             # Said once the runner knows whether it will be (_retry_or_fail).
             delay = RETRY_BASE_SECONDS * 2**attempt
+            # In these words (signing.RETRY_SAID): a retry refused repeats what it was for.
             reason = f"retrying in {delay:.0f} s after: {words}"
             return Outcome(Job.State.QUEUED, retry_in=delay, attempt=attempt + 1, detail=words), {
                 "reason": reason

@@ -35,6 +35,7 @@ import copy
 import functools
 import json
 import logging
+import re
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -411,6 +412,21 @@ def verify_here(job: Job, db_now: datetime | None = None) -> None:
         )
 
 
+#: How the runner words a queued retry's waiting reason (``runner._run_handler``).
+RETRY_SAID = re.compile(r"retrying in \d+ s after: ")
+
+
+def _retried_after(job: Job) -> str:
+    """A retry refused keeps the failure it was to retry, which its row's waiting reason
+    holds and the refusal clears: a change the runner could not see before it queued the
+    retry (another job's, a write held back while the database was away, a signature
+    expired meanwhile) must not hide it (258/2-3)."""
+    said = RETRY_SAID.match(job.waiting_reason or "")
+    if not job.attempt or said is None:
+        return ""
+    return f" (this was a retry, after: {job.waiting_reason[said.end() :]})"
+
+
 def refuse_unauthorised(job_pk: int) -> bool:
     """The worker's gate, before the runner claims anything: fail job ``job_pk`` (queued,
     this host's, on this machine) with the reason if it is not what the control plane
@@ -435,7 +451,7 @@ def refuse_unauthorised(job_pk: int) -> bool:
     try:
         verify_here(job)
     except Unauthorised as e:
-        reason = e.message
+        reason = e.message + _retried_after(job)
     else:
         return False
     line = f"{timezone.now():%H:%M:%S} refused: {reason}\n"

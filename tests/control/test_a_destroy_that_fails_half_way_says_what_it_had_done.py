@@ -84,7 +84,7 @@ def test_a_failure_tried_again_says_so(loop_area: LoopArea) -> None:
         assert job.state == Job.State.QUEUED, job.log
         said = f"Before that, this destroy had swapped {device} off (it stays off)"
         assert said in job.log, job.log
-        assert "The backend is kept: the destroy will be tried again." in job.log, job.log
+        assert "(it stays off). The backend is kept. (will try again in 5 s)" in job.log, job.log
         assert "destroy it again to finish" not in job.log, job.log
         assert not kernel.is_active(device)
     finally:

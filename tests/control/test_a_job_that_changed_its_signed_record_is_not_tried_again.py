@@ -25,7 +25,7 @@ from backends.plugins.file import FileBackend
 from backends.plugins.loop import LoopBackend
 from backends.plugins.zram import ZramBackend
 from backends.registry import Registry
-from swapadmin.core import handlers, runner
+from swapadmin.core import handlers, runner, signing, tasks
 from swapadmin.core import plugins as core_plugins
 from swapadmin.core.models import Backend, Job
 from tests.control.test_run_job_directly import MiB, job_for, run
@@ -83,10 +83,12 @@ def test_an_activate_that_recorded_a_device_and_failed_is_not_queued(
     job = ran(job_for(Backend.objects.get(pk=contended.pk), Job.Kind.ACTIVATE))
 
     assert job.state == Job.State.FAILED, job.log
-    assert job.error.startswith(BUSY), job.error
-    assert "not tried again: the rows it runs on changed during this try" in job.error
-    assert f'backend.identity.device is "{device}" now but was null' in job.error, job.error
-    assert "queue the activate again" in job.error, job.error
+    assert job.error.startswith(f"{BUSY}. Not tried again: its rows changed since"), job.error
+    assert f'(backend.identity.device is "{device}" now but was null' in job.error, job.error
+    assert job.error.endswith("so a retry would be refused. Queue the activate again.")
+    # The bar's 255 characters say the verdict first.
+    said = "not tried again, as its rows changed since it was signed: "
+    assert job.progress_message == said + BUSY, job.progress_message
     assert job.attempt == 0 and "will try again" not in job.log, job.log
     assert Backend.objects.get(pk=contended.pk).state["device"] == device
     assert attached_loops().get(device) == contended.params["path"]
@@ -118,3 +120,39 @@ def test_a_label_read_anew_at_the_end_of_the_try_is_a_change_too(contended: Back
     assert job.state == Job.State.FAILED, job.log
     assert 'backend.label is "relabelled" now but was ""' in job.error, job.error
     assert Backend.objects.get(pk=contended.pk).label == "relabelled"
+
+
+def test_a_retry_refused_for_a_change_made_after_its_try_keeps_its_failure(
+    contended: Backend,
+) -> None:
+    """A change the runner could not see before it queued the retry (another machine's
+    write in the wait; equally a write held back while the database was away, or the
+    signature's expiry): the refusal keeps the failure the retry was for (258/3)."""
+    job = ran(job_for(contended, Job.Kind.ACTIVATE))
+    assert job.state == Job.State.QUEUED, job.log
+    Backend.objects.filter(pk=contended.pk).update(label="theirs")
+
+    assert tasks.run_job(job.pk) == "refused"
+
+    job.refresh_from_db()
+    assert job.state == Job.State.FAILED, job.log
+    assert job.error.startswith("the job's rows no longer match"), job.error
+    assert job.error.endswith(f"nothing was done (this was a retry, after: {BUSY})"), job.error
+
+
+def test_a_comparison_that_cannot_be_made_leaves_the_retry_to_its_own_check(
+    contended: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The comparison failing (a bug, a row it cannot read) never leaves the job running
+    nor fails it: it is queued, and its next try's check says what it finds (257/2)."""
+
+    def fails(job: Job) -> str | None:
+        raise RuntimeError("the comparison's own bug")
+
+    monkeypatch.setattr(signing, "changed_since_signed", fails)
+
+    job = ran(job_for(contended, Job.Kind.ACTIVATE))
+
+    assert job.state == Job.State.QUEUED and job.attempt == 1, job.log
+    assert f"{BUSY} (will try again in 5 s)" in job.log, job.log
+    Job.objects.filter(pk=job.pk).update(state=Job.State.CANCELLED)
