@@ -328,7 +328,7 @@ def _restated(
     later try, as ``before_any_change`` says them), anything else is the kind's bug in
     ``doing``, logged with its traceback and said as such (232/4, 233/5). New, so a kind's
     own error is never changed (231/4). To be called while ``e`` is handled."""
-    words = observe.said_typed(e).rstrip()
+    words = observe.said_typed(e)
     code = errno_of(e) if isinstance(e, (KernelError, OSError)) else None
     field = field_of(e)
     if isinstance(e, OSError):
@@ -341,8 +341,7 @@ def _restated(
             f"{doing} failed unexpectedly for the {plugin.name} kind, a bug (its traceback "
             f"is in the worker's log): {words}"
         )
-    end = "" if words.endswith((".", "!", "?")) else "."
-    text = f"{before}{words}{end} {then}"
+    text = f"{before}{observe.full_stop(words)} {then}"
     retry = is_retryable(e) if retryable is None else retryable
     if code is not None or isinstance(e, (KernelError, OSError)):
         return KernelError(text, errno=code, retryable=retry, field=field)
@@ -680,18 +679,20 @@ def destroy(ctx: JobContext) -> dict[str, Any]:
 
 def _destroy_kept(ctx: JobContext, swapped_off: str | None, done: list[str], retry: bool) -> str:
     """The words after a destroy's failure: what this try had done, and that the backend is
-    kept. A try that did nothing may follow one that did (258/5): said, not "nothing was
-    changed", its steps in the job's log."""
+    kept. Nothing is said to be unchanged: a step may fail half-way (a file renamed aside
+    before its unlink failed: 259/5). A try after others says where theirs are (258/5)."""
+    try_ = "try" if ctx.job.attempt else "destroy"
     if swapped_off or done:
-        said = f"Before that, this destroy had {_half_done(swapped_off, done)}."
+        said = f"Before that, this {try_} had {_half_done(swapped_off, done)}. "
     elif ctx.job.attempt:
-        said = "This try changed nothing; what an earlier try did is in the job's log."
+        said = "What earlier tries of this destroy did is in the job's log. "
     else:
-        said = "Nothing was changed."
+        said = ""
     if retry:
-        return f"{said} The backend is kept."
-    finish = "to finish" if swapped_off or done or ctx.job.attempt else "once that is mended"
-    return f"{said} The backend is kept: destroy it again {finish}."
+        return f"{said}The backend is kept."
+    if swapped_off or done or ctx.job.attempt:
+        return f"{said}The backend is kept: destroy it again to finish."
+    return "The backend is kept: mend that and destroy it again."
 
 
 def _release_and_forget(

@@ -81,6 +81,12 @@ WHOLE_LIMIT = 4000
 _JSON_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 
 
+def full_stop(words: str) -> str:
+    """``words`` as a sentence that ends: a full stop added unless one (or ! or ?) ends it."""
+    words = words.rstrip()
+    return words if words.endswith((".", "!", "?")) else f"{words}."
+
+
 def said(e: Exception, limit: int | None = SAID_LIMIT) -> str:
     """What ``e`` says, as a row, a page and a log can hold it, whatever a third party's
     exception does: words that raise, or are not text, or are endless (review 173/2), cut

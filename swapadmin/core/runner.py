@@ -25,7 +25,7 @@ from backends import BackendError, Policy
 from backends.errors import NotOursError, UnsafeError, ValidationError
 from backends.store import boot_id
 
-from . import actions, finished, signing
+from . import actions, finished, observe, signing
 from .context import (
     MAX_RETRIES,
     Busy,
@@ -179,7 +179,7 @@ def _run_claimed(job: Job, attempt: int) -> Outcome:
     # Away for longer than the runner waits, the database gets the job's end later from
     # the heartbeat thread (ctx.record): the job is never left running.
     if outcome.state == Job.State.QUEUED:
-        ctx.record(lambda: _requeue(ctx, fields["reason"], outcome.attempt), "requeueing the job")
+        ctx.record(lambda: _requeue(ctx, outcome.attempt, **fields), "requeueing the job")
     else:
         ctx.record(lambda: _finish(ctx, outcome.state, **fields), "the job's end")
     return outcome
@@ -198,32 +198,31 @@ def _retry_or_fail(
     if changed is None:
         ctx.log(f"{words} (will try again in {outcome.retry_in or 0:.0f} s)")
         return outcome, fields
-    verdict = "not tried again, as its rows changed since it was signed"
-    end = "" if words.endswith((".", "!", "?")) else "."
     error = (
-        f"{words}{end} Not tried again: its rows changed since the job was signed ({changed}), "
-        f"so a retry would be refused. Queue the {_kind_word(ctx.job)} again."
+        f"{observe.full_stop(words)} Not tried again: its rows changed since signing "
+        f"({changed}), so a retry would be refused; queue it again."
     )
     ctx.log(f"failed: {error}")
     # The bar's words (255 characters) say the verdict first: the error keeps all of it.
     return Outcome(Job.State.FAILED, detail=error), {
         "error": error,
-        "message": f"{verdict}: {words}",
+        "message": f"not tried again (rows changed since signing): {words}",
     }
 
 
 def _changed_since_signed(ctx: JobContext) -> str | None:
-    """``signing.changed_since_signed`` of the job's rows as they are now; None when they
-    cannot be read (the database away: the next try's own check says it, with this try's
-    error, ``signing.refuse_unauthorised``)."""
-    job = best_effort(
-        lambda: Job.objects.select_related("host", "backend__host").filter(pk=ctx.job.pk).first(),
-        "the job's rows, to compare with its signature",
-    )
-    if job is None:
-        return None
+    """``signing.changed_since_signed`` of the job's rows as they are now; None when that
+    cannot be told (the database away, a row it cannot load): the job is queued, and the
+    next try's own check says what it finds, with this try's failure
+    (``signing.refuse_unauthorised``). Nothing here may leave the job running (259/3)."""
     try:
-        return signing.changed_since_signed(job)
+        job = best_effort(
+            lambda: (
+                Job.objects.select_related("host", "backend__host").filter(pk=ctx.job.pk).first()
+            ),
+            "the job's rows, to compare with its signature",
+        )
+        return None if job is None else signing.changed_since_signed(job, ctx.job.signed_spec)
     except Exception:
         log.exception("job %s: could not compare its rows with its signature", ctx.job.uuid)
         return None
@@ -285,12 +284,12 @@ def _run_handler(ctx: JobContext, attempt: int) -> tuple[Outcome, dict[str, Any]
         # one after ``__init__`` made it printable (review 177/8).
         words = said(e, limit=None)
         if e.retryable and attempt < MAX_RETRIES:
-            # Said once the runner knows whether it will be (_retry_or_fail).
+            # Whether it is tried again is for _retry_or_fail to judge, and to log.
             delay = RETRY_BASE_SECONDS * 2**attempt
-            # In these words (signing.RETRY_SAID): a retry refused repeats what it was for.
             reason = f"retrying in {delay:.0f} s after: {words}"
             return Outcome(Job.State.QUEUED, retry_in=delay, attempt=attempt + 1, detail=words), {
-                "reason": reason
+                "reason": reason,
+                "error": words,
             }
         ctx.log(f"failed: {words}")
         return Outcome(Job.State.FAILED, detail=words), {"error": words}
@@ -484,10 +483,14 @@ def _finish(
     Job.objects.filter(pk=ctx.job.pk, state=Job.State.RUNNING).update(**fields)
 
 
-def _requeue(ctx: JobContext, reason: str, attempt: int) -> None:
+def _requeue(ctx: JobContext, attempt: int, *, reason: str, error: str) -> None:
+    """Back to the queue, the failure kept whole in ``error`` while it waits: nothing else
+    writes it then (the waiting reason is rewritten by a dispatch, a busy backend), and a
+    refusal of the retry repeats it (``signing.refuse_unauthorised``)."""
     Job.objects.filter(pk=ctx.job.pk, state=Job.State.RUNNING).update(
         state=Job.State.QUEUED,
         attempt=attempt,
+        error=error,
         waiting_reason=reason[:255],
         progress_message="waiting to retry",
         worker="",

@@ -35,7 +35,6 @@ import copy
 import functools
 import json
 import logging
-import re
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -228,7 +227,8 @@ def signed_state(state: Any) -> dict[str, Any]:
     off, or writes (``SIGNED_STATE_KEYS``). Beside the identity's other keys, not nested: a
     job signed before these were (none of them in its text) still matches a row that has
     none of them either. A copy, nested records too, which later changes to ``state`` leave
-    as it is: a destroy compares it before and after (``handlers.destroy``). A state that is
+    as it is: a destroy's release compares it before and after
+    (``handlers._release_and_forget``). A state that is
     no mapping (another machine's row) names nothing."""
     if not isinstance(state, dict):
         state = {}
@@ -327,14 +327,15 @@ def _difference(signed: dict[str, Any], job: Job, machine_id: str) -> str | None
     return f"{where} is {_short(now)} now but was {_short(then)} when signed"
 
 
-def changed_since_signed(job: Job) -> str | None:
-    """Where ``job``'s rows (host and backend loaded, as reloaded now) differ from what its
-    signature names, in ``verify``'s words, or None: what its next try would be refused
+def changed_since_signed(job: Job, signed_spec: str) -> str | None:
+    """Where ``job``'s rows (host and backend loaded, as reloaded now) differ from
+    ``signed_spec``, in ``verify``'s words, or None: what its next try would be refused
     for. Asked by the runner before it queues a job again (a job of a kind that records a
     device it attached, a header's label read anew), by the same comparison as ``verify``,
-    its signature verified already. A specification it cannot read is left to ``verify``."""
+    of the specification ``verify`` checked at the claim, not the row's now (259/4). A
+    specification it cannot read is left to ``verify``."""
     try:
-        signed = json.loads(job.signed_spec)
+        signed = json.loads(signed_spec)
         mine = machine_id()
     except (ValueError, MachineIdError):
         return None
@@ -382,9 +383,9 @@ def first_difference(signed: Any, now: Any, path: str = "") -> tuple[str, Any, A
     return None if signed == now else (path or "the specification", signed, now)
 
 
-def _short(value: Any) -> str:
+def _short(value: Any, limit: int = 120) -> str:
     text = json.dumps(value, sort_keys=True)
-    return text if len(text) <= 120 else text[:117] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def verify_here(job: Job, db_now: datetime | None = None) -> None:
@@ -412,19 +413,15 @@ def verify_here(job: Job, db_now: datetime | None = None) -> None:
         )
 
 
-#: How the runner words a queued retry's waiting reason (``runner._run_handler``).
-RETRY_SAID = re.compile(r"retrying in \d+ s after: ")
-
-
 def _retried_after(job: Job) -> str:
-    """A retry refused keeps the failure it was to retry, which its row's waiting reason
-    holds and the refusal clears: a change the runner could not see before it queued the
-    retry (another job's, a write held back while the database was away, a signature
-    expired meanwhile) must not hide it (258/2-3)."""
-    said = RETRY_SAID.match(job.waiting_reason or "")
-    if not job.attempt or said is None:
+    """A retry refused keeps the failure it was to retry, which its row's ``error`` holds
+    while it waits (``runner._requeue``) and the refusal replaces: a change the runner
+    could not see before it queued the retry (another machine's write, a write held back
+    while the database was away, a signature expired meanwhile) must not hide it
+    (258/2-3, 259/1). Quoted and cut: the row's words, not this worker's (259/7)."""
+    if not job.attempt or not job.error:
         return ""
-    return f" (this was a retry, after: {job.waiting_reason[said.end() :]})"
+    return f" (this was a retry; its row says its last try failed: {_short(job.error, 500)})"
 
 
 def refuse_unauthorised(job_pk: int) -> bool:

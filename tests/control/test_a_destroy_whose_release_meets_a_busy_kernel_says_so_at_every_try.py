@@ -7,6 +7,7 @@ internal error of the worker (254/2)."""
 from __future__ import annotations
 
 import errno
+import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,16 +15,12 @@ from pathlib import Path
 import pytest
 
 from backends import kernel
-from backends.plugins.block import BlockBackend
 from backends.plugins.file import FileBackend
-from backends.plugins.loop import LoopBackend
-from backends.plugins.zram import ZramBackend
-from backends.registry import Registry
-from swapadmin.core import handlers, runner
-from swapadmin.core import plugins as core_plugins
+from swapadmin.core import runner
 from swapadmin.core.models import Backend, Job
-from tests.control.test_run_job_directly import MiB, job_for, run
+from tests.control.test_run_job_directly import MiB, job_for, ran, run
 from tests.fixtures.host import needs_root
+from tests.fixtures.kinds import use_kinds
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("on_testhost"), needs_root]
 
@@ -33,21 +30,26 @@ class Held(FileBackend):
 
     name = "held"
     label = "Held"
+    refusal = errno.EBUSY
 
     def swapfile(self, enable: bool) -> None:
         if not enable:
-            raise OSError(errno.EBUSY, "Device or resource busy", self.swap_path)
+            raise OSError(self.refusal, os.strerror(self.refusal), self.swap_path)
         super().swapfile(enable)
+
+
+class Denied(Held):
+    """The file kind, whose release is refused for good."""
+
+    name = "denied"
+    label = "Denied"
+    refusal = errno.EACCES
 
 
 @pytest.fixture
 def held(monkeypatch: pytest.MonkeyPatch, host_row, swap_root: Path) -> Iterator[Backend]:
     """A provisioned backend of the held kind, swapped on; swapped off after the test."""
-    reg = Registry()
-    for cls in (FileBackend, BlockBackend, LoopBackend, ZramBackend, Held):
-        reg.register(cls)
-    monkeypatch.setattr(handlers, "registry", lambda: reg)
-    monkeypatch.setattr(core_plugins, "registry", lambda: reg)
+    use_kinds(monkeypatch, Held, Denied)
     path = swap_root / "held"
     backend = Backend.objects.create(
         host=host_row, kind="held", name="held", params={"path": str(path)},
@@ -63,13 +65,6 @@ def held(monkeypatch: pytest.MonkeyPatch, host_row, swap_root: Path) -> Iterator
             subprocess.run(["swapoff", str(path)], check=True)
 
 
-def ran(job: Job) -> Job:
-    """The job run by the runner itself: a retry is left in the queue, never sent."""
-    runner.run(job.pk, worker="w@x")
-    job.refresh_from_db()
-    return job
-
-
 def test_each_try_says_the_kernels_words_and_the_last_fails_for_good(held: Backend) -> None:
     first = ran(job_for(held, Job.Kind.DESTROY))
     assert first.state == Job.State.QUEUED, first.log
@@ -82,7 +77,7 @@ def test_each_try_says_the_kernels_words_and_the_last_fails_for_good(held: Backe
     # The log, not the waiting reason, which is cut at 255 characters.
     tried = second.log.split("attempt 2 of 4")[1]
     assert "Device or resource busy" in tried, second.log
-    said = "This try changed nothing; what an earlier try did is in the job's log."
+    said = "What earlier tries of this destroy did is in the job's log."
     assert f"{said} The backend is kept. (will try again in 10 s)" in tried, second.log
     assert "internal error" not in second.log, second.log
 
@@ -93,3 +88,17 @@ def test_each_try_says_the_kernels_words_and_the_last_fails_for_good(held: Backe
     assert "The backend is kept: destroy it again to finish." in last.error, last.error
     assert "internal error" not in last.error, last.error
     assert Backend.objects.filter(pk=held.pk).exists()
+
+
+def test_a_first_try_that_did_nothing_says_only_what_to_do(held: Backend) -> None:
+    """Off already, and the release refused for good: nothing of this try to tell, and
+    nothing said to be unchanged (a step may fail half-way: 259/5)."""
+    subprocess.run(["swapoff", held.swap_path], check=True)
+    Backend.objects.filter(pk=held.pk).update(kind="denied")
+
+    job = ran(job_for(Backend.objects.get(pk=held.pk), Job.Kind.DESTROY))
+
+    assert job.state == Job.State.FAILED, job.log
+    assert job.error.startswith("PermissionError: [Errno 13] Permission denied"), job.error
+    assert job.error.endswith("'. The backend is kept: mend that and destroy it again."), job.error
+    assert "internal error" not in job.error and "Before that" not in job.error, job.error

@@ -1,7 +1,7 @@
 """A job on a row whose state is no mapping (another machine's write, signed as it stands)
 fails in words that name the row's fault, as the plugin's build says it, not as an
-internal error of the worker: the signature's part of the state, read before the build,
-takes such a state as naming nothing (review 257/1)."""
+internal error of the worker: the signature's part of the state (``signing.signed_state``,
+which faa5e26 read before the build) takes such a state as naming nothing (257/1)."""
 
 from __future__ import annotations
 

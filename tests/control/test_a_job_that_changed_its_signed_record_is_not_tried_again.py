@@ -20,16 +20,12 @@ import pytest
 
 from backends import kernel
 from backends.errors import BusyError
-from backends.plugins.block import BlockBackend
-from backends.plugins.file import FileBackend
 from backends.plugins.loop import LoopBackend
-from backends.plugins.zram import ZramBackend
-from backends.registry import Registry
-from swapadmin.core import handlers, runner, signing, tasks
-from swapadmin.core import plugins as core_plugins
+from swapadmin.core import signing
 from swapadmin.core.models import Backend, Job
-from tests.control.test_run_job_directly import MiB, job_for, run
+from tests.control.test_run_job_directly import MiB, job_for, ran, run
 from tests.fixtures.host import attached_loops, needs_root
+from tests.fixtures.kinds import use_kinds
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("on_testhost"), needs_root]
 
@@ -50,11 +46,7 @@ class Contended(LoopBackend):
 def contended(monkeypatch: pytest.MonkeyPatch, host_row, swap_root: Path) -> Iterator[Backend]:
     """A provisioned backend of the contended kind, off, its device attached; destroyed
     after the test (the scratch root's take-down detaches whatever a failure left)."""
-    reg = Registry()
-    for cls in (FileBackend, BlockBackend, LoopBackend, ZramBackend, Contended):
-        reg.register(cls)
-    monkeypatch.setattr(handlers, "registry", lambda: reg)
-    monkeypatch.setattr(core_plugins, "registry", lambda: reg)
+    use_kinds(monkeypatch, Contended)
     backend = Backend.objects.create(
         host=host_row, kind="contended", name="contended",
         params={"path": str(swap_root / "contended")}, size_bytes=16 * MiB,
@@ -63,14 +55,7 @@ def contended(monkeypatch: pytest.MonkeyPatch, host_row, swap_root: Path) -> Ite
     assert made.state == Job.State.SUCCEEDED, made.log
     yield Backend.objects.get(pk=backend.pk)
     gone = run(job_for(Backend.objects.get(pk=backend.pk), Job.Kind.DESTROY))
-    assert gone.state == Job.State.SUCCEEDED, gone.log
-
-
-def ran(job: Job) -> Job:
-    """The job run by the runner itself: a retry is left in the queue, never sent."""
-    runner.run(job.pk, worker="w@x")
-    job.refresh_from_db()
-    return job
+    assert gone.state == Job.State.SUCCEEDED, (gone.log, gone.waiting_reason, gone.error)
 
 
 def test_an_activate_that_recorded_a_device_and_failed_is_not_queued(
@@ -83,11 +68,11 @@ def test_an_activate_that_recorded_a_device_and_failed_is_not_queued(
     job = ran(job_for(Backend.objects.get(pk=contended.pk), Job.Kind.ACTIVATE))
 
     assert job.state == Job.State.FAILED, job.log
-    assert job.error.startswith(f"{BUSY}. Not tried again: its rows changed since"), job.error
+    assert job.error.startswith(f"{BUSY}. Not tried again: its rows changed since signing ")
     assert f'(backend.identity.device is "{device}" now but was null' in job.error, job.error
-    assert job.error.endswith("so a retry would be refused. Queue the activate again.")
+    assert job.error.endswith("so a retry would be refused; queue it again."), job.error
     # The bar's 255 characters say the verdict first.
-    said = "not tried again, as its rows changed since it was signed: "
+    said = "not tried again (rows changed since signing): "
     assert job.progress_message == said + BUSY, job.progress_message
     assert job.attempt == 0 and "will try again" not in job.log, job.log
     assert Backend.objects.get(pk=contended.pk).state["device"] == device
@@ -122,29 +107,12 @@ def test_a_label_read_anew_at_the_end_of_the_try_is_a_change_too(contended: Back
     assert Backend.objects.get(pk=contended.pk).label == "relabelled"
 
 
-def test_a_retry_refused_for_a_change_made_after_its_try_keeps_its_failure(
-    contended: Backend,
-) -> None:
-    """A change the runner could not see before it queued the retry (another machine's
-    write in the wait; equally a write held back while the database was away, or the
-    signature's expiry): the refusal keeps the failure the retry was for (258/3)."""
-    job = ran(job_for(contended, Job.Kind.ACTIVATE))
-    assert job.state == Job.State.QUEUED, job.log
-    Backend.objects.filter(pk=contended.pk).update(label="theirs")
-
-    assert tasks.run_job(job.pk) == "refused"
-
-    job.refresh_from_db()
-    assert job.state == Job.State.FAILED, job.log
-    assert job.error.startswith("the job's rows no longer match"), job.error
-    assert job.error.endswith(f"nothing was done (this was a retry, after: {BUSY})"), job.error
-
-
 def test_a_comparison_that_cannot_be_made_leaves_the_retry_to_its_own_check(
     contended: Backend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The comparison failing (a bug, a row it cannot read) never leaves the job running
-    nor fails it: it is queued, and its next try's check says what it finds (257/2)."""
+    nor fails it: it is queued, and its next try's check says what it finds (257/2, 259/3:
+    the reload of the rows failing is the same case)."""
 
     def fails(job: Job) -> str | None:
         raise RuntimeError("the comparison's own bug")

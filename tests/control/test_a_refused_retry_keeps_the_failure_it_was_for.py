@@ -1,0 +1,68 @@
+"""A retry that the worker's gate refuses, for a change the runner could not see before it
+queued it (another machine's write in the wait; equally a write held back while the
+database was away, or the signature's expiry), ends with the failure it was to retry:
+the refusal would otherwise replace it (258/3). The failure is kept in the job's error
+while it waits, which nothing else writes then: a dispatch clears the waiting reason
+(259/1)."""
+
+from __future__ import annotations
+
+import pytest
+from django.utils import timezone
+
+from swapadmin.core import services, tasks
+from swapadmin.core.models import Backend, Host, Job
+from tests.control.test_a_job_that_changed_its_signed_record_is_not_tried_again import (
+    BUSY,
+    contended,
+)
+from tests.control.test_run_job_directly import job_for, ran
+from tests.fixtures.host import needs_root
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("on_testhost"), needs_root]
+
+__all__ = ["contended"]  # the fixture this module uses
+
+
+def _queued_retry(backend: Backend) -> Job:
+    job = ran(job_for(backend, Job.Kind.ACTIVATE))
+    assert job.state == Job.State.QUEUED and job.attempt == 1, job.log
+    assert job.error == BUSY, job.error  # kept whole while it waits
+    return job
+
+
+def _refused(job: Job) -> Job:
+    """Another machine relabels the row in the wait; the retry's gate refuses it."""
+    Backend.objects.filter(pk=job.backend_id).update(label="theirs")
+    assert tasks.run_job(job.pk) == "refused"
+    job.refresh_from_db()
+    assert job.state == Job.State.FAILED, job.log
+    assert job.error.startswith("the job's rows no longer match"), job.error
+    return job
+
+
+def test_the_refusal_ends_with_the_failure(contended: Backend) -> None:
+    job = _refused(_queued_retry(contended))
+
+    said = f'nothing was done (this was a retry; its row says its last try failed: "{BUSY}")'
+    assert job.error.endswith(said), job.error
+
+
+def test_a_dispatch_in_the_wait_loses_nothing(contended: Backend) -> None:
+    job = _queued_retry(contended)
+    Host.objects.filter(pk=contended.host_id).update(last_heartbeat=timezone.now())
+    assert services.dispatch(job.pk)  # sent again, as a lost retry is
+    assert Job.objects.get(pk=job.pk).waiting_reason == ""
+
+    job = _refused(job)
+
+    assert job.error.endswith(f'its last try failed: "{BUSY}")'), job.error
+
+
+def test_a_first_try_refused_says_nothing_of_a_retry(contended: Backend) -> None:
+    job = job_for(contended, Job.Kind.ACTIVATE)
+    Job.objects.filter(pk=job.pk).update(error="words another machine wrote")
+
+    job = _refused(job)
+
+    assert "this was a retry" not in job.error, job.error
