@@ -479,6 +479,17 @@ class JobSerializer(serializers.ModelSerializer[Job]):
             "worker",
         ]
         read_only_fields = fields
+        extra_kwargs = {
+            "error": {
+                "help_text": (
+                    "Why the job failed, once it has ended. While a job that failed in a "
+                    "way worth a later try waits for that try (queued, its "
+                    "waiting_reason 'retrying in ...'), and while the try runs, the "
+                    "failure it is for; cleared if the try succeeds or the job is "
+                    "cancelled before it."
+                )
+            }
+        }
 
     @extend_schema_field(serializers.FloatField(allow_null=True))
     def get_duration_seconds(self, job: Job) -> float | None:

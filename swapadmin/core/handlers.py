@@ -690,9 +690,9 @@ def _destroy_kept(ctx: JobContext, swapped_off: str | None, done: list[str], ret
         said = ""
     if retry:
         return f"{said}The backend is kept."
-    if swapped_off or done or ctx.job.attempt:
+    if swapped_off or done:
         return f"{said}The backend is kept: destroy it again to finish."
-    return "The backend is kept: mend that and destroy it again."
+    return f"{said}The backend is kept: mend that and destroy it again."
 
 
 def _release_and_forget(

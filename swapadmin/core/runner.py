@@ -122,7 +122,10 @@ def run(job_pk: int, *, worker: str) -> Outcome:
         return Outcome(job.state)
     if job.cancel_requested:
         Job.objects.filter(pk=job.pk, state=Job.State.QUEUED).update(
-            state=Job.State.CANCELLED, finished_at=timezone.now()
+            state=Job.State.CANCELLED,
+            finished_at=timezone.now(),
+            progress_message="cancelled before it started",
+            error="",  # a retry's last failure (_requeue) is not why it ended
         )
         return Outcome(Job.State.CANCELLED)
     try:
@@ -365,7 +368,7 @@ def _verify(ctx: JobContext, *, clock_now: bool = False) -> None:
         # Nor is the row read at the job's end (_refresh): "nothing was done" holds for
         # the store the row now names, which this job was not signed for.
         ctx.backend = None
-        raise NotOursError(e.message) from None
+        raise NotOursError(e.message + signing.retried_after(ctx.job)) from None
     except BaseException:
         # Nor after a verify that could not finish (the database lost while the host was
         # loaded): the row is not proven, and _refresh would read the store it names

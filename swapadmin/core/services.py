@@ -736,7 +736,12 @@ def cancel_job(job: Job, actor: Actor) -> bool:
     """Cancel a job that has not started; a running one is asked to stop at its next check."""
     now = timezone.now()
     cancelled = Job.objects.filter(pk=job.pk, state=Job.State.QUEUED).update(
-        state=Job.State.CANCELLED, finished_at=now, progress_message="cancelled before it started"
+        state=Job.State.CANCELLED,
+        finished_at=now,
+        progress_message="cancelled before it started",
+        # A retry's last failure, kept while it waited (runner._requeue), is not why it
+        # ended.
+        error="",
     )
     if not cancelled:
         Job.objects.filter(pk=job.pk, state=Job.State.RUNNING, cancel_requested=False).update(

@@ -383,9 +383,9 @@ def first_difference(signed: Any, now: Any, path: str = "") -> tuple[str, Any, A
     return None if signed == now else (path or "the specification", signed, now)
 
 
-def _short(value: Any, limit: int = 120) -> str:
+def _short(value: Any) -> str:
     text = json.dumps(value, sort_keys=True)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return text if len(text) <= 120 else text[:117] + "..."
 
 
 def verify_here(job: Job, db_now: datetime | None = None) -> None:
@@ -413,15 +413,20 @@ def verify_here(job: Job, db_now: datetime | None = None) -> None:
         )
 
 
-def _retried_after(job: Job) -> str:
+def retried_after(job: Job) -> str:
     """A retry refused keeps the failure it was to retry, which its row's ``error`` holds
-    while it waits (``runner._requeue``) and the refusal replaces: a change the runner
+    while it waits (``runner._requeue``) and a refusal replaces (this gate's, or the
+    runner's after the claim: 260/4): a change the runner
     could not see before it queued the retry (another machine's write, a write held back
     while the database was away, a signature expired meanwhile) must not hide it
-    (258/2-3, 259/1). Quoted and cut: the row's words, not this worker's (259/7)."""
+    (258/2-3, 259/1). Cut, then quoted: the row's words, not this worker's (259/7, 260/5).
+    A retry queued by a worker before this one kept it in its waiting reason only, and
+    loses it here."""
     if not job.attempt or not job.error:
         return ""
-    return f" (this was a retry; its row says its last try failed: {_short(job.error, 500)})"
+    text = job.error if len(job.error) <= 300 else job.error[:299] + "…"
+    quoted = json.dumps(text, ensure_ascii=False)
+    return f" (this was a retry; its row says its last try failed: {quoted})"
 
 
 def refuse_unauthorised(job_pk: int) -> bool:
@@ -448,7 +453,7 @@ def refuse_unauthorised(job_pk: int) -> bool:
     try:
         verify_here(job)
     except Unauthorised as e:
-        reason = e.message + _retried_after(job)
+        reason = e.message + retried_after(job)
     else:
         return False
     line = f"{timezone.now():%H:%M:%S} refused: {reason}\n"

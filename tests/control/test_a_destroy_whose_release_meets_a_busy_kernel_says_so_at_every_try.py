@@ -85,7 +85,7 @@ def test_each_try_says_the_kernels_words_and_the_last_fails_for_good(held: Backe
     last = ran(first)
     assert last.state == Job.State.FAILED, last.log
     assert "Device or resource busy" in last.error, last.error
-    assert "The backend is kept: destroy it again to finish." in last.error, last.error
+    assert "The backend is kept: mend that and destroy it again." in last.error, last.error
     assert "internal error" not in last.error, last.error
     assert Backend.objects.filter(pk=held.pk).exists()
 

@@ -114,7 +114,7 @@ def test_a_comparison_that_cannot_be_made_leaves_the_retry_to_its_own_check(
     nor fails it: it is queued, and its next try's check says what it finds (257/2, 259/3:
     the reload of the rows failing is the same case)."""
 
-    def fails(job: Job) -> str | None:
+    def fails(job: Job, signed_spec: str) -> str | None:
         raise RuntimeError("the comparison's own bug")
 
     monkeypatch.setattr(signing, "changed_since_signed", fails)

@@ -1,0 +1,48 @@
+"""A job waiting for a later try keeps the failure that try is for in its ``error``
+(``runner._requeue``), for the refusal of that try to repeat. The pages show it as the
+waiting reason says it, never as the job's failure (a red alert, re-announced at every
+poll) until the job has ended; a cancel before the try clears it (review 260/1-2)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.urls import reverse
+
+from swapadmin.core.models import Job
+
+from .conftest import HTMX
+
+BUSY = "the device is held by another opener for now"
+
+
+def _waiting(job: Job) -> None:
+    Job.objects.filter(pk=job.pk).update(
+        state="queued", attempt=1, error=BUSY, waiting_reason=f"retrying in 5 s after: {BUSY}"
+    )
+
+
+def test_the_job_page_and_the_list_show_no_failure(
+    as_user: Any, victor: User, running_job: Job
+) -> None:
+    _waiting(running_job)
+    client = as_user(victor)
+
+    page = client.get(reverse("job", args=[running_job.uuid])).content.decode()
+    listed = client.get(reverse("jobs")).content.decode()
+
+    assert f"retrying in 5 s after: {BUSY}" in page
+    for body in (page, listed):
+        assert 'class="msg msg-error"' not in body and 'class="error-text"' not in body
+
+
+def test_a_cancel_before_the_try_ends_the_job_with_no_failure(
+    as_user: Any, oscar: User, running_job: Job
+) -> None:
+    _waiting(running_job)
+
+    as_user(oscar).post(reverse("job-cancel", args=[running_job.uuid]), headers=HTMX)
+
+    running_job.refresh_from_db()
+    assert running_job.state == "cancelled" and running_job.error == ""
