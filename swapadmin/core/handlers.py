@@ -10,6 +10,7 @@ deactivating an inactive one) succeed without touching the kernel.
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import os
 import uuid as uuid_mod
@@ -714,7 +715,8 @@ def _release_and_forget(
         ctx.step(50, "adopted area: its file or device is left on the host")
     else:
         ctx.step(40, "releasing the backing store")
-        before = signing.signed_state(plugin.state)
+        # A copy, nested records too: the release changes ``plugin.state`` in place.
+        before = copy.deepcopy(signing.signed_state(plugin.state))
         released = False
         try:
             plugin.swapfile(False)

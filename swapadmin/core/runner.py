@@ -19,7 +19,6 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.db.models.functions import Now
-from django.utils import timezone
 
 from backends import BackendError, Policy
 from backends.errors import NotOursError, UnsafeError, ValidationError
@@ -44,6 +43,7 @@ from .plugins import attach_plugin
 from .services import (
     adopted_refusal,
     backend_kind_refusal,
+    cancel_before_start,
     indeterminate_reason,
     way_out_of_unproven,
 )
@@ -121,12 +121,7 @@ def run(job_pk: int, *, worker: str) -> Outcome:
     if job.state != Job.State.QUEUED:
         return Outcome(job.state)
     if job.cancel_requested:
-        Job.objects.filter(pk=job.pk, state=Job.State.QUEUED).update(
-            state=Job.State.CANCELLED,
-            finished_at=timezone.now(),
-            progress_message="cancelled before it started",
-            error="",  # a retry's last failure (_requeue) is not why it ended
-        )
+        cancel_before_start(job.pk)
         return Outcome(Job.State.CANCELLED)
     try:
         with exclusive(lock_name(job)):
@@ -191,19 +186,30 @@ def _run_claimed(job: Job, attempt: int) -> Outcome:
 def _retry_or_fail(
     ctx: JobContext, outcome: Outcome, fields: dict[str, Any]
 ) -> tuple[Outcome, dict[str, Any]]:
-    """A job that failed in a way worth a later try is queued again, unless its rows, as
-    its end left them, no longer match its signature: its next try would be refused for
-    that after the wait, in words that hide this failure (a kind that recorded a device it
-    attached, a header's label read anew, another machine's write). Then it fails now,
-    saying both (255/1)."""
-    words = outcome.detail
-    changed = _changed_since_signed(ctx)
+    """A job that failed in a way worth a later try is queued again, unless its user asked
+    to cancel it during this try, or its rows, as its end left them, no longer match its
+    signature: its next try would be refused for that after the wait, in words that hide
+    this failure (a kind that recorded a device it attached, a header's label read anew,
+    another machine's write). Then it ends now, saying why (255/1, 261/1). Rows that cannot
+    be read leave it queued: the next try's own checks say what they find, with this
+    failure (``signing.refuse_unauthorised``)."""
+    words = fields["error"]
+    row = _reload(ctx)
+    if row is not None and row.cancel_requested:
+        # Queued with the cancel asked, its message lost, it would wait for ever:
+        # ``resend_lost`` leaves such a job alone.
+        ctx.log(f"failed: {words}; not tried again, as a cancel was asked meanwhile")
+        return Outcome(Job.State.CANCELLED), {
+            "message": f"cancelled at the user's request after its try failed: {words}"
+        }
+    changed = None if row is None else _changed_since_signed(ctx, row)
     if changed is None:
-        ctx.log(f"{words} (will try again in {outcome.retry_in or 0:.0f} s)")
+        ctx.log(f"{words} (will try again in {outcome.retry_in:.0f} s)")
         return outcome, fields
     error = (
         f"{observe.full_stop(words)} Not tried again: its rows changed since signing "
-        f"({changed}), so a retry would be refused; queue it again."
+        f"({changed}), so a retry would be refused; see what this try did (its log and "
+        "the backend's page) before queueing it again."
     )
     ctx.log(f"failed: {error}")
     # The bar's words (255 characters) say the verdict first: the error keeps all of it.
@@ -213,19 +219,27 @@ def _retry_or_fail(
     }
 
 
-def _changed_since_signed(ctx: JobContext) -> str | None:
-    """``signing.changed_since_signed`` of the job's rows as they are now; None when that
-    cannot be told (the database away, a row it cannot load): the job is queued, and the
-    next try's own check says what it finds, with this try's failure
-    (``signing.refuse_unauthorised``). Nothing here may leave the job running (259/3)."""
+def _reload(ctx: JobContext) -> Job | None:
+    """The job's rows as they are now; None when they cannot be read (the database away,
+    a row it cannot load). Nothing here may leave the job running (259/3)."""
     try:
-        job = best_effort(
+        row = best_effort(
             lambda: (
                 Job.objects.select_related("host", "backend__host").filter(pk=ctx.job.pk).first()
             ),
-            "the job's rows, to compare with its signature",
+            "the job's rows, after its try",
         )
-        return None if job is None else signing.changed_since_signed(job, ctx.job.signed_spec)
+        return cast("Job | None", row)
+    except Exception:
+        log.exception("job %s: could not read its rows after its try", ctx.job.uuid)
+        return None
+
+
+def _changed_since_signed(ctx: JobContext, job: Job) -> str | None:
+    """``signing.changed_since_signed`` of ``job``, the rows as they are now, against the
+    specification verified at the claim; None when that cannot be told."""
+    try:
+        return signing.changed_since_signed(job, ctx.job.signed_spec)
     except Exception:
         log.exception("job %s: could not compare its rows with its signature", ctx.job.uuid)
         return None

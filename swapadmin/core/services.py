@@ -732,17 +732,23 @@ def _clean_discover_params(params: dict[str, Any]) -> dict[str, Any]:
     return {"paths": sorted(set(paths))}
 
 
+def cancel_before_start(job_pk: int) -> bool:
+    """Job ``job_pk`` cancelled if it is still queued: True if this call ended it."""
+    return bool(
+        Job.objects.filter(pk=job_pk, state=Job.State.QUEUED).update(
+            state=Job.State.CANCELLED,
+            finished_at=timezone.now(),
+            progress_message="cancelled before it started",
+            # A retry's last failure, kept while it waited (runner._requeue), is not why it
+            # ended.
+            error="",
+        )
+    )
+
+
 def cancel_job(job: Job, actor: Actor) -> bool:
     """Cancel a job that has not started; a running one is asked to stop at its next check."""
-    now = timezone.now()
-    cancelled = Job.objects.filter(pk=job.pk, state=Job.State.QUEUED).update(
-        state=Job.State.CANCELLED,
-        finished_at=now,
-        progress_message="cancelled before it started",
-        # A retry's last failure, kept while it waited (runner._requeue), is not why it
-        # ended.
-        error="",
-    )
+    cancelled = cancel_before_start(job.pk)
     if not cancelled:
         Job.objects.filter(pk=job.pk, state=Job.State.RUNNING, cancel_requested=False).update(
             cancel_requested=True, cancel_requested_at=Now()

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import copy
 import functools
 import json
 import logging
@@ -226,14 +225,12 @@ def signed_state(state: Any) -> dict[str, Any]:
     store was taken (``store``), and what else decides what the worker opens, swaps on or
     off, or writes (``SIGNED_STATE_KEYS``). Beside the identity's other keys, not nested: a
     job signed before these were (none of them in its text) still matches a row that has
-    none of them either. A copy, nested records too, which later changes to ``state`` leave
-    as it is: a destroy's release compares it before and after
-    (``handlers._release_and_forget``). A state that is
+    none of them either. Its values are ``state``'s own, not copies: a caller that keeps it
+    while ``state`` changes copies it (``handlers._release_and_forget``). A state that is
     no mapping (another machine's row) names nothing."""
     if not isinstance(state, dict):
         state = {}
-    part = {"store": state.get("store"), **{k: state.get(k) for k in SIGNED_STATE_KEYS}}
-    return copy.deepcopy(part)
+    return {"store": state.get("store"), **{k: state.get(k) for k in SIGNED_STATE_KEYS}}
 
 
 def _load(job_pk: int) -> Job | None:

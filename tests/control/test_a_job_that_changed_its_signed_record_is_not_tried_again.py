@@ -70,7 +70,8 @@ def test_an_activate_that_recorded_a_device_and_failed_is_not_queued(
     assert job.state == Job.State.FAILED, job.log
     assert job.error.startswith(f"{BUSY}. Not tried again: its rows changed since signing ")
     assert f'(backend.identity.device is "{device}" now but was null' in job.error, job.error
-    assert job.error.endswith("so a retry would be refused; queue it again."), job.error
+    advice = "see what this try did (its log and the backend's page) before queueing it again."
+    assert job.error.endswith(f"so a retry would be refused; {advice}"), job.error
     # The bar's 255 characters say the verdict first.
     said = "not tried again (rows changed since signing): "
     assert job.progress_message == said + BUSY, job.progress_message

@@ -66,3 +66,40 @@ def test_a_first_try_refused_says_nothing_of_a_retry(contended: Backend) -> None
     job = _refused(job)
 
     assert "this was a retry" not in job.error, job.error
+
+
+def test_the_runners_own_check_after_the_claim_ends_with_it_too(contended: Backend) -> None:
+    """The gate passed (its rows read a moment before the claim), the runner's check after
+    the claim refuses: run past the gate (260/4)."""
+    job = _queued_retry(contended)
+    Backend.objects.filter(pk=job.backend_id).update(label="theirs")
+
+    job = ran(job)
+
+    assert job.state == Job.State.FAILED, job.log
+    assert job.error.endswith(f'its row says its last try failed: "{BUSY}")'), job.error
+
+
+def test_a_long_failure_is_cut_and_quoted_as_its_row_says_it(contended: Backend) -> None:
+    """Cut at 300 characters, quotes escaped, other letters as they are (260/5)."""
+    job = _queued_retry(contended)
+    long = 'the kernel said "busy" ' + "é" * 400
+    Job.objects.filter(pk=job.pk).update(error=long)
+
+    job = _refused(job)
+
+    kept = long[:299].replace('"', '\\"')
+    assert job.error.endswith(f'its last try failed: "{kept}…")'), job.error
+    assert '\\"busy\\" éé' in job.error
+
+
+def test_a_retry_cancelled_before_it_ran_ends_with_no_failure(contended: Backend) -> None:
+    """The runner's own cancel before the start (a cancel asked during the wait, the job
+    sent again): the failure it was to retry is not why it ended (260/2)."""
+    job = _queued_retry(contended)
+    Job.objects.filter(pk=job.pk).update(cancel_requested=True)
+
+    job = ran(job)
+
+    assert job.state == Job.State.CANCELLED, job.log
+    assert job.error == "" and job.progress_message == "cancelled before it started"

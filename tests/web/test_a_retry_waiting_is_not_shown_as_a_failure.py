@@ -32,9 +32,16 @@ def test_the_job_page_and_the_list_show_no_failure(
     page = client.get(reverse("job", args=[running_job.uuid])).content.decode()
     listed = client.get(reverse("jobs")).content.decode()
 
-    assert f"retrying in 5 s after: {BUSY}" in page
     for body in (page, listed):
+        assert f"retrying in 5 s after: {BUSY}" in body
         assert 'class="msg msg-error"' not in body and 'class="error-text"' not in body
+
+    # Ended, the same row shows its failure on both.
+    Job.objects.filter(pk=running_job.pk).update(state="failed", waiting_reason="")
+    page = client.get(reverse("job", args=[running_job.uuid])).content.decode()
+    listed = client.get(reverse("jobs")).content.decode()
+    assert 'class="msg msg-error"' in page and BUSY in page
+    assert f'<small class="error-text">{BUSY}</small>' in listed
 
 
 def test_a_cancel_before_the_try_ends_the_job_with_no_failure(
