@@ -465,6 +465,7 @@ class JobSerializer(serializers.ModelSerializer[Job]):
             "progress",
             "progress_message",
             "waiting_reason",
+            "attempt",
             "cancel_requested",
             "log",
             "result",
@@ -483,12 +484,17 @@ class JobSerializer(serializers.ModelSerializer[Job]):
             "error": {
                 "help_text": (
                     "Why the job failed, once it has ended. While a job that failed in a "
-                    "way worth a later try waits for that try (queued, its "
-                    "waiting_reason 'retrying in ...'), and while the try runs, the "
-                    "failure it is for; cleared if the try succeeds or the job is "
-                    "cancelled before it."
+                    "way worth a later try waits for that try (queued, attempt above 0) "
+                    "and while the try runs, the failure it is for; cleared if the try "
+                    "succeeds or the job is cancelled before it."
                 )
-            }
+            },
+            "attempt": {
+                "help_text": (
+                    "How many tries of this job failed in a way worth a later one: 0 "
+                    "while its first runs. Counted by its worker, never by a message."
+                )
+            },
         }
 
     @extend_schema_field(serializers.FloatField(allow_null=True))

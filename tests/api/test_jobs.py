@@ -108,3 +108,16 @@ def test_jobs_of_a_removed_backend_stay_readable(
     assert r.status_code == 200
     assert r.json()["backend"] is None
     assert r.json()["backend_name"] == "swap0"
+
+
+def test_a_job_waiting_for_its_retry_says_which_try_and_what_failed(
+    victor: User, backend: Backend, as_user: Callable[..., APIClient]
+) -> None:
+    """Its waiting reason is rewritten by a dispatch: the attempt and the kept failure say
+    it is a retry, and why (261/2, 260/3)."""
+    job = new_job(backend, kind="activate")
+    Job.objects.filter(pk=job.pk).update(attempt=2, error="the device is busy")
+
+    body = as_user(victor).get(f"/api/v1/jobs/{job.uuid}/").json()
+
+    assert (body["state"], body["attempt"], body["error"]) == ("queued", 2, "the device is busy")
