@@ -483,7 +483,8 @@ class JobSerializer(serializers.ModelSerializer[Job]):
         extra_kwargs = {
             "error": {
                 "help_text": (
-                    "Why the job failed, once it has ended. While a job that failed in a "
+                    "Why the job failed, once it has ended; a job cancelled once a try had "
+                    "failed keeps that failure. While a job that failed in a "
                     "way worth a later try waits for that try (queued, attempt above 0) "
                     "and while the try runs, the failure it is for; cleared if the try "
                     "succeeds or the job is cancelled before it."

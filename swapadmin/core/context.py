@@ -141,7 +141,9 @@ class JobContext:
             fields["progress_message"] = printable(message)[:255]
         return fields
 
-    def _log_line(self, message: str) -> Concat:
+    def log_line(self, message: str) -> Concat:
+        """The log column with ``message`` (and the notes before it) appended, for a write
+        that carries the line with other fields."""
         # A line may name a path whose name is not UTF-8: the log column must hold it.
         message = printable(message)
         log.info("job %s: %s", self.job.uuid, message)
@@ -158,7 +160,7 @@ class JobContext:
         self._notes.append(f"{timezone.now():%H:%M:%S} {message}\n")
 
     def log(self, message: str) -> None:
-        line = self._log_line(message)
+        line = self.log_line(message)
         best_effort(lambda: Job.objects.filter(pk=self.job.pk).update(log=line), "a log line")
 
     def step(self, percent: float, message: str) -> None:
@@ -169,7 +171,7 @@ class JobContext:
         if self._cancelled:
             raise Cancelled()
         self._last_progress = self._last_cancel_check = time.monotonic()
-        fields = {"log": self._log_line(message), **self._progress_fields(percent, message)}
+        fields = {"log": self.log_line(message), **self._progress_fields(percent, message)}
         running = Job.objects.filter(
             pk=self.job.pk, state=Job.State.RUNNING, cancel_requested=False
         )

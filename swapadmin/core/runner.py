@@ -192,25 +192,29 @@ def _retry_or_fail(
     this failure (a kind that recorded a device it attached, a header's label read anew,
     another machine's write). Then it ends now, saying why (255/1, 261/1). Rows that cannot
     be read leave it queued: the next try's own checks say what they find, with this
-    failure (``signing.refuse_unauthorised``)."""
-    words = fields["error"]
+    failure (``signing.refuse_unauthorised``); ``_requeue`` never queues it with a cancel
+    asked."""
+    words = fields.get("error") or outcome.detail
     row = _reload(ctx)
+    if row is not None and row.state != Job.State.RUNNING:
+        # Failed meanwhile by the sweep: that end stays (``_finish`` writes only a running
+        # row); the log says why no retry comes.
+        ctx.log(f"failed: {words}; not tried again: the job had been {row.state} meanwhile")
+        return Outcome(row.state, detail=words), {"error": words}
+    changed = None if row is None else _changed_since_signed(ctx, row)
     if row is not None and row.cancel_requested:
         # Queued with the cancel asked, its message lost, it would wait for ever:
         # ``resend_lost`` leaves such a job alone.
-        ctx.log(f"failed: {words}; not tried again, as a cancel was asked meanwhile")
-        return Outcome(Job.State.CANCELLED), {
-            "message": f"cancelled at the user's request after its try failed: {words}"
+        error = words if changed is None else _with_changed(words, changed, "Its")
+        ctx.log(f"failed: {error} Not tried again: a cancel was asked meanwhile.")
+        return Outcome(Job.State.CANCELLED, detail=error), {
+            "error": error,
+            "message": f"not tried again (cancel asked): {words}",
         }
-    changed = None if row is None else _changed_since_signed(ctx, row)
     if changed is None:
-        ctx.log(f"{words} (will try again in {outcome.retry_in:.0f} s)")
+        ctx.log(f"{words} (will try again in {outcome.retry_in or 0:.0f} s)")
         return outcome, fields
-    error = (
-        f"{observe.full_stop(words)} Not tried again: its rows changed since signing "
-        f"({changed}), so a retry would be refused; see what this try did (its log and "
-        "the backend's page) before queueing it again."
-    )
+    error = _with_changed(words, changed, "Not tried again: its")
     ctx.log(f"failed: {error}")
     # The bar's words (255 characters) say the verdict first: the error keeps all of it.
     return Outcome(Job.State.FAILED, detail=error), {
@@ -219,16 +223,20 @@ def _retry_or_fail(
     }
 
 
+def _with_changed(words: str, changed: str, its: str) -> str:
+    """The failure, then how the job's rows differ from what was signed, and what to do."""
+    return (
+        f"{observe.full_stop(words)} {its} rows changed since signing ({changed}), "
+        "so a retry would be refused; see what this try did (its log and the backend's "
+        "page) before queueing it again."
+    )
+
+
 def _reload(ctx: JobContext) -> Job | None:
     """The job's rows as they are now; None when they cannot be read (the database away,
     a row it cannot load). Nothing here may leave the job running (259/3)."""
     try:
-        row = best_effort(
-            lambda: (
-                Job.objects.select_related("host", "backend__host").filter(pk=ctx.job.pk).first()
-            ),
-            "the job's rows, after its try",
-        )
+        row = best_effort(lambda: signing.load_job(ctx.job.pk), "the job's rows, after its try")
         return cast("Job | None", row)
     except Exception:
         log.exception("job %s: could not read its rows after its try", ctx.job.uuid)
@@ -503,8 +511,11 @@ def _finish(
 def _requeue(ctx: JobContext, attempt: int, *, reason: str, error: str) -> None:
     """Back to the queue, the failure kept whole in ``error`` while it waits: nothing else
     writes it then (the waiting reason is rewritten by a dispatch, a busy backend), and a
-    refusal of the retry repeats it (``signing.refuse_unauthorised``)."""
-    Job.objects.filter(pk=ctx.job.pk, state=Job.State.RUNNING).update(
+    refusal of the retry repeats it (``signing.refuse_unauthorised``). Never with a cancel
+    asked: one asked after ``_retry_or_fail`` looked, or while it could not read the row,
+    ends the job here, as it would have there (262/1)."""
+    running = Job.objects.filter(pk=ctx.job.pk, state=Job.State.RUNNING)
+    queued = running.filter(cancel_requested=False).update(
         state=Job.State.QUEUED,
         attempt=attempt,
         error=error,
@@ -514,3 +525,14 @@ def _requeue(ctx: JobContext, attempt: int, *, reason: str, error: str) -> None:
         worker_pid=None,
         boot_id="",
     )
+    if queued:
+        return
+    note = "not tried again after all: a cancel was asked meanwhile"
+    if running.update(
+        state=Job.State.CANCELLED,
+        finished_at=Now(),
+        error=error,
+        progress_message=f"not tried again (cancel asked): {error}"[:255],
+        log=ctx.log_line(note),
+    ):
+        finished.record(str(ctx.job.uuid), ctx.job.signed_spec)

@@ -737,13 +737,22 @@ def cancel_before_start(job_pk: int) -> bool:
     return bool(
         Job.objects.filter(pk=job_pk, state=Job.State.QUEUED).update(
             state=Job.State.CANCELLED,
-            finished_at=timezone.now(),
+            finished_at=Now(),
             progress_message="cancelled before it started",
             # A retry's last failure, kept while it waited (runner._requeue), is not why it
             # ended.
             error="",
         )
     )
+
+
+def end_queued_cancels() -> int:
+    """Queued jobs with a cancel asked, ended: no worker claims one (``runner.claim``) and
+    ``resend_lost`` sends none again, so one whose message is lost would wait for ever. The
+    runner never queues one now (261/1, 262/1); a retry queued by an older worker could
+    be one."""
+    asked = Job.objects.filter(state=Job.State.QUEUED, cancel_requested=True)
+    return sum(cancel_before_start(pk) for pk in asked.values_list("pk", flat=True))
 
 
 def cancel_job(job: Job, actor: Actor) -> bool:

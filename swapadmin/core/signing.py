@@ -233,7 +233,8 @@ def signed_state(state: Any) -> dict[str, Any]:
     return {"store": state.get("store"), **{k: state.get(k) for k in SIGNED_STATE_KEYS}}
 
 
-def _load(job_pk: int) -> Job | None:
+def load_job(job_pk: int) -> Job | None:
+    """Job ``job_pk`` with the rows its signature names, in one query."""
     from .models import Job
 
     return Job.objects.select_related("host", "backend__host").filter(pk=job_pk).first()
@@ -248,7 +249,7 @@ def sign_job(job_pk: int, *, now: datetime | None = None) -> bool:
     from .models import Job
 
     key = signing_key()
-    job = _load(job_pk)
+    job = load_job(job_pk)
     if job is None:
         return False
     if key is None:
@@ -434,7 +435,7 @@ def refuse_unauthorised(job_pk: int) -> bool:
 
     from .models import Job
 
-    job = _load(job_pk)
+    job = load_job(job_pk)
     try:
         mine = machine_id()
     except MachineIdError:

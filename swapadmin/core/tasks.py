@@ -19,7 +19,7 @@ from . import runner, signing
 from .models import Host, Job
 from .orphans import fail_stale, fail_unconfirmed_cancels
 from .retention import prune_audit, prune_jobs, roll_up
-from .services import dispatch, resend_lost, resend_undispatched
+from .services import dispatch, end_queued_cancels, resend_lost, resend_undispatched
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,7 @@ def sweep() -> dict[str, int]:
     why jobs of offline hosts wait."""
     failed = fail_stale(Job.objects.all())
     failed += fail_unconfirmed_cancels()
+    cancelled = end_queued_cancels()
     resent = resend_undispatched() + resend_lost()
     offline = 0
     # By the database's clock, as heartbeats are written: this worker's own may be off.
@@ -86,7 +87,7 @@ def sweep() -> dict[str, int]:
         Job.objects.filter(host=host, state=Job.State.QUEUED, waiting_reason="").update(
             waiting_reason=f"host {host.name} is offline; the job runs when its worker is back"
         )
-    return {"failed": failed, "resent": resent, "offline_hosts": offline}
+    return {"failed": failed, "cancelled": cancelled, "resent": resent, "offline_hosts": offline}
 
 
 @shared_task(name=RETENTION, ignore_result=True)

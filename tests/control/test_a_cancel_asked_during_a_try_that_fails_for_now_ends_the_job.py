@@ -1,9 +1,13 @@
 """A cancel asked while a try runs, the try then failing in a way worth a later try: the
-job ends as cancelled, not queued again with the cancel asked, where it would wait for
-ever if its message were lost (``resend_lost`` leaves such a job alone: 261/1)."""
+job ends as cancelled, its failure said, not queued again with the cancel asked, where it
+would wait for ever if its message were lost (``resend_lost`` leaves such a job alone:
+261/1). Asked after the runner looked, or while it could not read the row, the requeue's
+own write ends it (262/1); a queued job with a cancel asked, left by an older worker, is
+ended by the sweep."""
 
 from __future__ import annotations
 
+import subprocess
 from typing import Any
 
 import pytest
@@ -11,6 +15,7 @@ from django.db.models.functions import Now
 
 from backends import kernel
 from backends.errors import BusyError
+from swapadmin.core import finished, runner, tasks
 from swapadmin.core.models import Backend, Job
 from tests.control.test_a_job_that_changed_its_signed_record_is_not_tried_again import (
     BUSY,
@@ -25,22 +30,90 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("on_testhost"), nee
 __all__ = ["contended"]  # the fixture this module uses
 
 
-def test_the_job_ends_cancelled_with_the_failure_said(
-    contended: Backend, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def cancelled_then_busy(self: Contended, store: Any, **kw: Any) -> None:
-        Job.objects.filter(state=Job.State.RUNNING, backend=contended).update(
-            cancel_requested=True, cancel_requested_at=Now()
-        )
+def _busy_once(monkeypatch: pytest.MonkeyPatch, backend: Backend, **meanwhile: Any) -> None:
+    """The swapon meets a busy device, once ``meanwhile`` is written to the running job."""
+
+    def busy(self: Contended, store: Any, **kw: Any) -> None:
+        Job.objects.filter(state=Job.State.RUNNING, backend=backend).update(**meanwhile)
         raise BusyError(BUSY)
 
-    monkeypatch.setattr(Contended, "swap_on", cancelled_then_busy)
+    monkeypatch.setattr(Contended, "swap_on", busy)
+
+
+ASKED = {"cancel_requested": True, "cancel_requested_at": Now()}
+
+
+def _ended_cancelled(job: Job) -> None:
+    assert job.state == Job.State.CANCELLED and job.finished_at is not None, job.log
+    assert job.progress_message == f"not tried again (cancel asked): {BUSY}"
+    assert job.attempt == 0 and job.waiting_reason == ""
+    assert "will try again" not in job.log or "after all" in job.log, job.log
+    assert finished.ran_here(str(job.uuid))
+
+
+def test_the_job_ends_cancelled_with_its_failure(
+    contended: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _busy_once(monkeypatch, contended, **ASKED)
 
     job = ran(job_for(contended, Job.Kind.ACTIVATE))
 
-    assert job.state == Job.State.CANCELLED and job.finished_at is not None, job.log
-    assert job.progress_message == f"cancelled at the user's request after its try failed: {BUSY}"
-    assert job.attempt == 0 and job.error == "" and job.waiting_reason == ""
-    assert f"failed: {BUSY}; not tried again, as a cancel was asked meanwhile" in job.log
+    _ended_cancelled(job)
+    assert job.error == BUSY
+    assert f"failed: {BUSY} Not tried again: a cancel was asked meanwhile." in job.log
     assert "will try again" not in job.log, job.log
     assert not kernel.is_active(contended.state["device"])
+
+
+def test_a_cancel_the_runner_could_not_see_is_not_queued(
+    contended: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The row unreadable when the runner looked (or the cancel asked just after): the
+    requeue's write finds the cancel, and ends the job instead."""
+    _busy_once(monkeypatch, contended, **ASKED)
+    monkeypatch.setattr(runner, "_reload", lambda ctx: None)
+
+    job = ran(job_for(contended, Job.Kind.ACTIVATE))
+
+    _ended_cancelled(job)
+    assert job.error == BUSY
+    assert "not tried again after all: a cancel was asked meanwhile" in job.log, job.log
+
+
+def test_rows_changed_by_the_try_are_said_too(
+    contended: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Relabelled after signing: the try's end writes the new label, which the cancelled
+    job's error names, as a failed one's would (262/3)."""
+    subprocess.run(["swaplabel", "-L", "relabelled", contended.params["path"]], check=True)
+    _busy_once(monkeypatch, contended, **ASKED)
+
+    job = ran(job_for(contended, Job.Kind.ACTIVATE))
+
+    _ended_cancelled(job)
+    assert job.error.startswith(f"{BUSY}. Its rows changed since signing ("), job.error
+    assert 'backend.label is "relabelled" now but was ""' in job.error, job.error
+
+
+def test_a_job_the_sweep_failed_meanwhile_keeps_that_end(
+    contended: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _busy_once(monkeypatch, contended, state=Job.State.FAILED, error="the sweep's words")
+
+    job = ran(job_for(contended, Job.Kind.ACTIVATE))
+
+    assert (job.state, job.error, job.attempt) == (Job.State.FAILED, "the sweep's words", 0)
+    assert f"not tried again: the job had been {Job.State.FAILED} meanwhile" in job.log
+
+
+def test_the_sweep_ends_a_queued_job_with_a_cancel_asked(contended: Backend) -> None:
+    """As an older worker's retry could be left: nothing would claim or send it again."""
+    job = job_for(contended, Job.Kind.ACTIVATE)
+    Job.objects.filter(pk=job.pk).update(attempt=1, error=BUSY, **ASKED)
+
+    assert tasks.sweep()["cancelled"] == 1
+
+    job.refresh_from_db()
+    assert job.state == Job.State.CANCELLED and job.error == "", job.error
+    assert job.progress_message == "cancelled before it started"
+    assert tasks.sweep()["cancelled"] == 0
