@@ -483,17 +483,16 @@ class JobSerializer(serializers.ModelSerializer[Job]):
         extra_kwargs = {
             "error": {
                 "help_text": (
-                    "Why the job failed, once it has ended; a job cancelled once a try had "
-                    "failed keeps that failure. While a job that failed in a "
-                    "way worth a later try waits for that try (queued, attempt above 0) "
-                    "and while the try runs, the failure it is for; cleared if the try "
-                    "succeeds or the job is cancelled before it."
+                    "Why the job failed, once it has ended; a job cancelled after a try "
+                    "that failed in a way worth another may keep that failure. While such "
+                    "a job waits for its next try (queued, attempt above 0) and while that "
+                    "try runs, the failure it is for; cleared if the try succeeds."
                 )
             },
             "attempt": {
                 "help_text": (
-                    "How many tries of this job failed in a way worth a later one: 0 "
-                    "while its first runs. Counted by its worker, never by a message."
+                    "How many times the job was queued again for another try: 0 on its "
+                    "first. Counted by its worker, never by a message."
                 )
             },
         }

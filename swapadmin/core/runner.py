@@ -51,6 +51,8 @@ from .services import (
 log = logging.getLogger(__name__)
 
 RETRY_BASE_SECONDS = 5.0
+#: The bar's words for a job its user cancelled while a try failed for now.
+CANCEL_ASKED = "not tried again (cancel asked): "
 #: A job whose backend is locked by another job here is sent again after this delay.
 BUSY_DELAY_SECONDS = 2.0
 
@@ -198,18 +200,20 @@ def _retry_or_fail(
     row = _reload(ctx)
     if row is not None and row.state != Job.State.RUNNING:
         # Failed meanwhile by the sweep: that end stays (``_finish`` writes only a running
-        # row); the log says why no retry comes.
+        # row); the log says why no retry comes. A row set back to queued (another
+        # machine's write) is not run again here either (``finished``).
         ctx.log(f"failed: {words}; not tried again: the job had been {row.state} meanwhile")
-        return Outcome(row.state, detail=words), {"error": words}
+        ended = row.state if row.state in Job.FINISHED else Job.State.FAILED
+        return Outcome(ended, detail=words), {"error": words}
     changed = None if row is None else _changed_since_signed(ctx, row)
     if row is not None and row.cancel_requested:
         # Queued with the cancel asked, its message lost, it would wait for ever:
         # ``resend_lost`` leaves such a job alone.
         error = words if changed is None else _with_changed(words, changed, "Its")
-        ctx.log(f"failed: {error} Not tried again: a cancel was asked meanwhile.")
+        ctx.log(f"failed: {observe.full_stop(error)} Not tried again: a cancel was asked.")
         return Outcome(Job.State.CANCELLED, detail=error), {
             "error": error,
-            "message": f"not tried again (cancel asked): {words}",
+            "message": CANCEL_ASKED + words,
         }
     if changed is None:
         ctx.log(f"{words} (will try again in {outcome.retry_in or 0:.0f} s)")
@@ -513,26 +517,33 @@ def _requeue(ctx: JobContext, attempt: int, *, reason: str, error: str) -> None:
     writes it then (the waiting reason is rewritten by a dispatch, a busy backend), and a
     refusal of the retry repeats it (``signing.refuse_unauthorised``). Never with a cancel
     asked: one asked after ``_retry_or_fail`` looked, or while it could not read the row,
-    ends the job here, as it would have there (262/1)."""
-    running = Job.objects.filter(pk=ctx.job.pk, state=Job.State.RUNNING)
-    queued = running.filter(cancel_requested=False).update(
-        state=Job.State.QUEUED,
-        attempt=attempt,
-        error=error,
-        waiting_reason=reason[:255],
-        progress_message="waiting to retry",
-        worker="",
-        worker_pid=None,
-        boot_id="",
-    )
-    if queued:
-        return
-    note = "not tried again after all: a cancel was asked meanwhile"
-    if running.update(
-        state=Job.State.CANCELLED,
-        finished_at=Now(),
-        error=error,
-        progress_message=f"not tried again (cancel asked): {error}"[:255],
-        log=ctx.log_line(note),
-    ):
+    ends the job here (262/1). Run again after a reply the database lost (``ctx.record``),
+    it finds the row queued by its first run and leaves it."""
+    job = Job.objects.filter(pk=ctx.job.pk)
+    with transaction.atomic():
+        row = job.select_for_update().values_list("state", "cancel_requested").first()
+        if row is None or row[0] == Job.State.QUEUED:
+            return
+        if row == (Job.State.RUNNING, False):
+            requeued = job.filter(state=Job.State.RUNNING, cancel_requested=False).update(
+                state=Job.State.QUEUED,
+                attempt=attempt,
+                error=error,
+                waiting_reason=reason[:255],
+                progress_message="waiting to retry",
+                worker="",
+                worker_pid=None,
+                boot_id="",
+            )
+            if requeued:
+                return
+        # Cancelled, or ended meanwhile (the sweep): this host runs it no more, said here
+        # before the database hears of it, as ``_run_claimed`` says it of every other end.
         finished.record(str(ctx.job.uuid), ctx.job.signed_spec)
+        job.filter(state=Job.State.RUNNING).update(
+            state=Job.State.CANCELLED,
+            finished_at=Now(),
+            error=error,
+            progress_message=(CANCEL_ASKED + error)[:255],
+            log=ctx.log_line("not tried again after all: a cancel was asked meanwhile"),
+        )

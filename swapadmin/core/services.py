@@ -21,7 +21,18 @@ from typing import Any, cast
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, User
 from django.db import transaction
-from django.db.models import DateTimeField, Exists, ExpressionWrapper, F, OuterRef, Q
+from django.db.models import (
+    Case,
+    DateTimeField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
 from django.db.models.functions import Now
 from django.utils import timezone
 
@@ -732,39 +743,44 @@ def _clean_discover_params(params: dict[str, Any]) -> dict[str, Any]:
     return {"paths": sorted(set(paths))}
 
 
+def _end_queued(jobs: QuerySet[Job]) -> int:
+    """The queued ones of ``jobs`` cancelled. A retry's failure, kept while it waited
+    (``runner._requeue``), stays: its try did fail, and the cancel is why no other came."""
+    return jobs.filter(state=Job.State.QUEUED).update(
+        state=Job.State.CANCELLED,
+        finished_at=Now(),
+        progress_message=Case(
+            When(attempt=0, then=Value("cancelled before it started")),
+            default=Value("cancelled before its next try"),
+        ),
+    )
+
+
 def cancel_before_start(job_pk: int) -> bool:
     """Job ``job_pk`` cancelled if it is still queued: True if this call ended it."""
-    return bool(
-        Job.objects.filter(pk=job_pk, state=Job.State.QUEUED).update(
-            state=Job.State.CANCELLED,
-            finished_at=Now(),
-            progress_message="cancelled before it started",
-            # A retry's last failure, kept while it waited (runner._requeue), is not why it
-            # ended.
-            error="",
-        )
-    )
+    return bool(_end_queued(Job.objects.filter(pk=job_pk)))
 
 
 def end_queued_cancels() -> int:
     """Queued jobs with a cancel asked, ended: no worker claims one (``runner.claim``) and
-    ``resend_lost`` sends none again, so one whose message is lost would wait for ever. The
-    runner never queues one now (261/1, 262/1); a retry queued by an older worker could
-    be one."""
-    asked = Job.objects.filter(state=Job.State.QUEUED, cancel_requested=True)
-    return sum(cancel_before_start(pk) for pk in asked.values_list("pk", flat=True))
+    ``resend_lost`` sends none again, so one whose message is lost would wait for ever.
+    ``cancel_job`` ends one at once, and the runner never queues one now (261/1, 262/1);
+    a worker's crash between them, or an older worker's retry, could leave one."""
+    return _end_queued(Job.objects.filter(cancel_requested=True))
 
 
 def cancel_job(job: Job, actor: Actor) -> bool:
-    """Cancel a job that has not started; a running one is asked to stop at its next check."""
+    """Cancel a job that has not started; a running one is asked to stop at its next check.
+    The cancel is asked first, of a queued or running row, in one write: a running job
+    requeued for a retry between two writes would miss both (263/1); no worker claims
+    or requeues a row with the cancel asked (``runner.claim``, ``runner._requeue``)."""
+    Job.objects.filter(pk=job.pk, state__in=Job.LIVE, cancel_requested=False).update(
+        cancel_requested=True, cancel_requested_at=Now()
+    )
     cancelled = cancel_before_start(job.pk)
-    if not cancelled:
-        Job.objects.filter(pk=job.pk, state=Job.State.RUNNING, cancel_requested=False).update(
-            cancel_requested=True, cancel_requested_at=Now()
-        )
     job.refresh_from_db()
     audit(actor, "cancel", job, "ok" if cancelled else "queued", {"state": job.state})
-    return bool(cancelled)
+    return cancelled
 
 
 # ---- dispatch ----

@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 from django.db.models.functions import Now
 
-from backends import kernel
+from backends import Policy, kernel
 from backends.errors import BusyError
 from swapadmin.core import finished, runner, tasks
+from swapadmin.core.context import JobContext
 from swapadmin.core.models import Backend, Job
 from tests.control.test_a_job_that_changed_its_signed_record_is_not_tried_again import (
     BUSY,
@@ -60,7 +61,7 @@ def test_the_job_ends_cancelled_with_its_failure(
 
     _ended_cancelled(job)
     assert job.error == BUSY
-    assert f"failed: {BUSY} Not tried again: a cancel was asked meanwhile." in job.log
+    assert f"failed: {BUSY}. Not tried again: a cancel was asked." in job.log
     assert "will try again" not in job.log, job.log
     assert not kernel.is_active(contended.state["device"])
 
@@ -107,13 +108,29 @@ def test_a_job_the_sweep_failed_meanwhile_keeps_that_end(
 
 
 def test_the_sweep_ends_a_queued_job_with_a_cancel_asked(contended: Backend) -> None:
-    """As an older worker's retry could be left: nothing would claim or send it again."""
+    """As an older worker's retry, or a crash between a cancel's two writes, could leave
+    it: nothing would claim or send it again."""
     job = job_for(contended, Job.Kind.ACTIVATE)
     Job.objects.filter(pk=job.pk).update(attempt=1, error=BUSY, **ASKED)
 
     assert tasks.sweep()["cancelled"] == 1
 
     job.refresh_from_db()
-    assert job.state == Job.State.CANCELLED and job.error == "", job.error
-    assert job.progress_message == "cancelled before it started"
+    assert job.state == Job.State.CANCELLED and job.error == BUSY, job.error
+    assert job.progress_message == "cancelled before its next try"
     assert tasks.sweep()["cancelled"] == 0
+
+
+def test_a_requeue_written_again_leaves_the_retry_queued(contended: Backend) -> None:
+    """Written again after a reply the database lost (``ctx.record`` retries it): the row
+    its first run queued is left as it is, not taken for a job that ended here."""
+    job = ran(job_for(contended, Job.Kind.ACTIVATE))
+    assert job.state == Job.State.QUEUED and job.attempt == 1, job.log
+    ctx = JobContext(job=job, backend=None, policy=Policy.from_env())
+
+    runner._requeue(ctx, 1, reason="retrying", error=BUSY)
+
+    again = Job.objects.get(pk=job.pk)
+    assert (again.state, again.attempt, again.error) == (Job.State.QUEUED, 1, BUSY)
+    assert not finished.ran_here(str(job.uuid))
+    Job.objects.filter(pk=job.pk).update(state=Job.State.CANCELLED)

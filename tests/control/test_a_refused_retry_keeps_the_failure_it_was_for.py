@@ -93,13 +93,14 @@ def test_a_long_failure_is_cut_and_quoted_as_its_row_says_it(contended: Backend)
     assert '\\"busy\\" éé' in job.error
 
 
-def test_a_retry_cancelled_before_it_ran_ends_with_no_failure(contended: Backend) -> None:
-    """The runner's own cancel before the start (a cancel asked during the wait, the job
-    sent again): the failure it was to retry is not why it ended (260/2)."""
+def test_a_retry_cancelled_before_it_ran_keeps_its_failure(contended: Backend) -> None:
+    """The runner's own cancel before the start, of a queued retry with a cancel asked (a
+    user's cancel whose second write a crash stopped): its try did fail, and the cancel is
+    why no other came (263/3)."""
     job = _queued_retry(contended)
     Job.objects.filter(pk=job.pk).update(cancel_requested=True)
 
     job = ran(job)
 
     assert job.state == Job.State.CANCELLED, job.log
-    assert job.error == "" and job.progress_message == "cancelled before it started"
+    assert job.error == BUSY and job.progress_message == "cancelled before its next try"
