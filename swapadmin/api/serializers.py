@@ -489,6 +489,12 @@ class JobSerializer(serializers.ModelSerializer[Job]):
                     "try runs, the failure it is for; cleared if the try succeeds."
                 )
             },
+            "cancel_requested": {
+                "help_text": (
+                    "A cancel was asked of the job, queued or running; a running one stops "
+                    "at its next check."
+                )
+            },
             "attempt": {
                 "help_text": (
                     "How many times the job was queued again for another try: 0 on its "

@@ -401,7 +401,9 @@ class JobViewSet(ApiDefaults, ListColumns, viewsets.ReadOnlyModelViewSet[Job]):
     @extend_schema(
         request=EmptySerializer,
         responses={
-            200: OpenApiResponse(JobSerializer, description="cancelled before it started"),
+            200: OpenApiResponse(
+                JobSerializer, description="cancelled before it started, or before its next try"
+            ),
             202: OpenApiResponse(JobSerializer, description="running: asked to stop"),
             409: OpenApiResponse(ConflictSerializer, description="already finished"),
         },

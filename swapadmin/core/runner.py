@@ -129,6 +129,10 @@ def run(job_pk: int, *, worker: str) -> Outcome:
         with exclusive(lock_name(job)):
             if not claim(job, worker):
                 job.refresh_from_db()
+                if job.state == Job.State.QUEUED and job.cancel_requested:
+                    # Asked since the row was read above: no claim takes it (264/8).
+                    cancel_before_start(job.pk)
+                    return Outcome(Job.State.CANCELLED)
                 if job.state == Job.State.QUEUED:
                     holder = (
                         Job.objects.filter(backend=job.backend_id, state=Job.State.RUNNING)
@@ -502,7 +506,11 @@ def _finish(
     error: str = "",
     message: str = "",
 ) -> None:
-    fields: dict[str, Any] = {"state": state, "finished_at": Now(), "error": error}
+    fields: dict[str, Any] = {"state": state, "finished_at": Now()}
+    if error or state != Job.State.CANCELLED:
+        # A retry cancelled at a cancel point keeps the failure it was for, as one
+        # cancelled while it waited does (``services._end_queued``: 264/4).
+        fields["error"] = error
     if result is not None:
         fields["result"] = result
     if state == Job.State.SUCCEEDED:
@@ -518,8 +526,9 @@ def _requeue(ctx: JobContext, attempt: int, *, reason: str, error: str) -> None:
     refusal of the retry repeats it (``signing.refuse_unauthorised``). Never with a cancel
     asked: one asked after ``_retry_or_fail`` looked, or while it could not read the row,
     ends the job here (262/1). Run again after a reply the database lost (``ctx.record``),
-    it finds the row queued by its first run and leaves it."""
-    job = Job.objects.filter(pk=ctx.job.pk)
+    it finds the row queued by its first run and leaves it, as it leaves a row a later claim
+    of the job holds (its attempt is another: 264/2)."""
+    job = Job.objects.filter(pk=ctx.job.pk, attempt=ctx.job.attempt)
     with transaction.atomic():
         row = job.select_for_update().values_list("state", "cancel_requested").first()
         if row is None or row[0] == Job.State.QUEUED:
@@ -540,7 +549,7 @@ def _requeue(ctx: JobContext, attempt: int, *, reason: str, error: str) -> None:
         # Cancelled, or ended meanwhile (the sweep): this host runs it no more, said here
         # before the database hears of it, as ``_run_claimed`` says it of every other end.
         finished.record(str(ctx.job.uuid), ctx.job.signed_spec)
-        job.filter(state=Job.State.RUNNING).update(
+        job.filter(state=Job.State.RUNNING, cancel_requested=True).update(
             state=Job.State.CANCELLED,
             finished_at=Now(),
             error=error,

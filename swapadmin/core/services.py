@@ -749,6 +749,7 @@ def _end_queued(jobs: QuerySet[Job]) -> int:
     return jobs.filter(state=Job.State.QUEUED).update(
         state=Job.State.CANCELLED,
         finished_at=Now(),
+        waiting_reason="",
         progress_message=Case(
             When(attempt=0, then=Value("cancelled before it started")),
             default=Value("cancelled before its next try"),
@@ -774,12 +775,16 @@ def cancel_job(job: Job, actor: Actor) -> bool:
     The cancel is asked first, of a queued or running row, in one write: a running job
     requeued for a retry between two writes would miss both (263/1); no worker claims
     or requeues a row with the cancel asked (``runner.claim``, ``runner._requeue``)."""
-    Job.objects.filter(pk=job.pk, state__in=Job.LIVE, cancel_requested=False).update(
-        cancel_requested=True, cancel_requested_at=Now()
-    )
-    cancelled = cancel_before_start(job.pk)
-    job.refresh_from_db()
-    audit(actor, "cancel", job, "ok" if cancelled else "queued", {"state": job.state})
+    with transaction.atomic():
+        # The row locked first: no runner or sweep ends it between the two writes, which
+        # would make this answer "asked to stop" of a job already cancelled (264/1).
+        Job.objects.select_for_update().filter(pk=job.pk).values_list("pk").first()
+        Job.objects.filter(pk=job.pk, state__in=Job.LIVE, cancel_requested=False).update(
+            cancel_requested=True, cancel_requested_at=Now()
+        )
+        cancelled = cancel_before_start(job.pk)
+        job.refresh_from_db()
+        audit(actor, "cancel", job, "ok" if cancelled else "queued", {"state": job.state})
     return cancelled
 
 

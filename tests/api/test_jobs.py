@@ -69,6 +69,8 @@ def test_cancel_a_queued_job(
     r = as_user(oscar).post(f"/api/v1/jobs/{job.uuid}/cancel/")
     assert r.status_code == 200
     assert r.json()["state"] == "cancelled"
+    assert r.json()["cancel_requested"] is True  # asked, then ended: 263/1
+    assert r.json()["progress_message"] == "cancelled before it started"
     job.refresh_from_db()
     assert job.state == "cancelled"
     event = AuditEvent.objects.get(action="cancel")

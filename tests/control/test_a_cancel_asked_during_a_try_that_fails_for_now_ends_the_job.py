@@ -15,7 +15,7 @@ from django.db.models.functions import Now
 
 from backends import Policy, kernel
 from backends.errors import BusyError
-from swapadmin.core import finished, runner, tasks
+from swapadmin.core import finished, runner, services, signing, tasks
 from swapadmin.core.context import JobContext
 from swapadmin.core.models import Backend, Job
 from tests.control.test_a_job_that_changed_its_signed_record_is_not_tried_again import (
@@ -108,17 +108,17 @@ def test_a_job_the_sweep_failed_meanwhile_keeps_that_end(
 
 
 def test_the_sweep_ends_a_queued_job_with_a_cancel_asked(contended: Backend) -> None:
-    """As an older worker's retry, or a crash between a cancel's two writes, could leave
-    it: nothing would claim or send it again."""
+    """As an older worker's retry could leave it: nothing would claim or send it again."""
     job = job_for(contended, Job.Kind.ACTIVATE)
     Job.objects.filter(pk=job.pk).update(attempt=1, error=BUSY, **ASKED)
 
-    assert tasks.sweep()["cancelled"] == 1
+    assert services.end_queued_cancels() == 1
 
     job.refresh_from_db()
     assert job.state == Job.State.CANCELLED and job.error == BUSY, job.error
     assert job.progress_message == "cancelled before its next try"
-    assert tasks.sweep()["cancelled"] == 0
+    assert services.end_queued_cancels() == 0
+    assert tasks.sweep()["cancelled"] == 0  # the sweep asks it
 
 
 def test_a_requeue_written_again_leaves_the_retry_queued(contended: Backend) -> None:
@@ -134,3 +134,46 @@ def test_a_requeue_written_again_leaves_the_retry_queued(contended: Backend) -> 
     assert (again.state, again.attempt, again.error) == (Job.State.QUEUED, 1, BUSY)
     assert not finished.ran_here(str(job.uuid))
     Job.objects.filter(pk=job.pk).update(state=Job.State.CANCELLED)
+
+
+def test_a_cancel_asked_just_before_the_claim_ends_the_job(
+    contended: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Asked after the runner read the row, before its claim: the claim refuses it, and the
+    job ends as cancelled, not as waiting for a busy backend (264/8)."""
+    claim = runner.claim
+
+    def asked_first(job: Job, worker: str) -> bool:
+        if job.kind == Job.Kind.ACTIVATE:  # not the fixture's destroy
+            Job.objects.filter(pk=job.pk).update(**ASKED)
+        return claim(job, worker)
+
+    monkeypatch.setattr(runner, "claim", asked_first)
+
+    job = ran(job_for(contended, Job.Kind.ACTIVATE))
+
+    assert job.state == Job.State.CANCELLED and job.started_at is None, job.log
+    assert job.waiting_reason == "" and job.progress_message == "cancelled before it started"
+
+
+def test_a_cancel_asked_while_the_gate_refuses_wins(
+    contended: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The gate's refusal does not overwrite a cancel asked since it read the row (264/7):
+    the job is left for its cancel to end."""
+    verify = signing.verify_here
+
+    def asked_then_refused(job: Job, db_now: Any = None) -> None:
+        verify(job, db_now)
+        if job.kind == Job.Kind.ACTIVATE:  # not the fixture's destroy
+            Job.objects.filter(pk=job.pk).update(**ASKED)
+            raise signing.Unauthorised("refused for the test")
+
+    monkeypatch.setattr(signing, "verify_here", asked_then_refused)
+    job = job_for(contended, Job.Kind.ACTIVATE)
+
+    assert tasks.run_job(job.pk) == "refused"
+
+    job.refresh_from_db()
+    assert (job.state, job.error) == (Job.State.QUEUED, ""), job.error
+    assert services.end_queued_cancels() == 1

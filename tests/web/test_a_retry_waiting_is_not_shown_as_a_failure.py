@@ -1,7 +1,8 @@
 """A job waiting for a later try keeps the failure that try is for in its ``error``
 (``runner._requeue``), for the refusal of that try to repeat. The pages show it as the
 waiting reason says it, never as the job's failure (a red alert, re-announced at every
-poll) until the job has ended; a cancel before the try clears it (review 260/1-2)."""
+poll) until the job has ended. A job cancelled before its next try keeps the failure, shown
+as what came before the cancel, not as the cancel's failure (review 260/1, 263/3, 264/3)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import pytest
 from django.contrib.auth.models import User
 from django.urls import reverse
 
-from swapadmin.core import services
+from backends import Policy
+from swapadmin.core import runner, services
+from swapadmin.core.context import JobContext
 from swapadmin.core.models import Job
 
 from .conftest import HTMX
@@ -50,32 +53,40 @@ def test_a_cancel_before_the_try_keeps_the_failure_it_was_for(
     as_user: Any, oscar: User, running_job: Job
 ) -> None:
     _waiting(running_job)
+    client = as_user(oscar)
 
-    as_user(oscar).post(reverse("job-cancel", args=[running_job.uuid]), headers=HTMX)
+    client.post(reverse("job-cancel", args=[running_job.uuid]), headers=HTMX)
 
     running_job.refresh_from_db()
     assert (running_job.state, running_job.error) == ("cancelled", BUSY)
     assert running_job.progress_message == "cancelled before its next try"
+    assert running_job.waiting_reason == ""
+    page = client.get(reverse("job", args=[running_job.uuid])).content.decode()
+    listed = client.get(reverse("jobs")).content.decode()
+    assert f'<p class="msg msg-info">Cancelled; its last try had failed: {BUSY}</p>' in page
+    assert f'<small class="muted">its last try had failed: {BUSY}</small>' in listed
+    for body in (page, listed):
+        assert 'class="msg msg-error"' not in body and 'class="error-text"' not in body
 
 
 def test_a_cancel_asked_as_the_job_is_queued_for_its_retry_is_kept(
     as_user: Any, oscar: User, running_job: Job, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The worker's requeue lands while the cancel is being asked (263/1): the cancel is
-    asked first, of the row queued or running, and no requeue takes a row with it asked."""
+    """The worker's requeue (``runner._requeue`` itself) lands while the cancel is being
+    asked (263/1): the cancel is asked first, of the row queued or running, and the requeue
+    ends a row with it asked instead of queueing it."""
     end_queued = services.cancel_before_start
 
     def requeued_meanwhile(job_pk: int) -> bool:
-        ended = end_queued(job_pk)
-        # What runner._requeue writes, on the row it may write.
-        Job.objects.filter(pk=job_pk, state=Job.State.RUNNING, cancel_requested=False).update(
-            state=Job.State.QUEUED, attempt=1, error=BUSY
-        )
-        return ended
+        ctx = JobContext(job=Job.objects.get(pk=job_pk), backend=None, policy=Policy.from_env())
+        runner._requeue(ctx, 1, reason=f"retrying in 5 s after: {BUSY}", error=BUSY)
+        return end_queued(job_pk)
 
     monkeypatch.setattr(services, "cancel_before_start", requeued_meanwhile)
 
     as_user(oscar).post(reverse("job-cancel", args=[running_job.uuid]), headers=HTMX)
 
     running_job.refresh_from_db()
-    assert (running_job.state, running_job.cancel_requested) == ("running", True)
+    assert (running_job.state, running_job.error) == ("cancelled", BUSY)
+    assert running_job.progress_message == f"not tried again (cancel asked): {BUSY}"
+    assert "not tried again after all: a cancel was asked meanwhile" in running_job.log
