@@ -30,6 +30,7 @@ from django.db.models import (
     OuterRef,
     Q,
     QuerySet,
+    TextField,
     Value,
     When,
 )
@@ -745,11 +746,13 @@ def _clean_discover_params(params: dict[str, Any]) -> dict[str, Any]:
 
 def _end_queued(jobs: QuerySet[Job]) -> int:
     """The queued ones of ``jobs`` cancelled. A retry's failure, kept while it waited
-    (``runner._requeue``), stays: its try did fail, and the cancel is why no other came."""
+    (``runner._requeue``), stays: its try did fail, and the cancel is why no other came. A
+    job no try of which ran has none (words in it are another machine's: 265/3)."""
     return jobs.filter(state=Job.State.QUEUED).update(
         state=Job.State.CANCELLED,
         finished_at=Now(),
         waiting_reason="",
+        error=Case(When(attempt=0, then=Value("")), default=F("error"), output_field=TextField()),
         progress_message=Case(
             When(attempt=0, then=Value("cancelled before it started")),
             default=Value("cancelled before its next try"),

@@ -455,8 +455,7 @@ def refuse_unauthorised(job_pk: int) -> bool:
     else:
         return False
     line = f"{timezone.now():%H:%M:%S} refused: {reason}\n"
-    # A cancel asked since the row was read wins: the job ends as its user asked (264/7).
-    failed = Job.objects.filter(pk=job.pk, state=Job.State.QUEUED, cancel_requested=False).update(
+    failed = Job.objects.filter(pk=job.pk, state=Job.State.QUEUED).update(
         state=Job.State.FAILED,
         error=reason,
         progress_message=reason[:255],

@@ -66,8 +66,10 @@ def test_cancel_a_queued_job(
     oscar: User, backend: Backend, as_user: Callable[..., APIClient]
 ) -> None:
     job = new_job(backend)
+    Job.objects.filter(pk=job.pk).update(error="words another machine wrote")
     r = as_user(oscar).post(f"/api/v1/jobs/{job.uuid}/cancel/")
     assert r.status_code == 200
+    assert r.json()["error"] == ""  # no try ran: no failure to keep (265/3)
     assert r.json()["state"] == "cancelled"
     assert r.json()["cancel_requested"] is True  # asked, then ended: 263/1
     assert r.json()["progress_message"] == "cancelled before it started"

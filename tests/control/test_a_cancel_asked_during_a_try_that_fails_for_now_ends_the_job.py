@@ -15,7 +15,7 @@ from django.db.models.functions import Now
 
 from backends import Policy, kernel
 from backends.errors import BusyError
-from swapadmin.core import finished, runner, services, signing, tasks
+from swapadmin.core import finished, runner, services, tasks
 from swapadmin.core.context import JobContext
 from swapadmin.core.models import Backend, Job
 from tests.control.test_a_job_that_changed_its_signed_record_is_not_tried_again import (
@@ -123,17 +123,51 @@ def test_the_sweep_ends_a_queued_job_with_a_cancel_asked(contended: Backend) -> 
 
 def test_a_requeue_written_again_leaves_the_retry_queued(contended: Backend) -> None:
     """Written again after a reply the database lost (``ctx.record`` retries it): the row
-    its first run queued is left as it is, not taken for a job that ended here."""
-    job = ran(job_for(contended, Job.Kind.ACTIVATE))
+    its first run queued is left as it is, not taken for a job that ended here; nor is a
+    later claim of the job, running its next try (264/2)."""
+    job = job_for(contended, Job.Kind.ACTIVATE)
+    at_claim = Job.objects.get(pk=job.pk)  # as the first try's context holds it
+    job = ran(job)
     assert job.state == Job.State.QUEUED and job.attempt == 1, job.log
-    ctx = JobContext(job=job, backend=None, policy=Policy.from_env())
+    ctx = JobContext(job=at_claim, backend=None, policy=Policy.from_env())
 
     runner._requeue(ctx, 1, reason="retrying", error=BUSY)
 
     again = Job.objects.get(pk=job.pk)
     assert (again.state, again.attempt, again.error) == (Job.State.QUEUED, 1, BUSY)
+
+    Job.objects.filter(pk=job.pk).update(state=Job.State.RUNNING)  # the next try claims it
+    runner._requeue(ctx, 1, reason="retrying", error=BUSY)
+
+    later = Job.objects.get(pk=job.pk)
+    assert (later.state, later.attempt) == (Job.State.RUNNING, 1)
     assert not finished.ran_here(str(job.uuid))
     Job.objects.filter(pk=job.pk).update(state=Job.State.CANCELLED)
+
+
+def test_a_retry_cancelled_at_a_step_keeps_the_failure_it_was_for(
+    contended: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cancelled at its first step, a retry keeps its failure, as one cancelled while it
+    waited does; a first try cancelled so has none (264/4)."""
+    claim = runner.claim
+
+    def asked_once_claimed(job: Job, worker: str) -> bool:
+        taken = claim(job, worker)
+        if taken and job.kind == Job.Kind.ACTIVATE:  # not the fixture's destroy
+            Job.objects.filter(pk=job.pk).update(**ASKED)
+        return taken
+
+    retry = ran(job_for(contended, Job.Kind.ACTIVATE))
+    assert retry.state == Job.State.QUEUED and retry.error == BUSY, retry.log
+    monkeypatch.setattr(runner, "claim", asked_once_claimed)
+
+    retry = ran(retry)
+    first = ran(job_for(contended, Job.Kind.ACTIVATE))
+
+    assert (retry.state, retry.error) == (Job.State.CANCELLED, BUSY), retry.log
+    assert (first.state, first.error) == (Job.State.CANCELLED, ""), first.log
+    assert "cancelled at the user's request" in retry.log + first.log
 
 
 def test_a_cancel_asked_just_before_the_claim_ends_the_job(
@@ -154,26 +188,3 @@ def test_a_cancel_asked_just_before_the_claim_ends_the_job(
 
     assert job.state == Job.State.CANCELLED and job.started_at is None, job.log
     assert job.waiting_reason == "" and job.progress_message == "cancelled before it started"
-
-
-def test_a_cancel_asked_while_the_gate_refuses_wins(
-    contended: Backend, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The gate's refusal does not overwrite a cancel asked since it read the row (264/7):
-    the job is left for its cancel to end."""
-    verify = signing.verify_here
-
-    def asked_then_refused(job: Job, db_now: Any = None) -> None:
-        verify(job, db_now)
-        if job.kind == Job.Kind.ACTIVATE:  # not the fixture's destroy
-            Job.objects.filter(pk=job.pk).update(**ASKED)
-            raise signing.Unauthorised("refused for the test")
-
-    monkeypatch.setattr(signing, "verify_here", asked_then_refused)
-    job = job_for(contended, Job.Kind.ACTIVATE)
-
-    assert tasks.run_job(job.pk) == "refused"
-
-    job.refresh_from_db()
-    assert (job.state, job.error) == (Job.State.QUEUED, ""), job.error
-    assert services.end_queued_cancels() == 1

@@ -63,8 +63,8 @@ def test_a_cancel_before_the_try_keeps_the_failure_it_was_for(
     assert running_job.waiting_reason == ""
     page = client.get(reverse("job", args=[running_job.uuid])).content.decode()
     listed = client.get(reverse("jobs")).content.decode()
-    assert f'<p class="msg msg-info">Cancelled; its last try had failed: {BUSY}</p>' in page
-    assert f'<small class="muted">its last try had failed: {BUSY}</small>' in listed
+    assert f'<p class="msg msg-info">Cancelled after a try had failed: {BUSY}</p>' in page
+    assert f'<small class="muted">cancelled after a try had failed: {BUSY}</small>' in listed
     for body in (page, listed):
         assert 'class="msg msg-error"' not in body and 'class="error-text"' not in body
 
