@@ -491,8 +491,10 @@ class JobSerializer(serializers.ModelSerializer[Job]):
             },
             "cancel_requested": {
                 "help_text": (
-                    "A cancel was asked of the job, queued or running; a running one stops "
-                    "at its next check."
+                    "A cancel was asked of the job, queued or running. A queued one ends at "
+                    "once; a running one stops at its next cancel point, or finishes if it "
+                    "is past its last, and is failed by the sweep if its worker does not "
+                    "confirm within SWAPADMIN_CANCEL_GRACE_SECONDS."
                 )
             },
             "attempt": {

@@ -389,7 +389,8 @@ class Job(models.Model):
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     #: Retries made so far: kept here, so no message can set how many are left.
     attempt = models.PositiveSmallIntegerField(default=0)
-    #: When someone asked a running job to stop (the worker confirms by ending it).
+    #: When someone asked the job to stop, queued or running (a worker confirms a running
+    #: one's cancel by ending it).
     cancel_requested_at = models.DateTimeField(null=True, blank=True)
     #: What the control plane authorised, as canonical JSON, and its Ed25519 signature
     #: (core/signing.py): the worker runs the job only if both verify and the rows it

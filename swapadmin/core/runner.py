@@ -507,9 +507,10 @@ def _finish(
     message: str = "",
 ) -> None:
     fields: dict[str, Any] = {"state": state, "finished_at": Now()}
-    if error or state != Job.State.CANCELLED:
+    if error or state != Job.State.CANCELLED or not ctx.job.attempt:
         # A retry cancelled at a cancel point keeps the failure it was for, as one
-        # cancelled while it waited does (``services._end_queued``: 264/4).
+        # cancelled while it waited does; a first try has none to keep (words in its row
+        # are another machine's), as ``services._end_queued`` rules too (264/4, 266/3).
         fields["error"] = error
     if result is not None:
         fields["result"] = result
@@ -526,15 +527,17 @@ def _requeue(ctx: JobContext, attempt: int, *, reason: str, error: str) -> None:
     refusal of the retry repeats it (``signing.refuse_unauthorised``). Never with a cancel
     asked: one asked after ``_retry_or_fail`` looked, or while it could not read the row,
     ends the job here (262/1). Run again after a reply the database lost (``ctx.record``),
-    it finds the row queued by its first run and leaves it, as it leaves a row a later claim
-    of the job holds (its attempt is another: 264/2)."""
+    it finds no row of this try's attempt (its first run moved it on), as it finds none
+    when a later claim of the job holds it (264/2, 266/4)."""
     job = Job.objects.filter(pk=ctx.job.pk, attempt=ctx.job.attempt)
     with transaction.atomic():
         row = job.select_for_update().values_list("state", "cancel_requested").first()
-        if row is None or row[0] == Job.State.QUEUED:
+        if row is None:
             return
-        if row == (Job.State.RUNNING, False):
-            requeued = job.filter(state=Job.State.RUNNING, cancel_requested=False).update(
+        state, asked = row
+        if state == Job.State.RUNNING and not asked:
+            # The row is locked: nothing changes it between the read and this write.
+            job.update(
                 state=Job.State.QUEUED,
                 attempt=attempt,
                 error=error,
@@ -544,15 +547,16 @@ def _requeue(ctx: JobContext, attempt: int, *, reason: str, error: str) -> None:
                 worker_pid=None,
                 boot_id="",
             )
-            if requeued:
-                return
-        # Cancelled, or ended meanwhile (the sweep): this host runs it no more, said here
-        # before the database hears of it, as ``_run_claimed`` says it of every other end.
+            return
+        # Cancelled, ended meanwhile (the sweep), or set back to queued by another
+        # machine's write: this host runs it no more, said here before the database hears
+        # of it, as ``_run_claimed`` says it of every other end.
         finished.record(str(ctx.job.uuid), ctx.job.signed_spec)
-        job.filter(state=Job.State.RUNNING, cancel_requested=True).update(
-            state=Job.State.CANCELLED,
-            finished_at=Now(),
-            error=error,
-            progress_message=(CANCEL_ASKED + error)[:255],
-            log=ctx.log_line("not tried again after all: a cancel was asked meanwhile"),
-        )
+        if state == Job.State.RUNNING:
+            job.update(
+                state=Job.State.CANCELLED,
+                finished_at=Now(),
+                error=error,
+                progress_message=(CANCEL_ASKED + error)[:255],
+                log=ctx.log_line("not tried again after all: a cancel was asked meanwhile"),
+            )

@@ -118,7 +118,12 @@ def test_the_sweep_ends_a_queued_job_with_a_cancel_asked(contended: Backend) -> 
     assert job.state == Job.State.CANCELLED and job.error == BUSY, job.error
     assert job.progress_message == "cancelled before its next try"
     assert services.end_queued_cancels() == 0
-    assert tasks.sweep()["cancelled"] == 0  # the sweep asks it
+
+    # The sweep asks it.
+    other = job_for(contended, Job.Kind.ACTIVATE)
+    Job.objects.filter(pk=other.pk).update(**ASKED)
+    assert tasks.sweep()["cancelled"] == 1
+    assert Job.objects.get(pk=other.pk).state == Job.State.CANCELLED
 
 
 def test_a_requeue_written_again_leaves_the_retry_queued(contended: Backend) -> None:
@@ -152,7 +157,7 @@ def test_a_retry_cancelled_at_a_step_keeps_the_failure_it_was_for(
     waited does; a first try cancelled so has none (264/4)."""
     claim = runner.claim
 
-    def asked_once_claimed(job: Job, worker: str) -> bool:
+    def asked_at_each_claim(job: Job, worker: str) -> bool:
         taken = claim(job, worker)
         if taken and job.kind == Job.Kind.ACTIVATE:  # not the fixture's destroy
             Job.objects.filter(pk=job.pk).update(**ASKED)
@@ -160,14 +165,17 @@ def test_a_retry_cancelled_at_a_step_keeps_the_failure_it_was_for(
 
     retry = ran(job_for(contended, Job.Kind.ACTIVATE))
     assert retry.state == Job.State.QUEUED and retry.error == BUSY, retry.log
-    monkeypatch.setattr(runner, "claim", asked_once_claimed)
+    monkeypatch.setattr(runner, "claim", asked_at_each_claim)
 
     retry = ran(retry)
-    first = ran(job_for(contended, Job.Kind.ACTIVATE))
+    first = job_for(contended, Job.Kind.ACTIVATE)
+    Job.objects.filter(pk=first.pk).update(error="words another machine wrote")
+    first = ran(first)
 
     assert (retry.state, retry.error) == (Job.State.CANCELLED, BUSY), retry.log
     assert (first.state, first.error) == (Job.State.CANCELLED, ""), first.log
-    assert "cancelled at the user's request" in retry.log + first.log
+    for ended in (retry, first):
+        assert "cancelled at the user's request" in ended.log, ended.log
 
 
 def test_a_cancel_asked_just_before_the_claim_ends_the_job(

@@ -6,6 +6,7 @@ as what came before the cancel, not as the cancel's failure (review 260/1, 263/3
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -70,11 +71,17 @@ def test_a_cancel_before_the_try_keeps_the_failure_it_was_for(
 
 
 def test_a_cancel_asked_as_the_job_is_queued_for_its_retry_is_kept(
-    as_user: Any, oscar: User, running_job: Job, monkeypatch: pytest.MonkeyPatch
+    as_user: Any,
+    oscar: User,
+    running_job: Job,
+    monkeypatch: pytest.MonkeyPatch,
+    settings: Any,
+    tmp_path: Path,
 ) -> None:
     """The worker's requeue (``runner._requeue`` itself) lands while the cancel is being
     asked (263/1): the cancel is asked first, of the row queued or running, and the requeue
     ends a row with it asked instead of queueing it."""
+    settings.DATA_DIR = tmp_path  # the requeue's cancelled end records the job finished
     end_queued = services.cancel_before_start
 
     def requeued_meanwhile(job_pk: int) -> bool:
