@@ -412,12 +412,16 @@ class JobViewSet(ApiDefaults, ListColumns, viewsets.ReadOnlyModelViewSet[Job]):
     def cancel(self, request: Request, uuid: str) -> Response:
         """Cancel a queued job; a running one is asked to stop at its next check."""
         job = self.get_object()
-        if job.finished:
-            body = {"detail": f"the job already {job.state}", "job": self._data(job)}
+        try:
+            answer = services.cancel_job(job, actor_for(request))
+        except Job.DoesNotExist as e:
+            raise NotFound(str(e)) from e
+        if answer is services.Cancel.FINISHED:
+            detail = f"not cancelled: the job had already ended ({job.state})"
+            body = {"detail": detail, "job": self._data(job)}
             return Response(body, status=status.HTTP_409_CONFLICT)
-        cancelled = services.cancel_job(job, actor_for(request))
-        code = status.HTTP_200_OK if cancelled else status.HTTP_202_ACCEPTED
-        return Response(self._data(self.get_object()), status=code)
+        code = status.HTTP_200_OK if answer is services.Cancel.ENDED else status.HTTP_202_ACCEPTED
+        return Response(self._data(job), status=code)
 
     def _data(self, job: Job) -> dict[str, Any]:
         return JobSerializer(job, context={"request": self.request}).data

@@ -9,6 +9,7 @@ sweep sends it again later: nothing accepted is lost.
 
 from __future__ import annotations
 
+import enum
 import logging
 import re
 import uuid
@@ -773,22 +774,42 @@ def end_queued_cancels() -> int:
     return _end_queued(Job.objects.filter(cancel_requested=True))
 
 
-def cancel_job(job: Job, actor: Actor) -> bool:
+class Cancel(enum.StrEnum):
+    """What a cancel did, read on the locked row: the answer the user gets must be true of
+    the row as the cancel found it, not as a page or the API read it a moment earlier."""
+
+    ENDED = "ended"  # queued: cancelled now, before it started or before its next try
+    ASKED = "asked"  # running: asked to stop at its next check
+    FINISHED = "finished"  # it had ended already; nothing was changed
+
+
+def cancel_job(job: Job, actor: Actor) -> Cancel:
     """Cancel a job that has not started; a running one is asked to stop at its next check.
     The cancel is asked first, of a queued or running row, in one write: a running job
     requeued for a retry between two writes would miss both (263/1); no worker claims
-    or requeues a row with the cancel asked (``runner.claim``, ``runner._requeue``)."""
+    or requeues a row with the cancel asked (``runner.claim``, ``runner._requeue``).
+    ``job`` is refreshed to the row as the cancel left it."""
     with transaction.atomic():
-        # The row locked first: no runner or sweep ends it between the two writes, which
-        # would make this answer "asked to stop" of a job already cancelled (264/1).
-        Job.objects.select_for_update().filter(pk=job.pk).values_list("pk").first()
-        Job.objects.filter(pk=job.pk, state__in=Job.LIVE, cancel_requested=False).update(
+        # The row locked and read first: no runner or sweep ends it between the read and
+        # the writes, so a job that ended after the caller looked is answered "already
+        # ended", not "asked to stop" (264/1, 265/1).
+        locked = Job.objects.select_for_update().filter(pk=job.pk)
+        state = locked.values_list("state", flat=True).first()
+        if state is None:  # its host forgotten since the caller read it
+            raise Job.DoesNotExist(f"job {job.uuid} is gone")
+        if state not in Job.LIVE:
+            job.refresh_from_db()
+            audit(actor, "cancel", job, "refused", {"state": job.state, "reason": "finished"})
+            return Cancel.FINISHED
+        Job.objects.filter(pk=job.pk, cancel_requested=False).update(
             cancel_requested=True, cancel_requested_at=Now()
         )
-        cancelled = cancel_before_start(job.pk)
+        answer = Cancel.ENDED if cancel_before_start(job.pk) else Cancel.ASKED
         job.refresh_from_db()
-        audit(actor, "cancel", job, "ok" if cancelled else "queued", {"state": job.state})
-    return cancelled
+        audit(
+            actor, "cancel", job, "ok" if answer is Cancel.ENDED else "queued", {"state": job.state}
+        )
+    return answer
 
 
 # ---- dispatch ----

@@ -25,7 +25,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.core.paginator import Paginator
 from django.db.models import Count, Q, QuerySet
 from django.forms import BaseForm
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -1058,13 +1058,20 @@ def job_cancel(request: HttpRequest, code: UUID) -> HttpResponse:
     job = get_object_or_404(Job.objects.select_related("host"), uuid=code)
     if not can(request.user, "cancel"):
         return refuse(request, "cancel", job)
-    cancelled = services.cancel_job(job, actor(request))
+    back = next_url(request, reverse("job", args=[job.uuid]))
+    try:
+        answer = services.cancel_job(job, actor(request))
+    except Job.DoesNotExist as e:
+        raise Http404(str(e)) from e
+    if answer is services.Cancel.FINISHED:
+        return _refused(
+            request, f"{job.kind} job not cancelled: it had already ended ({job.state}).", back
+        )
     message = (
         f"{job.kind} job cancelled."
-        if cancelled
+        if answer is services.Cancel.ENDED
         else f"{job.kind} job asked to stop at its next check."
     )
-    back = next_url(request, reverse("job", args=[job.uuid]))
     if htmx_of(request):
         return flash(request, message)
     messages.info(request, message)

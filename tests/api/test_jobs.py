@@ -6,10 +6,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
+import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from swapadmin.core import services
 from swapadmin.core.models import AuditEvent, Backend, Host, Job
 
 
@@ -87,6 +89,11 @@ def test_cancel_asks_a_running_job_to_stop(
     assert r.status_code == 202
     assert r.json()["state"] == "running"
     assert r.json()["cancel_requested"] is True
+    asked_at = Job.objects.get(pk=job.pk).cancel_requested_at
+    again = as_user(oscar).post(f"/api/v1/jobs/{job.uuid}/cancel/")
+    assert again.status_code == 202  # still running, still asked
+    # The grace the sweep gives a worker to confirm runs from the first ask, not the last.
+    assert Job.objects.get(pk=job.pk).cancel_requested_at == asked_at
 
 
 def test_cancel_a_finished_job_is_409(
@@ -96,7 +103,53 @@ def test_cancel_a_finished_job_is_409(
     r = as_user(oscar).post(f"/api/v1/jobs/{job.uuid}/cancel/")
     assert r.status_code == 409
     assert r.json()["job"]["state"] == "succeeded"
-    assert "already succeeded" in r.json()["detail"]
+    assert "already ended (succeeded)" in r.json()["detail"]
+    assert r.json()["job"]["cancel_requested"] is False
+
+
+def test_a_job_that_ends_before_the_cancel_locks_it_is_409(
+    oscar: User,
+    backend: Backend,
+    as_user: Callable[..., APIClient],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The view read it running; it ended before the cancel locked its row. The answer is
+    the locked row's: 409, not 202 "asked to stop" of a job that will never stop (265/1)."""
+    job = new_job(backend, state="running")
+    real = services.cancel_job
+
+    def ends_first(stale: Job, who: services.Actor) -> services.Cancel:
+        assert stale.state == "running"  # as the view read it
+        Job.objects.filter(pk=stale.pk).update(state="succeeded", finished_at=timezone.now())
+        return real(stale, who)
+
+    monkeypatch.setattr(services, "cancel_job", ends_first)
+    r = as_user(oscar).post(f"/api/v1/jobs/{job.uuid}/cancel/")
+    assert r.status_code == 409
+    assert r.json()["job"]["state"] == "succeeded"
+    assert r.json()["job"]["cancel_requested"] is False
+    assert "already ended (succeeded)" in r.json()["detail"]
+    assert AuditEvent.objects.get(action="cancel").outcome == "refused"
+
+
+def test_a_job_gone_before_the_cancel_locks_it_is_404(
+    oscar: User,
+    backend: Backend,
+    as_user: Callable[..., APIClient],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    job = new_job(backend, state="running")
+    real = services.cancel_job
+
+    def gone_first(stale: Job, who: services.Actor) -> services.Cancel:
+        Job.objects.filter(pk=stale.pk).delete()
+        return real(stale, who)
+
+    monkeypatch.setattr(services, "cancel_job", gone_first)
+    r = as_user(oscar).post(f"/api/v1/jobs/{job.uuid}/cancel/")
+    assert r.status_code == 404
+    assert "is gone" in r.json()["detail"]
+    assert not AuditEvent.objects.filter(action="cancel").exists()
 
 
 def test_cancel_a_missing_job_is_404(oscar: User, as_user: Callable[..., APIClient]) -> None:

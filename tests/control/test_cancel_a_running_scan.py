@@ -25,7 +25,7 @@ def test_a_running_scan_stops_when_cancelled(worker, alice):
     )  # fmt: skip
     assert wait_for_job(job, 60, worker=worker).state == Job.State.SUCCEEDED
     backend = Backend.objects.get(name="c")
-    answers: list[bool] = []
+    answers: list[services.Cancel] = []
     with JobGate(lambda job: job.kind == Job.Kind.SCAN and job.backend_id == backend.pk) as gate:
         in_another_thread(
             lambda: services.request_action(backend, Job.Kind.SCAN, actor, {"patterns": 4})
@@ -38,7 +38,7 @@ def test_a_running_scan_stops_when_cancelled(worker, alice):
         # handler nothing is cancelled: a scan that returned is done, review 214/2.)
         gate.let_through(committing=lambda: answers.append(services.cancel_job(held, actor)))
         scan = gate.run_out(each_at_least=THROTTLE_SECONDS)
-    assert answers == [False]  # running: asked, not yet done
+    assert answers == [services.Cancel.ASKED]  # running: not yet done
     assert scan.state == Job.State.CANCELLED, scan.error
     assert scan.progress < 100
     backend.refresh_from_db()

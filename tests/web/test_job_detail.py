@@ -4,6 +4,7 @@ from django.contrib.auth.models import User
 from django.urls import reverse
 from django.utils import timezone
 
+from swapadmin.core import services
 from swapadmin.core.models import AuditEvent, Job
 
 from .conftest import HTMX, htmx
@@ -60,3 +61,55 @@ def test_a_viewer_may_not_cancel(as_user: Any, victor: User, running_job: Job) -
     running_job.refresh_from_db()
     assert not running_job.cancel_requested
     assert AuditEvent.objects.get(action="cancel").outcome == "refused"
+
+
+def test_a_finished_job_is_not_cancelled(as_user: Any, oscar: User, running_job: Job) -> None:
+    """The page may show a job still running that ended a moment ago: the cancel says what
+    it found, not "asked to stop" (265/1), and changes nothing."""
+    Job.objects.filter(pk=running_job.pk).update(state="succeeded", finished_at=timezone.now())
+    r = as_user(oscar).post(reverse("job-cancel", args=[running_job.uuid]), headers=HTMX)
+    assert r.status_code == 409
+    assert "scan job not cancelled: it had already ended (succeeded)." in r.content.decode()
+    running_job.refresh_from_db()
+    assert running_job.state == "succeeded" and not running_job.cancel_requested
+    event = AuditEvent.objects.get(action="cancel")
+    assert (event.outcome, event.detail["state"]) == ("refused", "succeeded")
+
+
+def test_a_job_that_ends_while_the_cancel_is_on_its_way_is_not_cancelled(
+    as_user: Any, oscar: User, running_job: Job, monkeypatch: Any
+) -> None:
+    """The view read the job running; it ends before the cancel locks its row. The answer
+    is the locked row's, without a page reload: not cancelled, no stop asked."""
+    real = services.cancel_job
+
+    def ends_first(job: Job, who: services.Actor) -> services.Cancel:
+        assert job.state == "running"  # as the view read it
+        Job.objects.filter(pk=job.pk).update(state="failed", finished_at=timezone.now())
+        return real(job, who)
+
+    monkeypatch.setattr(services, "cancel_job", ends_first)
+    r = as_user(oscar).post(reverse("job-cancel", args=[running_job.uuid]))
+    assert r.status_code == 302
+    page = as_user(oscar).get(r["Location"]).content.decode()
+    assert "scan job not cancelled: it had already ended (failed)." in page
+    assert "asked to stop" not in page
+    running_job.refresh_from_db()
+    assert running_job.state == "failed" and not running_job.cancel_requested
+
+
+def test_a_job_gone_before_the_cancel_is_404(
+    as_user: Any, oscar: User, running_job: Job, monkeypatch: Any
+) -> None:
+    """Its host forgotten between the view's read and the cancel: a 404, and no audit of a
+    cancel that did nothing to anything."""
+    real = services.cancel_job
+
+    def gone_first(job: Job, who: services.Actor) -> services.Cancel:
+        Job.objects.filter(pk=job.pk).delete()
+        return real(job, who)
+
+    monkeypatch.setattr(services, "cancel_job", gone_first)
+    r = as_user(oscar).post(reverse("job-cancel", args=[running_job.uuid]), headers=HTMX)
+    assert r.status_code == 404
+    assert not AuditEvent.objects.filter(action="cancel").exists()
