@@ -402,10 +402,15 @@ class JobViewSet(ApiDefaults, ListColumns, viewsets.ReadOnlyModelViewSet[Job]):
         request=EmptySerializer,
         responses={
             200: OpenApiResponse(
-                JobSerializer, description="cancelled before it started, or before its next try"
+                JobSerializer,
+                description="cancelled before it started or before its next try, or cancelled "
+                "already (asking again is safe)",
             ),
             202: OpenApiResponse(JobSerializer, description="running: asked to stop"),
-            409: OpenApiResponse(ConflictSerializer, description="already finished"),
+            409: OpenApiResponse(
+                ConflictSerializer,
+                description="it had already succeeded or failed: nothing changed",
+            ),
         },
     )
     @action(detail=True, methods=["post"])
@@ -416,11 +421,10 @@ class JobViewSet(ApiDefaults, ListColumns, viewsets.ReadOnlyModelViewSet[Job]):
             answer = services.cancel_job(job, actor_for(request))
         except Job.DoesNotExist as e:
             raise NotFound(str(e)) from e
-        if answer is services.Cancel.FINISHED:
-            detail = f"not cancelled: the job had already ended ({job.state})"
-            body = {"detail": detail, "job": self._data(job)}
+        if answer is services.Cancel.REFUSED:
+            body = {"detail": services.not_cancelled(job), "job": self._data(job)}
             return Response(body, status=status.HTTP_409_CONFLICT)
-        code = status.HTTP_200_OK if answer is services.Cancel.ENDED else status.HTTP_202_ACCEPTED
+        code = status.HTTP_202_ACCEPTED if answer is services.Cancel.ASKED else status.HTTP_200_OK
         return Response(self._data(job), status=code)
 
     def _data(self, job: Job) -> dict[str, Any]:

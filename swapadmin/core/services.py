@@ -779,8 +779,19 @@ class Cancel(enum.StrEnum):
     the row as the cancel found it, not as a page or the API read it a moment earlier."""
 
     ENDED = "ended"  # queued: cancelled now, before it started or before its next try
-    ASKED = "asked"  # running: asked to stop at its next check
-    FINISHED = "finished"  # it had ended already; nothing was changed
+    ASKED = "asked"  # running: asked to stop at its next check (again, if asked before)
+    CANCELLED = "cancelled"  # cancelled already (a second click, a client's retry)
+    REFUSED = "refused"  # ended otherwise, or in a state this version does not know
+
+
+def not_cancelled(job: Job) -> str:
+    """Why a cancel refused ``job``: nothing was changed."""
+    if job.state in Job.FINISHED:
+        return f"not cancelled: it had already ended ({job.state})"
+    return (
+        f"not cancelled: it is in state {printable(repr(job.state))[:40]}, which this version "
+        "does not know; nothing was changed"
+    )
 
 
 def cancel_job(job: Job, actor: Actor) -> Cancel:
@@ -791,24 +802,34 @@ def cancel_job(job: Job, actor: Actor) -> Cancel:
     ``job`` is refreshed to the row as the cancel left it."""
     with transaction.atomic():
         # The row locked and read first: no runner or sweep ends it between the read and
-        # the writes, so a job that ended after the caller looked is answered "already
-        # ended", not "asked to stop" (264/1, 265/1).
+        # the writes, so a job that ended after the caller looked is answered so, not
+        # "asked to stop" (264/1, 265/1).
         locked = Job.objects.select_for_update().filter(pk=job.pk)
-        state = locked.values_list("state", flat=True).first()
-        if state is None:  # its host forgotten since the caller read it
-            raise Job.DoesNotExist(f"job {job.uuid} is gone")
+        found = locked.values_list("state", "cancel_requested", "cancel_requested_at").first()
+        if found is None:
+            raise Job.DoesNotExist(f"job {job.uuid} is gone (its host forgotten, or pruned)")
+        state, asked, asked_at = found
         if state not in Job.LIVE:
             job.refresh_from_db()
-            audit(actor, "cancel", job, "refused", {"state": job.state, "reason": "finished"})
-            return Cancel.FINISHED
-        Job.objects.filter(pk=job.pk, cancel_requested=False).update(
-            cancel_requested=True, cancel_requested_at=Now()
-        )
-        answer = Cancel.ENDED if cancel_before_start(job.pk) else Cancel.ASKED
+            if state == Job.State.CANCELLED:
+                audit(actor, "cancel", job, "ok", {"state": state, "already": True})
+                return Cancel.CANCELLED
+            audit(actor, "cancel", job, "refused", {"state": state, "reason": not_cancelled(job)})
+            return Cancel.REFUSED
+        asked_before = asked_at if asked else None
+        if asked_before is None:
+            # The sweep's grace for a worker to confirm runs from the first ask; a flag with
+            # no time (a row from before the time was kept, or another machine's) gets one
+            # now, or the sweep would never end a job whose worker does not answer.
+            Job.objects.filter(pk=job.pk).update(cancel_requested=True, cancel_requested_at=Now())
+        cancel_before_start(job.pk)
         job.refresh_from_db()
-        audit(
-            actor, "cancel", job, "ok" if answer is Cancel.ENDED else "queued", {"state": job.state}
-        )
+        # From the row as the cancel left it, not from what the end above said it did.
+        answer = Cancel.ENDED if job.state == Job.State.CANCELLED else Cancel.ASKED
+        detail: dict[str, Any] = {"state": job.state}
+        if asked_before is not None:
+            detail["asked_before_at"] = asked_before.isoformat()
+        audit(actor, "cancel", job, "ok" if answer is Cancel.ENDED else "queued", detail)
     return answer
 
 

@@ -25,7 +25,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.core.paginator import Paginator
 from django.db.models import Count, Q, QuerySet
 from django.forms import BaseForm
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -1059,19 +1059,20 @@ def job_cancel(request: HttpRequest, code: UUID) -> HttpResponse:
     if not can(request.user, "cancel"):
         return refuse(request, "cancel", job)
     back = next_url(request, reverse("job", args=[job.uuid]))
+    what = f"{job.kind.replace('_', '-')} job"  # "burn-in job", as the worker says it
     try:
         answer = services.cancel_job(job, actor(request))
-    except Job.DoesNotExist as e:
-        raise Http404(str(e)) from e
-    if answer is services.Cancel.FINISHED:
-        return _refused(
-            request, f"{job.kind} job not cancelled: it had already ended ({job.state}).", back
-        )
-    message = (
-        f"{job.kind} job cancelled."
-        if answer is services.Cancel.ENDED
-        else f"{job.kind} job asked to stop at its next check."
-    )
+    except Job.DoesNotExist:
+        # Gone since the page was drawn: that page's job, and its back link, no longer are.
+        gone = f"{what} {job.uuid} is gone: its host forgotten, or pruned."
+        return _refused(request, gone, reverse("jobs"))
+    if answer is services.Cancel.REFUSED:
+        return _refused(request, f"{what} {services.not_cancelled(job)}.", back)
+    message = {
+        services.Cancel.ENDED: f"{what} cancelled.",
+        services.Cancel.ASKED: f"{what} asked to stop at its next check.",
+        services.Cancel.CANCELLED: f"{what} cancelled already.",
+    }[answer]
     if htmx_of(request):
         return flash(request, message)
     messages.info(request, message)

@@ -79,6 +79,10 @@ def test_cancel_a_queued_job(
     assert job.state == "cancelled"
     event = AuditEvent.objects.get(action="cancel")
     assert (event.outcome, event.actor_name, event.object_uuid) == ("ok", "oscar", job.uuid)
+    # Asked again (a client's retry after a timeout): the job is cancelled, so that is the
+    # answer, not a conflict.
+    again = as_user(oscar).post(f"/api/v1/jobs/{job.uuid}/cancel/")
+    assert again.status_code == 200 and again.json()["state"] == "cancelled"
 
 
 def test_cancel_asks_a_running_job_to_stop(
@@ -90,10 +94,36 @@ def test_cancel_asks_a_running_job_to_stop(
     assert r.json()["state"] == "running"
     assert r.json()["cancel_requested"] is True
     asked_at = Job.objects.get(pk=job.pk).cancel_requested_at
+    assert asked_at is not None
     again = as_user(oscar).post(f"/api/v1/jobs/{job.uuid}/cancel/")
     assert again.status_code == 202  # still running, still asked
-    # The grace the sweep gives a worker to confirm runs from the first ask, not the last.
+    # The grace the sweep gives a worker to confirm runs from the first ask, not the last,
+    # and the audit says the second asked nothing new.
     assert Job.objects.get(pk=job.pk).cancel_requested_at == asked_at
+    second = AuditEvent.objects.filter(action="cancel").latest("at")
+    assert second.detail["asked_before_at"] == asked_at.isoformat()
+
+
+def test_a_cancel_asked_with_no_time_gets_one(
+    oscar: User, backend: Backend, as_user: Callable[..., APIClient]
+) -> None:
+    """A flag with no time (a row from before the time was kept, or another machine's):
+    without one, the sweep would never end the job if its worker does not answer."""
+    job = new_job(backend, state="running")
+    Job.objects.filter(pk=job.pk).update(cancel_requested=True, cancel_requested_at=None)
+    assert as_user(oscar).post(f"/api/v1/jobs/{job.uuid}/cancel/").status_code == 202
+    assert Job.objects.get(pk=job.pk).cancel_requested_at is not None
+
+
+def test_a_job_in_a_state_this_version_does_not_know_is_not_cancelled(
+    oscar: User, backend: Backend, as_user: Callable[..., APIClient]
+) -> None:
+    job = new_job(backend)
+    Job.objects.filter(pk=job.pk).update(state="paused")  # another version's row
+    r = as_user(oscar).post(f"/api/v1/jobs/{job.uuid}/cancel/")
+    assert r.status_code == 409
+    assert "in state 'paused', which this version does not know" in r.json()["detail"]
+    assert Job.objects.get(pk=job.pk).cancel_requested is False
 
 
 def test_cancel_a_finished_job_is_409(

@@ -101,7 +101,7 @@ def test_a_job_that_ends_while_the_cancel_is_on_its_way_is_not_cancelled(
 def test_a_job_gone_before_the_cancel_is_404(
     as_user: Any, oscar: User, running_job: Job, monkeypatch: Any
 ) -> None:
-    """Its host forgotten between the view's read and the cancel: a 404, and no audit of a
+    """Its host forgotten between the view's read and the cancel: said, with no audit of a
     cancel that did nothing to anything."""
     real = services.cancel_job
 
@@ -111,5 +111,24 @@ def test_a_job_gone_before_the_cancel_is_404(
 
     monkeypatch.setattr(services, "cancel_job", gone_first)
     r = as_user(oscar).post(reverse("job-cancel", args=[running_job.uuid]), headers=HTMX)
-    assert r.status_code == 404
+    assert r.status_code == 409  # a status the page shows (a 404 it would swallow)
+    assert (
+        f"scan job {running_job.uuid} is gone: its host forgotten, or pruned." in r.content.decode()
+    )
     assert not AuditEvent.objects.filter(action="cancel").exists()
+
+
+def test_a_second_cancel_says_the_job_is_cancelled_already(
+    as_user: Any, oscar: User, running_job: Job
+) -> None:
+    """A second click, or the page's form sent again: the job is cancelled, and is told so,
+    not "not cancelled"."""
+    Job.objects.filter(pk=running_job.pk).update(state="queued")
+    client = as_user(oscar)
+    client.post(reverse("job-cancel", args=[running_job.uuid]), headers=HTMX)
+    r = client.post(reverse("job-cancel", args=[running_job.uuid]), headers=HTMX)
+    assert r.status_code == 200
+    assert "scan job cancelled already." in r.content.decode()
+    assert "not cancelled" not in r.content.decode()
+    outcomes = AuditEvent.objects.filter(action="cancel").order_by("at")
+    assert [(e.outcome, e.detail.get("already")) for e in outcomes] == [("ok", None), ("ok", True)]
