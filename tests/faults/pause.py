@@ -107,13 +107,14 @@ def waiting_on(lock: RowLock) -> list[str]:
 
 def waiting_for(pid: int) -> list[str]:
     """What every session waiting (directly) for the locks session ``pid`` holds is
-    running."""
-    with connection.cursor() as cursor:
-        cursor.execute(
+    running. Read on a connection of its own: inside a transaction (a test's own, holding
+    the lock) PostgreSQL shows ``pg_stat_activity`` as that transaction first read it."""
+    with psycopg.connect(test_database_url(), autocommit=True) as watcher:
+        rows = watcher.execute(
             "SELECT left(query, 160) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
-            [pid],
-        )
-        return [q for (q,) in cursor.fetchall()]
+            (pid,),
+        ).fetchall()
+    return [query for (query,) in rows]
 
 
 def waits_beside_a_hold(

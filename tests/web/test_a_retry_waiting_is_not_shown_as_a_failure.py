@@ -6,17 +6,21 @@ as what came before the cancel, not as the cancel's failure (review 260/1, 263/3
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
 from django.urls import reverse
 
 from backends import Policy
 from swapadmin.core import runner, services
 from swapadmin.core.context import JobContext
 from swapadmin.core.models import Job
+from tests.faults.pause import in_another_thread, waiting_for
+from tests.fixtures.workers import wait_until
 
 from .conftest import HTMX
 
@@ -70,7 +74,8 @@ def test_a_cancel_before_the_try_keeps_the_failure_it_was_for(
         assert 'class="msg msg-error"' not in body and 'class="error-text"' not in body
 
 
-def test_a_cancel_asked_as_the_job_is_queued_for_its_retry_is_kept(
+@pytest.mark.django_db(transaction=True)
+def test_a_requeue_that_comes_during_the_cancel_waits_for_it_then_ends_the_job(
     as_user: Any,
     oscar: User,
     running_job: Job,
@@ -78,21 +83,37 @@ def test_a_cancel_asked_as_the_job_is_queued_for_its_retry_is_kept(
     settings: Any,
     tmp_path: Path,
 ) -> None:
-    """The worker's requeue (``runner._requeue`` itself) lands while the cancel is being
-    asked (263/1): the cancel is asked first, of the row queued or running, and the requeue
-    ends a row with it asked instead of queueing it."""
+    """The worker's requeue (``runner._requeue`` itself, on a connection of its own) comes
+    while the cancel holds the job's row (263/1, 265/6): it waits for the cancel's commit,
+    finds the cancel asked, and ends the job instead of queueing it. Before the lock, it
+    came between the cancel's two writes and matched neither: the job stayed queued with no
+    cancel, and the page said "asked to stop"."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks are PostgreSQL's: SQLite runs one writer at a time")
     settings.DATA_DIR = tmp_path  # the requeue's cancelled end records the job finished
+    # The worker's context, read before the cancel as the worker's own was.
+    ctx = JobContext(job=Job.objects.get(pk=running_job.pk), backend=None, policy=Policy.from_env())
     end_queued = services.cancel_before_start
+    requeues: list[threading.Thread] = []
 
-    def requeued_meanwhile(job_pk: int) -> bool:
-        ctx = JobContext(job=Job.objects.get(pk=job_pk), backend=None, policy=Policy.from_env())
-        runner._requeue(ctx, 1, reason=f"retrying in 5 s after: {BUSY}", error=BUSY)
+    def requeue_comes(job_pk: int) -> bool:
+        # Here the cancel's transaction holds the row, with the cancel asked.
+        holder = connection.connection.info.backend_pid
+        thread = in_another_thread(
+            lambda: runner._requeue(ctx, 1, reason=f"retrying in 5 s after: {BUSY}", error=BUSY)
+        )
+        requeues.append(thread)
+        wait_until(lambda: not thread.is_alive() or waiting_for(holder), 30, "the requeue to come")
+        assert thread.is_alive(), "the requeue went through while the cancel held the row"
         return end_queued(job_pk)
 
-    monkeypatch.setattr(services, "cancel_before_start", requeued_meanwhile)
+    monkeypatch.setattr(services, "cancel_before_start", requeue_comes)
 
-    as_user(oscar).post(reverse("job-cancel", args=[running_job.uuid]), headers=HTMX)
+    r = as_user(oscar).post(reverse("job-cancel", args=[running_job.uuid]), headers=HTMX)
 
+    assert "asked to stop at its next check" in r.content.decode()
+    requeues[0].join(30)
+    assert not requeues[0].is_alive(), "the requeue still waits after the cancel's commit"
     running_job.refresh_from_db()
     assert (running_job.state, running_job.error) == ("cancelled", BUSY)
     assert running_job.progress_message == f"not tried again (cancel asked): {BUSY}"
