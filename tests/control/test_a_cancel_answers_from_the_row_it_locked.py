@@ -15,7 +15,8 @@ from django.utils import timezone
 from swapadmin.core import services
 from swapadmin.core.models import AuditEvent, Host, Job
 from tests.faults.pause import in_another_thread, waiting_for
-from tests.fixtures.workers import test_database_url, wait_until
+from tests.fixtures.workers import test_database_url as database_url
+from tests.fixtures.workers import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -29,7 +30,7 @@ def test_a_cancel_waits_for_an_end_being_written_and_says_the_job_ended(
         kind=Job.Kind.SCAN, host=host_row, state=Job.State.RUNNING, started_at=timezone.now()
     )
     # The runner's end, written on a connection of its own and not yet committed.
-    end = psycopg.connect(test_database_url(), autocommit=False)
+    end = psycopg.connect(database_url(), autocommit=False)
     try:
         end.execute(
             "UPDATE core_job SET state = 'succeeded', finished_at = now() WHERE id = %s",
