@@ -404,12 +404,18 @@ class JobViewSet(ApiDefaults, ListColumns, viewsets.ReadOnlyModelViewSet[Job]):
             200: OpenApiResponse(
                 JobSerializer,
                 description="cancelled before it started or before its next try, or cancelled "
-                "already (asking again is safe)",
+                "already (asking again of a cancelled job is safe)",
             ),
             202: OpenApiResponse(JobSerializer, description="running: asked to stop"),
+            404: OpenApiResponse(
+                ErrorSerializer,
+                description="no such job, or it was removed meanwhile (its host forgotten, or "
+                "pruned)",
+            ),
             409: OpenApiResponse(
                 ConflictSerializer,
-                description="it had already succeeded or failed: nothing changed",
+                description="it had already succeeded or failed, or is in a state this version "
+                "does not know (``job.state`` then outside its list): nothing changed",
             ),
         },
     )

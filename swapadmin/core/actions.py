@@ -314,3 +314,10 @@ BY_NAME: dict[str, BackendAction] = {a.name: a for a in BACKEND_ACTIONS}
 READS_ONLY = frozenset(a.name for a in BACKEND_ACTIONS if a.reads_only)
 #: What a backend whose store was never proven its own may still be asked.
 BEFORE_PROVISION = frozenset(a.name for a in BACKEND_ACTIONS if a.before_provision)
+
+
+def kind_word(kind: str) -> str:
+    """A job kind as the pages say it ("burn-in"), for its words; a kind no backend action
+    names (discover, tune) as it is."""
+    spec = BY_NAME.get(kind)
+    return spec.label.lower() if spec else kind

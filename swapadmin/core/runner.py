@@ -348,17 +348,11 @@ def _say_what_came_after(ctx: JobContext) -> None:
     )
     if row is None:
         return
-    done = ctx.past_cancel or f"the {_kind_word(ctx.job)} had done its work"
+    done = ctx.past_cancel or f"the {actions.kind_word(ctx.job.kind)} had done its work"
     if row["state"] != Job.State.RUNNING:
         ctx.log(f"the job was failed meanwhile by the sweep, but {done} all the same")
     elif row["cancel_requested"]:
         ctx.log(f"a cancel asked meanwhile came too late: {done}, and it is done")
-
-
-def _kind_word(job: Job) -> str:
-    """The action's word for ``job`` ("burn-in"), as its pages say it; else its kind."""
-    spec = actions.BY_NAME.get(job.kind)
-    return spec.label.lower() if spec else job.kind
 
 
 #: What a backend whose store was never proven ours may still do.
@@ -382,7 +376,7 @@ def check_not_indeterminate(job: Job, backend: Backend) -> None:
     name the path anyway; a provision prepares the store before it asks."""
     if _untold_for(job, backend):
         # The action's word, as the request side's refusal says it ("this burn-in is refused").
-        what = f"{_kind_word(job)} job"
+        what = f"{actions.kind_word(job.kind)} job"
         raise UnsafeError(indeterminate_reason(backend, what) + ".")
 
 

@@ -786,12 +786,19 @@ class Cancel(enum.StrEnum):
 
 def not_cancelled(job: Job) -> str:
     """Why a cancel refused ``job``: nothing was changed."""
-    if job.state in Job.FINISHED:
-        return f"not cancelled: it had already ended ({job.state})"
-    return (
-        f"not cancelled: it is in state {printable(repr(job.state))[:40]}, which this version "
-        "does not know; nothing was changed"
-    )
+    if job.state not in Job.FINISHED:
+        return (
+            f"not cancelled: it is in state {printable(repr(job.state))[:40]}, which this "
+            "version does not know; nothing was changed"
+        )
+    if job.state == Job.State.FAILED and job.cancel_requested:
+        # The sweep fails a job whose worker never confirmed a cancel: a client asking
+        # again is told what became of the first ask, not only "ended".
+        return (
+            "not cancelled: it had already ended (failed, after a cancel was asked: its "
+            "error says why)"
+        )
+    return f"not cancelled: it had already ended ({job.state})"
 
 
 def cancel_job(job: Job, actor: Actor) -> Cancel:
@@ -803,34 +810,43 @@ def cancel_job(job: Job, actor: Actor) -> Cancel:
     with transaction.atomic():
         # The row locked and read first: no runner or sweep ends it between the read and
         # the writes, so a job that ended after the caller looked is answered so, not
-        # "asked to stop" (264/1, 265/1).
+        # "asked to stop" (264/1, 265/1). The writes keep their own conditions all the
+        # same, and the answer is read from the row they left: a database that takes no
+        # row lock (SQLite outside IMMEDIATE transactions) gets no untrue answer (268/1).
         locked = Job.objects.select_for_update().filter(pk=job.pk)
         found = locked.values_list("state", "cancel_requested", "cancel_requested_at").first()
         if found is None:
             raise Job.DoesNotExist(f"job {job.uuid} is gone (its host forgotten, or pruned)")
         state, asked, asked_at = found
-        if state not in Job.LIVE:
-            job.refresh_from_db()
-            if state == Job.State.CANCELLED:
-                audit(actor, "cancel", job, "ok", {"state": state, "already": True})
-                return Cancel.CANCELLED
-            audit(actor, "cancel", job, "refused", {"state": state, "reason": not_cancelled(job)})
-            return Cancel.REFUSED
-        asked_before = asked_at if asked else None
-        if asked_before is None:
-            # The sweep's grace for a worker to confirm runs from the first ask; a flag with
-            # no time (a row from before the time was kept, or another machine's) gets one
-            # now, or the sweep would never end a job whose worker does not answer.
-            Job.objects.filter(pk=job.pk).update(cancel_requested=True, cancel_requested_at=Now())
+        live = Job.objects.filter(pk=job.pk, state__in=Job.LIVE)
+        # The sweep's grace for a worker to confirm runs from the first ask; a flag with no
+        # time (a row from before the time was kept, or another machine's) gets one now, or
+        # the sweep would never end a job whose worker does not answer.
+        live.filter(Q(cancel_requested=False) | Q(cancel_requested_at__isnull=True)).update(
+            cancel_requested=True, cancel_requested_at=Now()
+        )
         cancel_before_start(job.pk)
         job.refresh_from_db()
-        # From the row as the cancel left it, not from what the end above said it did.
-        answer = Cancel.ENDED if job.state == Job.State.CANCELLED else Cancel.ASKED
+        answer = _cancel_answer(job, found_live=state in Job.LIVE)
         detail: dict[str, Any] = {"state": job.state}
-        if asked_before is not None:
-            detail["asked_before_at"] = asked_before.isoformat()
-        audit(actor, "cancel", job, "ok" if answer is Cancel.ENDED else "queued", detail)
+        if asked and answer is Cancel.ASKED:
+            detail["asked_before_at"] = asked_at.isoformat() if asked_at else None
+        if answer in (Cancel.CANCELLED, Cancel.REFUSED):
+            reason = "cancelled already" if answer is Cancel.CANCELLED else not_cancelled(job)
+            audit(actor, "cancel", job, "refused", {**detail, "reason": reason})
+        else:
+            audit(actor, "cancel", job, "ok" if answer is Cancel.ENDED else "queued", detail)
     return answer
+
+
+def _cancel_answer(job: Job, *, found_live: bool) -> Cancel:
+    """The answer of a cancel, from the row it left (``job``, refreshed) and whether it
+    found the job queued or running."""
+    if job.state == Job.State.CANCELLED:
+        return Cancel.ENDED if found_live else Cancel.CANCELLED
+    if job.state in Job.LIVE and job.cancel_requested:
+        return Cancel.ASKED
+    return Cancel.REFUSED
 
 
 # ---- dispatch ----

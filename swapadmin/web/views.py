@@ -920,12 +920,7 @@ def backend_new(request: HttpRequest) -> HttpResponse:
     assert job.backend is not None
     doing = "provisioning and activation" if kwargs["activate"] else "provisioning"
     messages.success(request, f"{job.backend.name}: {doing} queued (job {job.uuid}).")
-    target = reverse("backend", args=[job.backend.uuid])
-    if htmx_of(request):
-        response = HttpResponse(status=204)
-        response["HX-Redirect"] = target
-        return response
-    return redirect(target)
+    return _go(request, reverse("backend", args=[job.backend.uuid]))
 
 
 def creation_summary(plugin: type[SwapBackend], kw: dict[str, Any]) -> list[str]:
@@ -1020,11 +1015,7 @@ def backend_edit(request: HttpRequest, code: UUID) -> HttpResponse:
     else:
         message = f"{backend.name}: nothing changed."
     messages.success(request, message)
-    if htmx_of(request):
-        response = HttpResponse(status=204)
-        response["HX-Redirect"] = back
-        return response
-    return redirect(back)
+    return _go(request, back)
 
 
 # ---- jobs and audit ----
@@ -1058,14 +1049,16 @@ def job_cancel(request: HttpRequest, code: UUID) -> HttpResponse:
     job = get_object_or_404(Job.objects.select_related("host"), uuid=code)
     if not can(request.user, "cancel"):
         return refuse(request, "cancel", job)
-    back = next_url(request, reverse("job", args=[job.uuid]))
-    what = f"{job.kind.replace('_', '-')} job"  # "burn-in job", as the worker says it
+    own_page = reverse("job", args=[job.uuid])
+    back = next_url(request, own_page)
+    what = f"{actions.kind_word(job.kind)} job"
     try:
         answer = services.cancel_job(job, actor(request))
-    except Job.DoesNotExist:
-        # Gone since the page was drawn: that page's job, and its back link, no longer are.
-        gone = f"{what} {job.uuid} is gone: its host forgotten, or pruned."
-        return _refused(request, gone, reverse("jobs"))
+    except Job.DoesNotExist as e:
+        # Gone since the page was drawn: said on the page the cancel came from, or on the
+        # job list if that was the job's own, which is no more.
+        messages.error(request, f"{what} not cancelled: {e}.")
+        return _go(request, reverse("jobs") if back == own_page else back)
     if answer is services.Cancel.REFUSED:
         return _refused(request, f"{what} {services.not_cancelled(job)}.", back)
     message = {
@@ -1129,6 +1122,15 @@ def _messages(form: BaseForm) -> dict[str, list[str]]:
 
 def _busy(request: HttpRequest, e: services.Conflict, back: str) -> HttpResponse:
     return _refused(request, f"busy: {e.job.kind} job {e.job.uuid} is {e.job.state}", back)
+
+
+def _go(request: HttpRequest, target: str) -> HttpResponse:
+    """To ``target``, with the messages queued: htmx follows ``HX-Redirect``."""
+    if htmx_of(request):
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = target
+        return response
+    return redirect(target)
 
 
 def _refused(request: HttpRequest, message: str, back: str) -> HttpResponse:

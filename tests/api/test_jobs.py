@@ -11,8 +11,8 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from swapadmin.core import services
 from swapadmin.core.models import AuditEvent, Backend, Host, Job
+from tests.fixtures.cancels import before_the_cancel, ends, removed
 
 
 def new_job(backend: Backend, kind: str = "scan", state: str = "queued") -> Job:
@@ -146,14 +146,7 @@ def test_a_job_that_ends_before_the_cancel_locks_it_is_409(
     """The view read it running; it ended before the cancel locked its row. The answer is
     the locked row's: 409, not 202 "asked to stop" of a job that will never stop (265/1)."""
     job = new_job(backend, state="running")
-    real = services.cancel_job
-
-    def ends_first(stale: Job, who: services.Actor) -> services.Cancel:
-        assert stale.state == "running"  # as the view read it
-        Job.objects.filter(pk=stale.pk).update(state="succeeded", finished_at=timezone.now())
-        return real(stale, who)
-
-    monkeypatch.setattr(services, "cancel_job", ends_first)
+    before_the_cancel(monkeypatch, ends("succeeded"))
     r = as_user(oscar).post(f"/api/v1/jobs/{job.uuid}/cancel/")
     assert r.status_code == 409
     assert r.json()["job"]["state"] == "succeeded"
@@ -169,17 +162,23 @@ def test_a_job_gone_before_the_cancel_locks_it_is_404(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     job = new_job(backend, state="running")
-    real = services.cancel_job
-
-    def gone_first(stale: Job, who: services.Actor) -> services.Cancel:
-        Job.objects.filter(pk=stale.pk).delete()
-        return real(stale, who)
-
-    monkeypatch.setattr(services, "cancel_job", gone_first)
+    before_the_cancel(monkeypatch, removed)
     r = as_user(oscar).post(f"/api/v1/jobs/{job.uuid}/cancel/")
     assert r.status_code == 404
     assert "is gone" in r.json()["detail"]
     assert not AuditEvent.objects.filter(action="cancel").exists()
+
+
+def test_a_job_the_sweep_failed_after_a_cancel_says_so(
+    oscar: User, backend: Backend, as_user: Callable[..., APIClient]
+) -> None:
+    """Its worker never confirmed the cancel, and the sweep failed it: a client asking
+    again is told what became of the first ask (268/5)."""
+    job = new_job(backend, state="failed")
+    Job.objects.filter(pk=job.pk).update(cancel_requested=True, cancel_requested_at=timezone.now())
+    r = as_user(oscar).post(f"/api/v1/jobs/{job.uuid}/cancel/")
+    assert r.status_code == 409
+    assert "failed, after a cancel was asked: its error says why" in r.json()["detail"]
 
 
 def test_cancel_a_missing_job_is_404(oscar: User, as_user: Callable[..., APIClient]) -> None:

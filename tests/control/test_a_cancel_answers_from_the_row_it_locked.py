@@ -47,9 +47,10 @@ def test_a_cancel_waits_for_an_end_being_written_and_says_the_job_ended(
         assert cancel.is_alive(), f"the cancel answered {answers} while the end held the row"
         end.commit()
     finally:
-        end.close()
-    cancel.join(30)
+        end.close()  # a rollback if not committed: the cancel then goes on, and ends
+        cancel.join(30)
 
+    assert not cancel.is_alive(), "the cancel still waits after the end's commit"
     assert answers == [services.Cancel.REFUSED]
     row = Job.objects.get(pk=job.pk)
     assert (row.state, row.cancel_requested) == (Job.State.SUCCEEDED, False)

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-import redis
 from django.utils import timezone
 
 from swapadmin.core import services, tasks
@@ -21,7 +20,7 @@ from tests.control.test_a_job_that_changed_its_signed_record_is_not_tried_again 
 )
 from tests.control.test_run_job_directly import job_for, ran
 from tests.fixtures.host import needs_root
-from tests.fixtures.workers import redis_url
+from tests.fixtures.workers import drop_queues
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("on_testhost"), needs_root]
 
@@ -54,17 +53,10 @@ def test_the_refusal_ends_with_the_failure(contended: Backend) -> None:
 
 @pytest.fixture
 def sent_away() -> Iterator[None]:
-    """The messages a test sends to the test host's queue, taken off it at the end: no
-    later worker of that name is to meet a job this test's rolled-back rows held (260/9)."""
-    queue = Host(name="testhost").queue
-    broker = redis.Redis.from_url(redis_url())
-    before = set(broker.lrange(queue, 0, -1))
-    try:
-        yield
-    finally:
-        for message in set(broker.lrange(queue, 0, -1)) - before:
-            broker.lrem(queue, 0, message)
-        broker.close()
+    """The test host's queue emptied at the end: no later worker of that name is to meet a
+    message for a job this test's rolled-back rows held (260/9)."""
+    yield
+    drop_queues(["testhost"])
 
 
 def test_a_dispatch_in_the_wait_loses_nothing(contended: Backend, sent_away: None) -> None:

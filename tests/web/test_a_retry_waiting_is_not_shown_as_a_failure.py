@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 from django.db import connection
+from django.db.models.functions import Now
 from django.urls import reverse
 
 from backends import Policy
@@ -75,6 +76,7 @@ def test_a_cancel_before_the_try_keeps_the_failure_it_was_for(
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("asked_before", [False, True], ids=["first-ask", "asked-again"])
 def test_a_requeue_that_comes_during_the_cancel_waits_for_it_then_ends_the_job(
     as_user: Any,
     oscar: User,
@@ -82,22 +84,28 @@ def test_a_requeue_that_comes_during_the_cancel_waits_for_it_then_ends_the_job(
     monkeypatch: pytest.MonkeyPatch,
     settings: Any,
     tmp_path: Path,
+    asked_before: bool,
 ) -> None:
     """The worker's requeue (``runner._requeue`` itself, on a connection of its own) comes
     while the cancel holds the job's row (263/1, 265/6): it waits for the cancel's commit,
     finds the cancel asked, and ends the job instead of queueing it. Before the lock, it
     came between the cancel's two writes and matched neither: the job stayed queued with no
-    cancel, and the page said "asked to stop"."""
+    cancel, and the page said "asked to stop". Asked again, the cancel writes no flag, and
+    only its lock holds the requeue back (268/2)."""
     if connection.vendor != "postgresql":
         pytest.skip("row locks are PostgreSQL's: SQLite runs one writer at a time")
     settings.DATA_DIR = tmp_path  # the requeue's cancelled end records the job finished
+    if asked_before:
+        Job.objects.filter(pk=running_job.pk).update(
+            cancel_requested=True, cancel_requested_at=Now()
+        )
     # The worker's context, read before the cancel as the worker's own was.
     ctx = JobContext(job=Job.objects.get(pk=running_job.pk), backend=None, policy=Policy.from_env())
     end_queued = services.cancel_before_start
     requeues: list[threading.Thread] = []
 
     def requeue_comes(job_pk: int) -> bool:
-        # Here the cancel's transaction holds the row, with the cancel asked.
+        # Here the cancel's transaction holds the row, the cancel asked.
         holder = connection.connection.info.backend_pid
         thread = in_another_thread(
             lambda: runner._requeue(ctx, 1, reason=f"retrying in 5 s after: {BUSY}", error=BUSY)
@@ -109,11 +117,14 @@ def test_a_requeue_that_comes_during_the_cancel_waits_for_it_then_ends_the_job(
 
     monkeypatch.setattr(services, "cancel_before_start", requeue_comes)
 
-    r = as_user(oscar).post(reverse("job-cancel", args=[running_job.uuid]), headers=HTMX)
+    try:
+        r = as_user(oscar).post(reverse("job-cancel", args=[running_job.uuid]), headers=HTMX)
+    finally:
+        for thread in requeues:  # never left writing while the test's rows are flushed
+            thread.join(30)
 
     assert "asked to stop at its next check" in r.content.decode()
-    requeues[0].join(30)
-    assert not requeues[0].is_alive(), "the requeue still waits after the cancel's commit"
+    assert requeues and not requeues[0].is_alive(), "the requeue still waits after the commit"
     running_job.refresh_from_db()
     assert (running_job.state, running_job.error) == ("cancelled", BUSY)
     assert running_job.progress_message == f"not tried again (cancel asked): {BUSY}"

@@ -1,11 +1,12 @@
 from typing import Any
 
+import pytest
 from django.contrib.auth.models import User
 from django.urls import reverse
 from django.utils import timezone
 
-from swapadmin.core import services
 from swapadmin.core.models import AuditEvent, Job
+from tests.fixtures.cancels import before_the_cancel, ends, removed
 
 from .conftest import HTMX, htmx
 
@@ -77,18 +78,11 @@ def test_a_finished_job_is_not_cancelled(as_user: Any, oscar: User, running_job:
 
 
 def test_a_job_that_ends_while_the_cancel_is_on_its_way_is_not_cancelled(
-    as_user: Any, oscar: User, running_job: Job, monkeypatch: Any
+    as_user: Any, oscar: User, running_job: Job, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The view read the job running; it ends before the cancel locks its row. The answer
     is the locked row's, without a page reload: not cancelled, no stop asked."""
-    real = services.cancel_job
-
-    def ends_first(job: Job, who: services.Actor) -> services.Cancel:
-        assert job.state == "running"  # as the view read it
-        Job.objects.filter(pk=job.pk).update(state="failed", finished_at=timezone.now())
-        return real(job, who)
-
-    monkeypatch.setattr(services, "cancel_job", ends_first)
+    before_the_cancel(monkeypatch, ends("failed"))
     r = as_user(oscar).post(reverse("job-cancel", args=[running_job.uuid]))
     assert r.status_code == 302
     page = as_user(oscar).get(r["Location"]).content.decode()
@@ -98,31 +92,41 @@ def test_a_job_that_ends_while_the_cancel_is_on_its_way_is_not_cancelled(
     assert running_job.state == "failed" and not running_job.cancel_requested
 
 
-def test_a_job_gone_before_the_cancel_is_404(
-    as_user: Any, oscar: User, running_job: Job, monkeypatch: Any
+@pytest.mark.parametrize("htmx", [True, False], ids=["htmx", "form"])
+def test_a_job_removed_before_the_cancel_is_said_on_the_job_list(
+    as_user: Any, oscar: User, running_job: Job, monkeypatch: pytest.MonkeyPatch, htmx: bool
 ) -> None:
-    """Its host forgotten between the view's read and the cancel: said, with no audit of a
-    cancel that did nothing to anything."""
-    real = services.cancel_job
-
-    def gone_first(job: Job, who: services.Actor) -> services.Cancel:
-        Job.objects.filter(pk=job.pk).delete()
-        return real(job, who)
-
-    monkeypatch.setattr(services, "cancel_job", gone_first)
-    r = as_user(oscar).post(reverse("job-cancel", args=[running_job.uuid]), headers=HTMX)
-    assert r.status_code == 409  # a status the page shows (a 404 it would swallow)
-    assert (
-        f"scan job {running_job.uuid} is gone: its host forgotten, or pruned." in r.content.decode()
-    )
+    """Removed between the view's read and the cancel (its host forgotten, or pruned): said
+    on the job list, as its own page is no more, with no audit of a cancel that did
+    nothing to anything."""
+    before_the_cancel(monkeypatch, removed)
+    client = as_user(oscar)
+    r = client.post(reverse("job-cancel", args=[running_job.uuid]), headers=HTMX if htmx else {})
+    if htmx:
+        assert (r.status_code, r["HX-Redirect"]) == (204, reverse("jobs"))
+    else:
+        assert (r.status_code, r["Location"]) == (302, reverse("jobs"))
+    page = client.get(reverse("jobs")).content.decode()
+    assert f"scan job not cancelled: job {running_job.uuid} is gone (its host forgotten" in page
     assert not AuditEvent.objects.filter(action="cancel").exists()
+
+
+def test_a_job_removed_before_a_cancel_from_another_page_goes_back_there(
+    as_user: Any, oscar: User, running_job: Job, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before_the_cancel(monkeypatch, removed)
+    back = reverse("backend", args=[running_job.backend.uuid])
+    r = as_user(oscar).post(
+        reverse("job-cancel", args=[running_job.uuid]), {"next": back}, headers=HTMX
+    )
+    assert (r.status_code, r["HX-Redirect"]) == (204, back)
 
 
 def test_a_second_cancel_says_the_job_is_cancelled_already(
     as_user: Any, oscar: User, running_job: Job
 ) -> None:
     """A second click, or the page's form sent again: the job is cancelled, and is told so,
-    not "not cancelled"."""
+    not "not cancelled"; the audit says the second changed nothing."""
     Job.objects.filter(pk=running_job.pk).update(state="queued")
     client = as_user(oscar)
     client.post(reverse("job-cancel", args=[running_job.uuid]), headers=HTMX)
@@ -130,5 +134,16 @@ def test_a_second_cancel_says_the_job_is_cancelled_already(
     assert r.status_code == 200
     assert "scan job cancelled already." in r.content.decode()
     assert "not cancelled" not in r.content.decode()
-    outcomes = AuditEvent.objects.filter(action="cancel").order_by("at")
-    assert [(e.outcome, e.detail.get("already")) for e in outcomes] == [("ok", None), ("ok", True)]
+    events = AuditEvent.objects.filter(action="cancel").order_by("at")
+    assert [(e.outcome, e.detail.get("reason")) for e in events] == [
+        ("ok", None),
+        ("refused", "cancelled already"),
+    ]
+
+
+def test_a_burn_in_is_named_as_the_pages_name_it(
+    as_user: Any, oscar: User, running_job: Job
+) -> None:
+    Job.objects.filter(pk=running_job.pk).update(kind=Job.Kind.BURN_IN)
+    r = as_user(oscar).post(reverse("job-cancel", args=[running_job.uuid]), headers=HTMX)
+    assert "burn-in job asked to stop at its next check." in r.content.decode()
