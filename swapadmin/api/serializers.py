@@ -514,7 +514,7 @@ class JobSerializer(serializers.ModelSerializer[Job]):
 class ConflictSerializer(serializers.Serializer[Any]):
     """409: the backend is busy (``job`` is the one holding it), it cannot do this at all
     for now (``job`` is null and ``detail`` says why), or a cancel found the job ended
-    (``job`` is that job, as the cancel found it)."""
+    (``job`` is that job, as the cancel left it: unchanged)."""
 
     detail = serializers.CharField()
     job = JobSerializer(allow_null=True)

@@ -831,11 +831,12 @@ def cancel_job(job: Job, actor: Actor) -> Cancel:
         detail: dict[str, Any] = {"state": job.state}
         if asked and answer is Cancel.ASKED:
             detail["asked_before_at"] = asked_at.isoformat() if asked_at else None
-        if answer in (Cancel.CANCELLED, Cancel.REFUSED):
-            reason = "cancelled already" if answer is Cancel.CANCELLED else not_cancelled(job)
-            audit(actor, "cancel", job, "refused", {**detail, "reason": reason})
-        else:
-            audit(actor, "cancel", job, "ok" if answer is Cancel.ENDED else "queued", detail)
+        if answer is Cancel.REFUSED:
+            detail["reason"] = not_cancelled(job)
+        elif answer is Cancel.CANCELLED:
+            detail["reason"] = "cancelled already: nothing changed"
+        outcome = {Cancel.ASKED: "queued", Cancel.REFUSED: "refused"}.get(answer, "ok")
+        audit(actor, "cancel", job, outcome, detail)
     return answer
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import wraps
 from typing import Any, cast
+from urllib.parse import urlsplit
 from uuid import UUID
 
 from django.contrib import messages
@@ -1058,7 +1059,7 @@ def job_cancel(request: HttpRequest, code: UUID) -> HttpResponse:
         # Gone since the page was drawn: said on the page the cancel came from, or on the
         # job list if that was the job's own, which is no more.
         messages.error(request, f"{what} not cancelled: {e}.")
-        return _go(request, reverse("jobs") if back == own_page else back)
+        return _go(request, reverse("jobs") if urlsplit(back).path == own_page else back)
     if answer is services.Cancel.REFUSED:
         return _refused(request, f"{what} {services.not_cancelled(job)}.", back)
     message = {

@@ -31,6 +31,7 @@ def test_a_cancel_waits_for_an_end_being_written_and_says_the_job_ended(
     )
     # The runner's end, written on a connection of its own and not yet committed.
     end = psycopg.connect(database_url(), autocommit=False)
+    cancel = None
     try:
         end.execute(
             "UPDATE core_job SET state = 'succeeded', finished_at = now() WHERE id = %s",
@@ -45,12 +46,16 @@ def test_a_cancel_waits_for_an_end_being_written_and_says_the_job_ended(
         pid = end.info.backend_pid
         wait_until(lambda: not cancel.is_alive() or waiting_for(pid), 30, "the cancel to come")
         assert cancel.is_alive(), f"the cancel answered {answers} while the end held the row"
+        # Its lock, not its write, waits: a plain SELECT never waits for a row lock.
+        waits = waiting_for(pid)
+        assert waits and waits[0].lstrip().startswith("SELECT"), waits
         end.commit()
     finally:
         end.close()  # a rollback if not committed: the cancel then goes on, and ends
-        cancel.join(30)
+        if cancel is not None:
+            cancel.join(30)
 
-    assert not cancel.is_alive(), "the cancel still waits after the end's commit"
+    assert cancel is not None and not cancel.is_alive(), "the cancel still waits"
     assert answers == [services.Cancel.REFUSED]
     row = Job.objects.get(pk=job.pk)
     assert (row.state, row.cancel_requested) == (Job.State.SUCCEEDED, False)

@@ -122,6 +122,15 @@ def test_a_job_removed_before_a_cancel_from_another_page_goes_back_there(
     assert (r.status_code, r["HX-Redirect"]) == (204, back)
 
 
+def test_a_job_removed_before_a_cancel_from_its_own_page_with_a_query_goes_to_the_list(
+    as_user: Any, oscar: User, running_job: Job, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before_the_cancel(monkeypatch, removed)
+    own = reverse("job", args=[running_job.uuid]) + "?tab=log"
+    r = as_user(oscar).post(reverse("job-cancel", args=[running_job.uuid]), {"next": own})
+    assert (r.status_code, r["Location"]) == (302, reverse("jobs"))
+
+
 def test_a_second_cancel_says_the_job_is_cancelled_already(
     as_user: Any, oscar: User, running_job: Job
 ) -> None:
@@ -137,7 +146,7 @@ def test_a_second_cancel_says_the_job_is_cancelled_already(
     events = AuditEvent.objects.filter(action="cancel").order_by("at")
     assert [(e.outcome, e.detail.get("reason")) for e in events] == [
         ("ok", None),
-        ("refused", "cancelled already"),
+        ("ok", "cancelled already: nothing changed"),
     ]
 
 
