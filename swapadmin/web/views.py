@@ -1004,7 +1004,7 @@ def backend_edit(request: HttpRequest, code: UUID) -> HttpResponse:
         form.add_service_errors(e)
         return page(request, "backend_edit.html", context, ("edit-form",), status=422)
     except services.Conflict as e:
-        form.add_error(None, f"busy: {e.job.kind} job {e.job.uuid} is {e.job.state}; try again")
+        form.add_error(None, f"{_busy_words(e)}; try again")
         return page(request, "backend_edit.html", context, ("edit-form",), status=409)
     except services.NotReady as e:
         form.add_error(None, e.message)
@@ -1121,8 +1121,13 @@ def _messages(form: BaseForm) -> dict[str, list[str]]:
     return {k: cast(list[str], list(v)) for k, v in form.errors.items()}
 
 
+def _busy_words(e: services.Conflict) -> str:
+    """ "busy: burn-in job <uuid> is running": the job as the pages name it, not its kind's key."""
+    return f"busy: {actions.kind_word(e.job.kind)} job {e.job.uuid} is {e.job.state}"
+
+
 def _busy(request: HttpRequest, e: services.Conflict, back: str) -> HttpResponse:
-    return _refused(request, f"busy: {e.job.kind} job {e.job.uuid} is {e.job.state}", back)
+    return _refused(request, _busy_words(e), back)
 
 
 def _go(request: HttpRequest, target: str) -> HttpResponse:

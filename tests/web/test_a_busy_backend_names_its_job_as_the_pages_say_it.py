@@ -1,0 +1,66 @@
+"""A backend held by a burn-in job says "burn-in job" wherever the pages name that job: the
+busy link, the cancel button's label, the progress bar's label, the edit page's notice, and
+the refusal of an action or an edit. The job's kind key ("burn_in") is for the API and the
+job list's data attributes, not for a sentence a person reads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.urls import reverse
+from django.utils import timezone
+
+from swapadmin.core.models import Backend, Job
+
+from .conftest import HTMX
+
+
+@pytest.fixture
+def burn_in(backend: Backend) -> Job:
+    return Job.objects.create(
+        kind=Job.Kind.BURN_IN,
+        host=backend.host,
+        backend=backend,
+        backend_name=backend.name,
+        state=Job.State.RUNNING,
+        progress=5,
+        started_at=timezone.now(),
+    )
+
+
+@pytest.mark.parametrize("page", ["host", "backend"])
+def test_the_busy_link_and_the_cancel_button_say_burn_in(
+    as_user: Any, oscar: User, burn_in: Job, page: str
+) -> None:
+    backend = burn_in.backend
+    assert backend is not None
+    target = backend.host.uuid if page == "host" else backend.uuid
+    body = as_user(oscar).get(reverse(page, args=[target])).content.decode()
+    assert "burn-in job</a>" in body
+    assert 'aria-label="Cancel the burn-in job on swap1"' in body
+    assert 'aria-label="burn-in progress"' in body
+    assert "burn_in job" not in body and 'aria-label="burn_in' not in body
+
+
+def test_an_action_refused_as_busy_says_burn_in(as_user: Any, oscar: User, burn_in: Job) -> None:
+    backend = burn_in.backend
+    assert backend is not None
+    r = as_user(oscar).post(reverse("backend-action", args=[backend.uuid, "scan"]), headers=HTMX)
+    assert r.status_code == 409
+    assert f"busy: burn-in job {burn_in.uuid} is running" in r.content.decode()
+    assert Job.objects.count() == 1
+
+
+def test_the_edit_page_says_burn_in(as_user: Any, alice: User, burn_in: Job) -> None:
+    backend = burn_in.backend
+    assert backend is not None
+    edit = reverse("backend-edit", args=[backend.uuid])
+    assert "A burn-in job holds swap1" in as_user(alice).get(edit).content.decode()
+    form = {"label": "held", "priority": 10, "discard": "", "apply": "now"}
+    r = as_user(alice).post(edit, form)
+    assert r.status_code == 409
+    assert f"busy: burn-in job {burn_in.uuid} is running; try again" in r.content.decode()
+    backend.refresh_from_db()
+    assert backend.label == ""
