@@ -9,23 +9,22 @@ from __future__ import annotations
 import psycopg
 import pytest
 from django.contrib.auth.models import User
-from django.db import connection
 from django.utils import timezone
 
 from swapadmin.core import services
 from swapadmin.core.models import AuditEvent, Host, Job
 from tests.faults.pause import in_another_thread, waiting_for
+from tests.fixtures.marks import row_locks
 from tests.fixtures.workers import test_database_url as database_url
 from tests.fixtures.workers import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@row_locks
 def test_a_cancel_waits_for_an_end_being_written_and_says_the_job_ended(
     host_row: Host, alice: User
 ) -> None:
-    if connection.vendor != "postgresql":
-        pytest.skip("row locks are PostgreSQL's: SQLite runs one writer at a time")
     job = Job.objects.create(
         kind=Job.Kind.SCAN, host=host_row, state=Job.State.RUNNING, started_at=timezone.now()
     )

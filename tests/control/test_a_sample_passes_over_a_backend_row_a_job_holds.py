@@ -13,18 +13,18 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from backends.kernel import MemInfo, SwapArea
 from swapadmin.core.models import Backend, Host, Sample
 from swapadmin.core.sampler import HostReading, store_sample
 from tests.faults.pause import waits_beside_a_hold
+from tests.fixtures.marks import row_locks
 from tests.fixtures.workers import test_database_url as database_url
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite holds no row apart"),
+    row_locks,
 ]
 
 GIB = 1 << 30

@@ -24,11 +24,12 @@ from swapadmin.core.models import Backend, Host, Job
 from swapadmin.core.plugins import claim_store
 from swapadmin.core.services import Actor
 from tests.faults.pause import waits_beside_a_hold
+from tests.fixtures.marks import row_locks
 from tests.fixtures.workers import test_database_url as database_url
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite has one write lock"),
+    row_locks,
 ]
 
 

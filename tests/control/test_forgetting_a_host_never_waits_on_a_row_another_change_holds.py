@@ -24,12 +24,13 @@ from swapadmin.core.services import Actor
 from swapadmin.enroll.models import HostCredential
 from swapadmin.health.models import BackendHealth, CheckResult, HostHealth
 from tests.faults.pause import waits_beside_a_hold
+from tests.fixtures.marks import row_locks
 from tests.fixtures.workers import blocked_by, wait_until
 from tests.fixtures.workers import test_database_url as database_url
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite has one write lock"),
+    row_locks,
 ]
 
 

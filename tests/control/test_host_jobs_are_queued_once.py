@@ -10,6 +10,7 @@ from django.db import connection
 from swapadmin.core import services
 from swapadmin.core.models import AuditEvent, Host, Job
 from swapadmin.core.services import Actor
+from tests.fixtures.marks import row_locks
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -39,9 +40,8 @@ def race(host: Host, actor: Actor) -> list[str]:
     return sorted(outcomes)
 
 
+@row_locks
 def test_concurrent_requests_queue_one_job(host_row, alice) -> None:
-    if connection.vendor != "postgresql":
-        pytest.skip("row locks need PostgreSQL; SQLite serialises writers anyway")
     for _ in range(ROUNDS):
         Job.objects.filter(host=host_row).delete()
         assert race(host_row, Actor(alice, Job.Via.API)) == ["busy", "queued"]

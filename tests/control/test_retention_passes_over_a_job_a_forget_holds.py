@@ -18,6 +18,7 @@ from django.utils import timezone
 from swapadmin.core.models import Host, Job
 from swapadmin.core.retention import prune_jobs
 from swapadmin.health.models import CheckResult
+from tests.fixtures.marks import row_locks
 from tests.fixtures.workers import blocked_by, wait_until
 from tests.fixtures.workers import test_database_url as database_url
 
@@ -29,8 +30,6 @@ def old_jobs(settings: Any) -> tuple[Job, Job]:
     """Two finished checks of one host a year old: the older may go, the newer is kept (the
     latest of its host and kind)."""
     settings.SWAPADMIN_JOB_RETENTION_DAYS = 30
-    if connection.vendor != "postgresql":
-        pytest.skip("row locks are PostgreSQL's: SQLite has one writer at a time")
     host = Host.objects.create(name="pruned-beside-a-forget")
     year_ago = timezone.now() - timedelta(days=365)
     jobs = tuple(
@@ -43,6 +42,7 @@ def old_jobs(settings: Any) -> tuple[Job, Job]:
     return jobs  # type: ignore[return-value]
 
 
+@row_locks
 def test_the_prune_passes_over_a_held_job_and_takes_it_next_run(old_jobs: tuple[Job, Job]) -> None:
     doomed, kept = old_jobs
     holder = psycopg.connect(database_url(), autocommit=False)

@@ -12,10 +12,11 @@ from django.test.utils import CaptureQueriesContext
 
 from swapadmin.core import dynamic
 from swapadmin.core.models import Host
+from tests.fixtures.marks import row_locks
 
 pytestmark = [
     pytest.mark.django_db,
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite takes no row locks"),
+    row_locks,
 ]
 
 MiB = 1 << 20

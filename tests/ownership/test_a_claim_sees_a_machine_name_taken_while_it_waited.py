@@ -16,18 +16,18 @@ from typing import Any
 
 import psycopg
 import pytest
-from django.db import connection
 
 from backends.errors import NotOursError
 from backends.store import Store
 from swapadmin.core.models import Backend, Host
 from swapadmin.core.plugins import claim_store
 from tests.faults.pause import waits_beside_a_hold
+from tests.fixtures.marks import row_locks
 from tests.fixtures.workers import test_database_url as database_url
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite has one write lock"),
+    row_locks,
 ]
 
 DISK = "blk:wwid:naa.5000000000000001"

@@ -21,6 +21,7 @@ from swapadmin.core import runner, services
 from swapadmin.core.context import JobContext
 from swapadmin.core.models import Job
 from tests.faults.pause import in_another_thread, waiting_for
+from tests.fixtures.marks import row_locks
 from tests.fixtures.workers import wait_until
 
 from .conftest import HTMX
@@ -75,6 +76,7 @@ def test_a_cancel_before_the_try_keeps_the_failure_it_was_for(
         assert 'class="msg msg-error"' not in body and 'class="error-text"' not in body
 
 
+@row_locks
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("asked_before", [False, True], ids=["first-ask", "asked-again"])
 def test_a_requeue_that_comes_during_the_cancel_waits_for_it_then_ends_the_job(
@@ -92,8 +94,6 @@ def test_a_requeue_that_comes_during_the_cancel_waits_for_it_then_ends_the_job(
     came between the cancel's two writes and matched neither: the job stayed queued with no
     cancel, and the page said "asked to stop". Asked again, the cancel writes no flag, and
     only its lock holds the requeue back (268/2)."""
-    if connection.vendor != "postgresql":
-        pytest.skip("row locks are PostgreSQL's: SQLite runs one writer at a time")
     settings.DATA_DIR = tmp_path  # the requeue's cancelled end records the job finished
     if asked_before:
         Job.objects.filter(pk=running_job.pk).update(
