@@ -40,7 +40,7 @@ from django.db.models.signals import post_save
 
 from swapadmin.core.context import THROTTLE_SECONDS
 from swapadmin.core.models import Job
-from tests.fixtures.workers import test_database_url, wait_until
+from tests.fixtures.workers import activity, blocked, test_database_url, wait_until
 
 
 class RowLock:
@@ -81,22 +81,25 @@ class RowLock:
             self.conn = None
 
 
+#: The sessions waiting for the locks session %s holds, directly or in the queue behind
+#: another waiter (PostgreSQL names that waiter, not the holder, as what blocks them).
+WAITERS = (
+    "WITH RECURSIVE waiter(pid) AS ("
+    " SELECT pid FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))"
+    " UNION SELECT a.pid FROM pg_stat_activity a"
+    " JOIN waiter w ON w.pid = ANY(pg_blocking_pids(a.pid)))"
+    " SELECT {columns} FROM pg_stat_activity a JOIN waiter USING (pid)"
+)
+
+
 def blocked_on(lock: RowLock, statement: str) -> bool:
     """True when another session (the worker) is waiting for the row ``lock`` holds, in a
     statement that starts with ``statement`` (such as ``UPDATE "core_backend" SET
     "store_key"``): the worker has reached that write and goes no further. Waiting behind
     another waiter for the same row counts too (PostgreSQL then names that waiter, not the
     holder, as what blocks it)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "WITH RECURSIVE waiter(pid) AS ("
-            " SELECT pid FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))"
-            " UNION SELECT a.pid FROM pg_stat_activity a"
-            " JOIN waiter w ON w.pid = ANY(pg_blocking_pids(a.pid)))"
-            " SELECT a.query FROM pg_stat_activity a JOIN waiter USING (pid)",
-            [lock.pid],
-        )
-        return any(query.lstrip().startswith(statement) for (query,) in cursor.fetchall())
+    rows = activity(WAITERS.format(columns="a.query"), (lock.pid,))
+    return any(query.lstrip().startswith(statement) for (query,) in rows)
 
 
 def waiting_on(lock: RowLock) -> list[str]:
@@ -107,14 +110,9 @@ def waiting_on(lock: RowLock) -> list[str]:
 
 def waiting_for(pid: int) -> list[str]:
     """What every session waiting (directly) for the locks session ``pid`` holds is
-    running. Read on a connection of its own: inside a transaction (a test's own, holding
-    the lock) PostgreSQL shows ``pg_stat_activity`` as that transaction first read it."""
-    with psycopg.connect(test_database_url(), autocommit=True) as watcher:
-        rows = watcher.execute(
-            "SELECT left(query, 160) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
-            (pid,),
-        ).fetchall()
-    return [query for (query,) in rows]
+    running (read as it is now, by ``workers.activity``)."""
+    query = "SELECT left(query, 160) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))"
+    return [query for (query,) in activity(query, (pid,))]
 
 
 def waits_beside_a_hold(
@@ -314,17 +312,9 @@ class JobGate:
         waiter."""
         if self._holder is None:
             return []
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "WITH RECURSIVE waiter(pid) AS ("
-                " SELECT pid FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))"
-                " UNION SELECT a.pid FROM pg_stat_activity a"
-                " JOIN waiter w ON w.pid = ANY(pg_blocking_pids(a.pid)))"
-                " SELECT a.pid, a.query, pg_blocking_pids(a.pid)"
-                " FROM pg_stat_activity a JOIN waiter USING (pid)",
-                [self._holder.pid],
-            )
-            return [Waiter(pid, query.lstrip(), tuple(b)) for pid, query, b in cursor.fetchall()]
+        columns = "a.pid, a.query, pg_blocking_pids(a.pid)"
+        rows = activity(WAITERS.format(columns=columns), (self._holder.pid,))
+        return [Waiter(pid, query.lstrip(), tuple(b)) for pid, query, b in rows]
 
     def _wait_for_a_waiter(self, timeout: float) -> list[Waiter]:
         def what() -> str:
@@ -384,7 +374,7 @@ class JobGate:
         try:
             # Queued behind whoever waits now: it gets the lock right after them, and
             # whatever comes later waits behind it.
-            wait_until(lambda: self._blocked(successor.pid), 30, "the gate's next lock to queue")
+            wait_until(lambda: blocked(successor.pid), 30, "the gate's next lock to queue")
             if only is not None:
                 ahead = {
                     w.pid for w in self.waiting()
@@ -402,11 +392,6 @@ class JobGate:
         self._note(f"let through: holder {holder.pid} -> {successor.pid}")
         self._holder = successor
         return True
-
-    def _blocked(self, pid: int) -> bool:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT cardinality(pg_blocking_pids(%s)) > 0", [pid])
-            return bool(cursor.fetchone()[0])
 
     def hold_at(
         self, statement: str, until: Callable[[Job], bool] = lambda job: True,

@@ -20,7 +20,6 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from django.db import connection
 
 from swapadmin.health.models import HealthEvent
 from tests.fixtures import workers
@@ -75,9 +74,8 @@ def delivering(event_id: int, env: dict[str, str]) -> subprocess.Popen[str]:
 
 
 def session_states(app: str) -> list[str]:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT state FROM pg_stat_activity WHERE application_name = %s", [app])
-        return [row[0] for row in cursor.fetchall()]
+    query = "SELECT state FROM pg_stat_activity WHERE application_name = %s"
+    return [state for (state,) in workers.activity(query, (app,))]
 
 
 def test_the_next_round_mails_only_who_had_nothing(host_row):

@@ -14,11 +14,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 
 from tests.fixtures.host import run
-from tests.fixtures.workers import test_database_url, wait_until
+from tests.fixtures.workers import activity, wait_until
 
 MiB = 1 << 20
 
@@ -92,12 +91,11 @@ def worker_waits_at_store_claim() -> bool:
     """True once a worker waits on a row lock while recording the store it has just opened
     and proven (``plugins.claim_store``): after the proof, before the first byte. With the
     backend's row held by ``tests.faults.pause.RowLock``, that is where it stops."""
-    with psycopg.connect(test_database_url(), autocommit=True) as c:
-        row = c.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-            'AND query LIKE \'UPDATE "core_backend" SET "store_key"%%\''
-        ).fetchone()
-    return bool(row and row[0])
+    rows = activity(
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+        'AND query LIKE \'UPDATE "core_backend" SET "store_key"%%\''
+    )
+    return bool(rows[0][0])
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from django.db import connection
 
 from backends.store import boot_id
 from swapadmin.core import services
@@ -55,15 +54,10 @@ def let_one_write_through(lock: RowLock, backend_name: str, host_name: str) -> R
         except Exception as e:  # reported below
             failed.append(e)
 
-    def queued() -> bool:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT cardinality(pg_blocking_pids(%s)) > 0", [pid])
-            return bool(cursor.fetchone()[0])
-
     taker = threading.Thread(target=take, name="backend-row-lock", daemon=True)
     taker.start()
     try:
-        wait_until(queued, 30, "the next lock to queue behind the worker")
+        wait_until(lambda: workers.blocked(pid), 30, "the next lock to queue behind the worker")
         lock.release()
         taker.join(30)
         assert not taker.is_alive() and not failed, f"the backend row's lock: {failed}"
