@@ -500,6 +500,19 @@ def _finish(
     error: str = "",
     message: str = "",
 ) -> None:
+    fields = _end_fields(ctx, state, result=result, error=error, message=message)
+    Job.objects.filter(pk=ctx.job.pk, state=Job.State.RUNNING).update(**fields)
+
+
+def _end_fields(
+    ctx: JobContext,
+    state: str,
+    *,
+    result: dict[str, Any] | None = None,
+    error: str = "",
+    message: str = "",
+) -> dict[str, Any]:
+    """The fields a running job's end writes: ``_finish``'s, and the requeue's cancelled end."""
     fields: dict[str, Any] = {"state": state, "finished_at": Now()}
     if error or state != Job.State.CANCELLED or not ctx.job.attempt:
         # A retry cancelled at a cancel point keeps the failure it was for, as one
@@ -512,7 +525,7 @@ def _finish(
         fields.update(progress=100, progress_message=message or "done")
     else:
         fields["progress_message"] = (message or error or state)[:255]
-    Job.objects.filter(pk=ctx.job.pk, state=Job.State.RUNNING).update(**fields)
+    return fields
 
 
 def _requeue(ctx: JobContext, attempt: int, *, reason: str, error: str) -> None:
@@ -548,9 +561,6 @@ def _requeue(ctx: JobContext, attempt: int, *, reason: str, error: str) -> None:
         finished.record(str(ctx.job.uuid), ctx.job.signed_spec)
         if state == Job.State.RUNNING:
             job.update(
-                state=Job.State.CANCELLED,
-                finished_at=Now(),
-                error=error,
-                progress_message=(CANCEL_ASKED + error)[:255],
+                **_end_fields(ctx, Job.State.CANCELLED, error=error, message=CANCEL_ASKED + error),
                 log=ctx.log_line("not tried again after all: a cancel was asked meanwhile"),
             )
