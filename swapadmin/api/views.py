@@ -406,7 +406,13 @@ class JobViewSet(ApiDefaults, ListColumns, viewsets.ReadOnlyModelViewSet[Job]):
                 description="cancelled before it started or before its next try, or cancelled "
                 "already (asking again of a cancelled job is safe)",
             ),
-            202: OpenApiResponse(JobSerializer, description="running: asked to stop"),
+            202: OpenApiResponse(
+                JobSerializer,
+                description="running: asked to stop at its next check (one past its last "
+                "check finishes, and its log says so). A worker that has not confirmed "
+                "SWAPADMIN_CANCEL_GRACE_SECONDS after ``cancel_requested_at`` (its host "
+                "offline, or stuck in a system call) has the job failed, and its backend freed",
+            ),
             404: OpenApiResponse(
                 ErrorSerializer,
                 description="no such job, or it was removed meanwhile (its host forgotten, or "

@@ -801,6 +801,21 @@ def not_cancelled(job: Job) -> str:
     return f"not cancelled: it had already ended ({job.state})"
 
 
+def asked_to_stop(job: Job) -> str:
+    """What becomes of a running job asked to stop, for the person who asked (267/8): a
+    worker stops it at its next check, and one past its last check finishes and logs that
+    the cancel came too late; a worker that never confirms (its host offline, or stuck in
+    a system call) has the job failed by the sweep once the grace since the first ask has
+    run out (``orphans.fail_unconfirmed_cancels``)."""
+    asked = job.cancel_requested_at or timezone.now()
+    by = timezone.localtime(asked + timedelta(seconds=settings.SWAPADMIN_CANCEL_GRACE_SECONDS))
+    freed = " and its backend freed" if job.backend_id is not None else ""
+    then = f"if its worker has not confirmed by {by:%H:%M:%S}, the job is failed{freed}"
+    if not job.host.online:
+        return f"asked to stop, but its host {job.host.name} is offline: {then}"
+    return f"asked to stop at its next check (one past its last finishes, and says so); {then}"
+
+
 def cancel_job(job: Job, actor: Actor) -> Cancel:
     """Cancel a job that has not started; a running one is asked to stop at its next check.
     The cancel is asked first, of a queued or running row, in one write: a running job

@@ -1064,7 +1064,7 @@ def job_cancel(request: HttpRequest, code: UUID) -> HttpResponse:
         return _refused(request, f"{what} {services.not_cancelled(job)}.", back)
     message = {
         services.Cancel.ENDED: f"{what} cancelled.",
-        services.Cancel.ASKED: f"{what} asked to stop at its next check.",
+        services.Cancel.ASKED: f"{what} {services.asked_to_stop(job)}.",
         services.Cancel.CANCELLED: f"{what} cancelled already.",
     }[answer]
     if htmx_of(request):

@@ -155,4 +155,4 @@ def test_a_burn_in_is_named_as_the_pages_name_it(
 ) -> None:
     Job.objects.filter(pk=running_job.pk).update(kind=Job.Kind.BURN_IN)
     r = as_user(oscar).post(reverse("job-cancel", args=[running_job.uuid]), headers=HTMX)
-    assert "burn-in job asked to stop at its next check." in r.content.decode()
+    assert "burn-in job asked to stop at its next check" in r.content.decode()
