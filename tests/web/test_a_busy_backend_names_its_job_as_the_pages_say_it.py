@@ -10,24 +10,18 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 from django.urls import reverse
-from django.utils import timezone
 
-from swapadmin.core.models import Backend, Job
+from swapadmin.core.models import Job
 
 from .conftest import HTMX
 
 
 @pytest.fixture
-def burn_in(backend: Backend) -> Job:
-    return Job.objects.create(
-        kind=Job.Kind.BURN_IN,
-        host=backend.host,
-        backend=backend,
-        backend_name=backend.name,
-        state=Job.State.RUNNING,
-        progress=5,
-        started_at=timezone.now(),
-    )
+def burn_in(running_job: Job) -> Job:
+    """The running job, a burn-in."""
+    Job.objects.filter(pk=running_job.pk).update(kind=Job.Kind.BURN_IN)
+    running_job.refresh_from_db()
+    return running_job
 
 
 @pytest.mark.parametrize("page", ["host", "backend"])
