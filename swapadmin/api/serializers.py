@@ -467,6 +467,7 @@ class JobSerializer(serializers.ModelSerializer[Job]):
             "waiting_reason",
             "attempt",
             "cancel_requested",
+            "cancel_requested_at",
             "log",
             "result",
             "error",
@@ -495,6 +496,13 @@ class JobSerializer(serializers.ModelSerializer[Job]):
                     "once; a running one stops at its next cancel point, or finishes if it "
                     "is past its last, and is failed by the sweep if its worker does not "
                     "confirm within SWAPADMIN_CANCEL_GRACE_SECONDS."
+                )
+            },
+            "cancel_requested_at": {
+                "help_text": (
+                    "When the cancel was first asked (asking again keeps it): the sweep "
+                    "fails a running job whose worker has not confirmed by this time plus "
+                    "SWAPADMIN_CANCEL_GRACE_SECONDS. Null when no cancel was asked."
                 )
             },
             "attempt": {

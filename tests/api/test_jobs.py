@@ -9,6 +9,7 @@ from collections.abc import Callable
 import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from rest_framework.test import APIClient
 
 from swapadmin.core.models import AuditEvent, Backend, Host, Job
@@ -95,8 +96,12 @@ def test_cancel_asks_a_running_job_to_stop(
     assert r.json()["cancel_requested"] is True
     asked_at = Job.objects.get(pk=job.pk).cancel_requested_at
     assert asked_at is not None
+    # The time the sweep's grace runs from, for a client to tell when the job is failed
+    # if its worker never confirms (267/8).
+    assert parse_datetime(r.json()["cancel_requested_at"]) == asked_at
     again = as_user(oscar).post(f"/api/v1/jobs/{job.uuid}/cancel/")
     assert again.status_code == 202  # still running, still asked
+    assert parse_datetime(again.json()["cancel_requested_at"]) == asked_at
     # The grace the sweep gives a worker to confirm runs from the first ask, not the last,
     # and the audit says the second asked nothing new.
     assert Job.objects.get(pk=job.pk).cancel_requested_at == asked_at
