@@ -5,7 +5,10 @@ redrawn by the same code and template that drew it first.
 Polling: pages showing kernel state (overview, host, backend) poll every second, always:
 the kernel can change without swapadmin (a `swapon` by hand), the sampler writes that at
 once, and the page must show it within 2 s. Job pages poll only while a job is live, and
-answer the last poll with HTTP 286, which tells htmx to stop.
+answer the last poll with HTTP 286, which tells htmx to stop. The forms inside a polled
+region sync on it (``hx-sync="closest #live:replace"``): a click aborts a poll in flight,
+and a poll during the click's request waits for its answer, so a redraw never brings back a
+button the request has disabled (268/7).
 """
 
 from __future__ import annotations
