@@ -5,10 +5,11 @@ redrawn by the same code and template that drew it first.
 Polling: pages showing kernel state (overview, host, backend) poll every second, always:
 the kernel can change without swapadmin (a `swapon` by hand), the sampler writes that at
 once, and the page must show it within 2 s. Job pages poll only while a job is live, and
-answer the last poll with HTTP 286, which tells htmx to stop. The forms inside a polled
-region sync on it (``hx-sync="closest #live:replace"``): a click aborts a poll in flight,
-and a poll during the click's request waits for its answer, so a redraw never brings back a
-button the request has disabled (268/7).
+answer the last poll with HTTP 286, which tells htmx to stop. A poll never redraws a live
+region while a form inside it waits for its answer (``static/swapadmin.js``): the redraw
+would bring back, enabled, the button that request disabled (268/7). The answer's
+``swapadmin:changed`` asks for a fresh redraw once it is in; each request keeps its own
+slot, so no click waits behind a poll, or is dropped with the element a poll redrew.
 """
 
 from __future__ import annotations

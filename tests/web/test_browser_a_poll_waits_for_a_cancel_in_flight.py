@@ -1,37 +1,47 @@
-"""In a real browser: an operator clicks Cancel on a backend's page while the cancel is slow
-(another session holds the job's row). The page's poll of its live region keeps firing, and
-every poll waits for the cancel's answer instead of redrawing the region: the disabled
-button is not replaced by an enabled one that a second click could send again (268/7). Once
-the cancel answers, the poll that waited goes out."""
+"""In a real browser: the one-second poll of a page's live region and the Cancel buttons
+inside it (268/7, review 270/1).
+
+- While a cancel waits for its answer (another session holds the job's row), the polls go
+  on but none redraws the region: the disabled button is not replaced by an enabled one
+  that a second click could send again. Once the answer is in, the region is redrawn.
+- A click while a poll is slow (another session locks a table the poll reads) is sent at
+  once, not queued behind the poll and dropped when the poll redraws its form.
+- Two cancels of two backends' jobs, the first still waiting, are both sent and both land.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
+import psycopg
 import pytest
 from django.contrib.auth.models import User
+from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from swapadmin.core.models import Job
+from swapadmin.core.models import Backend, Job
 from tests.faults.pause import RowLock, waiting_for
 from tests.fixtures.marks import row_locks
+from tests.fixtures.workers import test_database_url as database_url
 from tests.fixtures.workers import wait_until
 
 from .conftest import log_in
 
-pytestmark = [pytest.mark.browser, row_locks]
+pytestmark = [pytest.mark.browser, row_locks, pytest.mark.django_db(transaction=True)]
 
-#: Counts, in the page, the polls of #live htmx triggers ("asked") and those it sends.
-#: Both events come from the one call that issues a request, "asked" before the sync check
-#: and "sent" after it, so once a poll is asked, whether it was sent is already settled.
+#: Counts, in the page, the polls of #live htmx asks for and the answers that come in (each
+#: before the page's own handler may refuse its swap), and marks the region as drawn first:
+#: a redraw replaces the element, mark and all.
 WATCH = """() => {
-  window.__polls = {asked: 0, sent: 0};
+  window.__polls = {asked: 0, answered: 0};
   document.body.addEventListener('htmx:confirm', (e) => {
     if (e.detail.elt.id === 'live') window.__polls.asked++;
   });
-  document.body.addEventListener('htmx:beforeRequest', (e) => {
-    if (e.detail.elt.id === 'live') window.__polls.sent++;
+  document.body.addEventListener('htmx:beforeSwap', (e) => {
+    if (e.detail.elt.id === 'live') window.__polls.answered++;
   });
+  document.querySelector('#live').dataset.first = 'yes';
 }"""
 
 
@@ -39,37 +49,102 @@ def polls(page: Page) -> dict[str, int]:
     return dict(page.evaluate("window.__polls"))
 
 
-@pytest.mark.django_db(transaction=True)
-def test_polls_wait_while_the_cancel_is_held_then_go(
-    live_server: Any, oscar: User, running_job: Job, browser_page: Page
-) -> None:
-    page, base = browser_page, live_server.url
-    backend = running_job.backend
-    assert backend is not None
-    log_in(page, base, "oscar")
-    page.goto(f"{base}/backends/{backend.uuid}/")
-    button = page.locator(f"#cancel-{backend.uuid}")
-    expect(button).to_be_enabled()
-    # A mark a redraw would wipe: the button the poll would bring back is a new element.
-    button.evaluate("(b) => { b.dataset.clicked = 'yes'; }")
+def open_page(page: Page, url: str) -> None:
+    log_in(page, url.split("/", 3)[0] + "//" + url.split("/", 3)[2], "oscar")
+    page.goto(url)
     page.evaluate(WATCH)
 
+
+def mark(page: Page, selector: str) -> None:
+    """A mark a redraw would wipe: a button the poll brought back is a new element."""
+    page.locator(selector).evaluate("(b) => { b.dataset.clicked = 'yes'; }")
+
+
+@pytest.fixture
+def held_job() -> Iterator[RowLock]:
     lock = RowLock()
     try:
-        lock.take_job(running_job.pk)
-        button.click()
-        wait_until(lambda: bool(waiting_for(lock.pid)), 30, "the cancel to wait for the row")
-        before = polls(page)
-        # Two polls asked while the cancel is held: each one either waited or went out.
-        page.wait_for_function(f"window.__polls.asked >= {before['asked'] + 2}", timeout=30_000)
-        held = polls(page)
-        assert held["sent"] == before["sent"], f"a poll went out during the cancel: {held}"
-        expect(page.locator(f"#cancel-{backend.uuid}[data-clicked='yes']")).to_be_disabled()
-        assert waiting_for(lock.pid), "the cancel stopped waiting before the check"
+        yield lock
     finally:
         lock.release()
 
+
+def test_no_poll_redraws_the_region_while_the_cancel_waits(
+    live_server: Any, oscar: User, running_job: Job, browser_page: Page, held_job: RowLock
+) -> None:
+    page, backend = browser_page, running_job.backend
+    assert backend is not None
+    button = f"#cancel-{backend.uuid}"
+    open_page(page, f"{live_server.url}/backends/{backend.uuid}/")
+    mark(page, button)
+
+    held_job.take_job(running_job.pk)
+    page.locator(button).click()
+    wait_until(lambda: bool(waiting_for(held_job.pid)), 30, "the cancel to wait for the row")
+    # Two polls answered while the cancel is held: each one's redraw refused, or made.
+    answered = polls(page)["answered"]
+    page.wait_for_function(f"window.__polls.answered >= {answered + 2}")
+    assert page.locator("#live[data-first='yes']").count() == 1, "a poll redrew the region"
+    expect(page.locator(f"#live {button}[data-clicked='yes']")).to_be_disabled()
+    assert waiting_for(held_job.pid), "the cancel stopped waiting before the check"
+    held_job.release()
+
     expect(page.locator("#flash")).to_contain_text("asked to stop")
-    page.wait_for_function(f"window.__polls.sent > {held['sent']}", timeout=30_000)
+    # Redrawn once the answer is in.
+    expect(page.locator("#live[data-first='yes']")).to_have_count(0)
     running_job.refresh_from_db()
     assert running_job.cancel_requested
+
+
+def test_a_click_while_a_poll_is_slow_is_sent_at_once(
+    live_server: Any, oscar: User, running_job: Job, browser_page: Page
+) -> None:
+    page, backend = browser_page, running_job.backend
+    assert backend is not None
+    open_page(page, f"{live_server.url}/backends/{backend.uuid}/")
+    slow = psycopg.connect(database_url(), autocommit=False)
+    try:
+        # The backend page reads its health; the cancel does not.
+        slow.execute("LOCK TABLE health_backendhealth IN ACCESS EXCLUSIVE MODE")
+        pid = slow.info.backend_pid
+        wait_until(lambda: bool(waiting_for(pid)), 30, "a poll to wait for the table")
+        # And the next poll asked meanwhile, queued behind the slow one.
+        asked = polls(page)["asked"]
+        page.wait_for_function(f"window.__polls.asked > {asked}")
+        page.locator(f"#cancel-{backend.uuid}").click()
+        expect(page.locator("#flash")).to_contain_text("asked to stop")
+        running_job.refresh_from_db()
+        assert running_job.cancel_requested
+        assert waiting_for(pid), "the poll stopped waiting before the cancel was in"
+    finally:
+        slow.close()
+
+
+def test_two_cancels_in_flight_are_both_sent(
+    live_server: Any, oscar: User, running_job: Job, browser_page: Page, held_job: RowLock
+) -> None:
+    page, first = browser_page, running_job.backend
+    assert first is not None
+    second = Backend.objects.create(
+        host=first.host, kind="file", name="swap2", params={"path": f"{first.params['path']}2"},
+        size_bytes=first.size_bytes, observed_state=Backend.Observed.READY,
+    )  # fmt: skip
+    other = Job.objects.create(
+        kind=Job.Kind.SCAN, host=first.host, backend=second, backend_name=second.name,
+        state=Job.State.RUNNING, started_at=timezone.now(),
+    )  # fmt: skip
+    open_page(page, f"{live_server.url}/hosts/{first.host.uuid}/")
+
+    held_job.take_job(running_job.pk)
+    page.locator(f"#cancel-{first.uuid}").click()
+    wait_until(lambda: bool(waiting_for(held_job.pid)), 30, "the first cancel to wait")
+    asked = polls(page)["asked"]
+    page.wait_for_function(f"window.__polls.asked > {asked}")  # a poll during the first
+    page.locator(f"#cancel-{second.uuid}").click()
+    expect(page.locator("#flash")).to_contain_text("scan job asked to stop")
+    other.refresh_from_db()
+    assert other.cancel_requested
+    assert waiting_for(held_job.pid), "the first cancel stopped waiting"
+    held_job.release()
+
+    wait_until(lambda: Job.objects.get(pk=running_job.pk).cancel_requested, 30, "the first")
