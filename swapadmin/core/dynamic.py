@@ -125,7 +125,9 @@ def _step_after_sample(host: Host) -> str:
     )
     if job is None:
         return ""
-    what = f"the {job.kind} of {job.backend_name}" if job.backend_name else f"the {job.kind}"
+    what = (
+        f"the {job.kind_word} of {job.backend_name}" if job.backend_name else f"the {job.kind_word}"
+    )
     return f"a sample taken after {what} finished"
 
 
@@ -418,7 +420,7 @@ def _in_flight(policy: DynamicSwapPolicy) -> str:
         .order_by("queued_at")
         .first()
     )
-    return f"the {job.kind} job of {job.backend_name} ({job.state})" if job else ""
+    return f"the {job.kind_word} job of {job.backend_name} ({job.state})" if job else ""
 
 
 def _since_last_action(policy: DynamicSwapPolicy, now: datetime) -> float | None:
@@ -457,7 +459,9 @@ def _failed_add(policy: DynamicSwapPolicy, add: DynamicSwapDecision) -> str:
         steps.append(activation.job)
     for job in steps:
         if job is not None and job.state in (Job.State.FAILED, Job.State.CANCELLED):
-            return f"the {job.kind} of {job.backend_name} {job.state}: {job.error or 'no error'}"
+            return (
+                f"the {job.kind_word} of {job.backend_name} {job.state}: {job.error or 'no error'}"
+            )
     return ""
 
 

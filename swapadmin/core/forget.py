@@ -98,7 +98,9 @@ def why_not(host: Host) -> str | None:
         )
     live = Job.objects.filter(host=host, state__in=Job.LIVE).order_by("queued_at").first()
     if live is not None:
-        return f"{host.name} has a live {live.kind} job ({live.uuid}, {live.state}): wait for it"
+        return (
+            f"{host.name} has a live {live.kind_word} job ({live.uuid}, {live.state}): wait for it"
+        )
     if host.online:
         return (
             f"{host.name}'s worker is still reporting: stop it first, or it registers the host "

@@ -18,6 +18,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from . import actions
+
 
 def db_ago(seconds: float) -> Any:
     """``now - seconds`` in the database's clock, for comparing the timestamps it wrote
@@ -411,6 +413,11 @@ class Job(models.Model):
     @property
     def finished(self) -> bool:
         return self.state in self.FINISHED
+
+    @property
+    def kind_word(self) -> str:
+        """The kind as pages and messages say it ("burn-in"); ``kind`` is the API's key."""
+        return actions.kind_word(self.kind)
 
     @property
     def duration(self) -> timedelta | None:

@@ -140,7 +140,9 @@ def run(job_pk: int, *, worker: str) -> Outcome:
                         .exclude(pk=job.pk)
                         .first()
                     )
-                    raise Busy(f"waiting for {holder.kind} job {holder.uuid}" if holder else "")
+                    raise Busy(
+                        f"waiting for {holder.kind_word} job {holder.uuid}" if holder else ""
+                    )
                 return Outcome(job.state)
             REGISTRY.add(job.pk)
             try:
@@ -348,7 +350,7 @@ def _say_what_came_after(ctx: JobContext) -> None:
     )
     if row is None:
         return
-    done = ctx.past_cancel or f"the {actions.kind_word(ctx.job.kind)} had done its work"
+    done = ctx.past_cancel or f"the {ctx.job.kind_word} had done its work"
     if row["state"] != Job.State.RUNNING:
         ctx.log(f"the job was failed meanwhile by the sweep, but {done} all the same")
     elif row["cancel_requested"]:
@@ -376,7 +378,7 @@ def check_not_indeterminate(job: Job, backend: Backend) -> None:
     name the path anyway; a provision prepares the store before it asks."""
     if _untold_for(job, backend):
         # The action's word, as the request side's refusal says it ("this burn-in is refused").
-        what = f"{actions.kind_word(job.kind)} job"
+        what = f"{job.kind_word} job"
         raise UnsafeError(indeterminate_reason(backend, what) + ".")
 
 

@@ -104,7 +104,7 @@ class Conflict(Exception):
 
     def __post_init__(self) -> None:
         self.message = (
-            f"{self.job.backend_name or 'the backend'} is busy: {self.job.kind} job "
+            f"{self.job.backend_name or 'the backend'} is busy: {self.job.kind_word} job "
             f"{self.job.uuid} is {self.job.state}"
         )
         super().__init__(self.message)

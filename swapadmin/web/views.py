@@ -1056,7 +1056,7 @@ def job_cancel(request: HttpRequest, code: UUID) -> HttpResponse:
         return refuse(request, "cancel", job)
     own_page = reverse("job", args=[job.uuid])
     back = next_url(request, own_page)
-    what = f"{actions.kind_word(job.kind)} job"
+    what = f"{job.kind_word} job"
     try:
         answer = services.cancel_job(job, actor(request))
     except Job.DoesNotExist as e:
@@ -1096,7 +1096,7 @@ def _queued(
     partial: tuple[str, str, dict[str, Any]] | None = None,
 ) -> HttpResponse:
     what = job.backend_name or job.host.name
-    message = f"{job.kind.replace('_', ' ')} {what}: queued"
+    message = f"{job.kind_word} {what}: queued"
     if job.waiting_reason:
         message += f" ({job.waiting_reason})"
     if htmx_of(request):
@@ -1127,7 +1127,7 @@ def _messages(form: BaseForm) -> dict[str, list[str]]:
 
 def _busy_words(e: services.Conflict) -> str:
     """ "busy: burn-in job <uuid> is running": the job as the pages name it, not its kind's key."""
-    return f"busy: {actions.kind_word(e.job.kind)} job {e.job.uuid} is {e.job.state}"
+    return f"busy: {e.job.kind_word} job {e.job.uuid} is {e.job.state}"
 
 
 def _busy(request: HttpRequest, e: services.Conflict, back: str) -> HttpResponse:

@@ -11,7 +11,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from backends import units
-from swapadmin.core import actions, roles
+from swapadmin.core import roles
 
 register = template.Library()
 
@@ -79,12 +79,6 @@ def role_of(user: AbstractBaseUser | AnonymousUser | None) -> roles.Role:
 @register.filter
 def can(user: AbstractBaseUser | AnonymousUser | None, action: str) -> bool:
     return role_of(user) >= roles.ACTIONS[action]
-
-
-@register.filter
-def job_word(kind: str) -> str:
-    """A job's kind as the pages say it in prose ("burn-in"), by ``actions.kind_word``."""
-    return actions.kind_word(kind)
 
 
 @register.filter

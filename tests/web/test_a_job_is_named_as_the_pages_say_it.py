@@ -1,7 +1,8 @@
-"""A backend held by a burn-in job says "burn-in job" wherever the pages name that job: the
-busy link, the cancel button's label, the progress bar's label, the edit page's notice, and
-the refusal of an action or an edit. The job's kind key ("burn_in") is for the API and the
-job list's data attributes, not for a sentence a person reads."""
+"""A burn-in job is "burn-in" wherever words name it (``Job.kind_word``): a busy backend's
+link, its cancel button's label, the progress bar's label, the edit page's notice, the
+refusal of an action or an edit (on the pages and in the API's detail), the job list and
+the job's own page. The kind's key ("burn_in") is for the API's fields and the pages' data
+attributes, not for a sentence a person reads."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 from django.urls import reverse
+from rest_framework.test import APIClient
 
 from swapadmin.core.models import Job
+from tests.fixtures.tokens import token_for
 
 from .conftest import HTMX
 
@@ -58,3 +61,26 @@ def test_the_edit_page_says_burn_in(as_user: Any, alice: User, burn_in: Job) -> 
     assert f"busy: burn-in job {burn_in.uuid} is running; try again" in r.content.decode()
     backend.refresh_from_db()
     assert backend.label == ""
+
+
+def test_the_job_list_and_the_jobs_page_say_burn_in(
+    as_user: Any, victor: User, burn_in: Job
+) -> None:
+    client = as_user(victor)
+    listed = client.get(reverse("jobs")).content.decode()
+    assert 'data-kind="burn_in"' in listed
+    assert f'<a href="{reverse("job", args=[burn_in.uuid])}">burn-in</a>' in listed
+    own = client.get(reverse("job", args=[burn_in.uuid])).content.decode()
+    assert "<title>burn-in job · swapadmin</title>" in own
+    assert "<h1>Burn-in swap1</h1>" in own
+    assert "burn_in" not in own.replace('"burn_in"', "")
+
+
+def test_the_apis_busy_detail_says_burn_in(oscar: User, burn_in: Job) -> None:
+    backend = burn_in.backend
+    assert backend is not None
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token_for(oscar)}")
+    r = api.post(f"/api/v1/backends/{backend.uuid}/scan/")
+    assert r.status_code == 409
+    assert f"swap1 is busy: burn-in job {burn_in.uuid} is running" in r.json()["detail"]
