@@ -335,6 +335,12 @@ SWAPADMIN_JOB_HEARTBEAT_SECONDS = envfloat("SWAPADMIN_JOB_HEARTBEAT_SECONDS", 5.
 SWAPADMIN_JOB_STALE_SECONDS = envfloat("SWAPADMIN_JOB_STALE_SECONDS", 60.0)
 #: How long a worker has to confirm a cancel of a running job before it is failed anyway.
 SWAPADMIN_CANCEL_GRACE_SECONDS = envfloat("SWAPADMIN_CANCEL_GRACE_SECONDS", 120.0)
+# A day at most: the page gives the time the sweep fails an unconfirmed job by, and a time
+# past any date (inf) would fail every cancel after it had landed (review 271/4).
+if not 0.0 <= SWAPADMIN_CANCEL_GRACE_SECONDS <= 86400.0:
+    raise SettingError(
+        f"SWAPADMIN_CANCEL_GRACE_SECONDS={SWAPADMIN_CANCEL_GRACE_SECONDS}: give 0 to 86400 seconds"
+    )
 #: A queued job whose message was due this long ago and was not taken is sent again.
 SWAPADMIN_RESEND_AFTER_SECONDS = envfloat("SWAPADMIN_RESEND_AFTER_SECONDS", 60.0)
 #: How long a worker retries recording a job's end while the database is away, before the

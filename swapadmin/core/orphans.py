@@ -112,10 +112,10 @@ def fail_unconfirmed_cancels() -> int:
     unconfirmed = Q(cancel_requested=True, cancel_requested_at__lt=db_ago(grace))
     failed = 0
     for job in Job.objects.filter(state=Job.State.RUNNING).filter(unconfirmed):
-        reason = (
-            f"cancelled: its worker did not confirm within {grace:.0f} s, so the job is failed "
-            "and the backend freed; it is read again from the kernel before its next job"
-        )
+        reason = f"cancelled: its worker did not confirm within {grace:.0f} s, so the job is failed"
+        if job.backend_id is not None:
+            reason += " and the backend freed; it is read again from the kernel before its next job"
+
         failed += fail_job(job, reason, unconfirmed)
     return failed
 

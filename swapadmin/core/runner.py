@@ -367,7 +367,7 @@ def check_not_provisioned(job: Job, backend: Backend) -> None:
     if backend.provisioned_at is None and job.kind not in UNPROVISIONED_JOBS:
         raise NotOursError(
             f"{backend.name} was never provisioned (its store was never proven to be "
-            f"swapadmin's), so a {job.kind} job is refused. {way_out_of_unproven(backend)}."
+            f"swapadmin's), so a {job.kind_word} job is refused. {way_out_of_unproven(backend)}."
         )
 
 

@@ -186,7 +186,7 @@ def _moved_since(backend: Backend, seen: int) -> str:
     jobs = Job.objects.filter(backend_id=backend.pk).exclude(kind=Job.Kind.CHECK)
     newer = jobs.filter(Q(pk__gt=seen) | Q(state__in=Job.LIVE)).order_by("pk").first()
     if newer is not None:
-        return f"{newer.kind} job {newer.uuid} ran while it was looked at ({newer.state})"
+        return f"{newer.kind_word} job {newer.uuid} ran while it was looked at ({newer.state})"
     changed = [name for name in _ASKED if row[name] != getattr(backend, name)]
     if changed:
         return f"its {', '.join(changed)} changed while it was looked at"

@@ -1014,7 +1014,7 @@ def backend_edit(request: HttpRequest, code: UUID) -> HttpResponse:
         form.add_error(None, e.message)
         return page(request, "backend_edit.html", context, ("edit-form",), status=409)
     if done.job is not None:
-        message = f"{backend.name}: {done.job.kind} queued (job {done.job.uuid})."
+        message = f"{backend.name}: {done.job.kind_word} queued (job {done.job.uuid})."
     elif done.changes:
         message = f"{backend.name}: saved ({', '.join(sorted(done.changes))})."
     else:
@@ -1044,6 +1044,9 @@ def job_detail(request: HttpRequest, code: UUID) -> HttpResponse:
     )
     live = job.state in Job.LIVE
     context = {"job": job, "poll": "1s" if live else None, "result": readable(job)}
+    if job.state == Job.State.RUNNING and job.cancel_requested:
+        # What the person who asked was told, kept on the page after its message is gone.
+        context["asked"] = services.asked_to_stop(job)
     status = STOP_POLLING if htmx_of(request) and not live else 200
     return page(request, "job.html", context, ("live",), status=status)
 

@@ -13,6 +13,8 @@ from django.contrib.auth.models import User
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from backends.errors import NotOursError
+from swapadmin.core import runner
 from swapadmin.core.models import Job
 from tests.fixtures.tokens import token_for
 
@@ -84,3 +86,12 @@ def test_the_apis_busy_detail_says_burn_in(oscar: User, burn_in: Job) -> None:
     r = api.post(f"/api/v1/backends/{backend.uuid}/scan/")
     assert r.status_code == 409
     assert f"swap1 is busy: burn-in job {burn_in.uuid} is running" in r.json()["detail"]
+
+
+def test_a_refusal_for_a_backend_never_provisioned_says_burn_in(burn_in: Job) -> None:
+    backend = burn_in.backend
+    assert backend is not None
+    backend.provisioned_at = None
+    with pytest.raises(NotOursError) as refused:
+        runner.check_not_provisioned(burn_in, backend)
+    assert "so a burn-in job is refused" in refused.value.message

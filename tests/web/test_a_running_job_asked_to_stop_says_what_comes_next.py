@@ -2,7 +2,7 @@
 next check, and if that worker has not confirmed by the first ask's time plus the grace,
 the sweep fails the job (and frees its backend). A host that is offline is named: its
 worker cannot hear the ask until it is back. Asked again, the time stays the first ask's,
-which the sweep counts from."""
+which the sweep counts from. The job's own page says it too, while the job runs."""
 
 from __future__ import annotations
 
@@ -70,6 +70,15 @@ def test_a_host_job_frees_no_backend(
     body = ask(as_user(oscar), job)
     assert f"by {deadline(job)}, the job is failed." in body
     assert "backend freed" not in body
+    # Nor does the sweep, once the time has passed.
+    Job.objects.filter(pk=job.pk).update(
+        cancel_requested_at=timezone.now() - timedelta(seconds=GRACE + 1)
+    )
+    assert orphans.fail_unconfirmed_cancels() == 1
+    job.refresh_from_db()
+    assert job.state == Job.State.FAILED
+    assert job.error.startswith("cancelled: its worker did not confirm within 120 s")
+    assert "backend" not in job.error
 
 
 def test_asked_again_the_time_is_the_first_asks_and_the_sweep_keeps_it(
@@ -92,3 +101,30 @@ def test_asked_again_the_time_is_the_first_asks_and_the_sweep_keeps_it(
     assert orphans.fail_unconfirmed_cancels() == 1
     running_job.refresh_from_db()
     assert running_job.state == Job.State.FAILED
+
+
+def test_the_jobs_page_keeps_saying_it(
+    as_user: Any, oscar: User, running_job: Job, settings: Any
+) -> None:
+    settings.SWAPADMIN_CANCEL_GRACE_SECONDS = GRACE
+    client = as_user(oscar)
+    page = reverse("job", args=[running_job.uuid])
+    assert 'id="asked-to-stop"' not in client.get(page).content.decode()
+    ask(client, running_job)
+    body = client.get(page).content.decode()
+    assert "This job was asked to stop at its next check" in body
+    assert f"by {deadline(running_job)}, the job is failed and its backend freed." in body
+
+
+def test_a_deadline_on_another_day_gives_its_date_in_the_sites_zone(
+    as_user: Any, oscar: User, running_job: Job, settings: Any
+) -> None:
+    """A grace of hours can run past midnight: the time alone would read as today's."""
+    settings.TIME_ZONE = "America/New_York"
+    settings.SWAPADMIN_CANCEL_GRACE_SECONDS = 86400
+    body = ask(as_user(oscar), running_job)
+    running_job.refresh_from_db()
+    assert running_job.cancel_requested_at is not None
+    by = timezone.localtime(running_job.cancel_requested_at + timedelta(days=1))
+    assert str(by.tzinfo) == "America/New_York"
+    assert f"by {by:%Y-%m-%d %H:%M:%S}, the job is failed" in body

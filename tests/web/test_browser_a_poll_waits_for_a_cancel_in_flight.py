@@ -7,6 +7,8 @@ inside it (268/7, review 270/1).
 - A click while a poll is slow (another session locks a table the poll reads) is sent at
   once, not queued behind the poll and dropped when the poll redraws its form.
 - Two cancels of two backends' jobs, the first still waiting, are both sent and both land.
+- A job that ends while its cancel waits: the poll's last answer (HTTP 286) is drawn all
+  the same, and polling stops (htmx stops it only when it swaps that answer).
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from typing import Any
 import psycopg
 import pytest
 from django.contrib.auth.models import User
+from django.urls import reverse
 from django.utils import timezone
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from swapadmin.core.models import Backend, Job
 from tests.faults.pause import RowLock, waiting_for
@@ -148,3 +151,28 @@ def test_two_cancels_in_flight_are_both_sent(
     held_job.release()
 
     wait_until(lambda: Job.objects.get(pk=running_job.pk).cancel_requested, 30, "the first")
+    # Both answers in: the region is redrawn, and no form is left waiting.
+    expect(page.locator("#live[data-first='yes']")).to_have_count(0)
+    expect(page.locator("form.htmx-request")).to_have_count(0)
+
+
+def test_the_last_answer_is_drawn_though_a_cancel_waits(
+    live_server: Any, oscar: User, running_job: Job, browser_page: Page
+) -> None:
+    page = browser_page
+    open_page(page, f"{live_server.url}{reverse('job', args=[running_job.uuid])}")
+    held: list[Route] = []
+    page.route("**/cancel/", lambda route: held.append(route))  # answered when let go
+    try:
+        with page.expect_request("**/cancel/"):
+            page.locator("#job-cancel").click()
+        Job.objects.filter(pk=running_job.pk).update(
+            state=Job.State.SUCCEEDED, finished_at=timezone.now(), progress=100
+        )
+        expect(page.locator("#live")).to_have_attribute("data-polling", "off")
+        expect(page.locator("#job-cancel")).to_have_count(0)
+        assert held, "the cancel was not held"
+    finally:
+        for route in held:
+            route.continue_()
+    expect(page.locator("#flash")).to_contain_text("not cancelled: it had already ended")
