@@ -807,12 +807,17 @@ def asked_to_stop(job: Job) -> str:
     the cancel came too late; a worker that never confirms (its host offline, or stuck in
     a system call) has the job failed by the sweep once the grace since the first ask has
     run out (``orphans.fail_unconfirmed_cancels``)."""
-    asked = job.cancel_requested_at or timezone.now()
-    by = timezone.localtime(asked + timedelta(seconds=settings.SWAPADMIN_CANCEL_GRACE_SECONDS))
-    # The date too when it is not today's: a grace of hours may run past midnight.
-    when = f"{by:%H:%M:%S}" if by.date() == timezone.localdate() else f"{by:%Y-%m-%d %H:%M:%S}"
     freed = " and its backend freed" if job.backend_id is not None else ""
-    then = f"if its worker has not confirmed by {when}, the job is failed{freed}"
+    asked = job.cancel_requested_at
+    if asked is None:
+        # A flag with no time (another machine's row, or one from before the time was
+        # kept; a cancel gives it one): the sweep, counting from the time, never fails it.
+        then = "no time was recorded for the ask, so the sweep never fails it: cancel it again"
+    else:
+        by = timezone.localtime(asked + timedelta(seconds=settings.SWAPADMIN_CANCEL_GRACE_SECONDS))
+        # The date too when it is not today's: a grace of hours may run past midnight.
+        day = "" if by.date() == timezone.localdate() else f"{by:%Y-%m-%d} "
+        then = f"if its worker has not confirmed by {day}{by:%H:%M:%S}, the job is failed{freed}"
     if not job.host.online:
         return f"asked to stop, but its host {job.host.name} is offline: {then}"
     return f"asked to stop at its next check (one past its last finishes, and says so); {then}"
