@@ -502,7 +502,9 @@ class JobSerializer(serializers.ModelSerializer[Job]):
                 "help_text": (
                     "When the cancel was first asked (asking again keeps it): the sweep "
                     "fails a running job whose worker has not confirmed by this time plus "
-                    "SWAPADMIN_CANCEL_GRACE_SECONDS. Null when no cancel was asked."
+                    "SWAPADMIN_CANCEL_GRACE_SECONDS. Null when no cancel was asked, or for a "
+                    "row flagged without a time (another machine's), which the sweep never "
+                    "fails: asking again records one."
                 )
             },
             "attempt": {

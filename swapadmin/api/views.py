@@ -411,7 +411,8 @@ class JobViewSet(ApiDefaults, ListColumns, viewsets.ReadOnlyModelViewSet[Job]):
                 description="running: asked to stop at its next check (one past its last "
                 "check finishes, and its log says so). A worker that has not confirmed "
                 "SWAPADMIN_CANCEL_GRACE_SECONDS after ``cancel_requested_at`` (its host "
-                "offline, or stuck in a system call) has the job failed, and its backend freed",
+                "offline, or stuck in a system call) has the job failed, and the backend of "
+                "a backend's job freed",
             ),
             404: OpenApiResponse(
                 ErrorSerializer,

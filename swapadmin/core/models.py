@@ -420,6 +420,11 @@ class Job(models.Model):
         return actions.kind_word(self.kind)
 
     @property
+    def doing(self) -> str:
+        """The job holding something, for a busy refusal: "burn-in job <uuid> is running"."""
+        return f"{self.kind_word} job {self.uuid} is {self.state}"
+
+    @property
     def duration(self) -> timedelta | None:
         if self.started_at is None:
             return None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from django.conf import settings
@@ -103,6 +104,16 @@ def fail_stale(jobs: Any, before: Callable[[Any], Reread] | None = None) -> int:
     return failed
 
 
+def cancel_deadline(job: Job) -> datetime | None:
+    """When the sweep fails ``job`` if its worker has not confirmed the cancel asked of it:
+    the first ask's time plus the grace (``fail_unconfirmed_cancels``' own rule, on the
+    database's clock, which wrote that time). None for a flag with no time (another
+    machine's row, or one from before the time was kept), which the sweep never fails."""
+    if job.cancel_requested_at is None:
+        return None
+    return job.cancel_requested_at + timedelta(seconds=settings.SWAPADMIN_CANCEL_GRACE_SECONDS)
+
+
 def fail_unconfirmed_cancels() -> int:
     """Fail running jobs someone asked to cancel whose worker did not end them within
     SWAPADMIN_CANCEL_GRACE_SECONDS: the backend is freed for its next job, which reads it
@@ -115,7 +126,6 @@ def fail_unconfirmed_cancels() -> int:
         reason = f"cancelled: its worker did not confirm within {grace:.0f} s, so the job is failed"
         if job.backend_id is not None:
             reason += " and the backend freed; it is read again from the kernel before its next job"
-
         failed += fail_job(job, reason, unconfirmed)
     return failed
 

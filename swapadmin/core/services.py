@@ -97,16 +97,13 @@ class InvalidRequest(Exception):
 
 @dataclass
 class Conflict(Exception):
-    """The backend is busy with another job; ``job`` is the one holding it."""
+    """The backend, or a host, is busy with another job; ``job`` is the one holding it."""
 
     job: Job
     message: str = field(default="")
 
     def __post_init__(self) -> None:
-        self.message = (
-            f"{self.job.backend_name or 'the backend'} is busy: {self.job.kind_word} job "
-            f"{self.job.uuid} is {self.job.state}"
-        )
+        self.message = f"{self.job.backend_name or self.job.host.name} is busy: {self.job.doing}"
         super().__init__(self.message)
 
 
@@ -799,28 +796,6 @@ def not_cancelled(job: Job) -> str:
             "error says why)"
         )
     return f"not cancelled: it had already ended ({job.state})"
-
-
-def asked_to_stop(job: Job) -> str:
-    """What becomes of a running job asked to stop, for the person who asked (267/8): a
-    worker stops it at its next check, and one past its last check finishes and logs that
-    the cancel came too late; a worker that never confirms (its host offline, or stuck in
-    a system call) has the job failed by the sweep once the grace since the first ask has
-    run out (``orphans.fail_unconfirmed_cancels``)."""
-    freed = " and its backend freed" if job.backend_id is not None else ""
-    asked = job.cancel_requested_at
-    if asked is None:
-        # A flag with no time (another machine's row, or one from before the time was
-        # kept; a cancel gives it one): the sweep, counting from the time, never fails it.
-        then = "no time was recorded for the ask, so the sweep never fails it: cancel it again"
-    else:
-        by = timezone.localtime(asked + timedelta(seconds=settings.SWAPADMIN_CANCEL_GRACE_SECONDS))
-        # The date too when it is not today's: a grace of hours may run past midnight.
-        day = "" if by.date() == timezone.localdate() else f"{by:%Y-%m-%d} "
-        then = f"if its worker has not confirmed by {day}{by:%H:%M:%S}, the job is failed{freed}"
-    if not job.host.online:
-        return f"asked to stop, but its host {job.host.name} is offline: {then}"
-    return f"asked to stop at its next check (one past its last finishes, and says so); {then}"
 
 
 def cancel_job(job: Job, actor: Actor) -> Cancel:

@@ -111,9 +111,7 @@ def check_backend(
     holder = live_job_for(backend)
     if holder is not None:
         # A job is changing the area right now: what we would see is a moment of it.
-        return _busy(
-            host, backend, job, f"{holder.kind_word} job {holder.uuid} is {holder.state}"
-        ), None
+        return _busy(host, backend, job, holder.doing), None
     if backend.observed_state == Backend.Observed.INDETERMINATE:
         _look_again(backend)
     findings = backend_findings(backend, th)

@@ -7,8 +7,9 @@ the kernel can change without swapadmin (a `swapon` by hand), the sampler writes
 once, and the page must show it within 2 s. Job pages poll only while a job is live, and
 answer the last poll with HTTP 286, which tells htmx to stop. A poll never redraws a live
 region while a form inside it waits for its answer (``static/swapadmin.js``): the redraw
-would bring back, enabled, the button that request disabled (268/7). The answer's
-``swapadmin:changed`` asks for a fresh redraw once it is in; each request keeps its own
+would bring back, enabled, the button that request disabled (268/7). Once the answer is in,
+the region is redrawn: at once where it listens for ``swapadmin:changed`` (the overview,
+host and backend pages), at the next poll on a job's page; each request keeps its own
 slot, so no click waits behind a poll, or is dropped with the element a poll redrew.
 """
 
@@ -39,7 +40,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.middleware import HtmxDetails
 
 from backends import BackendError, Fact, SwapBackend, registry
-from swapadmin.core import actions, edits, forget, roles, services
+from swapadmin.core import actions, edits, forget, orphans, roles, services
 from swapadmin.core.clientip import client_ip
 from swapadmin.core.models import AuditEvent, Backend, Host, Job
 from swapadmin.health.models import CheckResult, HealthEvent, Status
@@ -1008,7 +1009,7 @@ def backend_edit(request: HttpRequest, code: UUID) -> HttpResponse:
         form.add_service_errors(e)
         return page(request, "backend_edit.html", context, ("edit-form",), status=422)
     except services.Conflict as e:
-        form.add_error(None, f"{_busy_words(e)}; try again")
+        form.add_error(None, f"{e.message}; try again")
         return page(request, "backend_edit.html", context, ("edit-form",), status=409)
     except services.NotReady as e:
         form.add_error(None, e.message)
@@ -1046,7 +1047,7 @@ def job_detail(request: HttpRequest, code: UUID) -> HttpResponse:
     context = {"job": job, "poll": "1s" if live else None, "result": readable(job)}
     if job.state == Job.State.RUNNING and job.cancel_requested:
         # What the person who asked was told, kept on the page after its message is gone.
-        context["asked"] = services.asked_to_stop(job)
+        context["asked"] = _asked_to_stop(job)
     status = STOP_POLLING if htmx_of(request) and not live else 200
     return page(request, "job.html", context, ("live",), status=status)
 
@@ -1071,7 +1072,7 @@ def job_cancel(request: HttpRequest, code: UUID) -> HttpResponse:
         return _refused(request, f"{what} {services.not_cancelled(job)}.", back)
     message = {
         services.Cancel.ENDED: f"{what} cancelled.",
-        services.Cancel.ASKED: f"{what} {services.asked_to_stop(job)}.",
+        services.Cancel.ASKED: f"{what} {_asked_to_stop(job)}.",
         services.Cancel.CANCELLED: f"{what} cancelled already.",
     }[answer]
     if htmx_of(request):
@@ -1128,13 +1129,27 @@ def _messages(form: BaseForm) -> dict[str, list[str]]:
     return {k: cast(list[str], list(v)) for k, v in form.errors.items()}
 
 
-def _busy_words(e: services.Conflict) -> str:
-    """ "busy: burn-in job <uuid> is running": the job as the pages name it, not its kind's key."""
-    return f"busy: {e.job.kind_word} job {e.job.uuid} is {e.job.state}"
-
-
 def _busy(request: HttpRequest, e: services.Conflict, back: str) -> HttpResponse:
-    return _refused(request, _busy_words(e), back)
+    return _refused(request, e.message, back)
+
+
+def _asked_to_stop(job: Job) -> str:
+    """What becomes of a running job asked to stop, for the person who asked (267/8): a
+    worker stops it at its next check, and one past its last check finishes and logs that
+    the cancel came too late; a worker that never confirms (its host offline, or stuck in
+    a system call) has the job failed by the sweep at ``orphans.cancel_deadline``."""
+    deadline = orphans.cancel_deadline(job)
+    if deadline is None:
+        then = "no time was recorded for the ask, so the sweep never fails it: cancel it again"
+    else:
+        by = timezone.localtime(deadline)
+        # The date too when it is not today's: a grace of hours may run past midnight.
+        day = "" if by.date() == timezone.localdate() else f"{by:%Y-%m-%d} "
+        freed = " and its backend freed" if job.backend_id is not None else ""
+        then = f"if its worker has not confirmed by {day}{by:%H:%M:%S}, the job is failed{freed}"
+    if not job.host.online:
+        return f"asked to stop, but its host {job.host.name} is offline: {then}"
+    return f"asked to stop at its next check (one past its last finishes, and says so); {then}"
 
 
 def _go(request: HttpRequest, target: str) -> HttpResponse:
